@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every package Microscape needs to build, test and run, from Debian 12's
+# archive. Idempotent: when everything is present it prints nothing and exits 0.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  # libraries
+  libpoco-dev libssl-dev libsqlite3-dev sqlite3 libzmq3-dev cppzmq-dev
+  libvlc-dev libvlc-bin vlc-plugin-base
+  # tests
+  catch2 ffmpeg imagemagick fonts-noto-cjk
+  # benchmarks
+  nginx openssl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
