@@ -1,0 +1,95 @@
+// The bundle manifest: model, canonical serialisation, and the pure validator
+// that decides whether a manifest may be accepted. Specified in
+// docs/bundle-format.md. Pure functions over plain data; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "microscape/core/crypto.hpp"
+#include "microscape/core/json.hpp"
+#include "microscape/core/media_kind.hpp"
+#include "microscape/core/result.hpp"
+
+namespace microscape::manifest {
+
+constexpr int kFormatVersion = 1;
+
+// Documented limits (docs/bundle-format.md, "Limits").
+constexpr std::size_t kMaxManifestBytes = 4u << 20;           // 4 MiB
+constexpr std::size_t kMaxMediaCount = 10000;
+constexpr std::uint64_t kMaxMediaBytes = 077777777777ull;    // 8 GiB - 1 per file (ustar size field)
+constexpr std::uint64_t kMaxBundleBytes = 64ull << 30;        // 64 GiB of media in all
+constexpr std::size_t kMaxIdBytes = 128;                      // bundle_id, target
+constexpr std::size_t kMaxNameBytes = 255;                    // display and file names
+constexpr std::int64_t kMaxDurationMs = 24LL * 3600 * 1000;   // one day per item
+
+enum class BundleKind { Schedule, Takeover };
+std::string_view bundleKindName(BundleKind k);
+
+struct MediaEntry {
+    std::string sha256;            // 64 lowercase hex
+    std::uint64_t sizeBytes = 0;
+    MediaKind kind = MediaKind::Unknown;
+    std::string mime;              // e.g. "video/mp4"
+    std::int64_t durationMs = 0;   // 0 when unknown (stills)
+    std::string name;              // display name, UTF-8
+    std::string fileName;          // original file name, UTF-8, no '/'
+};
+
+struct Manifest {
+    int format = kFormatVersion;
+    std::string bundleId;
+    BundleKind kind = BundleKind::Schedule;
+    std::int64_t version = 0;      // monotonic, >= 1
+    std::int64_t issuedAtMs = 0;   // UTC, whole seconds
+    std::int64_t expiresAtMs = 0;  // UTC, whole seconds, > issuedAtMs
+    std::string target;            // player id or group name
+    std::string signer;            // key id of the signing key (hex SHA-256)
+    json::Value schedule = json::Object{};  // opaque object (docs/schedule-format.md)
+    std::vector<MediaEntry> media;
+
+    const MediaEntry* findMedia(std::string_view sha256) const;
+    std::uint64_t totalMediaBytes() const;
+};
+
+json::Value toJson(const Manifest& m);
+// The exact bytes that are signed and stored as manifest.json.
+std::string toCanonicalBytes(const Manifest& m);
+
+// Parses manifest.json bytes: size limit, strict canonical JSON, every field
+// present with the right type and within limits, no unknown fields.
+// Errors: TooLarge, BadJson, NotCanonical, UnsupportedFormat, BadManifest.
+Result<Manifest> parse(std::string_view bytes);
+
+// Checks the signature (64 raw bytes, manifest.sig) over the exact manifest bytes
+// against the pinned keys. The manifest's signer field selects the key.
+// Errors: UnknownSigner (no pinned key has that id), BadSignature.
+Status verifySignature(const Manifest& m, std::string_view manifestBytes, std::string_view signature,
+                       const std::vector<crypto::PublicKey>& pinned);
+
+struct AcceptPolicy {
+    std::int64_t minVersion = 1;  // inclusive
+    std::int64_t nowMs = 0;       // reject if expiresAt <= now
+};
+// Errors: Rollback (version < minVersion), Expired.
+Status checkPolicy(const Manifest& m, const AcceptPolicy& policy);
+
+// Signs a manifest: sets m.signer from the key, returns {bytes, signature}.
+struct Signed {
+    std::string bytes;
+    std::string signature;
+};
+Signed sign(Manifest& m, const crypto::PrivateKey& key);
+
+// Display/file name rule shared with the controller: valid UTF-8, 1..255 bytes,
+// no control characters; file names additionally have no '/' or '\\' and are
+// not "." or "..".
+bool isValidDisplayName(std::string_view s);
+bool isValidFileName(std::string_view s);
+// Ids: 1..128 bytes of [A-Za-z0-9._:@-].
+bool isValidId(std::string_view s);
+
+}  // namespace microscape::manifest

@@ -1,0 +1,141 @@
+#include "microscape/core/bundle.hpp"
+
+#include <map>
+#include <set>
+#include <vector>
+
+namespace microscape::bundle {
+
+namespace {
+
+struct SeenMedia {
+    std::uint64_t sizeBytes = 0;
+};
+
+Result<std::string> readSmallEntry(tar::Reader& reader, const tar::Header& h, std::size_t limit) {
+    if (h.sizeBytes > limit)
+        return makeError(Errc::TooLarge, "entry " + h.name + " is " + std::to_string(h.sizeBytes) +
+                                             " bytes; the limit is " + std::to_string(limit));
+    std::string data(static_cast<std::size_t>(h.sizeBytes), '\0');
+    std::size_t got = 0;
+    while (got < data.size()) {
+        auto r = reader.read(data.data() + got, data.size() - got);
+        if (!r) return r.error();
+        got += *r;
+    }
+    return data;
+}
+
+bool isMediaName(std::string_view name, std::string& sha) {
+    if (name.substr(0, kMediaPrefix.size()) != kMediaPrefix) return false;
+    sha = std::string(name.substr(kMediaPrefix.size()));
+    return crypto::isSha256Hex(sha);
+}
+
+}  // namespace
+
+Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, MediaSink* sink) {
+    tar::Reader reader(source);
+    std::optional<std::string> manifestBytes, signature;
+    std::map<std::string, SeenMedia> media;
+    std::vector<char> buf(1 << 20);
+    std::uint64_t mediaTotal = 0;
+
+    while (true) {
+        auto next = reader.next();
+        if (!next) return next.error();
+        if (!*next) break;
+        const tar::Header& h = **next;
+        std::string sha;
+        if (h.name == kManifestName) {
+            if (manifestBytes) return makeError(Errc::DuplicateEntry, "manifest.json appears twice");
+            auto data = readSmallEntry(reader, h, manifest::kMaxManifestBytes);
+            if (!data) return data.error();
+            manifestBytes = std::move(*data);
+        } else if (h.name == kSignatureName) {
+            if (signature) return makeError(Errc::DuplicateEntry, "manifest.sig appears twice");
+            auto data = readSmallEntry(reader, h, kMaxSignatureBytes);
+            if (!data) return data.error();
+            signature = std::move(*data);
+        } else if (isMediaName(h.name, sha)) {
+            if (media.count(sha)) return makeError(Errc::DuplicateEntry, "media " + sha + " appears twice");
+            if (h.sizeBytes > manifest::kMaxMediaBytes)
+                return makeError(Errc::TooLarge, "media " + sha + " exceeds the per-file limit");
+            mediaTotal += h.sizeBytes;
+            if (mediaTotal > manifest::kMaxBundleBytes)
+                return makeError(Errc::TooLarge, "media in the bundle exceed the 64 GiB limit");
+            if (sink) MS_TRY(sink->begin(sha, h.sizeBytes));
+            crypto::Sha256 hasher;
+            while (true) {
+                auto r = reader.read(buf.data(), buf.size());
+                if (!r) return r.error();
+                if (*r == 0) break;
+                hasher.update(buf.data(), *r);
+                if (sink) MS_TRY(sink->write(buf.data(), *r));
+            }
+            std::string actual = crypto::toHex(hasher.finish());
+            if (actual != sha)
+                return makeError(Errc::HashMismatch, "media/" + sha.substr(0, 16) + "… hashes to " +
+                                                         actual.substr(0, 16) + "…");
+            if (sink) MS_TRY(sink->end());
+            media[sha] = SeenMedia{h.sizeBytes};
+        } else {
+            return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "'");
+        }
+    }
+
+    if (!manifestBytes) return makeError(Errc::BadManifest, "the bundle has no manifest.json");
+    auto m = manifest::parse(*manifestBytes);
+    if (!m) return m.error();
+    if (!signature) return makeError(Errc::BadSignature, "the bundle has no manifest.sig");
+    MS_TRY(manifest::verifySignature(*m, *manifestBytes, *signature, options.trustedKeys));
+    MS_TRY(manifest::checkPolicy(*m, options.policy));
+
+    std::set<std::string> listed;
+    for (const auto& e : m->media) {
+        listed.insert(e.sha256);
+        auto it = media.find(e.sha256);
+        if (it == media.end())
+            return makeError(Errc::MissingMedia, "media " + e.sha256.substr(0, 16) + "… (" + e.name +
+                                                     ") is listed but not in the bundle");
+        if (it->second.sizeBytes != e.sizeBytes)
+            return makeError(Errc::SizeMismatch, "media " + e.sha256.substr(0, 16) + "… is " +
+                                                     std::to_string(it->second.sizeBytes) + " bytes; the manifest says " +
+                                                     std::to_string(e.sizeBytes));
+    }
+    for (const auto& [sha, seen] : media)
+        if (!listed.count(sha))
+            return makeError(Errc::ExtraEntry, "media/" + sha.substr(0, 16) + "… is not listed in the manifest");
+
+    Verified v;
+    v.manifest = std::move(*m);
+    v.manifestBytes = std::move(*manifestBytes);
+    v.signature = std::move(*signature);
+    v.mediaBytes = mediaTotal;
+    return v;
+}
+
+Result<Unverified> readUnverified(tar::ByteSource& source) {
+    tar::Reader reader(source);
+    Unverified out;
+    bool haveManifest = false;
+    while (true) {
+        auto next = reader.next();
+        if (!next) return next.error();
+        if (!*next) break;
+        const tar::Header& h = **next;
+        out.entries.emplace_back(h.name, h.sizeBytes);
+        if (h.name == kManifestName && !haveManifest) {
+            auto data = readSmallEntry(reader, h, manifest::kMaxManifestBytes);
+            if (!data) return data.error();
+            out.manifestBytes = std::move(*data);
+            haveManifest = true;
+        } else if (h.name == kSignatureName) {
+            out.hasSignature = true;
+        }
+    }
+    if (!haveManifest) return makeError(Errc::BadManifest, "the bundle has no manifest.json");
+    return out;
+}
+
+}  // namespace microscape::bundle

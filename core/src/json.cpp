@@ -1,0 +1,383 @@
+#include "microscape/core/json.hpp"
+
+#include <charconv>
+#include <cstdio>
+
+namespace microscape::json {
+
+const Value* Value::find(std::string_view key) const {
+    if (!isObject()) return nullptr;
+    const auto& o = asObject();
+    auto it = o.find(key);
+    return it == o.end() ? nullptr : &it->second;
+}
+
+bool isValidUtf8(std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    std::size_t n = s.size(), i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len;
+        std::uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > n) return false;
+        for (std::size_t k = 1; k < len; ++k) {
+            if ((p[i + k] & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return false;
+        if (cp >= 0xd800 && cp <= 0xdfff) return false;
+        i += len;
+    }
+    return true;
+}
+
+namespace {
+
+class Parser {
+public:
+    Parser(std::string_view text, const ParseLimits& limits) : s_(text), limits_(limits) {}
+
+    Result<Value> document() {
+        skipWs();
+        auto v = value(0);
+        if (!v) return v;
+        skipWs();
+        if (pos_ != s_.size()) return fail("trailing characters after the document");
+        return v;
+    }
+
+private:
+    Error fail(std::string what) const {
+        return makeError(Errc::BadJson, what + " at byte " + std::to_string(pos_));
+    }
+
+    void skipWs() {
+        while (pos_ < s_.size()) {
+            char c = s_[pos_];
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+            ++pos_;
+        }
+    }
+
+    bool literal(std::string_view word) {
+        if (s_.substr(pos_, word.size()) != word) return false;
+        pos_ += word.size();
+        return true;
+    }
+
+    Result<Value> value(std::size_t depth) {
+        if (pos_ >= s_.size()) return fail("unexpected end of input");
+        char c = s_[pos_];
+        switch (c) {
+            case '{': return object(depth + 1);
+            case '[': return array(depth + 1);
+            case '"': {
+                auto str = string();
+                if (!str) return str.error();
+                return Value(std::move(str).value());
+            }
+            case 't':
+                if (literal("true")) return Value(true);
+                return fail("invalid literal");
+            case 'f':
+                if (literal("false")) return Value(false);
+                return fail("invalid literal");
+            case 'n':
+                if (literal("null")) return Value(nullptr);
+                return fail("invalid literal");
+            default:
+                if (c == '-' || (c >= '0' && c <= '9')) return number();
+                return fail(std::string("unexpected character '") + c + "'");
+        }
+    }
+
+    Result<Value> number() {
+        std::size_t start = pos_;
+        if (s_[pos_] == '-') ++pos_;
+        if (pos_ >= s_.size()) return fail("truncated number");
+        if (s_[pos_] == '0') {
+            ++pos_;
+        } else if (s_[pos_] >= '1' && s_[pos_] <= '9') {
+            while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+        } else {
+            return fail("invalid number");
+        }
+        if (pos_ < s_.size() && (s_[pos_] == '.' || s_[pos_] == 'e' || s_[pos_] == 'E'))
+            return fail("only integer numbers are allowed");
+        std::int64_t v = 0;
+        auto [ptr, ec] = std::from_chars(s_.data() + start, s_.data() + pos_, v);
+        if (ec != std::errc() || ptr != s_.data() + pos_ || v > kMaxSafeInteger || v < -kMaxSafeInteger)
+            return fail("integer out of range (|n| must be at most 2^53-1)");
+        if (v == 0 && s_[start] == '-') return fail("negative zero is not allowed");
+        return Value(v);
+    }
+
+    static void appendUtf8(std::string& out, std::uint32_t cp) {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xc0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xe0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+            out += static_cast<char>(0x80 | (cp & 0x3f));
+        } else {
+            out += static_cast<char>(0xf0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+            out += static_cast<char>(0x80 | (cp & 0x3f));
+        }
+    }
+
+    Result<std::uint32_t> hex4() {
+        if (pos_ + 4 > s_.size()) return fail("truncated \\u escape");
+        std::uint32_t v = 0;
+        for (int i = 0; i < 4; ++i) {
+            char c = s_[pos_++];
+            v <<= 4;
+            if (c >= '0' && c <= '9') v |= c - '0';
+            else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+            else return fail("bad hex digit in \\u escape");
+        }
+        return v;
+    }
+
+    Result<std::string> string() {
+        ++pos_;  // opening quote
+        std::string out;
+        std::size_t runStart = pos_;
+        while (true) {
+            if (pos_ >= s_.size()) return fail("unterminated string");
+            unsigned char c = static_cast<unsigned char>(s_[pos_]);
+            if (c == '"') {
+                std::string_view run = s_.substr(runStart, pos_ - runStart);
+                if (!isValidUtf8(run)) return fail("invalid UTF-8 in string");
+                out.append(run);
+                ++pos_;
+                return out;
+            }
+            if (c < 0x20) return fail("control character in string");
+            if (c != '\\') {
+                ++pos_;
+                continue;
+            }
+            std::string_view run = s_.substr(runStart, pos_ - runStart);
+            if (!isValidUtf8(run)) return fail("invalid UTF-8 in string");
+            out.append(run);
+            ++pos_;
+            if (pos_ >= s_.size()) return fail("unterminated escape");
+            char e = s_[pos_++];
+            switch (e) {
+                case '"': out += '"'; break;
+                case '\\': out += '\\'; break;
+                case '/': out += '/'; break;
+                case 'b': out += '\b'; break;
+                case 'f': out += '\f'; break;
+                case 'n': out += '\n'; break;
+                case 'r': out += '\r'; break;
+                case 't': out += '\t'; break;
+                case 'u': {
+                    auto hi = hex4();
+                    if (!hi) return hi.error();
+                    std::uint32_t cp = *hi;
+                    if (cp >= 0xdc00 && cp <= 0xdfff) return fail("lone low surrogate");
+                    if (cp >= 0xd800 && cp <= 0xdbff) {
+                        if (!literal("\\u")) return fail("lone high surrogate");
+                        auto lo = hex4();
+                        if (!lo) return lo.error();
+                        if (*lo < 0xdc00 || *lo > 0xdfff) return fail("bad surrogate pair");
+                        cp = 0x10000 + ((cp - 0xd800) << 10) + (*lo - 0xdc00);
+                    }
+                    appendUtf8(out, cp);
+                    break;
+                }
+                default: return fail("invalid escape");
+            }
+            runStart = pos_;
+        }
+    }
+
+    Result<Value> array(std::size_t depth) {
+        if (depth > limits_.maxDepth) return fail("nesting too deep");
+        ++pos_;
+        Array arr;
+        skipWs();
+        if (pos_ < s_.size() && s_[pos_] == ']') {
+            ++pos_;
+            return Value(std::move(arr));
+        }
+        while (true) {
+            skipWs();
+            auto v = value(depth);
+            if (!v) return v;
+            arr.push_back(std::move(v).value());
+            skipWs();
+            if (pos_ >= s_.size()) return fail("unterminated array");
+            if (s_[pos_] == ',') {
+                ++pos_;
+                continue;
+            }
+            if (s_[pos_] == ']') {
+                ++pos_;
+                return Value(std::move(arr));
+            }
+            return fail("expected ',' or ']'");
+        }
+    }
+
+    Result<Value> object(std::size_t depth) {
+        if (depth > limits_.maxDepth) return fail("nesting too deep");
+        ++pos_;
+        Object obj;
+        skipWs();
+        if (pos_ < s_.size() && s_[pos_] == '}') {
+            ++pos_;
+            return Value(std::move(obj));
+        }
+        while (true) {
+            skipWs();
+            if (pos_ >= s_.size() || s_[pos_] != '"') return fail("expected a string key");
+            auto key = string();
+            if (!key) return key.error();
+            skipWs();
+            if (pos_ >= s_.size() || s_[pos_] != ':') return fail("expected ':'");
+            ++pos_;
+            skipWs();
+            auto v = value(depth);
+            if (!v) return v;
+            if (!obj.emplace(std::move(key).value(), std::move(v).value()).second)
+                return fail("duplicate object key");
+            skipWs();
+            if (pos_ >= s_.size()) return fail("unterminated object");
+            if (s_[pos_] == ',') {
+                ++pos_;
+                continue;
+            }
+            if (s_[pos_] == '}') {
+                ++pos_;
+                return Value(std::move(obj));
+            }
+            return fail("expected ',' or '}'");
+        }
+    }
+
+    std::string_view s_;
+    const ParseLimits& limits_;
+    std::size_t pos_ = 0;
+};
+
+void writeString(std::string& out, const std::string& s) {
+    out += '"';
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    out += '"';
+}
+
+void writeValue(std::string& out, const Value& v, int indent, int level) {
+    auto newline = [&](int lvl) {
+        if (indent <= 0) return;
+        out += '\n';
+        out.append(static_cast<std::size_t>(indent * lvl), ' ');
+    };
+    switch (v.type()) {
+        case Value::Type::Null: out += "null"; break;
+        case Value::Type::Bool: out += v.asBool() ? "true" : "false"; break;
+        case Value::Type::Int: out += std::to_string(v.asInt()); break;
+        case Value::Type::String: writeString(out, v.asString()); break;
+        case Value::Type::Array: {
+            const auto& a = v.asArray();
+            out += '[';
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                if (i) out += ',';
+                newline(level + 1);
+                writeValue(out, a[i], indent, level + 1);
+            }
+            if (!a.empty()) newline(level);
+            out += ']';
+            break;
+        }
+        case Value::Type::Object: {
+            const auto& o = v.asObject();
+            out += '{';
+            bool first = true;
+            for (const auto& [k, val] : o) {
+                if (!first) out += ',';
+                first = false;
+                newline(level + 1);
+                writeString(out, k);
+                out += indent > 0 ? ": " : ":";
+                writeValue(out, val, indent, level + 1);
+            }
+            if (!o.empty()) newline(level);
+            out += '}';
+            break;
+        }
+    }
+}
+
+}  // namespace
+
+Result<Value> parse(std::string_view text, const ParseLimits& limits) {
+    if (text.size() > limits.maxBytes)
+        return makeError(Errc::TooLarge, "JSON document of " + std::to_string(text.size()) +
+                                             " bytes exceeds the limit of " +
+                                             std::to_string(limits.maxBytes));
+    return Parser(text, limits).document();
+}
+
+std::string canonical(const Value& value) {
+    std::string out;
+    writeValue(out, value, 0, 0);
+    return out;
+}
+
+std::string pretty(const Value& value, int indent) {
+    std::string out;
+    writeValue(out, value, indent, 0);
+    return out;
+}
+
+Result<Value> parseCanonical(std::string_view text, const ParseLimits& limits) {
+    auto v = parse(text, limits);
+    if (!v) return v;
+    if (canonical(*v) != text)
+        return makeError(Errc::NotCanonical, "JSON is valid but not in canonical form");
+    return v;
+}
+
+}  // namespace microscape::json

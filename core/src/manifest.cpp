@@ -1,0 +1,269 @@
+#include "microscape/core/manifest.hpp"
+
+#include <set>
+
+#include "microscape/core/time.hpp"
+
+namespace microscape::manifest {
+
+namespace {
+
+Error bad(std::string msg) { return makeError(Errc::BadManifest, std::move(msg)); }
+
+bool hasControl(std::string_view s) {
+    for (unsigned char c : s)
+        if (c < 0x20 || c == 0x7f) return true;
+    return false;
+}
+
+// Reads fields of an object, remembering which were used, to reject unknown ones.
+class Fields {
+public:
+    Fields(const json::Value& v, std::string where) : obj_(v.asObject()), where_(std::move(where)) {}
+
+    Result<const json::Value*> get(std::string_view key, json::Value::Type type) {
+        auto it = obj_.find(key);
+        if (it == obj_.end()) return bad(where_ + ": missing field \"" + std::string(key) + "\"");
+        if (it->second.type() != type)
+            return bad(where_ + ": field \"" + std::string(key) + "\" has the wrong type");
+        used_.insert(std::string(key));
+        return &it->second;
+    }
+    Result<std::string> str(std::string_view key) {
+        auto v = get(key, json::Value::Type::String);
+        if (!v) return v.error();
+        return (*v)->asString();
+    }
+    Result<std::int64_t> integer(std::string_view key, std::int64_t lo, std::int64_t hi) {
+        auto v = get(key, json::Value::Type::Int);
+        if (!v) return v.error();
+        std::int64_t n = (*v)->asInt();
+        if (n < lo || n > hi)
+            return bad(where_ + ": field \"" + std::string(key) + "\" = " + std::to_string(n) + " is out of range");
+        return n;
+    }
+    Status noOthers() const {
+        for (const auto& [k, v] : obj_)
+            if (!used_.count(k)) return bad(where_ + ": unknown field \"" + k + "\"");
+        return {};
+    }
+
+private:
+    const json::Object& obj_;
+    std::string where_;
+    std::set<std::string, std::less<>> used_;
+};
+
+}  // namespace
+
+std::string_view bundleKindName(BundleKind k) { return k == BundleKind::Takeover ? "takeover" : "schedule"; }
+
+bool isValidDisplayName(std::string_view s) {
+    return !s.empty() && s.size() <= kMaxNameBytes && json::isValidUtf8(s) && !hasControl(s);
+}
+
+bool isValidFileName(std::string_view s) {
+    return isValidDisplayName(s) && s.find('/') == std::string_view::npos &&
+           s.find('\\') == std::string_view::npos && s != "." && s != "..";
+}
+
+bool isValidId(std::string_view s) {
+    if (s.empty() || s.size() > kMaxIdBytes) return false;
+    for (char c : s) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == ':' || c == '@' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+const MediaEntry* Manifest::findMedia(std::string_view sha) const {
+    for (const auto& m : media)
+        if (m.sha256 == sha) return &m;
+    return nullptr;
+}
+
+std::uint64_t Manifest::totalMediaBytes() const {
+    std::uint64_t total = 0;
+    for (const auto& m : media) total += m.sizeBytes;
+    return total;
+}
+
+json::Value toJson(const Manifest& m) {
+    json::Array media;
+    for (const auto& e : m.media) {
+        media.push_back(json::Object{
+            {"sha256", e.sha256},
+            {"size", e.sizeBytes},
+            {"kind", std::string(mediaKindName(e.kind))},
+            {"mime", e.mime},
+            {"duration_ms", e.durationMs},
+            {"name", e.name},
+            {"file_name", e.fileName},
+        });
+    }
+    return json::Object{
+        {"format", m.format},
+        {"bundle_id", m.bundleId},
+        {"kind", std::string(bundleKindName(m.kind))},
+        {"version", m.version},
+        {"issued_at", timeutil::formatUtc(m.issuedAtMs)},
+        {"expires_at", timeutil::formatUtc(m.expiresAtMs)},
+        {"target", m.target},
+        {"signer", m.signer},
+        {"schedule", m.schedule},
+        {"media", std::move(media)},
+    };
+}
+
+std::string toCanonicalBytes(const Manifest& m) { return json::canonical(toJson(m)); }
+
+Result<Manifest> parse(std::string_view bytes) {
+    if (bytes.size() > kMaxManifestBytes)
+        return makeError(Errc::TooLarge, "manifest.json is " + std::to_string(bytes.size()) +
+                                             " bytes; the limit is " + std::to_string(kMaxManifestBytes));
+    json::ParseLimits limits;
+    limits.maxBytes = kMaxManifestBytes;
+    auto doc = json::parseCanonical(bytes, limits);
+    if (!doc) return doc.error();
+    if (!doc->isObject()) return bad("manifest is not a JSON object");
+
+    // The format decides how to read everything else, so check it first.
+    const json::Value* fmt = doc->find("format");
+    if (!fmt || !fmt->isInt()) return bad("manifest: missing integer field \"format\"");
+    if (fmt->asInt() != kFormatVersion)
+        return makeError(Errc::UnsupportedFormat, "manifest format " + std::to_string(fmt->asInt()) +
+                                                      " is not supported (this program reads format " +
+                                                      std::to_string(kFormatVersion) + ")");
+
+    Manifest m;
+    Fields f(*doc, "manifest");
+    MS_TRY(f.integer("format", kFormatVersion, kFormatVersion));
+    auto bundleId = f.str("bundle_id");
+    if (!bundleId) return bundleId.error();
+    if (!isValidId(*bundleId)) return bad("manifest: bundle_id must be 1-128 characters of [A-Za-z0-9._:@-]");
+    m.bundleId = *bundleId;
+
+    auto kind = f.str("kind");
+    if (!kind) return kind.error();
+    if (*kind == "schedule") m.kind = BundleKind::Schedule;
+    else if (*kind == "takeover") m.kind = BundleKind::Takeover;
+    else return bad("manifest: kind must be \"schedule\" or \"takeover\"");
+
+    auto version = f.integer("version", 1, json::kMaxSafeInteger);
+    if (!version) return version.error();
+    m.version = *version;
+
+    for (auto [key, out] : {std::pair{"issued_at", &m.issuedAtMs}, std::pair{"expires_at", &m.expiresAtMs}}) {
+        auto s = f.str(key);
+        if (!s) return s.error();
+        auto t = timeutil::parseUtcStrict(*s);
+        if (!t) return bad(std::string("manifest: ") + key + ": " + t.error().message);
+        *out = *t;
+    }
+    if (m.expiresAtMs <= m.issuedAtMs) return bad("manifest: expires_at must be after issued_at");
+
+    auto target = f.str("target");
+    if (!target) return target.error();
+    if (!isValidId(*target)) return bad("manifest: target must be 1-128 characters of [A-Za-z0-9._:@-]");
+    m.target = *target;
+
+    auto signer = f.str("signer");
+    if (!signer) return signer.error();
+    if (!crypto::isSha256Hex(*signer)) return bad("manifest: signer must be a key id (64 lowercase hex)");
+    m.signer = *signer;
+
+    auto schedule = f.get("schedule", json::Value::Type::Object);
+    if (!schedule) return schedule.error();
+    m.schedule = **schedule;
+
+    auto media = f.get("media", json::Value::Type::Array);
+    if (!media) return media.error();
+    MS_TRY(f.noOthers());
+
+    const auto& list = (*media)->asArray();
+    if (list.size() > kMaxMediaCount)
+        return makeError(Errc::TooLarge, "manifest lists " + std::to_string(list.size()) +
+                                             " media files; the limit is " + std::to_string(kMaxMediaCount));
+    std::set<std::string, std::less<>> seen;
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        std::string where = "media[" + std::to_string(i) + "]";
+        if (!list[i].isObject()) return bad(where + " is not an object");
+        Fields mf(list[i], where);
+        MediaEntry e;
+        auto sha = mf.str("sha256");
+        if (!sha) return sha.error();
+        if (!crypto::isSha256Hex(*sha)) return bad(where + ": sha256 must be 64 lowercase hex digits");
+        if (!seen.insert(*sha).second) return bad(where + ": sha256 " + *sha + " is listed twice");
+        e.sha256 = *sha;
+        auto size = mf.integer("size", 0, static_cast<std::int64_t>(kMaxMediaBytes));
+        if (!size) {
+            if (size.error().message.find("out of range") != std::string::npos)
+                return makeError(Errc::TooLarge, where + ": size exceeds the per-file limit of 8 GiB");
+            return size.error();
+        }
+        e.sizeBytes = static_cast<std::uint64_t>(*size);
+        total += e.sizeBytes;
+        auto k = mf.str("kind");
+        if (!k) return k.error();
+        e.kind = mediaKindFromName(*k);
+        if (e.kind == MediaKind::Unknown) return bad(where + ": kind must be image, video, audio or text");
+        auto mime = mf.str("mime");
+        if (!mime) return mime.error();
+        if (mime->empty() || mime->size() > 100 || hasControl(*mime)) return bad(where + ": bad mime type");
+        e.mime = *mime;
+        auto dur = mf.integer("duration_ms", 0, kMaxDurationMs);
+        if (!dur) return dur.error();
+        e.durationMs = *dur;
+        auto name = mf.str("name");
+        if (!name) return name.error();
+        if (!isValidDisplayName(*name)) return bad(where + ": name must be 1-255 bytes of UTF-8 text");
+        e.name = *name;
+        auto fileName = mf.str("file_name");
+        if (!fileName) return fileName.error();
+        if (!isValidFileName(*fileName))
+            return bad(where + ": file_name must be 1-255 bytes of UTF-8 without '/' or control characters");
+        e.fileName = *fileName;
+        MS_TRY(mf.noOthers());
+        m.media.push_back(std::move(e));
+    }
+    if (total > kMaxBundleBytes)
+        return makeError(Errc::TooLarge, "media add up to " + std::to_string(total) + " bytes; the limit is 64 GiB");
+    return m;
+}
+
+Status verifySignature(const Manifest& m, std::string_view manifestBytes, std::string_view signature,
+                       const std::vector<crypto::PublicKey>& pinned) {
+    for (const auto& key : pinned) {
+        if (key.id() != m.signer) continue;
+        if (signature.size() != 64)
+            return makeError(Errc::BadSignature, "manifest.sig is " + std::to_string(signature.size()) +
+                                                     " bytes, not a 64-byte Ed25519 signature");
+        if (!key.verify(manifestBytes, signature))
+            return makeError(Errc::BadSignature, "manifest.sig does not verify under key " + key.id().substr(0, 16));
+        return {};
+    }
+    return makeError(Errc::UnknownSigner, "manifest is signed by key " + m.signer.substr(0, 16) +
+                                              ", which is not one of the trusted keys");
+}
+
+Status checkPolicy(const Manifest& m, const AcceptPolicy& policy) {
+    if (m.version < policy.minVersion)
+        return makeError(Errc::Rollback, "bundle version " + std::to_string(m.version) + " is below the minimum " +
+                                             std::to_string(policy.minVersion));
+    if (m.expiresAtMs <= policy.nowMs)
+        return makeError(Errc::Expired, "bundle expired at " + timeutil::formatUtc(m.expiresAtMs) + " (now " +
+                                            timeutil::formatUtc(policy.nowMs) + ")");
+    return {};
+}
+
+Signed sign(Manifest& m, const crypto::PrivateKey& key) {
+    m.signer = key.publicKey().id();
+    Signed s;
+    s.bytes = toCanonicalBytes(m);
+    s.signature = key.sign(s.bytes);
+    return s;
+}
+
+}  // namespace microscape::manifest
