@@ -1,0 +1,52 @@
+// Media probing with libvlc: what a file is (from its content), how long it
+// plays and its picture size. One MediaProber owns one libvlc instance; use it
+// from one thread at a time (make one per thread if needed).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "microscape/core/media_kind.hpp"
+#include "microscape/core/result.hpp"
+
+struct libvlc_instance_t;
+
+namespace microscape::pack {
+
+struct MediaInfo {
+    MediaKind kind = MediaKind::Unknown;
+    std::string mime;
+    std::int64_t durationMs = 0;  // 0 for stills, slogans and when unknown
+    int width = 0;                // 0 when there is no picture
+    int height = 0;
+    std::uint64_t sizeBytes = 0;
+};
+
+class MediaProber {
+public:
+    // Errors: Internal (libvlc could not start).
+    static Result<MediaProber> create();
+    MediaProber(MediaProber&&) noexcept;
+    MediaProber& operator=(MediaProber&&) noexcept;
+    ~MediaProber();
+
+    // Detects the kind from the first bytes, then asks libvlc for duration and
+    // picture size. With requireDecodable, an image, video or audio file that
+    // libvlc cannot parse (or a video without a picture track) is refused.
+    // Errors: Io, BadMedia (unknown kind or undecodable).
+    Result<MediaInfo> probe(const std::string& path, bool requireDecodable = true, int timeoutMs = 5000);
+
+private:
+    struct VlcFree {
+        void operator()(libvlc_instance_t* p) const;
+    };
+    explicit MediaProber(libvlc_instance_t* vlc) : vlc_(vlc) {}
+    std::unique_ptr<libvlc_instance_t, VlcFree> vlc_;
+};
+
+// Content sniffing only (no libvlc): reads the first bytes of a file.
+// Errors: Io.
+Result<DetectedType> sniffFile(const std::string& path);
+
+}  // namespace microscape::pack

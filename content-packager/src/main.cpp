@@ -1,0 +1,387 @@
+// microscape-pack: keys, build, verify, inspect and extract signed bundles.
+// Exit codes: 0 success, 1 the bundle or input is invalid or was rejected,
+// 2 usage error. Errors are one line on stderr starting with a reason code.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "microscape/core/bundle.hpp"
+#include "microscape/core/crypto.hpp"
+#include "microscape/core/json.hpp"
+#include "microscape/core/manifest.hpp"
+#include "microscape/core/time.hpp"
+#include "microscape/pack/builder.hpp"
+#include "microscape/pack/extract.hpp"
+#include "microscape/pack/file_io.hpp"
+#include "microscape/pack/probe.hpp"
+
+using namespace microscape;
+
+namespace {
+
+constexpr int kOk = 0, kInvalid = 1, kUsage = 2;
+
+const char* kMainHelp = R"(microscape-pack — build and check Microscape content bundles
+
+Usage: microscape-pack COMMAND [OPTIONS] [ARGS]
+
+Commands:
+  keygen    make a content signing key pair
+  build     build a signed bundle from media files
+  verify    verify a bundle completely
+  inspect   print a bundle's manifest without verifying it
+  extract   verify a bundle, then write its media into a directory
+
+Run 'microscape-pack COMMAND --help' for the options of a command.
+Exit codes: 0 success, 1 invalid or rejected input, 2 usage error.
+Errors are printed as one line: 'ReasonCode: details'.
+)";
+
+const std::map<std::string, std::string> kHelp = {
+    {"keygen", R"(Usage: microscape-pack keygen --out DIR
+
+Makes an Ed25519 content signing key pair: DIR/signing.key (PKCS#8 PEM,
+mode 0600) and DIR/signing.pub (SubjectPublicKeyInfo PEM). DIR is created if
+needed. Refuses to overwrite existing key files. Prints the key id (the
+SHA-256 of the 32 public key bytes, hex).
+)"},
+    {"build", R"(Usage: microscape-pack build --key KEY --version N [OPTIONS] --out BUNDLE.tar MEDIA...
+
+Builds a signed bundle. Each media file is read once and hashed while it is
+written; its kind (image, video, audio, slogan) is detected from its content and
+the duration of videos and audio is probed with libvlc.
+
+Options:
+  --key KEY          signing private key (PEM), e.g. from 'keygen'
+  --version N        bundle version, a positive integer; players refuse any
+                     version not above the one they run
+  --expires TIME     ISO 8601 expiry (default: 30 days from now)
+  --target ID        player id or group the bundle is for (default: all)
+  --schedule FILE    schedule payload, a JSON object (default: {})
+  --bundle-id ID     bundle id (default: random)
+  --takeover         mark the bundle as an urgent takeover
+  --out BUNDLE.tar   output file (written atomically)
+  --force            overwrite BUNDLE.tar if it exists
+)"},
+    {"verify", R"(Usage: microscape-pack verify --pub PUB [--pub PUB2 ...] [--min-version N] [--now TIME] BUNDLE.tar
+
+Verifies everything: the signature under one of the given public keys, every
+media entry present with matching SHA-256 and size, no extra or duplicate
+entries, no absolute or '..' paths, no links or devices, documented size
+limits, version >= --min-version (default 1), and not expired at --now
+(ISO 8601; default: the current time). Prints a summary on success.
+BUNDLE.tar may be '-' for standard input.
+)"},
+    {"inspect", R"(Usage: microscape-pack inspect BUNDLE.tar
+
+Prints the manifest as indented JSON on standard output WITHOUT verifying
+anything (a note saying so goes to standard error). Use 'verify' before
+trusting what it shows.
+)"},
+    {"extract", R"(Usage: microscape-pack extract --pub PUB [--pub PUB2 ...] [--min-version N] [--now TIME] BUNDLE.tar DIR
+
+Verifies the bundle exactly as 'verify' does, then writes DIR/manifest.json,
+DIR/manifest.sig and DIR/media/<sha256> (each file checked again as it is
+written). If verification fails, nothing at all is written.
+)"},
+};
+
+int fail(const Error& e) {
+    std::cerr << e.str() << "\n";
+    return kInvalid;
+}
+
+int usage(const std::string& command, const std::string& message) {
+    std::cerr << "Usage: " << message << "\n";
+    std::cerr << "Run 'microscape-pack " << (command.empty() ? "" : command + " ") << "--help' for help.\n";
+    return kUsage;
+}
+
+// A tiny option parser: --name VALUE, repeatable; flags listed explicitly.
+struct Args {
+    std::multimap<std::string, std::string> opts;
+    std::vector<std::string> positional;
+    bool help = false;
+};
+
+Result<Args> parseArgs(int argc, char** argv, int start, const std::vector<std::string>& valued,
+                       const std::vector<std::string>& flags) {
+    Args a;
+    for (int i = start; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            a.help = true;
+            continue;
+        }
+        if (arg == "--") {
+            for (++i; i < argc; ++i) a.positional.emplace_back(argv[i]);
+            break;
+        }
+        if (arg.size() > 2 && arg.compare(0, 2, "--") == 0) {
+            std::string name = arg.substr(2), value;
+            auto eq = name.find('=');
+            bool inlineValue = eq != std::string::npos;
+            if (inlineValue) {
+                value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            }
+            if (std::find(flags.begin(), flags.end(), name) != flags.end() && !inlineValue) {
+                a.opts.emplace(name, "1");
+                continue;
+            }
+            if (std::find(valued.begin(), valued.end(), name) == valued.end())
+                return makeError(Errc::Usage, "unknown option --" + name);
+            if (!inlineValue) {
+                if (i + 1 >= argc) return makeError(Errc::Usage, "option --" + name + " needs a value");
+                value = argv[++i];
+            }
+            a.opts.emplace(name, value);
+            continue;
+        }
+        a.positional.push_back(arg);
+    }
+    return a;
+}
+
+std::string one(const Args& a, const std::string& name, const std::string& def = "") {
+    auto it = a.opts.find(name);
+    return it == a.opts.end() ? def : it->second;
+}
+
+std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string humanBytes(std::uint64_t n) {
+    char buf[32];
+    if (n >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.1f GiB", n / double(1ull << 30));
+    else if (n >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(1ull << 20));
+    else if (n >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", n / 1024.0);
+    else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+    return buf;
+}
+
+Result<std::int64_t> parsePositive(const std::string& text, const std::string& what) {
+    if (text.empty() || text.size() > 16 || text.find_first_not_of("0123456789") != std::string::npos)
+        return makeError(Errc::Usage, what + " must be a positive integer");
+    std::int64_t v = std::stoll(text);
+    if (v < 1 || v > json::kMaxSafeInteger) return makeError(Errc::Usage, what + " must be a positive integer");
+    return v;
+}
+
+int cmdKeygen(const Args& a) {
+    std::string dir = one(a, "out");
+    if (dir.empty() || !a.positional.empty()) return usage("keygen", "microscape-pack keygen --out DIR");
+    ::mkdir(dir.c_str(), 0755);
+    std::string keyPath = dir + "/signing.key", pubPath = dir + "/signing.pub";
+    struct stat st {};
+    for (const auto& p : {keyPath, pubPath})
+        if (::stat(p.c_str(), &st) == 0) return fail(makeError(Errc::Exists, "refusing to overwrite " + p));
+    auto key = crypto::PrivateKey::generate();
+    if (!key) return fail(key.error());
+    if (auto s = key->save(keyPath); !s) return fail(s.error());
+    if (auto s = key->publicKey().save(pubPath); !s) {
+        ::unlink(keyPath.c_str());
+        return fail(s.error());
+    }
+    std::cout << "wrote " << keyPath << " (private, mode 0600) and " << pubPath << "\n";
+    std::cout << "key id " << key->publicKey().id() << "\n";
+    return kOk;
+}
+
+Result<std::vector<crypto::PublicKey>> loadPubs(const Args& a) {
+    std::vector<crypto::PublicKey> keys;
+    auto [begin, end] = a.opts.equal_range("pub");
+    for (auto it = begin; it != end; ++it) {
+        auto k = crypto::PublicKey::load(it->second);
+        if (!k) return k.error();
+        keys.push_back(std::move(*k));
+    }
+    return keys;
+}
+
+Result<bundle::VerifyOptions> verifyOptions(const Args& a) {
+    bundle::VerifyOptions opt;
+    auto keys = loadPubs(a);
+    if (!keys) return keys.error();
+    opt.trustedKeys = std::move(*keys);
+    opt.policy.nowMs = nowMs();
+    std::string now = one(a, "now");
+    if (!now.empty()) {
+        auto t = timeutil::parseIso8601(now);
+        if (!t) return t.error();
+        opt.policy.nowMs = *t;
+    }
+    std::string minV = one(a, "min-version");
+    if (!minV.empty()) {
+        auto v = parsePositive(minV, "--min-version");
+        if (!v) return v.error();
+        opt.policy.minVersion = *v;
+    }
+    return opt;
+}
+
+std::string keyLabel(const Args& a, const std::vector<crypto::PublicKey>& keys, const std::string& id) {
+    auto [begin, end] = a.opts.equal_range("pub");
+    std::size_t i = 0;
+    for (auto it = begin; it != end; ++it, ++i)
+        if (i < keys.size() && keys[i].id() == id) return it->second;
+    return "";
+}
+
+void printSummary(const bundle::Verified& v, const std::string& keyFile) {
+    const auto& m = v.manifest;
+    std::cout << "OK: bundle " << m.bundleId << " version " << m.version << " ("
+              << manifest::bundleKindName(m.kind) << ") for target " << m.target << "\n";
+    std::cout << "signed by key " << m.signer.substr(0, 16) << "…" << (keyFile.empty() ? "" : " (" + keyFile + ")")
+              << "; issued " << timeutil::formatUtc(m.issuedAtMs) << ", expires "
+              << timeutil::formatUtc(m.expiresAtMs) << "\n";
+    std::cout << m.media.size() << " media file" << (m.media.size() == 1 ? "" : "s") << ", "
+              << humanBytes(v.mediaBytes) << ":\n";
+    for (const auto& e : m.media) {
+        std::cout << "  " << e.sha256.substr(0, 12) << "  " << mediaKindName(e.kind) << "  " << humanBytes(e.sizeBytes);
+        if (e.durationMs > 0) std::cout << "  " << (e.durationMs / 1000) << "." << (e.durationMs % 1000 / 100) << " s";
+        std::cout << "  " << e.name << " (" << e.fileName << ")\n";
+    }
+}
+
+int cmdVerify(const Args& a) {
+    if (a.positional.size() != 1 || a.opts.count("pub") == 0)
+        return usage("verify", "microscape-pack verify --pub PUB [--pub PUB2 ...] [--min-version N] [--now TIME] BUNDLE.tar");
+    auto opt = verifyOptions(a);
+    if (!opt) return opt.code() == Errc::Usage ? usage("verify", opt.error().message) : fail(opt.error());
+    auto src = pack::FileSource::open(a.positional[0]);
+    if (!src) return fail(src.error());
+    auto v = bundle::verify(*src, *opt);
+    if (!v) return fail(v.error());
+    printSummary(*v, keyLabel(a, opt->trustedKeys, v->manifest.signer));
+    return kOk;
+}
+
+int cmdInspect(const Args& a) {
+    if (a.positional.size() != 1) return usage("inspect", "microscape-pack inspect BUNDLE.tar");
+    auto src = pack::FileSource::open(a.positional[0]);
+    if (!src) return fail(src.error());
+    auto u = bundle::readUnverified(*src);
+    if (!u) return fail(u.error());
+    std::cerr << "inspect: NOT VERIFIED — this shows what the bundle claims; run 'verify' to check it\n";
+    auto doc = json::parse(u->manifestBytes);
+    if (!doc) return fail(doc.error());
+    std::cout << json::pretty(*doc) << "\n";
+    return kOk;
+}
+
+int cmdExtract(const Args& a) {
+    if (a.positional.size() != 2 || a.opts.count("pub") == 0)
+        return usage("extract", "microscape-pack extract --pub PUB [--min-version N] [--now TIME] BUNDLE.tar DIR");
+    auto opt = verifyOptions(a);
+    if (!opt) return opt.code() == Errc::Usage ? usage("extract", opt.error().message) : fail(opt.error());
+    auto r = pack::extractBundle(a.positional[0], a.positional[1], *opt);
+    if (!r) return fail(r.error());
+    std::cout << "extracted " << r->manifest.media.size() << " media files (" << humanBytes(r->mediaBytes)
+              << ") of bundle " << r->manifest.bundleId << " version " << r->manifest.version << " into "
+              << a.positional[1] << "\n";
+    return kOk;
+}
+
+int cmdBuild(const Args& a) {
+    const char* synopsis = "microscape-pack build --key KEY --version N [--expires TIME] [--target ID] "
+                           "[--schedule FILE.json] --out BUNDLE.tar MEDIA...";
+    std::string keyPath = one(a, "key"), versionText = one(a, "version"), out = one(a, "out");
+    if (keyPath.empty() || versionText.empty() || out.empty() || a.positional.empty()) return usage("build", synopsis);
+    auto version = parsePositive(versionText, "--version");
+    if (!version) return usage("build", version.error().message);
+
+    pack::BuildRequest req;
+    req.outPath = out;
+    req.overwrite = a.opts.count("force") > 0;
+    req.version = *version;
+    req.issuedAtMs = nowMs();
+    req.expiresAtMs = req.issuedAtMs + 30LL * 24 * 3600 * 1000;
+    if (std::string e = one(a, "expires"); !e.empty()) {
+        auto t = timeutil::parseIso8601(e);
+        if (!t) return usage("build", t.error().message);
+        req.expiresAtMs = *t;
+    }
+    if (req.expiresAtMs / 1000 <= req.issuedAtMs / 1000)
+        return fail(makeError(Errc::Expired, "--expires " + timeutil::formatUtc(req.expiresAtMs) + " is not in the future"));
+    req.target = one(a, "target", "all");
+    if (!manifest::isValidId(req.target)) return usage("build", "--target must be 1-128 characters of [A-Za-z0-9._:@-]");
+    req.bundleId = one(a, "bundle-id");
+    if (!req.bundleId.empty() && !manifest::isValidId(req.bundleId))
+        return usage("build", "--bundle-id must be 1-128 characters of [A-Za-z0-9._:@-]");
+    if (a.opts.count("takeover")) req.kind = manifest::BundleKind::Takeover;
+    if (std::string s = one(a, "schedule"); !s.empty()) {
+        auto text = crypto::readSmallFile(s, manifest::kMaxManifestBytes);
+        if (!text) return fail(text.error());
+        auto doc = json::parse(*text);
+        if (!doc) return fail(makeError(doc.code(), s + ": " + doc.error().message));
+        if (!doc->isObject()) return fail(makeError(Errc::BadManifest, s + ": the schedule must be a JSON object"));
+        req.schedule = std::move(*doc);
+    }
+    auto key = crypto::PrivateKey::load(keyPath);
+    if (!key) return fail(key.error());
+
+    auto prober = pack::MediaProber::create();
+    if (!prober) return fail(prober.error());
+    for (const auto& path : a.positional) {
+        auto info = prober->probe(path);
+        if (!info) return fail(info.error());
+        pack::MediaInput in;
+        in.path = path;
+        in.info = *info;
+        req.media.push_back(std::move(in));
+    }
+    auto r = pack::buildBundle(req, *key);
+    if (!r) return fail(r.error());
+    std::cout << "wrote " << out << ": bundle " << r->manifest.bundleId << " version " << r->manifest.version << ", "
+              << r->manifest.media.size() << " media files, " << humanBytes(r->bytesWritten) << "\n";
+    return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::cerr << kMainHelp;
+        return kUsage;
+    }
+    std::string cmd = argv[1];
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+        std::cout << kMainHelp;
+        return kOk;
+    }
+    if (cmd == "--version") {
+        std::cout << "microscape-pack " << MICROSCAPE_VERSION << " (bundle format " << manifest::kFormatVersion
+                  << ")\n";
+        return kOk;
+    }
+    static const std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> kOptions = {
+        {"keygen", {{"out"}, {}}},
+        {"build", {{"key", "version", "expires", "target", "schedule", "bundle-id", "out"}, {"force", "takeover"}}},
+        {"verify", {{"pub", "min-version", "now"}, {}}},
+        {"inspect", {{}, {}}},
+        {"extract", {{"pub", "min-version", "now"}, {}}},
+    };
+    auto spec = kOptions.find(cmd);
+    if (spec == kOptions.end()) return usage("", "unknown command '" + cmd + "'");
+    auto args = parseArgs(argc, argv, 2, spec->second.first, spec->second.second);
+    if (!args) return usage(cmd, args.error().message);
+    if (args->help) {
+        std::cout << kHelp.at(cmd);
+        return kOk;
+    }
+    if (cmd == "keygen") return cmdKeygen(*args);
+    if (cmd == "build") return cmdBuild(*args);
+    if (cmd == "verify") return cmdVerify(*args);
+    if (cmd == "inspect") return cmdInspect(*args);
+    return cmdExtract(*args);
+}

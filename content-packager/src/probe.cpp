@@ -1,0 +1,112 @@
+#include "microscape/pack/probe.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include <vlc/vlc.h>
+
+namespace microscape::pack {
+
+namespace {
+// libvlc logs many harmless lines (hardware decoder probing); the prober is
+// quiet, callers learn about failures from its results.
+void dropLog(void*, int, const libvlc_log_t*, const char*, va_list) {}
+}  // namespace
+
+void MediaProber::VlcFree::operator()(libvlc_instance_t* p) const { libvlc_release(p); }
+
+Result<MediaProber> MediaProber::create() {
+    const char* args[] = {"--quiet", "--intf=dummy", "--aout=dummy", "--vout=dummy", "--no-video-title-show",
+                          "--no-stats", "--no-lua"};
+    libvlc_instance_t* vlc = libvlc_new(static_cast<int>(sizeof args / sizeof args[0]), args);
+    if (!vlc) return makeError(Errc::Internal, "libvlc could not start (is vlc-plugin-base installed?)");
+    libvlc_log_set(vlc, dropLog, nullptr);
+    return MediaProber(vlc);
+}
+
+MediaProber::MediaProber(MediaProber&&) noexcept = default;
+MediaProber& MediaProber::operator=(MediaProber&&) noexcept = default;
+MediaProber::~MediaProber() = default;
+
+Result<DetectedType> sniffFile(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return makeError(Errc::Io, "cannot open " + path + ": " + std::strerror(errno));
+    char head[kMediaSniffBytes];
+    std::size_t got = 0;
+    while (got < sizeof head) {
+        ssize_t n = ::read(fd, head + got, sizeof head - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    return detectMediaKind(std::string_view(head, got));
+}
+
+Result<MediaInfo> MediaProber::probe(const std::string& path, bool requireDecodable, int timeoutMs) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return makeError(Errc::Io, "cannot stat " + path + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return makeError(Errc::BadMedia, path + " is not a regular file");
+    auto type = sniffFile(path);
+    if (!type) return type.error();
+    MediaInfo info;
+    info.kind = type->kind;
+    info.mime = std::string(type->mime);
+    info.sizeBytes = static_cast<std::uint64_t>(st.st_size);
+    if (info.kind == MediaKind::Unknown)
+        return makeError(Errc::BadMedia, path + " is not a recognised image, video, audio or slogan file");
+    if (info.kind == MediaKind::Text) return info;
+
+    std::unique_ptr<libvlc_media_t, void (*)(libvlc_media_t*)> media(libvlc_media_new_path(vlc_.get(), path.c_str()),
+                                                                     libvlc_media_release);
+    if (!media) return makeError(Errc::Internal, "libvlc cannot open " + path);
+    if (libvlc_media_parse_with_options(media.get(), libvlc_media_parse_local, timeoutMs) != 0)
+        return makeError(Errc::Internal, "libvlc refused to parse " + path);
+    // Parsing runs on libvlc's thread; poll its status rather than calling back
+    // into libvlc from an event callback.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs + 1000);
+    libvlc_media_parsed_status_t status;
+    while ((status = libvlc_media_get_parsed_status(media.get())) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (status != libvlc_media_parsed_status_done) {
+        if (requireDecodable) return makeError(Errc::BadMedia, path + " could not be decoded (libvlc parse failed)");
+        return info;
+    }
+    libvlc_time_t dur = libvlc_media_get_duration(media.get());
+    if (info.kind != MediaKind::Image && dur > 0) info.durationMs = dur;
+
+    libvlc_media_track_t** tracks = nullptr;
+    unsigned count = libvlc_media_tracks_get(media.get(), &tracks);
+    bool hasVideo = false, hasAudio = false;
+    for (unsigned i = 0; i < count; ++i) {
+        if (tracks[i]->i_type == libvlc_track_video && tracks[i]->video) {
+            hasVideo = true;
+            if (info.width == 0) {
+                info.width = static_cast<int>(tracks[i]->video->i_width);
+                info.height = static_cast<int>(tracks[i]->video->i_height);
+            }
+        } else if (tracks[i]->i_type == libvlc_track_audio) {
+            hasAudio = true;
+        }
+    }
+    if (tracks) libvlc_media_tracks_release(tracks, count);
+    if (requireDecodable) {
+        if ((info.kind == MediaKind::Video || info.kind == MediaKind::Image) && !hasVideo)
+            return makeError(Errc::BadMedia, path + " has no decodable picture");
+        if (info.kind == MediaKind::Audio && !hasAudio)
+            return makeError(Errc::BadMedia, path + " has no decodable audio");
+        if ((info.kind == MediaKind::Video || info.kind == MediaKind::Audio) && info.durationMs <= 0)
+            return makeError(Errc::BadMedia, path + " has no known duration");
+    }
+    return info;
+}
+
+}  // namespace microscape::pack
