@@ -1,0 +1,42 @@
+// Typed controller configuration, read once at start-up from Poco's layered
+// configuration (.properties file + command-line flags) and validated there.
+// Plain value type; thread-safety is that of any const struct.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "microscape/core/result.hpp"
+
+namespace Poco::Util {
+class AbstractConfiguration;
+}
+
+namespace microscape::controller {
+
+struct ControllerConfig {
+    // controller.dataDir: holds controller.db, media/ and keys/. Required.
+    std::filesystem::path dataDir;
+    // http.bind / http.port: where the HTTP API listens; port 0 picks a free port.
+    std::string httpBind = "127.0.0.1";
+    int httpPort = 8080;
+    int httpThreads = 8;               // http.threads: worker threads
+    std::size_t maxJsonBytes = 1 << 20;  // http.maxJsonBytes: cap for JSON request bodies
+    bool secureCookies = false;        // http.secureCookies: add Secure (set behind TLS)
+    // zmq.bind / zmq.port: the distribution hub's ROUTER (issue 4); validated here.
+    std::string zmqBind = "0.0.0.0";
+    int zmqPort = 5560;
+    std::uint64_t maxUploadBytes = 2ull << 30;  // media.maxUploadBytes
+    int pbkdf2Iterations = 210000;     // auth.pbkdf2Iterations (new hashes)
+    int sessionTtlSeconds = 12 * 3600; // auth.sessionTtlSeconds
+    int maxEnrollTokenTtlSeconds = 7 * 24 * 3600;  // enroll.maxTokenTtlSeconds
+    int compileHorizonDays = 14;       // compile.horizonDays: schedule days per manifest
+};
+
+// Reads and validates every controller key. Unknown keys under the controller's
+// prefixes (controller., http., zmq., media., auth., enroll., compile.) are
+// rejected so a typo does not silently fall back to a default.
+Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& conf);
+
+}  // namespace microscape::controller

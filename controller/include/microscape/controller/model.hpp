@@ -1,0 +1,166 @@
+// Plain records the repository layer reads and writes. Value types; not synchronised.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace microscape::controller {
+
+enum class Role { Admin, Editor, Approver, Auditor };
+std::string_view roleName(Role r);
+std::optional<Role> roleFromName(std::string_view name);
+
+struct User {
+    std::int64_t id = 0;
+    std::string username;
+    std::string displayName;
+    Role role = Role::Editor;
+    std::string department;  // editors belong to one; may be empty for other roles
+    bool disabled = false;
+    std::int64_t createdAtMs = 0;
+};
+
+// Who is making a change: written into the audit log with every write.
+struct Actor {
+    std::int64_t userId = 0;  // 0 for the system itself or an enrolling player
+    std::string name;         // username, or "system", or "player:<id>"
+    Role role = Role::Admin;
+    std::string department;
+};
+
+struct Media {
+    std::int64_t id = 0;
+    std::string sha256;
+    std::string kind;  // image, video, audio, text
+    std::string mime;
+    std::int64_t sizeBytes = 0;
+    std::string displayName;
+    std::string originalName;
+    std::string department;
+    std::string state;  // draft, pending, approved, rejected
+    std::int64_t uploadedBy = 0;
+    std::optional<std::int64_t> reviewedBy;
+    std::string reviewReason;
+    std::optional<std::int64_t> reviewedAtMs;
+    std::optional<std::int64_t> durationMs;
+    std::optional<std::int64_t> width;
+    std::optional<std::int64_t> height;
+    std::string sloganJson;  // for kind text: the slogan document
+    std::vector<std::string> tags;
+    std::int64_t createdAtMs = 0;
+    std::int64_t updatedAtMs = 0;
+};
+
+struct Location {
+    std::int64_t id = 0;
+    std::string name;
+    std::string venueType;
+    std::string district;
+    std::string address;
+    std::string timezone;
+    std::string hoursJson = "[]";  // [{"days":[1..7],"start":"HH:MM","end":"HH:MM"}]
+    std::optional<std::int64_t> fillerPlaylistId;
+    std::vector<std::string> tags;
+    std::int64_t createdAtMs = 0;
+    std::int64_t updatedAtMs = 0;
+};
+
+struct Player {
+    std::string id;
+    std::string name;
+    std::optional<std::int64_t> locationId;
+    std::optional<std::int64_t> width;
+    std::optional<std::int64_t> height;
+    std::string orientation = "landscape";
+    std::string state = "enrolled";
+    std::string identityKey;  // Ed25519 public key, PEM
+    std::string curveKey;     // CURVE public key, Z85 (40 chars)
+    std::int64_t enrolledAtMs = 0;
+    std::optional<std::int64_t> lastSeenAtMs;
+    std::string statusJson;
+    std::int64_t updatedAtMs = 0;
+};
+
+struct EnrollToken {
+    std::int64_t id = 0;
+    std::string name;
+    std::optional<std::int64_t> locationId;
+    std::int64_t createdBy = 0;
+    std::int64_t createdAtMs = 0;
+    std::int64_t expiresAtMs = 0;
+    std::optional<std::int64_t> usedAtMs;
+    std::string playerId;
+};
+
+struct PlaylistItem {
+    std::int64_t mediaId = 0;
+    std::optional<std::int64_t> durationMs;  // required for stills and slogans
+    std::optional<std::int64_t> validFromMs;
+    std::optional<std::int64_t> validUntilMs;
+};
+
+struct Playlist {
+    std::int64_t id = 0;
+    std::string name;
+    std::string department;
+    std::int64_t createdBy = 0;
+    std::vector<PlaylistItem> items;
+    std::int64_t createdAtMs = 0;
+    std::int64_t updatedAtMs = 0;
+};
+
+struct Campaign {
+    std::int64_t id = 0;
+    std::string name;
+    std::string theme;
+    std::string startsOn;  // YYYY-MM-DD, inclusive
+    std::string endsOn;    // YYYY-MM-DD, inclusive
+    std::string department;
+    std::int64_t createdBy = 0;
+    std::int64_t createdAtMs = 0;
+    std::int64_t updatedAtMs = 0;
+};
+
+struct Schedule {
+    std::int64_t id = 0;
+    std::string name;
+    std::int64_t playlistId = 0;
+    std::optional<std::int64_t> campaignId;
+    std::int64_t priority = 0;
+    std::string startsOn;
+    std::string endsOn;
+    std::string daypartsJson;  // [{"days":[1..7],"start":"HH:MM","end":"HH:MM"}]
+    std::string targetJson;    // {"all":bool,"venueTypes":[],"districts":[],"locationTags":[],"playerIds":[]}
+    std::int64_t createdBy = 0;
+    std::int64_t createdAtMs = 0;
+    std::int64_t updatedAtMs = 0;
+};
+
+struct Takeover {
+    std::int64_t id = 0;
+    std::string name;
+    std::int64_t playlistId = 0;
+    std::string targetJson;
+    std::int64_t startsAtMs = 0;
+    std::int64_t expiresAtMs = 0;
+    std::optional<std::int64_t> cancelledAtMs;
+    std::int64_t createdBy = 0;
+    std::int64_t createdAtMs = 0;
+};
+
+struct AuditEntry {
+    std::int64_t id = 0;
+    std::int64_t atMs = 0;
+    std::optional<std::int64_t> actorId;
+    std::string actor;
+    std::string action;
+    std::string entity;
+    std::string entityId;
+    std::string beforeJson;
+    std::string afterJson;
+};
+
+}  // namespace microscape::controller

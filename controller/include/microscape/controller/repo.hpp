@@ -1,0 +1,122 @@
+// The repository layer: every SQL statement that reads or writes domain data.
+// Functions take a DbConn borrowed inside Db::read/write, so callers compose
+// several of them (and the audit record) into one transaction. Thread-safety is
+// that of the DbConn (one thread at a time, enforced by Db).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "microscape/controller/db.hpp"
+#include "microscape/controller/model.hpp"
+
+namespace microscape::controller::repo {
+
+// --- users, sessions, API tokens ------------------------------------------------
+std::int64_t insertUser(DbConn& c, const User& u, const std::string& passwordHash, std::int64_t nowMs);
+std::optional<User> userById(DbConn& c, std::int64_t id);
+std::optional<User> userByName(DbConn& c, const std::string& username);
+std::optional<std::string> passwordHashOf(DbConn& c, std::int64_t userId);
+std::vector<User> listUsers(DbConn& c);
+void updateUser(DbConn& c, const User& u, std::int64_t nowMs);
+void setPassword(DbConn& c, std::int64_t userId, const std::string& passwordHash, std::int64_t nowMs);
+std::int64_t countUsers(DbConn& c);
+
+void insertSession(DbConn& c, const std::string& tokenHash, std::int64_t userId, const std::string& csrf,
+                   std::int64_t nowMs, std::int64_t expiresAtMs);
+struct SessionRow {
+    std::int64_t userId = 0;
+    std::string csrf;
+    std::int64_t expiresAtMs = 0;
+};
+std::optional<SessionRow> sessionByHash(DbConn& c, const std::string& tokenHash);
+void deleteSession(DbConn& c, const std::string& tokenHash);
+void deleteSessionsOf(DbConn& c, std::int64_t userId);
+
+struct ApiTokenRow {
+    std::int64_t id = 0;
+    std::int64_t userId = 0;
+    std::string name;
+    std::int64_t createdAtMs = 0;
+    std::optional<std::int64_t> lastUsedAtMs;
+    std::optional<std::int64_t> revokedAtMs;
+};
+std::int64_t insertApiToken(DbConn& c, std::int64_t userId, const std::string& name, const std::string& tokenHash,
+                            std::int64_t nowMs);
+std::optional<ApiTokenRow> apiTokenByHash(DbConn& c, const std::string& tokenHash);
+std::optional<ApiTokenRow> apiTokenById(DbConn& c, std::int64_t id);
+std::vector<ApiTokenRow> listApiTokens(DbConn& c, std::optional<std::int64_t> userId);
+void revokeApiToken(DbConn& c, std::int64_t id, std::int64_t nowMs);
+void touchApiToken(DbConn& c, std::int64_t id, std::int64_t nowMs);
+
+// --- audit -------------------------------------------------------------------------
+void audit(DbConn& c, const Actor& who, const std::string& action, const std::string& entity,
+           const std::string& entityId, const std::string& beforeJson, const std::string& afterJson,
+           std::int64_t nowMs);
+std::vector<AuditEntry> listAudit(DbConn& c, std::int64_t beforeId, int limit, const std::string& entity);
+
+// --- tags ----------------------------------------------------------------------------
+std::vector<std::pair<std::string, bool>> listTags(DbConn& c);  // (name, seeded)
+void ensureTags(DbConn& c, const std::vector<std::string>& tags);
+
+// --- media ---------------------------------------------------------------------------
+std::int64_t insertMedia(DbConn& c, const Media& m);
+std::optional<Media> mediaById(DbConn& c, std::int64_t id);
+std::optional<Media> mediaBySha(DbConn& c, const std::string& sha256);
+struct MediaFilter {
+    std::string state, kind, tag, department;
+};
+std::vector<Media> listMedia(DbConn& c, const MediaFilter& f);
+void updateMedia(DbConn& c, const Media& m);  // everything but id, sha, size, uploader, createdAt
+
+// --- locations ------------------------------------------------------------------------
+std::int64_t insertLocation(DbConn& c, const Location& l);
+std::optional<Location> locationById(DbConn& c, std::int64_t id);
+std::vector<Location> listLocations(DbConn& c);
+void updateLocation(DbConn& c, const Location& l);
+void deleteLocation(DbConn& c, std::int64_t id);
+
+// --- enrolment and players ----------------------------------------------------------------
+std::int64_t insertEnrollToken(DbConn& c, const EnrollToken& t, const std::string& tokenHash);
+std::optional<EnrollToken> enrollTokenByHash(DbConn& c, const std::string& tokenHash);
+std::vector<EnrollToken> listEnrollTokens(DbConn& c);
+// Marks the token used; returns false if it was used concurrently.
+bool consumeEnrollToken(DbConn& c, std::int64_t id, const std::string& playerId, std::int64_t nowMs);
+
+void insertPlayer(DbConn& c, const Player& p, std::optional<std::int64_t> enrollTokenId);
+std::optional<Player> playerById(DbConn& c, const std::string& id);
+std::optional<Player> playerByCurveKey(DbConn& c, const std::string& curveKey);
+std::vector<Player> listPlayers(DbConn& c);
+void updatePlayer(DbConn& c, const Player& p);
+
+// --- playlists -------------------------------------------------------------------------------
+std::int64_t insertPlaylist(DbConn& c, const Playlist& p);
+std::optional<Playlist> playlistById(DbConn& c, std::int64_t id);
+std::vector<Playlist> listPlaylists(DbConn& c);
+void updatePlaylist(DbConn& c, const Playlist& p);  // replaces items
+void deletePlaylist(DbConn& c, std::int64_t id);
+
+// --- campaigns, schedules, takeovers ------------------------------------------------------
+std::int64_t insertCampaign(DbConn& c, const Campaign& x);
+std::optional<Campaign> campaignById(DbConn& c, std::int64_t id);
+std::vector<Campaign> listCampaigns(DbConn& c);
+void updateCampaign(DbConn& c, const Campaign& x);
+void deleteCampaign(DbConn& c, std::int64_t id);
+
+std::int64_t insertSchedule(DbConn& c, const Schedule& s);
+std::optional<Schedule> scheduleById(DbConn& c, std::int64_t id);
+std::vector<Schedule> listSchedules(DbConn& c);
+void updateSchedule(DbConn& c, const Schedule& s);
+void deleteSchedule(DbConn& c, std::int64_t id);
+
+std::int64_t insertTakeover(DbConn& c, const Takeover& t);
+std::optional<Takeover> takeoverById(DbConn& c, std::int64_t id);
+std::vector<Takeover> listTakeovers(DbConn& c);
+void cancelTakeover(DbConn& c, std::int64_t id, std::int64_t nowMs);
+
+// --- settings ---------------------------------------------------------------------------------
+std::optional<std::string> setting(DbConn& c, const std::string& key);
+void setSetting(DbConn& c, const std::string& key, const std::string& value);
+
+}  // namespace microscape::controller::repo

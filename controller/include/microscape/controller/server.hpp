@@ -1,0 +1,50 @@
+// The controller server: opens the data directory (database, media store,
+// content signing key), serves the HTTP API and stops cleanly. Used by the
+// microscape-controller executable and, in-process, by the tests.
+// start() and stop() are called from one thread (the owner); the HTTP worker
+// threads only see the Services built here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "microscape/controller/config.hpp"
+#include "microscape/core/result.hpp"
+
+namespace Poco {
+class Logger;
+}
+
+namespace microscape::controller {
+
+class ControllerServer {
+public:
+    ControllerServer(ControllerConfig config, Poco::Logger& log);
+    ~ControllerServer();  // stops if running
+    ControllerServer(const ControllerServer&) = delete;
+    ControllerServer& operator=(const ControllerServer&) = delete;
+
+    // Prepares the data directory and starts listening. Errors: Io (data dir,
+    // database, key), Usage (port in use or bad bind address).
+    Status start();
+    // Stops accepting, lets in-flight requests finish (bounded), closes the store.
+    void stop();
+
+    std::uint16_t httpPort() const;  // the bound port (useful with http.port = 0)
+    const ControllerConfig& config() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Creates the first (or another) admin account directly in the data directory's
+// database. An empty password means "generate one"; the password used is returned.
+// Errors: Exists (username taken), Io.
+Result<std::string> initAdmin(const ControllerConfig& config, const std::string& username, std::string password);
+
+// Prepares the data directory layout (db, media, keys) with safe modes.
+Status prepareDataDir(const ControllerConfig& config);
+
+}  // namespace microscape::controller

@@ -1,0 +1,186 @@
+// HTTP plumbing shared by the API handlers: errors, the route table, request
+// context, JSON field helpers and the services handlers may use.
+// Handlers run on Poco's HTTP worker threads; everything in Services is safe to
+// use from any of them (Db serialises, Metrics is atomic/mutex-guarded).
+#pragma once
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/URI.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "microscape/controller/config.hpp"
+#include "microscape/controller/db.hpp"
+#include "microscape/controller/media_store.hpp"
+#include "microscape/controller/model.hpp"
+
+namespace microscape::controller {
+
+// An error that becomes {"error":{"code","message"}} with the given HTTP status.
+// Thrown by handlers and caught by the dispatcher: the request is the boundary.
+struct ApiError : std::runtime_error {
+    ApiError(int status, std::string code, const std::string& message)
+        : std::runtime_error(message), status(status), code(std::move(code)) {}
+    int status;
+    std::string code;
+};
+
+[[noreturn]] inline void badRequest(const std::string& msg) { throw ApiError(400, "bad_request", msg); }
+[[noreturn]] inline void notFound(const std::string& what) { throw ApiError(404, "not_found", what + " not found"); }
+[[noreturn]] inline void forbidden(const std::string& msg) { throw ApiError(403, "forbidden", msg); }
+[[noreturn]] inline void unprocessable(const std::string& code, const std::string& msg) {
+    throw ApiError(422, code, msg);
+}
+
+class Metrics {
+public:
+    void recordRequest(const std::string& route, int status, double seconds);
+    std::atomic<std::int64_t> uploadsTotal{0};
+    std::atomic<std::int64_t> uploadBytesTotal{0};
+    std::atomic<std::int64_t> uploadsDeduplicated{0};
+    std::atomic<std::int64_t> bundlesCompiled{0};
+    std::atomic<std::int64_t> loginFailures{0};
+    std::string render(std::int64_t playersEnrolled, std::int64_t playersOnline) const;
+
+private:
+    struct Series {
+        std::int64_t count = 0;
+        double sumSeconds = 0;
+        std::int64_t buckets[8] = {};
+    };
+    mutable std::mutex mutex_;  // guards series_
+    std::map<std::pair<std::string, int>, Series> series_;
+};
+
+struct Services {
+    const ControllerConfig& config;
+    Db& db;
+    MediaStore& media;
+    Metrics& metrics;
+    Poco::Logger& log;
+    std::function<std::int64_t()> nowMs;
+    std::string contentPublicKeyPem;  // empty until the signing key exists
+};
+
+struct Principal {
+    User user;
+    bool viaCookie = false;
+    std::string sessionHash;  // set for cookie sessions
+    Actor actor() const { return Actor{user.id, user.username, user.role, user.department}; }
+};
+
+class RequestCtx {
+public:
+    RequestCtx(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, Services& svc)
+        : req(req), resp(resp), svc(svc), uri(req.getURI()) {}
+
+    Poco::Net::HTTPServerRequest& req;
+    Poco::Net::HTTPServerResponse& resp;
+    Services& svc;
+    Poco::URI uri;
+    std::map<std::string, std::string> params;  // path parameters
+    std::optional<Principal> who;
+
+    const Principal& principal() const { return *who; }
+    std::string param(const std::string& name) const { return params.at(name); }
+    std::int64_t idParam(const std::string& name) const;  // 404 if not a positive integer
+    std::optional<std::string> query(const std::string& name) const;
+    // Reads the body (bounded by http.maxJsonBytes) and parses a JSON object.
+    Poco::JSON::Object::Ptr jsonBody();
+
+    void sendJson(int status, const Poco::Dynamic::Var& body);
+    void sendNoContent();
+};
+
+// Access bits: which roles may call a route. kPublic means no login at all.
+enum Access : unsigned {
+    kPublic = 0,
+    kAdmin = 1u << 0,
+    kEditor = 1u << 1,
+    kApprover = 1u << 2,
+    kAuditor = 1u << 3,
+    kAnyUser = kAdmin | kEditor | kApprover | kAuditor,
+};
+bool roleAllowed(unsigned access, Role r);
+
+struct Route {
+    Route(std::string method, std::string pattern, unsigned access, std::string tag, std::string summary,
+          std::function<void(RequestCtx&)> handler, int okStatus = 200)
+        : method(std::move(method)), pattern(std::move(pattern)), access(access), tag(std::move(tag)),
+          summary(std::move(summary)), handler(std::move(handler)), okStatus(okStatus) {}
+    std::string method;
+    std::string pattern;  // e.g. /api/v1/media/{id}
+    unsigned access = kAnyUser;
+    std::string tag;       // OpenAPI tag
+    std::string summary;   // OpenAPI summary
+    std::function<void(RequestCtx&)> handler;
+    int okStatus = 200;
+    std::vector<std::string> segments;  // split pattern
+};
+
+class Router {
+public:
+    void add(Route r);
+    struct Match {
+        const Route* route = nullptr;
+        std::map<std::string, std::string> params;
+        bool pathKnown = false;  // some route has this path with another method
+    };
+    Match match(const std::string& method, const std::string& path) const;
+    const std::vector<Route>& routes() const { return routes_; }
+
+private:
+    std::vector<Route> routes_;
+};
+
+// --- JSON field helpers: each throws ApiError(400) naming the field ------------------
+void allowOnly(const Poco::JSON::Object::Ptr& o, std::initializer_list<const char*> fields);
+std::string reqString(const Poco::JSON::Object::Ptr& o, const std::string& key, std::size_t maxLen = 1000);
+std::optional<std::string> optString(const Poco::JSON::Object::Ptr& o, const std::string& key,
+                                     std::size_t maxLen = 1000);
+std::int64_t reqInt(const Poco::JSON::Object::Ptr& o, const std::string& key);
+std::optional<std::int64_t> optInt(const Poco::JSON::Object::Ptr& o, const std::string& key);  // null -> nullopt
+std::optional<bool> optBool(const Poco::JSON::Object::Ptr& o, const std::string& key);
+std::optional<std::vector<std::string>> optStringArray(const Poco::JSON::Object::Ptr& o, const std::string& key);
+std::optional<Poco::JSON::Array::Ptr> optArray(const Poco::JSON::Object::Ptr& o, const std::string& key);
+std::optional<Poco::JSON::Object::Ptr> optObject(const Poco::JSON::Object::Ptr& o, const std::string& key);
+bool has(const Poco::JSON::Object::Ptr& o, const std::string& key);
+
+// ISO 8601 UTC ("2025-04-15T08:00:00Z") <-> milliseconds.
+std::string isoUtc(std::int64_t ms);
+std::int64_t parseIsoField(const std::string& field, const std::string& text);  // 400 on error
+Poco::Dynamic::Var optIso(const std::optional<std::int64_t>& ms);
+Poco::Dynamic::Var nullable(const std::optional<std::int64_t>& v);
+Poco::Dynamic::Var nullableStr(const std::string& s);
+Poco::JSON::Array::Ptr toArray(const std::vector<std::string>& v);
+Poco::JSON::Object::Ptr parseStoredJson(const std::string& text);  // object stored by us
+Poco::JSON::Array::Ptr parseStoredArray(const std::string& text);
+std::string stringify(const Poco::Dynamic::Var& v);
+
+// Writes an audit row (who, what, which id, before/after snapshots) in the same
+// transaction as the change it describes.
+void recordAudit(DbConn& c, const RequestCtx& ctx, const std::string& action, const std::string& entity,
+                 const std::string& entityId, const Poco::Dynamic::Var& before, const Poco::Dynamic::Var& after);
+
+Poco::JSON::Object::Ptr userJson(const User& u);
+
+// Route registration, one function per resource family.
+void addAuthRoutes(Router& r);
+void addMediaRoutes(Router& r);
+void addFleetRoutes(Router& r);
+void addScheduleRoutes(Router& r);
+void addMetaRoutes(Router& r, const Router* all);
+
+}  // namespace microscape::controller

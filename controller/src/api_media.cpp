@@ -1,0 +1,4 @@
+#include "api.hpp"
+namespace microscape::controller {
+void addMediaRoutes(Router&) {}
+}

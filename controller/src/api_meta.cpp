@@ -1,0 +1,143 @@
+// /healthz, /metrics and the OpenAPI document generated from the route table, so
+// the document cannot drift from the routes.
+#include <Poco/JSON/Parser.h>
+
+#include "api.hpp"
+#include "microscape/controller/repo.hpp"
+
+namespace microscape::controller {
+namespace {
+
+constexpr std::int64_t kOnlineWindowMs = 90'000;
+
+void healthz(RequestCtx& ctx) {
+    int schema = ctx.svc.db.schemaVersion();
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
+    out->set("status", "ok");
+    out->set("schemaVersion", schema);
+    out->set("time", isoUtc(ctx.svc.nowMs()));
+    ctx.sendJson(200, out);
+}
+
+void metrics(RequestCtx& ctx) {
+    const std::int64_t now = ctx.svc.nowMs();
+    std::int64_t enrolled = 0, online = 0;
+    for (const auto& p : ctx.svc.db.read([](DbConn& c) { return repo::listPlayers(c); })) {
+        if (p.state != "enrolled") continue;
+        ++enrolled;
+        if (p.lastSeenAtMs && now - *p.lastSeenAtMs <= kOnlineWindowMs) ++online;
+    }
+    std::string text = ctx.svc.metrics.render(enrolled, online);
+    ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+    ctx.resp.setContentType("text/plain; version=0.0.4; charset=utf-8");
+    ctx.resp.setContentLength64(static_cast<Poco::Int64>(text.size()));
+    ctx.resp.send() << text;
+}
+
+std::string accessText(unsigned access) {
+    if (access == kPublic) return "public";
+    std::string s;
+    auto add = [&](unsigned bit, const char* n) {
+        if (access & bit) s += (s.empty() ? "" : ", ") + std::string(n);
+    };
+    add(kAdmin, "admin");
+    add(kEditor, "editor");
+    add(kApprover, "approver");
+    add(kAuditor, "auditor");
+    return s;
+}
+
+Poco::JSON::Object::Ptr errorResponse(const char* description) {
+    Poco::JSON::Object::Ptr r = new Poco::JSON::Object;
+    r->set("description", description);
+    Poco::JSON::Object::Ptr content = new Poco::JSON::Object;
+    Poco::JSON::Object::Ptr media = new Poco::JSON::Object;
+    Poco::JSON::Object::Ptr schema = new Poco::JSON::Object;
+    schema->set("$ref", "#/components/schemas/Error");
+    media->set("schema", schema);
+    content->set("application/json", media);
+    r->set("content", content);
+    return r;
+}
+
+class OpenApi {
+public:
+    explicit OpenApi(const Router* all) : all_(all) {}
+    void operator()(RequestCtx& ctx) const {
+        Poco::JSON::Object::Ptr doc = new Poco::JSON::Object;
+        doc->set("openapi", "3.0.3");
+        Poco::JSON::Object::Ptr info = new Poco::JSON::Object;
+        info->set("title", "Microscape controller API");
+        info->set("version", "1");
+        info->set("description", "Signed-content signage controller. Errors are {\"error\":{\"code\",\"message\"}}. "
+                                 "Cookie sessions send X-CSRF-Token on POST/PUT/PATCH/DELETE.");
+        doc->set("info", info);
+        Poco::JSON::Object::Ptr paths = new Poco::JSON::Object;
+        for (const auto& r : all_->routes()) {
+            Poco::JSON::Object::Ptr item;
+            if (paths->has(r.pattern)) item = paths->getObject(r.pattern);
+            else {
+                item = new Poco::JSON::Object;
+                paths->set(r.pattern, item);
+            }
+            Poco::JSON::Object::Ptr op = new Poco::JSON::Object;
+            op->set("summary", r.summary);
+            op->set("description", "Roles: " + accessText(r.access) + ".");
+            op->set("tags", toArray({r.tag}));
+            std::string opId = r.method;
+            for (char c : r.pattern) opId += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+            op->set("operationId", opId);
+            Poco::JSON::Array::Ptr params = new Poco::JSON::Array;
+            for (const auto& seg : r.segments) {
+                if (seg.size() > 2 && seg.front() == '{') {
+                    Poco::JSON::Object::Ptr p = new Poco::JSON::Object;
+                    p->set("name", seg.substr(1, seg.size() - 2));
+                    p->set("in", "path");
+                    p->set("required", true);
+                    Poco::JSON::Object::Ptr sch = new Poco::JSON::Object;
+                    sch->set("type", "string");
+                    p->set("schema", sch);
+                    params->add(p);
+                }
+            }
+            if (params->size() > 0) op->set("parameters", params);
+            if (r.access == kPublic) op->set("security", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
+            Poco::JSON::Object::Ptr responses = new Poco::JSON::Object;
+            Poco::JSON::Object::Ptr ok = new Poco::JSON::Object;
+            ok->set("description", r.okStatus == 204 ? "done" : "success");
+            responses->set(std::to_string(r.okStatus), ok);
+            responses->set("4XX", errorResponse("client error"));
+            responses->set("5XX", errorResponse("server error"));
+            op->set("responses", responses);
+            std::string m = r.method;
+            for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            item->set(m, op);
+        }
+        doc->set("paths", paths);
+        Poco::JSON::Object::Ptr comps = new Poco::JSON::Object;
+        Poco::JSON::Object::Ptr schemas = new Poco::JSON::Object;
+        Poco::JSON::Parser parser;
+        schemas->set("Error", parser.parse(R"({"type":"object","required":["error"],"properties":{"error":{
+            "type":"object","required":["code","message"],"properties":{"code":{"type":"string"},
+            "message":{"type":"string"}}}}})"));
+        comps->set("schemas", schemas);
+        comps->set("securitySchemes", parser.parse(R"({"bearer":{"type":"http","scheme":"bearer"},
+            "cookie":{"type":"apiKey","in":"cookie","name":"ms_session"}})"));
+        doc->set("components", comps);
+        doc->set("security", parser.parse(R"([{"bearer":[]},{"cookie":[]}])"));
+        ctx.sendJson(200, doc);
+    }
+
+private:
+    const Router* all_;
+};
+
+}  // namespace
+
+void addMetaRoutes(Router& r, const Router* all) {
+    r.add({"GET", "/healthz", kPublic, "meta", "Liveness and schema version", healthz});
+    r.add({"GET", "/metrics", kPublic, "meta", "Prometheus metrics", metrics});
+    r.add({"GET", "/api/v1/openapi.json", kPublic, "meta", "This document", OpenApi(all)});
+}
+
+}  // namespace microscape::controller

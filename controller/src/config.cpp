@@ -1,0 +1,80 @@
+#include "microscape/controller/config.hpp"
+
+#include <Poco/NumberParser.h>
+#include <Poco/Util/AbstractConfiguration.h>
+
+#include <set>
+
+namespace microscape::controller {
+namespace {
+
+const std::set<std::string> kKnownKeys = {
+    "controller.dataDir", "http.bind",          "http.port",          "http.threads",
+    "http.maxJsonBytes",  "http.secureCookies", "zmq.bind",           "zmq.port",
+    "media.maxUploadBytes", "auth.pbkdf2Iterations", "auth.sessionTtlSeconds",
+    "enroll.maxTokenTtlSeconds", "compile.horizonDays",
+};
+const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
+
+Status readInt(const Poco::Util::AbstractConfiguration& conf, const std::string& key, std::int64_t lo,
+               std::int64_t hi, std::int64_t& out) {
+    if (!conf.hasProperty(key)) return {};
+    std::string raw = conf.getString(key);
+    Poco::Int64 v = 0;
+    if (!Poco::NumberParser::tryParse64(raw, v) || v < lo || v > hi)
+        return makeError(Errc::Usage, key + ": expected an integer in [" + std::to_string(lo) + ", " +
+                                          std::to_string(hi) + "], got '" + raw + "'");
+    out = v;
+    return {};
+}
+
+template <class T>
+Status readIntInto(const Poco::Util::AbstractConfiguration& conf, const std::string& key, std::int64_t lo,
+                   std::int64_t hi, T& out) {
+    std::int64_t v = static_cast<std::int64_t>(out);
+    MS_TRY(readInt(conf, key, lo, hi, v));
+    out = static_cast<T>(v);
+    return {};
+}
+
+}  // namespace
+
+Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& conf) {
+    for (const char* prefix : kPrefixes) {
+        Poco::Util::AbstractConfiguration::Keys keys;
+        conf.keys(prefix, keys);
+        for (const auto& k : keys) {
+            std::string full = std::string(prefix) + "." + k;
+            if (!kKnownKeys.count(full)) return makeError(Errc::Usage, "unknown configuration key '" + full + "'");
+        }
+    }
+    ControllerConfig c;
+    c.dataDir = conf.getString("controller.dataDir", "");
+    if (c.dataDir.empty())
+        return makeError(Errc::Usage, "no data directory: set controller.dataDir or pass --data-dir");
+    c.httpBind = conf.getString("http.bind", c.httpBind);
+    c.zmqBind = conf.getString("zmq.bind", c.zmqBind);
+    if (c.httpBind.empty()) return makeError(Errc::Usage, "http.bind must not be empty");
+    if (c.zmqBind.empty()) return makeError(Errc::Usage, "zmq.bind must not be empty");
+    MS_TRY(readIntInto(conf, "http.port", 0, 65535, c.httpPort));
+    MS_TRY(readIntInto(conf, "http.threads", 1, 256, c.httpThreads));
+    MS_TRY(readIntInto(conf, "http.maxJsonBytes", 1024, 64 << 20, c.maxJsonBytes));
+    MS_TRY(readIntInto(conf, "zmq.port", 0, 65535, c.zmqPort));
+    MS_TRY(readIntInto(conf, "media.maxUploadBytes", 1, std::int64_t(1) << 40, c.maxUploadBytes));
+    MS_TRY(readIntInto(conf, "auth.pbkdf2Iterations", 1, 10'000'000, c.pbkdf2Iterations));
+    MS_TRY(readIntInto(conf, "auth.sessionTtlSeconds", 60, 30 * 24 * 3600, c.sessionTtlSeconds));
+    MS_TRY(readIntInto(conf, "enroll.maxTokenTtlSeconds", 60, 365 * 24 * 3600, c.maxEnrollTokenTtlSeconds));
+    MS_TRY(readIntInto(conf, "compile.horizonDays", 1, 90, c.compileHorizonDays));
+    if (conf.hasProperty("http.secureCookies")) {
+        std::string raw = conf.getString("http.secureCookies");
+        bool b = false;
+        if (!Poco::NumberParser::tryParseBool(raw, b))
+            return makeError(Errc::Usage, "http.secureCookies: expected true or false, got '" + raw + "'");
+        c.secureCookies = b;
+    }
+    if (c.httpPort != 0 && c.httpPort == c.zmqPort && c.httpBind == c.zmqBind)
+        return makeError(Errc::Usage, "http.port and zmq.port must differ");
+    return c;
+}
+
+}  // namespace microscape::controller

@@ -1,0 +1,126 @@
+// microscape-controller: reads the configuration, then either creates an admin
+// (--init-admin) or runs the server until SIGTERM/SIGINT.
+#include <Poco/Environment.h>
+#include <Poco/File.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionSet.h>
+#include <Poco/Util/ServerApplication.h>
+
+#include <iostream>
+
+#include "microscape/controller/config.hpp"
+#include "microscape/controller/server.hpp"
+
+using Poco::Util::Option;
+using Poco::Util::OptionSet;
+
+namespace {
+
+class ControllerApp : public Poco::Util::ServerApplication {
+protected:
+    void defineOptions(OptionSet& options) override {
+        ServerApplication::defineOptions(options);
+        options.addOption(Option("help", "h", "show this help").repeatable(false));
+        options.addOption(Option("config", "c", "load a .properties configuration file")
+                              .argument("FILE")
+                              .repeatable(false));
+        options.addOption(Option("data-dir", "d", "data directory (controller.dataDir)").argument("DIR"));
+        options.addOption(Option("http-port", "p", "HTTP port, 0 for any free port (http.port)").argument("PORT"));
+        options.addOption(Option("zmq-port", "z", "ZeroMQ hub port (zmq.port)").argument("PORT"));
+        options.addOption(Option("bind", "b", "address for HTTP and the hub (http.bind, zmq.bind)").argument("ADDR"));
+        options.addOption(Option("init-admin", "", "create an admin account and exit; password from "
+                                                   "MICROSCAPE_ADMIN_PASSWORD or generated and printed")
+                              .argument("NAME"));
+    }
+
+    void handleOption(const std::string& name, const std::string& value) override {
+        ServerApplication::handleOption(name, value);
+        if (name == "help") {
+            help_ = true;
+            stopOptionsProcessing();
+        } else if (name == "config") {
+            if (!Poco::File(value).exists()) {
+                optionError_ = "configuration file '" + value + "' does not exist";
+                stopOptionsProcessing();
+                return;
+            }
+            try {
+                loadConfiguration(value, PRIO_DEFAULT);
+            } catch (const Poco::Exception& e) {
+                optionError_ = "cannot read configuration file '" + value + "': " + e.displayText();
+                stopOptionsProcessing();
+            }
+        } else if (name == "data-dir") {
+            config().setString("controller.dataDir", value);
+        } else if (name == "http-port") {
+            config().setString("http.port", value);
+        } else if (name == "zmq-port") {
+            config().setString("zmq.port", value);
+        } else if (name == "bind") {
+            config().setString("http.bind", value);
+            config().setString("zmq.bind", value);
+        } else if (name == "init-admin") {
+            initAdmin_ = value;
+        }
+    }
+
+    int main(const ArgVec& args) override {
+        if (help_) {
+            Poco::Util::HelpFormatter hf(options());
+            hf.setCommand(commandName());
+            hf.setUsage("[--config FILE] [--data-dir DIR] [--http-port N] [--zmq-port N] [--bind ADDR] "
+                        "[--init-admin NAME]");
+            hf.setHeader("Microscape controller: content library, scheduling and signed per-screen manifests.");
+            hf.format(std::cout);
+            return EXIT_OK;
+        }
+        if (!optionError_.empty()) {
+            std::cerr << "microscape-controller: " << optionError_ << "\n";
+            return EXIT_CONFIG;
+        }
+        if (!args.empty()) {
+            std::cerr << "microscape-controller: unexpected argument '" << args.front() << "'\n";
+            return EXIT_USAGE;
+        }
+        auto cfg = microscape::controller::loadConfig(config());
+        if (!cfg) {
+            std::cerr << "microscape-controller: bad configuration: " << cfg.error().message << "\n";
+            return EXIT_CONFIG;
+        }
+        auto& log = Poco::Logger::get("controller");
+        if (!initAdmin_.empty()) {
+            std::string password = Poco::Environment::get("MICROSCAPE_ADMIN_PASSWORD", "");
+            const bool generated = password.empty();
+            auto r = microscape::controller::initAdmin(*cfg, initAdmin_, password);
+            if (!r) {
+                std::cerr << "microscape-controller: " << r.error().message << "\n";
+                return r.code() == microscape::Errc::Exists ? EXIT_DATAERR : EXIT_CANTCREAT;
+            }
+            std::cout << "created admin '" << initAdmin_ << "'";
+            if (generated) std::cout << " with password: " << *r;
+            std::cout << std::endl;
+            return EXIT_OK;
+        }
+        microscape::controller::ControllerServer server(*cfg, log);
+        if (auto st = server.start(); !st) {
+            std::cerr << "microscape-controller: cannot start: " << st.error().message << "\n";
+            return st.code() == microscape::Errc::Usage ? EXIT_CONFIG : EXIT_CANTCREAT;
+        }
+        // Tools and tests that start us with --http-port 0 read the port from here.
+        std::cout << "listening on http://" << cfg->httpBind << ":" << server.httpPort() << std::endl;
+        waitForTerminationRequest();
+        log.information("termination requested; shutting down");
+        server.stop();
+        return EXIT_OK;
+    }
+
+private:
+    bool help_ = false;
+    std::string optionError_;
+    std::string initAdmin_;
+};
+
+}  // namespace
+
+POCO_SERVER_MAIN(ControllerApp)

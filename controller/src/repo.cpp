@@ -1,0 +1,557 @@
+#include "microscape/controller/repo.hpp"
+
+namespace microscape::controller {
+
+std::string_view roleName(Role r) {
+    switch (r) {
+        case Role::Admin: return "admin";
+        case Role::Editor: return "editor";
+        case Role::Approver: return "approver";
+        case Role::Auditor: return "auditor";
+    }
+    return "editor";
+}
+
+std::optional<Role> roleFromName(std::string_view n) {
+    if (n == "admin") return Role::Admin;
+    if (n == "editor") return Role::Editor;
+    if (n == "approver") return Role::Approver;
+    if (n == "auditor") return Role::Auditor;
+    return std::nullopt;
+}
+
+namespace repo {
+namespace {
+
+DbValue opt(const std::optional<std::int64_t>& v) { return v ? DbValue(*v) : DbValue(nullptr); }
+DbValue optText(const std::string& s) { return s.empty() ? DbValue(nullptr) : DbValue(s); }
+DbValue i(std::int64_t v) { return DbValue(v); }
+
+const char* kUserCols = "id, username, display_name, role, department, disabled, created_at";
+User userFrom(const DbRow& r) {
+    User u;
+    u.id = r.i64(0);
+    u.username = r.str(1);
+    u.displayName = r.str(2);
+    u.role = roleFromName(r.str(3)).value_or(Role::Auditor);
+    u.department = r.str(4);
+    u.disabled = r.i64(5) != 0;
+    u.createdAtMs = r.i64(6);
+    return u;
+}
+
+const char* kTokenCols = "id, user_id, name, created_at, last_used_at, revoked_at";
+ApiTokenRow tokenFrom(const DbRow& r) {
+    return ApiTokenRow{r.i64(0), r.i64(1), r.str(2), r.i64(3), r.optI64(4), r.optI64(5)};
+}
+
+std::vector<std::string> tagsOf(DbConn& c, const char* table, const char* col, std::int64_t id) {
+    std::vector<std::string> out;
+    for (auto& r : c.query(std::string("SELECT tag FROM ") + table + " WHERE " + col + " = ? ORDER BY tag", {i(id)}))
+        out.push_back(r.str(0));
+    return out;
+}
+
+void setTags(DbConn& c, const char* table, const char* col, std::int64_t id, const std::vector<std::string>& tags) {
+    c.exec(std::string("DELETE FROM ") + table + " WHERE " + col + " = ?", {i(id)});
+    for (const auto& t : tags)
+        c.exec(std::string("INSERT OR IGNORE INTO ") + table + "(" + col + ", tag) VALUES (?, ?)", {i(id), t});
+}
+
+const char* kMediaCols =
+    "id, sha256, kind, mime, size_bytes, display_name, original_name, department, state, uploaded_by, "
+    "reviewed_by, review_reason, reviewed_at, duration_ms, width, height, slogan_json, created_at, updated_at";
+Media mediaFrom(DbConn& c, const DbRow& r) {
+    Media m;
+    m.id = r.i64(0);
+    m.sha256 = r.str(1);
+    m.kind = r.str(2);
+    m.mime = r.str(3);
+    m.sizeBytes = r.i64(4);
+    m.displayName = r.str(5);
+    m.originalName = r.str(6);
+    m.department = r.str(7);
+    m.state = r.str(8);
+    m.uploadedBy = r.i64(9);
+    m.reviewedBy = r.optI64(10);
+    m.reviewReason = r.str(11);
+    m.reviewedAtMs = r.optI64(12);
+    m.durationMs = r.optI64(13);
+    m.width = r.optI64(14);
+    m.height = r.optI64(15);
+    m.sloganJson = r.str(16);
+    m.createdAtMs = r.i64(17);
+    m.updatedAtMs = r.i64(18);
+    m.tags = tagsOf(c, "media_tags", "media_id", m.id);
+    return m;
+}
+
+const char* kLocationCols =
+    "id, name, venue_type, district, address, timezone, hours_json, filler_playlist_id, created_at, updated_at";
+Location locationFrom(DbConn& c, const DbRow& r) {
+    Location l;
+    l.id = r.i64(0);
+    l.name = r.str(1);
+    l.venueType = r.str(2);
+    l.district = r.str(3);
+    l.address = r.str(4);
+    l.timezone = r.str(5);
+    l.hoursJson = r.str(6);
+    l.fillerPlaylistId = r.optI64(7);
+    l.createdAtMs = r.i64(8);
+    l.updatedAtMs = r.i64(9);
+    l.tags = tagsOf(c, "location_tags", "location_id", l.id);
+    return l;
+}
+
+const char* kEnrollCols = "id, name, location_id, created_by, created_at, expires_at, used_at, player_id";
+EnrollToken enrollFrom(const DbRow& r) {
+    EnrollToken t;
+    t.id = r.i64(0);
+    t.name = r.str(1);
+    t.locationId = r.optI64(2);
+    t.createdBy = r.i64(3);
+    t.createdAtMs = r.i64(4);
+    t.expiresAtMs = r.i64(5);
+    t.usedAtMs = r.optI64(6);
+    t.playerId = r.str(7);
+    return t;
+}
+
+const char* kPlayerCols =
+    "id, name, location_id, width, height, orientation, state, identity_key, curve_key, enrolled_at, "
+    "last_seen_at, status_json, updated_at";
+Player playerFrom(const DbRow& r) {
+    Player p;
+    p.id = r.str(0);
+    p.name = r.str(1);
+    p.locationId = r.optI64(2);
+    p.width = r.optI64(3);
+    p.height = r.optI64(4);
+    p.orientation = r.str(5);
+    p.state = r.str(6);
+    p.identityKey = r.str(7);
+    p.curveKey = r.str(8);
+    p.enrolledAtMs = r.i64(9);
+    p.lastSeenAtMs = r.optI64(10);
+    p.statusJson = r.str(11);
+    p.updatedAtMs = r.i64(12);
+    return p;
+}
+
+const char* kPlaylistCols = "id, name, department, created_by, created_at, updated_at";
+Playlist playlistFrom(DbConn& c, const DbRow& r) {
+    Playlist p;
+    p.id = r.i64(0);
+    p.name = r.str(1);
+    p.department = r.str(2);
+    p.createdBy = r.i64(3);
+    p.createdAtMs = r.i64(4);
+    p.updatedAtMs = r.i64(5);
+    for (auto& ir : c.query("SELECT media_id, duration_ms, valid_from, valid_until FROM playlist_items "
+                            "WHERE playlist_id = ? ORDER BY position",
+                            {i(p.id)}))
+        p.items.push_back(PlaylistItem{ir.i64(0), ir.optI64(1), ir.optI64(2), ir.optI64(3)});
+    return p;
+}
+
+void writeItems(DbConn& c, const Playlist& p) {
+    c.exec("DELETE FROM playlist_items WHERE playlist_id = ?", {i(p.id)});
+    std::int64_t pos = 0;
+    for (const auto& it : p.items)
+        c.exec("INSERT INTO playlist_items(playlist_id, position, media_id, duration_ms, valid_from, valid_until) "
+               "VALUES (?, ?, ?, ?, ?, ?)",
+               {i(p.id), i(pos++), i(it.mediaId), opt(it.durationMs), opt(it.validFromMs), opt(it.validUntilMs)});
+}
+
+const char* kCampaignCols = "id, name, theme, starts_on, ends_on, department, created_by, created_at, updated_at";
+Campaign campaignFrom(const DbRow& r) {
+    return Campaign{r.i64(0), r.str(1), r.str(2), r.str(3), r.str(4), r.str(5), r.i64(6), r.i64(7), r.i64(8)};
+}
+
+const char* kScheduleCols =
+    "id, name, playlist_id, campaign_id, priority, starts_on, ends_on, dayparts_json, target_json, created_by, "
+    "created_at, updated_at";
+Schedule scheduleFrom(const DbRow& r) {
+    Schedule s;
+    s.id = r.i64(0);
+    s.name = r.str(1);
+    s.playlistId = r.i64(2);
+    s.campaignId = r.optI64(3);
+    s.priority = r.i64(4);
+    s.startsOn = r.str(5);
+    s.endsOn = r.str(6);
+    s.daypartsJson = r.str(7);
+    s.targetJson = r.str(8);
+    s.createdBy = r.i64(9);
+    s.createdAtMs = r.i64(10);
+    s.updatedAtMs = r.i64(11);
+    return s;
+}
+
+const char* kTakeoverCols =
+    "id, name, playlist_id, target_json, starts_at, expires_at, cancelled_at, created_by, created_at";
+Takeover takeoverFrom(const DbRow& r) {
+    return Takeover{r.i64(0), r.str(1), r.i64(2), r.str(3), r.i64(4), r.i64(5), r.optI64(6), r.i64(7), r.i64(8)};
+}
+
+template <class T, class F>
+std::optional<T> oneOf(DbConn& c, const std::string& sql, const DbParams& params, F&& from) {
+    auto r = c.one(sql, params);
+    if (!r) return std::nullopt;
+    return from(*r);
+}
+
+}  // namespace
+
+// --- users -------------------------------------------------------------------------------
+std::int64_t insertUser(DbConn& c, const User& u, const std::string& passwordHash, std::int64_t nowMs) {
+    c.exec("INSERT INTO users(username, display_name, role, department, password_hash, disabled, created_at, "
+           "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+           {u.username, u.displayName, std::string(roleName(u.role)), optText(u.department), passwordHash,
+            i(u.disabled ? 1 : 0), i(nowMs), i(nowMs)});
+    return c.lastInsertId();
+}
+
+std::optional<User> userById(DbConn& c, std::int64_t id) {
+    return oneOf<User>(c, std::string("SELECT ") + kUserCols + " FROM users WHERE id = ?", {i(id)}, userFrom);
+}
+std::optional<User> userByName(DbConn& c, const std::string& username) {
+    return oneOf<User>(c, std::string("SELECT ") + kUserCols + " FROM users WHERE username = ?", {username},
+                       userFrom);
+}
+std::optional<std::string> passwordHashOf(DbConn& c, std::int64_t userId) {
+    auto r = c.one("SELECT password_hash FROM users WHERE id = ?", {i(userId)});
+    if (!r) return std::nullopt;
+    return r->str(0);
+}
+std::vector<User> listUsers(DbConn& c) {
+    std::vector<User> out;
+    for (auto& r : c.query(std::string("SELECT ") + kUserCols + " FROM users ORDER BY id")) out.push_back(userFrom(r));
+    return out;
+}
+void updateUser(DbConn& c, const User& u, std::int64_t nowMs) {
+    c.exec("UPDATE users SET display_name = ?, role = ?, department = ?, disabled = ?, updated_at = ? WHERE id = ?",
+           {u.displayName, std::string(roleName(u.role)), optText(u.department), i(u.disabled ? 1 : 0), i(nowMs),
+            i(u.id)});
+}
+void setPassword(DbConn& c, std::int64_t userId, const std::string& passwordHash, std::int64_t nowMs) {
+    c.exec("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", {passwordHash, i(nowMs), i(userId)});
+}
+std::int64_t countUsers(DbConn& c) { return c.one("SELECT COUNT(*) FROM users")->i64(0); }
+
+void insertSession(DbConn& c, const std::string& tokenHash, std::int64_t userId, const std::string& csrf,
+                   std::int64_t nowMs, std::int64_t expiresAtMs) {
+    c.exec("DELETE FROM sessions WHERE expires_at < ?", {i(nowMs)});
+    c.exec("INSERT INTO sessions(token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+           {tokenHash, i(userId), csrf, i(nowMs), i(expiresAtMs)});
+}
+std::optional<SessionRow> sessionByHash(DbConn& c, const std::string& tokenHash) {
+    auto r = c.one("SELECT user_id, csrf_token, expires_at FROM sessions WHERE token_hash = ?", {tokenHash});
+    if (!r) return std::nullopt;
+    return SessionRow{r->i64(0), r->str(1), r->i64(2)};
+}
+void deleteSession(DbConn& c, const std::string& tokenHash) {
+    c.exec("DELETE FROM sessions WHERE token_hash = ?", {tokenHash});
+}
+void deleteSessionsOf(DbConn& c, std::int64_t userId) { c.exec("DELETE FROM sessions WHERE user_id = ?", {i(userId)}); }
+
+std::int64_t insertApiToken(DbConn& c, std::int64_t userId, const std::string& name, const std::string& tokenHash,
+                            std::int64_t nowMs) {
+    c.exec("INSERT INTO api_tokens(user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+           {i(userId), name, tokenHash, i(nowMs)});
+    return c.lastInsertId();
+}
+std::optional<ApiTokenRow> apiTokenByHash(DbConn& c, const std::string& tokenHash) {
+    return oneOf<ApiTokenRow>(c, std::string("SELECT ") + kTokenCols + " FROM api_tokens WHERE token_hash = ?",
+                              {tokenHash}, tokenFrom);
+}
+std::optional<ApiTokenRow> apiTokenById(DbConn& c, std::int64_t id) {
+    return oneOf<ApiTokenRow>(c, std::string("SELECT ") + kTokenCols + " FROM api_tokens WHERE id = ?", {i(id)},
+                              tokenFrom);
+}
+std::vector<ApiTokenRow> listApiTokens(DbConn& c, std::optional<std::int64_t> userId) {
+    std::vector<ApiTokenRow> out;
+    auto rows = userId ? c.query(std::string("SELECT ") + kTokenCols + " FROM api_tokens WHERE user_id = ? ORDER BY id",
+                                 {i(*userId)})
+                       : c.query(std::string("SELECT ") + kTokenCols + " FROM api_tokens ORDER BY id");
+    for (auto& r : rows) out.push_back(tokenFrom(r));
+    return out;
+}
+void revokeApiToken(DbConn& c, std::int64_t id, std::int64_t nowMs) {
+    c.exec("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", {i(nowMs), i(id)});
+}
+void touchApiToken(DbConn& c, std::int64_t id, std::int64_t nowMs) {
+    c.exec("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", {i(nowMs), i(id)});
+}
+
+// --- audit ---------------------------------------------------------------------------------
+void audit(DbConn& c, const Actor& who, const std::string& action, const std::string& entity,
+           const std::string& entityId, const std::string& beforeJson, const std::string& afterJson,
+           std::int64_t nowMs) {
+    c.exec("INSERT INTO audit_log(at, actor_id, actor, action, entity, entity_id, before_json, after_json) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+           {i(nowMs), who.userId ? DbValue(who.userId) : DbValue(nullptr), who.name, action, entity,
+            optText(entityId), optText(beforeJson), optText(afterJson)});
+}
+
+std::vector<AuditEntry> listAudit(DbConn& c, std::int64_t beforeId, int limit, const std::string& entity) {
+    std::string sql =
+        "SELECT id, at, actor_id, actor, action, entity, entity_id, before_json, after_json FROM audit_log "
+        "WHERE id < ?";
+    DbParams params{i(beforeId)};
+    if (!entity.empty()) {
+        sql += " AND entity = ?";
+        params.emplace_back(entity);
+    }
+    sql += " ORDER BY id DESC LIMIT ?";
+    params.emplace_back(std::int64_t(limit));
+    std::vector<AuditEntry> out;
+    for (auto& r : c.query(sql, params))
+        out.push_back(AuditEntry{r.i64(0), r.i64(1), r.optI64(2), r.str(3), r.str(4), r.str(5), r.str(6), r.str(7),
+                                 r.str(8)});
+    return out;
+}
+
+// --- tags -----------------------------------------------------------------------------------
+std::vector<std::pair<std::string, bool>> listTags(DbConn& c) {
+    std::vector<std::pair<std::string, bool>> out;
+    for (auto& r : c.query("SELECT name, seeded FROM tags ORDER BY seeded DESC, name"))
+        out.emplace_back(r.str(0), r.i64(1) != 0);
+    return out;
+}
+void ensureTags(DbConn& c, const std::vector<std::string>& tags) {
+    for (const auto& t : tags) c.exec("INSERT OR IGNORE INTO tags(name, seeded) VALUES (?, 0)", {t});
+}
+
+// --- media -----------------------------------------------------------------------------------
+std::int64_t insertMedia(DbConn& c, const Media& m) {
+    c.exec("INSERT INTO media(sha256, kind, mime, size_bytes, display_name, original_name, department, state, "
+           "uploaded_by, duration_ms, width, height, slogan_json, created_at, updated_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           {m.sha256, m.kind, m.mime, i(m.sizeBytes), m.displayName, optText(m.originalName), optText(m.department),
+            m.state, i(m.uploadedBy), opt(m.durationMs), opt(m.width), opt(m.height), optText(m.sloganJson),
+            i(m.createdAtMs), i(m.updatedAtMs)});
+    auto id = c.lastInsertId();
+    ensureTags(c, m.tags);
+    setTags(c, "media_tags", "media_id", id, m.tags);
+    return id;
+}
+std::optional<Media> mediaById(DbConn& c, std::int64_t id) {
+    return oneOf<Media>(c, std::string("SELECT ") + kMediaCols + " FROM media WHERE id = ?", {i(id)},
+                        [&](const DbRow& r) { return mediaFrom(c, r); });
+}
+std::optional<Media> mediaBySha(DbConn& c, const std::string& sha) {
+    return oneOf<Media>(c, std::string("SELECT ") + kMediaCols + " FROM media WHERE sha256 = ?", {sha},
+                        [&](const DbRow& r) { return mediaFrom(c, r); });
+}
+std::vector<Media> listMedia(DbConn& c, const MediaFilter& f) {
+    std::string sql = std::string("SELECT ") + kMediaCols + " FROM media WHERE 1 = 1";
+    DbParams params;
+    if (!f.state.empty()) sql += " AND state = ?", params.emplace_back(f.state);
+    if (!f.kind.empty()) sql += " AND kind = ?", params.emplace_back(f.kind);
+    if (!f.department.empty()) sql += " AND department = ?", params.emplace_back(f.department);
+    if (!f.tag.empty())
+        sql += " AND id IN (SELECT media_id FROM media_tags WHERE tag = ?)", params.emplace_back(f.tag);
+    sql += " ORDER BY id";
+    std::vector<Media> out;
+    for (auto& r : c.query(sql, params)) out.push_back(mediaFrom(c, r));
+    return out;
+}
+void updateMedia(DbConn& c, const Media& m) {
+    c.exec("UPDATE media SET display_name = ?, department = ?, state = ?, reviewed_by = ?, review_reason = ?, "
+           "reviewed_at = ?, duration_ms = ?, width = ?, height = ?, updated_at = ? WHERE id = ?",
+           {m.displayName, optText(m.department), m.state, opt(m.reviewedBy), optText(m.reviewReason),
+            opt(m.reviewedAtMs), opt(m.durationMs), opt(m.width), opt(m.height), i(m.updatedAtMs), i(m.id)});
+    ensureTags(c, m.tags);
+    setTags(c, "media_tags", "media_id", m.id, m.tags);
+}
+
+// --- locations -------------------------------------------------------------------------------
+std::int64_t insertLocation(DbConn& c, const Location& l) {
+    c.exec("INSERT INTO locations(name, venue_type, district, address, timezone, hours_json, filler_playlist_id, "
+           "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           {l.name, l.venueType, l.district, l.address, l.timezone, l.hoursJson, opt(l.fillerPlaylistId),
+            i(l.createdAtMs), i(l.updatedAtMs)});
+    auto id = c.lastInsertId();
+    setTags(c, "location_tags", "location_id", id, l.tags);
+    return id;
+}
+std::optional<Location> locationById(DbConn& c, std::int64_t id) {
+    return oneOf<Location>(c, std::string("SELECT ") + kLocationCols + " FROM locations WHERE id = ?", {i(id)},
+                           [&](const DbRow& r) { return locationFrom(c, r); });
+}
+std::vector<Location> listLocations(DbConn& c) {
+    std::vector<Location> out;
+    for (auto& r : c.query(std::string("SELECT ") + kLocationCols + " FROM locations ORDER BY id"))
+        out.push_back(locationFrom(c, r));
+    return out;
+}
+void updateLocation(DbConn& c, const Location& l) {
+    c.exec("UPDATE locations SET name = ?, venue_type = ?, district = ?, address = ?, timezone = ?, hours_json = ?, "
+           "filler_playlist_id = ?, updated_at = ? WHERE id = ?",
+           {l.name, l.venueType, l.district, l.address, l.timezone, l.hoursJson, opt(l.fillerPlaylistId),
+            i(l.updatedAtMs), i(l.id)});
+    setTags(c, "location_tags", "location_id", l.id, l.tags);
+}
+void deleteLocation(DbConn& c, std::int64_t id) { c.exec("DELETE FROM locations WHERE id = ?", {i(id)}); }
+
+// --- enrolment and players ------------------------------------------------------------------
+std::int64_t insertEnrollToken(DbConn& c, const EnrollToken& t, const std::string& tokenHash) {
+    c.exec("INSERT INTO enroll_tokens(token_hash, name, location_id, created_by, created_at, expires_at) "
+           "VALUES (?, ?, ?, ?, ?, ?)",
+           {tokenHash, optText(t.name), opt(t.locationId), i(t.createdBy), i(t.createdAtMs), i(t.expiresAtMs)});
+    return c.lastInsertId();
+}
+std::optional<EnrollToken> enrollTokenByHash(DbConn& c, const std::string& tokenHash) {
+    return oneOf<EnrollToken>(c, std::string("SELECT ") + kEnrollCols + " FROM enroll_tokens WHERE token_hash = ?",
+                              {tokenHash}, enrollFrom);
+}
+std::vector<EnrollToken> listEnrollTokens(DbConn& c) {
+    std::vector<EnrollToken> out;
+    for (auto& r : c.query(std::string("SELECT ") + kEnrollCols + " FROM enroll_tokens ORDER BY id"))
+        out.push_back(enrollFrom(r));
+    return out;
+}
+bool consumeEnrollToken(DbConn& c, std::int64_t id, const std::string& playerId, std::int64_t nowMs) {
+    c.exec("UPDATE enroll_tokens SET used_at = ?, player_id = ? WHERE id = ? AND used_at IS NULL",
+           {i(nowMs), playerId, i(id)});
+    return c.changes() == 1;
+}
+
+void insertPlayer(DbConn& c, const Player& p, std::optional<std::int64_t> enrollTokenId) {
+    c.exec("INSERT INTO players(id, name, location_id, width, height, orientation, state, identity_key, curve_key, "
+           "enroll_token_id, enrolled_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           {p.id, p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, p.state, p.identityKey,
+            p.curveKey, opt(enrollTokenId), i(p.enrolledAtMs), i(p.updatedAtMs)});
+}
+std::optional<Player> playerById(DbConn& c, const std::string& id) {
+    return oneOf<Player>(c, std::string("SELECT ") + kPlayerCols + " FROM players WHERE id = ?", {id}, playerFrom);
+}
+std::optional<Player> playerByCurveKey(DbConn& c, const std::string& key) {
+    return oneOf<Player>(c, std::string("SELECT ") + kPlayerCols + " FROM players WHERE curve_key = ?", {key},
+                         playerFrom);
+}
+std::vector<Player> listPlayers(DbConn& c) {
+    std::vector<Player> out;
+    for (auto& r : c.query(std::string("SELECT ") + kPlayerCols + " FROM players ORDER BY enrolled_at, id"))
+        out.push_back(playerFrom(r));
+    return out;
+}
+void updatePlayer(DbConn& c, const Player& p) {
+    c.exec("UPDATE players SET name = ?, location_id = ?, width = ?, height = ?, orientation = ?, state = ?, "
+           "last_seen_at = ?, status_json = ?, updated_at = ? WHERE id = ?",
+           {p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, p.state, opt(p.lastSeenAtMs),
+            optText(p.statusJson), i(p.updatedAtMs), p.id});
+}
+
+// --- playlists ---------------------------------------------------------------------------------
+std::int64_t insertPlaylist(DbConn& c, const Playlist& p) {
+    c.exec("INSERT INTO playlists(name, department, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+           {p.name, optText(p.department), i(p.createdBy), i(p.createdAtMs), i(p.updatedAtMs)});
+    Playlist copy = p;
+    copy.id = c.lastInsertId();
+    writeItems(c, copy);
+    return copy.id;
+}
+std::optional<Playlist> playlistById(DbConn& c, std::int64_t id) {
+    return oneOf<Playlist>(c, std::string("SELECT ") + kPlaylistCols + " FROM playlists WHERE id = ?", {i(id)},
+                           [&](const DbRow& r) { return playlistFrom(c, r); });
+}
+std::vector<Playlist> listPlaylists(DbConn& c) {
+    std::vector<Playlist> out;
+    for (auto& r : c.query(std::string("SELECT ") + kPlaylistCols + " FROM playlists ORDER BY id"))
+        out.push_back(playlistFrom(c, r));
+    return out;
+}
+void updatePlaylist(DbConn& c, const Playlist& p) {
+    c.exec("UPDATE playlists SET name = ?, department = ?, updated_at = ? WHERE id = ?",
+           {p.name, optText(p.department), i(p.updatedAtMs), i(p.id)});
+    writeItems(c, p);
+}
+void deletePlaylist(DbConn& c, std::int64_t id) { c.exec("DELETE FROM playlists WHERE id = ?", {i(id)}); }
+
+// --- campaigns, schedules, takeovers ---------------------------------------------------------
+std::int64_t insertCampaign(DbConn& c, const Campaign& x) {
+    c.exec("INSERT INTO campaigns(name, theme, starts_on, ends_on, department, created_by, created_at, updated_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+           {x.name, optText(x.theme), x.startsOn, x.endsOn, optText(x.department), i(x.createdBy), i(x.createdAtMs),
+            i(x.updatedAtMs)});
+    return c.lastInsertId();
+}
+std::optional<Campaign> campaignById(DbConn& c, std::int64_t id) {
+    return oneOf<Campaign>(c, std::string("SELECT ") + kCampaignCols + " FROM campaigns WHERE id = ?", {i(id)},
+                           campaignFrom);
+}
+std::vector<Campaign> listCampaigns(DbConn& c) {
+    std::vector<Campaign> out;
+    for (auto& r : c.query(std::string("SELECT ") + kCampaignCols + " FROM campaigns ORDER BY starts_on, id"))
+        out.push_back(campaignFrom(r));
+    return out;
+}
+void updateCampaign(DbConn& c, const Campaign& x) {
+    c.exec("UPDATE campaigns SET name = ?, theme = ?, starts_on = ?, ends_on = ?, department = ?, updated_at = ? "
+           "WHERE id = ?",
+           {x.name, optText(x.theme), x.startsOn, x.endsOn, optText(x.department), i(x.updatedAtMs), i(x.id)});
+}
+void deleteCampaign(DbConn& c, std::int64_t id) { c.exec("DELETE FROM campaigns WHERE id = ?", {i(id)}); }
+
+std::int64_t insertSchedule(DbConn& c, const Schedule& s) {
+    c.exec("INSERT INTO schedules(name, playlist_id, campaign_id, priority, starts_on, ends_on, dayparts_json, "
+           "target_json, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn, s.daypartsJson,
+            s.targetJson, i(s.createdBy), i(s.createdAtMs), i(s.updatedAtMs)});
+    return c.lastInsertId();
+}
+std::optional<Schedule> scheduleById(DbConn& c, std::int64_t id) {
+    return oneOf<Schedule>(c, std::string("SELECT ") + kScheduleCols + " FROM schedules WHERE id = ?", {i(id)},
+                           scheduleFrom);
+}
+std::vector<Schedule> listSchedules(DbConn& c) {
+    std::vector<Schedule> out;
+    for (auto& r : c.query(std::string("SELECT ") + kScheduleCols + " FROM schedules ORDER BY id"))
+        out.push_back(scheduleFrom(r));
+    return out;
+}
+void updateSchedule(DbConn& c, const Schedule& s) {
+    c.exec("UPDATE schedules SET name = ?, playlist_id = ?, campaign_id = ?, priority = ?, starts_on = ?, "
+           "ends_on = ?, dayparts_json = ?, target_json = ?, updated_at = ? WHERE id = ?",
+           {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn, s.daypartsJson,
+            s.targetJson, i(s.updatedAtMs), i(s.id)});
+}
+void deleteSchedule(DbConn& c, std::int64_t id) { c.exec("DELETE FROM schedules WHERE id = ?", {i(id)}); }
+
+std::int64_t insertTakeover(DbConn& c, const Takeover& t) {
+    c.exec("INSERT INTO takeovers(name, playlist_id, target_json, starts_at, expires_at, created_by, created_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)",
+           {t.name, i(t.playlistId), t.targetJson, i(t.startsAtMs), i(t.expiresAtMs), i(t.createdBy),
+            i(t.createdAtMs)});
+    return c.lastInsertId();
+}
+std::optional<Takeover> takeoverById(DbConn& c, std::int64_t id) {
+    return oneOf<Takeover>(c, std::string("SELECT ") + kTakeoverCols + " FROM takeovers WHERE id = ?", {i(id)},
+                           takeoverFrom);
+}
+std::vector<Takeover> listTakeovers(DbConn& c) {
+    std::vector<Takeover> out;
+    for (auto& r : c.query(std::string("SELECT ") + kTakeoverCols + " FROM takeovers ORDER BY id DESC"))
+        out.push_back(takeoverFrom(r));
+    return out;
+}
+void cancelTakeover(DbConn& c, std::int64_t id, std::int64_t nowMs) {
+    c.exec("UPDATE takeovers SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL", {i(nowMs), i(id)});
+}
+
+// --- settings ---------------------------------------------------------------------------------
+std::optional<std::string> setting(DbConn& c, const std::string& key) {
+    auto r = c.one("SELECT value FROM settings WHERE key = ?", {key});
+    if (!r) return std::nullopt;
+    return r->str(0);
+}
+void setSetting(DbConn& c, const std::string& key, const std::string& value) {
+    c.exec("INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+           {key, value});
+}
+
+}  // namespace repo
+}  // namespace microscape::controller

@@ -1,0 +1,305 @@
+#include "microscape/controller/server.hpp"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/NameValueCollection.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/ThreadPool.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "api.hpp"
+#include "keys.hpp"
+#include "microscape/controller/repo.hpp"
+#include "microscape/controller/security.hpp"
+
+namespace microscape::controller {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t systemNowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+bool isStateChanging(const std::string& m) { return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE"; }
+
+// Resolves the caller from a Bearer token or a session cookie. Returns nullopt when
+// no credentials were presented; throws 401 when they were presented but are bad.
+std::optional<Principal> authenticate(RequestCtx& ctx) {
+    auto& svc = ctx.svc;
+    const std::int64_t now = svc.nowMs();
+    const std::string authz = ctx.req.get("Authorization", "");
+    if (!authz.empty()) {
+        if (authz.rfind("Bearer ", 0) != 0)
+            throw ApiError(401, "unauthorized", "Authorization must be 'Bearer <token>'");
+        const std::string hash = sha256Hex(authz.substr(7));
+        return svc.db.write([&](DbConn& c) -> std::optional<Principal> {
+            auto tok = repo::apiTokenByHash(c, hash);
+            if (!tok || tok->revokedAtMs) throw ApiError(401, "unauthorized", "invalid or revoked API token");
+            auto user = repo::userById(c, tok->userId);
+            if (!user || user->disabled) throw ApiError(401, "unauthorized", "the token's user is disabled");
+            repo::touchApiToken(c, tok->id, now);
+            return Principal{*user, false, {}};
+        });
+    }
+    Poco::Net::NameValueCollection cookies;
+    ctx.req.getCookies(cookies);
+    if (!cookies.has("ms_session")) return std::nullopt;
+    const std::string hash = sha256Hex(cookies.get("ms_session"));
+    return svc.db.read([&](DbConn& c) -> std::optional<Principal> {
+        auto s = repo::sessionByHash(c, hash);
+        if (!s || s->expiresAtMs <= now) throw ApiError(401, "unauthorized", "session expired; log in again");
+        auto user = repo::userById(c, s->userId);
+        if (!user || user->disabled) throw ApiError(401, "unauthorized", "the session's user is disabled");
+        Principal p{*user, true, hash};
+        return p;
+    });
+}
+
+std::string csrfOf(Services& svc, const std::string& sessionHash) {
+    return svc.db.read([&](DbConn& c) {
+        auto s = repo::sessionByHash(c, sessionHash);
+        return s ? s->csrf : std::string();
+    });
+}
+
+void drainBody(Poco::Net::HTTPServerRequest& req) {
+    // Read what the client is still sending (bounded) so the error response reaches
+    // it instead of a connection reset.
+    try {
+        auto& in = req.stream();
+        char buf[65536];
+        std::uint64_t total = 0;
+        while (in && total < (64u << 20)) {
+            in.read(buf, sizeof buf);
+            if (in.gcount() <= 0) break;
+            total += static_cast<std::uint64_t>(in.gcount());
+        }
+    } catch (...) {
+    }
+}
+
+class Dispatcher : public Poco::Net::HTTPRequestHandler {
+public:
+    Dispatcher(const Router& router, Services& svc) : router_(router), svc_(svc) {}
+
+    void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+        const auto started = std::chrono::steady_clock::now();
+        RequestCtx ctx(req, resp, svc_);
+        std::string label = "unmatched";
+        resp.set("X-Content-Type-Options", "nosniff");
+        resp.set("Referrer-Policy", "no-referrer");
+        try {
+            auto m = router_.match(req.getMethod(), ctx.uri.getPath());
+            if (!m.route) {
+                if (m.pathKnown) throw ApiError(405, "method_not_allowed", req.getMethod() + " is not allowed here");
+                throw ApiError(404, "not_found", "no such route: " + ctx.uri.getPath());
+            }
+            const Route& route = *m.route;
+            label = route.method + " " + route.pattern;
+            ctx.params = std::move(m.params);
+            if (route.access != kPublic) {
+                ctx.who = authenticate(ctx);
+                if (!ctx.who) throw ApiError(401, "unauthorized", "log in or send an API token");
+                if (!roleAllowed(route.access, ctx.who->user.role))
+                    throw ApiError(403, "forbidden",
+                                   "role '" + std::string(roleName(ctx.who->user.role)) + "' may not do this");
+                if (ctx.who->viaCookie && isStateChanging(req.getMethod())) {
+                    const std::string sent = req.get("X-CSRF-Token", "");
+                    if (sent.empty() || !constantTimeEquals(sent, csrfOf(svc_, ctx.who->sessionHash)))
+                        throw ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token header");
+                }
+            } else {
+                try {
+                    ctx.who = authenticate(ctx);
+                } catch (const ApiError&) {
+                    // Public routes ignore stale credentials.
+                }
+            }
+            route.handler(ctx);
+        } catch (const ApiError& e) {
+            sendError(ctx, e.status, e.code, e.what());
+        } catch (const ConstraintError& e) {
+            sendError(ctx, 409, "conflict", "the change conflicts with existing data");
+            svc_.log.information("conflict on %s: %s", label, std::string(e.what()));
+        } catch (const Poco::Exception& e) {
+            svc_.log.error("internal error on %s: %s", label, e.displayText());
+            sendError(ctx, 500, "internal", "internal error");
+        } catch (const std::exception& e) {
+            svc_.log.error("internal error on %s: %s", label, std::string(e.what()));
+            sendError(ctx, 500, "internal", "internal error");
+        }
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const int status = static_cast<int>(resp.getStatus());
+        svc_.metrics.recordRequest(label, status, secs);
+        if (svc_.log.debug())
+            svc_.log.debug("%s %s -> %d (%s, %.1f ms)", req.getMethod(), ctx.uri.getPath(), status,
+                           ctx.who ? ctx.who->user.username : std::string("-"), secs * 1000.0);
+    }
+
+private:
+    void sendError(RequestCtx& ctx, int status, const std::string& code, const std::string& message) {
+        if (ctx.resp.sent()) return;  // a streamed response broke off; nothing more to say
+        if (ctx.req.hasContentLength() || ctx.req.getChunkedTransferEncoding()) {
+            drainBody(ctx.req);
+            ctx.resp.setKeepAlive(false);
+        }
+        if (status == 401) ctx.resp.set("WWW-Authenticate", "Bearer");
+        Poco::JSON::Object::Ptr err = new Poco::JSON::Object;
+        err->set("code", code);
+        err->set("message", message);
+        Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+        body->set("error", err);
+        ctx.sendJson(status, body);
+    }
+
+    const Router& router_;
+    Services& svc_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+    Factory(const Router& router, Services& svc) : router_(router), svc_(svc) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+        return new Dispatcher(router_, svc_);
+    }
+
+private:
+    const Router& router_;
+    Services& svc_;
+};
+
+}  // namespace
+
+Status prepareDataDir(const ControllerConfig& config) {
+    std::error_code ec;
+    fs::create_directories(config.dataDir, ec);
+    if (ec) return makeError(Errc::Io, "cannot create data directory " + config.dataDir.string() + ": " + ec.message());
+    fs::create_directories(config.dataDir / "media", ec);
+    if (ec) return makeError(Errc::Io, "cannot create " + (config.dataDir / "media").string() + ": " + ec.message());
+    fs::create_directories(config.dataDir / "keys", ec);
+    if (ec) return makeError(Errc::Io, "cannot create " + (config.dataDir / "keys").string() + ": " + ec.message());
+    ::chmod((config.dataDir / "keys").c_str(), 0700);
+    if (::access(config.dataDir.c_str(), W_OK) != 0)
+        return makeError(Errc::Io, "data directory " + config.dataDir.string() + " is not writable");
+    return {};
+}
+
+struct ControllerServer::Impl {
+    ControllerConfig config;
+    Poco::Logger& log;
+    std::unique_ptr<Db> db;
+    std::unique_ptr<MediaStore> media;
+    Metrics metrics;
+    std::unique_ptr<Services> services;
+    Router router;
+    std::unique_ptr<Poco::ThreadPool> pool;
+    std::unique_ptr<Poco::Net::HTTPServer> http;
+    std::uint16_t port = 0;
+
+    Impl(ControllerConfig c, Poco::Logger& l) : config(std::move(c)), log(l) {}
+};
+
+ControllerServer::ControllerServer(ControllerConfig config, Poco::Logger& log)
+    : impl_(std::make_unique<Impl>(std::move(config), log)) {}
+
+ControllerServer::~ControllerServer() { stop(); }
+
+const ControllerConfig& ControllerServer::config() const { return impl_->config; }
+std::uint16_t ControllerServer::httpPort() const { return impl_->port; }
+
+Status ControllerServer::start() {
+    auto& d = *impl_;
+    MS_TRY(prepareDataDir(d.config));
+    try {
+        d.db = std::make_unique<Db>(d.config.dataDir / "controller.db");
+    } catch (const std::exception& e) {
+        return makeError(Errc::Io, "cannot open the database: " + std::string(e.what()));
+    }
+    try {
+        d.media = std::make_unique<MediaStore>(d.config.dataDir / "media");
+    } catch (const std::exception& e) {
+        return makeError(Errc::Io, "cannot open the media store: " + std::string(e.what()));
+    }
+    auto key = ensureSigningKey(d.config.dataDir / "keys");
+    if (!key) return key.error();
+    d.services = std::make_unique<Services>(
+        Services{d.config, *d.db, *d.media, d.metrics, Poco::Logger::get(d.log.name() + ".api"), systemNowMs, *key});
+
+    addAuthRoutes(d.router);
+    addMediaRoutes(d.router);
+    addFleetRoutes(d.router);
+    addScheduleRoutes(d.router);
+    addMetaRoutes(d.router, &d.router);
+
+    try {
+        Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(d.config.httpBind, static_cast<Poco::UInt16>(d.config.httpPort)));
+        d.port = socket.address().port();
+        auto* params = new Poco::Net::HTTPServerParams;
+        params->setMaxThreads(d.config.httpThreads);
+        params->setMaxQueued(256);
+        params->setKeepAlive(true);
+        params->setTimeout(Poco::Timespan(60, 0));
+        d.pool = std::make_unique<Poco::ThreadPool>(2, d.config.httpThreads);
+        d.http = std::make_unique<Poco::Net::HTTPServer>(new Factory(d.router, *d.services), *d.pool, socket, params);
+        d.http->start();
+    } catch (const Poco::Exception& e) {
+        return makeError(Errc::Usage, "cannot listen on " + d.config.httpBind + ":" + std::to_string(d.config.httpPort) +
+                                          ": " + e.displayText());
+    }
+    d.log.information("HTTP API listening on %s:%hu, data in %s", d.config.httpBind, d.port, d.config.dataDir.string());
+    return {};
+}
+
+void ControllerServer::stop() {
+    auto& d = *impl_;
+    if (d.http) {
+        d.http->stopAll(false);
+        // In-flight requests get a bounded time to finish.
+        for (int i = 0; i < 100 && d.http->currentConnections() > 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        d.http.reset();
+        d.pool->joinAll();
+        d.pool.reset();
+        d.log.information("HTTP API stopped");
+    }
+    d.services.reset();
+    d.media.reset();
+    d.db.reset();
+}
+
+Result<std::string> initAdmin(const ControllerConfig& config, const std::string& username, std::string password) {
+    MS_TRY(prepareDataDir(config));
+    if (username.empty() || username.size() > 64) return makeError(Errc::Usage, "admin name must be 1-64 characters");
+    if (password.empty()) password = randomToken(18);
+    if (password.size() < 8) return makeError(Errc::Usage, "the admin password must have at least 8 characters");
+    try {
+        Db db(config.dataDir / "controller.db");
+        const std::int64_t now = systemNowMs();
+        return db.write([&](DbConn& c) -> Result<std::string> {
+            if (repo::userByName(c, username)) return makeError(Errc::Exists, "user '" + username + "' already exists");
+            User u;
+            u.username = username;
+            u.displayName = username;
+            u.role = Role::Admin;
+            auto id = repo::insertUser(c, u, hashPassword(password, config.pbkdf2Iterations), now);
+            repo::audit(c, Actor{0, "system", Role::Admin, {}}, "create", "user", std::to_string(id), "",
+                        stringify(userJson(*repo::userById(c, id))), now);
+            return password;
+        });
+    } catch (const std::exception& e) {
+        return makeError(Errc::Io, std::string("cannot create the admin: ") + e.what());
+    }
+}
+
+}  // namespace microscape::controller

@@ -1,0 +1,110 @@
+#include <Poco/AutoPtr.h>
+#include <Poco/Util/MapConfiguration.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
+
+#include "microscape/controller/config.hpp"
+#include "microscape/controller/security.hpp"
+#include "test_support.hpp"
+
+using namespace microscape::controller;
+
+namespace {
+Poco::AutoPtr<Poco::Util::MapConfiguration> confWith(std::initializer_list<std::pair<const char*, const char*>> kv) {
+    Poco::AutoPtr<Poco::Util::MapConfiguration> c(new Poco::Util::MapConfiguration);
+    for (auto& [k, v] : kv) c->setString(k, v);
+    return c;
+}
+}  // namespace
+
+TEST_CASE("config reads defaults and validates every key", "[controller][config]") {
+    SECTION("defaults") {
+        auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}}));
+        REQUIRE(r.ok());
+        CHECK(r->httpPort == 8080);
+        CHECK(r->pbkdf2Iterations >= 100000);
+        CHECK(r->httpBind == "127.0.0.1");
+    }
+    SECTION("missing data dir") {
+        auto r = loadConfig(*confWith({}));
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("data directory") != std::string::npos);
+    }
+    SECTION("bad port") {
+        auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"http.port", "70000"}}));
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("http.port") != std::string::npos);
+    }
+    SECTION("not a number") {
+        auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"media.maxUploadBytes", "lots"}}));
+        REQUIRE_FALSE(r.ok());
+    }
+    SECTION("unknown key is a typo, not a default") {
+        auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"http.prot", "1"}}));
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("http.prot") != std::string::npos);
+    }
+    SECTION("logging keys are left to Poco") {
+        auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"logging.loggers.root.level", "debug"}}));
+        CHECK(r.ok());
+    }
+}
+
+TEST_CASE("password hashes verify and reject", "[controller][auth]") {
+    auto h = hashPassword("correct horse", 1000);
+    CHECK(h.rfind("pbkdf2-sha256$1000$", 0) == 0);
+    CHECK(verifyPassword("correct horse", h));
+    CHECK_FALSE(verifyPassword("correct horsf", h));
+    CHECK_FALSE(verifyPassword("correct horse", "garbage"));
+    CHECK_FALSE(verifyPassword("correct horse", "pbkdf2-sha256$0$AA$AA"));
+    CHECK(hashPassword("x", 1000) != hashPassword("x", 1000));  // salted
+}
+
+TEST_CASE("the executable fails fast on bad configuration", "[controller][config]") {
+    mstest::TempDir dir;
+    auto run = [](const std::string& args) {
+        std::string cmd = std::string(MICROSCAPE_CONTROLLER_BIN) + " " + args + " > /dev/null 2>&1";
+        int rc = std::system(cmd.c_str());
+        return WEXITSTATUS(rc);
+    };
+    CHECK(run("--http-port 1") == 78);                                   // no data dir
+    CHECK(run("--config /nonexistent.properties") == 78);                // missing file
+    CHECK(run("--data-dir " + dir.path.string() + " --http-port abc") == 78);
+    CHECK(run("--data-dir " + dir.path.string() + " stray-argument") == 64);
+}
+
+TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private", "[controller][config]") {
+    mstest::TempDir dir;
+    const auto out = dir.path / "out.txt";
+    std::string cmd = std::string(MICROSCAPE_CONTROLLER_BIN) + " --data-dir " + (dir.path / "d").string() +
+                      " --http-port 0 > " + out.string() + " 2>&1 & echo $!";
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p);
+    char buf[64] = {};
+    REQUIRE(fgets(buf, sizeof buf, p));
+    pclose(p);
+    const int pid = std::atoi(buf);
+    REQUIRE(pid > 0);
+    std::string text;
+    for (int i = 0; i < 100 && text.find("listening on") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        text = mstest::readFile(out);
+    }
+    REQUIRE(text.find("listening on") != std::string::npos);
+    struct stat st {};
+    REQUIRE(::stat((dir.path / "d" / "keys" / "content-signing.pem").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    REQUIRE(::kill(pid, SIGTERM) == 0);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        gone = ::kill(pid, 0) != 0;
+    }
+    CHECK(gone);
+}

@@ -1,0 +1,171 @@
+#include "test_support.hpp"
+
+#include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace mstest {
+
+TempDir::TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("ms-ctl-test-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path);
+}
+TempDir::~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+}
+
+Poco::JSON::Object::Ptr parseObject(const std::string& text) {
+    Poco::JSON::Parser p;
+    return p.parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+std::string jsonString(const Poco::JSON::Object::Ptr& o) {
+    std::ostringstream s;
+    o->stringify(s);
+    return s.str();
+}
+
+Poco::JSON::Object::Ptr Response::json() const { return parseObject(body); }
+
+std::string Response::errorCode() const {
+    try {
+        auto o = json();
+        if (!o->has("error")) return "";
+        return o->getObject("error")->getValue<std::string>("code");
+    } catch (...) {
+        return "";
+    }
+}
+
+Response Client::request(const std::string& method, const std::string& path, const std::string& body,
+                         const std::string& contentType, const std::map<std::string, std::string>& headers) {
+    Poco::Net::HTTPClientSession s("127.0.0.1", port_);
+    s.setTimeout(Poco::Timespan(30, 0));
+    Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!bearer_.empty()) req.set("Authorization", "Bearer " + bearer_);
+    if (!cookie_.empty()) {
+        Poco::Net::NameValueCollection c;
+        c.add("ms_session", cookie_);
+        req.setCookies(c);
+    }
+    if (!csrf_.empty() && method != "GET") req.set("X-CSRF-Token", csrf_);
+    for (const auto& [k, v] : headers) req.set(k, v);
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+        req.setContentType(contentType);
+        req.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    }
+    s.sendRequest(req) << body;
+    Poco::Net::HTTPResponse resp;
+    std::istream& in = s.receiveResponse(resp);
+    Response r;
+    r.status = static_cast<int>(resp.getStatus());
+    Poco::StreamCopier::copyToString(in, r.body);
+    for (const auto& [k, v] : resp) {
+        std::string lk = Poco::toLower(k);
+        if (r.headers.count(lk)) r.headers[lk] += "\n" + v;
+        else r.headers[lk] = v;
+    }
+    return r;
+}
+
+Response Client::login(const std::string& user, const std::string& password) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("username", user);
+    o->set("password", password);
+    auto r = request("POST", "/api/v1/login", jsonString(o));
+    if (r.status == 200) {
+        csrf_ = r.json()->getValue<std::string>("csrfToken");
+        const std::string sc = r.headers["set-cookie"];
+        auto p = sc.find("ms_session=");
+        auto e = sc.find(';', p);
+        cookie_ = sc.substr(p + 11, e - p - 11);
+    }
+    return r;
+}
+
+TestServer::TestServer(std::function<void(microscape::controller::ControllerConfig&)> tweak) {
+    config_.dataDir = dir_.path / "data";
+    config_.httpPort = 0;
+    config_.httpBind = "127.0.0.1";
+    config_.pbkdf2Iterations = 1000;  // production default is 210000
+    config_.httpThreads = 4;
+    if (tweak) tweak(config_);
+    auto pw = microscape::controller::initAdmin(config_, "admin", kAdminPassword);
+    REQUIRE(pw.ok());
+    restart();
+}
+
+TestServer::~TestServer() {
+    if (server_) server_->stop();
+}
+
+void TestServer::restart() {
+    if (server_) server_->stop();
+    server_.reset();
+    server_ = std::make_unique<microscape::controller::ControllerServer>(config_, Poco::Logger::get("test.controller"));
+    auto st = server_->start();
+    INFO((st.ok() ? std::string() : st.error().message));
+    REQUIRE(st.ok());
+}
+
+Client TestServer::admin() const {
+    Client c = client();
+    auto r = c.login("admin", kAdminPassword);
+    REQUIRE(r.status == 200);
+    return c;
+}
+
+Client TestServer::userClient(const std::string& name, const std::string& role, const std::string& department) {
+    Client a = admin();
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("username", name);
+    o->set("password", "password-" + name);
+    o->set("role", role);
+    if (!department.empty()) o->set("department", department);
+    auto r = a.post("/api/v1/users", jsonString(o));
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    Client c = client();
+    REQUIRE(c.login(name, "password-" + name).status == 200);
+    return c;
+}
+
+std::string readFile(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string makePng(const fs::path& dir, const std::string& text, int w, int h) {
+    static int n = 0;
+    fs::path out = dir / ("poster-" + std::to_string(++n) + ".png");
+    std::string cmd = "/usr/bin/convert -size " + std::to_string(w) + "x" + std::to_string(h) +
+                      " xc:'#1d4e89' -depth 8 -font /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc "
+                      "-fill white -pointsize 28 -gravity center -annotate +0+0 '" + text + "' '" + out.string() +
+                      "' 2>/dev/null";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    return readFile(out);
+}
+
+std::string makeMp4(const fs::path& dir, int seconds) {
+    static int n = 0;
+    fs::path out = dir / ("clip-" + std::to_string(++n) + ".mp4");
+    std::string cmd = "ffmpeg -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25:duration=" +
+                      std::to_string(seconds) + " -pix_fmt yuv420p -c:v libx264 -preset ultrafast '" + out.string() +
+                      "' 2>/dev/null";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    return readFile(out);
+}
+
+}  // namespace mstest

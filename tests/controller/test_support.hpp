@@ -1,0 +1,89 @@
+// Test support: a real controller on an ephemeral port with a temporary data
+// directory, and a small HTTP client with a cookie jar and CSRF header handling.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "microscape/controller/config.hpp"
+#include "microscape/controller/server.hpp"
+
+namespace mstest {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+    TempDir();
+    ~TempDir();
+    fs::path path;
+};
+
+struct Response {
+    int status = 0;
+    std::string body;
+    std::map<std::string, std::string> headers;  // lower-case names; Set-Cookie joined by "\n"
+    Poco::JSON::Object::Ptr json() const;       // throws if not an object
+    std::string errorCode() const;              // error.code or ""
+};
+
+class Client {
+public:
+    explicit Client(std::uint16_t port) : port_(port) {}
+    Response request(const std::string& method, const std::string& path, const std::string& body = "",
+                     const std::string& contentType = "application/json",
+                     const std::map<std::string, std::string>& headers = {});
+    Response get(const std::string& path) { return request("GET", path); }
+    Response post(const std::string& path, const std::string& body) { return request("POST", path, body); }
+    Response patch(const std::string& path, const std::string& body) { return request("PATCH", path, body); }
+    Response put(const std::string& path, const std::string& body) { return request("PUT", path, body); }
+    Response del(const std::string& path) { return request("DELETE", path); }
+
+    // Cookie login; remembers the session cookie and CSRF token.
+    Response login(const std::string& user, const std::string& password);
+    void useBearer(const std::string& token) { bearer_ = token; }
+    void dropCsrf() { csrf_.clear(); }
+    const std::string& csrf() const { return csrf_; }
+
+private:
+    std::uint16_t port_;
+    std::string cookie_;
+    std::string csrf_;
+    std::string bearer_;
+};
+
+constexpr const char* kAdminPassword = "admin-password-1";
+
+// A controller with an admin "admin" (kAdminPassword). Restartable on the same dir.
+class TestServer {
+public:
+    explicit TestServer(std::function<void(microscape::controller::ControllerConfig&)> tweak = {});
+    ~TestServer();
+    void restart();
+    std::uint16_t port() const { return server_->httpPort(); }
+    const fs::path& dataDir() const { return dir_.path; }
+    Client client() const { return Client(port()); }
+    Client admin() const;
+    // Creates a user (as admin) and returns a logged-in cookie client for it.
+    Client userClient(const std::string& name, const std::string& role, const std::string& department = "");
+    const microscape::controller::ControllerConfig& config() const { return config_; }
+
+private:
+    TempDir dir_;
+    microscape::controller::ControllerConfig config_;
+    std::unique_ptr<microscape::controller::ControllerServer> server_;
+};
+
+std::string jsonString(const Poco::JSON::Object::Ptr& o);
+Poco::JSON::Object::Ptr parseObject(const std::string& text);
+
+// Media fixtures made at test time.
+std::string makePng(const fs::path& dir, const std::string& text, int w = 320, int h = 180);
+std::string makeMp4(const fs::path& dir, int seconds = 1);
+std::string readFile(const fs::path& p);
+
+}  // namespace mstest
