@@ -25,6 +25,7 @@
 #include "microscape/controller/db.hpp"
 #include "microscape/controller/media_store.hpp"
 #include "microscape/controller/model.hpp"
+#include "microscape/pack/probe.hpp"
 
 namespace microscape::controller {
 
@@ -64,10 +65,22 @@ private:
     std::map<std::pair<std::string, int>, Series> series_;
 };
 
+// One libvlc prober shared by the worker threads; probing is serialised because a
+// MediaProber may be used by one thread at a time.
+class ProbeService {
+public:
+    Result<pack::MediaInfo> probe(const std::string& path);
+
+private:
+    std::mutex mutex_;  // guards prober_
+    std::optional<pack::MediaProber> prober_;
+};
+
 struct Services {
     const ControllerConfig& config;
     Db& db;
     MediaStore& media;
+    ProbeService& probe;
     Metrics& metrics;
     Poco::Logger& log;
     std::function<std::int64_t()> nowMs;
@@ -181,6 +194,7 @@ void addAuthRoutes(Router& r);
 void addMediaRoutes(Router& r);
 void addFleetRoutes(Router& r);
 void addScheduleRoutes(Router& r);
+Poco::JSON::Object::Ptr mediaJson(const Media& m);
 void addMetaRoutes(Router& r, const Router* all);
 
 }  // namespace microscape::controller

@@ -1,4 +1,565 @@
+// Media library: streaming upload, slogans, metadata, approval workflow, download.
+#include <Poco/Net/HTMLForm.h>
+#include <Poco/Net/MessageHeader.h>
+#include <Poco/Net/PartHandler.h>
+#include <Poco/String.h>
+#include <Poco/URI.h>
+
+#include <fstream>
+
 #include "api.hpp"
+#include "microscape/controller/repo.hpp"
+#include "microscape/core/json.hpp"
+#include "microscape/core/manifest.hpp"
+
 namespace microscape::controller {
-void addMediaRoutes(Router&) {}
+
+Result<pack::MediaInfo> ProbeService::probe(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    if (!prober_) {
+        auto p = pack::MediaProber::create();
+        if (!p) return p.error();
+        prober_.emplace(std::move(*p));
+    }
+    return prober_->probe(path, true);
 }
+
+Poco::JSON::Object::Ptr mediaJson(const Media& m) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("id", Poco::Int64(m.id));
+    o->set("sha256", m.sha256);
+    o->set("kind", m.kind);
+    o->set("mime", m.mime);
+    o->set("sizeBytes", Poco::Int64(m.sizeBytes));
+    o->set("name", m.displayName);
+    o->set("fileName", nullableStr(m.originalName));
+    o->set("department", nullableStr(m.department));
+    o->set("state", m.state);
+    o->set("uploadedBy", Poco::Int64(m.uploadedBy));
+    o->set("reviewedBy", nullable(m.reviewedBy));
+    o->set("reviewReason", nullableStr(m.reviewReason));
+    o->set("reviewedAt", optIso(m.reviewedAtMs));
+    o->set("durationMs", nullable(m.durationMs));
+    o->set("width", nullable(m.width));
+    o->set("height", nullable(m.height));
+    o->set("tags", toArray(m.tags));
+    if (!m.sloganJson.empty()) o->set("slogan", parseStoredJson(m.sloganJson));
+    o->set("contentUrl", "/api/v1/media/" + std::to_string(m.id) + "/content");
+    o->set("createdAt", isoUtc(m.createdAtMs));
+    o->set("updatedAt", isoUtc(m.updatedAtMs));
+    return o;
+}
+
+namespace {
+
+constexpr std::size_t kMaxSloganBytes = 2000;
+
+std::vector<std::string> splitTags(const std::string& csv) {
+    std::vector<std::string> out;
+    std::string cur;
+    auto flush = [&] {
+        std::string t = Poco::trim(cur);
+        if (!t.empty() && std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+        cur.clear();
+    };
+    for (char c : csv) {
+        if (c == ',') flush();
+        else cur += c;
+    }
+    flush();
+    for (const auto& t : out)
+        if (t.size() > 200 || !json::isValidUtf8(t)) badRequest("a tag is overlong or not UTF-8");
+    return out;
+}
+
+void checkFileName(const std::string& name) {
+    if (!manifest::isValidFileName(name))
+        throw ApiError(400, "bad_filename",
+                       "file name must be 1-255 bytes of UTF-8 without '/', '\\\\', control characters, '.' or '..'");
+}
+
+void checkDisplayName(const std::string& name) {
+    if (!manifest::isValidDisplayName(name))
+        badRequest("name must be 1-255 bytes of UTF-8 text without control characters");
+}
+
+// Editors act only within their own department; other roles are not limited here.
+void requireSameDepartment(const RequestCtx& ctx, const std::string& department) {
+    const auto& u = ctx.principal().user;
+    if (u.role == Role::Editor && u.department != department)
+        forbidden("editors may change only their own department's content");
+}
+
+std::string departmentFor(const RequestCtx& ctx, const std::optional<std::string>& requested) {
+    const auto& u = ctx.principal().user;
+    if (u.role == Role::Editor) {
+        if (requested && *requested != u.department) forbidden("editors upload for their own department only");
+        return u.department;
+    }
+    return requested.value_or(u.department);
+}
+
+// Receives a multipart/form-data upload: the first file part streams to disk,
+// text fields are kept by HTMLForm.
+class UploadPartHandler : public Poco::Net::PartHandler {
+public:
+    UploadPartHandler(MediaStore& store, std::uint64_t maxBytes) : store_(store), maxBytes_(maxBytes) {}
+    ~UploadPartHandler() override {
+        if (stored && stored->ok()) store_.discard(stored->value());
+    }
+    void handlePart(const Poco::Net::MessageHeader& header, std::istream& stream) override {
+        std::string disp;
+        Poco::Net::NameValueCollection params;
+        if (header.has("Content-Disposition"))
+            Poco::Net::MessageHeader::splitParameters(header.get("Content-Disposition"), disp, params);
+        if (stored || !params.has("filename")) {
+            char buf[8192];
+            while (stream.read(buf, sizeof buf) || stream.gcount() > 0) {
+            }
+            return;
+        }
+        fileName = params.get("filename");
+        stored = store_.receive(stream, maxBytes_);
+    }
+    void release() { stored.reset(); }  // ownership of the temp file moves to the caller
+
+    std::optional<Result<MediaStore::Stored>> stored;
+    std::string fileName;
+
+private:
+    MediaStore& store_;
+    std::uint64_t maxBytes_;
+};
+
+// libvlc reads a still's size from its header, so a cut-off PNG or JPEG still
+// probes fine; a complete file ends with its end marker.
+bool stillIsComplete(const std::filesystem::path& path, const std::string& mime, std::uint64_t size) {
+    std::ifstream in(path, std::ios::binary);
+    const std::uint64_t tailLen = std::min<std::uint64_t>(size, 1024);
+    std::string tail(tailLen, '\0');
+    in.seekg(static_cast<std::streamoff>(size - tailLen));
+    in.read(tail.data(), static_cast<std::streamsize>(tailLen));
+    if (!in) return false;
+    if (mime == "image/png") {
+        static const std::string kIend("\x00\x00\x00\x00IEND\xAE\x42\x60\x82", 12);
+        return tail.size() >= 12 && tail.compare(tail.size() - 12, 12, kIend) == 0;
+    }
+    if (mime == "image/jpeg") return tail.find("\xFF\xD9") != std::string::npos;
+    return true;
+}
+
+void finishUpload(RequestCtx& ctx, MediaStore::Stored stored, const std::string& fileName, std::string displayName,
+                  std::vector<std::string> tags, const std::string& department) {
+    auto& svc = ctx.svc;
+    struct Discard {
+        MediaStore& store;
+        MediaStore::Stored* s;
+        ~Discard() {
+            if (s) store.discard(*s);
+        }
+    } guard{svc.media, &stored};
+
+    auto existing = svc.db.read([&](DbConn& c) { return repo::mediaBySha(c, stored.sha256); });
+    if (existing) {
+        svc.metrics.uploadsDeduplicated++;
+        auto out = mediaJson(*existing);
+        out->set("deduplicated", true);
+        ctx.sendJson(200, out);
+        return;
+    }
+    auto info = svc.probe.probe(stored.tmpPath.string());
+    if (!info) throw ApiError(415, "unsupported_media", "not a decodable image or video: " + info.error().message);
+    if (info->kind == MediaKind::Text)
+        throw ApiError(415, "unsupported_media", "slogans are created with POST /api/v1/media/slogans");
+    if (info->kind != MediaKind::Image && info->kind != MediaKind::Video && info->kind != MediaKind::Audio)
+        throw ApiError(415, "unsupported_media", "not an image, video or audio file");
+    if (info->kind == MediaKind::Image && !stillIsComplete(stored.tmpPath, info->mime, stored.sizeBytes))
+        throw ApiError(415, "unsupported_media", "the image is truncated (no end marker)");
+
+    Media m;
+    m.sha256 = stored.sha256;
+    m.kind = std::string(mediaKindName(info->kind));
+    m.mime = info->mime;
+    m.sizeBytes = static_cast<std::int64_t>(stored.sizeBytes);
+    m.displayName = displayName.empty() ? fileName : displayName;
+    m.originalName = fileName;
+    m.department = department;
+    m.state = "draft";
+    m.uploadedBy = ctx.principal().user.id;
+    if (info->durationMs > 0) m.durationMs = info->durationMs;
+    if (info->width > 0) m.width = info->width;
+    if (info->height > 0) m.height = info->height;
+    m.tags = std::move(tags);
+    m.createdAtMs = m.updatedAtMs = svc.nowMs();
+
+    if (auto st = svc.media.commit(stored); !st) throw ApiError(500, "internal", st.error().message);
+    guard.s = nullptr;
+    Media saved;
+    try {
+        saved = svc.db.write([&](DbConn& c) {
+            m.id = repo::insertMedia(c, m);
+            auto s = *repo::mediaById(c, m.id);
+            recordAudit(c, ctx, "upload", "media", std::to_string(m.id), {}, mediaJson(s));
+            return s;
+        });
+    } catch (const ConstraintError&) {
+        // The same content arrived concurrently; the other upload won.
+        auto other = svc.db.read([&](DbConn& c) { return repo::mediaBySha(c, m.sha256); });
+        if (!other) throw;
+        auto out = mediaJson(*other);
+        out->set("deduplicated", true);
+        ctx.sendJson(200, out);
+        return;
+    }
+    svc.metrics.uploadsTotal++;
+    svc.metrics.uploadBytesTotal += m.sizeBytes;
+    svc.log.information("media %Ld uploaded by %s: %s (%s, %Ld bytes)", saved.id, ctx.principal().user.username,
+                        saved.sha256, saved.kind, saved.sizeBytes);
+    ctx.sendJson(201, mediaJson(saved));
+}
+
+void upload(RequestCtx& ctx) {
+    auto& svc = ctx.svc;
+    const std::uint64_t cap = svc.config.maxUploadBytes;
+    if (ctx.req.hasContentLength() && ctx.req.getContentLength64() > static_cast<Poco::Int64>(cap))
+        throw ApiError(413, "too_large", "upload exceeds the limit of " + std::to_string(cap) + " bytes");
+    const std::string contentType = ctx.req.getContentType();
+    std::string fileName, displayName, tagsCsv;
+    std::optional<std::string> department;
+    std::optional<MediaStore::Stored> stored;
+
+    if (Poco::icompare(contentType.substr(0, 19), "multipart/form-data") == 0) {
+        UploadPartHandler parts(svc.media, cap);
+        Poco::Net::HTMLForm form;
+        form.setFieldLimit(20);
+        try {
+            form.load(ctx.req, ctx.req.stream(), parts);
+        } catch (const Poco::Exception& e) {
+            badRequest("malformed multipart body: " + e.message());
+        }
+        if (!parts.stored) badRequest("multipart upload without a file part");
+        if (!parts.stored->ok()) {
+            auto code = parts.stored->code();
+            if (code == Errc::TooLarge) throw ApiError(413, "too_large", parts.stored->error().message);
+            throw ApiError(400, "upload_failed", parts.stored->error().message);
+        }
+        stored = parts.stored->value();
+        parts.release();
+        fileName = parts.fileName;
+        displayName = form.get("name", "");
+        tagsCsv = form.get("tags", "");
+        if (form.has("department")) department = form.get("department");
+    } else {
+        fileName = ctx.query("filename").value_or(ctx.req.get("X-File-Name", ""));
+        if (ctx.req.has("X-File-Name") && !ctx.query("filename")) {
+            std::string decoded;
+            Poco::URI::decode(fileName, decoded);
+            fileName = decoded;
+        }
+        displayName = ctx.query("name").value_or("");
+        tagsCsv = ctx.query("tags").value_or("");
+        department = ctx.query("department");
+        if (fileName.empty()) badRequest("give the file name as ?filename= or the X-File-Name header");
+        checkFileName(fileName);
+        if (!displayName.empty()) checkDisplayName(displayName);
+        auto r = svc.media.receive(ctx.req.stream(), cap);
+        if (!r) {
+            if (r.code() == Errc::TooLarge) throw ApiError(413, "too_large", r.error().message);
+            throw ApiError(400, "upload_failed", r.error().message);
+        }
+        stored = std::move(*r);
+    }
+    // Multipart values are checked after the body is read; the temp file is
+    // discarded by finishUpload's guard or here.
+    try {
+        checkFileName(fileName);
+        if (!displayName.empty()) checkDisplayName(displayName);
+        if (stored->sizeBytes == 0) badRequest("empty upload");
+        auto tags = splitTags(tagsCsv);
+        auto dept = departmentFor(ctx, department);
+        finishUpload(ctx, *stored, fileName, displayName, std::move(tags), dept);
+    } catch (...) {
+        svc.media.discard(*stored);
+        throw;
+    }
+}
+
+bool validColour(const std::string& s) {
+    if (s.size() != 7 || s[0] != '#') return false;
+    for (std::size_t i = 1; i < 7; ++i)
+        if (!std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+    return true;
+}
+
+void createSlogan(RequestCtx& ctx) {
+    auto body = ctx.jsonBody();
+    allowOnly(body, {"text", "name", "style", "tags", "department"});
+    const std::string text = reqString(body, "text", kMaxSloganBytes);
+    if (!json::isValidUtf8(text)) badRequest("text must be UTF-8");
+    std::string name = optString(body, "name", 255).value_or(text.substr(0, std::min<std::size_t>(text.size(), 60)));
+    if (!json::isValidUtf8(name)) name = "slogan";
+    checkDisplayName(name);
+    json::Object style{{"background", "#000000"}, {"color", "#FFD700"}, {"fontSizePx", 48}, {"scrollSpeedPxPerS", 0}};
+    if (auto st = optObject(body, "style")) {
+        allowOnly(*st, {"background", "color", "fontSizePx", "scrollSpeedPxPerS"});
+        for (const char* k : {"background", "color"})
+            if (auto v = optString(*st, k, 7)) {
+                if (!validColour(*v)) badRequest(std::string("style.") + k + " must look like #RRGGBB");
+                style[k] = *v;
+            }
+        if (auto v = optInt(*st, "fontSizePx")) {
+            if (*v < 8 || *v > 1000) badRequest("style.fontSizePx must be within 8..1000");
+            style["fontSizePx"] = *v;
+        }
+        if (auto v = optInt(*st, "scrollSpeedPxPerS")) {
+            if (*v < 0 || *v > 2000) badRequest("style.scrollSpeedPxPerS must be within 0..2000");
+            style["scrollSpeedPxPerS"] = *v;
+        }
+    }
+    const std::string doc =
+        json::canonical(json::Object{{"microscape_slogan", 1}, {"style", style}, {"text", text}});
+    auto tags = optStringArray(body, "tags").value_or(std::vector<std::string>{});
+    auto dept = departmentFor(ctx, optString(body, "department", 100));
+    auto stored = ctx.svc.media.receiveBytes(doc);
+    if (!stored) throw ApiError(500, "internal", stored.error().message);
+    auto& svc = ctx.svc;
+    auto existing = svc.db.read([&](DbConn& c) { return repo::mediaBySha(c, stored->sha256); });
+    if (existing) {
+        svc.media.discard(*stored);
+        auto out = mediaJson(*existing);
+        out->set("deduplicated", true);
+        ctx.sendJson(200, out);
+        return;
+    }
+    Media m;
+    m.sha256 = stored->sha256;
+    m.kind = "text";
+    m.mime = "application/vnd.microscape.slogan+json";
+    m.sizeBytes = static_cast<std::int64_t>(doc.size());
+    m.displayName = name;
+    m.originalName = "slogan-" + m.sha256.substr(0, 12) + ".json";
+    m.department = dept;
+    m.state = "draft";
+    m.uploadedBy = ctx.principal().user.id;
+    m.sloganJson = doc;
+    m.tags = std::move(tags);
+    m.createdAtMs = m.updatedAtMs = svc.nowMs();
+    if (auto st = svc.media.commit(*stored); !st) throw ApiError(500, "internal", st.error().message);
+    auto saved = svc.db.write([&](DbConn& c) {
+        auto id = repo::insertMedia(c, m);
+        auto s = *repo::mediaById(c, id);
+        recordAudit(c, ctx, "create", "media", std::to_string(id), {}, mediaJson(s));
+        return s;
+    });
+    ctx.sendJson(201, mediaJson(saved));
+}
+
+void listMedia(RequestCtx& ctx) {
+    repo::MediaFilter f;
+    f.state = ctx.query("state").value_or("");
+    f.kind = ctx.query("kind").value_or("");
+    f.tag = ctx.query("tag").value_or("");
+    f.department = ctx.query("department").value_or("");
+    Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+    for (const auto& m : ctx.svc.db.read([&](DbConn& c) { return repo::listMedia(c, f); })) arr->add(mediaJson(m));
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
+    out->set("media", arr);
+    ctx.sendJson(200, out);
+}
+
+Media loadMedia(DbConn& c, std::int64_t id) {
+    auto m = repo::mediaById(c, id);
+    if (!m) notFound("media " + std::to_string(id));
+    return *m;
+}
+
+void getMedia(RequestCtx& ctx) {
+    auto id = ctx.idParam("id");
+    ctx.sendJson(200, mediaJson(ctx.svc.db.read([&](DbConn& c) { return loadMedia(c, id); })));
+}
+
+void patchMedia(RequestCtx& ctx) {
+    auto id = ctx.idParam("id");
+    auto body = ctx.jsonBody();
+    allowOnly(body, {"name", "tags", "department"});
+    auto& svc = ctx.svc;
+    auto saved = svc.db.write([&](DbConn& c) {
+        auto m = loadMedia(c, id);
+        requireSameDepartment(ctx, m.department);
+        auto before = mediaJson(m);
+        if (auto v = optString(body, "name", 255)) {
+            checkDisplayName(*v);
+            m.displayName = *v;
+        }
+        if (auto v = optStringArray(body, "tags")) m.tags = *v;
+        if (auto v = optString(body, "department", 100)) {
+            if (ctx.principal().user.role == Role::Editor && *v != m.department)
+                forbidden("editors cannot move content to another department");
+            m.department = *v;
+        }
+        m.updatedAtMs = svc.nowMs();
+        repo::updateMedia(c, m);
+        recordAudit(c, ctx, "update", "media", std::to_string(id), before, mediaJson(m));
+        return m;
+    });
+    ctx.sendJson(200, mediaJson(saved));
+}
+
+// The approval state machine: draft|rejected -submit-> pending -approve-> approved;
+// pending|approved -reject-> rejected (rejecting approved content withdraws it).
+void transition(RequestCtx& ctx, const std::string& action) {
+    auto id = ctx.idParam("id");
+    std::string reason;
+    if (action == "reject") {
+        auto body = ctx.jsonBody();
+        allowOnly(body, {"reason"});
+        reason = reqString(body, "reason", 1000);
+    } else if (ctx.req.hasContentLength() && ctx.req.getContentLength64() > 0) {
+        auto body = ctx.jsonBody();
+        allowOnly(body, {"comment"});
+        reason = optString(body, "comment", 1000).value_or("");
+    }
+    auto& svc = ctx.svc;
+    const auto& who = ctx.principal().user;
+    auto saved = svc.db.write([&](DbConn& c) {
+        auto m = loadMedia(c, id);
+        auto before = mediaJson(m);
+        const std::int64_t now = svc.nowMs();
+        if (action == "submit") {
+            requireSameDepartment(ctx, m.department);
+            if (m.state != "draft" && m.state != "rejected")
+                throw ApiError(409, "invalid_state", "only draft or rejected media can be submitted (state is " +
+                                                         m.state + ")");
+            m.state = "pending";
+        } else if (action == "approve") {
+            if (m.uploadedBy == who.id)
+                forbidden("nobody approves their own upload; another approver must review it");
+            if (m.state != "pending")
+                throw ApiError(409, "invalid_state", "only pending media can be approved (state is " + m.state + ")");
+            m.state = "approved";
+            m.reviewedBy = who.id;
+            m.reviewedAtMs = now;
+            m.reviewReason = reason;
+        } else {
+            if (m.state != "pending" && m.state != "approved")
+                throw ApiError(409, "invalid_state", "only pending or approved media can be rejected (state is " +
+                                                         m.state + ")");
+            m.state = "rejected";
+            m.reviewedBy = who.id;
+            m.reviewedAtMs = now;
+            m.reviewReason = reason;
+        }
+        m.updatedAtMs = now;
+        repo::updateMedia(c, m);
+        recordAudit(c, ctx, action, "media", std::to_string(id), before, mediaJson(m));
+        return m;
+    });
+    ctx.sendJson(200, mediaJson(saved));
+}
+
+void deleteMedia(RequestCtx& ctx) {
+    auto id = ctx.idParam("id");
+    auto& svc = ctx.svc;
+    std::string sha;
+    try {
+        svc.db.write([&](DbConn& c) {
+            auto m = loadMedia(c, id);
+            requireSameDepartment(ctx, m.department);
+            if (m.state == "approved")
+                throw ApiError(409, "invalid_state", "reject (withdraw) approved media before deleting it");
+            sha = m.sha256;
+            repo::deleteMedia(c, id);
+            recordAudit(c, ctx, "delete", "media", std::to_string(id), mediaJson(m), {});
+        });
+    } catch (const ConstraintError&) {
+        throw ApiError(409, "in_use", "media is still used by a playlist");
+    }
+    std::error_code ec;
+    std::filesystem::remove(svc.media.pathOf(sha), ec);
+    ctx.sendNoContent();
+}
+
+std::string contentDisposition(const std::string& fileName) {
+    std::string enc;
+    Poco::URI::encode(fileName, "!#$&'()*+,/:;=?@[]\" ", enc);
+    return "inline; filename*=UTF-8''" + enc;
+}
+
+void download(RequestCtx& ctx) {
+    auto id = ctx.idParam("id");
+    auto m = ctx.svc.db.read([&](DbConn& c) { return loadMedia(c, id); });
+    auto path = ctx.svc.media.pathOf(m.sha256);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ApiError(500, "internal", "media file missing from the store");
+    std::int64_t size = m.sizeBytes, first = 0, last = size - 1;
+    const std::string range = ctx.req.get("Range", "");
+    bool partial = false;
+    if (range.rfind("bytes=", 0) == 0 && range.find(',') == std::string::npos && size > 0) {
+        auto dash = range.find('-');
+        try {
+            std::string a = range.substr(6, dash - 6), b = range.substr(dash + 1);
+            if (a.empty()) {
+                first = std::max<std::int64_t>(0, size - std::stoll(b));
+            } else {
+                first = static_cast<std::int64_t>(std::stoll(a));
+                if (!b.empty()) last = std::min<std::int64_t>(last, std::stoll(b));
+            }
+            partial = first <= last && first < size;
+            if (!partial) {
+                ctx.resp.set("Content-Range", "bytes */" + std::to_string(size));
+                throw ApiError(416, "bad_range", "range not satisfiable");
+            }
+        } catch (const std::logic_error&) {
+            first = 0;
+            last = size - 1;
+        }
+    }
+    ctx.resp.setContentType(m.mime);
+    ctx.resp.set("Content-Disposition", contentDisposition(m.originalName.empty() ? m.sha256 : m.originalName));
+    ctx.resp.set("ETag", "\"" + m.sha256 + "\"");
+    ctx.resp.set("Accept-Ranges", "bytes");
+    ctx.resp.set("Cache-Control", "private, max-age=86400, immutable");
+    if (partial) {
+        ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_PARTIAL_CONTENT);
+        ctx.resp.set("Content-Range",
+                     "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
+    }
+    const std::int64_t length = last - first + 1;
+    ctx.resp.setContentLength64(length);
+    auto& out = ctx.resp.send();
+    in.seekg(first);
+    std::vector<char> buf(256 * 1024);
+    std::int64_t left = length;
+    while (left > 0 && in) {
+        in.read(buf.data(), static_cast<std::streamsize>(std::min<std::int64_t>(left, buf.size())));
+        auto n = in.gcount();
+        if (n <= 0) break;
+        out.write(buf.data(), n);
+        left -= n;
+    }
+}
+
+}  // namespace
+
+void addMediaRoutes(Router& r) {
+    r.add({"GET", "/api/v1/media", kAnyUser, "media", "List media (?state=&kind=&tag=&department=)", listMedia});
+    r.add({"POST", "/api/v1/media", kAdmin | kEditor, "media",
+           "Upload a file: multipart/form-data (file, name, tags, department) or a raw body with "
+           "?filename=&name=&tags=a,b; streamed to disk, hashed, deduplicated, probed",
+           upload, 201});
+    r.add({"POST", "/api/v1/media/slogans", kAdmin | kEditor, "media", "Create a text slogan", createSlogan, 201});
+    r.add({"GET", "/api/v1/media/{id}", kAnyUser, "media", "Get media metadata", getMedia});
+    r.add({"PATCH", "/api/v1/media/{id}", kAdmin | kEditor, "media", "Rename, retag or move media", patchMedia});
+    r.add({"DELETE", "/api/v1/media/{id}", kAdmin | kEditor, "media", "Delete unused, unapproved media", deleteMedia,
+           204});
+    r.add({"POST", "/api/v1/media/{id}/submit", kAdmin | kEditor, "media", "Submit for approval (draft -> pending)",
+           [](RequestCtx& c) { transition(c, "submit"); }});
+    r.add({"POST", "/api/v1/media/{id}/approve", kAdmin | kApprover, "media",
+           "Approve pending media (not one's own upload)", [](RequestCtx& c) { transition(c, "approve"); }});
+    r.add({"POST", "/api/v1/media/{id}/reject", kAdmin | kApprover, "media",
+           "Reject pending media or withdraw approved media, with a reason",
+           [](RequestCtx& c) { transition(c, "reject"); }});
+    r.add({"GET", "/api/v1/media/{id}/content", kAnyUser, "media", "Download the file (Range supported)", download});
+}
+
+}  // namespace microscape::controller

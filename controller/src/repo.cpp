@@ -367,6 +367,8 @@ void updateMedia(DbConn& c, const Media& m) {
     setTags(c, "media_tags", "media_id", m.id, m.tags);
 }
 
+void deleteMedia(DbConn& c, std::int64_t id) { c.exec("DELETE FROM media WHERE id = ?", {i(id)}); }
+
 // --- locations -------------------------------------------------------------------------------
 std::int64_t insertLocation(DbConn& c, const Location& l) {
     c.exec("INSERT INTO locations(name, venue_type, district, address, timezone, hours_json, filler_playlist_id, "

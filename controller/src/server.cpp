@@ -201,6 +201,7 @@ struct ControllerServer::Impl {
     std::unique_ptr<Db> db;
     std::unique_ptr<MediaStore> media;
     Metrics metrics;
+    ProbeService probe;
     std::unique_ptr<Services> services;
     Router router;
     std::unique_ptr<Poco::ThreadPool> pool;
@@ -234,7 +235,7 @@ Status ControllerServer::start() {
     auto key = ensureSigningKey(d.config.dataDir / "keys");
     if (!key) return key.error();
     d.services = std::make_unique<Services>(
-        Services{d.config, *d.db, *d.media, d.metrics, Poco::Logger::get(d.log.name() + ".api"), systemNowMs, *key});
+        Services{d.config, *d.db, *d.media, d.probe, d.metrics, Poco::Logger::get(d.log.name() + ".api"), systemNowMs, *key});
 
     addAuthRoutes(d.router);
     addMediaRoutes(d.router);

@@ -65,7 +65,7 @@ public:
     ~TestServer();
     void restart();
     std::uint16_t port() const { return server_->httpPort(); }
-    const fs::path& dataDir() const { return dir_.path; }
+    const fs::path& dataDir() const { return config_.dataDir; }
     Client client() const { return Client(port()); }
     Client admin() const;
     // Creates a user (as admin) and returns a logged-in cookie client for it.

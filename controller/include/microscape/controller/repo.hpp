@@ -69,6 +69,7 @@ struct MediaFilter {
 };
 std::vector<Media> listMedia(DbConn& c, const MediaFilter& f);
 void updateMedia(DbConn& c, const Media& m);  // everything but id, sha, size, uploader, createdAt
+void deleteMedia(DbConn& c, std::int64_t id);
 
 // --- locations ------------------------------------------------------------------------
 std::int64_t insertLocation(DbConn& c, const Location& l);
