@@ -1,6 +1,7 @@
 // microscape-pack: keys, build, verify, inspect and extract signed bundles.
 // Exit codes: 0 success, 1 the bundle or input is invalid or was rejected,
 // 2 usage error. Errors are one line on stderr starting with a reason code.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -333,7 +334,21 @@ int cmdBuild(const Args& a) {
     auto prober = pack::MediaProber::create();
     if (!prober) return fail(prober.error());
     for (const auto& path : a.positional) {
-        auto info = prober->probe(path);
+        // Decoder libraries inside libvlc (libpng, ...) print to stderr on bad
+        // input; keep our one-line error contract by silencing them while probing.
+        auto info = [&] {
+            std::fflush(stderr);
+            int saved = ::dup(STDERR_FILENO);
+            int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+            if (devnull >= 0) ::dup2(devnull, STDERR_FILENO);
+            auto r = prober->probe(path);
+            if (saved >= 0) {
+                ::dup2(saved, STDERR_FILENO);
+                ::close(saved);
+            }
+            if (devnull >= 0) ::close(devnull);
+            return r;
+        }();
         if (!info) return fail(info.error());
         pack::MediaInput in;
         in.path = path;

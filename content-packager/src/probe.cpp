@@ -99,7 +99,8 @@ Result<MediaInfo> MediaProber::probe(const std::string& path, bool requireDecoda
     }
     if (tracks) libvlc_media_tracks_release(tracks, count);
     if (requireDecodable) {
-        if ((info.kind == MediaKind::Video || info.kind == MediaKind::Image) && !hasVideo)
+        if ((info.kind == MediaKind::Video || info.kind == MediaKind::Image) &&
+            (!hasVideo || info.width <= 0 || info.height <= 0))
             return makeError(Errc::BadMedia, path + " has no decodable picture");
         if (info.kind == MediaKind::Audio && !hasAudio)
             return makeError(Errc::BadMedia, path + " has no decodable audio");
