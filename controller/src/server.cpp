@@ -207,12 +207,15 @@ struct ControllerServer::Impl {
     std::unique_ptr<Poco::ThreadPool> pool;
     std::unique_ptr<Poco::Net::HTTPServer> http;
     std::uint16_t port = 0;
+    std::function<std::int64_t()> clock;
 
     Impl(ControllerConfig c, Poco::Logger& l) : config(std::move(c)), log(l) {}
 };
 
-ControllerServer::ControllerServer(ControllerConfig config, Poco::Logger& log)
-    : impl_(std::make_unique<Impl>(std::move(config), log)) {}
+ControllerServer::ControllerServer(ControllerConfig config, Poco::Logger& log, std::function<std::int64_t()> clock)
+    : impl_(std::make_unique<Impl>(std::move(config), log)) {
+    impl_->clock = clock ? std::move(clock) : systemNowMs;
+}
 
 ControllerServer::~ControllerServer() { stop(); }
 
@@ -235,7 +238,7 @@ Status ControllerServer::start() {
     auto key = ensureSigningKey(d.config.dataDir / "keys");
     if (!key) return key.error();
     d.services = std::make_unique<Services>(
-        Services{d.config, *d.db, *d.media, d.probe, d.metrics, Poco::Logger::get(d.log.name() + ".api"), systemNowMs, *key});
+        Services{d.config, *d.db, *d.media, d.probe, d.metrics, Poco::Logger::get(d.log.name() + ".api"), d.clock, *key});
 
     addAuthRoutes(d.router);
     addMediaRoutes(d.router);

@@ -8,6 +8,7 @@
 #include <Poco/StreamCopier.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -112,7 +113,15 @@ TestServer::~TestServer() {
 void TestServer::restart() {
     if (server_) server_->stop();
     server_.reset();
-    server_ = std::make_unique<microscape::controller::ControllerServer>(config_, Poco::Logger::get("test.controller"));
+    auto offset = offset_;
+    auto clock = [offset] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count() +
+               offset->load();
+    };
+    server_ = std::make_unique<microscape::controller::ControllerServer>(config_, Poco::Logger::get("test.controller"),
+                                                                         clock);
     auto st = server_->start();
     INFO((st.ok() ? std::string() : st.error().message));
     REQUIRE(st.ok());
@@ -166,6 +175,44 @@ std::string makeMp4(const fs::path& dir, int seconds) {
                       "' 2>/dev/null";
     REQUIRE(std::system(cmd.c_str()) == 0);
     return readFile(out);
+}
+
+}  // namespace mstest
+
+#include "microscape/core/crypto.hpp"
+
+namespace mstest {
+
+PlayerKeys makePlayerKeys() {
+    auto k = microscape::crypto::PrivateKey::generate();
+    REQUIRE(k.ok());
+    static const std::string kZ85 =
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    auto rnd = microscape::crypto::randomBytes(40);
+    REQUIRE(rnd.ok());
+    std::string z;
+    for (unsigned char c : *rnd) z += kZ85[c % 85];
+    return {k->publicKey().toPem(), z};
+}
+
+std::string enrollPlayer(Client& admin, Client& anon, const std::string& name, std::optional<int> locationId) {
+    Poco::JSON::Object::Ptr t = new Poco::JSON::Object;
+    t->set("name", name);
+    if (locationId) t->set("locationId", *locationId);
+    auto tr = admin.post("/api/v1/enrollment-tokens", jsonString(t));
+    INFO(tr.body);
+    REQUIRE(tr.status == 201);
+    auto keys = makePlayerKeys();
+    Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
+    e->set("token", tr.json()->getValue<std::string>("token"));
+    e->set("identityKey", keys.identityPem);
+    e->set("curveKey", keys.curveZ85);
+    e->set("width", 1920);
+    e->set("height", 1080);
+    auto er = anon.post("/api/v1/enroll", jsonString(e));
+    INFO(er.body);
+    REQUIRE(er.status == 201);
+    return er.json()->getValue<std::string>("playerId");
 }
 
 }  // namespace mstest

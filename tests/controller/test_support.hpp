@@ -4,7 +4,9 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,11 +73,15 @@ public:
     // Creates a user (as admin) and returns a logged-in cookie client for it.
     Client userClient(const std::string& name, const std::string& role, const std::string& department = "");
     const microscape::controller::ControllerConfig& config() const { return config_; }
+    // Moves the server's clock (not the machine's) forward.
+    void advanceClock(std::int64_t ms) { clockOffsetMs_ += ms; }
 
 private:
     TempDir dir_;
     microscape::controller::ControllerConfig config_;
     std::unique_ptr<microscape::controller::ControllerServer> server_;
+    std::shared_ptr<std::atomic<std::int64_t>> offset_ = std::make_shared<std::atomic<std::int64_t>>(0);
+    std::atomic<std::int64_t>& clockOffsetMs_ = *offset_;
 };
 
 std::string jsonString(const Poco::JSON::Object::Ptr& o);
@@ -86,4 +92,15 @@ std::string makePng(const fs::path& dir, const std::string& text, int w = 320, i
 std::string makeMp4(const fs::path& dir, int seconds = 1);
 std::string readFile(const fs::path& p);
 
+}  // namespace mstest
+
+namespace mstest {
+// An Ed25519 public key PEM and a Z85 CURVE public key, as a player would send.
+struct PlayerKeys {
+    std::string identityPem;
+    std::string curveZ85;
+};
+PlayerKeys makePlayerKeys();
+// Enrols a player through the API with a fresh token; returns the player id.
+std::string enrollPlayer(Client& admin, Client& anon, const std::string& name, std::optional<int> locationId);
 }  // namespace mstest

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,7 +21,8 @@ namespace microscape::controller {
 
 class ControllerServer {
 public:
-    ControllerServer(ControllerConfig config, Poco::Logger& log);
+    // clock: UTC milliseconds; defaults to the system clock (tests pass their own).
+    ControllerServer(ControllerConfig config, Poco::Logger& log, std::function<std::int64_t()> clock = {});
     ~ControllerServer();  // stops if running
     ControllerServer(const ControllerServer&) = delete;
     ControllerServer& operator=(const ControllerServer&) = delete;
