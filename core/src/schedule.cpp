@@ -1,0 +1,1185 @@
+#include "microscape/core/schedule.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "microscape/core/manifest.hpp"
+#include "microscape/core/time.hpp"
+
+namespace microscape::schedule {
+namespace {
+
+// ===========================================================================
+// Payload: reading, checking, writing.
+
+Error bad(const std::string& path, std::string_view what) {
+    std::string m = "schedule: ";
+    if (!path.empty()) m += path + ": ";
+    m += what;
+    return makeError(Errc::BadManifest, std::move(m));
+}
+
+std::string join(const std::string& path, std::string_view key) {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string at(const std::string& path, std::size_t i) {
+    return path + "[" + std::to_string(i) + "]";
+}
+
+// The fields of one JSON object; finish() rejects any key that was not asked for.
+class Fields {
+  public:
+    static Result<Fields> of(const json::Value& v, std::string path) {
+        if (!v.isObject()) return bad(path, "expected an object");
+        return Fields(v.asObject(), std::move(path));
+    }
+
+    const std::string& path() const { return path_; }
+    bool has(std::string_view key) const { return obj_->find(key) != obj_->end(); }
+
+    Result<const json::Value*> get(std::string_view key, json::Value::Type type,
+                                   std::string_view typeName) {
+        auto it = obj_->find(key);
+        if (it == obj_->end()) return bad(join(path_, key), "missing");
+        if (it->second.type() != type)
+            return bad(join(path_, key), "expected " + std::string(typeName));
+        used_.insert(it->first);
+        return &it->second;
+    }
+    Result<std::string> str(std::string_view key) {
+        auto v = get(key, json::Value::Type::String, "a string");
+        MS_TRY(v);
+        return (*v)->asString();
+    }
+    Result<std::int64_t> integer(std::string_view key) {
+        auto v = get(key, json::Value::Type::Int, "an integer");
+        MS_TRY(v);
+        return (*v)->asInt();
+    }
+    Result<bool> boolean(std::string_view key) {
+        auto v = get(key, json::Value::Type::Bool, "true or false");
+        MS_TRY(v);
+        return (*v)->asBool();
+    }
+    Result<const json::Array*> array(std::string_view key) {
+        auto v = get(key, json::Value::Type::Array, "an array");
+        MS_TRY(v);
+        return &(*v)->asArray();
+    }
+    Status finish() const {
+        for (const auto& [key, value] : *obj_) {
+            (void)value;
+            if (!used_.count(key)) return bad(join(path_, key), "unknown field");
+        }
+        return {};
+    }
+
+  private:
+    Fields(const json::Object& obj, std::string path) : obj_(&obj), path_(std::move(path)) {}
+
+    const json::Object* obj_;
+    std::string path_;
+    std::set<std::string, std::less<>> used_;
+};
+
+bool isDigit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+Result<int> parseMinute(std::string_view text, const std::string& path) {
+    if (text.size() != 5 || !isDigit(text[0]) || !isDigit(text[1]) || text[2] != ':' ||
+        !isDigit(text[3]) || !isDigit(text[4]))
+        return bad(path, "expected \"HH:MM\", got \"" + std::string(text) + "\"");
+    const int h = (text[0] - '0') * 10 + (text[1] - '0');
+    const int m = (text[3] - '0') * 10 + (text[4] - '0');
+    if (h > 23 || m > 59)
+        return bad(path, "time \"" + std::string(text) + "\" is not within 00:00-23:59");
+    return h * 60 + m;
+}
+
+Result<std::int64_t> parseDay(std::string_view text, const std::string& path) {
+    auto d = timeutil::parseDate(text);
+    if (!d) return bad(path, "expected a date \"YYYY-MM-DD\", got \"" + std::string(text) + "\"");
+    return timeutil::daysFromCivil(*d);
+}
+
+bool isSha256Hex(std::string_view s) {
+    if (s.size() != 64) return false;
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return isDigit(c) || (c >= 'a' && c <= 'f'); });
+}
+
+Result<Daypart> readDaypart(const json::Value& v, const std::string& path) {
+    auto f = Fields::of(v, path);
+    MS_TRY(f);
+    Daypart d;
+    auto days = f->array("weekdays");
+    MS_TRY(days);
+    if ((*days)->empty()) return bad(join(path, "weekdays"), "must name at least one weekday");
+    std::int64_t prev = 0;
+    for (std::size_t i = 0; i < (*days)->size(); ++i) {
+        const auto& w = (**days)[i];
+        const std::string wp = at(join(path, "weekdays"), i);
+        if (!w.isInt()) return bad(wp, "expected an integer 1..7");
+        const std::int64_t day = w.asInt();
+        if (day < 1 || day > 7)
+            return bad(wp, "weekday " + std::to_string(day) + " is not within 1..7 (Monday = 1)");
+        if (day <= prev) return bad(wp, "weekdays must be strictly ascending");
+        prev = day;
+        d.weekdays = static_cast<std::uint8_t>(d.weekdays | (1u << (day - 1)));
+    }
+    auto start = f->str("start");
+    MS_TRY(start);
+    auto startMinute = parseMinute(*start, join(path, "start"));
+    MS_TRY(startMinute);
+    auto end = f->str("end");
+    MS_TRY(end);
+    auto endMinute = parseMinute(*end, join(path, "end"));
+    MS_TRY(endMinute);
+    d.startMinute = *startMinute;
+    d.endMinute = *endMinute;
+    MS_TRY(f->finish());
+    return d;
+}
+
+Result<std::vector<Daypart>> readDayparts(const json::Array& a, const std::string& path) {
+    if (a.size() > kMaxDayparts)
+        return bad(path, "more than " + std::to_string(kMaxDayparts) + " windows");
+    std::vector<Daypart> out;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        auto d = readDaypart(a[i], at(path, i));
+        MS_TRY(d);
+        out.push_back(*d);
+    }
+    return out;
+}
+
+Result<std::optional<std::int64_t>> optionalInt(Fields& f, std::string_view key) {
+    if (!f.has(key)) return std::optional<std::int64_t>{};
+    auto v = f.integer(key);
+    MS_TRY(v);
+    return std::optional<std::int64_t>{*v};
+}
+
+Result<Item> readItem(const json::Value& v, const std::string& path) {
+    auto f = Fields::of(v, path);
+    MS_TRY(f);
+    Item item;
+    auto media = f->str("media");
+    MS_TRY(media);
+    item.mediaSha256 = *media;
+    auto duration = f->integer("duration_ms");
+    MS_TRY(duration);
+    item.durationMs = *duration;
+    auto fit = f->str("fit");
+    MS_TRY(fit);
+    if (*fit == "letterbox") {
+        item.fit = Fit::Letterbox;
+    } else if (*fit == "fill") {
+        item.fit = Fit::Fill;
+    } else {
+        return bad(join(path, "fit"), "expected \"letterbox\" or \"fill\"");
+    }
+    if (f->has("audio")) {
+        auto audio = f->boolean("audio");
+        MS_TRY(audio);
+        item.audio = *audio;
+    }
+    auto from = optionalInt(*f, "valid_from_utc_ms");
+    MS_TRY(from);
+    item.validFromUtcMs = *from;
+    auto until = optionalInt(*f, "valid_until_utc_ms");
+    MS_TRY(until);
+    item.validUntilUtcMs = *until;
+    MS_TRY(f->finish());
+    return item;
+}
+
+Result<Playlist> readPlaylist(const json::Value& v, const std::string& path) {
+    auto f = Fields::of(v, path);
+    MS_TRY(f);
+    Playlist p;
+    auto id = f->str("id");
+    MS_TRY(id);
+    p.id = *id;
+    auto name = f->str("name");
+    MS_TRY(name);
+    p.name = *name;
+    auto items = f->array("items");
+    MS_TRY(items);
+    if ((*items)->size() > kMaxItemsPerPlaylist)
+        return bad(join(path, "items"),
+                   "more than " + std::to_string(kMaxItemsPerPlaylist) + " items");
+    for (std::size_t i = 0; i < (*items)->size(); ++i) {
+        auto item = readItem((**items)[i], at(join(path, "items"), i));
+        MS_TRY(item);
+        p.items.push_back(std::move(*item));
+    }
+    MS_TRY(f->finish());
+    return p;
+}
+
+Result<Entry> readEntry(const json::Value& v, const std::string& path) {
+    auto f = Fields::of(v, path);
+    MS_TRY(f);
+    Entry e;
+    auto id = f->str("id");
+    MS_TRY(id);
+    e.id = *id;
+    auto playlist = f->str("playlist");
+    MS_TRY(playlist);
+    e.playlistId = *playlist;
+    auto campaign = f->str("campaign");
+    MS_TRY(campaign);
+    e.campaignId = *campaign;
+    auto priority = f->integer("priority");
+    MS_TRY(priority);
+    if (*priority < std::numeric_limits<std::int32_t>::min() ||
+        *priority > std::numeric_limits<std::int32_t>::max())
+        return bad(join(path, "priority"), "out of the 32-bit range");
+    e.priority = static_cast<std::int32_t>(*priority);
+    auto startDate = f->str("start_date");
+    MS_TRY(startDate);
+    auto startDay = parseDay(*startDate, join(path, "start_date"));
+    MS_TRY(startDay);
+    e.startDay = *startDay;
+    auto endDate = f->str("end_date");
+    MS_TRY(endDate);
+    auto endDay = parseDay(*endDate, join(path, "end_date"));
+    MS_TRY(endDay);
+    e.endDay = *endDay;
+    auto dayparts = f->array("dayparts");
+    MS_TRY(dayparts);
+    auto parts = readDayparts(**dayparts, join(path, "dayparts"));
+    MS_TRY(parts);
+    e.dayparts = std::move(*parts);
+    MS_TRY(f->finish());
+    return e;
+}
+
+Result<Takeover> readTakeover(const json::Value& v, const std::string& path) {
+    auto f = Fields::of(v, path);
+    MS_TRY(f);
+    Takeover t;
+    auto id = f->str("id");
+    MS_TRY(id);
+    t.id = *id;
+    auto playlist = f->str("playlist");
+    MS_TRY(playlist);
+    t.playlistId = *playlist;
+    auto start = f->integer("start_utc_ms");
+    MS_TRY(start);
+    t.startUtcMs = *start;
+    auto expires = f->integer("expires_utc_ms");
+    MS_TRY(expires);
+    t.expiresUtcMs = *expires;
+    MS_TRY(f->finish());
+    return t;
+}
+
+Result<tz::OffsetSpan> readOffset(const json::Value& v, const std::string& path) {
+    auto f = Fields::of(v, path);
+    MS_TRY(f);
+    tz::OffsetSpan span;
+    auto start = f->integer("start_utc_ms");
+    MS_TRY(start);
+    span.startUtcMs = *start;
+    auto offset = f->integer("offset_s");
+    MS_TRY(offset);
+    if (*offset < -tz::kMaxOffsetSeconds || *offset > tz::kMaxOffsetSeconds)
+        return bad(join(path, "offset_s"), "offset beyond 26 hours");
+    span.offsetSeconds = static_cast<std::int32_t>(*offset);
+    MS_TRY(f->finish());
+    return span;
+}
+
+Status checkDaypart(const Daypart& d, const std::string& path) {
+    if (d.weekdays == 0 || d.weekdays > 0x7f)
+        return bad(join(path, "weekdays"), "must be a non-empty subset of 1..7");
+    if (d.startMinute < 0 || d.startMinute > 1439)
+        return bad(join(path, "start"), "not within 00:00-23:59");
+    if (d.endMinute < 0 || d.endMinute > 1439)
+        return bad(join(path, "end"), "not within 00:00-23:59");
+    return {};
+}
+
+Status checkDayparts(const std::vector<Daypart>& parts, const std::string& path) {
+    if (parts.size() > kMaxDayparts)
+        return bad(path, "more than " + std::to_string(kMaxDayparts) + " windows");
+    for (std::size_t i = 0; i < parts.size(); ++i) MS_TRY(checkDaypart(parts[i], at(path, i)));
+    return {};
+}
+
+bool inUtcRange(std::int64_t t) {
+    return t >= 0 && t < kMaxUtcMs;
+}
+
+const std::int64_t kMaxDay = timeutil::daysFromCivil({9999, 12, 31});
+
+}  // namespace
+
+const Playlist* Schedule::findPlaylist(std::string_view id) const {
+    for (const auto& p : playlists)
+        if (p.id == id) return &p;
+    return nullptr;
+}
+
+Status validate(const Schedule& s) {
+    if (!tz::isValidZoneName(s.zoneName)) return bad("zone", "not a valid time zone name");
+    if (!inUtcRange(s.fromUtcMs)) return bad("from_utc_ms", "out of range");
+    if (s.untilUtcMs <= s.fromUtcMs || s.untilUtcMs > kMaxUtcMs)
+        return bad("until_utc_ms", "must be after from_utc_ms (and before year 10000)");
+    if (s.untilUtcMs - s.fromUtcMs > kMaxPayloadMs)
+        return bad("until_utc_ms", "payload covers more than 400 days");
+
+    if (s.offsets.empty()) return bad("offsets", "must not be empty");
+    if (s.offsets.size() > kMaxOffsets)
+        return bad("offsets", "more than " + std::to_string(kMaxOffsets) + " spans");
+    for (std::size_t i = 0; i < s.offsets.size(); ++i) {
+        const auto& o = s.offsets[i];
+        const std::string p = at("offsets", i);
+        if (o.offsetSeconds < -tz::kMaxOffsetSeconds || o.offsetSeconds > tz::kMaxOffsetSeconds)
+            return bad(join(p, "offset_s"), "offset beyond 26 hours");
+        if (o.startUtcMs < -kMaxUtcMs || o.startUtcMs >= s.untilUtcMs)
+            return bad(join(p, "start_utc_ms"), "must be before until_utc_ms");
+        if (i > 0 && o.startUtcMs <= s.offsets[i - 1].startUtcMs)
+            return bad(join(p, "start_utc_ms"), "spans must be strictly ascending");
+        if (i > 0 && o.offsetSeconds == s.offsets[i - 1].offsetSeconds)
+            return bad(join(p, "offset_s"), "same offset as the span before (redundant span)");
+    }
+    if (s.offsets.front().startUtcMs > s.fromUtcMs - kOffsetsLookbackMs)
+        return bad("offsets[0].start_utc_ms", "must be at least 3 days before from_utc_ms");
+
+    if (s.operatingHours) {
+        if (s.operatingHours->empty())
+            return bad("operating_hours", "must not be empty (leave it out for always on)");
+        MS_TRY(checkDayparts(*s.operatingHours, "operating_hours"));
+    }
+
+    if (s.playlists.size() > kMaxPlaylists)
+        return bad("playlists", "more than " + std::to_string(kMaxPlaylists) + " playlists");
+    std::unordered_set<std::string_view> playlistIds;
+    for (std::size_t i = 0; i < s.playlists.size(); ++i) {
+        const auto& pl = s.playlists[i];
+        const std::string p = at("playlists", i);
+        if (!manifest::isValidId(pl.id))
+            return bad(join(p, "id"), "must be 1-128 characters of [A-Za-z0-9._:@-]");
+        if (!playlistIds.insert(pl.id).second)
+            return bad(join(p, "id"), "duplicate playlist id \"" + pl.id + "\"");
+        if (!manifest::isValidDisplayName(pl.name))
+            return bad(join(p, "name"), "must be 1-255 bytes of UTF-8 without control characters");
+        if (pl.items.empty()) return bad(join(p, "items"), "a playlist needs at least one item");
+        if (pl.items.size() > kMaxItemsPerPlaylist)
+            return bad(join(p, "items"),
+                       "more than " + std::to_string(kMaxItemsPerPlaylist) + " items");
+        for (std::size_t j = 0; j < pl.items.size(); ++j) {
+            const auto& item = pl.items[j];
+            const std::string ip = at(join(p, "items"), j);
+            if (!isSha256Hex(item.mediaSha256))
+                return bad(join(ip, "media"),
+                           "expected 64 lowercase hexadecimal characters (SHA-256)");
+            if (item.durationMs <= 0 || item.durationMs > kMaxItemDurationMs)
+                return bad(join(ip, "duration_ms"), "must be within 1..86400000");
+            if (item.validFromUtcMs && !inUtcRange(*item.validFromUtcMs))
+                return bad(join(ip, "valid_from_utc_ms"), "out of range");
+            if (item.validUntilUtcMs && !inUtcRange(*item.validUntilUtcMs))
+                return bad(join(ip, "valid_until_utc_ms"), "out of range");
+            if (item.validFromUtcMs && item.validUntilUtcMs &&
+                *item.validUntilUtcMs <= *item.validFromUtcMs)
+                return bad(join(ip, "valid_until_utc_ms"), "must be after valid_from_utc_ms");
+        }
+    }
+
+    if (s.entries.size() > kMaxEntries)
+        return bad("entries", "more than " + std::to_string(kMaxEntries) + " entries");
+    std::unordered_set<std::string_view> entryIds;
+    for (std::size_t i = 0; i < s.entries.size(); ++i) {
+        const auto& e = s.entries[i];
+        const std::string p = at("entries", i);
+        if (!manifest::isValidId(e.id))
+            return bad(join(p, "id"), "must be 1-128 characters of [A-Za-z0-9._:@-]");
+        if (!entryIds.insert(e.id).second)
+            return bad(join(p, "id"), "duplicate entry id \"" + e.id + "\"");
+        if (!playlistIds.count(e.playlistId))
+            return bad(join(p, "playlist"), "unknown playlist \"" + e.playlistId + "\"");
+        if (!e.campaignId.empty() && !manifest::isValidId(e.campaignId))
+            return bad(join(p, "campaign"),
+                       "must be empty or 1-128 characters of [A-Za-z0-9._:@-]");
+        if (e.startDay < 0 || e.startDay > kMaxDay)
+            return bad(join(p, "start_date"), "out of range");
+        if (e.endDay < 0 || e.endDay > kMaxDay) return bad(join(p, "end_date"), "out of range");
+        if (e.endDay < e.startDay) return bad(join(p, "end_date"), "is before start_date");
+        MS_TRY(checkDayparts(e.dayparts, join(p, "dayparts")));
+    }
+
+    if (s.takeovers.size() > kMaxTakeovers)
+        return bad("takeovers", "more than " + std::to_string(kMaxTakeovers) + " takeovers");
+    std::unordered_set<std::string_view> takeoverIds;
+    for (std::size_t i = 0; i < s.takeovers.size(); ++i) {
+        const auto& t = s.takeovers[i];
+        const std::string p = at("takeovers", i);
+        if (!manifest::isValidId(t.id))
+            return bad(join(p, "id"), "must be 1-128 characters of [A-Za-z0-9._:@-]");
+        if (!takeoverIds.insert(t.id).second)
+            return bad(join(p, "id"), "duplicate takeover id \"" + t.id + "\"");
+        if (!playlistIds.count(t.playlistId))
+            return bad(join(p, "playlist"), "unknown playlist \"" + t.playlistId + "\"");
+        if (!inUtcRange(t.startUtcMs)) return bad(join(p, "start_utc_ms"), "out of range");
+        if (t.expiresUtcMs <= t.startUtcMs || t.expiresUtcMs > kMaxUtcMs)
+            return bad(join(p, "expires_utc_ms"), "must be after start_utc_ms");
+    }
+
+    if (s.fillerPlaylistId && !playlistIds.count(*s.fillerPlaylistId))
+        return bad("filler", "unknown playlist \"" + *s.fillerPlaylistId + "\"");
+    return {};
+}
+
+Result<Schedule> fromJson(const json::Value& v) {
+    auto f = Fields::of(v, "");
+    if (!f) return bad("", "the schedule must be a JSON object");
+    Schedule s;
+    auto zone = f->str("zone");
+    MS_TRY(zone);
+    s.zoneName = *zone;
+    auto from = f->integer("from_utc_ms");
+    MS_TRY(from);
+    s.fromUtcMs = *from;
+    auto until = f->integer("until_utc_ms");
+    MS_TRY(until);
+    s.untilUtcMs = *until;
+
+    auto offsets = f->array("offsets");
+    MS_TRY(offsets);
+    if ((*offsets)->size() > kMaxOffsets)
+        return bad("offsets", "more than " + std::to_string(kMaxOffsets) + " spans");
+    for (std::size_t i = 0; i < (*offsets)->size(); ++i) {
+        auto span = readOffset((**offsets)[i], at("offsets", i));
+        MS_TRY(span);
+        s.offsets.push_back(*span);
+    }
+
+    if (f->has("operating_hours")) {
+        auto hours = f->array("operating_hours");
+        MS_TRY(hours);
+        auto parts = readDayparts(**hours, "operating_hours");
+        MS_TRY(parts);
+        s.operatingHours = std::move(*parts);
+    }
+
+    auto playlists = f->array("playlists");
+    MS_TRY(playlists);
+    if ((*playlists)->size() > kMaxPlaylists)
+        return bad("playlists", "more than " + std::to_string(kMaxPlaylists) + " playlists");
+    for (std::size_t i = 0; i < (*playlists)->size(); ++i) {
+        auto p = readPlaylist((**playlists)[i], at("playlists", i));
+        MS_TRY(p);
+        s.playlists.push_back(std::move(*p));
+    }
+
+    auto entries = f->array("entries");
+    MS_TRY(entries);
+    if ((*entries)->size() > kMaxEntries)
+        return bad("entries", "more than " + std::to_string(kMaxEntries) + " entries");
+    for (std::size_t i = 0; i < (*entries)->size(); ++i) {
+        auto e = readEntry((**entries)[i], at("entries", i));
+        MS_TRY(e);
+        s.entries.push_back(std::move(*e));
+    }
+
+    auto takeovers = f->array("takeovers");
+    MS_TRY(takeovers);
+    if ((*takeovers)->size() > kMaxTakeovers)
+        return bad("takeovers", "more than " + std::to_string(kMaxTakeovers) + " takeovers");
+    for (std::size_t i = 0; i < (*takeovers)->size(); ++i) {
+        auto t = readTakeover((**takeovers)[i], at("takeovers", i));
+        MS_TRY(t);
+        s.takeovers.push_back(std::move(*t));
+    }
+
+    if (f->has("filler")) {
+        auto filler = f->str("filler");
+        MS_TRY(filler);
+        s.fillerPlaylistId = *filler;
+    }
+    MS_TRY(f->finish());
+    MS_TRY(validate(s));
+    return s;
+}
+
+std::string formatMinute(int minuteOfDay) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%02d:%02d", (minuteOfDay / 60) % 100, minuteOfDay % 60);
+    return buf;
+}
+
+std::string formatDay(std::int64_t day) {
+    return timeutil::formatDate(timeutil::civilFromDays(day));
+}
+
+std::string_view fitName(Fit fit) {
+    return fit == Fit::Fill ? "fill" : "letterbox";
+}
+
+namespace {
+
+json::Value daypartsJson(const std::vector<Daypart>& parts) {
+    json::Array out;
+    for (const auto& d : parts) {
+        json::Array days;
+        for (int w = 1; w <= 7; ++w)
+            if (d.weekdays & (1u << (w - 1))) days.emplace_back(w);
+        out.emplace_back(json::Object{{"weekdays", std::move(days)},
+                                      {"start", formatMinute(d.startMinute)},
+                                      {"end", formatMinute(d.endMinute)}});
+    }
+    return out;
+}
+
+}  // namespace
+
+json::Value toJson(const Schedule& s) {
+    json::Object o;
+    o["zone"] = s.zoneName;
+    o["from_utc_ms"] = s.fromUtcMs;
+    o["until_utc_ms"] = s.untilUtcMs;
+    json::Array offsets;
+    for (const auto& span : s.offsets)
+        offsets.emplace_back(
+            json::Object{{"start_utc_ms", span.startUtcMs}, {"offset_s", span.offsetSeconds}});
+    o["offsets"] = std::move(offsets);
+    if (s.operatingHours) o["operating_hours"] = daypartsJson(*s.operatingHours);
+
+    json::Array playlists;
+    for (const auto& p : s.playlists) {
+        json::Array items;
+        for (const auto& item : p.items) {
+            json::Object i{{"media", item.mediaSha256},
+                           {"duration_ms", item.durationMs},
+                           {"fit", fitName(item.fit)},
+                           {"audio", item.audio}};
+            if (item.validFromUtcMs) i["valid_from_utc_ms"] = *item.validFromUtcMs;
+            if (item.validUntilUtcMs) i["valid_until_utc_ms"] = *item.validUntilUtcMs;
+            items.emplace_back(std::move(i));
+        }
+        playlists.emplace_back(
+            json::Object{{"id", p.id}, {"name", p.name}, {"items", std::move(items)}});
+    }
+    o["playlists"] = std::move(playlists);
+
+    json::Array entries;
+    for (const auto& e : s.entries) {
+        entries.emplace_back(json::Object{{"id", e.id},
+                                          {"playlist", e.playlistId},
+                                          {"campaign", e.campaignId},
+                                          {"priority", static_cast<std::int64_t>(e.priority)},
+                                          {"start_date", formatDay(e.startDay)},
+                                          {"end_date", formatDay(e.endDay)},
+                                          {"dayparts", daypartsJson(e.dayparts)}});
+    }
+    o["entries"] = std::move(entries);
+
+    json::Array takeovers;
+    for (const auto& t : s.takeovers) {
+        takeovers.emplace_back(json::Object{{"id", t.id},
+                                            {"playlist", t.playlistId},
+                                            {"start_utc_ms", t.startUtcMs},
+                                            {"expires_utc_ms", t.expiresUtcMs}});
+    }
+    o["takeovers"] = std::move(takeovers);
+    if (s.fillerPlaylistId) o["filler"] = *s.fillerPlaylistId;
+    return o;
+}
+
+Result<std::vector<tz::OffsetSpan>> offsetsFor(const tz::Zone& zone, std::int64_t fromUtcMs,
+                                               std::int64_t untilUtcMs) {
+    return tz::offsetSpans(zone, fromUtcMs - kOffsetsLookbackMs, untilUtcMs);
+}
+
+std::string_view stateName(State s) {
+    switch (s) {
+        case State::Dark:
+            return "dark";
+        case State::Playing:
+            return "playing";
+        case State::Idle:
+            return "idle";
+    }
+    return "idle";
+}
+
+std::string_view sourceName(Source s) {
+    switch (s) {
+        case Source::None:
+            return "none";
+        case Source::Takeover:
+            return "takeover";
+        case Source::Entry:
+            return "entry";
+        case Source::Filler:
+            return "filler";
+    }
+    return "none";
+}
+
+// ===========================================================================
+// Evaluation.
+//
+// The base plan (operating hours, entries, filler) is a sequence of runs: maximal
+// stretches during which the same thing is eligible to play - the same winning
+// entries, each in the same window occurrence, with the same playable items (or
+// the filler on the same local day, or Dark, or Idle). A run's rotation starts at
+// the run's first instant. Takeovers form runs of their own (same playable items),
+// laid over the base plan without disturbing it, so when one ends the base plan
+// is exactly where it would have been without it.
+
+namespace {
+
+constexpr std::int64_t kLookbackMs = 2 * kDayMs;  // a playing run starts at most ~25 h back
+constexpr std::int64_t kHorizonMs = 2 * kDayMs;   // how far evaluate() looks for the next change
+
+using Spans = std::span<const tz::OffsetSpan>;
+
+std::int64_t floorDiv(std::int64_t a, std::int64_t b) {
+    std::int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+    return q;
+}
+
+std::int64_t localDayOf(Spans sp, std::int64_t utcMs) {
+    return floorDiv(tz::localFromUtc(sp, utcMs), kDayMs);
+}
+
+std::int64_t utcOfLocal(Spans sp, std::int64_t day, std::int64_t msOfDay) {
+    return tz::utcFromLocal(sp, day * kDayMs + msOfDay);
+}
+
+struct Occurrence {
+    std::int64_t start;
+    std::int64_t end;
+};
+
+// Window occurrences of dayparts (or whole local days if there are none) on local
+// days [day0, day1]. A window that falls entirely into a DST gap does not occur.
+void addOccurrences(const std::vector<Daypart>& parts, std::int64_t day0, std::int64_t day1,
+                    Spans sp, std::vector<Occurrence>& out) {
+    for (std::int64_t d = day0; d <= day1; ++d) {
+        if (parts.empty()) {
+            const std::int64_t s = utcOfLocal(sp, d, 0), e = utcOfLocal(sp, d + 1, 0);
+            if (e > s) out.push_back({s, e});
+            continue;
+        }
+        const int weekday = timeutil::isoWeekday(d);
+        for (const auto& p : parts) {
+            if (!(p.weekdays & (1u << (weekday - 1)))) continue;
+            const std::int64_t s = utcOfLocal(sp, d, std::int64_t{p.startMinute} * 60000);
+            const std::int64_t e = utcOfLocal(sp, d + (p.crossesMidnight() ? 1 : 0),
+                                              std::int64_t{p.endMinute} * 60000);
+            if (e > s) out.push_back({s, e});
+        }
+    }
+}
+
+bool itemPlayableAt(const Item& item, std::int64_t t) {
+    if (item.durationMs <= 0) return false;
+    if (item.validFromUtcMs && t < *item.validFromUtcMs) return false;
+    if (item.validUntilUtcMs && t >= *item.validUntilUtcMs) return false;
+    return true;
+}
+
+std::vector<std::uint32_t> playableItems(const Playlist& p, std::int64_t t) {
+    std::vector<std::uint32_t> out;
+    for (std::size_t i = 0; i < p.items.size(); ++i)
+        if (itemPlayableAt(p.items[i], t)) out.push_back(static_cast<std::uint32_t>(i));
+    return out;
+}
+
+void addValidityEdges(const Playlist& p, std::int64_t lo, std::int64_t hi,
+                      std::vector<std::int64_t>& out) {
+    for (const auto& item : p.items) {
+        if (item.validFromUtcMs && *item.validFromUtcMs > lo && *item.validFromUtcMs < hi)
+            out.push_back(*item.validFromUtcMs);
+        if (item.validUntilUtcMs && *item.validUntilUtcMs > lo && *item.validUntilUtcMs < hi)
+            out.push_back(*item.validUntilUtcMs);
+    }
+}
+
+void sortUnique(std::vector<std::int64_t>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+// One playlist taking part in a run.
+struct Member {
+    Source source = Source::Entry;
+    std::int32_t index = -1;           // entry or takeover index; -1 for the filler
+    std::int64_t occurrenceStart = 0;  // the window (or local day) it plays in
+    std::vector<std::uint32_t> items;  // playable item indices, in playlist order
+
+    bool operator==(const Member&) const = default;
+};
+
+enum class RunKind { Dark, Idle, Play };
+
+struct Slot {
+    std::uint32_t member;
+    std::uint32_t item;
+    std::int64_t offsetMs;  // from the start of the cycle
+    std::int64_t durationMs;
+};
+
+struct Run {
+    std::int64_t start = 0;
+    std::int64_t end = 0;
+    RunKind kind = RunKind::Idle;
+    std::vector<Member> members;  // sorted by entry id
+    // The rotation, built on first use.
+    std::vector<Slot> slots;
+    std::int64_t cycleMs = 0;
+
+    bool sameKey(RunKind k, const std::vector<Member>& m) const {
+        return kind == k && members == m;
+    }
+};
+
+class Engine {
+  public:
+    explicit Engine(const Schedule& s) : s_(s), spans_(s.offsets) {
+        std::unordered_map<std::string_view, const Playlist*> byId;
+        for (const auto& p : s.playlists) byId.emplace(p.id, &p);
+        auto find = [&](std::string_view id) -> const Playlist* {
+            auto it = byId.find(id);
+            return it == byId.end() ? nullptr : it->second;
+        };
+        for (const auto& e : s.entries) entryPlaylist_.push_back(find(e.playlistId));
+        for (const auto& t : s.takeovers) takeoverPlaylist_.push_back(find(t.playlistId));
+        if (s.fillerPlaylistId) filler_ = find(*s.fillerPlaylistId);
+    }
+
+    // Hands the merged segments of [lo, hi) to out until it returns false.
+    void run(std::int64_t lo, std::int64_t hi, const std::function<bool(const Segment&)>& out) {
+        out_ = &out;
+        stopped_ = false;
+        pending_.reset();
+        if (lo >= hi) return;
+
+        std::vector<Run> base = baseRuns(lo - kLookbackMs, hi);
+        std::vector<std::vector<Run>> overlays = takeoverRuns(lo, hi);
+
+        std::vector<std::int64_t> cuts{lo, hi};
+        for (const auto& r : base)
+            if (r.start > lo && r.start < hi) cuts.push_back(r.start);
+        for (const auto& runs : overlays) {
+            for (const auto& r : runs) {
+                if (r.start > lo && r.start < hi) cuts.push_back(r.start);
+                if (r.end > lo && r.end < hi) cuts.push_back(r.end);
+            }
+        }
+        sortUnique(cuts);
+
+        std::size_t bi = 0;
+        std::vector<std::size_t> ti(overlays.size(), 0);
+        for (std::size_t k = 0; k + 1 < cuts.size() && !stopped_; ++k) {
+            const std::int64_t a = cuts[k], b = cuts[k + 1];
+            while (bi + 1 < base.size() && base[bi].end <= a) ++bi;
+            Run& br = base[bi];
+            if (br.kind == RunKind::Dark) {
+                emitBlank(State::Dark, a, b);
+                continue;
+            }
+            Run* best = nullptr;
+            std::size_t bestTakeover = 0;
+            for (std::size_t t = 0; t < overlays.size(); ++t) {
+                auto& runs = overlays[t];
+                while (ti[t] < runs.size() && runs[ti[t]].end <= a) ++ti[t];
+                if (ti[t] == runs.size()) continue;
+                Run& r = runs[ti[t]];
+                if (r.start > a || r.kind != RunKind::Play) continue;
+                if (!best || beats(t, bestTakeover)) {
+                    best = &r;
+                    bestTakeover = t;
+                }
+            }
+            if (best) {
+                play(*best, a, b);
+            } else if (br.kind == RunKind::Idle) {
+                emitBlank(State::Idle, a, b);
+            } else {
+                play(br, a, b);
+            }
+        }
+        flush();
+    }
+
+  private:
+    // Latest start wins; equal starts: the smaller id.
+    bool beats(std::size_t a, std::size_t b) const {
+        const auto& ta = s_.takeovers[a];
+        const auto& tb = s_.takeovers[b];
+        if (ta.startUtcMs != tb.startUtcMs) return ta.startUtcMs > tb.startUtcMs;
+        return ta.id < tb.id;
+    }
+
+    std::vector<Run> baseRuns(std::int64_t lo, std::int64_t hi) const {
+        // Occurrences can start up to a day before the local day they reach into.
+        const std::int64_t day0 = localDayOf(spans_, lo) - 2;
+        const std::int64_t day1 = localDayOf(spans_, hi) + 1;
+
+        struct Event {
+            std::int64_t at;
+            std::int32_t who;  // entry index, or -1 for operating hours
+            bool opens;
+            std::int64_t occurrenceStart;
+        };
+        std::vector<Event> events;
+        std::vector<std::int64_t> cuts{lo};
+        std::vector<Occurrence> occ;
+        for (std::size_t i = 0; i < s_.entries.size(); ++i) {
+            const auto& e = s_.entries[i];
+            if (!entryPlaylist_[i]) continue;
+            occ.clear();
+            addOccurrences(e.dayparts, std::max(day0, e.startDay), std::min(day1, e.endDay), spans_,
+                           occ);
+            for (const auto& o : occ) {
+                events.push_back({o.start, static_cast<std::int32_t>(i), true, o.start});
+                events.push_back({o.end, static_cast<std::int32_t>(i), false, o.start});
+            }
+            addValidityEdges(*entryPlaylist_[i], lo, hi, cuts);
+        }
+        if (s_.operatingHours) {
+            occ.clear();
+            addOccurrences(*s_.operatingHours, day0, day1, spans_, occ);
+            for (const auto& o : occ) {
+                events.push_back({o.start, -1, true, o.start});
+                events.push_back({o.end, -1, false, o.start});
+            }
+        }
+        if (filler_) {
+            for (std::int64_t d = day0; d <= day1 + 1; ++d) {
+                const std::int64_t midnight = utcOfLocal(spans_, d, 0);
+                if (midnight > lo && midnight < hi) cuts.push_back(midnight);
+            }
+            addValidityEdges(*filler_, lo, hi, cuts);
+        }
+        if (s_.untilUtcMs > lo && s_.untilUtcMs < hi) cuts.push_back(s_.untilUtcMs);
+        for (const auto& ev : events)
+            if (ev.at > lo && ev.at < hi) cuts.push_back(ev.at);
+        sortUnique(cuts);
+        std::sort(events.begin(), events.end(),
+                  [](const Event& a, const Event& b) { return a.at < b.at; });
+
+        // Active entries, best first: higher priority, then smaller id.
+        auto better = [this](std::int32_t a, std::int32_t b) {
+            const auto& ea = s_.entries[static_cast<std::size_t>(a)];
+            const auto& eb = s_.entries[static_cast<std::size_t>(b)];
+            if (ea.priority != eb.priority) return ea.priority > eb.priority;
+            if (ea.id != eb.id) return ea.id < eb.id;
+            return a < b;
+        };
+        std::set<std::int32_t, decltype(better)> active(better);
+        std::vector<std::vector<std::int64_t>> openOccurrences(s_.entries.size());
+        int openHours = 0;
+
+        std::vector<Run> runs;
+        std::size_t ei = 0;
+        std::vector<Member> members;
+        for (std::size_t k = 0; k < cuts.size(); ++k) {
+            const std::int64_t t = cuts[k];
+            const std::int64_t next = k + 1 < cuts.size() ? cuts[k + 1] : hi;
+            for (; ei < events.size() && events[ei].at <= t; ++ei) {
+                const Event& ev = events[ei];
+                if (ev.who < 0) {
+                    openHours += ev.opens ? 1 : -1;
+                    continue;
+                }
+                auto& open = openOccurrences[static_cast<std::size_t>(ev.who)];
+                if (ev.opens) {
+                    open.push_back(ev.occurrenceStart);
+                    active.insert(ev.who);
+                } else {
+                    auto it = std::find(open.begin(), open.end(), ev.occurrenceStart);
+                    if (it != open.end()) open.erase(it);
+                    if (open.empty()) active.erase(ev.who);
+                }
+            }
+
+            RunKind kind = RunKind::Idle;
+            members.clear();
+            if (s_.operatingHours && openHours <= 0) {
+                kind = RunKind::Dark;
+            } else {
+                if (t < s_.untilUtcMs) {
+                    std::optional<std::int32_t> groupPriority;
+                    for (std::int32_t idx : active) {
+                        const auto& e = s_.entries[static_cast<std::size_t>(idx)];
+                        if (groupPriority && e.priority != *groupPriority) break;
+                        auto items =
+                            playableItems(*entryPlaylist_[static_cast<std::size_t>(idx)], t);
+                        if (items.empty()) continue;
+                        const auto& open = openOccurrences[static_cast<std::size_t>(idx)];
+                        const std::int64_t occStart = *std::max_element(open.begin(), open.end());
+                        members.push_back({Source::Entry, idx, occStart, std::move(items)});
+                        groupPriority = e.priority;
+                    }
+                }
+                if (members.empty() && filler_) {
+                    auto items = playableItems(*filler_, t);
+                    if (!items.empty())
+                        members.push_back({Source::Filler, -1,
+                                           utcOfLocal(spans_, localDayOf(spans_, t), 0),
+                                           std::move(items)});
+                }
+                kind = members.empty() ? RunKind::Idle : RunKind::Play;
+            }
+            if (!runs.empty() && runs.back().sameKey(kind, members)) {
+                runs.back().end = next;
+            } else {
+                Run r;
+                r.start = t;
+                r.end = next;
+                r.kind = kind;
+                r.members = members;
+                runs.push_back(std::move(r));
+            }
+        }
+        return runs;
+    }
+
+    // For each takeover, its runs over its whole life (so a run's start does not
+    // depend on the interval asked for); empty for takeovers outside [lo, hi).
+    std::vector<std::vector<Run>> takeoverRuns(std::int64_t lo, std::int64_t hi) const {
+        std::vector<std::vector<Run>> all(s_.takeovers.size());
+        for (std::size_t i = 0; i < s_.takeovers.size(); ++i) {
+            const auto& t = s_.takeovers[i];
+            const Playlist* p = takeoverPlaylist_[i];
+            if (!p || t.startUtcMs >= hi || t.expiresUtcMs <= lo || t.expiresUtcMs <= t.startUtcMs)
+                continue;
+            std::vector<std::int64_t> cuts{t.startUtcMs};
+            addValidityEdges(*p, t.startUtcMs, t.expiresUtcMs, cuts);
+            sortUnique(cuts);
+            auto& runs = all[i];
+            for (std::size_t k = 0; k < cuts.size(); ++k) {
+                const std::int64_t next = k + 1 < cuts.size() ? cuts[k + 1] : t.expiresUtcMs;
+                std::vector<Member> members;
+                auto items = playableItems(*p, cuts[k]);
+                if (!items.empty())
+                    members.push_back({Source::Takeover, static_cast<std::int32_t>(i), t.startUtcMs,
+                                       std::move(items)});
+                const RunKind kind = members.empty() ? RunKind::Idle : RunKind::Play;
+                if (!runs.empty() && runs.back().sameKey(kind, members)) {
+                    runs.back().end = next;
+                } else {
+                    Run r;
+                    r.start = cuts[k];
+                    r.end = next;
+                    r.kind = kind;
+                    r.members = std::move(members);
+                    runs.push_back(std::move(r));
+                }
+            }
+        }
+        return all;
+    }
+
+    const Playlist* playlistOf(const Member& m) const {
+        switch (m.source) {
+            case Source::Entry:
+                return entryPlaylist_[static_cast<std::size_t>(m.index)];
+            case Source::Takeover:
+                return takeoverPlaylist_[static_cast<std::size_t>(m.index)];
+            case Source::Filler:
+                return filler_;
+            case Source::None:
+                break;
+        }
+        return nullptr;
+    }
+
+    // Equal-priority interleave: round r takes item (r mod n) of each member's
+    // playable items, members in entry-id order; there are as many rounds as the
+    // longest member has items, so shorter playlists wrap around.
+    void buildRotation(Run& r) const {
+        if (!r.slots.empty()) return;
+        std::size_t rounds = 0;
+        for (const auto& m : r.members) rounds = std::max(rounds, m.items.size());
+        std::int64_t offset = 0;
+        for (std::size_t round = 0; round < rounds; ++round) {
+            for (std::size_t mi = 0; mi < r.members.size(); ++mi) {
+                const auto& m = r.members[mi];
+                const std::uint32_t item = m.items[round % m.items.size()];
+                const std::int64_t duration = playlistOf(m)->items[item].durationMs;
+                r.slots.push_back({static_cast<std::uint32_t>(mi), item, offset, duration});
+                offset += duration;
+            }
+        }
+        r.cycleMs = offset;
+    }
+
+    void play(Run& r, std::int64_t a, std::int64_t b) {
+        buildRotation(r);
+        if (r.cycleMs <= 0) {
+            emitBlank(State::Idle, a, b);
+            return;
+        }
+        const std::int64_t elapsed = a - r.start;
+        std::int64_t cycleStart = r.start + (elapsed / r.cycleMs) * r.cycleMs;
+        const std::int64_t intoCycle = elapsed % r.cycleMs;
+        auto it = std::upper_bound(r.slots.begin(), r.slots.end(), intoCycle,
+                                   [](std::int64_t v, const Slot& s) { return v < s.offsetMs; });
+        std::size_t j = static_cast<std::size_t>(it - r.slots.begin()) - 1;
+        std::int64_t pos = a;
+        while (pos < b && !stopped_) {
+            const Slot& slot = r.slots[j];
+            const Member& m = r.members[slot.member];
+            const std::int64_t itemStart = cycleStart + slot.offsetMs;
+            const std::int64_t itemEnd = itemStart + slot.durationMs;
+            Segment seg;
+            seg.state = State::Playing;
+            seg.source = m.source;
+            const Playlist* p = playlistOf(m);
+            if (m.source == Source::Entry) {
+                const auto& e = s_.entries[static_cast<std::size_t>(m.index)];
+                seg.sourceId = e.id;
+                seg.campaignId = e.campaignId;
+            } else if (m.source == Source::Takeover) {
+                seg.sourceId = s_.takeovers[static_cast<std::size_t>(m.index)].id;
+            }
+            seg.playlistId = p->id;
+            seg.itemIndex = slot.item;
+            seg.mediaSha256 = p->items[slot.item].mediaSha256;
+            seg.startUtcMs = pos;
+            seg.endUtcMs = std::min(b, itemEnd);
+            seg.itemStartUtcMs = itemStart;
+            seg.itemEndUtcMs = itemEnd;
+            push(std::move(seg));
+            pos = std::min(b, itemEnd);
+            if (++j == r.slots.size()) {
+                j = 0;
+                cycleStart += r.cycleMs;
+            }
+        }
+    }
+
+    void emitBlank(State state, std::int64_t a, std::int64_t b) {
+        Segment seg;
+        seg.state = state;
+        seg.startUtcMs = a;
+        seg.endUtcMs = b;
+        push(std::move(seg));
+    }
+
+    static bool continues(const Segment& p, const Segment& n) {
+        return p.endUtcMs == n.startUtcMs && p.state == n.state && p.source == n.source &&
+               p.sourceId == n.sourceId && p.playlistId == n.playlistId &&
+               p.itemIndex == n.itemIndex && p.itemStartUtcMs == n.itemStartUtcMs &&
+               p.itemEndUtcMs == n.itemEndUtcMs;
+    }
+
+    void push(Segment seg) {
+        if (pending_ && continues(*pending_, seg)) {
+            pending_->endUtcMs = seg.endUtcMs;
+            return;
+        }
+        flush();
+        if (!stopped_) pending_ = std::move(seg);
+    }
+
+    void flush() {
+        if (pending_ && !stopped_) {
+            if (!(*out_)(*pending_)) stopped_ = true;
+        }
+        pending_.reset();
+    }
+
+    const Schedule& s_;
+    Spans spans_;
+    std::vector<const Playlist*> entryPlaylist_;
+    std::vector<const Playlist*> takeoverPlaylist_;
+    const Playlist* filler_ = nullptr;
+
+    const std::function<bool(const Segment&)>* out_ = nullptr;
+    std::optional<Segment> pending_;
+    bool stopped_ = false;
+};
+
+// Evaluation is defined on [-kMaxUtcMs, kMaxUtcMs); outside, the screen is Idle.
+constexpr std::int64_t kDomainLo = -kMaxUtcMs;
+constexpr std::int64_t kDomainHi = kMaxUtcMs;
+
+}  // namespace
+
+void forEachSegment(const Schedule& s, std::int64_t fromUtcMs, std::int64_t toUtcMs,
+                    const std::function<bool(const Segment&)>& onSegment) {
+    if (fromUtcMs >= toUtcMs) return;
+    Engine engine(s);
+    // Outside the domain: one Idle segment on either side.
+    bool go = true;
+    if (fromUtcMs < kDomainLo) {
+        Segment idle;
+        idle.startUtcMs = fromUtcMs;
+        idle.endUtcMs = std::min(toUtcMs, kDomainLo);
+        go = onSegment(idle);
+    }
+    const std::int64_t lo = std::max(fromUtcMs, kDomainLo), hi = std::min(toUtcMs, kDomainHi);
+    if (go && lo < hi) {
+        engine.run(lo, hi, [&](const Segment& seg) { return go = onSegment(seg); });
+    }
+    if (go && toUtcMs > kDomainHi) {
+        Segment idle;
+        idle.startUtcMs = std::max(fromUtcMs, kDomainHi);
+        idle.endUtcMs = toUtcMs;
+        onSegment(idle);
+    }
+}
+
+std::vector<Segment> timeline(const Schedule& s, std::int64_t fromUtcMs, std::int64_t toUtcMs) {
+    std::vector<Segment> out;
+    forEachSegment(s, fromUtcMs, toUtcMs, [&](const Segment& seg) {
+        out.push_back(seg);
+        return true;
+    });
+    return out;
+}
+
+Decision evaluate(const Schedule& s, std::int64_t utcMs) {
+    Decision d;
+    if (utcMs < kDomainLo) {
+        d.nextChangeUtcMs = kDomainLo;
+        return d;
+    }
+    if (utcMs >= kDomainHi) {
+        d.nextChangeUtcMs = std::numeric_limits<std::int64_t>::max();
+        return d;
+    }
+    std::optional<Segment> first;
+    Engine engine(s);
+    engine.run(utcMs, std::min(utcMs + kHorizonMs, kDomainHi), [&](const Segment& seg) {
+        first = seg;
+        return false;
+    });
+    if (!first) return d;  // not reached: the interval is not empty
+    d.state = first->state;
+    d.source = first->source;
+    d.sourceId = std::move(first->sourceId);
+    d.playlistId = std::move(first->playlistId);
+    d.campaignId = std::move(first->campaignId);
+    d.itemIndex = first->itemIndex;
+    d.mediaSha256 = std::move(first->mediaSha256);
+    d.nextChangeUtcMs = first->endUtcMs;
+    if (d.state == State::Playing) {
+        d.itemStartUtcMs = first->itemStartUtcMs;
+        d.itemEndUtcMs = first->itemEndUtcMs;
+        d.offsetMs = utcMs - first->itemStartUtcMs;
+        if (const Playlist* p = s.findPlaylist(d.playlistId); p && d.itemIndex < p->items.size()) {
+            d.fit = p->items[d.itemIndex].fit;
+            d.audio = p->items[d.itemIndex].audio;
+        }
+    }
+    return d;
+}
+
+}  // namespace microscape::schedule
