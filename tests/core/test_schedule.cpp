@@ -796,6 +796,34 @@ TEST_CASE("the worked example of docs/schedule-format.md", "[schedule]") {
     const Decision night = evaluate(*s, at("2025-04-14", 23, 30, 0));
     CHECK(night.state == State::Dark);
     CHECK(night.nextChangeUtcMs == at("2025-04-15", 7, 0, 0));
+    // Opening, and the end of a window.
+    const Decision open = evaluate(*s, at("2025-04-14", 7, 0, 0));
+    CHECK(open.source == Source::Filler);
+    CHECK(open.itemStartUtcMs == at("2025-04-14", 7, 0, 0));
+    const Decision closing = evaluate(*s, at("2025-04-14", 9, 29, 50));
+    CHECK(closing.sourceId == "s-fraud");
+    CHECK(closing.itemIndex == 1);
+    CHECK(closing.itemStartUtcMs == at("2025-04-14", 9, 29, 50));
+    const Decision after = evaluate(*s, at("2025-04-14", 9, 30, 0));
+    CHECK(after.source == Source::Filler);
+    CHECK(after.itemStartUtcMs == at("2025-04-14", 9, 30, 0));
+    CHECK(evaluate(*s, at("2025-04-15", 7, 0, 0)).sourceId == "s-nsed");
+    // The takeover of the example: afterwards the window is where it would have been.
+    Schedule with = *s;
+    Item alert;
+    alert.mediaSha256 = std::string(64, '5');
+    alert.durationMs = 7000;
+    with.playlists.push_back(Playlist{"pl-alert", "alert", {alert}});
+    with.takeovers.push_back(
+        Takeover{"t", "pl-alert", at("2025-04-14", 7, 31, 0), at("2025-04-14", 7, 32, 0)});
+    REQUIRE(validate(with).ok());
+    CHECK(evaluate(with, at("2025-04-14", 7, 31, 30)).sourceId == "t");
+    const Decision resumed = evaluate(with, at("2025-04-14", 7, 32, 0));
+    CHECK(resumed.sourceId == "s-fraud");
+    CHECK(resumed.itemIndex == 1);
+    CHECK(resumed.itemStartUtcMs == at("2025-04-14", 7, 31, 55));
+    CHECK(resumed.offsetMs == 5000);
+    CHECK(resumed == evaluate(*s, at("2025-04-14", 7, 32, 0)));
 }
 
 TEST_CASE("fromJson rejects every malformed payload with a precise message", "[schedule]") {
