@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 #include <cstdint>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -459,4 +462,74 @@ TEST_CASE("zone names and zone files", "[tz]") {
     CHECK(*small == "TZif");
     CHECK(tz::parseTzif(*small).code() == Errc::Truncated);
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("offsets agree with the C library's reading of the same zone files", "[tz]") {
+    // glibc reads the same TZif files with its own code; compare at random instants
+    // from 1970 to 2100, across zones with unusual rules (45-minute offsets, DST
+    // that is negative or at midnight, southern hemisphere, +14 h).
+    const char* zones[] = {"Asia/Shanghai",     "Asia/Urumqi",
+                           "Asia/Hong_Kong",    "Asia/Taipei",
+                           "Europe/Berlin",     "Europe/London",
+                           "Europe/Dublin",     "Europe/Moscow",
+                           "America/New_York",  "America/Nuuk",
+                           "America/Santiago",  "America/St_Johns",
+                           "America/Havana",    "America/Sao_Paulo",
+                           "Australia/Sydney",  "Australia/Lord_Howe",
+                           "Pacific/Chatham",   "Pacific/Kiritimati",
+                           "Pacific/Apia",      "Asia/Kolkata",
+                           "Asia/Kathmandu",    "Asia/Tehran",
+                           "Africa/Casablanca", "Antarctica/Troll",
+                           "Etc/GMT+12",        "UTC"};
+    const char* savedTz = std::getenv("TZ");
+    const std::string saved = savedTz ? savedTz : "";
+    std::mt19937_64 rng(8536);
+    std::uniform_int_distribution<std::int64_t> pick(0, 4102444800LL - 1);  // 1970..2100, seconds
+    for (const char* name : zones) {
+        INFO(name);
+        const auto zone = loadZone(name);
+        REQUIRE(::setenv("TZ", (std::string(":") + name).c_str(), 1) == 0);
+        ::tzset();
+        auto spans = tz::offsetSpans(zone, 0, 4102444800000);
+        REQUIRE(spans.ok());
+        for (int n = 0; n < 400; ++n) {
+            const std::time_t t = static_cast<std::time_t>(pick(rng));
+            std::tm tm{};
+            REQUIRE(::localtime_r(&t, &tm) != nullptr);
+            const std::int64_t ms = std::int64_t{t} * 1000;
+            INFO("t = " << t);
+            CHECK(tz::utcOffsetAt(zone, ms) == tm.tm_gmtoff);
+            CHECK(tz::offsetAt(*spans, ms) == tm.tm_gmtoff);
+        }
+    }
+    if (savedTz) {
+        ::setenv("TZ", saved.c_str(), 1);
+    } else {
+        ::unsetenv("TZ");
+    }
+    ::tzset();
+}
+
+TEST_CASE("corrupted zone files never crash the parser", "[tz]") {
+    auto bytes = tz::loadZoneFile("America/New_York");
+    REQUIRE(bytes.ok());
+    std::mt19937_64 rng(1);
+    std::uniform_int_distribution<std::size_t> where(0, bytes->size() - 1);
+    std::uniform_int_distribution<int> value(0, 255);
+    int accepted = 0;
+    for (int n = 0; n < 3000; ++n) {
+        std::string b = *bytes;
+        const int flips = 1 + n % 4;
+        for (int k = 0; k < flips; ++k) b[where(rng)] = static_cast<char>(value(rng));
+        auto zone = tz::parseTzif(b);
+        if (!zone.ok()) continue;
+        ++accepted;
+        // Whatever was accepted must be usable.
+        (void)tz::utcOffsetAt(*zone, 1744675200000);
+        auto spans = tz::offsetSpans(*zone, 1735689600000, 1767225600000);
+        REQUIRE(spans.ok());
+        for (std::size_t i = 1; i < spans->size(); ++i)
+            CHECK((*spans)[i].startUtcMs > (*spans)[i - 1].startUtcMs);
+    }
+    CHECK(accepted > 0);
 }
