@@ -1051,3 +1051,88 @@ TEST_CASE("the evaluator survives payloads that did not pass validation", "[sche
     CHECK(evaluate(s, kMaxUtcMs).state == State::Idle);
     CHECK(timeline(s, 5, 5).empty());
 }
+
+TEST_CASE("timeline agrees with evaluate on random schedules", "[schedule]") {
+    std::mt19937_64 rng(1010);
+    auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    // Three days around a DST change in the two DST zones (US 03-09, EU 03-30).
+    struct Setup {
+        const char* zone;
+        const char* payloadStart;
+        const char* entriesFrom;
+        const char* shortEnd;
+        const char* longEnd;
+        const char* first;
+        const char* last;
+    };
+    const Setup setups[] = {
+        {"Asia/Shanghai", "2025-03-05", "2025-03-06", "2025-03-09", "2025-03-12", "2025-03-08",
+         "2025-03-11"},
+        {"Europe/Berlin", "2025-03-26", "2025-03-27", "2025-03-30", "2025-04-02", "2025-03-29",
+         "2025-04-01"},
+        {"America/New_York", "2025-03-05", "2025-03-06", "2025-03-09", "2025-03-12", "2025-03-08",
+         "2025-03-11"},
+    };
+    for (int round = 0; round < 24; ++round) {
+        const Setup& setup = setups[round % 3];
+        Fixture f(setup.payloadStart, 10, setup.zone);
+        const std::int64_t t0 = f.at(setup.first, 0, 0), t1 = f.at(setup.last, 0, 0);
+        const int playlists = uniform(1, 4);
+        for (int p = 0; p < playlists; ++p) {
+            std::vector<int> seconds;
+            for (int i = uniform(1, 5); i > 0; --i) seconds.push_back(uniform(3, 40));
+            Playlist pl = playlist("p" + std::to_string(p), seconds, 100 * p);
+            for (auto& item : pl.items) {
+                if (uniform(0, 4) == 0) item.validFromUtcMs = t0 + uniform(0, 72 * 60) * kMin;
+                if (uniform(0, 4) == 0)
+                    item.validUntilUtcMs = t0 + uniform(24 * 60, 80 * 60) * kMin + 1;
+                if (item.validFromUtcMs && item.validUntilUtcMs &&
+                    *item.validUntilUtcMs <= *item.validFromUtcMs)
+                    item.validUntilUtcMs.reset();
+            }
+            f.add(pl);
+        }
+        auto pid = [&] { return "p" + std::to_string(uniform(0, playlists - 1)); };
+        for (int e = uniform(0, 6); e > 0; --e) {
+            std::vector<Daypart> parts;
+            for (int d = uniform(0, 3); d > 0; --d) {
+                std::vector<int> days;
+                for (int w = 1; w <= 7; ++w)
+                    if (uniform(0, 1)) days.push_back(w);
+                if (days.empty()) days.push_back(uniform(1, 7));
+                parts.push_back(window(days, uniform(0, 23), uniform(0, 3) * 15, uniform(0, 23),
+                                       uniform(0, 3) * 15));
+            }
+            f.add(entry("e" + std::to_string(e), pid(), uniform(0, 2), setup.entriesFrom,
+                        uniform(0, 1) ? setup.shortEnd : setup.longEnd, parts));
+        }
+        for (int t = uniform(0, 3); t > 0; --t) {
+            const std::int64_t start = t0 + uniform(0, 70 * 60) * kMin + uniform(0, 59999);
+            f.add(Takeover{"t" + std::to_string(t), pid(), start, start + uniform(1, 180) * kMin});
+        }
+        if (uniform(0, 1)) f.s.fillerPlaylistId = pid();
+        if (uniform(0, 2) == 0)
+            f.s.operatingHours =
+                std::vector<Daypart>{window(kEveryDay, uniform(5, 9), 0, uniform(20, 23), 30)};
+        f.requireValid();
+
+        const auto segs = timeline(f.s, t0, t1);
+        REQUIRE(segs.front().startUtcMs == t0);
+        REQUIRE(segs.back().endUtcMs == t1);
+        std::uniform_int_distribution<std::int64_t> pick(t0, t1 - 1);
+        for (int n = 0; n < 300; ++n) {
+            const std::int64_t t = pick(rng);
+            auto it =
+                std::upper_bound(segs.begin(), segs.end(), t,
+                                 [](std::int64_t v, const Segment& s) { return v < s.startUtcMs; });
+            const Segment& seg = *std::prev(it);
+            const Decision d = evaluate(f.s, t);
+            INFO("round " << round << ", t = " << t);
+            REQUIRE(sameContent(seg, d));
+            if (seg.endUtcMs < t1 && seg.endUtcMs <= t + 2 * kDayMs)
+                CHECK(d.nextChangeUtcMs == seg.endUtcMs);
+        }
+        for (std::size_t i = 1; i < segs.size(); ++i)
+            REQUIRE(segs[i - 1].endUtcMs == segs[i].startUtcMs);
+    }
+}
