@@ -76,6 +76,8 @@ private:
     std::optional<pack::MediaProber> prober_;
 };
 
+class Compiler;
+
 struct Services {
     const ControllerConfig& config;
     Db& db;
@@ -84,7 +86,8 @@ struct Services {
     Metrics& metrics;
     Poco::Logger& log;
     std::function<std::int64_t()> nowMs;
-    std::string contentPublicKeyPem;  // empty until the signing key exists
+    std::string contentPublicKeyPem;
+    Compiler* compiler = nullptr;
 };
 
 struct Principal {
@@ -196,5 +199,6 @@ void addFleetRoutes(Router& r);
 void addScheduleRoutes(Router& r);
 Poco::JSON::Object::Ptr mediaJson(const Media& m);
 void addMetaRoutes(Router& r, const Router* all);
+void addCompileRoutes(Router& r);
 
 }  // namespace microscape::controller

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "api.hpp"
+#include "compiler.hpp"
 #include "keys.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
@@ -203,6 +204,7 @@ void patchLocation(RequestCtx& ctx) {
         recordAudit(c, ctx, "update", "location", std::to_string(id), before, locationJson(l));
         return l;
     });
+    svc.compiler->recompileAll("location " + std::to_string(id) + " changed");
     ctx.sendJson(200, locationJson(saved));
 }
 
@@ -313,6 +315,8 @@ void enroll(RequestCtx& ctx) {
         return p;
     });
     svc.log.information("player %s enrolled (%s)", player.id, player.name);
+    if (auto m = svc.compiler->compilePlayer(player.id); !m)
+        svc.log.error("player %s: first compilation failed: %s", player.id, m.error().str());
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
     out->set("playerId", player.id);
     out->set("name", player.name);
@@ -379,6 +383,7 @@ void patchPlayer(RequestCtx& ctx) {
         recordAudit(c, ctx, "update", "player", id, before, playerJson(p, svc.nowMs()));
         return p;
     });
+    if (saved.state == "enrolled") (void)svc.compiler->compilePlayer(id);
     ctx.sendJson(200, playerJson(saved, svc.nowMs()));
 }
 

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "api.hpp"
+#include "compiler.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
@@ -454,6 +455,7 @@ void transition(RequestCtx& ctx, const std::string& action) {
         recordAudit(c, ctx, action, "media", std::to_string(id), before, mediaJson(m));
         return m;
     });
+    if (action != "submit") svc.compiler->recompileAll("media " + std::to_string(id) + " " + action + "d");
     ctx.sendJson(200, mediaJson(saved));
 }
 

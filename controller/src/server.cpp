@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "api.hpp"
+#include "compiler.hpp"
 #include "keys.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
@@ -202,6 +203,7 @@ struct ControllerServer::Impl {
     std::unique_ptr<MediaStore> media;
     Metrics metrics;
     ProbeService probe;
+    std::unique_ptr<Compiler> compiler;
     std::unique_ptr<Services> services;
     Router router;
     std::unique_ptr<Poco::ThreadPool> pool;
@@ -237,13 +239,19 @@ Status ControllerServer::start() {
     }
     auto key = ensureSigningKey(d.config.dataDir / "keys");
     if (!key) return key.error();
+    auto privateKey = crypto::PrivateKey::load((d.config.dataDir / "keys" / kSigningKeyFile).string());
+    if (!privateKey) return privateKey.error();
+    d.compiler = std::make_unique<Compiler>(*d.db, d.config, std::move(*privateKey), d.metrics,
+                                            Poco::Logger::get(d.log.name() + ".compiler"), d.clock);
     d.services = std::make_unique<Services>(
-        Services{d.config, *d.db, *d.media, d.probe, d.metrics, Poco::Logger::get(d.log.name() + ".api"), d.clock, *key});
+        Services{d.config, *d.db, *d.media, d.probe, d.metrics, Poco::Logger::get(d.log.name() + ".api"), d.clock, *key,
+                 d.compiler.get()});
 
     addAuthRoutes(d.router);
     addMediaRoutes(d.router);
     addFleetRoutes(d.router);
     addScheduleRoutes(d.router);
+    addCompileRoutes(d.router);
     addMetaRoutes(d.router, &d.router);
 
     try {
@@ -278,6 +286,7 @@ void ControllerServer::stop() {
         d.log.information("HTTP API stopped");
     }
     d.services.reset();
+    d.compiler.reset();
     d.media.reset();
     d.db.reset();
 }

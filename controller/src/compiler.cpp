@@ -1,0 +1,304 @@
+#include "compiler.hpp"
+
+#include <Poco/JSON/Parser.h>
+
+#include <set>
+
+#include "api.hpp"
+#include "microscape/controller/repo.hpp"
+#include "microscape/core/json.hpp"
+#include "microscape/core/tz.hpp"
+
+namespace microscape::controller {
+
+namespace {
+
+constexpr std::int64_t kDayMs = 86'400'000;
+constexpr std::int64_t kDefaultStillMs = 10'000;
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+std::int64_t daysFromCivil(int y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+std::int64_t dayOf(const std::string& ymd) {
+    int y = 0;
+    unsigned m = 0, d = 0;
+    std::sscanf(ymd.c_str(), "%d-%u-%u", &y, &m, &d);
+    return daysFromCivil(y, m, d);
+}
+
+int minuteOf(const std::string& hhmm) {
+    int v = ((hhmm[0] - '0') * 10 + (hhmm[1] - '0')) * 60 + (hhmm[3] - '0') * 10 + (hhmm[4] - '0');
+    return v % 1440;  // "24:00" as an end is midnight
+}
+
+// Stored windows [{"days":[..],"start","end"}] as evaluator dayparts.
+std::vector<schedule::Daypart> daypartsOf(const std::string& stored) {
+    std::vector<schedule::Daypart> out;
+    auto v = json::parse(stored);
+    if (!v || !v->isArray()) return out;
+    for (const auto& w : v->asArray()) {
+        schedule::Daypart d;
+        for (const auto& day : w.find("days")->asArray()) d.weekdays |= static_cast<std::uint8_t>(1u << (day.asInt() - 1));
+        d.startMinute = minuteOf(w.find("start")->asString());
+        d.endMinute = minuteOf(w.find("end")->asString());
+        out.push_back(d);
+    }
+    return out;
+}
+
+struct Target {
+    bool all = false;
+    std::set<std::string> venueTypes, districts, locationTags, playerIds;
+};
+
+Target targetOf(const std::string& stored) {
+    Target t;
+    auto v = json::parse(stored);
+    if (!v || !v->isObject()) return t;
+    if (auto a = v->find("all"); a && a->isBool()) t.all = a->asBool();
+    auto fill = [&](const char* key, std::set<std::string>& out) {
+        if (auto a = v->find(key); a && a->isArray())
+            for (const auto& s : a->asArray()) out.insert(s.asString());
+    };
+    fill("venueTypes", t.venueTypes);
+    fill("districts", t.districts);
+    fill("locationTags", t.locationTags);
+    fill("playerIds", t.playerIds);
+    return t;
+}
+
+// Target rule (docs/controller-api.md): all, or an explicit player, or a location
+// matching every location criterion given (venue type AND district AND any tag).
+bool matches(const Target& t, const CompileSubject& s) {
+    if (t.all) return true;
+    if (s.player && t.playerIds.count(s.player->id)) return true;
+    const bool anyLocationCriterion = !t.venueTypes.empty() || !t.districts.empty() || !t.locationTags.empty();
+    if (!anyLocationCriterion || !s.location) return false;
+    const Location& l = *s.location;
+    if (!t.venueTypes.empty() && !t.venueTypes.count(l.venueType)) return false;
+    if (!t.districts.empty() && !t.districts.count(l.district)) return false;
+    if (!t.locationTags.empty()) {
+        bool any = false;
+        for (const auto& tag : l.tags) any = any || t.locationTags.count(tag);
+        if (!any) return false;
+    }
+    return true;
+}
+
+std::string playlistKey(std::int64_t id) { return "pl-" + std::to_string(id); }
+
+}  // namespace
+
+Compiler::Compiler(Db& db, const ControllerConfig& config, crypto::PrivateKey key, Metrics& metrics,
+                   Poco::Logger& log, std::function<std::int64_t()> clock)
+    : db_(db), config_(config), key_(std::move(key)), publicKey_(key_.publicKey()), metrics_(metrics), log_(log),
+      clock_(std::move(clock)) {}
+
+Result<Compiler::Built> Compiler::build(const CompileSubject& subject, std::int64_t fromUtcMs,
+                                        std::int64_t untilUtcMs) {
+    Built out;
+    schedule::Schedule& s = out.schedule;
+    s.zoneName = subject.location ? subject.location->timezone : "Asia/Shanghai";
+    auto zoneBytes = tz::loadZoneFile(s.zoneName);
+    if (!zoneBytes) return zoneBytes.error();
+    auto zone = tz::parseTzif(*zoneBytes);
+    if (!zone) return zone.error();
+    auto offsets = schedule::offsetsFor(*zone, fromUtcMs, untilUtcMs);
+    if (!offsets) return offsets.error();
+    s.offsets = std::move(*offsets);
+    s.fromUtcMs = fromUtcMs;
+    s.untilUtcMs = untilUtcMs;
+    if (subject.location) {
+        auto hours = daypartsOf(subject.location->hoursJson);
+        if (!hours.empty()) s.operatingHours = hours;
+    }
+    const std::int64_t fromDay = (tz::localFromUtc(s.offsets, fromUtcMs)) / kDayMs - 1;
+    const std::int64_t untilDay = (tz::localFromUtc(s.offsets, untilUtcMs)) / kDayMs + 1;
+
+    std::set<std::int64_t> playlistIds;
+    db_.read([&](DbConn& c) {
+        for (const auto& sch : repo::listSchedules(c)) {
+            if (!matches(targetOf(sch.targetJson), subject)) continue;
+            schedule::Entry e;
+            e.id = "sch-" + std::to_string(sch.id);
+            e.playlistId = playlistKey(sch.playlistId);
+            e.campaignId = sch.campaignId ? "cmp-" + std::to_string(*sch.campaignId) : "";
+            e.priority = static_cast<std::int32_t>(sch.priority);
+            e.startDay = dayOf(sch.startsOn);
+            e.endDay = dayOf(sch.endsOn);
+            if (e.endDay < fromDay || e.startDay > untilDay) continue;
+            e.dayparts = daypartsOf(sch.daypartsJson);
+            s.entries.push_back(e);
+            playlistIds.insert(sch.playlistId);
+        }
+        for (const auto& t : repo::listTakeovers(c)) {
+            if (t.cancelledAtMs || t.expiresAtMs <= fromUtcMs || t.startsAtMs >= untilUtcMs) continue;
+            if (!matches(targetOf(t.targetJson), subject)) continue;
+            s.takeovers.push_back({"tko-" + std::to_string(t.id), playlistKey(t.playlistId), t.startsAtMs,
+                                   t.expiresAtMs});
+            playlistIds.insert(t.playlistId);
+        }
+        std::optional<std::int64_t> filler;
+        if (subject.location && subject.location->fillerPlaylistId) filler = subject.location->fillerPlaylistId;
+        else if (auto v = repo::setting(c, "filler_playlist_id")) filler = std::stoll(*v);
+        if (filler) playlistIds.insert(*filler);
+
+        std::set<std::string> usable;  // playlists that still hold approved items
+        std::set<std::string> mediaSeen;
+        for (auto id : playlistIds) {
+            auto p = repo::playlistById(c, id);
+            if (!p) continue;
+            schedule::Playlist pl;
+            pl.id = playlistKey(id);
+            pl.name = p->name;
+            for (const auto& it : p->items) {
+                auto m = repo::mediaById(c, it.mediaId);
+                if (!m || m->state != "approved") continue;  // withdrawn content never reaches a screen
+                schedule::Item item;
+                item.mediaSha256 = m->sha256;
+                item.durationMs = it.durationMs.value_or(m->durationMs.value_or(kDefaultStillMs));
+                item.audio = m->kind == "audio";
+                item.validFromUtcMs = it.validFromMs;
+                item.validUntilUtcMs = it.validUntilMs;
+                pl.items.push_back(item);
+                if (mediaSeen.insert(m->sha256).second) {
+                    manifest::MediaEntry me;
+                    me.sha256 = m->sha256;
+                    me.sizeBytes = static_cast<std::uint64_t>(m->sizeBytes);
+                    me.kind = mediaKindFromName(m->kind);
+                    me.mime = m->mime;
+                    me.durationMs = m->durationMs.value_or(0);
+                    me.name = m->displayName;
+                    me.fileName = m->originalName.empty() ? m->sha256 : m->originalName;
+                    out.media.push_back(me);
+                    out.mediaIds[m->sha256] = m->id;
+                }
+            }
+            if (pl.items.empty()) continue;
+            usable.insert(pl.id);
+            s.playlists.push_back(std::move(pl));
+        }
+        std::erase_if(s.entries, [&](const schedule::Entry& e) { return !usable.count(e.playlistId); });
+        std::erase_if(s.takeovers, [&](const schedule::Takeover& t) { return !usable.count(t.playlistId); });
+        if (filler && usable.count(playlistKey(*filler))) s.fillerPlaylistId = playlistKey(*filler);
+    });
+    std::sort(out.media.begin(), out.media.end(),
+              [](const manifest::MediaEntry& a, const manifest::MediaEntry& b) { return a.sha256 < b.sha256; });
+    MS_TRY(schedule::validate(s));
+    return out;
+}
+
+Result<CompiledManifest> Compiler::compileLocked(const std::string& playerId) {
+    auto player = db_.read([&](DbConn& c) { return repo::playerById(c, playerId); });
+    if (!player) return makeError(Errc::NotFound, "no player " + playerId);
+    CompileSubject subject;
+    subject.player = player;
+    if (player->locationId)
+        subject.location = db_.read([&](DbConn& c) { return repo::locationById(c, *player->locationId); });
+    const std::int64_t now = clock_();
+    // The window starts at the UTC day so the content (and its hash) is stable for
+    // a day; a player keeps a plan for the whole horizon when cut off.
+    const std::int64_t from = now - now % kDayMs;
+    const std::int64_t until = from + std::int64_t(config_.compileHorizonDays + 1) * kDayMs;
+    auto built = build(subject, from, until);
+    if (!built) return built.error();
+
+    manifest::Manifest m;
+    m.bundleId = "player-" + playerId;
+    m.kind = manifest::BundleKind::Schedule;
+    m.target = playerId;
+    m.schedule = schedule::toJson(built->schedule);
+    m.media = built->media;
+    const json::Value mj = manifest::toJson(m);
+    const json::Value* mediaJson = mj.find("media");
+    const std::string contentHash = crypto::sha256Hex(json::canonical(json::Object{
+        {"media", mediaJson ? *mediaJson : json::Value()}, {"schedule", m.schedule}, {"target", m.target}}));
+
+    auto last = db_.read([&](DbConn& c) {
+        return c.one("SELECT version, content_hash FROM compiled_manifests WHERE player_id = ? "
+                     "ORDER BY version DESC LIMIT 1",
+                     {playerId});
+    });
+    if (last && last->str(1) == contentHash) {
+        auto row = db_.read([&](DbConn& c) {
+            return c.one("SELECT version, content_hash, manifest, signature, created_at FROM compiled_manifests "
+                         "WHERE player_id = ? AND version = ?",
+                         {playerId, last->i64(0)});
+        });
+        auto sig = crypto::base64Decode(row->str(3));
+        if (!sig) return sig.error();
+        return CompiledManifest{playerId, row->i64(0), row->str(1), row->str(2), *sig, row->i64(4)};
+    }
+    m.version = last ? last->i64(0) + 1 : 1;
+    m.issuedAtMs = now - now % 1000;
+    m.expiresAtMs = until;
+    auto signedM = manifest::sign(m, key_);
+    CompiledManifest out{playerId, m.version, contentHash, signedM.bytes, signedM.signature, now};
+    db_.write([&](DbConn& c) {
+        c.exec("INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, created_at) "
+               "VALUES (?, ?, ?, ?, ?, ?)",
+               {playerId, m.version, contentHash, signedM.bytes, crypto::base64Encode(signedM.signature), now});
+        repo::audit(c, Actor{0, "system", Role::Admin, {}}, "compile", "manifest", playerId, "",
+                    R"({"version":)" + std::to_string(m.version) + "}", now);
+    });
+    metrics_.bundlesCompiled++;
+    log_.information("player %s: compiled manifest version %Ld (%z media, %z entries, %z takeovers)", playerId,
+                     m.version, m.media.size(), built->schedule.entries.size(), built->schedule.takeovers.size());
+    return out;
+}
+
+Result<CompiledManifest> Compiler::compilePlayer(const std::string& playerId) {
+    std::lock_guard lock(mutex_);
+    return compileLocked(playerId);
+}
+
+Result<CompiledManifest> Compiler::currentFor(const std::string& playerId) {
+    std::lock_guard lock(mutex_);
+    auto row = db_.read([&](DbConn& c) {
+        return c.one("SELECT version, content_hash, manifest, signature, created_at FROM compiled_manifests "
+                     "WHERE player_id = ? ORDER BY version DESC LIMIT 1",
+                     {playerId});
+    });
+    const std::int64_t now = clock_();
+    const std::int64_t halfHorizon = std::int64_t(config_.compileHorizonDays) * kDayMs / 2;
+    if (row && now - row->i64(4) < halfHorizon) {
+        auto sig = crypto::base64Decode(row->str(3));
+        if (!sig) return sig.error();
+        return CompiledManifest{playerId, row->i64(0), row->str(1), row->str(2), *sig, row->i64(4)};
+    }
+    return compileLocked(playerId);
+}
+
+int Compiler::recompileAll(const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    int changed = 0;
+    try {
+        auto players = db_.read([](DbConn& c) { return repo::listPlayers(c); });
+        for (const auto& p : players) {
+            if (p.state != "enrolled") continue;
+            auto before = db_.read([&](DbConn& c) {
+                auto r = c.one("SELECT MAX(version) FROM compiled_manifests WHERE player_id = ?", {p.id});
+                return r ? r->i64(0) : 0;
+            });
+            auto r = compileLocked(p.id);
+            if (!r) {
+                log_.error("player %s: compilation failed (%s): %s", p.id, reason, r.error().str());
+                continue;
+            }
+            if (r->version != before) ++changed;
+        }
+    } catch (const std::exception& e) {
+        log_.error("recompilation after '%s' failed: %s", reason, std::string(e.what()));
+    }
+    if (changed) log_.information("%d player(s) got a new manifest after: %s", changed, reason);
+    return changed;
+}
+
+}  // namespace microscape::controller
