@@ -111,7 +111,11 @@ TestServer::~TestServer() {
 }
 
 void TestServer::restart() {
-    if (server_) server_->stop();
+    // Come back on the same port so existing clients (and their cookies) carry on.
+    if (server_) {
+        config_.httpPort = server_->httpPort();
+        server_->stop();
+    }
     server_.reset();
     auto offset = offset_;
     auto clock = [offset] {

@@ -1,0 +1,196 @@
+// The role x endpoint matrix, checked against every route the OpenAPI document
+// lists (so a new route without an expectation here fails the test).
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "test_support.hpp"
+
+using namespace mstest;
+
+namespace {
+
+enum : unsigned { A = 1, E = 2, P = 4, U = 8, ANY = 15, PUBLIC = 16 };
+
+struct Case {
+    const char* method;
+    const char* pattern;  // as in the OpenAPI document
+    unsigned allowed;
+};
+
+const Case kMatrix[] = {
+    {"POST", "/api/v1/login", PUBLIC},
+    {"POST", "/api/v1/logout", ANY},
+    {"GET", "/api/v1/me", ANY},
+    {"PUT", "/api/v1/me/password", ANY},
+    {"GET", "/api/v1/users", A},
+    {"POST", "/api/v1/users", A},
+    {"GET", "/api/v1/users/{id}", A},
+    {"PATCH", "/api/v1/users/{id}", A},
+    {"GET", "/api/v1/tokens", ANY},
+    {"POST", "/api/v1/tokens", ANY},
+    {"DELETE", "/api/v1/tokens/{id}", ANY},
+    {"GET", "/api/v1/audit", A | U},
+    {"GET", "/api/v1/tags", ANY},
+    {"GET", "/api/v1/media", ANY},
+    {"POST", "/api/v1/media", A | E},
+    {"POST", "/api/v1/media/slogans", A | E},
+    {"GET", "/api/v1/media/{id}", ANY},
+    {"PATCH", "/api/v1/media/{id}", A | E},
+    {"DELETE", "/api/v1/media/{id}", A | E},
+    {"POST", "/api/v1/media/{id}/submit", A | E},
+    {"POST", "/api/v1/media/{id}/approve", A | P},
+    {"POST", "/api/v1/media/{id}/reject", A | P},
+    {"GET", "/api/v1/media/{id}/content", ANY},
+    {"GET", "/api/v1/locations", ANY},
+    {"POST", "/api/v1/locations", A},
+    {"GET", "/api/v1/locations/{id}", ANY},
+    {"PATCH", "/api/v1/locations/{id}", A},
+    {"DELETE", "/api/v1/locations/{id}", A},
+    {"GET", "/api/v1/enrollment-tokens", A},
+    {"POST", "/api/v1/enrollment-tokens", A},
+    {"POST", "/api/v1/enroll", PUBLIC},
+    {"GET", "/api/v1/players", ANY},
+    {"GET", "/api/v1/players/{id}", ANY},
+    {"PATCH", "/api/v1/players/{id}", A},
+    {"GET", "/api/v1/players/{id}/manifest", ANY},
+    {"GET", "/api/v1/players/{id}/bundle", ANY},
+    {"POST", "/api/v1/players/{id}/compile", A},
+    {"GET", "/api/v1/content-key", ANY},
+    {"GET", "/api/v1/preview", ANY},
+    {"GET", "/api/v1/preview/timeline", ANY},
+    {"GET", "/api/v1/playlists", ANY},
+    {"POST", "/api/v1/playlists", A | E},
+    {"GET", "/api/v1/playlists/{id}", ANY},
+    {"PUT", "/api/v1/playlists/{id}", A | E},
+    {"DELETE", "/api/v1/playlists/{id}", A | E},
+    {"GET", "/api/v1/campaigns", ANY},
+    {"POST", "/api/v1/campaigns", A | E},
+    {"GET", "/api/v1/campaigns/{id}", ANY},
+    {"PATCH", "/api/v1/campaigns/{id}", A | E},
+    {"DELETE", "/api/v1/campaigns/{id}", A | E},
+    {"GET", "/api/v1/schedules", ANY},
+    {"POST", "/api/v1/schedules", A | E},
+    {"GET", "/api/v1/schedules/{id}", ANY},
+    {"PATCH", "/api/v1/schedules/{id}", A | E},
+    {"DELETE", "/api/v1/schedules/{id}", A | E},
+    {"GET", "/api/v1/takeovers", ANY},
+    {"POST", "/api/v1/takeovers", A | E},
+    {"POST", "/api/v1/takeovers/{id}/cancel", A | E},
+    {"GET", "/api/v1/settings/filler", ANY},
+    {"PUT", "/api/v1/settings/filler", A},
+    {"GET", "/healthz", PUBLIC},
+    {"GET", "/metrics", PUBLIC},
+    {"GET", "/api/v1/openapi.json", PUBLIC},
+};
+
+std::string concrete(std::string pattern) {
+    auto p = pattern.find("{id}");
+    if (p != std::string::npos) pattern.replace(p, 4, "999999");
+    return pattern;
+}
+
+std::string bearerFor(TestServer& srv, Client& admin, const std::string& name, const std::string& role) {
+    Client c = srv.userClient(name, role, role == "editor" ? "交警" : "");
+    auto r = c.post("/api/v1/tokens", R"({"name":"matrix"})");
+    REQUIRE(r.status == 201);
+    (void)admin;
+    return r.json()->getValue<std::string>("token");
+}
+
+}  // namespace
+
+TEST_CASE("role x endpoint authorisation matrix", "[controller][authz]") {
+    TestServer srv;
+    Client admin = srv.admin();
+    struct RoleClient {
+        const char* name;
+        unsigned bit;
+        Client client;
+    };
+    std::vector<RoleClient> roles;
+    for (auto [name, bit] : {std::pair{"admin", A}, {"editor", E}, {"approver", P}, {"auditor", U}}) {
+        Client c = srv.client();
+        c.useBearer(name == std::string("admin")
+                        ? [&] {
+                              auto r = admin.post("/api/v1/tokens", R"({"name":"matrix"})");
+                              REQUIRE(r.status == 201);
+                              return r.json()->getValue<std::string>("token");
+                          }()
+                        : bearerFor(srv, admin, std::string("m-") + name, name));
+        roles.push_back({name, bit, c});
+    }
+    roles.push_back({"anonymous", 0, srv.client()});
+
+    for (const auto& c : kMatrix) {
+        for (auto& r : roles) {
+            // "{}" is a valid JSON object that fails validation for writes, so an
+            // allowed call ends in a 4xx other than 401/403 without changing anything.
+            auto resp = r.client.request(c.method, concrete(c.pattern), std::string(c.method) == "GET" ? "" : "{}");
+            INFO(r.name << " " << c.method << " " << c.pattern << " -> " << resp.status << " " << resp.body);
+            const bool allowed = (c.allowed & PUBLIC) || (c.allowed & r.bit);
+            if (allowed) {
+                CHECK(resp.status != 401);
+                CHECK(resp.status != 403);
+            } else if (r.bit == 0) {
+                CHECK(resp.status == 401);
+                CHECK(resp.errorCode() == "unauthorized");
+            } else {
+                CHECK(resp.status == 403);
+                CHECK(resp.errorCode() == "forbidden");
+            }
+        }
+    }
+
+    SECTION("the OpenAPI document lists exactly these routes") {
+        auto doc = srv.client().get("/api/v1/openapi.json");
+        REQUIRE(doc.status == 200);
+        auto paths = doc.json()->getObject("paths");
+        std::set<std::string> documented, expected;
+        for (const auto& [path, item] : *paths)
+            for (const auto& [method, op] : *paths->getObject(path)) documented.insert(Poco::toUpper(method) + " " + path);
+        for (const auto& c : kMatrix) expected.insert(std::string(c.method) + " " + c.pattern);
+        CHECK(documented == expected);
+        CHECK(doc.json()->getValue<std::string>("openapi").rfind("3.", 0) == 0);
+    }
+}
+
+TEST_CASE("errors are JSON with the right status", "[controller][api]") {
+    TestServer srv([](auto& c) { c.maxJsonBytes = 4096; });
+    Client a = srv.admin();
+    auto check = [](const Response& r, int status, const std::string& code) {
+        INFO(r.body);
+        CHECK(r.status == status);
+        CHECK(r.errorCode() == code);
+        CHECK(r.headers.at("content-type").find("application/json") == 0);
+    };
+    check(a.get("/api/v1/nothing-here"), 404, "not_found");
+    check(a.del("/api/v1/media"), 405, "method_not_allowed");
+    check(a.post("/api/v1/locations", "{not json"), 400, "bad_json");
+    check(a.post("/api/v1/locations", "[]"), 400, "bad_json");
+    check(a.post("/api/v1/locations", "\xff\xfe{}"), 400, "bad_json");
+    check(a.post("/api/v1/locations", "{\"name\":\"" + std::string(8000, 'x') + "\"}"), 413, "too_large");
+    check(a.post("/api/v1/locations", R"({"name":"x","venueType":"mall","district":"d","extra":true})"), 400,
+          "bad_request");
+    check(a.get("/api/v1/media/12345"), 404, "not_found");
+    check(a.get("/api/v1/players/none/manifest"), 404, "not_found");
+}
+
+TEST_CASE("healthz and metrics", "[controller][api]") {
+    TestServer srv;
+    TempDir fx;
+    Client ed = srv.userClient("ed", "editor", "交警");
+    REQUIRE(ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "指标"), "image/png").status == 201);
+    auto h = srv.client().get("/healthz");
+    CHECK(h.status == 200);
+    CHECK(h.json()->getValue<std::string>("status") == "ok");
+    auto m = srv.client().get("/metrics");
+    REQUIRE(m.status == 200);
+    CHECK(m.headers["content-type"].find("text/plain") == 0);
+    CHECK(m.body.find("microscape_uploads_total 1\n") != std::string::npos);
+    CHECK(m.body.find("microscape_players_online 0\n") != std::string::npos);
+    CHECK(m.body.find("microscape_bundles_compiled_total") != std::string::npos);
+    CHECK(m.body.find("microscape_http_requests_total{route=\"POST /api/v1/media\",status=\"201\"} 1") !=
+          std::string::npos);
+    CHECK(m.body.find("microscape_http_request_duration_seconds_count{route=\"POST /api/v1/login\"}") !=
+          std::string::npos);
+}
