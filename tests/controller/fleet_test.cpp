@@ -69,6 +69,14 @@ TEST_CASE("enrolment tokens are one-time and expire", "[controller][fleet]") {
         CHECK(anon.post("/api/v1/enroll", body(token, keys.identityPem, "short")).status == 400);
         CHECK(anon.post("/api/v1/enroll", body(token, keys.identityPem, keys.curveZ85)).status == 201);
     }
+    SECTION("a failed enrolment leaves the token usable") {
+        const std::string first = enrollPlayer(a, anon, "first", std::nullopt);
+        auto firstKey = a.get("/api/v1/players/" + first).json()->getValue<std::string>("curveKey");
+        auto dup = anon.post("/api/v1/enroll", body(token, keys.identityPem, firstKey));
+        CHECK(dup.status == 409);
+        CHECK(a.get("/api/v1/players").json()->getArray("players")->size() == 1);
+        CHECK(anon.post("/api/v1/enroll", body(token, keys.identityPem, keys.curveZ85)).status == 201);
+    }
     SECTION("reuse, unknown and expired tokens") {
         auto ok = anon.post("/api/v1/enroll", body(token, keys.identityPem, keys.curveZ85));
         REQUIRE(ok.status == 201);

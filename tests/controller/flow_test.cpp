@@ -212,3 +212,19 @@ TEST_CASE("scheduling refuses bad plans and leaves nothing behind", "[controller
     CHECK(ed.get("/api/v1/schedules").json()->getArray("schedules")->size() == 0);
     CHECK(ed.get("/api/v1/takeovers").json()->getArray("takeovers")->size() == 0);
 }
+
+TEST_CASE("editors plan only for their own department", "[controller][flow]") {
+    TestServer srv;
+    Client ed1 = srv.userClient("ed1", "editor", "交警");
+    Client ed2 = srv.userClient("ed2", "editor", "禁毒");
+    const int pl = createdId(ed1.post("/api/v1/playlists", R"({"name":"交警 列表"})"));
+    CHECK(ed2.put("/api/v1/playlists/" + std::to_string(pl), R"({"name":"改"})").status == 403);
+    CHECK(ed2.del("/api/v1/playlists/" + std::to_string(pl)).status == 403);
+    CHECK(ed1.put("/api/v1/playlists/" + std::to_string(pl), R"({"name":"改"})").status == 200);
+    CHECK(ed2.post("/api/v1/campaigns", R"({"name":"c","startsOn":"2026-06-26","endsOn":"2026-06-30","department":"交警"})")
+              .status == 403);
+    const int c = createdId(ed2.post("/api/v1/campaigns", R"({"name":"国际禁毒日","theme":"禁毒","startsOn":"2026-06-26","endsOn":"2026-06-30"})"));
+    CHECK(ed1.patch("/api/v1/campaigns/" + std::to_string(c), R"({"name":"x"})").status == 403);
+    CHECK(ed2.get("/api/v1/campaigns/" + std::to_string(c)).json()->getValue<std::string>("department") == "禁毒");
+    CHECK(ed1.del("/api/v1/playlists/" + std::to_string(pl)).status == 204);
+}
