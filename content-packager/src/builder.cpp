@@ -49,6 +49,13 @@ public:
         return b;
     }
 
+    // Returns a buffer that was acquired but not submitted.
+    void release(std::vector<char> buf) {
+        std::lock_guard lock(mu_);
+        free_.push_back(std::move(buf));
+        cv_.notify_all();
+    }
+
     // Queues buf[0, n) for writing. Errors: the writer's first error.
     Status submit(std::vector<char> buf, std::size_t n) {
         buf.resize(n);
@@ -133,7 +140,10 @@ Result<CopyResult> hashingCopy(int inFd, int outFd, const std::string& what, std
         auto buf = writer.acquire();
         std::size_t got = 0;
         MS_TRY(readFull(inFd, buf.data(), buf.size(), got, what));
-        if (got == 0) break;
+        if (got == 0) {
+            writer.release(std::move(buf));
+            break;
+        }
         out.sizeBytes += got;
         if (out.sizeBytes > maxBytes)
             return makeError(Errc::TooLarge, what + " is larger than " + std::to_string(maxBytes) + " bytes");
@@ -199,9 +209,11 @@ Result<BuildResult> buildBundle(const BuildRequest& req, const crypto::PrivateKe
                 auto buf = writer.acquire();
                 std::size_t got = 0;
                 MS_TRY(readFull(fd, buf.data(), buf.size(), got, input.path));
-                if (got == 0) break;
                 copied += got;
-                if (copied > size) break;
+                if (got == 0 || copied > size) {
+                    writer.release(std::move(buf));
+                    break;
+                }
                 hasher.update(buf.data(), got);
                 MS_TRY(writer.submit(std::move(buf), got));
             }

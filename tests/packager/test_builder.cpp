@@ -171,3 +171,22 @@ TEST_CASE("a build onto a full disk fails cleanly and leaves nothing", "[builder
     CHECK(r.error().message.find("no space") != std::string::npos);
     CHECK(fs::is_empty(dir / "small"));
 }
+
+TEST_CASE("a bundle with more media files than write buffers builds", "[builder]") {
+    // Regression: a buffer taken at each file's end was never returned, so the
+    // fifth file deadlocked the writer.
+    TempDir dir;
+    std::vector<std::string> files;
+    for (int i = 0; i < 9; ++i) {
+        std::string path = dir / ("poster-" + std::to_string(i) + ".png");
+        REQUIRE(runProcess({"/usr/bin/convert", "-size", "32x32", "xc:rgb(" + std::to_string(i * 20) + ",10,10)",
+                            "-depth", "8", path})
+                    .exitCode == 0);
+        files.push_back(path);
+    }
+    auto key = crypto::PrivateKey::generate();
+    auto r = pack::buildBundle(request(dir / "out.tar", files), *key);
+    REQUIRE(r.ok());
+    CHECK(r->manifest.media.size() == 9);
+    CHECK(verifyFile(dir / "out.tar", key->publicKey()).ok());
+}
