@@ -403,6 +403,8 @@ void patchMedia(RequestCtx& ctx) {
         recordAudit(c, ctx, "update", "media", std::to_string(id), before, mediaJson(m));
         return m;
     });
+    // Display names travel in manifests.
+    if (saved.state == "approved") svc.compiler->recompileAll("media " + std::to_string(id) + " renamed");
     ctx.sendJson(200, mediaJson(saved));
 }
 

@@ -249,9 +249,15 @@ Result<CompiledManifest> Compiler::compileLocked(const std::string& playerId) {
                     R"({"version":)" + std::to_string(m.version) + "}", now);
     });
     metrics_.bundlesCompiled++;
+    if (listener_) listener_(out);
     log_.information("player %s: compiled manifest version %Ld (%z media, %z entries, %z takeovers)", playerId,
                      m.version, m.media.size(), built->schedule.entries.size(), built->schedule.takeovers.size());
     return out;
+}
+
+void Compiler::setListener(Listener listener) {
+    std::lock_guard lock(mutex_);
+    listener_ = std::move(listener);
 }
 
 Result<CompiledManifest> Compiler::compilePlayer(const std::string& playerId) {

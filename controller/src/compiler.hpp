@@ -70,6 +70,12 @@ public:
 
     const crypto::PublicKey& publicKey() const { return publicKey_; }
 
+    // Called after each new manifest version is stored (the distribution hub uses
+    // it to push MANIFEST). It runs on the compiling thread with the compiler's
+    // mutex held: it must only enqueue and return, never call back in here.
+    using Listener = std::function<void(const CompiledManifest&)>;
+    void setListener(Listener listener);
+
 private:
     Result<CompiledManifest> compileLocked(const std::string& playerId);
 
@@ -80,7 +86,8 @@ private:
     Metrics& metrics_;
     Poco::Logger& log_;
     std::function<std::int64_t()> clock_;
-    std::mutex mutex_;  // serialises compilations
+    std::mutex mutex_;  // serialises compilations; guards listener_
+    Listener listener_;
 };
 
 }  // namespace microscape::controller
