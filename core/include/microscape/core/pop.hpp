@@ -1,0 +1,177 @@
+// Proof of play: the play record, its canonical bytes and hash, the hash chain,
+// signed checkpoints, and the pure verifier that an auditor, the controller's
+// ingest and the player itself run over them (docs/proof-of-play.md).
+// Pure functions over plain values; nothing reads a clock or a file. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "microscape/core/crypto.hpp"
+#include "microscape/core/json.hpp"
+#include "microscape/core/result.hpp"
+
+namespace microscape::pop {
+
+constexpr int kFormatVersion = 1;
+// A play is complete when it ran its whole scheduled length within this tolerance
+// (the usual DOOH auditing rule).
+constexpr std::int64_t kCompletionToleranceMs = 500;
+// prev of the first record of every player's chain (seq 1): 64 "0" digits.
+inline constexpr std::string_view kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+// Documented limits (docs/proof-of-play.md, "Limits").
+constexpr std::size_t kMaxRecordBytes = 4096;
+constexpr std::size_t kMaxDetailBytes = 512;
+constexpr std::size_t kMaxIdBytes = 128;
+constexpr std::int64_t kMaxSeq = 9007199254740991;  // 2^53 - 1 (exact in JSON)
+
+enum class Kind {
+    Play,       // one item on screen (or its failed attempt)
+    ScreenOff,  // the output was dark on purpose (outside operating hours)
+    ClockJump,  // the wall clock moved against the monotonic clock
+    Start,      // the player (re)started its engine; detail names the software
+};
+enum class Outcome { None, Completed, Interrupted, Failed };
+
+std::string_view kindName(Kind k);        // "play", "screen_off", "clock_jump", "start"
+std::string_view outcomeName(Outcome o);  // "", "completed", "interrupted", "failed"
+std::optional<Kind> kindFromName(std::string_view s);
+std::optional<Outcome> outcomeFromName(std::string_view s);
+
+// One entry of a player's journal. Every field is always present in the
+// canonical form; strings that do not apply are empty and integers zero.
+struct Record {
+    std::string playerId;
+    std::int64_t seq = 0;        // 1, 2, 3 ... per player, gapless
+    std::string prevHash;        // hash of record seq-1, kGenesisHash for seq 1
+    Kind kind = Kind::Play;
+    std::int64_t bundleVersion = 0;
+    std::string mediaSha256;     // Play: the media; otherwise empty
+    std::string playlistId;
+    std::string scheduleId;      // entry or takeover id; empty for the filler
+    std::string source;          // "entry", "takeover", "filler" or empty
+    std::string campaignId;
+    std::int64_t startUtcMs = 0;   // first frame on screen (ScreenOff: dark from)
+    std::int64_t endUtcMs = 0;     // last frame on screen (ScreenOff: dark until)
+    std::int64_t scheduledMs = 0;  // Play: length of the item's slot
+    std::int64_t measuredMs = 0;   // monotonic clock, start to end
+    Outcome outcome = Outcome::None;  // Play only
+    std::string frameDigest;     // hex SHA-256 of a rendered frame; empty: absent
+    std::int64_t clockSkewMs = 0;  // last known (player - controller) offset
+    std::string detail;          // failure reason or event text, UTF-8
+
+    bool operator==(const Record&) const = default;
+};
+
+// Outcome rule for a play that reached the screen: Completed when it ran within
+// kCompletionToleranceMs of its whole scheduled length, Interrupted otherwise.
+Outcome classify(std::int64_t scheduledMs, std::int64_t measuredMs);
+
+// Field checks (ids, hex, ranges, consistency of kind and outcome).
+// Errors: BadManifest naming the field.
+Status validate(const Record& r);
+
+json::Value toJson(const Record& r);
+// The exact bytes that are hashed (canonical JSON, docs/canonical-json.md).
+std::string canonicalBytes(const Record& r);
+// Lowercase hex SHA-256 of canonicalBytes(r).
+std::string recordHash(const Record& r);
+// Reads canonical record bytes: size limit, strict canonical JSON, every field,
+// no unknown ones, then validate(). Errors: TooLarge, BadJson, NotCanonical,
+// UnsupportedFormat, BadManifest.
+Result<Record> parseRecord(std::string_view bytes);
+Result<Record> recordFromJson(const json::Value& v);
+
+// A player's signed statement: "my chain up to lastSeq ends in lastHash".
+// count = lastSeq - firstSeq + 1 records since the previous checkpoint (a batch).
+struct Checkpoint {
+    std::string playerId;
+    std::int64_t firstSeq = 0;
+    std::int64_t lastSeq = 0;
+    std::string lastHash;
+    std::int64_t count = 0;
+    std::int64_t createdUtcMs = 0;
+    std::string keyId;      // id() of the signing public key
+    std::string signature;  // 64 raw bytes (base64 in JSON)
+
+    bool operator==(const Checkpoint&) const = default;
+};
+
+// The bytes that are signed: canonical JSON of every field except the signature.
+std::string signedBytes(const Checkpoint& c);
+// Fills keyId and signature.
+void sign(Checkpoint& c, const crypto::PrivateKey& key);
+// Errors: UnknownSigner (keyId is not the key's id), BadSignature.
+Status verifySignature(const Checkpoint& c, const crypto::PublicKey& key);
+json::Value toJson(const Checkpoint& c);
+std::string canonicalBytes(const Checkpoint& c);
+Result<Checkpoint> parseCheckpoint(std::string_view bytes);
+Result<Checkpoint> checkpointFromJson(const json::Value& v);
+
+// Builds a checkpoint over records (ascending, contiguous) and signs it.
+// Precondition: !records.empty().
+Checkpoint makeCheckpoint(std::span<const Record> records, std::int64_t createdUtcMs,
+                          const crypto::PrivateKey& key);
+
+// ---------------------------------------------------------------------------
+// Verification.
+
+enum class Problem {
+    BadRecord,            // a record is not well-formed (validate failed)
+    WrongPlayer,          // a record or checkpoint of another player
+    OutOfOrder,           // seq not above the one before it in the input (reordered)
+    Duplicate,            // the same record twice
+    Conflict,             // two different records with the same seq (forged or inserted)
+    Gap,                  // seqs missing (removed records)
+    BrokenLink,           // prev does not match the hash of the record before (altered or inserted)
+    BadGenesis,           // seq 1 does not start from the genesis hash
+    AnchorMismatch,       // the first record does not continue the given anchor
+    BadCheckpoint,        // not well-formed, or count/firstSeq inconsistent
+    CheckpointSignature,  // signature does not verify under the player's key
+    CheckpointMismatch,   // the record at lastSeq does not hash to lastHash (altered)
+    CheckpointMissing,    // the checkpoint names a seq that is not among the records (removed)
+    Unsigned,             // records after the last checkpoint
+};
+std::string_view problemName(Problem p);  // "broken_link", ... (stable; printed by tools)
+
+struct Finding {
+    Problem problem = Problem::BadRecord;
+    std::int64_t seq = 0;     // the record (or checkpoint lastSeq) concerned; 0 if none
+    std::size_t index = 0;    // position in the input list (records or checkpoints)
+    std::string message;
+
+    std::string str() const;  // "broken_link seq 12: ..."
+};
+
+// Where a partial chain continues from: the last record already verified and
+// stored (the controller's ingest), or none for a chain from seq 1.
+struct Anchor {
+    std::int64_t seq = 0;
+    std::string hash;
+};
+
+struct Report {
+    std::vector<Finding> findings;
+    std::int64_t firstSeq = 0;  // of the verified chain (after ordering)
+    std::int64_t lastSeq = 0;
+    std::string lastHash;
+    std::size_t records = 0;    // distinct records examined
+    bool ok() const { return findings.empty(); }
+};
+
+// Verifies one player's records and checkpoints: every record well-formed and of
+// this player, seqs strictly ascending in the input and contiguous, each prev the
+// hash of the record before (or the genesis/anchor), every checkpoint signed by
+// playerKey and matching the record it names, and every record covered by a
+// checkpoint. Reports every finding (not only the first); the order of findings
+// follows the input. Records are expected in seq order (an export's order).
+Report verifyChain(std::string_view playerId, std::span<const Record> records,
+                   std::span<const Checkpoint> checkpoints, const crypto::PublicKey& playerKey,
+                   const std::optional<Anchor>& anchor = std::nullopt);
+
+}  // namespace microscape::pop

@@ -1,0 +1,468 @@
+#include "microscape/core/pop.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "microscape/core/manifest.hpp"
+
+namespace microscape::pop {
+
+namespace {
+
+constexpr std::int64_t kMaxUtcMs = 253'402'300'800'000;  // year 10000, exclusive
+
+Error bad(std::string msg) { return makeError(Errc::BadManifest, std::move(msg)); }
+
+bool optionalId(std::string_view s) { return s.empty() || manifest::isValidId(s); }
+
+// Reads the fields of one object and rejects those it does not know.
+class Fields {
+public:
+    Fields(const json::Object& o, std::string where) : obj_(o), where_(std::move(where)) {}
+
+    Result<const json::Value*> get(std::string_view key, json::Value::Type type) {
+        auto it = obj_.find(key);
+        if (it == obj_.end()) return bad(where_ + ": missing field \"" + std::string(key) + "\"");
+        if (it->second.type() != type)
+            return bad(where_ + ": field \"" + std::string(key) + "\" has the wrong type");
+        used_.insert(std::string(key));
+        return &it->second;
+    }
+    Result<std::string> str(std::string_view key) {
+        auto v = get(key, json::Value::Type::String);
+        if (!v) return v.error();
+        return (*v)->asString();
+    }
+    Result<std::int64_t> integer(std::string_view key) {
+        auto v = get(key, json::Value::Type::Int);
+        if (!v) return v.error();
+        return (*v)->asInt();
+    }
+    Status noOthers() const {
+        for (const auto& [k, v] : obj_)
+            if (!used_.count(k)) return bad(where_ + ": unknown field \"" + k + "\"");
+        return {};
+    }
+
+private:
+    const json::Object& obj_;
+    std::string where_;
+    std::set<std::string, std::less<>> used_;
+};
+
+#define POP_STR(fields, key, dest)           \
+    do {                                     \
+        auto v_ = (fields).str(key);         \
+        if (!v_) return v_.error();          \
+        dest = std::move(*v_);               \
+    } while (0)
+#define POP_INT(fields, key, dest)           \
+    do {                                     \
+        auto v_ = (fields).integer(key);     \
+        if (!v_) return v_.error();          \
+        dest = *v_;                          \
+    } while (0)
+
+}  // namespace
+
+std::string_view kindName(Kind k) {
+    switch (k) {
+        case Kind::Play: return "play";
+        case Kind::ScreenOff: return "screen_off";
+        case Kind::ClockJump: return "clock_jump";
+        case Kind::Start: return "start";
+    }
+    return "play";
+}
+
+std::string_view outcomeName(Outcome o) {
+    switch (o) {
+        case Outcome::None: return "";
+        case Outcome::Completed: return "completed";
+        case Outcome::Interrupted: return "interrupted";
+        case Outcome::Failed: return "failed";
+    }
+    return "";
+}
+
+std::optional<Kind> kindFromName(std::string_view s) {
+    for (Kind k : {Kind::Play, Kind::ScreenOff, Kind::ClockJump, Kind::Start})
+        if (kindName(k) == s) return k;
+    return std::nullopt;
+}
+
+std::optional<Outcome> outcomeFromName(std::string_view s) {
+    for (Outcome o : {Outcome::None, Outcome::Completed, Outcome::Interrupted, Outcome::Failed})
+        if (outcomeName(o) == s) return o;
+    return std::nullopt;
+}
+
+Outcome classify(std::int64_t scheduledMs, std::int64_t measuredMs) {
+    return std::llabs(measuredMs - scheduledMs) <= kCompletionToleranceMs ? Outcome::Completed
+                                                                          : Outcome::Interrupted;
+}
+
+Status validate(const Record& r) {
+    if (!manifest::isValidId(r.playerId)) return bad("record: player must be 1-128 characters of [A-Za-z0-9._:@-]");
+    if (r.seq < 1 || r.seq > kMaxSeq) return bad("record: seq out of range");
+    if (!crypto::isSha256Hex(r.prevHash)) return bad("record: prev must be 64 lowercase hex digits");
+    if (r.bundleVersion < 0) return bad("record: bundle_version must not be negative");
+    if (!optionalId(r.playlistId)) return bad("record: playlist is not a valid id");
+    if (!optionalId(r.scheduleId)) return bad("record: schedule is not a valid id");
+    if (!optionalId(r.campaignId)) return bad("record: campaign is not a valid id");
+    if (!r.source.empty() && r.source != "entry" && r.source != "takeover" && r.source != "filler")
+        return bad("record: source must be \"entry\", \"takeover\", \"filler\" or empty");
+    if (r.startUtcMs < 0 || r.startUtcMs >= kMaxUtcMs || r.endUtcMs < 0 || r.endUtcMs >= kMaxUtcMs)
+        return bad("record: start_utc_ms/end_utc_ms out of range");
+    if (r.kind != Kind::ClockJump && r.endUtcMs < r.startUtcMs)
+        return bad("record: end_utc_ms before start_utc_ms");
+    if (r.scheduledMs < 0 || r.scheduledMs > kMaxUtcMs) return bad("record: scheduled_ms out of range");
+    if (r.measuredMs < 0 || r.measuredMs > kMaxUtcMs) return bad("record: measured_ms out of range");
+    if (std::llabs(r.clockSkewMs) >= kMaxUtcMs) return bad("record: clock_skew_ms out of range");
+    if (!r.frameDigest.empty() && !crypto::isSha256Hex(r.frameDigest))
+        return bad("record: frame_digest must be empty or 64 lowercase hex digits");
+    if (r.detail.size() > kMaxDetailBytes || !json::isValidUtf8(r.detail))
+        return bad("record: detail must be valid UTF-8 of at most 512 bytes");
+    if (r.kind == Kind::Play) {
+        if (!crypto::isSha256Hex(r.mediaSha256)) return bad("record: a play needs media (64 lowercase hex digits)");
+        if (r.outcome == Outcome::None) return bad("record: a play needs an outcome");
+        if (r.outcome == Outcome::Completed && classify(r.scheduledMs, r.measuredMs) != Outcome::Completed)
+            return bad("record: completed, but measured_ms is not within 500 ms of scheduled_ms");
+    } else {
+        if (!r.mediaSha256.empty()) return bad("record: only a play names media");
+        if (r.outcome != Outcome::None) return bad("record: only a play has an outcome");
+    }
+    return {};
+}
+
+json::Value toJson(const Record& r) {
+    json::Object o;
+    o["format"] = kFormatVersion;
+    o["player"] = r.playerId;
+    o["seq"] = r.seq;
+    o["prev"] = r.prevHash;
+    o["kind"] = std::string(kindName(r.kind));
+    o["bundle_version"] = r.bundleVersion;
+    o["media"] = r.mediaSha256;
+    o["playlist"] = r.playlistId;
+    o["schedule"] = r.scheduleId;
+    o["source"] = r.source;
+    o["campaign"] = r.campaignId;
+    o["start_utc_ms"] = r.startUtcMs;
+    o["end_utc_ms"] = r.endUtcMs;
+    o["scheduled_ms"] = r.scheduledMs;
+    o["measured_ms"] = r.measuredMs;
+    o["outcome"] = std::string(outcomeName(r.outcome));
+    o["frame_digest"] = r.frameDigest;
+    o["clock_skew_ms"] = r.clockSkewMs;
+    o["detail"] = r.detail;
+    return json::Value(std::move(o));
+}
+
+std::string canonicalBytes(const Record& r) { return json::canonical(toJson(r)); }
+
+std::string recordHash(const Record& r) { return crypto::sha256Hex(canonicalBytes(r)); }
+
+Result<Record> recordFromJson(const json::Value& v) {
+    if (!v.isObject()) return bad("record: not an object");
+    Fields f(v.asObject(), "record");
+    std::int64_t format = 0;
+    POP_INT(f, "format", format);
+    if (format != kFormatVersion)
+        return makeError(Errc::UnsupportedFormat, "record: format " + std::to_string(format) + " is not understood");
+    Record r;
+    std::string kind, outcome;
+    POP_STR(f, "player", r.playerId);
+    POP_INT(f, "seq", r.seq);
+    POP_STR(f, "prev", r.prevHash);
+    POP_STR(f, "kind", kind);
+    POP_INT(f, "bundle_version", r.bundleVersion);
+    POP_STR(f, "media", r.mediaSha256);
+    POP_STR(f, "playlist", r.playlistId);
+    POP_STR(f, "schedule", r.scheduleId);
+    POP_STR(f, "source", r.source);
+    POP_STR(f, "campaign", r.campaignId);
+    POP_INT(f, "start_utc_ms", r.startUtcMs);
+    POP_INT(f, "end_utc_ms", r.endUtcMs);
+    POP_INT(f, "scheduled_ms", r.scheduledMs);
+    POP_INT(f, "measured_ms", r.measuredMs);
+    POP_STR(f, "outcome", outcome);
+    POP_STR(f, "frame_digest", r.frameDigest);
+    POP_INT(f, "clock_skew_ms", r.clockSkewMs);
+    POP_STR(f, "detail", r.detail);
+    MS_TRY(f.noOthers());
+    auto k = kindFromName(kind);
+    if (!k) return bad("record: unknown kind \"" + kind + "\"");
+    r.kind = *k;
+    auto o = outcomeFromName(outcome);
+    if (!o) return bad("record: unknown outcome \"" + outcome + "\"");
+    r.outcome = *o;
+    MS_TRY(validate(r));
+    return r;
+}
+
+Result<Record> parseRecord(std::string_view bytes) {
+    if (bytes.size() > kMaxRecordBytes) return makeError(Errc::TooLarge, "record: longer than 4096 bytes");
+    auto v = json::parseCanonical(bytes);
+    if (!v) return v.error();
+    return recordFromJson(*v);
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoints.
+
+namespace {
+
+json::Object checkpointFields(const Checkpoint& c) {
+    json::Object o;
+    o["format"] = kFormatVersion;
+    o["type"] = "checkpoint";
+    o["player"] = c.playerId;
+    o["first_seq"] = c.firstSeq;
+    o["last_seq"] = c.lastSeq;
+    o["last_hash"] = c.lastHash;
+    o["count"] = c.count;
+    o["created_utc_ms"] = c.createdUtcMs;
+    o["key"] = c.keyId;
+    return o;
+}
+
+Status validateCheckpoint(const Checkpoint& c) {
+    if (!manifest::isValidId(c.playerId)) return bad("checkpoint: player is not a valid id");
+    if (c.firstSeq < 1 || c.lastSeq < c.firstSeq || c.lastSeq > kMaxSeq)
+        return bad("checkpoint: need 1 <= first_seq <= last_seq");
+    if (c.count != c.lastSeq - c.firstSeq + 1) return bad("checkpoint: count is not last_seq - first_seq + 1");
+    if (!crypto::isSha256Hex(c.lastHash)) return bad("checkpoint: last_hash must be 64 lowercase hex digits");
+    if (c.createdUtcMs < 0 || c.createdUtcMs >= kMaxUtcMs) return bad("checkpoint: created_utc_ms out of range");
+    if (!crypto::isSha256Hex(c.keyId)) return bad("checkpoint: key must be 64 lowercase hex digits");
+    if (c.signature.size() != 64) return bad("checkpoint: signature must be 64 bytes");
+    return {};
+}
+
+}  // namespace
+
+std::string signedBytes(const Checkpoint& c) { return json::canonical(json::Value(checkpointFields(c))); }
+
+void sign(Checkpoint& c, const crypto::PrivateKey& key) {
+    c.keyId = key.publicKey().id();
+    c.signature = key.sign(signedBytes(c));
+}
+
+Status verifySignature(const Checkpoint& c, const crypto::PublicKey& key) {
+    if (c.keyId != key.id())
+        return makeError(Errc::UnknownSigner, "checkpoint: signed by key " + c.keyId + ", expected " + key.id());
+    if (!key.verify(signedBytes(c), c.signature))
+        return makeError(Errc::BadSignature, "checkpoint: signature does not verify");
+    return {};
+}
+
+json::Value toJson(const Checkpoint& c) {
+    json::Object o = checkpointFields(c);
+    o["sig"] = crypto::base64Encode(c.signature);
+    return json::Value(std::move(o));
+}
+
+std::string canonicalBytes(const Checkpoint& c) { return json::canonical(toJson(c)); }
+
+Result<Checkpoint> checkpointFromJson(const json::Value& v) {
+    if (!v.isObject()) return bad("checkpoint: not an object");
+    Fields f(v.asObject(), "checkpoint");
+    std::int64_t format = 0;
+    POP_INT(f, "format", format);
+    if (format != kFormatVersion)
+        return makeError(Errc::UnsupportedFormat, "checkpoint: format " + std::to_string(format) + " is not understood");
+    std::string type, sig;
+    POP_STR(f, "type", type);
+    if (type != "checkpoint") return bad("checkpoint: type must be \"checkpoint\"");
+    Checkpoint c;
+    POP_STR(f, "player", c.playerId);
+    POP_INT(f, "first_seq", c.firstSeq);
+    POP_INT(f, "last_seq", c.lastSeq);
+    POP_STR(f, "last_hash", c.lastHash);
+    POP_INT(f, "count", c.count);
+    POP_INT(f, "created_utc_ms", c.createdUtcMs);
+    POP_STR(f, "key", c.keyId);
+    POP_STR(f, "sig", sig);
+    MS_TRY(f.noOthers());
+    auto raw = crypto::base64Decode(sig);
+    if (!raw) return bad("checkpoint: sig is not base64");
+    c.signature = std::move(*raw);
+    MS_TRY(validateCheckpoint(c));
+    return c;
+}
+
+Result<Checkpoint> parseCheckpoint(std::string_view bytes) {
+    if (bytes.size() > kMaxRecordBytes) return makeError(Errc::TooLarge, "checkpoint: longer than 4096 bytes");
+    auto v = json::parseCanonical(bytes);
+    if (!v) return v.error();
+    return checkpointFromJson(*v);
+}
+
+Checkpoint makeCheckpoint(std::span<const Record> records, std::int64_t createdUtcMs,
+                          const crypto::PrivateKey& key) {
+    assert(!records.empty());
+    Checkpoint c;
+    c.playerId = records.front().playerId;
+    c.firstSeq = records.front().seq;
+    c.lastSeq = records.back().seq;
+    c.lastHash = recordHash(records.back());
+    c.count = c.lastSeq - c.firstSeq + 1;
+    c.createdUtcMs = createdUtcMs;
+    sign(c, key);
+    return c;
+}
+
+// ---------------------------------------------------------------------------
+// Verification.
+
+std::string_view problemName(Problem p) {
+    switch (p) {
+        case Problem::BadRecord: return "bad_record";
+        case Problem::WrongPlayer: return "wrong_player";
+        case Problem::OutOfOrder: return "out_of_order";
+        case Problem::Duplicate: return "duplicate";
+        case Problem::Conflict: return "conflict";
+        case Problem::Gap: return "gap";
+        case Problem::BrokenLink: return "broken_link";
+        case Problem::BadGenesis: return "bad_genesis";
+        case Problem::AnchorMismatch: return "anchor_mismatch";
+        case Problem::BadCheckpoint: return "bad_checkpoint";
+        case Problem::CheckpointSignature: return "checkpoint_signature";
+        case Problem::CheckpointMismatch: return "checkpoint_mismatch";
+        case Problem::CheckpointMissing: return "checkpoint_missing";
+        case Problem::Unsigned: return "unsigned";
+    }
+    return "bad_record";
+}
+
+std::string Finding::str() const {
+    std::string s(problemName(problem));
+    if (seq != 0) s += " seq " + std::to_string(seq);
+    return s + ": " + message;
+}
+
+Report verifyChain(std::string_view playerId, std::span<const Record> records,
+                   std::span<const Checkpoint> checkpoints, const crypto::PublicKey& playerKey,
+                   const std::optional<Anchor>& anchor) {
+    Report rep;
+    auto add = [&](Problem p, std::int64_t seq, std::size_t index, std::string msg) {
+        rep.findings.push_back(Finding{p, seq, index, std::move(msg)});
+    };
+
+    // Pass 1, in input order: well-formed, this player's, ascending, distinct.
+    struct Entry {
+        const Record* rec;
+        std::string hash;
+        std::size_t index;
+    };
+    std::map<std::int64_t, Entry> bySeq;
+    std::int64_t maxSeen = 0;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const Record& r = records[i];
+        if (auto st = validate(r); !st) {
+            add(Problem::BadRecord, r.seq, i, st.error().message);
+            continue;
+        }
+        if (r.playerId != playerId) {
+            add(Problem::WrongPlayer, r.seq, i,
+                "record of player \"" + r.playerId + "\" in the chain of \"" + std::string(playerId) + "\"");
+            continue;
+        }
+        std::string h = recordHash(r);
+        auto it = bySeq.find(r.seq);
+        if (it != bySeq.end()) {
+            if (it->second.hash == h)
+                add(Problem::Duplicate, r.seq, i, "the record at position " + std::to_string(it->second.index) +
+                                                      " appears again at position " + std::to_string(i));
+            else
+                add(Problem::Conflict, r.seq, i, "two different records with this seq (positions " +
+                                                     std::to_string(it->second.index) + " and " +
+                                                     std::to_string(i) + ")");
+            continue;
+        }
+        if (r.seq < maxSeen)
+            add(Problem::OutOfOrder, r.seq, i, "comes after seq " + std::to_string(maxSeen) + " in the input");
+        maxSeen = std::max(maxSeen, r.seq);
+        bySeq.emplace(r.seq, Entry{&r, std::move(h), i});
+    }
+    rep.records = bySeq.size();
+
+    // Pass 2, in seq order: contiguous and linked.
+    const Entry* prev = nullptr;
+    for (const auto& [seq, e] : bySeq) {
+        const Record& r = *e.rec;
+        if (!prev) {
+            if (anchor) {
+                if (seq <= anchor->seq)
+                    add(Problem::AnchorMismatch, seq, e.index,
+                        "at or before the anchor seq " + std::to_string(anchor->seq));
+                else if (seq != anchor->seq + 1)
+                    add(Problem::Gap, seq, e.index,
+                        "records " + std::to_string(anchor->seq + 1) + ".." + std::to_string(seq - 1) + " are missing");
+                else if (r.prevHash != anchor->hash)
+                    add(Problem::AnchorMismatch, seq, e.index, "prev does not match the anchor's hash " + anchor->hash);
+            } else if (seq != 1) {
+                add(Problem::Gap, seq, e.index, "records 1.." + std::to_string(seq - 1) + " are missing");
+            } else if (r.prevHash != kGenesisHash) {
+                add(Problem::BadGenesis, seq, e.index, "seq 1 must have the genesis prev (64 zeros)");
+            }
+        } else if (seq != prev->rec->seq + 1) {
+            std::int64_t from = prev->rec->seq + 1;
+            add(Problem::Gap, seq, e.index,
+                (from == seq - 1 ? "record " + std::to_string(from) + " is missing"
+                                 : "records " + std::to_string(from) + ".." + std::to_string(seq - 1) + " are missing"));
+        } else if (r.prevHash != prev->hash) {
+            add(Problem::BrokenLink, seq, e.index,
+                "prev " + r.prevHash.substr(0, 16) + "... is not the hash of seq " + std::to_string(prev->rec->seq) +
+                    " (" + prev->hash.substr(0, 16) + "...): one of the two records was altered, or one inserted");
+        }
+        prev = &e;
+    }
+    if (!bySeq.empty()) {
+        rep.firstSeq = bySeq.begin()->first;
+        rep.lastSeq = bySeq.rbegin()->first;
+        rep.lastHash = bySeq.rbegin()->second.hash;
+    }
+
+    // Checkpoints: signed by this player, naming records that hash as they say.
+    std::int64_t covered = anchor ? anchor->seq : 0;
+    for (std::size_t j = 0; j < checkpoints.size(); ++j) {
+        const Checkpoint& c = checkpoints[j];
+        if (auto st = validateCheckpoint(c); !st) {
+            add(Problem::BadCheckpoint, c.lastSeq, j, st.error().message);
+            continue;
+        }
+        if (c.playerId != playerId) {
+            add(Problem::WrongPlayer, c.lastSeq, j, "checkpoint of player \"" + c.playerId + "\"");
+            continue;
+        }
+        if (auto st = verifySignature(c, playerKey); !st) {
+            add(Problem::CheckpointSignature, c.lastSeq, j, st.error().message);
+            continue;
+        }
+        auto it = bySeq.find(c.lastSeq);
+        if (it == bySeq.end()) {
+            if (!(anchor && c.lastSeq <= anchor->seq))
+                add(Problem::CheckpointMissing, c.lastSeq, j, "the checkpoint names a record that is not present");
+            continue;
+        }
+        if (it->second.hash != c.lastHash) {
+            add(Problem::CheckpointMismatch, c.lastSeq, j,
+                "the record hashes to " + it->second.hash.substr(0, 16) + "..., the signed checkpoint says " +
+                    c.lastHash.substr(0, 16) + "...");
+            continue;
+        }
+        covered = std::max(covered, c.lastSeq);
+    }
+    if (!bySeq.empty() && rep.lastSeq > covered) {
+        auto it = bySeq.upper_bound(covered);
+        add(Problem::Unsigned, it->first, it->second.index,
+            "records " + std::to_string(it->first) + ".." + std::to_string(rep.lastSeq) +
+                " are not covered by a valid checkpoint");
+    }
+    return rep;
+}
+
+}  // namespace microscape::pop

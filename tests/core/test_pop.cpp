@@ -1,0 +1,305 @@
+#include <catch2/catch.hpp>
+
+#include "microscape/core/pop.hpp"
+#include "../support/catch_errc.hpp"
+
+using namespace microscape;
+using pop::Problem;
+
+namespace {
+
+const std::string kMediaA = std::string(64, 'a');
+const std::string kMediaB = std::string(64, 'b');
+
+pop::Record play(std::int64_t i) {
+    pop::Record r;
+    r.playerId = "p-garage-01";
+    r.kind = pop::Kind::Play;
+    r.bundleVersion = 7;
+    r.mediaSha256 = i % 2 ? kMediaA : kMediaB;
+    r.playlistId = "pl-fraud";
+    r.scheduleId = "s-fraud";
+    r.source = "entry";
+    r.campaignId = "c-2025";
+    r.startUtcMs = 1744600000000 + i * 10000;
+    r.endUtcMs = r.startUtcMs + 10000;
+    r.scheduledMs = 10000;
+    r.measuredMs = 10010;
+    r.outcome = pop::Outcome::Completed;
+    r.frameDigest = crypto::sha256Hex("frame" + std::to_string(i));
+    return r;
+}
+
+// A chain of n records from seq 1, with a checkpoint after every `every` records.
+struct Chain {
+    std::vector<pop::Record> records;
+    std::vector<pop::Checkpoint> checkpoints;
+};
+
+Chain makeChain(int n, int every, const crypto::PrivateKey& key) {
+    Chain c;
+    std::string prev(pop::kGenesisHash);
+    for (int i = 1; i <= n; ++i) {
+        pop::Record r = play(i);
+        r.seq = i;
+        r.prevHash = prev;
+        prev = pop::recordHash(r);
+        c.records.push_back(r);
+        if (i % every == 0 || i == n) {
+            std::size_t first = c.checkpoints.empty() ? 0 : static_cast<std::size_t>(c.checkpoints.back().lastSeq);
+            c.checkpoints.push_back(pop::makeCheckpoint(
+                std::span(c.records).subspan(first, static_cast<std::size_t>(i) - first), 1744700000000 + i, key));
+        }
+    }
+    return c;
+}
+
+std::vector<Problem> problems(const pop::Report& r) {
+    std::vector<Problem> v;
+    for (const auto& f : r.findings) v.push_back(f.problem);
+    return v;
+}
+
+bool has(const pop::Report& r, Problem p, std::int64_t seq = -1) {
+    for (const auto& f : r.findings)
+        if (f.problem == p && (seq < 0 || f.seq == seq)) return true;
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("record canonical bytes round-trip and are stable", "[pop]") {
+    pop::Record r = play(1);
+    r.seq = 1;
+    r.prevHash = std::string(pop::kGenesisHash);
+    r.detail = "反诈防骗";
+    std::string bytes = pop::canonicalBytes(r);
+    auto back = pop::parseRecord(bytes);
+    REQUIRE(back.ok());
+    CHECK(*back == r);
+    CHECK(pop::canonicalBytes(*back) == bytes);
+    CHECK(pop::recordHash(r) == crypto::sha256Hex(bytes));
+    CHECK(bytes.find("\"kind\":\"play\"") != std::string::npos);
+
+    SECTION("non-canonical bytes are refused") {
+        std::string spaced = bytes;
+        spaced.insert(1, " ");
+        CHECK(pop::parseRecord(spaced).code() == Errc::NotCanonical);
+    }
+    SECTION("unknown fields and formats are refused") {
+        json::Value v = pop::toJson(r);
+        v.asObject()["extra"] = 1;
+        CHECK(pop::parseRecord(json::canonical(v)).code() == Errc::BadManifest);
+        json::Value w = pop::toJson(r);
+        w.asObject()["format"] = 2;
+        CHECK(pop::parseRecord(json::canonical(w)).code() == Errc::UnsupportedFormat);
+    }
+    SECTION("oversized input is refused") {
+        CHECK(pop::parseRecord(std::string(5000, ' ')).code() == Errc::TooLarge);
+    }
+}
+
+TEST_CASE("record validation rejects inconsistent fields", "[pop]") {
+    pop::Record r = play(1);
+    r.seq = 1;
+    r.prevHash = std::string(pop::kGenesisHash);
+    REQUIRE(pop::validate(r).ok());
+    SECTION("seq 0") { r.seq = 0; }
+    SECTION("bad prev") { r.prevHash = "00"; }
+    SECTION("play without media") { r.mediaSha256.clear(); }
+    SECTION("play without outcome") { r.outcome = pop::Outcome::None; }
+    SECTION("completed outside the tolerance") { r.measuredMs = r.scheduledMs + 501; }
+    SECTION("end before start") { r.endUtcMs = r.startUtcMs - 1; }
+    SECTION("bad source") { r.source = "other"; }
+    SECTION("event with media") {
+        r.kind = pop::Kind::ScreenOff;
+        r.outcome = pop::Outcome::None;
+    }
+    SECTION("bad frame digest") { r.frameDigest = "XYZ"; }
+    SECTION("bad player id") { r.playerId = "a b"; }
+    CHECK(pop::validate(r).code() == Errc::BadManifest);
+}
+
+TEST_CASE("classify applies the 500 ms completion rule", "[pop]") {
+    CHECK(pop::classify(10000, 10000) == pop::Outcome::Completed);
+    CHECK(pop::classify(10000, 9500) == pop::Outcome::Completed);
+    CHECK(pop::classify(10000, 10500) == pop::Outcome::Completed);
+    CHECK(pop::classify(10000, 9499) == pop::Outcome::Interrupted);
+    CHECK(pop::classify(10000, 10501) == pop::Outcome::Interrupted);
+}
+
+TEST_CASE("checkpoint signatures and canonical form", "[pop]") {
+    auto key = std::move(crypto::PrivateKey::generate().value());
+    auto other = std::move(crypto::PrivateKey::generate().value());
+    Chain c = makeChain(3, 10, key);
+    REQUIRE(c.checkpoints.size() == 1);
+    const pop::Checkpoint& cp = c.checkpoints[0];
+    CHECK(cp.firstSeq == 1);
+    CHECK(cp.lastSeq == 3);
+    CHECK(cp.count == 3);
+    CHECK(pop::verifySignature(cp, key.publicKey()).ok());
+    CHECK(pop::verifySignature(cp, other.publicKey()).code() == Errc::UnknownSigner);
+    auto back = pop::parseCheckpoint(pop::canonicalBytes(cp));
+    REQUIRE(back.ok());
+    CHECK(*back == cp);
+    pop::Checkpoint tampered = cp;
+    tampered.count = 2;
+    CHECK(pop::verifySignature(tampered, key.publicKey()).code() == Errc::BadSignature);
+    pop::Checkpoint forged = cp;
+    pop::sign(forged, other);
+    forged.keyId = key.publicKey().id();
+    CHECK(pop::verifySignature(forged, key.publicKey()).code() == Errc::BadSignature);
+}
+
+TEST_CASE("verifyChain accepts an intact chain and names each kind of tampering", "[pop]") {
+    auto key = std::move(crypto::PrivateKey::generate().value());
+    auto other = std::move(crypto::PrivateKey::generate().value());
+    Chain c = makeChain(10, 4, key);  // checkpoints after 4, 8, 10
+    auto verify = [&](const Chain& ch) {
+        return pop::verifyChain("p-garage-01", ch.records, ch.checkpoints, key.publicKey());
+    };
+    {
+        auto rep = verify(c);
+        INFO((rep.ok() ? std::string() : rep.findings[0].str()));
+        CHECK(rep.ok());
+        CHECK(rep.records == 10);
+        CHECK(rep.lastSeq == 10);
+        CHECK(rep.lastHash == pop::recordHash(c.records.back()));
+    }
+    SECTION("one changed field in a middle record") {
+        c.records[4].endUtcMs += 1000;
+        c.records[4].measuredMs += 1000;
+        c.records[4].outcome = pop::Outcome::Interrupted;
+        auto rep = verify(c);
+        CHECK(problems(rep) == std::vector{Problem::BrokenLink});
+        CHECK(rep.findings[0].seq == 6);
+    }
+    SECTION("a changed field in the last record") {
+        c.records[9].mediaSha256 = kMediaB == c.records[9].mediaSha256 ? kMediaA : kMediaB;
+        auto rep = verify(c);
+        CHECK(problems(rep) == std::vector{Problem::CheckpointMismatch, Problem::Unsigned});
+    }
+    SECTION("a record deleted in the middle") {
+        c.records.erase(c.records.begin() + 5);
+        auto rep = verify(c);
+        CHECK(problems(rep) == std::vector{Problem::Gap});
+        CHECK(rep.findings[0].seq == 7);
+        CHECK(rep.findings[0].message == "record 6 is missing");
+    }
+    SECTION("the last record deleted") {
+        c.records.pop_back();
+        auto rep = verify(c);
+        CHECK(problems(rep) == std::vector{Problem::CheckpointMissing, Problem::Unsigned});
+        CHECK(rep.findings[0].seq == 10);
+    }
+    SECTION("the first record deleted") {
+        c.records.erase(c.records.begin());
+        CHECK(problems(verify(c)) == std::vector{Problem::Gap});
+    }
+    SECTION("two records swapped") {
+        std::swap(c.records[2], c.records[3]);
+        auto rep = verify(c);
+        CHECK(problems(rep) == std::vector{Problem::OutOfOrder});
+        CHECK(rep.findings[0].seq == 3);
+    }
+    SECTION("a duplicated record") {
+        c.records.insert(c.records.begin() + 6, c.records[5]);
+        auto rep = verify(c);
+        CHECK(problems(rep) == std::vector{Problem::Duplicate});
+        CHECK(rep.findings[0].seq == 6);
+        CHECK(rep.records == 10);
+    }
+    SECTION("an inserted record re-using a seq") {
+        pop::Record forged = c.records[4];
+        forged.mediaSha256 = std::string(64, 'c');
+        c.records.insert(c.records.begin() + 5, forged);
+        CHECK(has(verify(c), Problem::Conflict, 5));
+    }
+    SECTION("an inserted record with the following ones renumbered") {
+        pop::Record forged = c.records[4];
+        forged.seq = 6;
+        forged.prevHash = pop::recordHash(c.records[4]);
+        c.records.insert(c.records.begin() + 5, forged);
+        for (std::size_t i = 6; i < c.records.size(); ++i) c.records[i].seq += 1;
+        auto rep = verify(c);
+        CHECK(has(rep, Problem::BrokenLink, 7));
+        CHECK_FALSE(rep.ok());
+    }
+    SECTION("a record of another player spliced in") {
+        c.records[3].playerId = "p-mall-02";
+        auto rep = verify(c);
+        CHECK(has(rep, Problem::WrongPlayer, 4));
+        CHECK(has(rep, Problem::Gap, 5));
+    }
+    SECTION("a checkpoint signed by another key") {
+        pop::sign(c.checkpoints[2], other);
+        auto rep = verify(c);
+        CHECK(problems(rep) == std::vector{Problem::CheckpointSignature, Problem::Unsigned});
+    }
+    SECTION("a checkpoint with an edited last hash") {
+        c.checkpoints[0].lastHash = std::string(64, 'f');
+        CHECK(problems(verify(c)) == std::vector{Problem::CheckpointSignature});
+    }
+    SECTION("a checkpoint of another player") {
+        c.checkpoints[0].playerId = "p-mall-02";
+        CHECK(problems(verify(c)) == std::vector{Problem::WrongPlayer});
+    }
+    SECTION("no checkpoints at all") {
+        c.checkpoints.clear();
+        auto rep = verify(c);
+        CHECK(problems(rep) == std::vector{Problem::Unsigned});
+        CHECK(rep.findings[0].seq == 1);
+    }
+    SECTION("a wrong genesis") {
+        c.records[0].prevHash = std::string(64, '1');
+        auto rep = verify(c);
+        CHECK(has(rep, Problem::BadGenesis, 1));
+        CHECK(has(rep, Problem::BrokenLink, 2));
+    }
+    SECTION("a malformed record") {
+        c.records[2].prevHash = "nothex";
+        CHECK(has(verify(c), Problem::BadRecord, 3));
+    }
+    SECTION("a chain continued from an anchor") {
+        std::vector<pop::Record> tail(c.records.begin() + 4, c.records.end());
+        std::vector<pop::Checkpoint> cps(c.checkpoints.begin() + 1, c.checkpoints.end());
+        pop::Anchor a{4, pop::recordHash(c.records[3])};
+        CHECK(pop::verifyChain("p-garage-01", tail, cps, key.publicKey(), a).ok());
+        a.hash = std::string(64, 'e');
+        CHECK(problems(pop::verifyChain("p-garage-01", tail, cps, key.publicKey(), a)) ==
+              std::vector{Problem::AnchorMismatch});
+        pop::Anchor early{2, pop::recordHash(c.records[1])};
+        CHECK(problems(pop::verifyChain("p-garage-01", tail, cps, key.publicKey(), early)) ==
+              std::vector{Problem::Gap});
+    }
+}
+
+TEST_CASE("events chain like plays", "[pop]") {
+    auto key = std::move(crypto::PrivateKey::generate().value());
+    std::vector<pop::Record> recs;
+    pop::Record off;
+    off.playerId = "p1";
+    off.seq = 1;
+    off.prevHash = std::string(pop::kGenesisHash);
+    off.kind = pop::Kind::ScreenOff;
+    off.startUtcMs = 1000;
+    off.endUtcMs = 5000;
+    off.measuredMs = 4000;
+    recs.push_back(off);
+    pop::Record jump;
+    jump.playerId = "p1";
+    jump.seq = 2;
+    jump.prevHash = pop::recordHash(off);
+    jump.kind = pop::Kind::ClockJump;
+    jump.startUtcMs = 9000;
+    jump.endUtcMs = 6000;  // the wall clock went back 3 s
+    jump.detail = "wall clock moved -3000 ms against the monotonic clock";
+    recs.push_back(jump);
+    REQUIRE(pop::validate(jump).ok());
+    auto cp = pop::makeCheckpoint(recs, 10000, key);
+    std::vector<pop::Checkpoint> cps{cp};
+    CHECK(pop::verifyChain("p1", recs, cps, key.publicKey()).ok());
+    auto back = pop::parseRecord(pop::canonicalBytes(jump));
+    REQUIRE(back.ok());
+    CHECK(back->kind == pop::Kind::ClockJump);
+}
