@@ -314,6 +314,44 @@ Checkpoint makeCheckpoint(std::span<const Record> records, std::int64_t createdU
     return c;
 }
 
+std::string encodeBatch(const Batch& b) {
+    std::string out;
+    for (const auto& r : b.records) {
+        out += canonicalBytes(r);
+        out += '\n';
+    }
+    out += canonicalBytes(b.checkpoint);
+    out += '\n';
+    return out;
+}
+
+Result<Batch> parseBatch(std::string_view body) {
+    if (body.size() > (kMaxBatchRecords + 1) * (kMaxRecordBytes + 1))
+        return makeError(Errc::TooLarge, "batch: too large");
+    if (body.empty() || body.back() != '\n') return bad("batch: must end with a newline");
+    std::vector<std::string_view> lines;
+    std::size_t pos = 0;
+    while (pos < body.size()) {
+        std::size_t nl = body.find('\n', pos);
+        lines.push_back(body.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    if (lines.size() < 2) return bad("batch: needs at least one record and a checkpoint");
+    if (lines.size() - 1 > kMaxBatchRecords) return makeError(Errc::TooLarge, "batch: more than 1000 records");
+    Batch b;
+    for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+        auto r = parseRecord(lines[i]);
+        if (!r) return makeError(r.error().code, "batch line " + std::to_string(i + 1) + ": " + r.error().message);
+        b.records.push_back(std::move(*r));
+    }
+    auto c = parseCheckpoint(lines.back());
+    if (!c) return makeError(c.error().code, "batch: last line: " + c.error().message);
+    b.checkpoint = std::move(*c);
+    if (b.checkpoint.firstSeq != b.records.front().seq || b.checkpoint.lastSeq != b.records.back().seq)
+        return bad("batch: the checkpoint does not cover exactly the records of the batch");
+    return b;
+}
+
 // ---------------------------------------------------------------------------
 // Verification.
 

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "microscape/core/pop.hpp"
 #include "../support/catch_errc.hpp"
 
@@ -302,4 +304,28 @@ TEST_CASE("events chain like plays", "[pop]") {
     auto back = pop::parseRecord(pop::canonicalBytes(jump));
     REQUIRE(back.ok());
     CHECK(back->kind == pop::Kind::ClockJump);
+}
+
+TEST_CASE("batches encode as lines and parse back", "[pop]") {
+    auto key = std::move(crypto::PrivateKey::generate().value());
+    Chain c = makeChain(5, 100, key);
+    pop::Batch b{c.records, c.checkpoints.back()};
+    std::string body = pop::encodeBatch(b);
+    CHECK(std::count(body.begin(), body.end(), '\n') == 6);
+    auto back = pop::parseBatch(body);
+    REQUIRE(back.ok());
+    CHECK(back->records == b.records);
+    CHECK(back->checkpoint == b.checkpoint);
+    SECTION("a checkpoint that does not match the records") {
+        pop::Batch short_{std::vector<pop::Record>(c.records.begin(), c.records.end() - 1), c.checkpoints.back()};
+        CHECK(pop::parseBatch(pop::encodeBatch(short_)).code() == Errc::BadManifest);
+    }
+    SECTION("no trailing newline") { CHECK(pop::parseBatch(body.substr(0, body.size() - 1)).code() == Errc::BadManifest); }
+    SECTION("a garbled line") {
+        body[10] = '#';
+        CHECK_FALSE(pop::parseBatch(body).ok());
+    }
+    SECTION("only a checkpoint") {
+        CHECK(pop::parseBatch(pop::canonicalBytes(b.checkpoint) + "\n").code() == Errc::BadManifest);
+    }
 }

@@ -118,6 +118,22 @@ Result<Checkpoint> checkpointFromJson(const json::Value& v);
 Checkpoint makeCheckpoint(std::span<const Record> records, std::int64_t createdUtcMs,
                           const crypto::PrivateKey& key);
 
+// A batch as uploaded (the PROOFS payload) and as exported: one canonical record
+// per line in seq order, then the checkpoint over them on the last line; every
+// line ends in "\n" (docs/proof-of-play.md, "Batch").
+constexpr std::size_t kMaxBatchRecords = 1000;
+struct Batch {
+    std::vector<Record> records;
+    Checkpoint checkpoint;
+};
+std::string encodeBatch(const Batch& b);
+// Parses the lines (each record and the checkpoint as by parseRecord and
+// parseCheckpoint) and checks the shape: 1..kMaxBatchRecords records, the
+// checkpoint last and naming exactly the first and last record's seqs. It does
+// not verify links or signatures: that is verifyChain's job.
+// Errors: TooLarge, BadJson, NotCanonical, UnsupportedFormat, BadManifest.
+Result<Batch> parseBatch(std::string_view body);
+
 // ---------------------------------------------------------------------------
 // Verification.
 
