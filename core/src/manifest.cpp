@@ -10,9 +10,18 @@ namespace {
 
 Error bad(std::string msg) { return makeError(Errc::BadManifest, std::move(msg)); }
 
+// C0 and DEL, C1 (U+0080-U+009F, UTF-8 C2 80..C2 9F), and the bidirectional
+// embedding/override/isolate controls (U+202A-U+202E, U+2066-U+2069) that can
+// make a displayed name read differently from its bytes.
 bool hasControl(std::string_view s) {
-    for (unsigned char c : s)
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        auto c = static_cast<unsigned char>(s[i]);
         if (c < 0x20 || c == 0x7f) return true;
+        auto next = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
+        if (c == 0xc2 && next(1) >= 0x80 && next(1) <= 0x9f) return true;
+        if (c == 0xe2 && next(1) == 0x80 && next(2) >= 0xaa && next(2) <= 0xae) return true;
+        if (c == 0xe2 && next(1) == 0x81 && next(2) >= 0xa6 && next(2) <= 0xa9) return true;
+    }
     return false;
 }
 
@@ -197,12 +206,10 @@ Result<Manifest> parse(std::string_view bytes) {
         if (!crypto::isSha256Hex(*sha)) return bad(where + ": sha256 must be 64 lowercase hex digits");
         if (!seen.insert(*sha).second) return bad(where + ": sha256 " + *sha + " is listed twice");
         e.sha256 = *sha;
-        auto size = mf.integer("size", 0, static_cast<std::int64_t>(kMaxMediaBytes));
-        if (!size) {
-            if (size.error().message.find("out of range") != std::string::npos)
-                return makeError(Errc::TooLarge, where + ": size exceeds the per-file limit of 8 GiB");
-            return size.error();
-        }
+        auto size = mf.integer("size", 0, json::kMaxSafeInteger);
+        if (!size) return size.error();
+        if (static_cast<std::uint64_t>(*size) > kMaxMediaBytes)
+            return makeError(Errc::TooLarge, where + ": size exceeds the per-file limit of 8 GiB");
         e.sizeBytes = static_cast<std::uint64_t>(*size);
         total += e.sizeBytes;
         auto k = mf.str("kind");

@@ -78,7 +78,7 @@ Status ByteSource::skip(std::uint64_t n) {
 
 Result<std::size_t> MemorySource::read(void* buf, std::size_t n) {
     std::size_t take = std::min(n, data_.size() - pos_);
-    std::memcpy(buf, data_.data() + pos_, take);
+    if (take) std::memcpy(buf, data_.data() + pos_, take);
     pos_ += take;
     return take;
 }
@@ -256,8 +256,8 @@ Result<std::string> makeHeader(std::string_view name, std::uint64_t sizeBytes, s
         prefix = name.substr(0, cut);
         base = name.substr(cut + 1);
     }
-    std::memcpy(b + kNameOff, base.data(), base.size());
-    std::memcpy(b + kPrefixOff, prefix.data(), prefix.size());
+    base.copy(b + kNameOff, base.size());
+    prefix.copy(b + kPrefixOff, prefix.size());
     writeOctal(b + kModeOff, 8, 0644);
     writeOctal(b + kUidOff, 8, 0);
     writeOctal(b + kGidOff, 8, 0);
