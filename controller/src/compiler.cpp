@@ -101,16 +101,68 @@ Compiler::Compiler(Db& db, const ControllerConfig& config, crypto::PrivateKey ke
     : db_(db), config_(config), key_(std::move(key)), publicKey_(key_.publicKey()), metrics_(metrics), log_(log),
       clock_(std::move(clock)) {}
 
+struct Compiler::Snapshot {
+    struct PlannedSchedule {
+        Schedule row;
+        Target target;
+        std::vector<schedule::Daypart> dayparts;
+    };
+    struct PlannedTakeover {
+        Takeover row;
+        Target target;
+    };
+    std::vector<PlannedSchedule> schedules;
+    std::vector<PlannedTakeover> takeovers;
+    std::map<std::int64_t, Playlist> playlists;
+    std::map<std::int64_t, Media> media;
+    std::map<std::int64_t, Location> locations;
+    std::optional<std::int64_t> fleetFiller;
+    std::map<std::string, tz::Zone> zones;  // parsed on first use
+};
+
+std::shared_ptr<Compiler::Snapshot> Compiler::loadSnapshot() {
+    auto snap = std::make_shared<Snapshot>();
+    db_.read([&](DbConn& c) {
+        for (auto& sch : repo::listSchedules(c)) {
+            auto target = targetOf(sch.targetJson);
+            auto dayparts = daypartsOf(sch.daypartsJson);
+            snap->schedules.push_back({std::move(sch), std::move(target), std::move(dayparts)});
+        }
+        for (auto& t : repo::listTakeovers(c)) {
+            if (t.cancelledAtMs) continue;
+            auto target = targetOf(t.targetJson);
+            snap->takeovers.push_back({std::move(t), std::move(target)});
+        }
+        for (auto& p : repo::listPlaylists(c)) snap->playlists.emplace(p.id, std::move(p));
+        repo::MediaFilter approved;
+        approved.state = "approved";  // withdrawn or unreviewed content never reaches a screen
+        for (auto& m : repo::listMedia(c, approved)) snap->media.emplace(m.id, std::move(m));
+        for (auto& l : repo::listLocations(c)) snap->locations.emplace(l.id, std::move(l));
+        if (auto v = repo::setting(c, "filler_playlist_id")) snap->fleetFiller = std::stoll(*v);
+    });
+    return snap;
+}
+
 Result<Compiler::Built> Compiler::build(const CompileSubject& subject, std::int64_t fromUtcMs,
                                         std::int64_t untilUtcMs) {
+    auto snap = loadSnapshot();
+    return buildFrom(*snap, subject, fromUtcMs, untilUtcMs);
+}
+
+Result<Compiler::Built> Compiler::buildFrom(Snapshot& snap, const CompileSubject& subject, std::int64_t fromUtcMs,
+                                            std::int64_t untilUtcMs) {
     Built out;
     schedule::Schedule& s = out.schedule;
     s.zoneName = subject.location ? subject.location->timezone : "Asia/Shanghai";
-    auto zoneBytes = tz::loadZoneFile(s.zoneName);
-    if (!zoneBytes) return zoneBytes.error();
-    auto zone = tz::parseTzif(*zoneBytes);
-    if (!zone) return zone.error();
-    auto offsets = schedule::offsetsFor(*zone, fromUtcMs, untilUtcMs);
+    auto zit = snap.zones.find(s.zoneName);
+    if (zit == snap.zones.end()) {
+        auto zoneBytes = tz::loadZoneFile(s.zoneName);
+        if (!zoneBytes) return zoneBytes.error();
+        auto zone = tz::parseTzif(*zoneBytes);
+        if (!zone) return zone.error();
+        zit = snap.zones.emplace(s.zoneName, std::move(*zone)).first;
+    }
+    auto offsets = schedule::offsetsFor(zit->second, fromUtcMs, untilUtcMs);
     if (!offsets) return offsets.error();
     s.offsets = std::move(*offsets);
     s.fromUtcMs = fromUtcMs;
@@ -123,72 +175,71 @@ Result<Compiler::Built> Compiler::build(const CompileSubject& subject, std::int6
     const std::int64_t untilDay = (tz::localFromUtc(s.offsets, untilUtcMs)) / kDayMs + 1;
 
     std::set<std::int64_t> playlistIds;
-    db_.read([&](DbConn& c) {
-        for (const auto& sch : repo::listSchedules(c)) {
-            if (!matches(targetOf(sch.targetJson), subject)) continue;
-            schedule::Entry e;
-            e.id = "sch-" + std::to_string(sch.id);
-            e.playlistId = playlistKey(sch.playlistId);
-            e.campaignId = sch.campaignId ? "cmp-" + std::to_string(*sch.campaignId) : "";
-            e.priority = static_cast<std::int32_t>(sch.priority);
-            e.startDay = dayOf(sch.startsOn);
-            e.endDay = dayOf(sch.endsOn);
-            if (e.endDay < fromDay || e.startDay > untilDay) continue;
-            e.dayparts = daypartsOf(sch.daypartsJson);
-            s.entries.push_back(e);
-            playlistIds.insert(sch.playlistId);
-        }
-        for (const auto& t : repo::listTakeovers(c)) {
-            if (t.cancelledAtMs || t.expiresAtMs <= fromUtcMs || t.startsAtMs >= untilUtcMs) continue;
-            if (!matches(targetOf(t.targetJson), subject)) continue;
-            s.takeovers.push_back({"tko-" + std::to_string(t.id), playlistKey(t.playlistId), t.startsAtMs,
-                                   t.expiresAtMs});
-            playlistIds.insert(t.playlistId);
-        }
-        std::optional<std::int64_t> filler;
-        if (subject.location && subject.location->fillerPlaylistId) filler = subject.location->fillerPlaylistId;
-        else if (auto v = repo::setting(c, "filler_playlist_id")) filler = std::stoll(*v);
-        if (filler) playlistIds.insert(*filler);
+    for (const auto& ps : snap.schedules) {
+        const Schedule& sch = ps.row;
+        schedule::Entry e;
+        e.startDay = dayOf(sch.startsOn);
+        e.endDay = dayOf(sch.endsOn);
+        if (e.endDay < fromDay || e.startDay > untilDay) continue;
+        if (!matches(ps.target, subject)) continue;
+        e.id = "sch-" + std::to_string(sch.id);
+        e.playlistId = playlistKey(sch.playlistId);
+        e.campaignId = sch.campaignId ? "cmp-" + std::to_string(*sch.campaignId) : "";
+        e.priority = static_cast<std::int32_t>(sch.priority);
+        e.dayparts = ps.dayparts;
+        s.entries.push_back(std::move(e));
+        playlistIds.insert(sch.playlistId);
+    }
+    for (const auto& pt : snap.takeovers) {
+        const Takeover& t = pt.row;
+        if (t.expiresAtMs <= fromUtcMs || t.startsAtMs >= untilUtcMs) continue;
+        if (!matches(pt.target, subject)) continue;
+        s.takeovers.push_back({"tko-" + std::to_string(t.id), playlistKey(t.playlistId), t.startsAtMs, t.expiresAtMs});
+        playlistIds.insert(t.playlistId);
+    }
+    std::optional<std::int64_t> filler = snap.fleetFiller;
+    if (subject.location && subject.location->fillerPlaylistId) filler = subject.location->fillerPlaylistId;
+    if (filler) playlistIds.insert(*filler);
 
-        std::set<std::string> usable;  // playlists that still hold approved items
-        std::set<std::string> mediaSeen;
-        for (auto id : playlistIds) {
-            auto p = repo::playlistById(c, id);
-            if (!p) continue;
-            schedule::Playlist pl;
-            pl.id = playlistKey(id);
-            pl.name = p->name;
-            for (const auto& it : p->items) {
-                auto m = repo::mediaById(c, it.mediaId);
-                if (!m || m->state != "approved") continue;  // withdrawn content never reaches a screen
-                schedule::Item item;
-                item.mediaSha256 = m->sha256;
-                item.durationMs = it.durationMs.value_or(m->durationMs.value_or(kDefaultStillMs));
-                item.audio = m->kind == "audio";
-                item.validFromUtcMs = it.validFromMs;
-                item.validUntilUtcMs = it.validUntilMs;
-                pl.items.push_back(item);
-                if (mediaSeen.insert(m->sha256).second) {
-                    manifest::MediaEntry me;
-                    me.sha256 = m->sha256;
-                    me.sizeBytes = static_cast<std::uint64_t>(m->sizeBytes);
-                    me.kind = mediaKindFromName(m->kind);
-                    me.mime = m->mime;
-                    me.durationMs = m->durationMs.value_or(0);
-                    me.name = m->displayName;
-                    me.fileName = m->originalName.empty() ? m->sha256 : m->originalName;
-                    out.media.push_back(me);
-                    out.mediaIds[m->sha256] = m->id;
-                }
+    std::set<std::string> usable;  // playlists that still hold approved items
+    std::set<std::string> mediaSeen;
+    for (auto id : playlistIds) {
+        auto pit = snap.playlists.find(id);
+        if (pit == snap.playlists.end()) continue;
+        schedule::Playlist pl;
+        pl.id = playlistKey(id);
+        pl.name = pit->second.name;
+        for (const auto& it : pit->second.items) {
+            auto mit = snap.media.find(it.mediaId);
+            if (mit == snap.media.end()) continue;  // not approved (the snapshot holds only approved media)
+            const Media& m = mit->second;
+            schedule::Item item;
+            item.mediaSha256 = m.sha256;
+            item.durationMs = it.durationMs.value_or(m.durationMs.value_or(kDefaultStillMs));
+            item.audio = m.kind == "audio";
+            item.validFromUtcMs = it.validFromMs;
+            item.validUntilUtcMs = it.validUntilMs;
+            pl.items.push_back(item);
+            if (mediaSeen.insert(m.sha256).second) {
+                manifest::MediaEntry me;
+                me.sha256 = m.sha256;
+                me.sizeBytes = static_cast<std::uint64_t>(m.sizeBytes);
+                me.kind = mediaKindFromName(m.kind);
+                me.mime = m.mime;
+                me.durationMs = m.durationMs.value_or(0);
+                me.name = m.displayName;
+                me.fileName = m.originalName.empty() ? m.sha256 : m.originalName;
+                out.media.push_back(me);
+                out.mediaIds[m.sha256] = m.id;
             }
-            if (pl.items.empty()) continue;
-            usable.insert(pl.id);
-            s.playlists.push_back(std::move(pl));
         }
-        std::erase_if(s.entries, [&](const schedule::Entry& e) { return !usable.count(e.playlistId); });
-        std::erase_if(s.takeovers, [&](const schedule::Takeover& t) { return !usable.count(t.playlistId); });
-        if (filler && usable.count(playlistKey(*filler))) s.fillerPlaylistId = playlistKey(*filler);
-    });
+        if (pl.items.empty()) continue;
+        usable.insert(pl.id);
+        s.playlists.push_back(std::move(pl));
+    }
+    std::erase_if(s.entries, [&](const schedule::Entry& e) { return !usable.count(e.playlistId); });
+    std::erase_if(s.takeovers, [&](const schedule::Takeover& t) { return !usable.count(t.playlistId); });
+    if (filler && usable.count(playlistKey(*filler))) s.fillerPlaylistId = playlistKey(*filler);
     std::sort(out.media.begin(), out.media.end(),
               [](const manifest::MediaEntry& a, const manifest::MediaEntry& b) { return a.sha256 < b.sha256; });
     MS_TRY(schedule::validate(s));
@@ -198,16 +249,24 @@ Result<Compiler::Built> Compiler::build(const CompileSubject& subject, std::int6
 Result<CompiledManifest> Compiler::compileLocked(const std::string& playerId) {
     auto player = db_.read([&](DbConn& c) { return repo::playerById(c, playerId); });
     if (!player) return makeError(Errc::NotFound, "no player " + playerId);
+    auto snap = loadSnapshot();
+    return compileLocked(*snap, *player);
+}
+
+Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& player) {
+    const std::string& playerId = player.id;
     CompileSubject subject;
     subject.player = player;
-    if (player->locationId)
-        subject.location = db_.read([&](DbConn& c) { return repo::locationById(c, *player->locationId); });
+    if (player.locationId) {
+        auto lit = snap.locations.find(*player.locationId);
+        if (lit != snap.locations.end()) subject.location = lit->second;
+    }
     const std::int64_t now = clock_();
     // The window starts at the UTC day so the content (and its hash) is stable for
     // a day; a player keeps a plan for the whole horizon when cut off.
     const std::int64_t from = now - now % kDayMs;
     const std::int64_t until = from + std::int64_t(config_.compileHorizonDays + 1) * kDayMs;
-    auto built = build(subject, from, until);
+    auto built = buildFrom(snap, subject, from, until);
     if (!built) return built.error();
 
     manifest::Manifest m;
@@ -287,13 +346,14 @@ int Compiler::recompileAll(const std::string& reason) {
     int changed = 0;
     try {
         auto players = db_.read([](DbConn& c) { return repo::listPlayers(c); });
+        auto snap = loadSnapshot();
         for (const auto& p : players) {
             if (p.state != "enrolled") continue;
             auto before = db_.read([&](DbConn& c) {
                 auto r = c.one("SELECT MAX(version) FROM compiled_manifests WHERE player_id = ?", {p.id});
                 return r ? r->i64(0) : 0;
             });
-            auto r = compileLocked(p.id);
+            auto r = compileLocked(*snap, p);
             if (!r) {
                 log_.error("player %s: compilation failed (%s): %s", p.id, reason, r.error().str());
                 continue;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <vector>
 #include <mutex>
 #include <optional>
@@ -76,7 +77,15 @@ public:
     using Listener = std::function<void(const CompiledManifest&)>;
     void setListener(Listener listener);
 
+    // Everything compilation reads, loaded in one read so that recompiling a whole
+    // fleet costs one pass over the store, not one per player.
+    struct Snapshot;
+
 private:
+    std::shared_ptr<Snapshot> loadSnapshot();
+    Result<Built> buildFrom(Snapshot& snap, const CompileSubject& subject, std::int64_t fromUtcMs,
+                            std::int64_t untilUtcMs);
+    Result<CompiledManifest> compileLocked(Snapshot& snap, const Player& player);
     Result<CompiledManifest> compileLocked(const std::string& playerId);
 
     Db& db_;
