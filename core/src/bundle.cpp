@@ -1,6 +1,7 @@
 #include "microscape/core/bundle.hpp"
 
 #include <map>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -38,7 +39,8 @@ Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, M
     tar::Reader reader(source);
     std::optional<std::string> manifestBytes, signature;
     std::map<std::string, SeenMedia> media;
-    std::vector<char> buf(1 << 20);
+    constexpr std::size_t kBufBytes = 256 * 1024;
+    auto buf = std::make_unique_for_overwrite<char[]>(kBufBytes);
     std::uint64_t mediaTotal = 0;
 
     while (true) {
@@ -67,11 +69,11 @@ Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, M
             if (sink) MS_TRY(sink->begin(sha, h.sizeBytes));
             crypto::Sha256 hasher;
             while (true) {
-                auto r = reader.read(buf.data(), buf.size());
+                auto r = reader.read(buf.get(), kBufBytes);
                 if (!r) return r.error();
                 if (*r == 0) break;
-                hasher.update(buf.data(), *r);
-                if (sink) MS_TRY(sink->write(buf.data(), *r));
+                hasher.update(buf.get(), *r);
+                if (sink) MS_TRY(sink->write(buf.get(), *r));
             }
             std::string actual = crypto::toHex(hasher.finish());
             if (actual != sha)
