@@ -1,0 +1,215 @@
+// The playback engine: plays the active bundle's schedule with libvlc 3 as the
+// core evaluator decides, pre-rolling the next item on a second media player so
+// that the screen never shows black between items, and journals every play.
+//
+// Threads: one owner thread (started by start(), ended by stop()) owns all
+// libvlc players and all playback state. Every public method may be called from
+// any thread: setBundle/takeover/setClockSkew only post a command and wake the
+// owner; nowPlaying/stats/snapshot/frameTrace read state under a mutex. libvlc's
+// callbacks only enqueue. Journal appends happen on the owner thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "microscape/core/manifest.hpp"
+#include "microscape/core/media_kind.hpp"
+#include "microscape/core/result.hpp"
+#include "microscape/core/schedule.hpp"
+#include "microscape/player/engine_frame.hpp"
+
+struct libvlc_instance_t;
+
+namespace microscape::player {
+
+class Journal;
+class PlaybackSlot;
+struct SlotEvent;
+
+struct EngineConfig {
+    std::string playerId;
+    int width = 1280;   // the screen's configured resolution; portrait or strips
+    int height = 720;   // (1080x1920, 1920x540) work the same way
+    bool headless = true;  // frames into memory; display mode (--display) is not built yet
+    // Preview image of the output (PNG), rewritten every previewIntervalMs; empty: none.
+    std::string previewPath;
+    int previewIntervalMs = 3000;
+    // The next item is opened and decoded this long before its slot starts.
+    int prerollMs = 1200;
+    // An item that shows no frame this long after it was opened has failed.
+    int openTimeoutMs = 4000;
+    // Keep a trace of every frame shown (for tests and the bench; costs memory).
+    bool traceFrames = false;
+    // Wall clock (UTC ms). Default: the system clock. Tests may shift it.
+    std::function<std::int64_t()> wallClockMs;
+    // Extra libvlc arguments (e.g. "--verbose=2").
+    std::vector<std::string> vlcArgs;
+};
+
+// What the sync agent activated: the verified manifest's schedule and version,
+// and where the media files (named by their SHA-256) are.
+struct ActiveBundle {
+    std::string bundleId;
+    std::int64_t version = 0;
+    schedule::Schedule schedule;
+    std::string mediaDir;                       // <mediaDir>/<sha256>
+    std::map<std::string, MediaKind> kinds;     // by sha256
+
+    // From a manifest that has already been verified. Errors: BadManifest.
+    static Result<ActiveBundle> fromManifest(const manifest::Manifest& m, std::string mediaDir);
+    // Reads <manifestPath> (canonical manifest bytes, already verified when it
+    // was activated). Errors: Io, and those of manifest::parse and fromManifest.
+    static Result<ActiveBundle> load(const std::string& manifestPath, std::string mediaDir);
+};
+
+// An urgent takeover: a verified manifest of kind takeover reduced to what the
+// engine needs. It interrupts at once; the schedule resumes where it would be.
+struct TakeoverContent {
+    std::string id;
+    std::int64_t bundleVersion = 0;
+    schedule::Playlist playlist;
+    std::int64_t startUtcMs = 0;
+    std::int64_t expiresUtcMs = 0;
+    std::string mediaDir;
+    std::map<std::string, MediaKind> kinds;
+
+    // Takes the first takeover of the manifest's schedule. Errors: BadManifest.
+    static Result<TakeoverContent> fromManifest(const manifest::Manifest& m, std::string mediaDir);
+};
+
+struct NowPlaying {
+    schedule::State state = schedule::State::Idle;
+    schedule::Source source = schedule::Source::None;
+    std::string sourceId;
+    std::string playlistId;
+    std::string mediaSha256;
+    std::size_t itemIndex = 0;
+    std::int64_t onAirSinceUtcMs = 0;
+    std::int64_t bundleVersion = 0;
+};
+
+struct EngineStats {
+    std::int64_t plays = 0;          // items that went on air
+    std::int64_t failed = 0;         // items skipped as undecodable
+    std::int64_t blackFrames = 0;    // black frames shown while Playing
+    std::int64_t firstFrameMs = -1;  // start() to the first frame on screen
+    std::int64_t journalErrors = 0;
+    // Per switch between two items: how late the new item went on air after its
+    // scheduled start (ms). The last 1000.
+    std::vector<double> switchLatenessMs;
+};
+
+// One frame shown on screen (traceFrames).
+struct FrameSample {
+    std::int64_t steadyUs = 0;
+    std::uint64_t playSerial = 0;  // which play (increments per item on air)
+    std::string mediaSha256;       // empty for the neutral card or dark
+    bool black = false;
+    double luma = 0;
+};
+
+class Engine {
+public:
+    // Makes the libvlc instance (headless: --aout=dummy, video into memory) and
+    // routes its log into the Poco logger "player.vlc". journal may be null (no
+    // proof of play). Errors: Usage (bad config), Internal (libvlc failed).
+    static Result<std::unique_ptr<Engine>> create(EngineConfig config, Journal* journal);
+    ~Engine();  // stop()s
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Starts the owner thread; the first frame comes from the cache without waiting
+    // for anything else. Idempotent.
+    void start();
+    // Ends the current play (journalled as interrupted) and joins the owner thread.
+    void stop();
+
+    // Activates a bundle at the next item boundary (at once if nothing plays).
+    void setBundle(ActiveBundle bundle);
+    // Shows a takeover now (if it has started) until it expires.
+    void takeover(TakeoverContent content);
+    // The player's last known clock offset against the controller, for the records.
+    void setClockSkew(std::int64_t skewMs);
+
+    NowPlaying nowPlaying() const;
+    EngineStats stats() const;
+    // The frame on screen now (a copy); empty before the first one.
+    Frame snapshot() const;
+    std::vector<FrameSample> frameTrace() const;
+    // Steady-clock ms of the owner loop's last turn (for a watchdog).
+    std::int64_t lastLoopSteadyMs() const { return lastLoopSteadyMs_.load(); }
+
+private:
+    struct Play;
+    struct Command;
+    explicit Engine(EngineConfig config, Journal* journal);
+
+    void post(Command c);
+    void onSlotEvent(const SlotEvent& e);
+    void run();
+    void loopOnce();
+    std::int64_t wallNow() const;
+    void rebuildSchedule();
+    std::unique_ptr<Play> prepare(const schedule::Decision& d, std::int64_t extraOffsetMs);
+    void goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWallMs);
+    void endOnAir(bool interrupted);
+    void recordFailure(Play& p, const std::string& why);
+    void enterDecision(const schedule::Decision& d);
+    void writePreview();
+    void publishNowPlaying();
+
+    const EngineConfig config_;
+    Journal* journal_;
+    struct VlcFree {
+        void operator()(libvlc_instance_t* p) const;
+    };
+    std::unique_ptr<libvlc_instance_t, VlcFree> vlc_;
+    std::thread thread_;
+    std::atomic<std::int64_t> lastLoopSteadyMs_{0};
+
+    std::mutex commandMutex_;  // guards commands_, events_, wake_
+    std::condition_variable wake_;
+    std::deque<Command> commands_;
+    std::deque<SlotEvent> events_;
+
+    // Owner-thread state.
+    bool running_ = false;
+    std::optional<ActiveBundle> bundle_;
+    std::optional<ActiveBundle> pendingBundle_;
+    std::vector<TakeoverContent> takeovers_;
+    std::map<std::string, std::string> brokenMedia_;  // sha256 -> why
+    schedule::Schedule schedule_;
+    bool haveSchedule_ = false;
+    std::unique_ptr<Play> onAir_;
+    std::unique_ptr<Play> next_;
+    schedule::Decision current_;          // what is on screen (state Dark/Idle too)
+    std::int64_t segmentEndWallMs_ = 0;   // when to evaluate again
+    std::int64_t darkSinceWallMs_ = 0, darkSinceSteadyMs_ = 0;
+    bool reevaluate_ = true;
+    std::uint64_t nextSlotId_ = 1;
+    std::uint64_t playSerial_ = 0;
+    std::int64_t clockSkewMs_ = 0;
+    std::int64_t startSteadyMs_ = 0;
+    std::int64_t lastPreviewSteadyMs_ = 0;
+    std::map<std::string, std::pair<int, int>> pictureSizes_;  // sha256 -> size cache
+
+    mutable std::mutex stateMutex_;  // guards the members below (read by other threads)
+    NowPlaying now_;
+    EngineStats stats_;
+    std::shared_ptr<PlaybackSlot> outputSlot_;  // the slot on screen, if any
+    std::shared_ptr<const Frame> outputStill_;  // dark or neutral card
+    std::vector<FrameSample> trace_;
+    std::string traceMedia_;  // media of the play on air, for the tap
+};
+
+}  // namespace microscape::player

@@ -1,0 +1,687 @@
+#include "microscape/player/engine.hpp"
+
+#include <vlc/vlc.h>
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include <unistd.h>
+
+#include "microscape/core/crypto.hpp"
+#include "microscape/core/pop.hpp"
+#include "microscape/player/journal.hpp"
+#include "playback_slot.hpp"
+
+namespace microscape::player {
+
+namespace {
+
+std::int64_t steadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+std::int64_t steadyUs() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// The same item in the same slot of the rotation (offsets may differ).
+bool sameItem(const schedule::Decision& a, const schedule::Decision& b) {
+    return a.state == b.state && a.source == b.source && a.sourceId == b.sourceId && a.playlistId == b.playlistId &&
+           a.itemIndex == b.itemIndex && a.mediaSha256 == b.mediaSha256 && a.itemStartUtcMs == b.itemStartUtcMs &&
+           a.itemEndUtcMs == b.itemEndUtcMs;
+}
+
+// libvlc log lines that say nothing useful on a screen without hardware
+// decoders: each H.264 start logs about a hundred of them.
+bool isNoise(const char* text) {
+    return std::strstr(text, "Failed to create video converter") != nullptr ||
+           std::strstr(text, "looking for ") != nullptr || std::strstr(text, "using ") == text;
+}
+
+void vlcLog(void*, int level, const libvlc_log_t* ctx, const char* fmt, va_list args) {
+    static Poco::Logger& log = Poco::Logger::get("player.vlc");
+    Poco::Message::Priority prio = Poco::Message::PRIO_DEBUG;
+    if (level >= LIBVLC_ERROR) prio = Poco::Message::PRIO_ERROR;
+    else if (level >= LIBVLC_WARNING) prio = Poco::Message::PRIO_WARNING;
+    else if (level >= LIBVLC_NOTICE) prio = Poco::Message::PRIO_INFORMATION;
+    if (!log.is(prio)) return;
+    char buf[1024];
+    std::vsnprintf(buf, sizeof buf, fmt, args);
+    if (isNoise(buf)) return;
+    const char* module = nullptr;
+    libvlc_log_get_context(ctx, &module, nullptr, nullptr);
+    log.log(Poco::Message(log.name(), std::string(module ? module : "vlc") + ": " + buf, prio));
+}
+
+Poco::Logger& engineLog() { return Poco::Logger::get("player.engine"); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Bundles and takeovers.
+
+Result<ActiveBundle> ActiveBundle::fromManifest(const manifest::Manifest& m, std::string mediaDir) {
+    auto s = schedule::fromJson(m.schedule);
+    if (!s) return s.error();
+    ActiveBundle b;
+    b.bundleId = m.bundleId;
+    b.version = m.version;
+    b.schedule = std::move(*s);
+    b.mediaDir = std::move(mediaDir);
+    for (const auto& e : m.media) b.kinds[e.sha256] = e.kind;
+    return b;
+}
+
+Result<ActiveBundle> ActiveBundle::load(const std::string& manifestPath, std::string mediaDir) {
+    auto bytes = crypto::readSmallFile(manifestPath, manifest::kMaxManifestBytes);
+    if (!bytes) return bytes.error();
+    auto m = manifest::parse(*bytes);
+    if (!m) return m.error();
+    return fromManifest(*m, std::move(mediaDir));
+}
+
+Result<TakeoverContent> TakeoverContent::fromManifest(const manifest::Manifest& m, std::string mediaDir) {
+    auto s = schedule::fromJson(m.schedule);
+    if (!s) return s.error();
+    if (s->takeovers.empty()) return makeError(Errc::BadManifest, "takeover: the schedule has no takeover");
+    const schedule::Takeover& t = s->takeovers.front();
+    const schedule::Playlist* pl = s->findPlaylist(t.playlistId);
+    if (!pl) return makeError(Errc::BadManifest, "takeover: playlist " + t.playlistId + " is missing");
+    TakeoverContent c;
+    c.id = t.id;
+    c.bundleVersion = m.version;
+    c.playlist = *pl;
+    c.startUtcMs = t.startUtcMs;
+    c.expiresUtcMs = t.expiresUtcMs;
+    c.mediaDir = std::move(mediaDir);
+    for (const auto& e : m.media) c.kinds[e.sha256] = e.kind;
+    return c;
+}
+
+// ---------------------------------------------------------------------------
+
+struct Engine::Play {
+    schedule::Decision decision;
+    std::shared_ptr<PlaybackSlot> slot;
+    MediaKind kind = MediaKind::Unknown;
+    std::int64_t bundleVersion = 0;
+    std::uint64_t serial = 0;
+    bool ready = false;
+    bool failed = false;
+    std::string failure;
+    std::int64_t openedSteadyMs = 0;
+    std::int64_t onAirWallMs = 0;
+    std::int64_t onAirSteadyMs = 0;
+    std::string frameDigest;
+};
+
+struct Engine::Command {
+    enum class Type { Bundle, Takeover, Skew, Stop } type = Type::Stop;
+    std::optional<ActiveBundle> bundle;
+    std::optional<TakeoverContent> takeover;
+    std::int64_t skewMs = 0;
+};
+
+void Engine::VlcFree::operator()(libvlc_instance_t* p) const {
+    libvlc_log_unset(p);
+    libvlc_release(p);
+}
+
+Engine::Engine(EngineConfig config, Journal* journal) : config_(std::move(config)), journal_(journal) {}
+
+Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* journal) {
+    if (config.width < 16 || config.height < 16 || config.width > 7680 || config.height > 7680)
+        return makeError(Errc::Usage, "engine: resolution must be 16..7680 pixels each way");
+    if (!config.headless)
+        return makeError(Errc::Usage, "engine: display output is not available in this build; use headless");
+    if (config.playerId.empty()) return makeError(Errc::Usage, "engine: no player id");
+    std::vector<std::string> args = {"--no-video-title-show", "--no-osd", "--no-spu", "--no-snapshot-preview",
+                                     "--no-stats", "--no-sub-autodetect-file",
+                                     "--no-disable-screensaver", "--avcodec-hw=none"};
+    if (config.headless) args.push_back("--aout=dummy");
+    for (const auto& a : config.vlcArgs) args.push_back(a);
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    libvlc_instance_t* vlc = libvlc_new(static_cast<int>(argv.size()), argv.data());
+    if (!vlc) return makeError(Errc::Internal, "engine: libvlc_new failed (is vlc-plugin-base installed?)");
+    libvlc_log_set(vlc, &vlcLog, nullptr);
+    std::unique_ptr<Engine> e(new Engine(std::move(config), journal));
+    e->vlc_.reset(vlc);
+    return e;
+}
+
+Engine::~Engine() { stop(); }
+
+std::int64_t Engine::wallNow() const {
+    if (config_.wallClockMs) return config_.wallClockMs();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void Engine::start() {
+    if (thread_.joinable()) return;
+    running_ = true;
+    startSteadyMs_ = steadyMs();
+    thread_ = std::thread([this] { run(); });
+}
+
+void Engine::stop() {
+    if (!thread_.joinable()) return;
+    post(Command{Command::Type::Stop, {}, {}, 0});
+    thread_.join();
+}
+
+void Engine::post(Command c) {
+    {
+        std::lock_guard lock(commandMutex_);
+        commands_.push_back(std::move(c));
+    }
+    wake_.notify_one();
+}
+
+void Engine::onSlotEvent(const SlotEvent& e) {
+    {
+        std::lock_guard lock(commandMutex_);
+        events_.push_back(e);
+    }
+    wake_.notify_one();
+}
+
+void Engine::setBundle(ActiveBundle bundle) { post(Command{Command::Type::Bundle, std::move(bundle), {}, 0}); }
+
+void Engine::takeover(TakeoverContent content) {
+    post(Command{Command::Type::Takeover, {}, std::move(content), 0});
+}
+
+void Engine::setClockSkew(std::int64_t skewMs) { post(Command{Command::Type::Skew, {}, {}, skewMs}); }
+
+NowPlaying Engine::nowPlaying() const {
+    std::lock_guard lock(stateMutex_);
+    return now_;
+}
+
+EngineStats Engine::stats() const {
+    std::lock_guard lock(stateMutex_);
+    return stats_;
+}
+
+std::vector<FrameSample> Engine::frameTrace() const {
+    std::lock_guard lock(stateMutex_);
+    return trace_;
+}
+
+Frame Engine::snapshot() const {
+    std::shared_ptr<PlaybackSlot> slot;
+    std::shared_ptr<const Frame> still;
+    {
+        std::lock_guard lock(stateMutex_);
+        slot = outputSlot_;
+        still = outputStill_;
+    }
+    if (slot) return slot->snapshot();
+    if (still) return *still;
+    return Frame{};
+}
+
+// ---------------------------------------------------------------------------
+// Owner thread.
+
+void Engine::rebuildSchedule() {
+    haveSchedule_ = bundle_.has_value();
+    if (!haveSchedule_) return;
+    schedule_ = bundle_->schedule;
+    std::int64_t now = wallNow();
+    std::erase_if(takeovers_, [&](const TakeoverContent& t) { return t.expiresUtcMs <= now; });
+    for (const auto& t : takeovers_) {
+        schedule::Playlist pl = t.playlist;
+        pl.id = ("takeover." + t.id).substr(0, 128);
+        std::erase_if(schedule_.takeovers, [&](const schedule::Takeover& x) { return x.id == t.id; });
+        std::erase_if(schedule_.playlists, [&](const schedule::Playlist& x) { return x.id == pl.id; });
+        schedule_.takeovers.push_back(schedule::Takeover{t.id, pl.id, t.startUtcMs, t.expiresUtcMs});
+        schedule_.playlists.push_back(std::move(pl));
+    }
+    // Media that failed to play are taken out of the rotation until the next bundle.
+    for (auto& pl : schedule_.playlists)
+        for (auto& item : pl.items)
+            if (brokenMedia_.count(item.mediaSha256)) {
+                item.validFromUtcMs.reset();
+                item.validUntilUtcMs = 1;
+            }
+}
+
+std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::int64_t offsetMs) {
+    auto p = std::make_unique<Play>();
+    p->decision = d;
+    p->openedSteadyMs = steadyMs();
+    p->bundleVersion = bundle_ ? bundle_->version : 0;
+    std::string path;
+    MediaKind kind = MediaKind::Unknown;
+    bool found = false;
+    if (d.source == schedule::Source::Takeover) {
+        for (const auto& t : takeovers_)
+            if (t.id == d.sourceId) {
+                p->bundleVersion = t.bundleVersion;
+                if (auto it = t.kinds.find(d.mediaSha256); it != t.kinds.end()) {
+                    path = t.mediaDir + "/" + d.mediaSha256;
+                    kind = it->second;
+                    found = true;
+                }
+            }
+    }
+    if (!found && bundle_) {
+        if (auto it = bundle_->kinds.find(d.mediaSha256); it != bundle_->kinds.end()) {
+            path = bundle_->mediaDir + "/" + d.mediaSha256;
+            kind = it->second;
+            found = true;
+        }
+    }
+    p->kind = kind;
+    auto fail = [&](std::string why) {
+        p->failed = true;
+        p->failure = std::move(why);
+        return std::move(p);
+    };
+    if (!found) return fail("media is not named by the active bundle");
+    if (kind != MediaKind::Image && kind != MediaKind::Video)
+        return fail(std::string("media kind ") + std::string(mediaKindName(kind)) + " is not shown by this engine");
+    if (::access(path.c_str(), R_OK) != 0) return fail("media file is not in the cache: " + path);
+    auto sizeIt = pictureSizes_.find(d.mediaSha256);
+    if (sizeIt == pictureSizes_.end()) {
+        PictureInfo info = probePicture(vlc_.get(), path, 1500);
+        if (info.width <= 0) return fail("libvlc finds no picture in the file");
+        // Square pixels are assumed after probing; the sample aspect is folded in here.
+        int w = static_cast<int>(static_cast<double>(info.width) * info.sarNum / info.sarDen);
+        sizeIt = pictureSizes_.emplace(d.mediaSha256, std::make_pair(w, info.height)).first;
+    }
+    std::uint64_t id = nextSlotId_++;
+    p->slot = std::make_shared<PlaybackSlot>(
+        id, vlc_.get(), config_.width, config_.height, [this](const SlotEvent& e) { onSlotEvent(e); },
+        [this](std::uint64_t slotId, const std::uint8_t* px, int w, int h) {
+            bool black = isBlack(px, w, h);
+            double luma = config_.traceFrames ? meanLuma(px, w, h) : 0.0;
+            std::lock_guard lock(stateMutex_);
+            if (!outputSlot_ || outputSlot_->id() != slotId) return;
+            if (black) ++stats_.blackFrames;
+            if (config_.traceFrames)
+                trace_.push_back(FrameSample{steadyUs(), playSerial_, traceMedia_, black, luma});
+        });
+    SlotMedia m;
+    m.path = path;
+    m.kind = kind;
+    m.fit = d.fit;
+    m.audio = d.audio;
+    m.offsetMs = kind == MediaKind::Video ? std::max<std::int64_t>(0, offsetMs) : 0;
+    m.sourceWidth = sizeIt->second.first;
+    m.sourceHeight = sizeIt->second.second;
+    if (!p->slot->open(m)) return fail("libvlc could not open the file");
+    return p;
+}
+
+void Engine::recordFailure(Play& p, const std::string& why) {
+    engineLog().error("player %s: media %s (playlist %s) failed: %s", config_.playerId, p.decision.mediaSha256,
+                      p.decision.playlistId, why);
+    {
+        std::lock_guard lock(stateMutex_);
+        ++stats_.failed;
+    }
+    if (!journal_) return;
+    pop::Record r;
+    r.kind = pop::Kind::Play;
+    r.bundleVersion = p.bundleVersion;
+    r.mediaSha256 = p.decision.mediaSha256;
+    r.playlistId = p.decision.playlistId;
+    r.scheduleId = p.decision.sourceId;
+    r.source = std::string(schedule::sourceName(p.decision.source));
+    r.campaignId = p.decision.campaignId;
+    r.startUtcMs = r.endUtcMs = std::max<std::int64_t>(0, wallNow());
+    r.scheduledMs = p.decision.itemEndUtcMs - p.decision.itemStartUtcMs;
+    r.outcome = pop::Outcome::Failed;
+    r.clockSkewMs = clockSkewMs_;
+    r.detail = why.substr(0, pop::kMaxDetailBytes);
+    if (!json::isValidUtf8(r.detail)) r.detail = "undecodable media";
+    if (auto st = journal_->append(std::move(r)); !st) {
+        engineLog().error("player %s: journal: %s", config_.playerId, st.error().str());
+        std::lock_guard lock(stateMutex_);
+        ++stats_.journalErrors;
+    }
+}
+
+// Ends the play on screen (if any) and journals it.
+void Engine::endOnAir(bool interrupted) {
+    if (!onAir_) return;
+    std::unique_ptr<Play> p = std::move(onAir_);
+    std::int64_t endWall = wallNow();
+    std::int64_t measured = steadyMs() - p->onAirSteadyMs;
+    if (journal_) {
+        pop::Record r;
+        r.kind = pop::Kind::Play;
+        r.bundleVersion = p->bundleVersion;
+        r.mediaSha256 = p->decision.mediaSha256;
+        r.playlistId = p->decision.playlistId;
+        r.scheduleId = p->decision.sourceId;
+        r.source = std::string(schedule::sourceName(p->decision.source));
+        r.campaignId = p->decision.campaignId;
+        r.startUtcMs = std::max<std::int64_t>(0, p->onAirWallMs);
+        r.endUtcMs = std::max(r.startUtcMs, endWall);
+        r.scheduledMs = p->decision.itemEndUtcMs - p->decision.itemStartUtcMs;
+        r.measuredMs = measured;
+        r.frameDigest = p->frameDigest;
+        r.clockSkewMs = clockSkewMs_;
+        if (p->failed) {
+            r.outcome = pop::Outcome::Failed;
+            r.detail = p->failure.substr(0, pop::kMaxDetailBytes);
+        } else {
+            r.outcome = pop::classify(r.scheduledMs, measured);
+            if (interrupted && r.outcome == pop::Outcome::Completed && measured + 100 < r.scheduledMs)
+                r.outcome = pop::Outcome::Interrupted;
+        }
+        if (auto st = journal_->append(std::move(r)); !st) {
+            engineLog().error("player %s: journal: %s", config_.playerId, st.error().str());
+            std::lock_guard lock(stateMutex_);
+            ++stats_.journalErrors;
+        }
+    }
+    {
+        std::lock_guard lock(stateMutex_);
+        if (outputSlot_ == p->slot) outputSlot_.reset();
+    }
+    if (p->slot) p->slot->stop();
+}
+
+void Engine::goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWallMs) {
+    if (next->kind == MediaKind::Video) next->slot->setPaused(false);
+    next->slot->setOnAir(true);
+    next->onAirWallMs = wallNow();
+    next->onAirSteadyMs = steadyMs();
+    next->serial = ++playSerial_;
+    Frame first = next->slot->snapshot();
+    next->frameDigest = first.empty() ? std::string() : frameDigest(first);
+    bool firstBlack = !first.empty() && isBlack(first.bgrx.data(), first.width, first.height);
+    bool wasPlaying = onAir_ != nullptr;
+    {
+        std::lock_guard lock(stateMutex_);
+        outputSlot_ = next->slot;
+        outputStill_.reset();
+        traceMedia_ = next->decision.mediaSha256;
+        ++stats_.plays;
+        if (firstBlack) ++stats_.blackFrames;
+        if (wasPlaying) {
+            stats_.switchLatenessMs.push_back(static_cast<double>(next->onAirWallMs - scheduledStartWallMs));
+            if (stats_.switchLatenessMs.size() > 1000)
+                stats_.switchLatenessMs.erase(stats_.switchLatenessMs.begin());
+        }
+        if (stats_.firstFrameMs < 0) stats_.firstFrameMs = next->onAirSteadyMs - startSteadyMs_;
+        if (config_.traceFrames)
+            trace_.push_back(FrameSample{steadyUs(), playSerial_, traceMedia_, firstBlack,
+                                         first.empty() ? 0.0 : meanLuma(first.bgrx.data(), first.width, first.height)});
+    }
+    std::unique_ptr<Play> old = std::move(onAir_);
+    onAir_ = std::move(next);
+    if (old) {
+        old->slot->setOnAir(false);
+        std::swap(old, onAir_);
+        endOnAir(false);  // journals and stops the previous item
+        std::swap(old, onAir_);
+    }
+    publishNowPlaying();
+}
+
+// Shows Dark or the neutral card instead of media.
+void Engine::enterDecision(const schedule::Decision& d) {
+    endOnAir(true);
+    std::int64_t now = wallNow();
+    if (d.state == schedule::State::Dark && current_.state != schedule::State::Dark) {
+        darkSinceWallMs_ = now;
+        darkSinceSteadyMs_ = steadyMs();
+    }
+    auto frame = d.state == schedule::State::Dark ? solidFrame(config_.width, config_.height, 0, 0, 0)
+                                                  : solidFrame(config_.width, config_.height, 0x24, 0x3a, 0x5e);
+    std::lock_guard lock(stateMutex_);
+    outputSlot_.reset();
+    outputStill_ = std::make_shared<const Frame>(std::move(frame));
+    traceMedia_.clear();
+}
+
+void Engine::publishNowPlaying() {
+    NowPlaying n;
+    n.state = current_.state;
+    n.source = current_.source;
+    n.sourceId = current_.sourceId;
+    n.playlistId = current_.playlistId;
+    n.mediaSha256 = onAir_ ? onAir_->decision.mediaSha256 : std::string();
+    n.itemIndex = current_.itemIndex;
+    n.onAirSinceUtcMs = onAir_ ? onAir_->onAirWallMs : 0;
+    n.bundleVersion = onAir_ ? onAir_->bundleVersion : (bundle_ ? bundle_->version : 0);
+    std::lock_guard lock(stateMutex_);
+    now_ = std::move(n);
+}
+
+void Engine::writePreview() {
+    if (config_.previewPath.empty()) return;
+    Frame f = snapshot();
+    if (f.empty()) return;
+    if (auto st = writePngFile(f, config_.previewPath); !st)
+        engineLog().warning("player %s: %s", config_.playerId, st.error().str());
+}
+
+void Engine::run() {
+    engineLog().information("player %s: engine started (%dx%d, headless)", config_.playerId, config_.width,
+                            config_.height);
+    if (journal_) {
+        pop::Record r;
+        r.kind = pop::Kind::Start;
+        r.startUtcMs = r.endUtcMs = std::max<std::int64_t>(0, wallNow());
+        r.detail = "engine start";
+        (void)journal_->append(std::move(r));
+    }
+    ClockWatch clock;
+    std::optional<schedule::Decision> target;   // wanted on screen, waiting for its first frame
+    std::int64_t targetBoundaryWallMs = 0;
+    bool prerolled = false;
+    current_ = schedule::Decision{};
+    current_.state = schedule::State::Idle;
+    enterDecision(current_);
+
+    while (running_) {
+        lastLoopSteadyMs_.store(steadyMs());
+        std::deque<Command> commands;
+        std::deque<SlotEvent> events;
+        {
+            std::lock_guard lock(commandMutex_);
+            commands.swap(commands_);
+            events.swap(events_);
+        }
+        for (auto& c : commands) {
+            switch (c.type) {
+                case Command::Type::Stop: running_ = false; break;
+                case Command::Type::Skew: clockSkewMs_ = c.skewMs; break;
+                case Command::Type::Bundle:
+                    engineLog().information("player %s: bundle %s version %s received", config_.playerId,
+                                            c.bundle->bundleId, std::to_string(c.bundle->version));
+                    pendingBundle_ = std::move(c.bundle);
+                    if (!onAir_) reevaluate_ = true;  // nothing to finish: take it now
+                    next_.reset();                    // pre-rolled from the old plan
+                    prerolled = false;
+                    break;
+                case Command::Type::Takeover:
+                    engineLog().warning("player %s: takeover %s until %s", config_.playerId, c.takeover->id,
+                                        std::to_string(c.takeover->expiresUtcMs));
+                    std::erase_if(takeovers_, [&](const TakeoverContent& t) { return t.id == c.takeover->id; });
+                    takeovers_.push_back(std::move(*c.takeover));
+                    rebuildSchedule();
+                    next_.reset();
+                    prerolled = false;
+                    reevaluate_ = true;
+                    break;
+            }
+        }
+        if (!running_) break;
+        for (const auto& e : events) {
+            Play* p = next_ && next_->slot && next_->slot->id() == e.slotId       ? next_.get()
+                      : onAir_ && onAir_->slot && onAir_->slot->id() == e.slotId ? onAir_.get()
+                                                                                   : nullptr;
+            if (!p) continue;
+            if (e.type == SlotEvent::Type::FirstFrame && p == next_.get()) {
+                p->ready = true;
+                if (p->kind == MediaKind::Video) p->slot->setPaused(true);  // hold the first frame until its slot
+            } else if (e.type != SlotEvent::Type::FirstFrame && !p->slot->hasFrame()) {
+                p->failed = true;
+                p->failure = e.type == SlotEvent::Type::Error ? "libvlc could not decode the file"
+                                                              : "the file ended before any picture";
+            } else if (e.type == SlotEvent::Type::Error && p == onAir_.get()) {
+                p->failed = true;  // the last frame stays on screen until the slot ends
+                p->failure = "decoding failed during the play";
+            }
+        }
+
+        std::int64_t now = wallNow();
+        if (auto jump = clock.observe(now, steadyMs())) {
+            engineLog().warning("player %s: wall clock jumped %s ms", config_.playerId,
+                                std::to_string(jump->deltaMs()));
+            if (journal_) (void)journal_->append(clockJumpRecord(*jump, bundle_ ? bundle_->version : 0));
+            next_.reset();
+            prerolled = false;
+            reevaluate_ = true;
+        }
+        if (next_ && !next_->ready && !next_->failed && steadyMs() - next_->openedSteadyMs > config_.openTimeoutMs) {
+            next_->failed = true;
+            next_->failure = "no picture within " + std::to_string(config_.openTimeoutMs) + " ms";
+        }
+        if (next_ && next_->failed) {
+            recordFailure(*next_, next_->failure);
+            brokenMedia_[next_->decision.mediaSha256] = next_->failure;
+            next_.reset();
+            rebuildSchedule();
+            prerolled = false;
+            if (target) reevaluate_ = true;
+        }
+
+        if (reevaluate_ || now >= segmentEndWallMs_) {
+            const std::int64_t boundary = segmentEndWallMs_;
+            if (pendingBundle_) {
+                bundle_ = std::move(pendingBundle_);
+                pendingBundle_.reset();
+                brokenMedia_.clear();
+                rebuildSchedule();
+            }
+            schedule::Decision d;
+            if (haveSchedule_) {
+                d = schedule::evaluate(schedule_, now);
+            } else {
+                d.state = schedule::State::Idle;
+                d.nextChangeUtcMs = now + 1000;
+            }
+            bool onTime = !reevaluate_;
+            reevaluate_ = false;
+            prerolled = false;
+            if (d.state == schedule::State::Playing && sameItem(d, current_) && (onAir_ || target)) {
+                segmentEndWallMs_ = d.nextChangeUtcMs;  // the same item goes on
+                current_ = d;
+            } else if (d.state != schedule::State::Playing) {
+                target.reset();
+                next_.reset();
+                if (current_.state == schedule::State::Dark && d.state != schedule::State::Dark && journal_) {
+                    pop::Record r;
+                    r.kind = pop::Kind::ScreenOff;
+                    r.bundleVersion = bundle_ ? bundle_->version : 0;
+                    r.startUtcMs = std::max<std::int64_t>(0, darkSinceWallMs_);
+                    r.endUtcMs = std::max(r.startUtcMs, now);
+                    r.measuredMs = steadyMs() - darkSinceSteadyMs_;
+                    r.detail = "outside operating hours";
+                    (void)journal_->append(std::move(r));
+                }
+                if (d.state != current_.state || onAir_) enterDecision(d);
+                current_ = d;
+                segmentEndWallMs_ = d.nextChangeUtcMs;
+                publishNowPlaying();
+            } else {
+                if (current_.state == schedule::State::Dark && journal_) {
+                    pop::Record r;
+                    r.kind = pop::Kind::ScreenOff;
+                    r.bundleVersion = bundle_ ? bundle_->version : 0;
+                    r.startUtcMs = std::max<std::int64_t>(0, darkSinceWallMs_);
+                    r.endUtcMs = std::max(r.startUtcMs, now);
+                    r.measuredMs = steadyMs() - darkSinceSteadyMs_;
+                    r.detail = "outside operating hours";
+                    (void)journal_->append(std::move(r));
+                }
+                target = d;
+                targetBoundaryWallMs = onTime ? boundary : now;
+                current_ = d;
+                segmentEndWallMs_ = d.nextChangeUtcMs;
+            }
+        }
+
+        if (target) {
+            if (!next_ || !sameItem(next_->decision, *target)) {
+                next_ = prepare(*target, std::max<std::int64_t>(0, wallNow() - target->itemStartUtcMs));
+                if (next_->failed) continue;  // handled at the top of the loop
+            }
+            if (next_->ready) {
+                goOnAir(std::move(next_), targetBoundaryWallMs);
+                target.reset();
+            }
+        } else if ((haveSchedule_ || pendingBundle_) && !next_ && !prerolled &&
+                   now >= segmentEndWallMs_ - config_.prerollMs) {
+            // Pre-roll what comes at the next boundary (after an item, or when the screen opens).
+            prerolled = true;
+            if (pendingBundle_) {
+                bundle_ = std::move(pendingBundle_);
+                pendingBundle_.reset();
+                brokenMedia_.clear();
+                rebuildSchedule();
+            }
+            if (haveSchedule_) {
+                schedule::Decision nd = schedule::evaluate(schedule_, segmentEndWallMs_);
+                if (nd.state == schedule::State::Playing && !sameItem(nd, current_)) {
+                    next_ = prepare(nd, nd.offsetMs);
+                    if (next_->failed) continue;
+                }
+            }
+        }
+
+        std::int64_t nowSteady = steadyMs();
+        if (!config_.previewPath.empty() && nowSteady - lastPreviewSteadyMs_ >= config_.previewIntervalMs &&
+            (segmentEndWallMs_ - wallNow() > 300 || current_.state != schedule::State::Playing)) {
+            lastPreviewSteadyMs_ = nowSteady;
+            writePreview();
+        }
+
+        // Sleep until the next thing to do, or a command or libvlc event.
+        std::int64_t waitMs = 250;
+        std::int64_t wallDelta = segmentEndWallMs_ - wallNow();
+        waitMs = std::min(waitMs, wallDelta);
+        if ((haveSchedule_ || pendingBundle_) && !prerolled && !next_)
+            waitMs = std::min(waitMs, wallDelta - config_.prerollMs);
+        if (target || (next_ && !next_->ready)) waitMs = std::min<std::int64_t>(waitMs, 20);
+        waitMs = std::max<std::int64_t>(waitMs, 0);
+        std::unique_lock lock(commandMutex_);
+        wake_.wait_for(lock, std::chrono::milliseconds(waitMs),
+                       [&] { return !commands_.empty() || !events_.empty(); });
+    }
+
+    next_.reset();
+    endOnAir(true);
+    if (current_.state == schedule::State::Dark && journal_) {
+        pop::Record r;
+        r.kind = pop::Kind::ScreenOff;
+        r.startUtcMs = std::max<std::int64_t>(0, darkSinceWallMs_);
+        r.endUtcMs = std::max(r.startUtcMs, wallNow());
+        r.measuredMs = steadyMs() - darkSinceSteadyMs_;
+        r.detail = "outside operating hours";
+        (void)journal_->append(std::move(r));
+    }
+    engineLog().information("player %s: engine stopped", config_.playerId);
+}
+
+}  // namespace microscape::player

@@ -1,0 +1,150 @@
+// Test fixtures for the playback engine: generated posters and clips stored
+// under their SHA-256 like the player's cache, schedules anchored at a fixed
+// local midnight, and a wall clock that starts there when the test says so.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "media_fixtures.hpp"
+#include "microscape/core/crypto.hpp"
+#include "microscape/core/schedule.hpp"
+#include "microscape/player/engine.hpp"
+
+namespace microscape::testing {
+
+// 2025-04-15 00:00 in Shanghai (UTC+8).
+constexpr std::int64_t kAnchorUtcMs = 1744646400000;
+constexpr int kOutW = 320;
+constexpr int kOutH = 180;
+
+struct CachedMedia {
+    std::string sha256;
+    std::string source;  // the generated file
+    MediaKind kind = MediaKind::Unknown;
+};
+
+// Copies a file into dir/<sha256>.
+inline CachedMedia cacheFile(const std::string& mediaDir, const std::string& source, MediaKind kind) {
+    std::string bytes = readFile(source);
+    CachedMedia m{crypto::sha256Hex(bytes), source, kind};
+    writeFile(mediaDir + "/" + m.sha256, bytes);
+    return m;
+}
+
+// A wall clock that reads kAnchorUtcMs + startOffsetMs at the moment of begin().
+class TestClock {
+public:
+    void begin(std::int64_t startOffsetMs = 0) {
+        base_ = std::chrono::steady_clock::now();
+        offset_ = startOffsetMs;
+    }
+    std::int64_t now() const {
+        auto d = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - base_);
+        return kAnchorUtcMs + offset_ + d.count();
+    }
+    // Clock reading (ms after kAnchorUtcMs) of a steady-clock instant in microseconds.
+    std::int64_t msAt(std::int64_t steadyUs) const {
+        auto baseUs = std::chrono::duration_cast<std::chrono::microseconds>(base_.time_since_epoch()).count();
+        return offset_ + (steadyUs - baseUs) / 1000;
+    }
+    // Sleeps until the clock reads kAnchorUtcMs + atMs.
+    void sleepUntil(std::int64_t atMs) const {
+        std::int64_t wait = kAnchorUtcMs + atMs - now();
+        if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+    }
+
+private:
+    std::chrono::steady_clock::time_point base_ = std::chrono::steady_clock::now();
+    std::int64_t offset_ = 0;
+};
+
+inline schedule::Item item(const CachedMedia& m, std::int64_t durationMs, schedule::Fit fit = schedule::Fit::Letterbox) {
+    schedule::Item i;
+    i.mediaSha256 = m.sha256;
+    i.durationMs = durationMs;
+    i.fit = fit;
+    return i;
+}
+
+// One all-day entry on the anchor's local date playing `items` from local midnight.
+inline schedule::Schedule daySchedule(std::vector<schedule::Item> items, const std::string& playlistId = "pl-main") {
+    schedule::Schedule s;
+    s.zoneName = "Asia/Shanghai";
+    s.offsets = {tz::OffsetSpan{kAnchorUtcMs - 5 * schedule::kDayMs, 28800}};
+    s.fromUtcMs = kAnchorUtcMs - schedule::kDayMs;
+    s.untilUtcMs = kAnchorUtcMs + 2 * schedule::kDayMs;
+    s.playlists.push_back(schedule::Playlist{playlistId, "反诈防骗 一盔一带", std::move(items)});
+    schedule::Entry e;
+    e.id = "s-main";
+    e.playlistId = playlistId;
+    e.campaignId = "c-2025-fraud";
+    e.startDay = (kAnchorUtcMs + 8 * 3600 * 1000) / schedule::kDayMs;
+    e.endDay = e.startDay;
+    s.entries.push_back(e);
+    return s;
+}
+
+inline player::ActiveBundle bundleOf(schedule::Schedule s, const std::string& mediaDir,
+                                     const std::vector<CachedMedia>& media, std::int64_t version = 1) {
+    player::ActiveBundle b;
+    b.bundleId = "b-test";
+    b.version = version;
+    b.schedule = std::move(s);
+    b.mediaDir = mediaDir;
+    for (const auto& m : media) b.kinds[m.sha256] = m.kind;
+    return b;
+}
+
+// RGB thumbnail (w x h) of an image file, scaled to exactly w x h by ImageMagick.
+inline std::vector<std::uint8_t> thumbnailOf(const std::string& image, int w, int h) {
+    auto r = runProcess({"/usr/bin/convert", image, "-resize", std::to_string(w) + "x" + std::to_string(h) + "!",
+                         "-depth", "8", "rgb:-"});
+    return std::vector<std::uint8_t>(r.out.begin(), r.out.end());
+}
+
+// Mean absolute difference of two thumbnails (255 when their sizes differ).
+inline double thumbDiff(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
+    if (a.size() != b.size() || a.empty()) return 255;
+    double sum = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) sum += std::abs(int(a[i]) - int(b[i]));
+    return sum / static_cast<double>(a.size());
+}
+
+// A frame of a clip at `seconds`, letterboxed into the output size, as a PNG.
+inline bool clipFrameLetterboxed(const std::string& clip, double seconds, const std::string& png) {
+    return runProcess({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-ss", std::to_string(seconds), "-i",
+                       clip, "-frames:v", "1", "-vf",
+                       "scale=" + std::to_string(kOutH * 4 / 3) + ":" + std::to_string(kOutH) + ",pad=" +
+                           std::to_string(kOutW) + ":" + std::to_string(kOutH) + ":(ow-iw)/2:0:black",
+                       png})
+               .exitCode == 0;
+}
+
+// Consecutive runs of the frame trace: which media, from when (first frame shown).
+struct TraceRun {
+    std::uint64_t serial = 0;
+    std::string media;
+    std::int64_t firstUs = 0;
+    std::int64_t lastUs = 0;
+    std::size_t frames = 0;
+    std::size_t black = 0;
+};
+
+inline std::vector<TraceRun> runsOf(const std::vector<player::FrameSample>& trace) {
+    std::vector<TraceRun> runs;
+    for (const auto& s : trace) {
+        if (runs.empty() || runs.back().serial != s.playSerial)
+            runs.push_back(TraceRun{s.playSerial, s.mediaSha256, s.steadyUs, s.steadyUs, 0, 0});
+        runs.back().lastUs = s.steadyUs;
+        runs.back().frames++;
+        if (s.black) runs.back().black++;
+    }
+    return runs;
+}
+
+}  // namespace microscape::testing
