@@ -329,3 +329,29 @@ TEST_CASE("batches encode as lines and parse back", "[pop]") {
         CHECK(pop::parseBatch(pop::canonicalBytes(b.checkpoint) + "\n").code() == Errc::BadManifest);
     }
 }
+
+TEST_CASE("the worked example of docs/proof-of-play.md", "[pop]") {
+    const std::string r1 =
+        R"({"bundle_version":12,"campaign":"c-2025-nsed","clock_skew_ms":0,"detail":"","end_utc_ms":1744673415012,"format":1,"frame_digest":"4b227777d4dd1fc61c6f884f48641d02b4d121d3fd328cb08b5531fcacdabf8a","kind":"play","measured_ms":15012,"media":"9f2c1b6e5d4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0","outcome":"completed","player":"p-wanda-garage-01","playlist":"pl-fraud","prev":"0000000000000000000000000000000000000000000000000000000000000000","schedule":"s-fraud","scheduled_ms":15000,"seq":1,"source":"entry","start_utc_ms":1744673400000})";
+    const std::string r2 =
+        R"({"bundle_version":12,"campaign":"c-2025-nsed","clock_skew_ms":0,"detail":"","end_utc_ms":1744673418020,"format":1,"frame_digest":"","kind":"play","measured_ms":3006,"media":"0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8","outcome":"interrupted","player":"p-wanda-garage-01","playlist":"pl-fraud","prev":"347b5bc0fc72d9b20fa90d03a0750a008207e81dd9ce45e1f3d1e58af0606eeb","schedule":"s-fraud","scheduled_ms":10000,"seq":2,"source":"entry","start_utc_ms":1744673415014})";
+    const std::string cp =
+        R"({"count":2,"created_utc_ms":1744673420000,"first_seq":1,"format":1,"key":"5de192df012f26000f9ecc84d87899a9dcbdc0025d9368d9d55482d93a949be8","last_hash":"267237f4607399c191a152295a5d6b4ebaf993a672423978b7cb58a2d84bdfbd","last_seq":2,"player":"p-wanda-garage-01","sig":"+8DI6TebsE0byu43oZ68GobQ5Ag1icpYFhrU7xLTytfknKJdBbwdQVxGO//q1ZaEdmPz6VrV3YGab4cGb+ALBQ==","type":"checkpoint"})";
+    const std::string pub =
+        "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA42sL3UOaBhNo4V4r+FLs6PJgKOXPVq3VIe6gPRRbu3g=\n-----END PUBLIC KEY-----\n";
+    auto key = crypto::PublicKey::fromPem(pub);
+    REQUIRE(key.ok());
+    CHECK(key->id() == "5de192df012f26000f9ecc84d87899a9dcbdc0025d9368d9d55482d93a949be8");
+    auto batch = pop::parseBatch(r1 + "\n" + r2 + "\n" + cp + "\n");
+    REQUIRE(batch.ok());
+    CHECK(pop::recordHash(batch->records[0]) == "347b5bc0fc72d9b20fa90d03a0750a008207e81dd9ce45e1f3d1e58af0606eeb");
+    CHECK(pop::recordHash(batch->records[1]) == "267237f4607399c191a152295a5d6b4ebaf993a672423978b7cb58a2d84bdfbd");
+    CHECK(crypto::sha256Hex(r1) == pop::recordHash(batch->records[0]));
+    CHECK(pop::canonicalBytes(batch->checkpoint) == cp);
+    CHECK(pop::verifyChain("p-wanda-garage-01", batch->records, std::vector{batch->checkpoint}, *key).ok());
+
+    std::vector<pop::Record> altered = batch->records;
+    altered[0].measuredMs = 15013;
+    CHECK(problems(pop::verifyChain("p-wanda-garage-01", altered, std::vector{batch->checkpoint}, *key)) ==
+          std::vector{Problem::BrokenLink});
+}
