@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "microscape/core/audit.hpp"
 #include "microscape/core/bundle.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
@@ -39,6 +40,7 @@ Commands:
   verify    verify a bundle completely
   inspect   print a bundle's manifest without verifying it
   extract   verify a bundle, then write its media into a directory
+  audit     verify a proof-of-play evidence export offline and recount plays
 
 Run 'microscape-pack COMMAND --help' for the options of a command.
 Exit codes: 0 success, 1 invalid or rejected input, 2 usage error.
@@ -91,6 +93,23 @@ trusting what it shows.
 Verifies the bundle exactly as 'verify' does, then writes DIR/manifest.json,
 DIR/manifest.sig and DIR/media/<sha256> (each file checked again as it is
 written). If verification fails, nothing at all is written.
+)"},
+    {"audit", R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ...] [--csv] [--zoneinfo DIR] EXPORT.tar
+
+Verifies an evidence export from the controller (GET /api/v1/audit/export)
+without trusting the controller: every file against export.json, export.sig
+under the controller key (when --pub is given), each player's hash chain from
+seq 1 and every checkpoint signature under that player's enrolled key. Any
+altered, removed, reordered, inserted or duplicated record is reported.
+Then recounts the plays per location x local day x media (in each location's
+time zone, from DIR, default /usr/share/zoneinfo) for the export's period and
+prints them as a table, or as CSV (UTF-8 with BOM, for Excel/WPS) with --csv.
+
+--player-key ID=PUB.pem pins a player's key obtained independently (e.g. read
+off the screen with 'microscape-player id'); the exported key must match it.
+
+Exit 0 only if everything verifies; 1 with one line per failure on stderr
+(the counts are still printed, marked UNVERIFIED); 2 usage error.
 )"},
 };
 
@@ -362,6 +381,73 @@ int cmdBuild(const Args& a) {
     return kOk;
 }
 
+std::string csvField(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+int cmdAudit(const Args& a) {
+    if (a.positional.size() != 1)
+        return usage("audit", "microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem] [--csv] EXPORT.tar");
+    audit::VerifyOptions opt;
+    if (std::string pub = one(a, "pub"); !pub.empty()) {
+        auto k = crypto::PublicKey::load(pub);
+        if (!k) return fail(k.error());
+        opt.controllerKey = std::move(*k);
+    }
+    auto [pb, pe] = a.opts.equal_range("player-key");
+    for (auto it = pb; it != pe; ++it) {
+        auto eq = it->second.find('=');
+        if (eq == std::string::npos) return usage("audit", "--player-key takes ID=PUB.pem");
+        auto k = crypto::PublicKey::load(it->second.substr(eq + 1));
+        if (!k) return fail(k.error());
+        opt.pinnedPlayerKeyIds[it->second.substr(0, eq)] = k->id();
+    }
+    auto src = pack::FileSource::open(a.positional[0]);
+    if (!src) return fail(src.error());
+    auto e = audit::readExport(*src);
+    if (!e) return fail(e.error());
+    std::string zoneDir = one(a, "zoneinfo", "/usr/share/zoneinfo");
+    for (const auto& p : e->players) {
+        if (opt.zones.count(p.timeZone)) continue;
+        auto bytes = tz::loadZoneFile(p.timeZone, zoneDir);
+        if (!bytes) continue;  // reported by verify() as unknown_zone
+        auto zone = tz::parseTzif(*bytes);
+        if (zone) opt.zones.emplace(p.timeZone, std::move(*zone));
+    }
+    auto r = audit::verify(*e, opt);
+    for (const auto& f : r.failures) std::cerr << "FAILED " << f.str() << "\n";
+
+    std::map<std::string, std::string> mediaNames, locationNames;
+    for (const auto& m : e->media) mediaNames[m.sha256] = m.name;
+    for (const auto& p : e->players) locationNames[p.locationId] = p.locationName;
+    bool csv = a.opts.count("csv") > 0;
+    std::string status = r.ok() ? "VERIFIED" : "UNVERIFIED";
+    if (csv) {
+        std::cout << "\xef\xbb\xbf" << "location_id,location,date,media_sha256,media,completed,interrupted,failed,on_screen_seconds,status\r\n";
+        for (const auto& c : r.counts)
+            std::cout << csvField(c.locationId) << "," << csvField(locationNames[c.locationId]) << "," << c.localDate
+                      << "," << c.mediaSha256 << "," << csvField(mediaNames[c.mediaSha256]) << "," << c.completed
+                      << "," << c.interrupted << "," << c.failed << "," << (c.onScreenMs / 1000) << "," << status
+                      << "\r\n";
+    } else {
+        std::cout << "export " << e->manifest.exportId << ": period " << timeutil::formatUtc(e->manifest.fromMs)
+                  << " .. " << timeutil::formatUtc(e->manifest.toMs) << "; " << r.players << " players, " << r.records
+                  << " records, " << r.checkpoints << " checkpoints; controller signature "
+                  << (r.signatureChecked ? "checked" : "NOT checked (no --pub)") << "\n";
+        std::cout << "location | date | media | completed | interrupted | failed | on-screen s\n";
+        for (const auto& c : r.counts)
+            std::cout << locationNames[c.locationId] << " (" << c.locationId << ") | " << c.localDate << " | "
+                      << mediaNames[c.mediaSha256] << " (" << c.mediaSha256.substr(0, 12) << ") | " << c.completed
+                      << " | " << c.interrupted << " | " << c.failed << " | " << (c.onScreenMs / 1000) << "\n";
+        std::cout << status << (r.ok() ? "" : ": " + std::to_string(r.failures.size()) + " failures (see stderr)")
+                  << "\n";
+    }
+    return r.ok() ? kOk : kInvalid;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -385,6 +471,7 @@ int main(int argc, char** argv) {
         {"verify", {{"pub", "min-version", "now"}, {}}},
         {"inspect", {{}, {}}},
         {"extract", {{"pub", "min-version", "now"}, {}}},
+        {"audit", {{"pub", "player-key", "zoneinfo"}, {"csv"}}},
     };
     auto spec = kOptions.find(cmd);
     if (spec == kOptions.end()) return usage("", "unknown command '" + cmd + "'");
@@ -398,5 +485,6 @@ int main(int argc, char** argv) {
     if (cmd == "build") return cmdBuild(*args);
     if (cmd == "verify") return cmdVerify(*args);
     if (cmd == "inspect") return cmdInspect(*args);
+    if (cmd == "audit") return cmdAudit(*args);
     return cmdExtract(*args);
 }

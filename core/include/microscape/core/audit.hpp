@@ -1,0 +1,152 @@
+// The auditor's evidence export (docs/audit-export.md): its model, how it is
+// written and read, and the pure offline verification that recomputes play
+// counts without trusting the controller. Pure functions over plain values
+// (time zones are passed in); thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "microscape/core/crypto.hpp"
+#include "microscape/core/pop.hpp"
+#include "microscape/core/result.hpp"
+#include "microscape/core/tar.hpp"
+#include "microscape/core/tz.hpp"
+
+namespace microscape::audit {
+
+constexpr int kFormatVersion = 1;
+inline constexpr std::string_view kExportName = "export.json";
+inline constexpr std::string_view kExportSigName = "export.sig";
+inline constexpr std::string_view kKeysName = "keys.json";
+inline constexpr std::string_view kMediaName = "media.json";
+// Limits (docs/audit-export.md).
+constexpr std::size_t kMaxJsonBytes = 64u << 20;            // export.json, keys.json, media.json
+constexpr std::uint64_t kMaxPlayerFileBytes = 4ull << 30;   // one player's records or checkpoints
+constexpr std::size_t kMaxPlayers = 100000;
+
+// What the controller knows about one enrolled player, as exported.
+struct PlayerEntry {
+    std::string playerId;
+    std::string publicKeyB64;     // raw 32-byte Ed25519 key, base64
+    std::string keyId;            // hex SHA-256 of the raw key
+    std::int64_t enrolledAtMs = 0;
+    std::string enrolledBy;       // user name of who made the enrolment token
+    std::string locationId;
+    std::string locationName;
+    std::string venueType;
+    std::string district;
+    std::string timeZone = "Asia/Shanghai";
+};
+
+struct MediaName {
+    std::string sha256;
+    std::string name;
+    std::string kind;
+};
+
+struct FileEntry {
+    std::string name;
+    std::string sha256;
+    std::uint64_t sizeBytes = 0;
+};
+
+struct ExportManifest {
+    int format = kFormatVersion;
+    std::string exportId;
+    std::int64_t createdAtMs = 0;
+    std::int64_t fromMs = 0;   // counted period [from, to), UTC
+    std::int64_t toMs = 0;
+    std::string signer;        // controller key id
+    std::vector<FileEntry> files;
+};
+
+// One player's evidence: its whole chain from seq 1, and every checkpoint.
+struct PlayerEvidence {
+    std::vector<pop::Record> records;
+    std::vector<pop::Checkpoint> checkpoints;
+};
+
+struct Export {
+    ExportManifest manifest;
+    std::string manifestBytes;
+    std::string signature;
+    std::vector<PlayerEntry> players;
+    std::vector<MediaName> media;
+    std::map<std::string, PlayerEvidence> evidence;  // by player id
+    // Problems found while reading that do not stop the reading (a malformed
+    // record line, a file whose hash differs from export.json): reported by
+    // verify() alongside the chain findings.
+    std::vector<std::string> readProblems;
+};
+
+// Paths inside the export tar.
+std::string recordsPath(const std::string& playerId);      // players/<id>/records.jsonl
+std::string checkpointsPath(const std::string& playerId);  // players/<id>/checkpoints.jsonl
+
+// Writes a complete export (signing export.json with the controller key).
+// Records and checkpoints must be in seq order. Errors: Io, BadManifest.
+Status writeExport(tar::ByteSink& sink, ExportManifest manifest, const std::vector<PlayerEntry>& players,
+                   const std::vector<MediaName>& media, const std::map<std::string, PlayerEvidence>& evidence,
+                   const crypto::PrivateKey& controllerKey);
+
+// Reads an export tar. Structural errors (not a tar, a missing or unparsable
+// export.json/keys.json, unexpected entries) stop the reading: Errors: tar
+// codes, BadJson, NotCanonical, BadManifest, UnsupportedFormat, ExtraEntry,
+// DuplicateEntry, MissingMedia (a listed file absent), TooLarge.
+Result<Export> readExport(tar::ByteSource& source);
+
+// A play-count row: one media at one location on one local day.
+struct CountRow {
+    std::string locationId;
+    std::string localDate;  // YYYY-MM-DD in the location's zone
+    std::string mediaSha256;
+    std::int64_t completed = 0;
+    std::int64_t interrupted = 0;
+    std::int64_t failed = 0;
+    std::int64_t onScreenMs = 0;  // measured time of completed and interrupted plays
+    bool operator==(const CountRow&) const = default;
+};
+
+struct Failure {
+    std::string playerId;  // empty for export-level failures
+    std::string code;      // stable: "export_signature", "file_hash", a pop::problemName, ...
+    std::string message;
+    std::string str() const;
+};
+
+struct VerifyOptions {
+    std::optional<crypto::PublicKey> controllerKey;  // verify export.sig when given
+    // Keys obtained independently of the controller (e.g. read off the screens):
+    // when a player is listed here, its exported key must match.
+    std::map<std::string, std::string> pinnedPlayerKeyIds;
+    std::map<std::string, tz::Zone> zones;  // by zone name; a missing zone is a failure
+};
+
+struct AuditResult {
+    std::vector<Failure> failures;
+    std::vector<CountRow> counts;  // sorted by location, date, media
+    std::size_t players = 0;
+    std::size_t records = 0;
+    std::size_t checkpoints = 0;
+    bool signatureChecked = false;
+    bool ok() const { return failures.empty(); }
+};
+
+// Verifies everything and recomputes the counts. Counting rule (the same the
+// controller's reports use): each Play record whose start lies in [from, to)
+// counts once for its media, at its player's location, on the local date of its
+// start, as completed, interrupted or failed. Records of a player whose chain
+// has findings are still counted, but the result is not ok().
+AuditResult verify(const Export& e, const VerifyOptions& options);
+
+// Counting on its own, for the controller's reports and tests.
+void addCounts(std::map<std::tuple<std::string, std::string, std::string>, CountRow>& rows,
+               const PlayerEntry& player, const tz::Zone& zone, const std::vector<pop::Record>& records,
+               std::int64_t fromMs, std::int64_t toMs);
+
+}  // namespace microscape::audit

@@ -1,0 +1,432 @@
+#include "microscape/core/audit.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "microscape/core/manifest.hpp"
+#include "microscape/core/time.hpp"
+
+namespace microscape::audit {
+
+namespace {
+
+Error bad(std::string msg) { return makeError(Errc::BadManifest, std::move(msg)); }
+
+const json::Value* need(const json::Value& obj, std::string_view key, json::Value::Type type) {
+    const json::Value* v = obj.find(key);
+    return v && v->type() == type ? v : nullptr;
+}
+
+Result<std::string> str(const json::Value& obj, std::string_view key, const std::string& where) {
+    auto v = need(obj, key, json::Value::Type::String);
+    if (!v) return bad(where + ": missing string field \"" + std::string(key) + "\"");
+    return v->asString();
+}
+
+Result<std::int64_t> integer(const json::Value& obj, std::string_view key, const std::string& where) {
+    auto v = need(obj, key, json::Value::Type::Int);
+    if (!v) return bad(where + ": missing integer field \"" + std::string(key) + "\"");
+    return v->asInt();
+}
+
+Result<std::int64_t> time(const json::Value& obj, std::string_view key, const std::string& where) {
+    auto s = str(obj, key, where);
+    if (!s) return s.error();
+    auto t = timeutil::parseUtcStrict(*s);
+    if (!t) return bad(where + ": " + std::string(key) + ": " + t.error().message);
+    return *t;
+}
+
+json::Value manifestJson(const ExportManifest& m) {
+    json::Array files;
+    for (const auto& f : m.files)
+        files.push_back(json::Object{{"name", f.name}, {"sha256", f.sha256}, {"size", f.sizeBytes}});
+    return json::Object{{"format", m.format},
+                        {"kind", "microscape-proof-of-play-export"},
+                        {"export_id", m.exportId},
+                        {"created_at", timeutil::formatUtc(m.createdAtMs)},
+                        {"from", timeutil::formatUtc(m.fromMs)},
+                        {"to", timeutil::formatUtc(m.toMs)},
+                        {"signer", m.signer},
+                        {"files", std::move(files)}};
+}
+
+json::Value keysJson(const std::vector<PlayerEntry>& players) {
+    json::Array list;
+    for (const auto& p : players)
+        list.push_back(json::Object{{"player_id", p.playerId},
+                                    {"public_key", p.publicKeyB64},
+                                    {"key_id", p.keyId},
+                                    {"enrolled_at", timeutil::formatUtc(p.enrolledAtMs)},
+                                    {"enrolled_by", p.enrolledBy},
+                                    {"location_id", p.locationId},
+                                    {"location_name", p.locationName},
+                                    {"venue_type", p.venueType},
+                                    {"district", p.district},
+                                    {"time_zone", p.timeZone}});
+    return json::Object{{"players", std::move(list)}};
+}
+
+json::Value mediaJson(const std::vector<MediaName>& media) {
+    json::Array list;
+    for (const auto& m : media) list.push_back(json::Object{{"sha256", m.sha256}, {"name", m.name}, {"kind", m.kind}});
+    return json::Object{{"media", std::move(list)}};
+}
+
+Result<std::string> readEntry(tar::Reader& reader, const tar::Header& h, std::uint64_t limit) {
+    if (h.sizeBytes > limit)
+        return makeError(Errc::TooLarge, h.name + " is larger than " + std::to_string(limit) + " bytes");
+    std::string data(static_cast<std::size_t>(h.sizeBytes), '\0');
+    std::size_t got = 0;
+    while (got < data.size()) {
+        auto r = reader.read(data.data() + got, data.size() - got);
+        if (!r) return r.error();
+        got += *r;
+    }
+    return data;
+}
+
+std::vector<std::string_view> lines(std::string_view body) {
+    std::vector<std::string_view> out;
+    std::size_t pos = 0;
+    while (pos < body.size()) {
+        std::size_t nl = body.find('\n', pos);
+        if (nl == std::string_view::npos) {
+            out.push_back(body.substr(pos));
+            break;
+        }
+        out.push_back(body.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    return out;
+}
+
+Result<ExportManifest> parseManifest(std::string_view bytes) {
+    json::ParseLimits limits;
+    limits.maxBytes = kMaxJsonBytes;
+    auto doc = json::parseCanonical(bytes, limits);
+    if (!doc) return makeError(doc.code(), "export.json: " + doc.error().message);
+    if (!doc->isObject()) return bad("export.json is not an object");
+    auto fmt = integer(*doc, "format", "export.json");
+    if (!fmt) return fmt.error();
+    if (*fmt != kFormatVersion)
+        return makeError(Errc::UnsupportedFormat, "export format " + std::to_string(*fmt) + " is not supported");
+    ExportManifest m;
+    auto kind = str(*doc, "kind", "export.json");
+    if (!kind) return kind.error();
+    if (*kind != "microscape-proof-of-play-export") return bad("export.json: not a proof-of-play export");
+    auto id = str(*doc, "export_id", "export.json");
+    if (!id) return id.error();
+    m.exportId = *id;
+    for (auto [key, out] : {std::pair{"created_at", &m.createdAtMs}, std::pair{"from", &m.fromMs},
+                            std::pair{"to", &m.toMs}}) {
+        auto t = time(*doc, key, "export.json");
+        if (!t) return t.error();
+        *out = *t;
+    }
+    auto signer = str(*doc, "signer", "export.json");
+    if (!signer) return signer.error();
+    if (!crypto::isSha256Hex(*signer)) return bad("export.json: signer is not a key id");
+    m.signer = *signer;
+    auto files = need(*doc, "files", json::Value::Type::Array);
+    if (!files) return bad("export.json: missing array \"files\"");
+    if (doc->asObject().size() != 8) return bad("export.json: unknown fields");
+    for (const auto& f : files->asArray()) {
+        if (!f.isObject()) return bad("export.json: a file entry is not an object");
+        FileEntry e;
+        auto name = str(f, "name", "export.json files");
+        auto sha = str(f, "sha256", "export.json files");
+        auto size = integer(f, "size", "export.json files");
+        if (!name || !sha || !size) return bad("export.json: a file entry lacks name, sha256 or size");
+        if (!crypto::isSha256Hex(*sha) || *size < 0 || !tar::isSafeName(*name))
+            return bad("export.json: bad file entry '" + *name + "'");
+        e.name = *name;
+        e.sha256 = *sha;
+        e.sizeBytes = static_cast<std::uint64_t>(*size);
+        m.files.push_back(std::move(e));
+    }
+    return m;
+}
+
+Result<std::vector<PlayerEntry>> parseKeys(std::string_view bytes) {
+    json::ParseLimits limits;
+    limits.maxBytes = kMaxJsonBytes;
+    auto doc = json::parseCanonical(bytes, limits);
+    if (!doc) return makeError(doc.code(), "keys.json: " + doc.error().message);
+    auto list = doc->isObject() ? need(*doc, "players", json::Value::Type::Array) : nullptr;
+    if (!list) return bad("keys.json: missing array \"players\"");
+    if (list->asArray().size() > kMaxPlayers) return makeError(Errc::TooLarge, "keys.json: too many players");
+    std::vector<PlayerEntry> out;
+    std::set<std::string> seen;
+    for (const auto& p : list->asArray()) {
+        if (!p.isObject()) return bad("keys.json: a player is not an object");
+        PlayerEntry e;
+        const std::string where = "keys.json";
+        for (auto [key, field] : {std::pair{"player_id", &e.playerId}, std::pair{"public_key", &e.publicKeyB64},
+                                  std::pair{"key_id", &e.keyId}, std::pair{"enrolled_by", &e.enrolledBy},
+                                  std::pair{"location_id", &e.locationId}, std::pair{"location_name", &e.locationName},
+                                  std::pair{"venue_type", &e.venueType}, std::pair{"district", &e.district},
+                                  std::pair{"time_zone", &e.timeZone}}) {
+            auto s = str(p, key, where);
+            if (!s) return s.error();
+            *field = *s;
+        }
+        auto at = time(p, "enrolled_at", where);
+        if (!at) return at.error();
+        e.enrolledAtMs = *at;
+        if (!manifest::isValidId(e.playerId)) return bad("keys.json: bad player id '" + e.playerId + "'");
+        if (!seen.insert(e.playerId).second)
+            return makeError(Errc::DuplicateEntry, "keys.json: player " + e.playerId + " listed twice");
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+Result<std::vector<MediaName>> parseMedia(std::string_view bytes) {
+    json::ParseLimits limits;
+    limits.maxBytes = kMaxJsonBytes;
+    auto doc = json::parseCanonical(bytes, limits);
+    if (!doc) return makeError(doc.code(), "media.json: " + doc.error().message);
+    auto list = doc->isObject() ? need(*doc, "media", json::Value::Type::Array) : nullptr;
+    if (!list) return bad("media.json: missing array \"media\"");
+    std::vector<MediaName> out;
+    for (const auto& m : list->asArray()) {
+        MediaName n;
+        auto sha = str(m, "sha256", "media.json");
+        auto name = str(m, "name", "media.json");
+        auto kind = str(m, "kind", "media.json");
+        if (!sha || !name || !kind) return bad("media.json: an entry lacks sha256, name or kind");
+        n.sha256 = *sha;
+        n.name = *name;
+        n.kind = *kind;
+        out.push_back(std::move(n));
+    }
+    return out;
+}
+
+// "players/<id>/records.jsonl" → id and which file; empty id if not of that shape.
+std::pair<std::string, bool> playerFile(const std::string& name) {
+    static const std::string prefix = "players/";
+    if (name.compare(0, prefix.size(), prefix) != 0) return {"", false};
+    auto slash = name.find('/', prefix.size());
+    if (slash == std::string::npos) return {"", false};
+    std::string id = name.substr(prefix.size(), slash - prefix.size());
+    std::string file = name.substr(slash + 1);
+    if (!manifest::isValidId(id)) return {"", false};
+    if (file == "records.jsonl") return {id, true};
+    if (file == "checkpoints.jsonl") return {id, false};
+    return {"", false};
+}
+
+}  // namespace
+
+std::string recordsPath(const std::string& playerId) { return "players/" + playerId + "/records.jsonl"; }
+std::string checkpointsPath(const std::string& playerId) { return "players/" + playerId + "/checkpoints.jsonl"; }
+
+std::string Failure::str() const {
+    return (playerId.empty() ? "" : "player " + playerId + ": ") + code + ": " + message;
+}
+
+Status writeExport(tar::ByteSink& sink, ExportManifest m, const std::vector<PlayerEntry>& players,
+                   const std::vector<MediaName>& media, const std::map<std::string, PlayerEvidence>& evidence,
+                   const crypto::PrivateKey& controllerKey) {
+    std::vector<std::pair<std::string, std::string>> files;
+    files.emplace_back(std::string(kKeysName), json::canonical(keysJson(players)));
+    files.emplace_back(std::string(kMediaName), json::canonical(mediaJson(media)));
+    for (const auto& [id, ev] : evidence) {
+        if (!manifest::isValidId(id)) return bad("bad player id '" + id + "'");
+        std::string recs, cps;
+        for (const auto& r : ev.records) recs += pop::canonicalBytes(r) + "\n";
+        for (const auto& c : ev.checkpoints) cps += pop::canonicalBytes(c) + "\n";
+        files.emplace_back(recordsPath(id), std::move(recs));
+        files.emplace_back(checkpointsPath(id), std::move(cps));
+    }
+    m.format = kFormatVersion;
+    m.signer = controllerKey.publicKey().id();
+    m.files.clear();
+    for (const auto& [name, data] : files) m.files.push_back({name, crypto::sha256Hex(data), data.size()});
+    std::string manifestBytes = json::canonical(manifestJson(m));
+    tar::Writer w(sink);
+    std::int64_t mtime = m.createdAtMs / 1000;
+    MS_TRY(w.add(kExportName, manifestBytes, mtime));
+    MS_TRY(w.add(kExportSigName, controllerKey.sign(manifestBytes), mtime));
+    for (const auto& [name, data] : files) MS_TRY(w.add(name, data, mtime));
+    return w.finish();
+}
+
+Result<Export> readExport(tar::ByteSource& source) {
+    tar::Reader reader(source);
+    Export e;
+    std::map<std::string, std::string> contents;  // every file but export.json/.sig
+    std::optional<std::string> manifestBytes, sig;
+    while (true) {
+        auto next = reader.next();
+        if (!next) return next.error();
+        if (!*next) break;
+        const tar::Header& h = **next;
+        std::uint64_t limit = kMaxJsonBytes;
+        if (h.name == kExportSigName) limit = 4096;
+        if (playerFile(h.name).first.size()) limit = kMaxPlayerFileBytes;
+        bool known = h.name == kExportName || h.name == kExportSigName || h.name == kKeysName ||
+                     h.name == kMediaName || !playerFile(h.name).first.empty();
+        if (!known) return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "' in the export");
+        auto data = readEntry(reader, h, limit);
+        if (!data) return data.error();
+        if (h.name == kExportName) {
+            if (manifestBytes) return makeError(Errc::DuplicateEntry, "export.json appears twice");
+            manifestBytes = std::move(*data);
+        } else if (h.name == kExportSigName) {
+            if (sig) return makeError(Errc::DuplicateEntry, "export.sig appears twice");
+            sig = std::move(*data);
+        } else if (!contents.emplace(h.name, std::move(*data)).second) {
+            return makeError(Errc::DuplicateEntry, h.name + " appears twice");
+        }
+    }
+    if (!manifestBytes) return bad("the export has no export.json");
+    auto m = parseManifest(*manifestBytes);
+    if (!m) return m.error();
+    e.manifest = std::move(*m);
+    e.manifestBytes = std::move(*manifestBytes);
+    e.signature = sig.value_or("");
+
+    std::set<std::string> listed;
+    for (const auto& f : e.manifest.files) {
+        listed.insert(f.name);
+        auto it = contents.find(f.name);
+        if (it == contents.end()) {
+            e.readProblems.push_back("missing_file: " + f.name + " is listed in export.json but absent");
+            continue;
+        }
+        if (it->second.size() != f.sizeBytes || crypto::sha256Hex(it->second) != f.sha256)
+            e.readProblems.push_back("file_hash: " + f.name + " does not match its hash in export.json");
+    }
+    for (const auto& [name, data] : contents)
+        if (!listed.count(name)) e.readProblems.push_back("unlisted_file: " + name + " is not listed in export.json");
+
+    auto keys = contents.find(std::string(kKeysName));
+    if (keys == contents.end()) return bad("the export has no keys.json");
+    auto players = parseKeys(keys->second);
+    if (!players) return players.error();
+    e.players = std::move(*players);
+    if (auto media = contents.find(std::string(kMediaName)); media != contents.end()) {
+        auto names = parseMedia(media->second);
+        if (!names) return names.error();
+        e.media = std::move(*names);
+    }
+    for (const auto& [name, data] : contents) {
+        auto [id, isRecords] = playerFile(name);
+        if (id.empty()) continue;
+        auto& ev = e.evidence[id];
+        std::size_t lineNo = 0;
+        for (auto line : lines(data)) {
+            ++lineNo;
+            if (isRecords) {
+                auto r = pop::parseRecord(line);
+                if (!r) {
+                    e.readProblems.push_back("bad_record: " + name + " line " + std::to_string(lineNo) + ": " +
+                                             r.error().str());
+                    continue;
+                }
+                ev.records.push_back(std::move(*r));
+            } else {
+                auto c = pop::parseCheckpoint(line);
+                if (!c) {
+                    e.readProblems.push_back("bad_checkpoint: " + name + " line " + std::to_string(lineNo) + ": " +
+                                             c.error().str());
+                    continue;
+                }
+                ev.checkpoints.push_back(std::move(*c));
+            }
+        }
+        if (!data.empty() && data.back() != '\n')
+            e.readProblems.push_back("truncated_file: " + name + " does not end with a newline");
+    }
+    return e;
+}
+
+void addCounts(std::map<std::tuple<std::string, std::string, std::string>, CountRow>& rows,
+               const PlayerEntry& player, const tz::Zone& zone, const std::vector<pop::Record>& records,
+               std::int64_t fromMs, std::int64_t toMs) {
+    for (const auto& r : records) {
+        if (r.kind != pop::Kind::Play || r.startUtcMs < fromMs || r.startUtcMs >= toMs) continue;
+        std::int64_t local = r.startUtcMs + static_cast<std::int64_t>(tz::utcOffsetAt(zone, r.startUtcMs)) * 1000;
+        std::int64_t day = local >= 0 ? local / 86400000 : (local - 86399999) / 86400000;
+        std::string date = timeutil::formatDate(timeutil::civilFromDays(day));
+        auto& row = rows[{player.locationId, date, r.mediaSha256}];
+        row.locationId = player.locationId;
+        row.localDate = date;
+        row.mediaSha256 = r.mediaSha256;
+        switch (r.outcome) {
+            case pop::Outcome::Completed: ++row.completed; row.onScreenMs += r.measuredMs; break;
+            case pop::Outcome::Interrupted: ++row.interrupted; row.onScreenMs += r.measuredMs; break;
+            case pop::Outcome::Failed: ++row.failed; break;
+            case pop::Outcome::None: break;
+        }
+    }
+}
+
+AuditResult verify(const Export& e, const VerifyOptions& options) {
+    AuditResult out;
+    auto fail = [&](std::string player, std::string code, std::string msg) {
+        out.failures.push_back({std::move(player), std::move(code), std::move(msg)});
+    };
+    if (options.controllerKey) {
+        out.signatureChecked = true;
+        if (options.controllerKey->id() != e.manifest.signer)
+            fail("", "export_signer", "export.json is signed by key " + e.manifest.signer.substr(0, 16) +
+                                          ", not by the given controller key " + options.controllerKey->id().substr(0, 16));
+        else if (!options.controllerKey->verify(e.manifestBytes, e.signature))
+            fail("", "export_signature", "export.sig does not verify under the controller key");
+    }
+    for (const auto& p : e.readProblems) {
+        auto colon = p.find(": ");
+        fail("", p.substr(0, colon), p.substr(colon + 2));
+    }
+    if (e.manifest.toMs <= e.manifest.fromMs) fail("", "bad_period", "the export's period is empty");
+
+    std::map<std::string, const PlayerEntry*> byId;
+    for (const auto& p : e.players) byId[p.playerId] = &p;
+    for (const auto& [id, ev] : e.evidence)
+        if (!byId.count(id)) fail(id, "unknown_player", "evidence for a player that keys.json does not list");
+
+    std::map<std::tuple<std::string, std::string, std::string>, CountRow> rows;
+    for (const auto& p : e.players) {
+        ++out.players;
+        auto raw = crypto::base64Decode(p.publicKeyB64);
+        auto key = raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
+        if (!key) {
+            fail(p.playerId, "bad_key", "the exported public key is not an Ed25519 key");
+            continue;
+        }
+        if (key->id() != p.keyId) fail(p.playerId, "key_id", "key_id does not match the public key");
+        if (auto pin = options.pinnedPlayerKeyIds.find(p.playerId); pin != options.pinnedPlayerKeyIds.end() &&
+                                                                   pin->second != key->id())
+            fail(p.playerId, "key_not_pinned", "the exported key differs from the independently obtained key " +
+                                                   pin->second.substr(0, 16));
+        auto evIt = e.evidence.find(p.playerId);
+        if (evIt == e.evidence.end()) continue;  // enrolled, no plays exported
+        const auto& ev = evIt->second;
+        out.records += ev.records.size();
+        out.checkpoints += ev.checkpoints.size();
+        auto report = pop::verifyChain(p.playerId, ev.records, ev.checkpoints, *key);
+        for (const auto& f : report.findings)
+            fail(p.playerId, std::string(pop::problemName(f.problem)),
+                 (f.seq ? "seq " + std::to_string(f.seq) + ": " : "") + f.message);
+        for (const auto& r : ev.records)
+            if (r.kind == pop::Kind::Play && r.startUtcMs < p.enrolledAtMs - 86400000) {
+                fail(p.playerId, "before_enrolment",
+                     "seq " + std::to_string(r.seq) + " starts a day or more before the player was enrolled");
+                break;
+            }
+        auto zone = options.zones.find(p.timeZone);
+        if (zone == options.zones.end()) {
+            fail(p.playerId, "unknown_zone", "no time zone data for '" + p.timeZone + "'");
+            continue;
+        }
+        addCounts(rows, p, zone->second, ev.records, e.manifest.fromMs, e.manifest.toMs);
+    }
+    for (auto& [k, row] : rows) out.counts.push_back(std::move(row));
+    return out;
+}
+
+}  // namespace microscape::audit

@@ -1,0 +1,260 @@
+// Test support: a valid proof-of-play evidence export made from signed chains,
+// and a generator of broken variants of it, each with the failure an auditor's
+// verifier must report. Used by the audit tests (library and CLI).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "microscape/core/audit.hpp"
+#include "microscape/core/crypto.hpp"
+#include "microscape/core/pop.hpp"
+#include "microscape/core/tar.hpp"
+
+namespace microscape::testing {
+
+// 2026-04-15T00:00:00Z: 国家安全教育日.
+constexpr std::int64_t kExportDay = 1776211200000;
+
+struct ExportWorld {
+    using Key = std::shared_ptr<const crypto::PrivateKey>;
+    static Key newKey() { return std::make_shared<const crypto::PrivateKey>(crypto::PrivateKey::generate().value()); }
+    Key controllerKey = newKey();
+    Key attackerKey = newKey();
+    std::map<std::string, Key> playerKeys;
+    audit::ExportManifest manifest;
+    std::vector<audit::PlayerEntry> players;
+    std::vector<audit::MediaName> media;
+    std::map<std::string, audit::PlayerEvidence> evidence;
+
+    std::string write() const {
+        tar::StringSink sink;
+        auto s = audit::writeExport(sink, manifest, players, media, evidence, *controllerKey);
+        if (!s) throw std::runtime_error(s.error().str());
+        return sink.data;
+    }
+};
+
+inline const std::string kPosterSha = crypto::sha256Hex("反诈防骗海报");
+inline const std::string kClipSha = crypto::sha256Hex("禁毒短片");
+
+// Appends a play to a player's chain (every checkpointEvery records a signed checkpoint).
+inline void appendPlay(ExportWorld& w, const std::string& playerId, const std::string& media, std::int64_t startMs,
+                       std::int64_t scheduledMs, std::int64_t measuredMs) {
+    auto& ev = w.evidence[playerId];
+    pop::Record r;
+    r.playerId = playerId;
+    r.seq = static_cast<std::int64_t>(ev.records.size()) + 1;
+    r.prevHash = ev.records.empty() ? std::string(pop::kGenesisHash) : pop::recordHash(ev.records.back());
+    r.kind = pop::Kind::Play;
+    r.bundleVersion = 3;
+    r.mediaSha256 = media;
+    r.playlistId = "pl-1";
+    r.scheduleId = "sch-1";
+    r.source = "entry";
+    r.campaignId = "cmp-2026-nsed";
+    r.startUtcMs = startMs;
+    r.endUtcMs = startMs + measuredMs;
+    r.scheduledMs = scheduledMs;
+    r.measuredMs = measuredMs;
+    r.outcome = pop::classify(scheduledMs, measuredMs);
+    r.frameDigest = crypto::sha256Hex("frame" + std::to_string(r.seq));
+    ev.records.push_back(r);
+}
+
+inline void checkpointAll(ExportWorld& w, const std::string& playerId, std::int64_t atMs) {
+    auto& ev = w.evidence[playerId];
+    std::int64_t from = ev.checkpoints.empty() ? 1 : ev.checkpoints.back().lastSeq + 1;
+    std::vector<pop::Record> batch(ev.records.begin() + (from - 1), ev.records.end());
+    if (batch.empty()) return;
+    ev.checkpoints.push_back(pop::makeCheckpoint(batch, atMs, *w.playerKeys.at(playerId)));
+}
+
+// Two players (a garage entrance and a mall), plays on 04-14 (local), 04-15 and
+// 04-16, with checkpoints every 5 records. The counted period is 04-15 local day.
+inline ExportWorld makeExportWorld() {
+    ExportWorld w;
+    struct P {
+        const char* id;
+        const char* loc;
+        const char* name;
+        const char* venue;
+    };
+    for (P p : {P{"garage-01", "loc-wanda-garage", "万达广场地下车库入口", "garage_entrance"},
+                P{"mall-02", "loc-wanda-mall", "万达广场一楼中庭", "mall"}}) {
+        w.playerKeys.emplace(p.id, ExportWorld::newKey());
+        audit::PlayerEntry e;
+        e.playerId = p.id;
+        auto pub = w.playerKeys.at(p.id)->publicKey();
+        e.publicKeyB64 = crypto::base64Encode(pub.raw());
+        e.keyId = pub.id();
+        e.enrolledAtMs = kExportDay - 30LL * 86400000;
+        e.enrolledBy = "admin";
+        e.locationId = p.loc;
+        e.locationName = p.name;
+        e.venueType = p.venue;
+        e.district = "江汉区";
+        e.timeZone = "Asia/Shanghai";
+        w.players.push_back(e);
+        // Local 04-14 23:59:50 (+08:00) = 15:59:50Z on 04-14: counts for 04-14, not 04-15.
+        std::int64_t t = kExportDay - 8 * 3600000LL - 10000;
+        for (int i = 0; i < 14; ++i) {
+            bool clip = i % 3 == 2;
+            std::int64_t sched = clip ? 15000 : 10000;
+            std::int64_t measured = (i == 6) ? 4000 : sched + (i % 2 ? 120 : -80);  // one interrupted play
+            appendPlay(w, p.id, clip ? kClipSha : kPosterSha, t, sched, measured);
+            if (i % 5 == 4) checkpointAll(w, p.id, t + sched);
+            t += sched + 3600000;  // an hour apart: spans 04-14 .. 04-15 local
+        }
+        checkpointAll(w, p.id, t);
+    }
+    w.media = {{kPosterSha, "反诈防骗海报", "image"}, {kClipSha, "禁毒短片", "video"}};
+    w.manifest.exportId = "exp-test-1";
+    w.manifest.createdAtMs = kExportDay + 3 * 86400000LL;
+    w.manifest.fromMs = kExportDay - 8 * 3600000LL;  // 04-15 00:00 local
+    w.manifest.toMs = w.manifest.fromMs + 86400000;
+    return w;
+}
+
+struct BrokenExport {
+    std::string name;
+    std::string bytes;
+    std::string expected;        // a failure code verify() reports, or an Errc name readExport returns
+    bool pinPlayerKeys = false;  // verify with the genuine player keys pinned
+};
+
+// Re-signs one checkpoint with a key (as a forger would).
+inline void resign(pop::Checkpoint& c, const crypto::PrivateKey& key) { pop::sign(c, key); }
+
+// Recomputes prev links from index i on (a forger re-chaining after an edit).
+inline void rechain(std::vector<pop::Record>& recs, std::size_t from) {
+    for (std::size_t i = std::max<std::size_t>(from, 1); i < recs.size(); ++i)
+        recs[i].prevHash = pop::recordHash(recs[i - 1]);
+}
+
+inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
+    std::vector<BrokenExport> out;
+    auto variant = [&](std::string name, std::string expected, const std::function<void(ExportWorld&)>& edit,
+                       bool pin = false) {
+        ExportWorld w = good;
+        edit(w);
+        out.push_back({std::move(name), w.write(), std::move(expected), pin});
+    };
+    auto& g = "garage-01";
+    variant("one changed field (media) in one record", "broken_link",
+            [&](ExportWorld& w) { w.evidence[g].records[2].mediaSha256 = kPosterSha; });
+    variant("outcome edited: interrupted to completed", "bad_record",
+            [&](ExportWorld& w) { w.evidence[g].records[6].outcome = pop::Outcome::Completed; });
+    variant("measured time inflated on an interrupted play", "broken_link",
+            [&](ExportWorld& w) { w.evidence[g].records[6].measuredMs = 4500; });
+    variant("start timestamp moved by a day", "broken_link",
+            [&](ExportWorld& w) { w.evidence[g].records[8].startUtcMs += 86400000; w.evidence[g].records[8].endUtcMs += 86400000; });
+    variant("deleted record in the middle", "gap",
+            [&](ExportWorld& w) { auto& r = w.evidence[g].records; r.erase(r.begin() + 7); });
+    variant("the last record deleted", "checkpoint_missing",
+            [&](ExportWorld& w) { w.evidence[g].records.pop_back(); });
+    variant("the first record deleted", "gap",
+            [&](ExportWorld& w) { auto& r = w.evidence[g].records; r.erase(r.begin()); });
+    variant("two records swapped", "out_of_order",
+            [&](ExportWorld& w) { std::swap(w.evidence[g].records[3], w.evidence[g].records[4]); });
+    variant("a duplicated record", "duplicate", [&](ExportWorld& w) {
+        auto& r = w.evidence[g].records;
+        r.insert(r.begin() + 5, r[4]);
+    });
+    variant("a forged record inserted and the rest re-chained", "checkpoint_mismatch", [&](ExportWorld& w) {
+        auto& r = w.evidence[g].records;
+        pop::Record fake = r[9];
+        fake.startUtcMs += 1000;
+        fake.endUtcMs += 1000;
+        r.insert(r.begin() + 10, fake);
+        for (std::size_t i = 10; i < r.size(); ++i) r[i].seq = static_cast<std::int64_t>(i) + 1;
+        rechain(r, 10);
+    });
+    variant("a record edited and the chain re-linked after it", "checkpoint_mismatch", [&](ExportWorld& w) {
+        auto& r = w.evidence[g].records;
+        r[11].measuredMs = r[11].scheduledMs;
+        r[11].outcome = pop::Outcome::Completed;
+        rechain(r, 12);
+    });
+    variant("a checkpoint signed by another key", "checkpoint_signature",
+            [&](ExportWorld& w) { resign(w.evidence[g].checkpoints[1], *w.attackerKey); });
+    variant("a checkpoint's last hash altered", "checkpoint_signature",
+            [&](ExportWorld& w) { w.evidence[g].checkpoints[0].lastHash = std::string(64, 'a'); });
+    variant("the last checkpoint removed", "unsigned",
+            [&](ExportWorld& w) { w.evidence[g].checkpoints.pop_back(); });
+    variant("a record of another player spliced in", "wrong_player", [&](ExportWorld& w) {
+        auto& r = w.evidence[g].records;
+        r.insert(r.begin() + 3, w.evidence["mall-02"].records[3]);
+    });
+    variant("records of the two players exchanged", "wrong_player",
+            [&](ExportWorld& w) { std::swap(w.evidence["garage-01"], w.evidence["mall-02"]); });
+    variant("a forged player key in the key list", "checkpoint_signature", [&](ExportWorld& w) {
+        auto pub = w.attackerKey->publicKey();
+        w.players[0].publicKeyB64 = crypto::base64Encode(pub.raw());
+        w.players[0].keyId = pub.id();
+    });
+    variant("a forged key with every checkpoint re-signed, pinned keys given", "key_not_pinned",
+            [&](ExportWorld& w) {
+                auto pub = w.attackerKey->publicKey();
+                w.players[0].publicKeyB64 = crypto::base64Encode(pub.raw());
+                w.players[0].keyId = pub.id();
+                for (auto& c : w.evidence[g].checkpoints) resign(c, *w.attackerKey);
+            },
+            true);
+    variant("key id does not match the key", "key_id", [&](ExportWorld& w) { w.players[1].keyId = std::string(64, 'b'); });
+    variant("evidence for a player not in the key list", "unknown_player",
+            [&](ExportWorld& w) { w.evidence["ghost-9"] = w.evidence["mall-02"]; });
+    variant("plays long before enrolment", "before_enrolment",
+            [&](ExportWorld& w) { w.players[0].enrolledAtMs = kExportDay + 5 * 86400000LL; });
+    variant("an unknown time zone", "unknown_zone", [&](ExportWorld& w) { w.players[1].timeZone = "Mars/Olympus_Mons"; });
+
+    // Edits below the signed layer: the tar itself.
+    std::string base = good.write();
+    auto replaceOnce = [](std::string s, const std::string& from, const std::string& to) {
+        auto at = s.find(from);
+        if (at != std::string::npos) s.replace(at, from.size(), to);
+        return s;
+    };
+    {
+        // Change one digit inside a records file without touching export.json.
+        std::string s = base;
+        auto at = s.find("\"measured_ms\":4000");
+        s[at + 14] = '9';
+        out.push_back({"a records file edited after signing", s, "file_hash"});
+    }
+    out.push_back({"export.json period edited without re-signing",
+                   replaceOnce(base, "\"from\":\"2026-04-14T16:00:00Z\"", "\"from\":\"2026-04-13T16:00:00Z\""),
+                   "export_signature"});
+    {
+        ExportWorld w = good;
+        w.controllerKey = w.attackerKey;
+        out.push_back({"export signed by another controller key", w.write(), "export_signer"});
+    }
+    out.push_back({"truncated file", base.substr(0, base.size() / 2 + 100), "Truncated"});
+    out.push_back({"truncated inside the first header", base.substr(0, 300), "Truncated"});
+    out.push_back({"not a tar at all", std::string(2048, 'x'), "BadTar"});
+    {
+        tar::StringSink sink;
+        tar::Writer tw(sink);
+        tar::MemorySource src(base);
+        tar::Reader reader(src);
+        while (true) {
+            auto h = reader.next();
+            if (!h.ok() || !*h) break;
+            std::string data((*h)->sizeBytes, '\0');
+            std::size_t got = 0;
+            while (got < data.size()) got += *reader.read(data.data() + got, data.size() - got);
+            (void)tw.add((*h)->name, data);
+        }
+        (void)tw.add("players/garage-01/notes.txt", "extra");
+        (void)tw.finish();
+        out.push_back({"an extra file in the archive", sink.data, "ExtraEntry"});
+    }
+    return out;
+}
+
+}  // namespace microscape::testing
