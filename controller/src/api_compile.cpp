@@ -181,13 +181,30 @@ void timeline(RequestCtx& ctx) {
     auto subject = subjectOf(ctx);
     auto fromQ = ctx.query("from");
     auto toQ = ctx.query("to");
-    if (!fromQ || !toQ) badRequest("give ?from= and ?to= (ISO 8601)");
-    const std::int64_t from = parseIsoField("from", *fromQ);
-    const std::int64_t to = parseIsoField("to", *toQ);
+    auto dateQ = ctx.query("date");
+    std::int64_t from = 0, to = 0;
+    if (dateQ && !fromQ && !toQ) {
+        // One local calendar day at the subject's location.
+        int y = 0, mo = 0, d = 0;
+        if (dateQ->size() != 10 || std::sscanf(dateQ->c_str(), "%4d-%2d-%2d", &y, &mo, &d) != 3)
+            badRequest("date must be YYYY-MM-DD");
+        const std::int64_t approx = parseIsoField("date", *dateQ + "T00:00:00Z");
+        auto probe = ctx.svc.compiler->build(subject, approx - 2 * 86'400'000, approx + 3 * 86'400'000);
+        if (!probe) throw ApiError(422, "bad_schedule", probe.error().str());
+        from = tz::utcFromLocal(probe->schedule.offsets, approx);
+        to = tz::utcFromLocal(probe->schedule.offsets, approx + 86'400'000);
+    } else if (fromQ && toQ && !dateQ) {
+        from = parseIsoField("from", *fromQ);
+        to = parseIsoField("to", *toQ);
+    } else {
+        badRequest("give ?date=YYYY-MM-DD (local day) or ?from= and ?to= (ISO 8601)");
+    }
     if (to <= from) unprocessable("bad_window", "'to' is not after 'from'");
     if (to - from > kMaxTimelineMs) badRequest("a timeline covers at most 8 days");
     const std::int64_t start = from - from % 86'400'000;
     auto built = ctx.svc.compiler->build(subject, start, to + 86'400'000);
+    // (the payload starts at a UTC midnight, as compiled manifests do, so loop
+    // positions in the preview are exactly the players')
     if (!built) throw ApiError(422, "bad_schedule", built.error().str());
     Poco::JSON::Array::Ptr segs = new Poco::JSON::Array;
     std::size_t count = 0;
@@ -227,7 +244,7 @@ void addCompileRoutes(Router& r) {
     r.add({"GET", "/api/v1/preview", kAnyUser, "preview",
            "What plays on a player or at a location at ?at= (default now)", preview});
     r.add({"GET", "/api/v1/preview/timeline", kAnyUser, "preview",
-           "Segments of what plays between ?from= and ?to= (at most 8 days)", timeline});
+           "Segments of what plays on a local ?date= or between ?from= and ?to= (at most 8 days)", timeline});
 }
 
 }  // namespace microscape::controller

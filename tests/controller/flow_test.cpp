@@ -130,6 +130,14 @@ TEST_CASE("full flow: a garage-entrance screen gets exactly the garage playlists
         INFO(t.body);
         REQUIRE(t.status == 200);
         CHECK(t.json()->getArray("segments")->size() >= 2);
+        auto day = admin.get("/api/v1/preview/timeline?playerId=" + garagePlayer + "&date=2026-12-01");
+        INFO(day.body);
+        REQUIRE(day.status == 200);
+        auto segs = day.json()->getArray("segments");
+        REQUIRE(segs->size() > 0);
+        CHECK(segs->getObject(0)->getValue<std::string>("start") == "2026-11-30T16:00:00Z");  // 00:00 in Shanghai
+        CHECK(segs->getObject(segs->size() - 1)->getValue<std::string>("end") == "2026-12-01T16:00:00Z");
+        CHECK(admin.get("/api/v1/preview/timeline?playerId=" + garagePlayer + "&date=tomorrow").status == 400);
     }
     SECTION("withdrawing approved media removes it from screens") {
         REQUIRE(ap.post("/api/v1/media/" + std::to_string(clip) + "/reject", R"({"reason":"撤回"})").status == 200);
