@@ -108,3 +108,22 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     }
     CHECK(gone);
 }
+
+TEST_CASE("--init-admin creates the first admin once", "[controller][config]") {
+    mstest::TempDir dir;
+    const std::string bin = MICROSCAPE_CONTROLLER_BIN;
+    const std::string data = (dir.path / "d").string();
+    const std::string out = (dir.path / "out.txt").string();
+    auto run = [&](const std::string& env, const std::string& args) {
+        std::string cmd = env + " " + bin + " --data-dir " + data + " " + args + " > " + out + " 2>&1";
+        return WEXITSTATUS(std::system(cmd.c_str()));
+    };
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=chosen-password", "--init-admin root") == 0);
+    CHECK(mstest::readFile(out).find("chosen-password") == std::string::npos);  // never echoed
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=", "--init-admin second") == 0);
+    const std::string text = mstest::readFile(out);
+    CHECK(text.find("with password: ") != std::string::npos);  // generated, printed once
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=chosen-password", "--init-admin root") == 65);  // exists
+    CHECK(mstest::readFile(out).find("already exists") != std::string::npos);
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=short", "--init-admin third") != 0);
+}
