@@ -191,7 +191,12 @@ int main() {
     s.fromUtcMs = kAnchor - schedule::kDayMs;
     s.untilUtcMs = kAnchor + schedule::kDayMs;
     schedule::Playlist pl{"pl-bench", "bench", {}};
-    for (const auto& it : items) pl.items.push_back(schedule::Item{it.sha, it.durationMs});
+    for (const auto& it : items) {
+        schedule::Item item;
+        item.mediaSha256 = it.sha;
+        item.durationMs = it.durationMs;
+        pl.items.push_back(item);
+    }
     s.playlists.push_back(pl);
     schedule::Entry e;
     e.id = "s-bench";
