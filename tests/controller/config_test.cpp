@@ -109,7 +109,7 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     CHECK(gone);
 }
 
-TEST_CASE("--init-admin creates the first admin once", "[controller][config]") {
+TEST_CASE("init-admin creates the first admin once", "[controller][config]") {
     mstest::TempDir dir;
     const std::string bin = MICROSCAPE_CONTROLLER_BIN;
     const std::string data = (dir.path / "d").string();
