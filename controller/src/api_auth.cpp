@@ -9,6 +9,10 @@ namespace microscape::controller {
 namespace {
 
 constexpr std::size_t kMinPasswordLength = 8;
+// Password guessing: after this many failures for one username within the window,
+// logins for it are refused (even with the right password) until the window passes.
+constexpr std::int64_t kMaxLoginFailures = 10;
+constexpr std::int64_t kLoginFailureWindowMs = 15 * 60 * 1000;
 
 void checkPassword(const std::string& pw) {
     if (pw.size() < kMinPasswordLength)
@@ -57,6 +61,12 @@ void login(RequestCtx& ctx) {
     const std::string username = reqString(body, "username", 64);
     const std::string password = reqString(body, "password", 1024);
     auto& svc = ctx.svc;
+    const std::int64_t started = svc.nowMs();
+    auto recentFailures = svc.db.read([&](DbConn& c) {
+        return repo::countAudit(c, "login_failed", username, started - kLoginFailureWindowMs);
+    });
+    if (recentFailures >= kMaxLoginFailures)
+        throw ApiError(429, "too_many_attempts", "too many failed logins for this user; try again in 15 minutes");
     auto user = svc.db.read([&](DbConn& c) { return repo::userByName(c, username); });
     std::string stored = user ? svc.db.read([&](DbConn& c) { return repo::passwordHashOf(c, user->id).value_or(""); })
                               : std::string();
@@ -66,6 +76,10 @@ void login(RequestCtx& ctx) {
     if (!ok) {
         svc.metrics.loginFailures++;
         svc.log.notice("failed login for '%s'", username);
+        svc.db.write([&](DbConn& c) {
+            repo::audit(c, Actor{0, "anonymous", Role::Auditor, {}}, "login_failed", "session", username, "", "",
+                        started);
+        });
         throw ApiError(401, "invalid_credentials", "wrong username or password");
     }
     const std::string token = randomToken(32);

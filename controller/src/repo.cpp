@@ -295,6 +295,12 @@ void audit(DbConn& c, const Actor& who, const std::string& action, const std::st
             optText(entityId), optText(beforeJson), optText(afterJson)});
 }
 
+std::int64_t countAudit(DbConn& c, const std::string& action, const std::string& entityId, std::int64_t sinceMs) {
+    return c.one("SELECT COUNT(*) FROM audit_log WHERE action = ? AND entity_id = ? AND at >= ?",
+                 {action, entityId, i(sinceMs)})
+        ->i64(0);
+}
+
 std::vector<AuditEntry> listAudit(DbConn& c, std::int64_t beforeId, int limit, const std::string& entity) {
     std::string sql =
         "SELECT id, at, actor_id, actor, action, entity, entity_id, before_json, after_json FROM audit_log "

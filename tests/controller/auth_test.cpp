@@ -106,3 +106,16 @@ TEST_CASE("users: roles, departments and the audit log", "[controller][auth]") {
         CHECK(ed.get("/api/v1/audit").status == 403);
     }
 }
+
+TEST_CASE("password guessing locks one username for a while", "[controller][auth]") {
+    TestServer srv;
+    srv.userClient("ed", "editor", "交警");
+    Client c = srv.client();
+    for (int i = 0; i < 10; ++i) CHECK(c.login("admin", "wrong-guess").status == 401);
+    auto locked = c.login("admin", kAdminPassword);
+    CHECK(locked.status == 429);
+    CHECK(locked.errorCode() == "too_many_attempts");
+    CHECK(srv.client().login("ed", "password-ed").status == 200);  // other users are not affected
+    srv.advanceClock(16 * 60 * 1000);
+    CHECK(c.login("admin", kAdminPassword).status == 200);
+}

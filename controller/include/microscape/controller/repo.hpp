@@ -54,6 +54,7 @@ void touchApiToken(DbConn& c, std::int64_t id, std::int64_t nowMs);
 void audit(DbConn& c, const Actor& who, const std::string& action, const std::string& entity,
            const std::string& entityId, const std::string& beforeJson, const std::string& afterJson,
            std::int64_t nowMs);
+std::int64_t countAudit(DbConn& c, const std::string& action, const std::string& entityId, std::int64_t sinceMs);
 std::vector<AuditEntry> listAudit(DbConn& c, std::int64_t beforeId, int limit, const std::string& entity);
 
 // --- tags ----------------------------------------------------------------------------
