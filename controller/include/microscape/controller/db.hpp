@@ -46,6 +46,9 @@ public:
     std::optional<DbRow> one(const std::string& sql, const DbParams& params = {});
     std::int64_t lastInsertId();
     std::int64_t changes();  // rows changed by the last INSERT/UPDATE/DELETE
+    // The underlying session, for code that needs the raw SQLite handle (bulk
+    // proof-of-play ingest); valid only inside the read/write call.
+    Poco::Data::Session& session() { return session_; }
 
 private:
     Poco::Data::Session& session_;
