@@ -13,7 +13,11 @@ PACKAGES=(
   catch2 ffmpeg imagemagick fonts-noto-cjk
   # benchmarks
   nginx openssl
+  # web console (browser libraries served by the controller) and its browser test
+  libjs-bootstrap5 libjs-chart.js chromium nodejs
 )
+# npm from Debian only where nodejs does not bring its own (NodeSource's nodejs does).
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

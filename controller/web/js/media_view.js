@@ -1,0 +1,50 @@
+// Media thumbnails and the in-page preview, shared by the media, approvals and
+// playlist pages.
+import { t, fmtDuration } from './i18n.js';
+import { h, dialog } from './dom.js';
+
+export function thumb(m, size = 'sm') {
+  const cls = `ms-thumb ms-thumb-${size}`;
+  if (m.kind === 'image') {
+    return h('img', { class: cls, src: m.contentUrl, alt: m.name, loading: 'lazy', decoding: 'async' });
+  }
+  if (m.kind === 'video') {
+    // The first frame as a poster; no download beyond the metadata until played.
+    return h('div', { class: `${cls} ms-thumb-video` },
+      h('video', { src: `${m.contentUrl}#t=0.5`, preload: 'metadata', muted: true, playsinline: true, 'aria-hidden': 'true', tabindex: '-1' }),
+      h('span', { class: 'ms-thumb-play', 'aria-hidden': 'true' }, '▶'),
+      m.durationMs ? h('span', { class: 'ms-thumb-duration' }, fmtDuration(m.durationMs)) : null);
+  }
+  if (m.kind === 'text' && m.slogan) {
+    const st = m.slogan.style || {};
+    const el = h('div', { class: `${cls} ms-thumb-text` }, m.slogan.text);
+    el.style.color = st.color || '#ffd700';
+    el.style.background = st.background || '#000';
+    return el;
+  }
+  return h('div', { class: `${cls} ms-thumb-other` }, t(`kind.${m.kind}`));
+}
+
+export function kindLabel(m) {
+  const parts = [t(`kind.${m.kind}`)];
+  if (m.width && m.height) parts.push(`${m.width}×${m.height}`);
+  if (m.durationMs) parts.push(fmtDuration(m.durationMs));
+  return parts.join(' · ');
+}
+
+// Opens the in-page preview: videos play with controls, images show full size.
+export function preview(m) {
+  let body;
+  if (m.kind === 'video') {
+    body = h('video', { class: 'ms-preview-media', src: m.contentUrl, controls: true, autoplay: true, muted: true, playsinline: true, 'aria-label': m.name });
+  } else if (m.kind === 'audio') {
+    body = h('audio', { src: m.contentUrl, controls: true, autoplay: true, 'aria-label': m.name });
+  } else if (m.kind === 'image') {
+    body = h('img', { class: 'ms-preview-media', src: m.contentUrl, alt: m.name });
+  } else {
+    body = thumb(m, 'lg');
+  }
+  return dialog('media.previewTitle', h('div', { class: 'ms-preview' },
+    h('p', { class: 'fw-semibold mb-2' }, m.name, h('span', { class: 'text-body-secondary ms-2 small' }, kindLabel(m))),
+    body), [{ key: 'common.close', value: 'cancel', class: 'btn-primary' }]);
+}

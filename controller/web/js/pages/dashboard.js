@@ -1,0 +1,95 @@
+// 总览 / dashboard: problems first (offline screens, sync errors, low disk, clock
+// skew), then screens online by district and venue type, then every screen with
+// what it should be showing now.
+import { boot } from '../app.js';
+import { get, getOptional } from '../api.js';
+import { t, fmtDateTime, fmtBytes, fmtNumber } from '../i18n.js';
+import { h, empty, section, table } from '../dom.js';
+
+const LOW_DISK_BYTES = 1 << 30;
+
+function problemsOf(p) {
+  const out = [];
+  if (p.state === 'retired') return out;
+  const s = p.status || {};
+  if (!p.online) out.push(['danger', t('dashboard.problemOffline', { since: fmtDateTime(p.lastSeenAt) })]);
+  if (s.sync_state === 'error') out.push(['danger', t('dashboard.problemSync', { message: s.last_error || '' })]);
+  if (s.sync_state === 'disk_full' || (s.disk_free_bytes != null && s.disk_free_bytes < LOW_DISK_BYTES)) out.push(['warning', t('dashboard.problemDisk', { free: fmtBytes(s.disk_free_bytes) })]);
+  if (s.clock_skewed) out.push(['warning', t('dashboard.problemClock', { ms: s.clock_offset_ms })]);
+  if (s.last_error && s.sync_state !== 'error') out.push(['warning', s.last_error]);
+  return out;
+}
+
+function stat(key, value, cls = '', id) {
+  return h('div', { class: 'col-6 col-md-3' }, h('div', { class: `card ms-stat ${cls}`, id },
+    h('div', { class: 'card-body' }, h('div', { class: 'ms-stat-value' }, value), h('div', { class: 'ms-stat-label' }, t(key)))));
+}
+
+boot('dashboard', async ({ main, can }) => {
+  const [players, locations, takeovers, pending] = await Promise.all([
+    get('/api/v1/players').then((r) => r.players), get('/api/v1/locations').then((r) => r.locations),
+    get('/api/v1/takeovers?active=true').then((r) => r.takeovers), get('/api/v1/media?state=pending').then((r) => r.media)]);
+  const locById = Object.fromEntries(locations.map((l) => [l.id, l]));
+  const active = players.filter((p) => p.state !== 'retired');
+  const online = active.filter((p) => p.online).length;
+
+  main.append(h('div', { class: 'row g-3 mb-3', id: 'dashboard-stats' },
+    stat('dashboard.screens', fmtNumber(active.length)),
+    stat('dashboard.online', fmtNumber(online), 'ms-stat-ok'),
+    stat('dashboard.offline', fmtNumber(active.length - online), active.length - online ? 'ms-stat-bad' : ''),
+    stat(can.approve ? 'dashboard.pendingApproval' : 'dashboard.pendingMine', fmtNumber(pending.length), pending.length ? 'ms-stat-warn' : '')));
+
+  if (takeovers.length) {
+    main.append(h('div', { class: 'alert alert-danger' }, t('dashboard.takeoverLive', { names: takeovers.map((x) => x.name).join('、') }),
+      ' ', h('a', { href: '/takeover', class: 'alert-link' }, t('nav.takeover'))));
+  }
+  if (can.approve && pending.length) {
+    main.append(h('div', { class: 'alert alert-warning' }, t('dashboard.pendingHint', { n: pending.length }), ' ',
+      h('a', { href: '/approvals', class: 'alert-link' }, t('nav.approvals'))));
+  }
+
+  // Problems first.
+  const problems = active.flatMap((p) => problemsOf(p).map(([kind, text]) => ({ p, kind, text })));
+  problems.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'danger' ? -1 : 1));
+  main.append(section('dashboard.problems', problems.length
+    ? h('ul', { class: 'list-group', id: 'dashboard-problems' }, problems.map(({ p, kind, text }) => h('li', { class: `list-group-item list-group-item-${kind}` },
+      h('strong', {}, p.name || p.id), ` · ${locById[p.locationId]?.name || t('locations.noLocation')} · `, text)))
+    : h('p', { class: 'text-success mb-0', id: 'dashboard-problems' }, active.length ? t('dashboard.noProblems') : t('dashboard.noScreens'))));
+
+  // Online by district × venue type.
+  const groups = new Map();
+  for (const p of active) {
+    const l = locById[p.locationId];
+    const key = `${l ? l.district : '—'}|${l ? l.venueType : '—'}`;
+    const g = groups.get(key) || { district: l ? l.district : '—', venue: l ? l.venueType : null, total: 0, online: 0 };
+    g.total += 1;
+    if (p.online) g.online += 1;
+    groups.set(key, g);
+  }
+  const groupRows = [...groups.values()].sort((a, b) => a.district.localeCompare(b.district, 'zh-CN')).map((g) => h('tr', {},
+    h('td', {}, g.district), h('td', {}, g.venue ? t(`venue.${g.venue}`) : '—'), h('td', {}, `${g.online} / ${g.total}`),
+    h('td', {}, h('div', { class: 'progress', role: 'img', 'aria-label': `${g.online}/${g.total}` }, h('div', { class: 'progress-bar bg-success', style: `width:${(g.online / g.total) * 100}%` })))));
+  main.append(section('dashboard.byArea', groupRows.length ? table(['locations.district', 'locations.venueType', 'dashboard.onlineOfTotal', ''], groupRows) : empty('common.noData', 'dashboard.noScreens')));
+
+  // Every screen: what it should show now (the controller's evaluator), sync and disk.
+  const nowRows = await Promise.all(active.map(async (p) => {
+    let now = null;
+    try { now = await getOptional(`/api/v1/preview?playerId=${encodeURIComponent(p.id)}`); } catch (_) { /* shown as — */ }
+    const s = p.status || {};
+    const playing = s.playback && (s.playback.media_name || s.playback.mediaName || s.playback.name);
+    const sync = s.files_total ? `${s.files_done ?? 0}/${s.files_total}` : s.sync_state ? t(`sync.${s.sync_state}`) : '—';
+    return h('tr', { dataset: { playerId: p.id } },
+      h('td', {}, h('div', { class: 'fw-semibold' }, p.name || p.id), h('div', { class: 'small text-body-secondary' }, locById[p.locationId]?.name || '—')),
+      h('td', {}, p.online ? h('span', { class: 'badge text-bg-success' }, t('fleet.online')) : h('span', { class: 'badge text-bg-danger' }, t('fleet.offline'))),
+      h('td', { class: 'small' }, playing || (now && now.mediaName) || (now ? t(`playState.${now.state}`) : '—'),
+        playing ? null : h('div', { class: 'text-body-secondary' }, t('dashboard.perSchedule'))),
+      h('td', {}, h('div', { class: 'ms-preview-placeholder small text-body-secondary' }, t('dashboard.noPreview'))),
+      h('td', { class: 'small text-nowrap' }, fmtDateTime(p.lastSeenAt)),
+      h('td', { class: 'small' }, s.active_version != null ? `v${s.active_version}` : '—'),
+      h('td', { class: 'small' }, sync),
+      h('td', { class: 'small' }, s.disk_free_bytes != null ? fmtBytes(s.disk_free_bytes) : '—'));
+  }));
+  main.append(section('dashboard.screensNow', nowRows.length
+    ? table(['locations.screenName', 'locations.online', 'dashboard.current', 'dashboard.preview', 'locations.lastSeen', 'dashboard.bundle', 'dashboard.sync', 'dashboard.disk'], nowRows)
+    : empty('common.noData', 'dashboard.noScreens')));
+});

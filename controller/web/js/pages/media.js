@@ -1,0 +1,192 @@
+// 素材 / media library: drag-and-drop upload with a progress bar per file, the
+// library with thumbnails, durations, tags, department and approval state.
+import { boot } from '../app.js';
+import { get, post, patch, del, uploadMedia } from '../api.js';
+import { t, fmtDateTime, fmtBytes } from '../i18n.js';
+import { h, field, select, notify, showError, errorText, busy, empty, badge, section, table, dialog, confirmAction } from '../dom.js';
+import { thumb, kindLabel, preview } from '../media_view.js';
+
+const STATES = ['draft', 'pending', 'approved', 'rejected'];
+
+boot('media', async ({ user, main, can }) => {
+  const tags = (await get('/api/v1/tags')).tags.map((x) => x.name);
+  const state = { filter: { state: '', tag: '', kind: '', q: '' }, media: [] };
+  const listBox = h('div', { id: 'media-list' });
+
+  async function reload() {
+    state.media = (await get('/api/v1/media')).media;
+    renderList();
+  }
+
+  function matches(m) {
+    const f = state.filter;
+    if (f.state && m.state !== f.state) return false;
+    if (f.tag && !m.tags.includes(f.tag)) return false;
+    if (f.kind && m.kind !== f.kind) return false;
+    if (f.q) {
+      const q = f.q.toLowerCase();
+      if (!`${m.name} ${m.fileName || ''} ${m.department || ''}`.toLowerCase().includes(q)) return false;
+    }
+    return true;
+  }
+
+  function mine(m) { return user.role === 'admin' || (user.role === 'editor' && m.department === user.department); }
+
+  function actions(m) {
+    const out = [h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', onclick: () => preview(m), dataset: { action: 'preview' } }, t('media.preview'))];
+    if (can.upload && mine(m)) {
+      if (m.state === 'draft' || m.state === 'rejected') {
+        out.push(h('button', {
+          class: 'btn btn-sm btn-primary', type: 'button', dataset: { action: 'submit' },
+          onclick: (ev) => busy(ev.target, async () => {
+            await post(`/api/v1/media/${m.id}/submit`);
+            notify(t('media.submitted', { name: m.name }));
+            await reload();
+          }),
+        }, t('media.submit')));
+      }
+      out.push(h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', dataset: { action: 'edit' }, onclick: () => edit(m) }, t('common.edit')));
+      if (m.state !== 'approved') {
+        out.push(h('button', {
+          class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'delete' },
+          onclick: async (ev) => {
+            if (!(await confirmAction('media.deleteTitle', t('media.deleteConfirm', { name: m.name }), 'common.delete', 'btn-danger'))) return;
+            await busy(ev.target, async () => { await del(`/api/v1/media/${m.id}`); notify(t('media.deleted', { name: m.name })); await reload(); });
+          },
+        }, t('common.delete')));
+      }
+    }
+    return h('div', { class: 'd-flex flex-wrap gap-1' }, out);
+  }
+
+  async function edit(m) {
+    const name = h('input', { class: 'form-control', value: m.name, maxlength: 255, required: true });
+    const boxes = tagBoxes(tags, m.tags, 'edit');
+    const v = await dialog('media.editTitle', h('div', {}, field('media.name', name), boxes.el),
+      [{ key: 'common.cancel', value: 'cancel' }, { key: 'common.save', value: 'ok', class: 'btn-primary' }]);
+    if (v !== 'ok') return;
+    try {
+      await patch(`/api/v1/media/${m.id}`, { name: name.value.trim() || m.name, tags: boxes.value() });
+      notify(t('common.saved'));
+      await reload();
+    } catch (e) { showError(e); }
+  }
+
+  function renderList() {
+    const rows = state.media.filter(matches).map((m) => h('tr', { dataset: { mediaId: m.id, state: m.state } },
+      h('td', {}, h('button', { class: 'ms-thumb-button', type: 'button', onclick: () => preview(m), 'aria-label': t('media.previewOf', { name: m.name }) }, thumb(m))),
+      h('td', {}, h('div', { class: 'fw-semibold ms-media-name' }, m.name),
+        m.fileName && m.fileName !== m.name ? h('div', { class: 'small text-body-secondary' }, m.fileName) : null),
+      h('td', { class: 'small' }, kindLabel(m), h('div', { class: 'text-body-secondary' }, fmtBytes(m.sizeBytes))),
+      h('td', {}, m.tags.map((x) => h('span', { class: 'badge text-bg-light border me-1' }, x))),
+      h('td', { class: 'small' }, m.department || '—'),
+      h('td', {}, badge(m.state), m.state === 'rejected' && m.reviewReason ? h('div', { class: 'small text-danger mt-1' }, t('media.reason', { reason: m.reviewReason })) : null),
+      h('td', { class: 'small text-nowrap' }, fmtDateTime(m.createdAt)),
+      h('td', {}, actions(m))));
+    listBox.replaceChildren(rows.length ? table(
+      ['media.colPreview', 'media.name', 'media.kind', 'media.tags', 'media.department', 'media.state', 'media.uploadedAt', 'common.actions'], rows)
+      : empty('common.noData', state.media.length ? 'media.noMatch' : 'media.emptyHint'));
+  }
+
+  if (can.upload) main.append(uploadCard(user, tags, reload));
+
+  const filters = h('div', { class: 'row g-2 mb-2 ms-filters' },
+    h('div', { class: 'col-sm-3' }, field('media.filterState', select([['', t('common.all')], ...STATES.map((s) => [s, t(`state.${s}`)])], '', {
+      id: 'filter-state', onchange: (e) => { state.filter.state = e.target.value; renderList(); } }))),
+    h('div', { class: 'col-sm-3' }, field('media.filterTag', select([['', t('common.all')], ...tags.map((x) => [x, x])], '', {
+      onchange: (e) => { state.filter.tag = e.target.value; renderList(); } }))),
+    h('div', { class: 'col-sm-2' }, field('media.filterKind', select([['', t('common.all')], ...['image', 'video', 'audio', 'text'].map((k) => [k, t(`kind.${k}`)])], '', {
+      onchange: (e) => { state.filter.kind = e.target.value; renderList(); } }))),
+    h('div', { class: 'col-sm-4' }, field('common.search', h('input', { class: 'form-control', type: 'search',
+      oninput: (e) => { state.filter.q = e.target.value.trim(); renderList(); } }))));
+  main.append(section('media.library', filters, listBox));
+  await reload();
+});
+
+// Theme tag checkboxes; value() -> selected names.
+function tagBoxes(all, selected, prefix) {
+  const inputs = [];
+  const el = h('fieldset', { class: 'mb-2' }, h('legend', { class: 'form-label fs-6' }, t('media.tags')),
+    h('div', { class: 'd-flex flex-wrap gap-3' }, all.map((name, i) => {
+      const id = `${prefix}-tag-${i}`;
+      const input = h('input', { class: 'form-check-input', type: 'checkbox', id, value: name, checked: selected.includes(name) });
+      inputs.push(input);
+      return h('div', { class: 'form-check' }, input, h('label', { class: 'form-check-label', for: id }, name));
+    })));
+  return { el, value: () => inputs.filter((i) => i.checked).map((i) => i.value) };
+}
+
+function uploadCard(user, tags, onUploaded) {
+  const fileInput = h('input', { type: 'file', id: 'upload-input', multiple: true, accept: 'image/*,video/*,audio/*', class: 'visually-hidden' });
+  const boxes = tagBoxes(tags, [], 'upload');
+  const dept = user.role === 'admin'
+    ? field('media.department', h('input', { class: 'form-control', id: 'upload-department', maxlength: 100 }), 'media.departmentHint')
+    : h('p', { class: 'small mb-2' }, t('media.uploadDepartment', { department: user.department || '—' }));
+  const queue = h('ul', { class: 'list-unstyled ms-upload-queue', id: 'upload-queue', 'aria-live': 'polite' });
+  const drop = h('div', {
+    class: 'ms-dropzone', id: 'dropzone', tabindex: '0', role: 'button', 'aria-describedby': 'dropzone-hint',
+    onclick: () => fileInput.click(),
+    onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fileInput.click(); } },
+    ondragover: (e) => { e.preventDefault(); drop.classList.add('ms-drag'); },
+    ondragleave: () => drop.classList.remove('ms-drag'),
+    ondrop: (e) => { e.preventDefault(); drop.classList.remove('ms-drag'); start([...e.dataTransfer.files]); },
+  },
+  h('div', { class: 'ms-dropzone-icon', 'aria-hidden': 'true' }, '⇪'),
+  h('div', { class: 'fw-semibold' }, t('media.dropHere')),
+  h('div', { class: 'small text-body-secondary', id: 'dropzone-hint' }, t('media.dropHint')));
+  fileInput.addEventListener('change', () => { start([...fileInput.files]); fileInput.value = ''; });
+
+  function start(files) {
+    for (const file of files) uploadOne(file);
+  }
+
+  async function uploadOne(file) {
+    const bar = h('progress', { class: 'ms-progress', max: '100', value: '0', 'aria-label': t('media.progressOf', { name: file.name }) });
+    const pct = h('span', { class: 'ms-upload-pct small' }, '0%');
+    const status = h('span', { class: 'ms-upload-status small' }, t('media.uploading'));
+    const extra = h('span', { class: 'ms-upload-extra' });
+    const row = h('li', { class: 'ms-upload-row', dataset: { file: file.name, status: 'uploading' } },
+      h('div', { class: 'd-flex justify-content-between gap-2' },
+        h('span', { class: 'ms-upload-name text-truncate' }, file.name),
+        h('span', { class: 'text-body-secondary small' }, fmtBytes(file.size))),
+      h('div', { class: 'd-flex align-items-center gap-2' }, bar, pct, status, extra));
+    queue.prepend(row);
+    const department = document.getElementById('upload-department')?.value.trim() || undefined;
+    try {
+      const m = await uploadMedia(file, { tags: boxes.value(), department }, (sent, total) => {
+        const p = total ? Math.min(100, Math.round((sent / total) * 100)) : 0;
+        bar.value = p;
+        pct.textContent = `${p}%`;
+      });
+      bar.value = 100;
+      pct.textContent = '100%';
+      row.dataset.status = 'done';
+      row.dataset.mediaId = m.id;
+      status.textContent = m.deduplicated ? t('media.deduplicated') : t('media.uploaded');
+      status.classList.add('text-success');
+      if (m.state === 'draft' || m.state === 'rejected') {
+        extra.append(h('button', {
+          class: 'btn btn-sm btn-primary ms-upload-submit', type: 'button',
+          onclick: (ev) => busy(ev.target, async () => {
+            await post(`/api/v1/media/${m.id}/submit`);
+            ev.target.replaceWith(h('span', { class: 'small' }, t('state.pending')));
+            notify(t('media.submitted', { name: m.name }));
+            await onUploaded();
+          }),
+        }, t('media.submit')));
+      }
+      await onUploaded();
+    } catch (e) {
+      row.dataset.status = 'failed';
+      status.textContent = `${t('media.uploadFailed')}: ${errorText(e)}`;
+      status.classList.add('text-danger');
+    }
+  }
+
+  return section('media.upload',
+    h('div', { class: 'row g-3' },
+      h('div', { class: 'col-lg-6' }, drop, fileInput,
+        h('label', { class: 'btn btn-outline-primary btn-sm mt-2', for: 'upload-input' }, t('media.chooseFiles'))),
+      h('div', { class: 'col-lg-6' }, boxes.el, dept)),
+    queue);
+}

@@ -1,0 +1,161 @@
+// 报表 / reports. Play counts come from the proof-of-play report routes
+// (/api/v1/reports/...) when the controller has them; until then the page says
+// so plainly. The content overview (media by theme and approval state, screens
+// by venue type) is computed from the live API and downloadable as CSV.
+import { boot } from '../app.js';
+import { get, getOptional } from '../api.js';
+import { t, today, addDays, fmtNumber } from '../i18n.js';
+import { h, field, select, empty, section, table, showError } from '../dom.js';
+import { VENUE_TYPES } from '../target.js';
+
+const STATES = ['approved', 'pending', 'draft', 'rejected'];
+const COLORS = { approved: '#198754', pending: '#e0a800', draft: '#6c757d', rejected: '#dc3545', online: '#198754', offline: '#dc3545' };
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    if (window.Chart) { resolve(); return; }
+    const s = document.createElement('script');
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new Error(`cannot load ${src}`));
+    document.head.append(s);
+  });
+}
+
+// RFC 4180 CSV with a UTF-8 BOM so Excel and WPS open Chinese text correctly.
+export function toCsv(rows) {
+  const cell = (v) => {
+    const s = v === null || v === undefined ? '' : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return `\uFEFF${rows.map((r) => r.map(cell).join(',')).join('\r\n')}\r\n`;
+}
+
+function downloadCsv(name, rows) {
+  const url = URL.createObjectURL(new Blob([toCsv(rows)], { type: 'text/csv;charset=utf-8' }));
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 1000);
+}
+
+function chartCanvas(id, labelKey) {
+  return h('div', { class: 'ms-chart' }, h('canvas', { id, role: 'img', 'aria-label': t(labelKey) }));
+}
+
+// A report answer of unknown shape -> [header, ...rows] from its first array of objects.
+function tabular(data) {
+  const arr = Array.isArray(data) ? data : Object.values(data || {}).find((v) => Array.isArray(v) && v.length && typeof v[0] === 'object');
+  if (!arr || !arr.length) return null;
+  const cols = [...new Set(arr.flatMap((o) => Object.keys(o)))].filter((k) => typeof arr[0][k] !== 'object' || arr[0][k] === null);
+  return [cols, ...arr.map((o) => cols.map((c) => o[c]))];
+}
+
+boot('reports', async ({ main }) => {
+  const chartJs = loadScript('/vendor/chart.js/chart.min.js').catch((e) => { showError(e); });
+  const [media, players, locations, tagsR, campaigns, openapi] = await Promise.all([
+    get('/api/v1/media').then((r) => r.media), get('/api/v1/players').then((r) => r.players),
+    get('/api/v1/locations').then((r) => r.locations), get('/api/v1/tags'), get('/api/v1/campaigns').then((r) => r.campaigns),
+    get('/api/v1/openapi.json')]);
+  const tags = tagsR.tags.map((x) => x.name);
+  const locById = Object.fromEntries(locations.map((l) => [l.id, l]));
+
+  // --- play counts (proof-of-play reports, when the API has them) ---
+  const reportRoutes = Object.entries(openapi.paths || {}).filter(([p, ops]) => p.startsWith('/api/v1/reports') && ops.get && !p.includes('{'))
+    .map(([p, ops]) => [p, ops.get.summary || p]);
+  const from = h('input', { class: 'form-control', type: 'date', id: 'report-from', value: addDays(today(), -6) });
+  const to = h('input', { class: 'form-control', type: 'date', id: 'report-to', value: today() });
+  const campaign = select([['', t('common.all')], ...campaigns.map((c) => [c.id, c.name])], '', { id: 'report-campaign' });
+  const theme = select([['', t('common.all')], ...tags.map((x) => [x, x])], '', { id: 'report-theme' });
+  const loc = select([['', t('common.all')], ...locations.map((l) => [l.id, l.name])], '', { id: 'report-location' });
+  const playsBox = h('div', { id: 'report-plays' });
+  let playsRows = null;
+  const playsCsv = h('button', { class: 'btn btn-outline-primary', type: 'button', id: 'report-plays-csv', disabled: true,
+    onclick: () => playsRows && downloadCsv(`microscape-plays-${from.value}_${to.value}.csv`, playsRows) }, t('reports.downloadCsv'));
+  const route = select(reportRoutes.map(([p, s]) => [p, s]), reportRoutes[0] && reportRoutes[0][0], { id: 'report-route' });
+  let playsChart = null;
+  async function runPlays(ev) {
+    if (ev) ev.preventDefault();
+    if (!reportRoutes.length) return;
+    const q = new URLSearchParams({ from: from.value, to: to.value });
+    if (campaign.value) q.set('campaignId', campaign.value);
+    if (theme.value) q.set('tag', theme.value);
+    if (loc.value) q.set('locationId', loc.value);
+    let data;
+    try { data = await getOptional(`${route.value}?${q}`); } catch (e) { showError(e); return; }
+    const rows = data && tabular(data);
+    playsRows = rows;
+    playsCsv.disabled = !rows;
+    if (!rows) { playsBox.replaceChildren(empty('reports.noPlays')); return; }
+    const [head, ...body] = rows;
+    const labelCol = head.findIndex((c, i) => body.some((r) => typeof r[i] === 'string'));
+    const numCol = head.findIndex((c, i) => body.every((r) => typeof r[i] === 'number'));
+    playsBox.replaceChildren(chartCanvas('chart-plays', 'reports.playsChart'),
+      h('div', { class: 'table-responsive' }, h('table', { class: 'table table-sm', id: 'report-plays-table' },
+        h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, body.slice(0, 500).map((r) => h('tr', {}, r.map((v) => h('td', {}, v === null ? '—' : String(v)))))))));
+    await chartJs;
+    if (window.Chart && labelCol >= 0 && numCol >= 0) {
+      if (playsChart) playsChart.destroy();
+      playsChart = new window.Chart(document.getElementById('chart-plays'), {
+        type: 'bar', data: { labels: body.map((r) => r[labelCol]), datasets: [{ label: head[numCol], data: body.map((r) => r[numCol]), backgroundColor: '#0b5ed7' }] },
+        options: { responsive: true, maintainAspectRatio: false, animation: false },
+      });
+    }
+  }
+  main.append(section('reports.plays',
+    reportRoutes.length ? h('form', { class: 'row g-2 align-items-end', onsubmit: runPlays },
+      h('div', { class: 'col-md-3' }, field('reports.report', route)),
+      h('div', { class: 'col-md-2' }, field('reports.from', from)),
+      h('div', { class: 'col-md-2' }, field('reports.to', to)),
+      h('div', { class: 'col-md-2' }, field('schedules.campaign', campaign)),
+      h('div', { class: 'col-md-1' }, field('schedules.theme', theme)),
+      h('div', { class: 'col-md-2' }, field('calendar.location', loc)),
+      h('div', { class: 'col-12 d-flex gap-2' }, h('button', { class: 'btn btn-primary', type: 'submit' }, t('reports.show')), playsCsv)) : null,
+    reportRoutes.length ? playsBox : h('div', { id: 'report-plays' }, empty('reports.noPlaysYet', 'reports.noPlaysYetDetail'))));
+
+  // --- content overview: media by theme and approval state ---
+  const byTheme = tags.map((tag) => STATES.map((s) => media.filter((m) => m.tags.includes(tag) && m.state === s).length));
+  const untagged = STATES.map((s) => media.filter((m) => !m.tags.length && m.state === s).length);
+  const themeLabels = [...tags, t('reports.untagged')];
+  const themeData = [...byTheme, untagged];
+  const byVenue = VENUE_TYPES.map((v) => {
+    const ps = players.filter((p) => p.state !== 'retired' && locById[p.locationId]?.venueType === v);
+    return [ps.filter((p) => p.online).length, ps.filter((p) => !p.online).length];
+  });
+  const overviewRows = [
+    [t('reports.csvSection'), t('reports.csvKey'), ...STATES.map((s) => t(`state.${s}`)), t('reports.total')],
+    ...themeLabels.map((label, i) => [t('reports.mediaByTheme'), label, ...themeData[i], themeData[i].reduce((a, b) => a + b, 0)]),
+    [t('reports.csvSection'), t('reports.csvKey'), t('fleet.online'), t('fleet.offline'), '', '', t('reports.total')],
+    ...VENUE_TYPES.map((v, i) => [t('reports.screensByVenue'), t(`venue.${v}`), byVenue[i][0], byVenue[i][1], '', '', byVenue[i][0] + byVenue[i][1]]),
+  ];
+  const summary = table(['reports.csvKey', ...STATES.map((s) => `state.${s}`), 'reports.total'],
+    themeLabels.map((label, i) => h('tr', { dataset: { theme: label } }, h('td', {}, label), themeData[i].map((n) => h('td', {}, fmtNumber(n))), h('td', { class: 'fw-semibold' }, fmtNumber(themeData[i].reduce((a, b) => a + b, 0))))),
+    { id: 'report-theme-table' });
+  main.append(section('reports.overview',
+    h('p', { class: 'small text-body-secondary' }, t('reports.overviewHint')),
+    h('div', { class: 'row g-3' },
+      h('div', { class: 'col-lg-6' }, h('h3', { class: 'h6' }, t('reports.mediaByTheme')), chartCanvas('chart-themes', 'reports.mediaByTheme')),
+      h('div', { class: 'col-lg-6' }, h('h3', { class: 'h6' }, t('reports.screensByVenue')), chartCanvas('chart-venues', 'reports.screensByVenue'))),
+    summary,
+    h('button', { class: 'btn btn-outline-primary', type: 'button', id: 'report-overview-csv',
+      onclick: () => downloadCsv(`microscape-overview-${today()}.csv`, overviewRows) }, t('reports.downloadCsv'))));
+
+  await chartJs;
+  if (!window.Chart) return;
+  window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+  const base = { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { position: 'bottom' } } };
+  new window.Chart(document.getElementById('chart-themes'), {
+    type: 'bar',
+    data: { labels: themeLabels, datasets: STATES.map((s, si) => ({ label: t(`state.${s}`), data: themeData.map((r) => r[si]), backgroundColor: COLORS[s] })) },
+    options: { ...base, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+  });
+  new window.Chart(document.getElementById('chart-venues'), {
+    type: 'bar',
+    data: { labels: VENUE_TYPES.map((v) => t(`venue.${v}`)), datasets: [
+      { label: t('fleet.online'), data: byVenue.map((r) => r[0]), backgroundColor: COLORS.online },
+      { label: t('fleet.offline'), data: byVenue.map((r) => r[1]), backgroundColor: COLORS.offline }] },
+    options: { ...base, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+  });
+  document.getElementById('chart-themes').dataset.rendered = 'true';
+});

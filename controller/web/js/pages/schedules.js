@@ -1,0 +1,213 @@
+// 排期 / campaigns and schedules: campaigns with dates, schedules that put a
+// playlist on a target with dayparts, the week calendar and "what plays at T".
+import { boot } from '../app.js';
+import { get, post, patch, del } from '../api.js';
+import { t, today, addDays, DEFAULT_ZONE } from '../i18n.js';
+import { h, field, select, notify, showError, busy, empty, section, table, confirmAction, uid } from '../dom.js';
+import { targetPicker, describeTarget } from '../target.js';
+import { weekCalendar, whatPlays } from '../calendar.js';
+
+// Recurring publicity days: [key, month, day, theme].
+const PRESETS = [
+  ['nationalSecurityDay', 4, 15, '国家安全'],
+  ['policeDay', 1, 10, '法治教育'],
+  ['antiDrugDay', 6, 26, '禁毒'],
+  ['safetyMonth', 6, 1, '法治教育'],
+  ['gaokao', 6, 7, '反诈防骗'],
+  ['schoolStart', 9, 1, '法治教育'],
+];
+
+function daypartEditor() {
+  const rows = h('div', { class: 'ms-dayparts', id: 'schedule-dayparts' });
+  function addRow(initial = { days: [1, 2, 3, 4, 5, 6, 7], start: '08:00', end: '22:00' }) {
+    const boxes = [];
+    const row = h('div', { class: 'ms-daypart border rounded p-2 mb-2' },
+      h('div', { class: 'd-flex flex-wrap gap-2 mb-1', role: 'group', 'aria-label': t('schedules.weekdays') }, [1, 2, 3, 4, 5, 6, 7].map((d) => {
+        const id = uid('wd');
+        const input = h('input', { class: 'form-check-input', type: 'checkbox', id, value: String(d), checked: initial.days.includes(d) });
+        boxes.push(input);
+        return h('div', { class: 'form-check form-check-inline m-0' }, input, h('label', { class: 'form-check-label', for: id }, t(`weekday.${d}`)));
+      })),
+      h('div', { class: 'd-flex align-items-center gap-2' },
+        h('input', { class: 'form-control form-control-sm w-auto', type: 'time', value: initial.start, 'aria-label': t('schedules.from'), dataset: { part: 'start' } }),
+        '–',
+        h('input', { class: 'form-control form-control-sm w-auto', type: 'time', value: initial.end, 'aria-label': t('schedules.to'), dataset: { part: 'end' } }),
+        h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', onclick: () => row.remove() }, t('playlists.remove'))));
+    row.value = () => ({
+      days: boxes.filter((b) => b.checked).map((b) => Number(b.value)),
+      start: row.querySelector('[data-part=start]').value || '00:00',
+      end: row.querySelector('[data-part=end]').value || '24:00',
+    });
+    rows.append(row);
+  }
+  const el = h('fieldset', { class: 'mb-2' }, h('legend', { class: 'form-label fs-6 mb-1' }, t('schedules.dayparts')),
+    h('p', { class: 'small text-body-secondary mb-1' }, t('schedules.daypartsHint')), rows,
+    h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', id: 'add-daypart', onclick: () => addRow() }, t('schedules.addDaypart')));
+  return { el, value: () => [...rows.children].map((r) => r.value()).map((w) => (w.end === '00:00' ? { ...w, end: '24:00' } : w)) };
+}
+
+function daypartText(dayparts) {
+  if (!dayparts || !dayparts.length) return t('schedules.allDay');
+  return dayparts.map((w) => {
+    const days = (w.days && w.days.length ? w.days : [1, 2, 3, 4, 5, 6, 7]);
+    const dayText = days.length === 7 ? t('schedules.everyDay') : days.map((d) => t(`weekday.${d}`)).join('');
+    return `${dayText} ${w.start}–${w.end}`;
+  }).join('；');
+}
+
+boot('schedules', async ({ main, can }) => {
+  const [locations, players, playlists, campaignsR, schedulesR, takeoversR, tags] = await Promise.all([
+    get('/api/v1/locations').then((r) => r.locations), get('/api/v1/players').then((r) => r.players),
+    get('/api/v1/playlists').then((r) => r.playlists), get('/api/v1/campaigns'), get('/api/v1/schedules'),
+    get('/api/v1/takeovers'), get('/api/v1/tags').then((r) => r.tags.map((x) => x.name))]);
+  let campaigns = campaignsR.campaigns;
+  let schedules = schedulesR.schedules;
+  const names = {
+    playlists: Object.fromEntries(playlists.map((p) => [p.id, p.name])),
+    schedules: Object.fromEntries(schedules.map((s) => [s.id, s.name])),
+    takeovers: Object.fromEntries(takeoversR.takeovers.map((x) => [x.id, x.name])),
+  };
+  const campaignBox = h('div', { id: 'campaign-list' });
+  const scheduleBox = h('div', { id: 'schedule-list' });
+
+  function renderCampaigns() {
+    campaignBox.replaceChildren(campaigns.length ? table(['schedules.campaignName', 'schedules.theme', 'schedules.dates', 'media.department', 'common.actions'],
+      campaigns.map((c) => h('tr', { dataset: { campaignId: c.id } },
+        h('td', { class: 'fw-semibold' }, c.name), h('td', {}, c.theme || '—'), h('td', { class: 'text-nowrap' }, `${c.startsOn} – ${c.endsOn}`),
+        h('td', {}, c.department || '—'),
+        h('td', {}, can.plan ? h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', onclick: async (ev) => {
+          if (!(await confirmAction('schedules.deleteCampaign', t('schedules.deleteCampaignConfirm', { name: c.name }), 'common.delete', 'btn-danger'))) return;
+          await busy(ev.target, async () => { await del(`/api/v1/campaigns/${c.id}`); await reloadAll(); });
+        } }, t('common.delete')) : null))))
+      : empty('common.noData', 'schedules.noCampaigns'));
+  }
+
+  function renderSchedules() {
+    const campById = Object.fromEntries(campaigns.map((c) => [c.id, c.name]));
+    scheduleBox.replaceChildren(schedules.length ? table(['schedules.name', 'schedules.playlist', 'schedules.campaign', 'schedules.priority', 'schedules.dates', 'schedules.dayparts', 'target.title', 'common.actions'],
+      schedules.map((s) => h('tr', { dataset: { scheduleId: s.id } },
+        h('td', { class: 'fw-semibold' }, s.name), h('td', {}, names.playlists[s.playlistId] || `#${s.playlistId}`),
+        h('td', {}, s.campaignId ? campById[s.campaignId] || `#${s.campaignId}` : '—'), h('td', {}, String(s.priority)),
+        h('td', { class: 'text-nowrap' }, `${s.startsOn} – ${s.endsOn}`), h('td', { class: 'small' }, daypartText(s.dayparts)),
+        h('td', { class: 'small' }, describeTarget(s.target, players)),
+        h('td', {}, can.plan ? h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', onclick: async (ev) => {
+          if (!(await confirmAction('schedules.deleteSchedule', t('schedules.deleteScheduleConfirm', { name: s.name }), 'common.delete', 'btn-danger'))) return;
+          await busy(ev.target, async () => { await del(`/api/v1/schedules/${s.id}`); notify(t('schedules.deleted', { name: s.name })); await reloadAll(); });
+        } }, t('common.delete')) : null))))
+      : empty('common.noData', 'schedules.noSchedules'));
+  }
+
+  async function reloadAll() {
+    [campaigns, schedules] = await Promise.all([get('/api/v1/campaigns').then((r) => r.campaigns), get('/api/v1/schedules').then((r) => r.schedules)]);
+    for (const s of schedules) names.schedules[s.id] = s.name;
+    renderCampaigns();
+    renderSchedules();
+    refreshCampaignSelect();
+    calendar.render();
+  }
+
+  // --- campaign form ---
+  let refreshCampaignSelect = () => {};
+  function campaignForm() {
+    const name = h('input', { class: 'form-control', id: 'campaign-name', required: true, maxlength: 255 });
+    const theme = select([['', '—'], ...tags.map((x) => [x, x])], '', { id: 'campaign-theme' });
+    const starts = h('input', { class: 'form-control', type: 'date', id: 'campaign-starts', required: true, value: today() });
+    const ends = h('input', { class: 'form-control', type: 'date', id: 'campaign-ends', required: true, value: addDays(today(), 6) });
+    const preset = select([['', t('schedules.presetPick')], ...PRESETS.map(([k]) => [k, t(`preset.${k}`)])], '', {
+      id: 'campaign-preset',
+      onchange: (e) => {
+        const p = PRESETS.find(([k]) => k === e.target.value);
+        if (!p) return;
+        const [k, mo, d, th] = p;
+        const now = today();
+        let year = Number(now.slice(0, 4));
+        let date = `${year}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+        if (date < now) { year += 1; date = `${year}-${date.slice(5)}`; }
+        name.value = `${year} ${t(`preset.${k}`)}`;
+        theme.value = th;
+        starts.value = k === 'safetyMonth' ? date : addDays(date, -3);
+        ends.value = k === 'safetyMonth' ? addDays(date, 29) : addDays(date, 3);
+      },
+    });
+    const form = h('form', { class: 'row g-2', id: 'campaign-form', onsubmit: async (ev) => {
+      ev.preventDefault();
+      const btn = form.querySelector('button[type=submit]');
+      await busy(btn, async () => {
+        const c = await post('/api/v1/campaigns', { name: name.value.trim(), theme: theme.value || undefined, startsOn: starts.value, endsOn: ends.value });
+        notify(t('schedules.campaignCreated', { name: c.name }));
+        name.value = '';
+        await reloadAll();
+      });
+    } },
+    h('div', { class: 'col-md-4' }, field('schedules.preset', preset)),
+    h('div', { class: 'col-md-8' }, field('schedules.campaignName', name)),
+    h('div', { class: 'col-md-4' }, field('schedules.theme', theme)),
+    h('div', { class: 'col-md-3' }, field('schedules.startsOn', starts)),
+    h('div', { class: 'col-md-3' }, field('schedules.endsOn', ends)),
+    h('div', { class: 'col-md-2 d-flex align-items-end mb-2' }, h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('schedules.createCampaign'))));
+    return form;
+  }
+
+  // --- schedule form ---
+  function scheduleForm() {
+    const name = h('input', { class: 'form-control', id: 'schedule-name', required: true, maxlength: 255 });
+    const playlist = select([['', t('schedules.pickPlaylist')], ...playlists.map((p) => [p.id, `${p.name}${p.allApproved ? '' : ` (${t('playlists.notAllApproved')})`}`])], '', { id: 'schedule-playlist', required: true });
+    const campaign = h('select', { class: 'form-select', id: 'schedule-campaign' });
+    refreshCampaignSelect = () => {
+      const v = campaign.value;
+      campaign.replaceChildren(h('option', { value: '' }, t('schedules.noCampaign')), ...campaigns.map((c) => h('option', { value: String(c.id) }, `${c.name} (${c.startsOn} – ${c.endsOn})`)));
+      campaign.value = v;
+    };
+    refreshCampaignSelect();
+    const starts = h('input', { class: 'form-control', type: 'date', id: 'schedule-starts', required: true, value: today() });
+    const ends = h('input', { class: 'form-control', type: 'date', id: 'schedule-ends', required: true, value: addDays(today(), 6) });
+    campaign.addEventListener('change', () => {
+      const c = campaigns.find((x) => String(x.id) === campaign.value);
+      if (c) { starts.value = c.startsOn; ends.value = c.endsOn; if (!name.value) name.value = c.name; }
+    });
+    const priority = h('input', { class: 'form-control', type: 'number', min: '0', max: '1000', value: '0', id: 'schedule-priority' });
+    const dayparts = daypartEditor();
+    const target = targetPicker(players, locations);
+    const form = h('form', { id: 'schedule-form', onsubmit: async (ev) => {
+      ev.preventDefault();
+      const tv = target.value();
+      if (!tv) { notify(t('target.none'), 'warning'); return; }
+      const btn = form.querySelector('button[type=submit]');
+      await busy(btn, async () => {
+        const body = { name: name.value.trim(), playlistId: Number(playlist.value), priority: Number(priority.value) || 0,
+          startsOn: starts.value, endsOn: ends.value, dayparts: dayparts.value(), target: tv };
+        if (campaign.value) body.campaignId = Number(campaign.value);
+        const s = await post('/api/v1/schedules', body);
+        notify(t('schedules.created', { name: s.name }));
+        name.value = '';
+        await reloadAll();
+      });
+    } },
+    h('div', { class: 'row g-2' },
+      h('div', { class: 'col-md-6' }, field('schedules.name', name)),
+      h('div', { class: 'col-md-6' }, field('schedules.playlist', playlist)),
+      h('div', { class: 'col-md-6' }, field('schedules.campaign', campaign)),
+      h('div', { class: 'col-md-2' }, field('schedules.priority', priority)),
+      h('div', { class: 'col-md-2' }, field('schedules.startsOn', starts)),
+      h('div', { class: 'col-md-2' }, field('schedules.endsOn', ends))),
+    h('div', { class: 'row g-2' },
+      h('div', { class: 'col-lg-5' }, dayparts.el),
+      h('div', { class: 'col-lg-7' }, target.el)),
+    h('button', { class: 'btn btn-primary', type: 'submit', id: 'schedule-submit' }, t('schedules.create')));
+    return form;
+  }
+
+  const calendar = weekCalendar({ locations, players, names });
+  const at = whatPlays({ locations, players, names });
+  main.append(
+    section('schedules.calendar', calendar.el),
+    section('schedules.whatPlays', at.el),
+    section('schedules.schedules', scheduleBox, can.plan ? h('details', { class: 'mt-2', open: true, id: 'schedule-new' }, h('summary', { class: 'fw-semibold mb-2' }, t('schedules.new')), scheduleForm()) : null),
+    section('schedules.campaigns', campaignBox, can.plan ? h('details', { class: 'mt-2' , id: 'campaign-new' }, h('summary', { class: 'fw-semibold mb-2' }, t('schedules.newCampaign')), campaignForm()) : null));
+  renderCampaigns();
+  renderSchedules();
+  if (!locations.length && !players.length) return;
+  await calendar.render();
+});
+
+export { DEFAULT_ZONE, patch, showError };

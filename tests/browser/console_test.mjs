@@ -1,0 +1,464 @@
+// End-to-end test of the web console in Debian's headless Chromium, driven by
+// playwright-core, against a real microscape-controller on an ephemeral port
+// with a temporary data directory.
+//
+//   node console_test.mjs CONTROLLER_BIN ARTIFACT_DIR
+//
+// Screenshots of every page go to ARTIFACT_DIR. Exit 0 when every step passed.
+import { chromium } from 'playwright-core';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const [bin, artifactArg] = process.argv.slice(2);
+if (!bin) {
+  console.error('usage: node console_test.mjs CONTROLLER_BIN [ARTIFACT_DIR]');
+  process.exit(2);
+}
+const artifacts = path.resolve(artifactArg || 'test-artifacts/console');
+fs.mkdirSync(artifacts, { recursive: true });
+for (const f of fs.readdirSync(artifacts)) if (f.endsWith('.png') || f.endsWith('.csv')) fs.rmSync(path.join(artifacts, f));
+const chromiumPath = process.env.MICROSCAPE_CHROMIUM || '/usr/bin/chromium';
+const convert = process.env.MICROSCAPE_CONVERT || '/usr/bin/convert';
+const cjkFont = '/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-console-'));
+const dataDir = path.join(tmp, 'data');
+const ADMIN_PASSWORD = 'admin-password-1';
+const USERS = {
+  editor: { username: 'zhang.wei', password: 'editor-pass-1', role: 'editor', department: '反诈中心', displayName: '张伟' },
+  approver: { username: 'li.na', password: 'approver-pass-1', role: 'approver', displayName: '李娜' },
+  auditor: { username: 'wang.fang', password: 'auditor-pass-1', role: 'auditor', displayName: '王芳' },
+};
+const POSTERS = ['反诈海报-守护钱袋.png', '反诈海报-谨防刷单.png'];
+const PLAYLIST = '反诈宣传循环';
+const LOCATION = '万达广场地下车库入口';
+
+let controller = null;
+let context = null;
+let passed = 0;
+let page = null;
+
+function cleanup() {
+  if (controller && controller.exitCode === null) controller.kill('SIGTERM');
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    passed += 1;
+    console.log(`ok ${passed} - ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    console.log(`not ok - ${name}\n  ${String(e && e.stack ? e.stack : e).split('\n').join('\n  ')}`);
+    if (page) await page.screenshot({ path: path.join(artifacts, `FAILED-${name.replace(/[^\w-]+/g, '_')}.png`), fullPage: true }).catch(() => {});
+    console.log(`${passed} passed, 1 failed`);
+    if (context) await context.close().catch(() => {});
+    cleanup();
+    process.exit(1);
+  }
+}
+
+// page.waitForFunction evaluates strings, which the console's Content-Security-Policy
+// forbids; poll page.evaluate instead.
+async function waitUntil(fn, arg, timeoutMs = 15000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await page.evaluate(fn, arg).catch(() => false)) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${fn.toString().slice(0, 120)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function assert(cond, message) { if (!cond) throw new Error(`assertion failed: ${message}`); }
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+}
+
+// --- the controller -------------------------------------------------------------------
+function startController() {
+  const init = spawnSync(bin, ['--data-dir', dataDir, '--init-admin', 'admin'], {
+    env: { ...process.env, MICROSCAPE_ADMIN_PASSWORD: ADMIN_PASSWORD }, encoding: 'utf8',
+  });
+  if (init.status !== 0) throw new Error(`--init-admin failed: ${init.stderr}`);
+  return new Promise((resolve, reject) => {
+    controller = spawn(bin, ['--data-dir', dataDir, '--http-port', '0', '--zmq-port', '0', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`controller did not start:\n${out}`)), 20000);
+    const onData = (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    };
+    controller.stdout.on('data', onData);
+    controller.stderr.on('data', onData);
+    controller.on('exit', (code) => { clearTimeout(timer); reject(new Error(`controller exited (${code}):\n${out}`)); });
+  });
+}
+
+// A tiny API client for set-up and for checking what the pages show.
+class Api {
+  constructor(base) { this.base = base; this.cookie = ''; this.csrf = ''; }
+  async call(method, p, body) {
+    const headers = { Accept: 'application/json' };
+    if (this.cookie) headers.Cookie = this.cookie;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (method !== 'GET' && this.csrf) headers['X-CSRF-Token'] = this.csrf;
+    const r = await fetch(this.base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const setCookie = r.headers.get('set-cookie');
+    if (setCookie) this.cookie = setCookie.split(';')[0];
+    const text = await r.text();
+    const json = text ? JSON.parse(text) : null;
+    if (!r.ok) throw new Error(`${method} ${p} -> ${r.status} ${text}`);
+    return json;
+  }
+  async login(username, password) { this.csrf = (await this.call('POST', '/api/v1/login', { username, password })).csrfToken; }
+}
+
+function makePoster(file, text, colour) {
+  const r = spawnSync(convert, ['-size', '1280x720', `xc:${colour}`, '-font', cjkFont, '-pointsize', '84', '-fill', '#ffd400',
+    '-gravity', 'center', '-annotate', '+0-60', text, '-pointsize', '40', '-fill', 'white', '-annotate', '+0+80', '天河公安分局 · 普法宣传',
+    '-depth', '8', file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`convert failed: ${r.stderr}`);
+}
+
+// --- browser helpers -------------------------------------------------------------------------
+async function login(base, who, password) {
+  await page.goto(`${base}/login`);
+  await page.waitForSelector('body[data-ready=true]');
+  await page.fill('input[name=username]', who);
+  await page.fill('input[name=password]', password);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('#login-submit')]);
+  await page.waitForSelector('body[data-ready]');
+}
+
+async function logout() {
+  await Promise.all([page.waitForURL(/\/login/), page.click('#ms-logout')]);
+}
+
+async function open(base, p) {
+  await page.goto(base + p);
+  await page.waitForSelector('body[data-ready]');
+}
+
+async function navPages() {
+  return page.$$eval('#ms-nav a', (as) => as.map((a) => a.dataset.nav));
+}
+
+// Confirms the open <dialog> by its button text.
+async function confirmDialog(buttonText) {
+  await page.locator('dialog[open] button', { hasText: buttonText }).click();
+  await page.waitForSelector('dialog[open]', { state: 'detached' });
+}
+
+// Drops files on an element the way a user's drag from the file manager does.
+async function dropFiles(selector, files) {
+  const payload = files.map((f) => ({ name: path.basename(f), type: 'image/png', data: fs.readFileSync(f).toString('base64') }));
+  const dt = await page.evaluateHandle((list) => {
+    const t = new DataTransfer();
+    for (const f of list) {
+      const bytes = Uint8Array.from(atob(f.data), (c) => c.charCodeAt(0));
+      t.items.add(new File([bytes], f.name, { type: f.type }));
+    }
+    return t;
+  }, payload);
+  await page.dispatchEvent(selector, 'dragover', { dataTransfer: dt });
+  await page.dispatchEvent(selector, 'drop', { dataTransfer: dt });
+}
+
+// --- the scenario ------------------------------------------------------------------------
+const errors = [];
+let base;
+let admin;
+
+await step('controller starts on an ephemeral port with a temporary data directory', async () => {
+  base = await startController();
+  admin = new Api(base);
+  await admin.login('admin', ADMIN_PASSWORD);
+  for (const u of Object.values(USERS)) {
+    const body = { username: u.username, password: u.password, role: u.role, displayName: u.displayName };
+    if (u.department) body.department = u.department;
+    await admin.call('POST', '/api/v1/users', body);
+  }
+  makePoster(path.join(tmp, POSTERS[0]), '反诈防骗 守护钱袋', '#0b3d91');
+  makePoster(path.join(tmp, POSTERS[1]), '刷单返利 都是诈骗', '#7a1020');
+});
+
+await step('browser starts (Debian chromium, fresh profile)', async () => {
+  const profile = fs.mkdtempSync(path.join(tmp, 'profile-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath, headless: true, acceptDownloads: true, locale: 'zh-CN', timezoneId: 'UTC',
+    viewport: { width: 1440, height: 900 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  context.setDefaultTimeout(15000);
+  page = context.pages()[0] || await context.newPage();
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`); });
+  // Every 4xx/5xx the pages cause, except the ones this test provokes on purpose.
+  page.on('response', (r) => {
+    const u = new URL(r.url());
+    const expected = (r.status() === 401 && u.pathname === '/api/v1/me') || (r.status() === 401 && u.pathname === '/api/v1/login')
+      || (r.status() === 403 && /\/approve$/.test(u.pathname));
+    if (r.status() >= 400 && !expected) errors.push(`HTTP ${r.status()} ${r.request().method()} ${u.pathname}${u.search}`);
+  });
+});
+
+await step('login page renders in Chinese and refuses a wrong password', async () => {
+  await page.goto(`${base}/`);
+  await page.waitForURL(/\/login\?next=/);
+  await page.waitForSelector('body[data-ready=true]');
+  assert((await page.textContent('h1')).includes('微景观'), 'Chinese title');
+  await page.fill('input[name=username]', 'admin');
+  await page.fill('input[name=password]', 'wrong-password');
+  await page.click('#login-submit');
+  await page.waitForSelector('#login-error:not([hidden])');
+  assert((await page.textContent('#login-error')).includes('用户名或密码错误'), 'wrong password message');
+  await shot('01-login');
+});
+
+await step('admin sees every page in the navigation and the dashboard', async () => {
+  await login(base, 'admin', ADMIN_PASSWORD);
+  const nav = await navPages();
+  for (const p of ['dashboard', 'media', 'approvals', 'playlists', 'schedules', 'takeover', 'locations', 'reports', 'audit', 'users']) assert(nav.includes(p), `admin nav has ${p}`);
+  await page.waitForSelector('#dashboard-stats');
+  await shot('02-dashboard');
+});
+
+let enrollCommand = '';
+await step('admin creates a garage location and an enrolment token with the technician command', async () => {
+  await open(base, '/locations');
+  await page.click('#location-new summary');
+  await page.fill('#location-name', LOCATION);
+  await page.selectOption('#location-venue', 'garage_entrance');
+  await page.fill('#location-district', '天河区');
+  await page.fill('#location-address', '天河路 218 号 B1');
+  await page.fill('#location-tags', '商圈, 地铁');
+  await page.click('#location-form button[type=submit]');
+  await page.waitForSelector(`#location-list tr:has-text("${LOCATION}")`);
+  await page.fill('#token-name', '车库入口 1 号屏');
+  await page.selectOption('#token-location', { label: LOCATION });
+  await page.click('#token-form button[type=submit]');
+  await page.waitForSelector('#enroll-command');
+  enrollCommand = (await page.textContent('#enroll-command')).trim();
+  const re = new RegExp(`^microscape-player enroll --controller-http ${base.replace(/[.]/g, '\\.')} --token enr_\\S+ --data-dir \\S+$`);
+  assert(re.test(enrollCommand), `technician command: ${enrollCommand}`);
+  await shot('03-locations');
+});
+
+await step('admin sees the users page', async () => {
+  await open(base, '/users');
+  await page.waitForSelector(`#user-list tr:has-text("${USERS.editor.username}")`);
+  await shot('04-users');
+  await logout();
+});
+
+let mediaIds = [];
+await step('editor uploads two posters with Chinese names by drag and drop and sees each progress bar finish', async () => {
+  await login(base, USERS.editor.username, USERS.editor.password);
+  await open(base, '/media');
+  await page.check('input[type=checkbox][value="反诈防骗"]');
+  await dropFiles('#dropzone', POSTERS.map((p) => path.join(tmp, p)));
+  for (const name of POSTERS) {
+    const row = page.locator(`.ms-upload-row[data-file="${name}"]`);
+    await row.locator('[data-status]').or(row).first().waitFor();
+    await page.waitForSelector(`.ms-upload-row[data-file="${name}"][data-status=done]`);
+    assert(await row.locator('progress').evaluate((p) => p.value === 100 && p.max === 100), `${name}: progress bar full`);
+    assert((await row.locator('.ms-upload-pct').textContent()) === '100%', `${name}: 100%`);
+  }
+  mediaIds = await page.$$eval('.ms-upload-row[data-status=done]', (rows) => rows.map((r) => Number(r.dataset.mediaId)));
+  assert(mediaIds.length === 2, 'two uploads');
+  const listed = (await admin.call('GET', '/api/v1/media')).media;
+  for (const name of POSTERS) {
+    const m = listed.find((x) => x.fileName === name);
+    assert(m && m.state === 'draft' && m.department === USERS.editor.department && m.tags.includes('反诈防骗'), `${name} stored as a tagged draft`);
+  }
+  await page.waitForSelector('#media-list tr[data-state=draft]');
+  await shot('05-media-uploaded');
+});
+
+await step('editor submits both posters for approval', async () => {
+  for (const btn of await page.$$('.ms-upload-submit')) await btn.click();
+  await waitUntil(() => document.querySelectorAll('#media-list tr[data-state=pending]').length === 2);
+  await shot('06-media-submitted');
+});
+
+await step('editor cannot see or reach the approval, users and audit pages', async () => {
+  const nav = await navPages();
+  for (const p of ['approvals', 'users', 'audit']) assert(!nav.includes(p), `editor nav lacks ${p}`);
+  for (const p of ['/approvals', '/users', '/audit']) {
+    await open(base, p);
+    await page.waitForSelector('#ms-forbidden');
+    assert(await page.locator('#main table').count() === 0, `${p} shows no data to an editor`);
+  }
+  await shot('07-editor-forbidden');
+  // The API refuses too, from the editor's own browser session.
+  const status = await page.evaluate(async (id) => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const r = await fetch(`/api/v1/media/${id}/approve`, { method: 'POST', headers: { 'X-CSRF-Token': me.csrfToken } });
+    return r.status;
+  }, mediaIds[0]);
+  assert(status === 403, `approve as editor -> ${status}`);
+  await logout();
+});
+
+await step('approver previews and approves both posters from the queue', async () => {
+  await login(base, USERS.approver.username, USERS.approver.password);
+  assert((await navPages()).includes('approvals'), 'approver nav has approvals');
+  await open(base, '/approvals');
+  await page.waitForSelector('#approval-queue tr[data-media-id]');
+  await shot('08-approvals-queue');
+  await page.click(`#approval-queue tr[data-media-id="${mediaIds[0]}"] .ms-thumb-button`);
+  await page.waitForSelector('dialog[open] img.ms-preview-media');
+  await waitUntil(() => document.querySelector('dialog[open] img.ms-preview-media').naturalWidth === 1280);
+  await shot('09-approval-preview');
+  await confirmDialog('关闭');
+  for (const id of mediaIds) {
+    await page.click(`#approval-queue tr[data-media-id="${id}"] [data-action=approve]`);
+    await page.waitForSelector(`#approval-done tr[data-media-id="${id}"]`);
+  }
+  const approved = (await admin.call('GET', '/api/v1/media?state=approved')).media.map((m) => m.id);
+  assert(mediaIds.every((id) => approved.includes(id)), 'both approved in the API');
+  await shot('10-approvals-done');
+  await logout();
+});
+
+await step('editor builds a playlist by drag and drop, reorders it and sets still durations', async () => {
+  await login(base, USERS.editor.username, USERS.editor.password);
+  await open(base, '/playlists');
+  await page.click('#new-playlist');
+  await page.fill('#playlist-name', PLAYLIST);
+  await page.locator(`#playlist-library li[data-media-id="${mediaIds[0]}"]`).dragTo(page.locator('#playlist-drop'));
+  await page.waitForSelector(`#playlist-items li[data-media-id="${mediaIds[0]}"]`);
+  await page.locator(`#playlist-library li[data-media-id="${mediaIds[1]}"]`).dragTo(page.locator('#playlist-drop'));
+  await page.waitForSelector(`#playlist-items li[data-media-id="${mediaIds[1]}"]`);
+  // Drag the second item above the first.
+  await page.locator('#playlist-items li[data-index="1"]').dragTo(page.locator('#playlist-items li[data-index="0"]'));
+  const order = await page.$$eval('#playlist-items li', (lis) => lis.map((li) => Number(li.dataset.mediaId)));
+  assert(order[0] === mediaIds[1] && order[1] === mediaIds[0], `reordered: ${order}`);
+  const durations = page.locator('#playlist-items input.ms-duration');
+  await durations.nth(0).fill('15');
+  await durations.nth(0).dispatchEvent('change');
+  await page.locator('#playlist-items input.ms-duration').nth(1).fill('20');
+  await page.locator('#playlist-items input.ms-duration').nth(1).dispatchEvent('change');
+  await waitUntil(() => document.querySelector('#playlist-total').textContent.includes('0:35'));
+  await page.click('#playlist-save');
+  await page.waitForSelector(`#playlist-list li:has-text("${PLAYLIST}")`);
+  const pl = (await admin.call('GET', '/api/v1/playlists')).playlists.find((p) => p.name === PLAYLIST);
+  assert(pl && pl.loopDurationMs === 35000 && pl.items[0].mediaId === mediaIds[1] && pl.items[0].durationMs === 15000, `stored playlist ${JSON.stringify(pl && pl.items)}`);
+  await shot('11-playlists');
+});
+
+await step('editor creates a campaign and schedules the playlist on garage entrances', async () => {
+  await open(base, '/schedules');
+  await page.click('#campaign-new summary');
+  await page.fill('#campaign-name', '反诈宣传周');
+  await page.selectOption('#campaign-theme', '反诈防骗');
+  await page.click('#campaign-form button[type=submit]');
+  await page.waitForSelector('#campaign-list tr:has-text("反诈宣传周")');
+  await page.fill('#schedule-name', '车库入口反诈循环');
+  await page.selectOption('#schedule-playlist', { label: PLAYLIST });
+  await page.selectOption('#schedule-campaign', { index: 1 });
+  await page.check('#schedule-form input[data-value=garage_entrance]');
+  await waitUntil(() => document.querySelector('#schedule-form .ms-target-reach').textContent.length > 0);
+  await page.click('#schedule-submit');
+  await page.waitForSelector('#schedule-list tr:has-text("车库入口反诈循环")');
+  const s = (await admin.call('GET', '/api/v1/schedules')).schedules.find((x) => x.name === '车库入口反诈循环');
+  assert(s && JSON.stringify(s.target.venueTypes) === '["garage_entrance"]' && s.campaignId, `stored schedule ${JSON.stringify(s)}`);
+});
+
+await step('the week calendar shows the playlist at the garage, and "what plays at T" names a poster', async () => {
+  await open(base, '/schedules');
+  await page.waitForSelector('#calendar .ms-cal-block.ms-cal-entry');
+  const labels = await page.$$eval('#calendar .ms-cal-block.ms-cal-entry', (bs) => bs.map((b) => b.textContent));
+  assert(labels.length >= 1 && labels.some((l) => l.includes(PLAYLIST)), `calendar blocks: ${labels.slice(0, 3)}`);
+  await page.fill('#at-time', '12:00');
+  await page.click('#at-run');
+  await page.waitForSelector('#at-result .ms-at-media');
+  const mediaName = await page.textContent('#at-result .ms-at-media');
+  assert(mediaName.includes('反诈海报'), `plays at noon: ${mediaName}`);
+  await shot('12-schedules-calendar');
+});
+
+await step('editor sends a takeover, sees the live banner, and cancels it with one click', async () => {
+  await open(base, '/takeover');
+  await page.fill('#takeover-name', '紧急警情通报');
+  await page.selectOption('#takeover-playlist', { label: PLAYLIST });
+  await page.selectOption('#takeover-duration', '30');
+  await page.check('#takeover-form input[data-target=all]');
+  await page.click('#takeover-send');
+  await confirmDialog('立即插播');
+  await page.waitForSelector('#ms-takeover-banner:not([hidden]) .ms-takeover-name');
+  assert((await page.textContent('#ms-takeover-banner')).includes('紧急警情通报'), 'banner names the takeover');
+  await page.waitForSelector('#takeover-live tr:has-text("紧急警情通报")');
+  await shot('13-takeover-live');
+  // The banner follows the editor to other pages.
+  await open(base, '/media');
+  await page.waitForSelector('#ms-takeover-banner:not([hidden])');
+  await page.click('#ms-takeover-banner .ms-cancel-takeover');
+  await confirmDialog('取消插播');
+  await page.waitForSelector('#ms-takeover-banner[hidden]', { state: 'attached' });
+  const list = (await admin.call('GET', '/api/v1/takeovers')).takeovers;
+  assert(list.length === 1 && list[0].cancelledAt && !list[0].active, 'cancelled in the API');
+  await open(base, '/takeover');
+  await page.waitForSelector('#takeover-history tr:has-text("紧急警情通报")');
+  await shot('14-takeover-cancelled');
+  await logout();
+});
+
+await step('auditor sees the reports page with charts and downloads a CSV whose numbers match the API', async () => {
+  await login(base, USERS.auditor.username, USERS.auditor.password);
+  const nav = await navPages();
+  assert(nav.includes('reports') && nav.includes('audit') && !nav.includes('approvals') && !nav.includes('users'), `auditor nav ${nav}`);
+  await open(base, '/reports');
+  await page.waitForSelector('#chart-themes[data-rendered=true]');
+  await shot('15-reports');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#report-overview-csv')]);
+  const csvPath = path.join(artifacts, 'overview.csv');
+  await download.saveAs(csvPath);
+  const csv = fs.readFileSync(csvPath, 'utf8');
+  assert(csv.charCodeAt(0) === 0xfeff, 'CSV starts with a UTF-8 BOM');
+  const rows = csv.slice(1).trim().split('\r\n').map((l) => l.split(','));
+  const media = (await admin.call('GET', '/api/v1/media')).media;
+  const tags = (await admin.call('GET', '/api/v1/tags')).tags.map((x) => x.name);
+  for (const tag of tags) {
+    const row = rows.find((r) => r[1] === tag);
+    assert(row, `CSV row for ${tag}`);
+    const approved = media.filter((m) => m.tags.includes(tag) && m.state === 'approved').length;
+    const total = media.filter((m) => m.tags.includes(tag)).length;
+    assert(Number(row[2]) === approved && Number(row[6]) === total, `${tag}: CSV ${row} vs API approved ${approved}, total ${total}`);
+  }
+  assert(Number(rows.find((r) => r[1] === '反诈防骗')[2]) === 2, 'two approved anti-fraud posters');
+});
+
+await step('auditor reads the audit log with the approvals in it', async () => {
+  await open(base, '/audit');
+  await page.waitForSelector('#audit-list tr[data-action=approve]');
+  await shot('16-audit');
+  await logout();
+});
+
+await step('the console switches to English', async () => {
+  await login(base, 'admin', ADMIN_PASSWORD);
+  await page.selectOption('#ms-lang', 'en');
+  await page.waitForSelector('body[data-ready]');
+  await waitUntil(() => document.documentElement.lang === 'en');
+  const navText = await page.$$eval('#ms-nav a', (as) => as.map((a) => a.textContent));
+  assert(navText.includes('Media') && navText.includes('Schedules'), `English nav: ${navText}`);
+  await open(base, '/schedules');
+  await page.waitForSelector('#calendar .ms-cal-block');
+  await shot('17-schedules-en');
+  await page.selectOption('#ms-lang', 'zh-CN');
+  await waitUntil(() => document.documentElement.lang === 'zh-CN');
+});
+
+await step('no script errors on any page', async () => {
+  assert(errors.length === 0, errors.join('\n'));
+});
+
+await context.close();
+cleanup();
+console.log(`${passed} passed, 0 failed`);
