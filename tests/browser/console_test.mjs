@@ -31,6 +31,7 @@ const USERS = {
   auditor: { username: 'wang.fang', password: 'auditor-pass-1', role: 'auditor', displayName: '王芳' },
 };
 const POSTERS = ['反诈海报-守护钱袋.png', '反诈海报-谨防刷单.png'];
+const VIDEO = '禁毒宣传片.mp4';
 const PLAYLIST = '反诈宣传循环';
 const LOCATION = '万达广场地下车库入口';
 
@@ -155,7 +156,7 @@ async function confirmDialog(buttonText) {
 
 // Drops files on an element the way a user's drag from the file manager does.
 async function dropFiles(selector, files) {
-  const payload = files.map((f) => ({ name: path.basename(f), type: 'image/png', data: fs.readFileSync(f).toString('base64') }));
+  const payload = files.map((f) => ({ name: path.basename(f), type: f.endsWith('.mp4') ? 'video/mp4' : 'image/png', data: fs.readFileSync(f).toString('base64') }));
   const dt = await page.evaluateHandle((list) => {
     const t = new DataTransfer();
     for (const f of list) {
@@ -184,6 +185,9 @@ await step('controller starts on an ephemeral port with a temporary data directo
   }
   makePoster(path.join(tmp, POSTERS[0]), '反诈防骗 守护钱袋', '#0b3d91');
   makePoster(path.join(tmp, POSTERS[1]), '刷单返利 都是诈骗', '#7a1020');
+  const v = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25', '-t', '2',
+    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', path.join(tmp, VIDEO)], { encoding: 'utf8' });
+  if (v.status !== 0) throw new Error(`ffmpeg failed: ${v.stderr}`);
 });
 
 await step('browser starts (Debian chromium, fresh profile)', async () => {
@@ -192,7 +196,7 @@ await step('browser starts (Debian chromium, fresh profile)', async () => {
     executablePath: chromiumPath, headless: true, acceptDownloads: true, locale: 'zh-CN', timezoneId: 'UTC',
     viewport: { width: 1440, height: 900 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync', '--lang=zh-CN'],
   });
   context.setDefaultTimeout(15000);
   page = context.pages()[0] || await context.newPage();
@@ -257,20 +261,20 @@ await step('admin sees the users page', async () => {
 });
 
 let mediaIds = [];
-await step('editor uploads two posters with Chinese names by drag and drop and sees each progress bar finish', async () => {
+await step('editor uploads two posters and a video with Chinese names by drag and drop and sees each progress bar finish', async () => {
   await login(base, USERS.editor.username, USERS.editor.password);
   await open(base, '/media');
   await page.check('input[type=checkbox][value="反诈防骗"]');
-  await dropFiles('#dropzone', POSTERS.map((p) => path.join(tmp, p)));
-  for (const name of POSTERS) {
+  await dropFiles('#dropzone', [...POSTERS, VIDEO].map((p) => path.join(tmp, p)));
+  for (const name of [...POSTERS, VIDEO]) {
     const row = page.locator(`.ms-upload-row[data-file="${name}"]`);
     await row.locator('[data-status]').or(row).first().waitFor();
     await page.waitForSelector(`.ms-upload-row[data-file="${name}"][data-status=done]`);
     assert(await row.locator('progress').evaluate((p) => p.value === 100 && p.max === 100), `${name}: progress bar full`);
     assert((await row.locator('.ms-upload-pct').textContent()) === '100%', `${name}: 100%`);
   }
-  mediaIds = await page.$$eval('.ms-upload-row[data-status=done]', (rows) => rows.map((r) => Number(r.dataset.mediaId)));
-  assert(mediaIds.length === 2, 'two uploads');
+  mediaIds = await page.$$eval('.ms-upload-row[data-status=done]:not([data-file$=".mp4"])', (rows) => rows.map((r) => Number(r.dataset.mediaId)));
+  assert(mediaIds.length === 2, 'two poster uploads');
   const listed = (await admin.call('GET', '/api/v1/media')).media;
   for (const name of POSTERS) {
     const m = listed.find((x) => x.fileName === name);
@@ -280,8 +284,23 @@ await step('editor uploads two posters with Chinese names by drag and drop and s
   await shot('05-media-uploaded');
 });
 
+await step('editor previews the video in the page: it plays, with its probed duration', async () => {
+  const video = (await admin.call('GET', '/api/v1/media?kind=video')).media.find((m) => m.fileName === VIDEO);
+  assert(video && Math.abs(video.durationMs - 2000) < 300, `probed duration ${video && video.durationMs}`);
+  const row = page.locator(`#media-list tr[data-media-id="${video.id}"]`);
+  assert((await row.locator('.ms-thumb-duration').textContent()) === '0:02', 'duration on the thumbnail');
+  await row.locator('[data-action=preview]').click();
+  await page.waitForSelector('dialog[open] video.ms-preview-media');
+  await waitUntil(() => {
+    const v = document.querySelector('dialog[open] video.ms-preview-media');
+    return v.readyState >= 2 && v.currentTime > 0 && Math.abs(v.duration - 2) < 0.3;
+  });
+  await shot('05b-media-video-preview');
+  await confirmDialog('关闭');
+});
+
 await step('editor submits both posters for approval', async () => {
-  for (const btn of await page.$$('.ms-upload-submit')) await btn.click();
+  for (const name of POSTERS) await page.click(`.ms-upload-row[data-file="${name}"] .ms-upload-submit`);
   await waitUntil(() => document.querySelectorAll('#media-list tr[data-state=pending]').length === 2);
   await shot('06-media-submitted');
 });
