@@ -77,6 +77,7 @@ private:
 };
 
 class Compiler;
+class Hub;
 
 struct Services {
     const ControllerConfig& config;
@@ -88,6 +89,8 @@ struct Services {
     std::function<std::int64_t()> nowMs;
     std::string contentPublicKeyPem;
     Compiler* compiler = nullptr;
+    Hub* hub = nullptr;              // distribution hub (null when not running)
+    std::string hubCurvePublicKey;   // Z85, given to enrolling players
 };
 
 struct Principal {

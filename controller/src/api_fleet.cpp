@@ -6,6 +6,7 @@
 #include "api.hpp"
 #include "compiler.hpp"
 #include "keys.hpp"
+#include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
 #include "microscape/core/json.hpp"
@@ -323,8 +324,8 @@ void enroll(RequestCtx& ctx) {
     out->set("locationId", nullable(player.locationId));
     out->set("contentPublicKey", svc.contentPublicKeyPem);
     Poco::JSON::Object::Ptr hub = new Poco::JSON::Object;
-    hub->set("port", svc.config.zmqPort);
-    hub->set("curveServerKey", Poco::Dynamic::Var());  // published by the distribution hub
+    hub->set("port", svc.hub ? static_cast<int>(svc.hub->port()) : svc.config.zmqPort);
+    hub->set("curveServerKey", svc.hubCurvePublicKey.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(svc.hubCurvePublicKey));
     out->set("hub", hub);
     ctx.sendJson(201, out);
 }
@@ -343,7 +344,9 @@ void listPlayers(RequestCtx& ctx) {
     Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
     for (const auto& p : ctx.svc.db.read([](DbConn& c) { return repo::listPlayers(c); })) {
         if (locFilter && (!p.locationId || std::to_string(*p.locationId) != *locFilter)) continue;
-        arr->add(playerJson(p, now));
+        auto o = playerJson(p, now);
+        if (ctx.svc.hub) o->set("online", ctx.svc.hub->isOnline(p.id));
+        arr->add(o);
     }
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
     out->set("players", arr);
@@ -352,7 +355,9 @@ void listPlayers(RequestCtx& ctx) {
 
 void getPlayer(RequestCtx& ctx) {
     auto id = ctx.param("id");
-    ctx.sendJson(200, playerJson(ctx.svc.db.read([&](DbConn& c) { return loadPlayer(c, id); }), ctx.svc.nowMs()));
+    auto o = playerJson(ctx.svc.db.read([&](DbConn& c) { return loadPlayer(c, id); }), ctx.svc.nowMs());
+    if (ctx.svc.hub) o->set("online", ctx.svc.hub->isOnline(id));
+    ctx.sendJson(200, o);
 }
 
 void patchPlayer(RequestCtx& ctx) {

@@ -3,6 +3,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include "api.hpp"
+#include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 
 namespace microscape::controller {
@@ -27,7 +28,19 @@ void metrics(RequestCtx& ctx) {
         ++enrolled;
         if (p.lastSeenAtMs && now - *p.lastSeenAtMs <= kOnlineWindowMs) ++online;
     }
+    if (ctx.svc.hub) online = static_cast<std::int64_t>(ctx.svc.hub->onlineCount());
     std::string text = ctx.svc.metrics.render(enrolled, online);
+    if (ctx.svc.hub) {
+        const auto h = ctx.svc.hub->stats();
+        text += "# TYPE microscape_hub_messages_received_total counter\nmicroscape_hub_messages_received_total " +
+                std::to_string(h.received) + "\n# TYPE microscape_hub_messages_dropped_total counter\n"
+                "microscape_hub_messages_dropped_total " + std::to_string(h.dropped) +
+                "\n# TYPE microscape_hub_chunk_bytes_sent_total counter\nmicroscape_hub_chunk_bytes_sent_total " +
+                std::to_string(h.bytesSent) + "\n# TYPE microscape_hub_manifests_sent_total counter\n"
+                "microscape_hub_manifests_sent_total " + std::to_string(h.manifestsSent) +
+                "\n# TYPE microscape_hub_zap_denied_total counter\nmicroscape_hub_zap_denied_total " +
+                std::to_string(h.zapDenied) + "\n";
+    }
     ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
     ctx.resp.setContentType("text/plain; version=0.0.4; charset=utf-8");
     ctx.resp.setContentLength64(static_cast<Poco::Int64>(text.size()));

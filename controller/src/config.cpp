@@ -12,7 +12,7 @@ const std::set<std::string> kKnownKeys = {
     "controller.dataDir", "http.bind",          "http.port",          "http.threads",
     "http.maxJsonBytes",  "http.secureCookies", "zmq.bind",           "zmq.port",
     "media.maxUploadBytes", "auth.pbkdf2Iterations", "auth.sessionTtlSeconds",
-    "enroll.maxTokenTtlSeconds", "compile.horizonDays",
+    "enroll.maxTokenTtlSeconds", "compile.horizonDays", "zmq.curve", "zmq.heartbeatMs",
 };
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
 
@@ -60,6 +60,13 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     MS_TRY(readIntInto(conf, "http.threads", 1, 256, c.httpThreads));
     MS_TRY(readIntInto(conf, "http.maxJsonBytes", 1024, 64 << 20, c.maxJsonBytes));
     MS_TRY(readIntInto(conf, "zmq.port", 0, 65535, c.zmqPort));
+    MS_TRY(readIntInto(conf, "zmq.heartbeatMs", 50, 600000, c.zmqHeartbeatMs));
+    if (conf.hasProperty("zmq.curve")) {
+        bool b = true;
+        if (!Poco::NumberParser::tryParseBool(conf.getString("zmq.curve"), b))
+            return makeError(Errc::Usage, "zmq.curve: expected true or false");
+        c.zmqCurve = b;
+    }
     MS_TRY(readIntInto(conf, "media.maxUploadBytes", 1, std::int64_t(1) << 40, c.maxUploadBytes));
     MS_TRY(readIntInto(conf, "auth.pbkdf2Iterations", 1, 10'000'000, c.pbkdf2Iterations));
     MS_TRY(readIntInto(conf, "auth.sessionTtlSeconds", 60, 30 * 24 * 3600, c.sessionTtlSeconds));

@@ -17,7 +17,10 @@
 
 #include "api.hpp"
 #include "compiler.hpp"
+#include "hub_api.hpp"
+#include "hub_backend.hpp"
 #include "keys.hpp"
+#include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
 
@@ -204,6 +207,8 @@ struct ControllerServer::Impl {
     Metrics metrics;
     ProbeService probe;
     std::unique_ptr<Compiler> compiler;
+    std::unique_ptr<StoreHubBackend> hubBackend;
+    std::unique_ptr<Hub> hub;
     std::unique_ptr<Services> services;
     Router router;
     std::unique_ptr<Poco::ThreadPool> pool;
@@ -223,6 +228,7 @@ ControllerServer::~ControllerServer() { stop(); }
 
 const ControllerConfig& ControllerServer::config() const { return impl_->config; }
 std::uint16_t ControllerServer::httpPort() const { return impl_->port; }
+std::uint16_t ControllerServer::zmqPort() const { return impl_->hub ? impl_->hub->port() : 0; }
 
 Status ControllerServer::start() {
     auto& d = *impl_;
@@ -245,13 +251,33 @@ Status ControllerServer::start() {
                                             Poco::Logger::get(d.log.name() + ".compiler"), d.clock);
     d.services = std::make_unique<Services>(
         Services{d.config, *d.db, *d.media, d.probe, d.metrics, Poco::Logger::get(d.log.name() + ".api"), d.clock, *key,
-                 d.compiler.get()});
+                 d.compiler.get(), nullptr, {}});
+    // Distribution hub (docs/wire-protocol.md): pushes each new manifest version.
+    HubConfig hubConfig;
+    hubConfig.bind = d.config.zmqBind;
+    hubConfig.port = d.config.zmqPort;
+    hubConfig.curve = d.config.zmqCurve;
+    hubConfig.heartbeatMs = d.config.zmqHeartbeatMs;
+    if (hubConfig.curve) {
+        auto curve = ensureHubCurveKey(d.config.dataDir / "keys");
+        if (!curve) return curve.error();
+        hubConfig.curveSecretZ85 = curve->secretZ85;
+        d.services->hubCurvePublicKey = curve->publicZ85;
+    }
+    d.hubBackend = std::make_unique<StoreHubBackend>(*d.db, *d.compiler, *d.media, d.clock);
+    d.hub = std::make_unique<Hub>(hubConfig, *d.hubBackend, Poco::Logger::get(d.log.name() + ".hub"));
+    MS_TRY(d.hub->start());
+    d.services->hub = d.hub.get();
+    d.compiler->setListener([hub = d.hub.get()](const CompiledManifest& m) {
+        hub->publish(HubManifest{m.playerId, m.version, m.manifestBytes, m.signature});
+    });
 
     addAuthRoutes(d.router);
     addMediaRoutes(d.router);
     addFleetRoutes(d.router);
     addScheduleRoutes(d.router);
     addCompileRoutes(d.router);
+    addHubRoutes(d.router);
     addMetaRoutes(d.router, &d.router);
 
     try {
@@ -285,7 +311,13 @@ void ControllerServer::stop() {
         d.pool.reset();
         d.log.information("HTTP API stopped");
     }
+    if (d.hub) {
+        d.compiler->setListener({});
+        d.hub->stop();
+    }
     d.services.reset();
+    d.hub.reset();
+    d.hubBackend.reset();
     d.compiler.reset();
     d.media.reset();
     d.db.reset();

@@ -78,6 +78,8 @@ const Case kMatrix[] = {
     {"POST", "/api/v1/takeovers/{id}/cancel", A | E},
     {"GET", "/api/v1/settings/filler", ANY},
     {"PUT", "/api/v1/settings/filler", A},
+    {"POST", "/api/v1/players/{id}/commands", A},
+    {"GET", "/api/v1/commands/{id}", ANY},
     {"GET", "/healthz", PUBLIC},
     {"GET", "/metrics", PUBLIC},
     {"GET", "/api/v1/openapi.json", PUBLIC},

@@ -98,6 +98,8 @@ TestServer::TestServer(std::function<void(microscape::controller::ControllerConf
     config_.dataDir = dir_.path / "data";
     config_.httpPort = 0;
     config_.httpBind = "127.0.0.1";
+    config_.zmqPort = 0;  // the hub binds an ephemeral port; restart() keeps it
+    config_.zmqBind = "127.0.0.1";
     config_.pbkdf2Iterations = 1000;  // production default is 210000
     config_.httpThreads = 4;
     if (tweak) tweak(config_);
@@ -114,6 +116,7 @@ void TestServer::restart() {
     // Come back on the same port so existing clients (and their cookies) carry on.
     if (server_) {
         config_.httpPort = server_->httpPort();
+        config_.zmqPort = server_->zmqPort();
         server_->stop();
     }
     server_.reset();

@@ -27,6 +27,8 @@ struct ControllerConfig {
     // zmq.bind / zmq.port: the distribution hub's ROUTER (issue 4); validated here.
     std::string zmqBind = "0.0.0.0";
     int zmqPort = 5560;
+    bool zmqCurve = true;              // zmq.curve: CURVE + ZAP (enrolled keys only); off only on trusted links
+    int zmqHeartbeatMs = 5000;         // zmq.heartbeatMs: hub heartbeat; 3 silent intervals = offline
     std::uint64_t maxUploadBytes = 2ull << 30;  // media.maxUploadBytes
     int pbkdf2Iterations = 210000;     // auth.pbkdf2Iterations (new hashes)
     int sessionTtlSeconds = 12 * 3600; // auth.sessionTtlSeconds

@@ -34,6 +34,7 @@ public:
     void stop();
 
     std::uint16_t httpPort() const;  // the bound port (useful with http.port = 0)
+    std::uint16_t zmqPort() const;   // the distribution hub's bound port (zmq.port = 0 picks one)
     const ControllerConfig& config() const;
 
 private:

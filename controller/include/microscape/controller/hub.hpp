@@ -1,0 +1,131 @@
+// The distribution hub (docs/wire-protocol.md): one thread owns the ROUTER that
+// players' DEALERs connect to, the ZAP handler that admits only enrolled CURVE
+// keys, and every peer's session state. Other threads talk to it only through
+// the thread-safe methods below, which enqueue and wake it (eventfd).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "microscape/core/result.hpp"
+#include "microscape/core/wire.hpp"
+
+namespace Poco {
+class Logger;
+}
+
+namespace microscape::controller {
+
+struct HubConfig {
+    std::string bind = "0.0.0.0";  // address part of tcp://bind:port
+    int port = 5560;                // 0 picks a free port (tests)
+    bool curve = true;              // CURVE + ZAP; off only for benchmarks on trusted links
+    std::string curveSecretZ85;     // 40 chars; required when curve
+    std::int64_t heartbeatMs = 5000;
+    std::uint32_t maxChunkBytes = wire::kDefaultChunkBytes;
+    std::uint32_t maxWindow = wire::kDefaultWindow;
+    int sndHwm = 10000;             // messages queued per peer before sends are dropped
+};
+
+// A compiled, signed manifest as the hub pushes it.
+struct HubManifest {
+    std::string playerId;
+    std::int64_t version = 0;
+    std::string manifestBytes;
+    std::string signature;
+};
+
+// What the hub needs from the rest of the controller. Every method is called on
+// the hub thread only and must not call back into the Hub.
+class HubBackend {
+public:
+    virtual ~HubBackend() = default;
+    // The enrolled, active player that owns this CURVE public key (Z85), if any.
+    virtual std::optional<std::string> playerForCurveKey(const std::string& z85) = 0;
+    // The player's current manifest (compiling one if needed); nullopt if none.
+    virtual std::optional<HubManifest> currentManifest(const std::string& playerId) = 0;
+    // Where a media file is stored (empty if unknown).
+    virtual std::string mediaPath(const std::string& sha256) = 0;
+    struct Seen {
+        std::string playerId;
+        std::int64_t lastSeenMs = 0;
+        std::string statusJson;  // empty: unchanged
+    };
+    // Persists liveness and the latest STATUS, batched.
+    virtual void storeSeen(const std::vector<Seen>& seen) = 0;
+    // Proof-of-play batches; returns the highest durably stored seq, or nullopt to
+    // send no acknowledgement (not supported / not stored).
+    virtual std::optional<std::int64_t> storeProofs(const std::string& playerId, const wire::Proofs& proofs) {
+        (void)playerId;
+        (void)proofs;
+        return std::nullopt;
+    }
+    virtual std::int64_t nowMs() = 0;  // UTC ms
+};
+
+struct HubStats {
+    std::uint64_t received = 0;
+    std::uint64_t dropped = 0;       // malformed, unknown type, before HELLO, spoofed id
+    std::uint64_t chunksSent = 0;
+    std::uint64_t bytesSent = 0;     // CHUNK payload bytes
+    std::uint64_t manifestsSent = 0;
+    std::uint64_t sendFailures = 0;  // unroutable or queue full
+    std::uint64_t zapDenied = 0;
+    std::size_t online = 0;
+};
+
+struct CommandResult {
+    std::string id;
+    std::string playerId;
+    std::string action;
+    std::int64_t sentAtMs = 0;
+    std::optional<std::int64_t> ackedAtMs;
+    bool ok = false;
+    std::string message;
+    std::string payload;  // e.g. screenshot PNG
+};
+
+class Hub {
+public:
+    Hub(HubConfig config, HubBackend& backend, Poco::Logger& log);
+    ~Hub();  // stops
+    Hub(const Hub&) = delete;
+    Hub& operator=(const Hub&) = delete;
+
+    // Binds and starts the hub thread; returns once it is serving.
+    // Errors: Usage (bad key, address in use), Internal.
+    Status start();
+    void stop();  // idempotent; joins the thread
+    std::uint16_t port() const;
+
+    // Thread-safe; enqueue and return.
+    void publish(HubManifest m);
+    // Queues a command for an online player; returns its id, or nullopt if offline.
+    std::optional<std::string> sendCommand(const std::string& playerId, wire::CommandAction action);
+    std::optional<CommandResult> commandResult(const std::string& commandId) const;
+    bool isOnline(const std::string& playerId) const;
+    std::size_t onlineCount() const;
+    HubStats stats() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// The hub's CURVE key pair in keysDir (hub-curve.key, mode 0600, holds the Z85
+// secret; hub-curve.pub the Z85 public key), made on first use.
+struct CurveKeyPair {
+    std::string publicZ85;
+    std::string secretZ85;
+};
+Result<CurveKeyPair> ensureHubCurveKey(const std::filesystem::path& keysDir);
+Result<CurveKeyPair> makeCurveKeyPair();
+// Z85 public key of a Z85 secret key. Errors: BadKey.
+Result<std::string> curvePublicOf(const std::string& secretZ85);
+
+}  // namespace microscape::controller

@@ -1,0 +1,760 @@
+#include "microscape/controller/hub.hpp"
+
+#include <Poco/Logger.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "microscape/core/crypto.hpp"
+#include "microscape/core/manifest.hpp"
+
+namespace microscape::controller {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kZapDomain = "microscape";
+constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
+constexpr int kMissedBeats = 3;           // a peer silent this many intervals is offline
+constexpr std::int64_t kSeenFlushMs = 1000;
+constexpr std::int64_t kSeenRefreshMs = 10'000;
+constexpr std::size_t kMaxCommandResults = 1000;
+constexpr std::size_t kMaxOpenFiles = 64;
+// ZMQ_ZAP_ENFORCE_DOMAIN: declared in zmq.h's draft section, honoured by libzmq 4.3.
+constexpr int kZapEnforceDomain = 93;
+
+std::int64_t steadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+using ShaSet = std::shared_ptr<const std::set<std::string>>;
+
+ShaSet mediaOf(const std::string& manifestBytes) {
+    auto m = manifest::parse(manifestBytes);
+    auto out = std::make_shared<std::set<std::string>>();
+    if (m)
+        for (const auto& e : m->media) out->insert(e.sha256);
+    return out;
+}
+
+struct Peer {
+    std::int64_t lastRecvMs = 0;  // steady
+    std::int64_t lastSentMs = 0;  // steady
+    std::int64_t activeVersion = 0;
+    std::int64_t stagedVersion = 0;
+    std::int64_t sentVersion = 0;
+    ShaSet allowed, allowedPrev;  // media of the last two manifests sent
+    std::int64_t seenStoredMs = 0;
+    bool statusDirty = false;
+    std::string statusJson;
+};
+
+struct Op {
+    enum Kind { Publish, Command } kind = Publish;
+    HubManifest manifest;
+    std::string playerId;
+    wire::Command command;
+};
+
+std::string z85Encode32(const void* data) {
+    char out[41] = {};
+    zmq_z85_encode(out, static_cast<const std::uint8_t*>(data), 32);
+    return std::string(out, 40);
+}
+
+}  // namespace
+
+struct Hub::Impl {
+    HubConfig config;
+    HubBackend& backend;
+    Poco::Logger& log;
+
+    zmq::context_t ctx{1};
+    std::optional<zmq::socket_t> router;
+    std::optional<zmq::socket_t> zap;
+    int wakeFd = -1;
+    std::uint16_t port = 0;
+    std::thread thread;
+    std::atomic<bool> stopping{false};
+    bool started = false;
+
+    mutable std::mutex queueMutex;  // guards queue
+    std::deque<Op> queue;
+
+    mutable std::mutex sharedMutex;  // guards onlineIds, results, resultOrder, stats
+    std::unordered_set<std::string> onlineIds;
+    std::unordered_map<std::string, CommandResult> results;
+    std::deque<std::string> resultOrder;
+    HubStats stats;
+    std::atomic<std::uint64_t> commandSeq{0};
+
+    // Hub thread only.
+    std::unordered_map<std::string, Peer> peers;
+    std::unordered_map<std::string, std::int64_t> nagged;  // routing id -> last hello_required (steady)
+    std::unordered_map<std::string, int> openFiles;        // sha256 -> fd
+    std::int64_t lastSweepMs = 0;
+    std::int64_t lastFlushMs = 0;
+    std::uint64_t logBudget = 0;  // rate-limits warnings about bad input
+    std::int64_t logBudgetResetMs = 0;
+
+    Impl(HubConfig c, HubBackend& b, Poco::Logger& l) : config(std::move(c)), backend(b), log(l) {}
+
+    void count(std::uint64_t HubStats::*field, std::uint64_t n = 1) {
+        std::lock_guard lock(sharedMutex);
+        stats.*field += n;
+    }
+
+    void wake() {
+        std::uint64_t one = 1;
+        ssize_t n = ::write(wakeFd, &one, sizeof one);
+        (void)n;
+    }
+
+    bool mayLog() {
+        const auto now = steadyMs();
+        if (now - logBudgetResetMs > 1000) {
+            logBudgetResetMs = now;
+            logBudget = 0;
+        }
+        return ++logBudget <= 20;
+    }
+
+    // ---------------------------------------------------------------- sending
+    bool sendFrames(const std::string& rid, std::vector<zmq::message_t>& frames) {
+        try {
+            auto r = router->send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+            if (!r) {
+                count(&HubStats::sendFailures);
+                return false;
+            }
+            for (std::size_t i = 0; i < frames.size(); ++i)
+                (void)router->send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+        } catch (const zmq::error_t& e) {
+            count(&HubStats::sendFailures);
+            if (mayLog()) log.warning("hub: cannot send to %s: %s", rid, std::string(e.what()));
+            return false;
+        }
+        if (auto it = peers.find(rid); it != peers.end()) it->second.lastSentMs = steadyMs();
+        return true;
+    }
+
+    bool send(const std::string& rid, const wire::Envelope& e) {
+        auto encoded = wire::encode(e);
+        std::vector<zmq::message_t> frames;
+        frames.reserve(encoded.size());
+        for (auto& f : encoded) frames.emplace_back(f.data(), f.size());
+        return sendFrames(rid, frames);
+    }
+
+    void sendError(const std::string& rid, const std::string& code, const std::string& message,
+                   const std::string& ref = {}) {
+        send(rid, wire::toEnvelope(wire::ErrorMsg{code, message.substr(0, wire::kMaxTextBytes), ref}));
+    }
+
+    void sendManifest(const std::string& rid, Peer& peer, const HubManifest& m) {
+        peer.allowedPrev = peer.allowed;
+        peer.allowed = mediaOf(m.manifestBytes);
+        if (send(rid, wire::toEnvelope(wire::ManifestPush{m.version, m.manifestBytes, m.signature}))) {
+            peer.sentVersion = m.version;
+            count(&HubStats::manifestsSent);
+            log.information("hub: player %s: MANIFEST version %Ld sent", rid, m.version);
+        }
+    }
+
+    // ---------------------------------------------------------------- ZAP
+    void handleZap() {
+        while (true) {
+            std::vector<zmq::message_t> req;
+            std::optional<std::size_t> got;
+            try {
+                got = zmq::recv_multipart(*zap, std::back_inserter(req), zmq::recv_flags::dontwait);
+            } catch (const zmq::error_t&) {
+                return;
+            }
+            if (!got) return;
+            if (req.size() < 6) continue;  // not a ZAP request; REP needs a reply anyway
+            const std::string version = req[0].to_string();
+            const std::string requestId = req[1].to_string();
+            const std::string domain = req[2].to_string();
+            const std::string address = req[3].to_string();
+            const std::string mechanism = req[5].to_string();
+            std::string status = "400", text = "refused", userId;
+            if (version != "1.0") {
+                text = "bad ZAP version";
+            } else if (domain != kZapDomain) {
+                text = "wrong domain";
+            } else if (mechanism != "CURVE" || req.size() < 7 || req[6].size() != 32) {
+                text = "CURVE required";
+            } else {
+                const std::string key = z85Encode32(req[6].data());
+                std::optional<std::string> player;
+                try {
+                    player = backend.playerForCurveKey(key);
+                } catch (const std::exception& e) {
+                    log.error("hub: ZAP lookup failed: %s", std::string(e.what()));
+                }
+                if (player) {
+                    status = "200";
+                    text = "OK";
+                    userId = *player;
+                } else {
+                    text = "unknown key";
+                    count(&HubStats::zapDenied);
+                    if (mayLog()) log.warning("hub: refused CURVE key %s from %s (not enrolled)", key, address);
+                }
+            }
+            std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"), zmq::buffer(requestId),
+                                                      zmq::buffer(status),     zmq::buffer(text),
+                                                      zmq::buffer(userId),     zmq::str_buffer("")};
+            try {
+                zmq::send_multipart(*zap, reply);
+            } catch (const zmq::error_t& e) {
+                log.error("hub: ZAP reply failed: %s", std::string(e.what()));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- receiving
+    void handleRouter() {
+        for (int budget = 0; budget < 2000; ++budget) {
+            std::vector<zmq::message_t> parts;
+            std::optional<std::size_t> got;
+            try {
+                got = zmq::recv_multipart(*router, std::back_inserter(parts), zmq::recv_flags::dontwait);
+            } catch (const zmq::error_t& e) {
+                if (mayLog()) log.warning("hub: receive failed: %s", std::string(e.what()));
+                return;
+            }
+            if (!got) return;
+            count(&HubStats::received);
+            if (parts.size() < 2) {
+                count(&HubStats::dropped);
+                continue;
+            }
+            const std::string rid = parts[0].to_string();
+            if (config.curve) {
+                const char* user = nullptr;
+                try {
+                    user = parts[1].gets("User-Id");
+                } catch (const zmq::error_t&) {
+                }
+                if (!user || rid != user) {
+                    count(&HubStats::dropped);
+                    if (mayLog())
+                        log.warning("hub: dropped a message whose routing id '%s' is not its CURVE identity '%s'",
+                                    rid, std::string(user ? user : "-"));
+                    continue;
+                }
+            }
+            try {
+                handleMessage(rid, parts);
+            } catch (const std::exception& e) {
+                count(&HubStats::dropped);
+                log.error("hub: player %s: message handling failed: %s", rid, std::string(e.what()));
+            }
+        }
+    }
+
+    void handleMessage(const std::string& rid, std::vector<zmq::message_t>& parts) {
+        std::vector<std::string_view> frames;
+        for (std::size_t i = 1; i < parts.size(); ++i) frames.emplace_back(parts[i].data<char>(), parts[i].size());
+        auto env = wire::decode(frames);
+        auto peerIt = peers.find(rid);
+        if (!env) {
+            count(&HubStats::dropped);
+            if (mayLog()) log.warning("hub: player %s: dropped a malformed message: %s", rid, env.error().str());
+            if (peerIt != peers.end()) {
+                peerIt->second.lastRecvMs = steadyMs();
+                sendError(rid, "bad_message", env.error().message);
+            }
+            return;
+        }
+        if (env->type == wire::Type::Hello) return handleHello(rid, *env);
+        if (peerIt == peers.end()) {
+            count(&HubStats::dropped);
+            const auto now = steadyMs();
+            auto& last = nagged[rid];
+            if (now - last >= 1000) {
+                last = now;
+                if (nagged.size() > 20000) nagged.clear();
+                sendError(rid, "hello_required", "say HELLO first");
+            }
+            return;
+        }
+        Peer& peer = peerIt->second;
+        peer.lastRecvMs = steadyMs();
+        switch (env->type) {
+            case wire::Type::Heartbeat: return;
+            case wire::Type::Fetch: return handleFetch(rid, peer, *env);
+            case wire::Type::Status: return handleStatus(rid, peer, *env);
+            case wire::Type::CommandAck: return handleAck(rid, *env);
+            case wire::Type::Proofs: return handleProofs(rid, *env);
+            case wire::Type::Error: {
+                auto e = wire::parseError(*env);
+                if (e) log.warning("hub: player %s reports %s: %s", rid, e->code, e->message);
+                return;
+            }
+            default:
+                count(&HubStats::dropped);
+                if (mayLog())
+                    log.warning("hub: player %s sent %s, which players do not send", rid,
+                                std::string(wire::typeName(env->type)));
+                sendError(rid, "bad_message", std::string(wire::typeName(env->type)) + " is not accepted here");
+        }
+    }
+
+    void handleHello(const std::string& rid, const wire::Envelope& env) {
+        auto hello = wire::parseHello(env);
+        if (!hello) {
+            count(&HubStats::dropped);
+            sendError(rid, "bad_message", hello.error().message);
+            return;
+        }
+        if (hello->playerId != rid) {
+            count(&HubStats::dropped);
+            sendError(rid, "bad_message", "HELLO names another player than the connection's identity");
+            return;
+        }
+        if (hello->protocol != wire::kProtocolVersion) {
+            count(&HubStats::dropped);
+            sendError(rid, "protocol", "this controller speaks protocol " + std::to_string(wire::kProtocolVersion));
+            return;
+        }
+        const bool wasOnline = peers.count(rid) > 0;
+        Peer& peer = peers[rid];
+        peer.lastRecvMs = steadyMs();
+        peer.activeVersion = hello->activeVersion;
+        peer.stagedVersion = hello->stagedVersion;
+        peer.sentVersion = 0;
+        {
+            std::lock_guard lock(sharedMutex);
+            onlineIds.insert(rid);
+            stats.online = onlineIds.size();
+        }
+        std::optional<HubManifest> current;
+        try {
+            current = backend.currentManifest(rid);
+        } catch (const std::exception& e) {
+            log.error("hub: player %s: no current manifest: %s", rid, std::string(e.what()));
+        }
+        wire::Welcome w;
+        w.timeMs = backend.nowMs();
+        w.heartbeatMs = config.heartbeatMs;
+        w.currentVersion = current ? current->version : 0;
+        w.maxChunkBytes = config.maxChunkBytes;
+        w.maxWindow = config.maxWindow;
+        send(rid, wire::toEnvelope(w));
+        log.information("hub: player %s %s (%s, active v%Ld, staged v%Ld, current v%Ld)", rid,
+                        std::string(wasOnline ? "said HELLO again" : "online"), hello->software,
+                        hello->activeVersion, hello->stagedVersion, w.currentVersion);
+        peer.seenStoredMs = 0;  // store lastSeen at the next flush
+        if (current && current->version > hello->activeVersion) sendManifest(rid, peer, *current);
+        else if (current) {
+            peer.allowed = mediaOf(current->manifestBytes);
+            peer.sentVersion = current->version;
+        }
+    }
+
+    int fileFor(const std::string& sha) {
+        if (auto it = openFiles.find(sha); it != openFiles.end()) return it->second;
+        const std::string path = backend.mediaPath(sha);
+        if (path.empty()) return -1;
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return -1;
+        if (openFiles.size() >= kMaxOpenFiles) closeFiles();
+        openFiles[sha] = fd;
+        return fd;
+    }
+
+    void closeFiles() {
+        for (auto& [sha, fd] : openFiles) ::close(fd);
+        openFiles.clear();
+    }
+
+    void handleFetch(const std::string& rid, Peer& peer, const wire::Envelope& env) {
+        auto f = wire::parseFetch(env);
+        if (!f) {
+            count(&HubStats::dropped);
+            sendError(rid, "bad_message", f.error().message);
+            return;
+        }
+        const bool allowed = (peer.allowed && peer.allowed->count(f->sha256)) ||
+                             (peer.allowedPrev && peer.allowedPrev->count(f->sha256));
+        if (!allowed) {
+            count(&HubStats::dropped);
+            if (mayLog()) log.warning("hub: player %s: refused FETCH of %s (not in its manifest)", rid, f->sha256);
+            sendError(rid, "not_in_manifest", "that media is not in your manifest", f->sha256);
+            return;
+        }
+        const int fd = fileFor(f->sha256);
+        struct stat st {};
+        if (fd < 0 || ::fstat(fd, &st) != 0) {
+            log.error("hub: player %s: media %s is missing from the store", rid, f->sha256);
+            sendError(rid, "unavailable", "media missing on the controller", f->sha256);
+            return;
+        }
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        if (f->offset > size) {
+            sendError(rid, "bad_range", "offset past the end of the file", f->sha256);
+            return;
+        }
+        const std::size_t len = static_cast<std::size_t>(
+            std::min<std::uint64_t>({f->length, config.maxChunkBytes, size - f->offset}));
+        zmq::message_t data(len);
+        std::size_t done = 0;
+        while (done < len) {
+            ssize_t n = ::pread(fd, static_cast<char*>(data.data()) + done, len - done,
+                                static_cast<off_t>(f->offset + done));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                log.error("hub: cannot read media %s", f->sha256);
+                sendError(rid, "unavailable", "media unreadable on the controller", f->sha256);
+                return;
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        wire::Chunk header{f->sha256, f->offset, size, {}};
+        auto env2 = wire::toEnvelope(header);
+        std::vector<zmq::message_t> frames;
+        frames.emplace_back(wire::typeName(wire::Type::Chunk).data(), wire::typeName(wire::Type::Chunk).size());
+        const std::string h = json::canonical(json::Value(env2.header));
+        frames.emplace_back(h.data(), h.size());
+        frames.push_back(std::move(data));
+        if (sendFrames(rid, frames)) {
+            std::lock_guard lock(sharedMutex);
+            stats.chunksSent++;
+            stats.bytesSent += len;
+        }
+    }
+
+    void handleStatus(const std::string& rid, Peer& peer, const wire::Envelope& env) {
+        auto s = wire::parseStatus(env);
+        if (!s) {
+            count(&HubStats::dropped);
+            sendError(rid, "bad_message", s.error().message);
+            return;
+        }
+        peer.activeVersion = s->activeVersion;
+        peer.stagedVersion = s->stagedVersion;
+        peer.statusJson = json::canonical(wire::statusToJson(*s));
+        peer.statusDirty = true;
+    }
+
+    void handleAck(const std::string& rid, const wire::Envelope& env) {
+        auto a = wire::parseCommandAck(env);
+        if (!a) {
+            count(&HubStats::dropped);
+            return;
+        }
+        std::lock_guard lock(sharedMutex);
+        auto it = results.find(a->id);
+        if (it == results.end() || it->second.playerId != rid) return;
+        it->second.ackedAtMs = backend.nowMs();
+        it->second.ok = a->ok;
+        it->second.message = a->message;
+        if (a->payload) it->second.payload = *a->payload;
+        log.information("hub: player %s: command %s (%s) %s: %s", rid, a->id, it->second.action,
+                        std::string(a->ok ? "done" : "failed"), a->message);
+    }
+
+    void handleProofs(const std::string& rid, const wire::Envelope& env) {
+        auto p = wire::parseProofs(env);
+        if (!p) {
+            count(&HubStats::dropped);
+            sendError(rid, "bad_message", p.error().message);
+            return;
+        }
+        if (auto seq = backend.storeProofs(rid, *p)) send(rid, wire::toEnvelope(wire::ProofsAck{*seq}));
+    }
+
+    // ---------------------------------------------------------------- queue and timers
+    void drainQueue() {
+        std::uint64_t v = 0;
+        ssize_t n = ::read(wakeFd, &v, sizeof v);
+        (void)n;
+        std::deque<Op> ops;
+        {
+            std::lock_guard lock(queueMutex);
+            ops.swap(queue);
+        }
+        for (auto& op : ops) {
+            auto it = peers.find(op.kind == Op::Publish ? op.manifest.playerId : op.playerId);
+            if (it == peers.end()) continue;  // offline: catch-up happens at its HELLO
+            if (op.kind == Op::Publish) {
+                if (op.manifest.version > it->second.activeVersion && op.manifest.version != it->second.sentVersion)
+                    sendManifest(it->first, it->second, op.manifest);
+            } else {
+                send(it->first, wire::toEnvelope(op.command));
+            }
+        }
+    }
+
+    void sweep() {
+        const auto now = steadyMs();
+        const std::int64_t deadMs = kMissedBeats * config.heartbeatMs;
+        std::vector<HubBackend::Seen> seen;
+        const bool flush = now - lastFlushMs >= kSeenFlushMs;
+        const std::int64_t wall = backend.nowMs();
+        for (auto it = peers.begin(); it != peers.end();) {
+            Peer& p = it->second;
+            if (now - p.lastRecvMs > deadMs) {
+                log.information("hub: player %s offline (silent for %Ld ms)", it->first, now - p.lastRecvMs);
+                seen.push_back({it->first, wall - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
+                {
+                    std::lock_guard lock(sharedMutex);
+                    onlineIds.erase(it->first);
+                    stats.online = onlineIds.size();
+                }
+                it = peers.erase(it);
+                continue;
+            }
+            if (now - p.lastSentMs >= config.heartbeatMs) send(it->first, wire::toEnvelope(wire::Heartbeat{wall}));
+            if (flush && (p.statusDirty || now - p.seenStoredMs >= kSeenRefreshMs)) {
+                seen.push_back({it->first, wall - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
+                p.statusDirty = false;
+                p.seenStoredMs = now;
+            }
+            ++it;
+        }
+        if (flush) lastFlushMs = now;
+        if (!seen.empty()) {
+            try {
+                backend.storeSeen(seen);
+            } catch (const std::exception& e) {
+                log.error("hub: cannot store player liveness: %s", std::string(e.what()));
+            }
+        }
+    }
+
+    void run() {
+        const long tickMs = std::clamp<long>(static_cast<long>(config.heartbeatMs / 4), 10, 250);
+        while (!stopping.load()) {
+            std::vector<zmq::pollitem_t> items;
+            items.push_back({router->handle(), 0, ZMQ_POLLIN, 0});
+            items.push_back({nullptr, wakeFd, ZMQ_POLLIN, 0});
+            if (zap) items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
+            try {
+                zmq::poll(items.data(), items.size(), std::chrono::milliseconds(tickMs));
+                if (zap && (items[2].revents & ZMQ_POLLIN)) handleZap();
+                if (items[0].revents & ZMQ_POLLIN) handleRouter();
+                if (items[1].revents & ZMQ_POLLIN) drainQueue();
+                const auto now = steadyMs();
+                if (now - lastSweepMs >= tickMs) {
+                    lastSweepMs = now;
+                    sweep();
+                }
+            } catch (const std::exception& e) {
+                log.error("hub: loop error: %s", std::string(e.what()));
+            }
+        }
+        // Final flush so lastSeen survives a clean stop.
+        std::vector<HubBackend::Seen> seen;
+        const auto now = steadyMs();
+        for (auto& [id, p] : peers) seen.push_back({id, backend.nowMs() - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
+        try {
+            if (!seen.empty()) backend.storeSeen(seen);
+        } catch (...) {
+        }
+        closeFiles();
+        router.reset();
+        zap.reset();
+    }
+};
+
+Hub::Hub(HubConfig config, HubBackend& backend, Poco::Logger& log)
+    : impl_(std::make_unique<Impl>(std::move(config), backend, log)) {}
+
+Hub::~Hub() { stop(); }
+
+Status Hub::start() {
+    auto& d = *impl_;
+    if (d.started) return {};
+    try {
+        if (d.config.curve) {
+            if (d.config.curveSecretZ85.size() != 40) return makeError(Errc::BadKey, "hub: CURVE secret key missing");
+            d.zap.emplace(d.ctx, zmq::socket_type::rep);
+            d.zap->set(zmq::sockopt::linger, 0);
+            d.zap->bind(kZapEndpoint);
+        }
+        d.router.emplace(d.ctx, zmq::socket_type::router);
+        auto& r = *d.router;
+        r.set(zmq::sockopt::linger, 0);
+        r.set(zmq::sockopt::router_mandatory, 1);
+        r.set(zmq::sockopt::router_handover, 1);
+        r.set(zmq::sockopt::maxmsgsize, wire::kMaxFrameBytes);
+        r.set(zmq::sockopt::sndhwm, d.config.sndHwm);
+        r.set(zmq::sockopt::rcvhwm, d.config.sndHwm);
+        if (d.config.curve) {
+            r.set(zmq::sockopt::curve_server, 1);
+            r.set(zmq::sockopt::curve_secretkey, d.config.curveSecretZ85);
+            r.set(zmq::sockopt::zap_domain, kZapDomain);
+            int one = 1;
+            if (zmq_setsockopt(r.handle(), kZapEnforceDomain, &one, sizeof one) != 0)
+                d.log.warning("hub: ZMQ_ZAP_ENFORCE_DOMAIN not supported by this libzmq");
+        }
+        const std::string ep =
+            "tcp://" + d.config.bind + ":" + (d.config.port == 0 ? std::string("*") : std::to_string(d.config.port));
+        r.bind(ep);
+        const std::string last = r.get(zmq::sockopt::last_endpoint);
+        d.port = static_cast<std::uint16_t>(std::stoi(last.substr(last.rfind(':') + 1)));
+    } catch (const zmq::error_t& e) {
+        d.router.reset();
+        d.zap.reset();
+        return makeError(Errc::Usage, "hub: cannot listen on " + d.config.bind + ":" + std::to_string(d.config.port) +
+                                          ": " + e.what());
+    }
+    d.wakeFd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (d.wakeFd < 0) return makeError(Errc::Internal, "hub: eventfd failed");
+    d.stopping = false;
+    d.thread = std::thread([&d] { d.run(); });
+    d.started = true;
+    d.log.information("hub: ROUTER listening on %s:%hu (%s)", d.config.bind, d.port,
+                      std::string(d.config.curve ? "CURVE, enrolled keys only" : "PLAIN, no authentication"));
+    return {};
+}
+
+void Hub::stop() {
+    auto& d = *impl_;
+    if (!d.started) return;
+    d.stopping = true;
+    d.wake();
+    d.thread.join();
+    ::close(d.wakeFd);
+    d.wakeFd = -1;
+    d.started = false;
+    {
+        std::lock_guard lock(d.sharedMutex);
+        d.onlineIds.clear();
+        d.stats.online = 0;
+    }
+    d.peers.clear();
+    d.log.information("hub: stopped");
+}
+
+std::uint16_t Hub::port() const { return impl_->port; }
+
+void Hub::publish(HubManifest m) {
+    auto& d = *impl_;
+    {
+        std::lock_guard lock(d.queueMutex);
+        Op op;
+        op.kind = Op::Publish;
+        op.manifest = std::move(m);
+        d.queue.push_back(std::move(op));
+    }
+    if (d.started) d.wake();
+}
+
+std::optional<std::string> Hub::sendCommand(const std::string& playerId, wire::CommandAction action) {
+    auto& d = *impl_;
+    if (!isOnline(playerId)) return std::nullopt;
+    const std::string id = "cmd-" + std::to_string(d.backend.nowMs()) + "-" + std::to_string(++d.commandSeq);
+    {
+        std::lock_guard lock(d.sharedMutex);
+        CommandResult r;
+        r.id = id;
+        r.playerId = playerId;
+        r.action = std::string(wire::commandActionName(action));
+        r.sentAtMs = d.backend.nowMs();
+        d.results[id] = r;
+        d.resultOrder.push_back(id);
+        while (d.resultOrder.size() > kMaxCommandResults) {
+            d.results.erase(d.resultOrder.front());
+            d.resultOrder.pop_front();
+        }
+    }
+    {
+        std::lock_guard lock(d.queueMutex);
+        Op op;
+        op.kind = Op::Command;
+        op.playerId = playerId;
+        op.command = wire::Command{id, action};
+        d.queue.push_back(std::move(op));
+    }
+    d.wake();
+    return id;
+}
+
+std::optional<CommandResult> Hub::commandResult(const std::string& commandId) const {
+    std::lock_guard lock(impl_->sharedMutex);
+    auto it = impl_->results.find(commandId);
+    if (it == impl_->results.end()) return std::nullopt;
+    return it->second;
+}
+
+bool Hub::isOnline(const std::string& playerId) const {
+    std::lock_guard lock(impl_->sharedMutex);
+    return impl_->onlineIds.count(playerId) > 0;
+}
+
+std::size_t Hub::onlineCount() const {
+    std::lock_guard lock(impl_->sharedMutex);
+    return impl_->onlineIds.size();
+}
+
+HubStats Hub::stats() const {
+    std::lock_guard lock(impl_->sharedMutex);
+    return impl_->stats;
+}
+
+// ---------------------------------------------------------------- keys
+
+Result<CurveKeyPair> makeCurveKeyPair() {
+    char pub[41] = {}, sec[41] = {};
+    if (zmq_curve_keypair(pub, sec) != 0) return makeError(Errc::Internal, "zmq_curve_keypair failed (no CURVE?)");
+    return CurveKeyPair{std::string(pub, 40), std::string(sec, 40)};
+}
+
+Result<std::string> curvePublicOf(const std::string& secretZ85) {
+    if (secretZ85.size() != 40) return makeError(Errc::BadKey, "a CURVE secret key has 40 Z85 characters");
+    char pub[41] = {};
+    if (zmq_curve_public(pub, secretZ85.c_str()) != 0) return makeError(Errc::BadKey, "not a Z85 CURVE secret key");
+    return std::string(pub, 40);
+}
+
+Result<CurveKeyPair> ensureHubCurveKey(const fs::path& keysDir) {
+    const fs::path secPath = keysDir / "hub-curve.key";
+    const fs::path pubPath = keysDir / "hub-curve.pub";
+    if (fs::exists(secPath)) {
+        struct stat st {};
+        if (::stat(secPath.c_str(), &st) == 0 && (st.st_mode & 077))
+            return makeError(Errc::BadKey, secPath.string() + " is readable by group or others; chmod 600 it");
+        auto text = crypto::readSmallFile(secPath.string(), 256);
+        if (!text) return text.error();
+        std::string sec = *text;
+        while (!sec.empty() && (sec.back() == '\n' || sec.back() == '\r' || sec.back() == ' ')) sec.pop_back();
+        auto pub = curvePublicOf(sec);
+        if (!pub) return makeError(Errc::BadKey, secPath.string() + ": " + pub.error().message);
+        return CurveKeyPair{*pub, sec};
+    }
+    auto kp = makeCurveKeyPair();
+    if (!kp) return kp.error();
+    const fs::path tmp = keysDir / "hub-curve.key.tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return makeError(Errc::Io, "cannot write " + tmp.string());
+    const std::string line = kp->secretZ85 + "\n";
+    bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), secPath.c_str()) != 0) return makeError(Errc::Io, "cannot write " + secPath.string());
+    std::ofstream(pubPath) << kp->publicZ85 << "\n";
+    return kp;
+}
+
+}  // namespace microscape::controller

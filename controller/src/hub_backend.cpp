@@ -1,0 +1,38 @@
+#include "hub_backend.hpp"
+
+#include "microscape/controller/repo.hpp"
+
+namespace microscape::controller {
+
+std::optional<std::string> StoreHubBackend::playerForCurveKey(const std::string& z85) {
+    auto p = db_.read([&](DbConn& c) { return repo::playerByCurveKey(c, z85); });
+    if (!p || p->state != "enrolled") return std::nullopt;
+    return p->id;
+}
+
+std::optional<HubManifest> StoreHubBackend::currentManifest(const std::string& playerId) {
+    auto p = db_.read([&](DbConn& c) { return repo::playerById(c, playerId); });
+    if (!p || p->state != "enrolled") return std::nullopt;
+    auto m = compiler_.currentFor(playerId);
+    if (!m) return std::nullopt;
+    return HubManifest{m->playerId, m->version, m->manifestBytes, m->signature};
+}
+
+std::string StoreHubBackend::mediaPath(const std::string& sha256) {
+    if (!media_.contains(sha256)) return {};
+    return media_.pathOf(sha256).string();
+}
+
+void StoreHubBackend::storeSeen(const std::vector<Seen>& seen) {
+    db_.write([&](DbConn& c) {
+        for (const auto& s : seen) {
+            auto p = repo::playerById(c, s.playerId);
+            if (!p) continue;
+            if (!p->lastSeenAtMs || *p->lastSeenAtMs < s.lastSeenMs) p->lastSeenAtMs = s.lastSeenMs;
+            if (!s.statusJson.empty()) p->statusJson = s.statusJson;
+            repo::updatePlayer(c, *p);
+        }
+    });
+}
+
+}  // namespace microscape::controller

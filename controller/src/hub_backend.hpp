@@ -1,0 +1,34 @@
+// The controller's side of the hub seam: players and keys from the store,
+// manifests from the compiler, media from the media store. Used only on the
+// hub thread (HubBackend contract); the Db and Compiler it calls are themselves
+// safe to share with the HTTP workers.
+#pragma once
+
+#include <functional>
+
+#include "compiler.hpp"
+#include "microscape/controller/db.hpp"
+#include "microscape/controller/hub.hpp"
+#include "microscape/controller/media_store.hpp"
+
+namespace microscape::controller {
+
+class StoreHubBackend final : public HubBackend {
+public:
+    StoreHubBackend(Db& db, Compiler& compiler, MediaStore& media, std::function<std::int64_t()> clock)
+        : db_(db), compiler_(compiler), media_(media), clock_(std::move(clock)) {}
+
+    std::optional<std::string> playerForCurveKey(const std::string& z85) override;
+    std::optional<HubManifest> currentManifest(const std::string& playerId) override;
+    std::string mediaPath(const std::string& sha256) override;
+    void storeSeen(const std::vector<Seen>& seen) override;
+    std::int64_t nowMs() override { return clock_(); }
+
+private:
+    Db& db_;
+    Compiler& compiler_;
+    MediaStore& media_;
+    std::function<std::int64_t()> clock_;
+};
+
+}  // namespace microscape::controller
