@@ -1,0 +1,31 @@
+// `microscape-player enroll`: makes the player's Ed25519 identity and CURVE key
+// pair (kept if a previous attempt made them), registers the public halves with
+// the controller's POST /api/v1/enroll using a one-time token, and writes
+// DIR/player.json with the controller's keys pinned. Blocking; call from main.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "microscape/core/result.hpp"
+#include "microscape/player/config.hpp"
+
+namespace microscape::player {
+
+struct EnrollRequest {
+    std::string controllerHttp;  // http://host:port
+    std::string token;
+    std::filesystem::path dataDir;
+    std::string name;            // optional
+    std::optional<int> width, height;
+    std::string hubEndpoint;     // optional override of tcp://<controller host>:<hub port>
+    std::string software;
+};
+
+// Errors: Exists (already enrolled), Usage (bad URL), Io (network), BadKey,
+// NotFound/Usage with the controller's error message.
+Result<PlayerConfig> enroll(const EnrollRequest& request);
+
+}  // namespace microscape::player

@@ -1,0 +1,744 @@
+#include "microscape/player/agent.hpp"
+
+#include <Poco/Logger.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+namespace microscape::player {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kMissedBeats = 3;
+constexpr int kStatusEveryBeats = 12;
+constexpr std::int64_t kSkewLimitMs = 30'000;
+
+std::int64_t systemNowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::int64_t steadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+struct FileTask {
+    std::string sha;
+    std::uint64_t size = 0;
+    std::uint64_t received = 0;   // bytes on disk in partial/
+    std::uint64_t requested = 0;  // bytes asked for so far
+    int failures = 0;
+    bool done = false;
+};
+
+}  // namespace
+
+struct SyncAgent::Impl {
+    PlayerConfig config;
+    AgentOptions options;
+    Poco::Logger& log;
+    const std::int64_t startedSteady = steadyMs();
+
+    // Shared with other threads.
+    mutable std::mutex mutex;  // guards active, statusShared, playback, isConnected
+    std::optional<ActivatedBundle> active;
+    wire::StatusReport statusShared;
+    json::Object playback;
+    bool isConnected = false;
+    ActivationListener onActivated;
+    ScreenshotHandler onScreenshot;
+    std::atomic<bool> stopping{false};
+    std::thread thread;
+    int wakeFd = -1;
+    bool started = false;
+
+    // Agent thread only.
+    zmq::context_t ctx{1};
+    std::optional<zmq::socket_t> sock;
+    enum class Link { Down, HelloSent, Ready } link = Link::Down;
+    std::int64_t lastRecvMs = 0, lastSentMs = 0, nextConnectMs = 0, backoffMs = 0, linkSinceMs = 0;
+    std::int64_t heartbeatMs;
+    std::uint32_t chunkBytes;
+    int window;
+    int inflight = 0;
+    std::int64_t lastProgressMs = 0;
+    int beatsSinceStatus = 0;
+    std::int64_t lastImportScanMs = 0;
+    std::int64_t lastDiskCheckMs = 0;
+    std::mt19937 rng{std::random_device{}()};
+
+    BundleStore store;
+    Cache cache;
+    std::optional<SignedManifest> staged;
+    std::vector<FileTask> tasks;
+    std::string syncState = "idle";
+    std::string lastError;
+    std::int64_t clockOffsetMs = 0;
+    bool haveOffset = false;
+
+    Impl(PlayerConfig c, AgentOptions o, Poco::Logger& l)
+        : config(std::move(c)),
+          options(std::move(o)),
+          log(l),
+          heartbeatMs(options.heartbeatMs),
+          chunkBytes(config.chunkBytes),
+          window(config.window),
+          store(config.dataDir, config.contentKeys, config.playerId),
+          cache(config.dataDir, config.quotaBytes) {
+        if (!options.clock) options.clock = systemNowMs;
+        backoffMs = options.backoffMinMs;
+    }
+
+    std::int64_t now() const { return options.clock(); }
+
+    // ------------------------------------------------------------ status
+    void setError(const std::string& msg) {
+        lastError = msg;
+        log.warning("player %s: %s", config.playerId, msg);
+    }
+
+    wire::StatusReport buildStatus() {
+        wire::StatusReport s;
+        {
+            std::lock_guard lock(mutex);
+            if (active) {
+                s.activeVersion = active->manifest.version;
+                s.bundleId = active->manifest.bundleId;
+            }
+            s.playback = playback;
+        }
+        s.stagedVersion = staged ? staged->manifest.version : 0;
+        s.syncState = syncState;
+        for (const auto& t : tasks) {
+            s.filesTotal++;
+            s.bytesTotal += static_cast<std::int64_t>(t.size);
+            if (t.done) s.filesDone++;
+            s.bytesDone += static_cast<std::int64_t>(t.done ? t.size : t.received);
+        }
+        s.diskFreeBytes = static_cast<std::int64_t>(cache.availableBytes());
+        s.uptimeS = (steadyMs() - startedSteady) / 1000;
+        s.software = options.software;
+        s.lastError = lastError.substr(0, wire::kMaxTextBytes);
+        s.clockOffsetMs = clockOffsetMs;
+        s.clockSkewed = haveOffset && std::llabs(clockOffsetMs) > kSkewLimitMs;
+        return s;
+    }
+
+    void publishStatus(bool send) {
+        auto s = buildStatus();
+        {
+            std::lock_guard lock(mutex);
+            statusShared = s;
+        }
+        if (send && link == Link::Ready) {
+            sendMsg(wire::toEnvelope(s));
+            beatsSinceStatus = 0;
+        }
+    }
+
+    // ------------------------------------------------------------ link
+    bool sendMsg(const wire::Envelope& e) {
+        if (!sock) return false;
+        auto frames = wire::encode(e);
+        try {
+            for (std::size_t i = 0; i < frames.size(); ++i) {
+                auto flags = zmq::send_flags::dontwait;
+                if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
+                if (!sock->send(zmq::buffer(frames[i]), flags)) return false;
+            }
+        } catch (const zmq::error_t& e) {
+            log.warning("player %s: send failed: %s", config.playerId, std::string(e.what()));
+            return false;
+        }
+        lastSentMs = steadyMs();
+        return true;
+    }
+
+    void sendHello() {
+        wire::Hello h;
+        h.playerId = config.playerId;
+        h.software = options.software;
+        {
+            std::lock_guard lock(mutex);
+            if (active) {
+                h.activeVersion = active->manifest.version;
+                h.activeBundleId = active->manifest.bundleId;
+            }
+        }
+        h.stagedVersion = staged ? staged->manifest.version : 0;
+        sendMsg(wire::toEnvelope(h));
+        link = Link::HelloSent;
+    }
+
+    void connect() {
+        sock.reset();
+        try {
+            sock.emplace(ctx, zmq::socket_type::dealer);
+            auto& s = *sock;
+            s.set(zmq::sockopt::linger, 0);
+            s.set(zmq::sockopt::routing_id, config.playerId);
+            s.set(zmq::sockopt::maxmsgsize, wire::kMaxFrameBytes);
+            s.set(zmq::sockopt::reconnect_ivl, 200);
+            s.set(zmq::sockopt::reconnect_ivl_max, 5000);
+            s.set(zmq::sockopt::sndhwm, 1000);
+            if (config.curve) {
+                s.set(zmq::sockopt::curve_serverkey, config.serverCurveKey);
+                s.set(zmq::sockopt::curve_publickey, config.curvePublicKey);
+                s.set(zmq::sockopt::curve_secretkey, config.curveSecretKey);
+            }
+            s.connect(config.endpoint);
+        } catch (const zmq::error_t& e) {
+            setError("cannot connect to " + config.endpoint + ": " + e.what());
+            sock.reset();
+            scheduleReconnect();
+            return;
+        }
+        linkSinceMs = lastRecvMs = steadyMs();
+        inflight = 0;
+        resetRequests();
+        sendHello();
+    }
+
+    void scheduleReconnect() {
+        std::uniform_real_distribution<double> jitter(0.75, 1.25);
+        nextConnectMs = steadyMs() + static_cast<std::int64_t>(static_cast<double>(backoffMs) * jitter(rng));
+        backoffMs = std::min(backoffMs * 2, options.backoffMaxMs);
+    }
+
+    void linkLost(const std::string& why) {
+        if (link == Link::Ready) log.warning("player %s: link to %s lost: %s", config.playerId, config.endpoint, why);
+        sock.reset();
+        link = Link::Down;
+        {
+            std::lock_guard lock(mutex);
+            isConnected = false;
+        }
+        inflight = 0;
+        resetRequests();
+        scheduleReconnect();
+    }
+
+    // ------------------------------------------------------------ fetching
+    void resetRequests() {
+        for (auto& t : tasks) t.requested = t.received;
+        inflight = 0;
+    }
+
+    void loadStaged(SignedManifest m) {
+        staged = std::move(m);
+        tasks.clear();
+        std::set<std::string> seen;
+        for (const auto& e : staged->manifest.media) {
+            if (!seen.insert(e.sha256).second) continue;
+            FileTask t;
+            t.sha = e.sha256;
+            t.size = e.sizeBytes;
+            if (cache.has(e.sha256)) {
+                t.done = true;
+            } else {
+                t.received = cache.partialSize(e.sha256);
+                if (t.received > t.size) {
+                    cache.discardPartial(e.sha256);
+                    t.received = 0;
+                }
+            }
+            t.requested = t.received;
+            tasks.push_back(t);
+        }
+        inflight = 0;
+        syncState = "fetching";
+        checkDisk(true);
+    }
+
+    // Free space against what is still needed; sets disk_full and pauses fetching.
+    bool checkDisk(bool force) {
+        const auto nowS = steadyMs();
+        if (!force && nowS - lastDiskCheckMs < heartbeatMs && syncState != "disk_full") return syncState != "disk_full";
+        lastDiskCheckMs = nowS;
+        if (!staged) return true;
+        std::uint64_t need = 0;
+        for (const auto& t : tasks)
+            if (!t.done) need += t.size - t.received;
+        const std::uint64_t avail = cache.availableBytes();
+        const std::uint64_t reserve = config.quotaBytes ? 0 : config.reserveBytes;
+        if (need > 0 && need + reserve > avail) {
+            if (syncState != "disk_full") {
+                setError("disk full: " + std::to_string(need) + " bytes needed, " + std::to_string(avail) +
+                         " available (reserve " + std::to_string(reserve) + ")");
+                // Make room: media no manifest needs any more.
+                auto keep = store.referencedMedia();
+                std::set<std::string> keepPartial;
+                for (const auto& t : tasks) keepPartial.insert(t.sha);
+                auto gc = cache.gc(keep, keepPartial);
+                if (gc.bytesFreed) log.information("player %s: freed %Lu bytes", config.playerId, gc.bytesFreed);
+                syncState = "disk_full";
+                publishStatus(true);
+            }
+            return false;
+        }
+        if (syncState == "disk_full") {
+            syncState = "fetching";
+            lastError.clear();
+            log.information("player %s: disk space is back; fetching resumes", config.playerId);
+            resetRequests();
+            publishStatus(true);
+        }
+        return true;
+    }
+
+    void pump() {
+        if (link != Link::Ready || !staged || syncState != "fetching") return;
+        for (auto& t : tasks) {
+            if (inflight >= window) break;
+            if (t.done || t.failures >= options.maxHashFailures) continue;
+            while (inflight < window && t.requested < t.size) {
+                const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(chunkBytes, t.size - t.requested));
+                if (!sendMsg(wire::toEnvelope(wire::Fetch{t.sha, t.requested, len}))) return;
+                if (inflight == 0) lastProgressMs = steadyMs();  // the stall timer starts now
+                t.requested += len;
+                ++inflight;
+            }
+        }
+    }
+
+    void onChunk(const wire::Chunk& c) {
+        if (inflight > 0) --inflight;
+        lastProgressMs = steadyMs();
+        FileTask* t = nullptr;
+        for (auto& x : tasks)
+            if (x.sha == c.sha256 && !x.done) t = &x;
+        if (!t) return;  // not (or no longer) wanted
+        if (c.totalBytes != t->size) {
+            setError("controller says media " + c.sha256 + " has " + std::to_string(c.totalBytes) + " bytes, manifest " +
+                     std::to_string(t->size));
+            return;
+        }
+        if (c.offset != t->received) return;  // stale or out of order; re-requested on stall
+        auto st = cache.append(c.sha256, c.offset, c.data.data(), c.data.size());
+        if (!st) {
+            if (st.code() == Errc::Usage) {  // disk and memory disagree: trust the disk
+                t->received = t->requested = cache.partialSize(c.sha256);
+                return;
+            }
+            setError(st.error().message);
+            t->requested = t->received;
+            if (st.code() == Errc::TooLarge || st.error().message.find("no space") != std::string::npos) {
+                syncState = "disk_full";
+                resetRequests();
+                publishStatus(true);
+            }
+            return;
+        }
+        t->received += c.data.size();
+        if (t->received < t->size) return;
+        auto fin = cache.finish(t->sha, t->size);
+        if (!fin) {
+            t->failures++;
+            t->received = t->requested = cache.partialSize(t->sha);
+            setError(fin.error().message);
+            if (t->failures >= options.maxHashFailures) {
+                syncState = "error";
+                publishStatus(true);
+            }
+            return;
+        }
+        t->done = true;
+        log.debug("player %s: media %s complete", config.playerId, t->sha);
+        maybeActivate();
+    }
+
+    void maybeActivate() {
+        if (!staged) return;
+        for (const auto& t : tasks)
+            if (!t.done) return;
+        Status st;
+        {
+            DataDirLock lock(config.dataDir);
+            if (store.activeVersion() >= staged->manifest.version) {
+                st = {};  // an import got there first
+            } else {
+                st = store.activate(*staged, cache);
+            }
+        }
+        if (!st) {
+            setError("activation of version " + std::to_string(staged->manifest.version) + " failed: " + st.error().str());
+            syncState = "error";
+            publishStatus(true);
+            return;
+        }
+        log.information("player %s: version %Ld (%s) is active, %z media", config.playerId, staged->manifest.version,
+                        staged->manifest.bundleId, staged->manifest.media.size());
+        store.clearStaged();
+        staged.reset();
+        tasks.clear();
+        syncState = "idle";
+        lastError.clear();
+        reloadActive();
+        collectGarbage(false);
+        publishStatus(true);
+    }
+
+    void reloadActive() {
+        auto a = store.active();
+        if (!a) {
+            setError(a.error().message);
+            return;
+        }
+        ActivationListener listener;
+        std::optional<ActivatedBundle> copy;
+        {
+            std::lock_guard lock(mutex);
+            const bool changed = (*a).has_value() != active.has_value() ||
+                                 (*a && active && (*a)->manifest.version != active->manifest.version);
+            active = *a;
+            if (changed && active) {
+                listener = onActivated;
+                copy = active;
+            }
+        }
+        if (listener && copy) listener(*copy);
+    }
+
+    void collectGarbage(bool partialsToo) {
+        auto keep = store.referencedMedia();
+        std::set<std::string> keepPartial;
+        if (!partialsToo || staged)
+            for (const auto& t : tasks) keepPartial.insert(t.sha);
+        auto r = cache.gc(keep, keepPartial);
+        if (r.blobsRemoved || r.partialsRemoved)
+            log.information("player %s: cache GC removed %d media and %d partial files (%Lu bytes)", config.playerId,
+                            r.blobsRemoved, r.partialsRemoved, r.bytesFreed);
+    }
+
+    // ------------------------------------------------------------ messages
+    void onManifest(const wire::ManifestPush& mp) {
+        const std::int64_t activeV = store.activeVersion();
+        const std::int64_t floor = std::max(activeV, staged ? staged->manifest.version : 0);
+        if (staged && mp.manifestBytes == staged->bytes) {  // a resend (catch-up): retry what failed
+            if (syncState == "error") {
+                for (auto& t : tasks) t.failures = 0;
+                syncState = "fetching";
+                resetRequests();
+            }
+            return;
+        }
+        auto m = verifyManifest(mp.manifestBytes, mp.signature, config.contentKeys, floor + 1, now(), config.playerId);
+        if (!m) {
+            setError("refused manifest version " + std::to_string(mp.version) + ": " + m.error().str());
+            sendMsg(wire::toEnvelope(wire::ErrorMsg{"manifest_refused", m.error().str().substr(0, 500), ""}));
+            publishStatus(true);
+            return;
+        }
+        SignedManifest sm{std::move(*m), mp.manifestBytes, mp.signature};
+        if (auto st = store.stage(sm); !st) {
+            setError("cannot stage manifest: " + st.error().str());
+            return;
+        }
+        log.information("player %s: accepted manifest version %Ld (%z media, %Lu bytes)", config.playerId,
+                        sm.manifest.version, sm.manifest.media.size(), sm.manifest.totalMediaBytes());
+        lastError.clear();
+        loadStaged(std::move(sm));
+        maybeActivate();
+        publishStatus(true);
+    }
+
+    void onCommand(const wire::Command& c) {
+        wire::CommandAck ack{c.id, true, "", std::nullopt};
+        switch (c.action) {
+            case wire::CommandAction::Reload: {
+                {
+                    std::lock_guard lock(mutex);
+                    active.reset();  // forces the listener to fire
+                }
+                reloadActive();
+                ack.message = "reloaded";
+                break;
+            }
+            case wire::CommandAction::ClearCache: {
+                auto before = cache.usedBytes();
+                collectGarbage(true);
+                ack.message = "freed " + std::to_string(before - std::min(before, cache.usedBytes())) + " bytes";
+                break;
+            }
+            case wire::CommandAction::Screenshot: {
+                if (!onScreenshot) {
+                    ack.ok = false;
+                    ack.message = "no playback engine attached";
+                } else {
+                    auto shot = onScreenshot();
+                    ack.ok = shot.ok;
+                    ack.message = shot.message;
+                    if (shot.ok && shot.png.size() <= wire::kMaxPayloadBytes) ack.payload = shot.png;
+                }
+                break;
+            }
+        }
+        log.information("player %s: command %s (%s): %s", config.playerId, c.id,
+                        std::string(wire::commandActionName(c.action)), ack.message);
+        sendMsg(wire::toEnvelope(ack));
+    }
+
+    void noteClock(std::int64_t controllerMs) {
+        if (controllerMs <= 0) return;
+        const std::int64_t sample = controllerMs - now();
+        clockOffsetMs = haveOffset ? (clockOffsetMs * 3 + sample) / 4 : sample;
+        haveOffset = true;
+    }
+
+    void handle(std::vector<zmq::message_t>& parts) {
+        std::vector<std::string_view> frames;
+        for (auto& p : parts) frames.emplace_back(p.data<char>(), p.size());
+        auto env = wire::decode(frames);
+        if (!env) {
+            log.warning("player %s: dropped a malformed message: %s", config.playerId, env.error().str());
+            return;
+        }
+        lastRecvMs = steadyMs();
+        switch (env->type) {
+            case wire::Type::Welcome: {
+                auto w = wire::parseWelcome(*env);
+                if (!w) return;
+                heartbeatMs = w->heartbeatMs;
+                chunkBytes = std::min<std::uint32_t>(config.chunkBytes, w->maxChunkBytes);
+                window = std::min<int>(config.window, static_cast<int>(w->maxWindow));
+                noteClock(w->timeMs);
+                link = Link::Ready;
+                backoffMs = options.backoffMinMs;
+                {
+                    std::lock_guard lock(mutex);
+                    isConnected = true;
+                }
+                log.information("player %s: connected to %s (controller has v%Ld)", config.playerId, config.endpoint,
+                                w->currentVersion);
+                publishStatus(true);
+                return;
+            }
+            case wire::Type::Heartbeat: {
+                if (auto h = wire::parseHeartbeat(*env)) noteClock(h->timeMs);
+                return;
+            }
+            case wire::Type::Manifest: {
+                auto m = wire::parseManifestPush(*env);
+                if (!m) {
+                    setError("bad MANIFEST message: " + m.error().message);
+                    return;
+                }
+                return onManifest(*m);
+            }
+            case wire::Type::Chunk: {
+                auto c = wire::parseChunk(*env);
+                if (!c) {
+                    if (inflight > 0) --inflight;
+                    return;
+                }
+                return onChunk(*c);
+            }
+            case wire::Type::Command: {
+                auto c = wire::parseCommand(*env);
+                if (c) onCommand(*c);
+                return;
+            }
+            case wire::Type::Error: {
+                auto e = wire::parseError(*env);
+                if (!e) return;
+                if (e->code == "hello_required") {
+                    sendHello();
+                    return;
+                }
+                if (e->code == "not_in_manifest" || e->code == "unavailable" || e->code == "bad_range") {
+                    if (inflight > 0) --inflight;
+                    for (auto& t : tasks)
+                        if (t.sha == e->ref) t.failures = options.maxHashFailures;
+                    setError("controller refused media " + e->ref + ": " + e->message);
+                    syncState = "error";
+                    publishStatus(true);
+                    return;
+                }
+                log.warning("player %s: controller reports %s: %s", config.playerId, e->code, e->message);
+                return;
+            }
+            case wire::Type::ProofsAck: return;  // the proof-of-play uploader plugs in here
+            default:
+                log.warning("player %s: ignored %s from the controller", config.playerId,
+                            std::string(wire::typeName(env->type)));
+        }
+    }
+
+    // ------------------------------------------------------------ import directory
+    void scanImports() {
+        if (config.importDir.empty()) return;
+        const fs::path dir = config.importDir;
+        std::error_code ec;
+        std::vector<fs::path> found;
+        for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+            if (it->is_regular_file() && it->path().extension() == ".tar") found.push_back(it->path());
+        for (const auto& p : found) {
+            auto r = importBundle(p, store, cache, now());
+            const char* sub = r ? "done" : "failed";
+            fs::create_directories(dir / sub, ec);
+            fs::rename(p, dir / sub / p.filename(), ec);
+            if (r) {
+                log.information("player %s: imported %s: version %Ld", config.playerId, p.string(), r->version);
+                if (staged && staged->manifest.version <= r->version) {
+                    staged.reset();
+                    tasks.clear();
+                    syncState = "idle";
+                }
+                reloadActive();
+                collectGarbage(false);
+                publishStatus(true);
+            } else {
+                setError("import of " + p.filename().string() + " refused: " + r.error().str());
+                publishStatus(true);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ loop
+    void tick() {
+        const auto t = steadyMs();
+        if (link == Link::Down) {
+            if (t >= nextConnectMs) connect();
+            return;
+        }
+        if (t - lastRecvMs > kMissedBeats * heartbeatMs) {
+            linkLost(link == Link::Ready ? "controller silent for " + std::to_string(t - lastRecvMs) + " ms"
+                                         : "no WELCOME");
+            if (link == Link::Down && lastError.empty()) lastError = "controller unreachable";
+            return;
+        }
+        if (link == Link::Ready) {
+            if (t - lastSentMs >= heartbeatMs) {
+                sendMsg(wire::toEnvelope(wire::Heartbeat{now()}));
+                if (++beatsSinceStatus >= kStatusEveryBeats) publishStatus(true);
+            }
+            if (inflight > 0 && t - lastProgressMs > kMissedBeats * heartbeatMs) {
+                log.information("player %s: no chunk for %Ld ms; asking again", config.playerId, t - lastProgressMs);
+                resetRequests();
+                lastProgressMs = t;
+            }
+        } else if (link == Link::HelloSent && t - lastSentMs >= heartbeatMs) {
+            sendHello();
+        }
+    }
+
+    void run() {
+        while (!stopping.load()) {
+            std::vector<zmq::pollitem_t> items;
+            items.push_back({nullptr, wakeFd, ZMQ_POLLIN, 0});
+            if (sock) items.push_back({sock->handle(), 0, ZMQ_POLLIN, 0});
+            const long waitMs = std::clamp<long>(static_cast<long>(heartbeatMs / 4), 10, 250);
+            try {
+                zmq::poll(items.data(), items.size(), std::chrono::milliseconds(waitMs));
+                if (items[0].revents & ZMQ_POLLIN) {
+                    std::uint64_t v;
+                    ssize_t n = ::read(wakeFd, &v, sizeof v);
+                    (void)n;
+                }
+                if (sock && items.size() > 1 && (items[1].revents & ZMQ_POLLIN)) {
+                    for (int budget = 0; budget < 256 && sock; ++budget) {
+                        std::vector<zmq::message_t> parts;
+                        auto got = zmq::recv_multipart(*sock, std::back_inserter(parts), zmq::recv_flags::dontwait);
+                        if (!got) break;
+                        handle(parts);
+                    }
+                }
+                if (staged && checkDisk(false)) pump();
+                tick();
+                const auto t = steadyMs();
+                if (!config.importDir.empty() && t - lastImportScanMs >= options.importScanMs) {
+                    lastImportScanMs = t;
+                    scanImports();
+                }
+            } catch (const std::exception& e) {
+                log.error("player %s: sync loop error: %s", config.playerId, std::string(e.what()));
+                linkLost(e.what());
+            }
+        }
+        sock.reset();
+    }
+};
+
+SyncAgent::SyncAgent(PlayerConfig config, AgentOptions options, Poco::Logger& log)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options), log)) {}
+
+SyncAgent::~SyncAgent() { stop(); }
+
+Status SyncAgent::start() {
+    auto& d = *impl_;
+    if (d.started) return {};
+    {
+        auto a = d.store.active();
+        if (!a) {
+            d.setError("active bundle unusable: " + a.error().str());
+        } else {
+            std::lock_guard lock(d.mutex);
+            d.active = *a;
+        }
+    }
+    if (d.active && d.onActivated) d.onActivated(*d.active);
+    if (auto s = d.store.staged(); s && s->manifest.version > d.store.activeVersion()) {
+        d.log.information("player %s: resuming staged version %Ld", d.config.playerId, s->manifest.version);
+        d.loadStaged(std::move(*s));
+        d.maybeActivate();
+    } else if (s) {
+        d.store.clearStaged();
+    }
+    d.collectGarbage(false);
+    d.publishStatus(false);
+    d.wakeFd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (d.wakeFd < 0) return makeError(Errc::Internal, "eventfd failed");
+    d.stopping = false;
+    d.thread = std::thread([&d] { d.run(); });
+    d.started = true;
+    return {};
+}
+
+void SyncAgent::stop() {
+    auto& d = *impl_;
+    if (!d.started) return;
+    d.stopping = true;
+    std::uint64_t one = 1;
+    ssize_t n = ::write(d.wakeFd, &one, sizeof one);
+    (void)n;
+    d.thread.join();
+    ::close(d.wakeFd);
+    d.wakeFd = -1;
+    d.started = false;
+}
+
+void SyncAgent::setActivationListener(ActivationListener listener) { impl_->onActivated = std::move(listener); }
+void SyncAgent::setScreenshotHandler(ScreenshotHandler handler) { impl_->onScreenshot = std::move(handler); }
+
+void SyncAgent::setPlayback(json::Object playback) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->playback = std::move(playback);
+}
+
+std::optional<ActivatedBundle> SyncAgent::activeBundle() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->active;
+}
+
+wire::StatusReport SyncAgent::status() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->statusShared;
+}
+
+bool SyncAgent::connected() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->isConnected;
+}
+
+}  // namespace microscape::player
