@@ -8,6 +8,7 @@
 import { chromium } from 'playwright-core';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -188,6 +189,38 @@ await step('controller starts on an ephemeral port with a temporary data directo
   const v = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25', '-t', '2',
     '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', path.join(tmp, VIDEO)], { encoding: 'utf8' });
   if (v.status !== 0) throw new Error(`ffmpeg failed: ${v.stderr}`);
+});
+
+// A GET with the path sent exactly as given (no URL normalisation).
+function rawGet(p) {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: p, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+await step('the controller serves the console, Debian\'s libraries under /vendor/, and nothing outside them', async () => {
+  const index = await rawGet('/');
+  assert(index.status === 200 && /text\/html/.test(index.headers['content-type']), `GET / -> ${index.status}`);
+  assert(/script-src 'self'/.test(index.headers['content-security-policy'] || ''), 'CSP on HTML');
+  const again = await new Promise((resolve) => http.get({ host: new URL(base).hostname, port: new URL(base).port, path: '/', headers: { 'If-None-Match': index.headers.etag } }, (r) => { r.resume(); resolve(r.statusCode); }));
+  assert(again === 304, `revalidation -> ${again}`);
+  for (const lib of ['/vendor/bootstrap5/css/bootstrap.min.css', '/vendor/chart.js/chart.min.js']) {
+    const r = await rawGet(lib);
+    assert(r.status === 200 && r.body.length > 1000, `${lib} -> ${r.status}`);
+  }
+  for (const bad of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/vendor/../../../etc/passwd', '/vendor/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/js/..%2f..%2f..%2fetc/passwd', '/vendor/', '/nope.html']) {
+    const r = await rawGet(bad);
+    assert(r.status === 404 && !r.body.includes('root:'), `${bad} -> ${r.status}`);
+  }
+  const api = await rawGet('/api/v1/no-such-route');
+  assert(api.status === 404 && /"not_found"/.test(api.body), 'API 404s stay JSON');
 });
 
 await step('browser starts (Debian chromium, fresh profile)', async () => {
