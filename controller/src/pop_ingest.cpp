@@ -1,0 +1,283 @@
+#include "pop_ingest.hpp"
+
+#include "microscape/core/manifest.hpp"
+
+namespace microscape::controller {
+
+namespace {
+
+// The lines of a batch (each without its LF); the last is the checkpoint.
+std::vector<std::string_view> splitLines(std::string_view body) {
+    std::vector<std::string_view> lines;
+    std::size_t pos = 0;
+    while (pos < body.size()) {
+        auto nl = body.find('\n', pos);
+        if (nl == std::string_view::npos) nl = body.size();
+        lines.push_back(body.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    return lines;
+}
+
+std::string range(std::int64_t from, std::int64_t to) {
+    return from == to ? "record " + std::to_string(from) + " is"
+                      : "records " + std::to_string(from) + ".." + std::to_string(to) + " are";
+}
+
+}  // namespace
+
+PopIngest::PopIngest(Db& db, std::string zoneinfoDir)
+    : db_(db), zones_(std::move(zoneinfoDir)) {}
+
+IngestStats PopIngest::stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
+}
+
+void PopIngest::invalidate() {
+    std::lock_guard lock(mutex_);
+    tips_.clear();
+    media_.clear();
+}
+
+const PopIngest::MediaSet& PopIngest::mediaSentTo(DbConn& c, const std::string& playerId) {
+    auto& set = media_[playerId];
+    SqlStmt st(sqliteOf(c), "SELECT version, manifest FROM compiled_manifests WHERE player_id = ? AND version > ? "
+                            "ORDER BY version");
+    st.bind(1, playerId).bind(2, set.version);
+    while (st.step()) {
+        set.version = st.i64(0);
+        if (auto m = manifest::parse(st.str(1)))
+            for (const auto& e : m->media) set.sha256.insert(e.sha256);
+    }
+    return set;
+}
+
+Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::string_view batchBytes,
+                                             std::int64_t nowMs) {
+    std::lock_guard lock(mutex_);
+    ++stats_.batches;
+    const std::string batchSha = crypto::sha256Hex(batchBytes);
+    std::vector<IngestProblem> problems;
+    std::optional<Tip> newTip;
+    std::int64_t newRecords = 0;
+
+    auto storeProblems = [&](sqlite3* db) {
+        if (problems.empty()) return;
+        SqlStmt st(db,
+                   "INSERT OR IGNORE INTO pop_problems(player_id, code, seq, message, batch_sha256, batch, "
+                   "detected_at) VALUES (?,?,?,?,?,?,?)");
+        const bool keep = batchBytes.size() <= kMaxProofsBatchBytes;
+        for (const auto& p : problems) {
+            st.bind(1, playerId).bind(2, p.code).bind(3, p.seq).bind(4, p.message).bind(5, batchSha);
+            if (keep) st.bindBlob(6, batchBytes);
+            st.bind(7, nowMs);
+            st.run();
+        }
+        stats_.problems += static_cast<std::int64_t>(problems.size());
+    };
+
+    Result<IngestOutcome> result = makeError(Errc::Internal, "not run");
+    try {
+        result = db_.write([&](DbConn& conn) -> Result<IngestOutcome> {
+            sqlite3* db = sqliteOf(conn);
+            auto refuse = [&](Errc code, std::string problemCode, std::string message) -> Result<IngestOutcome> {
+                problems.push_back({std::move(problemCode), 0, message});
+                storeProblems(db);
+                ++stats_.refused;
+                return makeError(code, std::move(message));
+            };
+            if (batchBytes.size() > kMaxProofsBatchBytes)
+                return refuse(Errc::TooLarge, "oversized",
+                              "batch of " + std::to_string(batchBytes.size()) + " bytes exceeds the limit of " +
+                                  std::to_string(kMaxProofsBatchBytes));
+
+            // The player, its key and where it is.
+            PlayerInfo info;
+            PlayerPlace place;
+            {
+                SqlStmt st(db,
+                           "SELECT p.identity_key, p.state, p.enrolled_at, COALESCE(p.location_id, 0), "
+                           "COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') FROM players p "
+                           "LEFT JOIN locations l ON l.id = p.location_id WHERE p.id = ?");
+                st.bind(1, playerId);
+                if (!st.step()) return refuse(Errc::UnknownSigner, "unknown_player", "no enrolled player " + playerId);
+                info = PlayerInfo{st.str(0), st.str(1), st.i64(2), st.i64(3), st.str(4)};
+                place = PlayerPlace{info.locationId, info.zone};
+            }
+            if (info.state != "enrolled")
+                return refuse(Errc::UnknownSigner, "revoked_player",
+                              "player " + playerId + " is " + info.state + "; its proofs are refused");
+            auto keyIt = keys_.find(info.identityKeyPem);
+            if (keyIt == keys_.end()) {
+                auto key = crypto::PublicKey::fromPem(info.identityKeyPem);
+                if (!key) return refuse(Errc::UnknownSigner, "bad_key", "the enrolled identity key is unusable");
+                keyIt = keys_.emplace(info.identityKeyPem, std::move(*key)).first;
+            }
+            const crypto::PublicKey& key = keyIt->second;
+
+            auto batch = pop::parseBatch(batchBytes);
+            if (!batch) {
+                if (batch.error().code == Errc::TooLarge)
+                    return refuse(Errc::TooLarge, "oversized", batch.error().str());
+                return refuse(Errc::BadManifest, "bad_batch", batch.error().str());
+            }
+            const auto& records = batch->records;
+            const auto& cp = batch->checkpoint;
+            if (cp.playerId != playerId)
+                return refuse(Errc::UnknownSigner, "wrong_player",
+                              "the checkpoint is of player " + cp.playerId + ", sent by " + playerId);
+            if (auto st = pop::verifySignature(cp, key); !st)
+                return refuse(st.error().code, "checkpoint_signature",
+                              "checkpoint over " + std::to_string(cp.firstSeq) + ".." + std::to_string(cp.lastSeq) +
+                                  ": " + st.error().str());
+
+            // The stored tip (last record) of the player's chain.
+            auto tipIt = tips_.find(playerId);
+            if (tipIt == tips_.end()) {
+                Tip t;
+                SqlStmt st(db, "SELECT seq, hash FROM pop_records WHERE player_id = ? ORDER BY seq DESC LIMIT 1");
+                st.bind(1, playerId);
+                if (st.step()) t = Tip{st.i64(0), st.str(1)};
+                tipIt = tips_.emplace(playerId, std::move(t)).first;
+            }
+            const Tip tip = tipIt->second;
+            IngestOutcome out;
+            out.ackSeq = tip.seq;
+
+            // The batch on its own: well-formed, linked inside, signed over its last record.
+            std::optional<pop::Anchor> inner;
+            if (records.front().seq > 1) inner = pop::Anchor{records.front().seq - 1, records.front().prevHash};
+            auto rep = pop::verifyChain(playerId, records, std::span(&cp, 1), key, inner);
+            if (!rep.ok()) {
+                for (const auto& f : rep.findings)
+                    problems.push_back({std::string(pop::problemName(f.problem)), f.seq, f.message});
+                storeProblems(db);
+                ++stats_.refused;
+                out.problems = problems;
+                return out;  // refused, the tip acknowledged again
+            }
+
+            // A re-send: the part at or below the tip must be exactly what is stored.
+            std::size_t firstNew = 0;
+            if (records.front().seq <= tip.seq) {
+                const std::int64_t to = std::min(records.back().seq, tip.seq);
+                std::map<std::int64_t, std::string> stored;
+                SqlStmt st(db, "SELECT seq, hash FROM pop_records WHERE player_id = ? AND seq BETWEEN ? AND ?");
+                st.bind(1, playerId).bind(2, records.front().seq).bind(3, to);
+                while (st.step()) stored.emplace(st.i64(0), st.str(1));
+                for (; firstNew < records.size() && records[firstNew].seq <= tip.seq; ++firstNew) {
+                    const auto& r = records[firstNew];
+                    auto it = stored.find(r.seq);
+                    if (it == stored.end())
+                        problems.push_back({"conflict", r.seq, "seq " + std::to_string(r.seq) +
+                                                                   " arrives after later records were stored "
+                                                                   "(inside a reported gap); not stored"});
+                    else if (it->second != pop::recordHash(r))
+                        problems.push_back({"conflict", r.seq, "differs from the stored record with this seq "
+                                                               "(the player's chain was re-written); not stored"});
+                }
+                if (!problems.empty()) {
+                    storeProblems(db);
+                    ++stats_.refused;
+                    out.problems = problems;
+                    return out;
+                }
+                out.duplicates = static_cast<std::int64_t>(firstNew);
+            }
+            std::vector<pop::Record> fresh(records.begin() + static_cast<std::ptrdiff_t>(firstNew), records.end());
+
+            if (!fresh.empty()) {
+                // Continuity with the stored chain: a gap or a broken link is evidence,
+                // stored with the records it concerns.
+                const auto& first = fresh.front();
+                if (first.seq > tip.seq + 1)
+                    problems.push_back({"gap", first.seq, range(tip.seq + 1, first.seq - 1) + " missing"});
+                else if (tip.seq > 0 && first.prevHash != tip.hash)
+                    problems.push_back({"broken_link", first.seq,
+                                        "prev is not the hash of the stored record " + std::to_string(tip.seq)});
+
+                // Plausibility of each play.
+                std::int64_t futureFirst = 0, futureCount = 0, earlyFirst = 0, earlyCount = 0;
+                std::map<std::string, std::int64_t> unknownMedia;  // sha -> first seq
+                const MediaSet* sent = nullptr;
+                for (const auto& r : fresh) {
+                    if (r.kind != pop::Kind::Play) continue;
+                    if (r.startUtcMs > nowMs + kMaxFutureSkewMs && !futureCount++) futureFirst = r.seq;
+                    if (r.startUtcMs < info.enrolledAtMs - kMaxBeforeEnrolmentMs && !earlyCount++) earlyFirst = r.seq;
+                    if (!sent || !sent->sha256.count(r.mediaSha256)) {
+                        sent = &mediaSentTo(conn, playerId);
+                        if (!sent->sha256.count(r.mediaSha256)) unknownMedia.emplace(r.mediaSha256, r.seq);
+                    }
+                }
+                if (futureCount)
+                    problems.push_back({"future_timestamp", futureFirst,
+                                        std::to_string(futureCount) + " play(s) start more than a day after the "
+                                                                      "controller's clock"});
+                if (earlyCount)
+                    problems.push_back({"before_enrolment", earlyFirst,
+                                        std::to_string(earlyCount) + " play(s) start more than a day before the "
+                                                                     "player's enrolment"});
+                for (const auto& [sha, seq] : unknownMedia)
+                    problems.push_back({"media_not_sent", seq, "media " + sha + " was never sent to this player"});
+
+                // The records, exactly as signed.
+                auto lines = splitLines(batchBytes);
+                SqlStmt ins(db,
+                            "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
+                            "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "
+                            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                std::string lastHash;
+                for (std::size_t i = firstNew; i < records.size(); ++i) {
+                    const auto& r = records[i];
+                    lastHash = crypto::sha256Hex(lines[i]);
+                    ins.bind(1, playerId).bind(2, r.seq).bind(3, lastHash).bind(4, pop::kindName(r.kind))
+                        .bind(5, r.mediaSha256).bind(6, r.playlistId).bind(7, r.scheduleId).bind(8, r.campaignId)
+                        .bind(9, r.startUtcMs).bind(10, r.endUtcMs).bind(11, r.measuredMs)
+                        .bind(12, pop::outcomeName(r.outcome)).bind(13, lines[i]).bind(14, nowMs);
+                    ins.run();
+                }
+                addToRollups(db, zones_, playerId, place, fresh);
+                newTip = Tip{fresh.back().seq, lastHash};
+                newRecords = static_cast<std::int64_t>(fresh.size());
+                out.ackSeq = fresh.back().seq;
+                out.stored = newRecords;
+            }
+            {
+                SqlStmt st(db,
+                           "INSERT OR IGNORE INTO pop_checkpoints(player_id, last_seq, first_seq, checkpoint, "
+                           "received_at) VALUES (?,?,?,?,?)");
+                st.bind(1, playerId).bind(2, cp.lastSeq).bind(3, cp.firstSeq).bind(4, pop::canonicalBytes(cp))
+                    .bind(5, nowMs);
+                st.run();
+            }
+            storeProblems(db);
+            out.accepted = true;
+            out.problems = problems;
+            return out;
+        });
+    } catch (const std::exception& e) {
+        // Nothing was stored; the cached tip may be stale.
+        tips_.erase(playerId);
+        return makeError(Errc::Internal, std::string("storing proofs failed: ") + e.what());
+    }
+    if (newTip) tips_[playerId] = *newTip;
+    if (result) {
+        stats_.records += newRecords;
+        stats_.duplicates += result->duplicates;
+    }
+    return result;
+}
+
+Result<std::int64_t> PopIngest::rebuildRollups() {
+    std::lock_guard lock(mutex_);
+    try {
+        return db_.write([&](DbConn& c) -> Result<std::int64_t> {
+            return controller::rebuildRollups(sqliteOf(c), zones_);
+        });
+    } catch (const std::exception& e) {
+        return makeError(Errc::Internal, std::string("rebuilding rollups failed: ") + e.what());
+    }
+}
+
+}  // namespace microscape::controller

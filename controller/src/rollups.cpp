@@ -1,0 +1,203 @@
+#include "rollups.hpp"
+
+#include <Poco/Data/SQLite/Utility.h>
+
+#include <tuple>
+
+#include "microscape/core/time.hpp"
+
+namespace microscape::controller {
+
+sqlite3* sqliteOf(DbConn& c) { return Poco::Data::SQLite::Utility::dbHandle(c.session()); }
+
+SqlStmt::SqlStmt(sqlite3* db, std::string_view sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &st_, nullptr) != SQLITE_OK)
+        throw std::runtime_error(std::string("SQL prepare failed: ") + sqlite3_errmsg(db));
+}
+SqlStmt::~SqlStmt() { sqlite3_finalize(st_); }
+
+SqlStmt& SqlStmt::bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(st_, i, v);
+    return *this;
+}
+SqlStmt& SqlStmt::bind(int i, std::string_view v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+SqlStmt& SqlStmt::bindBlob(int i, std::string_view v) {
+    sqlite3_bind_blob(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+bool SqlStmt::step() {
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    std::string msg = sqlite3_errmsg(db_);
+    sqlite3_reset(st_);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) throw ConstraintError(msg);
+    throw std::runtime_error("SQL step failed: " + msg);
+}
+void SqlStmt::run() {
+    while (step()) {
+    }
+    reset();
+}
+void SqlStmt::reset() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+}
+std::int64_t SqlStmt::i64(int col) const { return sqlite3_column_int64(st_, col); }
+std::string SqlStmt::str(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(st_, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : std::string();
+}
+
+const tz::Zone* ZoneCache::get(const std::string& name) {
+    auto it = zones_.find(name);
+    if (it != zones_.end()) return it->second.get();
+    std::unique_ptr<tz::Zone> z;
+    if (auto bytes = tz::loadZoneFile(name, dir_))
+        if (auto parsed = tz::parseTzif(*bytes)) z = std::make_unique<tz::Zone>(std::move(*parsed));
+    return zones_.emplace(name, std::move(z)).first->second.get();
+}
+
+LocalTime localTimeOf(const tz::Zone* zone, std::int64_t utcMs) {
+    const std::int64_t offsetS = zone ? tz::utcOffsetAt(*zone, utcMs) : 8 * 3600;
+    const std::int64_t local = utcMs + offsetS * 1000;
+    const std::int64_t day = local >= 0 ? local / 86400000 : (local - 86399999) / 86400000;
+    LocalTime t;
+    t.date = timeutil::formatDate(timeutil::civilFromDays(day));
+    t.hour = static_cast<int>((local - day * 86400000) / 3600000);
+    return t;
+}
+
+namespace {
+
+struct Sums {
+    std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    void add(const pop::Record& r) {
+        switch (r.outcome) {
+            case pop::Outcome::Completed: ++completed; onScreenMs += r.measuredMs; break;
+            case pop::Outcome::Interrupted: ++interrupted; onScreenMs += r.measuredMs; break;
+            case pop::Outcome::Failed: ++failed; break;
+            case pop::Outcome::None: break;
+        }
+    }
+};
+
+constexpr const char* kUpsertMedia =
+    "INSERT INTO pop_rollup_media(player_id, local_date, media, playlist, campaign, completed, interrupted, failed, "
+    "on_screen_ms) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(player_id, local_date, media, playlist, campaign) DO UPDATE "
+    "SET completed = completed + excluded.completed, interrupted = interrupted + excluded.interrupted, "
+    "failed = failed + excluded.failed, on_screen_ms = on_screen_ms + excluded.on_screen_ms";
+constexpr const char* kUpsertHour =
+    "INSERT INTO pop_rollup_hour(player_id, local_date, hour, completed, interrupted, failed, on_screen_ms) "
+    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(player_id, local_date, hour) DO UPDATE "
+    "SET completed = completed + excluded.completed, interrupted = interrupted + excluded.interrupted, "
+    "failed = failed + excluded.failed, on_screen_ms = on_screen_ms + excluded.on_screen_ms";
+constexpr const char* kUpsertCampaign =
+    "INSERT INTO pop_rollup_campaign(campaign, location_id, local_date, completed, interrupted, failed, on_screen_ms) "
+    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(campaign, location_id, local_date) DO UPDATE "
+    "SET completed = completed + excluded.completed, interrupted = interrupted + excluded.interrupted, "
+    "failed = failed + excluded.failed, on_screen_ms = on_screen_ms + excluded.on_screen_ms";
+
+// Rollup deltas of many records, written with one statement per distinct key.
+struct Deltas {
+    std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>, Sums> media;
+    std::map<std::tuple<std::string, std::string, int>, Sums> hour;
+    std::map<std::tuple<std::string, std::int64_t, std::string>, Sums> campaign;
+
+    void add(const std::string& playerId, const PlayerPlace& place, const tz::Zone* zone, const pop::Record& r) {
+        if (r.kind != pop::Kind::Play) return;
+        auto t = localTimeOf(zone, r.startUtcMs);
+        media[{playerId, t.date, r.mediaSha256, r.playlistId, r.campaignId}].add(r);
+        hour[{playerId, t.date, t.hour}].add(r);
+        campaign[{r.campaignId, place.locationId, t.date}].add(r);
+    }
+
+    void write(sqlite3* db) {
+        SqlStmt m(db, kUpsertMedia), h(db, kUpsertHour), c(db, kUpsertCampaign);
+        auto sums = [](SqlStmt& st, int i, const Sums& s) {
+            st.bind(i, s.completed).bind(i + 1, s.interrupted).bind(i + 2, s.failed).bind(i + 3, s.onScreenMs);
+        };
+        for (const auto& [k, s] : media) {
+            m.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k)).bind(4, std::get<3>(k))
+                .bind(5, std::get<4>(k));
+            sums(m, 6, s);
+            m.run();
+        }
+        for (const auto& [k, s] : hour) {
+            h.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, static_cast<std::int64_t>(std::get<2>(k)));
+            sums(h, 4, s);
+            h.run();
+        }
+        for (const auto& [k, s] : campaign) {
+            c.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k));
+            sums(c, 4, s);
+            c.run();
+        }
+    }
+};
+
+}  // namespace
+
+void addToRollups(sqlite3* db, ZoneCache& zones, const std::string& playerId, const PlayerPlace& place,
+                  const std::vector<pop::Record>& records) {
+    Deltas d;
+    const tz::Zone* zone = zones.get(place.zone);
+    for (const auto& r : records) d.add(playerId, place, zone, r);
+    d.write(db);
+}
+
+std::map<std::string, PlayerPlace> playerPlaces(sqlite3* db) {
+    std::map<std::string, PlayerPlace> out;
+    SqlStmt st(db,
+               "SELECT p.id, COALESCE(p.location_id, 0), COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') "
+               "FROM players p LEFT JOIN locations l ON l.id = p.location_id");
+    while (st.step()) out[st.str(0)] = PlayerPlace{st.i64(1), st.str(2)};
+    return out;
+}
+
+std::int64_t rebuildRollups(sqlite3* db, ZoneCache& zones) {
+    for (const char* t : {"pop_rollup_media", "pop_rollup_hour", "pop_rollup_campaign"}) {
+        SqlStmt del(db, std::string("DELETE FROM ") + t);
+        del.run();
+    }
+    auto places = playerPlaces(db);
+    SqlStmt st(db,
+               "SELECT player_id, media, playlist, campaign, start_utc_ms, measured_ms, outcome FROM pop_records "
+               "WHERE kind = 'play' ORDER BY player_id");
+    Deltas d;
+    std::int64_t n = 0;
+    std::string current;
+    const PlayerPlace* place = nullptr;
+    const tz::Zone* zone = nullptr;
+    static const PlayerPlace kNowhere;
+    while (st.step()) {
+        std::string pid = st.str(0);
+        if (!place || pid != current) {
+            current = pid;
+            auto it = places.find(pid);
+            place = it != places.end() ? &it->second : &kNowhere;
+            zone = zones.get(place->zone);
+        }
+        pop::Record r;
+        r.kind = pop::Kind::Play;
+        r.mediaSha256 = st.str(1);
+        r.playlistId = st.str(2);
+        r.campaignId = st.str(3);
+        r.startUtcMs = st.i64(4);
+        r.measuredMs = st.i64(5);
+        r.outcome = pop::outcomeFromName(st.str(6)).value_or(pop::Outcome::None);
+        d.add(pid, *place, zone, r);
+        ++n;
+        if (d.media.size() > 200000) {  // bound memory on large stores
+            d.write(db);
+            d = Deltas{};
+        }
+    }
+    d.write(db);
+    return n;
+}
+
+}  // namespace microscape::controller

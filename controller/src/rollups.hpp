@@ -1,0 +1,86 @@
+// Report rollups of proof-of-play records (docs/reports.md): per player × local
+// day × media × playlist × campaign, per player × local day × hour, and per
+// campaign × location × local day; kept in the same transaction as the raw
+// records and rebuildable from them. Also a thin RAII layer over sqlite3
+// statements used by the ingest, the reports and the export for speed.
+// Thread-safety: functions take a connection borrowed inside Db::read/write.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "microscape/controller/db.hpp"
+#include "microscape/core/pop.hpp"
+#include "microscape/core/tz.hpp"
+
+namespace microscape::controller {
+
+// The raw handle of a connection borrowed from Db (valid only inside read/write).
+sqlite3* sqliteOf(DbConn& c);
+
+// A prepared statement; throws std::runtime_error with SQLite's message on failure.
+class SqlStmt {
+public:
+    SqlStmt(sqlite3* db, std::string_view sql);
+    ~SqlStmt();
+    SqlStmt(const SqlStmt&) = delete;
+    SqlStmt& operator=(const SqlStmt&) = delete;
+
+    SqlStmt& bind(int i, std::int64_t v);
+    SqlStmt& bind(int i, std::string_view v);    // TEXT, copied
+    SqlStmt& bindBlob(int i, std::string_view v);
+    bool step();   // true: a row is available
+    void run();    // steps to the end, then resets
+    void reset();
+    std::int64_t i64(int col) const;
+    std::string str(int col) const;
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* st_ = nullptr;
+};
+
+// Zones by IANA name, read from zoneinfoDir once. A zone that cannot be read
+// falls back to UTC+8 (Asia/Shanghai) so that ingest never stops; the offline
+// verifier reports an unknown zone as a failure.
+class ZoneCache {
+public:
+    explicit ZoneCache(std::string zoneinfoDir) : dir_(std::move(zoneinfoDir)) {}
+    const tz::Zone* get(const std::string& name);
+
+private:
+    std::string dir_;
+    std::map<std::string, std::unique_ptr<tz::Zone>> zones_;  // nullptr: unreadable
+};
+
+struct LocalTime {
+    std::string date;  // YYYY-MM-DD
+    int hour = 0;      // 0..23
+};
+LocalTime localTimeOf(const tz::Zone* zone, std::int64_t utcMs);
+
+// Where a player's plays are attributed: its location (0: none) and zone.
+struct PlayerPlace {
+    std::int64_t locationId = 0;
+    std::string zone = "Asia/Shanghai";
+};
+
+// Adds the play records to the three rollup tables (UPSERT).
+void addToRollups(sqlite3* db, ZoneCache& zones, const std::string& playerId, const PlayerPlace& place,
+                  const std::vector<pop::Record>& records);
+
+// Deletes every rollup row and recomputes them from pop_records with each
+// player's current place. Returns the number of records read.
+std::int64_t rebuildRollups(sqlite3* db, ZoneCache& zones);
+
+// The place of every player (location and its zone), by id.
+std::map<std::string, PlayerPlace> playerPlaces(sqlite3* db);
+
+}  // namespace microscape::controller
