@@ -1,0 +1,232 @@
+// The hub against raw DEALERs on 127.0.0.1: who gets in, what is dropped, and
+// that bad input never takes the connection or the process down.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "microscape/core/crypto.hpp"
+#include "microscape/core/manifest.hpp"
+#include "microscape/core/wire.hpp"
+#include "test_support.hpp"
+
+using namespace mstest;
+using namespace microscape;
+
+namespace {
+
+struct Curve {
+    std::string pub, sec;
+};
+
+Curve newCurve() {
+    char p[41] = {}, s[41] = {};
+    REQUIRE(zmq_curve_keypair(p, s) == 0);
+    return {std::string(p, 40), std::string(s, 40)};
+}
+
+struct Enrolled {
+    std::string id;
+    std::string hubEndpoint;
+};
+
+Enrolled enrolWithCurve(TestServer& srv, Client& admin, const Curve& c) {
+    auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"raw"})");
+    REQUIRE(t.status == 201);
+    auto id = crypto::PrivateKey::generate();
+    REQUIRE(id.ok());
+    Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
+    e->set("token", t.json()->getValue<std::string>("token"));
+    e->set("identityKey", id->publicKey().toPem());
+    e->set("curveKey", c.pub);
+    auto r = srv.client().post("/api/v1/enroll", jsonString(e));
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return {r.json()->getValue<std::string>("playerId"),
+            "tcp://127.0.0.1:" + std::to_string(r.json()->getObject("hub")->getValue<int>("port"))};
+}
+
+struct RawPlayer {
+    zmq::context_t& ctx;
+    zmq::socket_t sock;
+    RawPlayer(zmq::context_t& c, const std::string& endpoint, const std::string& routingId, const Curve& key,
+              const std::string& serverKey)
+        : ctx(c), sock(c, zmq::socket_type::dealer) {
+        sock.set(zmq::sockopt::linger, 0);
+        sock.set(zmq::sockopt::routing_id, routingId);
+        sock.set(zmq::sockopt::curve_serverkey, serverKey);
+        sock.set(zmq::sockopt::curve_publickey, key.pub);
+        sock.set(zmq::sockopt::curve_secretkey, key.sec);
+        sock.connect(endpoint);
+    }
+    void sendRaw(const std::vector<std::string>& frames) {
+        for (std::size_t i = 0; i < frames.size(); ++i)
+            sock.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+    void send(const wire::Envelope& e) { sendRaw(wire::encode(e)); }
+    std::optional<wire::Envelope> recv(int timeoutMs, std::optional<wire::Type> want = std::nullopt) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+        while (std::chrono::steady_clock::now() < until) {
+            zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
+            zmq::poll(&item, 1, std::chrono::milliseconds(20));
+            if (!(item.revents & ZMQ_POLLIN)) continue;
+            std::vector<zmq::message_t> parts;
+            if (!zmq::recv_multipart(sock, std::back_inserter(parts))) continue;
+            std::vector<std::string_view> frames;
+            for (auto& p : parts) frames.emplace_back(p.data<char>(), p.size());
+            auto env = wire::decode(frames);
+            REQUIRE(env.ok());
+            if (want && env->type != *want) continue;
+            return *env;
+        }
+        return std::nullopt;
+    }
+    void hello(const std::string& id) {
+        wire::Hello h;
+        h.playerId = id;
+        h.software = "raw-test";
+        send(wire::toEnvelope(h));
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the hub admits only enrolled CURVE keys and only after HELLO", "[controller][hub]") {
+    TestServer srv([](auto& c) { c.zmqHeartbeatMs = 200; });
+    Client admin = srv.admin();
+    const std::string serverKey = [&] {
+        auto s = readFile(srv.dataDir() / "keys" / "hub-curve.pub");
+        return s.substr(0, 40);
+    }();
+    zmq::context_t ctx(1);
+    const Curve good = newCurve();
+    const Curve other = newCurve();
+    const auto me = enrolWithCurve(srv, admin, good);
+    const std::string id = me.id;
+    const std::string otherId = enrolWithCurve(srv, admin, other).id;
+    const std::string hubEp = me.hubEndpoint;
+
+    SECTION("an unenrolled CURVE key is refused") {
+        RawPlayer p(ctx, hubEp, "scr-intruder", newCurve(), serverKey);
+        p.hello("scr-intruder");
+        CHECK_FALSE(p.recv(1000));
+        auto m = srv.client().get("/metrics");
+        CHECK(m.body.find("microscape_hub_zap_denied_total 0") == std::string::npos);
+    }
+    SECTION("a wrong server key gets nowhere") {
+        RawPlayer p(ctx, hubEp, id, good, newCurve().pub);
+        p.hello(id);
+        CHECK_FALSE(p.recv(800));
+    }
+    SECTION("an enrolled player talking as another player is dropped") {
+        RawPlayer p(ctx, hubEp, otherId, good, serverKey);  // routing id of another, own key
+        p.hello(otherId);
+        CHECK_FALSE(p.recv(800));
+    }
+    SECTION("a message before HELLO is dropped and answered with hello_required") {
+        RawPlayer p(ctx, hubEp, id, good, serverKey);
+        wire::Fetch f{std::string(64, 'a'), 0, 100};
+        p.send(wire::toEnvelope(f));
+        auto r = p.recv(2000);
+        REQUIRE(r);
+        REQUIRE(r->type == wire::Type::Error);
+        CHECK(wire::parseError(*r)->code == "hello_required");
+    }
+    SECTION("after HELLO: WELCOME, the current manifest, chunks of it and nothing else") {
+        RawPlayer p(ctx, hubEp, id, good, serverKey);
+        SECTION("HELLO naming another player is refused") {
+            p.hello(otherId);
+            auto r = p.recv(2000);
+            REQUIRE(r);
+            CHECK(r->type == wire::Type::Error);
+        }
+        p.hello(id);
+        auto w = p.recv(2000, wire::Type::Welcome);
+        REQUIRE(w);
+        auto welcome = wire::parseWelcome(*w);
+        REQUIRE(welcome.ok());
+        CHECK(welcome->heartbeatMs == 200);
+        CHECK(welcome->currentVersion >= 1);
+        auto m = p.recv(2000, wire::Type::Manifest);
+        REQUIRE(m);
+        auto push = wire::parseManifestPush(*m);
+        REQUIRE(push.ok());
+        auto parsed = manifest::parse(push->manifestBytes);
+        REQUIRE(parsed.ok());
+        CHECK(parsed->target == id);
+
+        // Garbage of every kind: logged, dropped, the session survives.
+        p.sendRaw({"BOGUS", "{}"});
+        p.sendRaw({"FETCH", "not json"});
+        p.sendRaw({"FETCH", R"({"sha256":"zz","offset":0,"length":1})"});
+        p.sendRaw({"STATUS", "{}", "unexpected payload"});
+        p.sendRaw({"HELLO"});
+        p.sendRaw({"WELCOME", R"({"protocol":1})"});
+        p.sendRaw({"CHUNK", std::string(20000, '{'), "x"});
+        int errors = 0;
+        while (auto r = p.recv(500, wire::Type::Error)) {
+            ++errors;
+            CHECK(wire::parseError(*r)->code == "bad_message");
+        }
+        CHECK(errors >= 5);
+        // A FETCH for a hash outside its manifest is refused.
+        p.send(wire::toEnvelope(wire::Fetch{crypto::sha256Hex("not in any manifest"), 0, 1024}));
+        auto refused = p.recv(2000, wire::Type::Error);
+        REQUIRE(refused);
+        CHECK(wire::parseError(*refused)->code == "not_in_manifest");
+        // Still alive: heartbeats flow.
+        p.send(wire::toEnvelope(wire::Heartbeat{0}));
+        CHECK(p.recv(1000, wire::Type::Heartbeat));
+        // STATUS is stored and shown.
+        wire::StatusReport s;
+        s.activeVersion = 1;
+        s.syncState = "disk_full";
+        s.lastError = "disk full: test";
+        p.send(wire::toEnvelope(s));
+        bool stored = false;
+        for (int i = 0; i < 60 && !stored; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            auto g = admin.get("/api/v1/players/" + id);
+            auto st = g.json()->getObject("status");
+            stored = g.json()->getValue<bool>("online") && st && st->has("sync_state") &&
+                     st->getValue<std::string>("sync_state") == "disk_full";
+        }
+        CHECK(stored);
+        // An oversized message: libzmq drops that connection; the hub lives on.
+        std::string huge(wire::kMaxFrameBytes + 10, 'x');
+        p.sendRaw({"PROOFS", R"({"first_seq":1,"last_seq":1})", huge});
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        RawPlayer again(ctx, hubEp, id, good, serverKey);
+        again.hello(id);
+        CHECK(again.recv(2000, wire::Type::Welcome));
+    }
+}
+
+TEST_CASE("a new manifest version is pushed to an online player at once", "[controller][hub]") {
+    TestServer srv([](auto& c) { c.zmqHeartbeatMs = 200; });
+    Client admin = srv.admin();
+    zmq::context_t ctx(1);
+    const Curve key = newCurve();
+    const auto me = enrolWithCurve(srv, admin, key);
+    const std::string id = me.id;
+    const std::string serverKey = readFile(srv.dataDir() / "keys" / "hub-curve.pub").substr(0, 40);
+    RawPlayer p(ctx, me.hubEndpoint, id, key, serverKey);
+    p.hello(id);
+    REQUIRE(p.recv(2000, wire::Type::Welcome));
+    auto first = p.recv(2000, wire::Type::Manifest);
+    REQUIRE(first);
+    const auto v1 = wire::parseManifestPush(*first)->version;
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(admin.patch("/api/v1/players/" + id, R"({"name":"renamed","width":1080,"height":1920,"orientation":"portrait"})")
+                .status == 200);
+    auto r = admin.post("/api/v1/players/" + id + "/compile", "{}");
+    REQUIRE(r.status == 200);
+    if (r.json()->getValue<int>("version") > v1) {
+        auto next = p.recv(2000, wire::Type::Manifest);
+        REQUIRE(next);
+        CHECK(wire::parseManifestPush(*next)->version > v1);
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        CHECK(ms < 1000);
+    }
+}
