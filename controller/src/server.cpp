@@ -23,6 +23,7 @@
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
+#include "static_files.hpp"
 
 namespace microscape::controller {
 
@@ -171,16 +172,33 @@ private:
     Services& svc_;
 };
 
+// GET/HEAD of a path outside /api/ that no route claims: a web console file.
+bool isConsoleRequest(const Router& router, const Poco::Net::HTTPServerRequest& req) {
+    const std::string& method = req.getMethod();
+    if (method != "GET" && method != "HEAD") return false;
+    try {
+        const std::string path = Poco::URI(req.getURI()).getPath();
+        if (path.rfind("/api/", 0) == 0) return false;
+        const auto m = router.match(method, path);
+        return !m.route && !m.pathKnown;
+    } catch (const Poco::Exception&) {
+        return false;  // the dispatcher answers malformed requests
+    }
+}
+
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 public:
-    Factory(const Router& router, Services& svc) : router_(router), svc_(svc) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    Factory(const Router& router, Services& svc, const StaticFiles& files)
+        : router_(router), svc_(svc), files_(files) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& req) override {
+        if (isConsoleRequest(router_, req)) return files_.newHandler();
         return new Dispatcher(router_, svc_);
     }
 
 private:
     const Router& router_;
     Services& svc_;
+    const StaticFiles& files_;
 };
 
 }  // namespace
@@ -211,6 +229,7 @@ struct ControllerServer::Impl {
     std::unique_ptr<Hub> hub;
     std::unique_ptr<Services> services;
     Router router;
+    std::unique_ptr<StaticFiles> staticFiles;  // web console; outlives http
     std::unique_ptr<Poco::ThreadPool> pool;
     std::unique_ptr<Poco::Net::HTTPServer> http;
     std::uint16_t port = 0;
@@ -279,6 +298,12 @@ Status ControllerServer::start() {
     addCompileRoutes(d.router);
     addHubRoutes(d.router);
     addMetaRoutes(d.router, &d.router);
+    d.staticFiles = std::make_unique<StaticFiles>(StaticFilesOptions{});
+    if (d.staticFiles->webRoot().empty())
+        d.log.warning("web console files not found (looked beside the binary, in the source tree and in "
+                      "/usr/share/microscape/web); the API works without them");
+    else
+        d.log.information("web console from %s", d.staticFiles->webRoot().string());
 
     try {
         Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(d.config.httpBind, static_cast<Poco::UInt16>(d.config.httpPort)));
@@ -289,7 +314,7 @@ Status ControllerServer::start() {
         params->setKeepAlive(true);
         params->setTimeout(Poco::Timespan(60, 0));
         d.pool = std::make_unique<Poco::ThreadPool>(2, d.config.httpThreads);
-        d.http = std::make_unique<Poco::Net::HTTPServer>(new Factory(d.router, *d.services), *d.pool, socket, params);
+        d.http = std::make_unique<Poco::Net::HTTPServer>(new Factory(d.router, *d.services, *d.staticFiles), *d.pool, socket, params);
         d.http->start();
     } catch (const Poco::Exception& e) {
         return makeError(Errc::Usage, "cannot listen on " + d.config.httpBind + ":" + std::to_string(d.config.httpPort) +
