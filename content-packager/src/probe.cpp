@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -14,6 +15,25 @@
 namespace microscape::pack {
 
 namespace {
+
+// libvlc reads a still's size from its header alone, so a PNG or JPEG cut off
+// after its header would probe as fine; a complete file ends with its marker.
+bool stillIsComplete(const std::string& path, std::string_view mime, std::uint64_t size) {
+    if (mime != "image/png" && mime != "image/jpeg") return true;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    std::uint64_t tailLen = std::min<std::uint64_t>(size, 1024);
+    std::string tail(tailLen, '\0');
+    ssize_t n = ::pread(fd, tail.data(), tailLen, static_cast<off_t>(size - tailLen));
+    ::close(fd);
+    if (n != static_cast<ssize_t>(tailLen)) return false;
+    if (mime == "image/png") {
+        static const std::string kIend("\x00\x00\x00\x00IEND\xAE\x42\x60\x82", 12);
+        return tail.size() >= 12 && tail.compare(tail.size() - 12, 12, kIend) == 0;
+    }
+    return tail.find("\xFF\xD9") != std::string::npos;  // JPEG end-of-image
+}
+
 // libvlc logs many harmless lines (hardware decoder probing); the prober is
 // quiet, callers learn about failures from its results.
 void dropLog(void*, int, const libvlc_log_t*, const char*, va_list) {}
@@ -102,6 +122,8 @@ Result<MediaInfo> MediaProber::probe(const std::string& path, bool requireDecoda
         if ((info.kind == MediaKind::Video || info.kind == MediaKind::Image) &&
             (!hasVideo || info.width <= 0 || info.height <= 0))
             return makeError(Errc::BadMedia, path + " has no decodable picture");
+        if (info.kind == MediaKind::Image && !stillIsComplete(path, info.mime, info.sizeBytes))
+            return makeError(Errc::BadMedia, path + " is cut off (no end-of-image marker)");
         if (info.kind == MediaKind::Audio && !hasAudio)
             return makeError(Errc::BadMedia, path + " has no decodable audio");
         if ((info.kind == MediaKind::Video || info.kind == MediaKind::Audio) && info.durationMs <= 0)

@@ -190,3 +190,19 @@ TEST_CASE("a bundle with more media files than write buffers builds", "[builder]
     CHECK(r->manifest.media.size() == 9);
     CHECK(verifyFile(dir / "out.tar", key->publicKey()).ok());
 }
+
+TEST_CASE("the prober refuses a still that is cut off after its header", "[builder]") {
+    TempDir dir;
+    REQUIRE(makePoster(dir / "full.png", "禁毒"));
+    std::string png = readFile(dir / "full.png");
+    writeFile(dir / "cut.png", png.substr(0, png.size() / 2));
+    REQUIRE(runProcess({"/usr/bin/convert", dir / "full.png", dir / "full.jpg"}).exitCode == 0);
+    std::string jpg = readFile(dir / "full.jpg");
+    writeFile(dir / "cut.jpg", jpg.substr(0, jpg.size() / 2));
+    auto prober = pack::MediaProber::create();
+    REQUIRE(prober.ok());
+    CHECK(prober->probe(dir / "full.png").ok());
+    CHECK(prober->probe(dir / "full.jpg").ok());
+    CHECK(prober->probe(dir / "cut.png").code() == Errc::BadMedia);
+    CHECK(prober->probe(dir / "cut.jpg").code() == Errc::BadMedia);
+}
