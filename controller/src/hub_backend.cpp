@@ -35,4 +35,11 @@ void StoreHubBackend::storeSeen(const std::vector<Seen>& seen) {
     });
 }
 
+std::optional<std::int64_t> StoreHubBackend::storeProofs(const std::string& playerId, const wire::Proofs& proofs) {
+    if (!ingest_) return std::nullopt;
+    auto out = ingest_->ingestBatch(playerId, proofs.body, clock_());
+    if (!out) return std::nullopt;
+    return out->ackSeq;
+}
+
 }  // namespace microscape::controller

@@ -10,6 +10,7 @@
 #include "microscape/controller/db.hpp"
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/media_store.hpp"
+#include "pop_ingest.hpp"
 
 namespace microscape::controller {
 
@@ -23,12 +24,17 @@ public:
     std::string mediaPath(const std::string& sha256) override;
     void storeSeen(const std::vector<Seen>& seen) override;
     std::int64_t nowMs() override { return clock_(); }
+    // PROOFS: verified and stored by the ingest (nullopt, no ack, when it refuses the
+    // batch outright or none is set).
+    std::optional<std::int64_t> storeProofs(const std::string& playerId, const wire::Proofs& proofs) override;
+    void setIngest(PopIngest* ingest) { ingest_ = ingest; }
 
 private:
     Db& db_;
     Compiler& compiler_;
     MediaStore& media_;
     std::function<std::int64_t()> clock_;
+    PopIngest* ingest_ = nullptr;
 };
 
 }  // namespace microscape::controller

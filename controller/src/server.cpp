@@ -19,6 +19,8 @@
 #include "compiler.hpp"
 #include "hub_api.hpp"
 #include "hub_backend.hpp"
+#include "pop_ingest.hpp"
+#include "reports.hpp"
 #include "keys.hpp"
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
@@ -225,6 +227,7 @@ struct ControllerServer::Impl {
     Metrics metrics;
     ProbeService probe;
     std::unique_ptr<Compiler> compiler;
+    std::unique_ptr<PopIngest> popIngest;
     std::unique_ptr<StoreHubBackend> hubBackend;
     std::unique_ptr<Hub> hub;
     std::unique_ptr<Services> services;
@@ -283,7 +286,9 @@ Status ControllerServer::start() {
         hubConfig.curveSecretZ85 = curve->secretZ85;
         d.services->hubCurvePublicKey = curve->publicZ85;
     }
+    d.popIngest = std::make_unique<PopIngest>(*d.db);
     d.hubBackend = std::make_unique<StoreHubBackend>(*d.db, *d.compiler, *d.media, d.clock);
+    d.hubBackend->setIngest(d.popIngest.get());
     d.hub = std::make_unique<Hub>(hubConfig, *d.hubBackend, Poco::Logger::get(d.log.name() + ".hub"));
     MS_TRY(d.hub->start());
     d.services->hub = d.hub.get();
@@ -297,6 +302,7 @@ Status ControllerServer::start() {
     addScheduleRoutes(d.router);
     addCompileRoutes(d.router);
     addHubRoutes(d.router);
+    addReportRoutes(d.router);
     addMetaRoutes(d.router, &d.router);
     d.staticFiles = std::make_unique<StaticFiles>(StaticFilesOptions{});
     if (d.staticFiles->webRoot().empty())
@@ -343,6 +349,7 @@ void ControllerServer::stop() {
     d.services.reset();
     d.hub.reset();
     d.hubBackend.reset();
+    d.popIngest.reset();
     d.compiler.reset();
     d.media.reset();
     d.db.reset();
