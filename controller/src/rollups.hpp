@@ -41,6 +41,9 @@ public:
     void reset();
     std::int64_t i64(int col) const;
     std::string str(int col) const;
+    int columns() const { return sqlite3_column_count(st_); }
+    std::string name(int col) const { return sqlite3_column_name(st_, col); }
+    bool isText(int col) const { return sqlite3_column_type(st_, col) == SQLITE_TEXT; }
 
 private:
     sqlite3* db_;

@@ -1,0 +1,505 @@
+#include "reports.hpp"
+
+#include <Poco/StringTokenizer.h>
+
+#include <map>
+#include <set>
+
+#include "api.hpp"
+#include "audit_export.hpp"
+#include "keys.hpp"
+#include "microscape/core/manifest.hpp"
+#include "microscape/core/schedule.hpp"
+#include "microscape/core/time.hpp"
+#include "rollups.hpp"
+
+namespace microscape::controller {
+
+namespace {
+
+constexpr std::int64_t kDayMs = 86400000;
+constexpr std::int64_t kMaxReportDays = 400;
+
+std::string csvField(const std::string& s) {
+    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::vector<std::string> listParam(const RequestCtx& ctx, const std::string& name) {
+    std::vector<std::string> out;
+    if (auto v = ctx.query(name)) {
+        Poco::StringTokenizer t(*v, ",", Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+        out.assign(t.begin(), t.end());
+    }
+    return out;
+}
+
+// ?from=YYYY-MM-DD&to=YYYY-MM-DD (local dates, inclusive); days since the epoch.
+std::pair<std::int64_t, std::int64_t> dateRange(const RequestCtx& ctx) {
+    auto day = [&](const char* name) {
+        auto v = ctx.query(name);
+        if (!v) badRequest(std::string(name) + " is required (YYYY-MM-DD, local date)");
+        auto d = timeutil::parseDate(*v);
+        if (!d) badRequest(std::string(name) + ": " + d.error().message);
+        return timeutil::daysFromCivil(*d);
+    };
+    auto from = day("from"), to = day("to");
+    if (to < from) badRequest("to is before from");
+    if (to - from >= kMaxReportDays) badRequest("at most " + std::to_string(kMaxReportDays) + " days per report");
+    return {from, to};
+}
+
+std::string dateOf(std::int64_t day) { return timeutil::formatDate(timeutil::civilFromDays(day)); }
+
+std::string seconds(std::int64_t ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(ms / 1000), static_cast<long long>(ms % 1000));
+    return buf;
+}
+
+// A table: column names, and rows of values (integers kept as integers for JSON).
+struct Table {
+    std::vector<std::string> columns;
+    std::vector<std::vector<DbValue>> rows;
+};
+
+std::string cellText(const DbValue& v) {
+    if (auto i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+    if (auto s = std::get_if<std::string>(&v)) return *s;
+    return {};
+}
+
+void sendTable(RequestCtx& ctx, const Table& t, const std::string& fileStem, Poco::JSON::Object::Ptr meta) {
+    const std::string format = ctx.query("format").value_or("json");
+    if (format == "csv") {
+        std::vector<std::vector<std::string>> rows;
+        rows.reserve(t.rows.size());
+        for (const auto& r : t.rows) {
+            std::vector<std::string> cells;
+            for (const auto& v : r) cells.push_back(cellText(v));
+            rows.push_back(std::move(cells));
+        }
+        std::string body = toCsv(t.columns, rows);
+        ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+        ctx.resp.setContentType("text/csv; charset=utf-8");
+        ctx.resp.set("Content-Disposition", "attachment; filename=\"" + fileStem + ".csv\"");
+        ctx.resp.set("Cache-Control", "no-store");
+        ctx.resp.setContentLength64(static_cast<Poco::Int64>(body.size()));
+        ctx.resp.send() << body;
+        return;
+    }
+    if (format != "json") badRequest("format must be json or csv");
+    Poco::JSON::Array::Ptr rows = new Poco::JSON::Array;
+    for (const auto& r : t.rows) {
+        Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+        for (std::size_t i = 0; i < t.columns.size(); ++i) {
+            if (auto n = std::get_if<std::int64_t>(&r[i])) o->set(t.columns[i], *n);
+            else o->set(t.columns[i], cellText(r[i]));
+        }
+        rows->add(o);
+    }
+    meta->set("rows", rows);
+    ctx.sendJson(200, meta);
+}
+
+Table runQuery(RequestCtx& ctx, const std::string& sql, const std::vector<DbValue>& params) {
+    return ctx.svc.db.read([&](DbConn& c) {
+        Table t;
+        SqlStmt st(sqliteOf(c), sql);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const int n = static_cast<int>(i) + 1;
+            if (auto v = std::get_if<std::int64_t>(&params[i])) st.bind(n, *v);
+            else if (auto s = std::get_if<std::string>(&params[i])) st.bind(n, *s);
+        }
+        for (int i = 0; i < st.columns(); ++i) t.columns.push_back(st.name(i));
+        while (st.step()) {
+            std::vector<DbValue> row;
+            for (int i = 0; i < st.columns(); ++i) {
+                if (st.isText(i)) row.emplace_back(st.str(i));
+                else row.emplace_back(st.i64(i));
+            }
+            t.rows.push_back(std::move(row));
+        }
+        return t;
+    });
+}
+
+
+// Appends on_screen_seconds after on_screen_ms (exact, 3 decimals).
+void addSeconds(Table& t) {
+    auto it = std::find(t.columns.begin(), t.columns.end(), "on_screen_ms");
+    if (it == t.columns.end()) return;
+    const auto col = static_cast<std::size_t>(it - t.columns.begin());
+    t.columns.insert(t.columns.begin() + static_cast<std::ptrdiff_t>(col) + 1, "on_screen_seconds");
+    for (auto& r : t.rows)
+        r.insert(r.begin() + static_cast<std::ptrdiff_t>(col) + 1,
+                 DbValue(seconds(std::get_if<std::int64_t>(&r[col]) ? std::get<std::int64_t>(r[col]) : 0)));
+}
+
+Poco::JSON::Object::Ptr metaOf(std::int64_t from, std::int64_t to) {
+    Poco::JSON::Object::Ptr m = new Poco::JSON::Object;
+    m->set("from", dateOf(from));
+    m->set("to", dateOf(to));
+    return m;
+}
+
+std::string placeholders(std::size_t n) {
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) s += i ? ",?" : "?";
+    return s;
+}
+
+struct Dim {
+    std::vector<std::string> select;  // "expr AS alias"
+    std::vector<std::string> joins;   // names of joins needed, in order
+    bool hourly = false;              // available from the hour rollup
+    bool daily = true;                // available from the media rollup
+};
+
+const std::map<std::string, Dim>& dims() {
+    static const std::map<std::string, Dim> d = {
+        {"media", {{"r.media AS media", "COALESCE(m.display_name, '') AS media_name"}, {"m"}, false, true}},
+        {"playlist", {{"r.playlist AS playlist"}, {}, false, true}},
+        {"campaign", {{"r.campaign AS campaign", "COALESCE(cg.name, '') AS campaign_name"}, {"cg"}, false, true}},
+        {"theme", {{"COALESCE(cg.theme, '') AS theme"}, {"cg"}, false, true}},
+        {"tag", {{"COALESCE(mt.tag, '') AS tag"}, {"m", "mt"}, false, true}},
+        {"location",
+         {{"COALESCE(CAST(l.id AS TEXT), '') AS location_id", "COALESCE(l.name, '') AS location"}, {"p", "l"}, true,
+          true}},
+        {"venue_type", {{"COALESCE(l.venue_type, '') AS venue_type"}, {"p", "l"}, true, true}},
+        {"district", {{"COALESCE(l.district, '') AS district"}, {"p", "l"}, true, true}},
+        {"screen", {{"r.player_id AS screen", "COALESCE(p.name, '') AS screen_name"}, {"p"}, true, true}},
+        {"day", {{"r.local_date AS day"}, {}, true, true}},
+        {"hour", {{"r.hour AS hour"}, {}, true, false}},
+    };
+    return d;
+}
+
+const std::map<std::string, std::string>& joinSql() {
+    static const std::map<std::string, std::string> j = {
+        {"m", "LEFT JOIN media m ON m.sha256 = r.media"},
+        {"mt", "LEFT JOIN media_tags mt ON mt.media_id = m.id"},
+        {"cg", "LEFT JOIN campaigns cg ON r.campaign LIKE 'cmp-%' AND cg.id = CAST(SUBSTR(r.campaign, 5) AS INTEGER)"},
+        {"p", "LEFT JOIN players p ON p.id = r.player_id"},
+        {"l", "LEFT JOIN locations l ON l.id = p.location_id"},
+    };
+    return j;
+}
+
+// GET /api/v1/reports/plays?from&to&by=media,location,day&players=&campaign=&location=&format=
+void playsReport(RequestCtx& ctx) {
+    auto [from, to] = dateRange(ctx);
+    auto by = listParam(ctx, "by");
+    if (by.empty()) by = {"location", "day", "media"};
+    bool hourly = false;
+    for (const auto& b : by) {
+        if (!dims().count(b))
+            badRequest("by: unknown dimension '" + b +
+                       "' (media, playlist, campaign, theme, tag, location, venue_type, district, screen, day, hour)");
+        if (b == "hour") hourly = true;
+    }
+    std::vector<std::string> select, joins;
+    for (const auto& b : by) {
+        const Dim& d = dims().at(b);
+        if (hourly && !d.hourly)
+            badRequest("by: '" + b + "' cannot be combined with hour (hourly counts are per screen)");
+        for (const auto& s : d.select) select.push_back(s);
+        for (const auto& j : d.joins)
+            if (std::find(joins.begin(), joins.end(), j) == joins.end()) joins.push_back(j);
+    }
+    std::vector<DbValue> params{dateOf(from), dateOf(to)};
+    std::string where = " WHERE r.local_date BETWEEN ? AND ?";
+    auto players = listParam(ctx, "players");
+    if (!players.empty()) {
+        where += " AND r.player_id IN (" + placeholders(players.size()) + ")";
+        for (auto& p : players) params.emplace_back(p);
+    }
+    if (auto c = ctx.query("campaign")) {
+        if (hourly) badRequest("campaign cannot be combined with hour");
+        where += " AND r.campaign = ?";
+        params.emplace_back(c->rfind("cmp-", 0) == 0 ? *c : "cmp-" + *c);
+    }
+    if (auto l = ctx.query("location")) {
+        if (std::find(joins.begin(), joins.end(), "p") == joins.end()) joins.push_back("p");
+        where += " AND p.location_id = ?";
+        params.emplace_back(static_cast<std::int64_t>(std::atoll(l->c_str())));
+    }
+    // Joins in dependency order.
+    std::string joinText;
+    for (const char* j : {"m", "mt", "cg", "p", "l"})
+        if (std::find(joins.begin(), joins.end(), j) != joins.end()) joinText += " " + joinSql().at(j);
+    std::string sql = "SELECT ";
+    for (const auto& s : select) sql += s + ", ";
+    sql += "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
+           "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms FROM ";
+    sql += hourly ? "pop_rollup_hour r" : "pop_rollup_media r";
+    sql += joinText + where;
+    std::string group;
+    for (std::size_t i = 1; i <= select.size(); ++i) group += (i > 1 ? "," : "") + std::to_string(i);
+    sql += " GROUP BY " + group + " ORDER BY " + group;
+    Table t = runQuery(ctx, sql, params);
+    addSeconds(t);
+    auto meta = metaOf(from, to);
+    meta->set("by", toArray(by));
+    sendTable(ctx, t, "plays-" + dateOf(from) + "-" + dateOf(to), meta);
+}
+
+// The local midnight (UTC ms) that starts a local day in a zone.
+std::int64_t localMidnightUtc(const tz::Zone* zone, std::int64_t day) {
+    const std::int64_t local = day * kDayMs;
+    auto off = [&](std::int64_t utc) { return (zone ? tz::utcOffsetAt(*zone, utc) : 8 * 3600) * std::int64_t(1000); };
+    std::int64_t guess = local - off(local);
+    return local - off(guess);
+}
+
+// GET /api/v1/reports/scheduled-vs-played?from&to&players=&format=
+void scheduledVsPlayed(RequestCtx& ctx) {
+    auto [from, to] = dateRange(ctx);
+    auto wanted = listParam(ctx, "players");
+    const std::set<std::string> wantedSet(wanted.begin(), wanted.end());
+    struct Played {
+        std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    };
+    struct Version {
+        std::int64_t createdAtMs = 0;
+        std::optional<schedule::Schedule> schedule;
+    };
+    std::map<std::string, PlayerPlace> places;
+    std::map<std::string, std::string> names;
+    std::map<std::pair<std::string, std::string>, Played> played;
+    std::map<std::string, std::vector<Version>> versions;
+    ctx.svc.db.read([&](DbConn& c) {
+        sqlite3* h = sqliteOf(c);
+        places = playerPlaces(h);
+        SqlStmt n(h, "SELECT id, name FROM players WHERE state = 'enrolled'");
+        while (n.step()) names[n.str(0)] = n.str(1);
+        SqlStmt p(h,
+                  "SELECT player_id, local_date, SUM(completed), SUM(interrupted), SUM(failed), SUM(on_screen_ms) "
+                  "FROM pop_rollup_hour WHERE local_date BETWEEN ? AND ? GROUP BY player_id, local_date");
+        p.bind(1, dateOf(from)).bind(2, dateOf(to));
+        while (p.step()) played[{p.str(0), p.str(1)}] = Played{p.i64(2), p.i64(3), p.i64(4), p.i64(5)};
+        SqlStmt m(h, "SELECT player_id, created_at, manifest FROM compiled_manifests ORDER BY player_id, version");
+        while (m.step()) {
+            if (!wantedSet.empty() && !wantedSet.count(m.str(0))) continue;
+            Version v;
+            v.createdAtMs = m.i64(1);
+            if (auto man = manifest::parse(m.str(2)))
+                if (auto s = schedule::fromJson(man->schedule)) v.schedule = std::move(*s);
+            versions[m.str(0)].push_back(std::move(v));
+        }
+    });
+    ZoneCache zones("/usr/share/zoneinfo");
+    Table t;
+    t.columns = {"screen", "screen_name", "day", "scheduled_plays", "scheduled_ms", "completed", "interrupted",
+                 "failed", "on_screen_ms", "shortfall"};
+    for (const auto& [id, name] : names) {
+        if (!wantedSet.empty() && !wantedSet.count(id)) continue;
+        const auto placeIt = places.find(id);
+        const PlayerPlace place = placeIt != places.end() ? placeIt->second : PlayerPlace{};
+        const tz::Zone* zone = zones.get(place.zone);
+        const auto& vs = versions[id];
+        for (std::int64_t day = from; day <= to; ++day) {
+            const std::int64_t start = localMidnightUtc(zone, day), end = localMidnightUtc(zone, day + 1);
+            // The manifest the screen held that day: the newest made before the day ended.
+            const Version* v = nullptr;
+            for (const auto& x : vs)
+                if (x.createdAtMs < end) v = &x;
+            std::int64_t slots = 0, slotMs = 0;
+            if (v && v->schedule)
+                schedule::forEachSegment(*v->schedule, start, end, [&](const schedule::Segment& s) {
+                    if (s.state != schedule::State::Playing) return true;
+                    slotMs += s.endUtcMs - s.startUtcMs;
+                    if (s.startUtcMs == s.itemStartUtcMs) ++slots;
+                    return true;
+                });
+            Played pl;
+            if (auto it = played.find({id, dateOf(day)}); it != played.end()) pl = it->second;
+            t.rows.push_back({id, name, dateOf(day), slots, slotMs, pl.completed, pl.interrupted, pl.failed,
+                              pl.onScreenMs, std::max<std::int64_t>(0, slots - pl.completed)});
+        }
+    }
+    addSeconds(t);
+    sendTable(ctx, t, "scheduled-vs-played-" + dateOf(from) + "-" + dateOf(to), metaOf(from, to));
+}
+
+// GET /api/v1/reports/uptime?from&to&format=: per screen and day, the share of the
+// day covered by plays, the hours with plays, the last heartbeat and problems.
+void uptimeReport(RequestCtx& ctx) {
+    auto [from, to] = dateRange(ctx);
+    Table t = runQuery(ctx,
+                       "SELECT p.id AS screen, p.name AS screen_name, h.local_date AS day, "
+                       "COUNT(h.hour) AS hours_with_plays, COALESCE(SUM(h.on_screen_ms), 0) AS on_screen_ms, "
+                       "CAST(COALESCE(SUM(h.on_screen_ms), 0) * 10000 / 86400000 AS INTEGER) AS coverage_basis_points, "
+                       "COALESCE(p.last_seen_at, 0) AS last_seen_at_ms, "
+                       "(SELECT COUNT(*) FROM pop_problems x WHERE x.player_id = p.id) AS problems "
+                       "FROM players p JOIN pop_rollup_hour h ON h.player_id = p.id "
+                       "WHERE h.local_date BETWEEN ? AND ? GROUP BY p.id, h.local_date ORDER BY p.id, h.local_date",
+                       {dateOf(from), dateOf(to)});
+    addSeconds(t);
+    sendTable(ctx, t, "uptime-" + dateOf(from) + "-" + dateOf(to), metaOf(from, to));
+}
+
+// GET /api/v1/reports/problems?player=&limit=&format=: what the ingest refused or flagged.
+void problemsReport(RequestCtx& ctx) {
+    std::int64_t limit = 1000;
+    if (auto l = ctx.query("limit")) limit = std::clamp<std::int64_t>(std::atoll(l->c_str()), 1, 100000);
+    std::string sql =
+        "SELECT id, player_id AS screen, code, seq, message, batch_sha256, detected_at AS detected_at_ms "
+        "FROM pop_problems";
+    std::vector<DbValue> params;
+    if (auto p = ctx.query("player")) {
+        sql += " WHERE player_id = ?";
+        params.emplace_back(*p);
+    }
+    sql += " ORDER BY id DESC LIMIT ?";
+    params.emplace_back(limit);
+    Table t = runQuery(ctx, sql, params);
+    Poco::JSON::Object::Ptr meta = new Poco::JSON::Object;
+    sendTable(ctx, t, "problems", meta);
+}
+
+// GET /api/v1/reports/campaigns/{id}/summary?from&to: ready to quote in the yearly report.
+void campaignSummary(RequestCtx& ctx) {
+    const std::int64_t id = ctx.idParam("id");
+    auto [from, to] = dateRange(ctx);
+    const std::string key = "cmp-" + std::to_string(id);
+    Poco::JSON::Object::Ptr out = metaOf(from, to);
+    ctx.svc.db.read([&](DbConn& c) {
+        sqlite3* h = sqliteOf(c);
+        SqlStmt cg(h, "SELECT name, COALESCE(theme, '') FROM campaigns WHERE id = ?");
+        cg.bind(1, id);
+        if (!cg.step()) notFound("campaign");
+        out->set("campaign", key);
+        out->set("name", cg.str(0));
+        out->set("theme", cg.str(1));
+        SqlStmt tot(h,
+                    "SELECT COUNT(DISTINCT r.player_id), COUNT(DISTINCT p.location_id), COALESCE(SUM(r.completed), 0), "
+                    "COALESCE(SUM(r.interrupted), 0), COALESCE(SUM(r.failed), 0), COALESCE(SUM(r.on_screen_ms), 0) "
+                    "FROM pop_rollup_media r LEFT JOIN players p ON p.id = r.player_id "
+                    "WHERE r.campaign = ? AND r.local_date BETWEEN ? AND ?");
+        tot.bind(1, key).bind(2, dateOf(from)).bind(3, dateOf(to));
+        tot.step();
+        out->set("screens", tot.i64(0));
+        out->set("locations", tot.i64(1));
+        out->set("completed", tot.i64(2));
+        out->set("interrupted", tot.i64(3));
+        out->set("failed", tot.i64(4));
+        out->set("on_screen_ms", tot.i64(5));
+        out->set("on_screen_hours", seconds(tot.i64(5) / 3600));  // ms/3600 = hours with 3 decimals
+        auto breakdown = [&](const std::string& expr, const std::string& joins, const std::string& name) {
+            SqlStmt st(h, "SELECT " + expr + " AS k, COUNT(DISTINCT r.player_id), SUM(r.completed), "
+                          "SUM(r.on_screen_ms) FROM pop_rollup_media r " + joins +
+                          " WHERE r.campaign = ? AND r.local_date BETWEEN ? AND ? GROUP BY k ORDER BY k");
+            st.bind(1, key).bind(2, dateOf(from)).bind(3, dateOf(to));
+            Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+            while (st.step()) {
+                Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+                o->set(name, st.str(0));
+                o->set("screens", st.i64(1));
+                o->set("completed", st.i64(2));
+                o->set("on_screen_hours", seconds(st.i64(3) / 3600));
+                arr->add(o);
+            }
+            out->set("by_" + name, arr);
+        };
+        breakdown("COALESCE(l.venue_type, '')",
+                  "LEFT JOIN players p ON p.id = r.player_id LEFT JOIN locations l ON l.id = p.location_id",
+                  "venue_type");
+        breakdown("COALESCE(mt.tag, '')",
+                  "LEFT JOIN media m ON m.sha256 = r.media LEFT JOIN media_tags mt ON mt.media_id = m.id", "theme");
+    });
+    ctx.sendJson(200, out);
+}
+
+// OstreamSink for the export tar.
+class StreamSink final : public tar::ByteSink {
+public:
+    explicit StreamSink(std::ostream& out) : out_(out) {}
+    Status write(const void* buf, std::size_t n) override {
+        out_.write(static_cast<const char*>(buf), static_cast<std::streamsize>(n));
+        if (!out_) return makeError(Errc::Io, "the client went away");
+        return {};
+    }
+
+private:
+    std::ostream& out_;
+};
+
+// GET /api/v1/audit/export?from&to&players=: the signed evidence tar.
+void auditExport(RequestCtx& ctx) {
+    auto from = ctx.query("from"), to = ctx.query("to");
+    if (!from || !to) badRequest("from and to are required (ISO 8601 instants with a zone, or YYYY-MM-DD in UTC)");
+    auto instant = [&](const std::string& field, const std::string& text) -> std::int64_t {
+        if (text.size() == 10)
+            if (auto d = timeutil::parseDate(text)) return timeutil::daysFromCivil(*d) * kDayMs;
+        return parseIsoField(field, text);
+    };
+    ExportRequest req;
+    req.fromMs = instant("from", *from);
+    req.toMs = instant("to", *to);
+    if (req.toMs <= req.fromMs) badRequest("to must be after from");
+    req.players = listParam(ctx, "players");
+    req.nowMs = ctx.svc.nowMs();
+    req.exportId = "exp-" + std::to_string(req.nowMs);
+    auto data = loadExport(ctx.svc.db, req);
+    if (!data) {
+        if (data.error().code == Errc::NotFound) throw ApiError(404, "not_found", data.error().message);
+        throw ApiError(500, "internal", data.error().str());
+    }
+    auto key = crypto::PrivateKey::load((ctx.svc.config.dataDir / "keys" / kSigningKeyFile).string());
+    if (!key) throw ApiError(500, "internal", "the content signing key is unavailable");
+    ctx.svc.db.write([&](DbConn& c) {
+        Poco::JSON::Object::Ptr what = new Poco::JSON::Object;
+        what->set("from", isoUtc(req.fromMs));
+        what->set("to", isoUtc(req.toMs));
+        what->set("players", toArray(req.players));
+        what->set("records", static_cast<Poco::Int64>(data->records));
+        recordAudit(c, ctx, "export", "proof_of_play", req.exportId, {}, what);
+    });
+    ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+    ctx.resp.setContentType("application/x-tar");
+    ctx.resp.set("Content-Disposition", "attachment; filename=\"" + req.exportId + ".tar\"");
+    ctx.resp.set("Cache-Control", "no-store");
+    ctx.resp.setChunkedTransferEncoding(true);
+    StreamSink sink(ctx.resp.send());
+    auto st = audit::writeExport(sink, data->manifest, data->players, data->media, data->evidence, *key);
+    if (!st) throw std::runtime_error("export " + req.exportId + " failed: " + st.error().str());
+}
+
+}  // namespace
+
+std::string toCsv(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+    std::string out = "\xEF\xBB\xBF";
+    auto line = [&](const std::vector<std::string>& cells) {
+        for (std::size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + csvField(cells[i]);
+        out += "\r\n";
+    };
+    line(header);
+    for (const auto& r : rows) line(r);
+    return out;
+}
+
+void addReportRoutes(Router& r) {
+    constexpr unsigned kReaders = kAnyUser;
+    r.add({"GET", "/api/v1/reports/plays", kReaders, "reports",
+           "Play counts and on-screen time (?from&to=YYYY-MM-DD&by=media,location,day,...&format=json|csv)",
+           playsReport});
+    r.add({"GET", "/api/v1/reports/scheduled-vs-played", kReaders, "reports",
+           "Scheduled against proven plays per screen and local day, with the shortfall", scheduledVsPlayed});
+    r.add({"GET", "/api/v1/reports/uptime", kReaders, "reports",
+           "Screen coverage by plays per local day, last heartbeat and problems", uptimeReport});
+    r.add({"GET", "/api/v1/reports/problems", kReaders, "reports",
+           "Proof-of-play problems found at ingest (gaps, broken links, refused batches)", problemsReport});
+    r.add({"GET", "/api/v1/reports/campaigns/{id}/summary", kReaders, "reports",
+           "Campaign summary: screens, locations, complete plays and on-screen hours by venue type and theme",
+           campaignSummary});
+    r.add({"GET", "/api/v1/audit/export", kAdmin | kAuditor, "audit",
+           "Signed proof-of-play evidence export (tar) for microscape-pack audit (?from&to&players=)", auditExport});
+}
+
+}  // namespace microscape::controller
