@@ -13,6 +13,7 @@ const std::set<std::string> kKnownKeys = {
     "http.maxJsonBytes",  "http.secureCookies", "zmq.bind",           "zmq.port",
     "media.maxUploadBytes", "auth.pbkdf2Iterations", "auth.sessionTtlSeconds",
     "enroll.maxTokenTtlSeconds", "compile.horizonDays", "zmq.curve", "zmq.heartbeatMs",
+    "http.webRoot", "http.vendorRoot",
 };
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
 
@@ -56,6 +57,13 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     c.zmqBind = conf.getString("zmq.bind", c.zmqBind);
     if (c.httpBind.empty()) return makeError(Errc::Usage, "http.bind must not be empty");
     if (c.zmqBind.empty()) return makeError(Errc::Usage, "zmq.bind must not be empty");
+    c.webRoot = conf.getString("http.webRoot", "");
+    c.vendorRoot = conf.getString("http.vendorRoot", c.vendorRoot.string());
+    for (const auto& [key, dir] : {std::pair{"http.webRoot", c.webRoot}, std::pair{"http.vendorRoot", c.vendorRoot}}) {
+        std::error_code ec;
+        if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+            return makeError(Errc::Usage, std::string(key) + ": '" + dir.string() + "' is not a directory");
+    }
     MS_TRY(readIntInto(conf, "http.port", 0, 65535, c.httpPort));
     MS_TRY(readIntInto(conf, "http.threads", 1, 256, c.httpThreads));
     MS_TRY(readIntInto(conf, "http.maxJsonBytes", 1024, 64 << 20, c.maxJsonBytes));

@@ -304,7 +304,7 @@ Status ControllerServer::start() {
     addHubRoutes(d.router);
     addReportRoutes(d.router);
     addMetaRoutes(d.router, &d.router);
-    d.staticFiles = std::make_unique<StaticFiles>(StaticFilesOptions{});
+    d.staticFiles = std::make_unique<StaticFiles>(StaticFilesOptions{d.config.webRoot, d.config.vendorRoot});
     if (d.staticFiles->webRoot().empty())
         d.log.warning("web console files not found (looked beside the binary, in the source tree and in "
                       "/usr/share/microscape/web); the API works without them");

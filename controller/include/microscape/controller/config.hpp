@@ -24,6 +24,11 @@ struct ControllerConfig {
     int httpThreads = 8;               // http.threads: worker threads
     std::size_t maxJsonBytes = 1 << 20;  // http.maxJsonBytes: cap for JSON request bodies
     bool secureCookies = false;        // http.secureCookies: add Secure (set behind TLS)
+    // http.webRoot: the web console's files; empty = found at start (beside the binary,
+    // the source tree, /usr/share/microscape/web). http.vendorRoot: Debian's browser
+    // libraries (libjs-*), served under /vendor/.
+    std::filesystem::path webRoot;
+    std::filesystem::path vendorRoot = "/usr/share/javascript";
     // zmq.bind / zmq.port: the distribution hub's ROUTER (issue 4); validated here.
     std::string zmqBind = "0.0.0.0";
     int zmqPort = 5560;
