@@ -1,0 +1,252 @@
+// The evidence export from a real controller, checked by the real offline
+// verifier (microscape-pack audit), and the report numbers compared with the
+// verifier's recount.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+#include "../../controller/src/pop_ingest.hpp"
+#include "../support/process.hpp"
+#include "ingest_sim.hpp"
+#include "microscape/controller/db.hpp"
+#include "microscape/core/audit.hpp"
+#include "microscape/core/tar.hpp"
+#include "microscape/core/time.hpp"
+#include "test_support.hpp"
+
+using namespace microscape;
+using namespace mstest;
+using microscape::testing::runProcess;
+
+namespace {
+
+// Today's local midnight in Asia/Shanghai: plays must not predate the enrolment
+// (made now) by a day, nor lie a day in the future.
+const std::int64_t kLocalDay = [] {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    const std::int64_t day = 86400000, east8 = 8 * 3600000;
+    return (now + east8) / day * day - east8;
+}();
+const std::string kDate = timeutil::formatDate(timeutil::civilFromDays((kLocalDay + 8 * 3600000) / 86400000));
+const std::string kNextDate =
+    timeutil::formatDate(timeutil::civilFromDays((kLocalDay + 8 * 3600000) / 86400000 + 1));
+constexpr std::int64_t kHourMs = 3600000;
+const std::string kPoster = crypto::sha256Hex("反诈防骗海报");
+const std::string kClip = crypto::sha256Hex("禁毒短片");
+
+int createLocation(Client& admin, const std::string& name, const std::string& venue) {
+    Poco::JSON::Object::Ptr l = new Poco::JSON::Object;
+    l->set("name", name);
+    l->set("venueType", venue);
+    l->set("district", "锦江区");
+    l->set("timezone", "Asia/Shanghai");
+    auto r = admin.post("/api/v1/locations", jsonString(l));
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return r.json()->getValue<int>("id");
+}
+
+// Enrols a simulated player through the API with its own identity key.
+void enrol(TestServer& srv, Client& admin, SimPlayer& p, int locationId) {
+    Poco::JSON::Object::Ptr t = new Poco::JSON::Object;
+    t->set("name", "screen");
+    t->set("locationId", locationId);
+    auto tr = admin.post("/api/v1/enrollment-tokens", jsonString(t));
+    REQUIRE(tr.status == 201);
+    Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
+    e->set("token", tr.json()->getValue<std::string>("token"));
+    e->set("identityKey", p.publicPem());
+    e->set("curveKey", makePlayerKeys().curveZ85);
+    Client anon = srv.client();
+    auto er = anon.post("/api/v1/enroll", jsonString(e));
+    INFO(er.body);
+    REQUIRE(er.status == 201);
+    p.id = er.json()->getValue<std::string>("playerId");
+}
+
+using Key = std::tuple<std::string, std::string, std::string>;  // location, date, media
+struct Counts {
+    std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    bool operator==(const Counts&) const = default;
+};
+
+std::vector<std::string> splitCsvLine(const std::string& line) {
+    std::vector<std::string> out;
+    std::string cur;
+    bool quoted = false;
+    for (char c : line) {
+        if (c == '"') quoted = !quoted;
+        else if (c == ',' && !quoted) {
+            out.push_back(cur);
+            cur.clear();
+        } else cur += c;
+    }
+    out.push_back(cur);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("evidence export verifies with microscape-pack audit and its counts equal the reports",
+          "[controller][pop][export]") {
+    TestServer srv;
+    Client admin = srv.admin();
+    const int garage = createLocation(admin, "万达广场地下车库入口", "garage_entrance");
+    const int mall = createLocation(admin, "春熙路步行街, 北口", "street_gate");
+
+    std::vector<SimPlayer> players(3);
+    enrol(srv, admin, players[0], garage);
+    enrol(srv, admin, players[1], garage);
+    enrol(srv, admin, players[2], mall);
+
+    // Plays from 04-14 23:00 to 04-16 01:00 local, so both day edges are exercised.
+    for (std::size_t i = 0; i < players.size(); ++i) {
+        auto& p = players[i];
+        std::int64_t t = kLocalDay - kHourMs;
+        int n = 0;
+        while (t < kLocalDay + 25 * kHourMs) {
+            const bool cut = (n % 11) == 3, failed = (n % 17) == 5;
+            const std::int64_t measured = failed ? 0 : cut ? 4200 : 15000 + static_cast<std::int64_t>(i) * 37;
+            p.play(n % 3 ? kPoster : kClip, t, 15000, measured, "cmp-1", "pl-1");
+            t += 15000 + 20 * kHourMs / 1000 * static_cast<std::int64_t>(i + 1);  // players differ in pace
+            ++n;
+        }
+    }
+    {
+        // The hub hands PROOFS to the same ingest; here batches go straight to it,
+        // with re-sends that must count once.
+        controller::Db db(srv.dataDir() / "controller.db");
+        controller::PopIngest ingest(db);
+        for (auto& p : players) {
+            std::int64_t from = 1;
+            const auto total = static_cast<std::int64_t>(p.records.size());
+            while (from <= total) {
+                const std::int64_t to = std::min(total, from + 499);
+                auto batch = p.batch(from, to);
+                auto r = ingest.ingestBatch(p.id, batch, kLocalDay + 12 * kHourMs);
+                REQUIRE(r);
+                for (const auto& pr : r->problems) CHECK(pr.code == "media_not_sent");  // no manifest here
+                CHECK(r->accepted);
+                REQUIRE(r->ackSeq == to);
+                if (from == 1) REQUIRE(ingest.ingestBatch(p.id, batch, kLocalDay + 12 * kHourMs)->ackSeq == to);
+                from = to + 1;
+            }
+        }
+    }
+
+    Client auditor = srv.userClient("auditor1", "auditor");
+    auto exp = auditor.get("/api/v1/audit/export?from=" + kDate + "T00:00:00%2B08:00&to=" + kNextDate + "T00:00:00%2B08:00");
+    INFO(exp.body.substr(0, 300));
+    REQUIRE(exp.status == 200);
+    CHECK(exp.headers["content-type"] == "application/x-tar");
+    TempDir tmp;
+    const auto tarPath = tmp.path / "export.tar";
+    std::ofstream(tarPath, std::ios::binary) << exp.body;
+    const auto pub = (srv.dataDir() / "keys" / "content-signing.pub.pem").string();
+
+    auto cli = runProcess({MICROSCAPE_PACK_BIN, "audit", "--pub", pub, "--csv", tarPath.string()});
+    INFO(cli.out << cli.err);
+    REQUIRE(cli.exitCode == 0);
+
+    // The verifier's recount, from its CSV.
+    std::map<Key, Counts> verified;
+    {
+        std::string csv = cli.out;
+        REQUIRE(csv.rfind("\xEF\xBB\xBF", 0) == 0);
+        std::istringstream in(csv.substr(3));
+        std::string line, header;
+        std::getline(in, header);
+        auto cols = splitCsvLine(header.substr(0, header.size() - 1));
+        std::map<std::string, std::size_t> at;
+        for (std::size_t i = 0; i < cols.size(); ++i) at[cols[i]] = i;
+        while (std::getline(in, line)) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.empty()) continue;
+            auto f = splitCsvLine(line);
+            auto& c = verified[Key{f[at.at("location_id")], f[at.at("date")], f[at.at("media_sha256")]}];
+            c.completed = std::stoll(f[at.at("completed")]);
+            c.interrupted = std::stoll(f[at.at("interrupted")]);
+            c.failed = std::stoll(f[at.at("failed")]);
+            const std::string secs = f[at.at("on_screen_seconds")];
+            c.onScreenMs = std::llround(std::stod(secs) * 1000);
+        }
+    }
+    REQUIRE(verified.size() == 4);  // two locations x two media, one day
+
+    // The same numbers through the library (exact milliseconds).
+    std::map<Key, Counts> library;
+    {
+        tar::MemorySource src(exp.body);
+        auto e = audit::readExport(src);
+        REQUIRE(e);
+        audit::VerifyOptions opt;
+        opt.controllerKey = crypto::PublicKey::load(pub).value();
+        auto zone = tz::parseTzif(tz::loadZoneFile("Asia/Shanghai").value()).value();
+        opt.zones.emplace("Asia/Shanghai", zone);
+        auto res = audit::verify(*e, opt);
+        REQUIRE(res.ok());
+        CHECK(res.signatureChecked);
+        for (const auto& row : res.counts)
+            library[Key{row.locationId, row.localDate, row.mediaSha256}] =
+                Counts{row.completed, row.interrupted, row.failed, row.onScreenMs};
+    }
+
+    // The controller's report over the same local day.
+    auto rep = auditor.get("/api/v1/reports/plays?from=" + kDate + "&to=" + kDate + "&by=location,day,media");
+    INFO(rep.body.substr(0, 500));
+    REQUIRE(rep.status == 200);
+    std::map<Key, Counts> reported;
+    auto rows = rep.json()->getArray("rows");
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+        auto o = rows->getObject(static_cast<unsigned>(i));
+        reported[Key{o->getValue<std::string>("location_id"), o->getValue<std::string>("day"),
+                     o->getValue<std::string>("media")}] =
+            Counts{o->getValue<std::int64_t>("completed"), o->getValue<std::int64_t>("interrupted"),
+                   o->getValue<std::int64_t>("failed"), o->getValue<std::int64_t>("on_screen_ms")};
+    }
+    CHECK(reported == library);
+    for (auto& [k, c] : library) {
+        auto v = verified.find(k);
+        REQUIRE(v != verified.end());
+        CHECK(v->second.completed == c.completed);
+        CHECK(v->second.interrupted == c.interrupted);
+        CHECK(v->second.failed == c.failed);
+        CHECK(std::llabs(v->second.onScreenMs - c.onScreenMs) < 1000);  // the CLI prints whole seconds
+    }
+
+    SECTION("the CSV report opens in Excel and WPS: BOM, CRLF, Chinese names") {
+        auto csv = auditor.get("/api/v1/reports/plays?from=" + kDate + "&to=" + kDate + "&by=location,day&format=csv");
+        REQUIRE(csv.status == 200);
+        CHECK(csv.headers["content-type"].rfind("text/csv", 0) == 0);
+        CHECK(csv.body.rfind("\xEF\xBB\xBF" "location_id,location,day,completed,", 0) == 0);
+        CHECK(csv.body.find("\r\n") != std::string::npos);
+        CHECK(csv.body.find("\"春熙路步行街, 北口\"") != std::string::npos);
+    }
+    SECTION("a tampered export fails the verifier") {
+        std::string bad = exp.body;
+        auto pos = bad.find("\"measured_ms\":15000");
+        REQUIRE(pos != std::string::npos);
+        bad[pos + 14] = '6';
+        const auto badPath = tmp.path / "bad.tar";
+        std::ofstream(badPath, std::ios::binary) << bad;
+        auto r = runProcess({MICROSCAPE_PACK_BIN, "audit", "--pub", pub, badPath.string()});
+        CHECK(r.exitCode == 1);
+    }
+    SECTION("editors may read reports but not export evidence") {
+        Client editor = srv.userClient("ed1", "editor", "交警");
+        CHECK(editor.get("/api/v1/audit/export?from=" + kDate + "&to=" + kNextDate).status == 403);
+        CHECK(editor.get("/api/v1/reports/plays?from=" + kDate + "&to=" + kDate).status == 200);
+    }
+    SECTION("the export is in the audit log") {
+        auto log = srv.admin().get("/api/v1/audit?entity=proof_of_play");
+        REQUIRE(log.status == 200);
+        CHECK(log.body.find("\"export\"") != std::string::npos);
+    }
+}
