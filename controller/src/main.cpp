@@ -11,6 +11,7 @@
 
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/server.hpp"
+#include "pop_ingest.hpp"
 
 using Poco::Util::Option;
 using Poco::Util::OptionSet;
@@ -32,6 +33,8 @@ protected:
         options.addOption(Option("init-admin", "", "create an admin account and exit; password from "
                                                    "MICROSCAPE_ADMIN_PASSWORD or generated and printed")
                               .argument("NAME"));
+        options.addOption(Option("rebuild-rollups", "", "recompute the play-count rollups from the stored "
+                                                        "proof-of-play records and exit"));
     }
 
     void handleOption(const std::string& name, const std::string& value) override {
@@ -62,6 +65,8 @@ protected:
             config().setString("zmq.bind", value);
         } else if (name == "init-admin") {
             initAdmin_ = value;
+        } else if (name == "rebuild-rollups") {
+            rebuildRollups_ = true;
         }
     }
 
@@ -70,7 +75,7 @@ protected:
             Poco::Util::HelpFormatter hf(options());
             hf.setCommand(commandName());
             hf.setUsage("[--config FILE] [--data-dir DIR] [--http-port N] [--zmq-port N] [--bind ADDR] "
-                        "[--init-admin NAME]");
+                        "[--init-admin NAME] [--rebuild-rollups]");
             hf.setHeader("Microscape controller: content library, scheduling and signed per-screen manifests.");
             hf.format(std::cout);
             return EXIT_OK;
@@ -102,6 +107,26 @@ protected:
             std::cout << std::endl;
             return EXIT_OK;
         }
+        if (rebuildRollups_) {
+            if (auto st = microscape::controller::prepareDataDir(*cfg); !st) {
+                std::cerr << "microscape-controller: " << st.error().message << "\n";
+                return EXIT_CANTCREAT;
+            }
+            try {
+                microscape::controller::Db db(cfg->dataDir / "controller.db");
+                microscape::controller::PopIngest ingest(db);
+                auto n = ingest.rebuildRollups();
+                if (!n) {
+                    std::cerr << "microscape-controller: " << n.error().message << "\n";
+                    return EXIT_SOFTWARE;
+                }
+                std::cout << "rebuilt the rollups from " << *n << " play records" << std::endl;
+                return EXIT_OK;
+            } catch (const std::exception& e) {
+                std::cerr << "microscape-controller: cannot open the database: " << e.what() << "\n";
+                return EXIT_CANTCREAT;
+            }
+        }
         microscape::controller::ControllerServer server(*cfg, log);
         if (auto st = server.start(); !st) {
             std::cerr << "microscape-controller: cannot start: " << st.error().message << "\n";
@@ -119,6 +144,7 @@ private:
     bool help_ = false;
     std::string optionError_;
     std::string initAdmin_;
+    bool rebuildRollups_ = false;
 };
 
 }  // namespace
