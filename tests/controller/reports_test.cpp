@@ -1,0 +1,184 @@
+// Reports over proofs from a screen with a real compiled schedule: counts by
+// campaign, theme and hour, scheduled against played, uptime, problems, the
+// campaign summary, and --rebuild-rollups giving the same numbers.
+#include <catch2/catch.hpp>
+
+#include <Poco/URI.h>
+
+#include <chrono>
+
+#include "../../controller/src/pop_ingest.hpp"
+#include "../support/process.hpp"
+#include "ingest_sim.hpp"
+#include "microscape/controller/db.hpp"
+#include "microscape/core/time.hpp"
+#include "test_support.hpp"
+
+using namespace microscape;
+using namespace mstest;
+using microscape::testing::runProcess;
+
+namespace {
+
+int createdId(const Response& r) {
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return r.json()->getValue<int>("id");
+}
+
+std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+TEST_CASE("reports: counts by campaign, theme and hour, scheduled vs played, uptime, summary",
+          "[controller][pop][reports]") {
+    TestServer srv;
+    TempDir fx;
+    Client admin = srv.admin();
+    Client ed = srv.userClient("ed", "editor", "反诈中心");
+    Client ap = srv.userClient("ap", "approver");
+    Client anon = srv.client();
+
+    std::string tag;
+    Poco::URI::encode("国家安全", "", tag);
+    auto up = ed.request("POST", "/api/v1/media?filename=poster.png&tags=" + tag, makePng(fx.path, "国家安全 人人有责"),
+                         "image/png");
+    const int poster = createdId(up);
+    const std::string posterSha = up.json()->getValue<std::string>("sha256");
+    REQUIRE(ed.post("/api/v1/media/" + std::to_string(poster) + "/submit", "").status == 200);
+    REQUIRE(ap.post("/api/v1/media/" + std::to_string(poster) + "/approve", "").status == 200);
+    const int garage = createdId(admin.post("/api/v1/locations",
+        R"({"name":"万达地下车库入口","venueType":"garage_entrance","district":"江北区"})"));
+    const int pl = createdId(ed.post("/api/v1/playlists",
+        R"({"name":"车库 国家安全","items":[{"mediaId":)" + std::to_string(poster) + R"(,"durationMs":10000}]})"));
+    const int campaign = createdId(ed.post("/api/v1/campaigns",
+        R"({"name":"国家安全教育日","theme":"国家安全","startsOn":"2026-01-01","endsOn":"2030-12-31"})"));
+    createdId(ed.post("/api/v1/schedules", R"({"name":"车库全天","playlistId":)" + std::to_string(pl) +
+        R"(,"campaignId":)" + std::to_string(campaign) +
+        R"(,"priority":10,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"venueTypes":["garage_entrance"]}})"));
+
+    // A screen with its own identity key.
+    SimPlayer p;
+    {
+        Poco::JSON::Object::Ptr t = new Poco::JSON::Object;
+        t->set("name", "车库屏");
+        t->set("locationId", garage);
+        auto tr = admin.post("/api/v1/enrollment-tokens", jsonString(t));
+        REQUIRE(tr.status == 201);
+        Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
+        e->set("token", tr.json()->getValue<std::string>("token"));
+        e->set("identityKey", p.publicPem());
+        e->set("curveKey", makePlayerKeys().curveZ85);
+        auto er = anon.post("/api/v1/enroll", jsonString(e));
+        REQUIRE(er.status == 201);
+        p.id = er.json()->getValue<std::string>("playerId");
+    }
+    auto man = admin.get("/api/v1/players/" + p.id + "/manifest");
+    REQUIRE(man.status == 200);
+
+    // 120 plays of the scheduled poster in the first hour of today (local), 6 cut short.
+    const std::int64_t now = nowMs();
+    const std::int64_t day = (now + 8 * 3600000) / 86400000;
+    const std::int64_t midnight = day * 86400000 - 8 * 3600000;
+    const std::string today = timeutil::formatDate(timeutil::civilFromDays(day));
+    const std::string cmp = "cmp-" + std::to_string(campaign), plId = "pl-" + std::to_string(pl);
+    for (int i = 0; i < 120; ++i) p.play(posterSha, midnight + i * 10000, 10000, i % 20 == 7 ? 3000 : 10000, cmp, plId);
+    {
+        controller::Db db(srv.dataDir() / "controller.db");
+        controller::PopIngest ingest(db);
+        auto r = ingest.ingestBatch(p.id, p.next(), now);
+        REQUIRE(r);
+        INFO((r->problems.empty() ? "" : r->problems.front().message));
+        CHECK(r->problems.empty());  // the media was in the player's manifest
+        // Then a batch after a gap: kept, and reported.
+        p.play(posterSha, midnight + 2000000, 10000, 10000, cmp, plId);
+        p.play(posterSha, midnight + 2010000, 10000, 10000, cmp, plId);
+        p.sent += 1;
+        auto g = ingest.ingestBatch(p.id, p.next(), now);
+        REQUIRE(g);
+        REQUIRE(g->problems.size() == 1);
+        CHECK(g->problems[0].code == "gap");
+    }
+    Client auditor = srv.userClient("aud", "auditor");
+    const std::string range = "from=" + today + "&to=" + today;
+
+    auto byCampaign = auditor.get("/api/v1/reports/plays?" + range + "&by=campaign,theme,tag,playlist");
+    INFO(byCampaign.body);
+    REQUIRE(byCampaign.status == 200);
+    auto rows = byCampaign.json()->getArray("rows");
+    REQUIRE(rows->size() == 1);
+    auto row = rows->getObject(0);
+    CHECK(row->getValue<std::string>("campaign") == cmp);
+    CHECK(row->getValue<std::string>("campaign_name") == "国家安全教育日");
+    CHECK(row->getValue<std::string>("theme") == "国家安全");
+    CHECK(row->getValue<std::string>("tag") == "国家安全");
+    CHECK(row->getValue<int>("completed") == 115);
+    CHECK(row->getValue<int>("interrupted") == 6);
+    CHECK(row->getValue<std::int64_t>("on_screen_ms") == 115 * 10000 + 6 * 3000);
+
+    auto byHour = auditor.get("/api/v1/reports/plays?" + range + "&by=district,venue_type,screen,hour");
+    REQUIRE(byHour.status == 200);
+    auto hrows = byHour.json()->getArray("rows");
+    REQUIRE(hrows->size() == 1);  // everything in the first local hour
+    CHECK(hrows->getObject(0)->getValue<int>("hour") == 0);
+    CHECK(hrows->getObject(0)->getValue<std::string>("venue_type") == "garage_entrance");
+    CHECK(hrows->getObject(0)->getValue<int>("plays") == 121);
+    CHECK(auditor.get("/api/v1/reports/plays?" + range + "&by=media,hour").status == 400);
+    CHECK(auditor.get("/api/v1/reports/plays?" + range + "&by=nonsense").status == 400);
+    CHECK(auditor.get("/api/v1/reports/plays?from=2026-02-30&to=2026-03-01").status == 400);
+
+    auto svp = auditor.get("/api/v1/reports/scheduled-vs-played?" + range);
+    INFO(svp.body.substr(0, 400));
+    REQUIRE(svp.status == 200);
+    auto srows = svp.json()->getArray("rows");
+    REQUIRE(srows->size() == 1);
+    auto s = srows->getObject(0);
+    CHECK(s->getValue<std::string>("screen") == p.id);
+    CHECK(s->getValue<int>("completed") == 115);
+    // The manifest was compiled now: today's slots from then on are scheduled.
+    const std::int64_t scheduled = s->getValue<std::int64_t>("scheduled_plays");
+    CHECK(scheduled >= (midnight + 86400000 - now) / 10000 - 2);
+    CHECK(scheduled <= 8640);
+    CHECK(s->getValue<std::int64_t>("shortfall") == std::max<std::int64_t>(0, scheduled - 115));
+
+    auto up2 = auditor.get("/api/v1/reports/uptime?" + range + "&format=csv");
+    REQUIRE(up2.status == 200);
+    CHECK(up2.body.rfind("\xEF\xBB\xBF" "screen,screen_name,day,hours_with_plays,on_screen_ms,", 0) == 0);
+    CHECK(up2.body.find("车库屏") != std::string::npos);
+
+    auto probs = auditor.get("/api/v1/reports/problems?player=" + p.id);
+    REQUIRE(probs.status == 200);
+    REQUIRE(probs.json()->getArray("rows")->size() == 1);
+    CHECK(probs.json()->getArray("rows")->getObject(0)->getValue<std::string>("code") == "gap");
+
+    auto sum = ed.get("/api/v1/reports/campaigns/" + std::to_string(campaign) + "/summary?" + range);
+    INFO(sum.body);
+    REQUIRE(sum.status == 200);
+    auto sj = sum.json();
+    CHECK(sj->getValue<int>("screens") == 1);
+    CHECK(sj->getValue<int>("locations") == 1);
+    CHECK(sj->getValue<int>("completed") == 115);
+    CHECK(sj->getArray("by_venue_type")->getObject(0)->getValue<std::string>("venue_type") == "garage_entrance");
+    CHECK(sj->getArray("by_theme")->getObject(0)->getValue<std::string>("theme") == "国家安全");
+    CHECK(ed.get("/api/v1/reports/campaigns/999999/summary?" + range).status == 404);
+
+    SECTION("--rebuild-rollups recomputes the same numbers from the raw records") {
+        const std::string before = auditor.get("/api/v1/reports/plays?" + range + "&by=media,screen,day").body;
+        {
+            controller::Db db(srv.dataDir() / "controller.db");
+            db.write([](controller::DbConn& c) {
+                c.exec("DELETE FROM pop_rollup_media");
+                c.exec("DELETE FROM pop_rollup_hour");
+            });
+        }
+        CHECK(auditor.get("/api/v1/reports/plays?" + range + "&by=media,screen,day").body != before);
+        auto r = runProcess({MICROSCAPE_CONTROLLER_BIN, "--data-dir", srv.dataDir().string(), "--rebuild-rollups"});
+        INFO(r.out << r.err);
+        REQUIRE(r.exitCode == 0);
+        CHECK(r.out.find("from 121 play records") != std::string::npos);
+        CHECK(auditor.get("/api/v1/reports/plays?" + range + "&by=media,screen,day").body == before);
+    }
+}
