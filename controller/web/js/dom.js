@@ -11,7 +11,10 @@ export function h(tag, attrs, ...children) {
     else if (k === 'class') el.className = v;
     else if (k === 'dataset') Object.assign(el.dataset, v);
     else if (k === 'text') el.textContent = v;
-    else if (k === 'value' || k === 'checked' || k === 'selected') el[k] = v;
+    else if (k === 'value') {
+      el.value = v;
+      if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') el.defaultValue = v;  // form.reset() keeps it
+    } else if (k === 'checked' || k === 'selected') el[k] = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   append(el, children);
