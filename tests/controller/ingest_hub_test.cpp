@@ -1,0 +1,113 @@
+// PROOFS over the real hub (CURVE on 127.0.0.1): the ack names the highest stored
+// seq, a re-sent batch is acknowledged again and stored once, and a batch signed
+// by another key gets no ack.
+#include <catch2/catch.hpp>
+
+#include <zmq.hpp>
+
+#include <chrono>
+
+#include "ingest_sim.hpp"
+#include "microscape/controller/db.hpp"
+#include "microscape/controller/hub.hpp"
+#include "microscape/core/wire.hpp"
+#include "test_support.hpp"
+
+using namespace microscape;
+using namespace mstest;
+
+namespace {
+
+struct Peer {
+    zmq::context_t ctx;
+    zmq::socket_t s{ctx, zmq::socket_type::dealer};
+
+    Peer(const std::string& playerId, const controller::CurveKeyPair& keys, const std::string& serverKey, int port) {
+        s.set(zmq::sockopt::routing_id, playerId);
+        s.set(zmq::sockopt::linger, 0);
+        s.set(zmq::sockopt::curve_serverkey, serverKey);
+        s.set(zmq::sockopt::curve_publickey, keys.publicZ85);
+        s.set(zmq::sockopt::curve_secretkey, keys.secretZ85);
+        s.connect("tcp://127.0.0.1:" + std::to_string(port));
+    }
+    void send(const wire::Envelope& e) {
+        auto frames = wire::encode(e);
+        for (std::size_t i = 0; i < frames.size(); ++i)
+            s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+    // The next message of the given type within timeoutMs (others are skipped).
+    std::optional<wire::Envelope> waitFor(wire::Type type, int timeoutMs) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+        while (std::chrono::steady_clock::now() < until) {
+            zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+            zmq::poll(items, 1, std::chrono::milliseconds(100));
+            if (!(items[0].revents & ZMQ_POLLIN)) continue;
+            std::vector<std::string> frames;
+            zmq::message_t m;
+            do {
+                (void)s.recv(m);
+                frames.push_back(m.to_string());
+            } while (m.more());
+            std::vector<std::string_view> views(frames.begin(), frames.end());
+            auto e = wire::decode(views);
+            if (e && e->type == type) return *e;
+        }
+        return std::nullopt;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("PROOFS through the hub are stored once and acknowledged with the stored seq", "[controller][pop][hub]") {
+    TestServer srv;
+    Client admin = srv.admin();
+    Client anon = srv.client();
+    auto curve = controller::makeCurveKeyPair().value();
+    SimPlayer p;
+    auto tr = admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})");
+    REQUIRE(tr.status == 201);
+    Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
+    e->set("token", tr.json()->getValue<std::string>("token"));
+    e->set("identityKey", p.publicPem());
+    e->set("curveKey", curve.publicZ85);
+    auto er = anon.post("/api/v1/enroll", jsonString(e));
+    INFO(er.body);
+    REQUIRE(er.status == 201);
+    auto ej = er.json();
+    p.id = ej->getValue<std::string>("playerId");
+    auto hub = ej->getObject("hub");
+    Peer peer(p.id, curve, hub->getValue<std::string>("curveServerKey"), hub->getValue<int>("port"));
+
+    wire::Hello hello;
+    hello.playerId = p.id;
+    hello.software = "test";
+    peer.send(wire::toEnvelope(hello));
+    REQUIRE(peer.waitFor(wire::Type::Welcome, 5000));
+
+    const std::int64_t start = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+    for (int i = 0; i < 30; ++i) p.play(crypto::sha256Hex("poster"), start - 600000 + i * 15000, 15000, 15000);
+    auto sendBatch = [&](std::int64_t from, std::int64_t to, const mstest::SimPlayer& signer) {
+        wire::Proofs pr;
+        pr.firstSeq = from;
+        pr.lastSeq = to;
+        pr.body = signer.batch(from, to);
+        peer.send(wire::toEnvelope(pr));
+        auto ack = peer.waitFor(wire::Type::ProofsAck, 3000);
+        if (!ack) return std::int64_t(-1);
+        return wire::parseProofsAck(*ack).value().seq;
+    };
+    CHECK(sendBatch(1, 20, p) == 20);
+    CHECK(sendBatch(1, 20, p) == 20);  // ack lost, re-sent: stored once
+    CHECK(sendBatch(11, 30, p) == 30);
+    mstest::SimPlayer forger = p;
+    forger.key = mstest::SimPlayer::newKey();
+    CHECK(sendBatch(1, 30, forger) == -1);  // refused: no ack
+
+    controller::Db db(srv.dataDir() / "controller.db");
+    CHECK(db.read([](controller::DbConn& c) { return c.one("SELECT COUNT(*) FROM pop_records")->i64(0); }) == 30);
+    CHECK(db.read([](controller::DbConn& c) {
+              return c.one("SELECT COUNT(*) FROM pop_problems WHERE code = 'checkpoint_signature'")->i64(0);
+          }) == 1);
+}
