@@ -86,7 +86,7 @@ struct Hub::Impl {
     HubBackend& backend;
     Poco::Logger& log;
 
-    zmq::context_t ctx{1};
+    zmq::context_t ctx{2};  // I/O threads do the CURVE encryption
     std::optional<zmq::socket_t> router;
     std::optional<zmq::socket_t> zap;
     int wakeFd = -1;

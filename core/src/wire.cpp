@@ -289,6 +289,18 @@ Result<Chunk> parseChunk(const Envelope& e) {
     return m;
 }
 
+Result<ChunkView> decodeChunk(const std::vector<std::string_view>& frames) {
+    if (frames.size() != 3 || frames[0] != typeName(Type::Chunk))
+        return makeError(Errc::BadManifest, "CHUNK: expected 3 frames");
+    if (frames[2].size() > kMaxChunkBytes) return makeError(Errc::TooLarge, "CHUNK: more than the chunk limit");
+    auto env = decode({frames[0], frames[1], std::string_view()});
+    if (!env) return env.error();
+    auto c = parseChunk(*env);
+    if (!c) return c.error();
+    if (c->offset + frames[2].size() > c->totalBytes) return bad(Type::Chunk, "data runs past the end of the file");
+    return ChunkView{std::move(c->sha256), c->offset, c->totalBytes, frames[2]};
+}
+
 // ------------------------------------------------------------------ PROOFS
 Envelope toEnvelope(const Proofs& m) {
     return Envelope{Type::Proofs, {{"first_seq", m.firstSeq}, {"last_seq", m.lastSeq}}, m.body};

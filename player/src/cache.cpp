@@ -81,7 +81,9 @@ Status Cache::append(const std::string& sha, std::uint64_t offset, const void* d
     return {};
 }
 
-Status Cache::finish(const std::string& sha, std::uint64_t sizeBytes) {
+Status Cache::finish(const std::string& sha, std::uint64_t sizeBytes) { return finish(sha, sizeBytes, {}); }
+
+Status Cache::finish(const std::string& sha, std::uint64_t sizeBytes, const std::string& digestHex) {
     if (openSha_ == sha) {
         if (::fsync(openFd_) != 0) {
             closeOpen();
@@ -96,9 +98,13 @@ Status Cache::finish(const std::string& sha, std::uint64_t sizeBytes) {
         return makeError(Errc::SizeMismatch, "partial/" + sha + " holds " + std::to_string(have) + " bytes, expected " +
                                                  std::to_string(sizeBytes));
     }
-    auto digest = crypto::sha256File(p.string());
-    if (!digest) return digest.error();
-    if (crypto::toHex(*digest) != sha) {
+    std::string actual = digestHex;
+    if (actual.empty()) {
+        auto digest = crypto::sha256File(p.string());
+        if (!digest) return digest.error();
+        actual = crypto::toHex(*digest);
+    }
+    if (actual != sha) {
         discardPartial(sha);
         return makeError(Errc::HashMismatch, "downloaded media does not hash to " + sha + " (discarded)");
     }

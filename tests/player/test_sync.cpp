@@ -481,3 +481,23 @@ TEST_CASE("the agent survives garbage from the controller and backs off while it
     REQUIRE(hub.serve([&] { return activeOf(agent) == 4; }));
     CHECK(agent.connected());
 }
+
+TEST_CASE("the agent applies bundles dropped into its import directory, refusing bad ones", "[player][agent][import]") {
+    TmpDir t;
+    FakeHub hub;  // reachable but with nothing to say: offline delivery only
+    auto cfg = makeConfig(t.path / "data", hub.endpoint);
+    cfg.importDir = (t.path / "usb").string();
+    fs::create_directories(cfg.importDir);
+    auto opts = fastOptions();
+    opts.importScanMs = 50;
+    SyncAgent agent(cfg, opts, testLog());
+    REQUIRE(agent.start().ok());
+    auto bad = bundleV(6, mediaSet(900, 2));
+    bad.media[0].bytes[10] ^= 1;
+    std::ofstream(t.path / "usb" / "bad.tar", std::ios::binary) << bad.tar();
+    auto good = bundleV(5, mediaSet(910, 2));
+    std::ofstream(t.path / "usb" / "good.tar", std::ios::binary) << good.tar();
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 5 && fs::exists(t.path / "usb" / "failed" / "bad.tar"); }));
+    CHECK(fs::exists(t.path / "usb" / "done" / "good.tar"));
+    CHECK_FALSE(fs::exists(t.path / "data" / "blobs" / bad.media[1].entry.sha256));
+}

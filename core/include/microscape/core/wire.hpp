@@ -122,6 +122,15 @@ struct Chunk {
 };
 Envelope toEnvelope(const Chunk& m);
 Result<Chunk> parseChunk(const Envelope& e);
+// The same checks as decode() + parseChunk() without copying the data: the
+// returned view points into frames[2]. For the receiver's hot path.
+struct ChunkView {
+    std::string sha256;
+    std::uint64_t offset = 0;
+    std::uint64_t totalBytes = 0;
+    std::string_view data;
+};
+Result<ChunkView> decodeChunk(const std::vector<std::string_view>& frames);
 
 struct Proofs {
     std::int64_t firstSeq = 0;

@@ -35,6 +35,9 @@ public:
     // blobs/. On mismatch the partial file is removed. Errors: HashMismatch,
     // SizeMismatch, Io.
     Status finish(const std::string& sha256, std::uint64_t sizeBytes);
+    // The same, with the digest already computed while the bytes were appended
+    // (the sync agent hashes as chunks arrive, so the file is not read again).
+    Status finish(const std::string& sha256, std::uint64_t sizeBytes, const std::string& digestHex);
     void discardPartial(const std::string& sha256);
     // Moves an already verified file (same filesystem) into blobs/.
     Status adopt(const std::filesystem::path& file, const std::string& sha256);
