@@ -467,6 +467,24 @@ await step('auditor sees the reports page with charts and downloads a CSV whose 
   assert(nav.includes('reports') && nav.includes('audit') && !nav.includes('approvals') && !nav.includes('users'), `auditor nav ${nav}`);
   await open(base, '/reports');
   await page.waitForSelector('#chart-themes[data-rendered=true]');
+  // Play counts: the proof-of-play report with its CSV from the controller.
+  await page.waitForSelector('#report-plays-csv:not(.disabled)');
+  const href = await page.getAttribute('#report-plays-csv', 'href');
+  assert(/^\/api\/v1\/reports\/plays\?.*format=csv/.test(href), `plays CSV link ${href}`);
+  const [playsDownload] = await Promise.all([page.waitForEvent('download'), page.click('#report-plays-csv')]);
+  const playsPath = path.join(artifacts, 'plays.csv');
+  await playsDownload.saveAs(playsPath);
+  const playsCsv = fs.readFileSync(playsPath, 'utf8');
+  assert(playsCsv.charCodeAt(0) === 0xfeff, 'plays CSV starts with a UTF-8 BOM');
+  const playsLines = playsCsv.slice(1).trim().split(/\r?\n/);
+  const playsJson = await admin.call('GET', href.replace('format=csv', 'format=json'));
+  assert(playsLines.length - 1 === playsJson.rows.length, `CSV rows ${playsLines.length - 1} vs API ${playsJson.rows.length}`);
+  const header = playsLines[0].split(',');
+  const pi = header.indexOf('plays');
+  assert(pi >= 0, `plays column in ${header}`);
+  playsJson.rows.forEach((r, i) => assert(Number(playsLines[i + 1].split(',')[pi]) === r.plays, `row ${i}: plays`));
+  if (playsJson.rows.length) await page.waitForSelector('#chart-plays[data-rendered=true]');
+  else await page.waitForSelector('#report-plays .ms-empty');
   await shot('15-reports');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#report-overview-csv')]);
   const csvPath = path.join(artifacts, 'overview.csv');

@@ -9,6 +9,7 @@ import { h, field, select, empty, section, table, showError } from '../dom.js';
 import { VENUE_TYPES } from '../target.js';
 
 const STATES = ['approved', 'pending', 'draft', 'rejected'];
+const BY = ['day,theme', 'day', 'theme', 'venue_type', 'district', 'location', 'screen', 'media', 'campaign'];
 const COLORS = { approved: '#198754', pending: '#e0a800', draft: '#6c757d', rejected: '#dc3545', online: '#198754', offline: '#dc3545' };
 
 function loadScript(src) {
@@ -16,7 +17,10 @@ function loadScript(src) {
     if (window.Chart) { resolve(); return; }
     const s = document.createElement('script');
     s.src = src;
-    s.onload = resolve;
+    s.onload = () => {
+      if (window.Chart) window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+      resolve();
+    };
     s.onerror = () => reject(new Error(`cannot load ${src}`));
     document.head.append(s);
   });
@@ -62,57 +66,72 @@ boot('reports', async ({ main }) => {
 
   // --- play counts (proof-of-play reports, when the API has them) ---
   const reportRoutes = Object.entries(openapi.paths || {}).filter(([p, ops]) => p.startsWith('/api/v1/reports') && ops.get && !p.includes('{'))
-    .map(([p, ops]) => [p, ops.get.summary || p]);
+    .map(([p]) => [p, t(`reports.route.${p.split('/').pop()}`).startsWith('reports.route.') ? p : t(`reports.route.${p.split('/').pop()}`)]);
   const from = h('input', { class: 'form-control', type: 'date', id: 'report-from', value: addDays(today(), -6) });
   const to = h('input', { class: 'form-control', type: 'date', id: 'report-to', value: today() });
   const campaign = select([['', t('common.all')], ...campaigns.map((c) => [c.id, c.name])], '', { id: 'report-campaign' });
-  const theme = select([['', t('common.all')], ...tags.map((x) => [x, x])], '', { id: 'report-theme' });
   const loc = select([['', t('common.all')], ...locations.map((l) => [l.id, l.name])], '', { id: 'report-location' });
+  const by = select(BY.map((b) => [b, t(`reports.by.${b.replace(',', '_')}`)]), BY[0], { id: 'report-by' });
+  const route = select(reportRoutes, reportRoutes.find(([p]) => p.endsWith('/plays'))?.[0] || reportRoutes[0]?.[0], { id: 'report-route' });
   const playsBox = h('div', { id: 'report-plays' });
-  let playsRows = null;
-  const playsCsv = h('button', { class: 'btn btn-outline-primary', type: 'button', id: 'report-plays-csv', disabled: true,
-    onclick: () => playsRows && downloadCsv(`microscape-plays-${from.value}_${to.value}.csv`, playsRows) }, t('reports.downloadCsv'));
-  const route = select(reportRoutes.map(([p, s]) => [p, s]), reportRoutes[0] && reportRoutes[0][0], { id: 'report-route' });
+  const playsCsv = h('a', { class: 'btn btn-outline-primary disabled', id: 'report-plays-csv', role: 'button', 'aria-disabled': 'true' }, t('reports.downloadCsv'));
   let playsChart = null;
+  function query() {
+    const q = new URLSearchParams({ from: from.value, to: to.value });
+    if (route.value.endsWith('/plays')) q.set('by', by.value);
+    if (campaign.value) q.set('campaign', campaign.value);
+    if (loc.value) q.set('location', loc.value);
+    return q;
+  }
   async function runPlays(ev) {
     if (ev) ev.preventDefault();
     if (!reportRoutes.length) return;
-    const q = new URLSearchParams({ from: from.value, to: to.value });
-    if (campaign.value) q.set('campaignId', campaign.value);
-    if (theme.value) q.set('tag', theme.value);
-    if (loc.value) q.set('locationId', loc.value);
+    const q = query();
     let data;
     try { data = await getOptional(`${route.value}?${q}`); } catch (e) { showError(e); return; }
+    q.set('format', 'csv');
+    playsCsv.href = `${route.value}?${q}`;
+    playsCsv.classList.remove('disabled');
+    playsCsv.removeAttribute('aria-disabled');
     const rows = data && tabular(data);
-    playsRows = rows;
-    playsCsv.disabled = !rows;
     if (!rows) { playsBox.replaceChildren(empty('reports.noPlays')); return; }
     const [head, ...body] = rows;
-    const labelCol = head.findIndex((c, i) => body.some((r) => typeof r[i] === 'string'));
-    const numCol = head.findIndex((c, i) => body.every((r) => typeof r[i] === 'number'));
+    const valueCol = head.includes('plays') ? head.indexOf('plays') : head.findIndex((c, i) => body.every((r) => typeof r[i] === 'number'));
+    const labelCols = head.map((c, i) => i).filter((i) => body.some((r) => typeof r[i] === 'string'));
     playsBox.replaceChildren(chartCanvas('chart-plays', 'reports.playsChart'),
-      h('div', { class: 'table-responsive' }, h('table', { class: 'table table-sm', id: 'report-plays-table' },
+      h('div', { class: 'table-responsive mt-2' }, h('table', { class: 'table table-sm', id: 'report-plays-table' },
         h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', {}, body.slice(0, 500).map((r) => h('tr', {}, r.map((v) => h('td', {}, v === null ? '—' : String(v)))))))));
+        h('tbody', {}, body.slice(0, 500).map((r) => h('tr', {}, r.map((v) => h('td', {}, v === null || v === '' ? '—' : String(v)))))))));
     await chartJs;
-    if (window.Chart && labelCol >= 0 && numCol >= 0) {
-      if (playsChart) playsChart.destroy();
-      playsChart = new window.Chart(document.getElementById('chart-plays'), {
-        type: 'bar', data: { labels: body.map((r) => r[labelCol]), datasets: [{ label: head[numCol], data: body.map((r) => r[numCol]), backgroundColor: '#0b5ed7' }] },
-        options: { responsive: true, maintainAspectRatio: false, animation: false },
-      });
-    }
+    if (!window.Chart || valueCol < 0 || !labelCols.length) return;
+    if (playsChart) playsChart.destroy();
+    // Two label columns (e.g. day × theme): stacked bars, one series per second label.
+    const [x, series] = labelCols;
+    const xs = [...new Set(body.map((r) => r[x]))];
+    const names = series === undefined ? [head[valueCol]] : [...new Set(body.map((r) => r[series]))];
+    const datasets = names.map((n, i) => ({
+      label: n || t('reports.untagged'),
+      backgroundColor: `hsl(${(i * 67 + 210) % 360}, 60%, 45%)`,
+      data: xs.map((xv) => body.filter((r) => r[x] === xv && (series === undefined || r[series] === n)).reduce((a, r) => a + (Number(r[valueCol]) || 0), 0)),
+    }));
+    playsChart = new window.Chart(document.getElementById('chart-plays'), {
+      type: 'bar', data: { labels: xs, datasets },
+      options: { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { position: 'bottom' } },
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+    document.getElementById('chart-plays').dataset.rendered = 'true';
   }
   main.append(section('reports.plays',
-    reportRoutes.length ? h('form', { class: 'row g-2 align-items-end', onsubmit: runPlays },
+    reportRoutes.length ? h('form', { class: 'row g-2 align-items-end', id: 'report-form', onsubmit: runPlays },
       h('div', { class: 'col-md-3' }, field('reports.report', route)),
+      h('div', { class: 'col-md-2' }, field('reports.groupBy', by)),
       h('div', { class: 'col-md-2' }, field('reports.from', from)),
       h('div', { class: 'col-md-2' }, field('reports.to', to)),
-      h('div', { class: 'col-md-2' }, field('schedules.campaign', campaign)),
-      h('div', { class: 'col-md-1' }, field('schedules.theme', theme)),
+      h('div', { class: 'col-md-1' }, field('schedules.campaign', campaign)),
       h('div', { class: 'col-md-2' }, field('calendar.location', loc)),
-      h('div', { class: 'col-12 d-flex gap-2' }, h('button', { class: 'btn btn-primary', type: 'submit' }, t('reports.show')), playsCsv)) : null,
+      h('div', { class: 'col-12 d-flex gap-2' }, h('button', { class: 'btn btn-primary', type: 'submit', id: 'report-run' }, t('reports.show')), playsCsv)) : null,
     reportRoutes.length ? playsBox : h('div', { id: 'report-plays' }, empty('reports.noPlaysYet', 'reports.noPlaysYetDetail'))));
+  route.addEventListener('change', () => { by.disabled = !route.value.endsWith('/plays'); });
 
   // --- content overview: media by theme and approval state ---
   const byTheme = tags.map((tag) => STATES.map((s) => media.filter((m) => m.tags.includes(tag) && m.state === s).length));
@@ -141,9 +160,9 @@ boot('reports', async ({ main }) => {
     h('button', { class: 'btn btn-outline-primary', type: 'button', id: 'report-overview-csv',
       onclick: () => downloadCsv(`microscape-overview-${today()}.csv`, overviewRows) }, t('reports.downloadCsv'))));
 
+  if (reportRoutes.length) await runPlays();
   await chartJs;
   if (!window.Chart) return;
-  window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   const base = { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { position: 'bottom' } } };
   new window.Chart(document.getElementById('chart-themes'), {
     type: 'bar',
