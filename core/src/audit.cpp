@@ -73,19 +73,6 @@ json::Value mediaJson(const std::vector<MediaName>& media) {
     return json::Object{{"media", std::move(list)}};
 }
 
-Result<std::string> readEntry(tar::Reader& reader, const tar::Header& h, std::uint64_t limit) {
-    if (h.sizeBytes > limit)
-        return makeError(Errc::TooLarge, h.name + " is larger than " + std::to_string(limit) + " bytes");
-    std::string data(static_cast<std::size_t>(h.sizeBytes), '\0');
-    std::size_t got = 0;
-    while (got < data.size()) {
-        auto r = reader.read(data.data() + got, data.size() - got);
-        if (!r) return r.error();
-        got += *r;
-    }
-    return data;
-}
-
 std::vector<std::string_view> lines(std::string_view body) {
     std::vector<std::string_view> out;
     std::size_t pos = 0;
@@ -270,7 +257,7 @@ Result<Export> readExport(tar::ByteSource& source) {
         bool known = h.name == kExportName || h.name == kExportSigName || h.name == kKeysName ||
                      h.name == kMediaName || !playerFile(h.name).first.empty();
         if (!known) return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "' in the export");
-        auto data = readEntry(reader, h, limit);
+        auto data = tar::readEntry(reader, h, limit);
         if (!data) return data.error();
         if (h.name == kExportName) {
             if (manifestBytes) return makeError(Errc::DuplicateEntry, "export.json appears twice");

@@ -13,20 +13,6 @@ struct SeenMedia {
     std::uint64_t sizeBytes = 0;
 };
 
-Result<std::string> readSmallEntry(tar::Reader& reader, const tar::Header& h, std::size_t limit) {
-    if (h.sizeBytes > limit)
-        return makeError(Errc::TooLarge, "entry " + h.name + " is " + std::to_string(h.sizeBytes) +
-                                             " bytes; the limit is " + std::to_string(limit));
-    std::string data(static_cast<std::size_t>(h.sizeBytes), '\0');
-    std::size_t got = 0;
-    while (got < data.size()) {
-        auto r = reader.read(data.data() + got, data.size() - got);
-        if (!r) return r.error();
-        got += *r;
-    }
-    return data;
-}
-
 bool isMediaName(std::string_view name, std::string& sha) {
     if (name.substr(0, kMediaPrefix.size()) != kMediaPrefix) return false;
     sha = std::string(name.substr(kMediaPrefix.size()));
@@ -51,12 +37,12 @@ Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, M
         std::string sha;
         if (h.name == kManifestName) {
             if (manifestBytes) return makeError(Errc::DuplicateEntry, "manifest.json appears twice");
-            auto data = readSmallEntry(reader, h, manifest::kMaxManifestBytes);
+            auto data = tar::readEntry(reader, h, manifest::kMaxManifestBytes);
             if (!data) return data.error();
             manifestBytes = std::move(*data);
         } else if (h.name == kSignatureName) {
             if (signature) return makeError(Errc::DuplicateEntry, "manifest.sig appears twice");
-            auto data = readSmallEntry(reader, h, kMaxSignatureBytes);
+            auto data = tar::readEntry(reader, h, kMaxSignatureBytes);
             if (!data) return data.error();
             signature = std::move(*data);
         } else if (isMediaName(h.name, sha)) {
@@ -128,7 +114,7 @@ Result<Unverified> readUnverified(tar::ByteSource& source) {
         const tar::Header& h = **next;
         out.entries.emplace_back(h.name, h.sizeBytes);
         if (h.name == kManifestName && !haveManifest) {
-            auto data = readSmallEntry(reader, h, manifest::kMaxManifestBytes);
+            auto data = tar::readEntry(reader, h, manifest::kMaxManifestBytes);
             if (!data) return data.error();
             out.manifestBytes = std::move(*data);
             haveManifest = true;

@@ -241,6 +241,20 @@ Result<std::size_t> Reader::read(void* buf, std::size_t n) {
     return *r;
 }
 
+Result<std::string> readEntry(Reader& reader, const Header& h, std::uint64_t limitBytes) {
+    if (h.sizeBytes > limitBytes)
+        return makeError(Errc::TooLarge, "entry " + h.name + " is " + std::to_string(h.sizeBytes) +
+                                             " bytes; the limit is " + std::to_string(limitBytes));
+    std::string data(static_cast<std::size_t>(h.sizeBytes), '\0');
+    std::size_t got = 0;
+    while (got < data.size()) {
+        auto r = reader.read(data.data() + got, data.size() - got);
+        if (!r) return r.error();
+        got += *r;
+    }
+    return data;
+}
+
 Result<std::string> makeHeader(std::string_view name, std::uint64_t sizeBytes, std::int64_t mtime, char typeflag) {
     if (!isSafeName(name)) return makeError(Errc::BadPath, "unsafe entry name '" + std::string(name) + "'");
     if (sizeBytes > kMaxEntryBytes) return makeError(Errc::TooLarge, "entry larger than 8 GiB");

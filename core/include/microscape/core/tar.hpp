@@ -119,6 +119,11 @@ private:
     bool open_ = false;
 };
 
+// Reads the whole data of the entry just returned by next() into memory, refusing
+// entries larger than limitBytes. For small entries (manifests, signatures).
+// Errors: TooLarge, Truncated, Io.
+Result<std::string> readEntry(Reader& reader, const Header& header, std::uint64_t limitBytes);
+
 // Builds a 512-byte ustar header block (exposed for tests that craft archives).
 // Errors: BadPath, TooLarge.
 Result<std::string> makeHeader(std::string_view name, std::uint64_t sizeBytes, std::int64_t mtime,
