@@ -146,9 +146,27 @@ Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::s
             out.ackSeq = tip.seq;
 
             // The batch on its own: well-formed, linked inside, signed over its last record.
+            // parseBatch accepted only canonical lines, so a record's hash is the hash
+            // of its line; when every link holds on those, verifyChain has nothing to
+            // report and is only run to name what is wrong.
+            const auto lines = splitLines(batchBytes);
+            std::vector<std::string> hashes;
+            hashes.reserve(records.size());
+            for (std::size_t i = 0; i < records.size(); ++i) hashes.push_back(crypto::sha256Hex(lines[i]));
+            bool linked = cp.count == static_cast<std::int64_t>(records.size()) && cp.lastHash == hashes.back() &&
+                          (records.front().seq != 1 || records.front().prevHash == pop::kGenesisHash);
+            for (std::size_t i = 0; linked && i < records.size(); ++i) {
+                const auto& r = records[i];
+                linked = r.playerId == playerId && r.seq == records.front().seq + static_cast<std::int64_t>(i) &&
+                         (i == 0 || r.prevHash == hashes[i - 1]);
+            }
             std::optional<pop::Anchor> inner;
             if (records.front().seq > 1) inner = pop::Anchor{records.front().seq - 1, records.front().prevHash};
-            auto rep = pop::verifyChain(playerId, records, std::span(&cp, 1), key, inner);
+            pop::Report rep;
+            if (!linked) rep = pop::verifyChain(playerId, records, std::span(&cp, 1), key, inner);
+            if (!linked && rep.ok())
+                rep.findings.push_back({pop::Problem::BadCheckpoint, cp.lastSeq, 0, "the checkpoint does not cover "
+                                                                                    "the batch exactly"});
             if (!rep.ok()) {
                 for (const auto& f : rep.findings)
                     problems.push_back({std::string(pop::problemName(f.problem)), f.seq, f.message});
@@ -173,7 +191,7 @@ Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::s
                         problems.push_back({"conflict", r.seq, "seq " + std::to_string(r.seq) +
                                                                    " arrives after later records were stored "
                                                                    "(inside a reported gap); not stored"});
-                    else if (it->second != pop::recordHash(r))
+                    else if (it->second != hashes[firstNew])
                         problems.push_back({"conflict", r.seq, "differs from the stored record with this seq "
                                                                "(the player's chain was re-written); not stored"});
                 }
@@ -200,13 +218,17 @@ Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::s
                 // Plausibility of each play.
                 std::int64_t futureFirst = 0, futureCount = 0, earlyFirst = 0, earlyCount = 0;
                 std::map<std::string, std::int64_t> unknownMedia;  // sha -> first seq
-                const MediaSet* sent = nullptr;
+                const MediaSet* sent = &media_[playerId];
+                bool refreshed = false;  // new manifest versions are read at most once per batch
                 for (const auto& r : fresh) {
                     if (r.kind != pop::Kind::Play) continue;
                     if (r.startUtcMs > nowMs + kMaxFutureSkewMs && !futureCount++) futureFirst = r.seq;
                     if (r.startUtcMs < info.enrolledAtMs - kMaxBeforeEnrolmentMs && !earlyCount++) earlyFirst = r.seq;
-                    if (!sent || !sent->sha256.count(r.mediaSha256)) {
-                        sent = &mediaSentTo(conn, playerId);
+                    if (!sent->sha256.count(r.mediaSha256)) {
+                        if (!refreshed) {
+                            sent = &mediaSentTo(conn, playerId);
+                            refreshed = true;
+                        }
                         if (!sent->sha256.count(r.mediaSha256)) unknownMedia.emplace(r.mediaSha256, r.seq);
                     }
                 }
@@ -222,7 +244,6 @@ Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::s
                     problems.push_back({"media_not_sent", seq, "media " + sha + " was never sent to this player"});
 
                 // The records, exactly as signed.
-                auto lines = splitLines(batchBytes);
                 SqlStmt ins(db,
                             "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
                             "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "
@@ -230,7 +251,7 @@ Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::s
                 std::string lastHash;
                 for (std::size_t i = firstNew; i < records.size(); ++i) {
                     const auto& r = records[i];
-                    lastHash = crypto::sha256Hex(lines[i]);
+                    lastHash = hashes[i];
                     ins.bind(1, playerId).bind(2, r.seq).bind(3, lastHash).bind(4, pop::kindName(r.kind))
                         .bind(5, r.mediaSha256).bind(6, r.playlistId).bind(7, r.scheduleId).bind(8, r.campaignId)
                         .bind(9, r.startUtcMs).bind(10, r.endUtcMs).bind(11, r.measuredMs)
