@@ -146,6 +146,10 @@ public:
             svc_.log.error("internal error on %s: %s", label, std::string(e.what()));
             sendError(ctx, 500, "internal", "internal error");
         }
+        // A handler may answer without reading the body (e.g. {} sent to an action
+        // route); what it left would be parsed as the next request on this
+        // keep-alive connection, so consume it here.
+        if (req.hasContentLength() || req.getChunkedTransferEncoding()) drainBody(req);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         const int status = static_cast<int>(resp.getStatus());
         svc_.metrics.recordRequest(label, status, secs);
