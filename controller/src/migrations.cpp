@@ -239,6 +239,23 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "CREATE INDEX pop_rollup_media_date ON pop_rollup_media(local_date)",
             "CREATE INDEX pop_problems_player ON pop_problems(player_id, detected_at)",
         },
+        // 3: the auditor's table (location x local date x media) as its own rollup,
+        // so the count report reads about as many rows as it returns.
+        {
+            R"(CREATE TABLE pop_rollup_location (
+                location_id INTEGER NOT NULL,
+                local_date TEXT NOT NULL,
+                media TEXT NOT NULL,
+                completed INTEGER NOT NULL,
+                interrupted INTEGER NOT NULL,
+                failed INTEGER NOT NULL,
+                on_screen_ms INTEGER NOT NULL,
+                PRIMARY KEY (location_id, local_date, media)))",
+            "INSERT INTO pop_rollup_location SELECT p.location_id, r.local_date, r.media, SUM(r.completed), "
+            "SUM(r.interrupted), SUM(r.failed), SUM(r.on_screen_ms) FROM pop_rollup_media r "
+            "JOIN (SELECT id, COALESCE(location_id, 0) AS location_id FROM players) p ON p.id = r.player_id "
+            "GROUP BY 1, 2, 3",
+        },
     };
     return kMigrations;
 }

@@ -95,6 +95,11 @@ constexpr const char* kUpsertHour =
     "VALUES (?,?,?,?,?,?,?) ON CONFLICT(player_id, local_date, hour) DO UPDATE "
     "SET completed = completed + excluded.completed, interrupted = interrupted + excluded.interrupted, "
     "failed = failed + excluded.failed, on_screen_ms = on_screen_ms + excluded.on_screen_ms";
+constexpr const char* kUpsertLocation =
+    "INSERT INTO pop_rollup_location(location_id, local_date, media, completed, interrupted, failed, on_screen_ms) "
+    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(location_id, local_date, media) DO UPDATE "
+    "SET completed = completed + excluded.completed, interrupted = interrupted + excluded.interrupted, "
+    "failed = failed + excluded.failed, on_screen_ms = on_screen_ms + excluded.on_screen_ms";
 constexpr const char* kUpsertCampaign =
     "INSERT INTO pop_rollup_campaign(campaign, location_id, local_date, completed, interrupted, failed, on_screen_ms) "
     "VALUES (?,?,?,?,?,?,?) ON CONFLICT(campaign, location_id, local_date) DO UPDATE "
@@ -106,6 +111,7 @@ struct Deltas {
     std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>, Sums> media;
     std::map<std::tuple<std::string, std::string, int>, Sums> hour;
     std::map<std::tuple<std::string, std::int64_t, std::string>, Sums> campaign;
+    std::map<std::tuple<std::int64_t, std::string, std::string>, Sums> location;
 
     void add(const std::string& playerId, const PlayerPlace& place, const tz::Zone* zone, const pop::Record& r) {
         if (r.kind != pop::Kind::Play) return;
@@ -113,10 +119,11 @@ struct Deltas {
         media[{playerId, t.date, r.mediaSha256, r.playlistId, r.campaignId}].add(r);
         hour[{playerId, t.date, t.hour}].add(r);
         campaign[{r.campaignId, place.locationId, t.date}].add(r);
+        location[{place.locationId, t.date, r.mediaSha256}].add(r);
     }
 
     void write(sqlite3* db) {
-        SqlStmt m(db, kUpsertMedia), h(db, kUpsertHour), c(db, kUpsertCampaign);
+        SqlStmt m(db, kUpsertMedia), h(db, kUpsertHour), c(db, kUpsertCampaign), l(db, kUpsertLocation);
         auto sums = [](SqlStmt& st, int i, const Sums& s) {
             st.bind(i, s.completed).bind(i + 1, s.interrupted).bind(i + 2, s.failed).bind(i + 3, s.onScreenMs);
         };
@@ -135,6 +142,11 @@ struct Deltas {
             c.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k));
             sums(c, 4, s);
             c.run();
+        }
+        for (const auto& [k, s] : location) {
+            l.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k));
+            sums(l, 4, s);
+            l.run();
         }
     }
 };
@@ -159,7 +171,7 @@ std::map<std::string, PlayerPlace> playerPlaces(sqlite3* db) {
 }
 
 std::int64_t rebuildRollups(sqlite3* db, ZoneCache& zones) {
-    for (const char* t : {"pop_rollup_media", "pop_rollup_hour", "pop_rollup_campaign"}) {
+    for (const char* t : {"pop_rollup_media", "pop_rollup_hour", "pop_rollup_campaign", "pop_rollup_location"}) {
         SqlStmt del(db, std::string("DELETE FROM ") + t);
         del.run();
     }
