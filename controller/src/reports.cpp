@@ -234,7 +234,10 @@ void playsReport(RequestCtx& ctx) {
         if (std::find(joins.begin(), joins.end(), "l") != joins.end())
             sql += " LEFT JOIN locations l ON l.id = r.location_id";
         std::string group;
-        for (std::size_t i = 1; i <= select.size(); ++i) group += (i > 1 ? "," : "") + std::to_string(i);
+        for (std::size_t i = 1; i <= select.size(); ++i) {
+        if (i > 1) group += ',';
+        group += std::to_string(i);
+    }
         sql += where + " GROUP BY " + group + " ORDER BY " + group;
         Table t = runQuery(ctx, sql, params);
         addSeconds(t);
@@ -268,7 +271,10 @@ void playsReport(RequestCtx& ctx) {
     sql += hourly ? "pop_rollup_hour r" : "pop_rollup_media r";
     sql += joinText + where;
     std::string group;
-    for (std::size_t i = 1; i <= select.size(); ++i) group += (i > 1 ? "," : "") + std::to_string(i);
+    for (std::size_t i = 1; i <= select.size(); ++i) {
+        if (i > 1) group += ',';
+        group += std::to_string(i);
+    }
     sql += " GROUP BY " + group + " ORDER BY " + group;
     Table t = runQuery(ctx, sql, params);
     addSeconds(t);
@@ -504,7 +510,10 @@ void auditExport(RequestCtx& ctx) {
 std::string toCsv(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
     std::string out = "\xEF\xBB\xBF";
     auto line = [&](const std::vector<std::string>& cells) {
-        for (std::size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + csvField(cells[i]);
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            if (i) out += ',';
+            out += csvField(cells[i]);
+        }
         out += "\r\n";
     };
     line(header);
