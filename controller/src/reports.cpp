@@ -81,7 +81,14 @@ void sendTable(RequestCtx& ctx, const Table& t, const std::string& fileStem, Poc
         rows.reserve(t.rows.size());
         for (const auto& r : t.rows) {
             std::vector<std::string> cells;
-            for (const auto& v : r) cells.push_back(cellText(v));
+            for (const auto& v : r) {
+                std::string cell = cellText(v);
+                // Text that a spreadsheet would run as a formula is shown as text.
+                if (std::holds_alternative<std::string>(v) && !cell.empty() &&
+                    std::string_view("=+-@").find(cell.front()) != std::string_view::npos)
+                    cell.insert(0, 1, '\'');
+                cells.push_back(std::move(cell));
+            }
             rows.push_back(std::move(cells));
         }
         std::string body = toCsv(t.columns, rows);

@@ -165,6 +165,13 @@ TEST_CASE("reports: counts by campaign, theme and hour, scheduled vs played, upt
     CHECK(sj->getArray("by_theme")->getObject(0)->getValue<std::string>("theme") == "国家安全");
     CHECK(ed.get("/api/v1/reports/campaigns/999999/summary?" + range).status == 404);
 
+    SECTION("CSV cells that a spreadsheet would run as formulas are shown as text") {
+        REQUIRE(admin.patch("/api/v1/locations/" + std::to_string(garage), R"js({"name":"=HYPERLINK(\"x\")"})js").status ==
+                200);
+        auto csv = auditor.get("/api/v1/reports/plays?" + range + "&by=location&format=csv");
+        REQUIRE(csv.status == 200);
+        CHECK(csv.body.find(",\"'=HYPERLINK(\"\"x\"\")\",") != std::string::npos);
+    }
     SECTION("--rebuild-rollups recomputes the same numbers from the raw records") {
         const std::string before = auditor.get("/api/v1/reports/plays?" + range + "&by=media,screen,day").body;
         {
