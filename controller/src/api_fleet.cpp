@@ -4,6 +4,7 @@
 #include <set>
 
 #include "api.hpp"
+#include "reports.hpp"
 #include "compiler.hpp"
 #include "keys.hpp"
 #include "microscape/controller/hub.hpp"
@@ -357,6 +358,7 @@ void getPlayer(RequestCtx& ctx) {
     auto id = ctx.param("id");
     auto o = playerJson(ctx.svc.db.read([&](DbConn& c) { return loadPlayer(c, id); }), ctx.svc.nowMs());
     if (ctx.svc.hub) o->set("online", ctx.svc.hub->isOnline(id));
+    o->set("proofOfPlay", ctx.svc.db.read([&](DbConn& c) { return popSummaryJson(c, id); }));
     ctx.sendJson(200, o);
 }
 

@@ -528,6 +528,34 @@ std::string toCsv(const std::vector<std::string>& header, const std::vector<std:
     return out;
 }
 
+Poco::JSON::Object::Ptr popSummaryJson(DbConn& c, const std::string& playerId) {
+    sqlite3* h = sqliteOf(c);
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    SqlStmt rec(h, "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM pop_records WHERE player_id = ?");
+    rec.bind(1, playerId);
+    rec.step();
+    o->set("lastSeq", rec.i64(0));
+    o->set("records", rec.i64(1));
+    SqlStmt pr(h, "SELECT COUNT(*), MAX(id) FROM pop_problems WHERE player_id = ?");
+    pr.bind(1, playerId);
+    pr.step();
+    o->set("problems", pr.i64(0));
+    Poco::Dynamic::Var last;
+    if (pr.i64(0) > 0) {
+        SqlStmt one(h, "SELECT code, seq, detected_at FROM pop_problems WHERE id = ?");
+        one.bind(1, pr.i64(1));
+        if (one.step()) {
+            Poco::JSON::Object::Ptr l = new Poco::JSON::Object;
+            l->set("code", one.str(0));
+            l->set("seq", one.i64(1));
+            l->set("atMs", one.i64(2));
+            last = l;
+        }
+    }
+    o->set("lastProblem", last);
+    return o;
+}
+
 void addReportRoutes(Router& r) {
     constexpr unsigned kReaders = kAnyUser;
     r.add({"GET", "/api/v1/reports/plays", kReaders, "reports",

@@ -154,6 +154,16 @@ TEST_CASE("reports: counts by campaign, theme and hour, scheduled vs played, upt
     REQUIRE(probs.json()->getArray("rows")->size() == 1);
     CHECK(probs.json()->getArray("rows")->getObject(0)->getValue<std::string>("code") == "gap");
 
+    // The screen itself is flagged.
+    auto pj = auditor.get("/api/v1/players/" + p.id);
+    REQUIRE(pj.status == 200);
+    auto pop = pj.json()->getObject("proofOfPlay");
+    REQUIRE(pop);
+    CHECK(pop->getValue<int>("lastSeq") == 122);
+    CHECK(pop->getValue<int>("records") == 121);
+    CHECK(pop->getValue<int>("problems") == 1);
+    CHECK(pop->getObject("lastProblem")->getValue<std::string>("code") == "gap");
+
     auto sum = ed.get("/api/v1/reports/campaigns/" + std::to_string(campaign) + "/summary?" + range);
     INFO(sum.body);
     REQUIRE(sum.status == 200);
