@@ -665,14 +665,18 @@ void Hub::publish(HubManifest m) {
 std::optional<std::string> Hub::sendCommand(const std::string& playerId, wire::CommandAction action) {
     auto& d = *impl_;
     if (!isOnline(playerId)) return std::nullopt;
-    const std::string id = "cmd-" + std::to_string(d.backend.nowMs()) + "-" + std::to_string(++d.commandSeq);
+    // Not on the hub thread: the backend is not ours to call here.
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    const std::string id = "cmd-" + std::to_string(now) + "-" + std::to_string(++d.commandSeq);
     {
         std::lock_guard lock(d.sharedMutex);
         CommandResult r;
         r.id = id;
         r.playerId = playerId;
         r.action = std::string(wire::commandActionName(action));
-        r.sentAtMs = d.backend.nowMs();
+        r.sentAtMs = now;
         d.results[id] = r;
         d.resultOrder.push_back(id);
         while (d.resultOrder.size() > kMaxCommandResults) {

@@ -244,14 +244,15 @@ TEST_CASE("kill -9 during transfer and activation never leaves a mixed or broken
                                                R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"all":true}})"));
     const fs::path dir = fx.path / "player";
     const std::string id = enrolCli(srv, admin, dir);
-    // Small chunks and a window of one stretch the transfer so kills land inside it.
-    {
+    // Even rounds: small chunks and a window of one stretch the transfer so the
+    // kill lands inside it. Odd rounds: full speed, so it lands near activation.
+    auto tune = [&](bool slow) {
         auto cfg = microscape::json::parse(readFile(dir / "player.json"));
         auto o = cfg->asObject();
-        o["chunk_bytes"] = 65536;
-        o["window"] = 2;
+        o["chunk_bytes"] = slow ? 2048 : 262144;
+        o["window"] = slow ? 1 : 8;
         std::ofstream(dir / "player.json") << microscape::json::canonical(microscape::json::Value(o));
-    }
+    };
     std::mt19937 rng(42);
     std::uniform_int_distribution<int> delay(30, 900);
     int sawPartial = 0, sawNew = 0;
@@ -260,9 +261,11 @@ TEST_CASE("kill -9 during transfer and activation never leaves a mixed or broken
         if (round % 3 == 2)  // a new version every few rounds, so activations keep happening
             REQUIRE(ed.request("PUT", "/api/v1/playlists/" + std::to_string(pl), items(round % 4, (round + 1) % 4)).status ==
                     200);
+        tune(round % 2 == 0);
         {
             PlayerProcess p(dir, fx.path / "kill.log");
-            std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
+            const int ms = delay(rng);
+            std::this_thread::sleep_for(std::chrono::milliseconds(round % 2 == 0 ? 150 + ms / 2 : ms));
             p.kill(SIGKILL);
         }
         const auto v = activeVersion(dir);
