@@ -256,6 +256,21 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "JOIN (SELECT id, COALESCE(location_id, 0) AS location_id FROM players) p ON p.id = r.player_id "
             "GROUP BY 1, 2, 3",
         },
+        // 4: the evidence tables refuse UPDATE and DELETE in the database itself.
+        {
+            "CREATE TRIGGER pop_records_no_update BEFORE UPDATE ON pop_records "
+            "BEGIN SELECT RAISE(ABORT, 'pop_records is append-only evidence'); END",
+            "CREATE TRIGGER pop_records_no_delete BEFORE DELETE ON pop_records "
+            "BEGIN SELECT RAISE(ABORT, 'pop_records is append-only evidence'); END",
+            "CREATE TRIGGER pop_checkpoints_no_update BEFORE UPDATE ON pop_checkpoints "
+            "BEGIN SELECT RAISE(ABORT, 'pop_checkpoints is append-only evidence'); END",
+            "CREATE TRIGGER pop_checkpoints_no_delete BEFORE DELETE ON pop_checkpoints "
+            "BEGIN SELECT RAISE(ABORT, 'pop_checkpoints is append-only evidence'); END",
+            "CREATE TRIGGER pop_problems_no_update BEFORE UPDATE ON pop_problems "
+            "BEGIN SELECT RAISE(ABORT, 'pop_problems is append-only evidence'); END",
+            "CREATE TRIGGER pop_problems_no_delete BEFORE DELETE ON pop_problems "
+            "BEGIN SELECT RAISE(ABORT, 'pop_problems is append-only evidence'); END",
+        },
     };
     return kMigrations;
 }

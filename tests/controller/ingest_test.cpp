@@ -262,3 +262,21 @@ TEST_CASE("ingest flags absurd timestamps and media never sent to the player", "
     REQUIRE(r2);
     CHECK(r2->problems.empty());
 }
+
+TEST_CASE("the evidence tables refuse UPDATE and DELETE", "[controller][pop]") {
+    World w;
+    auto p = makePlayer("p-ro", 3);
+    w.enrol(p);
+    REQUIRE(w.ingest.ingestBatch(p.id, p.batch(1, 3), w.now));
+    REQUIRE_FALSE(w.ingest.ingestBatch(p.id, "junk", w.now));
+    const auto problems = w.count("SELECT COUNT(*) FROM pop_problems");
+    REQUIRE(problems >= 1);
+    for (const char* sql : {"UPDATE pop_records SET measured_ms = 1", "DELETE FROM pop_records",
+                            "UPDATE pop_checkpoints SET first_seq = 2", "DELETE FROM pop_checkpoints",
+                            "UPDATE pop_problems SET code = 'x'", "DELETE FROM pop_problems"}) {
+        INFO(sql);
+        CHECK_THROWS(w.db.write([&](DbConn& c) { c.exec(sql); }));
+    }
+    CHECK(w.count("SELECT COUNT(*) FROM pop_records") == 3);
+    CHECK(w.count("SELECT COUNT(*) FROM pop_problems") == problems);
+}
