@@ -1,11 +1,15 @@
 // bench_ingest: proof-of-play ingest of signed batches (parse, checkpoint
 // signature, chain, plausibility, exactly-once store, rollups) against a plain
 // batched SQLite insert of the same rows into the same table, in the same run.
-// Usage: bench_ingest [RECORDS=1000000] [PLAYERS=500] [BATCH=500]
+// Usage: bench_ingest [RECORDS=1000000] [PLAYERS=500] [BATCH=500] [sync|pipelined]
+// (pipelined: PopIngest::prepare of the next batch on a second thread while the
+// current one commits; sync: ingestBatch as the hub calls it).
 // Goal (issue 6): ingest >= 0.5 x the plain insert and >= 100k records/s.
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -39,6 +43,7 @@ int main(int argc, char** argv) {
     const std::int64_t total = argc > 1 ? std::atoll(argv[1]) : 1000000;
     const int nPlayers = argc > 2 ? std::atoi(argv[2]) : 500;
     const int batchSize = argc > 3 ? std::atoi(argv[3]) : 500;
+    const bool pipelined = argc > 4 && std::string(argv[4]) == "pipelined";
     const fs::path dir = fs::temp_directory_path() / ("ms-bench-ingest-" + std::to_string(std::random_device{}()));
     fs::create_directories(dir);
 
@@ -107,13 +112,24 @@ int main(int argc, char** argv) {
     std::mt19937 rng(42);
     const int rounds = static_cast<int>((total + static_cast<std::int64_t>(nPlayers) * batchSize - 1) /
                                         (static_cast<std::int64_t>(nPlayers) * batchSize));
+    struct Item {
+        std::string playerId;
+        pop::Batch batch;
+        std::string body;
+        std::int64_t last = 0;
+    };
     for (int round = 0; round < rounds && done < total; ++round) {
+        // 1. This round's batches, one per player (not timed).
+        std::vector<Item> items;
+        std::int64_t planned = done;
         for (auto& p : players) {
-            if (done >= total) break;
-            const int n = static_cast<int>(std::min<std::int64_t>(batchSize, total - done));
+            if (planned >= total) break;
+            const int n = static_cast<int>(std::min<std::int64_t>(batchSize, total - planned));
+            planned += n;
             std::int64_t t = kStart + round * static_cast<std::int64_t>(batchSize) * 15000;
             auto& ch = chains[static_cast<std::size_t>(&p - players.data())];
-            pop::Batch b;
+            Item it;
+            it.playerId = p.id;
             for (int i = 0; i < n; ++i, t += 15000) {
                 pop::Record r;
                 r.playerId = p.id;
@@ -131,40 +147,67 @@ int main(int argc, char** argv) {
                 r.endUtcMs = t + r.measuredMs;
                 r.outcome = pop::classify(r.scheduledMs, r.measuredMs);
                 ch.prev = pop::recordHash(r);
-                b.records.push_back(std::move(r));
+                it.batch.records.push_back(std::move(r));
             }
-            const std::int64_t last = ch.seq;
-            b.checkpoint = pop::makeCheckpoint(b.records, t, *p.key);
-            const std::string body = pop::encodeBatch(b);
-            bytes += static_cast<std::int64_t>(body.size());
+            it.last = ch.seq;
+            it.batch.checkpoint = pop::makeCheckpoint(it.batch.records, t, *p.key);
+            it.body = pop::encodeBatch(it.batch);
+            bytes += static_cast<std::int64_t>(it.body.size());
+            items.push_back(std::move(it));
+        }
 
-            auto t0 = Clock::now();
-            auto r = ingest.ingestBatch(p.id, body, kStart + 86400000LL * 60);
-            ingestS += secondsSince(t0);
-            if (!r || r->ackSeq != last || !r->problems.empty()) {
-                std::fprintf(stderr, "ingest failed for %s: %s\n", p.id.c_str(),
+        // 2. Ingest, timed: synchronously (as the hub calls it), or with prepare()
+        // of the next batch on a second thread while the current one commits.
+        const std::int64_t now = kStart + 86400000LL * 60;
+        auto checkOutcome = [&](const Item& it, const Result<controller::IngestOutcome>& r) {
+            if (!r || r->ackSeq != it.last || !r->problems.empty()) {
+                std::fprintf(stderr, "ingest failed for %s: %s\n", it.playerId.c_str(),
                              !r ? r.error().str().c_str()
                                 : (r->problems.empty() ? "bad ack" : r->problems.front().message.c_str()));
-                return 1;
+                std::exit(1);
             }
-            if (rng() % 100 == 0) {  // 1% of batches re-sent (a lost ack): acknowledged, not stored
-                auto again = ingest.ingestBatch(p.id, body, kStart + 86400000LL * 60);
-                if (!again || again->stored != 0) return 1;
-                ++resent;
+        };
+        std::vector<std::size_t> resend;
+        for (std::size_t k = 0; k < items.size(); ++k)
+            if (rng() % 100 == 0) resend.push_back(k);  // 1% of batches re-sent (a lost ack)
+        auto t0 = Clock::now();
+        if (!pipelined) {
+            for (const auto& it : items) checkOutcome(it, ingest.ingestBatch(it.playerId, it.body, now));
+        } else {
+            std::vector<controller::PopIngest::Prepared> prepared(items.size());
+            std::atomic<std::size_t> ready{0};
+            std::thread producer([&] {
+                for (std::size_t k = 0; k < items.size(); ++k) {
+                    prepared[k] = controller::PopIngest::prepare(items[k].playerId, items[k].body);
+                    ready.store(k + 1, std::memory_order_release);
+                }
+            });
+            for (std::size_t k = 0; k < items.size(); ++k) {
+                while (ready.load(std::memory_order_acquire) <= k) std::this_thread::yield();
+                checkOutcome(items[k], ingest.commit(std::move(prepared[k]), now));
             }
+            producer.join();
+        }
+        for (auto k : resend) {
+            auto again = ingest.ingestBatch(items[k].playerId, items[k].body, now);
+            if (!again || again->stored != 0) return 1;
+            ++resent;
+        }
+        ingestS += secondsSince(t0);
 
-            // The baseline gets the already-parsed rows and their hashes for free.
+        // 3. The baseline, timed: it gets the already-parsed rows and their hashes for free.
+        for (const auto& it : items) {
             std::vector<std::string> lines, hashes;
-            for (const auto& rec : b.records) {
+            for (const auto& rec : it.batch.records) {
                 lines.push_back(pop::canonicalBytes(rec));
                 hashes.push_back(crypto::sha256Hex(lines.back()));
             }
             auto t1 = Clock::now();
             check(sqlite3_exec(plain, "BEGIN", nullptr, nullptr, nullptr), plain, "begin");
-            for (std::size_t i = 0; i < b.records.size(); ++i) {
-                const auto& rec = b.records[i];
-                auto text = [&](int col, const std::string& s) {
-                    sqlite3_bind_text(ins, col, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+            for (std::size_t i = 0; i < it.batch.records.size(); ++i) {
+                const auto& rec = it.batch.records[i];
+                auto text = [&](int col, const std::string& v) {
+                    sqlite3_bind_text(ins, col, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
                 };
                 text(1, rec.playerId);
                 sqlite3_bind_int64(ins, 2, rec.seq);
@@ -186,7 +229,7 @@ int main(int argc, char** argv) {
             }
             check(sqlite3_exec(plain, "COMMIT", nullptr, nullptr, nullptr), plain, "commit");
             plainS += secondsSince(t1);
-            done += n;
+            done += static_cast<std::int64_t>(it.batch.records.size());
         }
     }
     sqlite3_finalize(ins);
@@ -196,7 +239,8 @@ int main(int argc, char** argv) {
     std::printf("records %lld from %d players, batches of %d (%.1f MB of batch bytes), %lld re-sent batches\n",
                 static_cast<long long>(done), nPlayers, batchSize, static_cast<double>(bytes) / 1e6,
                 static_cast<long long>(resent));
-    std::printf("ingest (verify + store + rollups): %8.2f s  %9.0f records/s\n", ingestS, ingestRate);
+    std::printf("ingest, %s (verify + store + rollups): %8.2f s  %9.0f records/s\n",
+                pipelined ? "pipelined" : "sync", ingestS, ingestRate);
     std::printf("plain batched SQLite insert:       %8.2f s  %9.0f records/s\n", plainS, plainRate);
     std::printf("ratio ingest / plain: %.2f (goal >= 0.5); ingest rate goal >= 100000/s: %s\n",
                 ingestRate / plainRate, ingestRate >= 100000 ? "met" : "NOT met");

@@ -55,9 +55,43 @@ const PopIngest::MediaSet& PopIngest::mediaSentTo(DbConn& c, const std::string& 
 
 Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::string_view batchBytes,
                                              std::int64_t nowMs) {
+    return commit(prepare(playerId, batchBytes), nowMs);
+}
+
+PopIngest::Prepared PopIngest::prepare(const std::string& playerId, std::string_view batchBytes) {
+    Prepared p;
+    p.playerId = playerId;
+    p.sizeBytes = batchBytes.size();
+    p.sha256 = crypto::sha256Hex(batchBytes);
+    if (batchBytes.size() > kMaxProofsBatchBytes) return p;
+    p.bytes.assign(batchBytes);
+    p.batch = pop::parseBatch(p.bytes);
+    if (!p.batch) return p;
+    // parseBatch accepted only canonical lines, so a record's hash is the hash of
+    // its line; when every link holds on those, verifyChain has nothing to report
+    // and commit() runs it only to name what is wrong.
+    const auto& records = p.batch->records;
+    const auto& cp = p.batch->checkpoint;
+    const auto lines = splitLines(p.bytes);
+    p.hashes.reserve(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) p.hashes.push_back(crypto::sha256Hex(lines[i]));
+    bool linked = cp.count == static_cast<std::int64_t>(records.size()) && cp.lastHash == p.hashes.back() &&
+                  (records.front().seq != 1 || records.front().prevHash == pop::kGenesisHash);
+    for (std::size_t i = 0; linked && i < records.size(); ++i) {
+        const auto& r = records[i];
+        linked = r.playerId == playerId && r.seq == records.front().seq + static_cast<std::int64_t>(i) &&
+                 (i == 0 || r.prevHash == p.hashes[i - 1]);
+    }
+    p.linked = linked;
+    return p;
+}
+
+Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
     std::lock_guard lock(mutex_);
     ++stats_.batches;
-    const std::string batchSha = crypto::sha256Hex(batchBytes);
+    const std::string& playerId = prep.playerId;
+    const std::string_view batchBytes = prep.bytes;
+    const std::string& batchSha = prep.sha256;
     std::vector<IngestProblem> problems;
     std::optional<Tip> newTip;
     std::int64_t newRecords = 0;
@@ -67,7 +101,7 @@ Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::s
         SqlStmt st(db,
                    "INSERT OR IGNORE INTO pop_problems(player_id, code, seq, message, batch_sha256, batch, "
                    "detected_at) VALUES (?,?,?,?,?,?,?)");
-        const bool keep = batchBytes.size() <= kMaxProofsBatchBytes;
+        const bool keep = prep.sizeBytes <= kMaxProofsBatchBytes;
         for (const auto& p : problems) {
             st.bind(1, playerId).bind(2, p.code).bind(3, p.seq).bind(4, p.message).bind(5, batchSha);
             if (keep) st.bindBlob(6, batchBytes);
@@ -87,9 +121,9 @@ Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::s
                 ++stats_.refused;
                 return makeError(code, std::move(message));
             };
-            if (batchBytes.size() > kMaxProofsBatchBytes)
+            if (prep.sizeBytes > kMaxProofsBatchBytes)
                 return refuse(Errc::TooLarge, "oversized",
-                              "batch of " + std::to_string(batchBytes.size()) + " bytes exceeds the limit of " +
+                              "batch of " + std::to_string(prep.sizeBytes) + " bytes exceeds the limit of " +
                                   std::to_string(kMaxProofsBatchBytes));
 
             // The player, its key and where it is.
@@ -116,7 +150,7 @@ Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::s
             }
             const crypto::PublicKey& key = keyIt->second;
 
-            auto batch = pop::parseBatch(batchBytes);
+            auto& batch = prep.batch;
             if (!batch) {
                 if (batch.error().code == Errc::TooLarge)
                     return refuse(Errc::TooLarge, "oversized", batch.error().str());
@@ -146,20 +180,8 @@ Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::s
             out.ackSeq = tip.seq;
 
             // The batch on its own: well-formed, linked inside, signed over its last record.
-            // parseBatch accepted only canonical lines, so a record's hash is the hash
-            // of its line; when every link holds on those, verifyChain has nothing to
-            // report and is only run to name what is wrong.
-            const auto lines = splitLines(batchBytes);
-            std::vector<std::string> hashes;
-            hashes.reserve(records.size());
-            for (std::size_t i = 0; i < records.size(); ++i) hashes.push_back(crypto::sha256Hex(lines[i]));
-            bool linked = cp.count == static_cast<std::int64_t>(records.size()) && cp.lastHash == hashes.back() &&
-                          (records.front().seq != 1 || records.front().prevHash == pop::kGenesisHash);
-            for (std::size_t i = 0; linked && i < records.size(); ++i) {
-                const auto& r = records[i];
-                linked = r.playerId == playerId && r.seq == records.front().seq + static_cast<std::int64_t>(i) &&
-                         (i == 0 || r.prevHash == hashes[i - 1]);
-            }
+            const auto& hashes = prep.hashes;
+            const bool linked = prep.linked;
             std::optional<pop::Anchor> inner;
             if (records.front().seq > 1) inner = pop::Anchor{records.front().seq - 1, records.front().prevHash};
             pop::Report rep;
@@ -244,6 +266,7 @@ Result<IngestOutcome> PopIngest::ingestBatch(const std::string& playerId, std::s
                     problems.push_back({"media_not_sent", seq, "media " + sha + " was never sent to this player"});
 
                 // The records, exactly as signed.
+                const auto lines = splitLines(batchBytes);
                 SqlStmt ins(db,
                             "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
                             "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "

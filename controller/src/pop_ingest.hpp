@@ -72,6 +72,22 @@ public:
     // store failed). Problems of refused batches are stored before returning.
     Result<IngestOutcome> ingestBatch(const std::string& playerId, std::string_view batchBytes, std::int64_t nowMs);
 
+    // The same in two halves, so that the CPU-heavy one can run on another thread
+    // while the previous batch is stored: prepare() parses the batch, hashes its
+    // lines and checks the links inside it without touching the store (any thread,
+    // concurrently with everything); commit() does the rest, as ingestBatch.
+    struct Prepared {
+        std::string playerId;
+        std::string bytes;  // empty when oversized
+        std::size_t sizeBytes = 0;
+        std::string sha256;
+        Result<pop::Batch> batch = makeError(Errc::Internal, "not parsed");
+        std::vector<std::string> hashes;  // of each record line
+        bool linked = false;              // every link inside the batch holds
+    };
+    static Prepared prepare(const std::string& playerId, std::string_view batchBytes);
+    Result<IngestOutcome> commit(Prepared prepared, std::int64_t nowMs);
+
     // Recomputes every rollup table from the raw records (one transaction).
     // Returns the number of records read. Errors: Internal.
     Result<std::int64_t> rebuildRollups();
