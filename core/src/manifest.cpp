@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "microscape/core/json_fields.hpp"
+
 #include "microscape/core/time.hpp"
 
 namespace microscape::manifest {
@@ -24,44 +26,6 @@ bool hasControl(std::string_view s) {
     }
     return false;
 }
-
-// Reads fields of an object, remembering which were used, to reject unknown ones.
-class Fields {
-public:
-    Fields(const json::Value& v, std::string where) : obj_(v.asObject()), where_(std::move(where)) {}
-
-    Result<const json::Value*> get(std::string_view key, json::Value::Type type) {
-        auto it = obj_.find(key);
-        if (it == obj_.end()) return bad(where_ + ": missing field \"" + std::string(key) + "\"");
-        if (it->second.type() != type)
-            return bad(where_ + ": field \"" + std::string(key) + "\" has the wrong type");
-        used_.insert(std::string(key));
-        return &it->second;
-    }
-    Result<std::string> str(std::string_view key) {
-        auto v = get(key, json::Value::Type::String);
-        if (!v) return v.error();
-        return (*v)->asString();
-    }
-    Result<std::int64_t> integer(std::string_view key, std::int64_t lo, std::int64_t hi) {
-        auto v = get(key, json::Value::Type::Int);
-        if (!v) return v.error();
-        std::int64_t n = (*v)->asInt();
-        if (n < lo || n > hi)
-            return bad(where_ + ": field \"" + std::string(key) + "\" = " + std::to_string(n) + " is out of range");
-        return n;
-    }
-    Status noOthers() const {
-        for (const auto& [k, v] : obj_)
-            if (!used_.count(k)) return bad(where_ + ": unknown field \"" + k + "\"");
-        return {};
-    }
-
-private:
-    const json::Object& obj_;
-    std::string where_;
-    std::set<std::string, std::less<>> used_;
-};
 
 }  // namespace
 
@@ -146,7 +110,9 @@ Result<Manifest> parse(std::string_view bytes) {
                                                       std::to_string(kFormatVersion) + ")");
 
     Manifest m;
-    Fields f(*doc, "manifest");
+    auto fields = json::Fields::of(*doc, "manifest");
+    if (!fields) return fields.error();
+    json::Fields& f = *fields;
     MS_TRY(f.integer("format", kFormatVersion, kFormatVersion));
     auto bundleId = f.str("bundle_id");
     if (!bundleId) return bundleId.error();
@@ -188,7 +154,7 @@ Result<Manifest> parse(std::string_view bytes) {
 
     auto media = f.get("media", json::Value::Type::Array);
     if (!media) return media.error();
-    MS_TRY(f.noOthers());
+    MS_TRY(f.finish());
 
     const auto& list = (*media)->asArray();
     if (list.size() > kMaxMediaCount)
@@ -198,8 +164,9 @@ Result<Manifest> parse(std::string_view bytes) {
     std::uint64_t total = 0;
     for (std::size_t i = 0; i < list.size(); ++i) {
         std::string where = "media[" + std::to_string(i) + "]";
-        if (!list[i].isObject()) return bad(where + " is not an object");
-        Fields mf(list[i], where);
+        auto mfields = json::Fields::of(list[i], where);
+        if (!mfields) return mfields.error();
+        json::Fields& mf = *mfields;
         MediaEntry e;
         auto sha = mf.str("sha256");
         if (!sha) return sha.error();
@@ -232,7 +199,7 @@ Result<Manifest> parse(std::string_view bytes) {
         if (!isValidFileName(*fileName))
             return bad(where + ": file_name must be 1-255 bytes of UTF-8 without '/' or control characters");
         e.fileName = *fileName;
-        MS_TRY(mf.noOthers());
+        MS_TRY(mf.finish());
         m.media.push_back(std::move(e));
     }
     if (total > kMaxBundleBytes)

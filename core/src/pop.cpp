@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "microscape/core/json_fields.hpp"
 #include "microscape/core/manifest.hpp"
 
 namespace microscape::pop {
@@ -16,41 +17,6 @@ constexpr std::int64_t kMaxUtcMs = 253'402'300'800'000;  // year 10000, exclusiv
 Error bad(std::string msg) { return makeError(Errc::BadManifest, std::move(msg)); }
 
 bool optionalId(std::string_view s) { return s.empty() || manifest::isValidId(s); }
-
-// Reads the fields of one object and rejects those it does not know.
-class Fields {
-public:
-    Fields(const json::Object& o, std::string where) : obj_(o), where_(std::move(where)) {}
-
-    Result<const json::Value*> get(std::string_view key, json::Value::Type type) {
-        auto it = obj_.find(key);
-        if (it == obj_.end()) return bad(where_ + ": missing field \"" + std::string(key) + "\"");
-        if (it->second.type() != type)
-            return bad(where_ + ": field \"" + std::string(key) + "\" has the wrong type");
-        used_.insert(std::string(key));
-        return &it->second;
-    }
-    Result<std::string> str(std::string_view key) {
-        auto v = get(key, json::Value::Type::String);
-        if (!v) return v.error();
-        return (*v)->asString();
-    }
-    Result<std::int64_t> integer(std::string_view key) {
-        auto v = get(key, json::Value::Type::Int);
-        if (!v) return v.error();
-        return (*v)->asInt();
-    }
-    Status noOthers() const {
-        for (const auto& [k, v] : obj_)
-            if (!used_.count(k)) return bad(where_ + ": unknown field \"" + k + "\"");
-        return {};
-    }
-
-private:
-    const json::Object& obj_;
-    std::string where_;
-    std::set<std::string, std::less<>> used_;
-};
 
 #define POP_STR(fields, key, dest)           \
     do {                                     \
@@ -166,8 +132,9 @@ std::string canonicalBytes(const Record& r) { return json::canonical(toJson(r));
 std::string recordHash(const Record& r) { return crypto::sha256Hex(canonicalBytes(r)); }
 
 Result<Record> recordFromJson(const json::Value& v) {
-    if (!v.isObject()) return bad("record: not an object");
-    Fields f(v.asObject(), "record");
+    auto fields = json::Fields::of(v, "record");
+    if (!fields) return fields.error();
+    json::Fields& f = *fields;
     std::int64_t format = 0;
     POP_INT(f, "format", format);
     if (format != kFormatVersion)
@@ -192,7 +159,7 @@ Result<Record> recordFromJson(const json::Value& v) {
     POP_STR(f, "frame_digest", r.frameDigest);
     POP_INT(f, "clock_skew_ms", r.clockSkewMs);
     POP_STR(f, "detail", r.detail);
-    MS_TRY(f.noOthers());
+    MS_TRY(f.finish());
     auto k = kindFromName(kind);
     if (!k) return bad("record: unknown kind \"" + kind + "\"");
     r.kind = *k;
@@ -267,8 +234,9 @@ json::Value toJson(const Checkpoint& c) {
 std::string canonicalBytes(const Checkpoint& c) { return json::canonical(toJson(c)); }
 
 Result<Checkpoint> checkpointFromJson(const json::Value& v) {
-    if (!v.isObject()) return bad("checkpoint: not an object");
-    Fields f(v.asObject(), "checkpoint");
+    auto fields = json::Fields::of(v, "checkpoint");
+    if (!fields) return fields.error();
+    json::Fields& f = *fields;
     std::int64_t format = 0;
     POP_INT(f, "format", format);
     if (format != kFormatVersion)
@@ -285,7 +253,7 @@ Result<Checkpoint> checkpointFromJson(const json::Value& v) {
     POP_INT(f, "created_utc_ms", c.createdUtcMs);
     POP_STR(f, "key", c.keyId);
     POP_STR(f, "sig", sig);
-    MS_TRY(f.noOthers());
+    MS_TRY(f.finish());
     auto raw = crypto::base64Decode(sig);
     if (!raw) return bad("checkpoint: sig is not base64");
     c.signature = std::move(*raw);

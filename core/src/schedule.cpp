@@ -1,4 +1,5 @@
 #include "microscape/core/schedule.hpp"
+#include "microscape/core/json_fields.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -31,60 +32,17 @@ std::string at(const std::string& path, std::size_t i) {
     return path + "[" + std::to_string(i) + "]";
 }
 
-// The fields of one JSON object; finish() rejects any key that was not asked for.
-class Fields {
+// Schedule fields: the shared strict reader, with errors prefixed "schedule: ".
+class Fields : public json::Fields {
   public:
     static Result<Fields> of(const json::Value& v, std::string path) {
-        if (!v.isObject()) return bad(path, "expected an object");
-        return Fields(v.asObject(), std::move(path));
-    }
-
-    const std::string& path() const { return path_; }
-    bool has(std::string_view key) const { return obj_->find(key) != obj_->end(); }
-
-    Result<const json::Value*> get(std::string_view key, json::Value::Type type,
-                                   std::string_view typeName) {
-        auto it = obj_->find(key);
-        if (it == obj_->end()) return bad(join(path_, key), "missing");
-        if (it->second.type() != type)
-            return bad(join(path_, key), "expected " + std::string(typeName));
-        used_.insert(it->first);
-        return &it->second;
-    }
-    Result<std::string> str(std::string_view key) {
-        auto v = get(key, json::Value::Type::String, "a string");
-        MS_TRY(v);
-        return (*v)->asString();
-    }
-    Result<std::int64_t> integer(std::string_view key) {
-        auto v = get(key, json::Value::Type::Int, "an integer");
-        MS_TRY(v);
-        return (*v)->asInt();
-    }
-    Result<bool> boolean(std::string_view key) {
-        auto v = get(key, json::Value::Type::Bool, "true or false");
-        MS_TRY(v);
-        return (*v)->asBool();
-    }
-    Result<const json::Array*> array(std::string_view key) {
-        auto v = get(key, json::Value::Type::Array, "an array");
-        MS_TRY(v);
-        return &(*v)->asArray();
-    }
-    Status finish() const {
-        for (const auto& [key, value] : *obj_) {
-            (void)value;
-            if (!used_.count(key)) return bad(join(path_, key), "unknown field");
-        }
-        return {};
+        auto f = json::Fields::of(v, std::move(path), "schedule: ");
+        if (!f) return f.error();
+        return Fields(std::move(*f));
     }
 
   private:
-    Fields(const json::Object& obj, std::string path) : obj_(&obj), path_(std::move(path)) {}
-
-    const json::Object* obj_;
-    std::string path_;
-    std::set<std::string, std::less<>> used_;
+    explicit Fields(json::Fields f) : json::Fields(std::move(f)) {}
 };
 
 bool isDigit(char c) {
