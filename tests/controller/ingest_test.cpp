@@ -177,7 +177,7 @@ TEST_CASE("ingest keeps a gap and a broken link as evidence and flags them", "[c
     }
 }
 
-TEST_CASE("ingest refuses bad signatures, unknown and revoked keys and oversized batches", "[controller][pop]") {
+TEST_CASE("ingest refuses bad signatures and unknown or revoked keys and oversized batches", "[controller][pop]") {
     World w;
     auto p = makePlayer("p-sig", 5);
     w.enrol(p);

@@ -33,7 +33,7 @@ std::int64_t nowMs() {
 
 }  // namespace
 
-TEST_CASE("reports: counts by campaign, theme and hour, scheduled vs played, uptime, summary",
+TEST_CASE("reports by campaign and theme and hour with scheduled vs played and uptime and a campaign summary",
           "[controller][pop][reports]") {
     TestServer srv;
     TempDir fx;
