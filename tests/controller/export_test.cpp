@@ -239,6 +239,22 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
         auto r = runProcess({MICROSCAPE_PACK_BIN, "audit", "--pub", pub, badPath.string()});
         CHECK(r.exitCode == 1);
     }
+    SECTION("an export of chosen players holds only their evidence and verifies") {
+        auto one = auditor.get("/api/v1/audit/export?from=" + kDate + "&to=" + kNextDate + "&players=" + players[2].id);
+        REQUIRE(one.status == 200);
+        tar::MemorySource src(one.body);
+        auto e = audit::readExport(src);
+        REQUIRE(e);
+        CHECK(e->players.size() == 1);
+        CHECK(e->evidence.size() == 1);
+        CHECK(e->evidence.count(players[2].id) == 1);
+        const auto onePath = tmp.path / "one.tar";
+        std::ofstream(onePath, std::ios::binary) << one.body;
+        CHECK(runProcess({MICROSCAPE_PACK_BIN, "audit", "--pub", pub, onePath.string()}).exitCode == 0);
+        CHECK(auditor.get("/api/v1/audit/export?from=" + kDate + "&to=" + kNextDate + "&players=nobody").status ==
+              404);
+        CHECK(auditor.get("/api/v1/audit/export?from=" + kNextDate + "&to=" + kDate).status == 400);
+    }
     SECTION("editors may read reports but not export evidence") {
         Client editor = srv.userClient("ed1", "editor", "交警");
         CHECK(editor.get("/api/v1/audit/export?from=" + kDate + "&to=" + kNextDate).status == 403);
