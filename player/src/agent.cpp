@@ -1,9 +1,13 @@
 #include "microscape/player/agent.hpp"
 
+#include "microscape/core/pop.hpp"
+#include "microscape/player/journal.hpp"
+
 #include <Poco/Logger.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <chrono>
@@ -89,6 +93,14 @@ struct SyncAgent::Impl {
     std::string lastError;
     std::int64_t clockOffsetMs = 0;
     bool haveOffset = false;
+    std::atomic<std::int64_t> sharedOffsetMs{0};
+
+    // Proof-of-play upload (agent thread only after start()).
+    Journal* journal = nullptr;
+    std::optional<crypto::PrivateKey> identityKey;
+    bool proofsInFlight = false;
+    std::int64_t proofsSentMs = 0;
+    std::int64_t proofsLastSeq = 0;
 
     Impl(PlayerConfig c, AgentOptions o, Poco::Logger& l)
         : config(std::move(c)),
@@ -209,6 +221,7 @@ struct SyncAgent::Impl {
         }
         linkSinceMs = lastRecvMs = steadyMs();
         inflight = 0;
+        proofsInFlight = false;
         resetRequests();
         sendHello();
     }
@@ -228,8 +241,59 @@ struct SyncAgent::Impl {
             isConnected = false;
         }
         inflight = 0;
+        proofsInFlight = false;
         resetRequests();
         scheduleReconnect();
+    }
+
+    // ------------------------------------------------------------ proof of play
+    // One PROOFS in flight: the oldest unacknowledged records with a signed
+    // checkpoint. Sent again after a reconnect or when no ack came in time.
+    void pumpProofs() {
+        if (!journal || !identityKey || link != Link::Ready) return;
+        const auto t = steadyMs();
+        if (proofsInFlight) {
+            if (t - proofsSentMs < options.proofsTimeoutMs) return;
+            log.information("player %s: no PROOFS_ACK for seq %Ld within %Ld ms; sending again", config.playerId,
+                            proofsLastSeq, t - proofsSentMs);
+            proofsInFlight = false;
+        }
+        if (journal->status().unacked <= 0) return;
+        const std::size_t maxRecords = std::clamp<std::size_t>(options.proofsBatchRecords, 1, pop::kMaxBatchRecords);
+        auto batch = journal->nextBatch(maxRecords, *identityKey, now());
+        if (!batch) {
+            setError("proof-of-play batch: " + batch.error().str());
+            proofsSentMs = t;
+            proofsInFlight = true;  // try again after the timeout, not in a tight loop
+            return;
+        }
+        if (!*batch || (*batch)->records.empty()) return;
+        wire::Proofs p;
+        p.firstSeq = (*batch)->records.front().seq;
+        p.lastSeq = (*batch)->records.back().seq;
+        p.body = pop::encodeBatch(**batch);
+        if (!sendMsg(wire::toEnvelope(p))) return;  // the socket is full or gone; next turn
+        proofsInFlight = true;
+        proofsSentMs = t;
+        proofsLastSeq = p.lastSeq;
+        log.debug("player %s: PROOFS %Ld..%Ld sent (%z bytes)", config.playerId, p.firstSeq, p.lastSeq, p.body.size());
+    }
+
+    void onProofsAck(const wire::ProofsAck& a) {
+        if (!journal) return;
+        if (a.seq > 0) {
+            if (auto st = journal->acknowledge(a.seq); !st) {
+                setError("PROOFS_ACK for seq " + std::to_string(a.seq) + ": " + st.error().str());
+                return;
+            }
+        }
+        log.debug("player %s: PROOFS_ACK seq %Ld", config.playerId, a.seq);
+        // A late ack of an earlier batch leaves the current one waiting; an ack
+        // short of the batch means the rest was not stored: resend after the timeout.
+        if (proofsInFlight && a.seq >= proofsLastSeq) {
+            proofsInFlight = false;
+            pumpProofs();
+        }
     }
 
     // ------------------------------------------------------------ fetching
@@ -532,6 +596,7 @@ struct SyncAgent::Impl {
         const std::int64_t sample = controllerMs - now();
         clockOffsetMs = haveOffset ? (clockOffsetMs * 3 + sample) / 4 : sample;
         haveOffset = true;
+        sharedOffsetMs.store(clockOffsetMs);
     }
 
     void handle(std::vector<zmq::message_t>& parts) {
@@ -611,7 +676,14 @@ struct SyncAgent::Impl {
                 log.warning("player %s: controller reports %s: %s", config.playerId, e->code, e->message);
                 return;
             }
-            case wire::Type::ProofsAck: return;  // the proof-of-play uploader plugs in here
+            case wire::Type::ProofsAck: {
+                auto a = wire::parseProofsAck(*env);
+                if (!a) {
+                    log.warning("player %s: bad PROOFS_ACK: %s", config.playerId, a.error().str());
+                    return;
+                }
+                return onProofsAck(*a);
+            }
             default:
                 log.warning("player %s: ignored %s from the controller", config.playerId,
                             std::string(wire::typeName(env->type)));
@@ -699,6 +771,7 @@ struct SyncAgent::Impl {
                 }
                 if (staged && checkDisk(false)) pump();
                 tick();
+                pumpProofs();
                 const auto t = steadyMs();
                 if (!config.importDir.empty() && t - lastImportScanMs >= options.importScanMs) {
                     lastImportScanMs = t;
@@ -763,6 +836,13 @@ void SyncAgent::stop() {
 
 void SyncAgent::setActivationListener(ActivationListener listener) { impl_->onActivated = std::move(listener); }
 void SyncAgent::setScreenshotHandler(ScreenshotHandler handler) { impl_->onScreenshot = std::move(handler); }
+
+void SyncAgent::setJournal(Journal* journal, crypto::PrivateKey identityKey) {
+    impl_->journal = journal;
+    impl_->identityKey.emplace(std::move(identityKey));
+}
+
+std::int64_t SyncAgent::clockOffsetMs() const { return impl_->sharedOffsetMs.load(); }
 
 void SyncAgent::setPlayback(json::Object playback) {
     std::lock_guard lock(impl_->mutex);

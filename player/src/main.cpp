@@ -1,11 +1,13 @@
-// microscape-player: enrol, run the sync agent (the playback engine attaches
-// to its seam), import a bundle file, or print the local state.
+// microscape-player: enrol; run the screen (sync agent, headless playback
+// engine, proof-of-play journal and its upload); import a bundle file; or
+// print the local state.
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
 #include <signal.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstring>
@@ -15,8 +17,13 @@
 #include <vector>
 
 #include "microscape/core/json.hpp"
+#include "microscape/core/schedule.hpp"
 #include "microscape/player/agent.hpp"
+#include "microscape/player/engine.hpp"
+#include "microscape/player/engine_frame.hpp"
+#include "microscape/player/engine_watchdog.hpp"
 #include "microscape/player/enroll.hpp"
+#include "microscape/player/journal.hpp"
 #include "microscape/player/sync.hpp"
 
 #ifndef MICROSCAPE_VERSION
@@ -33,8 +40,13 @@ const char* kUsage =
     "  microscape-player enroll --controller-http URL --token TOKEN --data-dir DIR\n"
     "                           [--name NAME] [--width W --height H] [--hub-endpoint tcp://HOST:PORT]\n"
     "  microscape-player run    --data-dir DIR [--import-dir DIR] [--log-level LEVEL]\n"
+    "                           [--width W --height H] [--preview FILE.png] [--no-playback]\n"
     "  microscape-player import --data-dir DIR BUNDLE.tar\n"
-    "  microscape-player status --data-dir DIR\n";
+    "  microscape-player status --data-dir DIR\n"
+    "\n"
+    "run plays the active bundle headless at W x H (default 1280x720), rewrites a\n"
+    "preview image (default DIR/preview.png), journals every play in DIR/state.db and\n"
+    "uploads the records to the controller. --no-playback runs the sync agent only.\n";
 
 constexpr const char* kSoftware = "microscape-player " MICROSCAPE_VERSION;
 
@@ -64,7 +76,9 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
     a.command = argv[1];
     for (int i = 2; i < argc; ++i) {
         std::string s = argv[i];
-        if (s.rfind("--", 0) == 0) {
+        if (s == "--no-playback") {  // the one flag without a value
+            a.opts[s.substr(2)] = "1";
+        } else if (s.rfind("--", 0) == 0) {
             if (i + 1 >= argc) {
                 err = s + " needs a value";
                 return false;
@@ -108,30 +122,138 @@ int cmdEnroll(const Args& a) {
     return 0;
 }
 
+json::Object playbackJson(const NowPlaying& n, const EngineStats& st) {
+    return json::Object{{"state", std::string(schedule::stateName(n.state))},
+                        {"source", std::string(schedule::sourceName(n.source))},
+                        {"source_id", n.sourceId},
+                        {"playlist", n.playlistId},
+                        {"media", n.mediaSha256},
+                        {"item", static_cast<std::int64_t>(n.itemIndex)},
+                        {"since_utc_ms", n.onAirSinceUtcMs},
+                        {"bundle_version", n.bundleVersion},
+                        {"plays", st.plays},
+                        {"failed", st.failed}};
+}
+
+std::int64_t steadyNowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 int cmdRun(const Args& a) {
     if (!a.opts.count("data-dir")) return fail(std::string("run needs --data-dir\n") + kUsage, 2);
     setupLogging(a.opts.count("log-level") ? a.opts.at("log-level") : "information");
+    auto& log = Poco::Logger::get("player");
     auto c = loadConfig(a.opts.at("data-dir"));
     if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
     if (a.opts.count("import-dir")) c->importDir = a.opts.at("import-dir");
-    // Signals are taken by sigwait below, never by a handler.
+    const bool playback = !a.opts.count("no-playback");
+    EngineConfig ec;
+    ec.playerId = c->playerId;
+    ec.headless = true;
+    try {
+        if (a.opts.count("width")) ec.width = std::stoi(a.opts.at("width"));
+        if (a.opts.count("height")) ec.height = std::stoi(a.opts.at("height"));
+    } catch (...) {
+        return fail("--width and --height take integers", 2);
+    }
+    ec.previewPath = a.opts.count("preview") ? a.opts.at("preview") : (c->dataDir / "preview.png").string();
+
+    // Signals are taken by sigtimedwait below, never by a handler; block them
+    // before any thread starts so that every thread inherits the mask.
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+    auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
+    if (!identity) return fail("identity key: " + identity.error().str());
+    auto journal = Journal::open(JournalConfig{(c->dataDir / "state.db").string(), c->playerId});
+    if (!journal) return fail("proof-of-play journal: " + journal.error().str(), exitCodeOf(journal.error()));
+
+    // Destroyed in reverse: agent, engine, journal.
+    std::unique_ptr<Engine> engine;
+    if (playback) {
+        auto e = Engine::create(ec, journal->get());
+        if (!e) return fail("playback engine: " + e.error().str(), exitCodeOf(e.error()));
+        engine = std::move(*e);
+    }
     AgentOptions o;
     o.software = kSoftware;
     SyncAgent agent(*c, o, Poco::Logger::get("player.sync"));
-    // The playback engine attaches here (activation listener, screenshot handler).
-    agent.setActivationListener([](const ActivatedBundle& b) {
-        Poco::Logger::get("player").information("active bundle %s version %Ld in %s", b.manifest.bundleId,
-                                                 b.manifest.version, b.dir.string());
+    agent.setJournal(journal->get(), std::move(*identity));
+    Engine* eng = engine.get();
+    // Called on the agent thread (at start() for the cached bundle, then after
+    // each activation): only hands the bundle to the engine's queue.
+    agent.setActivationListener([eng, &log](const ActivatedBundle& b) {
+        log.information("active bundle %s version %Ld in %s", b.manifest.bundleId, b.manifest.version, b.dir.string());
+        if (!eng) return;
+        auto bundle = ActiveBundle::fromManifest(b.manifest, b.blobsDir.string());
+        if (!bundle) {
+            log.error("active bundle version %Ld cannot be played: %s", b.manifest.version, bundle.error().str());
+            return;
+        }
+        eng->setBundle(std::move(*bundle));
     });
-    if (auto st = agent.start(); !st) return fail(st.error().str());
+    agent.setScreenshotHandler([eng]() {
+        SyncAgent::Screenshot s;
+        if (!eng) {
+            s.message = "playback is off (--no-playback)";
+            return s;
+        }
+        auto f = eng->snapshot();
+        if (f.empty()) {
+            s.message = "nothing on screen yet";
+            return s;
+        }
+        s.png = encodePng(f);
+        s.ok = !s.png.empty();
+        s.message = s.ok ? std::to_string(f.width) + "x" + std::to_string(f.height) : "PNG encoding failed";
+        return s;
+    });
+    if (engine) engine->start();
+    if (auto st = agent.start(); !st) {
+        if (engine) engine->stop();
+        return fail(st.error().str());
+    }
+    sdNotify("READY=1");
+    log.information("running as %s: %s", c->playerId,
+                    playback ? "headless " + std::to_string(ec.width) + "x" + std::to_string(ec.height) + ", preview " +
+                                   ec.previewPath
+                             : std::string("no playback"));
+
+    const std::int64_t pingEveryMs = watchdogPingIntervalMs();
+    std::int64_t lastPingMs = 0;
+    std::int64_t lastSkewMs = 0;
+    bool skewSent = false;
     int sig = 0;
-    sigwait(&set, &sig);
-    Poco::Logger::get("player").information("signal %d: stopping", sig);
+    for (;;) {
+        const timespec turn{0, 250'000'000};
+        sig = sigtimedwait(&set, nullptr, &turn);
+        if (sig == SIGINT || sig == SIGTERM) break;
+        const auto t = steadyNowMs();
+        if (engine) {
+            agent.setPlayback(playbackJson(engine->nowPlaying(), engine->stats()));
+            // The records carry player minus controller; the agent knows controller minus player.
+            const std::int64_t skew = -agent.clockOffsetMs();
+            if (!skewSent || skew != lastSkewMs) {
+                engine->setClockSkew(skew);
+                lastSkewMs = skew;
+                skewSent = true;
+            }
+        }
+        if (pingEveryMs > 0 && t - lastPingMs >= pingEveryMs) {
+            // A hung playback thread stops the pings and systemd restarts us.
+            if (!engine || engineAlive(engine->lastLoopSteadyMs(), t)) {
+                sdNotify("WATCHDOG=1");
+                lastPingMs = t;
+            }
+        }
+    }
+    log.information("signal %d: stopping", sig);
+    sdNotify("STOPPING=1");
+    if (engine) engine->stop();  // journals the play on air as interrupted
     agent.stop();
     return 0;
 }

@@ -7,6 +7,10 @@
 // listener (called on the agent thread after each switch; it must only enqueue
 // and return), a screenshot handler (called on the agent thread; it must
 // answer promptly) and setPlayback() for the "playback" part of STATUS.
+// With a proof-of-play journal attached (setJournal), the agent uploads its
+// unacknowledged records: one PROOFS in flight at a time, re-sent after a
+// reconnect or a timeout (at-least-once; the controller stores each seq once),
+// and Journal::acknowledge on PROOFS_ACK.
 // All public methods are thread-safe.
 #pragma once
 
@@ -28,6 +32,8 @@ class Logger;
 
 namespace microscape::player {
 
+class Journal;
+
 struct AgentOptions {
     std::function<std::int64_t()> clock;  // UTC ms; default: system clock
     std::int64_t heartbeatMs = 5000;       // until WELCOME says otherwise
@@ -36,6 +42,8 @@ struct AgentOptions {
     std::int64_t importScanMs = 5000;
     std::string software = "microscape-player";
     int maxHashFailures = 3;               // per file and manifest, then sync_state = error
+    std::size_t proofsBatchRecords = 200;  // records per PROOFS
+    std::int64_t proofsTimeoutMs = 10000;  // no PROOFS_ACK this long: send again
 };
 
 class SyncAgent {
@@ -59,6 +67,11 @@ public:
     using ScreenshotHandler = std::function<Screenshot()>;
     void setScreenshotHandler(ScreenshotHandler handler);  // before start()
     void setPlayback(json::Object playback);
+    // The proof-of-play journal to upload from, and the player's identity key
+    // that signs each batch's checkpoint. journal must outlive the agent.
+    void setJournal(Journal* journal, crypto::PrivateKey identityKey);  // before start()
+    // The controller's clock minus ours (ms), smoothed; 0 until first heard.
+    std::int64_t clockOffsetMs() const;
 
     std::optional<ActivatedBundle> activeBundle() const;
     wire::StatusReport status() const;
