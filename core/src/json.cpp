@@ -51,7 +51,8 @@ namespace {
 
 class Parser {
 public:
-    Parser(std::string_view text, const ParseLimits& limits) : s_(text), limits_(limits) {}
+    Parser(std::string_view text, const ParseLimits& limits, bool checkCanonical)
+        : s_(text), limits_(limits), checkCanonical_(checkCanonical) {}
 
     Result<Value> document() {
         skipWs();
@@ -59,6 +60,10 @@ public:
         if (!v) return v;
         skipWs();
         if (pos_ != s_.size()) return fail("trailing characters after the document");
+        // Syntax errors win over form: a document is NotCanonical only if it is
+        // otherwise valid.
+        if (nonCanonical_) return makeError(Errc::NotCanonical, "JSON is valid but not in canonical form (" +
+                                                                    std::string(nonCanonicalWhy_) + ")");
         return v;
     }
 
@@ -67,12 +72,23 @@ private:
         return makeError(Errc::BadJson, what + " at byte " + std::to_string(pos_));
     }
 
+    // Records the first way in which the input differs from its canonical form
+    // (docs/canonical-json.md), so that parseCanonical needs no second pass.
+    void notCanonical(const char* why) {
+        if (checkCanonical_ && !nonCanonical_) {
+            nonCanonical_ = true;
+            nonCanonicalWhy_ = why;
+        }
+    }
+
     void skipWs() {
+        std::size_t start = pos_;
         while (pos_ < s_.size()) {
             char c = s_[pos_];
             if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
             ++pos_;
         }
+        if (pos_ != start) notCanonical("whitespace");
     }
 
     bool literal(std::string_view word) {
@@ -188,16 +204,23 @@ private:
             switch (e) {
                 case '"': out += '"'; break;
                 case '\\': out += '\\'; break;
-                case '/': out += '/'; break;
+                case '/': out += '/'; notCanonical("escaped '/'"); break;
                 case 'b': out += '\b'; break;
                 case 'f': out += '\f'; break;
                 case 'n': out += '\n'; break;
                 case 'r': out += '\r'; break;
                 case 't': out += '\t'; break;
                 case 'u': {
+                    std::size_t hexAt = pos_;
                     auto hi = hex4();
                     if (!hi) return hi.error();
                     std::uint32_t cp = *hi;
+                    // Canonical form escapes only control characters without a
+                    // short escape, as \u00xx in lowercase.
+                    bool shortForm = cp == '\b' || cp == '\f' || cp == '\n' || cp == '\r' || cp == '\t';
+                    if (cp >= 0x20 || shortForm) notCanonical("unneeded \\u escape");
+                    for (std::size_t k = hexAt; k < hexAt + 4; ++k)
+                        if (s_[k] >= 'A' && s_[k] <= 'F') notCanonical("uppercase hex in \\u escape");
                     if (cp >= 0xdc00 && cp <= 0xdfff) return fail("lone low surrogate");
                     if (cp >= 0xd800 && cp <= 0xdbff) {
                         if (!literal("\\u")) return fail("lone high surrogate");
@@ -263,6 +286,7 @@ private:
             skipWs();
             auto v = value(depth);
             if (!v) return v;
+            if (checkCanonical_ && !obj.empty() && !(obj.rbegin()->first < *key)) notCanonical("keys not sorted");
             if (!obj.emplace(std::move(key).value(), std::move(v).value()).second)
                 return fail("duplicate object key");
             skipWs();
@@ -281,6 +305,9 @@ private:
 
     std::string_view s_;
     const ParseLimits& limits_;
+    bool checkCanonical_ = false;
+    bool nonCanonical_ = false;
+    const char* nonCanonicalWhy_ = "";
     std::size_t pos_ = 0;
 };
 
@@ -357,7 +384,7 @@ Result<Value> parse(std::string_view text, const ParseLimits& limits) {
         return makeError(Errc::TooLarge, "JSON document of " + std::to_string(text.size()) +
                                              " bytes exceeds the limit of " +
                                              std::to_string(limits.maxBytes));
-    return Parser(text, limits).document();
+    return Parser(text, limits, false).document();
 }
 
 std::string canonical(const Value& value) {
@@ -373,11 +400,10 @@ std::string pretty(const Value& value, int indent) {
 }
 
 Result<Value> parseCanonical(std::string_view text, const ParseLimits& limits) {
-    auto v = parse(text, limits);
-    if (!v) return v;
-    if (canonical(*v) != text)
-        return makeError(Errc::NotCanonical, "JSON is valid but not in canonical form");
-    return v;
+    if (text.size() > limits.maxBytes)
+        return makeError(Errc::TooLarge, "JSON document of " + std::to_string(text.size()) +
+                                             " bytes exceeds the limit of " + std::to_string(limits.maxBytes));
+    return Parser(text, limits, true).document();
 }
 
 }  // namespace microscape::json

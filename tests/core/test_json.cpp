@@ -80,3 +80,48 @@ TEST_CASE("extreme integers round-trip", "[json]") {
         CHECK(r->asInt() == n);
     }
 }
+
+namespace {
+// The reference definition: canonical means canonical(parse(x)) == x.
+Errc referenceCanonical(std::string_view text) {
+    auto v = parse(text);
+    if (!v) return v.code();
+    return canonical(*v) == text ? Errc::Ok : Errc::NotCanonical;
+}
+}  // namespace
+
+TEST_CASE("parseCanonical decides exactly like canonical(parse(x)) == x", "[json]") {
+    std::vector<std::string> seeds = {
+        R"({"a":1,"b":[true,false,null],"c":"反诈\n\t\"\\\u0001\u001f/","d":{}})",
+        R"([{"k":"v"},[],"",-12,0])",
+        R"({"media":[{"name":"一盔一带","sha256":"ab"}],"version":3})",
+    };
+    const std::vector<std::string> inserts = {" ", "\n", "\\/", "\\u0041", "\\u001F", "\\u001f", "\\u0008",
+                                              "\\b", "\\ud83d\\ude00", "😀", ",", "\"z\":1,", "\"a\":0,", "0",
+                                              "-", "\x7f", "\\u007f", "\"", "\\\\", "}", "]"};
+    std::uint64_t rng = 12345;
+    auto next = [&] {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        return static_cast<std::size_t>(rng >> 33);
+    };
+    int checked = 0;
+    for (const auto& seed : seeds) {
+        auto canon = canonical(*parse(seed));
+        REQUIRE(parseCanonical(canon).ok());
+        for (int i = 0; i < 4000; ++i) {
+            std::string m = canon;
+            int edits = 1 + static_cast<int>(next() % 2);
+            for (int e = 0; e < edits; ++e) {
+                std::size_t at = next() % (m.size() + 1);
+                if (next() % 3 == 0 && !m.empty() && at < m.size()) m.erase(at, 1 + next() % 3);
+                else m.insert(at, inserts[next() % inserts.size()]);
+            }
+            Errc expected = referenceCanonical(m);
+            auto got = parseCanonical(m);
+            INFO(m);
+            CHECK(got.code() == expected);
+            ++checked;
+        }
+    }
+    CHECK(checked == 12000);
+}
