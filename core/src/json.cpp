@@ -1,7 +1,6 @@
 #include "microscape/core/json.hpp"
 
 #include <charconv>
-#include <cstdio>
 
 namespace microscape::json {
 
@@ -313,7 +312,12 @@ private:
 
 void writeString(std::string& out, const std::string& s) {
     out += '"';
-    for (unsigned char c : s) {
+    std::size_t run = 0;  // start of the pending run of bytes written as they are
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s, run, i - run);
+        run = i + 1;
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
@@ -322,16 +326,15 @@ void writeString(std::string& out, const std::string& s) {
             case '\n': out += "\\n"; break;
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += static_cast<char>(c);
-                }
+            default: {
+                static constexpr char kHex[] = "0123456789abcdef";
+                out += "\\u00";
+                out += kHex[c >> 4];
+                out += kHex[c & 0xf];
+            }
         }
     }
+    out.append(s, run, s.size() - run);
     out += '"';
 }
 
@@ -344,7 +347,12 @@ void writeValue(std::string& out, const Value& v, int indent, int level) {
     switch (v.type()) {
         case Value::Type::Null: out += "null"; break;
         case Value::Type::Bool: out += v.asBool() ? "true" : "false"; break;
-        case Value::Type::Int: out += std::to_string(v.asInt()); break;
+        case Value::Type::Int: {
+            char buf[24];
+            auto r = std::to_chars(buf, buf + sizeof buf, v.asInt());
+            out.append(buf, r.ptr);
+            break;
+        }
         case Value::Type::String: writeString(out, v.asString()); break;
         case Value::Type::Array: {
             const auto& a = v.asArray();
@@ -389,6 +397,7 @@ Result<Value> parse(std::string_view text, const ParseLimits& limits) {
 
 std::string canonical(const Value& value) {
     std::string out;
+    out.reserve(256);
     writeValue(out, value, 0, 0);
     return out;
 }
