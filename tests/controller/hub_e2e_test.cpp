@@ -68,15 +68,19 @@ std::string enrolCli(TestServer& srv, Client& admin, const fs::path& dir) {
 struct PlayerProcess {
     pid_t pid = -1;
     PlayerProcess(const fs::path& dir, const fs::path& log) {
+        // Everything the child needs is prepared before fork(): the child of a
+        // multi-threaded process may only call async-signal-safe functions
+        // (no allocation) until exec.
+        const std::string bin = playerBin(), dataDir = dir.string(), logPath = log.string();
         pid = ::fork();
         if (pid == 0) {
-            int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            int fd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
             ::dup2(fd, 1);
             ::dup2(fd, 2);
             // Do not inherit the test's listening sockets: a restarted in-process
             // controller would share its port (SO_REUSEPORT) with a dead copy.
             for (int i = 3; i < 1024; ++i) ::close(i);
-            ::execl(playerBin().c_str(), playerBin().c_str(), "run", "--data-dir", dir.c_str(), "--log-level", "debug",
+            ::execl(bin.c_str(), bin.c_str(), "run", "--data-dir", dataDir.c_str(), "--log-level", "debug",
                     static_cast<char*>(nullptr));
             ::_exit(127);
         }
