@@ -10,7 +10,9 @@ PACKAGES=(
   libpoco-dev libssl-dev libsqlite3-dev sqlite3 libzmq3-dev cppzmq-dev
   libvlc-dev libvlc-bin vlc-plugin-base
   # tests
-  catch2 ffmpeg imagemagick fonts-noto-cjk
+  catch2 ffmpeg imagemagick fonts-noto-cjk tzdata
+  # package test: dpkg-shlibdeps for cpack, systemd-analyze for the units
+  dpkg-dev systemd
   # benchmarks
   nginx openssl
   # web console (browser libraries served by the controller) and its browser test
