@@ -123,6 +123,25 @@ public:
     void sendNoContent();
 };
 
+// Department rules shared by media and plans: editors act only for their own
+// department; other roles are not limited by department.
+inline void requireSameDepartment(const RequestCtx& ctx, const std::string& department) {
+    const auto& u = ctx.principal().user;
+    if (u.role == Role::Editor && u.department != department)
+        forbidden("editors may change only their own department's content and plans");
+}
+
+// The department a new item belongs to: an editor's own (asking for another is
+// refused); for other roles the one requested, else their own.
+inline std::string departmentFor(const RequestCtx& ctx, const std::optional<std::string>& requested) {
+    const auto& u = ctx.principal().user;
+    if (u.role == Role::Editor) {
+        if (requested && *requested != u.department) forbidden("editors work for their own department only");
+        return u.department;
+    }
+    return requested.value_or(u.department);
+}
+
 // Access bits: which roles may call a route. kPublic means no login at all.
 enum Access : unsigned {
     kPublic = 0,

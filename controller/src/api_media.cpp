@@ -84,21 +84,7 @@ void checkDisplayName(const std::string& name) {
         badRequest("name must be 1-255 bytes of UTF-8 text without control characters");
 }
 
-// Editors act only within their own department; other roles are not limited here.
-void requireSameDepartment(const RequestCtx& ctx, const std::string& department) {
-    const auto& u = ctx.principal().user;
-    if (u.role == Role::Editor && u.department != department)
-        forbidden("editors may change only their own department's content");
-}
 
-std::string departmentFor(const RequestCtx& ctx, const std::optional<std::string>& requested) {
-    const auto& u = ctx.principal().user;
-    if (u.role == Role::Editor) {
-        if (requested && *requested != u.department) forbidden("editors upload for their own department only");
-        return u.department;
-    }
-    return requested.value_or(u.department);
-}
 
 // Receives a multipart/form-data upload: the first file part streams to disk,
 // text fields are kept by HTMLForm.

@@ -20,20 +20,7 @@ constexpr std::int64_t kDefaultStillMs = 10'000;
 constexpr std::int64_t kMaxItemMs = 24LL * 3600 * 1000;
 constexpr std::size_t kMaxItems = 1000;
 
-void requireDepartment(const RequestCtx& ctx, const std::string& department) {
-    const auto& u = ctx.principal().user;
-    if (u.role == Role::Editor && u.department != department)
-        forbidden("editors may change only their own department's plans");
-}
 
-std::string departmentFor(const RequestCtx& ctx, const std::optional<std::string>& requested) {
-    const auto& u = ctx.principal().user;
-    if (u.role == Role::Editor) {
-        if (requested && *requested != u.department) forbidden("editors work for their own department only");
-        return u.department;
-    }
-    return requested.value_or(u.department);
-}
 
 // "YYYY-MM-DD" with a real calendar date.
 std::string checkedDate(const std::string& field, const std::string& s) {
@@ -156,7 +143,7 @@ void updatePlaylist(RequestCtx& ctx) {
     auto& svc = ctx.svc;
     auto out = svc.db.write([&](DbConn& c) {
         auto p = loadPlaylist(c, id);
-        requireDepartment(ctx, p.department);
+        requireSameDepartment(ctx, p.department);
         auto before = playlistJson(c, p);
         if (auto v = optString(body, "name", 255)) p.name = *v;
         if (body->has("department")) {
@@ -179,7 +166,7 @@ void deletePlaylist(RequestCtx& ctx) {
     try {
         svc.db.write([&](DbConn& c) {
             auto p = loadPlaylist(c, id);
-            requireDepartment(ctx, p.department);
+            requireSameDepartment(ctx, p.department);
             auto before = playlistJson(c, p);
             repo::deletePlaylist(c, id);
             recordAudit(c, ctx, "delete", "playlist", std::to_string(id), before, {});
@@ -257,7 +244,7 @@ void patchCampaign(RequestCtx& ctx) {
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
         auto x = loadCampaign(c, id);
-        requireDepartment(ctx, x.department);
+        requireSameDepartment(ctx, x.department);
         auto before = campaignJson(x);
         applyCampaign(ctx, body, x, false);
         x.updatedAtMs = svc.nowMs();
@@ -275,7 +262,7 @@ void deleteCampaign(RequestCtx& ctx) {
     try {
         svc.db.write([&](DbConn& c) {
             auto x = loadCampaign(c, id);
-            requireDepartment(ctx, x.department);
+            requireSameDepartment(ctx, x.department);
             repo::deleteCampaign(c, id);
             recordAudit(c, ctx, "delete", "campaign", std::to_string(id), campaignJson(x), {});
         });
