@@ -20,26 +20,7 @@ using microscape::testing::runProcess;
 
 namespace {
 
-std::string playerBin() {
-    std::string c = MICROSCAPE_CONTROLLER_BIN;
-    return c.substr(0, c.rfind('/')) + "/microscape-player";
-}
-
 bool havePlayer() { return ::access(playerBin().c_str(), X_OK) == 0; }
-
-int createdId(const Response& r) {
-    INFO(r.body);
-    REQUIRE(r.status == 201);
-    return r.json()->getValue<int>("id");
-}
-
-int uploadApproved(Client& ed, Client& ap, const std::string& body, const std::string& fileName) {
-    auto r = ed.request("POST", "/api/v1/media?filename=" + fileName, body, "image/png");
-    const int id = createdId(r);
-    REQUIRE(ed.post("/api/v1/media/" + std::to_string(id) + "/submit", "").status == 200);
-    REQUIRE(ap.post("/api/v1/media/" + std::to_string(id) + "/approve", "").status == 200);
-    return id;
-}
 
 std::string noisePng(const fs::path& dir, int n, int side) {
     const fs::path p = dir / ("noise" + std::to_string(n) + ".png");

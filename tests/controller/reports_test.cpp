@@ -20,12 +20,6 @@ using microscape::testing::runProcess;
 
 namespace {
 
-int createdId(const Response& r) {
-    INFO(r.body);
-    REQUIRE(r.status == 201);
-    return r.json()->getValue<int>("id");
-}
-
 std::int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();

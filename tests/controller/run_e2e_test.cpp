@@ -28,25 +28,6 @@ namespace pop = microscape::pop;
 
 namespace {
 
-std::string playerBin() {
-    std::string c = MICROSCAPE_CONTROLLER_BIN;
-    return c.substr(0, c.rfind('/')) + "/microscape-player";
-}
-
-int createdId(const Response& r) {
-    INFO(r.body);
-    REQUIRE(r.status == 201);
-    return r.json()->getValue<int>("id");
-}
-
-int uploadApproved(Client& ed, Client& ap, const std::string& body, const std::string& fileName) {
-    auto r = ed.request("POST", "/api/v1/media?filename=" + fileName, body, "image/png");
-    const int id = createdId(r);
-    REQUIRE(ed.post("/api/v1/media/" + std::to_string(id) + "/submit", "").status == 200);
-    REQUIRE(ap.post("/api/v1/media/" + std::to_string(id) + "/approve", "").status == 200);
-    return id;
-}
-
 std::string enrolCli(TestServer& srv, Client& admin, const fs::path& dir) {
     auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})");
     REQUIRE(t.status == 201);

@@ -223,3 +223,27 @@ std::string enrollPlayer(Client& admin, Client& anon, const std::string& name, s
 }
 
 }  // namespace mstest
+
+namespace mstest {
+
+int createdId(const Response& r) {
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return r.json()->getValue<int>("id");
+}
+
+int uploadApproved(Client& ed, Client& ap, const std::string& body, const std::string& fileName,
+                   const std::string& contentType) {
+    auto r = ed.request("POST", "/api/v1/media?filename=" + fileName, body, contentType);
+    const int id = createdId(r);
+    REQUIRE(ed.post("/api/v1/media/" + std::to_string(id) + "/submit", "").status == 200);
+    REQUIRE(ap.post("/api/v1/media/" + std::to_string(id) + "/approve", "").status == 200);
+    return id;
+}
+
+std::string playerBin() {
+    std::string c = MICROSCAPE_CONTROLLER_BIN;
+    return c.substr(0, c.rfind('/')) + "/microscape-player";
+}
+
+}  // namespace mstest

@@ -103,4 +103,12 @@ struct PlayerKeys {
 PlayerKeys makePlayerKeys();
 // Enrols a player through the API with a fresh token; returns the player id.
 std::string enrollPlayer(Client& admin, Client& anon, const std::string& name, std::optional<int> locationId);
+
+// The id of a resource a POST created (requires 201).
+int createdId(const Response& r);
+// Uploads media as ed, submits it and has ap approve it; returns its id.
+int uploadApproved(Client& ed, Client& ap, const std::string& body, const std::string& fileName,
+                   const std::string& contentType = "image/png");
+// The microscape-player binary built beside the controller.
+std::string playerBin();
 }  // namespace mstest
