@@ -9,8 +9,12 @@ PACKAGES=(
   # libraries
   libpoco-dev libssl-dev libsqlite3-dev sqlite3 libzmq3-dev cppzmq-dev
   libvlc-dev libvlc-bin vlc-plugin-base
+  # player: text (slogans, status card) with FreeType + fontconfig, display mode on X11
+  libfreetype-dev libfontconfig-dev fonts-noto-cjk libx11-dev libxext-dev
   # tests
-  catch2 ffmpeg imagemagick fonts-noto-cjk tzdata
+  catch2 ffmpeg imagemagick tzdata
+  # display-mode tests: a virtual X server and a screenshot tool
+  xvfb x11-apps
   # package test: dpkg-shlibdeps for cpack, systemd-analyze for the units
   dpkg-dev systemd
   # benchmarks
