@@ -19,6 +19,8 @@ PACKAGES=(
   dpkg-dev systemd
   # benchmarks
   nginx openssl
+  # deploy/quickstart.sh talks to the controller's API
+  curl jq
   # web console (browser libraries served by the controller) and its browser test
   libjs-bootstrap5 libjs-chart.js chromium nodejs
 )
