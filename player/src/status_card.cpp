@@ -1,0 +1,92 @@
+#include "microscape/player/status_card.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "microscape/core/time.hpp"
+
+namespace microscape::player {
+
+namespace {
+
+// One line centred horizontally, as large as `size` allows within the width.
+// Returns the y below it.
+int centredLine(TextRenderer& r, Frame& f, const std::string& text, int size, int top, Rgb colour) {
+    std::u32string t = decodeUtf8(text);
+    int fitted = r.fitSize(t, size, f.width * 9 / 10, size * 2, 6);
+    TextLayout l = r.layout(t, fitted);
+    r.draw(f, l, (f.width - l.width) / 2, top + l.ascent, colour);
+    return top + l.height();
+}
+
+}  // namespace
+
+std::string formatLocalClock(std::int64_t localMs) {
+    std::int64_t days = localMs >= 0 ? localMs / 86'400'000 : (localMs - 86'399'999) / 86'400'000;
+    std::int64_t msOfDay = localMs - days * 86'400'000;
+    timeutil::CivilDate d = timeutil::civilFromDays(days);
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", d.year, d.month,
+                  d.day, static_cast<int>(msOfDay / 3'600'000),
+                  static_cast<int>(msOfDay / 60'000 % 60), static_cast<int>(msOfDay / 1000 % 60));
+    return buf;
+}
+
+Frame drawStatusCard(TextRenderer* r, int width, int height, const StatusCard& card) {
+    Frame f = filledFrame(width, height, kCardBackground);
+    if (!r) return f;
+    if (width >= 4 * height) {
+        // A strip: one line across it, half its height tall (or narrower to fit).
+        std::string line = (card.screenName.empty() ? card.playerId : card.screenName) + "  |  " + card.stateZh +
+                           " / " + card.stateEn + "  |  " + card.clock;
+        for (const auto& l : card.lines) line += "  |  " + l;
+        std::u32string t = decodeUtf8(line);
+        TextLayout l = r->layout(t, r->fitSize(t, height / 2, width * 95 / 100, height * 9 / 10, 6));
+        fillRect(f, 0, height - std::max(1, height / 20), width, std::max(1, height / 20), kCardAccent);
+        r->draw(f, l, (width - l.width) / 2, (height - l.height()) / 2 + l.ascent, kCardText);
+        return f;
+    }
+    // Sizes follow the screen's height; the widest lines shrink to fit the width.
+    const int unit = std::max(6, height / 18);
+    const int bandH = std::max(2, height / 6);
+    fillRect(f, 0, 0, width, bandH, kCardBand);
+    fillRect(f, 0, bandH, width, std::max(1, height / 180), kCardAccent);
+    centredLine(*r, f, card.screenName.empty() ? card.playerId : card.screenName, unit * 2,
+                std::max(0, (bandH - unit * 2 * 3 / 2) / 2), kCardText);
+    int y = bandH + unit;
+    y = centredLine(*r, f, card.stateZh, unit * 2, y, kCardAccent);
+    y = centredLine(*r, f, card.stateEn, unit * 3 / 2, y, kCardText) + unit / 2;
+    std::size_t shown = 0;
+    for (const auto& line : card.lines) {
+        if (shown++ == 6 || y + unit * 3 / 2 > height - unit * 3) break;
+        y = centredLine(*r, f, line, unit, y, kCardDim);
+    }
+    int bottom = height - unit * 3;
+    centredLine(*r, f, "播放器 / Player " + card.playerId, unit, bottom, kCardDim);
+    centredLine(*r, f, card.clock, unit, bottom + unit * 3 / 2, kCardDim);
+    return f;
+}
+
+Frame drawAudioCard(TextRenderer* r, int width, int height, const AudioCard& card) {
+    Frame f = filledFrame(width, height, kCardBackground);
+    const int unit = std::max(6, height / 18);
+    if (card.durationMs > 0) {
+        // A progress bar, so the card visibly changes while the sound plays.
+        int barW = width * 7 / 10, barH = std::max(2, unit / 3);
+        int x = (width - barW) / 2, y = height - unit * 3;
+        fillRect(f, x, y, barW, barH, kCardBand);
+        double done = std::clamp(static_cast<double>(card.elapsedMs) / static_cast<double>(card.durationMs), 0.0, 1.0);
+        fillRect(f, x, y, static_cast<int>(barW * done), barH, kCardAccent);
+    }
+    if (!r) return f;
+    int y = height / 2 - unit * 4;
+    // U+266B (beamed notes) when the font has it; else U+266A; else a plain mark.
+    std::string note = r->hasGlyph(U'\u266B') ? "\u266B" : r->hasGlyph(U'\u266A') ? "\u266A" : "*";
+    y = centredLine(*r, f, note, unit * 3, y, kCardAccent);
+    y = centredLine(*r, f, "音频播放中", unit * 2, y, kCardText);
+    y = centredLine(*r, f, "Audio playing", unit * 3 / 2, y, kCardText);
+    if (!card.screenName.empty()) centredLine(*r, f, card.screenName, unit, y + unit / 2, kCardDim);
+    return f;
+}
+
+}  // namespace microscape::player
