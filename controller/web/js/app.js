@@ -19,6 +19,8 @@ export const NAV = [
   { page: 'reports', href: '/reports', key: 'nav.reports', roles: ALL },
   { page: 'audit', href: '/audit', key: 'nav.audit', roles: ['admin', 'auditor'] },
   { page: 'users', href: '/users', key: 'nav.users', roles: ['admin'] },
+  // Reached from the user name at the top right, not from the menu.
+  { page: 'account', href: '/account', key: 'nav.account', roles: ALL, menu: false },
 ];
 
 // What a role may change (the API enforces it; the console only hides what would fail).
@@ -34,7 +36,7 @@ export function permissions(role) {
 }
 
 function header(user, pageId) {
-  const links = NAV.filter((n) => n.roles.includes(user.role)).map((n) => h('li', { class: 'nav-item' },
+  const links = NAV.filter((n) => n.menu !== false && n.roles.includes(user.role)).map((n) => h('li', { class: 'nav-item' },
     h('a', {
       class: `nav-link${n.page === pageId ? ' active' : ''}`, href: n.href,
       'aria-current': n.page === pageId ? 'page' : null, dataset: { nav: n.page },
@@ -57,8 +59,9 @@ function header(user, pageId) {
         h('a', { class: 'navbar-brand', href: '/' }, h('span', { class: 'ms-logo', 'aria-hidden': 'true' }, '◆'), ' ', t('app.name')),
         h('ul', { class: 'navbar-nav me-auto flex-wrap', id: 'ms-nav' }, links),
         h('div', { class: 'd-flex align-items-center gap-2 ms-userbox' },
-          h('span', { class: 'navbar-text', id: 'ms-user' },
-            `${user.displayName || user.username} · ${t(`role.${user.role}`)}${user.department ? ` · ${user.department}` : ''}`),
+          h('a', { class: `navbar-text ms-user-link${pageId === 'account' ? ' active' : ''}`, id: 'ms-user', href: '/account', title: t('nav.account'),
+            'aria-current': pageId === 'account' ? 'page' : null },
+          `${user.displayName || user.username} · ${t(`role.${user.role}`)}${user.department ? ` · ${user.department}` : ''}`),
           langSelect, logout))));
 }
 

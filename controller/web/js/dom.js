@@ -133,3 +133,33 @@ export function table(headKeys, rows, attrs = {}) {
       h('thead', {}, h('tr', {}, headKeys.map((k) => h('th', { scope: 'col' }, k ? t(k) : '')))),
       h('tbody', {}, rows)));
 }
+
+// A modal editing form. content: the form's fields; onSave() runs on submit and
+// closes the dialog when it resolves true (errors are shown and keep it open).
+// Resolves true when saved, false when cancelled (button or Esc).
+export function formDialog(titleKey, content, onSave, { id, saveKey = 'common.save', wide = false } = {}) {
+  return new Promise((resolve) => {
+    const titleId = uid('dlg');
+    let saved = false;
+    const save = h('button', { class: 'btn btn-primary', type: 'submit', dataset: { action: 'save' } }, t(saveKey));
+    const form = h('form', { onsubmit: async (ev) => {
+      ev.preventDefault();
+      save.disabled = true;
+      try {
+        if (await onSave()) { saved = true; dlg.close(); }
+      } catch (e) {
+        showError(e);
+      } finally {
+        save.disabled = false;
+      }
+    } },
+    h('h2', { class: 'h5 mb-3', id: titleId }, t(titleKey)),
+    content,
+    h('div', { class: 'd-flex gap-2 justify-content-end mt-3' },
+      h('button', { class: 'btn btn-secondary', type: 'button', onclick: () => dlg.close() }, t('common.cancel')), save));
+    const dlg = h('dialog', { class: `ms-dialog${wide ? ' ms-dialog-wide' : ''}`, 'aria-labelledby': titleId, id }, form);
+    document.body.append(dlg);
+    dlg.addEventListener('close', () => { dlg.remove(); resolve(saved); });
+    dlg.showModal();
+  });
+}

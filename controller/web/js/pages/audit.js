@@ -4,7 +4,7 @@ import { get } from '../api.js';
 import { t, fmtDateTime } from '../i18n.js';
 import { h, field, select, empty, section, table } from '../dom.js';
 
-const ENTITIES = ['media', 'user', 'playlist', 'campaign', 'schedule', 'takeover', 'location', 'player', 'enroll_token', 'setting', 'session', 'token', 'manifest'];
+const ENTITIES = ['media', 'user', 'playlist', 'campaign', 'schedule', 'takeover', 'location', 'player', 'enroll_token', 'setting', 'session', 'token', 'api_token', 'manifest', 'proof_of_play'];
 const PAGE = 100;
 
 // The fields that differ between two snapshots, as "field: old → new" lines.

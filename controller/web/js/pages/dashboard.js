@@ -4,9 +4,74 @@
 import { boot } from '../app.js';
 import { get, getOptional } from '../api.js';
 import { t, fmtDateTime, fmtBytes, fmtNumber } from '../i18n.js';
-import { h, empty, section, table } from '../dom.js';
+import { h, empty, section, table, dialog } from '../dom.js';
 
 const LOW_DISK_BYTES = 1 << 30;
+const PREVIEW_REFRESH_MS = 30000;
+
+// "12 秒前" / "3 分钟前" from an age in seconds.
+function ageText(seconds) {
+  if (seconds < 60) return t('dashboard.agoSeconds', { n: Math.max(0, Math.round(seconds)) });
+  if (seconds < 3600) return t('dashboard.agoMinutes', { n: Math.floor(seconds / 60) });
+  if (seconds < 86400) return t('dashboard.agoHours', { n: Math.floor(seconds / 3600) });
+  return t('dashboard.agoDays', { n: Math.floor(seconds / 86400) });
+}
+
+// A screen's latest screenshot (GET /api/v1/players/{id}/preview), fetched when the
+// cell scrolls into view and again every 30 s while the page is visible. The
+// controller asks the screen only when its cached shot is older than a minute.
+function previewCell(p) {
+  const name = p.name || p.id;
+  const img = h('img', { class: 'ms-preview-thumb', alt: t('dashboard.previewOf', { name }), hidden: true });
+  const placeholder = h('div', { class: 'ms-preview-placeholder small text-body-secondary' }, t('dashboard.noPreview'));
+  const age = h('div', { class: 'ms-preview-age small text-body-secondary' });
+  const button = h('button', { class: 'ms-preview-button', type: 'button', hidden: true, 'aria-label': t('dashboard.previewOpen', { name }),
+    onclick: () => dialog('dashboard.previewTitle', h('div', { class: 'ms-preview' },
+      h('p', { class: 'fw-semibold mb-2' }, name, h('span', { class: 'text-body-secondary ms-2 small' }, age.textContent)),
+      h('img', { class: 'ms-preview-media', src: img.src, alt: t('dashboard.previewOf', { name }) })),
+    [{ key: 'common.close', value: 'cancel', class: 'btn-primary' }]) }, img);
+  const cell = h('div', { class: 'ms-preview-cell', dataset: { preview: 'none' } }, button, placeholder, age);
+  let url = null;
+  let takenAt = null;
+  let visible = false;
+  let loading = false;
+  function showAge() {
+    if (!takenAt) return;
+    const seconds = (Date.now() - takenAt) / 1000;
+    age.textContent = `${p.online ? '' : `${t('fleet.offline')} · `}${ageText(seconds)}`;
+    age.title = fmtDateTime(new Date(takenAt).toISOString());
+  }
+  async function load() {
+    if (loading || !visible || document.visibilityState !== 'visible') return;
+    loading = true;
+    try {
+      const r = await fetch(`/api/v1/players/${encodeURIComponent(p.id)}/preview`, { credentials: 'same-origin' });
+      if (r.ok) {
+        const blob = await r.blob();
+        const next = URL.createObjectURL(blob);
+        await new Promise((resolve) => { img.onload = resolve; img.onerror = resolve; img.src = next; });
+        if (url) URL.revokeObjectURL(url);
+        url = next;
+        const at = Date.parse(r.headers.get('X-Preview-Taken-At') || '');
+        takenAt = Number.isNaN(at) ? Date.now() : at;
+        button.hidden = false;
+        img.hidden = false;
+        placeholder.hidden = true;
+        cell.dataset.preview = 'live';
+        showAge();
+      }
+    } catch (_) { /* keeps what it shows */ }
+    loading = false;
+  }
+  new IntersectionObserver((entries) => {
+    visible = entries.some((e) => e.isIntersecting);
+    if (visible) load();
+  }).observe(cell);
+  setInterval(load, PREVIEW_REFRESH_MS);
+  setInterval(showAge, 10000);
+  document.addEventListener('visibilitychange', load);
+  return cell;
+}
 
 function problemsOf(p) {
   const out = [];
@@ -83,7 +148,7 @@ boot('dashboard', async ({ main, can }) => {
       h('td', {}, p.online ? h('span', { class: 'badge text-bg-success' }, t('fleet.online')) : h('span', { class: 'badge text-bg-danger' }, t('fleet.offline'))),
       h('td', { class: 'small' }, playing || (now && now.mediaName) || (now ? t(`playState.${now.state}`) : '—'),
         playing ? null : h('div', { class: 'text-body-secondary' }, t('dashboard.perSchedule'))),
-      h('td', {}, h('div', { class: 'ms-preview-placeholder small text-body-secondary' }, t('dashboard.noPreview'))),
+      h('td', {}, previewCell(p)),
       h('td', { class: 'small text-nowrap' }, fmtDateTime(p.lastSeenAt)),
       h('td', { class: 'small' }, s.active_version != null ? `v${s.active_version}` : '—'),
       h('td', { class: 'small' }, sync),

@@ -1,14 +1,15 @@
 // 场所与屏幕 / locations and screens: create locations, enrolment tokens with the
 // technician's exact command, rename/move/retire screens, remote commands.
 import { boot } from '../app.js';
-import { get, post, patch, ApiError } from '../api.js';
+import { get, post, patch, del, ApiError } from '../api.js';
 import { t, fmtDateTime } from '../i18n.js';
-import { h, field, select, notify, showError, busy, empty, section, table, dialog, confirmAction, errorText } from '../dom.js';
+import { h, field, select, notify, showError, busy, empty, section, table, dialog, confirmAction, errorText, formDialog } from '../dom.js';
 import { VENUE_TYPES } from '../target.js';
 
 boot('locations', async ({ main, can }) => {
   let locations = [];
   let players = [];
+  let playlists = [];
   const locBox = h('div', { id: 'location-list' });
   const screenBox = h('div', { id: 'screen-list' });
   const tokenBox = h('div', { id: 'token-list' });
@@ -17,7 +18,8 @@ boot('locations', async ({ main, can }) => {
   const locName = (id) => locations.find((l) => l.id === id)?.name || '—';
 
   async function reload() {
-    [locations, players] = await Promise.all([get('/api/v1/locations').then((r) => r.locations), get('/api/v1/players').then((r) => r.players)]);
+    [locations, players, playlists] = await Promise.all([get('/api/v1/locations').then((r) => r.locations), get('/api/v1/players').then((r) => r.players),
+      get('/api/v1/playlists').then((r) => r.playlists)]);
     renderLocations();
     renderScreens();
     if (can.manageFleet) await renderTokens();
@@ -26,12 +28,49 @@ boot('locations', async ({ main, can }) => {
 
   function renderLocations() {
     const count = (id) => players.filter((p) => p.locationId === id && p.state !== 'retired').length;
-    locBox.replaceChildren(locations.length ? table(['locations.name', 'locations.venueType', 'locations.district', 'locations.address', 'locations.tags', 'locations.timezone', 'locations.screens'],
+    const plName = (id) => playlists.find((p) => p.id === id)?.name || `#${id}`;
+    locBox.replaceChildren(locations.length ? table(['locations.name', 'locations.venueType', 'locations.district', 'locations.address', 'locations.tags', 'locations.timezone', 'schedules.fillerLocation', 'locations.screens', ...(can.manageFleet ? ['common.actions'] : [])],
       locations.map((l) => h('tr', { dataset: { locationId: l.id } },
         h('td', { class: 'fw-semibold' }, l.name), h('td', {}, t(`venue.${l.venueType}`)), h('td', {}, l.district),
         h('td', { class: 'small' }, l.address || '—'), h('td', {}, (l.tags || []).map((x) => h('span', { class: 'badge text-bg-light border me-1' }, x))),
-        h('td', { class: 'small' }, l.timezone), h('td', {}, String(count(l.id))))))
+        h('td', { class: 'small' }, l.timezone), h('td', { class: 'small' }, l.fillerPlaylistId ? plName(l.fillerPlaylistId) : t('schedules.fillerInherit')),
+        h('td', {}, String(count(l.id))),
+        can.manageFleet ? h('td', {}, h('div', { class: 'd-flex gap-1' },
+          h('button', { class: 'btn btn-sm btn-outline-primary', type: 'button', dataset: { action: 'edit' }, 'aria-label': t('locations.editNamed', { name: l.name }), onclick: () => editLocation(l) }, t('common.edit')),
+          h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'delete' }, 'aria-label': t('locations.deleteNamed', { name: l.name }), disabled: count(l.id) > 0,
+            title: count(l.id) > 0 ? t('locations.deleteInUse') : null, onclick: async (ev) => {
+              if (!(await confirmAction('locations.deleteTitle', t('locations.deleteConfirm', { name: l.name }), 'common.delete', 'btn-danger'))) return;
+              await busy(ev.target, async () => { await del(`/api/v1/locations/${l.id}`); notify(t('locations.deleted', { name: l.name })); await reload(); });
+            } }, t('common.delete')))) : null)))
       : empty('common.noData', 'locations.noLocations'));
+  }
+
+  // The location's fields (as created) plus its own filler playlist, saved with PATCH.
+  async function editLocation(l) {
+    const name = h('input', { class: 'form-control', id: 'edit-location-name', required: true, maxlength: 255, value: l.name });
+    const venue = select(VENUE_TYPES.map((v) => [v, t(`venue.${v}`)]), l.venueType, { id: 'edit-location-venue' });
+    const district = h('input', { class: 'form-control', id: 'edit-location-district', required: true, maxlength: 100, value: l.district });
+    const address = h('input', { class: 'form-control', id: 'edit-location-address', maxlength: 255, value: l.address || '' });
+    const tags = h('input', { class: 'form-control', id: 'edit-location-tags', maxlength: 255, value: (l.tags || []).join(', ') });
+    const tz = h('input', { class: 'form-control', id: 'edit-location-timezone', maxlength: 64, value: l.timezone });
+    const filler = select([['', t('schedules.fillerInherit')], ...playlists.map((p) => [p.id, p.name])], l.fillerPlaylistId ?? '', { id: 'edit-location-filler' });
+    const ok = await formDialog('locations.editLocation', h('div', { class: 'row g-2' },
+      h('div', { class: 'col-md-8' }, field('locations.name', name)),
+      h('div', { class: 'col-md-4' }, field('locations.venueType', venue)),
+      h('div', { class: 'col-md-4' }, field('locations.district', district)),
+      h('div', { class: 'col-md-8' }, field('locations.address', address)),
+      h('div', { class: 'col-md-6' }, field('locations.tags', tags, 'locations.tagsHint')),
+      h('div', { class: 'col-md-6' }, field('locations.timezone', tz)),
+      h('div', { class: 'col-12' }, field('schedules.fillerLocation', filler, 'locations.fillerHint'))),
+    async () => {
+      await patch(`/api/v1/locations/${l.id}`, { name: name.value.trim(), venueType: venue.value, district: district.value.trim(), address: address.value.trim(),
+        tags: tags.value.split(/[,，、\s]+/).map((x) => x.trim()).filter(Boolean), timezone: tz.value.trim() || 'Asia/Shanghai',
+        fillerPlaylistId: filler.value ? Number(filler.value) : null });
+      return true;
+    }, { id: 'location-edit-dialog', wide: true });
+    if (!ok) return;
+    notify(t('common.saved'));
+    await reload();
   }
 
   async function command(p, action, button) {

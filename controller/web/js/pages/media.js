@@ -88,7 +88,7 @@ boot('media', async ({ user, main, can }) => {
       : empty('common.noData', state.media.length ? 'media.noMatch' : 'media.emptyHint'));
   }
 
-  if (can.upload) main.append(uploadCard(user, tags, reload));
+  if (can.upload) main.append(uploadCard(user, tags, reload), sloganCard(user, tags, reload));
 
   const filters = h('div', { class: 'row g-2 mb-2 ms-filters' },
     h('div', { class: 'col-sm-3' }, field('media.filterState', select([['', t('common.all')], ...STATES.map((s) => [s, t(`state.${s}`)])], '', {
@@ -189,4 +189,128 @@ function uploadCard(user, tags, onUploaded) {
         h('label', { class: 'btn btn-outline-primary btn-sm mt-2', for: 'upload-input' }, t('media.chooseFiles'))),
       h('div', { class: 'col-lg-6' }, boxes.el, dept)),
     queue);
+}
+
+// The banner a screen shows for a slogan, drawn in the page: the screen is taken
+// as 1920x1080 and scaled to the box, with the player's rules (centred when
+// static; copies a gap apart moving left at the scroll speed; text too wide to
+// stand still scrolls anyway). Returns {el, update(style, text)}.
+const SCREEN_W = 1920;
+const SCREEN_H = 1080;
+export function sloganBanner() {
+  const text = h('span', { class: 'ms-slogan-text' });
+  const copy = h('span', { class: 'ms-slogan-text', 'aria-hidden': 'true' });
+  const el = h('div', { class: 'ms-slogan-preview', id: 'slogan-preview', role: 'img' }, text, copy);
+  let cfg = { speed: 0, fontPx: 48 };
+  let started = performance.now();
+  const reduced = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  function frame(now) {
+    if (!el.isConnected) return;
+    const scale = el.clientWidth / SCREEN_W;
+    // The player shrinks the text only so one line fits 80 % of the screen's height.
+    const fontSize = `${Math.max(1, Math.min(cfg.fontPx, SCREEN_H * 0.8) * scale)}px`;
+    if (text.style.fontSize !== fontSize) { text.style.fontSize = fontSize; copy.style.fontSize = fontSize; }
+    const lineW = text.offsetWidth;
+    const boxW = el.clientWidth;
+    const margin = boxW / 20;
+    let speed = cfg.speed * scale;
+    if (!speed && lineW > boxW - 2 * margin) speed = Math.max(40, cfg.fontPx * 2) * scale;
+    let x = (boxW - lineW) / 2;
+    copy.hidden = true;
+    if (speed > 0 && !reduced) {
+      const gap = Math.min(boxW / 2, Math.max(cfg.fontPx * scale * 2, boxW / 4));
+      const period = Math.max(1, lineW + gap);
+      const start = Math.max(0, x);
+      x = start - (((now - started) / 1000) * speed) % period;
+      copy.hidden = false;
+      copy.style.left = `${x + period}px`;
+    }
+    text.style.left = `${x}px`;
+    el.dataset.scrolling = speed > 0 ? 'true' : 'false';
+    requestAnimationFrame(frame);
+  }
+  function update(style, value) {
+    cfg = { speed: style.scrollSpeedPxPerS, fontPx: style.fontSizePx };
+    el.style.background = style.background;
+    el.style.color = style.color;
+    for (const s of [text, copy]) s.textContent = value || t('slogan.placeholder');
+    el.setAttribute('aria-label', t('slogan.previewLabel', { text: value }));
+    started = performance.now();
+  }
+  requestAnimationFrame(frame);
+  return { el, update };
+}
+
+// WCAG contrast ratio of two #rrggbb colours (1..21).
+export function contrastRatio(a, b) {
+  const lum = (hex) => {
+    const [r, g, bl] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+      .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+function sloganCard(user, tags, onCreated) {
+  const text = h('textarea', { class: 'form-control', id: 'slogan-text', rows: '2', required: true, maxlength: 600, placeholder: t('slogan.placeholder') });
+  const name = h('input', { class: 'form-control', id: 'slogan-name', maxlength: 255 });
+  const colour = h('input', { class: 'form-control form-control-color', type: 'color', id: 'slogan-color', value: '#ffd700' });
+  const background = h('input', { class: 'form-control form-control-color', type: 'color', id: 'slogan-background', value: '#b00020' });
+  const size = h('input', { class: 'form-control', type: 'number', id: 'slogan-size', min: '8', max: '1000', step: '1', value: '96', required: true });
+  const speed = h('input', { class: 'form-control', type: 'number', id: 'slogan-speed', min: '0', max: '2000', step: '10', value: '0', required: true, 'aria-describedby': 'slogan-speed-hint' });
+  const boxes = tagBoxes(tags, [], 'slogan');
+  const dept = user.role === 'admin' ? field('media.department', h('input', { class: 'form-control', id: 'slogan-department', maxlength: 100 }), 'media.departmentHint') : null;
+  const banner = sloganBanner();
+  const result = h('div', { id: 'slogan-result', 'aria-live': 'polite' });
+  const style = () => ({ color: colour.value, background: background.value,
+    fontSizePx: Math.min(1000, Math.max(8, Math.round(Number(size.value) || 48))), scrollSpeedPxPerS: Math.min(2000, Math.max(0, Math.round(Number(speed.value) || 0))) });
+  const contrast = h('div', { class: 'small', id: 'slogan-contrast', 'aria-live': 'polite' });
+  const refresh = () => {
+    banner.update(style(), text.value.trim());
+    const ratio = contrastRatio(colour.value, background.value);
+    contrast.textContent = t(ratio >= 4.5 ? 'slogan.contrastOk' : 'slogan.contrastLow', { ratio: ratio.toFixed(1) });
+    contrast.className = `small ${ratio >= 4.5 ? 'text-success' : 'text-danger fw-semibold'}`;
+  };
+  const form = h('form', { id: 'slogan-form', oninput: refresh, onchange: refresh, onsubmit: async (ev) => {
+    ev.preventDefault();
+    await busy(form.querySelector('button[type=submit]'), async () => {
+      const body = { text: text.value.trim(), style: style(), tags: boxes.value() };
+      if (name.value.trim()) body.name = name.value.trim();
+      const d = document.getElementById('slogan-department')?.value.trim();
+      if (d) body.department = d;
+      const m = await post('/api/v1/media/slogans', body);
+      notify(t('slogan.created', { name: m.name }));
+      result.replaceChildren(h('div', { class: 'alert alert-success d-flex align-items-center gap-2 py-2', dataset: { mediaId: m.id } },
+        h('span', {}, m.deduplicated ? t('slogan.exists', { name: m.name }) : t('slogan.created', { name: m.name })),
+        m.state === 'draft' || m.state === 'rejected' ? h('button', { class: 'btn btn-sm btn-primary ms-slogan-submit', type: 'button',
+          onclick: (e2) => busy(e2.target, async () => {
+            await post(`/api/v1/media/${m.id}/submit`);
+            e2.target.replaceWith(h('span', { class: 'small' }, t('state.pending')));
+            notify(t('media.submitted', { name: m.name }));
+            await onCreated();
+          }) }, t('media.submit')) : null));
+      await onCreated();
+    });
+  } },
+  h('div', { class: 'row g-3' },
+    h('div', { class: 'col-lg-6' },
+      field('slogan.text', text, 'slogan.textHint'),
+      field('slogan.name', name, 'slogan.nameHint'),
+      h('div', { class: 'row g-2' },
+        h('div', { class: 'col-3' }, field('slogan.color', colour)),
+        h('div', { class: 'col-3' }, field('slogan.background', background)),
+        h('div', { class: 'col-3' }, field('slogan.fontSize', size)),
+        h('div', { class: 'col-3' }, field('slogan.scrollSpeed', speed))),
+      h('div', { class: 'form-text mb-2', id: 'slogan-speed-hint' }, t('slogan.scrollHint')),
+      boxes.el, dept),
+    h('div', { class: 'col-lg-6' },
+      h('div', { class: 'form-label' }, t('slogan.preview')),
+      banner.el,
+      contrast,
+      h('p', { class: 'form-text' }, t('slogan.previewHint')),
+      h('button', { class: 'btn btn-primary', type: 'submit', id: 'slogan-submit' }, t('slogan.create')),
+      result)));
+  queueMicrotask(refresh);
+  return section('slogan.title', form);
 }

@@ -4,8 +4,8 @@
 // by venue type) is computed from the live API and downloadable as CSV.
 import { boot } from '../app.js';
 import { get, getOptional } from '../api.js';
-import { t, today, addDays, fmtNumber } from '../i18n.js';
-import { h, field, select, empty, section, table, showError } from '../dom.js';
+import { t, today, addDays, fmtNumber, fmtBytes, zonedIso, DEFAULT_ZONE } from '../i18n.js';
+import { h, field, select, empty, section, table, showError, uid } from '../dom.js';
 import { VENUE_TYPES } from '../target.js';
 
 const STATES = ['approved', 'pending', 'draft', 'rejected'];
@@ -43,6 +43,85 @@ function downloadCsv(name, rows) {
   setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 1000);
 }
 
+function downloadBlob(name, blob) {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 1000);
+}
+
+// 取证导出 / evidence export (admins, auditors): the signed proof-of-play tar from
+// GET /api/v1/audit/export for local days [from, to] in Asia/Shanghai and the
+// chosen screens, the controller's public key (GET /api/v1/content-key, the key
+// that signs export.json), and the command that checks both offline.
+function evidenceSection(players) {
+  const from = h('input', { class: 'form-control', type: 'date', id: 'export-from', value: addDays(today(), -6), required: true });
+  const to = h('input', { class: 'form-control', type: 'date', id: 'export-to', value: today(), required: true });
+  const boxes = players.map((p) => {
+    const id = uid('exp');
+    const input = h('input', { class: 'form-check-input', type: 'checkbox', id, value: p.id, dataset: { playerId: p.id } });
+    return { input, el: h('div', { class: 'form-check' }, input, h('label', { class: 'form-check-label', for: id }, p.name || p.id)) };
+  });
+  const status = h('div', { class: 'small mt-2', id: 'export-status', role: 'status', 'aria-live': 'polite' });
+  const command = h('pre', { class: 'ms-command', id: 'export-command', tabindex: '0' }, 'microscape-pack audit exp-….tar --pub controller.pub');
+  const keyButton = h('button', { class: 'btn btn-outline-primary', type: 'button', id: 'export-key', onclick: async (ev) => {
+    ev.target.disabled = true;
+    try {
+      const k = await get('/api/v1/content-key');
+      downloadBlob('controller.pub', new Blob([k.publicKeyPem], { type: 'application/x-pem-file' }));
+      keyId.textContent = t('reports.exportKeyId', { id: k.keyId });
+    } catch (e) { showError(e); } finally { ev.target.disabled = false; }
+  } }, t('reports.exportKey'));
+  const keyId = h('div', { class: 'small text-body-secondary font-monospace text-break', id: 'export-key-id' });
+  const form = h('form', { id: 'export-form', class: 'row g-2 align-items-end', onsubmit: async (ev) => {
+    ev.preventDefault();
+    if (to.value < from.value) { status.textContent = t('reports.exportBadRange'); status.className = 'small mt-2 text-danger'; return; }
+    const q = new URLSearchParams({ from: zonedIso(from.value, '00:00', DEFAULT_ZONE), to: zonedIso(addDays(to.value, 1), '00:00', DEFAULT_ZONE) });
+    const chosen = boxes.filter((b) => b.input.checked).map((b) => b.input.value);
+    if (chosen.length) q.set('players', chosen.join(','));
+    const btn = form.querySelector('button[type=submit]');
+    btn.disabled = true;
+    status.className = 'small mt-2';
+    status.textContent = t('reports.exportRunning');
+    try {
+      const r = await fetch(`/api/v1/audit/export?${q}`, { credentials: 'same-origin' });
+      if (!r.ok) {
+        let message = r.statusText;
+        try { message = (await r.json()).error.message; } catch (_) { /* not JSON */ }
+        throw new Error(message);
+      }
+      const name = (/filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '') || [])[1] || `evidence-${from.value}-${to.value}.tar`;
+      const blob = await r.blob();
+      downloadBlob(name, blob);
+      command.textContent = `microscape-pack audit ${name} --pub controller.pub`;
+      status.textContent = t('reports.exportDone', { name, size: fmtBytes(blob.size) });
+      status.className = 'small mt-2 text-success';
+      form.dataset.done = name;
+    } catch (e) {
+      status.textContent = `${t('reports.exportFailed')}: ${e.message}`;
+      status.className = 'small mt-2 text-danger';
+    } finally {
+      btn.disabled = false;
+    }
+  } },
+  h('div', { class: 'col-md-3' }, field('reports.from', from)),
+  h('div', { class: 'col-md-3' }, field('reports.to', to)),
+  h('div', { class: 'col-md-6' }, h('button', { class: 'btn btn-primary', type: 'submit', id: 'export-download' }, t('reports.exportDownload'))),
+  h('fieldset', { class: 'col-12' }, h('legend', { class: 'form-label fs-6 mb-1' }, t('reports.exportPlayers')),
+    boxes.length ? h('div', { class: 'd-flex flex-wrap gap-3' }, boxes.map((b) => b.el)) : h('div', { class: 'small text-body-secondary' }, t('common.noneYet')),
+    h('div', { class: 'form-text' }, t('reports.exportPlayersHint'))));
+  return section('reports.evidence',
+    h('p', { class: 'small text-body-secondary' }, t('reports.evidenceHint')),
+    form, status,
+    h('h3', { class: 'h6 mt-3' }, t('reports.exportVerify')),
+    h('ol', { class: 'small ps-3' },
+      h('li', {}, t('reports.exportStep1')),
+      h('li', {}, t('reports.exportStep2'), ' ', keyButton, keyId),
+      h('li', {}, t('reports.exportStep3'), command),
+      h('li', {}, t('reports.exportStep4'))));
+}
+
 function chartCanvas(id, labelKey) {
   return h('div', { class: 'ms-chart' }, h('canvas', { id, role: 'img', 'aria-label': t(labelKey) }));
 }
@@ -55,7 +134,7 @@ function tabular(data) {
   return [cols, ...arr.map((o) => cols.map((c) => o[c]))];
 }
 
-boot('reports', async ({ main }) => {
+boot('reports', async ({ main, can }) => {
   const chartJs = loadScript('/vendor/chart.js/chart.min.js').catch((e) => { showError(e); });
   const [media, players, locations, tagsR, campaigns, openapi] = await Promise.all([
     get('/api/v1/media').then((r) => r.media), get('/api/v1/players').then((r) => r.players),
@@ -132,6 +211,7 @@ boot('reports', async ({ main }) => {
       h('div', { class: 'col-12 d-flex gap-2' }, h('button', { class: 'btn btn-primary', type: 'submit', id: 'report-run' }, t('reports.show')), playsCsv)) : null,
     reportRoutes.length ? playsBox : h('div', { id: 'report-plays' }, empty('reports.noPlaysYet', 'reports.noPlaysYetDetail'))));
   route.addEventListener('change', () => { by.disabled = !route.value.endsWith('/plays'); });
+  if (can.readAudit && openapi.paths && openapi.paths['/api/v1/audit/export']) main.append(evidenceSection(players.filter((p) => p.state !== 'retired')));
 
   // --- content overview: media by theme and approval state ---
   const byTheme = tags.map((tag) => STATES.map((s) => media.filter((m) => m.tags.includes(tag) && m.state === s).length));

@@ -1,9 +1,9 @@
 // 排期 / campaigns and schedules: campaigns with dates, schedules that put a
 // playlist on a target with dayparts, the week calendar and "what plays at T".
 import { boot } from '../app.js';
-import { get, post, patch, del } from '../api.js';
+import { get, getOptional, post, put, patch, del } from '../api.js';
 import { t, today, addDays, DEFAULT_ZONE } from '../i18n.js';
-import { h, field, select, notify, showError, busy, empty, section, table, confirmAction, uid } from '../dom.js';
+import { h, field, select, notify, showError, busy, empty, section, table, confirmAction, uid, formDialog } from '../dom.js';
 import { targetPicker, describeTarget } from '../target.js';
 import { weekCalendar, whatPlays } from '../calendar.js';
 
@@ -17,8 +17,8 @@ const PRESETS = [
   ['schoolStart', 9, 1, '法治教育'],
 ];
 
-function daypartEditor() {
-  const rows = h('div', { class: 'ms-dayparts', id: 'schedule-dayparts' });
+function daypartEditor(initialRows = null, idPrefix = 'schedule') {
+  const rows = h('div', { class: 'ms-dayparts', id: `${idPrefix}-dayparts` });
   function addRow(initial = { days: [1, 2, 3, 4, 5, 6, 7], start: '08:00', end: '22:00' }) {
     const boxes = [];
     const row = h('div', { class: 'ms-daypart border rounded p-2 mb-2' },
@@ -42,7 +42,8 @@ function daypartEditor() {
   }
   const el = h('fieldset', { class: 'mb-2' }, h('legend', { class: 'form-label fs-6 mb-1' }, t('schedules.dayparts')),
     h('p', { class: 'small text-body-secondary mb-1' }, t('schedules.daypartsHint')), rows,
-    h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', id: 'add-daypart', onclick: () => addRow() }, t('schedules.addDaypart')));
+    h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', id: idPrefix === 'schedule' ? 'add-daypart' : `${idPrefix}-add-daypart`, onclick: () => addRow() }, t('schedules.addDaypart')));
+  for (const w of initialRows || []) addRow({ days: w.days && w.days.length ? w.days : [1, 2, 3, 4, 5, 6, 7], start: w.start, end: w.end === '24:00' ? '00:00' : w.end });
   return { el, value: () => [...rows.children].map((r) => r.value()).map((w) => (w.end === '00:00' ? { ...w, end: '24:00' } : w)) };
 }
 
@@ -55,11 +56,56 @@ function daypartText(dayparts) {
   }).join('；');
 }
 
-boot('schedules', async ({ main, can }) => {
+// 垫播 / filler: what plays when no schedule does - one fleet-wide playlist
+// (settings/filler) and, overriding it, one per location. Changed by admins.
+function fillerSection({ playlists, locations, filler, canChange }) {
+  const options = [['', t('schedules.fillerNone')], ...playlists.map((p) => [p.id, `${p.name}${p.allApproved ? '' : ` (${t('playlists.notAllApproved')})`}`])];
+  const plName = (id) => playlists.find((p) => p.id === id)?.name || (id ? `#${id}` : t('schedules.fillerNone'));
+  const status = h('span', { class: 'small', role: 'status', 'aria-live': 'polite' });
+  const saveOn = (control, url, bodyOf, okKey) => control.addEventListener('change', async () => {
+    control.disabled = true;
+    try {
+      await (url.startsWith('/api/v1/settings') ? put : patch)(url, bodyOf(control.value ? Number(control.value) : null));
+      status.textContent = t(okKey, { name: plName(control.value ? Number(control.value) : null) });
+      notify(status.textContent);
+    } catch (e) {
+      showError(e);
+    } finally {
+      control.disabled = false;
+    }
+  });
+  let global;
+  if (canChange) {
+    global = select(options, filler ?? '', { id: 'filler-global' });
+    saveOn(global, '/api/v1/settings/filler', (id) => ({ playlistId: id }), 'schedules.fillerSaved');
+  } else {
+    global = h('div', { id: 'filler-global', class: 'form-control-plaintext fw-semibold' }, plName(filler));
+  }
+  const rows = locations.map((l) => {
+    let cell;
+    if (canChange) {
+      cell = select([['', t('schedules.fillerInherit')], ...options.slice(1)], l.fillerPlaylistId ?? '', {
+        class: 'form-select form-select-sm', 'aria-label': t('schedules.fillerFor', { name: l.name }), dataset: { locationId: l.id } });
+      saveOn(cell, `/api/v1/locations/${l.id}`, (id) => ({ fillerPlaylistId: id }), 'schedules.fillerSavedLocation');
+    } else {
+      cell = l.fillerPlaylistId ? plName(l.fillerPlaylistId) : t('schedules.fillerInherit');
+    }
+    return h('tr', { dataset: { locationId: l.id } }, h('td', {}, l.name), h('td', {}, t(`venue.${l.venueType}`)), h('td', {}, cell));
+  });
+  return h('div', { id: 'filler' },
+    h('p', { class: 'small text-body-secondary' }, t('schedules.fillerHint')),
+    h('div', { class: 'row g-2 align-items-end mb-2' },
+      h('div', { class: 'col-md-6' }, canChange ? field('schedules.fillerGlobal', global) : h('div', {}, h('div', { class: 'form-label' }, t('schedules.fillerGlobal')), global)),
+      h('div', { class: 'col-md-6' }, status)),
+    rows.length ? table(['locations.name', 'locations.venueType', 'schedules.fillerLocation'], rows, { id: 'filler-locations' }) : null);
+}
+
+boot('schedules', async ({ main, can, user }) => {
   const [locations, players, playlists, campaignsR, schedulesR, takeoversR, tags] = await Promise.all([
     get('/api/v1/locations').then((r) => r.locations), get('/api/v1/players').then((r) => r.players),
     get('/api/v1/playlists').then((r) => r.playlists), get('/api/v1/campaigns'), get('/api/v1/schedules'),
     get('/api/v1/takeovers'), get('/api/v1/tags').then((r) => r.tags.map((x) => x.name))]);
+  const filler = (await getOptional('/api/v1/settings/filler'))?.playlistId ?? null;
   let campaigns = campaignsR.campaigns;
   let schedules = schedulesR.schedules;
   const names = {
@@ -75,10 +121,12 @@ boot('schedules', async ({ main, can }) => {
       campaigns.map((c) => h('tr', { dataset: { campaignId: c.id } },
         h('td', { class: 'fw-semibold' }, c.name), h('td', {}, c.theme || '—'), h('td', { class: 'text-nowrap' }, `${c.startsOn} – ${c.endsOn}`),
         h('td', {}, c.department || '—'),
-        h('td', {}, can.plan ? h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', onclick: async (ev) => {
+        h('td', {}, can.plan ? h('div', { class: 'd-flex gap-1' }, h('button', { class: 'btn btn-sm btn-outline-primary', type: 'button', dataset: { action: 'edit' },
+          'aria-label': t('schedules.editNamed', { name: c.name }), onclick: () => editCampaign(c) }, t('common.edit')),
+        h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'delete' }, 'aria-label': t('schedules.deleteNamed', { name: c.name }), onclick: async (ev) => {
           if (!(await confirmAction('schedules.deleteCampaign', t('schedules.deleteCampaignConfirm', { name: c.name }), 'common.delete', 'btn-danger'))) return;
-          await busy(ev.target, async () => { await del(`/api/v1/campaigns/${c.id}`); await reloadAll(); });
-        } }, t('common.delete')) : null))))
+          await busy(ev.target, async () => { await del(`/api/v1/campaigns/${c.id}`); notify(t('schedules.campaignDeleted', { name: c.name })); await reloadAll(); });
+        } }, t('common.delete'))) : null))))
       : empty('common.noData', 'schedules.noCampaigns'));
   }
 
@@ -90,11 +138,63 @@ boot('schedules', async ({ main, can }) => {
         h('td', {}, s.campaignId ? campById[s.campaignId] || `#${s.campaignId}` : '—'), h('td', {}, String(s.priority)),
         h('td', { class: 'text-nowrap' }, `${s.startsOn} – ${s.endsOn}`), h('td', { class: 'small' }, daypartText(s.dayparts)),
         h('td', { class: 'small' }, describeTarget(s.target, players)),
-        h('td', {}, can.plan ? h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', onclick: async (ev) => {
+        h('td', {}, can.plan ? h('div', { class: 'd-flex gap-1' }, h('button', { class: 'btn btn-sm btn-outline-primary', type: 'button', dataset: { action: 'edit' },
+          'aria-label': t('schedules.editNamed', { name: s.name }), onclick: () => editSchedule(s) }, t('common.edit')),
+        h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'delete' }, 'aria-label': t('schedules.deleteNamed', { name: s.name }), onclick: async (ev) => {
           if (!(await confirmAction('schedules.deleteSchedule', t('schedules.deleteScheduleConfirm', { name: s.name }), 'common.delete', 'btn-danger'))) return;
           await busy(ev.target, async () => { await del(`/api/v1/schedules/${s.id}`); notify(t('schedules.deleted', { name: s.name })); await reloadAll(); });
-        } }, t('common.delete')) : null))))
+        } }, t('common.delete'))) : null))))
       : empty('common.noData', 'schedules.noSchedules'));
+  }
+
+  // Editing: the same fields as creating, in a dialog, saved with PATCH.
+  async function editSchedule(s) {
+    const name = h('input', { class: 'form-control', id: 'edit-schedule-name', required: true, maxlength: 255, value: s.name });
+    const playlist = select(playlists.map((p) => [p.id, `${p.name}${p.allApproved ? '' : ` (${t('playlists.notAllApproved')})`}`]), s.playlistId, { id: 'edit-schedule-playlist', required: true });
+    const campaign = select([['', t('schedules.noCampaign')], ...campaigns.map((c) => [c.id, `${c.name} (${c.startsOn} – ${c.endsOn})`])], s.campaignId ?? '', { id: 'edit-schedule-campaign' });
+    const priority = h('input', { class: 'form-control', type: 'number', min: '0', max: '1000', value: String(s.priority), id: 'edit-schedule-priority' });
+    const starts = h('input', { class: 'form-control', type: 'date', id: 'edit-schedule-starts', required: true, value: s.startsOn });
+    const ends = h('input', { class: 'form-control', type: 'date', id: 'edit-schedule-ends', required: true, value: s.endsOn });
+    const dayparts = daypartEditor(s.dayparts, 'edit-schedule');
+    const target = targetPicker(players, locations, s.target || {});
+    const ok = await formDialog('schedules.editSchedule', h('div', { id: 'schedule-edit' },
+      h('div', { class: 'row g-2' },
+        h('div', { class: 'col-md-6' }, field('schedules.name', name)),
+        h('div', { class: 'col-md-6' }, field('schedules.playlist', playlist)),
+        h('div', { class: 'col-md-6' }, field('schedules.campaign', campaign)),
+        h('div', { class: 'col-md-2' }, field('schedules.priority', priority)),
+        h('div', { class: 'col-md-2' }, field('schedules.startsOn', starts)),
+        h('div', { class: 'col-md-2' }, field('schedules.endsOn', ends))),
+      h('div', { class: 'row g-2' }, h('div', { class: 'col-lg-5' }, dayparts.el), h('div', { class: 'col-lg-7' }, target.el))),
+    async () => {
+      const tv = target.value();
+      if (!tv) { notify(t('target.none'), 'warning'); return false; }
+      await patch(`/api/v1/schedules/${s.id}`, { name: name.value.trim(), playlistId: Number(playlist.value), priority: Number(priority.value) || 0,
+        campaignId: campaign.value ? Number(campaign.value) : null, startsOn: starts.value, endsOn: ends.value, dayparts: dayparts.value(), target: tv });
+      return true;
+    }, { id: 'schedule-edit-dialog', wide: true });
+    if (!ok) return;
+    notify(t('schedules.updated', { name: name.value.trim() }));
+    await reloadAll();
+  }
+
+  async function editCampaign(c) {
+    const name = h('input', { class: 'form-control', id: 'edit-campaign-name', required: true, maxlength: 255, value: c.name });
+    const theme = select([['', '—'], ...tags.map((x) => [x, x])], c.theme || '', { id: 'edit-campaign-theme' });
+    const starts = h('input', { class: 'form-control', type: 'date', id: 'edit-campaign-starts', required: true, value: c.startsOn });
+    const ends = h('input', { class: 'form-control', type: 'date', id: 'edit-campaign-ends', required: true, value: c.endsOn });
+    const ok = await formDialog('schedules.editCampaign', h('div', { class: 'row g-2' },
+      h('div', { class: 'col-12' }, field('schedules.campaignName', name)),
+      h('div', { class: 'col-md-4' }, field('schedules.theme', theme)),
+      h('div', { class: 'col-md-4' }, field('schedules.startsOn', starts)),
+      h('div', { class: 'col-md-4' }, field('schedules.endsOn', ends))),
+    async () => {
+      await patch(`/api/v1/campaigns/${c.id}`, { name: name.value.trim(), theme: theme.value || null, startsOn: starts.value, endsOn: ends.value });
+      return true;
+    }, { id: 'campaign-edit-dialog' });
+    if (!ok) return;
+    notify(t('schedules.campaignUpdated', { name: name.value.trim() }));
+    await reloadAll();
   }
 
   async function reloadAll() {
@@ -203,11 +303,12 @@ boot('schedules', async ({ main, can }) => {
     section('schedules.calendar', calendar.el),
     section('schedules.whatPlays', at.el),
     section('schedules.schedules', scheduleBox, can.plan ? h('details', { class: 'mt-2', open: true, id: 'schedule-new' }, h('summary', { class: 'fw-semibold mb-2' }, t('schedules.new')), scheduleForm()) : null),
-    section('schedules.campaigns', campaignBox, can.plan ? h('details', { class: 'mt-2' , id: 'campaign-new' }, h('summary', { class: 'fw-semibold mb-2' }, t('schedules.newCampaign')), campaignForm()) : null));
+    section('schedules.campaigns', campaignBox, can.plan ? h('details', { class: 'mt-2' , id: 'campaign-new' }, h('summary', { class: 'fw-semibold mb-2' }, t('schedules.newCampaign')), campaignForm()) : null),
+    section('schedules.filler', fillerSection({ playlists, locations, filler, canChange: user.role === 'admin' })));
   renderCampaigns();
   renderSchedules();
   if (!locations.length && !players.length) return;
   await calendar.render();
 });
 
-export { DEFAULT_ZONE, patch, showError };
+export { DEFAULT_ZONE, showError };
