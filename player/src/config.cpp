@@ -1,6 +1,13 @@
 #include "microscape/player/config.hpp"
 
+#include <Poco/Exception.h>
+#include <Poco/Logger.h>
+#include <Poco/Util/PropertyFileConfiguration.h>
 #include <zmq.h>
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
 
 #include "microscape/core/json.hpp"
 #include "microscape/pack/file_io.hpp"
@@ -44,6 +51,17 @@ Result<PlayerConfig> loadConfig(const fs::path& dataDir) {
     num("chunk_bytes", c.chunkBytes);
     num("reserve_bytes", c.reserveBytes);
     num("quota_bytes", c.quotaBytes);
+    for (auto [key, out] : {std::pair{"width", &c.width}, std::pair{"height", &c.height}}) {
+        auto it = o.find(key);
+        if (it == o.end() || it->second.isNull()) continue;
+        if (!it->second.isInt() || it->second.asInt() < 1 || it->second.asInt() > kMaxScreenSide)
+            return makeError(Errc::Usage, std::string("player.json: ") + key + " must be 1.." +
+                                              std::to_string(kMaxScreenSide) + " pixels");
+        *out = static_cast<int>(it->second.asInt());
+    }
+    if (c.width.has_value() != c.height.has_value())
+        return makeError(Errc::Usage, "player.json: width and height go together");
+    if (c.width) c.orientation = orientationOf(*c.width, *c.height);
     if (!manifest::isValidId(c.playerId)) return makeError(Errc::Usage, "player.json: player_id missing or invalid");
     if (c.endpoint.rfind("tcp://", 0) != 0) return makeError(Errc::Usage, "player.json: endpoint must be tcp://host:port");
     if (c.window < 1 || c.window > wire::kMaxWindow) return makeError(Errc::Usage, "player.json: window out of range");
@@ -73,11 +91,134 @@ Status saveConfig(const PlayerConfig& c) {
                    {"reserve_bytes", static_cast<std::int64_t>(c.reserveBytes)},
                    {"quota_bytes", static_cast<std::int64_t>(c.quotaBytes)},
                    {"import_dir", c.importDir}};
+    if (c.width && c.height) {
+        o["width"] = static_cast<std::int64_t>(*c.width);
+        o["height"] = static_cast<std::int64_t>(*c.height);
+        o["orientation"] = orientationOf(*c.width, *c.height);
+    }
     auto f = pack::AtomicFile::create((c.dataDir / kConfigFile).string(), true, 0644);
     if (!f) return f.error();
     const std::string text = json::pretty(json::Value(o)) + "\n";
     MS_TRY(f->write(text.data(), text.size()));
     return f->commit();
+}
+
+Result<int> parseScreenSide(std::string_view text, std::string_view what) {
+    int v = 0;
+    const char* end = text.data() + text.size();
+    auto [p, ec] = std::from_chars(text.data(), end, v);
+    const std::string rule = std::string(what) + " must be a whole number of pixels, 1.." + std::to_string(kMaxScreenSide);
+    if (text.empty() || ec != std::errc() || p != end) return makeError(Errc::Usage, rule + " (got '" + std::string(text) + "')");
+    if (v < 1 || v > kMaxScreenSide) return makeError(Errc::Usage, rule + " (got " + std::to_string(v) + ")");
+    return v;
+}
+
+std::string orientationOf(int width, int height) { return height > width ? "portrait" : "landscape"; }
+
+const char* outputModeName(OutputMode m) { return m == OutputMode::Display ? "display" : "headless"; }
+
+const std::vector<std::string>& runSettingKeys() {
+    static const std::vector<std::string> keys{"dataDir", "output", "width", "height", "importDir", "preview", "logLevel"};
+    return keys;
+}
+
+Status applyRunSetting(RunSettings& s, std::string_view key, std::string_view value, std::string_view origin) {
+    // From a flag ("--width") the message names the flag; from a file, the file and key.
+    const bool flag = origin.rfind("--", 0) == 0;
+    const std::string name = flag ? std::string(origin) : "player." + std::string(key);
+    const std::string where = flag ? "" : std::string(origin) + ": ";
+    auto bad = [&](const std::string& rule) {
+        return makeError(Errc::Usage, where + rule + " (got '" + std::string(value) + "')");
+    };
+    if (key == "dataDir") {
+        if (value.empty()) return bad(name + " must name the data directory");
+        s.dataDir = std::string(value);
+    } else if (key == "output") {
+        if (value == "display") s.output = OutputMode::Display;
+        else if (value == "headless") s.output = OutputMode::Headless;
+        else return bad(name + " must be display or headless");
+    } else if (key == "width" || key == "height") {
+        auto& out = key == "width" ? s.width : s.height;
+        if (value.empty()) {
+            out.reset();
+        } else {
+            auto v = parseScreenSide(value, name);
+            if (!v) return makeError(Errc::Usage, where + v.error().message);
+            out = *v;
+        }
+    } else if (key == "importDir") {
+        s.importDir = std::string(value);
+    } else if (key == "preview") {
+        s.previewPath = std::string(value);
+    } else if (key == "logLevel") {
+        try {
+            (void)Poco::Logger::parseLevel(std::string(value));
+        } catch (const Poco::Exception&) {
+            return bad(name + " must be one of none, fatal, critical, error, warning, notice, information, "
+                       "debug, trace");
+        }
+        s.logLevel = std::string(value);
+    } else {
+        std::string known;
+        for (const auto& k : runSettingKeys()) known += (known.empty() ? "player." : ", player.") + k;
+        return makeError(Errc::Usage, where + "unknown key player." + std::string(key) + " (known: " + known + ")");
+    }
+    return {};
+}
+
+Status applyRunFlag(RunSettings& s, std::string_view flag, std::string_view value) {
+    if (flag == "display") {
+        s.output = OutputMode::Display;
+        return {};
+    }
+    if (flag == "headless") {
+        s.output = OutputMode::Headless;
+        return {};
+    }
+    static const std::pair<const char*, const char*> kKeys[] = {{"data-dir", "dataDir"},     {"width", "width"},
+                                                                {"height", "height"},        {"import-dir", "importDir"},
+                                                                {"preview", "preview"},      {"log-level", "logLevel"}};
+    for (auto [f, key] : kKeys)
+        if (flag == f) return applyRunSetting(s, key, value, "--" + std::string(flag));
+    return makeError(Errc::Usage, "run: unknown option --" + std::string(flag));
+}
+
+Result<RunSettings> parseRunProperties(std::string_view text, std::string_view origin, RunSettings defaults) {
+    RunSettings s = std::move(defaults);
+    Poco::AutoPtr<Poco::Util::PropertyFileConfiguration> props(new Poco::Util::PropertyFileConfiguration);
+    try {
+        std::istringstream in{std::string(text)};
+        props->load(in);
+    } catch (const Poco::Exception& e) {
+        return makeError(Errc::Usage, std::string(origin) + ": " + e.displayText());
+    }
+    Poco::Util::AbstractConfiguration::Keys keys;
+    props->keys("player", keys);
+    std::sort(keys.begin(), keys.end());  // the same message for the same file
+    for (const auto& k : keys) {
+        const std::string full = "player." + k;
+        const bool known = std::find(runSettingKeys().begin(), runSettingKeys().end(), k) != runSettingKeys().end();
+        // player.width.x leaves "width" as a key with children but no value of its own.
+        Poco::Util::AbstractConfiguration::Keys children;
+        props->keys(full, children);
+        if (!known || !children.empty()) {
+            const std::string shown = children.empty() ? full : full + "." + children.front();
+            std::string list;
+            for (const auto& n : runSettingKeys()) list += (list.empty() ? "player." : ", player.") + n;
+            return makeError(Errc::Usage, std::string(origin) + ": unknown key " + shown + " (known: " + list + ")");
+        }
+        std::string value = props->getRawString(full, "");
+        // Trailing blanks are invisible in an editor; never part of a value.
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) value.pop_back();
+        MS_TRY(applyRunSetting(s, k, value, origin));
+    }
+    return s;
+}
+
+Result<RunSettings> loadRunProperties(const fs::path& file, RunSettings defaults) {
+    auto text = crypto::readSmallFile(file.string(), 1 << 20);
+    if (!text) return makeError(text.code(), "cannot read " + file.string() + ": " + text.error().message);
+    return parseRunProperties(*text, file.string(), std::move(defaults));
 }
 
 }  // namespace microscape::player

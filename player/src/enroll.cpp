@@ -45,6 +45,12 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
         return makeError(Errc::Usage, "--controller-http must be an http:// URL (put TLS in front of the controller "
                                       "and enrol over the internal address)");
     if (req.token.empty()) return makeError(Errc::Usage, "--token is required");
+    if (req.width.has_value() != req.height.has_value())
+        return makeError(Errc::Usage, "--width and --height go together (the screen's resolution, e.g. 1920 and 540)");
+    for (auto [what, v] : {std::pair{"--width", req.width}, std::pair{"--height", req.height}})
+        if (v && (*v < 1 || *v > kMaxScreenSide))
+            return makeError(Errc::Usage, std::string(what) + " must be 1.." + std::to_string(kMaxScreenSide) +
+                                              " pixels (got " + std::to_string(*v) + ")");
     fs::create_directories(dir / "keys", ec);
     if (ec) return makeError(Errc::Io, "cannot create " + (dir / "keys").string() + ": " + ec.message());
     ::chmod((dir / "keys").c_str(), 0700);
@@ -85,8 +91,11 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
                       {"curveKey", curvePublic},
                       {"software", req.software.empty() ? std::string("microscape-player") : req.software}};
     if (!req.name.empty()) body["name"] = req.name;
-    if (req.width) body["width"] = *req.width;
-    if (req.height) body["height"] = *req.height;
+    if (req.width && req.height) {
+        body["width"] = *req.width;
+        body["height"] = *req.height;
+        body["orientation"] = orientationOf(*req.width, *req.height);
+    }
     const std::string payload = json::canonical(json::Value(body));
 
     std::string answer;
@@ -139,6 +148,8 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
                      : "tcp://" + uri.getHost() + ":" + std::to_string(port && port->isInt() ? port->asInt() : 5560);
     c.curve = serverKey && serverKey->isString();
     if (c.curve) c.serverCurveKey = serverKey->asString();
+    c.width = req.width;
+    c.height = req.height;
     MS_TRY(saveConfig(c));
     return loadConfig(dir);
 }

@@ -1,10 +1,15 @@
 // The player's configuration: DIR/player.json (written by `enroll`) plus the key
-// files in DIR/keys, read once at start-up into a typed struct. Plain value type.
+// files in DIR/keys, and the settings of `run` (a .properties file such as
+// /etc/microscape/player.properties, then command-line flags), read once at
+// start-up into typed structs. Plain value types and pure functions.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "microscape/core/crypto.hpp"
@@ -31,6 +36,11 @@ struct PlayerConfig {
     std::uint64_t reserveBytes = 64ull << 20;       // reserve_bytes: keep this much disk free
     std::uint64_t quotaBytes = 0;                   // quota_bytes: cache cap, 0 = disk size
     std::string importDir;                          // import_dir: watched for *.tar ("" = off)
+    // width, height: the screen's configured resolution given at enrolment
+    // (none: not given); orientation: "portrait" when height > width, else
+    // "landscape" (derived, written for people and the controller).
+    std::optional<int> width, height;
+    std::string orientation;
 
     // Loaded from DIR/keys.
     std::string curveSecretKey, curvePublicKey;
@@ -41,5 +51,57 @@ struct PlayerConfig {
 Result<PlayerConfig> loadConfig(const std::filesystem::path& dataDir);
 // Writes DIR/player.json atomically (keys are written by enrolment).
 Status saveConfig(const PlayerConfig& config);
+
+// Screen sizes are 1..kMaxScreenSide pixels on each side.
+constexpr int kMaxScreenSide = 16384;
+// Parses a screen side ("1920"). Errors: Usage naming `what` and the rule.
+Result<int> parseScreenSide(std::string_view text, std::string_view what);
+// "portrait" when height > width, else "landscape".
+std::string orientationOf(int width, int height);
+
+// ---------------------------------------------------------------- run settings
+
+enum class OutputMode {
+    Headless,  // frames decoded into memory only (tests, demos, CI)
+    Display,   // and shown in a fullscreen window on the local X11 session
+};
+const char* outputModeName(OutputMode m);
+
+// What `microscape-player run` is told: the keys of its .properties file
+// (docs/player.md) and the flags that override them. Defaults are commented.
+struct RunSettings {
+    std::string dataDir;                     // player.dataDir / --data-dir (required)
+    OutputMode output = OutputMode::Headless;  // player.output / --display, --headless
+    std::optional<int> width, height;        // player.width/height / --width --height;
+                                             // none: enrolled size, else the X screen
+                                             // (display) or 1280x720 (headless)
+    std::optional<std::string> importDir;    // player.importDir / --import-dir; none:
+                                             // player.json's import_dir; "" = no folder
+    std::string previewPath;                 // player.preview / --preview; "" = DIR/preview.png
+    std::string logLevel = "information";    // player.logLevel / --log-level (Poco level names)
+};
+
+// The keys a player .properties file may hold ("player." followed by one of these).
+const std::vector<std::string>& runSettingKeys();
+
+// Applies one setting by its key without the "player." prefix ("dataDir",
+// "output", ...), as read from a file or a flag. Empty width/height/preview mean
+// "not set"; an empty importDir means "no folder". Errors: Usage, naming the
+// key, the bad value and what is allowed.
+Status applyRunSetting(RunSettings& s, std::string_view key, std::string_view value, std::string_view origin);
+
+// Applies one command-line option of `run` by its name without dashes
+// ("data-dir", "width", "display", "headless", ...; value ignored for the last
+// two). Errors: Usage (unknown option, bad value).
+Status applyRunFlag(RunSettings& s, std::string_view flag, std::string_view value);
+
+// Parses the text of a .properties file (Poco syntax: key = value or key: value,
+// # and ! comments, \ line continuation, \uXXXX escapes). Keys outside "player."
+// are left for others (logging.*); an unknown player.* key or a bad value is an
+// error. `origin` (the file name) prefixes messages. Errors: Usage.
+Result<RunSettings> parseRunProperties(std::string_view text, std::string_view origin,
+                                       RunSettings defaults = {});
+// Reads and parses a .properties file. Errors: Io, Usage.
+Result<RunSettings> loadRunProperties(const std::filesystem::path& file, RunSettings defaults = {});
 
 }  // namespace microscape::player

@@ -19,12 +19,13 @@ struct EnrollRequest {
     std::string token;
     std::filesystem::path dataDir;
     std::string name;            // optional
-    std::optional<int> width, height;
+    std::optional<int> width, height;  // the screen's resolution: both or neither, 1..16384;
+                                       // stored in player.json and sent with its orientation
     std::string hubEndpoint;     // optional override of tcp://<controller host>:<hub port>
     std::string software;
 };
 
-// Errors: Exists (already enrolled), Usage (bad URL), Io (network), BadKey,
+// Errors: Exists (already enrolled), Usage (bad URL or size), Io (network), BadKey,
 // NotFound/Usage with the controller's error message.
 Result<PlayerConfig> enroll(const EnrollRequest& request);
 
