@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -19,6 +20,8 @@
 #include "microscape/core/json.hpp"
 #include "microscape/core/schedule.hpp"
 #include "microscape/player/agent.hpp"
+#include "microscape/player/config.hpp"
+#include "microscape/player/display.hpp"
 #include "microscape/player/engine.hpp"
 #include "microscape/player/engine_frame.hpp"
 #include "microscape/player/engine_watchdog.hpp"
@@ -39,14 +42,31 @@ const char* kUsage =
     "usage:\n"
     "  microscape-player enroll --controller-http URL --token TOKEN --data-dir DIR\n"
     "                           [--name NAME] [--width W --height H] [--hub-endpoint tcp://HOST:PORT]\n"
-    "  microscape-player run    --data-dir DIR [--import-dir DIR] [--log-level LEVEL]\n"
-    "                           [--width W --height H] [--preview FILE.png] [--no-playback]\n"
-    "  microscape-player import --data-dir DIR BUNDLE.tar\n"
-    "  microscape-player status --data-dir DIR\n"
+    "  microscape-player run    [--config FILE.properties] [--data-dir DIR] [--display | --headless]\n"
+    "                           [--width W] [--height H] [--import-dir DIR] [--preview FILE.png]\n"
+    "                           [--log-level LEVEL] [--no-playback]\n"
+    "  microscape-player import (--data-dir DIR | --config FILE) BUNDLE.tar\n"
+    "  microscape-player status (--data-dir DIR | --config FILE)\n"
+    "  microscape-player --help | --version\n"
     "\n"
-    "run plays the active bundle headless at W x H (default 1280x720), rewrites a\n"
-    "preview image (default DIR/preview.png), journals every play in DIR/state.db and\n"
-    "uploads the records to the controller. --no-playback runs the sync agent only.\n";
+    "enroll registers this screen with a one-time token and writes DIR/player.json;\n"
+    "--width/--height (1..16384) are the screen's resolution (1920 x 540 for an LED\n"
+    "strip, 1080 x 1920 for a portrait panel), kept in player.json for run.\n"
+    "\n"
+    "run plays the active bundle, journals every play in DIR/state.db, uploads the\n"
+    "records to the controller and rewrites a preview image (default DIR/preview.png).\n"
+    "  --display   also shows the frames in a fullscreen window on $DISPLAY (X11 or\n"
+    "              XWayland); exits non-zero if the X server goes away\n"
+    "  --headless  frames in memory only (the default): tests, demos, CI\n"
+    "  size        --width/--height, else the enrolled size, else the X screen's size\n"
+    "              (display) or 1280 x 720 (headless)\n"
+    "  --config    a .properties file with player.dataDir, player.output\n"
+    "              (display|headless), player.width, player.height, player.importDir,\n"
+    "              player.preview, player.logLevel; flags given on the command line win\n"
+    "  --no-playback runs the sync agent only.\n"
+    "\n"
+    "Exit codes: 0 done or stopped by SIGTERM/SIGINT, 1 failure (lost X server\n"
+    "included), 2 bad command line or configuration. See docs/player.md.\n";
 
 constexpr const char* kSoftware = "microscape-player " MICROSCAPE_VERSION;
 
@@ -76,7 +96,7 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
     a.command = argv[1];
     for (int i = 2; i < argc; ++i) {
         std::string s = argv[i];
-        if (s == "--no-playback") {  // the one flag without a value
+        if (s == "--no-playback" || s == "--display" || s == "--headless") {  // flags without a value
             a.opts[s.substr(2)] = "1";
         } else if (s.rfind("--", 0) == 0) {
             if (i + 1 >= argc) {
@@ -108,11 +128,11 @@ int cmdEnroll(const Args& a) {
     r.dataDir = a.opts.at("data-dir");
     if (a.opts.count("name")) r.name = a.opts.at("name");
     if (a.opts.count("hub-endpoint")) r.hubEndpoint = a.opts.at("hub-endpoint");
-    try {
-        if (a.opts.count("width")) r.width = std::stoi(a.opts.at("width"));
-        if (a.opts.count("height")) r.height = std::stoi(a.opts.at("height"));
-    } catch (...) {
-        return fail("--width and --height take integers", 2);
+    for (auto [flag, out] : {std::pair{"width", &r.width}, std::pair{"height", &r.height}}) {
+        if (!a.opts.count(flag)) continue;
+        auto v = parseScreenSide(a.opts.at(flag), std::string("--") + flag);
+        if (!v) return fail(v.error().message, 2);
+        *out = *v;
     }
     r.software = kSoftware;
     auto c = enroll(r);
@@ -140,24 +160,66 @@ std::int64_t steadyNowMs() {
         .count();
 }
 
+// The settings of run: the --config file's, then the flags on top.
+Result<RunSettings> runSettings(const Args& a, const std::vector<std::string>& allowed) {
+    for (const auto& [k, v] : a.opts)
+        if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+            return makeError(Errc::Usage, a.command + ": unknown option --" + k);
+    if (a.opts.count("display") && a.opts.count("headless"))
+        return makeError(Errc::Usage, "--display and --headless exclude each other");
+    RunSettings s;
+    if (a.opts.count("config")) {
+        auto f = loadRunProperties(a.opts.at("config"));
+        if (!f) return f.error();
+        s = std::move(*f);
+    }
+    for (const auto& [k, v] : a.opts)
+        if (k != "config" && k != "no-playback") MS_TRY(applyRunFlag(s, k, v));
+    if (s.dataDir.empty())
+        return makeError(Errc::Usage, a.command + " needs --data-dir DIR (or player.dataDir in --config FILE)");
+    return s;
+}
+
 int cmdRun(const Args& a) {
-    if (!a.opts.count("data-dir")) return fail(std::string("run needs --data-dir\n") + kUsage, 2);
-    setupLogging(a.opts.count("log-level") ? a.opts.at("log-level") : "information");
+    if (!a.positional.empty()) return fail("run takes no arguments ('" + a.positional[0] + "')\n" + kUsage, 2);
+    auto settings = runSettings(a, {"config", "data-dir", "display", "headless", "width", "height", "import-dir",
+                                    "preview", "log-level", "no-playback"});
+    if (!settings) return fail(settings.error().message, 2);
+    const RunSettings& rs = *settings;
+    setupLogging(rs.logLevel);
     auto& log = Poco::Logger::get("player");
-    auto c = loadConfig(a.opts.at("data-dir"));
+    auto c = loadConfig(rs.dataDir);
     if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
-    if (a.opts.count("import-dir")) c->importDir = a.opts.at("import-dir");
+    if (rs.importDir) c->importDir = *rs.importDir;
     const bool playback = !a.opts.count("no-playback");
+
+    // Display mode: the X server first, since its screen may give the size.
+    std::unique_ptr<X11Display> display;
+    if (rs.output == OutputMode::Display) {
+        DisplayOptions dopt;
+        dopt.title = "Microscape 微景观 " + c->playerId;
+        auto d = X11Display::open(dopt, Poco::Logger::get("player.display"));
+        if (!d) return fail("display mode: " + d.error().message);
+        display = std::move(*d);
+    }
     EngineConfig ec;
     ec.playerId = c->playerId;
+    // The engine decodes into memory in both modes; the window shows those frames.
     ec.headless = true;
-    try {
-        if (a.opts.count("width")) ec.width = std::stoi(a.opts.at("width"));
-        if (a.opts.count("height")) ec.height = std::stoi(a.opts.at("height"));
-    } catch (...) {
-        return fail("--width and --height take integers", 2);
+    std::string sizeFrom = "default";
+    if (c->width && c->height) {
+        ec.width = *c->width;
+        ec.height = *c->height;
+        sizeFrom = "enrolled";
+    } else if (display) {
+        ec.width = display->screenWidth();
+        ec.height = display->screenHeight();
+        sizeFrom = "X screen";
     }
-    ec.previewPath = a.opts.count("preview") ? a.opts.at("preview") : (c->dataDir / "preview.png").string();
+    if (rs.width || rs.height) sizeFrom = "configured";
+    if (rs.width) ec.width = *rs.width;
+    if (rs.height) ec.height = *rs.height;
+    ec.previewPath = !rs.previewPath.empty() ? rs.previewPath : (c->dataDir / "preview.png").string();
 
     // Signals are taken by sigtimedwait below, never by a handler; block them
     // before any thread starts so that every thread inherits the mask.
@@ -217,21 +279,33 @@ int cmdRun(const Args& a) {
         if (engine) engine->stop();
         return fail(st.error().str());
     }
+    // Started last and stopped first: the presenter reads the engine's frames.
+    if (display) display->start([eng]() { return eng ? eng->snapshot() : Frame{}; });
     sdNotify("READY=1");
+    std::string mode = display ? "display on " + display->name() + " (screen " +
+                                     std::to_string(display->screenWidth()) + "x" +
+                                     std::to_string(display->screenHeight()) + ")"
+                               : std::string("headless");
     log.information("running as %s: %s", c->playerId,
-                    playback ? "headless " + std::to_string(ec.width) + "x" + std::to_string(ec.height) + ", preview " +
-                                   ec.previewPath
-                             : std::string("no playback"));
+                    playback ? mode + ", frames " + std::to_string(ec.width) + "x" + std::to_string(ec.height) + " (" +
+                                   sizeFrom + "), preview " + ec.previewPath
+                             : mode + ", no playback");
 
     const std::int64_t pingEveryMs = watchdogPingIntervalMs();
     std::int64_t lastPingMs = 0;
     std::int64_t lastSkewMs = 0;
     bool skewSent = false;
     int sig = 0;
+    int exitCode = 0;
     for (;;) {
         const timespec turn{0, 250'000'000};
         sig = sigtimedwait(&set, nullptr, &turn);
         if (sig == SIGINT || sig == SIGTERM) break;
+        if (display && display->lost()) {
+            // systemd (Restart=on-failure) starts us again once the session is back.
+            exitCode = 1;
+            break;
+        }
         const auto t = steadyNowMs();
         if (engine) {
             agent.setPlayback(playbackJson(engine->nowPlaying(), engine->stats()));
@@ -251,17 +325,38 @@ int cmdRun(const Args& a) {
             }
         }
     }
-    log.information("signal %d: stopping", sig);
+    if (exitCode == 0) log.information("signal %d: stopping", sig);
+    else log.critical("the X display is gone: stopping (exit %d)", exitCode);
     sdNotify("STOPPING=1");
+    if (display) {
+        display->stop();
+        const auto ds = display->stats();
+        log.information("display: %Ld frames presented of %Ld polled, %Ld exposures, %Ld remaps, %Ld new windows%s",
+                        static_cast<long long>(ds.presented), static_cast<long long>(ds.polls),
+                        static_cast<long long>(ds.exposures), static_cast<long long>(ds.remapped),
+                        static_cast<long long>(ds.recreated), std::string(ds.sharedMemory ? ", MIT-SHM" : ""));
+    }
     if (engine) engine->stop();  // journals the play on air as interrupted
     agent.stop();
-    return 0;
+    return exitCode;
+}
+
+// The data directory of import and status: --data-dir, else player.dataDir of --config.
+Result<std::string> dataDirOf(const Args& a) {
+    if (a.opts.count("data-dir")) return a.opts.at("data-dir");
+    if (a.opts.count("config")) {
+        auto s = loadRunProperties(a.opts.at("config"));
+        if (!s) return s.error();
+        if (!s->dataDir.empty()) return s->dataDir;
+    }
+    return makeError(Errc::Usage, a.command + " needs --data-dir DIR (or --config FILE with player.dataDir)");
 }
 
 int cmdImport(const Args& a) {
-    if (!a.opts.count("data-dir") || a.positional.size() != 1)
-        return fail(std::string("import needs --data-dir and one BUNDLE.tar\n") + kUsage, 2);
-    auto c = loadConfig(a.opts.at("data-dir"));
+    auto dir = dataDirOf(a);
+    if (!dir) return fail(dir.error().message + "\n" + kUsage, 2);
+    if (a.positional.size() != 1) return fail(std::string("import needs one BUNDLE.tar\n") + kUsage, 2);
+    auto c = loadConfig(*dir);
     if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
     BundleStore store(c->dataDir, c->contentKeys, c->playerId);
     Cache cache(c->dataDir, c->quotaBytes);
@@ -273,12 +368,21 @@ int cmdImport(const Args& a) {
 }
 
 int cmdStatus(const Args& a) {
-    if (!a.opts.count("data-dir")) return fail(std::string("status needs --data-dir\n") + kUsage, 2);
-    auto c = loadConfig(a.opts.at("data-dir"));
+    auto dir = dataDirOf(a);
+    if (!dir) return fail(dir.error().message + "\n" + kUsage, 2);
+    auto c = loadConfig(*dir);
     if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
     BundleStore store(c->dataDir, c->contentKeys, c->playerId);
     auto act = store.active();
     json::Object o{{"player_id", c->playerId}, {"endpoint", c->endpoint}};
+    if (c->width && c->height) {
+        o["width"] = static_cast<std::int64_t>(*c->width);
+        o["height"] = static_cast<std::int64_t>(*c->height);
+        o["orientation"] = c->orientation;
+    } else {
+        o["width"] = json::Value();  // not given at enrolment: run takes the X screen's or 1280x720
+        o["height"] = json::Value();
+    }
     if (!act) {
         o["active_error"] = act.error().str();
     } else if (*act) {
