@@ -298,7 +298,7 @@ make_clip() {  # FILE BG TITLE CAPTION — 4 s H.264 with a sliding bar
     -pointsize 90 -annotate +0-60 "$3" -font "$reg" -pointsize 40 -fill '#ffeb3b' -annotate +0+60 "$4" "$frame"
   ffmpeg -hide_banner -loglevel error -nostdin -y -loop 1 -framerate 25 -i "$frame" -f lavfi -i "color=c=white:s=1280x14:r=25" \
     -filter_complex "[0][1]overlay=x='-W+W*t/4':y=H-60,format=yuv420p" -t 4 \
-    -c:v libx264 -preset veryfast -crf 28 -movflags +faststart "$1"
+    -c:v libx264 -preset ultrafast -tune stillimage -crf 28 -movflags +faststart "$1"
   rm -f "$frame"
 }
 
@@ -409,7 +409,9 @@ EOF
 }
 
 if [ "$first" = 1 ]; then
+  t0=$SECONDS
   setup_demo
+  echo "quickstart: demo set up in $((SECONDS - t0)) s"
 elif [ -n "$http_port" ]; then
   sed -i "s/^HTTP_PORT=.*/HTTP_PORT=$HTTP_PORT/" "$envfile"
   sed -i "s|^console .*|console  http://127.0.0.1:$HTTP_PORT/|" "$dir/logins.txt"

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# quickstart_test.sh SOURCE_DIR BIN_DIR — runs deploy/quickstart.sh as a user
+# would (with --no-build), checks from its output and from the controller's API
+# that three screens came online and every one of them had plays counted, that
+# nothing it started outlives it, and that a second run on the same directory
+# resumes the same network (and stops on SIGTERM).
+set -euo pipefail
+src=$1
+bin=$2
+work=$(mktemp -d)
+demo="$work/demo"
+qs_pid=""
+cleanup() {
+  [ -z "$qs_pid" ] || kill -TERM "$qs_pid" 2>/dev/null || true
+  [ -z "$qs_pid" ] || wait "$qs_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$work"/run*.out "$demo"/logs/*.log; do
+    [ -f "$f" ] && { echo "---- $f (last 30 lines)"; tail -n 30 "$f"; }
+  done >&2
+  exit 1
+}
+
+# Processes whose command line names the demo directory (the quickstart's children).
+leftovers() {
+  local p out=""
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = "$$" ] && continue
+    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--data-dir $demo/"; then out+=" ${p#/proc/}"; fi
+  done
+  echo "$out"
+}
+
+# API GET with the demo's admin token (written by the quickstart to demo.env).
+api_get() {
+  # shellcheck disable=SC1090,SC1091
+  (. "$demo/demo.env" && curl -sf --max-time 5 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$HTTP_PORT/api/v1$1")
+}
+today() { TZ=Asia/Shanghai date +%F; }
+# plays per screen so far, one number per enrolled screen
+plays_per_screen() {
+  local players plays
+  players=$(api_get /players) || return 1
+  plays=$(api_get "/reports/plays?from=$(TZ=Asia/Shanghai date -d "-30 day" +%F)&to=$(today)&by=screen") || return 1
+  jq -r --argjson r "$plays" '.players[] | .id as $i | [$r.rows[] | select(.screen == $i) | .plays] | add // 0' <<<"$players"
+}
+online_count() { api_get /players | jq '[.players[] | select(.online)] | length'; }
+total_plays() { sqlite3 "$demo/controller/controller.db" "SELECT count(*) FROM pop_records WHERE kind = 'play'"; }
+
+# --- Usage errors and a directory the quickstart did not make are refused.
+set +e
+"$src/deploy/quickstart.sh" --bogus >/dev/null 2>&1; rc=$?
+set -e
+[ "$rc" = 2 ] || fail "an unknown option exits $rc, not 2"
+mkdir -p "$work/notdemo" && echo keep >"$work/notdemo/file"
+set +e
+out=$("$src/deploy/quickstart.sh" --no-build --bin "$bin" --dir "$work/notdemo" --reset --for 1 2>&1); rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q "not made by the quickstart" <<<"$out" || fail "a foreign directory was not refused ($rc): $out"
+[ -f "$work/notdemo/file" ] || fail "--reset deleted a directory the quickstart did not make"
+
+# --- First run: set-up, then about a minute of play; check the API while it runs.
+"$src/deploy/quickstart.sh" --no-build --bin "$bin" --dir "$demo" --for 60 --screen 320x180 >"$work/run1.out" 2>&1 &
+qs_pid=$!
+seen_online=0 seen_plays=0
+while kill -0 "$qs_pid" 2>/dev/null; do
+  if grep -q '^READY=1' "$demo/demo.env" 2>/dev/null; then
+    [ "$(online_count 2>/dev/null || echo 0)" = 3 ] && seen_online=1
+    if per=$(plays_per_screen 2>/dev/null) && [ "$(wc -l <<<"$per")" = 3 ] && ! grep -qx 0 <<<"$per"; then
+      seen_plays=1
+    fi
+  fi
+  sleep 2
+done
+set +e
+wait "$qs_pid"; rc=$?
+set -e
+qs_pid=""
+[ "$rc" = 0 ] || fail "first run exited $rc"
+[ "$seen_online" = 1 ] || fail "the API never showed 3 screens online"
+[ "$seen_plays" = 1 ] || fail "the API never showed plays counted for each of the 3 screens"
+grep -q 'http://127.0.0.1:[0-9]*/' "$work/run1.out" || fail "no console address printed"
+for u in admin editor approver auditor; do
+  grep -qE "^ +$u +demo-[0-9a-f]+" "$work/run1.out" || fail "no login printed for $u"
+done
+grep -q 'screens online 3/3' "$work/run1.out" || fail "the status line never showed 3/3 screens online"
+grep -E 'plays counted [1-9][0-9]* \(商超 [1-9][0-9]*, 车库 [1-9][0-9]*, 楼栋 [1-9][0-9]*\)' "$work/run1.out" >/dev/null ||
+  fail "the status line never showed plays for all three screens"
+[ -z "$(leftovers)" ] || fail "processes left behind after the first run:$(leftovers)"
+[ -z "$(ls "$demo/run")" ] || fail "pid files left in $demo/run"
+first=$(total_plays)
+[ "$first" -gt 0 ] || fail "no play records stored"
+
+# The campaign's approvals were made by another user than the uploader.
+self=$(sqlite3 "$demo/controller/controller.db" "SELECT count(*) FROM media WHERE reviewed_by = uploaded_by OR state != 'approved'")
+[ "$self" = 0 ] || fail "$self media approved by their uploader or not approved"
+
+# --- Second run on the same directory: the same network resumes; SIGTERM stops it.
+ids_before=$(jq -r .player_id "$demo"/screens/*/player.json | sort)
+"$src/deploy/quickstart.sh" --no-build --bin "$bin" --dir "$demo" --screen 320x180 >"$work/run2.out" 2>&1 &
+qs_pid=$!
+deadline=$((SECONDS + 90))
+until [ "$(total_plays)" -gt "$first" ] && [ "$(online_count 2>/dev/null || echo 0)" = 3 ]; do
+  kill -0 "$qs_pid" 2>/dev/null || fail "second run ended by itself"
+  [ $SECONDS -lt $deadline ] || fail "second run: no new plays or not 3 screens online within 90 s"
+  sleep 2
+done
+kill -TERM "$qs_pid"
+set +e
+wait "$qs_pid"; rc=$?
+set -e
+qs_pid=""
+[ "$rc" = 0 ] || fail "second run exited $rc after SIGTERM"
+grep -q 'first run' "$work/run2.out" && fail "second run set the demo up again instead of resuming"
+[ "$(jq -r .player_id "$demo"/screens/*/player.json | sort)" = "$ids_before" ] || fail "the screens changed identity"
+[ -z "$(leftovers)" ] || fail "processes left behind after SIGTERM:$(leftovers)"
+echo "quickstart OK: $first plays in the first run, $(total_plays) after the second"
