@@ -14,7 +14,11 @@
 
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/pop.hpp"
+#include "microscape/core/tz.hpp"
 #include "microscape/player/journal.hpp"
+#include "microscape/player/slogan.hpp"
+#include "microscape/player/status_card.hpp"
+#include "microscape/player/text_render.hpp"
 #include "playback_slot.hpp"
 
 namespace microscape::player {
@@ -111,8 +115,14 @@ Result<TakeoverContent> TakeoverContent::fromManifest(const manifest::Manifest& 
 
 struct Engine::Play {
     schedule::Decision decision;
-    std::shared_ptr<PlaybackSlot> slot;
+    std::shared_ptr<PlaybackSlot> slot;  // libvlc: stills, videos, audio-only items
     MediaKind kind = MediaKind::Unknown;
+    // Slogans and audio-only items: the engine draws what the screen shows.
+    std::unique_ptr<SloganView> slogan;
+    std::shared_ptr<const Frame> drawn;  // the frame drawn last (the first one before going on air)
+    std::int64_t nextDrawSteadyMs = 0;
+    std::int64_t drawnSecond = 0;  // audio card: redrawn once a second
+    bool drawsItself() const { return kind == MediaKind::Text || kind == MediaKind::Audio; }
     std::int64_t bundleVersion = 0;
     std::uint64_t serial = 0;
     bool ready = false;
@@ -144,6 +154,8 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* jou
     if (!config.headless)
         return makeError(Errc::Usage, "engine: display output is not available in this build; use headless");
     if (config.playerId.empty()) return makeError(Errc::Usage, "engine: no player id");
+    if (config.drawnFps < 1 || config.drawnFps > 60) return makeError(Errc::Usage, "engine: drawnFps must be 1..60");
+    if (config.screenName.empty()) config.screenName = config.playerId;
     std::vector<std::string> args = {"--no-video-title-show", "--no-osd", "--no-spu", "--no-snapshot-preview",
                                      "--no-stats", "--no-sub-autodetect-file",
                                      "--no-disable-screensaver", "--avcodec-hw=none"};
@@ -154,8 +166,38 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* jou
     libvlc_instance_t* vlc = libvlc_new(static_cast<int>(argv.size()), argv.data());
     if (!vlc) return makeError(Errc::Internal, "engine: libvlc_new failed (is vlc-plugin-base installed?)");
     libvlc_log_set(vlc, &vlcLog, nullptr);
+    std::vector<tz::OffsetSpan> offsets;
+    {
+        auto bytes = tz::loadZoneFile(config.timeZone);
+        if (!bytes) {
+            libvlc_log_unset(vlc);
+            libvlc_release(vlc);
+            return makeError(Errc::Usage, "engine: time zone " + config.timeZone + ": " + bytes.error().message);
+        }
+        auto zone = tz::parseTzif(*bytes);
+        std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+        auto spans = zone ? tz::offsetSpans(*zone, now - 400 * schedule::kDayMs, now + 3650 * schedule::kDayMs)
+                          : Result<std::vector<tz::OffsetSpan>>(zone.error());
+        if (!spans) {
+            libvlc_log_unset(vlc);
+            libvlc_release(vlc);
+            return makeError(Errc::Usage, "engine: time zone " + config.timeZone + ": " + spans.error().message);
+        }
+        offsets = std::move(*spans);
+    }
     std::unique_ptr<Engine> e(new Engine(std::move(config), journal));
     e->vlc_.reset(vlc);
+    e->clockOffsets_ = std::move(offsets);
+    if (auto text = TextRenderer::create(e->config_.fontFamily)) {
+        engineLog().information("player %s: text in %s (%s)", e->config_.playerId, (*text)->familyName(),
+                                (*text)->fontPath());
+        e->text_ = std::move(*text);
+    } else {
+        engineLog().error("player %s: no font: %s; slogans cannot be shown and cards carry no text",
+                          e->config_.playerId, text.error().str());
+    }
     return e;
 }
 
@@ -292,9 +334,36 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
         return std::move(p);
     };
     if (!found) return fail("media is not named by the active bundle");
-    if (kind != MediaKind::Image && kind != MediaKind::Video)
-        return fail(std::string("media kind ") + std::string(mediaKindName(kind)) + " is not shown by this engine");
+    if (kind == MediaKind::Unknown) return fail("media kind unknown is not shown by this engine");
     if (::access(path.c_str(), R_OK) != 0) return fail("media file is not in the cache: " + path);
+    if (kind == MediaKind::Text) {
+        // A slogan is drawn here and now: it is ready as soon as it parses.
+        auto bytes = crypto::readSmallFile(path, kMaxSloganFileBytes);
+        if (!bytes) return fail("slogan: " + bytes.error().message);
+        auto slogan = parseSlogan(*bytes);
+        if (!slogan) return fail(slogan.error().message);
+        if (!text_) return fail("slogan: no font on this player");
+        p->slogan = std::make_unique<SloganView>(*text_, std::move(*slogan), config_.width, config_.height);
+        auto first = std::make_shared<Frame>();
+        p->slogan->draw(*first, 0);
+        p->drawn = std::move(first);
+        p->ready = true;
+        return p;
+    }
+    if (kind == MediaKind::Audio) {
+        p->drawn = std::make_shared<const Frame>(drawAudioCard(
+            text_.get(), config_.width, config_.height,
+            AudioCard{config_.screenName, 0, d.itemEndUtcMs - d.itemStartUtcMs}));
+        std::uint64_t id = nextSlotId_++;
+        p->slot = std::make_shared<PlaybackSlot>(
+            id, vlc_.get(), config_.width, config_.height, [this](const SlotEvent& e) { onSlotEvent(e); }, nullptr);
+        SlotMedia m;
+        m.path = path;
+        m.kind = kind;
+        m.audio = d.audio;
+        if (!p->slot->open(m)) return fail("libvlc could not open the file");
+        return p;
+    }
     auto sizeIt = pictureSizes_.find(d.mediaSha256);
     if (sizeIt == pictureSizes_.end()) {
         PictureInfo info = probePicture(vlc_.get(), path, 1500);
@@ -399,19 +468,26 @@ void Engine::endOnAir(bool interrupted) {
 }
 
 void Engine::goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWallMs) {
-    if (next->kind == MediaKind::Video) next->slot->setPaused(false);
-    next->slot->setOnAir(true);
+    if (next->kind == MediaKind::Video || next->kind == MediaKind::Audio) next->slot->setPaused(false);
+    if (next->slot) next->slot->setOnAir(true);
     next->onAirWallMs = wallNow();
     next->onAirSteadyMs = steadyMs();
+    next->nextDrawSteadyMs = next->onAirSteadyMs + 1000 / config_.drawnFps;
     next->serial = ++playSerial_;
-    Frame first = next->slot->snapshot();
+    cardSecond_ = -1;
+    Frame first = next->drawsItself() ? *next->drawn : next->slot->snapshot();
     next->frameDigest = first.empty() ? std::string() : frameDigest(first);
     bool firstBlack = !first.empty() && isBlack(first.bgrx.data(), first.width, first.height);
     bool wasPlaying = onAir_ != nullptr;
     {
         std::lock_guard lock(stateMutex_);
-        outputSlot_ = next->slot;
-        outputStill_.reset();
+        if (next->drawsItself()) {
+            outputSlot_.reset();
+            outputStill_ = next->drawn;
+        } else {
+            outputSlot_ = next->slot;
+            outputStill_.reset();
+        }
         traceMedia_ = next->decision.mediaSha256;
         ++stats_.plays;
         if (firstBlack) ++stats_.blackFrames;
@@ -428,7 +504,7 @@ void Engine::goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWall
     std::unique_ptr<Play> old = std::move(onAir_);
     onAir_ = std::move(next);
     if (old) {
-        old->slot->setOnAir(false);
+        if (old->slot) old->slot->setOnAir(false);
         std::swap(old, onAir_);
         endOnAir(false);  // journals and stops the previous item
         std::swap(old, onAir_);
@@ -436,7 +512,7 @@ void Engine::goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWall
     publishNowPlaying();
 }
 
-// Shows Dark or the neutral card instead of media.
+// Shows Dark or the status card instead of media.
 void Engine::enterDecision(const schedule::Decision& d) {
     endOnAir(true);
     std::int64_t now = wallNow();
@@ -444,12 +520,75 @@ void Engine::enterDecision(const schedule::Decision& d) {
         darkSinceWallMs_ = now;
         darkSinceSteadyMs_ = steadyMs();
     }
-    auto frame = d.state == schedule::State::Dark ? solidFrame(config_.width, config_.height, 0, 0, 0)
-                                                  : solidFrame(config_.width, config_.height, 0x24, 0x3a, 0x5e);
+    if (d.state != schedule::State::Dark) {
+        showStatusCard(true);
+        return;
+    }
+    cardSecond_ = -1;
+    auto frame = solidFrame(config_.width, config_.height, 0, 0, 0);
     std::lock_guard lock(stateMutex_);
     outputSlot_.reset();
     outputStill_ = std::make_shared<const Frame>(std::move(frame));
     traceMedia_.clear();
+}
+
+std::int64_t Engine::localClockOffsetMs(std::int64_t utcMs) const {
+    return static_cast<std::int64_t>(tz::offsetAt(clockOffsets_, utcMs)) * 1000;
+}
+
+// The status card (no schedule yet, nothing playable), redrawn when its clock's
+// second changes.
+void Engine::showStatusCard(bool force) {
+    std::int64_t now = wallNow();
+    std::int64_t second = now / 1000;
+    if (!force && second == cardSecond_) return;
+    cardSecond_ = second;
+    StatusCard card;
+    card.screenName = config_.screenName;
+    card.playerId = config_.playerId;
+    if (haveSchedule_) {
+        card.stateZh = "无可播放内容";
+        card.stateEn = "Nothing playable";
+    } else {
+        card.stateZh = "暂无排期";
+        card.stateEn = "No schedule yet";
+    }
+    if (config_.statusLines) card.lines = config_.statusLines();
+    card.clock = formatLocalClock(now + localClockOffsetMs(now)) + " (" + config_.timeZone + ")";
+    auto frame = std::make_shared<const Frame>(drawStatusCard(text_.get(), config_.width, config_.height, card));
+    std::lock_guard lock(stateMutex_);
+    outputSlot_.reset();
+    outputStill_ = std::move(frame);
+    traceMedia_.clear();
+}
+
+// The next frame of what the engine draws itself, at the drawn frame rate; a
+// frame that did not change is presented again (traced, checked for black).
+void Engine::drawOnAir(bool force) {
+    Play& p = *onAir_;
+    std::int64_t nowSteady = steadyMs();
+    if (!force && nowSteady < p.nextDrawSteadyMs) return;
+    const std::int64_t interval = 1000 / config_.drawnFps;
+    p.nextDrawSteadyMs += interval;
+    if (p.nextDrawSteadyMs <= nowSteady) p.nextDrawSteadyMs = nowSteady + interval;  // fell behind: no burst
+    std::int64_t elapsed = nowSteady - p.onAirSteadyMs;
+    if (p.slogan && p.slogan->scrolls()) {
+        auto f = std::make_shared<Frame>();
+        p.slogan->draw(*f, elapsed);
+        p.drawn = std::move(f);
+    } else if (p.kind == MediaKind::Audio && elapsed / 1000 != p.drawnSecond) {
+        p.drawnSecond = elapsed / 1000;
+        p.drawn = std::make_shared<const Frame>(
+            drawAudioCard(text_.get(), config_.width, config_.height,
+                          AudioCard{config_.screenName, elapsed, p.decision.itemEndUtcMs - p.decision.itemStartUtcMs}));
+    }
+    const Frame& f = *p.drawn;
+    bool black = isBlack(f.bgrx.data(), f.width, f.height);
+    double luma = config_.traceFrames ? meanLuma(f.bgrx.data(), f.width, f.height) : 0.0;
+    std::lock_guard lock(stateMutex_);
+    outputStill_ = p.drawn;
+    if (black) ++stats_.blackFrames;
+    if (config_.traceFrames) trace_.push_back(FrameSample{steadyUs(), playSerial_, traceMedia_, black, luma});
 }
 
 void Engine::publishNowPlaying() {
@@ -533,11 +672,13 @@ void Engine::run() {
             if (!p) continue;
             if (e.type == SlotEvent::Type::FirstFrame && p == next_.get()) {
                 p->ready = true;
-                if (p->kind == MediaKind::Video) p->slot->setPaused(true);  // hold the first frame until its slot
-            } else if (e.type != SlotEvent::Type::FirstFrame && !p->slot->hasFrame()) {
+                // Hold the first frame (or the first sound) until its slot.
+                if (p->kind == MediaKind::Video || p->kind == MediaKind::Audio) p->slot->setPaused(true);
+            } else if (e.type != SlotEvent::Type::FirstFrame && !p->slot->started()) {
                 p->failed = true;
                 p->failure = e.type == SlotEvent::Type::Error ? "libvlc could not decode the file"
-                                                              : "the file ended before any picture";
+                             : p->kind == MediaKind::Audio   ? "the file ended before any sound"
+                                                             : "the file ended before any picture";
             } else if (e.type == SlotEvent::Type::Error && p == onAir_.get()) {
                 p->failed = true;  // the last frame stays on screen until the slot ends
                 p->failure = "decoding failed during the play";
@@ -555,7 +696,8 @@ void Engine::run() {
         }
         if (next_ && !next_->ready && !next_->failed && steadyMs() - next_->openedSteadyMs > config_.openTimeoutMs) {
             next_->failed = true;
-            next_->failure = "no picture within " + std::to_string(config_.openTimeoutMs) + " ms";
+            next_->failure = std::string(next_->kind == MediaKind::Audio ? "no sound" : "no picture") + " within " +
+                             std::to_string(config_.openTimeoutMs) + " ms";
         }
         if (next_ && next_->failed) {
             recordFailure(*next_, next_->failure);
@@ -650,6 +792,9 @@ void Engine::run() {
             }
         }
 
+        if (onAir_ && onAir_->drawsItself()) drawOnAir(false);
+        else if (!onAir_ && current_.state == schedule::State::Idle && cardSecond_ >= 0) showStatusCard(false);
+
         std::int64_t nowSteady = steadyMs();
         if (!config_.previewPath.empty() && nowSteady - lastPreviewSteadyMs_ >= config_.previewIntervalMs &&
             (segmentEndWallMs_ - wallNow() > 300 || current_.state != schedule::State::Playing)) {
@@ -664,6 +809,8 @@ void Engine::run() {
         if ((haveSchedule_ || pendingBundle_) && !prerolled && !next_)
             waitMs = std::min(waitMs, wallDelta - config_.prerollMs);
         if (target || (next_ && !next_->ready)) waitMs = std::min<std::int64_t>(waitMs, 20);
+        if (onAir_ && onAir_->drawsItself()) waitMs = std::min(waitMs, onAir_->nextDrawSteadyMs - steadyMs());
+        else if (!onAir_ && cardSecond_ >= 0) waitMs = std::min(waitMs, 1000 - wallNow() % 1000);
         waitMs = std::max<std::int64_t>(waitMs, 0);
         std::unique_lock lock(commandMutex_);
         wake_.wait_for(lock, std::chrono::milliseconds(waitMs),

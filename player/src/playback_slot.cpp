@@ -82,6 +82,8 @@ bool PlaybackSlot::open(const SlotMedia& media) {
         front_.assign(static_cast<std::size_t>(outW_) * outH_ * 4, 0);
     }
     frames_.store(0);
+    audioStarted_.store(false);
+    audioOnly_ = media.kind == MediaKind::Audio;
 
     libvlc_media_t* m = libvlc_media_new_path(vlc_, media.path.c_str());
     if (!m) return false;
@@ -93,16 +95,20 @@ bool PlaybackSlot::open(const SlotMedia& media) {
                           std::to_string(1000 + media.offsetMs % 1000).substr(1);
         libvlc_media_add_option(m, opt.c_str());
     }
-    if (!media.audio) libvlc_media_add_option(m, ":no-audio");
+    // Audio-only media are decoded even when muted, so a broken file shows up as
+    // one (":no-audio" would skip the decoder altogether).
+    if (!media.audio && !audioOnly_) libvlc_media_add_option(m, ":no-audio");
     mp_ = libvlc_media_player_new_from_media(m);
     libvlc_media_release(m);
     if (!mp_) return false;
+    if (audioOnly_ && !media.audio) libvlc_audio_set_mute(mp_, 1);
     libvlc_video_set_callbacks(mp_, &PlaybackSlot::lockCb, nullptr, &PlaybackSlot::displayCb, this);
     libvlc_video_set_format(mp_, "RV32", static_cast<unsigned>(fit_.decodeW), static_cast<unsigned>(fit_.decodeH),
                             static_cast<unsigned>(fit_.decodeW) * 4);
     libvlc_event_manager_t* em = libvlc_media_player_event_manager(mp_);
     libvlc_event_attach(em, libvlc_MediaPlayerEndReached, &PlaybackSlot::eventCb, this);
     libvlc_event_attach(em, libvlc_MediaPlayerEncounteredError, &PlaybackSlot::eventCb, this);
+    if (audioOnly_) libvlc_event_attach(em, libvlc_MediaPlayerTimeChanged, &PlaybackSlot::eventCb, this);
     stopped_ = false;
     if (libvlc_media_player_play(mp_) != 0) {
         stop();
@@ -123,6 +129,7 @@ void PlaybackSlot::stop() {
     libvlc_event_manager_t* em = libvlc_media_player_event_manager(mp_);
     libvlc_event_detach(em, libvlc_MediaPlayerEndReached, &PlaybackSlot::eventCb, this);
     libvlc_event_detach(em, libvlc_MediaPlayerEncounteredError, &PlaybackSlot::eventCb, this);
+    if (audioOnly_) libvlc_event_detach(em, libvlc_MediaPlayerTimeChanged, &PlaybackSlot::eventCb, this);
     libvlc_media_player_release(mp_);
     mp_ = nullptr;
 }
@@ -167,6 +174,11 @@ void PlaybackSlot::displayCb(void* opaque, void*) {
 
 void PlaybackSlot::eventCb(const libvlc_event_t* ev, void* opaque) {
     auto* self = static_cast<PlaybackSlot*>(opaque);
+    if (ev->type == libvlc_MediaPlayerTimeChanged) {
+        if (ev->u.media_player_time_changed.new_time > 0 && !self->audioStarted_.exchange(true))
+            self->sink_(SlotEvent{SlotEvent::Type::FirstFrame, self->id_});
+        return;
+    }
     SlotEvent e;
     e.slotId = self->id_;
     e.type = ev->type == libvlc_MediaPlayerEndReached ? SlotEvent::Type::EndReached : SlotEvent::Type::Error;

@@ -27,6 +27,8 @@ struct libvlc_event_t;
 namespace microscape::player {
 
 struct SlotEvent {
+    // FirstFrame: the first decoded picture; for audio-only media, the first
+    // advance of the play position (the sound is being decoded).
     enum class Type { FirstFrame, EndReached, Error };
     Type type = Type::FirstFrame;
     std::uint64_t slotId = 0;
@@ -76,6 +78,8 @@ public:
     void stop();
 
     bool hasFrame() const { return frames_.load() > 0; }
+    // A picture was decoded, or (audio-only media) the play position advanced.
+    bool started() const { return frames_.load() > 0 || audioStarted_.load(); }
     std::uint64_t framesShown() const { return frames_.load(); }
     // A copy of the latest fitted frame (empty before the first one).
     Frame snapshot() const;
@@ -98,6 +102,8 @@ private:
     std::vector<std::uint8_t> front_;   // outW x outH fitted frame
     std::atomic<std::uint64_t> frames_{0};
     std::atomic<bool> onAir_{false};
+    std::atomic<bool> audioStarted_{false};
+    bool audioOnly_ = false;
     bool stopped_ = true;
 };
 

@@ -212,7 +212,7 @@ TEST_CASE("a static slogan stands centred; a scrolling one moves right to left",
         Frame a, b;
         v.draw(a, 0);
         v.draw(b, 5000);
-        CHECK(a.bgrx == b.bgrx);
+        CHECK((a.bgrx == b.bgrx));
         Box ink = inkOf(a, Rgb{0, 0, 0});
         REQUIRE(ink.count > 500);
         CHECK(std::abs((ink.x0 + ink.x1) / 2 - w / 2) < 24);
@@ -227,7 +227,7 @@ TEST_CASE("a static slogan stands centred; a scrolling one moves right to left",
         v.draw(a, 1000);
         v.draw(b, 1040);
         CHECK(v.textX(1000) - v.textX(1040) == 4);
-        CHECK(a.bgrx != b.bgrx);
+        CHECK((a.bgrx != b.bgrx));
         // b(x) == a(x + 4) away from the copies' wrap-around.
         long same = 0, total = 0;
         for (int y = 0; y < h; ++y)
@@ -273,10 +273,10 @@ TEST_CASE("the status card shows the screen's name and state in text", "[text][c
     // Another name draws another card; the clock changes it too.
     StatusCard other = card;
     other.screenName = "步行街 南口";
-    CHECK(drawStatusCard(r.get(), 640, 360, other).bgrx != f.bgrx);
+    CHECK((drawStatusCard(r.get(), 640, 360, other).bgrx != f.bgrx));
     other = card;
     other.clock = "2025-04-15 08:00:01 (Asia/Shanghai)";
-    CHECK(drawStatusCard(r.get(), 640, 360, other).bgrx != f.bgrx);
+    CHECK((drawStatusCard(r.get(), 640, 360, other).bgrx != f.bgrx));
     // Without a font the card is plain, never black.
     Frame plain = drawStatusCard(nullptr, 64, 36, card);
     CHECK_FALSE(isBlack(plain.bgrx.data(), plain.width, plain.height));

@@ -1,12 +1,15 @@
 // The playback engine: plays the active bundle's schedule with libvlc 3 as the
 // core evaluator decides, pre-rolling the next item on a second media player so
 // that the screen never shows black between items, and journals every play.
+// Stills and videos come from libvlc; slogans, the card shown during audio-only
+// items and the status card are drawn by the engine (docs/player-screen.md).
 //
 // Threads: one owner thread (started by start(), ended by stop()) owns all
 // libvlc players and all playback state. Every public method may be called from
 // any thread: setBundle/takeover/setClockSkew only post a command and wake the
 // owner; nowPlaying/stats/snapshot/frameTrace read state under a mutex. libvlc's
-// callbacks only enqueue. Journal appends happen on the owner thread.
+// callbacks only enqueue. Journal appends, text drawing and the config's
+// statusLines callback happen on the owner thread.
 #pragma once
 
 #include <atomic>
@@ -34,10 +37,22 @@ namespace microscape::player {
 
 class Journal;
 class PlaybackSlot;
+class TextRenderer;
 struct SlotEvent;
 
 struct EngineConfig {
     std::string playerId;
+    // Shown on the status card; empty: the player id.
+    std::string screenName;
+    // Extra lines for the status card (e.g. "控制器已连接 / controller connected",
+    // "版本 v12"), asked for on the owner thread at most once a second while the
+    // card shows; must not block. May be empty.
+    std::function<std::vector<std::string>()> statusLines;
+    // Zone of the status card's clock (a name under /usr/share/zoneinfo).
+    std::string timeZone = "Asia/Shanghai";
+    // Font family for slogans and cards (fontconfig picks the nearest sans when
+    // it is missing).
+    std::string fontFamily = "Noto Sans CJK SC";
     int width = 1280;   // the screen's configured resolution; portrait or strips
     int height = 720;   // (1080x1920, 1920x540) work the same way
     bool headless = true;  // frames into memory; display mode (--display) is not built yet
@@ -48,6 +63,8 @@ struct EngineConfig {
     int prerollMs = 1200;
     // An item that shows no frame this long after it was opened has failed.
     int openTimeoutMs = 4000;
+    // Frame rate of what the engine draws itself (scrolling slogans).
+    int drawnFps = 25;
     // Keep a trace of every frame shown (for tests and the bench; costs memory).
     bool traceFrames = false;
     // Wall clock (UTC ms). Default: the system clock. Tests may shift it.
@@ -113,7 +130,7 @@ struct EngineStats {
 struct FrameSample {
     std::int64_t steadyUs = 0;
     std::uint64_t playSerial = 0;  // which play (increments per item on air)
-    std::string mediaSha256;       // empty for the neutral card or dark
+    std::string mediaSha256;       // empty for the status card or dark
     bool black = false;
     double luma = 0;
 };
@@ -167,6 +184,9 @@ private:
     void enterDecision(const schedule::Decision& d);
     void writePreview();
     void publishNowPlaying();
+    void drawOnAir(bool force);   // next frame of a slogan or audio card
+    void showStatusCard(bool force);
+    std::int64_t localClockOffsetMs(std::int64_t utcMs) const;
 
     const EngineConfig config_;
     Journal* journal_;
@@ -176,6 +196,8 @@ private:
     std::unique_ptr<libvlc_instance_t, VlcFree> vlc_;
     std::thread thread_;
     std::atomic<std::int64_t> lastLoopSteadyMs_{0};
+    std::unique_ptr<TextRenderer> text_;  // null when no font was found (cards are plain, slogans fail)
+    std::vector<tz::OffsetSpan> clockOffsets_;  // of config_.timeZone, for the card's clock
 
     std::mutex commandMutex_;  // guards commands_, events_, wake_
     std::condition_variable wake_;
@@ -202,12 +224,13 @@ private:
     std::int64_t startSteadyMs_ = 0;
     std::int64_t lastPreviewSteadyMs_ = 0;
     std::map<std::string, std::pair<int, int>> pictureSizes_;  // sha256 -> size cache
+    std::int64_t cardSecond_ = -1;  // wall second the status card shows (-1: no card)
 
     mutable std::mutex stateMutex_;  // guards the members below (read by other threads)
     NowPlaying now_;
     EngineStats stats_;
     std::shared_ptr<PlaybackSlot> outputSlot_;  // the slot on screen, if any
-    std::shared_ptr<const Frame> outputStill_;  // dark or neutral card
+    std::shared_ptr<const Frame> outputStill_;  // dark, a card, or a drawn frame
     std::vector<FrameSample> trace_;
     std::string traceMedia_;  // media of the play on air, for the tap
 };

@@ -1,0 +1,294 @@
+// What the engine draws itself, with real libvlc, headless, on generated media:
+// slogans (static and scrolling), the card shown while an audio-only item plays,
+// and the status card when there is nothing to play.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+
+#include "engine_fixture.hpp"
+#include "microscape/player/engine.hpp"
+#include "microscape/player/journal.hpp"
+
+using namespace microscape;
+using namespace microscape::testing;
+
+namespace {
+
+// 320 x 180 output: at 24 px the slogans below fit the width; at 48 px they would scroll anyway.
+std::string sloganDoc(const std::string& text, int speed, const std::string& bg = "#000000", int sizePx = 24) {
+    return R"({"microscape_slogan":1,"style":{"background":")" + bg + R"(","color":"#FFD700","fontSizePx":)" +
+           std::to_string(sizePx) + R"(,"scrollSpeedPxPerS":)" + std::to_string(speed) + R"(},"text":")" + text +
+           "\"}";
+}
+
+inline bool makeSine(const std::string& path, int seconds) {
+    return runProcess({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                       "sine=frequency=440:duration=" + std::to_string(seconds), "-c:a", "libmp3lame", "-b:a", "64k",
+                       path})
+               .exitCode == 0;
+}
+
+struct ScreenRig {
+    TempDir dir;
+    std::string mediaDir = dir / "blobs";
+    TestClock clock;
+    std::unique_ptr<player::Journal> journal;
+    std::unique_ptr<player::Engine> engine;
+
+    ScreenRig() {
+        std::filesystem::create_directories(mediaDir);
+        auto j = player::Journal::open({dir / "state.db", "p-test-01", 64ull << 20});
+        REQUIRE(j.ok());
+        journal = std::move(*j);
+    }
+
+    CachedMedia text(const std::string& name, const std::string& doc) {
+        writeFile(dir / name, doc);
+        return cacheFile(mediaDir, dir / name, MediaKind::Text);
+    }
+
+    void makeEngine(std::function<std::vector<std::string>()> lines = {}) {
+        player::EngineConfig cfg;
+        cfg.playerId = "p-test-01";
+        cfg.screenName = "地下车库 B1 出入口";
+        cfg.statusLines = std::move(lines);
+        cfg.width = kOutW;
+        cfg.height = kOutH;
+        cfg.traceFrames = true;
+        cfg.wallClockMs = [this] { return clock.now(); };
+        auto e = player::Engine::create(cfg, journal.get());
+        REQUIRE(e.ok());
+        engine = std::move(*e);
+    }
+
+    std::vector<pop::Record> plays() {
+        auto all = journal->records(1, 1000000);
+        REQUIRE(all.ok());
+        std::vector<pop::Record> out;
+        for (auto& r : *all)
+            if (r.kind == pop::Kind::Play) out.push_back(r);
+        return out;
+    }
+};
+
+bool uniform(const player::Frame& f) {
+    for (std::size_t i = 4; i < f.bgrx.size(); i += 4)
+        if (std::memcmp(&f.bgrx[i], &f.bgrx[0], 3) != 0) return false;
+    return true;
+}
+
+// Frames of one play, as snapshots taken while it is on air.
+std::vector<player::Frame> snapshots(player::Engine& e, const TestClock& clock, std::int64_t fromMs, int n) {
+    std::vector<player::Frame> out;
+    for (int i = 0; i < n; ++i) {
+        clock.sleepUntil(fromMs + i * 120);
+        out.push_back(e.snapshot());
+    }
+    return out;
+}
+
+// The horizontal shift (0..maxShift) that maps a onto b best, and how many rows disagree with it.
+std::pair<int, double> bestShift(const player::Frame& a, const player::Frame& b, int maxShift) {
+    int best = -1;
+    double bestDiff = 1e18;
+    for (int s = 0; s <= maxShift; ++s) {
+        double diff = 0;
+        for (int y = 0; y < a.height; ++y)
+            for (int x = 0; x + s < a.width; ++x)
+                for (int c = 0; c < 3; ++c)
+                    diff += std::abs(int(b.bgrx[(y * b.width + x) * 4 + c]) -
+                                     int(a.bgrx[(y * a.width + x + s) * 4 + c]));
+        if (diff < bestDiff) bestDiff = diff, best = s;
+    }
+    return {best, bestDiff};
+}
+
+}  // namespace
+
+TEST_CASE("engine plays a poster, slogans, an audio item and a clip in order, on time, never black",
+          "[engine][screen]") {
+    ScreenRig rig;
+    REQUIRE(makePoster(rig.dir / "fraud.png", "反诈防骗", "#1a3d7c"));
+    REQUIRE(makeClip(rig.dir / "clip.mp4", 2));
+    REQUIRE(makeSine(rig.dir / "sine.mp3", 3));
+    CachedMedia poster = cacheFile(rig.mediaDir, rig.dir / "fraud.png", MediaKind::Image);
+    CachedMedia clip = cacheFile(rig.mediaDir, rig.dir / "clip.mp4", MediaKind::Video);
+    CachedMedia sound = cacheFile(rig.mediaDir, rig.dir / "sine.mp3", MediaKind::Audio);
+    CachedMedia still = rig.text("still.json", sloganDoc("一盔一带 安全常在", 0));
+    CachedMedia moving = rig.text("moving.json", sloganDoc("反诈防骗 守护钱袋", 200));
+    rig.makeEngine();
+    // 0 poster, 1500 static slogan, 3000 scrolling slogan, 4500 audio (cut at 2 s of 3), 6500 clip, 8500 poster.
+    rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1500), item(still, 1500), item(moving, 1500),
+                                                item(sound, 2000), item(clip, 2000)}),
+                                   rig.mediaDir, {poster, clip, sound, still, moving}));
+    rig.clock.begin(0);
+    rig.engine->start();
+
+    auto staticFrames = snapshots(*rig.engine, rig.clock, 2000, 3);
+    auto scrollFrames = snapshots(*rig.engine, rig.clock, 3300, 4);
+    rig.clock.sleepUntil(5500);
+    player::Frame audioCard = rig.engine->snapshot();
+    auto np = rig.engine->nowPlaying();
+    CHECK(np.mediaSha256 == sound.sha256);
+    rig.clock.sleepUntil(8900);
+    rig.engine->stop();
+
+    // The static slogan: the same, not uniform, gold on black.
+    REQUIRE_FALSE(staticFrames[0].empty());
+    CHECK((staticFrames[0].bgrx == staticFrames[1].bgrx));
+    CHECK((staticFrames[1].bgrx == staticFrames[2].bgrx));
+    CHECK_FALSE(uniform(staticFrames[0]));
+    // The scrolling slogan: each snapshot is the previous one shifted left (200 px/s, 120 ms apart: ~24 px).
+    for (std::size_t i = 1; i < scrollFrames.size(); ++i) {
+        REQUIRE_FALSE(scrollFrames[i].empty());
+        CHECK((scrollFrames[i].bgrx != scrollFrames[i - 1].bgrx));
+        auto [shift, diff] = bestShift(scrollFrames[i - 1], scrollFrames[i], 60);
+        INFO("snapshot " << i << ": shift " << shift << " px, residual " << diff);
+        CHECK(shift >= 8);
+        CHECK(shift <= 48);
+    }
+    // The audio card is neither black nor uniform.
+    REQUIRE_FALSE(audioCard.empty());
+    CHECK_FALSE(player::isBlack(audioCard.bgrx.data(), audioCard.width, audioCard.height));
+    CHECK_FALSE(uniform(audioCard));
+
+    // The trace: every item in order, on time, without a black frame.
+    auto runs = runsOf(rig.engine->frameTrace());
+    REQUIRE(runs.size() >= 6);
+    std::vector<std::string> media = {poster.sha256, still.sha256, moving.sha256,
+                                      sound.sha256,  clip.sha256,  poster.sha256};
+    std::vector<std::int64_t> starts = {0, 1500, 3000, 4500, 6500, 8500};
+    for (std::size_t i = 0; i < media.size(); ++i) {
+        INFO("run " << i);
+        CHECK(runs[i].media == media[i]);
+        CHECK(runs[i].black == 0);
+        if (i > 0) CHECK(std::abs(rig.clock.msAt(runs[i].firstUs) - starts[i]) <= 100);
+        if (i > 0 && i < 5) CHECK(std::abs(rig.clock.msAt(runs[i].lastUs) - starts[i + 1]) <= 100);
+    }
+    CHECK(runs[2].frames >= 25);  // drawn at 25 fps for 1.5 s
+    auto st = rig.engine->stats();
+    CHECK(st.blackFrames == 0);
+    CHECK(st.failed == 0);
+    for (double l : st.switchLatenessMs) CHECK(l <= 100);
+
+    // The journal: each completed, measured to its slot, with a digest of its first frame.
+    auto plays = rig.plays();
+    REQUIRE(plays.size() >= 6);
+    std::vector<std::int64_t> durations = {1500, 1500, 1500, 2000, 2000};
+    for (std::size_t i = 1; i < 5; ++i) {
+        INFO("play " << i);
+        CHECK(plays[i].mediaSha256 == media[i]);
+        CHECK(plays[i].outcome == pop::Outcome::Completed);
+        CHECK(plays[i].scheduledMs == durations[i]);
+        CHECK(std::abs(plays[i].measuredMs - durations[i]) <= 100);
+        CHECK(crypto::isSha256Hex(plays[i].frameDigest));
+    }
+    CHECK(plays[1].frameDigest != plays[2].frameDigest);
+}
+
+TEST_CASE("engine records a malformed slogan as failed and plays the rest", "[engine][screen]") {
+    ScreenRig rig;
+    REQUIRE(makePoster(rig.dir / "fraud.png", "反诈防骗", "#1a3d7c"));
+    CachedMedia poster = cacheFile(rig.mediaDir, rig.dir / "fraud.png", MediaKind::Image);
+    CachedMedia bad = rig.text("bad.json", R"({"microscape_slogan":1,"text":"x","style":{"color":"gold"}})");
+    CachedMedia good = rig.text("good.json", sloganDoc("拒绝毒品 珍爱生命", 0, "#8b0000"));
+    rig.makeEngine();
+    // 0 poster, 1000 broken slogan, 2000 good slogan.
+    rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1000), item(bad, 1000), item(good, 1000)}),
+                                   rig.mediaDir, {poster, bad, good}));
+    rig.clock.begin(0);
+    rig.engine->start();
+    rig.clock.sleepUntil(2600);
+    rig.engine->stop();
+
+    bool failed = false;
+    for (const auto& p : rig.plays())
+        if (p.mediaSha256 == bad.sha256) {
+            CHECK(p.outcome == pop::Outcome::Failed);
+            CHECK_THAT(p.detail, Catch::Contains("style.color"));
+            failed = true;
+        }
+    CHECK(failed);
+    auto runs = runsOf(rig.engine->frameTrace());
+    REQUIRE(runs.size() >= 2);
+    CHECK(runs[0].media == poster.sha256);
+    CHECK(runs[1].media == good.sha256);  // the broken slogan left the rotation
+    for (const auto& r : runs) {
+        CHECK(r.media != bad.sha256);
+        CHECK(r.black == 0);
+    }
+    CHECK(rig.engine->stats().failed == 1);
+    CHECK(rig.engine->stats().blackFrames == 0);
+}
+
+TEST_CASE("engine shows the status card with the screen's name when it has no schedule", "[engine][screen]") {
+    ScreenRig rig;
+    int calls = 0;
+    rig.makeEngine([&calls] {
+        ++calls;
+        return std::vector<std::string>{"控制器未连接 / controller offline"};
+    });
+    rig.clock.begin(0);
+    rig.engine->start();
+    rig.clock.sleepUntil(300);
+    player::Frame a = rig.engine->snapshot();
+    rig.clock.sleepUntil(1300);
+    player::Frame b = rig.engine->snapshot();
+    auto np = rig.engine->nowPlaying();
+    rig.engine->stop();
+
+    REQUIRE_FALSE(a.empty());
+    CHECK(a.width == kOutW);
+    CHECK_FALSE(player::isBlack(a.bgrx.data(), a.width, a.height));
+    CHECK_FALSE(uniform(a));
+    CHECK(np.state == schedule::State::Idle);
+    CHECK((a.bgrx != b.bgrx));  // the clock ticked
+    CHECK(calls >= 2);
+    CHECK(calls <= 4);  // at most once a second
+
+    // The name is on it: the same card under another name differs.
+    ScreenRig other;
+    player::EngineConfig cfg;
+    cfg.playerId = "p-test-01";
+    cfg.screenName = "步行街 南口";
+    cfg.width = kOutW;
+    cfg.height = kOutH;
+    cfg.wallClockMs = [&] { return rig.clock.now(); };
+    auto e = player::Engine::create(cfg, nullptr);
+    REQUIRE(e.ok());
+    (*e)->start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    player::Frame c = (*e)->snapshot();
+    (*e)->stop();
+    REQUIRE_FALSE(c.empty());
+    // Compare the top band (name) only: the clocks differ anyway.
+    std::size_t band = static_cast<std::size_t>(kOutW) * (kOutH / 6) * 4;
+    CHECK(std::memcmp(a.bgrx.data(), c.bgrx.data(), band) != 0);
+}
+
+TEST_CASE("engine records an audio file that does not decode as failed", "[engine][screen]") {
+    ScreenRig rig;
+    REQUIRE(makePoster(rig.dir / "fraud.png", "反诈防骗", "#1a3d7c"));
+    CachedMedia poster = cacheFile(rig.mediaDir, rig.dir / "fraud.png", MediaKind::Image);
+    writeFile(rig.dir / "noise.mp3", "ID3" + std::string(20000, '\x5a'));
+    CachedMedia bad = cacheFile(rig.mediaDir, rig.dir / "noise.mp3", MediaKind::Audio);
+    rig.makeEngine();
+    rig.engine->setBundle(
+        bundleOf(daySchedule({item(poster, 1000), item(bad, 1000)}), rig.mediaDir, {poster, bad}));
+    rig.clock.begin(0);
+    rig.engine->start();
+    rig.clock.sleepUntil(5500);  // the open timeout is 4 s
+    rig.engine->stop();
+    bool failed = false;
+    for (const auto& p : rig.plays())
+        if (p.mediaSha256 == bad.sha256) {
+            CHECK(p.outcome == pop::Outcome::Failed);
+            failed = true;
+        }
+    CHECK(failed);
+    for (const auto& r : runsOf(rig.engine->frameTrace())) {
+        CHECK(r.media == poster.sha256);
+        CHECK(r.black == 0);
+    }
+}
