@@ -56,12 +56,19 @@ Frame drawStatusCard(TextRenderer* r, int width, int height, const StatusCard& c
     int y = bandH + unit;
     y = centredLine(*r, f, card.stateZh, unit * 2, y, kCardAccent);
     y = centredLine(*r, f, card.stateEn, unit * 3 / 2, y, kCardText) + unit / 2;
-    std::size_t shown = 0;
-    for (const auto& line : card.lines) {
-        if (shown++ == 6 || y + unit * 3 / 2 > height - unit * 3) break;
-        y = centredLine(*r, f, line, unit, y, kCardDim);
+    // The caller's lines share one size: the largest at which all of them fit.
+    std::vector<std::u32string> lines;
+    for (const auto& line : card.lines)
+        if (lines.size() < 6) lines.push_back(decodeUtf8(line));
+    int lineSize = unit;
+    for (const auto& t : lines) lineSize = std::min(lineSize, r->fitSize(t, unit, width * 9 / 10, unit * 2, 6));
+    const int bottom = height - unit * 7 / 2;
+    for (const auto& t : lines) {
+        TextLayout l = r->layout(t, lineSize);
+        if (y + l.height() > bottom) break;
+        r->draw(f, l, (width - l.width) / 2, y + l.ascent, kCardDim);
+        y += l.height();
     }
-    int bottom = height - unit * 3;
     centredLine(*r, f, "播放器 / Player " + card.playerId, unit, bottom, kCardDim);
     centredLine(*r, f, card.clock, unit, bottom + unit * 3 / 2, kCardDim);
     return f;
@@ -73,19 +80,19 @@ Frame drawAudioCard(TextRenderer* r, int width, int height, const AudioCard& car
     if (card.durationMs > 0) {
         // A progress bar, so the card visibly changes while the sound plays.
         int barW = width * 7 / 10, barH = std::max(2, unit / 3);
-        int x = (width - barW) / 2, y = height - unit * 3;
+        int x = (width - barW) / 2, y = height - unit;
         fillRect(f, x, y, barW, barH, kCardBand);
         double done = std::clamp(static_cast<double>(card.elapsedMs) / static_cast<double>(card.durationMs), 0.0, 1.0);
         fillRect(f, x, y, static_cast<int>(barW * done), barH, kCardAccent);
     }
     if (!r) return f;
-    int y = height / 2 - unit * 4;
+    int y = height / 2 - unit * 5;
     // U+266B (beamed notes) when the font has it; else U+266A; else a plain mark.
     std::string note = r->hasGlyph(U'\u266B') ? "\u266B" : r->hasGlyph(U'\u266A') ? "\u266A" : "*";
     y = centredLine(*r, f, note, unit * 3, y, kCardAccent);
     y = centredLine(*r, f, "音频播放中", unit * 2, y, kCardText);
     y = centredLine(*r, f, "Audio playing", unit * 3 / 2, y, kCardText);
-    if (!card.screenName.empty()) centredLine(*r, f, card.screenName, unit, y + unit / 2, kCardDim);
+    if (!card.screenName.empty()) centredLine(*r, f, card.screenName, unit, y + unit / 4, kCardDim);
     return f;
 }
 
