@@ -23,6 +23,12 @@ if(TARGET microscape-controller)
   endif()
   install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/microscape-controller
           COMPONENT controller)
+  foreach(doc controller-api.md console.md reports.md guide-operator.md guide-staff.md guide-auditor.md architecture.md)
+    if(EXISTS ${PROJECT_SOURCE_DIR}/docs/${doc})
+      install(FILES ${PROJECT_SOURCE_DIR}/docs/${doc} DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/microscape-controller
+              COMPONENT controller)
+    endif()
+  endforeach()
 endif()
 
 if(TARGET microscape-player AND EXISTS ${MICROSCAPE_DEPLOY}/player.properties)
@@ -30,6 +36,12 @@ if(TARGET microscape-player AND EXISTS ${MICROSCAPE_DEPLOY}/player.properties)
   install(FILES ${MICROSCAPE_DEPLOY}/player.properties DESTINATION /etc/microscape COMPONENT player)
   install(FILES ${MICROSCAPE_DEPLOY}/systemd/microscape-player.service
           DESTINATION /usr/lib/systemd/system COMPONENT player)
+  foreach(doc guide-technician.md player.md player-screen.md wire-protocol.md)
+    if(EXISTS ${PROJECT_SOURCE_DIR}/docs/${doc})
+      install(FILES ${PROJECT_SOURCE_DIR}/docs/${doc} DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/microscape-player
+              COMPONENT player)
+    endif()
+  endforeach()
   set(MICROSCAPE_HAVE_PLAYER_PACKAGE ON)
 endif()
 
@@ -53,24 +65,30 @@ set(CPACK_COMPONENT_PACK_DESCRIPTION "Microscape bundle and audit tool\n microsc
 
 set(CPACK_DEBIAN_CONTROLLER_PACKAGE_NAME microscape-controller)
 set(CPACK_DEBIAN_CONTROLLER_PACKAGE_DEPENDS "microscape-pack (= ${PROJECT_VERSION}), adduser, vlc-plugin-base, tzdata, libjs-bootstrap5, libjs-chart.js")
-set(CPACK_DEBIAN_CONTROLLER_PACKAGE_CONTROL_EXTRA ${MICROSCAPE_DEPLOY}/debian/controller.postinst)
 set(CPACK_COMPONENT_CONTROLLER_DESCRIPTION "Microscape signage controller\n Web console and REST API for media, approval, schedules and campaigns;\n compiles signed per-screen bundles, distributes them over ZeroMQ and\n ingests proof of play.")
 
 set(CPACK_DEBIAN_PLAYER_PACKAGE_NAME microscape-player)
-set(CPACK_DEBIAN_PLAYER_PACKAGE_DEPENDS "microscape-pack (= ${PROJECT_VERSION}), adduser, vlc-plugin-base, tzdata")
-if(EXISTS ${MICROSCAPE_DEPLOY}/debian/player.postinst)
-  set(CPACK_DEBIAN_PLAYER_PACKAGE_CONTROL_EXTRA ${MICROSCAPE_DEPLOY}/debian/player.postinst)
-endif()
+# fonts-noto-cjk: the status card, slogans and banners are drawn with a CJK font.
+set(CPACK_DEBIAN_PLAYER_PACKAGE_DEPENDS "microscape-pack (= ${PROJECT_VERSION}), adduser, vlc-plugin-base, tzdata, fonts-noto-cjk")
 set(CPACK_COMPONENT_PLAYER_DESCRIPTION "Microscape screen player\n Verifies signed bundles, plays them unattended with libvlc (also offline)\n and reports signed, hash-chained proof of play.")
 
-# CPack's postinst must be named exactly "postinst": stage a copy per component.
+# Maintainer scripts deploy/debian/<component>.<script>; CPack wants them named
+# exactly "postinst", "prerm": stage a copy per component.
 foreach(comp controller player)
-  if(EXISTS ${MICROSCAPE_DEPLOY}/debian/${comp}.postinst)
-    file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/debian/${comp})
-    configure_file(${MICROSCAPE_DEPLOY}/debian/${comp}.postinst ${CMAKE_BINARY_DIR}/debian/${comp}/postinst COPYONLY)
-    string(TOUPPER ${comp} COMP)
-    set(CPACK_DEBIAN_${COMP}_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/debian/${comp}/postinst)
-  endif()
+  string(TOUPPER ${comp} COMP)
+  set(extra)
+  foreach(script postinst prerm)
+    if(EXISTS ${MICROSCAPE_DEPLOY}/debian/${comp}.${script})
+      file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/debian/${comp})
+      configure_file(${MICROSCAPE_DEPLOY}/debian/${comp}.${script} ${CMAKE_BINARY_DIR}/debian/${comp}/${script} COPYONLY)
+      list(APPEND extra ${CMAKE_BINARY_DIR}/debian/${comp}/${script})
+    endif()
+  endforeach()
+  # The configuration file is a conffile: an upgrade keeps the admin's edits.
+  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/debian/${comp})
+  file(WRITE ${CMAKE_BINARY_DIR}/debian/${comp}/conffiles "/etc/microscape/${comp}.properties\n")
+  list(APPEND extra ${CMAKE_BINARY_DIR}/debian/${comp}/conffiles)
+  set(CPACK_DEBIAN_${COMP}_PACKAGE_CONTROL_EXTRA "${extra}")
 endforeach()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
