@@ -1,7 +1,8 @@
 // bench/player: item switches of the playback engine (two players, the next one
 // pre-rolled) against a naive libvlc_media_list_player playing the same items,
 // measured in the same run on the same generated media. Prints switch lateness
-// (median/max), frame gaps, black frames, first frame after start and RSS.
+// (median/max), frame gaps, black frames, first frame after start and RSS; then
+// the engine alone switching between slogans it draws and posters.
 #include <vlc/vlc.h>
 
 #include <algorithm>
@@ -156,36 +157,14 @@ ListRun runListPlayer(const std::vector<MediaItem>& items, int rounds) {
     return out;
 }
 
-}  // namespace
+struct EngineRun {
+    player::EngineStats stats;
+    std::vector<double> switchErrMs, gapMs;
+    long rssKb = 0;
+};
 
-int main() {
-    testing::TempDir dir;
-    std::string blobs = dir / "blobs";
-    std::filesystem::create_directories(blobs);
-    std::vector<std::pair<std::string, std::string>> posters = {
-        {"fraud.png", "反诈防骗"}, {"helmet.png", "一盔一带"}, {"drugs.png", "禁毒"}};
-    std::vector<MediaItem> items;
-    auto add = [&](const std::string& src, MediaKind kind, std::int64_t ms) {
-        std::string bytes = testing::readFile(src);
-        std::string sha = crypto::sha256Hex(bytes);
-        testing::writeFile(blobs + "/" + sha, bytes);
-        items.push_back(MediaItem{blobs + "/" + sha, sha, kind, ms});
-    };
-    for (std::size_t i = 0; i < posters.size(); ++i) {
-        if (!testing::makePoster(dir / posters[i].first, posters[i].second)) {
-            std::fprintf(stderr, "ImageMagick failed\n");
-            return 1;
-        }
-        if (!testing::makeClip(dir / ("clip" + std::to_string(i) + ".mp4"), 2, "640x360")) {
-            std::fprintf(stderr, "ffmpeg failed\n");
-            return 1;
-        }
-        add(dir / posters[i].first, MediaKind::Image, 1000);
-        add(dir / ("clip" + std::to_string(i) + ".mp4"), MediaKind::Video, 2000);
-    }
-    const int rounds = 2;  // 6 items x 2 rounds = 18 s of each
-
-    // --- the engine
+// The engine playing `items` in a loop for `rounds` rounds.
+EngineRun runEngine(const std::vector<MediaItem>& items, const std::string& blobs, int rounds) {
     schedule::Schedule s;
     s.offsets = {tz::OffsetSpan{kAnchor - 5 * schedule::kDayMs, 28800}};
     s.fromUtcMs = kAnchor - schedule::kDayMs;
@@ -217,8 +196,7 @@ int main() {
     cfg.height = kH;
     cfg.traceFrames = true;
     cfg.wallClockMs = [&] { return kAnchor + duration_cast<milliseconds>(steady_clock::now() - base).count(); };
-    long engineRss = 0;
-    player::EngineStats st;
+    EngineRun out;
     std::vector<player::FrameSample> trace;
     {
         RssSampler rss;
@@ -230,35 +208,69 @@ int main() {
         for (const auto& it : items) total += it.durationMs;
         std::this_thread::sleep_for(milliseconds(total * rounds + 200));
         engine->stop();
-        st = engine->stats();
+        out.stats = engine->stats();
         trace = engine->frameTrace();
         engine.reset();
-        engineRss = rss.finish();
+        out.rssKb = rss.finish();
     }
     // Per switch, from the trace: start(k) - start(k-1) - duration(k-1), and the
     // frame gap (last frame of k-1 to first frame of k; the last frame stays on
     // screen meanwhile, so this is not black).
-    std::vector<double> switchErr, gaps;
-    {
-        std::vector<std::pair<std::int64_t, std::int64_t>> runs;
-        std::vector<std::string> media;
-        std::uint64_t serial = 0;
-        for (const auto& f : trace) {
-            if (runs.empty() || f.playSerial != serial) {
-                runs.emplace_back(f.steadyUs, f.steadyUs);
-                media.push_back(f.mediaSha256);
-                serial = f.playSerial;
-            }
-            runs.back().second = f.steadyUs;
+    std::vector<std::pair<std::int64_t, std::int64_t>> runs;
+    std::vector<std::string> media;
+    std::uint64_t serial = 0;
+    for (const auto& f : trace) {
+        if (runs.empty() || f.playSerial != serial) {
+            runs.emplace_back(f.steadyUs, f.steadyUs);
+            media.push_back(f.mediaSha256);
+            serial = f.playSerial;
         }
-        // From the second switch on: the first item was joined at start-up, part-way.
-        for (std::size_t k = 2; k < runs.size(); ++k) {
-            auto it = std::find_if(items.begin(), items.end(), [&](const MediaItem& m) { return m.sha == media[k - 1]; });
-            if (it == items.end()) continue;
-            switchErr.push_back(std::abs((runs[k].first - runs[k - 1].first) / 1000.0 - it->durationMs));
-            gaps.push_back((runs[k].first - runs[k - 1].second) / 1000.0);
-        }
+        runs.back().second = f.steadyUs;
     }
+    // From the second switch on: the first item was joined at start-up, part-way.
+    for (std::size_t k = 2; k < runs.size(); ++k) {
+        auto it = std::find_if(items.begin(), items.end(), [&](const MediaItem& m) { return m.sha == media[k - 1]; });
+        if (it == items.end()) continue;
+        out.switchErrMs.push_back(std::abs((runs[k].first - runs[k - 1].first) / 1000.0 - it->durationMs));
+        out.gapMs.push_back((runs[k].first - runs[k - 1].second) / 1000.0);
+    }
+    return out;
+}
+
+}  // namespace
+
+int main() {
+    testing::TempDir dir;
+    std::string blobs = dir / "blobs";
+    std::filesystem::create_directories(blobs);
+    std::vector<std::pair<std::string, std::string>> posters = {
+        {"fraud.png", "反诈防骗"}, {"helmet.png", "一盔一带"}, {"drugs.png", "禁毒"}};
+    std::vector<MediaItem> items;
+    auto add = [&](const std::string& src, MediaKind kind, std::int64_t ms) {
+        std::string bytes = testing::readFile(src);
+        std::string sha = crypto::sha256Hex(bytes);
+        testing::writeFile(blobs + "/" + sha, bytes);
+        items.push_back(MediaItem{blobs + "/" + sha, sha, kind, ms});
+    };
+    for (std::size_t i = 0; i < posters.size(); ++i) {
+        if (!testing::makePoster(dir / posters[i].first, posters[i].second)) {
+            std::fprintf(stderr, "ImageMagick failed\n");
+            return 1;
+        }
+        if (!testing::makeClip(dir / ("clip" + std::to_string(i) + ".mp4"), 2, "640x360")) {
+            std::fprintf(stderr, "ffmpeg failed\n");
+            return 1;
+        }
+        add(dir / posters[i].first, MediaKind::Image, 1000);
+        add(dir / ("clip" + std::to_string(i) + ".mp4"), MediaKind::Video, 2000);
+    }
+    const int rounds = 2;  // 6 items x 2 rounds = 18 s of each
+
+    EngineRun run = runEngine(items, blobs, rounds);
+    const player::EngineStats& st = run.stats;
+    const std::vector<double>& switchErr = run.switchErrMs;
+    const long engineRss = run.rssKb;
+    auto gaps = run.gapMs;
     auto late = summarize(st.switchLatenessMs);
     auto err = summarize(switchErr);
     auto gap = summarize(gaps);
@@ -266,6 +278,24 @@ int main() {
     ListRun list = runListPlayer(items, rounds);
     auto lerr = summarize(list.switchErrorMs);
     auto lgap = summarize(list.gapMs);
+
+    // Slogans (drawn by the engine, one static and two scrolling) alternating with posters.
+    std::vector<MediaItem> mixed;
+    const char* slogans[] = {
+        R"({"microscape_slogan":1,"style":{"background":"#000000","color":"#FFD700","fontSizePx":48,"scrollSpeedPxPerS":0},"text":"一盔一带 安全常在"})",
+        R"({"microscape_slogan":1,"style":{"background":"#8b0000","color":"#FFFFFF","fontSizePx":64,"scrollSpeedPxPerS":200},"text":"拒绝毒品 珍爱生命"})",
+        R"({"microscape_slogan":1,"style":{"background":"#003366","color":"#FFD700","fontSizePx":56,"scrollSpeedPxPerS":120},"text":"反诈防骗 守护钱袋 不听不信不转账"})"};
+    for (int i = 0; i < 3; ++i) {
+        std::string path = dir / ("slogan" + std::to_string(i) + ".json");
+        testing::writeFile(path, slogans[i]);
+        std::string sha = crypto::sha256Hex(slogans[i]);
+        testing::writeFile(blobs + "/" + sha, slogans[i]);
+        mixed.push_back(items[static_cast<std::size_t>(2 * i)]);  // poster i, 1 s
+        mixed.push_back(MediaItem{blobs + "/" + sha, sha, MediaKind::Text, 1000});
+    }
+    EngineRun sl = runEngine(mixed, blobs, rounds);
+    auto slLate = summarize(sl.stats.switchLatenessMs);
+    auto slErr = summarize(sl.switchErrMs);
 
     std::printf("player bench: %zu items (3 posters 1 s, 3 H.264 clips 2 s, %dx%d) x %d rounds\n", items.size(), kW,
                 kH, rounds);
@@ -280,6 +310,13 @@ int main() {
     std::printf("%-34s %14lld %14lld\n", "first frame after start ms", static_cast<long long>(st.firstFrameMs),
                 static_cast<long long>(list.firstFrameMs));
     std::printf("%-34s %14ld %14ld\n", "peak RSS MB", engineRss / 1024, list.rssKb / 1024);
+    std::printf("\nslogan <-> poster (3 slogans, 3 posters, 1 s each) x %d rounds, engine only\n", rounds);
+    std::printf("%-34s %14zu\n", "switches measured", sl.switchErrMs.size());
+    std::printf("%-34s %6.1f / %5.1f\n", "switch timing error ms (med/max)", slErr.median, slErr.max);
+    std::printf("%-34s %6.1f / %5.1f\n", "switch lateness ms (med/max)", slLate.median, slLate.max);
+    std::printf("%-34s %14lld\n", "black frames on screen", static_cast<long long>(sl.stats.blackFrames));
+    std::printf("%-34s %14lld\n", "failed items", static_cast<long long>(sl.stats.failed));
+    std::printf("%-34s %14ld\n", "peak RSS MB", sl.rssKb / 1024);
     if (lerr.median > 0)
         std::printf("switch timing error, median: engine %.2fx the list player's\n", err.median / lerr.median);
     return 0;
