@@ -1,6 +1,7 @@
 #include "microscape/player/slogan.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "microscape/core/json.hpp"
 #include "microscape/core/json_fields.hpp"
@@ -61,20 +62,26 @@ Result<Slogan> parseSlogan(std::string_view bytes) {
 
 SloganView::SloganView(TextRenderer& renderer, Slogan slogan, int width, int height)
     : renderer_(renderer), slogan_(std::move(slogan)), width_(width), height_(height) {
-    // The size is the author's, in screen pixels, shrunk only so that one line
-    // fits within 80% of the screen's height.
-    std::u32string text = decodeUtf8(slogan_.text);
-    int size = renderer_.fitSize(text, slogan_.style.fontSizePx, 1 << 30, height_ * 8 / 10, 4);
-    line_ = renderer_.layout(text, size);
+    // Sizes and speeds are authored in pixels of a 1920-wide reference screen
+    // (the console's preview) and scale with the screen's width, so a slogan
+    // shows the same share of its text and crosses the screen in the same time
+    // everywhere. The text is shrunk only so that it is no taller than 80% of the
+    // screen.
+    const double scale = width_ / kSloganReferenceWidth;
+    const int authored = slogan_.style.fontSizePx;
+    int size = std::max(4, static_cast<int>(std::lround(std::min(authored * scale, height_ * 0.8))));
+    line_ = renderer_.layout(decodeUtf8(slogan_.text), size);
     const int margin = width_ / 20;
-    speedPxPerS_ = slogan_.style.scrollSpeedPxPerS;
-    if (speedPxPerS_ == 0 && line_.width > width_ - 2 * margin)
-        speedPxPerS_ = std::max(40, line_.pixelSize * 2);  // too wide to stand still: scroll anyway
+    speedPxPerS_ = slogan_.style.scrollSpeedPxPerS > 0
+                       ? std::max(1, static_cast<int>(std::lround(slogan_.style.scrollSpeedPxPerS * scale)))
+                       : 0;
+    if (speedPxPerS_ == 0 && line_.width > width_ - 2 * margin)  // too wide to stand still: scroll anyway
+        speedPxPerS_ = std::max(1, static_cast<int>(std::lround(std::max(40, authored * 2) * scale)));
     if (speedPxPerS_ > 0) {
         // Copies follow each other a gap apart, and the gap is narrower than the
         // screen, so some text is always on it. The first frame shows the text
         // where a static slogan would stand (or from the left edge).
-        int gap = std::min(width_ / 2, std::max(line_.pixelSize * 2, width_ / 4));
+        int gap = std::min(width_ / 2, std::max(static_cast<int>(authored * scale * 2), width_ / 4));
         periodPx_ = std::max(1, line_.width + gap);
         startX_ = std::max(0, (width_ - line_.width) / 2);
     } else {

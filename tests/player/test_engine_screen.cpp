@@ -15,8 +15,9 @@ using namespace microscape::testing;
 
 namespace {
 
-// 320 x 180 output: at 24 px the slogans below fit the width; at 48 px they would scroll anyway.
-std::string sloganDoc(const std::string& text, int speed, const std::string& bg = "#000000", int sizePx = 24) {
+// 320 x 180 output, a sixth of the 1920-pixel reference: 144 px becomes 24 px, at
+// which the slogans below fit the width (at 48 px they would scroll anyway).
+std::string sloganDoc(const std::string& text, int speed, const std::string& bg = "#000000", int sizePx = 144) {
     return R"({"microscape_slogan":1,"style":{"background":")" + bg + R"(","color":"#FFD700","fontSizePx":)" +
            std::to_string(sizePx) + R"(,"scrollSpeedPxPerS":)" + std::to_string(speed) + R"(},"text":")" + text +
            "\"}";
@@ -116,7 +117,7 @@ TEST_CASE("engine plays a poster, slogans, an audio item and a clip in order, on
     CachedMedia clip = cacheFile(rig.mediaDir, rig.dir / "clip.mp4", MediaKind::Video);
     CachedMedia sound = cacheFile(rig.mediaDir, rig.dir / "sine.mp3", MediaKind::Audio);
     CachedMedia still = rig.text("still.json", sloganDoc("一盔一带 安全常在", 0));
-    CachedMedia moving = rig.text("moving.json", sloganDoc("反诈防骗 守护钱袋", 200));
+    CachedMedia moving = rig.text("moving.json", sloganDoc("反诈防骗 守护钱袋", 1200));  // 200 px/s here
     rig.makeEngine();
     // 0 poster, 1500 static slogan, 3000 scrolling slogan, 4500 audio (cut at 2 s of 3), 6500 clip, 8500 poster.
     rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1500), item(still, 1500), item(moving, 1500),

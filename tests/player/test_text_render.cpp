@@ -203,8 +203,9 @@ TEST_CASE("slogan documents are read strictly", "[text][slogan]") {
 
 TEST_CASE("a static slogan stands centred; a scrolling one moves right to left", "[text][slogan]") {
     auto r = renderer();
+    // A third of the 1920-pixel reference: sizes and speeds are divided by 3.
     const int w = 640, h = 180;
-    Slogan s{"一盔一带 安全常在", SloganStyle{kGold, Rgb{0, 0, 0}, 48, 0}};
+    Slogan s{"一盔一带 安全常在", SloganStyle{kGold, Rgb{0, 0, 0}, 144, 0}};
     SECTION("static: the same centred frame at any time") {
         SloganView v(*r, s, w, h);
         CHECK_FALSE(v.scrolls());
@@ -220,9 +221,10 @@ TEST_CASE("a static slogan stands centred; a scrolling one moves right to left",
         CHECK(pixelsOf(a, kGold) > 200);
     }
     SECTION("scrolling: the next frame is this one shifted left by speed / fps") {
-        s.style.scrollSpeedPxPerS = 100;
+        s.style.scrollSpeedPxPerS = 300;
         SloganView v(*r, s, w, h);
         CHECK(v.scrolls());
+        CHECK(v.speedPxPerS() == 100);
         Frame a, b;
         v.draw(a, 1000);
         v.draw(b, 1040);
@@ -248,12 +250,18 @@ TEST_CASE("a static slogan stands centred; a scrolling one moves right to left",
         s.text = "一盔一带 安全常在 文明交通 从我做起 反诈防骗 守护钱袋";
         SloganView v(*r, s, w, h);
         CHECK(v.scrolls());
+        CHECK(v.speedPxPerS() == 96);  // twice the size per second
         CHECK(v.textWidth() > w);
+    }
+    SECTION("the same slogan on a 1920-wide screen keeps its authored size") {
+        SloganView v(*r, s, 1920, 540);
+        CHECK(v.pixelSize() == 144);
+        CHECK_FALSE(v.scrolls());
     }
     SECTION("a size taller than the screen is shrunk to fit it") {
         s.style.fontSizePx = 1000;
         SloganView v(*r, s, w, h);
-        CHECK(v.pixelSize() < h);
+        CHECK(v.pixelSize() == h * 8 / 10);
         Frame f;
         v.draw(f, 0);
         CHECK(inkOf(f, Rgb{0, 0, 0}).count > 100);

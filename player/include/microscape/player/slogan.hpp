@@ -17,12 +17,15 @@ namespace microscape::player {
 
 constexpr std::size_t kMaxSloganFileBytes = 64 * 1024;
 constexpr std::size_t kMaxSloganTextBytes = 2000;  // as the controller accepts
+// Font sizes and scroll speeds are in pixels of a screen this wide (1920 x 1080,
+// as the console previews them) and scale with the screen's width.
+constexpr double kSloganReferenceWidth = 1920.0;
 
 struct SloganStyle {
     Rgb colour{0xFF, 0xD7, 0x00};   // "color"
     Rgb background{0, 0, 0};        // "background"
-    int fontSizePx = 48;            // 8..1000, in the screen's pixels
-    int scrollSpeedPxPerS = 0;      // 0..2000; 0: static
+    int fontSizePx = 48;            // 8..1000, pixels of the reference screen
+    int scrollSpeedPxPerS = 0;      // 0..2000, reference pixels per second; 0: static
     bool operator==(const SloganStyle&) const = default;
 };
 
@@ -45,9 +48,9 @@ public:
     // True when the text moves: a scroll speed was given, or the text is wider
     // than the screen.
     bool scrolls() const { return speedPxPerS_ > 0; }
-    int pixelSize() const { return line_.pixelSize; }
+    int pixelSize() const { return line_.pixelSize; }  // on this screen
     int textWidth() const { return line_.width; }
-    int speedPxPerS() const { return speedPxPerS_; }
+    int speedPxPerS() const { return speedPxPerS_; }  // on this screen
     // Left edge of the first copy of the text elapsedMs after the start.
     int textX(std::int64_t elapsedMs) const;
     // The banner elapsedMs after the slogan went on air (f is resized to the screen).
