@@ -1,11 +1,129 @@
 #include "hub_api.hpp"
 
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/crypto.hpp"
 
 namespace microscape::controller {
 namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::int64_t kPreviewFreshMs = 60 * 1000;  // younger than this: served without asking the screen
+constexpr std::int64_t kPreviewWaitMs = 5 * 1000;    // how long a request waits for the screen's answer
+constexpr std::int64_t kPreviewRetryMs = 10 * 1000;  // no new ask sooner than this after the last one
+
+// The latest screenshot of each screen, in memory and in <dataDir>/previews/<player>.png
+// (so it survives a restart). Keyed by that file's path, so two controllers in one
+// process (tests) never share entries. At most one screenshot command per screen is
+// in flight; other requests for the same screen wait for its answer.
+// Thread-safe: HTTP worker threads call get()/begin()/finish().
+class PreviewCache {
+public:
+    struct Shot {
+        std::string png;
+        std::int64_t takenAtMs = 0;
+    };
+
+    // The cached shot for this file (loaded from disk on first use); empty png if none.
+    Shot get(const fs::path& file) {
+        std::lock_guard lock(mutex_);
+        return entry(file).shot;
+    }
+
+    // true: the caller must ask the screen and then call finish(). false: another
+    // request is asking (this waits up to waitMs for its answer), or the last ask
+    // was less than kPreviewRetryMs ago (this returns at once).
+    bool beginOrWait(const fs::path& file, std::int64_t nowMs, std::int64_t waitMs) {
+        std::unique_lock lock(mutex_);
+        auto& e = entry(file);
+        if (!e.inFlight) {
+            if (e.lastAskMs && nowMs - e.lastAskMs < kPreviewRetryMs) return false;
+            e.inFlight = true;
+            e.lastAskMs = nowMs;
+            return true;
+        }
+        cv_.wait_for(lock, std::chrono::milliseconds(waitMs), [&] { return !e.inFlight; });
+        return false;
+    }
+
+    // Ends the request begun by beginOrWait(); stores the shot when png is not empty.
+    void finish(const fs::path& file, std::string png, std::int64_t takenAtMs, Poco::Logger& log) {
+        if (!png.empty()) writeFile(file, png, takenAtMs, log);
+        {
+            std::lock_guard lock(mutex_);
+            auto& e = entry(file);
+            e.inFlight = false;
+            if (!png.empty()) e.shot = Shot{std::move(png), takenAtMs};
+        }
+        cv_.notify_all();
+    }
+
+private:
+    struct Entry {
+        Shot shot;
+        bool loaded = false;
+        bool inFlight = false;
+        std::int64_t lastAskMs = 0;
+    };
+
+    Entry& entry(const fs::path& file) {
+        auto& e = entries_[file.string()];
+        if (!e.loaded) {
+            e.loaded = true;
+            std::ifstream in(file, std::ios::binary);
+            std::error_code ec;
+            auto mtime = fs::last_write_time(file, ec);
+            if (in && !ec) {
+                e.shot.png.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+                // The file's modification time is when the shot was taken (set by writeFile).
+                auto sys = std::chrono::file_clock::to_sys(mtime);
+                e.shot.takenAtMs =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(sys.time_since_epoch()).count();
+            }
+        }
+        return e;
+    }
+
+    static void writeFile(const fs::path& file, const std::string& png, std::int64_t takenAtMs, Poco::Logger& log) {
+        std::error_code ec;
+        fs::create_directories(file.parent_path(), ec);
+        const fs::path tmp = file.string() + ".tmp";
+        {
+            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+            out.write(png.data(), static_cast<std::streamsize>(png.size()));
+            if (!out) {
+                log.warning("preview: cannot write %s", tmp.string());
+                return;
+            }
+        }
+        // The modification time records when the shot was taken (read back by entry()).
+        fs::last_write_time(tmp,
+                            std::chrono::file_clock::from_sys(std::chrono::sys_time<std::chrono::milliseconds>(
+                                std::chrono::milliseconds(takenAtMs))),
+                            ec);
+        fs::rename(tmp, file, ec);
+        if (ec) log.warning("preview: cannot store %s: %s", file.string(), ec.message());
+    }
+
+    std::mutex mutex_;  // guards entries_
+    std::condition_variable cv_;
+    std::map<std::string, Entry> entries_;
+};
+
+PreviewCache& previewCache() {
+    static PreviewCache cache;  // shared by every controller in the process, keyed by file path
+    return cache;
+}
 
 Poco::JSON::Object::Ptr resultJson(const CommandResult& r) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -52,6 +170,58 @@ void getCommand(RequestCtx& ctx) {
     ctx.sendJson(200, resultJson(*r));
 }
 
+void sendPreview(RequestCtx& ctx, const PreviewCache::Shot& shot, std::int64_t nowMs) {
+    ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+    ctx.resp.setContentType("image/png");
+    ctx.resp.set("Cache-Control", "no-store");
+    ctx.resp.set("X-Preview-Taken-At", isoUtc(shot.takenAtMs));
+    ctx.resp.set("X-Preview-Age-Seconds", std::to_string(std::max<std::int64_t>(0, nowMs - shot.takenAtMs) / 1000));
+    ctx.resp.setContentLength64(static_cast<Poco::Int64>(shot.png.size()));
+    ctx.resp.send().write(shot.png.data(), static_cast<std::streamsize>(shot.png.size()));
+}
+
+// The screen's latest screenshot: the cached one when younger than a minute; else
+// (online) a fresh one asked for through the hub; else the last one kept, or 404.
+void getPreview(RequestCtx& ctx) {
+    const std::string id = ctx.param("id");
+    auto p = ctx.svc.db.read([&](DbConn& c) { return repo::playerById(c, id); });
+    if (!p) notFound("player " + id);
+    auto& cache = previewCache();
+    // Player ids are made by the controller ("scr-" + hex); the file name is a hash
+    // of the id all the same, so no id can name a path.
+    const fs::path file = ctx.svc.config.dataDir / "previews" / (crypto::sha256Hex(id).substr(0, 32) + ".png");
+    auto shot = cache.get(file);
+    const std::int64_t now = ctx.svc.nowMs();
+    const bool fresh = !shot.png.empty() && now - shot.takenAtMs < kPreviewFreshMs;
+    if (!fresh && ctx.svc.hub && ctx.svc.hub->isOnline(id)) {
+        if (cache.beginOrWait(file, now, kPreviewWaitMs)) {
+            std::string png;
+            std::int64_t takenAt = 0;
+            if (auto cid = ctx.svc.hub->sendCommand(id, wire::CommandAction::Screenshot)) {
+                const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kPreviewWaitMs);
+                while (std::chrono::steady_clock::now() < until) {
+                    auto r = ctx.svc.hub->commandResult(*cid);
+                    if (!r) break;
+                    if (r->ackedAtMs) {
+                        if (r->ok && !r->payload.empty()) {
+                            png = std::move(r->payload);
+                            takenAt = ctx.svc.nowMs();
+                        } else {
+                            ctx.svc.log.information("preview of player %s: no screenshot (%s)", id, r->message);
+                        }
+                        break;
+                    }
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                }
+            }
+            cache.finish(file, std::move(png), takenAt, ctx.svc.log);
+        }
+        shot = cache.get(file);
+    }
+    if (shot.png.empty()) notFound("preview of player " + id);
+    sendPreview(ctx, shot, now);
+}
+
 }  // namespace
 
 void addHubRoutes(Router& r) {
@@ -59,6 +229,10 @@ void addHubRoutes(Router& r) {
            "Send a command (reload, clear_cache, screenshot) to a connected player", postCommand, 202});
     r.add({"GET", "/api/v1/commands/{id}", kAnyUser, "players", "A command's state and answer (screenshot in base64)",
            getCommand});
+    r.add({"GET", "/api/v1/players/{id}/preview", kAnyUser, "players",
+           "The screen's latest screenshot (PNG; asked for when older than 60 s and the screen is online; "
+           "X-Preview-Taken-At)",
+           getPreview});
 }
 
 }  // namespace microscape::controller
