@@ -5,6 +5,13 @@
 //   node console_test.mjs CONTROLLER_BIN ARTIFACT_DIR
 //
 // Screenshots of every page go to ARTIFACT_DIR. Exit 0 when every step passed.
+// A real headless screen (microscape-player, found beside CONTROLLER_BIN or at
+// $MICROSCAPE_PLAYER_BIN) is enrolled with a token made in the console and plays
+// the schedule; its evidence export is checked with microscape-pack (beside the
+// controller or $MICROSCAPE_PACK_BIN).
+//
+// With MICROSCAPE_DOC_SHOTS=DIR the browser runs at 1280x800 and the pages the
+// documentation shows are also written to DIR (zh-CN, PNG).
 import { chromium } from 'playwright-core';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,11 +28,16 @@ const artifacts = path.resolve(artifactArg || 'test-artifacts/console');
 fs.mkdirSync(artifacts, { recursive: true });
 for (const f of fs.readdirSync(artifacts)) if (f.endsWith('.png') || f.endsWith('.csv')) fs.rmSync(path.join(artifacts, f));
 const chromiumPath = process.env.MICROSCAPE_CHROMIUM || '/usr/bin/chromium';
+const playerBin = process.env.MICROSCAPE_PLAYER_BIN || path.join(path.dirname(bin), 'microscape-player');
+const packBin = process.env.MICROSCAPE_PACK_BIN || path.join(path.dirname(bin), 'microscape-pack');
+const docShots = process.env.MICROSCAPE_DOC_SHOTS ? path.resolve(process.env.MICROSCAPE_DOC_SHOTS) : null;
+if (docShots) fs.mkdirSync(docShots, { recursive: true });
 const convert = process.env.MICROSCAPE_CONVERT || '/usr/bin/convert';
 const cjkFont = '/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-console-'));
 const dataDir = path.join(tmp, 'data');
 const ADMIN_PASSWORD = 'admin-password-1';
+const APPROVER_NEW_PASSWORD = 'approver-pass-2';
 const USERS = {
   editor: { username: 'zhang.wei', password: 'editor-pass-1', role: 'editor', department: '反诈中心', displayName: '张伟' },
   approver: { username: 'li.na', password: 'approver-pass-1', role: 'approver', displayName: '李娜' },
@@ -37,11 +49,13 @@ const PLAYLIST = '反诈宣传循环';
 const LOCATION = '万达广场地下车库入口';
 
 let controller = null;
+let player = null;
 let context = null;
 let passed = 0;
 let page = null;
 
 function cleanup() {
+  if (player && player.exitCode === null) player.kill('SIGTERM');
   if (controller && controller.exitCode === null) controller.kill('SIGTERM');
   fs.rmSync(tmp, { recursive: true, force: true });
 }
@@ -77,6 +91,16 @@ function assert(cond, message) { if (!cond) throw new Error(`assertion failed: $
 
 async function shot(name) {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+}
+
+// A documentation screenshot (only with MICROSCAPE_DOC_SHOTS): the 1280x800
+// viewport as a user sees it, reduced to 256 colours to keep the file small.
+async function docShot(name) {
+  if (!docShots) return;
+  const file = path.join(docShots, `${name}.png`);
+  await page.evaluate(() => document.activeElement && document.activeElement.blur && document.activeElement.blur());
+  await page.screenshot({ path: file });
+  spawnSync(convert, [file, '-colors', '256', '-define', 'png:compression-level=9', `PNG8:${file}`]);
 }
 
 // --- the controller -------------------------------------------------------------------
@@ -227,7 +251,7 @@ await step('browser starts (Debian chromium, fresh profile)', async () => {
   const profile = fs.mkdtempSync(path.join(tmp, 'profile-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath, headless: true, acceptDownloads: true, locale: 'zh-CN', timezoneId: 'UTC',
-    viewport: { width: 1440, height: 900 },
+    viewport: docShots ? { width: 1280, height: 800 } : { width: 1440, height: 900 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--lang=zh-CN'],
   });
@@ -239,7 +263,8 @@ await step('browser starts (Debian chromium, fresh profile)', async () => {
   page.on('response', (r) => {
     const u = new URL(r.url());
     const expected = (r.status() === 401 && u.pathname === '/api/v1/me') || (r.status() === 401 && u.pathname === '/api/v1/login')
-      || (r.status() === 403 && /\/approve$/.test(u.pathname));
+      || (r.status() === 403 && /\/approve$/.test(u.pathname))
+      || (r.status() === 404 && /^\/api\/v1\/players\/[^/]+\/preview$/.test(u.pathname));  // no screenshot yet
     if (r.status() >= 400 && !expected) errors.push(`HTTP ${r.status()} ${r.request().method()} ${u.pathname}${u.search}`);
   });
 });
@@ -255,6 +280,12 @@ await step('login page renders in Chinese and refuses a wrong password', async (
   await page.waitForSelector('#login-error:not([hidden])');
   assert((await page.textContent('#login-error')).includes('用户名或密码错误'), 'wrong password message');
   await shot('01-login');
+  if (docShots) {
+    await page.goto(`${base}/login`);
+    await page.waitForSelector('body[data-ready=true]');
+    await page.fill('input[name=username]', USERS.editor.username);
+    await docShot('login');
+  }
 });
 
 await step('admin sees every page in the navigation and the dashboard', async () => {
@@ -284,6 +315,31 @@ await step('admin creates a garage location and an enrolment token with the tech
   const re = new RegExp(`^microscape-player enroll --controller-http ${base.replace(/[.]/g, '\\.')} --token enr_\\S+ --data-dir \\S+$`);
   assert(re.test(enrollCommand), `technician command: ${enrollCommand}`);
   await shot('03-locations');
+  await docShot('locations-enrol');
+});
+
+let playerId = '';
+await step('a headless screen enrols with the console\'s token and connects', async () => {
+  assert(fs.existsSync(playerBin), `${playerBin} not built (cmake --build ... --target microscape-player)`);
+  const token = enrollCommand.match(/--token (\S+)/)[1];
+  const playerDir = path.join(tmp, 'player');
+  const r = spawnSync(playerBin, ['enroll', '--controller-http', base, '--token', token, '--data-dir', playerDir], { encoding: 'utf8' });
+  assert(r.status === 0, `enroll exited ${r.status}: ${r.stdout}${r.stderr}`);
+  playerId = JSON.parse(fs.readFileSync(path.join(playerDir, 'player.json'), 'utf8')).player_id;
+  const log = fs.openSync(path.join(artifacts, 'player.log'), 'w');
+  player = spawn(playerBin, ['run', '--data-dir', playerDir, '--width', '640', '--height', '360'], { stdio: ['ignore', log, log] });
+  const until = Date.now() + 20000;
+  for (;;) {
+    const p = await admin.call('GET', `/api/v1/players/${playerId}`);
+    if (p.online) {
+      const loc = (await admin.call('GET', '/api/v1/locations')).locations.find((l) => l.name === LOCATION);
+      assert(p.locationId === loc.id, 'the screen is at the garage location of its token');
+      break;
+    }
+    assert(player.exitCode === null, `player exited (${player.exitCode}); see player.log`);
+    assert(Date.now() < until, 'the screen did not come online');
+    await new Promise((res) => setTimeout(res, 200));
+  }
 });
 
 await step('admin sees the users page', async () => {
@@ -315,6 +371,7 @@ await step('editor uploads two posters and a video with Chinese names by drag an
   }
   await page.waitForSelector('#media-list tr[data-state=draft]');
   await shot('05-media-uploaded');
+  await docShot('media-upload');
 });
 
 await step('editor previews the video in the page: it plays, with its probed duration', async () => {
@@ -336,6 +393,46 @@ await step('editor submits both posters for approval', async () => {
   for (const name of POSTERS) await page.click(`.ms-upload-row[data-file="${name}"] .ms-upload-submit`);
   await waitUntil(() => document.querySelectorAll('#media-list tr[data-state=pending]').length === 2);
   await shot('06-media-submitted');
+});
+
+await step('editor writes a text slogan, sees the banner live in the page and creates it', async () => {
+  const text = '全民反诈 守护平安';
+  await page.fill('#slogan-text', text);
+  await page.fill('#slogan-color', '#777777');
+  await page.fill('#slogan-background', '#888888');
+  await waitUntil(() => document.querySelector('#slogan-contrast').classList.contains('text-danger'));
+  await page.fill('#slogan-color', '#ffffff');
+  await page.fill('#slogan-background', '#0b3d91');
+  await page.fill('#slogan-size', '120');
+  await page.fill('#slogan-speed', '0');
+  await page.dispatchEvent('#slogan-form', 'input');
+  await waitUntil(() => document.querySelector('#slogan-contrast').classList.contains('text-success'));
+  await waitUntil(() => {
+    const b = document.querySelector('#slogan-preview');
+    const s = b.querySelector('.ms-slogan-text');
+    return s.textContent === '全民反诈 守护平安' && getComputedStyle(b).backgroundColor === 'rgb(11, 61, 145)'
+      && getComputedStyle(b).color === 'rgb(255, 255, 255)' && b.dataset.scrolling === 'false';
+  });
+  // 120 px on a 1920-wide screen, scaled to the preview's width.
+  const ratio = await page.$eval('#slogan-preview', (b) => parseFloat(getComputedStyle(b.querySelector('.ms-slogan-text')).fontSize) / (120 * b.clientWidth / 1920));
+  assert(Math.abs(ratio - 1) < 0.02, `preview font size ratio ${ratio}`);
+  await page.fill('#slogan-speed', '300');
+  await page.dispatchEvent('#slogan-form', 'input');
+  await waitUntil(() => document.querySelector('#slogan-preview').dataset.scrolling === 'true');
+  const x0 = await page.$eval('#slogan-preview .ms-slogan-text', (e) => parseFloat(e.style.left));
+  await page.waitForTimeout(300);
+  const x1 = await page.$eval('#slogan-preview .ms-slogan-text', (e) => parseFloat(e.style.left));
+  assert(x1 !== x0, `the banner scrolls (${x0} -> ${x1})`);
+  await page.locator('#slogan-form').scrollIntoViewIfNeeded();
+  await docShot('media-slogan');
+  await page.click('#slogan-submit');
+  await page.waitForSelector('#slogan-result [data-media-id]');
+  const id = Number(await page.getAttribute('#slogan-result [data-media-id]', 'data-media-id'));
+  const m = await admin.call('GET', `/api/v1/media/${id}`);
+  assert(m.kind === 'text' && m.state === 'draft' && m.slogan.text === text && m.department === USERS.editor.department, `stored slogan ${JSON.stringify(m)}`);
+  const st = m.slogan.style;
+  assert(st.color.toLowerCase() === '#ffffff' && st.background.toLowerCase() === '#0b3d91' && st.fontSizePx === 120 && st.scrollSpeedPxPerS === 300, `style ${JSON.stringify(st)}`);
+  await page.waitForSelector(`#media-list tr[data-media-id="${id}"] .ms-thumb-text`);
 });
 
 await step('editor cannot see or reach the approval, users and audit pages', async () => {
@@ -363,6 +460,7 @@ await step('approver previews and approves both posters from the queue', async (
   await open(base, '/approvals');
   await page.waitForSelector('#approval-queue tr[data-media-id]');
   await shot('08-approvals-queue');
+  await docShot('approvals');
   await page.click(`#approval-queue tr[data-media-id="${mediaIds[0]}"] .ms-thumb-button`);
   await page.waitForSelector('dialog[open] img.ms-preview-media');
   await waitUntil(() => document.querySelector('dialog[open] img.ms-preview-media').naturalWidth === 1280);
@@ -375,6 +473,28 @@ await step('approver previews and approves both posters from the queue', async (
   const approved = (await admin.call('GET', '/api/v1/media?state=approved')).media.map((m) => m.id);
   assert(mediaIds.every((id) => approved.includes(id)), 'both approved in the API');
   await shot('10-approvals-done');
+});
+
+await step('approver changes her own password from "my account" and logs in with the new one', async () => {
+  await page.click('#ms-user');
+  await page.waitForURL(/\/account$/);
+  await page.waitForSelector('#password-form');
+  await page.fill('#password-current', USERS.approver.password);
+  await page.fill('#password-new', APPROVER_NEW_PASSWORD);
+  await page.fill('#password-again', 'something-else-1');
+  await page.click('#password-form button[type=submit]');
+  await page.waitForSelector('#password-status.text-danger');
+  await page.fill('#password-again', APPROVER_NEW_PASSWORD);
+  await page.click('#password-form button[type=submit]');
+  await page.waitForSelector('#password-status.text-success');
+  await shot('10b-account-password');
+  await logout();
+  await page.fill('input[name=username]', USERS.approver.username);
+  await page.fill('input[name=password]', USERS.approver.password);
+  await page.click('#login-submit');
+  await page.waitForSelector('#login-error:not([hidden])');
+  await login(base, USERS.approver.username, APPROVER_NEW_PASSWORD);
+  assert((await navPages()).includes('approvals'), 'logged in with the new password');
   await logout();
 });
 
@@ -402,6 +522,7 @@ await step('editor builds a playlist by drag and drop, reorders it and sets stil
   const pl = (await admin.call('GET', '/api/v1/playlists')).playlists.find((p) => p.name === PLAYLIST);
   assert(pl && pl.loopDurationMs === 35000 && pl.items[0].mediaId === mediaIds[1] && pl.items[0].durationMs === 15000, `stored playlist ${JSON.stringify(pl && pl.items)}`);
   await shot('11-playlists');
+  await docShot('playlists');
 });
 
 await step('editor creates a campaign and schedules the playlist on garage entrances', async () => {
@@ -422,6 +543,49 @@ await step('editor creates a campaign and schedules the playlist on garage entra
   assert(s && JSON.stringify(s.target.venueTypes) === '["garage_entrance"]' && s.campaignId, `stored schedule ${JSON.stringify(s)}`);
 });
 
+// Local calendar dates in Asia/Shanghai (the console's zone).
+const shanghaiDate = (days = 0) => new Date(Date.now() + 8 * 3600e3 + days * 86400e3).toISOString().slice(0, 10);
+
+await step('editor edits the schedule and the campaign, and deletes a schedule and a campaign', async () => {
+  await page.click('#schedule-list tr:has-text("车库入口反诈循环") [data-action=edit]');
+  await page.waitForSelector('#schedule-edit-dialog[open]');
+  assert(await page.inputValue('#edit-schedule-name') === '车库入口反诈循环', 'the dialog holds the schedule');
+  assert(await page.isChecked('#schedule-edit-dialog input[data-value=garage_entrance]'), 'target shown');
+  await page.fill('#edit-schedule-priority', '5');
+  await page.fill('#edit-schedule-ends', shanghaiDate(13));
+  // A daypart of the whole day (00:00-24:00): the screen keeps playing whenever the test runs.
+  await page.click('#edit-schedule-add-daypart');
+  await page.locator('#edit-schedule-dayparts [data-part=start]').fill('00:00');
+  await page.locator('#edit-schedule-dayparts [data-part=end]').fill('00:00');
+  await page.click('#schedule-edit-dialog [data-action=save]');
+  await page.waitForSelector('#schedule-edit-dialog', { state: 'detached' });
+  await page.waitForSelector('#schedule-list tr:has-text("车库入口反诈循环") td:has-text("00:00–24:00")');
+  const s = (await admin.call('GET', '/api/v1/schedules')).schedules.find((x) => x.name === '车库入口反诈循环');
+  assert(s.priority === 5 && s.endsOn === shanghaiDate(13) && s.dayparts.length === 1 && s.dayparts[0].start === '00:00', `edited schedule ${JSON.stringify(s)}`);
+
+  await page.click('#campaign-list tr:has-text("反诈宣传周") [data-action=edit]');
+  await page.waitForSelector('#campaign-edit-dialog[open]');
+  await page.fill('#edit-campaign-name', '反诈宣传周（延长）');
+  await page.fill('#edit-campaign-ends', shanghaiDate(13));
+  await page.click('#campaign-edit-dialog [data-action=save]');
+  await page.waitForSelector('#campaign-list tr:has-text("反诈宣传周（延长）")');
+  const c = (await admin.call('GET', '/api/v1/campaigns')).campaigns.find((x) => x.id === s.campaignId);
+  assert(c.name === '反诈宣传周（延长）' && c.endsOn === shanghaiDate(13), `edited campaign ${JSON.stringify(c)}`);
+
+  // A spare schedule and campaign of the editor's department, deleted from the page.
+  await admin.call('POST', '/api/v1/campaigns', { name: '临时活动', startsOn: shanghaiDate(), endsOn: shanghaiDate(1), department: USERS.editor.department });
+  await admin.call('POST', '/api/v1/schedules', { name: '临时排期', playlistId: s.playlistId, startsOn: shanghaiDate(), endsOn: shanghaiDate(1), target: { venueTypes: ['mall'] } });
+  await open(base, '/schedules');
+  await page.click('#schedule-list tr:has-text("临时排期") [data-action=delete]');
+  await confirmDialog('删除');
+  await page.waitForSelector('#schedule-list tr:has-text("临时排期")', { state: 'detached' });
+  await page.click('#campaign-list tr:has-text("临时活动") [data-action=delete]');
+  await confirmDialog('删除');
+  await page.waitForSelector('#campaign-list tr:has-text("临时活动")', { state: 'detached' });
+  assert(!(await admin.call('GET', '/api/v1/schedules')).schedules.some((x) => x.name === '临时排期'), 'schedule deleted');
+  assert(!(await admin.call('GET', '/api/v1/campaigns')).campaigns.some((x) => x.name === '临时活动'), 'campaign deleted');
+});
+
 await step('the week calendar shows the playlist at the garage, and "what plays at T" names a poster', async () => {
   await open(base, '/schedules');
   await page.waitForSelector('#calendar .ms-cal-block.ms-cal-entry');
@@ -433,6 +597,8 @@ await step('the week calendar shows the playlist at the garage, and "what plays 
   const mediaName = await page.textContent('#at-result .ms-at-media');
   assert(mediaName.includes('反诈海报'), `plays at noon: ${mediaName}`);
   await shot('12-schedules-calendar');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await docShot('schedules-calendar');
 });
 
 await step('editor sends a takeover, sees the live banner, and cancels it with one click', async () => {
@@ -447,6 +613,7 @@ await step('editor sends a takeover, sees the live banner, and cancels it with o
   assert((await page.textContent('#ms-takeover-banner')).includes('紧急警情通报'), 'banner names the takeover');
   await page.waitForSelector('#takeover-live tr:has-text("紧急警情通报")');
   await shot('13-takeover-live');
+  await docShot('takeover-banner');
   // The banner follows the editor to other pages.
   await open(base, '/media');
   await page.waitForSelector('#ms-takeover-banner:not([hidden])');
@@ -458,6 +625,89 @@ await step('editor sends a takeover, sees the live banner, and cancels it with o
   await open(base, '/takeover');
   await page.waitForSelector('#takeover-history tr:has-text("紧急警情通报")');
   await shot('14-takeover-cancelled');
+});
+
+await step('the dashboard shows the garage screen online with its live preview', async () => {
+  const until = Date.now() + 60000;
+  for (;;) {
+    await open(base, '/');
+    const row = page.locator(`#main tr[data-player-id="${playerId}"]`);
+    await row.waitFor();
+    assert(await row.locator('.badge.text-bg-success').count() === 1, 'the screen is online');
+    try {
+      await row.locator('.ms-preview-cell[data-preview=live]').waitFor({ timeout: 6000 });
+      break;
+    } catch (e) {
+      assert(Date.now() < until, 'no live preview within a minute');
+    }
+  }
+  const row = page.locator(`#main tr[data-player-id="${playerId}"]`);
+  assert(await row.locator('.ms-preview-placeholder').isHidden(), 'placeholder hidden');
+  assert(await row.locator('img.ms-preview-thumb').evaluate((i) => i.naturalWidth === 640 && i.naturalHeight === 360), 'a 640x360 screenshot');
+  assert(/秒前|分钟前/.test(await row.locator('.ms-preview-age').textContent()), 'the preview says how old it is');
+  // The route itself: a PNG with the time it was taken.
+  const r = await page.evaluate(async (id) => {
+    const res = await fetch(`/api/v1/players/${id}/preview`);
+    const b = new Uint8Array(await res.arrayBuffer());
+    return { status: res.status, type: res.headers.get('Content-Type'), at: res.headers.get('X-Preview-Taken-At'), magic: Array.from(b.slice(1, 4)) };
+  }, playerId);
+  assert(r.status === 200 && r.type === 'image/png' && String.fromCharCode(...r.magic) === 'PNG' && !Number.isNaN(Date.parse(r.at)), `preview route ${JSON.stringify(r)}`);
+  await shot('14b-dashboard-preview');
+  await row.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+  await docShot('dashboard');
+});
+
+await step('editor renames the playlist', async () => {
+  await open(base, '/playlists');
+  await page.click(`#playlist-list li:has-text("${PLAYLIST}") button:has-text("编辑")`);
+  await page.fill('#playlist-name', `${PLAYLIST}（车库）`);
+  await page.click('#playlist-save');
+  await page.waitForSelector(`#playlist-list li:has-text("${PLAYLIST}（车库）")`);
+  const pl = (await admin.call('GET', '/api/v1/playlists')).playlists.find((p) => p.name === `${PLAYLIST}（车库）`);
+  assert(pl && pl.items.length === 2 && pl.loopDurationMs === 35000, 'renamed, items kept');
+  await logout();
+});
+
+await step('admin sets the filler, edits the location and manages a personal API token', async () => {
+  await login(base, 'admin', ADMIN_PASSWORD);
+  const pl = (await admin.call('GET', '/api/v1/playlists')).playlists.find((p) => p.name === `${PLAYLIST}（车库）`);
+  const loc = (await admin.call('GET', '/api/v1/locations')).locations.find((l) => l.name === LOCATION);
+  await open(base, '/schedules');
+  await page.selectOption('#filler-global', String(pl.id));
+  await waitUntil(() => !document.querySelector('#filler-global').disabled && /已设为/.test(document.querySelector('#filler [role=status]').textContent));
+  assert((await admin.call('GET', '/api/v1/settings/filler')).playlistId === pl.id, 'global filler stored');
+  await page.selectOption(`#filler-locations select[data-location-id="${loc.id}"]`, String(pl.id));
+  await waitUntil(() => /场所垫播/.test(document.querySelector('#filler [role=status]').textContent));
+  assert((await admin.call('GET', `/api/v1/locations/${loc.id}`)).fillerPlaylistId === pl.id, 'location filler stored');
+
+  await open(base, '/locations');
+  await page.click(`#location-list tr[data-location-id="${loc.id}"] [data-action=edit]`);
+  await page.waitForSelector('#location-edit-dialog[open]');
+  assert(await page.inputValue('#edit-location-filler') === String(pl.id), 'the dialog shows the location filler');
+  await page.fill('#edit-location-address', '天河路 218 号 B2 东入口');
+  await page.click('#location-edit-dialog [data-action=save]');
+  await page.waitForSelector(`#location-list tr[data-location-id="${loc.id}"]:has-text("B2 东入口")`);
+  const l = await admin.call('GET', `/api/v1/locations/${loc.id}`);
+  assert(l.address === '天河路 218 号 B2 东入口' && l.venueType === 'garage_entrance' && l.fillerPlaylistId === pl.id, `edited location ${JSON.stringify(l)}`);
+
+  await open(base, '/account');
+  await page.fill('#api-token-name', '月度报表脚本');
+  await page.click('#api-token-form button[type=submit]');
+  await page.waitForSelector('#api-token-secret');
+  const token = (await page.textContent('#api-token-secret')).trim();
+  assert(/^mst_\S+$/.test(token), `token shown once: ${token}`);
+  await page.waitForSelector('#api-token-list tr[data-state=active]:has-text("月度报表脚本")');
+  await docShot('account-tokens');
+  const me = await fetch(`${base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  assert(me.status === 200 && (await me.json()).user.username === 'admin', 'the token works');
+  await page.click('#api-token-list tr:has-text("月度报表脚本") button:has-text("吊销")');
+  await confirmDialog('吊销');
+  await page.waitForSelector('#api-token-list tr[data-state=revoked]:has-text("月度报表脚本")');
+  const after = await fetch(`${base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  assert(after.status === 401, `revoked token -> ${after.status}`);
+  await page.reload();
+  await page.waitForSelector('#api-token-list tr[data-state=revoked]');
+  assert(await page.locator('#api-token-secret').count() === 0, 'the token is not shown again');
   await logout();
 });
 
@@ -465,6 +715,15 @@ await step('auditor sees the reports page with charts and downloads a CSV whose 
   await login(base, USERS.auditor.username, USERS.auditor.password);
   const nav = await navPages();
   assert(nav.includes('reports') && nav.includes('audit') && !nav.includes('approvals') && !nav.includes('users'), `auditor nav ${nav}`);
+  // The screen has been playing since the schedule was made (edits, the takeover
+  // and the filler interrupted it); wait until a poster has played to its end
+  // (15 s) and the record has reached the controller.
+  const q = `from=${shanghaiDate(-6)}&to=${shanghaiDate()}&by=day`;
+  const until = Date.now() + 90000;
+  while ((await admin.call('GET', `/api/v1/reports/plays?${q}`)).rows.reduce((a, r) => a + r.completed, 0) === 0) {
+    assert(Date.now() < until, 'no complete play reached the controller within 90 s');
+    await new Promise((res) => setTimeout(res, 500));
+  }
   await open(base, '/reports');
   await page.waitForSelector('#chart-themes[data-rendered=true]');
   // Play counts: the proof-of-play report with its CSV from the controller.
@@ -483,9 +742,16 @@ await step('auditor sees the reports page with charts and downloads a CSV whose 
   const pi = header.indexOf('plays');
   assert(pi >= 0, `plays column in ${header}`);
   playsJson.rows.forEach((r, i) => assert(Number(playsLines[i + 1].split(',')[pi]) === r.plays, `row ${i}: plays`));
-  if (playsJson.rows.length) await page.waitForSelector('#chart-plays[data-rendered=true]');
-  else await page.waitForSelector('#report-plays .ms-empty');
+  const csvTotal = playsLines.slice(1).reduce((a, l) => a + Number(l.split(',')[pi]), 0);
+  assert(csvTotal > 0 && csvTotal === playsJson.rows.reduce((a, r) => a + r.plays, 0), `plays in the CSV: ${csvTotal}`);
+  const ci = header.indexOf('completed');
+  assert(ci >= 0 && playsLines.slice(1).reduce((a, l) => a + Number(l.split(',')[ci]), 0) === playsJson.rows.reduce((a, r) => a + r.completed, 0), 'complete plays: CSV = API');
+  assert(playsJson.rows.reduce((a, r) => a + r.completed, 0) > 0, 'at least one complete play');
+  await page.waitForSelector('#chart-plays[data-rendered=true]');
+  const charted = await page.evaluate(() => window.Chart.getChart('chart-plays').data.datasets.reduce((a, d) => a + d.data.reduce((x, y) => x + y, 0), 0));
+  assert(charted === csvTotal, `the chart shows ${charted} plays, the CSV ${csvTotal}`);
   await shot('15-reports');
+  await docShot('reports');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#report-overview-csv')]);
   const csvPath = path.join(artifacts, 'overview.csv');
   await download.saveAs(csvPath);
@@ -504,10 +770,41 @@ await step('auditor sees the reports page with charts and downloads a CSV whose 
   assert(Number(rows.find((r) => r[1] === '反诈防骗')[2]) === 2, 'two approved anti-fraud posters');
 });
 
-await step('auditor reads the audit log with the approvals in it', async () => {
+await step('auditor downloads the evidence export and the controller key; microscape-pack verifies them with the command shown', async () => {
+  await page.waitForSelector(`#export-form input[data-player-id="${playerId}"]`);
+  await page.check(`#export-form input[data-player-id="${playerId}"]`);
+  const [tarDownload] = await Promise.all([page.waitForEvent('download'), page.click('#export-download')]);
+  const name = tarDownload.suggestedFilename();
+  assert(/^exp-\d+\.tar$/.test(name), `export file name ${name}`);
+  const dir = path.join(artifacts, 'evidence');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  await tarDownload.saveAs(path.join(dir, name));
+  const [keyDownload] = await Promise.all([page.waitForEvent('download'), page.click('#export-key')]);
+  assert(keyDownload.suggestedFilename() === 'controller.pub', keyDownload.suggestedFilename());
+  await keyDownload.saveAs(path.join(dir, 'controller.pub'));
+  await page.waitForSelector('#export-status.text-success');
+  const command = (await page.textContent('#export-command')).trim();
+  assert(command === `microscape-pack audit ${name} --pub controller.pub`, `command shown: ${command}`);
+  await page.locator('#export-form').scrollIntoViewIfNeeded();
+  await shot('15b-evidence-export');
+  await docShot('reports-evidence');
+  assert(fs.existsSync(packBin), `${packBin} not built`);
+  const args = command.split(' ').slice(1);
+  const r = spawnSync(packBin, args, { cwd: dir, encoding: 'utf8' });
+  assert(r.status === 0 && /controller signature checked/.test(r.stdout) && /VERIFIED\s*$/.test(r.stdout), `microscape-pack ${args.join(' ')} -> ${r.status}\n${r.stdout}${r.stderr}`);
+  assert(r.stdout.includes(LOCATION), `plays at ${LOCATION} counted:\n${r.stdout}`);
+});
+
+await step('auditor reads the audit log with the approvals and her export in it', async () => {
   await open(base, '/audit');
+  await page.waitForSelector('#audit-list tr[data-action]');
+  await docShot('audit');
+  await page.selectOption('#audit-entity', 'media');
   await page.waitForSelector('#audit-list tr[data-action=approve]');
   await shot('16-audit');
+  await page.selectOption('#audit-entity', 'proof_of_play');
+  await page.waitForSelector('#audit-list tr[data-action=export]');
   await logout();
 });
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # ctest entry for the web console's browser test.
 #   run.sh CONTROLLER_BIN ARTIFACT_DIR
+# microscape-player and microscape-pack are taken from beside CONTROLLER_BIN unless
+# MICROSCAPE_PLAYER_BIN / MICROSCAPE_PACK_BIN say otherwise; MICROSCAPE_DOC_SHOTS=DIR
+# also writes the documentation's screenshots (docs/console.md).
 # Exits 77 (ctest: skipped) when node or Chromium is missing; deploy/install-deps.sh
 # installs both.
 set -euo pipefail
