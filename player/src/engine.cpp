@@ -120,6 +120,7 @@ struct Engine::Play {
     // Slogans and audio-only items: the engine draws what the screen shows.
     std::unique_ptr<SloganView> slogan;
     std::shared_ptr<const Frame> drawn;  // the frame drawn last (the first one before going on air)
+    std::shared_ptr<Frame> spare;        // the one before, reused once nobody else holds it
     std::int64_t nextDrawSteadyMs = 0;
     std::int64_t drawnSecond = 0;  // audio card: redrawn once a second
     bool drawsItself() const { return kind == MediaKind::Text || kind == MediaKind::Audio; }
@@ -573,8 +574,10 @@ void Engine::drawOnAir(bool force) {
     if (p.nextDrawSteadyMs <= nowSteady) p.nextDrawSteadyMs = nowSteady + interval;  // fell behind: no burst
     std::int64_t elapsed = nowSteady - p.onAirSteadyMs;
     if (p.slogan && p.slogan->scrolls()) {
-        auto f = std::make_shared<Frame>();
+        // Two frames take turns; a snapshot still copying the older one gets a new one instead.
+        std::shared_ptr<Frame> f = p.spare && p.spare.use_count() == 1 ? std::move(p.spare) : std::make_shared<Frame>();
         p.slogan->draw(*f, elapsed);
+        p.spare = std::const_pointer_cast<Frame>(p.drawn);
         p.drawn = std::move(f);
     } else if (p.kind == MediaKind::Audio && elapsed / 1000 != p.drawnSecond) {
         p.drawnSecond = elapsed / 1000;
