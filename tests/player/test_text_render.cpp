@@ -201,7 +201,7 @@ TEST_CASE("slogan documents are read strictly", "[text][slogan]") {
     }
 }
 
-TEST_CASE("a static slogan stands centred; a scrolling one moves right to left", "[text][slogan]") {
+TEST_CASE("a static slogan stands centred and a scrolling one moves right to left", "[text][slogan]") {
     auto r = renderer();
     // A third of the 1920-pixel reference: sizes and speeds are divided by 3.
     const int w = 640, h = 180;
