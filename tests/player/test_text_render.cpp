@@ -309,3 +309,27 @@ TEST_CASE("formatLocalClock writes the local calendar time", "[text][card]") {
     CHECK(formatLocalClock(0) == "1970-01-01 00:00:00");
     CHECK(formatLocalClock(-1000) == "1969-12-31 23:59:59");
 }
+
+TEST_CASE("arbitrary bytes decode, lay out and draw without harm, and never parse as a slogan by accident",
+          "[text][slogan]") {
+    auto r = renderer();
+    std::uint32_t seed = 12345;
+    auto next = [&seed] {
+        seed = seed * 1664525u + 1013904223u;
+        return static_cast<std::uint8_t>(seed >> 24);
+    };
+    Frame f = filledFrame(96, 48, kBg);
+    for (int round = 0; round < 300; ++round) {
+        std::string bytes(static_cast<std::size_t>(next()) % 64, '\0');
+        for (auto& c : bytes) c = static_cast<char>(next());
+        std::u32string text = decodeUtf8(bytes);
+        CHECK(text.size() <= bytes.size());
+        for (char32_t cp : text) CHECK((cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF)));
+        TextLayout l = r->layout(text, 8 + next() % 40);
+        r->draw(f, l, static_cast<int>(next()) - 128, static_cast<int>(next()) - 64, kGold);
+        CHECK_FALSE(parseSlogan(bytes).ok());
+        // The same bytes as the text of a well-formed slogan: parsed when they are UTF-8 without
+        // characters that JSON must escape, refused otherwise; never a crash.
+        (void)parseSlogan(R"({"microscape_slogan":1,"text":")" + bytes + "\"}");
+    }
+}
