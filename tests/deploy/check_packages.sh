@@ -34,6 +34,11 @@ grep -qx /etc/microscape/player.properties "$work/player-control/conffiles" || f
 keys=$(grep -oE '^player\.[A-Za-z]+' "$root/etc/microscape/player.properties" | sort | tr '\n' ' ')
 [ "$keys" = "player.dataDir player.height player.importDir player.logLevel player.output player.preview player.width " ] ||
   fail "player.properties keys: $keys"
+# The units' Documentation= pages are installed.
+for unit in "$root"/usr/lib/systemd/system/microscape-*.service; do
+  doc=$(sed -n 's|^Documentation=file://||p' "$unit")
+  [ -f "$root$doc" ] || fail "$(basename "$unit"): Documentation=$doc is not in the package"
+done
 # Nothing outside the FHS places a package may use.
 bad=$(cd "$root" && find . -type f | grep -vE '^\./(usr/(bin|lib/systemd/system|share)|etc/microscape)/' || true)
 [ -z "$bad" ] && true || fail "files outside the expected layout: $bad"
