@@ -12,6 +12,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 namespace mstest {
 
@@ -28,6 +29,17 @@ TempDir::~TempDir() {
 Poco::JSON::Object::Ptr parseObject(const std::string& text) {
     Poco::JSON::Parser p;
     return p.parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+void TestServer::restartAfter(int downMs) {
+    if (server_) {
+        config_.httpPort = server_->httpPort();
+        config_.zmqPort = server_->zmqPort();
+        server_->stop();
+        server_.reset();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(downMs));
+    restart();
 }
 
 std::string jsonString(const Poco::JSON::Object::Ptr& o) {

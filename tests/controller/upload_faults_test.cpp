@@ -1,0 +1,393 @@
+// Proof-of-play upload under faults: a real `microscape-player run` plays and
+// uploads its records to a real controller through a TCP relay written here,
+// which cuts every connection at random moments (PROOFS and PROOFS_ACK are lost
+// in flight); then the controller is stopped and started again on the same
+// data directory and ports, twice, in the middle of the upload. Afterwards every
+// seq 1..N of the player is stored exactly once and the stored chain verifies.
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "../support/process.hpp"
+#include "microscape/core/crypto.hpp"
+#include "microscape/core/json.hpp"
+#include "microscape/core/pop.hpp"
+#include "test_support.hpp"
+
+using namespace mstest;
+using namespace Poco::Data::Keywords;
+using microscape::testing::runProcess;
+namespace pop = microscape::pop;
+
+namespace {
+
+// A TCP relay on 127.0.0.1:<ephemeral> to 127.0.0.1:targetPort. While chaos is
+// on, it resets every open connection at random moments, and each read of data
+// is, by chance, thrown away with its connection reset (so whatever message it
+// held, a PROOFS or a PROOFS_ACK, is lost in flight). A client whose target
+// refuses (the controller is down) is closed at once.
+class ChaosRelay {
+public:
+    explicit ChaosRelay(std::uint16_t targetPort) : target_(targetPort) {
+        listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        ::setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::listen(listen_, 16) == 0);
+        socklen_t len = sizeof a;
+        ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        thread_ = std::thread([this] { run(); });
+    }
+    ~ChaosRelay() {
+        stop_ = true;
+        thread_.join();
+        for (auto& p : pairs_) closePair(p, false);
+        ::close(listen_);
+    }
+    std::uint16_t port() const { return port_; }
+    // Cut all connections every minMs..maxMs (0, 0: never), and drop a read of
+    // data with its connection with probability dropChance.
+    void chaos(int minMs, int maxMs, double dropChance = 0) {
+        std::lock_guard lock(m_);
+        minMs_ = minMs;
+        maxMs_ = maxMs;
+        dropChance_ = dropChance;
+        nextCut_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(minMs);
+    }
+    int cuts() const { return cuts_.load(); }
+    int drops() const { return drops_.load(); }
+    int accepted() const { return accepted_.load(); }
+    std::int64_t bytes() const { return bytes_.load(); }
+
+private:
+    struct Pair {
+        int a = -1, b = -1;  // client side, controller side
+    };
+
+    static void closePair(Pair& p, bool reset) {
+        for (int fd : {p.a, p.b}) {
+            if (fd < 0) continue;
+            if (reset) {  // RST, not FIN: whatever is in flight is gone
+                linger l{1, 0};
+                ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+            }
+            ::close(fd);
+        }
+        p.a = p.b = -1;
+    }
+
+    static bool writeAll(int fd, const char* data, ssize_t n) {
+        while (n > 0) {
+            ssize_t w = ::send(fd, data, static_cast<std::size_t>(n), MSG_NOSIGNAL);
+            if (w <= 0) return false;
+            data += w;
+            n -= w;
+        }
+        return true;
+    }
+
+    void run() {
+        std::mt19937 rng(20260415);
+        char buf[65536];
+        while (!stop_) {
+            std::vector<pollfd> fds{{listen_, POLLIN, 0}};
+            for (auto& p : pairs_) {
+                fds.push_back({p.a, POLLIN, 0});
+                fds.push_back({p.b, POLLIN, 0});
+            }
+            ::poll(fds.data(), fds.size(), 20);
+            if (fds[0].revents & POLLIN) {
+                int c = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+                if (c >= 0) {
+                    int t = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                    sockaddr_in a{};
+                    a.sin_family = AF_INET;
+                    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                    a.sin_port = htons(target_);
+                    if (::connect(t, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+                        int one = 1;
+                        ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                        ::setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                        pairs_.push_back({c, t});
+                        ++accepted_;
+                    } else {
+                        ::close(t);
+                        ::close(c);
+                    }
+                }
+            }
+            double chance = 0;
+            {
+                std::lock_guard lock(m_);
+                chance = dropChance_;
+            }
+            auto drop = [&](std::mt19937& r) { return chance > 0 && std::uniform_real_distribution<double>(0, 1)(r) < chance; };
+            for (std::size_t i = 0; i < pairs_.size(); ++i) {
+                auto& p = pairs_[i];
+                const pollfd& fa = fds[1 + 2 * i];
+                const pollfd& fb = fds[2 + 2 * i];
+                bool dead = false, reset = false;
+                for (auto [from, to, ev] : {std::tuple{p.a, p.b, fa.revents}, std::tuple{p.b, p.a, fb.revents}}) {
+                    if (dead || !(ev & (POLLIN | POLLHUP | POLLERR))) continue;
+                    ssize_t n = ::recv(from, buf, sizeof buf, 0);
+                    if (n > 0 && drop(rng)) {
+                        ++drops_;
+                        dead = reset = true;
+                    } else if (n <= 0 || !writeAll(to, buf, n)) {
+                        dead = true;
+                    } else {
+                        bytes_ += n;
+                    }
+                }
+                if (dead) closePair(p, reset);
+            }
+            pairs_.erase(std::remove_if(pairs_.begin(), pairs_.end(), [](const Pair& p) { return p.a < 0; }),
+                         pairs_.end());
+            std::lock_guard lock(m_);
+            if (maxMs_ > 0 && std::chrono::steady_clock::now() >= nextCut_) {
+                if (!pairs_.empty()) ++cuts_;
+                for (auto& p : pairs_) closePair(p, true);
+                pairs_.clear();
+                std::uniform_int_distribution<int> gap(minMs_, maxMs_);
+                nextCut_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(gap(rng));
+            }
+        }
+    }
+
+    std::uint16_t target_;
+    std::uint16_t port_ = 0;
+    int listen_ = -1;
+    std::vector<Pair> pairs_;  // relay thread only
+    std::atomic<bool> stop_{false};
+    std::atomic<int> cuts_{0}, drops_{0}, accepted_{0};
+    std::atomic<std::int64_t> bytes_{0};
+    std::mutex m_;  // guards minMs_, maxMs_, dropChance_, nextCut_
+    int minMs_ = 0, maxMs_ = 0;
+    double dropChance_ = 0;
+    std::chrono::steady_clock::time_point nextCut_;
+    std::thread thread_;
+};
+
+// A background `microscape-player run`, stopped when it goes out of scope.
+struct PlayerProcess {
+    pid_t pid = -1;
+    PlayerProcess(const fs::path& dir, const fs::path& log, bool playback) {
+        const std::string bin = playerBin(), logFile = log.string();
+        std::vector<std::string> args{bin, "run", "--data-dir", dir.string(), "--log-level", "debug"};
+        if (playback) {
+            for (const char* x : {"--headless", "--width", "320", "--height", "180"}) args.push_back(x);
+        } else {
+            args.push_back("--no-playback");
+        }
+        std::vector<char*> argv;
+        for (auto& x : args) argv.push_back(x.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // not the controller's listeners
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        if (::posix_spawn(&pid, bin.c_str(), &fa, &attr, argv.data(), environ) != 0) pid = -1;
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    int kill(int sig) {
+        if (pid <= 0) return -1;
+        ::kill(pid, sig);
+        int st = 0;
+        ::waitpid(pid, &st, 0);
+        pid = -1;
+        return st;
+    }
+    ~PlayerProcess() { kill(SIGTERM); }
+};
+
+template <class F>
+bool waitFor(F&& f, int timeoutMs) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (std::chrono::steady_clock::now() < until) {
+        if (f()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return f();
+}
+
+struct Stored {
+    std::vector<Poco::Int64> seqs;
+    std::vector<std::string> records;
+    std::vector<std::string> checkpoints;
+};
+
+Stored storedProofs(const fs::path& controllerDb, const std::string& playerId) {
+    Poco::Data::Session s("SQLite", controllerDb.string());
+    Stored out;
+    std::string id = playerId;
+    s << "SELECT seq, record FROM pop_records WHERE player_id = ? ORDER BY seq", use(id), into(out.seqs),
+        into(out.records), now;
+    std::string id2 = playerId;
+    s << "SELECT checkpoint FROM pop_checkpoints WHERE player_id = ? ORDER BY last_seq", use(id2),
+        into(out.checkpoints), now;
+    return out;
+}
+
+std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId) {
+    return static_cast<std::int64_t>(storedProofs(controllerDb, playerId).seqs.size());
+}
+
+std::int64_t journalLastSeq(const fs::path& dir) {
+    Poco::Data::Session s("SQLite", (dir / "state.db").string());
+    Poco::Int64 last = 0;
+    s << "SELECT COALESCE(MAX(seq), 0) FROM pop_records", into(last), now;
+    return last;
+}
+
+std::int64_t countOf(const std::string& text, const std::string& what) {
+    std::int64_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("upload through a link that drops acks and a controller that restarts stores every record exactly once",
+          "[controller][player][upload][faults]") {
+    if (::access(playerBin().c_str(), X_OK) != 0) {
+        WARN("microscape-player not built; skipping");
+        return;
+    }
+    Poco::Data::SQLite::Connector::registerConnector();
+    TestServer srv([](auto& c) { c.zmqHeartbeatMs = 200; });
+    TempDir fx;
+    Client admin = srv.admin();
+    Client ed = srv.userClient("ed", "editor", "ops");
+    Client ap = srv.userClient("ap", "approver");
+    const int a = uploadApproved(ed, ap, makePng(fx.path, "反诈", 320, 180), "a.png");
+    const int b = uploadApproved(ed, ap, makePng(fx.path, "禁毒", 320, 180), "b.png");
+    const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
+                                                              R"(,"durationMs":1000},{"mediaId":)" + std::to_string(b) +
+                                                              R"(,"durationMs":1000}]})"));
+    createdId(ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
+                                               R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
+
+    // The screen reaches the hub only through the relay.
+    ChaosRelay relay(srv.zmqPort());
+    const fs::path dir = fx.path / "player";
+    auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})");
+    REQUIRE(t.status == 201);
+    auto en = runProcess({playerBin(), "enroll", "--controller-http", "http://127.0.0.1:" + std::to_string(srv.port()),
+                          "--token", t.json()->getValue<std::string>("token"), "--data-dir", dir.string(),
+                          "--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
+    INFO(en.out << en.err);
+    REQUIRE(en.exitCode == 0);
+    const std::string id = microscape::json::parse(readFile(dir / "player.json"))->find("player_id")->asString();
+    const fs::path cdb = srv.dataDir() / "controller.db";
+    const fs::path logPath = fx.path / "player.log";
+    auto playerLog = [&] { return readFile(logPath); };
+
+    const auto t0 = std::chrono::steady_clock::now();
+    auto player = std::make_unique<PlayerProcess>(dir, logPath, true);
+    {
+        INFO("player log:\n" << playerLog());
+        REQUIRE(waitFor([&] { return storedCount(cdb, id) >= 2; }, 20000));
+    }
+
+    // (a) The link breaks at random moments for a while: every 150..900 ms, and
+    // one read in ten is lost with its connection.
+    relay.chaos(150, 900, 0.1);
+    std::this_thread::sleep_for(std::chrono::seconds(12));
+    relay.chaos(0, 0);
+    const int cuts = relay.cuts(), drops = relay.drops();
+    CHECK(cuts + drops >= 10);  // the link really broke, many times
+    const std::int64_t afterChaos = storedCount(cdb, id);
+
+    // (b) The controller goes down twice during the upload and comes back on the
+    // same data directory and ports.
+    srv.restartAfter(1500);
+    {
+        INFO("player log:\n" << playerLog());
+        REQUIRE(waitFor([&] { return storedCount(cdb, id) > afterChaos; }, 20000));
+    }
+    srv.restartAfter(300);
+    const std::int64_t afterRestarts = storedCount(cdb, id);
+    {
+        INFO("player log:\n" << playerLog());
+        REQUIRE(waitFor([&] { return storedCount(cdb, id) >= afterRestarts + 2; }, 20000));
+    }
+    CHECK(WIFEXITED(player->kill(SIGTERM)));
+
+    // Whatever the journal holds reaches the controller through a calm link.
+    const std::int64_t last = journalLastSeq(dir);
+    auto flush = std::make_unique<PlayerProcess>(dir, logPath, false);
+    {
+        INFO("player log:\n" << playerLog());
+        REQUIRE(waitFor([&] { return storedCount(cdb, id) == last; }, 30000));
+    }
+    flush->kill(SIGTERM);
+    const std::string log = playerLog();
+    WARN(last << " play records stored exactly once in "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s; " << cuts
+              << " connection cuts, " << drops << " reads dropped in flight, " << relay.accepted()
+              << " connections; player: " << countOf(log, ": PROOFS ") << " PROOFS sent, "
+              << countOf(log, ": PROOFS_ACK seq") << " PROOFS_ACK received, " << countOf(log, "sending again")
+              << " re-sent after a timeout, " << countOf(log, "link to") << " links lost");
+
+    // Every seq 1..N exactly once, and the stored chain verifies under the player's key.
+    auto st = storedProofs(cdb, id);
+    REQUIRE(static_cast<std::int64_t>(st.seqs.size()) == last);
+    std::vector<pop::Record> records;
+    for (std::size_t i = 0; i < st.seqs.size(); ++i) {
+        CHECK(st.seqs[i] == static_cast<Poco::Int64>(i + 1));
+        auto r = pop::parseRecord(st.records[i]);
+        REQUIRE(r.ok());
+        CHECK(r->seq == st.seqs[i]);
+        records.push_back(*r);
+    }
+    std::vector<pop::Checkpoint> checkpoints;
+    for (const auto& c : st.checkpoints) {
+        auto cp = pop::parseCheckpoint(c);
+        REQUIRE(cp.ok());
+        checkpoints.push_back(*cp);
+    }
+    auto key = microscape::crypto::PrivateKey::load((dir / "keys/identity.pem").string());
+    REQUIRE(key.ok());
+    auto report = pop::verifyChain(id, records, checkpoints, key->publicKey());
+    INFO(report.findings.size() << " findings");
+    CHECK(report.ok());
+    CHECK(report.lastSeq == last);
+
+    // Nothing the player sent was taken for a problem (conflict, gap, bad link).
+    Poco::Data::Session s("SQLite", cdb.string());
+    Poco::Int64 problems = -1;
+    std::string pid = id;
+    s << "SELECT COUNT(*) FROM pop_problems WHERE player_id = ?", use(pid), into(problems), now;
+    CHECK(problems == 0);
+}
