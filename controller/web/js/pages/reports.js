@@ -4,7 +4,7 @@
 // by venue type) is computed from the live API and downloadable as CSV.
 import { boot } from '../app.js';
 import { get, getOptional } from '../api.js';
-import { t, today, addDays, fmtNumber, fmtBytes, zonedIso, DEFAULT_ZONE } from '../i18n.js';
+import { t, has, today, addDays, fmtNumber, fmtBytes, zonedIso, DEFAULT_ZONE } from '../i18n.js';
 import { h, field, select, empty, section, table, showError, uid } from '../dom.js';
 import { VENUE_TYPES } from '../target.js';
 
@@ -126,11 +126,20 @@ function chartCanvas(id, labelKey) {
   return h('div', { class: 'ms-chart' }, h('canvas', { id, role: 'img', 'aria-label': t(labelKey) }));
 }
 
+// A report column's heading: translated when known, else the API's name.
+function colName(c) { return has(`reports.col.${c}`) ? t(`reports.col.${c}`) : c; }
+
+// A label (day, theme, name), not a number sent as a string ("28.945").
+function isLabelValue(v) { return typeof v === 'string' && v !== '' && Number.isNaN(Number(v)); }
+
 // A report answer of unknown shape -> [header, ...rows] from its first array of objects.
 function tabular(data) {
   const arr = Array.isArray(data) ? data : Object.values(data || {}).find((v) => Array.isArray(v) && v.length && typeof v[0] === 'object');
   if (!arr || !arr.length) return null;
   const cols = [...new Set(arr.flatMap((o) => Object.keys(o)))].filter((k) => typeof arr[0][k] !== 'object' || arr[0][k] === null);
+  // Labels (day, theme, …) first, then the numbers, as the controller's CSV has them.
+  const isLabel = (c) => arr.some((o) => isLabelValue(o[c]));
+  cols.sort((a, b) => Number(isLabel(b)) - Number(isLabel(a)));
   return [cols, ...arr.map((o) => cols.map((c) => o[c]))];
 }
 
@@ -176,10 +185,10 @@ boot('reports', async ({ main, can }) => {
     if (!rows) { playsBox.replaceChildren(empty('reports.noPlays')); return; }
     const [head, ...body] = rows;
     const valueCol = head.includes('plays') ? head.indexOf('plays') : head.findIndex((c, i) => body.every((r) => typeof r[i] === 'number'));
-    const labelCols = head.map((c, i) => i).filter((i) => body.some((r) => typeof r[i] === 'string'));
+    const labelCols = head.map((c, i) => i).filter((i) => body.some((r) => isLabelValue(r[i])));
     playsBox.replaceChildren(chartCanvas('chart-plays', 'reports.playsChart'),
       h('div', { class: 'table-responsive mt-2' }, h('table', { class: 'table table-sm', id: 'report-plays-table' },
-        h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col' }, colName(c))))),
         h('tbody', {}, body.slice(0, 500).map((r) => h('tr', {}, r.map((v) => h('td', {}, v === null || v === '' ? '—' : String(v)))))))));
     await chartJs;
     if (!window.Chart || valueCol < 0 || !labelCols.length) return;
@@ -187,7 +196,7 @@ boot('reports', async ({ main, can }) => {
     // Two label columns (e.g. day × theme): stacked bars, one series per second label.
     const [x, series] = labelCols;
     const xs = [...new Set(body.map((r) => r[x]))];
-    const names = series === undefined ? [head[valueCol]] : [...new Set(body.map((r) => r[series]))];
+    const names = series === undefined ? [colName(head[valueCol])] : [...new Set(body.map((r) => r[series]))];
     const datasets = names.map((n, i) => ({
       label: n || t('reports.untagged'),
       backgroundColor: `hsl(${(i * 67 + 210) % 360}, 60%, 45%)`,
