@@ -28,8 +28,8 @@ const artifacts = path.resolve(artifactArg || 'test-artifacts/console');
 fs.mkdirSync(artifacts, { recursive: true });
 for (const f of fs.readdirSync(artifacts)) if (f.endsWith('.png') || f.endsWith('.csv')) fs.rmSync(path.join(artifacts, f));
 const chromiumPath = process.env.MICROSCAPE_CHROMIUM || '/usr/bin/chromium';
-const playerBin = process.env.MICROSCAPE_PLAYER_BIN || path.join(path.dirname(bin), 'microscape-player');
-const packBin = process.env.MICROSCAPE_PACK_BIN || path.join(path.dirname(bin), 'microscape-pack');
+const playerBin = path.resolve(process.env.MICROSCAPE_PLAYER_BIN || path.join(path.dirname(bin), 'microscape-player'));
+const packBin = path.resolve(process.env.MICROSCAPE_PACK_BIN || path.join(path.dirname(bin), 'microscape-pack'));
 const docShots = process.env.MICROSCAPE_DOC_SHOTS ? path.resolve(process.env.MICROSCAPE_DOC_SHOTS) : null;
 if (docShots) fs.mkdirSync(docShots, { recursive: true });
 const convert = process.env.MICROSCAPE_CONVERT || '/usr/bin/convert';
@@ -100,7 +100,7 @@ async function docShot(name) {
   const file = path.join(docShots, `${name}.png`);
   await page.evaluate(() => document.activeElement && document.activeElement.blur && document.activeElement.blur());
   await page.screenshot({ path: file });
-  spawnSync(convert, [file, '-colors', '256', '-define', 'png:compression-level=9', `PNG8:${file}`]);
+  spawnSync(convert, [file, '+dither', '-colors', '256', '-define', 'png:compression-level=9', `PNG8:${file}`]);
 }
 
 // --- the controller -------------------------------------------------------------------
@@ -319,6 +319,7 @@ await step('admin creates a garage location and an enrolment token with the tech
 });
 
 let playerId = '';
+let scheduledAtMs = 0;  // when the garage schedule was saved
 await step('a headless screen enrols with the console\'s token and connects', async () => {
   assert(fs.existsSync(playerBin), `${playerBin} not built (cmake --build ... --target microscape-player)`);
   const token = enrollCommand.match(/--token (\S+)/)[1];
@@ -539,6 +540,7 @@ await step('editor creates a campaign and schedules the playlist on garage entra
   await waitUntil(() => document.querySelector('#schedule-form .ms-target-reach').textContent.length > 0);
   await page.click('#schedule-submit');
   await page.waitForSelector('#schedule-list tr:has-text("车库入口反诈循环")');
+  scheduledAtMs = Date.now();
   const s = (await admin.call('GET', '/api/v1/schedules')).schedules.find((x) => x.name === '车库入口反诈循环');
   assert(s && JSON.stringify(s.target.venueTypes) === '["garage_entrance"]' && s.campaignId, `stored schedule ${JSON.stringify(s)}`);
 });
@@ -628,6 +630,19 @@ await step('editor sends a takeover, sees the live banner, and cancels it with o
 });
 
 await step('the dashboard shows the garage screen online with its live preview', async () => {
+  // The editor's first dashboard (after logging in) cached a shot of the screen
+  // before it had anything to play; the controller asks the screen again once
+  // that shot is a minute old. Wait for a shot taken after the schedule existed.
+  const fresh = Date.now() + 90000;
+  for (;;) {
+    const r = await page.evaluate(async (id) => {
+      const res = await fetch(`/api/v1/players/${id}/preview`);
+      return { status: res.status, at: res.headers.get('X-Preview-Taken-At') };
+    }, playerId);
+    if (r.status === 200 && Date.parse(r.at) >= scheduledAtMs) break;
+    assert(Date.now() < fresh, `no screenshot newer than the schedule within 90 s (last: ${JSON.stringify(r)})`);
+    await new Promise((res) => setTimeout(res, 2000));
+  }
   const until = Date.now() + 60000;
   for (;;) {
     await open(base, '/');
@@ -792,6 +807,7 @@ await step('auditor downloads the evidence export and the controller key; micros
   assert(fs.existsSync(packBin), `${packBin} not built`);
   const args = command.split(' ').slice(1);
   const r = spawnSync(packBin, args, { cwd: dir, encoding: 'utf8' });
+  if (r.error) throw r.error;
   assert(r.status === 0 && /controller signature checked/.test(r.stdout) && /VERIFIED\s*$/.test(r.stdout), `microscape-pack ${args.join(' ')} -> ${r.status}\n${r.stdout}${r.stderr}`);
   assert(r.stdout.includes(LOCATION), `plays at ${LOCATION} counted:\n${r.stdout}`);
 });
