@@ -170,8 +170,93 @@ Result<Record> recordFromJson(const json::Value& v) {
     return r;
 }
 
+namespace {
+
+// A reader for the usual case, several times faster than the generic one: the
+// line is exactly a canonical record (every field, in sorted order, integers in
+// shortest form, strings without escapes or control characters) whose fields
+// validate. Anything else gives nullopt and the generic parser decides, so the
+// two accept exactly the same lines.
+class FastRecordReader {
+public:
+    explicit FastRecordReader(std::string_view s) : s_(s) {}
+
+    std::optional<Record> read() {
+        Record r;
+        std::int64_t format = 0;
+        std::string kind, outcome;
+        if (!(lit("{\"bundle_version\":") && integer(r.bundleVersion) && lit(",\"campaign\":") && str(r.campaignId) &&
+              lit(",\"clock_skew_ms\":") && integer(r.clockSkewMs) && lit(",\"detail\":") && str(r.detail) &&
+              lit(",\"end_utc_ms\":") && integer(r.endUtcMs) && lit(",\"format\":") && integer(format) &&
+              lit(",\"frame_digest\":") && str(r.frameDigest) && lit(",\"kind\":") && str(kind) &&
+              lit(",\"measured_ms\":") && integer(r.measuredMs) && lit(",\"media\":") && str(r.mediaSha256) &&
+              lit(",\"outcome\":") && str(outcome) && lit(",\"player\":") && str(r.playerId) &&
+              lit(",\"playlist\":") && str(r.playlistId) && lit(",\"prev\":") && str(r.prevHash) &&
+              lit(",\"schedule\":") && str(r.scheduleId) && lit(",\"scheduled_ms\":") && integer(r.scheduledMs) &&
+              lit(",\"seq\":") && integer(r.seq) && lit(",\"source\":") && str(r.source) &&
+              lit(",\"start_utc_ms\":") && integer(r.startUtcMs) && lit("}") && pos_ == s_.size()))
+            return std::nullopt;
+        if (format != kFormatVersion) return std::nullopt;
+        auto k = kindFromName(kind);
+        auto o = outcomeFromName(outcome);
+        if (!k || !o) return std::nullopt;
+        r.kind = *k;
+        r.outcome = *o;
+        if (!validate(r)) return std::nullopt;  // validate checks detail's UTF-8; the other fields are ASCII
+        return r;
+    }
+
+private:
+    bool lit(std::string_view l) {
+        if (s_.compare(pos_, l.size(), l) != 0) return false;
+        pos_ += l.size();
+        return true;
+    }
+    bool str(std::string& out) {
+        if (pos_ >= s_.size() || s_[pos_] != '"') return false;
+        const std::size_t start = ++pos_;
+        while (pos_ < s_.size()) {
+            const auto c = static_cast<unsigned char>(s_[pos_]);
+            if (c == '"') break;
+            if (c == '\\' || c < 0x20) return false;
+            ++pos_;
+        }
+        if (pos_ >= s_.size()) return false;
+        out.assign(s_.data() + start, pos_ - start);
+        ++pos_;
+        return true;
+    }
+    bool integer(std::int64_t& out) {
+        const bool neg = pos_ < s_.size() && s_[pos_] == '-';
+        if (neg) ++pos_;
+        auto digit = [&] { return pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9'; };
+        if (!digit()) return false;
+        if (s_[pos_] == '0') {  // "0" alone; no "-0", no leading zeros
+            ++pos_;
+            out = 0;
+            return !neg && !digit();
+        }
+        const std::size_t start = pos_;
+        std::int64_t v = 0;
+        while (digit()) {
+            if (pos_ - start >= 16) return false;  // 2^53-1 has 16 digits
+            v = v * 10 + (s_[pos_] - '0');
+            ++pos_;
+        }
+        if (v > 9007199254740991LL) return false;
+        out = neg ? -v : v;
+        return true;
+    }
+
+    std::string_view s_;
+    std::size_t pos_ = 0;
+};
+
+}  // namespace
+
 Result<Record> parseRecord(std::string_view bytes) {
     if (bytes.size() > kMaxRecordBytes) return makeError(Errc::TooLarge, "record: longer than 4096 bytes");
+    if (auto fast = FastRecordReader(bytes).read()) return std::move(*fast);
     auto v = json::parseCanonical(bytes);
     if (!v) return v.error();
     return recordFromJson(*v);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "microscape/core/json.hpp"
 #include "microscape/core/pop.hpp"
 #include "../support/catch_errc.hpp"
 
@@ -354,4 +355,62 @@ TEST_CASE("the worked example of docs/proof-of-play.md", "[pop]") {
     altered[0].measuredMs = 15013;
     CHECK(problems(pop::verifyChain("p-wanda-garage-01", altered, std::vector{batch->checkpoint}, *key)) ==
           std::vector{Problem::BrokenLink});
+}
+
+TEST_CASE("parseRecord accepts exactly what the generic canonical parser accepts", "[pop]") {
+    // parseRecord has a fast reader for plain canonical records; every line it
+    // accepts must also be accepted by the generic path with the same value, and
+    // every line the generic path refuses must be refused.
+    auto generic = [](std::string_view line) -> Result<pop::Record> {
+        auto v = json::parseCanonical(line);
+        if (!v) return v.error();
+        return pop::recordFromJson(*v);
+    };
+    pop::Record base = play(3);
+    base.seq = 3;
+    base.prevHash = std::string(64, 'c');
+    base.detail = "反诈防骗 ok";
+    pop::Record failed = base;
+    failed.outcome = pop::Outcome::Failed;
+    failed.measuredMs = 0;
+    failed.detail = "decode \"error\"\n";  // escapes: the generic path
+    pop::Record event = base;
+    event.kind = pop::Kind::ClockJump;
+    event.mediaSha256.clear();
+    event.outcome = pop::Outcome::None;
+    event.endUtcMs = event.startUtcMs - 5000;
+    event.clockSkewMs = -1200;
+    std::size_t checked = 0, accepted = 0;
+    for (const auto& r : {base, failed, event}) {
+        const std::string line = pop::canonicalBytes(r);
+        auto ok = pop::parseRecord(line);
+        REQUIRE(ok);
+        CHECK(*ok == r);
+        // Every single-byte change, and a few insertions and truncations.
+        const std::string subs = "0-9\"\\:,{}a \x01\x80";
+        for (std::size_t i = 0; i < line.size(); ++i) {
+            std::vector<std::string> variants;
+            for (char c : subs) {
+                std::string v = line;
+                v[i] = c;
+                variants.push_back(v);
+            }
+            variants.push_back(line.substr(0, i));
+            variants.push_back(line.substr(0, i) + "0" + line.substr(i));
+            variants.push_back(line.substr(0, i) + line.substr(i + 1));
+            for (const auto& v : variants) {
+                auto a = pop::parseRecord(v);
+                auto b = generic(v);
+                INFO(v);
+                REQUIRE(a.ok() == b.ok());
+                if (a) {
+                    CHECK(*a == *b);
+                    ++accepted;
+                }
+                ++checked;
+            }
+        }
+    }
+    CHECK(accepted > 0);  // some variants are valid records (another digit, another hex letter)
+    CHECK(checked > 10000);
 }
