@@ -214,6 +214,10 @@ std::string Failure::str() const {
     return (playerId.empty() ? "" : "player " + playerId + ": ") + code + ": " + message;
 }
 
+std::string manifestBytes(const ExportManifest& m) { return json::canonical(manifestJson(m)); }
+std::string keysBytes(const std::vector<PlayerEntry>& players) { return json::canonical(keysJson(players)); }
+std::string mediaBytes(const std::vector<MediaName>& media) { return json::canonical(mediaJson(media)); }
+
 Status writeExport(tar::ByteSink& sink, ExportManifest m, const std::vector<PlayerEntry>& players,
                    const std::vector<MediaName>& media, const std::map<std::string, PlayerEvidence>& evidence,
                    const crypto::PrivateKey& controllerKey) {

@@ -88,6 +88,13 @@ struct Export {
 std::string recordsPath(const std::string& playerId);      // players/<id>/records.jsonl
 std::string checkpointsPath(const std::string& playerId);  // players/<id>/checkpoints.jsonl
 
+// The canonical bytes of export.json, keys.json and media.json, for writers that
+// stream the player files themselves (the controller's). manifestBytes writes
+// the manifest as given (format, signer and files included).
+std::string manifestBytes(const ExportManifest& manifest);
+std::string keysBytes(const std::vector<PlayerEntry>& players);
+std::string mediaBytes(const std::vector<MediaName>& media);
+
 // Writes a complete export (signing export.json with the controller key).
 // Records and checkpoints must be in seq order. Errors: Io, BadManifest.
 Status writeExport(tar::ByteSink& sink, ExportManifest manifest, const std::vector<PlayerEntry>& players,
