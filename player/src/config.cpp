@@ -42,6 +42,7 @@ Result<PlayerConfig> loadConfig(const fs::path& dataDir) {
             out = static_cast<std::remove_reference_t<decltype(out)>>(it->second.asInt());
     };
     str("player_id", c.playerId);
+    str("name", c.name);
     str("endpoint", c.endpoint);
     str("controller_http", c.controllerHttp);
     str("curve_server_key", c.serverCurveKey);
@@ -91,6 +92,7 @@ Status saveConfig(const PlayerConfig& c) {
                    {"reserve_bytes", static_cast<std::int64_t>(c.reserveBytes)},
                    {"quota_bytes", static_cast<std::int64_t>(c.quotaBytes)},
                    {"import_dir", c.importDir}};
+    if (!c.name.empty()) o["name"] = c.name;
     if (c.width && c.height) {
         o["width"] = static_cast<std::int64_t>(*c.width);
         o["height"] = static_cast<std::int64_t>(*c.height);

@@ -150,6 +150,8 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
     if (c.curve) c.serverCurveKey = serverKey->asString();
     c.width = req.width;
     c.height = req.height;
+    auto name = v->find("name");
+    c.name = name && name->isString() ? name->asString() : req.name;
     MS_TRY(saveConfig(c));
     return loadConfig(dir);
 }

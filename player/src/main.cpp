@@ -14,11 +14,15 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "microscape/core/json.hpp"
 #include "microscape/core/schedule.hpp"
+#include "microscape/core/time.hpp"
+#include "microscape/core/tz.hpp"
 #include "microscape/player/agent.hpp"
 #include "microscape/player/config.hpp"
 #include "microscape/player/display.hpp"
@@ -155,6 +159,54 @@ json::Object playbackJson(const NowPlaying& n, const EngineStats& st) {
                         {"failed", st.failed}};
 }
 
+// What the status card says besides the name and the clock. Written by the main
+// loop and the agent's activation listener; read by the engine's owner thread.
+class StatusLines {
+public:
+    StatusLines() {
+        // Until a bundle brings its location's zone: Asia/Shanghai.
+        if (auto bytes = tz::loadZoneFile("Asia/Shanghai"))
+            if (auto z = tz::parseTzif(*bytes)) fallbackZone_ = std::move(*z);
+    }
+    void setConnected(bool connected, std::int64_t nowUtcMs) {
+        std::lock_guard lock(mutex_);
+        connected_ = connected;
+        if (connected) lastSyncUtcMs_ = nowUtcMs;
+    }
+    void setBundle(std::int64_t version, std::vector<tz::OffsetSpan> offsets) {
+        std::lock_guard lock(mutex_);
+        version_ = version;
+        offsets_ = std::move(offsets);
+    }
+    std::vector<std::string> lines() const {
+        std::lock_guard lock(mutex_);
+        std::vector<std::string> out;
+        out.push_back(connected_ ? "控制器已连接 / controller connected" : "未连接控制器 / controller not connected");
+        out.push_back(version_ > 0 ? "节目版本 / bundle v" + std::to_string(version_)
+                                   : "尚无节目 / no bundle yet");
+        out.push_back(lastSyncUtcMs_ > 0 ? "上次同步 / last sync " + localText(lastSyncUtcMs_)
+                                         : "本次启动尚未同步 / not synced since start");
+        return out;
+    }
+
+private:
+    // "YYYY-MM-DD HH:MM" on the location's wall clock.
+    std::string localText(std::int64_t utcMs) const {
+        std::int64_t local = utcMs;
+        if (!offsets_.empty()) local = tz::localFromUtc(offsets_, utcMs);
+        else if (fallbackZone_) local = utcMs + std::int64_t{tz::utcOffsetAt(*fallbackZone_, utcMs)} * 1000;
+        std::string s = timeutil::formatUtc(local);  // YYYY-MM-DDTHH:MM:SSZ
+        return s.substr(0, 10) + " " + s.substr(11, 5);
+    }
+
+    mutable std::mutex mutex_;  // guards the members below
+    bool connected_ = false;
+    std::int64_t lastSyncUtcMs_ = 0;
+    std::int64_t version_ = 0;
+    std::vector<tz::OffsetSpan> offsets_;
+    std::optional<tz::Zone> fallbackZone_;
+};
+
 std::int64_t steadyNowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
@@ -204,6 +256,10 @@ int cmdRun(const Args& a) {
     }
     EngineConfig ec;
     ec.playerId = c->playerId;
+    ec.screenName = c->name;
+    // Outlives the engine (declared first, destroyed last).
+    auto statusLines = std::make_shared<StatusLines>();
+    ec.statusLines = [statusLines] { return statusLines->lines(); };
     // The engine decodes into memory in both modes; the window shows those frames.
     ec.headless = true;
     std::string sizeFrom = "default";
@@ -248,14 +304,15 @@ int cmdRun(const Args& a) {
     Engine* eng = engine.get();
     // Called on the agent thread (at start() for the cached bundle, then after
     // each activation): only hands the bundle to the engine's queue.
-    agent.setActivationListener([eng, &log](const ActivatedBundle& b) {
+    agent.setActivationListener([eng, &log, statusLines](const ActivatedBundle& b) {
         log.information("active bundle %s version %Ld in %s", b.manifest.bundleId, b.manifest.version, b.dir.string());
-        if (!eng) return;
         auto bundle = ActiveBundle::fromManifest(b.manifest, b.blobsDir.string());
         if (!bundle) {
             log.error("active bundle version %Ld cannot be played: %s", b.manifest.version, bundle.error().str());
             return;
         }
+        statusLines->setBundle(b.manifest.version, bundle->schedule.offsets);
+        if (!eng) return;
         eng->setBundle(std::move(*bundle));
     });
     agent.setScreenshotHandler([eng]() {
@@ -307,6 +364,7 @@ int cmdRun(const Args& a) {
             break;
         }
         const auto t = steadyNowMs();
+        statusLines->setConnected(agent.connected(), nowMs());
         if (engine) {
             agent.setPlayback(playbackJson(engine->nowPlaying(), engine->stats()));
             // The records carry player minus controller; the agent knows controller minus player.
@@ -374,7 +432,7 @@ int cmdStatus(const Args& a) {
     if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
     BundleStore store(c->dataDir, c->contentKeys, c->playerId);
     auto act = store.active();
-    json::Object o{{"player_id", c->playerId}, {"endpoint", c->endpoint}};
+    json::Object o{{"player_id", c->playerId}, {"endpoint", c->endpoint}, {"name", c->name}};
     if (c->width && c->height) {
         o["width"] = static_cast<std::int64_t>(*c->width);
         o["height"] = static_cast<std::int64_t>(*c->height);

@@ -27,6 +27,7 @@ constexpr const char* kContentKeyFile = "keys/content.pub.pem";  // pinned conte
 struct PlayerConfig {
     std::filesystem::path dataDir;
     std::string playerId;           // player_id: also the DEALER routing id
+    std::string name;               // name: the screen's name at enrolment ("" = the id)
     std::string endpoint;           // endpoint: tcp://host:port of the hub
     std::string controllerHttp;     // controller_http: where enrolment happened
     bool curve = true;              // curve: false only against a hub with zmq.curve=false
