@@ -293,3 +293,30 @@ TEST_CASE("engine records an audio file that does not decode as failed", "[engin
         CHECK(r.black == 0);
     }
 }
+
+TEST_CASE("engine shows the status card and not black when every item of its schedule failed", "[engine][screen]") {
+    ScreenRig rig;
+    CachedMedia bad = rig.text("bad.json", R"({"microscape_slogan":1,"text":"x","style":{"fontSizePx":4}})");
+    rig.makeEngine();
+    rig.clock.begin(0);
+    rig.engine->start();
+    rig.clock.sleepUntil(300);
+    player::Frame noSchedule = rig.engine->snapshot();
+    rig.engine->setBundle(bundleOf(daySchedule({item(bad, 2000)}), rig.mediaDir, {bad}));
+    rig.clock.sleepUntil(1500);
+    player::Frame nothingPlayable = rig.engine->snapshot();
+    auto np = rig.engine->nowPlaying();
+    rig.engine->stop();
+
+    CHECK(np.state == schedule::State::Idle);
+    CHECK(rig.engine->stats().failed == 1);
+    REQUIRE_FALSE(nothingPlayable.empty());
+    CHECK_FALSE(player::isBlack(nothingPlayable.bgrx.data(), nothingPlayable.width, nothingPlayable.height));
+    CHECK_FALSE(uniform(nothingPlayable));
+    // The same name in the band; another state line below it ("无可播放内容 / Nothing playable").
+    std::size_t row = static_cast<std::size_t>(kOutW) * 4;
+    std::size_t band = row * (kOutH / 6);
+    CHECK(std::memcmp(noSchedule.bgrx.data(), nothingPlayable.bgrx.data(), band) == 0);
+    CHECK(std::memcmp(noSchedule.bgrx.data() + band, nothingPlayable.bgrx.data() + band, row * (kOutH / 3)) != 0);
+    for (const auto& p : rig.plays()) CHECK(p.outcome == pop::Outcome::Failed);
+}
