@@ -4,6 +4,8 @@
 // in flight); then the controller is stopped and started again on the same
 // data directory and ports, twice, in the middle of the upload. Afterwards every
 // seq 1..N of the player is stored exactly once and the stored chain verifies.
+// Also: a screen enrolled with its size (an LED strip, a portrait panel) keeps
+// it in player.json, shows it in `status`, and the controller stores it.
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 #include <arpa/inet.h>
@@ -390,4 +392,46 @@ TEST_CASE("upload through a link that drops acks and a controller that restarts 
     std::string pid = id;
     s << "SELECT COUNT(*) FROM pop_problems WHERE player_id = ?", use(pid), into(problems), now;
     CHECK(problems == 0);
+}
+
+TEST_CASE("enrolment with a screen size: player.json, status and the controller keep it", "[controller][player][enroll]") {
+    if (::access(playerBin().c_str(), X_OK) != 0) {
+        WARN("microscape-player not built; skipping");
+        return;
+    }
+    TestServer srv;
+    TempDir fx;
+    Client admin = srv.admin();
+    for (auto [w, h, orientation] : {std::tuple{1920, 540, "landscape"}, std::tuple{1080, 1920, "portrait"}}) {
+        const fs::path dir = fx.path / ("screen-" + std::to_string(w));
+        auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"步行街南口"})");
+        REQUIRE(t.status == 201);
+        auto en = runProcess({playerBin(), "enroll", "--controller-http", "http://127.0.0.1:" + std::to_string(srv.port()),
+                              "--token", t.json()->getValue<std::string>("token"), "--data-dir", dir.string(),
+                              "--width", std::to_string(w), "--height", std::to_string(h)});
+        INFO(en.out << en.err);
+        REQUIRE(en.exitCode == 0);
+        auto cfg = microscape::json::parse(readFile(dir / "player.json"));
+        REQUIRE(cfg.ok());
+        CHECK(cfg->find("width")->asInt() == w);
+        CHECK(cfg->find("height")->asInt() == h);
+        CHECK(cfg->find("orientation")->asString() == orientation);
+        CHECK(cfg->find("name")->asString() == "步行街南口");
+        const std::string id = cfg->find("player_id")->asString();
+
+        auto st = runProcess({playerBin(), "status", "--data-dir", dir.string()});
+        REQUIRE(st.exitCode == 0);
+        auto sj = microscape::json::parse(st.out.substr(0, st.out.find('\n')));
+        REQUIRE(sj.ok());
+        CHECK(sj->find("width")->asInt() == w);
+        CHECK(sj->find("height")->asInt() == h);
+        CHECK(sj->find("orientation")->asString() == orientation);
+
+        auto p = admin.get("/api/v1/players/" + id);
+        REQUIRE(p.status == 200);
+        auto pj = p.json();
+        CHECK(pj->getValue<int>("width") == w);
+        CHECK(pj->getValue<int>("height") == h);
+        CHECK(pj->getValue<std::string>("orientation") == orientation);
+    }
 }

@@ -194,3 +194,29 @@ TEST_CASE("screen sides parse as whole pixels within 1..16384", "[player][config
     CHECK(orientationOf(1080, 1920) == "portrait");
     CHECK(orientationOf(1000, 1000) == "landscape");
 }
+
+TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone", "[player][config][enroll]") {
+    microscape::testing::TempDir t;
+    const std::string dir = (t.path() / "screen").string();
+    struct Case {
+        std::vector<std::string> size;
+        const char* says;
+    };
+    const Case cases[] = {
+        {{"--width", "0", "--height", "540"}, "--width must be a whole number of pixels, 1..16384 (got 0)"},
+        {{"--width", "1920", "--height", "-540"}, "--height must be a whole number of pixels, 1..16384 (got -540)"},
+        {{"--width", "20000", "--height", "540"}, "(got 20000)"},
+        {{"--width", "1920x540", "--height", "540"}, "(got '1920x540')"},
+        {{"--width", "1920"}, "--width and --height go together"},
+    };
+    for (const auto& c : cases) {
+        std::vector<std::string> args{MICROSCAPE_PLAYER_BIN, "enroll", "--controller-http", "http://127.0.0.1:9",
+                                      "--token", "enr_x", "--data-dir", dir};
+        args.insert(args.end(), c.size.begin(), c.size.end());
+        auto r = microscape::testing::runProcess(args);
+        INFO(r.err);
+        CHECK(r.exitCode == 2);
+        CHECK_THAT(r.err, Catch::Contains(c.says));
+        CHECK_FALSE(fs::exists(fs::path(dir) / kConfigFile));
+    }
+}
