@@ -362,6 +362,7 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
         m.path = path;
         m.kind = kind;
         m.audio = d.audio;
+        m.offsetMs = std::max<std::int64_t>(0, offsetMs);  // joined part-way, like a video
         if (!p->slot->open(m)) return fail("libvlc could not open the file");
         return p;
     }
@@ -581,9 +582,11 @@ void Engine::drawOnAir(bool force) {
         p.drawn = std::move(f);
     } else if (p.kind == MediaKind::Audio && elapsed / 1000 != p.drawnSecond) {
         p.drawnSecond = elapsed / 1000;
+        // Progress through the item's slot (which the play may have joined part-way).
+        std::int64_t intoItem = std::max<std::int64_t>(0, p.onAirWallMs - p.decision.itemStartUtcMs) + elapsed;
         p.drawn = std::make_shared<const Frame>(
             drawAudioCard(text_.get(), config_.width, config_.height,
-                          AudioCard{config_.screenName, elapsed, p.decision.itemEndUtcMs - p.decision.itemStartUtcMs}));
+                          AudioCard{config_.screenName, intoItem, p.decision.itemEndUtcMs - p.decision.itemStartUtcMs}));
     }
     const Frame& f = *p.drawn;
     bool black = isBlack(f.bgrx.data(), f.width, f.height);
