@@ -185,6 +185,15 @@ Status applyRunFlag(RunSettings& s, std::string_view flag, std::string_view valu
     return makeError(Errc::Usage, "run: unknown option --" + std::string(flag));
 }
 
+Status checkRunSettings(const RunSettings& s) {
+    if (s.dataDir.empty())
+        return makeError(Errc::Usage, "run needs --data-dir DIR (or player.dataDir in --config FILE)");
+    if (s.width.has_value() != s.height.has_value())
+        return makeError(Errc::Usage, "the picture size needs both width and height (player.width and player.height, "
+                                      "or --width and --height), or neither");
+    return {};
+}
+
 Result<RunSettings> parseRunProperties(std::string_view text, std::string_view origin, RunSettings defaults) {
     RunSettings s = std::move(defaults);
     Poco::AutoPtr<Poco::Util::PropertyFileConfiguration> props(new Poco::Util::PropertyFileConfiguration);

@@ -47,7 +47,7 @@ const char* kUsage =
     "  microscape-player enroll --controller-http URL --token TOKEN --data-dir DIR\n"
     "                           [--name NAME] [--width W --height H] [--hub-endpoint tcp://HOST:PORT]\n"
     "  microscape-player run    [--config FILE.properties] [--data-dir DIR] [--display | --headless]\n"
-    "                           [--width W] [--height H] [--import-dir DIR] [--preview FILE.png]\n"
+    "                           [--width W --height H] [--import-dir DIR] [--preview FILE.png]\n"
     "                           [--log-level LEVEL] [--no-playback]\n"
     "  microscape-player import (--data-dir DIR | --config FILE) BUNDLE.tar\n"
     "  microscape-player status (--data-dir DIR | --config FILE)\n"
@@ -60,14 +60,17 @@ const char* kUsage =
     "run plays the active bundle, journals every play in DIR/state.db, uploads the\n"
     "records to the controller and rewrites a preview image (default DIR/preview.png).\n"
     "  --display   also shows the frames in a fullscreen window on $DISPLAY (X11 or\n"
-    "              XWayland); exits non-zero if the X server goes away\n"
+    "              XWayland); exits with status 1 if the X server goes away\n"
     "  --headless  frames in memory only (the default): tests, demos, CI\n"
-    "  size        --width/--height, else the enrolled size, else the X screen's size\n"
-    "              (display) or 1280 x 720 (headless)\n"
+    "  size        --width/--height (both or neither), else the enrolled size, else\n"
+    "              the X screen's size (display) or 1280 x 720 (headless)\n"
     "  --config    a .properties file with player.dataDir, player.output\n"
     "              (display|headless), player.width, player.height, player.importDir,\n"
     "              player.preview, player.logLevel; flags given on the command line win\n"
     "  --no-playback runs the sync agent only.\n"
+    "\n"
+    "import verifies a bundle file (USB stick) and activates it; status prints the\n"
+    "data directory's state as JSON. import and status take --config to find DIR.\n"
     "\n"
     "Exit codes: 0 done or stopped by SIGTERM/SIGINT, 1 failure (lost X server\n"
     "included), 2 bad command line or configuration. See docs/player.md.\n";
@@ -227,8 +230,7 @@ Result<RunSettings> runSettings(const Args& a, const std::vector<std::string>& a
     }
     for (const auto& [k, v] : a.opts)
         if (k != "config" && k != "no-playback") MS_TRY(applyRunFlag(s, k, v));
-    if (s.dataDir.empty())
-        return makeError(Errc::Usage, a.command + " needs --data-dir DIR (or player.dataDir in --config FILE)");
+    MS_TRY(checkRunSettings(s));
     return s;
 }
 

@@ -135,6 +135,17 @@ TEST_CASE("command-line flags win over the properties file", "[player][config]")
     SECTION("an unknown flag is refused") {
         CHECK(applyRunFlag(*s, "fullscreen", "").code() == Errc::Usage);
     }
+    SECTION("the merged settings are checked as a whole") {
+        CHECK(checkRunSettings(*s).ok());
+        REQUIRE(applyRunFlag(*s, "width", "").ok());  // width unset, height still set
+        auto r = checkRunSettings(*s);
+        CHECK(r.code() == Errc::Usage);
+        CHECK_THAT(r.error().message, Catch::Contains("both width and height"));
+        REQUIRE(applyRunFlag(*s, "height", "").ok());
+        CHECK(checkRunSettings(*s).ok());  // neither: enrolled or X screen size
+        s->dataDir.clear();
+        CHECK_THAT(checkRunSettings(*s).error().message, Catch::Contains("run needs --data-dir"));
+    }
 }
 
 TEST_CASE("player.json keeps the enrolled screen size and refuses nonsense", "[player][config]") {

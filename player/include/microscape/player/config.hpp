@@ -96,6 +96,11 @@ Status applyRunSetting(RunSettings& s, std::string_view key, std::string_view va
 // two). Errors: Usage (unknown option, bad value).
 Status applyRunFlag(RunSettings& s, std::string_view flag, std::string_view value);
 
+// The checks that need the whole picture, once the file and the flags are in:
+// a data directory, and width and height both set or both unset.
+// Errors: Usage.
+Status checkRunSettings(const RunSettings& s);
+
 // Parses the text of a .properties file (Poco syntax: key = value or key: value,
 // # and ! comments, \ line continuation, \uXXXX escapes). Keys outside "player."
 // are left for others (logging.*); an unknown player.* key or a bad value is an
