@@ -68,6 +68,13 @@ void vlcLog(void*, int level, const libvlc_log_t* ctx, const char* fmt, va_list 
 
 Poco::Logger& engineLog() { return Poco::Logger::get("player.engine"); }
 
+// A frame the engine drew is black only if every pixel is: a short slogan on a
+// black background can fall between the sample grid's points. The full scan
+// runs only when the grid finds nothing.
+bool isBlackDrawn(const Frame& f) {
+    return isBlack(f.bgrx.data(), f.width, f.height) && isBlackEverywhere(f.bgrx.data(), f.width, f.height);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -479,7 +486,8 @@ void Engine::goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWall
     cardSecond_ = -1;
     Frame first = next->drawsItself() ? *next->drawn : next->slot->snapshot();
     next->frameDigest = first.empty() ? std::string() : frameDigest(first);
-    bool firstBlack = !first.empty() && isBlack(first.bgrx.data(), first.width, first.height);
+    bool firstBlack = !first.empty() && (next->drawsItself() ? isBlackDrawn(first)
+                                                             : isBlack(first.bgrx.data(), first.width, first.height));
     bool wasPlaying = onAir_ != nullptr;
     {
         std::lock_guard lock(stateMutex_);
@@ -589,7 +597,7 @@ void Engine::drawOnAir(bool force) {
                           AudioCard{config_.screenName, intoItem, p.decision.itemEndUtcMs - p.decision.itemStartUtcMs}));
     }
     const Frame& f = *p.drawn;
-    bool black = isBlack(f.bgrx.data(), f.width, f.height);
+    bool black = isBlackDrawn(f);
     double luma = config_.traceFrames ? meanLuma(f.bgrx.data(), f.width, f.height) : 0.0;
     std::lock_guard lock(stateMutex_);
     outputStill_ = p.drawn;

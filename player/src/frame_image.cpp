@@ -50,6 +50,13 @@ bool isBlack(const std::uint8_t* p, int width, int height, int threshold) {
     return black;
 }
 
+bool isBlackEverywhere(const std::uint8_t* p, int width, int height, int threshold) {
+    const std::size_t n = static_cast<std::size_t>(width) * height * 4;
+    for (std::size_t i = 0; i < n; i += 4)
+        if (p[i] >= threshold || p[i + 1] >= threshold || p[i + 2] >= threshold) return false;
+    return true;
+}
+
 double meanLuma(const std::uint8_t* p, int width, int height) {
     double sum = 0;
     long n = 0;

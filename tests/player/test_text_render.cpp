@@ -333,3 +333,17 @@ TEST_CASE("arbitrary bytes decode, lay out and draw without harm, and never pars
         (void)parseSlogan(R"({"microscape_slogan":1,"text":")" + bytes + "\"}");
     }
 }
+
+TEST_CASE("a short slogan on black is not black although the sample grid may miss it", "[text][slogan]") {
+    auto r = renderer();
+    Slogan s{"禁", SloganStyle{kGold, Rgb{0, 0, 0}, 24, 0}};
+    SloganView v(*r, s, 1920, 1080);
+    Frame f;
+    v.draw(f, 0);
+    CHECK_FALSE(isBlackEverywhere(f.bgrx.data(), f.width, f.height));
+    Frame dark = filledFrame(1920, 1080, Rgb{15, 15, 15});
+    CHECK(isBlackEverywhere(dark.bgrx.data(), dark.width, dark.height));
+    fillRect(dark, 1000, 500, 1, 1, Rgb{0, 16, 0});
+    CHECK_FALSE(isBlackEverywhere(dark.bgrx.data(), dark.width, dark.height));
+    CHECK(isBlack(dark.bgrx.data(), dark.width, dark.height));  // the grid misses one pixel
+}

@@ -23,6 +23,9 @@ struct Frame {
 // True when every sampled pixel (a grid of about 64 x 36) has all channels
 // below `threshold`: a screen showing nothing.
 bool isBlack(const std::uint8_t* bgrx, int width, int height, int threshold = 16);
+// True when no pixel at all has a channel at or above `threshold` (every pixel,
+// not a grid: small text on a black background is not black).
+bool isBlackEverywhere(const std::uint8_t* bgrx, int width, int height, int threshold = 16);
 // Mean luma (0..255) over the same sample grid.
 double meanLuma(const std::uint8_t* bgrx, int width, int height);
 
