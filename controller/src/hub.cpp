@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -36,6 +37,13 @@ constexpr std::int64_t kSeenFlushMs = 1000;
 constexpr std::int64_t kSeenRefreshMs = 10'000;
 constexpr std::size_t kMaxCommandResults = 1000;
 constexpr std::size_t kMaxOpenFiles = 64;
+// PROOFS batches waiting for the ingest workers. A player keeps one batch in
+// flight, so this is reached only when the store is far behind; a batch beyond
+// it gets no ack and its player sends it again after its timeout.
+constexpr std::size_t kMaxQueuedProofs = 4096;
+// Two workers: one verifies (parses, hashes, checks signatures) the next batch
+// while the other's batch is being stored (the store itself is one at a time).
+constexpr int kProofsWorkers = 2;
 // ZMQ_ZAP_ENFORCE_DOMAIN: declared in zmq.h's draft section, honoured by libzmq 4.3.
 constexpr int kZapEnforceDomain = 93;
 
@@ -67,10 +75,16 @@ struct Peer {
 };
 
 struct Op {
-    enum Kind { Publish, Command } kind = Publish;
+    enum Kind { Publish, Command, ProofsAck } kind = Publish;
     HubManifest manifest;
     std::string playerId;
     wire::Command command;
+    std::int64_t ackSeq = 0;  // ProofsAck
+};
+
+struct ProofsJob {
+    std::string playerId;
+    wire::Proofs proofs;
 };
 
 std::string z85Encode32(const void* data) {
@@ -97,6 +111,17 @@ struct Hub::Impl {
 
     mutable std::mutex queueMutex;  // guards queue
     std::deque<Op> queue;
+
+    // The ingest workers: verify and store PROOFS batches off the hub thread (a
+    // big batch must not hold up distribution) and post each ack back through
+    // queue once its batch is committed. A player's batches are taken in arrival
+    // order and never two at once.
+    std::vector<std::thread> proofsThreads;
+    std::mutex proofsMutex;  // guards proofsJobs, proofsBusy, proofsStopping
+    std::condition_variable proofsCv;
+    std::deque<ProofsJob> proofsJobs;
+    std::unordered_set<std::string> proofsBusy;  // players with a batch being stored
+    bool proofsStopping = false;
 
     mutable std::mutex sharedMutex;  // guards onlineIds, results, resultOrder, stats
     std::unordered_set<std::string> onlineIds;
@@ -481,7 +506,59 @@ struct Hub::Impl {
             sendError(rid, "bad_message", p.error().message);
             return;
         }
-        if (auto seq = backend.storeProofs(rid, *p)) send(rid, wire::toEnvelope(wire::ProofsAck{*seq}));
+        {
+            std::lock_guard lock(proofsMutex);
+            if (proofsJobs.size() < kMaxQueuedProofs) {
+                proofsJobs.push_back({rid, std::move(*p)});
+                proofsCv.notify_one();
+                return;
+            }
+        }
+        count(&HubStats::dropped);
+        if (mayLog()) log.warning("hub: player %s: PROOFS not queued (the ingest is behind); it will be re-sent", rid);
+    }
+
+    // Ingest worker thread: takes the oldest batch of a player that has none being
+    // stored, so each player's batches are stored in the order it sent them.
+    void runProofs() {
+        while (true) {
+            ProofsJob job;
+            {
+                std::unique_lock lock(proofsMutex);
+                std::deque<ProofsJob>::iterator it;
+                proofsCv.wait(lock, [&] {
+                    if (proofsStopping) return true;
+                    it = std::find_if(proofsJobs.begin(), proofsJobs.end(),
+                                      [&](const ProofsJob& j) { return !proofsBusy.count(j.playerId); });
+                    return it != proofsJobs.end();
+                });
+                if (proofsStopping) return;  // what is queued is not acked, so players re-send it
+                job = std::move(*it);
+                proofsJobs.erase(it);
+                proofsBusy.insert(job.playerId);
+            }
+            std::optional<std::int64_t> seq;
+            try {
+                seq = backend.storeProofs(job.playerId, job.proofs);
+            } catch (const std::exception& e) {
+                log.error("hub: player %s: storing PROOFS failed: %s", job.playerId, std::string(e.what()));
+            }
+            {
+                std::lock_guard lock(proofsMutex);
+                proofsBusy.erase(job.playerId);
+            }
+            proofsCv.notify_all();  // that player's next batch may be waiting
+            if (!seq) continue;
+            {
+                std::lock_guard lock(queueMutex);
+                Op op;
+                op.kind = Op::ProofsAck;
+                op.playerId = job.playerId;
+                op.ackSeq = *seq;
+                queue.push_back(std::move(op));
+            }
+            wake();
+        }
     }
 
     // ---------------------------------------------------------------- queue and timers
@@ -500,6 +577,8 @@ struct Hub::Impl {
             if (op.kind == Op::Publish) {
                 if (op.manifest.version > it->second.activeVersion && op.manifest.version != it->second.sentVersion)
                     sendManifest(it->first, it->second, op.manifest);
+            } else if (op.kind == Op::ProofsAck) {
+                send(it->first, wire::toEnvelope(wire::ProofsAck{op.ackSeq}));
             } else {
                 send(it->first, wire::toEnvelope(op.command));
             }
@@ -623,6 +702,8 @@ Status Hub::start() {
     d.wakeFd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (d.wakeFd < 0) return makeError(Errc::Internal, "hub: eventfd failed");
     d.stopping = false;
+    d.proofsStopping = false;
+    for (int i = 0; i < kProofsWorkers; ++i) d.proofsThreads.emplace_back([&d] { d.runProofs(); });
     d.thread = std::thread([&d] { d.run(); });
     d.started = true;
     d.log.information("hub: ROUTER listening on %s:%hu (%s)", d.config.bind, d.port,
@@ -636,6 +717,14 @@ void Hub::stop() {
     d.stopping = true;
     d.wake();
     d.thread.join();
+    {
+        std::lock_guard lock(d.proofsMutex);
+        d.proofsStopping = true;
+        d.proofsJobs.clear();
+    }
+    d.proofsCv.notify_all();
+    for (auto& t : d.proofsThreads) t.join();  // after the batches being stored, if any, are committed
+    d.proofsThreads.clear();
     ::close(d.wakeFd);
     d.wakeFd = -1;
     d.started = false;

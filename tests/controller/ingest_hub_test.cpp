@@ -1,15 +1,21 @@
 // PROOFS over the real hub (CURVE on 127.0.0.1): the ack names the highest stored
 // seq, a re-sent batch is acknowledged again and stored once, and a batch signed
-// by another key gets no ack.
-#include <catch2/catch.hpp>
+// by another key gets no ack. Storing happens off the hub thread: distribution
+// goes on while a batch is being stored, and the ack waits for the store.
+#include <Poco/Logger.h>
 
+#include <catch2/catch.hpp>
 #include <zmq.hpp>
 
 #include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
 
 #include "ingest_sim.hpp"
 #include "microscape/controller/db.hpp"
 #include "microscape/controller/hub.hpp"
+#include "microscape/core/manifest.hpp"
 #include "microscape/core/wire.hpp"
 #include "test_support.hpp"
 
@@ -22,6 +28,12 @@ struct Peer {
     zmq::context_t ctx;
     zmq::socket_t s{ctx, zmq::socket_type::dealer};
 
+    // A plain (no CURVE) connection, for a hub with curve off.
+    Peer(const std::string& playerId, int port) {
+        s.set(zmq::sockopt::routing_id, playerId);
+        s.set(zmq::sockopt::linger, 0);
+        s.connect("tcp://127.0.0.1:" + std::to_string(port));
+    }
     Peer(const std::string& playerId, const controller::CurveKeyPair& keys, const std::string& serverKey, int port) {
         s.set(zmq::sockopt::routing_id, playerId);
         s.set(zmq::sockopt::linger, 0);
@@ -56,7 +68,107 @@ struct Peer {
     }
 };
 
+// A backend whose proof store blocks until the test opens the gate: it stands
+// for a large batch being written while the hub must keep serving.
+struct GatedBackend final : controller::HubBackend {
+    std::string playerId;
+    controller::HubManifest manifest;
+    std::string mediaSha, mediaFile;
+    std::mutex m;
+    std::condition_variable cv;
+    bool open = false, entered = false;
+
+    std::optional<std::string> playerForCurveKey(const std::string&) override { return playerId; }
+    std::optional<controller::HubManifest> currentManifest(const std::string&) override { return std::nullopt; }
+    std::string mediaPath(const std::string& sha) override { return sha == mediaSha ? mediaFile : ""; }
+    void storeSeen(const std::vector<Seen>&) override {}
+    std::int64_t nowMs() override { return 1776211200000; }
+    std::optional<std::int64_t> storeProofs(const std::string&, const wire::Proofs& p) override {
+        std::unique_lock lock(m);
+        entered = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return open; });
+        return p.lastSeq;
+    }
+    void release() {
+        std::lock_guard lock(m);
+        open = true;
+        cv.notify_all();
+    }
+    bool waitEntered() {
+        std::unique_lock lock(m);
+        return cv.wait_for(lock, std::chrono::seconds(5), [&] { return entered; });
+    }
+};
+
 }  // namespace
+
+TEST_CASE("the hub keeps distributing while a PROOFS batch is being stored, and acks only after the store",
+          "[controller][pop][hub]") {
+    TempDir dir;
+    GatedBackend backend;
+    backend.playerId = "p-busy";
+    backend.mediaFile = (dir.path / "poster.png").string();
+    const std::string content(100000, 'x');
+    std::ofstream(backend.mediaFile, std::ios::binary) << content;
+    backend.mediaSha = crypto::sha256Hex(content);
+    manifest::Manifest m;
+    m.bundleId = "b-busy";
+    m.version = 1;
+    m.issuedAtMs = 1776211200000;
+    m.expiresAtMs = m.issuedAtMs + 86400000LL * 30;
+    m.target = backend.playerId;
+    m.signer = std::string(64, 'a');
+    manifest::MediaEntry e;
+    e.sha256 = backend.mediaSha;
+    e.sizeBytes = content.size();
+    e.kind = MediaKind::Image;
+    e.mime = "image/png";
+    e.name = "poster";
+    e.fileName = "poster.png";
+    m.media.push_back(e);
+
+    controller::HubConfig cfg;
+    cfg.bind = "127.0.0.1";
+    cfg.port = 0;
+    cfg.curve = false;
+    controller::Hub hub(cfg, backend, Poco::Logger::get("test.hub"));
+    REQUIRE(hub.start().ok());
+    struct Release {  // never leave the worker blocked, whatever fails
+        GatedBackend& b;
+        ~Release() { b.release(); }
+    } release{backend};
+    Peer peer(backend.playerId, hub.port());
+    wire::Hello hello;
+    hello.playerId = backend.playerId;
+    hello.software = "test";
+    peer.send(wire::toEnvelope(hello));
+    REQUIRE(peer.waitFor(wire::Type::Welcome, 5000));
+
+    wire::Proofs pr;
+    pr.firstSeq = 1;
+    pr.lastSeq = 7;
+    pr.body = "stands for a large batch\n";
+    peer.send(wire::toEnvelope(pr));
+    REQUIRE(backend.waitEntered());
+
+    // While the batch is being stored: a new manifest reaches the player, and so
+    // does the media it names.
+    hub.publish(controller::HubManifest{backend.playerId, 1, manifest::toCanonicalBytes(m), std::string(64, 's')});
+    REQUIRE(peer.waitFor(wire::Type::Manifest, 5000));
+    peer.send(wire::toEnvelope(wire::Fetch{backend.mediaSha, 0, 65536}));
+    auto chunk = peer.waitFor(wire::Type::Chunk, 5000);
+    REQUIRE(chunk);
+    CHECK(chunk->payload.value_or("").size() == 65536);
+    // ... and no ack yet: the batch is not stored.
+    CHECK_FALSE(peer.waitFor(wire::Type::ProofsAck, 300));
+
+    backend.release();
+    auto ack = peer.waitFor(wire::Type::ProofsAck, 5000);
+    REQUIRE(ack);
+    CHECK(wire::parseProofsAck(*ack).value().seq == 7);
+    hub.stop();
+}
 
 TEST_CASE("PROOFS through the hub are stored once and acknowledged with the stored seq", "[controller][pop][hub]") {
     TestServer srv;

@@ -40,8 +40,8 @@ struct HubManifest {
     std::string signature;
 };
 
-// What the hub needs from the rest of the controller. Every method is called on
-// the hub thread only and must not call back into the Hub.
+// What the hub needs from the rest of the controller. Every method but
+// storeProofs is called on the hub thread only; none may call back into the Hub.
 class HubBackend {
 public:
     virtual ~HubBackend() = default;
@@ -59,7 +59,10 @@ public:
     // Persists liveness and the latest STATUS, batched.
     virtual void storeSeen(const std::vector<Seen>& seen) = 0;
     // Proof-of-play batches; returns the highest durably stored seq, or nullopt to
-    // send no acknowledgement (not supported / not stored).
+    // send no acknowledgement (not supported / not stored). Called on the hub's
+    // two ingest worker threads, concurrently with each other (never for the same
+    // player at once; a player's batches in arrival order) and with the other
+    // methods on the hub thread; the ack is sent after it returns.
     virtual std::optional<std::int64_t> storeProofs(const std::string& playerId, const wire::Proofs& proofs) {
         (void)playerId;
         (void)proofs;
