@@ -1,9 +1,12 @@
 // bench_ingest: proof-of-play ingest of signed batches (parse, checkpoint
 // signature, chain, plausibility, exactly-once store, rollups) against a plain
 // batched SQLite insert of the same rows into the same table, in the same run.
-// Usage: bench_ingest [RECORDS=1000000] [PLAYERS=500] [BATCH=500] [sync|pipelined]
-// (pipelined: PopIngest::prepare of the next batch on a second thread while the
-// current one commits; sync: ingestBatch as the hub calls it).
+// Usage: bench_ingest [RECORDS=1000000] [PLAYERS=500] [BATCH=500] [workers|sync|pipelined]
+// (workers, the default: two threads calling ingestBatch on batches of different
+// players, as the hub's two ingest workers do, so one verifies while the other
+// stores; sync: ingestBatch one batch at a time on one thread; pipelined:
+// PopIngest::prepare of the next batch on a second thread while the current one
+// commits).
 // Goal (issue 6): ingest >= 0.5 x the plain insert and >= 100k records/s.
 #include <sqlite3.h>
 
@@ -43,7 +46,11 @@ int main(int argc, char** argv) {
     const std::int64_t total = argc > 1 ? std::atoll(argv[1]) : 1000000;
     const int nPlayers = argc > 2 ? std::atoi(argv[2]) : 500;
     const int batchSize = argc > 3 ? std::atoi(argv[3]) : 500;
-    const bool pipelined = argc > 4 && std::string(argv[4]) == "pipelined";
+    const std::string mode = argc > 4 ? argv[4] : "workers";
+    if (mode != "workers" && mode != "sync" && mode != "pipelined") {
+        std::fprintf(stderr, "mode must be workers, sync or pipelined\n");
+        return 2;
+    }
     const fs::path dir = fs::temp_directory_path() / ("ms-bench-ingest-" + std::to_string(std::random_device{}()));
     fs::create_directories(dir);
 
@@ -171,8 +178,18 @@ int main(int argc, char** argv) {
         for (std::size_t k = 0; k < items.size(); ++k)
             if (rng() % 100 == 0) resend.push_back(k);  // 1% of batches re-sent (a lost ack)
         auto t0 = Clock::now();
-        if (!pipelined) {
+        if (mode == "sync") {
             for (const auto& it : items) checkOutcome(it, ingest.ingestBatch(it.playerId, it.body, now));
+        } else if (mode == "workers") {
+            // Each item is a different player, so the two may take any of them.
+            std::atomic<std::size_t> nextItem{0};
+            auto worker = [&] {
+                for (std::size_t k; (k = nextItem.fetch_add(1)) < items.size();)
+                    checkOutcome(items[k], ingest.ingestBatch(items[k].playerId, items[k].body, now));
+            };
+            std::thread second(worker);
+            worker();
+            second.join();
         } else {
             std::vector<controller::PopIngest::Prepared> prepared(items.size());
             std::atomic<std::size_t> ready{0};
@@ -240,7 +257,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(done), nPlayers, batchSize, static_cast<double>(bytes) / 1e6,
                 static_cast<long long>(resent));
     std::printf("ingest, %s (verify + store + rollups): %8.2f s  %9.0f records/s\n",
-                pipelined ? "pipelined" : "sync", ingestS, ingestRate);
+                mode.c_str(), ingestS, ingestRate);
     std::printf("plain batched SQLite insert:       %8.2f s  %9.0f records/s\n", plainS, plainRate);
     std::printf("ratio ingest / plain: %.2f (goal >= 0.5); ingest rate goal >= 100000/s: %s\n",
                 ingestRate / plainRate, ingestRate >= 100000 ? "met" : "NOT met");

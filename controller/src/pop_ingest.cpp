@@ -62,8 +62,10 @@ PopIngest::Prepared PopIngest::prepare(const std::string& playerId, std::string_
     Prepared p;
     p.playerId = playerId;
     p.sizeBytes = batchBytes.size();
-    p.sha256 = crypto::sha256Hex(batchBytes);
-    if (batchBytes.size() > kMaxProofsBatchBytes) return p;
+    if (batchBytes.size() > kMaxProofsBatchBytes) {
+        p.sha256 = crypto::sha256Hex(batchBytes);  // the only trace kept of it
+        return p;
+    }
     p.bytes.assign(batchBytes);
     p.batch = pop::parseBatch(p.bytes);
     if (!p.batch) return p;
@@ -74,7 +76,11 @@ PopIngest::Prepared PopIngest::prepare(const std::string& playerId, std::string_
     const auto& cp = p.batch->checkpoint;
     const auto lines = splitLines(p.bytes);
     p.hashes.reserve(records.size());
-    for (std::size_t i = 0; i < records.size(); ++i) p.hashes.push_back(crypto::sha256Hex(lines[i]));
+    crypto::Sha256 h;  // one context for all lines: setting one up costs more than hashing a line
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        h.update(lines[i]);
+        p.hashes.push_back(crypto::toHex(h.finish()));
+    }
     bool linked = cp.count == static_cast<std::int64_t>(records.size()) && cp.lastHash == p.hashes.back() &&
                   (records.front().seq != 1 || records.front().prevHash == pop::kGenesisHash);
     for (std::size_t i = 0; linked && i < records.size(); ++i) {
@@ -91,7 +97,7 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
     ++stats_.batches;
     const std::string& playerId = prep.playerId;
     const std::string_view batchBytes = prep.bytes;
-    const std::string& batchSha = prep.sha256;
+    std::string& batchSha = prep.sha256;  // names the batch in pop_problems; computed when one is stored
     std::vector<IngestProblem> problems;
     std::optional<Tip> newTip;
     std::int64_t newRecords = 0;
@@ -102,6 +108,7 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
                    "INSERT OR IGNORE INTO pop_problems(player_id, code, seq, message, batch_sha256, batch, "
                    "detected_at) VALUES (?,?,?,?,?,?,?)");
         const bool keep = prep.sizeBytes <= kMaxProofsBatchBytes;
+        if (batchSha.empty()) batchSha = crypto::sha256Hex(batchBytes);
         for (const auto& p : problems) {
             st.bind(1, playerId).bind(2, p.code).bind(3, p.seq).bind(4, p.message).bind(5, batchSha);
             if (keep) st.bindBlob(6, batchBytes);
@@ -225,7 +232,7 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
                 }
                 out.duplicates = static_cast<std::int64_t>(firstNew);
             }
-            std::vector<pop::Record> fresh(records.begin() + static_cast<std::ptrdiff_t>(firstNew), records.end());
+            const auto fresh = std::span(records).subspan(firstNew);
 
             if (!fresh.empty()) {
                 // Continuity with the stored chain: a gap or a broken link is evidence,
@@ -271,18 +278,19 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
                             "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
                             "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "
                             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-                std::string lastHash;
+                std::string_view lastHash;
                 for (std::size_t i = firstNew; i < records.size(); ++i) {
                     const auto& r = records[i];
                     lastHash = hashes[i];
-                    ins.bind(1, playerId).bind(2, r.seq).bind(3, lastHash).bind(4, pop::kindName(r.kind))
-                        .bind(5, r.mediaSha256).bind(6, r.playlistId).bind(7, r.scheduleId).bind(8, r.campaignId)
-                        .bind(9, r.startUtcMs).bind(10, r.endUtcMs).bind(11, r.measuredMs)
-                        .bind(12, pop::outcomeName(r.outcome)).bind(13, lines[i]).bind(14, nowMs);
+                    // Bound by reference: everything lives until the end of this batch.
+                    ins.bindRef(1, playerId).bind(2, r.seq).bindRef(3, lastHash).bindRef(4, pop::kindName(r.kind))
+                        .bindRef(5, r.mediaSha256).bindRef(6, r.playlistId).bindRef(7, r.scheduleId)
+                        .bindRef(8, r.campaignId).bind(9, r.startUtcMs).bind(10, r.endUtcMs).bind(11, r.measuredMs)
+                        .bindRef(12, pop::outcomeName(r.outcome)).bindRef(13, lines[i]).bind(14, nowMs);
                     ins.run();
                 }
                 addToRollups(db, zones_, playerId, place, fresh);
-                newTip = Tip{fresh.back().seq, lastHash};
+                newTip = Tip{fresh.back().seq, std::string(lastHash)};
                 newRecords = static_cast<std::int64_t>(fresh.size());
                 out.ackSeq = fresh.back().seq;
                 out.stored = newRecords;

@@ -80,7 +80,7 @@ public:
         std::string playerId;
         std::string bytes;  // empty when oversized
         std::size_t sizeBytes = 0;
-        std::string sha256;
+        std::string sha256;  // of the bytes; empty until needed (commit computes it for problems)
         Result<pop::Batch> batch = makeError(Errc::Internal, "not parsed");
         std::vector<std::string> hashes;  // of each record line
         bool linked = false;              // every link inside the batch holds

@@ -2,6 +2,7 @@
 
 #include <Poco/Data/SQLite/Utility.h>
 
+#include <climits>
 #include <tuple>
 
 #include "microscape/core/time.hpp"
@@ -22,6 +23,10 @@ SqlStmt& SqlStmt::bind(int i, std::int64_t v) {
 }
 SqlStmt& SqlStmt::bind(int i, std::string_view v) {
     sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+SqlStmt& SqlStmt::bindRef(int i, std::string_view v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
 }
 SqlStmt& SqlStmt::bindBlob(int i, std::string_view v) {
@@ -83,6 +88,12 @@ struct Sums {
             case pop::Outcome::None: break;
         }
     }
+    void add(const Sums& o) {
+        completed += o.completed;
+        interrupted += o.interrupted;
+        failed += o.failed;
+        onScreenMs += o.onScreenMs;
+    }
 };
 
 constexpr const char* kUpsertMedia =
@@ -116,10 +127,16 @@ struct Deltas {
     void add(const std::string& playerId, const PlayerPlace& place, const tz::Zone* zone, const pop::Record& r) {
         if (r.kind != pop::Kind::Play) return;
         auto t = localTimeOf(zone, r.startUtcMs);
-        media[{playerId, t.date, r.mediaSha256, r.playlistId, r.campaignId}].add(r);
-        hour[{playerId, t.date, t.hour}].add(r);
-        campaign[{r.campaignId, place.locationId, t.date}].add(r);
-        location[{place.locationId, t.date, r.mediaSha256}].add(r);
+        Sums one;
+        one.add(r);
+        add(playerId, place, t, r.mediaSha256, r.playlistId, r.campaignId, one);
+    }
+    void add(const std::string& playerId, const PlayerPlace& place, const LocalTime& t, std::string_view mediaSha,
+             std::string_view playlist, std::string_view campaignId, const Sums& s) {
+        media[{playerId, t.date, std::string(mediaSha), std::string(playlist), std::string(campaignId)}].add(s);
+        hour[{playerId, t.date, t.hour}].add(s);
+        campaign[{std::string(campaignId), place.locationId, t.date}].add(s);
+        location[{place.locationId, t.date, std::string(mediaSha)}].add(s);
     }
 
     void write(sqlite3* db) {
@@ -154,10 +171,33 @@ struct Deltas {
 }  // namespace
 
 void addToRollups(sqlite3* db, ZoneCache& zones, const std::string& playerId, const PlayerPlace& place,
-                  const std::vector<pop::Record>& records) {
-    Deltas d;
+                  std::span<const pop::Record> records) {
+    // One player's batch: first summed by local hour and the record's own fields
+    // (views into the records, nothing copied per record), then spread over the
+    // rollup keys, so each table gets one upsert per key.
     const tz::Zone* zone = zones.get(place.zone);
-    for (const auto& r : records) d.add(playerId, place, zone, r);
+    using Key = std::tuple<std::int64_t, std::string_view, std::string_view, std::string_view>;  // local hour
+    std::map<Key, Sums> byHour;
+    for (const auto& r : records) {
+        if (r.kind != pop::Kind::Play) continue;
+        const std::int64_t offsetS = zone ? tz::utcOffsetAt(*zone, r.startUtcMs) : 8 * 3600;
+        const std::int64_t local = r.startUtcMs + offsetS * 1000;
+        const std::int64_t localHour = local >= 0 ? local / 3600000 : (local - 3599999) / 3600000;
+        byHour[{localHour, r.mediaSha256, r.playlistId, r.campaignId}].add(r);
+    }
+    Deltas d;
+    std::int64_t day = INT64_MIN;
+    LocalTime t;
+    for (const auto& [k, sums] : byHour) {
+        const std::int64_t localHour = std::get<0>(k);
+        const std::int64_t thisDay = localHour >= 0 ? localHour / 24 : (localHour - 23) / 24;
+        if (thisDay != day) {
+            day = thisDay;
+            t.date = timeutil::formatDate(timeutil::civilFromDays(day));
+        }
+        t.hour = static_cast<int>(localHour - day * 24);
+        d.add(playerId, place, t, std::get<1>(k), std::get<2>(k), std::get<3>(k), sums);
+    }
     d.write(db);
 }
 

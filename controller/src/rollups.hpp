@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -35,6 +36,7 @@ public:
 
     SqlStmt& bind(int i, std::int64_t v);
     SqlStmt& bind(int i, std::string_view v);    // TEXT, copied
+    SqlStmt& bindRef(int i, std::string_view v); // TEXT, not copied: v must outlive the next step
     SqlStmt& bindBlob(int i, std::string_view v);
     bool step();   // true: a row is available
     void run();    // steps to the end, then resets
@@ -77,7 +79,7 @@ struct PlayerPlace {
 
 // Adds the play records to the three rollup tables (UPSERT).
 void addToRollups(sqlite3* db, ZoneCache& zones, const std::string& playerId, const PlayerPlace& place,
-                  const std::vector<pop::Record>& records);
+                  std::span<const pop::Record> records);
 
 // Deletes every rollup row and recomputes them from pop_records with each
 // player's current place. Returns the number of records read.
