@@ -2,19 +2,100 @@
 
 #include <set>
 
+#include "microscape/core/manifest.hpp"
 #include "rollups.hpp"
 
 namespace microscape::controller {
 
-Result<ExportData> loadExport(Db& db, const ExportRequest& req) {
+namespace {
+
+// One of a player's two evidence files, read a page at a time in seq order from
+// the snapshot. each(line) is called for every stored line (without its LF).
+template <class F>
+void forEachLine(Db& db, bool records, const std::string& playerId, std::int64_t maxRowid, F&& each) {
+    const char* sql = records ? "SELECT seq, record FROM pop_records WHERE player_id = ? AND seq > ? AND rowid <= ? "
+                                "ORDER BY seq LIMIT ?"
+                              : "SELECT last_seq, checkpoint FROM pop_checkpoints WHERE player_id = ? AND last_seq > ? "
+                                "AND rowid <= ? ORDER BY last_seq LIMIT ?";
+    std::int64_t after = 0;
+    std::string page;
+    std::vector<std::size_t> ends;
+    while (true) {
+        page.clear();
+        ends.clear();
+        db.read([&](DbConn& c) {
+            SqlStmt st(sqliteOf(c), sql);
+            st.bind(1, playerId).bind(2, after).bind(3, maxRowid).bind(4, std::int64_t(kExportPageRows));
+            while (st.step()) {
+                after = st.i64(0);
+                page += st.str(1);
+                ends.push_back(page.size());
+            }
+        });
+        std::size_t begin = 0;
+        for (auto end : ends) {
+            each(std::string_view(page).substr(begin, end - begin));
+            begin = end;
+        }
+        if (ends.size() < static_cast<std::size_t>(kExportPageRows)) return;
+    }
+}
+
+// Hashes and sizes one file of the snapshot (and counts its lines).
+audit::FileEntry hashFile(Db& db, bool records, const std::string& playerId, std::int64_t maxRowid,
+                          std::uint64_t& lines) {
+    crypto::Sha256 h;
+    audit::FileEntry f;
+    f.name = records ? audit::recordsPath(playerId) : audit::checkpointsPath(playerId);
+    forEachLine(db, records, playerId, maxRowid, [&](std::string_view line) {
+        h.update(line);
+        h.update("\n", 1);
+        f.sizeBytes += line.size() + 1;
+        ++lines;
+    });
+    f.sha256 = crypto::toHex(h.finish());
+    return f;
+}
+
+// Buffers small writes into large ones and hashes what passes.
+class HashingWriter {
+public:
+    explicit HashingWriter(tar::Writer& w) : w_(w) {}
+    Status add(std::string_view bytes) {
+        h_.update(bytes);
+        buf_.append(bytes);
+        if (buf_.size() >= (1u << 18)) return flush();
+        return {};
+    }
+    Status flush() {
+        auto st = w_.write(buf_.data(), buf_.size());
+        buf_.clear();
+        return st;
+    }
+    std::string hex() { return crypto::toHex(h_.finish()); }
+
+private:
+    tar::Writer& w_;
+    crypto::Sha256 h_;
+    std::string buf_;
+};
+
+}  // namespace
+
+Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
+    ExportPlan plan;
+    std::vector<audit::PlayerEntry> players;
+    std::vector<audit::MediaName> media;
     try {
-        return db.read([&](DbConn& c) -> Result<ExportData> {
+        auto st = db.read([&](DbConn& c) -> Status {
             sqlite3* h = sqliteOf(c);
-            ExportData d;
-            d.manifest.exportId = req.exportId;
-            d.manifest.createdAtMs = req.nowMs;
-            d.manifest.fromMs = req.fromMs;
-            d.manifest.toMs = req.toMs;
+            {
+                SqlStmt snap(h, "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM pop_records), "
+                                "(SELECT COALESCE(MAX(rowid), 0) FROM pop_checkpoints)");
+                snap.step();
+                plan.maxRecordRowid = snap.i64(0);
+                plan.maxCheckpointRowid = snap.i64(1);
+            }
             const std::set<std::string> wanted(req.players.begin(), req.players.end());
             std::set<std::string> found;
             SqlStmt ps(h,
@@ -41,47 +122,87 @@ Result<ExportData> loadExport(Db& db, const ExportRequest& req) {
                 e.venueType = ps.str(6);
                 e.district = ps.str(7);
                 e.timeZone = ps.str(8);
-                d.players.push_back(std::move(e));
+                players.push_back(std::move(e));
             }
             for (const auto& w : wanted)
                 if (!found.count(w)) return makeError(Errc::NotFound, "no player " + w);
-
-            SqlStmt rs(h, "SELECT record FROM pop_records WHERE player_id = ? ORDER BY seq");
-            SqlStmt cs(h, "SELECT checkpoint FROM pop_checkpoints WHERE player_id = ? ORDER BY last_seq");
-            for (const auto& p : d.players) {
-                audit::PlayerEvidence ev;
-                rs.bind(1, p.playerId);
-                while (rs.step()) {
-                    auto r = pop::parseRecord(rs.str(0));
-                    if (!r) return makeError(Errc::Internal, "a stored record of " + p.playerId + " is unreadable");
-                    ev.records.push_back(std::move(*r));
-                }
-                rs.reset();
-                cs.bind(1, p.playerId);
-                while (cs.step()) {
-                    auto cp = pop::parseCheckpoint(cs.str(0));
-                    if (!cp) return makeError(Errc::Internal, "a stored checkpoint of " + p.playerId + " is unreadable");
-                    ev.checkpoints.push_back(std::move(*cp));
-                }
-                cs.reset();
-                if (ev.records.empty() && ev.checkpoints.empty()) continue;
-                d.records += ev.records.size();
-                d.evidence.emplace(p.playerId, std::move(ev));
-            }
             SqlStmt ms(h, "SELECT sha256, display_name, kind FROM media ORDER BY sha256");
-            while (ms.step()) d.media.push_back({ms.str(0), ms.str(1), ms.str(2)});
-            return d;
+            while (ms.step()) media.push_back({ms.str(0), ms.str(1), ms.str(2)});
+            return {};
         });
+        if (!st) return st.error();
+
+        plan.keysJson = audit::keysBytes(players);
+        plan.mediaJson = audit::mediaBytes(media);
+        auto& m = plan.manifest;
+        m.exportId = req.exportId;
+        m.createdAtMs = req.nowMs;
+        m.fromMs = req.fromMs;
+        m.toMs = req.toMs;
+        m.files.push_back({std::string(audit::kKeysName), crypto::sha256Hex(plan.keysJson), plan.keysJson.size()});
+        m.files.push_back({std::string(audit::kMediaName), crypto::sha256Hex(plan.mediaJson), plan.mediaJson.size()});
+        for (const auto& p : players) {
+            if (!manifest::isValidId(p.playerId))
+                return makeError(Errc::Internal, "stored player id '" + p.playerId + "' cannot name a file");
+            std::uint64_t records = 0, checkpoints = 0;
+            auto rf = hashFile(db, true, p.playerId, plan.maxRecordRowid, records);
+            auto cf = hashFile(db, false, p.playerId, plan.maxCheckpointRowid, checkpoints);
+            if (!records && !checkpoints) continue;  // enrolled, nothing to prove yet
+            plan.records += records;
+            plan.playersWithEvidence.push_back(p.playerId);
+            m.files.push_back(std::move(rf));
+            m.files.push_back(std::move(cf));
+        }
+        for (const auto& f : m.files) plan.totalBytes += f.sizeBytes;
+        return plan;
     } catch (const std::exception& e) {
         return makeError(Errc::Internal, std::string("reading the evidence failed: ") + e.what());
     }
 }
 
+Status streamExport(Db& db, const ExportPlan& plan, const crypto::PrivateKey& controllerKey, tar::ByteSink& sink) {
+    audit::ExportManifest m = plan.manifest;
+    m.format = audit::kFormatVersion;
+    m.signer = controllerKey.publicKey().id();
+    const std::string manifestBytes = audit::manifestBytes(m);
+    const std::int64_t mtime = m.createdAtMs / 1000;
+    tar::Writer w(sink);
+    MS_TRY(w.add(audit::kExportName, manifestBytes, mtime));
+    MS_TRY(w.add(audit::kExportSigName, controllerKey.sign(manifestBytes), mtime));
+    MS_TRY(w.add(audit::kKeysName, plan.keysJson, mtime));
+    MS_TRY(w.add(audit::kMediaName, plan.mediaJson, mtime));
+    std::size_t fileIndex = 2;  // after keys.json and media.json
+    try {
+        for (const auto& id : plan.playersWithEvidence) {
+            for (bool records : {true, false}) {
+                const audit::FileEntry& f = m.files.at(fileIndex++);
+                MS_TRY(w.begin(f.name, f.sizeBytes, mtime));
+                HashingWriter out(w);
+                Status st;  // the first write error, if any
+                forEachLine(db, records, id, records ? plan.maxRecordRowid : plan.maxCheckpointRowid,
+                            [&](std::string_view line) {
+                                if (!st) return;
+                                st = out.add(line);
+                                if (st) st = out.add("\n");
+                            });
+                if (st) st = out.flush();
+                if (!st) return st;
+                if (out.hex() != f.sha256)
+                    return makeError(Errc::Internal, f.name + " changed while the export was streamed");
+                MS_TRY(w.end());  // Usage if the size changed: also fatal
+            }
+        }
+    } catch (const std::exception& e) {
+        return makeError(Errc::Internal, std::string("reading the evidence failed: ") + e.what());
+    }
+    return w.finish();
+}
+
 Status writeAuditExport(Db& db, const ExportRequest& req, const crypto::PrivateKey& controllerKey,
                         tar::ByteSink& sink) {
-    auto d = loadExport(db, req);
-    if (!d) return d.error();
-    return audit::writeExport(sink, d->manifest, d->players, d->media, d->evidence, controllerKey);
+    auto plan = planExport(db, req);
+    if (!plan) return plan.error();
+    return streamExport(db, *plan, controllerKey, sink);
 }
 
 }  // namespace microscape::controller

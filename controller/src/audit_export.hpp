@@ -1,8 +1,13 @@
-// The auditor's evidence export (docs/audit-export.md) built from the store:
-// every selected player's whole chain and checkpoints, the enrolled keys with who
-// enrolled them, media names, all signed with the controller's content key by
-// audit::writeExport. Thread-safety: reads through Db (serialised); the sink is
-// the caller's.
+// The auditor's evidence export (docs/audit-export.md), streamed from the store:
+// every selected player's whole chain and checkpoints, exactly as the players
+// signed them, the enrolled keys with who enrolled them and media names, listed
+// with their hashes in export.json and signed with the controller's content key.
+// Memory is bounded by one page of rows whatever the number of records: a first
+// pass hashes and sizes each player's files (export.json, written first, lists
+// them), a second pass writes them. Both passes read a snapshot of the
+// append-only evidence (rows up to the rowids seen when the plan was made), a
+// page at a time, so ingest goes on while an export streams.
+// Thread-safety: reads through Db (serialised per page); the sink is the caller's.
 #pragma once
 
 #include <cstdint>
@@ -24,19 +29,32 @@ struct ExportRequest {
     std::string exportId;
 };
 
-// Loads the evidence into the export model (for the writer and for tests).
-// Errors: NotFound (a requested player is unknown), Internal (stored evidence
-// unreadable).
-struct ExportData {
-    audit::ExportManifest manifest;
-    std::vector<audit::PlayerEntry> players;
-    std::vector<audit::MediaName> media;
-    std::map<std::string, audit::PlayerEvidence> evidence;
-    std::size_t records = 0;
+// What an export will hold, hashed (the first pass).
+struct ExportPlan {
+    audit::ExportManifest manifest;  // files listed, not yet signed
+    std::string keysJson;            // keys.json bytes
+    std::string mediaJson;           // media.json bytes
+    std::vector<std::string> playersWithEvidence;  // in file order
+    std::int64_t maxRecordRowid = 0;               // the snapshot
+    std::int64_t maxCheckpointRowid = 0;
+    std::uint64_t records = 0;
+    std::uint64_t totalBytes = 0;  // of all files listed (without tar overhead)
 };
-Result<ExportData> loadExport(Db& db, const ExportRequest& req);
 
-// Loads and writes the export tar to sink. Errors: those of loadExport, Io.
+// Rows read per page (and per Db lock).
+constexpr int kExportPageRows = 2000;
+
+// The first pass. Errors: NotFound (a requested player is unknown), Internal
+// (stored evidence unreadable).
+Result<ExportPlan> planExport(Db& db, const ExportRequest& req);
+
+// The second pass: writes the tar (export.json, export.sig, keys.json,
+// media.json, then each player's records and checkpoints) to sink. Errors: Io
+// (the sink failed), Internal (the store changed under the snapshot, or failed;
+// the tar is then incomplete and must be discarded).
+Status streamExport(Db& db, const ExportPlan& plan, const crypto::PrivateKey& controllerKey, tar::ByteSink& sink);
+
+// Both passes.
 Status writeAuditExport(Db& db, const ExportRequest& req, const crypto::PrivateKey& controllerKey,
                         tar::ByteSink& sink);
 

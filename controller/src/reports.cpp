@@ -487,19 +487,21 @@ void auditExport(RequestCtx& ctx) {
     req.players = listParam(ctx, "players");
     req.nowMs = ctx.svc.nowMs();
     req.exportId = "exp-" + std::to_string(req.nowMs);
-    auto data = loadExport(ctx.svc.db, req);
-    if (!data) {
-        if (data.error().code == Errc::NotFound) throw ApiError(404, "not_found", data.error().message);
-        throw ApiError(500, "internal", data.error().str());
-    }
     auto key = crypto::PrivateKey::load((ctx.svc.config.dataDir / "keys" / kSigningKeyFile).string());
     if (!key) throw ApiError(500, "internal", "the content signing key is unavailable");
+    // The first pass (hashes for export.json) before the response starts, so that
+    // its errors are still proper HTTP errors; then the tar streams.
+    auto plan = planExport(ctx.svc.db, req);
+    if (!plan) {
+        if (plan.error().code == Errc::NotFound) throw ApiError(404, "not_found", plan.error().message);
+        throw ApiError(500, "internal", plan.error().str());
+    }
     ctx.svc.db.write([&](DbConn& c) {
         Poco::JSON::Object::Ptr what = new Poco::JSON::Object;
         what->set("from", isoUtc(req.fromMs));
         what->set("to", isoUtc(req.toMs));
         what->set("players", toArray(req.players));
-        what->set("records", static_cast<Poco::Int64>(data->records));
+        what->set("records", static_cast<Poco::Int64>(plan->records));
         recordAudit(c, ctx, "export", "proof_of_play", req.exportId, {}, what);
     });
     ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
@@ -508,7 +510,7 @@ void auditExport(RequestCtx& ctx) {
     ctx.resp.set("Cache-Control", "no-store");
     ctx.resp.setChunkedTransferEncoding(true);
     StreamSink sink(ctx.resp.send());
-    auto st = audit::writeExport(sink, data->manifest, data->players, data->media, data->evidence, *key);
+    auto st = streamExport(ctx.svc.db, *plan, *key, sink);
     if (!st) throw std::runtime_error("export " + req.exportId + " failed: " + st.error().str());
 }
 
