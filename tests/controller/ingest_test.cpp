@@ -225,6 +225,40 @@ TEST_CASE("ingest refuses bad signatures and unknown or revoked keys and oversiz
         CHECK(w.problemCodes(p.id) == std::vector<std::string>{"oversized"});
         CHECK(w.count("SELECT COUNT(*) FROM pop_problems WHERE batch IS NULL") == 1);
     }
+    SECTION("more records than a batch may hold, though within the byte limit") {
+        auto many = makePlayer("p-many", static_cast<int>(pop::kMaxBatchRecords) + 1);
+        w.enrol(many);
+        const auto b = many.batch(1, static_cast<std::int64_t>(pop::kMaxBatchRecords) + 1);
+        REQUIRE(b.size() <= kMaxProofsBatchBytes);
+        auto r = w.ingest.ingestBatch(many.id, b, w.now);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == Errc::TooLarge);
+        CHECK(w.problemCodes(many.id) == std::vector<std::string>{"oversized"});
+        CHECK(w.count("SELECT COUNT(*) FROM pop_records") == 0);
+        // Split into allowed batches, the same records are stored.
+        REQUIRE(w.ingest.ingestBatch(many.id, many.batch(1, 1000), w.now)->ackSeq == 1000);
+        REQUIRE(w.ingest.ingestBatch(many.id, many.batch(1001, 1001), w.now)->ackSeq == 1001);
+    }
+    SECTION("a record duplicated inside a signed batch") {
+        pop::Batch b;
+        b.records = {p.records[0], p.records[1], p.records[1], p.records[2]};
+        b.checkpoint = pop::makeCheckpoint(b.records, kDay, *p.key);
+        auto r = w.ingest.ingestBatch(p.id, pop::encodeBatch(b), w.now);
+        if (r) CHECK_FALSE(r->accepted);  // refused either as malformed or by the chain check
+        CHECK_FALSE(w.problemCodes(p.id).empty());
+        CHECK(w.count("SELECT COUNT(*) FROM pop_records") == 0);
+        // The honest batch afterwards is stored whole.
+        REQUIRE(w.ingest.ingestBatch(p.id, p.batch(1, 5), w.now)->ackSeq == 5);
+    }
+    SECTION("records of another player under this player's signature") {
+        auto other = makePlayer("p-other", 3);
+        mstest::SimPlayer spliced = other;
+        spliced.key = p.key;  // signed with p's key, but the records name p-other
+        auto r = w.ingest.ingestBatch(p.id, spliced.batch(1, 3), w.now);
+        if (r) CHECK_FALSE(r->accepted);
+        CHECK_FALSE(w.problemCodes(p.id).empty());
+        CHECK(w.count("SELECT COUNT(*) FROM pop_records") == 0);
+    }
     SECTION("garbage") {
         auto r = w.ingest.ingestBatch(p.id, "not a batch\n", w.now);
         REQUIRE_FALSE(r);
