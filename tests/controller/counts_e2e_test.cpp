@@ -1,0 +1,329 @@
+// Done means (issue 6): after real screens have played for a while, the plays
+// report (media x location x day) equals, number for number, what the offline
+// verifier (microscape-pack audit --csv) recounts from the evidence export. Three
+// headless `microscape-player run` processes at a mall, a garage entrance and a
+// building entrance play their venue's posters and a short clip; every record
+// they journal reaches the controller; then the API's report, the export and the
+// verifier's CSV are compared.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "../support/process.hpp"
+#include "microscape/core/audit.hpp"
+#include "microscape/core/json.hpp"
+#include "microscape/core/tar.hpp"
+#include "microscape/core/time.hpp"
+#include "test_support.hpp"
+
+using namespace mstest;
+using namespace microscape;
+using namespace Poco::Data::Keywords;
+using microscape::testing::runProcess;
+
+namespace {
+
+constexpr std::int64_t kDayMs = 86400000, kEast8Ms = 8 * 3600000;
+
+std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+// The Asia/Shanghai local date `offsetDays` from today's.
+std::string localDate(int offsetDays) {
+    return timeutil::formatDate(timeutil::civilFromDays((nowMs() + kEast8Ms) / kDayMs + offsetDays));
+}
+
+int createLocation(Client& admin, const std::string& name, const std::string& venue) {
+    Poco::JSON::Object::Ptr l = new Poco::JSON::Object;
+    l->set("name", name);
+    l->set("venueType", venue);
+    l->set("district", "锦江区");
+    l->set("timezone", "Asia/Shanghai");
+    auto r = admin.post("/api/v1/locations", jsonString(l));
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return r.json()->getValue<int>("id");
+}
+
+// `microscape-player enroll` at a location; returns the player id.
+std::string enrolAt(TestServer& srv, Client& admin, const fs::path& dir, int locationId) {
+    auto t = admin.post("/api/v1/enrollment-tokens",
+                        R"({"name":"screen","locationId":)" + std::to_string(locationId) + "}");
+    REQUIRE(t.status == 201);
+    auto r = runProcess({playerBin(), "enroll", "--controller-http", "http://127.0.0.1:" + std::to_string(srv.port()),
+                         "--token", t.json()->getValue<std::string>("token"), "--data-dir", dir.string()});
+    INFO(r.out << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto cfg = json::parse(readFile(dir / "player.json"));
+    REQUIRE(cfg.ok());
+    return cfg->find("player_id")->asString();
+}
+
+// A background `microscape-player run`, stopped (SIGTERM) when it goes out of scope.
+struct Screen {
+    pid_t pid = -1;
+    Screen(const fs::path& dir, const fs::path& log, bool playback) {
+        const std::string bin = playerBin(), logFile = log.string();
+        std::vector<std::string> args{bin, "run", "--data-dir", dir.string()};
+        if (playback) {
+            for (const char* x : {"--width", "320", "--height", "180"}) args.push_back(x);
+        } else {
+            args.push_back("--no-playback");
+        }
+        std::vector<char*> argv;
+        for (auto& x : args) argv.push_back(x.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        if (::posix_spawn(&pid, bin.c_str(), &fa, &attr, argv.data(), environ) != 0) pid = -1;
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    int stop() {
+        if (pid <= 0) return -1;
+        ::kill(pid, SIGTERM);
+        int st = 0;
+        ::waitpid(pid, &st, 0);
+        pid = -1;
+        return st;
+    }
+    ~Screen() { stop(); }
+};
+
+template <class F>
+bool waitFor(F&& f, int timeoutMs) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (std::chrono::steady_clock::now() < until) {
+        if (f()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return f();
+}
+
+std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId) {
+    Poco::Data::Session s("SQLite", controllerDb.string());
+    Poco::Int64 n = 0;
+    std::string id = playerId;
+    s << "SELECT COUNT(*) FROM pop_records WHERE player_id = ?", use(id), into(n), now;
+    return n;
+}
+
+std::int64_t storedPlays(const fs::path& controllerDb, const std::string& playerId) {
+    Poco::Data::Session s("SQLite", controllerDb.string());
+    Poco::Int64 n = 0;
+    std::string id = playerId;
+    s << "SELECT COUNT(*) FROM pop_records WHERE player_id = ? AND kind = 'play'", use(id), into(n), now;
+    return n;
+}
+
+std::int64_t journalLastSeq(const fs::path& dir) {
+    Poco::Data::Session s("SQLite", (dir / "state.db").string());
+    Poco::Int64 last = 0;
+    s << "SELECT COALESCE(MAX(seq), 0) FROM pop_records", into(last), now;
+    return last;
+}
+
+std::vector<std::string> splitCsvLine(const std::string& line) {
+    std::vector<std::string> out;
+    std::string cur;
+    bool quoted = false;
+    for (char c : line) {
+        if (c == '"') quoted = !quoted;
+        else if (c == ',' && !quoted) {
+            out.push_back(cur);
+            cur.clear();
+        } else cur += c;
+    }
+    out.push_back(cur);
+    return out;
+}
+
+using Key = std::tuple<std::string, std::string, std::string>;  // location id, local date, media sha256
+struct Counts {
+    std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenS = 0;
+    bool operator==(const Counts&) const = default;
+};
+
+}  // namespace
+
+TEST_CASE("after real screens have played, the plays report equals the verifier's recount of the export exactly",
+          "[controller][pop][e2e][counts]") {
+    if (::access(playerBin().c_str(), X_OK) != 0) {
+        WARN("microscape-player not built; skipping");
+        return;
+    }
+    Poco::Data::SQLite::Connector::registerConnector();
+    TestServer srv([](auto& c) { c.zmqHeartbeatMs = 200; });
+    TempDir fx;
+    Client admin = srv.admin();
+    Client ed = srv.userClient("ed", "editor", "ops");
+    Client ap = srv.userClient("ap", "approver");
+    Client auditor = srv.userClient("auditor1", "auditor");
+
+    // What each venue type shows: its own poster and one short clip for all.
+    const int clip = uploadApproved(ed, ap, makeMp4(fx.path, 2), "clip.mp4", "video/mp4");
+    struct Venue {
+        const char* type;
+        const char* location;
+        const char* poster;
+        int locationId = 0;
+        std::string playerId;
+        fs::path dir;
+    };
+    std::vector<Venue> venues(3);
+    venues[0] = {"mall", "万达广场一层中庭", "反诈防骗", 0, {}, {}};
+    venues[1] = {"garage_entrance", "万达广场地下车库入口", "一盔一带", 0, {}, {}};
+    venues[2] = {"building_entrance", "市民中心东门", "禁毒宣传", 0, {}, {}};
+    for (auto& v : venues) {
+        v.locationId = createLocation(admin, v.location, v.type);
+        const int poster = uploadApproved(ed, ap, makePng(fx.path, v.poster, 320, 180), std::string(v.type) + ".png");
+        const int pl = createdId(ed.post("/api/v1/playlists",
+                                         R"({"name":")" + std::string(v.type) + R"(","items":[{"mediaId":)" +
+                                             std::to_string(poster) + R"(,"durationMs":1500},{"mediaId":)" +
+                                             std::to_string(clip) + "}]}"));
+        createdId(ed.post("/api/v1/schedules", R"({"name":")" + std::string(v.type) + R"(","playlistId":)" +
+                                                   std::to_string(pl) +
+                                                   R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31",)"
+                                                   R"("target":{"venueTypes":[")" + v.type + R"("]}})"));
+    }
+    for (auto& v : venues) {
+        v.dir = fx.path / v.type;
+        v.playerId = enrolAt(srv, admin, v.dir, v.locationId);
+    }
+
+    // The screens play for about 35 s, then stop cleanly (the item on air is
+    // journalled as interrupted).
+    const fs::path cdb = srv.dataDir() / "controller.db";
+    auto logOf = [&](const Venue& v) { return fx.path / (std::string(v.type) + ".log"); };
+    {
+        std::vector<std::unique_ptr<Screen>> screens;
+        for (auto& v : venues) screens.push_back(std::make_unique<Screen>(v.dir, logOf(v), true));
+        for (auto& v : venues) {
+            INFO(v.type << " log:\n" << readFile(logOf(v)));
+            REQUIRE(waitFor([&] { return storedCount(cdb, v.playerId) >= 3; }, 30000));
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(25));
+        for (auto& s : screens) CHECK(WIFEXITED(s->stop()));
+    }
+    // Whatever the journals hold reaches the controller (sync-only runs upload it).
+    {
+        std::vector<std::unique_ptr<Screen>> syncs;
+        for (auto& v : venues) syncs.push_back(std::make_unique<Screen>(v.dir, logOf(v), false));
+        for (auto& v : venues) {
+            const std::int64_t last = journalLastSeq(v.dir);
+            INFO(v.type << " log:\n" << readFile(logOf(v)));
+            REQUIRE(last >= 3);
+            REQUIRE(waitFor([&] { return storedCount(cdb, v.playerId) == last; }, 15000));
+        }
+    }
+
+    // The auditor's export over a period holding every play, and the verifier.
+    const std::string yesterday = localDate(-1), tomorrow = localDate(1), later = localDate(2);
+    auto exp = auditor.get("/api/v1/audit/export?from=" + yesterday + "T00:00:00%2B08:00&to=" + later +
+                           "T00:00:00%2B08:00");
+    INFO(exp.body.substr(0, 300));
+    REQUIRE(exp.status == 200);
+    const auto tarPath = fx.path / "export.tar";
+    std::ofstream(tarPath, std::ios::binary) << exp.body;
+    const auto pub = (srv.dataDir() / "keys" / "content-signing.pub.pem").string();
+    auto cli = runProcess({MICROSCAPE_PACK_BIN, "audit", "--pub", pub, "--csv", tarPath.string()});
+    INFO(cli.out << cli.err);
+    REQUIRE(cli.exitCode == 0);
+
+    std::map<Key, Counts> verified;
+    {
+        REQUIRE(cli.out.rfind("\xEF\xBB\xBF", 0) == 0);
+        std::istringstream in(cli.out.substr(3));
+        std::string line, header;
+        std::getline(in, header);
+        if (!header.empty() && header.back() == '\r') header.pop_back();
+        auto cols = splitCsvLine(header);
+        std::map<std::string, std::size_t> at;
+        for (std::size_t i = 0; i < cols.size(); ++i) at[cols[i]] = i;
+        while (std::getline(in, line)) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.empty()) continue;
+            auto f = splitCsvLine(line);
+            CHECK(f.at(at.at("status")) == "VERIFIED");
+            verified[Key{f.at(at.at("location_id")), f.at(at.at("date")), f.at(at.at("media_sha256"))}] =
+                Counts{std::stoll(f.at(at.at("completed"))), std::stoll(f.at(at.at("interrupted"))),
+                       std::stoll(f.at(at.at("failed"))), std::stoll(f.at(at.at("on_screen_seconds")))};
+        }
+    }
+
+    // The controller's report, per media x location x local day, over the same days.
+    auto rep = auditor.get("/api/v1/reports/plays?from=" + yesterday + "&to=" + tomorrow + "&by=location,day,media");
+    INFO(rep.body.substr(0, 500));
+    REQUIRE(rep.status == 200);
+    std::map<Key, Counts> reported;
+    std::int64_t plays = 0;
+    auto rows = rep.json()->getArray("rows");
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+        auto o = rows->getObject(static_cast<unsigned>(i));
+        Counts c{o->getValue<std::int64_t>("completed"), o->getValue<std::int64_t>("interrupted"),
+                 o->getValue<std::int64_t>("failed"), o->getValue<std::int64_t>("on_screen_ms") / 1000};
+        plays += c.completed + c.interrupted + c.failed;
+        reported[Key{o->getValue<std::string>("location_id"), o->getValue<std::string>("day"),
+                     o->getValue<std::string>("media")}] = c;
+    }
+    std::int64_t stored = 0;
+    for (auto& v : venues) stored += storedPlays(cdb, v.playerId);
+    WARN(plays << " plays in " << reported.size() << " report rows; " << stored << " play records stored");
+
+    // Number for number.
+    CHECK(reported == verified);
+    // Every venue has both of its media, and nothing else: the poster of another
+    // venue type never played here.
+    CHECK(verified.size() == 6);
+    std::map<std::string, int> rowsPerLocation;
+    for (const auto& [k, c] : verified) {
+        ++rowsPerLocation[std::get<0>(k)];
+        CHECK(c.completed + c.interrupted > 0);
+    }
+    for (auto& v : venues) CHECK(rowsPerLocation[std::to_string(v.locationId)] == 2);
+    CHECK(plays == stored);  // every play is counted once
+
+    // Scheduled vs played is sane: no screen proved more plays than its schedule had.
+    auto svp = auditor.get("/api/v1/reports/scheduled-vs-played?from=" + yesterday + "&to=" + tomorrow);
+    INFO(svp.body.substr(0, 500));
+    REQUIRE(svp.status == 200);
+    auto svpRows = svp.json()->getArray("rows");
+    std::map<std::string, std::int64_t> playedBy;
+    for (std::size_t i = 0; i < svpRows->size(); ++i) {
+        auto o = svpRows->getObject(static_cast<unsigned>(i));
+        const std::int64_t scheduled = o->getValue<std::int64_t>("scheduled_plays");
+        const std::int64_t played = o->getValue<std::int64_t>("completed") + o->getValue<std::int64_t>("interrupted") +
+                                    o->getValue<std::int64_t>("failed");
+        INFO(o->getValue<std::string>("screen") << " " << o->getValue<std::string>("day"));
+        CHECK(played <= scheduled + 2);  // + the item on air at each start and stop
+        CHECK(o->getValue<std::int64_t>("shortfall") == std::max<std::int64_t>(0, scheduled - o->getValue<std::int64_t>("completed")));
+        playedBy[o->getValue<std::string>("screen")] += played;
+    }
+    for (auto& v : venues) CHECK(playedBy[v.playerId] == storedPlays(cdb, v.playerId));
+}
