@@ -219,7 +219,7 @@ on_exit() {
   trap - EXIT INT TERM
   [ -t 1 ] && printf '\n'
   if [ ${#PIDS[@]} -gt 0 ]; then
-    echo "quickstart: stopping ${!PIDS[*]}"
+    echo "quickstart: stopping the screens, then the controller"
     stop_all
   fi
   echo "quickstart: stopped; the demo data stays in $dir (run again to resume, --reset to start afresh)"
@@ -231,10 +231,12 @@ in_loop=0
 on_signal() { stopping=1; [ "$in_loop" = 1 ] || exit 130; }
 trap on_signal INT TERM
 
-# start NAME LOGFILE COMMAND... — runs COMMAND in the background (its output to LOGFILE).
+# start NAME LOGFILE COMMAND... — runs COMMAND in the background (its output to
+# LOGFILE) in a session of its own, so that Ctrl-C in the terminal reaches only
+# this script, which then stops the screens before the controller.
 start() {
   local name=$1 log=$2; shift 2
-  "$@" >>"$log" 2>&1 </dev/null &
+  setsid "$@" >>"$log" 2>&1 </dev/null &
   PIDS[$name]=$!
   echo "${PIDS[$name]}" >"$dir/run/$name.pid"
 }
@@ -480,7 +482,7 @@ started=$SECONDS
 in_loop=1
 while [ "$stopping" = 0 ]; do
   for s in controller "${SCREENS[@]}"; do
-    alive "$s" || die "$s stopped unexpectedly (see $dir/logs/$s.log)"
+    alive "$s" || [ "$stopping" = 1 ] || die "$s stopped unexpectedly (see $dir/logs/$s.log)"
   done
   line=$(status_line)
   if [ -t 1 ]; then printf '\r\033[K%s' "$line"; else printf 'status: %s\n' "$line"; fi

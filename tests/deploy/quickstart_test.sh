@@ -108,6 +108,18 @@ until [ "$(total_plays)" -gt "$first" ] && [ "$(online_count 2>/dev/null || echo
   [ $SECONDS -lt $deadline ] || fail "second run: no new plays or not 3 screens online within 90 s"
   sleep 2
 done
+# The takeover example: sent to the garage screen only, which then plays it.
+out=$("$src/deploy/quickstart.sh" takeover --dir "$demo" --minutes 1 2>&1) || fail "takeover failed: $out"
+grep -q '地下车库出入口' <<<"$out" || fail "takeover output: $out"
+garage=$(jq -r .player_id "$demo/screens/garage/player.json")
+deadline=$((SECONDS + 60))
+until [ "$(sqlite3 "$demo/controller/controller.db" "SELECT count(*) FROM pop_records WHERE schedule LIKE 'tko-%' AND player_id = '$garage'")" -gt 0 ]; do
+  kill -0 "$qs_pid" 2>/dev/null || fail "second run ended by itself"
+  [ $SECONDS -lt $deadline ] || fail "the garage screen did not play the takeover within 60 s"
+  sleep 2
+done
+others=$(sqlite3 "$demo/controller/controller.db" "SELECT count(*) FROM pop_records WHERE schedule LIKE 'tko-%' AND player_id != '$garage'")
+[ "$others" = 0 ] || fail "the garage takeover played on $others other screens"
 kill -TERM "$qs_pid"
 set +e
 wait "$qs_pid"; rc=$?
