@@ -29,7 +29,7 @@ leftovers() {
   local p out=""
   for p in /proc/[0-9]*; do
     [ "${p#/proc/}" = "$$" ] && continue
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--data-dir $demo/"; then out+=" ${p#/proc/}"; fi
+    if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "--data-dir $demo/"; then out+=" ${p#/proc/}"; fi
   done
   echo "$out"
 }
@@ -65,9 +65,11 @@ set -e
 # --- First run: set-up, then about a minute of play; check the API while it runs.
 "$src/deploy/quickstart.sh" --no-build --bin "$bin" --dir "$demo" --for 60 --screen 320x180 >"$work/run1.out" 2>&1 &
 qs_pid=$!
-seen_online=0 seen_plays=0
+seen_online=0 seen_plays=0 seen_console=0
 while kill -0 "$qs_pid" 2>/dev/null; do
   if grep -q '^READY=1' "$demo/demo.env" 2>/dev/null; then
+    # shellcheck disable=SC1091
+    (. "$demo/demo.env" && curl -sf --max-time 5 "http://127.0.0.1:$HTTP_PORT/login") | grep -q '<html' && seen_console=1
     [ "$(online_count 2>/dev/null || echo 0)" = 3 ] && seen_online=1
     if per=$(plays_per_screen 2>/dev/null) && [ "$(wc -l <<<"$per")" = 3 ] && ! grep -qx 0 <<<"$per"; then
       seen_plays=1
@@ -82,6 +84,7 @@ qs_pid=""
 [ "$rc" = 0 ] || fail "first run exited $rc"
 [ "$seen_online" = 1 ] || fail "the API never showed 3 screens online"
 [ "$seen_plays" = 1 ] || fail "the API never showed plays counted for each of the 3 screens"
+[ "$seen_console" = 1 ] || fail "the console page was never served"
 grep -q 'http://127.0.0.1:[0-9]*/' "$work/run1.out" || fail "no console address printed"
 for u in admin editor approver auditor; do
   grep -qE "^ +$u +demo-[0-9a-f]+" "$work/run1.out" || fail "no login printed for $u"
