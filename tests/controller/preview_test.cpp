@@ -97,7 +97,7 @@ fs::path previewFile(const TestServer& srv, const std::string& playerId) {
 
 }  // namespace
 
-TEST_CASE("a screen's preview is its latest screenshot: asked for through the hub, cached a minute, kept when offline",
+TEST_CASE("a screen preview is its latest screenshot asked for through the hub and cached for a minute and kept when offline",
           "[controller][player][preview][e2e]") {
     if (::access(playerBin().c_str(), X_OK) != 0) {
         WARN("microscape-player not built; skipping");
