@@ -482,7 +482,6 @@ void Engine::goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWall
     next->onAirWallMs = wallNow();
     next->onAirSteadyMs = steadyMs();
     next->nextDrawSteadyMs = next->onAirSteadyMs + 1000 / config_.drawnFps;
-    next->serial = ++playSerial_;
     cardSecond_ = -1;
     Frame first = next->drawsItself() ? *next->drawn : next->slot->snapshot();
     next->frameDigest = first.empty() ? std::string() : frameDigest(first);
@@ -491,6 +490,9 @@ void Engine::goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWall
     bool wasPlaying = onAir_ != nullptr;
     {
         std::lock_guard lock(stateMutex_);
+        // With the output: the old slot's frame tap reads the serial under this
+        // lock, and must not label its last frames with the new play's serial.
+        next->serial = ++playSerial_;
         if (next->drawsItself()) {
             outputSlot_.reset();
             outputStill_ = next->drawn;

@@ -219,7 +219,6 @@ private:
     std::int64_t darkSinceWallMs_ = 0, darkSinceSteadyMs_ = 0;
     bool reevaluate_ = true;
     std::uint64_t nextSlotId_ = 1;
-    std::uint64_t playSerial_ = 0;
     std::int64_t clockSkewMs_ = 0;
     std::int64_t startSteadyMs_ = 0;
     std::int64_t lastPreviewSteadyMs_ = 0;
@@ -233,6 +232,7 @@ private:
     std::shared_ptr<const Frame> outputStill_;  // dark, a card, or a drawn frame
     std::vector<FrameSample> trace_;
     std::string traceMedia_;  // media of the play on air, for the tap
+    std::uint64_t playSerial_ = 0;  // of the play on air, for the tap
 };
 
 }  // namespace microscape::player
