@@ -307,6 +307,8 @@ int main() {
     std::printf("%-34s %6.1f / %5.1f %6.1f / %5.1f\n", "frame gap at switch ms (med/max)", gap.median, gap.max,
                 lgap.median, lgap.max);
     std::printf("%-34s %14lld %14s\n", "black frames on screen", static_cast<long long>(st.blackFrames), "n/a");
+    std::printf("%-34s %14lld %14s\n", "failed items", static_cast<long long>(st.failed), "n/a");
+    std::printf("%-34s %14lld %14s\n", "plays", static_cast<long long>(st.plays), "n/a");
     std::printf("%-34s %14lld %14lld\n", "first frame after start ms", static_cast<long long>(st.firstFrameMs),
                 static_cast<long long>(list.firstFrameMs));
     std::printf("%-34s %14ld %14ld\n", "peak RSS MB", engineRss / 1024, list.rssKb / 1024);
