@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <mutex>
@@ -69,23 +70,30 @@ public:
     }
     std::uint16_t port() const { return port_; }
     // Cut all connections every minMs..maxMs (0, 0: never), and drop a read of
-    // data with its connection with probability dropChance.
-    void chaos(int minMs, int maxMs, double dropChance = 0) {
+    // data with its connection with probability dropChance. With ambushChance,
+    // a large read from the player (a PROOFS batch; heartbeats are small) is
+    // passed on and the controller's next answer (its PROOFS_ACK) is thrown
+    // away with the connection: the batch is stored, the player never hears so.
+    void chaos(int minMs, int maxMs, double dropChance = 0, double ambushChance = 0) {
         std::lock_guard lock(m_);
         minMs_ = minMs;
         maxMs_ = maxMs;
         dropChance_ = dropChance;
+        ambushChance_ = ambushChance;
         nextCut_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(minMs);
     }
     int cuts() const { return cuts_.load(); }
     int drops() const { return drops_.load(); }
+    int ambushes() const { return ambushes_.load(); }
     int accepted() const { return accepted_.load(); }
     std::int64_t bytes() const { return bytes_.load(); }
 
 private:
     struct Pair {
-        int a = -1, b = -1;  // client side, controller side
+        int a = -1, b = -1;   // client side, controller side
+        bool ambush = false;  // drop the controller's next read with the connection
     };
+    static constexpr ssize_t kLargeReadBytes = 600;
 
     static void closePair(Pair& p, bool reset) {
         for (int fd : {p.a, p.b}) {
@@ -139,12 +147,13 @@ private:
                     }
                 }
             }
-            double chance = 0;
+            double chance = 0, ambush = 0;
             {
                 std::lock_guard lock(m_);
                 chance = dropChance_;
+                ambush = ambushChance_;
             }
-            auto drop = [&](std::mt19937& r) { return chance > 0 && std::uniform_real_distribution<double>(0, 1)(r) < chance; };
+            auto roll = [&](double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < p; };
             for (std::size_t i = 0; i < pairs_.size(); ++i) {
                 auto& p = pairs_[i];
                 const pollfd& fa = fds[1 + 2 * i];
@@ -153,13 +162,18 @@ private:
                 for (auto [from, to, ev] : {std::tuple{p.a, p.b, fa.revents}, std::tuple{p.b, p.a, fb.revents}}) {
                     if (dead || !(ev & (POLLIN | POLLHUP | POLLERR))) continue;
                     ssize_t n = ::recv(from, buf, sizeof buf, 0);
-                    if (n > 0 && drop(rng)) {
+                    const bool fromPlayer = from == p.a;
+                    if (n > 0 && !fromPlayer && p.ambush) {
+                        ++ambushes_;
+                        dead = reset = true;
+                    } else if (n > 0 && roll(chance)) {
                         ++drops_;
                         dead = reset = true;
                     } else if (n <= 0 || !writeAll(to, buf, n)) {
                         dead = true;
                     } else {
                         bytes_ += n;
+                        if (fromPlayer && n >= kLargeReadBytes && roll(ambush)) p.ambush = true;
                     }
                 }
                 if (dead) closePair(p, reset);
@@ -182,11 +196,11 @@ private:
     int listen_ = -1;
     std::vector<Pair> pairs_;  // relay thread only
     std::atomic<bool> stop_{false};
-    std::atomic<int> cuts_{0}, drops_{0}, accepted_{0};
+    std::atomic<int> cuts_{0}, drops_{0}, ambushes_{0}, accepted_{0};
     std::atomic<std::int64_t> bytes_{0};
-    std::mutex m_;  // guards minMs_, maxMs_, dropChance_, nextCut_
+    std::mutex m_;  // guards minMs_, maxMs_, dropChance_, ambushChance_, nextCut_
     int minMs_ = 0, maxMs_ = 0;
-    double dropChance_ = 0;
+    double dropChance_ = 0, ambushChance_ = 0;
     std::chrono::steady_clock::time_point nextCut_;
     std::thread thread_;
 };
@@ -272,6 +286,20 @@ std::int64_t journalLastSeq(const fs::path& dir) {
     return last;
 }
 
+// PROOFS batches the player sent again (first seq not above an earlier batch's
+// last): their earlier copy or its ack was lost, or came too late.
+std::int64_t resentBatches(const std::string& log) {
+    std::int64_t resent = 0, highest = 0;
+    const std::string marker = ": PROOFS ";
+    for (auto at = log.find(marker); at != std::string::npos; at = log.find(marker, at + 1)) {
+        long long first = 0, last = 0;
+        if (std::sscanf(log.c_str() + at + marker.size(), "%lld..%lld sent", &first, &last) != 2) continue;
+        if (first <= highest) ++resent;
+        highest = std::max<std::int64_t>(highest, last);
+    }
+    return resent;
+}
+
 std::int64_t countOf(const std::string& text, const std::string& what) {
     std::int64_t n = 0;
     for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -322,13 +350,15 @@ TEST_CASE("upload through a link that drops acks and a controller that restarts 
         REQUIRE(waitFor([&] { return storedCount(cdb, id) >= 2; }, 20000));
     }
 
-    // (a) The link breaks at random moments for a while: every 150..900 ms, and
-    // one read in ten is lost with its connection.
-    relay.chaos(150, 900, 0.1);
+    // (a) The link breaks at random moments for a while: every 300..1500 ms; one
+    // read in fifty is lost with its connection; and half of the PROOFS_ACKs
+    // are lost in flight after their batch was stored.
+    relay.chaos(300, 1500, 0.02, 0.5);
     std::this_thread::sleep_for(std::chrono::seconds(12));
     relay.chaos(0, 0);
-    const int cuts = relay.cuts(), drops = relay.drops();
+    const int cuts = relay.cuts(), drops = relay.drops(), ambushes = relay.ambushes();
     CHECK(cuts + drops >= 10);  // the link really broke, many times
+    CHECK(ambushes >= 2);       // and acks were lost after their batch was stored
     const std::int64_t afterChaos = storedCount(cdb, id);
 
     // (b) The controller goes down twice during the upload and comes back on the
@@ -357,10 +387,12 @@ TEST_CASE("upload through a link that drops acks and a controller that restarts 
     const std::string log = playerLog();
     WARN(last << " play records stored exactly once in "
               << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s; " << cuts
-              << " connection cuts, " << drops << " reads dropped in flight, " << relay.accepted()
+              << " connection cuts, " << drops << " reads dropped in flight, " << ambushes
+              << " acks lost after their batch, " << relay.accepted()
               << " connections; player: " << countOf(log, ": PROOFS ") << " PROOFS sent, "
-              << countOf(log, ": PROOFS_ACK seq") << " PROOFS_ACK received, " << countOf(log, "sending again")
-              << " re-sent after a timeout, " << countOf(log, "link to") << " links lost");
+              << countOf(log, ": PROOFS_ACK seq") << " PROOFS_ACK received, " << resentBatches(log)
+              << " batches sent again (" << countOf(log, "sending again") << " after a timeout), "
+              << countOf(log, "link to") << " links lost");
 
     // Every seq 1..N exactly once, and the stored chain verifies under the player's key.
     auto st = storedProofs(cdb, id);
