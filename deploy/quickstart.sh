@@ -3,6 +3,9 @@
 # and three headless screens (商超, 地下车库出入口, 楼栋单元门口) playing a
 # generated 普法 campaign. Run with --help for the options.
 set -euo pipefail
+# The whole script is one block, read before it runs: editing or updating the
+# file while a demo runs cannot change the running script.
+{
 
 usage() {
   cat <<'EOF'
@@ -491,3 +494,4 @@ while [ "$stopping" = 0 ]; do
   wait $! || true
 done
 exit 0
+}
