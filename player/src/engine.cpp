@@ -174,30 +174,30 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* jou
     libvlc_instance_t* vlc = libvlc_new(static_cast<int>(argv.size()), argv.data());
     if (!vlc) return makeError(Errc::Internal, "engine: libvlc_new failed (is vlc-plugin-base installed?)");
     libvlc_log_set(vlc, &vlcLog, nullptr);
-    std::vector<tz::OffsetSpan> offsets;
+    // The status card's clock. A zone that cannot be read must not keep the
+    // screen from starting: the card then shows UTC+08:00 and says so.
+    std::vector<tz::OffsetSpan> offsets = {tz::OffsetSpan{0, 8 * 3600}};
+    std::string zoneLabel = "UTC+08:00";
     {
         auto bytes = tz::loadZoneFile(config.timeZone);
-        if (!bytes) {
-            libvlc_log_unset(vlc);
-            libvlc_release(vlc);
-            return makeError(Errc::Usage, "engine: time zone " + config.timeZone + ": " + bytes.error().message);
-        }
-        auto zone = tz::parseTzif(*bytes);
+        auto zone = bytes ? tz::parseTzif(*bytes) : Result<tz::Zone>(bytes.error());
         std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
         auto spans = zone ? tz::offsetSpans(*zone, now - 400 * schedule::kDayMs, now + 3650 * schedule::kDayMs)
                           : Result<std::vector<tz::OffsetSpan>>(zone.error());
-        if (!spans) {
-            libvlc_log_unset(vlc);
-            libvlc_release(vlc);
-            return makeError(Errc::Usage, "engine: time zone " + config.timeZone + ": " + spans.error().message);
+        if (spans) {
+            offsets = std::move(*spans);
+            zoneLabel = config.timeZone;
+        } else {
+            engineLog().error("player %s: time zone %s: %s; the status card shows UTC+08:00", config.playerId,
+                              config.timeZone, spans.error().str());
         }
-        offsets = std::move(*spans);
     }
     std::unique_ptr<Engine> e(new Engine(std::move(config), journal));
     e->vlc_.reset(vlc);
     e->clockOffsets_ = std::move(offsets);
+    e->clockZoneLabel_ = std::move(zoneLabel);
     if (auto text = TextRenderer::create(e->config_.fontFamily)) {
         engineLog().information("player %s: text in %s (%s)", e->config_.playerId, (*text)->familyName(),
                                 (*text)->fontPath());
@@ -566,7 +566,7 @@ void Engine::showStatusCard(bool force) {
         card.stateEn = "No schedule yet";
     }
     if (config_.statusLines) card.lines = config_.statusLines();
-    card.clock = formatLocalClock(now + localClockOffsetMs(now)) + " (" + config_.timeZone + ")";
+    card.clock = formatLocalClock(now + localClockOffsetMs(now)) + " (" + clockZoneLabel_ + ")";
     auto frame = std::make_shared<const Frame>(drawStatusCard(text_.get(), config_.width, config_.height, card));
     std::lock_guard lock(stateMutex_);
     outputSlot_.reset();

@@ -253,6 +253,7 @@ TEST_CASE("engine shows the status card with the screen's name when it has no sc
     player::EngineConfig cfg;
     cfg.playerId = "p-test-01";
     cfg.screenName = "步行街 南口";
+    cfg.timeZone = "Nowhere/Atlantis";  // unreadable: the card falls back to UTC+08:00, the screen still starts
     cfg.width = kOutW;
     cfg.height = kOutH;
     cfg.wallClockMs = [&] { return rig.clock.now(); };

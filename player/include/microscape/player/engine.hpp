@@ -48,7 +48,8 @@ struct EngineConfig {
     // "版本 v12"), asked for on the owner thread at most once a second while the
     // card shows; must not block. May be empty.
     std::function<std::vector<std::string>()> statusLines;
-    // Zone of the status card's clock (a name under /usr/share/zoneinfo).
+    // Zone of the status card's clock (a name under /usr/share/zoneinfo; when it
+    // cannot be read the card shows UTC+08:00, labelled so, and the log says why).
     std::string timeZone = "Asia/Shanghai";
     // Font family for slogans and cards (fontconfig picks the nearest sans when
     // it is missing).
@@ -198,6 +199,7 @@ private:
     std::atomic<std::int64_t> lastLoopSteadyMs_{0};
     std::unique_ptr<TextRenderer> text_;  // null when no font was found (cards are plain, slogans fail)
     std::vector<tz::OffsetSpan> clockOffsets_;  // of config_.timeZone, for the card's clock
+    std::string clockZoneLabel_;                // shown beside it
 
     std::mutex commandMutex_;  // guards commands_, events_, wake_
     std::condition_variable wake_;
