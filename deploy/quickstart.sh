@@ -121,8 +121,9 @@ upload() {
 login_token() {
   local user=$1 pw=$2 jar csrf out
   jar=$(mktemp)
-  out=$(curl -sS -f -c "$jar" -H 'Content-Type: application/json' --max-time 30 \
-          --data-binary "$(jq -cn --arg u "$user" --arg p "$pw" '{username:$u,password:$p}')" "$API/login") ||
+  # The password goes through stdin, not the command line (visible in ps).
+  out=$(jq -cn --arg u "$user" --arg p "$pw" '{username:$u,password:$p}' |
+          curl -sS -f -c "$jar" -H 'Content-Type: application/json' --max-time 30 --data-binary @- "$API/login") ||
     { rm -f "$jar"; die "login as $user failed"; }
   csrf=$(jq -r .csrfToken <<<"$out")
   out=$(curl -sS -f -b "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" --max-time 30 \
@@ -146,6 +147,8 @@ local_date() { TZ=Asia/Shanghai date "+%F" ${1:+-d "$1"}; }
 # ---------------------------------------------------------------- takeover
 if [ "$cmd" = takeover ]; then
   [ -f "$envfile" ] || die "no demo in $dir (start it with deploy/quickstart.sh first)"
+  mkdir -p "$dir/run"
+  export TMPDIR="$dir/run"   # temporary files (curl bodies) stay in the demo directory
   # shellcheck disable=SC1090
   . "$envfile"
   API="http://127.0.0.1:$HTTP_PORT/api/v1"
@@ -194,6 +197,7 @@ mkdir -p "$dir"
 umask 077
 touch "$marker"
 mkdir -p "$dir/logs" "$dir/run" "$dir/controller" "$dir/screens"
+export TMPDIR="$dir/run"   # temporary files (curl bodies, ImageMagick, ffmpeg) stay in the demo directory
 
 # ---------------------------------------------------------------- processes
 declare -A PIDS=()
