@@ -17,6 +17,8 @@
 
 #include "media_fixtures.hpp"
 #include "microscape/player/engine.hpp"
+#include "microscape/player/slogan.hpp"
+#include "microscape/player/status_card.hpp"
 
 using namespace microscape;
 using namespace std::chrono;
@@ -319,6 +321,34 @@ int main() {
     std::printf("%-34s %14lld\n", "black frames on screen", static_cast<long long>(sl.stats.blackFrames));
     std::printf("%-34s %14lld\n", "failed items", static_cast<long long>(sl.stats.failed));
     std::printf("%-34s %14ld\n", "peak RSS MB", sl.rssKb / 1024);
+    // Drawing cost at 1920x1080, against copying one frame (what any output does at least).
+    {
+        auto r = player::TextRenderer::create();
+        if (r) {
+            player::Slogan slogan{"反诈防骗 守护钱袋 不听不信不转账", player::SloganStyle{{0xFF, 0xD7, 0}, {0, 0x33, 0x66}, 96, 200}};
+            player::SloganView view(**r, slogan, 1920, 1080);
+            player::Frame f, copy;
+            view.draw(f, 0);
+            const int n = 100;
+            auto t0 = nowUs();
+            for (int i = 0; i < n; ++i) view.draw(f, i * 40);
+            double drawMs = (nowUs() - t0) / 1000.0 / n;
+            t0 = nowUs();
+            for (int i = 0; i < n; ++i) {
+                copy = f;
+                f.bgrx[static_cast<std::size_t>(i)] ^= copy.bgrx[0];
+            }
+            double copyMs = (nowUs() - t0) / 1000.0 / n;
+            t0 = nowUs();
+            player::StatusCard card{"地下车库 B1 出入口", "p-bench", "暂无排期", "No schedule yet", {"版本 v12"},
+                                    "2025-04-15 08:00:00 (Asia/Shanghai)"};
+            for (int i = 0; i < 10; ++i) (void)player::drawStatusCard(r->get(), 1920, 1080, card);
+            double cardMs = (nowUs() - t0) / 1000.0 / 10;
+            std::printf("\n1920x1080: scrolling slogan frame %.2f ms, status card %.2f ms, frame copy %.2f ms "
+                        "(slogan %.1fx a copy; a frame every 40 ms)\n",
+                        drawMs, cardMs, copyMs, copyMs > 0 ? drawMs / copyMs : 0.0);
+        }
+    }
     if (lerr.median > 0)
         std::printf("switch timing error, median: engine %.2fx the list player's\n", err.median / lerr.median);
     return 0;
