@@ -26,8 +26,28 @@ std::string range(std::int64_t from, std::int64_t to) {
 
 }  // namespace
 
+struct PopIngest::Statements {
+    explicit Statements(sqlite3* db)
+        : player(db,
+                 "SELECT p.identity_key, p.state, p.enrolled_at, COALESCE(p.location_id, 0), "
+                 "COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') FROM players p "
+                 "LEFT JOIN locations l ON l.id = p.location_id WHERE p.id = ?"),
+          insertRecord(db,
+                       "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
+                       "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+          insertCheckpoint(db,
+                           "INSERT OR IGNORE INTO pop_checkpoints(player_id, last_seq, first_seq, checkpoint, "
+                           "received_at) VALUES (?,?,?,?,?)"),
+          rollups(db) {}
+    SqlStmt player, insertRecord, insertCheckpoint;
+    RollupStatements rollups;
+};
+
 PopIngest::PopIngest(Db& db, std::string zoneinfoDir)
     : db_(db), zones_(std::move(zoneinfoDir)) {}
+
+PopIngest::~PopIngest() = default;
 
 IngestStats PopIngest::stats() const {
     std::lock_guard lock(mutex_);
@@ -133,17 +153,24 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
                               "batch of " + std::to_string(prep.sizeBytes) + " bytes exceeds the limit of " +
                                   std::to_string(kMaxProofsBatchBytes));
 
+            if (!stmts_ || stmtsDb_ != db) {
+                stmts_.reset();
+                stmts_ = std::make_unique<Statements>(db);
+                stmtsDb_ = db;
+            }
+            Statements& sql = *stmts_;
+
             // The player, its key and where it is.
             PlayerInfo info;
             PlayerPlace place;
             {
-                SqlStmt st(db,
-                           "SELECT p.identity_key, p.state, p.enrolled_at, COALESCE(p.location_id, 0), "
-                           "COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') FROM players p "
-                           "LEFT JOIN locations l ON l.id = p.location_id WHERE p.id = ?");
+                SqlStmt& st = sql.player;
+                st.reset();
                 st.bind(1, playerId);
-                if (!st.step()) return refuse(Errc::UnknownSigner, "unknown_player", "no enrolled player " + playerId);
-                info = PlayerInfo{st.str(0), st.str(1), st.i64(2), st.i64(3), st.str(4)};
+                const bool found = st.step();
+                if (found) info = PlayerInfo{st.str(0), st.str(1), st.i64(2), st.i64(3), st.str(4)};
+                st.reset();
+                if (!found) return refuse(Errc::UnknownSigner, "unknown_player", "no enrolled player " + playerId);
                 place = PlayerPlace{info.locationId, info.zone};
             }
             if (info.state != "enrolled")
@@ -274,10 +301,7 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
 
                 // The records, exactly as signed.
                 const auto lines = splitLines(batchBytes);
-                SqlStmt ins(db,
-                            "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
-                            "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "
-                            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                SqlStmt& ins = sql.insertRecord;
                 std::string_view lastHash;
                 for (std::size_t i = firstNew; i < records.size(); ++i) {
                     const auto& r = records[i];
@@ -289,18 +313,18 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
                         .bindRef(12, pop::outcomeName(r.outcome)).bindRef(13, lines[i]).bind(14, nowMs);
                     ins.run();
                 }
-                addToRollups(db, zones_, playerId, place, fresh);
+                addToRollups(sql.rollups, zones_, playerId, place, fresh);
                 newTip = Tip{fresh.back().seq, std::string(lastHash)};
                 newRecords = static_cast<std::int64_t>(fresh.size());
                 out.ackSeq = fresh.back().seq;
                 out.stored = newRecords;
             }
             {
-                SqlStmt st(db,
-                           "INSERT OR IGNORE INTO pop_checkpoints(player_id, last_seq, first_seq, checkpoint, "
-                           "received_at) VALUES (?,?,?,?,?)");
-                st.bind(1, playerId).bind(2, cp.lastSeq).bind(3, cp.firstSeq).bind(4, pop::canonicalBytes(cp))
-                    .bind(5, nowMs);
+                // The checkpoint line as sent (parseBatch accepted only canonical bytes).
+                const auto cpLine = batchBytes.substr(0, batchBytes.size() - 1);
+                SqlStmt& st = sql.insertCheckpoint;
+                st.bindRef(1, playerId).bind(2, cp.lastSeq).bind(3, cp.firstSeq)
+                    .bindRef(4, cpLine.substr(cpLine.rfind('\n') + 1)).bind(5, nowMs);
                 st.run();
             }
             storeProblems(db);

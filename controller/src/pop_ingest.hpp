@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -61,6 +62,7 @@ class PopIngest {
 public:
     // zoneinfoDir: where IANA zones are read for local days (tests may pass another).
     explicit PopIngest(Db& db, std::string zoneinfoDir = "/usr/share/zoneinfo");
+    ~PopIngest();  // before the Db: it finalizes statements prepared on the Db's connection
     PopIngest(const PopIngest&) = delete;
     PopIngest& operator=(const PopIngest&) = delete;
 
@@ -116,8 +118,12 @@ private:
 
     const MediaSet& mediaSentTo(DbConn& c, const std::string& playerId);
 
+    struct Statements;  // prepared once on the Db's connection, reused by every commit
+
     Db& db_;
-    mutable std::mutex mutex_;  // serialises ingestBatch; guards the caches and stats_
+    mutable std::mutex mutex_;  // serialises commit; guards the caches, stmts_ and stats_
+    std::unique_ptr<Statements> stmts_;
+    sqlite3* stmtsDb_ = nullptr;  // the connection stmts_ belong to
     std::map<std::string, Tip> tips_;
     std::map<std::string, MediaSet> media_;
     std::map<std::string, crypto::PublicKey> keys_;  // by PEM

@@ -140,7 +140,11 @@ struct Deltas {
     }
 
     void write(sqlite3* db) {
-        SqlStmt m(db, kUpsertMedia), h(db, kUpsertHour), c(db, kUpsertCampaign), l(db, kUpsertLocation);
+        RollupStatements st(db);
+        write(st);
+    }
+    void write(RollupStatements& st) {
+        SqlStmt &m = st.media, &h = st.hour, &c = st.campaign, &l = st.location;
         auto sums = [](SqlStmt& st, int i, const Sums& s) {
             st.bind(i, s.completed).bind(i + 1, s.interrupted).bind(i + 2, s.failed).bind(i + 3, s.onScreenMs);
         };
@@ -170,8 +174,11 @@ struct Deltas {
 
 }  // namespace
 
-void addToRollups(sqlite3* db, ZoneCache& zones, const std::string& playerId, const PlayerPlace& place,
-                  std::span<const pop::Record> records) {
+RollupStatements::RollupStatements(sqlite3* db)
+    : media(db, kUpsertMedia), hour(db, kUpsertHour), campaign(db, kUpsertCampaign), location(db, kUpsertLocation) {}
+
+void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::string& playerId,
+                  const PlayerPlace& place, std::span<const pop::Record> records) {
     // One player's batch: first summed by local hour and the record's own fields
     // (views into the records, nothing copied per record), then spread over the
     // rollup keys, so each table gets one upsert per key.
@@ -198,7 +205,7 @@ void addToRollups(sqlite3* db, ZoneCache& zones, const std::string& playerId, co
         t.hour = static_cast<int>(localHour - day * 24);
         d.add(playerId, place, t, std::get<1>(k), std::get<2>(k), std::get<3>(k), sums);
     }
-    d.write(db);
+    d.write(statements);
 }
 
 std::map<std::string, PlayerPlace> playerPlaces(sqlite3* db) {

@@ -77,9 +77,17 @@ struct PlayerPlace {
     std::string zone = "Asia/Shanghai";
 };
 
-// Adds the play records to the three rollup tables (UPSERT).
-void addToRollups(sqlite3* db, ZoneCache& zones, const std::string& playerId, const PlayerPlace& place,
-                  std::span<const pop::Record> records);
+// The rollup upserts, prepared once on a connection and reused (they must be
+// destroyed before the connection closes).
+struct RollupStatements {
+    explicit RollupStatements(sqlite3* db);
+    SqlStmt media, hour, campaign, location;
+};
+
+// Adds one player's play records to the rollup tables: summed in memory first,
+// then one UPSERT per rollup key.
+void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::string& playerId,
+                  const PlayerPlace& place, std::span<const pop::Record> records);
 
 // Deletes every rollup row and recomputes them from pop_records with each
 // player's current place. Returns the number of records read.
