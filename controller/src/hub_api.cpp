@@ -21,11 +21,16 @@ namespace fs = std::filesystem;
 constexpr std::int64_t kPreviewFreshMs = 60 * 1000;  // younger than this: served without asking the screen
 constexpr std::int64_t kPreviewWaitMs = 5 * 1000;    // how long a request waits for the screen's answer
 constexpr std::int64_t kPreviewRetryMs = 10 * 1000;  // no new ask sooner than this after the last one
+// Screenshots held in memory at most; beyond it the oldest are dropped from memory
+// (their files stay and are read again when asked for), so a large fleet's previews
+// do not all sit in RAM.
+constexpr std::size_t kPreviewMemoryBytes = 64u << 20;
 
 // The latest screenshot of each screen, in memory and in <dataDir>/previews/<player>.png
 // (so it survives a restart). Keyed by that file's path, so two controllers in one
 // process (tests) never share entries. At most one screenshot command per screen is
-// in flight; other requests for the same screen wait for its answer.
+// in flight; other requests for the same screen wait for its answer. At most
+// kPreviewMemoryBytes of images stay in memory.
 // Thread-safe: HTTP worker threads call get()/begin()/finish().
 class PreviewCache {
 public:
@@ -63,7 +68,12 @@ public:
             std::lock_guard lock(mutex_);
             auto& e = entry(file);
             e.inFlight = false;
-            if (!png.empty()) e.shot = Shot{std::move(png), takenAtMs};
+            if (!png.empty()) {
+                memoryBytes_ -= e.shot.png.size();
+                memoryBytes_ += png.size();
+                e.shot = Shot{std::move(png), takenAtMs};
+                trim(file.string());
+            }
         }
         cv_.notify_all();
     }
@@ -89,9 +99,26 @@ private:
                 auto sys = std::chrono::file_clock::to_sys(mtime);
                 e.shot.takenAtMs =
                     std::chrono::duration_cast<std::chrono::milliseconds>(sys.time_since_epoch()).count();
+                memoryBytes_ += e.shot.png.size();
+                trim(file.string());
             }
         }
         return e;
+    }
+
+    // Drops the oldest images (never keep's) from memory until the rest fit; a
+    // dropped entry is read from its file again on next use. Called with mutex_ held.
+    void trim(const std::string& keep) {
+        while (memoryBytes_ > kPreviewMemoryBytes) {
+            Entry* oldest = nullptr;
+            for (auto& [key, e] : entries_)
+                if (key != keep && !e.shot.png.empty() && (!oldest || e.shot.takenAtMs < oldest->shot.takenAtMs))
+                    oldest = &e;
+            if (!oldest) return;
+            memoryBytes_ -= oldest->shot.png.size();
+            oldest->shot = Shot{};
+            oldest->loaded = false;
+        }
     }
 
     static void writeFile(const fs::path& file, const std::string& png, std::int64_t takenAtMs, Poco::Logger& log) {
@@ -118,6 +145,7 @@ private:
     std::mutex mutex_;  // guards entries_
     std::condition_variable cv_;
     std::map<std::string, Entry> entries_;
+    std::size_t memoryBytes_ = 0;  // sum of the images in entries_
 };
 
 PreviewCache& previewCache() {
