@@ -48,8 +48,9 @@ options:
   --for SECONDS      run that long, then stop cleanly (tests, CI)
   -h, --help         this text
 
-Exit status: 0 after a clean stop, 1 when something failed (the message says
-what, the logs are in DIR/logs/), 2 for a usage error.
+Exit status: 0 after a clean stop (Ctrl-C, SIGTERM or --for), 1 when something
+failed (the message says what, the logs are in DIR/logs/), 2 for a usage error,
+130 when stopped during the set-up (the next run then starts that set-up afresh).
 EOF
 }
 
