@@ -230,7 +230,11 @@ on_exit() {
     echo "quickstart: stopping the screens, then the controller"
     stop_all
   fi
-  echo "quickstart: stopped; the demo data stays in $dir (run again to resume, --reset to start afresh)"
+  if grep -q '^READY=1' "$envfile" 2>/dev/null; then
+    echo "quickstart: stopped; the demo data stays in $dir (run again to resume, --reset to start afresh)"
+  else
+    echo "quickstart: stopped before the set-up finished; the next run starts it afresh"
+  fi
   exit "$rc"
 }
 trap on_exit EXIT
