@@ -48,7 +48,6 @@ struct X11Display::X {
     XShmSegmentInfo shm{};
     bool useShm = false;
     int frameW = 0, frameH = 0;
-    std::vector<std::uint8_t> shown;  // the pixels on screen (BGRX), for change detection
 };
 
 struct X11Display::Hooks {
@@ -274,7 +273,7 @@ void X11Display::run(std::function<Frame()> source) {
     log_.information("display %s: fullscreen window %dx%d%s", name_, screenW_.load(), screenH_.load(),
                      std::string(x.useShm ? ", MIT-SHM" : ""));
 
-    // Draws what `shown` holds, centred on black (the background fills the rest).
+    // Draws the image (the frame on screen), centred on black (the background fills the rest).
     auto draw = [&](bool clear) {
         if (!x.image || !x.win) return;
         const int sw = screenW_, sh = screenH_;
@@ -369,7 +368,9 @@ void X11Display::run(std::function<Frame()> source) {
                 std::lock_guard lock(statsMutex_);
                 ++stats_.polls;
             }
-            if (!f.empty() && (f.width != x.frameW || f.height != x.frameH || f.bgrx != x.shown)) {
+            // The image buffer holds the pixels on screen: compare with it, copy into it.
+            const bool sameSize = x.image && f.width == x.frameW && f.height == x.frameH;
+            if (!f.empty() && (!sameSize || std::memcmp(x.image->data, f.bgrx.data(), f.bgrx.size()) != 0)) {
                 if (f.width != x.frameW || f.height != x.frameH || !x.image) {
                     if (!makeImage(x, f.width, f.height, ownBuffer, log_)) {
                         log_.error("display %s: cannot make a %dx%d image", name_, f.width, f.height);
@@ -380,7 +381,6 @@ void X11Display::run(std::function<Frame()> source) {
                     stats_.sharedMemory = x.useShm;
                 }
                 std::memcpy(x.image->data, f.bgrx.data(), f.bgrx.size());
-                x.shown = std::move(f.bgrx);
                 redraw = true;
                 std::lock_guard lock(statsMutex_);
                 ++stats_.presented;

@@ -392,9 +392,9 @@ int cmdRun(const Args& a) {
         display->stop();
         const auto ds = display->stats();
         log.information("display: %Ld frames presented of %Ld polled, %Ld exposures, %Ld remaps, %Ld new windows%s",
-                        static_cast<long long>(ds.presented), static_cast<long long>(ds.polls),
-                        static_cast<long long>(ds.exposures), static_cast<long long>(ds.remapped),
-                        static_cast<long long>(ds.recreated), std::string(ds.sharedMemory ? ", MIT-SHM" : ""));
+                        static_cast<Poco::Int64>(ds.presented), static_cast<Poco::Int64>(ds.polls),
+                        static_cast<Poco::Int64>(ds.exposures), static_cast<Poco::Int64>(ds.remapped),
+                        static_cast<Poco::Int64>(ds.recreated), std::string(ds.sharedMemory ? ", MIT-SHM" : ""));
     }
     if (engine) engine->stop();  // journals the play on air as interrupted
     agent.stop();

@@ -318,6 +318,8 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
             }
             CHECK_THAT(readFile(plog), Catch::Contains("frames " + std::to_string(L.frameW) + "x" +
                                                        std::to_string(L.frameH)));
+            if (readFile(plog).find("MIT-SHM") == std::string::npos)
+                WARN("MIT-SHM was not used (frames went over the X socket)");
 
             // The preview (the engine's frame, as the screenshot command sends it)
             // holds exactly the pixels that xwd saw.
@@ -369,6 +371,8 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
             REQUIRE(WIFEXITED(st));
             CHECK(WEXITSTATUS(st) == 1);
             CHECK_THAT(readFile(plog), Catch::Contains("connection lost"));
+            CHECK_THAT(readFile(plog), Catch::Contains("the X display is gone: stopping (exit 1)"));
+            CHECK_THAT(readFile(plog), Catch::Contains("engine stopped"));  // a clean stop, not a crash
         }
     }
 }
