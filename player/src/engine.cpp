@@ -566,7 +566,12 @@ void Engine::showStatusCard(bool force) {
         card.stateEn = "No schedule yet";
     }
     if (config_.statusLines) card.lines = config_.statusLines();
-    card.clock = formatLocalClock(now + localClockOffsetMs(now)) + " (" + clockZoneLabel_ + ")";
+    // The location's zone once a schedule says it (its offsets travel in the
+    // signed payload); before that, the configured one.
+    if (haveSchedule_ && !schedule_.offsets.empty())
+        card.clock = formatLocalClock(tz::localFromUtc(schedule_.offsets, now)) + " (" + schedule_.zoneName + ")";
+    else
+        card.clock = formatLocalClock(now + localClockOffsetMs(now)) + " (" + clockZoneLabel_ + ")";
     auto frame = std::make_shared<const Frame>(drawStatusCard(text_.get(), config_.width, config_.height, card));
     std::lock_guard lock(stateMutex_);
     outputSlot_.reset();

@@ -48,8 +48,9 @@ struct EngineConfig {
     // "版本 v12"), asked for on the owner thread at most once a second while the
     // card shows; must not block. May be empty.
     std::function<std::vector<std::string>()> statusLines;
-    // Zone of the status card's clock (a name under /usr/share/zoneinfo; when it
-    // cannot be read the card shows UTC+08:00, labelled so, and the log says why).
+    // Zone of the status card's clock until a schedule gives the location's (a
+    // name under /usr/share/zoneinfo; when it cannot be read the card shows
+    // UTC+08:00, labelled so, and the log says why).
     std::string timeZone = "Asia/Shanghai";
     // Font family for slogans and cards (fontconfig picks the nearest sans when
     // it is missing).
