@@ -74,10 +74,10 @@ boot('account', async ({ user, main }) => {
         h('p', { class: 'small mb-2' }, t('account.tokenOnce')),
         secret,
         h('button', { class: 'btn btn-sm btn-outline-primary mb-2', type: 'button', onclick: async () => {
-          try { await navigator.clipboard.writeText(r.token); notify(t('locations.copied')); } catch (_) {
+          try { await navigator.clipboard.writeText(r.token); notify(t('account.tokenCopied')); } catch (_) {
             const range = document.createRange(); range.selectNodeContents(secret); getSelection().removeAllRanges(); getSelection().addRange(range);
           }
-        } }, t('locations.copy')),
+        } }, t('account.copyToken')),
         h('p', { class: 'small mb-1' }, t('account.tokenUse')),
         example));
       tokenForm.reset();
@@ -86,7 +86,7 @@ boot('account', async ({ user, main }) => {
     });
   } },
   h('div', { class: 'col-md-6' }, field('account.tokenName', tokenName, 'account.tokenNameHint')),
-  h('div', { class: 'col-md-3 d-flex align-items-end mb-2' }, h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('account.createToken'))));
+  h('div', { class: 'col-md-3 mb-2 pt-md-4 mt-md-2' }, h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('account.createToken'))));
 
   main.append(
     section('account.profile', h('dl', { class: 'row mb-0', id: 'account-profile' },
