@@ -98,7 +98,11 @@ async function shot(name) {
 async function docShot(name) {
   if (!docShots) return;
   const file = path.join(docShots, `${name}.png`);
-  await page.evaluate(() => document.activeElement && document.activeElement.blur && document.activeElement.blur());
+  // Without focus rings and the passing notices ("已保存"), which would date the picture.
+  await page.evaluate(() => {
+    if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
+    document.getElementById('ms-toasts')?.replaceChildren();
+  });
   await page.screenshot({ path: file });
   spawnSync(convert, [file, '+dither', '-colors', '256', '-define', 'png:compression-level=9', `PNG8:${file}`]);
 }
