@@ -225,6 +225,7 @@ stop_one() {
 on_exit() {
   local rc=$?
   trap - EXIT INT TERM
+  [ -z "${sleeper:-}" ] || kill "$sleeper" 2>/dev/null || true
   [ -t 1 ] && printf '\n'
   if [ ${#PIDS[@]} -gt 0 ]; then
     echo "quickstart: stopping the screens, then the controller"
@@ -471,7 +472,7 @@ status_line() {
   tko=$(curl -sf --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" "$API/takeovers" 2>/dev/null |
           jq -r '[(.takeovers // .)[] | select(.active)] | length' 2>/dev/null) || tko=""
   if [ -z "$players" ]; then
-    printf '%s  controller not answering' "$(date +%T)"
+    printf '%s  controller not answering' "$(TZ=Asia/Shanghai date +%T)"
     return
   fi
   online=$(jq '[.players[] | select(.online)] | length' <<<"$players")
@@ -486,11 +487,12 @@ status_line() {
   else
     plays="?"
   fi
-  printf '%s  screens online %s/%s · plays counted %s (%s)%s' "$(date +%T)" "$online" \
+  printf '%s  screens online %s/%s · plays counted %s (%s)%s' "$(TZ=Asia/Shanghai date +%T)" "$online" \
     "$(jq '.players | length' <<<"$players")" "$plays" "$per" "$( [ "${tko:-0}" -gt 0 ] 2>/dev/null && echo ' · 紧急插播 live')"
 }
 
 started=$SECONDS
+sleeper=""
 in_loop=1
 while [ "$stopping" = 0 ]; do
   for s in controller "${SCREENS[@]}"; do
@@ -500,7 +502,8 @@ while [ "$stopping" = 0 ]; do
   if [ -t 1 ]; then printf '\r\033[K%s' "$line"; else printf 'status: %s\n' "$line"; fi
   if [ "$for_s" -gt 0 ] && [ $((SECONDS - started)) -ge "$for_s" ]; then break; fi
   sleep 5 &
-  wait $! || true
+  sleeper=$!
+  wait "$sleeper" || true
 done
 exit 0
 }
