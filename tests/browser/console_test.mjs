@@ -177,6 +177,16 @@ async function navPages() {
   return page.$$eval('#ms-nav a', (as) => as.map((a) => a.dataset.nav));
 }
 
+// Every visible form control on the page has a label (a <label for>, aria-label or
+// aria-labelledby), so screen readers name it.
+async function assertLabelled(where) {
+  const bad = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((el) => el.type !== 'hidden' && !el.closest('[hidden]') && !(el.labels && el.labels.length)
+      && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+    .map((el) => el.id || el.name || el.outerHTML.slice(0, 100)));
+  assert(bad.length === 0, `${where}: controls without a label: ${bad.join(', ')}`);
+}
+
 // Confirms the open <dialog> by its button text.
 async function confirmDialog(buttonText) {
   await page.locator('dialog[open] button', { hasText: buttonText }).click();
@@ -430,6 +440,7 @@ await step('editor writes a text slogan, sees the banner live in the page and cr
   assert(x1 !== x0, `the banner scrolls (${x0} -> ${x1})`);
   await page.locator('#slogan-form').scrollIntoViewIfNeeded();
   await docShot('media-slogan');
+  await assertLabelled('media page');
   await page.click('#slogan-submit');
   await page.waitForSelector('#slogan-result [data-media-id]');
   const id = Number(await page.getAttribute('#slogan-result [data-media-id]', 'data-media-id'));
@@ -557,6 +568,7 @@ await step('editor edits the schedule and the campaign, and deletes a schedule a
   await page.waitForSelector('#schedule-edit-dialog[open]');
   assert(await page.inputValue('#edit-schedule-name') === '车库入口反诈循环', 'the dialog holds the schedule');
   assert(await page.isChecked('#schedule-edit-dialog input[data-value=garage_entrance]'), 'target shown');
+  await assertLabelled('schedule dialog');
   await page.fill('#edit-schedule-priority', '5');
   await page.fill('#edit-schedule-ends', shanghaiDate(13));
   // A daypart of the whole day (00:00-24:00): the screen keeps playing whenever the test runs.
@@ -671,6 +683,13 @@ await step('the dashboard shows the garage screen online with its live preview',
     return { status: res.status, type: res.headers.get('Content-Type'), at: res.headers.get('X-Preview-Taken-At'), magic: Array.from(b.slice(1, 4)) };
   }, playerId);
   assert(r.status === 200 && r.type === 'image/png' && String.fromCharCode(...r.magic) === 'PNG' && !Number.isNaN(Date.parse(r.at)), `preview route ${JSON.stringify(r)}`);
+  // Keyboard: the thumbnail is a button; Enter enlarges it, Esc closes.
+  await row.locator('.ms-preview-button').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('dialog[open] img.ms-preview-media');
+  await waitUntil(() => document.querySelector('dialog[open] img.ms-preview-media').naturalWidth === 640);
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('dialog', { state: 'detached' });
   await shot('14b-dashboard-preview');
   await row.evaluate((e) => e.scrollIntoView({ block: 'center' }));
   await docShot('dashboard');
@@ -703,6 +722,7 @@ await step('admin sets the filler, edits the location and manages a personal API
   await page.click(`#location-list tr[data-location-id="${loc.id}"] [data-action=edit]`);
   await page.waitForSelector('#location-edit-dialog[open]');
   assert(await page.inputValue('#edit-location-filler') === String(pl.id), 'the dialog shows the location filler');
+  await assertLabelled('location dialog');
   await page.fill('#edit-location-address', '天河路 218 号 B2 东入口');
   await page.click('#location-edit-dialog [data-action=save]');
   await page.waitForSelector(`#location-list tr[data-location-id="${loc.id}"]:has-text("B2 东入口")`);
@@ -710,6 +730,7 @@ await step('admin sets the filler, edits the location and manages a personal API
   assert(l.address === '天河路 218 号 B2 东入口' && l.venueType === 'garage_entrance' && l.fillerPlaylistId === pl.id, `edited location ${JSON.stringify(l)}`);
 
   await open(base, '/account');
+  await assertLabelled('account page');
   await page.fill('#api-token-name', '月度报表脚本');
   await page.click('#api-token-form button[type=submit]');
   await page.waitForSelector('#api-token-secret');
@@ -791,6 +812,7 @@ await step('auditor sees the reports page with charts and downloads a CSV whose 
 
 await step('auditor downloads the evidence export and the controller key; microscape-pack verifies them with the command shown', async () => {
   await page.waitForSelector(`#export-form input[data-player-id="${playerId}"]`);
+  await assertLabelled('reports page');
   await page.check(`#export-form input[data-player-id="${playerId}"]`);
   const [tarDownload] = await Promise.all([page.waitForEvent('download'), page.click('#export-download')]);
   const name = tarDownload.suggestedFilename();
