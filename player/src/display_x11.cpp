@@ -196,7 +196,10 @@ bool makeImage(X11Display::X& x, int w, int h, std::vector<std::uint8_t>& ownBuf
         x.image = XShmCreateImage(x.dpy, x.visual, static_cast<unsigned>(x.depth), ZPixmap, nullptr, &x.shm,
                                   static_cast<unsigned>(w), static_cast<unsigned>(h));
         if (x.image && x.image->bits_per_pixel == 32 && x.image->bytes_per_line == w * 4) {
-            x.shm.shmid = ::shmget(IPC_PRIVATE, static_cast<std::size_t>(w) * h * 4, IPC_CREAT | 0600);
+            // Readable by others: the X server may run as another user (a rootless
+            // Xorg of the kiosk session) and attaches read-only. The pixels are
+            // what the screen shows in public anyway.
+            x.shm.shmid = ::shmget(IPC_PRIVATE, static_cast<std::size_t>(w) * h * 4, IPC_CREAT | 0644);
             void* addr = x.shm.shmid >= 0 ? ::shmat(x.shm.shmid, nullptr, 0) : reinterpret_cast<void*>(-1);
             if (x.shm.shmid >= 0) ::shmctl(x.shm.shmid, IPC_RMID, nullptr);  // freed when both sides detach
             if (addr != reinterpret_cast<void*>(-1)) {
