@@ -80,6 +80,7 @@ const Case kMatrix[] = {
     {"PUT", "/api/v1/settings/filler", A},
     {"POST", "/api/v1/players/{id}/commands", A},
     {"GET", "/api/v1/commands/{id}", ANY},
+    {"GET", "/api/v1/players/{id}/preview", ANY},
     {"GET", "/api/v1/reports/plays", ANY},
     {"GET", "/api/v1/reports/scheduled-vs-played", ANY},
     {"GET", "/api/v1/reports/uptime", ANY},
