@@ -62,6 +62,24 @@ set -e
 [ "$rc" = 1 ] && grep -q "not made by the quickstart" <<<"$out" || fail "a foreign directory was not refused ($rc): $out"
 [ -f "$work/notdemo/file" ] || fail "--reset deleted a directory the quickstart did not make"
 
+# --- SIGTERM in the middle of the set-up: exit 130, nothing left running, and the
+# next run starts the set-up afresh.
+"$src/deploy/quickstart.sh" --no-build --bin "$bin" --dir "$demo" --screen 320x180 >"$work/run0.out" 2>&1 &
+qs_pid=$!
+deadline=$((SECONDS + 60))
+until grep -q 'first run' "$work/run0.out" 2>/dev/null; do
+  kill -0 "$qs_pid" 2>/dev/null || fail "the interrupted run ended by itself"
+  [ $SECONDS -lt $deadline ] || fail "the set-up did not start within 60 s"
+  sleep 0.5
+done
+kill -TERM "$qs_pid"
+set +e
+wait "$qs_pid"; rc=$?
+set -e
+qs_pid=""
+[ "$rc" = 130 ] || fail "SIGTERM during the set-up exits $rc, not 130"
+[ -z "$(leftovers)" ] || fail "processes left behind after SIGTERM during the set-up:$(leftovers)"
+
 # --- First run: set-up, then about a minute of play; check the API while it runs.
 "$src/deploy/quickstart.sh" --no-build --bin "$bin" --dir "$demo" --for 60 --screen 320x180 >"$work/run1.out" 2>&1 &
 qs_pid=$!
@@ -85,6 +103,7 @@ qs_pid=""
 [ "$seen_online" = 1 ] || fail "the API never showed 3 screens online"
 [ "$seen_plays" = 1 ] || fail "the API never showed plays counted for each of the 3 screens"
 [ "$seen_console" = 1 ] || fail "the console page was never served"
+grep -q 'did not finish last time; starting afresh' "$work/run1.out" || fail "the interrupted set-up was not started afresh"
 grep -q 'http://127.0.0.1:[0-9]*/' "$work/run1.out" || fail "no console address printed"
 for u in admin editor approver auditor; do
   grep -qE "^ +$u +demo-[0-9a-f]+" "$work/run1.out" || fail "no login printed for $u"
