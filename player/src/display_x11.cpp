@@ -120,7 +120,9 @@ Result<std::unique_ptr<X11Display>> X11Display::open(DisplayOptions options, Poc
     d->screenH_ = DisplayHeight(x.dpy, x.screen);
     int major = 0, minor = 0;
     Bool pixmaps = False;
-    x.useShm = XShmQueryVersion(x.dpy, &major, &minor, &pixmaps) == True;
+    int opcode = 0, event = 0, error = 0;  // asked first: XShmQueryVersion complains on stderr when it is missing
+    x.useShm = XQueryExtension(x.dpy, "MIT-SHM", &opcode, &event, &error) == True &&
+               XShmQueryVersion(x.dpy, &major, &minor, &pixmaps) == True;
     return d;
 }
 

@@ -114,13 +114,13 @@ struct Child {
 struct Xvfb {
     std::unique_ptr<Child> proc;
     std::string display;  // ":N"
-    Xvfb(int w, int h, const std::string& logFile) {
+    Xvfb(int w, int h, const std::string& logFile, bool shm = true) {
         int fds[2];
         REQUIRE(::pipe(fds) == 0);
-        proc = std::make_unique<Child>(std::vector<std::string>{kXvfb, "-displayfd", "3", "-screen", "0",
-                                                                std::to_string(w) + "x" + std::to_string(h) + "x24",
-                                                                "-nolisten", "tcp"},
-                                       logFile, std::vector<std::string>{}, fds[1]);
+        std::vector<std::string> args{kXvfb, "-displayfd", "3", "-screen", "0",
+                                      std::to_string(w) + "x" + std::to_string(h) + "x24", "-nolisten", "tcp"};
+        if (!shm) args.insert(args.end(), {"-extension", "MIT-SHM"});
+        proc = std::make_unique<Child>(args, logFile, std::vector<std::string>{}, fds[1]);
         ::close(fds[1]);
         std::string number;
         char c = 0;
@@ -247,6 +247,7 @@ struct Layout {
     std::optional<int> enrolledW, enrolledH;
     std::vector<std::string> sizeFlags;  // run --width/--height
     int frameW, frameH;                  // the size the player must compose at
+    bool shm = true;                     // false: the X server has no MIT-SHM
 };
 
 }  // namespace
@@ -270,6 +271,8 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
         {"portrait panel, enrolled 1080x1920", 1080, 1920, 1080, 1920, {}, 1080, 1920},
         {"strip on a larger screen, --width/--height, letterboxed", 1920, 1080, 1080, 1920,
          {"--width", "1920", "--height", "540"}, 1920, 540},
+        {"1920x540 LED strip on an X server without MIT-SHM (XPutImage)", 1920, 540, 1920, 540, {}, 1920, 540,
+         false},
     };
     for (const auto& L : layouts) {
         DYNAMIC_SECTION(L.name) {
@@ -282,7 +285,7 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
             REQUIRE(imp.exitCode == 0);
 
             const std::string xlog = t / "xvfb.log", plog = t / "player.log";
-            Xvfb x(L.screenW, L.screenH, xlog);
+            Xvfb x(L.screenW, L.screenH, xlog, L.shm);
             std::vector<std::string> args{MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display",
                                           "--log-level", "debug"};
             args.insert(args.end(), L.sizeFlags.begin(), L.sizeFlags.end());
@@ -318,7 +321,8 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
             }
             CHECK_THAT(readFile(plog), Catch::Contains("frames " + std::to_string(L.frameW) + "x" +
                                                        std::to_string(L.frameH)));
-            if (readFile(plog).find("MIT-SHM") == std::string::npos)
+            if (!L.shm) CHECK_THAT(readFile(plog), !Catch::Contains("MIT-SHM"));
+            else if (readFile(plog).find(", MIT-SHM") == std::string::npos)
                 WARN("MIT-SHM was not used (frames went over the X socket)");
 
             // The preview (the engine's frame, as the screenshot command sends it)
