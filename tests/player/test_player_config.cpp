@@ -231,3 +231,17 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone", "[p
         CHECK_FALSE(fs::exists(fs::path(dir) / kConfigFile));
     }
 }
+
+TEST_CASE("the packaged deploy/player.properties is a valid player configuration", "[player][config]") {
+    const fs::path shipped = fs::path(__FILE__).parent_path() / ".." / ".." / "deploy" / "player.properties";
+    if (!fs::exists(shipped)) {
+        WARN("no deploy/player.properties beside the tests; nothing to check");
+        return;
+    }
+    auto s = loadRunProperties(shipped);
+    INFO((s.ok() ? std::string() : s.error().message));
+    REQUIRE(s.ok());
+    CHECK(checkRunSettings(*s).ok());
+    CHECK(s->output == OutputMode::Display);  // the service shows the picture
+    CHECK_FALSE(s->dataDir.empty());
+}
