@@ -198,6 +198,7 @@ private:
         std::int64_t local = utcMs;
         if (!offsets_.empty()) local = tz::localFromUtc(offsets_, utcMs);
         else if (fallbackZone_) local = utcMs + std::int64_t{tz::utcOffsetAt(*fallbackZone_, utcMs)} * 1000;
+        else local = utcMs + 8 * 3600 * 1000;  // no zone data: UTC+08:00, as the engine's card clock
         std::string s = timeutil::formatUtc(local);  // YYYY-MM-DDTHH:MM:SSZ
         return s.substr(0, 10) + " " + s.substr(11, 5);
     }
