@@ -1,6 +1,6 @@
 // HTTP routes that reach the distribution hub: commands to online players and
-// their results. Handlers run on HTTP worker threads and use only the Hub's
-// thread-safe methods.
+// their results, and screen previews (the latest screenshot, cached). Handlers
+// run on HTTP worker threads and use only the Hub's thread-safe methods.
 #pragma once
 
 #include "api.hpp"
