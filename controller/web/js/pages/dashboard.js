@@ -3,7 +3,7 @@
 // what it should be showing now.
 import { boot } from '../app.js';
 import { get, getOptional } from '../api.js';
-import { t, fmtDateTime, fmtBytes, fmtNumber } from '../i18n.js';
+import { t, fmtDateTime, fmtBytes, fmtNumber, today } from '../i18n.js';
 import { h, empty, section, table, dialog } from '../dom.js';
 
 const LOW_DISK_BYTES = 1 << 30;
@@ -73,10 +73,16 @@ function previewCell(p) {
   return cell;
 }
 
-function problemsOf(p) {
+// extra: {failedToday: {screenId: n}, proof: {screenId: {count, code, seq, at}}} from
+// the proof-of-play reports (absent when the controller has none).
+function problemsOf(p, extra = {}) {
   const out = [];
   if (p.state === 'retired') return out;
   const s = p.status || {};
+  const failed = extra.failedToday?.[p.id];
+  if (failed) out.push(['danger', t('dashboard.problemFailedPlays', { n: failed })]);
+  const proof = extra.proof?.[p.id];
+  if (proof) out.push(['danger', t('dashboard.problemProof', { n: proof.count, code: proof.code, seq: proof.seq ?? '—', at: fmtDateTime(new Date(proof.at).toISOString()) })]);
   if (!p.online) out.push(['danger', t('dashboard.problemOffline', { since: fmtDateTime(p.lastSeenAt) })]);
   if (s.sync_state === 'error') out.push(['danger', t('dashboard.problemSync', { message: s.last_error || '' })]);
   if (s.sync_state === 'disk_full' || (s.disk_free_bytes != null && s.disk_free_bytes < LOW_DISK_BYTES)) out.push(['warning', t('dashboard.problemDisk', { free: fmtBytes(s.disk_free_bytes) })]);
@@ -113,8 +119,25 @@ boot('dashboard', async ({ main, can }) => {
       h('a', { href: '/approvals', class: 'alert-link' }, t('nav.approvals'))));
   }
 
-  // Problems first.
-  const problems = active.flatMap((p) => problemsOf(p).map(([kind, text]) => ({ p, kind, text })));
+  // Problems first: the screens' own reports, failed plays today and what the
+  // proof-of-play ingest refused or flagged (chain gaps, bad signatures) in the last week.
+  const extra = {};
+  const [playsToday, popProblems] = await Promise.all([
+    getOptional(`/api/v1/reports/plays?from=${today()}&to=${today()}&by=screen`).catch(() => null),
+    getOptional('/api/v1/reports/problems?limit=200').catch(() => null)]);
+  if (playsToday && Array.isArray(playsToday.rows)) {
+    extra.failedToday = Object.fromEntries(playsToday.rows.filter((r) => r.failed > 0).map((r) => [r.screen, r.failed]));
+  }
+  if (popProblems && Array.isArray(popProblems.rows)) {
+    extra.proof = {};
+    const weekAgo = Date.now() - 7 * 86400e3;
+    for (const r of popProblems.rows) {  // newest first
+      if (!(r.detected_at_ms >= weekAgo)) continue;
+      const e = extra.proof[r.screen] || (extra.proof[r.screen] = { count: 0, code: r.code, seq: r.seq, at: r.detected_at_ms });
+      e.count += 1;
+    }
+  }
+  const problems = active.flatMap((p) => problemsOf(p, extra).map(([kind, text]) => ({ p, kind, text })));
   problems.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'danger' ? -1 : 1));
   main.append(section('dashboard.problems', problems.length
     ? h('ul', { class: 'list-group', id: 'dashboard-problems' }, problems.map(({ p, kind, text }) => h('li', { class: `list-group-item list-group-item-${kind}` },
