@@ -71,6 +71,37 @@ grep -q "/var/lib/microscape/controller" "$work/ctl-control/postinst" || fail "p
 grep -q "/var/lib/microscape/player" "$work/player-control/postinst" || fail "player postinst does not create its data directory"
 grep -q "video audio" "$work/player-control/postinst" || fail "player postinst does not add the video and audio groups"
 
+# The maintainer scripts for real, as dpkg runs them, twice (an upgrade runs
+# postinst again): inside a private mount namespace over copies of /etc and an
+# empty /var/lib, so the machine's users and directories are never touched.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null && command -v adduser >/dev/null; then
+  before=$(getent passwd microscape || true)
+  out=$(unshare -m sh -ec '
+    work=$1
+    cp -a /etc "$work/etc"
+    mount --bind "$work/etc" /etc
+    mkdir -p "$work/varlib"
+    mount --bind "$work/varlib" /var/lib
+    for c in player ctl; do
+      "$work/$c-control/postinst" configure
+      "$work/$c-control/postinst" configure 0.1.0
+    done
+    "$work/player-control/prerm" remove
+    "$work/ctl-control/prerm" remove
+    id -nG microscape
+    getent passwd microscape | cut -d: -f6,7
+    stat -c "%U:%G %a %n" /var/lib/microscape /var/lib/microscape/player /var/lib/microscape/import /var/lib/microscape/controller
+  ' sh "$work" 2>&1) || fail "maintainer scripts failed: $out"
+  for want in "audio" "video" "/var/lib/microscape:/usr/sbin/nologin" "microscape:microscape 750 /var/lib/microscape/player" \
+              "microscape:microscape 750 /var/lib/microscape/import" "microscape:microscape 750 /var/lib/microscape/controller"; do
+    echo "$out" | grep -qF "$want" || fail "after postinst: no '$want' in: $out"
+  done
+  echo "$out" | grep -q "Warning" && fail "postinst warns: $out"
+  [ "$(getent passwd microscape || true)" = "$before" ] || fail "the postinst test changed this machine's users"
+else
+  echo "note: maintainer scripts checked for syntax only (running them needs root and unshare)"
+fi
+
 # The configuration file the package ships is one the controller accepts.
 "$root/usr/bin/microscape-controller" --help >/dev/null 2>&1 || fail "microscape-controller --help fails"
 "$root/usr/bin/microscape-pack" --help | grep -q "Usage: microscape-pack" || fail "microscape-pack --help"
