@@ -171,9 +171,10 @@ if [ "$build" = 1 ]; then
   bdir="$root/build"
   echo "quickstart: building in $bdir (first time: several minutes)"
   cmake -S "$root" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+  # ninja shows its progress on one line in a terminal; compiler errors stay visible.
   cmake --build "$bdir" -j "$(nproc 2>/dev/null || echo 2)" \
-    --target microscape-controller microscape-player microscape-pack >/dev/null ||
-    die "build failed (run: cmake --build $bdir to see why)"
+    --target microscape-controller microscape-player microscape-pack ||
+    die "build failed (see above; cmake --build $bdir repeats it)"
 fi
 bin=${bin:-$root/build/bin}
 bin=$(cd "$bin" 2>/dev/null && pwd) || die "no binary directory $bin (build first, or drop --no-build)"
