@@ -369,7 +369,15 @@ await step('editor uploads two posters and a video with Chinese names by drag an
   await login(base, USERS.editor.username, USERS.editor.password);
   await open(base, '/media');
   await page.check('input[type=checkbox][value="反诈防骗"]');
+  // For the documentation only: a slow link, so the picture shows the bars moving.
+  const cdp = docShots ? await context.newCDPSession(page) : null;
+  if (cdp) await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 24 * 1024 });
   await dropFiles('#dropzone', [...POSTERS, VIDEO].map((p) => path.join(tmp, p)));
+  if (cdp) {
+    await waitUntil(() => [...document.querySelectorAll('.ms-upload-row progress')].some((p) => p.value >= 25 && p.value <= 80), undefined, 30000).catch(() => {});
+    await docShot('media-upload');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  }
   for (const name of [...POSTERS, VIDEO]) {
     const row = page.locator(`.ms-upload-row[data-file="${name}"]`);
     await row.locator('[data-status]').or(row).first().waitFor();
@@ -386,7 +394,6 @@ await step('editor uploads two posters and a video with Chinese names by drag an
   }
   await page.waitForSelector('#media-list tr[data-state=draft]');
   await shot('05-media-uploaded');
-  await docShot('media-upload');
 });
 
 await step('editor previews the video in the page: it plays, with its probed duration', async () => {
