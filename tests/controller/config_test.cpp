@@ -83,7 +83,7 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     mstest::TempDir dir;
     const auto out = dir.path / "out.txt";
     std::string cmd = std::string(MICROSCAPE_CONTROLLER_BIN) + " --data-dir " + (dir.path / "d").string() +
-                      " --http-port 0 > " + out.string() + " 2>&1 & echo $!";
+                      " --http-port 0 --zmq-port 0 > " + out.string() + " 2>&1 & echo $!";
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p);
     char buf[64] = {};
