@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -47,7 +47,7 @@ namespace {
 // held, a PROOFS or a PROOFS_ACK, is lost in flight). A client whose target
 // refuses (the controller is down) is closed at once.
 class ChaosRelay {
-public:
+  public:
     explicit ChaosRelay(std::uint16_t targetPort) : target_(targetPort) {
         listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         int one = 1;
@@ -88,7 +88,7 @@ public:
     int accepted() const { return accepted_.load(); }
     std::int64_t bytes() const { return bytes_.load(); }
 
-private:
+  private:
     struct Pair {
         int a = -1, b = -1;   // client side, controller side
         bool ambush = false;  // drop the controller's next read with the connection
@@ -153,13 +153,16 @@ private:
                 chance = dropChance_;
                 ambush = ambushChance_;
             }
-            auto roll = [&](double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < p; };
+            auto roll = [&](double p) {
+                return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < p;
+            };
             for (std::size_t i = 0; i < pairs_.size(); ++i) {
                 auto& p = pairs_[i];
                 const pollfd& fa = fds[1 + 2 * i];
                 const pollfd& fb = fds[2 + 2 * i];
                 bool dead = false, reset = false;
-                for (auto [from, to, ev] : {std::tuple{p.a, p.b, fa.revents}, std::tuple{p.b, p.a, fb.revents}}) {
+                for (auto [from, to, ev] :
+                     {std::tuple{p.a, p.b, fa.revents}, std::tuple{p.b, p.a, fb.revents}}) {
                     if (dead || !(ev & (POLLIN | POLLHUP | POLLERR))) continue;
                     ssize_t n = ::recv(from, buf, sizeof buf, 0);
                     const bool fromPlayer = from == p.a;
@@ -178,8 +181,9 @@ private:
                 }
                 if (dead) closePair(p, reset);
             }
-            pairs_.erase(std::remove_if(pairs_.begin(), pairs_.end(), [](const Pair& p) { return p.a < 0; }),
-                         pairs_.end());
+            pairs_.erase(
+                std::remove_if(pairs_.begin(), pairs_.end(), [](const Pair& p) { return p.a < 0; }),
+                pairs_.end());
             std::lock_guard lock(m_);
             if (maxMs_ > 0 && std::chrono::steady_clock::now() >= nextCut_) {
                 if (!pairs_.empty()) ++cuts_;
@@ -210,9 +214,11 @@ struct PlayerProcess {
     pid_t pid = -1;
     PlayerProcess(const fs::path& dir, const fs::path& log, bool playback) {
         const std::string bin = playerBin(), logFile = log.string();
-        std::vector<std::string> args{bin, "run", "--data-dir", dir.string(), "--log-level", "debug"};
+        std::vector<std::string> args{bin,          "run",         "--data-dir",
+                                      dir.string(), "--log-level", "debug"};
         if (playback) {
-            for (const char* x : {"--headless", "--width", "320", "--height", "180"}) args.push_back(x);
+            for (const char* x : {"--headless", "--width", "320", "--height", "180"})
+                args.push_back(x);
         } else {
             args.push_back("--no-playback");
         }
@@ -221,7 +227,8 @@ struct PlayerProcess {
         argv.push_back(nullptr);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                         0644);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
         posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // not the controller's listeners
         posix_spawnattr_t attr;
@@ -267,8 +274,8 @@ Stored storedProofs(const fs::path& controllerDb, const std::string& playerId) {
     Poco::Data::Session s("SQLite", controllerDb.string());
     Stored out;
     std::string id = playerId;
-    s << "SELECT seq, record FROM pop_records WHERE player_id = ? ORDER BY seq", use(id), into(out.seqs),
-        into(out.records), now;
+    s << "SELECT seq, record FROM pop_records WHERE player_id = ? ORDER BY seq", use(id),
+        into(out.seqs), into(out.records), now;
     std::string id2 = playerId;
     s << "SELECT checkpoint FROM pop_checkpoints WHERE player_id = ? ORDER BY last_seq", use(id2),
         into(out.checkpoints), now;
@@ -293,7 +300,8 @@ std::int64_t resentBatches(const std::string& log) {
     const std::string marker = ": PROOFS ";
     for (auto at = log.find(marker); at != std::string::npos; at = log.find(marker, at + 1)) {
         long long first = 0, last = 0;
-        if (std::sscanf(log.c_str() + at + marker.size(), "%lld..%lld sent", &first, &last) != 2) continue;
+        if (std::sscanf(log.c_str() + at + marker.size(), "%lld..%lld sent", &first, &last) != 2)
+            continue;
         if (first <= highest) ++resent;
         highest = std::max<std::int64_t>(highest, last);
     }
@@ -308,8 +316,10 @@ std::int64_t countOf(const std::string& text, const std::string& what) {
 
 }  // namespace
 
-TEST_CASE("upload through a link that drops acks and a controller that restarts stores every record exactly once",
-          "[controller][player][upload][faults]") {
+TEST_CASE(
+    "upload through a link that drops acks and a controller that restarts stores every record "
+    "exactly once",
+    "[controller][player][upload][faults]") {
     if (::access(playerBin().c_str(), X_OK) != 0) {
         WARN("microscape-player not built; skipping");
         return;
@@ -322,23 +332,28 @@ TEST_CASE("upload through a link that drops acks and a controller that restarts 
     Client ap = srv.userClient("ap", "approver");
     const int a = uploadApproved(ed, ap, makePng(fx.path, "反诈", 320, 180), "a.png");
     const int b = uploadApproved(ed, ap, makePng(fx.path, "禁毒", 320, 180), "b.png");
-    const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
-                                                              R"(,"durationMs":1000},{"mediaId":)" + std::to_string(b) +
-                                                              R"(,"durationMs":1000}]})"));
-    createdId(ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
-                                               R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
+    const int pl = createdId(
+        ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
+                                         R"(,"durationMs":1000},{"mediaId":)" + std::to_string(b) +
+                                         R"(,"durationMs":1000}]})"));
+    createdId(
+        ed.post("/api/v1/schedules",
+                R"({"name":"all","playlistId":)" + std::to_string(pl) +
+                    R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
 
     // The screen reaches the hub only through the relay.
     ChaosRelay relay(srv.zmqPort());
     const fs::path dir = fx.path / "player";
     auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})");
     REQUIRE(t.status == 201);
-    auto en = runProcess({playerBin(), "enroll", "--controller-http", "http://127.0.0.1:" + std::to_string(srv.port()),
-                          "--token", t.json()->getValue<std::string>("token"), "--data-dir", dir.string(),
+    auto en = runProcess({playerBin(), "enroll", "--controller-http",
+                          "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
+                          t.json()->getValue<std::string>("token"), "--data-dir", dir.string(),
                           "--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
     INFO(en.out << en.err);
     REQUIRE(en.exitCode == 0);
-    const std::string id = microscape::json::parse(readFile(dir / "player.json"))->find("player_id")->asString();
+    const std::string id =
+        microscape::json::parse(readFile(dir / "player.json"))->find("player_id")->asString();
     const fs::path cdb = srv.dataDir() / "controller.db";
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };
@@ -386,9 +401,9 @@ TEST_CASE("upload through a link that drops acks and a controller that restarts 
     flush->kill(SIGTERM);
     const std::string log = playerLog();
     WARN(last << " play records stored exactly once in "
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s; " << cuts
-              << " connection cuts, " << drops << " reads dropped in flight, " << ambushes
-              << " acks lost after their batch, " << relay.accepted()
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+              << " s; " << cuts << " connection cuts, " << drops << " reads dropped in flight, "
+              << ambushes << " acks lost after their batch, " << relay.accepted()
               << " connections; player: " << countOf(log, ": PROOFS ") << " PROOFS sent, "
               << countOf(log, ": PROOFS_ACK seq") << " PROOFS_ACK received, " << resentBatches(log)
               << " batches sent again (" << countOf(log, "sending again") << " after a timeout), "
@@ -426,7 +441,8 @@ TEST_CASE("upload through a link that drops acks and a controller that restarts 
     CHECK(problems == 0);
 }
 
-TEST_CASE("enrolment with a screen size: player.json, status and the controller keep it", "[controller][player][enroll]") {
+TEST_CASE("enrolment with a screen size keeps it in player.json and status and at the controller",
+          "[controller][player][enroll]") {
     if (::access(playerBin().c_str(), X_OK) != 0) {
         WARN("microscape-player not built; skipping");
         return;
@@ -434,12 +450,14 @@ TEST_CASE("enrolment with a screen size: player.json, status and the controller 
     TestServer srv;
     TempDir fx;
     Client admin = srv.admin();
-    for (auto [w, h, orientation] : {std::tuple{1920, 540, "landscape"}, std::tuple{1080, 1920, "portrait"}}) {
+    for (auto [w, h, orientation] :
+         {std::tuple{1920, 540, "landscape"}, std::tuple{1080, 1920, "portrait"}}) {
         const fs::path dir = fx.path / ("screen-" + std::to_string(w));
         auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"步行街南口"})");
         REQUIRE(t.status == 201);
-        auto en = runProcess({playerBin(), "enroll", "--controller-http", "http://127.0.0.1:" + std::to_string(srv.port()),
-                              "--token", t.json()->getValue<std::string>("token"), "--data-dir", dir.string(),
+        auto en = runProcess({playerBin(), "enroll", "--controller-http",
+                              "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
+                              t.json()->getValue<std::string>("token"), "--data-dir", dir.string(),
                               "--width", std::to_string(w), "--height", std::to_string(h)});
         INFO(en.out << en.err);
         REQUIRE(en.exitCode == 0);

@@ -36,7 +36,8 @@ const char* kXvfb = "/usr/bin/Xvfb";
 const char* kXwd = "/usr/bin/xwd";
 
 std::int64_t wallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -54,8 +55,8 @@ bool waitFor(F&& f, int timeoutMs) {
 // exec), its output appended to a log file, with extra environment variables.
 struct Child {
     pid_t pid = -1;
-    Child(std::vector<std::string> args, const std::string& logFile, const std::vector<std::string>& env = {},
-          int passFd = -1) {
+    Child(std::vector<std::string> args, const std::string& logFile,
+          const std::vector<std::string>& env = {}, int passFd = -1) {
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -63,7 +64,8 @@ struct Child {
         for (char** e = environ; *e; ++e) {
             std::string s = *e;
             bool replaced = false;
-            for (const auto& x : env) replaced |= s.substr(0, s.find('=') + 1) == x.substr(0, x.find('=') + 1);
+            for (const auto& x : env)
+                replaced |= s.substr(0, s.find('=') + 1) == x.substr(0, x.find('=') + 1);
             if (!replaced) envStrings.push_back(s);
         }
         for (const auto& x : env) envStrings.push_back(x);
@@ -72,7 +74,8 @@ struct Child {
         envp.push_back(nullptr);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                         0644);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
         if (passFd >= 0) posix_spawn_file_actions_adddup2(&fa, passFd, 3);
         posix_spawn_file_actions_addclosefrom_np(&fa, passFd >= 0 ? 4 : 3);
@@ -117,8 +120,10 @@ struct Xvfb {
     Xvfb(int w, int h, const std::string& logFile, bool shm = true) {
         int fds[2];
         REQUIRE(::pipe(fds) == 0);
-        std::vector<std::string> args{kXvfb, "-displayfd", "3", "-screen", "0",
-                                      std::to_string(w) + "x" + std::to_string(h) + "x24", "-nolisten", "tcp"};
+        std::vector<std::string> args{
+            kXvfb,       "-displayfd", "3",
+            "-screen",   "0",          std::to_string(w) + "x" + std::to_string(h) + "x24",
+            "-nolisten", "tcp"};
         if (!shm) args.insert(args.end(), {"-extension", "MIT-SHM"});
         proc = std::make_unique<Child>(args, logFile, std::vector<std::string>{}, fds[1]);
         ::close(fds[1]);
@@ -149,7 +154,8 @@ player::Frame frameOfRgb(const std::vector<std::uint8_t>& rgb, int w, int h) {
     f.width = w;
     f.height = h;
     f.bgrx.resize(static_cast<std::size_t>(w) * h * 4);
-    for (std::size_t i = 0, n = static_cast<std::size_t>(w) * h; i < n && i * 3 + 2 < rgb.size(); ++i) {
+    for (std::size_t i = 0, n = static_cast<std::size_t>(w) * h; i < n && i * 3 + 2 < rgb.size();
+         ++i) {
         f.bgrx[i * 4] = rgb[i * 3 + 2];
         f.bgrx[i * 4 + 1] = rgb[i * 3 + 1];
         f.bgrx[i * 4 + 2] = rgb[i * 3];
@@ -158,7 +164,8 @@ player::Frame frameOfRgb(const std::vector<std::uint8_t>& rgb, int w, int h) {
 }
 
 // A region (x, y, w, h) of packed RGB of width `stride` pixels.
-std::vector<std::uint8_t> crop(const std::vector<std::uint8_t>& rgb, int stride, int x, int y, int w, int h) {
+std::vector<std::uint8_t> crop(const std::vector<std::uint8_t>& rgb, int stride, int x, int y,
+                               int w, int h) {
     std::vector<std::uint8_t> out;
     out.reserve(static_cast<std::size_t>(w) * h * 3);
     for (int row = y; row < y + h; ++row) {
@@ -171,9 +178,10 @@ std::vector<std::uint8_t> crop(const std::vector<std::uint8_t>& rgb, int stride,
 // The poster letterboxed into w x h (what the engine should compose), as RGB thumbnail tw x th.
 std::vector<std::uint8_t> expectedThumb(const std::string& poster, int w, int h, int tw, int th) {
     const std::string size = std::to_string(w) + "x" + std::to_string(h);
-    auto r = runProcess({"/usr/bin/convert", poster, "-resize", size, "-background", "black", "-gravity", "center",
-                         "-extent", size, "-depth", "8", "rgb:-"});
-    return player::downscaleRgb(frameOfRgb(std::vector<std::uint8_t>(r.out.begin(), r.out.end()), w, h), tw, th);
+    auto r = runProcess({"/usr/bin/convert", poster, "-resize", size, "-background", "black",
+                         "-gravity", "center", "-extent", size, "-depth", "8", "rgb:-"});
+    return player::downscaleRgb(
+        frameOfRgb(std::vector<std::uint8_t>(r.out.begin(), r.out.end()), w, h), tw, th);
 }
 
 // A data directory that looks enrolled (keys, player.json) without a controller:
@@ -184,7 +192,8 @@ struct ScreenDir {
     ScreenDir(const fs::path& d, std::optional<int> w, std::optional<int> h) : dir(d) {
         fs::create_directories(dir / "keys");
         std::ofstream(dir / player::kContentKeyFile) << testsupport::testKey(1).publicKey().toPem();
-        REQUIRE(crypto::PrivateKey::generate()->save((dir / player::kIdentityKeyFile).string()).ok());
+        REQUIRE(
+            crypto::PrivateKey::generate()->save((dir / player::kIdentityKeyFile).string()).ok());
         player::PlayerConfig c;
         c.dataDir = dir;
         c.playerId = playerId;
@@ -197,7 +206,8 @@ struct ScreenDir {
 };
 
 // A signed bundle for the screen whose filler shows `poster` all the time.
-std::string posterBundle(const fs::path& dir, const std::string& playerId, const std::string& poster) {
+std::string posterBundle(const fs::path& dir, const std::string& playerId,
+                         const std::string& poster) {
     const std::int64_t now = wallMs();
     auto media = testsupport::makeMedia(readFile(poster), "反诈防骗海报", "反诈防骗海报.png");
     schedule::Schedule s;
@@ -243,7 +253,7 @@ std::vector<Window> playerWindows(Display* dpy) {
 
 struct Layout {
     const char* name;
-    int screenW, screenH;                // the X screen (Xvfb)
+    int screenW, screenH;  // the X screen (Xvfb)
     std::optional<int> enrolledW, enrolledH;
     std::vector<std::string> sizeFlags;  // run --width/--height
     int frameW, frameH;                  // the size the player must compose at
@@ -252,8 +262,10 @@ struct Layout {
 
 }  // namespace
 
-TEST_CASE("display mode shows the poster on the X screen at the configured size, and exits when X goes away",
-          "[player][display][xvfb]") {
+TEST_CASE(
+    "display mode shows the poster on the X screen at the configured size and exits when X goes "
+    "away",
+    "[player][display][xvfb]") {
     if (::access(kXvfb, X_OK) != 0) {
         // Catch2 v2 has no SKIP: say so and pass.
         WARN("SKIPPED: Xvfb is not installed (apt-get install xvfb); display mode not tested");
@@ -267,11 +279,31 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
     REQUIRE(makePoster(other, "禁毒 珍爱生命", "#8a1c1c"));
 
     const Layout layouts[] = {
-        {"1920x540 LED strip, size from the X screen", 1920, 540, std::nullopt, std::nullopt, {}, 1920, 540},
+        {"1920x540 LED strip, size from the X screen",
+         1920,
+         540,
+         std::nullopt,
+         std::nullopt,
+         {},
+         1920,
+         540},
         {"portrait panel, enrolled 1080x1920", 1080, 1920, 1080, 1920, {}, 1080, 1920},
-        {"strip on a larger screen, --width/--height, letterboxed", 1920, 1080, 1080, 1920,
-         {"--width", "1920", "--height", "540"}, 1920, 540},
-        {"1920x540 LED strip on an X server without MIT-SHM (XPutImage)", 1920, 540, 1920, 540, {}, 1920, 540,
+        {"strip on a larger screen, --width/--height, letterboxed",
+         1920,
+         1080,
+         1080,
+         1920,
+         {"--width", "1920", "--height", "540"},
+         1920,
+         540},
+        {"1920x540 LED strip on an X server without MIT-SHM (XPutImage)",
+         1920,
+         540,
+         1920,
+         540,
+         {},
+         1920,
+         540,
          false},
     };
     for (const auto& L : layouts) {
@@ -280,14 +312,16 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
             fs::remove_all(dir);
             ScreenDir screen(dir, L.enrolledW, L.enrolledH);
             const std::string tar = posterBundle(t.path(), screen.playerId, poster);
-            auto imp = runProcess({MICROSCAPE_PLAYER_BIN, "import", "--data-dir", dir.string(), tar});
+            auto imp =
+                runProcess({MICROSCAPE_PLAYER_BIN, "import", "--data-dir", dir.string(), tar});
             INFO(imp.out << imp.err);
             REQUIRE(imp.exitCode == 0);
 
             const std::string xlog = t / "xvfb.log", plog = t / "player.log";
             Xvfb x(L.screenW, L.screenH, xlog, L.shm);
-            std::vector<std::string> args{MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display",
-                                          "--log-level", "debug"};
+            std::vector<std::string> args{
+                MICROSCAPE_PLAYER_BIN, "run",         "--data-dir", dir.string(),
+                "--display",           "--log-level", "debug"};
             args.insert(args.end(), L.sizeFlags.begin(), L.sizeFlags.end());
             Child player(args, plog, {"DISPLAY=" + x.display});
             REQUIRE(player.pid > 0);
@@ -302,9 +336,11 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
             const bool shown = waitFor(
                 [&] {
                     screenRgb = grabScreen(x.display, t.path());
-                    if (screenRgb.size() != static_cast<std::size_t>(L.screenW) * L.screenH * 3) return false;
+                    if (screenRgb.size() != static_cast<std::size_t>(L.screenW) * L.screenH * 3)
+                        return false;
                     auto area = crop(screenRgb, L.screenW, fx, fy, L.frameW, L.frameH);
-                    diff = thumbDiff(player::downscaleRgb(frameOfRgb(area, L.frameW, L.frameH), tw, th), want);
+                    diff = thumbDiff(
+                        player::downscaleRgb(frameOfRgb(area, L.frameW, L.frameH), tw, th), want);
                     return diff < 6;
                 },
                 20000);
@@ -312,7 +348,8 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
             INFO("thumbnail difference " << diff);
             REQUIRE(shown);
             auto area = crop(screenRgb, L.screenW, fx, fy, L.frameW, L.frameH);
-            const auto areaThumb = player::downscaleRgb(frameOfRgb(area, L.frameW, L.frameH), tw, th);
+            const auto areaThumb =
+                player::downscaleRgb(frameOfRgb(area, L.frameW, L.frameH), tw, th);
             CHECK(thumbDiff(areaThumb, notWant) > 20);  // the comparison can tell posters apart
             // Outside the frame (letterbox bars of the window), the window is black.
             if (fy > 0) {
@@ -321,7 +358,8 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
             }
             CHECK_THAT(readFile(plog), Catch::Contains("frames " + std::to_string(L.frameW) + "x" +
                                                        std::to_string(L.frameH)));
-            if (!L.shm) CHECK_THAT(readFile(plog), !Catch::Contains("MIT-SHM"));
+            if (!L.shm)
+                CHECK_THAT(readFile(plog), !Catch::Contains("MIT-SHM"));
             else if (readFile(plog).find(", MIT-SHM") == std::string::npos)
                 WARN("MIT-SHM was not used (frames went over the X socket)");
 
@@ -353,8 +391,11 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
                     5000));
                 XDestroyWindow(dpy, wins[0]);
                 XSync(dpy, False);
-                REQUIRE(waitFor([&] { return playerWindows(dpy).size() == 1 && playerWindows(dpy)[0] != wins[0]; },
-                                5000));
+                REQUIRE(waitFor(
+                    [&] {
+                        return playerWindows(dpy).size() == 1 && playerWindows(dpy)[0] != wins[0];
+                    },
+                    5000));
                 XCloseDisplay(dpy);
                 CHECK(waitFor(
                     [&] {
@@ -376,33 +417,36 @@ TEST_CASE("display mode shows the poster on the X screen at the configured size,
             CHECK(WEXITSTATUS(st) == 1);
             CHECK_THAT(readFile(plog), Catch::Contains("connection lost"));
             CHECK_THAT(readFile(plog), Catch::Contains("the X display is gone: stopping (exit 1)"));
-            CHECK_THAT(readFile(plog), Catch::Contains("engine stopped"));  // a clean stop, not a crash
+            CHECK_THAT(readFile(plog),
+                       Catch::Contains("engine stopped"));  // a clean stop, not a crash
         }
     }
 }
 
-TEST_CASE("display mode without an X server fails at once with a clear message", "[player][display]") {
+TEST_CASE("display mode without an X server fails at once with a clear message",
+          "[player][display]") {
     TempDir t;
     const fs::path dir = t.path() / "screen";
     ScreenDir screen(dir, std::nullopt, std::nullopt);
     SECTION("no DISPLAY") {
-        Child player({MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display"}, t / "log",
-                     {"DISPLAY="});
+        Child player({MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display"},
+                     t / "log", {"DISPLAY="});
         const int st = player.waitExit(10000);
         REQUIRE(st != -1);
         CHECK(WEXITSTATUS(st) == 1);
         CHECK_THAT(readFile(t / "log"), Catch::Contains("DISPLAY is not set"));
     }
     SECTION("a display nobody serves") {
-        Child player({MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display"}, t / "log",
-                     {"DISPLAY=:9731"});
+        Child player({MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display"},
+                     t / "log", {"DISPLAY=:9731"});
         const int st = player.waitExit(10000);
         REQUIRE(st != -1);
         CHECK(WEXITSTATUS(st) == 1);
         CHECK_THAT(readFile(t / "log"), Catch::Contains("cannot open X display :9731"));
     }
     SECTION("a config file with a bad value: exit 2 before anything starts") {
-        std::ofstream(t / "player.properties") << "player.dataDir=" << dir.string() << "\nplayer.output=tv\n";
+        std::ofstream(t / "player.properties")
+            << "player.dataDir=" << dir.string() << "\nplayer.output=tv\n";
         auto r = runProcess({MICROSCAPE_PLAYER_BIN, "run", "--config", t / "player.properties"});
         CHECK(r.exitCode == 2);
         CHECK_THAT(r.err, Catch::Contains("player.output must be display or headless (got 'tv')"));
@@ -412,11 +456,12 @@ TEST_CASE("display mode without an X server fails at once with a clear message",
         // --preview on the command line win, so the player runs headless and
         // writes the preview where the flag says (nothing is playing: the
         // neutral card).
-        std::ofstream(t / "player.properties") << "player.dataDir=" << dir.string()
-                                               << "\nplayer.output=display\nplayer.preview=/nonexistent/p.png\n"
-                                                  "player.width=320\nplayer.height=180\n";
-        Child player({MICROSCAPE_PLAYER_BIN, "run", "--config", t / "player.properties", "--headless", "--preview",
-                      t / "p.png", "--height", "240"},
+        std::ofstream(t / "player.properties")
+            << "player.dataDir=" << dir.string()
+            << "\nplayer.output=display\nplayer.preview=/nonexistent/p.png\n"
+               "player.width=320\nplayer.height=180\n";
+        Child player({MICROSCAPE_PLAYER_BIN, "run", "--config", t / "player.properties",
+                      "--headless", "--preview", t / "p.png", "--height", "240"},
                      t / "log", {"DISPLAY="});
         const bool wrote = waitFor([&] { return fs::exists(t / "p.png"); }, 15000);
         INFO(readFile(t / "log"));

@@ -39,10 +39,13 @@ TEST_CASE("a player properties file sets every run setting", "[player][config]")
     CHECK(s->previewPath == "/run/microscape/preview.png");
     CHECK(s->logLevel == "debug");
 
-    SECTION("empty values keep the defaults: enrolled or X screen size, DIR/preview.png, no import folder") {
-        auto e = parseRunProperties("player.dataDir=/d\nplayer.output=headless\nplayer.width=\nplayer.height=\n"
-                                    "player.importDir=\nplayer.preview=\n",
-                                    "p");
+    SECTION(
+        "empty values keep the defaults: enrolled or X screen size, DIR/preview.png, no import "
+        "folder") {
+        auto e = parseRunProperties(
+            "player.dataDir=/d\nplayer.output=headless\nplayer.width=\nplayer.height=\n"
+            "player.importDir=\nplayer.preview=\n",
+            "p");
         REQUIRE(e.ok());
         CHECK(e->output == OutputMode::Headless);
         CHECK_FALSE(e->width.has_value());
@@ -64,8 +67,9 @@ TEST_CASE("a player properties file sets every run setting", "[player][config]")
     }
 }
 
-TEST_CASE("a player properties file with an unknown key or a bad value is refused with a clear message",
-          "[player][config]") {
+TEST_CASE(
+    "a player properties file with an unknown key or a bad value is refused with a clear message",
+    "[player][config]") {
     struct Case {
         const char* text;
         const char* mentions;
@@ -73,7 +77,8 @@ TEST_CASE("a player properties file with an unknown key or a bad value is refuse
     const Case cases[] = {
         {"player.dataDir=/d\nplayer.outptu=display\n", "unknown key player.outptu"},
         {"player.dataDir=/d\nplayer.width.max=3\n", "unknown key player.width.max"},
-        {"player.output=fullscreen\n", "player.output must be display or headless (got 'fullscreen')"},
+        {"player.output=fullscreen\n",
+         "player.output must be display or headless (got 'fullscreen')"},
         {"player.width=0\n", "player.width must be a whole number of pixels, 1..16384 (got 0)"},
         {"player.height=-540\n", "player.height must be a whole number of pixels, 1..16384"},
         {"player.width=20000\n", "(got 20000)"},
@@ -96,7 +101,9 @@ TEST_CASE("a player properties file with an unknown key or a bad value is refuse
         CHECK_THAT(s.error().message, Catch::Contains("player.width, player.height"));
     }
     SECTION("keys of other parts are left alone") {
-        CHECK(parseRunProperties("logging.channels.c1.class = ConsoleChannel\nplayer.dataDir=/d\n", "p").ok());
+        CHECK(parseRunProperties("logging.channels.c1.class = ConsoleChannel\nplayer.dataDir=/d\n",
+                                 "p")
+                  .ok());
     }
     SECTION("a missing file is an I/O error naming it") {
         auto s = loadRunProperties("/nonexistent/player.properties");
@@ -129,7 +136,8 @@ TEST_CASE("command-line flags win over the properties file", "[player][config]")
     SECTION("a bad flag value names the flag") {
         auto r = applyRunFlag(*s, "width", "wide");
         REQUIRE_FALSE(r.ok());
-        CHECK_THAT(r.error().message, Catch::StartsWith("--width must be a whole number of pixels"));
+        CHECK_THAT(r.error().message,
+                   Catch::StartsWith("--width must be a whole number of pixels"));
         CHECK(s->width == 1080);  // unchanged
     }
     SECTION("an unknown flag is refused") {
@@ -152,9 +160,7 @@ TEST_CASE("player.json keeps the enrolled screen size and refuses nonsense", "[p
     microscape::testing::TempDir t;
     const fs::path dir = t.path();
     fs::create_directories(dir / "keys");
-    {
-        std::ofstream(dir / kContentKeyFile) << testsupport::testKey(1).publicKey().toPem();
-    }
+    { std::ofstream(dir / kContentKeyFile) << testsupport::testKey(1).publicKey().toPem(); }
     PlayerConfig c;
     c.dataDir = dir;
     c.playerId = "scr-0123456789abcdef";
@@ -206,7 +212,8 @@ TEST_CASE("screen sides parse as whole pixels within 1..16384", "[player][config
     CHECK(orientationOf(1000, 1000) == "landscape");
 }
 
-TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone", "[player][config][enroll]") {
+TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
+          "[player][config][enroll]") {
     microscape::testing::TempDir t;
     const std::string dir = (t.path() / "screen").string();
     struct Case {
@@ -214,15 +221,18 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone", "[p
         const char* says;
     };
     const Case cases[] = {
-        {{"--width", "0", "--height", "540"}, "--width must be a whole number of pixels, 1..16384 (got 0)"},
-        {{"--width", "1920", "--height", "-540"}, "--height must be a whole number of pixels, 1..16384 (got -540)"},
+        {{"--width", "0", "--height", "540"},
+         "--width must be a whole number of pixels, 1..16384 (got 0)"},
+        {{"--width", "1920", "--height", "-540"},
+         "--height must be a whole number of pixels, 1..16384 (got -540)"},
         {{"--width", "20000", "--height", "540"}, "(got 20000)"},
         {{"--width", "1920x540", "--height", "540"}, "(got '1920x540')"},
         {{"--width", "1920"}, "--width and --height go together"},
     };
     for (const auto& c : cases) {
-        std::vector<std::string> args{MICROSCAPE_PLAYER_BIN, "enroll", "--controller-http", "http://127.0.0.1:9",
-                                      "--token", "enr_x", "--data-dir", dir};
+        std::vector<std::string> args{MICROSCAPE_PLAYER_BIN, "enroll",  "--controller-http",
+                                      "http://127.0.0.1:9",  "--token", "enr_x",
+                                      "--data-dir",          dir};
         args.insert(args.end(), c.size.begin(), c.size.end());
         auto r = microscape::testing::runProcess(args);
         INFO(r.err);
@@ -232,8 +242,10 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone", "[p
     }
 }
 
-TEST_CASE("the packaged deploy/player.properties is a valid player configuration", "[player][config]") {
-    const fs::path shipped = fs::path(__FILE__).parent_path() / ".." / ".." / "deploy" / "player.properties";
+TEST_CASE("the packaged deploy/player.properties is a valid player configuration",
+          "[player][config]") {
+    const fs::path shipped =
+        fs::path(__FILE__).parent_path() / ".." / ".." / "deploy" / "player.properties";
     if (!fs::exists(shipped)) {
         WARN("no deploy/player.properties beside the tests; nothing to check");
         return;

@@ -32,22 +32,22 @@ class Logger;
 namespace microscape::player {
 
 struct DisplayOptions {
-    std::string displayName;   // "" = $DISPLAY
-    int pollIntervalMs = 40;   // how often the frame source is asked (25 per second)
+    std::string displayName;                  // "" = $DISPLAY
+    int pollIntervalMs = 40;                  // how often the frame source is asked (25 per second)
     std::string title = "microscape-player";  // WM_NAME / _NET_WM_NAME (UTF-8)
 };
 
 struct DisplayStats {
-    std::int64_t polls = 0;       // frames asked of the source
-    std::int64_t presented = 0;   // frames drawn because their pixels changed
-    std::int64_t exposures = 0;   // redraws asked by the X server
-    std::int64_t remapped = 0;    // the window was unmapped and mapped again
-    std::int64_t recreated = 0;   // the window was destroyed and made again
-    bool sharedMemory = false;    // MIT-SHM in use (else XPutImage over the socket)
+    std::int64_t polls = 0;      // frames asked of the source
+    std::int64_t presented = 0;  // frames drawn because their pixels changed
+    std::int64_t exposures = 0;  // redraws asked by the X server
+    std::int64_t remapped = 0;   // the window was unmapped and mapped again
+    std::int64_t recreated = 0;  // the window was destroyed and made again
+    bool sharedMemory = false;   // MIT-SHM in use (else XPutImage over the socket)
 };
 
 class X11Display {
-public:
+  public:
     // Connects to the X server and checks its default visual (TrueColor, 24 or
     // 32 bits deep, 8 bits per channel). Makes no window yet.
     // Errors: Io (no X server at that name), Usage (unsupported visual).
@@ -75,7 +75,7 @@ public:
 
     struct X;  // Xlib state (display_x11.cpp)
 
-private:
+  private:
     X11Display(DisplayOptions options, Poco::Logger& log);
     void run(std::function<Frame()> source);
     struct Hooks;  // Xlib's error handlers
