@@ -339,6 +339,10 @@ int cmdRun(const Args& a) {
         if (engine) engine->stop();
         return fail(st.error().str());
     }
+    if (display && playback && (ec.width > display->screenWidth() || ec.height > display->screenHeight()))
+        log.warning("frames %dx%d are larger than the X screen %dx%d: only their centre shows (set the "
+                    "screen's resolution, or player.width/player.height)",
+                    ec.width, ec.height, display->screenWidth(), display->screenHeight());
     // Started last and stopped first: the presenter reads the engine's frames.
     if (display) display->start([eng]() { return eng ? eng->snapshot() : Frame{}; });
     sdNotify("READY=1");
