@@ -101,6 +101,7 @@ struct SyncAgent::Impl {
     bool proofsInFlight = false;
     std::int64_t proofsSentMs = 0;
     std::int64_t proofsLastSeq = 0;
+    std::int64_t helloSentMs = 0;  // steady ms of the last HELLO (a WELCOME answers it)
 
     Impl(PlayerConfig c, AgentOptions o, Poco::Logger& l)
         : config(std::move(c)),
@@ -194,6 +195,7 @@ struct SyncAgent::Impl {
         h.stagedVersion = staged ? staged->manifest.version : 0;
         sendMsg(wire::toEnvelope(h));
         link = Link::HelloSent;
+        helloSentMs = steadyMs();
     }
 
     void connect() {
@@ -628,6 +630,16 @@ struct SyncAgent::Impl {
                 noteClock(w->timeMs);
                 link = Link::Ready;
                 backoffMs = options.backoffMinMs;
+                // A new session. When ZeroMQ re-established the connection by itself
+                // (the controller restarted within the heartbeat timeout, and asked
+                // for HELLO), a PROOFS sent before our HELLO was dropped with the old
+                // session: send it again now instead of after proofsTimeoutMs. The
+                // controller stores each seq once, so a needless re-send costs nothing.
+                if (proofsInFlight && proofsSentMs <= helloSentMs) {
+                    log.information("player %s: PROOFS up to seq %Ld went out before this session; sending again",
+                                    config.playerId, proofsLastSeq);
+                    proofsInFlight = false;
+                }
                 {
                     std::lock_guard lock(mutex);
                     isConnected = true;

@@ -406,7 +406,8 @@ TEST_CASE(
               << ambushes << " acks lost after their batch, " << relay.accepted()
               << " connections; player: " << countOf(log, ": PROOFS ") << " PROOFS sent, "
               << countOf(log, ": PROOFS_ACK seq") << " PROOFS_ACK received, " << resentBatches(log)
-              << " batches sent again (" << countOf(log, "sending again") << " after a timeout), "
+              << " batches sent again (" << countOf(log, "sending again") << " after a timeout, " << countOf(log, "went out before this session")
+              << " after a new session), "
               << countOf(log, "link to") << " links lost");
 
     // Every seq 1..N exactly once, and the stored chain verifies under the player's key.
