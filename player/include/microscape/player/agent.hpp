@@ -9,7 +9,8 @@
 // answer promptly) and setPlayback() for the "playback" part of STATUS.
 // With a proof-of-play journal attached (setJournal), the agent uploads its
 // unacknowledged records: one PROOFS in flight at a time, re-sent after a
-// reconnect or a timeout (at-least-once; the controller stores each seq once),
+// reconnect, a new session (a WELCOME to a later HELLO) or a timeout
+// (at-least-once; the controller stores each seq once),
 // and Journal::acknowledge on PROOFS_ACK.
 // All public methods are thread-safe.
 #pragma once
