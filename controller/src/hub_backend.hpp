@@ -1,7 +1,8 @@
 // The controller's side of the hub seam: players and keys from the store,
-// manifests from the compiler, media from the media store. Used only on the
-// hub thread (HubBackend contract); the Db and Compiler it calls are themselves
-// safe to share with the HTTP workers.
+// manifests from the compiler, media from the media store, proofs to the ingest.
+// Used on the hub thread, and storeProofs on the hub's two ingest workers
+// (HubBackend contract); the Db, Compiler and PopIngest it calls are themselves
+// safe to share between those threads and the HTTP workers.
 #pragma once
 
 #include <functional>
