@@ -55,8 +55,8 @@ Result<PlayerConfig> loadConfig(const fs::path& dataDir) {
     for (auto [key, out] : {std::pair{"width", &c.width}, std::pair{"height", &c.height}}) {
         auto it = o.find(key);
         if (it == o.end() || it->second.isNull()) continue;
-        if (!it->second.isInt() || it->second.asInt() < 1 || it->second.asInt() > kMaxScreenSide)
-            return makeError(Errc::Usage, std::string("player.json: ") + key + " must be 1.." +
+        if (!it->second.isInt() || it->second.asInt() < kMinScreenSide || it->second.asInt() > kMaxScreenSide)
+            return makeError(Errc::Usage, std::string("player.json: ") + key + " must be " + std::to_string(kMinScreenSide) + ".." +
                                               std::to_string(kMaxScreenSide) + " pixels");
         *out = static_cast<int>(it->second.asInt());
     }
@@ -109,9 +109,9 @@ Result<int> parseScreenSide(std::string_view text, std::string_view what) {
     int v = 0;
     const char* end = text.data() + text.size();
     auto [p, ec] = std::from_chars(text.data(), end, v);
-    const std::string rule = std::string(what) + " must be a whole number of pixels, 1.." + std::to_string(kMaxScreenSide);
+    const std::string rule = std::string(what) + " must be a whole number of pixels, " + std::to_string(kMinScreenSide) + ".." + std::to_string(kMaxScreenSide);
     if (text.empty() || ec != std::errc() || p != end) return makeError(Errc::Usage, rule + " (got '" + std::string(text) + "')");
-    if (v < 1 || v > kMaxScreenSide) return makeError(Errc::Usage, rule + " (got " + std::to_string(v) + ")");
+    if (v < kMinScreenSide || v > kMaxScreenSide) return makeError(Errc::Usage, rule + " (got " + std::to_string(v) + ")");
     return v;
 }
 

@@ -159,8 +159,6 @@ Engine::Engine(EngineConfig config, Journal* journal) : config_(std::move(config
 Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* journal) {
     if (config.width < 16 || config.height < 16 || config.width > 7680 || config.height > 7680)
         return makeError(Errc::Usage, "engine: resolution must be 16..7680 pixels each way");
-    if (!config.headless)
-        return makeError(Errc::Usage, "engine: display output is not available in this build; use headless");
     if (config.playerId.empty()) return makeError(Errc::Usage, "engine: no player id");
     if (config.drawnFps < 1 || config.drawnFps > 60) return makeError(Errc::Usage, "engine: drawnFps must be 1..60");
     if (config.screenName.empty()) config.screenName = config.playerId;
@@ -635,8 +633,8 @@ void Engine::writePreview() {
 }
 
 void Engine::run() {
-    engineLog().information("player %s: engine started (%dx%d, headless)", config_.playerId, config_.width,
-                            config_.height);
+    engineLog().information("player %s: engine started (%dx%d, %s)", config_.playerId, config_.width,
+                            config_.height, std::string(config_.headless ? "headless" : "display"));
     if (journal_) {
         pop::Record r;
         r.kind = pop::Kind::Start;

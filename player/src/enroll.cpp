@@ -48,8 +48,8 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
     if (req.width.has_value() != req.height.has_value())
         return makeError(Errc::Usage, "--width and --height go together (the screen's resolution, e.g. 1920 and 540)");
     for (auto [what, v] : {std::pair{"--width", req.width}, std::pair{"--height", req.height}})
-        if (v && (*v < 1 || *v > kMaxScreenSide))
-            return makeError(Errc::Usage, std::string(what) + " must be 1.." + std::to_string(kMaxScreenSide) +
+        if (v && (*v < kMinScreenSide || *v > kMaxScreenSide))
+            return makeError(Errc::Usage, std::string(what) + " must be " + std::to_string(kMinScreenSide) + ".." + std::to_string(kMaxScreenSide) +
                                               " pixels (got " + std::to_string(*v) + ")");
     fs::create_directories(dir / "keys", ec);
     if (ec) return makeError(Errc::Io, "cannot create " + (dir / "keys").string() + ": " + ec.message());

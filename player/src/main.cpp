@@ -54,7 +54,7 @@ const char* kUsage =
     "  microscape-player --help | --version\n"
     "\n"
     "enroll registers this screen with a one-time token and writes DIR/player.json;\n"
-    "--width/--height (1..16384) are the screen's resolution (1920 x 540 for an LED\n"
+    "--width/--height (16..7680) are the screen's resolution (1920 x 540 for an LED\n"
     "strip, 1080 x 1920 for a portrait panel), kept in player.json for run.\n"
     "\n"
     "run plays the active bundle, journals every play in DIR/state.db, uploads the\n"
@@ -264,7 +264,8 @@ int cmdRun(const Args& a) {
     auto statusLines = std::make_shared<StatusLines>();
     ec.statusLines = [statusLines] { return statusLines->lines(); };
     // The engine decodes into memory in both modes; the window shows those frames.
-    ec.headless = true;
+    // Display mode also plays sound through the system's audio output.
+    ec.headless = !display;
     std::string sizeFrom = "default";
     if (c->width && c->height) {
         ec.width = *c->width;

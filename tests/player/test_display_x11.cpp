@@ -455,7 +455,7 @@ TEST_CASE("display mode without an X server fails at once with a clear message",
         // The file asks for display mode and a bad preview folder; --headless and
         // --preview on the command line win, so the player runs headless and
         // writes the preview where the flag says (nothing is playing: the
-        // neutral card).
+        // status card).
         std::ofstream(t / "player.properties")
             << "player.dataDir=" << dir.string()
             << "\nplayer.output=display\nplayer.preview=/nonexistent/p.png\n"

@@ -79,8 +79,8 @@ TEST_CASE(
         {"player.dataDir=/d\nplayer.width.max=3\n", "unknown key player.width.max"},
         {"player.output=fullscreen\n",
          "player.output must be display or headless (got 'fullscreen')"},
-        {"player.width=0\n", "player.width must be a whole number of pixels, 1..16384 (got 0)"},
-        {"player.height=-540\n", "player.height must be a whole number of pixels, 1..16384"},
+        {"player.width=0\n", "player.width must be a whole number of pixels, 16..7680 (got 0)"},
+        {"player.height=-540\n", "player.height must be a whole number of pixels, 16..7680"},
         {"player.width=20000\n", "(got 20000)"},
         {"player.width=1920px\n", "(got '1920px')"},
         {"player.height=1e3\n", "player.height"},
@@ -198,14 +198,14 @@ TEST_CASE("player.json keeps the enrolled screen size and refuses nonsense", "[p
         microscape::testing::writeFile((dir / kConfigFile).string(), text);
         auto o = loadConfig(dir);
         REQUIRE_FALSE(o.ok());
-        CHECK_THAT(o.error().message, Catch::Contains("width must be 1..16384"));
+        CHECK_THAT(o.error().message, Catch::Contains("width must be 16..7680"));
     }
 }
 
-TEST_CASE("screen sides parse as whole pixels within 1..16384", "[player][config]") {
-    CHECK(parseScreenSide("1", "w").value() == 1);
-    CHECK(parseScreenSide("16384", "w").value() == 16384);
-    for (const char* bad : {"0", "-1", "16385", "", " 5", "5 ", "0x10", "1.5", "99999999999"})
+TEST_CASE("screen sides parse as whole pixels within 16..7680", "[player][config]") {
+    CHECK(parseScreenSide("16", "w").value() == 16);
+    CHECK(parseScreenSide("7680", "w").value() == 7680);
+    for (const char* bad : {"0", "-1", "15", "7681", "16384", "", " 5", "5 ", "0x10", "1.5", "99999999999"})
         CHECK(parseScreenSide(bad, "w").code() == Errc::Usage);
     CHECK(orientationOf(1920, 540) == "landscape");
     CHECK(orientationOf(1080, 1920) == "portrait");
@@ -222,9 +222,9 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
     };
     const Case cases[] = {
         {{"--width", "0", "--height", "540"},
-         "--width must be a whole number of pixels, 1..16384 (got 0)"},
+         "--width must be a whole number of pixels, 16..7680 (got 0)"},
         {{"--width", "1920", "--height", "-540"},
-         "--height must be a whole number of pixels, 1..16384 (got -540)"},
+         "--height must be a whole number of pixels, 16..7680 (got -540)"},
         {{"--width", "20000", "--height", "540"}, "(got 20000)"},
         {{"--width", "1920x540", "--height", "540"}, "(got '1920x540')"},
         {{"--width", "1920"}, "--width and --height go together"},

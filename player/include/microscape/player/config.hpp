@@ -53,8 +53,10 @@ Result<PlayerConfig> loadConfig(const std::filesystem::path& dataDir);
 // Writes DIR/player.json atomically (keys are written by enrolment).
 Status saveConfig(const PlayerConfig& config);
 
-// Screen sizes are 1..kMaxScreenSide pixels on each side.
-constexpr int kMaxScreenSide = 16384;
+// Screen sizes are kMinScreenSide..kMaxScreenSide pixels on each side (what the
+// playback engine accepts: 8K LED walls at most, one frame is width x height x 4 bytes).
+constexpr int kMinScreenSide = 16;
+constexpr int kMaxScreenSide = 7680;
 // Parses a screen side ("1920"). Errors: Usage naming `what` and the rule.
 Result<int> parseScreenSide(std::string_view text, std::string_view what);
 // "portrait" when height > width, else "landscape".

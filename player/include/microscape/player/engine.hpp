@@ -57,7 +57,10 @@ struct EngineConfig {
     std::string fontFamily = "Noto Sans CJK SC";
     int width = 1280;   // the screen's configured resolution; portrait or strips
     int height = 720;   // (1080x1920, 1920x540) work the same way
-    bool headless = true;  // frames into memory; display mode (--display) is not built yet
+    // Frames are decoded into memory in both modes (a display window presents
+    // snapshot()s). Headless: no sound device (--aout=dummy). Display: the system's
+    // audio output, so items marked "audio" are heard.
+    bool headless = true;
     // Preview image of the output (PNG), rewritten every previewIntervalMs; empty: none.
     std::string previewPath;
     int previewIntervalMs = 3000;

@@ -19,7 +19,7 @@ struct EnrollRequest {
     std::string token;
     std::filesystem::path dataDir;
     std::string name;            // optional
-    std::optional<int> width, height;  // the screen's resolution: both or neither, 1..16384;
+    std::optional<int> width, height;  // the screen's resolution: both or neither, 16..7680;
                                        // stored in player.json and sent with its orientation
     std::string hubEndpoint;     // optional override of tcp://<controller host>:<hub port>
     std::string software;
