@@ -60,80 +60,6 @@ int createLocation(Client& admin, const std::string& name, const std::string& ve
     return r.json()->getValue<int>("id");
 }
 
-// `microscape-player enroll` at a location; returns the player id.
-std::string enrolAt(TestServer& srv, Client& admin, const fs::path& dir, int locationId) {
-    auto t = admin.post("/api/v1/enrollment-tokens",
-                        R"({"name":"screen","locationId":)" + std::to_string(locationId) + "}");
-    REQUIRE(t.status == 201);
-    auto r = runProcess({playerBin(), "enroll", "--controller-http", "http://127.0.0.1:" + std::to_string(srv.port()),
-                         "--token", t.json()->getValue<std::string>("token"), "--data-dir", dir.string()});
-    INFO(r.out << r.err);
-    REQUIRE(r.exitCode == 0);
-    auto cfg = json::parse(readFile(dir / "player.json"));
-    REQUIRE(cfg.ok());
-    return cfg->find("player_id")->asString();
-}
-
-// A background `microscape-player run`, stopped (SIGTERM) when it goes out of scope.
-struct Screen {
-    pid_t pid = -1;
-    Screen(const fs::path& dir, const fs::path& log, bool playback) {
-        const std::string bin = playerBin(), logFile = log.string();
-        std::vector<std::string> args{bin, "run", "--data-dir", dir.string()};
-        if (playback) {
-            for (const char* x : {"--width", "320", "--height", "180"}) args.push_back(x);
-        } else {
-            args.push_back("--no-playback");
-        }
-        std::vector<char*> argv;
-        for (auto& x : args) argv.push_back(x.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-        posix_spawnattr_t attr;
-        posix_spawnattr_init(&attr);
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        if (::posix_spawn(&pid, bin.c_str(), &fa, &attr, argv.data(), environ) != 0) pid = -1;
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    int stop() {
-        if (pid <= 0) return -1;
-        ::kill(pid, SIGTERM);
-        int st = 0;
-        ::waitpid(pid, &st, 0);
-        pid = -1;
-        return st;
-    }
-    ~Screen() { stop(); }
-};
-
-template <class F>
-bool waitFor(F&& f, int timeoutMs) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (std::chrono::steady_clock::now() < until) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return f();
-}
-
-std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId) {
-    Poco::Data::Session s("SQLite", controllerDb.string());
-    Poco::Int64 n = 0;
-    std::string id = playerId;
-    s << "SELECT COUNT(*) FROM pop_records WHERE player_id = ?", use(id), into(n), now;
-    return n;
-}
-
 std::int64_t storedPlays(const fs::path& controllerDb, const std::string& playerId) {
     Poco::Data::Session s("SQLite", controllerDb.string());
     Poco::Int64 n = 0;
@@ -214,7 +140,7 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
     }
     for (auto& v : venues) {
         v.dir = fx.path / v.type;
-        v.playerId = enrolAt(srv, admin, v.dir, v.locationId);
+        v.playerId = enrolScreen(srv, admin, v.dir, R"({"name":"screen","locationId":)" + std::to_string(v.locationId) + "}");
     }
 
     // The screens play for about 35 s, then stop cleanly (the item on air is
@@ -222,19 +148,19 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
     const fs::path cdb = srv.dataDir() / "controller.db";
     auto logOf = [&](const Venue& v) { return fx.path / (std::string(v.type) + ".log"); };
     {
-        std::vector<std::unique_ptr<Screen>> screens;
-        for (auto& v : venues) screens.push_back(std::make_unique<Screen>(v.dir, logOf(v), true));
+        std::vector<std::unique_ptr<microscape::testing::SpawnedProcess>> screens;
+        for (auto& v : venues) screens.push_back(startScreen(v.dir, logOf(v), {"--width", "320", "--height", "180"}));
         for (auto& v : venues) {
             INFO(v.type << " log:\n" << readFile(logOf(v)));
             REQUIRE(waitFor([&] { return storedCount(cdb, v.playerId) >= 3; }, 30000));
         }
         std::this_thread::sleep_for(std::chrono::seconds(25));
-        for (auto& s : screens) CHECK(WIFEXITED(s->stop()));
+        for (auto& s : screens) CHECK(WIFEXITED(s->kill(SIGTERM)));
     }
     // Whatever the journals hold reaches the controller (sync-only runs upload it).
     {
-        std::vector<std::unique_ptr<Screen>> syncs;
-        for (auto& v : venues) syncs.push_back(std::make_unique<Screen>(v.dir, logOf(v), false));
+        std::vector<std::unique_ptr<microscape::testing::SpawnedProcess>> syncs;
+        for (auto& v : venues) syncs.push_back(startScreen(v.dir, logOf(v), {"--no-playback"}));
         for (auto& v : venues) {
             const std::int64_t last = journalLastSeq(v.dir);
             INFO(v.type << " log:\n" << readFile(logOf(v)));

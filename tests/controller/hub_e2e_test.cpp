@@ -45,37 +45,6 @@ std::string enrolCli(TestServer& srv, Client& admin, const fs::path& dir) {
     return cfg->find("player_id")->asString();
 }
 
-// A background `microscape-player run`, killed when it goes out of scope.
-struct PlayerProcess {
-    pid_t pid = -1;
-    PlayerProcess(const fs::path& dir, const fs::path& log) {
-        // Everything the child needs is prepared before fork(): the child of a
-        // multi-threaded process may only call async-signal-safe functions
-        // (no allocation) until exec.
-        const std::string bin = playerBin(), dataDir = dir.string(), logPath = log.string();
-        pid = ::fork();
-        if (pid == 0) {
-            int fd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-            // Do not inherit the test's listening sockets: a restarted in-process
-            // controller would share its port (SO_REUSEPORT) with a dead copy.
-            for (int i = 3; i < 1024; ++i) ::close(i);
-            ::execl(bin.c_str(), bin.c_str(), "run", "--data-dir", dataDir.c_str(), "--log-level", "debug",
-                    static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-    }
-    void kill(int sig) {
-        if (pid <= 0) return;
-        ::kill(pid, sig);
-        int st = 0;
-        ::waitpid(pid, &st, 0);
-        pid = -1;
-    }
-    ~PlayerProcess() { kill(SIGTERM); }
-};
-
 // Reads `microscape-player status`; -1 if the active bundle does not verify.
 std::int64_t activeVersion(const fs::path& dir) {
     auto r = runProcess({playerBin(), "status", "--data-dir", dir.string()});
@@ -89,16 +58,6 @@ int manifestVersion(Client& admin, const std::string& player) {
     auto r = admin.get("/api/v1/players/" + player + "/manifest");
     REQUIRE(r.status == 200);
     return r.json()->getValue<int>("version");
-}
-
-template <class F>
-bool waitFor(F&& f, int timeoutMs) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (std::chrono::steady_clock::now() < until) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return f();
 }
 
 }  // namespace
@@ -137,9 +96,9 @@ TEST_CASE("three players enrol, hold the verified bundle within seconds and ride
                                  dirs[0].string()});
         CHECK(again.exitCode != 0);
     }
-    std::vector<std::unique_ptr<PlayerProcess>> procs;
+    std::vector<std::unique_ptr<microscape::testing::SpawnedProcess>> procs;
     for (int i = 0; i < 3; ++i)
-        procs.push_back(std::make_unique<PlayerProcess>(dirs[i], fx.path / ("p" + std::to_string(i) + ".log")));
+        procs.push_back(startScreen(dirs[i], fx.path / ("p" + std::to_string(i) + ".log"), {"--log-level", "debug"}));
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 3; ++i) {
         const int want = manifestVersion(admin, ids[i]);
@@ -248,10 +207,10 @@ TEST_CASE("kill -9 during transfer and activation never leaves a mixed or broken
                     200);
         tune(round % 2 == 0);
         {
-            PlayerProcess p(dir, fx.path / "kill.log");
+            auto p = startScreen(dir, fx.path / "kill.log", {"--log-level", "debug"});
             const int ms = delay(rng);
             std::this_thread::sleep_for(std::chrono::milliseconds(round % 2 == 0 ? 150 + ms / 2 : ms));
-            p.kill(SIGKILL);
+            p->kill(SIGKILL);
         }
         const auto v = activeVersion(dir);
         INFO("round " << round);
@@ -265,7 +224,7 @@ TEST_CASE("kill -9 during transfer and activation never leaves a mixed or broken
     }
     WARN("kill -9 rounds: 24, activations seen: " << sawNew << ", partial files seen: " << sawPartial);
     // Finally it converges to the controller's current version.
-    PlayerProcess p(dir, fx.path / "final.log");
+    auto p = startScreen(dir, fx.path / "final.log", {"--log-level", "debug"});
     const int want = manifestVersion(admin, id);
     INFO(readFile(fx.path / "final.log"));
     REQUIRE(waitFor([&] { return activeVersion(dir) == want; }, 20000));

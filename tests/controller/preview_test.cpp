@@ -24,65 +24,6 @@ using microscape::testing::runProcess;
 
 namespace {
 
-std::string enrolCli(TestServer& srv, Client& admin, const fs::path& dir) {
-    auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})");
-    REQUIRE(t.status == 201);
-    auto r = runProcess({playerBin(), "enroll", "--controller-http", "http://127.0.0.1:" + std::to_string(srv.port()),
-                         "--token", t.json()->getValue<std::string>("token"), "--data-dir", dir.string()});
-    INFO(r.out << r.err);
-    REQUIRE(r.exitCode == 0);
-    auto cfg = microscape::json::parse(readFile(dir / "player.json"));
-    REQUIRE(cfg.ok());
-    return cfg->find("player_id")->asString();
-}
-
-// A background `microscape-player run --headless 320x180`, stopped when it goes out of scope.
-struct RunProcess {
-    pid_t pid = -1;
-    RunProcess(const fs::path& dir, const fs::path& log) {
-        const std::string bin = playerBin(), logFile = log.string();
-        std::vector<std::string> args{bin,       "run", "--data-dir", dir.string(), "--width", "320",
-                                      "--height", "180", "--log-level", "information"};
-        std::vector<char*> argv;
-        for (auto& x : args) argv.push_back(x.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-        posix_spawnattr_t attr;
-        posix_spawnattr_init(&attr);
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        if (::posix_spawn(&pid, bin.c_str(), &fa, &attr, argv.data(), environ) != 0) pid = -1;
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    void kill(int sig) {
-        if (pid <= 0) return;
-        ::kill(pid, sig);
-        int st = 0;
-        ::waitpid(pid, &st, 0);
-        pid = -1;
-    }
-    ~RunProcess() { kill(SIGTERM); }
-};
-
-template <class F>
-bool waitFor(F&& f, int timeoutMs) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (std::chrono::steady_clock::now() < until) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return f();
-}
-
 bool isPng(const std::string& b) { return b.size() > 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0; }
 
 std::size_t count(const std::string& text, const std::string& what) {
@@ -117,7 +58,7 @@ TEST_CASE("a screen preview is its latest screenshot asked for through the hub a
 
     CHECK(auditor.get("/api/v1/players/scr-nosuchscreen/preview").status == 404);
     const fs::path dir = fx.path / "player";
-    const std::string id = enrolCli(srv, admin, dir);
+    const std::string id = enrolScreen(srv, admin, dir);
     const std::string route = "/api/v1/players/" + id + "/preview";
     // Enrolled, never run: no shot at all.
     auto none = auditor.get(route);
@@ -125,7 +66,7 @@ TEST_CASE("a screen preview is its latest screenshot asked for through the hub a
     CHECK(none.errorCode() == "not_found");
 
     const fs::path logPath = fx.path / "player.log";
-    auto screen = std::make_unique<RunProcess>(dir, logPath);
+    auto screen = startScreen(dir, logPath, {"--width", "320", "--height", "180", "--log-level", "information"});
     INFO("player log:\n" << readFile(logPath));
     REQUIRE(waitFor([&] { return admin.get("/api/v1/players/" + id).body.find("\"playing\"") != std::string::npos; },
                     20000));
@@ -182,7 +123,7 @@ TEST_CASE("a screen preview is its latest screenshot asked for through the hub a
     CHECK(std::stoll(old.headers["x-preview-age-seconds"]) >= 300);
 
     // A shot left on disk (as after a restart) is served with its file time.
-    const std::string other = enrolCli(srv, admin, fx.path / "other");
+    const std::string other = enrolScreen(srv, admin, fx.path / "other");
     const fs::path file = previewFile(srv, other);
     fs::create_directories(file.parent_path());
     { std::ofstream(file, std::ios::binary) << first.body; }

@@ -28,95 +28,8 @@ namespace pop = microscape::pop;
 
 namespace {
 
-std::string enrolCli(TestServer& srv, Client& admin, const fs::path& dir) {
-    auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})");
-    REQUIRE(t.status == 201);
-    auto r = runProcess({playerBin(), "enroll", "--controller-http", "http://127.0.0.1:" + std::to_string(srv.port()),
-                         "--token", t.json()->getValue<std::string>("token"), "--data-dir", dir.string()});
-    INFO(r.out << r.err);
-    REQUIRE(r.exitCode == 0);
-    auto cfg = microscape::json::parse(readFile(dir / "player.json"));
-    REQUIRE(cfg.ok());
-    return cfg->find("player_id")->asString();
-}
-
-// A background `microscape-player run`, stopped when it goes out of scope.
-struct RunProcess {
-    pid_t pid = -1;
-    RunProcess(const fs::path& dir, const fs::path& log, bool playback) {
-        const std::string bin = playerBin(), logFile = log.string();
-        std::vector<std::string> args{bin, "run", "--data-dir", dir.string(), "--log-level", "debug"};
-        if (playback) {
-            for (const char* x : {"--width", "320", "--height", "180"}) args.push_back(x);
-        } else {
-            args.push_back("--no-playback");
-        }
-        std::vector<char*> argv;
-        for (auto& x : args) argv.push_back(x.data());
-        argv.push_back(nullptr);
-        // posix_spawn, not fork: no atfork handlers or inherited signal handlers
-        // run in a copy of this multi-threaded process before the exec.
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        // Do not inherit the test's sockets (the controller's listeners).
-        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-        posix_spawnattr_t attr;
-        posix_spawnattr_init(&attr);
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        if (::posix_spawn(&pid, bin.c_str(), &fa, &attr, argv.data(), environ) != 0) pid = -1;
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    int kill(int sig) {
-        if (pid <= 0) return -1;
-        ::kill(pid, sig);
-        int st = 0;
-        ::waitpid(pid, &st, 0);
-        pid = -1;
-        return st;
-    }
-    ~RunProcess() { kill(SIGTERM); }
-};
-
-template <class F>
-bool waitFor(F&& f, int timeoutMs) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (std::chrono::steady_clock::now() < until) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return f();
-}
-
-struct Stored {
-    std::vector<Poco::Int64> seqs;
-    std::vector<std::string> records;
-    std::vector<std::string> checkpoints;
-};
-
-// What the controller stored for the player (its own database, read-only use).
-Stored storedProofs(const fs::path& controllerDb, const std::string& playerId) {
-    Poco::Data::Session s("SQLite", controllerDb.string());
-    Stored out;
-    std::string id = playerId;
-    s << "SELECT seq, record FROM pop_records WHERE player_id = ? ORDER BY seq", use(id), into(out.seqs),
-        into(out.records), now;
-    std::string id2 = playerId;
-    s << "SELECT checkpoint FROM pop_checkpoints WHERE player_id = ? ORDER BY last_seq", use(id2),
-        into(out.checkpoints), now;
-    return out;
-}
-
-std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId) {
-    return static_cast<std::int64_t>(storedProofs(controllerDb, playerId).seqs.size());
-}
+const std::vector<std::string> kPlay{"--log-level", "debug", "--width", "320", "--height", "180"};
+const std::vector<std::string> kSyncOnly{"--log-level", "debug", "--no-playback"};
 
 // The last seq the player's journal wrote (the player is not running).
 std::int64_t journalLastSeq(const fs::path& dir) {
@@ -149,13 +62,13 @@ TEST_CASE("a running player plays its schedule and the controller stores every p
                                                R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
 
     const fs::path dir = fx.path / "player";
-    const std::string id = enrolCli(srv, admin, dir);
+    const std::string id = enrolScreen(srv, admin, dir);
     const fs::path cdb = srv.dataDir() / "controller.db";
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };
 
     const auto t0 = std::chrono::steady_clock::now();
-    auto first = std::make_unique<RunProcess>(dir, logPath, true);
+    auto first = startScreen(dir, logPath, kPlay);
     {
         INFO("player log:\n" << playerLog());
         REQUIRE(waitFor([&] { return storedCount(cdb, id) >= 2; }, 15000));
@@ -173,7 +86,7 @@ TEST_CASE("a running player plays its schedule and the controller stores every p
     // Power cut mid-play, then the screen comes back.
     first->kill(SIGKILL);
     const std::int64_t beforeKill = storedCount(cdb, id);
-    auto second = std::make_unique<RunProcess>(dir, logPath, true);
+    auto second = startScreen(dir, logPath, kPlay);
     {
         INFO("player log:\n" << playerLog());
         REQUIRE(waitFor([&] { return storedCount(cdb, id) >= beforeKill + 3; }, 15000));
@@ -183,7 +96,7 @@ TEST_CASE("a running player plays its schedule and the controller stores every p
     // Whatever the journal holds reaches the controller (a sync-only run uploads it).
     const std::int64_t last = journalLastSeq(dir);
     REQUIRE(last >= beforeKill + 3);
-    auto third = std::make_unique<RunProcess>(dir, logPath, false);
+    auto third = startScreen(dir, logPath, kSyncOnly);
     {
         INFO("player log:\n" << playerLog());
         REQUIRE(waitFor([&] { return storedCount(cdb, id) == last; }, 10000));

@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPClientSession.h>
@@ -13,6 +15,8 @@
 #include <random>
 #include <sstream>
 #include <thread>
+
+#include "microscape/core/json.hpp"
 
 namespace mstest {
 
@@ -256,6 +260,57 @@ int uploadApproved(Client& ed, Client& ap, const std::string& body, const std::s
 std::string playerBin() {
     std::string c = MICROSCAPE_CONTROLLER_BIN;
     return c.substr(0, c.rfind('/')) + "/microscape-player";
+}
+
+std::string enrolScreen(TestServer& srv, Client& admin, const fs::path& dir, const std::string& tokenBody,
+                        const std::vector<std::string>& extraArgs) {
+    auto t = admin.post("/api/v1/enrollment-tokens", tokenBody);
+    REQUIRE(t.status == 201);
+    std::vector<std::string> args{playerBin(), "enroll", "--controller-http",
+                                  "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
+                                  t.json()->getValue<std::string>("token"), "--data-dir", dir.string()};
+    args.insert(args.end(), extraArgs.begin(), extraArgs.end());
+    auto r = microscape::testing::runProcess(args);
+    INFO(r.out << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto cfg = microscape::json::parse(readFile(dir / "player.json"));
+    REQUIRE(cfg.ok());
+    return cfg->find("player_id")->asString();
+}
+
+std::unique_ptr<microscape::testing::SpawnedProcess> startScreen(const fs::path& dir, const fs::path& log,
+                                                                const std::vector<std::string>& args) {
+    std::vector<std::string> argv{playerBin(), "run", "--data-dir", dir.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto p = std::make_unique<microscape::testing::SpawnedProcess>(argv, log.string());
+    REQUIRE(p->running());
+    return p;
+}
+
+StoredProofs storedProofs(const fs::path& controllerDb, const std::string& playerId) {
+    using namespace Poco::Data::Keywords;
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session s("SQLite", controllerDb.string());
+    StoredProofs out;
+    std::vector<Poco::Int64> seqs;
+    std::string id = playerId;
+    s << "SELECT seq, record FROM pop_records WHERE player_id = ? ORDER BY seq", use(id), into(seqs),
+        into(out.records), now;
+    out.seqs.assign(seqs.begin(), seqs.end());
+    std::string id2 = playerId;
+    s << "SELECT checkpoint FROM pop_checkpoints WHERE player_id = ? ORDER BY last_seq", use(id2),
+        into(out.checkpoints), now;
+    return out;
+}
+
+std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId) {
+    using namespace Poco::Data::Keywords;
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session s("SQLite", controllerDb.string());
+    Poco::Int64 n = 0;
+    std::string id = playerId;
+    s << "SELECT COUNT(*) FROM pop_records WHERE player_id = ?", use(id), into(n), now;
+    return n;
 }
 
 }  // namespace mstest

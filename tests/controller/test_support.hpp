@@ -5,15 +5,19 @@
 #include <Poco/JSON/Object.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/server.hpp"
+#include "../support/process.hpp"
 
 namespace mstest {
 
@@ -115,4 +119,36 @@ int uploadApproved(Client& ed, Client& ap, const std::string& body, const std::s
                    const std::string& contentType = "image/png");
 // The microscape-player binary built beside the controller.
 std::string playerBin();
+
+// `microscape-player enroll` with a fresh one-time token made from `tokenBody`
+// (e.g. with a locationId) and any extra enroll arguments; returns the player id
+// written to DIR/player.json. REQUIREs success.
+std::string enrolScreen(TestServer& srv, Client& admin, const fs::path& dir,
+                        const std::string& tokenBody = R"({"name":"screen"})",
+                        const std::vector<std::string>& extraArgs = {});
+
+// `microscape-player run --data-dir DIR ARGS...` in the background, output
+// appended to `log`; stopped with SIGTERM when the pointer goes.
+std::unique_ptr<microscape::testing::SpawnedProcess> startScreen(const fs::path& dir, const fs::path& log,
+                                                                const std::vector<std::string>& args);
+
+// Polls f every 100 ms until it is true or timeoutMs passed; the last answer.
+template <class F>
+bool waitFor(F&& f, int timeoutMs) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (std::chrono::steady_clock::now() < until) {
+        if (f()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return f();
+}
+
+// What the controller stored for a player (read from its database file).
+struct StoredProofs {
+    std::vector<std::int64_t> seqs;
+    std::vector<std::string> records;
+    std::vector<std::string> checkpoints;
+};
+StoredProofs storedProofs(const fs::path& controllerDb, const std::string& playerId);
+std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId);
 }  // namespace mstest

@@ -44,6 +44,9 @@ namespace pop = microscape::pop;
 
 namespace {
 
+const std::vector<std::string> kPlay{"--log-level", "debug", "--headless", "--width", "320", "--height", "180"};
+const std::vector<std::string> kSyncOnly{"--log-level", "debug", "--no-playback"};
+
 // A TCP relay on 127.0.0.1:<ephemeral> to 127.0.0.1:targetPort. While chaos is
 // on, it resets every open connection at random moments, and each read of data
 // is, by chance, thrown away with its connection reset (so whatever message it
@@ -216,83 +219,6 @@ class ChaosRelay {
     std::thread thread_;
 };
 
-// A background `microscape-player run`, stopped when it goes out of scope.
-struct PlayerProcess {
-    pid_t pid = -1;
-    PlayerProcess(const fs::path& dir, const fs::path& log, bool playback) {
-        const std::string bin = playerBin(), logFile = log.string();
-        std::vector<std::string> args{bin,          "run",         "--data-dir",
-                                      dir.string(), "--log-level", "debug"};
-        if (playback) {
-            for (const char* x : {"--headless", "--width", "320", "--height", "180"})
-                args.push_back(x);
-        } else {
-            args.push_back("--no-playback");
-        }
-        std::vector<char*> argv;
-        for (auto& x : args) argv.push_back(x.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                         0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // not the controller's listeners
-        posix_spawnattr_t attr;
-        posix_spawnattr_init(&attr);
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        if (::posix_spawn(&pid, bin.c_str(), &fa, &attr, argv.data(), environ) != 0) pid = -1;
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    int kill(int sig) {
-        if (pid <= 0) return -1;
-        ::kill(pid, sig);
-        int st = 0;
-        ::waitpid(pid, &st, 0);
-        pid = -1;
-        return st;
-    }
-    ~PlayerProcess() { kill(SIGTERM); }
-};
-
-template <class F>
-bool waitFor(F&& f, int timeoutMs) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (std::chrono::steady_clock::now() < until) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return f();
-}
-
-struct Stored {
-    std::vector<Poco::Int64> seqs;
-    std::vector<std::string> records;
-    std::vector<std::string> checkpoints;
-};
-
-Stored storedProofs(const fs::path& controllerDb, const std::string& playerId) {
-    Poco::Data::Session s("SQLite", controllerDb.string());
-    Stored out;
-    std::string id = playerId;
-    s << "SELECT seq, record FROM pop_records WHERE player_id = ? ORDER BY seq", use(id),
-        into(out.seqs), into(out.records), now;
-    std::string id2 = playerId;
-    s << "SELECT checkpoint FROM pop_checkpoints WHERE player_id = ? ORDER BY last_seq", use(id2),
-        into(out.checkpoints), now;
-    return out;
-}
-
-std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId) {
-    return static_cast<std::int64_t>(storedProofs(controllerDb, playerId).seqs.size());
-}
-
 std::int64_t journalLastSeq(const fs::path& dir) {
     Poco::Data::Session s("SQLite", (dir / "state.db").string());
     Poco::Int64 last = 0;
@@ -337,19 +263,6 @@ void scheduleTwoPosters(TestServer& srv, const fs::path& dir) {
                     R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
 }
 
-// Enrols a screen whose hub endpoint is `hubPort` on 127.0.0.1; returns its id.
-std::string enrolVia(TestServer& srv, Client& admin, const fs::path& dir, std::uint16_t hubPort) {
-    auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})");
-    REQUIRE(t.status == 201);
-    auto en = runProcess({playerBin(), "enroll", "--controller-http",
-                          "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
-                          t.json()->getValue<std::string>("token"), "--data-dir", dir.string(),
-                          "--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(hubPort)});
-    INFO(en.out << en.err);
-    REQUIRE(en.exitCode == 0);
-    return microscape::json::parse(readFile(dir / "player.json"))->find("player_id")->asString();
-}
-
 // The last seq of the last PROOFS the log shows sent (0: none).
 std::int64_t lastSentSeq(const std::string& log) {
     const std::string marker = ": PROOFS ";
@@ -379,11 +292,11 @@ TEST_CASE("a batch in flight when the controller restarts is sent again on the n
     scheduleTwoPosters(srv, fx.path);
     ChaosRelay relay(srv.zmqPort());
     const fs::path dir = fx.path / "player";
-    const std::string id = enrolVia(srv, admin, dir, relay.port());
+    const std::string id = enrolScreen(srv, admin, dir, R"({"name":"screen"})", {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
     const fs::path cdb = srv.dataDir() / "controller.db";
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };
-    auto player = std::make_unique<PlayerProcess>(dir, logPath, true);
+    auto player = startScreen(dir, logPath, kPlay);
     {
         INFO("player log:\n" << playerLog());
         REQUIRE(waitFor([&] { return storedCount(cdb, id) >= 2; }, 20000));
@@ -444,22 +357,14 @@ TEST_CASE(
     // The screen reaches the hub only through the relay.
     ChaosRelay relay(srv.zmqPort());
     const fs::path dir = fx.path / "player";
-    auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})");
-    REQUIRE(t.status == 201);
-    auto en = runProcess({playerBin(), "enroll", "--controller-http",
-                          "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
-                          t.json()->getValue<std::string>("token"), "--data-dir", dir.string(),
-                          "--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
-    INFO(en.out << en.err);
-    REQUIRE(en.exitCode == 0);
-    const std::string id =
-        microscape::json::parse(readFile(dir / "player.json"))->find("player_id")->asString();
+    const std::string id = enrolScreen(srv, admin, dir, R"({"name":"screen"})",
+                                       {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
     const fs::path cdb = srv.dataDir() / "controller.db";
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };
 
     const auto t0 = std::chrono::steady_clock::now();
-    auto player = std::make_unique<PlayerProcess>(dir, logPath, true);
+    auto player = startScreen(dir, logPath, kPlay);
     {
         INFO("player log:\n" << playerLog());
         REQUIRE(waitFor([&] { return storedCount(cdb, id) >= 2; }, 20000));
@@ -493,7 +398,7 @@ TEST_CASE(
 
     // Whatever the journal holds reaches the controller through a calm link.
     const std::int64_t last = journalLastSeq(dir);
-    auto flush = std::make_unique<PlayerProcess>(dir, logPath, false);
+    auto flush = startScreen(dir, logPath, kSyncOnly);
     {
         INFO("player log:\n" << playerLog());
         REQUIRE(waitFor([&] { return storedCount(cdb, id) == last; }, 30000));

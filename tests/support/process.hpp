@@ -4,11 +4,15 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
 #include <vector>
+
+extern char** environ;
 
 namespace microscape::testing {
 
@@ -70,6 +74,56 @@ inline ProcessResult runProcess(const std::vector<std::string>& argv, const std:
     r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
 }
+
+// A program running in the background with stdout and stderr appended to a log
+// file, stopped with SIGTERM (and waited for) when it goes out of scope.
+// posix_spawn, not fork: no atfork handlers or inherited signal handlers run in a
+// copy of a multi-threaded test process (an in-process controller) before the
+// exec; the child inherits none of the test's descriptors (the controller's
+// listeners) and starts with default signal handling.
+class SpawnedProcess {
+public:
+    SpawnedProcess(const std::vector<std::string>& argv, const std::string& logFile) {
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        if (::posix_spawn(&pid_, args[0], &fa, &attr, args.data(), environ) != 0) pid_ = -1;
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    SpawnedProcess(const SpawnedProcess&) = delete;
+    SpawnedProcess& operator=(const SpawnedProcess&) = delete;
+    ~SpawnedProcess() { kill(SIGTERM); }
+
+    bool running() const { return pid_ > 0; }
+    pid_t pid() const { return pid_; }
+    // Sends `sig` and waits for the end. Returns the waitpid status, -1 if it
+    // was not running.
+    int kill(int sig) {
+        if (pid_ <= 0) return -1;
+        ::kill(pid_, sig);
+        int st = 0;
+        ::waitpid(pid_, &st, 0);
+        pid_ = -1;
+        return st;
+    }
+
+private:
+    pid_t pid_ = -1;
+};
 
 // Runs a shell command line (for fixture generation with ffmpeg/convert).
 inline int runShell(const std::string& command) { return runProcess({"/bin/sh", "-c", command}).exitCode; }
