@@ -405,19 +405,30 @@ int cmdAudit(const Args& a) {
         if (!k) return fail(k.error());
         opt.pinnedPlayerKeyIds[it->second.substr(0, eq)] = k->id();
     }
-    auto src = pack::FileSource::open(a.positional[0]);
-    if (!src) return fail(src.error());
-    auto e = audit::readExport(*src);
-    if (!e) return fail(e.error());
+    // Streams the export (bounded memory); an archive not in the controller's
+    // order is opened again and verified in memory. Standard input can be read
+    // again only when it is a file (rewound), not a pipe.
+    const std::string path = a.positional[0];
+    int opens = 0;
+    audit::SourceOpener open = [&path, &opens]() -> Result<std::unique_ptr<tar::ByteSource>> {
+        if (opens++ > 0 && path == "-" && ::lseek(STDIN_FILENO, 0, SEEK_SET) != 0)
+            return makeError(Errc::Io, "the export on standard input is not in the controller's order and must be "
+                                       "read twice to verify; pass it as a file");
+        auto src = pack::FileSource::open(path);
+        if (!src) return src.error();
+        return std::unique_ptr<tar::ByteSource>(std::make_unique<pack::FileSource>(std::move(*src)));
+    };
     std::string zoneDir = one(a, "zoneinfo", "/usr/share/zoneinfo");
-    for (const auto& p : e->players) {
-        if (opt.zones.count(p.timeZone)) continue;
-        auto bytes = tz::loadZoneFile(p.timeZone, zoneDir);
-        if (!bytes) continue;  // reported by verify() as unknown_zone
+    audit::ZoneLoader loadZone = [&zoneDir](const std::string& name) -> std::optional<tz::Zone> {
+        auto bytes = tz::loadZoneFile(name, zoneDir);
+        if (!bytes) return std::nullopt;  // reported as unknown_zone
         auto zone = tz::parseTzif(*bytes);
-        if (zone) opt.zones.emplace(p.timeZone, std::move(*zone));
-    }
-    auto r = audit::verify(*e, opt);
+        if (!zone) return std::nullopt;
+        return std::move(*zone);
+    };
+    auto e = audit::verifyExport(open, std::move(opt), loadZone);
+    if (!e) return fail(e.error());
+    const audit::AuditResult& r = e->result;
     for (const auto& f : r.failures) std::cerr << "FAILED " << f.str() << "\n";
 
     std::map<std::string, std::string> mediaNames, locationNames;

@@ -1,6 +1,7 @@
 #include "microscape/core/audit.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "microscape/core/manifest.hpp"
@@ -205,6 +206,291 @@ std::pair<std::string, bool> playerFile(const std::string& name) {
     return {"", false};
 }
 
+using Rows = std::map<std::tuple<std::string, std::string, std::string>, CountRow>;
+
+// The counting rule for one record (addCounts).
+void addCount(Rows& rows, const PlayerEntry& player, const tz::Zone& zone, const pop::Record& r, std::int64_t fromMs,
+              std::int64_t toMs) {
+    if (r.kind != pop::Kind::Play || r.startUtcMs < fromMs || r.startUtcMs >= toMs) return;
+    std::int64_t local = r.startUtcMs + static_cast<std::int64_t>(tz::utcOffsetAt(zone, r.startUtcMs)) * 1000;
+    std::int64_t day = local >= 0 ? local / 86400000 : (local - 86399999) / 86400000;
+    std::string date = timeutil::formatDate(timeutil::civilFromDays(day));
+    auto& row = rows[{player.locationId, date, r.mediaSha256}];
+    row.locationId = player.locationId;
+    row.localDate = date;
+    row.mediaSha256 = r.mediaSha256;
+    switch (r.outcome) {
+        case pop::Outcome::Completed: ++row.completed; row.onScreenMs += r.measuredMs; break;
+        case pop::Outcome::Interrupted: ++row.interrupted; row.onScreenMs += r.measuredMs; break;
+        case pop::Outcome::Failed: ++row.failed; break;
+        case pop::Outcome::None: break;
+    }
+}
+
+bool startsBeforeEnrolment(const pop::Record& r, const PlayerEntry& p) {
+    return r.kind == pop::Kind::Play && r.startUtcMs < p.enrolledAtMs - 86400000;
+}
+std::string beforeEnrolmentMessage(const pop::Record& r) {
+    return "seq " + std::to_string(r.seq) + " starts a day or more before the player was enrolled";
+}
+
+Failure chainFailure(const std::string& playerId, const pop::Finding& f) {
+    return {playerId, std::string(pop::problemName(f.problem)),
+            (f.seq ? "seq " + std::to_string(f.seq) + ": " : "") + f.message};
+}
+
+// What verify() reports, with each enrolled player's evidence handled by
+// `evidence` (called for players whose exported key is usable, in keys.json
+// order): shared by the in-memory and the streaming path so that both report
+// the same failures in the same order.
+using EvidenceStep = std::function<void(const PlayerEntry&, const crypto::PublicKey&, AuditResult&, Rows&)>;
+AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBytes, std::string_view signature,
+                     const std::vector<std::string>& readProblems, const std::vector<PlayerEntry>& players,
+                     const std::set<std::string>& evidenceIds, const VerifyOptions& options, Rows rows,
+                     const EvidenceStep& evidence) {
+    AuditResult out;
+    auto fail = [&](std::string player, std::string code, std::string msg) {
+        out.failures.push_back({std::move(player), std::move(code), std::move(msg)});
+    };
+    if (options.controllerKey) {
+        out.signatureChecked = true;
+        if (options.controllerKey->id() != manifest.signer)
+            fail("", "export_signer", "export.json is signed by key " + manifest.signer.substr(0, 16) +
+                                          ", not by the given controller key " + options.controllerKey->id().substr(0, 16));
+        else if (!options.controllerKey->verify(manifestBytes, signature))
+            fail("", "export_signature", "export.sig does not verify under the controller key");
+    }
+    for (const auto& p : readProblems) {
+        auto colon = p.find(": ");
+        fail("", p.substr(0, colon), p.substr(colon + 2));
+    }
+    if (manifest.toMs <= manifest.fromMs) fail("", "bad_period", "the export's period is empty");
+
+    std::set<std::string> listedIds;
+    for (const auto& p : players) listedIds.insert(p.playerId);
+    for (const auto& id : evidenceIds)
+        if (!listedIds.count(id)) fail(id, "unknown_player", "evidence for a player that keys.json does not list");
+
+    for (const auto& p : players) {
+        ++out.players;
+        auto raw = crypto::base64Decode(p.publicKeyB64);
+        auto key = raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
+        if (!key) {
+            fail(p.playerId, "bad_key", "the exported public key is not an Ed25519 key");
+            continue;
+        }
+        if (key->id() != p.keyId) fail(p.playerId, "key_id", "key_id does not match the public key");
+        if (auto pin = options.pinnedPlayerKeyIds.find(p.playerId); pin != options.pinnedPlayerKeyIds.end() &&
+                                                                   pin->second != key->id())
+            fail(p.playerId, "key_not_pinned", "the exported key differs from the independently obtained key " +
+                                                   pin->second.substr(0, 16));
+        if (evidenceIds.count(p.playerId)) evidence(p, *key, out, rows);
+    }
+    for (auto& [k, row] : rows) out.counts.push_back(std::move(row));
+    return out;
+}
+
+// Feeds the lines of the current tar entry to onLine as lines() would split the
+// whole entry, hashing the bytes on the way; a line longer than a record may be
+// is cut to kMaxRecordBytes + 1 bytes (its parser refuses it by length alone).
+// Returns whether the entry ends in a newline (or is empty). Errors: Truncated, Io.
+Result<bool> streamLines(tar::Reader& reader, crypto::Sha256& sha,
+                         const std::function<void(std::string_view line, std::size_t lineNo)>& onLine) {
+    constexpr std::size_t kCap = pop::kMaxRecordBytes + 1;
+    std::vector<char> buf(1u << 20);
+    std::string carry;
+    bool carried = false;  // a line has begun (possibly empty so far)
+    std::size_t lineNo = 0;
+    char last = '\n';
+    while (true) {
+        auto n = reader.read(buf.data(), buf.size());
+        if (!n) return n.error();
+        if (*n == 0) break;
+        sha.update(buf.data(), *n);
+        last = buf[*n - 1];
+        std::string_view chunk(buf.data(), *n);
+        std::size_t pos = 0;
+        while (pos < chunk.size()) {
+            std::size_t nl = chunk.find('\n', pos);
+            std::string_view part = chunk.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+            if (carry.size() < kCap) carry.append(part.substr(0, kCap - carry.size()));
+            carried = true;
+            if (nl == std::string_view::npos) break;
+            onLine(carry, ++lineNo);
+            carry.clear();
+            carried = false;
+            pos = nl + 1;
+        }
+    }
+    if (carried) onLine(carry, ++lineNo);
+    return last == '\n';
+}
+
+// One player's evidence as the stream saw it.
+struct StreamedPlayer {
+    std::size_t records = 0;
+    std::size_t checkpoints = 0;
+    std::vector<Failure> failures;  // chain findings, before_enrolment, unknown_zone
+};
+
+// The single pass; std::nullopt when the archive must be verified in memory.
+// Zones loaded on the way are added to options.
+Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyOptions& options,
+                                                const ZoneLoader& loadZone) {
+    using Out = std::optional<AuditReport>;
+    tar::Reader reader(source);
+    // The header entries, each where the controller puts it.
+    auto small = [&](std::string_view name, std::uint64_t limit) -> Result<std::optional<std::string>> {
+        auto next = reader.next();
+        if (!next) return next.error();
+        if (!*next || (*next)->name != name) return std::optional<std::string>();
+        auto data = tar::readEntry(reader, **next, limit);
+        if (!data) return data.error();
+        return std::optional<std::string>(std::move(*data));
+    };
+    AuditReport rep;
+    std::map<std::string, std::pair<std::uint64_t, std::string>> files;  // name -> size, sha256 (not export.json/.sig)
+    auto mBytes = small(kExportName, kMaxJsonBytes);
+    if (!mBytes) return mBytes.error();
+    if (!*mBytes) return Out();
+    auto m = parseManifest(**mBytes);
+    if (!m) return Out();
+    rep.manifest = std::move(*m);
+    auto sig = small(kExportSigName, 4096);
+    if (!sig) return sig.error();
+    if (!*sig) return Out();
+    auto keys = small(kKeysName, kMaxJsonBytes);
+    if (!keys) return keys.error();
+    if (!*keys) return Out();
+    auto players = parseKeys(**keys);
+    if (!players) return Out();
+    rep.players = std::move(*players);
+    files[std::string(kKeysName)] = {(*keys)->size(), crypto::sha256Hex(**keys)};
+    auto media = small(kMediaName, kMaxJsonBytes);
+    if (!media) return media.error();
+    if (!*media) return Out();
+    auto names = parseMedia(**media);
+    if (!names) return Out();
+    rep.media = std::move(*names);
+    files[std::string(kMediaName)] = {(*media)->size(), crypto::sha256Hex(**media)};
+
+    for (const auto& p : rep.players)
+        if (!options.zones.count(p.timeZone) && loadZone)
+            if (auto z = loadZone(p.timeZone)) options.zones.emplace(p.timeZone, std::move(*z));
+    std::map<std::string, const PlayerEntry*> byId;
+    for (const auto& p : rep.players) byId[p.playerId] = &p;
+
+    Rows rows;
+    std::map<std::string, std::vector<std::string>> lineProblems;  // by file name
+    std::map<std::string, StreamedPlayer> done;
+    std::set<std::string> evidenceIds;
+    std::string lastId;
+    const std::int64_t fromMs = rep.manifest.fromMs, toMs = rep.manifest.toMs;
+    while (true) {
+        auto next = reader.next();
+        if (!next) return next.error();
+        if (!*next) break;
+        const tar::Header recHeader = **next;
+        auto [id, isRecords] = playerFile(recHeader.name);
+        if (id.empty() || !isRecords || (!lastId.empty() && id <= lastId)) return Out();
+        if (recHeader.sizeBytes > kMaxPlayerFileBytes)  // as readEntry words it
+            return makeError(Errc::TooLarge, "entry " + recHeader.name + " is " + std::to_string(recHeader.sizeBytes) +
+                                                 " bytes; the limit is " + std::to_string(kMaxPlayerFileBytes));
+        evidenceIds.insert(id);
+        StreamedPlayer sp;
+        const PlayerEntry* player = nullptr;
+        std::optional<pop::ChainStream> chain;
+        const tz::Zone* zone = nullptr;
+        if (auto it = byId.find(id); it != byId.end()) {
+            player = it->second;
+            auto raw = crypto::base64Decode(player->publicKeyB64);
+            auto key = raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
+            if (key) chain.emplace(id, std::move(*key));
+            if (auto z = options.zones.find(player->timeZone); z != options.zones.end()) zone = &z->second;
+        }
+        bool reordered = false;
+        std::optional<std::string> beforeEnrolment;
+        crypto::Sha256 sha;
+        auto& recProblems = lineProblems[recHeader.name];
+        auto ended = streamLines(reader, sha, [&](std::string_view line, std::size_t lineNo) {
+            auto r = pop::parseRecord(line);
+            if (!r) {
+                recProblems.push_back("bad_record: " + recHeader.name + " line " + std::to_string(lineNo) + ": " +
+                                      r.error().str());
+                return;
+            }
+            if (!chain || reordered) return;
+            ++sp.records;
+            if (!chain->addRecord(*r)) reordered = true;
+            if (!beforeEnrolment && startsBeforeEnrolment(*r, *player)) beforeEnrolment = beforeEnrolmentMessage(*r);
+            if (zone) addCount(rows, *player, *zone, *r, fromMs, toMs);
+        });
+        if (!ended) return ended.error();
+        if (reordered) return Out();
+        if (!*ended) recProblems.push_back("truncated_file: " + recHeader.name + " does not end with a newline");
+        files[recHeader.name] = {recHeader.sizeBytes, crypto::toHex(sha.finish())};
+
+        auto cpNext = reader.next();
+        if (!cpNext) return cpNext.error();
+        if (!*cpNext || (*cpNext)->name != checkpointsPath(id)) return Out();
+        const tar::Header cpHeader = **cpNext;
+        if (cpHeader.sizeBytes > kMaxPlayerFileBytes)
+            return makeError(Errc::TooLarge, "entry " + cpHeader.name + " is " + std::to_string(cpHeader.sizeBytes) +
+                                                 " bytes; the limit is " + std::to_string(kMaxPlayerFileBytes));
+        auto& cpProblems = lineProblems[cpHeader.name];
+        ended = streamLines(reader, sha, [&](std::string_view line, std::size_t lineNo) {
+            auto c = pop::parseCheckpoint(line);
+            if (!c) {
+                cpProblems.push_back("bad_checkpoint: " + cpHeader.name + " line " + std::to_string(lineNo) + ": " +
+                                     c.error().str());
+                return;
+            }
+            if (!chain) return;
+            ++sp.checkpoints;
+            chain->addCheckpoint(*c);
+        });
+        if (!ended) return ended.error();
+        if (!*ended) cpProblems.push_back("truncated_file: " + cpHeader.name + " does not end with a newline");
+        files[cpHeader.name] = {cpHeader.sizeBytes, crypto::toHex(sha.finish())};
+
+        if (chain) {
+            for (const auto& f : chain->finish().findings) sp.failures.push_back(chainFailure(id, f));
+            chain.reset();
+            if (beforeEnrolment) sp.failures.push_back({id, "before_enrolment", *beforeEnrolment});
+            if (!zone) sp.failures.push_back({id, "unknown_zone", "no time zone data for '" + player->timeZone + "'"});
+        }
+        done.emplace(id, std::move(sp));
+        lastId = id;
+    }
+
+    // readExport's read problems, in its order.
+    std::vector<std::string> readProblems;
+    std::set<std::string> listed;
+    for (const auto& f : rep.manifest.files) {
+        listed.insert(f.name);
+        auto it = files.find(f.name);
+        if (it == files.end()) {
+            readProblems.push_back("missing_file: " + f.name + " is listed in export.json but absent");
+            continue;
+        }
+        if (it->second.first != f.sizeBytes || it->second.second != f.sha256)
+            readProblems.push_back("file_hash: " + f.name + " does not match its hash in export.json");
+    }
+    for (const auto& [name, info] : files)
+        if (!listed.count(name)) readProblems.push_back("unlisted_file: " + name + " is not listed in export.json");
+    for (auto& [name, list] : lineProblems)
+        for (auto& p : list) readProblems.push_back(std::move(p));
+
+    rep.result = assemble(rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, options,
+                          std::move(rows), [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
+                              const auto& sp = done.at(p.playerId);
+                              out.records += sp.records;
+                              out.checkpoints += sp.checkpoints;
+                              out.failures.insert(out.failures.end(), sp.failures.begin(), sp.failures.end());
+                          });
+    rep.streamed = true;
+    return Out(std::move(rep));
+}
 }  // namespace
 
 std::string recordsPath(const std::string& playerId) { return "players/" + playerId + "/records.jsonl"; }
@@ -338,86 +624,56 @@ Result<Export> readExport(tar::ByteSource& source) {
 void addCounts(std::map<std::tuple<std::string, std::string, std::string>, CountRow>& rows,
                const PlayerEntry& player, const tz::Zone& zone, const std::vector<pop::Record>& records,
                std::int64_t fromMs, std::int64_t toMs) {
-    for (const auto& r : records) {
-        if (r.kind != pop::Kind::Play || r.startUtcMs < fromMs || r.startUtcMs >= toMs) continue;
-        std::int64_t local = r.startUtcMs + static_cast<std::int64_t>(tz::utcOffsetAt(zone, r.startUtcMs)) * 1000;
-        std::int64_t day = local >= 0 ? local / 86400000 : (local - 86399999) / 86400000;
-        std::string date = timeutil::formatDate(timeutil::civilFromDays(day));
-        auto& row = rows[{player.locationId, date, r.mediaSha256}];
-        row.locationId = player.locationId;
-        row.localDate = date;
-        row.mediaSha256 = r.mediaSha256;
-        switch (r.outcome) {
-            case pop::Outcome::Completed: ++row.completed; row.onScreenMs += r.measuredMs; break;
-            case pop::Outcome::Interrupted: ++row.interrupted; row.onScreenMs += r.measuredMs; break;
-            case pop::Outcome::Failed: ++row.failed; break;
-            case pop::Outcome::None: break;
-        }
-    }
+    for (const auto& r : records) addCount(rows, player, zone, r, fromMs, toMs);
 }
 
 AuditResult verify(const Export& e, const VerifyOptions& options) {
-    AuditResult out;
-    auto fail = [&](std::string player, std::string code, std::string msg) {
-        out.failures.push_back({std::move(player), std::move(code), std::move(msg)});
-    };
-    if (options.controllerKey) {
-        out.signatureChecked = true;
-        if (options.controllerKey->id() != e.manifest.signer)
-            fail("", "export_signer", "export.json is signed by key " + e.manifest.signer.substr(0, 16) +
-                                          ", not by the given controller key " + options.controllerKey->id().substr(0, 16));
-        else if (!options.controllerKey->verify(e.manifestBytes, e.signature))
-            fail("", "export_signature", "export.sig does not verify under the controller key");
-    }
-    for (const auto& p : e.readProblems) {
-        auto colon = p.find(": ");
-        fail("", p.substr(0, colon), p.substr(colon + 2));
-    }
-    if (e.manifest.toMs <= e.manifest.fromMs) fail("", "bad_period", "the export's period is empty");
+    std::set<std::string> evidenceIds;
+    for (const auto& [id, ev] : e.evidence) evidenceIds.insert(id);
+    return assemble(e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players, evidenceIds, options, {},
+                    [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out, Rows& rows) {
+                        const auto& ev = e.evidence.at(p.playerId);
+                        out.records += ev.records.size();
+                        out.checkpoints += ev.checkpoints.size();
+                        auto report = pop::verifyChain(p.playerId, ev.records, ev.checkpoints, key);
+                        for (const auto& f : report.findings) out.failures.push_back(chainFailure(p.playerId, f));
+                        for (const auto& r : ev.records)
+                            if (startsBeforeEnrolment(r, p)) {
+                                out.failures.push_back({p.playerId, "before_enrolment", beforeEnrolmentMessage(r)});
+                                break;
+                            }
+                        auto zone = options.zones.find(p.timeZone);
+                        if (zone == options.zones.end()) {
+                            out.failures.push_back(
+                                {p.playerId, "unknown_zone", "no time zone data for '" + p.timeZone + "'"});
+                            return;
+                        }
+                        addCounts(rows, p, zone->second, ev.records, e.manifest.fromMs, e.manifest.toMs);
+                    });
+}
 
-    std::map<std::string, const PlayerEntry*> byId;
-    for (const auto& p : e.players) byId[p.playerId] = &p;
-    for (const auto& [id, ev] : e.evidence)
-        if (!byId.count(id)) fail(id, "unknown_player", "evidence for a player that keys.json does not list");
-
-    std::map<std::tuple<std::string, std::string, std::string>, CountRow> rows;
-    for (const auto& p : e.players) {
-        ++out.players;
-        auto raw = crypto::base64Decode(p.publicKeyB64);
-        auto key = raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
-        if (!key) {
-            fail(p.playerId, "bad_key", "the exported public key is not an Ed25519 key");
-            continue;
-        }
-        if (key->id() != p.keyId) fail(p.playerId, "key_id", "key_id does not match the public key");
-        if (auto pin = options.pinnedPlayerKeyIds.find(p.playerId); pin != options.pinnedPlayerKeyIds.end() &&
-                                                                   pin->second != key->id())
-            fail(p.playerId, "key_not_pinned", "the exported key differs from the independently obtained key " +
-                                                   pin->second.substr(0, 16));
-        auto evIt = e.evidence.find(p.playerId);
-        if (evIt == e.evidence.end()) continue;  // enrolled, no plays exported
-        const auto& ev = evIt->second;
-        out.records += ev.records.size();
-        out.checkpoints += ev.checkpoints.size();
-        auto report = pop::verifyChain(p.playerId, ev.records, ev.checkpoints, *key);
-        for (const auto& f : report.findings)
-            fail(p.playerId, std::string(pop::problemName(f.problem)),
-                 (f.seq ? "seq " + std::to_string(f.seq) + ": " : "") + f.message);
-        for (const auto& r : ev.records)
-            if (r.kind == pop::Kind::Play && r.startUtcMs < p.enrolledAtMs - 86400000) {
-                fail(p.playerId, "before_enrolment",
-                     "seq " + std::to_string(r.seq) + " starts a day or more before the player was enrolled");
-                break;
-            }
-        auto zone = options.zones.find(p.timeZone);
-        if (zone == options.zones.end()) {
-            fail(p.playerId, "unknown_zone", "no time zone data for '" + p.timeZone + "'");
-            continue;
-        }
-        addCounts(rows, p, zone->second, ev.records, e.manifest.fromMs, e.manifest.toMs);
+Result<AuditReport> verifyExport(const SourceOpener& open, VerifyOptions options, const ZoneLoader& loadZone) {
+    {
+        auto src = open();
+        if (!src) return src.error();
+        auto streamed = streamExport(**src, options, loadZone);
+        if (!streamed) return streamed.error();
+        if (*streamed) return std::move(**streamed);
     }
-    for (auto& [k, row] : rows) out.counts.push_back(std::move(row));
-    return out;
+    auto src = open();
+    if (!src) return src.error();
+    auto e = readExport(**src);
+    if (!e) return e.error();
+    for (const auto& p : e->players)
+        if (!options.zones.count(p.timeZone) && loadZone)
+            if (auto z = loadZone(p.timeZone)) options.zones.emplace(p.timeZone, std::move(*z));
+    AuditReport rep;
+    rep.result = verify(*e, options);
+    rep.manifest = std::move(e->manifest);
+    rep.players = std::move(e->players);
+    rep.media = std::move(e->media);
+    rep.streamed = false;
+    return rep;
 }
 
 }  // namespace microscape::audit

@@ -556,4 +556,100 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records,
     return rep;
 }
 
+ChainStream::ChainStream(std::string playerId, crypto::PublicKey playerKey)
+    : playerId_(std::move(playerId)), key_(std::move(playerKey)) {}
+
+const ChainStream::Entry* ChainStream::find(std::int64_t seq) const {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), seq,
+                               [](const Entry& e, std::int64_t s) { return e.seq < s; });
+    return it != entries_.end() && it->seq == seq ? &*it : nullptr;
+}
+
+bool ChainStream::addRecord(const Record& r) {
+    const std::size_t i = recordIndex_++;
+    auto add = [&](std::vector<Finding>& to, Problem p, std::string msg) {
+        to.push_back(Finding{p, r.seq, i, std::move(msg)});
+    };
+    if (auto st = validate(r); !st) {
+        add(pass1_, Problem::BadRecord, st.error().message);
+        return true;
+    }
+    if (r.playerId != playerId_) {
+        add(pass1_, Problem::WrongPlayer,
+            "record of player \"" + r.playerId + "\" in the chain of \"" + playerId_ + "\"");
+        return true;
+    }
+    crypto::Digest h = crypto::sha256(canonicalBytes(r));
+    if (!entries_.empty() && r.seq <= maxSeen_) {
+        const Entry* e = find(r.seq);
+        if (!e) return false;  // below the highest seq seen: verifyChain's order differs from the input's
+        if (e->hash == h)
+            add(pass1_, Problem::Duplicate, "the record at position " + std::to_string(e->index) +
+                                                " appears again at position " + std::to_string(i));
+        else
+            add(pass1_, Problem::Conflict, "two different records with this seq (positions " +
+                                               std::to_string(e->index) + " and " + std::to_string(i) + ")");
+        return true;
+    }
+    maxSeen_ = std::max(maxSeen_, r.seq);
+    // verifyChain's second pass, in seq order, which here is the input order.
+    if (entries_.empty()) {
+        if (r.seq != 1)
+            add(pass2_, Problem::Gap, "records 1.." + std::to_string(r.seq - 1) + " are missing");
+        else if (r.prevHash != kGenesisHash)
+            add(pass2_, Problem::BadGenesis, "seq 1 must have the genesis prev (64 zeros)");
+    } else {
+        const Entry& prev = entries_.back();
+        if (r.seq != prev.seq + 1) {
+            std::int64_t from = prev.seq + 1;
+            add(pass2_, Problem::Gap,
+                (from == r.seq - 1 ? "record " + std::to_string(from) + " is missing"
+                                   : "records " + std::to_string(from) + ".." + std::to_string(r.seq - 1) +
+                                         " are missing"));
+        } else if (std::string prevHex = crypto::toHex(prev.hash); r.prevHash != prevHex) {
+            add(pass2_, Problem::BrokenLink,
+                "prev " + r.prevHash.substr(0, 16) + "... is not the hash of seq " + std::to_string(prev.seq) + " (" +
+                    prevHex.substr(0, 16) + "...): one of the two records was altered, or one inserted");
+        }
+    }
+    entries_.push_back(Entry{r.seq, i, h});
+    return true;
+}
+
+void ChainStream::addCheckpoint(const Checkpoint& c) {
+    const std::size_t j = checkpointIndex_++;
+    auto add = [&](Problem p, std::string msg) { checks_.push_back(Finding{p, c.lastSeq, j, std::move(msg)}); };
+    if (auto st = validateCheckpoint(c); !st) return add(Problem::BadCheckpoint, st.error().message);
+    if (c.playerId != playerId_) return add(Problem::WrongPlayer, "checkpoint of player \"" + c.playerId + "\"");
+    if (auto st = verifySignature(c, key_); !st) return add(Problem::CheckpointSignature, st.error().message);
+    const Entry* e = find(c.lastSeq);
+    if (!e) return add(Problem::CheckpointMissing, "the checkpoint names a record that is not present");
+    if (std::string h = crypto::toHex(e->hash); h != c.lastHash)
+        return add(Problem::CheckpointMismatch, "the record hashes to " + h.substr(0, 16) +
+                                                    "..., the signed checkpoint says " + c.lastHash.substr(0, 16) +
+                                                    "...");
+    covered_ = std::max(covered_, c.lastSeq);
+}
+
+Report ChainStream::finish() {
+    Report rep;
+    rep.records = entries_.size();
+    rep.findings = std::move(pass1_);
+    rep.findings.insert(rep.findings.end(), pass2_.begin(), pass2_.end());
+    rep.findings.insert(rep.findings.end(), checks_.begin(), checks_.end());
+    if (!entries_.empty()) {
+        rep.firstSeq = entries_.front().seq;
+        rep.lastSeq = entries_.back().seq;
+        rep.lastHash = crypto::toHex(entries_.back().hash);
+        if (rep.lastSeq > covered_) {
+            auto it = std::upper_bound(entries_.begin(), entries_.end(), covered_,
+                                       [](std::int64_t s, const Entry& e) { return s < e.seq; });
+            rep.findings.push_back(Finding{Problem::Unsigned, it->seq, it->index,
+                                           "records " + std::to_string(it->seq) + ".." + std::to_string(rep.lastSeq) +
+                                               " are not covered by a valid checkpoint"});
+        }
+    }
+    return rep;
+}
+
 }  // namespace microscape::pop

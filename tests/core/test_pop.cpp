@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <random>
 
 #include "microscape/core/json.hpp"
 #include "microscape/core/pop.hpp"
@@ -413,4 +414,76 @@ TEST_CASE("parseRecord accepts exactly what the generic canonical parser accepts
     }
     CHECK(accepted > 0);  // some variants are valid records (another digit, another hex letter)
     CHECK(checked > 10000);
+}
+
+TEST_CASE("ChainStream reports what verifyChain reports, one record at a time", "[pop]") {
+    auto key = std::move(crypto::PrivateKey::generate().value());
+    auto other = std::move(crypto::PrivateKey::generate().value());
+    const Chain base = makeChain(40, 7, key);
+    // Returns whether the stream took the whole input (no reordering).
+    auto same = [&](const Chain& ch) {
+        pop::ChainStream stream("p-garage-01", key.publicKey());
+        for (const auto& r : ch.records)
+            if (!stream.addRecord(r)) return false;
+        for (const auto& c : ch.checkpoints) stream.addCheckpoint(c);
+        auto got = stream.finish();
+        auto want = pop::verifyChain("p-garage-01", ch.records, ch.checkpoints, key.publicKey());
+        REQUIRE(got.findings.size() == want.findings.size());
+        for (std::size_t i = 0; i < want.findings.size(); ++i) {
+            CHECK(got.findings[i].str() == want.findings[i].str());
+            CHECK(got.findings[i].index == want.findings[i].index);
+        }
+        CHECK(got.records == want.records);
+        CHECK(got.firstSeq == want.firstSeq);
+        CHECK(got.lastSeq == want.lastSeq);
+        CHECK(got.lastHash == want.lastHash);
+        return true;
+    };
+    CHECK(same(base));
+    SECTION("a swapped pair cannot be streamed") {
+        Chain c = base;
+        std::swap(c.records[10], c.records[11]);
+        CHECK_FALSE(same(c));
+    }
+    SECTION("random tampering, the same findings") {
+        std::mt19937 rng(20260415);
+        int streamed = 0;
+        for (int round = 0; round < 400; ++round) {
+            Chain c = base;
+            int edits = 1 + static_cast<int>(rng() % 3);
+            for (int k = 0; k < edits && !c.records.empty(); ++k) {
+                std::size_t i = rng() % c.records.size();
+                switch (rng() % 11) {
+                    case 0: c.records.erase(c.records.begin() + static_cast<std::ptrdiff_t>(i)); break;
+                    case 1: c.records.insert(c.records.begin() + static_cast<std::ptrdiff_t>(i), c.records[i]); break;
+                    case 2: c.records[i].measuredMs += 1; break;
+                    case 3: c.records[i].prevHash = std::string(64, 'c'); break;
+                    case 4: c.records[i].playerId = "p-mall-02"; break;
+                    case 5: {
+                        pop::Record forged = c.records[i];
+                        forged.mediaSha256 = kMediaA == forged.mediaSha256 ? kMediaB : kMediaA;
+                        c.records.insert(c.records.begin() + static_cast<std::ptrdiff_t>(i) + 1, forged);
+                        break;
+                    }
+                    case 6: c.records[i].seq += 5; break;
+                    case 7: c.records[i].outcome = pop::Outcome::Failed; break;  // fails validate()
+                    case 8:
+                        if (!c.checkpoints.empty()) c.checkpoints.erase(c.checkpoints.begin() + static_cast<std::ptrdiff_t>(i % c.checkpoints.size()));
+                        break;
+                    case 9:
+                        if (!c.checkpoints.empty()) {
+                            auto& cp = c.checkpoints[i % c.checkpoints.size()];
+                            if (rng() % 2) cp.lastHash = std::string(64, 'd');
+                            else pop::sign(cp, other);
+                        }
+                        break;
+                    case 10:
+                        if (i + 1 < c.records.size()) std::swap(c.records[i], c.records[i + 1]);
+                        break;
+                }
+            }
+            streamed += same(c) ? 1 : 0;
+        }
+        CHECK(streamed > 250);
+    }
 }

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <map>
 #include <optional>
 #include <string>
@@ -155,5 +157,33 @@ AuditResult verify(const Export& e, const VerifyOptions& options);
 void addCounts(std::map<std::tuple<std::string, std::string, std::string>, CountRow>& rows,
                const PlayerEntry& player, const tz::Zone& zone, const std::vector<pop::Record>& records,
                std::int64_t fromMs, std::int64_t toMs);
+
+// What verifyExport returns: the export's description (for printing) and the
+// result of verify().
+struct AuditReport {
+    ExportManifest manifest;
+    std::vector<PlayerEntry> players;
+    std::vector<MediaName> media;
+    AuditResult result;
+    bool streamed = true;  // false: verified in memory (the archive was not in the controller's order)
+};
+
+// Opens the export from its beginning; called once, or twice on fallback.
+using SourceOpener = std::function<Result<std::unique_ptr<tar::ByteSource>>()>;
+// Loads a time zone by name for a player whose zone options.zones lacks;
+// std::nullopt when unknown (verify reports unknown_zone).
+using ZoneLoader = std::function<std::optional<tz::Zone>(const std::string& name)>;
+
+// readExport + verify in bounded memory: reads the archive once, entry by entry,
+// and verifies each player's chain as its records stream past, holding about
+// 48 bytes per record of one player (pop::ChainStream) instead of the records.
+// An archive in the controller's order (export.json, export.sig, keys.json,
+// media.json, then each player's records.jsonl and checkpoints.jsonl in player
+// id order) with every player's seqs ascending is verified in that one pass;
+// anything else (a hand-made or tampered archive, an unreadable export.json,
+// keys.json or media.json) is read again with readExport and verified in
+// memory. Either way the result equals verify(*readExport(src), options), and
+// the errors are readExport's.
+Result<AuditReport> verifyExport(const SourceOpener& open, VerifyOptions options, const ZoneLoader& loadZone = {});
 
 }  // namespace microscape::audit

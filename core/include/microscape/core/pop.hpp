@@ -190,4 +190,42 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records,
                    std::span<const Checkpoint> checkpoints, const crypto::PublicKey& playerKey,
                    const std::optional<Anchor>& anchor = std::nullopt);
 
+// verifyChain one record at a time, for a chain from seq 1 read from a stream
+// (an evidence export): it holds 48 bytes per record (seq, position, hash), not
+// the records. Fed records in ascending seq order (duplicates and conflicts
+// included), it reports exactly what verifyChain reports over the same lists.
+// A record whose seq is below one already seen and not present (a reordered
+// chain) cannot be checked in one pass: addRecord returns false and the caller
+// must run verifyChain over the whole list instead. One thread at a time.
+class ChainStream {
+public:
+    ChainStream(std::string playerId, crypto::PublicKey playerKey);
+    // Feed every record of the input list, in input order. Returns false if the
+    // chain is reordered (see above); the stream is then unusable.
+    [[nodiscard]] bool addRecord(const Record& r);
+    // Feed every checkpoint, in input order, after the last record.
+    void addCheckpoint(const Checkpoint& c);
+    // The report verifyChain would give. Call once, last.
+    Report finish();
+
+private:
+    struct Entry {
+        std::int64_t seq;
+        std::size_t index;
+        crypto::Digest hash;
+    };
+    const Entry* find(std::int64_t seq) const;
+
+    std::string playerId_;
+    crypto::PublicKey key_;
+    std::vector<Entry> entries_;     // ascending seq
+    std::vector<Finding> pass1_;     // per record, as verifyChain's first pass
+    std::vector<Finding> pass2_;     // contiguity and links
+    std::vector<Finding> checks_;    // checkpoints
+    std::size_t recordIndex_ = 0;
+    std::size_t checkpointIndex_ = 0;
+    std::int64_t maxSeen_ = 0;
+    std::int64_t covered_ = 0;
+};
+
 }  // namespace microscape::pop
