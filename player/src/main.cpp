@@ -103,6 +103,10 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
     a.command = argv[1];
     for (int i = 2; i < argc; ++i) {
         std::string s = argv[i];
+        if (s == "--help" || s == "-h") {  // `microscape-player run --help` shows the usage
+            a.command = "--help";
+            return true;
+        }
         if (s == "--no-playback" || s == "--display" || s == "--headless") {  // flags without a value
             a.opts[s.substr(2)] = "1";
         } else if (s.rfind("--", 0) == 0) {
