@@ -165,7 +165,9 @@ class ChaosRelay {
             auto roll = [&](double p) {
                 return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < p;
             };
-            for (std::size_t i = 0; i < pairs_.size(); ++i) {
+            // Only the pairs that were polled: one accepted above has no revents yet.
+            const std::size_t polled = (fds.size() - 1) / 2;
+            for (std::size_t i = 0; i < polled; ++i) {
                 auto& p = pairs_[i];
                 const pollfd& fa = fds[1 + 2 * i];
                 const pollfd& fb = fds[2 + 2 * i];
