@@ -3,6 +3,7 @@
 // local midnight, and a wall clock that starts there when the test says so.
 #pragma once
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/schedule.hpp"
 #include "microscape/player/engine.hpp"
+#include "microscape/player/journal.hpp"
 
 namespace microscape::testing {
 
@@ -145,6 +147,16 @@ inline std::vector<TraceRun> runsOf(const std::vector<player::FrameSample>& trac
         if (s.black) runs.back().black++;
     }
     return runs;
+}
+
+// The journal's play records (start/stop and clock events left out), in seq order.
+inline std::vector<pop::Record> playRecordsOf(player::Journal& journal) {
+    auto all = journal.records(1, 1000000);
+    REQUIRE(all.ok());
+    std::vector<pop::Record> out;
+    for (auto& r : *all)
+        if (r.kind == pop::Kind::Play) out.push_back(r);
+    return out;
 }
 
 }  // namespace microscape::testing

@@ -50,14 +50,7 @@ struct Rig {
         engine = std::move(*e);
     }
 
-    std::vector<pop::Record> plays() {
-        auto all = journal->records(1, 1000000);
-        REQUIRE(all.ok());
-        std::vector<pop::Record> out;
-        for (auto& r : *all)
-            if (r.kind == pop::Kind::Play) out.push_back(r);
-        return out;
-    }
+    std::vector<pop::Record> plays() { return playRecordsOf(*journal); }
 };
 
 // Which of the references a thumbnail is closest to, and how close.
