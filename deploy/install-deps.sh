@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev ccache
   # libraries
   libpoco-dev libssl-dev libsqlite3-dev sqlite3 libzmq3-dev cppzmq-dev
   libvlc-dev libvlc-bin vlc-plugin-base
@@ -13,6 +13,8 @@ PACKAGES=(
   libfreetype-dev libfontconfig-dev fonts-noto-cjk libx11-dev libxext-dev
   # tests
   catch2 ffmpeg imagemagick tzdata
+  # the suite again at fixed instants (23:30 and 00:30 Beijing time, 29 February)
+  faketime
   # display-mode tests: a virtual X server and a screenshot tool
   xvfb x11-apps
   # package test: dpkg-shlibdeps for cpack, systemd-analyze for the units
