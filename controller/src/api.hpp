@@ -91,7 +91,14 @@ struct Services {
     Compiler* compiler = nullptr;
     Hub* hub = nullptr;              // distribution hub (null when not running)
     std::string hubCurvePublicKey;   // Z85, given to enrolling players
+    // What the technician's enrolment command carries (set before the first request):
+    std::string publicUrl;       // http.publicUrl or derived from the bind address and port
+    std::string contentKeyHash;  // sha256:<hex> of the content signing key's SubjectPublicKeyInfo
+    std::string tlsKeyHash;      // the same for the HTTPS key; "" when none is served or configured
 };
+
+// Strict-Transport-Security on every HTTPS response: one year.
+constexpr const char* kHsts = "max-age=31536000";
 
 struct Principal {
     User user;

@@ -25,7 +25,7 @@ void setSessionCookie(RequestCtx& ctx, const std::string& value, int maxAgeSecon
     cookie.setPath("/");
     cookie.setHttpOnly(true);
     cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
-    cookie.setSecure(ctx.svc.config.secureCookies);
+    cookie.setSecure(ctx.svc.config.secureCookies || ctx.svc.config.tls);
     cookie.setMaxAge(maxAgeSeconds);
     ctx.resp.addCookie(cookie);
 }

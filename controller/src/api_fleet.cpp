@@ -7,6 +7,7 @@
 #include "reports.hpp"
 #include "compiler.hpp"
 #include "keys.hpp"
+#include "tls.hpp"
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
@@ -249,9 +250,12 @@ void createEnrollToken(RequestCtx& ctx) {
     });
     auto out = enrollTokenJson(saved, svc.nowMs());
     out->set("token", token);  // shown once
-    const std::string host = ctx.req.getHost().empty() ? "CONTROLLER:PORT" : ctx.req.getHost();
-    out->set("command", "microscape-player enroll --controller-http http://" + host + " --token " + token +
-                            " --data-dir /var/lib/microscape/player");
+    // The technician's command names the controller as configured (http.publicUrl),
+    // never as the request's Host header says, and pins its keys.
+    out->set("controllerUrl", svc.publicUrl);
+    out->set("contentKeyHash", svc.contentKeyHash);
+    out->set("tlsKeyHash", svc.tlsKeyHash.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(svc.tlsKeyHash));
+    out->set("command", enrolCommand(svc.publicUrl, token, svc.contentKeyHash, svc.tlsKeyHash));
     ctx.sendJson(201, out);
 }
 

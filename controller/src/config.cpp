@@ -1,9 +1,12 @@
 #include "microscape/controller/config.hpp"
 
 #include <Poco/NumberParser.h>
+#include <Poco/URI.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
 #include <set>
+
+#include "microscape/core/pin.hpp"
 
 namespace microscape::controller {
 namespace {
@@ -13,8 +16,10 @@ const std::set<std::string> kKnownKeys = {
     "http.maxJsonBytes",  "http.secureCookies", "zmq.bind",           "zmq.port",
     "media.maxUploadBytes", "auth.pbkdf2Iterations", "auth.sessionTtlSeconds",
     "enroll.maxTokenTtlSeconds", "compile.horizonDays", "zmq.curve", "zmq.heartbeatMs",
-    "http.webRoot", "http.vendorRoot",
+    "http.webRoot", "http.vendorRoot", "http.tls", "http.publicUrl", "http.publicTlsKeyHash",
 };
+// http.tls is a value and a prefix: its sub-keys are checked separately.
+const std::set<std::string> kTlsSubKeys = {"certificate", "privateKey"};
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
 
 Status readInt(const Poco::Util::AbstractConfiguration& conf, const std::string& key, std::int64_t lo,
@@ -38,7 +43,60 @@ Status readIntInto(const Poco::Util::AbstractConfiguration& conf, const std::str
     return {};
 }
 
+Status readTls(const Poco::Util::AbstractConfiguration& conf, ControllerConfig& c) {
+    if (conf.hasProperty("http.tls")) {
+        const std::string raw = conf.getString("http.tls");
+        bool b = true;
+        if (!Poco::NumberParser::tryParseBool(raw, b))
+            return makeError(Errc::Usage, "http.tls: expected on or off, got '" + raw + "'");
+        c.tls = b;
+    }
+    c.tlsCertificate = conf.getString("http.tls.certificate", "");
+    c.tlsPrivateKey = conf.getString("http.tls.privateKey", "");
+    if (c.tlsCertificate.empty() != c.tlsPrivateKey.empty())
+        return makeError(Errc::Usage, "http.tls.certificate and http.tls.privateKey go together (or leave both empty "
+                                      "for a self-signed certificate)");
+    for (const auto& [key, file] : {std::pair{"http.tls.certificate", c.tlsCertificate},
+                                    std::pair{"http.tls.privateKey", c.tlsPrivateKey}}) {
+        std::error_code ec;
+        if (c.tls && !file.empty() && !std::filesystem::is_regular_file(file, ec))
+            return makeError(Errc::Usage, std::string(key) + ": '" + file.string() + "' is not a file");
+    }
+    c.publicUrl = conf.getString("http.publicUrl", "");
+    if (!c.publicUrl.empty()) MS_TRY(checkPublicUrl(c.publicUrl, c.tls));
+    const std::string pin = conf.getString("http.publicTlsKeyHash", "");
+    if (!pin.empty()) {
+        auto p = crypto::parsePin(pin, "http.publicTlsKeyHash");
+        if (!p) return p.error();
+        c.publicTlsKeyHash = *p;
+    }
+    if (!c.tls && c.publicUrl.rfind("https://", 0) == 0 && c.publicTlsKeyHash.empty())
+        return makeError(Errc::Usage, "http.publicUrl is https:// but this controller serves plain HTTP (http.tls=off): "
+                                      "set http.publicTlsKeyHash to the pin of the TLS proxy's key, which enrolment "
+                                      "commands carry (docs/guide-operator.md)");
+    return {};
+}
+
 }  // namespace
+
+Status checkPublicUrl(const std::string& url, bool tls) {
+    Poco::URI uri;
+    try {
+        uri = Poco::URI(url);
+    } catch (const Poco::Exception& e) {
+        return makeError(Errc::Usage, "http.publicUrl: '" + url + "' is not a URL: " + e.displayText());
+    }
+    if ((uri.getScheme() != "https" && uri.getScheme() != "http") || uri.getHost().empty() ||
+        !uri.getQuery().empty() || !uri.getFragment().empty() || !uri.getUserInfo().empty())
+        return makeError(Errc::Usage, "http.publicUrl: expected https://HOST[:PORT][/PATH], got '" + url + "'");
+    for (char ch : url)
+        if (static_cast<unsigned char>(ch) <= ' ' || ch == '\\' || ch == '"' || ch == '\'' || ch == '`' || ch == '$' ||
+            ch == ';' || ch == '&' || ch == '|' || ch == '<' || ch == '>' || static_cast<unsigned char>(ch) >= 0x7f)
+            return makeError(Errc::Usage, "http.publicUrl: '" + url + "' holds a character a shell command cannot carry");
+    if (tls && uri.getScheme() != "https")
+        return makeError(Errc::Usage, "http.publicUrl must be https:// while http.tls is on");
+    return {};
+}
 
 Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& conf) {
     for (const char* prefix : kPrefixes) {
@@ -48,6 +106,12 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
             std::string full = std::string(prefix) + "." + k;
             if (!kKnownKeys.count(full)) return makeError(Errc::Usage, "unknown configuration key '" + full + "'");
         }
+    }
+    {
+        Poco::Util::AbstractConfiguration::Keys keys;
+        conf.keys("http.tls", keys);
+        for (const auto& k : keys)
+            if (!kTlsSubKeys.count(k)) return makeError(Errc::Usage, "unknown configuration key 'http.tls." + k + "'");
     }
     ControllerConfig c;
     c.dataDir = conf.getString("controller.dataDir", "");
@@ -87,6 +151,7 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
             return makeError(Errc::Usage, "http.secureCookies: expected true or false, got '" + raw + "'");
         c.secureCookies = b;
     }
+    MS_TRY(readTls(conf, c));
     if (c.httpPort != 0 && c.httpPort == c.zmqPort && c.httpBind == c.zmqBind)
         return makeError(Errc::Usage, "http.port and zmq.port must differ");
     return c;

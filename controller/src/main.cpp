@@ -133,7 +133,9 @@ protected:
             return st.code() == microscape::Errc::Usage ? EXIT_CONFIG : EXIT_CANTCREAT;
         }
         // Tools and tests that start us with --http-port 0 read the port from here.
-        std::cout << "listening on http://" << cfg->httpBind << ":" << server.httpPort() << std::endl;
+        std::cout << "listening on " << (cfg->tls ? "https://" : "http://") << cfg->httpBind << ":" << server.httpPort()
+                  << std::endl;
+        if (cfg->tls) std::cout << "TLS key " << server.tlsKeyHash() << std::endl;
         waitForTerminationRequest();
         log.information("termination requested; shutting down");
         server.stop();

@@ -26,6 +26,8 @@
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
 #include "static_files.hpp"
+#include "tls.hpp"
+#include "microscape/core/pin.hpp"
 
 namespace microscape::controller {
 
@@ -106,6 +108,7 @@ public:
         std::string label = "unmatched";
         resp.set("X-Content-Type-Options", "nosniff");
         resp.set("Referrer-Policy", "no-referrer");
+        if (req.secure()) resp.set("Strict-Transport-Security", kHsts);
         try {
             auto m = router_.match(req.getMethod(), ctx.uri.getPath());
             if (!m.route) {
@@ -245,6 +248,42 @@ struct ControllerServer::Impl {
     Impl(ControllerConfig c, Poco::Logger& l) : config(std::move(c)), log(l) {}
 };
 
+namespace {
+
+// The HTTP API's listening socket (HTTPS unless http.tls is off) and what the
+// technician's enrolment command carries: the public URL and the key pins.
+Result<Poco::Net::ServerSocket> openListeningSocket(const ControllerConfig& config, Services& svc,
+                                                    std::uint16_t& port) {
+    auto contentPin = crypto::pinOfPem(svc.contentPublicKeyPem);
+    if (!contentPin) return contentPin.error();
+    svc.contentKeyHash = *contentPin;
+    std::optional<TlsMaterial> tls;
+    if (config.tls) {
+        std::vector<std::string> names;
+        if (!config.publicUrl.empty()) names.push_back(Poco::URI(config.publicUrl).getHost());
+        names.push_back(config.httpBind);
+        if (config.httpBind == "0.0.0.0" || config.httpBind == "::") names.push_back(publicUrlOf(config, 0));
+        for (auto& n : names)
+            if (n.rfind("https://", 0) == 0) n = Poco::URI(n).getHost();
+        auto m = ensureTlsMaterial(config, names);
+        if (!m) return m.error();
+        tls = std::move(*m);
+        svc.tlsKeyHash = tls->publicKeyHash;
+    } else {
+        svc.tlsKeyHash = config.publicTlsKeyHash;  // the proxy's key, if one terminates TLS
+    }
+    auto socket = openHttpSocket(config, tls ? &*tls : nullptr);
+    if (!socket) return socket.error();
+    port = socket->address().port();
+    svc.publicUrl = publicUrlOf(config, port);
+    if (auto st = checkPublicUrl(svc.publicUrl, config.tls); !st)
+        return makeError(Errc::Usage, "the derived public URL " + svc.publicUrl + " cannot be used (" + st.error().message +
+                                          "); set http.publicUrl");
+    return socket;
+}
+
+}  // namespace
+
 ControllerServer::ControllerServer(ControllerConfig config, Poco::Logger& log, std::function<std::int64_t()> clock)
     : impl_(std::make_unique<Impl>(std::move(config), log)) {
     impl_->clock = clock ? std::move(clock) : systemNowMs;
@@ -254,6 +293,11 @@ ControllerServer::~ControllerServer() { stop(); }
 
 const ControllerConfig& ControllerServer::config() const { return impl_->config; }
 std::uint16_t ControllerServer::httpPort() const { return impl_->port; }
+std::string ControllerServer::publicUrl() const { return impl_->services ? impl_->services->publicUrl : std::string(); }
+std::string ControllerServer::tlsKeyHash() const { return impl_->services ? impl_->services->tlsKeyHash : std::string(); }
+std::string ControllerServer::contentKeyHash() const {
+    return impl_->services ? impl_->services->contentKeyHash : std::string();
+}
 std::uint16_t ControllerServer::zmqPort() const { return impl_->hub ? impl_->hub->port() : 0; }
 
 Status ControllerServer::start() {
@@ -277,7 +321,7 @@ Status ControllerServer::start() {
                                             Poco::Logger::get(d.log.name() + ".compiler"), d.clock);
     d.services = std::make_unique<Services>(
         Services{d.config, *d.db, *d.media, d.probe, d.metrics, Poco::Logger::get(d.log.name() + ".api"), d.clock, *key,
-                 d.compiler.get(), nullptr, {}});
+                 d.compiler.get(), nullptr, {}, {}, {}, {}});
     // Distribution hub (docs/wire-protocol.md): pushes each new manifest version.
     HubConfig hubConfig;
     hubConfig.bind = d.config.zmqBind;
@@ -315,22 +359,24 @@ Status ControllerServer::start() {
     else
         d.log.information("web console from %s", d.staticFiles->webRoot().string());
 
+    auto socket = openListeningSocket(d.config, *d.services, d.port);
+    if (!socket) return socket.error();
     try {
-        Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(d.config.httpBind, static_cast<Poco::UInt16>(d.config.httpPort)));
-        d.port = socket.address().port();
         auto* params = new Poco::Net::HTTPServerParams;
         params->setMaxThreads(d.config.httpThreads);
         params->setMaxQueued(256);
         params->setKeepAlive(true);
         params->setTimeout(Poco::Timespan(60, 0));
         d.pool = std::make_unique<Poco::ThreadPool>(2, d.config.httpThreads);
-        d.http = std::make_unique<Poco::Net::HTTPServer>(new Factory(d.router, *d.services, *d.staticFiles), *d.pool, socket, params);
+        d.http = std::make_unique<Poco::Net::HTTPServer>(new Factory(d.router, *d.services, *d.staticFiles), *d.pool, *socket, params);
         d.http->start();
     } catch (const Poco::Exception& e) {
         return makeError(Errc::Usage, "cannot listen on " + d.config.httpBind + ":" + std::to_string(d.config.httpPort) +
                                           ": " + e.displayText());
     }
-    d.log.information("HTTP API listening on %s:%hu, data in %s", d.config.httpBind, d.port, d.config.dataDir.string());
+    d.log.information("HTTP API listening on %s:%hu (%s), data in %s", d.config.httpBind, d.port,
+                      std::string(d.config.tls ? "HTTPS, TLS key " + d.services->tlsKeyHash : "plain HTTP"),
+                      d.config.dataDir.string());
     return {};
 }
 

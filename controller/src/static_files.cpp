@@ -86,6 +86,7 @@ public:
     void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
         resp.set("X-Content-Type-Options", "nosniff");
         resp.set("Referrer-Policy", "no-referrer");
+        if (req.secure()) resp.set("Strict-Transport-Security", "max-age=31536000");  // as the API (kHsts)
         const bool head = req.getMethod() == "HEAD";
         if (!head && req.getMethod() != "GET") {
             resp.set("Allow", "GET, HEAD");

@@ -1,18 +1,22 @@
 #include "microscape/player/enroll.hpp"
 
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/X509Certificate.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <zmq.h>
 
+#include <memory>
 #include <sstream>
 
 #include "microscape/core/json.hpp"
+#include "microscape/core/manifest.hpp"
+#include "microscape/core/pin.hpp"
 #include "microscape/pack/file_io.hpp"
 
 namespace microscape::player {
@@ -21,70 +25,168 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status writeFileMode(const fs::path& p, const std::string& text, unsigned mode) {
-    auto f = pack::AtomicFile::create(p.string(), true, mode);
-    if (!f) return f.error();
-    MS_TRY(f->write(text.data(), text.size()));
-    return f->commit();
+constexpr const char* kNothingWritten = "; nothing was written";
+constexpr std::size_t kMaxAnswerBytes = 64 << 10;
+
+// The TLS 1.2+ client context: the server's certificate is not checked against
+// any CA; its public key is checked against the pin after the handshake and
+// before a byte of the request (the token) is sent.
+Poco::Net::Context::Ptr pinnedClientContext() {
+    Poco::Net::Context::Params p;
+    p.verificationMode = Poco::Net::Context::VERIFY_NONE;
+    p.loadDefaultCAs = false;
+    p.cipherList = "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!SHA1";
+    Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, p);
+    ctx->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    return ctx;
 }
+
+// An HTTPS session that connects (and completes the handshake) before the first
+// request, so the server's key can be checked before anything is sent.
+class PinnedSession : public Poco::Net::HTTPSClientSession {
+public:
+    using HTTPSClientSession::HTTPSClientSession;
+    void open() { reconnect(); }
+};
+
+struct Answer {
+    int status = 0;
+    std::string body;
+};
+
+// POSTs the enrolment; over https only after the server's TLS key matched tlsPin.
+Result<Answer> exchange(const Poco::URI& uri, const std::string& tlsPin, const std::string& payload,
+                        const std::string& shown) {
+    std::string path = uri.getPath();
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path + "/api/v1/enroll",
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    request.setContentType("application/json");
+    request.setContentLength(static_cast<std::streamsize>(payload.size()));
+    const Poco::Timespan timeout(30, 0);
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    try {
+        if (uri.getScheme() == "https") {
+            auto https = std::make_unique<PinnedSession>(uri.getHost(), uri.getPort(), pinnedClientContext());
+            https->setTimeout(timeout);
+            https->open();  // TCP connect and TLS handshake (SNI: the URL's host)
+            const Poco::Net::X509Certificate cert = https->serverCertificate();
+            auto pin = crypto::pinOfCertificate(cert.certificate());
+            if (!pin) return makeError(Errc::UnknownSigner, shown + ": unreadable TLS certificate: " + pin.error().message);
+            if (*pin != tlsPin)
+                return makeError(Errc::UnknownSigner,
+                                 "refusing to enrol: the TLS key of " + shown + " is " + *pin + ", not " + tlsPin +
+                                     " as --tls-key-hash says (another server may be answering in its place)" +
+                                     kNothingWritten + " and the token was not sent");
+            session = std::move(https);
+        } else {
+            session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+        }
+        session->setTimeout(timeout);
+        session->sendRequest(request) << payload;
+        Poco::Net::HTTPResponse response;
+        std::istream& in = session->receiveResponse(response);
+        Answer a;
+        a.status = static_cast<int>(response.getStatus());
+        char buf[8192];
+        while (in && a.body.size() <= kMaxAnswerBytes) {
+            in.read(buf, sizeof buf);
+            a.body.append(buf, static_cast<std::size_t>(in.gcount()));
+        }
+        if (a.body.size() > kMaxAnswerBytes)
+            return makeError(Errc::TooLarge, "the answer of " + shown + " is too large" + kNothingWritten);
+        return a;
+    } catch (const Poco::Exception& e) {
+        return makeError(Errc::Io, "cannot reach " + shown + ": " + e.displayText() + kNothingWritten);
+    }
+}
+
+bool isZ85Key(const std::string& s) {
+    static const std::string kZ85 =
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    std::uint8_t raw[32];
+    return s.size() == 40 && s.find_first_not_of(kZ85) == std::string::npos && zmq_z85_decode(raw, s.c_str()) != nullptr;
+}
+
+// The files enrolment writes, each atomically (temporary file, fsync, rename);
+// player.json goes last, so a screen is enrolled exactly when it exists. On a
+// failure the files this attempt wrote are removed again.
+class Writer {
+public:
+    explicit Writer(fs::path dir) : dir_(std::move(dir)) {}
+    ~Writer() {
+        if (done_) return;
+        std::error_code ec;
+        for (auto it = written_.rbegin(); it != written_.rend(); ++it) fs::remove(*it, ec);
+    }
+    Status write(const char* relative, const std::string& text, unsigned mode) {
+        const fs::path p = dir_ / relative;
+        auto f = pack::AtomicFile::create(p.string(), true, mode);
+        if (!f) return f.error();
+        MS_TRY(f->write(text.data(), text.size()));
+        MS_TRY(f->commit());
+        written_.push_back(p);
+        return {};
+    }
+    void keep() { done_ = true; }
+
+private:
+    fs::path dir_;
+    std::vector<fs::path> written_;
+    bool done_ = false;
+};
 
 }  // namespace
 
 Result<PlayerConfig> enroll(const EnrollRequest& req) {
+    // 1. Everything that can be checked before talking to anyone.
     const fs::path dir = req.dataDir;
     std::error_code ec;
     if (fs::exists(dir / kConfigFile, ec))
         return makeError(Errc::Exists, (dir / kConfigFile).string() + " exists: this player is already enrolled");
-    Poco::URI uri;
-    try {
-        uri = Poco::URI(req.controllerHttp);
-    } catch (const Poco::Exception& e) {
-        return makeError(Errc::Usage, "bad --controller-http URL: " + e.displayText());
-    }
-    if (uri.getScheme() != "http")
-        return makeError(Errc::Usage, "--controller-http must be an http:// URL (put TLS in front of the controller "
-                                      "and enrol over the internal address)");
-    if (req.token.empty()) return makeError(Errc::Usage, "--token is required");
     if (req.width.has_value() != req.height.has_value())
         return makeError(Errc::Usage, "--width and --height go together (the screen's resolution, e.g. 1920 and 540)");
     for (auto [what, v] : {std::pair{"--width", req.width}, std::pair{"--height", req.height}})
         if (v && (*v < kMinScreenSide || *v > kMaxScreenSide))
             return makeError(Errc::Usage, std::string(what) + " must be " + std::to_string(kMinScreenSide) + ".." + std::to_string(kMaxScreenSide) +
                                               " pixels (got " + std::to_string(*v) + ")");
-    fs::create_directories(dir / "keys", ec);
-    if (ec) return makeError(Errc::Io, "cannot create " + (dir / "keys").string() + ": " + ec.message());
-    ::chmod((dir / "keys").c_str(), 0700);
+    Poco::URI uri;
+    try {
+        uri = Poco::URI(req.controllerHttp);
+    } catch (const Poco::Exception& e) {
+        return makeError(Errc::Usage, "bad --controller-http URL: " + e.displayText());
+    }
+    const std::string scheme = uri.getScheme();
+    if ((scheme != "https" && scheme != "http") || uri.getHost().empty())
+        return makeError(Errc::Usage, "--controller-http must be https://HOST[:PORT] (got '" + req.controllerHttp + "')");
+    if (scheme == "http" && !req.insecureHttp)
+        return makeError(Errc::Usage, "refusing plain http:// enrolment: the token and the hub's key would cross the "
+                                      "network unprotected; use the https:// command from the console, or add "
+                                      "--insecure-http on a link you trust");
+    if (req.token.empty()) return makeError(Errc::Usage, "--token is required");
+    if (req.contentKeyHash.empty())
+        return makeError(Errc::Usage, "--content-key-hash is required (the enrolment command from the console carries "
+                                      "it: sha256:<hex> of the controller's content signing key)");
+    auto contentPin = crypto::parsePin(req.contentKeyHash, "--content-key-hash");
+    if (!contentPin) return contentPin.error();
+    std::string tlsPin;
+    if (scheme == "https") {
+        if (req.tlsKeyHash.empty())
+            return makeError(Errc::Usage, "--tls-key-hash is required with https:// (the enrolment command from the "
+                                          "console carries it: sha256:<hex> of the controller's TLS key)");
+        auto p = crypto::parsePin(req.tlsKeyHash, "--tls-key-hash");
+        if (!p) return p.error();
+        tlsPin = *p;
+    } else if (!req.tlsKeyHash.empty()) {
+        return makeError(Errc::Usage, "--tls-key-hash needs an https:// controller");
+    }
 
-    // Identity key: reuse one made by an interrupted attempt.
-    const fs::path idPath = dir / kIdentityKeyFile;
-    std::optional<crypto::PrivateKey> identity;
-    if (fs::exists(idPath, ec)) {
-        auto k = crypto::PrivateKey::load(idPath.string());
-        if (!k) return k.error();
-        identity.emplace(std::move(*k));
-    } else {
-        auto k = crypto::PrivateKey::generate();
-        if (!k) return k.error();
-        MS_TRY(k->save(idPath.string()));
-        identity.emplace(std::move(*k));
-    }
-    std::string curveSecret, curvePublic;
-    const fs::path secPath = dir / kCurveSecretFile;
-    if (fs::exists(secPath, ec)) {
-        auto t = crypto::readSmallFile(secPath.string(), 256);
-        if (!t) return t.error();
-        curveSecret = t->substr(0, 40);
-        char pub[41] = {};
-        if (zmq_curve_public(pub, curveSecret.c_str()) != 0) return makeError(Errc::BadKey, secPath.string() + " is damaged");
-        curvePublic.assign(pub, 40);
-    } else {
-        char pub[41] = {}, sec[41] = {};
-        if (zmq_curve_keypair(pub, sec) != 0) return makeError(Errc::Internal, "libzmq has no CURVE support");
-        curveSecret.assign(sec, 40);
-        curvePublic.assign(pub, 40);
-        MS_TRY(writeFileMode(secPath, curveSecret + "\n", 0600));
-    }
-    MS_TRY(writeFileMode(dir / kCurvePublicFile, curvePublic + "\n", 0644));
+    // 2. The screen's keys, in memory until every check has passed.
+    auto identity = crypto::PrivateKey::generate();
+    if (!identity) return identity.error();
+    char pub[41] = {}, sec[41] = {};
+    if (zmq_curve_keypair(pub, sec) != 0) return makeError(Errc::Internal, "libzmq has no CURVE support");
+    const std::string curveSecret(sec, 40), curvePublic(pub, 40);
 
     json::Object body{{"token", req.token},
                       {"identityKey", identity->publicKey().toPem()},
@@ -96,63 +198,71 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
         body["height"] = *req.height;
         body["orientation"] = orientationOf(*req.width, *req.height);
     }
-    const std::string payload = json::canonical(json::Value(body));
+    const std::string shown = scheme + "://" + uri.getAuthority();
+    auto answer = exchange(uri, tlsPin, json::canonical(json::Value(body)), shown);
+    if (!answer) return answer.error();
 
-    std::string answer;
-    int status = 0;
-    try {
-        Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-        session.setTimeout(Poco::Timespan(30, 0));
-        std::string path = uri.getPath();
-        while (!path.empty() && path.back() == '/') path.pop_back();
-        Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path + "/api/v1/enroll",
-                                       Poco::Net::HTTPMessage::HTTP_1_1);
-        request.setContentType("application/json");
-        request.setContentLength(static_cast<std::streamsize>(payload.size()));
-        session.sendRequest(request) << payload;
-        Poco::Net::HTTPResponse response;
-        std::istream& in = session.receiveResponse(response);
-        std::ostringstream out;
-        Poco::StreamCopier::copyStream(in, out, 8192);
-        answer = out.str();
-        status = static_cast<int>(response.getStatus());
-    } catch (const Poco::Exception& e) {
-        return makeError(Errc::Io, "cannot reach " + req.controllerHttp + ": " + e.displayText());
-    }
-    auto v = json::parse(answer);
-    if (status != 201) {
-        std::string msg = answer.substr(0, 300);
+    // 3. The answer: it must come from the controller the pins name.
+    auto v = json::parse(answer->body);
+    if (answer->status != 201) {
+        std::string msg = answer->body.substr(0, 300);
         if (v && v->isObject())
             if (auto err = v->find("error"); err && err->find("message") && err->find("message")->isString())
                 msg = err->find("message")->asString();
-        return makeError(Errc::Usage, "enrolment refused (HTTP " + std::to_string(status) + "): " + msg);
+        return makeError(Errc::Usage, "enrolment refused (HTTP " + std::to_string(answer->status) + "): " + msg);
     }
-    if (!v || !v->isObject()) return makeError(Errc::BadJson, "the controller's answer is not JSON");
+    if (!v || !v->isObject()) return makeError(Errc::BadJson, "the controller's answer is not JSON" + std::string(kNothingWritten));
     auto pid = v->find("playerId");
     auto key = v->find("contentPublicKey");
     auto hub = v->find("hub");
     if (!pid || !pid->isString() || !key || !key->isString() || !hub || !hub->isObject())
-        return makeError(Errc::BadJson, "the controller's answer lacks playerId, contentPublicKey or hub");
+        return makeError(Errc::BadJson,
+                         "the controller's answer lacks playerId, contentPublicKey or hub" + std::string(kNothingWritten));
+    if (!manifest::isValidId(pid->asString()))
+        return makeError(Errc::BadJson, "the controller's answer holds an invalid playerId" + std::string(kNothingWritten));
     auto content = crypto::PublicKey::fromPem(key->asString());
-    if (!content) return content.error();
-    MS_TRY(writeFileMode(dir / kContentKeyFile, content->toPem(), 0644));
+    if (!content)
+        return makeError(Errc::BadKey, "the controller's content key is not an Ed25519 public key" + std::string(kNothingWritten));
+    auto contentGot = crypto::pinOfPem(content->toPem());
+    if (!contentGot) return contentGot.error();
+    if (*contentGot != *contentPin)
+        return makeError(Errc::UnknownSigner, "refusing to enrol: the content signing key that " + shown + " sent is " +
+                                                  *contentGot + ", not " + *contentPin +
+                                                  " as --content-key-hash says (another server may be answering in "
+                                                  "its place)" + kNothingWritten);
+    auto serverKey = hub->find("curveServerKey");
+    if (!serverKey || !serverKey->isString() || !isZ85Key(serverKey->asString()))
+        return makeError(Errc::BadKey, "refusing to enrol: the answer of " + shown +
+                                           " holds no CURVE server key for the hub, and this screen does not talk to a "
+                                           "hub without encryption" + kNothingWritten);
+    auto port = hub->find("port");
+    if (port && (!port->isInt() || port->asInt() < 1 || port->asInt() > 65535))
+        return makeError(Errc::BadJson, "the controller's answer holds a bad hub port" + std::string(kNothingWritten));
 
     PlayerConfig c;
     c.dataDir = dir;
     c.playerId = pid->asString();
     c.controllerHttp = req.controllerHttp;
-    auto port = hub->find("port");
-    auto serverKey = hub->find("curveServerKey");
-    c.endpoint = !req.hubEndpoint.empty()
-                     ? req.hubEndpoint
-                     : "tcp://" + uri.getHost() + ":" + std::to_string(port && port->isInt() ? port->asInt() : 5560);
-    c.curve = serverKey && serverKey->isString();
-    if (c.curve) c.serverCurveKey = serverKey->asString();
+    c.endpoint = !req.hubEndpoint.empty() ? req.hubEndpoint
+                                          : "tcp://" + uri.getHost() + ":" + std::to_string(port ? port->asInt() : 5560);
+    c.curve = true;
+    c.serverCurveKey = serverKey->asString();
     c.width = req.width;
     c.height = req.height;
     auto name = v->find("name");
     c.name = name && name->isString() ? name->asString() : req.name;
+
+    // 4. Every check passed: write the keys, then player.json.
+    fs::create_directories(dir / "keys", ec);
+    if (ec) return makeError(Errc::Io, "cannot create " + (dir / "keys").string() + ": " + ec.message());
+    ::chmod((dir / "keys").c_str(), 0700);
+    Writer w(dir);
+    MS_TRY(w.write(kIdentityKeyFile, identity->toPem(), 0600));
+    MS_TRY(w.write(kCurveSecretFile, curveSecret + "\n", 0600));
+    MS_TRY(w.write(kCurvePublicFile, curvePublic + "\n", 0644));
+    MS_TRY(w.write(kContentKeyFile, content->toPem(), 0644));
     MS_TRY(saveConfig(c));
+    w.keep();
     return loadConfig(dir);
 }
 

@@ -44,8 +44,10 @@ namespace {
 
 const char* kUsage =
     "usage:\n"
-    "  microscape-player enroll --controller-http URL --token TOKEN --data-dir DIR\n"
+    "  microscape-player enroll --controller-http https://HOST:PORT --token TOKEN\n"
+    "                           --content-key-hash sha256:HEX --tls-key-hash sha256:HEX --data-dir DIR\n"
     "                           [--name NAME] [--width W --height H] [--hub-endpoint tcp://HOST:PORT]\n"
+    "                           [--insecure-http]\n"
     "  microscape-player run    [--config FILE.properties] [--data-dir DIR] [--display | --headless]\n"
     "                           [--width W --height H] [--import-dir DIR] [--preview FILE.png]\n"
     "                           [--log-level LEVEL] [--no-playback]\n"
@@ -54,6 +56,12 @@ const char* kUsage =
     "  microscape-player --help | --version\n"
     "\n"
     "enroll registers this screen with a one-time token and writes DIR/player.json;\n"
+    "paste the command the console shows: it pins the controller's keys. The TLS key\n"
+    "must match --tls-key-hash before the token is sent (no CA is consulted), the\n"
+    "content signing key must match --content-key-hash and the answer must name the\n"
+    "hub's CURVE key; otherwise enroll refuses and writes nothing. --insecure-http\n"
+    "allows a plain http:// controller on a trusted link (the content key is still\n"
+    "checked; the token and the hub key are not protected).\n"
     "--width/--height (16..7680) are the screen's resolution (1920 x 540 for an LED\n"
     "strip, 1080 x 1920 for a portrait panel), kept in player.json for run.\n"
     "\n"
@@ -107,7 +115,8 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
             a.command = "--help";
             return true;
         }
-        if (s == "--no-playback" || s == "--display" || s == "--headless") {  // flags without a value
+        if (s == "--no-playback" || s == "--display" || s == "--headless" ||
+            s == "--insecure-http") {  // flags without a value
             a.opts[s.substr(2)] = "1";
         } else if (s.rfind("--", 0) == 0) {
             if (i + 1 >= argc) {
@@ -139,6 +148,9 @@ int cmdEnroll(const Args& a) {
     r.dataDir = a.opts.at("data-dir");
     if (a.opts.count("name")) r.name = a.opts.at("name");
     if (a.opts.count("hub-endpoint")) r.hubEndpoint = a.opts.at("hub-endpoint");
+    if (a.opts.count("content-key-hash")) r.contentKeyHash = a.opts.at("content-key-hash");
+    if (a.opts.count("tls-key-hash")) r.tlsKeyHash = a.opts.at("tls-key-hash");
+    r.insecureHttp = a.opts.count("insecure-http") > 0;
     for (auto [flag, out] : {std::pair{"width", &r.width}, std::pair{"height", &r.height}}) {
         if (!a.opts.count(flag)) continue;
         auto v = parseScreenSide(a.opts.at(flag), std::string("--") + flag);

@@ -29,15 +29,9 @@ std::string noisePng(const fs::path& dir, int n, int side) {
     return readFile(p);
 }
 
-std::string tokenFor(Client& admin) {
-    auto r = admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})");
-    REQUIRE(r.status == 201);
-    return r.json()->getValue<std::string>("token");
-}
-
 std::string enrolCli(TestServer& srv, Client& admin, const fs::path& dir) {
-    auto r = runProcess({playerBin(), "enroll", "--controller-http", "http://127.0.0.1:" + std::to_string(srv.port()),
-                         "--token", tokenFor(admin), "--data-dir", dir.string()});
+    (void)srv;  // the token's command names the controller and pins its keys
+    auto r = runProcess(enrolArgv(admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})"), dir));
     INFO(r.out << r.err);
     REQUIRE(r.exitCode == 0);
     auto cfg = microscape::json::parse(readFile(dir / "player.json"));
@@ -91,9 +85,9 @@ TEST_CASE("three players enrol, hold the verified bundle within seconds and ride
         auto cfg = microscape::json::parse(readFile(dirs[0] / "player.json"));
         CHECK(cfg->find("curve")->asBool());
         CHECK(cfg->find("curve_server_key")->asString().size() == 40);
-        auto again = runProcess({playerBin(), "enroll", "--controller-http",
-                                 "http://127.0.0.1:" + std::to_string(srv.port()), "--token", "enr_x", "--data-dir",
-                                 dirs[0].string()});
+        auto again = runProcess({playerBin(), "enroll", "--controller-http", srv.baseUrl(), "--token", "enr_x",
+                                 "--content-key-hash", srv.contentKeyHash(), "--tls-key-hash", srv.tlsKeyHash(),
+                                 "--data-dir", dirs[0].string()});
         CHECK(again.exitCode != 0);
     }
     std::vector<std::unique_ptr<microscape::testing::SpawnedProcess>> procs;

@@ -31,7 +31,7 @@ std::string readResponses(Poco::Net::StreamSocket& sock, int wantStatusLines) {
 }  // namespace
 
 TEST_CASE("an unread request body does not corrupt the next keep-alive request", "[controller]") {
-    TestServer server;
+    TestServer server([](auto& c) { c.tls = false; });  // raw HTTP on the socket
     Poco::Net::StreamSocket sock(Poco::Net::SocketAddress("127.0.0.1", server.port()));
     std::string body = R"({"ignored": "这段内容没有被读取"})";
     std::string first = "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +

@@ -7,6 +7,9 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/X509Certificate.h>
 #include <Poco/StreamCopier.h>
 
 #include <catch2/catch.hpp>
@@ -17,6 +20,7 @@
 #include <thread>
 
 #include "microscape/core/json.hpp"
+#include "microscape/core/pin.hpp"
 
 namespace mstest {
 
@@ -64,9 +68,46 @@ std::string Response::errorCode() const {
     }
 }
 
+namespace {
+
+Poco::Net::Context::Ptr testClientContext() {
+    static Poco::Net::Context::Ptr ctx = [] {
+        Poco::Net::Context::Params p;
+        p.verificationMode = Poco::Net::Context::VERIFY_NONE;  // the key is pinned instead
+        Poco::Net::Context::Ptr c = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, p);
+        c->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+        return c;
+    }();
+    return ctx;
+}
+
+// Connects (TLS handshake included) before the first request, so that the
+// server's key can be checked first.
+class PinnedSession : public Poco::Net::HTTPSClientSession {
+public:
+    using HTTPSClientSession::HTTPSClientSession;
+    void open() { reconnect(); }
+};
+
+}  // namespace
+
 Response Client::request(const std::string& method, const std::string& path, const std::string& body,
                          const std::string& contentType, const std::map<std::string, std::string>& headers) {
-    Poco::Net::HTTPClientSession s("127.0.0.1", port_);
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    if (tls_) {
+        auto https = std::make_unique<PinnedSession>("127.0.0.1", port_, testClientContext());
+        https->setTimeout(Poco::Timespan(30, 0));
+        https->open();
+        if (!tlsPin_.empty()) {
+            auto pin = microscape::crypto::pinOfCertificate(https->serverCertificate().certificate());
+            REQUIRE(pin.ok());
+            REQUIRE(*pin == tlsPin_);
+        }
+        session = std::move(https);
+    } else {
+        session = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", port_);
+    }
+    auto& s = *session;
     s.setTimeout(Poco::Timespan(30, 0));
     Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     if (!bearer_.empty()) req.set("Authorization", "Bearer " + bearer_);
@@ -262,13 +303,28 @@ std::string playerBin() {
     return c.substr(0, c.rfind('/')) + "/microscape-player";
 }
 
+std::string TestServer::baseUrl() const {
+    return std::string(config_.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port());
+}
+
+std::vector<std::string> enrolArgv(const Response& tokenAnswer, const fs::path& dir) {
+    INFO(tokenAnswer.body);
+    REQUIRE(tokenAnswer.status == 201);
+    std::istringstream words(tokenAnswer.json()->getValue<std::string>("command"));
+    std::vector<std::string> argv;
+    for (std::string w; words >> w;) argv.push_back(w);
+    REQUIRE(argv.size() > 2);
+    REQUIRE(argv[0] == "microscape-player");
+    argv[0] = playerBin();
+    for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+        if (argv[i] == "--data-dir") argv[i + 1] = dir.string();
+    return argv;
+}
+
 std::string enrolScreen(TestServer& srv, Client& admin, const fs::path& dir, const std::string& tokenBody,
                         const std::vector<std::string>& extraArgs) {
-    auto t = admin.post("/api/v1/enrollment-tokens", tokenBody);
-    REQUIRE(t.status == 201);
-    std::vector<std::string> args{playerBin(), "enroll", "--controller-http",
-                                  "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
-                                  t.json()->getValue<std::string>("token"), "--data-dir", dir.string()};
+    (void)srv;  // the token's command names the controller
+    std::vector<std::string> args = enrolArgv(admin.post("/api/v1/enrollment-tokens", tokenBody), dir);
     args.insert(args.end(), extraArgs.begin(), extraArgs.end());
     auto r = microscape::testing::runProcess(args);
     INFO(r.out << r.err);

@@ -37,9 +37,13 @@ struct Response {
     std::string errorCode() const;              // error.code or ""
 };
 
+// Talks HTTPS to 127.0.0.1:port when tls is set, checking that the server's key
+// is tlsPin ("sha256:<hex>", as enrolment pins it; empty = any key); plain HTTP
+// otherwise. A pin mismatch fails the test.
 class Client {
 public:
-    explicit Client(std::uint16_t port) : port_(port) {}
+    explicit Client(std::uint16_t port, bool tls = false, std::string tlsPin = "")
+        : port_(port), tls_(tls), tlsPin_(std::move(tlsPin)) {}
     Response request(const std::string& method, const std::string& path, const std::string& body = "",
                      const std::string& contentType = "application/json",
                      const std::map<std::string, std::string>& headers = {});
@@ -57,6 +61,8 @@ public:
 
 private:
     std::uint16_t port_;
+    bool tls_ = false;
+    std::string tlsPin_;
     std::string cookie_;
     std::string csrf_;
     std::string bearer_;
@@ -76,7 +82,13 @@ public:
     std::uint16_t port() const { return server_->httpPort(); }
     std::uint16_t zmqPort() const { return server_->zmqPort(); }  // the hub's port (kept by restart())
     const fs::path& dataDir() const { return config_.dataDir; }
-    Client client() const { return Client(port()); }
+    // HTTPS pinned to the server's key, or plain HTTP when config().tls is off.
+    Client client() const { return Client(port(), config_.tls, server_->tlsKeyHash()); }
+    // "https://127.0.0.1:PORT" (or http://), the pins enrolment commands carry.
+    std::string baseUrl() const;
+    std::string publicUrl() const { return server_->publicUrl(); }  // what enrolment commands name
+    std::string tlsKeyHash() const { return server_->tlsKeyHash(); }
+    std::string contentKeyHash() const { return server_->contentKeyHash(); }
     Client admin() const;
     // Creates a user (as admin) and returns a logged-in cookie client for it.
     Client userClient(const std::string& name, const std::string& role, const std::string& department = "");
@@ -126,6 +138,10 @@ std::string playerBin();
 std::string enrolScreen(TestServer& srv, Client& admin, const fs::path& dir,
                         const std::string& tokenBody = R"({"name":"screen"})",
                         const std::vector<std::string>& extraArgs = {});
+
+// The argv of the technician's command in a POST /api/v1/enrollment-tokens
+// answer, with the microscape-player built here and DIR as the data directory.
+std::vector<std::string> enrolArgv(const Response& tokenAnswer, const fs::path& dir);
 
 // `microscape-player run --data-dir DIR ARGS...` in the background, output
 // appended to `log`; stopped with SIGTERM when the pointer goes.

@@ -461,12 +461,9 @@ TEST_CASE("enrolment with a screen size keeps it in player.json and status and a
     for (auto [w, h, orientation] :
          {std::tuple{1920, 540, "landscape"}, std::tuple{1080, 1920, "portrait"}}) {
         const fs::path dir = fx.path / ("screen-" + std::to_string(w));
-        auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"步行街南口"})");
-        REQUIRE(t.status == 201);
-        auto en = runProcess({playerBin(), "enroll", "--controller-http",
-                              "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
-                              t.json()->getValue<std::string>("token"), "--data-dir", dir.string(),
-                              "--width", std::to_string(w), "--height", std::to_string(h)});
+        auto argv = enrolArgv(admin.post("/api/v1/enrollment-tokens", R"({"name":"步行街南口"})"), dir);
+        argv.insert(argv.end(), {"--width", std::to_string(w), "--height", std::to_string(h)});
+        auto en = runProcess(argv);
         INFO(en.out << en.err);
         REQUIRE(en.exitCode == 0);
         auto cfg = microscape::json::parse(readFile(dir / "player.json"));

@@ -39,11 +39,31 @@ struct ControllerConfig {
     int sessionTtlSeconds = 12 * 3600; // auth.sessionTtlSeconds
     int maxEnrollTokenTtlSeconds = 7 * 24 * 3600;  // enroll.maxTokenTtlSeconds
     int compileHorizonDays = 14;       // compile.horizonDays: schedule days per manifest
+    // http.tls: serve HTTPS (TLS 1.2 or later); false only behind a TLS-terminating
+    // proxy (docs/guide-operator.md). Session cookies are Secure and responses carry
+    // HSTS over HTTPS.
+    bool tls = true;
+    // http.tls.certificate / http.tls.privateKey: the operator's certificate (PEM,
+    // chain allowed) and its key; both or neither. Neither: a self-signed EC P-256
+    // certificate made at first start in keys/tls-cert.pem + keys/tls-key.pem (0600).
+    std::filesystem::path tlsCertificate, tlsPrivateKey;
+    // http.publicUrl: the controller as screens reach it (scheme://host[:port]), used
+    // in the technician's enrolment command; empty = derived at start from http.tls,
+    // http.bind (this host's name for a wildcard bind) and the bound port.
+    std::string publicUrl;
+    // http.publicTlsKeyHash: with http.tls=false behind an HTTPS proxy, the pin
+    // (sha256:<hex> of the proxy's public key) that enrolment commands carry.
+    std::string publicTlsKeyHash;
 };
 
 // Reads and validates every controller key. Unknown keys under the controller's
 // prefixes (controller., http., zmq., media., auth., enroll., compile.) are
 // rejected so a typo does not silently fall back to a default.
 Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& conf);
+
+// Checks an http.publicUrl: http(s)://HOST[:PORT][/PATH], nothing a shell would
+// read (it goes into a command a technician pastes), https:// when tls is on.
+// Errors: Usage.
+Status checkPublicUrl(const std::string& url, bool tls);
 
 }  // namespace microscape::controller

@@ -36,6 +36,12 @@ public:
     std::uint16_t httpPort() const;  // the bound port (useful with http.port = 0)
     std::uint16_t zmqPort() const;   // the distribution hub's bound port (zmq.port = 0 picks one)
     const ControllerConfig& config() const;
+    // After start(): the URL enrolment commands name (http.publicUrl or derived),
+    // and the pins they carry, "sha256:<hex>" of the key's SubjectPublicKeyInfo
+    // (tlsKeyHash is "" over plain HTTP without http.publicTlsKeyHash).
+    std::string publicUrl() const;
+    std::string tlsKeyHash() const;
+    std::string contentKeyHash() const;
 
 private:
     struct Impl;

@@ -1,7 +1,10 @@
 // `microscape-player enroll`: makes the player's Ed25519 identity and CURVE key
-// pair (kept if a previous attempt made them), registers the public halves with
-// the controller's POST /api/v1/enroll using a one-time token, and writes
-// DIR/player.json with the controller's keys pinned. Blocking; call from main.
+// pair, registers the public halves with the controller's POST /api/v1/enroll
+// using a one-time token, and writes DIR/player.json with the controller's keys
+// pinned. The controller must prove itself first: its TLS key and the content
+// signing key it sends must match the pins of the technician's command, and its
+// answer must name the hub's CURVE key; until all of that holds nothing is
+// written (docs/player.md). Blocking; call from main.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +18,10 @@
 namespace microscape::player {
 
 struct EnrollRequest {
-    std::string controllerHttp;  // http://host:port
+    std::string controllerHttp;  // https://host:port (http:// only with insecureHttp)
+    std::string contentKeyHash;  // sha256:<hex> pin of the content signing key (required)
+    std::string tlsKeyHash;      // sha256:<hex> pin of the controller's TLS key (required with https://)
+    bool insecureHttp = false;   // allow a plain http:// controller (the content key is still pinned)
     std::string token;
     std::filesystem::path dataDir;
     std::string name;            // optional
@@ -25,8 +31,9 @@ struct EnrollRequest {
     std::string software;
 };
 
-// Errors: Exists (already enrolled), Usage (bad URL or size), Io (network), BadKey,
-// NotFound/Usage with the controller's error message.
+// Errors: Exists (already enrolled), Usage (bad URL, pin, size or the controller's
+// refusal with its message), Io (network), UnknownSigner (a key does not match its
+// pin), BadKey (no CURVE server key in the answer), BadJson.
 Result<PlayerConfig> enroll(const EnrollRequest& request);
 
 }  // namespace microscape::player
