@@ -26,7 +26,7 @@ build directory deploy/test.sh uses), then starts, all on 127.0.0.1:
     the approver, in playlists scheduled per venue type for the campaign
     "2026 冬季普法宣传周" (a week from today), and a fleet-wide filler.
 
-It prints the console address and the demo logins, shows a live status line
+It prints the console's https:// address and the demo logins, shows a live status line
 (screens online, plays counted by the controller) and stops every process it
 started on Ctrl-C or SIGTERM.
 
@@ -87,7 +87,11 @@ dir=${dir%/}
 
 marker="$dir/.microscape-demo"
 envfile="$dir/demo.env"
-API=""          # http://127.0.0.1:PORT/api/v1 once known
+API=""          # https://127.0.0.1:PORT/api/v1 once known
+# The controller serves HTTPS with a self-signed certificate made at its first
+# start; curl trusts exactly that certificate (its key is what screens pin).
+CACERT="$dir/controller/keys/tls-cert.pem"
+ccurl() { curl --cacert "$CACERT" "$@"; }
 
 # ---------------------------------------------------------------- helpers
 urlenc() { jq -rn --arg s "$1" '$s|@uri'; }
@@ -98,7 +102,7 @@ api() {
   out=$(mktemp)
   local args=(-sS -o "$out" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $token" --max-time 30)
   [ -z "$body" ] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
-  code=$(curl "${args[@]}" "$API$path") || { rm -f "$out"; die "$method $path: controller unreachable"; }
+  code=$(ccurl "${args[@]}" "$API$path") || { rm -f "$out"; die "$method $path: controller unreachable"; }
   if [ "${code:0:1}" != 2 ]; then
     local msg; msg=$(cat "$out"); rm -f "$out"
     die "$method $path answered $code: $msg"
@@ -110,7 +114,7 @@ api() {
 upload() {
   local token=$1 file=$2 name=$3 tags=$4 out code
   out=$(mktemp)
-  code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 120 -H "Authorization: Bearer $token" \
+  code=$(ccurl -sS -o "$out" -w '%{http_code}' --max-time 120 -H "Authorization: Bearer $token" \
            -H 'Content-Type: application/octet-stream' --data-binary "@$file" \
            "$API/media?filename=$(urlenc "$(basename "$file")")&name=$(urlenc "$name")&tags=$(urlenc "$tags")") ||
     { rm -f "$out"; die "upload $file: controller unreachable"; }
@@ -124,10 +128,10 @@ login_token() {
   jar=$(mktemp)
   # The password goes through stdin, not the command line (visible in ps).
   out=$(jq -cn --arg u "$user" --arg p "$pw" '{username:$u,password:$p}' |
-          curl -sS -f -c "$jar" -H 'Content-Type: application/json' --max-time 30 --data-binary @- "$API/login") ||
+          ccurl -sS -f -c "$jar" -H 'Content-Type: application/json' --max-time 30 --data-binary @- "$API/login") ||
     { rm -f "$jar"; die "login as $user failed"; }
   csrf=$(jq -r .csrfToken <<<"$out")
-  out=$(curl -sS -f -b "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" --max-time 30 \
+  out=$(ccurl -sS -f -b "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" --max-time 30 \
           --data-binary '{"name":"quickstart"}' "$API/tokens") || { rm -f "$jar"; die "token for $user failed"; }
   rm -f "$jar"
   jq -r .token <<<"$out"
@@ -152,15 +156,15 @@ if [ "$cmd" = takeover ]; then
   export TMPDIR="$dir/run"   # temporary files (curl bodies) stay in the demo directory
   # shellcheck disable=SC1090
   . "$envfile"
-  API="http://127.0.0.1:$HTTP_PORT/api/v1"
-  curl -sf --max-time 5 "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null ||
+  API="https://127.0.0.1:$HTTP_PORT/api/v1"
+  ccurl -sf --max-time 5 "https://127.0.0.1:$HTTP_PORT/healthz" >/dev/null ||
     die "the demo controller is not running (start deploy/quickstart.sh --dir $dir in another terminal)"
   expires=$(date -u -d "+$minutes min" +%FT%TZ)
   body=$(jq -cn --argjson pl "$TAKEOVER_PLAYLIST" --arg e "$expires" --arg n "反诈紧急提醒（车库）" \
            '{name:$n, playlistId:$pl, target:{venueTypes:["garage_entrance"]}, expiresAt:$e}')
   id=$(api POST /takeovers "$EDITOR_TOKEN" "$body" | jq -r .id)
   echo "takeover $id sent to every 地下车库出入口 screen until $(TZ=Asia/Shanghai date -d "$expires" '+%H:%M:%S') (Asia/Shanghai)."
-  echo "cancel it early in the console (紧急插播 → 取消) or: curl -X POST -H 'Authorization: Bearer …' $API/takeovers/$id/cancel"
+  echo "cancel it early in the console (紧急插播 → 取消) or: curl --cacert $CACERT -X POST -H 'Authorization: Bearer …' $API/takeovers/$id/cancel"
   exit 0
 fi
 
@@ -277,7 +281,7 @@ else
   port_busy "$ZMQ_PORT" && die "port $ZMQ_PORT (the screens' hub, pinned at enrolment) is in use; free it or run with --reset"
 fi
 port_busy "$HTTP_PORT" && die "port $HTTP_PORT is in use; choose another with --http-port"
-API="http://127.0.0.1:$HTTP_PORT/api/v1"
+API="https://127.0.0.1:$HTTP_PORT/api/v1"
 
 if [ "$first" = 1 ]; then
   ADMIN_PW=$(password) EDITOR_PW=$(password) APPROVER_PW=$(password) AUDITOR_PW=$(password)
@@ -289,11 +293,11 @@ echo "quickstart: starting the controller on 127.0.0.1:$HTTP_PORT (hub $ZMQ_PORT
 start controller "$dir/logs/controller.log" "$bin/microscape-controller" --data-dir "$dir/controller" \
   --http-port "$HTTP_PORT" --zmq-port "$ZMQ_PORT" --bind 127.0.0.1
 for _ in $(seq 1 150); do
-  curl -sf --max-time 2 "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break
+  [ -f "$CACERT" ] && ccurl -sf --max-time 2 "https://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break
   alive controller || die "the controller stopped at start (see $dir/logs/controller.log)"
   sleep 0.2
 done
-curl -sf --max-time 2 "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null || die "the controller does not answer on $HTTP_PORT"
+ccurl -sf --max-time 2 "https://127.0.0.1:$HTTP_PORT/healthz" >/dev/null || die "the controller does not answer on $HTTP_PORT"
 
 # ---------------------------------------------------------------- first run: the demo data
 SCREENS=(mall garage building)
@@ -336,12 +340,18 @@ setup_demo() {
   loc[mall]=$(api POST /locations "$ADMIN_TOKEN" '{"name":"万象城商场","venueType":"mall","district":"江南区","address":"江南大道 88 号 一楼中庭","tags":["商圈"],"timezone":"Asia/Shanghai"}' | jq -r .id)
   loc[garage]=$(api POST /locations "$ADMIN_TOKEN" '{"name":"锦绣花园 地下车库","venueType":"garage_entrance","district":"城北区","address":"锦绣路 12 号 B1 出入口","tags":["住宅小区"],"timezone":"Asia/Shanghai"}' | jq -r .id)
   loc[building]=$(api POST /locations "$ADMIN_TOKEN" '{"name":"幸福里小区 3栋","venueType":"building_entrance","district":"高新区","address":"幸福里 3 栋 1 单元","tags":["住宅小区"],"timezone":"Asia/Shanghai"}' | jq -r .id)
-  local s token
+  # Each screen runs the technician's command from the token's answer: it pins
+  # the controller's TLS key and content signing key (docs/guide-technician.md).
+  local s cmdline i
+  local -a argv
   for s in "${SCREENS[@]}"; do
-    token=$(api POST /enrollment-tokens "$ADMIN_TOKEN" \
-              "$(jq -cn --arg n "${SCREEN_NAME[$s]}" --argjson l "${loc[$s]}" '{name:$n,locationId:$l,ttlSeconds:3600}')" | jq -r .token)
-    "$bin/microscape-player" enroll --controller-http "http://127.0.0.1:$HTTP_PORT" --token "$token" \
-      --data-dir "$dir/screens/$s" --name "${SCREEN_NAME[$s]}" --width "$screen_w" --height "$screen_h" \
+    cmdline=$(api POST /enrollment-tokens "$ADMIN_TOKEN" \
+              "$(jq -cn --arg n "${SCREEN_NAME[$s]}" --argjson l "${loc[$s]}" '{name:$n,locationId:$l,ttlSeconds:3600}')" | jq -r .command)
+    read -r -a argv <<<"$cmdline"
+    [ "${argv[0]:-}" = microscape-player ] && [ "${argv[1]:-}" = enroll ] || die "unexpected enrolment command: $cmdline"
+    argv[0]="$bin/microscape-player"
+    for i in "${!argv[@]}"; do [ "${argv[$i]}" != --data-dir ] || argv[$((i + 1))]="$dir/screens/$s"; done
+    "${argv[@]}" --name "${SCREEN_NAME[$s]}" --width "$screen_w" --height "$screen_h" \
       >>"$dir/logs/$s.log" 2>&1 || die "enrolment of $s failed (see $dir/logs/$s.log)"
   done
 
@@ -408,7 +418,7 @@ setup_demo() {
   schedule "冬季普法 · 全部楼栋单元门口" "$pbuilding" building_entrance
 
   cat >"$dir/logins.txt" <<EOF
-console  http://127.0.0.1:$HTTP_PORT/
+console  https://127.0.0.1:$HTTP_PORT/
 admin     $ADMIN_PW      管理员 admin: users, locations, enrolment, everything
 editor    $EDITOR_PW      宣传科编辑 editor: upload, playlists, schedules, takeovers
 approver  $APPROVER_PW      审核 approver: approves or rejects uploads
@@ -430,7 +440,7 @@ if [ "$first" = 1 ]; then
   echo "quickstart: demo set up in $((SECONDS - t0)) s"
 elif [ -n "$http_port" ]; then
   sed -i "s/^HTTP_PORT=.*/HTTP_PORT=$HTTP_PORT/" "$envfile"
-  sed -i "s|^console .*|console  http://127.0.0.1:$HTTP_PORT/|" "$dir/logins.txt"
+  sed -i "s|^console .*|console  https://127.0.0.1:$HTTP_PORT/|" "$dir/logins.txt"
 fi
 
 # ---------------------------------------------------------------- the screens
@@ -446,7 +456,9 @@ done
 cat <<EOF
 
   Microscape demo network — 2026 冬季普法宣传周
-  console 控制台:  http://127.0.0.1:$HTTP_PORT/
+  console 控制台:  https://127.0.0.1:$HTTP_PORT/
+                   (a self-signed certificate made by the controller: the browser asks
+                   once; its key is $(openssl x509 -in "$CACERT" -pubkey -noout | openssl pkey -pubin -outform der | sha256sum | cut -c1-64 | sed 's/^/sha256:/'))
   logins 登录 (also in $dir/logins.txt):
 $(sed -n '2,$p' "$dir/logins.txt" | sed 's/^/    /')
   screens 屏幕 (what each shows: $dir/screens/NAME/preview.png):
@@ -467,10 +479,10 @@ done
 status_line() {
   local players plays online today tko
   today=$(local_date)
-  players=$(curl -sf --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" "$API/players" 2>/dev/null) || players=""
-  plays=$(curl -sf --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" \
+  players=$(ccurl -sf --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" "$API/players" 2>/dev/null) || players=""
+  plays=$(ccurl -sf --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" \
             "$API/reports/plays?from=$(local_date '-365 day')&to=$today&by=screen" 2>/dev/null) || plays=""
-  tko=$(curl -sf --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" "$API/takeovers" 2>/dev/null |
+  tko=$(ccurl -sf --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" "$API/takeovers" 2>/dev/null |
           jq -r '[(.takeovers // .)[] | select(.active)] | length' 2>/dev/null) || tko=""
   if [ -z "$players" ]; then
     printf '%s  controller not answering' "$(TZ=Asia/Shanghai date +%T)"

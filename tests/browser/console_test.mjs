@@ -14,8 +14,9 @@
 // documentation shows are also written to DIR (zh-CN, PNG).
 import { chromium } from 'playwright-core';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -119,12 +120,44 @@ function startController() {
     const timer = setTimeout(() => reject(new Error(`controller did not start:\n${out}`)), 20000);
     const onData = (d) => {
       out += d;
-      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
+      const m = out.match(/listening on (https:\/\/[\d.]+:\d+)/);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     };
     controller.stdout.on('data', onData);
     controller.stderr.on('data', onData);
     controller.on('exit', (code) => { clearTimeout(timer); reject(new Error(`controller exited (${code}):\n${out}`)); });
+  });
+}
+
+// The controller serves HTTPS with the self-signed certificate it made at its
+// first start. Node trusts exactly that certificate (the URL's 127.0.0.1 is in
+// it); Chromium accepts the key by its SPKI hash.
+let tlsCert = null;
+function loadTlsCert() {
+  tlsCert = fs.readFileSync(path.join(dataDir, 'keys', 'tls-cert.pem'));
+}
+function spkiHashBase64() {
+  const spki = new crypto.X509Certificate(tlsCert).publicKey.export({ type: 'spki', format: 'der' });
+  return crypto.createHash('sha256').update(spki).digest('base64');
+}
+// fetch() for Node over HTTPS with the controller's certificate as the only CA.
+function nodeFetch(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers, ca: tlsCert }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({
+          status: res.statusCode, ok: res.statusCode >= 200 && res.statusCode < 300,
+          headers: { get: (n) => { const v = res.headers[n.toLowerCase()]; return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v; } },
+          text: async () => text, json: async () => JSON.parse(text),
+        });
+      });
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
   });
 }
 
@@ -136,7 +169,7 @@ class Api {
     if (this.cookie) headers.Cookie = this.cookie;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (method !== 'GET' && this.csrf) headers['X-CSRF-Token'] = this.csrf;
-    const r = await fetch(this.base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await nodeFetch(this.base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const setCookie = r.headers.get('set-cookie');
     if (setCookie) this.cookie = setCookie.split(';')[0];
     const text = await r.text();
@@ -215,6 +248,7 @@ let admin;
 
 await step('controller starts on an ephemeral port with a temporary data directory', async () => {
   base = await startController();
+  loadTlsCert();
   admin = new Api(base);
   await admin.login('admin', ADMIN_PASSWORD);
   for (const u of Object.values(USERS)) {
@@ -233,7 +267,7 @@ await step('controller starts on an ephemeral port with a temporary data directo
 function rawGet(p) {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: p, method: 'GET' }, (res) => {
+    const req = https.request({ host: u.hostname, port: u.port, path: p, method: 'GET', ca: tlsCert }, (res) => {
       let body = '';
       res.on('data', (d) => { body += d; });
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
@@ -247,7 +281,8 @@ await step('the controller serves the console, Debian\'s libraries under /vendor
   const index = await rawGet('/');
   assert(index.status === 200 && /text\/html/.test(index.headers['content-type']), `GET / -> ${index.status}`);
   assert(/script-src 'self'/.test(index.headers['content-security-policy'] || ''), 'CSP on HTML');
-  const again = await new Promise((resolve) => http.get({ host: new URL(base).hostname, port: new URL(base).port, path: '/', headers: { 'If-None-Match': index.headers.etag } }, (r) => { r.resume(); resolve(r.statusCode); }));
+  assert(/max-age=\d+/.test(index.headers['strict-transport-security'] || ''), 'HSTS over HTTPS');
+  const again = await new Promise((resolve) => https.get({ host: new URL(base).hostname, port: new URL(base).port, path: '/', ca: tlsCert, headers: { 'If-None-Match': index.headers.etag } }, (r) => { r.resume(); resolve(r.statusCode); }));
   assert(again === 304, `revalidation -> ${again}`);
   for (const lib of ['/vendor/bootstrap5/css/bootstrap.min.css', '/vendor/chart.js/chart.min.js']) {
     const r = await rawGet(lib);
@@ -267,7 +302,8 @@ await step('browser starts (Debian chromium, fresh profile)', async () => {
     executablePath: chromiumPath, headless: true, acceptDownloads: true, locale: 'zh-CN', timezoneId: 'UTC',
     viewport: docShots ? { width: 1280, height: 800 } : { width: 1440, height: 900 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--lang=zh-CN'],
+      '--disable-component-update', '--disable-sync', '--lang=zh-CN',
+      `--ignore-certificate-errors-spki-list=${spkiHashBase64()}`],
   });
   context.setDefaultTimeout(15000);
   page = context.pages()[0] || await context.newPage();
@@ -326,7 +362,7 @@ await step('admin creates a garage location and an enrolment token with the tech
   await page.click('#token-form button[type=submit]');
   await page.waitForSelector('#enroll-command');
   enrollCommand = (await page.textContent('#enroll-command')).trim();
-  const re = new RegExp(`^microscape-player enroll --controller-http ${base.replace(/[.]/g, '\\.')} --token enr_\\S+ --data-dir \\S+$`);
+  const re = new RegExp(`^microscape-player enroll --controller-http ${base.replace(/[.]/g, '\\.')} --token enr_\\S+ --content-key-hash sha256:[0-9a-f]{64} --tls-key-hash sha256:[0-9a-f]{64} --data-dir \\S+$`);
   assert(re.test(enrollCommand), `technician command: ${enrollCommand}`);
   await shot('03-locations');
   await docShot('locations-enrol');
@@ -336,9 +372,12 @@ let playerId = '';
 let scheduledAtMs = 0;  // when the garage schedule was saved
 await step('a headless screen enrols with the console\'s token and connects', async () => {
   assert(fs.existsSync(playerBin), `${playerBin} not built (cmake --build ... --target microscape-player)`);
-  const token = enrollCommand.match(/--token (\S+)/)[1];
+  // The technician's command exactly as the console shows it, with this data directory.
   const playerDir = path.join(tmp, 'player');
-  const r = spawnSync(playerBin, ['enroll', '--controller-http', base, '--token', token, '--data-dir', playerDir], { encoding: 'utf8' });
+  const words = enrollCommand.split(/\s+/);
+  assert(words[0] === 'microscape-player' && words[1] === 'enroll', `command: ${enrollCommand}`);
+  words[words.indexOf('--data-dir') + 1] = playerDir;
+  const r = spawnSync(playerBin, words.slice(1), { encoding: 'utf8' });
   assert(r.status === 0, `enroll exited ${r.status}: ${r.stdout}${r.stderr}`);
   playerId = JSON.parse(fs.readFileSync(path.join(playerDir, 'player.json'), 'utf8')).player_id;
   const log = fs.openSync(path.join(artifacts, 'player.log'), 'w');
@@ -745,12 +784,12 @@ await step('admin sets the filler, edits the location and manages a personal API
   assert(/^mst_\S+$/.test(token), `token shown once: ${token}`);
   await page.waitForSelector('#api-token-list tr[data-state=active]:has-text("月度报表脚本")');
   await docShot('account-tokens');
-  const me = await fetch(`${base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  const me = await nodeFetch(`${base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
   assert(me.status === 200 && (await me.json()).user.username === 'admin', 'the token works');
   await page.click('#api-token-list tr:has-text("月度报表脚本") button:has-text("吊销")');
   await confirmDialog('吊销');
   await page.waitForSelector('#api-token-list tr[data-state=revoked]:has-text("月度报表脚本")');
-  const after = await fetch(`${base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  const after = await nodeFetch(`${base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
   assert(after.status === 401, `revoked token -> ${after.status}`);
   await page.reload();
   await page.waitForSelector('#api-token-list tr[data-state=revoked]');
