@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # quickstart_test.sh SOURCE_DIR BIN_DIR — runs deploy/quickstart.sh as a user
 # would (with --no-build), checks from its output and from the controller's API
-# that three screens came online and every one of them had plays counted, that
+# (over HTTPS: the controller's self-signed certificate, screens enrolled with the
+# pinned command) that three screens came online and every one of them had plays counted, that
 # nothing it started outlives it, and that a second run on the same directory
 # resumes the same network (and stops on SIGTERM).
 set -euo pipefail
@@ -37,7 +38,8 @@ leftovers() {
 # API GET with the demo's admin token (written by the quickstart to demo.env).
 api_get() {
   # shellcheck disable=SC1090,SC1091
-  (. "$demo/demo.env" && curl -sf --max-time 5 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$HTTP_PORT/api/v1$1")
+  (. "$demo/demo.env" && curl -sf --max-time 5 --cacert "$demo/controller/keys/tls-cert.pem" \
+     -H "Authorization: Bearer $ADMIN_TOKEN" "https://127.0.0.1:$HTTP_PORT/api/v1$1")
 }
 today() { TZ=Asia/Shanghai date +%F; }
 # plays per screen so far, one number per enrolled screen
@@ -87,7 +89,8 @@ seen_online=0 seen_plays=0 seen_console=0
 while kill -0 "$qs_pid" 2>/dev/null; do
   if grep -q '^READY=1' "$demo/demo.env" 2>/dev/null; then
     # shellcheck disable=SC1091
-    (. "$demo/demo.env" && curl -sf --max-time 5 "http://127.0.0.1:$HTTP_PORT/login") | grep -q '<html' && seen_console=1
+    (. "$demo/demo.env" && curl -sf --max-time 5 --cacert "$demo/controller/keys/tls-cert.pem" \
+       "https://127.0.0.1:$HTTP_PORT/login") | grep -q '<html' && seen_console=1
     [ "$(online_count 2>/dev/null || echo 0)" = 3 ] && seen_online=1
     if per=$(plays_per_screen 2>/dev/null) && [ "$(wc -l <<<"$per")" = 3 ] && ! grep -qx 0 <<<"$per"; then
       seen_plays=1
@@ -104,7 +107,13 @@ qs_pid=""
 [ "$seen_plays" = 1 ] || fail "the API never showed plays counted for each of the 3 screens"
 [ "$seen_console" = 1 ] || fail "the console page was never served"
 grep -q 'did not finish last time; starting afresh' "$work/run1.out" || fail "the interrupted set-up was not started afresh"
-grep -q 'http://127.0.0.1:[0-9]*/' "$work/run1.out" || fail "no console address printed"
+grep -q 'https://127.0.0.1:[0-9]*/' "$work/run1.out" || fail "no https:// console address printed"
+# The console is not served in clear, and the screens enrolled with pinned commands.
+(. "$demo/demo.env" && curl -s --max-time 5 "http://127.0.0.1:$HTTP_PORT/login" | grep -q '<html') &&
+  fail "the console answered plain HTTP"
+for s in mall garage building; do
+  jq -r .controller_http "$demo/screens/$s/player.json" | grep -q '^https://127.0.0.1:' || fail "$s did not enrol over HTTPS"
+done
 for u in admin editor approver auditor; do
   grep -qE "^ +$u +demo-[0-9a-f]+" "$work/run1.out" || fail "no login printed for $u"
 done

@@ -194,7 +194,7 @@ boot('locations', async ({ main, can }) => {
         if (name.value.trim()) body.name = name.value.trim();
         if (loc.value) body.locationId = Number(loc.value);
         const r = await post('/api/v1/enrollment-tokens', body);
-        const cmd = r.command || `microscape-player enroll --controller-http ${location.origin} --token ${r.token} --data-dir /var/lib/microscape/player`;
+        const cmd = r.command;  // pins the controller's keys; its address is http.publicUrl, not this page's
         const pre = h('pre', { class: 'ms-command', id: 'enroll-command', tabindex: '0' }, cmd);
         tokenResult.replaceChildren(h('div', { class: 'alert alert-info' },
           h('p', { class: 'mb-1 fw-semibold' }, t('locations.tokenCreated')),
