@@ -57,14 +57,13 @@ Result<std::string> pinOfPem(std::string_view pem) {
 
 Result<std::string> parsePin(std::string_view text, std::string_view what) {
     const std::string rule = std::string(what) + " must be sha256: followed by 64 hex digits";
-    if (text.substr(0, kPinPrefix.size()) != kPinPrefix)
+    std::string lower(text.substr(0, 200));
+    for (char& c : lower)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (lower.rfind(kPinPrefix, 0) != 0 ||
+        !isSha256Hex(std::string_view(lower).substr(kPinPrefix.size())))
         return makeError(Errc::Usage, rule + " (got '" + std::string(text.substr(0, 80)) + "')");
-    std::string hex(text.substr(kPinPrefix.size()));
-    for (char& c : hex)
-        if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-    if (!isSha256Hex(hex))
-        return makeError(Errc::Usage, rule + " (got '" + std::string(text.substr(0, 80)) + "')");
-    return std::string(kPinPrefix) + hex;
+    return lower;
 }
 
 }  // namespace microscape::crypto

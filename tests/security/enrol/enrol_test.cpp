@@ -18,11 +18,13 @@
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/Util/MapConfiguration.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
@@ -174,7 +176,6 @@ Response newToken(Client& admin) {
     return admin.post("/api/v1/enrollment-tokens", R"({"name":"车库入口屏"})");
 }
 
-
 }  // namespace
 
 TEST_CASE("the enrolment command pins the controller's keys and names its configured address",
@@ -195,6 +196,16 @@ TEST_CASE("the enrolment command pins the controller's keys and names its config
     CHECK(*microscape::crypto::pinOfPem(contentPem) == srv.contentKeyHash());
     auto certPem = readFile(srv.dataDir() / "keys" / "tls-cert.pem");
     CHECK(*microscape::crypto::pinOfPem(certPem) == srv.tlsKeyHash());
+    auto opensslPin = [&](const std::string& pipeline) {
+        auto r = runProcess({"/bin/sh", "-c", pipeline + " | sha256sum | cut -c1-64"});
+        return "sha256:" + r.out.substr(0, 64);
+    };
+    const std::string keys = (srv.dataDir() / "keys").string();
+    CHECK(opensslPin("openssl pkey -pubin -in " + keys + "/content-signing.pub.pem -outform der") ==
+          srv.contentKeyHash());
+    CHECK(opensslPin("openssl x509 -in " + keys +
+                     "/tls-cert.pem -pubkey -noout | openssl pkey -pubin -outform der") ==
+          srv.tlsKeyHash());
     CHECK(cmd == "microscape-player enroll --controller-http " + srv.baseUrl() + " --token " +
                      o->getValue<std::string>("token") + " --content-key-hash " +
                      srv.contentKeyHash() + " --tls-key-hash " + srv.tlsKeyHash() +
@@ -243,6 +254,49 @@ TEST_CASE("http.publicUrl and the TLS keys are validated at start-up",
     CHECK_FALSE(checkPublicUrl("ftp://a.example", true).ok());
     CHECK_FALSE(checkPublicUrl("https://", true).ok());
     CHECK_FALSE(checkPublicUrl("https://a.example/?q=1", true).ok());
+}
+
+TEST_CASE("the HTTPS keys are read and checked like every controller key",
+          "[security][enrol][config]") {
+    using microscape::controller::loadConfig;
+    TempDir fx;
+    const std::string file = (fx.path / "x.pem").string();
+    std::ofstream(file) << "x";
+    auto load = [&](std::initializer_list<std::pair<const char*, std::string>> kv) {
+        Poco::AutoPtr<Poco::Util::MapConfiguration> c(new Poco::Util::MapConfiguration);
+        c->setString("controller.dataDir", (fx.path / "d").string());
+        for (auto& [k, v] : kv) c->setString(k, v);
+        return loadConfig(*c);
+    };
+    auto fails = [&](std::initializer_list<std::pair<const char*, std::string>> kv,
+                     const std::string& says) {
+        auto r = load(kv);
+        INFO((r.ok() ? std::string("loaded") : r.error().message));
+        return !r.ok() && r.error().message.find(says) != std::string::npos;
+    };
+    auto d = load({});
+    REQUIRE(d.ok());
+    CHECK(d->tls);  // HTTPS unless switched off
+    CHECK(d->publicUrl.empty());
+    CHECK(load({{"http.tls", "off"}})->tls == false);
+    CHECK(load({{"http.tls", "on"}})->tls == true);
+    CHECK(load({{"http.tls.certificate", file}, {"http.tls.privateKey", file}})->tlsCertificate ==
+          file);
+    CHECK(load({{"http.tls", "off"},
+                {"http.publicUrl", "https://proxy.example"},
+                {"http.publicTlsKeyHash", "SHA256:" + std::string(64, 'A')}})
+              ->publicTlsKeyHash == "sha256:" + std::string(64, 'a'));
+    CHECK(fails({{"http.tls", "maybe"}}, "http.tls"));
+    CHECK(
+        fails({{"http.tls.certifcate", file}}, "http.tls.certifcate"));  // a typo is not a default
+    CHECK(fails({{"http.tls.certificate", file}}, "go together"));
+    CHECK(fails({{"http.tls.certificate", "/nonexistent.pem"}, {"http.tls.privateKey", file}},
+                "not a file"));
+    CHECK(fails({{"http.publicUrl", "http://10.0.0.1:8080"}}, "https://"));
+    CHECK(fails({{"http.publicUrl", "https://a.example;reboot"}}, "shell"));
+    CHECK(fails({{"http.tls", "off"}, {"http.publicUrl", "https://proxy.example"}},
+                "http.publicTlsKeyHash"));
+    CHECK(fails({{"http.publicTlsKeyHash", "sha256:1234"}}, "http.publicTlsKeyHash"));
 }
 
 TEST_CASE("HTTPS is the default: self-signed key kept private and stable, Secure cookie, HSTS",
