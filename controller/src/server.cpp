@@ -259,12 +259,10 @@ Result<Poco::Net::ServerSocket> openListeningSocket(const ControllerConfig& conf
     svc.contentKeyHash = *contentPin;
     std::optional<TlsMaterial> tls;
     if (config.tls) {
-        std::vector<std::string> names;
-        if (!config.publicUrl.empty()) names.push_back(Poco::URI(config.publicUrl).getHost());
-        names.push_back(config.httpBind);
-        if (config.httpBind == "0.0.0.0" || config.httpBind == "::") names.push_back(publicUrlOf(config, 0));
-        for (auto& n : names)
-            if (n.rfind("https://", 0) == 0) n = Poco::URI(n).getHost();
+        // Names for a new self-signed certificate: the public host (by default the
+        // bind address, or this host's name for a wildcard bind) and the bind address.
+        std::vector<std::string> names{publicHostOf(config)};
+        if (config.httpBind != "0.0.0.0" && config.httpBind != "::") names.push_back(config.httpBind);
         auto m = ensureTlsMaterial(config, names);
         if (!m) return m.error();
         tls = std::move(*m);

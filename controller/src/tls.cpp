@@ -7,6 +7,7 @@
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/URI.h>
 #include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -222,20 +223,29 @@ Result<Poco::Net::ServerSocket> openHttpSocket(const ControllerConfig& config,
     }
 }
 
+std::string publicHostOf(const ControllerConfig& config) {
+    if (!config.publicUrl.empty()) {
+        try {
+            return Poco::URI(config.publicUrl).getHost();
+        } catch (const Poco::Exception&) {
+            return "localhost";  // loadConfig refuses such a URL
+        }
+    }
+    if (!isWildcard(config.httpBind)) return config.httpBind;
+    try {
+        return Poco::Net::DNS::hostName();
+    } catch (const Poco::Exception&) {
+        return "localhost";
+    }
+}
+
 std::string publicUrlOf(const ControllerConfig& config, std::uint16_t boundPort) {
     if (!config.publicUrl.empty()) {
         std::string u = config.publicUrl;
         while (!u.empty() && u.back() == '/') u.pop_back();
         return u;
     }
-    std::string host = config.httpBind;
-    if (isWildcard(host)) {
-        try {
-            host = Poco::Net::DNS::hostName();
-        } catch (const Poco::Exception&) {
-            host = "localhost";
-        }
-    }
+    std::string host = publicHostOf(config);
     if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
     return std::string(config.tls ? "https://" : "http://") + host + ":" +
            std::to_string(boundPort);

@@ -38,6 +38,10 @@ Result<TlsMaterial> ensureTlsMaterial(const ControllerConfig& config,
 Result<Poco::Net::ServerSocket> openHttpSocket(const ControllerConfig& config,
                                                const TlsMaterial* tls);
 
+// The host technicians and screens use: http.publicUrl's, else http.bind, else
+// (a wildcard bind) this host's name.
+std::string publicHostOf(const ControllerConfig& config);
+
 // The URL technicians and screens use: config.publicUrl, else scheme (https
 // unless tls is off) + http.bind (this host's name for a wildcard bind) + port.
 std::string publicUrlOf(const ControllerConfig& config, std::uint16_t boundPort);

@@ -118,6 +118,19 @@ public:
         if (done_) return;
         std::error_code ec;
         for (auto it = written_.rbegin(); it != written_.rend(); ++it) fs::remove(*it, ec);
+        for (auto it = madeDirs_.rbegin(); it != madeDirs_.rend(); ++it) fs::remove(*it, ec);  // only if empty
+    }
+    // Creates DIR/keys (0700) and DIR as needed, remembering what it made.
+    Status makeDirs() {
+        std::error_code ec;
+        for (const fs::path& d : {dir_, dir_ / "keys"}) {
+            if (fs::is_directory(d, ec)) continue;
+            if (!fs::create_directories(d, ec) && ec)
+                return makeError(Errc::Io, "cannot create " + d.string() + ": " + ec.message());
+            madeDirs_.push_back(d);
+        }
+        ::chmod((dir_ / "keys").c_str(), 0700);
+        return {};
     }
     Status write(const char* relative, const std::string& text, unsigned mode) {
         const fs::path p = dir_ / relative;
@@ -132,7 +145,7 @@ public:
 
 private:
     fs::path dir_;
-    std::vector<fs::path> written_;
+    std::vector<fs::path> written_, madeDirs_;
     bool done_ = false;
 };
 
@@ -253,10 +266,8 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
     c.name = name && name->isString() ? name->asString() : req.name;
 
     // 4. Every check passed: write the keys, then player.json.
-    fs::create_directories(dir / "keys", ec);
-    if (ec) return makeError(Errc::Io, "cannot create " + (dir / "keys").string() + ": " + ec.message());
-    ::chmod((dir / "keys").c_str(), 0700);
     Writer w(dir);
+    MS_TRY(w.makeDirs());
     MS_TRY(w.write(kIdentityKeyFile, identity->toPem(), 0600));
     MS_TRY(w.write(kCurveSecretFile, curveSecret + "\n", 0600));
     MS_TRY(w.write(kCurvePublicFile, curvePublic + "\n", 0644));
