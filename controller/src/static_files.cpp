@@ -171,13 +171,11 @@ fs::path StaticFiles::defaultWebRoot() {
         const fs::path besideBinary = exeDir.parent_path() / "share" / "microscape" / "web";
         if (isDir(besideBinary)) return besideBinary;
     }
-    // A binary run from its build tree: this file's own directory is
-    // controller/src (CMake compiles sources by absolute path).
-    const fs::path thisFile = __FILE__;
-    if (thisFile.is_absolute()) {
-        const fs::path sourceTree = thisFile.parent_path().parent_path() / "web";
-        if (isDir(sourceTree)) return sourceTree;
-    }
+#ifdef MICROSCAPE_SOURCE_WEB_DIR
+    // A binary run from its build tree: the console of the source tree it was built from.
+    const fs::path sourceTree = MICROSCAPE_SOURCE_WEB_DIR;
+    if (isDir(sourceTree)) return sourceTree;
+#endif
     const fs::path installed = MICROSCAPE_WEB_INSTALL_DIR;
     if (isDir(installed)) return installed;
     return {};

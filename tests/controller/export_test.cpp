@@ -25,14 +25,19 @@ using microscape::testing::runProcess;
 
 namespace {
 
-// Today's local midnight in Asia/Shanghai: plays must not predate the enrolment
-// (made now) by a day, nor lie a day in the future.
+// A local midnight in Asia/Shanghai for the plays, which run from an hour before
+// it to an hour after the next one. They must not start more than a day before
+// the enrolment (made by the server at its own "now", a little after this), so
+// the day is the one of now + 2 h: its midnight lies in (now - 22 h, now + 2 h]
+// and the first play after now - 23 h, whatever the hour (from 22:00 local the
+// plays are tomorrow's). The ingest below is given its own "now", so plays after
+// the controller's clock are not flagged as from the future.
 const std::int64_t kLocalDay = [] {
     const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-    const std::int64_t day = 86400000, east8 = 8 * 3600000;
-    return (now + east8) / day * day - east8;
+    const std::int64_t day = 86400000, east8 = 8 * 3600000, twoHours = 2 * 3600000;
+    return (now + twoHours + east8) / day * day - east8;
 }();
 const std::string kDate = timeutil::formatDate(timeutil::civilFromDays((kLocalDay + 8 * 3600000) / 86400000));
 const std::string kNextDate =

@@ -244,12 +244,8 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
 
 TEST_CASE("the packaged deploy/player.properties is a valid player configuration",
           "[player][config]") {
-    const fs::path shipped =
-        fs::path(__FILE__).parent_path() / ".." / ".." / "deploy" / "player.properties";
-    if (!fs::exists(shipped)) {
-        WARN("no deploy/player.properties beside the tests; nothing to check");
-        return;
-    }
+    const fs::path shipped = fs::path(MICROSCAPE_SOURCE_DIR) / "deploy" / "player.properties";
+    REQUIRE(fs::exists(shipped));
     auto s = loadRunProperties(shipped);
     INFO((s.ok() ? std::string() : s.error().message));
     REQUIRE(s.ok());
