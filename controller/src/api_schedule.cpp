@@ -458,7 +458,7 @@ void listTakeovers(RequestCtx& ctx) {
 
 void createTakeover(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name", "playlistId", "target", "startsAt", "expiresAt"});
+    allowOnly(body, {"name", "playlistId", "target", "startsAt", "expiresAt", "durationSeconds"});
     auto& svc = ctx.svc;
     const std::int64_t now = svc.nowMs();
     auto saved = svc.db.write([&](DbConn& c) {
@@ -467,7 +467,18 @@ void createTakeover(RequestCtx& ctx) {
         t.playlistId = reqInt(body, "playlistId");
         t.targetJson = parseTarget(c, body);
         t.startsAtMs = optString(body, "startsAt", 40) ? parseIsoField("startsAt", *optString(body, "startsAt", 40)) : now;
-        t.expiresAtMs = parseIsoField("expiresAt", reqString(body, "expiresAt", 40));
+        // Either an instant, or a length counted by this controller's clock from the
+        // start: a console whose PC clock is off still sends "60 minutes from now".
+        const auto durationS = optInt(body, "durationSeconds");
+        if (durationS && body->has("expiresAt"))
+            unprocessable("bad_window", "give either expiresAt or durationSeconds, not both");
+        if (durationS) {
+            if (*durationS <= 0 || *durationS > 7LL * 24 * 3600)
+                unprocessable("bad_window", "durationSeconds must be between 1 and 604800 (7 days)");
+            t.expiresAtMs = t.startsAtMs + *durationS * 1000;
+        } else {
+            t.expiresAtMs = parseIsoField("expiresAt", reqString(body, "expiresAt", 40));
+        }
         if (t.expiresAtMs <= t.startsAtMs)
             unprocessable("bad_window", "the takeover expires before (or when) it starts");
         if (t.expiresAtMs <= now) unprocessable("bad_window", "the takeover has already expired");

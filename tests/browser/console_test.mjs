@@ -265,11 +265,17 @@ await step('browser starts (Debian chromium, fresh profile)', async () => {
   const profile = fs.mkdtempSync(path.join(tmp, 'profile-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath, headless: true, acceptDownloads: true, locale: 'zh-CN', timezoneId: 'UTC',
+    // Under tests/deploy/fixed_instants.sh the controller and players run on a moved
+    // clock; Chromium does not start with libfaketime loaded, so it keeps the real one.
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('FAKETIME'))),
     viewport: docShots ? { width: 1280, height: 800 } : { width: 1440, height: 900 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--lang=zh-CN'],
   });
   context.setDefaultTimeout(15000);
+  // Under tests/deploy/fixed_instants.sh this script (and the controller) run on a
+  // moved clock: the pages get the same time, running on from there.
+  if (process.env.FAKETIME) await context.clock.install({ time: Date.now() });
   page = context.pages()[0] || await context.newPage();
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`); });
