@@ -14,6 +14,7 @@
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Util/MapConfiguration.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -264,6 +265,30 @@ TEST_CASE("a 10 GB Content-Length on login gets 413 and Connection: close at onc
     CHECK(rest.closed);
 }
 
+TEST_CASE("a request body that stops arriving ends the request after the body idle time",
+          "[security][http]") {
+    TestServer server(
+        [](microscape::controller::ControllerConfig& c) { c.httpBodyIdleTimeoutMs = 1000; });
+    Sockets s;
+    s.fds.push_back(connectFrom("127.0.0.1", server.port()));
+    const int fd = s.fds.back();
+    REQUIRE(fd >= 0);
+    const auto t = Clock::now();
+    // A small body (under http.maxJsonBytes) of which only the first bytes come.
+    sendAll(fd,
+            "POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 100\r\n\r\n{\"username\":");
+    const auto r = readUntil(fd, 10000, [](const std::string&) { return false; });
+    const double secs = secondsSince(t);
+    std::printf("stalled body ended after %.3f s (body idle limit 1 s)\n", secs);
+    INFO(r.data);
+    CHECK(r.closed);
+    // The body read fails, so the request is answered as incomplete (400) and closed.
+    CHECK(r.data.rfind("HTTP/1.1 4", 0) == 0);
+    CHECK(secs >= 0.8);
+    CHECK(secs < 4.0);
+}
+
 TEST_CASE("an idle keep-alive connection is closed after the keep-alive idle time",
           "[security][http]") {
     TestServer server(
@@ -395,4 +420,38 @@ TEST_CASE("stop() is prompt with idle and dripping connections open", "[security
     const double secs = secondsSince(t);
     std::printf("stop() with 8 open connections took %.3f s\n", secs);
     CHECK(secs < 3.0);
+}
+
+TEST_CASE("the connection limits are read from configuration and validated",
+          "[security][http][config]") {
+    using microscape::controller::loadConfig;
+    Poco::AutoPtr<Poco::Util::MapConfiguration> conf = new Poco::Util::MapConfiguration;
+    conf->setString("controller.dataDir", "/tmp/x");
+    auto defaults = loadConfig(*conf);
+    REQUIRE(defaults.ok());
+    CHECK(defaults->httpThreads == 32);
+    CHECK(defaults->httpHeaderTimeoutMs == 5000);
+    CHECK(defaults->httpBodyIdleTimeoutMs == 15000);
+    CHECK(defaults->httpKeepAliveIdleMs == 2000);
+    CHECK(defaults->httpMaxConnectionsPerAddress == 16);
+    CHECK(defaults->httpMaxConnectionsPerAddress < defaults->httpThreads);
+    conf->setString("http.headerTimeoutMs", "1500");
+    conf->setString("http.bodyIdleTimeoutMs", "30000");
+    conf->setString("http.keepAliveIdleMs", "1000");
+    conf->setString("http.maxConnectionsPerAddress", "200");
+    auto set = loadConfig(*conf);
+    REQUIRE(set.ok());
+    CHECK(set->httpHeaderTimeoutMs == 1500);
+    CHECK(set->httpBodyIdleTimeoutMs == 30000);
+    CHECK(set->httpKeepAliveIdleMs == 1000);
+    CHECK(set->httpMaxConnectionsPerAddress == 200);
+    for (const char* key : {"http.headerTimeoutMs", "http.bodyIdleTimeoutMs",
+                            "http.keepAliveIdleMs", "http.maxConnectionsPerAddress"}) {
+        Poco::AutoPtr<Poco::Util::MapConfiguration> bad = new Poco::Util::MapConfiguration;
+        bad->setString("controller.dataDir", "/tmp/x");
+        bad->setString(key, "0");
+        auto r = loadConfig(*bad);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find(key) != std::string::npos);
+    }
 }
