@@ -395,7 +395,9 @@ TEST_CASE("with every worker busy and the queue full a new connection gets a fas
         CHECK(readUntil(fd, 5000, headerEnded).data.rfind("HTTP/1.1 200", 0) == 0);
     const auto stopAt = Clock::now();
     gate.stop();
-    CHECK(secondsSince(stopAt) < 4.0);
+    const double stopSecs = secondsSince(stopAt);
+    std::printf("503 for a busy server in %.3f s; stop() took %.3f s\n", secs, stopSecs);
+    CHECK(stopSecs < 4.0);
 }
 
 TEST_CASE("stop() is prompt with idle and dripping connections open", "[security][http]") {
