@@ -11,6 +11,7 @@
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/Net/TCPServerDispatcher.h>
 #include <Poco/ThreadPool.h>
+#include <Poco/Types.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -317,8 +318,28 @@ void HttpGate::Impl::requestDone(Conn& c) {
 
 void HttpGate::Impl::reapLoop() {
     std::unique_lock lock(mu);
+    HttpGateStats reported;
+    auto nextReport = Clock::now() + std::chrono::seconds(10);
     while (!stopping) {
         const auto now = Clock::now();
+        if (now >= nextReport) {
+            // At most one line per 10 s however hard the gate is pushed.
+            const auto refused = [](const HttpGateStats& s) {
+                return s.rejectedPerAddress + s.rejectedBusy + s.headerTimeouts;
+            };
+            if (refused(stats) != refused(reported))
+                log.warning(
+                    "in the last 10 s: %Lu connections refused over the per-address cap and %Lu "
+                    "while every worker was busy (%Lu of these closed without a 503: too many at "
+                    "once); %Lu cut for a slow request header",
+                    static_cast<Poco::UInt64>(stats.rejectedPerAddress -
+                                              reported.rejectedPerAddress),
+                    static_cast<Poco::UInt64>(stats.rejectedBusy - reported.rejectedBusy),
+                    static_cast<Poco::UInt64>(stats.closedUnanswered - reported.closedUnanswered),
+                    static_cast<Poco::UInt64>(stats.headerTimeouts - reported.headerTimeouts));
+            reported = stats;
+            nextReport = now + std::chrono::seconds(10);
+        }
         auto next = now + std::chrono::milliseconds(250);
         for (auto& [key, c] : conns) {
             if (c->cut) continue;
@@ -333,6 +354,7 @@ void HttpGate::Impl::reapLoop() {
                 next = c->deadline;
             }
         }
+        if (nextReport < next) next = nextReport;
         wake.wait_until(lock, next);
     }
 }
