@@ -14,6 +14,7 @@ const std::set<std::string> kKnownKeys = {
     "media.maxUploadBytes", "auth.pbkdf2Iterations", "auth.sessionTtlSeconds",
     "enroll.maxTokenTtlSeconds", "compile.horizonDays", "zmq.curve", "zmq.heartbeatMs",
     "http.webRoot", "http.vendorRoot",
+    "http.headerTimeoutMs", "http.bodyIdleTimeoutMs", "http.keepAliveIdleMs", "http.maxConnectionsPerAddress",
 };
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
 
@@ -80,6 +81,10 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     MS_TRY(readIntInto(conf, "auth.sessionTtlSeconds", 60, 30 * 24 * 3600, c.sessionTtlSeconds));
     MS_TRY(readIntInto(conf, "enroll.maxTokenTtlSeconds", 60, 365 * 24 * 3600, c.maxEnrollTokenTtlSeconds));
     MS_TRY(readIntInto(conf, "compile.horizonDays", 1, 90, c.compileHorizonDays));
+    MS_TRY(readIntInto(conf, "http.headerTimeoutMs", 100, 600000, c.httpHeaderTimeoutMs));
+    MS_TRY(readIntInto(conf, "http.bodyIdleTimeoutMs", 100, 3600000, c.httpBodyIdleTimeoutMs));
+    MS_TRY(readIntInto(conf, "http.keepAliveIdleMs", 100, 600000, c.httpKeepAliveIdleMs));
+    MS_TRY(readIntInto(conf, "http.maxConnectionsPerAddress", 1, 100000, c.httpMaxConnectionsPerAddress));
     if (conf.hasProperty("http.secureCookies")) {
         std::string raw = conf.getString("http.secureCookies");
         bool b = false;

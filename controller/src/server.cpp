@@ -3,20 +3,19 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/ThreadPool.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
 #include "api.hpp"
 #include "compiler.hpp"
+#include "http_gate.hpp"
 #include "hub_api.hpp"
 #include "hub_backend.hpp"
 #include "pop_ingest.hpp"
@@ -80,19 +79,27 @@ std::string csrfOf(Services& svc, const std::string& sessionHash) {
     });
 }
 
-void drainBody(Poco::Net::HTTPServerRequest& req) {
-    // Read what the client is still sending (bounded) so the error response reaches
-    // it instead of a connection reset.
+// Reads and discards what is left of the request body, so that the response
+// reaches the client instead of a reset and the connection can carry the next
+// request. A body declared (or, chunked, found) larger than `limitBytes` is not
+// read at all: waiting for 10 GB that may never come held a worker for the whole
+// socket timeout. False then (or on a stalled or broken body): the caller closes
+// the connection.
+bool drainBody(Poco::Net::HTTPServerRequest& req, std::uint64_t limitBytes) {
+    if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(limitBytes)) return false;
     try {
         auto& in = req.stream();
         char buf[65536];
         std::uint64_t total = 0;
-        while (in && total < (64u << 20)) {
+        while (in) {
             in.read(buf, sizeof buf);
             if (in.gcount() <= 0) break;
             total += static_cast<std::uint64_t>(in.gcount());
+            if (total > limitBytes) return false;
         }
+        return in.eof();
     } catch (...) {
+        return false;
     }
 }
 
@@ -149,7 +156,8 @@ public:
         // A handler may answer without reading the body (e.g. {} sent to an action
         // route); what it left would be parsed as the next request on this
         // keep-alive connection, so consume it here.
-        if (req.hasContentLength() || req.getChunkedTransferEncoding()) drainBody(req);
+        if ((req.hasContentLength() || req.getChunkedTransferEncoding()) && !drainBody(req, svc_.config.maxJsonBytes))
+            resp.setKeepAlive(false);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         const int status = static_cast<int>(resp.getStatus());
         svc_.metrics.recordRequest(label, status, secs);
@@ -162,7 +170,7 @@ private:
     void sendError(RequestCtx& ctx, int status, const std::string& code, const std::string& message) {
         if (ctx.resp.sent()) return;  // a streamed response broke off; nothing more to say
         if (ctx.req.hasContentLength() || ctx.req.getChunkedTransferEncoding()) {
-            drainBody(ctx.req);
+            drainBody(ctx.req, svc_.config.maxJsonBytes);
             ctx.resp.setKeepAlive(false);
         }
         if (status == 401) ctx.resp.set("WWW-Authenticate", "Bearer");
@@ -237,8 +245,7 @@ struct ControllerServer::Impl {
     std::unique_ptr<Services> services;
     Router router;
     std::unique_ptr<StaticFiles> staticFiles;  // web console; outlives http
-    std::unique_ptr<Poco::ThreadPool> pool;
-    std::unique_ptr<Poco::Net::HTTPServer> http;
+    std::unique_ptr<HttpGate> http;
     std::uint16_t port = 0;
     std::function<std::int64_t()> clock;
 
@@ -318,13 +325,19 @@ Status ControllerServer::start() {
     try {
         Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(d.config.httpBind, static_cast<Poco::UInt16>(d.config.httpPort)));
         d.port = socket.address().port();
-        auto* params = new Poco::Net::HTTPServerParams;
-        params->setMaxThreads(d.config.httpThreads);
-        params->setMaxQueued(256);
-        params->setKeepAlive(true);
-        params->setTimeout(Poco::Timespan(60, 0));
-        d.pool = std::make_unique<Poco::ThreadPool>(2, d.config.httpThreads);
-        d.http = std::make_unique<Poco::Net::HTTPServer>(new Factory(d.router, *d.services, *d.staticFiles), *d.pool, socket, params);
+        HttpGateOptions gate;
+        gate.workers = d.config.httpThreads;
+        gate.maxQueued = std::max(64, 2 * d.config.httpThreads);
+        gate.headerTimeoutMs = d.config.httpHeaderTimeoutMs;
+        gate.bodyIdleTimeoutMs = d.config.httpBodyIdleTimeoutMs;
+        gate.keepAliveIdleMs = d.config.httpKeepAliveIdleMs;
+        gate.maxConnectionsPerAddress = d.config.httpMaxConnectionsPerAddress;
+        if (gate.maxConnectionsPerAddress >= gate.workers)
+            d.log.warning("http.maxConnectionsPerAddress (%d) is not below http.threads (%d): one address can "
+                          "occupy every worker",
+                          gate.maxConnectionsPerAddress, gate.workers);
+        d.http = std::make_unique<HttpGate>(socket, new Factory(d.router, *d.services, *d.staticFiles), gate,
+                                            Poco::Logger::get(d.log.name() + ".http"));
         d.http->start();
     } catch (const Poco::Exception& e) {
         return makeError(Errc::Usage, "cannot listen on " + d.config.httpBind + ":" + std::to_string(d.config.httpPort) +
@@ -337,13 +350,9 @@ Status ControllerServer::start() {
 void ControllerServer::stop() {
     auto& d = *impl_;
     if (d.http) {
-        d.http->stopAll(false);
-        // In-flight requests get a bounded time to finish.
-        for (int i = 0; i < 100 && d.http->currentConnections() > 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        // In-flight requests get a bounded time to finish (HttpGate::stop).
+        d.http->stop();
         d.http.reset();
-        d.pool->joinAll();
-        d.pool.reset();
         d.log.information("HTTP API stopped");
     }
     if (d.hub) {

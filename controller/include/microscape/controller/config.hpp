@@ -21,7 +21,7 @@ struct ControllerConfig {
     // http.bind / http.port: where the HTTP API listens; port 0 picks a free port.
     std::string httpBind = "127.0.0.1";
     int httpPort = 8080;
-    int httpThreads = 8;               // http.threads: worker threads
+    int httpThreads = 32;              // http.threads: worker threads (keep above http.maxConnectionsPerAddress)
     std::size_t maxJsonBytes = 1 << 20;  // http.maxJsonBytes: cap for JSON request bodies
     bool secureCookies = false;        // http.secureCookies: add Secure (set behind TLS)
     // http.webRoot: the web console's files; empty = found at start (beside the binary,
@@ -39,6 +39,11 @@ struct ControllerConfig {
     int sessionTtlSeconds = 12 * 3600; // auth.sessionTtlSeconds
     int maxEnrollTokenTtlSeconds = 7 * 24 * 3600;  // enroll.maxTokenTtlSeconds
     int compileHorizonDays = 14;       // compile.horizonDays: schedule days per manifest
+    // Hostile clients (docs/controller-api.md, "Connection limits"):
+    int httpHeaderTimeoutMs = 5000;     // http.headerTimeoutMs: request line + headers must arrive within this
+    int httpBodyIdleTimeoutMs = 15000;  // http.bodyIdleTimeoutMs: a body read or response write stalled this long fails
+    int httpKeepAliveIdleMs = 2000;     // http.keepAliveIdleMs: an idle keep-alive connection is closed after this
+    int httpMaxConnectionsPerAddress = 16;  // http.maxConnectionsPerAddress: more get 503 (a proxy is one address)
 };
 
 // Reads and validates every controller key. Unknown keys under the controller's
