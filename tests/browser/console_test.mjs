@@ -599,7 +599,7 @@ await step('editor edits the schedule and the campaign, and deletes a schedule a
 
   // A spare schedule and campaign of the editor's department, deleted from the page.
   await admin.call('POST', '/api/v1/campaigns', { name: '临时活动', startsOn: shanghaiDate(), endsOn: shanghaiDate(1), department: USERS.editor.department });
-  await admin.call('POST', '/api/v1/schedules', { name: '临时排期', playlistId: s.playlistId, startsOn: shanghaiDate(), endsOn: shanghaiDate(1), target: { venueTypes: ['mall'] } });
+  await admin.call('POST', '/api/v1/schedules', { name: '临时排期', playlistId: s.playlistId, department: USERS.editor.department, startsOn: shanghaiDate(), endsOn: shanghaiDate(1), target: { venueTypes: ['mall'] } });
   await open(base, '/schedules');
   await page.click('#schedule-list tr:has-text("临时排期") [data-action=delete]');
   await confirmDialog('删除');
