@@ -12,6 +12,7 @@
 #include <Poco/Net/SocketImpl.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/Util/MapConfiguration.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -442,4 +443,22 @@ TEST_CASE("failed logins write a bounded number of audit rows", "[controller][ac
     CHECK(latest->getValue<std::string>("entityId") == "ghost-late");
     CHECK(latest->getObject("after")->getValue<std::int64_t>("unrecordedFailuresBefore") ==
           100 - rows);
+}
+
+TEST_CASE("the session and password settings are read and bounded", "[controller][accounts]") {
+    Poco::AutoPtr<Poco::Util::MapConfiguration> conf(new Poco::Util::MapConfiguration);
+    conf->setString("controller.dataDir", "/tmp/x");
+    conf->setString("auth.sessionIdleSeconds", "600");
+    conf->setString("auth.passwordMinLength", "12");
+    conf->setString("auth.passwordMinClasses", "4");
+    auto r = microscape::controller::loadConfig(*conf);
+    REQUIRE(r.ok());
+    CHECK(r->sessionIdleSeconds == 600);
+    CHECK(r->passwordMinLength == 12);
+    CHECK(r->passwordMinClasses == 4);
+    conf->setString("auth.passwordMinLength", "6");  // below the floor of 8
+    CHECK_FALSE(microscape::controller::loadConfig(*conf).ok());
+    conf->setString("auth.passwordMinLength", "8");
+    conf->setString("auth.passwordMinClasses", "5");
+    CHECK_FALSE(microscape::controller::loadConfig(*conf).ok());
 }
