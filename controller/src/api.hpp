@@ -15,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -23,6 +24,7 @@
 
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/db.hpp"
+#include "microscape/controller/login_throttle.hpp"
 #include "microscape/controller/media_store.hpp"
 #include "microscape/controller/model.hpp"
 #include "microscape/pack/probe.hpp"
@@ -53,6 +55,7 @@ public:
     std::atomic<std::int64_t> uploadsDeduplicated{0};
     std::atomic<std::int64_t> bundlesCompiled{0};
     std::atomic<std::int64_t> loginFailures{0};
+    std::atomic<std::int64_t> loginsThrottled{0};
     std::string render(std::int64_t playersEnrolled, std::int64_t playersOnline) const;
 
 private:
@@ -91,6 +94,8 @@ struct Services {
     Compiler* compiler = nullptr;
     Hub* hub = nullptr;              // distribution hub (null when not running)
     std::string hubCurvePublicKey;   // Z85, given to enrolling players
+    // Login-failure state, in memory (it starts empty after a restart).
+    std::shared_ptr<LoginThrottle> loginThrottle = std::make_shared<LoginThrottle>();
 };
 
 struct Principal {

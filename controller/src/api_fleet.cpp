@@ -316,7 +316,7 @@ void enroll(RequestCtx& ctx) {
         repo::audit(c, who, "enroll", "player", p.id, "", stringify(playerJson(p, now)), now);
         return p;
     });
-    svc.log.information("player %s enrolled (%s)", player.id, player.name);
+    svc.log.information("player %s enrolled (%s)", player.id, escapeControl(player.name));
     if (auto m = svc.compiler->compilePlayer(player.id); !m)
         svc.log.error("player %s: first compilation failed: %s", player.id, m.error().str());
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object;

@@ -15,6 +15,7 @@ const std::set<std::string> kKnownKeys = {
     "enroll.maxTokenTtlSeconds", "compile.horizonDays", "zmq.curve", "zmq.heartbeatMs",
     "http.webRoot", "http.vendorRoot",
     "http.headerTimeoutMs", "http.bodyIdleTimeoutMs", "http.keepAliveIdleMs", "http.maxConnectionsPerAddress",
+    "auth.sessionIdleSeconds", "auth.passwordMinLength", "auth.passwordMinClasses",
 };
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
 
@@ -79,6 +80,9 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     MS_TRY(readIntInto(conf, "media.maxUploadBytes", 1, std::int64_t(1) << 40, c.maxUploadBytes));
     MS_TRY(readIntInto(conf, "auth.pbkdf2Iterations", 1, 10'000'000, c.pbkdf2Iterations));
     MS_TRY(readIntInto(conf, "auth.sessionTtlSeconds", 60, 30 * 24 * 3600, c.sessionTtlSeconds));
+    MS_TRY(readIntInto(conf, "auth.sessionIdleSeconds", 60, 30 * 24 * 3600, c.sessionIdleSeconds));
+    MS_TRY(readIntInto(conf, "auth.passwordMinLength", 8, 128, c.passwordMinLength));
+    MS_TRY(readIntInto(conf, "auth.passwordMinClasses", 1, 4, c.passwordMinClasses));
     MS_TRY(readIntInto(conf, "enroll.maxTokenTtlSeconds", 60, 365 * 24 * 3600, c.maxEnrollTokenTtlSeconds));
     MS_TRY(readIntInto(conf, "compile.horizonDays", 1, 90, c.compileHorizonDays));
     MS_TRY(readIntInto(conf, "http.headerTimeoutMs", 100, 600000, c.httpHeaderTimeoutMs));

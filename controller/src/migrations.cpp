@@ -271,6 +271,22 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "CREATE TRIGGER pop_problems_no_delete BEFORE DELETE ON pop_problems "
             "BEGIN SELECT RAISE(ABORT, 'pop_problems is append-only evidence'); END",
         },
+        // 5: accounts and scoping (docs/controller-api.md "Accounts and sessions"): idle
+        // session timeout, the per-user fleetWide right, and a department on schedules
+        // and takeovers (existing ones take their editor's department, else their playlist's).
+        {
+            "ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER NOT NULL DEFAULT 0",
+            "UPDATE sessions SET last_seen_at = created_at",
+            "ALTER TABLE users ADD COLUMN fleet_wide INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE schedules ADD COLUMN department TEXT",
+            "UPDATE schedules SET department = COALESCE((SELECT u.department FROM users u WHERE u.id = "
+            "schedules.created_by AND u.role = 'editor'), (SELECT p.department FROM playlists p WHERE p.id = "
+            "schedules.playlist_id))",
+            "ALTER TABLE takeovers ADD COLUMN department TEXT",
+            "UPDATE takeovers SET department = COALESCE((SELECT u.department FROM users u WHERE u.id = "
+            "takeovers.created_by AND u.role = 'editor'), (SELECT p.department FROM playlists p WHERE p.id = "
+            "takeovers.playlist_id))",
+        },
     };
     return kMigrations;
 }

@@ -27,7 +27,7 @@ DbValue opt(const std::optional<std::int64_t>& v) { return v ? DbValue(*v) : DbV
 DbValue optText(const std::string& s) { return s.empty() ? DbValue(nullptr) : DbValue(s); }
 DbValue i(std::int64_t v) { return DbValue(v); }
 
-const char* kUserCols = "id, username, display_name, role, department, disabled, created_at";
+const char* kUserCols = "id, username, display_name, role, department, disabled, created_at, fleet_wide";
 User userFrom(const DbRow& r) {
     User u;
     u.id = r.i64(0);
@@ -37,6 +37,7 @@ User userFrom(const DbRow& r) {
     u.department = r.str(4);
     u.disabled = r.i64(5) != 0;
     u.createdAtMs = r.i64(6);
+    u.fleetWide = r.i64(7) != 0;
     return u;
 }
 
@@ -171,7 +172,7 @@ Campaign campaignFrom(const DbRow& r) {
 
 const char* kScheduleCols =
     "id, name, playlist_id, campaign_id, priority, starts_on, ends_on, dayparts_json, target_json, created_by, "
-    "created_at, updated_at";
+    "created_at, updated_at, department";
 Schedule scheduleFrom(const DbRow& r) {
     Schedule s;
     s.id = r.i64(0);
@@ -186,13 +187,15 @@ Schedule scheduleFrom(const DbRow& r) {
     s.createdBy = r.i64(9);
     s.createdAtMs = r.i64(10);
     s.updatedAtMs = r.i64(11);
+    s.department = r.str(12);
     return s;
 }
 
 const char* kTakeoverCols =
-    "id, name, playlist_id, target_json, starts_at, expires_at, cancelled_at, created_by, created_at";
+    "id, name, playlist_id, target_json, starts_at, expires_at, cancelled_at, created_by, created_at, department";
 Takeover takeoverFrom(const DbRow& r) {
-    return Takeover{r.i64(0), r.str(1), r.i64(2), r.str(3), r.i64(4), r.i64(5), r.optI64(6), r.i64(7), r.i64(8)};
+    return Takeover{r.i64(0),    r.str(1), r.i64(2), r.str(3), r.i64(4),
+                    r.i64(5),    r.optI64(6), r.i64(7), r.i64(8), r.str(9)};
 }
 
 template <class T, class F>
@@ -207,9 +210,9 @@ std::optional<T> oneOf(DbConn& c, const std::string& sql, const DbParams& params
 // --- users -------------------------------------------------------------------------------
 std::int64_t insertUser(DbConn& c, const User& u, const std::string& passwordHash, std::int64_t nowMs) {
     c.exec("INSERT INTO users(username, display_name, role, department, password_hash, disabled, created_at, "
-           "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+           "updated_at, fleet_wide) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
            {u.username, u.displayName, std::string(roleName(u.role)), optText(u.department), passwordHash,
-            i(u.disabled ? 1 : 0), i(nowMs), i(nowMs)});
+            i(u.disabled ? 1 : 0), i(nowMs), i(nowMs), i(u.fleetWide ? 1 : 0)});
     return c.lastInsertId();
 }
 
@@ -231,9 +234,10 @@ std::vector<User> listUsers(DbConn& c) {
     return out;
 }
 void updateUser(DbConn& c, const User& u, std::int64_t nowMs) {
-    c.exec("UPDATE users SET display_name = ?, role = ?, department = ?, disabled = ?, updated_at = ? WHERE id = ?",
+    c.exec("UPDATE users SET display_name = ?, role = ?, department = ?, disabled = ?, updated_at = ?, "
+           "fleet_wide = ? WHERE id = ?",
            {u.displayName, std::string(roleName(u.role)), optText(u.department), i(u.disabled ? 1 : 0), i(nowMs),
-            i(u.id)});
+            i(u.fleetWide ? 1 : 0), i(u.id)});
 }
 void setPassword(DbConn& c, std::int64_t userId, const std::string& passwordHash, std::int64_t nowMs) {
     c.exec("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", {passwordHash, i(nowMs), i(userId)});
@@ -243,13 +247,27 @@ std::int64_t countUsers(DbConn& c) { return c.one("SELECT COUNT(*) FROM users")-
 void insertSession(DbConn& c, const std::string& tokenHash, std::int64_t userId, const std::string& csrf,
                    std::int64_t nowMs, std::int64_t expiresAtMs) {
     c.exec("DELETE FROM sessions WHERE expires_at < ?", {i(nowMs)});
-    c.exec("INSERT INTO sessions(token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-           {tokenHash, i(userId), csrf, i(nowMs), i(expiresAtMs)});
+    c.exec("INSERT INTO sessions(token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at) "
+           "VALUES (?, ?, ?, ?, ?, ?)",
+           {tokenHash, i(userId), csrf, i(nowMs), i(expiresAtMs), i(nowMs)});
 }
 std::optional<SessionRow> sessionByHash(DbConn& c, const std::string& tokenHash) {
-    auto r = c.one("SELECT user_id, csrf_token, expires_at FROM sessions WHERE token_hash = ?", {tokenHash});
+    auto r = c.one("SELECT user_id, csrf_token, expires_at, created_at, last_seen_at FROM sessions WHERE token_hash = ?",
+                   {tokenHash});
     if (!r) return std::nullopt;
-    return SessionRow{r->i64(0), r->str(1), r->i64(2)};
+    return SessionRow{r->i64(0), r->str(1), r->i64(2), r->i64(3), r->i64(4)};
+}
+void touchSession(DbConn& c, const std::string& tokenHash, std::int64_t nowMs) {
+    c.exec("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", {i(nowMs), tokenHash});
+}
+void purgeIdleSessions(DbConn& c, std::int64_t lastSeenBeforeMs) {
+    c.exec("DELETE FROM sessions WHERE last_seen_at < ?", {i(lastSeenBeforeMs)});
+}
+void deleteOtherSessionsOf(DbConn& c, std::int64_t userId, const std::string& keepTokenHash) {
+    c.exec("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?", {i(userId), keepTokenHash});
+}
+void revokeApiTokensOf(DbConn& c, std::int64_t userId, std::int64_t nowMs) {
+    c.exec("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", {i(nowMs), i(userId)});
 }
 void deleteSession(DbConn& c, const std::string& tokenHash) {
     c.exec("DELETE FROM sessions WHERE token_hash = ?", {tokenHash});
@@ -506,9 +524,9 @@ void deleteCampaign(DbConn& c, std::int64_t id) { c.exec("DELETE FROM campaigns 
 
 std::int64_t insertSchedule(DbConn& c, const Schedule& s) {
     c.exec("INSERT INTO schedules(name, playlist_id, campaign_id, priority, starts_on, ends_on, dayparts_json, "
-           "target_json, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           "target_json, created_by, created_at, updated_at, department) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
            {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn, s.daypartsJson,
-            s.targetJson, i(s.createdBy), i(s.createdAtMs), i(s.updatedAtMs)});
+            s.targetJson, i(s.createdBy), i(s.createdAtMs), i(s.updatedAtMs), optText(s.department)});
     return c.lastInsertId();
 }
 std::optional<Schedule> scheduleById(DbConn& c, std::int64_t id) {
@@ -523,17 +541,17 @@ std::vector<Schedule> listSchedules(DbConn& c) {
 }
 void updateSchedule(DbConn& c, const Schedule& s) {
     c.exec("UPDATE schedules SET name = ?, playlist_id = ?, campaign_id = ?, priority = ?, starts_on = ?, "
-           "ends_on = ?, dayparts_json = ?, target_json = ?, updated_at = ? WHERE id = ?",
+           "ends_on = ?, dayparts_json = ?, target_json = ?, updated_at = ?, department = ? WHERE id = ?",
            {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn, s.daypartsJson,
-            s.targetJson, i(s.updatedAtMs), i(s.id)});
+            s.targetJson, i(s.updatedAtMs), optText(s.department), i(s.id)});
 }
 void deleteSchedule(DbConn& c, std::int64_t id) { c.exec("DELETE FROM schedules WHERE id = ?", {i(id)}); }
 
 std::int64_t insertTakeover(DbConn& c, const Takeover& t) {
-    c.exec("INSERT INTO takeovers(name, playlist_id, target_json, starts_at, expires_at, created_by, created_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    c.exec("INSERT INTO takeovers(name, playlist_id, target_json, starts_at, expires_at, created_by, created_at, "
+           "department) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
            {t.name, i(t.playlistId), t.targetJson, i(t.startsAtMs), i(t.expiresAtMs), i(t.createdBy),
-            i(t.createdAtMs)});
+            i(t.createdAtMs), optText(t.department)});
     return c.lastInsertId();
 }
 std::optional<Takeover> takeoverById(DbConn& c, std::int64_t id) {

@@ -62,14 +62,31 @@ std::optional<Principal> authenticate(RequestCtx& ctx) {
     ctx.req.getCookies(cookies);
     if (!cookies.has("ms_session")) return std::nullopt;
     const std::string hash = sha256Hex(cookies.get("ms_session"));
-    return svc.db.read([&](DbConn& c) -> std::optional<Principal> {
+    // A session ends at its absolute lifetime (auth.sessionTtlSeconds) or after
+    // auth.sessionIdleSeconds without a request; use is recorded at most every
+    // tenth of the idle time (and every minute) to spare writes.
+    const std::int64_t idleMs = std::int64_t(svc.config.sessionIdleSeconds) * 1000;
+    const std::int64_t touchEveryMs = std::min<std::int64_t>(60'000, idleMs / 10);
+    bool touch = false, idle = false;
+    auto principal = svc.db.read([&](DbConn& c) -> std::optional<Principal> {
         auto s = repo::sessionByHash(c, hash);
         if (!s || s->expiresAtMs <= now) throw ApiError(401, "unauthorized", "session expired; log in again");
+        if (now - s->lastSeenAtMs >= idleMs) {
+            idle = true;
+            return std::nullopt;
+        }
+        touch = now - s->lastSeenAtMs >= touchEveryMs;
         auto user = repo::userById(c, s->userId);
         if (!user || user->disabled) throw ApiError(401, "unauthorized", "the session's user is disabled");
         Principal p{*user, true, hash};
         return p;
     });
+    if (idle) {
+        svc.db.write([&](DbConn& c) { repo::deleteSession(c, hash); });
+        throw ApiError(401, "unauthorized", "session ended after inactivity; log in again");
+    }
+    if (touch) svc.db.write([&](DbConn& c) { repo::touchSession(c, hash, now); });
+    return principal;
 }
 
 std::string csrfOf(Services& svc, const std::string& sessionHash) {
@@ -162,7 +179,7 @@ public:
         const int status = static_cast<int>(resp.getStatus());
         svc_.metrics.recordRequest(label, status, secs);
         if (svc_.log.debug())
-            svc_.log.debug("%s %s -> %d (%s, %.1f ms)", req.getMethod(), ctx.uri.getPath(), status,
+            svc_.log.debug("%s %s -> %d (%s, %.1f ms)", escapeControl(req.getMethod()), escapeControl(ctx.uri.getPath()), status,
                            ctx.who ? ctx.who->user.username : std::string("-"), secs * 1000.0);
     }
 
@@ -371,8 +388,13 @@ void ControllerServer::stop() {
 Result<std::string> initAdmin(const ControllerConfig& config, const std::string& username, std::string password) {
     MS_TRY(prepareDataDir(config));
     if (username.empty() || username.size() > 64) return makeError(Errc::Usage, "admin name must be 1-64 characters");
-    if (password.empty()) password = randomToken(18);
-    if (password.size() < 8) return makeError(Errc::Usage, "the admin password must have at least 8 characters");
+    if (password.empty()) {
+        // Generated: 24 random characters, drawn again in the rare case one lacks a class.
+        do password = randomToken(std::max<std::size_t>(18, std::size_t(config.passwordMinLength)));
+        while (passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses));
+    }
+    if (auto why = passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses))
+        return makeError(Errc::Usage, "admin password refused: " + *why);
     try {
         Db db(config.dataDir / "controller.db");
         const std::int64_t now = systemNowMs();

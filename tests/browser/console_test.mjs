@@ -363,9 +363,18 @@ await step('a headless screen enrols with the console\'s token and connects', as
   }
 });
 
-await step('admin sees the users page', async () => {
+await step('admin sees the users page and gives the editor the fleet-wide right (全网发布)', async () => {
   await open(base, '/users');
   await page.waitForSelector(`#user-list tr:has-text("${USERS.editor.username}")`);
+  const box = `#user-list tr:has-text("${USERS.editor.username}") input[data-fleet-wide]`;
+  assert(!(await page.isChecked(box)), 'a new editor has no fleet-wide right');
+  await page.check(box);
+  for (const until = Date.now() + 15000; ;) {
+    if ((await admin.call('GET', '/api/v1/users')).users.find((u) => u.username === USERS.editor.username).fleetWide) break;
+    if (Date.now() > until) throw new Error('the fleet-wide right did not reach the API');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.waitForSelector(`${box}:checked`);
   await shot('04-users');
   await logout();
 });
@@ -605,7 +614,7 @@ await step('editor edits the schedule and the campaign, and deletes a schedule a
 
   // A spare schedule and campaign of the editor's department, deleted from the page.
   await admin.call('POST', '/api/v1/campaigns', { name: '临时活动', startsOn: shanghaiDate(), endsOn: shanghaiDate(1), department: USERS.editor.department });
-  await admin.call('POST', '/api/v1/schedules', { name: '临时排期', playlistId: s.playlistId, startsOn: shanghaiDate(), endsOn: shanghaiDate(1), target: { venueTypes: ['mall'] } });
+  await admin.call('POST', '/api/v1/schedules', { name: '临时排期', playlistId: s.playlistId, department: USERS.editor.department, startsOn: shanghaiDate(), endsOn: shanghaiDate(1), target: { venueTypes: ['mall'] } });
   await open(base, '/schedules');
   await page.click('#schedule-list tr:has-text("临时排期") [data-action=delete]');
   await confirmDialog('删除');

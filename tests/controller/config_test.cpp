@@ -118,12 +118,15 @@ TEST_CASE("init-admin creates the first admin once", "[controller][config]") {
         std::string cmd = env + " " + bin + " --data-dir " + data + " " + args + " > " + out + " 2>&1";
         return WEXITSTATUS(std::system(cmd.c_str()));
     };
-    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=chosen-password", "--init-admin root") == 0);
-    CHECK(mstest::readFile(out).find("chosen-password") == std::string::npos);  // never echoed
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=Chosen-password-1", "--init-admin root") == 0);
+    CHECK(mstest::readFile(out).find("Chosen-password-1") == std::string::npos);  // never echoed
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=", "--init-admin second") == 0);
     const std::string text = mstest::readFile(out);
     CHECK(text.find("with password: ") != std::string::npos);  // generated, printed once
-    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=chosen-password", "--init-admin root") == 65);  // exists
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=Chosen-password-1", "--init-admin root") == 65);  // exists
     CHECK(mstest::readFile(out).find("already exists") != std::string::npos);
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=short", "--init-admin third") != 0);
+    // The password policy (3 character classes by default) holds for the first admin too.
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=chosen-password", "--init-admin fourth") != 0);
+    CHECK(mstest::readFile(out).find("密码至少") != std::string::npos);
 }

@@ -117,6 +117,7 @@ TestServer::TestServer(std::function<void(microscape::controller::ControllerConf
     config_.zmqPort = 0;  // the hub binds an ephemeral port; restart() keeps it
     config_.zmqBind = "127.0.0.1";
     config_.pbkdf2Iterations = 1000;  // production default is 210000
+    config_.passwordMinClasses = 2;   // production default is 3 (tests of the policy set it back)
     config_.httpThreads = 4;
     if (tweak) tweak(config_);
     auto pw = microscape::controller::initAdmin(config_, "admin", kAdminPassword);
@@ -157,13 +158,15 @@ Client TestServer::admin() const {
     return c;
 }
 
-Client TestServer::userClient(const std::string& name, const std::string& role, const std::string& department) {
+Client TestServer::userClient(const std::string& name, const std::string& role, const std::string& department,
+                              bool fleetWide) {
     Client a = admin();
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("username", name);
     o->set("password", "password-" + name);
     o->set("role", role);
     if (!department.empty()) o->set("department", department);
+    if (fleetWide) o->set("fleetWide", true);
     auto r = a.post("/api/v1/users", jsonString(o));
     INFO(r.body);
     REQUIRE(r.status == 201);

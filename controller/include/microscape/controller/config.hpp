@@ -36,7 +36,13 @@ struct ControllerConfig {
     int zmqHeartbeatMs = 5000;         // zmq.heartbeatMs: hub heartbeat; 3 silent intervals = offline
     std::uint64_t maxUploadBytes = 2ull << 30;  // media.maxUploadBytes
     int pbkdf2Iterations = 210000;     // auth.pbkdf2Iterations (new hashes)
-    int sessionTtlSeconds = 12 * 3600; // auth.sessionTtlSeconds
+    int sessionTtlSeconds = 12 * 3600; // auth.sessionTtlSeconds: absolute session lifetime
+    int sessionIdleSeconds = 30 * 60;  // auth.sessionIdleSeconds: a session unused this long ends
+    // Password policy for new passwords (creation, reset, change): at least
+    // auth.passwordMinLength characters (8..128) from at least auth.passwordMinClasses
+    // (1..4) of the classes lower-case, upper-case, digit, other.
+    int passwordMinLength = 8;
+    int passwordMinClasses = 3;
     int maxEnrollTokenTtlSeconds = 7 * 24 * 3600;  // enroll.maxTokenTtlSeconds
     int compileHorizonDays = 14;       // compile.horizonDays: schedule days per manifest
     // Hostile clients (docs/controller-api.md, "Connection limits"):

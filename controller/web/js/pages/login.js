@@ -2,10 +2,10 @@
 import { post, get, ApiError } from '../api.js';
 import { initI18n, t, lang, setLang, LANGS } from '../i18n.js';
 import { h, uid } from '../dom.js';
+import { safeNext as internalPath } from '../next.js';
 
 function safeNext() {
-  const next = new URLSearchParams(location.search).get('next') || '/';
-  return next.startsWith('/') && !next.startsWith('//') ? next : '/';
+  return internalPath(new URLSearchParams(location.search).get('next'), location.origin);
 }
 
 async function main() {
