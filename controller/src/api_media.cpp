@@ -138,7 +138,16 @@ void finishUpload(RequestCtx& ctx, MediaStore::Stored stored, const std::string&
         return;
     }
     auto info = svc.probe.probe(stored.tmpPath.string());
-    if (!info) throw ApiError(415, "unsupported_media", "not a decodable image or video: " + info.error().message);
+    if (!info) {
+        // The prober's message names the temporary file: it goes to the log, the
+        // client gets the reason without server paths.
+        svc.log.warning("upload %s: not decodable: %s", stored.sha256, info.error().message);
+        std::string reason = info.error().message;
+        for (std::size_t at; (at = reason.find(stored.tmpPath.string())) != std::string::npos;)
+            reason.replace(at, stored.tmpPath.string().size(), "the upload");
+        if (reason.find('/') != std::string::npos) reason = "the file could not be decoded";
+        throw ApiError(415, "unsupported_media", "not a decodable image or video: " + reason);
+    }
     if (info->kind == MediaKind::Text)
         throw ApiError(415, "unsupported_media", "slogans are created with POST /api/v1/media/slogans");
     if (info->kind != MediaKind::Image && info->kind != MediaKind::Video && info->kind != MediaKind::Audio)

@@ -242,6 +242,9 @@ Status prepareDataDir(const ControllerConfig& config) {
     if (ec) return makeError(Errc::Io, "cannot create " + (config.dataDir / "media").string() + ": " + ec.message());
     fs::create_directories(config.dataDir / "keys", ec);
     if (ec) return makeError(Errc::Io, "cannot create " + (config.dataDir / "keys").string() + ": " + ec.message());
+    // Owner-only whatever the umask: the database, keys and media of a deployment
+    // are for the controller's own user (docs/security.md).
+    ::chmod(config.dataDir.c_str(), 0700);
     ::chmod((config.dataDir / "keys").c_str(), 0700);
     if (::access(config.dataDir.c_str(), W_OK) != 0)
         return makeError(Errc::Io, "data directory " + config.dataDir.string() + " is not writable");

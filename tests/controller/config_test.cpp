@@ -82,7 +82,9 @@ TEST_CASE("the executable fails fast on bad configuration", "[controller][config
 TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private", "[controller][config]") {
     mstest::TempDir dir;
     const auto out = dir.path / "out.txt";
-    std::string cmd = std::string(MICROSCAPE_CONTROLLER_BIN) + " --data-dir " + (dir.path / "d").string() +
+    // Started with the usual umask 022, as by hand: the data directory is still
+    // owner-only and the database not readable by others (they were 0755 and 0644).
+    std::string cmd = "umask 022; " + std::string(MICROSCAPE_CONTROLLER_BIN) + " --data-dir " + (dir.path / "d").string() +
                       " --http-port 0 --zmq-port 0 > " + out.string() + " 2>&1 & echo $!";
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p);
@@ -100,6 +102,14 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     struct stat st {};
     REQUIRE(::stat((dir.path / "d" / "keys" / "content-signing.pem").c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
+    REQUIRE(::stat((dir.path / "d").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    for (const char* f : {"controller.db", "controller.db-wal", "controller.db-shm"}) {
+        INFO(f);
+        if (::stat((dir.path / "d" / f).c_str(), &st) != 0) continue;  // -wal/-shm come and go
+        CHECK((st.st_mode & 0777) == 0600);
+    }
+    REQUIRE(::stat((dir.path / "d" / "controller.db").c_str(), &st) == 0);
     REQUIRE(::kill(pid, SIGTERM) == 0);
     bool gone = false;
     for (int i = 0; i < 100 && !gone; ++i) {
