@@ -14,6 +14,7 @@ const std::set<std::string> kKnownKeys = {
     "media.maxUploadBytes", "auth.pbkdf2Iterations", "auth.sessionTtlSeconds",
     "enroll.maxTokenTtlSeconds", "compile.horizonDays", "zmq.curve", "zmq.heartbeatMs",
     "http.webRoot", "http.vendorRoot",
+    "zmq.proofsPerMinute", "zmq.minFreeDiskBytes",
 };
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
 
@@ -75,6 +76,8 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
             return makeError(Errc::Usage, "zmq.curve: expected true or false");
         c.zmqCurve = b;
     }
+    MS_TRY(readIntInto(conf, "zmq.proofsPerMinute", 0, 1'000'000, c.zmqProofsPerMinute));
+    MS_TRY(readIntInto(conf, "zmq.minFreeDiskBytes", 0, std::int64_t(1) << 50, c.zmqMinFreeDiskBytes));
     MS_TRY(readIntInto(conf, "media.maxUploadBytes", 1, std::int64_t(1) << 40, c.maxUploadBytes));
     MS_TRY(readIntInto(conf, "auth.pbkdf2Iterations", 1, 10'000'000, c.pbkdf2Iterations));
     MS_TRY(readIntInto(conf, "auth.sessionTtlSeconds", 60, 30 * 24 * 3600, c.sessionTtlSeconds));

@@ -39,6 +39,11 @@ struct ControllerConfig {
     int sessionTtlSeconds = 12 * 3600; // auth.sessionTtlSeconds
     int maxEnrollTokenTtlSeconds = 7 * 24 * 3600;  // enroll.maxTokenTtlSeconds
     int compileHorizonDays = 14;       // compile.horizonDays: schedule days per manifest
+    // zmq.proofsPerMinute: PROOFS batches one player may send a minute (0: no limit).
+    int zmqProofsPerMinute = 120;
+    // zmq.minFreeDiskBytes: proof-of-play ingest pauses while the data directory's
+    // file system has less free space than this (0: no guard).
+    std::uint64_t zmqMinFreeDiskBytes = 256ull << 20;
 };
 
 // Reads and validates every controller key. Unknown keys under the controller's
