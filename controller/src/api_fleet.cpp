@@ -391,6 +391,9 @@ void patchPlayer(RequestCtx& ctx) {
         return p;
     });
     if (saved.state == "enrolled") (void)svc.compiler->compilePlayer(id);
+    // A retired player's live session ends now: offline, its connection closed,
+    // its messages refused (the ZAP handler refuses its key from here on).
+    if (saved.state == "retired" && svc.hub) svc.hub->endSession(id);
     ctx.sendJson(200, playerJson(saved, svc.nowMs()));
 }
 

@@ -16,6 +16,7 @@ const std::set<std::string> kKnownKeys = {
     "http.webRoot", "http.vendorRoot",
     "http.headerTimeoutMs", "http.bodyIdleTimeoutMs", "http.keepAliveIdleMs", "http.maxConnectionsPerAddress",
     "auth.sessionIdleSeconds", "auth.passwordMinLength", "auth.passwordMinClasses",
+    "zmq.proofsPerMinute", "zmq.minFreeDiskBytes",
 };
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
 
@@ -77,6 +78,8 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
             return makeError(Errc::Usage, "zmq.curve: expected true or false");
         c.zmqCurve = b;
     }
+    MS_TRY(readIntInto(conf, "zmq.proofsPerMinute", 0, 1'000'000, c.zmqProofsPerMinute));
+    MS_TRY(readIntInto(conf, "zmq.minFreeDiskBytes", 0, std::int64_t(1) << 50, c.zmqMinFreeDiskBytes));
     MS_TRY(readIntInto(conf, "media.maxUploadBytes", 1, std::int64_t(1) << 40, c.maxUploadBytes));
     MS_TRY(readIntInto(conf, "auth.pbkdf2Iterations", 1, 10'000'000, c.pbkdf2Iterations));
     MS_TRY(readIntInto(conf, "auth.sessionTtlSeconds", 60, 30 * 24 * 3600, c.sessionTtlSeconds));

@@ -1,6 +1,7 @@
 #include "microscape/controller/db.hpp"
 
 #include <Poco/Data/RecordSet.h>
+#include <Poco/Logger.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/Statement.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "microscape/controller/repo.hpp"
 #include "migrations.hpp"
 
 namespace microscape::controller {
@@ -166,6 +168,16 @@ void Db::migrate() {
             rollback();
             throw;
         }
+    }
+    // Rows of the audit log from before it was hash-chained (migration 6).
+    begin();
+    try {
+        if (auto n = repo::chainAuditLog(c); n > 0)
+            Poco::Logger::get("controller.db").information("audit log: %Ld earlier rows hash-chained", n);
+        commit();
+    } catch (...) {
+        rollback();
+        throw;
     }
 }
 

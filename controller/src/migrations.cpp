@@ -287,6 +287,26 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "takeovers.created_by AND u.role = 'editor'), (SELECT p.department FROM playlists p WHERE p.id = "
             "takeovers.playlist_id))",
         },
+        // 6: a rejected PROOFS batch's full size beside what is kept of it (the
+        // whole batch, or its first 4 KiB once a player has used its hourly budget).
+        {
+            "ALTER TABLE pop_problems ADD COLUMN batch_size INTEGER",
+        },
+        // 7: the audit log hash-chained (docs/audit-export.md): each row's seq, the
+        // hash of the row before and its own hash. Rows written before are chained
+        // at start-up (repo::chainAuditLog, the one UPDATE allowed: hash still
+        // NULL); after that no row is changed or deleted.
+        {
+            "ALTER TABLE audit_log ADD COLUMN seq INTEGER",
+            "ALTER TABLE audit_log ADD COLUMN prev_hash TEXT",
+            "ALTER TABLE audit_log ADD COLUMN hash TEXT",
+            "CREATE UNIQUE INDEX audit_log_seq ON audit_log(seq)",
+            "CREATE INDEX audit_log_unchained ON audit_log(id) WHERE hash IS NULL",
+            "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log WHEN OLD.hash IS NOT NULL "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+            "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+        },
     };
     return kMigrations;
 }

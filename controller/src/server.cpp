@@ -311,6 +311,8 @@ Status ControllerServer::start() {
     hubConfig.port = d.config.zmqPort;
     hubConfig.curve = d.config.zmqCurve;
     hubConfig.heartbeatMs = d.config.zmqHeartbeatMs;
+    hubConfig.proofsPerMinute = d.config.zmqProofsPerMinute;
+    hubConfig.minFreeDiskBytes = d.config.zmqMinFreeDiskBytes;
     if (hubConfig.curve) {
         auto curve = ensureHubCurveKey(d.config.dataDir / "keys");
         if (!curve) return curve.error();
@@ -320,6 +322,7 @@ Status ControllerServer::start() {
     d.popIngest = std::make_unique<PopIngest>(*d.db);
     d.hubBackend = std::make_unique<StoreHubBackend>(*d.db, *d.compiler, *d.media, d.clock);
     d.hubBackend->setIngest(d.popIngest.get());
+    d.hubBackend->setDataDir(d.config.dataDir);
     d.hub = std::make_unique<Hub>(hubConfig, *d.hubBackend, Poco::Logger::get(d.log.name() + ".hub"));
     MS_TRY(d.hub->start());
     d.services->hub = d.hub.get();

@@ -46,6 +46,17 @@ void TestServer::restartAfter(int downMs) {
     restart();
 }
 
+void TestServer::restartWith(const std::function<void(microscape::controller::ControllerConfig&)>& tweak) {
+    if (server_) {
+        config_.httpPort = server_->httpPort();
+        config_.zmqPort = server_->zmqPort();
+        server_->stop();
+        server_.reset();
+    }
+    tweak(config_);
+    restart();
+}
+
 std::string jsonString(const Poco::JSON::Object::Ptr& o) {
     std::ostringstream s;
     o->stringify(s);

@@ -73,6 +73,8 @@ public:
     // Stops the controller, leaves it down for downMs, then starts it again on the
     // same data directory and ports (a controller restart as players see it).
     void restartAfter(int downMs);
+    // Restarts on the same data directory and ports with the configuration changed.
+    void restartWith(const std::function<void(microscape::controller::ControllerConfig&)>& tweak);
     std::uint16_t port() const { return server_->httpPort(); }
     std::uint16_t zmqPort() const { return server_->zmqPort(); }  // the hub's port (kept by restart())
     const fs::path& dataDir() const { return config_.dataDir; }

@@ -50,6 +50,11 @@ struct ControllerConfig {
     int httpBodyIdleTimeoutMs = 15000;  // http.bodyIdleTimeoutMs: a body read or response write stalled this long fails
     int httpKeepAliveIdleMs = 2000;     // http.keepAliveIdleMs: an idle keep-alive connection is closed after this
     int httpMaxConnectionsPerAddress = 16;  // http.maxConnectionsPerAddress: more get 503 (a proxy is one address)
+    // zmq.proofsPerMinute: PROOFS batches one player may send a minute (0: no limit).
+    int zmqProofsPerMinute = 120;
+    // zmq.minFreeDiskBytes: proof-of-play ingest pauses while the data directory's
+    // file system has less free space than this (0: no guard).
+    std::uint64_t zmqMinFreeDiskBytes = 256ull << 20;
 };
 
 // Reads and validates every controller key. Unknown keys under the controller's

@@ -10,6 +10,7 @@
 
 #include "microscape/controller/db.hpp"
 #include "microscape/controller/model.hpp"
+#include "microscape/core/audit.hpp"
 
 namespace microscape::controller::repo {
 
@@ -62,6 +63,12 @@ void audit(DbConn& c, const Actor& who, const std::string& action, const std::st
            const std::string& entityId, const std::string& beforeJson, const std::string& afterJson,
            std::int64_t nowMs);
 std::int64_t countAudit(DbConn& c, const std::string& action, const std::string& entityId, std::int64_t sinceMs);
+// Chains the rows written before the audit log was hash-chained (hash NULL), in
+// id order after the last chained row; returns how many. Run at start-up.
+std::int64_t chainAuditLog(DbConn& c);
+// An audit_log row read as "SELECT seq, prev_hash, hash, at, actor_id, actor,
+// action, entity, entity_id, before_json, after_json".
+std::optional<audit::AuditRow> auditRowOf(const DbRow& row);
 std::vector<AuditEntry> listAudit(DbConn& c, std::int64_t beforeId, int limit, const std::string& entity);
 
 // --- tags ----------------------------------------------------------------------------
