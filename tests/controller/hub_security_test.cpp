@@ -58,6 +58,9 @@ struct RawPlayer {
               const controller::CurveKeyPair& key, bool reconnect = true)
         : sock(ctx, zmq::socket_type::dealer) {
         sock.set(zmq::sockopt::linger, 0);
+        // A refused player has no connection to queue on: a send gives up instead
+        // of blocking the test (what it sent is then simply not delivered).
+        sock.set(zmq::sockopt::sndtimeo, 1000);
         sock.set(zmq::sockopt::routing_id, routingId);
         sock.set(zmq::sockopt::curve_serverkey, hub.serverKey);
         sock.set(zmq::sockopt::curve_publickey, key.publicZ85);
@@ -68,8 +71,9 @@ struct RawPlayer {
     void send(const wire::Envelope& e) {
         auto frames = wire::encode(e);
         for (std::size_t i = 0; i < frames.size(); ++i)
-            sock.send(zmq::buffer(frames[i]),
-                      i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+            if (!sock.send(zmq::buffer(frames[i]),
+                           i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none))
+                return;  // timed out: not delivered (only the first frame can time out)
     }
     void hello(const std::string& id) {
         wire::Hello h;
@@ -196,7 +200,7 @@ TEST_CASE(
 // Attack (finding 9): retiring a player left its live hub session working
 // (FETCH still answered, listed online).
 TEST_CASE("a retired player is cut off at once: offline, unanswered, not let back in",
-          "[.][wip][controller][hub][security]") {
+          "[controller][hub][security]") {
     TestServer srv([](auto& c) { c.zmqHeartbeatMs = 200; });
     Client admin = srv.admin();
     zmq::context_t ctx(1);
@@ -227,7 +231,7 @@ TEST_CASE("a retired player is cut off at once: offline, unanswered, not let bac
 // 40 garbage batches grew controller.db by 168 MB in 11 s.
 TEST_CASE(
     "100 garbage PROOFS batches of 4 MB grow the database by less than 10 MiB, and are recorded",
-    "[.][wip][controller][hub][security][pop]") {
+    "[controller][hub][security][pop]") {
     TestServer srv([](auto& c) { c.zmqHeartbeatMs = 1000; });
     Client admin = srv.admin();
     zmq::context_t ctx(1);
@@ -309,7 +313,7 @@ wire::Envelope proofs(const SimPlayer& p, std::int64_t from, std::int64_t to) {
 TEST_CASE(
     "PROOFS beyond a player's rate are answered rate_limited, not acknowledged, and stored when "
     "sent again",
-    "[.][wip][controller][hub][security][pop]") {
+    "[controller][hub][security][pop]") {
     TestServer srv([](auto& c) { c.zmqProofsPerMinute = 30; });
     Client admin = srv.admin();
     zmq::context_t ctx(1);
@@ -353,11 +357,13 @@ TEST_CASE(
     }
     CHECK(done);
     CHECK(storedCount(dbFile, pp.hub.id) == 35);
-    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems") == 0);
+    // No gap, duplicate or broken link from the refused batches (the simulated
+    // plays name media this player was never sent: media_not_sent is expected).
+    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE code <> 'media_not_sent'") == 0);
 }
 
 TEST_CASE("the disk guard pauses ingest with nothing lost, and ingest resumes when there is room",
-          "[.][wip][controller][hub][security][pop]") {
+          "[controller][hub][security][pop]") {
     // A threshold no disk meets stands for a full disk.
     TestServer srv([](auto& c) { c.zmqMinFreeDiskBytes = std::uint64_t(1) << 50; });
     Client admin = srv.admin();
@@ -374,9 +380,8 @@ TEST_CASE("the disk guard pauses ingest with nothing lost, and ingest resumes wh
             },
             5000));
         p.send(proofs(pp.sim, 1, 5));
-        auto m = p.recv(3000);
+        auto m = p.recv(3000, wire::Type::Error);  // heartbeats may come first
         REQUIRE(m);
-        REQUIRE(m->type == wire::Type::Error);
         CHECK(wire::parseError(*m)->code == "ingest_paused");
         CHECK_FALSE(p.recv(500, wire::Type::ProofsAck));
         CHECK(storedCount(dbFile, pp.hub.id) == 0);
