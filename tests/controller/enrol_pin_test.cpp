@@ -19,6 +19,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/Util/MapConfiguration.h>
 
 #include <catch2/catch.hpp>
 #include <sstream>
@@ -249,5 +250,30 @@ TEST_CASE(
     }
     SECTION("enrolScreen (the shared e2e helper) passes the pin") {
         CHECK_FALSE(enrolScreen(srv, admin, dir).empty());
+    }
+}
+
+TEST_CASE("http.publicUrl is validated: it goes into a shell command", "[enrol-pin][config]") {
+    using microscape::controller::loadConfig;
+    auto load = [](const char* url) {
+        Poco::AutoPtr<Poco::Util::MapConfiguration> c = new Poco::Util::MapConfiguration;
+        c->setString("controller.dataDir", "/tmp/x");
+        c->setString("http.publicUrl", url);
+        return loadConfig(*c);
+    };
+    for (const char* good :
+         {"http://10.20.0.5:8080", "https://signage.example.org", "http://[::1]:8080/"}) {
+        auto r = load(good);
+        INFO(good);
+        CHECK(r.ok());
+    }
+    CHECK(load("http://10.20.0.5:8080/")->publicUrl == "http://10.20.0.5:8080");
+    for (const char* bad :
+         {"10.20.0.5:8080", "ftp://x", "http://", "http://a b", "http://x;rm -rf ~",
+          "http://x/path", "http://user@x", "http://x?q=1", "http://$(id)"}) {
+        auto r = load(bad);
+        INFO(bad);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("http.publicUrl") != std::string::npos);
     }
 }
