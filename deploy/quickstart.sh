@@ -336,11 +336,13 @@ setup_demo() {
   loc[mall]=$(api POST /locations "$ADMIN_TOKEN" '{"name":"万象城商场","venueType":"mall","district":"江南区","address":"江南大道 88 号 一楼中庭","tags":["商圈"],"timezone":"Asia/Shanghai"}' | jq -r .id)
   loc[garage]=$(api POST /locations "$ADMIN_TOKEN" '{"name":"锦绣花园 地下车库","venueType":"garage_entrance","district":"城北区","address":"锦绣路 12 号 B1 出入口","tags":["住宅小区"],"timezone":"Asia/Shanghai"}' | jq -r .id)
   loc[building]=$(api POST /locations "$ADMIN_TOKEN" '{"name":"幸福里小区 3栋","venueType":"building_entrance","district":"高新区","address":"幸福里 3 栋 1 单元","tags":["住宅小区"],"timezone":"Asia/Shanghai"}' | jq -r .id)
-  local s token
+  local s token reply pin
   for s in "${SCREENS[@]}"; do
-    token=$(api POST /enrollment-tokens "$ADMIN_TOKEN" \
-              "$(jq -cn --arg n "${SCREEN_NAME[$s]}" --argjson l "${loc[$s]}" '{name:$n,locationId:$l,ttlSeconds:3600}')" | jq -r .token)
-    "$bin/microscape-player" enroll --controller-http "http://127.0.0.1:$HTTP_PORT" --token "$token" \
+    reply=$(api POST /enrollment-tokens "$ADMIN_TOKEN" \
+              "$(jq -cn --arg n "${SCREEN_NAME[$s]}" --argjson l "${loc[$s]}" '{name:$n,locationId:$l,ttlSeconds:3600}')")
+    token=$(jq -r .token <<<"$reply")
+    pin=$(jq -r .pin <<<"$reply")
+    "$bin/microscape-player" enroll --controller-http "http://127.0.0.1:$HTTP_PORT" --token "$token" --pin "$pin" \
       --data-dir "$dir/screens/$s" --name "${SCREEN_NAME[$s]}" --width "$screen_w" --height "$screen_h" \
       >>"$dir/logs/$s.log" 2>&1 || die "enrolment of $s failed (see $dir/logs/$s.log)"
   done

@@ -10,6 +10,7 @@
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
+#include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/tz.hpp"
 
@@ -227,6 +228,14 @@ void deleteLocation(RequestCtx& ctx) {
 
 // --- enrolment ----------------------------------------------------------------------------
 
+// The enrolment pin: "sha256:" + lowercase hex SHA-256 of the 32 raw bytes of the controller's Ed25519
+// content-signing public key (the key's id, crypto::PublicKey::id()).
+static std::string contentKeyPin(const Services& svc) {
+    auto k = crypto::PublicKey::fromPem(svc.contentPublicKeyPem);
+    if (!k) throw ApiError(500, "internal", "the content signing key cannot be read");
+    return "sha256:" + k->id();
+}
+
 void createEnrollToken(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     allowOnly(body, {"name", "locationId", "ttlSeconds"});
@@ -249,8 +258,20 @@ void createEnrollToken(RequestCtx& ctx) {
     });
     auto out = enrollTokenJson(saved, svc.nowMs());
     out->set("token", token);  // shown once
-    const std::string host = ctx.req.getHost().empty() ? "CONTROLLER:PORT" : ctx.req.getHost();
-    out->set("command", "microscape-player enroll --controller-http http://" + host + " --token " + token +
+    // The address comes from configuration (or this server's own socket), never from the request's Host
+    // header: a forged Host must not reach the command a technician pastes.
+    std::string base = svc.config.publicUrl;
+    if (base.empty()) {
+        const auto local = ctx.req.serverAddress();
+        std::string host = svc.config.httpBind;
+        if (host == "0.0.0.0" || host == "::" || host == "*") host = local.host().toString();
+        if (host.find(':') != std::string::npos) host = "[" + host + "]";
+        base = "http://" + host + ":" + std::to_string(local.port());
+    }
+    const std::string pin = contentKeyPin(svc);
+    out->set("pin", pin);
+    out->set("controllerUrl", base);
+    out->set("command", "microscape-player enroll --controller-http " + base + " --token " + token + " --pin " + pin +
                             " --data-dir /var/lib/microscape/player");
     ctx.sendJson(201, out);
 }

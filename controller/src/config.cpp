@@ -3,6 +3,7 @@
 #include <Poco/NumberParser.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
+#include <cctype>
 #include <set>
 
 namespace microscape::controller {
@@ -17,7 +18,21 @@ const std::set<std::string> kKnownKeys = {
     "http.headerTimeoutMs", "http.bodyIdleTimeoutMs", "http.keepAliveIdleMs", "http.maxConnectionsPerAddress",
     "auth.sessionIdleSeconds", "auth.passwordMinLength", "auth.passwordMinClasses",
     "zmq.proofsPerMinute", "zmq.minFreeDiskBytes",
+    "http.publicUrl",
 };
+// http://host[:port] or https://host[:port]: it goes into a shell command the technician pastes.
+bool isPublicUrl(const std::string& u) {
+    std::string rest;
+    if (u.rfind("http://", 0) == 0) rest = u.substr(7);
+    else if (u.rfind("https://", 0) == 0) rest = u.substr(8);
+    else return false;
+    if (rest.empty() || rest.size() > 253) return false;
+    for (char ch : rest)
+        if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']'))
+            return false;
+    return rest.front() != ':' && rest.front() != '-';
+}
+
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
 
 Status readInt(const Poco::Util::AbstractConfiguration& conf, const std::string& key, std::int64_t lo,
@@ -60,6 +75,11 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     c.zmqBind = conf.getString("zmq.bind", c.zmqBind);
     if (c.httpBind.empty()) return makeError(Errc::Usage, "http.bind must not be empty");
     if (c.zmqBind.empty()) return makeError(Errc::Usage, "zmq.bind must not be empty");
+    c.publicUrl = conf.getString("http.publicUrl", "");
+    while (!c.publicUrl.empty() && c.publicUrl.back() == '/') c.publicUrl.pop_back();
+    if (!c.publicUrl.empty() && !isPublicUrl(c.publicUrl))
+        return makeError(Errc::Usage, "http.publicUrl must be http://HOST[:PORT] or https://HOST[:PORT] (letters, "
+                                      "digits, '.', '-', ':', '[', ']' only; no path, user or query)");
     c.webRoot = conf.getString("http.webRoot", "");
     c.vendorRoot = conf.getString("http.vendorRoot", c.vendorRoot.string());
     for (const auto& [key, dir] : {std::pair{"http.webRoot", c.webRoot}, std::pair{"http.vendorRoot", c.vendorRoot}}) {

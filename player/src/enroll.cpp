@@ -4,6 +4,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -45,19 +46,27 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
         return makeError(Errc::Usage, "--controller-http must be an http:// URL (put TLS in front of the controller "
                                       "and enrol over the internal address)");
     if (req.token.empty()) return makeError(Errc::Usage, "--token is required");
+    std::string pinHex;
+    if (!req.pin.empty()) {
+        if (req.pin.rfind("sha256:", 0) != 0 || req.pin.size() != 7 + 64 ||
+            req.pin.find_first_not_of("0123456789abcdefABCDEF", 7) != std::string::npos)
+            return makeError(Errc::Usage, "--pin must be sha256:<64 hex digits> (the command from the console has it)");
+        pinHex = Poco::toLower(req.pin.substr(7));
+    } else if (!req.noPin) {
+        return makeError(Errc::Usage, "--pin sha256:<hex> is required (copy the whole command from the console); "
+                                      "--no-pin enrols without checking who answers");
+    }
     if (req.width.has_value() != req.height.has_value())
         return makeError(Errc::Usage, "--width and --height go together (the screen's resolution, e.g. 1920 and 540)");
     for (auto [what, v] : {std::pair{"--width", req.width}, std::pair{"--height", req.height}})
         if (v && (*v < kMinScreenSide || *v > kMaxScreenSide))
             return makeError(Errc::Usage, std::string(what) + " must be " + std::to_string(kMinScreenSide) + ".." + std::to_string(kMaxScreenSide) +
                                               " pixels (got " + std::to_string(*v) + ")");
-    fs::create_directories(dir / "keys", ec);
-    if (ec) return makeError(Errc::Io, "cannot create " + (dir / "keys").string() + ": " + ec.message());
-    ::chmod((dir / "keys").c_str(), 0700);
-
-    // Identity key: reuse one made by an interrupted attempt.
+    // Keys are made (or reused from an earlier, interrupted attempt) in memory; nothing is written
+    // before the controller's answer has passed every check.
     const fs::path idPath = dir / kIdentityKeyFile;
     std::optional<crypto::PrivateKey> identity;
+    bool newIdentity = false;
     if (fs::exists(idPath, ec)) {
         auto k = crypto::PrivateKey::load(idPath.string());
         if (!k) return k.error();
@@ -65,10 +74,11 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
     } else {
         auto k = crypto::PrivateKey::generate();
         if (!k) return k.error();
-        MS_TRY(k->save(idPath.string()));
         identity.emplace(std::move(*k));
+        newIdentity = true;
     }
     std::string curveSecret, curvePublic;
+    bool newCurve = false;
     const fs::path secPath = dir / kCurveSecretFile;
     if (fs::exists(secPath, ec)) {
         auto t = crypto::readSmallFile(secPath.string(), 256);
@@ -82,9 +92,8 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
         if (zmq_curve_keypair(pub, sec) != 0) return makeError(Errc::Internal, "libzmq has no CURVE support");
         curveSecret.assign(sec, 40);
         curvePublic.assign(pub, 40);
-        MS_TRY(writeFileMode(secPath, curveSecret + "\n", 0600));
+        newCurve = true;
     }
-    MS_TRY(writeFileMode(dir / kCurvePublicFile, curvePublic + "\n", 0644));
 
     json::Object body{{"token", req.token},
                       {"identityKey", identity->publicKey().toPem()},
@@ -135,23 +144,38 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
         return makeError(Errc::BadJson, "the controller's answer lacks playerId, contentPublicKey or hub");
     auto content = crypto::PublicKey::fromPem(key->asString());
     if (!content) return content.error();
-    MS_TRY(writeFileMode(dir / kContentKeyFile, content->toPem(), 0644));
+    if (!pinHex.empty() && content->id() != pinHex)
+        return makeError(Errc::BadKey, "REFUSED: the controller at " + req.controllerHttp +
+                                           " answered with content key sha256:" + content->id() + ", not the pinned " +
+                                           req.pin + " (wrong address or someone in between); nothing was written");
+    auto port = hub->find("port");
+    auto serverKey = hub->find("curveServerKey");
+    if (!serverKey || !serverKey->isString() || serverKey->asString().size() != 40)
+        return makeError(Errc::BadJson, "REFUSED: the controller's answer has no CURVE server key (hub.curveServerKey); "
+                                        "an unencrypted hub link is not accepted; nothing was written");
 
     PlayerConfig c;
     c.dataDir = dir;
     c.playerId = pid->asString();
     c.controllerHttp = req.controllerHttp;
-    auto port = hub->find("port");
-    auto serverKey = hub->find("curveServerKey");
     c.endpoint = !req.hubEndpoint.empty()
                      ? req.hubEndpoint
                      : "tcp://" + uri.getHost() + ":" + std::to_string(port && port->isInt() ? port->asInt() : 5560);
-    c.curve = serverKey && serverKey->isString();
-    if (c.curve) c.serverCurveKey = serverKey->asString();
+    c.curve = true;
+    c.serverCurveKey = serverKey->asString();
     c.width = req.width;
     c.height = req.height;
     auto name = v->find("name");
     c.name = name && name->isString() ? name->asString() : req.name;
+
+    // Every check passed: now write.
+    fs::create_directories(dir / "keys", ec);
+    if (ec) return makeError(Errc::Io, "cannot create " + (dir / "keys").string() + ": " + ec.message());
+    ::chmod((dir / "keys").c_str(), 0700);
+    if (newIdentity) MS_TRY(identity->save(idPath.string()));
+    if (newCurve) MS_TRY(writeFileMode(secPath, curveSecret + "\n", 0600));
+    MS_TRY(writeFileMode(dir / kCurvePublicFile, curvePublic + "\n", 0644));
+    MS_TRY(writeFileMode(dir / kContentKeyFile, content->toPem(), 0644));
     MS_TRY(saveConfig(c));
     return loadConfig(dir);
 }

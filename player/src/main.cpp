@@ -44,7 +44,8 @@ namespace {
 
 const char* kUsage =
     "usage:\n"
-    "  microscape-player enroll --controller-http URL --token TOKEN --data-dir DIR\n"
+    "  microscape-player enroll --controller-http URL --token TOKEN --pin sha256:HEX --data-dir DIR\n"
+    "                           [--no-pin (instead of --pin: trust whoever answers)]\n"
     "                           [--name NAME] [--width W --height H] [--hub-endpoint tcp://HOST:PORT]\n"
     "  microscape-player run    [--config FILE.properties] [--data-dir DIR] [--display | --headless]\n"
     "                           [--width W --height H] [--import-dir DIR] [--preview FILE.png]\n"
@@ -54,6 +55,9 @@ const char* kUsage =
     "  microscape-player --help | --version\n"
     "\n"
     "enroll registers this screen with a one-time token and writes DIR/player.json;\n"
+    "--pin is the SHA-256 of the controller's content-signing key (copy the whole\n"
+    "command from the console); a different key or an answer without a CURVE server\n"
+    "key is refused and nothing is written;\n"
     "--width/--height (16..7680) are the screen's resolution (1920 x 540 for an LED\n"
     "strip, 1080 x 1920 for a portrait panel), kept in player.json for run.\n"
     "\n"
@@ -107,7 +111,7 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
             a.command = "--help";
             return true;
         }
-        if (s == "--no-playback" || s == "--display" || s == "--headless") {  // flags without a value
+        if (s == "--no-playback" || s == "--display" || s == "--headless" || s == "--no-pin") {  // flags without a value
             a.opts[s.substr(2)] = "1";
         } else if (s.rfind("--", 0) == 0) {
             if (i + 1 >= argc) {
@@ -139,6 +143,15 @@ int cmdEnroll(const Args& a) {
     r.dataDir = a.opts.at("data-dir");
     if (a.opts.count("name")) r.name = a.opts.at("name");
     if (a.opts.count("hub-endpoint")) r.hubEndpoint = a.opts.at("hub-endpoint");
+    if (a.opts.count("pin")) r.pin = a.opts.at("pin");
+    r.noPin = a.opts.count("no-pin") > 0;
+    if (r.pin.empty() && !r.noPin)
+        return fail("enroll needs --pin sha256:HEX (copy the whole command from the console), or --no-pin to trust "
+                    "whoever answers\n" + std::string(kUsage), 2);
+    if (!r.pin.empty() && r.noPin) return fail("enroll: give --pin or --no-pin, not both", 2);
+    if (r.noPin)
+        std::cerr << "warning: enrolling with --no-pin: the controller's identity is not checked; anyone on the path "
+                     "can take over this screen\n";
     for (auto [flag, out] : {std::pair{"width", &r.width}, std::pair{"height", &r.height}}) {
         if (!a.opts.count(flag)) continue;
         auto v = parseScreenSide(a.opts.at(flag), std::string("--") + flag);

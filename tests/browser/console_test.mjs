@@ -332,7 +332,7 @@ await step('admin creates a garage location and an enrolment token with the tech
   await page.click('#token-form button[type=submit]');
   await page.waitForSelector('#enroll-command');
   enrollCommand = (await page.textContent('#enroll-command')).trim();
-  const re = new RegExp(`^microscape-player enroll --controller-http ${base.replace(/[.]/g, '\\.')} --token enr_\\S+ --data-dir \\S+$`);
+  const re = new RegExp(`^microscape-player enroll --controller-http ${base.replace(/[.]/g, '\\.')} --token enr_\\S+ --pin sha256:[0-9a-f]{64} --data-dir \\S+$`);
   assert(re.test(enrollCommand), `technician command: ${enrollCommand}`);
   await shot('03-locations');
   await docShot('locations-enrol');
@@ -344,7 +344,8 @@ await step('a headless screen enrols with the console\'s token and connects', as
   assert(fs.existsSync(playerBin), `${playerBin} not built (cmake --build ... --target microscape-player)`);
   const token = enrollCommand.match(/--token (\S+)/)[1];
   const playerDir = path.join(tmp, 'player');
-  const r = spawnSync(playerBin, ['enroll', '--controller-http', base, '--token', token, '--data-dir', playerDir], { encoding: 'utf8' });
+  const pin = enrollCommand.match(/--pin (\S+)/)[1];
+  const r = spawnSync(playerBin, ['enroll', '--controller-http', base, '--token', token, '--pin', pin, '--data-dir', playerDir], { encoding: 'utf8' });
   assert(r.status === 0, `enroll exited ${r.status}: ${r.stdout}${r.stderr}`);
   playerId = JSON.parse(fs.readFileSync(path.join(playerDir, 'player.json'), 'utf8')).player_id;
   const log = fs.openSync(path.join(artifacts, 'player.log'), 'w');

@@ -282,7 +282,8 @@ std::string enrolScreen(TestServer& srv, Client& admin, const fs::path& dir, con
     REQUIRE(t.status == 201);
     std::vector<std::string> args{playerBin(), "enroll", "--controller-http",
                                   "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
-                                  t.json()->getValue<std::string>("token"), "--data-dir", dir.string()};
+                                  t.json()->getValue<std::string>("token"), "--pin",
+                                  t.json()->getValue<std::string>("pin"), "--data-dir", dir.string()};
     args.insert(args.end(), extraArgs.begin(), extraArgs.end());
     auto r = microscape::testing::runProcess(args);
     INFO(r.out << r.err);

@@ -468,7 +468,8 @@ TEST_CASE("enrolment with a screen size keeps it in player.json and status and a
         REQUIRE(t.status == 201);
         auto en = runProcess({playerBin(), "enroll", "--controller-http",
                               "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
-                              t.json()->getValue<std::string>("token"), "--data-dir", dir.string(),
+                              t.json()->getValue<std::string>("token"), "--pin",
+                              t.json()->getValue<std::string>("pin"), "--data-dir", dir.string(),
                               "--width", std::to_string(w), "--height", std::to_string(h)});
         INFO(en.out << en.err);
         REQUIRE(en.exitCode == 0);

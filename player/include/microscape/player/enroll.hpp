@@ -23,8 +23,13 @@ struct EnrollRequest {
                                        // stored in player.json and sent with its orientation
     std::string hubEndpoint;     // optional override of tcp://<controller host>:<hub port>
     std::string software;
+    // --pin sha256:<64 hex>: SHA-256 of the raw 32-byte Ed25519 content-signing public key the
+    // controller must answer with. Required unless noPin (--no-pin) is set explicitly.
+    std::string pin;
+    bool noPin = false;
 };
 
+// Nothing is written under dataDir unless the answer passes every check (pin, CURVE server key).
 // Errors: Exists (already enrolled), Usage (bad URL or size), Io (network), BadKey,
 // NotFound/Usage with the controller's error message.
 Result<PlayerConfig> enroll(const EnrollRequest& request);
