@@ -170,7 +170,11 @@ TEST_CASE(
                 if (m->type == wire::Type::Command) victimCommand = true;
             }
             while (attacker.recv(0)) ++attackerGot;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            // Wait (at most 10 ms) for the victim's next message rather than sleep.
+            if (auto m = v.recv(10)) {
+                if (m->type == wire::Type::Heartbeat) ++victimBeats;
+                if (m->type == wire::Type::Command) victimCommand = true;
+            }
         }
         CHECK(attackerGot == 0);
         CHECK(victimCommand);
@@ -351,9 +355,8 @@ TEST_CASE(
         auto m = p.recv(2000);
         if (m && m->type == wire::Type::ProofsAck)
             done = wire::parseProofsAck(*m)->seq == 35;
-        else
-            std::this_thread::sleep_for(
-                std::chrono::milliseconds(500));  // a retry interval, not a synchronisation
+        else if (auto late = p.recv(500, wire::Type::ProofsAck))  // wait for a late ack before sending again
+            done = wire::parseProofsAck(*late)->seq == 35;
     }
     CHECK(done);
     CHECK(storedCount(dbFile, pp.hub.id) == 35);
