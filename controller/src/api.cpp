@@ -54,7 +54,8 @@ std::string Metrics::render(std::int64_t playersEnrolled, std::int64_t playersOn
       << "# HELP microscape_login_failures_total Failed login attempts.\n"
          "# TYPE microscape_login_failures_total counter\n"
       << "microscape_login_failures_total " << loginFailures.load() << "\n"
-      << "# HELP microscape_logins_throttled_total Login attempts refused by the failure throttle.\n"
+      << "# HELP microscape_logins_throttled_total Login attempts refused by the failure "
+         "throttle.\n"
          "# TYPE microscape_logins_throttled_total counter\n"
       << "microscape_logins_throttled_total " << loginsThrottled.load() << "\n";
     std::lock_guard lock(mutex_);

@@ -39,14 +39,17 @@ void requireSameOriginJson(const RequestCtx& ctx) {
     bool same = false;
     try {
         Poco::URI o(origin);
-        if ((o.getScheme() == "http" || o.getScheme() == "https") && !o.getHost().empty() && o.getPath().empty()) {
-            const std::string authority = Poco::toLower(o.getHost()) + ":" + std::to_string(o.getPort());
+        if ((o.getScheme() == "http" || o.getScheme() == "https") && !o.getHost().empty() &&
+            o.getPath().empty()) {
+            const std::string authority =
+                Poco::toLower(o.getHost()) + ":" + std::to_string(o.getPort());
             // The Host header may leave out the scheme's default port.
             std::string hostPort = host;
             const auto colon = host.rfind(':');
             if (colon == std::string::npos || host.back() == ']')
                 hostPort += ":" + std::to_string(o.getScheme() == "https" ? 443 : 80);
-            same = !host.empty() && (hostPort == authority || Poco::toLower(o.getAuthority()) == host);
+            same =
+                !host.empty() && (hostPort == authority || Poco::toLower(o.getAuthority()) == host);
         }
     } catch (const Poco::Exception&) {
     }
@@ -96,7 +99,8 @@ void login(RequestCtx& ctx) {
     const std::string password = reqString(body, "password", 1024);
     auto& svc = ctx.svc;
     auto& throttle = *svc.loginThrottle;
-    const std::string address = LoginThrottle::addressKey(ctx.req.clientAddress().host().toString());
+    const std::string address =
+        LoginThrottle::addressKey(ctx.req.clientAddress().host().toString());
     const std::int64_t started = svc.nowMs();
     // Login-failure handling (docs/controller-api.md "Login throttling"): growing waits
     // per address and per (address, username); a username attacked from everywhere is
@@ -107,9 +111,11 @@ void login(RequestCtx& ctx) {
         const std::int64_t secs = (decision.retryAfterMs + 999) / 1000;
         ctx.resp.set("Retry-After", std::to_string(secs));
         throw ApiError(429, "too_many_attempts",
-                       "too many failed logins from this address; try again in " + std::to_string(secs) + " s");
+                       "too many failed logins from this address; try again in " +
+                           std::to_string(secs) + " s");
     }
-    if (decision.slowdownMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(decision.slowdownMs));
+    if (decision.slowdownMs > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(decision.slowdownMs));
     auto user = svc.db.read([&](DbConn& c) { return repo::userByName(c, username); });
     std::string stored = user ? svc.db.read([&](DbConn& c) { return repo::passwordHashOf(c, user->id).value_or(""); })
                               : std::string();
@@ -127,14 +133,16 @@ void login(RequestCtx& ctx) {
             const std::string name = escapeControl(username);
             svc.log.notice("failed login for '%s' from %s%s", name, address,
                            ticket.suppressedBefore > 0
-                               ? " (" + std::to_string(ticket.suppressedBefore) + " earlier failures not logged)"
+                               ? " (" + std::to_string(ticket.suppressedBefore) +
+                                     " earlier failures not logged)"
                                : std::string());
             Poco::JSON::Object::Ptr after = new Poco::JSON::Object;
             after->set("address", address);
-            if (ticket.suppressedBefore > 0) after->set("unrecordedFailuresBefore", Poco::Int64(ticket.suppressedBefore));
+            if (ticket.suppressedBefore > 0)
+                after->set("unrecordedFailuresBefore", Poco::Int64(ticket.suppressedBefore));
             svc.db.write([&](DbConn& c) {
-                repo::audit(c, Actor{0, "anonymous", Role::Auditor, {}}, "login_failed", "session", name, "",
-                            stringify(after), started);
+                repo::audit(c, Actor{0, "anonymous", Role::Auditor, {}}, "login_failed", "session",
+                            name, "", stringify(after), started);
             });
         }
         throw ApiError(401, "invalid_credentials", "wrong username or password");
@@ -192,8 +200,10 @@ void changeOwnPassword(RequestCtx& ctx) {
         repo::setPassword(c, id, hash, now);
         // Whoever else holds a session or token of this account loses it; the
         // session that made the change carries on.
-        if (ctx.principal().viaCookie) repo::deleteOtherSessionsOf(c, id, ctx.principal().sessionHash);
-        else repo::deleteSessionsOf(c, id);
+        if (ctx.principal().viaCookie)
+            repo::deleteOtherSessionsOf(c, id, ctx.principal().sessionHash);
+        else
+            repo::deleteSessionsOf(c, id);
         repo::revokeApiTokensOf(c, id, now);
         recordAudit(c, ctx, "change_password", "user", std::to_string(id), {}, {});
     });
@@ -386,8 +396,7 @@ void addAuthRoutes(Router& r) {
     r.add({"POST", "/api/v1/users", kAdmin, "users", "Create a user", createUser, 201});
     r.add({"GET", "/api/v1/users/{id}", kAdmin, "users", "Get a user", getUser});
     r.add({"PATCH", "/api/v1/users/{id}", kAdmin, "users",
-           "Change role, department, name, fleetWide right, password or disable",
-           patchUser});
+           "Change role, department, name, fleetWide right, password or disable", patchUser});
     r.add({"GET", "/api/v1/tokens", kAnyUser, "auth", "List API tokens (own; admins see all)", listTokens});
     r.add({"POST", "/api/v1/tokens", kAnyUser, "auth", "Create an API token (shown once)", createToken, 201});
     r.add({"DELETE", "/api/v1/tokens/{id}", kAnyUser, "auth", "Revoke an API token", revokeToken, 204});

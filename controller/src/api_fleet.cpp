@@ -4,7 +4,6 @@
 #include <set>
 
 #include "api.hpp"
-#include "reports.hpp"
 #include "compiler.hpp"
 #include "keys.hpp"
 #include "microscape/controller/hub.hpp"
@@ -13,6 +12,7 @@
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/tz.hpp"
+#include "reports.hpp"
 
 namespace microscape::controller {
 
@@ -228,8 +228,8 @@ void deleteLocation(RequestCtx& ctx) {
 
 // --- enrolment ----------------------------------------------------------------------------
 
-// The enrolment pin: "sha256:" + lowercase hex SHA-256 of the 32 raw bytes of the controller's Ed25519
-// content-signing public key (the key's id, crypto::PublicKey::id()).
+// The enrolment pin: "sha256:" + lowercase hex SHA-256 of the 32 raw bytes of the controller's
+// Ed25519 content-signing public key (the key's id, crypto::PublicKey::id()).
 static std::string contentKeyPin(const Services& svc) {
     auto k = crypto::PublicKey::fromPem(svc.contentPublicKeyPem);
     if (!k) throw ApiError(500, "internal", "the content signing key cannot be read");
@@ -258,8 +258,8 @@ void createEnrollToken(RequestCtx& ctx) {
     });
     auto out = enrollTokenJson(saved, svc.nowMs());
     out->set("token", token);  // shown once
-    // The address comes from configuration (or this server's own socket), never from the request's Host
-    // header: a forged Host must not reach the command a technician pastes.
+    // The address comes from configuration (or this server's own socket), never from the request's
+    // Host header: a forged Host must not reach the command a technician pastes.
     std::string base = svc.config.publicUrl;
     if (base.empty()) {
         const auto local = ctx.req.serverAddress();
@@ -271,8 +271,8 @@ void createEnrollToken(RequestCtx& ctx) {
     const std::string pin = contentKeyPin(svc);
     out->set("pin", pin);
     out->set("controllerUrl", base);
-    out->set("command", "microscape-player enroll --controller-http " + base + " --token " + token + " --pin " + pin +
-                            " --data-dir /var/lib/microscape/player");
+    out->set("command", "microscape-player enroll --controller-http " + base + " --token " + token +
+                            " --pin " + pin + " --data-dir /var/lib/microscape/player");
     ctx.sendJson(201, out);
 }
 

@@ -350,12 +350,13 @@ Poco::JSON::Object::Ptr scheduleJson(const Schedule& s) {
     return o;
 }
 
-void applySchedule(const RequestCtx& ctx, DbConn& c, const Poco::JSON::Object::Ptr& body, Schedule& s,
-                   bool creating) {
-    allowOnly(body,
-              {"name", "playlistId", "campaignId", "priority", "startsOn", "endsOn", "dayparts", "target", "department"});
+void applySchedule(const RequestCtx& ctx, DbConn& c, const Poco::JSON::Object::Ptr& body,
+                   Schedule& s, bool creating) {
+    allowOnly(body, {"name", "playlistId", "campaignId", "priority", "startsOn", "endsOn",
+                     "dayparts", "target", "department"});
     const bool wasFleetWide = !creating && isFleetWide(s.targetJson);
-    if (creating || body->has("department")) s.department = departmentFor(ctx, optString(body, "department", 100));
+    if (creating || body->has("department"))
+        s.department = departmentFor(ctx, optString(body, "department", 100));
     if (creating || body->has("name")) s.name = reqString(body, "name", 255);
     if (creating || body->has("playlistId")) s.playlistId = reqInt(body, "playlistId");
     if (body->has("campaignId")) {
@@ -484,7 +485,8 @@ void listTakeovers(RequestCtx& ctx) {
 
 void createTakeover(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name", "playlistId", "target", "startsAt", "expiresAt", "durationSeconds", "department"});
+    allowOnly(body, {"name", "playlistId", "target", "startsAt", "expiresAt", "durationSeconds",
+                     "department"});
     auto& svc = ctx.svc;
     const std::int64_t now = svc.nowMs();
     auto saved = svc.db.write([&](DbConn& c) {
@@ -502,7 +504,8 @@ void createTakeover(RequestCtx& ctx) {
             unprocessable("bad_window", "give either expiresAt or durationSeconds, not both");
         if (durationS) {
             if (*durationS <= 0 || *durationS > 7LL * 24 * 3600)
-                unprocessable("bad_window", "durationSeconds must be between 1 and 604800 (7 days)");
+                unprocessable("bad_window",
+                              "durationSeconds must be between 1 and 604800 (7 days)");
             t.expiresAtMs = t.startsAtMs + *durationS * 1000;
         } else {
             t.expiresAtMs = parseIsoField("expiresAt", reqString(body, "expiresAt", 40));

@@ -50,10 +50,11 @@ void forEachAuditLine(Db& db, std::int64_t maxSeq, F&& each) {
     while (true) {
         page.clear();
         db.read([&](DbConn& c) {
-            for (const auto& row : c.query("SELECT seq, prev_hash, hash, at, actor_id, actor, action, entity, entity_id, "
-                                           "before_json, after_json FROM audit_log WHERE seq > ? AND seq <= ? "
-                                           "ORDER BY seq LIMIT ?",
-                                           {after, maxSeq, std::int64_t(kExportPageRows)})) {
+            for (const auto& row : c.query(
+                     "SELECT seq, prev_hash, hash, at, actor_id, actor, action, entity, entity_id, "
+                     "before_json, after_json FROM audit_log WHERE seq > ? AND seq <= ? "
+                     "ORDER BY seq LIMIT ?",
+                     {after, maxSeq, std::int64_t(kExportPageRows)})) {
                 auto r = repo::auditRowOf(row);
                 after = r->seq;
                 page.push_back(audit::auditLineBytes(*r));
@@ -133,7 +134,8 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
                 plan.maxCheckpointRowid = snap.i64(1);
             }
             // The audit log's head: its last row now, by its stored seq and hash.
-            if (auto head = c.one("SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"))
+            if (auto head = c.one("SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY "
+                                  "seq DESC LIMIT 1"))
                 plan.manifest.auditHead = audit::AuditHead{head->i64(0), head->str(1)};
             else
                 plan.manifest.auditHead = audit::AuditHead{};

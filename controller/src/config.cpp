@@ -10,25 +10,47 @@ namespace microscape::controller {
 namespace {
 
 const std::set<std::string> kKnownKeys = {
-    "controller.dataDir", "http.bind",          "http.port",          "http.threads",
-    "http.maxJsonBytes",  "http.secureCookies", "zmq.bind",           "zmq.port",
-    "media.maxUploadBytes", "auth.pbkdf2Iterations", "auth.sessionTtlSeconds",
-    "enroll.maxTokenTtlSeconds", "compile.horizonDays", "zmq.curve", "zmq.heartbeatMs",
-    "http.webRoot", "http.vendorRoot",
-    "http.headerTimeoutMs", "http.bodyIdleTimeoutMs", "http.keepAliveIdleMs", "http.maxConnectionsPerAddress",
-    "auth.sessionIdleSeconds", "auth.passwordMinLength", "auth.passwordMinClasses",
-    "zmq.proofsPerMinute", "zmq.minFreeDiskBytes",
+    "controller.dataDir",
+    "http.bind",
+    "http.port",
+    "http.threads",
+    "http.maxJsonBytes",
+    "http.secureCookies",
+    "zmq.bind",
+    "zmq.port",
+    "media.maxUploadBytes",
+    "auth.pbkdf2Iterations",
+    "auth.sessionTtlSeconds",
+    "enroll.maxTokenTtlSeconds",
+    "compile.horizonDays",
+    "zmq.curve",
+    "zmq.heartbeatMs",
+    "http.webRoot",
+    "http.vendorRoot",
+    "http.headerTimeoutMs",
+    "http.bodyIdleTimeoutMs",
+    "http.keepAliveIdleMs",
+    "http.maxConnectionsPerAddress",
+    "auth.sessionIdleSeconds",
+    "auth.passwordMinLength",
+    "auth.passwordMinClasses",
+    "zmq.proofsPerMinute",
+    "zmq.minFreeDiskBytes",
     "http.publicUrl",
 };
 // http://host[:port] or https://host[:port]: it goes into a shell command the technician pastes.
 bool isPublicUrl(const std::string& u) {
     std::string rest;
-    if (u.rfind("http://", 0) == 0) rest = u.substr(7);
-    else if (u.rfind("https://", 0) == 0) rest = u.substr(8);
-    else return false;
+    if (u.rfind("http://", 0) == 0)
+        rest = u.substr(7);
+    else if (u.rfind("https://", 0) == 0)
+        rest = u.substr(8);
+    else
+        return false;
     if (rest.empty() || rest.size() > 253) return false;
     for (char ch : rest)
-        if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']'))
+        if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == ':' ||
+              ch == '[' || ch == ']'))
             return false;
     return rest.front() != ':' && rest.front() != '-';
 }
@@ -78,8 +100,10 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     c.publicUrl = conf.getString("http.publicUrl", "");
     while (!c.publicUrl.empty() && c.publicUrl.back() == '/') c.publicUrl.pop_back();
     if (!c.publicUrl.empty() && !isPublicUrl(c.publicUrl))
-        return makeError(Errc::Usage, "http.publicUrl must be http://HOST[:PORT] or https://HOST[:PORT] (letters, "
-                                      "digits, '.', '-', ':', '[', ']' only; no path, user or query)");
+        return makeError(
+            Errc::Usage,
+            "http.publicUrl must be http://HOST[:PORT] or https://HOST[:PORT] (letters, "
+            "digits, '.', '-', ':', '[', ']' only; no path, user or query)");
     c.webRoot = conf.getString("http.webRoot", "");
     c.vendorRoot = conf.getString("http.vendorRoot", c.vendorRoot.string());
     for (const auto& [key, dir] : {std::pair{"http.webRoot", c.webRoot}, std::pair{"http.vendorRoot", c.vendorRoot}}) {
@@ -99,7 +123,8 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
         c.zmqCurve = b;
     }
     MS_TRY(readIntInto(conf, "zmq.proofsPerMinute", 0, 1'000'000, c.zmqProofsPerMinute));
-    MS_TRY(readIntInto(conf, "zmq.minFreeDiskBytes", 0, std::int64_t(1) << 50, c.zmqMinFreeDiskBytes));
+    MS_TRY(
+        readIntInto(conf, "zmq.minFreeDiskBytes", 0, std::int64_t(1) << 50, c.zmqMinFreeDiskBytes));
     MS_TRY(readIntInto(conf, "media.maxUploadBytes", 1, std::int64_t(1) << 40, c.maxUploadBytes));
     MS_TRY(readIntInto(conf, "auth.pbkdf2Iterations", 1, 10'000'000, c.pbkdf2Iterations));
     MS_TRY(readIntInto(conf, "auth.sessionTtlSeconds", 60, 30 * 24 * 3600, c.sessionTtlSeconds));
@@ -111,7 +136,8 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     MS_TRY(readIntInto(conf, "http.headerTimeoutMs", 100, 600000, c.httpHeaderTimeoutMs));
     MS_TRY(readIntInto(conf, "http.bodyIdleTimeoutMs", 100, 3600000, c.httpBodyIdleTimeoutMs));
     MS_TRY(readIntInto(conf, "http.keepAliveIdleMs", 100, 600000, c.httpKeepAliveIdleMs));
-    MS_TRY(readIntInto(conf, "http.maxConnectionsPerAddress", 1, 100000, c.httpMaxConnectionsPerAddress));
+    MS_TRY(readIntInto(conf, "http.maxConnectionsPerAddress", 1, 100000,
+                       c.httpMaxConnectionsPerAddress));
     if (conf.hasProperty("http.secureCookies")) {
         std::string raw = conf.getString("http.secureCookies");
         bool b = false;

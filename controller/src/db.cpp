@@ -1,10 +1,10 @@
 #include "microscape/controller/db.hpp"
 
 #include <Poco/Data/RecordSet.h>
-#include <Poco/Logger.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/Statement.h>
+#include <Poco/Logger.h>
 #include <Poco/Nullable.h>
 
 #include <fcntl.h>
@@ -112,7 +112,8 @@ Db::Db(const std::filesystem::path& file) {
     // The database holds password hashes, sessions and the evidence: owner-only
     // whatever the umask. SQLite gives its -wal and -shm files the database
     // file's mode, so the file is made (or set) 0600 before SQLite opens it.
-    if (const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600); fd >= 0) {
+    if (const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        fd >= 0) {
         ::fchmod(fd, 0600);
         ::close(fd);
     }
@@ -173,7 +174,8 @@ void Db::migrate() {
     begin();
     try {
         if (auto n = repo::chainAuditLog(c); n > 0)
-            Poco::Logger::get("controller.db").information("audit log: %Ld earlier rows hash-chained", n);
+            Poco::Logger::get("controller.db")
+                .information("audit log: %Ld earlier rows hash-chained", n);
         commit();
     } catch (...) {
         rollback();

@@ -161,8 +161,9 @@ struct Hub::Impl {
     std::unordered_map<std::string, std::int64_t> nagged;  // routing id -> last hello_required (steady)
     std::unordered_map<std::string, int> openFiles;        // sha256 -> fd
     std::unordered_map<int, Conn> conns;                   // accepted connections by socket fd
-    std::unordered_map<int, std::string> sessionByFd;      // fd -> routing id of the session bound to it
-    std::unordered_map<std::string, Bucket> buckets;       // player -> PROOFS tokens
+    std::unordered_map<int, std::string>
+        sessionByFd;                                  // fd -> routing id of the session bound to it
+    std::unordered_map<std::string, Bucket> buckets;  // player -> PROOFS tokens
     std::int64_t lastDiskCheckMs = 0;
     std::vector<HubBackend::Seen> pendingSeen;  // of sessions ended between sweeps
     std::int64_t lastSweepMs = 0;
@@ -250,8 +251,10 @@ struct Hub::Impl {
         if (it == peers.end()) return;
         Peer& p = it->second;
         const auto now = steadyMs();
-        pendingSeen.push_back({rid, backend.nowMs() - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
-        if (auto s = sessionByFd.find(p.fd); s != sessionByFd.end() && s->second == rid) sessionByFd.erase(s);
+        pendingSeen.push_back(
+            {rid, backend.nowMs() - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
+        if (auto s = sessionByFd.find(p.fd); s != sessionByFd.end() && s->second == rid)
+            sessionByFd.erase(s);
         {
             std::lock_guard lock(sharedMutex);
             onlineIds.erase(rid);
@@ -277,8 +280,10 @@ struct Hub::Impl {
             ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0)
             return;
         std::uint16_t localPort = 0;
-        if (local.ss_family == AF_INET) localPort = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
-        else if (local.ss_family == AF_INET6) localPort = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+        if (local.ss_family == AF_INET)
+            localPort = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+        else if (local.ss_family == AF_INET6)
+            localPort = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
         if (localPort != port) return;
         ::shutdown(fd, SHUT_RDWR);
         count(&HubStats::connectionsClosed);
@@ -291,7 +296,9 @@ struct Hub::Impl {
         while (true) {
             std::vector<zmq::message_t> ev;
             try {
-                if (!zmq::recv_multipart(*monitor, std::back_inserter(ev), zmq::recv_flags::dontwait)) return;
+                if (!zmq::recv_multipart(*monitor, std::back_inserter(ev),
+                                         zmq::recv_flags::dontwait))
+                    return;
             } catch (const zmq::error_t&) {
                 return;
             }
@@ -455,7 +462,8 @@ struct Hub::Impl {
             // connection starts its own with HELLO.
             handleMonitor();
             peerIt = peers.find(rid);
-            if (peerIt != peers.end() && peerIt->second.fd != fd) endPeer(rid, "its routing id moved to a new connection");
+            if (peerIt != peers.end() && peerIt->second.fd != fd)
+                endPeer(rid, "its routing id moved to a new connection");
             peerIt = peers.find(rid);
         }
         if (!env) {
@@ -531,11 +539,13 @@ struct Hub::Impl {
             closeConnection(fd, "player " + rid + " is not enrolled");
             return;
         }
-        handleMonitor();  // a closed connection whose descriptor this one reuses ends its session first
+        handleMonitor();  // a closed connection whose descriptor this one reuses ends its session
+                          // first
         const bool wasOnline = peers.count(rid) > 0;
         Peer& peer = peers[rid];
         if (peer.fd != fd) {
-            if (auto s = sessionByFd.find(peer.fd); s != sessionByFd.end() && s->second == rid) sessionByFd.erase(s);
+            if (auto s = sessionByFd.find(peer.fd); s != sessionByFd.end() && s->second == rid)
+                sessionByFd.erase(s);
             peer.fd = fd;
         }
         sessionByFd[fd] = rid;
@@ -684,12 +694,16 @@ struct Hub::Impl {
         if (ingestPaused.load()) {
             count(&HubStats::proofsPaused);
             sendError(rid, "ingest_paused",
-                      "the controller is short of disk space; keep these proofs and send them again later");
+                      "the controller is short of disk space; keep these proofs and send them "
+                      "again later");
             return;
         }
         if (!takeToken(rid)) {
             count(&HubStats::proofsRateLimited);
-            if (mayLog()) log.warning("hub: player %s: PROOFS over the rate limit; asked to send it again later", rid);
+            if (mayLog())
+                log.warning(
+                    "hub: player %s: PROOFS over the rate limit; asked to send it again later",
+                    rid);
             sendError(rid, "rate_limited",
                       "more than " + std::to_string(config.proofsPerMinute) +
                           " PROOFS batches a minute; send this one again later");
@@ -719,7 +733,8 @@ struct Hub::Impl {
             it = buckets.emplace(rid, Bucket{capacity, now}).first;
         }
         Bucket& b = it->second;
-        b.tokens = std::min(capacity, b.tokens + static_cast<double>(now - b.refilledMs) * capacity / 60000.0);
+        b.tokens = std::min(
+            capacity, b.tokens + static_cast<double>(now - b.refilledMs) * capacity / 60000.0);
         b.refilledMs = now;
         if (b.tokens < 1.0) return false;
         b.tokens -= 1.0;
@@ -745,11 +760,15 @@ struct Hub::Impl {
             stats.ingestPaused = paused;
         }
         if (paused)
-            log.warning("hub: proof-of-play ingest PAUSED: %Lu bytes free, under the %Lu bytes of zmq.minFreeDiskBytes; "
-                        "players keep their proofs until there is room",
-                        static_cast<unsigned long long>(*free), static_cast<unsigned long long>(config.minFreeDiskBytes));
+            log.warning(
+                "hub: proof-of-play ingest PAUSED: %Lu bytes free, under the %Lu bytes of "
+                "zmq.minFreeDiskBytes; "
+                "players keep their proofs until there is room",
+                static_cast<unsigned long long>(*free),
+                static_cast<unsigned long long>(config.minFreeDiskBytes));
         else
-            log.warning("hub: proof-of-play ingest resumed: %Lu bytes free", static_cast<unsigned long long>(*free));
+            log.warning("hub: proof-of-play ingest resumed: %Lu bytes free",
+                        static_cast<unsigned long long>(*free));
     }
 
     // Ingest worker thread: takes the oldest batch of a player that has none being
@@ -847,7 +866,8 @@ struct Hub::Impl {
             if (now - p.lastRecvMs > deadMs) {
                 log.information("hub: player %s offline (silent for %Ld ms)", it->first, now - p.lastRecvMs);
                 seen.push_back({it->first, wall - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
-                if (auto s = sessionByFd.find(p.fd); s != sessionByFd.end() && s->second == it->first)
+                if (auto s = sessionByFd.find(p.fd);
+                    s != sessionByFd.end() && s->second == it->first)
                     sessionByFd.erase(s);
                 {
                     std::lock_guard lock(sharedMutex);
@@ -941,7 +961,8 @@ Status Hub::start() {
         // player whose old connection is dead gets its id back once that
         // connection is closed: ZMTP heartbeats close it within a few intervals.
         r.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(d.config.heartbeatMs));
-        r.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(kMissedBeats * d.config.heartbeatMs));
+        r.set(zmq::sockopt::heartbeat_timeout,
+              static_cast<int>(kMissedBeats * d.config.heartbeatMs));
         r.set(zmq::sockopt::maxmsgsize, wire::kMaxFrameBytes);
         r.set(zmq::sockopt::sndhwm, d.config.sndHwm);
         r.set(zmq::sockopt::rcvhwm, d.config.sndHwm);
@@ -953,7 +974,8 @@ Status Hub::start() {
             if (zmq_setsockopt(r.handle(), kZapEnforceDomain, &one, sizeof one) != 0)
                 d.log.warning("hub: ZMQ_ZAP_ENFORCE_DOMAIN not supported by this libzmq");
         }
-        if (zmq_socket_monitor(r.handle(), kMonitorEndpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+        if (zmq_socket_monitor(r.handle(), kMonitorEndpoint,
+                               ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
             return makeError(Errc::Internal, "hub: cannot monitor the ROUTER");
         d.monitor.emplace(d.ctx, zmq::socket_type::pair);
         d.monitor->set(zmq::sockopt::linger, 0);

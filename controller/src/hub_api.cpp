@@ -236,8 +236,8 @@ void getPreview(RequestCtx& ctx) {
                             png = std::move(r->payload);
                             takenAt = ctx.svc.nowMs();
                         } else {
-                            ctx.svc.log.information("preview of player %s: no screenshot (%s)", escapeControl(id),
-                                                    escapeControl(r->message));
+                            ctx.svc.log.information("preview of player %s: no screenshot (%s)",
+                                                    escapeControl(id), escapeControl(r->message));
                         }
                         break;
                     }

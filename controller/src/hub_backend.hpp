@@ -34,7 +34,7 @@ public:
     std::optional<std::uint64_t> freeDiskBytes() override;
     void setDataDir(std::filesystem::path dir) { dataDir_ = std::move(dir); }
 
-private:
+  private:
     Db& db_;
     Compiler& compiler_;
     MediaStore& media_;

@@ -251,9 +251,11 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
                 failed INTEGER NOT NULL,
                 on_screen_ms INTEGER NOT NULL,
                 PRIMARY KEY (location_id, local_date, media)))",
-            "INSERT INTO pop_rollup_location SELECT p.location_id, r.local_date, r.media, SUM(r.completed), "
+            "INSERT INTO pop_rollup_location SELECT p.location_id, r.local_date, r.media, "
+            "SUM(r.completed), "
             "SUM(r.interrupted), SUM(r.failed), SUM(r.on_screen_ms) FROM pop_rollup_media r "
-            "JOIN (SELECT id, COALESCE(location_id, 0) AS location_id FROM players) p ON p.id = r.player_id "
+            "JOIN (SELECT id, COALESCE(location_id, 0) AS location_id FROM players) p ON p.id = "
+            "r.player_id "
             "GROUP BY 1, 2, 3",
         },
         // 4: the evidence tables refuse UPDATE and DELETE in the database itself.
@@ -279,12 +281,16 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "UPDATE sessions SET last_seen_at = created_at",
             "ALTER TABLE users ADD COLUMN fleet_wide INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE schedules ADD COLUMN department TEXT",
-            "UPDATE schedules SET department = COALESCE((SELECT u.department FROM users u WHERE u.id = "
-            "schedules.created_by AND u.role = 'editor'), (SELECT p.department FROM playlists p WHERE p.id = "
+            "UPDATE schedules SET department = COALESCE((SELECT u.department FROM users u WHERE "
+            "u.id = "
+            "schedules.created_by AND u.role = 'editor'), (SELECT p.department FROM playlists p "
+            "WHERE p.id = "
             "schedules.playlist_id))",
             "ALTER TABLE takeovers ADD COLUMN department TEXT",
-            "UPDATE takeovers SET department = COALESCE((SELECT u.department FROM users u WHERE u.id = "
-            "takeovers.created_by AND u.role = 'editor'), (SELECT p.department FROM playlists p WHERE p.id = "
+            "UPDATE takeovers SET department = COALESCE((SELECT u.department FROM users u WHERE "
+            "u.id = "
+            "takeovers.created_by AND u.role = 'editor'), (SELECT p.department FROM playlists p "
+            "WHERE p.id = "
             "takeovers.playlist_id))",
         },
         // 6: a rejected PROOFS batch's full size beside what is kept of it (the
@@ -302,7 +308,8 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "ALTER TABLE audit_log ADD COLUMN hash TEXT",
             "CREATE UNIQUE INDEX audit_log_seq ON audit_log(seq)",
             "CREATE INDEX audit_log_unchained ON audit_log(id) WHERE hash IS NULL",
-            "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log WHEN OLD.hash IS NOT NULL "
+            "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log WHEN OLD.hash IS NOT "
+            "NULL "
             "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
             "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
             "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",

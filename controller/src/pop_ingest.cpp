@@ -156,10 +156,11 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
         // 4 KiB (docs/reports.md), so a player sending garbage cannot fill the disk.
         std::string_view kept = batchBytes;
         if (keep && batchBytes.size() > kProblemBatchPrefixBytes) {
-            SqlStmt whole(db,
-                          "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT MAX(batch_size) AS size "
-                          "FROM pop_problems WHERE player_id = ? AND detected_at >= ? AND batch_sha256 <> ? "
-                          "AND batch_size IS NOT NULL AND LENGTH(batch) = batch_size GROUP BY batch_sha256)");
+            SqlStmt whole(
+                db,
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT MAX(batch_size) AS size "
+                "FROM pop_problems WHERE player_id = ? AND detected_at >= ? AND batch_sha256 <> ? "
+                "AND batch_size IS NOT NULL AND LENGTH(batch) = batch_size GROUP BY batch_sha256)");
             whole.bind(1, playerId).bind(2, nowMs - 3600 * 1000).bind(3, batchSha);
             whole.step();
             const std::int64_t batches = whole.i64(0), bytes = whole.i64(1);
@@ -168,7 +169,8 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
                 kept = batchBytes.substr(0, kProblemBatchPrefixBytes);
         }
         SqlStmt st(db,
-                   "INSERT OR IGNORE INTO pop_problems(player_id, code, seq, message, batch_sha256, batch, "
+                   "INSERT OR IGNORE INTO pop_problems(player_id, code, seq, message, "
+                   "batch_sha256, batch, "
                    "detected_at, batch_size) VALUES (?,?,?,?,?,?,?,?)");
         for (const auto& p : problems) {
             st.bind(1, playerId).bind(2, p.code).bind(3, p.seq).bind(4, p.message).bind(5, batchSha);

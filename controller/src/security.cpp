@@ -129,19 +129,25 @@ const std::string& dummyPasswordHash(int iterations) {
     static std::map<int, std::string> cache;
     std::lock_guard lock(mutex);
     auto it = cache.find(iterations);
-    if (it == cache.end()) it = cache.emplace(iterations, hashPassword(randomToken(24), iterations)).first;
+    if (it == cache.end())
+        it = cache.emplace(iterations, hashPassword(randomToken(24), iterations)).first;
     return it->second;
 }
 
-std::optional<std::string> passwordPolicyViolation(std::string_view password, int minLength, int minClasses) {
+std::optional<std::string> passwordPolicyViolation(std::string_view password, int minLength,
+                                                   int minClasses) {
     int chars = 0;
     bool lower = false, upper = false, digit = false, other = false;
     for (unsigned char c : password) {
         if ((c & 0xC0) != 0x80) ++chars;  // count code points, not continuation bytes
-        if (c >= 'a' && c <= 'z') lower = true;
-        else if (c >= 'A' && c <= 'Z') upper = true;
-        else if (c >= '0' && c <= '9') digit = true;
-        else other = true;
+        if (c >= 'a' && c <= 'z')
+            lower = true;
+        else if (c >= 'A' && c <= 'Z')
+            upper = true;
+        else if (c >= '0' && c <= '9')
+            digit = true;
+        else
+            other = true;
     }
     const int classes = int(lower) + int(upper) + int(digit) + int(other);
     if (chars >= minLength && classes >= minClasses) return std::nullopt;
@@ -162,23 +168,34 @@ std::string escapeControl(std::string_view v) {
     };
     for (std::size_t i = 0; i < v.size(); ++i) {
         const auto c = static_cast<unsigned char>(v[i]);
-        if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else if (c == '\r') out += "\\r";
-        else if (c == '\t') out += "\\t";
-        else if (c < 0x20 || c == 0x7f) hexByte(c);
-        else if (c < 0x80) out += static_cast<char>(c);
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else if (c == '\r')
+            out += "\\r";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c < 0x20 || c == 0x7f)
+            hexByte(c);
+        else if (c < 0x80)
+            out += static_cast<char>(c);
         else {
             // A multi-byte UTF-8 sequence: copy it when well-formed and not a control.
-            std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+            std::size_t len = c >= 0xF0 && c <= 0xF4  ? 4
+                              : c >= 0xE0             ? 3
+                              : c >= 0xC2 && c < 0xE0 ? 2
+                                                      : 0;
             bool ok = len != 0 && i + len <= v.size();
-            for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(v[i + k]) & 0xC0) == 0x80;
+            for (std::size_t k = 1; ok && k < len; ++k)
+                ok = (static_cast<unsigned char>(v[i + k]) & 0xC0) == 0x80;
             if (!ok) {
                 hexByte(c);
                 continue;
             }
             std::uint32_t cp = len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
-            for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(v[i + k]) & 0x3F);
+            for (std::size_t k = 1; k < len; ++k)
+                cp = (cp << 6) | (static_cast<unsigned char>(v[i + k]) & 0x3F);
             if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029) {
                 char buf[8];
                 std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));

@@ -18,12 +18,12 @@
 #include "http_gate.hpp"
 #include "hub_api.hpp"
 #include "hub_backend.hpp"
-#include "pop_ingest.hpp"
-#include "reports.hpp"
 #include "keys.hpp"
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
+#include "pop_ingest.hpp"
+#include "reports.hpp"
 #include "static_files.hpp"
 
 namespace microscape::controller {
@@ -70,14 +70,16 @@ std::optional<Principal> authenticate(RequestCtx& ctx) {
     bool touch = false, idle = false;
     auto principal = svc.db.read([&](DbConn& c) -> std::optional<Principal> {
         auto s = repo::sessionByHash(c, hash);
-        if (!s || s->expiresAtMs <= now) throw ApiError(401, "unauthorized", "session expired; log in again");
+        if (!s || s->expiresAtMs <= now)
+            throw ApiError(401, "unauthorized", "session expired; log in again");
         if (now - s->lastSeenAtMs >= idleMs) {
             idle = true;
             return std::nullopt;
         }
         touch = now - s->lastSeenAtMs >= touchEveryMs;
         auto user = repo::userById(c, s->userId);
-        if (!user || user->disabled) throw ApiError(401, "unauthorized", "the session's user is disabled");
+        if (!user || user->disabled)
+            throw ApiError(401, "unauthorized", "the session's user is disabled");
         Principal p{*user, true, hash};
         return p;
     });
@@ -103,7 +105,8 @@ std::string csrfOf(Services& svc, const std::string& sessionHash) {
 // socket timeout. False then (or on a stalled or broken body): the caller closes
 // the connection.
 bool drainBody(Poco::Net::HTTPServerRequest& req, std::uint64_t limitBytes) {
-    if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(limitBytes)) return false;
+    if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(limitBytes))
+        return false;
     try {
         auto& in = req.stream();
         char buf[65536];
@@ -173,13 +176,15 @@ public:
         // A handler may answer without reading the body (e.g. {} sent to an action
         // route); what it left would be parsed as the next request on this
         // keep-alive connection, so consume it here.
-        if ((req.hasContentLength() || req.getChunkedTransferEncoding()) && !drainBody(req, svc_.config.maxJsonBytes))
+        if ((req.hasContentLength() || req.getChunkedTransferEncoding()) &&
+            !drainBody(req, svc_.config.maxJsonBytes))
             resp.setKeepAlive(false);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         const int status = static_cast<int>(resp.getStatus());
         svc_.metrics.recordRequest(label, status, secs);
         if (svc_.log.debug())
-            svc_.log.debug("%s %s -> %d (%s, %.1f ms)", escapeControl(req.getMethod()), escapeControl(ctx.uri.getPath()), status,
+            svc_.log.debug("%s %s -> %d (%s, %.1f ms)", escapeControl(req.getMethod()),
+                           escapeControl(ctx.uri.getPath()), status,
                            ctx.who ? ctx.who->user.username : std::string("-"), secs * 1000.0);
     }
 
@@ -356,11 +361,14 @@ Status ControllerServer::start() {
         gate.keepAliveIdleMs = d.config.httpKeepAliveIdleMs;
         gate.maxConnectionsPerAddress = d.config.httpMaxConnectionsPerAddress;
         if (gate.maxConnectionsPerAddress >= gate.workers)
-            d.log.warning("http.maxConnectionsPerAddress (%d) is not below http.threads (%d): one address can "
-                          "occupy every worker",
-                          gate.maxConnectionsPerAddress, gate.workers);
-        d.http = std::make_unique<HttpGate>(socket, new Factory(d.router, *d.services, *d.staticFiles), gate,
-                                            Poco::Logger::get(d.log.name() + ".http"));
+            d.log.warning(
+                "http.maxConnectionsPerAddress (%d) is not below http.threads (%d): one address "
+                "can "
+                "occupy every worker",
+                gate.maxConnectionsPerAddress, gate.workers);
+        d.http =
+            std::make_unique<HttpGate>(socket, new Factory(d.router, *d.services, *d.staticFiles),
+                                       gate, Poco::Logger::get(d.log.name() + ".http"));
         d.http->start();
     } catch (const Poco::Exception& e) {
         return makeError(Errc::Usage, "cannot listen on " + d.config.httpBind + ":" + std::to_string(d.config.httpPort) +
@@ -397,9 +405,11 @@ Result<std::string> initAdmin(const ControllerConfig& config, const std::string&
     if (password.empty()) {
         // Generated: 24 random characters, drawn again in the rare case one lacks a class.
         do password = randomToken(std::max<std::size_t>(18, std::size_t(config.passwordMinLength)));
-        while (passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses));
+        while (
+            passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses));
     }
-    if (auto why = passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses))
+    if (auto why =
+            passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses))
         return makeError(Errc::Usage, "admin password refused: " + *why);
     try {
         Db db(config.dataDir / "controller.db");

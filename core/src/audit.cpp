@@ -118,7 +118,8 @@ Result<ExportManifest> parseManifest(std::string_view bytes) {
         if (!head) return bad("export.json: missing object \"audit_head\"");
         auto seq = integer(*head, "seq", "export.json audit_head");
         auto hash = str(*head, "hash", "export.json audit_head");
-        if (!seq || !hash || *seq < 0 || !crypto::isSha256Hex(*hash) || head->asObject().size() != 2)
+        if (!seq || !hash || *seq < 0 || !crypto::isSha256Hex(*hash) ||
+            head->asObject().size() != 2)
             return bad("export.json: audit_head must be {\"hash\", \"seq\"}");
         m.auditHead = AuditHead{*seq, *hash};
     }
@@ -140,7 +141,8 @@ Result<ExportManifest> parseManifest(std::string_view bytes) {
     m.signer = *signer;
     auto files = need(*doc, "files", json::Value::Type::Array);
     if (!files) return bad("export.json: missing array \"files\"");
-    if (doc->asObject().size() != (m.format >= 2 ? 9u : 8u)) return bad("export.json: unknown fields");
+    if (doc->asObject().size() != (m.format >= 2 ? 9u : 8u))
+        return bad("export.json: unknown fields");
     for (const auto& f : files->asArray()) {
         if (!f.isObject()) return bad("export.json: a file entry is not an object");
         FileEntry e;
@@ -274,10 +276,11 @@ struct AuditLogOutcome {
     std::vector<Failure> failures;
 };
 
-AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBytes, std::string_view signature,
-                     const std::vector<std::string>& readProblems, const std::vector<PlayerEntry>& players,
-                     const std::set<std::string>& evidenceIds, const VerifyOptions& options, Rows rows,
-                     const AuditLogOutcome& auditLog, const EvidenceStep& evidence) {
+AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBytes,
+                     std::string_view signature, const std::vector<std::string>& readProblems,
+                     const std::vector<PlayerEntry>& players,
+                     const std::set<std::string>& evidenceIds, const VerifyOptions& options,
+                     Rows rows, const AuditLogOutcome& auditLog, const EvidenceStep& evidence) {
     AuditResult out;
     out.auditChecked = auditLog.checked;
     out.auditRows = auditLog.rows;
@@ -327,9 +330,10 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
 // whole entry, hashing the bytes on the way; a line longer than a record may be
 // is cut to kMaxRecordBytes + 1 bytes (its parser refuses it by length alone).
 // Returns whether the entry ends in a newline (or is empty). Errors: Truncated, Io.
-Result<bool> streamLines(tar::Reader& reader, crypto::Sha256& sha,
-                         const std::function<void(std::string_view line, std::size_t lineNo)>& onLine,
-                         std::size_t kCap = pop::kMaxRecordBytes + 1) {
+Result<bool> streamLines(
+    tar::Reader& reader, crypto::Sha256& sha,
+    const std::function<void(std::string_view line, std::size_t lineNo)>& onLine,
+    std::size_t kCap = pop::kMaxRecordBytes + 1) {
     std::vector<char> buf(1u << 20);
     std::string carry;
     bool carried = false;  // a line has begun (possibly empty so far)
@@ -416,28 +420,31 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
         if (!*next || (*next)->name != kAuditLogName) return Out();
         const tar::Header h = **next;
         if (h.sizeBytes > kMaxPlayerFileBytes)
-            return makeError(Errc::TooLarge, "entry " + h.name + " is " + std::to_string(h.sizeBytes) +
-                                                 " bytes; the limit is " + std::to_string(kMaxPlayerFileBytes));
+            return makeError(Errc::TooLarge,
+                             "entry " + h.name + " is " + std::to_string(h.sizeBytes) +
+                                 " bytes; the limit is " + std::to_string(kMaxPlayerFileBytes));
         AuditChainCheck check(options.pinnedAuditHead);
         crypto::Sha256 sha;
         auto& problems = lineProblems[h.name];
         auto ended = streamLines(
             reader, sha,
             [&](std::string_view line, std::size_t lineNo) {
-                auto row = line.size() > kMaxAuditLineBytes
-                               ? Result<AuditRow>(bad("an audit log row is longer than " +
-                                                      std::to_string(kMaxAuditLineBytes) + " bytes"))
-                               : parseAuditLine(line);
+                auto row =
+                    line.size() > kMaxAuditLineBytes
+                        ? Result<AuditRow>(bad("an audit log row is longer than " +
+                                               std::to_string(kMaxAuditLineBytes) + " bytes"))
+                        : parseAuditLine(line);
                 if (!row) {
-                    problems.push_back("bad_audit_row: " + h.name + " line " + std::to_string(lineNo) + ": " +
-                                       row.error().str());
+                    problems.push_back("bad_audit_row: " + h.name + " line " +
+                                       std::to_string(lineNo) + ": " + row.error().str());
                     return;
                 }
                 check.add(*row);
             },
             kMaxAuditLineBytes + 1);
         if (!ended) return ended.error();
-        if (!*ended) problems.push_back("truncated_file: " + h.name + " does not end with a newline");
+        if (!*ended)
+            problems.push_back("truncated_file: " + h.name + " does not end with a newline");
         files[h.name] = {h.sizeBytes, crypto::toHex(sha.finish())};
         auditLog.checked = true;
         auditLog.rows = check.rows();
@@ -550,13 +557,15 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
     for (auto& [name, list] : lineProblems)
         for (auto& p : list) readProblems.push_back(std::move(p));
 
-    rep.result = assemble(rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, options,
-                          std::move(rows), auditLog, [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
-                              const auto& sp = done.at(p.playerId);
-                              out.records += sp.records;
-                              out.checkpoints += sp.checkpoints;
-                              out.failures.insert(out.failures.end(), sp.failures.begin(), sp.failures.end());
-                          });
+    rep.result = assemble(
+        rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, options,
+        std::move(rows), auditLog,
+        [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
+            const auto& sp = done.at(p.playerId);
+            out.records += sp.records;
+            out.checkpoints += sp.checkpoints;
+            out.failures.insert(out.failures.end(), sp.failures.begin(), sp.failures.end());
+        });
     rep.streamed = true;
     return Out(std::move(rep));
 }
@@ -567,7 +576,9 @@ std::string checkpointsPath(const std::string& playerId) { return "players/" + p
 
 namespace {
 
-json::Value optText(const std::optional<std::string>& s) { return s ? json::Value(*s) : json::Value(nullptr); }
+json::Value optText(const std::optional<std::string>& s) {
+    return s ? json::Value(*s) : json::Value(nullptr);
+}
 
 json::Object auditRowObject(const AuditRow& r) {
     return json::Object{{"seq", r.seq},
@@ -586,8 +597,12 @@ constexpr std::size_t kMaxAuditFailures = 100;
 
 }  // namespace
 
-std::string auditRowBytes(const AuditRow& row) { return json::canonical(json::Value(auditRowObject(row))); }
-std::string auditRowHash(const AuditRow& row) { return crypto::sha256Hex(auditRowBytes(row)); }
+std::string auditRowBytes(const AuditRow& row) {
+    return json::canonical(json::Value(auditRowObject(row)));
+}
+std::string auditRowHash(const AuditRow& row) {
+    return crypto::sha256Hex(auditRowBytes(row));
+}
 std::string auditLineBytes(const AuditRow& row) {
     auto o = auditRowObject(row);
     o.emplace("hash", row.hash);
@@ -599,7 +614,8 @@ Result<AuditRow> parseAuditLine(std::string_view line) {
     limits.maxBytes = kMaxAuditLineBytes;
     auto doc = json::parseCanonical(line, limits);
     if (!doc) return doc.error();
-    if (!doc->isObject() || doc->asObject().size() != 11) return bad("not an audit log row (fields)");
+    if (!doc->isObject() || doc->asObject().size() != 11)
+        return bad("not an audit log row (fields)");
     const std::string where = "audit row";
     AuditRow r;
     auto seq = integer(*doc, "seq", where);
@@ -616,10 +632,12 @@ Result<AuditRow> parseAuditLine(std::string_view line) {
         *field = *s;
     }
     const json::Value* actorId = doc->find("actor_id");
-    if (!actorId || !(actorId->isNull() || actorId->isInt())) return bad(where + ": actor_id must be an integer or null");
+    if (!actorId || !(actorId->isNull() || actorId->isInt()))
+        return bad(where + ": actor_id must be an integer or null");
     if (actorId->isInt()) r.actorId = actorId->asInt();
-    for (auto [key, field] : {std::pair{"entity_id", &r.entityId}, std::pair{"before", &r.beforeJson},
-                              std::pair{"after", &r.afterJson}}) {
+    for (auto [key, field] :
+         {std::pair{"entity_id", &r.entityId}, std::pair{"before", &r.beforeJson},
+          std::pair{"after", &r.afterJson}}) {
         const json::Value* v = doc->find(key);
         if (!v || !(v->isNull() || v->isString()))
             return bad(where + ": " + std::string(key) + " must be a string or null");
@@ -632,7 +650,8 @@ Result<AuditHead> parseAuditHead(std::string_view text) {
     const auto colon = text.find(':');
     AuditHead h;
     if (colon == std::string_view::npos || colon == 0)
-        return makeError(Errc::Usage, "an audit head is SEQ:HASH (as microscape-pack audit prints it)");
+        return makeError(Errc::Usage,
+                         "an audit head is SEQ:HASH (as microscape-pack audit prints it)");
     std::int64_t seq = 0;
     for (char c : text.substr(0, colon)) {
         if (c < '0' || c > '9' || seq > 1'000'000'000'000'000LL)
@@ -641,7 +660,8 @@ Result<AuditHead> parseAuditHead(std::string_view text) {
     }
     h.seq = seq;
     h.hash = std::string(text.substr(colon + 1));
-    if (!crypto::isSha256Hex(h.hash)) return makeError(Errc::Usage, "an audit head is SEQ:HASH; HASH is 64 hex digits");
+    if (!crypto::isSha256Hex(h.hash))
+        return makeError(Errc::Usage, "an audit head is SEQ:HASH; HASH is 64 hex digits");
     return h;
 }
 
@@ -657,7 +677,8 @@ void AuditChainCheck::add(const AuditRow& row) {
     ++rows_;
     const std::string at = "audit log seq " + std::to_string(row.seq) + ": ";
     if (auditRowHash(row) != row.hash)
-        fail("audit_hash", at + "the row does not match its hash (it was changed after it was written)");
+        fail("audit_hash",
+             at + "the row does not match its hash (it was changed after it was written)");
     if (row.seq <= lastSeq_) {
         fail("audit_out_of_order", at + "comes after seq " + std::to_string(lastSeq_));
         return;
@@ -679,19 +700,22 @@ void AuditChainCheck::add(const AuditRow& row) {
 std::vector<Failure> AuditChainCheck::finish(const AuditHead& head) {
     const auto& pinned = pinned_;
     if (lastSeq_ != head.seq || lastHash_ != head.hash)
-        fail("audit_head", "the audit log ends at seq " + std::to_string(lastSeq_) + " (" + lastHash_.substr(0, 16) +
-                               "), export.json names seq " + std::to_string(head.seq) + " (" +
-                               head.hash.substr(0, 16) + "): rows were deleted from its end or changed");
+        fail("audit_head", "the audit log ends at seq " + std::to_string(lastSeq_) + " (" +
+                               lastHash_.substr(0, 16) + "), export.json names seq " +
+                               std::to_string(head.seq) + " (" + head.hash.substr(0, 16) +
+                               "): rows were deleted from its end or changed");
     if (pinned && pinned->seq > 0) {
         if (!pinnedFound_)
             fail("audit_pin", "the audit log has no row seq " + std::to_string(pinned->seq) +
                                   ", the head of an earlier export: rows were deleted");
         else if (*pinnedFound_ != pinned->hash)
-            fail("audit_pin", "audit log seq " + std::to_string(pinned->seq) +
-                                  " differs from the head of an earlier export: the log was rewritten");
+            fail("audit_pin",
+                 "audit log seq " + std::to_string(pinned->seq) +
+                     " differs from the head of an earlier export: the log was rewritten");
     }
     if (dropped_)
-        failures_.push_back({"", "audit_more", std::to_string(dropped_) + " more audit log failures not listed"});
+        failures_.push_back(
+            {"", "audit_more", std::to_string(dropped_) + " more audit log failures not listed"});
     return std::move(failures_);
 }
 
@@ -704,15 +728,18 @@ std::string keysBytes(const std::vector<PlayerEntry>& players) { return json::ca
 std::string mediaBytes(const std::vector<MediaName>& media) { return json::canonical(mediaJson(media)); }
 
 Status writeExport(tar::ByteSink& sink, ExportManifest m, const std::vector<PlayerEntry>& players,
-                   const std::vector<MediaName>& media, const std::map<std::string, PlayerEvidence>& evidence,
-                   const crypto::PrivateKey& controllerKey, const std::vector<AuditRow>& auditRows) {
+                   const std::vector<MediaName>& media,
+                   const std::map<std::string, PlayerEvidence>& evidence,
+                   const crypto::PrivateKey& controllerKey,
+                   const std::vector<AuditRow>& auditRows) {
     std::vector<std::pair<std::string, std::string>> files;
     files.emplace_back(std::string(kKeysName), json::canonical(keysJson(players)));
     files.emplace_back(std::string(kMediaName), json::canonical(mediaJson(media)));
     std::string audit;
     for (const auto& r : auditRows) audit += auditLineBytes(r) + "\n";
     files.emplace_back(std::string(kAuditLogName), std::move(audit));
-    m.auditHead = auditRows.empty() ? AuditHead{} : AuditHead{auditRows.back().seq, auditRows.back().hash};
+    m.auditHead =
+        auditRows.empty() ? AuditHead{} : AuditHead{auditRows.back().seq, auditRows.back().hash};
     for (const auto& [id, ev] : evidence) {
         if (!manifest::isValidId(id)) return bad("bad player id '" + id + "'");
         std::string recs, cps;
@@ -748,7 +775,8 @@ Result<Export> readExport(tar::ByteSource& source) {
         if (h.name == kExportSigName) limit = 4096;
         if (playerFile(h.name).first.size() || h.name == kAuditLogName) limit = kMaxPlayerFileBytes;
         bool known = h.name == kExportName || h.name == kExportSigName || h.name == kKeysName ||
-                     h.name == kMediaName || h.name == kAuditLogName || !playerFile(h.name).first.empty();
+                     h.name == kMediaName || h.name == kAuditLogName ||
+                     !playerFile(h.name).first.empty();
         if (!known) return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "' in the export");
         auto data = tar::readEntry(reader, h, limit);
         if (!data) return data.error();
@@ -799,19 +827,21 @@ Result<Export> readExport(tar::ByteSource& source) {
             std::size_t lineNo = 0;
             for (auto line : lines(data)) {
                 ++lineNo;
-                auto row = line.size() > kMaxAuditLineBytes
-                               ? Result<AuditRow>(bad("an audit log row is longer than " +
-                                                      std::to_string(kMaxAuditLineBytes) + " bytes"))
-                               : parseAuditLine(line);
+                auto row =
+                    line.size() > kMaxAuditLineBytes
+                        ? Result<AuditRow>(bad("an audit log row is longer than " +
+                                               std::to_string(kMaxAuditLineBytes) + " bytes"))
+                        : parseAuditLine(line);
                 if (!row) {
-                    e.readProblems.push_back("bad_audit_row: " + name + " line " + std::to_string(lineNo) + ": " +
-                                             row.error().str());
+                    e.readProblems.push_back("bad_audit_row: " + name + " line " +
+                                             std::to_string(lineNo) + ": " + row.error().str());
                     continue;
                 }
                 e.auditRows.push_back(std::move(*row));
             }
             if (!data.empty() && data.back() != '\n')
-                e.readProblems.push_back("truncated_file: " + name + " does not end with a newline");
+                e.readProblems.push_back("truncated_file: " + name +
+                                         " does not end with a newline");
             continue;
         }
         auto [id, isRecords] = playerFile(name);
@@ -861,13 +891,16 @@ AuditResult verify(const Export& e, const VerifyOptions& options) {
         auditLog.rows = check.rows();
         auditLog.failures = check.finish(e.manifest.auditHead.value_or(AuditHead{}));
     }
-    return assemble(e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players, evidenceIds, options, {},
-                    auditLog, [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out, Rows& rows) {
+    return assemble(e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players,
+                    evidenceIds, options, {}, auditLog,
+                    [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out,
+                        Rows& rows) {
                         const auto& ev = e.evidence.at(p.playerId);
                         out.records += ev.records.size();
                         out.checkpoints += ev.checkpoints.size();
                         auto report = pop::verifyChain(p.playerId, ev.records, ev.checkpoints, key);
-                        for (const auto& f : report.findings) out.failures.push_back(chainFailure(p.playerId, f));
+                        for (const auto& f : report.findings)
+                            out.failures.push_back(chainFailure(p.playerId, f));
                         for (const auto& r : ev.records)
                             if (startsBeforeEnrolment(r, p)) {
                                 out.failures.push_back({p.playerId, "before_enrolment", beforeEnrolmentMessage(r)});

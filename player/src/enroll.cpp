@@ -50,11 +50,15 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
     if (!req.pin.empty()) {
         if (req.pin.rfind("sha256:", 0) != 0 || req.pin.size() != 7 + 64 ||
             req.pin.find_first_not_of("0123456789abcdefABCDEF", 7) != std::string::npos)
-            return makeError(Errc::Usage, "--pin must be sha256:<64 hex digits> (the command from the console has it)");
+            return makeError(
+                Errc::Usage,
+                "--pin must be sha256:<64 hex digits> (the command from the console has it)");
         pinHex = Poco::toLower(req.pin.substr(7));
     } else if (!req.noPin) {
-        return makeError(Errc::Usage, "--pin sha256:<hex> is required (copy the whole command from the console); "
-                                      "--no-pin enrols without checking who answers");
+        return makeError(
+            Errc::Usage,
+            "--pin sha256:<hex> is required (copy the whole command from the console); "
+            "--no-pin enrols without checking who answers");
     }
     if (req.width.has_value() != req.height.has_value())
         return makeError(Errc::Usage, "--width and --height go together (the screen's resolution, e.g. 1920 and 540)");
@@ -145,14 +149,18 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
     auto content = crypto::PublicKey::fromPem(key->asString());
     if (!content) return content.error();
     if (!pinHex.empty() && content->id() != pinHex)
-        return makeError(Errc::BadKey, "REFUSED: the controller at " + req.controllerHttp +
-                                           " answered with content key sha256:" + content->id() + ", not the pinned " +
-                                           req.pin + " (wrong address or someone in between); nothing was written");
+        return makeError(Errc::BadKey,
+                         "REFUSED: the controller at " + req.controllerHttp +
+                             " answered with content key sha256:" + content->id() +
+                             ", not the pinned " + req.pin +
+                             " (wrong address or someone in between); nothing was written");
     auto port = hub->find("port");
     auto serverKey = hub->find("curveServerKey");
     if (!serverKey || !serverKey->isString() || serverKey->asString().size() != 40)
-        return makeError(Errc::BadJson, "REFUSED: the controller's answer has no CURVE server key (hub.curveServerKey); "
-                                        "an unencrypted hub link is not accepted; nothing was written");
+        return makeError(
+            Errc::BadJson,
+            "REFUSED: the controller's answer has no CURVE server key (hub.curveServerKey); "
+            "an unencrypted hub link is not accepted; nothing was written");
 
     PlayerConfig c;
     c.dataDir = dir;
@@ -170,7 +178,9 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
 
     // Every check passed: now write.
     fs::create_directories(dir / "keys", ec);
-    if (ec) return makeError(Errc::Io, "cannot create " + (dir / "keys").string() + ": " + ec.message());
+    if (ec)
+        return makeError(Errc::Io,
+                         "cannot create " + (dir / "keys").string() + ": " + ec.message());
     ::chmod((dir / "keys").c_str(), 0700);
     if (newIdentity) MS_TRY(identity->save(idPath.string()));
     if (newCurve) MS_TRY(writeFileMode(secPath, curveSecret + "\n", 0600));

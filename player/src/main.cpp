@@ -44,10 +44,13 @@ namespace {
 
 const char* kUsage =
     "usage:\n"
-    "  microscape-player enroll --controller-http URL --token TOKEN --pin sha256:HEX --data-dir DIR\n"
+    "  microscape-player enroll --controller-http URL --token TOKEN --pin sha256:HEX --data-dir "
+    "DIR\n"
     "                           [--no-pin (instead of --pin: trust whoever answers)]\n"
-    "                           [--name NAME] [--width W --height H] [--hub-endpoint tcp://HOST:PORT]\n"
-    "  microscape-player run    [--config FILE.properties] [--data-dir DIR] [--display | --headless]\n"
+    "                           [--name NAME] [--width W --height H] [--hub-endpoint "
+    "tcp://HOST:PORT]\n"
+    "  microscape-player run    [--config FILE.properties] [--data-dir DIR] [--display | "
+    "--headless]\n"
     "                           [--width W --height H] [--import-dir DIR] [--preview FILE.png]\n"
     "                           [--log-level LEVEL] [--no-playback]\n"
     "  microscape-player import (--data-dir DIR | --config FILE) BUNDLE.tar\n"
@@ -111,7 +114,8 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
             a.command = "--help";
             return true;
         }
-        if (s == "--no-playback" || s == "--display" || s == "--headless" || s == "--no-pin") {  // flags without a value
+        if (s == "--no-playback" || s == "--display" || s == "--headless" ||
+            s == "--no-pin") {  // flags without a value
             a.opts[s.substr(2)] = "1";
         } else if (s.rfind("--", 0) == 0) {
             if (i + 1 >= argc) {
@@ -146,11 +150,16 @@ int cmdEnroll(const Args& a) {
     if (a.opts.count("pin")) r.pin = a.opts.at("pin");
     r.noPin = a.opts.count("no-pin") > 0;
     if (r.pin.empty() && !r.noPin)
-        return fail("enroll needs --pin sha256:HEX (copy the whole command from the console), or --no-pin to trust "
-                    "whoever answers\n" + std::string(kUsage), 2);
+        return fail(
+            "enroll needs --pin sha256:HEX (copy the whole command from the console), or --no-pin "
+            "to trust "
+            "whoever answers\n" +
+                std::string(kUsage),
+            2);
     if (!r.pin.empty() && r.noPin) return fail("enroll: give --pin or --no-pin, not both", 2);
     if (r.noPin)
-        std::cerr << "warning: enrolling with --no-pin: the controller's identity is not checked; anyone on the path "
+        std::cerr << "warning: enrolling with --no-pin: the controller's identity is not checked; "
+                     "anyone on the path "
                      "can take over this screen\n";
     for (auto [flag, out] : {std::pair{"width", &r.width}, std::pair{"height", &r.height}}) {
         if (!a.opts.count(flag)) continue;

@@ -84,8 +84,9 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     const auto out = dir.path / "out.txt";
     // Started with the usual umask 022, as by hand: the data directory is still
     // owner-only and the database not readable by others (they were 0755 and 0644).
-    std::string cmd = "umask 022; " + std::string(MICROSCAPE_CONTROLLER_BIN) + " --data-dir " + (dir.path / "d").string() +
-                      " --http-port 0 --zmq-port 0 > " + out.string() + " 2>&1 & echo $!";
+    std::string cmd = "umask 022; " + std::string(MICROSCAPE_CONTROLLER_BIN) + " --data-dir " +
+                      (dir.path / "d").string() + " --http-port 0 --zmq-port 0 > " + out.string() +
+                      " 2>&1 & echo $!";
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p);
     char buf[64] = {};

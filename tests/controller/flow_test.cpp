@@ -167,12 +167,15 @@ TEST_CASE("full flow: a garage-entrance screen gets exactly the garage playlists
         INFO(byLength.body);
         REQUIRE(byLength.status == 201);
         CHECK(byLength.json()->getValue<bool>("active"));
-        const auto startsAt = microscape::timeutil::parseIso8601(byLength.json()->getValue<std::string>("startsAt"));
-        const auto expiresAt = microscape::timeutil::parseIso8601(byLength.json()->getValue<std::string>("expiresAt"));
+        const auto startsAt =
+            microscape::timeutil::parseIso8601(byLength.json()->getValue<std::string>("startsAt"));
+        const auto expiresAt =
+            microscape::timeutil::parseIso8601(byLength.json()->getValue<std::string>("expiresAt"));
         REQUIRE(startsAt);
         REQUIRE(expiresAt);
         CHECK(*expiresAt - *startsAt == 600000);
-        CHECK(ed.post("/api/v1/takeovers", head + R"("durationSeconds":600,"expiresAt":")" + inAnHour() + R"("})")
+        CHECK(ed.post("/api/v1/takeovers",
+                      head + R"("durationSeconds":600,"expiresAt":")" + inAnHour() + R"("})")
                   .status == 422);
         CHECK(ed.post("/api/v1/takeovers", head + R"("durationSeconds":0})").status == 422);
         CHECK(ed.post("/api/v1/takeovers", head + R"("durationSeconds":604801})").status == 422);

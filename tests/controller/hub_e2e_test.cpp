@@ -39,8 +39,9 @@ std::string tokenFor(Client& admin, std::string* pin = nullptr) {
 std::string enrolCli(TestServer& srv, Client& admin, const fs::path& dir) {
     std::string pin;
     const std::string token = tokenFor(admin, &pin);
-    auto r = runProcess({playerBin(), "enroll", "--controller-http", "http://127.0.0.1:" + std::to_string(srv.port()),
-                         "--token", token, "--pin", pin, "--data-dir", dir.string()});
+    auto r = runProcess({playerBin(), "enroll", "--controller-http",
+                         "http://127.0.0.1:" + std::to_string(srv.port()), "--token", token,
+                         "--pin", pin, "--data-dir", dir.string()});
     INFO(r.out << r.err);
     REQUIRE(r.exitCode == 0);
     auto cfg = microscape::json::parse(readFile(dir / "player.json"));
@@ -95,8 +96,8 @@ TEST_CASE("three players enrol, hold the verified bundle within seconds and ride
         CHECK(cfg->find("curve")->asBool());
         CHECK(cfg->find("curve_server_key")->asString().size() == 40);
         auto again = runProcess({playerBin(), "enroll", "--controller-http",
-                                 "http://127.0.0.1:" + std::to_string(srv.port()), "--token", "enr_x", "--no-pin",
-                                 "--data-dir", dirs[0].string()});
+                                 "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
+                                 "enr_x", "--no-pin", "--data-dir", dirs[0].string()});
         CHECK(again.exitCode != 0);
     }
     std::vector<std::unique_ptr<microscape::testing::SpawnedProcess>> procs;

@@ -71,8 +71,8 @@ struct RawPlayer {
     void send(const wire::Envelope& e) {
         auto frames = wire::encode(e);
         for (std::size_t i = 0; i < frames.size(); ++i)
-            if (!sock.send(zmq::buffer(frames[i]),
-                           i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none))
+            if (!sock.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore
+                                                                         : zmq::send_flags::none))
                 return;  // timed out: not delivered (only the first frame can time out)
     }
     void hello(const std::string& id) {
@@ -355,14 +355,16 @@ TEST_CASE(
         auto m = p.recv(2000);
         if (m && m->type == wire::Type::ProofsAck)
             done = wire::parseProofsAck(*m)->seq == 35;
-        else if (auto late = p.recv(500, wire::Type::ProofsAck))  // wait for a late ack before sending again
+        else if (auto late = p.recv(
+                     500, wire::Type::ProofsAck))  // wait for a late ack before sending again
             done = wire::parseProofsAck(*late)->seq == 35;
     }
     CHECK(done);
     CHECK(storedCount(dbFile, pp.hub.id) == 35);
     // No gap, duplicate or broken link from the refused batches (the simulated
     // plays name media this player was never sent: media_not_sent is expected).
-    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE code <> 'media_not_sent'") == 0);
+    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE code <> 'media_not_sent'") ==
+          0);
 }
 
 TEST_CASE("the disk guard pauses ingest with nothing lost, and ingest resumes when there is room",

@@ -139,6 +139,9 @@ TEST_CASE("a screen preview is its latest screenshot asked for through the hub a
     // what stat() reports, for the controller as for this test).
     const auto readBack = std::chrono::file_clock::to_sys(fs::last_write_time(file));
     CHECK(stored.headers["x-preview-taken-at"] ==
-          microscape::timeutil::formatUtc(std::chrono::duration_cast<std::chrono::milliseconds>(readBack.time_since_epoch()).count()));
-    if (!std::getenv("FAKETIME")) CHECK(stored.headers["x-preview-taken-at"] == "2026-01-02T00:00:00Z");
+          microscape::timeutil::formatUtc(
+              std::chrono::duration_cast<std::chrono::milliseconds>(readBack.time_since_epoch())
+                  .count()));
+    if (!std::getenv("FAKETIME"))
+        CHECK(stored.headers["x-preview-taken-at"] == "2026-01-02T00:00:00Z");
 }

@@ -46,7 +46,8 @@ void TestServer::restartAfter(int downMs) {
     restart();
 }
 
-void TestServer::restartWith(const std::function<void(microscape::controller::ControllerConfig&)>& tweak) {
+void TestServer::restartWith(
+    const std::function<void(microscape::controller::ControllerConfig&)>& tweak) {
     if (server_) {
         config_.httpPort = server_->httpPort();
         config_.zmqPort = server_->zmqPort();
@@ -169,8 +170,8 @@ Client TestServer::admin() const {
     return c;
 }
 
-Client TestServer::userClient(const std::string& name, const std::string& role, const std::string& department,
-                              bool fleetWide) {
+Client TestServer::userClient(const std::string& name, const std::string& role,
+                              const std::string& department, bool fleetWide) {
     Client a = admin();
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("username", name);
@@ -280,10 +281,16 @@ std::string enrolScreen(TestServer& srv, Client& admin, const fs::path& dir, con
                         const std::vector<std::string>& extraArgs) {
     auto t = admin.post("/api/v1/enrollment-tokens", tokenBody);
     REQUIRE(t.status == 201);
-    std::vector<std::string> args{playerBin(), "enroll", "--controller-http",
-                                  "http://127.0.0.1:" + std::to_string(srv.port()), "--token",
-                                  t.json()->getValue<std::string>("token"), "--pin",
-                                  t.json()->getValue<std::string>("pin"), "--data-dir", dir.string()};
+    std::vector<std::string> args{playerBin(),
+                                  "enroll",
+                                  "--controller-http",
+                                  "http://127.0.0.1:" + std::to_string(srv.port()),
+                                  "--token",
+                                  t.json()->getValue<std::string>("token"),
+                                  "--pin",
+                                  t.json()->getValue<std::string>("pin"),
+                                  "--data-dir",
+                                  dir.string()};
     args.insert(args.end(), extraArgs.begin(), extraArgs.end());
     auto r = microscape::testing::runProcess(args);
     INFO(r.out << r.err);

@@ -83,8 +83,8 @@ public:
     // Creates a user (as admin) and returns a logged-in cookie client for it. Users
     // get the fleetWide right unless told otherwise: most scenarios have an editor
     // schedule for the whole fleet (tests/controller/scoping_test.cpp covers the rule).
-    Client userClient(const std::string& name, const std::string& role, const std::string& department = "",
-                      bool fleetWide = true);
+    Client userClient(const std::string& name, const std::string& role,
+                      const std::string& department = "", bool fleetWide = true);
     const microscape::controller::ControllerConfig& config() const { return config_; }
     // Moves the server's clock (not the machine's) forward.
     void advanceClock(std::int64_t ms) { clockOffsetMs_ += ms; }

@@ -232,7 +232,7 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
     for (const auto& c : cases) {
         std::vector<std::string> args{MICROSCAPE_PLAYER_BIN, "enroll",  "--controller-http",
                                       "http://127.0.0.1:9",  "--token", "enr_x",
-                                      "--data-dir",          dir, "--no-pin"};
+                                      "--data-dir",          dir,       "--no-pin"};
         args.insert(args.end(), c.size.begin(), c.size.end());
         auto r = microscape::testing::runProcess(args);
         INFO(r.err);

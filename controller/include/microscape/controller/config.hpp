@@ -21,10 +21,11 @@ struct ControllerConfig {
     // http.bind / http.port: where the HTTP API listens; port 0 picks a free port.
     std::string httpBind = "127.0.0.1";
     int httpPort = 8080;
-    // http.publicUrl: how screens reach this controller (http[s]://HOST[:PORT], no path); used in the
-    // enrol command of POST /api/v1/enrollment-tokens. Empty: http://<http.bind>:<bound port>.
+    // http.publicUrl: how screens reach this controller (http[s]://HOST[:PORT], no path); used in
+    // the enrol command of POST /api/v1/enrollment-tokens. Empty: http://<http.bind>:<bound port>.
     std::string publicUrl;
-    int httpThreads = 32;              // http.threads: worker threads (keep above http.maxConnectionsPerAddress)
+    int httpThreads =
+        32;  // http.threads: worker threads (keep above http.maxConnectionsPerAddress)
     std::size_t maxJsonBytes = 1 << 20;  // http.maxJsonBytes: cap for JSON request bodies
     bool secureCookies = false;        // http.secureCookies: add Secure (set behind TLS)
     // http.webRoot: the web console's files; empty = found at start (beside the binary,
@@ -39,8 +40,8 @@ struct ControllerConfig {
     int zmqHeartbeatMs = 5000;         // zmq.heartbeatMs: hub heartbeat; 3 silent intervals = offline
     std::uint64_t maxUploadBytes = 2ull << 30;  // media.maxUploadBytes
     int pbkdf2Iterations = 210000;     // auth.pbkdf2Iterations (new hashes)
-    int sessionTtlSeconds = 12 * 3600; // auth.sessionTtlSeconds: absolute session lifetime
-    int sessionIdleSeconds = 30 * 60;  // auth.sessionIdleSeconds: a session unused this long ends
+    int sessionTtlSeconds = 12 * 3600;  // auth.sessionTtlSeconds: absolute session lifetime
+    int sessionIdleSeconds = 30 * 60;   // auth.sessionIdleSeconds: a session unused this long ends
     // Password policy for new passwords (creation, reset, change): at least
     // auth.passwordMinLength characters (8..128) from at least auth.passwordMinClasses
     // (1..4) of the classes lower-case, upper-case, digit, other.
@@ -49,10 +50,14 @@ struct ControllerConfig {
     int maxEnrollTokenTtlSeconds = 7 * 24 * 3600;  // enroll.maxTokenTtlSeconds
     int compileHorizonDays = 14;       // compile.horizonDays: schedule days per manifest
     // Hostile clients (docs/controller-api.md, "Connection limits"):
-    int httpHeaderTimeoutMs = 5000;     // http.headerTimeoutMs: request line + headers must arrive within this
-    int httpBodyIdleTimeoutMs = 15000;  // http.bodyIdleTimeoutMs: a body read or response write stalled this long fails
-    int httpKeepAliveIdleMs = 2000;     // http.keepAliveIdleMs: an idle keep-alive connection is closed after this
-    int httpMaxConnectionsPerAddress = 16;  // http.maxConnectionsPerAddress: more get 503 (a proxy is one address)
+    int httpHeaderTimeoutMs =
+        5000;  // http.headerTimeoutMs: request line + headers must arrive within this
+    int httpBodyIdleTimeoutMs =
+        15000;  // http.bodyIdleTimeoutMs: a body read or response write stalled this long fails
+    int httpKeepAliveIdleMs =
+        2000;  // http.keepAliveIdleMs: an idle keep-alive connection is closed after this
+    int httpMaxConnectionsPerAddress =
+        16;  // http.maxConnectionsPerAddress: more get 503 (a proxy is one address)
     // zmq.proofsPerMinute: PROOFS batches one player may send a minute (0: no limit).
     int zmqProofsPerMinute = 120;
     // zmq.minFreeDiskBytes: proof-of-play ingest pauses while the data directory's

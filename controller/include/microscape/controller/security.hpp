@@ -25,7 +25,8 @@ const std::string& dummyPasswordHash(int iterations);
 // The password policy (auth.passwordMinLength, auth.passwordMinClasses): length in
 // characters (UTF-8 code points) and character classes among lower-case, upper-case,
 // digit and other. Returns why a password is refused (English and zh-CN), or nothing.
-std::optional<std::string> passwordPolicyViolation(std::string_view password, int minLength, int minClasses);
+std::optional<std::string> passwordPolicyViolation(std::string_view password, int minLength,
+                                                   int minClasses);
 
 // A request-supplied value made safe to put in one log line or audit field:
 // control characters (C0, DEL, C1, U+2028/U+2029), backslashes and invalid UTF-8

@@ -42,7 +42,8 @@ function previewCell(p) {
   let loading = false;
   function showAge() {
     if (!takenAt) return;
-    const seconds = statedAge !== null ? statedAge + (performance.now() - readAt) / 1000 : (Date.now() - takenAt) / 1000;
+    const seconds = statedAge !== null ? statedAge + (performance.now() - readAt) / 1000 :
+                                         (Date.now() - takenAt) / 1000;
     age.textContent = `${p.online ? '' : `${t('fleet.offline')} · `}${ageText(seconds)}`;
     age.title = fmtDateTime(new Date(takenAt).toISOString());
   }
@@ -60,7 +61,8 @@ function previewCell(p) {
         const at = Date.parse(r.headers.get('X-Preview-Taken-At') || '');
         takenAt = Number.isNaN(at) ? Date.now() : at;
         const stated = Number(r.headers.get('X-Preview-Age-Seconds'));
-        statedAge = r.headers.has('X-Preview-Age-Seconds') && Number.isFinite(stated) ? stated : null;
+        statedAge =
+            r.headers.has('X-Preview-Age-Seconds') && Number.isFinite(stated) ? stated : null;
         readAt = performance.now();
         button.hidden = false;
         img.hidden = false;

@@ -33,7 +33,7 @@ inline constexpr std::string_view kMediaName = "media.json";
 constexpr std::size_t kMaxJsonBytes = 64u << 20;            // export.json, keys.json, media.json
 constexpr std::uint64_t kMaxPlayerFileBytes = 4ull << 30;   // one player's records or checkpoints
 constexpr std::size_t kMaxPlayers = 100000;
-constexpr std::size_t kMaxAuditLineBytes = 1u << 20;       // one audit log row in audit.jsonl
+constexpr std::size_t kMaxAuditLineBytes = 1u << 20;  // one audit log row in audit.jsonl
 
 // One row of the controller's audit log (who changed what), hash-chained like
 // proof of play (docs/audit-export.md): hash is the SHA-256 of auditRowBytes,
@@ -82,13 +82,14 @@ struct Failure;
 // deleted from the end, or the log differs from what was signed), audit_pin
 // (an earlier head the auditor kept is not in the log: it was rewritten).
 class AuditChainCheck {
-public:
-    explicit AuditChainCheck(std::optional<AuditHead> pinned = std::nullopt) : pinned_(std::move(pinned)) {}
+  public:
+    explicit AuditChainCheck(std::optional<AuditHead> pinned = std::nullopt)
+        : pinned_(std::move(pinned)) {}
     void add(const AuditRow& row);
     std::vector<Failure> finish(const AuditHead& head);
     std::int64_t rows() const { return rows_; }
 
-private:
+  private:
     void fail(std::string code, std::string message);
     std::int64_t rows_ = 0;
     std::int64_t lastSeq_ = 0;
@@ -172,9 +173,11 @@ std::string mediaBytes(const std::vector<MediaName>& media);
 // Writes a complete export (signing export.json with the controller key).
 // Records and checkpoints must be in seq order. Errors: Io, BadManifest.
 // auditRows: the controller's audit log in seq order (its head goes into export.json).
-Status writeExport(tar::ByteSink& sink, ExportManifest manifest, const std::vector<PlayerEntry>& players,
-                   const std::vector<MediaName>& media, const std::map<std::string, PlayerEvidence>& evidence,
-                   const crypto::PrivateKey& controllerKey, const std::vector<AuditRow>& auditRows = {});
+Status writeExport(tar::ByteSink& sink, ExportManifest manifest,
+                   const std::vector<PlayerEntry>& players, const std::vector<MediaName>& media,
+                   const std::map<std::string, PlayerEvidence>& evidence,
+                   const crypto::PrivateKey& controllerKey,
+                   const std::vector<AuditRow>& auditRows = {});
 
 // Reads an export tar. Structural errors (not a tar, a missing or unparsable
 // export.json/keys.json, unexpected entries) stop the reading: Errors: tar
@@ -219,7 +222,7 @@ struct AuditResult {
     std::size_t records = 0;
     std::size_t checkpoints = 0;
     bool signatureChecked = false;
-    bool auditChecked = false;     // the export holds an audit log (format 2)
+    bool auditChecked = false;  // the export holds an audit log (format 2)
     std::int64_t auditRows = 0;
     bool ok() const { return failures.empty(); }
 };
