@@ -215,41 +215,34 @@ Status streamExport(Db& db, const ExportPlan& plan, const crypto::PrivateKey& co
     MS_TRY(w.add(audit::kExportSigName, controllerKey.sign(manifestBytes), mtime));
     MS_TRY(w.add(audit::kKeysName, plan.keysJson, mtime));
     MS_TRY(w.add(audit::kMediaName, plan.mediaJson, mtime));
+    // One entry streamed from the store: its lines, each with a newline, must
+    // hash to what export.json (signed above) says.
+    auto streamEntry = [&](const audit::FileEntry& f, auto&& forEachLineOf) -> Status {
+        MS_TRY(w.begin(f.name, f.sizeBytes, mtime));
+        HashingWriter out(w);
+        Status st;  // the first write error, if any
+        forEachLineOf([&](std::string_view line) {
+            if (!st) return;
+            st = out.add(line);
+            if (st) st = out.add("\n");
+        });
+        if (st) st = out.flush();
+        if (!st) return st;
+        if (out.hex() != f.sha256)
+            return makeError(Errc::Internal, f.name + " changed while the export was streamed");
+        MS_TRY(w.end());  // Usage if the size changed: also fatal
+        return {};
+    };
     std::size_t fileIndex = 3;  // after keys.json, media.json and audit.jsonl
     try {
-        {
-            const audit::FileEntry& f = m.files.at(2);
-            MS_TRY(w.begin(f.name, f.sizeBytes, mtime));
-            HashingWriter out(w);
-            Status st;
-            forEachAuditLine(db, m.auditHead->seq, [&](std::string_view line) {
-                if (!st) return;
-                st = out.add(line);
-                if (st) st = out.add("\n");
-            });
-            if (st) st = out.flush();
-            if (!st) return st;
-            if (out.hex() != f.sha256)
-                return makeError(Errc::Internal, f.name + " changed while the export was streamed");
-            MS_TRY(w.end());
-        }
+        MS_TRY(streamEntry(m.files.at(2),
+                           [&](auto&& onLine) { forEachAuditLine(db, m.auditHead->seq, onLine); }));
         for (const auto& id : plan.playersWithEvidence) {
             for (bool records : {true, false}) {
-                const audit::FileEntry& f = m.files.at(fileIndex++);
-                MS_TRY(w.begin(f.name, f.sizeBytes, mtime));
-                HashingWriter out(w);
-                Status st;  // the first write error, if any
-                forEachLine(db, records, id, records ? plan.maxRecordRowid : plan.maxCheckpointRowid,
-                            [&](std::string_view line) {
-                                if (!st) return;
-                                st = out.add(line);
-                                if (st) st = out.add("\n");
-                            });
-                if (st) st = out.flush();
-                if (!st) return st;
-                if (out.hex() != f.sha256)
-                    return makeError(Errc::Internal, f.name + " changed while the export was streamed");
-                MS_TRY(w.end());  // Usage if the size changed: also fatal
+                MS_TRY(streamEntry(m.files.at(fileIndex++), [&](auto&& onLine) {
+                    forEachLine(db, records, id,
+                                records ? plan.maxRecordRowid : plan.maxCheckpointRowid, onLine);
+                }));
             }
         }
     } catch (const std::exception& e) {
