@@ -6,6 +6,7 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Nullable.h>
 
+#include "microscape/pack/file_io.hpp"
 #include "migrations.hpp"
 
 namespace microscape::controller {
@@ -103,6 +104,8 @@ std::int64_t DbConn::lastInsertId() { return one("SELECT last_insert_rowid()")->
 std::int64_t DbConn::changes() { return one("SELECT changes()")->i64(0); }
 
 Db::Db(const std::filesystem::path& file) {
+    // 0600 before SQLite creates it, so that its -wal and -shm files get 0600 too.
+    if (auto st = pack::restrictSqliteFiles(file.string()); !st) throw std::runtime_error(st.error().message);
     Poco::Data::SQLite::Connector::registerConnector();
     session_ = std::make_unique<Poco::Data::Session>("SQLite", file.string());
     DbConn c(*session_);

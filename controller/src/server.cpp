@@ -25,6 +25,7 @@
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
+#include "microscape/pack/file_io.hpp"
 #include "static_files.hpp"
 
 namespace microscape::controller {
@@ -213,6 +214,7 @@ Status prepareDataDir(const ControllerConfig& config) {
     std::error_code ec;
     fs::create_directories(config.dataDir, ec);
     if (ec) return makeError(Errc::Io, "cannot create data directory " + config.dataDir.string() + ": " + ec.message());
+    MS_TRY(pack::restrictDir(config.dataDir.string()));  // 0700 whatever the umask (docs/guide-operator.md)
     fs::create_directories(config.dataDir / "media", ec);
     if (ec) return makeError(Errc::Io, "cannot create " + (config.dataDir / "media").string() + ": " + ec.message());
     fs::create_directories(config.dataDir / "keys", ec);
