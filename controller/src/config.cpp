@@ -14,6 +14,7 @@ const std::set<std::string> kKnownKeys = {
     "media.maxUploadBytes", "auth.pbkdf2Iterations", "auth.sessionTtlSeconds",
     "enroll.maxTokenTtlSeconds", "compile.horizonDays", "zmq.curve", "zmq.heartbeatMs",
     "http.webRoot", "http.vendorRoot",
+    "media.probeHelper", "media.probeTimeoutSeconds",
 };
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
 
@@ -87,6 +88,8 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
             return makeError(Errc::Usage, "http.secureCookies: expected true or false, got '" + raw + "'");
         c.secureCookies = b;
     }
+    c.probeHelper = conf.getString("media.probeHelper", "");
+    MS_TRY(readIntInto(conf, "media.probeTimeoutSeconds", 1, 3600, c.probeTimeoutSeconds));
     if (c.httpPort != 0 && c.httpPort == c.zmqPort && c.httpBind == c.zmqBind)
         return makeError(Errc::Usage, "http.port and zmq.port must differ");
     return c;

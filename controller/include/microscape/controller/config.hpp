@@ -39,6 +39,10 @@ struct ControllerConfig {
     int sessionTtlSeconds = 12 * 3600; // auth.sessionTtlSeconds
     int maxEnrollTokenTtlSeconds = 7 * 24 * 3600;  // enroll.maxTokenTtlSeconds
     int compileHorizonDays = 14;       // compile.horizonDays: schedule days per manifest
+    // media.probeHelper: the program that probes each upload in a confined process
+    // (microscape-probe); empty = microscape-probe beside this program.
+    std::filesystem::path probeHelper;
+    int probeTimeoutSeconds = 20;      // media.probeTimeoutSeconds: then the probe is killed (422)
 };
 
 // Reads and validates every controller key. Unknown keys under the controller's
