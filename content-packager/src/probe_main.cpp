@@ -12,7 +12,8 @@
 //   - no new privileges; no core dumps; no files written (RLIMIT_FSIZE 0);
 //     bounded memory and CPU time;
 //   - Landlock (Linux 5.13+): reading only system files (/usr, /lib*, the few
-//     /etc files libraries need, /proc, /sys/devices/system/cpu) and the file on
+//     /etc files libraries need, its own /proc/self, /proc/cpuinfo and
+//     /proc/meminfo, /sys/devices/system/cpu) and the file on
 //     standard input; no writing or creating anywhere; with Landlock ABI 4+ no
 //     TCP; with ABI 6+ no signals to and no abstract sockets of other processes.
 // So the key files under the controller's data directory cannot be opened even
@@ -118,11 +119,14 @@ int confineFiles(int mediaFd, std::string& problem) {
         problem = std::string("Landlock ruleset refused: ") + std::strerror(errno);
         return 0;
     }
+    // /proc/self resolves to this process's own directory; other processes'
+    // entries stay out of reach (Landlock also refuses ptrace-like access).
     for (const char* dir :
-         {"/usr", "/lib", "/lib64", "/etc/fonts", "/proc", "/sys/devices/system/cpu"})
+         {"/usr", "/lib", "/lib64", "/etc/fonts", "/proc/self", "/sys/devices/system/cpu"})
         allowRead(ruleset, dir, true);
-    for (const char* file : {"/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group",
-                             "/etc/nsswitch.conf", "/dev/null", "/dev/urandom"})
+    for (const char* file :
+         {"/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
+          "/proc/cpuinfo", "/proc/meminfo", "/dev/null", "/dev/urandom"})
         allowRead(ruleset, file, false);
     // The upload itself, reopened by libvlc as /proc/self/fd/0.
     landlock_path_beneath_attr rule{};
