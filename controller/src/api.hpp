@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -68,15 +69,17 @@ private:
     std::map<std::pair<std::string, int>, Series> series_;
 };
 
-// One libvlc prober shared by the worker threads; probing is serialised because a
-// MediaProber may be used by one thread at a time.
+// Probes uploads in a separate, confined process each (probe_process.hpp), at
+// most kMaxConcurrent at a time; safe to use from any worker thread.
+// Errors: those of probeInHelper.
 class ProbeService {
 public:
-    Result<pack::MediaInfo> probe(const std::string& path);
+    static constexpr int kMaxConcurrent = 2;
+    Result<pack::MediaInfo> probe(const std::string& path, const ControllerConfig& config, Poco::Logger& log);
 
 private:
-    std::mutex mutex_;  // guards prober_
-    std::optional<pack::MediaProber> prober_;
+    std::counting_semaphore<kMaxConcurrent> slots_{kMaxConcurrent};
+    std::atomic<bool> sandboxLogged_{false};
 };
 
 class Compiler;

@@ -37,6 +37,8 @@ const std::set<std::string> kKnownKeys = {
     "zmq.proofsPerMinute",
     "zmq.minFreeDiskBytes",
     "http.publicUrl",
+    "media.probeHelper",
+    "media.probeTimeoutSeconds",
 };
 // http://host[:port] or https://host[:port]: it goes into a shell command the technician pastes.
 bool isPublicUrl(const std::string& u) {
@@ -145,6 +147,8 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
             return makeError(Errc::Usage, "http.secureCookies: expected true or false, got '" + raw + "'");
         c.secureCookies = b;
     }
+    c.probeHelper = conf.getString("media.probeHelper", "");
+    MS_TRY(readIntInto(conf, "media.probeTimeoutSeconds", 1, 3600, c.probeTimeoutSeconds));
     if (c.httpPort != 0 && c.httpPort == c.zmqPort && c.httpBind == c.zmqBind)
         return makeError(Errc::Usage, "http.port and zmq.port must differ");
     return c;

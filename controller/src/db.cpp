@@ -7,11 +7,8 @@
 #include <Poco/Logger.h>
 #include <Poco/Nullable.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "microscape/controller/repo.hpp"
+#include "microscape/pack/file_io.hpp"
 #include "migrations.hpp"
 
 namespace microscape::controller {
@@ -109,15 +106,8 @@ std::int64_t DbConn::lastInsertId() { return one("SELECT last_insert_rowid()")->
 std::int64_t DbConn::changes() { return one("SELECT changes()")->i64(0); }
 
 Db::Db(const std::filesystem::path& file) {
-    // The database holds password hashes, sessions and the evidence: owner-only
-    // whatever the umask. SQLite gives its -wal and -shm files the database
-    // file's mode, so the file is made (or set) 0600 before SQLite opens it.
-    if (const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        fd >= 0) {
-        ::fchmod(fd, 0600);
-        ::close(fd);
-    }
-    for (const char* suffix : {"-wal", "-shm"}) ::chmod((file.string() + suffix).c_str(), 0600);
+    // 0600 before SQLite creates it, so that its -wal and -shm files get 0600 too.
+    if (auto st = pack::restrictSqliteFiles(file.string()); !st) throw std::runtime_error(st.error().message);
     Poco::Data::SQLite::Connector::registerConnector();
     session_ = std::make_unique<Poco::Data::Session>("SQLite", file.string());
     DbConn c(*session_);

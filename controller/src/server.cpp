@@ -22,6 +22,7 @@
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
+#include "microscape/pack/file_io.hpp"
 #include "pop_ingest.hpp"
 #include "reports.hpp"
 #include "static_files.hpp"
@@ -243,14 +244,13 @@ Status prepareDataDir(const ControllerConfig& config) {
     std::error_code ec;
     fs::create_directories(config.dataDir, ec);
     if (ec) return makeError(Errc::Io, "cannot create data directory " + config.dataDir.string() + ": " + ec.message());
+    MS_TRY(pack::restrictDir(config.dataDir.string()));  // 0700 whatever the umask (docs/guide-operator.md)
     fs::create_directories(config.dataDir / "media", ec);
     if (ec) return makeError(Errc::Io, "cannot create " + (config.dataDir / "media").string() + ": " + ec.message());
     fs::create_directories(config.dataDir / "keys", ec);
     if (ec) return makeError(Errc::Io, "cannot create " + (config.dataDir / "keys").string() + ": " + ec.message());
-    // Owner-only whatever the umask: the database, keys and media of a deployment
-    // are for the controller's own user (docs/security.md).
-    ::chmod(config.dataDir.c_str(), 0700);
-    ::chmod((config.dataDir / "keys").c_str(), 0700);
+    // keys/ owner-only too, whatever the umask (docs/security.md).
+    MS_TRY(pack::restrictDir((config.dataDir / "keys").string()));
     if (::access(config.dataDir.c_str(), W_OK) != 0)
         return makeError(Errc::Io, "data directory " + config.dataDir.string() + " is not writable");
     return {};

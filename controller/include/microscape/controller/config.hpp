@@ -63,6 +63,10 @@ struct ControllerConfig {
     // zmq.minFreeDiskBytes: proof-of-play ingest pauses while the data directory's
     // file system has less free space than this (0: no guard).
     std::uint64_t zmqMinFreeDiskBytes = 256ull << 20;
+    // media.probeHelper: the program that probes each upload in a confined process
+    // (microscape-probe); empty = microscape-probe beside this program.
+    std::filesystem::path probeHelper;
+    int probeTimeoutSeconds = 20;      // media.probeTimeoutSeconds: then the probe is killed (422)
 };
 
 // Reads and validates every controller key. Unknown keys under the controller's
