@@ -13,7 +13,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/docs/bundle-format.md ${PROJECT_SOURCE_DIR}/
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/microscape-pack COMPONENT pack)
 
 if(TARGET microscape-controller)
-  install(TARGETS microscape-controller RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT controller)
+  install(TARGETS microscape-controller microscape-probe RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT controller)
   install(FILES ${MICROSCAPE_DEPLOY}/controller.properties DESTINATION /etc/microscape COMPONENT controller)
   install(FILES ${MICROSCAPE_DEPLOY}/systemd/microscape-controller.service
           DESTINATION /usr/lib/systemd/system COMPONENT controller)

@@ -5,6 +5,11 @@
 #   deploy/test.sh              # build in ./build and run every test
 #   BUILD_DIR=/tmp/b deploy/test.sh
 #   MICROSCAPE_SANITIZE=ON deploy/test.sh   # ASan/UBSan build
+#   MICROSCAPE_FIXED_INSTANTS=1 deploy/test.sh  # then a second pass at fixed instants
+#
+# With MICROSCAPE_FIXED_INSTANTS=1, after the suite the same tests run again with the clock moved to 23:30 and
+# 00:30 Beijing time and to a leap day (tests/deploy/fixed_instants.sh), so that
+# no test depends on when CI happens to run.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,3 +28,7 @@ if [ "${MICROSCAPE_SANITIZE:-OFF}" = "ON" ]; then
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 fi
 ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600
+if [ "${MICROSCAPE_FIXED_INSTANTS:-0}" = "1" ] && [ "${MICROSCAPE_SANITIZE:-OFF}" != "ON" ]; then
+  # (libfaketime is preloaded, which AddressSanitizer refuses: not with the sanitizers)
+  "$root/tests/deploy/fixed_instants.sh" "$build" --output-on-failure -j "$jobs" --timeout 600
+fi

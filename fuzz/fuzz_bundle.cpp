@@ -1,4 +1,4 @@
-// Fuzz target: the ustar reader, bundle::readUnverified and bundle::verify over
+// Fuzz target: the ustar reader, bundle::readUnverified, bundle::preflight and bundle::verify over
 // arbitrary bytes, as a player sees a bundle file from a USB stick. Verification
 // uses one fixed trusted key (the deterministic test key 1, which also signs
 // the seed corpus) so that mutated valid bundles get past the signature check.
@@ -111,15 +111,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto listed = bundle::readUnverified(listSource);
     if (!listed) FUZZ_CHECK(isTarError(listed.code()) || listed.code() == Errc::BadManifest);
 
+    // The import's first pass: everything but the hashes, without reading media.
+    tar::MemorySource preSource(in);
+    auto pre = bundle::preflight(preSource, options);
+    if (!pre) FUZZ_CHECK(isVerifyError(pre.code()) && pre.code() != Errc::HashMismatch);
+
     tar::MemorySource verifySource(in);
     CheckingSink sink;
     auto v = bundle::verify(verifySource, options, &sink);
     if (!v) {
+        // A bundle the first pass accepts fails the full check only on a hash.
+        if (pre) FUZZ_CHECK(v.code() == Errc::HashMismatch);
         FUZZ_CHECK(isVerifyError(v.code()));
         FUZZ_CHECK(!v.error().message.empty());
         return 0;
     }
     // Accepted: the verdict must agree with every piece checked on its own.
+    FUZZ_CHECK(pre.ok());
+    FUZZ_CHECK(pre->manifestBytes == v->manifestBytes && pre->mediaBytes == v->mediaBytes);
     FUZZ_CHECK(listed.ok());
     FUZZ_CHECK(listed->manifestBytes == v->manifestBytes);
     FUZZ_CHECK(listed->hasSignature);

@@ -53,6 +53,25 @@ Status syncDir(const std::string& dir) {
     return {};
 }
 
+Status restrictDir(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return ioError("cannot create directory", dir);
+    if (::chmod(dir.c_str(), 0700) != 0) return ioError("cannot restrict the permissions of", dir);
+    return {};
+}
+
+Status restrictSqliteFiles(const std::string& dbPath) {
+    int fd = ::open(dbPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return ioError("cannot open", dbPath);
+    const int rc = ::fchmod(fd, 0600);
+    ::close(fd);
+    if (rc != 0) return ioError("cannot restrict the permissions of", dbPath);
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+        const std::string p = dbPath + suffix;
+        if (::chmod(p.c_str(), 0600) != 0 && errno != ENOENT) return ioError("cannot restrict the permissions of", p);
+    }
+    return {};
+}
+
 Result<FileSource> FileSource::open(const std::string& path) {
     int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ioError("cannot open", path);

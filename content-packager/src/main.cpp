@@ -55,7 +55,8 @@ mode 0600) and DIR/signing.pub (SubjectPublicKeyInfo PEM). DIR is created if
 needed. Refuses to overwrite existing key files. Prints the key id (the
 SHA-256 of the 32 public key bytes, hex).
 )"},
-    {"build", R"(Usage: microscape-pack build --key KEY --version N [OPTIONS] --out BUNDLE.tar MEDIA...
+    {"build",
+     R"(Usage: microscape-pack build --key KEY --version N [OPTIONS] --out BUNDLE.tar MEDIA...
 
 Builds a signed bundle. Each media file is read once and hashed while it is
 written; its kind (image, video, audio, slogan) is detected from its content and
@@ -73,7 +74,8 @@ Options:
   --out BUNDLE.tar   output file (written atomically)
   --force            overwrite BUNDLE.tar if it exists
 )"},
-    {"verify", R"(Usage: microscape-pack verify --pub PUB [--pub PUB2 ...] [--min-version N] [--now TIME] BUNDLE.tar
+    {"verify",
+     R"(Usage: microscape-pack verify --pub PUB [--pub PUB2 ...] [--min-version N] [--now TIME] BUNDLE.tar
 
 Verifies everything: the signature under one of the given public keys, every
 media entry present with matching SHA-256 and size, no extra or duplicate
@@ -88,13 +90,15 @@ Prints the manifest as indented JSON on standard output WITHOUT verifying
 anything (a note saying so goes to standard error). Use 'verify' before
 trusting what it shows.
 )"},
-    {"extract", R"(Usage: microscape-pack extract --pub PUB [--pub PUB2 ...] [--min-version N] [--now TIME] BUNDLE.tar DIR
+    {"extract",
+     R"(Usage: microscape-pack extract --pub PUB [--pub PUB2 ...] [--min-version N] [--now TIME] BUNDLE.tar DIR
 
 Verifies the bundle exactly as 'verify' does, then writes DIR/manifest.json,
 DIR/manifest.sig and DIR/media/<sha256> (each file checked again as it is
 written). If verification fails, nothing at all is written.
 )"},
-    {"audit", R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ...] [--csv] [--zoneinfo DIR] EXPORT.tar
+    {"audit",
+     R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ...] [--audit-head SEQ:HASH] [--csv] [--zoneinfo DIR] EXPORT.tar
 
 Verifies an evidence export from the controller (GET /api/v1/audit/export)
 without trusting the controller: every file against export.json, export.sig
@@ -107,6 +111,13 @@ prints them as a table, or as CSV (UTF-8 with BOM, for Excel/WPS) with --csv.
 
 --player-key ID=PUB.pem pins a player's key obtained independently (e.g. read
 off the screen with 'microscape-player id'); the exported key must match it.
+
+The controller's audit log (who changed what) travels hash-chained in the
+export and is checked row by row: an edited row (audit_hash), deleted rows
+(audit_gap, audit_broken_link, audit_head) are reported. The head it prints
+("audit log head SEQ:HASH") is worth keeping: --audit-head SEQ:HASH with the
+head of an earlier export checks that the log still holds that row unchanged
+(audit_pin), which also catches a log rewritten from that row on.
 
 Exit 0 only if everything verifies; 1 with one line per failure on stderr
 (the counts are still printed, marked UNVERIFIED); 2 usage error.
@@ -390,8 +401,15 @@ std::string csvField(const std::string& s) {
 
 int cmdAudit(const Args& a) {
     if (a.positional.size() != 1)
-        return usage("audit", "microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem] [--csv] EXPORT.tar");
+        return usage("audit",
+                     "microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem] "
+                     "[--audit-head SEQ:HASH] [--csv] EXPORT.tar");
     audit::VerifyOptions opt;
+    if (std::string head = one(a, "audit-head"); !head.empty()) {
+        auto h = audit::parseAuditHead(head);
+        if (!h) return usage("audit", h.error().message);
+        opt.pinnedAuditHead = *h;
+    }
     if (std::string pub = one(a, "pub"); !pub.empty()) {
         auto k = crypto::PublicKey::load(pub);
         if (!k) return fail(k.error());
@@ -448,6 +466,11 @@ int cmdAudit(const Args& a) {
                   << " .. " << timeutil::formatUtc(e->manifest.toMs) << "; " << r.players << " players, " << r.records
                   << " records, " << r.checkpoints << " checkpoints; controller signature "
                   << (r.signatureChecked ? "checked" : "NOT checked (no --pub)") << "\n";
+        if (r.auditChecked && e->manifest.auditHead)
+            std::cout << "audit log: " << r.auditRows << " rows; audit log head "
+                      << e->manifest.auditHead->seq << ":" << e->manifest.auditHead->hash << "\n";
+        else
+            std::cout << "audit log: not in this export (format " << e->manifest.format << ")\n";
         std::cout << "location | date | media | completed | interrupted | failed | on-screen s\n";
         for (const auto& c : r.counts)
             std::cout << locationNames[c.locationId] << " (" << c.locationId << ") | " << c.localDate << " | "
@@ -476,14 +499,18 @@ int main(int argc, char** argv) {
                   << ")\n";
         return kOk;
     }
-    static const std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> kOptions = {
-        {"keygen", {{"out"}, {}}},
-        {"build", {{"key", "version", "expires", "target", "schedule", "bundle-id", "out"}, {"force", "takeover"}}},
-        {"verify", {{"pub", "min-version", "now"}, {}}},
-        {"inspect", {{}, {}}},
-        {"extract", {{"pub", "min-version", "now"}, {}}},
-        {"audit", {{"pub", "player-key", "zoneinfo"}, {"csv"}}},
-    };
+    static const std::map<std::string,
+                          std::pair<std::vector<std::string>, std::vector<std::string>>>
+        kOptions = {
+            {"keygen", {{"out"}, {}}},
+            {"build",
+             {{"key", "version", "expires", "target", "schedule", "bundle-id", "out"},
+              {"force", "takeover"}}},
+            {"verify", {{"pub", "min-version", "now"}, {}}},
+            {"inspect", {{}, {}}},
+            {"extract", {{"pub", "min-version", "now"}, {}}},
+            {"audit", {{"pub", "player-key", "zoneinfo", "audit-head"}, {"csv"}}},
+        };
     auto spec = kOptions.find(cmd);
     if (spec == kOptions.end()) return usage("", "unknown command '" + cmd + "'");
     auto args = parseArgs(argc, argv, 2, spec->second.first, spec->second.second);

@@ -18,20 +18,29 @@ namespace {
 
 // libvlc reads a still's size from its header alone, so a PNG or JPEG cut off
 // after its header would probe as fine; a complete file ends with its marker.
-bool stillIsComplete(const std::string& path, std::string_view mime, std::uint64_t size) {
+bool stillIsComplete(int fd, std::string_view mime, std::uint64_t size) {
     if (mime != "image/png" && mime != "image/jpeg") return true;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
     std::uint64_t tailLen = std::min<std::uint64_t>(size, 1024);
     std::string tail(tailLen, '\0');
     ssize_t n = ::pread(fd, tail.data(), tailLen, static_cast<off_t>(size - tailLen));
-    ::close(fd);
     if (n != static_cast<ssize_t>(tailLen)) return false;
     if (mime == "image/png") {
         static const std::string kIend("\x00\x00\x00\x00IEND\xAE\x42\x60\x82", 12);
         return tail.size() >= 12 && tail.compare(tail.size() - 12, 12, kIend) == 0;
     }
     return tail.find("\xFF\xD9") != std::string::npos;  // JPEG end-of-image
+}
+
+DetectedType sniffFd(int fd) {
+    char head[kMediaSniffBytes];
+    std::size_t got = 0;
+    while (got < sizeof head) {
+        ssize_t n = ::pread(fd, head + got, sizeof head - got, static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    return detectMediaKind(std::string_view(head, got));
 }
 
 // libvlc logs many harmless lines (hardware decoder probing); the prober is
@@ -57,33 +66,36 @@ MediaProber::~MediaProber() = default;
 Result<DetectedType> sniffFile(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return makeError(Errc::Io, "cannot open " + path + ": " + std::strerror(errno));
-    char head[kMediaSniffBytes];
-    std::size_t got = 0;
-    while (got < sizeof head) {
-        ssize_t n = ::read(fd, head + got, sizeof head - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += static_cast<std::size_t>(n);
-    }
+    auto t = sniffFd(fd);
     ::close(fd);
-    return detectMediaKind(std::string_view(head, got));
+    return t;
 }
 
 Result<MediaInfo> MediaProber::probe(const std::string& path, bool requireDecodable, int timeoutMs) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return makeError(Errc::Io, "cannot open " + path + ": " + std::strerror(errno));
+    auto r = probeFd(fd, path, requireDecodable, timeoutMs);
+    ::close(fd);
+    return r;
+}
+
+Result<MediaInfo> MediaProber::probeFd(int fd, const std::string& path, bool requireDecodable, int timeoutMs) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return makeError(Errc::Io, "cannot stat " + path + ": " + std::strerror(errno));
+    if (::fstat(fd, &st) != 0) return makeError(Errc::Io, "cannot stat " + path + ": " + std::strerror(errno));
     if (!S_ISREG(st.st_mode)) return makeError(Errc::BadMedia, path + " is not a regular file");
-    auto type = sniffFile(path);
-    if (!type) return type.error();
+    const auto type = sniffFd(fd);
     MediaInfo info;
-    info.kind = type->kind;
-    info.mime = std::string(type->mime);
+    info.kind = type.kind;
+    info.mime = std::string(type.mime);
     info.sizeBytes = static_cast<std::uint64_t>(st.st_size);
     if (info.kind == MediaKind::Unknown)
         return makeError(Errc::BadMedia, path + " is not a recognised image, video, audio or slogan file");
     if (info.kind == MediaKind::Text) return info;
 
-    std::unique_ptr<libvlc_media_t, void (*)(libvlc_media_t*)> media(libvlc_media_new_path(vlc_.get(), path.c_str()),
+    // libvlc's preparser skips fd:// media; the descriptor's /proc path is a
+    // local file to it (and works where the file's own path is out of reach).
+    const std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
+    std::unique_ptr<libvlc_media_t, void (*)(libvlc_media_t*)> media(libvlc_media_new_path(vlc_.get(), fdPath.c_str()),
                                                                      libvlc_media_release);
     if (!media) return makeError(Errc::Internal, "libvlc cannot open " + path);
     if (libvlc_media_parse_with_options(media.get(), libvlc_media_parse_local, timeoutMs) != 0)
@@ -122,7 +134,7 @@ Result<MediaInfo> MediaProber::probe(const std::string& path, bool requireDecoda
         if ((info.kind == MediaKind::Video || info.kind == MediaKind::Image) &&
             (!hasVideo || info.width <= 0 || info.height <= 0))
             return makeError(Errc::BadMedia, path + " has no decodable picture");
-        if (info.kind == MediaKind::Image && !stillIsComplete(path, info.mime, info.sizeBytes))
+        if (info.kind == MediaKind::Image && !stillIsComplete(fd, info.mime, info.sizeBytes))
             return makeError(Errc::BadMedia, path + " is cut off (no end-of-image marker)");
         if (info.kind == MediaKind::Audio && !hasAudio)
             return makeError(Errc::BadMedia, path + " has no decodable audio");

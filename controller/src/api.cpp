@@ -53,7 +53,11 @@ std::string Metrics::render(std::int64_t playersEnrolled, std::int64_t playersOn
       << "microscape_uploads_deduplicated_total " << uploadsDeduplicated.load() << "\n"
       << "# HELP microscape_login_failures_total Failed login attempts.\n"
          "# TYPE microscape_login_failures_total counter\n"
-      << "microscape_login_failures_total " << loginFailures.load() << "\n";
+      << "microscape_login_failures_total " << loginFailures.load() << "\n"
+      << "# HELP microscape_logins_throttled_total Login attempts refused by the failure "
+         "throttle.\n"
+         "# TYPE microscape_logins_throttled_total counter\n"
+      << "microscape_logins_throttled_total " << loginsThrottled.load() << "\n";
     std::lock_guard lock(mutex_);
     o << "# HELP microscape_http_requests_total HTTP requests by route and status.\n"
          "# TYPE microscape_http_requests_total counter\n";
@@ -348,6 +352,7 @@ Poco::JSON::Object::Ptr userJson(const User& u) {
     o->set("role", std::string(roleName(u.role)));
     o->set("department", nullableStr(u.department));
     o->set("disabled", u.disabled);
+    o->set("fleetWide", u.fleetWide);
     o->set("createdAt", isoUtc(u.createdAtMs));
     return o;
 }

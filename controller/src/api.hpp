@@ -15,14 +15,17 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/db.hpp"
+#include "microscape/controller/login_throttle.hpp"
 #include "microscape/controller/media_store.hpp"
 #include "microscape/controller/model.hpp"
 #include "microscape/pack/probe.hpp"
@@ -53,6 +56,7 @@ public:
     std::atomic<std::int64_t> uploadsDeduplicated{0};
     std::atomic<std::int64_t> bundlesCompiled{0};
     std::atomic<std::int64_t> loginFailures{0};
+    std::atomic<std::int64_t> loginsThrottled{0};
     std::string render(std::int64_t playersEnrolled, std::int64_t playersOnline) const;
 
 private:
@@ -65,15 +69,17 @@ private:
     std::map<std::pair<std::string, int>, Series> series_;
 };
 
-// One libvlc prober shared by the worker threads; probing is serialised because a
-// MediaProber may be used by one thread at a time.
+// Probes uploads in a separate, confined process each (probe_process.hpp), at
+// most kMaxConcurrent at a time; safe to use from any worker thread.
+// Errors: those of probeInHelper.
 class ProbeService {
 public:
-    Result<pack::MediaInfo> probe(const std::string& path);
+    static constexpr int kMaxConcurrent = 2;
+    Result<pack::MediaInfo> probe(const std::string& path, const ControllerConfig& config, Poco::Logger& log);
 
 private:
-    std::mutex mutex_;  // guards prober_
-    std::optional<pack::MediaProber> prober_;
+    std::counting_semaphore<kMaxConcurrent> slots_{kMaxConcurrent};
+    std::atomic<bool> sandboxLogged_{false};
 };
 
 class Compiler;
@@ -95,6 +101,8 @@ struct Services {
     std::string publicUrl;       // http.publicUrl or derived from the bind address and port
     std::string contentKeyHash;  // sha256:<hex> of the content signing key's SubjectPublicKeyInfo
     std::string tlsKeyHash;      // the same for the HTTPS key; "" when none is served or configured
+    // Login-failure state, in memory (it starts empty after a restart).
+    std::shared_ptr<LoginThrottle> loginThrottle = std::make_shared<LoginThrottle>();
 };
 
 // Strict-Transport-Security on every HTTPS response: one year.

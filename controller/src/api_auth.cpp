@@ -1,23 +1,59 @@
 // Login, sessions, users, API tokens, audit log and tags.
 #include <Poco/Net/HTTPCookie.h>
+#include <Poco/Net/MediaType.h>
+#include <Poco/String.h>
+
+#include <thread>
 
 #include "api.hpp"
+#include "microscape/controller/login_throttle.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
 
 namespace microscape::controller {
 namespace {
 
-constexpr std::size_t kMinPasswordLength = 8;
-// Password guessing: after this many failures for one username within the window,
-// logins for it are refused (even with the right password) until the window passes.
-constexpr std::int64_t kMaxLoginFailures = 10;
-constexpr std::int64_t kLoginFailureWindowMs = 15 * 60 * 1000;
-
-void checkPassword(const std::string& pw) {
-    if (pw.size() < kMinPasswordLength)
-        unprocessable("weak_password", "passwords need at least " + std::to_string(kMinPasswordLength) + " characters");
+// The configured password policy (auth.passwordMinLength / auth.passwordMinClasses).
+void checkPassword(const RequestCtx& ctx, const std::string& pw) {
     if (pw.size() > 1024) badRequest("password too long");
+    const auto& cfg = ctx.svc.config;
+    if (auto why = passwordPolicyViolation(pw, cfg.passwordMinLength, cfg.passwordMinClasses))
+        unprocessable("weak_password", *why);
+}
+
+// Login CSRF: a login must be a JSON request (a form or text/plain cannot be sent
+// cross-site without a preflight) and, when the browser names its Origin, come from
+// this very host.
+void requireSameOriginJson(const RequestCtx& ctx) {
+    std::string type;
+    try {
+        Poco::Net::MediaType mt(ctx.req.getContentType());
+        type = Poco::toLower(mt.getType() + "/" + mt.getSubType());
+    } catch (const Poco::Exception&) {
+    }
+    if (type != "application/json")
+        throw ApiError(415, "unsupported_media_type", "log in with Content-Type: application/json");
+    if (!ctx.req.has("Origin")) return;
+    const std::string origin = ctx.req.get("Origin");
+    const std::string host = Poco::toLower(ctx.req.getHost());
+    bool same = false;
+    try {
+        Poco::URI o(origin);
+        if ((o.getScheme() == "http" || o.getScheme() == "https") && !o.getHost().empty() &&
+            o.getPath().empty()) {
+            const std::string authority =
+                Poco::toLower(o.getHost()) + ":" + std::to_string(o.getPort());
+            // The Host header may leave out the scheme's default port.
+            std::string hostPort = host;
+            const auto colon = host.rfind(':');
+            if (colon == std::string::npos || host.back() == ']')
+                hostPort += ":" + std::to_string(o.getScheme() == "https" ? 443 : 80);
+            same =
+                !host.empty() && (hostPort == authority || Poco::toLower(o.getAuthority()) == host);
+        }
+    } catch (const Poco::Exception&) {
+    }
+    if (!same) forbidden("login from another origin is refused");
 }
 
 void setSessionCookie(RequestCtx& ctx, const std::string& value, int maxAgeSeconds) {
@@ -56,40 +92,73 @@ Poco::JSON::Object::Ptr tokenJson(const repo::ApiTokenRow& t) {
 }
 
 void login(RequestCtx& ctx) {
+    requireSameOriginJson(ctx);
     auto body = ctx.jsonBody();
     allowOnly(body, {"username", "password"});
     const std::string username = reqString(body, "username", 64);
     const std::string password = reqString(body, "password", 1024);
     auto& svc = ctx.svc;
+    auto& throttle = *svc.loginThrottle;
+    const std::string address =
+        LoginThrottle::addressKey(ctx.req.clientAddress().host().toString());
     const std::int64_t started = svc.nowMs();
-    auto recentFailures = svc.db.read([&](DbConn& c) {
-        return repo::countAudit(c, "login_failed", username, started - kLoginFailureWindowMs);
-    });
-    if (recentFailures >= kMaxLoginFailures)
-        throw ApiError(429, "too_many_attempts", "too many failed logins for this user; try again in 15 minutes");
+    // Login-failure handling (docs/controller-api.md "Login throttling"): growing waits
+    // per address and per (address, username); a username attacked from everywhere is
+    // only slowed down, so its owner can still log in from elsewhere.
+    const auto decision = throttle.check(address, username, started);
+    if (!decision.allowed) {
+        svc.metrics.loginsThrottled++;
+        const std::int64_t secs = (decision.retryAfterMs + 999) / 1000;
+        ctx.resp.set("Retry-After", std::to_string(secs));
+        throw ApiError(429, "too_many_attempts",
+                       "too many failed logins from this address; try again in " +
+                           std::to_string(secs) + " s");
+    }
+    if (decision.slowdownMs > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(decision.slowdownMs));
     auto user = svc.db.read([&](DbConn& c) { return repo::userByName(c, username); });
     std::string stored = user ? svc.db.read([&](DbConn& c) { return repo::passwordHashOf(c, user->id).value_or(""); })
                               : std::string();
-    // Hash even for an unknown user so response time does not reveal which names exist.
-    static const std::string kDummy = hashPassword("dummy password", 1000);
-    bool ok = verifyPassword(password, stored.empty() ? kDummy : stored) && user && !user->disabled;
+    // Hash even for an unknown user, at the configured cost, so response time does not
+    // reveal which names exist.
+    if (stored.empty()) stored = dummyPasswordHash(svc.config.pbkdf2Iterations);
+    bool ok = verifyPassword(password, stored) && user && !user->disabled;
     if (!ok) {
+        throttle.recordFailure(address, username, started);
         svc.metrics.loginFailures++;
-        svc.log.notice("failed login for '%s'", username);
-        svc.db.write([&](DbConn& c) {
-            repo::audit(c, Actor{0, "anonymous", Role::Auditor, {}}, "login_failed", "session", username, "", "",
-                        started);
-        });
+        // Unauthenticated failures are bounded in the log and the audit table: at most
+        // a few per minute are written, the rest are counted in the next row.
+        const auto ticket = throttle.auditTicket(started);
+        if (ticket.record) {
+            const std::string name = escapeControl(username);
+            svc.log.notice("failed login for '%s' from %s%s", name, address,
+                           ticket.suppressedBefore > 0
+                               ? " (" + std::to_string(ticket.suppressedBefore) +
+                                     " earlier failures not logged)"
+                               : std::string());
+            Poco::JSON::Object::Ptr after = new Poco::JSON::Object;
+            after->set("address", address);
+            if (ticket.suppressedBefore > 0)
+                after->set("unrecordedFailuresBefore", Poco::Int64(ticket.suppressedBefore));
+            svc.db.write([&](DbConn& c) {
+                repo::audit(c, Actor{0, "anonymous", Role::Auditor, {}}, "login_failed", "session",
+                            name, "", stringify(after), started);
+            });
+        }
         throw ApiError(401, "invalid_credentials", "wrong username or password");
     }
+    throttle.recordSuccess(address, username);
     const std::string token = randomToken(32);
     const std::string csrf = randomToken(24);
     const std::int64_t now = svc.nowMs();
     svc.db.write([&](DbConn& c) {
+        repo::purgeIdleSessions(c, now - std::int64_t(svc.config.sessionIdleSeconds) * 1000);
         repo::insertSession(c, sha256Hex(token), user->id, csrf, now,
                             now + std::int64_t(svc.config.sessionTtlSeconds) * 1000);
         ctx.who = Principal{*user, true, {}};
-        recordAudit(c, ctx, "login", "session", std::to_string(user->id), {}, {});
+        Poco::JSON::Object::Ptr after = new Poco::JSON::Object;
+        after->set("address", address);
+        recordAudit(c, ctx, "login", "session", std::to_string(user->id), {}, after);
     });
     setSessionCookie(ctx, token, svc.config.sessionTtlSeconds);
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
@@ -120,14 +189,22 @@ void changeOwnPassword(RequestCtx& ctx) {
     allowOnly(body, {"currentPassword", "newPassword"});
     const std::string current = reqString(body, "currentPassword", 1024);
     const std::string next = reqString(body, "newPassword", 1024);
-    checkPassword(next);
+    checkPassword(ctx, next);
     auto& svc = ctx.svc;
     const auto id = ctx.principal().user.id;
     auto stored = svc.db.read([&](DbConn& c) { return repo::passwordHashOf(c, id).value_or(""); });
     if (!verifyPassword(current, stored)) throw ApiError(403, "invalid_credentials", "current password is wrong");
     const std::string hash = hashPassword(next, svc.config.pbkdf2Iterations);
     svc.db.write([&](DbConn& c) {
-        repo::setPassword(c, id, hash, svc.nowMs());
+        const std::int64_t now = svc.nowMs();
+        repo::setPassword(c, id, hash, now);
+        // Whoever else holds a session or token of this account loses it; the
+        // session that made the change carries on.
+        if (ctx.principal().viaCookie)
+            repo::deleteOtherSessionsOf(c, id, ctx.principal().sessionHash);
+        else
+            repo::deleteSessionsOf(c, id);
+        repo::revokeApiTokensOf(c, id, now);
         recordAudit(c, ctx, "change_password", "user", std::to_string(id), {}, {});
     });
     ctx.sendNoContent();
@@ -143,11 +220,12 @@ void listUsers(RequestCtx& ctx) {
 
 void createUser(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"username", "password", "role", "department", "displayName"});
+    allowOnly(body, {"username", "password", "role", "department", "displayName", "fleetWide"});
     User u;
     u.username = checkedUsername(reqString(body, "username", 64));
     const std::string password = reqString(body, "password", 1024);
-    checkPassword(password);
+    checkPassword(ctx, password);
+    u.fleetWide = optBool(body, "fleetWide").value_or(false);
     u.role = checkedRole(reqString(body, "role", 20));
     u.department = optString(body, "department", 100).value_or("");
     u.displayName = optString(body, "displayName", 100).value_or(u.username);
@@ -175,10 +253,10 @@ void getUser(RequestCtx& ctx) {
 void patchUser(RequestCtx& ctx) {
     auto id = ctx.idParam("id");
     auto body = ctx.jsonBody();
-    allowOnly(body, {"displayName", "role", "department", "disabled", "password"});
+    allowOnly(body, {"displayName", "role", "department", "disabled", "password", "fleetWide"});
     std::optional<std::string> hash;
     if (auto pw = optString(body, "password", 1024)) {
-        checkPassword(*pw);
+        checkPassword(ctx, *pw);
         hash = hashPassword(*pw, ctx.svc.config.pbkdf2Iterations);
     }
     auto& svc = ctx.svc;
@@ -190,12 +268,23 @@ void patchUser(RequestCtx& ctx) {
         if (auto v = optString(body, "role", 20)) u->role = checkedRole(*v);
         if (body->has("department")) u->department = optString(body, "department", 100).value_or("");
         if (auto v = optBool(body, "disabled")) u->disabled = *v;
+        if (auto v = optBool(body, "fleetWide")) u->fleetWide = *v;
         if (u->role == Role::Editor && u->department.empty()) badRequest("an editor needs a department");
         if (u->id == ctx.principal().user.id && (u->disabled || u->role != Role::Admin))
             unprocessable("self_lockout", "admins cannot disable or demote themselves");
         repo::updateUser(c, *u, svc.nowMs());
         if (hash) repo::setPassword(c, id, *hash, svc.nowMs());
-        if (hash || u->disabled) repo::deleteSessionsOf(c, id);
+        if (hash) {
+            // A reset ends every session and token of the account (the admin's own
+            // current session excepted when resetting their own password).
+            if (id == ctx.principal().user.id && ctx.principal().viaCookie)
+                repo::deleteOtherSessionsOf(c, id, ctx.principal().sessionHash);
+            else
+                repo::deleteSessionsOf(c, id);
+            repo::revokeApiTokensOf(c, id, svc.nowMs());
+        } else if (u->disabled) {
+            repo::deleteSessionsOf(c, id);
+        }
         recordAudit(c, ctx, "update", "user", std::to_string(id), before, userJson(*u));
         return *u;
     });
@@ -306,8 +395,8 @@ void addAuthRoutes(Router& r) {
     r.add({"GET", "/api/v1/users", kAdmin, "users", "List users", listUsers});
     r.add({"POST", "/api/v1/users", kAdmin, "users", "Create a user", createUser, 201});
     r.add({"GET", "/api/v1/users/{id}", kAdmin, "users", "Get a user", getUser});
-    r.add({"PATCH", "/api/v1/users/{id}", kAdmin, "users", "Change role, department, name, password or disable",
-           patchUser});
+    r.add({"PATCH", "/api/v1/users/{id}", kAdmin, "users",
+           "Change role, department, name, fleetWide right, password or disable", patchUser});
     r.add({"GET", "/api/v1/tokens", kAnyUser, "auth", "List API tokens (own; admins see all)", listTokens});
     r.add({"POST", "/api/v1/tokens", kAnyUser, "auth", "Create an API token (shown once)", createToken, 201});
     r.add({"DELETE", "/api/v1/tokens/{id}", kAnyUser, "auth", "Revoke an API token", revokeToken, 204});

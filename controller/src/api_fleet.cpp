@@ -4,15 +4,16 @@
 #include <set>
 
 #include "api.hpp"
-#include "reports.hpp"
 #include "compiler.hpp"
 #include "keys.hpp"
 #include "tls.hpp"
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
+#include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/tz.hpp"
+#include "reports.hpp"
 
 namespace microscape::controller {
 
@@ -320,7 +321,7 @@ void enroll(RequestCtx& ctx) {
         repo::audit(c, who, "enroll", "player", p.id, "", stringify(playerJson(p, now)), now);
         return p;
     });
-    svc.log.information("player %s enrolled (%s)", player.id, player.name);
+    svc.log.information("player %s enrolled (%s)", player.id, escapeControl(player.name));
     if (auto m = svc.compiler->compilePlayer(player.id); !m)
         svc.log.error("player %s: first compilation failed: %s", player.id, m.error().str());
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
@@ -395,6 +396,9 @@ void patchPlayer(RequestCtx& ctx) {
         return p;
     });
     if (saved.state == "enrolled") (void)svc.compiler->compilePlayer(id);
+    // A retired player's live session ends now: offline, its connection closed,
+    // its messages refused (the ZAP handler refuses its key from here on).
+    if (saved.state == "retired" && svc.hub) svc.hub->endSession(id);
     ctx.sendJson(200, playerJson(saved, svc.nowMs()));
 }
 

@@ -9,20 +9,28 @@
 
 #include "api.hpp"
 #include "compiler.hpp"
+#include "probe_process.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
 
 namespace microscape::controller {
 
-Result<pack::MediaInfo> ProbeService::probe(const std::string& path) {
-    std::lock_guard lock(mutex_);
-    if (!prober_) {
-        auto p = pack::MediaProber::create();
-        if (!p) return p.error();
-        prober_.emplace(std::move(*p));
+Result<pack::MediaInfo> ProbeService::probe(const std::string& path, const ControllerConfig& config,
+                                             Poco::Logger& log) {
+    ProbeOptions opts;
+    opts.helper = config.probeHelper.empty() ? defaultProbeHelper() : config.probeHelper;
+    opts.timeoutMs = config.probeTimeoutSeconds * 1000;
+    ProbeRun run;
+    slots_.acquire();
+    auto r = probeInHelper(path, opts, &run);
+    slots_.release();
+    if (!r) {
+        log.warning("media probe of %s: %s (%s; %.3f s)", path, r.error().message, run.detail, run.seconds);
+    } else if (!sandboxLogged_.exchange(true)) {
+        log.information("media probes run in %s, confined: %s", opts.helper.string(), run.sandbox);
     }
-    return prober_->probe(path, true);
+    return r;
 }
 
 Poco::JSON::Object::Ptr mediaJson(const Media& m) {
@@ -137,8 +145,16 @@ void finishUpload(RequestCtx& ctx, MediaStore::Stored stored, const std::string&
         ctx.sendJson(200, out);
         return;
     }
-    auto info = svc.probe.probe(stored.tmpPath.string());
-    if (!info) throw ApiError(415, "unsupported_media", "not a decodable image or video: " + info.error().message);
+    // Error bodies name no server path: the probe's messages say "the file", and
+    // the details (with the temporary path) go to the log.
+    auto info = svc.probe.probe(stored.tmpPath.string(), svc.config, svc.log);
+    if (!info) {
+        if (info.code() == Errc::BadMedia)
+            throw ApiError(415, "unsupported_media", "not a decodable image, video or audio file: " + info.error().message);
+        if (info.code() == Errc::Internal)
+            throw ApiError(422, "probe_failed", "the file could not be examined: " + info.error().message);
+        throw ApiError(500, "internal", info.error().message);
+    }
     if (info->kind == MediaKind::Text)
         throw ApiError(415, "unsupported_media", "slogans are created with POST /api/v1/media/slogans");
     if (info->kind != MediaKind::Image && info->kind != MediaKind::Video && info->kind != MediaKind::Audio)
@@ -160,7 +176,10 @@ void finishUpload(RequestCtx& ctx, MediaStore::Stored stored, const std::string&
     m.tags = std::move(tags);
     m.createdAtMs = m.updatedAtMs = svc.nowMs();
 
-    if (auto st = svc.media.commit(stored); !st) throw ApiError(500, "internal", st.error().message);
+    if (auto st = svc.media.commit(stored); !st) {
+        svc.log.error("media %s: %s", stored.sha256, st.error().message);
+        throw ApiError(500, "internal", "the upload could not be stored");
+    }
     guard.s = nullptr;
     Media saved;
     try {
@@ -209,7 +228,8 @@ void upload(RequestCtx& ctx) {
         if (!parts.stored->ok()) {
             auto code = parts.stored->code();
             if (code == Errc::TooLarge) throw ApiError(413, "too_large", parts.stored->error().message);
-            throw ApiError(400, "upload_failed", parts.stored->error().message);
+            svc.log.error("upload into %s failed: %s", (svc.media.root() / "tmp").string(), parts.stored->error().message);
+            throw ApiError(400, "upload_failed", "the upload could not be received and stored");
         }
         stored = parts.stored->value();
         parts.release();
@@ -233,7 +253,8 @@ void upload(RequestCtx& ctx) {
         auto r = svc.media.receive(ctx.req.stream(), cap);
         if (!r) {
             if (r.code() == Errc::TooLarge) throw ApiError(413, "too_large", r.error().message);
-            throw ApiError(400, "upload_failed", r.error().message);
+            svc.log.error("upload into %s failed: %s", (svc.media.root() / "tmp").string(), r.error().message);
+            throw ApiError(400, "upload_failed", "the upload could not be received and stored");
         }
         stored = std::move(*r);
     }
@@ -289,7 +310,10 @@ void createSlogan(RequestCtx& ctx) {
     auto tags = optStringArray(body, "tags").value_or(std::vector<std::string>{});
     auto dept = departmentFor(ctx, optString(body, "department", 100));
     auto stored = ctx.svc.media.receiveBytes(doc);
-    if (!stored) throw ApiError(500, "internal", stored.error().message);
+    if (!stored) {
+        ctx.svc.log.error("slogan into %s failed: %s", (ctx.svc.media.root() / "tmp").string(), stored.error().message);
+        throw ApiError(500, "internal", "the slogan could not be stored");
+    }
     auto& svc = ctx.svc;
     auto existing = svc.db.read([&](DbConn& c) { return repo::mediaBySha(c, stored->sha256); });
     if (existing) {
@@ -312,7 +336,10 @@ void createSlogan(RequestCtx& ctx) {
     m.sloganJson = doc;
     m.tags = std::move(tags);
     m.createdAtMs = m.updatedAtMs = svc.nowMs();
-    if (auto st = svc.media.commit(*stored); !st) throw ApiError(500, "internal", st.error().message);
+    if (auto st = svc.media.commit(*stored); !st) {
+        svc.log.error("media %s: %s", stored->sha256, st.error().message);
+        throw ApiError(500, "internal", "the slogan could not be stored");
+    }
     auto saved = svc.db.write([&](DbConn& c) {
         auto id = repo::insertMedia(c, m);
         auto s = *repo::mediaById(c, id);

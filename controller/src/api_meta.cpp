@@ -40,6 +40,27 @@ void metrics(RequestCtx& ctx) {
                 "microscape_hub_manifests_sent_total " + std::to_string(h.manifestsSent) +
                 "\n# TYPE microscape_hub_zap_denied_total counter\nmicroscape_hub_zap_denied_total " +
                 std::to_string(h.zapDenied) + "\n";
+        text +=
+            "# HELP microscape_hub_connections_closed_total Player connections closed by the hub "
+            "(another's "
+            "routing id, silent, retired).\n# TYPE microscape_hub_connections_closed_total "
+            "counter\n"
+            "microscape_hub_connections_closed_total " +
+            std::to_string(h.connectionsClosed) +
+            "\n# HELP microscape_hub_proofs_rate_limited_total PROOFS batches answered "
+            "rate_limited.\n"
+            "# TYPE microscape_hub_proofs_rate_limited_total "
+            "counter\nmicroscape_hub_proofs_rate_limited_total " +
+            std::to_string(h.proofsRateLimited) +
+            "\n# HELP microscape_hub_proofs_paused_total PROOFS batches answered ingest_paused "
+            "(disk guard).\n"
+            "# TYPE microscape_hub_proofs_paused_total "
+            "counter\nmicroscape_hub_proofs_paused_total " +
+            std::to_string(h.proofsPaused) +
+            "\n# HELP microscape_hub_ingest_paused 1 while the disk guard pauses proof-of-play "
+            "ingest.\n"
+            "# TYPE microscape_hub_ingest_paused gauge\nmicroscape_hub_ingest_paused " +
+            std::string(h.ingestPaused ? "1" : "0") + "\n";
     }
     ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
     ctx.resp.setContentType("text/plain; version=0.0.4; charset=utf-8");

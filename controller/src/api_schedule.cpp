@@ -303,6 +303,22 @@ std::string parseTarget(DbConn& c, const Poco::JSON::Object::Ptr& body) {
                                         {"playerIds", arr(players)}});
 }
 
+// Department scoping of plans (docs/controller-api.md "Departments"): a target with
+// all=true reaches every screen, so it needs the admin role or the user's fleetWide
+// right, as does cancelling another department's takeover.
+bool hasFleetRight(const RequestCtx& ctx) {
+    const auto& u = ctx.principal().user;
+    return u.role == Role::Admin || u.fleetWide;
+}
+
+bool isFleetWide(const std::string& targetJson) {
+    return parseStoredJson(targetJson)->optValue<bool>("all", false);
+}
+
+void requireFleetRight(const RequestCtx& ctx, const std::string& what) {
+    if (!hasFleetRight(ctx)) forbidden(what + " needs the admin role or the fleetWide right");
+}
+
 // Only approved media reach screens: a playlist with anything else cannot be scheduled.
 void requireSchedulable(DbConn& c, std::int64_t playlistId) {
     auto p = repo::playlistById(c, playlistId);
@@ -327,14 +343,20 @@ Poco::JSON::Object::Ptr scheduleJson(const Schedule& s) {
     o->set("endsOn", s.endsOn);
     o->set("dayparts", parseStoredArray(s.daypartsJson));
     o->set("target", parseStoredJson(s.targetJson));
+    o->set("department", nullableStr(s.department));
     o->set("createdBy", Poco::Int64(s.createdBy));
     o->set("createdAt", isoUtc(s.createdAtMs));
     o->set("updatedAt", isoUtc(s.updatedAtMs));
     return o;
 }
 
-void applySchedule(DbConn& c, const Poco::JSON::Object::Ptr& body, Schedule& s, bool creating) {
-    allowOnly(body, {"name", "playlistId", "campaignId", "priority", "startsOn", "endsOn", "dayparts", "target"});
+void applySchedule(const RequestCtx& ctx, DbConn& c, const Poco::JSON::Object::Ptr& body,
+                   Schedule& s, bool creating) {
+    allowOnly(body, {"name", "playlistId", "campaignId", "priority", "startsOn", "endsOn",
+                     "dayparts", "target", "department"});
+    const bool wasFleetWide = !creating && isFleetWide(s.targetJson);
+    if (creating || body->has("department"))
+        s.department = departmentFor(ctx, optString(body, "department", 100));
     if (creating || body->has("name")) s.name = reqString(body, "name", 255);
     if (creating || body->has("playlistId")) s.playlistId = reqInt(body, "playlistId");
     if (body->has("campaignId")) {
@@ -355,6 +377,7 @@ void applySchedule(DbConn& c, const Poco::JSON::Object::Ptr& body, Schedule& s, 
         s.daypartsJson = "[]";
     }
     if (creating || body->has("target")) s.targetJson = parseTarget(c, body);
+    if (wasFleetWide || isFleetWide(s.targetJson)) requireFleetRight(ctx, "a fleet-wide schedule");
     checkDateRange(s.startsOn, s.endsOn);
     requireSchedulable(c, s.playlistId);
 }
@@ -382,7 +405,7 @@ void createSchedule(RequestCtx& ctx) {
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
         Schedule s;
-        applySchedule(c, body, s, true);
+        applySchedule(ctx, c, body, s, true);
         s.createdBy = ctx.principal().user.id;
         s.createdAtMs = s.updatedAtMs = svc.nowMs();
         s.id = repo::insertSchedule(c, s);
@@ -404,8 +427,9 @@ void patchSchedule(RequestCtx& ctx) {
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
         auto s = loadSchedule(c, id);
+        requireSameDepartment(ctx, s.department);
         auto before = scheduleJson(s);
-        applySchedule(c, body, s, false);
+        applySchedule(ctx, c, body, s, false);
         s.updatedAtMs = svc.nowMs();
         repo::updateSchedule(c, s);
         recordAudit(c, ctx, "update", "schedule", std::to_string(id), before, scheduleJson(s));
@@ -420,6 +444,8 @@ void deleteSchedule(RequestCtx& ctx) {
     auto& svc = ctx.svc;
     svc.db.write([&](DbConn& c) {
         auto s = loadSchedule(c, id);
+        requireSameDepartment(ctx, s.department);
+        if (isFleetWide(s.targetJson)) requireFleetRight(ctx, "deleting a fleet-wide schedule");
         repo::deleteSchedule(c, id);
         recordAudit(c, ctx, "delete", "schedule", std::to_string(id), scheduleJson(s), {});
     });
@@ -437,6 +463,7 @@ Poco::JSON::Object::Ptr takeoverJson(const Takeover& t, std::int64_t nowMs) {
     o->set("expiresAt", isoUtc(t.expiresAtMs));
     o->set("cancelledAt", optIso(t.cancelledAtMs));
     o->set("active", !t.cancelledAtMs && t.startsAtMs <= nowMs && nowMs < t.expiresAtMs);
+    o->set("department", nullableStr(t.department));
     o->set("createdBy", Poco::Int64(t.createdBy));
     o->set("createdAt", isoUtc(t.createdAtMs));
     return o;
@@ -458,7 +485,8 @@ void listTakeovers(RequestCtx& ctx) {
 
 void createTakeover(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name", "playlistId", "target", "startsAt", "expiresAt"});
+    allowOnly(body, {"name", "playlistId", "target", "startsAt", "expiresAt", "durationSeconds",
+                     "department"});
     auto& svc = ctx.svc;
     const std::int64_t now = svc.nowMs();
     auto saved = svc.db.write([&](DbConn& c) {
@@ -466,8 +494,22 @@ void createTakeover(RequestCtx& ctx) {
         t.name = reqString(body, "name", 255);
         t.playlistId = reqInt(body, "playlistId");
         t.targetJson = parseTarget(c, body);
+        t.department = departmentFor(ctx, optString(body, "department", 100));
+        if (isFleetWide(t.targetJson)) requireFleetRight(ctx, "a fleet-wide takeover");
         t.startsAtMs = optString(body, "startsAt", 40) ? parseIsoField("startsAt", *optString(body, "startsAt", 40)) : now;
-        t.expiresAtMs = parseIsoField("expiresAt", reqString(body, "expiresAt", 40));
+        // Either an instant, or a length counted by this controller's clock from the
+        // start: a console whose PC clock is off still sends "60 minutes from now".
+        const auto durationS = optInt(body, "durationSeconds");
+        if (durationS && body->has("expiresAt"))
+            unprocessable("bad_window", "give either expiresAt or durationSeconds, not both");
+        if (durationS) {
+            if (*durationS <= 0 || *durationS > 7LL * 24 * 3600)
+                unprocessable("bad_window",
+                              "durationSeconds must be between 1 and 604800 (7 days)");
+            t.expiresAtMs = t.startsAtMs + *durationS * 1000;
+        } else {
+            t.expiresAtMs = parseIsoField("expiresAt", reqString(body, "expiresAt", 40));
+        }
         if (t.expiresAtMs <= t.startsAtMs)
             unprocessable("bad_window", "the takeover expires before (or when) it starts");
         if (t.expiresAtMs <= now) unprocessable("bad_window", "the takeover has already expired");
@@ -491,6 +533,10 @@ void cancelTakeover(RequestCtx& ctx) {
     auto saved = svc.db.write([&](DbConn& c) {
         auto t = repo::takeoverById(c, id);
         if (!t) notFound("takeover " + std::to_string(id));
+        const auto& u = ctx.principal().user;
+        if (u.role == Role::Editor && u.department != t->department)
+            requireFleetRight(ctx, "cancelling another department's takeover");
+        if (isFleetWide(t->targetJson)) requireFleetRight(ctx, "cancelling a fleet-wide takeover");
         if (t->cancelledAtMs) throw ApiError(409, "invalid_state", "the takeover was already cancelled");
         auto before = takeoverJson(*t, now);
         repo::cancelTakeover(c, id, now);

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "microscape/controller/repo.hpp"
 #include "microscape/core/manifest.hpp"
 #include "rollups.hpp"
 
@@ -39,6 +40,42 @@ void forEachLine(Db& db, bool records, const std::string& playerId, std::int64_t
         }
         if (ends.size() < static_cast<std::size_t>(kExportPageRows)) return;
     }
+}
+
+// The audit log up to maxSeq, a page at a time in seq order, as audit.jsonl lines.
+template <class F>
+void forEachAuditLine(Db& db, std::int64_t maxSeq, F&& each) {
+    std::int64_t after = 0;
+    std::vector<std::string> page;
+    while (true) {
+        page.clear();
+        db.read([&](DbConn& c) {
+            for (const auto& row : c.query(
+                     "SELECT seq, prev_hash, hash, at, actor_id, actor, action, entity, entity_id, "
+                     "before_json, after_json FROM audit_log WHERE seq > ? AND seq <= ? "
+                     "ORDER BY seq LIMIT ?",
+                     {after, maxSeq, std::int64_t(kExportPageRows)})) {
+                auto r = repo::auditRowOf(row);
+                after = r->seq;
+                page.push_back(audit::auditLineBytes(*r));
+            }
+        });
+        for (const auto& line : page) each(std::string_view(line));
+        if (page.size() < static_cast<std::size_t>(kExportPageRows)) return;
+    }
+}
+
+audit::FileEntry hashAuditFile(Db& db, std::int64_t maxSeq) {
+    crypto::Sha256 h;
+    audit::FileEntry f;
+    f.name = std::string(audit::kAuditLogName);
+    forEachAuditLine(db, maxSeq, [&](std::string_view line) {
+        h.update(line);
+        h.update("\n", 1);
+        f.sizeBytes += line.size() + 1;
+    });
+    f.sha256 = crypto::toHex(h.finish());
+    return f;
 }
 
 // Hashes and sizes one file of the snapshot (and counts its lines).
@@ -96,6 +133,12 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
                 plan.maxRecordRowid = snap.i64(0);
                 plan.maxCheckpointRowid = snap.i64(1);
             }
+            // The audit log's head: its last row now, by its stored seq and hash.
+            if (auto head = c.one("SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY "
+                                  "seq DESC LIMIT 1"))
+                plan.manifest.auditHead = audit::AuditHead{head->i64(0), head->str(1)};
+            else
+                plan.manifest.auditHead = audit::AuditHead{};
             const std::set<std::string> wanted(req.players.begin(), req.players.end());
             std::set<std::string> found;
             SqlStmt ps(h,
@@ -141,6 +184,7 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
         m.toMs = req.toMs;
         m.files.push_back({std::string(audit::kKeysName), crypto::sha256Hex(plan.keysJson), plan.keysJson.size()});
         m.files.push_back({std::string(audit::kMediaName), crypto::sha256Hex(plan.mediaJson), plan.mediaJson.size()});
+        m.files.push_back(hashAuditFile(db, m.auditHead->seq));
         for (const auto& p : players) {
             if (!manifest::isValidId(p.playerId))
                 return makeError(Errc::Internal, "stored player id '" + p.playerId + "' cannot name a file");
@@ -171,25 +215,34 @@ Status streamExport(Db& db, const ExportPlan& plan, const crypto::PrivateKey& co
     MS_TRY(w.add(audit::kExportSigName, controllerKey.sign(manifestBytes), mtime));
     MS_TRY(w.add(audit::kKeysName, plan.keysJson, mtime));
     MS_TRY(w.add(audit::kMediaName, plan.mediaJson, mtime));
-    std::size_t fileIndex = 2;  // after keys.json and media.json
+    // One entry streamed from the store: its lines, each with a newline, must
+    // hash to what export.json (signed above) says.
+    auto streamEntry = [&](const audit::FileEntry& f, auto&& forEachLineOf) -> Status {
+        MS_TRY(w.begin(f.name, f.sizeBytes, mtime));
+        HashingWriter out(w);
+        Status st;  // the first write error, if any
+        forEachLineOf([&](std::string_view line) {
+            if (!st) return;
+            st = out.add(line);
+            if (st) st = out.add("\n");
+        });
+        if (st) st = out.flush();
+        if (!st) return st;
+        if (out.hex() != f.sha256)
+            return makeError(Errc::Internal, f.name + " changed while the export was streamed");
+        MS_TRY(w.end());  // Usage if the size changed: also fatal
+        return {};
+    };
+    std::size_t fileIndex = 3;  // after keys.json, media.json and audit.jsonl
     try {
+        MS_TRY(streamEntry(m.files.at(2),
+                           [&](auto&& onLine) { forEachAuditLine(db, m.auditHead->seq, onLine); }));
         for (const auto& id : plan.playersWithEvidence) {
             for (bool records : {true, false}) {
-                const audit::FileEntry& f = m.files.at(fileIndex++);
-                MS_TRY(w.begin(f.name, f.sizeBytes, mtime));
-                HashingWriter out(w);
-                Status st;  // the first write error, if any
-                forEachLine(db, records, id, records ? plan.maxRecordRowid : plan.maxCheckpointRowid,
-                            [&](std::string_view line) {
-                                if (!st) return;
-                                st = out.add(line);
-                                if (st) st = out.add("\n");
-                            });
-                if (st) st = out.flush();
-                if (!st) return st;
-                if (out.hex() != f.sha256)
-                    return makeError(Errc::Internal, f.name + " changed while the export was streamed");
-                MS_TRY(w.end());  // Usage if the size changed: also fatal
+                MS_TRY(streamEntry(m.files.at(fileIndex++), [&](auto&& onLine) {
+                    forEachLine(db, records, id,
+                                records ? plan.maxRecordRowid : plan.maxCheckpointRowid, onLine);
+                }));
             }
         }
     } catch (const std::exception& e) {

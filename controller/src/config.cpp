@@ -4,6 +4,7 @@
 #include <Poco/URI.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
+#include <cctype>
 #include <set>
 
 #include "microscape/core/pin.hpp"
@@ -12,12 +13,39 @@ namespace microscape::controller {
 namespace {
 
 const std::set<std::string> kKnownKeys = {
-    "controller.dataDir", "http.bind",          "http.port",          "http.threads",
-    "http.maxJsonBytes",  "http.secureCookies", "zmq.bind",           "zmq.port",
-    "media.maxUploadBytes", "auth.pbkdf2Iterations", "auth.sessionTtlSeconds",
-    "enroll.maxTokenTtlSeconds", "compile.horizonDays", "zmq.curve", "zmq.heartbeatMs",
-    "http.webRoot", "http.vendorRoot", "http.tls", "http.publicUrl", "http.publicTlsKeyHash",
+    "controller.dataDir",
+    "http.bind",
+    "http.port",
+    "http.threads",
+    "http.maxJsonBytes",
+    "http.secureCookies",
+    "zmq.bind",
+    "zmq.port",
+    "media.maxUploadBytes",
+    "auth.pbkdf2Iterations",
+    "auth.sessionTtlSeconds",
+    "enroll.maxTokenTtlSeconds",
+    "compile.horizonDays",
+    "zmq.curve",
+    "zmq.heartbeatMs",
+    "http.webRoot",
+    "http.vendorRoot",
+    "http.tls",
+    "http.publicUrl",
+    "http.publicTlsKeyHash",
+    "http.headerTimeoutMs",
+    "http.bodyIdleTimeoutMs",
+    "http.keepAliveIdleMs",
+    "http.maxConnectionsPerAddress",
+    "auth.sessionIdleSeconds",
+    "auth.passwordMinLength",
+    "auth.passwordMinClasses",
+    "zmq.proofsPerMinute",
+    "zmq.minFreeDiskBytes",
+    "media.probeHelper",
+    "media.probeTimeoutSeconds",
 };
+
 // http.tls is a value and a prefix: its sub-keys are checked separately.
 const std::set<std::string> kTlsSubKeys = {"certificate", "privateKey"};
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
@@ -139,11 +167,22 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
             return makeError(Errc::Usage, "zmq.curve: expected true or false");
         c.zmqCurve = b;
     }
+    MS_TRY(readIntInto(conf, "zmq.proofsPerMinute", 0, 1'000'000, c.zmqProofsPerMinute));
+    MS_TRY(
+        readIntInto(conf, "zmq.minFreeDiskBytes", 0, std::int64_t(1) << 50, c.zmqMinFreeDiskBytes));
     MS_TRY(readIntInto(conf, "media.maxUploadBytes", 1, std::int64_t(1) << 40, c.maxUploadBytes));
     MS_TRY(readIntInto(conf, "auth.pbkdf2Iterations", 1, 10'000'000, c.pbkdf2Iterations));
     MS_TRY(readIntInto(conf, "auth.sessionTtlSeconds", 60, 30 * 24 * 3600, c.sessionTtlSeconds));
+    MS_TRY(readIntInto(conf, "auth.sessionIdleSeconds", 60, 30 * 24 * 3600, c.sessionIdleSeconds));
+    MS_TRY(readIntInto(conf, "auth.passwordMinLength", 8, 128, c.passwordMinLength));
+    MS_TRY(readIntInto(conf, "auth.passwordMinClasses", 1, 4, c.passwordMinClasses));
     MS_TRY(readIntInto(conf, "enroll.maxTokenTtlSeconds", 60, 365 * 24 * 3600, c.maxEnrollTokenTtlSeconds));
     MS_TRY(readIntInto(conf, "compile.horizonDays", 1, 90, c.compileHorizonDays));
+    MS_TRY(readIntInto(conf, "http.headerTimeoutMs", 100, 600000, c.httpHeaderTimeoutMs));
+    MS_TRY(readIntInto(conf, "http.bodyIdleTimeoutMs", 100, 3600000, c.httpBodyIdleTimeoutMs));
+    MS_TRY(readIntInto(conf, "http.keepAliveIdleMs", 100, 600000, c.httpKeepAliveIdleMs));
+    MS_TRY(readIntInto(conf, "http.maxConnectionsPerAddress", 1, 100000,
+                       c.httpMaxConnectionsPerAddress));
     if (conf.hasProperty("http.secureCookies")) {
         std::string raw = conf.getString("http.secureCookies");
         bool b = false;
@@ -152,6 +191,8 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
         c.secureCookies = b;
     }
     MS_TRY(readTls(conf, c));
+    c.probeHelper = conf.getString("media.probeHelper", "");
+    MS_TRY(readIntInto(conf, "media.probeTimeoutSeconds", 1, 3600, c.probeTimeoutSeconds));
     if (c.httpPort != 0 && c.httpPort == c.zmqPort && c.httpBind == c.zmqBind)
         return makeError(Errc::Usage, "http.port and zmq.port must differ");
     return c;

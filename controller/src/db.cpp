@@ -4,8 +4,11 @@
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/Statement.h>
+#include <Poco/Logger.h>
 #include <Poco/Nullable.h>
 
+#include "microscape/controller/repo.hpp"
+#include "microscape/pack/file_io.hpp"
 #include "migrations.hpp"
 
 namespace microscape::controller {
@@ -103,6 +106,8 @@ std::int64_t DbConn::lastInsertId() { return one("SELECT last_insert_rowid()")->
 std::int64_t DbConn::changes() { return one("SELECT changes()")->i64(0); }
 
 Db::Db(const std::filesystem::path& file) {
+    // 0600 before SQLite creates it, so that its -wal and -shm files get 0600 too.
+    if (auto st = pack::restrictSqliteFiles(file.string()); !st) throw std::runtime_error(st.error().message);
     Poco::Data::SQLite::Connector::registerConnector();
     session_ = std::make_unique<Poco::Data::Session>("SQLite", file.string());
     DbConn c(*session_);
@@ -154,6 +159,17 @@ void Db::migrate() {
             rollback();
             throw;
         }
+    }
+    // Rows of the audit log from before it was hash-chained (migration 6).
+    begin();
+    try {
+        if (auto n = repo::chainAuditLog(c); n > 0)
+            Poco::Logger::get("controller.db")
+                .information("audit log: %Ld earlier rows hash-chained", n);
+        commit();
+    } catch (...) {
+        rollback();
+        throw;
     }
 }
 

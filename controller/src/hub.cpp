@@ -1,8 +1,11 @@
 #include "microscape/controller/hub.hpp"
 
 #include <Poco/Logger.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -46,6 +50,11 @@ constexpr std::size_t kMaxQueuedProofs = 4096;
 constexpr int kProofsWorkers = 2;
 // ZMQ_ZAP_ENFORCE_DOMAIN: declared in zmq.h's draft section, honoured by libzmq 4.3.
 constexpr int kZapEnforceDomain = 93;
+constexpr const char* kMonitorEndpoint = "inproc://microscape.hub.monitor";
+// How often the free space of the data directory is read (disk guard).
+constexpr std::int64_t kDiskCheckMs = 1000;
+// Players whose PROOFS rate is tracked at most (beyond it the table restarts).
+constexpr std::size_t kMaxBuckets = 100000;
 
 std::int64_t steadyMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -63,6 +72,7 @@ ShaSet mediaOf(const std::string& manifestBytes) {
 }
 
 struct Peer {
+    int fd = -1;                  // the connection the session is bound to (ZMQ_SRCFD of its HELLO)
     std::int64_t lastRecvMs = 0;  // steady
     std::int64_t lastSentMs = 0;  // steady
     std::int64_t activeVersion = 0;
@@ -80,6 +90,18 @@ struct Op {
     std::string playerId;
     wire::Command command;
     std::int64_t ackSeq = 0;  // ProofsAck
+};
+
+// One accepted TCP connection, from the ROUTER's monitor (ZMQ_EVENT_ACCEPTED).
+struct Conn {
+    std::int64_t acceptedMs = 0;  // steady
+    bool proven = false;          // delivered a message whose routing id is its CURVE identity
+};
+
+// PROOFS rate of one player (token bucket).
+struct Bucket {
+    double tokens = 0;
+    std::int64_t refilledMs = 0;  // steady
 };
 
 struct ProofsJob {
@@ -103,14 +125,18 @@ struct Hub::Impl {
     zmq::context_t ctx{2};  // I/O threads do the CURVE encryption
     std::optional<zmq::socket_t> router;
     std::optional<zmq::socket_t> zap;
+    std::optional<zmq::socket_t> monitor;  // ROUTER connection events (PAIR)
     int wakeFd = -1;
     std::uint16_t port = 0;
     std::thread thread;
     std::atomic<bool> stopping{false};
     bool started = false;
 
-    mutable std::mutex queueMutex;  // guards queue
+    mutable std::mutex queueMutex;  // guards queue, ended
     std::deque<Op> queue;
+    std::vector<std::string> ended;       // endSession() requests not yet applied
+    std::atomic<bool> endPending{false};  // ended is not empty
+    std::atomic<bool> ingestPaused{false};
 
     // The ingest workers: verify and store PROOFS batches off the hub thread (a
     // big batch must not hold up distribution) and post each ack back through
@@ -134,6 +160,12 @@ struct Hub::Impl {
     std::unordered_map<std::string, Peer> peers;
     std::unordered_map<std::string, std::int64_t> nagged;  // routing id -> last hello_required (steady)
     std::unordered_map<std::string, int> openFiles;        // sha256 -> fd
+    std::unordered_map<int, Conn> conns;                   // accepted connections by socket fd
+    std::unordered_map<int, std::string>
+        sessionByFd;                                  // fd -> routing id of the session bound to it
+    std::unordered_map<std::string, Bucket> buckets;  // player -> PROOFS tokens
+    std::int64_t lastDiskCheckMs = 0;
+    std::vector<HubBackend::Seen> pendingSeen;  // of sessions ended between sweeps
     std::int64_t lastSweepMs = 0;
     std::int64_t lastFlushMs = 0;
     std::uint64_t logBudget = 0;  // rate-limits warnings about bad input
@@ -200,6 +232,120 @@ struct Hub::Impl {
             peer.sentVersion = m.version;
             count(&HubStats::manifestsSent);
             log.information("hub: player %s: MANIFEST version %Ld sent", rid, m.version);
+        }
+    }
+
+    // ---------------------------------------------------------------- connections
+    // A routing id is bound to its CURVE key before anything is routed to it
+    // (docs/wire-protocol.md, "Sessions"): the ROUTER keeps the first connection
+    // that claims a routing id (no ROUTER_HANDOVER), a session is made only by a
+    // HELLO whose routing id is the CURVE identity the ZAP handler gave its
+    // connection, the session is bound to that connection, and it ends the moment
+    // that connection closes (monitor events), so a later holder of the routing id
+    // must say HELLO under its own key first. Connections that send something
+    // under another identity, or nothing under their own, are closed.
+
+    // Ends a session at once: offline from here on, nothing more is routed to it.
+    void endPeer(const std::string& rid, const std::string& why) {
+        auto it = peers.find(rid);
+        if (it == peers.end()) return;
+        Peer& p = it->second;
+        const auto now = steadyMs();
+        pendingSeen.push_back(
+            {rid, backend.nowMs() - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
+        if (auto s = sessionByFd.find(p.fd); s != sessionByFd.end() && s->second == rid)
+            sessionByFd.erase(s);
+        {
+            std::lock_guard lock(sharedMutex);
+            onlineIds.erase(rid);
+            stats.online = onlineIds.size();
+        }
+        peers.erase(it);
+        log.information("hub: player %s offline (%s)", rid, why);
+    }
+
+    // Closes one of the ROUTER's TCP connections; libzmq then ends its pipe and
+    // frees its routing id. Only a connected socket whose local port is the hub's
+    // is touched, so a stale descriptor number never closes anything else.
+    void closeConnection(int fd, const std::string& why) {
+        if (fd < 0) return;
+        conns.erase(fd);
+        if (auto s = sessionByFd.find(fd); s != sessionByFd.end()) {
+            const std::string rid = s->second;
+            endPeer(rid, why);
+        }
+        sockaddr_storage local{}, peer{};
+        socklen_t len = sizeof local, plen = sizeof peer;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
+            ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0)
+            return;
+        std::uint16_t localPort = 0;
+        if (local.ss_family == AF_INET)
+            localPort = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+        else if (local.ss_family == AF_INET6)
+            localPort = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+        if (localPort != port) return;
+        ::shutdown(fd, SHUT_RDWR);
+        count(&HubStats::connectionsClosed);
+        if (mayLog()) log.warning("hub: closed a player connection: %s", why);
+    }
+
+    // The ROUTER's connection events: which connections exist, and when one ends.
+    void handleMonitor() {
+        if (!monitor) return;
+        while (true) {
+            std::vector<zmq::message_t> ev;
+            try {
+                if (!zmq::recv_multipart(*monitor, std::back_inserter(ev),
+                                         zmq::recv_flags::dontwait))
+                    return;
+            } catch (const zmq::error_t&) {
+                return;
+            }
+            if (ev.empty() || ev[0].size() < 6) continue;
+            std::uint16_t event = 0;
+            std::uint32_t value = 0;
+            std::memcpy(&event, ev[0].data(), sizeof event);
+            std::memcpy(&value, ev[0].data<char>() + 2, sizeof value);
+            const int fd = static_cast<int>(value);
+            if (event == ZMQ_EVENT_ACCEPTED) {
+                conns[fd] = Conn{steadyMs(), false};
+            } else if (event == ZMQ_EVENT_DISCONNECTED) {
+                conns.erase(fd);
+                if (auto s = sessionByFd.find(fd); s != sessionByFd.end()) {
+                    const std::string rid = s->second;
+                    sessionByFd.erase(s);
+                    endPeer(rid, "connection closed");
+                }
+            }
+        }
+    }
+
+    // A message came under its own CURVE identity over this connection.
+    void markProven(int fd) {
+        auto it = conns.find(fd);
+        if (it == conns.end()) {
+            handleMonitor();  // its ACCEPTED event precedes its first message
+            it = conns.find(fd);
+        }
+        if (it != conns.end()) it->second.proven = true;
+    }
+
+    // endSession() requests, applied before the next message is handled.
+    void applyEnds() {
+        std::vector<std::string> ids;
+        {
+            std::lock_guard lock(queueMutex);
+            ids.swap(ended);
+            endPending = false;
+        }
+        for (const auto& id : ids) {
+            buckets.erase(id);
+            auto it = peers.find(id);
+            if (it == peers.end()) continue;
+            const int fd = it->second.fd;
+            endPeer(id, "session ended by the controller (retired)");
+            closeConnection(fd, "player " + id + " was retired");
         }
     }
 
@@ -274,6 +420,8 @@ struct Hub::Impl {
                 continue;
             }
             const std::string rid = parts[0].to_string();
+            const int fd = zmq_msg_get(parts[1].handle(), ZMQ_SRCFD);
+            if (endPending.load()) applyEnds();
             if (config.curve) {
                 const char* user = nullptr;
                 try {
@@ -281,15 +429,21 @@ struct Hub::Impl {
                 } catch (const zmq::error_t&) {
                 }
                 if (!user || rid != user) {
+                    // Another player's routing id (or none of its own): nothing is
+                    // routed to this connection, and it is closed so that it cannot
+                    // hold that routing id against its owner.
                     count(&HubStats::dropped);
                     if (mayLog())
                         log.warning("hub: dropped a message whose routing id '%s' is not its CURVE identity '%s'",
                                     rid, std::string(user ? user : "-"));
+                    closeConnection(fd, "routing id '" + rid + "' claimed by CURVE identity '" +
+                                            std::string(user ? user : "-") + "'");
                     continue;
                 }
+                markProven(fd);
             }
             try {
-                handleMessage(rid, parts);
+                handleMessage(rid, fd, parts);
             } catch (const std::exception& e) {
                 count(&HubStats::dropped);
                 log.error("hub: player %s: message handling failed: %s", rid, std::string(e.what()));
@@ -297,11 +451,21 @@ struct Hub::Impl {
         }
     }
 
-    void handleMessage(const std::string& rid, std::vector<zmq::message_t>& parts) {
+    void handleMessage(const std::string& rid, int fd, std::vector<zmq::message_t>& parts) {
         std::vector<std::string_view> frames;
         for (std::size_t i = 1; i < parts.size(); ++i) frames.emplace_back(parts[i].data<char>(), parts[i].size());
         auto env = wire::decode(frames);
         auto peerIt = peers.find(rid);
+        if (peerIt != peers.end() && peerIt->second.fd != fd) {
+            // The routing id arrives over another connection: the session's own has
+            // closed (its event may not be read yet). That session is over; the new
+            // connection starts its own with HELLO.
+            handleMonitor();
+            peerIt = peers.find(rid);
+            if (peerIt != peers.end() && peerIt->second.fd != fd)
+                endPeer(rid, "its routing id moved to a new connection");
+            peerIt = peers.find(rid);
+        }
         if (!env) {
             count(&HubStats::dropped);
             if (mayLog()) log.warning("hub: player %s: dropped a malformed message: %s", rid, env.error().str());
@@ -311,7 +475,7 @@ struct Hub::Impl {
             }
             return;
         }
-        if (env->type == wire::Type::Hello) return handleHello(rid, *env);
+        if (env->type == wire::Type::Hello) return handleHello(rid, fd, *env);
         if (peerIt == peers.end()) {
             count(&HubStats::dropped);
             const auto now = steadyMs();
@@ -345,7 +509,7 @@ struct Hub::Impl {
         }
     }
 
-    void handleHello(const std::string& rid, const wire::Envelope& env) {
+    void handleHello(const std::string& rid, int fd, const wire::Envelope& env) {
         auto hello = wire::parseHello(env);
         if (!hello) {
             count(&HubStats::dropped);
@@ -362,8 +526,29 @@ struct Hub::Impl {
             sendError(rid, "protocol", "this controller speaks protocol " + std::to_string(wire::kProtocolVersion));
             return;
         }
+        bool active = false;
+        try {
+            active = backend.playerActive(rid);
+        } catch (const std::exception& e) {
+            log.error("hub: player %s: cannot read its state: %s", rid, std::string(e.what()));
+        }
+        if (!active) {
+            count(&HubStats::dropped);
+            endPeer(rid, "not enrolled");
+            sendError(rid, "retired", "this player is not enrolled (retired)");
+            closeConnection(fd, "player " + rid + " is not enrolled");
+            return;
+        }
+        handleMonitor();  // a closed connection whose descriptor this one reuses ends its session
+                          // first
         const bool wasOnline = peers.count(rid) > 0;
         Peer& peer = peers[rid];
+        if (peer.fd != fd) {
+            if (auto s = sessionByFd.find(peer.fd); s != sessionByFd.end() && s->second == rid)
+                sessionByFd.erase(s);
+            peer.fd = fd;
+        }
+        sessionByFd[fd] = rid;
         peer.lastRecvMs = steadyMs();
         peer.activeVersion = hello->activeVersion;
         peer.stagedVersion = hello->stagedVersion;
@@ -506,6 +691,24 @@ struct Hub::Impl {
             sendError(rid, "bad_message", p.error().message);
             return;
         }
+        if (ingestPaused.load()) {
+            count(&HubStats::proofsPaused);
+            sendError(rid, "ingest_paused",
+                      "the controller is short of disk space; keep these proofs and send them "
+                      "again later");
+            return;
+        }
+        if (!takeToken(rid)) {
+            count(&HubStats::proofsRateLimited);
+            if (mayLog())
+                log.warning(
+                    "hub: player %s: PROOFS over the rate limit; asked to send it again later",
+                    rid);
+            sendError(rid, "rate_limited",
+                      "more than " + std::to_string(config.proofsPerMinute) +
+                          " PROOFS batches a minute; send this one again later");
+            return;
+        }
         {
             std::lock_guard lock(proofsMutex);
             if (proofsJobs.size() < kMaxQueuedProofs) {
@@ -516,6 +719,56 @@ struct Hub::Impl {
         }
         count(&HubStats::dropped);
         if (mayLog()) log.warning("hub: player %s: PROOFS not queued (the ingest is behind); it will be re-sent", rid);
+    }
+
+    // One PROOFS batch from this player's bucket (a minute's worth, refilled
+    // continuously); false when it is empty.
+    bool takeToken(const std::string& rid) {
+        if (config.proofsPerMinute <= 0) return true;
+        const auto now = steadyMs();
+        const double capacity = config.proofsPerMinute;
+        auto it = buckets.find(rid);
+        if (it == buckets.end()) {
+            if (buckets.size() >= kMaxBuckets) buckets.clear();
+            it = buckets.emplace(rid, Bucket{capacity, now}).first;
+        }
+        Bucket& b = it->second;
+        b.tokens = std::min(
+            capacity, b.tokens + static_cast<double>(now - b.refilledMs) * capacity / 60000.0);
+        b.refilledMs = now;
+        if (b.tokens < 1.0) return false;
+        b.tokens -= 1.0;
+        return true;
+    }
+
+    // The disk guard: ingest pauses while the store's free space is under the threshold.
+    void checkDisk(std::int64_t now) {
+        if (config.minFreeDiskBytes == 0 || now - lastDiskCheckMs < kDiskCheckMs) return;
+        lastDiskCheckMs = now;
+        std::optional<std::uint64_t> free;
+        try {
+            free = backend.freeDiskBytes();
+        } catch (const std::exception& e) {
+            log.error("hub: cannot read the free disk space: %s", std::string(e.what()));
+        }
+        if (!free) return;
+        const bool paused = *free < config.minFreeDiskBytes;
+        if (paused == ingestPaused.load()) return;
+        ingestPaused = paused;
+        {
+            std::lock_guard lock(sharedMutex);
+            stats.ingestPaused = paused;
+        }
+        if (paused)
+            log.warning(
+                "hub: proof-of-play ingest PAUSED: %Lu bytes free, under the %Lu bytes of "
+                "zmq.minFreeDiskBytes; "
+                "players keep their proofs until there is room",
+                static_cast<unsigned long long>(*free),
+                static_cast<unsigned long long>(config.minFreeDiskBytes));
+        else
+            log.warning("hub: proof-of-play ingest resumed: %Lu bytes free",
+                        static_cast<unsigned long long>(*free));
     }
 
     // Ingest worker thread: takes the oldest batch of a player that has none being
@@ -539,7 +792,8 @@ struct Hub::Impl {
             }
             std::optional<std::int64_t> seq;
             try {
-                seq = backend.storeProofs(job.playerId, job.proofs);
+                // Queued before the disk guard tripped: not stored, not acked, sent again.
+                if (!ingestPaused.load()) seq = backend.storeProofs(job.playerId, job.proofs);
             } catch (const std::exception& e) {
                 log.error("hub: player %s: storing PROOFS failed: %s", job.playerId, std::string(e.what()));
             }
@@ -566,6 +820,8 @@ struct Hub::Impl {
         std::uint64_t v = 0;
         ssize_t n = ::read(wakeFd, &v, sizeof v);
         (void)n;
+        handleMonitor();  // no session whose connection has closed is sent to
+        if (endPending.load()) applyEnds();
         std::deque<Op> ops;
         {
             std::lock_guard lock(queueMutex);
@@ -586,9 +842,23 @@ struct Hub::Impl {
     }
 
     void sweep() {
+        handleMonitor();
+        if (endPending.load()) applyEnds();
         const auto now = steadyMs();
+        checkDisk(now);
         const std::int64_t deadMs = kMissedBeats * config.heartbeatMs;
         std::vector<HubBackend::Seen> seen;
+        seen.swap(pendingSeen);
+        if (config.curve) {
+            // A connection that has said nothing under its own identity by now is
+            // not a player's (a player says HELLO at once and then beats): it may
+            // be holding another player's routing id.
+            const std::int64_t proveMs = 2 * config.heartbeatMs + 1000;
+            std::vector<int> silent;
+            for (const auto& [fd, c] : conns)
+                if (!c.proven && now - c.acceptedMs > proveMs) silent.push_back(fd);
+            for (int fd : silent) closeConnection(fd, "nothing sent under its own identity");
+        }
         const bool flush = now - lastFlushMs >= kSeenFlushMs;
         const std::int64_t wall = backend.nowMs();
         for (auto it = peers.begin(); it != peers.end();) {
@@ -596,6 +866,9 @@ struct Hub::Impl {
             if (now - p.lastRecvMs > deadMs) {
                 log.information("hub: player %s offline (silent for %Ld ms)", it->first, now - p.lastRecvMs);
                 seen.push_back({it->first, wall - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
+                if (auto s = sessionByFd.find(p.fd);
+                    s != sessionByFd.end() && s->second == it->first)
+                    sessionByFd.erase(s);
                 {
                     std::lock_guard lock(sharedMutex);
                     onlineIds.erase(it->first);
@@ -629,9 +902,11 @@ struct Hub::Impl {
             items.push_back({router->handle(), 0, ZMQ_POLLIN, 0});
             items.push_back({nullptr, wakeFd, ZMQ_POLLIN, 0});
             if (zap) items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
+            if (monitor) items.push_back({monitor->handle(), 0, ZMQ_POLLIN, 0});
             try {
                 zmq::poll(items.data(), items.size(), std::chrono::milliseconds(tickMs));
                 if (zap && (items[2].revents & ZMQ_POLLIN)) handleZap();
+                if (monitor && (items.back().revents & ZMQ_POLLIN)) handleMonitor();
                 if (items[0].revents & ZMQ_POLLIN) handleRouter();
                 if (items[1].revents & ZMQ_POLLIN) drainQueue();
                 const auto now = steadyMs();
@@ -645,6 +920,7 @@ struct Hub::Impl {
         }
         // Final flush so lastSeen survives a clean stop.
         std::vector<HubBackend::Seen> seen;
+        seen.swap(pendingSeen);
         const auto now = steadyMs();
         for (auto& [id, p] : peers) seen.push_back({id, backend.nowMs() - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
         try {
@@ -652,6 +928,10 @@ struct Hub::Impl {
         } catch (...) {
         }
         closeFiles();
+        if (monitor) {
+            zmq_socket_monitor(router->handle(), nullptr, 0);
+            monitor.reset();
+        }
         router.reset();
         zap.reset();
     }
@@ -676,7 +956,13 @@ Status Hub::start() {
         auto& r = *d.router;
         r.set(zmq::sockopt::linger, 0);
         r.set(zmq::sockopt::router_mandatory, 1);
-        r.set(zmq::sockopt::router_handover, 1);
+        // No ROUTER_HANDOVER: a connection claiming a routing id that another holds
+        // gets nothing, so no one can take over an online player's session. A
+        // player whose old connection is dead gets its id back once that
+        // connection is closed: ZMTP heartbeats close it within a few intervals.
+        r.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(d.config.heartbeatMs));
+        r.set(zmq::sockopt::heartbeat_timeout,
+              static_cast<int>(kMissedBeats * d.config.heartbeatMs));
         r.set(zmq::sockopt::maxmsgsize, wire::kMaxFrameBytes);
         r.set(zmq::sockopt::sndhwm, d.config.sndHwm);
         r.set(zmq::sockopt::rcvhwm, d.config.sndHwm);
@@ -688,12 +974,19 @@ Status Hub::start() {
             if (zmq_setsockopt(r.handle(), kZapEnforceDomain, &one, sizeof one) != 0)
                 d.log.warning("hub: ZMQ_ZAP_ENFORCE_DOMAIN not supported by this libzmq");
         }
+        if (zmq_socket_monitor(r.handle(), kMonitorEndpoint,
+                               ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+            return makeError(Errc::Internal, "hub: cannot monitor the ROUTER");
+        d.monitor.emplace(d.ctx, zmq::socket_type::pair);
+        d.monitor->set(zmq::sockopt::linger, 0);
+        d.monitor->connect(kMonitorEndpoint);
         const std::string ep =
             "tcp://" + d.config.bind + ":" + (d.config.port == 0 ? std::string("*") : std::to_string(d.config.port));
         r.bind(ep);
         const std::string last = r.get(zmq::sockopt::last_endpoint);
         d.port = static_cast<std::uint16_t>(std::stoi(last.substr(last.rfind(':') + 1)));
     } catch (const zmq::error_t& e) {
+        d.monitor.reset();
         d.router.reset();
         d.zap.reset();
         return makeError(Errc::Usage, "hub: cannot listen on " + d.config.bind + ":" + std::to_string(d.config.port) +
@@ -734,6 +1027,10 @@ void Hub::stop() {
         d.stats.online = 0;
     }
     d.peers.clear();
+    d.conns.clear();
+    d.sessionByFd.clear();
+    d.pendingSeen.clear();
+    d.ingestPaused = false;
     d.log.information("hub: stopped");
 }
 
@@ -790,6 +1087,21 @@ std::optional<CommandResult> Hub::commandResult(const std::string& commandId) co
     auto it = impl_->results.find(commandId);
     if (it == impl_->results.end()) return std::nullopt;
     return it->second;
+}
+
+void Hub::endSession(const std::string& playerId) {
+    auto& d = *impl_;
+    {
+        std::lock_guard lock(d.sharedMutex);
+        d.onlineIds.erase(playerId);
+        d.stats.online = d.onlineIds.size();
+    }
+    {
+        std::lock_guard lock(d.queueMutex);
+        d.ended.push_back(playerId);
+        d.endPending = true;
+    }
+    if (d.started) d.wake();
 }
 
 bool Hub::isOnline(const std::string& playerId) const {

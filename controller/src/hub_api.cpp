@@ -11,6 +11,7 @@
 
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
+#include "microscape/controller/security.hpp"
 #include "microscape/core/crypto.hpp"
 
 namespace microscape::controller {
@@ -235,7 +236,8 @@ void getPreview(RequestCtx& ctx) {
                             png = std::move(r->payload);
                             takenAt = ctx.svc.nowMs();
                         } else {
-                            ctx.svc.log.information("preview of player %s: no screenshot (%s)", id, r->message);
+                            ctx.svc.log.information("preview of player %s: no screenshot (%s)",
+                                                    escapeControl(id), escapeControl(r->message));
                         }
                         break;
                     }

@@ -1,5 +1,7 @@
 #include "hub_backend.hpp"
 
+#include <sys/statvfs.h>
+
 #include "microscape/controller/repo.hpp"
 
 namespace microscape::controller {
@@ -8,6 +10,18 @@ std::optional<std::string> StoreHubBackend::playerForCurveKey(const std::string&
     auto p = db_.read([&](DbConn& c) { return repo::playerByCurveKey(c, z85); });
     if (!p || p->state != "enrolled") return std::nullopt;
     return p->id;
+}
+
+bool StoreHubBackend::playerActive(const std::string& playerId) {
+    auto p = db_.read([&](DbConn& c) { return repo::playerById(c, playerId); });
+    return p && p->state == "enrolled";
+}
+
+std::optional<std::uint64_t> StoreHubBackend::freeDiskBytes() {
+    if (dataDir_.empty()) return std::nullopt;
+    struct statvfs st {};
+    if (::statvfs(dataDir_.c_str(), &st) != 0) return std::nullopt;
+    return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 std::optional<HubManifest> StoreHubBackend::currentManifest(const std::string& playerId) {

@@ -29,13 +29,18 @@ public:
     // batch outright or none is set).
     std::optional<std::int64_t> storeProofs(const std::string& playerId, const wire::Proofs& proofs) override;
     void setIngest(PopIngest* ingest) { ingest_ = ingest; }
+    bool playerActive(const std::string& playerId) override;
+    // Free space of the file system that holds dataDir (statvfs), for the disk guard.
+    std::optional<std::uint64_t> freeDiskBytes() override;
+    void setDataDir(std::filesystem::path dir) { dataDir_ = std::move(dir); }
 
-private:
+  private:
     Db& db_;
     Compiler& compiler_;
     MediaStore& media_;
     std::function<std::int64_t()> clock_;
     PopIngest* ingest_ = nullptr;
+    std::filesystem::path dataDir_;
 };
 
 }  // namespace microscape::controller

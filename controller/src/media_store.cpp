@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 #include <vector>
 
@@ -33,7 +35,7 @@ Result<MediaStore::Stored> MediaStore::receive(std::istream& in, std::uint64_t m
     Stored s;
     s.tmpPath = root_ / "tmp" / ("upload-" + randomToken(12));
     int fd = ::open(s.tmpPath.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0) return makeError(Errc::Io, "cannot create " + s.tmpPath.string());
+    if (fd < 0) return makeError(Errc::Io, std::string("cannot create a temporary upload file: ") + std::strerror(errno));
     Sha256Stream hash;
     std::vector<char> buf(256 * 1024);
     auto fail = [&](Error e) -> Result<Stored> {

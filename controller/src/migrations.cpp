@@ -251,9 +251,11 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
                 failed INTEGER NOT NULL,
                 on_screen_ms INTEGER NOT NULL,
                 PRIMARY KEY (location_id, local_date, media)))",
-            "INSERT INTO pop_rollup_location SELECT p.location_id, r.local_date, r.media, SUM(r.completed), "
+            "INSERT INTO pop_rollup_location SELECT p.location_id, r.local_date, r.media, "
+            "SUM(r.completed), "
             "SUM(r.interrupted), SUM(r.failed), SUM(r.on_screen_ms) FROM pop_rollup_media r "
-            "JOIN (SELECT id, COALESCE(location_id, 0) AS location_id FROM players) p ON p.id = r.player_id "
+            "JOIN (SELECT id, COALESCE(location_id, 0) AS location_id FROM players) p ON p.id = "
+            "r.player_id "
             "GROUP BY 1, 2, 3",
         },
         // 4: the evidence tables refuse UPDATE and DELETE in the database itself.
@@ -270,6 +272,47 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "BEGIN SELECT RAISE(ABORT, 'pop_problems is append-only evidence'); END",
             "CREATE TRIGGER pop_problems_no_delete BEFORE DELETE ON pop_problems "
             "BEGIN SELECT RAISE(ABORT, 'pop_problems is append-only evidence'); END",
+        },
+        // 5: accounts and scoping (docs/controller-api.md "Accounts and sessions"): idle
+        // session timeout, the per-user fleetWide right, and a department on schedules
+        // and takeovers (existing ones take their editor's department, else their playlist's).
+        {
+            "ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER NOT NULL DEFAULT 0",
+            "UPDATE sessions SET last_seen_at = created_at",
+            "ALTER TABLE users ADD COLUMN fleet_wide INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE schedules ADD COLUMN department TEXT",
+            "UPDATE schedules SET department = COALESCE((SELECT u.department FROM users u WHERE "
+            "u.id = "
+            "schedules.created_by AND u.role = 'editor'), (SELECT p.department FROM playlists p "
+            "WHERE p.id = "
+            "schedules.playlist_id))",
+            "ALTER TABLE takeovers ADD COLUMN department TEXT",
+            "UPDATE takeovers SET department = COALESCE((SELECT u.department FROM users u WHERE "
+            "u.id = "
+            "takeovers.created_by AND u.role = 'editor'), (SELECT p.department FROM playlists p "
+            "WHERE p.id = "
+            "takeovers.playlist_id))",
+        },
+        // 6: a rejected PROOFS batch's full size beside what is kept of it (the
+        // whole batch, or its first 4 KiB once a player has used its hourly budget).
+        {
+            "ALTER TABLE pop_problems ADD COLUMN batch_size INTEGER",
+        },
+        // 7: the audit log hash-chained (docs/audit-export.md): each row's seq, the
+        // hash of the row before and its own hash. Rows written before are chained
+        // at start-up (repo::chainAuditLog, the one UPDATE allowed: hash still
+        // NULL); after that no row is changed or deleted.
+        {
+            "ALTER TABLE audit_log ADD COLUMN seq INTEGER",
+            "ALTER TABLE audit_log ADD COLUMN prev_hash TEXT",
+            "ALTER TABLE audit_log ADD COLUMN hash TEXT",
+            "CREATE UNIQUE INDEX audit_log_seq ON audit_log(seq)",
+            "CREATE INDEX audit_log_unchained ON audit_log(id) WHERE hash IS NULL",
+            "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log WHEN OLD.hash IS NOT "
+            "NULL "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+            "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
         },
     };
     return kMigrations;

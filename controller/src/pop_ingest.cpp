@@ -149,15 +149,33 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
 
     auto storeProblems = [&](sqlite3* db) {
         if (problems.empty()) return;
-        SqlStmt st(db,
-                   "INSERT OR IGNORE INTO pop_problems(player_id, code, seq, message, batch_sha256, batch, "
-                   "detected_at) VALUES (?,?,?,?,?,?,?)");
         const bool keep = prep.sizeBytes <= kMaxProofsBatchBytes;
         if (batchSha.empty()) batchSha = crypto::sha256Hex(batchBytes);
+        // The batch is kept whole while this player's whole batches of the last
+        // hour stay within the budget; beyond it only its hash, size and first
+        // 4 KiB (docs/reports.md), so a player sending garbage cannot fill the disk.
+        std::string_view kept = batchBytes;
+        if (keep && batchBytes.size() > kProblemBatchPrefixBytes) {
+            SqlStmt whole(
+                db,
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT MAX(batch_size) AS size "
+                "FROM pop_problems WHERE player_id = ? AND detected_at >= ? AND batch_sha256 <> ? "
+                "AND batch_size IS NOT NULL AND LENGTH(batch) = batch_size GROUP BY batch_sha256)");
+            whole.bind(1, playerId).bind(2, nowMs - 3600 * 1000).bind(3, batchSha);
+            whole.step();
+            const std::int64_t batches = whole.i64(0), bytes = whole.i64(1);
+            if (batches >= kWholeProblemBatchesPerHour ||
+                bytes + static_cast<std::int64_t>(batchBytes.size()) > kWholeProblemBytesPerHour)
+                kept = batchBytes.substr(0, kProblemBatchPrefixBytes);
+        }
+        SqlStmt st(db,
+                   "INSERT OR IGNORE INTO pop_problems(player_id, code, seq, message, "
+                   "batch_sha256, batch, "
+                   "detected_at, batch_size) VALUES (?,?,?,?,?,?,?,?)");
         for (const auto& p : problems) {
             st.bind(1, playerId).bind(2, p.code).bind(3, p.seq).bind(4, p.message).bind(5, batchSha);
-            if (keep) st.bindBlob(6, batchBytes);
-            st.bind(7, nowMs);
+            if (keep) st.bindBlob(6, kept);
+            st.bind(7, nowMs).bind(8, static_cast<std::int64_t>(prep.sizeBytes));
             st.run();
         }
         stats_.problems += static_cast<std::int64_t>(problems.size());

@@ -27,6 +27,13 @@ namespace microscape::controller {
 // A batch larger than this is refused before parsing (1000 records of at most
 // 4 KiB and the checkpoint line).
 constexpr std::size_t kMaxProofsBatchBytes = pop::kMaxBatchRecords * (pop::kMaxRecordBytes + 1) + 4096;
+// Problems keep the batch they were found in. Per player and hour, whole batches
+// are kept while there are fewer than kWholeProblemBatchesPerHour of them and
+// their bytes stay within kWholeProblemBytesPerHour; of later ones only the
+// hash, the size and the first kProblemBatchPrefixBytes bytes.
+constexpr std::int64_t kWholeProblemBatchesPerHour = 3;
+constexpr std::int64_t kWholeProblemBytesPerHour = 4 << 20;
+constexpr std::size_t kProblemBatchPrefixBytes = 4096;
 // A play that starts more than this after the controller's clock is "far future".
 constexpr std::int64_t kMaxFutureSkewMs = 24 * 3600 * 1000;
 // A play that starts more than this before the player's enrolment is absurd

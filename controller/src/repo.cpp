@@ -1,5 +1,8 @@
 #include "microscape/controller/repo.hpp"
 
+#include "microscape/core/audit.hpp"
+#include "microscape/core/json.hpp"
+
 namespace microscape::controller {
 
 std::string_view roleName(Role r) {
@@ -27,7 +30,8 @@ DbValue opt(const std::optional<std::int64_t>& v) { return v ? DbValue(*v) : DbV
 DbValue optText(const std::string& s) { return s.empty() ? DbValue(nullptr) : DbValue(s); }
 DbValue i(std::int64_t v) { return DbValue(v); }
 
-const char* kUserCols = "id, username, display_name, role, department, disabled, created_at";
+const char* kUserCols =
+    "id, username, display_name, role, department, disabled, created_at, fleet_wide";
 User userFrom(const DbRow& r) {
     User u;
     u.id = r.i64(0);
@@ -37,6 +41,7 @@ User userFrom(const DbRow& r) {
     u.department = r.str(4);
     u.disabled = r.i64(5) != 0;
     u.createdAtMs = r.i64(6);
+    u.fleetWide = r.i64(7) != 0;
     return u;
 }
 
@@ -170,8 +175,9 @@ Campaign campaignFrom(const DbRow& r) {
 }
 
 const char* kScheduleCols =
-    "id, name, playlist_id, campaign_id, priority, starts_on, ends_on, dayparts_json, target_json, created_by, "
-    "created_at, updated_at";
+    "id, name, playlist_id, campaign_id, priority, starts_on, ends_on, dayparts_json, target_json, "
+    "created_by, "
+    "created_at, updated_at, department";
 Schedule scheduleFrom(const DbRow& r) {
     Schedule s;
     s.id = r.i64(0);
@@ -186,13 +192,16 @@ Schedule scheduleFrom(const DbRow& r) {
     s.createdBy = r.i64(9);
     s.createdAtMs = r.i64(10);
     s.updatedAtMs = r.i64(11);
+    s.department = r.str(12);
     return s;
 }
 
 const char* kTakeoverCols =
-    "id, name, playlist_id, target_json, starts_at, expires_at, cancelled_at, created_by, created_at";
+    "id, name, playlist_id, target_json, starts_at, expires_at, cancelled_at, created_by, "
+    "created_at, department";
 Takeover takeoverFrom(const DbRow& r) {
-    return Takeover{r.i64(0), r.str(1), r.i64(2), r.str(3), r.i64(4), r.i64(5), r.optI64(6), r.i64(7), r.i64(8)};
+    return Takeover{r.i64(0), r.str(1),    r.i64(2), r.str(3), r.i64(4),
+                    r.i64(5), r.optI64(6), r.i64(7), r.i64(8), r.str(9)};
 }
 
 template <class T, class F>
@@ -206,10 +215,12 @@ std::optional<T> oneOf(DbConn& c, const std::string& sql, const DbParams& params
 
 // --- users -------------------------------------------------------------------------------
 std::int64_t insertUser(DbConn& c, const User& u, const std::string& passwordHash, std::int64_t nowMs) {
-    c.exec("INSERT INTO users(username, display_name, role, department, password_hash, disabled, created_at, "
-           "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-           {u.username, u.displayName, std::string(roleName(u.role)), optText(u.department), passwordHash,
-            i(u.disabled ? 1 : 0), i(nowMs), i(nowMs)});
+    c.exec(
+        "INSERT INTO users(username, display_name, role, department, password_hash, disabled, "
+        "created_at, "
+        "updated_at, fleet_wide) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {u.username, u.displayName, std::string(roleName(u.role)), optText(u.department),
+         passwordHash, i(u.disabled ? 1 : 0), i(nowMs), i(nowMs), i(u.fleetWide ? 1 : 0)});
     return c.lastInsertId();
 }
 
@@ -231,9 +242,12 @@ std::vector<User> listUsers(DbConn& c) {
     return out;
 }
 void updateUser(DbConn& c, const User& u, std::int64_t nowMs) {
-    c.exec("UPDATE users SET display_name = ?, role = ?, department = ?, disabled = ?, updated_at = ? WHERE id = ?",
-           {u.displayName, std::string(roleName(u.role)), optText(u.department), i(u.disabled ? 1 : 0), i(nowMs),
-            i(u.id)});
+    c.exec(
+        "UPDATE users SET display_name = ?, role = ?, department = ?, disabled = ?, updated_at = "
+        "?, "
+        "fleet_wide = ? WHERE id = ?",
+        {u.displayName, std::string(roleName(u.role)), optText(u.department), i(u.disabled ? 1 : 0),
+         i(nowMs), i(u.fleetWide ? 1 : 0), i(u.id)});
 }
 void setPassword(DbConn& c, std::int64_t userId, const std::string& passwordHash, std::int64_t nowMs) {
     c.exec("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", {passwordHash, i(nowMs), i(userId)});
@@ -243,13 +257,33 @@ std::int64_t countUsers(DbConn& c) { return c.one("SELECT COUNT(*) FROM users")-
 void insertSession(DbConn& c, const std::string& tokenHash, std::int64_t userId, const std::string& csrf,
                    std::int64_t nowMs, std::int64_t expiresAtMs) {
     c.exec("DELETE FROM sessions WHERE expires_at < ?", {i(nowMs)});
-    c.exec("INSERT INTO sessions(token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-           {tokenHash, i(userId), csrf, i(nowMs), i(expiresAtMs)});
+    c.exec(
+        "INSERT INTO sessions(token_hash, user_id, csrf_token, created_at, expires_at, "
+        "last_seen_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        {tokenHash, i(userId), csrf, i(nowMs), i(expiresAtMs), i(nowMs)});
 }
 std::optional<SessionRow> sessionByHash(DbConn& c, const std::string& tokenHash) {
-    auto r = c.one("SELECT user_id, csrf_token, expires_at FROM sessions WHERE token_hash = ?", {tokenHash});
+    auto r = c.one(
+        "SELECT user_id, csrf_token, expires_at, created_at, last_seen_at FROM sessions WHERE "
+        "token_hash = ?",
+        {tokenHash});
     if (!r) return std::nullopt;
-    return SessionRow{r->i64(0), r->str(1), r->i64(2)};
+    return SessionRow{r->i64(0), r->str(1), r->i64(2), r->i64(3), r->i64(4)};
+}
+void touchSession(DbConn& c, const std::string& tokenHash, std::int64_t nowMs) {
+    c.exec("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", {i(nowMs), tokenHash});
+}
+void purgeIdleSessions(DbConn& c, std::int64_t lastSeenBeforeMs) {
+    c.exec("DELETE FROM sessions WHERE last_seen_at < ?", {i(lastSeenBeforeMs)});
+}
+void deleteOtherSessionsOf(DbConn& c, std::int64_t userId, const std::string& keepTokenHash) {
+    c.exec("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?",
+           {i(userId), keepTokenHash});
+}
+void revokeApiTokensOf(DbConn& c, std::int64_t userId, std::int64_t nowMs) {
+    c.exec("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+           {i(nowMs), i(userId)});
 }
 void deleteSession(DbConn& c, const std::string& tokenHash) {
     c.exec("DELETE FROM sessions WHERE token_hash = ?", {tokenHash});
@@ -286,13 +320,111 @@ void touchApiToken(DbConn& c, std::int64_t id, std::int64_t nowMs) {
 }
 
 // --- audit ---------------------------------------------------------------------------------
+namespace {
+
+// The chain's canonical encoding is JSON, which holds only UTF-8: any other byte
+// is stored as '?' (such text cannot come from the JSON API anyway).
+std::string utf8(const std::string& s) {
+    if (json::isValidUtf8(s)) return s;
+    std::string out = s;
+    for (char& ch : out)
+        if (static_cast<unsigned char>(ch) >= 0x80) ch = '?';
+    return out;
+}
+std::optional<std::string> optUtf8(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    return utf8(s);
+}
+DbValue dbOpt(const std::optional<std::string>& s) {
+    return s ? DbValue(*s) : DbValue(nullptr);
+}
+
+// The last chained row: (seq, hash), or (0, genesis).
+audit::AuditHead auditHead(DbConn& c) {
+    auto last =
+        c.one("SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1");
+    if (!last) return {};
+    return {last->i64(0), last->str(1)};
+}
+
+}  // namespace
+
+// Each row is chained to the one before (docs/audit-export.md): the read of the
+// last row and the insert run in the caller's write transaction, which Db
+// serialises, so two rows never claim the same seq.
 void audit(DbConn& c, const Actor& who, const std::string& action, const std::string& entity,
            const std::string& entityId, const std::string& beforeJson, const std::string& afterJson,
            std::int64_t nowMs) {
-    c.exec("INSERT INTO audit_log(at, actor_id, actor, action, entity, entity_id, before_json, after_json) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-           {i(nowMs), who.userId ? DbValue(who.userId) : DbValue(nullptr), who.name, action, entity,
-            optText(entityId), optText(beforeJson), optText(afterJson)});
+    const auto head = auditHead(c);
+    audit::AuditRow r;
+    r.seq = head.seq + 1;
+    r.prevHash = head.hash;
+    r.atMs = nowMs;
+    if (who.userId) r.actorId = who.userId;
+    r.actor = utf8(who.name);
+    r.action = utf8(action);
+    r.entity = utf8(entity);
+    r.entityId = optUtf8(entityId);
+    r.beforeJson = optUtf8(beforeJson);
+    r.afterJson = optUtf8(afterJson);
+    r.hash = audit::auditRowHash(r);
+    c.exec(
+        "INSERT INTO audit_log(at, actor_id, actor, action, entity, entity_id, before_json, "
+        "after_json, seq, "
+        "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {i(nowMs), r.actorId ? DbValue(*r.actorId) : DbValue(nullptr), r.actor, r.action, r.entity,
+         dbOpt(r.entityId), dbOpt(r.beforeJson), dbOpt(r.afterJson), i(r.seq), r.prevHash, r.hash});
+}
+
+std::optional<audit::AuditRow> auditRowOf(const DbRow& row) {
+    // Columns: seq, prev_hash, hash, at, actor_id, actor, action, entity, entity_id, before_json,
+    // after_json.
+    audit::AuditRow r;
+    r.seq = row.i64(0);
+    r.prevHash = row.str(1);
+    r.hash = row.str(2);
+    r.atMs = row.i64(3);
+    r.actorId = row.optI64(4);
+    r.actor = row.str(5);
+    r.action = row.str(6);
+    r.entity = row.str(7);
+    r.entityId = row.optStr(8);
+    r.beforeJson = row.optStr(9);
+    r.afterJson = row.optStr(10);
+    return r;
+}
+
+std::int64_t chainAuditLog(DbConn& c) {
+    std::int64_t chained = 0;
+    auto head = auditHead(c);
+    while (true) {
+        auto rows = c.query(
+            "SELECT id, at, actor_id, actor, action, entity, entity_id, before_json, after_json "
+            "FROM audit_log WHERE hash IS NULL ORDER BY id LIMIT 1000");
+        if (rows.empty()) return chained;
+        for (const auto& row : rows) {
+            audit::AuditRow r;
+            r.seq = head.seq + 1;
+            r.prevHash = head.hash;
+            r.atMs = row.i64(1);
+            r.actorId = row.optI64(2);
+            r.actor = utf8(row.str(3));
+            r.action = utf8(row.str(4));
+            r.entity = utf8(row.str(5));
+            if (auto v = row.optStr(6)) r.entityId = utf8(*v);
+            if (auto v = row.optStr(7)) r.beforeJson = utf8(*v);
+            if (auto v = row.optStr(8)) r.afterJson = utf8(*v);
+            r.hash = audit::auditRowHash(r);
+            c.exec(
+                "UPDATE audit_log SET actor = ?, action = ?, entity = ?, entity_id = ?, "
+                "before_json = ?, "
+                "after_json = ?, seq = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                {r.actor, r.action, r.entity, dbOpt(r.entityId), dbOpt(r.beforeJson),
+                 dbOpt(r.afterJson), i(r.seq), r.prevHash, r.hash, i(row.i64(0))});
+            head = {r.seq, r.hash};
+            ++chained;
+        }
+    }
 }
 
 std::int64_t countAudit(DbConn& c, const std::string& action, const std::string& entityId, std::int64_t sinceMs) {
@@ -505,10 +637,14 @@ void updateCampaign(DbConn& c, const Campaign& x) {
 void deleteCampaign(DbConn& c, std::int64_t id) { c.exec("DELETE FROM campaigns WHERE id = ?", {i(id)}); }
 
 std::int64_t insertSchedule(DbConn& c, const Schedule& s) {
-    c.exec("INSERT INTO schedules(name, playlist_id, campaign_id, priority, starts_on, ends_on, dayparts_json, "
-           "target_json, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-           {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn, s.daypartsJson,
-            s.targetJson, i(s.createdBy), i(s.createdAtMs), i(s.updatedAtMs)});
+    c.exec(
+        "INSERT INTO schedules(name, playlist_id, campaign_id, priority, starts_on, ends_on, "
+        "dayparts_json, "
+        "target_json, created_by, created_at, updated_at, department) VALUES (?, ?, ?, ?, ?, ?, ?, "
+        "?, ?, ?, ?, ?)",
+        {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn,
+         s.daypartsJson, s.targetJson, i(s.createdBy), i(s.createdAtMs), i(s.updatedAtMs),
+         optText(s.department)});
     return c.lastInsertId();
 }
 std::optional<Schedule> scheduleById(DbConn& c, std::int64_t id) {
@@ -522,18 +658,23 @@ std::vector<Schedule> listSchedules(DbConn& c) {
     return out;
 }
 void updateSchedule(DbConn& c, const Schedule& s) {
-    c.exec("UPDATE schedules SET name = ?, playlist_id = ?, campaign_id = ?, priority = ?, starts_on = ?, "
-           "ends_on = ?, dayparts_json = ?, target_json = ?, updated_at = ? WHERE id = ?",
-           {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn, s.daypartsJson,
-            s.targetJson, i(s.updatedAtMs), i(s.id)});
+    c.exec(
+        "UPDATE schedules SET name = ?, playlist_id = ?, campaign_id = ?, priority = ?, starts_on "
+        "= ?, "
+        "ends_on = ?, dayparts_json = ?, target_json = ?, updated_at = ?, department = ? WHERE id "
+        "= ?",
+        {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn,
+         s.daypartsJson, s.targetJson, i(s.updatedAtMs), optText(s.department), i(s.id)});
 }
 void deleteSchedule(DbConn& c, std::int64_t id) { c.exec("DELETE FROM schedules WHERE id = ?", {i(id)}); }
 
 std::int64_t insertTakeover(DbConn& c, const Takeover& t) {
-    c.exec("INSERT INTO takeovers(name, playlist_id, target_json, starts_at, expires_at, created_by, created_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?)",
-           {t.name, i(t.playlistId), t.targetJson, i(t.startsAtMs), i(t.expiresAtMs), i(t.createdBy),
-            i(t.createdAtMs)});
+    c.exec(
+        "INSERT INTO takeovers(name, playlist_id, target_json, starts_at, expires_at, created_by, "
+        "created_at, "
+        "department) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        {t.name, i(t.playlistId), t.targetJson, i(t.startsAtMs), i(t.expiresAtMs), i(t.createdBy),
+         i(t.createdAtMs), optText(t.department)});
     return c.lastInsertId();
 }
 std::optional<Takeover> takeoverById(DbConn& c, std::int64_t id) {

@@ -4,6 +4,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cstdio>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
@@ -107,6 +110,103 @@ bool verifyPassword(std::string_view password, std::string_view stored) {
         return false;
     auto dk = pbkdf2(password, salt.data(), salt.size(), iterations, expected.size());
     return CRYPTO_memcmp(dk.data(), expected.data(), dk.size()) == 0;
+}
+
+int passwordHashIterations(std::string_view stored) {
+    constexpr std::string_view kPrefix = "pbkdf2-sha256$";
+    if (stored.substr(0, kPrefix.size()) != kPrefix) return 0;
+    stored.remove_prefix(kPrefix.size());
+    int iterations = 0;
+    for (char c : stored.substr(0, stored.find('$'))) {
+        if (c < '0' || c > '9' || iterations > 100'000'000) return 0;
+        iterations = iterations * 10 + (c - '0');
+    }
+    return iterations;
+}
+
+const std::string& dummyPasswordHash(int iterations) {
+    static std::mutex mutex;  // guards cache
+    static std::map<int, std::string> cache;
+    std::lock_guard lock(mutex);
+    auto it = cache.find(iterations);
+    if (it == cache.end())
+        it = cache.emplace(iterations, hashPassword(randomToken(24), iterations)).first;
+    return it->second;
+}
+
+std::optional<std::string> passwordPolicyViolation(std::string_view password, int minLength,
+                                                   int minClasses) {
+    int chars = 0;
+    bool lower = false, upper = false, digit = false, other = false;
+    for (unsigned char c : password) {
+        if ((c & 0xC0) != 0x80) ++chars;  // count code points, not continuation bytes
+        if (c >= 'a' && c <= 'z')
+            lower = true;
+        else if (c >= 'A' && c <= 'Z')
+            upper = true;
+        else if (c >= '0' && c <= '9')
+            digit = true;
+        else
+            other = true;
+    }
+    const int classes = int(lower) + int(upper) + int(digit) + int(other);
+    if (chars >= minLength && classes >= minClasses) return std::nullopt;
+    const std::string n = std::to_string(minLength), k = std::to_string(minClasses);
+    return "the password needs at least " + n + " characters and at least " + k +
+           " of: lower-case letters, upper-case letters, digits, other characters / 密码至少 " + n +
+           " 个字符，且至少包含小写字母、大写字母、数字、其他字符中的 " + k + " 类";
+}
+
+std::string escapeControl(std::string_view v) {
+    static const char* kHex = "0123456789abcdef";
+    std::string out;
+    out.reserve(v.size());
+    auto hexByte = [&](unsigned char c) {
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    };
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto c = static_cast<unsigned char>(v[i]);
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else if (c == '\r')
+            out += "\\r";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c < 0x20 || c == 0x7f)
+            hexByte(c);
+        else if (c < 0x80)
+            out += static_cast<char>(c);
+        else {
+            // A multi-byte UTF-8 sequence: copy it when well-formed and not a control.
+            std::size_t len = c >= 0xF0 && c <= 0xF4  ? 4
+                              : c >= 0xE0             ? 3
+                              : c >= 0xC2 && c < 0xE0 ? 2
+                                                      : 0;
+            bool ok = len != 0 && i + len <= v.size();
+            for (std::size_t k = 1; ok && k < len; ++k)
+                ok = (static_cast<unsigned char>(v[i + k]) & 0xC0) == 0x80;
+            if (!ok) {
+                hexByte(c);
+                continue;
+            }
+            std::uint32_t cp = len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+            for (std::size_t k = 1; k < len; ++k)
+                cp = (cp << 6) | (static_cast<unsigned char>(v[i + k]) & 0x3F);
+            if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+                out += buf;
+            } else {
+                out.append(v.substr(i, len));
+            }
+            i += len - 1;
+        }
+    }
+    return out;
 }
 
 std::string randomToken(std::size_t bytes) {

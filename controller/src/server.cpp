@@ -3,28 +3,28 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/ThreadPool.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
 #include "api.hpp"
 #include "compiler.hpp"
+#include "http_gate.hpp"
 #include "hub_api.hpp"
 #include "hub_backend.hpp"
-#include "pop_ingest.hpp"
-#include "reports.hpp"
 #include "keys.hpp"
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
+#include "microscape/pack/file_io.hpp"
+#include "pop_ingest.hpp"
+#include "reports.hpp"
 #include "static_files.hpp"
 #include "tls.hpp"
 #include "microscape/core/pin.hpp"
@@ -65,14 +65,33 @@ std::optional<Principal> authenticate(RequestCtx& ctx) {
     ctx.req.getCookies(cookies);
     if (!cookies.has("ms_session")) return std::nullopt;
     const std::string hash = sha256Hex(cookies.get("ms_session"));
-    return svc.db.read([&](DbConn& c) -> std::optional<Principal> {
+    // A session ends at its absolute lifetime (auth.sessionTtlSeconds) or after
+    // auth.sessionIdleSeconds without a request; use is recorded at most every
+    // tenth of the idle time (and every minute) to spare writes.
+    const std::int64_t idleMs = std::int64_t(svc.config.sessionIdleSeconds) * 1000;
+    const std::int64_t touchEveryMs = std::min<std::int64_t>(60'000, idleMs / 10);
+    bool touch = false, idle = false;
+    auto principal = svc.db.read([&](DbConn& c) -> std::optional<Principal> {
         auto s = repo::sessionByHash(c, hash);
-        if (!s || s->expiresAtMs <= now) throw ApiError(401, "unauthorized", "session expired; log in again");
+        if (!s || s->expiresAtMs <= now)
+            throw ApiError(401, "unauthorized", "session expired; log in again");
+        if (now - s->lastSeenAtMs >= idleMs) {
+            idle = true;
+            return std::nullopt;
+        }
+        touch = now - s->lastSeenAtMs >= touchEveryMs;
         auto user = repo::userById(c, s->userId);
-        if (!user || user->disabled) throw ApiError(401, "unauthorized", "the session's user is disabled");
+        if (!user || user->disabled)
+            throw ApiError(401, "unauthorized", "the session's user is disabled");
         Principal p{*user, true, hash};
         return p;
     });
+    if (idle) {
+        svc.db.write([&](DbConn& c) { repo::deleteSession(c, hash); });
+        throw ApiError(401, "unauthorized", "session ended after inactivity; log in again");
+    }
+    if (touch) svc.db.write([&](DbConn& c) { repo::touchSession(c, hash, now); });
+    return principal;
 }
 
 std::string csrfOf(Services& svc, const std::string& sessionHash) {
@@ -82,19 +101,28 @@ std::string csrfOf(Services& svc, const std::string& sessionHash) {
     });
 }
 
-void drainBody(Poco::Net::HTTPServerRequest& req) {
-    // Read what the client is still sending (bounded) so the error response reaches
-    // it instead of a connection reset.
+// Reads and discards what is left of the request body, so that the response
+// reaches the client instead of a reset and the connection can carry the next
+// request. A body declared (or, chunked, found) larger than `limitBytes` is not
+// read at all: waiting for 10 GB that may never come held a worker for the whole
+// socket timeout. False then (or on a stalled or broken body): the caller closes
+// the connection.
+bool drainBody(Poco::Net::HTTPServerRequest& req, std::uint64_t limitBytes) {
+    if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(limitBytes))
+        return false;
     try {
         auto& in = req.stream();
         char buf[65536];
         std::uint64_t total = 0;
-        while (in && total < (64u << 20)) {
+        while (in) {
             in.read(buf, sizeof buf);
             if (in.gcount() <= 0) break;
             total += static_cast<std::uint64_t>(in.gcount());
+            if (total > limitBytes) return false;
         }
+        return in.eof();
     } catch (...) {
+        return false;
     }
 }
 
@@ -152,12 +180,15 @@ public:
         // A handler may answer without reading the body (e.g. {} sent to an action
         // route); what it left would be parsed as the next request on this
         // keep-alive connection, so consume it here.
-        if (req.hasContentLength() || req.getChunkedTransferEncoding()) drainBody(req);
+        if ((req.hasContentLength() || req.getChunkedTransferEncoding()) &&
+            !drainBody(req, svc_.config.maxJsonBytes))
+            resp.setKeepAlive(false);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         const int status = static_cast<int>(resp.getStatus());
         svc_.metrics.recordRequest(label, status, secs);
         if (svc_.log.debug())
-            svc_.log.debug("%s %s -> %d (%s, %.1f ms)", req.getMethod(), ctx.uri.getPath(), status,
+            svc_.log.debug("%s %s -> %d (%s, %.1f ms)", escapeControl(req.getMethod()),
+                           escapeControl(ctx.uri.getPath()), status,
                            ctx.who ? ctx.who->user.username : std::string("-"), secs * 1000.0);
     }
 
@@ -165,7 +196,7 @@ private:
     void sendError(RequestCtx& ctx, int status, const std::string& code, const std::string& message) {
         if (ctx.resp.sent()) return;  // a streamed response broke off; nothing more to say
         if (ctx.req.hasContentLength() || ctx.req.getChunkedTransferEncoding()) {
-            drainBody(ctx.req);
+            drainBody(ctx.req, svc_.config.maxJsonBytes);
             ctx.resp.setKeepAlive(false);
         }
         if (status == 401) ctx.resp.set("WWW-Authenticate", "Bearer");
@@ -216,11 +247,13 @@ Status prepareDataDir(const ControllerConfig& config) {
     std::error_code ec;
     fs::create_directories(config.dataDir, ec);
     if (ec) return makeError(Errc::Io, "cannot create data directory " + config.dataDir.string() + ": " + ec.message());
+    MS_TRY(pack::restrictDir(config.dataDir.string()));  // 0700 whatever the umask (docs/guide-operator.md)
     fs::create_directories(config.dataDir / "media", ec);
     if (ec) return makeError(Errc::Io, "cannot create " + (config.dataDir / "media").string() + ": " + ec.message());
     fs::create_directories(config.dataDir / "keys", ec);
     if (ec) return makeError(Errc::Io, "cannot create " + (config.dataDir / "keys").string() + ": " + ec.message());
-    ::chmod((config.dataDir / "keys").c_str(), 0700);
+    // keys/ owner-only too, whatever the umask (docs/security.md).
+    MS_TRY(pack::restrictDir((config.dataDir / "keys").string()));
     if (::access(config.dataDir.c_str(), W_OK) != 0)
         return makeError(Errc::Io, "data directory " + config.dataDir.string() + " is not writable");
     return {};
@@ -240,8 +273,7 @@ struct ControllerServer::Impl {
     std::unique_ptr<Services> services;
     Router router;
     std::unique_ptr<StaticFiles> staticFiles;  // web console; outlives http
-    std::unique_ptr<Poco::ThreadPool> pool;
-    std::unique_ptr<Poco::Net::HTTPServer> http;
+    std::unique_ptr<HttpGate> http;
     std::uint16_t port = 0;
     std::function<std::int64_t()> clock;
 
@@ -326,6 +358,8 @@ Status ControllerServer::start() {
     hubConfig.port = d.config.zmqPort;
     hubConfig.curve = d.config.zmqCurve;
     hubConfig.heartbeatMs = d.config.zmqHeartbeatMs;
+    hubConfig.proofsPerMinute = d.config.zmqProofsPerMinute;
+    hubConfig.minFreeDiskBytes = d.config.zmqMinFreeDiskBytes;
     if (hubConfig.curve) {
         auto curve = ensureHubCurveKey(d.config.dataDir / "keys");
         if (!curve) return curve.error();
@@ -335,6 +369,7 @@ Status ControllerServer::start() {
     d.popIngest = std::make_unique<PopIngest>(*d.db);
     d.hubBackend = std::make_unique<StoreHubBackend>(*d.db, *d.compiler, *d.media, d.clock);
     d.hubBackend->setIngest(d.popIngest.get());
+    d.hubBackend->setDataDir(d.config.dataDir);
     d.hub = std::make_unique<Hub>(hubConfig, *d.hubBackend, Poco::Logger::get(d.log.name() + ".hub"));
     MS_TRY(d.hub->start());
     d.services->hub = d.hub.get();
@@ -360,13 +395,22 @@ Status ControllerServer::start() {
     auto socket = openListeningSocket(d.config, *d.services, d.port);
     if (!socket) return socket.error();
     try {
-        auto* params = new Poco::Net::HTTPServerParams;
-        params->setMaxThreads(d.config.httpThreads);
-        params->setMaxQueued(256);
-        params->setKeepAlive(true);
-        params->setTimeout(Poco::Timespan(60, 0));
-        d.pool = std::make_unique<Poco::ThreadPool>(2, d.config.httpThreads);
-        d.http = std::make_unique<Poco::Net::HTTPServer>(new Factory(d.router, *d.services, *d.staticFiles), *d.pool, *socket, params);
+        HttpGateOptions gate;
+        gate.workers = d.config.httpThreads;
+        gate.maxQueued = std::max(64, 2 * d.config.httpThreads);
+        gate.headerTimeoutMs = d.config.httpHeaderTimeoutMs;
+        gate.bodyIdleTimeoutMs = d.config.httpBodyIdleTimeoutMs;
+        gate.keepAliveIdleMs = d.config.httpKeepAliveIdleMs;
+        gate.maxConnectionsPerAddress = d.config.httpMaxConnectionsPerAddress;
+        if (gate.maxConnectionsPerAddress >= gate.workers)
+            d.log.warning(
+                "http.maxConnectionsPerAddress (%d) is not below http.threads (%d): one address "
+                "can "
+                "occupy every worker",
+                gate.maxConnectionsPerAddress, gate.workers);
+        d.http =
+            std::make_unique<HttpGate>(*socket, new Factory(d.router, *d.services, *d.staticFiles),
+                                       gate, Poco::Logger::get(d.log.name() + ".http"));
         d.http->start();
     } catch (const Poco::Exception& e) {
         return makeError(Errc::Usage, "cannot listen on " + d.config.httpBind + ":" + std::to_string(d.config.httpPort) +
@@ -381,13 +425,9 @@ Status ControllerServer::start() {
 void ControllerServer::stop() {
     auto& d = *impl_;
     if (d.http) {
-        d.http->stopAll(false);
-        // In-flight requests get a bounded time to finish.
-        for (int i = 0; i < 100 && d.http->currentConnections() > 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        // In-flight requests get a bounded time to finish (HttpGate::stop).
+        d.http->stop();
         d.http.reset();
-        d.pool->joinAll();
-        d.pool.reset();
         d.log.information("HTTP API stopped");
     }
     if (d.hub) {
@@ -406,8 +446,15 @@ void ControllerServer::stop() {
 Result<std::string> initAdmin(const ControllerConfig& config, const std::string& username, std::string password) {
     MS_TRY(prepareDataDir(config));
     if (username.empty() || username.size() > 64) return makeError(Errc::Usage, "admin name must be 1-64 characters");
-    if (password.empty()) password = randomToken(18);
-    if (password.size() < 8) return makeError(Errc::Usage, "the admin password must have at least 8 characters");
+    if (password.empty()) {
+        // Generated: 24 random characters, drawn again in the rare case one lacks a class.
+        do password = randomToken(std::max<std::size_t>(18, std::size_t(config.passwordMinLength)));
+        while (
+            passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses));
+    }
+    if (auto why =
+            passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses))
+        return makeError(Errc::Usage, "admin password refused: " + *why);
     try {
         Db db(config.dataDir / "controller.db");
         const std::int64_t now = systemNowMs();

@@ -42,6 +42,18 @@ json::Value manifestJson(const ExportManifest& m) {
     json::Array files;
     for (const auto& f : m.files)
         files.push_back(json::Object{{"name", f.name}, {"sha256", f.sha256}, {"size", f.sizeBytes}});
+    if (m.format >= 2) {
+        const AuditHead head = m.auditHead.value_or(AuditHead{});
+        return json::Object{{"format", m.format},
+                            {"kind", "microscape-proof-of-play-export"},
+                            {"export_id", m.exportId},
+                            {"created_at", timeutil::formatUtc(m.createdAtMs)},
+                            {"from", timeutil::formatUtc(m.fromMs)},
+                            {"to", timeutil::formatUtc(m.toMs)},
+                            {"signer", m.signer},
+                            {"files", std::move(files)},
+                            {"audit_head", json::Object{{"seq", head.seq}, {"hash", head.hash}}}};
+    }
     return json::Object{{"format", m.format},
                         {"kind", "microscape-proof-of-play-export"},
                         {"export_id", m.exportId},
@@ -97,9 +109,20 @@ Result<ExportManifest> parseManifest(std::string_view bytes) {
     if (!doc->isObject()) return bad("export.json is not an object");
     auto fmt = integer(*doc, "format", "export.json");
     if (!fmt) return fmt.error();
-    if (*fmt != kFormatVersion)
+    if (*fmt != 1 && *fmt != kFormatVersion)
         return makeError(Errc::UnsupportedFormat, "export format " + std::to_string(*fmt) + " is not supported");
     ExportManifest m;
+    m.format = static_cast<int>(*fmt);
+    if (m.format >= 2) {
+        auto head = need(*doc, "audit_head", json::Value::Type::Object);
+        if (!head) return bad("export.json: missing object \"audit_head\"");
+        auto seq = integer(*head, "seq", "export.json audit_head");
+        auto hash = str(*head, "hash", "export.json audit_head");
+        if (!seq || !hash || *seq < 0 || !crypto::isSha256Hex(*hash) ||
+            head->asObject().size() != 2)
+            return bad("export.json: audit_head must be {\"hash\", \"seq\"}");
+        m.auditHead = AuditHead{*seq, *hash};
+    }
     auto kind = str(*doc, "kind", "export.json");
     if (!kind) return kind.error();
     if (*kind != "microscape-proof-of-play-export") return bad("export.json: not a proof-of-play export");
@@ -118,7 +141,8 @@ Result<ExportManifest> parseManifest(std::string_view bytes) {
     m.signer = *signer;
     auto files = need(*doc, "files", json::Value::Type::Array);
     if (!files) return bad("export.json: missing array \"files\"");
-    if (doc->asObject().size() != 8) return bad("export.json: unknown fields");
+    if (doc->asObject().size() != (m.format >= 2 ? 9u : 8u))
+        return bad("export.json: unknown fields");
     for (const auto& f : files->asArray()) {
         if (!f.isObject()) return bad("export.json: a file entry is not an object");
         FileEntry e;
@@ -244,11 +268,22 @@ Failure chainFailure(const std::string& playerId, const pop::Finding& f) {
 // order): shared by the in-memory and the streaming path so that both report
 // the same failures in the same order.
 using EvidenceStep = std::function<void(const PlayerEntry&, const crypto::PublicKey&, AuditResult&, Rows&)>;
-AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBytes, std::string_view signature,
-                     const std::vector<std::string>& readProblems, const std::vector<PlayerEntry>& players,
-                     const std::set<std::string>& evidenceIds, const VerifyOptions& options, Rows rows,
-                     const EvidenceStep& evidence) {
+
+// The audit log's check, as both paths report it.
+struct AuditLogOutcome {
+    bool checked = false;
+    std::int64_t rows = 0;
+    std::vector<Failure> failures;
+};
+
+AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBytes,
+                     std::string_view signature, const std::vector<std::string>& readProblems,
+                     const std::vector<PlayerEntry>& players,
+                     const std::set<std::string>& evidenceIds, const VerifyOptions& options,
+                     Rows rows, const AuditLogOutcome& auditLog, const EvidenceStep& evidence) {
     AuditResult out;
+    out.auditChecked = auditLog.checked;
+    out.auditRows = auditLog.rows;
     auto fail = [&](std::string player, std::string code, std::string msg) {
         out.failures.push_back({std::move(player), std::move(code), std::move(msg)});
     };
@@ -265,6 +300,7 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
         fail("", p.substr(0, colon), p.substr(colon + 2));
     }
     if (manifest.toMs <= manifest.fromMs) fail("", "bad_period", "the export's period is empty");
+    out.failures.insert(out.failures.end(), auditLog.failures.begin(), auditLog.failures.end());
 
     std::set<std::string> listedIds;
     for (const auto& p : players) listedIds.insert(p.playerId);
@@ -294,9 +330,10 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
 // whole entry, hashing the bytes on the way; a line longer than a record may be
 // is cut to kMaxRecordBytes + 1 bytes (its parser refuses it by length alone).
 // Returns whether the entry ends in a newline (or is empty). Errors: Truncated, Io.
-Result<bool> streamLines(tar::Reader& reader, crypto::Sha256& sha,
-                         const std::function<void(std::string_view line, std::size_t lineNo)>& onLine) {
-    constexpr std::size_t kCap = pop::kMaxRecordBytes + 1;
+Result<bool> streamLines(
+    tar::Reader& reader, crypto::Sha256& sha,
+    const std::function<void(std::string_view line, std::size_t lineNo)>& onLine,
+    std::size_t kCap = pop::kMaxRecordBytes + 1) {
     std::vector<char> buf(1u << 20);
     std::string carry;
     bool carried = false;  // a line has begun (possibly empty so far)
@@ -374,6 +411,46 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
     rep.media = std::move(*names);
     files[std::string(kMediaName)] = {(*media)->size(), crypto::sha256Hex(**media)};
 
+    std::map<std::string, std::vector<std::string>> lineProblems;  // by file name
+    AuditLogOutcome auditLog;
+    if (rep.manifest.format >= 2) {
+        // The audit log, checked as it streams past: one row at a time.
+        auto next = reader.next();
+        if (!next) return next.error();
+        if (!*next || (*next)->name != kAuditLogName) return Out();
+        const tar::Header h = **next;
+        if (h.sizeBytes > kMaxPlayerFileBytes)
+            return makeError(Errc::TooLarge,
+                             "entry " + h.name + " is " + std::to_string(h.sizeBytes) +
+                                 " bytes; the limit is " + std::to_string(kMaxPlayerFileBytes));
+        AuditChainCheck check(options.pinnedAuditHead);
+        crypto::Sha256 sha;
+        auto& problems = lineProblems[h.name];
+        auto ended = streamLines(
+            reader, sha,
+            [&](std::string_view line, std::size_t lineNo) {
+                auto row =
+                    line.size() > kMaxAuditLineBytes
+                        ? Result<AuditRow>(bad("an audit log row is longer than " +
+                                               std::to_string(kMaxAuditLineBytes) + " bytes"))
+                        : parseAuditLine(line);
+                if (!row) {
+                    problems.push_back("bad_audit_row: " + h.name + " line " +
+                                       std::to_string(lineNo) + ": " + row.error().str());
+                    return;
+                }
+                check.add(*row);
+            },
+            kMaxAuditLineBytes + 1);
+        if (!ended) return ended.error();
+        if (!*ended)
+            problems.push_back("truncated_file: " + h.name + " does not end with a newline");
+        files[h.name] = {h.sizeBytes, crypto::toHex(sha.finish())};
+        auditLog.checked = true;
+        auditLog.rows = check.rows();
+        auditLog.failures = check.finish(*rep.manifest.auditHead);
+    }
+
     for (const auto& p : rep.players)
         if (!options.zones.count(p.timeZone) && loadZone)
             if (auto z = loadZone(p.timeZone)) options.zones.emplace(p.timeZone, std::move(*z));
@@ -381,7 +458,6 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
     for (const auto& p : rep.players) byId[p.playerId] = &p;
 
     Rows rows;
-    std::map<std::string, std::vector<std::string>> lineProblems;  // by file name
     std::map<std::string, StreamedPlayer> done;
     std::set<std::string> evidenceIds;
     std::string lastId;
@@ -481,13 +557,15 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
     for (auto& [name, list] : lineProblems)
         for (auto& p : list) readProblems.push_back(std::move(p));
 
-    rep.result = assemble(rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, options,
-                          std::move(rows), [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
-                              const auto& sp = done.at(p.playerId);
-                              out.records += sp.records;
-                              out.checkpoints += sp.checkpoints;
-                              out.failures.insert(out.failures.end(), sp.failures.begin(), sp.failures.end());
-                          });
+    rep.result = assemble(
+        rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, options,
+        std::move(rows), auditLog,
+        [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
+            const auto& sp = done.at(p.playerId);
+            out.records += sp.records;
+            out.checkpoints += sp.checkpoints;
+            out.failures.insert(out.failures.end(), sp.failures.begin(), sp.failures.end());
+        });
     rep.streamed = true;
     return Out(std::move(rep));
 }
@@ -495,6 +573,151 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
 
 std::string recordsPath(const std::string& playerId) { return "players/" + playerId + "/records.jsonl"; }
 std::string checkpointsPath(const std::string& playerId) { return "players/" + playerId + "/checkpoints.jsonl"; }
+
+namespace {
+
+json::Value optText(const std::optional<std::string>& s) {
+    return s ? json::Value(*s) : json::Value(nullptr);
+}
+
+json::Object auditRowObject(const AuditRow& r) {
+    return json::Object{{"seq", r.seq},
+                        {"prev", r.prevHash},
+                        {"at", r.atMs},
+                        {"actor_id", r.actorId ? json::Value(*r.actorId) : json::Value(nullptr)},
+                        {"actor", r.actor},
+                        {"action", r.action},
+                        {"entity", r.entity},
+                        {"entity_id", optText(r.entityId)},
+                        {"before", optText(r.beforeJson)},
+                        {"after", optText(r.afterJson)}};
+}
+
+constexpr std::size_t kMaxAuditFailures = 100;
+
+}  // namespace
+
+std::string auditRowBytes(const AuditRow& row) {
+    return json::canonical(json::Value(auditRowObject(row)));
+}
+std::string auditRowHash(const AuditRow& row) {
+    return crypto::sha256Hex(auditRowBytes(row));
+}
+std::string auditLineBytes(const AuditRow& row) {
+    auto o = auditRowObject(row);
+    o.emplace("hash", row.hash);
+    return json::canonical(json::Value(std::move(o)));
+}
+
+Result<AuditRow> parseAuditLine(std::string_view line) {
+    json::ParseLimits limits;
+    limits.maxBytes = kMaxAuditLineBytes;
+    auto doc = json::parseCanonical(line, limits);
+    if (!doc) return doc.error();
+    if (!doc->isObject() || doc->asObject().size() != 11)
+        return bad("not an audit log row (fields)");
+    const std::string where = "audit row";
+    AuditRow r;
+    auto seq = integer(*doc, "seq", where);
+    auto at = integer(*doc, "at", where);
+    if (!seq) return seq.error();
+    if (!at) return at.error();
+    r.seq = *seq;
+    r.atMs = *at;
+    for (auto [key, field] : {std::pair{"prev", &r.prevHash}, std::pair{"actor", &r.actor},
+                              std::pair{"action", &r.action}, std::pair{"entity", &r.entity},
+                              std::pair{"hash", &r.hash}}) {
+        auto s = str(*doc, key, where);
+        if (!s) return s.error();
+        *field = *s;
+    }
+    const json::Value* actorId = doc->find("actor_id");
+    if (!actorId || !(actorId->isNull() || actorId->isInt()))
+        return bad(where + ": actor_id must be an integer or null");
+    if (actorId->isInt()) r.actorId = actorId->asInt();
+    for (auto [key, field] :
+         {std::pair{"entity_id", &r.entityId}, std::pair{"before", &r.beforeJson},
+          std::pair{"after", &r.afterJson}}) {
+        const json::Value* v = doc->find(key);
+        if (!v || !(v->isNull() || v->isString()))
+            return bad(where + ": " + std::string(key) + " must be a string or null");
+        if (v->isString()) *field = v->asString();
+    }
+    return r;
+}
+
+Result<AuditHead> parseAuditHead(std::string_view text) {
+    const auto colon = text.find(':');
+    AuditHead h;
+    if (colon == std::string_view::npos || colon == 0)
+        return makeError(Errc::Usage,
+                         "an audit head is SEQ:HASH (as microscape-pack audit prints it)");
+    std::int64_t seq = 0;
+    for (char c : text.substr(0, colon)) {
+        if (c < '0' || c > '9' || seq > 1'000'000'000'000'000LL)
+            return makeError(Errc::Usage, "an audit head is SEQ:HASH; SEQ is a number");
+        seq = seq * 10 + (c - '0');
+    }
+    h.seq = seq;
+    h.hash = std::string(text.substr(colon + 1));
+    if (!crypto::isSha256Hex(h.hash))
+        return makeError(Errc::Usage, "an audit head is SEQ:HASH; HASH is 64 hex digits");
+    return h;
+}
+
+void AuditChainCheck::fail(std::string code, std::string message) {
+    if (failures_.size() >= kMaxAuditFailures) {
+        ++dropped_;
+        return;
+    }
+    failures_.push_back({"", std::move(code), std::move(message)});
+}
+
+void AuditChainCheck::add(const AuditRow& row) {
+    ++rows_;
+    const std::string at = "audit log seq " + std::to_string(row.seq) + ": ";
+    if (auditRowHash(row) != row.hash)
+        fail("audit_hash",
+             at + "the row does not match its hash (it was changed after it was written)");
+    if (row.seq <= lastSeq_) {
+        fail("audit_out_of_order", at + "comes after seq " + std::to_string(lastSeq_));
+        return;
+    }
+    if (row.seq > lastSeq_ + 1)
+        fail("audit_gap", "audit log seq " +
+                              (row.seq - 1 == lastSeq_ + 1 ? std::to_string(lastSeq_ + 1)
+                                                           : std::to_string(lastSeq_ + 1) + ".." +
+                                                                 std::to_string(row.seq - 1)) +
+                              " missing (rows were deleted)");
+    else if (row.prevHash != lastHash_)
+        fail("audit_broken_link", at + "prev is not the hash of seq " + std::to_string(lastSeq_) +
+                                      " (a row before it was changed or replaced)");
+    lastSeq_ = row.seq;
+    lastHash_ = row.hash;
+    if (pinned_ && row.seq == pinned_->seq) pinnedFound_ = row.hash;
+}
+
+std::vector<Failure> AuditChainCheck::finish(const AuditHead& head) {
+    const auto& pinned = pinned_;
+    if (lastSeq_ != head.seq || lastHash_ != head.hash)
+        fail("audit_head", "the audit log ends at seq " + std::to_string(lastSeq_) + " (" +
+                               lastHash_.substr(0, 16) + "), export.json names seq " +
+                               std::to_string(head.seq) + " (" + head.hash.substr(0, 16) +
+                               "): rows were deleted from its end or changed");
+    if (pinned && pinned->seq > 0) {
+        if (!pinnedFound_)
+            fail("audit_pin", "the audit log has no row seq " + std::to_string(pinned->seq) +
+                                  ", the head of an earlier export: rows were deleted");
+        else if (*pinnedFound_ != pinned->hash)
+            fail("audit_pin",
+                 "audit log seq " + std::to_string(pinned->seq) +
+                     " differs from the head of an earlier export: the log was rewritten");
+    }
+    if (dropped_)
+        failures_.push_back(
+            {"", "audit_more", std::to_string(dropped_) + " more audit log failures not listed"});
+    return std::move(failures_);
+}
 
 std::string Failure::str() const {
     return (playerId.empty() ? "" : "player " + playerId + ": ") + code + ": " + message;
@@ -505,11 +728,18 @@ std::string keysBytes(const std::vector<PlayerEntry>& players) { return json::ca
 std::string mediaBytes(const std::vector<MediaName>& media) { return json::canonical(mediaJson(media)); }
 
 Status writeExport(tar::ByteSink& sink, ExportManifest m, const std::vector<PlayerEntry>& players,
-                   const std::vector<MediaName>& media, const std::map<std::string, PlayerEvidence>& evidence,
-                   const crypto::PrivateKey& controllerKey) {
+                   const std::vector<MediaName>& media,
+                   const std::map<std::string, PlayerEvidence>& evidence,
+                   const crypto::PrivateKey& controllerKey,
+                   const std::vector<AuditRow>& auditRows) {
     std::vector<std::pair<std::string, std::string>> files;
     files.emplace_back(std::string(kKeysName), json::canonical(keysJson(players)));
     files.emplace_back(std::string(kMediaName), json::canonical(mediaJson(media)));
+    std::string audit;
+    for (const auto& r : auditRows) audit += auditLineBytes(r) + "\n";
+    files.emplace_back(std::string(kAuditLogName), std::move(audit));
+    m.auditHead =
+        auditRows.empty() ? AuditHead{} : AuditHead{auditRows.back().seq, auditRows.back().hash};
     for (const auto& [id, ev] : evidence) {
         if (!manifest::isValidId(id)) return bad("bad player id '" + id + "'");
         std::string recs, cps;
@@ -543,9 +773,10 @@ Result<Export> readExport(tar::ByteSource& source) {
         const tar::Header& h = **next;
         std::uint64_t limit = kMaxJsonBytes;
         if (h.name == kExportSigName) limit = 4096;
-        if (playerFile(h.name).first.size()) limit = kMaxPlayerFileBytes;
+        if (playerFile(h.name).first.size() || h.name == kAuditLogName) limit = kMaxPlayerFileBytes;
         bool known = h.name == kExportName || h.name == kExportSigName || h.name == kKeysName ||
-                     h.name == kMediaName || !playerFile(h.name).first.empty();
+                     h.name == kMediaName || h.name == kAuditLogName ||
+                     !playerFile(h.name).first.empty();
         if (!known) return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "' in the export");
         auto data = tar::readEntry(reader, h, limit);
         if (!data) return data.error();
@@ -591,6 +822,28 @@ Result<Export> readExport(tar::ByteSource& source) {
         e.media = std::move(*names);
     }
     for (const auto& [name, data] : contents) {
+        if (name == kAuditLogName) {
+            e.hasAuditLog = true;
+            std::size_t lineNo = 0;
+            for (auto line : lines(data)) {
+                ++lineNo;
+                auto row =
+                    line.size() > kMaxAuditLineBytes
+                        ? Result<AuditRow>(bad("an audit log row is longer than " +
+                                               std::to_string(kMaxAuditLineBytes) + " bytes"))
+                        : parseAuditLine(line);
+                if (!row) {
+                    e.readProblems.push_back("bad_audit_row: " + name + " line " +
+                                             std::to_string(lineNo) + ": " + row.error().str());
+                    continue;
+                }
+                e.auditRows.push_back(std::move(*row));
+            }
+            if (!data.empty() && data.back() != '\n')
+                e.readProblems.push_back("truncated_file: " + name +
+                                         " does not end with a newline");
+            continue;
+        }
         auto [id, isRecords] = playerFile(name);
         if (id.empty()) continue;
         auto& ev = e.evidence[id];
@@ -630,13 +883,24 @@ void addCounts(std::map<std::tuple<std::string, std::string, std::string>, Count
 AuditResult verify(const Export& e, const VerifyOptions& options) {
     std::set<std::string> evidenceIds;
     for (const auto& [id, ev] : e.evidence) evidenceIds.insert(id);
-    return assemble(e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players, evidenceIds, options, {},
-                    [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out, Rows& rows) {
+    AuditLogOutcome auditLog;
+    if (e.manifest.format >= 2) {
+        AuditChainCheck check(options.pinnedAuditHead);
+        for (const auto& r : e.auditRows) check.add(r);
+        auditLog.checked = e.hasAuditLog;
+        auditLog.rows = check.rows();
+        auditLog.failures = check.finish(e.manifest.auditHead.value_or(AuditHead{}));
+    }
+    return assemble(e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players,
+                    evidenceIds, options, {}, auditLog,
+                    [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out,
+                        Rows& rows) {
                         const auto& ev = e.evidence.at(p.playerId);
                         out.records += ev.records.size();
                         out.checkpoints += ev.checkpoints.size();
                         auto report = pop::verifyChain(p.playerId, ev.records, ev.checkpoints, key);
-                        for (const auto& f : report.findings) out.failures.push_back(chainFailure(p.playerId, f));
+                        for (const auto& f : report.findings)
+                            out.failures.push_back(chainFailure(p.playerId, f));
                         for (const auto& r : ev.records)
                             if (startsBeforeEnrolment(r, p)) {
                                 out.failures.push_back({p.playerId, "before_enrolment", beforeEnrolmentMessage(r)});

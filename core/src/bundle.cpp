@@ -19,59 +19,30 @@ bool isMediaName(std::string_view name, std::string& sha) {
     return crypto::isSha256Hex(sha);
 }
 
-}  // namespace
+// A media entry's header against the per-file and per-bundle limits and the
+// entries seen so far (mediaTotal: the sizes of those entries).
+Status checkMediaHeader(const std::map<std::string, SeenMedia>& media, const std::string& sha, std::uint64_t sizeBytes,
+                        std::uint64_t mediaTotal) {
+    if (media.count(sha)) return makeError(Errc::DuplicateEntry, "media " + sha + " appears twice");
+    if (sizeBytes > manifest::kMaxMediaBytes)
+        return makeError(Errc::TooLarge, "media " + sha + " exceeds the per-file limit");
+    if (mediaTotal + sizeBytes > manifest::kMaxBundleBytes)
+        return makeError(Errc::TooLarge, "media in the bundle exceed the 64 GiB limit");
+    return {};
+}
 
-Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, MediaSink* sink) {
-    tar::Reader reader(source);
-    std::optional<std::string> manifestBytes, signature;
-    std::map<std::string, SeenMedia> media;
-    constexpr std::size_t kBufBytes = 256 * 1024;
-    auto buf = std::make_unique_for_overwrite<char[]>(kBufBytes);
-    std::uint64_t mediaTotal = 0;
+Status noteMedia(std::map<std::string, SeenMedia>& media, const std::string& sha, std::uint64_t sizeBytes,
+                 std::uint64_t& mediaTotal) {
+    MS_TRY(checkMediaHeader(media, sha, sizeBytes, mediaTotal));
+    mediaTotal += sizeBytes;
+    media[sha] = SeenMedia{sizeBytes};
+    return {};
+}
 
-    while (true) {
-        auto next = reader.next();
-        if (!next) return next.error();
-        if (!*next) break;
-        const tar::Header& h = **next;
-        std::string sha;
-        if (h.name == kManifestName) {
-            if (manifestBytes) return makeError(Errc::DuplicateEntry, "manifest.json appears twice");
-            auto data = tar::readEntry(reader, h, manifest::kMaxManifestBytes);
-            if (!data) return data.error();
-            manifestBytes = std::move(*data);
-        } else if (h.name == kSignatureName) {
-            if (signature) return makeError(Errc::DuplicateEntry, "manifest.sig appears twice");
-            auto data = tar::readEntry(reader, h, kMaxSignatureBytes);
-            if (!data) return data.error();
-            signature = std::move(*data);
-        } else if (isMediaName(h.name, sha)) {
-            if (media.count(sha)) return makeError(Errc::DuplicateEntry, "media " + sha + " appears twice");
-            if (h.sizeBytes > manifest::kMaxMediaBytes)
-                return makeError(Errc::TooLarge, "media " + sha + " exceeds the per-file limit");
-            mediaTotal += h.sizeBytes;
-            if (mediaTotal > manifest::kMaxBundleBytes)
-                return makeError(Errc::TooLarge, "media in the bundle exceed the 64 GiB limit");
-            if (sink) MS_TRY(sink->begin(sha, h.sizeBytes));
-            crypto::Sha256 hasher;
-            while (true) {
-                auto r = reader.read(buf.get(), kBufBytes);
-                if (!r) return r.error();
-                if (*r == 0) break;
-                hasher.update(buf.get(), *r);
-                if (sink) MS_TRY(sink->write(buf.get(), *r));
-            }
-            std::string actual = crypto::toHex(hasher.finish());
-            if (actual != sha)
-                return makeError(Errc::HashMismatch, "media/" + sha.substr(0, 16) + "… hashes to " +
-                                                         actual.substr(0, 16) + "…");
-            if (sink) MS_TRY(sink->end());
-            media[sha] = SeenMedia{h.sizeBytes};
-        } else {
-            return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "'");
-        }
-    }
-
+// Everything after the archive pass: manifest, signature, policy, media set.
+Result<Verified> checkManifest(std::optional<std::string> manifestBytes, std::optional<std::string> signature,
+                               const std::map<std::string, SeenMedia>& media, std::uint64_t mediaTotal,
+                               const VerifyOptions& options) {
     if (!manifestBytes) return makeError(Errc::BadManifest, "the bundle has no manifest.json");
     auto m = manifest::parse(*manifestBytes);
     if (!m) return m.error();
@@ -101,6 +72,88 @@ Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, M
     v.signature = std::move(*signature);
     v.mediaBytes = mediaTotal;
     return v;
+}
+
+}  // namespace
+
+Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, MediaSink* sink) {
+    tar::Reader reader(source);
+    std::optional<std::string> manifestBytes, signature;
+    std::map<std::string, SeenMedia> media;
+    constexpr std::size_t kBufBytes = 256 * 1024;
+    auto buf = std::make_unique_for_overwrite<char[]>(kBufBytes);
+    std::uint64_t mediaTotal = 0;
+
+    while (true) {
+        auto next = reader.next();
+        if (!next) return next.error();
+        if (!*next) break;
+        const tar::Header& h = **next;
+        std::string sha;
+        if (h.name == kManifestName) {
+            if (manifestBytes) return makeError(Errc::DuplicateEntry, "manifest.json appears twice");
+            auto data = tar::readEntry(reader, h, manifest::kMaxManifestBytes);
+            if (!data) return data.error();
+            manifestBytes = std::move(*data);
+        } else if (h.name == kSignatureName) {
+            if (signature) return makeError(Errc::DuplicateEntry, "manifest.sig appears twice");
+            auto data = tar::readEntry(reader, h, kMaxSignatureBytes);
+            if (!data) return data.error();
+            signature = std::move(*data);
+        } else if (isMediaName(h.name, sha)) {
+            MS_TRY(checkMediaHeader(media, sha, h.sizeBytes, mediaTotal));
+            if (sink) MS_TRY(sink->begin(sha, h.sizeBytes));
+            crypto::Sha256 hasher;
+            while (true) {
+                auto r = reader.read(buf.get(), kBufBytes);
+                if (!r) return r.error();
+                if (*r == 0) break;
+                hasher.update(buf.get(), *r);
+                if (sink) MS_TRY(sink->write(buf.get(), *r));
+            }
+            std::string actual = crypto::toHex(hasher.finish());
+            if (actual != sha)
+                return makeError(Errc::HashMismatch, "media/" + sha.substr(0, 16) + "… hashes to " +
+                                                         actual.substr(0, 16) + "…");
+            if (sink) MS_TRY(sink->end());
+            mediaTotal += h.sizeBytes;
+            media[sha] = SeenMedia{h.sizeBytes};
+        } else {
+            return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "'");
+        }
+    }
+
+    return checkManifest(std::move(manifestBytes), std::move(signature), media, mediaTotal, options);
+}
+
+Result<Verified> preflight(tar::ByteSource& source, const VerifyOptions& options) {
+    tar::Reader reader(source);
+    std::optional<std::string> manifestBytes, signature;
+    std::map<std::string, SeenMedia> media;
+    std::uint64_t mediaTotal = 0;
+    while (true) {
+        auto next = reader.next();  // skips (seeks over) the data of the entry before
+        if (!next) return next.error();
+        if (!*next) break;
+        const tar::Header& h = **next;
+        std::string sha;
+        if (h.name == kManifestName) {
+            if (manifestBytes) return makeError(Errc::DuplicateEntry, "manifest.json appears twice");
+            auto data = tar::readEntry(reader, h, manifest::kMaxManifestBytes);
+            if (!data) return data.error();
+            manifestBytes = std::move(*data);
+        } else if (h.name == kSignatureName) {
+            if (signature) return makeError(Errc::DuplicateEntry, "manifest.sig appears twice");
+            auto data = tar::readEntry(reader, h, kMaxSignatureBytes);
+            if (!data) return data.error();
+            signature = std::move(*data);
+        } else if (isMediaName(h.name, sha)) {
+            MS_TRY(noteMedia(media, sha, h.sizeBytes, mediaTotal));
+        } else {
+            return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "'");
+        }
+    }
+    return checkManifest(std::move(manifestBytes), std::move(signature), media, mediaTotal, options);
 }
 
 Result<Unverified> readUnverified(tar::ByteSource& source) {

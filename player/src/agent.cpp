@@ -1,6 +1,7 @@
 #include "microscape/player/agent.hpp"
 
 #include "microscape/core/pop.hpp"
+#include "microscape/pack/file_io.hpp"
 #include "microscape/player/journal.hpp"
 
 #include <Poco/Logger.h>
@@ -102,6 +103,15 @@ struct SyncAgent::Impl {
     std::int64_t proofsSentMs = 0;
     std::int64_t proofsLastSeq = 0;
     std::int64_t helloSentMs = 0;  // steady ms of the last HELLO (a WELCOME answers it)
+
+    // Import worker: one bundle file at a time is imported on its own thread
+    // (a copy may take minutes), with its own BundleStore and Cache; it posts
+    // its result to importDone and wakes the agent thread, which finishes up.
+    std::thread importThread;         // started and joined by the agent thread
+    std::atomic<bool> importCancel{false};
+    std::mutex importMutex;           // guards importDone
+    std::optional<std::pair<fs::path, Result<ImportResult>>> importDone;
+    fs::path importing;               // agent thread only: the file being imported, or empty
 
     Impl(PlayerConfig c, AgentOptions o, Poco::Logger& l)
         : config(std::move(c)),
@@ -346,6 +356,7 @@ struct SyncAgent::Impl {
                 setError("disk full: " + std::to_string(need) + " bytes needed, " + std::to_string(avail) +
                          " available (reserve " + std::to_string(reserve) + ")");
                 // Make room: media no manifest needs any more.
+                DataDirLock lock(config.dataDir);
                 auto keep = store.referencedMedia();
                 std::set<std::string> keepPartial;
                 for (const auto& t : tasks) keepPartial.insert(t.sha);
@@ -515,6 +526,9 @@ struct SyncAgent::Impl {
     }
 
     void collectGarbage(bool partialsToo) {
+        // Under the data-dir lock: an import moves media into blobs/ and
+        // activates them under the same lock, so they are never collected between.
+        DataDirLock lock(config.dataDir);
         auto keep = store.referencedMedia();
         std::set<std::string> keepPartial;
         if (!partialsToo || staged)
@@ -703,33 +717,84 @@ struct SyncAgent::Impl {
     }
 
     // ------------------------------------------------------------ import directory
+    void wake() {
+        std::uint64_t one = 1;
+        ssize_t n = ::write(wakeFd, &one, sizeof one);
+        (void)n;
+    }
+
+    // Starts importing the first bundle file found, unless an import runs.
     void scanImports() {
-        if (config.importDir.empty()) return;
+        if (config.importDir.empty() || !importing.empty()) return;
         const fs::path dir = config.importDir;
         std::error_code ec;
         std::vector<fs::path> found;
         for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
             if (it->is_regular_file() && it->path().extension() == ".tar") found.push_back(it->path());
-        for (const auto& p : found) {
-            auto r = importBundle(p, store, cache, now());
-            const char* sub = r ? "done" : "failed";
-            fs::create_directories(dir / sub, ec);
-            fs::rename(p, dir / sub / p.filename(), ec);
-            if (r) {
-                log.information("player %s: imported %s: version %Ld", config.playerId, p.string(), r->version);
-                if (staged && staged->manifest.version <= r->version) {
-                    staged.reset();
-                    tasks.clear();
-                    syncState = "idle";
-                }
-                reloadActive();
-                collectGarbage(false);
-                publishStatus(true);
-            } else {
-                setError("import of " + p.filename().string() + " refused: " + r.error().str());
-                publishStatus(true);
+        if (found.empty()) return;
+        std::sort(found.begin(), found.end());
+        importing = found.front();
+        importCancel = false;
+        ImportOptions io;
+        io.reserveBytes = config.quotaBytes ? 0 : config.reserveBytes;
+        io.cancel = &importCancel;
+        log.information("player %s: importing %s", config.playerId, importing.string());
+        importThread = std::thread([this, path = importing, nowMs = now(), io] {
+            std::optional<Result<ImportResult>> r;
+            try {
+                BundleStore s(config.dataDir, config.contentKeys, config.playerId);
+                Cache c(config.dataDir, config.quotaBytes);
+                r.emplace(importBundle(path, s, c, nowMs, io));
+            } catch (const std::exception& e) {
+                r.emplace(makeError(Errc::Internal, std::string("import failed: ") + e.what()));
             }
+            {
+                std::lock_guard lock(importMutex);
+                importDone.emplace(path, std::move(*r));
+            }
+            wake();
+        });
+    }
+
+    // Takes a finished import's result (agent thread).
+    void finishImport() {
+        std::optional<std::pair<fs::path, Result<ImportResult>>> done;
+        {
+            std::lock_guard lock(importMutex);
+            done.swap(importDone);
         }
+        if (!done) return;
+        importThread.join();
+        importing.clear();
+        const auto& [p, r] = *done;
+        const fs::path dir = config.importDir;
+        std::error_code ec;
+        const char* sub = r ? "done" : "failed";
+        fs::create_directories(dir / sub, ec);
+        fs::rename(p, dir / sub / p.filename(), ec);
+        if (r) {
+            log.information("player %s: imported %s: version %Ld, %Lu bytes stored", config.playerId, p.string(),
+                            r->version, r->bytesWritten);
+            if (staged && staged->manifest.version <= r->version) {
+                staged.reset();
+                tasks.clear();
+                syncState = "idle";
+            }
+            reloadActive();
+            collectGarbage(false);
+            publishStatus(true);
+        } else {
+            setError("import of " + p.filename().string() + " refused: " + r.error().str());
+            publishStatus(true);
+        }
+    }
+
+    void stopImport() {
+        if (!importThread.joinable()) return;
+        importCancel = true;
+        importThread.join();
+        importing.clear();
+        importDone.reset();  // the file stays where it is and is imported at the next start
     }
 
     // ------------------------------------------------------------ loop
@@ -785,6 +850,7 @@ struct SyncAgent::Impl {
                 tick();
                 pumpProofs();
                 const auto t = steadyMs();
+                finishImport();
                 if (!config.importDir.empty() && t - lastImportScanMs >= options.importScanMs) {
                     lastImportScanMs = t;
                     scanImports();
@@ -794,6 +860,7 @@ struct SyncAgent::Impl {
                 linkLost(e.what());
             }
         }
+        stopImport();
         sock.reset();
     }
 };
@@ -823,6 +890,8 @@ Status SyncAgent::start() {
     } else if (s) {
         d.store.clearStaged();
     }
+    if (auto st = pack::restrictDir(d.config.dataDir.string()); !st)
+        d.log.warning("player %s: %s", d.config.playerId, st.error().message);
     d.collectGarbage(false);
     d.publishStatus(false);
     d.wakeFd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

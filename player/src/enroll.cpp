@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/X509Certificate.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 #include <sys/stat.h>
 #include <zmq.h>

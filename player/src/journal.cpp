@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "microscape/pack/file_io.hpp"
+
 namespace microscape::player {
 
 namespace {
@@ -53,6 +55,8 @@ Status Journal::exec(const char* sql) {
 Result<std::unique_ptr<Journal>> Journal::open(const JournalConfig& config) {
     if (config.playerId.empty()) return makeError(Errc::Usage, "journal: no player id");
     std::unique_ptr<Journal> j(new Journal(config));
+    // 0600 before SQLite opens it; its -wal and -shm files then get 0600 too.
+    MS_TRY(pack::restrictSqliteFiles(config.path));
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(config.path.c_str(), &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);

@@ -442,7 +442,9 @@ int cmdImport(const Args& a) {
     if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
     BundleStore store(c->dataDir, c->contentKeys, c->playerId);
     Cache cache(c->dataDir, c->quotaBytes);
-    auto r = importBundle(a.positional[0], store, cache, nowMs());
+    ImportOptions io;
+    io.reserveBytes = c->quotaBytes ? 0 : c->reserveBytes;
+    auto r = importBundle(a.positional[0], store, cache, nowMs(), io);
     if (!r) return fail("import refused: " + r.error().str());
     std::cout << "imported version " << r->version << " (" << r->bundleId << "): " << r->mediaCount << " media, "
               << r->mediaCopied << " copied\n";

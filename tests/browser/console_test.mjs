@@ -300,12 +300,18 @@ await step('browser starts (Debian chromium, fresh profile)', async () => {
   const profile = fs.mkdtempSync(path.join(tmp, 'profile-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath, headless: true, acceptDownloads: true, locale: 'zh-CN', timezoneId: 'UTC',
+    // Under tests/deploy/fixed_instants.sh the controller and players run on a moved
+    // clock; Chromium does not start with libfaketime loaded, so it keeps the real one.
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('FAKETIME'))),
     viewport: docShots ? { width: 1280, height: 800 } : { width: 1440, height: 900 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--lang=zh-CN',
       `--ignore-certificate-errors-spki-list=${spkiHashBase64()}`],
   });
   context.setDefaultTimeout(15000);
+  // Under tests/deploy/fixed_instants.sh this script (and the controller) run on a
+  // moved clock: the pages get the same time, running on from there.
+  if (process.env.FAKETIME) await context.clock.install({ time: Date.now() });
   page = context.pages()[0] || await context.newPage();
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`); });
@@ -396,9 +402,18 @@ await step('a headless screen enrols with the console\'s token and connects', as
   }
 });
 
-await step('admin sees the users page', async () => {
+await step('admin sees the users page and gives the editor the fleet-wide right (全网发布)', async () => {
   await open(base, '/users');
   await page.waitForSelector(`#user-list tr:has-text("${USERS.editor.username}")`);
+  const box = `#user-list tr:has-text("${USERS.editor.username}") input[data-fleet-wide]`;
+  assert(!(await page.isChecked(box)), 'a new editor has no fleet-wide right');
+  await page.check(box);
+  for (const until = Date.now() + 15000; ;) {
+    if ((await admin.call('GET', '/api/v1/users')).users.find((u) => u.username === USERS.editor.username).fleetWide) break;
+    if (Date.now() > until) throw new Error('the fleet-wide right did not reach the API');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.waitForSelector(`${box}:checked`);
   await shot('04-users');
   await logout();
 });
@@ -638,7 +653,7 @@ await step('editor edits the schedule and the campaign, and deletes a schedule a
 
   // A spare schedule and campaign of the editor's department, deleted from the page.
   await admin.call('POST', '/api/v1/campaigns', { name: '临时活动', startsOn: shanghaiDate(), endsOn: shanghaiDate(1), department: USERS.editor.department });
-  await admin.call('POST', '/api/v1/schedules', { name: '临时排期', playlistId: s.playlistId, startsOn: shanghaiDate(), endsOn: shanghaiDate(1), target: { venueTypes: ['mall'] } });
+  await admin.call('POST', '/api/v1/schedules', { name: '临时排期', playlistId: s.playlistId, department: USERS.editor.department, startsOn: shanghaiDate(), endsOn: shanghaiDate(1), target: { venueTypes: ['mall'] } });
   await open(base, '/schedules');
   await page.click('#schedule-list tr:has-text("临时排期") [data-action=delete]');
   await confirmDialog('删除');

@@ -82,8 +82,11 @@ TEST_CASE("the executable fails fast on bad configuration", "[controller][config
 TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private", "[controller][config]") {
     mstest::TempDir dir;
     const auto out = dir.path / "out.txt";
-    std::string cmd = std::string(MICROSCAPE_CONTROLLER_BIN) + " --data-dir " + (dir.path / "d").string() +
-                      " --http-port 0 --zmq-port 0 > " + out.string() + " 2>&1 & echo $!";
+    // Started with the usual umask 022, as by hand: the data directory is still
+    // owner-only and the database not readable by others (they were 0755 and 0644).
+    std::string cmd = "umask 022; " + std::string(MICROSCAPE_CONTROLLER_BIN) + " --data-dir " +
+                      (dir.path / "d").string() + " --http-port 0 --zmq-port 0 > " + out.string() +
+                      " 2>&1 & echo $!";
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p);
     char buf[64] = {};
@@ -100,6 +103,14 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     struct stat st {};
     REQUIRE(::stat((dir.path / "d" / "keys" / "content-signing.pem").c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
+    REQUIRE(::stat((dir.path / "d").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    for (const char* f : {"controller.db", "controller.db-wal", "controller.db-shm"}) {
+        INFO(f);
+        if (::stat((dir.path / "d" / f).c_str(), &st) != 0) continue;  // -wal/-shm come and go
+        CHECK((st.st_mode & 0777) == 0600);
+    }
+    REQUIRE(::stat((dir.path / "d" / "controller.db").c_str(), &st) == 0);
     REQUIRE(::kill(pid, SIGTERM) == 0);
     bool gone = false;
     for (int i = 0; i < 100 && !gone; ++i) {
@@ -118,12 +129,15 @@ TEST_CASE("init-admin creates the first admin once", "[controller][config]") {
         std::string cmd = env + " " + bin + " --data-dir " + data + " " + args + " > " + out + " 2>&1";
         return WEXITSTATUS(std::system(cmd.c_str()));
     };
-    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=chosen-password", "--init-admin root") == 0);
-    CHECK(mstest::readFile(out).find("chosen-password") == std::string::npos);  // never echoed
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=Chosen-password-1", "--init-admin root") == 0);
+    CHECK(mstest::readFile(out).find("Chosen-password-1") == std::string::npos);  // never echoed
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=", "--init-admin second") == 0);
     const std::string text = mstest::readFile(out);
     CHECK(text.find("with password: ") != std::string::npos);  // generated, printed once
-    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=chosen-password", "--init-admin root") == 65);  // exists
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=Chosen-password-1", "--init-admin root") == 65);  // exists
     CHECK(mstest::readFile(out).find("already exists") != std::string::npos);
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=short", "--init-admin third") != 0);
+    // The password policy (3 character classes by default) holds for the first admin too.
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=chosen-password", "--init-admin fourth") != 0);
+    CHECK(mstest::readFile(out).find("密码至少") != std::string::npos);
 }

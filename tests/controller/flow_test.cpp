@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "microscape/core/time.hpp"
 #include "test_support.hpp"
 
 using namespace mstest;
@@ -157,6 +158,28 @@ TEST_CASE("full flow: a garage-entrance screen gets exactly the garage playlists
         CHECK(cleared->getObject("manifest")->getObject("schedule")->getArray("takeovers")->size() == 0);
         // The mall screen was never targeted.
         CHECK(admin.get("/api/v1/preview?playerId=" + mallPlayer).json()->getValue<std::string>("source") == "entry");
+
+        // A length instead of an instant, counted by the controller's clock (what the
+        // console sends: the staff PC's clock may be off).
+        const std::string head = R"({"name":"限时插播","playlistId":)" + std::to_string(mallPl) +
+                                 R"(,"target":{"playerIds":[")" + garagePlayer + R"("]},)";
+        auto byLength = ed.post("/api/v1/takeovers", head + R"("durationSeconds":600})");
+        INFO(byLength.body);
+        REQUIRE(byLength.status == 201);
+        CHECK(byLength.json()->getValue<bool>("active"));
+        const auto startsAt =
+            microscape::timeutil::parseIso8601(byLength.json()->getValue<std::string>("startsAt"));
+        const auto expiresAt =
+            microscape::timeutil::parseIso8601(byLength.json()->getValue<std::string>("expiresAt"));
+        REQUIRE(startsAt);
+        REQUIRE(expiresAt);
+        CHECK(*expiresAt - *startsAt == 600000);
+        CHECK(ed.post("/api/v1/takeovers",
+                      head + R"("durationSeconds":600,"expiresAt":")" + inAnHour() + R"("})")
+                  .status == 422);
+        CHECK(ed.post("/api/v1/takeovers", head + R"("durationSeconds":0})").status == 422);
+        CHECK(ed.post("/api/v1/takeovers", head + R"("durationSeconds":604801})").status == 422);
+        CHECK(ed.post("/api/v1/takeovers", head + R"("durationSeconds":"600"})").status == 400);
     }
 }
 

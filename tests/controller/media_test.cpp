@@ -96,11 +96,19 @@ TEST_CASE("media upload rejects bad input and leaves nothing behind", "[controll
         auto r = ed.request("POST", "/api/v1/media?filename=a.png", junk, "image/png");
         CHECK(r.status == 415);
         CHECK(r.errorCode() == "unsupported_media");
+        // The error names no server path (it named the temporary file).
+        CHECK(r.body.find(srv.dataDir().string()) == std::string::npos);
+        CHECK(r.body.find("/tmp") == std::string::npos);
+        CHECK(r.body.find("\\/tmp") == std::string::npos);
     }
     SECTION("a truncated PNG is not decodable") {
         std::string png = makePng(fx.path, "截断");
         auto r = ed.request("POST", "/api/v1/media?filename=cut.png", png.substr(0, 60), "image/png");
         CHECK(r.status == 415);
+        INFO(r.body);
+        CHECK(r.body.find(srv.dataDir().string()) == std::string::npos);
+        CHECK(r.body.find("media/tmp") == std::string::npos);
+        CHECK(r.body.find("media\\/tmp") == std::string::npos);
     }
     SECTION("path-like file names") {
         std::string png = makePng(fx.path, "路径");

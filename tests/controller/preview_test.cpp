@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "../support/process.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
+#include "microscape/core/time.hpp"
 #include "test_support.hpp"
 
 using namespace mstest;
@@ -132,5 +134,14 @@ TEST_CASE("a screen preview is its latest screenshot asked for through the hub a
     auto stored = auditor.get("/api/v1/players/" + other + "/preview");
     CHECK(stored.status == 200);
     CHECK(stored.body == first.body);
-    CHECK(stored.headers["x-preview-taken-at"] == "2026-01-02T00:00:00Z");
+    // The file's time as this process reads it back: 2026-01-02T00:00:00Z, or that
+    // moved by libfaketime's offset under tests/deploy/fixed_instants.sh (it shifts
+    // what stat() reports, for the controller as for this test).
+    const auto readBack = std::chrono::file_clock::to_sys(fs::last_write_time(file));
+    CHECK(stored.headers["x-preview-taken-at"] ==
+          microscape::timeutil::formatUtc(
+              std::chrono::duration_cast<std::chrono::milliseconds>(readBack.time_since_epoch())
+                  .count()));
+    if (!std::getenv("FAKETIME"))
+        CHECK(stored.headers["x-preview-taken-at"] == "2026-01-02T00:00:00Z");
 }

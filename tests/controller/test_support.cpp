@@ -50,6 +50,18 @@ void TestServer::restartAfter(int downMs) {
     restart();
 }
 
+void TestServer::restartWith(
+    const std::function<void(microscape::controller::ControllerConfig&)>& tweak) {
+    if (server_) {
+        config_.httpPort = server_->httpPort();
+        config_.zmqPort = server_->zmqPort();
+        server_->stop();
+        server_.reset();
+    }
+    tweak(config_);
+    restart();
+}
+
 std::string jsonString(const Poco::JSON::Object::Ptr& o) {
     std::ostringstream s;
     o->stringify(s);
@@ -68,8 +80,6 @@ std::string Response::errorCode() const {
     }
 }
 
-namespace {
-
 Poco::Net::Context::Ptr testClientContext() {
     static Poco::Net::Context::Ptr ctx = [] {
         Poco::Net::Context::Params p;
@@ -80,6 +90,8 @@ Poco::Net::Context::Ptr testClientContext() {
     }();
     return ctx;
 }
+
+namespace {
 
 // Connects (TLS handshake included) before the first request, so that the
 // server's key can be checked first.
@@ -158,6 +170,7 @@ TestServer::TestServer(std::function<void(microscape::controller::ControllerConf
     config_.zmqPort = 0;  // the hub binds an ephemeral port; restart() keeps it
     config_.zmqBind = "127.0.0.1";
     config_.pbkdf2Iterations = 1000;  // production default is 210000
+    config_.passwordMinClasses = 2;   // production default is 3 (tests of the policy set it back)
     config_.httpThreads = 4;
     if (tweak) tweak(config_);
     auto pw = microscape::controller::initAdmin(config_, "admin", kAdminPassword);
@@ -198,13 +211,15 @@ Client TestServer::admin() const {
     return c;
 }
 
-Client TestServer::userClient(const std::string& name, const std::string& role, const std::string& department) {
+Client TestServer::userClient(const std::string& name, const std::string& role,
+                              const std::string& department, bool fleetWide) {
     Client a = admin();
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("username", name);
     o->set("password", "password-" + name);
     o->set("role", role);
     if (!department.empty()) o->set("department", department);
+    if (fleetWide) o->set("fleetWide", true);
     auto r = a.post("/api/v1/users", jsonString(o));
     INFO(r.body);
     REQUIRE(r.status == 201);

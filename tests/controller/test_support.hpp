@@ -2,6 +2,8 @@
 // directory, and a small HTTP client with a cookie jar and CSRF header handling.
 #pragma once
 
+#include <Poco/Net/Context.h>
+
 #include <Poco/JSON/Object.h>
 
 #include <atomic>
@@ -20,6 +22,10 @@
 #include "../support/process.hpp"
 
 namespace mstest {
+
+// The TLS client context of the tests: no CA (the tests pin the server's key where it
+// matters), TLS 1.2 or later.
+Poco::Net::Context::Ptr testClientContext();
 
 namespace fs = std::filesystem;
 
@@ -79,6 +85,8 @@ public:
     // Stops the controller, leaves it down for downMs, then starts it again on the
     // same data directory and ports (a controller restart as players see it).
     void restartAfter(int downMs);
+    // Restarts on the same data directory and ports with the configuration changed.
+    void restartWith(const std::function<void(microscape::controller::ControllerConfig&)>& tweak);
     std::uint16_t port() const { return server_->httpPort(); }
     std::uint16_t zmqPort() const { return server_->zmqPort(); }  // the hub's port (kept by restart())
     const fs::path& dataDir() const { return config_.dataDir; }
@@ -90,8 +98,11 @@ public:
     std::string tlsKeyHash() const { return server_->tlsKeyHash(); }
     std::string contentKeyHash() const { return server_->contentKeyHash(); }
     Client admin() const;
-    // Creates a user (as admin) and returns a logged-in cookie client for it.
-    Client userClient(const std::string& name, const std::string& role, const std::string& department = "");
+    // Creates a user (as admin) and returns a logged-in cookie client for it. Users
+    // get the fleetWide right unless told otherwise: most scenarios have an editor
+    // schedule for the whole fleet (tests/controller/scoping_test.cpp covers the rule).
+    Client userClient(const std::string& name, const std::string& role,
+                      const std::string& department = "", bool fleetWide = true);
     const microscape::controller::ControllerConfig& config() const { return config_; }
     // Moves the server's clock (not the machine's) forward.
     void advanceClock(std::int64_t ms) { clockOffsetMs_ += ms; }

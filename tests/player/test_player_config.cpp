@@ -232,7 +232,8 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
     for (const auto& c : cases) {
         std::vector<std::string> args{MICROSCAPE_PLAYER_BIN, "enroll",  "--controller-http",
                                       "http://127.0.0.1:9",  "--token", "enr_x",
-                                      "--data-dir",          dir};
+                                      "--data-dir",          dir,       "--insecure-http",
+                                      "--content-key-hash",  "sha256:" + std::string(64, 'a')};
         args.insert(args.end(), c.size.begin(), c.size.end());
         auto r = microscape::testing::runProcess(args);
         INFO(r.err);

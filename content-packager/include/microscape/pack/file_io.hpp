@@ -21,6 +21,7 @@ public:
     Result<std::size_t> read(void* buf, std::size_t n) override;
     Status skip(std::uint64_t n) override;
     std::uint64_t sizeBytes() const { return size_; }  // 0 when not a regular file
+    bool seekable() const { return seekable_; }          // a regular file: skip() seeks
 
 private:
     FileSource(int fd, std::string path, bool seekable, std::uint64_t size)
@@ -61,6 +62,14 @@ Status writeAll(int fd, const void* buf, std::size_t n, const std::string& what)
 // fsync a directory so that a rename in it is durable.
 Status syncDir(const std::string& dir);
 std::string dirName(const std::string& path);
+// Private data, whatever the process umask: restrictDir makes (if needed) and
+// chmods a directory to 0700; restrictSqliteFiles creates the database file at
+// 0600 if it does not exist yet and chmods it and its -wal, -shm and -journal
+// siblings (when present) to 0600. Call it before SQLite opens the file: SQLite
+// gives the files it creates later (WAL, shared memory) the database's mode.
+// Errors: Io.
+Status restrictDir(const std::string& dir);
+Status restrictSqliteFiles(const std::string& dbPath);
 std::string baseName(const std::string& path);
 
 }  // namespace microscape::pack

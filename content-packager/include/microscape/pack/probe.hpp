@@ -36,6 +36,11 @@ public:
     // libvlc cannot parse (or a video without a picture track) is refused.
     // Errors: Io, BadMedia (unknown kind or undecodable).
     Result<MediaInfo> probe(const std::string& path, bool requireDecodable = true, int timeoutMs = 5000);
+    // The same for an open, seekable file (read with pread, and by libvlc through
+    // /proc/self/fd/<fd>; the offset is left alone). Messages name the file `what`.
+    // Errors: Io, BadMedia.
+    Result<MediaInfo> probeFd(int fd, const std::string& what = "the file", bool requireDecodable = true,
+                              int timeoutMs = 5000);
 
 private:
     struct VlcFree {

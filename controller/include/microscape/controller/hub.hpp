@@ -30,6 +30,14 @@ struct HubConfig {
     std::uint32_t maxChunkBytes = wire::kDefaultChunkBytes;
     std::uint32_t maxWindow = wire::kDefaultWindow;
     int sndHwm = 10000;             // messages queued per peer before sends are dropped
+    // PROOFS batches a player may send per minute (a token bucket holding a
+    // minute's worth); beyond it a batch is answered ERROR rate_limited and not
+    // acknowledged, so the player keeps it and sends it again. 0: no limit.
+    int proofsPerMinute = 120;
+    // Ingest pauses while the data directory has less free space than this
+    // (HubBackend::freeDiskBytes): PROOFS are answered ERROR ingest_paused and
+    // not acknowledged, so players keep their journals. 0: no guard.
+    std::uint64_t minFreeDiskBytes = 0;
 };
 
 // A compiled, signed manifest as the hub pushes it.
@@ -69,6 +77,15 @@ public:
         return std::nullopt;
     }
     virtual std::int64_t nowMs() = 0;  // UTC ms
+    // Whether the player may still hold a session (enrolled, not retired); asked
+    // at each HELLO.
+    virtual bool playerActive(const std::string& playerId) {
+        (void)playerId;
+        return true;
+    }
+    // Free bytes where proofs are stored; nullopt if unknown (no disk guard).
+    // Asked about once a second on the hub thread.
+    virtual std::optional<std::uint64_t> freeDiskBytes() { return std::nullopt; }
 };
 
 struct HubStats {
@@ -79,6 +96,10 @@ struct HubStats {
     std::uint64_t manifestsSent = 0;
     std::uint64_t sendFailures = 0;  // unroutable or queue full
     std::uint64_t zapDenied = 0;
+    std::uint64_t connectionsClosed = 0;  // closed by the hub: wrong routing id, silent, retired
+    std::uint64_t proofsRateLimited = 0;  // PROOFS answered rate_limited
+    std::uint64_t proofsPaused = 0;       // PROOFS answered ingest_paused (disk guard)
+    bool ingestPaused = false;            // the disk guard holds ingest now
     std::size_t online = 0;
 };
 
@@ -111,6 +132,10 @@ public:
     // Queues a command for an online player; returns its id, or nullopt if offline.
     std::optional<std::string> sendCommand(const std::string& playerId, wire::CommandAction action);
     std::optional<CommandResult> commandResult(const std::string& commandId) const;
+    // Ends the player's session at once (it is offline from this call on, its
+    // connection is closed and its messages are refused until a HELLO that
+    // HubBackend::playerActive admits); used when a player is retired.
+    void endSession(const std::string& playerId);
     bool isOnline(const std::string& playerId) const;
     std::size_t onlineCount() const;
     HubStats stats() const;

@@ -21,6 +21,9 @@ struct User {
     std::string department;  // editors belong to one; may be empty for other roles
     bool disabled = false;
     std::int64_t createdAtMs = 0;
+    // The fleetWide right: may target the whole fleet with a schedule or takeover and
+    // cancel another department's takeover (admins may always).
+    bool fleetWide = false;
 };
 
 // Who is making a change: written into the audit log with every write.
@@ -137,6 +140,7 @@ struct Schedule {
     std::int64_t createdBy = 0;
     std::int64_t createdAtMs = 0;
     std::int64_t updatedAtMs = 0;
+    std::string department;  // whose plan it is: editors change only their own department's
 };
 
 struct Takeover {
@@ -149,6 +153,7 @@ struct Takeover {
     std::optional<std::int64_t> cancelledAtMs;
     std::int64_t createdBy = 0;
     std::int64_t createdAtMs = 0;
+    std::string department;
 };
 
 struct AuditEntry {

@@ -10,6 +10,7 @@
 
 #include "microscape/controller/db.hpp"
 #include "microscape/controller/model.hpp"
+#include "microscape/core/audit.hpp"
 
 namespace microscape::controller::repo {
 
@@ -28,11 +29,17 @@ void insertSession(DbConn& c, const std::string& tokenHash, std::int64_t userId,
 struct SessionRow {
     std::int64_t userId = 0;
     std::string csrf;
-    std::int64_t expiresAtMs = 0;
+    std::int64_t expiresAtMs = 0;  // absolute lifetime
+    std::int64_t createdAtMs = 0;
+    std::int64_t lastSeenAtMs = 0;  // for the idle timeout
 };
 std::optional<SessionRow> sessionByHash(DbConn& c, const std::string& tokenHash);
+void touchSession(DbConn& c, const std::string& tokenHash, std::int64_t nowMs);
+void purgeIdleSessions(DbConn& c, std::int64_t lastSeenBeforeMs);
 void deleteSession(DbConn& c, const std::string& tokenHash);
 void deleteSessionsOf(DbConn& c, std::int64_t userId);
+// Ends every session of the user but the one given (a password change keeps the caller's).
+void deleteOtherSessionsOf(DbConn& c, std::int64_t userId, const std::string& keepTokenHash);
 
 struct ApiTokenRow {
     std::int64_t id = 0;
@@ -49,12 +56,19 @@ std::optional<ApiTokenRow> apiTokenById(DbConn& c, std::int64_t id);
 std::vector<ApiTokenRow> listApiTokens(DbConn& c, std::optional<std::int64_t> userId);
 void revokeApiToken(DbConn& c, std::int64_t id, std::int64_t nowMs);
 void touchApiToken(DbConn& c, std::int64_t id, std::int64_t nowMs);
+void revokeApiTokensOf(DbConn& c, std::int64_t userId, std::int64_t nowMs);
 
 // --- audit -------------------------------------------------------------------------
 void audit(DbConn& c, const Actor& who, const std::string& action, const std::string& entity,
            const std::string& entityId, const std::string& beforeJson, const std::string& afterJson,
            std::int64_t nowMs);
 std::int64_t countAudit(DbConn& c, const std::string& action, const std::string& entityId, std::int64_t sinceMs);
+// Chains the rows written before the audit log was hash-chained (hash NULL), in
+// id order after the last chained row; returns how many. Run at start-up.
+std::int64_t chainAuditLog(DbConn& c);
+// An audit_log row read as "SELECT seq, prev_hash, hash, at, actor_id, actor,
+// action, entity, entity_id, before_json, after_json".
+std::optional<audit::AuditRow> auditRowOf(const DbRow& row);
 std::vector<AuditEntry> listAudit(DbConn& c, std::int64_t beforeId, int limit, const std::string& entity);
 
 // --- tags ----------------------------------------------------------------------------

@@ -33,11 +33,17 @@ function previewCell(p) {
   const cell = h('div', { class: 'ms-preview-cell', dataset: { preview: 'none' } }, button, placeholder, age);
   let url = null;
   let takenAt = null;
+  // The age the controller stated (X-Preview-Age-Seconds, by its own clock) and when
+  // it was read: the age shown grows from there by this browser's elapsed time, so a
+  // browser whose clock is off does not make a fresh shot look hours old.
+  let statedAge = null;
+  let readAt = 0;
   let visible = false;
   let loading = false;
   function showAge() {
     if (!takenAt) return;
-    const seconds = (Date.now() - takenAt) / 1000;
+    const seconds = statedAge !== null ? statedAge + (performance.now() - readAt) / 1000 :
+                                         (Date.now() - takenAt) / 1000;
     age.textContent = `${p.online ? '' : `${t('fleet.offline')} · `}${ageText(seconds)}`;
     age.title = fmtDateTime(new Date(takenAt).toISOString());
   }
@@ -54,6 +60,10 @@ function previewCell(p) {
         url = next;
         const at = Date.parse(r.headers.get('X-Preview-Taken-At') || '');
         takenAt = Number.isNaN(at) ? Date.now() : at;
+        const stated = Number(r.headers.get('X-Preview-Age-Seconds'));
+        statedAge =
+            r.headers.has('X-Preview-Age-Seconds') && Number.isFinite(stated) ? stated : null;
+        readAt = performance.now();
         button.hidden = false;
         img.hidden = false;
         placeholder.hidden = true;

@@ -1,11 +1,11 @@
 // 登录 / login. After login, goes to ?next= (same-origin paths only) or the dashboard.
-import { post, get, ApiError } from '../api.js';
-import { initI18n, t, lang, setLang, LANGS } from '../i18n.js';
-import { h, uid } from '../dom.js';
+import {ApiError, get, post} from '../api.js';
+import {h, uid} from '../dom.js';
+import {initI18n, lang, LANGS, setLang, t} from '../i18n.js';
+import {safeNext as internalPath} from '../next.js';
 
 function safeNext() {
-  const next = new URLSearchParams(location.search).get('next') || '/';
-  return next.startsWith('/') && !next.startsWith('//') ? next : '/';
+    return internalPath(new URLSearchParams(location.search).get('next'), location.origin);
 }
 
 async function main() {

@@ -56,11 +56,17 @@ boot('takeover', async ({ main, can }) => {
       if (!tv) { notify(t('target.none'), 'warning'); return; }
       if (!(await confirmAction('takeover.sendTitle', t('takeover.sendConfirm', { name: name.value.trim() }), 'takeover.send', 'btn-danger'))) return;
       await busy(form.querySelector('button[type=submit]'), async () => {
-        const expiresAt = new Date(Date.now() + Number(duration.value) * 60000).toISOString();
-        const x = await post('/api/v1/takeovers', { name: name.value.trim(), playlistId: Number(playlist.value), target: tv, expiresAt });
-        notify(t('takeover.sent', { name: x.name }));
-        name.value = '';
-        document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
+          // A length, counted by the controller's clock: this PC's clock may be off.
+          const durationSeconds = Number(duration.value) * 60;
+          const x = await post('/api/v1/takeovers', {
+              name: name.value.trim(),
+              playlistId: Number(playlist.value),
+              target: tv,
+              durationSeconds
+          });
+          notify(t('takeover.sent', {name: x.name}));
+          name.value = '';
+          document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
       });
     } },
     h('div', { class: 'alert alert-warning small' }, t('takeover.warning')),

@@ -21,8 +21,11 @@
 
 namespace microscape::audit {
 
-constexpr int kFormatVersion = 1;
+// Format 2 adds the controller's hash-chained audit log (audit.jsonl) and its
+// head in export.json; format 1 exports (without it) are still read.
+constexpr int kFormatVersion = 2;
 inline constexpr std::string_view kExportName = "export.json";
+inline constexpr std::string_view kAuditLogName = "audit.jsonl";
 inline constexpr std::string_view kExportSigName = "export.sig";
 inline constexpr std::string_view kKeysName = "keys.json";
 inline constexpr std::string_view kMediaName = "media.json";
@@ -30,6 +33,72 @@ inline constexpr std::string_view kMediaName = "media.json";
 constexpr std::size_t kMaxJsonBytes = 64u << 20;            // export.json, keys.json, media.json
 constexpr std::uint64_t kMaxPlayerFileBytes = 4ull << 30;   // one player's records or checkpoints
 constexpr std::size_t kMaxPlayers = 100000;
+constexpr std::size_t kMaxAuditLineBytes = 1u << 20;  // one audit log row in audit.jsonl
+
+// One row of the controller's audit log (who changed what), hash-chained like
+// proof of play (docs/audit-export.md): hash is the SHA-256 of auditRowBytes,
+// which includes prevHash, the hash of row seq - 1 (kAuditGenesisHash for seq 1).
+struct AuditRow {
+    std::int64_t seq = 0;
+    std::string prevHash;
+    std::int64_t atMs = 0;
+    std::optional<std::int64_t> actorId;
+    std::string actor;
+    std::string action;
+    std::string entity;
+    std::optional<std::string> entityId;
+    std::optional<std::string> beforeJson;
+    std::optional<std::string> afterJson;
+    std::string hash;  // as stored by the controller
+};
+inline constexpr std::string_view kAuditGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+// The last row of the audit log: its seq and stored hash (seq 0 and the genesis
+// hash for an empty log).
+struct AuditHead {
+    std::int64_t seq = 0;
+    std::string hash = std::string(kAuditGenesisHash);
+    bool operator==(const AuditHead&) const = default;
+};
+
+// The canonical JSON of every field but hash: what hash covers.
+std::string auditRowBytes(const AuditRow& row);
+// Hex SHA-256 of auditRowBytes(row).
+std::string auditRowHash(const AuditRow& row);
+// One line of audit.jsonl (without LF): auditRowBytes's fields plus "hash".
+std::string auditLineBytes(const AuditRow& row);
+// Parses one line of audit.jsonl. Errors: BadJson, NotCanonical, BadManifest.
+Result<AuditRow> parseAuditLine(std::string_view line);
+// "SEQ:HASH" (as microscape-pack audit prints a head). Errors: Usage.
+Result<AuditHead> parseAuditHead(std::string_view text);
+
+struct Failure;
+// Checks an audit log row by row in seq order, holding only the last row's seq
+// and hash: each row's hash is its content's, seqs ascend by one from 1, each
+// prev is the hash of the row before, and the last row is the head that
+// export.json names. Failure codes: audit_hash (a row was edited), audit_gap
+// (rows deleted), audit_broken_link, audit_out_of_order, audit_head (rows
+// deleted from the end, or the log differs from what was signed), audit_pin
+// (an earlier head the auditor kept is not in the log: it was rewritten).
+class AuditChainCheck {
+  public:
+    explicit AuditChainCheck(std::optional<AuditHead> pinned = std::nullopt)
+        : pinned_(std::move(pinned)) {}
+    void add(const AuditRow& row);
+    std::vector<Failure> finish(const AuditHead& head);
+    std::int64_t rows() const { return rows_; }
+
+  private:
+    void fail(std::string code, std::string message);
+    std::int64_t rows_ = 0;
+    std::int64_t lastSeq_ = 0;
+    std::string lastHash_ = std::string(kAuditGenesisHash);
+    std::optional<AuditHead> pinned_;
+    std::optional<std::string> pinnedFound_;  // the stored hash at the pinned seq
+    std::vector<Failure> failures_;
+    std::size_t dropped_ = 0;  // failures beyond the cap
+};
 
 // What the controller knows about one enrolled player, as exported.
 struct PlayerEntry {
@@ -65,6 +134,8 @@ struct ExportManifest {
     std::int64_t toMs = 0;
     std::string signer;        // controller key id
     std::vector<FileEntry> files;
+    // The audit log's last row when the export was made (format 2; required there).
+    std::optional<AuditHead> auditHead;
 };
 
 // One player's evidence: its whole chain from seq 1, and every checkpoint.
@@ -80,6 +151,8 @@ struct Export {
     std::vector<PlayerEntry> players;
     std::vector<MediaName> media;
     std::map<std::string, PlayerEvidence> evidence;  // by player id
+    std::vector<AuditRow> auditRows;                 // audit.jsonl, in file order
+    bool hasAuditLog = false;                        // audit.jsonl is in the archive
     // Problems found while reading that do not stop the reading (a malformed
     // record line, a file whose hash differs from export.json): reported by
     // verify() alongside the chain findings.
@@ -99,9 +172,12 @@ std::string mediaBytes(const std::vector<MediaName>& media);
 
 // Writes a complete export (signing export.json with the controller key).
 // Records and checkpoints must be in seq order. Errors: Io, BadManifest.
-Status writeExport(tar::ByteSink& sink, ExportManifest manifest, const std::vector<PlayerEntry>& players,
-                   const std::vector<MediaName>& media, const std::map<std::string, PlayerEvidence>& evidence,
-                   const crypto::PrivateKey& controllerKey);
+// auditRows: the controller's audit log in seq order (its head goes into export.json).
+Status writeExport(tar::ByteSink& sink, ExportManifest manifest,
+                   const std::vector<PlayerEntry>& players, const std::vector<MediaName>& media,
+                   const std::map<std::string, PlayerEvidence>& evidence,
+                   const crypto::PrivateKey& controllerKey,
+                   const std::vector<AuditRow>& auditRows = {});
 
 // Reads an export tar. Structural errors (not a tar, a missing or unparsable
 // export.json/keys.json, unexpected entries) stop the reading: Errors: tar
@@ -134,6 +210,9 @@ struct VerifyOptions {
     // when a player is listed here, its exported key must match.
     std::map<std::string, std::string> pinnedPlayerKeyIds;
     std::map<std::string, tz::Zone> zones;  // by zone name; a missing zone is a failure
+    // An audit log head from an earlier export, kept by the auditor: the log must
+    // still hold that row with that hash (else audit_pin: it was rewritten).
+    std::optional<AuditHead> pinnedAuditHead;
 };
 
 struct AuditResult {
@@ -143,6 +222,8 @@ struct AuditResult {
     std::size_t records = 0;
     std::size_t checkpoints = 0;
     bool signatureChecked = false;
+    bool auditChecked = false;  // the export holds an audit log (format 2)
+    std::int64_t auditRows = 0;
     bool ok() const { return failures.empty(); }
 };
 

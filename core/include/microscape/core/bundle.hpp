@@ -51,6 +51,18 @@ struct Verified {
 // MissingMedia, ExtraEntry, DuplicateEntry, TooLarge.
 Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, MediaSink* sink = nullptr);
 
+// The first pass of a verify-before-write import: reads the headers, the
+// manifest and the signature, and skips over media data without reading it
+// (ByteSource::skip: a seek on a file), so that nothing from the bundle needs to
+// be stored before the signature is known to be good. Checks everything verify()
+// checks except the media hashes: archive structure, names, limits, manifest,
+// signature, policy, and that the media entries are exactly the manifest's
+// (name and size). Entries may come in any order. The returned Verified holds
+// the manifest only as far as these checks go: a caller that stores media must
+// still hash them (verify() with a sink, restricted to this manifest).
+// Errors: as verify(), except HashMismatch.
+Result<Verified> preflight(tar::ByteSource& source, const VerifyOptions& options);
+
 struct Unverified {
     std::string manifestBytes;
     bool hasSignature = false;

@@ -12,6 +12,12 @@
 // reconnect, a new session (a WELCOME to a later HELLO) or a timeout
 // (at-least-once; the controller stores each seq once),
 // and Journal::acknowledge on PROOFS_ACK.
+// Bundle files in the import directory are imported one at a time on a worker
+// thread that the agent thread starts, joins and cancels on stop(); it touches
+// only the data directory (under its locks) and hands its result back to the
+// agent thread, which moves the file to done/ or failed/ and reloads the
+// active bundle, so the listener is still called on the agent thread.
+// start() makes the data directory private (0700).
 // All public methods are thread-safe.
 #pragma once
 

@@ -29,6 +29,10 @@ struct EnrollRequest {
                                        // stored in player.json and sent with its orientation
     std::string hubEndpoint;     // optional override of tcp://<controller host>:<hub port>
     std::string software;
+    // --pin sha256:<64 hex>: SHA-256 of the raw 32-byte Ed25519 content-signing public key the
+    // controller must answer with. Required unless noPin (--no-pin) is set explicitly.
+    std::string pin;
+    bool noPin = false;
 };
 
 // Errors: Exists (already enrolled), Usage (bad URL, pin, size or the controller's

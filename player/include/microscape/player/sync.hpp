@@ -6,6 +6,7 @@
 // is used by one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -96,15 +97,33 @@ struct ImportResult {
     std::int64_t version = 0;
     std::string bundleId;
     std::size_t mediaCount = 0;
-    std::size_t mediaCopied = 0;  // not already in the cache
+    std::size_t mediaCopied = 0;      // not already in the cache
+    std::uint64_t bytesWritten = 0;   // media bytes stored
+};
+
+struct ImportOptions {
+    // Kept free on the disk besides the media to store (player.json's
+    // reserve_bytes; the agent applies it only when there is no quota).
+    std::uint64_t reserveBytes = 0;
+    // Set by another thread to stop a long copy (the agent stopping); the import
+    // then fails with Io and leaves nothing behind.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 // Applies a bundle tar (microscape-pack, or GET /api/v1/players/{id}/bundle)
-// with the same checks as a pushed manifest: one streaming pass verifies it
-// while media not yet cached are staged under DIR/import-tmp; only if the whole
-// bundle verifies are they moved into the cache and the bundle activated.
-// Errors: those of bundle::verify and activate, Io.
+// with the same checks as a pushed manifest, verifying before it writes: a
+// first pass reads only the headers, manifest.json and manifest.sig (seeking
+// over media data) and checks the signature, version, expiry, target, that the
+// media entries are exactly the manifest's with its sizes, and that the media
+// not yet cached fit the free space (less reserveBytes) and the cache quota.
+// Only then does a second pass verify every hash while it copies those media
+// to DIR/import-tmp; only if the whole bundle verifies are they moved into the
+// cache and the bundle activated. tarPath must be a regular file (read twice).
+// Imports of one data directory run one at a time (DIR/.import-lock); DIR/.lock
+// is held only while the media are moved and the bundle activated.
+// Errors: those of bundle::preflight, bundle::verify and activate; TooLarge
+// (not enough space or quota), Usage (not a regular file), Io.
 Result<ImportResult> importBundle(const std::filesystem::path& tarPath, BundleStore& store, Cache& cache,
-                                  std::int64_t nowMs);
+                                  std::int64_t nowMs, const ImportOptions& options = {});
 
 }  // namespace microscape::player
