@@ -21,9 +21,6 @@ struct ControllerConfig {
     // http.bind / http.port: where the HTTP API listens; port 0 picks a free port.
     std::string httpBind = "127.0.0.1";
     int httpPort = 8080;
-    // http.publicUrl: how screens reach this controller (http[s]://HOST[:PORT], no path); used in
-    // the enrol command of POST /api/v1/enrollment-tokens. Empty: http://<http.bind>:<bound port>.
-    std::string publicUrl;
     int httpThreads =
         32;  // http.threads: worker threads (keep above http.maxConnectionsPerAddress)
     std::size_t maxJsonBytes = 1 << 20;  // http.maxJsonBytes: cap for JSON request bodies
