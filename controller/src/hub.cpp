@@ -25,6 +25,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "microscape/controller/security.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/manifest.hpp"
 
@@ -435,8 +436,8 @@ struct Hub::Impl {
                     count(&HubStats::dropped);
                     if (mayLog())
                         log.warning("hub: dropped a message whose routing id '%s' is not its CURVE identity '%s'",
-                                    rid, std::string(user ? user : "-"));
-                    closeConnection(fd, "routing id '" + rid + "' claimed by CURVE identity '" +
+                                    escapeControl(rid), std::string(user ? user : "-"));
+                    closeConnection(fd, "routing id '" + escapeControl(rid) + "' claimed by CURVE identity '" +
                                             std::string(user ? user : "-") + "'");
                     continue;
                 }
@@ -468,7 +469,8 @@ struct Hub::Impl {
         }
         if (!env) {
             count(&HubStats::dropped);
-            if (mayLog()) log.warning("hub: player %s: dropped a malformed message: %s", rid, env.error().str());
+            if (mayLog()) log.warning("hub: player %s: dropped a malformed message: %s", escapeControl(rid),
+                                        escapeControl(env.error().str()));
             if (peerIt != peers.end()) {
                 peerIt->second.lastRecvMs = steadyMs();
                 sendError(rid, "bad_message", env.error().message);
@@ -497,7 +499,9 @@ struct Hub::Impl {
             case wire::Type::Proofs: return handleProofs(rid, *env);
             case wire::Type::Error: {
                 auto e = wire::parseError(*env);
-                if (e) log.warning("hub: player %s reports %s: %s", rid, e->code, e->message);
+                if (e)
+                    log.warning("hub: player %s reports %s: %s", escapeControl(rid), escapeControl(e->code),
+                                escapeControl(e->message));
                 return;
             }
             default:
@@ -680,8 +684,8 @@ struct Hub::Impl {
         it->second.ok = a->ok;
         it->second.message = a->message;
         if (a->payload) it->second.payload = *a->payload;
-        log.information("hub: player %s: command %s (%s) %s: %s", rid, a->id, it->second.action,
-                        std::string(a->ok ? "done" : "failed"), a->message);
+        log.information("hub: player %s: command %s (%s) %s: %s", escapeControl(rid), escapeControl(a->id),
+                        it->second.action, std::string(a->ok ? "done" : "failed"), escapeControl(a->message));
     }
 
     void handleProofs(const std::string& rid, const wire::Envelope& env) {

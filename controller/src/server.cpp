@@ -107,6 +107,8 @@ std::string csrfOf(Services& svc, const std::string& sessionHash) {
 // read at all: waiting for 10 GB that may never come held a worker for the whole
 // socket timeout. False then (or on a stalled or broken body): the caller closes
 // the connection.
+constexpr std::uint64_t kErrorDrainSlackBytes = 1 << 20;
+
 bool drainBody(Poco::Net::HTTPServerRequest& req, std::uint64_t limitBytes) {
     if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(limitBytes))
         return false;
@@ -196,7 +198,10 @@ private:
     void sendError(RequestCtx& ctx, int status, const std::string& code, const std::string& message) {
         if (ctx.resp.sent()) return;  // a streamed response broke off; nothing more to say
         if (ctx.req.hasContentLength() || ctx.req.getChunkedTransferEncoding()) {
-            drainBody(ctx.req, svc_.config.maxJsonBytes);
+            // Up to 1 MiB more than a JSON body may hold is still read and dropped,
+            // so that a client that sends a slightly too large body reads the 413
+            // instead of a reset; a larger one is not read at all.
+            drainBody(ctx.req, svc_.config.maxJsonBytes + kErrorDrainSlackBytes);
             ctx.resp.setKeepAlive(false);
         }
         if (status == 401) ctx.resp.set("WWW-Authenticate", "Bearer");

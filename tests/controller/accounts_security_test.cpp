@@ -78,23 +78,6 @@ double medianOf(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
-// Keeps every message a logger writes (the controller's API logger in these tests).
-class CapturingChannel : public Poco::Channel {
-  public:
-    void log(const Poco::Message& msg) override {
-        std::lock_guard lock(mutex_);
-        lines_.push_back(msg.getText());
-    }
-    std::vector<std::string> lines() const {
-        std::lock_guard lock(mutex_);
-        return lines_;
-    }
-
-  private:
-    mutable std::mutex mutex_;  // guards lines_
-    std::vector<std::string> lines_;
-};
-
 Poco::JSON::Array::Ptr auditEntries(Client& admin, const std::string& query = "?limit=1000") {
     auto r = admin.get("/api/v1/audit" + query);
     REQUIRE(r.status == 200);

@@ -4,6 +4,8 @@
 // PROOFS are rate-limited per player, and a disk guard pauses ingest without
 // losing anything. Real controller, real CURVE sockets on 127.0.0.1.
 #include <catch2/catch.hpp>
+#include <Poco/AutoPtr.h>
+#include <Poco/Logger.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -229,6 +231,45 @@ TEST_CASE("a retired player is cut off at once: offline, unanswered, not let bac
     again.hello(me.id);
     CHECK_FALSE(again.recv(1500));
     CHECK_FALSE(online(admin, me.id));
+}
+
+// A player's strings (its routing id, an ERROR's code and message, a command
+// acknowledgement) reach the controller's log with control characters escaped: a
+// player cannot forge or split log lines.
+TEST_CASE("a player's strings cannot forge hub log lines", "[controller][hub][security]") {
+    TestServer srv;
+    Client admin = srv.admin();
+    Poco::AutoPtr<CapturingChannel> channel(new CapturingChannel);
+    auto& hubLog = Poco::Logger::get("test.controller.hub");
+    hubLog.setChannel(channel);
+    zmq::context_t ctx(1);
+    const auto key = controller::makeCurveKeyPair().value();
+    const Enrolled me = enrol(srv, admin, key, newIdentityPem());
+    RawPlayer p(ctx, me, me.id, key);
+    REQUIRE(helloUntilWelcome(p, me.id, 5000));
+    wire::ErrorMsg forged;
+    forged.code = "x\ny";
+    forged.message = "disk\r\n2026-01-01 INFO hub: player scr-1 online\x1b[2J";
+    p.send(wire::toEnvelope(forged));
+    // A routing id that is not the player's own CURVE identity is logged too.
+    RawPlayer other(ctx, me, "scr\nforged", key);
+    other.hello(me.id);
+    bool sawError = false, sawRoutingId = false;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!(sawError && sawRoutingId) && std::chrono::steady_clock::now() < until) {
+        for (const auto& line : channel->lines()) {
+            CHECK(line.find('\n') == std::string::npos);
+            CHECK(line.find('\r') == std::string::npos);
+            CHECK(line.find('\x1b') == std::string::npos);
+            if (line.find("reports x\\ny: disk\\r\\n2026-01-01 INFO") != std::string::npos)
+                sawError = true;
+            if (line.find("routing id 'scr\\nforged'") != std::string::npos) sawRoutingId = true;
+        }
+        if (!(sawError && sawRoutingId)) p.recv(50);
+    }
+    hubLog.setChannel(nullptr);
+    CHECK(sawError);
+    CHECK(sawRoutingId);
 }
 
 // Attack (finding 5): each rejected PROOFS batch (up to 4.1 MB) was kept whole;

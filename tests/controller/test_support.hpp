@@ -4,7 +4,9 @@
 
 #include <Poco/Net/Context.h>
 
+#include <Poco/Channel.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/Message.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -26,6 +29,23 @@ namespace mstest {
 // The TLS client context of the tests: no CA (the tests pin the server's key where it
 // matters), TLS 1.2 or later.
 Poco::Net::Context::Ptr testClientContext();
+
+// Keeps the text of every message a logger writes (attach with Logger::setChannel).
+class CapturingChannel : public Poco::Channel {
+  public:
+    void log(const Poco::Message& msg) override {
+        std::lock_guard lock(mutex_);
+        lines_.push_back(msg.getText());
+    }
+    std::vector<std::string> lines() const {
+        std::lock_guard lock(mutex_);
+        return lines_;
+    }
+
+  private:
+    mutable std::mutex mutex_;  // guards lines_
+    std::vector<std::string> lines_;
+};
 
 namespace fs = std::filesystem;
 
