@@ -12,7 +12,6 @@
 #include <Poco/Net/TCPServerDispatcher.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/Types.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -132,29 +131,6 @@ class GatedHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
     Poco::Net::HTTPRequestHandlerFactory::Ptr inner_;
 };
 
-// Before a connection is closed, what the client still sends (the rest of a body
-// the server answered without reading, e.g. a 413) is read and dropped for a
-// moment: closing with unread data sends a reset, which can destroy the response
-// before the client reads it. Raw bytes (over TLS too: they are dropped unread).
-// Bounded: 1 MiB, 1 s in all, and 100 ms of silence ends it; a client that has
-// closed, or a connection the reaper cut, ends it at once.
-void lingerBeforeClose(int fd) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    char buf[16384];
-    std::size_t total = 0;
-    while (total < (std::size_t(1) << 20)) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              until - std::chrono::steady_clock::now())
-                              .count();
-        if (left <= 0) return;
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(std::min<long long>(left, 100))) <= 0) return;
-        const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (n <= 0) return;
-        total += static_cast<std::size_t>(n);
-    }
-}
-
 class GatedConnection : public Poco::Net::TCPServerConnection {
   public:
     GatedConnection(const StreamSocket& socket, HttpGate::Impl& gate,
@@ -172,7 +148,6 @@ class GatedConnection : public Poco::Net::TCPServerConnection {
         }
         tGate = nullptr;
         tConn.reset();
-        lingerBeforeClose(socket().impl()->sockfd());
         gate_.detach(socket());
     }
 

@@ -191,10 +191,13 @@ void TestServer::restart() {
     }
     server_.reset();
     auto offset = offset_;
-    auto clock = [offset] {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count() +
+    auto frozenAt = frozenAt_;
+    auto clock = [offset, frozenAt] {
+        const std::int64_t frozen = frozenAt->load();
+        return (frozen >= 0 ? frozen
+                            : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count()) +
                offset->load();
     };
     server_ = std::make_unique<microscape::controller::ControllerServer>(config_, Poco::Logger::get("test.controller"),
@@ -202,6 +205,12 @@ void TestServer::restart() {
     auto st = server_->start();
     INFO((st.ok() ? std::string() : st.error().message));
     REQUIRE(st.ok());
+}
+
+void TestServer::freezeClock() {
+    frozenAt_->store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
 }
 
 Client TestServer::admin() const {

@@ -126,6 +126,9 @@ public:
     const microscape::controller::ControllerConfig& config() const { return config_; }
     // Moves the server's clock (not the machine's) forward.
     void advanceClock(std::int64_t ms) { clockOffsetMs_ += ms; }
+    // Stops the server's clock where it is: from now on only advanceClock moves it,
+    // so waits measured on it cannot run out while a slow machine runs the test.
+    void freezeClock();
 
 private:
     TempDir dir_;
@@ -133,6 +136,8 @@ private:
     std::unique_ptr<microscape::controller::ControllerServer> server_;
     std::shared_ptr<std::atomic<std::int64_t>> offset_ = std::make_shared<std::atomic<std::int64_t>>(0);
     std::atomic<std::int64_t>& clockOffsetMs_ = *offset_;
+    // The wall-clock ms the server's clock stands at, or -1 while it runs.
+    std::shared_ptr<std::atomic<std::int64_t>> frozenAt_ = std::make_shared<std::atomic<std::int64_t>>(-1);
 };
 
 std::string jsonString(const Poco::JSON::Object::Ptr& o);
