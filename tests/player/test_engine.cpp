@@ -44,7 +44,7 @@ struct Rig {
         cfg.traceFrames = true;
         cfg.previewPath = preview;
         cfg.previewIntervalMs = 500;
-        cfg.wallClockMs = [this] { return clock.now(); };
+        cfg.clock = &clock;
         auto e = player::Engine::create(cfg, journal.get());
         REQUIRE(e.ok());
         engine = std::move(*e);
@@ -77,8 +77,7 @@ TEST_CASE("engine plays stills and a clip in schedule order, on time, from the r
     // 0-1500 fraud poster, 1500-3500 clip (2 s), 3500-5000 helmet poster, then again.
     rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.clip, 2000), item(rig.helmet, 1500)}),
                                    rig.mediaDir, {rig.fraud, rig.helmet, rig.clip}));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
 
     // References: the posters, and the clip's frame at 1 s letterboxed into 16:9.
     REQUIRE(clipFrameLetterboxed(rig.clip.source, 1.0, rig.dir / "clip1s.png"));
@@ -154,8 +153,7 @@ TEST_CASE("engine skips a corrupt video with a failed record and keeps playing",
     // 0-1000 fraud, 1000-3000 broken clip, 3000-4000 helmet.
     rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1000), item(bad, 2000), item(rig.helmet, 1000)}),
                                    rig.mediaDir, {rig.fraud, rig.helmet, bad}));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
     rig.clock.sleepUntil(3000);
     rig.engine->stop();
 
@@ -187,8 +185,7 @@ TEST_CASE("engine takeover interrupts at once and the schedule resumes at its wa
     // 0-1500 fraud, 1500-3000 helmet, repeating.
     rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.helmet, 1500)}), rig.mediaDir,
                                    {rig.fraud, rig.helmet}));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
     rig.clock.sleepUntil(700);
     player::TakeoverContent t;
     t.id = "alert-1";
@@ -232,8 +229,8 @@ TEST_CASE("engine is dark outside operating hours, records screen-off, and plays
     // Open from 00:01 every day.
     s.operatingHours = std::vector<schedule::Daypart>{schedule::Daypart{0x7f, 1, 0}};
     rig.engine->setBundle(bundleOf(s, rig.mediaDir, {rig.fraud, rig.helmet}));
-    rig.clock.begin(58'500);  // 00:00:58.5
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock, 58'500,  // 00:00:58.5
+              [&] { return rig.engine->nowPlaying().state == schedule::State::Dark; });
     rig.clock.sleepUntil(59'500);
     CHECK(rig.engine->nowPlaying().state == schedule::State::Dark);
     player::Frame dark = rig.engine->snapshot();
@@ -268,8 +265,7 @@ TEST_CASE("engine activates a new bundle at the next item boundary", "[engine]")
     rig.makeEngine();
     rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.helmet, 1500)}), rig.mediaDir,
                                    {rig.fraud, rig.helmet}, 1));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
     rig.clock.sleepUntil(600);
     rig.engine->setBundle(bundleOf(daySchedule({item(rig.drugs, 1000)}, "pl-drugs"), rig.mediaDir, {rig.drugs}, 2));
     rig.clock.sleepUntil(2200);
