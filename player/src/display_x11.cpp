@@ -25,12 +25,6 @@ namespace {
 std::atomic<X11Display*> gActive{nullptr};
 std::atomic<int> gLastXError{0};  // the last protocol error code seen (0: none)
 
-std::int64_t steadyMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 }  // namespace
 
 struct X11Display::X {
@@ -322,6 +316,8 @@ void X11Display::run(std::function<Frame()> source) {
         XSync(x.dpy, False);
     };
 
+    const Clock& clock = options_.clock ? *options_.clock : systemClock();
+    auto steadyMs = [&clock] { return clock.steadyMs(); };
     std::int64_t nextPollMs = steadyMs();
     while (!stop_) {
         const std::int64_t now = steadyMs();

@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "microscape/core/clock.hpp"
 #include "microscape/core/result.hpp"
 #include "microscape/player/engine_frame.hpp"
 
@@ -35,6 +36,7 @@ struct DisplayOptions {
     std::string displayName;                  // "" = $DISPLAY
     int pollIntervalMs = 40;                  // how often the frame source is asked (25 per second)
     std::string title = "microscape-player";  // WM_NAME / _NET_WM_NAME (UTF-8)
+    const Clock* clock = nullptr;  // paces the polls; null: the system's (must outlive the display)
 };
 
 struct DisplayStats {
