@@ -36,7 +36,8 @@ struct Rig {
         journal = std::move(*j);
     }
 
-    void makeEngine(const std::string& preview = "") {
+    // clockOverride: another clock than the rig's (it must outlive the engine).
+    void makeEngine(const std::string& preview = "", const Clock* clockOverride = nullptr) {
         player::EngineConfig cfg;
         cfg.playerId = "p-test-01";
         cfg.width = kOutW;
@@ -44,7 +45,7 @@ struct Rig {
         cfg.traceFrames = true;
         cfg.previewPath = preview;
         cfg.previewIntervalMs = 500;
-        cfg.clock = &clock;
+        cfg.clock = clockOverride ? clockOverride : &clock;
         auto e = player::Engine::create(cfg, journal.get());
         REQUIRE(e.ok());
         engine = std::move(*e);
@@ -282,6 +283,38 @@ TEST_CASE("engine activates a new bundle at the next item boundary", "[engine]")
     CHECK(plays[0].outcome == pop::Outcome::Completed);
     CHECK(plays[1].bundleVersion == 2);
     CHECK(plays[1].playlistId == "pl-drugs");
+}
+
+TEST_CASE("engine on a manual clock journals a wall-clock step and takes the plan again from there",
+          "[engine]") {
+    Rig rig;
+    // Stands still at 00:00:00.5 until the test moves it.
+    ManualClock clock(kAnchorUtcMs + 500, 1'000'000);
+    rig.makeEngine("", &clock);
+    // 0-1500 fraud, 1500-3000 helmet, repeating.
+    rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.helmet, 1500)}),
+                                   rig.mediaDir, {rig.fraud, rig.helmet}, 3));
+    rig.engine->start();
+    REQUIRE(waitFor([&] { return rig.engine->nowPlaying().mediaSha256 == rig.fraud.sha256; }));
+    clock.setWall(kAnchorUtcMs + 2000);  // an NTP step of 1.5 s into helmet's slot
+    REQUIRE(waitFor([&] { return rig.engine->nowPlaying().mediaSha256 == rig.helmet.sha256; }));
+    rig.engine->stop();
+
+    auto all = rig.journal->records(1, 1000);
+    REQUIRE(all.ok());
+    std::vector<pop::Record> jumps;
+    for (const auto& r : *all)
+        if (r.kind == pop::Kind::ClockJump) jumps.push_back(r);
+    REQUIRE(jumps.size() == 1);
+    CHECK(jumps[0].startUtcMs == kAnchorUtcMs + 500);
+    CHECK(jumps[0].endUtcMs == kAnchorUtcMs + 2000);
+    CHECK(jumps[0].bundleVersion == 3);
+    auto plays = rig.plays();
+    REQUIRE(plays.size() == 2);
+    CHECK(plays[0].mediaSha256 == rig.fraud.sha256);
+    CHECK(plays[1].mediaSha256 == rig.helmet.sha256);
+    CHECK(plays[1].startUtcMs == kAnchorUtcMs + 2000);
+    CHECK(rig.engine->stats().journalErrors == 0);
 }
 
 TEST_CASE("fitting keeps the aspect ratio (letterbox) or fills and crops", "[engine][fit]") {
