@@ -360,6 +360,37 @@ int superviseUntilStopped(const sigset_t& signals, X11Display* display, const En
     }
 }
 
+// SIGINT and SIGTERM are taken by sigtimedwait, never by a handler: blocked here
+// in the calling thread, and in every thread started after.
+sigset_t blockStopSignals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    return signals;
+}
+
+// What run is doing (ec: the engine's settings; null without playback).
+void logRunning(Poco::Logger& log, const std::string& playerId, const X11Display* display,
+                const EngineConfig* ec, const std::string& sizeFrom) {
+    if (display && ec &&
+        (ec->width > display->screenWidth() || ec->height > display->screenHeight()))
+        log.warning(
+            "frames %dx%d are larger than the X screen %dx%d: only their centre shows (set the "
+            "screen's resolution, or player.width/player.height)",
+            ec->width, ec->height, display->screenWidth(), display->screenHeight());
+    std::string mode = display ? "display on " + display->name() + " (screen " +
+                                     std::to_string(display->screenWidth()) + "x" +
+                                     std::to_string(display->screenHeight()) + ")"
+                               : std::string("headless");
+    log.information("running as %s: %s", playerId,
+                    ec ? mode + ", frames " + std::to_string(ec->width) + "x" +
+                             std::to_string(ec->height) + " (" + sizeFrom + "), preview " +
+                             ec->previewPath
+                       : mode + ", no playback");
+}
+
 void logDisplayStats(const X11Display& display, Poco::Logger& log) {
     const auto ds = display.stats();
     log.information(
@@ -405,13 +436,8 @@ int cmdRun(const Args& a) {
     auto statusLines = std::make_shared<StatusLines>();
     ec.statusLines = [statusLines] { return statusLines->lines(); };
 
-    // Signals are taken by sigtimedwait, never by a handler; block them before
-    // any thread starts so that every thread inherits the mask.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // Before any thread starts, so that every thread inherits the mask.
+    const sigset_t signals = blockStopSignals();
 
     auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
     if (!identity) return fail("identity key: " + identity.error().str());
@@ -422,8 +448,8 @@ int cmdRun(const Args& a) {
     AgentOptions o;
     o.software = kSoftware;
     o.clock = &clock;
-    SyncAgent agent(*c, o,
-                    Poco::Logger::get("player.sync"));  // outlives the engine, which reports to it
+    // Declared before the engine, which reports to it: it outlives the engine.
+    SyncAgent agent(*c, o, Poco::Logger::get("player.sync"));
     agent.setJournal(journal->get(), std::move(*identity));
     std::unique_ptr<Engine> engine;
     if (playback) {
@@ -441,22 +467,11 @@ int cmdRun(const Args& a) {
         if (engine) engine->stop();
         return fail(st.error().str());
     }
-    if (display && playback && (ec.width > display->screenWidth() || ec.height > display->screenHeight()))
-        log.warning("frames %dx%d are larger than the X screen %dx%d: only their centre shows (set the "
-                    "screen's resolution, or player.width/player.height)",
-                    ec.width, ec.height, display->screenWidth(), display->screenHeight());
     // Started last and stopped first: the presenter reads the engine's frames.
     Engine* eng = engine.get();
     if (display) display->start([eng]() { return eng ? eng->snapshot() : Frame{}; });
     sdNotify("READY=1");
-    std::string mode = display ? "display on " + display->name() + " (screen " +
-                                     std::to_string(display->screenWidth()) + "x" +
-                                     std::to_string(display->screenHeight()) + ")"
-                               : std::string("headless");
-    log.information("running as %s: %s", c->playerId,
-                    playback ? mode + ", frames " + std::to_string(ec.width) + "x" + std::to_string(ec.height) + " (" +
-                                   sizeFrom + "), preview " + ec.previewPath
-                             : mode + ", no playback");
+    logRunning(log, c->playerId, display.get(), playback ? &ec : nullptr, sizeFrom);
 
     const int exitCode = superviseUntilStopped(signals, display.get(), engine.get(), clock, log);
     sdNotify("STOPPING=1");
