@@ -181,7 +181,7 @@ public:
     // The frame on screen now (a copy); empty before the first one.
     Frame snapshot() const;
     std::vector<FrameSample> frameTrace() const;
-    // Steady-clock ms of the owner loop's last turn (for a watchdog).
+    // The config clock's steady ms at the owner loop's last turn (for a watchdog reading the same clock).
     std::int64_t lastLoopSteadyMs() const { return lastLoopSteadyMs_.load(); }
 
 private:
