@@ -43,8 +43,9 @@ inline CachedMedia cacheFile(const std::string& mediaDir, const std::string& sou
 }
 
 // The engine's clock in these tests. hold(offset) stops it at kAnchorUtcMs +
-// offset (wall and steady time both stand still); release() lets both run with
-// the machine's steady clock from there. begin(offset) is both at once.
+// offset (wall and steady time both stand still), pause() where it is;
+// release() lets both run with the machine's steady clock from there.
+// begin(offset) is hold and release at once.
 class TestClock final : public Clock {
   public:
     void begin(std::int64_t startOffsetMs = 0) {
@@ -55,6 +56,14 @@ class TestClock final : public Clock {
         std::lock_guard lock(mutex_);
         offsetMs_ = startOffsetMs;
         originUs_ = systemClock().steadyUs();
+        releasedAtUs_.reset();
+    }
+    // Stops the clock where it is now (release() lets it run again from there).
+    void pause() {
+        std::lock_guard lock(mutex_);
+        const std::int64_t elapsedUs = elapsedUsLocked();
+        offsetMs_ += elapsedUs / 1000;
+        originUs_ += elapsedUs / 1000 * 1000;
         releasedAtUs_.reset();
     }
     void release() {

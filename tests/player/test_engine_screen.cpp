@@ -123,8 +123,7 @@ TEST_CASE("engine plays a poster, slogans, an audio item and a clip in order, on
     rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1500), item(still, 1500), item(moving, 1500),
                                                 item(sound, 2000), item(clip, 2000)}),
                                    rig.mediaDir, {poster, clip, sound, still, moving}));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
 
     auto staticFrames = snapshots(*rig.engine, rig.clock, 2000, 3);
     auto scrollFrames = snapshots(*rig.engine, rig.clock, 3300, 4);
@@ -198,8 +197,7 @@ TEST_CASE("engine records a malformed slogan as failed and plays the rest", "[en
     // 0 poster, 1000 broken slogan, 2000 good slogan.
     rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1000), item(bad, 1000), item(good, 1000)}),
                                    rig.mediaDir, {poster, bad, good}));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
     rig.clock.sleepUntil(2600);
     rig.engine->stop();
 
