@@ -45,6 +45,10 @@ struct Rig {
         cfg.traceFrames = true;
         cfg.previewPath = preview;
         cfg.previewIntervalMs = 500;
+        // Open the next item as soon as the one before is on air (items here are
+        // 1-2 s long): the checks are about order and the schedule's instants, and
+        // a first video or audio slot takes well over 1.2 s under the sanitizers.
+        cfg.prerollMs = 2500;
         cfg.clock = clockOverride ? clockOverride : &clock;
         auto e = player::Engine::create(cfg, journal.get());
         REQUIRE(e.ok());

@@ -63,6 +63,10 @@ struct ScreenRig {
         cfg.width = kOutW;
         cfg.height = kOutH;
         cfg.traceFrames = true;
+        // Open the next item as soon as the one before is on air (items here are
+        // 1-2 s long): the checks are about order and the schedule's instants, and
+        // a first video or audio slot takes well over 1.2 s under the sanitizers.
+        cfg.prerollMs = 2500;
         cfg.clock = &clock;
         cfg.onPlayback = onPlayback;
         auto e = player::Engine::create(cfg, journal.get());
