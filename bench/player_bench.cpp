@@ -28,6 +28,17 @@ namespace {
 constexpr int kW = 640, kH = 360;
 constexpr std::int64_t kAnchor = 1744646400000;  // 2025-04-15 00:00 Shanghai
 
+// Reads kAnchor when restart() was last called, then runs with the system's steady clock.
+class AnchoredClock final : public Clock {
+  public:
+    void restart() { baseUs_.store(systemClock().steadyUs()); }
+    std::int64_t wallMs() const override { return kAnchor + (steadyUs() - baseUs_.load()) / 1000; }
+    std::int64_t steadyUs() const override { return systemClock().steadyUs(); }
+
+  private:
+    std::atomic<std::int64_t> baseUs_{systemClock().steadyUs()};
+};
+
 long rssKb() {
     std::ifstream in("/proc/self/status");
     std::string line;
@@ -191,20 +202,20 @@ EngineRun runEngine(const std::vector<MediaItem>& items, const std::string& blob
     b.mediaDir = blobs;
     for (const auto& it : items) b.kinds[it.sha] = it.kind;
 
-    auto base = steady_clock::now();
+    AnchoredClock clock;
     player::EngineConfig cfg;
     cfg.playerId = "p-bench";
     cfg.width = kW;
     cfg.height = kH;
     cfg.traceFrames = true;
-    cfg.wallClockMs = [&] { return kAnchor + duration_cast<milliseconds>(steady_clock::now() - base).count(); };
+    cfg.clock = &clock;
     EngineRun out;
     std::vector<player::FrameSample> trace;
     {
         RssSampler rss;
         auto engine = std::move(player::Engine::create(cfg, nullptr).value());
         engine->setBundle(b);
-        base = steady_clock::now();
+        clock.restart();
         engine->start();
         std::int64_t total = 0;
         for (const auto& it : items) total += it.durationMs;

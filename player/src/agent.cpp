@@ -29,16 +29,6 @@ constexpr int kMissedBeats = 3;
 constexpr int kStatusEveryBeats = 12;
 constexpr std::int64_t kSkewLimitMs = 30'000;
 
-std::int64_t systemNowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::int64_t steadyMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 struct FileTask {
     std::shared_ptr<crypto::Sha256> hasher;  // over [0, hashed)
     std::uint64_t hashed = 0;
@@ -56,6 +46,7 @@ struct SyncAgent::Impl {
     PlayerConfig config;
     AgentOptions options;
     Poco::Logger& log;
+    const Clock& clock;
     const std::int64_t startedSteady = steadyMs();
 
     // Shared with other threads.
@@ -66,6 +57,7 @@ struct SyncAgent::Impl {
     bool isConnected = false;
     ActivationListener onActivated;
     ScreenshotHandler onScreenshot;
+    LinkListener onLink;
     std::atomic<bool> stopping{false};
     std::thread thread;
     int wakeFd = -1;
@@ -117,16 +109,20 @@ struct SyncAgent::Impl {
         : config(std::move(c)),
           options(std::move(o)),
           log(l),
+          clock(options.clock ? *options.clock : systemClock()),
           heartbeatMs(options.heartbeatMs),
           chunkBytes(config.chunkBytes),
           window(config.window),
           store(config.dataDir, config.contentKeys, config.playerId),
           cache(config.dataDir, config.quotaBytes) {
-        if (!options.clock) options.clock = systemNowMs;
         backoffMs = options.backoffMinMs;
     }
 
-    std::int64_t now() const { return options.clock(); }
+    std::int64_t now() const { return clock.wallMs(); }
+    std::int64_t steadyMs() const { return clock.steadyMs(); }
+    void notifyLink(bool connected) {
+        if (onLink) onLink(connected, clockOffsetMs);
+    }
 
     // ------------------------------------------------------------ status
     void setError(const std::string& msg) {
@@ -252,6 +248,7 @@ struct SyncAgent::Impl {
             std::lock_guard lock(mutex);
             isConnected = false;
         }
+        notifyLink(false);
         inflight = 0;
         proofsInFlight = false;
         resetRequests();
@@ -613,6 +610,7 @@ struct SyncAgent::Impl {
         clockOffsetMs = haveOffset ? (clockOffsetMs * 3 + sample) / 4 : sample;
         haveOffset = true;
         sharedOffsetMs.store(clockOffsetMs);
+        if (link == Link::Ready) notifyLink(true);
     }
 
     void handle(std::vector<zmq::message_t>& parts) {
@@ -658,6 +656,7 @@ struct SyncAgent::Impl {
                     std::lock_guard lock(mutex);
                     isConnected = true;
                 }
+                notifyLink(true);
                 log.information("player %s: connected to %s (controller has v%Ld)", config.playerId, config.endpoint,
                                 w->currentVersion);
                 publishStatus(true);
@@ -917,6 +916,9 @@ void SyncAgent::stop() {
 
 void SyncAgent::setActivationListener(ActivationListener listener) { impl_->onActivated = std::move(listener); }
 void SyncAgent::setScreenshotHandler(ScreenshotHandler handler) { impl_->onScreenshot = std::move(handler); }
+void SyncAgent::setLinkListener(LinkListener listener) {
+    impl_->onLink = std::move(listener);
+}
 
 void SyncAgent::setJournal(Journal* journal, crypto::PrivateKey identityKey) {
     impl_->journal = journal;

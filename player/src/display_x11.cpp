@@ -25,12 +25,6 @@ namespace {
 std::atomic<X11Display*> gActive{nullptr};
 std::atomic<int> gLastXError{0};  // the last protocol error code seen (0: none)
 
-std::int64_t steadyMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 }  // namespace
 
 struct X11Display::X {
@@ -294,127 +288,21 @@ void X11Display::run(std::function<Frame()> source) {
     log_.information("display %s: fullscreen window %dx%d%s", name_, screenW_.load(),
                      screenH_.load(), std::string(x.useShm ? ", MIT-SHM" : ""));
 
-    // Draws the image (the frame on screen), centred on black (the background fills the rest).
-    auto draw = [&](bool clear) {
-        if (!x.image || !x.win) return;
-        const int sw = screenW_, sh = screenH_;
-        int dx = (sw - x.frameW) / 2, dy = (sh - x.frameH) / 2;
-        int sx = 0, sy = 0, w = x.frameW, h = x.frameH;
-        if (dx < 0) {
-            sx = -dx;
-            w = sw;
-            dx = 0;
-        }
-        if (dy < 0) {
-            sy = -dy;
-            h = sh;
-            dy = 0;
-        }
-        if (clear) XClearWindow(x.dpy, x.win);
-        if (x.useShm)
-            XShmPutImage(x.dpy, x.win, x.gc, x.image, sx, sy, dx, dy, static_cast<unsigned>(w),
-                         static_cast<unsigned>(h), False);
-        else
-            XPutImage(x.dpy, x.win, x.gc, x.image, sx, sy, dx, dy, static_cast<unsigned>(w),
-                      static_cast<unsigned>(h));
-        // Wait until the server has the pixels: the shared buffer may be written
-        // again next turn, and a capture right after must see this frame.
-        XSync(x.dpy, False);
-    };
-
-    std::int64_t nextPollMs = steadyMs();
+    const Clock& clock = options_.clock ? *options_.clock : systemClock();
+    std::int64_t nextPollMs = clock.steadyMs();
     while (!stop_) {
-        const std::int64_t now = steadyMs();
-        const int waitMs = static_cast<int>(std::max<std::int64_t>(0, nextPollMs - now));
+        const int waitMs =
+            static_cast<int>(std::max<std::int64_t>(0, nextPollMs - clock.steadyMs()));
         if (XPending(x.dpy) == 0) {
             pollfd p{ConnectionNumber(x.dpy), POLLIN, 0};
             ::poll(&p, 1, waitMs);
         }
         bool redraw = false, clear = false;
-        while (!stop_ && XPending(x.dpy) > 0) {
-            XEvent e;
-            XNextEvent(x.dpy, &e);
-            switch (e.type) {
-                case Expose:
-                    if (e.xexpose.window == x.win && e.xexpose.count == 0) {
-                        redraw = true;
-                        std::lock_guard lock(statsMutex_);
-                        ++stats_.exposures;
-                    }
-                    break;
-                case UnmapNotify:
-                    if (e.xunmap.window == x.win) {
-                        log_.warning("display %s: the window was unmapped; mapping it again",
-                                     name_);
-                        XMapRaised(x.dpy, x.win);
-                        std::lock_guard lock(statsMutex_);
-                        ++stats_.remapped;
-                    }
-                    break;
-                case DestroyNotify:
-                    if (e.xdestroywindow.window == x.win) {
-                        log_.warning("display %s: the window was destroyed; making a new one",
-                                     name_);
-                        x.win = makeWindow(x, screenW_, screenH_, options_.title);
-                        XFreeGC(x.dpy, x.gc);
-                        x.gc = XCreateGC(x.dpy, x.win, 0, nullptr);
-                        redraw = clear = true;
-                        std::lock_guard lock(statsMutex_);
-                        ++stats_.recreated;
-                    }
-                    break;
-                case ConfigureNotify:
-                    if (e.xconfigure.window == x.root && (e.xconfigure.width != screenW_.load() ||
-                                                          e.xconfigure.height != screenH_.load())) {
-                        screenW_ = e.xconfigure.width;
-                        screenH_ = e.xconfigure.height;
-                        log_.information("display %s: the screen is now %dx%d", name_,
-                                         screenW_.load(), screenH_.load());
-                        XMoveResizeWindow(x.dpy, x.win, 0, 0,
-                                          static_cast<unsigned>(screenW_.load()),
-                                          static_cast<unsigned>(screenH_.load()));
-                        redraw = clear = true;
-                    }
-                    break;
-                case ClientMessage:
-                    if (static_cast<Atom>(e.xclient.data.l[0]) == x.wmDelete)
-                        log_.warning(
-                            "display %s: asked to close the window; a screen stays on (stop the "
-                            "service "
-                            "instead)",
-                            name_);
-                    break;
-                default:
-                    break;
-            }
-        }
+        handleXEvents(redraw, clear);
         if (stop_) break;
-        if (steadyMs() >= nextPollMs) {
-            nextPollMs = steadyMs() + options_.pollIntervalMs;
-            Frame f = source();
-            {
-                std::lock_guard lock(statsMutex_);
-                ++stats_.polls;
-            }
-            // The image buffer holds the pixels on screen: compare with it, copy into it.
-            const bool sameSize = x.image && f.width == x.frameW && f.height == x.frameH;
-            if (!f.empty() &&
-                (!sameSize || std::memcmp(x.image->data, f.bgrx.data(), f.bgrx.size()) != 0)) {
-                if (f.width != x.frameW || f.height != x.frameH || !x.image) {
-                    if (!makeImage(x, f.width, f.height, ownBuffer, log_)) {
-                        log_.error("display %s: cannot make a %dx%d image", name_, f.width,
-                                   f.height);
-                        continue;
-                    }
-                    clear = true;
-                    std::lock_guard lock(statsMutex_);
-                    stats_.sharedMemory = x.useShm;
-                }
-                std::memcpy(x.image->data, f.bgrx.data(), f.bgrx.size());
-                redraw = true;
-                std::lock_guard lock(statsMutex_);
-                ++stats_.presented;
-            }
+        if (clock.steadyMs() >= nextPollMs) {
+            nextPollMs = clock.steadyMs() + options_.pollIntervalMs;
+            presentNext(source, ownBuffer, redraw, clear);
         }
         if (redraw) draw(clear);
     }
@@ -424,6 +312,124 @@ void X11Display::run(std::function<Frame()> source) {
     if (x.blankCursor) XFreeCursor(x.dpy, x.blankCursor);
     XCloseDisplay(x.dpy);
     x.dpy = nullptr;
+}
+
+// Draws the image (the frame on screen), centred on black (the background fills the rest).
+void X11Display::draw(bool clear) {
+    X& x = *x_;
+    if (!x.image || !x.win) return;
+    const int sw = screenW_, sh = screenH_;
+    int dx = (sw - x.frameW) / 2, dy = (sh - x.frameH) / 2;
+    int sx = 0, sy = 0, w = x.frameW, h = x.frameH;
+    if (dx < 0) {
+        sx = -dx;
+        w = sw;
+        dx = 0;
+    }
+    if (dy < 0) {
+        sy = -dy;
+        h = sh;
+        dy = 0;
+    }
+    if (clear) XClearWindow(x.dpy, x.win);
+    if (x.useShm)
+        XShmPutImage(x.dpy, x.win, x.gc, x.image, sx, sy, dx, dy, static_cast<unsigned>(w),
+                     static_cast<unsigned>(h), False);
+    else
+        XPutImage(x.dpy, x.win, x.gc, x.image, sx, sy, dx, dy, static_cast<unsigned>(w),
+                  static_cast<unsigned>(h));
+    // Wait until the server has the pixels: the shared buffer may be written
+    // again next turn, and a capture right after must see this frame.
+    XSync(x.dpy, False);
+}
+
+// Answers what the X server sent: exposures, an unmapped or destroyed window, a
+// new screen size, a request to close.
+void X11Display::handleXEvents(bool& redraw, bool& clear) {
+    X& x = *x_;
+    while (!stop_ && XPending(x.dpy) > 0) {
+        XEvent e;
+        XNextEvent(x.dpy, &e);
+        switch (e.type) {
+            case Expose:
+                if (e.xexpose.window == x.win && e.xexpose.count == 0) {
+                    redraw = true;
+                    std::lock_guard lock(statsMutex_);
+                    ++stats_.exposures;
+                }
+                break;
+            case UnmapNotify:
+                if (e.xunmap.window == x.win) {
+                    log_.warning("display %s: the window was unmapped; mapping it again", name_);
+                    XMapRaised(x.dpy, x.win);
+                    std::lock_guard lock(statsMutex_);
+                    ++stats_.remapped;
+                }
+                break;
+            case DestroyNotify:
+                if (e.xdestroywindow.window == x.win) {
+                    log_.warning("display %s: the window was destroyed; making a new one", name_);
+                    x.win = makeWindow(x, screenW_, screenH_, options_.title);
+                    XFreeGC(x.dpy, x.gc);
+                    x.gc = XCreateGC(x.dpy, x.win, 0, nullptr);
+                    redraw = clear = true;
+                    std::lock_guard lock(statsMutex_);
+                    ++stats_.recreated;
+                }
+                break;
+            case ConfigureNotify:
+                if (e.xconfigure.window == x.root && (e.xconfigure.width != screenW_.load() ||
+                                                      e.xconfigure.height != screenH_.load())) {
+                    screenW_ = e.xconfigure.width;
+                    screenH_ = e.xconfigure.height;
+                    log_.information("display %s: the screen is now %dx%d", name_, screenW_.load(),
+                                     screenH_.load());
+                    XMoveResizeWindow(x.dpy, x.win, 0, 0, static_cast<unsigned>(screenW_.load()),
+                                      static_cast<unsigned>(screenH_.load()));
+                    redraw = clear = true;
+                }
+                break;
+            case ClientMessage:
+                if (static_cast<Atom>(e.xclient.data.l[0]) == x.wmDelete)
+                    log_.warning(
+                        "display %s: asked to close the window; a screen stays on (stop the "
+                        "service "
+                        "instead)",
+                        name_);
+                break;
+            default:
+                break;
+        }
+    }
+}
+
+// Asks the source for a frame and copies it into the image when its pixels changed.
+void X11Display::presentNext(const std::function<Frame()>& source,
+                             std::vector<std::uint8_t>& ownBuffer, bool& redraw, bool& clear) {
+    X& x = *x_;
+    Frame f = source();
+    {
+        std::lock_guard lock(statsMutex_);
+        ++stats_.polls;
+    }
+    // The image buffer holds the pixels on screen: compare with it, copy into it.
+    const bool sameSize = x.image && f.width == x.frameW && f.height == x.frameH;
+    if (!f.empty() &&
+        (!sameSize || std::memcmp(x.image->data, f.bgrx.data(), f.bgrx.size()) != 0)) {
+        if (f.width != x.frameW || f.height != x.frameH || !x.image) {
+            if (!makeImage(x, f.width, f.height, ownBuffer, log_)) {
+                log_.error("display %s: cannot make a %dx%d image", name_, f.width, f.height);
+                return;
+            }
+            clear = true;
+            std::lock_guard lock(statsMutex_);
+            stats_.sharedMemory = x.useShm;
+        }
+        std::memcpy(x.image->data, f.bgrx.data(), f.bgrx.size());
+        redraw = true;
+        std::lock_guard lock(statsMutex_);
+        ++stats_.presented;
+    }
 }
 
 }  // namespace microscape::player

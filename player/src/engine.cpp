@@ -25,18 +25,6 @@ namespace microscape::player {
 
 namespace {
 
-std::int64_t steadyMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
-std::int64_t steadyUs() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 // The same item in the same slot of the rotation (offsets may differ).
 bool sameItem(const schedule::Decision& a, const schedule::Decision& b) {
     return a.state == b.state && a.source == b.source && a.sourceId == b.sourceId && a.playlistId == b.playlistId &&
@@ -154,7 +142,10 @@ void Engine::VlcFree::operator()(libvlc_instance_t* p) const {
     libvlc_release(p);
 }
 
-Engine::Engine(EngineConfig config, Journal* journal) : config_(std::move(config)), journal_(journal) {}
+Engine::Engine(EngineConfig config, Journal* journal)
+    : config_(std::move(config)),
+      clock_(config_.clock ? *config_.clock : systemClock()),
+      journal_(journal) {}
 
 Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* journal) {
     if (config.width < 16 || config.height < 16 || config.width > 7680 || config.height > 7680)
@@ -179,9 +170,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* jou
     {
         auto bytes = tz::loadZoneFile(config.timeZone);
         auto zone = bytes ? tz::parseTzif(*bytes) : Result<tz::Zone>(bytes.error());
-        std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+        const std::int64_t now = (config.clock ? *config.clock : systemClock()).wallMs();
         auto spans = zone ? tz::offsetSpans(*zone, now - 400 * schedule::kDayMs, now + 3650 * schedule::kDayMs)
                           : Result<std::vector<tz::OffsetSpan>>(zone.error());
         if (spans) {
@@ -208,13 +197,6 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* jou
 }
 
 Engine::~Engine() { stop(); }
-
-std::int64_t Engine::wallNow() const {
-    if (config_.wallClockMs) return config_.wallClockMs();
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 void Engine::start() {
     if (thread_.joinable()) return;
@@ -389,7 +371,8 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
             if (!outputSlot_ || outputSlot_->id() != slotId) return;
             if (black) ++stats_.blackFrames;
             if (config_.traceFrames)
-                trace_.push_back(FrameSample{steadyUs(), playSerial_, traceMedia_, black, luma});
+                trace_.push_back(
+                    FrameSample{clock_.steadyUs(), playSerial_, traceMedia_, black, luma});
         });
     SlotMedia m;
     m.path = path;
@@ -410,7 +393,7 @@ void Engine::recordFailure(Play& p, const std::string& why) {
         std::lock_guard lock(stateMutex_);
         ++stats_.failed;
     }
-    if (!journal_) return;
+    if (!journal_) return notifyPlayback();
     pop::Record r;
     r.kind = pop::Kind::Play;
     r.bundleVersion = p.bundleVersion;
@@ -425,11 +408,8 @@ void Engine::recordFailure(Play& p, const std::string& why) {
     r.clockSkewMs = clockSkewMs_;
     r.detail = why.substr(0, pop::kMaxDetailBytes);
     if (!json::isValidUtf8(r.detail)) r.detail = "undecodable media";
-    if (auto st = journal_->append(std::move(r)); !st) {
-        engineLog().error("player %s: journal: %s", config_.playerId, st.error().str());
-        std::lock_guard lock(stateMutex_);
-        ++stats_.journalErrors;
-    }
+    journalEvent(std::move(r));
+    notifyPlayback();
 }
 
 // Ends the play on screen (if any) and journals it.
@@ -461,11 +441,7 @@ void Engine::endOnAir(bool interrupted) {
             if (interrupted && r.outcome == pop::Outcome::Completed && measured + 100 < r.scheduledMs)
                 r.outcome = pop::Outcome::Interrupted;
         }
-        if (auto st = journal_->append(std::move(r)); !st) {
-            engineLog().error("player %s: journal: %s", config_.playerId, st.error().str());
-            std::lock_guard lock(stateMutex_);
-            ++stats_.journalErrors;
-        }
+        journalEvent(std::move(r));
     }
     {
         std::lock_guard lock(stateMutex_);
@@ -508,8 +484,9 @@ void Engine::goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWall
         }
         if (stats_.firstFrameMs < 0) stats_.firstFrameMs = next->onAirSteadyMs - startSteadyMs_;
         if (config_.traceFrames)
-            trace_.push_back(FrameSample{steadyUs(), playSerial_, traceMedia_, firstBlack,
-                                         first.empty() ? 0.0 : meanLuma(first.bgrx.data(), first.width, first.height)});
+            trace_.push_back(FrameSample{
+                clock_.steadyUs(), playSerial_, traceMedia_, firstBlack,
+                first.empty() ? 0.0 : meanLuma(first.bgrx.data(), first.width, first.height)});
     }
     std::unique_ptr<Play> old = std::move(onAir_);
     onAir_ = std::move(next);
@@ -564,6 +541,12 @@ void Engine::showStatusCard(bool force) {
         card.stateEn = "No schedule yet";
     }
     if (config_.statusLines) card.lines = config_.statusLines();
+    {
+        std::lock_guard lock(stateMutex_);
+        if (stats_.journalErrors > 0)
+            card.lines.push_back("播放记录写入失败 / proof of play not recorded (" +
+                                 std::to_string(stats_.journalErrors) + ")");
+    }
     // The location's zone once a schedule says it (its offsets travel in the
     // signed payload); before that, the configured one.
     if (haveSchedule_ && !schedule_.offsets.empty())
@@ -607,7 +590,8 @@ void Engine::drawOnAir(bool force) {
     std::lock_guard lock(stateMutex_);
     outputStill_ = p.drawn;
     if (black) ++stats_.blackFrames;
-    if (config_.traceFrames) trace_.push_back(FrameSample{steadyUs(), playSerial_, traceMedia_, black, luma});
+    if (config_.traceFrames)
+        trace_.push_back(FrameSample{clock_.steadyUs(), playSerial_, traceMedia_, black, luma});
 }
 
 void Engine::publishNowPlaying() {
@@ -620,8 +604,11 @@ void Engine::publishNowPlaying() {
     n.itemIndex = current_.itemIndex;
     n.onAirSinceUtcMs = onAir_ ? onAir_->onAirWallMs : 0;
     n.bundleVersion = onAir_ ? onAir_->bundleVersion : (bundle_ ? bundle_->version : 0);
-    std::lock_guard lock(stateMutex_);
-    now_ = std::move(n);
+    {
+        std::lock_guard lock(stateMutex_);
+        now_ = std::move(n);
+    }
+    notifyPlayback();
 }
 
 void Engine::writePreview() {
@@ -632,222 +619,286 @@ void Engine::writePreview() {
         engineLog().warning("player %s: %s", config_.playerId, st.error().str());
 }
 
+void Engine::journalEvent(pop::Record r) {
+    if (!journal_) return;
+    const std::string what = std::string(pop::kindName(r.kind));
+    auto st = journal_->append(std::move(r));
+    if (st) return;
+    engineLog().error("player %s: proof of play: the %s record was not written: %s",
+                      config_.playerId, what, st.error().str());
+    {
+        std::lock_guard lock(stateMutex_);
+        ++stats_.journalErrors;
+        stats_.lastJournalError = st.error().str();
+    }
+    if (!onAir_ && cardSecond_ >= 0) showStatusCard(true);  // the card says so at once
+    notifyPlayback();
+}
+
+void Engine::journalScreenOff(std::int64_t endWallMs) {
+    pop::Record r;
+    r.kind = pop::Kind::ScreenOff;
+    r.bundleVersion = bundle_ ? bundle_->version : 0;
+    r.startUtcMs = std::max<std::int64_t>(0, darkSinceWallMs_);
+    r.endUtcMs = std::max(r.startUtcMs, endWallMs);
+    r.measuredMs = steadyMs() - darkSinceSteadyMs_;
+    r.detail = "outside operating hours";
+    journalEvent(std::move(r));
+}
+
+void Engine::notifyPlayback() {
+    if (!config_.onPlayback) return;
+    NowPlaying n;
+    EngineStats st;
+    {
+        std::lock_guard lock(stateMutex_);
+        n = now_;
+        st = stats_;
+    }
+    config_.onPlayback(n, st);
+}
+
 void Engine::run() {
     engineLog().information("player %s: engine started (%dx%d, %s)", config_.playerId, config_.width,
                             config_.height, std::string(config_.headless ? "headless" : "display"));
-    if (journal_) {
-        pop::Record r;
-        r.kind = pop::Kind::Start;
-        r.startUtcMs = r.endUtcMs = std::max<std::int64_t>(0, wallNow());
-        r.detail = "engine start";
-        (void)journal_->append(std::move(r));
-    }
-    ClockWatch clock;
-    std::optional<schedule::Decision> target;   // wanted on screen, waiting for its first frame
-    std::int64_t targetBoundaryWallMs = 0;
-    bool prerolled = false;
+    pop::Record start;
+    start.kind = pop::Kind::Start;
+    start.startUtcMs = start.endUtcMs = std::max<std::int64_t>(0, wallNow());
+    start.detail = "engine start";
+    journalEvent(std::move(start));
     current_ = schedule::Decision{};
     current_.state = schedule::State::Idle;
     enterDecision(current_);
 
-    while (running_) {
-        lastLoopSteadyMs_.store(steadyMs());
-        std::deque<Command> commands;
-        std::deque<SlotEvent> events;
-        {
-            std::lock_guard lock(commandMutex_);
-            commands.swap(commands_);
-            events.swap(events_);
-        }
-        for (auto& c : commands) {
-            switch (c.type) {
-                case Command::Type::Stop: running_ = false; break;
-                case Command::Type::Skew: clockSkewMs_ = c.skewMs; break;
-                case Command::Type::Bundle:
-                    engineLog().information("player %s: bundle %s version %s received", config_.playerId,
-                                            c.bundle->bundleId, std::to_string(c.bundle->version));
-                    pendingBundle_ = std::move(c.bundle);
-                    if (!onAir_) reevaluate_ = true;  // nothing to finish: take it now
-                    next_.reset();                    // pre-rolled from the old plan
-                    prerolled = false;
-                    break;
-                case Command::Type::Takeover:
-                    engineLog().warning("player %s: takeover %s until %s", config_.playerId, c.takeover->id,
-                                        std::to_string(c.takeover->expiresUtcMs));
-                    std::erase_if(takeovers_, [&](const TakeoverContent& t) { return t.id == c.takeover->id; });
-                    takeovers_.push_back(std::move(*c.takeover));
-                    rebuildSchedule();
-                    next_.reset();
-                    prerolled = false;
-                    reevaluate_ = true;
-                    break;
-            }
-        }
-        if (!running_) break;
-        for (const auto& e : events) {
-            Play* p = next_ && next_->slot && next_->slot->id() == e.slotId       ? next_.get()
-                      : onAir_ && onAir_->slot && onAir_->slot->id() == e.slotId ? onAir_.get()
-                                                                                   : nullptr;
-            if (!p) continue;
-            if (e.type == SlotEvent::Type::FirstFrame && p == next_.get()) {
-                p->ready = true;
-                // Hold the first frame (or the first sound) until its slot.
-                if (p->kind == MediaKind::Video || p->kind == MediaKind::Audio) p->slot->setPaused(true);
-            } else if (e.type != SlotEvent::Type::FirstFrame && !p->slot->started()) {
-                p->failed = true;
-                p->failure = e.type == SlotEvent::Type::Error ? "libvlc could not decode the file"
-                             : p->kind == MediaKind::Audio   ? "the file ended before any sound"
-                                                             : "the file ended before any picture";
-            } else if (e.type == SlotEvent::Type::Error && p == onAir_.get()) {
-                p->failed = true;  // the last frame stays on screen until the slot ends
-                p->failure = "decoding failed during the play";
-            }
-        }
-
-        std::int64_t now = wallNow();
-        if (auto jump = clock.observe(now, steadyMs())) {
-            engineLog().warning("player %s: wall clock jumped %s ms", config_.playerId,
-                                std::to_string(jump->deltaMs()));
-            if (journal_) (void)journal_->append(clockJumpRecord(*jump, bundle_ ? bundle_->version : 0));
-            next_.reset();
-            prerolled = false;
-            reevaluate_ = true;
-        }
-        if (next_ && !next_->ready && !next_->failed && steadyMs() - next_->openedSteadyMs > config_.openTimeoutMs) {
-            next_->failed = true;
-            next_->failure = std::string(next_->kind == MediaKind::Audio ? "no sound" : "no picture") + " within " +
-                             std::to_string(config_.openTimeoutMs) + " ms";
-        }
-        if (next_ && next_->failed) {
-            recordFailure(*next_, next_->failure);
-            brokenMedia_[next_->decision.mediaSha256] = next_->failure;
-            next_.reset();
-            rebuildSchedule();
-            prerolled = false;
-            if (target) reevaluate_ = true;
-        }
-
-        if (reevaluate_ || now >= segmentEndWallMs_) {
-            const std::int64_t boundary = segmentEndWallMs_;
-            if (pendingBundle_) {
-                bundle_ = std::move(pendingBundle_);
-                pendingBundle_.reset();
-                brokenMedia_.clear();
-                rebuildSchedule();
-            }
-            schedule::Decision d;
-            if (haveSchedule_) {
-                d = schedule::evaluate(schedule_, now);
-            } else {
-                d.state = schedule::State::Idle;
-                d.nextChangeUtcMs = now + 1000;
-            }
-            bool onTime = !reevaluate_;
-            reevaluate_ = false;
-            prerolled = false;
-            if (d.state == schedule::State::Playing && sameItem(d, current_) && (onAir_ || target)) {
-                segmentEndWallMs_ = d.nextChangeUtcMs;  // the same item goes on
-                current_ = d;
-            } else if (d.state != schedule::State::Playing) {
-                target.reset();
-                next_.reset();
-                if (current_.state == schedule::State::Dark && d.state != schedule::State::Dark && journal_) {
-                    pop::Record r;
-                    r.kind = pop::Kind::ScreenOff;
-                    r.bundleVersion = bundle_ ? bundle_->version : 0;
-                    r.startUtcMs = std::max<std::int64_t>(0, darkSinceWallMs_);
-                    r.endUtcMs = std::max(r.startUtcMs, now);
-                    r.measuredMs = steadyMs() - darkSinceSteadyMs_;
-                    r.detail = "outside operating hours";
-                    (void)journal_->append(std::move(r));
-                }
-                if (d.state != current_.state || onAir_) enterDecision(d);
-                current_ = d;
-                segmentEndWallMs_ = d.nextChangeUtcMs;
-                publishNowPlaying();
-            } else {
-                if (current_.state == schedule::State::Dark && journal_) {
-                    pop::Record r;
-                    r.kind = pop::Kind::ScreenOff;
-                    r.bundleVersion = bundle_ ? bundle_->version : 0;
-                    r.startUtcMs = std::max<std::int64_t>(0, darkSinceWallMs_);
-                    r.endUtcMs = std::max(r.startUtcMs, now);
-                    r.measuredMs = steadyMs() - darkSinceSteadyMs_;
-                    r.detail = "outside operating hours";
-                    (void)journal_->append(std::move(r));
-                }
-                target = d;
-                targetBoundaryWallMs = onTime ? boundary : now;
-                current_ = d;
-                segmentEndWallMs_ = d.nextChangeUtcMs;
-            }
-        }
-
-        if (target) {
-            if (!next_ || !sameItem(next_->decision, *target)) {
-                next_ = prepare(*target, std::max<std::int64_t>(0, wallNow() - target->itemStartUtcMs));
-                if (next_->failed) continue;  // handled at the top of the loop
-            }
-            if (next_->ready) {
-                goOnAir(std::move(next_), targetBoundaryWallMs);
-                target.reset();
-            }
-        } else if ((haveSchedule_ || pendingBundle_) && !next_ && !prerolled &&
-                   now >= segmentEndWallMs_ - config_.prerollMs) {
-            // Pre-roll what comes at the next boundary (after an item, or when the screen opens).
-            prerolled = true;
-            if (pendingBundle_) {
-                bundle_ = std::move(pendingBundle_);
-                pendingBundle_.reset();
-                brokenMedia_.clear();
-                rebuildSchedule();
-            }
-            if (haveSchedule_) {
-                schedule::Decision nd = schedule::evaluate(schedule_, segmentEndWallMs_);
-                if (nd.state == schedule::State::Playing && !sameItem(nd, current_)) {
-                    next_ = prepare(nd, nd.offsetMs);
-                    if (next_->failed) continue;
-                }
-            }
-        }
-
-        if (onAir_ && onAir_->drawsItself()) drawOnAir(false);
-        else if (!onAir_ && current_.state == schedule::State::Idle && cardSecond_ >= 0) showStatusCard(false);
-
-        std::int64_t nowSteady = steadyMs();
-        if (!config_.previewPath.empty() && nowSteady - lastPreviewSteadyMs_ >= config_.previewIntervalMs &&
-            (segmentEndWallMs_ - wallNow() > 300 || current_.state != schedule::State::Playing)) {
-            lastPreviewSteadyMs_ = nowSteady;
-            writePreview();
-        }
-
-        // Sleep until the next thing to do, or a command or libvlc event.
-        std::int64_t waitMs = 250;
-        std::int64_t wallDelta = segmentEndWallMs_ - wallNow();
-        waitMs = std::min(waitMs, wallDelta);
-        if ((haveSchedule_ || pendingBundle_) && !prerolled && !next_)
-            waitMs = std::min(waitMs, wallDelta - config_.prerollMs);
-        if (target || (next_ && !next_->ready)) waitMs = std::min<std::int64_t>(waitMs, 20);
-        if (onAir_ && onAir_->drawsItself()) waitMs = std::min(waitMs, onAir_->nextDrawSteadyMs - steadyMs());
-        else if (!onAir_ && cardSecond_ >= 0) waitMs = std::min(waitMs, 1000 - wallNow() % 1000);
-        waitMs = std::max<std::int64_t>(waitMs, 0);
-        std::unique_lock lock(commandMutex_);
-        wake_.wait_for(lock, std::chrono::milliseconds(waitMs),
-                       [&] { return !commands_.empty() || !events_.empty(); });
+    while (loopOnce()) {
     }
 
     next_.reset();
     endOnAir(true);
-    if (current_.state == schedule::State::Dark && journal_) {
-        pop::Record r;
-        r.kind = pop::Kind::ScreenOff;
-        r.startUtcMs = std::max<std::int64_t>(0, darkSinceWallMs_);
-        r.endUtcMs = std::max(r.startUtcMs, wallNow());
-        r.measuredMs = steadyMs() - darkSinceSteadyMs_;
-        r.detail = "outside operating hours";
-        (void)journal_->append(std::move(r));
-    }
+    if (current_.state == schedule::State::Dark) journalScreenOff(wallNow());
     engineLog().information("player %s: engine stopped", config_.playerId);
+}
+
+bool Engine::loopOnce() {
+    lastLoopSteadyMs_.store(steadyMs());
+    std::deque<Command> commands;
+    std::deque<SlotEvent> events;
+    {
+        std::lock_guard lock(commandMutex_);
+        commands.swap(commands_);
+        events.swap(events_);
+    }
+    for (auto& c : commands) applyCommand(c);
+    if (!running_) return false;
+    applySlotEvents(events);
+    step(wallNow());
+    waitForWork();
+    return true;
+}
+
+void Engine::applyCommand(Command& c) {
+    switch (c.type) {
+        case Command::Type::Stop:
+            running_ = false;
+            break;
+        case Command::Type::Skew:
+            clockSkewMs_ = c.skewMs;
+            break;
+        case Command::Type::Bundle:
+            engineLog().information("player %s: bundle %s version %s received", config_.playerId,
+                                    c.bundle->bundleId, std::to_string(c.bundle->version));
+            pendingBundle_ = std::move(c.bundle);
+            if (!onAir_) reevaluate_ = true;  // nothing to finish: take it now
+            next_.reset();                    // pre-rolled from the old plan
+            prerolled_ = false;
+            break;
+        case Command::Type::Takeover:
+            engineLog().warning("player %s: takeover %s until %s", config_.playerId, c.takeover->id,
+                                std::to_string(c.takeover->expiresUtcMs));
+            std::erase_if(takeovers_,
+                          [&](const TakeoverContent& t) { return t.id == c.takeover->id; });
+            takeovers_.push_back(std::move(*c.takeover));
+            rebuildSchedule();
+            next_.reset();
+            prerolled_ = false;
+            reevaluate_ = true;
+            break;
+    }
+}
+
+// libvlc's news about the slots: the next item is ready, or a play failed.
+void Engine::applySlotEvents(const std::deque<SlotEvent>& events) {
+    for (const auto& e : events) {
+        Play* p = next_ && next_->slot && next_->slot->id() == e.slotId      ? next_.get()
+                  : onAir_ && onAir_->slot && onAir_->slot->id() == e.slotId ? onAir_.get()
+                                                                             : nullptr;
+        if (!p) continue;
+        if (e.type == SlotEvent::Type::FirstFrame && p == next_.get()) {
+            p->ready = true;
+            // Hold the first frame (or the first sound) until its slot.
+            if (p->kind == MediaKind::Video || p->kind == MediaKind::Audio)
+                p->slot->setPaused(true);
+        } else if (e.type != SlotEvent::Type::FirstFrame && !p->slot->started()) {
+            p->failed = true;
+            p->failure = e.type == SlotEvent::Type::Error ? "libvlc could not decode the file"
+                         : p->kind == MediaKind::Audio    ? "the file ended before any sound"
+                                                          : "the file ended before any picture";
+        } else if (e.type == SlotEvent::Type::Error && p == onAir_.get()) {
+            p->failed = true;  // the last frame stays on screen until the slot ends
+            p->failure = "decoding failed during the play";
+        }
+    }
+}
+
+// Where the schedule says the screen should be at `now`, and getting it there.
+void Engine::step(std::int64_t now) {
+    watchWallClock(now);
+    dropFailedNext();
+    if (reevaluate_ || now >= segmentEndWallMs_) evaluate(now);
+    if (target_) {
+        if (!bringTargetOnAir()) return;  // it failed: handled on the next turn, at once
+    } else if (!prerollNext(now)) {
+        return;
+    }
+    present();
+}
+
+// A stepped wall clock (NTP, an RTC reset) is journalled and the plan is taken again.
+void Engine::watchWallClock(std::int64_t now) {
+    auto jump = clockWatch_.observe(now, steadyMs());
+    if (!jump) return;
+    engineLog().warning("player %s: wall clock jumped %s ms", config_.playerId,
+                        std::to_string(jump->deltaMs()));
+    journalEvent(clockJumpRecord(*jump, bundle_ ? bundle_->version : 0));
+    next_.reset();
+    prerolled_ = false;
+    reevaluate_ = true;
+}
+
+// The prepared item did not open in time or failed: journalled, and its media
+// leave the rotation until the next bundle.
+void Engine::dropFailedNext() {
+    if (next_ && !next_->ready && !next_->failed &&
+        steadyMs() - next_->openedSteadyMs > config_.openTimeoutMs) {
+        next_->failed = true;
+        next_->failure = std::string(next_->kind == MediaKind::Audio ? "no sound" : "no picture") +
+                         " within " + std::to_string(config_.openTimeoutMs) + " ms";
+    }
+    if (!next_ || !next_->failed) return;
+    recordFailure(*next_, next_->failure);
+    brokenMedia_[next_->decision.mediaSha256] = next_->failure;
+    next_.reset();
+    rebuildSchedule();
+    prerolled_ = false;
+    if (target_) reevaluate_ = true;
+}
+
+void Engine::adoptPendingBundle() {
+    if (!pendingBundle_) return;
+    bundle_ = std::move(pendingBundle_);
+    pendingBundle_.reset();
+    brokenMedia_.clear();
+    rebuildSchedule();
+}
+
+// A segment ended (or something changed): what the schedule wants now.
+void Engine::evaluate(std::int64_t now) {
+    const std::int64_t boundary = segmentEndWallMs_;
+    adoptPendingBundle();
+    schedule::Decision d;
+    if (haveSchedule_) {
+        d = schedule::evaluate(schedule_, now);
+    } else {
+        d.state = schedule::State::Idle;
+        d.nextChangeUtcMs = now + 1000;
+    }
+    const bool onTime = !reevaluate_;
+    reevaluate_ = false;
+    prerolled_ = false;
+    if (d.state == schedule::State::Playing && sameItem(d, current_) && (onAir_ || target_)) {
+        segmentEndWallMs_ = d.nextChangeUtcMs;  // the same item goes on
+        current_ = d;
+        return;
+    }
+    if (current_.state == schedule::State::Dark && d.state != schedule::State::Dark)
+        journalScreenOff(now);
+    if (d.state != schedule::State::Playing) {
+        target_.reset();
+        next_.reset();
+        if (d.state != current_.state || onAir_) enterDecision(d);
+        current_ = d;
+        segmentEndWallMs_ = d.nextChangeUtcMs;
+        publishNowPlaying();
+        return;
+    }
+    target_ = d;
+    targetBoundaryWallMs_ = onTime ? boundary : now;
+    current_ = d;
+    segmentEndWallMs_ = d.nextChangeUtcMs;
+}
+
+// Opens the wanted item if needed and puts it on air once it shows a frame.
+// False when preparing it failed.
+bool Engine::bringTargetOnAir() {
+    if (!next_ || !sameItem(next_->decision, *target_)) {
+        next_ = prepare(*target_, std::max<std::int64_t>(0, wallNow() - target_->itemStartUtcMs));
+        if (next_->failed) return false;
+    }
+    if (next_->ready) {
+        goOnAir(std::move(next_), targetBoundaryWallMs_);
+        target_.reset();
+    }
+    return true;
+}
+
+// Pre-rolls what comes at the next boundary (after an item, or when the screen
+// opens) once it is prerollMs away. False when preparing it failed.
+bool Engine::prerollNext(std::int64_t now) {
+    if (!(haveSchedule_ || pendingBundle_) || next_ || prerolled_ ||
+        now < segmentEndWallMs_ - config_.prerollMs)
+        return true;
+    prerolled_ = true;
+    adoptPendingBundle();
+    if (!haveSchedule_) return true;
+    schedule::Decision nd = schedule::evaluate(schedule_, segmentEndWallMs_);
+    if (nd.state != schedule::State::Playing || sameItem(nd, current_)) return true;
+    next_ = prepare(nd, nd.offsetMs);
+    return !next_->failed;
+}
+
+// What the engine draws itself, the status card's clock, and the preview file.
+void Engine::present() {
+    if (onAir_ && onAir_->drawsItself())
+        drawOnAir(false);
+    else if (!onAir_ && current_.state == schedule::State::Idle && cardSecond_ >= 0)
+        showStatusCard(false);
+
+    std::int64_t nowSteady = steadyMs();
+    if (!config_.previewPath.empty() &&
+        nowSteady - lastPreviewSteadyMs_ >= config_.previewIntervalMs &&
+        (segmentEndWallMs_ - wallNow() > 300 || current_.state != schedule::State::Playing)) {
+        lastPreviewSteadyMs_ = nowSteady;
+        writePreview();
+    }
+}
+
+// Sleeps until the next thing to do, or a command or libvlc event.
+void Engine::waitForWork() {
+    std::int64_t waitMs = 250;
+    std::int64_t wallDelta = segmentEndWallMs_ - wallNow();
+    waitMs = std::min(waitMs, wallDelta);
+    if ((haveSchedule_ || pendingBundle_) && !prerolled_ && !next_)
+        waitMs = std::min(waitMs, wallDelta - config_.prerollMs);
+    if (target_ || (next_ && !next_->ready)) waitMs = std::min<std::int64_t>(waitMs, 20);
+    if (next_ && next_->failed) waitMs = 0;  // handled at the start of the next step
+    if (onAir_ && onAir_->drawsItself())
+        waitMs = std::min(waitMs, onAir_->nextDrawSteadyMs - steadyMs());
+    else if (!onAir_ && cardSecond_ >= 0)
+        waitMs = std::min(waitMs, 1000 - wallNow() % 1000);
+    waitMs = std::max<std::int64_t>(waitMs, 0);
+    std::unique_lock lock(commandMutex_);
+    wake_.wait_for(lock, std::chrono::milliseconds(waitMs),
+                   [&] { return !commands_.empty() || !events_.empty(); });
 }
 
 }  // namespace microscape::player

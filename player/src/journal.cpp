@@ -64,7 +64,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const JournalConfig& config) {
     if (rc != SQLITE_OK)
         return makeError(Errc::Io, "journal: cannot open " + config.path + ": " +
                                        (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
-    sqlite3_busy_timeout(db, 5000);
+    sqlite3_busy_timeout(db, config.busyTimeoutMs);
     MS_TRY(j->init());
     return j;
 }

@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -19,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "microscape/core/clock.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/schedule.hpp"
 #include "microscape/core/time.hpp"
@@ -84,11 +84,6 @@ const char* kUsage =
     "included), 2 bad command line or configuration. See docs/player.md.\n";
 
 constexpr const char* kSoftware = "microscape-player " MICROSCAPE_VERSION;
-
-std::int64_t nowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 int fail(const std::string& msg, int code = 1) {
     std::cerr << "microscape-player: " << msg << "\n";
@@ -175,11 +170,13 @@ json::Object playbackJson(const NowPlaying& n, const EngineStats& st) {
                         {"since_utc_ms", n.onAirSinceUtcMs},
                         {"bundle_version", n.bundleVersion},
                         {"plays", st.plays},
-                        {"failed", st.failed}};
+                        {"failed", st.failed},
+                        {"journal_errors", st.journalErrors},
+                        {"journal_error", st.lastJournalError}};
 }
 
-// What the status card says besides the name and the clock. Written by the main
-// loop and the agent's activation listener; read by the engine's owner thread.
+// What the status card says besides the name and the clock. Written by the
+// agent's listeners (agent thread); read by the engine's owner thread.
 class StatusLines {
 public:
     StatusLines() {
@@ -227,11 +224,6 @@ private:
     std::optional<tz::Zone> fallbackZone_;
 };
 
-std::int64_t steadyNowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 // The settings of run: the --config file's, then the flags on top.
 Result<RunSettings> runSettings(const Args& a, const std::vector<std::string>& allowed) {
     for (const auto& [k, v] : a.opts)
@@ -251,41 +243,20 @@ Result<RunSettings> runSettings(const Args& a, const std::vector<std::string>& a
     return s;
 }
 
-int cmdRun(const Args& a) {
-    if (!a.positional.empty()) return fail("run takes no arguments ('" + a.positional[0] + "')\n" + kUsage, 2);
-    auto settings = runSettings(a, {"config", "data-dir", "display", "headless", "width", "height", "import-dir",
-                                    "preview", "log-level", "no-playback"});
-    if (!settings) return fail(settings.error().message, 2);
-    const RunSettings& rs = *settings;
-    setupLogging(rs.logLevel);
-    auto& log = Poco::Logger::get("player");
-    auto c = loadConfig(rs.dataDir);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
-    if (rs.importDir) c->importDir = *rs.importDir;
-    const bool playback = !a.opts.count("no-playback");
-
-    // Display mode: the X server first, since its screen may give the size.
-    std::unique_ptr<X11Display> display;
-    if (rs.output == OutputMode::Display) {
-        DisplayOptions dopt;
-        dopt.title = "Microscape 微景观 " + c->playerId;
-        auto d = X11Display::open(dopt, Poco::Logger::get("player.display"));
-        if (!d) return fail("display mode: " + d.error().message);
-        display = std::move(*d);
-    }
+// The engine's settings from the enrolment, the run settings and the X screen.
+// sizeFrom says where the frame size came from (for the log).
+EngineConfig engineConfigFor(const PlayerConfig& c, const RunSettings& rs,
+                             const X11Display* display, std::string& sizeFrom) {
     EngineConfig ec;
-    ec.playerId = c->playerId;
-    ec.screenName = c->name;
-    // Outlives the engine (declared first, destroyed last).
-    auto statusLines = std::make_shared<StatusLines>();
-    ec.statusLines = [statusLines] { return statusLines->lines(); };
+    ec.playerId = c.playerId;
+    ec.screenName = c.name;
     // The engine decodes into memory in both modes; the window shows those frames.
     // Display mode also plays sound through the system's audio output.
     ec.headless = !display;
-    std::string sizeFrom = "default";
-    if (c->width && c->height) {
-        ec.width = *c->width;
-        ec.height = *c->height;
+    sizeFrom = "default";
+    if (c.width && c.height) {
+        ec.width = *c.width;
+        ec.height = *c.height;
         sizeFrom = "enrolled";
     } else if (display) {
         ec.width = display->screenWidth();
@@ -295,35 +266,17 @@ int cmdRun(const Args& a) {
     if (rs.width || rs.height) sizeFrom = "configured";
     if (rs.width) ec.width = *rs.width;
     if (rs.height) ec.height = *rs.height;
-    ec.previewPath = !rs.previewPath.empty() ? rs.previewPath : (c->dataDir / "preview.png").string();
+    ec.previewPath =
+        !rs.previewPath.empty() ? rs.previewPath : (c.dataDir / "preview.png").string();
+    return ec;
+}
 
-    // Signals are taken by sigtimedwait below, never by a handler; block them
-    // before any thread starts so that every thread inherits the mask.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-    auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
-    if (!identity) return fail("identity key: " + identity.error().str());
-    auto journal = Journal::open(JournalConfig{(c->dataDir / "state.db").string(), c->playerId});
-    if (!journal) return fail("proof-of-play journal: " + journal.error().str(), exitCodeOf(journal.error()));
-
-    // Destroyed in reverse: agent, engine, journal.
-    std::unique_ptr<Engine> engine;
-    if (playback) {
-        auto e = Engine::create(ec, journal->get());
-        if (!e) return fail("playback engine: " + e.error().str(), exitCodeOf(e.error()));
-        engine = std::move(*e);
-    }
-    AgentOptions o;
-    o.software = kSoftware;
-    SyncAgent agent(*c, o, Poco::Logger::get("player.sync"));
-    agent.setJournal(journal->get(), std::move(*identity));
-    Engine* eng = engine.get();
-    // Called on the agent thread (at start() for the cached bundle, then after
-    // each activation): only hands the bundle to the engine's queue.
+// The agent's side of the wiring. Every listener runs on the agent thread and
+// only posts: bundles and the clock offset to the engine's queue, the link to
+// the status card's lines. eng may be null (--no-playback).
+void wireAgent(SyncAgent& agent, Engine* eng, const std::shared_ptr<StatusLines>& statusLines,
+               const Clock& clock, Poco::Logger& log) {
+    // At start() for the cached bundle, then after each activation.
     agent.setActivationListener([eng, &log, statusLines](const ActivatedBundle& b) {
         log.information("active bundle %s version %Ld in %s", b.manifest.bundleId, b.manifest.version, b.dir.string());
         auto bundle = ActiveBundle::fromManifest(b.manifest, b.blobsDir.string());
@@ -332,9 +285,19 @@ int cmdRun(const Args& a) {
             return;
         }
         statusLines->setBundle(b.manifest.version, bundle->schedule.offsets);
-        if (!eng) return;
-        eng->setBundle(std::move(*bundle));
+        if (eng) eng->setBundle(std::move(*bundle));
     });
+    agent.setLinkListener(
+        [eng, statusLines, &clock, skewSent = false, lastSkewMs = std::int64_t{0}](
+            bool connected, std::int64_t offsetMs) mutable {
+            statusLines->setConnected(connected, clock.wallMs());
+            // The records carry player minus controller; the agent knows controller minus player.
+            const std::int64_t skew = -offsetMs;
+            if (!eng || (skewSent && skew == lastSkewMs)) return;
+            eng->setClockSkew(skew);
+            lastSkewMs = skew;
+            skewSent = true;
+        });
     agent.setScreenshotHandler([eng]() {
         SyncAgent::Screenshot s;
         if (!eng) {
@@ -351,54 +314,32 @@ int cmdRun(const Args& a) {
         s.message = s.ok ? std::to_string(f.width) + "x" + std::to_string(f.height) : "PNG encoding failed";
         return s;
     });
-    if (engine) engine->start();
-    if (auto st = agent.start(); !st) {
-        if (engine) engine->stop();
-        return fail(st.error().str());
-    }
-    if (display && playback && (ec.width > display->screenWidth() || ec.height > display->screenHeight()))
-        log.warning("frames %dx%d are larger than the X screen %dx%d: only their centre shows (set the "
-                    "screen's resolution, or player.width/player.height)",
-                    ec.width, ec.height, display->screenWidth(), display->screenHeight());
-    // Started last and stopped first: the presenter reads the engine's frames.
-    if (display) display->start([eng]() { return eng ? eng->snapshot() : Frame{}; });
-    sdNotify("READY=1");
-    std::string mode = display ? "display on " + display->name() + " (screen " +
-                                     std::to_string(display->screenWidth()) + "x" +
-                                     std::to_string(display->screenHeight()) + ")"
-                               : std::string("headless");
-    log.information("running as %s: %s", c->playerId,
-                    playback ? mode + ", frames " + std::to_string(ec.width) + "x" + std::to_string(ec.height) + " (" +
-                                   sizeFrom + "), preview " + ec.previewPath
-                             : mode + ", no playback");
+}
 
+// Waits for SIGINT/SIGTERM (taken by sigtimedwait, never by a handler) or a
+// lost X display, pinging systemd's watchdog while the playback thread turns.
+// State between engine and agent does not pass through here. The exit code.
+int superviseUntilStopped(const sigset_t& signals, X11Display* display, const Engine* engine,
+                          const Clock& clock, Poco::Logger& log) {
     const std::int64_t pingEveryMs = watchdogPingIntervalMs();
+    // Woken only to ping and, in display mode, to see whether the X server is still there.
+    std::int64_t turnMs = pingEveryMs > 0 ? pingEveryMs : 1000;
+    if (display) turnMs = std::min<std::int64_t>(turnMs, 250);
     std::int64_t lastPingMs = 0;
-    std::int64_t lastSkewMs = 0;
-    bool skewSent = false;
-    int sig = 0;
-    int exitCode = 0;
     for (;;) {
-        const timespec turn{0, 250'000'000};
-        sig = sigtimedwait(&set, nullptr, &turn);
-        if (sig == SIGINT || sig == SIGTERM) break;
+        const timespec turn{static_cast<time_t>(turnMs / 1000),
+                            static_cast<long>(turnMs % 1000) * 1'000'000};
+        const int sig = sigtimedwait(&signals, nullptr, &turn);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log.information("signal %d: stopping", sig);
+            return 0;
+        }
         if (display && display->lost()) {
             // systemd (Restart=on-failure) starts us again once the session is back.
-            exitCode = 1;
-            break;
+            log.critical("the X display is gone: stopping (exit 1)");
+            return 1;
         }
-        const auto t = steadyNowMs();
-        statusLines->setConnected(agent.connected(), nowMs());
-        if (engine) {
-            agent.setPlayback(playbackJson(engine->nowPlaying(), engine->stats()));
-            // The records carry player minus controller; the agent knows controller minus player.
-            const std::int64_t skew = -agent.clockOffsetMs();
-            if (!skewSent || skew != lastSkewMs) {
-                engine->setClockSkew(skew);
-                lastSkewMs = skew;
-                skewSent = true;
-            }
-        }
+        const auto t = clock.steadyMs();
         if (pingEveryMs > 0 && t - lastPingMs >= pingEveryMs) {
             // A hung playback thread stops the pings and systemd restarts us.
             if (!engine || engineAlive(engine->lastLoopSteadyMs(), t)) {
@@ -407,16 +348,126 @@ int cmdRun(const Args& a) {
             }
         }
     }
-    if (exitCode == 0) log.information("signal %d: stopping", sig);
-    else log.critical("the X display is gone: stopping (exit %d)", exitCode);
+}
+
+// SIGINT and SIGTERM are taken by sigtimedwait, never by a handler: blocked here
+// in the calling thread, and in every thread started after.
+sigset_t blockStopSignals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    return signals;
+}
+
+// What run is doing (ec: the engine's settings; null without playback).
+void logRunning(Poco::Logger& log, const std::string& playerId, const X11Display* display,
+                const EngineConfig* ec, const std::string& sizeFrom) {
+    if (display && ec &&
+        (ec->width > display->screenWidth() || ec->height > display->screenHeight()))
+        log.warning(
+            "frames %dx%d are larger than the X screen %dx%d: only their centre shows (set the "
+            "screen's resolution, or player.width/player.height)",
+            ec->width, ec->height, display->screenWidth(), display->screenHeight());
+    std::string mode = display ? "display on " + display->name() + " (screen " +
+                                     std::to_string(display->screenWidth()) + "x" +
+                                     std::to_string(display->screenHeight()) + ")"
+                               : std::string("headless");
+    log.information("running as %s: %s", playerId,
+                    ec ? mode + ", frames " + std::to_string(ec->width) + "x" +
+                             std::to_string(ec->height) + " (" + sizeFrom + "), preview " +
+                             ec->previewPath
+                       : mode + ", no playback");
+}
+
+void logDisplayStats(const X11Display& display, Poco::Logger& log) {
+    const auto ds = display.stats();
+    log.information(
+        "display: %Ld frames presented of %Ld polled, %Ld exposures, %Ld remaps, %Ld new windows%s",
+        static_cast<Poco::Int64>(ds.presented), static_cast<Poco::Int64>(ds.polls),
+        static_cast<Poco::Int64>(ds.exposures), static_cast<Poco::Int64>(ds.remapped),
+        static_cast<Poco::Int64>(ds.recreated), std::string(ds.sharedMemory ? ", MIT-SHM" : ""));
+}
+
+// run: builds the parts, wires them and waits for a signal. Who talks to whom:
+// the agent posts bundles and the clock offset to the engine's queue (wireAgent);
+// the engine hands what it plays to the agent's STATUS (onPlayback); the
+// display polls the engine's frames. Shutdown order: display, engine (journals
+// the play on air), agent; then the journal.
+int cmdRun(const Args& a) {
+    if (!a.positional.empty())
+        return fail("run takes no arguments ('" + a.positional[0] + "')\n" + kUsage, 2);
+    auto settings = runSettings(a, {"config", "data-dir", "display", "headless", "width", "height",
+                                    "import-dir", "preview", "log-level", "no-playback"});
+    if (!settings) return fail(settings.error().message, 2);
+    const RunSettings& rs = *settings;
+    setupLogging(rs.logLevel);
+    auto& log = Poco::Logger::get("player");
+    const Clock& clock = systemClock();
+    auto c = loadConfig(rs.dataDir);
+    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (rs.importDir) c->importDir = *rs.importDir;
+    const bool playback = !a.opts.count("no-playback");
+
+    // Display mode: the X server first, since its screen may give the size.
+    std::unique_ptr<X11Display> display;
+    if (rs.output == OutputMode::Display) {
+        DisplayOptions dopt;
+        dopt.title = "Microscape 微景观 " + c->playerId;
+        dopt.clock = &clock;
+        auto d = X11Display::open(dopt, Poco::Logger::get("player.display"));
+        if (!d) return fail("display mode: " + d.error().message);
+        display = std::move(*d);
+    }
+    std::string sizeFrom;
+    EngineConfig ec = engineConfigFor(*c, rs, display.get(), sizeFrom);
+    ec.clock = &clock;
+    auto statusLines = std::make_shared<StatusLines>();
+    ec.statusLines = [statusLines] { return statusLines->lines(); };
+
+    // Before any thread starts, so that every thread inherits the mask.
+    const sigset_t signals = blockStopSignals();
+
+    auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
+    if (!identity) return fail("identity key: " + identity.error().str());
+    auto journal = Journal::open(JournalConfig{(c->dataDir / "state.db").string(), c->playerId});
+    if (!journal)
+        return fail("proof-of-play journal: " + journal.error().str(), exitCodeOf(journal.error()));
+
+    AgentOptions o;
+    o.software = kSoftware;
+    o.clock = &clock;
+    // Declared before the engine, which reports to it: it outlives the engine.
+    SyncAgent agent(*c, o, Poco::Logger::get("player.sync"));
+    agent.setJournal(journal->get(), std::move(*identity));
+    std::unique_ptr<Engine> engine;
+    if (playback) {
+        ec.onPlayback = [&agent](const NowPlaying& n, const EngineStats& st) {
+            agent.setPlayback(playbackJson(n, st));
+        };
+        auto e = Engine::create(ec, journal->get());
+        if (!e) return fail("playback engine: " + e.error().str(), exitCodeOf(e.error()));
+        engine = std::move(*e);
+    }
+    wireAgent(agent, engine.get(), statusLines, clock, log);
+
+    if (engine) engine->start();
+    if (auto st = agent.start(); !st) {
+        if (engine) engine->stop();
+        return fail(st.error().str());
+    }
+    // Started last and stopped first: the presenter reads the engine's frames.
+    Engine* eng = engine.get();
+    if (display) display->start([eng]() { return eng ? eng->snapshot() : Frame{}; });
+    sdNotify("READY=1");
+    logRunning(log, c->playerId, display.get(), playback ? &ec : nullptr, sizeFrom);
+
+    const int exitCode = superviseUntilStopped(signals, display.get(), engine.get(), clock, log);
     sdNotify("STOPPING=1");
     if (display) {
         display->stop();
-        const auto ds = display->stats();
-        log.information("display: %Ld frames presented of %Ld polled, %Ld exposures, %Ld remaps, %Ld new windows%s",
-                        static_cast<Poco::Int64>(ds.presented), static_cast<Poco::Int64>(ds.polls),
-                        static_cast<Poco::Int64>(ds.exposures), static_cast<Poco::Int64>(ds.remapped),
-                        static_cast<Poco::Int64>(ds.recreated), std::string(ds.sharedMemory ? ", MIT-SHM" : ""));
+        logDisplayStats(*display, log);
     }
     if (engine) engine->stop();  // journals the play on air as interrupted
     agent.stop();
@@ -444,7 +495,7 @@ int cmdImport(const Args& a) {
     Cache cache(c->dataDir, c->quotaBytes);
     ImportOptions io;
     io.reserveBytes = c->quotaBytes ? 0 : c->reserveBytes;
-    auto r = importBundle(a.positional[0], store, cache, nowMs(), io);
+    auto r = importBundle(a.positional[0], store, cache, systemClock().wallMs(), io);
     if (!r) return fail("import refused: " + r.error().str());
     std::cout << "imported version " << r->version << " (" << r->bundleId << "): " << r->mediaCount << " media, "
               << r->mediaCopied << " copied\n";

@@ -1,21 +1,25 @@
 // Test fixtures for the playback engine: generated posters and clips stored
 // under their SHA-256 like the player's cache, schedules anchored at a fixed
-// local midnight, and a wall clock that starts there when the test says so.
+// local midnight, and a clock that starts there when the test says so.
 #pragma once
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "media_fixtures.hpp"
+#include "microscape/core/clock.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/schedule.hpp"
 #include "microscape/player/engine.hpp"
 #include "microscape/player/journal.hpp"
+#include "support/wait_for.hpp"
 
 namespace microscape::testing {
 
@@ -38,32 +42,77 @@ inline CachedMedia cacheFile(const std::string& mediaDir, const std::string& sou
     return m;
 }
 
-// A wall clock that reads kAnchorUtcMs + startOffsetMs at the moment of begin().
-class TestClock {
-public:
+// The engine's clock in these tests. hold(offset) stops it at kAnchorUtcMs +
+// offset (wall and steady time both stand still), pause() where it is;
+// release() lets both run with the machine's steady clock from there.
+// begin(offset) is hold and release at once.
+class TestClock final : public Clock {
+  public:
     void begin(std::int64_t startOffsetMs = 0) {
-        base_ = std::chrono::steady_clock::now();
-        offset_ = startOffsetMs;
+        hold(startOffsetMs);
+        release();
     }
-    std::int64_t now() const {
-        auto d = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - base_);
-        return kAnchorUtcMs + offset_ + d.count();
+    void hold(std::int64_t startOffsetMs = 0) {
+        std::lock_guard lock(mutex_);
+        offsetMs_ = startOffsetMs;
+        originUs_ = systemClock().steadyUs();
+        releasedAtUs_.reset();
     }
-    // Clock reading (ms after kAnchorUtcMs) of a steady-clock instant in microseconds.
+    // Stops the clock where it is now (release() lets it run again from there).
+    void pause() {
+        std::lock_guard lock(mutex_);
+        const std::int64_t elapsedUs = elapsedUsLocked();
+        offsetMs_ += elapsedUs / 1000;
+        originUs_ += elapsedUs / 1000 * 1000;
+        releasedAtUs_.reset();
+    }
+    void release() {
+        std::lock_guard lock(mutex_);
+        releasedAtUs_ = systemClock().steadyUs();
+    }
+    std::int64_t wallMs() const override {
+        std::lock_guard lock(mutex_);
+        return kAnchorUtcMs + offsetMs_ + elapsedUsLocked() / 1000;
+    }
+    std::int64_t steadyUs() const override {
+        std::lock_guard lock(mutex_);
+        return originUs_ + elapsedUsLocked();
+    }
+    std::int64_t now() const { return wallMs(); }
+    // Clock reading (ms after kAnchorUtcMs) at one of this clock's steady instants (µs).
     std::int64_t msAt(std::int64_t steadyUs) const {
-        auto baseUs = std::chrono::duration_cast<std::chrono::microseconds>(base_.time_since_epoch()).count();
-        return offset_ + (steadyUs - baseUs) / 1000;
+        std::lock_guard lock(mutex_);
+        return offsetMs_ + (steadyUs - originUs_) / 1000;
     }
-    // Sleeps until the clock reads kAnchorUtcMs + atMs.
+    // Lets the scenario's time pass until the clock reads kAnchorUtcMs + atMs.
     void sleepUntil(std::int64_t atMs) const {
         std::int64_t wait = kAnchorUtcMs + atMs - now();
         if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait));
     }
 
 private:
-    std::chrono::steady_clock::time_point base_ = std::chrono::steady_clock::now();
-    std::int64_t offset_ = 0;
+  std::int64_t elapsedUsLocked() const {
+      return releasedAtUs_ ? systemClock().steadyUs() - *releasedAtUs_ : 0;
+  }
+  mutable std::mutex mutex_;  // guards the members below
+  std::int64_t offsetMs_ = 0;
+  std::int64_t originUs_ = systemClock().steadyUs();
+  std::optional<std::int64_t> releasedAtUs_ = originUs_;
 };
+
+// Starts the engine with its clock held at startOffsetMs and lets the clock run
+// once ready() holds (by default: the first item is on air), so that the
+// engine's start-up (slow under the sanitizers) takes no time of the schedule.
+template <class Ready>
+void startHeld(player::Engine& engine, TestClock& clock, std::int64_t startOffsetMs, Ready ready) {
+    clock.hold(startOffsetMs);
+    engine.start();
+    REQUIRE(waitFor(ready, 30000));
+    clock.release();
+}
+inline void startHeld(player::Engine& engine, TestClock& clock, std::int64_t startOffsetMs = 0) {
+    startHeld(engine, clock, startOffsetMs, [&engine] { return engine.stats().plays >= 1; });
+}
 
 inline schedule::Item item(const CachedMedia& m, std::int64_t durationMs, schedule::Fit fit = schedule::Fit::Letterbox) {
     schedule::Item i;

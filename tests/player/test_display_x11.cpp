@@ -41,16 +41,6 @@ std::int64_t wallMs() {
         .count();
 }
 
-template <class F>
-bool waitFor(F&& f, int timeoutMs) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (std::chrono::steady_clock::now() < until) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return f();
-}
-
 // A child process started with posix_spawn (no allocation between fork and
 // exec), its output appended to a log file, with extra environment variables.
 struct Child {

@@ -36,7 +36,8 @@ struct Rig {
         journal = std::move(*j);
     }
 
-    void makeEngine(const std::string& preview = "") {
+    // clockOverride: another clock than the rig's (it must outlive the engine).
+    void makeEngine(const std::string& preview = "", const Clock* clockOverride = nullptr) {
         player::EngineConfig cfg;
         cfg.playerId = "p-test-01";
         cfg.width = kOutW;
@@ -44,7 +45,11 @@ struct Rig {
         cfg.traceFrames = true;
         cfg.previewPath = preview;
         cfg.previewIntervalMs = 500;
-        cfg.wallClockMs = [this] { return clock.now(); };
+        // Open the next item as soon as the one before is on air (items here are
+        // 1-2 s long): the checks are about order and the schedule's instants, and
+        // a first video or audio slot takes well over 1.2 s under the sanitizers.
+        cfg.prerollMs = 2500;
+        cfg.clock = clockOverride ? clockOverride : &clock;
         auto e = player::Engine::create(cfg, journal.get());
         REQUIRE(e.ok());
         engine = std::move(*e);
@@ -77,8 +82,7 @@ TEST_CASE("engine plays stills and a clip in schedule order, on time, from the r
     // 0-1500 fraud poster, 1500-3500 clip (2 s), 3500-5000 helmet poster, then again.
     rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.clip, 2000), item(rig.helmet, 1500)}),
                                    rig.mediaDir, {rig.fraud, rig.helmet, rig.clip}));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
 
     // References: the posters, and the clip's frame at 1 s letterboxed into 16:9.
     REQUIRE(clipFrameLetterboxed(rig.clip.source, 1.0, rig.dir / "clip1s.png"));
@@ -154,8 +158,7 @@ TEST_CASE("engine skips a corrupt video with a failed record and keeps playing",
     // 0-1000 fraud, 1000-3000 broken clip, 3000-4000 helmet.
     rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1000), item(bad, 2000), item(rig.helmet, 1000)}),
                                    rig.mediaDir, {rig.fraud, rig.helmet, bad}));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
     rig.clock.sleepUntil(3000);
     rig.engine->stop();
 
@@ -187,8 +190,7 @@ TEST_CASE("engine takeover interrupts at once and the schedule resumes at its wa
     // 0-1500 fraud, 1500-3000 helmet, repeating.
     rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.helmet, 1500)}), rig.mediaDir,
                                    {rig.fraud, rig.helmet}));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
     rig.clock.sleepUntil(700);
     player::TakeoverContent t;
     t.id = "alert-1";
@@ -198,7 +200,12 @@ TEST_CASE("engine takeover interrupts at once and the schedule resumes at its wa
     t.expiresUtcMs = kAnchorUtcMs + 1700;
     t.mediaDir = rig.mediaDir;
     t.kinds[rig.drugs.sha256] = MediaKind::Image;
+    // The clock stands still while the engine opens the takeover's media, so
+    // that what is checked is the schedule's instant, not how fast this machine is.
+    rig.clock.pause();
     rig.engine->takeover(t);
+    REQUIRE(waitFor([&] { return rig.engine->nowPlaying().source == schedule::Source::Takeover; }));
+    rig.clock.release();
     rig.clock.sleepUntil(2400);
     rig.engine->stop();
 
@@ -206,7 +213,7 @@ TEST_CASE("engine takeover interrupts at once and the schedule resumes at its wa
     REQUIRE(runs.size() >= 3);
     CHECK(runs[0].media == rig.fraud.sha256);
     CHECK(runs[1].media == rig.drugs.sha256);
-    CHECK(rig.clock.msAt(runs[1].firstUs) - 700 <= 150);  // shown within 150 ms of the command
+    CHECK(rig.clock.msAt(runs[1].firstUs) - 700 <= 150);  // on air at the command's instant
     // At 1700 the takeover ends: 1700 is in helmet's slot 1500-3000.
     CHECK(runs[2].media == rig.helmet.sha256);
     CHECK(std::abs(rig.clock.msAt(runs[2].firstUs) - 1700) <= 100);
@@ -232,8 +239,8 @@ TEST_CASE("engine is dark outside operating hours, records screen-off, and plays
     // Open from 00:01 every day.
     s.operatingHours = std::vector<schedule::Daypart>{schedule::Daypart{0x7f, 1, 0}};
     rig.engine->setBundle(bundleOf(s, rig.mediaDir, {rig.fraud, rig.helmet}));
-    rig.clock.begin(58'500);  // 00:00:58.5
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock, 58'500,  // 00:00:58.5
+              [&] { return rig.engine->nowPlaying().state == schedule::State::Dark; });
     rig.clock.sleepUntil(59'500);
     CHECK(rig.engine->nowPlaying().state == schedule::State::Dark);
     player::Frame dark = rig.engine->snapshot();
@@ -268,8 +275,7 @@ TEST_CASE("engine activates a new bundle at the next item boundary", "[engine]")
     rig.makeEngine();
     rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.helmet, 1500)}), rig.mediaDir,
                                    {rig.fraud, rig.helmet}, 1));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
     rig.clock.sleepUntil(600);
     rig.engine->setBundle(bundleOf(daySchedule({item(rig.drugs, 1000)}, "pl-drugs"), rig.mediaDir, {rig.drugs}, 2));
     rig.clock.sleepUntil(2200);
@@ -286,6 +292,38 @@ TEST_CASE("engine activates a new bundle at the next item boundary", "[engine]")
     CHECK(plays[0].outcome == pop::Outcome::Completed);
     CHECK(plays[1].bundleVersion == 2);
     CHECK(plays[1].playlistId == "pl-drugs");
+}
+
+TEST_CASE("engine on a manual clock journals a wall-clock step and takes the plan again from there",
+          "[engine]") {
+    Rig rig;
+    // Stands still at 00:00:00.5 until the test moves it.
+    ManualClock clock(kAnchorUtcMs + 500, 1'000'000);
+    rig.makeEngine("", &clock);
+    // 0-1500 fraud, 1500-3000 helmet, repeating.
+    rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.helmet, 1500)}),
+                                   rig.mediaDir, {rig.fraud, rig.helmet}, 3));
+    rig.engine->start();
+    REQUIRE(waitFor([&] { return rig.engine->nowPlaying().mediaSha256 == rig.fraud.sha256; }));
+    clock.setWall(kAnchorUtcMs + 2000);  // an NTP step of 1.5 s into helmet's slot
+    REQUIRE(waitFor([&] { return rig.engine->nowPlaying().mediaSha256 == rig.helmet.sha256; }));
+    rig.engine->stop();
+
+    auto all = rig.journal->records(1, 1000);
+    REQUIRE(all.ok());
+    std::vector<pop::Record> jumps;
+    for (const auto& r : *all)
+        if (r.kind == pop::Kind::ClockJump) jumps.push_back(r);
+    REQUIRE(jumps.size() == 1);
+    CHECK(jumps[0].startUtcMs == kAnchorUtcMs + 500);
+    CHECK(jumps[0].endUtcMs == kAnchorUtcMs + 2000);
+    CHECK(jumps[0].bundleVersion == 3);
+    auto plays = rig.plays();
+    REQUIRE(plays.size() == 2);
+    CHECK(plays[0].mediaSha256 == rig.fraud.sha256);
+    CHECK(plays[1].mediaSha256 == rig.helmet.sha256);
+    CHECK(plays[1].startUtcMs == kAnchorUtcMs + 2000);
+    CHECK(rig.engine->stats().journalErrors == 0);
 }
 
 TEST_CASE("fitting keeps the aspect ratio (letterbox) or fills and crops", "[engine][fit]") {

@@ -3,8 +3,11 @@
 // and the status card when there is nothing to play.
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "engine_fixture.hpp"
 #include "microscape/player/engine.hpp"
@@ -37,9 +40,12 @@ struct ScreenRig {
     std::unique_ptr<player::Journal> journal;
     std::unique_ptr<player::Engine> engine;
 
-    ScreenRig() {
+    std::function<void(const player::NowPlaying&, const player::EngineStats&)> onPlayback;
+
+    explicit ScreenRig(int journalBusyTimeoutMs = 5000) {
         std::filesystem::create_directories(mediaDir);
-        auto j = player::Journal::open({dir / "state.db", "p-test-01", 64ull << 20});
+        auto j = player::Journal::open(
+            {dir / "state.db", "p-test-01", 64ull << 20, journalBusyTimeoutMs});
         REQUIRE(j.ok());
         journal = std::move(*j);
     }
@@ -57,7 +63,12 @@ struct ScreenRig {
         cfg.width = kOutW;
         cfg.height = kOutH;
         cfg.traceFrames = true;
-        cfg.wallClockMs = [this] { return clock.now(); };
+        // Open the next item as soon as the one before is on air (items here are
+        // 1-2 s long): the checks are about order and the schedule's instants, and
+        // a first video or audio slot takes well over 1.2 s under the sanitizers.
+        cfg.prerollMs = 2500;
+        cfg.clock = &clock;
+        cfg.onPlayback = onPlayback;
         auto e = player::Engine::create(cfg, journal.get());
         REQUIRE(e.ok());
         engine = std::move(*e);
@@ -116,8 +127,7 @@ TEST_CASE("engine plays a poster, slogans, an audio item and a clip in order, on
     rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1500), item(still, 1500), item(moving, 1500),
                                                 item(sound, 2000), item(clip, 2000)}),
                                    rig.mediaDir, {poster, clip, sound, still, moving}));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
 
     auto staticFrames = snapshots(*rig.engine, rig.clock, 2000, 3);
     auto scrollFrames = snapshots(*rig.engine, rig.clock, 3300, 4);
@@ -191,8 +201,7 @@ TEST_CASE("engine records a malformed slogan as failed and plays the rest", "[en
     // 0 poster, 1000 broken slogan, 2000 good slogan.
     rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1000), item(bad, 1000), item(good, 1000)}),
                                    rig.mediaDir, {poster, bad, good}));
-    rig.clock.begin(0);
-    rig.engine->start();
+    startHeld(*rig.engine, rig.clock);
     rig.clock.sleepUntil(2600);
     rig.engine->stop();
 
@@ -249,11 +258,11 @@ TEST_CASE("engine shows the status card with the screen's name when it has no sc
     cfg.timeZone = "Nowhere/Atlantis";  // unreadable: the card falls back to UTC+08:00, the screen still starts
     cfg.width = kOutW;
     cfg.height = kOutH;
-    cfg.wallClockMs = [&] { return rig.clock.now(); };
+    cfg.clock = &rig.clock;
     auto e = player::Engine::create(cfg, nullptr);
     REQUIRE(e.ok());
     (*e)->start();
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    REQUIRE(waitFor([&] { return !(*e)->snapshot().empty(); }));
     player::Frame c = (*e)->snapshot();
     (*e)->stop();
     REQUIRE_FALSE(c.empty());
@@ -313,4 +322,64 @@ TEST_CASE("engine shows the status card and not black when every item of its sch
     CHECK(std::memcmp(noSchedule.bgrx.data(), nothingPlayable.bgrx.data(), band) == 0);
     CHECK(std::memcmp(noSchedule.bgrx.data() + band, nothingPlayable.bgrx.data() + band, row * (kOutH / 3)) != 0);
     for (const auto& p : rig.plays()) CHECK(p.outcome == pop::Outcome::Failed);
+}
+
+TEST_CASE(
+    "a proof-of-play record that cannot be written is logged, counted, reported and shown on the "
+    "status card",
+    "[engine][screen][journal]") {
+    // Two screens alike, at the same stopped instant; another writer holds the
+    // second one's journal (state.db), so its appends fail with "database is locked".
+    ScreenRig fine;
+    ScreenRig failing(50);
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open((failing.dir / "state.db").c_str(), &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    std::mutex reportedMutex;
+    std::vector<std::pair<std::int64_t, std::string>>
+        reported;  // journal errors as onPlayback saw them
+    failing.onPlayback = [&](const player::NowPlaying&, const player::EngineStats& st) {
+        std::lock_guard lock(reportedMutex);
+        reported.emplace_back(st.journalErrors, st.lastJournalError);
+    };
+    for (ScreenRig* rig : {&fine, &failing}) {
+        rig->clock.hold(0);
+        rig->makeEngine();
+        rig->engine->start();
+    }
+    REQUIRE(waitFor([&] {
+        return failing.engine->stats().journalErrors >= 1 && !failing.engine->snapshot().empty();
+    }));
+    REQUIRE(waitFor([&] { return !fine.engine->snapshot().empty(); }));
+    const auto st = failing.engine->stats();
+    CHECK(st.journalErrors == 1);  // the start record
+    CHECK(st.lastJournalError.find("locked") != std::string::npos);
+    CHECK(fine.engine->stats().journalErrors == 0);
+    {
+        std::lock_guard lock(reportedMutex);
+        REQUIRE_FALSE(reported.empty());
+        CHECK(reported.back().first == 1);
+        CHECK(reported.back().second == st.lastJournalError);
+    }
+    // The same name and clock on both cards; the failing one says more below them.
+    player::Frame a = fine.engine->snapshot(), b = failing.engine->snapshot();
+    REQUIRE(a.bgrx.size() == b.bgrx.size());
+    std::size_t band = static_cast<std::size_t>(kOutW) * (kOutH / 6) * 4;
+    CHECK(std::memcmp(a.bgrx.data(), b.bgrx.data(), band) == 0);
+    CHECK(a.bgrx != b.bgrx);
+
+    // The other writer lets go: the next records are written, and the screen kept playing.
+    REQUIRE(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(other);
+    CachedMedia slogan = failing.text("s.json", sloganDoc("反诈防骗", 0));
+    failing.engine->setBundle(
+        bundleOf(daySchedule({item(slogan, 60'000)}), failing.mediaDir, {slogan}));
+    REQUIRE(waitFor([&] { return failing.engine->stats().plays >= 1; }));
+    failing.engine->stop();
+    fine.engine->stop();
+    CHECK(failing.engine->stats().journalErrors == 1);
+    auto plays = failing.plays();
+    REQUIRE(plays.size() == 1);
+    CHECK(plays[0].mediaSha256 == slogan.sha256);
+    CHECK(plays[0].seq == 1);  // the chain starts with the first record written
 }

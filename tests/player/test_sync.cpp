@@ -6,6 +6,8 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -15,10 +17,12 @@
 #include "microscape/player/cache.hpp"
 #include "microscape/player/sync.hpp"
 #include "support/bundle_builder.hpp"
+#include "support/wait_for.hpp"
 
 using namespace microscape;
 using namespace microscape::player;
 using namespace microscape::testsupport;
+using microscape::testing::waitFor;
 namespace fs = std::filesystem;
 
 namespace {
@@ -157,9 +161,21 @@ struct FakeHub {
     }
 };
 
+// The bundles' fixed "now" (nowMs()) on the wall; the machine's steady clock for the timers.
+class FixedWallClock final : public Clock {
+  public:
+    explicit FixedWallClock(std::int64_t shiftMs = 0) : shiftMs_(shiftMs) {}
+    std::int64_t wallMs() const override { return nowMs() + shiftMs_; }
+    std::int64_t steadyUs() const override { return systemClock().steadyUs(); }
+
+  private:
+    std::int64_t shiftMs_;
+};
+
 AgentOptions fastOptions() {
+    static const FixedWallClock clock;
     AgentOptions o;
-    o.clock = [] { return nowMs(); };
+    o.clock = &clock;
     o.heartbeatMs = 100;
     o.backoffMinMs = 50;
     o.backoffMaxMs = 200;
@@ -414,7 +430,11 @@ TEST_CASE("a transfer resumes from the partial file after a disconnect and a res
         SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
         REQUIRE(agent.start().ok());
         REQUIRE(hub.serve([&] { return hub.chunksSent >= 10; }));
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        // The agent has written what it was sent (nothing more comes).
+        REQUIRE(waitFor([&] {
+            std::error_code ec;
+            return fs::file_size(t.path / "partial" / sha, ec) == 10 * 4096 && !ec;
+        }));
         agent.stop();
         partialAfterStop = fs::file_size(t.path / "partial" / sha);
         CHECK(partialAfterStop == 10 * 4096);
@@ -480,6 +500,37 @@ TEST_CASE("the agent survives garbage from the controller and backs off while it
     hub.push(kPlayer, b);
     REQUIRE(hub.serve([&] { return activeOf(agent) == 4; }));
     CHECK(agent.connected());
+}
+
+TEST_CASE("the link listener hears the link come up with the clock offset, and go down",
+          "[player][agent]") {
+    TmpDir t;
+    const FixedWallClock behind(-5000);  // this screen's clock is 5 s behind the controller's
+    auto opts = fastOptions();
+    opts.clock = &behind;
+    std::mutex m;
+    std::vector<std::pair<bool, std::int64_t>> heard;
+    auto last = [&] {
+        std::lock_guard lock(m);
+        return heard.empty() ? std::optional<std::pair<bool, std::int64_t>>() : heard.back();
+    };
+    std::optional<SyncAgent> agent;
+    {
+        FakeHub hub;
+        agent.emplace(makeConfig(t.path, hub.endpoint), opts, testLog());
+        agent->setLinkListener([&](bool connected, std::int64_t offsetMs) {
+            std::lock_guard lock(m);
+            heard.emplace_back(connected, offsetMs);
+        });
+        REQUIRE(agent->start().ok());
+        REQUIRE(hub.serve([&] { return last() && last()->first; }, 5000));
+        CHECK(last()->second == 5000);
+        CHECK(agent->clockOffsetMs() == 5000);
+    }
+    // The controller is gone: after three silent heartbeats the link is down.
+    REQUIRE(waitFor([&] { return last() && !last()->first; }));
+    CHECK_FALSE(agent->connected());
+    agent->stop();
 }
 
 TEST_CASE("the agent applies bundles dropped into its import directory, refusing bad ones", "[player][agent][import]") {

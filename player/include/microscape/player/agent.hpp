@@ -6,7 +6,9 @@
 // Seam for the playback engine: activeBundle() at any time, an activation
 // listener (called on the agent thread after each switch; it must only enqueue
 // and return), a screenshot handler (called on the agent thread; it must
-// answer promptly) and setPlayback() for the "playback" part of STATUS.
+// answer promptly), a link listener (called on the agent thread when the link
+// comes up or goes down and at each clock sample; it must only enqueue and
+// return) and setPlayback() for the "playback" part of STATUS.
 // With a proof-of-play journal attached (setJournal), the agent uploads its
 // unacknowledged records: one PROOFS in flight at a time, re-sent after a
 // reconnect, a new session (a WELCOME to a later HELLO) or a timeout
@@ -27,6 +29,7 @@
 #include <optional>
 #include <string>
 
+#include "microscape/core/clock.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/result.hpp"
 #include "microscape/core/wire.hpp"
@@ -42,7 +45,8 @@ namespace microscape::player {
 class Journal;
 
 struct AgentOptions {
-    std::function<std::int64_t()> clock;  // UTC ms; default: system clock
+    const Clock* clock =
+        nullptr;  // wall and steady time; null: the system's (must outlive the agent)
     std::int64_t heartbeatMs = 5000;       // until WELCOME says otherwise
     std::int64_t backoffMinMs = 500;
     std::int64_t backoffMaxMs = 30000;
@@ -73,6 +77,9 @@ public:
     };
     using ScreenshotHandler = std::function<Screenshot()>;
     void setScreenshotHandler(ScreenshotHandler handler);  // before start()
+    // connected: WELCOME received and the link alive; clockOffsetMs as clockOffsetMs().
+    using LinkListener = std::function<void(bool connected, std::int64_t clockOffsetMs)>;
+    void setLinkListener(LinkListener listener);  // before start()
     void setPlayback(json::Object playback);
     // The proof-of-play journal to upload from, and the player's identity key
     // that signs each batch's checkpoint. journal must outlive the agent.

@@ -21,7 +21,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "microscape/core/clock.hpp"
 #include "microscape/core/result.hpp"
 #include "microscape/player/engine_frame.hpp"
 
@@ -35,6 +37,7 @@ struct DisplayOptions {
     std::string displayName;                  // "" = $DISPLAY
     int pollIntervalMs = 40;                  // how often the frame source is asked (25 per second)
     std::string title = "microscape-player";  // WM_NAME / _NET_WM_NAME (UTF-8)
+    const Clock* clock = nullptr;  // paces the polls; null: the system's (must outlive the display)
 };
 
 struct DisplayStats {
@@ -77,7 +80,15 @@ class X11Display {
 
   private:
     X11Display(DisplayOptions options, Poco::Logger& log);
+    // The presenter thread: set up the window, then turns of handleXEvents and
+    // presentNext until stop(); then tear down.
     void run(std::function<Frame()> source);
+    // One turn's part, on the presenter thread. Each sets redraw (and clear,
+    // when the black around the frame must be painted again) as needed.
+    void handleXEvents(bool& redraw, bool& clear);
+    void presentNext(const std::function<Frame()>& source, std::vector<std::uint8_t>& ownBuffer,
+                     bool& redraw, bool& clear);
+    void draw(bool clear);
     struct Hooks;  // Xlib's error handlers
     friend struct Hooks;
 

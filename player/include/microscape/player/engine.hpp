@@ -9,7 +9,11 @@
 // any thread: setBundle/takeover/setClockSkew only post a command and wake the
 // owner; nowPlaying/stats/snapshot/frameTrace read state under a mutex. libvlc's
 // callbacks only enqueue. Journal appends, text drawing and the config's
-// statusLines callback happen on the owner thread.
+// statusLines and onPlayback callbacks happen on the owner thread.
+//
+// The owner loop takes one turn at a time (loopOnce): drain the commands, apply
+// the libvlc slot events, step(now) through the schedule, then wait for the next
+// thing to do or a post. All wall and steady time comes from the config's Clock.
 #pragma once
 
 #include <atomic>
@@ -25,11 +29,13 @@
 #include <thread>
 #include <vector>
 
+#include "microscape/core/clock.hpp"
 #include "microscape/core/manifest.hpp"
 #include "microscape/core/media_kind.hpp"
 #include "microscape/core/result.hpp"
 #include "microscape/core/schedule.hpp"
 #include "microscape/player/engine_frame.hpp"
+#include "microscape/player/journal.hpp"
 
 struct libvlc_instance_t;
 
@@ -39,6 +45,8 @@ class Journal;
 class PlaybackSlot;
 class TextRenderer;
 struct SlotEvent;
+struct NowPlaying;
+struct EngineStats;
 
 struct EngineConfig {
     std::string playerId;
@@ -72,8 +80,12 @@ struct EngineConfig {
     int drawnFps = 25;
     // Keep a trace of every frame shown (for tests and the bench; costs memory).
     bool traceFrames = false;
-    // Wall clock (UTC ms). Default: the system clock. Tests may shift it.
-    std::function<std::int64_t()> wallClockMs;
+    // Wall and steady time; null: the system's. Must outlive the engine.
+    const Clock* clock = nullptr;
+    // Called on the owner thread whenever what nowPlaying() and stats() return
+    // has changed (an item went on air, a state changed, a failure, a journal
+    // error), with their new values; must only enqueue and return. May be empty.
+    std::function<void(const NowPlaying&, const EngineStats&)> onPlayback;
     // Extra libvlc arguments (e.g. "--verbose=2").
     std::vector<std::string> vlcArgs;
 };
@@ -125,7 +137,8 @@ struct EngineStats {
     std::int64_t failed = 0;         // items skipped as undecodable
     std::int64_t blackFrames = 0;    // black frames shown while Playing
     std::int64_t firstFrameMs = -1;  // start() to the first frame on screen
-    std::int64_t journalErrors = 0;
+    std::int64_t journalErrors = 0;  // proof-of-play appends that failed (each one logged)
+    std::string lastJournalError;    // why the last one failed (empty: none has)
     // Per switch between two items: how late the new item went on air after its
     // scheduled start (ms). The last 1000.
     std::vector<double> switchLatenessMs;
@@ -168,7 +181,7 @@ public:
     // The frame on screen now (a copy); empty before the first one.
     Frame snapshot() const;
     std::vector<FrameSample> frameTrace() const;
-    // Steady-clock ms of the owner loop's last turn (for a watchdog).
+    // The config clock's steady ms at the owner loop's last turn (for a watchdog reading the same clock).
     std::int64_t lastLoopSteadyMs() const { return lastLoopSteadyMs_.load(); }
 
 private:
@@ -179,13 +192,32 @@ private:
     void post(Command c);
     void onSlotEvent(const SlotEvent& e);
     void run();
-    void loopOnce();
-    std::int64_t wallNow() const;
+    // One turn of the owner loop; false once stop() was asked.
+    bool loopOnce();
+    void applyCommand(Command& c);
+    void applySlotEvents(const std::deque<SlotEvent>& events);
+    void step(std::int64_t now);
+    void watchWallClock(std::int64_t now);
+    void dropFailedNext();
+    void evaluate(std::int64_t now);
+    bool bringTargetOnAir();
+    bool prerollNext(std::int64_t now);
+    void present();
+    void waitForWork();
+    std::int64_t wallNow() const { return clock_.wallMs(); }
+    std::int64_t steadyMs() const { return clock_.steadyMs(); }
+    void adoptPendingBundle();
     void rebuildSchedule();
     std::unique_ptr<Play> prepare(const schedule::Decision& d, std::int64_t extraOffsetMs);
     void goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWallMs);
     void endOnAir(bool interrupted);
     void recordFailure(Play& p, const std::string& why);
+    // Appends to the proof-of-play journal (if any); a failure is logged,
+    // counted in stats(), shown on the status card and reported to onPlayback.
+    void journalEvent(pop::Record r);
+    // The record of a dark period (outside operating hours) that ends now.
+    void journalScreenOff(std::int64_t endWallMs);
+    void notifyPlayback();
     void enterDecision(const schedule::Decision& d);
     void writePreview();
     void publishNowPlaying();
@@ -194,6 +226,7 @@ private:
     std::int64_t localClockOffsetMs(std::int64_t utcMs) const;
 
     const EngineConfig config_;
+    const Clock& clock_;
     Journal* journal_;
     struct VlcFree {
         void operator()(libvlc_instance_t* p) const;
@@ -224,6 +257,10 @@ private:
     std::int64_t segmentEndWallMs_ = 0;   // when to evaluate again
     std::int64_t darkSinceWallMs_ = 0, darkSinceSteadyMs_ = 0;
     bool reevaluate_ = true;
+    std::optional<schedule::Decision> target_;  // wanted on screen, waiting for its first frame
+    std::int64_t targetBoundaryWallMs_ = 0;     // the boundary it was scheduled for
+    bool prerolled_ = false;                    // the next boundary's item was prepared
+    ClockWatch clockWatch_;
     std::uint64_t nextSlotId_ = 1;
     std::int64_t clockSkewMs_ = 0;
     std::int64_t startSteadyMs_ = 0;

@@ -27,6 +27,9 @@ struct JournalConfig {
     // Record bytes kept on disk. Above it the oldest acknowledged records are
     // dropped; unacknowledged ones are never dropped (status().capExceeded says so).
     std::uint64_t capBytes = 64ull << 20;
+    // How long a write waits for another writer of the file (SQLite's busy
+    // timeout) before it fails with "database is locked".
+    int busyTimeoutMs = 5000;
 };
 
 struct JournalStatus {

@@ -1,0 +1,21 @@
+// Waiting in tests for a condition instead of sleeping a fixed time: the
+// condition is polled every few milliseconds until it holds or the time is up.
+#pragma once
+
+#include <chrono>
+#include <thread>
+
+namespace microscape::testing {
+
+// Asks cond() every 5 ms until it is true or timeoutMs have passed; its last answer.
+template <class F>
+bool waitFor(F&& cond, int timeoutMs = 10000) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (!cond()) {
+        if (std::chrono::steady_clock::now() >= until) return cond();
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+}
+
+}  // namespace microscape::testing
