@@ -98,7 +98,7 @@ DIR/manifest.sig and DIR/media/<sha256> (each file checked again as it is
 written). If verification fails, nothing at all is written.
 )"},
     {"audit",
-     R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ...] [--audit-head SEQ:HASH] [--csv] [--zoneinfo DIR] EXPORT.tar
+     R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ... [--allow-unpinned]] [--audit-head SEQ:HASH] [--csv] [--zoneinfo DIR] EXPORT.tar
 
 Verifies an evidence export from the controller (GET /api/v1/audit/export)
 without trusting the controller: every file against export.json, export.sig
@@ -109,8 +109,13 @@ Then recounts the plays per location x local day x media (in each location's
 time zone, from DIR, default /usr/share/zoneinfo) for the export's period and
 prints them as a table, or as CSV (UTF-8 with BOM, for Excel/WPS) with --csv.
 
---player-key ID=PUB.pem pins a player's key obtained independently (e.g. read
-off the screen with 'microscape-player id'); the exported key must match it.
+--player-key ID=PUB.pem pins a player's key obtained independently (read off
+the screen with 'microscape-player id'); the exported key must match it
+(key_not_pinned). Pinned keys are a roster: every player in the export must be
+pinned (unpinned_player), and every pinned player must be in the export with
+its records and checkpoints (pinned_player_missing, missing_evidence).
+--allow-unpinned verifies players that were not pinned under their exported
+keys instead (the summary names them).
 
 The controller's audit log (who changed what) travels hash-chained in the
 export and is checked row by row: an edited row (audit_hash), deleted rows
@@ -423,6 +428,9 @@ int cmdAudit(const Args& a) {
         if (!k) return fail(k.error());
         opt.pinnedPlayerKeyIds[it->second.substr(0, eq)] = k->id();
     }
+    opt.allowUnpinned = a.opts.count("allow-unpinned") > 0;
+    if (opt.allowUnpinned && opt.pinnedPlayerKeyIds.empty())
+        return usage("audit", "--allow-unpinned goes with --player-key");
     // Streams the export (bounded memory); an archive not in the controller's
     // order is opened again and verified in memory. Standard input can be read
     // again only when it is a file (rewound), not a pipe.
@@ -466,6 +474,19 @@ int cmdAudit(const Args& a) {
                   << " .. " << timeutil::formatUtc(e->manifest.toMs) << "; " << r.players << " players, " << r.records
                   << " records, " << r.checkpoints << " checkpoints; controller signature "
                   << (r.signatureChecked ? "checked" : "NOT checked (no --pub)") << "\n";
+        auto names = [](const std::vector<std::string>& ids) {
+            std::string s;
+            for (const auto& id : ids) s += (s.empty() ? "" : ", ") + id;
+            return s;
+        };
+        if (r.pinnedPlayers.empty())
+            std::cout << "player keys: none pinned (--player-key): the keys in keys.json are the "
+                         "controller's word\n";
+        else
+            std::cout << "player keys pinned: " << r.pinnedPlayers.size() << " ("
+                      << names(r.pinnedPlayers) << "); not pinned: " << r.unpinnedPlayers.size()
+                      << (r.unpinnedPlayers.empty() ? "" : " (" + names(r.unpinnedPlayers) + ")")
+                      << "\n";
         if (r.auditChecked && e->manifest.auditHead)
             std::cout << "audit log: " << r.auditRows << " rows; audit log head "
                       << e->manifest.auditHead->seq << ":" << e->manifest.auditHead->hash << "\n";
@@ -509,7 +530,7 @@ int main(int argc, char** argv) {
             {"verify", {{"pub", "min-version", "now"}, {}}},
             {"inspect", {{}, {}}},
             {"extract", {{"pub", "min-version", "now"}, {}}},
-            {"audit", {{"pub", "player-key", "zoneinfo", "audit-head"}, {"csv"}}},
+            {"audit", {{"pub", "player-key", "zoneinfo", "audit-head"}, {"csv", "allow-unpinned"}}},
         };
     auto spec = kOptions.find(cmd);
     if (spec == kOptions.end()) return usage("", "unknown command '" + cmd + "'");

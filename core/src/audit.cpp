@@ -109,7 +109,7 @@ Result<ExportManifest> parseManifest(std::string_view bytes) {
     if (!doc->isObject()) return bad("export.json is not an object");
     auto fmt = integer(*doc, "format", "export.json");
     if (!fmt) return fmt.error();
-    if (*fmt != 1 && *fmt != kFormatVersion)
+    if (*fmt < 1 || *fmt > kFormatVersion)
         return makeError(Errc::UnsupportedFormat, "export format " + std::to_string(*fmt) + " is not supported");
     ExportManifest m;
     m.format = static_cast<int>(*fmt);
@@ -279,7 +279,8 @@ struct AuditLogOutcome {
 AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBytes,
                      std::string_view signature, const std::vector<std::string>& readProblems,
                      const std::vector<PlayerEntry>& players,
-                     const std::set<std::string>& evidenceIds, const VerifyOptions& options,
+                     const std::set<std::string>& evidenceIds,
+                     const std::set<std::string>& incompleteIds, const VerifyOptions& options,
                      Rows rows, const AuditLogOutcome& auditLog, const EvidenceStep& evidence) {
     AuditResult out;
     out.auditChecked = auditLog.checked;
@@ -306,6 +307,29 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
     for (const auto& p : players) listedIds.insert(p.playerId);
     for (const auto& id : evidenceIds)
         if (!listedIds.count(id)) fail(id, "unknown_player", "evidence for a player that keys.json does not list");
+
+    // The roster: pinned keys name the screens the auditor expects, all of them.
+    const bool roster = !options.pinnedPlayerKeyIds.empty();
+    for (const auto& p : players) {
+        const bool pinned = options.pinnedPlayerKeyIds.count(p.playerId) > 0;
+        (pinned ? out.pinnedPlayers : out.unpinnedPlayers).push_back(p.playerId);
+        if (roster && !pinned && !options.allowUnpinned)
+            fail(p.playerId, "unpinned_player",
+                 "the export holds a player whose key was not pinned (a screen the auditor did not "
+                 "read a key from); pin it with --player-key, or accept it with --allow-unpinned");
+        if (incompleteIds.count(p.playerId))
+            fail(p.playerId, "missing_evidence",
+                 "only one of records.jsonl and checkpoints.jsonl is in the export");
+        else if (!evidenceIds.count(p.playerId) && (manifest.format >= 3 || pinned))
+            fail(p.playerId, "missing_evidence",
+                 std::string("keys.json lists the player, but its records and checkpoints are not "
+                             "in the export") +
+                     (manifest.format >= 3 ? "" : " (a pinned player must be present)"));
+    }
+    for (const auto& [id, keyId] : options.pinnedPlayerKeyIds)
+        if (!listedIds.count(id))
+            fail(id, "pinned_player_missing",
+                 "a pinned player is not in the export's keys.json (its plays were left out)");
 
     for (const auto& p : players) {
         ++out.players;
@@ -558,7 +582,7 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
         for (auto& p : list) readProblems.push_back(std::move(p));
 
     rep.result = assemble(
-        rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, options,
+        rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, {}, options,
         std::move(rows), auditLog,
         [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
             const auto& sp = done.at(p.playerId);
@@ -740,15 +764,25 @@ Status writeExport(tar::ByteSink& sink, ExportManifest m, const std::vector<Play
     files.emplace_back(std::string(kAuditLogName), std::move(audit));
     m.auditHead =
         auditRows.empty() ? AuditHead{} : AuditHead{auditRows.back().seq, auditRows.back().hash};
-    for (const auto& [id, ev] : evidence) {
+    // Both files of every listed player (empty when it has nothing to prove yet)
+    // and of any other player evidence is given for, in player id order.
+    if (m.format < 2 || m.format > kFormatVersion)
+        return makeError(Errc::UnsupportedFormat,
+                         "cannot write export format " + std::to_string(m.format));
+    std::set<std::string> ids;
+    if (m.format >= 3)
+        for (const auto& p : players) ids.insert(p.playerId);
+    for (const auto& [id, ev] : evidence) ids.insert(id);
+    for (const auto& id : ids) {
         if (!manifest::isValidId(id)) return bad("bad player id '" + id + "'");
         std::string recs, cps;
-        for (const auto& r : ev.records) recs += pop::canonicalBytes(r) + "\n";
-        for (const auto& c : ev.checkpoints) cps += pop::canonicalBytes(c) + "\n";
+        if (auto it = evidence.find(id); it != evidence.end()) {
+            for (const auto& r : it->second.records) recs += pop::canonicalBytes(r) + "\n";
+            for (const auto& c : it->second.checkpoints) cps += pop::canonicalBytes(c) + "\n";
+        }
         files.emplace_back(recordsPath(id), std::move(recs));
         files.emplace_back(checkpointsPath(id), std::move(cps));
     }
-    m.format = kFormatVersion;
     m.signer = controllerKey.publicKey().id();
     m.files.clear();
     for (const auto& [name, data] : files) m.files.push_back({name, crypto::sha256Hex(data), data.size()});
@@ -846,6 +880,8 @@ Result<Export> readExport(tar::ByteSource& source) {
         }
         auto [id, isRecords] = playerFile(name);
         if (id.empty()) continue;
+        if (!contents.count(isRecords ? checkpointsPath(id) : recordsPath(id)))
+            e.incompleteEvidence.insert(id);
         auto& ev = e.evidence[id];
         std::size_t lineNo = 0;
         for (auto line : lines(data)) {
@@ -892,7 +928,7 @@ AuditResult verify(const Export& e, const VerifyOptions& options) {
         auditLog.failures = check.finish(e.manifest.auditHead.value_or(AuditHead{}));
     }
     return assemble(e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players,
-                    evidenceIds, options, {}, auditLog,
+                    evidenceIds, e.incompleteEvidence, options, {}, auditLog,
                     [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out,
                         Rows& rows) {
                         const auto& ev = e.evidence.at(p.playerId);

@@ -202,7 +202,8 @@ TEST_CASE("the streaming verifier equals the in-memory one on every export", "[a
     }
     SECTION("every broken variant: the same failures, counts and numbers") {
         // A reordered chain cannot be checked in one pass: it alone is read again in memory.
-        const std::set<std::string> inMemory = {"two records swapped"};
+        const std::set<std::string> inMemory = {
+            "two records swapped", "a listed screen with records but no checkpoints file"};
         int streamedCount = 0;
         for (const auto& v : brokenExports(w)) {
             INFO(v.name << " (expected " << v.expected << ")");
@@ -298,4 +299,126 @@ TEST_CASE("microscape-pack audit streams an export from standard input", "[audit
         CHECK(r.exitCode == 1);
         CHECK(r.err.find("pass it as a file") != std::string::npos);
     }
+}
+
+TEST_CASE("pinned keys are a roster: no phantom, no missing screen, files for every screen",
+          "[audit][roster]") {
+    auto w = makeExportWorld();
+    auto pinned = options(w, true);
+    auto codesOf = [](const audit::AuditResult& r) {
+        std::vector<std::string> out;
+        for (const auto& f : r.failures) out.push_back(f.code);
+        return out;
+    };
+    auto verifyBytes = [](const std::string& bytes, const audit::VerifyOptions& opt) {
+        tar::MemorySource src(bytes);
+        auto e = audit::readExport(src);
+        REQUIRE(e.ok());
+        return audit::verify(*e, opt);
+    };
+
+    SECTION("the genuine export with every screen pinned verifies and says so") {
+        auto r = verifyBytes(w.write(), pinned);
+        CHECK(r.ok());
+        CHECK(r.pinnedPlayers == std::vector<std::string>{"garage-01", "mall-02"});
+        CHECK(r.unpinnedPlayers.empty());
+    }
+    SECTION("a phantom screen fails with every real screen pinned; --allow-unpinned names it") {
+        auto phantom = w;
+        addPhantomScreen(phantom, phantom.attackerKey);
+        const std::string bytes = phantom.write();
+        auto r = verifyBytes(bytes, pinned);
+        CHECK(codesOf(r) == std::vector<std::string>{"unpinned_player"});
+        CHECK(r.failures.at(0).playerId == "phantom-03");
+        auto allow = pinned;
+        allow.allowUnpinned = true;
+        auto a = verifyBytes(bytes, allow);
+        CHECK(a.ok());
+        CHECK(a.unpinnedPlayers == std::vector<std::string>{"phantom-03"});
+        // Without pins nothing is a roster: the phantom's plays count (what pinning is for).
+        auto none = options(w, false);
+        auto n = verifyBytes(bytes, none);
+        CHECK(n.ok());
+        CHECK(n.unpinnedPlayers.size() == 3);
+        CHECK(requireSameAsInMemory(bytes, pinned, pinned));
+    }
+    SECTION("a pinned screen absent from keys.json") {
+        auto opt = pinned;
+        opt.pinnedPlayerKeyIds["garage-77"] = std::string(64, 'c');
+        auto r = verifyBytes(w.write(), opt);
+        CHECK(codesOf(r) == std::vector<std::string>{"pinned_player_missing"});
+        CHECK(r.failures.at(0).playerId == "garage-77");
+    }
+    SECTION("format 3: a screen with nothing to prove yet has two empty files") {
+        auto idle = w;
+        audit::PlayerEntry e = idle.players.back();
+        e.playerId = "new-04";
+        idle.players.push_back(e);
+        const std::string bytes = idle.write();
+        tar::MemorySource src(bytes);
+        auto ex = audit::readExport(src);
+        REQUIRE(ex.ok());
+        CHECK(ex->evidence.count("new-04") == 1);
+        CHECK(ex->evidence.at("new-04").records.empty());
+        CHECK(audit::verify(*ex, options(w, false)).ok());
+        CHECK(requireSameAsInMemory(bytes, options(w, false), options(w, false)));
+    }
+    SECTION(
+        "format 2 (before rosters): a listed screen without files verifies unless it is pinned") {
+        auto old = w;
+        old.manifest.format = 2;
+        audit::PlayerEntry e = old.players.back();
+        e.playerId = "new-04";
+        old.players.push_back(e);
+        const std::string bytes = old.write();
+        CHECK(bytes.find("players/new-04/") == std::string::npos);
+        CHECK(verifyBytes(bytes, options(w, false)).ok());
+        auto opt = pinned;
+        opt.pinnedPlayerKeyIds["new-04"] = e.keyId;
+        CHECK(codesOf(verifyBytes(bytes, opt)) == std::vector<std::string>{"missing_evidence"});
+    }
+}
+
+TEST_CASE("microscape-pack audit --player-key: the roster from the command line",
+          "[audit][roster][pack-cli]") {
+    auto w = makeExportWorld();
+    auto phantom = w;
+    addPhantomScreen(phantom, phantom.attackerKey);
+    TempDir dir;
+    writeFile(dir / "export.tar", w.write());
+    writeFile(dir / "phantom.tar", phantom.write());
+    writeFile(dir / "controller.pub", w.controllerKey->publicKey().toPem());
+    std::vector<std::string> pins;
+    for (const auto& [id, key] : w.playerKeys) {
+        writeFile(dir / (id + ".pub"), key->publicKey().toPem());
+        pins.push_back("--player-key");
+        pins.push_back(id + "=" + (dir / (id + ".pub")));
+    }
+    const std::string pack = MICROSCAPE_PACK_BIN;
+    auto run = [&](const std::string& file, std::vector<std::string> extra) {
+        std::vector<std::string> argv{pack, "audit", "--pub", dir / "controller.pub"};
+        argv.insert(argv.end(), pins.begin(), pins.end());
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        argv.push_back(dir / file);
+        return runProcess(argv);
+    };
+    auto ok = run("export.tar", {});
+    INFO(ok.err);
+    CHECK(ok.exitCode == 0);
+    CHECK(ok.out.find("player keys pinned: 2 (garage-01, mall-02); not pinned: 0") !=
+          std::string::npos);
+
+    auto bad = run("phantom.tar", {});
+    CHECK(bad.exitCode == 1);
+    CHECK(bad.err.find("FAILED player phantom-03: unpinned_player") != std::string::npos);
+
+    auto allowed = run("phantom.tar", {"--allow-unpinned"});
+    CHECK(allowed.exitCode == 0);
+    CHECK(allowed.out.find("not pinned: 1 (phantom-03)") != std::string::npos);
+
+    auto unpinned =
+        runProcess({pack, "audit", "--pub", dir / "controller.pub", dir / "export.tar"});
+    CHECK(unpinned.exitCode == 0);
+    CHECK(unpinned.out.find("player keys: none pinned") != std::string::npos);
+    CHECK(runProcess({pack, "audit", "--allow-unpinned", dir / "export.tar"}).exitCode == 2);
 }

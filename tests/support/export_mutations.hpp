@@ -3,10 +3,11 @@
 // verifier must report. Used by the audit tests (library and CLI).
 #pragma once
 
+#include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,90 @@ inline void rechain(std::vector<pop::Record>& recs, std::size_t from) {
         recs[i].prevHash = pop::recordHash(recs[i - 1]);
 }
 
+// Rewrites an export's entries (all but export.json and export.sig, in archive
+// order) with edit, then lists them again in export.json and re-signs it with
+// the controller key: a controller that packs what it likes.
+inline std::string rewriteExport(
+    const ExportWorld& w, const std::string& bytes,
+    const std::function<void(std::vector<std::pair<std::string, std::string>>&)>& edit) {
+    tar::MemorySource src(bytes);
+    auto e = audit::readExport(src);
+    if (!e) throw std::runtime_error(e.error().str());
+    tar::MemorySource again(bytes);
+    tar::Reader reader(again);
+    std::vector<std::pair<std::string, std::string>> entries;
+    while (true) {
+        auto h = reader.next();
+        if (!h) throw std::runtime_error(h.error().str());
+        if (!*h) break;
+        auto data = tar::readEntry(reader, **h, 1u << 30);
+        if (!data) throw std::runtime_error(data.error().str());
+        if ((*h)->name != audit::kExportName && (*h)->name != audit::kExportSigName)
+            entries.emplace_back((*h)->name, std::move(*data));
+    }
+    edit(entries);
+    audit::ExportManifest m = e->manifest;
+    m.files.clear();
+    for (const auto& [name, data] : entries)
+        m.files.push_back({name, crypto::sha256Hex(data), data.size()});
+    const std::string mb = audit::manifestBytes(m);
+    tar::StringSink sink;
+    tar::Writer tw(sink);
+    auto ok = [](const Status& st) {
+        if (!st) throw std::runtime_error(st.error().str());
+    };
+    ok(tw.add(audit::kExportName, mb));
+    ok(tw.add(audit::kExportSigName, w.controllerKey->sign(mb)));
+    for (const auto& [name, data] : entries) ok(tw.add(name, data));
+    ok(tw.finish());
+    return sink.data;
+}
+
+// Drops the named entries (and their lines in export.json, re-signed).
+inline std::string withoutEntries(const ExportWorld& w, const std::vector<std::string>& names) {
+    return rewriteExport(
+        w, w.write(), [&](std::vector<std::pair<std::string, std::string>>& entries) {
+            std::erase_if(entries, [&](const auto& e) {
+                return std::find(names.begin(), names.end(), e.first) != names.end();
+            });
+        });
+}
+
+// Adds a third screen "phantom-03" to keys.json, with its own key (which the
+// auditor never read off any screen) and a valid signed chain of completed
+// plays at the mall's location: counts that no physical screen made.
+inline void addPhantomScreen(ExportWorld& w, const ExportWorld::Key& key) {
+    audit::PlayerEntry e = w.players.back();
+    e.playerId = "phantom-03";
+    auto pub = key->publicKey();
+    e.publicKeyB64 = crypto::base64Encode(pub.raw());
+    e.keyId = pub.id();
+    w.players.push_back(e);
+    std::int64_t t = kExportDay - 8 * 3600000LL + 3600000;
+    for (int i = 0; i < 3; ++i) {
+        pop::Record r;
+        auto& ev = w.evidence[e.playerId];
+        r.playerId = e.playerId;
+        r.seq = static_cast<std::int64_t>(ev.records.size()) + 1;
+        r.prevHash = ev.records.empty() ? std::string(pop::kGenesisHash)
+                                        : pop::recordHash(ev.records.back());
+        r.bundleVersion = 3;
+        r.mediaSha256 = kPosterSha;
+        r.playlistId = "pl-1";
+        r.scheduleId = "sch-1";
+        r.source = "entry";
+        r.campaignId = "cmp-2026-nsed";
+        r.startUtcMs = t;
+        r.endUtcMs = t + 10000;
+        r.scheduledMs = r.measuredMs = 10000;
+        r.outcome = pop::Outcome::Completed;
+        ev.records.push_back(r);
+        t += 60000;
+    }
+    w.evidence[e.playerId].checkpoints.push_back(
+        pop::makeCheckpoint(w.evidence[e.playerId].records, t, *key));
+}
+
 inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
     std::vector<BrokenExport> out;
     auto variant = [&](std::string name, std::string expected, const std::function<void(ExportWorld&)>& edit,
@@ -211,6 +296,28 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
     variant("plays long before enrolment", "before_enrolment",
             [&](ExportWorld& w) { w.players[0].enrolledAtMs = kExportDay + 5 * 86400000LL; });
     variant("an unknown time zone", "unknown_zone", [&](ExportWorld& w) { w.players[1].timeZone = "Mars/Olympus_Mons"; });
+
+    // The roster: with the screens' keys pinned, the export holds exactly them.
+    variant(
+        "a phantom screen with its own key and chain, every real screen pinned", "unpinned_player",
+        [&](ExportWorld& w) { addPhantomScreen(w, w.attackerKey); }, true);
+    variant(
+        "a pinned screen left out of the export", "pinned_player_missing",
+        [&](ExportWorld& w) {
+            w.players.pop_back();
+            w.evidence.erase("mall-02");
+        },
+        true);
+    out.push_back(
+        {"a listed screen without its files",
+         withoutEntries(good, {audit::recordsPath("mall-02"), audit::checkpointsPath("mall-02")}),
+         "missing_evidence"});
+    out.push_back(
+        {"a listed screen without its files, keys pinned",
+         withoutEntries(good, {audit::recordsPath("mall-02"), audit::checkpointsPath("mall-02")}),
+         "missing_evidence", true});
+    out.push_back({"a listed screen with records but no checkpoints file",
+                   withoutEntries(good, {audit::checkpointsPath("mall-02")}), "missing_evidence"});
 
     // Edits below the signed layer: the tar itself.
     std::string base = good.write();
