@@ -18,6 +18,7 @@
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
+#include "microscape/core/pop.hpp"
 #include "microscape/core/time.hpp"
 #include "microscape/pack/builder.hpp"
 #include "microscape/pack/extract.hpp"
@@ -98,7 +99,7 @@ DIR/manifest.sig and DIR/media/<sha256> (each file checked again as it is
 written). If verification fails, nothing at all is written.
 )"},
     {"audit",
-     R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ... [--allow-unpinned]] [--audit-head SEQ:HASH] [--csv] [--zoneinfo DIR] EXPORT.tar
+     R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ... [--allow-unpinned]] [--head HEAD.json ...] [--audit-head SEQ:HASH] [--csv] [--zoneinfo DIR] EXPORT.tar
 
 Verifies an evidence export from the controller (GET /api/v1/audit/export)
 without trusting the controller: every file against export.json, export.sig
@@ -116,6 +117,12 @@ pinned (unpinned_player), and every pinned player must be in the export with
 its records and checkpoints (pinned_player_missing, missing_evidence).
 --allow-unpinned verifies players that were not pinned under their exported
 keys instead (the summary names them).
+
+--head HEAD.json (repeatable; one head a line) checks heads that the screens
+stated on site ('microscape-player head' on the screen PC, collected before
+the export was made): the export must reach each head, or records were left
+out of the end of that screen's chain (head_not_reached, head_mismatch,
+head_signature, head_unknown_player, head_after_export).
 
 The controller's audit log (who changed what) travels hash-chained in the
 export and is checked row by row: an edited row (audit_hash), deleted rows
@@ -397,7 +404,12 @@ int cmdBuild(const Args& a) {
     return kOk;
 }
 
-std::string csvField(const std::string& s) {
+// One CSV field (docs/audit-export.md, "Output"): text a spreadsheet would run
+// as a formula (first character = + - @ TAB CR) gets a leading ', then a field
+// with a comma, quote, CR or LF is quoted with quotes doubled.
+std::string csvField(std::string s) {
+    if (!s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos)
+        s.insert(0, 1, '\'');
     if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
     std::string out = "\"";
     for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -428,6 +440,29 @@ int cmdAudit(const Args& a) {
         if (!k) return fail(k.error());
         opt.pinnedPlayerKeyIds[it->second.substr(0, eq)] = k->id();
     }
+    auto [hb, he] = a.opts.equal_range("head");
+    for (auto it = hb; it != he; ++it) {
+        auto text = crypto::readSmallFile(it->second, 16u << 20);
+        if (!text) return fail(text.error());
+        std::size_t pos = 0, lineNo = 0, count = 0;
+        while (pos < text->size()) {
+            std::size_t nl = text->find('\n', pos);
+            if (nl == std::string::npos) nl = text->size();
+            std::string_view line = std::string_view(*text).substr(pos, nl - pos);
+            pos = nl + 1;
+            ++lineNo;
+            if (line.empty()) continue;
+            auto h = pop::parseHead(line);
+            if (!h)
+                return fail(makeError(h.code(), "bad_head: " + it->second + " line " +
+                                                    std::to_string(lineNo) + ": " +
+                                                    h.error().message));
+            opt.heads.push_back(std::move(*h));
+            ++count;
+        }
+        if (count == 0)
+            return fail(makeError(Errc::BadManifest, "bad_head: " + it->second + " holds no head"));
+    }
     opt.allowUnpinned = a.opts.count("allow-unpinned") > 0;
     if (opt.allowUnpinned && opt.pinnedPlayerKeyIds.empty())
         return usage("audit", "--allow-unpinned goes with --player-key");
@@ -452,14 +487,16 @@ int cmdAudit(const Args& a) {
         if (!zone) return std::nullopt;
         return std::move(*zone);
     };
+    const std::size_t headCount = opt.heads.size();
     auto e = audit::verifyExport(open, std::move(opt), loadZone);
     if (!e) return fail(e.error());
     const audit::AuditResult& r = e->result;
     for (const auto& f : r.failures) std::cerr << "FAILED " << f.str() << "\n";
 
     std::map<std::string, std::string> mediaNames, locationNames;
-    for (const auto& m : e->media) mediaNames[m.sha256] = m.name;
-    for (const auto& p : e->players) locationNames[p.locationId] = p.locationName;
+    // The first name given wins (media.json order; keys.json order).
+    for (const auto& m : e->media) mediaNames.emplace(m.sha256, m.name);
+    for (const auto& p : e->players) locationNames.emplace(p.locationId, p.locationName);
     bool csv = a.opts.count("csv") > 0;
     std::string status = r.ok() ? "VERIFIED" : "UNVERIFIED";
     if (csv) {
@@ -487,6 +524,12 @@ int cmdAudit(const Args& a) {
                       << names(r.pinnedPlayers) << "); not pinned: " << r.unpinnedPlayers.size()
                       << (r.unpinnedPlayers.empty() ? "" : " (" + names(r.unpinnedPlayers) + ")")
                       << "\n";
+        std::cout
+            << "screen heads: "
+            << (headCount
+                    ? std::to_string(headCount) + " checked (--head)"
+                    : "none given (--head): records cut from the end of a chain would not show")
+            << "\n";
         if (r.auditChecked && e->manifest.auditHead)
             std::cout << "audit log: " << r.auditRows << " rows; audit log head "
                       << e->manifest.auditHead->seq << ":" << e->manifest.auditHead->hash << "\n";
@@ -530,7 +573,8 @@ int main(int argc, char** argv) {
             {"verify", {{"pub", "min-version", "now"}, {}}},
             {"inspect", {{}, {}}},
             {"extract", {{"pub", "min-version", "now"}, {}}},
-            {"audit", {{"pub", "player-key", "zoneinfo", "audit-head"}, {"csv", "allow-unpinned"}}},
+            {"audit",
+             {{"pub", "player-key", "zoneinfo", "audit-head", "head"}, {"csv", "allow-unpinned"}}},
         };
     auto spec = kOptions.find(cmd);
     if (spec == kOptions.end()) return usage("", "unknown command '" + cmd + "'");

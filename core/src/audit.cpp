@@ -258,6 +258,41 @@ std::string beforeEnrolmentMessage(const pop::Record& r) {
     return "seq " + std::to_string(r.seq) + " starts a day or more before the player was enrolled";
 }
 
+// The heads stated by player p checked against its chain in the export:
+// hashAt(seq) is the hash of its record seq, lastSeq the chain's last seq.
+void checkHeads(const PlayerEntry& p, const crypto::PublicKey& key, const VerifyOptions& options,
+                std::int64_t exportCreatedMs, std::int64_t lastSeq,
+                const std::function<std::optional<std::string>(std::int64_t)>& hashAt,
+                std::vector<Failure>& out) {
+    for (const auto& h : options.heads) {
+        if (h.playerId != p.playerId) continue;
+        const std::string what = "the head the screen stated at " +
+                                 timeutil::formatUtc(h.createdUtcMs) + " (seq " +
+                                 std::to_string(h.seq) + ")";
+        if (auto st = pop::verifySignature(h, key); !st) {
+            out.push_back({p.playerId, "head_signature",
+                           what + " is not signed by the player's key: " + st.error().message});
+            continue;
+        }
+        if (h.createdUtcMs > exportCreatedMs)
+            out.push_back({p.playerId, "head_after_export",
+                           what + " was taken after the export was made (" +
+                               timeutil::formatUtc(exportCreatedMs) +
+                               "); collect the head first, then make the export"});
+        if (h.seq == 0) continue;
+        auto got = hashAt(h.seq);
+        if (!got)
+            out.push_back({p.playerId, "head_not_reached",
+                           what + " is not in the export, whose chain ends at seq " +
+                               std::to_string(lastSeq) + ": records were left out of its end"});
+        else if (*got != h.hash)
+            out.push_back({p.playerId, "head_mismatch",
+                           what + " names hash " + h.hash.substr(0, 16) +
+                               "..., the export's record hashes to " + got->substr(0, 16) +
+                               "...: the chain was replaced"});
+    }
+}
+
 Failure chainFailure(const std::string& playerId, const pop::Finding& f) {
     return {playerId, std::string(pop::problemName(f.problem)),
             (f.seq ? "seq " + std::to_string(f.seq) + ": " : "") + f.message};
@@ -330,6 +365,10 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
         if (!listedIds.count(id))
             fail(id, "pinned_player_missing",
                  "a pinned player is not in the export's keys.json (its plays were left out)");
+    for (const auto& h : options.heads)
+        if (!listedIds.count(h.playerId))
+            fail(h.playerId, "head_unknown_player",
+                 "a head was given for a player the export does not list");
 
     for (const auto& p : players) {
         ++out.players;
@@ -344,7 +383,12 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
                                                                    pin->second != key->id())
             fail(p.playerId, "key_not_pinned", "the exported key differs from the independently obtained key " +
                                                    pin->second.substr(0, 16));
-        if (evidenceIds.count(p.playerId)) evidence(p, *key, out, rows);
+        if (evidenceIds.count(p.playerId))
+            evidence(p, *key, out, rows);
+        else
+            checkHeads(
+                p, *key, options, manifest.createdAtMs, 0,
+                [](std::int64_t) { return std::optional<std::string>(); }, out.failures);
     }
     for (auto& [k, row] : rows) out.counts.push_back(std::move(row));
     return out;
@@ -500,12 +544,17 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
         StreamedPlayer sp;
         const PlayerEntry* player = nullptr;
         std::optional<pop::ChainStream> chain;
+        std::optional<crypto::PublicKey> key;
         const tz::Zone* zone = nullptr;
         if (auto it = byId.find(id); it != byId.end()) {
             player = it->second;
             auto raw = crypto::base64Decode(player->publicKeyB64);
-            auto key = raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
-            if (key) chain.emplace(id, std::move(*key));
+            auto k =
+                raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
+            if (k) {
+                key.emplace(*k);
+                chain.emplace(id, std::move(*k));
+            }
             if (auto z = options.zones.find(player->timeZone); z != options.zones.end()) zone = &z->second;
         }
         bool reordered = false;
@@ -554,9 +603,13 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
         files[cpHeader.name] = {cpHeader.sizeBytes, crypto::toHex(sha.finish())};
 
         if (chain) {
-            for (const auto& f : chain->finish().findings) sp.failures.push_back(chainFailure(id, f));
-            chain.reset();
+            const auto report = chain->finish();
+            for (const auto& f : report.findings) sp.failures.push_back(chainFailure(id, f));
             if (beforeEnrolment) sp.failures.push_back({id, "before_enrolment", *beforeEnrolment});
+            checkHeads(
+                *player, *key, options, rep.manifest.createdAtMs, report.lastSeq,
+                [&](std::int64_t seq) { return chain->hashAt(seq); }, sp.failures);
+            chain.reset();
             if (!zone) sp.failures.push_back({id, "unknown_zone", "no time zone data for '" + player->timeZone + "'"});
         }
         done.emplace(id, std::move(sp));
@@ -942,6 +995,16 @@ AuditResult verify(const Export& e, const VerifyOptions& options) {
                                 out.failures.push_back({p.playerId, "before_enrolment", beforeEnrolmentMessage(r)});
                                 break;
                             }
+                        checkHeads(
+                            p, key, options, e.manifest.createdAtMs, report.lastSeq,
+                            [&](std::int64_t seq) -> std::optional<std::string> {
+                                for (const auto& r : ev.records)
+                                    if (r.seq == seq && r.playerId == p.playerId &&
+                                        pop::validate(r).ok())
+                                        return pop::recordHash(r);
+                                return std::nullopt;
+                            },
+                            out.failures);
                         auto zone = options.zones.find(p.timeZone);
                         if (zone == options.zones.end()) {
                             out.failures.push_back(

@@ -27,6 +27,12 @@ audit::VerifyOptions options(const ExportWorld& w, bool pin) {
     return opt;
 }
 
+audit::VerifyOptions options(const ExportWorld& w, const BrokenExport& v) {
+    auto opt = options(w, v.pinPlayerKeys);
+    opt.heads = v.heads;
+    return opt;
+}
+
 // The failure codes of an export (readExport's Errc name when it cannot be read).
 std::vector<std::string> codes(const std::string& bytes, const audit::VerifyOptions& opt) {
     tar::MemorySource src(bytes);
@@ -132,7 +138,7 @@ TEST_CASE("every broken export is rejected with the right reason", "[audit]") {
     REQUIRE(variants.size() >= 20);
     for (const auto& v : variants) {
         INFO(v.name << " (expected " << v.expected << ")");
-        auto got = codes(v.bytes, options(w, v.pinPlayerKeys));
+        auto got = codes(v.bytes, options(w, v));
         std::string all;
         for (const auto& c : got) all += c + " ";
         INFO("got: " << all);
@@ -168,7 +174,16 @@ TEST_CASE("microscape-pack audit prints counts, CSV for Excel, and exits 1 on an
         if (v.pinPlayerKeys) continue;
         INFO(v.name);
         writeFile(dir / "broken.tar", v.bytes);
-        auto r = runProcess({pack, "audit", "--pub", dir / "controller.pub", dir / "broken.tar"});
+        std::vector<std::string> argv{pack, "audit", "--pub", dir / "controller.pub"};
+        if (!v.heads.empty()) {
+            std::string lines;
+            for (const auto& h : v.heads) lines += pop::canonicalBytes(h) + "\n";
+            writeFile(dir / "heads.jsonl", lines);
+            argv.push_back("--head");
+            argv.push_back(dir / "heads.jsonl");
+        }
+        argv.push_back(dir / "broken.tar");
+        auto r = runProcess(argv);
         CHECK(r.exitCode == 1);
         CHECK(r.err.find(v.expected) != std::string::npos);
     }
@@ -207,7 +222,7 @@ TEST_CASE("the streaming verifier equals the in-memory one on every export", "[a
         int streamedCount = 0;
         for (const auto& v : brokenExports(w)) {
             INFO(v.name << " (expected " << v.expected << ")");
-            auto opt = options(w, v.pinPlayerKeys);
+            auto opt = options(w, v);
             bool didStream = requireSameAsInMemory(v.bytes, opt, opt);
             tar::MemorySource src(v.bytes);
             if (audit::readExport(src).ok()) CHECK(didStream == !inMemory.count(v.name));
@@ -421,4 +436,157 @@ TEST_CASE("microscape-pack audit --player-key: the roster from the command line"
     CHECK(unpinned.exitCode == 0);
     CHECK(unpinned.out.find("player keys: none pinned") != std::string::npos);
     CHECK(runProcess({pack, "audit", "--allow-unpinned", dir / "export.tar"}).exitCode == 2);
+}
+
+TEST_CASE("a dropped tail: unseen without a head, caught with the screen's head", "[audit][head]") {
+    auto w = makeExportWorld();
+    auto cut = w;
+    cut.evidence["garage-01"].records.resize(10);
+    cut.evidence["garage-01"].checkpoints.pop_back();
+    const std::string bytes = cut.write();
+    auto opt = options(w, true);
+    tar::MemorySource src(bytes);
+    auto e = audit::readExport(src);
+    REQUIRE(e.ok());
+    // The chain left is consistent: this is what the head statement is for.
+    CHECK(audit::verify(*e, opt).ok());
+    opt.heads.push_back(
+        headOf(w, "garage-01", 14, kExportDay + 86400000LL, *w.playerKeys.at("garage-01")));
+    auto r = audit::verify(*e, opt);
+    REQUIRE(r.failures.size() == 1);
+    CHECK(r.failures[0].code == "head_not_reached");
+    CHECK(r.failures[0].message.find("ends at seq 10") != std::string::npos);
+    CHECK(requireSameAsInMemory(bytes, opt, opt));
+    // The full export reaches the head; so does one with a head further back.
+    auto full = w.write();
+    tar::MemorySource src2(full);
+    CHECK(audit::verify(*audit::readExport(src2), opt).ok());
+    opt.heads.push_back(headOf(w, "mall-02", 3, kExportDay, *w.playerKeys.at("mall-02")));
+    tar::MemorySource src3(full);
+    CHECK(audit::verify(*audit::readExport(src3), opt).ok());
+
+    // On the command line: one head a line; a damaged head file is refused.
+    TempDir dir;
+    writeFile(dir / "cut.tar", bytes);
+    writeFile(dir / "full.tar", full);
+    writeFile(dir / "heads.jsonl",
+              pop::canonicalBytes(opt.heads[0]) + "\n" + pop::canonicalBytes(opt.heads[1]) + "\n");
+    const std::string pack = MICROSCAPE_PACK_BIN;
+    auto good = runProcess({pack, "audit", "--head", dir / "heads.jsonl", dir / "full.tar"});
+    INFO(good.err);
+    CHECK(good.exitCode == 0);
+    CHECK(good.out.find("screen heads: 2 checked") != std::string::npos);
+    auto cutRun = runProcess({pack, "audit", "--head", dir / "heads.jsonl", dir / "cut.tar"});
+    CHECK(cutRun.exitCode == 1);
+    CHECK(cutRun.err.find("FAILED player garage-01: head_not_reached") != std::string::npos);
+    auto noHead = runProcess({pack, "audit", dir / "cut.tar"});
+    CHECK(noHead.exitCode == 0);
+    CHECK(noHead.out.find("screen heads: none given") != std::string::npos);
+    std::string damaged = pop::canonicalBytes(opt.heads[0]);
+    damaged[damaged.find("\"seq\":") + 6] = '9';
+    writeFile(dir / "bad.jsonl", damaged.substr(0, damaged.size() - 1) + "\n");
+    auto bad = runProcess({pack, "audit", "--head", dir / "bad.jsonl", dir / "full.tar"});
+    CHECK(bad.exitCode == 1);
+    CHECK(bad.err.find("bad_head") != std::string::npos);
+}
+
+TEST_CASE("exports made before chained checkpoints and rosters still verify", "[audit][legacy]") {
+    auto w = makeExportWorld(true);
+    REQUIRE(w.evidence.at("garage-01").checkpoints.at(0).format == 1);
+    const std::string bytes = w.write();
+    CHECK(bytes.find(R"("format":3)") == std::string::npos);
+    for (bool pin : {false, true}) {
+        auto opt = options(w, pin);
+        tar::MemorySource src(bytes);
+        auto e = audit::readExport(src);
+        REQUIRE(e.ok());
+        CHECK(e->manifest.format == 2);
+        auto r = audit::verify(*e, opt);
+        for (const auto& f : r.failures) INFO(f.str());
+        CHECK(r.ok());
+        CHECK(r.records == 28);
+        CHECK(requireSameAsInMemory(bytes, opt, opt));
+    }
+    // A re-sent batch's checkpoint re-made over more records (format 1 players did).
+    auto resent = w;
+    auto& ev = resent.evidence["garage-01"];
+    ev.checkpoints.insert(ev.checkpoints.begin() + 1,
+                          pop::makeCheckpoint(std::span(ev.records).subspan(0, 7), kExportDay,
+                                              *w.playerKeys.at("garage-01")));
+    const std::string resentBytes = resent.write();
+    tar::MemorySource resentSrc(resentBytes);
+    auto resentExport = audit::readExport(resentSrc);
+    REQUIRE(resentExport.ok());
+    CHECK(audit::verify(*resentExport, options(w, true)).ok());
+    // The old export checked on the command line.
+    TempDir dir;
+    writeFile(dir / "old.tar", bytes);
+    writeFile(dir / "controller.pub", w.controllerKey->publicKey().toPem());
+    auto run = runProcess(
+        {MICROSCAPE_PACK_BIN, "audit", "--pub", dir / "controller.pub", dir / "old.tar"});
+    INFO(run.err);
+    CHECK(run.exitCode == 0);
+}
+
+TEST_CASE("microscape-pack audit --csv: formulas shown as text, seconds truncated, rows in order",
+          "[audit][pack-cli][csv]") {
+    auto w = makeExportWorld();
+    w.media = {{kPosterSha, "=1+2", "image"}, {kClipSha, "@SUM(1,1)", "video"}};
+    w.players[1].locationName = "-3 \"中庭\"";
+    {
+        // An interrupted play of 5,200 ms: the poster row at the garage sums to 85,560 ms.
+        auto& ev = w.evidence["garage-01"];
+        ev.records[6].measuredMs = 5200;
+        ev.records[6].endUtcMs = ev.records[6].startUtcMs + 5200;
+        rechain(ev.records, 7);
+        ev.checkpoints.clear();
+        for (std::size_t from = 0; from < ev.records.size(); from += 5)
+            ev.checkpoints.push_back(pop::makeCheckpoint(
+                std::span(ev.records)
+                    .subspan(from, std::min<std::size_t>(5, ev.records.size() - from)),
+                kExportDay, *w.playerKeys.at("garage-01"),
+                ev.checkpoints.empty() ? std::string(pop::kGenesisHash)
+                                       : pop::checkpointHash(ev.checkpoints.back())));
+    }
+    TempDir dir;
+    const std::string bytes = w.write();
+    writeFile(dir / "export.tar", bytes);
+    auto csv = runProcess({MICROSCAPE_PACK_BIN, "audit", "--csv", dir / "export.tar"});
+    INFO(csv.err);
+    REQUIRE(csv.exitCode == 0);
+    CHECK(csv.out.find("=1+2") == csv.out.find("'=1+2") + 1);
+    CHECK(csv.out.find(",\"'@SUM(1,1)\",") != std::string::npos);
+    CHECK(csv.out.find(",\"'-3 \"\"中庭\"\"\",") != std::string::npos);
+    CHECK(csv.out.find(",=") == std::string::npos);
+    CHECK(csv.out.find(",@") == std::string::npos);
+
+    // Row order and on_screen_seconds = the measured milliseconds divided by
+    // 1000, rounded down, against the library's recount.
+    tar::MemorySource src(bytes);
+    auto r = audit::verify(*audit::readExport(src), options(w, false));
+    REQUIRE(r.ok());
+    std::vector<std::string> lines;
+    std::size_t pos = csv.out.find("\r\n") + 2;
+    while (pos < csv.out.size()) {
+        auto end = csv.out.find("\r\n", pos);
+        REQUIRE(end != std::string::npos);
+        lines.push_back(csv.out.substr(pos, end - pos));
+        pos = end + 2;
+    }
+    REQUIRE(lines.size() == r.counts.size());
+    bool truncated = false;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const auto& c = r.counts[i];
+        INFO(lines[i]);
+        CHECK(lines[i].rfind(c.locationId + ",", 0) == 0);
+        CHECK(lines[i].find(c.mediaSha256) != std::string::npos);
+        CHECK(lines[i].find("," + std::to_string(c.onScreenMs / 1000) + ",VERIFIED") !=
+              std::string::npos);
+        truncated = truncated || c.onScreenMs % 1000 >= 500;
+        if (i > 0)
+            CHECK(std::tie(r.counts[i - 1].locationId, r.counts[i - 1].localDate,
+                           r.counts[i - 1].mediaSha256) <
+                  std::tie(c.locationId, c.localDate, c.mediaSha256));
+    }
+    CHECK(truncated);  // a row where rounding to nearest would differ
 }

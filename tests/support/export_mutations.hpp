@@ -4,9 +4,12 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -67,17 +70,38 @@ inline void appendPlay(ExportWorld& w, const std::string& playerId, const std::s
     ev.records.push_back(r);
 }
 
-inline void checkpointAll(ExportWorld& w, const std::string& playerId, std::int64_t atMs) {
+// chained: a format 2 checkpoint naming the one before (as players make them
+// now); else format 1 (as players made them before).
+inline void checkpointAll(ExportWorld& w, const std::string& playerId, std::int64_t atMs,
+                          bool chained = true) {
     auto& ev = w.evidence[playerId];
     std::int64_t from = ev.checkpoints.empty() ? 1 : ev.checkpoints.back().lastSeq + 1;
     std::vector<pop::Record> batch(ev.records.begin() + (from - 1), ev.records.end());
     if (batch.empty()) return;
-    ev.checkpoints.push_back(pop::makeCheckpoint(batch, atMs, *w.playerKeys.at(playerId)));
+    std::optional<std::string> prev;
+    if (chained)
+        prev = ev.checkpoints.empty() ? std::string(pop::kGenesisHash)
+                                      : pop::checkpointHash(ev.checkpoints.back());
+    ev.checkpoints.push_back(pop::makeCheckpoint(batch, atMs, *w.playerKeys.at(playerId), prev));
+}
+
+// A head statement by a player over its record seq (signed with key).
+inline pop::Head headOf(const ExportWorld& w, const std::string& playerId, std::int64_t seq,
+                        std::int64_t atMs, const crypto::PrivateKey& key) {
+    pop::Head h;
+    h.playerId = playerId;
+    h.seq = seq;
+    h.hash = pop::recordHash(w.evidence.at(playerId).records.at(static_cast<std::size_t>(seq - 1)));
+    h.createdUtcMs = atMs;
+    pop::sign(h, key);
+    return h;
 }
 
 // Two players (a garage entrance and a mall), plays on 04-14 (local), 04-15 and
 // 04-16, with checkpoints every 5 records. The counted period is 04-15 local day.
-inline ExportWorld makeExportWorld() {
+// legacy: an export as made before chained checkpoints and rosters (export
+// format 2, format 1 checkpoints).
+inline ExportWorld makeExportWorld(bool legacy = false) {
     ExportWorld w;
     struct P {
         const char* id;
@@ -108,16 +132,17 @@ inline ExportWorld makeExportWorld() {
             std::int64_t sched = clip ? 15000 : 10000;
             std::int64_t measured = (i == 6) ? 4000 : sched + (i % 2 ? 120 : -80);  // one interrupted play
             appendPlay(w, p.id, clip ? kClipSha : kPosterSha, t, sched, measured);
-            if (i % 5 == 4) checkpointAll(w, p.id, t + sched);
+            if (i % 5 == 4) checkpointAll(w, p.id, t + sched, !legacy);
             t += sched + 3600000;  // an hour apart: spans 04-14 .. 04-15 local
         }
-        checkpointAll(w, p.id, t);
+        checkpointAll(w, p.id, t, !legacy);
     }
     w.media = {{kPosterSha, "反诈防骗海报", "image"}, {kClipSha, "禁毒短片", "video"}};
     w.manifest.exportId = "exp-test-1";
     w.manifest.createdAtMs = kExportDay + 3 * 86400000LL;
     w.manifest.fromMs = kExportDay - 8 * 3600000LL;  // 04-15 00:00 local
     w.manifest.toMs = w.manifest.fromMs + 86400000;
+    if (legacy) w.manifest.format = 2;
     return w;
 }
 
@@ -126,6 +151,7 @@ struct BrokenExport {
     std::string bytes;
     std::string expected;        // a failure code verify() reports, or an Errc name readExport returns
     bool pinPlayerKeys = false;  // verify with the genuine player keys pinned
+    std::vector<pop::Head> heads = {};  // verify with these heads (collected on site)
 };
 
 // Re-signs one checkpoint with a key (as a forger would).
@@ -297,6 +323,71 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
             [&](ExportWorld& w) { w.players[0].enrolledAtMs = kExportDay + 5 * 86400000LL; });
     variant("an unknown time zone", "unknown_zone", [&](ExportWorld& w) { w.players[1].timeZone = "Mars/Olympus_Mons"; });
 
+    // Checkpoints: ordered, contiguous, each naming the one before.
+    variant("a checkpoint in the middle removed", "checkpoint_gap", [&](ExportWorld& w) {
+        w.evidence[g].checkpoints.erase(w.evidence[g].checkpoints.begin() + 1);
+    });
+    variant("the same checkpoint twice", "checkpoint_duplicate", [&](ExportWorld& w) {
+        auto& c = w.evidence[g].checkpoints;
+        c.insert(c.begin() + 1, c[1]);
+    });
+    variant("checkpoints in reverse order", "checkpoint_order", [&](ExportWorld& w) {
+        std::reverse(w.evidence[g].checkpoints.begin(), w.evidence[g].checkpoints.end());
+    });
+    variant("overlapping checkpoints", "checkpoint_overlap", [&](ExportWorld& w) {
+        // The player's key re-making the second checkpoint over 3..10 (chained):
+        // ranges that overlap are refused even when every signature holds.
+        auto& ev = w.evidence[g];
+        const auto& key = *w.playerKeys.at(g);
+        ev.checkpoints[1] =
+            pop::makeCheckpoint(std::span(ev.records).subspan(2, 8), ev.checkpoints[1].createdUtcMs,
+                                key, pop::checkpointHash(ev.checkpoints[0]));
+        ev.checkpoints[2] = pop::makeCheckpoint(std::span(ev.records).subspan(10, 4),
+                                                ev.checkpoints[2].createdUtcMs, key,
+                                                pop::checkpointHash(ev.checkpoints[1]));
+    });
+    {
+        // The tail dropped with the checkpoint naming it: the chain that is left
+        // is consistent, so only the screen's own head statement shows it.
+        ExportWorld w = good;
+        auto& ev = w.evidence[g];
+        const pop::Head head =
+            headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.playerKeys.at(g));
+        ev.records.resize(10);
+        ev.checkpoints.pop_back();
+        out.push_back({"the tail dropped with its checkpoint, the screen's head given",
+                       w.write(),
+                       "head_not_reached",
+                       false,
+                       {head}});
+        ExportWorld other = good;
+        other.evidence[g].records[13].measuredMs += 1;
+        out.push_back(
+            {"a head whose record differs in the export",
+             good.write(),
+             "head_mismatch",
+             false,
+             {headOf(other, g, 14, kExportDay + 2 * 86400000LL, *good.playerKeys.at(g))}});
+        out.push_back({"a head not signed by the screen",
+                       good.write(),
+                       "head_signature",
+                       false,
+                       {headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.attackerKey)}});
+        out.push_back(
+            {"a head taken after the export was made",
+             good.write(),
+             "head_after_export",
+             false,
+             {headOf(good, g, 14, good.manifest.createdAtMs + 1, *good.playerKeys.at(g))}});
+        pop::Head ghost = headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.attackerKey);
+        ghost.playerId = "ghost-9";
+        out.push_back({"a head of a player the export does not list",
+                       good.write(),
+                       "head_unknown_player",
+                       false,
+                       {ghost}});
+    }
+
     // The roster: with the screens' keys pinned, the export holds exactly them.
     variant(
         "a phantom screen with its own key and chain, every real screen pinned", "unpinned_player",
@@ -340,6 +431,33 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
         ExportWorld w = good;
         w.controllerKey = w.attackerKey;
         out.push_back({"export signed by another controller key", w.write(), "export_signer"});
+    }
+    {
+        // Loose tar fields (docs/bundle-format.md): each header patched and its
+        // checksum made right again, so only the strict field rules catch them.
+        auto patchHeader = [&](std::size_t at, const std::string& bytes) {
+            std::string s = base;
+            std::copy(bytes.begin(), bytes.end(), s.begin() + static_cast<std::ptrdiff_t>(at));
+            std::fill(s.begin() + 148, s.begin() + 156, ' ');
+            unsigned sum = 0;
+            for (std::size_t i = 0; i < 512; ++i) sum += static_cast<unsigned char>(s[i]);
+            char field[8];
+            std::snprintf(field, sizeof field, "%06o", sum);
+            std::copy(field, field + 7, s.begin() + 148);
+            s[155] = ' ';
+            return s;
+        };
+        out.push_back({"tar: a non-octal mtime", patchHeader(136, std::string("1234567890x\0", 12)),
+                       "BadTar"});
+        out.push_back(
+            {"tar: uname with non-ASCII bytes", patchHeader(265, "\xe7\x8e\x8b"), "BadTar"});
+        out.push_back(
+            {"tar: a link name on a regular file", patchHeader(157, "keys.json"), "BadTar"});
+        std::string padded = base;
+        const std::size_t size =
+            std::stoul(base.substr(124, 11), nullptr, 8);  // export.json's size
+        padded[512 + size + (size % 512 ? 1 : 0)] = 'x';
+        out.push_back({"tar: non-zero padding after export.json", padded, "BadTar"});
     }
     out.push_back({"truncated file", base.substr(0, base.size() / 2 + 100), "Truncated"});
     out.push_back({"truncated inside the first header", base.substr(0, 300), "Truncated"});

@@ -223,6 +223,12 @@ struct VerifyOptions {
     // verified under the exported key (as when nothing is pinned) and named
     // in AuditResult::unpinnedPlayers.
     bool allowUnpinned = false;
+    // Heads the screens stated on site (microscape-pack audit --head): each
+    // player's chain in the export must hold the head's record (head_not_reached,
+    // head_mismatch); the head is signed by the player's key (head_signature),
+    // is of a listed player (head_unknown_player) and was taken before the
+    // export was made (head_after_export).
+    std::vector<pop::Head> heads;
     std::map<std::string, tz::Zone> zones;  // by zone name; a missing zone is a failure
     // An audit log head from an earlier export, kept by the auditor: the log must
     // still hold that row with that hash (else audit_pin: it was rewritten).
