@@ -122,7 +122,8 @@ keys instead (the summary names them).
 stated on site ('microscape-player head' on the screen PC, collected before
 the export was made): the export must reach each head, or records were left
 out of the end of that screen's chain (head_not_reached, head_mismatch,
-head_signature, head_unknown_player, head_after_export).
+head_signature, head_unknown_player; head_after_export when a head the export
+does not reach was taken after the export was made).
 
 The controller's audit log (who changed what) travels hash-chained in the
 export and is checked row by row: an edited row (audit_hash), deleted rows

@@ -274,14 +274,15 @@ void checkHeads(const PlayerEntry& p, const crypto::PublicKey& key, const Verify
                            what + " is not signed by the player's key: " + st.error().message});
             continue;
         }
-        if (h.createdUtcMs > exportCreatedMs)
-            out.push_back({p.playerId, "head_after_export",
-                           what + " was taken after the export was made (" +
-                               timeutil::formatUtc(exportCreatedMs) +
-                               "); collect the head first, then make the export"});
         if (h.seq == 0) continue;
         auto got = hashAt(h.seq);
-        if (!got)
+        // created_at has whole seconds: a head is after the export from the next second on.
+        if (!got && h.createdUtcMs >= exportCreatedMs + 1000)
+            out.push_back({p.playerId, "head_after_export",
+                           what + " is not in the export, which was made before it (" +
+                               timeutil::formatUtc(exportCreatedMs) +
+                               "): collect the heads first, then make the export"});
+        else if (!got)
             out.push_back({p.playerId, "head_not_reached",
                            what + " is not in the export, whose chain ends at seq " +
                                std::to_string(lastSeq) + ": records were left out of its end"});

@@ -374,11 +374,11 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
                        false,
                        {headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.attackerKey)}});
         out.push_back(
-            {"a head taken after the export was made",
-             good.write(),
+            {"a head taken after the export was made, not reached",
+             w.write(),
              "head_after_export",
              false,
-             {headOf(good, g, 14, good.manifest.createdAtMs + 1, *good.playerKeys.at(g))}});
+             {headOf(good, g, 14, good.manifest.createdAtMs + 1000, *good.playerKeys.at(g))}});
         pop::Head ghost = headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.attackerKey);
         ghost.playerId = "ghost-9";
         out.push_back({"a head of a player the export does not list",

@@ -225,9 +225,9 @@ struct VerifyOptions {
     bool allowUnpinned = false;
     // Heads the screens stated on site (microscape-pack audit --head): each
     // player's chain in the export must hold the head's record (head_not_reached,
-    // head_mismatch); the head is signed by the player's key (head_signature),
-    // is of a listed player (head_unknown_player) and was taken before the
-    // export was made (head_after_export).
+    // head_mismatch); the head is signed by the player's key (head_signature)
+    // and is of a listed player (head_unknown_player). A head the export does
+    // not reach that was taken after the export was made is head_after_export.
     std::vector<pop::Head> heads;
     std::map<std::string, tz::Zone> zones;  // by zone name; a missing zone is a failure
     // An audit log head from an earlier export, kept by the auditor: the log must
