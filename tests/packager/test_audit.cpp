@@ -8,8 +8,15 @@
 #include "support/export_mutations.hpp"
 #include "support/process.hpp"
 
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 
 using namespace microscape;
 using namespace microscape::testing;
@@ -589,4 +596,153 @@ TEST_CASE("microscape-pack audit --csv: formulas shown as text, seconds truncate
                   std::tie(c.locationId, c.localDate, c.mediaSha256));
     }
     CHECK(truncated);  // a row where rounding to nearest would differ
+}
+
+namespace {
+
+// Conformance vectors (docs/test-vectors/audit/README.md): the valid exports
+// and every must-fail variant, with the options each is verified with and the
+// code it must give.
+struct Vector {
+    std::string file;      // NN-slug.tar
+    bool pinned = false;   // verify with keys/*.pub.pem pinned
+    std::string heads;     // NN-slug.heads.jsonl, or empty
+    std::string expected;  // VERIFIED, a failure code, or the code of an unreadable archive
+};
+
+std::string slug(const std::string& name) {
+    std::string out;
+    for (unsigned char c : name) {
+        if (std::isalnum(c))
+            out += static_cast<char>(std::tolower(c));
+        else if (!out.empty() && out.back() != '-')
+            out += '-';
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+}
+
+std::string readAll(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE(in.good());
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+// Writes the vectors when MICROSCAPE_VECTORS_DIR is set (hidden: run by name).
+TEST_CASE("write the conformance vectors", "[.][vectors]") {
+    const char* out = std::getenv("MICROSCAPE_VECTORS_DIR");
+    if (!out) return;
+    const std::string dir = out;
+    std::filesystem::create_directories(dir + "/keys");
+    auto w = makeExportWorld();
+    writeFile(dir + "/controller.pub.pem", w.controllerKey->publicKey().toPem());
+    for (const auto& [id, key] : w.playerKeys)
+        writeFile(dir + "/keys/" + id + ".pub.pem", key->publicKey().toPem());
+    std::vector<Vector> list;
+    auto add = [&](const std::string& name, const std::string& bytes, bool pinned,
+                   const std::vector<pop::Head>& heads, const std::string& expected) {
+        char num[8];
+        std::snprintf(num, sizeof num, "%02zu-", list.size());
+        Vector v{num + slug(name) + ".tar", pinned, "", expected};
+        writeFile(dir + "/" + v.file, bytes);
+        if (!heads.empty()) {
+            v.heads = v.file.substr(0, v.file.size() - 4) + ".heads.jsonl";
+            std::string lines;
+            for (const auto& h : heads) lines += pop::canonicalBytes(h) + "\n";
+            writeFile(dir + "/" + v.heads, lines);
+        }
+        list.push_back(v);
+    };
+    add("valid", w.write(), true,
+        {headOf(w, "garage-01", 14, kExportDay + 86400000LL, *w.playerKeys.at("garage-01"))},
+        "VERIFIED");
+    auto legacy = w;  // the same keys, the earlier format
+    legacy.manifest.format = 2;
+    for (auto& [id, ev] : legacy.evidence) {
+        ev.checkpoints.clear();
+        for (std::size_t from = 0; from < ev.records.size(); from += 5)
+            ev.checkpoints.push_back(pop::makeCheckpoint(
+                std::span(ev.records)
+                    .subspan(from, std::min<std::size_t>(5, ev.records.size() - from)),
+                kExportDay, *w.playerKeys.at(id)));
+    }
+    add("valid export format 2 with format 1 checkpoints", legacy.write(), true, {}, "VERIFIED");
+    for (const auto& v : brokenExports(w))
+        add(v.name, v.bytes, v.pinPlayerKeys, v.heads, v.expected);
+    auto formulas = w;  // names a spreadsheet would run as formulas: the CSV shows them as text
+    formulas.media = {{kPosterSha, "=1+2", "image"}, {kClipSha, "@SUM(1,1)", "video"}};
+    formulas.players[1].locationName = "-3 \"中庭\"";
+    add("formula names in the csv", formulas.write(), true, {}, "VERIFIED");
+    std::string tsv = "file\tpinned\theads\texpected\n";
+    for (const auto& v : list)
+        tsv += v.file + "\t" + (v.pinned ? "yes" : "no") + "\t" +
+               (v.heads.empty() ? "-" : v.heads) + "\t" + v.expected + "\n";
+    writeFile(dir + "/expected.tsv", tsv);
+    for (const auto& v : {list.front(), list.back()}) {
+        auto csv = runProcess({MICROSCAPE_PACK_BIN, "audit", "--csv", dir + "/" + v.file});
+        REQUIRE(csv.exitCode == 0);
+        writeFile(dir + "/" + v.file.substr(0, v.file.size() - 4) + ".csv", csv.out);
+    }
+}
+
+TEST_CASE("the published conformance vectors give their expected verdicts", "[audit][vectors]") {
+    const std::string dir = std::string(MICROSCAPE_SOURCE_DIR) + "/docs/test-vectors/audit";
+    std::istringstream tsv(readAll(dir + "/expected.tsv"));
+    std::string line;
+    std::getline(tsv, line);
+    REQUIRE(line == "file\tpinned\theads\texpected");
+    audit::VerifyOptions base;
+    base.controllerKey = crypto::PublicKey::load(dir + "/controller.pub.pem").value();
+    auto bytes = tz::loadZoneFile("Asia/Shanghai");
+    REQUIRE(bytes.ok());
+    base.zones.emplace("Asia/Shanghai", *tz::parseTzif(*bytes));
+    std::map<std::string, std::string> pins;
+    for (const auto& e : std::filesystem::directory_iterator(dir + "/keys")) {
+        const std::string name = e.path().filename().string();
+        pins[name.substr(0, name.size() - std::string(".pub.pem").size())] =
+            crypto::PublicKey::load(e.path().string()).value().id();
+    }
+    int count = 0, csvs = 0;
+    while (std::getline(tsv, line)) {
+        std::istringstream fields(line);
+        Vector v;
+        std::string pinned;
+        std::getline(fields, v.file, '\t');
+        std::getline(fields, pinned, '\t');
+        std::getline(fields, v.heads, '\t');
+        std::getline(fields, v.expected, '\t');
+        INFO(v.file << " (expected " << v.expected << ")");
+        auto opt = base;
+        if (pinned == "yes") opt.pinnedPlayerKeyIds = pins;
+        if (v.heads != "-") {
+            std::istringstream heads(readAll(dir + "/" + v.heads));
+            std::string h;
+            while (std::getline(heads, h)) opt.heads.push_back(pop::parseHead(h).value());
+        }
+        const std::string archive = readAll(dir + "/" + v.file);
+        auto got = codes(archive, opt);
+        if (v.expected == "VERIFIED") {
+            CHECK(got.empty());
+            // The recount, byte for byte, where the expected CSV is published.
+            const std::string stem = dir + "/" + v.file.substr(0, v.file.size() - 4);
+            if (std::filesystem::exists(stem + ".csv")) {
+                auto csv = runProcess({MICROSCAPE_PACK_BIN, "audit", "--csv", dir + "/" + v.file});
+                CHECK(csv.exitCode == 0);
+                CHECK(csv.out == readAll(stem + ".csv"));
+                ++csvs;
+            }
+        } else {
+            std::string all;
+            for (const auto& c : got) all += c + " ";
+            INFO("got: " << all);
+            CHECK(std::find(got.begin(), got.end(), v.expected) != got.end());
+        }
+        ++count;
+    }
+    CHECK(count >= 50);
+    CHECK(csvs == 2);
 }
