@@ -210,6 +210,13 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
     auto cli = runProcess(argv);
     INFO(cli.out << cli.err);
     REQUIRE(cli.exitCode == 0);
+    // The second verifier, written from docs/ alone, gives the same verdict and
+    // the same recount, byte for byte.
+    argv[0] = std::string(MICROSCAPE_SOURCE_DIR) + "/tests/audit_verifier.py";
+    auto second = runProcess(argv);
+    INFO(second.err);
+    CHECK(second.exitCode == 0);
+    CHECK(second.out == cli.out);
 
     std::map<Key, Counts> verified;
     {
