@@ -538,7 +538,7 @@ def verify_chain(pid, records, checkpoints, key, fail):
         else:
             if first > last[0] + 1:
                 fail(pid, "checkpoint_gap")
-            elif f2 and first <= last[0]:
+            elif f2 and last[1] == 2 and first <= last[0]:
                 fail(pid, "checkpoint_overlap")
             if f2 and not (c["prev_checkpoint"] == last[2] or (last[1] == 1 and c["prev_checkpoint"] == GENESIS)):
                 fail(pid, "checkpoint_broken_link")

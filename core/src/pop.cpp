@@ -540,7 +540,7 @@ void CheckpointOrderCheck::add(const Checkpoint& c, std::size_t index, std::vect
             add(Problem::CheckpointGap,
                 range(lastSeq_ + 1, c.firstSeq - 1) +
                     " under no checkpoint of their own: a checkpoint between was removed");
-        else if (c.format >= 2 && c.firstSeq <= lastSeq_)
+        else if (c.format >= 2 && lastFormat_ >= 2 && c.firstSeq <= lastSeq_)
             add(Problem::CheckpointOverlap, "starts at seq " + std::to_string(c.firstSeq) +
                                                 ", inside the checkpoint before it (up to seq " +
                                                 std::to_string(lastSeq_) + ")");

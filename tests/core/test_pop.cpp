@@ -314,6 +314,12 @@ TEST_CASE("verifyChain accepts an intact chain and names each kind of tampering"
             pop::makeCheckpoint(std::span(mixed.records).subspan(8, 2), 1744700000200, key,
                                 std::string(pop::kGenesisHash));
         CHECK(verify(mixed).ok());
+        // Its first chained checkpoint may overlap the format 1 ones (a lost ack before the
+        // upgrade).
+        mixed.checkpoints[2] =
+            pop::makeCheckpoint(std::span(mixed.records).subspan(4, 6), 1744700000200, key,
+                                std::string(pop::kGenesisHash));
+        CHECK(verify(mixed).ok());
         // ... and a format 1 checkpoint after a chained one is refused.
         c.checkpoints[2] =
             pop::makeCheckpoint(std::span(c.records).subspan(8, 2), 1744700000200, key);

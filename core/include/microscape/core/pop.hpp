@@ -236,8 +236,9 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records,
 // CheckpointDuplicate) and starts no later than just after it (CheckpointGap;
 // the first starts at seq 1, or just after the anchor); a format 2 checkpoint
 // starts exactly there (CheckpointOverlap) and names the one before
-// (CheckpointBrokenLink). Format 1 checkpoints may overlap: players re-made a
-// re-sent batch's checkpoint over more records. One thread at a time.
+// (CheckpointBrokenLink). Format 1 checkpoints may overlap (players re-made a
+// re-sent batch's checkpoint over more records), and so may the first format 2
+// checkpoint after them. One thread at a time.
 class CheckpointOrderCheck {
   public:
     explicit CheckpointOrderCheck(std::int64_t anchorSeq = 0, bool anchored = false)
