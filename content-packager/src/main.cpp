@@ -99,13 +99,15 @@ DIR/manifest.sig and DIR/media/<sha256> (each file checked again as it is
 written). If verification fails, nothing at all is written.
 )"},
     {"audit",
-     R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ... [--allow-unpinned]] [--head HEAD.json ...] [--audit-head SEQ:HASH] [--csv] [--zoneinfo DIR] EXPORT.tar
+     R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ... [--allow-unpinned]] [--head HEADS.jsonl ...] [--audit-head SEQ:HASH] [--csv] [--zoneinfo DIR] EXPORT.tar
 
 Verifies an evidence export from the controller (GET /api/v1/audit/export)
 without trusting the controller: every file against export.json, export.sig
 under the controller key (when --pub is given), each player's hash chain from
-seq 1 and every checkpoint signature under that player's enrolled key. Any
-altered, removed, reordered, inserted or duplicated record is reported.
+seq 1, every checkpoint signature under that player's enrolled key and the
+order and links of the checkpoints. Any altered, reordered, inserted or
+duplicated record, and any removed before the end of a chain, is reported
+(records removed from the end show with --head).
 Then recounts the plays per location x local day x media (in each location's
 time zone, from DIR, default /usr/share/zoneinfo) for the export's period and
 prints them as a table, or as CSV (UTF-8 with BOM, for Excel/WPS) with --csv.
@@ -118,7 +120,7 @@ its records and checkpoints (pinned_player_missing, missing_evidence).
 --allow-unpinned verifies players that were not pinned under their exported
 keys instead (the summary names them).
 
---head HEAD.json (repeatable; one head a line) checks heads that the screens
+--head HEADS.jsonl (repeatable; one head a line) checks heads that the screens
 stated on site ('microscape-player head' on the screen PC, collected before
 the export was made): the export must reach each head, or records were left
 out of the end of that screen's chain (head_not_reached, head_mismatch,
