@@ -47,6 +47,7 @@ void chain(const std::string& id, const crypto::PrivateKey& key, std::size_t cou
            Emit emit) {
     std::vector<pop::Record> batch;
     std::string prev(pop::kGenesisHash);
+    std::string prevCheckpoint(pop::kGenesisHash);
     const std::int64_t stepMs = kDays * 86400000 / static_cast<std::int64_t>(count);
     for (std::size_t i = 0; i < count; ++i) {
         pop::Record r;
@@ -72,7 +73,9 @@ void chain(const std::string& id, const crypto::PrivateKey& key, std::size_t cou
         emit(bytes + "\n", std::string());
         batch.push_back(std::move(r));
         if (batch.size() == kCheckpointEvery || i + 1 == count) {
-            auto c = pop::makeCheckpoint(batch, batch.back().endUtcMs, key);
+            // Chained (format 2), as players make them.
+            auto c = pop::makeCheckpoint(batch, batch.back().endUtcMs, key, prevCheckpoint);
+            prevCheckpoint = pop::checkpointHash(c);
             emit(std::string(), pop::canonicalBytes(c) + "\n");
             batch.clear();
         }
@@ -127,6 +130,8 @@ int main(int argc, char** argv) {
     std::string keysJson = audit::keysBytes(entries), mediaJson = audit::mediaBytes(mediaNames);
     m.files.push_back({std::string(audit::kKeysName), crypto::sha256Hex(keysJson), keysJson.size()});
     m.files.push_back({std::string(audit::kMediaName), crypto::sha256Hex(mediaJson), mediaJson.size()});
+    // An empty audit log (its head is seq 0): the entry is where the controller puts it.
+    m.files.push_back({std::string(audit::kAuditLogName), crypto::sha256Hex(""), 0});
     for (std::size_t p = 0; p < players; ++p) {
         crypto::Sha256 rs, cs;
         std::uint64_t rn = 0, cn = 0;
@@ -154,9 +159,10 @@ int main(int argc, char** argv) {
     check(w.add(audit::kExportSigName, controller.sign(manifest)));
     check(w.add(audit::kKeysName, keysJson));
     check(w.add(audit::kMediaName, mediaJson));
+    check(w.add(audit::kAuditLogName, ""));
     for (std::size_t p = 0; p < players; ++p) {
-        const auto& recFile = m.files[2 + 2 * p];
-        const auto& cpFile = m.files[3 + 2 * p];
+        const auto& recFile = m.files[3 + 2 * p];
+        const auto& cpFile = m.files[4 + 2 * p];
         check(w.begin(recFile.name, recFile.sizeBytes));
         std::vector<std::string> cps;
         chain(entries[p].playerId, keys[p], perPlayer, media, [&](const std::string& rec, const std::string& cp) {

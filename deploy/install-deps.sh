@@ -13,6 +13,8 @@ PACKAGES=(
   libfreetype-dev libfontconfig-dev fonts-noto-cjk libx11-dev libxext-dev
   # tests
   catch2 ffmpeg imagemagick tzdata
+  # the second verifier of evidence exports (tests/audit_verifier.py): Ed25519
+  python3 python3-cryptography
   # the suite again at fixed instants (23:30 and 00:30 Beijing time, 29 February)
   faketime
   # display-mode tests: a virtual X server and a screenshot tool

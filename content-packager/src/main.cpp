@@ -18,6 +18,7 @@
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
+#include "microscape/core/pop.hpp"
 #include "microscape/core/time.hpp"
 #include "microscape/pack/builder.hpp"
 #include "microscape/pack/extract.hpp"
@@ -98,19 +99,33 @@ DIR/manifest.sig and DIR/media/<sha256> (each file checked again as it is
 written). If verification fails, nothing at all is written.
 )"},
     {"audit",
-     R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ...] [--audit-head SEQ:HASH] [--csv] [--zoneinfo DIR] EXPORT.tar
+     R"(Usage: microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem ... [--allow-unpinned]] [--head HEADS.jsonl ...] [--audit-head SEQ:HASH] [--csv] [--zoneinfo DIR] EXPORT.tar
 
 Verifies an evidence export from the controller (GET /api/v1/audit/export)
 without trusting the controller: every file against export.json, export.sig
 under the controller key (when --pub is given), each player's hash chain from
-seq 1 and every checkpoint signature under that player's enrolled key. Any
-altered, removed, reordered, inserted or duplicated record is reported.
+seq 1, every checkpoint signature under that player's enrolled key and the
+order and links of the checkpoints. Any altered, reordered, inserted or
+duplicated record, and any removed before the end of a chain, is reported
+(records removed from the end show with --head).
 Then recounts the plays per location x local day x media (in each location's
 time zone, from DIR, default /usr/share/zoneinfo) for the export's period and
 prints them as a table, or as CSV (UTF-8 with BOM, for Excel/WPS) with --csv.
 
---player-key ID=PUB.pem pins a player's key obtained independently (e.g. read
-off the screen with 'microscape-player id'); the exported key must match it.
+--player-key ID=PUB.pem pins a player's key obtained independently (read off
+the screen with 'microscape-player id'); the exported key must match it
+(key_not_pinned). Pinned keys are a roster: every player in the export must be
+pinned (unpinned_player), and every pinned player must be in the export with
+its records and checkpoints (pinned_player_missing, missing_evidence).
+--allow-unpinned verifies players that were not pinned under their exported
+keys instead (the summary names them).
+
+--head HEADS.jsonl (repeatable; one head a line) checks heads that the screens
+stated on site ('microscape-player head' on the screen PC, collected before
+the export was made): the export must reach each head, or records were left
+out of the end of that screen's chain (head_not_reached, head_mismatch,
+head_signature, head_unknown_player; head_after_export when a head the export
+does not reach was taken after the export was made).
 
 The controller's audit log (who changed what) travels hash-chained in the
 export and is checked row by row: an edited row (audit_hash), deleted rows
@@ -392,7 +407,12 @@ int cmdBuild(const Args& a) {
     return kOk;
 }
 
-std::string csvField(const std::string& s) {
+// One CSV field (docs/audit-export.md, "Output"): text a spreadsheet would run
+// as a formula (first character = + - @ TAB CR) gets a leading ', then a field
+// with a comma, quote, CR or LF is quoted with quotes doubled.
+std::string csvField(std::string s) {
+    if (!s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos)
+        s.insert(0, 1, '\'');
     if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
     std::string out = "\"";
     for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -423,6 +443,32 @@ int cmdAudit(const Args& a) {
         if (!k) return fail(k.error());
         opt.pinnedPlayerKeyIds[it->second.substr(0, eq)] = k->id();
     }
+    auto [hb, he] = a.opts.equal_range("head");
+    for (auto it = hb; it != he; ++it) {
+        auto text = crypto::readSmallFile(it->second, 16u << 20);
+        if (!text) return fail(text.error());
+        std::size_t pos = 0, lineNo = 0, count = 0;
+        while (pos < text->size()) {
+            std::size_t nl = text->find('\n', pos);
+            if (nl == std::string::npos) nl = text->size();
+            std::string_view line = std::string_view(*text).substr(pos, nl - pos);
+            pos = nl + 1;
+            ++lineNo;
+            if (line.empty()) continue;
+            auto h = pop::parseHead(line);
+            if (!h)
+                return fail(makeError(h.code(), "bad_head: " + it->second + " line " +
+                                                    std::to_string(lineNo) + ": " +
+                                                    h.error().message));
+            opt.heads.push_back(std::move(*h));
+            ++count;
+        }
+        if (count == 0)
+            return fail(makeError(Errc::BadManifest, "bad_head: " + it->second + " holds no head"));
+    }
+    opt.allowUnpinned = a.opts.count("allow-unpinned") > 0;
+    if (opt.allowUnpinned && opt.pinnedPlayerKeyIds.empty())
+        return usage("audit", "--allow-unpinned goes with --player-key");
     // Streams the export (bounded memory); an archive not in the controller's
     // order is opened again and verified in memory. Standard input can be read
     // again only when it is a file (rewound), not a pipe.
@@ -444,14 +490,16 @@ int cmdAudit(const Args& a) {
         if (!zone) return std::nullopt;
         return std::move(*zone);
     };
+    const std::size_t headCount = opt.heads.size();
     auto e = audit::verifyExport(open, std::move(opt), loadZone);
     if (!e) return fail(e.error());
     const audit::AuditResult& r = e->result;
     for (const auto& f : r.failures) std::cerr << "FAILED " << f.str() << "\n";
 
     std::map<std::string, std::string> mediaNames, locationNames;
-    for (const auto& m : e->media) mediaNames[m.sha256] = m.name;
-    for (const auto& p : e->players) locationNames[p.locationId] = p.locationName;
+    // The first name given wins (media.json order; keys.json order).
+    for (const auto& m : e->media) mediaNames.emplace(m.sha256, m.name);
+    for (const auto& p : e->players) locationNames.emplace(p.locationId, p.locationName);
     bool csv = a.opts.count("csv") > 0;
     std::string status = r.ok() ? "VERIFIED" : "UNVERIFIED";
     if (csv) {
@@ -466,6 +514,25 @@ int cmdAudit(const Args& a) {
                   << " .. " << timeutil::formatUtc(e->manifest.toMs) << "; " << r.players << " players, " << r.records
                   << " records, " << r.checkpoints << " checkpoints; controller signature "
                   << (r.signatureChecked ? "checked" : "NOT checked (no --pub)") << "\n";
+        auto names = [](const std::vector<std::string>& ids) {
+            std::string s;
+            for (const auto& id : ids) s += (s.empty() ? "" : ", ") + id;
+            return s;
+        };
+        if (r.pinnedPlayers.empty())
+            std::cout << "player keys: none pinned (--player-key): the keys in keys.json are the "
+                         "controller's word\n";
+        else
+            std::cout << "player keys pinned: " << r.pinnedPlayers.size() << " ("
+                      << names(r.pinnedPlayers) << "); not pinned: " << r.unpinnedPlayers.size()
+                      << (r.unpinnedPlayers.empty() ? "" : " (" + names(r.unpinnedPlayers) + ")")
+                      << "\n";
+        std::cout
+            << "screen heads: "
+            << (headCount
+                    ? std::to_string(headCount) + " checked (--head)"
+                    : "none given (--head): records cut from the end of a chain would not show")
+            << "\n";
         if (r.auditChecked && e->manifest.auditHead)
             std::cout << "audit log: " << r.auditRows << " rows; audit log head "
                       << e->manifest.auditHead->seq << ":" << e->manifest.auditHead->hash << "\n";
@@ -509,7 +576,8 @@ int main(int argc, char** argv) {
             {"verify", {{"pub", "min-version", "now"}, {}}},
             {"inspect", {{}, {}}},
             {"extract", {{"pub", "min-version", "now"}, {}}},
-            {"audit", {{"pub", "player-key", "zoneinfo", "audit-head"}, {"csv"}}},
+            {"audit",
+             {{"pub", "player-key", "zoneinfo", "audit-head", "head"}, {"csv", "allow-unpinned"}}},
         };
     auto spec = kOptions.find(cmd);
     if (spec == kOptions.end()) return usage("", "unknown command '" + cmd + "'");

@@ -191,7 +191,8 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
             std::uint64_t records = 0, checkpoints = 0;
             auto rf = hashFile(db, true, p.playerId, plan.maxRecordRowid, records);
             auto cf = hashFile(db, false, p.playerId, plan.maxCheckpointRowid, checkpoints);
-            if (!records && !checkpoints) continue;  // enrolled, nothing to prove yet
+            // A player with nothing to prove yet gets two empty files (format 3): a
+            // listed player without its files is then a failure for the auditor.
             plan.records += records;
             plan.playersWithEvidence.push_back(p.playerId);
             m.files.push_back(std::move(rf));

@@ -34,7 +34,7 @@ struct ExportPlan {
     audit::ExportManifest manifest;  // files listed, not yet signed
     std::string keysJson;            // keys.json bytes
     std::string mediaJson;           // media.json bytes
-    std::vector<std::string> playersWithEvidence;  // in file order
+    std::vector<std::string> playersWithEvidence;  // every listed player, in file order
     std::int64_t maxRecordRowid = 0;               // the snapshot
     std::int64_t maxCheckpointRowid = 0;
     std::uint64_t records = 0;

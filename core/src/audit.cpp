@@ -109,7 +109,7 @@ Result<ExportManifest> parseManifest(std::string_view bytes) {
     if (!doc->isObject()) return bad("export.json is not an object");
     auto fmt = integer(*doc, "format", "export.json");
     if (!fmt) return fmt.error();
-    if (*fmt != 1 && *fmt != kFormatVersion)
+    if (*fmt < 1 || *fmt > kFormatVersion)
         return makeError(Errc::UnsupportedFormat, "export format " + std::to_string(*fmt) + " is not supported");
     ExportManifest m;
     m.format = static_cast<int>(*fmt);
@@ -258,6 +258,42 @@ std::string beforeEnrolmentMessage(const pop::Record& r) {
     return "seq " + std::to_string(r.seq) + " starts a day or more before the player was enrolled";
 }
 
+// The heads stated by player p checked against its chain in the export:
+// hashAt(seq) is the hash of its record seq, lastSeq the chain's last seq.
+void checkHeads(const PlayerEntry& p, const crypto::PublicKey& key, const VerifyOptions& options,
+                std::int64_t exportCreatedMs, std::int64_t lastSeq,
+                const std::function<std::optional<std::string>(std::int64_t)>& hashAt,
+                std::vector<Failure>& out) {
+    for (const auto& h : options.heads) {
+        if (h.playerId != p.playerId) continue;
+        const std::string what = "the head the screen stated at " +
+                                 timeutil::formatUtc(h.createdUtcMs) + " (seq " +
+                                 std::to_string(h.seq) + ")";
+        if (auto st = pop::verifySignature(h, key); !st) {
+            out.push_back({p.playerId, "head_signature",
+                           what + " is not signed by the player's key: " + st.error().message});
+            continue;
+        }
+        if (h.seq == 0) continue;
+        auto got = hashAt(h.seq);
+        // created_at has whole seconds: a head is after the export from the next second on.
+        if (!got && h.createdUtcMs >= exportCreatedMs + 1000)
+            out.push_back({p.playerId, "head_after_export",
+                           what + " is not in the export, which was made before it (" +
+                               timeutil::formatUtc(exportCreatedMs) +
+                               "): collect the heads first, then make the export"});
+        else if (!got)
+            out.push_back({p.playerId, "head_not_reached",
+                           what + " is not in the export, whose chain ends at seq " +
+                               std::to_string(lastSeq) + ": records were left out of its end"});
+        else if (*got != h.hash)
+            out.push_back({p.playerId, "head_mismatch",
+                           what + " names hash " + h.hash.substr(0, 16) +
+                               "..., the export's record hashes to " + got->substr(0, 16) +
+                               "...: the chain was replaced"});
+    }
+}
+
 Failure chainFailure(const std::string& playerId, const pop::Finding& f) {
     return {playerId, std::string(pop::problemName(f.problem)),
             (f.seq ? "seq " + std::to_string(f.seq) + ": " : "") + f.message};
@@ -279,7 +315,8 @@ struct AuditLogOutcome {
 AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBytes,
                      std::string_view signature, const std::vector<std::string>& readProblems,
                      const std::vector<PlayerEntry>& players,
-                     const std::set<std::string>& evidenceIds, const VerifyOptions& options,
+                     const std::set<std::string>& evidenceIds,
+                     const std::set<std::string>& incompleteIds, const VerifyOptions& options,
                      Rows rows, const AuditLogOutcome& auditLog, const EvidenceStep& evidence) {
     AuditResult out;
     out.auditChecked = auditLog.checked;
@@ -307,6 +344,33 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
     for (const auto& id : evidenceIds)
         if (!listedIds.count(id)) fail(id, "unknown_player", "evidence for a player that keys.json does not list");
 
+    // The roster: pinned keys name the screens the auditor expects, all of them.
+    const bool roster = !options.pinnedPlayerKeyIds.empty();
+    for (const auto& p : players) {
+        const bool pinned = options.pinnedPlayerKeyIds.count(p.playerId) > 0;
+        (pinned ? out.pinnedPlayers : out.unpinnedPlayers).push_back(p.playerId);
+        if (roster && !pinned && !options.allowUnpinned)
+            fail(p.playerId, "unpinned_player",
+                 "the export holds a player whose key was not pinned (a screen the auditor did not "
+                 "read a key from); pin it with --player-key, or accept it with --allow-unpinned");
+        if (incompleteIds.count(p.playerId))
+            fail(p.playerId, "missing_evidence",
+                 "only one of records.jsonl and checkpoints.jsonl is in the export");
+        else if (!evidenceIds.count(p.playerId) && (manifest.format >= 3 || pinned))
+            fail(p.playerId, "missing_evidence",
+                 std::string("keys.json lists the player, but its records and checkpoints are not "
+                             "in the export") +
+                     (manifest.format >= 3 ? "" : " (a pinned player must be present)"));
+    }
+    for (const auto& [id, keyId] : options.pinnedPlayerKeyIds)
+        if (!listedIds.count(id))
+            fail(id, "pinned_player_missing",
+                 "a pinned player is not in the export's keys.json (its plays were left out)");
+    for (const auto& h : options.heads)
+        if (!listedIds.count(h.playerId))
+            fail(h.playerId, "head_unknown_player",
+                 "a head was given for a player the export does not list");
+
     for (const auto& p : players) {
         ++out.players;
         auto raw = crypto::base64Decode(p.publicKeyB64);
@@ -320,7 +384,12 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
                                                                    pin->second != key->id())
             fail(p.playerId, "key_not_pinned", "the exported key differs from the independently obtained key " +
                                                    pin->second.substr(0, 16));
-        if (evidenceIds.count(p.playerId)) evidence(p, *key, out, rows);
+        if (evidenceIds.count(p.playerId))
+            evidence(p, *key, out, rows);
+        else
+            checkHeads(
+                p, *key, options, manifest.createdAtMs, 0,
+                [](std::int64_t) { return std::optional<std::string>(); }, out.failures);
     }
     for (auto& [k, row] : rows) out.counts.push_back(std::move(row));
     return out;
@@ -476,12 +545,17 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
         StreamedPlayer sp;
         const PlayerEntry* player = nullptr;
         std::optional<pop::ChainStream> chain;
+        std::optional<crypto::PublicKey> key;
         const tz::Zone* zone = nullptr;
         if (auto it = byId.find(id); it != byId.end()) {
             player = it->second;
             auto raw = crypto::base64Decode(player->publicKeyB64);
-            auto key = raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
-            if (key) chain.emplace(id, std::move(*key));
+            auto k =
+                raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
+            if (k) {
+                key.emplace(*k);
+                chain.emplace(id, std::move(*k));
+            }
             if (auto z = options.zones.find(player->timeZone); z != options.zones.end()) zone = &z->second;
         }
         bool reordered = false;
@@ -530,9 +604,13 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
         files[cpHeader.name] = {cpHeader.sizeBytes, crypto::toHex(sha.finish())};
 
         if (chain) {
-            for (const auto& f : chain->finish().findings) sp.failures.push_back(chainFailure(id, f));
-            chain.reset();
+            const auto report = chain->finish();
+            for (const auto& f : report.findings) sp.failures.push_back(chainFailure(id, f));
             if (beforeEnrolment) sp.failures.push_back({id, "before_enrolment", *beforeEnrolment});
+            checkHeads(
+                *player, *key, options, rep.manifest.createdAtMs, report.lastSeq,
+                [&](std::int64_t seq) { return chain->hashAt(seq); }, sp.failures);
+            chain.reset();
             if (!zone) sp.failures.push_back({id, "unknown_zone", "no time zone data for '" + player->timeZone + "'"});
         }
         done.emplace(id, std::move(sp));
@@ -558,7 +636,7 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
         for (auto& p : list) readProblems.push_back(std::move(p));
 
     rep.result = assemble(
-        rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, options,
+        rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, {}, options,
         std::move(rows), auditLog,
         [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
             const auto& sp = done.at(p.playerId);
@@ -740,15 +818,25 @@ Status writeExport(tar::ByteSink& sink, ExportManifest m, const std::vector<Play
     files.emplace_back(std::string(kAuditLogName), std::move(audit));
     m.auditHead =
         auditRows.empty() ? AuditHead{} : AuditHead{auditRows.back().seq, auditRows.back().hash};
-    for (const auto& [id, ev] : evidence) {
+    // Both files of every listed player (empty when it has nothing to prove yet)
+    // and of any other player evidence is given for, in player id order.
+    if (m.format < 2 || m.format > kFormatVersion)
+        return makeError(Errc::UnsupportedFormat,
+                         "cannot write export format " + std::to_string(m.format));
+    std::set<std::string> ids;
+    if (m.format >= 3)
+        for (const auto& p : players) ids.insert(p.playerId);
+    for (const auto& [id, ev] : evidence) ids.insert(id);
+    for (const auto& id : ids) {
         if (!manifest::isValidId(id)) return bad("bad player id '" + id + "'");
         std::string recs, cps;
-        for (const auto& r : ev.records) recs += pop::canonicalBytes(r) + "\n";
-        for (const auto& c : ev.checkpoints) cps += pop::canonicalBytes(c) + "\n";
+        if (auto it = evidence.find(id); it != evidence.end()) {
+            for (const auto& r : it->second.records) recs += pop::canonicalBytes(r) + "\n";
+            for (const auto& c : it->second.checkpoints) cps += pop::canonicalBytes(c) + "\n";
+        }
         files.emplace_back(recordsPath(id), std::move(recs));
         files.emplace_back(checkpointsPath(id), std::move(cps));
     }
-    m.format = kFormatVersion;
     m.signer = controllerKey.publicKey().id();
     m.files.clear();
     for (const auto& [name, data] : files) m.files.push_back({name, crypto::sha256Hex(data), data.size()});
@@ -846,6 +934,8 @@ Result<Export> readExport(tar::ByteSource& source) {
         }
         auto [id, isRecords] = playerFile(name);
         if (id.empty()) continue;
+        if (!contents.count(isRecords ? checkpointsPath(id) : recordsPath(id)))
+            e.incompleteEvidence.insert(id);
         auto& ev = e.evidence[id];
         std::size_t lineNo = 0;
         for (auto line : lines(data)) {
@@ -892,7 +982,7 @@ AuditResult verify(const Export& e, const VerifyOptions& options) {
         auditLog.failures = check.finish(e.manifest.auditHead.value_or(AuditHead{}));
     }
     return assemble(e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players,
-                    evidenceIds, options, {}, auditLog,
+                    evidenceIds, e.incompleteEvidence, options, {}, auditLog,
                     [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out,
                         Rows& rows) {
                         const auto& ev = e.evidence.at(p.playerId);
@@ -906,6 +996,16 @@ AuditResult verify(const Export& e, const VerifyOptions& options) {
                                 out.failures.push_back({p.playerId, "before_enrolment", beforeEnrolmentMessage(r)});
                                 break;
                             }
+                        checkHeads(
+                            p, key, options, e.manifest.createdAtMs, report.lastSeq,
+                            [&](std::int64_t seq) -> std::optional<std::string> {
+                                for (const auto& r : ev.records)
+                                    if (r.seq == seq && r.playerId == p.playerId &&
+                                        pop::validate(r).ok())
+                                        return pop::recordHash(r);
+                                return std::nullopt;
+                            },
+                            out.failures);
                         auto zone = options.zones.find(p.timeZone);
                         if (zone == options.zones.end()) {
                             out.failures.push_back(

@@ -269,7 +269,8 @@ namespace {
 
 json::Object checkpointFields(const Checkpoint& c) {
     json::Object o;
-    o["format"] = kFormatVersion;
+    o["format"] = c.format;
+    if (c.format >= 2) o["prev_checkpoint"] = c.prevCheckpoint;
     o["type"] = "checkpoint";
     o["player"] = c.playerId;
     o["first_seq"] = c.firstSeq;
@@ -282,6 +283,11 @@ json::Object checkpointFields(const Checkpoint& c) {
 }
 
 Status validateCheckpoint(const Checkpoint& c) {
+    if (c.format != 1 && c.format != kCheckpointFormat)
+        return makeError(Errc::UnsupportedFormat,
+                         "checkpoint: format " + std::to_string(c.format) + " is not understood");
+    if (c.format >= 2 ? !crypto::isSha256Hex(c.prevCheckpoint) : !c.prevCheckpoint.empty())
+        return bad("checkpoint: prev_checkpoint must be 64 lowercase hex digits (format 2 only)");
     if (!manifest::isValidId(c.playerId)) return bad("checkpoint: player is not a valid id");
     if (c.firstSeq < 1 || c.lastSeq < c.firstSeq || c.lastSeq > kMaxSeq)
         return bad("checkpoint: need 1 <= first_seq <= last_seq");
@@ -324,12 +330,14 @@ Result<Checkpoint> checkpointFromJson(const json::Value& v) {
     json::Fields& f = *fields;
     std::int64_t format = 0;
     POP_INT(f, "format", format);
-    if (format != kFormatVersion)
+    if (format != 1 && format != kCheckpointFormat)
         return makeError(Errc::UnsupportedFormat, "checkpoint: format " + std::to_string(format) + " is not understood");
     std::string type, sig;
     POP_STR(f, "type", type);
     if (type != "checkpoint") return bad("checkpoint: type must be \"checkpoint\"");
     Checkpoint c;
+    c.format = static_cast<int>(format);
+    if (c.format >= 2) POP_STR(f, "prev_checkpoint", c.prevCheckpoint);
     POP_STR(f, "player", c.playerId);
     POP_INT(f, "first_seq", c.firstSeq);
     POP_INT(f, "last_seq", c.lastSeq);
@@ -353,10 +361,17 @@ Result<Checkpoint> parseCheckpoint(std::string_view bytes) {
     return checkpointFromJson(*v);
 }
 
+std::string checkpointHash(const Checkpoint& c) {
+    return crypto::sha256Hex(canonicalBytes(c));
+}
+
 Checkpoint makeCheckpoint(std::span<const Record> records, std::int64_t createdUtcMs,
-                          const crypto::PrivateKey& key) {
+                          const crypto::PrivateKey& key,
+                          const std::optional<std::string>& prevCheckpoint) {
     assert(!records.empty());
     Checkpoint c;
+    c.format = prevCheckpoint ? kCheckpointFormat : 1;
+    c.prevCheckpoint = prevCheckpoint.value_or("");
     c.playerId = records.front().playerId;
     c.firstSeq = records.front().seq;
     c.lastSeq = records.back().seq;
@@ -406,7 +421,146 @@ Result<Batch> parseBatch(std::string_view body) {
 }
 
 // ---------------------------------------------------------------------------
+// Head statements.
+
+namespace {
+
+json::Object headFields(const Head& h) {
+    json::Object o;
+    o["format"] = 1;
+    o["type"] = "head";
+    o["player"] = h.playerId;
+    o["seq"] = h.seq;
+    o["hash"] = h.hash;
+    o["created_utc_ms"] = h.createdUtcMs;
+    o["key"] = h.keyId;
+    return o;
+}
+
+Status validateHead(const Head& h) {
+    if (!manifest::isValidId(h.playerId)) return bad("head: player is not a valid id");
+    if (h.seq < 0 || h.seq > kMaxSeq) return bad("head: seq out of range");
+    if (!crypto::isSha256Hex(h.hash)) return bad("head: hash must be 64 lowercase hex digits");
+    if (h.seq == 0 && h.hash != kGenesisHash) return bad("head: seq 0 goes with the genesis hash");
+    if (h.createdUtcMs < 0 || h.createdUtcMs >= kMaxUtcMs)
+        return bad("head: created_utc_ms out of range");
+    if (!crypto::isSha256Hex(h.keyId)) return bad("head: key must be 64 lowercase hex digits");
+    if (h.signature.size() != 64) return bad("head: signature must be 64 bytes");
+    return {};
+}
+
+}  // namespace
+
+std::string signedBytes(const Head& h) {
+    return json::canonical(json::Value(headFields(h)));
+}
+
+void sign(Head& h, const crypto::PrivateKey& key) {
+    h.keyId = key.publicKey().id();
+    h.signature = key.sign(signedBytes(h));
+}
+
+Status verifySignature(const Head& h, const crypto::PublicKey& key) {
+    if (h.keyId != key.id())
+        return makeError(Errc::UnknownSigner,
+                         "head: signed by key " + h.keyId + ", expected " + key.id());
+    if (!key.verify(signedBytes(h), h.signature))
+        return makeError(Errc::BadSignature, "head: signature does not verify");
+    return {};
+}
+
+std::string canonicalBytes(const Head& h) {
+    json::Object o = headFields(h);
+    o["sig"] = crypto::base64Encode(h.signature);
+    return json::canonical(json::Value(std::move(o)));
+}
+
+Result<Head> parseHead(std::string_view bytes) {
+    if (bytes.size() > kMaxRecordBytes)
+        return makeError(Errc::TooLarge, "head: longer than 4096 bytes");
+    auto v = json::parseCanonical(bytes);
+    if (!v) return v.error();
+    auto fields = json::Fields::of(*v, "head");
+    if (!fields) return fields.error();
+    json::Fields& f = *fields;
+    std::int64_t format = 0;
+    POP_INT(f, "format", format);
+    if (format != 1)
+        return makeError(Errc::UnsupportedFormat,
+                         "head: format " + std::to_string(format) + " is not understood");
+    std::string type, sig;
+    POP_STR(f, "type", type);
+    if (type != "head") return bad("head: type must be \"head\"");
+    Head h;
+    POP_STR(f, "player", h.playerId);
+    POP_INT(f, "seq", h.seq);
+    POP_STR(f, "hash", h.hash);
+    POP_INT(f, "created_utc_ms", h.createdUtcMs);
+    POP_STR(f, "key", h.keyId);
+    POP_STR(f, "sig", sig);
+    MS_TRY(f.finish());
+    auto raw = crypto::base64Decode(sig);
+    if (!raw) return bad("head: sig is not base64");
+    h.signature = std::move(*raw);
+    MS_TRY(validateHead(h));
+    return h;
+}
+
+// ---------------------------------------------------------------------------
 // Verification.
+
+void CheckpointOrderCheck::add(const Checkpoint& c, std::size_t index, std::vector<Finding>& out) {
+    auto add = [&](Problem p, std::string msg) {
+        out.push_back(Finding{p, c.lastSeq, index, std::move(msg)});
+    };
+    auto range = [](std::int64_t from, std::int64_t to) {
+        return from == to ? "record " + std::to_string(from) + " is"
+                          : "records " + std::to_string(from) + ".." + std::to_string(to) + " are";
+    };
+    if (!any_) {
+        if (c.firstSeq > anchorSeq_ + 1)
+            add(Problem::CheckpointGap,
+                range(anchorSeq_ + 1, c.firstSeq - 1) +
+                    " under no checkpoint of their own: the checkpoint before this one was "
+                    "removed");
+        else if (c.format >= 2 && !anchored_ && c.prevCheckpoint != kGenesisHash)
+            add(Problem::CheckpointBrokenLink,
+                "the first checkpoint names a checkpoint before it (prev_checkpoint is not 64 "
+                "zeros)");
+    } else if (c.lastSeq == lastSeq_) {
+        return add(Problem::CheckpointDuplicate, "a second checkpoint ends at seq " +
+                                                     std::to_string(c.lastSeq) +
+                                                     " (copied or re-made)");
+    } else if (c.lastSeq < lastSeq_) {
+        return add(Problem::CheckpointOrder, "ends before the checkpoint before it (seq " +
+                                                 std::to_string(lastSeq_) +
+                                                 "): checkpoints out of order");
+    } else {
+        if (c.firstSeq > lastSeq_ + 1)
+            add(Problem::CheckpointGap,
+                range(lastSeq_ + 1, c.firstSeq - 1) +
+                    " under no checkpoint of their own: a checkpoint between was removed");
+        else if (c.format >= 2 && lastFormat_ >= 2 && c.firstSeq <= lastSeq_)
+            add(Problem::CheckpointOverlap, "starts at seq " + std::to_string(c.firstSeq) +
+                                                ", inside the checkpoint before it (up to seq " +
+                                                std::to_string(lastSeq_) + ")");
+        if (c.format >= 2) {
+            const bool linked = c.prevCheckpoint == lastHash_ ||
+                                (lastFormat_ < 2 && c.prevCheckpoint == kGenesisHash);
+            if (!linked)
+                add(Problem::CheckpointBrokenLink,
+                    "prev_checkpoint is not the hash of the checkpoint before it (ending at seq " +
+                        std::to_string(lastSeq_) + "): a checkpoint was removed or replaced");
+        } else if (lastFormat_ >= 2) {
+            add(Problem::CheckpointBrokenLink,
+                "an unchained (format 1) checkpoint after a chained one");
+        }
+    }
+    any_ = true;
+    lastSeq_ = c.lastSeq;
+    lastFormat_ = c.format;
+    lastHash_ = checkpointHash(c);
+}
 
 std::string_view problemName(Problem p) {
     switch (p) {
@@ -424,6 +578,16 @@ std::string_view problemName(Problem p) {
         case Problem::CheckpointMismatch: return "checkpoint_mismatch";
         case Problem::CheckpointMissing: return "checkpoint_missing";
         case Problem::Unsigned: return "unsigned";
+        case Problem::CheckpointOrder:
+            return "checkpoint_order";
+        case Problem::CheckpointDuplicate:
+            return "checkpoint_duplicate";
+        case Problem::CheckpointGap:
+            return "checkpoint_gap";
+        case Problem::CheckpointOverlap:
+            return "checkpoint_overlap";
+        case Problem::CheckpointBrokenLink:
+            return "checkpoint_broken_link";
     }
     return "bad_record";
 }
@@ -519,6 +683,7 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records,
 
     // Checkpoints: signed by this player, naming records that hash as they say.
     std::int64_t covered = anchor ? anchor->seq : 0;
+    CheckpointOrderCheck order(anchor ? anchor->seq : 0, anchor.has_value());
     for (std::size_t j = 0; j < checkpoints.size(); ++j) {
         const Checkpoint& c = checkpoints[j];
         if (auto st = validateCheckpoint(c); !st) {
@@ -533,6 +698,7 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records,
             add(Problem::CheckpointSignature, c.lastSeq, j, st.error().message);
             continue;
         }
+        order.add(c, j, rep.findings);
         auto it = bySeq.find(c.lastSeq);
         if (it == bySeq.end()) {
             if (!(anchor && c.lastSeq <= anchor->seq))
@@ -554,6 +720,12 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records,
                 " are not covered by a valid checkpoint");
     }
     return rep;
+}
+
+std::optional<std::string> ChainStream::hashAt(std::int64_t seq) const {
+    const Entry* e = find(seq);
+    if (!e) return std::nullopt;
+    return crypto::toHex(e->hash);
 }
 
 ChainStream::ChainStream(std::string playerId, crypto::PublicKey playerKey)
@@ -622,6 +794,7 @@ void ChainStream::addCheckpoint(const Checkpoint& c) {
     if (auto st = validateCheckpoint(c); !st) return add(Problem::BadCheckpoint, st.error().message);
     if (c.playerId != playerId_) return add(Problem::WrongPlayer, "checkpoint of player \"" + c.playerId + "\"");
     if (auto st = verifySignature(c, key_); !st) return add(Problem::CheckpointSignature, st.error().message);
+    order_.add(c, j, checks_);
     const Entry* e = find(c.lastSeq);
     if (!e) return add(Problem::CheckpointMissing, "the checkpoint names a record that is not present");
     if (std::string h = crypto::toHex(e->hash); h != c.lastHash)

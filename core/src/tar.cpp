@@ -15,7 +15,11 @@ constexpr std::size_t kSizeOff = 124, kSizeLen = 12;
 constexpr std::size_t kMtimeOff = 136, kMtimeLen = 12;
 constexpr std::size_t kChksumOff = 148, kChksumLen = 8;
 constexpr std::size_t kTypeOff = 156;
+constexpr std::size_t kLinkOff = 157, kLinkLen = 100;
 constexpr std::size_t kMagicOff = 257;
+constexpr std::size_t kUnameOff = 265, kGnameOff = 297, kOwnerNameLen = 32;
+constexpr std::size_t kDevMajorOff = 329, kDevMinorOff = 337, kDevLen = 8;
+constexpr std::size_t kUnusedOff = 500;  // ustar: 12 bytes after the prefix, all zero
 constexpr std::size_t kPrefixOff = 345, kPrefixLen = 155;
 
 std::uint64_t padFor(std::uint64_t size) { return (kBlockBytes - size % kBlockBytes) % kBlockBytes; }
@@ -61,6 +65,15 @@ bool allZero(const char* p, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i)
         if (p[i] != 0) return false;
     return true;
+}
+
+// uname/gname: printable ASCII up to the first NUL, then only NULs.
+bool ownerNameOk(const char* p, std::size_t n) {
+    std::size_t i = 0;
+    for (; i < n && p[i] != '\0'; ++i)
+        if (static_cast<unsigned char>(p[i]) < 0x20 || static_cast<unsigned char>(p[i]) > 0x7e)
+            return false;
+    return allZero(p + i, n - i);
 }
 
 }  // namespace
@@ -123,17 +136,29 @@ Status Reader::readExact(void* buf, std::size_t n, const char* what) {
 }
 
 Status Reader::finishEntry() {
-    std::uint64_t skipBytes = remaining_ + padding_;
-    if (skipBytes == 0) return {};
-    auto s = src_.skip(skipBytes);
-    if (!s) {
-        if (s.code() == Errc::Truncated)
-            return makeError(Errc::Truncated, "archive ends inside an entry that starts before byte " +
-                                                  std::to_string(offset_ + skipBytes));
-        return s;
+    const std::uint64_t skipBytes = remaining_;
+    if (skipBytes > 0) {
+        auto s = src_.skip(skipBytes);
+        if (!s) {
+            if (s.code() == Errc::Truncated)
+                return makeError(Errc::Truncated,
+                                 "archive ends inside an entry that starts before byte " +
+                                     std::to_string(offset_ + skipBytes + padding_));
+            return s;
+        }
+        offset_ += skipBytes;
+        remaining_ = 0;
     }
-    offset_ += skipBytes;
-    remaining_ = padding_ = 0;
+    if (padding_ > 0) {
+        // The padding after an entry's data is zeros (docs/bundle-format.md).
+        char pad[kBlockBytes];
+        const std::uint64_t at = offset_;
+        MS_TRY(readExact(pad, static_cast<std::size_t>(padding_), "an entry's padding"));
+        padding_ = 0;
+        if (!allZero(pad, static_cast<std::size_t>(offset_ - at)))
+            return makeError(Errc::BadTar, "non-zero padding after an entry's data at byte " +
+                                               std::to_string(at));
+    }
     return {};
 }
 
@@ -222,8 +247,25 @@ Result<std::optional<Header>> Reader::next() {
     if (static_cast<unsigned char>(block[kSizeOff]) & 0x80)
         return makeError(Errc::TooLarge, "entry '" + h.name + "' uses a base-256 size (over 8 GiB)");
     if (!parseOctal(block + kSizeOff, kSizeLen, h.sizeBytes)) return makeError(Errc::BadTar, "bad size field" + at);
-    std::uint64_t mtime = 0;
-    if (parseOctal(block + kMtimeOff, kMtimeLen, mtime)) h.mtime = static_cast<std::int64_t>(mtime);
+    std::uint64_t mtime = 0, ignored = 0;
+    if (!parseOctal(block + kMtimeOff, kMtimeLen, mtime))
+        return makeError(Errc::BadTar, "bad mtime field" + at);
+    h.mtime = static_cast<std::int64_t>(mtime);
+    for (auto [off, what] :
+         {std::pair{kModeOff, "mode"}, std::pair{kUidOff, "uid"}, std::pair{kGidOff, "gid"}})
+        if (!parseOctal(block + off, 8, ignored))
+            return makeError(Errc::BadTar, std::string("bad ") + what + " field" + at);
+    for (auto off : {kDevMajorOff, kDevMinorOff})
+        if (!allZero(block + off, kDevLen) && !parseOctal(block + off, kDevLen, ignored))
+            return makeError(Errc::BadTar, "bad device number field" + at);
+    if (!allZero(block + kLinkOff, kLinkLen))
+        return makeError(Errc::BadTar, "a regular file with a link name" + at);
+    if (!ownerNameOk(block + kUnameOff, kOwnerNameLen) ||
+        !ownerNameOk(block + kGnameOff, kOwnerNameLen))
+        return makeError(Errc::BadTar,
+                         "uname or gname is not printable ASCII followed by NULs" + at);
+    if (posix && !allZero(block + kUnusedOff, kBlockBytes - kUnusedOff))
+        return makeError(Errc::BadTar, "non-zero bytes in the header's unused tail" + at);
     remaining_ = h.sizeBytes;
     padding_ = padFor(h.sizeBytes);
     return std::optional<Header>(std::move(h));

@@ -90,6 +90,12 @@ Status Journal::init() {
             else if (k == "last_seq") lastSeq_ = std::atoll(v.c_str());
             else if (k == "last_hash") lastHash_ = v;
             else if (k == "acked_seq") ackedSeq_ = std::atoll(v.c_str());
+            else if (k == "last_checkpoint")
+                lastCheckpointHash_ = v;
+            else if (k == "pending_checkpoint") {
+                // Unreadable: forgotten, and the next batch gets a new checkpoint.
+                if (auto c = pop::parseCheckpoint(v)) pending_ = std::move(*c);
+            }
         }
         if (rc != SQLITE_DONE) return dbError(db, "reading pop_meta");
         if (player.empty()) {
@@ -158,6 +164,16 @@ Result<std::optional<pop::Batch>> Journal::nextBatch(std::size_t maxRecords, con
     std::lock_guard lock(mutex_);
     if (ackedSeq_ >= lastSeq_) return std::optional<pop::Batch>();
     maxRecords = std::clamp<std::size_t>(maxRecords, 1, pop::kMaxBatchRecords);
+    // The batch sent before and not acknowledged yet goes again exactly, with
+    // its checkpoint: the controller stores one checkpoint per batch, so the
+    // checkpoints it exports are contiguous and each names the one before.
+    if (pending_ && pending_->firstSeq == ackedSeq_ + 1 && pending_->lastSeq <= lastSeq_ &&
+        pending_->keyId == key.publicKey().id()) {
+        auto again = recordsLocked(pending_->firstSeq, pending_->lastSeq);
+        if (!again) return again.error();
+        if (static_cast<std::int64_t>(again->size()) == pending_->count)
+            return std::optional<pop::Batch>(pop::Batch{std::move(*again), *pending_});
+    }
     auto s = prepare(db_.get(), "SELECT body FROM pop_records WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     if (!s) return s.error();
     sqlite3_bind_int64(s->get(), 1, ackedSeq_);
@@ -171,7 +187,35 @@ Result<std::optional<pop::Batch>> Journal::nextBatch(std::size_t maxRecords, con
     }
     if (rc != SQLITE_DONE) return dbError(db_.get(), "reading records");
     if (b.records.empty()) return makeError(Errc::Internal, "journal: unacknowledged records are missing");
-    b.checkpoint = pop::makeCheckpoint(b.records, nowUtcMs, key);
+    b.checkpoint = pop::makeCheckpoint(b.records, nowUtcMs, key, lastCheckpointHash_);
+    // Durable before it leaves: a restart re-sends this checkpoint, and the
+    // next one names it.
+    const std::string cpBytes = pop::canonicalBytes(b.checkpoint);
+    const std::string cpHash = crypto::sha256Hex(cpBytes);
+    sqlite3* db = db_.get();
+    MS_TRY(exec("BEGIN IMMEDIATE"));
+    for (auto [k, v] :
+         {std::pair{"pending_checkpoint", &cpBytes}, std::pair{"last_checkpoint", &cpHash}}) {
+        auto st = prepare(db, "INSERT OR REPLACE INTO pop_meta VALUES (?1, ?2)");
+        if (!st) {
+            sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+            return st.error();
+        }
+        bindText(st->get(), 1, k);
+        bindText(st->get(), 2, *v);
+        if (sqlite3_step(st->get()) != SQLITE_DONE) {
+            Error e = dbError(db, "writing the checkpoint");
+            sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+            return e;
+        }
+    }
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        Error e = dbError(db, "committing the checkpoint");
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        return e;
+    }
+    pending_ = b.checkpoint;
+    lastCheckpointHash_ = cpHash;
     return std::optional<pop::Batch>(std::move(b));
 }
 
@@ -218,6 +262,10 @@ Status Journal::pruneLocked() {
 
 Result<std::vector<pop::Record>> Journal::records(std::int64_t fromSeq, std::int64_t toSeq) {
     std::lock_guard lock(mutex_);
+    return recordsLocked(fromSeq, toSeq);
+}
+
+Result<std::vector<pop::Record>> Journal::recordsLocked(std::int64_t fromSeq, std::int64_t toSeq) {
     auto s = prepare(db_.get(), "SELECT body FROM pop_records WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq");
     if (!s) return s.error();
     sqlite3_bind_int64(s->get(), 1, fromSeq);

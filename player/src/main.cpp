@@ -53,6 +53,8 @@ const char* kUsage =
     "                           [--log-level LEVEL] [--no-playback]\n"
     "  microscape-player import (--data-dir DIR | --config FILE) BUNDLE.tar\n"
     "  microscape-player status (--data-dir DIR | --config FILE)\n"
+    "  microscape-player id     (--data-dir DIR | --config FILE)\n"
+    "  microscape-player head   (--data-dir DIR | --config FILE)\n"
     "  microscape-player --help | --version\n"
     "\n"
     "enroll registers this screen with a one-time token and writes DIR/player.json;\n"
@@ -79,6 +81,12 @@ const char* kUsage =
     "\n"
     "import verifies a bundle file (USB stick) and activates it; status prints the\n"
     "data directory's state as JSON. import and status take --config to find DIR.\n"
+    "\n"
+    "id prints this screen's player id, the id of its identity key and the public\n"
+    "key (PEM): what an auditor pins with 'microscape-pack audit --player-key'.\n"
+    "head prints one line, this screen's signed statement of the end of its\n"
+    "proof-of-play journal (player, seq, hash, time): an auditor's\n"
+    "'microscape-pack audit --head' checks that an export reaches it.\n"
     "\n"
     "Exit codes: 0 done or stopped by SIGTERM/SIGINT, 1 failure (lost X server\n"
     "included), 2 bad command line or configuration. See docs/player.md.\n";
@@ -532,6 +540,38 @@ int cmdStatus(const Args& a) {
     return act.ok() ? 0 : 1;
 }
 
+int cmdId(const Args& a) {
+    auto dir = dataDirOf(a);
+    if (!dir) return fail(dir.error().message + "\n" + kUsage, 2);
+    auto c = loadConfig(*dir);
+    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
+    if (!identity) return fail(identity.error().str());
+    const auto pub = identity->publicKey();
+    std::cout << "player_id " << c->playerId << "\nkey_id " << pub.id() << "\n" << pub.toPem();
+    return 0;
+}
+
+int cmdHead(const Args& a) {
+    auto dir = dataDirOf(a);
+    if (!dir) return fail(dir.error().message + "\n" + kUsage, 2);
+    auto c = loadConfig(*dir);
+    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
+    if (!identity) return fail(identity.error().str());
+    auto journal = Journal::open(JournalConfig{(c->dataDir / "state.db").string(), c->playerId});
+    if (!journal) return fail(journal.error().str());
+    const auto st = (*journal)->status();
+    pop::Head h;
+    h.playerId = c->playerId;
+    h.seq = st.lastSeq;
+    h.hash = st.lastSeq ? st.lastHash : std::string(pop::kGenesisHash);
+    h.createdUtcMs = nowMs();
+    pop::sign(h, *identity);
+    std::cout << pop::canonicalBytes(h) << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -542,6 +582,8 @@ int main(int argc, char** argv) {
     if (a.command == "run") return cmdRun(a);
     if (a.command == "import") return cmdImport(a);
     if (a.command == "status") return cmdStatus(a);
+    if (a.command == "id") return cmdId(a);
+    if (a.command == "head") return cmdHead(a);
     if (a.command == "--version") {
         std::cout << kSoftware << "\n";
         return 0;

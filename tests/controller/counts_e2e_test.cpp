@@ -26,6 +26,7 @@
 #include "../support/process.hpp"
 #include "microscape/core/audit.hpp"
 #include "microscape/core/json.hpp"
+#include "microscape/core/pop.hpp"
 #include "microscape/core/tar.hpp"
 #include "microscape/core/time.hpp"
 #include "test_support.hpp"
@@ -169,6 +170,31 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
         }
     }
 
+    // On site, before the export: each screen's key and its signed head
+    // (microscape-player id / head), which the auditor pins and checks.
+    std::vector<std::string> onSite;
+    std::string heads;
+    for (auto& v : venues) {
+        auto id = runProcess({playerBin(), "id", "--data-dir", v.dir.string()});
+        INFO(id.err);
+        REQUIRE(id.exitCode == 0);
+        REQUIRE(id.out.rfind("player_id " + v.playerId + "\nkey_id ", 0) == 0);
+        const auto pem = fx.path / (std::string(v.type) + ".pub.pem");
+        std::ofstream(pem) << id.out.substr(id.out.find("-----BEGIN"));
+        onSite.insert(onSite.end(), {"--player-key", v.playerId + "=" + pem.string()});
+        auto head = runProcess({playerBin(), "head", "--data-dir", v.dir.string()});
+        INFO(head.err);
+        REQUIRE(head.exitCode == 0);
+        auto h = microscape::pop::parseHead(head.out.substr(0, head.out.size() - 1));
+        REQUIRE(h.ok());
+        CHECK(h->playerId == v.playerId);
+        CHECK(h->seq == journalLastSeq(v.dir));
+        heads += head.out;
+    }
+    const auto headsPath = fx.path / "heads.jsonl";
+    std::ofstream(headsPath) << heads;
+    onSite.insert(onSite.end(), {"--head", headsPath.string()});
+
     // The auditor's export over a period holding every play, and the verifier.
     const std::string yesterday = localDate(-1), tomorrow = localDate(1), later = localDate(2);
     auto exp = auditor.get("/api/v1/audit/export?from=" + yesterday + "T00:00:00%2B08:00&to=" + later +
@@ -178,9 +204,21 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
     const auto tarPath = fx.path / "export.tar";
     std::ofstream(tarPath, std::ios::binary) << exp.body;
     const auto pub = (srv.dataDir() / "keys" / "content-signing.pub.pem").string();
-    auto cli = runProcess({MICROSCAPE_PACK_BIN, "audit", "--pub", pub, "--csv", tarPath.string()});
+    std::vector<std::string> argv{MICROSCAPE_PACK_BIN, "audit", "--pub", pub, "--csv"};
+    argv.insert(argv.end(), onSite.begin(), onSite.end());
+    argv.push_back(tarPath.string());
+    auto cli = runProcess(argv);
     INFO(cli.out << cli.err);
     REQUIRE(cli.exitCode == 0);
+    // The second verifier (Python, from the documented format) gives the same
+    // verdict and the same recount, byte for byte. Debian's python3 has the
+    // python3-cryptography that deploy/install-deps.sh installs.
+    argv[0] = std::string(MICROSCAPE_SOURCE_DIR) + "/tests/audit_verifier.py";
+    argv.insert(argv.begin(), "/usr/bin/python3");
+    auto second = runProcess(argv);
+    INFO(second.err);
+    CHECK(second.exitCode == 0);
+    CHECK(second.out == cli.out);
 
     std::map<Key, Counts> verified;
     {

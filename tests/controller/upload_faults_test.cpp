@@ -439,8 +439,13 @@ TEST_CASE(
     }
     auto key = microscape::crypto::PrivateKey::load((dir / "keys/identity.pem").string());
     REQUIRE(key.ok());
+    // One chained checkpoint per stored batch: contiguous, none overlapping,
+    // each naming the one before (verifyChain reports any other shape).
+    for (const auto& cp : checkpoints) CHECK(cp.format == 2);
     auto report = pop::verifyChain(id, records, checkpoints, key->publicKey());
-    INFO(report.findings.size() << " findings");
+    std::string findings;
+    for (const auto& f : report.findings) findings += f.str() + "\n";
+    INFO(report.findings.size() << " findings:\n" << findings);
     CHECK(report.ok());
     CHECK(report.lastSeq == last);
 

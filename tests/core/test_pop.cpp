@@ -40,7 +40,8 @@ struct Chain {
     std::vector<pop::Checkpoint> checkpoints;
 };
 
-Chain makeChain(int n, int every, const crypto::PrivateKey& key) {
+// chained: format 2 checkpoints, each naming the one before; else format 1.
+Chain makeChain(int n, int every, const crypto::PrivateKey& key, bool chained = true) {
     Chain c;
     std::string prev(pop::kGenesisHash);
     for (int i = 1; i <= n; ++i) {
@@ -51,8 +52,13 @@ Chain makeChain(int n, int every, const crypto::PrivateKey& key) {
         c.records.push_back(r);
         if (i % every == 0 || i == n) {
             std::size_t first = c.checkpoints.empty() ? 0 : static_cast<std::size_t>(c.checkpoints.back().lastSeq);
+            std::optional<std::string> prevCp;
+            if (chained)
+                prevCp = c.checkpoints.empty() ? std::string(pop::kGenesisHash)
+                                               : pop::checkpointHash(c.checkpoints.back());
             c.checkpoints.push_back(pop::makeCheckpoint(
-                std::span(c.records).subspan(first, static_cast<std::size_t>(i) - first), 1744700000000 + i, key));
+                std::span(c.records).subspan(first, static_cast<std::size_t>(i) - first),
+                1744700000000 + i, key, prevCp));
         }
     }
     return c;
@@ -242,11 +248,82 @@ TEST_CASE("verifyChain accepts an intact chain and names each kind of tampering"
     }
     SECTION("a checkpoint with an edited last hash") {
         c.checkpoints[0].lastHash = std::string(64, 'f');
-        CHECK(problems(verify(c)) == std::vector{Problem::CheckpointSignature});
+        // The next one then starts after records under no valid checkpoint.
+        CHECK(problems(verify(c)) ==
+              std::vector{Problem::CheckpointSignature, Problem::CheckpointGap});
     }
     SECTION("a checkpoint of another player") {
         c.checkpoints[0].playerId = "p-mall-02";
-        CHECK(problems(verify(c)) == std::vector{Problem::WrongPlayer});
+        CHECK(problems(verify(c)) == std::vector{Problem::WrongPlayer, Problem::CheckpointGap});
+    }
+    SECTION("a checkpoint in the middle removed") {
+        c.checkpoints.erase(c.checkpoints.begin() + 1);
+        auto rep = verify(c);
+        CHECK(problems(rep) == std::vector{Problem::CheckpointGap, Problem::CheckpointBrokenLink});
+        CHECK(rep.findings[0].message.rfind("records 5..8 are under no checkpoint", 0) == 0);
+    }
+    SECTION("the first checkpoint removed") {
+        c.checkpoints.erase(c.checkpoints.begin());
+        CHECK(problems(verify(c)) == std::vector{Problem::CheckpointGap});
+    }
+    SECTION("the same checkpoint twice") {
+        c.checkpoints.insert(c.checkpoints.begin() + 1, c.checkpoints[1]);
+        auto rep = verify(c);
+        CHECK(problems(rep) == std::vector{Problem::CheckpointDuplicate});
+        CHECK(rep.findings[0].seq == 8);
+    }
+    SECTION("checkpoints in reverse order") {
+        std::reverse(c.checkpoints.begin(), c.checkpoints.end());
+        auto rep = verify(c);
+        CHECK(has(rep, Problem::CheckpointOrder, 8));
+        CHECK(has(rep, Problem::CheckpointOrder, 4));
+    }
+    SECTION("two checkpoints swapped") {
+        std::swap(c.checkpoints[0], c.checkpoints[1]);
+        CHECK(has(verify(c), Problem::CheckpointOrder, 4));
+    }
+    SECTION("overlapping chained checkpoints") {
+        // The second re-made over 3..8, still chained to the first.
+        c.checkpoints[1] = pop::makeCheckpoint(std::span(c.records).subspan(2, 6), 1744700000100,
+                                               key, pop::checkpointHash(c.checkpoints[0]));
+        c.checkpoints[2] = pop::makeCheckpoint(std::span(c.records).subspan(8, 2), 1744700000200,
+                                               key, pop::checkpointHash(c.checkpoints[1]));
+        CHECK(problems(verify(c)) == std::vector{Problem::CheckpointOverlap});
+    }
+    SECTION("a chained checkpoint that names another") {
+        c.checkpoints[2] = pop::makeCheckpoint(std::span(c.records).subspan(8, 2), 1744700000200,
+                                               key, pop::checkpointHash(c.checkpoints[0]));
+        CHECK(problems(verify(c)) == std::vector{Problem::CheckpointBrokenLink});
+    }
+    SECTION("format 1 checkpoints: overlaps pass (re-made on re-send), gaps and order do not") {
+        Chain old = makeChain(10, 4, key, false);
+        CHECK(old.checkpoints[0].format == 1);
+        CHECK(verify(old).ok());
+        old.checkpoints[1] =
+            pop::makeCheckpoint(std::span(old.records).subspan(0, 8), 1744700000100, key);
+        CHECK(verify(old).ok());
+        std::swap(old.checkpoints[0], old.checkpoints[1]);
+        CHECK(problems(verify(old)) == std::vector{Problem::CheckpointOrder});
+        Chain gap = makeChain(10, 4, key, false);
+        gap.checkpoints.erase(gap.checkpoints.begin() + 1);
+        CHECK(problems(verify(gap)) == std::vector{Problem::CheckpointGap});
+    }
+    SECTION("an upgraded player: its first chained checkpoint after format 1 ones names none") {
+        Chain mixed = makeChain(10, 4, key, false);
+        mixed.checkpoints[2] =
+            pop::makeCheckpoint(std::span(mixed.records).subspan(8, 2), 1744700000200, key,
+                                std::string(pop::kGenesisHash));
+        CHECK(verify(mixed).ok());
+        // Its first chained checkpoint may overlap the format 1 ones (a lost ack before the
+        // upgrade).
+        mixed.checkpoints[2] =
+            pop::makeCheckpoint(std::span(mixed.records).subspan(4, 6), 1744700000200, key,
+                                std::string(pop::kGenesisHash));
+        CHECK(verify(mixed).ok());
+        // ... and a format 1 checkpoint after a chained one is refused.
+        c.checkpoints[2] =
+            pop::makeCheckpoint(std::span(c.records).subspan(8, 2), 1744700000200, key);
+        CHECK(problems(verify(c)) == std::vector{Problem::CheckpointBrokenLink});
     }
     SECTION("no checkpoints at all") {
         c.checkpoints.clear();
@@ -274,7 +351,7 @@ TEST_CASE("verifyChain accepts an intact chain and names each kind of tampering"
               std::vector{Problem::AnchorMismatch});
         pop::Anchor early{2, pop::recordHash(c.records[1])};
         CHECK(problems(pop::verifyChain("p-garage-01", tail, cps, key.publicKey(), early)) ==
-              std::vector{Problem::Gap});
+              std::vector{Problem::Gap, Problem::CheckpointGap});
     }
 }
 
@@ -453,7 +530,7 @@ TEST_CASE("ChainStream reports what verifyChain reports, one record at a time", 
             int edits = 1 + static_cast<int>(rng() % 3);
             for (int k = 0; k < edits && !c.records.empty(); ++k) {
                 std::size_t i = rng() % c.records.size();
-                switch (rng() % 11) {
+                switch (rng() % 13) {
                     case 0: c.records.erase(c.records.begin() + static_cast<std::ptrdiff_t>(i)); break;
                     case 1: c.records.insert(c.records.begin() + static_cast<std::ptrdiff_t>(i), c.records[i]); break;
                     case 2: c.records[i].measuredMs += 1; break;
@@ -480,10 +557,56 @@ TEST_CASE("ChainStream reports what verifyChain reports, one record at a time", 
                     case 10:
                         if (i + 1 < c.records.size()) std::swap(c.records[i], c.records[i + 1]);
                         break;
+                    case 11:
+                        if (!c.checkpoints.empty()) {
+                            auto at = c.checkpoints.begin() +
+                                      static_cast<std::ptrdiff_t>(i % c.checkpoints.size());
+                            c.checkpoints.insert(at, *at);
+                        }
+                        break;
+                    case 12:
+                        if (c.checkpoints.size() > 1) {
+                            std::size_t j = i % (c.checkpoints.size() - 1);
+                            std::swap(c.checkpoints[j], c.checkpoints[j + 1]);
+                        }
+                        break;
                 }
             }
             streamed += same(c) ? 1 : 0;
         }
         CHECK(streamed > 250);
     }
+}
+
+TEST_CASE("a head statement: signed, canonical, strict", "[pop]") {
+    auto key = std::move(crypto::PrivateKey::generate().value());
+    auto other = std::move(crypto::PrivateKey::generate().value());
+    pop::Head h;
+    h.playerId = "p-garage-01";
+    h.seq = 42;
+    h.hash = std::string(64, 'a');
+    h.createdUtcMs = 1776211200000;
+    pop::sign(h, key);
+    const std::string line = pop::canonicalBytes(h);
+    CHECK(line.rfind(R"({"created_utc_ms":1776211200000,"format":1,"hash":")", 0) == 0);
+    auto back = pop::parseHead(line);
+    REQUIRE(back.ok());
+    CHECK(*back == h);
+    CHECK(pop::verifySignature(*back, key.publicKey()).ok());
+    CHECK(pop::verifySignature(*back, other.publicKey()).code() == Errc::UnknownSigner);
+    pop::Head moved = h;
+    moved.seq = 41;
+    CHECK(pop::verifySignature(moved, key.publicKey()).code() == Errc::BadSignature);
+    pop::Head empty = h;
+    empty.seq = 0;
+    pop::sign(empty, key);
+    CHECK(pop::parseHead(pop::canonicalBytes(empty)).code() ==
+          Errc::BadManifest);  // seq 0 needs 64 zeros
+    CHECK(pop::parseHead(line.substr(0, line.size() - 1)).code() == Errc::BadJson);
+    std::string extra = line;
+    extra.insert(1, R"("a":1,)");
+    CHECK(pop::parseHead(extra).code() == Errc::BadManifest);
+    std::string typed = line;
+    typed.replace(typed.find(R"("type":"head")"), 13, R"("type":"hood")");
+    CHECK(pop::parseHead(typed).code() == Errc::BadManifest);
 }

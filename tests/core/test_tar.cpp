@@ -349,6 +349,50 @@ TEST_CASE("tar reader checks header checksums and fields", "[tar]") {
     }
 }
 
+TEST_CASE("tar reader refuses loose fields: padding, octal, names, link names, unused bytes",
+          "[tar]") {
+    RawHeader good;
+    good.name = "media/file";
+    REQUIRE(codeOf(oneEntry(good, "payload")) == Errc::Ok);
+    auto with = [&](std::size_t at, std::string bytes) {
+        RawHeader h = good;
+        h.rawBytes.emplace_back(at, std::move(bytes));
+        return oneEntry(h, "payload");
+    };
+    SECTION("non-zero padding after an entry's data, read or skipped") {
+        std::string archive = oneEntry(good, "payload");
+        archive[512 + 7 + 3] = 'x';
+        CHECK(codeOf(archive) == Errc::BadTar);
+        CHECK(codeOf(archive, 0) == Errc::BadTar);
+        CHECK(codeOf(archive, 3) == Errc::BadTar);
+    }
+    SECTION("a non-octal mtime, mode, uid, gid or device number") {
+        CHECK(codeOf(with(136, std::string("1234567890x\0", 12))) == Errc::BadTar);
+        CHECK(codeOf(with(136, std::string(12, '\0'))) == Errc::BadTar);
+        CHECK(codeOf(with(100, std::string("064x\0\0\0\0", 8))) == Errc::BadTar);
+        CHECK(codeOf(with(108, std::string("9999999\0", 8))) == Errc::BadTar);
+        CHECK(codeOf(with(116, std::string("abc\0\0\0\0\0", 8))) == Errc::BadTar);
+        CHECK(codeOf(with(329, std::string("00z0000\0", 8))) == Errc::BadTar);
+        // GNU tar writes device numbers as octal zeros: read.
+        CHECK(codeOf(with(329, std::string("0000000\0", 8))) == Errc::Ok);
+    }
+    SECTION("uname and gname: printable ASCII, then NULs") {
+        CHECK(codeOf(with(265, "root")) == Errc::Ok);
+        CHECK(codeOf(with(297, "staff")) == Errc::Ok);
+        CHECK(codeOf(with(265, "ro\x01t")) == Errc::BadTar);
+        CHECK(codeOf(with(265, "\xe7\x8e\x8b")) == Errc::BadTar);
+        CHECK(codeOf(with(297, std::string("root\0x", 6))) == Errc::BadTar);
+    }
+    SECTION("a link name on a regular file") {
+        RawHeader h = good;
+        h.linkName = "../../etc/passwd";
+        CHECK(codeOf(oneEntry(h, "payload")) == Errc::BadTar);
+    }
+    SECTION("bytes after the prefix field (ustar leaves them unused)") {
+        CHECK(codeOf(with(505, "x")) == Errc::BadTar);
+    }
+}
+
 TEST_CASE("tar reader reports truncation at every offset", "[tar]") {
     std::string archive = writeArchive({{"media/a", fillerBytes(100, 1)}, {"media/b", fillerBytes(600, 2)}, {"c", ""}});
     REQUIRE(archive.size() == 4096);

@@ -217,3 +217,51 @@ TEST_CASE("journal survives kill -9 at random moments without gaps, duplicates o
     }
     CHECK(reportedMax > kRounds);  // the children did write
 }
+
+TEST_CASE("journal checkpoints are chained, durable, and re-sent unchanged until acknowledged",
+          "[journal]") {
+    TempDir dir;
+    auto key = newKey();
+    const std::string path = dir / "state.db";
+    std::vector<pop::Checkpoint> kept;  // what a controller keeps: one checkpoint per stored batch
+    std::vector<pop::Record> stored;
+    {
+        auto j = openJournal(path);
+        for (int i = 0; i < 12; ++i) REQUIRE(j->append(samplePlay(i)).ok());
+        auto b1 = j->nextBatch(5, key, 1744700000000);
+        REQUIRE(b1.ok());
+        REQUIRE(b1->has_value());
+        CHECK((*b1)->checkpoint.format == 2);
+        CHECK((*b1)->checkpoint.prevCheckpoint == pop::kGenesisHash);
+        // More records arrive before the ack; the re-send is the same batch, the same checkpoint.
+        for (int i = 12; i < 20; ++i) REQUIRE(j->append(samplePlay(i)).ok());
+        auto again = j->nextBatch(100, key, 1744700009000);
+        REQUIRE(again.ok());
+        CHECK((*again)->checkpoint == (*b1)->checkpoint);
+        CHECK((*again)->records == (*b1)->records);
+        kept.push_back((*b1)->checkpoint);
+        stored.insert(stored.end(), (*b1)->records.begin(), (*b1)->records.end());
+        REQUIRE(j->acknowledge(5).ok());
+        auto b2 = j->nextBatch(7, key, 1744700010000);
+        REQUIRE(b2.ok());
+        CHECK((*b2)->checkpoint.firstSeq == 6);
+        CHECK((*b2)->checkpoint.prevCheckpoint == pop::checkpointHash((*b1)->checkpoint));
+        kept.push_back((*b2)->checkpoint);
+        stored.insert(stored.end(), (*b2)->records.begin(), (*b2)->records.end());
+    }
+    // Restarted before the ack: the pending checkpoint is sent again, then the chain goes on.
+    auto j = openJournal(path);
+    auto b2again = j->nextBatch(100, key, 1744700020000);
+    REQUIRE(b2again.ok());
+    CHECK((*b2again)->checkpoint == kept.back());
+    REQUIRE(j->acknowledge(kept.back().lastSeq).ok());
+    auto b3 = j->nextBatch(100, key, 1744700030000);
+    REQUIRE(b3.ok());
+    CHECK((*b3)->checkpoint.prevCheckpoint == pop::checkpointHash(kept.back()));
+    kept.push_back((*b3)->checkpoint);
+    stored.insert(stored.end(), (*b3)->records.begin(), (*b3)->records.end());
+    CHECK(stored.size() == 20);
+    auto rep = pop::verifyChain("p-test-01", stored, kept, key.publicKey());
+    for (const auto& f : rep.findings) INFO(f.str());
+    CHECK(rep.ok());
+}

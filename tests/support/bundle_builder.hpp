@@ -67,6 +67,8 @@ struct RawHeader {
     std::int64_t mtime = 0;
     std::optional<std::string> sizeField;      // raw bytes for the 12-byte size field
     std::optional<std::string> checksumField;  // raw bytes for the 8-byte checksum field
+    // Raw bytes written at these header offsets before the checksum is computed.
+    std::vector<std::pair<std::size_t, std::string>> rawBytes;
 };
 
 namespace detail {
@@ -96,6 +98,7 @@ inline std::string headerBlock(const RawHeader& h) {
     detail::putBytes(b + 157, 100, h.linkName);
     detail::putBytes(b + 257, 8, h.magic);
     detail::putBytes(b + 345, 155, h.prefix);
+    for (const auto& [at, bytes] : h.rawBytes) detail::putBytes(b + at, bytes.size(), bytes);
     if (h.checksumField) {
         detail::putBytes(b + 148, 8, *h.checksumField);
     } else {

@@ -3,10 +3,14 @@
 // verifier must report. Used by the audit tests (library and CLI).
 #pragma once
 
+#include <algorithm>
+#include <cstdio>
 #include <functional>
-#include <memory>
-#include <stdexcept>
 #include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -66,17 +70,38 @@ inline void appendPlay(ExportWorld& w, const std::string& playerId, const std::s
     ev.records.push_back(r);
 }
 
-inline void checkpointAll(ExportWorld& w, const std::string& playerId, std::int64_t atMs) {
+// chained: a format 2 checkpoint naming the one before (as players make them
+// now); else format 1 (as players made them before).
+inline void checkpointAll(ExportWorld& w, const std::string& playerId, std::int64_t atMs,
+                          bool chained = true) {
     auto& ev = w.evidence[playerId];
     std::int64_t from = ev.checkpoints.empty() ? 1 : ev.checkpoints.back().lastSeq + 1;
     std::vector<pop::Record> batch(ev.records.begin() + (from - 1), ev.records.end());
     if (batch.empty()) return;
-    ev.checkpoints.push_back(pop::makeCheckpoint(batch, atMs, *w.playerKeys.at(playerId)));
+    std::optional<std::string> prev;
+    if (chained)
+        prev = ev.checkpoints.empty() ? std::string(pop::kGenesisHash)
+                                      : pop::checkpointHash(ev.checkpoints.back());
+    ev.checkpoints.push_back(pop::makeCheckpoint(batch, atMs, *w.playerKeys.at(playerId), prev));
+}
+
+// A head statement by a player over its record seq (signed with key).
+inline pop::Head headOf(const ExportWorld& w, const std::string& playerId, std::int64_t seq,
+                        std::int64_t atMs, const crypto::PrivateKey& key) {
+    pop::Head h;
+    h.playerId = playerId;
+    h.seq = seq;
+    h.hash = pop::recordHash(w.evidence.at(playerId).records.at(static_cast<std::size_t>(seq - 1)));
+    h.createdUtcMs = atMs;
+    pop::sign(h, key);
+    return h;
 }
 
 // Two players (a garage entrance and a mall), plays on 04-14 (local), 04-15 and
 // 04-16, with checkpoints every 5 records. The counted period is 04-15 local day.
-inline ExportWorld makeExportWorld() {
+// legacy: an export as made before chained checkpoints and rosters (export
+// format 2, format 1 checkpoints).
+inline ExportWorld makeExportWorld(bool legacy = false) {
     ExportWorld w;
     struct P {
         const char* id;
@@ -107,16 +132,17 @@ inline ExportWorld makeExportWorld() {
             std::int64_t sched = clip ? 15000 : 10000;
             std::int64_t measured = (i == 6) ? 4000 : sched + (i % 2 ? 120 : -80);  // one interrupted play
             appendPlay(w, p.id, clip ? kClipSha : kPosterSha, t, sched, measured);
-            if (i % 5 == 4) checkpointAll(w, p.id, t + sched);
+            if (i % 5 == 4) checkpointAll(w, p.id, t + sched, !legacy);
             t += sched + 3600000;  // an hour apart: spans 04-14 .. 04-15 local
         }
-        checkpointAll(w, p.id, t);
+        checkpointAll(w, p.id, t, !legacy);
     }
     w.media = {{kPosterSha, "反诈防骗海报", "image"}, {kClipSha, "禁毒短片", "video"}};
     w.manifest.exportId = "exp-test-1";
     w.manifest.createdAtMs = kExportDay + 3 * 86400000LL;
     w.manifest.fromMs = kExportDay - 8 * 3600000LL;  // 04-15 00:00 local
     w.manifest.toMs = w.manifest.fromMs + 86400000;
+    if (legacy) w.manifest.format = 2;
     return w;
 }
 
@@ -125,6 +151,7 @@ struct BrokenExport {
     std::string bytes;
     std::string expected;        // a failure code verify() reports, or an Errc name readExport returns
     bool pinPlayerKeys = false;  // verify with the genuine player keys pinned
+    std::vector<pop::Head> heads = {};  // verify with these heads (collected on site)
 };
 
 // Re-signs one checkpoint with a key (as a forger would).
@@ -134,6 +161,90 @@ inline void resign(pop::Checkpoint& c, const crypto::PrivateKey& key) { pop::sig
 inline void rechain(std::vector<pop::Record>& recs, std::size_t from) {
     for (std::size_t i = std::max<std::size_t>(from, 1); i < recs.size(); ++i)
         recs[i].prevHash = pop::recordHash(recs[i - 1]);
+}
+
+// Rewrites an export's entries (all but export.json and export.sig, in archive
+// order) with edit, then lists them again in export.json and re-signs it with
+// the controller key: a controller that packs what it likes.
+inline std::string rewriteExport(
+    const ExportWorld& w, const std::string& bytes,
+    const std::function<void(std::vector<std::pair<std::string, std::string>>&)>& edit) {
+    tar::MemorySource src(bytes);
+    auto e = audit::readExport(src);
+    if (!e) throw std::runtime_error(e.error().str());
+    tar::MemorySource again(bytes);
+    tar::Reader reader(again);
+    std::vector<std::pair<std::string, std::string>> entries;
+    while (true) {
+        auto h = reader.next();
+        if (!h) throw std::runtime_error(h.error().str());
+        if (!*h) break;
+        auto data = tar::readEntry(reader, **h, 1u << 30);
+        if (!data) throw std::runtime_error(data.error().str());
+        if ((*h)->name != audit::kExportName && (*h)->name != audit::kExportSigName)
+            entries.emplace_back((*h)->name, std::move(*data));
+    }
+    edit(entries);
+    audit::ExportManifest m = e->manifest;
+    m.files.clear();
+    for (const auto& [name, data] : entries)
+        m.files.push_back({name, crypto::sha256Hex(data), data.size()});
+    const std::string mb = audit::manifestBytes(m);
+    tar::StringSink sink;
+    tar::Writer tw(sink);
+    auto ok = [](const Status& st) {
+        if (!st) throw std::runtime_error(st.error().str());
+    };
+    ok(tw.add(audit::kExportName, mb));
+    ok(tw.add(audit::kExportSigName, w.controllerKey->sign(mb)));
+    for (const auto& [name, data] : entries) ok(tw.add(name, data));
+    ok(tw.finish());
+    return sink.data;
+}
+
+// Drops the named entries (and their lines in export.json, re-signed).
+inline std::string withoutEntries(const ExportWorld& w, const std::vector<std::string>& names) {
+    return rewriteExport(
+        w, w.write(), [&](std::vector<std::pair<std::string, std::string>>& entries) {
+            std::erase_if(entries, [&](const auto& e) {
+                return std::find(names.begin(), names.end(), e.first) != names.end();
+            });
+        });
+}
+
+// Adds a third screen "phantom-03" to keys.json, with its own key (which the
+// auditor never read off any screen) and a valid signed chain of completed
+// plays at the mall's location: counts that no physical screen made.
+inline void addPhantomScreen(ExportWorld& w, const ExportWorld::Key& key) {
+    audit::PlayerEntry e = w.players.back();
+    e.playerId = "phantom-03";
+    auto pub = key->publicKey();
+    e.publicKeyB64 = crypto::base64Encode(pub.raw());
+    e.keyId = pub.id();
+    w.players.push_back(e);
+    std::int64_t t = kExportDay - 8 * 3600000LL + 3600000;
+    for (int i = 0; i < 3; ++i) {
+        pop::Record r;
+        auto& ev = w.evidence[e.playerId];
+        r.playerId = e.playerId;
+        r.seq = static_cast<std::int64_t>(ev.records.size()) + 1;
+        r.prevHash = ev.records.empty() ? std::string(pop::kGenesisHash)
+                                        : pop::recordHash(ev.records.back());
+        r.bundleVersion = 3;
+        r.mediaSha256 = kPosterSha;
+        r.playlistId = "pl-1";
+        r.scheduleId = "sch-1";
+        r.source = "entry";
+        r.campaignId = "cmp-2026-nsed";
+        r.startUtcMs = t;
+        r.endUtcMs = t + 10000;
+        r.scheduledMs = r.measuredMs = 10000;
+        r.outcome = pop::Outcome::Completed;
+        ev.records.push_back(r);
+        t += 60000;
+    }
+    w.evidence[e.playerId].checkpoints.push_back(
+        pop::makeCheckpoint(w.evidence[e.playerId].records, t, *key));
 }
 
 inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
@@ -212,6 +323,93 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
             [&](ExportWorld& w) { w.players[0].enrolledAtMs = kExportDay + 5 * 86400000LL; });
     variant("an unknown time zone", "unknown_zone", [&](ExportWorld& w) { w.players[1].timeZone = "Mars/Olympus_Mons"; });
 
+    // Checkpoints: ordered, contiguous, each naming the one before.
+    variant("a checkpoint in the middle removed", "checkpoint_gap", [&](ExportWorld& w) {
+        w.evidence[g].checkpoints.erase(w.evidence[g].checkpoints.begin() + 1);
+    });
+    variant("the same checkpoint twice", "checkpoint_duplicate", [&](ExportWorld& w) {
+        auto& c = w.evidence[g].checkpoints;
+        c.insert(c.begin() + 1, c[1]);
+    });
+    variant("checkpoints in reverse order", "checkpoint_order", [&](ExportWorld& w) {
+        std::reverse(w.evidence[g].checkpoints.begin(), w.evidence[g].checkpoints.end());
+    });
+    variant("overlapping checkpoints", "checkpoint_overlap", [&](ExportWorld& w) {
+        // The player's key re-making the second checkpoint over 3..10 (chained):
+        // ranges that overlap are refused even when every signature holds.
+        auto& ev = w.evidence[g];
+        const auto& key = *w.playerKeys.at(g);
+        ev.checkpoints[1] =
+            pop::makeCheckpoint(std::span(ev.records).subspan(2, 8), ev.checkpoints[1].createdUtcMs,
+                                key, pop::checkpointHash(ev.checkpoints[0]));
+        ev.checkpoints[2] = pop::makeCheckpoint(std::span(ev.records).subspan(10, 4),
+                                                ev.checkpoints[2].createdUtcMs, key,
+                                                pop::checkpointHash(ev.checkpoints[1]));
+    });
+    {
+        // The tail dropped with the checkpoint naming it: the chain that is left
+        // is consistent, so only the screen's own head statement shows it.
+        ExportWorld w = good;
+        auto& ev = w.evidence[g];
+        const pop::Head head =
+            headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.playerKeys.at(g));
+        ev.records.resize(10);
+        ev.checkpoints.pop_back();
+        out.push_back({"the tail dropped with its checkpoint, the screen's head given",
+                       w.write(),
+                       "head_not_reached",
+                       false,
+                       {head}});
+        ExportWorld other = good;
+        other.evidence[g].records[13].measuredMs += 1;
+        out.push_back(
+            {"a head whose record differs in the export",
+             good.write(),
+             "head_mismatch",
+             false,
+             {headOf(other, g, 14, kExportDay + 2 * 86400000LL, *good.playerKeys.at(g))}});
+        out.push_back({"a head not signed by the screen",
+                       good.write(),
+                       "head_signature",
+                       false,
+                       {headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.attackerKey)}});
+        out.push_back(
+            {"a head taken after the export was made, not reached",
+             w.write(),
+             "head_after_export",
+             false,
+             {headOf(good, g, 14, good.manifest.createdAtMs + 1000, *good.playerKeys.at(g))}});
+        pop::Head ghost = headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.attackerKey);
+        ghost.playerId = "ghost-9";
+        out.push_back({"a head of a player the export does not list",
+                       good.write(),
+                       "head_unknown_player",
+                       false,
+                       {ghost}});
+    }
+
+    // The roster: with the screens' keys pinned, the export holds exactly them.
+    variant(
+        "a phantom screen with its own key and chain, every real screen pinned", "unpinned_player",
+        [&](ExportWorld& w) { addPhantomScreen(w, w.attackerKey); }, true);
+    variant(
+        "a pinned screen left out of the export", "pinned_player_missing",
+        [&](ExportWorld& w) {
+            w.players.pop_back();
+            w.evidence.erase("mall-02");
+        },
+        true);
+    out.push_back(
+        {"a listed screen without its files",
+         withoutEntries(good, {audit::recordsPath("mall-02"), audit::checkpointsPath("mall-02")}),
+         "missing_evidence"});
+    out.push_back(
+        {"a listed screen without its files, keys pinned",
+         withoutEntries(good, {audit::recordsPath("mall-02"), audit::checkpointsPath("mall-02")}),
+         "missing_evidence", true});
+    out.push_back({"a listed screen with records but no checkpoints file",
+                   withoutEntries(good, {audit::checkpointsPath("mall-02")}), "missing_evidence"});
+
     // Edits below the signed layer: the tar itself.
     std::string base = good.write();
     auto replaceOnce = [](std::string s, const std::string& from, const std::string& to) {
@@ -233,6 +431,33 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
         ExportWorld w = good;
         w.controllerKey = w.attackerKey;
         out.push_back({"export signed by another controller key", w.write(), "export_signer"});
+    }
+    {
+        // Loose tar fields (docs/bundle-format.md): each header patched and its
+        // checksum made right again, so only the strict field rules catch them.
+        auto patchHeader = [&](std::size_t at, const std::string& bytes) {
+            std::string s = base;
+            std::copy(bytes.begin(), bytes.end(), s.begin() + static_cast<std::ptrdiff_t>(at));
+            std::fill(s.begin() + 148, s.begin() + 156, ' ');
+            unsigned sum = 0;
+            for (std::size_t i = 0; i < 512; ++i) sum += static_cast<unsigned char>(s[i]);
+            char field[8];
+            std::snprintf(field, sizeof field, "%06o", sum);
+            std::copy(field, field + 7, s.begin() + 148);
+            s[155] = ' ';
+            return s;
+        };
+        out.push_back({"tar: a non-octal mtime", patchHeader(136, std::string("1234567890x\0", 12)),
+                       "BadTar"});
+        out.push_back(
+            {"tar: uname with non-ASCII bytes", patchHeader(265, "\xe7\x8e\x8b"), "BadTar"});
+        out.push_back(
+            {"tar: a link name on a regular file", patchHeader(157, "keys.json"), "BadTar"});
+        std::string padded = base;
+        const std::size_t size =
+            std::stoul(base.substr(124, 11), nullptr, 8);  // export.json's size
+        padded[512 + size + (size % 512 ? 1 : 0)] = 'x';
+        out.push_back({"tar: non-zero padding after export.json", padded, "BadTar"});
     }
     out.push_back({"truncated file", base.substr(0, base.size() / 2 + 100), "Truncated"});
     out.push_back({"truncated inside the first header", base.substr(0, 300), "Truncated"});

@@ -6,9 +6,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -22,8 +23,10 @@
 namespace microscape::audit {
 
 // Format 2 adds the controller's hash-chained audit log (audit.jsonl) and its
-// head in export.json; format 1 exports (without it) are still read.
-constexpr int kFormatVersion = 2;
+// head in export.json; format 3 writes both files of every player keys.json
+// lists (empty for a player with nothing to prove yet), so that a listed
+// player without its files is a failure. Formats 1 and 2 are still read.
+constexpr int kFormatVersion = 3;
 inline constexpr std::string_view kExportName = "export.json";
 inline constexpr std::string_view kAuditLogName = "audit.jsonl";
 inline constexpr std::string_view kExportSigName = "export.sig";
@@ -153,6 +156,8 @@ struct Export {
     std::map<std::string, PlayerEvidence> evidence;  // by player id
     std::vector<AuditRow> auditRows;                 // audit.jsonl, in file order
     bool hasAuditLog = false;                        // audit.jsonl is in the archive
+    // Players with one of their two files only (records.jsonl or checkpoints.jsonl).
+    std::set<std::string> incompleteEvidence;
     // Problems found while reading that do not stop the reading (a malformed
     // record line, a file whose hash differs from export.json): reported by
     // verify() alongside the chain findings.
@@ -170,8 +175,10 @@ std::string manifestBytes(const ExportManifest& manifest);
 std::string keysBytes(const std::vector<PlayerEntry>& players);
 std::string mediaBytes(const std::vector<MediaName>& media);
 
-// Writes a complete export (signing export.json with the controller key).
-// Records and checkpoints must be in seq order. Errors: Io, BadManifest.
+// Writes a complete export (signing export.json with the controller key) in
+// manifest.format (2 or 3; 2 writes files only for the players evidence holds,
+// as earlier controllers did). Records and checkpoints must be in seq order.
+// Errors: Io, BadManifest, UnsupportedFormat.
 // auditRows: the controller's audit log in seq order (its head goes into export.json).
 Status writeExport(tar::ByteSink& sink, ExportManifest manifest,
                    const std::vector<PlayerEntry>& players, const std::vector<MediaName>& media,
@@ -207,8 +214,21 @@ struct Failure {
 struct VerifyOptions {
     std::optional<crypto::PublicKey> controllerKey;  // verify export.sig when given
     // Keys obtained independently of the controller (e.g. read off the screens):
-    // when a player is listed here, its exported key must match.
+    // when a player is listed here, its exported key must match. A non-empty map
+    // is a roster: every player in the export must be pinned (unpinned_player)
+    // and every pinned player must be in keys.json (pinned_player_missing) with
+    // both of its files (missing_evidence).
     std::map<std::string, std::string> pinnedPlayerKeyIds;
+    // Pinned keys without the roster rule: players the auditor did not pin are
+    // verified under the exported key (as when nothing is pinned) and named
+    // in AuditResult::unpinnedPlayers.
+    bool allowUnpinned = false;
+    // Heads the screens stated on site (microscape-pack audit --head): each
+    // player's chain in the export must hold the head's record (head_not_reached,
+    // head_mismatch); the head is signed by the player's key (head_signature)
+    // and is of a listed player (head_unknown_player). A head the export does
+    // not reach that was taken after the export was made is head_after_export.
+    std::vector<pop::Head> heads;
     std::map<std::string, tz::Zone> zones;  // by zone name; a missing zone is a failure
     // An audit log head from an earlier export, kept by the auditor: the log must
     // still hold that row with that hash (else audit_pin: it was rewritten).
@@ -222,6 +242,10 @@ struct AuditResult {
     std::size_t records = 0;
     std::size_t checkpoints = 0;
     bool signatureChecked = false;
+    // keys.json's players whose key the auditor pinned (and it matched or not),
+    // and those verified under the exported key alone; in keys.json order.
+    std::vector<std::string> pinnedPlayers;
+    std::vector<std::string> unpinnedPlayers;
     bool auditChecked = false;  // the export holds an audit log (format 2)
     std::int64_t auditRows = 0;
     bool ok() const { return failures.empty(); }

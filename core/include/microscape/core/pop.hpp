@@ -87,9 +87,18 @@ std::string recordHash(const Record& r);
 Result<Record> parseRecord(std::string_view bytes);
 Result<Record> recordFromJson(const json::Value& v);
 
+// Checkpoint format 2 chains checkpoints: each names the hash of the one before
+// (prev_checkpoint). Format 1 checkpoints (without it) are still read.
+constexpr int kCheckpointFormat = 2;
+
 // A player's signed statement: "my chain up to lastSeq ends in lastHash".
 // count = lastSeq - firstSeq + 1 records since the previous checkpoint (a batch).
 struct Checkpoint {
+    int format = kCheckpointFormat;
+    // Format 2: checkpointHash of the checkpoint this player made before this
+    // one; kGenesisHash for its first (or its first after an upgrade from
+    // format 1). Empty in format 1.
+    std::string prevCheckpoint;
     std::string playerId;
     std::int64_t firstSeq = 0;
     std::int64_t lastSeq = 0;
@@ -113,10 +122,37 @@ std::string canonicalBytes(const Checkpoint& c);
 Result<Checkpoint> parseCheckpoint(std::string_view bytes);
 Result<Checkpoint> checkpointFromJson(const json::Value& v);
 
-// Builds a checkpoint over records (ascending, contiguous) and signs it.
-// Precondition: !records.empty().
+// Lowercase hex SHA-256 of canonicalBytes(c) (signature included): what the
+// next checkpoint's prev_checkpoint names.
+std::string checkpointHash(const Checkpoint& c);
+
+// Builds a checkpoint over records (ascending, contiguous) and signs it: format
+// 2 naming prevCheckpoint when given, else a format 1 checkpoint (as players
+// made before checkpoints were chained). Precondition: !records.empty().
 Checkpoint makeCheckpoint(std::span<const Record> records, std::int64_t createdUtcMs,
-                          const crypto::PrivateKey& key);
+                          const crypto::PrivateKey& key,
+                          const std::optional<std::string>& prevCheckpoint = std::nullopt);
+
+// A screen's own statement of its journal's head, collected on site
+// (`microscape-player head`) independently of the controller: "my chain ends
+// at seq with hash" at createdUtcMs, signed by the player's identity key. An
+// export that does not reach it has lost records from its end.
+struct Head {
+    std::string playerId;
+    std::int64_t seq = 0;  // 0: nothing journalled yet (hash is kGenesisHash)
+    std::string hash;      // hash of record seq
+    std::int64_t createdUtcMs = 0;
+    std::string keyId;
+    std::string signature;  // 64 raw bytes (base64 in JSON)
+    bool operator==(const Head&) const = default;
+};
+std::string signedBytes(const Head& h);
+void sign(Head& h, const crypto::PrivateKey& key);
+// Errors: UnknownSigner (keyId is not the key's id), BadSignature.
+Status verifySignature(const Head& h, const crypto::PublicKey& key);
+std::string canonicalBytes(const Head& h);
+// Errors: TooLarge, BadJson, NotCanonical, UnsupportedFormat, BadManifest.
+Result<Head> parseHead(std::string_view bytes);
 
 // A batch as uploaded (the PROOFS payload) and as exported: one canonical record
 // per line in seq order, then the checkpoint over them on the last line; every
@@ -152,6 +188,11 @@ enum class Problem {
     CheckpointMismatch,   // the record at lastSeq does not hash to lastHash (altered)
     CheckpointMissing,    // the checkpoint names a seq that is not among the records (removed)
     Unsigned,             // records after the last checkpoint
+    CheckpointOrder,      // a checkpoint ends before the one before it (reordered)
+    CheckpointDuplicate,  // two checkpoints end at the same seq
+    CheckpointGap,        // records under no checkpoint of their own batch (one removed)
+    CheckpointOverlap,    // a chained checkpoint starts inside the one before it
+    CheckpointBrokenLink,  // prev_checkpoint is not the hash of the checkpoint before
 };
 std::string_view problemName(Problem p);  // "broken_link", ... (stable; printed by tools)
 
@@ -190,6 +231,29 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records,
                    std::span<const Checkpoint> checkpoints, const crypto::PublicKey& playerKey,
                    const std::optional<Anchor>& anchor = std::nullopt);
 
+// The order of one player's checkpoints, fed the signed, well-formed ones in
+// input order: each ends after the one before (CheckpointOrder,
+// CheckpointDuplicate) and starts no later than just after it (CheckpointGap;
+// the first starts at seq 1, or just after the anchor); a format 2 checkpoint
+// starts exactly there (CheckpointOverlap) and names the one before
+// (CheckpointBrokenLink). Format 1 checkpoints may overlap (players re-made a
+// re-sent batch's checkpoint over more records), and so may the first format 2
+// checkpoint after them. One thread at a time.
+class CheckpointOrderCheck {
+  public:
+    explicit CheckpointOrderCheck(std::int64_t anchorSeq = 0, bool anchored = false)
+        : anchorSeq_(anchorSeq), anchored_(anchored) {}
+    void add(const Checkpoint& c, std::size_t index, std::vector<Finding>& out);
+
+  private:
+    std::int64_t anchorSeq_;
+    bool anchored_;
+    bool any_ = false;
+    std::int64_t lastSeq_ = 0;
+    int lastFormat_ = 0;
+    std::string lastHash_;
+};
+
 // verifyChain one record at a time, for a chain from seq 1 read from a stream
 // (an evidence export): it holds 48 bytes per record (seq, position, hash), not
 // the records. Fed records in ascending seq order (duplicates and conflicts
@@ -207,8 +271,10 @@ public:
     void addCheckpoint(const Checkpoint& c);
     // The report verifyChain would give. Call once, last.
     Report finish();
+    // The hash of the first record fed with this seq (nullopt: none). Valid after finish().
+    std::optional<std::string> hashAt(std::int64_t seq) const;
 
-private:
+  private:
     struct Entry {
         std::int64_t seq;
         std::size_t index;
@@ -222,6 +288,7 @@ private:
     std::vector<Finding> pass1_;     // per record, as verifyChain's first pass
     std::vector<Finding> pass2_;     // contiguity and links
     std::vector<Finding> checks_;    // checkpoints
+    CheckpointOrderCheck order_;
     std::size_t recordIndex_ = 0;
     std::size_t checkpointIndex_ = 0;
     std::int64_t maxSeen_ = 0;

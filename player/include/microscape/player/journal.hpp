@@ -59,7 +59,11 @@ public:
     Result<pop::Record> append(pop::Record record);
 
     // The oldest unacknowledged records (at most maxRecords) with a checkpoint
-    // over them signed by key; nullopt when everything is acknowledged.
+    // over them signed by key; nullopt when everything is acknowledged. The
+    // checkpoint (format 2) names the one made before it and is stored before it
+    // is returned; until the controller acknowledges it, the same batch with the
+    // same checkpoint is returned again (at-least-once delivery), so the
+    // checkpoints the controller keeps are contiguous and chained.
     // Errors: Internal.
     Result<std::optional<pop::Batch>> nextBatch(std::size_t maxRecords, const crypto::PrivateKey& key,
                                                 std::int64_t nowUtcMs);
@@ -82,6 +86,7 @@ private:
     Status init();
     Status exec(const char* sql);
     Status pruneLocked();
+    Result<std::vector<pop::Record>> recordsLocked(std::int64_t fromSeq, std::int64_t toSeq);
     JournalStatus statusLocked() const;
 
     const JournalConfig config_;
@@ -92,6 +97,10 @@ private:
     std::int64_t ackedSeq_ = 0;
     std::int64_t oldestSeq_ = 0;
     std::uint64_t storedBytes_ = 0;
+    std::string lastCheckpointHash_ =
+        std::string(pop::kGenesisHash);  // of the last checkpoint made
+    std::optional<pop::Checkpoint>
+        pending_;  // the last checkpoint made (resent until acknowledged)
 };
 
 // Notices the wall clock moving against the monotonic clock (NTP steps, an RTC
