@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A second verifier of proof-of-play evidence exports, written from
+"""A second verifier of proof-of-play evidence exports, following
 docs/audit-export.md, docs/proof-of-play.md, docs/canonical-json.md and
 docs/bundle-format.md (Python standard library plus python3-cryptography).
 
