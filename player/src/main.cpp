@@ -566,7 +566,7 @@ int cmdHead(const Args& a) {
     h.playerId = c->playerId;
     h.seq = st.lastSeq;
     h.hash = st.lastSeq ? st.lastHash : std::string(pop::kGenesisHash);
-    h.createdUtcMs = nowMs();
+    h.createdUtcMs = systemClock().wallMs();
     pop::sign(h, *identity);
     std::cout << pop::canonicalBytes(h) << "\n";
     return 0;
