@@ -300,7 +300,6 @@ TEST_CASE(
     fs::create_directories(cfg.dataDir);
     fs::create_directories(cfg.importDir);
     AgentOptions opts;
-    opts.clock = [] { return nowMs(); };
     opts.heartbeatMs = 100;
     opts.importScanMs = 20;
     auto& log = Poco::Logger::get("test.import");
