@@ -17,6 +17,7 @@
 #include <fstream>
 #include <thread>
 
+#include "microscape/core/clock.hpp"
 #include "microscape/player/agent.hpp"
 #include "microscape/player/cache.hpp"
 #include "microscape/player/journal.hpp"
@@ -299,7 +300,15 @@ TEST_CASE(
     cfg.importDir = (t.path / "usb").string();
     fs::create_directories(cfg.dataDir);
     fs::create_directories(cfg.importDir);
+    // The bundles are valid at the builder's instant (nowMs(), before expiresMs()):
+    // the agent's wall clock starts there and runs on; its steady clock is the real one.
+    struct BuilderTimeClock final : microscape::Clock {
+        std::int64_t startSteadyUs = microscape::systemClock().steadyUs();
+        std::int64_t wallMs() const override { return nowMs() + (steadyUs() - startSteadyUs) / 1000; }
+        std::int64_t steadyUs() const override { return microscape::systemClock().steadyUs(); }
+    } clock;
     AgentOptions opts;
+    opts.clock = &clock;
     opts.heartbeatMs = 100;
     opts.importScanMs = 20;
     auto& log = Poco::Logger::get("test.import");
@@ -313,8 +322,10 @@ TEST_CASE(
     SyncAgent agent(cfg, opts, log);
     std::uint64_t written = 0;
     REQUIRE(agent.start().ok());
-    REQUIRE(waitFor(
-        [&] { return agent.activeBundle() && agent.activeBundle()->manifest.version == 5; }));
+    const bool activated = waitFor(
+        [&] { return agent.activeBundle() && agent.activeBundle()->manifest.version == 5; });
+    INFO("agent: " << agent.status().syncState << " / " << agent.status().lastError);
+    REQUIRE(activated);
     written = writtenDuring([&] {
         fs::rename(t.path / "bad.tar.part", t.path / "usb" / "bad.tar");
         REQUIRE(waitFor([&] { return fs::exists(t.path / "usb" / "failed" / "bad.tar"); }));
