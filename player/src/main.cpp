@@ -17,8 +17,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "microscape/core/exit_codes.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/schedule.hpp"
 #include "microscape/core/time.hpp"
@@ -42,45 +44,76 @@ using namespace microscape::player;
 
 namespace {
 
-const char* kUsage =
+const char* kMainHelp =
+    "microscape-player: the screen of a Microscape signage network\n"
+    "\n"
     "usage:\n"
     "  microscape-player enroll --controller-http URL --token TOKEN --pin sha256:HEX --data-dir "
-    "DIR\n"
-    "                           [--no-pin (instead of --pin: trust whoever answers)]\n"
-    "                           [--name NAME] [--width W --height H] [--hub-endpoint "
-    "tcp://HOST:PORT]\n"
+    "DIR [...]\n"
     "  microscape-player run    [--config FILE.properties] [--data-dir DIR] [--display | "
-    "--headless]\n"
-    "                           [--width W --height H] [--import-dir DIR] [--preview FILE.png]\n"
-    "                           [--log-level LEVEL] [--no-playback]\n"
+    "--headless] [...]\n"
     "  microscape-player import (--data-dir DIR | --config FILE) BUNDLE.tar\n"
     "  microscape-player status (--data-dir DIR | --config FILE)\n"
-    "  microscape-player --help | --version\n"
+    "  microscape-player --help | -h | --version\n"
     "\n"
-    "enroll registers this screen with a one-time token and writes DIR/player.json;\n"
-    "--pin is the SHA-256 of the controller's content-signing key (copy the whole\n"
-    "command from the console); a different key or an answer without a CURVE server\n"
-    "key is refused and nothing is written;\n"
-    "--width/--height (16..7680) are the screen's resolution (1920 x 540 for an LED\n"
-    "strip, 1080 x 1920 for a portrait panel), kept in player.json for run.\n"
+    "Commands:\n"
+    "  enroll    register this screen with a one-time token from the console\n"
+    "  run       play the active bundle, journal and upload proof of play\n"
+    "  import    verify a bundle file (USB stick) and activate it\n"
+    "  status    print the data directory's state as JSON\n"
     "\n"
-    "run plays the active bundle, journals every play in DIR/state.db, uploads the\n"
-    "records to the controller and rewrites a preview image (default DIR/preview.png).\n"
-    "  --display   also shows the frames in a fullscreen window on $DISPLAY (X11 or\n"
-    "              XWayland); exits with status 1 if the X server goes away\n"
-    "  --headless  frames in memory only (the default): tests, demos, CI\n"
-    "  size        --width/--height (both or neither), else the enrolled size, else\n"
-    "              the X screen's size (display) or 1280 x 720 (headless)\n"
-    "  --config    a .properties file with player.dataDir, player.output\n"
-    "              (display|headless), player.width, player.height, player.importDir,\n"
-    "              player.preview, player.logLevel; flags given on the command line win\n"
-    "  --no-playback runs the sync agent only.\n"
-    "\n"
-    "import verifies a bundle file (USB stick) and activates it; status prints the\n"
-    "data directory's state as JSON. import and status take --config to find DIR.\n"
-    "\n"
-    "Exit codes: 0 done or stopped by SIGTERM/SIGINT, 1 failure (lost X server\n"
-    "included), 2 bad command line or configuration. See docs/player.md.\n";
+    "Run 'microscape-player COMMAND --help' for the options of a command.\n"
+    "See docs/player.md.\n";
+
+const std::map<std::string, std::string> kCommandHelp = {
+    {"enroll",
+     "usage: microscape-player enroll --controller-http URL --token TOKEN --pin sha256:HEX "
+     "--data-dir DIR\n"
+     "                                [--no-pin (instead of --pin: trust whoever answers)]\n"
+     "                                [--name NAME] [--width W --height H] [--hub-endpoint "
+     "tcp://HOST:PORT]\n"
+     "\n"
+     "Registers this screen with a one-time token and writes DIR/player.json.\n"
+     "--pin is the SHA-256 of the controller's content-signing key (copy the whole\n"
+     "command from the console); a different key or an answer without a CURVE server\n"
+     "key is refused and nothing is written.\n"
+     "--width/--height (16..7680) are the screen's resolution (1920 x 540 for an LED\n"
+     "strip, 1080 x 1920 for a portrait panel), kept in player.json for run.\n"},
+    {"run",
+     "usage: microscape-player run [--config FILE.properties] [--data-dir DIR] [--display | "
+     "--headless]\n"
+     "                             [--width W --height H] [--import-dir DIR] [--preview FILE.png]\n"
+     "                             [--log-level LEVEL] [--no-playback]\n"
+     "\n"
+     "Plays the active bundle, journals every play in DIR/state.db, uploads the\n"
+     "records to the controller and rewrites a preview image (default DIR/preview.png).\n"
+     "  --display     also shows the frames in a fullscreen window on $DISPLAY (X11 or\n"
+     "                XWayland); exits with status 1 if the X server goes away\n"
+     "  --headless    frames in memory only (the default): tests, demos, CI\n"
+     "  size          --width/--height (both or neither), else the enrolled size, else\n"
+     "                the X screen's size (display) or 1280 x 720 (headless)\n"
+     "  --config      a .properties file with player.dataDir, player.output\n"
+     "                (display|headless), player.width, player.height, player.importDir,\n"
+     "                player.preview, player.logLevel; flags given on the command line win\n"
+     "  --no-playback runs the sync agent only.\n"},
+    {"import",
+     "usage: microscape-player import (--data-dir DIR | --config FILE) BUNDLE.tar\n"
+     "\n"
+     "Verifies a bundle file (USB stick) against the pinned content key and\n"
+     "activates it; --config finds DIR in player.dataDir.\n"},
+    {"status",
+     "usage: microscape-player status (--data-dir DIR | --config FILE)\n"
+     "\n"
+     "Prints the data directory's state as JSON (enrolment, screen size, the active\n"
+     "and staged bundle versions); --config finds DIR in player.dataDir.\n"},
+};
+
+// The usage of COMMAND (or of the program) and the exit status table.
+std::string helpOf(const std::string& command) {
+    auto it = kCommandHelp.find(command);
+    return std::string(it == kCommandHelp.end() ? kMainHelp : it->second) + "\n" +
+           exitcode::kHelpText;
+}
 
 constexpr const char* kSoftware = "microscape-player " MICROSCAPE_VERSION;
 
@@ -94,10 +127,22 @@ int fail(const std::string& msg, int code = 1) {
     return code;
 }
 
-int exitCodeOf(const Error& e) { return e.code == Errc::Usage ? 2 : 1; }
+// A bad command line: the message and where the help is.
+int usage(const std::string& command, const std::string& msg) {
+    return fail(
+        msg + " (see 'microscape-player " + (command.empty() ? "" : command + " ") + "--help')",
+        exitcode::kUsage);
+}
+
+// player.json (the data directory's enrolment) missing or invalid: the screen
+// is not enrolled, a configuration error that no restart fixes.
+int configFail(const Error& e) {
+    return fail(e.str(), exitcode::kConfig);
+}
 
 struct Args {
     std::string command;
+    std::string helpFor;  // the command whose --help was asked for
     std::map<std::string, std::string> opts;
     std::vector<std::string> positional;
 };
@@ -110,12 +155,15 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
     a.command = argv[1];
     for (int i = 2; i < argc; ++i) {
         std::string s = argv[i];
-        if (s == "--help" || s == "-h") {  // `microscape-player run --help` shows the usage
+        if (s == "--help" || s == "-h") {  // `microscape-player run --help` shows run's usage
+            a.helpFor = a.command;
             a.command = "--help";
             return true;
         }
-        if (s == "--no-playback" || s == "--display" || s == "--headless" ||
-            s == "--no-pin") {  // flags without a value
+        if (s == "--version") {
+            a.opts["version"] = "1";
+        } else if (s == "--no-playback" || s == "--display" || s == "--headless" ||
+                   s == "--no-pin") {  // flags without a value
             a.opts[s.substr(2)] = "1";
         } else if (s.rfind("--", 0) == 0) {
             if (i + 1 >= argc) {
@@ -123,6 +171,9 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
                 return false;
             }
             a.opts[s.substr(2)] = argv[++i];
+        } else if (s.size() > 1 && s[0] == '-') {
+            err = "unknown option " + s;
+            return false;
         } else {
             a.positional.push_back(s);
         }
@@ -131,7 +182,8 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
 }
 
 void setupLogging(const std::string& level) {
-    Poco::AutoPtr<Poco::PatternFormatter> fmt(new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
+    Poco::AutoPtr<Poco::PatternFormatter> fmt(
+        new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
     Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
     Poco::AutoPtr<Poco::FormattingChannel> ch(new Poco::FormattingChannel(fmt, console));
     Poco::Logger::root().setChannel(ch);
@@ -141,7 +193,7 @@ void setupLogging(const std::string& level) {
 int cmdEnroll(const Args& a) {
     EnrollRequest r;
     for (const char* k : {"controller-http", "token", "data-dir"})
-        if (!a.opts.count(k)) return fail(std::string("enroll needs --") + k + "\n" + kUsage, 2);
+        if (!a.opts.count(k)) return usage("enroll", std::string("enroll needs --") + k);
     r.controllerHttp = a.opts.at("controller-http");
     r.token = a.opts.at("token");
     r.dataDir = a.opts.at("data-dir");
@@ -150,13 +202,12 @@ int cmdEnroll(const Args& a) {
     if (a.opts.count("pin")) r.pin = a.opts.at("pin");
     r.noPin = a.opts.count("no-pin") > 0;
     if (r.pin.empty() && !r.noPin)
-        return fail(
+        return usage(
+            "enroll",
             "enroll needs --pin sha256:HEX (copy the whole command from the console), or --no-pin "
-            "to trust "
-            "whoever answers\n" +
-                std::string(kUsage),
-            2);
-    if (!r.pin.empty() && r.noPin) return fail("enroll: give --pin or --no-pin, not both", 2);
+            "to trust whoever answers");
+    if (!r.pin.empty() && r.noPin)
+        return usage("enroll", "enroll: give --pin or --no-pin, not both");
     if (r.noPin)
         std::cerr << "warning: enrolling with --no-pin: the controller's identity is not checked; "
                      "anyone on the path "
@@ -164,12 +215,13 @@ int cmdEnroll(const Args& a) {
     for (auto [flag, out] : {std::pair{"width", &r.width}, std::pair{"height", &r.height}}) {
         if (!a.opts.count(flag)) continue;
         auto v = parseScreenSide(a.opts.at(flag), std::string("--") + flag);
-        if (!v) return fail(v.error().message, 2);
+        if (!v) return usage("enroll", v.error().message);
         *out = *v;
     }
     r.software = kSoftware;
     auto c = enroll(r);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (!c)
+        return c.code() == Errc::Usage ? usage("enroll", c.error().str()) : fail(c.error().str());
     std::cout << "enrolled as " << c->playerId << "; hub " << c->endpoint << (c->curve ? " (CURVE)" : " (plain)")
               << "; config in " << (c->dataDir / kConfigFile).string() << "\n";
     return 0;
@@ -242,35 +294,50 @@ std::int64_t steadyNowMs() {
         .count();
 }
 
-// The settings of run: the --config file's, then the flags on top.
-Result<RunSettings> runSettings(const Args& a, const std::vector<std::string>& allowed) {
+// The settings of run: the --config file's, then the flags on top. A bad
+// command line is a usage error; a bad file, or a combination the file makes
+// invalid, a configuration error.
+struct SettingsError {
+    int exitCode;
+    std::string message;
+};
+std::variant<RunSettings, SettingsError> runSettings(const Args& a,
+                                                     const std::vector<std::string>& allowed) {
     for (const auto& [k, v] : a.opts)
         if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
-            return makeError(Errc::Usage, a.command + ": unknown option --" + k);
+            return SettingsError{exitcode::kUsage, a.command + ": unknown option --" + k};
     if (a.opts.count("display") && a.opts.count("headless"))
-        return makeError(Errc::Usage, "--display and --headless exclude each other");
+        return SettingsError{exitcode::kUsage, "--display and --headless exclude each other"};
     RunSettings s;
     if (a.opts.count("config")) {
         auto f = loadRunProperties(a.opts.at("config"));
-        if (!f) return f.error();
+        if (!f) return SettingsError{exitcode::kConfig, f.error().message};
         s = std::move(*f);
     }
     for (const auto& [k, v] : a.opts)
-        if (k != "config" && k != "no-playback") MS_TRY(applyRunFlag(s, k, v));
-    MS_TRY(checkRunSettings(s));
+        if (k != "config" && k != "no-playback")
+            if (auto st = applyRunFlag(s, k, v); !st)
+                return SettingsError{exitcode::kUsage, st.error().message};
+    if (auto st = checkRunSettings(s); !st)
+        return SettingsError{a.opts.count("config") ? exitcode::kConfig : exitcode::kUsage,
+                             st.error().message};
     return s;
 }
 
 int cmdRun(const Args& a) {
-    if (!a.positional.empty()) return fail("run takes no arguments ('" + a.positional[0] + "')\n" + kUsage, 2);
-    auto settings = runSettings(a, {"config", "data-dir", "display", "headless", "width", "height", "import-dir",
-                                    "preview", "log-level", "no-playback"});
-    if (!settings) return fail(settings.error().message, 2);
-    const RunSettings& rs = *settings;
+    if (!a.positional.empty())
+        return usage("run", "run takes no arguments ('" + a.positional[0] + "')");
+    auto settings =
+        runSettings(a, {"config", "data-dir", "display", "headless", "width", "height",
+                        "import-dir", "preview", "log-level", "no-playback"});
+    if (auto* e = std::get_if<SettingsError>(&settings))
+        return e->exitCode == exitcode::kUsage ? usage("run", e->message)
+                                               : fail(e->message, e->exitCode);
+    const RunSettings& rs = std::get<RunSettings>(settings);
     setupLogging(rs.logLevel);
     auto& log = Poco::Logger::get("player");
     auto c = loadConfig(rs.dataDir);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (!c) return configFail(c.error());
     if (rs.importDir) c->importDir = *rs.importDir;
     const bool playback = !a.opts.count("no-playback");
 
@@ -318,13 +385,14 @@ int cmdRun(const Args& a) {
     auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
     if (!identity) return fail("identity key: " + identity.error().str());
     auto journal = Journal::open(JournalConfig{(c->dataDir / "state.db").string(), c->playerId});
-    if (!journal) return fail("proof-of-play journal: " + journal.error().str(), exitCodeOf(journal.error()));
+    if (!journal)
+        return fail("proof-of-play journal: " + journal.error().str(), exitcode::kCantCreate);
 
     // Destroyed in reverse: agent, engine, journal.
     std::unique_ptr<Engine> engine;
     if (playback) {
         auto e = Engine::create(ec, journal->get());
-        if (!e) return fail("playback engine: " + e.error().str(), exitCodeOf(e.error()));
+        if (!e) return fail("playback engine: " + e.error().str());
         engine = std::move(*e);
     }
     AgentOptions o;
@@ -433,23 +501,35 @@ int cmdRun(const Args& a) {
     return exitCode;
 }
 
-// The data directory of import and status: --data-dir, else player.dataDir of --config.
+Status onlyOptions(const Args& a, const std::vector<std::string>& allowed) {
+    for (const auto& [k, v] : a.opts)
+        if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+            return makeError(Errc::Usage, a.command + ": unknown option --" + k);
+    return {};
+}
+
+// The data directory of import and status: --data-dir, else player.dataDir of
+// --config (a usage error without either; a configuration error if the file is bad).
 Result<std::string> dataDirOf(const Args& a) {
     if (a.opts.count("data-dir")) return a.opts.at("data-dir");
     if (a.opts.count("config")) {
         auto s = loadRunProperties(a.opts.at("config"));
-        if (!s) return s.error();
+        if (!s) return makeError(Errc::BadManifest, s.error().message);
         if (!s->dataDir.empty()) return s->dataDir;
     }
     return makeError(Errc::Usage, a.command + " needs --data-dir DIR (or --config FILE with player.dataDir)");
 }
 
 int cmdImport(const Args& a) {
+    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st)
+        return usage("import", st.error().message);
     auto dir = dataDirOf(a);
-    if (!dir) return fail(dir.error().message + "\n" + kUsage, 2);
-    if (a.positional.size() != 1) return fail(std::string("import needs one BUNDLE.tar\n") + kUsage, 2);
+    if (!dir)
+        return dir.code() == Errc::Usage ? usage("import", dir.error().message)
+                                         : configFail(dir.error());
+    if (a.positional.size() != 1) return usage("import", "import needs one BUNDLE.tar");
     auto c = loadConfig(*dir);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (!c) return configFail(c.error());
     BundleStore store(c->dataDir, c->contentKeys, c->playerId);
     Cache cache(c->dataDir, c->quotaBytes);
     auto r = importBundle(a.positional[0], store, cache, nowMs());
@@ -460,10 +540,16 @@ int cmdImport(const Args& a) {
 }
 
 int cmdStatus(const Args& a) {
+    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st)
+        return usage("status", st.error().message);
+    if (!a.positional.empty())
+        return usage("status", "status takes no arguments ('" + a.positional[0] + "')");
     auto dir = dataDirOf(a);
-    if (!dir) return fail(dir.error().message + "\n" + kUsage, 2);
+    if (!dir)
+        return dir.code() == Errc::Usage ? usage("status", dir.error().message)
+                                         : configFail(dir.error());
     auto c = loadConfig(*dir);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (!c) return configFail(c.error());
     BundleStore store(c->dataDir, c->contentKeys, c->playerId);
     auto act = store.active();
     json::Object o{{"player_id", c->playerId}, {"endpoint", c->endpoint}, {"name", c->name}};
@@ -494,18 +580,20 @@ int cmdStatus(const Args& a) {
 int main(int argc, char** argv) {
     Args a;
     std::string err;
-    if (!parseArgs(argc, argv, a, err)) return fail(err + "\n" + kUsage, 2);
+    if (!parseArgs(argc, argv, a, err)) return usage(a.command == "--help" ? "" : a.command, err);
+    if (a.command == "--version" || a.command == "-V" || a.opts.count("version")) {
+        std::cout << kSoftware << "\n";
+        return exitcode::kOk;
+    }
+    if (a.command == "--help" || a.command == "-h" || a.command == "help") {
+        // `help COMMAND` as well as `COMMAND --help`.
+        std::cout << helpOf(a.helpFor.empty() && !a.positional.empty() ? a.positional[0]
+                                                                       : a.helpFor);
+        return exitcode::kOk;
+    }
     if (a.command == "enroll") return cmdEnroll(a);
     if (a.command == "run") return cmdRun(a);
     if (a.command == "import") return cmdImport(a);
     if (a.command == "status") return cmdStatus(a);
-    if (a.command == "--version") {
-        std::cout << kSoftware << "\n";
-        return 0;
-    }
-    if (a.command == "--help" || a.command == "help") {
-        std::cout << kUsage;
-        return 0;
-    }
-    return fail("unknown command '" + a.command + "'\n" + kUsage, 2);
+    return usage("", "unknown command '" + a.command + "'");
 }

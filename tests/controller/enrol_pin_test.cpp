@@ -214,7 +214,7 @@ TEST_CASE(
     SECTION("no pin at all is a usage error") {
         auto t = newToken(admin);
         auto r = enrol("http://127.0.0.1:" + std::to_string(srv.port()), t.token, dir, {});
-        CHECK(r.exitCode == 2);
+        CHECK(r.exitCode == 64);
         CHECK_THAT(r.err, Catch::Contains("--pin"));
         CHECK(nothingWritten(dir));
     }

@@ -236,7 +236,7 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
         args.insert(args.end(), c.size.begin(), c.size.end());
         auto r = microscape::testing::runProcess(args);
         INFO(r.err);
-        CHECK(r.exitCode == 2);
+        CHECK(r.exitCode == 64);
         CHECK_THAT(r.err, Catch::Contains(c.says));
         CHECK_FALSE(fs::exists(fs::path(dir) / kConfigFile));
     }
