@@ -17,8 +17,9 @@ PACKAGES=(
   faketime
   # display-mode tests: a virtual X server and a screenshot tool
   xvfb x11-apps
-  # package test: dpkg-shlibdeps for cpack, systemd-analyze for the units
-  dpkg-dev systemd
+  # package test: dpkg-shlibdeps for cpack, systemd-analyze for the units,
+  # lintian for the packages (and man-db, which it reads the manual pages with)
+  dpkg-dev systemd lintian man-db
   # benchmarks
   nginx openssl
   # deploy/quickstart.sh talks to the controller's API
