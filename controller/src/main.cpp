@@ -14,6 +14,7 @@
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/server.hpp"
 #include "microscape/core/exit_codes.hpp"
+#include "microscape/core/log_setup.hpp"
 #include "pop_ingest.hpp"
 
 #ifndef MICROSCAPE_VERSION
@@ -113,6 +114,14 @@ protected:
             std::cerr << "microscape-controller: bad configuration: " << cfg.error().message << "\n";
             return exitcode::kConfig;
         }
+        // One logging scheme with the player (docs/logging.md), unless the file
+        // configures Poco's own (logging.*), which then stays as it is.
+        Poco::Util::AbstractConfiguration::Keys pocoLogging;
+        config().keys("logging", pocoLogging);
+        if (pocoLogging.empty())
+            microscape::logsetup::configure(cfg->logLevel,
+                                            microscape::logsetup::parseFormat(cfg->logFormat)
+                                                .value_or(microscape::logsetup::Format::Auto));
         auto& log = Poco::Logger::get("controller");
         if (!initAdmin_.empty()) {
             std::string password = Poco::Environment::get("MICROSCAPE_ADMIN_PASSWORD", "");

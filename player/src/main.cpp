@@ -2,10 +2,7 @@
 // engine, proof-of-play journal and its upload); import a bundle file; or
 // print the local state.
 #include <Poco/AutoPtr.h>
-#include <Poco/ConsoleChannel.h>
-#include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
-#include <Poco/PatternFormatter.h>
 #include <signal.h>
 #include <time.h>
 
@@ -22,6 +19,7 @@
 
 #include "microscape/core/exit_codes.hpp"
 #include "microscape/core/json.hpp"
+#include "microscape/core/log_setup.hpp"
 #include "microscape/core/schedule.hpp"
 #include "microscape/core/time.hpp"
 #include "microscape/core/tz.hpp"
@@ -83,7 +81,8 @@ const std::map<std::string, std::string> kCommandHelp = {
      "usage: microscape-player run [--config FILE.properties] [--data-dir DIR] [--display | "
      "--headless]\n"
      "                             [--width W --height H] [--import-dir DIR] [--preview FILE.png]\n"
-     "                             [--log-level LEVEL] [--no-playback]\n"
+     "                             [--log-level LEVEL] [--log-format auto|journal|text] "
+     "[--no-playback]\n"
      "\n"
      "Plays the active bundle, journals every play in DIR/state.db, uploads the\n"
      "records to the controller and rewrites a preview image (default DIR/preview.png).\n"
@@ -94,7 +93,13 @@ const std::map<std::string, std::string> kCommandHelp = {
      "                the X screen's size (display) or 1280 x 720 (headless)\n"
      "  --config      a .properties file with player.dataDir, player.output\n"
      "                (display|headless), player.width, player.height, player.importDir,\n"
-     "                player.preview, player.logLevel; flags given on the command line win\n"
+     "                player.preview, player.logLevel, player.logFormat; flags given on\n"
+     "                the command line win\n"
+     "  --log-level   none, fatal, critical, error, warning, notice, information\n"
+     "                (default), debug, trace\n"
+     "  --log-format  journal: '<N>' priorities, no time (for systemd's journal);\n"
+     "                text: time and level; auto (default): journal when stderr is\n"
+     "                the journal, else text\n"
      "  --no-playback runs the sync agent only.\n"},
     {"import",
      "usage: microscape-player import (--data-dir DIR | --config FILE) BUNDLE.tar\n"
@@ -179,15 +184,6 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
         }
     }
     return true;
-}
-
-void setupLogging(const std::string& level) {
-    Poco::AutoPtr<Poco::PatternFormatter> fmt(
-        new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
-    Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
-    Poco::AutoPtr<Poco::FormattingChannel> ch(new Poco::FormattingChannel(fmt, console));
-    Poco::Logger::root().setChannel(ch);
-    Poco::Logger::root().setLevel(level);
 }
 
 int cmdEnroll(const Args& a) {
@@ -329,12 +325,14 @@ int cmdRun(const Args& a) {
         return usage("run", "run takes no arguments ('" + a.positional[0] + "')");
     auto settings =
         runSettings(a, {"config", "data-dir", "display", "headless", "width", "height",
-                        "import-dir", "preview", "log-level", "no-playback"});
+                        "import-dir", "preview", "log-level", "log-format", "no-playback"});
     if (auto* e = std::get_if<SettingsError>(&settings))
         return e->exitCode == exitcode::kUsage ? usage("run", e->message)
                                                : fail(e->message, e->exitCode);
     const RunSettings& rs = std::get<RunSettings>(settings);
-    setupLogging(rs.logLevel);
+    // Validated with the settings: parseFormat cannot fail here.
+    logsetup::configure(rs.logLevel,
+                        logsetup::parseFormat(rs.logFormat).value_or(logsetup::Format::Auto));
     auto& log = Poco::Logger::get("player");
     auto c = loadConfig(rs.dataDir);
     if (!c) return configFail(c.error());

@@ -38,7 +38,7 @@ dpkg-deb -e "$player" "$work/player-control"
 grep -qx /etc/microscape/player.properties "$work/player-control/conffiles" || fail "player.properties is not a conffile"
 # The player's keys are exactly the ones `run --config` knows.
 keys=$(grep -oE '^player\.[A-Za-z]+' "$root/etc/microscape/player.properties" | sort | tr '\n' ' ')
-[ "$keys" = "player.dataDir player.height player.importDir player.logLevel player.output player.preview player.width " ] ||
+[ "$keys" = "player.dataDir player.height player.importDir player.logFormat player.logLevel player.output player.preview player.width " ] ||
   fail "player.properties keys: $keys"
 # The units' Documentation= pages are installed.
 for unit in "$root"/usr/lib/systemd/system/microscape-*.service; do
