@@ -22,9 +22,16 @@ namespace {
 constexpr double kBucketBounds[8] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0};
 }
 
-void Metrics::recordRequest(const std::string& route, int status, double seconds) {
+void Metrics::recordRequest(const std::string& method, const std::string& route, int status,
+                            double seconds) {
+    // Bounded label values: a client cannot add series with made-up methods.
+    static const char* const kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                           "PATCH", "DELETE", "OPTIONS"};
+    std::string m = "other";
+    for (const char* k : kMethods)
+        if (method == k) m = k;
     std::lock_guard lock(mutex_);
-    auto& s = series_[{route, status}];
+    auto& s = series_[{m, route, status}];
     s.count++;
     s.sumSeconds += seconds;
     for (int i = 0; i < 8; ++i)
@@ -59,28 +66,32 @@ std::string Metrics::render(std::int64_t playersEnrolled, std::int64_t playersOn
          "# TYPE microscape_logins_throttled_total counter\n"
       << "microscape_logins_throttled_total " << loginsThrottled.load() << "\n";
     std::lock_guard lock(mutex_);
-    o << "# HELP microscape_http_requests_total HTTP requests by route and status.\n"
+    o << "# HELP microscape_http_requests_total HTTP requests by method, route pattern and "
+         "status.\n"
          "# TYPE microscape_http_requests_total counter\n";
     for (const auto& [k, s] : series_)
-        o << "microscape_http_requests_total{route=\"" << k.first << "\",status=\"" << k.second << "\"} " << s.count
-          << "\n";
-    o << "# HELP microscape_http_request_duration_seconds HTTP request latency.\n"
+        o << "microscape_http_requests_total{method=\"" << k.method << "\",route=\"" << k.route
+          << "\",status=\"" << k.status << "\"} " << s.count << "\n";
+    o << "# HELP microscape_http_request_duration_seconds HTTP request latency by method and route "
+         "pattern.\n"
          "# TYPE microscape_http_request_duration_seconds histogram\n";
-    std::map<std::string, Series> byRoute;
+    std::map<std::pair<std::string, std::string>, Series> byRoute;
     for (const auto& [k, s] : series_) {
-        auto& t = byRoute[k.first];
+        auto& t = byRoute[{k.method, k.route}];
         t.count += s.count;
         t.sumSeconds += s.sumSeconds;
         for (int i = 0; i < 8; ++i) t.buckets[i] += s.buckets[i];
     }
-    for (const auto& [route, s] : byRoute) {
+    for (const auto& [mr, s] : byRoute) {
+        const std::string labels = "method=\"" + mr.first + "\",route=\"" + mr.second + "\"";
         for (int i = 0; i < 8; ++i)
-            o << "microscape_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"" << kBucketBounds[i]
-              << "\"} " << s.buckets[i] << "\n";
-        o << "microscape_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} " << s.count
+            o << "microscape_http_request_duration_seconds_bucket{" << labels << ",le=\""
+              << kBucketBounds[i] << "\"} " << s.buckets[i] << "\n";
+        o << "microscape_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} "
+          << s.count << "\n";
+        o << "microscape_http_request_duration_seconds_sum{" << labels << "} " << s.sumSeconds
           << "\n";
-        o << "microscape_http_request_duration_seconds_sum{route=\"" << route << "\"} " << s.sumSeconds << "\n";
-        o << "microscape_http_request_duration_seconds_count{route=\"" << route << "\"} " << s.count << "\n";
+        o << "microscape_http_request_duration_seconds_count{" << labels << "} " << s.count << "\n";
     }
     return o.str();
 }

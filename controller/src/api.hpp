@@ -49,7 +49,10 @@ struct ApiError : std::runtime_error {
 
 class Metrics {
 public:
-    void recordRequest(const std::string& route, int status, double seconds);
+    // route: the matched route's pattern ("/api/v1/media/{id}"), or "unmatched";
+    // method: the request's, counted as "other" unless it is a standard one.
+    void recordRequest(const std::string& method, const std::string& route, int status,
+                       double seconds);
     std::atomic<std::int64_t> uploadsTotal{0};
     std::atomic<std::int64_t> uploadBytesTotal{0};
     std::atomic<std::int64_t> uploadsDeduplicated{0};
@@ -64,8 +67,13 @@ private:
         double sumSeconds = 0;
         std::int64_t buckets[8] = {};
     };
+    struct Key {
+        std::string method, route;
+        int status;
+        auto operator<=>(const Key&) const = default;
+    };
     mutable std::mutex mutex_;  // guards series_
-    std::map<std::pair<std::string, int>, Series> series_;
+    std::map<Key, Series> series_;
 };
 
 // One libvlc prober shared by the worker threads; probing is serialised because a

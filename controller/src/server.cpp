@@ -130,7 +130,7 @@ public:
     void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
         const auto started = std::chrono::steady_clock::now();
         RequestCtx ctx(req, resp, svc_);
-        std::string label = "unmatched";
+        std::string label = "unmatched", routePattern = "unmatched";
         resp.set("X-Content-Type-Options", "nosniff");
         resp.set("Referrer-Policy", "no-referrer");
         try {
@@ -141,6 +141,7 @@ public:
             }
             const Route& route = *m.route;
             label = route.method + " " + route.pattern;
+            routePattern = route.pattern;
             ctx.params = std::move(m.params);
             if (route.access != kPublic) {
                 ctx.who = authenticate(ctx);
@@ -181,7 +182,7 @@ public:
             resp.setKeepAlive(false);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         const int status = static_cast<int>(resp.getStatus());
-        svc_.metrics.recordRequest(label, status, secs);
+        svc_.metrics.recordRequest(req.getMethod(), routePattern, status, secs);
         if (svc_.log.debug())
             svc_.log.debug("%s %s -> %d (%s, %.1f ms)", escapeControl(req.getMethod()),
                            escapeControl(ctx.uri.getPath()), status,

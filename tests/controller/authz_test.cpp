@@ -1,7 +1,13 @@
 // The role x endpoint matrix, checked against every route the OpenAPI document
 // lists (so a new route without an expectation here fails the test).
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <set>
+#include <sstream>
+
+#include "../support/process.hpp"
 
 #include "test_support.hpp"
 
@@ -198,8 +204,55 @@ TEST_CASE("healthz and metrics", "[controller][api]") {
     CHECK(m.body.find("microscape_uploads_total 1\n") != std::string::npos);
     CHECK(m.body.find("microscape_players_online 0\n") != std::string::npos);
     CHECK(m.body.find("microscape_bundles_compiled_total") != std::string::npos);
-    CHECK(m.body.find("microscape_http_requests_total{route=\"POST /api/v1/media\",status=\"201\"} 1") !=
-          std::string::npos);
-    CHECK(m.body.find("microscape_http_request_duration_seconds_count{route=\"POST /api/v1/login\"}") !=
-          std::string::npos);
+    CHECK(m.body.find("microscape_http_requests_total{method=\"POST\",route=\"/api/v1/"
+                      "media\",status=\"201\"} 1") != std::string::npos);
+    CHECK(m.body.find("microscape_http_request_duration_seconds_count{method=\"POST\",route=\"/api/"
+                      "v1/login\"}") != std::string::npos);
+}
+
+TEST_CASE("every metric has HELP and TYPE and promtool accepts the exposition",
+          "[controller][api][promtool]") {
+    TestServer srv;
+    Client ed = srv.userClient("ed", "editor", "交警");
+    // Series of every kind: a matched route, an unmatched path, a made-up method.
+    CHECK(ed.get("/api/v1/media").status == 200);
+    CHECK(srv.client().get("/api/v1/nothing-here").status == 404);
+    CHECK(srv.client().request("BREW", "/api/v1/media").status >= 400);
+    auto m = srv.client().get("/metrics");
+    REQUIRE(m.status == 200);
+    INFO(m.body);
+    CHECK(m.body.find("microscape_hub_messages_received_total") !=
+          std::string::npos);  // the hub's too
+    CHECK(m.body.find("method=\"GET\",route=\"/api/v1/media\"") != std::string::npos);
+    CHECK(m.body.find("method=\"GET\",route=\"unmatched\",status=\"404\"") != std::string::npos);
+    CHECK(m.body.find("BREW") == std::string::npos);  // counted as method="other"
+    // Our own reading: every sample's family was announced with HELP and TYPE.
+    std::set<std::string> help, type;
+    std::istringstream in(m.body);
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream words(line);
+        std::string a, b, name;
+        if (line.rfind("# HELP ", 0) == 0) {
+            words >> a >> b >> name;
+            help.insert(name);
+        } else if (line.rfind("# TYPE ", 0) == 0) {
+            words >> a >> b >> name;
+            type.insert(name);
+        } else if (!line.empty()) {
+            name = line.substr(0, line.find_first_of("{ "));
+            for (const char* suffix : {"_bucket", "_sum", "_count"})
+                if (!type.count(name) && name.size() > std::strlen(suffix) &&
+                    name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
+                    name.resize(name.size() - std::strlen(suffix));
+            CHECK(help.count(name) == 1);
+            CHECK(type.count(name) == 1);
+        }
+    }
+    // And Prometheus' own checker (Debian's prometheus package; deploy/install-deps.sh).
+    REQUIRE(::access("/usr/bin/promtool", X_OK) == 0);
+    auto r = microscape::testing::runProcess({"/usr/bin/promtool", "check", "metrics"}, m.body);
+    INFO(r.out << r.err);
+    CHECK(r.exitCode == 0);
+    CHECK(r.out.empty());
+    CHECK(r.err.empty());
 }
