@@ -9,6 +9,7 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/String.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -138,7 +139,8 @@ Poco::JSON::Object::Ptr RequestCtx::jsonBody() {
 }
 
 void RequestCtx::sendJson(int status, const Poco::Dynamic::Var& body) {
-    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    // With its reason phrase: "404 Not Found", not Poco's default "404 OK".
+    resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     resp.setContentType("application/json; charset=utf-8");
     resp.set("Cache-Control", "no-store");
     std::string text = stringify(body);
@@ -147,7 +149,7 @@ void RequestCtx::sendJson(int status, const Poco::Dynamic::Var& body) {
 }
 
 void RequestCtx::sendNoContent() {
-    resp.setStatus(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
+    resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
     resp.setContentLength64(0);
     resp.send();
 }
@@ -188,6 +190,12 @@ void Router::add(Route r) {
 Router::Match Router::match(const std::string& method, const std::string& path) const {
     Match m;
     auto segs = splitPath(path);
+    std::string canonical;
+    for (const auto& s : segs) canonical += "/" + s;
+    if (canonical != (path == "/" ? "" : path)) return m;  // a trailing or doubled slash
+    // HEAD is GET without the body: Poco's response sends only the headers.
+    const std::string& wanted = method == "HEAD" ? std::string("GET") : method;
+    std::vector<std::string> allowed;
     for (const auto& r : routes_) {
         if (r.segments.size() != segs.size()) continue;
         std::map<std::string, std::string> params;
@@ -198,14 +206,19 @@ Router::Match Router::match(const std::string& method, const std::string& path) 
             else ok = p == segs[i];
         }
         if (!ok) continue;
-        if (r.method != method) {
+        if (r.method != wanted) {
             m.pathKnown = true;
+            allowed.push_back(r.method);
+            if (r.method == "GET") allowed.push_back("HEAD");
             continue;
         }
         m.route = &r;
         m.params = std::move(params);
         return m;
     }
+    std::sort(allowed.begin(), allowed.end());
+    allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+    for (const auto& a : allowed) m.allow += (m.allow.empty() ? "" : ", ") + a;
     return m;
 }
 

@@ -188,7 +188,10 @@ public:
         const Route* route = nullptr;
         std::map<std::string, std::string> params;
         bool pathKnown = false;  // some route has this path with another method
+        std::string allow;       // then: the methods it has, for a 405's Allow header
     };
+    // Matches exactly one spelling of a path: "/metrics/" and "//metrics" match
+    // nothing (docs/controller-api.md). HEAD matches the GET route.
     Match match(const std::string& method, const std::string& path) const;
     const std::vector<Route>& routes() const { return routes_; }
 

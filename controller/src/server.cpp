@@ -136,7 +136,11 @@ public:
         try {
             auto m = router_.match(req.getMethod(), ctx.uri.getPath());
             if (!m.route) {
-                if (m.pathKnown) throw ApiError(405, "method_not_allowed", req.getMethod() + " is not allowed here");
+                if (m.pathKnown) {
+                    resp.set("Allow", m.allow);
+                    throw ApiError(405, "method_not_allowed",
+                                   req.getMethod() + " is not allowed here");
+                }
                 throw ApiError(404, "not_found", "no such route: " + ctx.uri.getPath());
             }
             const Route& route = *m.route;

@@ -169,6 +169,50 @@ TEST_CASE("role x endpoint authorisation matrix", "[controller][authz]") {
     }
 }
 
+TEST_CASE(
+    "HTTP details: reason phrases, Allow on 405, HEAD on every GET route, one spelling per path",
+    "[controller][api][http]") {
+    TestServer srv;
+    Client admin = srv.admin();
+    SECTION("the status line's reason phrase is the status's") {
+        CHECK(srv.client().get("/api/v1/media").reason == "Unauthorized");
+        CHECK(admin.get("/api/v1/nothing-here").reason == "Not Found");
+        CHECK(admin.del("/api/v1/media").reason == "Method Not Allowed");
+        CHECK(admin.post("/api/v1/locations", "{not json").reason == "Bad Request");
+        CHECK(admin.get("/healthz").reason == "OK");
+    }
+    SECTION("a 405 says which methods the path has") {
+        auto r = admin.del("/api/v1/media");
+        REQUIRE(r.status == 405);
+        CHECK(r.headers["allow"] == "GET, HEAD, POST");
+        r = admin.request("POST", "/healthz", "{}");
+        REQUIRE(r.status == 405);
+        CHECK(r.headers["allow"] == "GET, HEAD");
+    }
+    SECTION("HEAD answers every GET route as GET does, without the body") {
+        for (const auto& c : kMatrix) {
+            if (std::string(c.method) != "GET") continue;
+            const std::string path = concrete(c.pattern);
+            auto get = admin.get(path);
+            auto head = admin.request("HEAD", path);
+            INFO(path << " GET " << get.status << " HEAD " << head.status);
+            CHECK(head.status == get.status);
+            CHECK(head.body.empty());
+            CHECK(head.headers["content-type"] == get.headers["content-type"]);
+        }
+    }
+    SECTION("a trailing or doubled slash is not another spelling of a route") {
+        for (const char* path : {"/metrics/", "//metrics", "/healthz/", "/api/v1/media/",
+                                 "/api//v1/media", "/api/v1/openapi.json/"}) {
+            auto r = admin.get(path);
+            INFO(path << " -> " << r.status);
+            CHECK(r.status == 404);
+        }
+        CHECK(admin.get("/metrics").status == 200);
+        CHECK(admin.get("/api/v1/media").status == 200);
+    }
+}
+
 TEST_CASE("errors are JSON with the right status", "[controller][api]") {
     TestServer srv([](auto& c) { c.maxJsonBytes = 4096; });
     Client a = srv.admin();
