@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "microscape/core/audit.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/pop.hpp"
@@ -85,13 +86,22 @@ void chain(const std::string& id, const crypto::PrivateKey& key, std::size_t cou
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::cerr << "usage: bench_audit_export OUT_DIR [PLAYERS] [RECORDS_PER_PLAYER]\n";
-        return 2;
+    std::string dir;
+    std::int64_t playersArg = 20, perPlayerArg = 100000;
+    microscape::bench::BenchArgs args(
+        "bench_audit_export",
+        "Writes a large signed evidence export into OUT_DIR, for timing "
+        "microscape-pack audit.");
+    args.positional("OUT_DIR", "directory for the export (required)", dir)
+        .positional("PLAYERS", "players in the export", playersArg, 1, 100000)
+        .positional("RECORDS_PER_PLAYER", "play records per player", perPlayerArg, 1, 100000000);
+    if (int rc = args.parse(argc, argv); rc >= 0) return rc;
+    if (dir.empty()) {
+        std::cerr << "bench_audit_export: OUT_DIR is required (see bench_audit_export --help)\n";
+        return microscape::exitcode::kUsage;
     }
-    const std::string dir = argv[1];
-    const std::size_t players = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 20;
-    const std::size_t perPlayer = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 100000;
+    const auto players = static_cast<std::size_t>(playersArg);
+    const auto perPlayer = static_cast<std::size_t>(perPlayerArg);
 
     auto controller = crypto::PrivateKey::generate().value();
     std::vector<std::string> media;

@@ -4,17 +4,21 @@
 #include <cstring>
 #include <iostream>
 
+#include "bench_args.hpp"
 #include "swarm_support.hpp"
 
 using namespace swarm;
 
 int main(int argc, char** argv) {
-    int files = 100;
-    std::uint64_t fileBytes = 512 * 1024;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--files")) files = std::atoi(argv[i + 1]);
-        if (!std::strcmp(argv[i], "--file-kib")) fileBytes = std::stoull(argv[i + 1]) * 1024;
-    }
+    std::int64_t filesArg = 100, fileKiB = 512;
+    microscape::bench::BenchArgs args("bench_delta",
+                                      "Bytes moved when one file of a playlist changes, against "
+                                      "the size of that file (goal <= 1.05).");
+    args.option("files", "files in the playlist", filesArg, 1, 100000)
+        .option("file-kib", "size of each file in KiB", fileKiB, 1, 1 << 22);
+    if (int rc = args.parse(argc, argv); rc >= 0) return rc;
+    const int files = static_cast<int>(filesArg);
+    const std::uint64_t fileBytes = static_cast<std::uint64_t>(fileKiB) * 1024;
     Poco::Logger::root().setLevel("error");
     TempDir tmp("delta");
     auto media = makeMediaFiles(tmp.path / "media", files, fileBytes, 1);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "bench_args.hpp"
 #include "swarm_support.hpp"
 
 using namespace swarm;
@@ -147,15 +148,19 @@ double runNginx(bool tls, int players, const fs::path& root, const fs::path& med
 }  // namespace
 
 int main(int argc, char** argv) {
-    int players = 50, files = 8;
-    std::uint64_t mediaMiB = 1024;
+    std::int64_t playersArg = 50, filesArg = 8, mediaMiBArg = 1024;
     std::string mode = "both";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--players")) players = std::atoi(argv[i + 1]);
-        if (!std::strcmp(argv[i], "--media-mib")) mediaMiB = std::stoull(argv[i + 1]);
-        if (!std::strcmp(argv[i], "--files")) files = std::atoi(argv[i + 1]);
-        if (!std::strcmp(argv[i], "--mode")) mode = argv[i + 1];
-    }
+    microscape::bench::BenchArgs args("bench_fanout",
+                                      "One bundle to many players over the hub, with and "
+                                      "without CURVE, against nginx serving the same files.");
+    args.option("players", "players fetching at once", playersArg, 1, 100000)
+        .option("media-mib", "media in the bundle, MiB", mediaMiBArg, 1, 1 << 20)
+        .option("files", "media files in the bundle", filesArg, 1, 100000)
+        .option("mode", "CURVE on the hub or not: plain, curve or both", mode,
+                {"plain", "curve", "both"});
+    if (int rc = args.parse(argc, argv); rc >= 0) return rc;
+    const int players = static_cast<int>(playersArg), files = static_cast<int>(filesArg);
+    const auto mediaMiB = static_cast<std::uint64_t>(mediaMiBArg);
     Poco::Logger::root().setLevel("error");
     TempDir tmp("fanout");
     fs::permissions(tmp.path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <random>
 
+#include "bench_args.hpp"
 #include "controller/ingest_sim.hpp"
 #include "microscape/controller/db.hpp"
 #include "microscape/core/manifest.hpp"
@@ -43,14 +44,16 @@ void check(int rc, sqlite3* db, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::int64_t total = argc > 1 ? std::atoll(argv[1]) : 1000000;
-    const int nPlayers = argc > 2 ? std::atoi(argv[2]) : 500;
-    const int batchSize = argc > 3 ? std::atoi(argv[3]) : 500;
-    const std::string mode = argc > 4 ? argv[4] : "workers";
-    if (mode != "workers" && mode != "sync" && mode != "pipelined") {
-        std::fprintf(stderr, "mode must be workers, sync or pipelined\n");
-        return 2;
-    }
+    std::int64_t total = 1000000, playersArg = 500, batchArg = 500;
+    std::string mode = "workers";
+    microscape::bench::BenchArgs args("bench_ingest",
+                                      "Proof-of-play ingest rate into the controller's store.");
+    args.positional("RECORDS", "play records in all", total, 1, INT64_MAX)
+        .positional("PLAYERS", "players sending them", playersArg, 1, 1000000)
+        .positional("BATCH", "records per PROOFS batch", batchArg, 1, 1000000)
+        .positional("MODE", "workers, sync or pipelined", mode, {"workers", "sync", "pipelined"});
+    if (int rc = args.parse(argc, argv); rc >= 0) return rc;
+    const int nPlayers = static_cast<int>(playersArg), batchSize = static_cast<int>(batchArg);
     const fs::path dir = fs::temp_directory_path() / ("ms-bench-ingest-" + std::to_string(std::random_device{}()));
     fs::create_directories(dir);
 

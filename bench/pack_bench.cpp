@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "microscape/pack/builder.hpp"
 #include "microscape/pack/file_io.hpp"
 
@@ -49,20 +50,19 @@ int runCommand(const std::vector<std::string>& argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::size_t totalMiB = 1024, files = 8;
-    int runs = 3;
+    std::int64_t totalMiBArg = 1024, filesArg = 8, runsArg = 3;
     std::string base = "/dev/shm";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--mib") totalMiB = std::stoul(argv[i + 1]);
-        else if (a == "--files") files = std::stoul(argv[i + 1]);
-        else if (a == "--runs") runs = std::stoi(argv[i + 1]);
-        else if (a == "--dir") base = argv[i + 1];
-        else {
-            std::fprintf(stderr, "usage: bench_pack [--mib N] [--files N] [--runs N] [--dir DIR]\n");
-            return 2;
-        }
-    }
+    microscape::bench::BenchArgs args("bench_pack",
+                                      "microscape-pack build and verify against tar and sha256sum "
+                                      "over the same files.");
+    args.option("mib", "media in all, MiB", totalMiBArg, 1, 1 << 20)
+        .option("files", "media files", filesArg, 1, 100000)
+        .option("runs", "runs of each command (the best counts)", runsArg, 1, 1000)
+        .option("dir", "directory for the files", base);
+    if (int rc = args.parse(argc, argv); rc >= 0) return rc;
+    const auto totalMiB = static_cast<std::size_t>(totalMiBArg),
+               files = static_cast<std::size_t>(filesArg);
+    const int runs = static_cast<int>(runsArg);
     fs::path dir = fs::path(base) / ("bench-pack-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     struct Cleanup {

@@ -15,6 +15,7 @@
 #include <numeric>
 #include <thread>
 
+#include "bench_args.hpp"
 #include "media_fixtures.hpp"
 #include "microscape/player/engine.hpp"
 #include "microscape/player/slogan.hpp"
@@ -252,7 +253,11 @@ EngineRun runEngine(const std::vector<MediaItem>& items, const std::string& blob
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    microscape::bench::BenchArgs args("bench_player",
+                                      "Item switches of the playback engine against a naive "
+                                      "libvlc list player on the same generated media.");
+    if (int rc = args.parse(argc, argv); rc >= 0) return rc;
     testing::TempDir dir;
     std::string blobs = dir / "blobs";
     std::filesystem::create_directories(blobs);

@@ -17,6 +17,7 @@
 #include <random>
 
 #include "audit_export.hpp"
+#include "bench_args.hpp"
 #include "microscape/controller/db.hpp"
 #include "microscape/core/crypto.hpp"
 #include "pop_ingest.hpp"
@@ -102,10 +103,19 @@ Timing run(sqlite3* db, const char* sql, const std::string& from, const std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::int64_t total = argc > 1 ? std::atoll(argv[1]) : 2000000;
-    const int nPlayers = argc > 2 ? std::atoi(argv[2]) : 500;
-    const int days = argc > 3 ? std::atoi(argv[3]) : 30;
-    const bool exportToo = !(argc > 4 && std::string(argv[4]) == "noexport");
+    std::int64_t total = 2000000, playersArg = 500, daysArg = 30;
+    std::string exportArg = "export";
+    microscape::bench::BenchArgs args("bench_report",
+                                      "Report queries and the evidence export over a filled "
+                                      "store.");
+    args.positional("RECORDS", "play records in the store", total, 1, INT64_MAX)
+        .positional("PLAYERS", "players", playersArg, 1, 1000000)
+        .positional("DAYS", "days the records cover", daysArg, 1, 3660)
+        .positional("EXPORT", "export or noexport (skip the export)", exportArg,
+                    {"export", "noexport"});
+    if (int rc = args.parse(argc, argv); rc >= 0) return rc;
+    const int nPlayers = static_cast<int>(playersArg), days = static_cast<int>(daysArg);
+    const bool exportToo = exportArg == "export";
     const fs::path dir = fs::temp_directory_path() / ("ms-bench-report-" + std::to_string(std::random_device{}()));
     fs::create_directories(dir);
     {

@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "bench_args.hpp"
 #include "microscape/core/wire.hpp"
 #include "swarm_support.hpp"
 
@@ -34,9 +35,13 @@ long cpuTicks(pid_t pid) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int n = 5000;
-    for (int i = 1; i + 1 < argc; i += 2)
-        if (!std::strcmp(argv[i], "--players")) n = std::atoi(argv[i + 1]);
+    std::int64_t players = 5000;
+    microscape::bench::BenchArgs args("bench_scale",
+                                      "Many CURVE players on one hub: connect, manifest and "
+                                      "heartbeat cost.");
+    args.option("players", "players connected at once", players, 1, 1000000);
+    if (int rc = args.parse(argc, argv); rc >= 0) return rc;
+    const int n = static_cast<int>(players);
     TempDir tmp("scale");
     auto key = crypto::PrivateKey::generate().value();
     auto media = makeMediaFiles(tmp.path / "media", 1, 4096, 3);

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "bench_args.hpp"
 #include "microscape/player/enroll.hpp"
 #include "swarm_support.hpp"
 
@@ -52,25 +53,23 @@ std::optional<std::string> newToken(const Poco::URI& uri, const std::string& api
 
 int main(int argc, char** argv) {
     std::string http, apiToken, root;
-    int n = 20, timeoutS = 120;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        auto val = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-        if (a == "--controller-http") http = val();
-        else if (a == "--api-token") apiToken = val();
-        else if (a == "--players") n = std::atoi(val().c_str());
-        else if (a == "--data-root") root = val();
-        else if (a == "--timeout-s") timeoutS = std::atoi(val().c_str());
-        else {
-            std::cerr << "usage: microscape-swarm --controller-http URL --api-token TOKEN [--players N] "
-                         "[--data-root DIR] [--timeout-s S]\n";
-            return 2;
-        }
-    }
+    std::int64_t players = 20, timeout = 120;
+    microscape::bench::BenchArgs args("microscape-swarm",
+                                      "Enrols simulated players with a running controller "
+                                      "and reports their sync (--controller-http and "
+                                      "--api-token are required).");
+    args.option("controller-http", "the controller's http:// URL", http)
+        .option("api-token", "an admin API token", apiToken)
+        .option("players", "simulated players", players, 1, 100000)
+        .option("data-root", "directory for their data (default: a temporary one)", root)
+        .option("timeout-s", "seconds to wait for them", timeout, 1, 86400);
+    if (int rc = args.parse(argc, argv); rc >= 0) return rc;
     if (http.empty() || apiToken.empty()) {
-        std::cerr << "microscape-swarm: --controller-http and --api-token are required\n";
-        return 2;
+        std::cerr << "microscape-swarm: --controller-http and --api-token are required (see "
+                     "microscape-swarm --help)\n";
+        return microscape::exitcode::kUsage;
     }
+    const int n = static_cast<int>(players), timeoutS = static_cast<int>(timeout);
     Poco::Logger::root().setLevel("error");
     std::optional<TempDir> tmp;
     if (root.empty()) {

@@ -19,8 +19,13 @@ PACKAGES=(
   faketime
   # display-mode tests: a virtual X server and a screenshot tool
   xvfb x11-apps
-  # package test: dpkg-shlibdeps for cpack, systemd-analyze for the units
-  dpkg-dev systemd
+  # package test: dpkg-shlibdeps for cpack, systemd-analyze for the units,
+  # lintian for the packages (and man-db, which it reads the manual pages with)
+  dpkg-dev systemd lintian man-db
+  # /metrics test: promtool (Debian 12 ships it only inside the prometheus
+  # package, whose server unit is then enabled on a host with systemd; disable
+  # it there if this machine should not run a Prometheus server)
+  prometheus
   # benchmarks
   nginx openssl
   # deploy/quickstart.sh talks to the controller's API

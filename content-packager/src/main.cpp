@@ -1,6 +1,7 @@
 // microscape-pack: keys, build, verify, inspect and extract signed bundles.
-// Exit codes: 0 success, 1 the bundle or input is invalid or was rejected,
-// 2 usage error. Errors are one line on stderr starting with a reason code.
+// Exit codes: the table of microscape/core/exit_codes.hpp (0 success, 1 the
+// bundle or input is invalid or was rejected, 64 usage error). Errors are one
+// line on stderr starting with a reason code.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "microscape/core/audit.hpp"
 #include "microscape/core/bundle.hpp"
 #include "microscape/core/crypto.hpp"
+#include "microscape/core/exit_codes.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
 #include "microscape/core/pop.hpp"
@@ -29,7 +31,7 @@ using namespace microscape;
 
 namespace {
 
-constexpr int kOk = 0, kInvalid = 1, kUsage = 2;
+constexpr int kOk = exitcode::kOk, kInvalid = exitcode::kFailure, kUsage = exitcode::kUsage;
 
 const char* kMainHelp = R"(microscape-pack — build and check Microscape content bundles
 
@@ -43,8 +45,8 @@ Commands:
   extract   verify a bundle, then write its media into a directory
   audit     verify a proof-of-play evidence export offline and recount plays
 
-Run 'microscape-pack COMMAND --help' for the options of a command.
-Exit codes: 0 success, 1 invalid or rejected input, 2 usage error.
+Run 'microscape-pack COMMAND --help' for the options of a command,
+'microscape-pack --version' for the version.
 Errors are printed as one line: 'ReasonCode: details'.
 )";
 
@@ -135,7 +137,7 @@ head of an earlier export checks that the log still holds that row unchanged
 (audit_pin), which also catches a log rewritten from that row on.
 
 Exit 0 only if everything verifies; 1 with one line per failure on stderr
-(the counts are still printed, marked UNVERIFIED); 2 usage error.
+(the counts are still printed, marked UNVERIFIED).
 )"},
 };
 
@@ -155,15 +157,23 @@ struct Args {
     std::multimap<std::string, std::string> opts;
     std::vector<std::string> positional;
     bool help = false;
+    bool version = false;
 };
 
+// --version prints the program's version, except where a command takes
+// --version N itself (build: the bundle version).
 Result<Args> parseArgs(int argc, char** argv, int start, const std::vector<std::string>& valued,
                        const std::vector<std::string>& flags) {
     Args a;
+    const bool ownVersion = std::find(valued.begin(), valued.end(), "version") != valued.end();
     for (int i = start; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
             a.help = true;
+            continue;
+        }
+        if (arg == "--version" && !ownVersion) {
+            a.version = true;
             continue;
         }
         if (arg == "--") {
@@ -191,6 +201,7 @@ Result<Args> parseArgs(int argc, char** argv, int start, const std::vector<std::
             a.opts.emplace(name, value);
             continue;
         }
+        if (arg.size() > 1 && arg[0] == '-') return makeError(Errc::Usage, "unknown option " + arg);
         a.positional.push_back(arg);
     }
     return a;
@@ -551,21 +562,28 @@ int cmdAudit(const Args& a) {
 
 }  // namespace
 
+int printVersion() {
+    std::cout << "microscape-pack " << MICROSCAPE_VERSION << " (bundle format "
+              << manifest::kFormatVersion << ")\n";
+    return kOk;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::cerr << kMainHelp;
+        std::cerr << kMainHelp << "\n" << exitcode::kHelpText;
         return kUsage;
     }
     std::string cmd = argv[1];
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-        std::cout << kMainHelp;
+        // `help COMMAND` as well as `COMMAND --help`.
+        if (argc > 2 && kHelp.count(argv[2]))
+            std::cout << kHelp.at(argv[2]);
+        else
+            std::cout << kMainHelp;
+        std::cout << "\n" << exitcode::kHelpText;
         return kOk;
     }
-    if (cmd == "--version") {
-        std::cout << "microscape-pack " << MICROSCAPE_VERSION << " (bundle format " << manifest::kFormatVersion
-                  << ")\n";
-        return kOk;
-    }
+    if (cmd == "--version" || cmd == "-V") return printVersion();
     static const std::map<std::string,
                           std::pair<std::vector<std::string>, std::vector<std::string>>>
         kOptions = {
@@ -584,9 +602,10 @@ int main(int argc, char** argv) {
     auto args = parseArgs(argc, argv, 2, spec->second.first, spec->second.second);
     if (!args) return usage(cmd, args.error().message);
     if (args->help) {
-        std::cout << kHelp.at(cmd);
+        std::cout << kHelp.at(cmd) << "\n" << exitcode::kHelpText;
         return kOk;
     }
+    if (args->version) return printVersion();
     if (cmd == "keygen") return cmdKeygen(*args);
     if (cmd == "build") return cmdBuild(*args);
     if (cmd == "verify") return cmdVerify(*args);

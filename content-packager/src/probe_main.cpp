@@ -53,7 +53,10 @@ constexpr const char* kUsage =
     "Prints one JSON line: "
     "{\"ok\":true,\"kind\",\"mime\",\"durationMs\",\"width\",\"height\",\"sandbox\"}\n"
     "or {\"ok\":false,\"code\",\"message\",\"sandbox\"}. Started by microscape-controller for each "
-    "upload.\n";
+    "upload.\n"
+    "\n"
+    "Exit status: 0 when it answered (the JSON says whether the file is usable), 64 for a\n"
+    "bad command line (docs/exit-codes.md).\n";
 
 // Landlock constants newer than the build machine's kernel headers (stable ABI).
 constexpr std::uint64_t kFsTruncate = 1ull << 14;        // ABI 3
@@ -206,7 +209,7 @@ int main(int argc, char** argv) {
     }
     if (!args.empty()) {
         std::cerr << "microscape-probe: unexpected argument '" << args[0] << "'\n" << kUsage;
-        return 2;
+        return 64;  // a bad command line (docs/exit-codes.md)
     }
     const Sandbox s = confine(STDIN_FILENO);
     auto prober = pack::MediaProber::create();

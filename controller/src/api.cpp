@@ -9,6 +9,7 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/String.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -22,9 +23,16 @@ namespace {
 constexpr double kBucketBounds[8] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0};
 }
 
-void Metrics::recordRequest(const std::string& route, int status, double seconds) {
+void Metrics::recordRequest(const std::string& method, const std::string& route, int status,
+                            double seconds) {
+    // Bounded label values: a client cannot add series with made-up methods.
+    static const char* const kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                           "PATCH", "DELETE", "OPTIONS"};
+    std::string m = "other";
+    for (const char* k : kMethods)
+        if (method == k) m = k;
     std::lock_guard lock(mutex_);
-    auto& s = series_[{route, status}];
+    auto& s = series_[{m, route, status}];
     s.count++;
     s.sumSeconds += seconds;
     for (int i = 0; i < 8; ++i)
@@ -59,28 +67,32 @@ std::string Metrics::render(std::int64_t playersEnrolled, std::int64_t playersOn
          "# TYPE microscape_logins_throttled_total counter\n"
       << "microscape_logins_throttled_total " << loginsThrottled.load() << "\n";
     std::lock_guard lock(mutex_);
-    o << "# HELP microscape_http_requests_total HTTP requests by route and status.\n"
+    o << "# HELP microscape_http_requests_total HTTP requests by method, route pattern and "
+         "status.\n"
          "# TYPE microscape_http_requests_total counter\n";
     for (const auto& [k, s] : series_)
-        o << "microscape_http_requests_total{route=\"" << k.first << "\",status=\"" << k.second << "\"} " << s.count
-          << "\n";
-    o << "# HELP microscape_http_request_duration_seconds HTTP request latency.\n"
+        o << "microscape_http_requests_total{method=\"" << k.method << "\",route=\"" << k.route
+          << "\",status=\"" << k.status << "\"} " << s.count << "\n";
+    o << "# HELP microscape_http_request_duration_seconds HTTP request latency by method and route "
+         "pattern.\n"
          "# TYPE microscape_http_request_duration_seconds histogram\n";
-    std::map<std::string, Series> byRoute;
+    std::map<std::pair<std::string, std::string>, Series> byRoute;
     for (const auto& [k, s] : series_) {
-        auto& t = byRoute[k.first];
+        auto& t = byRoute[{k.method, k.route}];
         t.count += s.count;
         t.sumSeconds += s.sumSeconds;
         for (int i = 0; i < 8; ++i) t.buckets[i] += s.buckets[i];
     }
-    for (const auto& [route, s] : byRoute) {
+    for (const auto& [mr, s] : byRoute) {
+        const std::string labels = "method=\"" + mr.first + "\",route=\"" + mr.second + "\"";
         for (int i = 0; i < 8; ++i)
-            o << "microscape_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"" << kBucketBounds[i]
-              << "\"} " << s.buckets[i] << "\n";
-        o << "microscape_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} " << s.count
+            o << "microscape_http_request_duration_seconds_bucket{" << labels << ",le=\""
+              << kBucketBounds[i] << "\"} " << s.buckets[i] << "\n";
+        o << "microscape_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} "
+          << s.count << "\n";
+        o << "microscape_http_request_duration_seconds_sum{" << labels << "} " << s.sumSeconds
           << "\n";
-        o << "microscape_http_request_duration_seconds_sum{route=\"" << route << "\"} " << s.sumSeconds << "\n";
-        o << "microscape_http_request_duration_seconds_count{route=\"" << route << "\"} " << s.count << "\n";
+        o << "microscape_http_request_duration_seconds_count{" << labels << "} " << s.count << "\n";
     }
     return o.str();
 }
@@ -127,7 +139,8 @@ Poco::JSON::Object::Ptr RequestCtx::jsonBody() {
 }
 
 void RequestCtx::sendJson(int status, const Poco::Dynamic::Var& body) {
-    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    // With its reason phrase: "404 Not Found", not Poco's default "404 OK".
+    resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     resp.setContentType("application/json; charset=utf-8");
     resp.set("Cache-Control", "no-store");
     std::string text = stringify(body);
@@ -136,7 +149,7 @@ void RequestCtx::sendJson(int status, const Poco::Dynamic::Var& body) {
 }
 
 void RequestCtx::sendNoContent() {
-    resp.setStatus(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
+    resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
     resp.setContentLength64(0);
     resp.send();
 }
@@ -177,6 +190,12 @@ void Router::add(Route r) {
 Router::Match Router::match(const std::string& method, const std::string& path) const {
     Match m;
     auto segs = splitPath(path);
+    std::string canonical;
+    for (const auto& s : segs) canonical += "/" + s;
+    if (canonical != (path == "/" ? "" : path)) return m;  // a trailing or doubled slash
+    // HEAD is GET without the body: Poco's response sends only the headers.
+    const std::string& wanted = method == "HEAD" ? std::string("GET") : method;
+    std::vector<std::string> allowed;
     for (const auto& r : routes_) {
         if (r.segments.size() != segs.size()) continue;
         std::map<std::string, std::string> params;
@@ -187,14 +206,19 @@ Router::Match Router::match(const std::string& method, const std::string& path) 
             else ok = p == segs[i];
         }
         if (!ok) continue;
-        if (r.method != method) {
+        if (r.method != wanted) {
             m.pathKnown = true;
+            allowed.push_back(r.method);
+            if (r.method == "GET") allowed.push_back("HEAD");
             continue;
         }
         m.route = &r;
         m.params = std::move(params);
         return m;
     }
+    std::sort(allowed.begin(), allowed.end());
+    allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+    for (const auto& a : allowed) m.allow += (m.allow.empty() ? "" : ", ") + a;
     return m;
 }
 

@@ -50,7 +50,10 @@ struct ApiError : std::runtime_error {
 
 class Metrics {
 public:
-    void recordRequest(const std::string& route, int status, double seconds);
+    // route: the matched route's pattern ("/api/v1/media/{id}"), or "unmatched";
+    // method: the request's, counted as "other" unless it is a standard one.
+    void recordRequest(const std::string& method, const std::string& route, int status,
+                       double seconds);
     std::atomic<std::int64_t> uploadsTotal{0};
     std::atomic<std::int64_t> uploadBytesTotal{0};
     std::atomic<std::int64_t> uploadsDeduplicated{0};
@@ -65,8 +68,13 @@ private:
         double sumSeconds = 0;
         std::int64_t buckets[8] = {};
     };
+    struct Key {
+        std::string method, route;
+        int status;
+        auto operator<=>(const Key&) const = default;
+    };
     mutable std::mutex mutex_;  // guards series_
-    std::map<std::pair<std::string, int>, Series> series_;
+    std::map<Key, Series> series_;
 };
 
 // Probes uploads in a separate, confined process each (probe_process.hpp), at
@@ -190,7 +198,10 @@ public:
         const Route* route = nullptr;
         std::map<std::string, std::string> params;
         bool pathKnown = false;  // some route has this path with another method
+        std::string allow;       // then: the methods it has, for a 405's Allow header
     };
+    // Matches exactly one spelling of a path: "/metrics/" and "//metrics" match
+    // nothing (docs/controller-api.md). HEAD matches the GET route.
     Match match(const std::string& method, const std::string& path) const;
     const std::vector<Route>& routes() const { return routes_; }
 

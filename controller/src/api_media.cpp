@@ -518,7 +518,7 @@ void download(RequestCtx& ctx) {
     ctx.resp.set("Accept-Ranges", "bytes");
     ctx.resp.set("Cache-Control", "private, max-age=86400, immutable");
     if (partial) {
-        ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_PARTIAL_CONTENT);
+        ctx.resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_PARTIAL_CONTENT);
         ctx.resp.set("Content-Range",
                      "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
     }

@@ -32,14 +32,33 @@ void metrics(RequestCtx& ctx) {
     std::string text = ctx.svc.metrics.render(enrolled, online);
     if (ctx.svc.hub) {
         const auto h = ctx.svc.hub->stats();
-        text += "# TYPE microscape_hub_messages_received_total counter\nmicroscape_hub_messages_received_total " +
-                std::to_string(h.received) + "\n# TYPE microscape_hub_messages_dropped_total counter\n"
-                "microscape_hub_messages_dropped_total " + std::to_string(h.dropped) +
-                "\n# TYPE microscape_hub_chunk_bytes_sent_total counter\nmicroscape_hub_chunk_bytes_sent_total " +
-                std::to_string(h.bytesSent) + "\n# TYPE microscape_hub_manifests_sent_total counter\n"
-                "microscape_hub_manifests_sent_total " + std::to_string(h.manifestsSent) +
-                "\n# TYPE microscape_hub_zap_denied_total counter\nmicroscape_hub_zap_denied_total " +
-                std::to_string(h.zapDenied) + "\n";
+        text +=
+            "# HELP microscape_hub_messages_received_total Messages received from players by the "
+            "hub.\n"
+            "# TYPE microscape_hub_messages_received_total counter\n"
+            "microscape_hub_messages_received_total " +
+            std::to_string(h.received) +
+            "\n# HELP microscape_hub_messages_dropped_total Player messages dropped unread "
+            "(malformed, "
+            "unknown type, before HELLO, spoofed id).\n"
+            "# TYPE microscape_hub_messages_dropped_total counter\n"
+            "microscape_hub_messages_dropped_total " +
+            std::to_string(h.dropped) +
+            "\n# HELP microscape_hub_chunk_bytes_sent_total Media bytes sent to players in CHUNK "
+            "messages.\n"
+            "# TYPE microscape_hub_chunk_bytes_sent_total counter\n"
+            "microscape_hub_chunk_bytes_sent_total " +
+            std::to_string(h.bytesSent) +
+            "\n# HELP microscape_hub_manifests_sent_total MANIFEST messages sent to players.\n"
+            "# TYPE microscape_hub_manifests_sent_total counter\n"
+            "microscape_hub_manifests_sent_total " +
+            std::to_string(h.manifestsSent) +
+            "\n# HELP microscape_hub_zap_denied_total Connections refused by the CURVE key check "
+            "(not "
+            "enrolled or retired).\n"
+            "# TYPE microscape_hub_zap_denied_total counter\n"
+            "microscape_hub_zap_denied_total " +
+            std::to_string(h.zapDenied) + "\n";
         text +=
             "# HELP microscape_hub_connections_closed_total Player connections closed by the hub "
             "(another's "

@@ -1,5 +1,6 @@
 #include "microscape/controller/config.hpp"
 
+#include <Poco/Logger.h>
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>
 #include <Poco/Util/AbstractConfiguration.h>
@@ -8,12 +9,15 @@
 #include <set>
 
 #include "microscape/core/pin.hpp"
+#include "microscape/core/log_setup.hpp"
 
 namespace microscape::controller {
 namespace {
 
 const std::set<std::string> kKnownKeys = {
     "controller.dataDir",
+    "controller.logLevel",
+    "controller.logFormat",
     "http.bind",
     "http.port",
     "http.threads",
@@ -145,6 +149,20 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     c.dataDir = conf.getString("controller.dataDir", "");
     if (c.dataDir.empty())
         return makeError(Errc::Usage, "no data directory: set controller.dataDir or pass --data-dir");
+    c.logLevel = conf.getString("controller.logLevel", c.logLevel);
+    try {
+        (void)Poco::Logger::parseLevel(c.logLevel);
+    } catch (const Poco::Exception&) {
+        return makeError(
+            Errc::Usage,
+            "controller.logLevel must be one of none, fatal, critical, error, warning, "
+            "notice, information, debug, trace (got '" +
+                c.logLevel + "')");
+    }
+    c.logFormat = conf.getString("controller.logFormat", c.logFormat);
+    if (!logsetup::parseFormat(c.logFormat))
+        return makeError(Errc::Usage, "controller.logFormat must be auto, journal or text (got '" +
+                                          c.logFormat + "')");
     c.httpBind = conf.getString("http.bind", c.httpBind);
     c.zmqBind = conf.getString("zmq.bind", c.zmqBind);
     if (c.httpBind.empty()) return makeError(Errc::Usage, "http.bind must not be empty");

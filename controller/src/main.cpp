@@ -1,9 +1,11 @@
 // microscape-controller: reads the configuration, then either creates an admin
-// (--init-admin) or runs the server until SIGTERM/SIGINT.
+// (--init-admin) or runs the server until SIGTERM/SIGINT. Exit status: the
+// table of microscape/core/exit_codes.hpp (docs/exit-codes.md).
 #include <Poco/Environment.h>
 #include <Poco/File.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
+#include <Poco/Util/OptionException.h>
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 
@@ -11,18 +13,28 @@
 
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/server.hpp"
+#include "microscape/core/exit_codes.hpp"
+#include "microscape/core/log_setup.hpp"
 #include "pop_ingest.hpp"
+
+#ifndef MICROSCAPE_VERSION
+#define MICROSCAPE_VERSION "0.0.0"
+#endif
 
 using Poco::Util::Option;
 using Poco::Util::OptionSet;
+namespace exitcode = microscape::exitcode;
 
 namespace {
 
 class ControllerApp : public Poco::Util::ServerApplication {
 protected:
     void defineOptions(OptionSet& options) override {
-        ServerApplication::defineOptions(options);
+        // Not ServerApplication's --daemon/--pidfile/--umask: systemd runs the
+        // controller in the foreground (Type=simple) and owns those concerns.
+        Application::defineOptions(options);
         options.addOption(Option("help", "h", "show this help").repeatable(false));
+        options.addOption(Option("version", "V", "print the version and exit").repeatable(false));
         options.addOption(Option("config", "c", "load a .properties configuration file")
                               .argument("FILE")
                               .repeatable(false));
@@ -41,6 +53,9 @@ protected:
         ServerApplication::handleOption(name, value);
         if (name == "help") {
             help_ = true;
+            stopOptionsProcessing();
+        } else if (name == "version") {
+            version_ = true;
             stopOptionsProcessing();
         } else if (name == "config") {
             if (!Poco::File(value).exists()) {
@@ -77,22 +92,36 @@ protected:
             hf.setUsage("[--config FILE] [--data-dir DIR] [--http-port N] [--zmq-port N] [--bind ADDR] "
                         "[--init-admin NAME] [--rebuild-rollups]");
             hf.setHeader("Microscape controller: content library, scheduling and signed per-screen manifests.");
+            hf.setFooter(exitcode::kHelpText);
             hf.format(std::cout);
-            return EXIT_OK;
+            return exitcode::kOk;
+        }
+        if (version_) {
+            std::cout << "microscape-controller " << MICROSCAPE_VERSION << "\n";
+            return exitcode::kOk;
         }
         if (!optionError_.empty()) {
             std::cerr << "microscape-controller: " << optionError_ << "\n";
-            return EXIT_CONFIG;
+            return exitcode::kConfig;
         }
         if (!args.empty()) {
-            std::cerr << "microscape-controller: unexpected argument '" << args.front() << "'\n";
-            return EXIT_USAGE;
+            std::cerr << "microscape-controller: unexpected argument '" << args.front()
+                      << "' (see microscape-controller --help)\n";
+            return exitcode::kUsage;
         }
         auto cfg = microscape::controller::loadConfig(config());
         if (!cfg) {
             std::cerr << "microscape-controller: bad configuration: " << cfg.error().message << "\n";
-            return EXIT_CONFIG;
+            return exitcode::kConfig;
         }
+        // One logging scheme with the player (docs/logging.md), unless the file
+        // configures Poco's own (logging.*), which then stays as it is.
+        Poco::Util::AbstractConfiguration::Keys pocoLogging;
+        config().keys("logging", pocoLogging);
+        if (pocoLogging.empty())
+            microscape::logsetup::configure(cfg->logLevel,
+                                            microscape::logsetup::parseFormat(cfg->logFormat)
+                                                .value_or(microscape::logsetup::Format::Auto));
         auto& log = Poco::Logger::get("controller");
         if (!initAdmin_.empty()) {
             std::string password = Poco::Environment::get("MICROSCAPE_ADMIN_PASSWORD", "");
@@ -100,17 +129,18 @@ protected:
             auto r = microscape::controller::initAdmin(*cfg, initAdmin_, password);
             if (!r) {
                 std::cerr << "microscape-controller: " << r.error().message << "\n";
-                return r.code() == microscape::Errc::Exists ? EXIT_DATAERR : EXIT_CANTCREAT;
+                return r.code() == microscape::Errc::Exists ? exitcode::kFailure
+                                                            : exitcode::kCantCreate;
             }
             std::cout << "created admin '" << initAdmin_ << "'";
             if (generated) std::cout << " with password: " << *r;
             std::cout << std::endl;
-            return EXIT_OK;
+            return exitcode::kOk;
         }
         if (rebuildRollups_) {
             if (auto st = microscape::controller::prepareDataDir(*cfg); !st) {
                 std::cerr << "microscape-controller: " << st.error().message << "\n";
-                return EXIT_CANTCREAT;
+                return exitcode::kCantCreate;
             }
             try {
                 microscape::controller::Db db(cfg->dataDir / "controller.db");
@@ -118,19 +148,19 @@ protected:
                 auto n = ingest.rebuildRollups();
                 if (!n) {
                     std::cerr << "microscape-controller: " << n.error().message << "\n";
-                    return EXIT_SOFTWARE;
+                    return exitcode::kSoftware;
                 }
                 std::cout << "rebuilt the rollups from " << *n << " play records" << std::endl;
-                return EXIT_OK;
+                return exitcode::kOk;
             } catch (const std::exception& e) {
                 std::cerr << "microscape-controller: cannot open the database: " << e.what() << "\n";
-                return EXIT_CANTCREAT;
+                return exitcode::kCantCreate;
             }
         }
         microscape::controller::ControllerServer server(*cfg, log);
         if (auto st = server.start(); !st) {
             std::cerr << "microscape-controller: cannot start: " << st.error().message << "\n";
-            return st.code() == microscape::Errc::Usage ? EXIT_CONFIG : EXIT_CANTCREAT;
+            return st.code() == microscape::Errc::Usage ? exitcode::kConfig : exitcode::kCantCreate;
         }
         // Tools and tests that start us with --http-port 0 read the port from here.
         std::cout << "listening on " << (cfg->tls ? "https://" : "http://") << cfg->httpBind << ":" << server.httpPort()
@@ -139,11 +169,12 @@ protected:
         waitForTerminationRequest();
         log.information("termination requested; shutting down");
         server.stop();
-        return EXIT_OK;
+        return exitcode::kOk;
     }
 
 private:
     bool help_ = false;
+    bool version_ = false;
     std::string optionError_;
     std::string initAdmin_;
     bool rebuildRollups_ = false;
@@ -151,4 +182,19 @@ private:
 
 }  // namespace
 
-POCO_SERVER_MAIN(ControllerApp)
+// Instead of POCO_SERVER_MAIN, whose option errors all exit 78 (EX_CONFIG) with
+// Poco's own message: a bad command line is a usage error (64).
+int main(int argc, char** argv) {
+    ControllerApp app;
+    try {
+        app.init(argc, argv);
+    } catch (const Poco::Util::OptionException& e) {
+        std::cerr << "microscape-controller: " << e.displayText()
+                  << " (see microscape-controller --help)\n";
+        return exitcode::kUsage;
+    } catch (const Poco::Exception& e) {
+        std::cerr << "microscape-controller: " << e.displayText() << "\n";
+        return exitcode::kConfig;
+    }
+    return app.Poco::Util::Application::run();
+}

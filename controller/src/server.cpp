@@ -135,18 +135,23 @@ public:
     void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
         const auto started = std::chrono::steady_clock::now();
         RequestCtx ctx(req, resp, svc_);
-        std::string label = "unmatched";
+        std::string label = "unmatched", routePattern = "unmatched";
         resp.set("X-Content-Type-Options", "nosniff");
         resp.set("Referrer-Policy", "no-referrer");
         if (req.secure()) resp.set("Strict-Transport-Security", kHsts);
         try {
             auto m = router_.match(req.getMethod(), ctx.uri.getPath());
             if (!m.route) {
-                if (m.pathKnown) throw ApiError(405, "method_not_allowed", req.getMethod() + " is not allowed here");
+                if (m.pathKnown) {
+                    resp.set("Allow", m.allow);
+                    throw ApiError(405, "method_not_allowed",
+                                   req.getMethod() + " is not allowed here");
+                }
                 throw ApiError(404, "not_found", "no such route: " + ctx.uri.getPath());
             }
             const Route& route = *m.route;
             label = route.method + " " + route.pattern;
+            routePattern = route.pattern;
             ctx.params = std::move(m.params);
             if (route.access != kPublic) {
                 ctx.who = authenticate(ctx);
@@ -187,7 +192,7 @@ public:
             resp.setKeepAlive(false);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         const int status = static_cast<int>(resp.getStatus());
-        svc_.metrics.recordRequest(label, status, secs);
+        svc_.metrics.recordRequest(req.getMethod(), routePattern, status, secs);
         if (svc_.log.debug())
             svc_.log.debug("%s %s -> %d (%s, %.1f ms)", escapeControl(req.getMethod()),
                            escapeControl(ctx.uri.getPath()), status,

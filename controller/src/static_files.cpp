@@ -131,7 +131,7 @@ public:
             resp.set("X-Frame-Options", "DENY");
         }
         if (req.get("If-None-Match", "") == etag) {
-            resp.setStatus(Poco::Net::HTTPResponse::HTTP_NOT_MODIFIED);
+            resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NOT_MODIFIED);
             resp.setContentLength(0);
             resp.send();
             return;
@@ -151,7 +151,7 @@ public:
 private:
     static void sendText(Poco::Net::HTTPServerResponse& resp, Poco::Net::HTTPResponse::HTTPStatus status,
                          const std::string& text) {
-        resp.setStatus(status);
+        resp.setStatusAndReason(status);
         resp.setContentType("text/plain; charset=utf-8");
         resp.setContentLength(static_cast<std::streamsize>(text.size()));
         resp.send() << text;

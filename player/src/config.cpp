@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "microscape/core/json.hpp"
+#include "microscape/core/log_setup.hpp"
 #include "microscape/pack/file_io.hpp"
 
 namespace microscape::player {
@@ -120,7 +121,8 @@ std::string orientationOf(int width, int height) { return height > width ? "port
 const char* outputModeName(OutputMode m) { return m == OutputMode::Display ? "display" : "headless"; }
 
 const std::vector<std::string>& runSettingKeys() {
-    static const std::vector<std::string> keys{"dataDir", "output", "width", "height", "importDir", "preview", "logLevel"};
+    static const std::vector<std::string> keys{"dataDir",   "output",  "width",    "height",
+                                               "importDir", "preview", "logLevel", "logFormat"};
     return keys;
 }
 
@@ -160,6 +162,9 @@ Status applyRunSetting(RunSettings& s, std::string_view key, std::string_view va
                        "debug, trace");
         }
         s.logLevel = std::string(value);
+    } else if (key == "logFormat") {
+        if (!logsetup::parseFormat(value)) return bad(name + " must be auto, journal or text");
+        s.logFormat = std::string(value);
     } else {
         std::string known;
         for (const auto& k : runSettingKeys()) known += (known.empty() ? "player." : ", player.") + k;
@@ -177,9 +182,10 @@ Status applyRunFlag(RunSettings& s, std::string_view flag, std::string_view valu
         s.output = OutputMode::Headless;
         return {};
     }
-    static const std::pair<const char*, const char*> kKeys[] = {{"data-dir", "dataDir"},     {"width", "width"},
-                                                                {"height", "height"},        {"import-dir", "importDir"},
-                                                                {"preview", "preview"},      {"log-level", "logLevel"}};
+    static const std::pair<const char*, const char*> kKeys[] = {
+        {"data-dir", "dataDir"},     {"width", "width"},     {"height", "height"},
+        {"import-dir", "importDir"}, {"preview", "preview"}, {"log-level", "logLevel"},
+        {"log-format", "logFormat"}};
     for (auto [f, key] : kKeys)
         if (flag == f) return applyRunSetting(s, key, value, "--" + std::string(flag));
     return makeError(Errc::Usage, "run: unknown option --" + std::string(flag));

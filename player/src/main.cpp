@@ -2,10 +2,7 @@
 // engine, proof-of-play journal and its upload); import a bundle file; or
 // print the local state.
 #include <Poco/AutoPtr.h>
-#include <Poco/ConsoleChannel.h>
-#include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
-#include <Poco/PatternFormatter.h>
 #include <signal.h>
 #include <time.h>
 
@@ -16,10 +13,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "microscape/core/clock.hpp"
+#include "microscape/core/exit_codes.hpp"
 #include "microscape/core/json.hpp"
+#include "microscape/core/log_setup.hpp"
 #include "microscape/core/schedule.hpp"
 #include "microscape/core/time.hpp"
 #include "microscape/core/tz.hpp"
@@ -42,54 +42,101 @@ using namespace microscape::player;
 
 namespace {
 
-const char* kUsage =
+const char* kMainHelp =
+    "microscape-player: the screen of a Microscape signage network\n"
+    "\n"
     "usage:\n"
     "  microscape-player enroll --controller-http https://HOST:PORT --token TOKEN\n"
-    "                           --content-key-hash sha256:HEX --tls-key-hash sha256:HEX --data-dir DIR\n"
-    "                           [--name NAME] [--width W --height H] [--hub-endpoint tcp://HOST:PORT]\n"
-    "                           [--insecure-http]\n"
-    "  microscape-player run    [--config FILE.properties] [--data-dir DIR] [--display | --headless]\n"
-    "                           [--width W --height H] [--import-dir DIR] [--preview FILE.png]\n"
-    "                           [--log-level LEVEL] [--no-playback]\n"
+    "                           --content-key-hash sha256:HEX --tls-key-hash sha256:HEX\n"
+    "                           --data-dir DIR [...]\n"
+    "  microscape-player run    [--config FILE.properties] [--data-dir DIR] [--display | "
+    "--headless] [...]\n"
     "  microscape-player import (--data-dir DIR | --config FILE) BUNDLE.tar\n"
     "  microscape-player status (--data-dir DIR | --config FILE)\n"
     "  microscape-player id     (--data-dir DIR | --config FILE)\n"
     "  microscape-player head   (--data-dir DIR | --config FILE)\n"
-    "  microscape-player --help | --version\n"
+    "  microscape-player --help | -h | --version\n"
     "\n"
-    "enroll registers this screen with a one-time token and writes DIR/player.json;\n"
-    "paste the command the console shows: it pins the controller's keys. The TLS key\n"
-    "must match --tls-key-hash before the token is sent (no CA is consulted), the\n"
-    "content signing key must match --content-key-hash and the answer must name the\n"
-    "hub's CURVE key; otherwise enroll refuses and writes nothing. --insecure-http\n"
-    "allows a plain http:// controller on a trusted link (the content key is still\n"
-    "checked; the token and the hub key are not protected).\n"
-    "--width/--height (16..7680) are the screen's resolution (1920 x 540 for an LED\n"
-    "strip, 1080 x 1920 for a portrait panel), kept in player.json for run.\n"
+    "Commands:\n"
+    "  enroll    register this screen with a one-time token from the console\n"
+    "  run       play the active bundle, journal and upload proof of play\n"
+    "  import    verify a bundle file (USB stick) and activate it\n"
+    "  status    print the data directory's state as JSON\n"
+    "  id        print this screen's player id and identity key (what an auditor pins)\n"
+    "  head      print this screen's signed proof-of-play head statement\n"
     "\n"
-    "run plays the active bundle, journals every play in DIR/state.db, uploads the\n"
-    "records to the controller and rewrites a preview image (default DIR/preview.png).\n"
-    "  --display   also shows the frames in a fullscreen window on $DISPLAY (X11 or\n"
-    "              XWayland); exits with status 1 if the X server goes away\n"
-    "  --headless  frames in memory only (the default): tests, demos, CI\n"
-    "  size        --width/--height (both or neither), else the enrolled size, else\n"
-    "              the X screen's size (display) or 1280 x 720 (headless)\n"
-    "  --config    a .properties file with player.dataDir, player.output\n"
-    "              (display|headless), player.width, player.height, player.importDir,\n"
-    "              player.preview, player.logLevel; flags given on the command line win\n"
-    "  --no-playback runs the sync agent only.\n"
-    "\n"
-    "import verifies a bundle file (USB stick) and activates it; status prints the\n"
-    "data directory's state as JSON. import and status take --config to find DIR.\n"
-    "\n"
-    "id prints this screen's player id, the id of its identity key and the public\n"
-    "key (PEM): what an auditor pins with 'microscape-pack audit --player-key'.\n"
-    "head prints one line, this screen's signed statement of the end of its\n"
-    "proof-of-play journal (player, seq, hash, time): an auditor's\n"
-    "'microscape-pack audit --head' checks that an export reaches it.\n"
-    "\n"
-    "Exit codes: 0 done or stopped by SIGTERM/SIGINT, 1 failure (lost X server\n"
-    "included), 2 bad command line or configuration. See docs/player.md.\n";
+    "Run 'microscape-player COMMAND --help' for the options of a command.\n"
+    "See docs/player.md.\n";
+
+const std::map<std::string, std::string> kCommandHelp = {
+    {"enroll",
+     "usage: microscape-player enroll --controller-http https://HOST:PORT --token TOKEN\n"
+     "                                --content-key-hash sha256:HEX --tls-key-hash sha256:HEX\n"
+     "                                --data-dir DIR [--name NAME] [--width W --height H]\n"
+     "                                [--hub-endpoint tcp://HOST:PORT] [--insecure-http]\n"
+     "\n"
+     "Registers this screen with a one-time token and writes DIR/player.json; paste\n"
+     "the command the console shows: it pins the controller's keys. The TLS key\n"
+     "must match --tls-key-hash before the token is sent (no CA is consulted), the\n"
+     "content signing key must match --content-key-hash and the answer must name the\n"
+     "hub's CURVE key; otherwise enroll refuses and writes nothing. --insecure-http\n"
+     "allows a plain http:// controller on a trusted link (the content key is still\n"
+     "checked; the token and the hub key are not protected).\n"
+     "--width/--height (16..7680) are the screen's resolution (1920 x 540 for an LED\n"
+     "strip, 1080 x 1920 for a portrait panel), kept in player.json for run.\n"},
+    {"run",
+     "usage: microscape-player run [--config FILE.properties] [--data-dir DIR] [--display | "
+     "--headless]\n"
+     "                             [--width W --height H] [--import-dir DIR] [--preview FILE.png]\n"
+     "                             [--log-level LEVEL] [--log-format auto|journal|text] "
+     "[--no-playback]\n"
+     "\n"
+     "Plays the active bundle, journals every play in DIR/state.db, uploads the\n"
+     "records to the controller and rewrites a preview image (default DIR/preview.png).\n"
+     "  --display     also shows the frames in a fullscreen window on $DISPLAY (X11 or\n"
+     "                XWayland); exits with status 1 if the X server goes away\n"
+     "  --headless    frames in memory only (the default): tests, demos, CI\n"
+     "  size          --width/--height (both or neither), else the enrolled size, else\n"
+     "                the X screen's size (display) or 1280 x 720 (headless)\n"
+     "  --config      a .properties file with player.dataDir, player.output\n"
+     "                (display|headless), player.width, player.height, player.importDir,\n"
+     "                player.preview, player.logLevel, player.logFormat; flags given on\n"
+     "                the command line win\n"
+     "  --log-level   none, fatal, critical, error, warning, notice, information\n"
+     "                (default), debug, trace\n"
+     "  --log-format  journal: '<N>' priorities, no time (for systemd's journal);\n"
+     "                text: time and level; auto (default): journal when stderr is\n"
+     "                the journal, else text\n"
+     "  --no-playback runs the sync agent only.\n"},
+    {"import",
+     "usage: microscape-player import (--data-dir DIR | --config FILE) BUNDLE.tar\n"
+     "\n"
+     "Verifies a bundle file (USB stick) against the pinned content key and\n"
+     "activates it; --config finds DIR in player.dataDir.\n"},
+    {"status",
+     "usage: microscape-player status (--data-dir DIR | --config FILE)\n"
+     "\n"
+     "Prints the data directory's state as JSON (enrolment, screen size, the active\n"
+     "and staged bundle versions); --config finds DIR in player.dataDir.\n"},
+    {"id",
+     "usage: microscape-player id (--data-dir DIR | --config FILE)\n"
+     "\n"
+     "Prints this screen's player id, the id of its identity key and the public key\n"
+     "(PEM): what an auditor pins with 'microscape-pack audit --player-key'.\n"},
+    {"head",
+     "usage: microscape-player head (--data-dir DIR | --config FILE)\n"
+     "\n"
+     "Prints one line, this screen's signed statement of the end of its proof-of-play\n"
+     "journal (player, seq, hash, time): 'microscape-pack audit --head' checks that\n"
+     "an export reaches it.\n"},
+};
+
+// The usage of COMMAND (or of the program) and the exit status table.
+std::string helpOf(const std::string& command) {
+    auto it = kCommandHelp.find(command);
+    return std::string(it == kCommandHelp.end() ? kMainHelp : it->second) + "\n" +
+           exitcode::kHelpText;
+}
 
 constexpr const char* kSoftware = "microscape-player " MICROSCAPE_VERSION;
 
@@ -98,10 +145,22 @@ int fail(const std::string& msg, int code = 1) {
     return code;
 }
 
-int exitCodeOf(const Error& e) { return e.code == Errc::Usage ? 2 : 1; }
+// A bad command line: the message and where the help is.
+int usage(const std::string& command, const std::string& msg) {
+    return fail(
+        msg + " (see 'microscape-player " + (command.empty() ? "" : command + " ") + "--help')",
+        exitcode::kUsage);
+}
+
+// player.json (the data directory's enrolment) missing or invalid: the screen
+// is not enrolled, a configuration error that no restart fixes.
+int configFail(const Error& e) {
+    return fail(e.str(), exitcode::kConfig);
+}
 
 struct Args {
     std::string command;
+    std::string helpFor;  // the command whose --help was asked for
     std::map<std::string, std::string> opts;
     std::vector<std::string> positional;
 };
@@ -114,12 +173,15 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
     a.command = argv[1];
     for (int i = 2; i < argc; ++i) {
         std::string s = argv[i];
-        if (s == "--help" || s == "-h") {  // `microscape-player run --help` shows the usage
+        if (s == "--help" || s == "-h") {  // `microscape-player run --help` shows run's usage
+            a.helpFor = a.command;
             a.command = "--help";
             return true;
         }
-        if (s == "--no-playback" || s == "--display" || s == "--headless" ||
-            s == "--insecure-http") {  // flags without a value
+        if (s == "--version") {
+            a.opts["version"] = "1";
+        } else if (s == "--no-playback" || s == "--display" || s == "--headless" ||
+                   s == "--insecure-http") {  // flags without a value
             a.opts[s.substr(2)] = "1";
         } else if (s.rfind("--", 0) == 0) {
             if (i + 1 >= argc) {
@@ -127,6 +189,9 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
                 return false;
             }
             a.opts[s.substr(2)] = argv[++i];
+        } else if (s.size() > 1 && s[0] == '-') {
+            err = "unknown option " + s;
+            return false;
         } else {
             a.positional.push_back(s);
         }
@@ -134,18 +199,10 @@ bool parseArgs(int argc, char** argv, Args& a, std::string& err) {
     return true;
 }
 
-void setupLogging(const std::string& level) {
-    Poco::AutoPtr<Poco::PatternFormatter> fmt(new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
-    Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
-    Poco::AutoPtr<Poco::FormattingChannel> ch(new Poco::FormattingChannel(fmt, console));
-    Poco::Logger::root().setChannel(ch);
-    Poco::Logger::root().setLevel(level);
-}
-
 int cmdEnroll(const Args& a) {
     EnrollRequest r;
     for (const char* k : {"controller-http", "token", "data-dir"})
-        if (!a.opts.count(k)) return fail(std::string("enroll needs --") + k + "\n" + kUsage, 2);
+        if (!a.opts.count(k)) return usage("enroll", std::string("enroll needs --") + k);
     r.controllerHttp = a.opts.at("controller-http");
     r.token = a.opts.at("token");
     r.dataDir = a.opts.at("data-dir");
@@ -157,12 +214,13 @@ int cmdEnroll(const Args& a) {
     for (auto [flag, out] : {std::pair{"width", &r.width}, std::pair{"height", &r.height}}) {
         if (!a.opts.count(flag)) continue;
         auto v = parseScreenSide(a.opts.at(flag), std::string("--") + flag);
-        if (!v) return fail(v.error().message, 2);
+        if (!v) return usage("enroll", v.error().message);
         *out = *v;
     }
     r.software = kSoftware;
     auto c = enroll(r);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (!c)
+        return c.code() == Errc::Usage ? usage("enroll", c.error().str()) : fail(c.error().str());
     std::cout << "enrolled as " << c->playerId << "; hub " << c->endpoint << (c->curve ? " (CURVE)" : " (plain)")
               << "; config in " << (c->dataDir / kConfigFile).string() << "\n";
     return 0;
@@ -232,22 +290,33 @@ private:
     std::optional<tz::Zone> fallbackZone_;
 };
 
-// The settings of run: the --config file's, then the flags on top.
-Result<RunSettings> runSettings(const Args& a, const std::vector<std::string>& allowed) {
+// The settings of run: the --config file's, then the flags on top. A bad
+// command line is a usage error; a bad file, or a combination the file makes
+// invalid, a configuration error.
+struct SettingsError {
+    int exitCode;
+    std::string message;
+};
+std::variant<RunSettings, SettingsError> runSettings(const Args& a,
+                                                     const std::vector<std::string>& allowed) {
     for (const auto& [k, v] : a.opts)
         if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
-            return makeError(Errc::Usage, a.command + ": unknown option --" + k);
+            return SettingsError{exitcode::kUsage, a.command + ": unknown option --" + k};
     if (a.opts.count("display") && a.opts.count("headless"))
-        return makeError(Errc::Usage, "--display and --headless exclude each other");
+        return SettingsError{exitcode::kUsage, "--display and --headless exclude each other"};
     RunSettings s;
     if (a.opts.count("config")) {
         auto f = loadRunProperties(a.opts.at("config"));
-        if (!f) return f.error();
+        if (!f) return SettingsError{exitcode::kConfig, f.error().message};
         s = std::move(*f);
     }
     for (const auto& [k, v] : a.opts)
-        if (k != "config" && k != "no-playback") MS_TRY(applyRunFlag(s, k, v));
-    MS_TRY(checkRunSettings(s));
+        if (k != "config" && k != "no-playback")
+            if (auto st = applyRunFlag(s, k, v); !st)
+                return SettingsError{exitcode::kUsage, st.error().message};
+    if (auto st = checkRunSettings(s); !st)
+        return SettingsError{a.opts.count("config") ? exitcode::kConfig : exitcode::kUsage,
+                             st.error().message};
     return s;
 }
 
@@ -405,16 +474,21 @@ void logDisplayStats(const X11Display& display, Poco::Logger& log) {
 // the play on air), agent; then the journal.
 int cmdRun(const Args& a) {
     if (!a.positional.empty())
-        return fail("run takes no arguments ('" + a.positional[0] + "')\n" + kUsage, 2);
-    auto settings = runSettings(a, {"config", "data-dir", "display", "headless", "width", "height",
-                                    "import-dir", "preview", "log-level", "no-playback"});
-    if (!settings) return fail(settings.error().message, 2);
-    const RunSettings& rs = *settings;
-    setupLogging(rs.logLevel);
+        return usage("run", "run takes no arguments ('" + a.positional[0] + "')");
+    auto settings =
+        runSettings(a, {"config", "data-dir", "display", "headless", "width", "height",
+                        "import-dir", "preview", "log-level", "log-format", "no-playback"});
+    if (auto* e = std::get_if<SettingsError>(&settings))
+        return e->exitCode == exitcode::kUsage ? usage("run", e->message)
+                                               : fail(e->message, e->exitCode);
+    const RunSettings& rs = std::get<RunSettings>(settings);
+    // Validated with the settings: parseFormat cannot fail here.
+    logsetup::configure(rs.logLevel,
+                        logsetup::parseFormat(rs.logFormat).value_or(logsetup::Format::Auto));
     auto& log = Poco::Logger::get("player");
     const Clock& clock = systemClock();
     auto c = loadConfig(rs.dataDir);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (!c) return configFail(c.error());
     if (rs.importDir) c->importDir = *rs.importDir;
     const bool playback = !a.opts.count("no-playback");
 
@@ -441,7 +515,7 @@ int cmdRun(const Args& a) {
     if (!identity) return fail("identity key: " + identity.error().str());
     auto journal = Journal::open(JournalConfig{(c->dataDir / "state.db").string(), c->playerId});
     if (!journal)
-        return fail("proof-of-play journal: " + journal.error().str(), exitCodeOf(journal.error()));
+        return fail("proof-of-play journal: " + journal.error().str(), exitcode::kCantCreate);
 
     AgentOptions o;
     o.software = kSoftware;
@@ -455,7 +529,7 @@ int cmdRun(const Args& a) {
             agent.setPlayback(playbackJson(n, st));
         };
         auto e = Engine::create(ec, journal->get());
-        if (!e) return fail("playback engine: " + e.error().str(), exitCodeOf(e.error()));
+        if (!e) return fail("playback engine: " + e.error().str());
         engine = std::move(*e);
     }
     wireAgent(agent, engine.get(), statusLines, clock, log);
@@ -482,23 +556,35 @@ int cmdRun(const Args& a) {
     return exitCode;
 }
 
-// The data directory of import and status: --data-dir, else player.dataDir of --config.
+Status onlyOptions(const Args& a, const std::vector<std::string>& allowed) {
+    for (const auto& [k, v] : a.opts)
+        if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+            return makeError(Errc::Usage, a.command + ": unknown option --" + k);
+    return {};
+}
+
+// The data directory of import and status: --data-dir, else player.dataDir of
+// --config (a usage error without either; a configuration error if the file is bad).
 Result<std::string> dataDirOf(const Args& a) {
     if (a.opts.count("data-dir")) return a.opts.at("data-dir");
     if (a.opts.count("config")) {
         auto s = loadRunProperties(a.opts.at("config"));
-        if (!s) return s.error();
+        if (!s) return makeError(Errc::BadManifest, s.error().message);
         if (!s->dataDir.empty()) return s->dataDir;
     }
     return makeError(Errc::Usage, a.command + " needs --data-dir DIR (or --config FILE with player.dataDir)");
 }
 
 int cmdImport(const Args& a) {
+    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st)
+        return usage("import", st.error().message);
     auto dir = dataDirOf(a);
-    if (!dir) return fail(dir.error().message + "\n" + kUsage, 2);
-    if (a.positional.size() != 1) return fail(std::string("import needs one BUNDLE.tar\n") + kUsage, 2);
+    if (!dir)
+        return dir.code() == Errc::Usage ? usage("import", dir.error().message)
+                                         : configFail(dir.error());
+    if (a.positional.size() != 1) return usage("import", "import needs one BUNDLE.tar");
     auto c = loadConfig(*dir);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (!c) return configFail(c.error());
     BundleStore store(c->dataDir, c->contentKeys, c->playerId);
     Cache cache(c->dataDir, c->quotaBytes);
     ImportOptions io;
@@ -511,10 +597,16 @@ int cmdImport(const Args& a) {
 }
 
 int cmdStatus(const Args& a) {
+    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st)
+        return usage("status", st.error().message);
+    if (!a.positional.empty())
+        return usage("status", "status takes no arguments ('" + a.positional[0] + "')");
     auto dir = dataDirOf(a);
-    if (!dir) return fail(dir.error().message + "\n" + kUsage, 2);
+    if (!dir)
+        return dir.code() == Errc::Usage ? usage("status", dir.error().message)
+                                         : configFail(dir.error());
     auto c = loadConfig(*dir);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (!c) return configFail(c.error());
     BundleStore store(c->dataDir, c->contentKeys, c->playerId);
     auto act = store.active();
     json::Object o{{"player_id", c->playerId}, {"endpoint", c->endpoint}, {"name", c->name}};
@@ -541,10 +633,16 @@ int cmdStatus(const Args& a) {
 }
 
 int cmdId(const Args& a) {
+    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st)
+        return usage("id", st.error().message);
+    if (!a.positional.empty())
+        return usage("id", "id takes no arguments ('" + a.positional[0] + "')");
     auto dir = dataDirOf(a);
-    if (!dir) return fail(dir.error().message + "\n" + kUsage, 2);
+    if (!dir)
+        return dir.code() == Errc::Usage ? usage("id", dir.error().message)
+                                         : configFail(dir.error());
     auto c = loadConfig(*dir);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (!c) return configFail(c.error());
     auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
     if (!identity) return fail(identity.error().str());
     const auto pub = identity->publicKey();
@@ -553,10 +651,16 @@ int cmdId(const Args& a) {
 }
 
 int cmdHead(const Args& a) {
+    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st)
+        return usage("head", st.error().message);
+    if (!a.positional.empty())
+        return usage("head", "head takes no arguments ('" + a.positional[0] + "')");
     auto dir = dataDirOf(a);
-    if (!dir) return fail(dir.error().message + "\n" + kUsage, 2);
+    if (!dir)
+        return dir.code() == Errc::Usage ? usage("head", dir.error().message)
+                                         : configFail(dir.error());
     auto c = loadConfig(*dir);
-    if (!c) return fail(c.error().str(), exitCodeOf(c.error()));
+    if (!c) return configFail(c.error());
     auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
     if (!identity) return fail(identity.error().str());
     auto journal = Journal::open(JournalConfig{(c->dataDir / "state.db").string(), c->playerId});
@@ -577,20 +681,22 @@ int cmdHead(const Args& a) {
 int main(int argc, char** argv) {
     Args a;
     std::string err;
-    if (!parseArgs(argc, argv, a, err)) return fail(err + "\n" + kUsage, 2);
+    if (!parseArgs(argc, argv, a, err)) return usage(a.command == "--help" ? "" : a.command, err);
+    if (a.command == "--version" || a.command == "-V" || a.opts.count("version")) {
+        std::cout << kSoftware << "\n";
+        return exitcode::kOk;
+    }
+    if (a.command == "--help" || a.command == "-h" || a.command == "help") {
+        // `help COMMAND` as well as `COMMAND --help`.
+        std::cout << helpOf(a.helpFor.empty() && !a.positional.empty() ? a.positional[0]
+                                                                       : a.helpFor);
+        return exitcode::kOk;
+    }
     if (a.command == "enroll") return cmdEnroll(a);
     if (a.command == "run") return cmdRun(a);
     if (a.command == "import") return cmdImport(a);
     if (a.command == "status") return cmdStatus(a);
     if (a.command == "id") return cmdId(a);
     if (a.command == "head") return cmdHead(a);
-    if (a.command == "--version") {
-        std::cout << kSoftware << "\n";
-        return 0;
-    }
-    if (a.command == "--help" || a.command == "help") {
-        std::cout << kUsage;
-        return 0;
-    }
-    return fail("unknown command '" + a.command + "'\n" + kUsage, 2);
+    return usage("", "unknown command '" + a.command + "'");
 }

@@ -1,7 +1,13 @@
 // The role x endpoint matrix, checked against every route the OpenAPI document
 // lists (so a new route without an expectation here fails the test).
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <set>
+#include <sstream>
+
+#include "../support/process.hpp"
 
 #include "test_support.hpp"
 
@@ -163,6 +169,50 @@ TEST_CASE("role x endpoint authorisation matrix", "[controller][authz]") {
     }
 }
 
+TEST_CASE(
+    "HTTP details: reason phrases, Allow on 405, HEAD on every GET route, one spelling per path",
+    "[controller][api][http]") {
+    TestServer srv;
+    Client admin = srv.admin();
+    SECTION("the status line's reason phrase is the status's") {
+        CHECK(srv.client().get("/api/v1/media").reason == "Unauthorized");
+        CHECK(admin.get("/api/v1/nothing-here").reason == "Not Found");
+        CHECK(admin.del("/api/v1/media").reason == "Method Not Allowed");
+        CHECK(admin.post("/api/v1/locations", "{not json").reason == "Bad Request");
+        CHECK(admin.get("/healthz").reason == "OK");
+    }
+    SECTION("a 405 says which methods the path has") {
+        auto r = admin.del("/api/v1/media");
+        REQUIRE(r.status == 405);
+        CHECK(r.headers["allow"] == "GET, HEAD, POST");
+        r = admin.request("POST", "/healthz", "{}");
+        REQUIRE(r.status == 405);
+        CHECK(r.headers["allow"] == "GET, HEAD");
+    }
+    SECTION("HEAD answers every GET route as GET does, without the body") {
+        for (const auto& c : kMatrix) {
+            if (std::string(c.method) != "GET") continue;
+            const std::string path = concrete(c.pattern);
+            auto get = admin.get(path);
+            auto head = admin.request("HEAD", path);
+            INFO(path << " GET " << get.status << " HEAD " << head.status);
+            CHECK(head.status == get.status);
+            CHECK(head.body.empty());
+            CHECK(head.headers["content-type"] == get.headers["content-type"]);
+        }
+    }
+    SECTION("a trailing or doubled slash is not another spelling of a route") {
+        for (const char* path : {"/metrics/", "//metrics", "/healthz/", "/api/v1/media/",
+                                 "/api//v1/media", "/api/v1/openapi.json/"}) {
+            auto r = admin.get(path);
+            INFO(path << " -> " << r.status);
+            CHECK(r.status == 404);
+        }
+        CHECK(admin.get("/metrics").status == 200);
+        CHECK(admin.get("/api/v1/media").status == 200);
+    }
+}
+
 TEST_CASE("errors are JSON with the right status", "[controller][api]") {
     TestServer srv([](auto& c) { c.maxJsonBytes = 4096; });
     Client a = srv.admin();
@@ -198,8 +248,55 @@ TEST_CASE("healthz and metrics", "[controller][api]") {
     CHECK(m.body.find("microscape_uploads_total 1\n") != std::string::npos);
     CHECK(m.body.find("microscape_players_online 0\n") != std::string::npos);
     CHECK(m.body.find("microscape_bundles_compiled_total") != std::string::npos);
-    CHECK(m.body.find("microscape_http_requests_total{route=\"POST /api/v1/media\",status=\"201\"} 1") !=
-          std::string::npos);
-    CHECK(m.body.find("microscape_http_request_duration_seconds_count{route=\"POST /api/v1/login\"}") !=
-          std::string::npos);
+    CHECK(m.body.find("microscape_http_requests_total{method=\"POST\",route=\"/api/v1/"
+                      "media\",status=\"201\"} 1") != std::string::npos);
+    CHECK(m.body.find("microscape_http_request_duration_seconds_count{method=\"POST\",route=\"/api/"
+                      "v1/login\"}") != std::string::npos);
+}
+
+TEST_CASE("every metric has HELP and TYPE and promtool accepts the exposition",
+          "[controller][api][promtool]") {
+    TestServer srv;
+    Client ed = srv.userClient("ed", "editor", "交警");
+    // Series of every kind: a matched route, an unmatched path, a made-up method.
+    CHECK(ed.get("/api/v1/media").status == 200);
+    CHECK(srv.client().get("/api/v1/nothing-here").status == 404);
+    CHECK(srv.client().request("BREW", "/api/v1/media").status >= 400);
+    auto m = srv.client().get("/metrics");
+    REQUIRE(m.status == 200);
+    INFO(m.body);
+    CHECK(m.body.find("microscape_hub_messages_received_total") !=
+          std::string::npos);  // the hub's too
+    CHECK(m.body.find("method=\"GET\",route=\"/api/v1/media\"") != std::string::npos);
+    CHECK(m.body.find("method=\"GET\",route=\"unmatched\",status=\"404\"") != std::string::npos);
+    CHECK(m.body.find("BREW") == std::string::npos);  // counted as method="other"
+    // Our own reading: every sample's family was announced with HELP and TYPE.
+    std::set<std::string> help, type;
+    std::istringstream in(m.body);
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream words(line);
+        std::string a, b, name;
+        if (line.rfind("# HELP ", 0) == 0) {
+            words >> a >> b >> name;
+            help.insert(name);
+        } else if (line.rfind("# TYPE ", 0) == 0) {
+            words >> a >> b >> name;
+            type.insert(name);
+        } else if (!line.empty()) {
+            name = line.substr(0, line.find_first_of("{ "));
+            for (const char* suffix : {"_bucket", "_sum", "_count"})
+                if (!type.count(name) && name.size() > std::strlen(suffix) &&
+                    name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
+                    name.resize(name.size() - std::strlen(suffix));
+            CHECK(help.count(name) == 1);
+            CHECK(type.count(name) == 1);
+        }
+    }
+    // And Prometheus' own checker (Debian's prometheus package; deploy/install-deps.sh).
+    REQUIRE(::access("/usr/bin/promtool", X_OK) == 0);
+    auto r = microscape::testing::runProcess({"/usr/bin/promtool", "check", "metrics"}, m.body);
+    INFO(r.out << r.err);
+    CHECK(r.exitCode == 0);
+    CHECK(r.out.empty());
+    CHECK(r.err.empty());
 }

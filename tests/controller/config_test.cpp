@@ -77,6 +77,12 @@ TEST_CASE("the executable fails fast on bad configuration", "[controller][config
     CHECK(run("--config /nonexistent.properties") == 78);                // missing file
     CHECK(run("--data-dir " + dir.path.string() + " --http-port abc") == 78);
     CHECK(run("--data-dir " + dir.path.string() + " stray-argument") == 64);
+    CHECK(run("--bogus") == 64);      // unknown option: usage
+    CHECK(run("--http-port") == 64);  // missing value: usage
+    CHECK(run("--daemon") == 64);     // systemd runs it in the foreground; no daemon mode
+    CHECK(run("--version") == 0);
+    CHECK(run("-V") == 0);
+    CHECK(run("-h") == 0);
 }
 
 TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private", "[controller][config]") {
@@ -134,7 +140,8 @@ TEST_CASE("init-admin creates the first admin once", "[controller][config]") {
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=", "--init-admin second") == 0);
     const std::string text = mstest::readFile(out);
     CHECK(text.find("with password: ") != std::string::npos);  // generated, printed once
-    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=Chosen-password-1", "--init-admin root") == 65);  // exists
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=Chosen-password-1", "--init-admin root") ==
+          1);  // exists: refused
     CHECK(mstest::readFile(out).find("already exists") != std::string::npos);
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=short", "--init-admin third") != 0);
     // The password policy (3 character classes by default) holds for the first admin too.

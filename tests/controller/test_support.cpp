@@ -139,6 +139,7 @@ Response Client::request(const std::string& method, const std::string& path, con
     std::istream& in = s.receiveResponse(resp);
     Response r;
     r.status = static_cast<int>(resp.getStatus());
+    r.reason = resp.getReason();
     Poco::StreamCopier::copyToString(in, r.body);
     for (const auto& [k, v] : resp) {
         std::string lk = Poco::toLower(k);

@@ -57,6 +57,7 @@ struct TempDir {
 
 struct Response {
     int status = 0;
+    std::string reason;  // the status line's reason phrase
     std::string body;
     std::map<std::string, std::string> headers;  // lower-case names; Set-Cookie joined by "\n"
     Poco::JSON::Object::Ptr json() const;       // throws if not an object

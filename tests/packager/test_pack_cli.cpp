@@ -182,22 +182,26 @@ TEST_CASE("verify rejects with the right reason code and exit 1", "[pack-cli]") 
     }
 }
 
-TEST_CASE("usage errors exit 2 and every command has --help", "[pack-cli]") {
+TEST_CASE("usage errors exit 64 and every command has --help", "[pack-cli]") {
     for (const char* cmd : {"keygen", "build", "verify", "inspect", "extract"}) {
         INFO(cmd);
         auto h = pack({cmd, "--help"});
         CHECK(h.exitCode == 0);
         CHECK(h.out.find("Usage: microscape-pack") != std::string::npos);
         auto bare = pack({cmd});
-        CHECK(bare.exitCode == 2);
+        CHECK(bare.exitCode == 64);
     }
-    CHECK(pack({}).exitCode == 2);
-    CHECK(pack({"frobnicate"}).exitCode == 2);
-    CHECK(pack({"verify", "--bogus", "x"}).exitCode == 2);
+    CHECK(pack({}).exitCode == 64);
+    CHECK(pack({"frobnicate"}).exitCode == 64);
+    CHECK(pack({"verify", "--bogus", "x"}).exitCode == 64);
+    CHECK(pack({"verify", "-x", "b.tar"}).exitCode == 64);
     CHECK(pack({"--help"}).exitCode == 0);
     TempDir dir;
-    CHECK(pack({"build", "--key", "k", "--version", "zero", "--out", dir / "b.tar", "x"}).exitCode == 2);
-    CHECK(pack({"build", "--key", "k", "--version", "0", "--out", dir / "b.tar", "x"}).exitCode == 2);
+    CHECK(
+        pack({"build", "--key", "k", "--version", "zero", "--out", dir / "b.tar", "x"}).exitCode ==
+        64);
+    CHECK(pack({"build", "--key", "k", "--version", "0", "--out", dir / "b.tar", "x"}).exitCode ==
+          64);
 }
 
 TEST_CASE("build refuses bad input and leaves no output behind", "[pack-cli]") {

@@ -434,11 +434,11 @@ TEST_CASE("display mode without an X server fails at once with a clear message",
         CHECK(WEXITSTATUS(st) == 1);
         CHECK_THAT(readFile(t / "log"), Catch::Contains("cannot open X display :9731"));
     }
-    SECTION("a config file with a bad value: exit 2 before anything starts") {
+    SECTION("a config file with a bad value: exit 78 before anything starts") {
         std::ofstream(t / "player.properties")
             << "player.dataDir=" << dir.string() << "\nplayer.output=tv\n";
         auto r = runProcess({MICROSCAPE_PLAYER_BIN, "run", "--config", t / "player.properties"});
-        CHECK(r.exitCode == 2);
+        CHECK(r.exitCode == 78);
         CHECK_THAT(r.err, Catch::Contains("player.output must be display or headless (got 'tv')"));
     }
     SECTION("a flag wins over the config file") {

@@ -24,6 +24,7 @@ const char* kFull =
     "player.importDir = /media/usb\n"
     "player.preview = /run/microscape/preview.png\n"
     "player.logLevel = debug\n"
+    "player.logFormat = journal\n"
     "logging.loggers.root.level = information\n";
 
 }  // namespace
@@ -38,6 +39,7 @@ TEST_CASE("a player properties file sets every run setting", "[player][config]")
     CHECK(s->importDir == std::optional<std::string>("/media/usb"));
     CHECK(s->previewPath == "/run/microscape/preview.png");
     CHECK(s->logLevel == "debug");
+    CHECK(s->logFormat == "journal");
 
     SECTION(
         "empty values keep the defaults: enrolled or X screen size, DIR/preview.png, no import "
@@ -85,6 +87,7 @@ TEST_CASE(
         {"player.width=1920px\n", "(got '1920px')"},
         {"player.height=1e3\n", "player.height"},
         {"player.logLevel=verbose\n", "player.logLevel must be one of"},
+        {"player.logFormat=fancy\n", "player.logFormat must be auto, journal or text"},
         {"player.dataDir=\n", "player.dataDir must name the data directory"},
     };
     for (const auto& c : cases) {
@@ -237,7 +240,7 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
         args.insert(args.end(), c.size.begin(), c.size.end());
         auto r = microscape::testing::runProcess(args);
         INFO(r.err);
-        CHECK(r.exitCode == 2);
+        CHECK(r.exitCode == 64);
         CHECK_THAT(r.err, Catch::Contains(c.says));
         CHECK_FALSE(fs::exists(fs::path(dir) / kConfigFile));
     }

@@ -510,7 +510,7 @@ TEST_CASE("plain http:// enrolment needs --insecure-http and still checks the co
                "http://127.0.0.1:" + std::to_string(listener.address().port()));
         auto r = runProcess(argv);
         INFO(r.err);
-        CHECK(r.exitCode == 2);
+        CHECK(r.exitCode == 64);
         CHECK(r.err.find("--insecure-http") != std::string::npos);
         CHECK_FALSE(listener.poll(Poco::Timespan(0),
                                   Poco::Net::Socket::SELECT_READ));  // no connection came
@@ -577,7 +577,7 @@ TEST_CASE("enroll checks its pins before any network contact", "[security][enrol
         argv.insert(argv.end(), c.args.begin(), c.args.end());
         auto r = runProcess(argv);
         INFO(r.err);
-        CHECK(r.exitCode == 2);
+        CHECK(r.exitCode == 64);
         CHECK(r.err.find(c.says) != std::string::npos);
         CHECK(nothingWritten(dir));
     }

@@ -18,6 +18,10 @@ namespace microscape::controller {
 struct ControllerConfig {
     // controller.dataDir: holds controller.db, media/ and keys/. Required.
     std::filesystem::path dataDir;
+    // controller.logLevel / controller.logFormat: a Poco level name, and auto, journal or
+    // text (docs/logging.md). Used by main() unless Poco's own logging.* keys are set.
+    std::string logLevel = "information";
+    std::string logFormat = "auto";
     // http.bind / http.port: where the HTTP API listens; port 0 picks a free port.
     std::string httpBind = "127.0.0.1";
     int httpPort = 8080;

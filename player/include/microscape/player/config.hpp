@@ -82,6 +82,8 @@ struct RunSettings {
                                              // player.json's import_dir; "" = no folder
     std::string previewPath;                 // player.preview / --preview; "" = DIR/preview.png
     std::string logLevel = "information";    // player.logLevel / --log-level (Poco level names)
+    std::string logFormat = "auto";          // player.logFormat / --log-format: auto, journal, text
+                                             // (docs/logging.md)
 };
 
 // The keys a player .properties file may hold ("player." followed by one of these).
