@@ -612,7 +612,15 @@ await step('editor creates a campaign and schedules the playlist on garage entra
   await page.fill('#schedule-name', '车库入口反诈循环');
   await page.selectOption('#schedule-playlist', { label: PLAYLIST });
   await page.selectOption('#schedule-campaign', { index: 1 });
-  await page.check('#schedule-form input[data-value=garage_entrance]');
+  // The page may still be redrawing the target picker after the campaign list
+  // reloaded (a click then lands on an input that is being replaced): check until
+  // the box stays checked.
+  const garageBox = '#schedule-form input[data-value=garage_entrance]';
+  for (let i = 0; i < 20 && !(await page.isChecked(garageBox)); i++) {
+    await page.check(garageBox, { timeout: 3000 }).catch(() => {});
+    if (!(await page.isChecked(garageBox))) await page.waitForTimeout(200);
+  }
+  assert(await page.isChecked(garageBox), 'the garage entrance box stays checked');
   await waitUntil(() => document.querySelector('#schedule-form .ms-target-reach').textContent.length > 0);
   await page.click('#schedule-submit');
   await page.waitForSelector('#schedule-list tr:has-text("车库入口反诈循环")');
