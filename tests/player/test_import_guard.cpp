@@ -23,6 +23,7 @@
 #include "microscape/player/journal.hpp"
 #include "microscape/player/sync.hpp"
 #include "support/bundle_builder.hpp"
+#include "support/wait_for.hpp"
 
 using namespace microscape;
 using namespace microscape::player;
@@ -141,15 +142,8 @@ struct Umask {
     ~Umask() { ::umask(old); }
 };
 
-template <class F>
-bool waitFor(F&& f, int timeoutMs = 20000) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (!f()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-}
+// The imports below take seconds on a slow machine: a longer wait than the default.
+constexpr int kImportWaitMs = 20000;
 
 }  // namespace
 
@@ -322,13 +316,15 @@ TEST_CASE(
     SyncAgent agent(cfg, opts, log);
     std::uint64_t written = 0;
     REQUIRE(agent.start().ok());
-    const bool activated = waitFor(
-        [&] { return agent.activeBundle() && agent.activeBundle()->manifest.version == 5; });
+    const bool activated = microscape::testing::waitFor(
+        [&] { return agent.activeBundle() && agent.activeBundle()->manifest.version == 5; },
+        kImportWaitMs);
     INFO("agent: " << agent.status().syncState << " / " << agent.status().lastError);
     REQUIRE(activated);
     written = writtenDuring([&] {
         fs::rename(t.path / "bad.tar.part", t.path / "usb" / "bad.tar");
-        REQUIRE(waitFor([&] { return fs::exists(t.path / "usb" / "failed" / "bad.tar"); }));
+        REQUIRE(microscape::testing::waitFor(
+            [&] { return fs::exists(t.path / "usb" / "failed" / "bad.tar"); }, kImportWaitMs));
     });
     CHECK(written < kMiB);  // before: 512 MiB through import-tmp/
     CHECK_THAT(agent.status().lastError, Catch::Contains("BadManifest"));
