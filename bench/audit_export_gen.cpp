@@ -28,7 +28,7 @@ constexpr std::int64_t kDays = 30;
 constexpr std::size_t kCheckpointEvery = 1000;
 
 class FileSink final : public tar::ByteSink {
-public:
+  public:
     explicit FileSink(const std::string& path) : out_(path, std::ios::binary | std::ios::trunc) {}
     Status write(const void* buf, std::size_t n) override {
         out_.write(static_cast<const char*>(buf), static_cast<std::streamsize>(n));
@@ -37,15 +37,15 @@ public:
     }
     bool ok() const { return static_cast<bool>(out_); }
 
-private:
+  private:
     std::ofstream out_;
 };
 
 // Calls emit(records line, checkpoint line) for one player's whole chain, the
 // same bytes every time (the key and the inputs are fixed).
 template <typename Emit>
-void chain(const std::string& id, const crypto::PrivateKey& key, std::size_t count, const std::vector<std::string>& media,
-           Emit emit) {
+void chain(const std::string& id, const crypto::PrivateKey& key, std::size_t count,
+           const std::vector<std::string>& media, Emit emit) {
     std::vector<pop::Record> batch;
     std::string prev(pop::kGenesisHash);
     std::string prevCheckpoint(pop::kGenesisHash);
@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> media;
     for (int m = 0; m < 12; ++m) media.push_back(crypto::sha256Hex("media" + std::to_string(m)));
     std::vector<audit::MediaName> mediaNames;
-    for (std::size_t m = 0; m < media.size(); ++m) mediaNames.push_back({media[m], "宣传片 " + std::to_string(m), "video"});
+    for (std::size_t m = 0; m < media.size(); ++m)
+        mediaNames.push_back({media[m], "宣传片 " + std::to_string(m), "video"});
 
     std::vector<audit::PlayerEntry> entries;
     std::vector<crypto::PrivateKey> keys;
@@ -138,21 +139,26 @@ int main(int argc, char** argv) {
     m.toMs = kFromMs + kDays * 86400000;
     m.signer = controller.publicKey().id();
     std::string keysJson = audit::keysBytes(entries), mediaJson = audit::mediaBytes(mediaNames);
-    m.files.push_back({std::string(audit::kKeysName), crypto::sha256Hex(keysJson), keysJson.size()});
-    m.files.push_back({std::string(audit::kMediaName), crypto::sha256Hex(mediaJson), mediaJson.size()});
+    m.files.push_back(
+        {std::string(audit::kKeysName), crypto::sha256Hex(keysJson), keysJson.size()});
+    m.files.push_back(
+        {std::string(audit::kMediaName), crypto::sha256Hex(mediaJson), mediaJson.size()});
     // An empty audit log (its head is seq 0): the entry is where the controller puts it.
     m.files.push_back({std::string(audit::kAuditLogName), crypto::sha256Hex(""), 0});
     for (std::size_t p = 0; p < players; ++p) {
         crypto::Sha256 rs, cs;
         std::uint64_t rn = 0, cn = 0;
-        chain(entries[p].playerId, keys[p], perPlayer, media, [&](const std::string& rec, const std::string& cp) {
-            rs.update(rec);
-            rn += rec.size();
-            cs.update(cp);
-            cn += cp.size();
-        });
-        m.files.push_back({audit::recordsPath(entries[p].playerId), crypto::toHex(rs.finish()), rn});
-        m.files.push_back({audit::checkpointsPath(entries[p].playerId), crypto::toHex(cs.finish()), cn});
+        chain(entries[p].playerId, keys[p], perPlayer, media,
+              [&](const std::string& rec, const std::string& cp) {
+                  rs.update(rec);
+                  rn += rec.size();
+                  cs.update(cp);
+                  cn += cp.size();
+              });
+        m.files.push_back(
+            {audit::recordsPath(entries[p].playerId), crypto::toHex(rs.finish()), rn});
+        m.files.push_back(
+            {audit::checkpointsPath(entries[p].playerId), crypto::toHex(cs.finish()), cn});
     }
 
     // Pass 2: the archive, in the controller's order.
@@ -175,10 +181,11 @@ int main(int argc, char** argv) {
         const auto& cpFile = m.files[4 + 2 * p];
         check(w.begin(recFile.name, recFile.sizeBytes));
         std::vector<std::string> cps;
-        chain(entries[p].playerId, keys[p], perPlayer, media, [&](const std::string& rec, const std::string& cp) {
-            if (!rec.empty()) check(w.write(rec.data(), rec.size()));
-            if (!cp.empty()) cps.push_back(cp);
-        });
+        chain(entries[p].playerId, keys[p], perPlayer, media,
+              [&](const std::string& rec, const std::string& cp) {
+                  if (!rec.empty()) check(w.write(rec.data(), rec.size()));
+                  if (!cp.empty()) cps.push_back(cp);
+              });
         check(w.end());
         check(w.begin(cpFile.name, cpFile.sizeBytes));
         for (const auto& c : cps) check(w.write(c.data(), c.size()));

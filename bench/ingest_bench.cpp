@@ -12,11 +12,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "bench_args.hpp"
 #include "controller/ingest_sim.hpp"
@@ -32,7 +32,9 @@ namespace {
 
 constexpr std::int64_t kStart = 1776182400000;  // 2026-04-15T00:00:00+08:00
 
-double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double secondsSince(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 void check(int rc, sqlite3* db, const char* what) {
     if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -54,7 +56,8 @@ int main(int argc, char** argv) {
         .positional("MODE", "workers, sync or pipelined", mode, {"workers", "sync", "pipelined"});
     if (int rc = args.parse(argc, argv); rc >= 0) return rc;
     const int nPlayers = static_cast<int>(playersArg), batchSize = static_cast<int>(batchArg);
-    const fs::path dir = fs::temp_directory_path() / ("ms-bench-ingest-" + std::to_string(std::random_device{}()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("ms-bench-ingest-" + std::to_string(std::random_device{}()));
     fs::create_directories(dir);
 
     std::vector<std::string> media;
@@ -63,8 +66,10 @@ int main(int argc, char** argv) {
     controller::Db db(dir / "controller.db");
     std::vector<mstest::SimPlayer> players(static_cast<std::size_t>(nPlayers));
     db.write([&](controller::DbConn& c) {
-        c.exec("INSERT INTO locations(id, name, venue_type, district, timezone, created_at, updated_at) "
-               "VALUES (1, '万达广场', 'mall', '锦江区', 'Asia/Shanghai', 0, 0)");
+        c.exec(
+            "INSERT INTO locations(id, name, venue_type, district, timezone, created_at, "
+            "updated_at) "
+            "VALUES (1, '万达广场', 'mall', '锦江区', 'Asia/Shanghai', 0, 0)");
         manifest::Manifest m;
         m.version = 1;
         m.issuedAtMs = kStart;
@@ -83,14 +88,18 @@ int main(int argc, char** argv) {
         for (int i = 0; i < nPlayers; ++i) {
             auto& p = players[static_cast<std::size_t>(i)];
             p.id = "scr-" + std::to_string(100000 + i);
-            c.exec("INSERT INTO players(id, name, location_id, state, identity_key, curve_key, enrolled_at, "
-                   "updated_at) VALUES (?, ?, 1, 'enrolled', ?, ?, ?, 0)",
-                   {p.id, p.id, p.publicPem(), "curve-" + p.id, kStart - 86400000});
+            c.exec(
+                "INSERT INTO players(id, name, location_id, state, identity_key, curve_key, "
+                "enrolled_at, "
+                "updated_at) VALUES (?, ?, 1, 'enrolled', ?, ?, ?, 0)",
+                {p.id, p.id, p.publicPem(), "curve-" + p.id, kStart - 86400000});
             m.bundleId = "b-" + p.id;
             m.target = p.id;
-            c.exec("INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, created_at) "
-                   "VALUES (?, 1, 'h', ?, 's', 0)",
-                   {p.id, manifest::toCanonicalBytes(m)});
+            c.exec(
+                "INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, "
+                "signature, created_at) "
+                "VALUES (?, 1, 'h', ?, 's', 0)",
+                {p.id, manifest::toCanonicalBytes(m)});
         }
     });
     controller::PopIngest ingest(db);
@@ -99,17 +108,21 @@ int main(int argc, char** argv) {
     // same size, with a prepared statement and nothing else.
     sqlite3* plain = nullptr;
     check(sqlite3_open((dir / "plain.db").c_str(), &plain), plain, "open");
-    check(sqlite3_exec(plain,
-                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                       "CREATE TABLE pop_records (player_id TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, "
-                       "kind TEXT NOT NULL, media TEXT NOT NULL, playlist TEXT NOT NULL, schedule TEXT NOT NULL, "
-                       "campaign TEXT NOT NULL, start_utc_ms INTEGER NOT NULL, end_utc_ms INTEGER NOT NULL, "
-                       "measured_ms INTEGER NOT NULL, outcome TEXT NOT NULL, record TEXT NOT NULL, "
-                       "received_at INTEGER NOT NULL, PRIMARY KEY (player_id, seq))",
-                       nullptr, nullptr, nullptr),
+    check(sqlite3_exec(
+              plain,
+              "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+              "CREATE TABLE pop_records (player_id TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT "
+              "NOT NULL, "
+              "kind TEXT NOT NULL, media TEXT NOT NULL, playlist TEXT NOT NULL, schedule TEXT NOT "
+              "NULL, "
+              "campaign TEXT NOT NULL, start_utc_ms INTEGER NOT NULL, end_utc_ms INTEGER NOT NULL, "
+              "measured_ms INTEGER NOT NULL, outcome TEXT NOT NULL, record TEXT NOT NULL, "
+              "received_at INTEGER NOT NULL, PRIMARY KEY (player_id, seq))",
+              nullptr, nullptr, nullptr),
           plain, "schema");
     sqlite3_stmt* ins = nullptr;
-    check(sqlite3_prepare_v2(plain, "INSERT INTO pop_records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &ins, nullptr),
+    check(sqlite3_prepare_v2(plain, "INSERT INTO pop_records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                             -1, &ins, nullptr),
           plain, "prepare");
 
     struct Chain {
@@ -120,8 +133,9 @@ int main(int argc, char** argv) {
     double ingestS = 0, plainS = 0;
     std::int64_t done = 0, bytes = 0, resent = 0;
     std::mt19937 rng(42);
-    const int rounds = static_cast<int>((total + static_cast<std::int64_t>(nPlayers) * batchSize - 1) /
-                                        (static_cast<std::int64_t>(nPlayers) * batchSize));
+    const int rounds =
+        static_cast<int>((total + static_cast<std::int64_t>(nPlayers) * batchSize - 1) /
+                         (static_cast<std::int64_t>(nPlayers) * batchSize));
     struct Item {
         std::string playerId;
         pop::Batch batch;
@@ -171,9 +185,10 @@ int main(int argc, char** argv) {
         const std::int64_t now = kStart + 86400000LL * 60;
         auto checkOutcome = [&](const Item& it, const Result<controller::IngestOutcome>& r) {
             if (!r || r->ackSeq != it.last || !r->problems.empty()) {
-                std::fprintf(stderr, "ingest failed for %s: %s\n", it.playerId.c_str(),
-                             !r ? r.error().str().c_str()
-                                : (r->problems.empty() ? "bad ack" : r->problems.front().message.c_str()));
+                std::fprintf(
+                    stderr, "ingest failed for %s: %s\n", it.playerId.c_str(),
+                    !r ? r.error().str().c_str()
+                       : (r->problems.empty() ? "bad ack" : r->problems.front().message.c_str()));
                 std::exit(1);
             }
         };
@@ -182,13 +197,15 @@ int main(int argc, char** argv) {
             if (rng() % 100 == 0) resend.push_back(k);  // 1% of batches re-sent (a lost ack)
         auto t0 = Clock::now();
         if (mode == "sync") {
-            for (const auto& it : items) checkOutcome(it, ingest.ingestBatch(it.playerId, it.body, now));
+            for (const auto& it : items)
+                checkOutcome(it, ingest.ingestBatch(it.playerId, it.body, now));
         } else if (mode == "workers") {
             // Each item is a different player, so the two may take any of them.
             std::atomic<std::size_t> nextItem{0};
             auto worker = [&] {
                 for (std::size_t k; (k = nextItem.fetch_add(1)) < items.size();)
-                    checkOutcome(items[k], ingest.ingestBatch(items[k].playerId, items[k].body, now));
+                    checkOutcome(items[k],
+                                 ingest.ingestBatch(items[k].playerId, items[k].body, now));
             };
             std::thread second(worker);
             worker();
@@ -227,7 +244,8 @@ int main(int argc, char** argv) {
             for (std::size_t i = 0; i < it.batch.records.size(); ++i) {
                 const auto& rec = it.batch.records[i];
                 auto text = [&](int col, const std::string& v) {
-                    sqlite3_bind_text(ins, col, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+                    sqlite3_bind_text(ins, col, v.data(), static_cast<int>(v.size()),
+                                      SQLITE_STATIC);
                 };
                 text(1, rec.playerId);
                 sqlite3_bind_int64(ins, 2, rec.seq);
@@ -255,12 +273,15 @@ int main(int argc, char** argv) {
     sqlite3_finalize(ins);
     sqlite3_close(plain);
 
-    const double ingestRate = static_cast<double>(done) / ingestS, plainRate = static_cast<double>(done) / plainS;
-    std::printf("records %lld from %d players, batches of %d (%.1f MB of batch bytes), %lld re-sent batches\n",
-                static_cast<long long>(done), nPlayers, batchSize, static_cast<double>(bytes) / 1e6,
-                static_cast<long long>(resent));
-    std::printf("ingest, %s (verify + store + rollups): %8.2f s  %9.0f records/s\n",
-                mode.c_str(), ingestS, ingestRate);
+    const double ingestRate = static_cast<double>(done) / ingestS,
+                 plainRate = static_cast<double>(done) / plainS;
+    std::printf(
+        "records %lld from %d players, batches of %d (%.1f MB of batch bytes), %lld re-sent "
+        "batches\n",
+        static_cast<long long>(done), nPlayers, batchSize, static_cast<double>(bytes) / 1e6,
+        static_cast<long long>(resent));
+    std::printf("ingest, %s (verify + store + rollups): %8.2f s  %9.0f records/s\n", mode.c_str(),
+                ingestS, ingestRate);
     std::printf("plain batched SQLite insert:       %8.2f s  %9.0f records/s\n", plainS, plainRate);
     std::printf("ratio ingest / plain: %.2f (goal >= 0.5); ingest rate goal >= 100000/s: %s\n",
                 ingestRate / plainRate, ingestRate >= 100000 ? "met" : "NOT met");

@@ -29,7 +29,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double seconds(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
 
 int runCommand(const std::vector<std::string>& argv) {
     pid_t pid = ::fork();
@@ -85,8 +87,13 @@ int main(int argc, char** argv) {
         std::ofstream out(path, std::ios::binary);
         for (std::size_t m = 0; m < perFile; ++m) {
             for (auto& w : block) w = rng();
-            if (m == 0) std::memcpy(block.data(), "\0\0\0\x18" "ftypisom", 12);
-            out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(block.size() * 8));
+            if (m == 0)
+                std::memcpy(block.data(),
+                            "\0\0\0\x18"
+                            "ftypisom",
+                            12);
+            out.write(reinterpret_cast<const char*>(block.data()),
+                      static_cast<std::streamsize>(block.size() * 8));
         }
         paths.push_back(path);
     }
@@ -139,10 +146,11 @@ int main(int argc, char** argv) {
     }
     double mib = static_cast<double>(bytes) / (1 << 20);
     std::printf("media: %.0f MiB in %zu files, best of %d runs\n", mib, files, runs);
-    std::printf("openssl dgst -sha256 (baseline): %7.3f s  %7.0f MiB/s\n", bestOpenssl, mib / bestOpenssl);
-    std::printf("microscape-pack build          : %7.3f s  %7.0f MiB/s  ratio %.2f x baseline\n", bestBuild,
-                mib / bestBuild, bestOpenssl / bestBuild);
-    std::printf("core sha256File (hash only)    : %7.3f s  %7.0f MiB/s  ratio %.2f x baseline\n", bestHash,
-                mib / bestHash, bestOpenssl / bestHash);
+    std::printf("openssl dgst -sha256 (baseline): %7.3f s  %7.0f MiB/s\n", bestOpenssl,
+                mib / bestOpenssl);
+    std::printf("microscape-pack build          : %7.3f s  %7.0f MiB/s  ratio %.2f x baseline\n",
+                bestBuild, mib / bestBuild, bestOpenssl / bestBuild);
+    std::printf("core sha256File (hash only)    : %7.3f s  %7.0f MiB/s  ratio %.2f x baseline\n",
+                bestHash, mib / bestHash, bestOpenssl / bestHash);
     return 0;
 }

@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "audit_export.hpp"
@@ -30,22 +30,29 @@ namespace {
 
 constexpr std::int64_t kStart = 1776182400000;  // 2026-04-15T00:00:00+08:00
 
-double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double msSince(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
 // The SQL of GET /api/v1/reports/plays?by=location,day,media (controller/src/reports.cpp).
 constexpr const char* kRollupSql =
-    "SELECT COALESCE(CAST(l.id AS TEXT), '') AS location_id, COALESCE(l.name, '') AS location, r.local_date AS day, "
+    "SELECT COALESCE(CAST(l.id AS TEXT), '') AS location_id, COALESCE(l.name, '') AS location, "
+    "r.local_date AS day, "
     "r.media AS media, COALESCE(m.display_name, '') AS media_name, SUM(r.completed) AS completed, "
-    "SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, SUM(r.completed + r.interrupted + r.failed) AS plays, "
-    "SUM(r.on_screen_ms) AS on_screen_ms FROM pop_rollup_location r LEFT JOIN media m ON m.sha256 = r.media "
+    "SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, SUM(r.completed + r.interrupted + "
+    "r.failed) AS plays, "
+    "SUM(r.on_screen_ms) AS on_screen_ms FROM pop_rollup_location r LEFT JOIN media m ON m.sha256 "
+    "= r.media "
     "LEFT JOIN locations l ON l.id = r.location_id "
     "WHERE r.local_date BETWEEN ? AND ? GROUP BY 1,2,3,4,5 ORDER BY 1,2,3,4,5";
 // The same table from the raw records (Asia/Shanghai has no DST: a fixed +8 h).
 constexpr const char* kRawSql =
     "SELECT COALESCE(CAST(l.id AS TEXT), '') AS location_id, COALESCE(l.name, '') AS location, "
     "date((r.start_utc_ms + 28800000) / 1000, 'unixepoch') AS day, r.media AS media, "
-    "COALESCE(m.display_name, '') AS media_name, SUM(r.outcome = 'completed'), SUM(r.outcome = 'interrupted'), "
-    "SUM(r.outcome = 'failed'), COUNT(*), SUM(CASE WHEN r.outcome IN ('completed', 'interrupted') THEN r.measured_ms "
+    "COALESCE(m.display_name, '') AS media_name, SUM(r.outcome = 'completed'), SUM(r.outcome = "
+    "'interrupted'), "
+    "SUM(r.outcome = 'failed'), COUNT(*), SUM(CASE WHEN r.outcome IN ('completed', 'interrupted') "
+    "THEN r.measured_ms "
     "ELSE 0 END) FROM pop_records r LEFT JOIN media m ON m.sha256 = r.media "
     "LEFT JOIN players p ON p.id = r.player_id LEFT JOIN locations l ON l.id = p.location_id "
     "WHERE r.kind = 'play' AND day BETWEEN ? AND ? GROUP BY 1,2,3,4,5 ORDER BY 1,2,3,4,5";
@@ -61,7 +68,7 @@ long rssKiB() {
 
 // Counts the export's bytes and samples RSS every 64 MiB.
 class CountingSink final : public tar::ByteSink {
-public:
+  public:
     Status write(const void*, std::size_t n) override {
         bytes += n;
         if (bytes - lastSample >= (64u << 20)) {
@@ -116,15 +123,17 @@ int main(int argc, char** argv) {
     if (int rc = args.parse(argc, argv); rc >= 0) return rc;
     const int nPlayers = static_cast<int>(playersArg), days = static_cast<int>(daysArg);
     const bool exportToo = exportArg == "export";
-    const fs::path dir = fs::temp_directory_path() / ("ms-bench-report-" + std::to_string(std::random_device{}()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("ms-bench-report-" + std::to_string(std::random_device{}()));
     fs::create_directories(dir);
     {
         controller::Db db(dir / "controller.db");  // the real schema
     }
     sqlite3* db = nullptr;
     sqlite3_open((dir / "controller.db").c_str(), &db);
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144", nullptr, nullptr,
-                 nullptr);
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144",
+                 nullptr, nullptr, nullptr);
 
     // 50 locations, the players spread over them (sharing one real key, which the
     // export lists), 20 media.
@@ -132,14 +141,18 @@ int main(int argc, char** argv) {
     sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
     for (int l = 1; l <= 50; ++l)
         sqlite3_exec(db,
-                     ("INSERT INTO locations(id, name, venue_type, district, timezone, created_at, updated_at) VALUES (" +
-                      std::to_string(l) + ", '万达广场 " + std::to_string(l) + "', 'mall', '锦江区', 'Asia/Shanghai', 0, 0)")
+                     ("INSERT INTO locations(id, name, venue_type, district, timezone, created_at, "
+                      "updated_at) VALUES (" +
+                      std::to_string(l) + ", '万达广场 " + std::to_string(l) +
+                      "', 'mall', '锦江区', 'Asia/Shanghai', 0, 0)")
                          .c_str(),
                      nullptr, nullptr, nullptr);
     for (int p = 0; p < nPlayers; ++p)
         sqlite3_exec(db,
-                     ("INSERT INTO players(id, name, location_id, state, identity_key, curve_key, enrolled_at, "
-                      "updated_at) VALUES ('scr-" + std::to_string(p) + "', 's', " + std::to_string(p % 50 + 1) +
+                     ("INSERT INTO players(id, name, location_id, state, identity_key, curve_key, "
+                      "enrolled_at, "
+                      "updated_at) VALUES ('scr-" +
+                      std::to_string(p) + "', 's', " + std::to_string(p % 50 + 1) +
                       ", 'enrolled', '" + pem + "', 'c" + std::to_string(p) + "', 0, 0)")
                          .c_str(),
                      nullptr, nullptr, nullptr);
@@ -150,15 +163,17 @@ int main(int argc, char** argv) {
     // Raw records as ingest stores them (a realistic ~650-byte record text).
     auto t0 = Clock::now();
     sqlite3_stmt* ins = nullptr;
-    sqlite3_prepare_v2(db,
-                       "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
-                       "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "
-                       "VALUES (?,?,?,'play',?,'pl-1','sch-1','cmp-1',?,?,?,?,?,0)",
-                       -1, &ins, nullptr);
+    sqlite3_prepare_v2(
+        db,
+        "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
+        "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "
+        "VALUES (?,?,?,'play',?,'pl-1','sch-1','cmp-1',?,?,?,?,?,0)",
+        -1, &ins, nullptr);
     const std::string recordText(650, 'x');
     const std::string hash(64, 'a');
     const std::int64_t perPlayer = total / nPlayers;
-    const std::int64_t stepMs = static_cast<std::int64_t>(days) * 86400000 / std::max<std::int64_t>(1, perPlayer);
+    const std::int64_t stepMs =
+        static_cast<std::int64_t>(days) * 86400000 / std::max<std::int64_t>(1, perPlayer);
     std::mt19937 rng(7);
     std::int64_t n = 0;
     sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
@@ -206,17 +221,23 @@ int main(int argc, char** argv) {
     Timing roll2 = run(db, kRollupSql, from, to);
     if (roll2.ms < roll.ms) roll = roll2;
 
-    std::printf("records %lld (%d players, 50 locations, 20 media, %d days); loaded in %.1f s, rollups rebuilt from "
-                "%lld records in %.1f s\n",
-                static_cast<long long>(n), nPlayers, days, loadMs / 1000, static_cast<long long>(rebuilt),
-                rebuildMs / 1000);
-    std::printf("report via rollups:  %9.1f ms  (%zu rows, %lld plays, %lld ms on screen)\n", roll.ms, roll.rows,
-                static_cast<long long>(roll.plays), static_cast<long long>(roll.onScreenMs));
-    std::printf("report via raw GROUP BY: %5.1f ms  (%zu rows, %lld plays, %lld ms on screen)\n", raw.ms, raw.rows,
-                static_cast<long long>(raw.plays), static_cast<long long>(raw.onScreenMs));
-    const bool same = roll.rows == raw.rows && roll.plays == raw.plays && roll.onScreenMs == raw.onScreenMs;
-    std::printf("speed-up %.1f x (goal >= 20), rollup query %s 100 ms; results %s\n", raw.ms / roll.ms,
-                roll.ms <= 100 ? "within" : "OVER", same ? "identical" : "DIFFER");
+    std::printf(
+        "records %lld (%d players, 50 locations, 20 media, %d days); loaded in %.1f s, rollups "
+        "rebuilt from "
+        "%lld records in %.1f s\n",
+        static_cast<long long>(n), nPlayers, days, loadMs / 1000, static_cast<long long>(rebuilt),
+        rebuildMs / 1000);
+    std::printf("report via rollups:  %9.1f ms  (%zu rows, %lld plays, %lld ms on screen)\n",
+                roll.ms, roll.rows, static_cast<long long>(roll.plays),
+                static_cast<long long>(roll.onScreenMs));
+    std::printf("report via raw GROUP BY: %5.1f ms  (%zu rows, %lld plays, %lld ms on screen)\n",
+                raw.ms, raw.rows, static_cast<long long>(raw.plays),
+                static_cast<long long>(raw.onScreenMs));
+    const bool same =
+        roll.rows == raw.rows && roll.plays == raw.plays && roll.onScreenMs == raw.onScreenMs;
+    std::printf("speed-up %.1f x (goal >= 20), rollup query %s 100 ms; results %s\n",
+                raw.ms / roll.ms, roll.ms <= 100 ? "within" : "OVER",
+                same ? "identical" : "DIFFER");
     sqlite3_close(db);
 
     if (exportToo) {
@@ -236,11 +257,13 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "export failed: %s\n", st.error().str().c_str());
             return 1;
         }
-        std::printf("evidence export of %lld records: %.1f GB streamed in %.1f s (two passes); RSS %.1f MB before, "
-                    "at most %.1f MB while streaming (growth %.1f MB)\n",
-                    static_cast<long long>(n), static_cast<double>(sink.bytes) / 1e9, exportMs / 1000,
-                    before / 1024.0, std::max(before, sink.maxRssKiB) / 1024.0,
-                    (std::max(before, sink.maxRssKiB) - before) / 1024.0);
+        std::printf(
+            "evidence export of %lld records: %.1f GB streamed in %.1f s (two passes); RSS %.1f MB "
+            "before, "
+            "at most %.1f MB while streaming (growth %.1f MB)\n",
+            static_cast<long long>(n), static_cast<double>(sink.bytes) / 1e9, exportMs / 1000,
+            before / 1024.0, std::max(before, sink.maxRssKiB) / 1024.0,
+            (std::max(before, sink.maxRssKiB) - before) / 1024.0);
     }
     std::error_code ec;
     fs::remove_all(dir, ec);
