@@ -40,6 +40,16 @@ Status noteMedia(std::map<std::string, SeenMedia>& media, const std::string& sha
 }
 
 // Everything after the archive pass: manifest, signature, policy, media set.
+// manifest.json and manifest.sig: read whole (up to maxBytes), each at most once.
+static Status readOnce(tar::Reader& reader, const tar::Header& h, std::uint64_t maxBytes,
+                       std::optional<std::string>& slot) {
+    if (slot) return makeError(Errc::DuplicateEntry, h.name + " appears twice");
+    auto data = tar::readEntry(reader, h, maxBytes);
+    if (!data) return data.error();
+    slot = std::move(*data);
+    return {};
+}
+
 Result<Verified> checkManifest(std::optional<std::string> manifestBytes, std::optional<std::string> signature,
                                const std::map<std::string, SeenMedia>& media, std::uint64_t mediaTotal,
                                const VerifyOptions& options) {
@@ -91,15 +101,9 @@ Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, M
         const tar::Header& h = **next;
         std::string sha;
         if (h.name == kManifestName) {
-            if (manifestBytes) return makeError(Errc::DuplicateEntry, "manifest.json appears twice");
-            auto data = tar::readEntry(reader, h, manifest::kMaxManifestBytes);
-            if (!data) return data.error();
-            manifestBytes = std::move(*data);
+            MS_TRY(readOnce(reader, h, manifest::kMaxManifestBytes, manifestBytes));
         } else if (h.name == kSignatureName) {
-            if (signature) return makeError(Errc::DuplicateEntry, "manifest.sig appears twice");
-            auto data = tar::readEntry(reader, h, kMaxSignatureBytes);
-            if (!data) return data.error();
-            signature = std::move(*data);
+            MS_TRY(readOnce(reader, h, kMaxSignatureBytes, signature));
         } else if (isMediaName(h.name, sha)) {
             MS_TRY(checkMediaHeader(media, sha, h.sizeBytes, mediaTotal));
             if (sink) MS_TRY(sink->begin(sha, h.sizeBytes));
@@ -138,15 +142,9 @@ Result<Verified> preflight(tar::ByteSource& source, const VerifyOptions& options
         const tar::Header& h = **next;
         std::string sha;
         if (h.name == kManifestName) {
-            if (manifestBytes) return makeError(Errc::DuplicateEntry, "manifest.json appears twice");
-            auto data = tar::readEntry(reader, h, manifest::kMaxManifestBytes);
-            if (!data) return data.error();
-            manifestBytes = std::move(*data);
+            MS_TRY(readOnce(reader, h, manifest::kMaxManifestBytes, manifestBytes));
         } else if (h.name == kSignatureName) {
-            if (signature) return makeError(Errc::DuplicateEntry, "manifest.sig appears twice");
-            auto data = tar::readEntry(reader, h, kMaxSignatureBytes);
-            if (!data) return data.error();
-            signature = std::move(*data);
+            MS_TRY(readOnce(reader, h, kMaxSignatureBytes, signature));
         } else if (isMediaName(h.name, sha)) {
             MS_TRY(noteMedia(media, sha, h.sizeBytes, mediaTotal));
         } else {
