@@ -57,11 +57,6 @@ constexpr std::int64_t kDiskCheckMs = 1000;
 // Players whose PROOFS rate is tracked at most (beyond it the table restarts).
 constexpr std::size_t kMaxBuckets = 100000;
 
-std::int64_t steadyMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 using ShaSet = std::shared_ptr<const std::set<std::string>>;
 
 ShaSet mediaOf(const std::string& manifestBytes) {
@@ -173,6 +168,8 @@ struct Hub::Impl {
     std::int64_t logBudgetResetMs = 0;
 
     Impl(HubConfig c, HubBackend& b, Poco::Logger& l) : config(std::move(c)), backend(b), log(l) {}
+
+    std::int64_t steadyMs() const { return config.clock->steadyMs(); }
 
     void count(std::uint64_t HubStats::*field, std::uint64_t n = 1) {
         std::lock_guard lock(sharedMutex);
@@ -1056,9 +1053,7 @@ std::optional<std::string> Hub::sendCommand(const std::string& playerId, wire::C
     auto& d = *impl_;
     if (!isOnline(playerId)) return std::nullopt;
     // Not on the hub thread: the backend is not ours to call here.
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+    const std::int64_t now = d.config.clock->wallMs();
     const std::string id = "cmd-" + std::to_string(now) + "-" + std::to_string(++d.commandSeq);
     {
         std::lock_guard lock(d.sharedMutex);

@@ -269,9 +269,24 @@ Status prepareDataDir(const ControllerConfig& config) {
     return {};
 }
 
+// The controller's wall clock (the one tests set) with the machine's steady
+// clock, for the hub: command times agree with everything else the controller
+// stamps, and heartbeats keep real time even when a test freezes the wall.
+class HubClock final : public Clock {
+public:
+    explicit HubClock(const std::function<std::int64_t()>& wall) : wall_(wall) {}
+    std::int64_t wallMs() const override { return wall_(); }
+    std::int64_t steadyUs() const override { return systemClock().steadyUs(); }
+
+private:
+    const std::function<std::int64_t()>& wall_;
+};
+
 struct ControllerServer::Impl {
     ControllerConfig config;
     Poco::Logger& log;
+    std::function<std::int64_t()> clock;
+    HubClock hubClock{clock};  // outlives the hub
     std::unique_ptr<Db> db;
     std::unique_ptr<MediaStore> media;
     Metrics metrics;
@@ -285,7 +300,6 @@ struct ControllerServer::Impl {
     std::unique_ptr<StaticFiles> staticFiles;  // web console; outlives http
     std::unique_ptr<HttpGate> http;
     std::uint16_t port = 0;
-    std::function<std::int64_t()> clock;
 
     Impl(ControllerConfig c, Poco::Logger& l) : config(std::move(c)), log(l) {}
 };
@@ -370,6 +384,7 @@ Status ControllerServer::start() {
     hubConfig.heartbeatMs = d.config.zmqHeartbeatMs;
     hubConfig.proofsPerMinute = d.config.zmqProofsPerMinute;
     hubConfig.minFreeDiskBytes = d.config.zmqMinFreeDiskBytes;
+    hubConfig.clock = &d.hubClock;
     if (hubConfig.curve) {
         auto curve = ensureHubCurveKey(d.config.dataDir / "keys");
         if (!curve) return curve.error();

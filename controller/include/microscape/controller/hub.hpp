@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "microscape/core/clock.hpp"
 #include "microscape/core/result.hpp"
 #include "microscape/core/wire.hpp"
 
@@ -38,6 +39,10 @@ struct HubConfig {
     // (HubBackend::freeDiskBytes): PROOFS are answered ERROR ingest_paused and
     // not acknowledged, so players keep their journals. 0: no guard.
     std::uint64_t minFreeDiskBytes = 0;
+    // Steady time for heartbeats, rate limits and sweeps; wall time for command
+    // ids and their sentAt. Must outlive the hub. (Socket waits stay real: the
+    // hub thread sleeps in zmq_poll at most a heartbeat tick at a time.)
+    const Clock* clock = &systemClock();
 };
 
 // A compiled, signed manifest as the hub pushes it.
