@@ -20,66 +20,76 @@ void healthz(RequestCtx& ctx) {
     ctx.sendJson(200, out);
 }
 
+// One metric in Prometheus' text format, with its HELP and TYPE lines.
+void appendMetric(std::string& text, const char* name, const char* type, const char* help,
+                  std::uint64_t value) {
+    text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+            name + " " + std::to_string(value) + "\n";
+}
+
+// The proof-of-play journal failures a player last reported in STATUS
+// (playback.journal_errors); 0 when it reported none or no STATUS yet.
+std::uint64_t journalErrorsOf(const Player& p) {
+    if (p.statusJson.empty()) return 0;
+    try {
+        Poco::JSON::Parser parser;
+        auto status = parser.parse(p.statusJson).extract<Poco::JSON::Object::Ptr>();
+        auto playback = status ? status->getObject("playback") : nullptr;
+        if (!playback || !playback->has("journal_errors")) return 0;
+        const auto n = playback->getValue<std::int64_t>("journal_errors");
+        return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+    } catch (const Poco::Exception&) {
+        return 0;  // a STATUS we cannot read counts as none (it is shown as sent)
+    }
+}
+
 void metrics(RequestCtx& ctx) {
     const std::int64_t now = ctx.svc.nowMs();
     std::int64_t enrolled = 0, online = 0;
+    std::uint64_t journalErrors = 0, playersWithJournalErrors = 0;
     for (const auto& p : ctx.svc.db.read([](DbConn& c) { return repo::listPlayers(c); })) {
         if (p.state != "enrolled") continue;
         ++enrolled;
         if (p.lastSeenAtMs && now - *p.lastSeenAtMs <= kOnlineWindowMs) ++online;
+        const auto n = journalErrorsOf(p);
+        journalErrors += n;
+        if (n > 0) ++playersWithJournalErrors;
     }
     if (ctx.svc.hub) online = static_cast<std::int64_t>(ctx.svc.hub->onlineCount());
     std::string text = ctx.svc.metrics.render(enrolled, online);
+    appendMetric(text, "microscape_players_journal_errors", "gauge",
+                 "Proof-of-play records the enrolled players could not write to their journals, as "
+                 "they last "
+                 "reported (STATUS playback.journal_errors).",
+                 journalErrors);
+    appendMetric(text, "microscape_players_with_journal_errors", "gauge",
+                 "Enrolled players whose last STATUS reports proof-of-play records not written.",
+                 playersWithJournalErrors);
     if (ctx.svc.hub) {
         const auto h = ctx.svc.hub->stats();
-        text +=
-            "# HELP microscape_hub_messages_received_total Messages received from players by the "
-            "hub.\n"
-            "# TYPE microscape_hub_messages_received_total counter\n"
-            "microscape_hub_messages_received_total " +
-            std::to_string(h.received) +
-            "\n# HELP microscape_hub_messages_dropped_total Player messages dropped unread "
-            "(malformed, "
-            "unknown type, before HELLO, spoofed id).\n"
-            "# TYPE microscape_hub_messages_dropped_total counter\n"
-            "microscape_hub_messages_dropped_total " +
-            std::to_string(h.dropped) +
-            "\n# HELP microscape_hub_chunk_bytes_sent_total Media bytes sent to players in CHUNK "
-            "messages.\n"
-            "# TYPE microscape_hub_chunk_bytes_sent_total counter\n"
-            "microscape_hub_chunk_bytes_sent_total " +
-            std::to_string(h.bytesSent) +
-            "\n# HELP microscape_hub_manifests_sent_total MANIFEST messages sent to players.\n"
-            "# TYPE microscape_hub_manifests_sent_total counter\n"
-            "microscape_hub_manifests_sent_total " +
-            std::to_string(h.manifestsSent) +
-            "\n# HELP microscape_hub_zap_denied_total Connections refused by the CURVE key check "
-            "(not "
-            "enrolled or retired).\n"
-            "# TYPE microscape_hub_zap_denied_total counter\n"
-            "microscape_hub_zap_denied_total " +
-            std::to_string(h.zapDenied) + "\n";
-        text +=
-            "# HELP microscape_hub_connections_closed_total Player connections closed by the hub "
-            "(another's "
-            "routing id, silent, retired).\n# TYPE microscape_hub_connections_closed_total "
-            "counter\n"
-            "microscape_hub_connections_closed_total " +
-            std::to_string(h.connectionsClosed) +
-            "\n# HELP microscape_hub_proofs_rate_limited_total PROOFS batches answered "
-            "rate_limited.\n"
-            "# TYPE microscape_hub_proofs_rate_limited_total "
-            "counter\nmicroscape_hub_proofs_rate_limited_total " +
-            std::to_string(h.proofsRateLimited) +
-            "\n# HELP microscape_hub_proofs_paused_total PROOFS batches answered ingest_paused "
-            "(disk guard).\n"
-            "# TYPE microscape_hub_proofs_paused_total "
-            "counter\nmicroscape_hub_proofs_paused_total " +
-            std::to_string(h.proofsPaused) +
-            "\n# HELP microscape_hub_ingest_paused 1 while the disk guard pauses proof-of-play "
-            "ingest.\n"
-            "# TYPE microscape_hub_ingest_paused gauge\nmicroscape_hub_ingest_paused " +
-            std::string(h.ingestPaused ? "1" : "0") + "\n";
+        appendMetric(text, "microscape_hub_messages_received_total", "counter",
+                     "Messages received from players by the hub.", h.received);
+        appendMetric(
+            text, "microscape_hub_messages_dropped_total", "counter",
+            "Player messages dropped unread (malformed, unknown type, before HELLO, spoofed id).",
+            h.dropped);
+        appendMetric(text, "microscape_hub_chunk_bytes_sent_total", "counter",
+                     "Media bytes sent to players in CHUNK messages.", h.bytesSent);
+        appendMetric(text, "microscape_hub_manifests_sent_total", "counter",
+                     "MANIFEST messages sent to players.", h.manifestsSent);
+        appendMetric(text, "microscape_hub_zap_denied_total", "counter",
+                     "Connections refused by the CURVE key check (not enrolled or retired).",
+                     h.zapDenied);
+        appendMetric(
+            text, "microscape_hub_connections_closed_total", "counter",
+            "Player connections closed by the hub (another's routing id, silent, retired).",
+            h.connectionsClosed);
+        appendMetric(text, "microscape_hub_proofs_rate_limited_total", "counter",
+                     "PROOFS batches answered rate_limited.", h.proofsRateLimited);
+        appendMetric(text, "microscape_hub_proofs_paused_total", "counter",
+                     "PROOFS batches answered ingest_paused (disk guard).", h.proofsPaused);
+        appendMetric(text, "microscape_hub_ingest_paused", "gauge",
+                     "1 while the disk guard pauses proof-of-play ingest.", h.ingestPaused ? 1 : 0);
     }
     ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
     ctx.resp.setContentType("text/plain; version=0.0.4; charset=utf-8");
@@ -114,7 +124,7 @@ Poco::JSON::Object::Ptr errorResponse(const char* description) {
 }
 
 class OpenApi {
-public:
+  public:
     explicit OpenApi(const Router* all) : all_(all) {}
     void operator()(RequestCtx& ctx) const {
         Poco::JSON::Object::Ptr doc = new Poco::JSON::Object;
@@ -122,13 +132,16 @@ public:
         Poco::JSON::Object::Ptr info = new Poco::JSON::Object;
         info->set("title", "Microscape controller API");
         info->set("version", "1");
-        info->set("description", "Signed-content signage controller. Errors are {\"error\":{\"code\",\"message\"}}. "
-                                 "Cookie sessions send X-CSRF-Token on POST/PUT/PATCH/DELETE.");
+        info->set(
+            "description",
+            "Signed-content signage controller. Errors are {\"error\":{\"code\",\"message\"}}. "
+            "Cookie sessions send X-CSRF-Token on POST/PUT/PATCH/DELETE.");
         doc->set("info", info);
         Poco::JSON::Object::Ptr paths = new Poco::JSON::Object;
         for (const auto& r : all_->routes()) {
             Poco::JSON::Object::Ptr item;
-            if (paths->has(r.pattern)) item = paths->getObject(r.pattern);
+            if (paths->has(r.pattern))
+                item = paths->getObject(r.pattern);
             else {
                 item = new Poco::JSON::Object;
                 paths->set(r.pattern, item);
@@ -154,7 +167,8 @@ public:
                 }
             }
             if (params->size() > 0) op->set("parameters", params);
-            if (r.access == kPublic) op->set("security", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
+            if (r.access == kPublic)
+                op->set("security", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
             Poco::JSON::Object::Ptr responses = new Poco::JSON::Object;
             Poco::JSON::Object::Ptr ok = new Poco::JSON::Object;
             ok->set("description", r.okStatus == 204 ? "done" : "success");
@@ -170,7 +184,8 @@ public:
         Poco::JSON::Object::Ptr comps = new Poco::JSON::Object;
         Poco::JSON::Object::Ptr schemas = new Poco::JSON::Object;
         Poco::JSON::Parser parser;
-        schemas->set("Error", parser.parse(R"({"type":"object","required":["error"],"properties":{"error":{
+        schemas->set("Error",
+                     parser.parse(R"({"type":"object","required":["error"],"properties":{"error":{
             "type":"object","required":["code","message"],"properties":{"code":{"type":"string"},
             "message":{"type":"string"}}}}})"));
         comps->set("schemas", schemas);
@@ -181,7 +196,7 @@ public:
         ctx.sendJson(200, doc);
     }
 
-private:
+  private:
     const Router* all_;
 };
 
