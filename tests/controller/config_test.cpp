@@ -100,12 +100,7 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     pclose(p);
     const int pid = std::atoi(buf);
     REQUIRE(pid > 0);
-    std::string text;
-    for (int i = 0; i < 100 && text.find("listening on") == std::string::npos; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        text = mstest::readFile(out);
-    }
-    REQUIRE(text.find("listening on") != std::string::npos);
+    REQUIRE(mstest::waitFor([&] { return mstest::readFile(out).find("listening on") != std::string::npos; }, 10000));
     struct stat st {};
     REQUIRE(::stat((dir.path / "d" / "keys" / "content-signing.pem").c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
@@ -118,12 +113,7 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     }
     REQUIRE(::stat((dir.path / "d" / "controller.db").c_str(), &st) == 0);
     REQUIRE(::kill(pid, SIGTERM) == 0);
-    bool gone = false;
-    for (int i = 0; i < 100 && !gone; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        gone = ::kill(pid, 0) != 0;
-    }
-    CHECK(gone);
+    CHECK(mstest::waitFor([&] { return ::kill(pid, 0) != 0; }, 10000));
 }
 
 TEST_CASE("init-admin creates the first admin once", "[controller][config]") {

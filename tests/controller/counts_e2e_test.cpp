@@ -144,7 +144,7 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
         v.playerId = enrolScreen(srv, admin, v.dir, R"({"name":"screen","locationId":)" + std::to_string(v.locationId) + "}");
     }
 
-    // The screens play for about 35 s, then stop cleanly (the item on air is
+    // The screens play for several rounds, then stop cleanly (the item on air is
     // journalled as interrupted).
     const fs::path cdb = srv.dataDir() / "controller.db";
     auto logOf = [&](const Venue& v) { return fx.path / (std::string(v.type) + ".log"); };
@@ -155,7 +155,11 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
             INFO(v.type << " log:\n" << readFile(logOf(v)));
             REQUIRE(waitFor([&] { return storedCount(cdb, v.playerId) >= 3; }, 30000));
         }
-        std::this_thread::sleep_for(std::chrono::seconds(25));
+        // Several rounds of both items on every screen (a round is 3.5 s: two plays).
+        for (auto& v : venues) {
+            INFO(v.type << " log:\n" << readFile(logOf(v)));
+            REQUIRE(waitFor([&] { return storedCount(cdb, v.playerId) >= 12; }, 90000));
+        }
         for (auto& s : screens) CHECK(WIFEXITED(s->kill(SIGTERM)));
     }
     // Whatever the journals hold reaches the controller (sync-only runs upload it).

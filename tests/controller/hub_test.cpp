@@ -2,6 +2,7 @@
 // that bad input never takes the connection or the process down.
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstring>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -183,20 +184,41 @@ TEST_CASE("the hub admits only enrolled CURVE keys and only after HELLO", "[cont
         s.activeVersion = 1;
         s.syncState = "disk_full";
         s.lastError = "disk full: test";
+        s.playback = json::Object{{"journal_errors", std::int64_t{3}}, {"journal_error", "disk full"}};
         p.send(wire::toEnvelope(s));
-        bool stored = false;
-        for (int i = 0; i < 60 && !stored; ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            auto g = admin.get("/api/v1/players/" + id);
-            auto st = g.json()->getObject("status");
-            stored = g.json()->getValue<bool>("online") && st && st->has("sync_state") &&
-                     st->getValue<std::string>("sync_state") == "disk_full";
-        }
-        CHECK(stored);
+        CHECK(waitFor(
+            [&] {
+                auto g = admin.get("/api/v1/players/" + id);
+                auto st = g.json()->getObject("status");
+                return g.json()->getValue<bool>("online") && st && st->has("sync_state") &&
+                       st->getValue<std::string>("sync_state") == "disk_full";
+            },
+            3000));
+        // Its unrecorded plays reach the operator's monitoring.
+        const std::string metrics = srv.client().get("/metrics").body;
+        CHECK(metrics.find("\nmicroscape_players_journal_errors 3\n") != std::string::npos);
+        CHECK(metrics.find("\nmicroscape_players_with_journal_errors 1\n") != std::string::npos);
         // An oversized message: libzmq drops that connection; the hub lives on.
         std::string huge(wire::kMaxFrameBytes + 10, 'x');
-        p.sendRaw({"PROOFS", R"({"first_seq":1,"last_seq":1})", huge});
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        {
+            // Watch the player's side of the link (libzmq's socket monitor) to see
+            // the drop happen rather than give it a fixed time.
+            const std::string watchEp = "inproc://hub-test-oversized-watch";
+            REQUIRE(zmq_socket_monitor(p.sock.handle(), watchEp.c_str(), ZMQ_EVENT_DISCONNECTED) == 0);
+            zmq::socket_t watch(ctx, zmq::socket_type::pair);
+            watch.connect(watchEp);
+            p.sendRaw({"PROOFS", R"({"first_seq":1,"last_seq":1})", huge});
+            zmq::pollitem_t item{watch.handle(), 0, ZMQ_POLLIN, 0};
+            zmq::poll(&item, 1, std::chrono::milliseconds(10000));
+            REQUIRE((item.revents & ZMQ_POLLIN) != 0);
+            std::vector<zmq::message_t> event;
+            REQUIRE(zmq::recv_multipart(watch, std::back_inserter(event)));
+            REQUIRE(event.size() == 2);
+            std::uint16_t id = 0;
+            std::memcpy(&id, event[0].data(), sizeof id);
+            CHECK(id == ZMQ_EVENT_DISCONNECTED);
+            zmq_socket_monitor(p.sock.handle(), nullptr, 0);
+        }
         // A player that reconnects closes its old socket first (the hub keeps a
         // routing id with the connection that holds it: no handover).
         p.sock.close();

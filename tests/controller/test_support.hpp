@@ -23,6 +23,7 @@
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/server.hpp"
 #include "../support/process.hpp"
+#include "../support/wait_for.hpp"
 
 namespace mstest {
 
@@ -185,15 +186,11 @@ std::vector<std::string> enrolArgv(const Response& tokenAnswer, const fs::path& 
 std::unique_ptr<microscape::testing::SpawnedProcess> startScreen(const fs::path& dir, const fs::path& log,
                                                                 const std::vector<std::string>& args);
 
-// Polls f every 100 ms until it is true or timeoutMs passed; the last answer.
+// Polls f every 100 ms (most conditions here cost a request or a database read)
+// until it is true or timeoutMs passed; the last answer.
 template <class F>
 bool waitFor(F&& f, int timeoutMs) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (std::chrono::steady_clock::now() < until) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return f();
+    return microscape::testing::waitFor(std::forward<F>(f), timeoutMs, 100);
 }
 
 // What the controller stored for a player (read from its database file).
