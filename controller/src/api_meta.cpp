@@ -124,7 +124,7 @@ Poco::JSON::Object::Ptr errorResponse(const char* description) {
 }
 
 class OpenApi {
-  public:
+public:
     explicit OpenApi(const Router* all) : all_(all) {}
     void operator()(RequestCtx& ctx) const {
         Poco::JSON::Object::Ptr doc = new Poco::JSON::Object;
@@ -132,16 +132,13 @@ class OpenApi {
         Poco::JSON::Object::Ptr info = new Poco::JSON::Object;
         info->set("title", "Microscape controller API");
         info->set("version", "1");
-        info->set(
-            "description",
-            "Signed-content signage controller. Errors are {\"error\":{\"code\",\"message\"}}. "
-            "Cookie sessions send X-CSRF-Token on POST/PUT/PATCH/DELETE.");
+        info->set("description", "Signed-content signage controller. Errors are {\"error\":{\"code\",\"message\"}}. "
+                                 "Cookie sessions send X-CSRF-Token on POST/PUT/PATCH/DELETE.");
         doc->set("info", info);
         Poco::JSON::Object::Ptr paths = new Poco::JSON::Object;
         for (const auto& r : all_->routes()) {
             Poco::JSON::Object::Ptr item;
-            if (paths->has(r.pattern))
-                item = paths->getObject(r.pattern);
+            if (paths->has(r.pattern)) item = paths->getObject(r.pattern);
             else {
                 item = new Poco::JSON::Object;
                 paths->set(r.pattern, item);
@@ -167,8 +164,7 @@ class OpenApi {
                 }
             }
             if (params->size() > 0) op->set("parameters", params);
-            if (r.access == kPublic)
-                op->set("security", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
+            if (r.access == kPublic) op->set("security", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
             Poco::JSON::Object::Ptr responses = new Poco::JSON::Object;
             Poco::JSON::Object::Ptr ok = new Poco::JSON::Object;
             ok->set("description", r.okStatus == 204 ? "done" : "success");
@@ -184,8 +180,7 @@ class OpenApi {
         Poco::JSON::Object::Ptr comps = new Poco::JSON::Object;
         Poco::JSON::Object::Ptr schemas = new Poco::JSON::Object;
         Poco::JSON::Parser parser;
-        schemas->set("Error",
-                     parser.parse(R"({"type":"object","required":["error"],"properties":{"error":{
+        schemas->set("Error", parser.parse(R"({"type":"object","required":["error"],"properties":{"error":{
             "type":"object","required":["code","message"],"properties":{"code":{"type":"string"},
             "message":{"type":"string"}}}}})"));
         comps->set("schemas", schemas);
@@ -196,7 +191,7 @@ class OpenApi {
         ctx.sendJson(200, doc);
     }
 
-  private:
+private:
     const Router* all_;
 };
 
