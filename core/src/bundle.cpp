@@ -1,5 +1,6 @@
 #include "microscape/core/bundle.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -31,13 +32,6 @@ Status checkMediaHeader(const std::map<std::string, SeenMedia>& media, const std
     return {};
 }
 
-Status noteMedia(std::map<std::string, SeenMedia>& media, const std::string& sha, std::uint64_t sizeBytes,
-                 std::uint64_t& mediaTotal) {
-    MS_TRY(checkMediaHeader(media, sha, sizeBytes, mediaTotal));
-    mediaTotal += sizeBytes;
-    media[sha] = SeenMedia{sizeBytes};
-    return {};
-}
 
 // Everything after the archive pass: manifest, signature, policy, media set.
 // manifest.json and manifest.sig: read whole (up to maxBytes), each at most once.
@@ -84,16 +78,16 @@ Result<Verified> checkManifest(std::optional<std::string> manifestBytes, std::op
     return v;
 }
 
-}  // namespace
-
-Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, MediaSink* sink) {
+// One pass over the archive: manifest.json and manifest.sig read whole, each
+// media entry's header checked against the limits; readMedia (if set) reads the
+// media entry's data, otherwise the reader skips (seeks over) it. Then the
+// manifest checks.
+Result<Verified> scan(tar::ByteSource& source, const VerifyOptions& options,
+                      const std::function<Status(tar::Reader&, const std::string& sha, std::uint64_t size)>& readMedia) {
     tar::Reader reader(source);
     std::optional<std::string> manifestBytes, signature;
     std::map<std::string, SeenMedia> media;
-    constexpr std::size_t kBufBytes = 256 * 1024;
-    auto buf = std::make_unique_for_overwrite<char[]>(kBufBytes);
     std::uint64_t mediaTotal = 0;
-
     while (true) {
         auto next = reader.next();
         if (!next) return next.error();
@@ -106,52 +100,42 @@ Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, M
             MS_TRY(readOnce(reader, h, kMaxSignatureBytes, signature));
         } else if (isMediaName(h.name, sha)) {
             MS_TRY(checkMediaHeader(media, sha, h.sizeBytes, mediaTotal));
-            if (sink) MS_TRY(sink->begin(sha, h.sizeBytes));
-            crypto::Sha256 hasher;
-            while (true) {
-                auto r = reader.read(buf.get(), kBufBytes);
-                if (!r) return r.error();
-                if (*r == 0) break;
-                hasher.update(buf.get(), *r);
-                if (sink) MS_TRY(sink->write(buf.get(), *r));
-            }
-            std::string actual = crypto::toHex(hasher.finish());
-            if (actual != sha)
-                return makeError(Errc::HashMismatch, "media/" + sha.substr(0, 16) + "… hashes to " +
-                                                         actual.substr(0, 16) + "…");
-            if (sink) MS_TRY(sink->end());
+            if (readMedia) MS_TRY(readMedia(reader, sha, h.sizeBytes));
             mediaTotal += h.sizeBytes;
             media[sha] = SeenMedia{h.sizeBytes};
         } else {
             return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "'");
         }
     }
-
     return checkManifest(std::move(manifestBytes), std::move(signature), media, mediaTotal, options);
 }
 
-Result<Verified> preflight(tar::ByteSource& source, const VerifyOptions& options) {
-    tar::Reader reader(source);
-    std::optional<std::string> manifestBytes, signature;
-    std::map<std::string, SeenMedia> media;
-    std::uint64_t mediaTotal = 0;
-    while (true) {
-        auto next = reader.next();  // skips (seeks over) the data of the entry before
-        if (!next) return next.error();
-        if (!*next) break;
-        const tar::Header& h = **next;
-        std::string sha;
-        if (h.name == kManifestName) {
-            MS_TRY(readOnce(reader, h, manifest::kMaxManifestBytes, manifestBytes));
-        } else if (h.name == kSignatureName) {
-            MS_TRY(readOnce(reader, h, kMaxSignatureBytes, signature));
-        } else if (isMediaName(h.name, sha)) {
-            MS_TRY(noteMedia(media, sha, h.sizeBytes, mediaTotal));
-        } else {
-            return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "'");
+}  // namespace
+
+Result<Verified> verify(tar::ByteSource& source, const VerifyOptions& options, MediaSink* sink) {
+    constexpr std::size_t kBufBytes = 256 * 1024;
+    auto buf = std::make_unique_for_overwrite<char[]>(kBufBytes);
+    return scan(source, options, [&](tar::Reader& reader, const std::string& sha, std::uint64_t size) -> Status {
+        if (sink) MS_TRY(sink->begin(sha, size));
+        crypto::Sha256 hasher;
+        while (true) {
+            auto r = reader.read(buf.get(), kBufBytes);
+            if (!r) return r.error();
+            if (*r == 0) break;
+            hasher.update(buf.get(), *r);
+            if (sink) MS_TRY(sink->write(buf.get(), *r));
         }
-    }
-    return checkManifest(std::move(manifestBytes), std::move(signature), media, mediaTotal, options);
+        std::string actual = crypto::toHex(hasher.finish());
+        if (actual != sha)
+            return makeError(Errc::HashMismatch,
+                             "media/" + sha.substr(0, 16) + "… hashes to " + actual.substr(0, 16) + "…");
+        if (sink) MS_TRY(sink->end());
+        return {};
+    });
+}
+
+Result<Verified> preflight(tar::ByteSource& source, const VerifyOptions& options) {
+    return scan(source, options, nullptr);  // media data skipped, never read
 }
 
 Result<Unverified> readUnverified(tar::ByteSource& source) {

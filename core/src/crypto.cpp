@@ -213,13 +213,17 @@ Result<PrivateKey> PrivateKey::fromPem(std::string_view pem) {
     return PrivateKey(std::move(key));
 }
 
-Result<PrivateKey> PrivateKey::load(const std::string& path) {
+// A key from a PEM file of at most 64 KiB; errors name the file.
+template <class Key>
+Result<Key> loadPemFile(const std::string& path) {
     auto pem = readSmallFile(path, 64 * 1024);
     if (!pem) return pem.error();
-    auto k = fromPem(*pem);
+    auto k = Key::fromPem(*pem);
     if (!k) return makeError(k.code(), k.error().message + " in " + path);
     return k;
 }
+
+Result<PrivateKey> PrivateKey::load(const std::string& path) { return loadPemFile<PrivateKey>(path); }
 
 std::string PrivateKey::toPem() const {
     BioPtr bio(BIO_new(BIO_s_mem()));
@@ -274,13 +278,7 @@ Result<PublicKey> PublicKey::fromPem(std::string_view pem) {
     return PublicKey(std::move(key), std::move(raw));
 }
 
-Result<PublicKey> PublicKey::load(const std::string& path) {
-    auto pem = readSmallFile(path, 64 * 1024);
-    if (!pem) return pem.error();
-    auto k = fromPem(*pem);
-    if (!k) return makeError(k.code(), k.error().message + " in " + path);
-    return k;
-}
+Result<PublicKey> PublicKey::load(const std::string& path) { return loadPemFile<PublicKey>(path); }
 
 std::string PublicKey::toPem() const {
     BioPtr bio(BIO_new(BIO_s_mem()));

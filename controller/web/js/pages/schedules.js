@@ -116,17 +116,27 @@ boot('schedules', async ({ main, can, user }) => {
   const campaignBox = h('div', { id: 'campaign-list' });
   const scheduleBox = h('div', { id: 'schedule-list' });
 
+  // A row's edit and delete buttons (planners only): delete asks first, then
+  // DELETEs path and reloads both lists.
+  function rowActions(name, onEdit, confirmTitleKey, confirmTextKey, path, deletedKey) {
+    if (!can.plan) return null;
+    return h('div', { class: 'd-flex gap-1' },
+      h('button', { class: 'btn btn-sm btn-outline-primary', type: 'button', dataset: { action: 'edit' },
+        'aria-label': t('schedules.editNamed', { name }), onclick: onEdit }, t('common.edit')),
+      h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'delete' },
+        'aria-label': t('schedules.deleteNamed', { name }), onclick: async (ev) => {
+          if (!(await confirmAction(confirmTitleKey, t(confirmTextKey, { name }), 'common.delete', 'btn-danger'))) return;
+          await busy(ev.target, async () => { await del(path); notify(t(deletedKey, { name })); await reloadAll(); });
+        } }, t('common.delete')));
+  }
+
   function renderCampaigns() {
     campaignBox.replaceChildren(campaigns.length ? table(['schedules.campaignName', 'schedules.theme', 'schedules.dates', 'media.department', 'common.actions'],
       campaigns.map((c) => h('tr', { dataset: { campaignId: c.id } },
         h('td', { class: 'fw-semibold' }, c.name), h('td', {}, c.theme || '—'), h('td', { class: 'text-nowrap' }, `${c.startsOn} – ${c.endsOn}`),
         h('td', {}, c.department || '—'),
-        h('td', {}, can.plan ? h('div', { class: 'd-flex gap-1' }, h('button', { class: 'btn btn-sm btn-outline-primary', type: 'button', dataset: { action: 'edit' },
-          'aria-label': t('schedules.editNamed', { name: c.name }), onclick: () => editCampaign(c) }, t('common.edit')),
-        h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'delete' }, 'aria-label': t('schedules.deleteNamed', { name: c.name }), onclick: async (ev) => {
-          if (!(await confirmAction('schedules.deleteCampaign', t('schedules.deleteCampaignConfirm', { name: c.name }), 'common.delete', 'btn-danger'))) return;
-          await busy(ev.target, async () => { await del(`/api/v1/campaigns/${c.id}`); notify(t('schedules.campaignDeleted', { name: c.name })); await reloadAll(); });
-        } }, t('common.delete'))) : null))))
+        h('td', {}, rowActions(c.name, () => editCampaign(c), 'schedules.deleteCampaign', 'schedules.deleteCampaignConfirm',
+          `/api/v1/campaigns/${c.id}`, 'schedules.campaignDeleted')))))
       : empty('common.noData', 'schedules.noCampaigns'));
   }
 
@@ -138,12 +148,8 @@ boot('schedules', async ({ main, can, user }) => {
         h('td', {}, s.campaignId ? campById[s.campaignId] || `#${s.campaignId}` : '—'), h('td', {}, String(s.priority)),
         h('td', { class: 'text-nowrap' }, `${s.startsOn} – ${s.endsOn}`), h('td', { class: 'small' }, daypartText(s.dayparts)),
         h('td', { class: 'small' }, describeTarget(s.target, players)),
-        h('td', {}, can.plan ? h('div', { class: 'd-flex gap-1' }, h('button', { class: 'btn btn-sm btn-outline-primary', type: 'button', dataset: { action: 'edit' },
-          'aria-label': t('schedules.editNamed', { name: s.name }), onclick: () => editSchedule(s) }, t('common.edit')),
-        h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'delete' }, 'aria-label': t('schedules.deleteNamed', { name: s.name }), onclick: async (ev) => {
-          if (!(await confirmAction('schedules.deleteSchedule', t('schedules.deleteScheduleConfirm', { name: s.name }), 'common.delete', 'btn-danger'))) return;
-          await busy(ev.target, async () => { await del(`/api/v1/schedules/${s.id}`); notify(t('schedules.deleted', { name: s.name })); await reloadAll(); });
-        } }, t('common.delete'))) : null))))
+        h('td', {}, rowActions(s.name, () => editSchedule(s), 'schedules.deleteSchedule', 'schedules.deleteScheduleConfirm',
+          `/api/v1/schedules/${s.id}`, 'schedules.deleted')))))
       : empty('common.noData', 'schedules.noSchedules'));
   }
 
