@@ -50,13 +50,13 @@ public:
     void open() { reconnect(); }
 };
 
-struct Answer {
+struct HttpAnswer {
     int status = 0;
     std::string body;
 };
 
 // POSTs the enrolment; over https only after the server's TLS key matched tlsPin.
-Result<Answer> exchange(const Poco::URI& uri, const std::string& tlsPin, const std::string& payload,
+Result<HttpAnswer> exchange(const Poco::URI& uri, const std::string& tlsPin, const std::string& payload,
                         const std::string& shown) {
     std::string path = uri.getPath();
     while (!path.empty() && path.back() == '/') path.pop_back();
@@ -87,7 +87,7 @@ Result<Answer> exchange(const Poco::URI& uri, const std::string& tlsPin, const s
         session->sendRequest(request) << payload;
         Poco::Net::HTTPResponse response;
         std::istream& in = session->receiveResponse(response);
-        Answer a;
+        HttpAnswer a;
         a.status = static_cast<int>(response.getStatus());
         char buf[8192];
         while (in && a.body.size() <= kMaxAnswerBytes) {
@@ -150,10 +150,16 @@ private:
     bool done_ = false;
 };
 
-}  // namespace
+// What the request holds once checked: the controller's URL and the two pins.
+struct CheckedRequest {
+    Poco::URI uri;
+    std::string scheme;
+    std::string contentPin;
+    std::string tlsPin;  // empty for http://
+};
 
-Result<PlayerConfig> enroll(const EnrollRequest& req) {
-    // 1. Everything that can be checked before talking to anyone.
+// Step 1: everything that can be checked before talking to anyone.
+Result<CheckedRequest> checkRequest(const EnrollRequest& req) {
     const fs::path dir = req.dataDir;
     std::error_code ec;
     if (fs::exists(dir / kConfigFile, ec))
@@ -164,16 +170,16 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
         if (v && (*v < kMinScreenSide || *v > kMaxScreenSide))
             return makeError(Errc::Usage, std::string(what) + " must be " + std::to_string(kMinScreenSide) + ".." + std::to_string(kMaxScreenSide) +
                                               " pixels (got " + std::to_string(*v) + ")");
-    Poco::URI uri;
+    CheckedRequest c;
     try {
-        uri = Poco::URI(req.controllerHttp);
+        c.uri = Poco::URI(req.controllerHttp);
     } catch (const Poco::Exception& e) {
         return makeError(Errc::Usage, "bad --controller-http URL: " + e.displayText());
     }
-    const std::string scheme = uri.getScheme();
-    if ((scheme != "https" && scheme != "http") || uri.getHost().empty())
+    c.scheme = c.uri.getScheme();
+    if ((c.scheme != "https" && c.scheme != "http") || c.uri.getHost().empty())
         return makeError(Errc::Usage, "--controller-http must be https://HOST[:PORT] (got '" + req.controllerHttp + "')");
-    if (scheme == "http" && !req.insecureHttp)
+    if (c.scheme == "http" && !req.insecureHttp)
         return makeError(Errc::Usage, "refusing plain http:// enrolment: the token and the hub's key would cross the "
                                       "network unprotected; use the https:// command from the console, or add "
                                       "--insecure-http on a link you trust");
@@ -183,17 +189,79 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
                                       "it: sha256:<hex> of the controller's content signing key)");
     auto contentPin = crypto::parsePin(req.contentKeyHash, "--content-key-hash");
     if (!contentPin) return contentPin.error();
-    std::string tlsPin;
-    if (scheme == "https") {
+    c.contentPin = *contentPin;
+    if (c.scheme == "https") {
         if (req.tlsKeyHash.empty())
             return makeError(Errc::Usage, "--tls-key-hash is required with https:// (the enrolment command from the "
                                           "console carries it: sha256:<hex> of the controller's TLS key)");
         auto p = crypto::parsePin(req.tlsKeyHash, "--tls-key-hash");
         if (!p) return p.error();
-        tlsPin = *p;
+        c.tlsPin = *p;
     } else if (!req.tlsKeyHash.empty()) {
         return makeError(Errc::Usage, "--tls-key-hash needs an https:// controller");
     }
+    return c;
+}
+
+// What the controller answered, once it is known to come from the controller
+// the pins name.
+struct Answer {
+    std::string playerId;
+    crypto::PublicKey contentKey;
+    std::string curveServerKey;
+    std::optional<std::int64_t> hubPort;
+    std::optional<std::string> name;
+};
+
+// Step 3: the answer (shown: the controller's address, for messages).
+Result<Answer> readAnswer(const HttpAnswer& answer, const std::string& contentPin, const std::string& shown) {
+    auto v = json::parse(answer.body);
+    if (answer.status != 201) {
+        std::string msg = answer.body.substr(0, 300);
+        if (v && v->isObject())
+            if (auto err = v->find("error"); err && err->find("message") && err->find("message")->isString())
+                msg = err->find("message")->asString();
+        return makeError(Errc::Usage, "enrolment refused (HTTP " + std::to_string(answer.status) + "): " + msg);
+    }
+    if (!v || !v->isObject()) return makeError(Errc::BadJson, "the controller's answer is not JSON" + std::string(kNothingWritten));
+    auto pid = v->find("playerId");
+    auto key = v->find("contentPublicKey");
+    auto hub = v->find("hub");
+    if (!pid || !pid->isString() || !key || !key->isString() || !hub || !hub->isObject())
+        return makeError(Errc::BadJson,
+                         "the controller's answer lacks playerId, contentPublicKey or hub" + std::string(kNothingWritten));
+    if (!manifest::isValidId(pid->asString()))
+        return makeError(Errc::BadJson, "the controller's answer holds an invalid playerId" + std::string(kNothingWritten));
+    auto content = crypto::PublicKey::fromPem(key->asString());
+    if (!content)
+        return makeError(Errc::BadKey, "the controller's content key is not an Ed25519 public key" + std::string(kNothingWritten));
+    auto contentGot = crypto::pinOfPem(content->toPem());
+    if (!contentGot) return contentGot.error();
+    if (*contentGot != contentPin)
+        return makeError(Errc::UnknownSigner, "refusing to enrol: the content signing key that " + shown + " sent is " +
+                                                  *contentGot + ", not " + contentPin +
+                                                  " as --content-key-hash says (another server may be answering in "
+                                                  "its place)" + kNothingWritten);
+    auto serverKey = hub->find("curveServerKey");
+    if (!serverKey || !serverKey->isString() || !isZ85Key(serverKey->asString()))
+        return makeError(Errc::BadKey, "refusing to enrol: the answer of " + shown +
+                                           " holds no CURVE server key for the hub, and this screen does not talk to a "
+                                           "hub without encryption" + kNothingWritten);
+    auto port = hub->find("port");
+    if (port && (!port->isInt() || port->asInt() < 1 || port->asInt() > 65535))
+        return makeError(Errc::BadJson, "the controller's answer holds a bad hub port" + std::string(kNothingWritten));
+    Answer a{pid->asString(), std::move(*content), serverKey->asString(), std::nullopt, std::nullopt};
+    if (port) a.hubPort = port->asInt();
+    if (auto name = v->find("name"); name && name->isString()) a.name = name->asString();
+    return a;
+}
+
+}  // namespace
+
+Result<PlayerConfig> enroll(const EnrollRequest& req) {
+    auto checked = checkRequest(req);
+    if (!checked) return checked.error();
+    const Poco::URI& uri = checked->uri;
 
     // 2. The screen's keys, in memory until every check has passed.
     auto identity = crypto::PrivateKey::generate();
@@ -212,70 +280,34 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
         body["height"] = *req.height;
         body["orientation"] = orientationOf(*req.width, *req.height);
     }
-    const std::string shown = scheme + "://" + uri.getAuthority();
-    auto answer = exchange(uri, tlsPin, json::canonical(json::Value(body)), shown);
+    const std::string shown = checked->scheme + "://" + uri.getAuthority();
+    auto http = exchange(uri, checked->tlsPin, json::canonical(json::Value(body)), shown);
+    if (!http) return http.error();
+    auto answer = readAnswer(*http, checked->contentPin, shown);
     if (!answer) return answer.error();
 
-    // 3. The answer: it must come from the controller the pins name.
-    auto v = json::parse(answer->body);
-    if (answer->status != 201) {
-        std::string msg = answer->body.substr(0, 300);
-        if (v && v->isObject())
-            if (auto err = v->find("error"); err && err->find("message") && err->find("message")->isString())
-                msg = err->find("message")->asString();
-        return makeError(Errc::Usage, "enrolment refused (HTTP " + std::to_string(answer->status) + "): " + msg);
-    }
-    if (!v || !v->isObject()) return makeError(Errc::BadJson, "the controller's answer is not JSON" + std::string(kNothingWritten));
-    auto pid = v->find("playerId");
-    auto key = v->find("contentPublicKey");
-    auto hub = v->find("hub");
-    if (!pid || !pid->isString() || !key || !key->isString() || !hub || !hub->isObject())
-        return makeError(Errc::BadJson,
-                         "the controller's answer lacks playerId, contentPublicKey or hub" + std::string(kNothingWritten));
-    if (!manifest::isValidId(pid->asString()))
-        return makeError(Errc::BadJson, "the controller's answer holds an invalid playerId" + std::string(kNothingWritten));
-    auto content = crypto::PublicKey::fromPem(key->asString());
-    if (!content)
-        return makeError(Errc::BadKey, "the controller's content key is not an Ed25519 public key" + std::string(kNothingWritten));
-    auto contentGot = crypto::pinOfPem(content->toPem());
-    if (!contentGot) return contentGot.error();
-    if (*contentGot != *contentPin)
-        return makeError(Errc::UnknownSigner, "refusing to enrol: the content signing key that " + shown + " sent is " +
-                                                  *contentGot + ", not " + *contentPin +
-                                                  " as --content-key-hash says (another server may be answering in "
-                                                  "its place)" + kNothingWritten);
-    auto serverKey = hub->find("curveServerKey");
-    if (!serverKey || !serverKey->isString() || !isZ85Key(serverKey->asString()))
-        return makeError(Errc::BadKey, "refusing to enrol: the answer of " + shown +
-                                           " holds no CURVE server key for the hub, and this screen does not talk to a "
-                                           "hub without encryption" + kNothingWritten);
-    auto port = hub->find("port");
-    if (port && (!port->isInt() || port->asInt() < 1 || port->asInt() > 65535))
-        return makeError(Errc::BadJson, "the controller's answer holds a bad hub port" + std::string(kNothingWritten));
-
     PlayerConfig c;
-    c.dataDir = dir;
-    c.playerId = pid->asString();
+    c.dataDir = req.dataDir;
+    c.playerId = answer->playerId;
     c.controllerHttp = req.controllerHttp;
     c.endpoint = !req.hubEndpoint.empty() ? req.hubEndpoint
-                                          : "tcp://" + uri.getHost() + ":" + std::to_string(port ? port->asInt() : 5560);
+                                          : "tcp://" + uri.getHost() + ":" + std::to_string(answer->hubPort.value_or(5560));
     c.curve = true;
-    c.serverCurveKey = serverKey->asString();
+    c.serverCurveKey = answer->curveServerKey;
     c.width = req.width;
     c.height = req.height;
-    auto name = v->find("name");
-    c.name = name && name->isString() ? name->asString() : req.name;
+    c.name = answer->name.value_or(req.name);
 
     // 4. Every check passed: write the keys, then player.json.
-    Writer w(dir);
+    Writer w(req.dataDir);
     MS_TRY(w.makeDirs());
     MS_TRY(w.write(kIdentityKeyFile, identity->toPem(), 0600));
     MS_TRY(w.write(kCurveSecretFile, curveSecret + "\n", 0600));
     MS_TRY(w.write(kCurvePublicFile, curvePublic + "\n", 0644));
-    MS_TRY(w.write(kContentKeyFile, content->toPem(), 0644));
+    MS_TRY(w.write(kContentKeyFile, answer->contentKey.toPem(), 0644));
     MS_TRY(saveConfig(c));
     w.keep();
-    return loadConfig(dir);
+    return loadConfig(req.dataDir);
 }
 
 }  // namespace microscape::player
