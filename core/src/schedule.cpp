@@ -782,19 +782,23 @@ class Engine {
         return ta.id < tb.id;
     }
 
-    std::vector<Run> baseRuns(std::int64_t lo, std::int64_t hi) const {
+    // Where an entry's occurrence (who >= 0) or the operating hours (who = -1)
+    // open or close.
+    struct Event {
+        std::int64_t at;
+        std::int32_t who;
+        bool opens;
+        std::int64_t occurrenceStart;
+    };
+
+    // The events of [lo, hi) sorted by time, and every instant where the
+    // picture may change (cuts, sorted, unique, starting with lo).
+    void collectEvents(std::int64_t lo, std::int64_t hi, std::vector<Event>& events,
+                       std::vector<std::int64_t>& cuts) const {
         // Occurrences can start up to a day before the local day they reach into.
         const std::int64_t day0 = localDayOf(spans_, lo) - 2;
         const std::int64_t day1 = localDayOf(spans_, hi) + 1;
-
-        struct Event {
-            std::int64_t at;
-            std::int32_t who;  // entry index, or -1 for operating hours
-            bool opens;
-            std::int64_t occurrenceStart;
-        };
-        std::vector<Event> events;
-        std::vector<std::int64_t> cuts{lo};
+        cuts.assign(1, lo);
         std::vector<Occurrence> occ;
         for (std::size_t i = 0; i < s_.entries.size(); ++i) {
             const auto& e = s_.entries[i];
@@ -829,16 +833,55 @@ class Engine {
         sortUnique(cuts);
         std::sort(events.begin(), events.end(),
                   [](const Event& a, const Event& b) { return a.at < b.at; });
+    }
 
-        // Active entries, best first: higher priority, then smaller id.
-        auto better = [this](std::int32_t a, std::int32_t b) {
-            const auto& ea = s_.entries[static_cast<std::size_t>(a)];
-            const auto& eb = s_.entries[static_cast<std::size_t>(b)];
+    // Active entries, best first: higher priority, then smaller id.
+    struct Better {
+        const Schedule* s;
+        bool operator()(std::int32_t a, std::int32_t b) const {
+            const auto& ea = s->entries[static_cast<std::size_t>(a)];
+            const auto& eb = s->entries[static_cast<std::size_t>(b)];
             if (ea.priority != eb.priority) return ea.priority > eb.priority;
             if (ea.id != eb.id) return ea.id < eb.id;
             return a < b;
-        };
-        std::set<std::int32_t, decltype(better)> active(better);
+        }
+    };
+    using ActiveSet = std::set<std::int32_t, Better>;
+
+    // What plays at t (outside dark hours): the best active entries of one
+    // priority that have playable items, else the filler.
+    void membersAt(std::int64_t t, const ActiveSet& active,
+                   const std::vector<std::vector<std::int64_t>>& openOccurrences,
+                   std::vector<Member>& members) const {
+        if (t < s_.untilUtcMs) {
+            std::optional<std::int32_t> groupPriority;
+            for (std::int32_t idx : active) {
+                const auto& e = s_.entries[static_cast<std::size_t>(idx)];
+                if (groupPriority && e.priority != *groupPriority) break;
+                auto items = playableItems(*entryPlaylist_[static_cast<std::size_t>(idx)], t);
+                if (items.empty()) continue;
+                const auto& open = openOccurrences[static_cast<std::size_t>(idx)];
+                const std::int64_t occStart = *std::max_element(open.begin(), open.end());
+                members.push_back({Source::Entry, idx, occStart, std::move(items)});
+                groupPriority = e.priority;
+            }
+        }
+        if (members.empty() && filler_) {
+            auto items = playableItems(*filler_, t);
+            if (!items.empty())
+                members.push_back({Source::Filler, -1, utcOfLocal(spans_, localDayOf(spans_, t), 0),
+                                   std::move(items)});
+        }
+    }
+
+    // The schedule's own runs over [lo, hi): a sweep over the cuts, opening and
+    // closing occurrences as their events pass, merging equal neighbours.
+    std::vector<Run> baseRuns(std::int64_t lo, std::int64_t hi) const {
+        std::vector<Event> events;
+        std::vector<std::int64_t> cuts;
+        collectEvents(lo, hi, events, cuts);
+
+        ActiveSet active(Better{&s_});
         std::vector<std::vector<std::int64_t>> openOccurrences(s_.entries.size());
         int openHours = 0;
 
@@ -870,27 +913,7 @@ class Engine {
             if (s_.operatingHours && openHours <= 0) {
                 kind = RunKind::Dark;
             } else {
-                if (t < s_.untilUtcMs) {
-                    std::optional<std::int32_t> groupPriority;
-                    for (std::int32_t idx : active) {
-                        const auto& e = s_.entries[static_cast<std::size_t>(idx)];
-                        if (groupPriority && e.priority != *groupPriority) break;
-                        auto items =
-                            playableItems(*entryPlaylist_[static_cast<std::size_t>(idx)], t);
-                        if (items.empty()) continue;
-                        const auto& open = openOccurrences[static_cast<std::size_t>(idx)];
-                        const std::int64_t occStart = *std::max_element(open.begin(), open.end());
-                        members.push_back({Source::Entry, idx, occStart, std::move(items)});
-                        groupPriority = e.priority;
-                    }
-                }
-                if (members.empty() && filler_) {
-                    auto items = playableItems(*filler_, t);
-                    if (!items.empty())
-                        members.push_back({Source::Filler, -1,
-                                           utcOfLocal(spans_, localDayOf(spans_, t), 0),
-                                           std::move(items)});
-                }
+                membersAt(t, active, openOccurrences, members);
                 kind = members.empty() ? RunKind::Idle : RunKind::Play;
             }
             if (!runs.empty() && runs.back().sameKey(kind, members)) {
