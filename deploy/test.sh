@@ -7,9 +7,11 @@
 #   MICROSCAPE_SANITIZE=ON deploy/test.sh   # ASan/UBSan build
 #   MICROSCAPE_FIXED_INSTANTS=1 deploy/test.sh  # then a second pass at fixed instants
 #
-# With MICROSCAPE_FIXED_INSTANTS=1, after the suite the same tests run again with the clock moved to 23:30 and
-# 00:30 Beijing time and to a leap day (tests/deploy/fixed_instants.sh), so that
-# no test depends on when CI happens to run.
+# Every run includes fixed_instants_dates: the tests that compute dates, days and
+# zones run again with the clock moved to 23:30 and 00:30 Beijing time and to a
+# leap day (tests/deploy/fixed_instants.sh --dates), so that no test depends on
+# when CI happens to run. With MICROSCAPE_FIXED_INSTANTS=1, after the suite the
+# whole suite runs again at those three instants.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

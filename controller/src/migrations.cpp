@@ -2,6 +2,8 @@
 
 namespace microscape::controller {
 
+// Long by nature: this is the schema's history as data (one entry per version,
+// applied in order, never edited once released), not logic to split.
 const std::vector<std::vector<std::string>>& schemaMigrations() {
     // Times are UTC milliseconds since the epoch; dates (YYYY-MM-DD) are local to
     // the location they are evaluated at.

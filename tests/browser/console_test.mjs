@@ -496,9 +496,8 @@ await step('editor writes a text slogan, sees the banner live in the page and cr
   await page.dispatchEvent('#slogan-form', 'input');
   await waitUntil(() => document.querySelector('#slogan-preview').dataset.scrolling === 'true');
   const x0 = await page.$eval('#slogan-preview .ms-slogan-text', (e) => parseFloat(e.style.left));
-  await page.waitForTimeout(300);
-  const x1 = await page.$eval('#slogan-preview .ms-slogan-text', (e) => parseFloat(e.style.left));
-  assert(x1 !== x0, `the banner scrolls (${x0} -> ${x1})`);
+  // The banner scrolls: its position moves on (waited for, not slept on).
+  await waitUntil((start) => parseFloat(document.querySelector('#slogan-preview .ms-slogan-text').style.left) !== start, x0);
   await page.locator('#slogan-form').scrollIntoViewIfNeeded();
   await docShot('media-slogan');
   await assertLabelled('media page');
