@@ -48,12 +48,24 @@ dated_runs=(
   "core_tests|"
   "packager_tests|"
   "player_tests|[agent],[journal],[config],[import],[cache],[activation],[sync]"
-  "controller_tests|[reports],[export],[counts],[run],[pop],[preview],[flow],[audit],[fleet],[scoping]"
+  "controller_tests|[reports],[export],[counts],[run],[pop],[preview],[flow],[e2e],[audit],[fleet],[scoping]"
 )
-# (Not the hub's end-to-end tests, whose screens carry no date logic of their
-# own: under libfaketime, libvlc's timed waits in their players can stall the
-# screen's command answers for tens of seconds — the reason the engine tests are
-# left out of the whole-suite form too.)
+
+# libfaketime shares one named semaphore among a process and all it starts, and
+# takes it around every stat() call: a screen killed with SIGKILL at that moment
+# (several tests do) would leave it taken and every other process hanging.
+# FAKETIME_FLSHM=1 gives each process its own; the ones killed processes leave
+# in /dev/shm are removed at the end.
+export FAKETIME_FLSHM=1
+remove_stale_shm() {
+  local f pid
+  for f in /dev/shm/sem.faketime_sem_* /dev/shm/faketime_shm_*; do
+    [ -e "$f" ] || continue
+    pid=${f##*_}
+    kill -0 "$pid" 2>/dev/null || rm -f "$f"
+  done
+}
+trap remove_stale_shm EXIT
 
 run_dated() {
   local entry bin filter
