@@ -1,6 +1,7 @@
 #include "pop_ingest.hpp"
 
 #include <algorithm>
+#include <span>
 
 #include "microscape/core/manifest.hpp"
 
@@ -137,243 +138,288 @@ PopIngest::Prepared PopIngest::prepare(const std::string& playerId, std::string_
     return p;
 }
 
+// One commit's state, passed along its steps.
+struct PopIngest::Batch {
+    Prepared& prep;
+    std::int64_t nowMs;
+    DbConn& conn;
+    sqlite3* db;
+    std::vector<IngestProblem> problems;
+    PlayerInfo info;
+    Tip tip;
+    IngestOutcome out;
+    std::size_t firstNew = 0;  // the first record above the stored tip
+    std::optional<Tip> newTip;
+};
+
+// A refused batch with an error (no acknowledgement): its problem stored.
+Result<IngestOutcome> PopIngest::refuse(Batch& b, Errc code, std::string problemCode, std::string message) {
+    b.problems.push_back({std::move(problemCode), 0, message});
+    storeProblems(b);
+    ++stats_.refused;
+    return makeError(code, std::move(message));
+}
+
+// A batch refused for its content: problems stored, the tip acknowledged again.
+IngestOutcome PopIngest::refuseContent(Batch& b) {
+    storeProblems(b);
+    ++stats_.refused;
+    b.out.problems = b.problems;
+    return b.out;
+}
+
+void PopIngest::storeProblems(Batch& b) {
+    if (b.problems.empty()) return;
+    const std::string& playerId = b.prep.playerId;
+    const std::string_view batchBytes = b.prep.bytes;
+    const bool keep = b.prep.sizeBytes <= kMaxProofsBatchBytes;
+    std::string& batchSha = b.prep.sha256;  // names the batch in pop_problems
+    if (batchSha.empty()) batchSha = crypto::sha256Hex(batchBytes);
+    // The batch is kept whole while this player's whole batches of the last
+    // hour stay within the budget; beyond it only its hash, size and first
+    // 4 KiB (docs/reports.md), so a player sending garbage cannot fill the disk.
+    std::string_view kept = batchBytes;
+    if (keep && batchBytes.size() > kProblemBatchPrefixBytes) {
+        SqlStmt whole(b.db,
+                      "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT MAX(batch_size) AS size "
+                      "FROM pop_problems WHERE player_id = ? AND detected_at >= ? AND batch_sha256 <> ? "
+                      "AND batch_size IS NOT NULL AND LENGTH(batch) = batch_size GROUP BY batch_sha256)");
+        whole.bind(1, playerId).bind(2, b.nowMs - 3600 * 1000).bind(3, batchSha);
+        whole.step();
+        const std::int64_t batches = whole.i64(0), bytes = whole.i64(1);
+        if (batches >= kWholeProblemBatchesPerHour ||
+            bytes + static_cast<std::int64_t>(batchBytes.size()) > kWholeProblemBytesPerHour)
+            kept = batchBytes.substr(0, kProblemBatchPrefixBytes);
+    }
+    SqlStmt st(b.db,
+               "INSERT OR IGNORE INTO pop_problems(player_id, code, seq, message, batch_sha256, batch, "
+               "detected_at, batch_size) VALUES (?,?,?,?,?,?,?,?)");
+    for (const auto& p : b.problems) {
+        st.bind(1, playerId).bind(2, p.code).bind(3, p.seq).bind(4, p.message).bind(5, batchSha);
+        if (keep) st.bindBlob(6, kept);
+        st.bind(7, b.nowMs).bind(8, static_cast<std::int64_t>(b.prep.sizeBytes));
+        st.run();
+    }
+    stats_.problems += static_cast<std::int64_t>(b.problems.size());
+}
+
+// Step 1: the player is enrolled and its key usable. nullptr when refused (then
+// refused holds the answer).
+const crypto::PublicKey* PopIngest::checkPlayer(Batch& b, Result<IngestOutcome>& refused) {
+    const std::string& playerId = b.prep.playerId;
+    SqlStmt& st = stmts_->player;
+    st.reset();
+    st.bind(1, playerId);
+    const bool found = st.step();
+    if (found) b.info = PlayerInfo{st.str(0), st.str(1), st.i64(2), st.i64(3), st.str(4)};
+    st.reset();
+    if (!found) {
+        refused = refuse(b, Errc::UnknownSigner, "unknown_player", "no enrolled player " + playerId);
+        return nullptr;
+    }
+    if (b.info.state != "enrolled") {
+        refused = refuse(b, Errc::UnknownSigner, "revoked_player",
+                         "player " + playerId + " is " + b.info.state + "; its proofs are refused");
+        return nullptr;
+    }
+    auto keyIt = keys_.find(b.info.identityKeyPem);
+    if (keyIt == keys_.end()) {
+        auto key = identityKeyFromPem(b.info.identityKeyPem);
+        if (!key) {
+            refused = refuse(b, Errc::UnknownSigner, "bad_key", "the enrolled identity key is unusable");
+            return nullptr;
+        }
+        keyIt = keys_.emplace(b.info.identityKeyPem, std::move(*key)).first;
+    }
+    return &keyIt->second;
+}
+
+// The stored tip (last record) of the player's chain, cached.
+PopIngest::Tip PopIngest::storedTip(Batch& b) {
+    const std::string& playerId = b.prep.playerId;
+    auto tipIt = tips_.find(playerId);
+    if (tipIt == tips_.end()) {
+        Tip t;
+        SqlStmt st(b.db, "SELECT seq, hash FROM pop_records WHERE player_id = ? ORDER BY seq DESC LIMIT 1");
+        st.bind(1, playerId);
+        if (st.step()) t = Tip{st.i64(0), st.str(1)};
+        tipIt = tips_.emplace(playerId, std::move(t)).first;
+    }
+    return tipIt->second;
+}
+
+// Step 2: the batch on its own — well-formed, linked inside, signed over its
+// last record. False when refused for its content (problems noted).
+bool PopIngest::checkChain(Batch& b, const crypto::PublicKey& key) {
+    const auto& records = b.prep.batch->records;
+    const auto& cp = b.prep.batch->checkpoint;
+    if (b.prep.linked) return true;
+    std::optional<pop::Anchor> inner;
+    if (records.front().seq > 1) inner = pop::Anchor{records.front().seq - 1, records.front().prevHash};
+    pop::Report rep = pop::verifyChain(b.prep.playerId, records, std::span(&cp, 1), key, inner);
+    if (rep.ok())
+        rep.findings.push_back({pop::Problem::BadCheckpoint, cp.lastSeq, 0, "the checkpoint does not cover "
+                                                                            "the batch exactly"});
+    for (const auto& f : rep.findings)
+        b.problems.push_back({std::string(pop::problemName(f.problem)), f.seq, f.message});
+    return false;
+}
+
+// Step 3: a re-send — the part at or below the tip must be exactly what is
+// stored. Sets firstNew; false when refused for its content.
+bool PopIngest::checkResend(Batch& b) {
+    const auto& records = b.prep.batch->records;
+    const Tip& tip = b.tip;
+    if (records.front().seq > tip.seq) return true;
+    const std::int64_t to = std::min(records.back().seq, tip.seq);
+    std::map<std::int64_t, std::string> stored;
+    SqlStmt st(b.db, "SELECT seq, hash FROM pop_records WHERE player_id = ? AND seq BETWEEN ? AND ?");
+    st.bind(1, b.prep.playerId).bind(2, records.front().seq).bind(3, to);
+    while (st.step()) stored.emplace(st.i64(0), st.str(1));
+    std::size_t& i = b.firstNew;
+    for (; i < records.size() && records[i].seq <= tip.seq; ++i) {
+        const auto& r = records[i];
+        auto it = stored.find(r.seq);
+        if (it == stored.end())
+            b.problems.push_back({"conflict", r.seq, "seq " + std::to_string(r.seq) +
+                                                         " arrives after later records were stored "
+                                                         "(inside a reported gap); not stored"});
+        else if (it->second != b.prep.hashes[i])
+            b.problems.push_back({"conflict", r.seq, "differs from the stored record with this seq "
+                                                     "(the player's chain was re-written); not stored"});
+    }
+    if (!b.problems.empty()) return false;
+    b.out.duplicates = static_cast<std::int64_t>(b.firstNew);
+    return true;
+}
+
+// Step 4: the new records against the stored chain (a gap or a broken link) and
+// each play's plausibility: problems stored as evidence with the records.
+void PopIngest::checkFresh(Batch& b, std::span<const pop::Record> fresh) {
+    const std::string& playerId = b.prep.playerId;
+    const auto& first = fresh.front();
+    if (first.seq > b.tip.seq + 1)
+        b.problems.push_back({"gap", first.seq, range(b.tip.seq + 1, first.seq - 1) + " missing"});
+    else if (b.tip.seq > 0 && first.prevHash != b.tip.hash)
+        b.problems.push_back(
+            {"broken_link", first.seq, "prev is not the hash of the stored record " + std::to_string(b.tip.seq)});
+
+    std::int64_t futureFirst = 0, futureCount = 0, earlyFirst = 0, earlyCount = 0;
+    std::map<std::string, std::int64_t> unknownMedia;  // sha -> first seq
+    const MediaSet* sent = &media_[playerId];
+    bool refreshed = false;  // new manifest versions are read at most once per batch
+    for (const auto& r : fresh) {
+        if (r.kind != pop::Kind::Play) continue;
+        if (r.startUtcMs > b.nowMs + kMaxFutureSkewMs && !futureCount++) futureFirst = r.seq;
+        if (r.startUtcMs < b.info.enrolledAtMs - kMaxBeforeEnrolmentMs && !earlyCount++) earlyFirst = r.seq;
+        if (!sent->sha256.count(r.mediaSha256)) {
+            if (!refreshed) {
+                sent = &mediaSentTo(b.conn, playerId);
+                refreshed = true;
+            }
+            if (!sent->sha256.count(r.mediaSha256)) unknownMedia.emplace(r.mediaSha256, r.seq);
+        }
+    }
+    if (futureCount)
+        b.problems.push_back({"future_timestamp", futureFirst,
+                              std::to_string(futureCount) + " play(s) start more than a day after the "
+                                                            "controller's clock"});
+    if (earlyCount)
+        b.problems.push_back({"before_enrolment", earlyFirst,
+                              std::to_string(earlyCount) + " play(s) start more than a day before the "
+                                                           "player's enrolment"});
+    for (const auto& [sha, seq] : unknownMedia)
+        b.problems.push_back({"media_not_sent", seq, "media " + sha + " was never sent to this player"});
+}
+
+// Step 5: the new records exactly as signed, the rollups, and the checkpoint.
+void PopIngest::store(Batch& b, std::span<const pop::Record> fresh) {
+    const std::string& playerId = b.prep.playerId;
+    const std::string_view batchBytes = b.prep.bytes;
+    const auto& records = b.prep.batch->records;
+    const auto& cp = b.prep.batch->checkpoint;
+    if (!fresh.empty()) {
+        const auto lines = splitLines(batchBytes);
+        SqlStmt& ins = stmts_->insertRecord;
+        std::string_view lastHash;
+        for (std::size_t i = b.firstNew; i < records.size(); ++i) {
+            const auto& r = records[i];
+            lastHash = b.prep.hashes[i];
+            // Bound by reference: everything lives until the end of this batch.
+            ins.bindRef(1, playerId).bind(2, r.seq).bindRef(3, lastHash).bindRef(4, pop::kindName(r.kind))
+                .bindRef(5, r.mediaSha256).bindRef(6, r.playlistId).bindRef(7, r.scheduleId)
+                .bindRef(8, r.campaignId).bind(9, r.startUtcMs).bind(10, r.endUtcMs).bind(11, r.measuredMs)
+                .bindRef(12, pop::outcomeName(r.outcome)).bindRef(13, lines[i]).bind(14, b.nowMs);
+            ins.run();
+        }
+        addToRollups(stmts_->rollups, zones_, playerId, PlayerPlace{b.info.locationId, b.info.zone}, fresh);
+        b.newTip = Tip{fresh.back().seq, std::string(lastHash)};
+        b.out.ackSeq = fresh.back().seq;
+        b.out.stored = static_cast<std::int64_t>(fresh.size());
+    }
+    // The checkpoint line as sent (parseBatch accepted only canonical bytes).
+    const auto cpLine = batchBytes.substr(0, batchBytes.size() - 1);
+    SqlStmt& st = stmts_->insertCheckpoint;
+    st.bindRef(1, playerId).bind(2, cp.lastSeq).bind(3, cp.firstSeq)
+        .bindRef(4, cpLine.substr(cpLine.rfind('\n') + 1)).bind(5, b.nowMs);
+    st.run();
+}
+
+// The steps in one write transaction: check the player, the batch and its
+// chain, then store records, checkpoint and problems.
+Result<IngestOutcome> PopIngest::commitIn(Batch& b) {
+    if (b.prep.sizeBytes > kMaxProofsBatchBytes)
+        return refuse(b, Errc::TooLarge, "oversized",
+                      "batch of " + std::to_string(b.prep.sizeBytes) + " bytes exceeds the limit of " +
+                          std::to_string(kMaxProofsBatchBytes));
+    if (!stmts_ || stmtsDb_ != b.db) {
+        stmts_.reset();
+        stmts_ = std::make_unique<Statements>(b.db);
+        stmtsDb_ = b.db;
+    }
+    Result<IngestOutcome> refused = makeError(Errc::Internal, "not refused");
+    const crypto::PublicKey* key = checkPlayer(b, refused);
+    if (!key) return refused;
+
+    const std::string& playerId = b.prep.playerId;
+    auto& batch = b.prep.batch;
+    if (!batch) {
+        if (batch.error().code == Errc::TooLarge) return refuse(b, Errc::TooLarge, "oversized", batch.error().str());
+        return refuse(b, Errc::BadManifest, "bad_batch", batch.error().str());
+    }
+    const auto& cp = batch->checkpoint;
+    if (cp.playerId != playerId)
+        return refuse(b, Errc::UnknownSigner, "wrong_player",
+                      "the checkpoint is of player " + cp.playerId + ", sent by " + playerId);
+    if (auto st = pop::verifySignature(cp, *key); !st)
+        return refuse(b, st.error().code, "checkpoint_signature",
+                      "checkpoint over " + std::to_string(cp.firstSeq) + ".." + std::to_string(cp.lastSeq) + ": " +
+                          st.error().str());
+
+    b.tip = storedTip(b);
+    b.out.ackSeq = b.tip.seq;
+    if (!checkChain(b, *key) || !checkResend(b)) return refuseContent(b);
+    const auto fresh = std::span(batch->records).subspan(b.firstNew);
+    if (!fresh.empty()) checkFresh(b, fresh);
+    store(b, fresh);
+    storeProblems(b);
+    b.out.accepted = true;
+    b.out.problems = b.problems;
+    return b.out;
+}
+
 Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
     std::lock_guard lock(mutex_);
     ++stats_.batches;
-    const std::string& playerId = prep.playerId;
-    const std::string_view batchBytes = prep.bytes;
-    std::string& batchSha = prep.sha256;  // names the batch in pop_problems; computed when one is stored
-    std::vector<IngestProblem> problems;
+    const std::string playerId = prep.playerId;
     std::optional<Tip> newTip;
-    std::int64_t newRecords = 0;
-
-    auto storeProblems = [&](sqlite3* db) {
-        if (problems.empty()) return;
-        const bool keep = prep.sizeBytes <= kMaxProofsBatchBytes;
-        if (batchSha.empty()) batchSha = crypto::sha256Hex(batchBytes);
-        // The batch is kept whole while this player's whole batches of the last
-        // hour stay within the budget; beyond it only its hash, size and first
-        // 4 KiB (docs/reports.md), so a player sending garbage cannot fill the disk.
-        std::string_view kept = batchBytes;
-        if (keep && batchBytes.size() > kProblemBatchPrefixBytes) {
-            SqlStmt whole(
-                db,
-                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT MAX(batch_size) AS size "
-                "FROM pop_problems WHERE player_id = ? AND detected_at >= ? AND batch_sha256 <> ? "
-                "AND batch_size IS NOT NULL AND LENGTH(batch) = batch_size GROUP BY batch_sha256)");
-            whole.bind(1, playerId).bind(2, nowMs - 3600 * 1000).bind(3, batchSha);
-            whole.step();
-            const std::int64_t batches = whole.i64(0), bytes = whole.i64(1);
-            if (batches >= kWholeProblemBatchesPerHour ||
-                bytes + static_cast<std::int64_t>(batchBytes.size()) > kWholeProblemBytesPerHour)
-                kept = batchBytes.substr(0, kProblemBatchPrefixBytes);
-        }
-        SqlStmt st(db,
-                   "INSERT OR IGNORE INTO pop_problems(player_id, code, seq, message, "
-                   "batch_sha256, batch, "
-                   "detected_at, batch_size) VALUES (?,?,?,?,?,?,?,?)");
-        for (const auto& p : problems) {
-            st.bind(1, playerId).bind(2, p.code).bind(3, p.seq).bind(4, p.message).bind(5, batchSha);
-            if (keep) st.bindBlob(6, kept);
-            st.bind(7, nowMs).bind(8, static_cast<std::int64_t>(prep.sizeBytes));
-            st.run();
-        }
-        stats_.problems += static_cast<std::int64_t>(problems.size());
-    };
-
     Result<IngestOutcome> result = makeError(Errc::Internal, "not run");
     try {
         result = db_.write([&](DbConn& conn) -> Result<IngestOutcome> {
-            sqlite3* db = sqliteOf(conn);
-            auto refuse = [&](Errc code, std::string problemCode, std::string message) -> Result<IngestOutcome> {
-                problems.push_back({std::move(problemCode), 0, message});
-                storeProblems(db);
-                ++stats_.refused;
-                return makeError(code, std::move(message));
-            };
-            if (prep.sizeBytes > kMaxProofsBatchBytes)
-                return refuse(Errc::TooLarge, "oversized",
-                              "batch of " + std::to_string(prep.sizeBytes) + " bytes exceeds the limit of " +
-                                  std::to_string(kMaxProofsBatchBytes));
-
-            if (!stmts_ || stmtsDb_ != db) {
-                stmts_.reset();
-                stmts_ = std::make_unique<Statements>(db);
-                stmtsDb_ = db;
-            }
-            Statements& sql = *stmts_;
-
-            // The player, its key and where it is.
-            PlayerInfo info;
-            PlayerPlace place;
-            {
-                SqlStmt& st = sql.player;
-                st.reset();
-                st.bind(1, playerId);
-                const bool found = st.step();
-                if (found) info = PlayerInfo{st.str(0), st.str(1), st.i64(2), st.i64(3), st.str(4)};
-                st.reset();
-                if (!found) return refuse(Errc::UnknownSigner, "unknown_player", "no enrolled player " + playerId);
-                place = PlayerPlace{info.locationId, info.zone};
-            }
-            if (info.state != "enrolled")
-                return refuse(Errc::UnknownSigner, "revoked_player",
-                              "player " + playerId + " is " + info.state + "; its proofs are refused");
-            auto keyIt = keys_.find(info.identityKeyPem);
-            if (keyIt == keys_.end()) {
-                auto key = identityKeyFromPem(info.identityKeyPem);
-                if (!key) return refuse(Errc::UnknownSigner, "bad_key", "the enrolled identity key is unusable");
-                keyIt = keys_.emplace(info.identityKeyPem, std::move(*key)).first;
-            }
-            const crypto::PublicKey& key = keyIt->second;
-
-            auto& batch = prep.batch;
-            if (!batch) {
-                if (batch.error().code == Errc::TooLarge)
-                    return refuse(Errc::TooLarge, "oversized", batch.error().str());
-                return refuse(Errc::BadManifest, "bad_batch", batch.error().str());
-            }
-            const auto& records = batch->records;
-            const auto& cp = batch->checkpoint;
-            if (cp.playerId != playerId)
-                return refuse(Errc::UnknownSigner, "wrong_player",
-                              "the checkpoint is of player " + cp.playerId + ", sent by " + playerId);
-            if (auto st = pop::verifySignature(cp, key); !st)
-                return refuse(st.error().code, "checkpoint_signature",
-                              "checkpoint over " + std::to_string(cp.firstSeq) + ".." + std::to_string(cp.lastSeq) +
-                                  ": " + st.error().str());
-
-            // The stored tip (last record) of the player's chain.
-            auto tipIt = tips_.find(playerId);
-            if (tipIt == tips_.end()) {
-                Tip t;
-                SqlStmt st(db, "SELECT seq, hash FROM pop_records WHERE player_id = ? ORDER BY seq DESC LIMIT 1");
-                st.bind(1, playerId);
-                if (st.step()) t = Tip{st.i64(0), st.str(1)};
-                tipIt = tips_.emplace(playerId, std::move(t)).first;
-            }
-            const Tip tip = tipIt->second;
-            IngestOutcome out;
-            out.ackSeq = tip.seq;
-
-            // The batch on its own: well-formed, linked inside, signed over its last record.
-            const auto& hashes = prep.hashes;
-            const bool linked = prep.linked;
-            std::optional<pop::Anchor> inner;
-            if (records.front().seq > 1) inner = pop::Anchor{records.front().seq - 1, records.front().prevHash};
-            pop::Report rep;
-            if (!linked) rep = pop::verifyChain(playerId, records, std::span(&cp, 1), key, inner);
-            if (!linked && rep.ok())
-                rep.findings.push_back({pop::Problem::BadCheckpoint, cp.lastSeq, 0, "the checkpoint does not cover "
-                                                                                    "the batch exactly"});
-            if (!rep.ok()) {
-                for (const auto& f : rep.findings)
-                    problems.push_back({std::string(pop::problemName(f.problem)), f.seq, f.message});
-                storeProblems(db);
-                ++stats_.refused;
-                out.problems = problems;
-                return out;  // refused, the tip acknowledged again
-            }
-
-            // A re-send: the part at or below the tip must be exactly what is stored.
-            std::size_t firstNew = 0;
-            if (records.front().seq <= tip.seq) {
-                const std::int64_t to = std::min(records.back().seq, tip.seq);
-                std::map<std::int64_t, std::string> stored;
-                SqlStmt st(db, "SELECT seq, hash FROM pop_records WHERE player_id = ? AND seq BETWEEN ? AND ?");
-                st.bind(1, playerId).bind(2, records.front().seq).bind(3, to);
-                while (st.step()) stored.emplace(st.i64(0), st.str(1));
-                for (; firstNew < records.size() && records[firstNew].seq <= tip.seq; ++firstNew) {
-                    const auto& r = records[firstNew];
-                    auto it = stored.find(r.seq);
-                    if (it == stored.end())
-                        problems.push_back({"conflict", r.seq, "seq " + std::to_string(r.seq) +
-                                                                   " arrives after later records were stored "
-                                                                   "(inside a reported gap); not stored"});
-                    else if (it->second != hashes[firstNew])
-                        problems.push_back({"conflict", r.seq, "differs from the stored record with this seq "
-                                                               "(the player's chain was re-written); not stored"});
-                }
-                if (!problems.empty()) {
-                    storeProblems(db);
-                    ++stats_.refused;
-                    out.problems = problems;
-                    return out;
-                }
-                out.duplicates = static_cast<std::int64_t>(firstNew);
-            }
-            const auto fresh = std::span(records).subspan(firstNew);
-
-            if (!fresh.empty()) {
-                // Continuity with the stored chain: a gap or a broken link is evidence,
-                // stored with the records it concerns.
-                const auto& first = fresh.front();
-                if (first.seq > tip.seq + 1)
-                    problems.push_back({"gap", first.seq, range(tip.seq + 1, first.seq - 1) + " missing"});
-                else if (tip.seq > 0 && first.prevHash != tip.hash)
-                    problems.push_back({"broken_link", first.seq,
-                                        "prev is not the hash of the stored record " + std::to_string(tip.seq)});
-
-                // Plausibility of each play.
-                std::int64_t futureFirst = 0, futureCount = 0, earlyFirst = 0, earlyCount = 0;
-                std::map<std::string, std::int64_t> unknownMedia;  // sha -> first seq
-                const MediaSet* sent = &media_[playerId];
-                bool refreshed = false;  // new manifest versions are read at most once per batch
-                for (const auto& r : fresh) {
-                    if (r.kind != pop::Kind::Play) continue;
-                    if (r.startUtcMs > nowMs + kMaxFutureSkewMs && !futureCount++) futureFirst = r.seq;
-                    if (r.startUtcMs < info.enrolledAtMs - kMaxBeforeEnrolmentMs && !earlyCount++) earlyFirst = r.seq;
-                    if (!sent->sha256.count(r.mediaSha256)) {
-                        if (!refreshed) {
-                            sent = &mediaSentTo(conn, playerId);
-                            refreshed = true;
-                        }
-                        if (!sent->sha256.count(r.mediaSha256)) unknownMedia.emplace(r.mediaSha256, r.seq);
-                    }
-                }
-                if (futureCount)
-                    problems.push_back({"future_timestamp", futureFirst,
-                                        std::to_string(futureCount) + " play(s) start more than a day after the "
-                                                                      "controller's clock"});
-                if (earlyCount)
-                    problems.push_back({"before_enrolment", earlyFirst,
-                                        std::to_string(earlyCount) + " play(s) start more than a day before the "
-                                                                     "player's enrolment"});
-                for (const auto& [sha, seq] : unknownMedia)
-                    problems.push_back({"media_not_sent", seq, "media " + sha + " was never sent to this player"});
-
-                // The records, exactly as signed.
-                const auto lines = splitLines(batchBytes);
-                SqlStmt& ins = sql.insertRecord;
-                std::string_view lastHash;
-                for (std::size_t i = firstNew; i < records.size(); ++i) {
-                    const auto& r = records[i];
-                    lastHash = hashes[i];
-                    // Bound by reference: everything lives until the end of this batch.
-                    ins.bindRef(1, playerId).bind(2, r.seq).bindRef(3, lastHash).bindRef(4, pop::kindName(r.kind))
-                        .bindRef(5, r.mediaSha256).bindRef(6, r.playlistId).bindRef(7, r.scheduleId)
-                        .bindRef(8, r.campaignId).bind(9, r.startUtcMs).bind(10, r.endUtcMs).bind(11, r.measuredMs)
-                        .bindRef(12, pop::outcomeName(r.outcome)).bindRef(13, lines[i]).bind(14, nowMs);
-                    ins.run();
-                }
-                addToRollups(sql.rollups, zones_, playerId, place, fresh);
-                newTip = Tip{fresh.back().seq, std::string(lastHash)};
-                newRecords = static_cast<std::int64_t>(fresh.size());
-                out.ackSeq = fresh.back().seq;
-                out.stored = newRecords;
-            }
-            {
-                // The checkpoint line as sent (parseBatch accepted only canonical bytes).
-                const auto cpLine = batchBytes.substr(0, batchBytes.size() - 1);
-                SqlStmt& st = sql.insertCheckpoint;
-                st.bindRef(1, playerId).bind(2, cp.lastSeq).bind(3, cp.firstSeq)
-                    .bindRef(4, cpLine.substr(cpLine.rfind('\n') + 1)).bind(5, nowMs);
-                st.run();
-            }
-            storeProblems(db);
-            out.accepted = true;
-            out.problems = problems;
-            return out;
+            Batch b{prep, nowMs, conn, sqliteOf(conn), {}, {}, {}, {}, 0, std::nullopt};
+            auto r = commitIn(b);
+            newTip = b.newTip;
+            return r;
         });
     } catch (const std::exception& e) {
         // Nothing was stored; the cached tip may be stale.
@@ -382,7 +428,7 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
     }
     if (newTip) tips_[playerId] = *newTip;
     if (result) {
-        stats_.records += newRecords;
+        stats_.records += result->stored;
         stats_.duplicates += result->duplicates;
     }
     return result;

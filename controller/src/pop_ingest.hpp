@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -124,6 +125,19 @@ private:
     };
 
     const MediaSet& mediaSentTo(DbConn& c, const std::string& playerId);
+
+    // commit() as named steps over one batch's state (pop_ingest.cpp).
+    struct Batch;
+    Result<IngestOutcome> commitIn(Batch& b);
+    const crypto::PublicKey* checkPlayer(Batch& b, Result<IngestOutcome>& refused);
+    Tip storedTip(Batch& b);
+    bool checkChain(Batch& b, const crypto::PublicKey& key);
+    bool checkResend(Batch& b);
+    void checkFresh(Batch& b, std::span<const pop::Record> fresh);
+    void store(Batch& b, std::span<const pop::Record> fresh);
+    void storeProblems(Batch& b);
+    Result<IngestOutcome> refuse(Batch& b, Errc code, std::string problemCode, std::string message);
+    IngestOutcome refuseContent(Batch& b);
 
     struct Statements;  // prepared once on the Db's connection, reused by every commit
 
