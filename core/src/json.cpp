@@ -1,4 +1,5 @@
 #include "microscape/core/json.hpp"
+#include "microscape/core/utf8.hpp"
 
 #include <charconv>
 
@@ -11,40 +12,7 @@ const Value* Value::find(std::string_view key) const {
     return it == o.end() ? nullptr : &it->second;
 }
 
-bool isValidUtf8(std::string_view s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    std::size_t n = s.size(), i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t len;
-        std::uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > n) return false;
-        for (std::size_t k = 1; k < len; ++k) {
-            if ((p[i + k] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return false;
-        if (cp >= 0xd800 && cp <= 0xdfff) return false;
-        i += len;
-    }
-    return true;
-}
+bool isValidUtf8(std::string_view s) { return utf8::isValid(s); }
 
 namespace {
 

@@ -1,4 +1,5 @@
 #include "microscape/core/pop.hpp"
+#include "microscape/core/time.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,7 +13,7 @@ namespace microscape::pop {
 
 namespace {
 
-constexpr std::int64_t kMaxUtcMs = 253'402'300'800'000;  // year 10000, exclusive
+using timeutil::kMaxUtcMs;  // year 10000, exclusive
 
 Error bad(std::string msg) { return makeError(Errc::BadManifest, std::move(msg)); }
 

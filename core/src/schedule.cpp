@@ -1,4 +1,6 @@
 #include "microscape/core/schedule.hpp"
+
+#include "microscape/core/crypto.hpp"
 #include "microscape/core/json_fields.hpp"
 
 #include <algorithm>
@@ -66,11 +68,6 @@ Result<std::int64_t> parseDay(std::string_view text, const std::string& path) {
     return timeutil::daysFromCivil(*d);
 }
 
-bool isSha256Hex(std::string_view s) {
-    if (s.size() != 64) return false;
-    return std::all_of(s.begin(), s.end(),
-                       [](char c) { return isDigit(c) || (c >= 'a' && c <= 'f'); });
-}
 
 Result<Daypart> readDaypart(const json::Value& v, const std::string& path) {
     auto f = Fields::of(v, path);
@@ -338,7 +335,7 @@ Status validate(const Schedule& s) {
         for (std::size_t j = 0; j < pl.items.size(); ++j) {
             const auto& item = pl.items[j];
             const std::string ip = at(join(p, "items"), j);
-            if (!isSha256Hex(item.mediaSha256))
+            if (!crypto::isSha256Hex(item.mediaSha256))
                 return bad(join(ip, "media"),
                            "expected 64 lowercase hexadecimal characters (SHA-256)");
             if (item.durationMs <= 0 || item.durationMs > kMaxItemDurationMs)

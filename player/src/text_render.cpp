@@ -9,6 +9,8 @@
 
 #include <unistd.h>
 
+#include "microscape/core/utf8.hpp"
+
 namespace microscape::player {
 
 namespace {
@@ -41,39 +43,10 @@ Result<Rgb> parseColour(std::string_view text) {
 std::u32string decodeUtf8(std::string_view s) {
     std::u32string out;
     out.reserve(s.size());
-    std::size_t i = 0;
-    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    while (i < s.size()) {
-        unsigned char c = byte(i);
-        if (c < 0x80) {
-            out.push_back(c);
-            ++i;
-            continue;
-        }
-        int need = 0;
-        char32_t cp = 0, min = 0;
-        if (c >= 0xC2 && c <= 0xDF) need = 1, cp = c & 0x1F, min = 0x80;
-        else if (c >= 0xE0 && c <= 0xEF) need = 2, cp = c & 0x0F, min = 0x800;
-        else if (c >= 0xF0 && c <= 0xF4) need = 3, cp = c & 0x07, min = 0x10000;
-        if (need == 0) {  // continuation byte out of place, C0/C1, F5..FF
-            out.push_back(U'\uFFFD');
-            ++i;
-            continue;
-        }
-        std::size_t k = 1;
-        for (; k <= static_cast<std::size_t>(need) && i + k < s.size(); ++k) {
-            unsigned char d = byte(i + k);
-            if ((d & 0xC0) != 0x80) break;
-            cp = (cp << 6) | (d & 0x3F);
-        }
-        if (k != static_cast<std::size_t>(need) + 1 || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            // One replacement for the lead byte and the continuation bytes read with it.
-            out.push_back(U'\uFFFD');
-            i += k;
-            continue;
-        }
-        out.push_back(cp);
-        i += k;
+    for (std::size_t i = 0; i < s.size();) {
+        const auto d = utf8::decodeAt(s, i);
+        out.push_back(d.valid ? d.codePoint : U'\uFFFD');  // one replacement per broken sequence
+        i += d.length;
     }
     return out;
 }

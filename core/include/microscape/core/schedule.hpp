@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "microscape/core/json.hpp"
+#include "microscape/core/time.hpp"
 #include "microscape/core/result.hpp"
 #include "microscape/core/tz.hpp"
 
@@ -21,7 +22,7 @@ namespace microscape::schedule {
 
 // Documented limits (docs/schedule-format.md, "Limits").
 constexpr std::int64_t kDayMs = 86'400'000;
-constexpr std::int64_t kMaxUtcMs = 253'402'300'800'000;  // 10000-01-01T00:00:00Z, exclusive
+using timeutil::kMaxUtcMs;  // 10000-01-01T00:00:00Z, exclusive
 constexpr std::int64_t kMaxPayloadMs = 400 * kDayMs;     // until - from
 // The offsets must start this long before from_utc_ms, so that the window a loop is
 // anchored to can be placed exactly even at the first instant of the payload.

@@ -10,6 +10,10 @@
 
 namespace microscape::timeutil {
 
+// The end of the representable UTC range: 10000-01-01T00:00:00Z (exclusive), in
+// milliseconds. Every signed document refuses instants at or beyond it.
+constexpr std::int64_t kMaxUtcMs = 253'402'300'800'000;
+
 struct CivilDate {
     int year = 1970;
     int month = 1;  // 1..12
