@@ -19,19 +19,6 @@ Error bad(std::string msg) { return makeError(Errc::BadManifest, std::move(msg))
 
 bool optionalId(std::string_view s) { return s.empty() || manifest::isValidId(s); }
 
-#define POP_STR(fields, key, dest)           \
-    do {                                     \
-        auto v_ = (fields).str(key);         \
-        if (!v_) return v_.error();          \
-        dest = std::move(*v_);               \
-    } while (0)
-#define POP_INT(fields, key, dest)           \
-    do {                                     \
-        auto v_ = (fields).integer(key);     \
-        if (!v_) return v_.error();          \
-        dest = *v_;                          \
-    } while (0)
-
 }  // namespace
 
 std::string_view kindName(Kind k) {
@@ -137,29 +124,29 @@ Result<Record> recordFromJson(const json::Value& v) {
     if (!fields) return fields.error();
     json::Fields& f = *fields;
     std::int64_t format = 0;
-    POP_INT(f, "format", format);
+    MS_TRY(f.read("format", format));
     if (format != kFormatVersion)
         return makeError(Errc::UnsupportedFormat, "record: format " + std::to_string(format) + " is not understood");
     Record r;
     std::string kind, outcome;
-    POP_STR(f, "player", r.playerId);
-    POP_INT(f, "seq", r.seq);
-    POP_STR(f, "prev", r.prevHash);
-    POP_STR(f, "kind", kind);
-    POP_INT(f, "bundle_version", r.bundleVersion);
-    POP_STR(f, "media", r.mediaSha256);
-    POP_STR(f, "playlist", r.playlistId);
-    POP_STR(f, "schedule", r.scheduleId);
-    POP_STR(f, "source", r.source);
-    POP_STR(f, "campaign", r.campaignId);
-    POP_INT(f, "start_utc_ms", r.startUtcMs);
-    POP_INT(f, "end_utc_ms", r.endUtcMs);
-    POP_INT(f, "scheduled_ms", r.scheduledMs);
-    POP_INT(f, "measured_ms", r.measuredMs);
-    POP_STR(f, "outcome", outcome);
-    POP_STR(f, "frame_digest", r.frameDigest);
-    POP_INT(f, "clock_skew_ms", r.clockSkewMs);
-    POP_STR(f, "detail", r.detail);
+    MS_TRY(f.read("player", r.playerId));
+    MS_TRY(f.read("seq", r.seq));
+    MS_TRY(f.read("prev", r.prevHash));
+    MS_TRY(f.read("kind", kind));
+    MS_TRY(f.read("bundle_version", r.bundleVersion));
+    MS_TRY(f.read("media", r.mediaSha256));
+    MS_TRY(f.read("playlist", r.playlistId));
+    MS_TRY(f.read("schedule", r.scheduleId));
+    MS_TRY(f.read("source", r.source));
+    MS_TRY(f.read("campaign", r.campaignId));
+    MS_TRY(f.read("start_utc_ms", r.startUtcMs));
+    MS_TRY(f.read("end_utc_ms", r.endUtcMs));
+    MS_TRY(f.read("scheduled_ms", r.scheduledMs));
+    MS_TRY(f.read("measured_ms", r.measuredMs));
+    MS_TRY(f.read("outcome", outcome));
+    MS_TRY(f.read("frame_digest", r.frameDigest));
+    MS_TRY(f.read("clock_skew_ms", r.clockSkewMs));
+    MS_TRY(f.read("detail", r.detail));
     MS_TRY(f.finish());
     auto k = kindFromName(kind);
     if (!k) return bad("record: unknown kind \"" + kind + "\"");
@@ -330,23 +317,23 @@ Result<Checkpoint> checkpointFromJson(const json::Value& v) {
     if (!fields) return fields.error();
     json::Fields& f = *fields;
     std::int64_t format = 0;
-    POP_INT(f, "format", format);
+    MS_TRY(f.read("format", format));
     if (format != 1 && format != kCheckpointFormat)
         return makeError(Errc::UnsupportedFormat, "checkpoint: format " + std::to_string(format) + " is not understood");
     std::string type, sig;
-    POP_STR(f, "type", type);
+    MS_TRY(f.read("type", type));
     if (type != "checkpoint") return bad("checkpoint: type must be \"checkpoint\"");
     Checkpoint c;
     c.format = static_cast<int>(format);
-    if (c.format >= 2) POP_STR(f, "prev_checkpoint", c.prevCheckpoint);
-    POP_STR(f, "player", c.playerId);
-    POP_INT(f, "first_seq", c.firstSeq);
-    POP_INT(f, "last_seq", c.lastSeq);
-    POP_STR(f, "last_hash", c.lastHash);
-    POP_INT(f, "count", c.count);
-    POP_INT(f, "created_utc_ms", c.createdUtcMs);
-    POP_STR(f, "key", c.keyId);
-    POP_STR(f, "sig", sig);
+    if (c.format >= 2) MS_TRY(f.read("prev_checkpoint", c.prevCheckpoint));
+    MS_TRY(f.read("player", c.playerId));
+    MS_TRY(f.read("first_seq", c.firstSeq));
+    MS_TRY(f.read("last_seq", c.lastSeq));
+    MS_TRY(f.read("last_hash", c.lastHash));
+    MS_TRY(f.read("count", c.count));
+    MS_TRY(f.read("created_utc_ms", c.createdUtcMs));
+    MS_TRY(f.read("key", c.keyId));
+    MS_TRY(f.read("sig", sig));
     MS_TRY(f.finish());
     auto raw = crypto::base64Decode(sig);
     if (!raw) return bad("checkpoint: sig is not base64");
@@ -485,20 +472,20 @@ Result<Head> parseHead(std::string_view bytes) {
     if (!fields) return fields.error();
     json::Fields& f = *fields;
     std::int64_t format = 0;
-    POP_INT(f, "format", format);
+    MS_TRY(f.read("format", format));
     if (format != 1)
         return makeError(Errc::UnsupportedFormat,
                          "head: format " + std::to_string(format) + " is not understood");
     std::string type, sig;
-    POP_STR(f, "type", type);
+    MS_TRY(f.read("type", type));
     if (type != "head") return bad("head: type must be \"head\"");
     Head h;
-    POP_STR(f, "player", h.playerId);
-    POP_INT(f, "seq", h.seq);
-    POP_STR(f, "hash", h.hash);
-    POP_INT(f, "created_utc_ms", h.createdUtcMs);
-    POP_STR(f, "key", h.keyId);
-    POP_STR(f, "sig", sig);
+    MS_TRY(f.read("player", h.playerId));
+    MS_TRY(f.read("seq", h.seq));
+    MS_TRY(f.read("hash", h.hash));
+    MS_TRY(f.read("created_utc_ms", h.createdUtcMs));
+    MS_TRY(f.read("key", h.keyId));
+    MS_TRY(f.read("sig", sig));
     MS_TRY(f.finish());
     auto raw = crypto::base64Decode(sig);
     if (!raw) return bad("head: sig is not base64");

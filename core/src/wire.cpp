@@ -1,5 +1,7 @@
 #include "microscape/core/wire.hpp"
 
+#include "microscape/core/json_fields.hpp"
+
 #include <array>
 
 #include "microscape/core/crypto.hpp"
@@ -34,44 +36,27 @@ Error bad(Type t, const std::string& what) {
     return makeError(Errc::BadManifest, std::string(typeName(t)) + ": " + what);
 }
 
-// Field readers: each names the field in its error.
+// Field readers over the header (json::Fields, the one field reader): each
+// names the message type and the field in its error.
+json::Fields fieldsOf(const Envelope& e) { return json::Fields::over(e.header, std::string(typeName(e.type)) + ": "); }
+
 Result<std::int64_t> reqInt(const Envelope& e, const char* key, std::int64_t lo, std::int64_t hi) {
-    auto it = e.header.find(key);
-    if (it == e.header.end()) return bad(e.type, std::string("missing field '") + key + "'");
-    if (!it->second.isInt()) return bad(e.type, std::string("field '") + key + "' must be an integer");
-    auto v = it->second.asInt();
-    if (v < lo || v > hi)
-        return bad(e.type, std::string("field '") + key + "' out of range [" + std::to_string(lo) + ", " +
-                               std::to_string(hi) + "]");
-    return v;
+    return fieldsOf(e).integer(key, lo, hi);
 }
 
 Result<std::int64_t> optInt(const Envelope& e, const char* key, std::int64_t lo, std::int64_t hi, std::int64_t def) {
-    if (e.header.find(key) == e.header.end()) return def;
-    return reqInt(e, key, lo, hi);
+    return fieldsOf(e).integerOr(key, lo, hi, def);
 }
 
 Result<std::string> reqStr(const Envelope& e, const char* key, std::size_t maxBytes, bool allowEmpty = false) {
-    auto it = e.header.find(key);
-    if (it == e.header.end()) return bad(e.type, std::string("missing field '") + key + "'");
-    if (!it->second.isString()) return bad(e.type, std::string("field '") + key + "' must be a string");
-    const auto& s = it->second.asString();
-    if (s.size() > maxBytes) return makeError(Errc::TooLarge, std::string(typeName(e.type)) + ": field '" + key + "' too long");
-    if (s.empty() && !allowEmpty) return bad(e.type, std::string("field '") + key + "' must not be empty");
-    return s;
+    return fieldsOf(e).str(key, maxBytes, allowEmpty);
 }
 
 Result<std::string> optStr(const Envelope& e, const char* key, std::size_t maxBytes) {
-    if (e.header.find(key) == e.header.end()) return std::string();
-    return reqStr(e, key, maxBytes, true);
+    return fieldsOf(e).strOr(key, maxBytes);
 }
 
-Result<bool> optBool(const Envelope& e, const char* key) {
-    auto it = e.header.find(key);
-    if (it == e.header.end()) return false;
-    if (!it->second.isBool()) return bad(e.type, std::string("field '") + key + "' must be true or false");
-    return it->second.asBool();
-}
+Result<bool> optBool(const Envelope& e, const char* key) { return fieldsOf(e).booleanOr(key, false); }
 
 Result<std::string> reqSha(const Envelope& e) {
     auto s = reqStr(e, "sha256", 64);

@@ -25,6 +25,10 @@ public:
         return Fields(v.asObject(), std::move(path), std::move(prefix));
     }
 
+    // The fields of an object already known to be one (e.g. a wire header);
+    // errors read "<prefix><key>: <what>".
+    static Fields over(const Object& obj, std::string prefix) { return Fields(obj, "", std::move(prefix)); }
+
     const std::string& path() const { return path_; }
     std::string pathOf(std::string_view key) const {
         return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
@@ -57,6 +61,40 @@ public:
         if (!v) return v;
         if (*v < lo || *v > hi) return error(key, std::to_string(*v) + " is out of range");
         return v;
+    }
+    // A string of at most maxBytes (TooLarge beyond), empty only when allowed.
+    Result<std::string> str(std::string_view key, std::size_t maxBytes, bool allowEmpty = false) {
+        auto v = str(key);
+        if (!v) return v;
+        if (v->size() > maxBytes) return makeError(Errc::TooLarge, prefix_ + pathOf(key) + ": too long");
+        if (v->empty() && !allowEmpty) return error(key, "must not be empty");
+        return v;
+    }
+    // Optional fields: absent gives def; present, the same rules as above.
+    Result<std::int64_t> integerOr(std::string_view key, std::int64_t lo, std::int64_t hi, std::int64_t def) {
+        if (!has(key)) return def;
+        return integer(key, lo, hi);
+    }
+    Result<std::string> strOr(std::string_view key, std::size_t maxBytes, std::string def = {}) {
+        if (!has(key)) return def;
+        return str(key, maxBytes, true);
+    }
+    Result<bool> booleanOr(std::string_view key, bool def) {
+        if (!has(key)) return def;
+        return boolean(key);
+    }
+    // Into a variable, for parsers that read many fields: MS_TRY(f.read("seq", r.seq)).
+    Status read(std::string_view key, std::string& dest) {
+        auto v = str(key);
+        if (!v) return v.error();
+        dest = std::move(*v);
+        return {};
+    }
+    Status read(std::string_view key, std::int64_t& dest) {
+        auto v = integer(key);
+        if (!v) return v.error();
+        dest = *v;
+        return {};
     }
     Result<bool> boolean(std::string_view key) {
         auto v = get(key, Value::Type::Bool);
