@@ -309,9 +309,10 @@ await step('browser starts (Debian chromium, fresh profile)', async () => {
       `--ignore-certificate-errors-spki-list=${spkiHashBase64()}`],
   });
   context.setDefaultTimeout(15000);
-  // Under tests/deploy/fixed_instants.sh this script (and the controller) run on a
-  // moved clock: the pages get the same time, running on from there.
-  if (process.env.FAKETIME) await context.clock.install({ time: Date.now() });
+  // Under tests/deploy/fixed_instants.sh this script and the controller run on a
+  // moved clock and Chromium on the real one: the console takes "today" from the
+  // controller's Date header (controller/web/js/clock.js), as it would on a staff
+  // PC whose clock is wrong.
   page = context.pages()[0] || await context.newPage();
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`); });
@@ -851,7 +852,7 @@ await step('auditor sees the reports page with charts and downloads a CSV whose 
   assert(pi >= 0, `plays column in ${header}`);
   playsJson.rows.forEach((r, i) => assert(Number(playsLines[i + 1].split(',')[pi]) === r.plays, `row ${i}: plays`));
   const csvTotal = playsLines.slice(1).reduce((a, l) => a + Number(l.split(',')[pi]), 0);
-  assert(csvTotal > 0 && csvTotal === playsJson.rows.reduce((a, r) => a + r.plays, 0), `plays in the CSV: ${csvTotal}`);
+  assert(csvTotal > 0 && csvTotal === playsJson.rows.reduce((a, r) => a + r.plays, 0), `plays in the CSV: ${csvTotal} (${href}; the API saw plays with ${q})`);
   const ci = header.indexOf('completed');
   assert(ci >= 0 && playsLines.slice(1).reduce((a, l) => a + Number(l.split(',')[ci]), 0) === playsJson.rows.reduce((a, r) => a + r.completed, 0), 'complete plays: CSV = API');
   assert(playsJson.rows.reduce((a, r) => a + r.completed, 0) > 0, 'at least one complete play');

@@ -1,6 +1,8 @@
 // The console's only way to the controller: JSON over /api/v1 with the session
 // cookie, and the CSRF token on every state-changing request.
 
+import { noteServerDate } from './clock.js';
+
 let csrfToken = null;
 
 export function setCsrf(token) { csrfToken = token || null; }
@@ -31,6 +33,7 @@ export async function api(method, path, body) {
   } catch (e) {
     throw new ApiError(0, 'network', e.message);
   }
+  noteServerDate(r.headers.get('Date'));
   if (r.status === 204) return null;
   let data = null;
   const text = await r.text();

@@ -1,6 +1,7 @@
 // The week calendar and "what plays at T", both computed by the controller's own
 // evaluator (/api/v1/preview/timeline and /api/v1/preview).
 import { get } from './api.js';
+import { serverNow } from './clock.js';
 import { t, addDays, zonedIso, zonedToMs, zonedParts, fmtTime, fmtDateTime, DEFAULT_ZONE } from './i18n.js';
 import { h, empty, field, select, showError, uid } from './dom.js';
 
@@ -73,7 +74,7 @@ export function weekCalendar({ locations, players, names, initialSubject }) {
   async function render() {
     if (!subject.value) { grid.replaceChildren(empty('common.noData', 'calendar.noSubjects')); return; }
     const zone = subjectZone(subject.value, locations, players);
-    if (!week.value) week.value = monday(zonedParts(Date.now(), zone).date);
+    if (!week.value) week.value = monday(zonedParts(serverNow(), zone).date);
     const first = monday(week.value);
     week.value = first;
     const days = [...Array(7).keys()].map((i) => addDays(first, i));
@@ -148,7 +149,7 @@ export function whatPlays({ locations, players, names }) {
     if (ev) ev.preventDefault();
     if (!subject.value) return;
     const zone = subjectZone(subject.value, locations, players);
-    const now = zonedParts(Date.now(), zone);
+    const now = zonedParts(serverNow(), zone);
     if (!date.value) date.value = now.date;
     if (!time.value) time.value = now.time;
     try {

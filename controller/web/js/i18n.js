@@ -1,6 +1,7 @@
 // Translation tables (one JSON file per language) and locale-aware formatting.
 // Every visible string goes through t(); dates and times are shown in a named
 // IANA zone (the location's, default Asia/Shanghai), never the browser's.
+import { serverNow } from './clock.js';
 
 export const LANGS = ['zh-CN', 'en'];
 export const DEFAULT_ZONE = 'Asia/Shanghai';
@@ -130,7 +131,7 @@ export function mondayOf(date) {
   return addDays(date, 1 - wd);
 }
 
-export function today(zone = DEFAULT_ZONE) { return zonedParts(Date.now(), zone).date; }
+export function today(zone = DEFAULT_ZONE) { return zonedParts(serverNow(), zone).date; }
 
 // 1:05:30 / 2:05 / 0:10 style lengths; '—' for null.
 export function fmtDuration(ms) {

@@ -3,6 +3,7 @@
 // what it should be showing now.
 import { boot } from '../app.js';
 import { get, getOptional } from '../api.js';
+import { serverNow } from '../clock.js';
 import { t, fmtDateTime, fmtBytes, fmtNumber, today } from '../i18n.js';
 import { h, empty, section, table, dialog } from '../dom.js';
 
@@ -43,7 +44,7 @@ function previewCell(p) {
   function showAge() {
     if (!takenAt) return;
     const seconds = statedAge !== null ? statedAge + (performance.now() - readAt) / 1000 :
-                                         (Date.now() - takenAt) / 1000;
+                                         (serverNow() - takenAt) / 1000;
     age.textContent = `${p.online ? '' : `${t('fleet.offline')} · `}${ageText(seconds)}`;
     age.title = fmtDateTime(new Date(takenAt).toISOString());
   }
@@ -59,7 +60,7 @@ function previewCell(p) {
         if (url) URL.revokeObjectURL(url);
         url = next;
         const at = Date.parse(r.headers.get('X-Preview-Taken-At') || '');
-        takenAt = Number.isNaN(at) ? Date.now() : at;
+        takenAt = Number.isNaN(at) ? serverNow() : at;
         const stated = Number(r.headers.get('X-Preview-Age-Seconds'));
         statedAge =
             r.headers.has('X-Preview-Age-Seconds') && Number.isFinite(stated) ? stated : null;
@@ -140,7 +141,7 @@ boot('dashboard', async ({ main, can }) => {
   }
   if (popProblems && Array.isArray(popProblems.rows)) {
     extra.proof = {};
-    const weekAgo = Date.now() - 7 * 86400e3;
+    const weekAgo = serverNow() - 7 * 86400e3;
     for (const r of popProblems.rows) {  // newest first
       if (!(r.detected_at_ms >= weekAgo)) continue;
       const e = extra.proof[r.screen] || (extra.proof[r.screen] = { count: 0, code: r.code, seq: r.seq, at: r.detected_at_ms });

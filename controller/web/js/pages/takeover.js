@@ -2,6 +2,7 @@
 // takeovers are listed with a one-click cancel (the banner on every page too).
 import { boot } from '../app.js';
 import { get, post } from '../api.js';
+import { serverNow } from '../clock.js';
 import { t, fmtDateTime } from '../i18n.js';
 import { h, field, select, notify, busy, empty, section, table, confirmAction } from '../dom.js';
 import { targetPicker, describeTarget } from '../target.js';
@@ -26,9 +27,9 @@ boot('takeover', async ({ main, can }) => {
       h('td', { class: 'small text-nowrap' }, fmtDateTime(x.startsAt)), h('td', { class: 'small text-nowrap' }, fmtDateTime(x.expiresAt)),
       h('td', {}, x.cancelledAt ? h('span', { class: 'badge text-bg-secondary' }, t('takeover.stateCancelled'))
         : x.active ? h('span', { class: 'badge text-bg-danger' }, t('takeover.stateLive'))
-          : new Date(x.startsAt) > new Date() ? h('span', { class: 'badge text-bg-info' }, t('takeover.stateUpcoming'))
+          : new Date(x.startsAt) > new Date(serverNow()) ? h('span', { class: 'badge text-bg-info' }, t('takeover.stateUpcoming'))
             : h('span', { class: 'badge text-bg-light border' }, t('takeover.stateExpired'))),
-      h('td', {}, can.plan && !x.cancelledAt && new Date(x.expiresAt) > new Date() ? h('button', {
+      h('td', {}, can.plan && !x.cancelledAt && new Date(x.expiresAt) > new Date(serverNow()) ? h('button', {
         class: 'btn btn-sm btn-danger', type: 'button', dataset: { action: 'cancel' },
         onclick: async (ev) => {
           if (!(await confirmAction('takeover.cancelTitle', t('takeover.cancelConfirm', { name: x.name }), 'takeover.cancel', 'btn-danger'))) return;
