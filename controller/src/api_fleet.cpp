@@ -256,7 +256,7 @@ void createEnrollToken(RequestCtx& ctx) {
     out->set("controllerUrl", svc.publicUrl);
     out->set("contentKeyHash", svc.contentKeyHash);
     out->set("tlsKeyHash", svc.tlsKeyHash.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(svc.tlsKeyHash));
-    out->set("command", enrolCommand(svc.publicUrl, token, svc.contentKeyHash, svc.tlsKeyHash));
+    out->set("command", enrollCommand(svc.publicUrl, token, svc.contentKeyHash, svc.tlsKeyHash));
     ctx.sendJson(201, out);
 }
 

@@ -311,7 +311,7 @@ void PopIngest::checkFresh(Batch& b, std::span<const pop::Record> fresh) {
     for (const auto& r : fresh) {
         if (r.kind != pop::Kind::Play) continue;
         if (r.startUtcMs > b.nowMs + kMaxFutureSkewMs && !futureCount++) futureFirst = r.seq;
-        if (r.startUtcMs < b.info.enrolledAtMs - kMaxBeforeEnrolmentMs && !earlyCount++) earlyFirst = r.seq;
+        if (r.startUtcMs < b.info.enrolledAtMs - kMaxBeforeEnrollmentMs && !earlyCount++) earlyFirst = r.seq;
         if (!sent->sha256.count(r.mediaSha256)) {
             if (!refreshed) {
                 sent = &mediaSentTo(b.conn, playerId);

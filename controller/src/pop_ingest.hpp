@@ -39,7 +39,7 @@ constexpr std::size_t kProblemBatchPrefixBytes = 4096;
 constexpr std::int64_t kMaxFutureSkewMs = 24 * 3600 * 1000;
 // A play that starts more than this before the player's enrolment is absurd
 // (the same bound the offline verifier uses for before_enrolment).
-constexpr std::int64_t kMaxBeforeEnrolmentMs = 24 * 3600 * 1000;
+constexpr std::int64_t kMaxBeforeEnrollmentMs = 24 * 3600 * 1000;
 
 // One problem found in a batch. code is stable (docs/reports.md, "Problems"):
 // a pop::problemName, or oversized, bad_batch, unknown_player, revoked_player,

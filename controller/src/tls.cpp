@@ -251,7 +251,7 @@ std::string publicUrlOf(const ControllerConfig& config, std::uint16_t boundPort)
            std::to_string(boundPort);
 }
 
-std::string enrolCommand(const std::string& publicUrl, const std::string& token,
+std::string enrollCommand(const std::string& publicUrl, const std::string& token,
                          const std::string& contentKeyHash, const std::string& tlsKeyHash) {
     std::string cmd = "microscape-player enroll --controller-http " + publicUrl + " --token " +
                       token + " --content-key-hash " + contentKeyHash;

@@ -49,7 +49,7 @@ std::string publicUrlOf(const ControllerConfig& config, std::uint16_t boundPort)
 // The one line a technician pastes on a screen PC to enrol it (docs/guide-technician.md):
 // microscape-player enroll --controller-http URL --token TOKEN
 //   --content-key-hash PIN [--tls-key-hash PIN | --insecure-http] --data-dir DIR
-std::string enrolCommand(const std::string& publicUrl, const std::string& token,
+std::string enrollCommand(const std::string& publicUrl, const std::string& token,
                          const std::string& contentKeyHash, const std::string& tlsKeyHash);
 
 }  // namespace microscape::controller

@@ -251,10 +251,10 @@ void addCount(Rows& rows, const PlayerEntry& player, const tz::Zone& zone, const
     }
 }
 
-bool startsBeforeEnrolment(const pop::Record& r, const PlayerEntry& p) {
+bool startsBeforeEnrollment(const pop::Record& r, const PlayerEntry& p) {
     return r.kind == pop::Kind::Play && r.startUtcMs < p.enrolledAtMs - 86400000;
 }
-std::string beforeEnrolmentMessage(const pop::Record& r) {
+std::string beforeEnrollmentMessage(const pop::Record& r) {
     return "seq " + std::to_string(r.seq) + " starts a day or more before the player was enrolled";
 }
 
@@ -559,7 +559,7 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
             if (auto z = options.zones.find(player->timeZone); z != options.zones.end()) zone = &z->second;
         }
         bool reordered = false;
-        std::optional<std::string> beforeEnrolment;
+        std::optional<std::string> beforeEnrollment;
         crypto::Sha256 sha;
         auto& recProblems = lineProblems[recHeader.name];
         auto ended = streamLines(reader, sha, [&](std::string_view line, std::size_t lineNo) {
@@ -572,7 +572,7 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
             if (!chain || reordered) return;
             ++sp.records;
             if (!chain->addRecord(*r)) reordered = true;
-            if (!beforeEnrolment && startsBeforeEnrolment(*r, *player)) beforeEnrolment = beforeEnrolmentMessage(*r);
+            if (!beforeEnrollment && startsBeforeEnrollment(*r, *player)) beforeEnrollment = beforeEnrollmentMessage(*r);
             if (zone) addCount(rows, *player, *zone, *r, fromMs, toMs);
         });
         if (!ended) return ended.error();
@@ -606,7 +606,7 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
         if (chain) {
             const auto report = chain->finish();
             for (const auto& f : report.findings) sp.failures.push_back(chainFailure(id, f));
-            if (beforeEnrolment) sp.failures.push_back({id, "before_enrolment", *beforeEnrolment});
+            if (beforeEnrollment) sp.failures.push_back({id, "before_enrolment", *beforeEnrollment});
             checkHeads(
                 *player, *key, options, rep.manifest.createdAtMs, report.lastSeq,
                 [&](std::int64_t seq) { return chain->hashAt(seq); }, sp.failures);
@@ -992,8 +992,8 @@ AuditResult verify(const Export& e, const VerifyOptions& options) {
                         for (const auto& f : report.findings)
                             out.failures.push_back(chainFailure(p.playerId, f));
                         for (const auto& r : ev.records)
-                            if (startsBeforeEnrolment(r, p)) {
-                                out.failures.push_back({p.playerId, "before_enrolment", beforeEnrolmentMessage(r)});
+                            if (startsBeforeEnrollment(r, p)) {
+                                out.failures.push_back({p.playerId, "before_enrolment", beforeEnrollmentMessage(r)});
                                 break;
                             }
                         checkHeads(

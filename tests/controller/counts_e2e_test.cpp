@@ -141,7 +141,7 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
     }
     for (auto& v : venues) {
         v.dir = fx.path / v.type;
-        v.playerId = enrolScreen(srv, admin, v.dir, R"({"name":"screen","locationId":)" + std::to_string(v.locationId) + "}");
+        v.playerId = enrollScreen(srv, admin, v.dir, R"({"name":"screen","locationId":)" + std::to_string(v.locationId) + "}");
     }
 
     // The screens play for several rounds, then stop cleanly (the item on air is

@@ -59,7 +59,7 @@ int createLocation(Client& admin, const std::string& name, const std::string& ve
 }
 
 // Enrols a simulated player through the API with its own identity key.
-void enrol(TestServer& srv, Client& admin, SimPlayer& p, int locationId) {
+void enroll(TestServer& srv, Client& admin, SimPlayer& p, int locationId) {
     Poco::JSON::Object::Ptr t = new Poco::JSON::Object;
     t->set("name", "screen");
     t->set("locationId", locationId);
@@ -107,9 +107,9 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
     const int mall = createLocation(admin, "春熙路步行街, 北口", "street_gate");
 
     std::vector<SimPlayer> players(3);
-    enrol(srv, admin, players[0], garage);
-    enrol(srv, admin, players[1], garage);
-    enrol(srv, admin, players[2], mall);
+    enroll(srv, admin, players[0], garage);
+    enroll(srv, admin, players[1], garage);
+    enroll(srv, admin, players[2], mall);
 
     // Plays from 04-14 23:00 to 04-16 01:00 local, so both day edges are exercised.
     for (std::size_t i = 0; i < players.size(); ++i) {

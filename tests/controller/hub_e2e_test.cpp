@@ -29,9 +29,9 @@ std::string noisePng(const fs::path& dir, int n, int side) {
     return readFile(p);
 }
 
-std::string enrolCli(TestServer& srv, Client& admin, const fs::path& dir) {
+std::string enrollCli(TestServer& srv, Client& admin, const fs::path& dir) {
     (void)srv;  // the token's command names the controller and pins its keys
-    auto r = runProcess(enrolArgv(admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})"), dir));
+    auto r = runProcess(enrollArgv(admin.post("/api/v1/enrollment-tokens", R"({"name":"screen"})"), dir));
     INFO(r.out << r.err);
     REQUIRE(r.exitCode == 0);
     auto cfg = microscape::json::parse(readFile(dir / "player.json"));
@@ -79,7 +79,7 @@ TEST_CASE("three players enrol, hold the verified bundle within seconds and ride
     std::vector<std::string> ids;
     for (int i = 0; i < 3; ++i) {
         dirs.push_back(fx.path / ("player" + std::to_string(i)));
-        ids.push_back(enrolCli(srv, admin, dirs.back()));
+        ids.push_back(enrollCli(srv, admin, dirs.back()));
     }
     SECTION("enrolment pins the hub key and refuses a second enrolment") {
         auto cfg = microscape::json::parse(readFile(dirs[0] / "player.json"));
@@ -182,7 +182,7 @@ TEST_CASE("kill -9 during transfer and activation never leaves a mixed or broken
     createdId(ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
                                                R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"all":true}})"));
     const fs::path dir = fx.path / "player";
-    const std::string id = enrolCli(srv, admin, dir);
+    const std::string id = enrollCli(srv, admin, dir);
     // Even rounds: small chunks and a window of one stretch the transfer so the
     // kill lands inside it. Odd rounds: full speed, so it lands near activation.
     auto tune = [&](bool slow) {

@@ -33,7 +33,7 @@ struct Enrolled {
 };
 
 // Enrols a player with this CURVE key and identity (PEM) through the API.
-Enrolled enrol(TestServer& srv, Client& admin, const controller::CurveKeyPair& curve,
+Enrolled enroll(TestServer& srv, Client& admin, const controller::CurveKeyPair& curve,
                const std::string& identityPem) {
     auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"raw"})");
     REQUIRE(t.status == 201);
@@ -138,9 +138,9 @@ TEST_CASE(
     zmq::context_t ctx(1);
     const auto victimKey = controller::makeCurveKeyPair().value();
     const auto attackerKey = controller::makeCurveKeyPair().value();
-    const Enrolled victim = enrol(srv, admin, victimKey, newIdentityPem());
-    const Enrolled attackerEnrolment = enrol(srv, admin, attackerKey, newIdentityPem());
-    (void)attackerEnrolment;
+    const Enrolled victim = enroll(srv, admin, victimKey, newIdentityPem());
+    const Enrolled attackerEnrollment = enroll(srv, admin, attackerKey, newIdentityPem());
+    (void)attackerEnrollment;
 
     SECTION("while the victim is connected") {
         RawPlayer v(ctx, victim, victim.id, victimKey);
@@ -211,7 +211,7 @@ TEST_CASE("a retired player is cut off at once: offline, unanswered, not let bac
     Client admin = srv.admin();
     zmq::context_t ctx(1);
     const auto key = controller::makeCurveKeyPair().value();
-    const Enrolled me = enrol(srv, admin, key, newIdentityPem());
+    const Enrolled me = enroll(srv, admin, key, newIdentityPem());
     RawPlayer p(ctx, me, me.id, key);
     REQUIRE(helloUntilWelcome(p, me.id, 5000));
     const wire::Fetch fetch{crypto::sha256Hex("not in any manifest"), 0, 1024};
@@ -244,7 +244,7 @@ TEST_CASE("a player's strings cannot forge hub log lines", "[controller][hub][se
     hubLog.setChannel(channel);
     zmq::context_t ctx(1);
     const auto key = controller::makeCurveKeyPair().value();
-    const Enrolled me = enrol(srv, admin, key, newIdentityPem());
+    const Enrolled me = enroll(srv, admin, key, newIdentityPem());
     RawPlayer p(ctx, me, me.id, key);
     REQUIRE(helloUntilWelcome(p, me.id, 5000));
     wire::ErrorMsg forged;
@@ -281,7 +281,7 @@ TEST_CASE(
     Client admin = srv.admin();
     zmq::context_t ctx(1);
     const auto key = controller::makeCurveKeyPair().value();
-    const Enrolled me = enrol(srv, admin, key, newIdentityPem());
+    const Enrolled me = enroll(srv, admin, key, newIdentityPem());
     RawPlayer p(ctx, me, me.id, key);
     REQUIRE(helloUntilWelcome(p, me.id, 5000));
     const fs::path dbFile = srv.dataDir() / "controller.db";
@@ -332,9 +332,9 @@ struct ProofsPlayer {
     Enrolled hub;
 };
 
-ProofsPlayer enrolSim(TestServer& srv, Client& admin, int plays) {
+ProofsPlayer enrollSim(TestServer& srv, Client& admin, int plays) {
     ProofsPlayer p;
-    p.hub = enrol(srv, admin, p.curve, p.sim.publicPem());
+    p.hub = enroll(srv, admin, p.curve, p.sim.publicPem());
     p.sim.id = p.hub.id;
     const std::int64_t start = std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -362,7 +362,7 @@ TEST_CASE(
     TestServer srv([](auto& c) { c.zmqProofsPerMinute = 30; });
     Client admin = srv.admin();
     zmq::context_t ctx(1);
-    auto pp = enrolSim(srv, admin, 35);
+    auto pp = enrollSim(srv, admin, 35);
     RawPlayer p(ctx, pp.hub, pp.hub.id, pp.curve);
     REQUIRE(helloUntilWelcome(p, pp.hub.id, 5000));
     // A flood of 35 batches at once: a minute's worth (30) is taken, the rest refused.
@@ -414,7 +414,7 @@ TEST_CASE("the disk guard pauses ingest with nothing lost, and ingest resumes wh
     TestServer srv([](auto& c) { c.zmqMinFreeDiskBytes = std::uint64_t(1) << 50; });
     Client admin = srv.admin();
     zmq::context_t ctx(1);
-    auto pp = enrolSim(srv, admin, 5);
+    auto pp = enrollSim(srv, admin, 5);
     const fs::path dbFile = srv.dataDir() / "controller.db";
     {
         RawPlayer p(ctx, pp.hub, pp.hub.id, pp.curve);

@@ -32,7 +32,7 @@ struct Enrolled {
     std::string hubEndpoint;
 };
 
-Enrolled enrolWithCurve(TestServer& srv, Client& admin, const Curve& c) {
+Enrolled enrollWithCurve(TestServer& srv, Client& admin, const Curve& c) {
     auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"raw"})");
     REQUIRE(t.status == 201);
     auto id = crypto::PrivateKey::generate();
@@ -103,9 +103,9 @@ TEST_CASE("the hub admits only enrolled CURVE keys and only after HELLO", "[cont
     zmq::context_t ctx(1);
     const Curve good = newCurve();
     const Curve other = newCurve();
-    const auto me = enrolWithCurve(srv, admin, good);
+    const auto me = enrollWithCurve(srv, admin, good);
     const std::string id = me.id;
-    const std::string otherId = enrolWithCurve(srv, admin, other).id;
+    const std::string otherId = enrollWithCurve(srv, admin, other).id;
     const std::string hubEp = me.hubEndpoint;
 
     SECTION("an unenrolled CURVE key is refused") {
@@ -233,7 +233,7 @@ TEST_CASE("a new manifest version is pushed to an online player at once", "[cont
     Client admin = srv.admin();
     zmq::context_t ctx(1);
     const Curve key = newCurve();
-    const auto me = enrolWithCurve(srv, admin, key);
+    const auto me = enrollWithCurve(srv, admin, key);
     const std::string id = me.id;
     const std::string serverKey = readFile(srv.dataDir() / "keys" / "hub-curve.pub").substr(0, 40);
     RawPlayer p(ctx, me.hubEndpoint, id, key, serverKey);

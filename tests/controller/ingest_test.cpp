@@ -27,7 +27,7 @@ struct World {
                    "VALUES (1, '万达广场地下车库入口', 'garage_entrance', '锦江区', 'Asia/Shanghai', 0, 0)");
         });
     }
-    void enrol(const mstest::SimPlayer& p, std::int64_t enrolledAt = kDay - 86400000, const char* state = "enrolled") {
+    void enroll(const mstest::SimPlayer& p, std::int64_t enrolledAt = kDay - 86400000, const char* state = "enrolled") {
         db.write([&](DbConn& c) {
             c.exec("INSERT INTO players(id, name, location_id, state, identity_key, curve_key, enrolled_at, "
                    "updated_at) VALUES (?, ?, 1, ?, ?, ?, ?, 0)",
@@ -83,7 +83,7 @@ mstest::SimPlayer makePlayer(const std::string& id, int plays, std::int64_t star
 TEST_CASE("ingest stores a batch exactly once and acknowledges a re-send", "[controller][pop]") {
     World w;
     auto p = makePlayer("p-1", 10);
-    w.enrol(p);
+    w.enroll(p);
     w.sendMedia(p.id, 1, {kPoster, kClip});
     auto b1 = p.batch(1, 6);
     auto r1 = w.ingest.ingestBatch(p.id, b1, w.now);
@@ -128,7 +128,7 @@ TEST_CASE("ingest stores a batch exactly once and acknowledges a re-send", "[con
 TEST_CASE("ingest keeps a gap and a broken link as evidence and flags them", "[controller][pop]") {
     World w;
     auto p = makePlayer("p-gap", 12);
-    w.enrol(p);
+    w.enroll(p);
     w.sendMedia(p.id, 1, {kPoster, kClip});
     REQUIRE(w.ingest.ingestBatch(p.id, p.batch(1, 4), w.now));
 
@@ -180,7 +180,7 @@ TEST_CASE("ingest keeps a gap and a broken link as evidence and flags them", "[c
 TEST_CASE("ingest refuses bad signatures and unknown or revoked keys and oversized batches", "[controller][pop]") {
     World w;
     auto p = makePlayer("p-sig", 5);
-    w.enrol(p);
+    w.enroll(p);
 
     SECTION("a checkpoint signed by another key") {
         mstest::SimPlayer forger = p;
@@ -211,7 +211,7 @@ TEST_CASE("ingest refuses bad signatures and unknown or revoked keys and oversiz
     }
     SECTION("a retired player") {
         auto old = makePlayer("p-old", 2);
-        w.enrol(old, kDay - 86400000, "retired");
+        w.enroll(old, kDay - 86400000, "retired");
         auto r = w.ingest.ingestBatch(old.id, old.batch(1, 2), w.now);
         REQUIRE_FALSE(r);
         CHECK(r.error().code == Errc::UnknownSigner);
@@ -227,7 +227,7 @@ TEST_CASE("ingest refuses bad signatures and unknown or revoked keys and oversiz
     }
     SECTION("more records than a batch may hold, though within the byte limit") {
         auto many = makePlayer("p-many", static_cast<int>(pop::kMaxBatchRecords) + 1);
-        w.enrol(many);
+        w.enroll(many);
         const auto b = many.batch(1, static_cast<std::int64_t>(pop::kMaxBatchRecords) + 1);
         REQUIRE(b.size() <= kMaxProofsBatchBytes);
         auto r = w.ingest.ingestBatch(many.id, b, w.now);
@@ -276,7 +276,7 @@ TEST_CASE("ingest flags absurd timestamps and media never sent to the player", "
     World w;
     mstest::SimPlayer p;
     p.id = "p-odd";
-    w.enrol(p, kDay);
+    w.enroll(p, kDay);
     w.sendMedia(p.id, 1, {kPoster});
     p.play(kPoster, kDay + 1000, 15000, 15000);
     p.play(kClip, kDay + 20000, 15000, 15000);                 // never sent
@@ -300,7 +300,7 @@ TEST_CASE("ingest flags absurd timestamps and media never sent to the player", "
 TEST_CASE("the evidence tables refuse UPDATE and DELETE", "[controller][pop]") {
     World w;
     auto p = makePlayer("p-ro", 3);
-    w.enrol(p);
+    w.enroll(p);
     REQUIRE(w.ingest.ingestBatch(p.id, p.batch(1, 3), w.now));
     REQUIRE_FALSE(w.ingest.ingestBatch(p.id, "junk", w.now));
     const auto problems = w.count("SELECT COUNT(*) FROM pop_problems");

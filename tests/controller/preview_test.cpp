@@ -60,7 +60,7 @@ TEST_CASE("a screen preview is its latest screenshot asked for through the hub a
 
     CHECK(auditor.get("/api/v1/players/scr-nosuchscreen/preview").status == 404);
     const fs::path dir = fx.path / "player";
-    const std::string id = enrolScreen(srv, admin, dir);
+    const std::string id = enrollScreen(srv, admin, dir);
     const std::string route = "/api/v1/players/" + id + "/preview";
     // Enrolled, never run: no shot at all.
     auto none = auditor.get(route);
@@ -131,7 +131,7 @@ TEST_CASE("a screen preview is its latest screenshot asked for through the hub a
     CHECK(std::stoll(old.headers["x-preview-age-seconds"]) >= 300);
 
     // A shot left on disk (as after a restart) is served with its file time.
-    const std::string other = enrolScreen(srv, admin, fx.path / "other");
+    const std::string other = enrollScreen(srv, admin, fx.path / "other");
     const fs::path file = previewFile(srv, other);
     fs::create_directories(file.parent_path());
     { std::ofstream(file, std::ios::binary) << first.body; }

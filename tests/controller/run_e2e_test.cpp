@@ -62,7 +62,7 @@ TEST_CASE("a running player plays its schedule and the controller stores every p
                                                R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
 
     const fs::path dir = fx.path / "player";
-    const std::string id = enrolScreen(srv, admin, dir);
+    const std::string id = enrollScreen(srv, admin, dir);
     const fs::path cdb = srv.dataDir() / "controller.db";
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };

@@ -332,7 +332,7 @@ std::string TestServer::baseUrl() const {
     return std::string(config_.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port());
 }
 
-std::vector<std::string> enrolArgv(const Response& tokenAnswer, const fs::path& dir) {
+std::vector<std::string> enrollArgv(const Response& tokenAnswer, const fs::path& dir) {
     INFO(tokenAnswer.body);
     REQUIRE(tokenAnswer.status == 201);
     std::istringstream words(tokenAnswer.json()->getValue<std::string>("command"));
@@ -346,10 +346,10 @@ std::vector<std::string> enrolArgv(const Response& tokenAnswer, const fs::path& 
     return argv;
 }
 
-std::string enrolScreen(TestServer& srv, Client& admin, const fs::path& dir, const std::string& tokenBody,
+std::string enrollScreen(TestServer& srv, Client& admin, const fs::path& dir, const std::string& tokenBody,
                         const std::vector<std::string>& extraArgs) {
     (void)srv;  // the token's command names the controller
-    std::vector<std::string> args = enrolArgv(admin.post("/api/v1/enrollment-tokens", tokenBody), dir);
+    std::vector<std::string> args = enrollArgv(admin.post("/api/v1/enrollment-tokens", tokenBody), dir);
     args.insert(args.end(), extraArgs.begin(), extraArgs.end());
     auto r = microscape::testing::runProcess(args);
     INFO(r.out << r.err);

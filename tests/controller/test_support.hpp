@@ -173,13 +173,13 @@ std::string playerBin();
 // `microscape-player enroll` with a fresh one-time token made from `tokenBody`
 // (e.g. with a locationId) and any extra enroll arguments; returns the player id
 // written to DIR/player.json. REQUIREs success.
-std::string enrolScreen(TestServer& srv, Client& admin, const fs::path& dir,
+std::string enrollScreen(TestServer& srv, Client& admin, const fs::path& dir,
                         const std::string& tokenBody = R"({"name":"screen"})",
                         const std::vector<std::string>& extraArgs = {});
 
 // The argv of the technician's command in a POST /api/v1/enrollment-tokens
 // answer, with the microscape-player built here and DIR as the data directory.
-std::vector<std::string> enrolArgv(const Response& tokenAnswer, const fs::path& dir);
+std::vector<std::string> enrollArgv(const Response& tokenAnswer, const fs::path& dir);
 
 // `microscape-player run --data-dir DIR ARGS...` in the background, output
 // appended to `log`; stopped with SIGTERM when the pointer goes.

@@ -294,7 +294,7 @@ TEST_CASE("a batch in flight when the controller restarts is sent again on the n
     scheduleTwoPosters(srv, fx.path);
     ChaosRelay relay(srv.zmqPort());
     const fs::path dir = fx.path / "player";
-    const std::string id = enrolScreen(srv, admin, dir, R"({"name":"screen"})", {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
+    const std::string id = enrollScreen(srv, admin, dir, R"({"name":"screen"})", {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
     const fs::path cdb = srv.dataDir() / "controller.db";
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };
@@ -359,7 +359,7 @@ TEST_CASE(
     // The screen reaches the hub only through the relay.
     ChaosRelay relay(srv.zmqPort());
     const fs::path dir = fx.path / "player";
-    const std::string id = enrolScreen(srv, admin, dir, R"({"name":"screen"})",
+    const std::string id = enrollScreen(srv, admin, dir, R"({"name":"screen"})",
                                        {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
     const fs::path cdb = srv.dataDir() / "controller.db";
     const fs::path logPath = fx.path / "player.log";
@@ -468,7 +468,7 @@ TEST_CASE("enrolment with a screen size keeps it in player.json and status and a
     for (auto [w, h, orientation] :
          {std::tuple{1920, 540, "landscape"}, std::tuple{1080, 1920, "portrait"}}) {
         const fs::path dir = fx.path / ("screen-" + std::to_string(w));
-        auto argv = enrolArgv(admin.post("/api/v1/enrollment-tokens", R"({"name":"步行街南口"})"), dir);
+        auto argv = enrollArgv(admin.post("/api/v1/enrollment-tokens", R"({"name":"步行街南口"})"), dir);
         argv.insert(argv.end(), {"--width", std::to_string(w), "--height", std::to_string(h)});
         auto en = runProcess(argv);
         INFO(en.out << en.err);

@@ -376,7 +376,7 @@ TEST_CASE("enrolment through the pinned HTTPS command works end to end", "[secur
     TempDir fx;
     Client admin = srv.admin();
     const fs::path dir = fx.path / "screen";
-    auto argv = enrolArgv(newToken(admin), dir);
+    auto argv = enrollArgv(newToken(admin), dir);
     auto r = runProcess(argv);
     INFO(r.out << r.err);
     REQUIRE(r.exitCode == 0);
@@ -418,7 +418,7 @@ TEST_CASE("a man in the middle cannot make a screen enrol", "[security][enrol][m
     SECTION("a proxy presenting another TLS key: refused before the token is sent") {
         auto [cert, key] = impostorCertificate(fx.path);
         MitmProxy proxy(srv, {}, cert, key);  // forwards faithfully, but with its own key
-        auto argv = enrolArgv(newToken(admin), dir);
+        auto argv = enrollArgv(newToken(admin), dir);
         setArg(argv, "--controller-http", proxy.url(true));
         auto r = runProcess(argv);
         INFO(r.out << r.err);
@@ -440,7 +440,7 @@ TEST_CASE("a man in the middle cannot make a screen enrol", "[security][enrol][m
         // content key pin holds.
         MitmProxy proxy(srv, swapContentKey, srv.dataDir() / "keys" / "tls-cert.pem",
                         srv.dataDir() / "keys" / "tls-key.pem");
-        auto argv = enrolArgv(newToken(admin), dir);
+        auto argv = enrollArgv(newToken(admin), dir);
         setArg(argv, "--controller-http", proxy.url(true));
         auto r = runProcess(argv);
         INFO(r.out << r.err);
@@ -456,7 +456,7 @@ TEST_CASE("a man in the middle cannot make a screen enrol", "[security][enrol][m
         for (const Rewrite& rw : {Rewrite(nullCurveKey), Rewrite(dropCurveKey)}) {
             MitmProxy proxy(srv, rw, srv.dataDir() / "keys" / "tls-cert.pem",
                             srv.dataDir() / "keys" / "tls-key.pem");
-            auto argv = enrolArgv(newToken(admin), dir);
+            auto argv = enrollArgv(newToken(admin), dir);
             setArg(argv, "--controller-http", proxy.url(true));
             auto r = runProcess(argv);
             INFO(r.out << r.err);
@@ -470,18 +470,18 @@ TEST_CASE("a man in the middle cannot make a screen enrol", "[security][enrol][m
         fs::create_directories(dir);
         MitmProxy proxy(srv, swapContentKey, srv.dataDir() / "keys" / "tls-cert.pem",
                         srv.dataDir() / "keys" / "tls-key.pem");
-        auto argv = enrolArgv(newToken(admin), dir);
+        auto argv = enrollArgv(newToken(admin), dir);
         setArg(argv, "--controller-http", proxy.url(true));
         CHECK(runProcess(argv).exitCode != 0);
         CHECK(fs::is_empty(dir));
     }
     SECTION("a wrong pin on the command line is refused against the real controller") {
-        auto argv = enrolArgv(newToken(admin), dir);
+        auto argv = enrollArgv(newToken(admin), dir);
         setArg(argv, "--tls-key-hash", "sha256:" + std::string(64, '0'));
         auto r = runProcess(argv);
         CHECK(r.exitCode != 0);
         CHECK(nothingWritten(dir));
-        argv = enrolArgv(newToken(admin), dir);
+        argv = enrollArgv(newToken(admin), dir);
         setArg(argv, "--content-key-hash", "sha256:" + std::string(64, 'a'));
         r = runProcess(argv);
         CHECK(r.exitCode != 0);
@@ -503,7 +503,7 @@ TEST_CASE("plain http:// enrolment needs --insecure-http and still checks the co
 
     SECTION("without --insecure-http nothing is sent") {
         Poco::Net::ServerSocket listener(Poco::Net::SocketAddress("127.0.0.1", 0));
-        auto argv = enrolArgv(newToken(admin), dir);
+        auto argv = enrollArgv(newToken(admin), dir);
         REQUIRE(has(argv, "--insecure-http"));
         argv.erase(std::find(argv.begin(), argv.end(), "--insecure-http"));
         setArg(argv, "--controller-http",
@@ -518,7 +518,7 @@ TEST_CASE("plain http:// enrolment needs --insecure-http and still checks the co
     }
     SECTION("with --insecure-http a swapped content key is still refused") {
         MitmProxy proxy(srv, swapContentKey);
-        auto argv = enrolArgv(newToken(admin), dir);
+        auto argv = enrollArgv(newToken(admin), dir);
         setArg(argv, "--controller-http", proxy.url(false));
         auto r = runProcess(argv);
         INFO(r.out << r.err);
@@ -529,7 +529,7 @@ TEST_CASE("plain http:// enrolment needs --insecure-http and still checks the co
     }
     SECTION("with --insecure-http a nulled CURVE key is refused") {
         MitmProxy proxy(srv, nullCurveKey);
-        auto argv = enrolArgv(newToken(admin), dir);
+        auto argv = enrollArgv(newToken(admin), dir);
         setArg(argv, "--controller-http", proxy.url(false));
         auto r = runProcess(argv);
         INFO(r.out << r.err);
@@ -538,7 +538,7 @@ TEST_CASE("plain http:// enrolment needs --insecure-http and still checks the co
         CHECK(nothingWritten(dir));
     }
     SECTION("with --insecure-http and the real controller it enrols") {
-        auto r = runProcess(enrolArgv(newToken(admin), dir));
+        auto r = runProcess(enrollArgv(newToken(admin), dir));
         INFO(r.out << r.err);
         CHECK(r.exitCode == 0);
         CHECK(fs::exists(dir / "player.json"));
