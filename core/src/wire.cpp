@@ -314,11 +314,29 @@ Result<ProofsAck> parseProofsAck(const Envelope& e) {
 }
 
 // ------------------------------------------------------------------ STATUS
+namespace {
+constexpr std::pair<SyncState, std::string_view> kSyncStates[] = {
+    {SyncState::Idle, "idle"}, {SyncState::Fetching, "fetching"}, {SyncState::DiskFull, "disk_full"},
+    {SyncState::Error, "error"}};
+}  // namespace
+
+std::string_view syncStateName(SyncState s) {
+    for (const auto& [state, name] : kSyncStates)
+        if (state == s) return name;
+    return "idle";
+}
+
+std::optional<SyncState> syncStateFromName(std::string_view name) {
+    for (const auto& [state, n] : kSyncStates)
+        if (n == name) return state;
+    return std::nullopt;
+}
+
 json::Value statusToJson(const StatusReport& m) {
     return json::Object{{"active_version", m.activeVersion},
                         {"bundle_id", m.bundleId},
                         {"staged_version", m.stagedVersion},
-                        {"sync_state", m.syncState},
+                        {"sync_state", std::string(syncStateName(m.syncState))},
                         {"files_total", m.filesTotal},
                         {"files_done", m.filesDone},
                         {"bytes_total", m.bytesTotal},
@@ -358,8 +376,9 @@ Result<StatusReport> parseStatus(const Envelope& e) {
         const char* key;
         std::string* out;
     };
+    std::string syncState;
     const StrField strs[] = {{"bundle_id", &m.bundleId},
-                             {"sync_state", &m.syncState},
+                             {"sync_state", &syncState},
                              {"software", &m.software},
                              {"last_error", &m.lastError}};
     for (const auto& f : strs) {
@@ -367,7 +386,11 @@ Result<StatusReport> parseStatus(const Envelope& e) {
         if (!v) return v.error();
         *f.out = *v;
     }
-    if (m.syncState.empty()) m.syncState = "idle";
+    if (!syncState.empty()) {
+        auto state = syncStateFromName(syncState);
+        if (!state) return bad(e.type, "field 'sync_state' is not one of idle, fetching, disk_full, error");
+        m.syncState = *state;
+    }
     auto sk = optBool(e, "clock_skewed");
     if (!sk) return sk.error();
     m.clockSkewed = *sk;

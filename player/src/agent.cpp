@@ -82,7 +82,7 @@ struct SyncAgent::Impl {
     Cache cache;
     std::optional<SignedManifest> staged;
     std::vector<FileTask> tasks;
-    std::string syncState = "idle";
+    wire::SyncState syncState = wire::SyncState::Idle;
     std::string lastError;
     std::int64_t clockOffsetMs = 0;
     bool haveOffset = false;
@@ -333,14 +333,14 @@ struct SyncAgent::Impl {
             tasks.push_back(t);
         }
         inflight = 0;
-        syncState = "fetching";
+        syncState = wire::SyncState::Fetching;
         checkDisk(true);
     }
 
     // Free space against what is still needed; sets disk_full and pauses fetching.
     bool checkDisk(bool force) {
         const auto nowS = steadyMs();
-        if (!force && nowS - lastDiskCheckMs < heartbeatMs && syncState != "disk_full") return syncState != "disk_full";
+        if (!force && nowS - lastDiskCheckMs < heartbeatMs && syncState != wire::SyncState::DiskFull) return syncState != wire::SyncState::DiskFull;
         lastDiskCheckMs = nowS;
         if (!staged) return true;
         std::uint64_t need = 0;
@@ -349,7 +349,7 @@ struct SyncAgent::Impl {
         const std::uint64_t avail = cache.availableBytes();
         const std::uint64_t reserve = config.quotaBytes ? 0 : config.reserveBytes;
         if (need > 0 && need + reserve > avail) {
-            if (syncState != "disk_full") {
+            if (syncState != wire::SyncState::DiskFull) {
                 setError("disk full: " + std::to_string(need) + " bytes needed, " + std::to_string(avail) +
                          " available (reserve " + std::to_string(reserve) + ")");
                 // Make room: media no manifest needs any more.
@@ -359,13 +359,13 @@ struct SyncAgent::Impl {
                 for (const auto& t : tasks) keepPartial.insert(t.sha);
                 auto gc = cache.gc(keep, keepPartial);
                 if (gc.bytesFreed) log.information("player %s: freed %Lu bytes", config.playerId, gc.bytesFreed);
-                syncState = "disk_full";
+                syncState = wire::SyncState::DiskFull;
                 publishStatus(true);
             }
             return false;
         }
-        if (syncState == "disk_full") {
-            syncState = "fetching";
+        if (syncState == wire::SyncState::DiskFull) {
+            syncState = wire::SyncState::Fetching;
             lastError.clear();
             log.information("player %s: disk space is back; fetching resumes", config.playerId);
             resetRequests();
@@ -375,7 +375,7 @@ struct SyncAgent::Impl {
     }
 
     void pump() {
-        if (link != Link::Ready || !staged || syncState != "fetching") return;
+        if (link != Link::Ready || !staged || syncState != wire::SyncState::Fetching) return;
         for (auto& t : tasks) {
             if (inflight >= window) break;
             if (t.done || t.failures >= options.maxHashFailures) continue;
@@ -436,7 +436,7 @@ struct SyncAgent::Impl {
             setError(st.error().message);
             t->requested = t->received;
             if (st.code() == Errc::TooLarge || st.error().message.find("no space") != std::string::npos) {
-                syncState = "disk_full";
+                syncState = wire::SyncState::DiskFull;
                 resetRequests();
                 publishStatus(true);
             }
@@ -460,7 +460,7 @@ struct SyncAgent::Impl {
             t->received = t->requested = cache.partialSize(t->sha);
             setError(fin.error().message);
             if (t->failures >= options.maxHashFailures) {
-                syncState = "error";
+                syncState = wire::SyncState::Error;
                 publishStatus(true);
             }
             return;
@@ -485,7 +485,7 @@ struct SyncAgent::Impl {
         }
         if (!st) {
             setError("activation of version " + std::to_string(staged->manifest.version) + " failed: " + st.error().str());
-            syncState = "error";
+            syncState = wire::SyncState::Error;
             publishStatus(true);
             return;
         }
@@ -494,7 +494,7 @@ struct SyncAgent::Impl {
         store.clearStaged();
         staged.reset();
         tasks.clear();
-        syncState = "idle";
+        syncState = wire::SyncState::Idle;
         lastError.clear();
         reloadActive();
         collectGarbage(false);
@@ -541,9 +541,9 @@ struct SyncAgent::Impl {
         const std::int64_t activeV = store.activeVersion();
         const std::int64_t floor = std::max(activeV, staged ? staged->manifest.version : 0);
         if (staged && mp.manifestBytes == staged->bytes) {  // a resend (catch-up): retry what failed
-            if (syncState == "error") {
+            if (syncState == wire::SyncState::Error) {
                 for (auto& t : tasks) t.failures = 0;
-                syncState = "fetching";
+                syncState = wire::SyncState::Fetching;
                 resetRequests();
             }
             return;
@@ -694,7 +694,7 @@ struct SyncAgent::Impl {
                     for (auto& t : tasks)
                         if (t.sha == e->ref) t.failures = options.maxHashFailures;
                     setError("controller refused media " + e->ref + ": " + e->message);
-                    syncState = "error";
+                    syncState = wire::SyncState::Error;
                     publishStatus(true);
                     return;
                 }
@@ -777,7 +777,7 @@ struct SyncAgent::Impl {
             if (staged && staged->manifest.version <= r->version) {
                 staged.reset();
                 tasks.clear();
-                syncState = "idle";
+                syncState = wire::SyncState::Idle;
             }
             reloadActive();
             collectGarbage(false);

@@ -182,7 +182,7 @@ TEST_CASE("the hub admits only enrolled CURVE keys and only after HELLO", "[cont
         // STATUS is stored and shown.
         wire::StatusReport s;
         s.activeVersion = 1;
-        s.syncState = "disk_full";
+        s.syncState = wire::SyncState::DiskFull;
         s.lastError = "disk full: test";
         s.playback = json::Object{{"journal_errors", std::int64_t{3}}, {"journal_error", "disk full"}};
         p.send(wire::toEnvelope(s));

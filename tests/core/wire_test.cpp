@@ -66,15 +66,25 @@ TEST_CASE("every message type survives encode and decode", "[wire]") {
     SECTION("STATUS with a playback object") {
         StatusReport s;
         s.activeVersion = 4;
-        s.syncState = "disk_full";
+        s.syncState = SyncState::DiskFull;
         s.lastError = "no space";
         s.clockOffsetMs = -1500;
         s.playback = json::Object{{"media", "x"}};
         auto back = parseStatus(*roundTrip(toEnvelope(s)));
         REQUIRE(back.ok());
-        CHECK(back->syncState == "disk_full");
+        CHECK(back->syncState == SyncState::DiskFull);
         CHECK(back->clockOffsetMs == -1500);
         CHECK(back->playback.at("media").asString() == "x");
+        // Every state by its name, and no state outside the list.
+        for (auto st : {SyncState::Idle, SyncState::Fetching, SyncState::DiskFull, SyncState::Error})
+            CHECK(syncStateFromName(syncStateName(st)) == st);
+        Envelope bogus = toEnvelope(s);
+        bogus.header["sync_state"] = "rebooting";
+        CHECK_FALSE(parseStatus(bogus).ok());
+        bogus.header.erase("sync_state");
+        auto idle = parseStatus(bogus);
+        REQUIRE(idle.ok());
+        CHECK(idle->syncState == SyncState::Idle);  // absent: idle
     }
     SECTION("COMMAND, COMMAND_ACK with a payload, ERROR, PROOFS") {
         auto c = parseCommand(*roundTrip(toEnvelope(Command{"c1", CommandAction::ClearCache})));

@@ -319,7 +319,7 @@ TEST_CASE(
     const bool activated = microscape::testing::waitFor(
         [&] { return agent.activeBundle() && agent.activeBundle()->manifest.version == 5; },
         kImportWaitMs);
-    INFO("agent: " << agent.status().syncState << " / " << agent.status().lastError);
+    INFO("agent: " << wire::syncStateName(agent.status().syncState) << " / " << agent.status().lastError);
     REQUIRE(activated);
     written = writtenDuring([&] {
         fs::rename(t.path / "bad.tar.part", t.path / "usb" / "bad.tar");

@@ -466,7 +466,7 @@ TEST_CASE("a full disk gives a clear status, corrupts nothing and recovers when 
         REQUIRE(hub.serve([&] { return activeOf(agent) == 1; }));
         hub.current = b2;
         hub.push(kPlayer, b2);
-        REQUIRE(hub.serve([&] { return !hub.statuses.empty() && hub.statuses.back().syncState == "disk_full"; }, 5000));
+        REQUIRE(hub.serve([&] { return !hub.statuses.empty() && hub.statuses.back().syncState == wire::SyncState::DiskFull; }, 5000));
         CHECK(hub.statuses.back().lastError.find("disk full") != std::string::npos);
         CHECK(activeOf(agent) == 1);
         agent.stop();

@@ -146,11 +146,17 @@ struct ProofsAck {
 Envelope toEnvelope(const ProofsAck& m);
 Result<ProofsAck> parseProofsAck(const Envelope& e);
 
+// Where a screen's download of its next bundle stands; "sync_state" on the wire
+// and in the controller's records (docs/wire-protocol.md).
+enum class SyncState { Idle, Fetching, DiskFull, Error };
+std::string_view syncStateName(SyncState s);
+std::optional<SyncState> syncStateFromName(std::string_view name);
+
 struct StatusReport {
     std::int64_t activeVersion = 0;
     std::string bundleId;
     std::int64_t stagedVersion = 0;
-    std::string syncState = "idle";  // idle, fetching, disk_full, error
+    SyncState syncState = SyncState::Idle;
     std::int64_t filesTotal = 0, filesDone = 0;
     std::int64_t bytesTotal = 0, bytesDone = 0;
     std::int64_t diskFreeBytes = 0;
