@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev ccache
+  # formatting check (tests/deploy/check_format.sh)
+  clang-format git
   # libraries
   libpoco-dev libssl-dev libsqlite3-dev sqlite3 libzmq3-dev cppzmq-dev
   libvlc-dev libvlc-bin vlc-plugin-base
