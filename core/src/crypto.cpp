@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include <openssl/bio.h>
@@ -151,47 +152,50 @@ Digest sha256(std::string_view bytes) {
     return h.finish();
 }
 
-Result<Digest> sha256File(const std::string& path) {
+namespace {
+
+// Reads the file at path to its end in chunks of chunkBytes, handing each to
+// onChunk; an error from onChunk stops the read and is returned.
+Status readChunks(const std::string& path, std::size_t chunkBytes,
+                  const std::function<Status(const char*, std::size_t)>& onChunk) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return makeError(Errc::Io, errnoText("cannot open", path));
-    Sha256 h;
-    std::vector<char> buf(1 << 20);
+    std::vector<char> buf(chunkBytes);
+    Status st;
     while (true) {
         ssize_t n = ::read(fd, buf.data(), buf.size());
         if (n < 0) {
             if (errno == EINTR) continue;
-            auto err = makeError(Errc::Io, errnoText("cannot read", path));
-            ::close(fd);
-            return err;
+            st = makeError(Errc::Io, errnoText("cannot read", path));
+            break;
         }
         if (n == 0) break;
-        h.update(buf.data(), static_cast<std::size_t>(n));
+        st = onChunk(buf.data(), static_cast<std::size_t>(n));
+        if (!st) break;
     }
     ::close(fd);
+    return st;
+}
+
+}  // namespace
+
+Result<Digest> sha256File(const std::string& path) {
+    Sha256 h;
+    MS_TRY(readChunks(path, 1 << 20, [&](const char* data, std::size_t n) -> Status {
+        h.update(data, n);
+        return {};
+    }));
     return h.finish();
 }
 
 Result<std::string> readSmallFile(const std::string& path, std::size_t maxBytes) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return makeError(Errc::Io, errnoText("cannot open", path));
     std::string out;
-    char buf[65536];
-    while (true) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            auto err = makeError(Errc::Io, errnoText("cannot read", path));
-            ::close(fd);
-            return err;
-        }
-        if (n == 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-        if (out.size() > maxBytes) {
-            ::close(fd);
+    MS_TRY(readChunks(path, 65536, [&](const char* data, std::size_t n) -> Status {
+        out.append(data, n);
+        if (out.size() > maxBytes)
             return makeError(Errc::TooLarge, path + " is larger than " + std::to_string(maxBytes) + " bytes");
-        }
-    }
-    ::close(fd);
+        return {};
+    }));
     return out;
 }
 

@@ -116,6 +116,20 @@ boot('schedules', async ({ main, can, user }) => {
   const campaignBox = h('div', { id: 'campaign-list' });
   const scheduleBox = h('div', { id: 'schedule-list' });
 
+  // A schedule's fields, as the create form and the edit dialog lay them out.
+  function scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target }) {
+    return [
+      h('div', { class: 'row g-2' },
+        h('div', { class: 'col-md-6' }, field('schedules.name', name)),
+        h('div', { class: 'col-md-6' }, field('schedules.playlist', playlist)),
+        h('div', { class: 'col-md-6' }, field('schedules.campaign', campaign)),
+        h('div', { class: 'col-md-2' }, field('schedules.priority', priority)),
+        h('div', { class: 'col-md-2' }, field('schedules.startsOn', starts)),
+        h('div', { class: 'col-md-2' }, field('schedules.endsOn', ends))),
+      h('div', { class: 'row g-2' }, h('div', { class: 'col-lg-5' }, dayparts.el), h('div', { class: 'col-lg-7' }, target.el)),
+    ];
+  }
+
   // A row's edit and delete buttons (planners only): delete asks first, then
   // DELETEs path and reloads both lists.
   function rowActions(name, onEdit, confirmTitleKey, confirmTextKey, path, deletedKey) {
@@ -164,14 +178,7 @@ boot('schedules', async ({ main, can, user }) => {
     const dayparts = daypartEditor(s.dayparts, 'edit-schedule');
     const target = targetPicker(players, locations, s.target || {});
     const ok = await formDialog('schedules.editSchedule', h('div', { id: 'schedule-edit' },
-      h('div', { class: 'row g-2' },
-        h('div', { class: 'col-md-6' }, field('schedules.name', name)),
-        h('div', { class: 'col-md-6' }, field('schedules.playlist', playlist)),
-        h('div', { class: 'col-md-6' }, field('schedules.campaign', campaign)),
-        h('div', { class: 'col-md-2' }, field('schedules.priority', priority)),
-        h('div', { class: 'col-md-2' }, field('schedules.startsOn', starts)),
-        h('div', { class: 'col-md-2' }, field('schedules.endsOn', ends))),
-      h('div', { class: 'row g-2' }, h('div', { class: 'col-lg-5' }, dayparts.el), h('div', { class: 'col-lg-7' }, target.el))),
+      ...scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target })),
     async () => {
       const tv = target.value();
       if (!tv) { notify(t('target.none'), 'warning'); return false; }
@@ -289,16 +296,7 @@ boot('schedules', async ({ main, can, user }) => {
         await reloadAll();
       });
     } },
-    h('div', { class: 'row g-2' },
-      h('div', { class: 'col-md-6' }, field('schedules.name', name)),
-      h('div', { class: 'col-md-6' }, field('schedules.playlist', playlist)),
-      h('div', { class: 'col-md-6' }, field('schedules.campaign', campaign)),
-      h('div', { class: 'col-md-2' }, field('schedules.priority', priority)),
-      h('div', { class: 'col-md-2' }, field('schedules.startsOn', starts)),
-      h('div', { class: 'col-md-2' }, field('schedules.endsOn', ends))),
-    h('div', { class: 'row g-2' },
-      h('div', { class: 'col-lg-5' }, dayparts.el),
-      h('div', { class: 'col-lg-7' }, target.el)),
+    ...scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target }),
     h('button', { class: 'btn btn-primary', type: 'submit', id: 'schedule-submit' }, t('schedules.create')));
     return form;
   }
