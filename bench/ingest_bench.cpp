@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 12; ++i) media.push_back(crypto::sha256Hex("media" + std::to_string(i)));
 
     controller::Db db(dir / "controller.db");
-    std::vector<mstest::SimPlayer> players(static_cast<std::size_t>(nPlayers));
+    std::vector<microscape::testing::SimPlayer> players(static_cast<std::size_t>(nPlayers));
     db.write([&](controller::DbConn& c) {
         c.exec(
             "INSERT INTO locations(id, name, venue_type, district, timezone, created_at, "

@@ -25,7 +25,7 @@
 #include "microscape/controller/security.hpp"
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 using microscape::controller::ControllerConfig;
 
 namespace {
@@ -41,7 +41,7 @@ Response requestFrom(std::uint16_t port, const std::string& sourceIp, const std:
     plain.connect(Poco::Net::SocketAddress("127.0.0.1", port), Poco::Timespan(10, 0));
     // The test servers speak HTTPS (the default): TLS over the bound socket.
     Poco::Net::SecureStreamSocket sock =
-        Poco::Net::SecureStreamSocket::attach(plain, "127.0.0.1", mstest::testClientContext());
+        Poco::Net::SecureStreamSocket::attach(plain, "127.0.0.1", microscape::testing::testClientContext());
     Poco::Net::HTTPClientSession s(sock);
     s.setTimeout(Poco::Timespan(30, 0));
     Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);

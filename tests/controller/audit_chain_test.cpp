@@ -12,7 +12,7 @@
 #include "microscape/core/audit.hpp"
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 using namespace microscape;
 using microscape::testing::runProcess;
 

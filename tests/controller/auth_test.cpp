@@ -2,7 +2,7 @@
 
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 
 TEST_CASE("login sets a strict HttpOnly cookie and cookie writes need the CSRF token", "[controller][auth]") {
     TestServer srv;

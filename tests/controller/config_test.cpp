@@ -67,7 +67,7 @@ TEST_CASE("password hashes verify and reject", "[controller][auth]") {
 }
 
 TEST_CASE("the executable fails fast on bad configuration", "[controller][config]") {
-    mstest::TempDir dir;
+    microscape::testing::TempDir dir;
     auto run = [](const std::string& args) {
         std::string cmd = std::string(MICROSCAPE_CONTROLLER_BIN) + " " + args + " > /dev/null 2>&1";
         int rc = std::system(cmd.c_str());
@@ -86,7 +86,7 @@ TEST_CASE("the executable fails fast on bad configuration", "[controller][config
 }
 
 TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private", "[controller][config]") {
-    mstest::TempDir dir;
+    microscape::testing::TempDir dir;
     const auto out = dir.path / "out.txt";
     // Started with the usual umask 022, as by hand: the data directory is still
     // owner-only and the database not readable by others (they were 0755 and 0644).
@@ -100,7 +100,7 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     pclose(p);
     const int pid = std::atoi(buf);
     REQUIRE(pid > 0);
-    REQUIRE(mstest::waitFor([&] { return mstest::readFile(out).find("listening on") != std::string::npos; }, 10000));
+    REQUIRE(microscape::testing::waitFor([&] { return microscape::testing::readFile(out).find("listening on") != std::string::npos; }, 10000));
     struct stat st {};
     REQUIRE(::stat((dir.path / "d" / "keys" / "content-signing.pem").c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
@@ -113,11 +113,11 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     }
     REQUIRE(::stat((dir.path / "d" / "controller.db").c_str(), &st) == 0);
     REQUIRE(::kill(pid, SIGTERM) == 0);
-    CHECK(mstest::waitFor([&] { return ::kill(pid, 0) != 0; }, 10000));
+    CHECK(microscape::testing::waitFor([&] { return ::kill(pid, 0) != 0; }, 10000));
 }
 
 TEST_CASE("init-admin creates the first admin once", "[controller][config]") {
-    mstest::TempDir dir;
+    microscape::testing::TempDir dir;
     const std::string bin = MICROSCAPE_CONTROLLER_BIN;
     const std::string data = (dir.path / "d").string();
     const std::string out = (dir.path / "out.txt").string();
@@ -126,15 +126,15 @@ TEST_CASE("init-admin creates the first admin once", "[controller][config]") {
         return WEXITSTATUS(std::system(cmd.c_str()));
     };
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=Chosen-password-1", "--init-admin root") == 0);
-    CHECK(mstest::readFile(out).find("Chosen-password-1") == std::string::npos);  // never echoed
+    CHECK(microscape::testing::readFile(out).find("Chosen-password-1") == std::string::npos);  // never echoed
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=", "--init-admin second") == 0);
-    const std::string text = mstest::readFile(out);
+    const std::string text = microscape::testing::readFile(out);
     CHECK(text.find("with password: ") != std::string::npos);  // generated, printed once
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=Chosen-password-1", "--init-admin root") ==
           1);  // exists: refused
-    CHECK(mstest::readFile(out).find("already exists") != std::string::npos);
+    CHECK(microscape::testing::readFile(out).find("already exists") != std::string::npos);
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=short", "--init-admin third") != 0);
     // The password policy (3 character classes by default) holds for the first admin too.
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=chosen-password", "--init-admin fourth") != 0);
-    CHECK(mstest::readFile(out).find("密码至少") != std::string::npos);
+    CHECK(microscape::testing::readFile(out).find("密码至少") != std::string::npos);
 }

@@ -31,7 +31,7 @@
 #include "microscape/core/time.hpp"
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 using namespace microscape;
 using namespace Poco::Data::Keywords;
 using microscape::testing::runProcess;

@@ -7,7 +7,7 @@
 using namespace microscape::controller;
 
 TEST_CASE("database: migrations run once, forward only", "[controller][db]") {
-    mstest::TempDir dir;
+    microscape::testing::TempDir dir;
     const auto file = dir.path / "c.db";
     int version = 0;
     {
@@ -30,7 +30,7 @@ TEST_CASE("database: migrations run once, forward only", "[controller][db]") {
 }
 
 TEST_CASE("database: a failed write leaves nothing behind", "[controller][db]") {
-    mstest::TempDir dir;
+    microscape::testing::TempDir dir;
     Db db(dir.path / "c.db");
     User u;
     u.username = "a";

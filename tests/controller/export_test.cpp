@@ -20,7 +20,7 @@
 #include "test_support.hpp"
 
 using namespace microscape;
-using namespace mstest;
+using namespace microscape::testing;
 using microscape::testing::runProcess;
 
 namespace {

@@ -2,7 +2,7 @@
 
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 
 TEST_CASE("locations: create, validate, update", "[controller][fleet]") {
     TestServer srv;

@@ -9,7 +9,7 @@
 #include "microscape/core/time.hpp"
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 
 namespace {
 

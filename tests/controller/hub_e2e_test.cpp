@@ -15,7 +15,7 @@
 #include "microscape/core/json.hpp"
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 using microscape::testing::runProcess;
 
 namespace {

@@ -21,7 +21,7 @@
 #include "microscape/core/wire.hpp"
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 using namespace microscape;
 
 namespace {

@@ -20,7 +20,7 @@
 #include "test_support.hpp"
 
 using namespace microscape;
-using namespace mstest;
+using namespace microscape::testing;
 
 namespace {
 
@@ -200,7 +200,7 @@ TEST_CASE("PROOFS through the hub are stored once and acknowledged with the stor
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();
     for (int i = 0; i < 30; ++i) p.play(crypto::sha256Hex("poster"), start - 600000 + i * 15000, 15000, 15000);
-    auto sendBatch = [&](std::int64_t from, std::int64_t to, const mstest::SimPlayer& signer) {
+    auto sendBatch = [&](std::int64_t from, std::int64_t to, const microscape::testing::SimPlayer& signer) {
         wire::Proofs pr;
         pr.firstSeq = from;
         pr.lastSeq = to;
@@ -213,8 +213,8 @@ TEST_CASE("PROOFS through the hub are stored once and acknowledged with the stor
     CHECK(sendBatch(1, 20, p) == 20);
     CHECK(sendBatch(1, 20, p) == 20);  // ack lost, re-sent: stored once
     CHECK(sendBatch(11, 30, p) == 30);
-    mstest::SimPlayer forger = p;
-    forger.key = mstest::SimPlayer::newKey();
+    microscape::testing::SimPlayer forger = p;
+    forger.key = microscape::testing::SimPlayer::newKey();
     CHECK(sendBatch(1, 30, forger) == -1);  // refused: no ack
 
     controller::Db db(srv.dataDir() / "controller.db");

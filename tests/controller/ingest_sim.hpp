@@ -10,7 +10,7 @@
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/pop.hpp"
 
-namespace mstest {
+namespace microscape::testing {
 
 struct SimPlayer {
     std::string id;
@@ -66,4 +66,4 @@ struct SimPlayer {
     }
 };
 
-}  // namespace mstest
+}  // namespace microscape::testing

@@ -16,7 +16,7 @@ const std::string kPoster = crypto::sha256Hex("poster");
 const std::string kClip = crypto::sha256Hex("clip");
 
 struct World {
-    mstest::TempDir dir;
+    microscape::testing::TempDir dir;
     Db db{dir.path / "c.db"};
     PopIngest ingest{db};
     std::int64_t now = kDay + 86400000;
@@ -27,7 +27,7 @@ struct World {
                    "VALUES (1, '万达广场地下车库入口', 'garage_entrance', '锦江区', 'Asia/Shanghai', 0, 0)");
         });
     }
-    void enroll(const mstest::SimPlayer& p, std::int64_t enrolledAt = kDay - 86400000, const char* state = "enrolled") {
+    void enroll(const microscape::testing::SimPlayer& p, std::int64_t enrolledAt = kDay - 86400000, const char* state = "enrolled") {
         db.write([&](DbConn& c) {
             c.exec("INSERT INTO players(id, name, location_id, state, identity_key, curve_key, enrolled_at, "
                    "updated_at) VALUES (?, ?, 1, ?, ?, ?, ?, 0)",
@@ -71,8 +71,8 @@ struct World {
     }
 };
 
-mstest::SimPlayer makePlayer(const std::string& id, int plays, std::int64_t start = kDay) {
-    mstest::SimPlayer p;
+microscape::testing::SimPlayer makePlayer(const std::string& id, int plays, std::int64_t start = kDay) {
+    microscape::testing::SimPlayer p;
     p.id = id;
     for (int i = 0; i < plays; ++i) p.play(i % 3 ? kPoster : kClip, start + i * 15000, 15000, i % 7 ? 15000 : 4000);
     return p;
@@ -148,7 +148,7 @@ TEST_CASE("ingest keeps a gap and a broken link as evidence and flags them", "[c
         CHECK(w.problemCodes(p.id).size() == 1);
     }
     SECTION("a batch that does not continue the stored chain") {
-        mstest::SimPlayer other = p;
+        microscape::testing::SimPlayer other = p;
         other.records.resize(4);
         other.records[3].detail = "rewritten";  // seq 4 differs, so seq 5 links to another hash
         other.records[3].outcome = pop::Outcome::Interrupted;
@@ -162,7 +162,7 @@ TEST_CASE("ingest keeps a gap and a broken link as evidence and flags them", "[c
         CHECK(r->ackSeq == 5);
     }
     SECTION("a re-sent seq with different content is a conflict and is not stored") {
-        mstest::SimPlayer other = p;
+        microscape::testing::SimPlayer other = p;
         other.records[2].detail = "edited";
         other.records[2].outcome = pop::Outcome::Interrupted;
         other.records[2].measuredMs = 100;
@@ -183,8 +183,8 @@ TEST_CASE("ingest refuses bad signatures and unknown or revoked keys and oversiz
     w.enroll(p);
 
     SECTION("a checkpoint signed by another key") {
-        mstest::SimPlayer forger = p;
-        forger.key = mstest::SimPlayer::newKey();
+        microscape::testing::SimPlayer forger = p;
+        forger.key = microscape::testing::SimPlayer::newKey();
         auto r = w.ingest.ingestBatch(p.id, forger.batch(1, 5), w.now);
         REQUIRE_FALSE(r);
         CHECK(w.problemCodes(p.id) == std::vector<std::string>{"checkpoint_signature"});
@@ -252,7 +252,7 @@ TEST_CASE("ingest refuses bad signatures and unknown or revoked keys and oversiz
     }
     SECTION("records of another player under this player's signature") {
         auto other = makePlayer("p-other", 3);
-        mstest::SimPlayer spliced = other;
+        microscape::testing::SimPlayer spliced = other;
         spliced.key = p.key;  // signed with p's key, but the records name p-other
         auto r = w.ingest.ingestBatch(p.id, spliced.batch(1, 3), w.now);
         if (r) CHECK_FALSE(r->accepted);
@@ -274,7 +274,7 @@ TEST_CASE("ingest refuses bad signatures and unknown or revoked keys and oversiz
 
 TEST_CASE("ingest flags absurd timestamps and media never sent to the player", "[controller][pop]") {
     World w;
-    mstest::SimPlayer p;
+    microscape::testing::SimPlayer p;
     p.id = "p-odd";
     w.enroll(p, kDay);
     w.sendMedia(p.id, 1, {kPoster});

@@ -7,7 +7,7 @@
 
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 
 namespace {
 

@@ -2,7 +2,7 @@
 
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 
 TEST_CASE("everything survives a restart; the signing key and versions carry on", "[controller][persistence]") {
     TestServer srv;

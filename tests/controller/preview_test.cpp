@@ -21,7 +21,7 @@
 #include "microscape/core/time.hpp"
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 using microscape::testing::runProcess;
 
 namespace {

@@ -21,7 +21,7 @@
 #include "microscape/core/pop.hpp"
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 using namespace Poco::Data::Keywords;
 using microscape::testing::runProcess;
 namespace pop = microscape::pop;

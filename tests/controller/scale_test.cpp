@@ -5,7 +5,7 @@
 
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 
 TEST_CASE("recompiling a fleet after one change", "[.][controller][scale]") {
     TestServer srv;

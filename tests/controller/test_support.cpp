@@ -22,17 +22,8 @@
 #include "microscape/core/json.hpp"
 #include "microscape/core/pin.hpp"
 
-namespace mstest {
+namespace microscape::testing {
 
-TempDir::TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("ms-ctl-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-}
-TempDir::~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-}
 
 Poco::JSON::Object::Ptr parseObject(const std::string& text) {
     Poco::JSON::Parser p;
@@ -238,12 +229,6 @@ Client TestServer::userClient(const std::string& name, const std::string& role,
     return c;
 }
 
-std::string readFile(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::string makePng(const fs::path& dir, const std::string& text, int w, int h) {
     static int n = 0;
@@ -266,11 +251,11 @@ std::string makeMp4(const fs::path& dir, int seconds) {
     return readFile(out);
 }
 
-}  // namespace mstest
+}  // namespace microscape::testing
 
 #include "microscape/core/crypto.hpp"
 
-namespace mstest {
+namespace microscape::testing {
 
 PlayerKeys makePlayerKeys() {
     auto k = microscape::crypto::PrivateKey::generate();
@@ -304,9 +289,9 @@ std::string enrollPlayer(Client& admin, Client& anon, const std::string& name, s
     return er.json()->getValue<std::string>("playerId");
 }
 
-}  // namespace mstest
+}  // namespace microscape::testing
 
-namespace mstest {
+namespace microscape::testing {
 
 int createdId(const Response& r) {
     INFO(r.body);
@@ -394,4 +379,4 @@ std::int64_t storedCount(const fs::path& controllerDb, const std::string& player
     return n;
 }
 
-}  // namespace mstest
+}  // namespace microscape::testing

@@ -23,9 +23,10 @@
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/server.hpp"
 #include "../support/process.hpp"
+#include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
 
-namespace mstest {
+namespace microscape::testing {
 
 // The TLS client context of the tests: no CA (the tests pin the server's key where it
 // matters), TLS 1.2 or later.
@@ -50,11 +51,6 @@ class CapturingChannel : public Poco::Channel {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-    TempDir();
-    ~TempDir();
-    fs::path path;
-};
 
 struct Response {
     int status = 0;
@@ -148,11 +144,10 @@ Poco::JSON::Object::Ptr parseObject(const std::string& text);
 // Media fixtures made at test time.
 std::string makePng(const fs::path& dir, const std::string& text, int w = 320, int h = 180);
 std::string makeMp4(const fs::path& dir, int seconds = 1);
-std::string readFile(const fs::path& p);
 
-}  // namespace mstest
+}  // namespace microscape::testing
 
-namespace mstest {
+namespace microscape::testing {
 // An Ed25519 public key PEM and a Z85 CURVE public key, as a player would send.
 struct PlayerKeys {
     std::string identityPem;
@@ -186,12 +181,6 @@ std::vector<std::string> enrollArgv(const Response& tokenAnswer, const fs::path&
 std::unique_ptr<microscape::testing::SpawnedProcess> startScreen(const fs::path& dir, const fs::path& log,
                                                                 const std::vector<std::string>& args);
 
-// Polls f every 100 ms (most conditions here cost a request or a database read)
-// until it is true or timeoutMs passed; the last answer.
-template <class F>
-bool waitFor(F&& f, int timeoutMs) {
-    return microscape::testing::waitFor(std::forward<F>(f), timeoutMs, 100);
-}
 
 // What the controller stored for a player (read from its database file).
 struct StoredProofs {
@@ -201,4 +190,4 @@ struct StoredProofs {
 };
 StoredProofs storedProofs(const fs::path& controllerDb, const std::string& playerId);
 std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId);
-}  // namespace mstest
+}  // namespace microscape::testing

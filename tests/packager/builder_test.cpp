@@ -106,7 +106,7 @@ TEST_CASE("buildBundle writes a bundle that verifies, storing identical content 
     CHECK(v->manifest.media[0].sha256 == crypto::toHex(*crypto::sha256File(dir / "a.png")));
     // No temporary files are left next to the output.
     int files = 0;
-    for (auto& e : fs::directory_iterator(dir.path())) files += e.path().filename().string()[0] == '.';
+    for (auto& e : fs::directory_iterator(dir.path)) files += e.path().filename().string()[0] == '.';
     CHECK(files == 0);
 }
 
@@ -152,7 +152,7 @@ TEST_CASE("a build onto a full disk fails cleanly and leaves nothing", "[builder
         return;
     }
     TempDir dir;
-    fs::create_directories(dir.path() / "small");
+    fs::create_directories(dir.path / "small");
     REQUIRE(::mount("tmpfs", (dir / "small").c_str(), "tmpfs", 0, "size=64k") == 0);
     struct Unmount {
         std::string p;

@@ -9,33 +9,11 @@
 
 #include "microscape/core/crypto.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace microscape::testing {
 
-class TempDir {
-public:
-    TempDir() {
-        path_ = std::filesystem::temp_directory_path() /
-                ("microscape-test-" + crypto::toHex(*crypto::randomBytes(8)));
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-    const std::filesystem::path& path() const { return path_; }
 
-private:
-    std::filesystem::path path_;
-};
-
-inline std::string readFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 inline void writeFile(const std::string& path, const std::string& data) {
     std::ofstream(path, std::ios::binary) << data;

@@ -298,10 +298,10 @@ TEST_CASE(
     };
     for (const auto& L : layouts) {
         DYNAMIC_SECTION(L.name) {
-            const fs::path dir = t.path() / "screen";
+            const fs::path dir = t.path / "screen";
             fs::remove_all(dir);
             ScreenDir screen(dir, L.enrolledW, L.enrolledH);
-            const std::string tar = posterBundle(t.path(), screen.playerId, poster);
+            const std::string tar = posterBundle(t.path, screen.playerId, poster);
             auto imp =
                 runProcess({MICROSCAPE_PLAYER_BIN, "import", "--data-dir", dir.string(), tar});
             INFO(imp.out << imp.err);
@@ -325,7 +325,7 @@ TEST_CASE(
             double diff = 255;
             const bool shown = waitFor(
                 [&] {
-                    screenRgb = grabScreen(x.display, t.path());
+                    screenRgb = grabScreen(x.display, t.path);
                     if (screenRgb.size() != static_cast<std::size_t>(L.screenW) * L.screenH * 3)
                         return false;
                     auto area = crop(screenRgb, L.screenW, fx, fy, L.frameW, L.frameH);
@@ -389,7 +389,7 @@ TEST_CASE(
                 XCloseDisplay(dpy);
                 CHECK(waitFor(
                     [&] {
-                        auto s = grabScreen(x.display, t.path());
+                        auto s = grabScreen(x.display, t.path);
                         return s.size() == screenRgb.size() &&
                                crop(s, L.screenW, fx, fy, L.frameW, L.frameH) == area;
                     },
@@ -416,7 +416,7 @@ TEST_CASE(
 TEST_CASE("display mode without an X server fails at once with a clear message",
           "[player][display]") {
     TempDir t;
-    const fs::path dir = t.path() / "screen";
+    const fs::path dir = t.path / "screen";
     ScreenDir screen(dir, std::nullopt, std::nullopt);
     SECTION("no DISPLAY") {
         Child player({MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display"},

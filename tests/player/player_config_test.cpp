@@ -161,7 +161,7 @@ TEST_CASE("command-line flags win over the properties file", "[player][config]")
 
 TEST_CASE("player.json keeps the enrolled screen size and refuses nonsense", "[player][config]") {
     microscape::testing::TempDir t;
-    const fs::path dir = t.path();
+    const fs::path dir = t.path;
     fs::create_directories(dir / "keys");
     { std::ofstream(dir / kContentKeyFile) << testsupport::testKey(1).publicKey().toPem(); }
     PlayerConfig c;
@@ -218,7 +218,7 @@ TEST_CASE("screen sides parse as whole pixels within 16..7680", "[player][config
 TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
           "[player][config][enroll]") {
     microscape::testing::TempDir t;
-    const std::string dir = (t.path() / "screen").string();
+    const std::string dir = (t.path / "screen").string();
     struct Case {
         std::vector<std::string> size;
         const char* says;

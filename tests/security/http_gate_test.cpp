@@ -34,7 +34,7 @@
 #include "http_gate.hpp"
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 using Clock = std::chrono::steady_clock;
 
 namespace {

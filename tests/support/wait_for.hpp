@@ -10,7 +10,7 @@ namespace microscape::testing {
 // Asks cond() every pollMs until it is true or timeoutMs have passed; its last
 // answer. A condition that costs a request or a database read polls slower.
 template <class F>
-bool waitFor(F&& cond, int timeoutMs = 10000, int pollMs = 5) {
+bool waitFor(F&& cond, int timeoutMs = 10000, int pollMs = 20) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
     while (!cond()) {
         if (std::chrono::steady_clock::now() >= until) return cond();

@@ -31,7 +31,7 @@
 #include "microscape/core/pin.hpp"
 #include "test_support.hpp"
 
-using namespace mstest;
+using namespace microscape::testing;
 using microscape::testing::runProcess;
 using microscape::testing::runShell;
 
