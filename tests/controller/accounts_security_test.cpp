@@ -193,8 +193,9 @@ TEST_CASE("login time does not reveal whether a username exists", "[controller][
     const int iterations = ControllerConfig{}.pbkdf2Iterations;  // the production cost
     REQUIRE(iterations == 210000);
     TestServer srv([&](ControllerConfig& c) { c.pbkdf2Iterations = iterations; });
-    srv.userClient("known.a", "editor", "禁毒");
-    srv.userClient("known.b", "editor", "禁毒");
+    // Known names take turns so that none reaches the per-account slowdown (10).
+    constexpr int kKnown = 8;
+    for (int a = 0; a < kKnown; ++a) srv.userClient("known." + std::to_string(a), "editor", "禁毒");
     CHECK(microscape::controller::passwordHashIterations(
               microscape::controller::dummyPasswordHash(iterations)) == iterations);
     const auto port = srv.port();
@@ -209,29 +210,35 @@ TEST_CASE("login time does not reveal whether a username exists", "[controller][
     };
     timeLogin("127.0.1.1", "warm-up");  // the stand-in hash is made on first use
     std::vector<double> known, unknown;
-    // Two known names take turns so neither reaches the per-account slowdown; each
-    // sample comes from its own address, below the per-address limits.
-    constexpr int kSamples = 15;
-    for (int i = 0; i < kSamples; ++i) {
-        const std::string ip = "127.0.1." + std::to_string(10 + i);
-        const std::string knownName = i % 2 == 0 ? "known.a" : "known.b";
-        if (i % 2 == 0) {  // alternate which goes first, so drift in the machine's load evens out
-            known.push_back(timeLogin(ip, knownName));
-            unknown.push_back(timeLogin(ip, "nobody" + std::to_string(i)));
-        } else {
-            unknown.push_back(timeLogin(ip, "nobody" + std::to_string(i)));
-            known.push_back(timeLogin(ip, knownName));
+    // Rounds of 15 pairs, each sample from its own address (below the per-address
+    // limits); a loaded machine only adds time, so further rounds (up to four) are
+    // taken while the fastest samples of the two sets are still apart.
+    constexpr int kSamples = 15, kMaxRounds = 4;
+    double kMin = 0, uMin = 0;
+    for (int round = 0; round < kMaxRounds; ++round) {
+        for (int i = 0; i < kSamples; ++i) {
+            const int n = round * kSamples + i;
+            const std::string ip = "127.0." + std::to_string(1 + round) + "." + std::to_string(10 + i);
+            const std::string knownName = "known." + std::to_string(n % kKnown);
+            if (i % 2 == 0) {  // alternate which goes first, so drift in the machine's load evens out
+                known.push_back(timeLogin(ip, knownName));
+                unknown.push_back(timeLogin(ip, "nobody" + std::to_string(n)));
+            } else {
+                unknown.push_back(timeLogin(ip, "nobody" + std::to_string(n)));
+                known.push_back(timeLogin(ip, knownName));
+            }
         }
+        kMin = *std::min_element(known.begin(), known.end());
+        uMin = *std::min_element(unknown.begin(), unknown.end());
+        if (std::abs(kMin - uMin) / std::max(kMin, uMin) < 0.10) break;
     }
     const double k = medianOf(known), u = medianOf(unknown);
-    const double kMin = *std::min_element(known.begin(), known.end());
-    const double uMin = *std::min_element(unknown.begin(), unknown.end());
     const double diff = std::abs(k - u) / std::max(k, u);
     std::printf(
         "login timing (%d iterations, %d each): median known %.1f ms, unknown %.1f ms (%.1f %% "
         "apart); "
         "fastest known %.1f ms, unknown %.1f ms (%.1f %% apart)\n",
-        iterations, kSamples, k, u, diff * 100, kMin, uMin,
+        iterations, static_cast<int>(known.size()), k, u, diff * 100, kMin, uMin,
         std::abs(kMin - uMin) / std::max(kMin, uMin) * 100);
     // The cost is the same by construction (same hash, same iteration count). A
     // loaded machine only ever adds time, so the fastest of each set is the cost an
