@@ -167,6 +167,38 @@ TEST_CASE("role x endpoint authorisation matrix", "[controller][authz]") {
         CHECK(documented == expected);
         CHECK(doc.json()->getValue<std::string>("openapi").rfind("3.", 0) == 0);
     }
+
+    SECTION("the OpenAPI document declares servers, licence, its tags and integer ids") {
+        auto doc = srv.client().get("/api/v1/openapi.json");
+        REQUIRE(doc.status == 200);
+        auto root = doc.json();
+        CHECK(root->getObject("info")->getObject("license")->getValue<std::string>("name") ==
+              "Microscape (proprietary)");
+        REQUIRE(root->getArray("servers")->size() == 1);
+        CHECK(root->getArray("servers")->getObject(0)->getValue<std::string>("url") == "/");
+        std::set<std::string> declared, used;
+        for (const auto& t : *root->getArray("tags")) {
+            auto tag = t.extract<Poco::JSON::Object::Ptr>();
+            declared.insert(tag->getValue<std::string>("name"));
+            CHECK(tag->getValue<std::string>("description") != tag->getValue<std::string>("name"));
+        }
+        int idParams = 0;
+        auto paths = root->getObject("paths");
+        for (const auto& [path, item] : *paths)
+            for (const auto& [method, opVar] : *paths->getObject(path)) {
+                auto op = opVar.extract<Poco::JSON::Object::Ptr>();
+                for (const auto& t : *op->getArray("tags")) used.insert(t.convert<std::string>());
+                if (!op->has("parameters")) continue;
+                for (const auto& pv : *op->getArray("parameters")) {
+                    auto prm = pv.extract<Poco::JSON::Object::Ptr>();
+                    if (prm->getValue<std::string>("in") != "path") continue;
+                    ++idParams;
+                    CHECK(prm->getObject("schema")->getValue<std::string>("type") == "integer");
+                }
+            }
+        CHECK(declared == used);
+        CHECK(idParams > 0);
+    }
 }
 
 TEST_CASE(
