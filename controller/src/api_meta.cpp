@@ -180,15 +180,31 @@ public:
                     p->set("name", seg.substr(1, seg.size() - 2));
                     p->set("in", "path");
                     p->set("required", true);
-                    // Every path parameter is a row id: RequestCtx::idParam takes a positive
-                    // 64-bit integer and answers 404 for anything else.
+                    // A row id: RequestCtx::idParam takes a positive 64-bit integer and answers
+                    // 404 for anything else. Players and commands have text ids (Route::textId).
                     Poco::JSON::Object::Ptr sch = new Poco::JSON::Object;
-                    sch->set("type", "integer");
-                    sch->set("format", "int64");
-                    sch->set("minimum", 1);
+                    if (r.textId) {
+                        sch->set("type", "string");
+                    } else {
+                        sch->set("type", "integer");
+                        sch->set("format", "int64");
+                        sch->set("minimum", 1);
+                    }
                     p->set("schema", sch);
                     params->add(p);
                 }
+            }
+            for (const auto& q : r.query) {
+                Poco::JSON::Object::Ptr p = new Poco::JSON::Object;
+                p->set("name", q.name);
+                p->set("in", "query");
+                p->set("required", false);
+                Poco::JSON::Object::Ptr sch = new Poco::JSON::Object;
+                sch->set("type", q.type);
+                if (!q.format.empty()) sch->set("format", q.format);
+                if (!q.values.empty()) sch->set("enum", toArray(q.values));
+                p->set("schema", sch);
+                params->add(p);
             }
             if (params->size() > 0) op->set("parameters", params);
             if (r.access == kPublic) op->set("security", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
