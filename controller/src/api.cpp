@@ -105,6 +105,10 @@ std::int64_t RequestCtx::idParam(const std::string& name) const {
 }
 
 std::optional<std::string> RequestCtx::query(const std::string& name) const {
+    if (route && std::none_of(route->query.begin(), route->query.end(),
+                              [&](const QueryParam& q) { return q.name == name; }))
+        throw std::logic_error("query parameter '" + name + "' is not declared on " +
+                               route->method + " " + route->pattern);
     for (const auto& [k, v] : uri.getQueryParameters())
         if (k == name) return v;
     return std::nullopt;

@@ -123,6 +123,8 @@ struct Principal {
     Actor actor() const { return Actor{user.id, user.username, user.role, user.department}; }
 };
 
+struct Route;
+
 class RequestCtx {
 public:
     RequestCtx(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, Services& svc)
@@ -134,10 +136,12 @@ public:
     Poco::URI uri;
     std::map<std::string, std::string> params;  // path parameters
     std::optional<Principal> who;
+    const Route* route = nullptr;  // the matched route, once routed
 
     const Principal& principal() const { return *who; }
     std::string param(const std::string& name) const { return params.at(name); }
     std::int64_t idParam(const std::string& name) const;  // 404 if not a positive integer
+    // The query parameter `name`, which the route must declare (else std::logic_error, a 500).
     std::optional<std::string> query(const std::string& name) const;
     // Reads the body (bounded by http.maxJsonBytes) and parses a JSON object.
     Poco::JSON::Object::Ptr jsonBody();
@@ -176,6 +180,15 @@ enum Access : unsigned {
 };
 bool roleAllowed(unsigned access, Role r);
 
+// A query parameter a route reads. RequestCtx::query refuses (500) a name its route
+// does not declare, so the OpenAPI document lists every parameter a handler reads.
+struct QueryParam {
+    std::string name;
+    std::string type = "string";      // OpenAPI type: string, integer or boolean
+    std::string format;               // e.g. date, date-time; empty when none
+    std::vector<std::string> values;  // the closed set (enum); empty when open
+};
+
 struct Route {
     Route(std::string method, std::string pattern, unsigned access, std::string tag, std::string summary,
           std::function<void(RequestCtx&)> handler, int okStatus = 200)
@@ -189,7 +202,20 @@ struct Route {
     std::function<void(RequestCtx&)> handler;
     int okStatus = 200;
     std::vector<std::string> segments;  // split pattern
+    bool textId = false;                // {id} is a text id (players, commands), not a row number
+    std::vector<QueryParam> query;      // every query parameter the handler reads
 };
+
+// Declared next to a route: its {id} is text (see Route::textId).
+inline Route textId(Route r) {
+    r.textId = true;
+    return r;
+}
+// Declared next to a route: the query parameters its handler reads.
+inline Route withQuery(Route r, std::vector<QueryParam> query) {
+    r.query = std::move(query);
+    return r;
+}
 
 class Router {
 public:

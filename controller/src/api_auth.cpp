@@ -400,8 +400,9 @@ void addAuthRoutes(Router& r) {
     r.add({"GET", "/api/v1/tokens", kAnyUser, "auth", "List API tokens (own; admins see all)", listTokens});
     r.add({"POST", "/api/v1/tokens", kAnyUser, "auth", "Create an API token (shown once)", createToken, 201});
     r.add({"DELETE", "/api/v1/tokens/{id}", kAnyUser, "auth", "Revoke an API token", revokeToken, 204});
-    r.add({"GET", "/api/v1/audit", kAdmin | kAuditor, "audit", "Audit log, newest first (?before=&limit=&entity=)",
-           listAudit});
+    r.add(withQuery(Route{"GET", "/api/v1/audit", kAdmin | kAuditor, "audit",
+                          "Audit log, newest first (?before=&limit=&entity=)", listAudit},
+                    {{"before", "integer"}, {"limit", "integer"}, {"entity"}}));
     r.add({"GET", "/api/v1/tags", kAnyUser, "media", "Theme tags (seeded ones first)", listTags});
 }
 

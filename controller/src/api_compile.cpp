@@ -234,17 +234,31 @@ void timeline(RequestCtx& ctx) {
 }  // namespace
 
 void addCompileRoutes(Router& r) {
-    r.add({"GET", "/api/v1/players/{id}/manifest", kAnyUser, "players",
-           "The player's current signed manifest (?format=raw for the exact signed bytes)", getManifest});
-    r.add({"GET", "/api/v1/players/{id}/bundle", kAnyUser, "players",
-           "The player's current bundle as a tar (manifest.json, manifest.sig, media/<sha256>)", getBundle});
-    r.add({"POST", "/api/v1/players/{id}/compile", kAdmin, "players", "Compile the player's manifest now",
-           compileNow});
+    r.add(textId(withQuery(
+        Route{"GET", "/api/v1/players/{id}/manifest", kAnyUser, "players",
+              "The player's current signed manifest (?format=raw for the exact signed bytes)",
+              getManifest},
+        {{"format", "string", "", {"raw"}}})));
+    r.add(textId(
+        Route{"GET", "/api/v1/players/{id}/bundle", kAnyUser, "players",
+              "The player's current bundle as a tar (manifest.json, manifest.sig, media/<sha256>)",
+              getBundle}));
+    r.add(textId(Route{"POST", "/api/v1/players/{id}/compile", kAdmin, "players",
+                       "Compile the player's manifest now", compileNow}));
     r.add({"GET", "/api/v1/content-key", kAnyUser, "players", "The content signing public key", contentKey});
-    r.add({"GET", "/api/v1/preview", kAnyUser, "preview",
-           "What plays on a player or at a location at ?at= (default now)", preview});
-    r.add({"GET", "/api/v1/preview/timeline", kAnyUser, "preview",
-           "Segments of what plays on a local ?date= or between ?from= and ?to= (at most 8 days)", timeline});
+    r.add(withQuery(Route{"GET", "/api/v1/preview", kAnyUser, "preview",
+                          "What plays on a player or at a location at ?at= (default now)", preview},
+                    {{"playerId"}, {"locationId", "integer"}, {"at", "string", "date-time"}}));
+    r.add(withQuery(
+        Route{
+            "GET", "/api/v1/preview/timeline", kAnyUser, "preview",
+            "Segments of what plays on a local ?date= or between ?from= and ?to= (at most 8 days)",
+            timeline},
+        {{"playerId"},
+         {"locationId", "integer"},
+         {"date", "string", "date"},
+         {"from", "string", "date-time"},
+         {"to", "string", "date-time"}}));
 }
 
 }  // namespace microscape::controller

@@ -416,10 +416,13 @@ void addFleetRoutes(Router& r) {
            createEnrollToken, 201});
     r.add({"POST", "/api/v1/enroll", kPublic, "players",
            "Enrol a player with a token: registers its Ed25519 identity and CURVE public keys", enroll, 201});
-    r.add({"GET", "/api/v1/players", kAnyUser, "players", "List players (?locationId=)", listPlayers});
-    r.add({"GET", "/api/v1/players/{id}", kAnyUser, "players", "Get a player", getPlayer});
-    r.add({"PATCH", "/api/v1/players/{id}", kAdmin, "players", "Rename, move, resize or retire a player",
-           patchPlayer});
+    r.add(withQuery(Route{"GET", "/api/v1/players", kAnyUser, "players",
+                          "List players (?locationId=)", listPlayers},
+                    {{"locationId", "integer"}}));
+    r.add(textId(
+        Route{"GET", "/api/v1/players/{id}", kAnyUser, "players", "Get a player", getPlayer}));
+    r.add(textId(Route{"PATCH", "/api/v1/players/{id}", kAdmin, "players",
+                       "Rename, move, resize or retire a player", patchPlayer}));
 }
 
 }  // namespace microscape::controller

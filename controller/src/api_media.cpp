@@ -540,11 +540,16 @@ void download(RequestCtx& ctx) {
 }  // namespace
 
 void addMediaRoutes(Router& r) {
-    r.add({"GET", "/api/v1/media", kAnyUser, "media", "List media (?state=&kind=&tag=&department=)", listMedia});
-    r.add({"POST", "/api/v1/media", kAdmin | kEditor, "media",
-           "Upload a file: multipart/form-data (file, name, tags, department) or a raw body with "
-           "?filename=&name=&tags=a,b; streamed to disk, hashed, deduplicated, probed",
-           upload, 201});
+    r.add(withQuery(Route{"GET", "/api/v1/media", kAnyUser, "media",
+                          "List media (?state=&kind=&tag=&department=)", listMedia},
+                    {{"state"}, {"kind"}, {"tag"}, {"department"}}));
+    r.add(withQuery(
+        Route{
+            "POST", "/api/v1/media", kAdmin | kEditor, "media",
+            "Upload a file: multipart/form-data (file, name, tags, department) or a raw body with "
+            "?filename=&name=&tags=a,b; streamed to disk, hashed, deduplicated, probed",
+            upload, 201},
+        {{"filename"}, {"name"}, {"tags"}, {"department"}}));
     r.add({"POST", "/api/v1/media/slogans", kAdmin | kEditor, "media", "Create a text slogan", createSlogan, 201});
     r.add({"GET", "/api/v1/media/{id}", kAnyUser, "media", "Get media metadata", getMedia});
     r.add({"PATCH", "/api/v1/media/{id}", kAdmin | kEditor, "media", "Rename, retag or move media", patchMedia});

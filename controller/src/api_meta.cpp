@@ -2,6 +2,9 @@
 // the document cannot drift from the routes.
 #include <Poco/JSON/Parser.h>
 
+#include <map>
+#include <set>
+
 #include "api.hpp"
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
@@ -123,6 +126,27 @@ Poco::JSON::Object::Ptr errorResponse(const char* description) {
     return r;
 }
 
+// One line per tag of the route table; a tag without a line here is described by its name.
+std::string tagDescription(const std::string& tag) {
+    static const std::map<std::string, std::string> kText = {
+        {"audit", "The audit log: who changed what, with before/after snapshots."},
+        {"auth", "Sign-in, sessions, API tokens and the caller's own account."},
+        {"campaigns", "Campaigns: what plays, when, where, and their approval."},
+        {"locations", "Locations: the sites and zones players belong to."},
+        {"media", "Media library: upload, metadata, approval and deletion."},
+        {"meta", "Liveness, Prometheus metrics and this document."},
+        {"players", "Players: enrolment, state, commands and their bundles."},
+        {"playlists", "Playlists: ordered media with durations."},
+        {"preview", "What a player or location shows at a given time."},
+        {"reports", "Proof-of-play reports and evidence exports."},
+        {"schedules", "Schedules: dayparts and recurrence of campaigns."},
+        {"takeovers", "Takeovers: urgent content that preempts schedules."},
+        {"users", "User accounts and their roles (administrators)."},
+    };
+    auto it = kText.find(tag);
+    return it == kText.end() ? tag : it->second;
+}
+
 class OpenApi {
 public:
     explicit OpenApi(const Router* all) : all_(all) {}
@@ -134,7 +158,15 @@ public:
         info->set("version", "1");
         info->set("description", "Signed-content signage controller. Errors are {\"error\":{\"code\",\"message\"}}. "
                                  "Cookie sessions send X-CSRF-Token on POST/PUT/PATCH/DELETE.");
+        // deploy/debian/copyright: "License: Microscape" (proprietary, no public text).
+        Poco::JSON::Object::Ptr license = new Poco::JSON::Object;
+        license->set("name", "Microscape (proprietary)");
+        info->set("license", license);
         doc->set("info", info);
+        // Relative to the origin that served this document: the paths already carry /api/v1.
+        Poco::JSON::Parser sp;
+        doc->set("servers", sp.parse(R"([{"url":"/","description":"this controller"}])"));
+        std::set<std::string> usedTags;
         Poco::JSON::Object::Ptr paths = new Poco::JSON::Object;
         for (const auto& r : all_->routes()) {
             Poco::JSON::Object::Ptr item;
@@ -147,6 +179,7 @@ public:
             op->set("summary", r.summary);
             op->set("description", "Roles: " + accessText(r.access) + ".");
             op->set("tags", toArray({r.tag}));
+            usedTags.insert(r.tag);
             std::string opId = r.method;
             for (char c : r.pattern) opId += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
             op->set("operationId", opId);
@@ -157,11 +190,31 @@ public:
                     p->set("name", seg.substr(1, seg.size() - 2));
                     p->set("in", "path");
                     p->set("required", true);
+                    // A row id: RequestCtx::idParam takes a positive 64-bit integer and answers
+                    // 404 for anything else. Players and commands have text ids (Route::textId).
                     Poco::JSON::Object::Ptr sch = new Poco::JSON::Object;
-                    sch->set("type", "string");
+                    if (r.textId) {
+                        sch->set("type", "string");
+                    } else {
+                        sch->set("type", "integer");
+                        sch->set("format", "int64");
+                        sch->set("minimum", 1);
+                    }
                     p->set("schema", sch);
                     params->add(p);
                 }
+            }
+            for (const auto& q : r.query) {
+                Poco::JSON::Object::Ptr p = new Poco::JSON::Object;
+                p->set("name", q.name);
+                p->set("in", "query");
+                p->set("required", false);
+                Poco::JSON::Object::Ptr sch = new Poco::JSON::Object;
+                sch->set("type", q.type);
+                if (!q.format.empty()) sch->set("format", q.format);
+                if (!q.values.empty()) sch->set("enum", toArray(q.values));
+                p->set("schema", sch);
+                params->add(p);
             }
             if (params->size() > 0) op->set("parameters", params);
             if (r.access == kPublic) op->set("security", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
@@ -177,6 +230,14 @@ public:
             item->set(m, op);
         }
         doc->set("paths", paths);
+        Poco::JSON::Array::Ptr tags = new Poco::JSON::Array;
+        for (const auto& t : usedTags) {
+            Poco::JSON::Object::Ptr tag = new Poco::JSON::Object;
+            tag->set("name", t);
+            tag->set("description", tagDescription(t));
+            tags->add(tag);
+        }
+        doc->set("tags", tags);
         Poco::JSON::Object::Ptr comps = new Poco::JSON::Object;
         Poco::JSON::Object::Ptr schemas = new Poco::JSON::Object;
         Poco::JSON::Parser parser;

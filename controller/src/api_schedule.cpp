@@ -595,13 +595,17 @@ void addScheduleRoutes(Router& r) {
     r.add({"PATCH", "/api/v1/campaigns/{id}", kPlanners, "campaigns", "Change a campaign", patchCampaign});
     r.add({"DELETE", "/api/v1/campaigns/{id}", kPlanners, "campaigns", "Delete a campaign without schedules",
            deleteCampaign, 204});
-    r.add({"GET", "/api/v1/schedules", kAnyUser, "schedules", "List schedules (?campaignId=)", listSchedules});
+    r.add(withQuery(Route{"GET", "/api/v1/schedules", kAnyUser, "schedules",
+                          "List schedules (?campaignId=)", listSchedules},
+                    {{"campaignId", "integer"}}));
     r.add({"POST", "/api/v1/schedules", kPlanners, "schedules",
            "Put an approved playlist on a target for a date range and dayparts", createSchedule, 201});
     r.add({"GET", "/api/v1/schedules/{id}", kAnyUser, "schedules", "Get a schedule", getSchedule});
     r.add({"PATCH", "/api/v1/schedules/{id}", kPlanners, "schedules", "Change a schedule", patchSchedule});
     r.add({"DELETE", "/api/v1/schedules/{id}", kPlanners, "schedules", "Delete a schedule", deleteSchedule, 204});
-    r.add({"GET", "/api/v1/takeovers", kAnyUser, "takeovers", "List takeovers (?active=true)", listTakeovers});
+    r.add(withQuery(Route{"GET", "/api/v1/takeovers", kAnyUser, "takeovers",
+                          "List takeovers (?active=true)", listTakeovers},
+                    {{"active", "boolean"}}));
     r.add({"POST", "/api/v1/takeovers", kPlanners, "takeovers", "Start an urgent takeover with an expiry",
            createTakeover, 201});
     r.add({"POST", "/api/v1/takeovers/{id}/cancel", kPlanners, "takeovers", "Cancel a takeover", cancelTakeover});

@@ -255,14 +255,16 @@ void getPreview(RequestCtx& ctx) {
 }  // namespace
 
 void addHubRoutes(Router& r) {
-    r.add({"POST", "/api/v1/players/{id}/commands", kAdmin, "players",
-           "Send a command (reload, clear_cache, screenshot) to a connected player", postCommand, 202});
-    r.add({"GET", "/api/v1/commands/{id}", kAnyUser, "players", "A command's state and answer (screenshot in base64)",
-           getCommand});
-    r.add({"GET", "/api/v1/players/{id}/preview", kAnyUser, "players",
-           "The screen's latest screenshot (PNG; asked for when older than 60 s and the screen is online; "
-           "X-Preview-Taken-At)",
-           getPreview});
+    r.add(textId(Route{"POST", "/api/v1/players/{id}/commands", kAdmin, "players",
+                       "Send a command (reload, clear_cache, screenshot) to a connected player",
+                       postCommand, 202}));
+    r.add(textId(Route{"GET", "/api/v1/commands/{id}", kAnyUser, "players",
+                       "A command's state and answer (screenshot in base64)", getCommand}));
+    r.add(textId(Route{"GET", "/api/v1/players/{id}/preview", kAnyUser, "players",
+                       "The screen's latest screenshot (PNG; asked for when older than 60 s and "
+                       "the screen is online; "
+                       "X-Preview-Taken-At)",
+                       getPreview}));
 }
 
 }  // namespace microscape::controller

@@ -560,20 +560,46 @@ Poco::JSON::Object::Ptr popSummaryJson(DbConn& c, const std::string& playerId) {
 
 void addReportRoutes(Router& r) {
     constexpr unsigned kReaders = kAnyUser;
-    r.add({"GET", "/api/v1/reports/plays", kReaders, "reports",
-           "Play counts and on-screen time (?from&to=YYYY-MM-DD&by=media,location,day,...&format=json|csv)",
-           playsReport});
-    r.add({"GET", "/api/v1/reports/scheduled-vs-played", kReaders, "reports",
-           "Scheduled against proven plays per screen and local day, with the shortfall", scheduledVsPlayed});
-    r.add({"GET", "/api/v1/reports/uptime", kReaders, "reports",
-           "Screen coverage by plays per local day, last heartbeat and problems", uptimeReport});
-    r.add({"GET", "/api/v1/reports/problems", kReaders, "reports",
-           "Proof-of-play problems found at ingest (gaps, broken links, refused batches)", problemsReport});
-    r.add({"GET", "/api/v1/reports/campaigns/{id}/summary", kReaders, "reports",
-           "Campaign summary: screens, locations, complete plays and on-screen hours by venue type and theme",
-           campaignSummary});
-    r.add({"GET", "/api/v1/audit/export", kAdmin | kAuditor, "audit",
-           "Signed proof-of-play evidence export (tar) for microscape-pack audit (?from&to&players=)", auditExport});
+    r.add(withQuery(Route{"GET", "/api/v1/reports/plays", kReaders, "reports",
+                          "Play counts and on-screen time "
+                          "(?from&to=YYYY-MM-DD&by=media,location,day,...&format=json|csv)",
+                          playsReport},
+                    {{"from", "string", "date"},
+                     {"to", "string", "date"},
+                     {"by"},
+                     {"players"},
+                     {"campaign", "integer"},
+                     {"location", "integer"},
+                     {"format", "string", "", {"json", "csv"}}}));
+    r.add(withQuery(
+        Route{"GET", "/api/v1/reports/scheduled-vs-played", kReaders, "reports",
+              "Scheduled against proven plays per screen and local day, with the shortfall",
+              scheduledVsPlayed},
+        {{"from", "string", "date"},
+         {"to", "string", "date"},
+         {"players"},
+         {"format", "string", "", {"json", "csv"}}}));
+    r.add(withQuery(
+        Route{"GET", "/api/v1/reports/uptime", kReaders, "reports",
+              "Screen coverage by plays per local day, last heartbeat and problems", uptimeReport},
+        {{"from", "string", "date"},
+         {"to", "string", "date"},
+         {"format", "string", "", {"json", "csv"}}}));
+    r.add(withQuery(
+        Route{"GET", "/api/v1/reports/problems", kReaders, "reports",
+              "Proof-of-play problems found at ingest (gaps, broken links, refused batches)",
+              problemsReport},
+        {{"limit", "integer"}, {"player"}, {"format", "string", "", {"json", "csv"}}}));
+    r.add(withQuery(Route{"GET", "/api/v1/reports/campaigns/{id}/summary", kReaders, "reports",
+                          "Campaign summary: screens, locations, complete plays and on-screen "
+                          "hours by venue type and theme",
+                          campaignSummary},
+                    {{"from", "string", "date"}, {"to", "string", "date"}}));
+    r.add(withQuery(Route{"GET", "/api/v1/audit/export", kAdmin | kAuditor, "audit",
+                          "Signed proof-of-play evidence export (tar) for microscape-pack audit "
+                          "(?from&to&players=)",
+                          auditExport},
+                    {{"from"}, {"to"}, {"players"}}));
 }
 
 }  // namespace microscape::controller

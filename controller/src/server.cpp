@@ -153,6 +153,7 @@ public:
             label = route.method + " " + route.pattern;
             routePattern = route.pattern;
             ctx.params = std::move(m.params);
+            ctx.route = &route;
             if (route.access != kPublic) {
                 ctx.who = authenticate(ctx);
                 if (!ctx.who) throw ApiError(401, "unauthorized", "log in or send an API token");

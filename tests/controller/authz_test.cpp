@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -166,6 +167,65 @@ TEST_CASE("role x endpoint authorisation matrix", "[controller][authz]") {
         for (const auto& c : kMatrix) expected.insert(std::string(c.method) + " " + c.pattern);
         CHECK(documented == expected);
         CHECK(doc.json()->getValue<std::string>("openapi").rfind("3.", 0) == 0);
+    }
+
+    SECTION("the OpenAPI document declares servers, licence, its tags and integer ids") {
+        auto doc = srv.client().get("/api/v1/openapi.json");
+        REQUIRE(doc.status == 200);
+        auto root = doc.json();
+        CHECK(root->getObject("info")->getObject("license")->getValue<std::string>("name") ==
+              "Microscape (proprietary)");
+        REQUIRE(root->getArray("servers")->size() == 1);
+        CHECK(root->getArray("servers")->getObject(0)->getValue<std::string>("url") == "/");
+        std::set<std::string> declared, used;
+        for (const auto& t : *root->getArray("tags")) {
+            auto tag = t.extract<Poco::JSON::Object::Ptr>();
+            declared.insert(tag->getValue<std::string>("name"));
+            CHECK(tag->getValue<std::string>("description") != tag->getValue<std::string>("name"));
+        }
+        int idParams = 0;
+        auto paths = root->getObject("paths");
+        for (const auto& [path, item] : *paths)
+            for (const auto& [method, opVar] : *paths->getObject(path)) {
+                auto op = opVar.extract<Poco::JSON::Object::Ptr>();
+                for (const auto& t : *op->getArray("tags")) used.insert(t.convert<std::string>());
+                if (!op->has("parameters")) continue;
+                for (const auto& pv : *op->getArray("parameters")) {
+                    auto prm = pv.extract<Poco::JSON::Object::Ptr>();
+                    if (prm->getValue<std::string>("in") != "path") continue;
+                    ++idParams;
+                    // Players and commands have text ids; every other {id} is a row number.
+                    const bool text = path.rfind("/api/v1/players/{id}", 0) == 0 ||
+                                      path.rfind("/api/v1/commands/{id}", 0) == 0;
+                    INFO(method << " " << path);
+                    CHECK(prm->getObject("schema")->getValue<std::string>("type") ==
+                          (text ? "string" : "integer"));
+                }
+            }
+        CHECK(declared == used);
+        CHECK(idParams > 0);
+        // Query parameters come from the route table (RequestCtx::query refuses undeclared ones).
+        auto queryOf = [&](const std::string& path) {
+            std::map<std::string, Poco::JSON::Object::Ptr> out;
+            auto op = paths->getObject(path)->getObject("get");
+            for (const auto& pv : *op->getArray("parameters")) {
+                auto prm = pv.extract<Poco::JSON::Object::Ptr>();
+                if (prm->getValue<std::string>("in") == "query")
+                    out[prm->getValue<std::string>("name")] = prm->getObject("schema");
+            }
+            return out;
+        };
+        auto media = queryOf("/api/v1/media");
+        CHECK(media.size() == 4);
+        CHECK(media.count("state") == 1);
+        auto plays = queryOf("/api/v1/reports/plays");
+        REQUIRE(plays.count("format") == 1);
+        auto formats = plays["format"]->getArray("enum");
+        REQUIRE(formats->size() == 2);
+        CHECK(formats->getElement<std::string>(0) == "json");
+        CHECK(formats->getElement<std::string>(1) == "csv");
+        CHECK(plays["from"]->getValue<std::string>("format") == "date");
+        CHECK(queryOf("/api/v1/audit")["limit"]->getValue<std::string>("type") == "integer");
     }
 }
 
