@@ -88,10 +88,9 @@ void chain(const std::string& id, const crypto::PrivateKey& key, std::size_t cou
 int main(int argc, char** argv) {
     std::string dir;
     std::int64_t playersArg = 20, perPlayerArg = 100000;
-    microscape::bench::BenchArgs args(
-        "bench_audit_export",
-        "Writes a large signed evidence export into OUT_DIR, for timing "
-        "microscape-pack audit.");
+    microscape::bench::BenchArgs args("bench_audit_export",
+                                      "Writes a large signed evidence export into OUT_DIR, for timing "
+                                      "microscape-pack audit.");
     args.positional("OUT_DIR", "directory for the export (required)", dir)
         .positional("PLAYERS", "players in the export", playersArg, 1, 100000)
         .positional("RECORDS_PER_PLAYER", "play records per player", perPlayerArg, 1, 100000000);
@@ -139,26 +138,21 @@ int main(int argc, char** argv) {
     m.toMs = kFromMs + kDays * 86400000;
     m.signer = controller.publicKey().id();
     std::string keysJson = audit::keysBytes(entries), mediaJson = audit::mediaBytes(mediaNames);
-    m.files.push_back(
-        {std::string(audit::kKeysName), crypto::sha256Hex(keysJson), keysJson.size()});
-    m.files.push_back(
-        {std::string(audit::kMediaName), crypto::sha256Hex(mediaJson), mediaJson.size()});
+    m.files.push_back({std::string(audit::kKeysName), crypto::sha256Hex(keysJson), keysJson.size()});
+    m.files.push_back({std::string(audit::kMediaName), crypto::sha256Hex(mediaJson), mediaJson.size()});
     // An empty audit log (its head is seq 0): the entry is where the controller puts it.
     m.files.push_back({std::string(audit::kAuditLogName), crypto::sha256Hex(""), 0});
     for (std::size_t p = 0; p < players; ++p) {
         crypto::Sha256 rs, cs;
         std::uint64_t rn = 0, cn = 0;
-        chain(entries[p].playerId, keys[p], perPlayer, media,
-              [&](const std::string& rec, const std::string& cp) {
-                  rs.update(rec);
-                  rn += rec.size();
-                  cs.update(cp);
-                  cn += cp.size();
-              });
-        m.files.push_back(
-            {audit::recordsPath(entries[p].playerId), crypto::toHex(rs.finish()), rn});
-        m.files.push_back(
-            {audit::checkpointsPath(entries[p].playerId), crypto::toHex(cs.finish()), cn});
+        chain(entries[p].playerId, keys[p], perPlayer, media, [&](const std::string& rec, const std::string& cp) {
+            rs.update(rec);
+            rn += rec.size();
+            cs.update(cp);
+            cn += cp.size();
+        });
+        m.files.push_back({audit::recordsPath(entries[p].playerId), crypto::toHex(rs.finish()), rn});
+        m.files.push_back({audit::checkpointsPath(entries[p].playerId), crypto::toHex(cs.finish()), cn});
     }
 
     // Pass 2: the archive, in the controller's order.
@@ -181,11 +175,10 @@ int main(int argc, char** argv) {
         const auto& cpFile = m.files[4 + 2 * p];
         check(w.begin(recFile.name, recFile.sizeBytes));
         std::vector<std::string> cps;
-        chain(entries[p].playerId, keys[p], perPlayer, media,
-              [&](const std::string& rec, const std::string& cp) {
-                  if (!rec.empty()) check(w.write(rec.data(), rec.size()));
-                  if (!cp.empty()) cps.push_back(cp);
-              });
+        chain(entries[p].playerId, keys[p], perPlayer, media, [&](const std::string& rec, const std::string& cp) {
+            if (!rec.empty()) check(w.write(rec.data(), rec.size()));
+            if (!cp.empty()) cps.push_back(cp);
+        });
         check(w.end());
         check(w.begin(cpFile.name, cpFile.sizeBytes));
         for (const auto& c : cps) check(w.write(c.data(), c.size()));

@@ -16,8 +16,7 @@ namespace microscape::bench {
 
 class BenchArgs {
   public:
-    BenchArgs(std::string program, std::string summary)
-        : program_(std::move(program)), summary_(std::move(summary)) {}
+    BenchArgs(std::string program, std::string summary) : program_(std::move(program)), summary_(std::move(summary)) {}
 
     // --name VALUE, a whole number in [min, max].
     BenchArgs& option(std::string name, std::string help, std::int64_t& value, std::int64_t min = 0,
@@ -26,22 +25,19 @@ class BenchArgs {
         return *this;
     }
     // --name VALUE, any text; with choices, one of them.
-    BenchArgs& option(std::string name, std::string help, std::string& value,
-                      std::vector<std::string> choices = {}) {
-        specs_.push_back(
-            {std::move(name), std::move(help), nullptr, &value, 0, 0, false, std::move(choices)});
+    BenchArgs& option(std::string name, std::string help, std::string& value, std::vector<std::string> choices = {}) {
+        specs_.push_back({std::move(name), std::move(help), nullptr, &value, 0, 0, false, std::move(choices)});
         return *this;
     }
     // A positional value (in the order declared), optional.
-    BenchArgs& positional(std::string name, std::string help, std::int64_t& value,
-                          std::int64_t min = 0, std::int64_t max = INT64_MAX) {
+    BenchArgs& positional(std::string name, std::string help, std::int64_t& value, std::int64_t min = 0,
+                          std::int64_t max = INT64_MAX) {
         specs_.push_back({std::move(name), std::move(help), &value, nullptr, min, max, true});
         return *this;
     }
     BenchArgs& positional(std::string name, std::string help, std::string& value,
                           std::vector<std::string> choices = {}) {
-        specs_.push_back(
-            {std::move(name), std::move(help), nullptr, &value, 0, 0, true, std::move(choices)});
+        specs_.push_back({std::move(name), std::move(help), nullptr, &value, 0, 0, true, std::move(choices)});
         return *this;
     }
 
@@ -79,13 +75,12 @@ class BenchArgs {
 
     std::string usage() const {
         std::string u = "usage: " + program_ + " [--help]";
-        for (const auto& s : specs_)
-            u += s.positional ? " [" + s.name + "]" : " [--" + s.name + " VALUE]";
+        for (const auto& s : specs_) u += s.positional ? " [" + s.name + "]" : " [--" + s.name + " VALUE]";
         u += "\n\n" + summary_ + "\n\n";
         for (const auto& s : specs_) {
             std::string lead = s.positional ? "  " + s.name : "  --" + s.name + " VALUE";
-            u += lead + std::string(lead.size() < 24 ? 24 - lead.size() : 1, ' ') + s.help +
-                 " (default " + (s.number ? std::to_string(*s.number) : *s.text) + ")\n";
+            u += lead + std::string(lead.size() < 24 ? 24 - lead.size() : 1, ' ') + s.help + " (default " +
+                 (s.number ? std::to_string(*s.number) : *s.text) + ")\n";
         }
         return u + "\n" + exitcode::kHelpText;
     }

@@ -34,9 +34,8 @@ int main(int argc, char** argv) {
     auto& log = Poco::Logger::get("bench.hub");
     controller::Hub hub(hc, backend, log);
     if (!hub.start()) return 1;
-    auto players =
-        makePlayers(1, tmp.path / "players", "tcp://127.0.0.1:" + std::to_string(hub.port()), true,
-                    curve.publicZ85, key.publicKey(), backend, 8, 256 * 1024);
+    auto players = makePlayers(1, tmp.path / "players", "tcp://127.0.0.1:" + std::to_string(hub.port()), true,
+                               curve.publicZ85, key.publicKey(), backend, 8, 256 * 1024);
     auto& p = players.front();
     backend.setManifest(signedFor(p.id, 1, media, key));
     if (!p.agent->start()) return 1;
@@ -69,23 +68,19 @@ int main(int argc, char** argv) {
     const std::uint64_t payload = after.bytesSent - before.bytesSent;
     const std::uint64_t chunks = after.chunksSent - before.chunksSent;
     // Each CHUNK also carries its type and JSON header frames.
-    const std::string header =
-        json::canonical(json::Value(json::Object{{"sha256", changed.sha256},
-                                                 {"offset", std::int64_t(changed.sizeBytes)},
-                                                 {"total", std::int64_t(changed.sizeBytes)}}));
+    const std::string header = json::canonical(json::Value(json::Object{{"sha256", changed.sha256},
+                                                                        {"offset", std::int64_t(changed.sizeBytes)},
+                                                                        {"total", std::int64_t(changed.sizeBytes)}}));
     const std::uint64_t moved = payload + chunks * (header.size() + 5);
     const double ratio = static_cast<double>(moved) / static_cast<double>(changed.sizeBytes);
     std::printf("delta: %d-file playlist (%llu KiB each), one file changed (%llu bytes)\n", files,
-                static_cast<unsigned long long>(fileBytes / 1024),
-                static_cast<unsigned long long>(changed.sizeBytes));
+                static_cast<unsigned long long>(fileBytes / 1024), static_cast<unsigned long long>(changed.sizeBytes));
     std::printf("  moved %llu bytes in %llu chunks (payload %llu) in %.3f s; MANIFEST %zu bytes\n",
                 static_cast<unsigned long long>(moved), static_cast<unsigned long long>(chunks),
                 static_cast<unsigned long long>(payload), secs, m2.manifestBytes.size());
-    std::printf(
-        "  ratio moved/changed file = %.4f (goal <= 1.05) %s; with the MANIFEST itself %.4f\n",
-        ratio, ratio <= 1.05 ? "OK" : "MISSED",
-        static_cast<double>(moved + m2.manifestBytes.size()) /
-            static_cast<double>(changed.sizeBytes));
+    std::printf("  ratio moved/changed file = %.4f (goal <= 1.05) %s; with the MANIFEST itself %.4f\n", ratio,
+                ratio <= 1.05 ? "OK" : "MISSED",
+                static_cast<double>(moved + m2.manifestBytes.size()) / static_cast<double>(changed.sizeBytes));
     p.agent->stop();
     hub.stop();
     return ratio <= 1.05 ? 0 : 3;

@@ -46,8 +46,8 @@ double runHub(bool curve, int players, const fs::path& root, const fs::path& med
     hc.maxWindow = 16;
     controller::Hub hub(hc, backend, Poco::Logger::get("bench.hub"));
     if (!hub.start()) return -1;
-    auto ps = makePlayers(players, root, "tcp://127.0.0.1:" + std::to_string(hub.port()), curve,
-                          kp.publicZ85, key.publicKey(), backend, 16, 256 * 1024);
+    auto ps = makePlayers(players, root, "tcp://127.0.0.1:" + std::to_string(hub.port()), curve, kp.publicZ85,
+                          key.publicKey(), backend, 16, 256 * 1024);
     for (auto& p : ps)
         if (!p.agent->start()) return -1;
     // All connected with nothing to do; then the new media arrives.
@@ -75,8 +75,8 @@ double runHub(bool curve, int players, const fs::path& root, const fs::path& med
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     const double total = nowS() - t0;
-    std::printf("    per-player sync time: p50 %.2f s, p99 %.2f s, max %.2f s\n",
-                percentile(done, 0.5), percentile(done, 0.99), percentile(done, 1.0));
+    std::printf("    per-player sync time: p50 %.2f s, p99 %.2f s, max %.2f s\n", percentile(done, 0.5),
+                percentile(done, 0.99), percentile(done, 1.0));
     for (auto& p : ps) p.agent->stop();
     hub.stop();
     return remaining == 0 ? total : -1;
@@ -86,21 +86,16 @@ double runNginx(bool tls, int players, const fs::path& root, const fs::path& med
                 const std::vector<manifest::MediaEntry>& media) {
     const int port = freePort();
     const fs::path conf = root / "nginx.conf";
-    if (tls &&
-        std::system(
-            ("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " +
-             (root / "key.pem").string() + " -out " + (root / "cert.pem").string() + " 2>/dev/null")
-                .c_str()) != 0)
+    if (tls && std::system(("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " +
+                            (root / "key.pem").string() + " -out " + (root / "cert.pem").string() + " 2>/dev/null")
+                               .c_str()) != 0)
         return -1;
     {
         std::ofstream c(conf);
         c << "worker_processes auto;\npid " << (root / "nginx.pid").string() << ";\nerror_log "
-          << (root / "error.log").string()
-          << ";\ndaemon off;\nevents { worker_connections 1024; }\n"
-          << "http {\n access_log off;\n sendfile on;\n client_body_temp_path " << root.string()
-          << ";\n"
-          << " proxy_temp_path " << root.string() << ";\n fastcgi_temp_path " << root.string()
-          << ";\n"
+          << (root / "error.log").string() << ";\ndaemon off;\nevents { worker_connections 1024; }\n"
+          << "http {\n access_log off;\n sendfile on;\n client_body_temp_path " << root.string() << ";\n"
+          << " proxy_temp_path " << root.string() << ";\n fastcgi_temp_path " << root.string() << ";\n"
           << " uwsgi_temp_path " << root.string() << ";\n scgi_temp_path " << root.string() << ";\n"
           << " server {\n  listen 127.0.0.1:" << port << (tls ? " ssl" : "") << ";\n";
         if (tls)
@@ -110,13 +105,11 @@ double runNginx(bool tls, int players, const fs::path& root, const fs::path& med
     }
     pid_t nginx = ::fork();
     if (nginx == 0) {
-        ::execl("/usr/sbin/nginx", "nginx", "-c", conf.c_str(), "-p", root.c_str(),
-                static_cast<char*>(nullptr));
+        ::execl("/usr/sbin/nginx", "nginx", "-c", conf.c_str(), "-p", root.c_str(), static_cast<char*>(nullptr));
         ::_exit(127);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    const std::string base =
-        std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port) + "/";
+    const std::string base = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port) + "/";
     std::vector<pid_t> clients;
     const double t0 = nowS();
     for (int i = 0; i < players; ++i) {
@@ -162,22 +155,19 @@ int main(int argc, char** argv) {
     args.option("players", "players fetching at once", playersArg, 1, 100000)
         .option("media-mib", "media in the bundle, MiB", mediaMiBArg, 1, 1 << 20)
         .option("files", "media files in the bundle", filesArg, 1, 100000)
-        .option("mode", "CURVE on the hub or not: plain, curve or both", mode,
-                {"plain", "curve", "both"});
+        .option("mode", "CURVE on the hub or not: plain, curve or both", mode, {"plain", "curve", "both"});
     if (int rc = args.parse(argc, argv); rc >= 0) return rc;
     const int players = static_cast<int>(playersArg), files = static_cast<int>(filesArg);
     const auto mediaMiB = static_cast<std::uint64_t>(mediaMiBArg);
     Poco::Logger::root().setLevel("error");
     TempDir tmp("fanout");
     fs::permissions(tmp.path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                  fs::perms::others_read |
-                                  fs::perms::others_exec);  // nginx workers read it
+                                  fs::perms::others_read | fs::perms::others_exec);  // nginx workers read it
     const std::uint64_t each = mediaMiB * 1024 * 1024 / static_cast<std::uint64_t>(files);
     auto media = makeMediaFiles(tmp.path / "media", files, each, 7);
     const double gib = static_cast<double>(each * files) * players / (1024.0 * 1024 * 1024);
-    std::printf(
-        "fan-out: %llu MiB of new media (%d files) to %d players = %.1f GiB over loopback\n",
-        static_cast<unsigned long long>(mediaMiB), files, players, gib);
+    std::printf("fan-out: %llu MiB of new media (%d files) to %d players = %.1f GiB over loopback\n",
+                static_cast<unsigned long long>(mediaMiB), files, players, gib);
     int rc = 0;
     for (bool enc : {true, false}) {
         if ((enc && mode == "plain") || (!enc && mode == "curve")) continue;
@@ -190,8 +180,8 @@ int main(int argc, char** argv) {
         std::printf(
             "  %s: hub %.2f s (%.2f GB/s), nginx %.2f s (%.2f GB/s): ratio %.2f x nginx (goal <= "
             "1.0)\n",
-            enc ? "CURVE vs HTTPS" : "plain vs HTTP", ours, gib * 1.0737 / ours, base,
-            gib * 1.0737 / base, ours / base);
+            enc ? "CURVE vs HTTPS" : "plain vs HTTP", ours, gib * 1.0737 / ours, base, gib * 1.0737 / base,
+            ours / base);
         if (ours < 0 || base < 0) rc = 1;
     }
     return rc;

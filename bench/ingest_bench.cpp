@@ -48,16 +48,14 @@ void check(int rc, sqlite3* db, const char* what) {
 int main(int argc, char** argv) {
     std::int64_t total = 1000000, playersArg = 500, batchArg = 500;
     std::string mode = "workers";
-    microscape::bench::BenchArgs args("bench_ingest",
-                                      "Proof-of-play ingest rate into the controller's store.");
+    microscape::bench::BenchArgs args("bench_ingest", "Proof-of-play ingest rate into the controller's store.");
     args.positional("RECORDS", "play records in all", total, 1, INT64_MAX)
         .positional("PLAYERS", "players sending them", playersArg, 1, 1000000)
         .positional("BATCH", "records per PROOFS batch", batchArg, 1, 1000000)
         .positional("MODE", "workers, sync or pipelined", mode, {"workers", "sync", "pipelined"});
     if (int rc = args.parse(argc, argv); rc >= 0) return rc;
     const int nPlayers = static_cast<int>(playersArg), batchSize = static_cast<int>(batchArg);
-    const fs::path dir =
-        fs::temp_directory_path() / ("ms-bench-ingest-" + std::to_string(std::random_device{}()));
+    const fs::path dir = fs::temp_directory_path() / ("ms-bench-ingest-" + std::to_string(std::random_device{}()));
     fs::create_directories(dir);
 
     std::vector<std::string> media;
@@ -108,21 +106,19 @@ int main(int argc, char** argv) {
     // same size, with a prepared statement and nothing else.
     sqlite3* plain = nullptr;
     check(sqlite3_open((dir / "plain.db").c_str(), &plain), plain, "open");
-    check(sqlite3_exec(
-              plain,
-              "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-              "CREATE TABLE pop_records (player_id TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT "
-              "NOT NULL, "
-              "kind TEXT NOT NULL, media TEXT NOT NULL, playlist TEXT NOT NULL, schedule TEXT NOT "
-              "NULL, "
-              "campaign TEXT NOT NULL, start_utc_ms INTEGER NOT NULL, end_utc_ms INTEGER NOT NULL, "
-              "measured_ms INTEGER NOT NULL, outcome TEXT NOT NULL, record TEXT NOT NULL, "
-              "received_at INTEGER NOT NULL, PRIMARY KEY (player_id, seq))",
-              nullptr, nullptr, nullptr),
+    check(sqlite3_exec(plain,
+                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                       "CREATE TABLE pop_records (player_id TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT "
+                       "NOT NULL, "
+                       "kind TEXT NOT NULL, media TEXT NOT NULL, playlist TEXT NOT NULL, schedule TEXT NOT "
+                       "NULL, "
+                       "campaign TEXT NOT NULL, start_utc_ms INTEGER NOT NULL, end_utc_ms INTEGER NOT NULL, "
+                       "measured_ms INTEGER NOT NULL, outcome TEXT NOT NULL, record TEXT NOT NULL, "
+                       "received_at INTEGER NOT NULL, PRIMARY KEY (player_id, seq))",
+                       nullptr, nullptr, nullptr),
           plain, "schema");
     sqlite3_stmt* ins = nullptr;
-    check(sqlite3_prepare_v2(plain, "INSERT INTO pop_records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                             -1, &ins, nullptr),
+    check(sqlite3_prepare_v2(plain, "INSERT INTO pop_records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &ins, nullptr),
           plain, "prepare");
 
     struct Chain {
@@ -133,9 +129,8 @@ int main(int argc, char** argv) {
     double ingestS = 0, plainS = 0;
     std::int64_t done = 0, bytes = 0, resent = 0;
     std::mt19937 rng(42);
-    const int rounds =
-        static_cast<int>((total + static_cast<std::int64_t>(nPlayers) * batchSize - 1) /
-                         (static_cast<std::int64_t>(nPlayers) * batchSize));
+    const int rounds = static_cast<int>((total + static_cast<std::int64_t>(nPlayers) * batchSize - 1) /
+                                        (static_cast<std::int64_t>(nPlayers) * batchSize));
     struct Item {
         std::string playerId;
         pop::Batch batch;
@@ -185,10 +180,9 @@ int main(int argc, char** argv) {
         const std::int64_t now = kStart + 86400000LL * 60;
         auto checkOutcome = [&](const Item& it, const Result<controller::IngestOutcome>& r) {
             if (!r || r->ackSeq != it.last || !r->problems.empty()) {
-                std::fprintf(
-                    stderr, "ingest failed for %s: %s\n", it.playerId.c_str(),
-                    !r ? r.error().str().c_str()
-                       : (r->problems.empty() ? "bad ack" : r->problems.front().message.c_str()));
+                std::fprintf(stderr, "ingest failed for %s: %s\n", it.playerId.c_str(),
+                             !r ? r.error().str().c_str()
+                                : (r->problems.empty() ? "bad ack" : r->problems.front().message.c_str()));
                 std::exit(1);
             }
         };
@@ -197,15 +191,13 @@ int main(int argc, char** argv) {
             if (rng() % 100 == 0) resend.push_back(k);  // 1% of batches re-sent (a lost ack)
         auto t0 = Clock::now();
         if (mode == "sync") {
-            for (const auto& it : items)
-                checkOutcome(it, ingest.ingestBatch(it.playerId, it.body, now));
+            for (const auto& it : items) checkOutcome(it, ingest.ingestBatch(it.playerId, it.body, now));
         } else if (mode == "workers") {
             // Each item is a different player, so the two may take any of them.
             std::atomic<std::size_t> nextItem{0};
             auto worker = [&] {
                 for (std::size_t k; (k = nextItem.fetch_add(1)) < items.size();)
-                    checkOutcome(items[k],
-                                 ingest.ingestBatch(items[k].playerId, items[k].body, now));
+                    checkOutcome(items[k], ingest.ingestBatch(items[k].playerId, items[k].body, now));
             };
             std::thread second(worker);
             worker();
@@ -244,8 +236,7 @@ int main(int argc, char** argv) {
             for (std::size_t i = 0; i < it.batch.records.size(); ++i) {
                 const auto& rec = it.batch.records[i];
                 auto text = [&](int col, const std::string& v) {
-                    sqlite3_bind_text(ins, col, v.data(), static_cast<int>(v.size()),
-                                      SQLITE_STATIC);
+                    sqlite3_bind_text(ins, col, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
                 };
                 text(1, rec.playerId);
                 sqlite3_bind_int64(ins, 2, rec.seq);
@@ -273,18 +264,16 @@ int main(int argc, char** argv) {
     sqlite3_finalize(ins);
     sqlite3_close(plain);
 
-    const double ingestRate = static_cast<double>(done) / ingestS,
-                 plainRate = static_cast<double>(done) / plainS;
+    const double ingestRate = static_cast<double>(done) / ingestS, plainRate = static_cast<double>(done) / plainS;
     std::printf(
         "records %lld from %d players, batches of %d (%.1f MB of batch bytes), %lld re-sent "
         "batches\n",
         static_cast<long long>(done), nPlayers, batchSize, static_cast<double>(bytes) / 1e6,
         static_cast<long long>(resent));
-    std::printf("ingest, %s (verify + store + rollups): %8.2f s  %9.0f records/s\n", mode.c_str(),
-                ingestS, ingestRate);
+    std::printf("ingest, %s (verify + store + rollups): %8.2f s  %9.0f records/s\n", mode.c_str(), ingestS, ingestRate);
     std::printf("plain batched SQLite insert:       %8.2f s  %9.0f records/s\n", plainS, plainRate);
-    std::printf("ratio ingest / plain: %.2f (goal >= 0.5); ingest rate goal >= 100000/s: %s\n",
-                ingestRate / plainRate, ingestRate >= 100000 ? "met" : "NOT met");
+    std::printf("ratio ingest / plain: %.2f (goal >= 0.5); ingest rate goal >= 100000/s: %s\n", ingestRate / plainRate,
+                ingestRate >= 100000 ? "met" : "NOT met");
     std::error_code ec;
     fs::remove_all(dir, ec);
     return 0;

@@ -62,8 +62,7 @@ int main(int argc, char** argv) {
         .option("runs", "runs of each command (the best counts)", runsArg, 1, 1000)
         .option("dir", "directory for the files", base);
     if (int rc = args.parse(argc, argv); rc >= 0) return rc;
-    const auto totalMiB = static_cast<std::size_t>(totalMiBArg),
-               files = static_cast<std::size_t>(filesArg);
+    const auto totalMiB = static_cast<std::size_t>(totalMiBArg), files = static_cast<std::size_t>(filesArg);
     const int runs = static_cast<int>(runsArg);
     fs::path dir = fs::path(base) / ("bench-pack-" + std::to_string(::getpid()));
     fs::create_directories(dir);
@@ -92,8 +91,7 @@ int main(int argc, char** argv) {
                             "\0\0\0\x18"
                             "ftypisom",
                             12);
-            out.write(reinterpret_cast<const char*>(block.data()),
-                      static_cast<std::streamsize>(block.size() * 8));
+            out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(block.size() * 8));
         }
         paths.push_back(path);
     }
@@ -146,11 +144,10 @@ int main(int argc, char** argv) {
     }
     double mib = static_cast<double>(bytes) / (1 << 20);
     std::printf("media: %.0f MiB in %zu files, best of %d runs\n", mib, files, runs);
-    std::printf("openssl dgst -sha256 (baseline): %7.3f s  %7.0f MiB/s\n", bestOpenssl,
-                mib / bestOpenssl);
-    std::printf("microscape-pack build          : %7.3f s  %7.0f MiB/s  ratio %.2f x baseline\n",
-                bestBuild, mib / bestBuild, bestOpenssl / bestBuild);
-    std::printf("core sha256File (hash only)    : %7.3f s  %7.0f MiB/s  ratio %.2f x baseline\n",
-                bestHash, mib / bestHash, bestOpenssl / bestHash);
+    std::printf("openssl dgst -sha256 (baseline): %7.3f s  %7.0f MiB/s\n", bestOpenssl, mib / bestOpenssl);
+    std::printf("microscape-pack build          : %7.3f s  %7.0f MiB/s  ratio %.2f x baseline\n", bestBuild,
+                mib / bestBuild, bestOpenssl / bestBuild);
+    std::printf("core sha256File (hash only)    : %7.3f s  %7.0f MiB/s  ratio %.2f x baseline\n", bestHash,
+                mib / bestHash, bestOpenssl / bestHash);
     return 0;
 }

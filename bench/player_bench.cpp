@@ -104,8 +104,7 @@ struct ListRun {
 };
 
 struct ListState {
-    std::vector<std::uint8_t> buf =
-        std::vector<std::uint8_t>(static_cast<std::size_t>(kW) * kH * 4);
+    std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(static_cast<std::size_t>(kW) * kH * 4);
     std::mutex m;
     std::vector<std::pair<std::int64_t, int>> frames;  // time, item index
     std::atomic<int> item{-1};
@@ -114,8 +113,7 @@ struct ListState {
 ListRun runListPlayer(const std::vector<MediaItem>& items, int rounds) {
     ListRun out;
     RssSampler rss;
-    const char* args[] = {"--aout=dummy", "--no-video-title-show", "--no-osd", "--avcodec-hw=none",
-                          "--quiet"};
+    const char* args[] = {"--aout=dummy", "--no-video-title-show", "--no-osd", "--avcodec-hw=none", "--quiet"};
     libvlc_instance_t* vlc = libvlc_new(5, args);
     libvlc_media_list_t* list = libvlc_media_list_new(vlc);
     for (int r = 0; r < rounds; ++r)
@@ -174,8 +172,7 @@ ListRun runListPlayer(const std::vector<MediaItem>& items, int rounds) {
     for (std::size_t k = 1; k < span.size(); ++k) {
         if (span[k].first < 0 || span[k - 1].first < 0) continue;
         double expected = static_cast<double>(items[(k - 1) % items.size()].durationMs);
-        out.switchErrorMs.push_back(
-            std::abs((span[k].first - span[k - 1].first) / 1000.0 - expected));
+        out.switchErrorMs.push_back(std::abs((span[k].first - span[k - 1].first) / 1000.0 - expected));
         out.gapMs.push_back((span[k].first - span[k - 1].second) / 1000.0);
     }
     return out;
@@ -253,11 +250,9 @@ EngineRun runEngine(const std::vector<MediaItem>& items, const std::string& blob
     }
     // From the second switch on: the first item was joined at start-up, part-way.
     for (std::size_t k = 2; k < runs.size(); ++k) {
-        auto it = std::find_if(items.begin(), items.end(),
-                               [&](const MediaItem& m) { return m.sha == media[k - 1]; });
+        auto it = std::find_if(items.begin(), items.end(), [&](const MediaItem& m) { return m.sha == media[k - 1]; });
         if (it == items.end()) continue;
-        out.switchErrMs.push_back(
-            std::abs((runs[k].first - runs[k - 1].first) / 1000.0 - it->durationMs));
+        out.switchErrMs.push_back(std::abs((runs[k].first - runs[k - 1].first) / 1000.0 - it->durationMs));
         out.gapMs.push_back((runs[k].first - runs[k - 1].second) / 1000.0);
     }
     return out;
@@ -327,32 +322,26 @@ int main(int argc, char** argv) {
     auto slLate = summarize(sl.stats.switchLatenessMs);
     auto slErr = summarize(sl.switchErrMs);
 
-    std::printf("player bench: %zu items (3 posters 1 s, 3 H.264 clips 2 s, %dx%d) x %d rounds\n",
-                items.size(), kW, kH, rounds);
+    std::printf("player bench: %zu items (3 posters 1 s, 3 H.264 clips 2 s, %dx%d) x %d rounds\n", items.size(), kW, kH,
+                rounds);
     std::printf("%-34s %14s %14s\n", "", "engine", "list player");
-    std::printf("%-34s %14zu %14zu\n", "switches measured", switchErr.size(),
-                list.switchErrorMs.size());
-    std::printf("%-34s %6.1f / %5.1f %6.1f / %5.1f\n", "switch timing error ms (med/max)",
-                err.median, err.max, lerr.median, lerr.max);
-    std::printf("%-34s %6.1f / %5.1f %14s\n", "switch lateness ms (med/max)", late.median, late.max,
-                "n/a");
-    std::printf("%-34s %6.1f / %5.1f %6.1f / %5.1f\n", "frame gap at switch ms (med/max)",
-                gap.median, gap.max, lgap.median, lgap.max);
-    std::printf("%-34s %14lld %14s\n", "black frames on screen",
-                static_cast<long long>(st.blackFrames), "n/a");
+    std::printf("%-34s %14zu %14zu\n", "switches measured", switchErr.size(), list.switchErrorMs.size());
+    std::printf("%-34s %6.1f / %5.1f %6.1f / %5.1f\n", "switch timing error ms (med/max)", err.median, err.max,
+                lerr.median, lerr.max);
+    std::printf("%-34s %6.1f / %5.1f %14s\n", "switch lateness ms (med/max)", late.median, late.max, "n/a");
+    std::printf("%-34s %6.1f / %5.1f %6.1f / %5.1f\n", "frame gap at switch ms (med/max)", gap.median, gap.max,
+                lgap.median, lgap.max);
+    std::printf("%-34s %14lld %14s\n", "black frames on screen", static_cast<long long>(st.blackFrames), "n/a");
     std::printf("%-34s %14lld %14s\n", "failed items", static_cast<long long>(st.failed), "n/a");
     std::printf("%-34s %14lld %14s\n", "plays", static_cast<long long>(st.plays), "n/a");
-    std::printf("%-34s %14lld %14lld\n", "first frame after start ms",
-                static_cast<long long>(st.firstFrameMs), static_cast<long long>(list.firstFrameMs));
+    std::printf("%-34s %14lld %14lld\n", "first frame after start ms", static_cast<long long>(st.firstFrameMs),
+                static_cast<long long>(list.firstFrameMs));
     std::printf("%-34s %14ld %14ld\n", "peak RSS MB", engineRss / 1024, list.rssKb / 1024);
-    std::printf("\nslogan <-> poster (3 slogans, 3 posters, 1 s each) x %d rounds, engine only\n",
-                rounds);
+    std::printf("\nslogan <-> poster (3 slogans, 3 posters, 1 s each) x %d rounds, engine only\n", rounds);
     std::printf("%-34s %14zu\n", "switches measured", sl.switchErrMs.size());
-    std::printf("%-34s %6.1f / %5.1f\n", "switch timing error ms (med/max)", slErr.median,
-                slErr.max);
+    std::printf("%-34s %6.1f / %5.1f\n", "switch timing error ms (med/max)", slErr.median, slErr.max);
     std::printf("%-34s %6.1f / %5.1f\n", "switch lateness ms (med/max)", slLate.median, slLate.max);
-    std::printf("%-34s %14lld\n", "black frames on screen",
-                static_cast<long long>(sl.stats.blackFrames));
+    std::printf("%-34s %14lld\n", "black frames on screen", static_cast<long long>(sl.stats.blackFrames));
     std::printf("%-34s %14lld\n", "failed items", static_cast<long long>(sl.stats.failed));
     std::printf("%-34s %14ld\n", "peak RSS MB", sl.rssKb / 1024);
     // Drawing cost at 1920x1080, against copying one frame (what any output does at least).
@@ -375,9 +364,8 @@ int main(int argc, char** argv) {
             }
             double copyMs = (nowUs() - t0) / 1000.0 / n;
             t0 = nowUs();
-            player::StatusCard card{"地下车库 B1 出入口", "p-bench",
-                                    "暂无排期",           "No schedule yet",
-                                    {"版本 v12"},         "2025-04-15 08:00:00 (Asia/Shanghai)"};
+            player::StatusCard card{"地下车库 B1 出入口", "p-bench",    "暂无排期",
+                                    "No schedule yet",    {"版本 v12"}, "2025-04-15 08:00:00 (Asia/Shanghai)"};
             for (int i = 0; i < 10; ++i) (void)player::drawStatusCard(r->get(), 1920, 1080, card);
             double cardMs = (nowUs() - t0) / 1000.0 / 10;
             std::printf(
@@ -388,7 +376,6 @@ int main(int argc, char** argv) {
         }
     }
     if (lerr.median > 0)
-        std::printf("switch timing error, median: engine %.2fx the list player's\n",
-                    err.median / lerr.median);
+        std::printf("switch timing error, median: engine %.2fx the list player's\n", err.median / lerr.median);
     return 0;
 }

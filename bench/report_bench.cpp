@@ -118,42 +118,39 @@ int main(int argc, char** argv) {
     args.positional("RECORDS", "play records in the store", total, 1, INT64_MAX)
         .positional("PLAYERS", "players", playersArg, 1, 1000000)
         .positional("DAYS", "days the records cover", daysArg, 1, 3660)
-        .positional("EXPORT", "export or noexport (skip the export)", exportArg,
-                    {"export", "noexport"});
+        .positional("EXPORT", "export or noexport (skip the export)", exportArg, {"export", "noexport"});
     if (int rc = args.parse(argc, argv); rc >= 0) return rc;
     const int nPlayers = static_cast<int>(playersArg), days = static_cast<int>(daysArg);
     const bool exportToo = exportArg == "export";
-    const fs::path dir =
-        fs::temp_directory_path() / ("ms-bench-report-" + std::to_string(std::random_device{}()));
+    const fs::path dir = fs::temp_directory_path() / ("ms-bench-report-" + std::to_string(std::random_device{}()));
     fs::create_directories(dir);
     {
         controller::Db db(dir / "controller.db");  // the real schema
     }
     sqlite3* db = nullptr;
     sqlite3_open((dir / "controller.db").c_str(), &db);
-    sqlite3_exec(db,
-                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144",
-                 nullptr, nullptr, nullptr);
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144", nullptr, nullptr,
+                 nullptr);
 
     // 50 locations, the players spread over them (sharing one real key, which the
     // export lists), 20 media.
     const std::string pem = crypto::PrivateKey::generate().value().publicKey().toPem();
     sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
     for (int l = 1; l <= 50; ++l)
-        sqlite3_exec(db,
-                     ("INSERT INTO locations(id, name, venue_type, district, timezone, created_at, "
-                      "updated_at) VALUES (" +
-                      std::to_string(l) + ", '万达广场 " + std::to_string(l) +
-                      "', 'mall', '锦江区', 'Asia/Shanghai', 0, 0)")
-                         .c_str(),
-                     nullptr, nullptr, nullptr);
+        sqlite3_exec(
+            db,
+            ("INSERT INTO locations(id, name, venue_type, district, timezone, created_at, "
+             "updated_at) VALUES (" +
+             std::to_string(l) + ", '万达广场 " + std::to_string(l) + "', 'mall', '锦江区', 'Asia/Shanghai', 0, 0)")
+                .c_str(),
+            nullptr, nullptr, nullptr);
     for (int p = 0; p < nPlayers; ++p)
         sqlite3_exec(db,
                      ("INSERT INTO players(id, name, location_id, state, identity_key, curve_key, "
                       "enrolled_at, "
                       "updated_at) VALUES ('scr-" +
-                      std::to_string(p) + "', 's', " + std::to_string(p % 50 + 1) +
-                      ", 'enrolled', '" + pem + "', 'c" + std::to_string(p) + "', 0, 0)")
+                      std::to_string(p) + "', 's', " + std::to_string(p % 50 + 1) + ", 'enrolled', '" + pem + "', 'c" +
+                      std::to_string(p) + "', 0, 0)")
                          .c_str(),
                      nullptr, nullptr, nullptr);
     std::vector<std::string> media;
@@ -163,17 +160,15 @@ int main(int argc, char** argv) {
     // Raw records as ingest stores them (a realistic ~650-byte record text).
     auto t0 = Clock::now();
     sqlite3_stmt* ins = nullptr;
-    sqlite3_prepare_v2(
-        db,
-        "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
-        "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "
-        "VALUES (?,?,?,'play',?,'pl-1','sch-1','cmp-1',?,?,?,?,?,0)",
-        -1, &ins, nullptr);
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
+                       "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "
+                       "VALUES (?,?,?,'play',?,'pl-1','sch-1','cmp-1',?,?,?,?,?,0)",
+                       -1, &ins, nullptr);
     const std::string recordText(650, 'x');
     const std::string hash(64, 'a');
     const std::int64_t perPlayer = total / nPlayers;
-    const std::int64_t stepMs =
-        static_cast<std::int64_t>(days) * 86400000 / std::max<std::int64_t>(1, perPlayer);
+    const std::int64_t stepMs = static_cast<std::int64_t>(days) * 86400000 / std::max<std::int64_t>(1, perPlayer);
     std::mt19937 rng(7);
     std::int64_t n = 0;
     sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
@@ -225,19 +220,14 @@ int main(int argc, char** argv) {
         "records %lld (%d players, 50 locations, 20 media, %d days); loaded in %.1f s, rollups "
         "rebuilt from "
         "%lld records in %.1f s\n",
-        static_cast<long long>(n), nPlayers, days, loadMs / 1000, static_cast<long long>(rebuilt),
-        rebuildMs / 1000);
-    std::printf("report via rollups:  %9.1f ms  (%zu rows, %lld plays, %lld ms on screen)\n",
-                roll.ms, roll.rows, static_cast<long long>(roll.plays),
-                static_cast<long long>(roll.onScreenMs));
-    std::printf("report via raw GROUP BY: %5.1f ms  (%zu rows, %lld plays, %lld ms on screen)\n",
-                raw.ms, raw.rows, static_cast<long long>(raw.plays),
-                static_cast<long long>(raw.onScreenMs));
-    const bool same =
-        roll.rows == raw.rows && roll.plays == raw.plays && roll.onScreenMs == raw.onScreenMs;
-    std::printf("speed-up %.1f x (goal >= 20), rollup query %s 100 ms; results %s\n",
-                raw.ms / roll.ms, roll.ms <= 100 ? "within" : "OVER",
-                same ? "identical" : "DIFFER");
+        static_cast<long long>(n), nPlayers, days, loadMs / 1000, static_cast<long long>(rebuilt), rebuildMs / 1000);
+    std::printf("report via rollups:  %9.1f ms  (%zu rows, %lld plays, %lld ms on screen)\n", roll.ms, roll.rows,
+                static_cast<long long>(roll.plays), static_cast<long long>(roll.onScreenMs));
+    std::printf("report via raw GROUP BY: %5.1f ms  (%zu rows, %lld plays, %lld ms on screen)\n", raw.ms, raw.rows,
+                static_cast<long long>(raw.plays), static_cast<long long>(raw.onScreenMs));
+    const bool same = roll.rows == raw.rows && roll.plays == raw.plays && roll.onScreenMs == raw.onScreenMs;
+    std::printf("speed-up %.1f x (goal >= 20), rollup query %s 100 ms; results %s\n", raw.ms / roll.ms,
+                roll.ms <= 100 ? "within" : "OVER", same ? "identical" : "DIFFER");
     sqlite3_close(db);
 
     if (exportToo) {
@@ -261,9 +251,8 @@ int main(int argc, char** argv) {
             "evidence export of %lld records: %.1f GB streamed in %.1f s (two passes); RSS %.1f MB "
             "before, "
             "at most %.1f MB while streaming (growth %.1f MB)\n",
-            static_cast<long long>(n), static_cast<double>(sink.bytes) / 1e9, exportMs / 1000,
-            before / 1024.0, std::max(before, sink.maxRssKiB) / 1024.0,
-            (std::max(before, sink.maxRssKiB) - before) / 1024.0);
+            static_cast<long long>(n), static_cast<double>(sink.bytes) / 1e9, exportMs / 1000, before / 1024.0,
+            std::max(before, sink.maxRssKiB) / 1024.0, (std::max(before, sink.maxRssKiB) - before) / 1024.0);
     }
     std::error_code ec;
     fs::remove_all(dir, ec);

@@ -107,8 +107,7 @@ int main(int argc, char** argv) {
         wire::Hello h;
         h.playerId = c.id;
         for (auto& f : wire::encode(wire::toEnvelope(h)))
-            (void)s.send(zmq::buffer(f),
-                         f.rfind("{", 0) == 0 ? zmq::send_flags::none : zmq::send_flags::sndmore);
+            (void)s.send(zmq::buffer(f), f.rfind("{", 0) == 0 ? zmq::send_flags::none : zmq::send_flags::sndmore);
     }
     std::vector<zmq::pollitem_t> items;
     for (auto& s : socks) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
@@ -126,8 +125,7 @@ int main(int argc, char** argv) {
                 if (items[i].revents & ZMQ_POLLIN) {
                     while (true) {
                         std::vector<zmq::message_t> parts;
-                        auto r = zmq::recv_multipart(socks[i], std::back_inserter(parts),
-                                                     zmq::recv_flags::dontwait);
+                        auto r = zmq::recv_multipart(socks[i], std::back_inserter(parts), zmq::recv_flags::dontwait);
                         if (!r) break;
                         const std::string type = parts[0].to_string();
                         if (type == "WELCOME" && !welcomed[i]) {
@@ -141,8 +139,7 @@ int main(int argc, char** argv) {
                 }
                 if (now - lastBeat[i] > 5.0) {
                     lastBeat[i] = now;
-                    const std::string hb =
-                        json::canonical(json::Value(json::Object{{"time_ms", wallMs()}}));
+                    const std::string hb = json::canonical(json::Value(json::Object{{"time_ms", wallMs()}}));
                     (void)socks[i].send(zmq::str_buffer("HEARTBEAT"),
                                         zmq::send_flags::sndmore | zmq::send_flags::dontwait);
                     (void)socks[i].send(zmq::buffer(hb), zmq::send_flags::dontwait);
@@ -174,15 +171,11 @@ int main(int argc, char** argv) {
         "takeover "
         "(goal <= 256 MB); hub CPU %.1f %% of one core with heartbeats every 5 s\n",
         nWelcomed, n, connectS, baseRss / 1024.0, rss / 1024.0, rssAfter / 1024.0, cpuPct);
-    std::printf(
-        "  takeover reached %zu/%d: p50 %.0f ms, p99 %.0f ms, max %.0f ms (goal p99 <= 1000 ms)\n",
-        times.size(), n, percentile(times, 0.5) * 1000, percentile(times, 0.99) * 1000,
-        percentile(times, 1.0) * 1000);
+    std::printf("  takeover reached %zu/%d: p50 %.0f ms, p99 %.0f ms, max %.0f ms (goal p99 <= 1000 ms)\n",
+                times.size(), n, percentile(times, 0.5) * 1000, percentile(times, 0.99) * 1000,
+                percentile(times, 1.0) * 1000);
     if (::write(toChild[1], "q", 1) != 1) return 1;
     socks.clear();
     ::waitpid(hubPid, nullptr, 0);
-    return (times.size() == clients.size() && percentile(times, 0.99) <= 1.0 &&
-            rssAfter <= 256 * 1024)
-               ? 0
-               : 3;
+    return (times.size() == clients.size() && percentile(times, 0.99) <= 1.0 && rssAfter <= 256 * 1024) ? 0 : 3;
 }

@@ -53,7 +53,7 @@ struct TempDir {
 };
 
 class MapBackend final : public controller::HubBackend {
-public:
+  public:
     explicit MapBackend(fs::path mediaDir) : mediaDir_(std::move(mediaDir)) {}
     void addKey(const std::string& z85, const std::string& id) {
         std::lock_guard lock(mutex_);
@@ -79,7 +79,7 @@ public:
     void storeSeen(const std::vector<Seen>&) override {}
     std::int64_t nowMs() override { return wallMs(); }
 
-private:
+  private:
     fs::path mediaDir_;
     std::mutex mutex_;
     std::map<std::string, std::string> keys_;
@@ -88,7 +88,7 @@ private:
 
 // Random media files named by their SHA-256 in dir.
 inline std::vector<manifest::MediaEntry> makeMediaFiles(const fs::path& dir, int count, std::uint64_t bytesEach,
-                                                         std::uint32_t seed) {
+                                                        std::uint32_t seed) {
     fs::create_directories(dir);
     std::vector<manifest::MediaEntry> out;
     std::mt19937_64 rng(seed);
@@ -112,8 +112,8 @@ inline std::vector<manifest::MediaEntry> makeMediaFiles(const fs::path& dir, int
 }
 
 inline controller::HubManifest signedFor(const std::string& playerId, std::int64_t version,
-                                          const std::vector<manifest::MediaEntry>& media,
-                                          const crypto::PrivateKey& key) {
+                                         const std::vector<manifest::MediaEntry>& media,
+                                         const crypto::PrivateKey& key) {
     manifest::Manifest m;
     m.bundleId = "bench-" + std::to_string(version);
     m.version = version;

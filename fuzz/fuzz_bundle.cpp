@@ -32,7 +32,7 @@ bool isVerifyError(Errc c) {
 
 // Re-hashes what the verifier streams to it and checks the sink protocol.
 class CheckingSink final : public bundle::MediaSink {
-public:
+  public:
     Status begin(const std::string& sha256, std::uint64_t sizeBytes) override {
         FUZZ_CHECK(!open_);
         FUZZ_CHECK(crypto::isSha256Hex(sha256));
@@ -59,7 +59,7 @@ public:
     }
     std::map<std::string, std::uint64_t> completed;
 
-private:
+  private:
     crypto::Sha256 hasher_;
     std::string sha_;
     std::uint64_t declared_ = 0, got_ = 0;

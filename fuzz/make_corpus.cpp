@@ -90,9 +90,9 @@ Files manifestSeeds() {
     f["manifest.json"] = makeBundle(k1, smallMedia()).manifestBytes;
     f["manifest-no-media.json"] = makeBundle(k1, {}).manifestBytes;
     f["manifest-takeover.json"] =
-        makeBundle(k1, {makeMedia("{\"microscape_slogan\":1}", "标语", "标语.json")},
-                   [](manifest::Manifest& m) { m.kind = manifest::BundleKind::Takeover; })
-            .manifestBytes;
+        makeBundle(k1, {makeMedia("{\"microscape_slogan\":1}", "标语", "标语.json")}, [](manifest::Manifest& m) {
+            m.kind = manifest::BundleKind::Takeover;
+        }).manifestBytes;
     f["manifest-format2.json"] = signedJson(baseManifest(), k1, [](json::Object& doc) { doc["format"] = 2; }).first;
     f["json-escapes.json"] =
         "{\"a\":\"\\u53cd\\ud83d\\ude00\\n\\\"\\\\\\/\",\"b\":[true,false,null,-9007199254740991,0],\"c\":{}}";
@@ -168,7 +168,9 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "unexpected file in the seed corpus: %s\n", name.c_str());
             ++problems;
         }
-    if (problems) std::fprintf(stderr, "regenerate with: fuzz_make_corpus %s\n", dir.c_str());
-    else std::printf("%zu seeds are current\n", seeds.size());
+    if (problems)
+        std::fprintf(stderr, "regenerate with: fuzz_make_corpus %s\n", dir.c_str());
+    else
+        std::printf("%zu seeds are current\n", seeds.size());
     return problems ? 1 : 0;
 }

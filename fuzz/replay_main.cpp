@@ -64,7 +64,8 @@ std::string readFile(const fs::path& p) {
 // boundary bytes, octal digits, block-sized moves and splices.
 void mutate(std::string& s, const std::vector<std::string>& corpus, std::mt19937_64& rng) {
     auto pick = [&](std::size_t n) { return n == 0 ? std::size_t{0} : static_cast<std::size_t>(rng() % n); };
-    static const char kInteresting[] = {'\0', '\x7f', '\x80', '\xff', ' ', '0', '7', '8', '/', '.', '"', '\\', '{', '}', '[', ']', ':', ','};
+    static const char kInteresting[] = {'\0', '\x7f', '\x80', '\xff', ' ', '0', '7', '8', '/',
+                                        '.',  '"',    '\\',   '{',    '}', '[', ']', ':', ','};
     switch (rng() % 10) {
         case 0:
         case 1:
@@ -96,8 +97,10 @@ void mutate(std::string& s, const std::vector<std::string>& corpus, std::mt19937
             std::size_t blocks = s.size() / 512;
             if (blocks == 0) break;
             std::string block = s.substr(pick(blocks) * 512, 512);
-            if (rng() % 2) s.replace(pick(blocks) * 512, 512, block);
-            else s.insert(pick(blocks + 1) * 512, block);
+            if (rng() % 2)
+                s.replace(pick(blocks) * 512, 512, block);
+            else
+                s.insert(pick(blocks + 1) * 512, block);
             break;
         }
         case 8: {  // splice with another corpus input
@@ -107,8 +110,10 @@ void mutate(std::string& s, const std::vector<std::string>& corpus, std::mt19937
             break;
         }
         default: {  // append zeros or a copy of a chunk
-            if (rng() % 2) s.append(512 * (1 + pick(3)), '\0');
-            else if (!s.empty()) s.append(s.substr(pick(s.size()), 1 + pick(64)));
+            if (rng() % 2)
+                s.append(512 * (1 + pick(3)), '\0');
+            else if (!s.empty())
+                s.append(s.substr(pick(s.size()), 1 + pick(64)));
             break;
         }
     }
@@ -123,13 +128,17 @@ int main(int argc, char** argv) {
     std::vector<fs::path> inputs;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a.rfind("-runs=", 0) == 0) runs = std::atoll(a.c_str() + 6);
-        else if (a.rfind("-max_total_time=", 0) == 0) maxSeconds = std::atof(a.c_str() + 16);
-        else if (a.rfind("-seed=", 0) == 0) seed = std::strtoull(a.c_str() + 6, nullptr, 10);
+        if (a.rfind("-runs=", 0) == 0)
+            runs = std::atoll(a.c_str() + 6);
+        else if (a.rfind("-max_total_time=", 0) == 0)
+            maxSeconds = std::atof(a.c_str() + 16);
+        else if (a.rfind("-seed=", 0) == 0)
+            seed = std::strtoull(a.c_str() + 6, nullptr, 10);
         else if (!a.empty() && a[0] == '-') {
             std::fprintf(stderr, "usage: %s [-runs=N] [-max_total_time=S] [-seed=N] CORPUS_DIR_OR_FILE...\n", argv[0]);
             return 2;
-        } else inputs.emplace_back(a);
+        } else
+            inputs.emplace_back(a);
     }
     std::snprintf(gCrashPath, sizeof gCrashPath, "replay-crash-%s.bin", fs::path(argv[0]).filename().c_str());
     ::signal(SIGABRT, onAbort);
@@ -169,7 +178,7 @@ int main(int argc, char** argv) {
         runOne(input);
     }
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("replay: %zu corpus inputs and %lld mutated inputs in %.2f s (seed %llu), no failures\n",
-                corpus.size(), done, elapsed, seed);
+    std::printf("replay: %zu corpus inputs and %lld mutated inputs in %.2f s (seed %llu), no failures\n", corpus.size(),
+                done, elapsed, seed);
     return 0;
 }

@@ -25,7 +25,7 @@ constexpr std::size_t kBuffers = 4;
 // Writes buffers to a file descriptor on its own thread, in order. The producer
 // thread calls acquire()/submit()/finish(); the writer thread only writes.
 class AsyncWriter {
-public:
+  public:
     AsyncWriter(int fd, std::string what) : fd_(fd), what_(std::move(what)) {
         for (std::size_t i = 0; i < kBuffers; ++i) free_.emplace_back(kChunkBytes);
         thread_ = std::thread([this] { run(); });
@@ -74,7 +74,7 @@ public:
         return {};
     }
 
-private:
+  private:
     void run() {
         std::unique_lock lock(mu_);
         while (true) {
@@ -217,8 +217,7 @@ Result<BuildResult> buildBundle(const BuildRequest& req, const crypto::PrivateKe
                 hasher.update(buf.data(), got);
                 MS_TRY(writer.submit(std::move(buf), got));
             }
-            if (copied != size)
-                return makeError(Errc::Io, input.path + " changed size while it was being read");
+            if (copied != size) return makeError(Errc::Io, input.path + " changed size while it was being read");
             result.bytesWritten += size;
             std::uint64_t pad = (tar::kBlockBytes - size % tar::kBlockBytes) % tar::kBlockBytes;
             if (pad) MS_TRY(emit(std::string(pad, '\0')));

@@ -19,7 +19,7 @@ namespace {
 // Stages each media file under a private directory; nothing is moved into
 // place until the whole bundle has verified.
 class StagingSink final : public bundle::MediaSink {
-public:
+  public:
     explicit StagingSink(std::string dir) : dir_(std::move(dir)) {}
     ~StagingSink() override {
         if (fd_ >= 0) ::close(fd_);
@@ -41,7 +41,7 @@ public:
         return {};
     }
 
-private:
+  private:
     std::string dir_, current_;
     int fd_ = -1;
 };

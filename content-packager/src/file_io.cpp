@@ -142,7 +142,9 @@ AtomicFile::~AtomicFile() {
     if (!tmp_.empty()) ::unlink(tmp_.c_str());
 }
 
-Status AtomicFile::write(const void* buf, std::size_t n) { return writeAll(fd_, buf, n, final_); }
+Status AtomicFile::write(const void* buf, std::size_t n) {
+    return writeAll(fd_, buf, n, final_);
+}
 
 Status AtomicFile::commit() {
     if (::fsync(fd_) != 0) return ioError("cannot sync", tmp_);

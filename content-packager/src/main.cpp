@@ -219,10 +219,14 @@ std::int64_t nowMs() {
 
 std::string humanBytes(std::uint64_t n) {
     char buf[32];
-    if (n >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.1f GiB", n / double(1ull << 30));
-    else if (n >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(1ull << 20));
-    else if (n >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", n / 1024.0);
-    else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+    if (n >= (1ull << 30))
+        std::snprintf(buf, sizeof buf, "%.1f GiB", n / double(1ull << 30));
+    else if (n >= (1ull << 20))
+        std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(1ull << 20));
+    else if (n >= 1024)
+        std::snprintf(buf, sizeof buf, "%.1f KiB", n / 1024.0);
+    else
+        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
     return buf;
 }
 
@@ -296,13 +300,13 @@ std::string keyLabel(const Args& a, const std::vector<crypto::PublicKey>& keys, 
 
 void printSummary(const bundle::Verified& v, const std::string& keyFile) {
     const auto& m = v.manifest;
-    std::cout << "OK: bundle " << m.bundleId << " version " << m.version << " ("
-              << manifest::bundleKindName(m.kind) << ") for target " << m.target << "\n";
+    std::cout << "OK: bundle " << m.bundleId << " version " << m.version << " (" << manifest::bundleKindName(m.kind)
+              << ") for target " << m.target << "\n";
     std::cout << "signed by key " << m.signer.substr(0, 16) << "…" << (keyFile.empty() ? "" : " (" + keyFile + ")")
-              << "; issued " << timeutil::formatUtc(m.issuedAtMs) << ", expires "
-              << timeutil::formatUtc(m.expiresAtMs) << "\n";
-    std::cout << m.media.size() << " media file" << (m.media.size() == 1 ? "" : "s") << ", "
-              << humanBytes(v.mediaBytes) << ":\n";
+              << "; issued " << timeutil::formatUtc(m.issuedAtMs) << ", expires " << timeutil::formatUtc(m.expiresAtMs)
+              << "\n";
+    std::cout << m.media.size() << " media file" << (m.media.size() == 1 ? "" : "s") << ", " << humanBytes(v.mediaBytes)
+              << ":\n";
     for (const auto& e : m.media) {
         std::cout << "  " << e.sha256.substr(0, 12) << "  " << mediaKindName(e.kind) << "  " << humanBytes(e.sizeBytes);
         if (e.durationMs > 0) std::cout << "  " << (e.durationMs / 1000) << "." << (e.durationMs % 1000 / 100) << " s";
@@ -312,7 +316,8 @@ void printSummary(const bundle::Verified& v, const std::string& keyFile) {
 
 int cmdVerify(const Args& a) {
     if (a.positional.size() != 1 || a.opts.count("pub") == 0)
-        return usage("verify", "microscape-pack verify --pub PUB [--pub PUB2 ...] [--min-version N] [--now TIME] BUNDLE.tar");
+        return usage("verify",
+                     "microscape-pack verify --pub PUB [--pub PUB2 ...] [--min-version N] [--now TIME] BUNDLE.tar");
     auto opt = verifyOptions(a);
     if (!opt) return opt.code() == Errc::Usage ? usage("verify", opt.error().message) : fail(opt.error());
     auto src = pack::FileSource::open(a.positional[0]);
@@ -350,8 +355,9 @@ int cmdExtract(const Args& a) {
 }
 
 int cmdBuild(const Args& a) {
-    const char* synopsis = "microscape-pack build --key KEY --version N [--expires TIME] [--target ID] "
-                           "[--schedule FILE.json] --out BUNDLE.tar MEDIA...";
+    const char* synopsis =
+        "microscape-pack build --key KEY --version N [--expires TIME] [--target ID] "
+        "[--schedule FILE.json] --out BUNDLE.tar MEDIA...";
     std::string keyPath = one(a, "key"), versionText = one(a, "version"), out = one(a, "out");
     if (keyPath.empty() || versionText.empty() || out.empty() || a.positional.empty()) return usage("build", synopsis);
     auto version = parsePositive(versionText, "--version");
@@ -369,9 +375,11 @@ int cmdBuild(const Args& a) {
         req.expiresAtMs = *t;
     }
     if (req.expiresAtMs / 1000 <= req.issuedAtMs / 1000)
-        return fail(makeError(Errc::Expired, "--expires " + timeutil::formatUtc(req.expiresAtMs) + " is not in the future"));
+        return fail(
+            makeError(Errc::Expired, "--expires " + timeutil::formatUtc(req.expiresAtMs) + " is not in the future"));
     req.target = one(a, "target", "all");
-    if (!manifest::isValidId(req.target)) return usage("build", "--target must be 1-128 characters of [A-Za-z0-9._:@-]");
+    if (!manifest::isValidId(req.target))
+        return usage("build", "--target must be 1-128 characters of [A-Za-z0-9._:@-]");
     req.bundleId = one(a, "bundle-id");
     if (!req.bundleId.empty() && !manifest::isValidId(req.bundleId))
         return usage("build", "--bundle-id must be 1-128 characters of [A-Za-z0-9._:@-]");
@@ -422,8 +430,7 @@ int cmdBuild(const Args& a) {
 // as a formula (first character = + - @ TAB CR) gets a leading ', then a field
 // with a comma, quote, CR or LF is quoted with quotes doubled.
 std::string csvField(std::string s) {
-    if (!s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos)
-        s.insert(0, 1, '\'');
+    if (!s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos) s.insert(0, 1, '\'');
     if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
     std::string out = "\"";
     for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -468,14 +475,12 @@ int cmdAudit(const Args& a) {
             if (line.empty()) continue;
             auto h = pop::parseHead(line);
             if (!h)
-                return fail(makeError(h.code(), "bad_head: " + it->second + " line " +
-                                                    std::to_string(lineNo) + ": " +
+                return fail(makeError(h.code(), "bad_head: " + it->second + " line " + std::to_string(lineNo) + ": " +
                                                     h.error().message));
             opt.heads.push_back(std::move(*h));
             ++count;
         }
-        if (count == 0)
-            return fail(makeError(Errc::BadManifest, "bad_head: " + it->second + " holds no head"));
+        if (count == 0) return fail(makeError(Errc::BadManifest, "bad_head: " + it->second + " holds no head"));
     }
     opt.allowUnpinned = a.opts.count("allow-unpinned") > 0;
     if (opt.allowUnpinned && opt.pinnedPlayerKeyIds.empty())
@@ -487,8 +492,9 @@ int cmdAudit(const Args& a) {
     int opens = 0;
     audit::SourceOpener open = [&path, &opens]() -> Result<std::unique_ptr<tar::ByteSource>> {
         if (opens++ > 0 && path == "-" && ::lseek(STDIN_FILENO, 0, SEEK_SET) != 0)
-            return makeError(Errc::Io, "the export on standard input is not in the controller's order and must be "
-                                       "read twice to verify; pass it as a file");
+            return makeError(Errc::Io,
+                             "the export on standard input is not in the controller's order and must be "
+                             "read twice to verify; pass it as a file");
         auto src = pack::FileSource::open(path);
         if (!src) return src.error();
         return std::unique_ptr<tar::ByteSource>(std::make_unique<pack::FileSource>(std::move(*src)));
@@ -514,12 +520,13 @@ int cmdAudit(const Args& a) {
     bool csv = a.opts.count("csv") > 0;
     std::string status = r.ok() ? "VERIFIED" : "UNVERIFIED";
     if (csv) {
-        std::cout << "\xef\xbb\xbf" << "location_id,location,date,media_sha256,media,completed,interrupted,failed,on_screen_seconds,status\r\n";
+        std::cout
+            << "\xef\xbb\xbf"
+            << "location_id,location,date,media_sha256,media,completed,interrupted,failed,on_screen_seconds,status\r\n";
         for (const auto& c : r.counts)
             std::cout << csvField(c.locationId) << "," << csvField(locationNames[c.locationId]) << "," << c.localDate
-                      << "," << c.mediaSha256 << "," << csvField(mediaNames[c.mediaSha256]) << "," << c.completed
-                      << "," << c.interrupted << "," << c.failed << "," << (c.onScreenMs / 1000) << "," << status
-                      << "\r\n";
+                      << "," << c.mediaSha256 << "," << csvField(mediaNames[c.mediaSha256]) << "," << c.completed << ","
+                      << c.interrupted << "," << c.failed << "," << (c.onScreenMs / 1000) << "," << status << "\r\n";
     } else {
         std::cout << "export " << e->manifest.exportId << ": period " << timeutil::formatUtc(e->manifest.fromMs)
                   << " .. " << timeutil::formatUtc(e->manifest.toMs) << "; " << r.players << " players, " << r.records
@@ -534,19 +541,16 @@ int cmdAudit(const Args& a) {
             std::cout << "player keys: none pinned (--player-key): the keys in keys.json are the "
                          "controller's word\n";
         else
-            std::cout << "player keys pinned: " << r.pinnedPlayers.size() << " ("
-                      << names(r.pinnedPlayers) << "); not pinned: " << r.unpinnedPlayers.size()
-                      << (r.unpinnedPlayers.empty() ? "" : " (" + names(r.unpinnedPlayers) + ")")
-                      << "\n";
-        std::cout
-            << "screen heads: "
-            << (headCount
-                    ? std::to_string(headCount) + " checked (--head)"
-                    : "none given (--head): records cut from the end of a chain would not show")
-            << "\n";
+            std::cout << "player keys pinned: " << r.pinnedPlayers.size() << " (" << names(r.pinnedPlayers)
+                      << "); not pinned: " << r.unpinnedPlayers.size()
+                      << (r.unpinnedPlayers.empty() ? "" : " (" + names(r.unpinnedPlayers) + ")") << "\n";
+        std::cout << "screen heads: "
+                  << (headCount ? std::to_string(headCount) + " checked (--head)"
+                                : "none given (--head): records cut from the end of a chain would not show")
+                  << "\n";
         if (r.auditChecked && e->manifest.auditHead)
-            std::cout << "audit log: " << r.auditRows << " rows; audit log head "
-                      << e->manifest.auditHead->seq << ":" << e->manifest.auditHead->hash << "\n";
+            std::cout << "audit log: " << r.auditRows << " rows; audit log head " << e->manifest.auditHead->seq << ":"
+                      << e->manifest.auditHead->hash << "\n";
         else
             std::cout << "audit log: not in this export (format " << e->manifest.format << ")\n";
         std::cout << "location | date | media | completed | interrupted | failed | on-screen s\n";
@@ -563,8 +567,7 @@ int cmdAudit(const Args& a) {
 }  // namespace
 
 int printVersion() {
-    std::cout << "microscape-pack " << MICROSCAPE_VERSION << " (bundle format "
-              << manifest::kFormatVersion << ")\n";
+    std::cout << "microscape-pack " << MICROSCAPE_VERSION << " (bundle format " << manifest::kFormatVersion << ")\n";
     return kOk;
 }
 
@@ -584,19 +587,14 @@ int main(int argc, char** argv) {
         return kOk;
     }
     if (cmd == "--version" || cmd == "-V") return printVersion();
-    static const std::map<std::string,
-                          std::pair<std::vector<std::string>, std::vector<std::string>>>
-        kOptions = {
-            {"keygen", {{"out"}, {}}},
-            {"build",
-             {{"key", "version", "expires", "target", "schedule", "bundle-id", "out"},
-              {"force", "takeover"}}},
-            {"verify", {{"pub", "min-version", "now"}, {}}},
-            {"inspect", {{}, {}}},
-            {"extract", {{"pub", "min-version", "now"}, {}}},
-            {"audit",
-             {{"pub", "player-key", "zoneinfo", "audit-head", "head"}, {"csv", "allow-unpinned"}}},
-        };
+    static const std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> kOptions = {
+        {"keygen", {{"out"}, {}}},
+        {"build", {{"key", "version", "expires", "target", "schedule", "bundle-id", "out"}, {"force", "takeover"}}},
+        {"verify", {{"pub", "min-version", "now"}, {}}},
+        {"inspect", {{}, {}}},
+        {"extract", {{"pub", "min-version", "now"}, {}}},
+        {"audit", {{"pub", "player-key", "zoneinfo", "audit-head", "head"}, {"csv", "allow-unpinned"}}},
+    };
     auto spec = kOptions.find(cmd);
     if (spec == kOptions.end()) return usage("", "unknown command '" + cmd + "'");
     auto args = parseArgs(argc, argv, 2, spec->second.first, spec->second.second);

@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -48,10 +48,12 @@ DetectedType sniffFd(int fd) {
 void dropLog(void*, int, const libvlc_log_t*, const char*, va_list) {}
 }  // namespace
 
-void MediaProber::VlcFree::operator()(libvlc_instance_t* p) const { libvlc_release(p); }
+void MediaProber::VlcFree::operator()(libvlc_instance_t* p) const {
+    libvlc_release(p);
+}
 
 Result<MediaProber> MediaProber::create() {
-    const char* args[] = {"--quiet", "--intf=dummy", "--aout=dummy", "--vout=dummy", "--no-video-title-show",
+    const char* args[] = {"--quiet",    "--intf=dummy", "--aout=dummy", "--vout=dummy", "--no-video-title-show",
                           "--no-stats", "--no-lua"};
     libvlc_instance_t* vlc = libvlc_new(static_cast<int>(sizeof args / sizeof args[0]), args);
     if (!vlc) return makeError(Errc::Internal, "libvlc could not start (is vlc-plugin-base installed?)");

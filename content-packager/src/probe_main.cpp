@@ -83,27 +83,24 @@ void allowRead(int ruleset, const char* path, bool directory) {
     int fd = ::open(path, O_PATH | O_CLOEXEC);
     if (fd < 0) return;
     landlock_path_beneath_attr rule{};
-    rule.allowed_access =
-        LANDLOCK_ACCESS_FS_READ_FILE | (directory ? LANDLOCK_ACCESS_FS_READ_DIR : 0);
+    rule.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE | (directory ? LANDLOCK_ACCESS_FS_READ_DIR : 0);
     rule.parent_fd = fd;
     ::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
     ::close(fd);
 }
 
 int confineFiles(int mediaFd, std::string& problem) {
-    const long abi =
-        ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    const long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 1) {
         problem = "no Landlock in this kernel";
         return 0;
     }
     RulesetAttr attr;
-    attr.handledAccessFs =
-        LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
-        LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR |
-        LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
-        LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
-        LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+    attr.handledAccessFs = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+                           LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+                           LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |
+                           LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                           LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
     if (abi >= 2) attr.handledAccessFs |= LANDLOCK_ACCESS_FS_REFER;
     if (abi >= 3) attr.handledAccessFs |= kFsTruncate;
     if (abi >= 5) attr.handledAccessFs |= kFsIoctlDev;
@@ -116,20 +113,17 @@ int confineFiles(int mediaFd, std::string& problem) {
         attr.scoped = kScopeAbstractUnix | kScopeSignal;
         attrSize = sizeof attr;
     }
-    const int ruleset =
-        static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, attrSize, 0));
+    const int ruleset = static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, attrSize, 0));
     if (ruleset < 0) {
         problem = std::string("Landlock ruleset refused: ") + std::strerror(errno);
         return 0;
     }
     // /proc/self resolves to this process's own directory; other processes'
     // entries stay out of reach (Landlock also refuses ptrace-like access).
-    for (const char* dir :
-         {"/usr", "/lib", "/lib64", "/etc/fonts", "/proc/self", "/sys/devices/system/cpu"})
+    for (const char* dir : {"/usr", "/lib", "/lib64", "/etc/fonts", "/proc/self", "/sys/devices/system/cpu"})
         allowRead(ruleset, dir, true);
-    for (const char* file :
-         {"/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
-          "/proc/cpuinfo", "/proc/meminfo", "/dev/null", "/dev/urandom"})
+    for (const char* file : {"/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
+                             "/proc/cpuinfo", "/proc/meminfo", "/dev/null", "/dev/urandom"})
         allowRead(ruleset, file, false);
     // The upload itself, reopened by libvlc as /proc/self/fd/0.
     landlock_path_beneath_attr rule{};
@@ -154,11 +148,8 @@ Sandbox confine(int mediaFd) {
             uid = pw->pw_uid;
             gid = pw->pw_gid;
         }
-        if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0 ||
-            ::setuid(0) == 0) {
-            std::cout
-                << R"({"code":"Internal","message":"the probe could not drop root","ok":false})"
-                << std::endl;
+        if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0 || ::setuid(0) == 0) {
+            std::cout << R"({"code":"Internal","message":"the probe could not drop root","ok":false})" << std::endl;
             ::_exit(1);
         }
     }
@@ -168,8 +159,7 @@ Sandbox confine(int mediaFd) {
     const rlimit noCore{0, 0}, noFiles{0, 0}, memory{2ull << 30, 2ull << 30}, cpu{120, 120};
     ::setrlimit(RLIMIT_CORE, &noCore);
     struct stat out {};
-    if (::fstat(STDOUT_FILENO, &out) != 0 ||
-        !S_ISREG(out.st_mode))  // (the answer may go to a file by hand)
+    if (::fstat(STDOUT_FILENO, &out) != 0 || !S_ISREG(out.st_mode))  // (the answer may go to a file by hand)
         ::setrlimit(RLIMIT_FSIZE, &noFiles);
     ::setrlimit(RLIMIT_AS, &memory);
     ::setrlimit(RLIMIT_CPU, &cpu);
@@ -202,10 +192,8 @@ int main(int argc, char** argv) {
         const int fd = ::open(args[1].c_str(), O_RDONLY | O_CLOEXEC);
         const int err = errno;
         if (fd >= 0) ::close(fd);
-        return reply(
-            json::Object{
-                {"ok", true}, {"readable", fd >= 0}, {"error", fd >= 0 ? "" : std::strerror(err)}},
-            s);
+        return reply(json::Object{{"ok", true}, {"readable", fd >= 0}, {"error", fd >= 0 ? "" : std::strerror(err)}},
+                     s);
     }
     if (!args.empty()) {
         std::cerr << "microscape-probe: unexpected argument '" << args[0] << "'\n" << kUsage;
@@ -214,15 +202,13 @@ int main(int argc, char** argv) {
     const Sandbox s = confine(STDIN_FILENO);
     auto prober = pack::MediaProber::create();
     if (!prober)
-        return reply(
-            json::Object{{"ok", false}, {"code", "Internal"}, {"message", prober.error().message}},
-            s);
+        return reply(json::Object{{"ok", false}, {"code", "Internal"}, {"message", prober.error().message}}, s);
     auto info = prober->probeFd(STDIN_FILENO, "the file", true, 5000);
     if (!info)
-        return reply(json::Object{{"ok", false},
-                                  {"code", std::string(errcName(info.code()))},
-                                  {"message", info.error().message}},
-                     s);
+        return reply(
+            json::Object{
+                {"ok", false}, {"code", std::string(errcName(info.code()))}, {"message", info.error().message}},
+            s);
     return reply(json::Object{{"ok", true},
                               {"kind", std::string(mediaKindName(info->kind))},
                               {"mime", info->mime},

@@ -23,11 +23,9 @@ namespace {
 constexpr double kBucketBounds[8] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0};
 }
 
-void Metrics::recordRequest(const std::string& method, const std::string& route, int status,
-                            double seconds) {
+void Metrics::recordRequest(const std::string& method, const std::string& route, int status, double seconds) {
     // Bounded label values: a client cannot add series with made-up methods.
-    static const char* const kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
-                                           "PATCH", "DELETE", "OPTIONS"};
+    static const char* const kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
     std::string m = "other";
     for (const char* k : kMethods)
         if (method == k) m = k;
@@ -71,8 +69,8 @@ std::string Metrics::render(std::int64_t playersEnrolled, std::int64_t playersOn
          "status.\n"
          "# TYPE microscape_http_requests_total counter\n";
     for (const auto& [k, s] : series_)
-        o << "microscape_http_requests_total{method=\"" << k.method << "\",route=\"" << k.route
-          << "\",status=\"" << k.status << "\"} " << s.count << "\n";
+        o << "microscape_http_requests_total{method=\"" << k.method << "\",route=\"" << k.route << "\",status=\""
+          << k.status << "\"} " << s.count << "\n";
     o << "# HELP microscape_http_request_duration_seconds HTTP request latency by method and route "
          "pattern.\n"
          "# TYPE microscape_http_request_duration_seconds histogram\n";
@@ -86,12 +84,10 @@ std::string Metrics::render(std::int64_t playersEnrolled, std::int64_t playersOn
     for (const auto& [mr, s] : byRoute) {
         const std::string labels = "method=\"" + mr.first + "\",route=\"" + mr.second + "\"";
         for (int i = 0; i < 8; ++i)
-            o << "microscape_http_request_duration_seconds_bucket{" << labels << ",le=\""
-              << kBucketBounds[i] << "\"} " << s.buckets[i] << "\n";
-        o << "microscape_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} "
-          << s.count << "\n";
-        o << "microscape_http_request_duration_seconds_sum{" << labels << "} " << s.sumSeconds
-          << "\n";
+            o << "microscape_http_request_duration_seconds_bucket{" << labels << ",le=\"" << kBucketBounds[i] << "\"} "
+              << s.buckets[i] << "\n";
+        o << "microscape_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << s.count << "\n";
+        o << "microscape_http_request_duration_seconds_sum{" << labels << "} " << s.sumSeconds << "\n";
         o << "microscape_http_request_duration_seconds_count{" << labels << "} " << s.count << "\n";
     }
     return o.str();
@@ -105,10 +101,10 @@ std::int64_t RequestCtx::idParam(const std::string& name) const {
 }
 
 std::optional<std::string> RequestCtx::query(const std::string& name) const {
-    if (route && std::none_of(route->query.begin(), route->query.end(),
-                              [&](const QueryParam& q) { return q.name == name; }))
-        throw std::logic_error("query parameter '" + name + "' is not declared on " +
-                               route->method + " " + route->pattern);
+    if (route &&
+        std::none_of(route->query.begin(), route->query.end(), [&](const QueryParam& q) { return q.name == name; }))
+        throw std::logic_error("query parameter '" + name + "' is not declared on " + route->method + " " +
+                               route->pattern);
     for (const auto& [k, v] : uri.getQueryParameters())
         if (k == name) return v;
     return std::nullopt;
@@ -160,10 +156,14 @@ void RequestCtx::sendNoContent() {
 
 bool roleAllowed(unsigned access, Role r) {
     switch (r) {
-        case Role::Admin: return access & kAdmin;
-        case Role::Editor: return access & kEditor;
-        case Role::Approver: return access & kApprover;
-        case Role::Auditor: return access & kAuditor;
+        case Role::Admin:
+            return access & kAdmin;
+        case Role::Editor:
+            return access & kEditor;
+        case Role::Approver:
+            return access & kApprover;
+        case Role::Auditor:
+            return access & kAuditor;
     }
     return false;
 }
@@ -206,8 +206,10 @@ Router::Match Router::match(const std::string& method, const std::string& path) 
         bool ok = true;
         for (std::size_t i = 0; i < segs.size() && ok; ++i) {
             const auto& p = r.segments[i];
-            if (p.size() > 2 && p.front() == '{' && p.back() == '}') params[p.substr(1, p.size() - 2)] = segs[i];
-            else ok = p == segs[i];
+            if (p.size() > 2 && p.front() == '{' && p.back() == '}')
+                params[p.substr(1, p.size() - 2)] = segs[i];
+            else
+                ok = p == segs[i];
         }
         if (!ok) continue;
         if (r.method != wanted) {
@@ -231,10 +233,14 @@ namespace {
 [[noreturn]] void wrongType(const std::string& key, const char* want) {
     badRequest("field '" + key + "' must be " + want);
 }
-bool isNullVar(const Poco::Dynamic::Var& v) { return v.isEmpty(); }
+bool isNullVar(const Poco::Dynamic::Var& v) {
+    return v.isEmpty();
+}
 }  // namespace
 
-bool has(const Poco::JSON::Object::Ptr& o, const std::string& key) { return o->has(key) && !o->isNull(key); }
+bool has(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+    return o->has(key) && !o->isNull(key);
+}
 
 void allowOnly(const Poco::JSON::Object::Ptr& o, std::initializer_list<const char*> fields) {
     for (const auto& [k, v] : *o) {
@@ -359,9 +365,12 @@ Poco::JSON::Array::Ptr parseStoredArray(const std::string& text) {
 
 std::string stringify(const Poco::Dynamic::Var& v) {
     std::ostringstream o;
-    if (v.type() == typeid(Poco::JSON::Object::Ptr)) v.extract<Poco::JSON::Object::Ptr>()->stringify(o);
-    else if (v.type() == typeid(Poco::JSON::Array::Ptr)) v.extract<Poco::JSON::Array::Ptr>()->stringify(o);
-    else o << Poco::Dynamic::Var::toString(v);
+    if (v.type() == typeid(Poco::JSON::Object::Ptr))
+        v.extract<Poco::JSON::Object::Ptr>()->stringify(o);
+    else if (v.type() == typeid(Poco::JSON::Array::Ptr))
+        v.extract<Poco::JSON::Array::Ptr>()->stringify(o);
+    else
+        o << Poco::Dynamic::Var::toString(v);
     return o.str();
 }
 

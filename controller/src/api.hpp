@@ -41,19 +41,24 @@ struct ApiError : std::runtime_error {
     std::string code;
 };
 
-[[noreturn]] inline void badRequest(const std::string& msg) { throw ApiError(400, "bad_request", msg); }
-[[noreturn]] inline void notFound(const std::string& what) { throw ApiError(404, "not_found", what + " not found"); }
-[[noreturn]] inline void forbidden(const std::string& msg) { throw ApiError(403, "forbidden", msg); }
+[[noreturn]] inline void badRequest(const std::string& msg) {
+    throw ApiError(400, "bad_request", msg);
+}
+[[noreturn]] inline void notFound(const std::string& what) {
+    throw ApiError(404, "not_found", what + " not found");
+}
+[[noreturn]] inline void forbidden(const std::string& msg) {
+    throw ApiError(403, "forbidden", msg);
+}
 [[noreturn]] inline void unprocessable(const std::string& code, const std::string& msg) {
     throw ApiError(422, code, msg);
 }
 
 class Metrics {
-public:
+  public:
     // route: the matched route's pattern ("/api/v1/media/{id}"), or "unmatched";
     // method: the request's, counted as "other" unless it is a standard one.
-    void recordRequest(const std::string& method, const std::string& route, int status,
-                       double seconds);
+    void recordRequest(const std::string& method, const std::string& route, int status, double seconds);
     std::atomic<std::int64_t> uploadsTotal{0};
     std::atomic<std::int64_t> uploadBytesTotal{0};
     std::atomic<std::int64_t> uploadsDeduplicated{0};
@@ -62,7 +67,7 @@ public:
     std::atomic<std::int64_t> loginsThrottled{0};
     std::string render(std::int64_t playersEnrolled, std::int64_t playersOnline) const;
 
-private:
+  private:
     struct Series {
         std::int64_t count = 0;
         double sumSeconds = 0;
@@ -81,11 +86,11 @@ private:
 // most kMaxConcurrent at a time; safe to use from any worker thread.
 // Errors: those of probeInHelper.
 class ProbeService {
-public:
+  public:
     static constexpr int kMaxConcurrent = 2;
     Result<pack::MediaInfo> probe(const std::string& path, const ControllerConfig& config, Poco::Logger& log);
 
-private:
+  private:
     std::counting_semaphore<kMaxConcurrent> slots_{kMaxConcurrent};
     std::atomic<bool> sandboxLogged_{false};
 };
@@ -103,8 +108,8 @@ struct Services {
     std::function<std::int64_t()> nowMs;
     std::string contentPublicKeyPem;
     Compiler* compiler = nullptr;
-    Hub* hub = nullptr;              // distribution hub (null when not running)
-    std::string hubCurvePublicKey;   // Z85, given to enrolling players
+    Hub* hub = nullptr;             // distribution hub (null when not running)
+    std::string hubCurvePublicKey;  // Z85, given to enrolling players
     // What the technician's enrolment command carries (set before the first request):
     std::string publicUrl;       // http.publicUrl or derived from the bind address and port
     std::string contentKeyHash;  // sha256:<hex> of the content signing key's SubjectPublicKeyInfo
@@ -126,7 +131,7 @@ struct Principal {
 struct Route;
 
 class RequestCtx {
-public:
+  public:
     RequestCtx(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, Services& svc)
         : req(req), resp(resp), svc(svc), uri(req.getURI()) {}
 
@@ -192,13 +197,18 @@ struct QueryParam {
 struct Route {
     Route(std::string method, std::string pattern, unsigned access, std::string tag, std::string summary,
           std::function<void(RequestCtx&)> handler, int okStatus = 200)
-        : method(std::move(method)), pattern(std::move(pattern)), access(access), tag(std::move(tag)),
-          summary(std::move(summary)), handler(std::move(handler)), okStatus(okStatus) {}
+        : method(std::move(method)),
+          pattern(std::move(pattern)),
+          access(access),
+          tag(std::move(tag)),
+          summary(std::move(summary)),
+          handler(std::move(handler)),
+          okStatus(okStatus) {}
     std::string method;
     std::string pattern;  // e.g. /api/v1/media/{id}
     unsigned access = kAnyUser;
-    std::string tag;       // OpenAPI tag
-    std::string summary;   // OpenAPI summary
+    std::string tag;      // OpenAPI tag
+    std::string summary;  // OpenAPI summary
     std::function<void(RequestCtx&)> handler;
     int okStatus = 200;
     std::vector<std::string> segments;  // split pattern
@@ -218,7 +228,7 @@ inline Route withQuery(Route r, std::vector<QueryParam> query) {
 }
 
 class Router {
-public:
+  public:
     void add(Route r);
     struct Match {
         const Route* route = nullptr;
@@ -231,7 +241,7 @@ public:
     Match match(const std::string& method, const std::string& path) const;
     const std::vector<Route>& routes() const { return routes_; }
 
-private:
+  private:
     std::vector<Route> routes_;
 };
 

@@ -39,17 +39,14 @@ void requireSameOriginJson(const RequestCtx& ctx) {
     bool same = false;
     try {
         Poco::URI o(origin);
-        if ((o.getScheme() == "http" || o.getScheme() == "https") && !o.getHost().empty() &&
-            o.getPath().empty()) {
-            const std::string authority =
-                Poco::toLower(o.getHost()) + ":" + std::to_string(o.getPort());
+        if ((o.getScheme() == "http" || o.getScheme() == "https") && !o.getHost().empty() && o.getPath().empty()) {
+            const std::string authority = Poco::toLower(o.getHost()) + ":" + std::to_string(o.getPort());
             // The Host header may leave out the scheme's default port.
             std::string hostPort = host;
             const auto colon = host.rfind(':');
             if (colon == std::string::npos || host.back() == ']')
                 hostPort += ":" + std::to_string(o.getScheme() == "https" ? 443 : 80);
-            same =
-                !host.empty() && (hostPort == authority || Poco::toLower(o.getAuthority()) == host);
+            same = !host.empty() && (hostPort == authority || Poco::toLower(o.getAuthority()) == host);
         }
     } catch (const Poco::Exception&) {
     }
@@ -99,8 +96,7 @@ void login(RequestCtx& ctx) {
     const std::string password = reqString(body, "password", 1024);
     auto& svc = ctx.svc;
     auto& throttle = *svc.loginThrottle;
-    const std::string address =
-        LoginThrottle::addressKey(ctx.req.clientAddress().host().toString());
+    const std::string address = LoginThrottle::addressKey(ctx.req.clientAddress().host().toString());
     const std::int64_t started = svc.nowMs();
     // Login-failure handling (docs/controller-api.md "Login throttling"): growing waits
     // per address and per (address, username); a username attacked from everywhere is
@@ -111,14 +107,12 @@ void login(RequestCtx& ctx) {
         const std::int64_t secs = (decision.retryAfterMs + 999) / 1000;
         ctx.resp.set("Retry-After", std::to_string(secs));
         throw ApiError(429, "too_many_attempts",
-                       "too many failed logins from this address; try again in " +
-                           std::to_string(secs) + " s");
+                       "too many failed logins from this address; try again in " + std::to_string(secs) + " s");
     }
-    if (decision.slowdownMs > 0)
-        std::this_thread::sleep_for(std::chrono::milliseconds(decision.slowdownMs));
+    if (decision.slowdownMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(decision.slowdownMs));
     auto user = svc.db.read([&](DbConn& c) { return repo::userByName(c, username); });
-    std::string stored = user ? svc.db.read([&](DbConn& c) { return repo::passwordHashOf(c, user->id).value_or(""); })
-                              : std::string();
+    std::string stored =
+        user ? svc.db.read([&](DbConn& c) { return repo::passwordHashOf(c, user->id).value_or(""); }) : std::string();
     // Hash even for an unknown user, at the configured cost, so response time does not
     // reveal which names exist.
     if (stored.empty()) stored = dummyPasswordHash(svc.config.pbkdf2Iterations);
@@ -133,16 +127,15 @@ void login(RequestCtx& ctx) {
             const std::string name = escapeControl(username);
             svc.log.notice("failed login for '%s' from %s%s", name, address,
                            ticket.suppressedBefore > 0
-                               ? " (" + std::to_string(ticket.suppressedBefore) +
-                                     " earlier failures not logged)"
+                               ? " (" + std::to_string(ticket.suppressedBefore) + " earlier failures not logged)"
                                : std::string());
             Poco::JSON::Object::Ptr after = new Poco::JSON::Object;
             after->set("address", address);
             if (ticket.suppressedBefore > 0)
                 after->set("unrecordedFailuresBefore", Poco::Int64(ticket.suppressedBefore));
             svc.db.write([&](DbConn& c) {
-                repo::audit(c, Actor{0, "anonymous", Role::Auditor, {}}, "login_failed", "session",
-                            name, "", stringify(after), started);
+                repo::audit(c, Actor{0, "anonymous", Role::Auditor, {}}, "login_failed", "session", name, "",
+                            stringify(after), started);
             });
         }
         throw ApiError(401, "invalid_credentials", "wrong username or password");
@@ -325,8 +318,7 @@ void revokeToken(RequestCtx& ctx) {
     auto& svc = ctx.svc;
     svc.db.write([&](DbConn& c) {
         auto t = repo::apiTokenById(c, id);
-        if (!t || (t->userId != ctx.principal().user.id && ctx.principal().user.role != Role::Admin))
-            notFound("token");
+        if (!t || (t->userId != ctx.principal().user.id && ctx.principal().user.role != Role::Admin)) notFound("token");
         repo::revokeApiToken(c, id, svc.nowMs());
         recordAudit(c, ctx, "revoke", "api_token", std::to_string(id), tokenJson(*t), {});
     });
@@ -363,7 +355,8 @@ void listAudit(RequestCtx& ctx) {
         o->set("action", e.action);
         o->set("entity", e.entity);
         o->set("entityId", nullableStr(e.entityId));
-        o->set("before", e.beforeJson.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(parseStoredJson(e.beforeJson)));
+        o->set("before",
+               e.beforeJson.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(parseStoredJson(e.beforeJson)));
         o->set("after", e.afterJson.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(parseStoredJson(e.afterJson)));
         arr->add(o);
     }
@@ -388,7 +381,8 @@ void listTags(RequestCtx& ctx) {
 }  // namespace
 
 void addAuthRoutes(Router& r) {
-    r.add({"POST", "/api/v1/login", kPublic, "auth", "Log in; sets the session cookie and returns the CSRF token", login});
+    r.add({"POST", "/api/v1/login", kPublic, "auth", "Log in; sets the session cookie and returns the CSRF token",
+           login});
     r.add({"POST", "/api/v1/logout", kAnyUser, "auth", "End the cookie session", logout, 204});
     r.add({"GET", "/api/v1/me", kAnyUser, "auth", "The current user (and CSRF token for cookie sessions)", me});
     r.add({"PUT", "/api/v1/me/password", kAnyUser, "auth", "Change one's own password", changeOwnPassword, 204});

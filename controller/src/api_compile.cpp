@@ -44,7 +44,7 @@ void getManifest(RequestCtx& ctx) {
 }
 
 class OstreamSink final : public tar::ByteSink {
-public:
+  public:
     explicit OstreamSink(std::ostream& out) : out_(out) {}
     Status write(const void* buf, std::size_t n) override {
         out_.write(static_cast<const char*>(buf), static_cast<std::streamsize>(n));
@@ -52,7 +52,7 @@ public:
         return {};
     }
 
-private:
+  private:
     std::ostream& out_;
 };
 
@@ -65,8 +65,7 @@ void getBundle(RequestCtx& ctx) {
         if (!ctx.svc.media.contains(e.sha256)) throw ApiError(500, "internal", "media " + e.sha256 + " missing");
     ctx.resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
     ctx.resp.setContentType("application/x-tar");
-    ctx.resp.set("Content-Disposition",
-                 "attachment; filename=\"" + id + "-v" + std::to_string(m.version) + ".tar\"");
+    ctx.resp.set("Content-Disposition", "attachment; filename=\"" + id + "-v" + std::to_string(m.version) + ".tar\"");
     ctx.resp.setChunkedTransferEncoding(true);
     auto& out = ctx.resp.send();
     OstreamSink sink(out);
@@ -144,8 +143,9 @@ Poco::JSON::Object::Ptr itemInfo(const Compiler::Built& b, const std::string& sh
         if (e.sha256 == sha) o->set("mediaName", e.name);
     o->set("itemIndex", Poco::Int64(index));
     const std::string prefix = "pl-";
-    o->set("playlistId", playlistId.rfind(prefix, 0) == 0 ? Poco::Dynamic::Var(Poco::Int64(std::stoll(playlistId.substr(3))))
-                                                          : Poco::Dynamic::Var());
+    o->set("playlistId", playlistId.rfind(prefix, 0) == 0
+                             ? Poco::Dynamic::Var(Poco::Int64(std::stoll(playlistId.substr(3))))
+                             : Poco::Dynamic::Var());
     return o;
 }
 
@@ -234,26 +234,22 @@ void timeline(RequestCtx& ctx) {
 }  // namespace
 
 void addCompileRoutes(Router& r) {
-    r.add(textId(withQuery(
-        Route{"GET", "/api/v1/players/{id}/manifest", kAnyUser, "players",
-              "The player's current signed manifest (?format=raw for the exact signed bytes)",
-              getManifest},
-        {{"format", "string", "", {"raw"}}})));
     r.add(textId(
-        Route{"GET", "/api/v1/players/{id}/bundle", kAnyUser, "players",
-              "The player's current bundle as a tar (manifest.json, manifest.sig, media/<sha256>)",
-              getBundle}));
-    r.add(textId(Route{"POST", "/api/v1/players/{id}/compile", kAdmin, "players",
-                       "Compile the player's manifest now", compileNow}));
+        withQuery(Route{"GET", "/api/v1/players/{id}/manifest", kAnyUser, "players",
+                        "The player's current signed manifest (?format=raw for the exact signed bytes)", getManifest},
+                  {{"format", "string", "", {"raw"}}})));
+    r.add(
+        textId(Route{"GET", "/api/v1/players/{id}/bundle", kAnyUser, "players",
+                     "The player's current bundle as a tar (manifest.json, manifest.sig, media/<sha256>)", getBundle}));
+    r.add(textId(Route{"POST", "/api/v1/players/{id}/compile", kAdmin, "players", "Compile the player's manifest now",
+                       compileNow}));
     r.add({"GET", "/api/v1/content-key", kAnyUser, "players", "The content signing public key", contentKey});
     r.add(withQuery(Route{"GET", "/api/v1/preview", kAnyUser, "preview",
                           "What plays on a player or at a location at ?at= (default now)", preview},
                     {{"playerId"}, {"locationId", "integer"}, {"at", "string", "date-time"}}));
     r.add(withQuery(
-        Route{
-            "GET", "/api/v1/preview/timeline", kAnyUser, "preview",
-            "Segments of what plays on a local ?date= or between ?from= and ?to= (at most 8 days)",
-            timeline},
+        Route{"GET", "/api/v1/preview/timeline", kAnyUser, "preview",
+              "Segments of what plays on a local ?date= or between ?from= and ?to= (at most 8 days)", timeline},
         {{"playerId"},
          {"locationId", "integer"},
          {"date", "string", "date"},

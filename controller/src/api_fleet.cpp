@@ -6,7 +6,6 @@
 #include "api.hpp"
 #include "compiler.hpp"
 #include "keys.hpp"
-#include "tls.hpp"
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
@@ -14,12 +13,13 @@
 #include "microscape/core/json.hpp"
 #include "microscape/core/tz.hpp"
 #include "reports.hpp"
+#include "tls.hpp"
 
 namespace microscape::controller {
 
 const std::vector<std::string>& venueTypes() {
-    static const std::vector<std::string> kVenues = {"mall",      "garage_entrance", "building_entrance",
-                                                     "street_gate", "community",     "campus", "other"};
+    static const std::vector<std::string> kVenues = {
+        "mall", "garage_entrance", "building_entrance", "street_gate", "community", "campus", "other"};
     return kVenues;
 }
 
@@ -117,9 +117,8 @@ std::string normaliseWindows(const std::string& field, const Poco::JSON::Array::
         if (start == end) badRequest(where + ": start and end are equal; use 00:00-24:00 for a whole day");
         json::Array d;
         for (auto x : days) d.emplace_back(x);
-        out.emplace_back(json::Object{{"days", d},
-                                      {"start", reqString(w, "start", 5)},
-                                      {"end", reqString(w, "end", 5)}});
+        out.emplace_back(
+            json::Object{{"days", d}, {"start", reqString(w, "start", 5)}, {"end", reqString(w, "end", 5)}});
     }
     return json::canonical(json::Value(out));
 }
@@ -134,26 +133,30 @@ std::string checkedZone(const std::string& zone) {
 namespace {
 
 std::optional<std::int64_t> checkedPlaylistRef(DbConn& c, const std::optional<std::int64_t>& id) {
-    if (id && !repo::playlistById(c, *id)) unprocessable("unknown_reference", "playlist " + std::to_string(*id) + " does not exist");
+    if (id && !repo::playlistById(c, *id))
+        unprocessable("unknown_reference", "playlist " + std::to_string(*id) + " does not exist");
     return id;
 }
 
 void applyLocation(DbConn& c, const Poco::JSON::Object::Ptr& body, Location& l, bool creating) {
-    allowOnly(body, {"name", "venueType", "district", "address", "tags", "timezone", "operatingHours",
-                     "fillerPlaylistId"});
+    allowOnly(body,
+              {"name", "venueType", "district", "address", "tags", "timezone", "operatingHours", "fillerPlaylistId"});
     if (creating || body->has("name")) l.name = reqString(body, "name", 255);
     if (creating || body->has("venueType")) {
         l.venueType = reqString(body, "venueType", 40);
         const auto& v = venueTypes();
         if (std::find(v.begin(), v.end(), l.venueType) == v.end())
-            badRequest("venueType must be one of mall, garage_entrance, building_entrance, street_gate, community, "
-                       "campus, other");
+            badRequest(
+                "venueType must be one of mall, garage_entrance, building_entrance, street_gate, community, "
+                "campus, other");
     }
     if (creating || body->has("district")) l.district = reqString(body, "district", 100);
     if (auto v = optString(body, "address", 500)) l.address = *v;
     if (auto v = optStringArray(body, "tags")) l.tags = *v;
-    if (auto v = optString(body, "timezone", 128)) l.timezone = checkedZone(*v);
-    else if (creating) l.timezone = "Asia/Shanghai";
+    if (auto v = optString(body, "timezone", 128))
+        l.timezone = checkedZone(*v);
+    else if (creating)
+        l.timezone = "Asia/Shanghai";
     if (body->has("operatingHours")) {
         auto a = optArray(body, "operatingHours");
         l.hoursJson = a ? normaliseWindows("operatingHours", *a) : "[]";
@@ -331,7 +334,8 @@ void enroll(RequestCtx& ctx) {
     out->set("contentPublicKey", svc.contentPublicKeyPem);
     Poco::JSON::Object::Ptr hub = new Poco::JSON::Object;
     hub->set("port", svc.hub ? static_cast<int>(svc.hub->port()) : svc.config.zmqPort);
-    hub->set("curveServerKey", svc.hubCurvePublicKey.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(svc.hubCurvePublicKey));
+    hub->set("curveServerKey",
+             svc.hubCurvePublicKey.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(svc.hubCurvePublicKey));
     out->set("hub", hub);
     ctx.sendJson(201, out);
 }
@@ -412,17 +416,15 @@ void addFleetRoutes(Router& r) {
     r.add({"DELETE", "/api/v1/locations/{id}", kAdmin, "locations", "Delete an unused location", deleteLocation, 204});
     r.add({"GET", "/api/v1/enrollment-tokens", kAdmin, "players", "List enrolment tokens", listEnrollTokens});
     r.add({"POST", "/api/v1/enrollment-tokens", kAdmin, "players",
-           "Create a one-time, expiring enrolment token (shown once, with the technician's command)",
-           createEnrollToken, 201});
+           "Create a one-time, expiring enrolment token (shown once, with the technician's command)", createEnrollToken,
+           201});
     r.add({"POST", "/api/v1/enroll", kPublic, "players",
            "Enrol a player with a token: registers its Ed25519 identity and CURVE public keys", enroll, 201});
-    r.add(withQuery(Route{"GET", "/api/v1/players", kAnyUser, "players",
-                          "List players (?locationId=)", listPlayers},
+    r.add(withQuery(Route{"GET", "/api/v1/players", kAnyUser, "players", "List players (?locationId=)", listPlayers},
                     {{"locationId", "integer"}}));
-    r.add(textId(
-        Route{"GET", "/api/v1/players/{id}", kAnyUser, "players", "Get a player", getPlayer}));
-    r.add(textId(Route{"PATCH", "/api/v1/players/{id}", kAdmin, "players",
-                       "Rename, move, resize or retire a player", patchPlayer}));
+    r.add(textId(Route{"GET", "/api/v1/players/{id}", kAnyUser, "players", "Get a player", getPlayer}));
+    r.add(textId(Route{"PATCH", "/api/v1/players/{id}", kAdmin, "players", "Rename, move, resize or retire a player",
+                       patchPlayer}));
 }
 
 }  // namespace microscape::controller

@@ -9,15 +9,15 @@
 
 #include "api.hpp"
 #include "compiler.hpp"
-#include "probe_process.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
+#include "probe_process.hpp"
 
 namespace microscape::controller {
 
 Result<pack::MediaInfo> ProbeService::probe(const std::string& path, const ControllerConfig& config,
-                                             Poco::Logger& log) {
+                                            Poco::Logger& log) {
     ProbeOptions opts;
     opts.helper = config.probeHelper.empty() ? defaultProbeHelper() : config.probeHelper;
     opts.timeoutMs = config.probeTimeoutSeconds * 1000;
@@ -72,8 +72,10 @@ std::vector<std::string> splitTags(const std::string& csv) {
         cur.clear();
     };
     for (char c : csv) {
-        if (c == ',') flush();
-        else cur += c;
+        if (c == ',')
+            flush();
+        else
+            cur += c;
     }
     flush();
     for (const auto& t : out)
@@ -92,12 +94,10 @@ void checkDisplayName(const std::string& name) {
         badRequest("name must be 1-255 bytes of UTF-8 text without control characters");
 }
 
-
-
 // Receives a multipart/form-data upload: the first file part streams to disk,
 // text fields are kept by HTMLForm.
 class UploadPartHandler : public Poco::Net::PartHandler {
-public:
+  public:
     UploadPartHandler(MediaStore& store, std::uint64_t maxBytes) : store_(store), maxBytes_(maxBytes) {}
     ~UploadPartHandler() override {
         if (stored && stored->ok()) store_.discard(stored->value());
@@ -121,7 +121,7 @@ public:
     std::optional<Result<MediaStore::Stored>> stored;
     std::string fileName;
 
-private:
+  private:
     MediaStore& store_;
     std::uint64_t maxBytes_;
 };
@@ -150,7 +150,8 @@ void finishUpload(RequestCtx& ctx, MediaStore::Stored stored, const std::string&
     auto info = svc.probe.probe(stored.tmpPath.string(), svc.config, svc.log);
     if (!info) {
         if (info.code() == Errc::BadMedia)
-            throw ApiError(415, "unsupported_media", "not a decodable image, video or audio file: " + info.error().message);
+            throw ApiError(415, "unsupported_media",
+                           "not a decodable image, video or audio file: " + info.error().message);
         if (info.code() == Errc::Internal)
             throw ApiError(422, "probe_failed", "the file could not be examined: " + info.error().message);
         throw ApiError(500, "internal", info.error().message);
@@ -228,7 +229,8 @@ void upload(RequestCtx& ctx) {
         if (!parts.stored->ok()) {
             auto code = parts.stored->code();
             if (code == Errc::TooLarge) throw ApiError(413, "too_large", parts.stored->error().message);
-            svc.log.error("upload into %s failed: %s", (svc.media.root() / "tmp").string(), parts.stored->error().message);
+            svc.log.error("upload into %s failed: %s", (svc.media.root() / "tmp").string(),
+                          parts.stored->error().message);
             throw ApiError(400, "upload_failed", "the upload could not be received and stored");
         }
         stored = parts.stored->value();
@@ -305,8 +307,7 @@ void createSlogan(RequestCtx& ctx) {
             style["scrollSpeedPxPerS"] = *v;
         }
     }
-    const std::string doc =
-        json::canonical(json::Object{{"microscape_slogan", 1}, {"style", style}, {"text", text}});
+    const std::string doc = json::canonical(json::Object{{"microscape_slogan", 1}, {"style", style}, {"text", text}});
     auto tags = optStringArray(body, "tags").value_or(std::vector<std::string>{});
     auto dept = departmentFor(ctx, optString(body, "department", 100));
     auto stored = ctx.svc.media.receiveBytes(doc);
@@ -425,12 +426,11 @@ void transition(RequestCtx& ctx, const std::string& action) {
         if (action == "submit") {
             requireSameDepartment(ctx, m.department);
             if (m.state != "draft" && m.state != "rejected")
-                throw ApiError(409, "invalid_state", "only draft or rejected media can be submitted (state is " +
-                                                         m.state + ")");
+                throw ApiError(409, "invalid_state",
+                               "only draft or rejected media can be submitted (state is " + m.state + ")");
             m.state = "pending";
         } else if (action == "approve") {
-            if (m.uploadedBy == who.id)
-                forbidden("nobody approves their own upload; another approver must review it");
+            if (m.uploadedBy == who.id) forbidden("nobody approves their own upload; another approver must review it");
             if (m.state != "pending")
                 throw ApiError(409, "invalid_state", "only pending media can be approved (state is " + m.state + ")");
             m.state = "approved";
@@ -439,8 +439,8 @@ void transition(RequestCtx& ctx, const std::string& action) {
             m.reviewReason = reason;
         } else {
             if (m.state != "pending" && m.state != "approved")
-                throw ApiError(409, "invalid_state", "only pending or approved media can be rejected (state is " +
-                                                         m.state + ")");
+                throw ApiError(409, "invalid_state",
+                               "only pending or approved media can be rejected (state is " + m.state + ")");
             m.state = "rejected";
             m.reviewedBy = who.id;
             m.reviewedAtMs = now;
@@ -540,16 +540,14 @@ void download(RequestCtx& ctx) {
 }  // namespace
 
 void addMediaRoutes(Router& r) {
-    r.add(withQuery(Route{"GET", "/api/v1/media", kAnyUser, "media",
-                          "List media (?state=&kind=&tag=&department=)", listMedia},
-                    {{"state"}, {"kind"}, {"tag"}, {"department"}}));
     r.add(withQuery(
-        Route{
-            "POST", "/api/v1/media", kAdmin | kEditor, "media",
-            "Upload a file: multipart/form-data (file, name, tags, department) or a raw body with "
-            "?filename=&name=&tags=a,b; streamed to disk, hashed, deduplicated, probed",
-            upload, 201},
-        {{"filename"}, {"name"}, {"tags"}, {"department"}}));
+        Route{"GET", "/api/v1/media", kAnyUser, "media", "List media (?state=&kind=&tag=&department=)", listMedia},
+        {{"state"}, {"kind"}, {"tag"}, {"department"}}));
+    r.add(withQuery(Route{"POST", "/api/v1/media", kAdmin | kEditor, "media",
+                          "Upload a file: multipart/form-data (file, name, tags, department) or a raw body with "
+                          "?filename=&name=&tags=a,b; streamed to disk, hashed, deduplicated, probed",
+                          upload, 201},
+                    {{"filename"}, {"name"}, {"tags"}, {"department"}}));
     r.add({"POST", "/api/v1/media/slogans", kAdmin | kEditor, "media", "Create a text slogan", createSlogan, 201});
     r.add({"GET", "/api/v1/media/{id}", kAnyUser, "media", "Get media metadata", getMedia});
     r.add({"PATCH", "/api/v1/media/{id}", kAdmin | kEditor, "media", "Rename, retag or move media", patchMedia});

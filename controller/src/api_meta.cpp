@@ -24,10 +24,9 @@ void healthz(RequestCtx& ctx) {
 }
 
 // One metric in Prometheus' text format, with its HELP and TYPE lines.
-void appendMetric(std::string& text, const char* name, const char* type, const char* help,
-                  std::uint64_t value) {
-    text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-            name + " " + std::to_string(value) + "\n";
+void appendMetric(std::string& text, const char* name, const char* type, const char* help, std::uint64_t value) {
+    text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+            std::to_string(value) + "\n";
 }
 
 // The proof-of-play journal failures a player last reported in STATUS
@@ -72,21 +71,17 @@ void metrics(RequestCtx& ctx) {
         const auto h = ctx.svc.hub->stats();
         appendMetric(text, "microscape_hub_messages_received_total", "counter",
                      "Messages received from players by the hub.", h.received);
-        appendMetric(
-            text, "microscape_hub_messages_dropped_total", "counter",
-            "Player messages dropped unread (malformed, unknown type, before HELLO, spoofed id).",
-            h.dropped);
+        appendMetric(text, "microscape_hub_messages_dropped_total", "counter",
+                     "Player messages dropped unread (malformed, unknown type, before HELLO, spoofed id).", h.dropped);
         appendMetric(text, "microscape_hub_chunk_bytes_sent_total", "counter",
                      "Media bytes sent to players in CHUNK messages.", h.bytesSent);
-        appendMetric(text, "microscape_hub_manifests_sent_total", "counter",
-                     "MANIFEST messages sent to players.", h.manifestsSent);
+        appendMetric(text, "microscape_hub_manifests_sent_total", "counter", "MANIFEST messages sent to players.",
+                     h.manifestsSent);
         appendMetric(text, "microscape_hub_zap_denied_total", "counter",
-                     "Connections refused by the CURVE key check (not enrolled or retired).",
-                     h.zapDenied);
-        appendMetric(
-            text, "microscape_hub_connections_closed_total", "counter",
-            "Player connections closed by the hub (another's routing id, silent, retired).",
-            h.connectionsClosed);
+                     "Connections refused by the CURVE key check (not enrolled or retired).", h.zapDenied);
+        appendMetric(text, "microscape_hub_connections_closed_total", "counter",
+                     "Player connections closed by the hub (another's routing id, silent, retired).",
+                     h.connectionsClosed);
         appendMetric(text, "microscape_hub_proofs_rate_limited_total", "counter",
                      "PROOFS batches answered rate_limited.", h.proofsRateLimited);
         appendMetric(text, "microscape_hub_proofs_paused_total", "counter",
@@ -148,7 +143,7 @@ std::string tagDescription(const std::string& tag) {
 }
 
 class OpenApi {
-public:
+  public:
     explicit OpenApi(const Router* all) : all_(all) {}
     void operator()(RequestCtx& ctx) const {
         Poco::JSON::Object::Ptr doc = new Poco::JSON::Object;
@@ -156,8 +151,9 @@ public:
         Poco::JSON::Object::Ptr info = new Poco::JSON::Object;
         info->set("title", "Microscape controller API");
         info->set("version", "1");
-        info->set("description", "Signed-content signage controller. Errors are {\"error\":{\"code\",\"message\"}}. "
-                                 "Cookie sessions send X-CSRF-Token on POST/PUT/PATCH/DELETE.");
+        info->set("description",
+                  "Signed-content signage controller. Errors are {\"error\":{\"code\",\"message\"}}. "
+                  "Cookie sessions send X-CSRF-Token on POST/PUT/PATCH/DELETE.");
         // deploy/debian/copyright: "License: Microscape" (proprietary, no public text).
         Poco::JSON::Object::Ptr license = new Poco::JSON::Object;
         license->set("name", "Microscape (proprietary)");
@@ -170,7 +166,8 @@ public:
         Poco::JSON::Object::Ptr paths = new Poco::JSON::Object;
         for (const auto& r : all_->routes()) {
             Poco::JSON::Object::Ptr item;
-            if (paths->has(r.pattern)) item = paths->getObject(r.pattern);
+            if (paths->has(r.pattern))
+                item = paths->getObject(r.pattern);
             else {
                 item = new Poco::JSON::Object;
                 paths->set(r.pattern, item);
@@ -252,7 +249,7 @@ public:
         ctx.sendJson(200, doc);
     }
 
-private:
+  private:
     const Router* all_;
 };
 

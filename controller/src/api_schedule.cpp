@@ -20,8 +20,6 @@ constexpr std::int64_t kDefaultStillMs = 10'000;
 constexpr std::int64_t kMaxItemMs = 24LL * 3600 * 1000;
 constexpr std::size_t kMaxItems = 1000;
 
-
-
 // "YYYY-MM-DD" with a real calendar date.
 std::string checkedDate(const std::string& field, const std::string& s) {
     int y = 0, m = 0, d = 0;
@@ -83,7 +81,9 @@ std::vector<PlaylistItem> parseItems(DbConn& c, const Poco::JSON::Array::Ptr& ar
         PlaylistItem it;
         it.mediaId = reqInt(o, "mediaId");
         auto m = repo::mediaById(c, it.mediaId);
-        if (!m) unprocessable("unknown_reference", where + ".mediaId: media " + std::to_string(it.mediaId) + " does not exist");
+        if (!m)
+            unprocessable("unknown_reference",
+                          where + ".mediaId: media " + std::to_string(it.mediaId) + " does not exist");
         it.durationMs = optInt(o, "durationMs");
         if (it.durationMs && (*it.durationMs < 1000 || *it.durationMs > kMaxItemMs))
             badRequest(where + ".durationMs must be within 1000..86400000");
@@ -205,8 +205,10 @@ void applyCampaign(const RequestCtx& ctx, const Poco::JSON::Object::Ptr& body, C
     if (body->has("theme")) x.theme = optString(body, "theme", 100).value_or("");
     if (creating || body->has("startsOn")) x.startsOn = checkedDate("startsOn", reqString(body, "startsOn", 10));
     if (creating || body->has("endsOn")) x.endsOn = checkedDate("endsOn", reqString(body, "endsOn", 10));
-    if (creating) x.department = departmentFor(ctx, optString(body, "department", 100));
-    else if (body->has("department")) x.department = departmentFor(ctx, optString(body, "department", 100));
+    if (creating)
+        x.department = departmentFor(ctx, optString(body, "department", 100));
+    else if (body->has("department"))
+        x.department = departmentFor(ctx, optString(body, "department", 100));
     checkDateRange(x.startsOn, x.endsOn);
 }
 
@@ -350,13 +352,11 @@ Poco::JSON::Object::Ptr scheduleJson(const Schedule& s) {
     return o;
 }
 
-void applySchedule(const RequestCtx& ctx, DbConn& c, const Poco::JSON::Object::Ptr& body,
-                   Schedule& s, bool creating) {
-    allowOnly(body, {"name", "playlistId", "campaignId", "priority", "startsOn", "endsOn",
-                     "dayparts", "target", "department"});
+void applySchedule(const RequestCtx& ctx, DbConn& c, const Poco::JSON::Object::Ptr& body, Schedule& s, bool creating) {
+    allowOnly(body, {"name", "playlistId", "campaignId", "priority", "startsOn", "endsOn", "dayparts", "target",
+                     "department"});
     const bool wasFleetWide = !creating && isFleetWide(s.targetJson);
-    if (creating || body->has("department"))
-        s.department = departmentFor(ctx, optString(body, "department", 100));
+    if (creating || body->has("department")) s.department = departmentFor(ctx, optString(body, "department", 100));
     if (creating || body->has("name")) s.name = reqString(body, "name", 255);
     if (creating || body->has("playlistId")) s.playlistId = reqInt(body, "playlistId");
     if (body->has("campaignId")) {
@@ -485,8 +485,7 @@ void listTakeovers(RequestCtx& ctx) {
 
 void createTakeover(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name", "playlistId", "target", "startsAt", "expiresAt", "durationSeconds",
-                     "department"});
+    allowOnly(body, {"name", "playlistId", "target", "startsAt", "expiresAt", "durationSeconds", "department"});
     auto& svc = ctx.svc;
     const std::int64_t now = svc.nowMs();
     auto saved = svc.db.write([&](DbConn& c) {
@@ -496,7 +495,8 @@ void createTakeover(RequestCtx& ctx) {
         t.targetJson = parseTarget(c, body);
         t.department = departmentFor(ctx, optString(body, "department", 100));
         if (isFleetWide(t.targetJson)) requireFleetRight(ctx, "a fleet-wide takeover");
-        t.startsAtMs = optString(body, "startsAt", 40) ? parseIsoField("startsAt", *optString(body, "startsAt", 40)) : now;
+        t.startsAtMs =
+            optString(body, "startsAt", 40) ? parseIsoField("startsAt", *optString(body, "startsAt", 40)) : now;
         // Either an instant, or a length counted by this controller's clock from the
         // start: a console whose PC clock is off still sends "60 minutes from now".
         const auto durationS = optInt(body, "durationSeconds");
@@ -504,8 +504,7 @@ void createTakeover(RequestCtx& ctx) {
             unprocessable("bad_window", "give either expiresAt or durationSeconds, not both");
         if (durationS) {
             if (*durationS <= 0 || *durationS > 7LL * 24 * 3600)
-                unprocessable("bad_window",
-                              "durationSeconds must be between 1 and 604800 (7 days)");
+                unprocessable("bad_window", "durationSeconds must be between 1 and 604800 (7 days)");
             t.expiresAtMs = t.startsAtMs + *durationS * 1000;
         } else {
             t.expiresAtMs = parseIsoField("expiresAt", reqString(body, "expiresAt", 40));
@@ -587,25 +586,25 @@ void addScheduleRoutes(Router& r) {
     r.add({"GET", "/api/v1/playlists/{id}", kAnyUser, "playlists", "Get a playlist", getPlaylist});
     r.add({"PUT", "/api/v1/playlists/{id}", kPlanners, "playlists", "Rename or replace the items of a playlist",
            updatePlaylist});
-    r.add({"DELETE", "/api/v1/playlists/{id}", kPlanners, "playlists", "Delete an unused playlist", deletePlaylist,
-           204});
+    r.add(
+        {"DELETE", "/api/v1/playlists/{id}", kPlanners, "playlists", "Delete an unused playlist", deletePlaylist, 204});
     r.add({"GET", "/api/v1/campaigns", kAnyUser, "campaigns", "List campaigns", listCampaigns});
     r.add({"POST", "/api/v1/campaigns", kPlanners, "campaigns", "Create a campaign", createCampaign, 201});
     r.add({"GET", "/api/v1/campaigns/{id}", kAnyUser, "campaigns", "Get a campaign", getCampaign});
     r.add({"PATCH", "/api/v1/campaigns/{id}", kPlanners, "campaigns", "Change a campaign", patchCampaign});
     r.add({"DELETE", "/api/v1/campaigns/{id}", kPlanners, "campaigns", "Delete a campaign without schedules",
            deleteCampaign, 204});
-    r.add(withQuery(Route{"GET", "/api/v1/schedules", kAnyUser, "schedules",
-                          "List schedules (?campaignId=)", listSchedules},
-                    {{"campaignId", "integer"}}));
+    r.add(withQuery(
+        Route{"GET", "/api/v1/schedules", kAnyUser, "schedules", "List schedules (?campaignId=)", listSchedules},
+        {{"campaignId", "integer"}}));
     r.add({"POST", "/api/v1/schedules", kPlanners, "schedules",
            "Put an approved playlist on a target for a date range and dayparts", createSchedule, 201});
     r.add({"GET", "/api/v1/schedules/{id}", kAnyUser, "schedules", "Get a schedule", getSchedule});
     r.add({"PATCH", "/api/v1/schedules/{id}", kPlanners, "schedules", "Change a schedule", patchSchedule});
     r.add({"DELETE", "/api/v1/schedules/{id}", kPlanners, "schedules", "Delete a schedule", deleteSchedule, 204});
-    r.add(withQuery(Route{"GET", "/api/v1/takeovers", kAnyUser, "takeovers",
-                          "List takeovers (?active=true)", listTakeovers},
-                    {{"active", "boolean"}}));
+    r.add(withQuery(
+        Route{"GET", "/api/v1/takeovers", kAnyUser, "takeovers", "List takeovers (?active=true)", listTakeovers},
+        {{"active", "boolean"}}));
     r.add({"POST", "/api/v1/takeovers", kPlanners, "takeovers", "Start an urgent takeover with an expiry",
            createTakeover, 201});
     r.add({"POST", "/api/v1/takeovers/{id}/cancel", kPlanners, "takeovers", "Cancel a takeover", cancelTakeover});

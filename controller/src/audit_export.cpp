@@ -50,11 +50,11 @@ void forEachAuditLine(Db& db, std::int64_t maxSeq, F&& each) {
     while (true) {
         page.clear();
         db.read([&](DbConn& c) {
-            for (const auto& row : c.query(
-                     "SELECT seq, prev_hash, hash, at, actor_id, actor, action, entity, entity_id, "
-                     "before_json, after_json FROM audit_log WHERE seq > ? AND seq <= ? "
-                     "ORDER BY seq LIMIT ?",
-                     {after, maxSeq, std::int64_t(kExportPageRows)})) {
+            for (const auto& row :
+                 c.query("SELECT seq, prev_hash, hash, at, actor_id, actor, action, entity, entity_id, "
+                         "before_json, after_json FROM audit_log WHERE seq > ? AND seq <= ? "
+                         "ORDER BY seq LIMIT ?",
+                         {after, maxSeq, std::int64_t(kExportPageRows)})) {
                 auto r = repo::auditRowOf(row);
                 after = r->seq;
                 page.push_back(audit::auditLineBytes(*r));
@@ -96,7 +96,7 @@ audit::FileEntry hashFile(Db& db, bool records, const std::string& playerId, std
 
 // Buffers small writes into large ones and hashes what passes.
 class HashingWriter {
-public:
+  public:
     explicit HashingWriter(tar::Writer& w) : w_(w) {}
     Status add(std::string_view bytes) {
         h_.update(bytes);
@@ -111,7 +111,7 @@ public:
     }
     std::string hex() { return crypto::toHex(h_.finish()); }
 
-private:
+  private:
     tar::Writer& w_;
     crypto::Sha256 h_;
     std::string buf_;
@@ -127,8 +127,9 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
         auto st = db.read([&](DbConn& c) -> Status {
             sqlite3* h = sqliteOf(c);
             {
-                SqlStmt snap(h, "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM pop_records), "
-                                "(SELECT COALESCE(MAX(rowid), 0) FROM pop_checkpoints)");
+                SqlStmt snap(h,
+                             "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM pop_records), "
+                             "(SELECT COALESCE(MAX(rowid), 0) FROM pop_checkpoints)");
                 snap.step();
                 plan.maxRecordRowid = snap.i64(0);
                 plan.maxCheckpointRowid = snap.i64(1);
@@ -229,20 +230,17 @@ Status streamExport(Db& db, const ExportPlan& plan, const crypto::PrivateKey& co
         });
         if (st) st = out.flush();
         if (!st) return st;
-        if (out.hex() != f.sha256)
-            return makeError(Errc::Internal, f.name + " changed while the export was streamed");
+        if (out.hex() != f.sha256) return makeError(Errc::Internal, f.name + " changed while the export was streamed");
         MS_TRY(w.end());  // Usage if the size changed: also fatal
         return {};
     };
     std::size_t fileIndex = 3;  // after keys.json, media.json and audit.jsonl
     try {
-        MS_TRY(streamEntry(m.files.at(2),
-                           [&](auto&& onLine) { forEachAuditLine(db, m.auditHead->seq, onLine); }));
+        MS_TRY(streamEntry(m.files.at(2), [&](auto&& onLine) { forEachAuditLine(db, m.auditHead->seq, onLine); }));
         for (const auto& id : plan.playersWithEvidence) {
             for (bool records : {true, false}) {
                 MS_TRY(streamEntry(m.files.at(fileIndex++), [&](auto&& onLine) {
-                    forEachLine(db, records, id,
-                                records ? plan.maxRecordRowid : plan.maxCheckpointRowid, onLine);
+                    forEachLine(db, records, id, records ? plan.maxRecordRowid : plan.maxCheckpointRowid, onLine);
                 }));
             }
         }

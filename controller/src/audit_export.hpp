@@ -22,7 +22,7 @@
 namespace microscape::controller {
 
 struct ExportRequest {
-    std::int64_t fromMs = 0;           // counted period [from, to), UTC
+    std::int64_t fromMs = 0;  // counted period [from, to), UTC
     std::int64_t toMs = 0;
     std::vector<std::string> players;  // empty: every player
     std::int64_t nowMs = 0;
@@ -31,9 +31,9 @@ struct ExportRequest {
 
 // What an export will hold, hashed (the first pass).
 struct ExportPlan {
-    audit::ExportManifest manifest;  // files listed, not yet signed
-    std::string keysJson;            // keys.json bytes
-    std::string mediaJson;           // media.json bytes
+    audit::ExportManifest manifest;                // files listed, not yet signed
+    std::string keysJson;                          // keys.json bytes
+    std::string mediaJson;                         // media.json bytes
     std::vector<std::string> playersWithEvidence;  // every listed player, in file order
     std::int64_t maxRecordRowid = 0;               // the snapshot
     std::int64_t maxCheckpointRowid = 0;
@@ -55,7 +55,6 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req);
 Status streamExport(Db& db, const ExportPlan& plan, const crypto::PrivateKey& controllerKey, tar::ByteSink& sink);
 
 // Both passes.
-Status writeAuditExport(Db& db, const ExportRequest& req, const crypto::PrivateKey& controllerKey,
-                        tar::ByteSink& sink);
+Status writeAuditExport(Db& db, const ExportRequest& req, const crypto::PrivateKey& controllerKey, tar::ByteSink& sink);
 
 }  // namespace microscape::controller

@@ -45,7 +45,8 @@ std::vector<schedule::Daypart> daypartsOf(const std::string& stored) {
     if (!v || !v->isArray()) return out;
     for (const auto& w : v->asArray()) {
         schedule::Daypart d;
-        for (const auto& day : w.find("days")->asArray()) d.weekdays |= static_cast<std::uint8_t>(1u << (day.asInt() - 1));
+        for (const auto& day : w.find("days")->asArray())
+            d.weekdays |= static_cast<std::uint8_t>(1u << (day.asInt() - 1));
         d.startMinute = minuteOf(w.find("start")->asString());
         d.endMinute = minuteOf(w.find("end")->asString());
         out.push_back(d);
@@ -92,13 +93,20 @@ bool matches(const Target& t, const CompileSubject& s) {
     return true;
 }
 
-std::string playlistKey(std::int64_t id) { return "pl-" + std::to_string(id); }
+std::string playlistKey(std::int64_t id) {
+    return "pl-" + std::to_string(id);
+}
 
 }  // namespace
 
-Compiler::Compiler(Db& db, const ControllerConfig& config, crypto::PrivateKey key, Metrics& metrics,
-                   Poco::Logger& log, std::function<std::int64_t()> clock)
-    : db_(db), config_(config), key_(std::move(key)), publicKey_(key_.publicKey()), metrics_(metrics), log_(log),
+Compiler::Compiler(Db& db, const ControllerConfig& config, crypto::PrivateKey key, Metrics& metrics, Poco::Logger& log,
+                   std::function<std::int64_t()> clock)
+    : db_(db),
+      config_(config),
+      key_(std::move(key)),
+      publicKey_(key_.publicKey()),
+      metrics_(metrics),
+      log_(log),
       clock_(std::move(clock)) {}
 
 struct Compiler::Snapshot {
@@ -281,15 +289,17 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
         {"media", mediaJson ? *mediaJson : json::Value()}, {"schedule", m.schedule}, {"target", m.target}}));
 
     auto last = db_.read([&](DbConn& c) {
-        return c.one("SELECT version, content_hash FROM compiled_manifests WHERE player_id = ? "
-                     "ORDER BY version DESC LIMIT 1",
-                     {playerId});
+        return c.one(
+            "SELECT version, content_hash FROM compiled_manifests WHERE player_id = ? "
+            "ORDER BY version DESC LIMIT 1",
+            {playerId});
     });
     if (last && last->str(1) == contentHash) {
         auto row = db_.read([&](DbConn& c) {
-            return c.one("SELECT version, content_hash, manifest, signature, created_at FROM compiled_manifests "
-                         "WHERE player_id = ? AND version = ?",
-                         {playerId, last->i64(0)});
+            return c.one(
+                "SELECT version, content_hash, manifest, signature, created_at FROM compiled_manifests "
+                "WHERE player_id = ? AND version = ?",
+                {playerId, last->i64(0)});
         });
         auto sig = crypto::base64Decode(row->str(3));
         if (!sig) return sig.error();
@@ -301,9 +311,10 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
     auto signedM = manifest::sign(m, key_);
     CompiledManifest out{playerId, m.version, contentHash, signedM.bytes, signedM.signature, now};
     db_.write([&](DbConn& c) {
-        c.exec("INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, created_at) "
-               "VALUES (?, ?, ?, ?, ?, ?)",
-               {playerId, m.version, contentHash, signedM.bytes, crypto::base64Encode(signedM.signature), now});
+        c.exec(
+            "INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            {playerId, m.version, contentHash, signedM.bytes, crypto::base64Encode(signedM.signature), now});
         repo::audit(c, Actor{0, "system", Role::Admin, {}}, "compile", "manifest", playerId, "",
                     R"({"version":)" + std::to_string(m.version) + "}", now);
     });
@@ -327,9 +338,10 @@ Result<CompiledManifest> Compiler::compilePlayer(const std::string& playerId) {
 Result<CompiledManifest> Compiler::currentFor(const std::string& playerId) {
     std::lock_guard lock(mutex_);
     auto row = db_.read([&](DbConn& c) {
-        return c.one("SELECT version, content_hash, manifest, signature, created_at FROM compiled_manifests "
-                     "WHERE player_id = ? ORDER BY version DESC LIMIT 1",
-                     {playerId});
+        return c.one(
+            "SELECT version, content_hash, manifest, signature, created_at FROM compiled_manifests "
+            "WHERE player_id = ? ORDER BY version DESC LIMIT 1",
+            {playerId});
     });
     const std::int64_t now = clock_();
     const std::int64_t halfHorizon = std::int64_t(config_.compileHorizonDays) * kDayMs / 2;

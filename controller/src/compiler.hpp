@@ -12,10 +12,10 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <vector>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/db.hpp"
@@ -44,7 +44,7 @@ struct CompileSubject {
 };
 
 class Compiler {
-public:
+  public:
     Compiler(Db& db, const ControllerConfig& config, crypto::PrivateKey key, Metrics& metrics, Poco::Logger& log,
              std::function<std::int64_t()> clock);
 
@@ -81,7 +81,7 @@ public:
     // fleet costs one pass over the store, not one per player.
     struct Snapshot;
 
-private:
+  private:
     std::shared_ptr<Snapshot> loadSnapshot();
     Result<Built> buildFrom(Snapshot& snap, const CompileSubject& subject, std::int64_t fromUtcMs,
                             std::int64_t untilUtcMs);

@@ -8,8 +8,8 @@
 #include <cctype>
 #include <set>
 
-#include "microscape/core/pin.hpp"
 #include "microscape/core/log_setup.hpp"
+#include "microscape/core/pin.hpp"
 
 namespace microscape::controller {
 namespace {
@@ -54,8 +54,8 @@ const std::set<std::string> kKnownKeys = {
 const std::set<std::string> kTlsSubKeys = {"certificate", "privateKey"};
 const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
 
-Status readInt(const Poco::Util::AbstractConfiguration& conf, const std::string& key, std::int64_t lo,
-               std::int64_t hi, std::int64_t& out) {
+Status readInt(const Poco::Util::AbstractConfiguration& conf, const std::string& key, std::int64_t lo, std::int64_t hi,
+               std::int64_t& out) {
     if (!conf.hasProperty(key)) return {};
     std::string raw = conf.getString(key);
     Poco::Int64 v = 0;
@@ -86,10 +86,11 @@ Status readTls(const Poco::Util::AbstractConfiguration& conf, ControllerConfig& 
     c.tlsCertificate = conf.getString("http.tls.certificate", "");
     c.tlsPrivateKey = conf.getString("http.tls.privateKey", "");
     if (c.tlsCertificate.empty() != c.tlsPrivateKey.empty())
-        return makeError(Errc::Usage, "http.tls.certificate and http.tls.privateKey go together (or leave both empty "
-                                      "for a self-signed certificate)");
-    for (const auto& [key, file] : {std::pair{"http.tls.certificate", c.tlsCertificate},
-                                    std::pair{"http.tls.privateKey", c.tlsPrivateKey}}) {
+        return makeError(Errc::Usage,
+                         "http.tls.certificate and http.tls.privateKey go together (or leave both empty "
+                         "for a self-signed certificate)");
+    for (const auto& [key, file] :
+         {std::pair{"http.tls.certificate", c.tlsCertificate}, std::pair{"http.tls.privateKey", c.tlsPrivateKey}}) {
         std::error_code ec;
         if (c.tls && !file.empty() && !std::filesystem::is_regular_file(file, ec))
             return makeError(Errc::Usage, std::string(key) + ": '" + file.string() + "' is not a file");
@@ -103,9 +104,10 @@ Status readTls(const Poco::Util::AbstractConfiguration& conf, ControllerConfig& 
         c.publicTlsKeyHash = *p;
     }
     if (!c.tls && c.publicUrl.rfind("https://", 0) == 0 && c.publicTlsKeyHash.empty())
-        return makeError(Errc::Usage, "http.publicUrl is https:// but this controller serves plain HTTP (http.tls=off): "
-                                      "set http.publicTlsKeyHash to the pin of the TLS proxy's key, which enrolment "
-                                      "commands carry (docs/guide-operator.md)");
+        return makeError(Errc::Usage,
+                         "http.publicUrl is https:// but this controller serves plain HTTP (http.tls=off): "
+                         "set http.publicTlsKeyHash to the pin of the TLS proxy's key, which enrolment "
+                         "commands carry (docs/guide-operator.md)");
     return {};
 }
 
@@ -118,13 +120,14 @@ Status checkPublicUrl(const std::string& url, bool tls) {
     } catch (const Poco::Exception& e) {
         return makeError(Errc::Usage, "http.publicUrl: '" + url + "' is not a URL: " + e.displayText());
     }
-    if ((uri.getScheme() != "https" && uri.getScheme() != "http") || uri.getHost().empty() ||
-        !uri.getQuery().empty() || !uri.getFragment().empty() || !uri.getUserInfo().empty())
+    if ((uri.getScheme() != "https" && uri.getScheme() != "http") || uri.getHost().empty() || !uri.getQuery().empty() ||
+        !uri.getFragment().empty() || !uri.getUserInfo().empty())
         return makeError(Errc::Usage, "http.publicUrl: expected https://HOST[:PORT][/PATH], got '" + url + "'");
     for (char ch : url)
         if (static_cast<unsigned char>(ch) <= ' ' || ch == '\\' || ch == '"' || ch == '\'' || ch == '`' || ch == '$' ||
             ch == ';' || ch == '&' || ch == '|' || ch == '<' || ch == '>' || static_cast<unsigned char>(ch) >= 0x7f)
-            return makeError(Errc::Usage, "http.publicUrl: '" + url + "' holds a character a shell command cannot carry");
+            return makeError(Errc::Usage,
+                             "http.publicUrl: '" + url + "' holds a character a shell command cannot carry");
     if (tls && uri.getScheme() != "https")
         return makeError(Errc::Usage, "http.publicUrl must be https:// while http.tls is on");
     return {};
@@ -153,16 +156,14 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     try {
         (void)Poco::Logger::parseLevel(c.logLevel);
     } catch (const Poco::Exception&) {
-        return makeError(
-            Errc::Usage,
-            "controller.logLevel must be one of none, fatal, critical, error, warning, "
-            "notice, information, debug, trace (got '" +
-                c.logLevel + "')");
+        return makeError(Errc::Usage,
+                         "controller.logLevel must be one of none, fatal, critical, error, warning, "
+                         "notice, information, debug, trace (got '" +
+                             c.logLevel + "')");
     }
     c.logFormat = conf.getString("controller.logFormat", c.logFormat);
     if (!logsetup::parseFormat(c.logFormat))
-        return makeError(Errc::Usage, "controller.logFormat must be auto, journal or text (got '" +
-                                          c.logFormat + "')");
+        return makeError(Errc::Usage, "controller.logFormat must be auto, journal or text (got '" + c.logFormat + "')");
     c.httpBind = conf.getString("http.bind", c.httpBind);
     c.zmqBind = conf.getString("zmq.bind", c.zmqBind);
     if (c.httpBind.empty()) return makeError(Errc::Usage, "http.bind must not be empty");
@@ -186,8 +187,7 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
         c.zmqCurve = b;
     }
     MS_TRY(readIntInto(conf, "zmq.proofsPerMinute", 0, 1'000'000, c.zmqProofsPerMinute));
-    MS_TRY(
-        readIntInto(conf, "zmq.minFreeDiskBytes", 0, std::int64_t(1) << 50, c.zmqMinFreeDiskBytes));
+    MS_TRY(readIntInto(conf, "zmq.minFreeDiskBytes", 0, std::int64_t(1) << 50, c.zmqMinFreeDiskBytes));
     MS_TRY(readIntInto(conf, "media.maxUploadBytes", 1, std::int64_t(1) << 40, c.maxUploadBytes));
     MS_TRY(readIntInto(conf, "auth.pbkdf2Iterations", 1, 10'000'000, c.pbkdf2Iterations));
     MS_TRY(readIntInto(conf, "auth.sessionTtlSeconds", 60, 30 * 24 * 3600, c.sessionTtlSeconds));
@@ -199,8 +199,7 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     MS_TRY(readIntInto(conf, "http.headerTimeoutMs", 100, 600000, c.httpHeaderTimeoutMs));
     MS_TRY(readIntInto(conf, "http.bodyIdleTimeoutMs", 100, 3600000, c.httpBodyIdleTimeoutMs));
     MS_TRY(readIntInto(conf, "http.keepAliveIdleMs", 100, 600000, c.httpKeepAliveIdleMs));
-    MS_TRY(readIntInto(conf, "http.maxConnectionsPerAddress", 1, 100000,
-                       c.httpMaxConnectionsPerAddress));
+    MS_TRY(readIntInto(conf, "http.maxConnectionsPerAddress", 1, 100000, c.httpMaxConnectionsPerAddress));
     if (conf.hasProperty("http.secureCookies")) {
         std::string raw = conf.getString("http.secureCookies");
         bool b = false;

@@ -40,9 +40,12 @@ namespace {
 
 void bindAll(Poco::Data::Statement& st, const DbParams& params) {
     for (const auto& p : params) {
-        if (auto i = std::get_if<std::int64_t>(&p)) st.addBind(bind(static_cast<Poco::Int64>(*i)));
-        else if (auto s = std::get_if<std::string>(&p)) st.addBind(bind(*s));
-        else st.addBind(bind(Poco::Nullable<std::string>()));
+        if (auto i = std::get_if<std::int64_t>(&p))
+            st.addBind(bind(static_cast<Poco::Int64>(*i)));
+        else if (auto s = std::get_if<std::string>(&p))
+            st.addBind(bind(*s));
+        else
+            st.addBind(bind(Poco::Nullable<std::string>()));
     }
 }
 
@@ -86,9 +89,12 @@ std::vector<DbRow> DbConn::query(const std::string& sql, const DbParams& params)
                     continue;
                 }
                 Poco::Dynamic::Var v = rs.value(c, r);
-                if (v.isEmpty()) cols.emplace_back(nullptr);
-                else if (v.isInteger()) cols.emplace_back(static_cast<std::int64_t>(v.convert<Poco::Int64>()));
-                else cols.emplace_back(v.convert<std::string>());
+                if (v.isEmpty())
+                    cols.emplace_back(nullptr);
+                else if (v.isInteger())
+                    cols.emplace_back(static_cast<std::int64_t>(v.convert<Poco::Int64>()));
+                else
+                    cols.emplace_back(v.convert<std::string>());
             }
             rows.emplace_back(std::move(cols));
         }
@@ -102,8 +108,12 @@ std::optional<DbRow> DbConn::one(const std::string& sql, const DbParams& params)
     return std::move(rows.front());
 }
 
-std::int64_t DbConn::lastInsertId() { return one("SELECT last_insert_rowid()")->i64(0); }
-std::int64_t DbConn::changes() { return one("SELECT changes()")->i64(0); }
+std::int64_t DbConn::lastInsertId() {
+    return one("SELECT last_insert_rowid()")->i64(0);
+}
+std::int64_t DbConn::changes() {
+    return one("SELECT changes()")->i64(0);
+}
 
 Db::Db(const std::filesystem::path& file) {
     // 0600 before SQLite creates it, so that its -wal and -shm files get 0600 too.
@@ -124,8 +134,12 @@ Db::Db(const std::filesystem::path& file) {
 
 Db::~Db() = default;
 
-void Db::begin() { session_->begin(); }
-void Db::commit() { session_->commit(); }
+void Db::begin() {
+    session_->begin();
+}
+void Db::commit() {
+    session_->commit();
+}
 void Db::rollback() {
     try {
         session_->rollback();
@@ -164,8 +178,7 @@ void Db::migrate() {
     begin();
     try {
         if (auto n = repo::chainAuditLog(c); n > 0)
-            Poco::Logger::get("controller.db")
-                .information("audit log: %Ld earlier rows hash-chained", n);
+            Poco::Logger::get("controller.db").information("audit log: %Ld earlier rows hash-chained", n);
         commit();
     } catch (...) {
         rollback();

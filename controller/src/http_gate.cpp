@@ -42,8 +42,8 @@ constexpr auto kStopGrace = std::chrono::milliseconds(2000);     // requests in 
 struct Conn {
     int fd = -1;
     std::string address;
-    bool counted = true;   // counts against the address cap and the total (not a 503 being written)
-    bool running = false;  // a worker has it
+    bool counted = true;     // counts against the address cap and the total (not a 503 being written)
+    bool running = false;    // a worker has it
     bool inRequest = false;  // header complete, handler running
     bool cut = false;
     Clock::time_point deadline = Clock::time_point::max();
@@ -52,8 +52,7 @@ struct Conn {
 }  // namespace
 
 struct HttpGate::Impl {
-    Impl(Poco::Net::ServerSocket s, Poco::Net::HTTPRequestHandlerFactory::Ptr f, HttpGateOptions o,
-         Poco::Logger& l)
+    Impl(Poco::Net::ServerSocket s, Poco::Net::HTTPRequestHandlerFactory::Ptr f, HttpGateOptions o, Poco::Logger& l)
         : listener(std::move(s)), factory(std::move(f)), options(o), log(l) {}
 
     Poco::Net::ServerSocket listener;
@@ -89,8 +88,8 @@ struct HttpGate::Impl {
     void rejectLoop();
     void reject(StreamSocket& socket);
 
-    std::shared_ptr<Conn> registerLocked(const StreamSocket& socket, std::string address,
-                                         bool counted, Clock::time_point deadline);
+    std::shared_ptr<Conn> registerLocked(const StreamSocket& socket, std::string address, bool counted,
+                                         Clock::time_point deadline);
     void forgetLocked(const Poco::Net::SocketImpl* key);
     void cutLocked(Conn& c);
 };
@@ -106,8 +105,7 @@ thread_local HttpGate::Impl* tGate = nullptr;
 class GatedHandler : public Poco::Net::HTTPRequestHandler {
   public:
     explicit GatedHandler(Poco::Net::HTTPRequestHandler* inner) : inner_(inner) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& req,
-                       Poco::Net::HTTPServerResponse& resp) override {
+    void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
         inner_->handleRequest(req, resp);
         if (tGate && tConn) tGate->requestDone(*tConn);
     }
@@ -118,10 +116,8 @@ class GatedHandler : public Poco::Net::HTTPRequestHandler {
 
 class GatedHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
   public:
-    explicit GatedHandlerFactory(Poco::Net::HTTPRequestHandlerFactory::Ptr inner)
-        : inner_(std::move(inner)) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest& req) override {
+    explicit GatedHandlerFactory(Poco::Net::HTTPRequestHandlerFactory::Ptr inner) : inner_(std::move(inner)) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& req) override {
         if (tGate && tConn) tGate->headerDone(*tConn);
         Poco::Net::HTTPRequestHandler* h = inner_->createRequestHandler(req);
         return h ? new GatedHandler(h) : nullptr;
@@ -133,8 +129,7 @@ class GatedHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
 
 class GatedConnection : public Poco::Net::TCPServerConnection {
   public:
-    GatedConnection(const StreamSocket& socket, HttpGate::Impl& gate,
-                    Poco::Net::HTTPServerParams::Ptr params,
+    GatedConnection(const StreamSocket& socket, HttpGate::Impl& gate, Poco::Net::HTTPServerParams::Ptr params,
                     Poco::Net::HTTPRequestHandlerFactory::Ptr factory)
         : Poco::Net::TCPServerConnection(socket), gate_(gate), inner_(socket, params, factory) {}
 
@@ -189,8 +184,7 @@ void closeNow(StreamSocket& socket) {
 
 }  // namespace
 
-std::shared_ptr<Conn> HttpGate::Impl::registerLocked(const StreamSocket& socket,
-                                                     std::string address, bool isCounted,
+std::shared_ptr<Conn> HttpGate::Impl::registerLocked(const StreamSocket& socket, std::string address, bool isCounted,
                                                      Clock::time_point deadline) {
     auto c = std::make_shared<Conn>();
     c->fd = ::dup(socket.impl()->sockfd());
@@ -254,8 +248,7 @@ void HttpGate::Impl::admit(StreamSocket socket, const Poco::Net::SocketAddress& 
         std::lock_guard lock(mu);
         ++stats.accepted;
         const auto it = perAddress.find(address);
-        const bool overCap =
-            it != perAddress.end() && it->second >= options.maxConnectionsPerAddress;
+        const bool overCap = it != perAddress.end() && it->second >= options.maxConnectionsPerAddress;
         const bool busy = counted >= options.workers + options.maxQueued;
         if (overCap || busy) {
             ++(overCap ? stats.rejectedPerAddress : stats.rejectedBusy);
@@ -269,8 +262,7 @@ void HttpGate::Impl::admit(StreamSocket socket, const Poco::Net::SocketAddress& 
             // No deadline while queued: workers free up within headerTimeoutMs of a
             // slow client, and the header deadline starts when a worker takes it.
             admitted = registerLocked(socket, address, true, Clock::time_point::max()) != nullptr;
-            if (!admitted)
-                log.warning("cannot track a connection from %s: out of descriptors", address);
+            if (!admitted) log.warning("cannot track a connection from %s: out of descriptors", address);
         }
     }
     if (!admitted) {
@@ -309,8 +301,7 @@ void HttpGate::Impl::requestDone(Conn& c) {
     c.inRequest = false;
     // Keep-alive: the next request may wait keepAliveIdleMs to start (Poco's
     // keep-alive timeout closes it) and then has headerTimeoutMs to arrive.
-    c.deadline =
-        Clock::now() + std::chrono::milliseconds(options.keepAliveIdleMs + options.headerTimeoutMs);
+    c.deadline = Clock::now() + std::chrono::milliseconds(options.keepAliveIdleMs + options.headerTimeoutMs);
     if (stopping) {
         cutLocked(c);
         wake.notify_all();
@@ -333,8 +324,7 @@ void HttpGate::Impl::reapLoop() {
                     "in the last 10 s: %Lu connections refused over the per-address cap and %Lu "
                     "while every worker was busy (%Lu of these closed without a 503: too many at "
                     "once); %Lu cut for a slow request header",
-                    static_cast<Poco::UInt64>(stats.rejectedPerAddress -
-                                              reported.rejectedPerAddress),
+                    static_cast<Poco::UInt64>(stats.rejectedPerAddress - reported.rejectedPerAddress),
                     static_cast<Poco::UInt64>(stats.rejectedBusy - reported.rejectedBusy),
                     static_cast<Poco::UInt64>(stats.closedUnanswered - reported.closedUnanswered),
                     static_cast<Poco::UInt64>(stats.headerTimeouts - reported.headerTimeouts));
@@ -348,8 +338,7 @@ void HttpGate::Impl::reapLoop() {
                 cutLocked(*c);
                 if (c->counted) {
                     ++stats.headerTimeouts;
-                    if (log.debug())
-                        log.debug("cut a connection from %s: request header too slow", c->address);
+                    if (log.debug()) log.debug("cut a connection from %s: request header too slow", c->address);
                 }
             } else if (c->deadline < next) {
                 next = c->deadline;
@@ -375,8 +364,7 @@ void HttpGate::Impl::rejectLoop() {
         }
         // The reaper cuts a 503 that cannot be written in time (e.g. a TLS
         // handshake that never completes).
-        const bool tracked =
-            registerLocked(socket, {}, false, Clock::now() + kRejectBudget) != nullptr;
+        const bool tracked = registerLocked(socket, {}, false, Clock::now() + kRejectBudget) != nullptr;
         lock.unlock();
         if (tracked) reject(socket);
         closeNow(socket);
@@ -397,8 +385,7 @@ void HttpGate::Impl::reject(StreamSocket& socket) {
         char buf[4096];
         std::size_t total = 0;
         while (total < sizeof buf * 16) {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::microseconds>(until - Clock::now());
+            const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - Clock::now());
             if (left.count() <= 0) break;
             if (!socket.poll(Poco::Timespan(left.count()), Poco::Net::Socket::SELECT_READ)) break;
             const int n = socket.receiveBytes(buf, sizeof buf);
@@ -410,9 +397,8 @@ void HttpGate::Impl::reject(StreamSocket& socket) {
     }
 }
 
-HttpGate::HttpGate(Poco::Net::ServerSocket socket,
-                   Poco::Net::HTTPRequestHandlerFactory::Ptr factory, HttpGateOptions options,
-                   Poco::Logger& log)
+HttpGate::HttpGate(Poco::Net::ServerSocket socket, Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
+                   HttpGateOptions options, Poco::Logger& log)
     : impl_(std::make_unique<Impl>(std::move(socket), std::move(factory), options, log)) {}
 
 HttpGate::~HttpGate() {
@@ -434,8 +420,7 @@ void HttpGate::start() {
     params->setTimeout(Poco::Timespan(static_cast<long>(o.bodyIdleTimeoutMs) * 1000));
     Poco::Net::HTTPRequestHandlerFactory::Ptr gated = new GatedHandlerFactory(d.factory);
     d.pool = std::make_unique<Poco::ThreadPool>(1, o.workers + 2, 60);
-    d.dispatcher = new Poco::Net::TCPServerDispatcher(new GatedConnectionFactory(d, params, gated),
-                                                      *d.pool, params);
+    d.dispatcher = new Poco::Net::TCPServerDispatcher(new GatedConnectionFactory(d, params, gated), *d.pool, params);
     d.stopAccepting = false;
     {
         std::lock_guard lock(d.mu);

@@ -19,11 +19,10 @@ class Logger;
 namespace microscape::controller {
 
 struct HttpGateOptions {
-    int workers = 32;            // worker threads serving requests
-    int maxQueued = 32;          // accepted connections waiting for a worker; more get 503
-    int headerTimeoutMs = 5000;  // request line + headers must arrive within this
-    int bodyIdleTimeoutMs =
-        15000;  // a body (or response) read/write making no progress this long fails
+    int workers = 32;                   // worker threads serving requests
+    int maxQueued = 32;                 // accepted connections waiting for a worker; more get 503
+    int headerTimeoutMs = 5000;         // request line + headers must arrive within this
+    int bodyIdleTimeoutMs = 15000;      // a body (or response) read/write making no progress this long fails
     int keepAliveIdleMs = 2000;         // an idle keep-alive connection is closed after this
     int maxConnectionsPerAddress = 16;  // open connections per source address; more get 503
 };
@@ -40,8 +39,8 @@ class HttpGate {
   public:
     // Serves `socket` (already bound and listening; may be a SecureServerSocket)
     // with `factory`. Nothing runs before start().
-    HttpGate(Poco::Net::ServerSocket socket, Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
-             HttpGateOptions options, Poco::Logger& log);
+    HttpGate(Poco::Net::ServerSocket socket, Poco::Net::HTTPRequestHandlerFactory::Ptr factory, HttpGateOptions options,
+             Poco::Logger& log);
     ~HttpGate();  // stops if running
     HttpGate(const HttpGate&) = delete;
     HttpGate& operator=(const HttpGate&) = delete;

@@ -37,7 +37,7 @@ namespace {
 
 constexpr const char* kZapDomain = "microscape";
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
-constexpr int kMissedBeats = 3;           // a peer silent this many intervals is offline
+constexpr int kMissedBeats = 3;  // a peer silent this many intervals is offline
 constexpr std::int64_t kSeenFlushMs = 1000;
 constexpr std::int64_t kSeenRefreshMs = 10'000;
 constexpr std::size_t kMaxCommandResults = 1000;
@@ -157,9 +157,8 @@ struct Hub::Impl {
     std::unordered_map<std::string, std::int64_t> nagged;  // routing id -> last hello_required (steady)
     std::unordered_map<std::string, int> openFiles;        // sha256 -> fd
     std::unordered_map<int, Conn> conns;                   // accepted connections by socket fd
-    std::unordered_map<int, std::string>
-        sessionByFd;                                  // fd -> routing id of the session bound to it
-    std::unordered_map<std::string, Bucket> buckets;  // player -> PROOFS tokens
+    std::unordered_map<int, std::string> sessionByFd;      // fd -> routing id of the session bound to it
+    std::unordered_map<std::string, Bucket> buckets;       // player -> PROOFS tokens
     std::int64_t lastDiskCheckMs = 0;
     std::vector<HubBackend::Seen> pendingSeen;  // of sessions ended between sweeps
     std::int64_t lastSweepMs = 0;
@@ -249,10 +248,8 @@ struct Hub::Impl {
         if (it == peers.end()) return;
         Peer& p = it->second;
         const auto now = steadyMs();
-        pendingSeen.push_back(
-            {rid, backend.nowMs() - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
-        if (auto s = sessionByFd.find(p.fd); s != sessionByFd.end() && s->second == rid)
-            sessionByFd.erase(s);
+        pendingSeen.push_back({rid, backend.nowMs() - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
+        if (auto s = sessionByFd.find(p.fd); s != sessionByFd.end() && s->second == rid) sessionByFd.erase(s);
         {
             std::lock_guard lock(sharedMutex);
             onlineIds.erase(rid);
@@ -294,9 +291,7 @@ struct Hub::Impl {
         while (true) {
             std::vector<zmq::message_t> ev;
             try {
-                if (!zmq::recv_multipart(*monitor, std::back_inserter(ev),
-                                         zmq::recv_flags::dontwait))
-                    return;
+                if (!zmq::recv_multipart(*monitor, std::back_inserter(ev), zmq::recv_flags::dontwait)) return;
             } catch (const zmq::error_t&) {
                 return;
             }
@@ -390,8 +385,8 @@ struct Hub::Impl {
                 }
             }
             std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"), zmq::buffer(requestId),
-                                                      zmq::buffer(status),     zmq::buffer(text),
-                                                      zmq::buffer(userId),     zmq::str_buffer("")};
+                                                      zmq::buffer(status),    zmq::buffer(text),
+                                                      zmq::buffer(userId),    zmq::str_buffer("")};
             try {
                 zmq::send_multipart(*zap, reply);
             } catch (const zmq::error_t& e) {
@@ -466,8 +461,9 @@ struct Hub::Impl {
         }
         if (!env) {
             count(&HubStats::dropped);
-            if (mayLog()) log.warning("hub: player %s: dropped a malformed message: %s", escapeControl(rid),
-                                        escapeControl(env.error().str()));
+            if (mayLog())
+                log.warning("hub: player %s: dropped a malformed message: %s", escapeControl(rid),
+                            escapeControl(env.error().str()));
             if (peerIt != peers.end()) {
                 peerIt->second.lastRecvMs = steadyMs();
                 sendError(rid, "bad_message", env.error().message);
@@ -489,11 +485,16 @@ struct Hub::Impl {
         Peer& peer = peerIt->second;
         peer.lastRecvMs = steadyMs();
         switch (env->type) {
-            case wire::Type::Heartbeat: return;
-            case wire::Type::Fetch: return handleFetch(rid, peer, *env);
-            case wire::Type::Status: return handleStatus(rid, peer, *env);
-            case wire::Type::CommandAck: return handleAck(rid, *env);
-            case wire::Type::Proofs: return handleProofs(rid, *env);
+            case wire::Type::Heartbeat:
+                return;
+            case wire::Type::Fetch:
+                return handleFetch(rid, peer, *env);
+            case wire::Type::Status:
+                return handleStatus(rid, peer, *env);
+            case wire::Type::CommandAck:
+                return handleAck(rid, *env);
+            case wire::Type::Proofs:
+                return handleProofs(rid, *env);
             case wire::Type::Error: {
                 auto e = wire::parseError(*env);
                 if (e)
@@ -545,8 +546,7 @@ struct Hub::Impl {
         const bool wasOnline = peers.count(rid) > 0;
         Peer& peer = peers[rid];
         if (peer.fd != fd) {
-            if (auto s = sessionByFd.find(peer.fd); s != sessionByFd.end() && s->second == rid)
-                sessionByFd.erase(s);
+            if (auto s = sessionByFd.find(peer.fd); s != sessionByFd.end() && s->second == rid) sessionByFd.erase(s);
             peer.fd = fd;
         }
         sessionByFd[fd] = rid;
@@ -573,10 +573,11 @@ struct Hub::Impl {
         w.maxWindow = config.maxWindow;
         send(rid, wire::toEnvelope(w));
         log.information("hub: player %s %s (%s, active v%Ld, staged v%Ld, current v%Ld)", rid,
-                        std::string(wasOnline ? "said HELLO again" : "online"), hello->software,
-                        hello->activeVersion, hello->stagedVersion, w.currentVersion);
+                        std::string(wasOnline ? "said HELLO again" : "online"), hello->software, hello->activeVersion,
+                        hello->stagedVersion, w.currentVersion);
         peer.seenStoredMs = 0;  // store lastSeen at the next flush
-        if (current && current->version > hello->activeVersion) sendManifest(rid, peer, *current);
+        if (current && current->version > hello->activeVersion)
+            sendManifest(rid, peer, *current);
         else if (current) {
             peer.allowed = mediaOf(current->manifestBytes);
             peer.sentVersion = current->version;
@@ -626,13 +627,13 @@ struct Hub::Impl {
             sendError(rid, "bad_range", "offset past the end of the file", f->sha256);
             return;
         }
-        const std::size_t len = static_cast<std::size_t>(
-            std::min<std::uint64_t>({f->length, config.maxChunkBytes, size - f->offset}));
+        const std::size_t len =
+            static_cast<std::size_t>(std::min<std::uint64_t>({f->length, config.maxChunkBytes, size - f->offset}));
         zmq::message_t data(len);
         std::size_t done = 0;
         while (done < len) {
-            ssize_t n = ::pread(fd, static_cast<char*>(data.data()) + done, len - done,
-                                static_cast<off_t>(f->offset + done));
+            ssize_t n =
+                ::pread(fd, static_cast<char*>(data.data()) + done, len - done, static_cast<off_t>(f->offset + done));
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
                 log.error("hub: cannot read media %s", f->sha256);
@@ -701,10 +702,7 @@ struct Hub::Impl {
         }
         if (!takeToken(rid)) {
             count(&HubStats::proofsRateLimited);
-            if (mayLog())
-                log.warning(
-                    "hub: player %s: PROOFS over the rate limit; asked to send it again later",
-                    rid);
+            if (mayLog()) log.warning("hub: player %s: PROOFS over the rate limit; asked to send it again later", rid);
             sendError(rid, "rate_limited",
                       "more than " + std::to_string(config.proofsPerMinute) +
                           " PROOFS batches a minute; send this one again later");
@@ -734,8 +732,7 @@ struct Hub::Impl {
             it = buckets.emplace(rid, Bucket{capacity, now}).first;
         }
         Bucket& b = it->second;
-        b.tokens = std::min(
-            capacity, b.tokens + static_cast<double>(now - b.refilledMs) * capacity / 60000.0);
+        b.tokens = std::min(capacity, b.tokens + static_cast<double>(now - b.refilledMs) * capacity / 60000.0);
         b.refilledMs = now;
         if (b.tokens < 1.0) return false;
         b.tokens -= 1.0;
@@ -765,11 +762,9 @@ struct Hub::Impl {
                 "hub: proof-of-play ingest PAUSED: %Lu bytes free, under the %Lu bytes of "
                 "zmq.minFreeDiskBytes; "
                 "players keep their proofs until there is room",
-                static_cast<unsigned long long>(*free),
-                static_cast<unsigned long long>(config.minFreeDiskBytes));
+                static_cast<unsigned long long>(*free), static_cast<unsigned long long>(config.minFreeDiskBytes));
         else
-            log.warning("hub: proof-of-play ingest resumed: %Lu bytes free",
-                        static_cast<unsigned long long>(*free));
+            log.warning("hub: proof-of-play ingest resumed: %Lu bytes free", static_cast<unsigned long long>(*free));
     }
 
     // Ingest worker thread: takes the oldest batch of a player that has none being
@@ -867,8 +862,7 @@ struct Hub::Impl {
             if (now - p.lastRecvMs > deadMs) {
                 log.information("hub: player %s offline (silent for %Ld ms)", it->first, now - p.lastRecvMs);
                 seen.push_back({it->first, wall - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
-                if (auto s = sessionByFd.find(p.fd);
-                    s != sessionByFd.end() && s->second == it->first)
+                if (auto s = sessionByFd.find(p.fd); s != sessionByFd.end() && s->second == it->first)
                     sessionByFd.erase(s);
                 {
                     std::lock_guard lock(sharedMutex);
@@ -923,7 +917,8 @@ struct Hub::Impl {
         std::vector<HubBackend::Seen> seen;
         seen.swap(pendingSeen);
         const auto now = steadyMs();
-        for (auto& [id, p] : peers) seen.push_back({id, backend.nowMs() - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
+        for (auto& [id, p] : peers)
+            seen.push_back({id, backend.nowMs() - (now - p.lastRecvMs), p.statusDirty ? p.statusJson : ""});
         try {
             if (!seen.empty()) backend.storeSeen(seen);
         } catch (...) {
@@ -941,7 +936,9 @@ struct Hub::Impl {
 Hub::Hub(HubConfig config, HubBackend& backend, Poco::Logger& log)
     : impl_(std::make_unique<Impl>(std::move(config), backend, log)) {}
 
-Hub::~Hub() { stop(); }
+Hub::~Hub() {
+    stop();
+}
 
 Status Hub::start() {
     auto& d = *impl_;
@@ -962,8 +959,7 @@ Status Hub::start() {
         // player whose old connection is dead gets its id back once that
         // connection is closed: ZMTP heartbeats close it within a few intervals.
         r.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(d.config.heartbeatMs));
-        r.set(zmq::sockopt::heartbeat_timeout,
-              static_cast<int>(kMissedBeats * d.config.heartbeatMs));
+        r.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(kMissedBeats * d.config.heartbeatMs));
         r.set(zmq::sockopt::maxmsgsize, wire::kMaxFrameBytes);
         r.set(zmq::sockopt::sndhwm, d.config.sndHwm);
         r.set(zmq::sockopt::rcvhwm, d.config.sndHwm);
@@ -975,8 +971,7 @@ Status Hub::start() {
             if (zmq_setsockopt(r.handle(), kZapEnforceDomain, &one, sizeof one) != 0)
                 d.log.warning("hub: ZMQ_ZAP_ENFORCE_DOMAIN not supported by this libzmq");
         }
-        if (zmq_socket_monitor(r.handle(), kMonitorEndpoint,
-                               ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+        if (zmq_socket_monitor(r.handle(), kMonitorEndpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
             return makeError(Errc::Internal, "hub: cannot monitor the ROUTER");
         d.monitor.emplace(d.ctx, zmq::socket_type::pair);
         d.monitor->set(zmq::sockopt::linger, 0);
@@ -1035,7 +1030,9 @@ void Hub::stop() {
     d.log.information("hub: stopped");
 }
 
-std::uint16_t Hub::port() const { return impl_->port; }
+std::uint16_t Hub::port() const {
+    return impl_->port;
+}
 
 void Hub::publish(HubManifest m) {
     auto& d = *impl_;
@@ -1156,7 +1153,8 @@ Result<CurveKeyPair> ensureHubCurveKey(const fs::path& keysDir) {
     const std::string line = kp->secretZ85 + "\n";
     bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
     ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), secPath.c_str()) != 0) return makeError(Errc::Io, "cannot write " + secPath.string());
+    if (!ok || ::rename(tmp.c_str(), secPath.c_str()) != 0)
+        return makeError(Errc::Io, "cannot write " + secPath.string());
     std::ofstream(pubPath) << kp->publicZ85 << "\n";
     return kp;
 }

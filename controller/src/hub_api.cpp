@@ -34,7 +34,7 @@ constexpr std::size_t kPreviewMemoryBytes = 64u << 20;
 // kPreviewMemoryBytes of images stay in memory.
 // Thread-safe: HTTP worker threads call get()/begin()/finish().
 class PreviewCache {
-public:
+  public:
     struct Shot {
         std::string png;
         std::int64_t takenAtMs = 0;
@@ -79,7 +79,7 @@ public:
         cv_.notify_all();
     }
 
-private:
+  private:
     struct Entry {
         Shot shot;
         bool loaded = false;
@@ -136,8 +136,8 @@ private:
         }
         // The modification time records when the shot was taken (read back by entry()).
         fs::last_write_time(tmp,
-                            std::chrono::file_clock::from_sys(std::chrono::sys_time<std::chrono::milliseconds>(
-                                std::chrono::milliseconds(takenAtMs))),
+                            std::chrono::file_clock::from_sys(
+                                std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(takenAtMs))),
                             ec);
         fs::rename(tmp, file, ec);
         if (ec) log.warning("preview: cannot store %s: %s", file.string(), ec.message());
@@ -163,7 +163,8 @@ Poco::JSON::Object::Ptr resultJson(const CommandResult& r) {
     o->set("ackedAt", optIso(r.ackedAtMs));
     o->set("state", !r.ackedAtMs ? "sent" : (r.ok ? "done" : "failed"));
     o->set("message", r.message);
-    o->set("payloadBase64", r.payload.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(crypto::base64Encode(r.payload)));
+    o->set("payloadBase64",
+           r.payload.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(crypto::base64Encode(r.payload)));
     return o;
 }
 
@@ -173,10 +174,14 @@ void postCommand(RequestCtx& ctx) {
     allowOnly(body, {"action"});
     const std::string action = reqString(body, "action", 32);
     wire::CommandAction a;
-    if (action == "reload") a = wire::CommandAction::Reload;
-    else if (action == "clear_cache") a = wire::CommandAction::ClearCache;
-    else if (action == "screenshot") a = wire::CommandAction::Screenshot;
-    else badRequest("action must be one of reload, clear_cache, screenshot");
+    if (action == "reload")
+        a = wire::CommandAction::Reload;
+    else if (action == "clear_cache")
+        a = wire::CommandAction::ClearCache;
+    else if (action == "screenshot")
+        a = wire::CommandAction::Screenshot;
+    else
+        badRequest("action must be one of reload, clear_cache, screenshot");
     auto p = ctx.svc.db.read([&](DbConn& c) { return repo::playerById(c, id); });
     if (!p) notFound("player " + id);
     if (!ctx.svc.hub) throw ApiError(503, "hub_unavailable", "the distribution hub is not running");
@@ -236,8 +241,8 @@ void getPreview(RequestCtx& ctx) {
                             png = std::move(r->payload);
                             takenAt = ctx.svc.nowMs();
                         } else {
-                            ctx.svc.log.information("preview of player %s: no screenshot (%s)",
-                                                    escapeControl(id), escapeControl(r->message));
+                            ctx.svc.log.information("preview of player %s: no screenshot (%s)", escapeControl(id),
+                                                    escapeControl(r->message));
                         }
                         break;
                     }
@@ -256,8 +261,7 @@ void getPreview(RequestCtx& ctx) {
 
 void addHubRoutes(Router& r) {
     r.add(textId(Route{"POST", "/api/v1/players/{id}/commands", kAdmin, "players",
-                       "Send a command (reload, clear_cache, screenshot) to a connected player",
-                       postCommand, 202}));
+                       "Send a command (reload, clear_cache, screenshot) to a connected player", postCommand, 202}));
     r.add(textId(Route{"GET", "/api/v1/commands/{id}", kAnyUser, "players",
                        "A command's state and answer (screenshot in base64)", getCommand}));
     r.add(textId(Route{"GET", "/api/v1/players/{id}/preview", kAnyUser, "players",

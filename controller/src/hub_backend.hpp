@@ -16,7 +16,7 @@
 namespace microscape::controller {
 
 class StoreHubBackend final : public HubBackend {
-public:
+  public:
     StoreHubBackend(Db& db, Compiler& compiler, MediaStore& media, std::function<std::int64_t()> clock)
         : db_(db), compiler_(compiler), media_(media), clock_(std::move(clock)) {}
 

@@ -59,8 +59,7 @@ Result<std::string> ensureSigningKey(const fs::path& keysDir) {
     if (fs::exists(priv, ec)) {
         struct stat st {};
         if (::stat(priv.c_str(), &st) != 0) return makeError(Errc::Io, "cannot stat " + priv.string());
-        if (st.st_mode & 077)
-            return makeError(Errc::BadKey, priv.string() + " is readable by others; chmod 600 it");
+        if (st.st_mode & 077) return makeError(Errc::BadKey, priv.string() + " is readable by others; chmod 600 it");
         std::ifstream in(priv);
         std::stringstream ss;
         ss << in.rdbuf();

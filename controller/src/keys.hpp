@@ -9,8 +9,8 @@
 
 namespace microscape::controller {
 
-constexpr const char* kSigningKeyFile = "content-signing.pem";     // PKCS#8 private key
-constexpr const char* kSigningPubFile = "content-signing.pub.pem"; // SubjectPublicKeyInfo
+constexpr const char* kSigningKeyFile = "content-signing.pem";      // PKCS#8 private key
+constexpr const char* kSigningPubFile = "content-signing.pub.pem";  // SubjectPublicKeyInfo
 
 // Returns the public key PEM. Errors: Io, BadKey (existing file unreadable, not
 // Ed25519, or readable by group/others).

@@ -15,8 +15,7 @@ std::string pairKey(const std::string& address, const std::string& username) {
 
 std::string LoginThrottle::addressKey(const std::string& host) {
     Poco::Net::IPAddress ip;
-    if (!Poco::Net::IPAddress::tryParse(host, ip) || ip.family() != Poco::Net::IPAddress::IPv6 ||
-        ip.isIPv4Mapped())
+    if (!Poco::Net::IPAddress::tryParse(host, ip) || ip.family() != Poco::Net::IPAddress::IPv6 || ip.isIPv4Mapped())
         return host;
     // One IPv6 host usually owns a whole /64; count it as one address.
     const auto* b = static_cast<const unsigned char*>(ip.addr());
@@ -37,8 +36,7 @@ std::int64_t LoginThrottle::lockedUntil(const Entry& e, int freeFailures) const 
     return e.lastFailureMs + delay;
 }
 
-const LoginThrottle::Entry* LoginThrottle::find(Table& t, const std::string& key,
-                                                std::int64_t nowMs) {
+const LoginThrottle::Entry* LoginThrottle::find(Table& t, const std::string& key, std::int64_t nowMs) {
     auto it = t.find(key);
     if (it == t.end()) return nullptr;
     if (nowMs - it->second.lastFailureMs >= policy_.forgetAfterMs) {
@@ -48,8 +46,8 @@ const LoginThrottle::Entry* LoginThrottle::find(Table& t, const std::string& key
     return &it->second;
 }
 
-LoginThrottle::Decision LoginThrottle::check(const std::string& address,
-                                             const std::string& username, std::int64_t nowMs) {
+LoginThrottle::Decision LoginThrottle::check(const std::string& address, const std::string& username,
+                                             std::int64_t nowMs) {
     std::lock_guard lock(mutex_);
     Decision d;
     std::int64_t until = 0;
@@ -64,8 +62,7 @@ LoginThrottle::Decision LoginThrottle::check(const std::string& address,
     }
     if (auto* e = find(accounts_, username, nowMs); e && e->failures >= policy_.accountSlowAfter) {
         const int doublings = std::min(e->failures - policy_.accountSlowAfter, 40);
-        d.slowdownMs =
-            std::min(policy_.accountBaseSlowdownMs << doublings, policy_.accountMaxSlowdownMs);
+        d.slowdownMs = std::min(policy_.accountBaseSlowdownMs << doublings, policy_.accountMaxSlowdownMs);
     }
     return d;
 }
@@ -73,16 +70,14 @@ LoginThrottle::Decision LoginThrottle::check(const std::string& address,
 void LoginThrottle::makeRoom(Table& t, std::int64_t nowMs) {
     if (t.size() < policy_.maxEntries) return;
     for (auto it = t.begin(); it != t.end();)
-        it =
-            nowMs - it->second.lastFailureMs >= policy_.forgetAfterMs ? t.erase(it) : std::next(it);
+        it = nowMs - it->second.lastFailureMs >= policy_.forgetAfterMs ? t.erase(it) : std::next(it);
     if (t.size() < policy_.maxEntries) return;
     // Still full: drop the eighth whose last failure is oldest (amortises the scan).
     std::vector<std::int64_t> times;
     times.reserve(t.size());
     for (const auto& [k, e] : t) times.push_back(e.lastFailureMs);
     const std::size_t drop = std::max<std::size_t>(1, t.size() / 8);
-    std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(drop - 1),
-                     times.end());
+    std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(drop - 1), times.end());
     const std::int64_t cutoff = times[drop - 1];
     std::size_t dropped = 0;
     for (auto it = t.begin(); it != t.end() && dropped < drop;) {
@@ -97,8 +92,7 @@ void LoginThrottle::makeRoom(Table& t, std::int64_t nowMs) {
 
 void LoginThrottle::bump(Table& t, const std::string& key, std::int64_t nowMs) {
     auto it = t.find(key);
-    if (it != t.end() && nowMs - it->second.lastFailureMs >= policy_.forgetAfterMs)
-        it->second = Entry{};
+    if (it != t.end() && nowMs - it->second.lastFailureMs >= policy_.forgetAfterMs) it->second = Entry{};
     if (it == t.end()) {
         makeRoom(t, nowMs);
         it = t.emplace(key, Entry{}).first;
@@ -107,8 +101,7 @@ void LoginThrottle::bump(Table& t, const std::string& key, std::int64_t nowMs) {
     it->second.lastFailureMs = nowMs;
 }
 
-void LoginThrottle::recordFailure(const std::string& address, const std::string& username,
-                                  std::int64_t nowMs) {
+void LoginThrottle::recordFailure(const std::string& address, const std::string& username, std::int64_t nowMs) {
     std::lock_guard lock(mutex_);
     bump(pairs_, pairKey(address, username), nowMs);
     bump(addresses_, address, nowMs);

@@ -28,25 +28,26 @@ namespace exitcode = microscape::exitcode;
 namespace {
 
 class ControllerApp : public Poco::Util::ServerApplication {
-protected:
+  protected:
     void defineOptions(OptionSet& options) override {
         // Not ServerApplication's --daemon/--pidfile/--umask: systemd runs the
         // controller in the foreground (Type=simple) and owns those concerns.
         Application::defineOptions(options);
         options.addOption(Option("help", "h", "show this help").repeatable(false));
         options.addOption(Option("version", "V", "print the version and exit").repeatable(false));
-        options.addOption(Option("config", "c", "load a .properties configuration file")
-                              .argument("FILE")
-                              .repeatable(false));
+        options.addOption(
+            Option("config", "c", "load a .properties configuration file").argument("FILE").repeatable(false));
         options.addOption(Option("data-dir", "d", "data directory (controller.dataDir)").argument("DIR"));
         options.addOption(Option("http-port", "p", "HTTP port, 0 for any free port (http.port)").argument("PORT"));
         options.addOption(Option("zmq-port", "z", "ZeroMQ hub port (zmq.port)").argument("PORT"));
         options.addOption(Option("bind", "b", "address for HTTP and the hub (http.bind, zmq.bind)").argument("ADDR"));
-        options.addOption(Option("init-admin", "", "create an admin account and exit; password from "
-                                                   "MICROSCAPE_ADMIN_PASSWORD or generated and printed")
+        options.addOption(Option("init-admin", "",
+                                 "create an admin account and exit; password from "
+                                 "MICROSCAPE_ADMIN_PASSWORD or generated and printed")
                               .argument("NAME"));
-        options.addOption(Option("rebuild-rollups", "", "recompute the play-count rollups from the stored "
-                                                        "proof-of-play records and exit"));
+        options.addOption(Option("rebuild-rollups", "",
+                                 "recompute the play-count rollups from the stored "
+                                 "proof-of-play records and exit"));
     }
 
     void handleOption(const std::string& name, const std::string& value) override {
@@ -89,8 +90,9 @@ protected:
         if (help_) {
             Poco::Util::HelpFormatter hf(options());
             hf.setCommand(commandName());
-            hf.setUsage("[--config FILE] [--data-dir DIR] [--http-port N] [--zmq-port N] [--bind ADDR] "
-                        "[--init-admin NAME] [--rebuild-rollups]");
+            hf.setUsage(
+                "[--config FILE] [--data-dir DIR] [--http-port N] [--zmq-port N] [--bind ADDR] "
+                "[--init-admin NAME] [--rebuild-rollups]");
             hf.setHeader("Microscape controller: content library, scheduling and signed per-screen manifests.");
             hf.setFooter(exitcode::kHelpText);
             hf.format(std::cout);
@@ -119,9 +121,9 @@ protected:
         Poco::Util::AbstractConfiguration::Keys pocoLogging;
         config().keys("logging", pocoLogging);
         if (pocoLogging.empty())
-            microscape::logsetup::configure(cfg->logLevel,
-                                            microscape::logsetup::parseFormat(cfg->logFormat)
-                                                .value_or(microscape::logsetup::Format::Auto));
+            microscape::logsetup::configure(
+                cfg->logLevel,
+                microscape::logsetup::parseFormat(cfg->logFormat).value_or(microscape::logsetup::Format::Auto));
         auto& log = Poco::Logger::get("controller");
         if (!initAdmin_.empty()) {
             std::string password = Poco::Environment::get("MICROSCAPE_ADMIN_PASSWORD", "");
@@ -129,8 +131,7 @@ protected:
             auto r = microscape::controller::initAdmin(*cfg, initAdmin_, password);
             if (!r) {
                 std::cerr << "microscape-controller: " << r.error().message << "\n";
-                return r.code() == microscape::Errc::Exists ? exitcode::kFailure
-                                                            : exitcode::kCantCreate;
+                return r.code() == microscape::Errc::Exists ? exitcode::kFailure : exitcode::kCantCreate;
             }
             std::cout << "created admin '" << initAdmin_ << "'";
             if (generated) std::cout << " with password: " << *r;
@@ -172,7 +173,7 @@ protected:
         return exitcode::kOk;
     }
 
-private:
+  private:
     bool help_ = false;
     bool version_ = false;
     std::string optionError_;
@@ -189,8 +190,7 @@ int main(int argc, char** argv) {
     try {
         app.init(argc, argv);
     } catch (const Poco::Util::OptionException& e) {
-        std::cerr << "microscape-controller: " << e.displayText()
-                  << " (see microscape-controller --help)\n";
+        std::cerr << "microscape-controller: " << e.displayText() << " (see microscape-controller --help)\n";
         return exitcode::kUsage;
     } catch (const Poco::Exception& e) {
         std::cerr << "microscape-controller: " << e.displayText() << "\n";

@@ -24,7 +24,9 @@ MediaStore::MediaStore(fs::path root) : root_(std::move(root)) {
     }
 }
 
-fs::path MediaStore::pathOf(const std::string& sha) const { return root_ / sha.substr(0, 2) / sha; }
+fs::path MediaStore::pathOf(const std::string& sha) const {
+    return root_ / sha.substr(0, 2) / sha;
+}
 
 bool MediaStore::contains(const std::string& sha) const {
     std::error_code ec;
@@ -35,7 +37,8 @@ Result<MediaStore::Stored> MediaStore::receive(std::istream& in, std::uint64_t m
     Stored s;
     s.tmpPath = root_ / "tmp" / ("upload-" + randomToken(12));
     int fd = ::open(s.tmpPath.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0) return makeError(Errc::Io, std::string("cannot create a temporary upload file: ") + std::strerror(errno));
+    if (fd < 0)
+        return makeError(Errc::Io, std::string("cannot create a temporary upload file: ") + std::strerror(errno));
     Sha256Stream hash;
     std::vector<char> buf(256 * 1024);
     auto fail = [&](Error e) -> Result<Stored> {
@@ -48,9 +51,9 @@ Result<MediaStore::Stored> MediaStore::receive(std::istream& in, std::uint64_t m
         auto n = static_cast<std::size_t>(in.gcount());
         if (n == 0) break;
         if (s.sizeBytes + n > maxBytes)
-            return fail(makeError(Errc::TooLarge, "upload exceeds the limit of " + std::to_string(maxBytes) + " bytes"));
-        if (s.head.size() < kMediaSniffBytes)
-            s.head.append(buf.data(), std::min(n, kMediaSniffBytes - s.head.size()));
+            return fail(
+                makeError(Errc::TooLarge, "upload exceeds the limit of " + std::to_string(maxBytes) + " bytes"));
+        if (s.head.size() < kMediaSniffBytes) s.head.append(buf.data(), std::min(n, kMediaSniffBytes - s.head.size()));
         hash.update(buf.data(), n);
         const char* p = buf.data();
         std::size_t left = n;

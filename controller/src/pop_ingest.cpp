@@ -36,9 +36,9 @@ Result<crypto::PublicKey> identityKeyFromPem(const std::string& pem) {
             std::string b64;
             for (char c : v.substr(kBegin.size(), end - kBegin.size()))
                 if (c != '\n' && c != '\r') b64 += c;
-            if (auto der = crypto::base64Decode(b64);
-                der && der->size() == 44 && std::equal(std::begin(kEd25519Spki), std::end(kEd25519Spki),
-                                                       reinterpret_cast<const unsigned char*>(der->data())))
+            if (auto der = crypto::base64Decode(b64); der && der->size() == 44 &&
+                                                      std::equal(std::begin(kEd25519Spki), std::end(kEd25519Spki),
+                                                                 reinterpret_cast<const unsigned char*>(der->data())))
                 if (auto key = crypto::PublicKey::fromRaw(std::string_view(*der).substr(12))) return key;
         }
     }
@@ -70,8 +70,7 @@ struct PopIngest::Statements {
     RollupStatements rollups;
 };
 
-PopIngest::PopIngest(Db& db, std::string zoneinfoDir)
-    : db_(db), zones_(std::move(zoneinfoDir)) {}
+PopIngest::PopIngest(Db& db, std::string zoneinfoDir) : db_(db), zones_(std::move(zoneinfoDir)) {}
 
 PopIngest::~PopIngest() = default;
 
@@ -88,8 +87,9 @@ void PopIngest::invalidate() {
 
 const PopIngest::MediaSet& PopIngest::mediaSentTo(DbConn& c, const std::string& playerId) {
     auto& set = media_[playerId];
-    SqlStmt st(sqliteOf(c), "SELECT version, manifest FROM compiled_manifests WHERE player_id = ? AND version > ? "
-                            "ORDER BY version");
+    SqlStmt st(sqliteOf(c),
+               "SELECT version, manifest FROM compiled_manifests WHERE player_id = ? AND version > ? "
+               "ORDER BY version");
     st.bind(1, playerId).bind(2, set.version);
     while (st.step()) {
         set.version = st.i64(0);
@@ -258,8 +258,9 @@ bool PopIngest::checkChain(Batch& b, const crypto::PublicKey& key) {
     if (records.front().seq > 1) inner = pop::Anchor{records.front().seq - 1, records.front().prevHash};
     pop::Report rep = pop::verifyChain(b.prep.playerId, records, std::span(&cp, 1), key, inner);
     if (rep.ok())
-        rep.findings.push_back({pop::Problem::BadCheckpoint, cp.lastSeq, 0, "the checkpoint does not cover "
-                                                                            "the batch exactly"});
+        rep.findings.push_back({pop::Problem::BadCheckpoint, cp.lastSeq, 0,
+                                "the checkpoint does not cover "
+                                "the batch exactly"});
     for (const auto& f : rep.findings)
         b.problems.push_back({std::string(pop::problemName(f.problem)), f.seq, f.message});
     return false;
@@ -281,12 +282,14 @@ bool PopIngest::checkResend(Batch& b) {
         const auto& r = records[i];
         auto it = stored.find(r.seq);
         if (it == stored.end())
-            b.problems.push_back({"conflict", r.seq, "seq " + std::to_string(r.seq) +
-                                                         " arrives after later records were stored "
-                                                         "(inside a reported gap); not stored"});
+            b.problems.push_back({"conflict", r.seq,
+                                  "seq " + std::to_string(r.seq) +
+                                      " arrives after later records were stored "
+                                      "(inside a reported gap); not stored"});
         else if (it->second != b.prep.hashes[i])
-            b.problems.push_back({"conflict", r.seq, "differs from the stored record with this seq "
-                                                     "(the player's chain was re-written); not stored"});
+            b.problems.push_back({"conflict", r.seq,
+                                  "differs from the stored record with this seq "
+                                  "(the player's chain was re-written); not stored"});
     }
     if (!b.problems.empty()) return false;
     b.out.duplicates = static_cast<std::int64_t>(b.firstNew);
@@ -346,10 +349,20 @@ void PopIngest::store(Batch& b, std::span<const pop::Record> fresh) {
             const auto& r = records[i];
             lastHash = b.prep.hashes[i];
             // Bound by reference: everything lives until the end of this batch.
-            ins.bindRef(1, playerId).bind(2, r.seq).bindRef(3, lastHash).bindRef(4, pop::kindName(r.kind))
-                .bindRef(5, r.mediaSha256).bindRef(6, r.playlistId).bindRef(7, r.scheduleId)
-                .bindRef(8, r.campaignId).bind(9, r.startUtcMs).bind(10, r.endUtcMs).bind(11, r.measuredMs)
-                .bindRef(12, pop::outcomeName(r.outcome)).bindRef(13, lines[i]).bind(14, b.nowMs);
+            ins.bindRef(1, playerId)
+                .bind(2, r.seq)
+                .bindRef(3, lastHash)
+                .bindRef(4, pop::kindName(r.kind))
+                .bindRef(5, r.mediaSha256)
+                .bindRef(6, r.playlistId)
+                .bindRef(7, r.scheduleId)
+                .bindRef(8, r.campaignId)
+                .bind(9, r.startUtcMs)
+                .bind(10, r.endUtcMs)
+                .bind(11, r.measuredMs)
+                .bindRef(12, pop::outcomeName(r.outcome))
+                .bindRef(13, lines[i])
+                .bind(14, b.nowMs);
             ins.run();
         }
         addToRollups(stmts_->rollups, zones_, playerId, PlayerPlace{b.info.locationId, b.info.zone}, fresh);
@@ -360,8 +373,11 @@ void PopIngest::store(Batch& b, std::span<const pop::Record> fresh) {
     // The checkpoint line as sent (parseBatch accepted only canonical bytes).
     const auto cpLine = batchBytes.substr(0, batchBytes.size() - 1);
     SqlStmt& st = stmts_->insertCheckpoint;
-    st.bindRef(1, playerId).bind(2, cp.lastSeq).bind(3, cp.firstSeq)
-        .bindRef(4, cpLine.substr(cpLine.rfind('\n') + 1)).bind(5, b.nowMs);
+    st.bindRef(1, playerId)
+        .bind(2, cp.lastSeq)
+        .bind(3, cp.firstSeq)
+        .bindRef(4, cpLine.substr(cpLine.rfind('\n') + 1))
+        .bind(5, b.nowMs);
     st.run();
 }
 
@@ -437,9 +453,8 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
 Result<std::int64_t> PopIngest::rebuildRollups() {
     std::lock_guard lock(mutex_);
     try {
-        return db_.write([&](DbConn& c) -> Result<std::int64_t> {
-            return controller::rebuildRollups(sqliteOf(c), zones_);
-        });
+        return db_.write(
+            [&](DbConn& c) -> Result<std::int64_t> { return controller::rebuildRollups(sqliteOf(c), zones_); });
     } catch (const std::exception& e) {
         return makeError(Errc::Internal, std::string("rebuilding rollups failed: ") + e.what());
     }

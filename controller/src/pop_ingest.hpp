@@ -51,10 +51,10 @@ struct IngestProblem {
 };
 
 struct IngestOutcome {
-    std::int64_t ackSeq = 0;         // highest seq durably stored for the player (PROOFS_ACK)
-    std::int64_t stored = 0;         // records newly stored by this batch
-    std::int64_t duplicates = 0;     // records already stored (a re-send)
-    bool accepted = false;           // the batch's new records were stored
+    std::int64_t ackSeq = 0;              // highest seq durably stored for the player (PROOFS_ACK)
+    std::int64_t stored = 0;              // records newly stored by this batch
+    std::int64_t duplicates = 0;          // records already stored (a re-send)
+    bool accepted = false;                // the batch's new records were stored
     std::vector<IngestProblem> problems;  // each also stored in pop_problems
 };
 
@@ -67,7 +67,7 @@ struct IngestStats {
 };
 
 class PopIngest {
-public:
+  public:
     // zoneinfoDir: where IANA zones are read for local days (tests may pass another).
     explicit PopIngest(Db& db, std::string zoneinfoDir = "/usr/share/zoneinfo");
     ~PopIngest();  // before the Db: it finalizes statements prepared on the Db's connection
@@ -107,7 +107,7 @@ public:
 
     IngestStats stats() const;
 
-private:
+  private:
     struct PlayerInfo {
         std::string identityKeyPem;
         std::string state;

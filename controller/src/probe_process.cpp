@@ -79,8 +79,8 @@ Result<pack::MediaInfo> parseAnswer(const std::string& text, ProbeRun& run) {
     info.durationMs = num("durationMs");
     info.width = static_cast<int>(num("width"));
     info.height = static_cast<int>(num("height"));
-    if (info.kind == MediaKind::Unknown || info.durationMs < 0 || info.width < 0 ||
-        info.height < 0 || info.width > 100000 || info.height > 100000) {
+    if (info.kind == MediaKind::Unknown || info.durationMs < 0 || info.width < 0 || info.height < 0 ||
+        info.width > 100000 || info.height > 100000) {
         run.detail = "implausible answer: " + text.substr(0, 200);
         return makeError(Errc::Internal, "the media probe gave no usable answer");
     }
@@ -96,8 +96,7 @@ fs::path defaultProbeHelper() {
     return self.parent_path() / "microscape-probe";
 }
 
-Result<pack::MediaInfo> probeInHelper(const fs::path& file, const ProbeOptions& options,
-                                      ProbeRun* runOut) {
+Result<pack::MediaInfo> probeInHelper(const fs::path& file, const ProbeOptions& options, ProbeRun* runOut) {
     ProbeRun scratch;
     ProbeRun& run = runOut ? *runOut : scratch;
     const auto started = Clock::now();
@@ -138,8 +137,7 @@ Result<pack::MediaInfo> probeInHelper(const fs::path& file, const ProbeOptions& 
     sigfillset(&all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     const std::string helper = options.helper.string();
     std::vector<char*> argv{const_cast<char*>(helper.c_str()), nullptr};
     char env0[] = "PATH=/usr/bin:/bin";
@@ -160,8 +158,7 @@ Result<pack::MediaInfo> probeInHelper(const fs::path& file, const ProbeOptions& 
     const auto deadline = started + std::chrono::milliseconds(options.timeoutMs);
     auto msLeft = [&] {
         return static_cast<int>(std::max<std::int64_t>(
-            0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
-                   .count()));
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
     };
     std::string answer;
     bool timedOut = false;
@@ -187,8 +184,7 @@ Result<pack::MediaInfo> probeInHelper(const fs::path& file, const ProbeOptions& 
     // be reused before the group is killed (a helper may leave children behind).
     while (!timedOut) {
         siginfo_t info{};
-        if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-            info.si_pid == pid)
+        if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
             break;
         if (msLeft() == 0)
             timedOut = true;
@@ -200,24 +196,21 @@ Result<pack::MediaInfo> probeInHelper(const fs::path& file, const ProbeOptions& 
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (timedOut) {
-        run.detail =
-            helper + " still running after " + std::to_string(options.timeoutMs) + " ms; killed";
-        return finish(
-            makeError(Errc::Internal, "the media probe did not finish within " +
-                                          std::to_string((options.timeoutMs + 999) / 1000) +
-                                          " s and was stopped"));
+        run.detail = helper + " still running after " + std::to_string(options.timeoutMs) + " ms; killed";
+        return finish(makeError(Errc::Internal, "the media probe did not finish within " +
+                                                    std::to_string((options.timeoutMs + 999) / 1000) +
+                                                    " s and was stopped"));
     }
     if (WIFSIGNALED(status)) {
         run.detail = helper + " " + describeStatus(status);
-        return finish(makeError(Errc::Internal, "the media probe crashed (signal " +
-                                                    std::to_string(WTERMSIG(status)) + ")"));
+        return finish(
+            makeError(Errc::Internal, "the media probe crashed (signal " + std::to_string(WTERMSIG(status)) + ")"));
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         run.detail = helper + " " + describeStatus(status);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
             return finish(makeError(Errc::Io, "the media probe could not be started"));
-        return finish(
-            makeError(Errc::Internal, "the media probe failed (" + describeStatus(status) + ")"));
+        return finish(makeError(Errc::Internal, "the media probe failed (" + describeStatus(status) + ")"));
     }
     return finish(parseAnswer(answer, run));
 }

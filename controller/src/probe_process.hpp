@@ -32,7 +32,7 @@ std::filesystem::path defaultProbeHelper();
 // Runs the helper on the file at path. Errors: BadMedia (not usable media; the
 // message names no path), Internal (the helper crashed, timed out or gave no
 // usable answer), Io (the file or the helper could not be opened or started).
-Result<pack::MediaInfo> probeInHelper(const std::filesystem::path& file,
-                                      const ProbeOptions& options, ProbeRun* run = nullptr);
+Result<pack::MediaInfo> probeInHelper(const std::filesystem::path& file, const ProbeOptions& options,
+                                      ProbeRun* run = nullptr);
 
 }  // namespace microscape::controller

@@ -7,10 +7,14 @@ namespace microscape::controller {
 
 std::string_view roleName(Role r) {
     switch (r) {
-        case Role::Admin: return "admin";
-        case Role::Editor: return "editor";
-        case Role::Approver: return "approver";
-        case Role::Auditor: return "auditor";
+        case Role::Admin:
+            return "admin";
+        case Role::Editor:
+            return "editor";
+        case Role::Approver:
+            return "approver";
+        case Role::Auditor:
+            return "auditor";
     }
     return "editor";
 }
@@ -26,12 +30,17 @@ std::optional<Role> roleFromName(std::string_view n) {
 namespace repo {
 namespace {
 
-DbValue opt(const std::optional<std::int64_t>& v) { return v ? DbValue(*v) : DbValue(nullptr); }
-DbValue optText(const std::string& s) { return s.empty() ? DbValue(nullptr) : DbValue(s); }
-DbValue i(std::int64_t v) { return DbValue(v); }
+DbValue opt(const std::optional<std::int64_t>& v) {
+    return v ? DbValue(*v) : DbValue(nullptr);
+}
+DbValue optText(const std::string& s) {
+    return s.empty() ? DbValue(nullptr) : DbValue(s);
+}
+DbValue i(std::int64_t v) {
+    return DbValue(v);
+}
 
-const char* kUserCols =
-    "id, username, display_name, role, department, disabled, created_at, fleet_wide";
+const char* kUserCols = "id, username, display_name, role, department, disabled, created_at, fleet_wide";
 User userFrom(const DbRow& r) {
     User u;
     u.id = r.i64(0);
@@ -164,9 +173,10 @@ void writeItems(DbConn& c, const Playlist& p) {
     c.exec("DELETE FROM playlist_items WHERE playlist_id = ?", {i(p.id)});
     std::int64_t pos = 0;
     for (const auto& it : p.items)
-        c.exec("INSERT INTO playlist_items(playlist_id, position, media_id, duration_ms, valid_from, valid_until) "
-               "VALUES (?, ?, ?, ?, ?, ?)",
-               {i(p.id), i(pos++), i(it.mediaId), opt(it.durationMs), opt(it.validFromMs), opt(it.validUntilMs)});
+        c.exec(
+            "INSERT INTO playlist_items(playlist_id, position, media_id, duration_ms, valid_from, valid_until) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            {i(p.id), i(pos++), i(it.mediaId), opt(it.durationMs), opt(it.validFromMs), opt(it.validUntilMs)});
 }
 
 const char* kCampaignCols = "id, name, theme, starts_on, ends_on, department, created_by, created_at, updated_at";
@@ -219,8 +229,8 @@ std::int64_t insertUser(DbConn& c, const User& u, const std::string& passwordHas
         "INSERT INTO users(username, display_name, role, department, password_hash, disabled, "
         "created_at, "
         "updated_at, fleet_wide) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {u.username, u.displayName, std::string(roleName(u.role)), optText(u.department),
-         passwordHash, i(u.disabled ? 1 : 0), i(nowMs), i(nowMs), i(u.fleetWide ? 1 : 0)});
+        {u.username, u.displayName, std::string(roleName(u.role)), optText(u.department), passwordHash,
+         i(u.disabled ? 1 : 0), i(nowMs), i(nowMs), i(u.fleetWide ? 1 : 0)});
     return c.lastInsertId();
 }
 
@@ -228,8 +238,7 @@ std::optional<User> userById(DbConn& c, std::int64_t id) {
     return oneOf<User>(c, std::string("SELECT ") + kUserCols + " FROM users WHERE id = ?", {i(id)}, userFrom);
 }
 std::optional<User> userByName(DbConn& c, const std::string& username) {
-    return oneOf<User>(c, std::string("SELECT ") + kUserCols + " FROM users WHERE username = ?", {username},
-                       userFrom);
+    return oneOf<User>(c, std::string("SELECT ") + kUserCols + " FROM users WHERE username = ?", {username}, userFrom);
 }
 std::optional<std::string> passwordHashOf(DbConn& c, std::int64_t userId) {
     auto r = c.one("SELECT password_hash FROM users WHERE id = ?", {i(userId)});
@@ -246,13 +255,15 @@ void updateUser(DbConn& c, const User& u, std::int64_t nowMs) {
         "UPDATE users SET display_name = ?, role = ?, department = ?, disabled = ?, updated_at = "
         "?, "
         "fleet_wide = ? WHERE id = ?",
-        {u.displayName, std::string(roleName(u.role)), optText(u.department), i(u.disabled ? 1 : 0),
-         i(nowMs), i(u.fleetWide ? 1 : 0), i(u.id)});
+        {u.displayName, std::string(roleName(u.role)), optText(u.department), i(u.disabled ? 1 : 0), i(nowMs),
+         i(u.fleetWide ? 1 : 0), i(u.id)});
 }
 void setPassword(DbConn& c, std::int64_t userId, const std::string& passwordHash, std::int64_t nowMs) {
     c.exec("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", {passwordHash, i(nowMs), i(userId)});
 }
-std::int64_t countUsers(DbConn& c) { return c.one("SELECT COUNT(*) FROM users")->i64(0); }
+std::int64_t countUsers(DbConn& c) {
+    return c.one("SELECT COUNT(*) FROM users")->i64(0);
+}
 
 void insertSession(DbConn& c, const std::string& tokenHash, std::int64_t userId, const std::string& csrf,
                    std::int64_t nowMs, std::int64_t expiresAtMs) {
@@ -278,17 +289,17 @@ void purgeIdleSessions(DbConn& c, std::int64_t lastSeenBeforeMs) {
     c.exec("DELETE FROM sessions WHERE last_seen_at < ?", {i(lastSeenBeforeMs)});
 }
 void deleteOtherSessionsOf(DbConn& c, std::int64_t userId, const std::string& keepTokenHash) {
-    c.exec("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?",
-           {i(userId), keepTokenHash});
+    c.exec("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?", {i(userId), keepTokenHash});
 }
 void revokeApiTokensOf(DbConn& c, std::int64_t userId, std::int64_t nowMs) {
-    c.exec("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-           {i(nowMs), i(userId)});
+    c.exec("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", {i(nowMs), i(userId)});
 }
 void deleteSession(DbConn& c, const std::string& tokenHash) {
     c.exec("DELETE FROM sessions WHERE token_hash = ?", {tokenHash});
 }
-void deleteSessionsOf(DbConn& c, std::int64_t userId) { c.exec("DELETE FROM sessions WHERE user_id = ?", {i(userId)}); }
+void deleteSessionsOf(DbConn& c, std::int64_t userId) {
+    c.exec("DELETE FROM sessions WHERE user_id = ?", {i(userId)});
+}
 
 std::int64_t insertApiToken(DbConn& c, std::int64_t userId, const std::string& name, const std::string& tokenHash,
                             std::int64_t nowMs) {
@@ -341,8 +352,7 @@ DbValue dbOpt(const std::optional<std::string>& s) {
 
 // The last chained row: (seq, hash), or (0, genesis).
 audit::AuditHead auditHead(DbConn& c) {
-    auto last =
-        c.one("SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1");
+    auto last = c.one("SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1");
     if (!last) return {};
     return {last->i64(0), last->str(1)};
 }
@@ -372,8 +382,8 @@ void audit(DbConn& c, const Actor& who, const std::string& action, const std::st
         "INSERT INTO audit_log(at, actor_id, actor, action, entity, entity_id, before_json, "
         "after_json, seq, "
         "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {i(nowMs), r.actorId ? DbValue(*r.actorId) : DbValue(nullptr), r.actor, r.action, r.entity,
-         dbOpt(r.entityId), dbOpt(r.beforeJson), dbOpt(r.afterJson), i(r.seq), r.prevHash, r.hash});
+        {i(nowMs), r.actorId ? DbValue(*r.actorId) : DbValue(nullptr), r.actor, r.action, r.entity, dbOpt(r.entityId),
+         dbOpt(r.beforeJson), dbOpt(r.afterJson), i(r.seq), r.prevHash, r.hash});
 }
 
 std::optional<audit::AuditRow> auditRowOf(const DbRow& row) {
@@ -419,8 +429,8 @@ std::int64_t chainAuditLog(DbConn& c) {
                 "UPDATE audit_log SET actor = ?, action = ?, entity = ?, entity_id = ?, "
                 "before_json = ?, "
                 "after_json = ?, seq = ?, prev_hash = ?, hash = ? WHERE id = ?",
-                {r.actor, r.action, r.entity, dbOpt(r.entityId), dbOpt(r.beforeJson),
-                 dbOpt(r.afterJson), i(r.seq), r.prevHash, r.hash, i(row.i64(0))});
+                {r.actor, r.action, r.entity, dbOpt(r.entityId), dbOpt(r.beforeJson), dbOpt(r.afterJson), i(r.seq),
+                 r.prevHash, r.hash, i(row.i64(0))});
             head = {r.seq, r.hash};
             ++chained;
         }
@@ -428,8 +438,9 @@ std::int64_t chainAuditLog(DbConn& c) {
 }
 
 std::int64_t countAudit(DbConn& c, const std::string& action, const std::string& entityId, std::int64_t sinceMs) {
-    return c.one("SELECT COUNT(*) FROM audit_log WHERE action = ? AND entity_id = ? AND at >= ?",
-                 {action, entityId, i(sinceMs)})
+    return c
+        .one("SELECT COUNT(*) FROM audit_log WHERE action = ? AND entity_id = ? AND at >= ?",
+             {action, entityId, i(sinceMs)})
         ->i64(0);
 }
 
@@ -446,8 +457,8 @@ std::vector<AuditEntry> listAudit(DbConn& c, std::int64_t beforeId, int limit, c
     params.emplace_back(std::int64_t(limit));
     std::vector<AuditEntry> out;
     for (auto& r : c.query(sql, params))
-        out.push_back(AuditEntry{r.i64(0), r.i64(1), r.optI64(2), r.str(3), r.str(4), r.str(5), r.str(6), r.str(7),
-                                 r.str(8)});
+        out.push_back(
+            AuditEntry{r.i64(0), r.i64(1), r.optI64(2), r.str(3), r.str(4), r.str(5), r.str(6), r.str(7), r.str(8)});
     return out;
 }
 
@@ -464,12 +475,13 @@ void ensureTags(DbConn& c, const std::vector<std::string>& tags) {
 
 // --- media -----------------------------------------------------------------------------------
 std::int64_t insertMedia(DbConn& c, const Media& m) {
-    c.exec("INSERT INTO media(sha256, kind, mime, size_bytes, display_name, original_name, department, state, "
-           "uploaded_by, duration_ms, width, height, slogan_json, created_at, updated_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-           {m.sha256, m.kind, m.mime, i(m.sizeBytes), m.displayName, optText(m.originalName), optText(m.department),
-            m.state, i(m.uploadedBy), opt(m.durationMs), opt(m.width), opt(m.height), optText(m.sloganJson),
-            i(m.createdAtMs), i(m.updatedAtMs)});
+    c.exec(
+        "INSERT INTO media(sha256, kind, mime, size_bytes, display_name, original_name, department, state, "
+        "uploaded_by, duration_ms, width, height, slogan_json, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {m.sha256, m.kind, m.mime, i(m.sizeBytes), m.displayName, optText(m.originalName), optText(m.department),
+         m.state, i(m.uploadedBy), opt(m.durationMs), opt(m.width), opt(m.height), optText(m.sloganJson),
+         i(m.createdAtMs), i(m.updatedAtMs)});
     auto id = c.lastInsertId();
     ensureTags(c, m.tags);
     setTags(c, "media_tags", "media_id", id, m.tags);
@@ -489,30 +501,33 @@ std::vector<Media> listMedia(DbConn& c, const MediaFilter& f) {
     if (!f.state.empty()) sql += " AND state = ?", params.emplace_back(f.state);
     if (!f.kind.empty()) sql += " AND kind = ?", params.emplace_back(f.kind);
     if (!f.department.empty()) sql += " AND department = ?", params.emplace_back(f.department);
-    if (!f.tag.empty())
-        sql += " AND id IN (SELECT media_id FROM media_tags WHERE tag = ?)", params.emplace_back(f.tag);
+    if (!f.tag.empty()) sql += " AND id IN (SELECT media_id FROM media_tags WHERE tag = ?)", params.emplace_back(f.tag);
     sql += " ORDER BY id";
     std::vector<Media> out;
     for (auto& r : c.query(sql, params)) out.push_back(mediaFrom(c, r));
     return out;
 }
 void updateMedia(DbConn& c, const Media& m) {
-    c.exec("UPDATE media SET display_name = ?, department = ?, state = ?, reviewed_by = ?, review_reason = ?, "
-           "reviewed_at = ?, duration_ms = ?, width = ?, height = ?, updated_at = ? WHERE id = ?",
-           {m.displayName, optText(m.department), m.state, opt(m.reviewedBy), optText(m.reviewReason),
-            opt(m.reviewedAtMs), opt(m.durationMs), opt(m.width), opt(m.height), i(m.updatedAtMs), i(m.id)});
+    c.exec(
+        "UPDATE media SET display_name = ?, department = ?, state = ?, reviewed_by = ?, review_reason = ?, "
+        "reviewed_at = ?, duration_ms = ?, width = ?, height = ?, updated_at = ? WHERE id = ?",
+        {m.displayName, optText(m.department), m.state, opt(m.reviewedBy), optText(m.reviewReason), opt(m.reviewedAtMs),
+         opt(m.durationMs), opt(m.width), opt(m.height), i(m.updatedAtMs), i(m.id)});
     ensureTags(c, m.tags);
     setTags(c, "media_tags", "media_id", m.id, m.tags);
 }
 
-void deleteMedia(DbConn& c, std::int64_t id) { c.exec("DELETE FROM media WHERE id = ?", {i(id)}); }
+void deleteMedia(DbConn& c, std::int64_t id) {
+    c.exec("DELETE FROM media WHERE id = ?", {i(id)});
+}
 
 // --- locations -------------------------------------------------------------------------------
 std::int64_t insertLocation(DbConn& c, const Location& l) {
-    c.exec("INSERT INTO locations(name, venue_type, district, address, timezone, hours_json, filler_playlist_id, "
-           "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-           {l.name, l.venueType, l.district, l.address, l.timezone, l.hoursJson, opt(l.fillerPlaylistId),
-            i(l.createdAtMs), i(l.updatedAtMs)});
+    c.exec(
+        "INSERT INTO locations(name, venue_type, district, address, timezone, hours_json, filler_playlist_id, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {l.name, l.venueType, l.district, l.address, l.timezone, l.hoursJson, opt(l.fillerPlaylistId), i(l.createdAtMs),
+         i(l.updatedAtMs)});
     auto id = c.lastInsertId();
     setTags(c, "location_tags", "location_id", id, l.tags);
     return id;
@@ -528,19 +543,23 @@ std::vector<Location> listLocations(DbConn& c) {
     return out;
 }
 void updateLocation(DbConn& c, const Location& l) {
-    c.exec("UPDATE locations SET name = ?, venue_type = ?, district = ?, address = ?, timezone = ?, hours_json = ?, "
-           "filler_playlist_id = ?, updated_at = ? WHERE id = ?",
-           {l.name, l.venueType, l.district, l.address, l.timezone, l.hoursJson, opt(l.fillerPlaylistId),
-            i(l.updatedAtMs), i(l.id)});
+    c.exec(
+        "UPDATE locations SET name = ?, venue_type = ?, district = ?, address = ?, timezone = ?, hours_json = ?, "
+        "filler_playlist_id = ?, updated_at = ? WHERE id = ?",
+        {l.name, l.venueType, l.district, l.address, l.timezone, l.hoursJson, opt(l.fillerPlaylistId), i(l.updatedAtMs),
+         i(l.id)});
     setTags(c, "location_tags", "location_id", l.id, l.tags);
 }
-void deleteLocation(DbConn& c, std::int64_t id) { c.exec("DELETE FROM locations WHERE id = ?", {i(id)}); }
+void deleteLocation(DbConn& c, std::int64_t id) {
+    c.exec("DELETE FROM locations WHERE id = ?", {i(id)});
+}
 
 // --- enrolment and players ------------------------------------------------------------------
 std::int64_t insertEnrollToken(DbConn& c, const EnrollToken& t, const std::string& tokenHash) {
-    c.exec("INSERT INTO enroll_tokens(token_hash, name, location_id, created_by, created_at, expires_at) "
-           "VALUES (?, ?, ?, ?, ?, ?)",
-           {tokenHash, optText(t.name), opt(t.locationId), i(t.createdBy), i(t.createdAtMs), i(t.expiresAtMs)});
+    c.exec(
+        "INSERT INTO enroll_tokens(token_hash, name, location_id, created_by, created_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        {tokenHash, optText(t.name), opt(t.locationId), i(t.createdBy), i(t.createdAtMs), i(t.expiresAtMs)});
     return c.lastInsertId();
 }
 std::optional<EnrollToken> enrollTokenByHash(DbConn& c, const std::string& tokenHash) {
@@ -560,10 +579,11 @@ bool consumeEnrollToken(DbConn& c, std::int64_t id, const std::string& playerId,
 }
 
 void insertPlayer(DbConn& c, const Player& p, std::optional<std::int64_t> enrollTokenId) {
-    c.exec("INSERT INTO players(id, name, location_id, width, height, orientation, state, identity_key, curve_key, "
-           "enroll_token_id, enrolled_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-           {p.id, p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, p.state, p.identityKey,
-            p.curveKey, opt(enrollTokenId), i(p.enrolledAtMs), i(p.updatedAtMs)});
+    c.exec(
+        "INSERT INTO players(id, name, location_id, width, height, orientation, state, identity_key, curve_key, "
+        "enroll_token_id, enrolled_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {p.id, p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, p.state, p.identityKey,
+         p.curveKey, opt(enrollTokenId), i(p.enrolledAtMs), i(p.updatedAtMs)});
 }
 std::optional<Player> playerById(DbConn& c, const std::string& id) {
     return oneOf<Player>(c, std::string("SELECT ") + kPlayerCols + " FROM players WHERE id = ?", {id}, playerFrom);
@@ -579,10 +599,11 @@ std::vector<Player> listPlayers(DbConn& c) {
     return out;
 }
 void updatePlayer(DbConn& c, const Player& p) {
-    c.exec("UPDATE players SET name = ?, location_id = ?, width = ?, height = ?, orientation = ?, state = ?, "
-           "last_seen_at = ?, status_json = ?, updated_at = ? WHERE id = ?",
-           {p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, p.state, opt(p.lastSeenAtMs),
-            optText(p.statusJson), i(p.updatedAtMs), p.id});
+    c.exec(
+        "UPDATE players SET name = ?, location_id = ?, width = ?, height = ?, orientation = ?, state = ?, "
+        "last_seen_at = ?, status_json = ?, updated_at = ? WHERE id = ?",
+        {p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, p.state, opt(p.lastSeenAtMs),
+         optText(p.statusJson), i(p.updatedAtMs), p.id});
 }
 
 // --- playlists ---------------------------------------------------------------------------------
@@ -609,14 +630,17 @@ void updatePlaylist(DbConn& c, const Playlist& p) {
            {p.name, optText(p.department), i(p.updatedAtMs), i(p.id)});
     writeItems(c, p);
 }
-void deletePlaylist(DbConn& c, std::int64_t id) { c.exec("DELETE FROM playlists WHERE id = ?", {i(id)}); }
+void deletePlaylist(DbConn& c, std::int64_t id) {
+    c.exec("DELETE FROM playlists WHERE id = ?", {i(id)});
+}
 
 // --- campaigns, schedules, takeovers ---------------------------------------------------------
 std::int64_t insertCampaign(DbConn& c, const Campaign& x) {
-    c.exec("INSERT INTO campaigns(name, theme, starts_on, ends_on, department, created_by, created_at, updated_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-           {x.name, optText(x.theme), x.startsOn, x.endsOn, optText(x.department), i(x.createdBy), i(x.createdAtMs),
-            i(x.updatedAtMs)});
+    c.exec(
+        "INSERT INTO campaigns(name, theme, starts_on, ends_on, department, created_by, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        {x.name, optText(x.theme), x.startsOn, x.endsOn, optText(x.department), i(x.createdBy), i(x.createdAtMs),
+         i(x.updatedAtMs)});
     return c.lastInsertId();
 }
 std::optional<Campaign> campaignById(DbConn& c, std::int64_t id) {
@@ -630,11 +654,14 @@ std::vector<Campaign> listCampaigns(DbConn& c) {
     return out;
 }
 void updateCampaign(DbConn& c, const Campaign& x) {
-    c.exec("UPDATE campaigns SET name = ?, theme = ?, starts_on = ?, ends_on = ?, department = ?, updated_at = ? "
-           "WHERE id = ?",
-           {x.name, optText(x.theme), x.startsOn, x.endsOn, optText(x.department), i(x.updatedAtMs), i(x.id)});
+    c.exec(
+        "UPDATE campaigns SET name = ?, theme = ?, starts_on = ?, ends_on = ?, department = ?, updated_at = ? "
+        "WHERE id = ?",
+        {x.name, optText(x.theme), x.startsOn, x.endsOn, optText(x.department), i(x.updatedAtMs), i(x.id)});
 }
-void deleteCampaign(DbConn& c, std::int64_t id) { c.exec("DELETE FROM campaigns WHERE id = ?", {i(id)}); }
+void deleteCampaign(DbConn& c, std::int64_t id) {
+    c.exec("DELETE FROM campaigns WHERE id = ?", {i(id)});
+}
 
 std::int64_t insertSchedule(DbConn& c, const Schedule& s) {
     c.exec(
@@ -642,9 +669,8 @@ std::int64_t insertSchedule(DbConn& c, const Schedule& s) {
         "dayparts_json, "
         "target_json, created_by, created_at, updated_at, department) VALUES (?, ?, ?, ?, ?, ?, ?, "
         "?, ?, ?, ?, ?)",
-        {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn,
-         s.daypartsJson, s.targetJson, i(s.createdBy), i(s.createdAtMs), i(s.updatedAtMs),
-         optText(s.department)});
+        {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn, s.daypartsJson, s.targetJson,
+         i(s.createdBy), i(s.createdAtMs), i(s.updatedAtMs), optText(s.department)});
     return c.lastInsertId();
 }
 std::optional<Schedule> scheduleById(DbConn& c, std::int64_t id) {
@@ -663,18 +689,20 @@ void updateSchedule(DbConn& c, const Schedule& s) {
         "= ?, "
         "ends_on = ?, dayparts_json = ?, target_json = ?, updated_at = ?, department = ? WHERE id "
         "= ?",
-        {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn,
-         s.daypartsJson, s.targetJson, i(s.updatedAtMs), optText(s.department), i(s.id)});
+        {s.name, i(s.playlistId), opt(s.campaignId), i(s.priority), s.startsOn, s.endsOn, s.daypartsJson, s.targetJson,
+         i(s.updatedAtMs), optText(s.department), i(s.id)});
 }
-void deleteSchedule(DbConn& c, std::int64_t id) { c.exec("DELETE FROM schedules WHERE id = ?", {i(id)}); }
+void deleteSchedule(DbConn& c, std::int64_t id) {
+    c.exec("DELETE FROM schedules WHERE id = ?", {i(id)});
+}
 
 std::int64_t insertTakeover(DbConn& c, const Takeover& t) {
     c.exec(
         "INSERT INTO takeovers(name, playlist_id, target_json, starts_at, expires_at, created_by, "
         "created_at, "
         "department) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        {t.name, i(t.playlistId), t.targetJson, i(t.startsAtMs), i(t.expiresAtMs), i(t.createdBy),
-         i(t.createdAtMs), optText(t.department)});
+        {t.name, i(t.playlistId), t.targetJson, i(t.startsAtMs), i(t.expiresAtMs), i(t.createdBy), i(t.createdAtMs),
+         optText(t.department)});
     return c.lastInsertId();
 }
 std::optional<Takeover> takeoverById(DbConn& c, std::int64_t id) {

@@ -54,7 +54,9 @@ std::pair<std::int64_t, std::int64_t> dateRange(const RequestCtx& ctx) {
     return {from, to};
 }
 
-std::string dateOf(std::int64_t day) { return timeutil::formatDate(timeutil::civilFromDays(day)); }
+std::string dateOf(std::int64_t day) {
+    return timeutil::formatDate(timeutil::civilFromDays(day));
+}
 
 std::string seconds(std::int64_t ms) {
     char buf[32];
@@ -105,8 +107,10 @@ void sendTable(RequestCtx& ctx, const Table& t, const std::string& fileStem, Poc
     for (const auto& r : t.rows) {
         Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
         for (std::size_t i = 0; i < t.columns.size(); ++i) {
-            if (auto n = std::get_if<std::int64_t>(&r[i])) o->set(t.columns[i], *n);
-            else o->set(t.columns[i], cellText(r[i]));
+            if (auto n = std::get_if<std::int64_t>(&r[i]))
+                o->set(t.columns[i], *n);
+            else
+                o->set(t.columns[i], cellText(r[i]));
         }
         rows->add(o);
     }
@@ -120,22 +124,25 @@ Table runQuery(RequestCtx& ctx, const std::string& sql, const std::vector<DbValu
         SqlStmt st(sqliteOf(c), sql);
         for (std::size_t i = 0; i < params.size(); ++i) {
             const int n = static_cast<int>(i) + 1;
-            if (auto v = std::get_if<std::int64_t>(&params[i])) st.bind(n, *v);
-            else if (auto s = std::get_if<std::string>(&params[i])) st.bind(n, *s);
+            if (auto v = std::get_if<std::int64_t>(&params[i]))
+                st.bind(n, *v);
+            else if (auto s = std::get_if<std::string>(&params[i]))
+                st.bind(n, *s);
         }
         for (int i = 0; i < st.columns(); ++i) t.columns.push_back(st.name(i));
         while (st.step()) {
             std::vector<DbValue> row;
             for (int i = 0; i < st.columns(); ++i) {
-                if (st.isText(i)) row.emplace_back(st.str(i));
-                else row.emplace_back(st.i64(i));
+                if (st.isText(i))
+                    row.emplace_back(st.str(i));
+                else
+                    row.emplace_back(st.i64(i));
             }
             t.rows.push_back(std::move(row));
         }
         return t;
     });
 }
-
 
 // Appends on_screen_seconds after on_screen_ms (exact, 3 decimals).
 void addSeconds(Table& t) {
@@ -176,7 +183,9 @@ const std::map<std::string, Dim>& dims() {
         {"theme", {{"COALESCE(cg.theme, '') AS theme"}, {"cg"}, false, true}},
         {"tag", {{"COALESCE(mt.tag, '') AS tag"}, {"m", "mt"}, false, true}},
         {"location",
-         {{"COALESCE(CAST(l.id AS TEXT), '') AS location_id", "COALESCE(l.name, '') AS location"}, {"p", "l"}, true,
+         {{"COALESCE(CAST(l.id AS TEXT), '') AS location_id", "COALESCE(l.name, '') AS location"},
+          {"p", "l"},
+          true,
           true}},
         {"venue_type", {{"COALESCE(l.venue_type, '') AS venue_type"}, {"p", "l"}, true, true}},
         {"district", {{"COALESCE(l.district, '') AS district"}, {"p", "l"}, true, true}},
@@ -234,17 +243,18 @@ void playsReport(RequestCtx& ctx) {
         }
         std::string sql = "SELECT ";
         for (const auto& s : select) sql += s + ", ";
-        sql += "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
-               "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms "
-               "FROM pop_rollup_location r";
+        sql +=
+            "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
+            "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms "
+            "FROM pop_rollup_location r";
         if (std::find(joins.begin(), joins.end(), "m") != joins.end()) sql += " " + joinSql().at("m");
         if (std::find(joins.begin(), joins.end(), "l") != joins.end())
             sql += " LEFT JOIN locations l ON l.id = r.location_id";
         std::string group;
         for (std::size_t i = 1; i <= select.size(); ++i) {
-        if (i > 1) group += ',';
-        group += std::to_string(i);
-    }
+            if (i > 1) group += ',';
+            group += std::to_string(i);
+        }
         sql += where + " GROUP BY " + group + " ORDER BY " + group;
         Table t = runQuery(ctx, sql, params);
         addSeconds(t);
@@ -273,8 +283,9 @@ void playsReport(RequestCtx& ctx) {
         if (std::find(joins.begin(), joins.end(), j) != joins.end()) joinText += " " + joinSql().at(j);
     std::string sql = "SELECT ";
     for (const auto& s : select) sql += s + ", ";
-    sql += "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
-           "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms FROM ";
+    sql +=
+        "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
+        "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms FROM ";
     sql += hourly ? "pop_rollup_hour r" : "pop_rollup_media r";
     sql += joinText + where;
     std::string group;
@@ -336,8 +347,8 @@ void scheduledVsPlayed(RequestCtx& ctx) {
     });
     ZoneCache zones("/usr/share/zoneinfo");
     Table t;
-    t.columns = {"screen", "screen_name", "day", "scheduled_plays", "scheduled_ms", "completed", "interrupted",
-                 "failed", "on_screen_ms", "shortfall"};
+    t.columns = {"screen",    "screen_name", "day",    "scheduled_plays", "scheduled_ms",
+                 "completed", "interrupted", "failed", "on_screen_ms",    "shortfall"};
     for (const auto& [id, name] : names) {
         if (!wantedSet.empty() && !wantedSet.count(id)) continue;
         const auto placeIt = places.find(id);
@@ -433,9 +444,10 @@ void campaignSummary(RequestCtx& ctx) {
         out->set("on_screen_ms", tot.i64(5));
         out->set("on_screen_hours", seconds(tot.i64(5) / 3600));  // ms/3600 = hours with 3 decimals
         auto breakdown = [&](const std::string& expr, const std::string& joins, const std::string& name) {
-            SqlStmt st(h, "SELECT " + expr + " AS k, COUNT(DISTINCT r.player_id), SUM(r.completed), "
-                          "SUM(r.on_screen_ms) FROM pop_rollup_media r " + joins +
-                          " WHERE r.campaign = ? AND r.local_date BETWEEN ? AND ? GROUP BY k ORDER BY k");
+            SqlStmt st(h, "SELECT " + expr +
+                              " AS k, COUNT(DISTINCT r.player_id), SUM(r.completed), "
+                              "SUM(r.on_screen_ms) FROM pop_rollup_media r " +
+                              joins + " WHERE r.campaign = ? AND r.local_date BETWEEN ? AND ? GROUP BY k ORDER BY k");
             st.bind(1, key).bind(2, dateOf(from)).bind(3, dateOf(to));
             Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
             while (st.step()) {
@@ -459,7 +471,7 @@ void campaignSummary(RequestCtx& ctx) {
 
 // OstreamSink for the export tar.
 class StreamSink final : public tar::ByteSink {
-public:
+  public:
     explicit StreamSink(std::ostream& out) : out_(out) {}
     Status write(const void* buf, std::size_t n) override {
         out_.write(static_cast<const char*>(buf), static_cast<std::streamsize>(n));
@@ -467,7 +479,7 @@ public:
         return {};
     }
 
-private:
+  private:
     std::ostream& out_;
 };
 
@@ -573,23 +585,18 @@ void addReportRoutes(Router& r) {
                      {"format", "string", "", {"json", "csv"}}}));
     r.add(withQuery(
         Route{"GET", "/api/v1/reports/scheduled-vs-played", kReaders, "reports",
-              "Scheduled against proven plays per screen and local day, with the shortfall",
-              scheduledVsPlayed},
+              "Scheduled against proven plays per screen and local day, with the shortfall", scheduledVsPlayed},
         {{"from", "string", "date"},
          {"to", "string", "date"},
          {"players"},
          {"format", "string", "", {"json", "csv"}}}));
-    r.add(withQuery(
-        Route{"GET", "/api/v1/reports/uptime", kReaders, "reports",
-              "Screen coverage by plays per local day, last heartbeat and problems", uptimeReport},
-        {{"from", "string", "date"},
-         {"to", "string", "date"},
-         {"format", "string", "", {"json", "csv"}}}));
-    r.add(withQuery(
-        Route{"GET", "/api/v1/reports/problems", kReaders, "reports",
-              "Proof-of-play problems found at ingest (gaps, broken links, refused batches)",
-              problemsReport},
-        {{"limit", "integer"}, {"player"}, {"format", "string", "", {"json", "csv"}}}));
+    r.add(withQuery(Route{"GET", "/api/v1/reports/uptime", kReaders, "reports",
+                          "Screen coverage by plays per local day, last heartbeat and problems", uptimeReport},
+                    {{"from", "string", "date"}, {"to", "string", "date"}, {"format", "string", "", {"json", "csv"}}}));
+    r.add(
+        withQuery(Route{"GET", "/api/v1/reports/problems", kReaders, "reports",
+                        "Proof-of-play problems found at ingest (gaps, broken links, refused batches)", problemsReport},
+                  {{"limit", "integer"}, {"player"}, {"format", "string", "", {"json", "csv"}}}));
     r.add(withQuery(Route{"GET", "/api/v1/reports/campaigns/{id}/summary", kReaders, "reports",
                           "Campaign summary: screens, locations, complete plays and on-screen "
                           "hours by venue type and theme",

@@ -9,13 +9,17 @@
 
 namespace microscape::controller {
 
-sqlite3* sqliteOf(DbConn& c) { return Poco::Data::SQLite::Utility::dbHandle(c.session()); }
+sqlite3* sqliteOf(DbConn& c) {
+    return Poco::Data::SQLite::Utility::dbHandle(c.session());
+}
 
 SqlStmt::SqlStmt(sqlite3* db, std::string_view sql) : db_(db) {
     if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &st_, nullptr) != SQLITE_OK)
         throw std::runtime_error(std::string("SQL prepare failed: ") + sqlite3_errmsg(db));
 }
-SqlStmt::~SqlStmt() { sqlite3_finalize(st_); }
+SqlStmt::~SqlStmt() {
+    sqlite3_finalize(st_);
+}
 
 SqlStmt& SqlStmt::bind(int i, std::int64_t v) {
     sqlite3_bind_int64(st_, i, v);
@@ -51,7 +55,9 @@ void SqlStmt::reset() {
     sqlite3_reset(st_);
     sqlite3_clear_bindings(st_);
 }
-std::int64_t SqlStmt::i64(int col) const { return sqlite3_column_int64(st_, col); }
+std::int64_t SqlStmt::i64(int col) const {
+    return sqlite3_column_int64(st_, col);
+}
 std::string SqlStmt::str(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(st_, col));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : std::string();
@@ -82,10 +88,19 @@ struct Sums {
     std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
     void add(const pop::Record& r) {
         switch (r.outcome) {
-            case pop::Outcome::Completed: ++completed; onScreenMs += r.measuredMs; break;
-            case pop::Outcome::Interrupted: ++interrupted; onScreenMs += r.measuredMs; break;
-            case pop::Outcome::Failed: ++failed; break;
-            case pop::Outcome::None: break;
+            case pop::Outcome::Completed:
+                ++completed;
+                onScreenMs += r.measuredMs;
+                break;
+            case pop::Outcome::Interrupted:
+                ++interrupted;
+                onScreenMs += r.measuredMs;
+                break;
+            case pop::Outcome::Failed:
+                ++failed;
+                break;
+            case pop::Outcome::None:
+                break;
         }
     }
     void add(const Sums& o) {
@@ -149,7 +164,10 @@ struct Deltas {
             st.bind(i, s.completed).bind(i + 1, s.interrupted).bind(i + 2, s.failed).bind(i + 3, s.onScreenMs);
         };
         for (const auto& [k, s] : media) {
-            m.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k)).bind(4, std::get<3>(k))
+            m.bind(1, std::get<0>(k))
+                .bind(2, std::get<1>(k))
+                .bind(3, std::get<2>(k))
+                .bind(4, std::get<3>(k))
                 .bind(5, std::get<4>(k));
             sums(m, 6, s);
             m.run();
@@ -177,8 +195,8 @@ struct Deltas {
 RollupStatements::RollupStatements(sqlite3* db)
     : media(db, kUpsertMedia), hour(db, kUpsertHour), campaign(db, kUpsertCampaign), location(db, kUpsertLocation) {}
 
-void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::string& playerId,
-                  const PlayerPlace& place, std::span<const pop::Record> records) {
+void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::string& playerId, const PlayerPlace& place,
+                  std::span<const pop::Record> records) {
     // One player's batch: first summed by local hour and the record's own fields
     // (views into the records, nothing copied per record), then spread over the
     // rollup keys, so each table gets one upsert per key.

@@ -10,8 +10,8 @@
 
 #include <cstdint>
 #include <map>
-#include <span>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -28,18 +28,18 @@ sqlite3* sqliteOf(DbConn& c);
 
 // A prepared statement; throws std::runtime_error with SQLite's message on failure.
 class SqlStmt {
-public:
+  public:
     SqlStmt(sqlite3* db, std::string_view sql);
     ~SqlStmt();
     SqlStmt(const SqlStmt&) = delete;
     SqlStmt& operator=(const SqlStmt&) = delete;
 
     SqlStmt& bind(int i, std::int64_t v);
-    SqlStmt& bind(int i, std::string_view v);    // TEXT, copied
-    SqlStmt& bindRef(int i, std::string_view v); // TEXT, not copied: v must outlive the next step
+    SqlStmt& bind(int i, std::string_view v);     // TEXT, copied
+    SqlStmt& bindRef(int i, std::string_view v);  // TEXT, not copied: v must outlive the next step
     SqlStmt& bindBlob(int i, std::string_view v);
-    bool step();   // true: a row is available
-    void run();    // steps to the end, then resets
+    bool step();  // true: a row is available
+    void run();   // steps to the end, then resets
     void reset();
     std::int64_t i64(int col) const;
     std::string str(int col) const;
@@ -47,7 +47,7 @@ public:
     std::string name(int col) const { return sqlite3_column_name(st_, col); }
     bool isText(int col) const { return sqlite3_column_type(st_, col) == SQLITE_TEXT; }
 
-private:
+  private:
     sqlite3* db_;
     sqlite3_stmt* st_ = nullptr;
 };
@@ -56,11 +56,11 @@ private:
 // falls back to UTC+8 (Asia/Shanghai) so that ingest never stops; the offline
 // verifier reports an unknown zone as a failure.
 class ZoneCache {
-public:
+  public:
     explicit ZoneCache(std::string zoneinfoDir) : dir_(std::move(zoneinfoDir)) {}
     const tz::Zone* get(const std::string& name);
 
-private:
+  private:
     std::string dir_;
     std::map<std::string, std::unique_ptr<tz::Zone>> zones_;  // nullptr: unreadable
 };
@@ -86,8 +86,8 @@ struct RollupStatements {
 
 // Adds one player's play records to the rollup tables: summed in memory first,
 // then one UPSERT per rollup key.
-void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::string& playerId,
-                  const PlayerPlace& place, std::span<const pop::Record> records);
+void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::string& playerId, const PlayerPlace& place,
+                  std::span<const pop::Record> records);
 
 // Deletes every rollup row and recomputes them from pop_records with each
 // player's current place. Returns the number of records read.

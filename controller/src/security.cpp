@@ -44,12 +44,18 @@ bool fromBase64Url(std::string_view s, std::vector<unsigned char>& out) {
     int bits = 0;
     for (char c : s) {
         int v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '-') v = 62;
-        else if (c == '_') v = 63;
-        else return false;
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '-')
+            v = 62;
+        else if (c == '_')
+            v = 63;
+        else
+            return false;
         acc = (acc << 6) | static_cast<std::uint32_t>(v);
         bits += 6;
         if (bits >= 8) {
@@ -70,12 +76,11 @@ std::string hexOf(const unsigned char* p, std::size_t n) {
     return out;
 }
 
-std::vector<unsigned char> pbkdf2(std::string_view password, const unsigned char* salt,
-                                  std::size_t saltLen, int iterations, std::size_t outLen) {
+std::vector<unsigned char> pbkdf2(std::string_view password, const unsigned char* salt, std::size_t saltLen,
+                                  int iterations, std::size_t outLen) {
     std::vector<unsigned char> out(outLen);
-    if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt,
-                          static_cast<int>(saltLen), iterations, EVP_sha256(),
-                          static_cast<int>(outLen), out.data()) != 1)
+    if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt, static_cast<int>(saltLen),
+                          iterations, EVP_sha256(), static_cast<int>(outLen), out.data()) != 1)
         throw std::runtime_error("PBKDF2 failed");
     return out;
 }
@@ -105,8 +110,8 @@ bool verifyPassword(std::string_view password, std::string_view stored) {
     }
     if (iterations < 1) return false;
     std::vector<unsigned char> salt, expected;
-    if (!fromBase64Url(stored.substr(d1 + 1, d2 - d1 - 1), salt) ||
-        !fromBase64Url(stored.substr(d2 + 1), expected) || expected.empty())
+    if (!fromBase64Url(stored.substr(d1 + 1, d2 - d1 - 1), salt) || !fromBase64Url(stored.substr(d2 + 1), expected) ||
+        expected.empty())
         return false;
     auto dk = pbkdf2(password, salt.data(), salt.size(), iterations, expected.size());
     return CRYPTO_memcmp(dk.data(), expected.data(), dk.size()) == 0;
@@ -129,13 +134,11 @@ const std::string& dummyPasswordHash(int iterations) {
     static std::map<int, std::string> cache;
     std::lock_guard lock(mutex);
     auto it = cache.find(iterations);
-    if (it == cache.end())
-        it = cache.emplace(iterations, hashPassword(randomToken(24), iterations)).first;
+    if (it == cache.end()) it = cache.emplace(iterations, hashPassword(randomToken(24), iterations)).first;
     return it->second;
 }
 
-std::optional<std::string> passwordPolicyViolation(std::string_view password, int minLength,
-                                                   int minClasses) {
+std::optional<std::string> passwordPolicyViolation(std::string_view password, int minLength, int minClasses) {
     int chars = 0;
     bool lower = false, upper = false, digit = false, other = false;
     for (unsigned char c : password) {
@@ -182,20 +185,15 @@ std::string escapeControl(std::string_view v) {
             out += static_cast<char>(c);
         else {
             // A multi-byte UTF-8 sequence: copy it when well-formed and not a control.
-            std::size_t len = c >= 0xF0 && c <= 0xF4  ? 4
-                              : c >= 0xE0             ? 3
-                              : c >= 0xC2 && c < 0xE0 ? 2
-                                                      : 0;
+            std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
             bool ok = len != 0 && i + len <= v.size();
-            for (std::size_t k = 1; ok && k < len; ++k)
-                ok = (static_cast<unsigned char>(v[i + k]) & 0xC0) == 0x80;
+            for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(v[i + k]) & 0xC0) == 0x80;
             if (!ok) {
                 hexByte(c);
                 continue;
             }
             std::uint32_t cp = len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
-            for (std::size_t k = 1; k < len; ++k)
-                cp = (cp << 6) | (static_cast<unsigned char>(v[i + k]) & 0x3F);
+            for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(v[i + k]) & 0x3F);
             if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029) {
                 char buf[8];
                 std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));

@@ -22,12 +22,12 @@
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
+#include "microscape/core/pin.hpp"
 #include "microscape/pack/file_io.hpp"
 #include "pop_ingest.hpp"
 #include "reports.hpp"
 #include "static_files.hpp"
 #include "tls.hpp"
-#include "microscape/core/pin.hpp"
 
 namespace microscape::controller {
 
@@ -40,7 +40,9 @@ std::int64_t systemNowMs() {
         .count();
 }
 
-bool isStateChanging(const std::string& m) { return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE"; }
+bool isStateChanging(const std::string& m) {
+    return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE";
+}
 
 // Resolves the caller from a Bearer token or a session cookie. Returns nullopt when
 // no credentials were presented; throws 401 when they were presented but are bad.
@@ -73,16 +75,14 @@ std::optional<Principal> authenticate(RequestCtx& ctx) {
     bool touch = false, idle = false;
     auto principal = svc.db.read([&](DbConn& c) -> std::optional<Principal> {
         auto s = repo::sessionByHash(c, hash);
-        if (!s || s->expiresAtMs <= now)
-            throw ApiError(401, "unauthorized", "session expired; log in again");
+        if (!s || s->expiresAtMs <= now) throw ApiError(401, "unauthorized", "session expired; log in again");
         if (now - s->lastSeenAtMs >= idleMs) {
             idle = true;
             return std::nullopt;
         }
         touch = now - s->lastSeenAtMs >= touchEveryMs;
         auto user = repo::userById(c, s->userId);
-        if (!user || user->disabled)
-            throw ApiError(401, "unauthorized", "the session's user is disabled");
+        if (!user || user->disabled) throw ApiError(401, "unauthorized", "the session's user is disabled");
         Principal p{*user, true, hash};
         return p;
     });
@@ -110,8 +110,7 @@ std::string csrfOf(Services& svc, const std::string& sessionHash) {
 constexpr std::uint64_t kErrorDrainSlackBytes = 1 << 20;
 
 bool drainBody(Poco::Net::HTTPServerRequest& req, std::uint64_t limitBytes) {
-    if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(limitBytes))
-        return false;
+    if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(limitBytes)) return false;
     try {
         auto& in = req.stream();
         char buf[65536];
@@ -129,7 +128,7 @@ bool drainBody(Poco::Net::HTTPServerRequest& req, std::uint64_t limitBytes) {
 }
 
 class Dispatcher : public Poco::Net::HTTPRequestHandler {
-public:
+  public:
     Dispatcher(const Router& router, Services& svc) : router_(router), svc_(svc) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
@@ -144,8 +143,7 @@ public:
             if (!m.route) {
                 if (m.pathKnown) {
                     resp.set("Allow", m.allow);
-                    throw ApiError(405, "method_not_allowed",
-                                   req.getMethod() + " is not allowed here");
+                    throw ApiError(405, "method_not_allowed", req.getMethod() + " is not allowed here");
                 }
                 throw ApiError(404, "not_found", "no such route: " + ctx.uri.getPath());
             }
@@ -188,8 +186,7 @@ public:
         // A handler may answer without reading the body (e.g. {} sent to an action
         // route); what it left would be parsed as the next request on this
         // keep-alive connection, so consume it here.
-        if ((req.hasContentLength() || req.getChunkedTransferEncoding()) &&
-            !drainBody(req, svc_.config.maxJsonBytes))
+        if ((req.hasContentLength() || req.getChunkedTransferEncoding()) && !drainBody(req, svc_.config.maxJsonBytes))
             resp.setKeepAlive(false);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         const int status = static_cast<int>(resp.getStatus());
@@ -200,7 +197,7 @@ public:
                            ctx.who ? ctx.who->user.username : std::string("-"), secs * 1000.0);
     }
 
-private:
+  private:
     void sendError(RequestCtx& ctx, int status, const std::string& code, const std::string& message) {
         if (ctx.resp.sent()) return;  // a streamed response broke off; nothing more to say
         if (ctx.req.hasContentLength() || ctx.req.getChunkedTransferEncoding()) {
@@ -238,7 +235,7 @@ bool isConsoleRequest(const Router& router, const Poco::Net::HTTPServerRequest& 
 }
 
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
-public:
+  public:
     Factory(const Router& router, Services& svc, const StaticFiles& files)
         : router_(router), svc_(svc), files_(files) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& req) override {
@@ -246,7 +243,7 @@ public:
         return new Dispatcher(router_, svc_);
     }
 
-private:
+  private:
     const Router& router_;
     Services& svc_;
     const StaticFiles& files_;
@@ -274,12 +271,12 @@ Status prepareDataDir(const ControllerConfig& config) {
 // clock, for the hub: command times agree with everything else the controller
 // stamps, and heartbeats keep real time even when a test freezes the wall.
 class HubClock final : public Clock {
-public:
+  public:
     explicit HubClock(const std::function<std::int64_t()>& wall) : wall_(wall) {}
     std::int64_t wallMs() const override { return wall_(); }
     std::int64_t steadyUs() const override { return systemClock().steadyUs(); }
 
-private:
+  private:
     const std::function<std::int64_t()>& wall_;
 };
 
@@ -332,8 +329,8 @@ Result<Poco::Net::ServerSocket> openListeningSocket(const ControllerConfig& conf
     port = socket->address().port();
     svc.publicUrl = publicUrlOf(config, port);
     if (auto st = checkPublicUrl(svc.publicUrl, config.tls); !st)
-        return makeError(Errc::Usage, "the derived public URL " + svc.publicUrl + " cannot be used (" + st.error().message +
-                                          "); set http.publicUrl");
+        return makeError(Errc::Usage, "the derived public URL " + svc.publicUrl + " cannot be used (" +
+                                          st.error().message + "); set http.publicUrl");
     return socket;
 }
 
@@ -344,16 +341,28 @@ ControllerServer::ControllerServer(ControllerConfig config, Poco::Logger& log, s
     impl_->clock = clock ? std::move(clock) : systemNowMs;
 }
 
-ControllerServer::~ControllerServer() { stop(); }
+ControllerServer::~ControllerServer() {
+    stop();
+}
 
-const ControllerConfig& ControllerServer::config() const { return impl_->config; }
-std::uint16_t ControllerServer::httpPort() const { return impl_->port; }
-std::string ControllerServer::publicUrl() const { return impl_->services ? impl_->services->publicUrl : std::string(); }
-std::string ControllerServer::tlsKeyHash() const { return impl_->services ? impl_->services->tlsKeyHash : std::string(); }
+const ControllerConfig& ControllerServer::config() const {
+    return impl_->config;
+}
+std::uint16_t ControllerServer::httpPort() const {
+    return impl_->port;
+}
+std::string ControllerServer::publicUrl() const {
+    return impl_->services ? impl_->services->publicUrl : std::string();
+}
+std::string ControllerServer::tlsKeyHash() const {
+    return impl_->services ? impl_->services->tlsKeyHash : std::string();
+}
 std::string ControllerServer::contentKeyHash() const {
     return impl_->services ? impl_->services->contentKeyHash : std::string();
 }
-std::uint16_t ControllerServer::zmqPort() const { return impl_->hub ? impl_->hub->port() : 0; }
+std::uint16_t ControllerServer::zmqPort() const {
+    return impl_->hub ? impl_->hub->port() : 0;
+}
 
 Status ControllerServer::start() {
     auto& d = *impl_;
@@ -374,9 +383,20 @@ Status ControllerServer::start() {
     if (!privateKey) return privateKey.error();
     d.compiler = std::make_unique<Compiler>(*d.db, d.config, std::move(*privateKey), d.metrics,
                                             Poco::Logger::get(d.log.name() + ".compiler"), d.clock);
-    d.services = std::make_unique<Services>(
-        Services{d.config, *d.db, *d.media, d.probe, d.metrics, Poco::Logger::get(d.log.name() + ".api"), d.clock, *key,
-                 d.compiler.get(), nullptr, {}, {}, {}, {}});
+    d.services = std::make_unique<Services>(Services{d.config,
+                                                     *d.db,
+                                                     *d.media,
+                                                     d.probe,
+                                                     d.metrics,
+                                                     Poco::Logger::get(d.log.name() + ".api"),
+                                                     d.clock,
+                                                     *key,
+                                                     d.compiler.get(),
+                                                     nullptr,
+                                                     {},
+                                                     {},
+                                                     {},
+                                                     {}});
     // Distribution hub (docs/wire-protocol.md): pushes each new manifest version.
     HubConfig hubConfig;
     hubConfig.bind = d.config.zmqBind;
@@ -413,8 +433,9 @@ Status ControllerServer::start() {
     addMetaRoutes(d.router, &d.router);
     d.staticFiles = std::make_unique<StaticFiles>(StaticFilesOptions{d.config.webRoot, d.config.vendorRoot});
     if (d.staticFiles->webRoot().empty())
-        d.log.warning("web console files not found (looked beside the binary, in the source tree and in "
-                      "/usr/share/microscape/web); the API works without them");
+        d.log.warning(
+            "web console files not found (looked beside the binary, in the source tree and in "
+            "/usr/share/microscape/web); the API works without them");
     else
         d.log.information("web console from %s", d.staticFiles->webRoot().string());
 
@@ -434,13 +455,12 @@ Status ControllerServer::start() {
                 "can "
                 "occupy every worker",
                 gate.maxConnectionsPerAddress, gate.workers);
-        d.http =
-            std::make_unique<HttpGate>(*socket, new Factory(d.router, *d.services, *d.staticFiles),
-                                       gate, Poco::Logger::get(d.log.name() + ".http"));
+        d.http = std::make_unique<HttpGate>(*socket, new Factory(d.router, *d.services, *d.staticFiles), gate,
+                                            Poco::Logger::get(d.log.name() + ".http"));
         d.http->start();
     } catch (const Poco::Exception& e) {
-        return makeError(Errc::Usage, "cannot listen on " + d.config.httpBind + ":" + std::to_string(d.config.httpPort) +
-                                          ": " + e.displayText());
+        return makeError(Errc::Usage, "cannot listen on " + d.config.httpBind + ":" +
+                                          std::to_string(d.config.httpPort) + ": " + e.displayText());
     }
     d.log.information("HTTP API listening on %s:%hu (%s), data in %s", d.config.httpBind, d.port,
                       std::string(d.config.tls ? "HTTPS, TLS key " + d.services->tlsKeyHash : "plain HTTP"),
@@ -475,11 +495,9 @@ Result<std::string> initAdmin(const ControllerConfig& config, const std::string&
     if (password.empty()) {
         // Generated: 24 random characters, drawn again in the rare case one lacks a class.
         do password = randomToken(std::max<std::size_t>(18, std::size_t(config.passwordMinLength)));
-        while (
-            passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses));
+        while (passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses));
     }
-    if (auto why =
-            passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses))
+    if (auto why = passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses))
         return makeError(Errc::Usage, "admin password refused: " + *why);
     try {
         Db db(config.dataDir / "controller.db");

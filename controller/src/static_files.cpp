@@ -80,7 +80,7 @@ std::string etagOf(const fs::path& file, std::uintmax_t size) {
 }
 
 class FileHandler : public Poco::Net::HTTPRequestHandler {
-public:
+  public:
     explicit FileHandler(const StaticFiles& files) : files_(files) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
@@ -148,7 +148,7 @@ public:
         if (!head) Poco::StreamCopier::copyStream(in, out, 65536);
     }
 
-private:
+  private:
     static void sendText(Poco::Net::HTTPServerResponse& resp, Poco::Net::HTTPResponse::HTTPStatus status,
                          const std::string& text) {
         resp.setStatusAndReason(status);
@@ -196,8 +196,10 @@ std::optional<fs::path> StaticFiles::resolve(const std::string& urlPath) const {
     fs::path p = base;
     for (std::size_t i = first; i < segs.size(); ++i) p /= segs[i];
     if (first == 0) {
-        if (segs.empty()) p /= "index.html";
-        else if (!isFile(p) && p.extension().empty()) p += ".html";  // "/media" -> media.html
+        if (segs.empty())
+            p /= "index.html";
+        else if (!isFile(p) && p.extension().empty())
+            p += ".html";  // "/media" -> media.html
     }
     if (!isFile(p)) return std::nullopt;
     return p;
@@ -228,6 +230,8 @@ std::string StaticFiles::contentType(const fs::path& file) {
     return it == kTypes.end() ? "application/octet-stream" : it->second;
 }
 
-Poco::Net::HTTPRequestHandler* StaticFiles::newHandler() const { return new FileHandler(*this); }
+Poco::Net::HTTPRequestHandler* StaticFiles::newHandler() const {
+    return new FileHandler(*this);
+}
 
 }  // namespace microscape::controller

@@ -22,7 +22,7 @@ struct StaticFilesOptions {
 };
 
 class StaticFiles {
-public:
+  public:
     explicit StaticFiles(StaticFilesOptions options);
 
     // The console directory that will be served, or empty when none was found.
@@ -43,7 +43,7 @@ public:
     // Content-Type for a file name by its extension (UTF-8 for text).
     static std::string contentType(const std::filesystem::path& file);
 
-private:
+  private:
     std::filesystem::path webRoot_;
     std::filesystem::path vendorRoot_;
 };

@@ -52,11 +52,9 @@ Status writeFile(const fs::path& p, const std::string& bytes, mode_t mode) {
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) return makeError(Errc::Io, "cannot create " + tmp.string());
     ::fchmod(fd, mode);
-    const bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
-                    ::fsync(fd) == 0;
+    const bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
     ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), p.c_str()) != 0)
-        return makeError(Errc::Io, "cannot write " + p.string());
+    if (!ok || ::rename(tmp.c_str(), p.c_str()) != 0) return makeError(Errc::Io, "cannot write " + p.string());
     return {};
 }
 
@@ -78,8 +76,7 @@ std::string subjectAltNames(const std::vector<std::string>& hostNames) {
         std::string e;
         if (isIpLiteral(h)) {
             e = "IP:" + h;
-        } else if (h.find_first_not_of(
-                       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
+        } else if (h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
                    std::string::npos) {
             e = "DNS:" + h;
         } else {
@@ -108,30 +105,24 @@ Status addExtension(X509* cert, int nid, const std::string& value) {
 
 // A self-signed EC P-256 server certificate, valid for ten years (screens pin its
 // key, not its dates or names). Returns {certificate PEM, private key PEM}.
-Result<std::pair<std::string, std::string>> makeSelfSigned(
-    const std::vector<std::string>& hostNames) {
+Result<std::pair<std::string, std::string>> makeSelfSigned(const std::vector<std::string>& hostNames) {
     PKey key(EVP_EC_gen("P-256"), &EVP_PKEY_free);
     if (!key) return makeError(Errc::Internal, "EC P-256 key generation failed");
     X509Ptr cert(X509_new(), &X509_free);
     if (!cert) return makeError(Errc::Internal, "out of memory");
     unsigned char serial[16];
-    if (RAND_bytes(serial, sizeof serial) != 1)
-        return makeError(Errc::Internal, "no random bytes for the serial");
+    if (RAND_bytes(serial, sizeof serial) != 1) return makeError(Errc::Internal, "no random bytes for the serial");
     serial[0] &= 0x7f;  // positive
-    std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(BN_bin2bn(serial, sizeof serial, nullptr),
-                                                   &BN_free);
+    std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(BN_bin2bn(serial, sizeof serial, nullptr), &BN_free);
     X509_NAME* name = X509_get_subject_name(cert.get());
     if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())) ||
-        X509_set_version(cert.get(), 2) != 1 ||
-        !X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) ||
+        X509_set_version(cert.get(), 2) != 1 || !X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) ||
         !X509_gmtime_adj(X509_getm_notAfter(cert.get()), kValiditySeconds) ||
         X509_set_pubkey(cert.get(), key.get()) != 1 ||
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-                                   reinterpret_cast<const unsigned char*>("Microscape"), -1, -1,
-                                   0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("Microscape"), -1,
+                                   -1, 0) != 1 ||
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                   reinterpret_cast<const unsigned char*>("Microscape controller"),
-                                   -1, -1, 0) != 1 ||
+                                   reinterpret_cast<const unsigned char*>("Microscape controller"), -1, -1, 0) != 1 ||
         X509_set_issuer_name(cert.get(), name) != 1)
         return makeError(Errc::Internal, "cannot fill in the certificate");
     MS_TRY(addExtension(cert.get(), NID_basic_constraints, "critical,CA:FALSE"));
@@ -143,16 +134,14 @@ Result<std::pair<std::string, std::string>> makeSelfSigned(
     Bio certPem(BIO_new(BIO_s_mem()), &BIO_free);
     Bio keyPem(BIO_new(BIO_s_mem()), &BIO_free);
     if (!certPem || !keyPem || PEM_write_bio_X509(certPem.get(), cert.get()) != 1 ||
-        PEM_write_bio_PrivateKey(keyPem.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
-            1)
+        PEM_write_bio_PrivateKey(keyPem.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
         return makeError(Errc::Internal, "cannot encode the certificate");
     return std::pair{bioString(certPem.get()), bioString(keyPem.get())};
 }
 
 }  // namespace
 
-Result<TlsMaterial> ensureTlsMaterial(const ControllerConfig& config,
-                                      const std::vector<std::string>& hostNames) {
+Result<TlsMaterial> ensureTlsMaterial(const ControllerConfig& config, const std::vector<std::string>& hostNames) {
     TlsMaterial m;
     std::error_code ec;
     if (!config.tlsCertificate.empty()) {
@@ -170,29 +159,23 @@ Result<TlsMaterial> ensureTlsMaterial(const ControllerConfig& config,
             MS_TRY(writeFile(m.privateKey, made->second, 0600));
             MS_TRY(writeFile(m.certificate, made->first, 0644));
         } else if (!fs::exists(m.privateKey, ec)) {
-            return makeError(Errc::BadKey, m.certificate.string() + " exists without " +
-                                               m.privateKey.string() +
+            return makeError(Errc::BadKey, m.certificate.string() + " exists without " + m.privateKey.string() +
                                                "; remove the certificate to make a new pair");
         }
         struct stat st {};
-        if (::stat(m.privateKey.c_str(), &st) != 0)
-            return makeError(Errc::Io, "cannot stat " + m.privateKey.string());
+        if (::stat(m.privateKey.c_str(), &st) != 0) return makeError(Errc::Io, "cannot stat " + m.privateKey.string());
         if (st.st_mode & 077)
-            return makeError(Errc::BadKey,
-                             m.privateKey.string() + " is readable by others; chmod 600 it");
+            return makeError(Errc::BadKey, m.privateKey.string() + " is readable by others; chmod 600 it");
     }
     auto pem = crypto::readSmallFile(m.certificate.string(), 1 << 20);
-    if (!pem)
-        return makeError(pem.code(),
-                         "cannot read " + m.certificate.string() + ": " + pem.error().message);
+    if (!pem) return makeError(pem.code(), "cannot read " + m.certificate.string() + ": " + pem.error().message);
     auto pin = crypto::pinOfPem(*pem);
     if (!pin) return makeError(Errc::BadKey, m.certificate.string() + ": " + pin.error().message);
     m.publicKeyHash = *pin;
     return m;
 }
 
-Result<Poco::Net::ServerSocket> openHttpSocket(const ControllerConfig& config,
-                                               const TlsMaterial* tls) {
+Result<Poco::Net::ServerSocket> openHttpSocket(const ControllerConfig& config, const TlsMaterial* tls) {
     const std::string where = config.httpBind + ":" + std::to_string(config.httpPort);
     Poco::Net::Context::Ptr context;
     if (tls) {
@@ -207,16 +190,13 @@ Result<Poco::Net::ServerSocket> openHttpSocket(const ControllerConfig& config,
             context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
             context->preferServerCiphers();
         } catch (const Poco::Exception& e) {
-            return makeError(Errc::BadKey, "cannot load the TLS certificate " +
-                                               tls->certificate.string() + " and key " +
-                                               tls->privateKey.string() + ": " + e.displayText());
+            return makeError(Errc::BadKey, "cannot load the TLS certificate " + tls->certificate.string() +
+                                               " and key " + tls->privateKey.string() + ": " + e.displayText());
         }
     }
     try {
-        const Poco::Net::SocketAddress address(config.httpBind,
-                                               static_cast<Poco::UInt16>(config.httpPort));
-        if (context)
-            return Poco::Net::ServerSocket(Poco::Net::SecureServerSocket(address, 64, context));
+        const Poco::Net::SocketAddress address(config.httpBind, static_cast<Poco::UInt16>(config.httpPort));
+        if (context) return Poco::Net::ServerSocket(Poco::Net::SecureServerSocket(address, 64, context));
         return Poco::Net::ServerSocket(address, 64);
     } catch (const Poco::Exception& e) {
         return makeError(Errc::Usage, "cannot listen on " + where + ": " + e.displayText());
@@ -247,14 +227,13 @@ std::string publicUrlOf(const ControllerConfig& config, std::uint16_t boundPort)
     }
     std::string host = publicHostOf(config);
     if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
-    return std::string(config.tls ? "https://" : "http://") + host + ":" +
-           std::to_string(boundPort);
+    return std::string(config.tls ? "https://" : "http://") + host + ":" + std::to_string(boundPort);
 }
 
-std::string enrollCommand(const std::string& publicUrl, const std::string& token,
-                         const std::string& contentKeyHash, const std::string& tlsKeyHash) {
-    std::string cmd = "microscape-player enroll --controller-http " + publicUrl + " --token " +
-                      token + " --content-key-hash " + contentKeyHash;
+std::string enrollCommand(const std::string& publicUrl, const std::string& token, const std::string& contentKeyHash,
+                          const std::string& tlsKeyHash) {
+    std::string cmd = "microscape-player enroll --controller-http " + publicUrl + " --token " + token +
+                      " --content-key-hash " + contentKeyHash;
     if (!tlsKeyHash.empty())
         cmd += " --tls-key-hash " + tlsKeyHash;
     else if (publicUrl.rfind("http://", 0) == 0)

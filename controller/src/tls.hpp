@@ -29,14 +29,12 @@ struct TlsMaterial {
 // certificate's subjectAltName beside localhost and 127.0.0.1 (IP literals as IP
 // entries). Errors: Io, BadKey (a key readable by others, one file of the pair
 // missing, unreadable PEM).
-Result<TlsMaterial> ensureTlsMaterial(const ControllerConfig& config,
-                                      const std::vector<std::string>& hostNames);
+Result<TlsMaterial> ensureTlsMaterial(const ControllerConfig& config, const std::vector<std::string>& hostNames);
 
 // The HTTP API's listening socket: a SecureServerSocket (TLS 1.2+) when tls is
 // given, else a plain ServerSocket. Errors: Usage (address in use, bad bind
 // address), BadKey (certificate and key do not load or do not match).
-Result<Poco::Net::ServerSocket> openHttpSocket(const ControllerConfig& config,
-                                               const TlsMaterial* tls);
+Result<Poco::Net::ServerSocket> openHttpSocket(const ControllerConfig& config, const TlsMaterial* tls);
 
 // The host technicians and screens use: http.publicUrl's, else http.bind, else
 // (a wildcard bind) this host's name.
@@ -49,7 +47,7 @@ std::string publicUrlOf(const ControllerConfig& config, std::uint16_t boundPort)
 // The one line a technician pastes on a screen PC to enrol it (docs/guide-technician.md):
 // microscape-player enroll --controller-http URL --token TOKEN
 //   --content-key-hash PIN [--tls-key-hash PIN | --insecure-http] --data-dir DIR
-std::string enrollCommand(const std::string& publicUrl, const std::string& token,
-                         const std::string& contentKeyHash, const std::string& tlsKeyHash);
+std::string enrollCommand(const std::string& publicUrl, const std::string& token, const std::string& contentKeyHash,
+                          const std::string& tlsKeyHash);
 
 }  // namespace microscape::controller

@@ -11,7 +11,9 @@ namespace microscape::audit {
 
 namespace {
 
-Error bad(std::string msg) { return makeError(Errc::BadManifest, std::move(msg)); }
+Error bad(std::string msg) {
+    return makeError(Errc::BadManifest, std::move(msg));
+}
 
 const json::Value* need(const json::Value& obj, std::string_view key, json::Value::Type type) {
     const json::Value* v = obj.find(key);
@@ -118,8 +120,7 @@ Result<ExportManifest> parseManifest(std::string_view bytes) {
         if (!head) return bad("export.json: missing object \"audit_head\"");
         auto seq = integer(*head, "seq", "export.json audit_head");
         auto hash = str(*head, "hash", "export.json audit_head");
-        if (!seq || !hash || *seq < 0 || !crypto::isSha256Hex(*hash) ||
-            head->asObject().size() != 2)
+        if (!seq || !hash || *seq < 0 || !crypto::isSha256Hex(*hash) || head->asObject().size() != 2)
             return bad("export.json: audit_head must be {\"hash\", \"seq\"}");
         m.auditHead = AuditHead{*seq, *hash};
     }
@@ -129,8 +130,8 @@ Result<ExportManifest> parseManifest(std::string_view bytes) {
     auto id = str(*doc, "export_id", "export.json");
     if (!id) return id.error();
     m.exportId = *id;
-    for (auto [key, out] : {std::pair{"created_at", &m.createdAtMs}, std::pair{"from", &m.fromMs},
-                            std::pair{"to", &m.toMs}}) {
+    for (auto [key, out] :
+         {std::pair{"created_at", &m.createdAtMs}, std::pair{"from", &m.fromMs}, std::pair{"to", &m.toMs}}) {
         auto t = time(*doc, key, "export.json");
         if (!t) return t.error();
         *out = *t;
@@ -141,8 +142,7 @@ Result<ExportManifest> parseManifest(std::string_view bytes) {
     m.signer = *signer;
     auto files = need(*doc, "files", json::Value::Type::Array);
     if (!files) return bad("export.json: missing array \"files\"");
-    if (doc->asObject().size() != (m.format >= 2 ? 9u : 8u))
-        return bad("export.json: unknown fields");
+    if (doc->asObject().size() != (m.format >= 2 ? 9u : 8u)) return bad("export.json: unknown fields");
     for (const auto& f : files->asArray()) {
         if (!f.isObject()) return bad("export.json: a file entry is not an object");
         FileEntry e;
@@ -244,10 +244,19 @@ void addCount(Rows& rows, const PlayerEntry& player, const tz::Zone& zone, const
     row.localDate = date;
     row.mediaSha256 = r.mediaSha256;
     switch (r.outcome) {
-        case pop::Outcome::Completed: ++row.completed; row.onScreenMs += r.measuredMs; break;
-        case pop::Outcome::Interrupted: ++row.interrupted; row.onScreenMs += r.measuredMs; break;
-        case pop::Outcome::Failed: ++row.failed; break;
-        case pop::Outcome::None: break;
+        case pop::Outcome::Completed:
+            ++row.completed;
+            row.onScreenMs += r.measuredMs;
+            break;
+        case pop::Outcome::Interrupted:
+            ++row.interrupted;
+            row.onScreenMs += r.measuredMs;
+            break;
+        case pop::Outcome::Failed:
+            ++row.failed;
+            break;
+        case pop::Outcome::None:
+            break;
     }
 }
 
@@ -262,16 +271,14 @@ std::string beforeEnrollmentMessage(const pop::Record& r) {
 // hashAt(seq) is the hash of its record seq, lastSeq the chain's last seq.
 void checkHeads(const PlayerEntry& p, const crypto::PublicKey& key, const VerifyOptions& options,
                 std::int64_t exportCreatedMs, std::int64_t lastSeq,
-                const std::function<std::optional<std::string>(std::int64_t)>& hashAt,
-                std::vector<Failure>& out) {
+                const std::function<std::optional<std::string>(std::int64_t)>& hashAt, std::vector<Failure>& out) {
     for (const auto& h : options.heads) {
         if (h.playerId != p.playerId) continue;
-        const std::string what = "the head the screen stated at " +
-                                 timeutil::formatUtc(h.createdUtcMs) + " (seq " +
+        const std::string what = "the head the screen stated at " + timeutil::formatUtc(h.createdUtcMs) + " (seq " +
                                  std::to_string(h.seq) + ")";
         if (auto st = pop::verifySignature(h, key); !st) {
-            out.push_back({p.playerId, "head_signature",
-                           what + " is not signed by the player's key: " + st.error().message});
+            out.push_back(
+                {p.playerId, "head_signature", what + " is not signed by the player's key: " + st.error().message});
             continue;
         }
         if (h.seq == 0) continue;
@@ -284,13 +291,12 @@ void checkHeads(const PlayerEntry& p, const crypto::PublicKey& key, const Verify
                                "): collect the heads first, then make the export"});
         else if (!got)
             out.push_back({p.playerId, "head_not_reached",
-                           what + " is not in the export, whose chain ends at seq " +
-                               std::to_string(lastSeq) + ": records were left out of its end"});
+                           what + " is not in the export, whose chain ends at seq " + std::to_string(lastSeq) +
+                               ": records were left out of its end"});
         else if (*got != h.hash)
             out.push_back({p.playerId, "head_mismatch",
-                           what + " names hash " + h.hash.substr(0, 16) +
-                               "..., the export's record hashes to " + got->substr(0, 16) +
-                               "...: the chain was replaced"});
+                           what + " names hash " + h.hash.substr(0, 16) + "..., the export's record hashes to " +
+                               got->substr(0, 16) + "...: the chain was replaced"});
     }
 }
 
@@ -312,12 +318,11 @@ struct AuditLogOutcome {
     std::vector<Failure> failures;
 };
 
-AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBytes,
-                     std::string_view signature, const std::vector<std::string>& readProblems,
-                     const std::vector<PlayerEntry>& players,
-                     const std::set<std::string>& evidenceIds,
-                     const std::set<std::string>& incompleteIds, const VerifyOptions& options,
-                     Rows rows, const AuditLogOutcome& auditLog, const EvidenceStep& evidence) {
+AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBytes, std::string_view signature,
+                     const std::vector<std::string>& readProblems, const std::vector<PlayerEntry>& players,
+                     const std::set<std::string>& evidenceIds, const std::set<std::string>& incompleteIds,
+                     const VerifyOptions& options, Rows rows, const AuditLogOutcome& auditLog,
+                     const EvidenceStep& evidence) {
     AuditResult out;
     out.auditChecked = auditLog.checked;
     out.auditRows = auditLog.rows;
@@ -327,8 +332,9 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
     if (options.controllerKey) {
         out.signatureChecked = true;
         if (options.controllerKey->id() != manifest.signer)
-            fail("", "export_signer", "export.json is signed by key " + manifest.signer.substr(0, 16) +
-                                          ", not by the given controller key " + options.controllerKey->id().substr(0, 16));
+            fail("", "export_signer",
+                 "export.json is signed by key " + manifest.signer.substr(0, 16) +
+                     ", not by the given controller key " + options.controllerKey->id().substr(0, 16));
         else if (!options.controllerKey->verify(manifestBytes, signature))
             fail("", "export_signature", "export.sig does not verify under the controller key");
     }
@@ -354,8 +360,7 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
                  "the export holds a player whose key was not pinned (a screen the auditor did not "
                  "read a key from); pin it with --player-key, or accept it with --allow-unpinned");
         if (incompleteIds.count(p.playerId))
-            fail(p.playerId, "missing_evidence",
-                 "only one of records.jsonl and checkpoints.jsonl is in the export");
+            fail(p.playerId, "missing_evidence", "only one of records.jsonl and checkpoints.jsonl is in the export");
         else if (!evidenceIds.count(p.playerId) && (manifest.format >= 3 || pinned))
             fail(p.playerId, "missing_evidence",
                  std::string("keys.json lists the player, but its records and checkpoints are not "
@@ -368,8 +373,7 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
                  "a pinned player is not in the export's keys.json (its plays were left out)");
     for (const auto& h : options.heads)
         if (!listedIds.count(h.playerId))
-            fail(h.playerId, "head_unknown_player",
-                 "a head was given for a player the export does not list");
+            fail(h.playerId, "head_unknown_player", "a head was given for a player the export does not list");
 
     for (const auto& p : players) {
         ++out.players;
@@ -380,16 +384,16 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
             continue;
         }
         if (key->id() != p.keyId) fail(p.playerId, "key_id", "key_id does not match the public key");
-        if (auto pin = options.pinnedPlayerKeyIds.find(p.playerId); pin != options.pinnedPlayerKeyIds.end() &&
-                                                                   pin->second != key->id())
-            fail(p.playerId, "key_not_pinned", "the exported key differs from the independently obtained key " +
-                                                   pin->second.substr(0, 16));
+        if (auto pin = options.pinnedPlayerKeyIds.find(p.playerId);
+            pin != options.pinnedPlayerKeyIds.end() && pin->second != key->id())
+            fail(p.playerId, "key_not_pinned",
+                 "the exported key differs from the independently obtained key " + pin->second.substr(0, 16));
         if (evidenceIds.count(p.playerId))
             evidence(p, *key, out, rows);
         else
             checkHeads(
-                p, *key, options, manifest.createdAtMs, 0,
-                [](std::int64_t) { return std::optional<std::string>(); }, out.failures);
+                p, *key, options, manifest.createdAtMs, 0, [](std::int64_t) { return std::optional<std::string>(); },
+                out.failures);
     }
     for (auto& [k, row] : rows) out.counts.push_back(std::move(row));
     return out;
@@ -399,10 +403,9 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
 // whole entry, hashing the bytes on the way; a line longer than a record may be
 // is cut to kMaxRecordBytes + 1 bytes (its parser refuses it by length alone).
 // Returns whether the entry ends in a newline (or is empty). Errors: Truncated, Io.
-Result<bool> streamLines(
-    tar::Reader& reader, crypto::Sha256& sha,
-    const std::function<void(std::string_view line, std::size_t lineNo)>& onLine,
-    std::size_t kCap = pop::kMaxRecordBytes + 1) {
+Result<bool> streamLines(tar::Reader& reader, crypto::Sha256& sha,
+                         const std::function<void(std::string_view line, std::size_t lineNo)>& onLine,
+                         std::size_t kCap = pop::kMaxRecordBytes + 1) {
     std::vector<char> buf(1u << 20);
     std::string carry;
     bool carried = false;  // a line has begun (possibly empty so far)
@@ -489,31 +492,28 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
         if (!*next || (*next)->name != kAuditLogName) return Out();
         const tar::Header h = **next;
         if (h.sizeBytes > kMaxPlayerFileBytes)
-            return makeError(Errc::TooLarge,
-                             "entry " + h.name + " is " + std::to_string(h.sizeBytes) +
-                                 " bytes; the limit is " + std::to_string(kMaxPlayerFileBytes));
+            return makeError(Errc::TooLarge, "entry " + h.name + " is " + std::to_string(h.sizeBytes) +
+                                                 " bytes; the limit is " + std::to_string(kMaxPlayerFileBytes));
         AuditChainCheck check(options.pinnedAuditHead);
         crypto::Sha256 sha;
         auto& problems = lineProblems[h.name];
         auto ended = streamLines(
             reader, sha,
             [&](std::string_view line, std::size_t lineNo) {
-                auto row =
-                    line.size() > kMaxAuditLineBytes
-                        ? Result<AuditRow>(bad("an audit log row is longer than " +
-                                               std::to_string(kMaxAuditLineBytes) + " bytes"))
-                        : parseAuditLine(line);
+                auto row = line.size() > kMaxAuditLineBytes
+                               ? Result<AuditRow>(bad("an audit log row is longer than " +
+                                                      std::to_string(kMaxAuditLineBytes) + " bytes"))
+                               : parseAuditLine(line);
                 if (!row) {
-                    problems.push_back("bad_audit_row: " + h.name + " line " +
-                                       std::to_string(lineNo) + ": " + row.error().str());
+                    problems.push_back("bad_audit_row: " + h.name + " line " + std::to_string(lineNo) + ": " +
+                                       row.error().str());
                     return;
                 }
                 check.add(*row);
             },
             kMaxAuditLineBytes + 1);
         if (!ended) return ended.error();
-        if (!*ended)
-            problems.push_back("truncated_file: " + h.name + " does not end with a newline");
+        if (!*ended) problems.push_back("truncated_file: " + h.name + " does not end with a newline");
         files[h.name] = {h.sizeBytes, crypto::toHex(sha.finish())};
         auditLog.checked = true;
         auditLog.rows = check.rows();
@@ -550,8 +550,7 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
         if (auto it = byId.find(id); it != byId.end()) {
             player = it->second;
             auto raw = crypto::base64Decode(player->publicKeyB64);
-            auto k =
-                raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
+            auto k = raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
             if (k) {
                 key.emplace(*k);
                 chain.emplace(id, std::move(*k));
@@ -572,7 +571,8 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
             if (!chain || reordered) return;
             ++sp.records;
             if (!chain->addRecord(*r)) reordered = true;
-            if (!beforeEnrollment && startsBeforeEnrollment(*r, *player)) beforeEnrollment = beforeEnrollmentMessage(*r);
+            if (!beforeEnrollment && startsBeforeEnrollment(*r, *player))
+                beforeEnrollment = beforeEnrollmentMessage(*r);
             if (zone) addCount(rows, *player, *zone, *r, fromMs, toMs);
         });
         if (!ended) return ended.error();
@@ -635,22 +635,25 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
     for (auto& [name, list] : lineProblems)
         for (auto& p : list) readProblems.push_back(std::move(p));
 
-    rep.result = assemble(
-        rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, {}, options,
-        std::move(rows), auditLog,
-        [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
-            const auto& sp = done.at(p.playerId);
-            out.records += sp.records;
-            out.checkpoints += sp.checkpoints;
-            out.failures.insert(out.failures.end(), sp.failures.begin(), sp.failures.end());
-        });
+    rep.result =
+        assemble(rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, {}, options, std::move(rows),
+                 auditLog, [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
+                     const auto& sp = done.at(p.playerId);
+                     out.records += sp.records;
+                     out.checkpoints += sp.checkpoints;
+                     out.failures.insert(out.failures.end(), sp.failures.begin(), sp.failures.end());
+                 });
     rep.streamed = true;
     return Out(std::move(rep));
 }
 }  // namespace
 
-std::string recordsPath(const std::string& playerId) { return "players/" + playerId + "/records.jsonl"; }
-std::string checkpointsPath(const std::string& playerId) { return "players/" + playerId + "/checkpoints.jsonl"; }
+std::string recordsPath(const std::string& playerId) {
+    return "players/" + playerId + "/records.jsonl";
+}
+std::string checkpointsPath(const std::string& playerId) {
+    return "players/" + playerId + "/checkpoints.jsonl";
+}
 
 namespace {
 
@@ -692,8 +695,7 @@ Result<AuditRow> parseAuditLine(std::string_view line) {
     limits.maxBytes = kMaxAuditLineBytes;
     auto doc = json::parseCanonical(line, limits);
     if (!doc) return doc.error();
-    if (!doc->isObject() || doc->asObject().size() != 11)
-        return bad("not an audit log row (fields)");
+    if (!doc->isObject() || doc->asObject().size() != 11) return bad("not an audit log row (fields)");
     const std::string where = "audit row";
     AuditRow r;
     auto seq = integer(*doc, "seq", where);
@@ -702,9 +704,9 @@ Result<AuditRow> parseAuditLine(std::string_view line) {
     if (!at) return at.error();
     r.seq = *seq;
     r.atMs = *at;
-    for (auto [key, field] : {std::pair{"prev", &r.prevHash}, std::pair{"actor", &r.actor},
-                              std::pair{"action", &r.action}, std::pair{"entity", &r.entity},
-                              std::pair{"hash", &r.hash}}) {
+    for (auto [key, field] :
+         {std::pair{"prev", &r.prevHash}, std::pair{"actor", &r.actor}, std::pair{"action", &r.action},
+          std::pair{"entity", &r.entity}, std::pair{"hash", &r.hash}}) {
         auto s = str(*doc, key, where);
         if (!s) return s.error();
         *field = *s;
@@ -714,8 +716,7 @@ Result<AuditRow> parseAuditLine(std::string_view line) {
         return bad(where + ": actor_id must be an integer or null");
     if (actorId->isInt()) r.actorId = actorId->asInt();
     for (auto [key, field] :
-         {std::pair{"entity_id", &r.entityId}, std::pair{"before", &r.beforeJson},
-          std::pair{"after", &r.afterJson}}) {
+         {std::pair{"entity_id", &r.entityId}, std::pair{"before", &r.beforeJson}, std::pair{"after", &r.afterJson}}) {
         const json::Value* v = doc->find(key);
         if (!v || !(v->isNull() || v->isString()))
             return bad(where + ": " + std::string(key) + " must be a string or null");
@@ -728,8 +729,7 @@ Result<AuditHead> parseAuditHead(std::string_view text) {
     const auto colon = text.find(':');
     AuditHead h;
     if (colon == std::string_view::npos || colon == 0)
-        return makeError(Errc::Usage,
-                         "an audit head is SEQ:HASH (as microscape-pack audit prints it)");
+        return makeError(Errc::Usage, "an audit head is SEQ:HASH (as microscape-pack audit prints it)");
     std::int64_t seq = 0;
     for (char c : text.substr(0, colon)) {
         if (c < '0' || c > '9' || seq > 1'000'000'000'000'000LL)
@@ -738,8 +738,7 @@ Result<AuditHead> parseAuditHead(std::string_view text) {
     }
     h.seq = seq;
     h.hash = std::string(text.substr(colon + 1));
-    if (!crypto::isSha256Hex(h.hash))
-        return makeError(Errc::Usage, "an audit head is SEQ:HASH; HASH is 64 hex digits");
+    if (!crypto::isSha256Hex(h.hash)) return makeError(Errc::Usage, "an audit head is SEQ:HASH; HASH is 64 hex digits");
     return h;
 }
 
@@ -755,18 +754,17 @@ void AuditChainCheck::add(const AuditRow& row) {
     ++rows_;
     const std::string at = "audit log seq " + std::to_string(row.seq) + ": ";
     if (auditRowHash(row) != row.hash)
-        fail("audit_hash",
-             at + "the row does not match its hash (it was changed after it was written)");
+        fail("audit_hash", at + "the row does not match its hash (it was changed after it was written)");
     if (row.seq <= lastSeq_) {
         fail("audit_out_of_order", at + "comes after seq " + std::to_string(lastSeq_));
         return;
     }
     if (row.seq > lastSeq_ + 1)
-        fail("audit_gap", "audit log seq " +
-                              (row.seq - 1 == lastSeq_ + 1 ? std::to_string(lastSeq_ + 1)
-                                                           : std::to_string(lastSeq_ + 1) + ".." +
-                                                                 std::to_string(row.seq - 1)) +
-                              " missing (rows were deleted)");
+        fail("audit_gap",
+             "audit log seq " +
+                 (row.seq - 1 == lastSeq_ + 1 ? std::to_string(lastSeq_ + 1)
+                                              : std::to_string(lastSeq_ + 1) + ".." + std::to_string(row.seq - 1)) +
+                 " missing (rows were deleted)");
     else if (row.prevHash != lastHash_)
         fail("audit_broken_link", at + "prev is not the hash of seq " + std::to_string(lastSeq_) +
                                       " (a row before it was changed or replaced)");
@@ -778,22 +776,19 @@ void AuditChainCheck::add(const AuditRow& row) {
 std::vector<Failure> AuditChainCheck::finish(const AuditHead& head) {
     const auto& pinned = pinned_;
     if (lastSeq_ != head.seq || lastHash_ != head.hash)
-        fail("audit_head", "the audit log ends at seq " + std::to_string(lastSeq_) + " (" +
-                               lastHash_.substr(0, 16) + "), export.json names seq " +
-                               std::to_string(head.seq) + " (" + head.hash.substr(0, 16) +
+        fail("audit_head", "the audit log ends at seq " + std::to_string(lastSeq_) + " (" + lastHash_.substr(0, 16) +
+                               "), export.json names seq " + std::to_string(head.seq) + " (" + head.hash.substr(0, 16) +
                                "): rows were deleted from its end or changed");
     if (pinned && pinned->seq > 0) {
         if (!pinnedFound_)
             fail("audit_pin", "the audit log has no row seq " + std::to_string(pinned->seq) +
                                   ", the head of an earlier export: rows were deleted");
         else if (*pinnedFound_ != pinned->hash)
-            fail("audit_pin",
-                 "audit log seq " + std::to_string(pinned->seq) +
-                     " differs from the head of an earlier export: the log was rewritten");
+            fail("audit_pin", "audit log seq " + std::to_string(pinned->seq) +
+                                  " differs from the head of an earlier export: the log was rewritten");
     }
     if (dropped_)
-        failures_.push_back(
-            {"", "audit_more", std::to_string(dropped_) + " more audit log failures not listed"});
+        failures_.push_back({"", "audit_more", std::to_string(dropped_) + " more audit log failures not listed"});
     return std::move(failures_);
 }
 
@@ -801,28 +796,30 @@ std::string Failure::str() const {
     return (playerId.empty() ? "" : "player " + playerId + ": ") + code + ": " + message;
 }
 
-std::string manifestBytes(const ExportManifest& m) { return json::canonical(manifestJson(m)); }
-std::string keysBytes(const std::vector<PlayerEntry>& players) { return json::canonical(keysJson(players)); }
-std::string mediaBytes(const std::vector<MediaName>& media) { return json::canonical(mediaJson(media)); }
+std::string manifestBytes(const ExportManifest& m) {
+    return json::canonical(manifestJson(m));
+}
+std::string keysBytes(const std::vector<PlayerEntry>& players) {
+    return json::canonical(keysJson(players));
+}
+std::string mediaBytes(const std::vector<MediaName>& media) {
+    return json::canonical(mediaJson(media));
+}
 
 Status writeExport(tar::ByteSink& sink, ExportManifest m, const std::vector<PlayerEntry>& players,
-                   const std::vector<MediaName>& media,
-                   const std::map<std::string, PlayerEvidence>& evidence,
-                   const crypto::PrivateKey& controllerKey,
-                   const std::vector<AuditRow>& auditRows) {
+                   const std::vector<MediaName>& media, const std::map<std::string, PlayerEvidence>& evidence,
+                   const crypto::PrivateKey& controllerKey, const std::vector<AuditRow>& auditRows) {
     std::vector<std::pair<std::string, std::string>> files;
     files.emplace_back(std::string(kKeysName), json::canonical(keysJson(players)));
     files.emplace_back(std::string(kMediaName), json::canonical(mediaJson(media)));
     std::string audit;
     for (const auto& r : auditRows) audit += auditLineBytes(r) + "\n";
     files.emplace_back(std::string(kAuditLogName), std::move(audit));
-    m.auditHead =
-        auditRows.empty() ? AuditHead{} : AuditHead{auditRows.back().seq, auditRows.back().hash};
+    m.auditHead = auditRows.empty() ? AuditHead{} : AuditHead{auditRows.back().seq, auditRows.back().hash};
     // Both files of every listed player (empty when it has nothing to prove yet)
     // and of any other player evidence is given for, in player id order.
     if (m.format < 2 || m.format > kFormatVersion)
-        return makeError(Errc::UnsupportedFormat,
-                         "cannot write export format " + std::to_string(m.format));
+        return makeError(Errc::UnsupportedFormat, "cannot write export format " + std::to_string(m.format));
     std::set<std::string> ids;
     if (m.format >= 3)
         for (const auto& p : players) ids.insert(p.playerId);
@@ -862,9 +859,8 @@ Result<Export> readExport(tar::ByteSource& source) {
         std::uint64_t limit = kMaxJsonBytes;
         if (h.name == kExportSigName) limit = 4096;
         if (playerFile(h.name).first.size() || h.name == kAuditLogName) limit = kMaxPlayerFileBytes;
-        bool known = h.name == kExportName || h.name == kExportSigName || h.name == kKeysName ||
-                     h.name == kMediaName || h.name == kAuditLogName ||
-                     !playerFile(h.name).first.empty();
+        bool known = h.name == kExportName || h.name == kExportSigName || h.name == kKeysName || h.name == kMediaName ||
+                     h.name == kAuditLogName || !playerFile(h.name).first.empty();
         if (!known) return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "' in the export");
         auto data = tar::readEntry(reader, h, limit);
         if (!data) return data.error();
@@ -915,27 +911,24 @@ Result<Export> readExport(tar::ByteSource& source) {
             std::size_t lineNo = 0;
             for (auto line : lines(data)) {
                 ++lineNo;
-                auto row =
-                    line.size() > kMaxAuditLineBytes
-                        ? Result<AuditRow>(bad("an audit log row is longer than " +
-                                               std::to_string(kMaxAuditLineBytes) + " bytes"))
-                        : parseAuditLine(line);
+                auto row = line.size() > kMaxAuditLineBytes
+                               ? Result<AuditRow>(bad("an audit log row is longer than " +
+                                                      std::to_string(kMaxAuditLineBytes) + " bytes"))
+                               : parseAuditLine(line);
                 if (!row) {
-                    e.readProblems.push_back("bad_audit_row: " + name + " line " +
-                                             std::to_string(lineNo) + ": " + row.error().str());
+                    e.readProblems.push_back("bad_audit_row: " + name + " line " + std::to_string(lineNo) + ": " +
+                                             row.error().str());
                     continue;
                 }
                 e.auditRows.push_back(std::move(*row));
             }
             if (!data.empty() && data.back() != '\n')
-                e.readProblems.push_back("truncated_file: " + name +
-                                         " does not end with a newline");
+                e.readProblems.push_back("truncated_file: " + name + " does not end with a newline");
             continue;
         }
         auto [id, isRecords] = playerFile(name);
         if (id.empty()) continue;
-        if (!contents.count(isRecords ? checkpointsPath(id) : recordsPath(id)))
-            e.incompleteEvidence.insert(id);
+        if (!contents.count(isRecords ? checkpointsPath(id) : recordsPath(id))) e.incompleteEvidence.insert(id);
         auto& ev = e.evidence[id];
         std::size_t lineNo = 0;
         for (auto line : lines(data)) {
@@ -964,9 +957,8 @@ Result<Export> readExport(tar::ByteSource& source) {
     return e;
 }
 
-void addCounts(std::map<std::tuple<std::string, std::string, std::string>, CountRow>& rows,
-               const PlayerEntry& player, const tz::Zone& zone, const std::vector<pop::Record>& records,
-               std::int64_t fromMs, std::int64_t toMs) {
+void addCounts(std::map<std::tuple<std::string, std::string, std::string>, CountRow>& rows, const PlayerEntry& player,
+               const tz::Zone& zone, const std::vector<pop::Record>& records, std::int64_t fromMs, std::int64_t toMs) {
     for (const auto& r : records) addCount(rows, player, zone, r, fromMs, toMs);
 }
 
@@ -981,39 +973,35 @@ AuditResult verify(const Export& e, const VerifyOptions& options) {
         auditLog.rows = check.rows();
         auditLog.failures = check.finish(e.manifest.auditHead.value_or(AuditHead{}));
     }
-    return assemble(e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players,
-                    evidenceIds, e.incompleteEvidence, options, {}, auditLog,
-                    [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out,
-                        Rows& rows) {
-                        const auto& ev = e.evidence.at(p.playerId);
-                        out.records += ev.records.size();
-                        out.checkpoints += ev.checkpoints.size();
-                        auto report = pop::verifyChain(p.playerId, ev.records, ev.checkpoints, key);
-                        for (const auto& f : report.findings)
-                            out.failures.push_back(chainFailure(p.playerId, f));
-                        for (const auto& r : ev.records)
-                            if (startsBeforeEnrollment(r, p)) {
-                                out.failures.push_back({p.playerId, "before_enrolment", beforeEnrollmentMessage(r)});
-                                break;
-                            }
-                        checkHeads(
-                            p, key, options, e.manifest.createdAtMs, report.lastSeq,
-                            [&](std::int64_t seq) -> std::optional<std::string> {
-                                for (const auto& r : ev.records)
-                                    if (r.seq == seq && r.playerId == p.playerId &&
-                                        pop::validate(r).ok())
-                                        return pop::recordHash(r);
-                                return std::nullopt;
-                            },
-                            out.failures);
-                        auto zone = options.zones.find(p.timeZone);
-                        if (zone == options.zones.end()) {
-                            out.failures.push_back(
-                                {p.playerId, "unknown_zone", "no time zone data for '" + p.timeZone + "'"});
-                            return;
-                        }
-                        addCounts(rows, p, zone->second, ev.records, e.manifest.fromMs, e.manifest.toMs);
-                    });
+    return assemble(
+        e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players, evidenceIds, e.incompleteEvidence, options,
+        {}, auditLog, [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out, Rows& rows) {
+            const auto& ev = e.evidence.at(p.playerId);
+            out.records += ev.records.size();
+            out.checkpoints += ev.checkpoints.size();
+            auto report = pop::verifyChain(p.playerId, ev.records, ev.checkpoints, key);
+            for (const auto& f : report.findings) out.failures.push_back(chainFailure(p.playerId, f));
+            for (const auto& r : ev.records)
+                if (startsBeforeEnrollment(r, p)) {
+                    out.failures.push_back({p.playerId, "before_enrolment", beforeEnrollmentMessage(r)});
+                    break;
+                }
+            checkHeads(
+                p, key, options, e.manifest.createdAtMs, report.lastSeq,
+                [&](std::int64_t seq) -> std::optional<std::string> {
+                    for (const auto& r : ev.records)
+                        if (r.seq == seq && r.playerId == p.playerId && pop::validate(r).ok())
+                            return pop::recordHash(r);
+                    return std::nullopt;
+                },
+                out.failures);
+            auto zone = options.zones.find(p.timeZone);
+            if (zone == options.zones.end()) {
+                out.failures.push_back({p.playerId, "unknown_zone", "no time zone data for '" + p.timeZone + "'"});
+                return;
+            }
+            addCounts(rows, p, zone->second, ev.records, e.manifest.fromMs, e.manifest.toMs);
+        });
 }
 
 Result<AuditReport> verifyExport(const SourceOpener& open, VerifyOptions options, const ZoneLoader& loadZone) {

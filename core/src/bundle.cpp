@@ -32,7 +32,6 @@ Status checkMediaHeader(const std::map<std::string, SeenMedia>& media, const std
     return {};
 }
 
-
 // Everything after the archive pass: manifest, signature, policy, media set.
 // manifest.json and manifest.sig: read whole (up to maxBytes), each at most once.
 static Status readOnce(tar::Reader& reader, const tar::Header& h, std::uint64_t maxBytes,
@@ -59,12 +58,12 @@ Result<Verified> checkManifest(std::optional<std::string> manifestBytes, std::op
         listed.insert(e.sha256);
         auto it = media.find(e.sha256);
         if (it == media.end())
-            return makeError(Errc::MissingMedia, "media " + e.sha256.substr(0, 16) + "… (" + e.name +
-                                                     ") is listed but not in the bundle");
+            return makeError(Errc::MissingMedia,
+                             "media " + e.sha256.substr(0, 16) + "… (" + e.name + ") is listed but not in the bundle");
         if (it->second.sizeBytes != e.sizeBytes)
             return makeError(Errc::SizeMismatch, "media " + e.sha256.substr(0, 16) + "… is " +
-                                                     std::to_string(it->second.sizeBytes) + " bytes; the manifest says " +
-                                                     std::to_string(e.sizeBytes));
+                                                     std::to_string(it->second.sizeBytes) +
+                                                     " bytes; the manifest says " + std::to_string(e.sizeBytes));
     }
     for (const auto& [sha, seen] : media)
         if (!listed.count(sha))
@@ -82,8 +81,9 @@ Result<Verified> checkManifest(std::optional<std::string> manifestBytes, std::op
 // media entry's header checked against the limits; readMedia (if set) reads the
 // media entry's data, otherwise the reader skips (seeks over) it. Then the
 // manifest checks.
-Result<Verified> scan(tar::ByteSource& source, const VerifyOptions& options,
-                      const std::function<Status(tar::Reader&, const std::string& sha, std::uint64_t size)>& readMedia) {
+Result<Verified> scan(
+    tar::ByteSource& source, const VerifyOptions& options,
+    const std::function<Status(tar::Reader&, const std::string& sha, std::uint64_t size)>& readMedia) {
     tar::Reader reader(source);
     std::optional<std::string> manifestBytes, signature;
     std::map<std::string, SeenMedia> media;

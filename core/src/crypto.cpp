@@ -98,8 +98,7 @@ bool isSha256Hex(std::string_view s) {
 std::string base64Encode(std::string_view bytes) {
     std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
     int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(bytes.data()),
-                            static_cast<int>(bytes.size()));
+                            reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
     out.resize(static_cast<std::size_t>(n));
     return out;
 }
@@ -107,14 +106,13 @@ std::string base64Encode(std::string_view bytes) {
 Result<std::string> base64Decode(std::string_view text) {
     if (text.size() % 4 != 0) return makeError(Errc::Usage, "base64 length is not a multiple of 4");
     for (char c : text) {
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '+' || c == '/' || c == '=';
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+                  c == '=';
         if (!ok) return makeError(Errc::Usage, "invalid base64 character");
     }
     std::string out(3 * text.size() / 4 + 1, '\0');
     int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(text.data()),
-                            static_cast<int>(text.size()));
+                            reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
     if (n < 0) return makeError(Errc::Usage, "invalid base64");
     std::size_t len = static_cast<std::size_t>(n);
     if (!text.empty() && text.back() == '=') --len;
@@ -124,7 +122,9 @@ Result<std::string> base64Decode(std::string_view text) {
     return out;
 }
 
-void Sha256::CtxFree::operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+void Sha256::CtxFree::operator()(EVP_MD_CTX* c) const {
+    EVP_MD_CTX_free(c);
+}
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
     // Failure here means OpenSSL cannot allocate or lacks SHA-256: a broken system.
@@ -199,7 +199,9 @@ Result<std::string> readSmallFile(const std::string& path, std::size_t maxBytes)
     return out;
 }
 
-void PkeyFree::operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+void PkeyFree::operator()(EVP_PKEY* k) const {
+    EVP_PKEY_free(k);
+}
 
 Result<PrivateKey> PrivateKey::generate() {
     EVP_PKEY* k = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
@@ -227,7 +229,9 @@ Result<Key> loadPemFile(const std::string& path) {
     return k;
 }
 
-Result<PrivateKey> PrivateKey::load(const std::string& path) { return loadPemFile<PrivateKey>(path); }
+Result<PrivateKey> PrivateKey::load(const std::string& path) {
+    return loadPemFile<PrivateKey>(path);
+}
 
 std::string PrivateKey::toPem() const {
     BioPtr bio(BIO_new(BIO_s_mem()));
@@ -235,14 +239,16 @@ std::string PrivateKey::toPem() const {
     return bioToString(bio.get());
 }
 
-Status PrivateKey::save(const std::string& path) const { return writeFileExclusive(path, toPem(), 0600); }
+Status PrivateKey::save(const std::string& path) const {
+    return writeFileExclusive(path, toPem(), 0600);
+}
 
 PublicKey PrivateKey::publicKey() const {
     std::string raw(32, '\0');
     std::size_t len = raw.size();
     EVP_PKEY_get_raw_public_key(key_.get(), reinterpret_cast<unsigned char*>(raw.data()), &len);
-    EVP_PKEY* pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                                reinterpret_cast<const unsigned char*>(raw.data()), len);
+    EVP_PKEY* pub =
+        EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), len);
     return PublicKey(std::shared_ptr<EVP_PKEY>(pub, EVP_PKEY_free), raw);
 }
 
@@ -282,7 +288,9 @@ Result<PublicKey> PublicKey::fromPem(std::string_view pem) {
     return PublicKey(std::move(key), std::move(raw));
 }
 
-Result<PublicKey> PublicKey::load(const std::string& path) { return loadPemFile<PublicKey>(path); }
+Result<PublicKey> PublicKey::load(const std::string& path) {
+    return loadPemFile<PublicKey>(path);
+}
 
 std::string PublicKey::toPem() const {
     BioPtr bio(BIO_new(BIO_s_mem()));
@@ -290,7 +298,9 @@ std::string PublicKey::toPem() const {
     return bioToString(bio.get());
 }
 
-Status PublicKey::save(const std::string& path) const { return writeFileExclusive(path, toPem(), 0644); }
+Status PublicKey::save(const std::string& path) const {
+    return writeFileExclusive(path, toPem(), 0644);
+}
 
 bool PublicKey::verify(std::string_view message, std::string_view signature) const {
     if (signature.size() != 64) return false;

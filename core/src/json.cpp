@@ -12,12 +12,14 @@ const Value* Value::find(std::string_view key) const {
     return it == o.end() ? nullptr : &it->second;
 }
 
-bool isValidUtf8(std::string_view s) { return utf8::isValid(s); }
+bool isValidUtf8(std::string_view s) {
+    return utf8::isValid(s);
+}
 
 namespace {
 
 class Parser {
-public:
+  public:
     Parser(std::string_view text, const ParseLimits& limits, bool checkCanonical)
         : s_(text), limits_(limits), checkCanonical_(checkCanonical) {}
 
@@ -29,15 +31,14 @@ public:
         if (pos_ != s_.size()) return fail("trailing characters after the document");
         // Syntax errors win over form: a document is NotCanonical only if it is
         // otherwise valid.
-        if (nonCanonical_) return makeError(Errc::NotCanonical, "JSON is valid but not in canonical form (" +
-                                                                    std::string(nonCanonicalWhy_) + ")");
+        if (nonCanonical_)
+            return makeError(Errc::NotCanonical,
+                             "JSON is valid but not in canonical form (" + std::string(nonCanonicalWhy_) + ")");
         return v;
     }
 
-private:
-    Error fail(std::string what) const {
-        return makeError(Errc::BadJson, what + " at byte " + std::to_string(pos_));
-    }
+  private:
+    Error fail(std::string what) const { return makeError(Errc::BadJson, what + " at byte " + std::to_string(pos_)); }
 
     // Records the first way in which the input differs from its canonical form
     // (docs/canonical-json.md), so that parseCanonical needs no second pass.
@@ -68,8 +69,10 @@ private:
         if (pos_ >= s_.size()) return fail("unexpected end of input");
         char c = s_[pos_];
         switch (c) {
-            case '{': return object(depth + 1);
-            case '[': return array(depth + 1);
+            case '{':
+                return object(depth + 1);
+            case '[':
+                return array(depth + 1);
             case '"': {
                 auto str = string();
                 if (!str) return str.error();
@@ -135,10 +138,14 @@ private:
         for (int i = 0; i < 4; ++i) {
             char c = s_[pos_++];
             v <<= 4;
-            if (c >= '0' && c <= '9') v |= c - '0';
-            else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-            else return fail("bad hex digit in \\u escape");
+            if (c >= '0' && c <= '9')
+                v |= c - '0';
+            else if (c >= 'a' && c <= 'f')
+                v |= c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F')
+                v |= c - 'A' + 10;
+            else
+                return fail("bad hex digit in \\u escape");
         }
         return v;
     }
@@ -169,14 +176,31 @@ private:
             if (pos_ >= s_.size()) return fail("unterminated escape");
             char e = s_[pos_++];
             switch (e) {
-                case '"': out += '"'; break;
-                case '\\': out += '\\'; break;
-                case '/': out += '/'; notCanonical("escaped '/'"); break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'n': out += '\n'; break;
-                case 'r': out += '\r'; break;
-                case 't': out += '\t'; break;
+                case '"':
+                    out += '"';
+                    break;
+                case '\\':
+                    out += '\\';
+                    break;
+                case '/':
+                    out += '/';
+                    notCanonical("escaped '/'");
+                    break;
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
                 case 'u': {
                     std::size_t hexAt = pos_;
                     auto hi = hex4();
@@ -199,7 +223,8 @@ private:
                     appendUtf8(out, cp);
                     break;
                 }
-                default: return fail("invalid escape");
+                default:
+                    return fail("invalid escape");
             }
             runStart = pos_;
         }
@@ -254,8 +279,7 @@ private:
             auto v = value(depth);
             if (!v) return v;
             if (checkCanonical_ && !obj.empty() && !(obj.rbegin()->first < *key)) notCanonical("keys not sorted");
-            if (!obj.emplace(std::move(key).value(), std::move(v).value()).second)
-                return fail("duplicate object key");
+            if (!obj.emplace(std::move(key).value(), std::move(v).value()).second) return fail("duplicate object key");
             skipWs();
             if (pos_ >= s_.size()) return fail("unterminated object");
             if (s_[pos_] == ',') {
@@ -287,13 +311,27 @@ void writeString(std::string& out, const std::string& s) {
         out.append(s, run, i - run);
         run = i + 1;
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default: {
                 static constexpr char kHex[] = "0123456789abcdef";
                 out += "\\u00";
@@ -313,15 +351,21 @@ void writeValue(std::string& out, const Value& v, int indent, int level) {
         out.append(static_cast<std::size_t>(indent * lvl), ' ');
     };
     switch (v.type()) {
-        case Value::Type::Null: out += "null"; break;
-        case Value::Type::Bool: out += v.asBool() ? "true" : "false"; break;
+        case Value::Type::Null:
+            out += "null";
+            break;
+        case Value::Type::Bool:
+            out += v.asBool() ? "true" : "false";
+            break;
         case Value::Type::Int: {
             char buf[24];
             auto r = std::to_chars(buf, buf + sizeof buf, v.asInt());
             out.append(buf, r.ptr);
             break;
         }
-        case Value::Type::String: writeString(out, v.asString()); break;
+        case Value::Type::String:
+            writeString(out, v.asString());
+            break;
         case Value::Type::Array: {
             const auto& a = v.asArray();
             out += '[';
@@ -358,8 +402,7 @@ void writeValue(std::string& out, const Value& v, int indent, int level) {
 Result<Value> parse(std::string_view text, const ParseLimits& limits) {
     if (text.size() > limits.maxBytes)
         return makeError(Errc::TooLarge, "JSON document of " + std::to_string(text.size()) +
-                                             " bytes exceeds the limit of " +
-                                             std::to_string(limits.maxBytes));
+                                             " bytes exceeds the limit of " + std::to_string(limits.maxBytes));
     return Parser(text, limits, false).document();
 }
 

@@ -10,7 +10,9 @@ namespace microscape::manifest {
 
 namespace {
 
-Error bad(std::string msg) { return makeError(Errc::BadManifest, std::move(msg)); }
+Error bad(std::string msg) {
+    return makeError(Errc::BadManifest, std::move(msg));
+}
 
 // C0 and DEL, C1 (U+0080-U+009F, UTF-8 C2 80..C2 9F), and the bidirectional
 // embedding/override/isolate controls (U+202A-U+202E, U+2066-U+2069) that can
@@ -29,22 +31,24 @@ bool hasControl(std::string_view s) {
 
 }  // namespace
 
-std::string_view bundleKindName(BundleKind k) { return k == BundleKind::Takeover ? "takeover" : "schedule"; }
+std::string_view bundleKindName(BundleKind k) {
+    return k == BundleKind::Takeover ? "takeover" : "schedule";
+}
 
 bool isValidDisplayName(std::string_view s) {
     return !s.empty() && s.size() <= kMaxNameBytes && json::isValidUtf8(s) && !hasControl(s);
 }
 
 bool isValidFileName(std::string_view s) {
-    return isValidDisplayName(s) && s.find('/') == std::string_view::npos &&
-           s.find('\\') == std::string_view::npos && s != "." && s != "..";
+    return isValidDisplayName(s) && s.find('/') == std::string_view::npos && s.find('\\') == std::string_view::npos &&
+           s != "." && s != "..";
 }
 
 bool isValidId(std::string_view s) {
     if (s.empty() || s.size() > kMaxIdBytes) return false;
     for (char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == ':' || c == '@' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                  c == ':' || c == '@' || c == '-';
         if (!ok) return false;
     }
     return true;
@@ -89,12 +93,14 @@ json::Value toJson(const Manifest& m) {
     };
 }
 
-std::string toCanonicalBytes(const Manifest& m) { return json::canonical(toJson(m)); }
+std::string toCanonicalBytes(const Manifest& m) {
+    return json::canonical(toJson(m));
+}
 
 Result<Manifest> parse(std::string_view bytes) {
     if (bytes.size() > kMaxManifestBytes)
-        return makeError(Errc::TooLarge, "manifest.json is " + std::to_string(bytes.size()) +
-                                             " bytes; the limit is " + std::to_string(kMaxManifestBytes));
+        return makeError(Errc::TooLarge, "manifest.json is " + std::to_string(bytes.size()) + " bytes; the limit is " +
+                                             std::to_string(kMaxManifestBytes));
     json::ParseLimits limits;
     limits.maxBytes = kMaxManifestBytes;
     auto doc = json::parseCanonical(bytes, limits);
@@ -121,9 +127,12 @@ Result<Manifest> parse(std::string_view bytes) {
 
     auto kind = f.str("kind");
     if (!kind) return kind.error();
-    if (*kind == "schedule") m.kind = BundleKind::Schedule;
-    else if (*kind == "takeover") m.kind = BundleKind::Takeover;
-    else return bad("manifest: kind must be \"schedule\" or \"takeover\"");
+    if (*kind == "schedule")
+        m.kind = BundleKind::Schedule;
+    else if (*kind == "takeover")
+        m.kind = BundleKind::Takeover;
+    else
+        return bad("manifest: kind must be \"schedule\" or \"takeover\"");
 
     auto version = f.integer("version", 1, json::kMaxSafeInteger);
     if (!version) return version.error();
@@ -218,8 +227,8 @@ Status verifySignature(const Manifest& m, std::string_view manifestBytes, std::s
             return makeError(Errc::BadSignature, "manifest.sig does not verify under key " + key.id().substr(0, 16));
         return {};
     }
-    return makeError(Errc::UnknownSigner, "manifest is signed by key " + m.signer.substr(0, 16) +
-                                              ", which is not one of the trusted keys");
+    return makeError(Errc::UnknownSigner,
+                     "manifest is signed by key " + m.signer.substr(0, 16) + ", which is not one of the trusted keys");
 }
 
 Status checkPolicy(const Manifest& m, const AcceptPolicy& policy) {

@@ -1,6 +1,5 @@
 #include "microscape/core/media_kind.hpp"
 
-
 namespace microscape {
 namespace {
 
@@ -20,8 +19,7 @@ DetectedType detectMediaKind(std::string_view h) {
     if (startsWith(h, "\xff\xd8\xff"sv)) return {MediaKind::Image, "image/jpeg"};
     if (startsWith(h, "GIF87a"sv) || startsWith(h, "GIF89a"sv)) return {MediaKind::Image, "image/gif"};
     if (startsWith(h, "RIFF"sv) && at(h, 8, "WEBP"sv)) return {MediaKind::Image, "image/webp"};
-    if (startsWith(h, "BM"sv) && h.size() >= 26 && at(h, 6, "\0\0\0\0"sv))
-        return {MediaKind::Image, "image/bmp"};
+    if (startsWith(h, "BM"sv) && h.size() >= 26 && at(h, 6, "\0\0\0\0"sv)) return {MediaKind::Image, "image/bmp"};
     // ISO base media (MP4, MOV, M4A): a box size then "ftyp" and a brand.
     if (at(h, 4, "ftyp"sv)) {
         if (at(h, 8, "M4A "sv)) return {MediaKind::Audio, "audio/mp4"};
@@ -55,11 +53,16 @@ DetectedType detectMediaKind(std::string_view h) {
 
 std::string_view mediaKindName(MediaKind kind) {
     switch (kind) {
-        case MediaKind::Image: return "image";
-        case MediaKind::Video: return "video";
-        case MediaKind::Audio: return "audio";
-        case MediaKind::Text: return "text";
-        case MediaKind::Unknown: break;
+        case MediaKind::Image:
+            return "image";
+        case MediaKind::Video:
+            return "video";
+        case MediaKind::Audio:
+            return "audio";
+        case MediaKind::Text:
+            return "text";
+        case MediaKind::Unknown:
+            break;
     }
     return "unknown";
 }

@@ -42,13 +42,13 @@ Result<std::string> pinOfPem(std::string_view pem) {
     Bio b(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
     if (!b) return makeError(Errc::Internal, "out of memory");
     if (pem.find("-----BEGIN CERTIFICATE-----") != std::string_view::npos) {
-        std::unique_ptr<X509, decltype(&X509_free)> cert(
-            PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr), &X509_free);
+        std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr),
+                                                         &X509_free);
         if (!cert) return makeError(Errc::BadKey, "not a PEM certificate");
         return pinOfCertificate(cert.get());
     }
-    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
-        PEM_read_bio_PUBKEY(b.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(PEM_read_bio_PUBKEY(b.get(), nullptr, nullptr, nullptr),
+                                                            &EVP_PKEY_free);
     if (!key) return makeError(Errc::BadKey, "not a PEM public key");
     unsigned char* der = nullptr;
     const int n = i2d_PUBKEY(key.get(), &der);
@@ -60,8 +60,7 @@ Result<std::string> parsePin(std::string_view text, std::string_view what) {
     std::string lower(text.substr(0, 200));
     for (char& c : lower)
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (lower.rfind(kPinPrefix, 0) != 0 ||
-        !isSha256Hex(std::string_view(lower).substr(kPinPrefix.size())))
+    if (lower.rfind(kPinPrefix, 0) != 0 || !isSha256Hex(std::string_view(lower).substr(kPinPrefix.size())))
         return makeError(Errc::Usage, rule + " (got '" + std::string(text.substr(0, 80)) + "')");
     return lower;
 }

@@ -15,28 +15,40 @@ namespace {
 
 using timeutil::kMaxUtcMs;  // year 10000, exclusive
 
-Error bad(std::string msg) { return makeError(Errc::BadManifest, std::move(msg)); }
+Error bad(std::string msg) {
+    return makeError(Errc::BadManifest, std::move(msg));
+}
 
-bool optionalId(std::string_view s) { return s.empty() || manifest::isValidId(s); }
+bool optionalId(std::string_view s) {
+    return s.empty() || manifest::isValidId(s);
+}
 
 }  // namespace
 
 std::string_view kindName(Kind k) {
     switch (k) {
-        case Kind::Play: return "play";
-        case Kind::ScreenOff: return "screen_off";
-        case Kind::ClockJump: return "clock_jump";
-        case Kind::Start: return "start";
+        case Kind::Play:
+            return "play";
+        case Kind::ScreenOff:
+            return "screen_off";
+        case Kind::ClockJump:
+            return "clock_jump";
+        case Kind::Start:
+            return "start";
     }
     return "play";
 }
 
 std::string_view outcomeName(Outcome o) {
     switch (o) {
-        case Outcome::None: return "";
-        case Outcome::Completed: return "completed";
-        case Outcome::Interrupted: return "interrupted";
-        case Outcome::Failed: return "failed";
+        case Outcome::None:
+            return "";
+        case Outcome::Completed:
+            return "completed";
+        case Outcome::Interrupted:
+            return "interrupted";
+        case Outcome::Failed:
+            return "failed";
     }
     return "";
 }
@@ -54,8 +66,7 @@ std::optional<Outcome> outcomeFromName(std::string_view s) {
 }
 
 Outcome classify(std::int64_t scheduledMs, std::int64_t measuredMs) {
-    return std::llabs(measuredMs - scheduledMs) <= kCompletionToleranceMs ? Outcome::Completed
-                                                                          : Outcome::Interrupted;
+    return std::llabs(measuredMs - scheduledMs) <= kCompletionToleranceMs ? Outcome::Completed : Outcome::Interrupted;
 }
 
 Status validate(const Record& r) {
@@ -70,8 +81,7 @@ Status validate(const Record& r) {
         return bad("record: source must be \"entry\", \"takeover\", \"filler\" or empty");
     if (r.startUtcMs < 0 || r.startUtcMs >= kMaxUtcMs || r.endUtcMs < 0 || r.endUtcMs >= kMaxUtcMs)
         return bad("record: start_utc_ms/end_utc_ms out of range");
-    if (r.kind != Kind::ClockJump && r.endUtcMs < r.startUtcMs)
-        return bad("record: end_utc_ms before start_utc_ms");
+    if (r.kind != Kind::ClockJump && r.endUtcMs < r.startUtcMs) return bad("record: end_utc_ms before start_utc_ms");
     if (r.scheduledMs < 0 || r.scheduledMs > kMaxUtcMs) return bad("record: scheduled_ms out of range");
     if (r.measuredMs < 0 || r.measuredMs > kMaxUtcMs) return bad("record: measured_ms out of range");
     if (std::llabs(r.clockSkewMs) >= kMaxUtcMs) return bad("record: clock_skew_ms out of range");
@@ -115,9 +125,13 @@ json::Value toJson(const Record& r) {
     return json::Value(std::move(o));
 }
 
-std::string canonicalBytes(const Record& r) { return json::canonical(toJson(r)); }
+std::string canonicalBytes(const Record& r) {
+    return json::canonical(toJson(r));
+}
 
-std::string recordHash(const Record& r) { return crypto::sha256Hex(canonicalBytes(r)); }
+std::string recordHash(const Record& r) {
+    return crypto::sha256Hex(canonicalBytes(r));
+}
 
 Result<Record> recordFromJson(const json::Value& v) {
     auto fields = json::Fields::of(v, "record");
@@ -166,7 +180,7 @@ namespace {
 // validate. Anything else gives nullopt and the generic parser decides, so the
 // two accept exactly the same lines.
 class FastRecordReader {
-public:
+  public:
     explicit FastRecordReader(std::string_view s) : s_(s) {}
 
     std::optional<Record> read() {
@@ -178,11 +192,11 @@ public:
               lit(",\"end_utc_ms\":") && integer(r.endUtcMs) && lit(",\"format\":") && integer(format) &&
               lit(",\"frame_digest\":") && str(r.frameDigest) && lit(",\"kind\":") && str(kind) &&
               lit(",\"measured_ms\":") && integer(r.measuredMs) && lit(",\"media\":") && str(r.mediaSha256) &&
-              lit(",\"outcome\":") && str(outcome) && lit(",\"player\":") && str(r.playerId) &&
-              lit(",\"playlist\":") && str(r.playlistId) && lit(",\"prev\":") && str(r.prevHash) &&
-              lit(",\"schedule\":") && str(r.scheduleId) && lit(",\"scheduled_ms\":") && integer(r.scheduledMs) &&
-              lit(",\"seq\":") && integer(r.seq) && lit(",\"source\":") && str(r.source) &&
-              lit(",\"start_utc_ms\":") && integer(r.startUtcMs) && lit("}") && pos_ == s_.size()))
+              lit(",\"outcome\":") && str(outcome) && lit(",\"player\":") && str(r.playerId) && lit(",\"playlist\":") &&
+              str(r.playlistId) && lit(",\"prev\":") && str(r.prevHash) && lit(",\"schedule\":") && str(r.scheduleId) &&
+              lit(",\"scheduled_ms\":") && integer(r.scheduledMs) && lit(",\"seq\":") && integer(r.seq) &&
+              lit(",\"source\":") && str(r.source) && lit(",\"start_utc_ms\":") && integer(r.startUtcMs) && lit("}") &&
+              pos_ == s_.size()))
             return std::nullopt;
         if (format != kFormatVersion) return std::nullopt;
         auto k = kindFromName(kind);
@@ -194,7 +208,7 @@ public:
         return r;
     }
 
-private:
+  private:
     bool lit(std::string_view l) {
         if (s_.compare(pos_, l.size(), l) != 0) return false;
         pos_ += l.size();
@@ -289,7 +303,9 @@ Status validateCheckpoint(const Checkpoint& c) {
 
 }  // namespace
 
-std::string signedBytes(const Checkpoint& c) { return json::canonical(json::Value(checkpointFields(c))); }
+std::string signedBytes(const Checkpoint& c) {
+    return json::canonical(json::Value(checkpointFields(c)));
+}
 
 void sign(Checkpoint& c, const crypto::PrivateKey& key) {
     c.keyId = key.publicKey().id();
@@ -310,7 +326,9 @@ json::Value toJson(const Checkpoint& c) {
     return json::Value(std::move(o));
 }
 
-std::string canonicalBytes(const Checkpoint& c) { return json::canonical(toJson(c)); }
+std::string canonicalBytes(const Checkpoint& c) {
+    return json::canonical(toJson(c));
+}
 
 Result<Checkpoint> checkpointFromJson(const json::Value& v) {
     auto fields = json::Fields::of(v, "checkpoint");
@@ -319,7 +337,8 @@ Result<Checkpoint> checkpointFromJson(const json::Value& v) {
     std::int64_t format = 0;
     MS_TRY(f.read("format", format));
     if (format != 1 && format != kCheckpointFormat)
-        return makeError(Errc::UnsupportedFormat, "checkpoint: format " + std::to_string(format) + " is not understood");
+        return makeError(Errc::UnsupportedFormat,
+                         "checkpoint: format " + std::to_string(format) + " is not understood");
     std::string type, sig;
     MS_TRY(f.read("type", type));
     if (type != "checkpoint") return bad("checkpoint: type must be \"checkpoint\"");
@@ -353,8 +372,7 @@ std::string checkpointHash(const Checkpoint& c) {
     return crypto::sha256Hex(canonicalBytes(c));
 }
 
-Checkpoint makeCheckpoint(std::span<const Record> records, std::int64_t createdUtcMs,
-                          const crypto::PrivateKey& key,
+Checkpoint makeCheckpoint(std::span<const Record> records, std::int64_t createdUtcMs, const crypto::PrivateKey& key,
                           const std::optional<std::string>& prevCheckpoint) {
     assert(!records.empty());
     Checkpoint c;
@@ -430,8 +448,7 @@ Status validateHead(const Head& h) {
     if (h.seq < 0 || h.seq > kMaxSeq) return bad("head: seq out of range");
     if (!crypto::isSha256Hex(h.hash)) return bad("head: hash must be 64 lowercase hex digits");
     if (h.seq == 0 && h.hash != kGenesisHash) return bad("head: seq 0 goes with the genesis hash");
-    if (h.createdUtcMs < 0 || h.createdUtcMs >= kMaxUtcMs)
-        return bad("head: created_utc_ms out of range");
+    if (h.createdUtcMs < 0 || h.createdUtcMs >= kMaxUtcMs) return bad("head: created_utc_ms out of range");
     if (!crypto::isSha256Hex(h.keyId)) return bad("head: key must be 64 lowercase hex digits");
     if (h.signature.size() != 64) return bad("head: signature must be 64 bytes");
     return {};
@@ -450,8 +467,7 @@ void sign(Head& h, const crypto::PrivateKey& key) {
 
 Status verifySignature(const Head& h, const crypto::PublicKey& key) {
     if (h.keyId != key.id())
-        return makeError(Errc::UnknownSigner,
-                         "head: signed by key " + h.keyId + ", expected " + key.id());
+        return makeError(Errc::UnknownSigner, "head: signed by key " + h.keyId + ", expected " + key.id());
     if (!key.verify(signedBytes(h), h.signature))
         return makeError(Errc::BadSignature, "head: signature does not verify");
     return {};
@@ -464,8 +480,7 @@ std::string canonicalBytes(const Head& h) {
 }
 
 Result<Head> parseHead(std::string_view bytes) {
-    if (bytes.size() > kMaxRecordBytes)
-        return makeError(Errc::TooLarge, "head: longer than 4096 bytes");
+    if (bytes.size() > kMaxRecordBytes) return makeError(Errc::TooLarge, "head: longer than 4096 bytes");
     auto v = json::parseCanonical(bytes);
     if (!v) return v.error();
     auto fields = json::Fields::of(*v, "head");
@@ -474,8 +489,7 @@ Result<Head> parseHead(std::string_view bytes) {
     std::int64_t format = 0;
     MS_TRY(f.read("format", format));
     if (format != 1)
-        return makeError(Errc::UnsupportedFormat,
-                         "head: format " + std::to_string(format) + " is not understood");
+        return makeError(Errc::UnsupportedFormat, "head: format " + std::to_string(format) + " is not understood");
     std::string type, sig;
     MS_TRY(f.read("type", type));
     if (type != "head") return bad("head: type must be \"head\"");
@@ -498,50 +512,42 @@ Result<Head> parseHead(std::string_view bytes) {
 // Verification.
 
 void CheckpointOrderCheck::add(const Checkpoint& c, std::size_t index, std::vector<Finding>& out) {
-    auto add = [&](Problem p, std::string msg) {
-        out.push_back(Finding{p, c.lastSeq, index, std::move(msg)});
-    };
+    auto add = [&](Problem p, std::string msg) { out.push_back(Finding{p, c.lastSeq, index, std::move(msg)}); };
     auto range = [](std::int64_t from, std::int64_t to) {
         return from == to ? "record " + std::to_string(from) + " is"
                           : "records " + std::to_string(from) + ".." + std::to_string(to) + " are";
     };
     if (!any_) {
         if (c.firstSeq > anchorSeq_ + 1)
-            add(Problem::CheckpointGap,
-                range(anchorSeq_ + 1, c.firstSeq - 1) +
-                    " under no checkpoint of their own: the checkpoint before this one was "
-                    "removed");
+            add(Problem::CheckpointGap, range(anchorSeq_ + 1, c.firstSeq - 1) +
+                                            " under no checkpoint of their own: the checkpoint before this one was "
+                                            "removed");
         else if (c.format >= 2 && !anchored_ && c.prevCheckpoint != kGenesisHash)
             add(Problem::CheckpointBrokenLink,
                 "the first checkpoint names a checkpoint before it (prev_checkpoint is not 64 "
                 "zeros)");
     } else if (c.lastSeq == lastSeq_) {
-        return add(Problem::CheckpointDuplicate, "a second checkpoint ends at seq " +
-                                                     std::to_string(c.lastSeq) +
-                                                     " (copied or re-made)");
+        return add(Problem::CheckpointDuplicate,
+                   "a second checkpoint ends at seq " + std::to_string(c.lastSeq) + " (copied or re-made)");
     } else if (c.lastSeq < lastSeq_) {
-        return add(Problem::CheckpointOrder, "ends before the checkpoint before it (seq " +
-                                                 std::to_string(lastSeq_) +
+        return add(Problem::CheckpointOrder, "ends before the checkpoint before it (seq " + std::to_string(lastSeq_) +
                                                  "): checkpoints out of order");
     } else {
         if (c.firstSeq > lastSeq_ + 1)
-            add(Problem::CheckpointGap,
-                range(lastSeq_ + 1, c.firstSeq - 1) +
-                    " under no checkpoint of their own: a checkpoint between was removed");
+            add(Problem::CheckpointGap, range(lastSeq_ + 1, c.firstSeq - 1) +
+                                            " under no checkpoint of their own: a checkpoint between was removed");
         else if (c.format >= 2 && lastFormat_ >= 2 && c.firstSeq <= lastSeq_)
             add(Problem::CheckpointOverlap, "starts at seq " + std::to_string(c.firstSeq) +
                                                 ", inside the checkpoint before it (up to seq " +
                                                 std::to_string(lastSeq_) + ")");
         if (c.format >= 2) {
-            const bool linked = c.prevCheckpoint == lastHash_ ||
-                                (lastFormat_ < 2 && c.prevCheckpoint == kGenesisHash);
+            const bool linked = c.prevCheckpoint == lastHash_ || (lastFormat_ < 2 && c.prevCheckpoint == kGenesisHash);
             if (!linked)
                 add(Problem::CheckpointBrokenLink,
                     "prev_checkpoint is not the hash of the checkpoint before it (ending at seq " +
                         std::to_string(lastSeq_) + "): a checkpoint was removed or replaced");
         } else if (lastFormat_ >= 2) {
-            add(Problem::CheckpointBrokenLink,
-                "an unchained (format 1) checkpoint after a chained one");
+            add(Problem::CheckpointBrokenLink, "an unchained (format 1) checkpoint after a chained one");
         }
     }
     any_ = true;
@@ -552,20 +558,34 @@ void CheckpointOrderCheck::add(const Checkpoint& c, std::size_t index, std::vect
 
 std::string_view problemName(Problem p) {
     switch (p) {
-        case Problem::BadRecord: return "bad_record";
-        case Problem::WrongPlayer: return "wrong_player";
-        case Problem::OutOfOrder: return "out_of_order";
-        case Problem::Duplicate: return "duplicate";
-        case Problem::Conflict: return "conflict";
-        case Problem::Gap: return "gap";
-        case Problem::BrokenLink: return "broken_link";
-        case Problem::BadGenesis: return "bad_genesis";
-        case Problem::AnchorMismatch: return "anchor_mismatch";
-        case Problem::BadCheckpoint: return "bad_checkpoint";
-        case Problem::CheckpointSignature: return "checkpoint_signature";
-        case Problem::CheckpointMismatch: return "checkpoint_mismatch";
-        case Problem::CheckpointMissing: return "checkpoint_missing";
-        case Problem::Unsigned: return "unsigned";
+        case Problem::BadRecord:
+            return "bad_record";
+        case Problem::WrongPlayer:
+            return "wrong_player";
+        case Problem::OutOfOrder:
+            return "out_of_order";
+        case Problem::Duplicate:
+            return "duplicate";
+        case Problem::Conflict:
+            return "conflict";
+        case Problem::Gap:
+            return "gap";
+        case Problem::BrokenLink:
+            return "broken_link";
+        case Problem::BadGenesis:
+            return "bad_genesis";
+        case Problem::AnchorMismatch:
+            return "anchor_mismatch";
+        case Problem::BadCheckpoint:
+            return "bad_checkpoint";
+        case Problem::CheckpointSignature:
+            return "checkpoint_signature";
+        case Problem::CheckpointMismatch:
+            return "checkpoint_mismatch";
+        case Problem::CheckpointMissing:
+            return "checkpoint_missing";
+        case Problem::Unsigned:
+            return "unsigned";
         case Problem::CheckpointOrder:
             return "checkpoint_order";
         case Problem::CheckpointDuplicate:
@@ -586,9 +606,8 @@ std::string Finding::str() const {
     return s + ": " + message;
 }
 
-Report verifyChain(std::string_view playerId, std::span<const Record> records,
-                   std::span<const Checkpoint> checkpoints, const crypto::PublicKey& playerKey,
-                   const std::optional<Anchor>& anchor) {
+Report verifyChain(std::string_view playerId, std::span<const Record> records, std::span<const Checkpoint> checkpoints,
+                   const crypto::PublicKey& playerKey, const std::optional<Anchor>& anchor) {
     Report rep;
     auto add = [&](Problem p, std::int64_t seq, std::size_t index, std::string msg) {
         rep.findings.push_back(Finding{p, seq, index, std::move(msg)});
@@ -617,12 +636,13 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records,
         auto it = bySeq.find(r.seq);
         if (it != bySeq.end()) {
             if (it->second.hash == h)
-                add(Problem::Duplicate, r.seq, i, "the record at position " + std::to_string(it->second.index) +
-                                                      " appears again at position " + std::to_string(i));
+                add(Problem::Duplicate, r.seq, i,
+                    "the record at position " + std::to_string(it->second.index) + " appears again at position " +
+                        std::to_string(i));
             else
-                add(Problem::Conflict, r.seq, i, "two different records with this seq (positions " +
-                                                     std::to_string(it->second.index) + " and " +
-                                                     std::to_string(i) + ")");
+                add(Problem::Conflict, r.seq, i,
+                    "two different records with this seq (positions " + std::to_string(it->second.index) + " and " +
+                        std::to_string(i) + ")");
             continue;
         }
         if (r.seq < maxSeen)
@@ -654,8 +674,9 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records,
         } else if (seq != prev->rec->seq + 1) {
             std::int64_t from = prev->rec->seq + 1;
             add(Problem::Gap, seq, e.index,
-                (from == seq - 1 ? "record " + std::to_string(from) + " is missing"
-                                 : "records " + std::to_string(from) + ".." + std::to_string(seq - 1) + " are missing"));
+                (from == seq - 1
+                     ? "record " + std::to_string(from) + " is missing"
+                     : "records " + std::to_string(from) + ".." + std::to_string(seq - 1) + " are missing"));
         } else if (r.prevHash != prev->hash) {
             add(Problem::BrokenLink, seq, e.index,
                 "prev " + r.prevHash.substr(0, 16) + "... is not the hash of seq " + std::to_string(prev->rec->seq) +
@@ -744,11 +765,13 @@ bool ChainStream::addRecord(const Record& r) {
         const Entry* e = find(r.seq);
         if (!e) return false;  // below the highest seq seen: verifyChain's order differs from the input's
         if (e->hash == h)
-            add(pass1_, Problem::Duplicate, "the record at position " + std::to_string(e->index) +
-                                                " appears again at position " + std::to_string(i));
+            add(pass1_, Problem::Duplicate,
+                "the record at position " + std::to_string(e->index) + " appears again at position " +
+                    std::to_string(i));
         else
-            add(pass1_, Problem::Conflict, "two different records with this seq (positions " +
-                                               std::to_string(e->index) + " and " + std::to_string(i) + ")");
+            add(pass1_, Problem::Conflict,
+                "two different records with this seq (positions " + std::to_string(e->index) + " and " +
+                    std::to_string(i) + ")");
         return true;
     }
     maxSeen_ = std::max(maxSeen_, r.seq);
@@ -763,9 +786,9 @@ bool ChainStream::addRecord(const Record& r) {
         if (r.seq != prev.seq + 1) {
             std::int64_t from = prev.seq + 1;
             add(pass2_, Problem::Gap,
-                (from == r.seq - 1 ? "record " + std::to_string(from) + " is missing"
-                                   : "records " + std::to_string(from) + ".." + std::to_string(r.seq - 1) +
-                                         " are missing"));
+                (from == r.seq - 1
+                     ? "record " + std::to_string(from) + " is missing"
+                     : "records " + std::to_string(from) + ".." + std::to_string(r.seq - 1) + " are missing"));
         } else if (std::string prevHex = crypto::toHex(prev.hash); r.prevHash != prevHex) {
             add(pass2_, Problem::BrokenLink,
                 "prev " + r.prevHash.substr(0, 16) + "... is not the hash of seq " + std::to_string(prev.seq) + " (" +

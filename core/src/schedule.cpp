@@ -54,13 +54,12 @@ bool isDigit(char c) {
 }
 
 Result<int> parseMinute(std::string_view text, const std::string& path) {
-    if (text.size() != 5 || !isDigit(text[0]) || !isDigit(text[1]) || text[2] != ':' ||
-        !isDigit(text[3]) || !isDigit(text[4]))
+    if (text.size() != 5 || !isDigit(text[0]) || !isDigit(text[1]) || text[2] != ':' || !isDigit(text[3]) ||
+        !isDigit(text[4]))
         return bad(path, "expected \"HH:MM\", got \"" + std::string(text) + "\"");
     const int h = (text[0] - '0') * 10 + (text[1] - '0');
     const int m = (text[3] - '0') * 10 + (text[4] - '0');
-    if (h > 23 || m > 59)
-        return bad(path, "time \"" + std::string(text) + "\" is not within 00:00-23:59");
+    if (h > 23 || m > 59) return bad(path, "time \"" + std::string(text) + "\" is not within 00:00-23:59");
     return h * 60 + m;
 }
 
@@ -69,7 +68,6 @@ Result<std::int64_t> parseDay(std::string_view text, const std::string& path) {
     if (!d) return bad(path, "expected a date \"YYYY-MM-DD\", got \"" + std::string(text) + "\"");
     return timeutil::daysFromCivil(*d);
 }
-
 
 Result<Daypart> readDaypart(const json::Value& v, const std::string& path) {
     auto f = Fields::of(v, path);
@@ -84,8 +82,7 @@ Result<Daypart> readDaypart(const json::Value& v, const std::string& path) {
         const std::string wp = at(join(path, "weekdays"), i);
         if (!w.isInt()) return bad(wp, "expected an integer 1..7");
         const std::int64_t day = w.asInt();
-        if (day < 1 || day > 7)
-            return bad(wp, "weekday " + std::to_string(day) + " is not within 1..7 (Monday = 1)");
+        if (day < 1 || day > 7) return bad(wp, "weekday " + std::to_string(day) + " is not within 1..7 (Monday = 1)");
         if (day <= prev) return bad(wp, "weekdays must be strictly ascending");
         prev = day;
         d.weekdays = static_cast<std::uint8_t>(d.weekdays | (1u << (day - 1)));
@@ -105,8 +102,7 @@ Result<Daypart> readDaypart(const json::Value& v, const std::string& path) {
 }
 
 Result<std::vector<Daypart>> readDayparts(const json::Array& a, const std::string& path) {
-    if (a.size() > kMaxDayparts)
-        return bad(path, "more than " + std::to_string(kMaxDayparts) + " windows");
+    if (a.size() > kMaxDayparts) return bad(path, "more than " + std::to_string(kMaxDayparts) + " windows");
     std::vector<Daypart> out;
     for (std::size_t i = 0; i < a.size(); ++i) {
         auto d = readDaypart(a[i], at(path, i));
@@ -170,8 +166,7 @@ Result<Playlist> readPlaylist(const json::Value& v, const std::string& path) {
     auto items = f->array("items");
     MS_TRY(items);
     if ((*items)->size() > kMaxItemsPerPlaylist)
-        return bad(join(path, "items"),
-                   "more than " + std::to_string(kMaxItemsPerPlaylist) + " items");
+        return bad(join(path, "items"), "more than " + std::to_string(kMaxItemsPerPlaylist) + " items");
     for (std::size_t i = 0; i < (*items)->size(); ++i) {
         auto item = readItem((**items)[i], at(join(path, "items"), i));
         MS_TRY(item);
@@ -196,8 +191,7 @@ Result<Entry> readEntry(const json::Value& v, const std::string& path) {
     e.campaignId = *campaign;
     auto priority = f->integer("priority");
     MS_TRY(priority);
-    if (*priority < std::numeric_limits<std::int32_t>::min() ||
-        *priority > std::numeric_limits<std::int32_t>::max())
+    if (*priority < std::numeric_limits<std::int32_t>::min() || *priority > std::numeric_limits<std::int32_t>::max())
         return bad(join(path, "priority"), "out of the 32-bit range");
     e.priority = static_cast<std::int32_t>(*priority);
     auto startDate = f->str("start_date");
@@ -256,18 +250,14 @@ Result<tz::OffsetSpan> readOffset(const json::Value& v, const std::string& path)
 }
 
 Status checkDaypart(const Daypart& d, const std::string& path) {
-    if (d.weekdays == 0 || d.weekdays > 0x7f)
-        return bad(join(path, "weekdays"), "must be a non-empty subset of 1..7");
-    if (d.startMinute < 0 || d.startMinute > 1439)
-        return bad(join(path, "start"), "not within 00:00-23:59");
-    if (d.endMinute < 0 || d.endMinute > 1439)
-        return bad(join(path, "end"), "not within 00:00-23:59");
+    if (d.weekdays == 0 || d.weekdays > 0x7f) return bad(join(path, "weekdays"), "must be a non-empty subset of 1..7");
+    if (d.startMinute < 0 || d.startMinute > 1439) return bad(join(path, "start"), "not within 00:00-23:59");
+    if (d.endMinute < 0 || d.endMinute > 1439) return bad(join(path, "end"), "not within 00:00-23:59");
     return {};
 }
 
 Status checkDayparts(const std::vector<Daypart>& parts, const std::string& path) {
-    if (parts.size() > kMaxDayparts)
-        return bad(path, "more than " + std::to_string(kMaxDayparts) + " windows");
+    if (parts.size() > kMaxDayparts) return bad(path, "more than " + std::to_string(kMaxDayparts) + " windows");
     for (std::size_t i = 0; i < parts.size(); ++i) MS_TRY(checkDaypart(parts[i], at(path, i)));
     return {};
 }
@@ -291,12 +281,10 @@ Status validate(const Schedule& s) {
     if (!inUtcRange(s.fromUtcMs)) return bad("from_utc_ms", "out of range");
     if (s.untilUtcMs <= s.fromUtcMs || s.untilUtcMs > kMaxUtcMs)
         return bad("until_utc_ms", "must be after from_utc_ms (and before year 10000)");
-    if (s.untilUtcMs - s.fromUtcMs > kMaxPayloadMs)
-        return bad("until_utc_ms", "payload covers more than 400 days");
+    if (s.untilUtcMs - s.fromUtcMs > kMaxPayloadMs) return bad("until_utc_ms", "payload covers more than 400 days");
 
     if (s.offsets.empty()) return bad("offsets", "must not be empty");
-    if (s.offsets.size() > kMaxOffsets)
-        return bad("offsets", "more than " + std::to_string(kMaxOffsets) + " spans");
+    if (s.offsets.size() > kMaxOffsets) return bad("offsets", "more than " + std::to_string(kMaxOffsets) + " spans");
     for (std::size_t i = 0; i < s.offsets.size(); ++i) {
         const auto& o = s.offsets[i];
         const std::string p = at("offsets", i);
@@ -313,8 +301,7 @@ Status validate(const Schedule& s) {
         return bad("offsets[0].start_utc_ms", "must be at least 3 days before from_utc_ms");
 
     if (s.operatingHours) {
-        if (s.operatingHours->empty())
-            return bad("operating_hours", "must not be empty (leave it out for always on)");
+        if (s.operatingHours->empty()) return bad("operating_hours", "must not be empty (leave it out for always on)");
         MS_TRY(checkDayparts(*s.operatingHours, "operating_hours"));
     }
 
@@ -324,51 +311,41 @@ Status validate(const Schedule& s) {
     for (std::size_t i = 0; i < s.playlists.size(); ++i) {
         const auto& pl = s.playlists[i];
         const std::string p = at("playlists", i);
-        if (!manifest::isValidId(pl.id))
-            return bad(join(p, "id"), "must be 1-128 characters of [A-Za-z0-9._:@-]");
-        if (!playlistIds.insert(pl.id).second)
-            return bad(join(p, "id"), "duplicate playlist id \"" + pl.id + "\"");
+        if (!manifest::isValidId(pl.id)) return bad(join(p, "id"), "must be 1-128 characters of [A-Za-z0-9._:@-]");
+        if (!playlistIds.insert(pl.id).second) return bad(join(p, "id"), "duplicate playlist id \"" + pl.id + "\"");
         if (!manifest::isValidDisplayName(pl.name))
             return bad(join(p, "name"), "must be 1-255 bytes of UTF-8 without control characters");
         if (pl.items.empty()) return bad(join(p, "items"), "a playlist needs at least one item");
         if (pl.items.size() > kMaxItemsPerPlaylist)
-            return bad(join(p, "items"),
-                       "more than " + std::to_string(kMaxItemsPerPlaylist) + " items");
+            return bad(join(p, "items"), "more than " + std::to_string(kMaxItemsPerPlaylist) + " items");
         for (std::size_t j = 0; j < pl.items.size(); ++j) {
             const auto& item = pl.items[j];
             const std::string ip = at(join(p, "items"), j);
             if (!crypto::isSha256Hex(item.mediaSha256))
-                return bad(join(ip, "media"),
-                           "expected 64 lowercase hexadecimal characters (SHA-256)");
+                return bad(join(ip, "media"), "expected 64 lowercase hexadecimal characters (SHA-256)");
             if (item.durationMs <= 0 || item.durationMs > kMaxItemDurationMs)
                 return bad(join(ip, "duration_ms"), "must be within 1..86400000");
             if (item.validFromUtcMs && !inUtcRange(*item.validFromUtcMs))
                 return bad(join(ip, "valid_from_utc_ms"), "out of range");
             if (item.validUntilUtcMs && !inUtcRange(*item.validUntilUtcMs))
                 return bad(join(ip, "valid_until_utc_ms"), "out of range");
-            if (item.validFromUtcMs && item.validUntilUtcMs &&
-                *item.validUntilUtcMs <= *item.validFromUtcMs)
+            if (item.validFromUtcMs && item.validUntilUtcMs && *item.validUntilUtcMs <= *item.validFromUtcMs)
                 return bad(join(ip, "valid_until_utc_ms"), "must be after valid_from_utc_ms");
         }
     }
 
-    if (s.entries.size() > kMaxEntries)
-        return bad("entries", "more than " + std::to_string(kMaxEntries) + " entries");
+    if (s.entries.size() > kMaxEntries) return bad("entries", "more than " + std::to_string(kMaxEntries) + " entries");
     std::unordered_set<std::string_view> entryIds;
     for (std::size_t i = 0; i < s.entries.size(); ++i) {
         const auto& e = s.entries[i];
         const std::string p = at("entries", i);
-        if (!manifest::isValidId(e.id))
-            return bad(join(p, "id"), "must be 1-128 characters of [A-Za-z0-9._:@-]");
-        if (!entryIds.insert(e.id).second)
-            return bad(join(p, "id"), "duplicate entry id \"" + e.id + "\"");
+        if (!manifest::isValidId(e.id)) return bad(join(p, "id"), "must be 1-128 characters of [A-Za-z0-9._:@-]");
+        if (!entryIds.insert(e.id).second) return bad(join(p, "id"), "duplicate entry id \"" + e.id + "\"");
         if (!playlistIds.count(e.playlistId))
             return bad(join(p, "playlist"), "unknown playlist \"" + e.playlistId + "\"");
         if (!e.campaignId.empty() && !manifest::isValidId(e.campaignId))
-            return bad(join(p, "campaign"),
-                       "must be empty or 1-128 characters of [A-Za-z0-9._:@-]");
-        if (e.startDay < 0 || e.startDay > kMaxDay)
-            return bad(join(p, "start_date"), "out of range");
+            return bad(join(p, "campaign"), "must be empty or 1-128 characters of [A-Za-z0-9._:@-]");
+        if (e.startDay < 0 || e.startDay > kMaxDay) return bad(join(p, "start_date"), "out of range");
         if (e.endDay < 0 || e.endDay > kMaxDay) return bad(join(p, "end_date"), "out of range");
         if (e.endDay < e.startDay) return bad(join(p, "end_date"), "is before start_date");
         MS_TRY(checkDayparts(e.dayparts, join(p, "dayparts")));
@@ -380,10 +357,8 @@ Status validate(const Schedule& s) {
     for (std::size_t i = 0; i < s.takeovers.size(); ++i) {
         const auto& t = s.takeovers[i];
         const std::string p = at("takeovers", i);
-        if (!manifest::isValidId(t.id))
-            return bad(join(p, "id"), "must be 1-128 characters of [A-Za-z0-9._:@-]");
-        if (!takeoverIds.insert(t.id).second)
-            return bad(join(p, "id"), "duplicate takeover id \"" + t.id + "\"");
+        if (!manifest::isValidId(t.id)) return bad(join(p, "id"), "must be 1-128 characters of [A-Za-z0-9._:@-]");
+        if (!takeoverIds.insert(t.id).second) return bad(join(p, "id"), "duplicate takeover id \"" + t.id + "\"");
         if (!playlistIds.count(t.playlistId))
             return bad(join(p, "playlist"), "unknown playlist \"" + t.playlistId + "\"");
         if (!inUtcRange(t.startUtcMs)) return bad(join(p, "start_utc_ms"), "out of range");
@@ -412,8 +387,7 @@ Result<Schedule> fromJson(const json::Value& v) {
 
     auto offsets = f->array("offsets");
     MS_TRY(offsets);
-    if ((*offsets)->size() > kMaxOffsets)
-        return bad("offsets", "more than " + std::to_string(kMaxOffsets) + " spans");
+    if ((*offsets)->size() > kMaxOffsets) return bad("offsets", "more than " + std::to_string(kMaxOffsets) + " spans");
     for (std::size_t i = 0; i < (*offsets)->size(); ++i) {
         auto span = readOffset((**offsets)[i], at("offsets", i));
         MS_TRY(span);
@@ -490,9 +464,8 @@ json::Value daypartsJson(const std::vector<Daypart>& parts) {
         json::Array days;
         for (int w = 1; w <= 7; ++w)
             if (d.weekdays & (1u << (w - 1))) days.emplace_back(w);
-        out.emplace_back(json::Object{{"weekdays", std::move(days)},
-                                      {"start", formatMinute(d.startMinute)},
-                                      {"end", formatMinute(d.endMinute)}});
+        out.emplace_back(json::Object{
+            {"weekdays", std::move(days)}, {"start", formatMinute(d.startMinute)}, {"end", formatMinute(d.endMinute)}});
     }
     return out;
 }
@@ -506,8 +479,7 @@ json::Value toJson(const Schedule& s) {
     o["until_utc_ms"] = s.untilUtcMs;
     json::Array offsets;
     for (const auto& span : s.offsets)
-        offsets.emplace_back(
-            json::Object{{"start_utc_ms", span.startUtcMs}, {"offset_s", span.offsetSeconds}});
+        offsets.emplace_back(json::Object{{"start_utc_ms", span.startUtcMs}, {"offset_s", span.offsetSeconds}});
     o["offsets"] = std::move(offsets);
     if (s.operatingHours) o["operating_hours"] = daypartsJson(*s.operatingHours);
 
@@ -523,8 +495,7 @@ json::Value toJson(const Schedule& s) {
             if (item.validUntilUtcMs) i["valid_until_utc_ms"] = *item.validUntilUtcMs;
             items.emplace_back(std::move(i));
         }
-        playlists.emplace_back(
-            json::Object{{"id", p.id}, {"name", p.name}, {"items", std::move(items)}});
+        playlists.emplace_back(json::Object{{"id", p.id}, {"name", p.name}, {"items", std::move(items)}});
     }
     o["playlists"] = std::move(playlists);
 
@@ -552,8 +523,7 @@ json::Value toJson(const Schedule& s) {
     return o;
 }
 
-Result<std::vector<tz::OffsetSpan>> offsetsFor(const tz::Zone& zone, std::int64_t fromUtcMs,
-                                               std::int64_t untilUtcMs) {
+Result<std::vector<tz::OffsetSpan>> offsetsFor(const tz::Zone& zone, std::int64_t fromUtcMs, std::int64_t untilUtcMs) {
     return tz::offsetSpans(zone, fromUtcMs - kOffsetsLookbackMs, untilUtcMs);
 }
 

@@ -52,8 +52,8 @@ struct Occurrence {
 
 // Window occurrences of dayparts (or whole local days if there are none) on local
 // days [day0, day1]. A window that falls entirely into a DST gap does not occur.
-void addOccurrences(const std::vector<Daypart>& parts, std::int64_t day0, std::int64_t day1,
-                    Spans sp, std::vector<Occurrence>& out) {
+void addOccurrences(const std::vector<Daypart>& parts, std::int64_t day0, std::int64_t day1, Spans sp,
+                    std::vector<Occurrence>& out) {
     for (std::int64_t d = day0; d <= day1; ++d) {
         if (parts.empty()) {
             const std::int64_t s = utcOfLocal(sp, d, 0), e = utcOfLocal(sp, d + 1, 0);
@@ -64,8 +64,7 @@ void addOccurrences(const std::vector<Daypart>& parts, std::int64_t day0, std::i
         for (const auto& p : parts) {
             if (!(p.weekdays & (1u << (weekday - 1)))) continue;
             const std::int64_t s = utcOfLocal(sp, d, std::int64_t{p.startMinute} * 60000);
-            const std::int64_t e = utcOfLocal(sp, d + (p.crossesMidnight() ? 1 : 0),
-                                              std::int64_t{p.endMinute} * 60000);
+            const std::int64_t e = utcOfLocal(sp, d + (p.crossesMidnight() ? 1 : 0), std::int64_t{p.endMinute} * 60000);
             if (e > s) out.push_back({s, e});
         }
     }
@@ -85,8 +84,7 @@ std::vector<std::uint32_t> playableItems(const Playlist& p, std::int64_t t) {
     return out;
 }
 
-void addValidityEdges(const Playlist& p, std::int64_t lo, std::int64_t hi,
-                      std::vector<std::int64_t>& out) {
+void addValidityEdges(const Playlist& p, std::int64_t lo, std::int64_t hi, std::vector<std::int64_t>& out) {
     for (const auto& item : p.items) {
         if (item.validFromUtcMs && *item.validFromUtcMs > lo && *item.validFromUtcMs < hi)
             out.push_back(*item.validFromUtcMs);
@@ -128,9 +126,7 @@ struct Run {
     std::vector<Slot> slots;
     std::int64_t cycleMs = 0;
 
-    bool sameKey(RunKind k, const std::vector<Member>& m) const {
-        return kind == k && members == m;
-    }
+    bool sameKey(RunKind k, const std::vector<Member>& m) const { return kind == k && members == m; }
 };
 
 class Engine {
@@ -233,8 +229,7 @@ class Engine {
             const auto& e = s_.entries[i];
             if (!entryPlaylist_[i]) continue;
             occ.clear();
-            addOccurrences(e.dayparts, std::max(day0, e.startDay), std::min(day1, e.endDay), spans_,
-                           occ);
+            addOccurrences(e.dayparts, std::max(day0, e.startDay), std::min(day1, e.endDay), spans_, occ);
             for (const auto& o : occ) {
                 events.push_back({o.start, static_cast<std::int32_t>(i), true, o.start});
                 events.push_back({o.end, static_cast<std::int32_t>(i), false, o.start});
@@ -260,8 +255,7 @@ class Engine {
         for (const auto& ev : events)
             if (ev.at > lo && ev.at < hi) cuts.push_back(ev.at);
         sortUnique(cuts);
-        std::sort(events.begin(), events.end(),
-                  [](const Event& a, const Event& b) { return a.at < b.at; });
+        std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
     }
 
     // Active entries, best first: higher priority, then smaller id.
@@ -280,8 +274,7 @@ class Engine {
     // What plays at t (outside dark hours): the best active entries of one
     // priority that have playable items, else the filler.
     void membersAt(std::int64_t t, const ActiveSet& active,
-                   const std::vector<std::vector<std::int64_t>>& openOccurrences,
-                   std::vector<Member>& members) const {
+                   const std::vector<std::vector<std::int64_t>>& openOccurrences, std::vector<Member>& members) const {
         if (t < s_.untilUtcMs) {
             std::optional<std::int32_t> groupPriority;
             for (std::int32_t idx : active) {
@@ -298,8 +291,7 @@ class Engine {
         if (members.empty() && filler_) {
             auto items = playableItems(*filler_, t);
             if (!items.empty())
-                members.push_back({Source::Filler, -1, utcOfLocal(spans_, localDayOf(spans_, t), 0),
-                                   std::move(items)});
+                members.push_back({Source::Filler, -1, utcOfLocal(spans_, localDayOf(spans_, t), 0), std::move(items)});
         }
     }
 
@@ -366,8 +358,7 @@ class Engine {
         for (std::size_t i = 0; i < s_.takeovers.size(); ++i) {
             const auto& t = s_.takeovers[i];
             const Playlist* p = takeoverPlaylist_[i];
-            if (!p || t.startUtcMs >= hi || t.expiresUtcMs <= lo || t.expiresUtcMs <= t.startUtcMs)
-                continue;
+            if (!p || t.startUtcMs >= hi || t.expiresUtcMs <= lo || t.expiresUtcMs <= t.startUtcMs) continue;
             std::vector<std::int64_t> cuts{t.startUtcMs};
             addValidityEdges(*p, t.startUtcMs, t.expiresUtcMs, cuts);
             sortUnique(cuts);
@@ -377,8 +368,7 @@ class Engine {
                 std::vector<Member> members;
                 auto items = playableItems(*p, cuts[k]);
                 if (!items.empty())
-                    members.push_back({Source::Takeover, static_cast<std::int32_t>(i), t.startUtcMs,
-                                       std::move(items)});
+                    members.push_back({Source::Takeover, static_cast<std::int32_t>(i), t.startUtcMs, std::move(items)});
                 const RunKind kind = members.empty() ? RunKind::Idle : RunKind::Play;
                 if (!runs.empty() && runs.back().sameKey(kind, members)) {
                     runs.back().end = next;
@@ -483,9 +473,8 @@ class Engine {
     }
 
     static bool continues(const Segment& p, const Segment& n) {
-        return p.endUtcMs == n.startUtcMs && p.state == n.state && p.source == n.source &&
-               p.sourceId == n.sourceId && p.playlistId == n.playlistId &&
-               p.itemIndex == n.itemIndex && p.itemStartUtcMs == n.itemStartUtcMs &&
+        return p.endUtcMs == n.startUtcMs && p.state == n.state && p.source == n.source && p.sourceId == n.sourceId &&
+               p.playlistId == n.playlistId && p.itemIndex == n.itemIndex && p.itemStartUtcMs == n.itemStartUtcMs &&
                p.itemEndUtcMs == n.itemEndUtcMs;
     }
 

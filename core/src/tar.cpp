@@ -22,7 +22,9 @@ constexpr std::size_t kDevMajorOff = 329, kDevMinorOff = 337, kDevLen = 8;
 constexpr std::size_t kUnusedOff = 500;  // ustar: 12 bytes after the prefix, all zero
 constexpr std::size_t kPrefixOff = 345, kPrefixLen = 155;
 
-std::uint64_t padFor(std::uint64_t size) { return (kBlockBytes - size % kBlockBytes) % kBlockBytes; }
+std::uint64_t padFor(std::uint64_t size) {
+    return (kBlockBytes - size % kBlockBytes) % kBlockBytes;
+}
 
 // Parses a NUL- or space-terminated octal field with optional leading spaces.
 bool parseOctal(const char* field, std::size_t len, std::uint64_t& out) {
@@ -71,8 +73,7 @@ bool allZero(const char* p, std::size_t n) {
 bool ownerNameOk(const char* p, std::size_t n) {
     std::size_t i = 0;
     for (; i < n && p[i] != '\0'; ++i)
-        if (static_cast<unsigned char>(p[i]) < 0x20 || static_cast<unsigned char>(p[i]) > 0x7e)
-            return false;
+        if (static_cast<unsigned char>(p[i]) < 0x20 || static_cast<unsigned char>(p[i]) > 0x7e) return false;
     return allZero(p + i, n - i);
 }
 
@@ -141,9 +142,8 @@ Status Reader::finishEntry() {
         auto s = src_.skip(skipBytes);
         if (!s) {
             if (s.code() == Errc::Truncated)
-                return makeError(Errc::Truncated,
-                                 "archive ends inside an entry that starts before byte " +
-                                     std::to_string(offset_ + skipBytes + padding_));
+                return makeError(Errc::Truncated, "archive ends inside an entry that starts before byte " +
+                                                      std::to_string(offset_ + skipBytes + padding_));
             return s;
         }
         offset_ += skipBytes;
@@ -156,8 +156,7 @@ Status Reader::finishEntry() {
         MS_TRY(readExact(pad, static_cast<std::size_t>(padding_), "an entry's padding"));
         padding_ = 0;
         if (!allZero(pad, static_cast<std::size_t>(offset_ - at)))
-            return makeError(Errc::BadTar, "non-zero padding after an entry's data at byte " +
-                                               std::to_string(at));
+            return makeError(Errc::BadTar, "non-zero padding after an entry's data at byte " + std::to_string(at));
     }
     return {};
 }
@@ -170,8 +169,8 @@ Status Reader::checkTrailer() {
         if (!r) return r.error();
         if (*r == 0) return {};
         if (!allZero(buf, *r))
-            return makeError(Errc::BadTar, "non-zero data after the end-of-archive marker at byte " +
-                                               std::to_string(offset_));
+            return makeError(Errc::BadTar,
+                             "non-zero data after the end-of-archive marker at byte " + std::to_string(offset_));
         offset_ += *r;
     }
 }
@@ -190,10 +189,10 @@ Result<std::optional<Header>> Reader::next() {
     if (got == 0 && !sawAny_ && offset_ == 0) return makeError(Errc::EmptyBundle, "the file is empty");
     if (got < kBlockBytes) {
         if (got == 0)
-            return makeError(Errc::Truncated, "archive ends at byte " + std::to_string(offset_) +
-                                                  " without an end-of-archive marker");
-        return makeError(Errc::Truncated, "archive ends in the middle of a header at byte " +
-                                              std::to_string(offset_ + got));
+            return makeError(Errc::Truncated,
+                             "archive ends at byte " + std::to_string(offset_) + " without an end-of-archive marker");
+        return makeError(Errc::Truncated,
+                         "archive ends in the middle of a header at byte " + std::to_string(offset_ + got));
     }
     offset_ += kBlockBytes;
     if (allZero(block, kBlockBytes)) {
@@ -217,7 +216,10 @@ Result<std::optional<Header>> Reader::next() {
         sum += (i >= kChksumOff && i < kChksumOff + kChksumLen) ? ' ' : static_cast<unsigned char>(block[i]);
     if (sum != stored) return makeError(Errc::BadTar, "header checksum mismatch" + at);
 
-    bool posix = std::memcmp(block + kMagicOff, "ustar\0" "00", 8) == 0;
+    bool posix = std::memcmp(block + kMagicOff,
+                             "ustar\0"
+                             "00",
+                             8) == 0;
     bool gnu = std::memcmp(block + kMagicOff, "ustar  \0", 8) == 0;
     if (!posix && !gnu) return makeError(Errc::BadTar, "not a ustar header" + at);
 
@@ -230,13 +232,30 @@ Result<std::optional<Header>> Reader::next() {
     if (type != '0' && type != '\0') {
         const char* what = "an unsupported entry type";
         switch (type) {
-            case '1': what = "a hard link"; break;
-            case '2': what = "a symbolic link"; break;
-            case '3': case '4': what = "a device"; break;
-            case '5': what = "a directory"; break;
-            case '6': what = "a FIFO"; break;
-            case 'x': case 'g': what = "a pax extended header"; break;
-            case 'L': case 'K': what = "a GNU long-name header"; break;
+            case '1':
+                what = "a hard link";
+                break;
+            case '2':
+                what = "a symbolic link";
+                break;
+            case '3':
+            case '4':
+                what = "a device";
+                break;
+            case '5':
+                what = "a directory";
+                break;
+            case '6':
+                what = "a FIFO";
+                break;
+            case 'x':
+            case 'g':
+                what = "a pax extended header";
+                break;
+            case 'L':
+            case 'K':
+                what = "a GNU long-name header";
+                break;
         }
         return makeError(Errc::BadEntryType, "entry '" + name + "' is " + what + "; only regular files are allowed");
     }
@@ -248,22 +267,17 @@ Result<std::optional<Header>> Reader::next() {
         return makeError(Errc::TooLarge, "entry '" + h.name + "' uses a base-256 size (over 8 GiB)");
     if (!parseOctal(block + kSizeOff, kSizeLen, h.sizeBytes)) return makeError(Errc::BadTar, "bad size field" + at);
     std::uint64_t mtime = 0, ignored = 0;
-    if (!parseOctal(block + kMtimeOff, kMtimeLen, mtime))
-        return makeError(Errc::BadTar, "bad mtime field" + at);
+    if (!parseOctal(block + kMtimeOff, kMtimeLen, mtime)) return makeError(Errc::BadTar, "bad mtime field" + at);
     h.mtime = static_cast<std::int64_t>(mtime);
-    for (auto [off, what] :
-         {std::pair{kModeOff, "mode"}, std::pair{kUidOff, "uid"}, std::pair{kGidOff, "gid"}})
+    for (auto [off, what] : {std::pair{kModeOff, "mode"}, std::pair{kUidOff, "uid"}, std::pair{kGidOff, "gid"}})
         if (!parseOctal(block + off, 8, ignored))
             return makeError(Errc::BadTar, std::string("bad ") + what + " field" + at);
     for (auto off : {kDevMajorOff, kDevMinorOff})
         if (!allZero(block + off, kDevLen) && !parseOctal(block + off, kDevLen, ignored))
             return makeError(Errc::BadTar, "bad device number field" + at);
-    if (!allZero(block + kLinkOff, kLinkLen))
-        return makeError(Errc::BadTar, "a regular file with a link name" + at);
-    if (!ownerNameOk(block + kUnameOff, kOwnerNameLen) ||
-        !ownerNameOk(block + kGnameOff, kOwnerNameLen))
-        return makeError(Errc::BadTar,
-                         "uname or gname is not printable ASCII followed by NULs" + at);
+    if (!allZero(block + kLinkOff, kLinkLen)) return makeError(Errc::BadTar, "a regular file with a link name" + at);
+    if (!ownerNameOk(block + kUnameOff, kOwnerNameLen) || !ownerNameOk(block + kGnameOff, kOwnerNameLen))
+        return makeError(Errc::BadTar, "uname or gname is not printable ASCII followed by NULs" + at);
     if (posix && !allZero(block + kUnusedOff, kBlockBytes - kUnusedOff))
         return makeError(Errc::BadTar, "non-zero bytes in the header's unused tail" + at);
     remaining_ = h.sizeBytes;
@@ -276,8 +290,7 @@ Result<std::size_t> Reader::read(void* buf, std::size_t n) {
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(n, remaining_));
     auto r = src_.read(buf, want);
     if (!r) return r.error();
-    if (*r == 0)
-        return makeError(Errc::Truncated, "archive ends inside an entry at byte " + std::to_string(offset_));
+    if (*r == 0) return makeError(Errc::Truncated, "archive ends inside an entry at byte " + std::to_string(offset_));
     remaining_ -= *r;
     offset_ += *r;
     return *r;
@@ -320,7 +333,10 @@ Result<std::string> makeHeader(std::string_view name, std::uint64_t sizeBytes, s
     writeOctal(b + kSizeOff, kSizeLen, sizeBytes);
     writeOctal(b + kMtimeOff, kMtimeLen, static_cast<std::uint64_t>(std::max<std::int64_t>(mtime, 0)));
     b[kTypeOff] = typeflag;
-    std::memcpy(b + kMagicOff, "ustar\0" "00", 8);
+    std::memcpy(b + kMagicOff,
+                "ustar\0"
+                "00",
+                8);
     std::memset(b + kChksumOff, ' ', kChksumLen);
     std::uint64_t sum = 0;
     for (unsigned char c : block) sum += c;

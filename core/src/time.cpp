@@ -36,9 +36,9 @@ int daysInMonth(int y, int m) {
 bool parseDateTime(std::string_view s, std::int64_t& ms, std::size_t& consumed) {
     CivilDate d;
     int hh, mi, ss;
-    if (s.size() < 19 || !digits(s, 0, 4, d.year) || s[4] != '-' || !digits(s, 5, 2, d.month) ||
-        s[7] != '-' || !digits(s, 8, 2, d.day) || s[10] != 'T' || !digits(s, 11, 2, hh) ||
-        s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, ss))
+    if (s.size() < 19 || !digits(s, 0, 4, d.year) || s[4] != '-' || !digits(s, 5, 2, d.month) || s[7] != '-' ||
+        !digits(s, 8, 2, d.day) || s[10] != 'T' || !digits(s, 11, 2, hh) || s[13] != ':' || !digits(s, 14, 2, mi) ||
+        s[16] != ':' || !digits(s, 17, 2, ss))
         return false;
     if (!isValidDate(d) || hh > 23 || mi > 59 || ss > 59) return false;
     ms = daysFromCivil(d) * kMsPerDay + (hh * 3600LL + mi * 60LL + ss) * 1000LL;
@@ -108,15 +108,14 @@ Result<std::int64_t> parseUtcStrict(std::string_view text) {
     std::int64_t ms = 0;
     std::size_t used = 0;
     if (text.size() != 20 || !parseDateTime(text, ms, used) || text[19] != 'Z')
-        return makeError(Errc::BadManifest,
-                         "time '" + std::string(text) + "' is not of the form YYYY-MM-DDTHH:MM:SSZ");
+        return makeError(Errc::BadManifest, "time '" + std::string(text) + "' is not of the form YYYY-MM-DDTHH:MM:SSZ");
     return ms;
 }
 
 Result<std::int64_t> parseIso8601(std::string_view text) {
     auto bad = [&] {
-        return makeError(Errc::Usage, "'" + std::string(text) +
-                                          "' is not an ISO 8601 time (e.g. 2026-04-15T08:00:00+08:00)");
+        return makeError(Errc::Usage,
+                         "'" + std::string(text) + "' is not an ISO 8601 time (e.g. 2026-04-15T08:00:00+08:00)");
     };
     if (text.size() == 10) {
         auto d = parseDate(text);

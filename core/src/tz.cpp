@@ -27,8 +27,7 @@ Error bad(std::string message) {
 
 std::int64_t daysFromCivil(int year, unsigned month, unsigned day) {
     using namespace std::chrono;
-    const sys_days d{
-        year_month_day{std::chrono::year{year}, std::chrono::month{month}, std::chrono::day{day}}};
+    const sys_days d{year_month_day{std::chrono::year{year}, std::chrono::month{month}, std::chrono::day{day}}};
     return d.time_since_epoch().count();
 }
 
@@ -50,8 +49,7 @@ unsigned weekdayOfDays(std::int64_t days) {
 
 unsigned daysInMonth(int year, unsigned month) {
     using namespace std::chrono;
-    const year_month_day_last last{std::chrono::year{year},
-                                   month_day_last{std::chrono::month{month}}};
+    const year_month_day_last last{std::chrono::year{year}, month_day_last{std::chrono::month{month}}};
     return static_cast<unsigned>(last.day());
 }
 
@@ -93,16 +91,13 @@ std::vector<RuleEvent> ruleEvents(const PosixTz& rule, int firstYear, int lastYe
     if (!rule.hasDst) return events;
     events.reserve(static_cast<std::size_t>(lastYear - firstYear + 1) * 2);
     for (int y = firstYear; y <= lastYear; ++y) {
-        const std::int64_t startLocal =
-            ruleDay(rule.dstStart, y) * kDaySeconds + rule.dstStart.timeSeconds;
-        const std::int64_t endLocal =
-            ruleDay(rule.dstEnd, y) * kDaySeconds + rule.dstEnd.timeSeconds;
+        const std::int64_t startLocal = ruleDay(rule.dstStart, y) * kDaySeconds + rule.dstStart.timeSeconds;
+        const std::int64_t endLocal = ruleDay(rule.dstEnd, y) * kDaySeconds + rule.dstEnd.timeSeconds;
         events.push_back({startLocal - rule.stdOffsetSeconds, rule.dstOffsetSeconds});
         events.push_back({endLocal - rule.dstOffsetSeconds, rule.stdOffsetSeconds});
     }
-    std::stable_sort(events.begin(), events.end(), [](const RuleEvent& a, const RuleEvent& b) {
-        return a.utcSeconds < b.utcSeconds;
-    });
+    std::stable_sort(events.begin(), events.end(),
+                     [](const RuleEvent& a, const RuleEvent& b) { return a.utcSeconds < b.utcSeconds; });
     return events;
 }
 
@@ -145,22 +140,20 @@ class TzTextParser {
         if (accept('<')) {
             while (!atEnd() && peek() != '>') {
                 const char c = peek();
-                const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                (c >= '0' && c <= '9') || c == '+' || c == '-';
+                const bool ok =
+                    (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-';
                 if (!ok) return bad("tz string: bad character in quoted name");
                 out += c;
                 ++pos_;
             }
             if (!accept('>')) return bad("tz string: unterminated quoted name");
         } else {
-            while (!atEnd() &&
-                   ((peek() >= 'A' && peek() <= 'Z') || (peek() >= 'a' && peek() <= 'z'))) {
+            while (!atEnd() && ((peek() >= 'A' && peek() <= 'Z') || (peek() >= 'a' && peek() <= 'z'))) {
                 out += peek();
                 ++pos_;
             }
         }
-        if (out.size() < 3)
-            return bad("tz string: a zone abbreviation needs at least 3 characters");
+        if (out.size() < 3) return bad("tz string: a zone abbreviation needs at least 3 characters");
         return out;
     }
 
@@ -267,8 +260,7 @@ std::uint64_t be64(std::string_view b, std::size_t at) {
 }
 
 Result<TzifHeader> readHeader(std::string_view bytes, std::size_t at) {
-    if (bytes.size() < at + kHeaderBytes)
-        return makeError(Errc::Truncated, "tzif: file ends inside a header");
+    if (bytes.size() < at + kHeaderBytes) return makeError(Errc::Truncated, "tzif: file ends inside a header");
     if (bytes.substr(at, 4) != "TZif") return makeError(Errc::UnsupportedFormat, "tzif: bad magic");
     TzifHeader h;
     h.version = bytes[at + 4];
@@ -282,31 +274,27 @@ Result<TzifHeader> readHeader(std::string_view bytes, std::size_t at) {
     h.typecnt = be32(bytes, c + 16);
     h.charcnt = be32(bytes, c + 20);
     if (h.leapcnt != 0)
-        return makeError(Errc::UnsupportedFormat,
-                         "tzif: leap-second data (\"right/\" zones) is not supported");
+        return makeError(Errc::UnsupportedFormat, "tzif: leap-second data (\"right/\" zones) is not supported");
     if (h.typecnt == 0 || h.typecnt > 256) return bad("tzif: type count out of range");
     if (h.charcnt == 0) return bad("tzif: designation count is zero");
     if (h.isutcnt != 0 && h.isutcnt != h.typecnt) return bad("tzif: UT indicator count mismatch");
-    if (h.isstdcnt != 0 && h.isstdcnt != h.typecnt)
-        return bad("tzif: standard indicator count mismatch");
+    if (h.isstdcnt != 0 && h.isstdcnt != h.typecnt) return bad("tzif: standard indicator count mismatch");
     return h;
 }
 
 std::uint64_t blockBytes(const TzifHeader& h, unsigned timeBytes) {
-    return std::uint64_t(h.timecnt) * timeBytes + h.timecnt + std::uint64_t(h.typecnt) * 6 +
-           h.charcnt + std::uint64_t(h.leapcnt) * (timeBytes + 4) + h.isstdcnt + h.isutcnt;
+    return std::uint64_t(h.timecnt) * timeBytes + h.timecnt + std::uint64_t(h.typecnt) * 6 + h.charcnt +
+           std::uint64_t(h.leapcnt) * (timeBytes + 4) + h.isstdcnt + h.isutcnt;
 }
 
 // Reads one data block (already known to fit in bytes) into zone.
-Status readBlock(std::string_view bytes, std::size_t at, const TzifHeader& h, unsigned timeBytes,
-                 Zone& zone) {
+Status readBlock(std::string_view bytes, std::size_t at, const TzifHeader& h, unsigned timeBytes, Zone& zone) {
     std::size_t p = at;
     zone.transitionsUtcSeconds.resize(h.timecnt);
     for (std::uint32_t i = 0; i < h.timecnt; ++i, p += timeBytes) {
-        const std::int64_t t = timeBytes == 8 ? static_cast<std::int64_t>(be64(bytes, p))
-                                              : static_cast<std::int32_t>(be32(bytes, p));
-        if (i > 0 && t <= zone.transitionsUtcSeconds[i - 1])
-            return bad("tzif: transition times not ascending");
+        const std::int64_t t =
+            timeBytes == 8 ? static_cast<std::int64_t>(be64(bytes, p)) : static_cast<std::int32_t>(be32(bytes, p));
+        if (i > 0 && t <= zone.transitionsUtcSeconds[i - 1]) return bad("tzif: transition times not ascending");
         zone.transitionsUtcSeconds[i] = t;
     }
     zone.transitionTypes.resize(h.timecnt);
@@ -386,15 +374,13 @@ Result<Zone> parseTzif(std::string_view bytes) {
     auto h1 = readHeader(bytes, 0);
     MS_TRY(h1);
     const std::uint64_t v1Bytes = blockBytes(*h1, 4);
-    if (bytes.size() - kHeaderBytes < v1Bytes)
-        return makeError(Errc::Truncated, "tzif: file ends inside the v1 data");
+    if (bytes.size() - kHeaderBytes < v1Bytes) return makeError(Errc::Truncated, "tzif: file ends inside the v1 data");
 
     Zone zone;
     if (h1->version == '\0') {
         zone.version = 1;
         MS_TRY(readBlock(bytes, kHeaderBytes, *h1, 4, zone));
-        if (bytes.size() != kHeaderBytes + v1Bytes)
-            return bad("tzif: trailing bytes after v1 data");
+        if (bytes.size() != kHeaderBytes + v1Bytes) return bad("tzif: trailing bytes after v1 data");
         return zone;
     }
 
@@ -404,17 +390,14 @@ Result<Zone> parseTzif(std::string_view bytes) {
     if (h2->version != h1->version) return bad("tzif: the two headers disagree on the version");
     const std::size_t dataAt = h2At + kHeaderBytes;
     const std::uint64_t v2Bytes = blockBytes(*h2, 8);
-    if (bytes.size() - dataAt < v2Bytes)
-        return makeError(Errc::Truncated, "tzif: file ends inside the v2 data");
+    if (bytes.size() - dataAt < v2Bytes) return makeError(Errc::Truncated, "tzif: file ends inside the v2 data");
     zone.version = h1->version - '0';
     MS_TRY(readBlock(bytes, dataAt, *h2, 8, zone));
 
     std::size_t p = dataAt + static_cast<std::size_t>(v2Bytes);
-    if (p >= bytes.size() || bytes[p] != '\n')
-        return makeError(Errc::Truncated, "tzif: missing footer");
+    if (p >= bytes.size() || bytes[p] != '\n') return makeError(Errc::Truncated, "tzif: missing footer");
     const std::size_t close = bytes.find('\n', p + 1);
-    if (close == std::string_view::npos)
-        return makeError(Errc::Truncated, "tzif: unterminated footer");
+    if (close == std::string_view::npos) return makeError(Errc::Truncated, "tzif: unterminated footer");
     if (close + 1 != bytes.size()) return bad("tzif: trailing bytes after the footer");
     const std::string_view footer = bytes.substr(p + 1, close - p - 1);
     if (!footer.empty()) {
@@ -439,13 +422,11 @@ std::int32_t utcOffsetAt(const Zone& zone, std::int64_t utcMs) {
     return zone.types[zone.transitionTypes[i]].utcOffsetSeconds;
 }
 
-Result<std::vector<OffsetSpan>> offsetSpans(const Zone& zone, std::int64_t fromUtcMs,
-                                            std::int64_t toUtcMs) {
+Result<std::vector<OffsetSpan>> offsetSpans(const Zone& zone, std::int64_t fromUtcMs, std::int64_t toUtcMs) {
     if (fromUtcMs >= toUtcMs) return makeError(Errc::Usage, "offsetSpans: empty interval");
     if (fromUtcMs < kMinRuleSeconds * 1000 || toUtcMs > (kMaxRuleSeconds + 1) * 1000)
         return makeError(Errc::Usage, "offsetSpans: interval outside years 1..9999");
-    if (toUtcMs - fromUtcMs > kMaxSpanIntervalMs)
-        return makeError(Errc::TooLarge, "offsetSpans: interval too long");
+    if (toUtcMs - fromUtcMs > kMaxSpanIntervalMs) return makeError(Errc::TooLarge, "offsetSpans: interval too long");
 
     std::vector<OffsetSpan> spans;
     spans.push_back({fromUtcMs, utcOffsetAt(zone, fromUtcMs)});
@@ -479,8 +460,7 @@ Result<std::vector<OffsetSpan>> offsetSpans(const Zone& zone, std::int64_t fromU
         std::int64_t ruleFromS = times.empty() ? fromS : std::max(fromS, times.back());
         if (ruleFromS < toS) {
             const std::int64_t ruleFromMs = ruleFromS * 1000;
-            if (!times.empty() && times.back() > fromS)
-                add(ruleFromMs, ruleOffsetAt(*zone.footer, ruleFromS));
+            if (!times.empty() && times.back() > fromS) add(ruleFromMs, ruleOffsetAt(*zone.footer, ruleFromS));
             const int y0 = yearOfDays(floorDiv(ruleFromS, kDaySeconds)) - 2;
             const int y1 = yearOfDays(floorDiv(toS, kDaySeconds)) + 1;
             for (const auto& e : ruleEvents(*zone.footer, y0, y1)) {
@@ -495,9 +475,8 @@ Result<std::vector<OffsetSpan>> offsetSpans(const Zone& zone, std::int64_t fromU
 
 std::int32_t offsetAt(std::span<const OffsetSpan> spans, std::int64_t utcMs) {
     if (spans.empty()) return 0;
-    auto it =
-        std::upper_bound(spans.begin(), spans.end(), utcMs,
-                         [](std::int64_t t, const OffsetSpan& s) { return t < s.startUtcMs; });
+    auto it = std::upper_bound(spans.begin(), spans.end(), utcMs,
+                               [](std::int64_t t, const OffsetSpan& s) { return t < s.startUtcMs; });
     if (it == spans.begin()) return spans.front().offsetSeconds;
     return std::prev(it)->offsetSeconds;
 }
@@ -511,17 +490,15 @@ std::int64_t utcFromLocal(std::span<const OffsetSpan> spans, std::int64_t localM
     constexpr std::int64_t kMaxOffsetMs = std::int64_t{kMaxOffsetSeconds} * 1000;
     // Span i shows local times [start_i + off_i, start_{i+1} + off_i). Only spans
     // starting within kMaxOffsetMs of localMs can show it.
-    auto first =
-        std::upper_bound(spans.begin(), spans.end(), localMs - kMaxOffsetMs,
-                         [](std::int64_t t, const OffsetSpan& s) { return t < s.startUtcMs; });
-    std::size_t i =
-        first == spans.begin() ? 0 : static_cast<std::size_t>(first - spans.begin()) - 1;
+    auto first = std::upper_bound(spans.begin(), spans.end(), localMs - kMaxOffsetMs,
+                                  [](std::int64_t t, const OffsetSpan& s) { return t < s.startUtcMs; });
+    std::size_t i = first == spans.begin() ? 0 : static_cast<std::size_t>(first - spans.begin()) - 1;
     for (; i < spans.size(); ++i) {
         const std::int64_t offMs = std::int64_t{spans[i].offsetSeconds} * 1000;
         const std::int64_t utc = localMs - offMs;
         const bool afterStart = i == 0 || utc >= spans[i].startUtcMs;
         const bool beforeEnd = i + 1 == spans.size() || utc < spans[i + 1].startUtcMs;
-        if (afterStart && beforeEnd) return utc;  // earliest span showing it: overlap -> earlier
+        if (afterStart && beforeEnd) return utc;      // earliest span showing it: overlap -> earlier
         if (!afterStart) return spans[i].startUtcMs;  // localMs fell in the gap before span i
     }
     return localMs - std::int64_t{spans.back().offsetSeconds} * 1000;  // not reached
@@ -536,8 +513,8 @@ bool isValidZoneName(std::string_view name) {
             componentStart = true;
             continue;
         }
-        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                        (c >= '0' && c <= '9') || c == '_' || c == '+' || c == '-';
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                        c == '+' || c == '-';
         if (!ok) return false;
         componentStart = false;
     }
@@ -547,15 +524,13 @@ bool isValidZoneName(std::string_view name) {
 Result<std::string> loadZoneFile(std::string_view zoneName, std::string_view zoneinfoDir) {
     if (!isValidZoneName(zoneName))
         return makeError(Errc::BadPath, "refusing time zone name '" + std::string(zoneName) + "'");
-    const std::filesystem::path path =
-        std::filesystem::path(zoneinfoDir) / std::filesystem::path(zoneName);
+    const std::filesystem::path path = std::filesystem::path(zoneinfoDir) / std::filesystem::path(zoneName);
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         return makeError(Errc::NotFound, "no time zone file " + path.string());
     const auto size = std::filesystem::file_size(path, ec);
     if (ec) return makeError(Errc::Io, "cannot stat " + path.string() + ": " + ec.message());
-    if (size > kMaxZoneFileBytes)
-        return makeError(Errc::TooLarge, "time zone file too large: " + path.string());
+    if (size > kMaxZoneFileBytes) return makeError(Errc::TooLarge, "time zone file too large: " + path.string());
     std::ifstream in(path, std::ios::binary);
     if (!in) return makeError(Errc::Io, "cannot open " + path.string());
     std::string bytes(static_cast<std::size_t>(size), '\0');

@@ -8,9 +8,12 @@ Decoded decodeAt(std::string_view s, std::size_t pos) {
     if (c < 0x80) return {c, 1, true};
     std::size_t need = 0;
     char32_t cp = 0, min = 0;
-    if (c >= 0xC2 && c <= 0xDF) need = 1, cp = c & 0x1F, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF) need = 2, cp = c & 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) need = 3, cp = c & 0x07, min = 0x10000;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1, cp = c & 0x1F, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        need = 2, cp = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        need = 3, cp = c & 0x07, min = 0x10000;
     if (need == 0) return {0, 1, false};  // a continuation byte out of place, C0/C1, F5..FF
     std::size_t k = 1;
     for (; k <= need && pos + k < s.size(); ++k) {

@@ -30,7 +30,9 @@ constexpr std::array<TypeRow, 12> kTypes = {{
     {Type::Error, "ERROR", TypeRow::None},
 }};
 
-const TypeRow& rowOf(Type t) { return kTypes[static_cast<std::size_t>(t)]; }
+const TypeRow& rowOf(Type t) {
+    return kTypes[static_cast<std::size_t>(t)];
+}
 
 Error bad(Type t, const std::string& what) {
     return makeError(Errc::BadManifest, std::string(typeName(t)) + ": " + what);
@@ -38,7 +40,9 @@ Error bad(Type t, const std::string& what) {
 
 // Field readers over the header (json::Fields, the one field reader): each
 // names the message type and the field in its error.
-json::Fields fieldsOf(const Envelope& e) { return json::Fields::over(e.header, std::string(typeName(e.type)) + ": "); }
+json::Fields fieldsOf(const Envelope& e) {
+    return json::Fields::over(e.header, std::string(typeName(e.type)) + ": ");
+}
 
 Result<std::int64_t> reqInt(const Envelope& e, const char* key, std::int64_t lo, std::int64_t hi) {
     return fieldsOf(e).integer(key, lo, hi);
@@ -56,7 +60,9 @@ Result<std::string> optStr(const Envelope& e, const char* key, std::size_t maxBy
     return fieldsOf(e).strOr(key, maxBytes);
 }
 
-Result<bool> optBool(const Envelope& e, const char* key) { return fieldsOf(e).booleanOr(key, false); }
+Result<bool> optBool(const Envelope& e, const char* key) {
+    return fieldsOf(e).booleanOr(key, false);
+}
 
 Result<std::string> reqSha(const Envelope& e) {
     auto s = reqStr(e, "sha256", 64);
@@ -67,8 +73,8 @@ Result<std::string> reqSha(const Envelope& e) {
 
 Status checkType(const Envelope& e, Type want) {
     if (e.type != want)
-        return makeError(Errc::Usage, "expected " + std::string(typeName(want)) + ", got " +
-                                          std::string(typeName(e.type)));
+        return makeError(Errc::Usage,
+                         "expected " + std::string(typeName(want)) + ", got " + std::string(typeName(e.type)));
     return {};
 }
 
@@ -76,7 +82,9 @@ constexpr std::int64_t kMaxI = json::kMaxSafeInteger;
 
 }  // namespace
 
-std::string_view typeName(Type t) { return rowOf(t).name; }
+std::string_view typeName(Type t) {
+    return rowOf(t).name;
+}
 
 std::optional<Type> typeFromName(std::string_view name) {
     for (const auto& r : kTypes)
@@ -108,7 +116,8 @@ Result<Envelope> decode(const std::vector<std::string_view>& frames) {
                                              std::to_string(kMaxHeaderBytes) + " bytes");
     auto header = json::parse(frames[1], json::ParseLimits{kMaxHeaderBytes, 8});
     if (!header) return makeError(header.code(), std::string(typeName(*type)) + ": header: " + header.error().message);
-    if (!header->isObject()) return makeError(Errc::BadJson, std::string(typeName(*type)) + ": header is not an object");
+    if (!header->isObject())
+        return makeError(Errc::BadJson, std::string(typeName(*type)) + ": header is not an object");
     const auto& row = rowOf(*type);
     Envelope e;
     e.type = *type;
@@ -128,9 +137,12 @@ Result<Envelope> decode(const std::vector<std::string_view>& frames) {
 // ------------------------------------------------------------------ HELLO
 Envelope toEnvelope(const Hello& m) {
     Envelope e{Type::Hello, {}, std::nullopt};
-    e.header = {{"protocol", m.protocol},           {"player", m.playerId},
-                {"software", m.software},           {"active_version", m.activeVersion},
-                {"active_bundle", m.activeBundleId}, {"staged_version", m.stagedVersion}};
+    e.header = {{"protocol", m.protocol},
+                {"player", m.playerId},
+                {"software", m.software},
+                {"active_version", m.activeVersion},
+                {"active_bundle", m.activeBundleId},
+                {"staged_version", m.stagedVersion}};
     return e;
 }
 
@@ -196,7 +208,9 @@ Result<Welcome> parseWelcome(const Envelope& e) {
 }
 
 // ------------------------------------------------------------------ HEARTBEAT
-Envelope toEnvelope(const Heartbeat& m) { return Envelope{Type::Heartbeat, {{"time_ms", m.timeMs}}, std::nullopt}; }
+Envelope toEnvelope(const Heartbeat& m) {
+    return Envelope{Type::Heartbeat, {{"time_ms", m.timeMs}}, std::nullopt};
+}
 
 Result<Heartbeat> parseHeartbeat(const Envelope& e) {
     MS_TRY(checkType(e, Type::Heartbeat));
@@ -207,9 +221,8 @@ Result<Heartbeat> parseHeartbeat(const Envelope& e) {
 
 // ------------------------------------------------------------------ MANIFEST
 Envelope toEnvelope(const ManifestPush& m) {
-    return Envelope{Type::Manifest,
-                    {{"version", m.version}, {"signature", crypto::base64Encode(m.signature)}},
-                    m.manifestBytes};
+    return Envelope{
+        Type::Manifest, {{"version", m.version}, {"signature", crypto::base64Encode(m.signature)}}, m.manifestBytes};
 }
 
 Result<ManifestPush> parseManifestPush(const Envelope& e) {
@@ -304,7 +317,9 @@ Result<Proofs> parseProofs(const Envelope& e) {
     return m;
 }
 
-Envelope toEnvelope(const ProofsAck& m) { return Envelope{Type::ProofsAck, {{"seq", m.seq}}, std::nullopt}; }
+Envelope toEnvelope(const ProofsAck& m) {
+    return Envelope{Type::ProofsAck, {{"seq", m.seq}}, std::nullopt};
+}
 
 Result<ProofsAck> parseProofsAck(const Envelope& e) {
     MS_TRY(checkType(e, Type::ProofsAck));
@@ -315,9 +330,10 @@ Result<ProofsAck> parseProofsAck(const Envelope& e) {
 
 // ------------------------------------------------------------------ STATUS
 namespace {
-constexpr std::pair<SyncState, std::string_view> kSyncStates[] = {
-    {SyncState::Idle, "idle"}, {SyncState::Fetching, "fetching"}, {SyncState::DiskFull, "disk_full"},
-    {SyncState::Error, "error"}};
+constexpr std::pair<SyncState, std::string_view> kSyncStates[] = {{SyncState::Idle, "idle"},
+                                                                  {SyncState::Fetching, "fetching"},
+                                                                  {SyncState::DiskFull, "disk_full"},
+                                                                  {SyncState::Error, "error"}};
 }  // namespace
 
 std::string_view syncStateName(SyncState s) {
@@ -362,10 +378,14 @@ Result<StatusReport> parseStatus(const Envelope& e) {
         std::int64_t* out;
         std::int64_t lo;
     };
-    const IntField ints[] = {{"active_version", &m.activeVersion, 0}, {"staged_version", &m.stagedVersion, 0},
-                             {"files_total", &m.filesTotal, 0},       {"files_done", &m.filesDone, 0},
-                             {"bytes_total", &m.bytesTotal, 0},       {"bytes_done", &m.bytesDone, 0},
-                             {"disk_free_bytes", &m.diskFreeBytes, 0}, {"uptime_s", &m.uptimeS, 0},
+    const IntField ints[] = {{"active_version", &m.activeVersion, 0},
+                             {"staged_version", &m.stagedVersion, 0},
+                             {"files_total", &m.filesTotal, 0},
+                             {"files_done", &m.filesDone, 0},
+                             {"bytes_total", &m.bytesTotal, 0},
+                             {"bytes_done", &m.bytesDone, 0},
+                             {"disk_free_bytes", &m.diskFreeBytes, 0},
+                             {"uptime_s", &m.uptimeS, 0},
                              {"clock_offset_ms", &m.clockOffsetMs, -kMaxI}};
     for (const auto& f : ints) {
         auto v = optInt(e, f.key, f.lo, kMaxI, 0);
@@ -404,9 +424,12 @@ Result<StatusReport> parseStatus(const Envelope& e) {
 // ------------------------------------------------------------------ COMMAND
 std::string_view commandActionName(CommandAction a) {
     switch (a) {
-        case CommandAction::Reload: return "reload";
-        case CommandAction::ClearCache: return "clear_cache";
-        case CommandAction::Screenshot: return "screenshot";
+        case CommandAction::Reload:
+            return "reload";
+        case CommandAction::ClearCache:
+            return "clear_cache";
+        case CommandAction::Screenshot:
+            return "screenshot";
     }
     return "reload";
 }
@@ -423,10 +446,14 @@ Result<Command> parseCommand(const Envelope& e) {
     m.id = *id;
     auto a = reqStr(e, "action", 32);
     if (!a) return a.error();
-    if (*a == "reload") m.action = CommandAction::Reload;
-    else if (*a == "clear_cache") m.action = CommandAction::ClearCache;
-    else if (*a == "screenshot") m.action = CommandAction::Screenshot;
-    else return bad(e.type, "unknown action '" + a->substr(0, 32) + "'");
+    if (*a == "reload")
+        m.action = CommandAction::Reload;
+    else if (*a == "clear_cache")
+        m.action = CommandAction::ClearCache;
+    else if (*a == "screenshot")
+        m.action = CommandAction::Screenshot;
+    else
+        return bad(e.type, "unknown action '" + a->substr(0, 32) + "'");
     return m;
 }
 

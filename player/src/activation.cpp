@@ -69,7 +69,8 @@ Result<std::optional<ActivatedBundle>> BundleStore::active() const {
         std::error_code e2;
         auto size = fs::file_size(dir_ / "blobs" / e.sha256, e2);
         if (e2) return makeError(Errc::MissingMedia, "active bundle lacks media " + e.sha256);
-        if (size != e.sizeBytes) return makeError(Errc::SizeMismatch, "active media " + e.sha256 + " has the wrong size");
+        if (size != e.sizeBytes)
+            return makeError(Errc::SizeMismatch, "active media " + e.sha256 + " has the wrong size");
     }
     return std::optional<ActivatedBundle>(ActivatedBundle{std::move(sm->manifest), bdir, dir_ / "blobs"});
 }

@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <fstream>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -99,11 +99,11 @@ struct SyncAgent::Impl {
     // Import worker: one bundle file at a time is imported on its own thread
     // (a copy may take minutes), with its own BundleStore and Cache; it posts
     // its result to importDone and wakes the agent thread, which finishes up.
-    std::thread importThread;         // started and joined by the agent thread
+    std::thread importThread;  // started and joined by the agent thread
     std::atomic<bool> importCancel{false};
-    std::mutex importMutex;           // guards importDone
+    std::mutex importMutex;  // guards importDone
     std::optional<std::pair<fs::path, Result<ImportResult>>> importDone;
-    fs::path importing;               // agent thread only: the file being imported, or empty
+    fs::path importing;  // agent thread only: the file being imported, or empty
 
     Impl(PlayerConfig c, AgentOptions o, Poco::Logger& l)
         : config(std::move(c)),
@@ -340,7 +340,8 @@ struct SyncAgent::Impl {
     // Free space against what is still needed; sets disk_full and pauses fetching.
     bool checkDisk(bool force) {
         const auto nowS = steadyMs();
-        if (!force && nowS - lastDiskCheckMs < heartbeatMs && syncState != wire::SyncState::DiskFull) return syncState != wire::SyncState::DiskFull;
+        if (!force && nowS - lastDiskCheckMs < heartbeatMs && syncState != wire::SyncState::DiskFull)
+            return syncState != wire::SyncState::DiskFull;
         lastDiskCheckMs = nowS;
         if (!staged) return true;
         std::uint64_t need = 0;
@@ -422,8 +423,8 @@ struct SyncAgent::Impl {
             if (x.sha == c.sha256 && !x.done) t = &x;
         if (!t) return;  // not (or no longer) wanted
         if (c.totalBytes != t->size) {
-            setError("controller says media " + c.sha256 + " has " + std::to_string(c.totalBytes) + " bytes, manifest " +
-                     std::to_string(t->size));
+            setError("controller says media " + c.sha256 + " has " + std::to_string(c.totalBytes) +
+                     " bytes, manifest " + std::to_string(t->size));
             return;
         }
         if (c.offset != t->received) return;  // stale or out of order; re-requested on stall
@@ -484,7 +485,8 @@ struct SyncAgent::Impl {
             }
         }
         if (!st) {
-            setError("activation of version " + std::to_string(staged->manifest.version) + " failed: " + st.error().str());
+            setError("activation of version " + std::to_string(staged->manifest.version) +
+                     " failed: " + st.error().str());
             syncState = wire::SyncState::Error;
             publishStatus(true);
             return;
@@ -867,7 +869,9 @@ struct SyncAgent::Impl {
 SyncAgent::SyncAgent(PlayerConfig config, AgentOptions options, Poco::Logger& log)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(options), log)) {}
 
-SyncAgent::~SyncAgent() { stop(); }
+SyncAgent::~SyncAgent() {
+    stop();
+}
 
 Status SyncAgent::start() {
     auto& d = *impl_;
@@ -914,8 +918,12 @@ void SyncAgent::stop() {
     d.started = false;
 }
 
-void SyncAgent::setActivationListener(ActivationListener listener) { impl_->onActivated = std::move(listener); }
-void SyncAgent::setScreenshotHandler(ScreenshotHandler handler) { impl_->onScreenshot = std::move(handler); }
+void SyncAgent::setActivationListener(ActivationListener listener) {
+    impl_->onActivated = std::move(listener);
+}
+void SyncAgent::setScreenshotHandler(ScreenshotHandler handler) {
+    impl_->onScreenshot = std::move(handler);
+}
 void SyncAgent::setLinkListener(LinkListener listener) {
     impl_->onLink = std::move(listener);
 }
@@ -925,7 +933,9 @@ void SyncAgent::setJournal(Journal* journal, crypto::PrivateKey identityKey) {
     impl_->identityKey.emplace(std::move(identityKey));
 }
 
-std::int64_t SyncAgent::clockOffsetMs() const { return impl_->sharedOffsetMs.load(); }
+std::int64_t SyncAgent::clockOffsetMs() const {
+    return impl_->sharedOffsetMs.load();
+}
 
 void SyncAgent::setPlayback(json::Object playback) {
     std::lock_guard lock(impl_->mutex);

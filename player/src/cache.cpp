@@ -21,7 +21,9 @@ Cache::Cache(fs::path dataDir, std::uint64_t quotaBytes) : dir_(std::move(dataDi
     fs::create_directories(dir_ / "partial", ec);
 }
 
-Cache::~Cache() { closeOpen(); }
+Cache::~Cache() {
+    closeOpen();
+}
 
 void Cache::closeOpen() {
     if (openFd_ >= 0) ::close(openFd_);
@@ -29,7 +31,9 @@ void Cache::closeOpen() {
     openSha_.clear();
 }
 
-fs::path Cache::blobPath(const std::string& sha) const { return dir_ / "blobs" / sha; }
+fs::path Cache::blobPath(const std::string& sha) const {
+    return dir_ / "blobs" / sha;
+}
 
 bool Cache::has(const std::string& sha) const {
     std::error_code ec;
@@ -61,12 +65,13 @@ Status Cache::append(const std::string& sha, std::uint64_t offset, const void* d
     if (::fstat(openFd_, &st) != 0) return makeError(Errc::Io, "fstat failed");
     const auto have = static_cast<std::uint64_t>(st.st_size);
     if (offset != have)
-        return makeError(Errc::Usage, "chunk at " + std::to_string(offset) + " but " + std::to_string(have) +
-                                          " bytes are on disk");
+        return makeError(Errc::Usage,
+                         "chunk at " + std::to_string(offset) + " but " + std::to_string(have) + " bytes are on disk");
     if (quota_ && usedBytes() + n > quota_) return makeError(Errc::TooLarge, "cache quota reached (no space)");
     std::size_t done = 0;
     while (done < n) {
-        ssize_t w = ::pwrite(openFd_, static_cast<const char*>(data) + done, n - done, static_cast<off_t>(offset + done));
+        ssize_t w =
+            ::pwrite(openFd_, static_cast<const char*>(data) + done, n - done, static_cast<off_t>(offset + done));
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             const int err = errno;
@@ -81,7 +86,9 @@ Status Cache::append(const std::string& sha, std::uint64_t offset, const void* d
     return {};
 }
 
-Status Cache::finish(const std::string& sha, std::uint64_t sizeBytes) { return finish(sha, sizeBytes, {}); }
+Status Cache::finish(const std::string& sha, std::uint64_t sizeBytes) {
+    return finish(sha, sizeBytes, {});
+}
 
 Status Cache::finish(const std::string& sha, std::uint64_t sizeBytes, const std::string& digestHex) {
     if (openSha_ == sha) {
@@ -136,7 +143,8 @@ Cache::GcResult Cache::gc(const std::set<std::string>& keep, const std::set<std:
     std::error_code ec;
     for (const char* sub : {"blobs", "partial"}) {
         const bool blobs = std::string(sub) == "blobs";
-        for (auto it = fs::directory_iterator(dir_ / sub, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        for (auto it = fs::directory_iterator(dir_ / sub, ec); !ec && it != fs::directory_iterator();
+             it.increment(ec)) {
             const std::string name = it->path().filename().string();
             if ((blobs ? keep : keepPartial).count(name)) continue;
             std::error_code e2;
@@ -155,7 +163,8 @@ std::uint64_t Cache::usedBytes() const {
     std::uint64_t total = 0;
     std::error_code ec;
     for (const char* sub : {"blobs", "partial"})
-        for (auto it = fs::directory_iterator(dir_ / sub, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        for (auto it = fs::directory_iterator(dir_ / sub, ec); !ec && it != fs::directory_iterator();
+             it.increment(ec)) {
             std::error_code e2;
             auto n = it->file_size(e2);
             if (!e2) total += n;

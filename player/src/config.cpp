@@ -30,10 +30,12 @@ Result<PlayerConfig> loadConfig(const fs::path& dataDir) {
     PlayerConfig c;
     c.dataDir = dataDir;
     auto text = crypto::readSmallFile((dataDir / kConfigFile).string(), 64 << 10);
-    if (!text) return makeError(text.code(), "cannot read " + (dataDir / kConfigFile).string() + " (enrolled?): " +
-                                                 text.error().message);
+    if (!text)
+        return makeError(text.code(),
+                         "cannot read " + (dataDir / kConfigFile).string() + " (enrolled?): " + text.error().message);
     auto v = json::parse(*text);
-    if (!v || !v->isObject()) return makeError(Errc::BadJson, (dataDir / kConfigFile).string() + " is not a JSON object");
+    if (!v || !v->isObject())
+        return makeError(Errc::BadJson, (dataDir / kConfigFile).string() + " is not a JSON object");
     const auto& o = v->asObject();
     auto str = [&](const char* key, std::string& out) {
         if (auto it = o.find(key); it != o.end() && it->second.isString()) out = it->second.asString();
@@ -57,20 +59,23 @@ Result<PlayerConfig> loadConfig(const fs::path& dataDir) {
         auto it = o.find(key);
         if (it == o.end() || it->second.isNull()) continue;
         if (!it->second.isInt() || it->second.asInt() < kMinScreenSide || it->second.asInt() > kMaxScreenSide)
-            return makeError(Errc::Usage, std::string("player.json: ") + key + " must be " + std::to_string(kMinScreenSide) + ".." +
-                                              std::to_string(kMaxScreenSide) + " pixels");
+            return makeError(Errc::Usage, std::string("player.json: ") + key + " must be " +
+                                              std::to_string(kMinScreenSide) + ".." + std::to_string(kMaxScreenSide) +
+                                              " pixels");
         *out = static_cast<int>(it->second.asInt());
     }
     if (c.width.has_value() != c.height.has_value())
         return makeError(Errc::Usage, "player.json: width and height go together");
     if (c.width) c.orientation = orientationOf(*c.width, *c.height);
     if (!manifest::isValidId(c.playerId)) return makeError(Errc::Usage, "player.json: player_id missing or invalid");
-    if (c.endpoint.rfind("tcp://", 0) != 0) return makeError(Errc::Usage, "player.json: endpoint must be tcp://host:port");
+    if (c.endpoint.rfind("tcp://", 0) != 0)
+        return makeError(Errc::Usage, "player.json: endpoint must be tcp://host:port");
     if (c.window < 1 || c.window > wire::kMaxWindow) return makeError(Errc::Usage, "player.json: window out of range");
     if (c.chunkBytes < 1024 || c.chunkBytes > wire::kMaxChunkBytes)
         return makeError(Errc::Usage, "player.json: chunk_bytes out of range");
     if (c.curve) {
-        if (c.serverCurveKey.size() != 40) return makeError(Errc::BadKey, "player.json: curve_server_key must be 40 Z85 characters");
+        if (c.serverCurveKey.size() != 40)
+            return makeError(Errc::BadKey, "player.json: curve_server_key must be 40 Z85 characters");
         auto sec = crypto::readSmallFile((dataDir / kCurveSecretFile).string(), 256);
         if (!sec) return sec.error();
         c.curveSecretKey = trimmed(*sec);
@@ -86,9 +91,12 @@ Result<PlayerConfig> loadConfig(const fs::path& dataDir) {
 }
 
 Status saveConfig(const PlayerConfig& c) {
-    json::Object o{{"player_id", c.playerId},         {"endpoint", c.endpoint},
-                   {"controller_http", c.controllerHttp}, {"curve", c.curve},
-                   {"curve_server_key", c.serverCurveKey}, {"window", c.window},
+    json::Object o{{"player_id", c.playerId},
+                   {"endpoint", c.endpoint},
+                   {"controller_http", c.controllerHttp},
+                   {"curve", c.curve},
+                   {"curve_server_key", c.serverCurveKey},
+                   {"window", c.window},
                    {"chunk_bytes", static_cast<std::int64_t>(c.chunkBytes)},
                    {"reserve_bytes", static_cast<std::int64_t>(c.reserveBytes)},
                    {"quota_bytes", static_cast<std::int64_t>(c.quotaBytes)},
@@ -110,15 +118,22 @@ Result<int> parseScreenSide(std::string_view text, std::string_view what) {
     int v = 0;
     const char* end = text.data() + text.size();
     auto [p, ec] = std::from_chars(text.data(), end, v);
-    const std::string rule = std::string(what) + " must be a whole number of pixels, " + std::to_string(kMinScreenSide) + ".." + std::to_string(kMaxScreenSide);
-    if (text.empty() || ec != std::errc() || p != end) return makeError(Errc::Usage, rule + " (got '" + std::string(text) + "')");
-    if (v < kMinScreenSide || v > kMaxScreenSide) return makeError(Errc::Usage, rule + " (got " + std::to_string(v) + ")");
+    const std::string rule = std::string(what) + " must be a whole number of pixels, " +
+                             std::to_string(kMinScreenSide) + ".." + std::to_string(kMaxScreenSide);
+    if (text.empty() || ec != std::errc() || p != end)
+        return makeError(Errc::Usage, rule + " (got '" + std::string(text) + "')");
+    if (v < kMinScreenSide || v > kMaxScreenSide)
+        return makeError(Errc::Usage, rule + " (got " + std::to_string(v) + ")");
     return v;
 }
 
-std::string orientationOf(int width, int height) { return height > width ? "portrait" : "landscape"; }
+std::string orientationOf(int width, int height) {
+    return height > width ? "portrait" : "landscape";
+}
 
-const char* outputModeName(OutputMode m) { return m == OutputMode::Display ? "display" : "headless"; }
+const char* outputModeName(OutputMode m) {
+    return m == OutputMode::Display ? "display" : "headless";
+}
 
 const std::vector<std::string>& runSettingKeys() {
     static const std::vector<std::string> keys{"dataDir",   "output",  "width",    "height",
@@ -138,9 +153,12 @@ Status applyRunSetting(RunSettings& s, std::string_view key, std::string_view va
         if (value.empty()) return bad(name + " must name the data directory");
         s.dataDir = std::string(value);
     } else if (key == "output") {
-        if (value == "display") s.output = OutputMode::Display;
-        else if (value == "headless") s.output = OutputMode::Headless;
-        else return bad(name + " must be display or headless");
+        if (value == "display")
+            s.output = OutputMode::Display;
+        else if (value == "headless")
+            s.output = OutputMode::Headless;
+        else
+            return bad(name + " must be display or headless");
     } else if (key == "width" || key == "height") {
         auto& out = key == "width" ? s.width : s.height;
         if (value.empty()) {
@@ -158,7 +176,8 @@ Status applyRunSetting(RunSettings& s, std::string_view key, std::string_view va
         try {
             (void)Poco::Logger::parseLevel(std::string(value));
         } catch (const Poco::Exception&) {
-            return bad(name + " must be one of none, fatal, critical, error, warning, notice, information, "
+            return bad(name +
+                       " must be one of none, fatal, critical, error, warning, notice, information, "
                        "debug, trace");
         }
         s.logLevel = std::string(value);
@@ -183,9 +202,8 @@ Status applyRunFlag(RunSettings& s, std::string_view flag, std::string_view valu
         return {};
     }
     static const std::pair<const char*, const char*> kKeys[] = {
-        {"data-dir", "dataDir"},     {"width", "width"},     {"height", "height"},
-        {"import-dir", "importDir"}, {"preview", "preview"}, {"log-level", "logLevel"},
-        {"log-format", "logFormat"}};
+        {"data-dir", "dataDir"}, {"width", "width"},        {"height", "height"},       {"import-dir", "importDir"},
+        {"preview", "preview"},  {"log-level", "logLevel"}, {"log-format", "logFormat"}};
     for (auto [f, key] : kKeys)
         if (flag == f) return applyRunSetting(s, key, value, "--" + std::string(flag));
     return makeError(Errc::Usage, "run: unknown option --" + std::string(flag));
@@ -195,8 +213,9 @@ Status checkRunSettings(const RunSettings& s) {
     if (s.dataDir.empty())
         return makeError(Errc::Usage, "run needs --data-dir DIR (or player.dataDir in --config FILE)");
     if (s.width.has_value() != s.height.has_value())
-        return makeError(Errc::Usage, "the picture size needs both width and height (player.width and player.height, "
-                                      "or --width and --height), or neither");
+        return makeError(Errc::Usage,
+                         "the picture size needs both width and height (player.width and player.height, "
+                         "or --width and --height), or neither");
     return {};
 }
 
@@ -226,7 +245,8 @@ Result<RunSettings> parseRunProperties(std::string_view text, std::string_view o
         }
         std::string value = props->getRawString(full, "");
         // Trailing blanks are invisible in an editor; never part of a value.
-        while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) value.pop_back();
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r'))
+            value.pop_back();
         MS_TRY(applyRunSetting(s, k, value, origin));
     }
     return s;

@@ -51,9 +51,8 @@ struct X11Display::Hooks {
     // lost and park this thread for good; the owner shuts down and exits.
     static int onIoError(Display*) {
         if (X11Display* d = gActive.load()) {
-            d->log_.critical(
-                "X server %s: connection lost; the player stops so that its service restarts it",
-                d->name_);
+            d->log_.critical("X server %s: connection lost; the player stops so that its service restarts it",
+                             d->name_);
             d->lost_ = true;
         }
         for (;;) ::pause();
@@ -65,9 +64,8 @@ struct X11Display::Hooks {
         XGetErrorText(dpy, e->error_code, text, sizeof text);
         gLastXError = e->error_code;
         if (X11Display* d = gActive.load())
-            d->log_.warning("X error %d (%s), request %d.%d", static_cast<int>(e->error_code),
-                            std::string(text), static_cast<int>(e->request_code),
-                            static_cast<int>(e->minor_code));
+            d->log_.warning("X error %d (%s), request %d.%d", static_cast<int>(e->error_code), std::string(text),
+                            static_cast<int>(e->request_code), static_cast<int>(e->minor_code));
         return 0;
     }
 };
@@ -83,13 +81,11 @@ X11Display::X11Display(DisplayOptions options, Poco::Logger& log)
 
 Result<std::unique_ptr<X11Display>> X11Display::open(DisplayOptions options, Poco::Logger& log) {
     const char* envName = ::getenv("DISPLAY");
-    const std::string name =
-        !options.displayName.empty() ? options.displayName : (envName ? envName : "");
+    const std::string name = !options.displayName.empty() ? options.displayName : (envName ? envName : "");
     if (name.empty())
-        return makeError(
-            Errc::Io,
-            "display mode needs an X display: DISPLAY is not set (run inside the screen's "
-            "graphical session, or use --headless)");
+        return makeError(Errc::Io,
+                         "display mode needs an X display: DISPLAY is not set (run inside the screen's "
+                         "graphical session, or use --headless)");
     X11Display* expected = nullptr;
     std::unique_ptr<X11Display> d(new X11Display(std::move(options), log));
     if (!gActive.compare_exchange_strong(expected, d.get()))
@@ -109,16 +105,13 @@ Result<std::unique_ptr<X11Display>> X11Display::open(DisplayOptions options, Poc
     x.root = RootWindow(x.dpy, x.screen);
     x.visual = DefaultVisual(x.dpy, x.screen);
     x.depth = DefaultDepth(x.dpy, x.screen);
-    if (x.visual->c_class != TrueColor || (x.depth != 24 && x.depth != 32) ||
-        x.visual->red_mask != 0xff0000 || x.visual->green_mask != 0xff00 ||
-        x.visual->blue_mask != 0xff) {
+    if (x.visual->c_class != TrueColor || (x.depth != 24 && x.depth != 32) || x.visual->red_mask != 0xff0000 ||
+        x.visual->green_mask != 0xff00 || x.visual->blue_mask != 0xff) {
         XCloseDisplay(x.dpy);
         x.dpy = nullptr;
         gActive = nullptr;
-        return makeError(Errc::Usage, "X display " + name +
-                                          ": the default visual is not 24-bit TrueColor (depth " +
-                                          std::to_string(x.depth) +
-                                          "); set the screen to 24-bit colour");
+        return makeError(Errc::Usage, "X display " + name + ": the default visual is not 24-bit TrueColor (depth " +
+                                          std::to_string(x.depth) + "); set the screen to 24-bit colour");
     }
     d->screenW_ = DisplayWidth(x.dpy, x.screen);
     d->screenH_ = DisplayHeight(x.dpy, x.screen);
@@ -150,15 +143,14 @@ Window makeWindow(X11Display::X& x, int w, int h, const std::string& title) {
     a.border_pixel = 0;
     a.event_mask = ExposureMask | StructureNotifyMask;
     a.cursor = x.blankCursor;
-    Window win = XCreateWindow(
-        x.dpy, x.root, 0, 0, static_cast<unsigned>(w), static_cast<unsigned>(h), 0, CopyFromParent,
-        InputOutput, CopyFromParent, CWBackPixel | CWBorderPixel | CWEventMask | CWCursor, &a);
+    Window win =
+        XCreateWindow(x.dpy, x.root, 0, 0, static_cast<unsigned>(w), static_cast<unsigned>(h), 0, CopyFromParent,
+                      InputOutput, CopyFromParent, CWBackPixel | CWBorderPixel | CWEventMask | CWCursor, &a);
     // Names for people and window managers.
     XStoreName(x.dpy, win, "microscape-player");
     const Atom utf8 = XInternAtom(x.dpy, "UTF8_STRING", False);
     XChangeProperty(x.dpy, win, XInternAtom(x.dpy, "_NET_WM_NAME", False), utf8, 8, PropModeReplace,
-                    reinterpret_cast<const unsigned char*>(title.data()),
-                    static_cast<int>(title.size()));
+                    reinterpret_cast<const unsigned char*>(title.data()), static_cast<int>(title.size()));
     XClassHint cls{const_cast<char*>("microscape-player"), const_cast<char*>("Microscape")};
     XSetClassHint(x.dpy, win, &cls);
     // No decorations (Motif hints: flags = decorations, decorations = none).
@@ -169,8 +161,8 @@ Window makeWindow(X11Display::X& x, int w, int h, const std::string& title) {
     // Fullscreen for an EWMH window manager; without one (a bare X server, a
     // kiosk session) the window already covers the screen at 0,0.
     Atom fullscreen = XInternAtom(x.dpy, "_NET_WM_STATE_FULLSCREEN", False);
-    XChangeProperty(x.dpy, win, XInternAtom(x.dpy, "_NET_WM_STATE", False), XA_ATOM, 32,
-                    PropModeReplace, reinterpret_cast<const unsigned char*>(&fullscreen), 1);
+    XChangeProperty(x.dpy, win, XInternAtom(x.dpy, "_NET_WM_STATE", False), XA_ATOM, 32, PropModeReplace,
+                    reinterpret_cast<const unsigned char*>(&fullscreen), 1);
     XSizeHints hints{};
     hints.flags = PPosition | PSize | PMinSize;
     hints.width = hints.min_width = w;
@@ -196,24 +188,20 @@ void freeImage(X11Display::X& x) {
 
 // An XImage of w x h over a buffer in BGRX order (LSBFirst 32-bit pixels
 // 0x00RRGGBB, which Xlib byte-swaps for a big-endian server).
-bool makeImage(X11Display::X& x, int w, int h, std::vector<std::uint8_t>& ownBuffer,
-               Poco::Logger& log) {
+bool makeImage(X11Display::X& x, int w, int h, std::vector<std::uint8_t>& ownBuffer, Poco::Logger& log) {
     freeImage(x);
     x.frameW = w;
     x.frameH = h;
     if (x.useShm) {
-        x.image = XShmCreateImage(x.dpy, x.visual, static_cast<unsigned>(x.depth), ZPixmap, nullptr,
-                                  &x.shm, static_cast<unsigned>(w), static_cast<unsigned>(h));
+        x.image = XShmCreateImage(x.dpy, x.visual, static_cast<unsigned>(x.depth), ZPixmap, nullptr, &x.shm,
+                                  static_cast<unsigned>(w), static_cast<unsigned>(h));
         if (x.image && x.image->bits_per_pixel == 32 && x.image->bytes_per_line == w * 4) {
             // Readable by others: the X server may run as another user (a rootless
             // Xorg of the kiosk session) and attaches read-only. The pixels are
             // what the screen shows in public anyway.
-            x.shm.shmid =
-                ::shmget(IPC_PRIVATE, static_cast<std::size_t>(w) * h * 4, IPC_CREAT | 0644);
-            void* addr =
-                x.shm.shmid >= 0 ? ::shmat(x.shm.shmid, nullptr, 0) : reinterpret_cast<void*>(-1);
-            if (x.shm.shmid >= 0)
-                ::shmctl(x.shm.shmid, IPC_RMID, nullptr);  // freed when both sides detach
+            x.shm.shmid = ::shmget(IPC_PRIVATE, static_cast<std::size_t>(w) * h * 4, IPC_CREAT | 0644);
+            void* addr = x.shm.shmid >= 0 ? ::shmat(x.shm.shmid, nullptr, 0) : reinterpret_cast<void*>(-1);
+            if (x.shm.shmid >= 0) ::shmctl(x.shm.shmid, IPC_RMID, nullptr);  // freed when both sides detach
             if (addr != reinterpret_cast<void*>(-1)) {
                 x.shm.shmaddr = x.image->data = static_cast<char*>(addr);
                 x.shm.readOnly = True;
@@ -285,14 +273,13 @@ void X11Display::run(std::function<Frame()> source) {
     x.win = makeWindow(x, screenW_, screenH_, options_.title);
     x.gc = XCreateGC(x.dpy, x.win, 0, nullptr);
     XSync(x.dpy, False);
-    log_.information("display %s: fullscreen window %dx%d%s", name_, screenW_.load(),
-                     screenH_.load(), std::string(x.useShm ? ", MIT-SHM" : ""));
+    log_.information("display %s: fullscreen window %dx%d%s", name_, screenW_.load(), screenH_.load(),
+                     std::string(x.useShm ? ", MIT-SHM" : ""));
 
     const Clock& clock = options_.clock ? *options_.clock : systemClock();
     std::int64_t nextPollMs = clock.steadyMs();
     while (!stop_) {
-        const int waitMs =
-            static_cast<int>(std::max<std::int64_t>(0, nextPollMs - clock.steadyMs()));
+        const int waitMs = static_cast<int>(std::max<std::int64_t>(0, nextPollMs - clock.steadyMs()));
         if (XPending(x.dpy) == 0) {
             pollfd p{ConnectionNumber(x.dpy), POLLIN, 0};
             ::poll(&p, 1, waitMs);
@@ -333,11 +320,10 @@ void X11Display::draw(bool clear) {
     }
     if (clear) XClearWindow(x.dpy, x.win);
     if (x.useShm)
-        XShmPutImage(x.dpy, x.win, x.gc, x.image, sx, sy, dx, dy, static_cast<unsigned>(w),
-                     static_cast<unsigned>(h), False);
+        XShmPutImage(x.dpy, x.win, x.gc, x.image, sx, sy, dx, dy, static_cast<unsigned>(w), static_cast<unsigned>(h),
+                     False);
     else
-        XPutImage(x.dpy, x.win, x.gc, x.image, sx, sy, dx, dy, static_cast<unsigned>(w),
-                  static_cast<unsigned>(h));
+        XPutImage(x.dpy, x.win, x.gc, x.image, sx, sy, dx, dy, static_cast<unsigned>(w), static_cast<unsigned>(h));
     // Wait until the server has the pixels: the shared buffer may be written
     // again next turn, and a capture right after must see this frame.
     XSync(x.dpy, False);
@@ -378,12 +364,11 @@ void X11Display::handleXEvents(bool& redraw, bool& clear) {
                 }
                 break;
             case ConfigureNotify:
-                if (e.xconfigure.window == x.root && (e.xconfigure.width != screenW_.load() ||
-                                                      e.xconfigure.height != screenH_.load())) {
+                if (e.xconfigure.window == x.root &&
+                    (e.xconfigure.width != screenW_.load() || e.xconfigure.height != screenH_.load())) {
                     screenW_ = e.xconfigure.width;
                     screenH_ = e.xconfigure.height;
-                    log_.information("display %s: the screen is now %dx%d", name_, screenW_.load(),
-                                     screenH_.load());
+                    log_.information("display %s: the screen is now %dx%d", name_, screenW_.load(), screenH_.load());
                     XMoveResizeWindow(x.dpy, x.win, 0, 0, static_cast<unsigned>(screenW_.load()),
                                       static_cast<unsigned>(screenH_.load()));
                     redraw = clear = true;
@@ -404,8 +389,8 @@ void X11Display::handleXEvents(bool& redraw, bool& clear) {
 }
 
 // Asks the source for a frame and copies it into the image when its pixels changed.
-void X11Display::presentNext(const std::function<Frame()>& source,
-                             std::vector<std::uint8_t>& ownBuffer, bool& redraw, bool& clear) {
+void X11Display::presentNext(const std::function<Frame()>& source, std::vector<std::uint8_t>& ownBuffer, bool& redraw,
+                             bool& clear) {
     X& x = *x_;
     Frame f = source();
     {
@@ -414,8 +399,7 @@ void X11Display::presentNext(const std::function<Frame()>& source,
     }
     // The image buffer holds the pixels on screen: compare with it, copy into it.
     const bool sameSize = x.image && f.width == x.frameW && f.height == x.frameH;
-    if (!f.empty() &&
-        (!sameSize || std::memcmp(x.image->data, f.bgrx.data(), f.bgrx.size()) != 0)) {
+    if (!f.empty() && (!sameSize || std::memcmp(x.image->data, f.bgrx.data(), f.bgrx.size()) != 0)) {
         if (f.width != x.frameW || f.height != x.frameH || !x.image) {
             if (!makeImage(x, f.width, f.height, ownBuffer, log_)) {
                 log_.error("display %s: cannot make a %dx%d image", name_, f.width, f.height);

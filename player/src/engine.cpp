@@ -42,9 +42,12 @@ bool isNoise(const char* text) {
 void vlcLog(void*, int level, const libvlc_log_t* ctx, const char* fmt, va_list args) {
     static Poco::Logger& log = Poco::Logger::get("player.vlc");
     Poco::Message::Priority prio = Poco::Message::PRIO_DEBUG;
-    if (level >= LIBVLC_ERROR) prio = Poco::Message::PRIO_ERROR;
-    else if (level >= LIBVLC_WARNING) prio = Poco::Message::PRIO_WARNING;
-    else if (level >= LIBVLC_NOTICE) prio = Poco::Message::PRIO_INFORMATION;
+    if (level >= LIBVLC_ERROR)
+        prio = Poco::Message::PRIO_ERROR;
+    else if (level >= LIBVLC_WARNING)
+        prio = Poco::Message::PRIO_WARNING;
+    else if (level >= LIBVLC_NOTICE)
+        prio = Poco::Message::PRIO_INFORMATION;
     if (!log.is(prio)) return;
     char buf[1024];
     std::vsnprintf(buf, sizeof buf, fmt, args);
@@ -54,7 +57,9 @@ void vlcLog(void*, int level, const libvlc_log_t* ctx, const char* fmt, va_list 
     log.log(Poco::Message(log.name(), std::string(module ? module : "vlc") + ": " + buf, prio));
 }
 
-Poco::Logger& engineLog() { return Poco::Logger::get("player.engine"); }
+Poco::Logger& engineLog() {
+    return Poco::Logger::get("player.engine");
+}
 
 // A frame the engine drew is black only if every pixel is: a short slogan on a
 // black background can fall between the sample grid's points. The full scan
@@ -143,9 +148,7 @@ void Engine::VlcFree::operator()(libvlc_instance_t* p) const {
 }
 
 Engine::Engine(EngineConfig config, Journal* journal)
-    : config_(std::move(config)),
-      clock_(config_.clock ? *config_.clock : systemClock()),
-      journal_(journal) {}
+    : config_(std::move(config)), clock_(config_.clock ? *config_.clock : systemClock()), journal_(journal) {}
 
 Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* journal) {
     if (config.width < 16 || config.height < 16 || config.width > 7680 || config.height > 7680)
@@ -153,8 +156,8 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* jou
     if (config.playerId.empty()) return makeError(Errc::Usage, "engine: no player id");
     if (config.drawnFps < 1 || config.drawnFps > 60) return makeError(Errc::Usage, "engine: drawnFps must be 1..60");
     if (config.screenName.empty()) config.screenName = config.playerId;
-    std::vector<std::string> args = {"--no-video-title-show", "--no-osd", "--no-spu", "--no-snapshot-preview",
-                                     "--no-stats", "--no-sub-autodetect-file",
+    std::vector<std::string> args = {"--no-video-title-show",    "--no-osd",         "--no-spu",
+                                     "--no-snapshot-preview",    "--no-stats",       "--no-sub-autodetect-file",
                                      "--no-disable-screensaver", "--avcodec-hw=none"};
     if (config.headless) args.push_back("--aout=dummy");
     for (const auto& a : config.vlcArgs) args.push_back(a);
@@ -196,7 +199,9 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, Journal* jou
     return e;
 }
 
-Engine::~Engine() { stop(); }
+Engine::~Engine() {
+    stop();
+}
 
 void Engine::start() {
     if (thread_.joinable()) return;
@@ -227,13 +232,17 @@ void Engine::onSlotEvent(const SlotEvent& e) {
     wake_.notify_one();
 }
 
-void Engine::setBundle(ActiveBundle bundle) { post(Command{Command::Type::Bundle, std::move(bundle), {}, 0}); }
+void Engine::setBundle(ActiveBundle bundle) {
+    post(Command{Command::Type::Bundle, std::move(bundle), {}, 0});
+}
 
 void Engine::takeover(TakeoverContent content) {
     post(Command{Command::Type::Takeover, {}, std::move(content), 0});
 }
 
-void Engine::setClockSkew(std::int64_t skewMs) { post(Command{Command::Type::Skew, {}, {}, skewMs}); }
+void Engine::setClockSkew(std::int64_t skewMs) {
+    post(Command{Command::Type::Skew, {}, {}, skewMs});
+}
 
 NowPlaying Engine::nowPlaying() const {
     std::lock_guard lock(stateMutex_);
@@ -339,9 +348,9 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
         return p;
     }
     if (kind == MediaKind::Audio) {
-        p->drawn = std::make_shared<const Frame>(drawAudioCard(
-            text_.get(), config_.width, config_.height,
-            AudioCard{config_.screenName, 0, d.itemEndUtcMs - d.itemStartUtcMs}));
+        p->drawn = std::make_shared<const Frame>(
+            drawAudioCard(text_.get(), config_.width, config_.height,
+                          AudioCard{config_.screenName, 0, d.itemEndUtcMs - d.itemStartUtcMs}));
         std::uint64_t id = nextSlotId_++;
         p->slot = std::make_shared<PlaybackSlot>(
             id, vlc_.get(), config_.width, config_.height, [this](const SlotEvent& e) { onSlotEvent(e); }, nullptr);
@@ -371,8 +380,7 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
             if (!outputSlot_ || outputSlot_->id() != slotId) return;
             if (black) ++stats_.blackFrames;
             if (config_.traceFrames)
-                trace_.push_back(
-                    FrameSample{clock_.steadyUs(), playSerial_, traceMedia_, black, luma});
+                trace_.push_back(FrameSample{clock_.steadyUs(), playSerial_, traceMedia_, black, luma});
         });
     SlotMedia m;
     m.path = path;
@@ -479,14 +487,12 @@ void Engine::goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWall
         if (firstBlack) ++stats_.blackFrames;
         if (wasPlaying) {
             stats_.switchLatenessMs.push_back(static_cast<double>(next->onAirWallMs - scheduledStartWallMs));
-            if (stats_.switchLatenessMs.size() > 1000)
-                stats_.switchLatenessMs.erase(stats_.switchLatenessMs.begin());
+            if (stats_.switchLatenessMs.size() > 1000) stats_.switchLatenessMs.erase(stats_.switchLatenessMs.begin());
         }
         if (stats_.firstFrameMs < 0) stats_.firstFrameMs = next->onAirSteadyMs - startSteadyMs_;
         if (config_.traceFrames)
-            trace_.push_back(FrameSample{
-                clock_.steadyUs(), playSerial_, traceMedia_, firstBlack,
-                first.empty() ? 0.0 : meanLuma(first.bgrx.data(), first.width, first.height)});
+            trace_.push_back(FrameSample{clock_.steadyUs(), playSerial_, traceMedia_, firstBlack,
+                                         first.empty() ? 0.0 : meanLuma(first.bgrx.data(), first.width, first.height)});
     }
     std::unique_ptr<Play> old = std::move(onAir_);
     onAir_ = std::move(next);
@@ -580,9 +586,9 @@ void Engine::drawOnAir(bool force) {
         p.drawnSecond = elapsed / 1000;
         // Progress through the item's slot (which the play may have joined part-way).
         std::int64_t intoItem = std::max<std::int64_t>(0, p.onAirWallMs - p.decision.itemStartUtcMs) + elapsed;
-        p.drawn = std::make_shared<const Frame>(
-            drawAudioCard(text_.get(), config_.width, config_.height,
-                          AudioCard{config_.screenName, intoItem, p.decision.itemEndUtcMs - p.decision.itemStartUtcMs}));
+        p.drawn = std::make_shared<const Frame>(drawAudioCard(
+            text_.get(), config_.width, config_.height,
+            AudioCard{config_.screenName, intoItem, p.decision.itemEndUtcMs - p.decision.itemStartUtcMs}));
     }
     const Frame& f = *p.drawn;
     bool black = isBlackDrawn(f);
@@ -590,8 +596,7 @@ void Engine::drawOnAir(bool force) {
     std::lock_guard lock(stateMutex_);
     outputStill_ = p.drawn;
     if (black) ++stats_.blackFrames;
-    if (config_.traceFrames)
-        trace_.push_back(FrameSample{clock_.steadyUs(), playSerial_, traceMedia_, black, luma});
+    if (config_.traceFrames) trace_.push_back(FrameSample{clock_.steadyUs(), playSerial_, traceMedia_, black, luma});
 }
 
 void Engine::publishNowPlaying() {
@@ -624,8 +629,8 @@ void Engine::journalEvent(pop::Record r) {
     const std::string what = std::string(pop::kindName(r.kind));
     auto st = journal_->append(std::move(r));
     if (st) return;
-    engineLog().error("player %s: proof of play: the %s record was not written: %s",
-                      config_.playerId, what, st.error().str());
+    engineLog().error("player %s: proof of play: the %s record was not written: %s", config_.playerId, what,
+                      st.error().str());
     {
         std::lock_guard lock(stateMutex_);
         ++stats_.journalErrors;
@@ -659,8 +664,8 @@ void Engine::notifyPlayback() {
 }
 
 void Engine::run() {
-    engineLog().information("player %s: engine started (%dx%d, %s)", config_.playerId, config_.width,
-                            config_.height, std::string(config_.headless ? "headless" : "display"));
+    engineLog().information("player %s: engine started (%dx%d, %s)", config_.playerId, config_.width, config_.height,
+                            std::string(config_.headless ? "headless" : "display"));
     pop::Record start;
     start.kind = pop::Kind::Start;
     start.startUtcMs = start.endUtcMs = std::max<std::int64_t>(0, wallNow());
@@ -705,8 +710,8 @@ void Engine::applyCommand(Command& c) {
             clockSkewMs_ = c.skewMs;
             break;
         case Command::Type::Bundle:
-            engineLog().information("player %s: bundle %s version %s received", config_.playerId,
-                                    c.bundle->bundleId, std::to_string(c.bundle->version));
+            engineLog().information("player %s: bundle %s version %s received", config_.playerId, c.bundle->bundleId,
+                                    std::to_string(c.bundle->version));
             pendingBundle_ = std::move(c.bundle);
             if (!onAir_) reevaluate_ = true;  // nothing to finish: take it now
             next_.reset();                    // pre-rolled from the old plan
@@ -715,8 +720,7 @@ void Engine::applyCommand(Command& c) {
         case Command::Type::Takeover:
             engineLog().warning("player %s: takeover %s until %s", config_.playerId, c.takeover->id,
                                 std::to_string(c.takeover->expiresUtcMs));
-            std::erase_if(takeovers_,
-                          [&](const TakeoverContent& t) { return t.id == c.takeover->id; });
+            std::erase_if(takeovers_, [&](const TakeoverContent& t) { return t.id == c.takeover->id; });
             takeovers_.push_back(std::move(*c.takeover));
             rebuildSchedule();
             next_.reset();
@@ -736,8 +740,7 @@ void Engine::applySlotEvents(const std::deque<SlotEvent>& events) {
         if (e.type == SlotEvent::Type::FirstFrame && p == next_.get()) {
             p->ready = true;
             // Hold the first frame (or the first sound) until its slot.
-            if (p->kind == MediaKind::Video || p->kind == MediaKind::Audio)
-                p->slot->setPaused(true);
+            if (p->kind == MediaKind::Video || p->kind == MediaKind::Audio) p->slot->setPaused(true);
         } else if (e.type != SlotEvent::Type::FirstFrame && !p->slot->started()) {
             p->failed = true;
             p->failure = e.type == SlotEvent::Type::Error ? "libvlc could not decode the file"
@@ -767,8 +770,7 @@ void Engine::step(std::int64_t now) {
 void Engine::watchWallClock(std::int64_t now) {
     auto jump = clockWatch_.observe(now, steadyMs());
     if (!jump) return;
-    engineLog().warning("player %s: wall clock jumped %s ms", config_.playerId,
-                        std::to_string(jump->deltaMs()));
+    engineLog().warning("player %s: wall clock jumped %s ms", config_.playerId, std::to_string(jump->deltaMs()));
     journalEvent(clockJumpRecord(*jump, bundle_ ? bundle_->version : 0));
     next_.reset();
     prerolled_ = false;
@@ -778,11 +780,10 @@ void Engine::watchWallClock(std::int64_t now) {
 // The prepared item did not open in time or failed: journalled, and its media
 // leave the rotation until the next bundle.
 void Engine::dropFailedNext() {
-    if (next_ && !next_->ready && !next_->failed &&
-        steadyMs() - next_->openedSteadyMs > config_.openTimeoutMs) {
+    if (next_ && !next_->ready && !next_->failed && steadyMs() - next_->openedSteadyMs > config_.openTimeoutMs) {
         next_->failed = true;
-        next_->failure = std::string(next_->kind == MediaKind::Audio ? "no sound" : "no picture") +
-                         " within " + std::to_string(config_.openTimeoutMs) + " ms";
+        next_->failure = std::string(next_->kind == MediaKind::Audio ? "no sound" : "no picture") + " within " +
+                         std::to_string(config_.openTimeoutMs) + " ms";
     }
     if (!next_ || !next_->failed) return;
     recordFailure(*next_, next_->failure);
@@ -820,8 +821,7 @@ void Engine::evaluate(std::int64_t now) {
         current_ = d;
         return;
     }
-    if (current_.state == schedule::State::Dark && d.state != schedule::State::Dark)
-        journalScreenOff(now);
+    if (current_.state == schedule::State::Dark && d.state != schedule::State::Dark) journalScreenOff(now);
     if (d.state != schedule::State::Playing) {
         target_.reset();
         next_.reset();
@@ -854,8 +854,7 @@ bool Engine::bringTargetOnAir() {
 // Pre-rolls what comes at the next boundary (after an item, or when the screen
 // opens) once it is prerollMs away. False when preparing it failed.
 bool Engine::prerollNext(std::int64_t now) {
-    if (!(haveSchedule_ || pendingBundle_) || next_ || prerolled_ ||
-        now < segmentEndWallMs_ - config_.prerollMs)
+    if (!(haveSchedule_ || pendingBundle_) || next_ || prerolled_ || now < segmentEndWallMs_ - config_.prerollMs)
         return true;
     prerolled_ = true;
     adoptPendingBundle();
@@ -874,8 +873,7 @@ void Engine::present() {
         showStatusCard(false);
 
     std::int64_t nowSteady = steadyMs();
-    if (!config_.previewPath.empty() &&
-        nowSteady - lastPreviewSteadyMs_ >= config_.previewIntervalMs &&
+    if (!config_.previewPath.empty() && nowSteady - lastPreviewSteadyMs_ >= config_.previewIntervalMs &&
         (segmentEndWallMs_ - wallNow() > 300 || current_.state != schedule::State::Playing)) {
         lastPreviewSteadyMs_ = nowSteady;
         writePreview();
@@ -897,8 +895,7 @@ void Engine::waitForWork() {
         waitMs = std::min(waitMs, 1000 - wallNow() % 1000);
     waitMs = std::max<std::int64_t>(waitMs, 0);
     std::unique_lock lock(commandMutex_);
-    wake_.wait_for(lock, std::chrono::milliseconds(waitMs),
-                   [&] { return !commands_.empty() || !events_.empty(); });
+    wake_.wait_for(lock, std::chrono::milliseconds(waitMs), [&] { return !commands_.empty() || !events_.empty(); });
 }
 
 }  // namespace microscape::player

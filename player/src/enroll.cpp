@@ -45,7 +45,7 @@ Poco::Net::Context::Ptr pinnedClientContext() {
 // An HTTPS session that connects (and completes the handshake) before the first
 // request, so the server's key can be checked before anything is sent.
 class PinnedSession : public Poco::Net::HTTPSClientSession {
-public:
+  public:
     using HTTPSClientSession::HTTPSClientSession;
     void open() { reconnect(); }
 };
@@ -57,7 +57,7 @@ struct HttpAnswer {
 
 // POSTs the enrolment; over https only after the server's TLS key matched tlsPin.
 Result<HttpAnswer> exchange(const Poco::URI& uri, const std::string& tlsPin, const std::string& payload,
-                        const std::string& shown) {
+                            const std::string& shown) {
     std::string path = uri.getPath();
     while (!path.empty() && path.back() == '/') path.pop_back();
     Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path + "/api/v1/enroll",
@@ -73,7 +73,8 @@ Result<HttpAnswer> exchange(const Poco::URI& uri, const std::string& tlsPin, con
             https->open();  // TCP connect and TLS handshake (SNI: the URL's host)
             const Poco::Net::X509Certificate cert = https->serverCertificate();
             auto pin = crypto::pinOfCertificate(cert.certificate());
-            if (!pin) return makeError(Errc::UnknownSigner, shown + ": unreadable TLS certificate: " + pin.error().message);
+            if (!pin)
+                return makeError(Errc::UnknownSigner, shown + ": unreadable TLS certificate: " + pin.error().message);
             if (*pin != tlsPin)
                 return makeError(Errc::UnknownSigner,
                                  "refusing to enrol: the TLS key of " + shown + " is " + *pin + ", not " + tlsPin +
@@ -106,14 +107,15 @@ bool isZ85Key(const std::string& s) {
     static const std::string kZ85 =
         "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
     std::uint8_t raw[32];
-    return s.size() == 40 && s.find_first_not_of(kZ85) == std::string::npos && zmq_z85_decode(raw, s.c_str()) != nullptr;
+    return s.size() == 40 && s.find_first_not_of(kZ85) == std::string::npos &&
+           zmq_z85_decode(raw, s.c_str()) != nullptr;
 }
 
 // The files enrolment writes, each atomically (temporary file, fsync, rename);
 // player.json goes last, so a screen is enrolled exactly when it exists. On a
 // failure the files this attempt wrote are removed again.
 class Writer {
-public:
+  public:
     explicit Writer(fs::path dir) : dir_(std::move(dir)) {}
     ~Writer() {
         if (done_) return;
@@ -144,7 +146,7 @@ public:
     }
     void keep() { done_ = true; }
 
-private:
+  private:
     fs::path dir_;
     std::vector<fs::path> written_, madeDirs_;
     bool done_ = false;
@@ -168,8 +170,9 @@ Result<CheckedRequest> checkRequest(const EnrollRequest& req) {
         return makeError(Errc::Usage, "--width and --height go together (the screen's resolution, e.g. 1920 and 540)");
     for (auto [what, v] : {std::pair{"--width", req.width}, std::pair{"--height", req.height}})
         if (v && (*v < kMinScreenSide || *v > kMaxScreenSide))
-            return makeError(Errc::Usage, std::string(what) + " must be " + std::to_string(kMinScreenSide) + ".." + std::to_string(kMaxScreenSide) +
-                                              " pixels (got " + std::to_string(*v) + ")");
+            return makeError(Errc::Usage, std::string(what) + " must be " + std::to_string(kMinScreenSide) + ".." +
+                                              std::to_string(kMaxScreenSide) + " pixels (got " + std::to_string(*v) +
+                                              ")");
     CheckedRequest c;
     try {
         c.uri = Poco::URI(req.controllerHttp);
@@ -178,22 +181,26 @@ Result<CheckedRequest> checkRequest(const EnrollRequest& req) {
     }
     c.scheme = c.uri.getScheme();
     if ((c.scheme != "https" && c.scheme != "http") || c.uri.getHost().empty())
-        return makeError(Errc::Usage, "--controller-http must be https://HOST[:PORT] (got '" + req.controllerHttp + "')");
+        return makeError(Errc::Usage,
+                         "--controller-http must be https://HOST[:PORT] (got '" + req.controllerHttp + "')");
     if (c.scheme == "http" && !req.insecureHttp)
-        return makeError(Errc::Usage, "refusing plain http:// enrolment: the token and the hub's key would cross the "
-                                      "network unprotected; use the https:// command from the console, or add "
-                                      "--insecure-http on a link you trust");
+        return makeError(Errc::Usage,
+                         "refusing plain http:// enrolment: the token and the hub's key would cross the "
+                         "network unprotected; use the https:// command from the console, or add "
+                         "--insecure-http on a link you trust");
     if (req.token.empty()) return makeError(Errc::Usage, "--token is required");
     if (req.contentKeyHash.empty())
-        return makeError(Errc::Usage, "--content-key-hash is required (the enrolment command from the console carries "
-                                      "it: sha256:<hex> of the controller's content signing key)");
+        return makeError(Errc::Usage,
+                         "--content-key-hash is required (the enrolment command from the console carries "
+                         "it: sha256:<hex> of the controller's content signing key)");
     auto contentPin = crypto::parsePin(req.contentKeyHash, "--content-key-hash");
     if (!contentPin) return contentPin.error();
     c.contentPin = *contentPin;
     if (c.scheme == "https") {
         if (req.tlsKeyHash.empty())
-            return makeError(Errc::Usage, "--tls-key-hash is required with https:// (the enrolment command from the "
-                                          "console carries it: sha256:<hex> of the controller's TLS key)");
+            return makeError(Errc::Usage,
+                             "--tls-key-hash is required with https:// (the enrolment command from the "
+                             "console carries it: sha256:<hex> of the controller's TLS key)");
         auto p = crypto::parsePin(req.tlsKeyHash, "--tls-key-hash");
         if (!p) return p.error();
         c.tlsPin = *p;
@@ -223,30 +230,35 @@ Result<Answer> readAnswer(const HttpAnswer& answer, const std::string& contentPi
                 msg = err->find("message")->asString();
         return makeError(Errc::Usage, "enrolment refused (HTTP " + std::to_string(answer.status) + "): " + msg);
     }
-    if (!v || !v->isObject()) return makeError(Errc::BadJson, "the controller's answer is not JSON" + std::string(kNothingWritten));
+    if (!v || !v->isObject())
+        return makeError(Errc::BadJson, "the controller's answer is not JSON" + std::string(kNothingWritten));
     auto pid = v->find("playerId");
     auto key = v->find("contentPublicKey");
     auto hub = v->find("hub");
     if (!pid || !pid->isString() || !key || !key->isString() || !hub || !hub->isObject())
-        return makeError(Errc::BadJson,
-                         "the controller's answer lacks playerId, contentPublicKey or hub" + std::string(kNothingWritten));
+        return makeError(Errc::BadJson, "the controller's answer lacks playerId, contentPublicKey or hub" +
+                                            std::string(kNothingWritten));
     if (!manifest::isValidId(pid->asString()))
-        return makeError(Errc::BadJson, "the controller's answer holds an invalid playerId" + std::string(kNothingWritten));
+        return makeError(Errc::BadJson,
+                         "the controller's answer holds an invalid playerId" + std::string(kNothingWritten));
     auto content = crypto::PublicKey::fromPem(key->asString());
     if (!content)
-        return makeError(Errc::BadKey, "the controller's content key is not an Ed25519 public key" + std::string(kNothingWritten));
+        return makeError(Errc::BadKey,
+                         "the controller's content key is not an Ed25519 public key" + std::string(kNothingWritten));
     auto contentGot = crypto::pinOfPem(content->toPem());
     if (!contentGot) return contentGot.error();
     if (*contentGot != contentPin)
         return makeError(Errc::UnknownSigner, "refusing to enrol: the content signing key that " + shown + " sent is " +
                                                   *contentGot + ", not " + contentPin +
                                                   " as --content-key-hash says (another server may be answering in "
-                                                  "its place)" + kNothingWritten);
+                                                  "its place)" +
+                                                  kNothingWritten);
     auto serverKey = hub->find("curveServerKey");
     if (!serverKey || !serverKey->isString() || !isZ85Key(serverKey->asString()))
         return makeError(Errc::BadKey, "refusing to enrol: the answer of " + shown +
                                            " holds no CURVE server key for the hub, and this screen does not talk to a "
-                                           "hub without encryption" + kNothingWritten);
+                                           "hub without encryption" +
+                                           kNothingWritten);
     auto port = hub->find("port");
     if (port && (!port->isInt() || port->asInt() < 1 || port->asInt() > 65535))
         return makeError(Errc::BadJson, "the controller's answer holds a bad hub port" + std::string(kNothingWritten));
@@ -290,8 +302,9 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
     c.dataDir = req.dataDir;
     c.playerId = answer->playerId;
     c.controllerHttp = req.controllerHttp;
-    c.endpoint = !req.hubEndpoint.empty() ? req.hubEndpoint
-                                          : "tcp://" + uri.getHost() + ":" + std::to_string(answer->hubPort.value_or(5560));
+    c.endpoint = !req.hubEndpoint.empty()
+                     ? req.hubEndpoint
+                     : "tcp://" + uri.getHost() + ":" + std::to_string(answer->hubPort.value_or(5560));
     c.curve = true;
     c.serverCurveKey = answer->curveServerKey;
     c.width = req.width;

@@ -92,8 +92,7 @@ std::vector<std::uint8_t> downscaleRgb(const Frame& f, int w, int h) {
 }
 
 std::string frameDigest(const Frame& f) {
-    return crypto::toHex(crypto::sha256(
-        std::string_view(reinterpret_cast<const char*>(f.bgrx.data()), f.bgrx.size())));
+    return crypto::toHex(crypto::sha256(std::string_view(reinterpret_cast<const char*>(f.bgrx.data()), f.bgrx.size())));
 }
 
 std::string encodePng(const Frame& f) {

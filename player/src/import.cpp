@@ -31,8 +31,7 @@ namespace {
 // unless bundle::verify succeeds.
 class StagingSink final : public bundle::MediaSink {
   public:
-    StagingSink(fs::path tmpDir, std::map<std::string, std::uint64_t> plan,
-                const std::atomic<bool>* cancel)
+    StagingSink(fs::path tmpDir, std::map<std::string, std::uint64_t> plan, const std::atomic<bool>* cancel)
         : tmp_(std::move(tmpDir)), plan_(std::move(plan)), cancel_(cancel) {}
     ~StagingSink() override { closeFd(); }
 
@@ -41,13 +40,10 @@ class StagingSink final : public bundle::MediaSink {
         auto it = plan_.find(sha);
         if (it == plan_.end()) return {};  // cached already, or refused by verify() itself
         if (it->second != sizeBytes)
-            return makeError(Errc::SizeMismatch,
-                             "media/" + sha.substr(0, 16) + "… changed size between the passes");
+            return makeError(Errc::SizeMismatch, "media/" + sha.substr(0, 16) + "… changed size between the passes");
         const fs::path p = tmp_ / sha;
         fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd_ < 0)
-            return makeError(Errc::Io,
-                             "cannot create import-tmp/" + sha + ": " + std::strerror(errno));
+        if (fd_ < 0) return makeError(Errc::Io, "cannot create import-tmp/" + sha + ": " + std::strerror(errno));
         current_ = sha;
         left_ = sizeBytes;
         plan_.erase(it);  // each planned file once
@@ -55,19 +51,16 @@ class StagingSink final : public bundle::MediaSink {
     }
     Status write(const void* data, std::size_t n) override {
         if (fd_ < 0) return {};
-        if (cancel_ && cancel_->load())
-            return makeError(Errc::Io, "import cancelled (the player is stopping)");
+        if (cancel_ && cancel_->load()) return makeError(Errc::Io, "import cancelled (the player is stopping)");
         if (n > left_)
-            return makeError(Errc::SizeMismatch,
-                             "media/" + current_.substr(0, 16) + "… is longer than planned");
+            return makeError(Errc::SizeMismatch, "media/" + current_.substr(0, 16) + "… is longer than planned");
         left_ -= n;
         written_ += n;
         return pack::writeAll(fd_, data, n, "import-tmp/" + current_);
     }
     Status end() override {
         if (fd_ < 0) return {};
-        if (::fsync(fd_) != 0)
-            return makeError(Errc::Io, "fsync failed for import-tmp/" + current_);
+        if (::fsync(fd_) != 0) return makeError(Errc::Io, "fsync failed for import-tmp/" + current_);
         staged_.push_back(current_);
         closeFd();
         return {};
@@ -115,11 +108,10 @@ class ImportLock {
 
 }  // namespace
 
-Result<ImportResult> importBundle(const fs::path& tarPath, BundleStore& store, Cache& cache,
-                                  std::int64_t nowMs, const ImportOptions& options) {
+Result<ImportResult> importBundle(const fs::path& tarPath, BundleStore& store, Cache& cache, std::int64_t nowMs,
+                                  const ImportOptions& options) {
     ImportLock importLock(store.dataDir());
-    if (!importLock.locked())
-        return makeError(Errc::Io, "cannot lock the data directory for an import");
+    if (!importLock.locked()) return makeError(Errc::Io, "cannot lock the data directory for an import");
 
     // Pass 1: nothing is written.
     bundle::VerifyOptions opts;
@@ -130,30 +122,26 @@ Result<ImportResult> importBundle(const fs::path& tarPath, BundleStore& store, C
         auto src = pack::FileSource::open(tarPath.string());
         if (!src) return src.error();
         if (!src->seekable())
-            return makeError(
-                Errc::Usage,
-                "a bundle is imported from a file (it is read twice), not from a pipe");
+            return makeError(Errc::Usage, "a bundle is imported from a file (it is read twice), not from a pipe");
         auto pre = bundle::preflight(*src, opts);
         if (!pre) return pre.error();
         planned = std::move(*pre);
     }
     // The same target rule as a pushed manifest.
-    auto m = verifyManifest(planned->manifestBytes, planned->signature, store.keys(),
-                            opts.policy.minVersion, nowMs, store.playerId());
+    auto m = verifyManifest(planned->manifestBytes, planned->signature, store.keys(), opts.policy.minVersion, nowMs,
+                            store.playerId());
     if (!m) return m.error();
     std::map<std::string, std::uint64_t> plan;
     std::uint64_t needBytes = 0;
     for (const auto& e : m->media)
-        if (!cache.has(e.sha256) && plan.emplace(e.sha256, e.sizeBytes).second)
-            needBytes += e.sizeBytes;
+        if (!cache.has(e.sha256) && plan.emplace(e.sha256, e.sizeBytes).second) needBytes += e.sizeBytes;
     const std::uint64_t available = cache.availableBytes();
     if (needBytes + options.reserveBytes > available)
         return makeError(
             Errc::TooLarge,
-            "not enough space for the bundle's media: " + std::to_string(needBytes) +
-                " bytes to store, " + std::to_string(available) + " available" +
-                (options.reserveBytes ? " (reserve " + std::to_string(options.reserveBytes) + ")"
-                                      : std::string()) +
+            "not enough space for the bundle's media: " + std::to_string(needBytes) + " bytes to store, " +
+                std::to_string(available) + " available" +
+                (options.reserveBytes ? " (reserve " + std::to_string(options.reserveBytes) + ")" : std::string()) +
                 " within the free disk space and the cache quota");
 
     // Pass 2: hash everything again, store only what pass 1 planned.
@@ -174,8 +162,7 @@ Result<ImportResult> importBundle(const fs::path& tarPath, BundleStore& store, C
     StagingSink sink(tmp, plan, options.cancel);
     auto verified = bundle::verify(*src, opts, &sink);
     if (!verified) return verified.error();
-    if (verified->manifestBytes != planned->manifestBytes ||
-        verified->signature != planned->signature)
+    if (verified->manifestBytes != planned->manifestBytes || verified->signature != planned->signature)
         return makeError(Errc::BadManifest, "the bundle file changed while it was imported");
 
     DataDirLock lock(store.dataDir());
@@ -185,8 +172,7 @@ Result<ImportResult> importBundle(const fs::path& tarPath, BundleStore& store, C
     SignedManifest sm{*m, verified->manifestBytes, verified->signature};
     MS_TRY(store.activate(sm, cache));
     if (auto st = store.staged(); st && st->manifest.version <= m->version) store.clearStaged();
-    return ImportResult{m->version, m->bundleId, m->media.size(), sink.staged().size(),
-                        sink.writtenBytes()};
+    return ImportResult{m->version, m->bundleId, m->media.size(), sink.staged().size(), sink.writtenBytes()};
 }
 
 }  // namespace microscape::player

@@ -37,7 +37,9 @@ void bindText(sqlite3_stmt* s, int i, const std::string& v) {
 
 }  // namespace
 
-void Journal::DbClose::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+void Journal::DbClose::operator()(sqlite3* db) const {
+    sqlite3_close_v2(db);
+}
 
 Journal::Journal(JournalConfig config) : config_(std::move(config)) {}
 Journal::~Journal() = default;
@@ -62,8 +64,8 @@ Result<std::unique_ptr<Journal>> Journal::open(const JournalConfig& config) {
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
     j->db_.reset(db);
     if (rc != SQLITE_OK)
-        return makeError(Errc::Io, "journal: cannot open " + config.path + ": " +
-                                       (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+        return makeError(Errc::Io,
+                         "journal: cannot open " + config.path + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
     sqlite3_busy_timeout(db, config.busyTimeoutMs);
     MS_TRY(j->init());
     return j;
@@ -75,8 +77,9 @@ Status Journal::init() {
     // A record counts only once it is on disk: every commit is fsynced.
     MS_TRY(exec("PRAGMA synchronous=FULL"));
     MS_TRY(exec("CREATE TABLE IF NOT EXISTS pop_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)"));
-    MS_TRY(exec("CREATE TABLE IF NOT EXISTS pop_records (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, "
-                "body BLOB NOT NULL)"));
+    MS_TRY(
+        exec("CREATE TABLE IF NOT EXISTS pop_records (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, "
+             "body BLOB NOT NULL)"));
     sqlite3* db = db_.get();
     {
         auto s = prepare(db, "SELECT k, v FROM pop_meta");
@@ -86,10 +89,14 @@ Status Journal::init() {
         int rc;
         while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
             std::string k = columnBytes(s->get(), 0), v = columnBytes(s->get(), 1);
-            if (k == "player") player = v;
-            else if (k == "last_seq") lastSeq_ = std::atoll(v.c_str());
-            else if (k == "last_hash") lastHash_ = v;
-            else if (k == "acked_seq") ackedSeq_ = std::atoll(v.c_str());
+            if (k == "player")
+                player = v;
+            else if (k == "last_seq")
+                lastSeq_ = std::atoll(v.c_str());
+            else if (k == "last_hash")
+                lastHash_ = v;
+            else if (k == "acked_seq")
+                ackedSeq_ = std::atoll(v.c_str());
             else if (k == "last_checkpoint")
                 lastCheckpointHash_ = v;
             else if (k == "pending_checkpoint") {
@@ -104,8 +111,8 @@ Status Journal::init() {
             bindText(ins->get(), 1, config_.playerId);
             if (sqlite3_step(ins->get()) != SQLITE_DONE) return dbError(db, "writing pop_meta");
         } else if (player != config_.playerId) {
-            return makeError(Errc::Usage, "journal: " + config_.path + " belongs to player \"" + player +
-                                              "\", not \"" + config_.playerId + "\"");
+            return makeError(Errc::Usage, "journal: " + config_.path + " belongs to player \"" + player + "\", not \"" +
+                                              config_.playerId + "\"");
         }
     }
     {
@@ -194,8 +201,7 @@ Result<std::optional<pop::Batch>> Journal::nextBatch(std::size_t maxRecords, con
     const std::string cpHash = crypto::sha256Hex(cpBytes);
     sqlite3* db = db_.get();
     MS_TRY(exec("BEGIN IMMEDIATE"));
-    for (auto [k, v] :
-         {std::pair{"pending_checkpoint", &cpBytes}, std::pair{"last_checkpoint", &cpHash}}) {
+    for (auto [k, v] : {std::pair{"pending_checkpoint", &cpBytes}, std::pair{"last_checkpoint", &cpHash}}) {
         auto st = prepare(db, "INSERT OR REPLACE INTO pop_meta VALUES (?1, ?2)");
         if (!st) {
             sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -134,8 +134,7 @@ const std::map<std::string, std::string> kCommandHelp = {
 // The usage of COMMAND (or of the program) and the exit status table.
 std::string helpOf(const std::string& command) {
     auto it = kCommandHelp.find(command);
-    return std::string(it == kCommandHelp.end() ? kMainHelp : it->second) + "\n" +
-           exitcode::kHelpText;
+    return std::string(it == kCommandHelp.end() ? kMainHelp : it->second) + "\n" + exitcode::kHelpText;
 }
 
 constexpr const char* kSoftware = "microscape-player " MICROSCAPE_VERSION;
@@ -147,9 +146,8 @@ int fail(const std::string& msg, int code = 1) {
 
 // A bad command line: the message and where the help is.
 int usage(const std::string& command, const std::string& msg) {
-    return fail(
-        msg + " (see 'microscape-player " + (command.empty() ? "" : command + " ") + "--help')",
-        exitcode::kUsage);
+    return fail(msg + " (see 'microscape-player " + (command.empty() ? "" : command + " ") + "--help')",
+                exitcode::kUsage);
 }
 
 // player.json (the data directory's enrolment) missing or invalid: the screen
@@ -219,8 +217,7 @@ int cmdEnroll(const Args& a) {
     }
     r.software = kSoftware;
     auto c = enroll(r);
-    if (!c)
-        return c.code() == Errc::Usage ? usage("enroll", c.error().str()) : fail(c.error().str());
+    if (!c) return c.code() == Errc::Usage ? usage("enroll", c.error().str()) : fail(c.error().str());
     std::cout << "enrolled as " << c->playerId << "; hub " << c->endpoint << (c->curve ? " (CURVE)" : " (plain)")
               << "; config in " << (c->dataDir / kConfigFile).string() << "\n";
     return 0;
@@ -244,7 +241,7 @@ json::Object playbackJson(const NowPlaying& n, const EngineStats& st) {
 // What the status card says besides the name and the clock. Written by the
 // agent's listeners (agent thread); read by the engine's owner thread.
 class StatusLines {
-public:
+  public:
     StatusLines() {
         // Until a bundle brings its location's zone: Asia/Shanghai.
         if (auto bytes = tz::loadZoneFile("Asia/Shanghai"))
@@ -264,20 +261,22 @@ public:
         std::lock_guard lock(mutex_);
         std::vector<std::string> out;
         out.push_back(connected_ ? "控制器已连接 / controller connected" : "未连接控制器 / controller not connected");
-        out.push_back(version_ > 0 ? "节目版本 / bundle v" + std::to_string(version_)
-                                   : "尚无节目 / no bundle yet");
+        out.push_back(version_ > 0 ? "节目版本 / bundle v" + std::to_string(version_) : "尚无节目 / no bundle yet");
         out.push_back(lastSyncUtcMs_ > 0 ? "上次同步 / last sync " + localText(lastSyncUtcMs_)
                                          : "本次启动尚未同步 / not synced since start");
         return out;
     }
 
-private:
+  private:
     // "YYYY-MM-DD HH:MM" on the location's wall clock.
     std::string localText(std::int64_t utcMs) const {
         std::int64_t local = utcMs;
-        if (!offsets_.empty()) local = tz::localFromUtc(offsets_, utcMs);
-        else if (fallbackZone_) local = utcMs + std::int64_t{tz::utcOffsetAt(*fallbackZone_, utcMs)} * 1000;
-        else local = utcMs + 8 * 3600 * 1000;  // no zone data: UTC+08:00, as the engine's card clock
+        if (!offsets_.empty())
+            local = tz::localFromUtc(offsets_, utcMs);
+        else if (fallbackZone_)
+            local = utcMs + std::int64_t{tz::utcOffsetAt(*fallbackZone_, utcMs)} * 1000;
+        else
+            local = utcMs + 8 * 3600 * 1000;         // no zone data: UTC+08:00, as the engine's card clock
         std::string s = timeutil::formatUtc(local);  // YYYY-MM-DDTHH:MM:SSZ
         return s.substr(0, 10) + " " + s.substr(11, 5);
     }
@@ -297,8 +296,7 @@ struct SettingsError {
     int exitCode;
     std::string message;
 };
-std::variant<RunSettings, SettingsError> runSettings(const Args& a,
-                                                     const std::vector<std::string>& allowed) {
+std::variant<RunSettings, SettingsError> runSettings(const Args& a, const std::vector<std::string>& allowed) {
     for (const auto& [k, v] : a.opts)
         if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
             return SettingsError{exitcode::kUsage, a.command + ": unknown option --" + k};
@@ -312,18 +310,16 @@ std::variant<RunSettings, SettingsError> runSettings(const Args& a,
     }
     for (const auto& [k, v] : a.opts)
         if (k != "config" && k != "no-playback")
-            if (auto st = applyRunFlag(s, k, v); !st)
-                return SettingsError{exitcode::kUsage, st.error().message};
+            if (auto st = applyRunFlag(s, k, v); !st) return SettingsError{exitcode::kUsage, st.error().message};
     if (auto st = checkRunSettings(s); !st)
-        return SettingsError{a.opts.count("config") ? exitcode::kConfig : exitcode::kUsage,
-                             st.error().message};
+        return SettingsError{a.opts.count("config") ? exitcode::kConfig : exitcode::kUsage, st.error().message};
     return s;
 }
 
 // The engine's settings from the enrolment, the run settings and the X screen.
 // sizeFrom says where the frame size came from (for the log).
-EngineConfig engineConfigFor(const PlayerConfig& c, const RunSettings& rs,
-                             const X11Display* display, std::string& sizeFrom) {
+EngineConfig engineConfigFor(const PlayerConfig& c, const RunSettings& rs, const X11Display* display,
+                             std::string& sizeFrom) {
     EngineConfig ec;
     ec.playerId = c.playerId;
     ec.screenName = c.name;
@@ -343,16 +339,15 @@ EngineConfig engineConfigFor(const PlayerConfig& c, const RunSettings& rs,
     if (rs.width || rs.height) sizeFrom = "configured";
     if (rs.width) ec.width = *rs.width;
     if (rs.height) ec.height = *rs.height;
-    ec.previewPath =
-        !rs.previewPath.empty() ? rs.previewPath : (c.dataDir / "preview.png").string();
+    ec.previewPath = !rs.previewPath.empty() ? rs.previewPath : (c.dataDir / "preview.png").string();
     return ec;
 }
 
 // The agent's side of the wiring. Every listener runs on the agent thread and
 // only posts: bundles and the clock offset to the engine's queue, the link to
 // the status card's lines. eng may be null (--no-playback).
-void wireAgent(SyncAgent& agent, Engine* eng, const std::shared_ptr<StatusLines>& statusLines,
-               const Clock& clock, Poco::Logger& log) {
+void wireAgent(SyncAgent& agent, Engine* eng, const std::shared_ptr<StatusLines>& statusLines, const Clock& clock,
+               Poco::Logger& log) {
     // At start() for the cached bundle, then after each activation.
     agent.setActivationListener([eng, &log, statusLines](const ActivatedBundle& b) {
         log.information("active bundle %s version %Ld in %s", b.manifest.bundleId, b.manifest.version, b.dir.string());
@@ -364,17 +359,16 @@ void wireAgent(SyncAgent& agent, Engine* eng, const std::shared_ptr<StatusLines>
         statusLines->setBundle(b.manifest.version, bundle->schedule.offsets);
         if (eng) eng->setBundle(std::move(*bundle));
     });
-    agent.setLinkListener(
-        [eng, statusLines, &clock, skewSent = false, lastSkewMs = std::int64_t{0}](
-            bool connected, std::int64_t offsetMs) mutable {
-            statusLines->setConnected(connected, clock.wallMs());
-            // The records carry player minus controller; the agent knows controller minus player.
-            const std::int64_t skew = -offsetMs;
-            if (!eng || (skewSent && skew == lastSkewMs)) return;
-            eng->setClockSkew(skew);
-            lastSkewMs = skew;
-            skewSent = true;
-        });
+    agent.setLinkListener([eng, statusLines, &clock, skewSent = false, lastSkewMs = std::int64_t{0}](
+                              bool connected, std::int64_t offsetMs) mutable {
+        statusLines->setConnected(connected, clock.wallMs());
+        // The records carry player minus controller; the agent knows controller minus player.
+        const std::int64_t skew = -offsetMs;
+        if (!eng || (skewSent && skew == lastSkewMs)) return;
+        eng->setClockSkew(skew);
+        lastSkewMs = skew;
+        skewSent = true;
+    });
     agent.setScreenshotHandler([eng]() {
         SyncAgent::Screenshot s;
         if (!eng) {
@@ -396,16 +390,15 @@ void wireAgent(SyncAgent& agent, Engine* eng, const std::shared_ptr<StatusLines>
 // Waits for SIGINT/SIGTERM (taken by sigtimedwait, never by a handler) or a
 // lost X display, pinging systemd's watchdog while the playback thread turns.
 // State between engine and agent does not pass through here. The exit code.
-int superviseUntilStopped(const sigset_t& signals, X11Display* display, const Engine* engine,
-                          const Clock& clock, Poco::Logger& log) {
+int superviseUntilStopped(const sigset_t& signals, X11Display* display, const Engine* engine, const Clock& clock,
+                          Poco::Logger& log) {
     const std::int64_t pingEveryMs = watchdogPingIntervalMs();
     // Woken only to ping and, in display mode, to see whether the X server is still there.
     std::int64_t turnMs = pingEveryMs > 0 ? pingEveryMs : 1000;
     if (display) turnMs = std::min<std::int64_t>(turnMs, 250);
     std::int64_t lastPingMs = 0;
     for (;;) {
-        const timespec turn{static_cast<time_t>(turnMs / 1000),
-                            static_cast<long>(turnMs % 1000) * 1'000'000};
+        const timespec turn{static_cast<time_t>(turnMs / 1000), static_cast<long>(turnMs % 1000) * 1'000'000};
         const int sig = sigtimedwait(&signals, nullptr, &turn);
         if (sig == SIGINT || sig == SIGTERM) {
             log.information("signal %d: stopping", sig);
@@ -439,32 +432,29 @@ sigset_t blockStopSignals() {
 }
 
 // What run is doing (ec: the engine's settings; null without playback).
-void logRunning(Poco::Logger& log, const std::string& playerId, const X11Display* display,
-                const EngineConfig* ec, const std::string& sizeFrom) {
-    if (display && ec &&
-        (ec->width > display->screenWidth() || ec->height > display->screenHeight()))
+void logRunning(Poco::Logger& log, const std::string& playerId, const X11Display* display, const EngineConfig* ec,
+                const std::string& sizeFrom) {
+    if (display && ec && (ec->width > display->screenWidth() || ec->height > display->screenHeight()))
         log.warning(
             "frames %dx%d are larger than the X screen %dx%d: only their centre shows (set the "
             "screen's resolution, or player.width/player.height)",
             ec->width, ec->height, display->screenWidth(), display->screenHeight());
-    std::string mode = display ? "display on " + display->name() + " (screen " +
-                                     std::to_string(display->screenWidth()) + "x" +
-                                     std::to_string(display->screenHeight()) + ")"
-                               : std::string("headless");
+    std::string mode = display
+                           ? "display on " + display->name() + " (screen " + std::to_string(display->screenWidth()) +
+                                 "x" + std::to_string(display->screenHeight()) + ")"
+                           : std::string("headless");
     log.information("running as %s: %s", playerId,
-                    ec ? mode + ", frames " + std::to_string(ec->width) + "x" +
-                             std::to_string(ec->height) + " (" + sizeFrom + "), preview " +
-                             ec->previewPath
+                    ec ? mode + ", frames " + std::to_string(ec->width) + "x" + std::to_string(ec->height) + " (" +
+                             sizeFrom + "), preview " + ec->previewPath
                        : mode + ", no playback");
 }
 
 void logDisplayStats(const X11Display& display, Poco::Logger& log) {
     const auto ds = display.stats();
-    log.information(
-        "display: %Ld frames presented of %Ld polled, %Ld exposures, %Ld remaps, %Ld new windows%s",
-        static_cast<Poco::Int64>(ds.presented), static_cast<Poco::Int64>(ds.polls),
-        static_cast<Poco::Int64>(ds.exposures), static_cast<Poco::Int64>(ds.remapped),
-        static_cast<Poco::Int64>(ds.recreated), std::string(ds.sharedMemory ? ", MIT-SHM" : ""));
+    log.information("display: %Ld frames presented of %Ld polled, %Ld exposures, %Ld remaps, %Ld new windows%s",
+                    static_cast<Poco::Int64>(ds.presented), static_cast<Poco::Int64>(ds.polls),
+                    static_cast<Poco::Int64>(ds.exposures), static_cast<Poco::Int64>(ds.remapped),
+                    static_cast<Poco::Int64>(ds.recreated), std::string(ds.sharedMemory ? ", MIT-SHM" : ""));
 }
 
 // run: builds the parts, wires them and waits for a signal. Who talks to whom:
@@ -473,18 +463,14 @@ void logDisplayStats(const X11Display& display, Poco::Logger& log) {
 // display polls the engine's frames. Shutdown order: display, engine (journals
 // the play on air), agent; then the journal.
 int cmdRun(const Args& a) {
-    if (!a.positional.empty())
-        return usage("run", "run takes no arguments ('" + a.positional[0] + "')");
-    auto settings =
-        runSettings(a, {"config", "data-dir", "display", "headless", "width", "height",
-                        "import-dir", "preview", "log-level", "log-format", "no-playback"});
+    if (!a.positional.empty()) return usage("run", "run takes no arguments ('" + a.positional[0] + "')");
+    auto settings = runSettings(a, {"config", "data-dir", "display", "headless", "width", "height", "import-dir",
+                                    "preview", "log-level", "log-format", "no-playback"});
     if (auto* e = std::get_if<SettingsError>(&settings))
-        return e->exitCode == exitcode::kUsage ? usage("run", e->message)
-                                               : fail(e->message, e->exitCode);
+        return e->exitCode == exitcode::kUsage ? usage("run", e->message) : fail(e->message, e->exitCode);
     const RunSettings& rs = std::get<RunSettings>(settings);
     // Validated with the settings: parseFormat cannot fail here.
-    logsetup::configure(rs.logLevel,
-                        logsetup::parseFormat(rs.logFormat).value_or(logsetup::Format::Auto));
+    logsetup::configure(rs.logLevel, logsetup::parseFormat(rs.logFormat).value_or(logsetup::Format::Auto));
     auto& log = Poco::Logger::get("player");
     const Clock& clock = systemClock();
     auto c = loadConfig(rs.dataDir);
@@ -514,8 +500,7 @@ int cmdRun(const Args& a) {
     auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
     if (!identity) return fail("identity key: " + identity.error().str());
     auto journal = Journal::open(JournalConfig{(c->dataDir / "state.db").string(), c->playerId});
-    if (!journal)
-        return fail("proof-of-play journal: " + journal.error().str(), exitcode::kCantCreate);
+    if (!journal) return fail("proof-of-play journal: " + journal.error().str(), exitcode::kCantCreate);
 
     AgentOptions o;
     o.software = kSoftware;
@@ -576,12 +561,9 @@ Result<std::string> dataDirOf(const Args& a) {
 }
 
 int cmdImport(const Args& a) {
-    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st)
-        return usage("import", st.error().message);
+    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st) return usage("import", st.error().message);
     auto dir = dataDirOf(a);
-    if (!dir)
-        return dir.code() == Errc::Usage ? usage("import", dir.error().message)
-                                         : configFail(dir.error());
+    if (!dir) return dir.code() == Errc::Usage ? usage("import", dir.error().message) : configFail(dir.error());
     if (a.positional.size() != 1) return usage("import", "import needs one BUNDLE.tar");
     auto c = loadConfig(*dir);
     if (!c) return configFail(c.error());
@@ -597,14 +579,10 @@ int cmdImport(const Args& a) {
 }
 
 int cmdStatus(const Args& a) {
-    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st)
-        return usage("status", st.error().message);
-    if (!a.positional.empty())
-        return usage("status", "status takes no arguments ('" + a.positional[0] + "')");
+    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st) return usage("status", st.error().message);
+    if (!a.positional.empty()) return usage("status", "status takes no arguments ('" + a.positional[0] + "')");
     auto dir = dataDirOf(a);
-    if (!dir)
-        return dir.code() == Errc::Usage ? usage("status", dir.error().message)
-                                         : configFail(dir.error());
+    if (!dir) return dir.code() == Errc::Usage ? usage("status", dir.error().message) : configFail(dir.error());
     auto c = loadConfig(*dir);
     if (!c) return configFail(c.error());
     BundleStore store(c->dataDir, c->contentKeys, c->playerId);
@@ -633,14 +611,10 @@ int cmdStatus(const Args& a) {
 }
 
 int cmdId(const Args& a) {
-    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st)
-        return usage("id", st.error().message);
-    if (!a.positional.empty())
-        return usage("id", "id takes no arguments ('" + a.positional[0] + "')");
+    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st) return usage("id", st.error().message);
+    if (!a.positional.empty()) return usage("id", "id takes no arguments ('" + a.positional[0] + "')");
     auto dir = dataDirOf(a);
-    if (!dir)
-        return dir.code() == Errc::Usage ? usage("id", dir.error().message)
-                                         : configFail(dir.error());
+    if (!dir) return dir.code() == Errc::Usage ? usage("id", dir.error().message) : configFail(dir.error());
     auto c = loadConfig(*dir);
     if (!c) return configFail(c.error());
     auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
@@ -651,14 +625,10 @@ int cmdId(const Args& a) {
 }
 
 int cmdHead(const Args& a) {
-    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st)
-        return usage("head", st.error().message);
-    if (!a.positional.empty())
-        return usage("head", "head takes no arguments ('" + a.positional[0] + "')");
+    if (auto st = onlyOptions(a, {"data-dir", "config"}); !st) return usage("head", st.error().message);
+    if (!a.positional.empty()) return usage("head", "head takes no arguments ('" + a.positional[0] + "')");
     auto dir = dataDirOf(a);
-    if (!dir)
-        return dir.code() == Errc::Usage ? usage("head", dir.error().message)
-                                         : configFail(dir.error());
+    if (!dir) return dir.code() == Errc::Usage ? usage("head", dir.error().message) : configFail(dir.error());
     auto c = loadConfig(*dir);
     if (!c) return configFail(c.error());
     auto identity = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
@@ -688,8 +658,7 @@ int main(int argc, char** argv) {
     }
     if (a.command == "--help" || a.command == "-h" || a.command == "help") {
         // `help COMMAND` as well as `COMMAND --help`.
-        std::cout << helpOf(a.helpFor.empty() && !a.positional.empty() ? a.positional[0]
-                                                                       : a.helpFor);
+        std::cout << helpOf(a.helpFor.empty() && !a.positional.empty() ? a.positional[0] : a.helpFor);
         return exitcode::kOk;
     }
     if (a.command == "enroll") return cmdEnroll(a);

@@ -71,7 +71,9 @@ FitRect fitPicture(int srcW, int srcH, unsigned sarNum, unsigned sarDen, int out
 PlaybackSlot::PlaybackSlot(std::uint64_t id, libvlc_instance_t* vlc, int outW, int outH, SlotSink sink, FrameTap tap)
     : id_(id), vlc_(vlc), outW_(outW), outH_(outH), sink_(std::move(sink)), tap_(std::move(tap)) {}
 
-PlaybackSlot::~PlaybackSlot() { stop(); }
+PlaybackSlot::~PlaybackSlot() {
+    stop();
+}
 
 bool PlaybackSlot::open(const SlotMedia& media) {
     stop();

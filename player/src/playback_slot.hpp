@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "microscape/player/engine_frame.hpp"
 #include "microscape/core/media_kind.hpp"
 #include "microscape/core/schedule.hpp"
+#include "microscape/player/engine_frame.hpp"
 
 struct libvlc_instance_t;
 struct libvlc_media_player_t;
@@ -61,7 +61,7 @@ struct PictureInfo {
 PictureInfo probePicture(libvlc_instance_t* vlc, const std::string& path, int timeoutMs);
 
 class PlaybackSlot {
-public:
+  public:
     PlaybackSlot(std::uint64_t id, libvlc_instance_t* vlc, int outW, int outH, SlotSink sink, FrameTap tap);
     ~PlaybackSlot();  // stops playback first
     PlaybackSlot(const PlaybackSlot&) = delete;
@@ -84,7 +84,7 @@ public:
     // A copy of the latest fitted frame (empty before the first one).
     Frame snapshot() const;
 
-private:
+  private:
     static void* lockCb(void* opaque, void** planes);
     static void displayCb(void* opaque, void* picture);
     static void eventCb(const libvlc_event_t* ev, void* opaque);

@@ -10,13 +10,16 @@ namespace microscape::player {
 
 namespace {
 
-Error bad(const std::string& what) { return makeError(Errc::BadMedia, "slogan: " + what); }
+Error bad(const std::string& what) {
+    return makeError(Errc::BadMedia, "slogan: " + what);
+}
 
 }  // namespace
 
 Result<Slogan> parseSlogan(std::string_view bytes) {
     if (bytes.size() > kMaxSloganFileBytes)
-        return makeError(Errc::TooLarge, "slogan: file is larger than " + std::to_string(kMaxSloganFileBytes) + " bytes");
+        return makeError(Errc::TooLarge,
+                         "slogan: file is larger than " + std::to_string(kMaxSloganFileBytes) + " bytes");
     auto doc = json::parse(bytes, json::ParseLimits{kMaxSloganFileBytes, 8});
     if (!doc) return bad("not JSON: " + doc.error().message);
     auto top = json::Fields::of(*doc, "", "slogan: ");

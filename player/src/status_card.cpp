@@ -26,9 +26,9 @@ std::string formatLocalClock(std::int64_t localMs) {
     std::int64_t msOfDay = localMs - days * 86'400'000;
     timeutil::CivilDate d = timeutil::civilFromDays(days);
     char buf[48];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", d.year, d.month,
-                  d.day, static_cast<int>(msOfDay / 3'600'000),
-                  static_cast<int>(msOfDay / 60'000 % 60), static_cast<int>(msOfDay / 1000 % 60));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", d.year, d.month, d.day,
+                  static_cast<int>(msOfDay / 3'600'000), static_cast<int>(msOfDay / 60'000 % 60),
+                  static_cast<int>(msOfDay / 1000 % 60));
     return buf;
 }
 

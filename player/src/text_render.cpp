@@ -129,7 +129,9 @@ std::string TextRenderer::familyName() const {
     return impl_->face->family_name ? impl_->face->family_name : "";
 }
 
-bool TextRenderer::hasGlyph(char32_t cp) const { return FT_Get_Char_Index(impl_->face, cp) != 0; }
+bool TextRenderer::hasGlyph(char32_t cp) const {
+    return FT_Get_Char_Index(impl_->face, cp) != 0;
+}
 
 bool TextRenderer::setSize(int pixelSize) {
     if (pixelSize == currentSize_) return true;

@@ -17,8 +17,8 @@ noteServerDate(new Date(ahead).toUTCString());
 near(serverNow(), ahead, 1500);
 
 // Across midnight in Beijing: "today" is the controller's day in the zone.
-const beforeMidnight = Date.parse('2026-12-31T15:59:00Z');  // 23:59 in Beijing
-noteServerDate(new Date(beforeMidnight + 2 * 60e3).toUTCString());  // 00:01 on 1 January
+const beforeMidnight = Date.parse('2026-12-31T15:59:00Z'); // 23:59 in Beijing
+noteServerDate(new Date(beforeMidnight + 2 * 60e3).toUTCString()); // 00:01 on 1 January
 assert.equal(today('Asia/Shanghai'), '2027-01-01');
 
 // Within two seconds of the controller: the PC keeps its own clock.
@@ -32,4 +32,4 @@ noteServerDate(null);
 noteServerDate('not a date');
 near(serverNow() - Date.now(), before, 50);
 
-console.log('ok - the console takes the controller\'s time from its Date header');
+console.log("ok - the console takes the controller's time from its Date header");

@@ -14,7 +14,7 @@ const cases = [
   ['/\\evil.example', '/'],
   ['/\\/evil.example', '/'],
   ['//evil.example', '/'],
-  ['/%5Cevil.example', '/%5Cevil.example'],  // stays a path on this origin
+  ['/%5Cevil.example', '/%5Cevil.example'], // stays a path on this origin
   ['https://evil.example/', '/'],
   ['javascript:alert(1)', '/'],
   ['/\tevil', '/'],

@@ -9,8 +9,8 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/SocketImpl.h>
 #include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/SocketImpl.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/Util/MapConfiguration.h>
@@ -68,8 +68,7 @@ std::string loginBody(const std::string& user, const std::string& password) {
     return jsonString(o);
 }
 
-Response loginFrom(std::uint16_t port, const std::string& ip, const std::string& user,
-                   const std::string& pw) {
+Response loginFrom(std::uint16_t port, const std::string& ip, const std::string& user, const std::string& pw) {
     return requestFrom(port, ip, "POST", "/api/v1/login", loginBody(user, pw));
 }
 
@@ -87,8 +86,7 @@ Poco::JSON::Array::Ptr auditEntries(Client& admin, const std::string& query = "?
 int countAction(const Poco::JSON::Array::Ptr& entries, const std::string& action) {
     int n = 0;
     for (std::size_t i = 0; i < entries->size(); ++i)
-        if (entries->getObject(static_cast<unsigned>(i))->getValue<std::string>("action") == action)
-            ++n;
+        if (entries->getObject(static_cast<unsigned>(i))->getValue<std::string>("action") == action) ++n;
     return n;
 }
 
@@ -96,8 +94,7 @@ int countAction(const Poco::JSON::Array::Ptr& entries, const std::string& action
 
 // Attack (finding 7): ten wrong passwords for "admin" from anywhere made the right
 // password answer 429 for 15 minutes, so anyone could lock the owner out.
-TEST_CASE("an attacker's failures from one address do not lock the owner out",
-          "[controller][accounts]") {
+TEST_CASE("an attacker's failures from one address do not lock the owner out", "[controller][accounts]") {
     TestServer srv;
     // The waits are measured on the server's clock: stopped, they cannot run out
     // while a slow or loaded machine runs the attack (it once took long enough for
@@ -125,12 +122,10 @@ TEST_CASE("an attacker's failures from one address do not lock the owner out",
     SECTION("attacked from many addresses, the account is slowed down, never refused") {
         for (int host = 10; host < 15; ++host)
             for (int i = 0; i < 6; ++i)
-                loginFrom(port, "127.0.0." + std::to_string(host), "admin",
-                          "wrong-" + std::to_string(i));
+                loginFrom(port, "127.0.0." + std::to_string(host), "admin", "wrong-" + std::to_string(i));
         const auto t0 = std::chrono::steady_clock::now();
         auto r = loginFrom(port, "127.0.0.20", "admin", kAdminPassword);
-        const double secs =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::printf("owner login during a distributed attack: %d after %.2f s\n", r.status, secs);
         CHECK(r.status == 200);
         CHECK(secs < 5.0);  // the per-account slowdown is capped at 2 s
@@ -164,15 +159,14 @@ TEST_CASE("spraying many usernames from one address is throttled", "[controller]
     CHECK(loginFrom(port, "127.0.0.6", "user101", "Spring2026!").status == 429);
 }
 
-TEST_CASE("login throttle state stays bounded under a flood of names and addresses",
-          "[controller][accounts]") {
+TEST_CASE("login throttle state stays bounded under a flood of names and addresses", "[controller][accounts]") {
     microscape::controller::LoginThrottlePolicy policy;
     policy.maxEntries = 500;
     microscape::controller::LoginThrottle t(policy);
     std::int64_t now = 1'000'000;
     for (int i = 0; i < 20000; ++i) {
-        const std::string addr = "10." + std::to_string(i / 65536) + "." +
-                                 std::to_string((i / 256) % 256) + "." + std::to_string(i % 256);
+        const std::string addr =
+            "10." + std::to_string(i / 65536) + "." + std::to_string((i / 256) % 256) + "." + std::to_string(i % 256);
         t.recordFailure(addr, "name" + std::to_string(i), now++);
     }
     CHECK(t.entries() <= 3 * policy.maxEntries);
@@ -196,15 +190,13 @@ TEST_CASE("login time does not reveal whether a username exists", "[controller][
     // Known names take turns so that none reaches the per-account slowdown (10).
     constexpr int kKnown = 8;
     for (int a = 0; a < kKnown; ++a) srv.userClient("known." + std::to_string(a), "editor", "禁毒");
-    CHECK(microscape::controller::passwordHashIterations(
-              microscape::controller::dummyPasswordHash(iterations)) == iterations);
+    CHECK(microscape::controller::passwordHashIterations(microscape::controller::dummyPasswordHash(iterations)) ==
+          iterations);
     const auto port = srv.port();
     auto timeLogin = [&](const std::string& ip, const std::string& user) {
         const auto t0 = std::chrono::steady_clock::now();
         auto r = loginFrom(port, ip, user, "Wrong-password-1");
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                .count();
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         REQUIRE(r.status == 401);
         return ms;
     };
@@ -251,8 +243,7 @@ TEST_CASE("login time does not reveal whether a username exists", "[controller][
 
 // Attack (finding 9): after a password change or an admin reset, a stolen session
 // or API token of the account went on working.
-TEST_CASE("a password change or reset ends other sessions and revokes API tokens",
-          "[controller][accounts]") {
+TEST_CASE("a password change or reset ends other sessions and revokes API tokens", "[controller][accounts]") {
     TestServer srv;
     Client ed = srv.userClient("ed", "editor", "禁毒");
     Client other = srv.client();
@@ -264,8 +255,7 @@ TEST_CASE("a password change or reset ends other sessions and revokes API tokens
     REQUIRE(script.get("/api/v1/me").status == 200);
 
     SECTION("own change keeps the session that made it") {
-        auto r = ed.put("/api/v1/me/password",
-                        R"({"currentPassword":"password-ed","newPassword":"New-password-2"})");
+        auto r = ed.put("/api/v1/me/password", R"({"currentPassword":"password-ed","newPassword":"New-password-2"})");
         REQUIRE(r.status == 204);
         CHECK(ed.get("/api/v1/me").status == 200);
         CHECK(other.get("/api/v1/me").status == 401);
@@ -277,13 +267,10 @@ TEST_CASE("a password change or reset ends other sessions and revokes API tokens
         auto users = admin.get("/api/v1/users").json()->getArray("users");
         std::int64_t id = 0;
         for (std::size_t i = 0; i < users->size(); ++i)
-            if (users->getObject(static_cast<unsigned>(i))->getValue<std::string>("username") ==
-                "ed")
+            if (users->getObject(static_cast<unsigned>(i))->getValue<std::string>("username") == "ed")
                 id = users->getObject(static_cast<unsigned>(i))->getValue<std::int64_t>("id");
         REQUIRE(id > 0);
-        REQUIRE(
-            admin.patch("/api/v1/users/" + std::to_string(id), R"({"password":"Reset-password-3"})")
-                .status == 200);
+        REQUIRE(admin.patch("/api/v1/users/" + std::to_string(id), R"({"password":"Reset-password-3"})").status == 200);
         CHECK(ed.get("/api/v1/me").status == 401);
         CHECK(other.get("/api/v1/me").status == 401);
         CHECK(script.get("/api/v1/me").status == 401);
@@ -325,20 +312,16 @@ TEST_CASE("the password policy applies at creation, reset and change", "[control
     const ControllerConfig defaults;
     CHECK(defaults.passwordMinLength == 8);
     CHECK(defaults.passwordMinClasses == 3);
-    TestServer srv(
-        [&](ControllerConfig& c) { c.passwordMinClasses = defaults.passwordMinClasses; });
+    TestServer srv([&](ControllerConfig& c) { c.passwordMinClasses = defaults.passwordMinClasses; });
     Client admin = srv.admin();
-    auto weak =
-        admin.post("/api/v1/users", R"({"username":"w","password":"password1","role":"auditor"})");
+    auto weak = admin.post("/api/v1/users", R"({"username":"w","password":"password1","role":"auditor"})");
     CHECK(weak.status == 422);
     CHECK(weak.errorCode() == "weak_password");
     const std::string msg = weak.json()->getObject("error")->getValue<std::string>("message");
     CHECK(msg.find("at least 8 characters") != std::string::npos);
     CHECK(msg.find("密码至少 8 个字符") != std::string::npos);
-    CHECK(admin.post("/api/v1/users", R"({"username":"w","password":"Pa1-x","role":"auditor"})")
-              .status == 422);
-    auto ok =
-        admin.post("/api/v1/users", R"({"username":"w","password":"Password1","role":"auditor"})");
+    CHECK(admin.post("/api/v1/users", R"({"username":"w","password":"Pa1-x","role":"auditor"})").status == 422);
+    auto ok = admin.post("/api/v1/users", R"({"username":"w","password":"Password1","role":"auditor"})");
     REQUIRE(ok.status == 201);
     const std::string id = std::to_string(ok.json()->getValue<std::int64_t>("id"));
     CHECK(admin.patch("/api/v1/users/" + id, R"({"password":"alllowercase"})").status == 422);
@@ -346,12 +329,11 @@ TEST_CASE("the password policy applies at creation, reset and change", "[control
           200);  // CJK counts as other
     Client w = srv.client();
     REQUIRE(w.login("w", "口令-安全-2026a").status == 200);
-    CHECK(w.put("/api/v1/me/password",
-                R"({"currentPassword":"口令-安全-2026a","newPassword":"12345678"})")
-              .status == 422);
-    CHECK(w.put("/api/v1/me/password",
-                R"({"currentPassword":"口令-安全-2026a","newPassword":"Longer-pass-9"})")
-              .status == 204);
+    CHECK(w.put("/api/v1/me/password", R"({"currentPassword":"口令-安全-2026a","newPassword":"12345678"})").status ==
+          422);
+    CHECK(
+        w.put("/api/v1/me/password", R"({"currentPassword":"口令-安全-2026a","newPassword":"Longer-pass-9"})").status ==
+        204);
     CHECK_FALSE(microscape::controller::passwordPolicyViolation("Abcdefg1", 8, 3));
     CHECK(microscape::controller::passwordPolicyViolation("Abcdef1", 8, 3));
     CHECK(microscape::controller::passwordPolicyViolation("abcdefgh1", 8, 3));
@@ -366,26 +348,19 @@ TEST_CASE("login needs a JSON body and a same-origin Origin", "[controller][acco
     auto plain = c.request("POST", "/api/v1/login", body, "text/plain");
     CHECK(plain.status == 415);
     CHECK(plain.errorCode() == "unsupported_media_type");
-    CHECK(c.request("POST", "/api/v1/login", body, "application/x-www-form-urlencoded").status ==
-          415);
-    auto foreign = c.request("POST", "/api/v1/login", body, "application/json",
-                             {{"Origin", "http://evil.example"}});
+    CHECK(c.request("POST", "/api/v1/login", body, "application/x-www-form-urlencoded").status == 415);
+    auto foreign = c.request("POST", "/api/v1/login", body, "application/json", {{"Origin", "http://evil.example"}});
     CHECK(foreign.status == 403);
-    CHECK(
-        c.request("POST", "/api/v1/login", body, "application/json", {{"Origin", "null"}}).status ==
-        403);
+    CHECK(c.request("POST", "/api/v1/login", body, "application/json", {{"Origin", "null"}}).status == 403);
     const std::string self = "http://127.0.0.1:" + std::to_string(srv.port());
-    CHECK(c.request("POST", "/api/v1/login", body, "application/json; charset=utf-8",
-                    {{"Origin", self}})
-              .status == 200);
-    CHECK(c.request("POST", "/api/v1/login", body, "application/json").status ==
-          200);  // scripts send no Origin
+    CHECK(c.request("POST", "/api/v1/login", body, "application/json; charset=utf-8", {{"Origin", self}}).status ==
+          200);
+    CHECK(c.request("POST", "/api/v1/login", body, "application/json").status == 200);  // scripts send no Origin
 }
 
 // Attack (finding 9): a newline in the username split the "failed login" log line,
 // so a caller could forge log entries; the audit row held it raw too.
-TEST_CASE("a control character in a username does not split a log line or audit row",
-          "[controller][accounts]") {
+TEST_CASE("a control character in a username does not split a log line or audit row", "[controller][accounts]") {
     TestServer srv;
     Poco::AutoPtr<CapturingChannel> channel(new CapturingChannel);
     auto& apiLog = Poco::Logger::get("test.controller.api");
@@ -400,8 +375,7 @@ TEST_CASE("a control character in a username does not split a log line or audit 
         CHECK(line.find('\n') == std::string::npos);
         CHECK(line.find('\r') == std::string::npos);
         CHECK(line.find('\x1b') == std::string::npos);
-        if (line.find("failed login for 'eve\\n2026-01-01 INFO login ok for admin\\r\\x1b[2J'") !=
-            std::string::npos)
+        if (line.find("failed login for 'eve\\n2026-01-01 INFO login ok for admin\\r\\x1b[2J'") != std::string::npos)
             found = true;
     }
     CHECK(found);
@@ -428,9 +402,8 @@ TEST_CASE("failed logins write a bounded number of audit rows", "[controller][ac
     srv.freezeClock();  // one audit-row window however long the 100 logins take
     const auto port = srv.port();
     for (int i = 0; i < 100; ++i)  // distinct addresses and names: no throttle in the way
-        REQUIRE(loginFrom(port, "127.0.2." + std::to_string(i + 1), "ghost" + std::to_string(i),
-                          "x-Wrong-1")
-                    .status == 401);
+        REQUIRE(loginFrom(port, "127.0.2." + std::to_string(i + 1), "ghost" + std::to_string(i), "x-Wrong-1").status ==
+                401);
     Client admin = srv.admin();
     const int rows = countAction(auditEntries(admin), "login_failed");
     std::printf("100 failed logins in a minute wrote %d audit rows\n", rows);
@@ -445,8 +418,7 @@ TEST_CASE("failed logins write a bounded number of audit rows", "[controller][ac
         if (latest->getValue<std::string>("action") == "login_failed") break;
     }
     CHECK(latest->getValue<std::string>("entityId") == "ghost-late");
-    CHECK(latest->getObject("after")->getValue<std::int64_t>("unrecordedFailuresBefore") ==
-          100 - rows);
+    CHECK(latest->getObject("after")->getValue<std::int64_t>("unrecordedFailuresBefore") == 100 - rows);
 }
 
 TEST_CASE("the session and password settings are read and bounded", "[controller][accounts]") {

@@ -24,8 +24,7 @@ struct Exported {
 };
 
 // Exports the evidence as an auditor and runs microscape-pack audit on it.
-Exported exportAndAudit(TestServer& srv, Client& auditor,
-                        const std::vector<std::string>& extra = {}) {
+Exported exportAndAudit(TestServer& srv, Client& auditor, const std::vector<std::string>& extra = {}) {
     auto exp = auditor.get("/api/v1/audit/export?from=2026-04-15&to=2026-04-16");
     INFO(exp.body.substr(0, 300));
     REQUIRE(exp.status == 200);
@@ -57,8 +56,7 @@ void tamper(TestServer& srv, const std::vector<std::string>& sql) {
 
 }  // namespace
 
-TEST_CASE("an edited or deleted audit log row is detected by microscape-pack audit",
-          "[controller][audit][security]") {
+TEST_CASE("an edited or deleted audit log row is detected by microscape-pack audit", "[controller][audit][security]") {
     TestServer srv;
     Client admin = srv.admin();
     for (const char* name : {"万达广场", "步行街北口", "阳光小区"}) {
@@ -73,8 +71,7 @@ TEST_CASE("an edited or deleted audit log row is detected by microscape-pack aud
     Client auditor = srv.userClient("auditor1", "auditor");
     const std::int64_t rows = [&] {
         controller::Db db(srv.dataDir() / "controller.db");
-        return db.read(
-            [](controller::DbConn& c) { return c.one("SELECT COUNT(*) FROM audit_log")->i64(0); });
+        return db.read([](controller::DbConn& c) { return c.one("SELECT COUNT(*) FROM audit_log")->i64(0); });
     }();
     REQUIRE(rows >= 4);
 
@@ -86,20 +83,15 @@ TEST_CASE("an edited or deleted audit log row is detected by microscape-pack aud
 
     SECTION("the database refuses UPDATE and DELETE of audit rows") {
         controller::Db db(srv.dataDir() / "controller.db");
-        CHECK_THROWS(db.write([](controller::DbConn& c) {
-            c.exec("UPDATE audit_log SET actor = 'x' WHERE seq = 2");
-        }));
-        CHECK_THROWS(
-            db.write([](controller::DbConn& c) { c.exec("DELETE FROM audit_log WHERE seq = 2"); }));
+        CHECK_THROWS(db.write([](controller::DbConn& c) { c.exec("UPDATE audit_log SET actor = 'x' WHERE seq = 2"); }));
+        CHECK_THROWS(db.write([](controller::DbConn& c) { c.exec("DELETE FROM audit_log WHERE seq = 2"); }));
     }
     SECTION("an edited row (someone with the database file, triggers dropped)") {
-        tamper(srv, {"DROP TRIGGER audit_log_no_update",
-                     "UPDATE audit_log SET actor = 'nobody' WHERE seq = 2"});
+        tamper(srv, {"DROP TRIGGER audit_log_no_update", "UPDATE audit_log SET actor = 'nobody' WHERE seq = 2"});
         auto r = exportAndAudit(srv, auditor);
         INFO(r.out << r.err);
         CHECK(r.exitCode == 1);
-        CHECK(r.err.find("FAILED audit_hash: audit log seq 2: the row does not match its hash") !=
-              std::string::npos);
+        CHECK(r.err.find("FAILED audit_hash: audit log seq 2: the row does not match its hash") != std::string::npos);
     }
     SECTION("an edited row whose hash was recomputed breaks the link to the next row") {
         controller::Db db(srv.dataDir() / "controller.db");
@@ -116,8 +108,7 @@ TEST_CASE("an edited or deleted audit log row is detected by microscape-pack aud
         auto r = exportAndAudit(srv, auditor);
         INFO(r.out << r.err);
         CHECK(r.exitCode == 1);
-        CHECK(r.err.find(
-                  "FAILED audit_broken_link: audit log seq 3: prev is not the hash of seq 2") !=
+        CHECK(r.err.find("FAILED audit_broken_link: audit log seq 3: prev is not the hash of seq 2") !=
               std::string::npos);
     }
     SECTION("a deleted row") {
@@ -125,28 +116,23 @@ TEST_CASE("an edited or deleted audit log row is detected by microscape-pack aud
         auto r = exportAndAudit(srv, auditor);
         INFO(r.out << r.err);
         CHECK(r.exitCode == 1);
-        CHECK(r.err.find("FAILED audit_gap: audit log seq 2 missing (rows were deleted)") !=
-              std::string::npos);
+        CHECK(r.err.find("FAILED audit_gap: audit log seq 2 missing (rows were deleted)") != std::string::npos);
     }
     SECTION("rows deleted from the end are caught against an earlier export's head") {
         // New rows after the first export, then the newest rows deleted, including its head.
-        REQUIRE(admin
-                    .post("/api/v1/locations",
-                          R"({"name":"新区","venueType":"mall","district":"南山区"})")
-                    .status == 201);
+        REQUIRE(admin.post("/api/v1/locations", R"({"name":"新区","venueType":"mall","district":"南山区"})").status ==
+                201);
         tamper(srv, {"DROP TRIGGER audit_log_no_delete",
                      "DELETE FROM audit_log WHERE seq >= " + head.substr(0, head.find(':'))});
         auto r = exportAndAudit(srv, auditor, {"--audit-head", head});
         INFO(r.out << r.err);
         CHECK(r.exitCode == 1);
-        CHECK(r.err.find("FAILED audit_pin: the audit log has no row seq " +
-                         head.substr(0, head.find(':'))) != std::string::npos);
+        CHECK(r.err.find("FAILED audit_pin: the audit log has no row seq " + head.substr(0, head.find(':'))) !=
+              std::string::npos);
     }
     SECTION("an earlier head that the log still holds verifies") {
-        REQUIRE(admin
-                    .post("/api/v1/locations",
-                          R"({"name":"新区","venueType":"mall","district":"南山区"})")
-                    .status == 201);
+        REQUIRE(admin.post("/api/v1/locations", R"({"name":"新区","venueType":"mall","district":"南山区"})").status ==
+                201);
         auto r = exportAndAudit(srv, auditor, {"--audit-head", head});
         INFO(r.out << r.err);
         CHECK(r.exitCode == 0);
@@ -190,12 +176,11 @@ TEST_CASE("audit log rows written before the chain existed are chained when the 
     CHECK(check.finish(head).empty());
     // New rows continue the chain.
     db.write([](controller::DbConn& c) {
-        controller::repo::audit(c, controller::Actor{1, "admin", controller::Role::Admin, {}},
-                                "update", "location", "1", "{}", "{}", 3);
+        controller::repo::audit(c, controller::Actor{1, "admin", controller::Role::Admin, {}}, "update", "location",
+                                "1", "{}", "{}", 3);
     });
-    auto last = db.read([](controller::DbConn& c) {
-        return c.one("SELECT seq, prev_hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-    });
+    auto last = db.read(
+        [](controller::DbConn& c) { return c.one("SELECT seq, prev_hash FROM audit_log ORDER BY seq DESC LIMIT 1"); });
     CHECK(last->i64(0) == 3);
     CHECK(last->str(1) == head.hash);
 }

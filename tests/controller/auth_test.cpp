@@ -29,8 +29,8 @@ TEST_CASE("login sets a strict HttpOnly cookie and cookie writes need the CSRF t
         auto r = c.post("/api/v1/tokens", R"({"name":"ci"})");
         CHECK(r.status == 403);
         CHECK(r.errorCode() == "csrf_failed");
-        auto r2 = c.request("POST", "/api/v1/tokens", R"({"name":"ci"})", "application/json",
-                            {{"X-CSRF-Token", "forged"}});
+        auto r2 =
+            c.request("POST", "/api/v1/tokens", R"({"name":"ci"})", "application/json", {{"X-CSRF-Token", "forged"}});
         CHECK(r2.status == 403);
     }
     SECTION("no credentials") {
@@ -55,8 +55,10 @@ TEST_CASE("API tokens authenticate scripts without CSRF and can be revoked", "[c
     Client script = srv.client();
     script.useBearer(token);
     CHECK(script.get("/api/v1/me").status == 200);
-    CHECK(script.post("/api/v1/users", R"({"username":"ed","password":"password-ed","role":"editor","department":"交警"})")
-              .status == 201);
+    CHECK(
+        script
+            .post("/api/v1/users", R"({"username":"ed","password":"password-ed","role":"editor","department":"交警"})")
+            .status == 201);
     CHECK(a.del("/api/v1/tokens/" + std::to_string(id)).status == 204);
     CHECK(script.get("/api/v1/me").status == 401);
     Client bad = srv.client();
@@ -75,7 +77,8 @@ TEST_CASE("users: roles, departments and the audit log", "[controller][auth]") {
         CHECK(a.post("/api/v1/users", R"({"username":"x","password":"password1","role":"root"})").status == 400);
         CHECK(a.post("/api/v1/users", R"({"username":"x","password":"short","role":"auditor"})").status == 422);
         CHECK(a.post("/api/v1/users", R"({"username":"admin","password":"password1","role":"auditor"})").status == 409);
-        CHECK(a.post("/api/v1/users", R"({"username":"y","password":"password1","role":"auditor","x":1})").status == 400);
+        CHECK(a.post("/api/v1/users", R"({"username":"y","password":"password1","role":"auditor","x":1})").status ==
+              400);
         CHECK(a.post("/api/v1/users", R"({"username":"../x","password":"password1","role":"auditor"})").status == 400);
     }
     SECTION("disabling a user ends their sessions") {

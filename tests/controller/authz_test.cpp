@@ -163,7 +163,8 @@ TEST_CASE("role x endpoint authorisation matrix", "[controller][authz]") {
         auto paths = doc.json()->getObject("paths");
         std::set<std::string> documented, expected;
         for (const auto& [path, item] : *paths)
-            for (const auto& [method, op] : *paths->getObject(path)) documented.insert(Poco::toUpper(method) + " " + path);
+            for (const auto& [method, op] : *paths->getObject(path))
+                documented.insert(Poco::toUpper(method) + " " + path);
         for (const auto& c : kMatrix) expected.insert(std::string(c.method) + " " + c.pattern);
         CHECK(documented == expected);
         CHECK(doc.json()->getValue<std::string>("openapi").rfind("3.", 0) == 0);
@@ -195,11 +196,10 @@ TEST_CASE("role x endpoint authorisation matrix", "[controller][authz]") {
                     if (prm->getValue<std::string>("in") != "path") continue;
                     ++idParams;
                     // Players and commands have text ids; every other {id} is a row number.
-                    const bool text = path.rfind("/api/v1/players/{id}", 0) == 0 ||
-                                      path.rfind("/api/v1/commands/{id}", 0) == 0;
+                    const bool text =
+                        path.rfind("/api/v1/players/{id}", 0) == 0 || path.rfind("/api/v1/commands/{id}", 0) == 0;
                     INFO(method << " " << path);
-                    CHECK(prm->getObject("schema")->getValue<std::string>("type") ==
-                          (text ? "string" : "integer"));
+                    CHECK(prm->getObject("schema")->getValue<std::string>("type") == (text ? "string" : "integer"));
                 }
             }
         CHECK(declared == used);
@@ -229,9 +229,8 @@ TEST_CASE("role x endpoint authorisation matrix", "[controller][authz]") {
     }
 }
 
-TEST_CASE(
-    "HTTP details: reason phrases, Allow on 405, HEAD on every GET route, one spelling per path",
-    "[controller][api][http]") {
+TEST_CASE("HTTP details: reason phrases, Allow on 405, HEAD on every GET route, one spelling per path",
+          "[controller][api][http]") {
     TestServer srv;
     Client admin = srv.admin();
     SECTION("the status line's reason phrase is the status's") {
@@ -262,8 +261,8 @@ TEST_CASE(
         }
     }
     SECTION("a trailing or doubled slash is not another spelling of a route") {
-        for (const char* path : {"/metrics/", "//metrics", "/healthz/", "/api/v1/media/",
-                                 "/api//v1/media", "/api/v1/openapi.json/"}) {
+        for (const char* path :
+             {"/metrics/", "//metrics", "/healthz/", "/api/v1/media/", "/api//v1/media", "/api/v1/openapi.json/"}) {
             auto r = admin.get(path);
             INFO(path << " -> " << r.status);
             CHECK(r.status == 404);
@@ -314,8 +313,7 @@ TEST_CASE("healthz and metrics", "[controller][api]") {
                       "v1/login\"}") != std::string::npos);
 }
 
-TEST_CASE("every metric has HELP and TYPE and promtool accepts the exposition",
-          "[controller][api][promtool]") {
+TEST_CASE("every metric has HELP and TYPE and promtool accepts the exposition", "[controller][api][promtool]") {
     TestServer srv;
     Client ed = srv.userClient("ed", "editor", "交警");
     // Series of every kind: a matched route, an unmatched path, a made-up method.
@@ -325,8 +323,7 @@ TEST_CASE("every metric has HELP and TYPE and promtool accepts the exposition",
     auto m = srv.client().get("/metrics");
     REQUIRE(m.status == 200);
     INFO(m.body);
-    CHECK(m.body.find("microscape_hub_messages_received_total") !=
-          std::string::npos);  // the hub's too
+    CHECK(m.body.find("microscape_hub_messages_received_total") != std::string::npos);  // the hub's too
     CHECK(m.body.find("method=\"GET\",route=\"/api/v1/media\"") != std::string::npos);
     CHECK(m.body.find("method=\"GET\",route=\"unmatched\",status=\"404\"") != std::string::npos);
     CHECK(m.body.find("BREW") == std::string::npos);  // counted as method="other"

@@ -73,8 +73,8 @@ TEST_CASE("the executable fails fast on bad configuration", "[controller][config
         int rc = std::system(cmd.c_str());
         return WEXITSTATUS(rc);
     };
-    CHECK(run("--http-port 1") == 78);                                   // no data dir
-    CHECK(run("--config /nonexistent.properties") == 78);                // missing file
+    CHECK(run("--http-port 1") == 78);                     // no data dir
+    CHECK(run("--config /nonexistent.properties") == 78);  // missing file
     CHECK(run("--data-dir " + dir.path.string() + " --http-port abc") == 78);
     CHECK(run("--data-dir " + dir.path.string() + " stray-argument") == 64);
     CHECK(run("--bogus") == 64);      // unknown option: usage
@@ -91,8 +91,7 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     // Started with the usual umask 022, as by hand: the data directory is still
     // owner-only and the database not readable by others (they were 0755 and 0644).
     std::string cmd = "umask 022; " + std::string(MICROSCAPE_CONTROLLER_BIN) + " --data-dir " +
-                      (dir.path / "d").string() + " --http-port 0 --zmq-port 0 > " + out.string() +
-                      " 2>&1 & echo $!";
+                      (dir.path / "d").string() + " --http-port 0 --zmq-port 0 > " + out.string() + " 2>&1 & echo $!";
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p);
     char buf[64] = {};
@@ -100,7 +99,8 @@ TEST_CASE("SIGTERM stops the executable cleanly and the signing key is private",
     pclose(p);
     const int pid = std::atoi(buf);
     REQUIRE(pid > 0);
-    REQUIRE(microscape::testing::waitFor([&] { return microscape::testing::readFile(out).find("listening on") != std::string::npos; }, 10000));
+    REQUIRE(microscape::testing::waitFor(
+        [&] { return microscape::testing::readFile(out).find("listening on") != std::string::npos; }, 10000));
     struct stat st {};
     REQUIRE(::stat((dir.path / "d" / "keys" / "content-signing.pem").c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
@@ -129,9 +129,8 @@ TEST_CASE("init-admin creates the first admin once", "[controller][config]") {
     CHECK(microscape::testing::readFile(out).find("Chosen-password-1") == std::string::npos);  // never echoed
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=", "--init-admin second") == 0);
     const std::string text = microscape::testing::readFile(out);
-    CHECK(text.find("with password: ") != std::string::npos);  // generated, printed once
-    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=Chosen-password-1", "--init-admin root") ==
-          1);  // exists: refused
+    CHECK(text.find("with password: ") != std::string::npos);                             // generated, printed once
+    CHECK(run("MICROSCAPE_ADMIN_PASSWORD=Chosen-password-1", "--init-admin root") == 1);  // exists: refused
     CHECK(microscape::testing::readFile(out).find("already exists") != std::string::npos);
     CHECK(run("MICROSCAPE_ADMIN_PASSWORD=short", "--init-admin third") != 0);
     // The password policy (3 character classes by default) holds for the first admin too.

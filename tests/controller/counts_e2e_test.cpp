@@ -81,11 +81,13 @@ std::vector<std::string> splitCsvLine(const std::string& line) {
     std::string cur;
     bool quoted = false;
     for (char c : line) {
-        if (c == '"') quoted = !quoted;
+        if (c == '"')
+            quoted = !quoted;
         else if (c == ',' && !quoted) {
             out.push_back(cur);
             cur.clear();
-        } else cur += c;
+        } else
+            cur += c;
     }
     out.push_back(cur);
     return out;
@@ -130,18 +132,20 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
     for (auto& v : venues) {
         v.locationId = createLocation(admin, v.location, v.type);
         const int poster = uploadApproved(ed, ap, makePng(fx.path, v.poster, 320, 180), std::string(v.type) + ".png");
-        const int pl = createdId(ed.post("/api/v1/playlists",
-                                         R"({"name":")" + std::string(v.type) + R"(","items":[{"mediaId":)" +
-                                             std::to_string(poster) + R"(,"durationMs":1500},{"mediaId":)" +
-                                             std::to_string(clip) + "}]}"));
+        const int pl =
+            createdId(ed.post("/api/v1/playlists", R"({"name":")" + std::string(v.type) + R"(","items":[{"mediaId":)" +
+                                                       std::to_string(poster) + R"(,"durationMs":1500},{"mediaId":)" +
+                                                       std::to_string(clip) + "}]}"));
         createdId(ed.post("/api/v1/schedules", R"({"name":")" + std::string(v.type) + R"(","playlistId":)" +
                                                    std::to_string(pl) +
                                                    R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31",)"
-                                                   R"("target":{"venueTypes":[")" + v.type + R"("]}})"));
+                                                   R"("target":{"venueTypes":[")" +
+                                                   v.type + R"("]}})"));
     }
     for (auto& v : venues) {
         v.dir = fx.path / v.type;
-        v.playerId = enrollScreen(srv, admin, v.dir, R"({"name":"screen","locationId":)" + std::to_string(v.locationId) + "}");
+        v.playerId =
+            enrollScreen(srv, admin, v.dir, R"({"name":"screen","locationId":)" + std::to_string(v.locationId) + "}");
     }
 
     // The screens play for several rounds, then stop cleanly (the item on air is
@@ -201,8 +205,8 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
 
     // The auditor's export over a period holding every play, and the verifier.
     const std::string yesterday = localDate(-1), tomorrow = localDate(1), later = localDate(2);
-    auto exp = auditor.get("/api/v1/audit/export?from=" + yesterday + "T00:00:00%2B08:00&to=" + later +
-                           "T00:00:00%2B08:00");
+    auto exp =
+        auditor.get("/api/v1/audit/export?from=" + yesterday + "T00:00:00%2B08:00&to=" + later + "T00:00:00%2B08:00");
     INFO(exp.body.substr(0, 300));
     REQUIRE(exp.status == 200);
     const auto tarPath = fx.path / "export.tar";
@@ -290,7 +294,8 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
                                     o->getValue<std::int64_t>("failed");
         INFO(o->getValue<std::string>("screen") << " " << o->getValue<std::string>("day"));
         CHECK(played <= scheduled + 2);  // + the item on air at each start and stop
-        CHECK(o->getValue<std::int64_t>("shortfall") == std::max<std::int64_t>(0, scheduled - o->getValue<std::int64_t>("completed")));
+        CHECK(o->getValue<std::int64_t>("shortfall") ==
+              std::max<std::int64_t>(0, scheduled - o->getValue<std::int64_t>("completed")));
         playedBy[o->getValue<std::string>("screen")] += played;
     }
     for (auto& v : venues) CHECK(playedBy[v.playerId] == storedPlays(cdb, v.playerId));

@@ -45,8 +45,6 @@ TEST_CASE("database: a failed write leaves nothing behind", "[controller][db]") 
     CHECK_THROWS_AS(db.write([&](DbConn& c) { repo::insertUser(c, u, "hash", 2); }), ConstraintError);
     CHECK(db.read([](DbConn& c) { return repo::countUsers(c); }) == 1);
     // Foreign keys are enforced.
-    CHECK_THROWS_AS(db.write([&](DbConn& c) {
-                        c.exec("INSERT INTO media_tags(media_id, tag) VALUES (12345, 'x')");
-                    }),
+    CHECK_THROWS_AS(db.write([&](DbConn& c) { c.exec("INSERT INTO media_tags(media_id, tag) VALUES (12345, 'x')"); }),
                     ConstraintError);
 }

@@ -33,15 +33,14 @@ namespace {
 // plays are tomorrow's). The ingest below is given its own "now", so plays after
 // the controller's clock are not flagged as from the future.
 const std::int64_t kLocalDay = [] {
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     const std::int64_t day = 86400000, east8 = 8 * 3600000, twoHours = 2 * 3600000;
     return (now + twoHours + east8) / day * day - east8;
 }();
 const std::string kDate = timeutil::formatDate(timeutil::civilFromDays((kLocalDay + 8 * 3600000) / 86400000));
-const std::string kNextDate =
-    timeutil::formatDate(timeutil::civilFromDays((kLocalDay + 8 * 3600000) / 86400000 + 1));
+const std::string kNextDate = timeutil::formatDate(timeutil::civilFromDays((kLocalDay + 8 * 3600000) / 86400000 + 1));
 constexpr std::int64_t kHourMs = 3600000;
 const std::string kPoster = crypto::sha256Hex("反诈防骗海报");
 const std::string kClip = crypto::sha256Hex("禁毒短片");
@@ -87,11 +86,13 @@ std::vector<std::string> splitCsvLine(const std::string& line) {
     std::string cur;
     bool quoted = false;
     for (char c : line) {
-        if (c == '"') quoted = !quoted;
+        if (c == '"')
+            quoted = !quoted;
         else if (c == ',' && !quoted) {
             out.push_back(cur);
             cur.clear();
-        } else cur += c;
+        } else
+            cur += c;
     }
     out.push_back(cur);
     return out;
@@ -147,7 +148,8 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
     }
 
     Client auditor = srv.userClient("auditor1", "auditor");
-    auto exp = auditor.get("/api/v1/audit/export?from=" + kDate + "T00:00:00%2B08:00&to=" + kNextDate + "T00:00:00%2B08:00");
+    auto exp =
+        auditor.get("/api/v1/audit/export?from=" + kDate + "T00:00:00%2B08:00&to=" + kNextDate + "T00:00:00%2B08:00");
     INFO(exp.body.substr(0, 300));
     REQUIRE(exp.status == 200);
     CHECK(exp.headers["content-type"] == "application/x-tar");
@@ -230,7 +232,9 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
         auto csv = auditor.get("/api/v1/reports/plays?from=" + kDate + "&to=" + kDate + "&by=location,day&format=csv");
         REQUIRE(csv.status == 200);
         CHECK(csv.headers["content-type"].rfind("text/csv", 0) == 0);
-        CHECK(csv.body.rfind("\xEF\xBB\xBF" "location_id,location,day,completed,", 0) == 0);
+        CHECK(csv.body.rfind("\xEF\xBB\xBF"
+                             "location_id,location,day,completed,",
+                             0) == 0);
         CHECK(csv.body.find("\r\n") != std::string::npos);
         CHECK(csv.body.find("\"春熙路步行街, 北口\"") != std::string::npos);
     }
@@ -256,8 +260,7 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
         const auto onePath = tmp.path / "one.tar";
         std::ofstream(onePath, std::ios::binary) << one.body;
         CHECK(runProcess({MICROSCAPE_PACK_BIN, "audit", "--pub", pub, onePath.string()}).exitCode == 0);
-        CHECK(auditor.get("/api/v1/audit/export?from=" + kDate + "&to=" + kNextDate + "&players=nobody").status ==
-              404);
+        CHECK(auditor.get("/api/v1/audit/export?from=" + kDate + "&to=" + kNextDate + "&players=nobody").status == 404);
         CHECK(auditor.get("/api/v1/audit/export?from=" + kNextDate + "&to=" + kDate).status == 400);
     }
     SECTION("editors may read reports but not export evidence") {

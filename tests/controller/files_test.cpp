@@ -109,8 +109,7 @@ TEST_CASE("upload error bodies name no server path", "[controller][files][securi
     const std::size_t before = filesIn(mediaDir);
 
     SECTION("not an image or video (415)") {
-        auto r =
-            ed.request("POST", "/api/v1/media?filename=a.png", std::string(5000, 'x'), "image/png");
+        auto r = ed.request("POST", "/api/v1/media?filename=a.png", std::string(5000, 'x'), "image/png");
         CHECK(r.status == 415);
         CHECK(r.errorCode() == "unsupported_media");
         checkNoPath(r, srv.dataDir());
@@ -125,8 +124,7 @@ TEST_CASE("upload error bodies name no server path", "[controller][files][securi
     SECTION("the media store cannot take the upload (400)") {
         fs::remove_all(mediaDir / "tmp");
         std::ofstream(mediaDir / "tmp") << "not a directory";
-        auto r =
-            ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "存"), "image/png");
+        auto r = ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "存"), "image/png");
         CHECK(r.status == 400);
         CHECK(r.errorCode() == "upload_failed");
         checkNoPath(r, srv.dataDir());
@@ -142,8 +140,7 @@ TEST_CASE("upload error bodies name no server path", "[controller][files][securi
 
 // The finding: libvlc parsed untrusted uploads inside the controller process,
 // which holds the content signing key.
-TEST_CASE("uploads are probed in a separate process that cannot read the keys",
-          "[controller][files][security]") {
+TEST_CASE("uploads are probed in a separate process that cannot read the keys", "[controller][files][security]") {
     TempDir fx;
     const fs::path helper = probeHelper();
     REQUIRE(fs::exists(helper));
@@ -151,8 +148,7 @@ TEST_CASE("uploads are probed in a separate process that cannot read the keys",
     SECTION("a real upload is probed by the helper, whose answer the controller uses") {
         TestServer srv;
         Client ed = srv.userClient("ed", "editor", "交警");
-        auto r =
-            ed.request("POST", "/api/v1/media?filename=clip.mp4", makeMp4(fx.path, 1), "video/mp4");
+        auto r = ed.request("POST", "/api/v1/media?filename=clip.mp4", makeMp4(fx.path, 1), "video/mp4");
         REQUIRE(r.status == 201);
         CHECK(r.json()->getValue<std::string>("kind") == "video");
         CHECK(r.json()->getValue<int>("durationMs") >= 900);
@@ -180,14 +176,13 @@ TEST_CASE("uploads are probed in a separate process that cannot read the keys",
         fs::permissions(open, fs::perms(0755));
         std::ofstream(open / "secret.pem") << "not for the probe\n";
         fs::permissions(open / "secret.pem", fs::perms(0644));
-        auto r = microscape::testing::runProcess(
-            {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             helper.string(), "--check-read", (open / "secret.pem").string()});
+        auto r =
+            microscape::testing::runProcess({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                             helper.string(), "--check-read", (open / "secret.pem").string()});
         REQUIRE(r.exitCode == 0);
         INFO(r.out);
         auto answer = parseObject(r.out);
-        if (answer->getObject("sandbox")->getValue<int>("landlock") == 0)
-            return;  // kernel without Landlock
+        if (answer->getObject("sandbox")->getValue<int>("landlock") == 0) return;  // kernel without Landlock
         CHECK_FALSE(answer->getValue<bool>("readable"));
     }
 }
@@ -198,8 +193,7 @@ TEST_CASE("a probe that hangs or crashes is stopped; the upload gets 422 and not
     const fs::path pidFile = fx.path / "probe.pid";
     SECTION("hangs: killed after media.probeTimeoutSeconds") {
         // exec: the pid written is the one the controller must kill.
-        const fs::path script =
-            writeScript(fx.path, "hang.sh", "echo $$ > '" + pidFile.string() + "'\nexec sleep 60");
+        const fs::path script = writeScript(fx.path, "hang.sh", "echo $$ > '" + pidFile.string() + "'\nexec sleep 60");
         TestServer srv([&](auto& c) {
             c.probeHelper = script;
             c.probeTimeoutSeconds = 1;
@@ -207,10 +201,8 @@ TEST_CASE("a probe that hangs or crashes is stopped; the upload gets 422 and not
         Client ed = srv.userClient("ed", "editor", "交警");
         const std::size_t before = filesIn(srv.dataDir() / "media");
         const auto started = std::chrono::steady_clock::now();
-        auto r = ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "挂起"),
-                            "image/png");
-        const double secs =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        auto r = ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "挂起"), "image/png");
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         CHECK(r.status == 422);
         CHECK(r.errorCode() == "probe_failed");
         CHECK_THAT(r.body, Catch::Contains("did not finish within 1 s"));
@@ -228,8 +220,7 @@ TEST_CASE("a probe that hangs or crashes is stopped; the upload gets 422 and not
         const fs::path script = writeScript(fx.path, "crash.sh", "kill -SEGV $$");
         TestServer srv([&](auto& c) { c.probeHelper = script; });
         Client ed = srv.userClient("ed", "editor", "交警");
-        auto r = ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "崩溃"),
-                            "image/png");
+        auto r = ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "崩溃"), "image/png");
         CHECK(r.status == 422);
         CHECK(r.errorCode() == "probe_failed");
         CHECK_THAT(r.body, Catch::Contains("crashed (signal 11)"));
@@ -237,20 +228,17 @@ TEST_CASE("a probe that hangs or crashes is stopped; the upload gets 422 and not
         CHECK(srv.admin().get("/api/v1/media").json()->getArray("media")->size() == 0);
     }
     SECTION("answers nonsense") {
-        const fs::path script =
-            writeScript(fx.path, "junk.sh", "echo '{\"ok\":true,\"kind\":\"weird\"}'");
+        const fs::path script = writeScript(fx.path, "junk.sh", "echo '{\"ok\":true,\"kind\":\"weird\"}'");
         TestServer srv([&](auto& c) { c.probeHelper = script; });
         Client ed = srv.userClient("ed", "editor", "交警");
-        auto r =
-            ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "乱"), "image/png");
+        auto r = ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "乱"), "image/png");
         CHECK(r.status == 422);
         checkNoPath(r, srv.dataDir());
     }
     SECTION("missing helper: 500 without its path") {
         TestServer srv([&](auto& c) { c.probeHelper = fx.path / "no-such-probe"; });
         Client ed = srv.userClient("ed", "editor", "交警");
-        auto r =
-            ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "无"), "image/png");
+        auto r = ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "无"), "image/png");
         CHECK(r.status == 500);
         checkNoPath(r, srv.dataDir());
     }

@@ -26,9 +26,11 @@ TEST_CASE("locations: create, validate, update", "[controller][fleet]") {
         CHECK(a.post("/api/v1/locations",
                      R"({"name":"x","venueType":"mall","district":"d","timezone":"../../etc/passwd"})")
                   .status == 400);
-        CHECK(a.post("/api/v1/locations",
-                     R"({"name":"x","venueType":"mall","district":"d","operatingHours":[{"start":"25:00","end":"02:00"}]})")
-                  .status == 400);
+        CHECK(
+            a.post(
+                 "/api/v1/locations",
+                 R"({"name":"x","venueType":"mall","district":"d","operatingHours":[{"start":"25:00","end":"02:00"}]})")
+                .status == 400);
         CHECK(a.post("/api/v1/locations", R"({"name":"x","venueType":"mall","district":7})").status == 400);
         CHECK(a.post("/api/v1/locations", R"([1,2])").status == 400);
         CHECK(a.get("/api/v1/locations").json()->getArray("locations")->size() == 1);

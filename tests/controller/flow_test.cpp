@@ -34,31 +34,37 @@ TEST_CASE("full flow: a garage-entrance screen gets exactly the garage playlists
     const int clip = uploadApproved(ed, ap, makeMp4(fx.path, 1), "clip.mp4", "video/mp4");
     const int mallPoster = uploadApproved(ed, ap, makePng(fx.path, "商场 防诈骗"), "mall.png", "image/png");
 
-    const int garage = createdId(admin.post("/api/v1/locations",
-        R"({"name":"万达地下车库入口","venueType":"garage_entrance","district":"江北区","tags":["万达"]})"));
-    const int mall = createdId(admin.post("/api/v1/locations",
-        R"({"name":"万达广场中庭","venueType":"mall","district":"江北区","tags":["万达"]})"));
+    const int garage = createdId(
+        admin.post("/api/v1/locations",
+                   R"({"name":"万达地下车库入口","venueType":"garage_entrance","district":"江北区","tags":["万达"]})"));
+    const int mall = createdId(admin.post(
+        "/api/v1/locations", R"({"name":"万达广场中庭","venueType":"mall","district":"江北区","tags":["万达"]})"));
     const std::string garagePlayer = enrollPlayer(admin, anon, "车库屏", garage);
     const std::string mallPlayer = enrollPlayer(admin, anon, "中庭屏", mall);
 
-    const int garagePl = createdId(ed.post("/api/v1/playlists",
-        R"({"name":"车库 国家安全","items":[{"mediaId":)" + std::to_string(poster) + R"(,"durationMs":8000},{"mediaId":)" +
-            std::to_string(clip) + "}]}"));
-    const int mallPl = createdId(ed.post("/api/v1/playlists",
-        R"({"name":"商场","items":[{"mediaId":)" + std::to_string(mallPoster) + "}]}"));
-    const int campaign = createdId(ed.post("/api/v1/campaigns",
-        R"({"name":"2026 国家安全教育日","theme":"国家安全","startsOn":"2026-01-01","endsOn":"2030-12-31"})"));
+    const int garagePl = createdId(
+        ed.post("/api/v1/playlists", R"({"name":"车库 国家安全","items":[{"mediaId":)" + std::to_string(poster) +
+                                         R"(,"durationMs":8000},{"mediaId":)" + std::to_string(clip) + "}]}"));
+    const int mallPl = createdId(
+        ed.post("/api/v1/playlists", R"({"name":"商场","items":[{"mediaId":)" + std::to_string(mallPoster) + "}]}"));
+    const int campaign = createdId(
+        ed.post("/api/v1/campaigns",
+                R"({"name":"2026 国家安全教育日","theme":"国家安全","startsOn":"2026-01-01","endsOn":"2030-12-31"})"));
 
     auto before = admin.get("/api/v1/players/" + garagePlayer + "/manifest");
     REQUIRE(before.status == 200);
     const int v0 = before.json()->getValue<int>("version");
 
-    createdId(ed.post("/api/v1/schedules", R"({"name":"车库全天","playlistId":)" + std::to_string(garagePl) +
-        R"(,"campaignId":)" + std::to_string(campaign) +
-        R"(,"priority":10,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"venueTypes":["garage_entrance"]},
+    createdId(ed.post(
+        "/api/v1/schedules",
+        R"({"name":"车库全天","playlistId":)" + std::to_string(garagePl) + R"(,"campaignId":)" +
+            std::to_string(campaign) +
+            R"(,"priority":10,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"venueTypes":["garage_entrance"]},
            "dayparts":[{"days":[1,2,3,4,5,6,7],"start":"22:00","end":"06:00"},{"start":"06:00","end":"22:00"}]})"));
-    createdId(ed.post("/api/v1/schedules", R"({"name":"商场","playlistId":)" + std::to_string(mallPl) +
-        R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"venueTypes":["mall"],"districts":["江北区"]}})"));
+    createdId(ed.post(
+        "/api/v1/schedules",
+        R"({"name":"商场","playlistId":)" + std::to_string(mallPl) +
+            R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"venueTypes":["mall"],"districts":["江北区"]}})"));
 
     auto gm = admin.get("/api/v1/players/" + garagePlayer + "/manifest");
     REQUIRE(gm.status == 200);
@@ -167,15 +173,12 @@ TEST_CASE("full flow: a garage-entrance screen gets exactly the garage playlists
         INFO(byLength.body);
         REQUIRE(byLength.status == 201);
         CHECK(byLength.json()->getValue<bool>("active"));
-        const auto startsAt =
-            microscape::timeutil::parseIso8601(byLength.json()->getValue<std::string>("startsAt"));
-        const auto expiresAt =
-            microscape::timeutil::parseIso8601(byLength.json()->getValue<std::string>("expiresAt"));
+        const auto startsAt = microscape::timeutil::parseIso8601(byLength.json()->getValue<std::string>("startsAt"));
+        const auto expiresAt = microscape::timeutil::parseIso8601(byLength.json()->getValue<std::string>("expiresAt"));
         REQUIRE(startsAt);
         REQUIRE(expiresAt);
         CHECK(*expiresAt - *startsAt == 600000);
-        CHECK(ed.post("/api/v1/takeovers",
-                      head + R"("durationSeconds":600,"expiresAt":")" + inAnHour() + R"("})")
+        CHECK(ed.post("/api/v1/takeovers", head + R"("durationSeconds":600,"expiresAt":")" + inAnHour() + R"("})")
                   .status == 422);
         CHECK(ed.post("/api/v1/takeovers", head + R"("durationSeconds":0})").status == 422);
         CHECK(ed.post("/api/v1/takeovers", head + R"("durationSeconds":604801})").status == 422);
@@ -190,36 +193,58 @@ TEST_CASE("scheduling refuses bad plans and leaves nothing behind", "[controller
     Client ap = srv.userClient("ap", "approver");
     auto up = ed.request("POST", "/api/v1/media?filename=d.png", makePng(fx.path, "禁毒"), "image/png");
     const int draft = createdId(up);
-    const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(draft) + "}]}"));
+    const int pl =
+        createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(draft) + "}]}"));
     const std::string base = R"({"name":"s","playlistId":)" + std::to_string(pl) + ",";
 
     SECTION("unapproved media cannot be scheduled") {
-        auto r = ed.post("/api/v1/schedules", base + R"("startsOn":"2026-01-01","endsOn":"2026-02-01","target":{"all":true}})");
+        auto r = ed.post("/api/v1/schedules",
+                         base + R"("startsOn":"2026-01-01","endsOn":"2026-02-01","target":{"all":true}})");
         CHECK(r.status == 422);
         CHECK(r.errorCode() == "media_not_approved");
     }
     SECTION("date range ending before it starts") {
         REQUIRE(ed.post("/api/v1/media/" + std::to_string(draft) + "/submit", "").status == 200);
         REQUIRE(ap.post("/api/v1/media/" + std::to_string(draft) + "/approve", "").status == 200);
-        auto r = ed.post("/api/v1/schedules", base + R"("startsOn":"2026-03-01","endsOn":"2026-02-01","target":{"all":true}})");
+        auto r = ed.post("/api/v1/schedules",
+                         base + R"("startsOn":"2026-03-01","endsOn":"2026-02-01","target":{"all":true}})");
         CHECK(r.status == 422);
         CHECK(r.errorCode() == "bad_window");
         auto c = ed.post("/api/v1/campaigns", R"({"name":"c","startsOn":"2026-06-26","endsOn":"2026-06-01"})");
         CHECK(c.status == 422);
-        auto t = ed.post("/api/v1/takeovers", R"({"name":"t","playlistId":)" + std::to_string(pl) +
-                                                 R"(,"target":{"all":true},"startsAt":"2030-01-02T00:00:00Z","expiresAt":"2030-01-01T00:00:00Z"})");
+        auto t = ed.post(
+            "/api/v1/takeovers",
+            R"({"name":"t","playlistId":)" + std::to_string(pl) +
+                R"(,"target":{"all":true},"startsAt":"2030-01-02T00:00:00Z","expiresAt":"2030-01-01T00:00:00Z"})");
         CHECK(t.status == 422);
         CHECK(t.errorCode() == "bad_window");
     }
     SECTION("wrong types, missing fields, unknown ids") {
         CHECK(ed.post("/api/v1/schedules", base + R"("startsOn":"2026-01-01","endsOn":"2026-02-01"})").status == 400);
-        CHECK(ed.post("/api/v1/schedules", base + R"("startsOn":20260101,"endsOn":"2026-02-01","target":{"all":true}})").status == 400);
-        CHECK(ed.post("/api/v1/schedules", base + R"("startsOn":"2026-02-30","endsOn":"2026-03-01","target":{"all":true}})").status == 400);
-        CHECK(ed.post("/api/v1/schedules", base + R"("startsOn":"2026-01-01","endsOn":"2026-02-01","target":{}})").status == 400);
-        CHECK(ed.post("/api/v1/schedules", base + R"("startsOn":"2026-01-01","endsOn":"2026-02-01","target":{"venueTypes":["airport"]}})").status == 400);
-        CHECK(ed.post("/api/v1/schedules", base + R"("startsOn":"2026-01-01","endsOn":"2026-02-01","target":{"playerIds":["ghost"]}})").status == 422);
-        CHECK(ed.post("/api/v1/schedules", R"({"name":"s","playlistId":9999,"startsOn":"2026-01-01","endsOn":"2026-02-01","target":{"all":true}})").status == 422);
-        CHECK(ed.post("/api/v1/schedules", base + R"("startsOn":"2026-01-01","endsOn":"2026-02-01","target":{"all":true},"dayparts":[{"start":"08:00","end":"08:00"}]})").status == 400);
+        CHECK(ed.post("/api/v1/schedules", base + R"("startsOn":20260101,"endsOn":"2026-02-01","target":{"all":true}})")
+                  .status == 400);
+        CHECK(ed.post("/api/v1/schedules",
+                      base + R"("startsOn":"2026-02-30","endsOn":"2026-03-01","target":{"all":true}})")
+                  .status == 400);
+        CHECK(ed.post("/api/v1/schedules", base + R"("startsOn":"2026-01-01","endsOn":"2026-02-01","target":{}})")
+                  .status == 400);
+        CHECK(ed.post("/api/v1/schedules",
+                      base + R"("startsOn":"2026-01-01","endsOn":"2026-02-01","target":{"venueTypes":["airport"]}})")
+                  .status == 400);
+        CHECK(ed.post("/api/v1/schedules",
+                      base + R"("startsOn":"2026-01-01","endsOn":"2026-02-01","target":{"playerIds":["ghost"]}})")
+                  .status == 422);
+        CHECK(
+            ed.post(
+                  "/api/v1/schedules",
+                  R"({"name":"s","playlistId":9999,"startsOn":"2026-01-01","endsOn":"2026-02-01","target":{"all":true}})")
+                .status == 422);
+        CHECK(
+            ed.post(
+                  "/api/v1/schedules",
+                  base +
+                      R"("startsOn":"2026-01-01","endsOn":"2026-02-01","target":{"all":true},"dayparts":[{"start":"08:00","end":"08:00"}]})")
+                .status == 400);
         CHECK(ed.post("/api/v1/playlists", R"({"name":"x","items":[{"mediaId":424242}]})").status == 422);
         CHECK(ed.post("/api/v1/playlists", R"({"name":"x","items":[{"mediaId":"1"}]})").status == 400);
         CHECK(ed.get("/api/v1/schedules/77").status == 404);
@@ -237,9 +262,11 @@ TEST_CASE("editors plan only for their own department", "[controller][flow]") {
     CHECK(ed2.put("/api/v1/playlists/" + std::to_string(pl), R"({"name":"改"})").status == 403);
     CHECK(ed2.del("/api/v1/playlists/" + std::to_string(pl)).status == 403);
     CHECK(ed1.put("/api/v1/playlists/" + std::to_string(pl), R"({"name":"改"})").status == 200);
-    CHECK(ed2.post("/api/v1/campaigns", R"({"name":"c","startsOn":"2026-06-26","endsOn":"2026-06-30","department":"交警"})")
+    CHECK(ed2.post("/api/v1/campaigns",
+                   R"({"name":"c","startsOn":"2026-06-26","endsOn":"2026-06-30","department":"交警"})")
               .status == 403);
-    const int c = createdId(ed2.post("/api/v1/campaigns", R"({"name":"国际禁毒日","theme":"禁毒","startsOn":"2026-06-26","endsOn":"2026-06-30"})"));
+    const int c = createdId(ed2.post(
+        "/api/v1/campaigns", R"({"name":"国际禁毒日","theme":"禁毒","startsOn":"2026-06-26","endsOn":"2026-06-30"})"));
     CHECK(ed1.patch("/api/v1/campaigns/" + std::to_string(c), R"({"name":"x"})").status == 403);
     CHECK(ed2.get("/api/v1/campaigns/" + std::to_string(c)).json()->getValue<std::string>("department") == "禁毒");
     CHECK(ed1.del("/api/v1/playlists/" + std::to_string(pl)).status == 204);

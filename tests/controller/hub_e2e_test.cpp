@@ -4,9 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <fcntl.h>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -20,12 +20,15 @@ using microscape::testing::runProcess;
 
 namespace {
 
-bool havePlayer() { return ::access(playerBin().c_str(), X_OK) == 0; }
+bool havePlayer() {
+    return ::access(playerBin().c_str(), X_OK) == 0;
+}
 
 std::string noisePng(const fs::path& dir, int n, int side) {
     const fs::path p = dir / ("noise" + std::to_string(n) + ".png");
-    REQUIRE(microscape::testing::runShell("/usr/bin/convert -size " + std::to_string(side) + "x" + std::to_string(side) +
-                                          " xc: -seed " + std::to_string(n) + " +noise Random -depth 8 " + p.string()) == 0);
+    REQUIRE(microscape::testing::runShell("/usr/bin/convert -size " + std::to_string(side) + "x" +
+                                          std::to_string(side) + " xc: -seed " + std::to_string(n) +
+                                          " +noise Random -depth 8 " + p.string()) == 0);
     return readFile(p);
 }
 
@@ -72,8 +75,9 @@ TEST_CASE("three players enrol, hold the verified bundle within seconds and ride
     const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
                                                               R"(,"durationMs":5000},{"mediaId":)" + std::to_string(b) +
                                                               R"(,"durationMs":5000}]})"));
-    createdId(ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
-                                               R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"all":true}})"));
+    createdId(
+        ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
+                                         R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"all":true}})"));
 
     std::vector<fs::path> dirs;
     std::vector<std::string> ids;
@@ -127,8 +131,8 @@ TEST_CASE("three players enrol, hold the verified bundle within seconds and ride
     // They carry on: a change reaches all three.
     const int c = uploadApproved(ed, ap, makePng(fx.path, "禁毒"), "c.png");
     REQUIRE(ed.request("PUT", "/api/v1/playlists/" + std::to_string(pl),
-                       R"({"name":"p","items":[{"mediaId":)" + std::to_string(c) + R"(,"durationMs":5000},{"mediaId":)" +
-                           std::to_string(b) + R"(,"durationMs":5000}]})")
+                       R"({"name":"p","items":[{"mediaId":)" + std::to_string(c) +
+                           R"(,"durationMs":5000},{"mediaId":)" + std::to_string(b) + R"(,"durationMs":5000}]})")
                 .status == 200);
     for (int i = 0; i < 3; ++i) {
         const int want = manifestVersion(admin, ids[i]);
@@ -144,19 +148,22 @@ TEST_CASE("three players enrol, hold the verified bundle within seconds and ride
         INFO(r.body);
         REQUIRE(r.status == 202);
         const std::string cid = r.json()->getValue<std::string>("id");
-        REQUIRE(waitFor([&] { return admin.get("/api/v1/commands/" + cid).json()->getValue<std::string>("state") == "done"; },
-                        30000));
+        REQUIRE(waitFor(
+            [&] { return admin.get("/api/v1/commands/" + cid).json()->getValue<std::string>("state") == "done"; },
+            30000));
         auto shot = admin.post("/api/v1/players/" + ids[1] + "/commands", R"({"action":"screenshot"})");
         REQUIRE(shot.status == 202);
         const std::string sid = shot.json()->getValue<std::string>("id");
         INFO("player log:\n" << readFile(fx.path / "p1.log"));
-        REQUIRE(waitFor([&] { return admin.get("/api/v1/commands/" + sid).json()->getValue<std::string>("state") != "sent"; },
-                        30000));  // a screenshot on a busy machine can take seconds
+        REQUIRE(waitFor(
+            [&] { return admin.get("/api/v1/commands/" + sid).json()->getValue<std::string>("state") != "sent"; },
+            30000));  // a screenshot on a busy machine can take seconds
         CHECK(admin.post("/api/v1/players/" + ids[1] + "/commands", R"({"action":"format"})").status == 400);
     }
     SECTION("an offline player cannot take commands") {
         procs[2]->kill(SIGKILL);
-        REQUIRE(waitFor([&] { return !admin.get("/api/v1/players/" + ids[2]).json()->getValue<bool>("online"); }, 5000));
+        REQUIRE(
+            waitFor([&] { return !admin.get("/api/v1/players/" + ids[2]).json()->getValue<bool>("online"); }, 5000));
         CHECK(admin.post("/api/v1/players/" + ids[2] + "/commands", R"({"action":"reload"})").status == 409);
     }
 }
@@ -175,12 +182,13 @@ TEST_CASE("kill -9 during transfer and activation never leaves a mixed or broken
     std::vector<int> media;
     for (int i = 0; i < 4; ++i) media.push_back(uploadApproved(ed, ap, noisePng(fx.path, 10 + i, 1000), "n.png"));
     auto items = [&](int first, int second) {
-        return R"({"name":"p","items":[{"mediaId":)" + std::to_string(media[first]) + R"(,"durationMs":5000},{"mediaId":)" +
-               std::to_string(media[second]) + R"(,"durationMs":5000}]})";
+        return R"({"name":"p","items":[{"mediaId":)" + std::to_string(media[first]) +
+               R"(,"durationMs":5000},{"mediaId":)" + std::to_string(media[second]) + R"(,"durationMs":5000}]})";
     };
     const int pl = createdId(ed.post("/api/v1/playlists", items(0, 1)));
-    createdId(ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
-                                               R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"all":true}})"));
+    createdId(
+        ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
+                                         R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"all":true}})"));
     const fs::path dir = fx.path / "player";
     const std::string id = enrollCli(srv, admin, dir);
     // Even rounds: small chunks and a window of one stretch the transfer so the
@@ -198,8 +206,8 @@ TEST_CASE("kill -9 during transfer and activation never leaves a mixed or broken
     std::int64_t last = 0;
     for (int round = 0; round < 24; ++round) {
         if (round % 3 == 2)  // a new version every few rounds, so activations keep happening
-            REQUIRE(ed.request("PUT", "/api/v1/playlists/" + std::to_string(pl), items(round % 4, (round + 1) % 4)).status ==
-                    200);
+            REQUIRE(ed.request("PUT", "/api/v1/playlists/" + std::to_string(pl), items(round % 4, (round + 1) % 4))
+                        .status == 200);
         tune(round % 2 == 0);
         {
             auto p = startScreen(dir, fx.path / "kill.log", {"--log-level", "debug"});
@@ -209,12 +217,13 @@ TEST_CASE("kill -9 during transfer and activation never leaves a mixed or broken
         }
         const auto v = activeVersion(dir);
         INFO("round " << round);
-        REQUIRE(v >= 0);  // absent (0) or complete and verified
+        REQUIRE(v >= 0);   // absent (0) or complete and verified
         CHECK(v >= last);  // never rolls back
         if (v > last) ++sawNew;
         last = v;
         std::error_code ec;
-        for (auto it = fs::directory_iterator(dir / "partial", ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+        for (auto it = fs::directory_iterator(dir / "partial", ec); !ec && it != fs::directory_iterator();
+             it.increment(ec))
             ++sawPartial;
     }
     WARN("kill -9 rounds: 24, activations seen: " << sawNew << ", partial files seen: " << sawPartial);

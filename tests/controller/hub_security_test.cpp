@@ -3,9 +3,9 @@
 // retired player is cut off at once, garbage PROOFS cannot fill the disk,
 // PROOFS are rate-limited per player, and a disk guard pauses ingest without
 // losing anything. Real controller, real CURVE sockets on 127.0.0.1.
-#include <catch2/catch.hpp>
 #include <Poco/AutoPtr.h>
 #include <Poco/Logger.h>
+#include <catch2/catch.hpp>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -33,8 +33,7 @@ struct Enrolled {
 };
 
 // Enrols a player with this CURVE key and identity (PEM) through the API.
-Enrolled enroll(TestServer& srv, Client& admin, const controller::CurveKeyPair& curve,
-               const std::string& identityPem) {
+Enrolled enroll(TestServer& srv, Client& admin, const controller::CurveKeyPair& curve, const std::string& identityPem) {
     auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"raw"})");
     REQUIRE(t.status == 201);
     Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
@@ -73,8 +72,8 @@ struct RawPlayer {
     void send(const wire::Envelope& e) {
         auto frames = wire::encode(e);
         for (std::size_t i = 0; i < frames.size(); ++i)
-            if (!sock.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore
-                                                                         : zmq::send_flags::none))
+            if (!sock.send(zmq::buffer(frames[i]),
+                           i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none))
                 return;  // timed out: not delivered (only the first frame can time out)
     }
     void hello(const std::string& id) {
@@ -84,8 +83,7 @@ struct RawPlayer {
         send(wire::toEnvelope(h));
     }
     // The next message (of type want, if given) within timeoutMs.
-    std::optional<wire::Envelope> recv(int timeoutMs,
-                                       std::optional<wire::Type> want = std::nullopt) {
+    std::optional<wire::Envelope> recv(int timeoutMs, std::optional<wire::Type> want = std::nullopt) {
         const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
         do {
             zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
@@ -130,9 +128,8 @@ std::int64_t sqlCount(const fs::path& dbFile, const std::string& sql) {
 // connected with its own key and a victim's routing id took over the victim's
 // connection: it received the victim's COMMAND and HEARTBEAT, the victim went
 // offline.
-TEST_CASE(
-    "a second CURVE key claiming a victim's routing id gets nothing, and the victim stays online",
-    "[controller][hub][security]") {
+TEST_CASE("a second CURVE key claiming a victim's routing id gets nothing, and the victim stays online",
+          "[controller][hub][security]") {
     TestServer srv([](auto& c) { c.zmqHeartbeatMs = 200; });
     Client admin = srv.admin();
     zmq::context_t ctx(1);
@@ -162,8 +159,7 @@ TEST_CASE(
                 attacker.send(wire::toEnvelope(wire::Heartbeat{0}));
             }
             if (!commandSent && now - start > std::chrono::milliseconds(800)) {
-                auto r = admin.post("/api/v1/players/" + victim.id + "/commands",
-                                    R"({"action":"reload"})");
+                auto r = admin.post("/api/v1/players/" + victim.id + "/commands", R"({"action":"reload"})");
                 CHECK(r.status == 202);
                 commandSent = true;
             }
@@ -205,8 +201,7 @@ TEST_CASE(
 
 // Attack (finding 9): retiring a player left its live hub session working
 // (FETCH still answered, listed online).
-TEST_CASE("a retired player is cut off at once: offline, unanswered, not let back in",
-          "[controller][hub][security]") {
+TEST_CASE("a retired player is cut off at once: offline, unanswered, not let back in", "[controller][hub][security]") {
     TestServer srv([](auto& c) { c.zmqHeartbeatMs = 200; });
     Client admin = srv.admin();
     zmq::context_t ctx(1);
@@ -261,8 +256,7 @@ TEST_CASE("a player's strings cannot forge hub log lines", "[controller][hub][se
             CHECK(line.find('\n') == std::string::npos);
             CHECK(line.find('\r') == std::string::npos);
             CHECK(line.find('\x1b') == std::string::npos);
-            if (line.find("reports x\\ny: disk\\r\\n2026-01-01 INFO") != std::string::npos)
-                sawError = true;
+            if (line.find("reports x\\ny: disk\\r\\n2026-01-01 INFO") != std::string::npos) sawError = true;
             if (line.find("routing id 'scr\\nforged'") != std::string::npos) sawRoutingId = true;
         }
         if (!(sawError && sawRoutingId)) p.recv(50);
@@ -274,9 +268,8 @@ TEST_CASE("a player's strings cannot forge hub log lines", "[controller][hub][se
 
 // Attack (finding 5): each rejected PROOFS batch (up to 4.1 MB) was kept whole;
 // 40 garbage batches grew controller.db by 168 MB in 11 s.
-TEST_CASE(
-    "100 garbage PROOFS batches of 4 MB grow the database by less than 10 MiB, and are recorded",
-    "[controller][hub][security][pop]") {
+TEST_CASE("100 garbage PROOFS batches of 4 MB grow the database by less than 10 MiB, and are recorded",
+          "[controller][hub][security][pop]") {
     TestServer srv([](auto& c) { c.zmqHeartbeatMs = 1000; });
     Client admin = srv.admin();
     zmq::context_t ctx(1);
@@ -304,20 +297,16 @@ TEST_CASE(
     const std::string problems =
         "SELECT COUNT(DISTINCT batch_sha256) FROM pop_problems WHERE player_id = '" + me.id + "'";
     REQUIRE(waitFor([&] { return sqlCount(dbFile, problems) == 100; }, 120000));
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::int64_t growth = dbBytes() - before;
-    WARN("100 garbage batches of " << controller::kMaxProofsBatchBytes
-                                   << " bytes: controller.db grew by " << growth << " bytes in "
-                                   << secs << " s");
+    WARN("100 garbage batches of " << controller::kMaxProofsBatchBytes << " bytes: controller.db grew by " << growth
+                                   << " bytes in " << secs << " s");
     CHECK(growth < (10 << 20));
     // Every one is recorded, with its hash and size; one is kept whole, the rest as their first 4
     // KiB.
-    CHECK(sqlCount(dbFile,
-                   "SELECT COUNT(*) FROM pop_problems WHERE code = 'bad_batch' AND batch_size = " +
-                       std::to_string(controller::kMaxProofsBatchBytes)) == 100);
-    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE LENGTH(batch) = batch_size") ==
-          1);
+    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE code = 'bad_batch' AND batch_size = " +
+                               std::to_string(controller::kMaxProofsBatchBytes)) == 100);
+    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE LENGTH(batch) = batch_size") == 1);
     CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE LENGTH(batch) = 4096") == 99);
     // The session is unharmed.
     p.send(wire::toEnvelope(wire::Heartbeat{0}));
@@ -336,12 +325,11 @@ ProofsPlayer enrollSim(TestServer& srv, Client& admin, int plays) {
     ProofsPlayer p;
     p.hub = enroll(srv, admin, p.curve, p.sim.publicPem());
     p.sim.id = p.hub.id;
-    const std::int64_t start = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count() -
-                               3600000;
-    for (int i = 0; i < plays; ++i)
-        p.sim.play(crypto::sha256Hex("poster"), start + i * 15000, 15000, 15000);
+    const std::int64_t start =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count() -
+        3600000;
+    for (int i = 0; i < plays; ++i) p.sim.play(crypto::sha256Hex("poster"), start + i * 15000, 15000, 15000);
     return p;
 }
 
@@ -385,8 +373,7 @@ TEST_CASE(
     CHECK(acked < 35);
     const fs::path dbFile = srv.dataDir() / "controller.db";
     CHECK(storedCount(dbFile, pp.hub.id) == acked);
-    CHECK(srv.client().get("/metrics").body.find("microscape_hub_proofs_rate_limited_total 0") ==
-          std::string::npos);
+    CHECK(srv.client().get("/metrics").body.find("microscape_hub_proofs_rate_limited_total 0") == std::string::npos);
     // Nothing is lost: the player still holds what was not acknowledged and sends
     // it again (as one batch, like a player's journal) once its rate allows.
     bool done = false;
@@ -396,16 +383,14 @@ TEST_CASE(
         auto m = p.recv(2000);
         if (m && m->type == wire::Type::ProofsAck)
             done = wire::parseProofsAck(*m)->seq == 35;
-        else if (auto late = p.recv(
-                     500, wire::Type::ProofsAck))  // wait for a late ack before sending again
+        else if (auto late = p.recv(500, wire::Type::ProofsAck))  // wait for a late ack before sending again
             done = wire::parseProofsAck(*late)->seq == 35;
     }
     CHECK(done);
     CHECK(storedCount(dbFile, pp.hub.id) == 35);
     // No gap, duplicate or broken link from the refused batches (the simulated
     // plays name media this player was never sent: media_not_sent is expected).
-    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE code <> 'media_not_sent'") ==
-          0);
+    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE code <> 'media_not_sent'") == 0);
 }
 
 TEST_CASE("the disk guard pauses ingest with nothing lost, and ingest resumes when there is room",
@@ -421,8 +406,7 @@ TEST_CASE("the disk guard pauses ingest with nothing lost, and ingest resumes wh
         REQUIRE(helloUntilWelcome(p, pp.hub.id, 5000));
         REQUIRE(waitFor(
             [&] {
-                return srv.client().get("/metrics").body.find("microscape_hub_ingest_paused 1") !=
-                       std::string::npos;
+                return srv.client().get("/metrics").body.find("microscape_hub_ingest_paused 1") != std::string::npos;
             },
             5000));
         p.send(proofs(pp.sim, 1, 5));
@@ -440,6 +424,5 @@ TEST_CASE("the disk guard pauses ingest with nothing lost, and ingest resumes wh
     REQUIRE(ack);
     CHECK(wire::parseProofsAck(*ack)->seq == 5);
     CHECK(storedCount(dbFile, pp.hub.id) == 5);
-    CHECK(srv.client().get("/metrics").body.find("microscape_hub_ingest_paused 0") !=
-          std::string::npos);
+    CHECK(srv.client().get("/metrics").body.find("microscape_hub_ingest_paused 0") != std::string::npos);
 }

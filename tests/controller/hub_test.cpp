@@ -243,8 +243,10 @@ TEST_CASE("a new manifest version is pushed to an online player at once", "[cont
     REQUIRE(first);
     const auto v1 = wire::parseManifestPush(*first)->version;
     const auto t0 = std::chrono::steady_clock::now();
-    REQUIRE(admin.patch("/api/v1/players/" + id, R"({"name":"renamed","width":1080,"height":1920,"orientation":"portrait"})")
-                .status == 200);
+    REQUIRE(
+        admin
+            .patch("/api/v1/players/" + id, R"({"name":"renamed","width":1080,"height":1920,"orientation":"portrait"})")
+            .status == 200);
     auto r = admin.post("/api/v1/players/" + id + "/compile", "{}");
     REQUIRE(r.status == 200);
     if (r.json()->getValue<int>("version") > v1) {

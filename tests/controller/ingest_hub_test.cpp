@@ -196,9 +196,9 @@ TEST_CASE("PROOFS through the hub are stored once and acknowledged with the stor
     peer.send(wire::toEnvelope(hello));
     REQUIRE(peer.waitFor(wire::Type::Welcome, 5000));
 
-    const std::int64_t start = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
+    const std::int64_t start =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     for (int i = 0; i < 30; ++i) p.play(crypto::sha256Hex("poster"), start - 600000 + i * 15000, 15000, 15000);
     auto sendBatch = [&](std::int64_t from, std::int64_t to, const microscape::testing::SimPlayer& signer) {
         wire::Proofs pr;
@@ -220,6 +220,6 @@ TEST_CASE("PROOFS through the hub are stored once and acknowledged with the stor
     controller::Db db(srv.dataDir() / "controller.db");
     CHECK(db.read([](controller::DbConn& c) { return c.one("SELECT COUNT(*) FROM pop_records")->i64(0); }) == 30);
     CHECK(db.read([](controller::DbConn& c) {
-              return c.one("SELECT COUNT(*) FROM pop_problems WHERE code = 'checkpoint_signature'")->i64(0);
-          }) == 1);
+        return c.one("SELECT COUNT(*) FROM pop_problems WHERE code = 'checkpoint_signature'")->i64(0);
+    }) == 1);
 }

@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include "../../controller/src/pop_ingest.hpp"
 #include "ingest_sim.hpp"
 #include "microscape/controller/db.hpp"
 #include "microscape/core/manifest.hpp"
-#include "../../controller/src/pop_ingest.hpp"
 #include "test_support.hpp"
 
 using namespace microscape;
@@ -23,15 +23,18 @@ struct World {
 
     World() {
         db.write([](DbConn& c) {
-            c.exec("INSERT INTO locations(id, name, venue_type, district, timezone, created_at, updated_at) "
-                   "VALUES (1, '万达广场地下车库入口', 'garage_entrance', '锦江区', 'Asia/Shanghai', 0, 0)");
+            c.exec(
+                "INSERT INTO locations(id, name, venue_type, district, timezone, created_at, updated_at) "
+                "VALUES (1, '万达广场地下车库入口', 'garage_entrance', '锦江区', 'Asia/Shanghai', 0, 0)");
         });
     }
-    void enroll(const microscape::testing::SimPlayer& p, std::int64_t enrolledAt = kDay - 86400000, const char* state = "enrolled") {
+    void enroll(const microscape::testing::SimPlayer& p, std::int64_t enrolledAt = kDay - 86400000,
+                const char* state = "enrolled") {
         db.write([&](DbConn& c) {
-            c.exec("INSERT INTO players(id, name, location_id, state, identity_key, curve_key, enrolled_at, "
-                   "updated_at) VALUES (?, ?, 1, ?, ?, ?, ?, 0)",
-                   {p.id, p.id, std::string(state), p.publicPem(), "curve-" + p.id, enrolledAt});
+            c.exec(
+                "INSERT INTO players(id, name, location_id, state, identity_key, curve_key, enrolled_at, "
+                "updated_at) VALUES (?, ?, 1, ?, ?, ?, ?, 0)",
+                {p.id, p.id, std::string(state), p.publicPem(), "curve-" + p.id, enrolledAt});
         });
     }
     void sendMedia(const std::string& playerId, std::int64_t version, std::vector<std::string> shas) {
@@ -53,9 +56,10 @@ struct World {
             m.media.push_back(e);
         }
         db.write([&](DbConn& c) {
-            c.exec("INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, created_at) "
-                   "VALUES (?,?,?,?,?,0)",
-                   {playerId, version, std::string("h"), manifest::toCanonicalBytes(m), std::string("s")});
+            c.exec(
+                "INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, created_at) "
+                "VALUES (?,?,?,?,?,0)",
+                {playerId, version, std::string("h"), manifest::toCanonicalBytes(m), std::string("s")});
         });
     }
     std::int64_t count(const std::string& sql) {
@@ -279,9 +283,9 @@ TEST_CASE("ingest flags absurd timestamps and media never sent to the player", "
     w.enroll(p, kDay);
     w.sendMedia(p.id, 1, {kPoster});
     p.play(kPoster, kDay + 1000, 15000, 15000);
-    p.play(kClip, kDay + 20000, 15000, 15000);                 // never sent
-    p.play(kPoster, w.now + 3 * 86400000, 15000, 15000);        // far future
-    p.play(kPoster, kDay - 5 * 86400000, 15000, 15000);         // before enrolment
+    p.play(kClip, kDay + 20000, 15000, 15000);            // never sent
+    p.play(kPoster, w.now + 3 * 86400000, 15000, 15000);  // far future
+    p.play(kPoster, kDay - 5 * 86400000, 15000, 15000);   // before enrolment
     auto r = w.ingest.ingestBatch(p.id, p.next(), w.now);
     REQUIRE(r);
     CHECK(r->accepted);  // signed evidence is kept, and flagged

@@ -31,8 +31,9 @@ TEST_CASE("media upload: streaming, probing, dedupe, download", "[controller][me
     Client ed = srv.userClient("ed", "editor", "反诈中心");
     const std::string png = makePng(fx.path, "反诈防骗 守护钱袋");
 
-    auto r = ed.request("POST", "/api/v1/media?filename=%E6%B5%B7%E6%8A%A5.png&tags=%E5%8F%8D%E8%AF%88%E9%98%B2%E9%AA%97",
-                        png, "application/octet-stream");
+    auto r =
+        ed.request("POST", "/api/v1/media?filename=%E6%B5%B7%E6%8A%A5.png&tags=%E5%8F%8D%E8%AF%88%E9%98%B2%E9%AA%97",
+                   png, "application/octet-stream");
     INFO(r.body);
     REQUIRE(r.status == 201);
     auto m = r.json();
@@ -57,8 +58,8 @@ TEST_CASE("media upload: streaming, probing, dedupe, download", "[controller][me
         CHECK(d.status == 200);
         CHECK(d.body == png);
         CHECK(d.headers["content-type"] == "image/png");
-        auto part = ed.request("GET", "/api/v1/media/" + std::to_string(id) + "/content", "", "",
-                               {{"Range", "bytes=0-7"}});
+        auto part =
+            ed.request("GET", "/api/v1/media/" + std::to_string(id) + "/content", "", "", {{"Range", "bytes=0-7"}});
         CHECK(part.status == 206);
         CHECK(part.body == png.substr(0, 8));
     }
@@ -126,8 +127,8 @@ TEST_CASE("media upload rejects bad input and leaves nothing behind", "[controll
         auto r = ed.request("POST", "/api/v1/media?filename=big.mp4", big, "video/mp4");
         CHECK(r.status == 413);
         CHECK(r.errorCode() == "too_large");
-        auto r2 = ed.request("POST", "/api/v1/media", multipart("B", "big.mp4", big, {}),
-                             "multipart/form-data; boundary=B");
+        auto r2 =
+            ed.request("POST", "/api/v1/media", multipart("B", "big.mp4", big, {}), "multipart/form-data; boundary=B");
         CHECK(r2.status == 413);
     }
     SECTION("empty body") {
@@ -154,8 +155,8 @@ TEST_CASE("approval state machine", "[controller][media]") {
 
     CHECK(ap.post(base + "/approve", "").status == 409);  // still draft
     REQUIRE(ed.post(base + "/submit", "").status == 200);
-    CHECK(ed.post(base + "/submit", "").status == 409);   // already pending
-    CHECK(ed.post(base + "/approve", "").status == 403);  // editors never approve, not even their own upload
+    CHECK(ed.post(base + "/submit", "").status == 409);    // already pending
+    CHECK(ed.post(base + "/approve", "").status == 403);   // editors never approve, not even their own upload
     CHECK(ap.post(base + "/reject", "{}").status == 400);  // reason required
     auto rej = ap.post(base + "/reject", R"({"reason":"字太小"})");
     REQUIRE(rej.status == 200);

@@ -26,7 +26,9 @@ using microscape::testing::runProcess;
 
 namespace {
 
-bool isPng(const std::string& b) { return b.size() > 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0; }
+bool isPng(const std::string& b) {
+    return b.size() > 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
+}
 
 std::size_t count(const std::string& text, const std::string& what) {
     std::size_t n = 0;
@@ -40,8 +42,9 @@ fs::path previewFile(const TestServer& srv, const std::string& playerId) {
 
 }  // namespace
 
-TEST_CASE("a screen preview is its latest screenshot asked for through the hub and cached for a minute and kept when offline",
-          "[controller][player][preview][e2e]") {
+TEST_CASE(
+    "a screen preview is its latest screenshot asked for through the hub and cached for a minute and kept when offline",
+    "[controller][player][preview][e2e]") {
     if (::access(playerBin().c_str(), X_OK) != 0) {
         WARN("microscape-player not built; skipping");
         return;
@@ -53,10 +56,11 @@ TEST_CASE("a screen preview is its latest screenshot asked for through the hub a
     Client ap = srv.userClient("ap", "approver");
     Client auditor = srv.userClient("au", "auditor");
     const int a = uploadApproved(ed, ap, makePng(fx.path, "A", 320, 180), "a.png");
-    const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
-                                                              R"(,"durationMs":5000}]})"));
-    createdId(ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
-                                               R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
+    const int pl = createdId(ed.post(
+        "/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) + R"(,"durationMs":5000}]})"));
+    createdId(
+        ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
+                                         R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
 
     CHECK(auditor.get("/api/v1/players/scr-nosuchscreen/preview").status == 404);
     const fs::path dir = fx.path / "player";
@@ -146,8 +150,6 @@ TEST_CASE("a screen preview is its latest screenshot asked for through the hub a
     const auto readBack = std::chrono::file_clock::to_sys(fs::last_write_time(file));
     CHECK(stored.headers["x-preview-taken-at"] ==
           microscape::timeutil::formatUtc(
-              std::chrono::duration_cast<std::chrono::milliseconds>(readBack.time_since_epoch())
-                  .count()));
-    if (!std::getenv("FAKETIME"))
-        CHECK(stored.headers["x-preview-taken-at"] == "2026-01-02T00:00:00Z");
+              std::chrono::duration_cast<std::chrono::milliseconds>(readBack.time_since_epoch()).count()));
+    if (!std::getenv("FAKETIME")) CHECK(stored.headers["x-preview-taken-at"] == "2026-01-02T00:00:00Z");
 }

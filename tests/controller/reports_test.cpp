@@ -44,15 +44,17 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
     const std::string posterSha = up.json()->getValue<std::string>("sha256");
     REQUIRE(ed.post("/api/v1/media/" + std::to_string(poster) + "/submit", "").status == 200);
     REQUIRE(ap.post("/api/v1/media/" + std::to_string(poster) + "/approve", "").status == 200);
-    const int garage = createdId(admin.post("/api/v1/locations",
-        R"({"name":"万达地下车库入口","venueType":"garage_entrance","district":"江北区"})"));
-    const int pl = createdId(ed.post("/api/v1/playlists",
-        R"({"name":"车库 国家安全","items":[{"mediaId":)" + std::to_string(poster) + R"(,"durationMs":10000}]})"));
-    const int campaign = createdId(ed.post("/api/v1/campaigns",
-        R"({"name":"国家安全教育日","theme":"国家安全","startsOn":"2026-01-01","endsOn":"2030-12-31"})"));
-    createdId(ed.post("/api/v1/schedules", R"({"name":"车库全天","playlistId":)" + std::to_string(pl) +
-        R"(,"campaignId":)" + std::to_string(campaign) +
-        R"(,"priority":10,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"venueTypes":["garage_entrance"]}})"));
+    const int garage = createdId(admin.post(
+        "/api/v1/locations", R"({"name":"万达地下车库入口","venueType":"garage_entrance","district":"江北区"})"));
+    const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"车库 国家安全","items":[{"mediaId":)" +
+                                                              std::to_string(poster) + R"(,"durationMs":10000}]})"));
+    const int campaign = createdId(
+        ed.post("/api/v1/campaigns",
+                R"({"name":"国家安全教育日","theme":"国家安全","startsOn":"2026-01-01","endsOn":"2030-12-31"})"));
+    createdId(ed.post(
+        "/api/v1/schedules",
+        R"({"name":"车库全天","playlistId":)" + std::to_string(pl) + R"(,"campaignId":)" + std::to_string(campaign) +
+            R"(,"priority":10,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"venueTypes":["garage_entrance"]}})"));
 
     // A screen with its own identity key.
     SimPlayer p;
@@ -140,7 +142,9 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
 
     auto up2 = auditor.get("/api/v1/reports/uptime?" + range + "&format=csv");
     REQUIRE(up2.status == 200);
-    CHECK(up2.body.rfind("\xEF\xBB\xBF" "screen,screen_name,day,hours_with_plays,on_screen_ms,", 0) == 0);
+    CHECK(up2.body.rfind("\xEF\xBB\xBF"
+                         "screen,screen_name,day,hours_with_plays,on_screen_ms,",
+                         0) == 0);
     CHECK(up2.body.find("车库屏") != std::string::npos);
 
     auto probs = auditor.get("/api/v1/reports/problems?player=" + p.id);
@@ -170,8 +174,9 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
     CHECK(ed.get("/api/v1/reports/campaigns/999999/summary?" + range).status == 404);
 
     SECTION("CSV cells that a spreadsheet would run as formulas are shown as text") {
-        REQUIRE(admin.patch("/api/v1/locations/" + std::to_string(garage), R"js({"name":"=HYPERLINK(\"x\")"})js").status ==
-                200);
+        REQUIRE(
+            admin.patch("/api/v1/locations/" + std::to_string(garage), R"js({"name":"=HYPERLINK(\"x\")"})js").status ==
+            200);
         auto csv = auditor.get("/api/v1/reports/plays?" + range + "&by=location&format=csv");
         REQUIRE(csv.status == 200);
         CHECK(csv.body.find(",\"'=HYPERLINK(\"\"x\"\")\",") != std::string::npos);

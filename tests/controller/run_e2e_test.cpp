@@ -58,8 +58,9 @@ TEST_CASE("a running player plays its schedule and the controller stores every p
     const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
                                                               R"(,"durationMs":1000},{"mediaId":)" + std::to_string(b) +
                                                               R"(,"durationMs":1000}]})"));
-    createdId(ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
-                                               R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
+    createdId(
+        ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
+                                         R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
 
     const fs::path dir = fx.path / "player";
     const std::string id = enrollScreen(srv, admin, dir);

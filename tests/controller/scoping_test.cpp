@@ -27,8 +27,8 @@ std::string takeoverBody(int playlist, const std::string& target, const std::str
     Poco::Timestamp expires;
     expires += Poco::Timespan(1, 0, 0, 0, 0);
     const std::string iso = Poco::DateTimeFormatter::format(expires, "%Y-%m-%dT%H:%M:%SZ");
-    return R"({"name":"t","playlistId":)" + std::to_string(playlist) + R"(,"target":)" + target +
-           R"(,"expiresAt":")" + iso + "\"" + extra + "}";
+    return R"({"name":"t","playlistId":)" + std::to_string(playlist) + R"(,"target":)" + target + R"(,"expiresAt":")" +
+           iso + "\"" + extra + "}";
 }
 
 const std::string kAll = R"({"all":true})";
@@ -36,8 +36,7 @@ const std::string kMalls = R"({"venueTypes":["mall"]})";
 
 }  // namespace
 
-TEST_CASE("editors change only their own department's schedules and takeovers",
-          "[controller][scoping]") {
+TEST_CASE("editors change only their own department's schedules and takeovers", "[controller][scoping]") {
     TestServer srv;
     Client admin = srv.admin();
     Client ap = srv.userClient("ap", "approver");
@@ -46,12 +45,11 @@ TEST_CASE("editors change only their own department's schedules and takeovers",
     Client jj = srv.userClient("jj", "editor", "交警", true);  // holds the fleetWide right
     TempDir tmp;
     const int media = uploadApproved(jd, ap, makePng(tmp.path, "禁毒"), "jd.png");
-    const int pl = createdId(jd.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" +
-                                                              std::to_string(media) + "}]}"));
+    const int pl =
+        createdId(jd.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(media) + "}]}"));
 
     // A schedule of 反诈中心, made by the admin.
-    auto fzSchedule =
-        admin.post("/api/v1/schedules", scheduleBody(pl, kMalls, R"(,"department":"反诈中心")"));
+    auto fzSchedule = admin.post("/api/v1/schedules", scheduleBody(pl, kMalls, R"(,"department":"反诈中心")"));
     REQUIRE(fzSchedule.status == 201);
     CHECK(fzSchedule.json()->getValue<std::string>("department") == "反诈中心");
     const std::string fzPath = "/api/v1/schedules/" + std::to_string(createdId(fzSchedule));
@@ -67,25 +65,21 @@ TEST_CASE("editors change only their own department's schedules and takeovers",
         CHECK(fz.del(fzPath).status == 204);
     }
     SECTION("an editor cannot make a schedule for another department") {
-        CHECK(jd.post("/api/v1/schedules", scheduleBody(pl, kMalls, R"(,"department":"反诈中心")"))
-                  .status == 403);
+        CHECK(jd.post("/api/v1/schedules", scheduleBody(pl, kMalls, R"(,"department":"反诈中心")")).status == 403);
         auto own = jd.post("/api/v1/schedules", scheduleBody(pl, kMalls));
         REQUIRE(own.status == 201);
         CHECK(own.json()->getValue<std::string>("department") == "禁毒");
-        CHECK(jd.patch("/api/v1/schedules/" + std::to_string(createdId(own)),
-                       R"({"department":"反诈中心"})")
-                  .status == 403);
+        CHECK(jd.patch("/api/v1/schedules/" + std::to_string(createdId(own)), R"({"department":"反诈中心"})").status ==
+              403);
     }
     SECTION("a fleet-wide schedule needs the admin role or the fleetWide right") {
         CHECK(jd.post("/api/v1/schedules", scheduleBody(pl, kAll)).status == 403);
         auto own = jd.post("/api/v1/schedules", scheduleBody(pl, kMalls));
         REQUIRE(own.status == 201);
         const std::string ownPath = "/api/v1/schedules/" + std::to_string(createdId(own));
-        CHECK(jd.patch(ownPath, R"({"target":{"all":true}})").status ==
-              403);  // no retargeting to everything
+        CHECK(jd.patch(ownPath, R"({"target":{"all":true}})").status == 403);  // no retargeting to everything
         // A fleet-wide schedule of 禁毒 made by the admin: the editor may not change or delete it.
-        auto wide =
-            admin.post("/api/v1/schedules", scheduleBody(pl, kAll, R"(,"department":"禁毒")"));
+        auto wide = admin.post("/api/v1/schedules", scheduleBody(pl, kAll, R"(,"department":"禁毒")"));
         REQUIRE(wide.status == 201);
         const std::string widePath = "/api/v1/schedules/" + std::to_string(createdId(wide));
         CHECK(jd.patch(widePath, R"({"name":"x"})").status == 403);
@@ -100,8 +94,7 @@ TEST_CASE("editors change only their own department's schedules and takeovers",
         // The admin's emergency takeover (the admin's own, empty department).
         auto emergency = admin.post("/api/v1/takeovers", takeoverBody(pl, kAll));
         REQUIRE(emergency.status == 201);
-        const std::string emergencyCancel =
-            "/api/v1/takeovers/" + std::to_string(createdId(emergency)) + "/cancel";
+        const std::string emergencyCancel = "/api/v1/takeovers/" + std::to_string(createdId(emergency)) + "/cancel";
         CHECK(jd.post(emergencyCancel, "").status == 403);
         CHECK(fz.post(emergencyCancel, "").status == 403);
         // A fleet-wide takeover by an editor without the right.
@@ -110,15 +103,13 @@ TEST_CASE("editors change only their own department's schedules and takeovers",
         auto jdTakeover = jd.post("/api/v1/takeovers", takeoverBody(pl, kMalls));
         REQUIRE(jdTakeover.status == 201);
         CHECK(jdTakeover.json()->getValue<std::string>("department") == "禁毒");
-        const std::string jdCancel =
-            "/api/v1/takeovers/" + std::to_string(createdId(jdTakeover)) + "/cancel";
+        const std::string jdCancel = "/api/v1/takeovers/" + std::to_string(createdId(jdTakeover)) + "/cancel";
         CHECK(fz.post(jdCancel, "").status == 403);
         CHECK(jd.post(jdCancel, "").status == 200);
         // 反诈中心's takeover: 禁毒 may not cancel it; the fleetWide right may.
         auto fzTakeover = fz.post("/api/v1/takeovers", takeoverBody(pl, kMalls));
         REQUIRE(fzTakeover.status == 201);
-        const std::string fzCancel =
-            "/api/v1/takeovers/" + std::to_string(createdId(fzTakeover)) + "/cancel";
+        const std::string fzCancel = "/api/v1/takeovers/" + std::to_string(createdId(fzTakeover)) + "/cancel";
         CHECK(jd.post(fzCancel, "").status == 403);
         CHECK(jj.post(fzCancel, "").status == 200);
         // The right creates and cancels fleet-wide takeovers, the admin's included.
@@ -126,8 +117,7 @@ TEST_CASE("editors change only their own department's schedules and takeovers",
         CHECK(jj.post(emergencyCancel, "").status == 200);
         auto again = admin.post("/api/v1/takeovers", takeoverBody(pl, kAll));
         REQUIRE(again.status == 201);
-        CHECK(admin.post("/api/v1/takeovers/" + std::to_string(createdId(again)) + "/cancel", "")
-                  .status == 200);
+        CHECK(admin.post("/api/v1/takeovers/" + std::to_string(createdId(again)) + "/cancel", "").status == 200);
     }
     SECTION("the fleetWide right is shown and changed on the user") {
         auto users = admin.get("/api/v1/users").json()->getArray("users");
@@ -147,7 +137,6 @@ TEST_CASE("editors change only their own department's schedules and takeovers",
         CHECK(jd.post("/api/v1/schedules", scheduleBody(pl, kAll)).status == 201);
         CHECK(admin.patch("/api/v1/users/" + jdId, R"({"fleetWide":false})").status == 200);
         CHECK(jd.post("/api/v1/schedules", scheduleBody(pl, kAll)).status == 403);
-        CHECK(jd.patch("/api/v1/users/" + jdId, R"({"fleetWide":true})").status ==
-              403);  // admins only
+        CHECK(jd.patch("/api/v1/users/" + jdId, R"({"fleetWide":true})").status == 403);  // admins only
     }
 }

@@ -24,7 +24,6 @@
 
 namespace microscape::testing {
 
-
 Poco::JSON::Object::Ptr parseObject(const std::string& text) {
     Poco::JSON::Parser p;
     return p.parse(text).extract<Poco::JSON::Object::Ptr>();
@@ -41,8 +40,7 @@ void TestServer::restartAfter(int downMs) {
     restart();
 }
 
-void TestServer::restartWith(
-    const std::function<void(microscape::controller::ControllerConfig&)>& tweak) {
+void TestServer::restartWith(const std::function<void(microscape::controller::ControllerConfig&)>& tweak) {
     if (server_) {
         config_.httpPort = server_->httpPort();
         config_.zmqPort = server_->zmqPort();
@@ -59,7 +57,9 @@ std::string jsonString(const Poco::JSON::Object::Ptr& o) {
     return s.str();
 }
 
-Poco::JSON::Object::Ptr Response::json() const { return parseObject(body); }
+Poco::JSON::Object::Ptr Response::json() const {
+    return parseObject(body);
+}
 
 std::string Response::errorCode() const {
     try {
@@ -87,7 +87,7 @@ namespace {
 // Connects (TLS handshake included) before the first request, so that the
 // server's key can be checked first.
 class PinnedSession : public Poco::Net::HTTPSClientSession {
-public:
+  public:
     using HTTPSClientSession::HTTPSClientSession;
     void open() { reconnect(); }
 };
@@ -134,8 +134,10 @@ Response Client::request(const std::string& method, const std::string& path, con
     Poco::StreamCopier::copyToString(in, r.body);
     for (const auto& [k, v] : resp) {
         std::string lk = Poco::toLower(k);
-        if (r.headers.count(lk)) r.headers[lk] += "\n" + v;
-        else r.headers[lk] = v;
+        if (r.headers.count(lk))
+            r.headers[lk] += "\n" + v;
+        else
+            r.headers[lk] = v;
     }
     return r;
 }
@@ -200,9 +202,9 @@ void TestServer::restart() {
 }
 
 void TestServer::freezeClock() {
-    frozenAt_->store(std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count());
+    frozenAt_->store(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
 }
 
 Client TestServer::admin() const {
@@ -212,8 +214,8 @@ Client TestServer::admin() const {
     return c;
 }
 
-Client TestServer::userClient(const std::string& name, const std::string& role,
-                              const std::string& department, bool fleetWide) {
+Client TestServer::userClient(const std::string& name, const std::string& role, const std::string& department,
+                              bool fleetWide) {
     Client a = admin();
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("username", name);
@@ -229,14 +231,13 @@ Client TestServer::userClient(const std::string& name, const std::string& role,
     return c;
 }
 
-
 std::string makePng(const fs::path& dir, const std::string& text, int w, int h) {
     static int n = 0;
     fs::path out = dir / ("poster-" + std::to_string(++n) + ".png");
     std::string cmd = "/usr/bin/convert -size " + std::to_string(w) + "x" + std::to_string(h) +
                       " xc:'#1d4e89' -depth 8 -font /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc "
-                      "-fill white -pointsize 28 -gravity center -annotate +0+0 '" + text + "' '" + out.string() +
-                      "' 2>/dev/null";
+                      "-fill white -pointsize 28 -gravity center -annotate +0+0 '" +
+                      text + "' '" + out.string() + "' 2>/dev/null";
     REQUIRE(std::system(cmd.c_str()) == 0);
     return readFile(out);
 }
@@ -244,9 +245,9 @@ std::string makePng(const fs::path& dir, const std::string& text, int w, int h) 
 std::string makeMp4(const fs::path& dir, int seconds) {
     static int n = 0;
     fs::path out = dir / ("clip-" + std::to_string(++n) + ".mp4");
-    std::string cmd = "ffmpeg -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25:duration=" +
-                      std::to_string(seconds) + " -pix_fmt yuv420p -c:v libx264 -preset ultrafast '" + out.string() +
-                      "' 2>/dev/null";
+    std::string cmd =
+        "ffmpeg -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25:duration=" + std::to_string(seconds) +
+        " -pix_fmt yuv420p -c:v libx264 -preset ultrafast '" + out.string() + "' 2>/dev/null";
     REQUIRE(std::system(cmd.c_str()) == 0);
     return readFile(out);
 }
@@ -332,7 +333,7 @@ std::vector<std::string> enrollArgv(const Response& tokenAnswer, const fs::path&
 }
 
 std::string enrollScreen(TestServer& srv, Client& admin, const fs::path& dir, const std::string& tokenBody,
-                        const std::vector<std::string>& extraArgs) {
+                         const std::vector<std::string>& extraArgs) {
     (void)srv;  // the token's command names the controller
     std::vector<std::string> args = enrollArgv(admin.post("/api/v1/enrollment-tokens", tokenBody), dir);
     args.insert(args.end(), extraArgs.begin(), extraArgs.end());
@@ -345,7 +346,7 @@ std::string enrollScreen(TestServer& srv, Client& admin, const fs::path& dir, co
 }
 
 std::unique_ptr<microscape::testing::SpawnedProcess> startScreen(const fs::path& dir, const fs::path& log,
-                                                                const std::vector<std::string>& args) {
+                                                                 const std::vector<std::string>& args) {
     std::vector<std::string> argv{playerBin(), "run", "--data-dir", dir.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     auto p = std::make_unique<microscape::testing::SpawnedProcess>(argv, log.string());
@@ -360,8 +361,8 @@ StoredProofs storedProofs(const fs::path& controllerDb, const std::string& playe
     StoredProofs out;
     std::vector<Poco::Int64> seqs;
     std::string id = playerId;
-    s << "SELECT seq, record FROM pop_records WHERE player_id = ? ORDER BY seq", use(id), into(seqs),
-        into(out.records), now;
+    s << "SELECT seq, record FROM pop_records WHERE player_id = ? ORDER BY seq", use(id), into(seqs), into(out.records),
+        now;
     out.seqs.assign(seqs.begin(), seqs.end());
     std::string id2 = playerId;
     s << "SELECT checkpoint FROM pop_checkpoints WHERE player_id = ? ORDER BY last_seq", use(id2),

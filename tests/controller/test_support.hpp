@@ -20,11 +20,11 @@
 #include <thread>
 #include <vector>
 
-#include "microscape/controller/config.hpp"
-#include "microscape/controller/server.hpp"
 #include "../support/process.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
+#include "microscape/controller/config.hpp"
+#include "microscape/controller/server.hpp"
 
 namespace microscape::testing {
 
@@ -51,21 +51,20 @@ class CapturingChannel : public Poco::Channel {
 
 namespace fs = std::filesystem;
 
-
 struct Response {
     int status = 0;
     std::string reason;  // the status line's reason phrase
     std::string body;
     std::map<std::string, std::string> headers;  // lower-case names; Set-Cookie joined by "\n"
-    Poco::JSON::Object::Ptr json() const;       // throws if not an object
-    std::string errorCode() const;              // error.code or ""
+    Poco::JSON::Object::Ptr json() const;        // throws if not an object
+    std::string errorCode() const;               // error.code or ""
 };
 
 // Talks HTTPS to 127.0.0.1:port when tls is set, checking that the server's key
 // is tlsPin ("sha256:<hex>", as enrolment pins it; empty = any key); plain HTTP
 // otherwise. A pin mismatch fails the test.
 class Client {
-public:
+  public:
     explicit Client(std::uint16_t port, bool tls = false, std::string tlsPin = "")
         : port_(port), tls_(tls), tlsPin_(std::move(tlsPin)) {}
     Response request(const std::string& method, const std::string& path, const std::string& body = "",
@@ -83,7 +82,7 @@ public:
     void dropCsrf() { csrf_.clear(); }
     const std::string& csrf() const { return csrf_; }
 
-private:
+  private:
     std::uint16_t port_;
     bool tls_ = false;
     std::string tlsPin_;
@@ -96,7 +95,7 @@ constexpr const char* kAdminPassword = "admin-password-1";
 
 // A controller with an admin "admin" (kAdminPassword). Restartable on the same dir.
 class TestServer {
-public:
+  public:
     explicit TestServer(std::function<void(microscape::controller::ControllerConfig&)> tweak = {});
     ~TestServer();
     void restart();
@@ -119,8 +118,8 @@ public:
     // Creates a user (as admin) and returns a logged-in cookie client for it. Users
     // get the fleetWide right unless told otherwise: most scenarios have an editor
     // schedule for the whole fleet (tests/controller/scoping_test.cpp covers the rule).
-    Client userClient(const std::string& name, const std::string& role,
-                      const std::string& department = "", bool fleetWide = true);
+    Client userClient(const std::string& name, const std::string& role, const std::string& department = "",
+                      bool fleetWide = true);
     const microscape::controller::ControllerConfig& config() const { return config_; }
     // Moves the server's clock (not the machine's) forward.
     void advanceClock(std::int64_t ms) { clockOffsetMs_ += ms; }
@@ -128,7 +127,7 @@ public:
     // so waits measured on it cannot run out while a slow machine runs the test.
     void freezeClock();
 
-private:
+  private:
     TempDir dir_;
     microscape::controller::ControllerConfig config_;
     std::unique_ptr<microscape::controller::ControllerServer> server_;
@@ -169,8 +168,8 @@ std::string playerBin();
 // (e.g. with a locationId) and any extra enroll arguments; returns the player id
 // written to DIR/player.json. REQUIREs success.
 std::string enrollScreen(TestServer& srv, Client& admin, const fs::path& dir,
-                        const std::string& tokenBody = R"({"name":"screen"})",
-                        const std::vector<std::string>& extraArgs = {});
+                         const std::string& tokenBody = R"({"name":"screen"})",
+                         const std::vector<std::string>& extraArgs = {});
 
 // The argv of the technician's command in a POST /api/v1/enrollment-tokens
 // answer, with the microscape-player built here and DIR as the data directory.
@@ -179,8 +178,7 @@ std::vector<std::string> enrollArgv(const Response& tokenAnswer, const fs::path&
 // `microscape-player run --data-dir DIR ARGS...` in the background, output
 // appended to `log`; stopped with SIGTERM when the pointer goes.
 std::unique_ptr<microscape::testing::SpawnedProcess> startScreen(const fs::path& dir, const fs::path& log,
-                                                                const std::vector<std::string>& args);
-
+                                                                 const std::vector<std::string>& args);
 
 // What the controller stored for a player (read from its database file).
 struct StoredProofs {

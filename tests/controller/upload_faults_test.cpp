@@ -162,9 +162,7 @@ class ChaosRelay {
                 chance = dropChance_;
                 ambush = ambushChance_;
             }
-            auto roll = [&](double p) {
-                return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < p;
-            };
+            auto roll = [&](double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < p; };
             // Only the pairs that were polled: one accepted above has no revents yet.
             const std::size_t polled = (fds.size() - 1) / 2;
             for (std::size_t i = 0; i < polled; ++i) {
@@ -172,8 +170,7 @@ class ChaosRelay {
                 const pollfd& fa = fds[1 + 2 * i];
                 const pollfd& fb = fds[2 + 2 * i];
                 bool dead = false, reset = false;
-                for (auto [from, to, ev] :
-                     {std::tuple{p.a, p.b, fa.revents}, std::tuple{p.b, p.a, fb.revents}}) {
+                for (auto [from, to, ev] : {std::tuple{p.a, p.b, fa.revents}, std::tuple{p.b, p.a, fb.revents}}) {
                     if (dead || !(ev & (POLLIN | POLLHUP | POLLERR))) continue;
                     ssize_t n = ::recv(from, buf, sizeof buf, 0);
                     const bool fromPlayer = from == p.a;
@@ -192,9 +189,8 @@ class ChaosRelay {
                 }
                 if (dead) closePair(p, reset);
             }
-            pairs_.erase(
-                std::remove_if(pairs_.begin(), pairs_.end(), [](const Pair& p) { return p.a < 0; }),
-                pairs_.end());
+            pairs_.erase(std::remove_if(pairs_.begin(), pairs_.end(), [](const Pair& p) { return p.a < 0; }),
+                         pairs_.end());
             std::lock_guard lock(m_);
             if (maxMs_ > 0 && std::chrono::steady_clock::now() >= nextCut_) {
                 if (!pairs_.empty()) ++cuts_;
@@ -235,8 +231,7 @@ std::int64_t resentBatches(const std::string& log) {
     const std::string marker = ": PROOFS ";
     for (auto at = log.find(marker); at != std::string::npos; at = log.find(marker, at + 1)) {
         long long first = 0, last = 0;
-        if (std::sscanf(log.c_str() + at + marker.size(), "%lld..%lld sent", &first, &last) != 2)
-            continue;
+        if (std::sscanf(log.c_str() + at + marker.size(), "%lld..%lld sent", &first, &last) != 2) continue;
         if (first <= highest) ++resent;
         highest = std::max<std::int64_t>(highest, last);
     }
@@ -255,14 +250,12 @@ void scheduleTwoPosters(TestServer& srv, const fs::path& dir) {
     Client ap = srv.userClient("ap", "approver");
     const int a = uploadApproved(ed, ap, makePng(dir, "反诈", 320, 180), "a.png");
     const int b = uploadApproved(ed, ap, makePng(dir, "禁毒", 320, 180), "b.png");
-    const int pl = createdId(
-        ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
-                                         R"(,"durationMs":1000},{"mediaId":)" + std::to_string(b) +
-                                         R"(,"durationMs":1000}]})"));
+    const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
+                                                              R"(,"durationMs":1000},{"mediaId":)" + std::to_string(b) +
+                                                              R"(,"durationMs":1000}]})"));
     createdId(
-        ed.post("/api/v1/schedules",
-                R"({"name":"all","playlistId":)" + std::to_string(pl) +
-                    R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
+        ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
+                                         R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
 }
 
 // The last seq of the last PROOFS the log shows sent (0: none).
@@ -270,8 +263,7 @@ std::int64_t lastSentSeq(const std::string& log) {
     const std::string marker = ": PROOFS ";
     auto at = log.rfind(marker);
     long long first = 0, last = 0;
-    if (at == std::string::npos ||
-        std::sscanf(log.c_str() + at + marker.size(), "%lld..%lld sent", &first, &last) != 2)
+    if (at == std::string::npos || std::sscanf(log.c_str() + at + marker.size(), "%lld..%lld sent", &first, &last) != 2)
         return 0;
     return last;
 }
@@ -294,7 +286,8 @@ TEST_CASE("a batch in flight when the controller restarts is sent again on the n
     scheduleTwoPosters(srv, fx.path);
     ChaosRelay relay(srv.zmqPort());
     const fs::path dir = fx.path / "player";
-    const std::string id = enrollScreen(srv, admin, dir, R"({"name":"screen"})", {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
+    const std::string id = enrollScreen(srv, admin, dir, R"({"name":"screen"})",
+                                        {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
     const fs::path cdb = srv.dataDir() / "controller.db";
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };
@@ -327,8 +320,7 @@ TEST_CASE("a batch in flight when the controller restarts is sent again on the n
     CHECK(countOf(log, "went out before this session") + countOf(log, "link to") >= 1);
     CHECK(WIFEXITED(player->kill(SIGTERM)));
     auto st = storedProofs(cdb, id);
-    for (std::size_t i = 0; i < st.seqs.size(); ++i)
-        CHECK(st.seqs[i] == static_cast<Poco::Int64>(i + 1));
+    for (std::size_t i = 0; i < st.seqs.size(); ++i) CHECK(st.seqs[i] == static_cast<Poco::Int64>(i + 1));
 }
 
 TEST_CASE(
@@ -347,20 +339,18 @@ TEST_CASE(
     Client ap = srv.userClient("ap", "approver");
     const int a = uploadApproved(ed, ap, makePng(fx.path, "反诈", 320, 180), "a.png");
     const int b = uploadApproved(ed, ap, makePng(fx.path, "禁毒", 320, 180), "b.png");
-    const int pl = createdId(
-        ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
-                                         R"(,"durationMs":1000},{"mediaId":)" + std::to_string(b) +
-                                         R"(,"durationMs":1000}]})"));
+    const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
+                                                              R"(,"durationMs":1000},{"mediaId":)" + std::to_string(b) +
+                                                              R"(,"durationMs":1000}]})"));
     createdId(
-        ed.post("/api/v1/schedules",
-                R"({"name":"all","playlistId":)" + std::to_string(pl) +
-                    R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
+        ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
+                                         R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
 
     // The screen reaches the hub only through the relay.
     ChaosRelay relay(srv.zmqPort());
     const fs::path dir = fx.path / "player";
     const std::string id = enrollScreen(srv, admin, dir, R"({"name":"screen"})",
-                                       {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
+                                        {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
     const fs::path cdb = srv.dataDir() / "controller.db";
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };
@@ -410,14 +400,13 @@ TEST_CASE(
     flush->kill(SIGTERM);
     const std::string log = playerLog();
     WARN(last << " play records stored exactly once in "
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
-              << " s; " << cuts << " connection cuts, " << drops << " reads dropped in flight, "
-              << ambushes << " acks lost after their batch, " << relay.accepted()
-              << " connections; player: " << countOf(log, ": PROOFS ") << " PROOFS sent, "
-              << countOf(log, ": PROOFS_ACK seq") << " PROOFS_ACK received, " << resentBatches(log)
-              << " batches sent again (" << countOf(log, "sending again") << " after a timeout, "
-              << countOf(log, "went out before this session") << " after a new session), "
-              << countOf(log, "link to") << " links lost");
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s; " << cuts
+              << " connection cuts, " << drops << " reads dropped in flight, " << ambushes
+              << " acks lost after their batch, " << relay.accepted() << " connections; player: "
+              << countOf(log, ": PROOFS ") << " PROOFS sent, " << countOf(log, ": PROOFS_ACK seq")
+              << " PROOFS_ACK received, " << resentBatches(log) << " batches sent again ("
+              << countOf(log, "sending again") << " after a timeout, " << countOf(log, "went out before this session")
+              << " after a new session), " << countOf(log, "link to") << " links lost");
 
     // Every seq 1..N exactly once, and the stored chain verifies under the player's key.
     auto st = storedProofs(cdb, id);
@@ -465,8 +454,7 @@ TEST_CASE("enrolment with a screen size keeps it in player.json and status and a
     TestServer srv;
     TempDir fx;
     Client admin = srv.admin();
-    for (auto [w, h, orientation] :
-         {std::tuple{1920, 540, "landscape"}, std::tuple{1080, 1920, "portrait"}}) {
+    for (auto [w, h, orientation] : {std::tuple{1920, 540, "landscape"}, std::tuple{1080, 1920, "portrait"}}) {
         const fs::path dir = fx.path / ("screen-" + std::to_string(w));
         auto argv = enrollArgv(admin.post("/api/v1/enrollment-tokens", R"({"name":"步行街南口"})"), dir);
         argv.insert(argv.end(), {"--width", std::to_string(w), "--height", std::to_string(h)});

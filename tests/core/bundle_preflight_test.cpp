@@ -35,8 +35,7 @@ Bundle bigBundle() {
 
 }  // namespace
 
-TEST_CASE("preflight accepts a good bundle in any order without reading its media",
-          "[bundle][preflight]") {
+TEST_CASE("preflight accepts a good bundle in any order without reading its media", "[bundle][preflight]") {
     const auto b = bigBundle();
     auto entries = b.entries();  // media first
     SECTION("writer's order") {}
@@ -55,8 +54,7 @@ TEST_CASE("preflight accepts a good bundle in any order without reading its medi
     CHECK(src.readBytes < 16 * 1024);  // headers, manifest, signature, end marker
 }
 
-TEST_CASE("preflight refuses what verify refuses, except a hash it does not compute",
-          "[bundle][preflight]") {
+TEST_CASE("preflight refuses what verify refuses, except a hash it does not compute", "[bundle][preflight]") {
     const auto b = bigBundle();
     const auto opts = verifyOptions({testKey(1).publicKey()});
     auto check = [&](const std::string& archive, Errc want) {
@@ -86,8 +84,7 @@ TEST_CASE("preflight refuses what verify refuses, except a hash it does not comp
         check(packTar(e), Errc::ExtraEntry);
     }
     SECTION("a media entry of another size than the manifest's") {
-        auto bad = makeBundle(testKey(1), b.media,
-                              [](manifest::Manifest& m) { m.media[0].sizeBytes += 512; });
+        auto bad = makeBundle(testKey(1), b.media, [](manifest::Manifest& m) { m.media[0].sizeBytes += 512; });
         check(bad.tar(), Errc::SizeMismatch);
     }
     SECTION("a listed media entry missing") {

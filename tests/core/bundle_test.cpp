@@ -78,12 +78,10 @@ std::vector<NegativeCase> negativeMatrix() {
     // Content tampering.
     add("bit flip in a media file", Errc::HashMismatch,
         [=] { return with(flipBit(goodTar, dataOffset(goodTar, poster) + 700, 2)); });
-    add("bit flip in the last byte of a media file", Errc::HashMismatch, [=] {
-        return with(flipBit(goodTar, dataOffset(goodTar, clip) + media[1].bytes.size() - 1, 7));
-    });
-    add("media stored under another listed hash", Errc::HashMismatch, [=] {
-        return with(entriesWith([&](auto& e) { std::swap(e[0].data, e[1].data); }));
-    });
+    add("bit flip in the last byte of a media file", Errc::HashMismatch,
+        [=] { return with(flipBit(goodTar, dataOffset(goodTar, clip) + media[1].bytes.size() - 1, 7)); });
+    add("media stored under another listed hash", Errc::HashMismatch,
+        [=] { return with(entriesWith([&](auto& e) { std::swap(e[0].data, e[1].data); })); });
     add("media entry replaced by an empty file", Errc::HashMismatch,
         [=] { return with(entriesWith([&](auto& e) { e[0].data.clear(); })); });
     add("bit flip in the manifest inside a display name", Errc::BadSignature, [=] {
@@ -105,33 +103,29 @@ std::vector<NegativeCase> negativeMatrix() {
 
     // Trust and policy.
     add("signed by another key", Errc::UnknownSigner, [=] { return with(makeBundle(testKey(2), media).tar()); });
-    add("no trusted keys at all", Errc::UnknownSigner,
-        [=] { return Attempt{goodTar, verifyOptions({})}; });
+    add("no trusted keys at all", Errc::UnknownSigner, [=] { return Attempt{goodTar, verifyOptions({})}; });
     add("signer names the pinned key but another key signed", Errc::BadSignature, [=] {
         Bundle b = good;
         b.signature = testKey(2).sign(b.manifestBytes);
         return with(b.tar());
     });
-    add("rollback below the minimum version", Errc::Rollback,
-        [=] { return Attempt{goodTar, verifyOptions({pub1}, good.manifest.version + 1)}; });
-    add("expired", Errc::Expired, [=] {
-        return Attempt{goodTar, verifyOptions({pub1}, 1, expiresMs() + 86400000)};
+    add("rollback below the minimum version", Errc::Rollback, [=] {
+        return Attempt{goodTar, verifyOptions({pub1}, good.manifest.version + 1)};
     });
-    add("expires exactly now", Errc::Expired,
-        [=] { return Attempt{goodTar, verifyOptions({pub1}, 1, expiresMs())}; });
+    add("expired", Errc::Expired, [=] { return Attempt{goodTar, verifyOptions({pub1}, 1, expiresMs() + 86400000)}; });
+    add("expires exactly now", Errc::Expired, [=] { return Attempt{goodTar, verifyOptions({pub1}, 1, expiresMs())}; });
 
     // Entries against the manifest.
-    add("missing media", Errc::MissingMedia,
-        [=] { return with(entriesWith([](auto& e) { e.erase(e.begin()); })); });
+    add("missing media", Errc::MissingMedia, [=] { return with(entriesWith([](auto& e) { e.erase(e.begin()); })); });
     add("extra media not in the manifest", Errc::ExtraEntry, [=] {
         std::string extra = fakePng(900, 99);
-        return with(entriesWith([&](auto& e) { e.insert(e.begin(), fileEntry(mediaName(crypto::sha256Hex(extra)), extra)); }));
+        return with(
+            entriesWith([&](auto& e) { e.insert(e.begin(), fileEntry(mediaName(crypto::sha256Hex(extra)), extra)); }));
     });
     add("extra non-media file", Errc::ExtraEntry,
         [=] { return with(entriesWith([](auto& e) { e.push_back(fileEntry("README.txt", "hello")); })); });
-    add("media under its display name instead of its hash", Errc::ExtraEntry, [=] {
-        return with(entriesWith([&](auto& e) { e[0].name = "media/反诈防骗海报.png"; }));
-    });
+    add("media under its display name instead of its hash", Errc::ExtraEntry,
+        [=] { return with(entriesWith([&](auto& e) { e[0].name = "media/反诈防骗海报.png"; })); });
     add("media name with uppercase hex", Errc::ExtraEntry, [=] {
         std::string upper = media[0].entry.sha256;
         for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -145,14 +139,12 @@ std::vector<NegativeCase> negativeMatrix() {
         [=] { return with(entriesWith([](auto& e) { e.push_back(e[e.size() - 2]); })); });
     add("duplicate manifest.sig", Errc::DuplicateEntry,
         [=] { return with(entriesWith([](auto& e) { e.push_back(e.back()); })); });
-    add("wrong media size in the signed manifest", Errc::SizeMismatch, [=] {
-        return with(makeBundle(testKey(1), media, [](auto& mf) { mf.media[0].sizeBytes += 1; }).tar());
-    });
+    add("wrong media size in the signed manifest", Errc::SizeMismatch,
+        [=] { return with(makeBundle(testKey(1), media, [](auto& mf) { mf.media[0].sizeBytes += 1; }).tar()); });
 
     // Truncation.
     add("truncated inside the first header", Errc::Truncated, [=] { return with(cut(100)); });
-    add("truncated inside media data", Errc::Truncated,
-        [=] { return with(cut(dataOffset(goodTar, poster) + 1000)); });
+    add("truncated inside media data", Errc::Truncated, [=] { return with(cut(dataOffset(goodTar, poster) + 1000)); });
     add("truncated inside the padding after media", Errc::Truncated,
         [=] { return with(cut(dataOffset(goodTar, poster) + media[0].bytes.size() + 3)); });
     add("truncated inside manifest.json", Errc::Truncated,
@@ -170,10 +162,12 @@ std::vector<NegativeCase> negativeMatrix() {
         return with(entriesWith([](auto& e) { e.insert(e.begin(), fileEntry("media/../manifest.json", "{}")); }));
     });
     add("path traversal out of the bundle", Errc::BadPath, [=] {
-        return with(entriesWith([](auto& e) { e.insert(e.begin(), fileEntry("../../etc/cron.d/evil", "* * * * * root sh")); }));
+        return with(
+            entriesWith([](auto& e) { e.insert(e.begin(), fileEntry("../../etc/cron.d/evil", "* * * * * root sh")); }));
     });
-    add("absolute path", Errc::BadPath,
-        [=] { return with(entriesWith([](auto& e) { e.push_back(fileEntry("/etc/passwd", "root::0:0::/:/bin/sh")); })); });
+    add("absolute path", Errc::BadPath, [=] {
+        return with(entriesWith([](auto& e) { e.push_back(fileEntry("/etc/passwd", "root::0:0::/:/bin/sh")); }));
+    });
     add("backslash in a name", Errc::BadPath,
         [=] { return with(entriesWith([](auto& e) { e[0].name = "media\\" + e[0].name.substr(6); })); });
     auto special = [=](char type, std::string name, std::string link) {
@@ -190,14 +184,12 @@ std::vector<NegativeCase> negativeMatrix() {
         }));
     });
     add("pax global header", Errc::BadEntryType, [=] {
-        return with(entriesWith([](auto& e) {
-            e.insert(e.begin(), typedEntry("pax_global_header", 'g', "", "19 comment=hello\n"));
-        }));
+        return with(entriesWith(
+            [](auto& e) { e.insert(e.begin(), typedEntry("pax_global_header", 'g', "", "19 comment=hello\n")); }));
     });
     add("GNU long name header", Errc::BadEntryType, [=] {
-        return with(entriesWith([](auto& e) {
-            e.insert(e.begin(), typedEntry("././@LongLink", 'L', "", "manifest.json"));
-        }));
+        return with(
+            entriesWith([](auto& e) { e.insert(e.begin(), typedEntry("././@LongLink", 'L', "", "manifest.json")); }));
     });
 
     // Sizes.
@@ -206,9 +198,8 @@ std::vector<NegativeCase> negativeMatrix() {
             doc["schedule"] = json::Object{{"padding", std::string(manifest::kMaxManifestBytes, 'x')}};
         }));
     });
-    add("oversized manifest.sig", Errc::TooLarge, [=] {
-        return with(entriesWith([](auto& e) { e.back().data.resize(bundle::kMaxSignatureBytes + 1, '\0'); }));
-    });
+    add("oversized manifest.sig", Errc::TooLarge,
+        [=] { return with(entriesWith([](auto& e) { e.back().data.resize(bundle::kMaxSignatureBytes + 1, '\0'); })); });
     add("media size in base-256 (over 8 GiB)", Errc::TooLarge, [=] {
         RawHeader h;
         h.name = mediaName(std::string(64, 'a'));
@@ -224,7 +215,8 @@ std::vector<NegativeCase> negativeMatrix() {
         return with(withSignedManifestBytes(good, bytes, testKey(1)).tar());
     });
     add("manifest not canonical", Errc::NotCanonical, [=] {
-        return with(withSignedManifestBytes(good, json::pretty(json::parse(good.manifestBytes).value()), testKey(1)).tar());
+        return with(
+            withSignedManifestBytes(good, json::pretty(json::parse(good.manifestBytes).value()), testKey(1)).tar());
     });
     add("unknown format version", Errc::UnsupportedFormat,
         [=] { return with(signedJsonBundle([](json::Object& doc) { doc["format"] = 2; })); });
@@ -233,7 +225,8 @@ std::vector<NegativeCase> negativeMatrix() {
     add("missing manifest.json", Errc::BadManifest,
         [=] { return with(entriesWith([](auto& e) { e.erase(e.end() - 2); })); });
     add("missing manifest.sig", Errc::BadSignature, [=] { return with(entriesWith([](auto& e) { e.pop_back(); })); });
-    add("empty manifest.sig", Errc::BadSignature, [=] { return with(entriesWith([](auto& e) { e.back().data.clear(); })); });
+    add("empty manifest.sig", Errc::BadSignature,
+        [=] { return with(entriesWith([](auto& e) { e.back().data.clear(); })); });
     add("63-byte manifest.sig", Errc::BadSignature,
         [=] { return with(entriesWith([](auto& e) { e.back().data.pop_back(); })); });
     add("signature in base64 instead of raw bytes", Errc::BadSignature,
@@ -265,7 +258,7 @@ std::vector<NegativeCase> negativeMatrix() {
 
 // Sinks a verifier might be given while staging a USB import.
 class FailingSink final : public bundle::MediaSink {
-public:
+  public:
     Status begin(const std::string&, std::uint64_t) override { return {}; }
     Status write(const void*, std::size_t) override { return makeError(Errc::Io, "disk full (test)"); }
     Status end() override { return {}; }
@@ -366,7 +359,7 @@ TEST_CASE("a valid bundle verifies, Chinese names intact", "[bundle]") {
 TEST_CASE("a MediaSink receives exactly the media bytes", "[bundle]") {
     auto k1 = testKey(1);
     auto media = sampleMedia();
-    media.push_back(makeMedia(fakeMp4(3 << 20, 7), "大文件", "big.mp4", 60000));  // spans several read buffers
+    media.push_back(makeMedia(fakeMp4(3 << 20, 7), "大文件", "big.mp4", 60000));    // spans several read buffers
     media.push_back(makeMedia(fakePng(tar::kBlockBytes, 8), "整块", "block.png"));  // no padding
     Bundle b = makeBundle(k1, media);
     RecordingSink sink;

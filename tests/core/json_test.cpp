@@ -29,18 +29,18 @@ TEST_CASE("strict parser rejects ambiguous or invalid input", "[json]") {
     const char* bad[] = {
         "",
         "{",
-        "{\"a\":1,\"a\":2}",          // duplicate key
-        "1.5",                          // fractions
-        "1e3",                          // exponents
-        "01",                           // leading zero
-        "-0",                           // negative zero
-        "9007199254740992",             // beyond 2^53-1
-        "\"\\ud800\"",                  // lone high surrogate
-        "\"\\udc00\"",                  // lone low surrogate
-        "\"\xff\"",                     // invalid UTF-8
-        "\"\xc0\xaf\"",                 // overlong
-        "\"\xed\xa0\x80\"",             // encoded surrogate
-        "\"a\nb\"",                     // raw control character
+        "{\"a\":1,\"a\":2}",  // duplicate key
+        "1.5",                // fractions
+        "1e3",                // exponents
+        "01",                 // leading zero
+        "-0",                 // negative zero
+        "9007199254740992",   // beyond 2^53-1
+        "\"\\ud800\"",        // lone high surrogate
+        "\"\\udc00\"",        // lone low surrogate
+        "\"\xff\"",           // invalid UTF-8
+        "\"\xc0\xaf\"",       // overlong
+        "\"\xed\xa0\x80\"",   // encoded surrogate
+        "\"a\nb\"",           // raw control character
         "[1,]",
         "{\"a\" 1}",
         "tru",
@@ -96,9 +96,10 @@ TEST_CASE("parseCanonical decides exactly like canonical(parse(x)) == x", "[json
         R"([{"k":"v"},[],"",-12,0])",
         R"({"media":[{"name":"一盔一带","sha256":"ab"}],"version":3})",
     };
-    const std::vector<std::string> inserts = {" ", "\n", "\\/", "\\u0041", "\\u001F", "\\u001f", "\\u0008",
-                                              "\\b", "\\ud83d\\ude00", "😀", ",", "\"z\":1,", "\"a\":0,", "0",
-                                              "-", "\x7f", "\\u007f", "\"", "\\\\", "}", "]"};
+    const std::vector<std::string> inserts = {
+        " ",    "\n", "\\/",      "\\u0041",  "\\u001F", "\\u001f", "\\u0008", "\\b",     "\\ud83d\\ude00",
+        "😀",    ",",  "\"z\":1,", "\"a\":0,", "0",       "-",       "\x7f",    "\\u007f", "\"",
+        "\\\\", "}",  "]"};
     std::uint64_t rng = 12345;
     auto next = [&] {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
@@ -113,8 +114,10 @@ TEST_CASE("parseCanonical decides exactly like canonical(parse(x)) == x", "[json
             int edits = 1 + static_cast<int>(next() % 2);
             for (int e = 0; e < edits; ++e) {
                 std::size_t at = next() % (m.size() + 1);
-                if (next() % 3 == 0 && !m.empty() && at < m.size()) m.erase(at, 1 + next() % 3);
-                else m.insert(at, inserts[next() % inserts.size()]);
+                if (next() % 3 == 0 && !m.empty() && at < m.size())
+                    m.erase(at, 1 + next() % 3);
+                else
+                    m.insert(at, inserts[next() % inserts.size()]);
             }
             Errc expected = referenceCanonical(m);
             auto got = parseCanonical(m);

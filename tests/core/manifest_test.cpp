@@ -27,9 +27,13 @@ Result<Manifest> parseEdited(const std::function<void(json::Object&)>& edit) {
     return manifest::parse(json::canonical(doc));
 }
 
-Errc codeEdited(const std::function<void(json::Object&)>& edit) { return parseEdited(edit).code(); }
+Errc codeEdited(const std::function<void(json::Object&)>& edit) {
+    return parseEdited(edit).code();
+}
 
-json::Object& firstMedia(json::Object& doc) { return doc.at("media").asArray().at(0).asObject(); }
+json::Object& firstMedia(json::Object& doc) {
+    return doc.at("media").asArray().at(0).asObject();
+}
 
 Errc codeWithMediaField(const std::string& key, json::Value value) {
     return codeEdited([&](json::Object& doc) { firstMedia(doc)[key] = value; });
@@ -45,7 +49,8 @@ TEST_CASE("manifest round trip keeps every field and Chinese names", "[manifest]
     auto key = testKey(1);
     Manifest m = validManifest();
     m.kind = manifest::BundleKind::Takeover;
-    m.media.push_back(makeMedia("{\"microscape_slogan\":1,\"text\":\"拒绝毒品 珍爱生命\"}", "禁毒标语", "禁毒标语.json").entry);
+    m.media.push_back(
+        makeMedia("{\"microscape_slogan\":1,\"text\":\"拒绝毒品 珍爱生命\"}", "禁毒标语", "禁毒标语.json").entry);
     auto s = manifest::sign(m, key);
     CHECK(m.signer == key.publicKey().id());
     CHECK(s.signature.size() == 64);
@@ -171,11 +176,11 @@ TEST_CASE("manifest validator checks times", "[manifest]") {
     CHECK(codeWithField("expires_at", "2026-04-01T00:00:00Z") == Errc::BadManifest);  // == issued_at
     CHECK(codeWithField("expires_at", "2026-03-31T23:59:59Z") == Errc::BadManifest);  // before issued_at
     CHECK(codeWithField("expires_at", "2026-04-01T00:00:01Z") == Errc::Ok);
-    for (const char* bad : {"2026-04-01 00:00:00Z", "2026-04-01T00:00:00+08:00", "2026-04-01T00:00:00",
-                            "2026-04-01T00:00:00.000Z", "2026-04-01T00:00:00z", "2026-4-1T00:00:00Z",
-                            "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z",
-                            "2026-04-01T24:00:00Z", "2026-04-01T00:60:00Z", "2026-04-01T00:00:60Z", "2026-04-01",
-                            "1776211200", "", " 2026-04-01T00:00:00Z", "２０２６-04-01T00:00:00Z"}) {
+    for (const char* bad :
+         {"2026-04-01 00:00:00Z", "2026-04-01T00:00:00+08:00", "2026-04-01T00:00:00", "2026-04-01T00:00:00.000Z",
+          "2026-04-01T00:00:00z", "2026-4-1T00:00:00Z", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+          "2026-13-01T00:00:00Z", "2026-04-01T24:00:00Z", "2026-04-01T00:60:00Z", "2026-04-01T00:00:60Z", "2026-04-01",
+          "1776211200", "", " 2026-04-01T00:00:00Z", "２０２６-04-01T00:00:00Z"}) {
         INFO(bad);
         CHECK(codeWithField("issued_at", bad) == Errc::BadManifest);
     }
@@ -184,9 +189,9 @@ TEST_CASE("manifest validator checks times", "[manifest]") {
 
 TEST_CASE("manifest validator checks ids, names and enumerations", "[manifest]") {
     for (const char* key : {"bundle_id", "target"}) {
-        for (const std::string& bad : {std::string(), std::string("has space"), std::string("a/b"),
-                                       std::string("商超-01"), std::string(129, 'a'), std::string("a\nb"),
-                                       std::string("a\"b")}) {
+        for (const std::string& bad :
+             {std::string(), std::string("has space"), std::string("a/b"), std::string("商超-01"),
+              std::string(129, 'a'), std::string("a\nb"), std::string("a\"b")}) {
             INFO(key << " = " << bad);
             CHECK(codeWithField(key, bad) == Errc::BadManifest);
         }
@@ -205,8 +210,8 @@ TEST_CASE("manifest validator checks ids, names and enumerations", "[manifest]")
         CHECK(codeWithMediaField("mime", bad) == Errc::BadManifest);
     }
     for (const char* key : {"name", "file_name"}) {
-        for (const std::string& bad : {std::string(), std::string(256, 'x'), std::string("a\tb"),
-                                       std::string("a\x7f"), std::string("\x1b[31m红色")}) {
+        for (const std::string& bad : {std::string(), std::string(256, 'x'), std::string("a\tb"), std::string("a\x7f"),
+                                       std::string("\x1b[31m红色")}) {
             INFO(key << " = " << crypto::toHex(bad));
             CHECK(codeWithMediaField(key, bad) == Errc::BadManifest);
         }
@@ -287,7 +292,11 @@ TEST_CASE("manifest with a negative media size is malformed, not too large", "[m
 TEST_CASE("display and file names refuse C1 control characters too", "[manifest]") {
     // U+0080..U+009F are control characters (Unicode category Cc) like U+0000..U+001F;
     // U+009B is the 8-bit CSI that some terminals act on when a name is printed.
-    for (const char* name : {"a\xc2\x85" "b", "\xc2\x9b" "31m红色", "x\xc2\x80", "\xc2\x9f"}) {
+    for (const char* name : {"a\xc2\x85"
+                             "b",
+                             "\xc2\x9b"
+                             "31m红色",
+                             "x\xc2\x80", "\xc2\x9f"}) {
         INFO(crypto::toHex(std::string(name)));
         CHECK_FALSE(manifest::isValidDisplayName(name));
         CHECK(codeWithMediaField("name", name) == Errc::BadManifest);
@@ -353,7 +362,8 @@ TEST_CASE("manifest signature is checked against pinned keys", "[manifest]") {
     SECTION("good signature, with the key alone or among others") {
         CHECK(manifest::verifySignature(m, s.bytes, s.signature, {k1.publicKey()}).ok());
         CHECK(manifest::verifySignature(m, s.bytes, s.signature, {k2.publicKey(), k1.publicKey()}).ok());
-        CHECK(manifest::verifySignature(m, s.bytes, s.signature, {k3.publicKey(), k2.publicKey(), k1.publicKey()}).ok());
+        CHECK(
+            manifest::verifySignature(m, s.bytes, s.signature, {k3.publicKey(), k2.publicKey(), k1.publicKey()}).ok());
     }
     SECTION("signed by a key that is not pinned") {
         CHECK(manifest::verifySignature(m, s.bytes, s.signature, {k2.publicKey()}).code() == Errc::UnknownSigner);
@@ -423,7 +433,7 @@ TEST_CASE("name and id rules", "[manifest]") {
     CHECK_FALSE(manifest::isValidId("a b"));
     CHECK_FALSE(manifest::isValidId("步行街"));
     CHECK(manifest::isValidDisplayName("一盔一带 / 文明交通"));
-    CHECK_FALSE(manifest::isValidDisplayName("\xe4\xb8"));  // truncated UTF-8
+    CHECK_FALSE(manifest::isValidDisplayName("\xe4\xb8"));      // truncated UTF-8
     CHECK_FALSE(manifest::isValidDisplayName("\xed\xa0\x80"));  // encoded surrogate
     CHECK(manifest::isValidFileName("反诈防骗海报.png"));
     CHECK(manifest::isValidFileName("...png"));

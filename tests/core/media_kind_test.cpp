@@ -22,7 +22,9 @@ std::string head(const fs::path& p) {
     return buf;
 }
 
-bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+bool run(const std::string& cmd) {
+    return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+}
 
 struct Generated {
     const char* file;
@@ -30,7 +32,9 @@ struct Generated {
     const char* mime;
 };
 
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string quoted(const fs::path& p) {
+    return "'" + p.string() + "'";
+}
 
 }  // namespace
 
@@ -44,7 +48,8 @@ TEST_CASE("media kinds of real files made with ImageMagick and ffmpeg", "[media]
     const std::string font = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
     const std::string poster = fs::exists(font) ? "-font " + font + " -pointsize 28 -annotate +10+50 '反诈防骗'" : "";
     const std::string im = "/usr/bin/convert -size 160x90 xc:white -fill black " + poster + " -depth 8 ";
-    const std::string ffv = "/usr/bin/ffmpeg -nostdin -y -loglevel error -f lavfi -i testsrc=size=64x36:rate=10:duration=0.3 ";
+    const std::string ffv =
+        "/usr/bin/ffmpeg -nostdin -y -loglevel error -f lavfi -i testsrc=size=64x36:rate=10:duration=0.3 ";
     const std::string ffa = "/usr/bin/ffmpeg -nostdin -y -loglevel error -f lavfi -i sine=frequency=440:duration=0.3 ";
 
     // Each command has %s where the output path goes.
@@ -106,11 +111,26 @@ TEST_CASE("media kinds from crafted magic bytes", "[media]") {
         {"GIF89a"s + pad, MediaKind::Image, "image/gif"},
         {"RIFF\x24\0\0\0WEBPVP8 "s + pad, MediaKind::Image, "image/webp"},
         {"BM\x36\0\0\0\0\0\0\0\x36\0\0\0"s + pad, MediaKind::Image, "image/bmp"},
-        {"\0\0\0\x1c" "ftypavif"s + pad, MediaKind::Image, "image/avif"},
-        {"\0\0\0\x20" "ftypisom"s + pad, MediaKind::Video, "video/mp4"},
-        {"\0\0\0\x18" "ftypmp42"s + pad, MediaKind::Video, "video/mp4"},
-        {"\0\0\0\x14" "ftypqt  "s + pad, MediaKind::Video, "video/quicktime"},
-        {"\0\0\0\x20" "ftypM4A "s + pad, MediaKind::Audio, "audio/mp4"},
+        {"\0\0\0\x1c"
+         "ftypavif"s +
+             pad,
+         MediaKind::Image, "image/avif"},
+        {"\0\0\0\x20"
+         "ftypisom"s +
+             pad,
+         MediaKind::Video, "video/mp4"},
+        {"\0\0\0\x18"
+         "ftypmp42"s +
+             pad,
+         MediaKind::Video, "video/mp4"},
+        {"\0\0\0\x14"
+         "ftypqt  "s +
+             pad,
+         MediaKind::Video, "video/quicktime"},
+        {"\0\0\0\x20"
+         "ftypM4A "s +
+             pad,
+         MediaKind::Audio, "audio/mp4"},
         {"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm"s + pad, MediaKind::Video, "video/webm"},
         {"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\x82\x88matroska"s + pad, MediaKind::Video, "video/x-matroska"},
         {ts, MediaKind::Video, "video/mp2t"},
@@ -142,17 +162,18 @@ TEST_CASE("junk is not media", "[media]") {
         "<!DOCTYPE html><html><body>反诈</body></html>",
         "%PDF-1.7\n%\xe2\xe3\xcf\xd3",
         "PK\x03\x04\x14\0\0\0"s,
-        "\x7f" "ELF\x02\x01\x01\0"s,
+        "\x7f"
+        "ELF\x02\x01\x01\0"s,
         "#!/bin/sh\nrm -rf /\n",
         "{\"not_a_slogan\":1}",
         "[{\"microscape_slogan\":1}]",
         "ftypisom at the start, not at offset 4",
         "RIFF\0\0\0\0XXXX"s,
         "BM short",
-        "\x89PNG",          // cut short
-        "\xff\xd8",         // cut short
-        "\xff\xe0\0\0"s,    // frame sync with a reserved layer
-        "\x1a\x45\xdf",     // cut short
+        "\x89PNG",        // cut short
+        "\xff\xd8",       // cut short
+        "\xff\xe0\0\0"s,  // frame sync with a reserved layer
+        "\x1a\x45\xdf",   // cut short
         "\0\0\x01"s,
         std::string(512, '\0'),
         std::string(512, ' '),

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <random>
 
+#include "../support/catch_errc.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/pop.hpp"
-#include "../support/catch_errc.hpp"
 
 using namespace microscape;
 using pop::Problem;
@@ -54,11 +54,11 @@ Chain makeChain(int n, int every, const crypto::PrivateKey& key, bool chained = 
             std::size_t first = c.checkpoints.empty() ? 0 : static_cast<std::size_t>(c.checkpoints.back().lastSeq);
             std::optional<std::string> prevCp;
             if (chained)
-                prevCp = c.checkpoints.empty() ? std::string(pop::kGenesisHash)
-                                               : pop::checkpointHash(c.checkpoints.back());
-            c.checkpoints.push_back(pop::makeCheckpoint(
-                std::span(c.records).subspan(first, static_cast<std::size_t>(i) - first),
-                1744700000000 + i, key, prevCp));
+                prevCp =
+                    c.checkpoints.empty() ? std::string(pop::kGenesisHash) : pop::checkpointHash(c.checkpoints.back());
+            c.checkpoints.push_back(
+                pop::makeCheckpoint(std::span(c.records).subspan(first, static_cast<std::size_t>(i) - first),
+                                    1744700000000 + i, key, prevCp));
         }
     }
     return c;
@@ -114,19 +114,37 @@ TEST_CASE("record validation rejects inconsistent fields", "[pop]") {
     r.seq = 1;
     r.prevHash = std::string(pop::kGenesisHash);
     REQUIRE(pop::validate(r).ok());
-    SECTION("seq 0") { r.seq = 0; }
-    SECTION("bad prev") { r.prevHash = "00"; }
-    SECTION("play without media") { r.mediaSha256.clear(); }
-    SECTION("play without outcome") { r.outcome = pop::Outcome::None; }
-    SECTION("completed outside the tolerance") { r.measuredMs = r.scheduledMs + 501; }
-    SECTION("end before start") { r.endUtcMs = r.startUtcMs - 1; }
-    SECTION("bad source") { r.source = "other"; }
+    SECTION("seq 0") {
+        r.seq = 0;
+    }
+    SECTION("bad prev") {
+        r.prevHash = "00";
+    }
+    SECTION("play without media") {
+        r.mediaSha256.clear();
+    }
+    SECTION("play without outcome") {
+        r.outcome = pop::Outcome::None;
+    }
+    SECTION("completed outside the tolerance") {
+        r.measuredMs = r.scheduledMs + 501;
+    }
+    SECTION("end before start") {
+        r.endUtcMs = r.startUtcMs - 1;
+    }
+    SECTION("bad source") {
+        r.source = "other";
+    }
     SECTION("event with media") {
         r.kind = pop::Kind::ScreenOff;
         r.outcome = pop::Outcome::None;
     }
-    SECTION("bad frame digest") { r.frameDigest = "XYZ"; }
-    SECTION("bad player id") { r.playerId = "a b"; }
+    SECTION("bad frame digest") {
+        r.frameDigest = "XYZ";
+    }
+    SECTION("bad player id") {
+        r.playerId = "a b";
+    }
     CHECK(pop::validate(r).code() == Errc::BadManifest);
 }
 
@@ -249,8 +267,7 @@ TEST_CASE("verifyChain accepts an intact chain and names each kind of tampering"
     SECTION("a checkpoint with an edited last hash") {
         c.checkpoints[0].lastHash = std::string(64, 'f');
         // The next one then starts after records under no valid checkpoint.
-        CHECK(problems(verify(c)) ==
-              std::vector{Problem::CheckpointSignature, Problem::CheckpointGap});
+        CHECK(problems(verify(c)) == std::vector{Problem::CheckpointSignature, Problem::CheckpointGap});
     }
     SECTION("a checkpoint of another player") {
         c.checkpoints[0].playerId = "p-mall-02";
@@ -284,23 +301,22 @@ TEST_CASE("verifyChain accepts an intact chain and names each kind of tampering"
     }
     SECTION("overlapping chained checkpoints") {
         // The second re-made over 3..8, still chained to the first.
-        c.checkpoints[1] = pop::makeCheckpoint(std::span(c.records).subspan(2, 6), 1744700000100,
-                                               key, pop::checkpointHash(c.checkpoints[0]));
-        c.checkpoints[2] = pop::makeCheckpoint(std::span(c.records).subspan(8, 2), 1744700000200,
-                                               key, pop::checkpointHash(c.checkpoints[1]));
+        c.checkpoints[1] = pop::makeCheckpoint(std::span(c.records).subspan(2, 6), 1744700000100, key,
+                                               pop::checkpointHash(c.checkpoints[0]));
+        c.checkpoints[2] = pop::makeCheckpoint(std::span(c.records).subspan(8, 2), 1744700000200, key,
+                                               pop::checkpointHash(c.checkpoints[1]));
         CHECK(problems(verify(c)) == std::vector{Problem::CheckpointOverlap});
     }
     SECTION("a chained checkpoint that names another") {
-        c.checkpoints[2] = pop::makeCheckpoint(std::span(c.records).subspan(8, 2), 1744700000200,
-                                               key, pop::checkpointHash(c.checkpoints[0]));
+        c.checkpoints[2] = pop::makeCheckpoint(std::span(c.records).subspan(8, 2), 1744700000200, key,
+                                               pop::checkpointHash(c.checkpoints[0]));
         CHECK(problems(verify(c)) == std::vector{Problem::CheckpointBrokenLink});
     }
     SECTION("format 1 checkpoints: overlaps pass (re-made on re-send), gaps and order do not") {
         Chain old = makeChain(10, 4, key, false);
         CHECK(old.checkpoints[0].format == 1);
         CHECK(verify(old).ok());
-        old.checkpoints[1] =
-            pop::makeCheckpoint(std::span(old.records).subspan(0, 8), 1744700000100, key);
+        old.checkpoints[1] = pop::makeCheckpoint(std::span(old.records).subspan(0, 8), 1744700000100, key);
         CHECK(verify(old).ok());
         std::swap(old.checkpoints[0], old.checkpoints[1]);
         CHECK(problems(verify(old)) == std::vector{Problem::CheckpointOrder});
@@ -310,19 +326,16 @@ TEST_CASE("verifyChain accepts an intact chain and names each kind of tampering"
     }
     SECTION("an upgraded player: its first chained checkpoint after format 1 ones names none") {
         Chain mixed = makeChain(10, 4, key, false);
-        mixed.checkpoints[2] =
-            pop::makeCheckpoint(std::span(mixed.records).subspan(8, 2), 1744700000200, key,
-                                std::string(pop::kGenesisHash));
+        mixed.checkpoints[2] = pop::makeCheckpoint(std::span(mixed.records).subspan(8, 2), 1744700000200, key,
+                                                   std::string(pop::kGenesisHash));
         CHECK(verify(mixed).ok());
         // Its first chained checkpoint may overlap the format 1 ones (a lost ack before the
         // upgrade).
-        mixed.checkpoints[2] =
-            pop::makeCheckpoint(std::span(mixed.records).subspan(4, 6), 1744700000200, key,
-                                std::string(pop::kGenesisHash));
+        mixed.checkpoints[2] = pop::makeCheckpoint(std::span(mixed.records).subspan(4, 6), 1744700000200, key,
+                                                   std::string(pop::kGenesisHash));
         CHECK(verify(mixed).ok());
         // ... and a format 1 checkpoint after a chained one is refused.
-        c.checkpoints[2] =
-            pop::makeCheckpoint(std::span(c.records).subspan(8, 2), 1744700000200, key);
+        c.checkpoints[2] = pop::makeCheckpoint(std::span(c.records).subspan(8, 2), 1744700000200, key);
         CHECK(problems(verify(c)) == std::vector{Problem::CheckpointBrokenLink});
     }
     SECTION("no checkpoints at all") {
@@ -399,7 +412,9 @@ TEST_CASE("batches encode as lines and parse back", "[pop]") {
         pop::Batch short_{std::vector<pop::Record>(c.records.begin(), c.records.end() - 1), c.checkpoints.back()};
         CHECK(pop::parseBatch(pop::encodeBatch(short_)).code() == Errc::BadManifest);
     }
-    SECTION("no trailing newline") { CHECK(pop::parseBatch(body.substr(0, body.size() - 1)).code() == Errc::BadManifest); }
+    SECTION("no trailing newline") {
+        CHECK(pop::parseBatch(body.substr(0, body.size() - 1)).code() == Errc::BadManifest);
+    }
     SECTION("a garbled line") {
         body[10] = '#';
         CHECK_FALSE(pop::parseBatch(body).ok());
@@ -417,7 +432,8 @@ TEST_CASE("the worked example of docs/proof-of-play.md", "[pop]") {
     const std::string cp =
         R"({"count":2,"created_utc_ms":1744673420000,"first_seq":1,"format":1,"key":"5de192df012f26000f9ecc84d87899a9dcbdc0025d9368d9d55482d93a949be8","last_hash":"267237f4607399c191a152295a5d6b4ebaf993a672423978b7cb58a2d84bdfbd","last_seq":2,"player":"p-wanda-garage-01","sig":"+8DI6TebsE0byu43oZ68GobQ5Ag1icpYFhrU7xLTytfknKJdBbwdQVxGO//q1ZaEdmPz6VrV3YGab4cGb+ALBQ==","type":"checkpoint"})";
     const std::string pub =
-        "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA42sL3UOaBhNo4V4r+FLs6PJgKOXPVq3VIe6gPRRbu3g=\n-----END PUBLIC KEY-----\n";
+        "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA42sL3UOaBhNo4V4r+FLs6PJgKOXPVq3VIe6gPRRbu3g=\n-----END PUBLIC "
+        "KEY-----\n";
     auto key = crypto::PublicKey::fromPem(pub);
     REQUIRE(key.ok());
     CHECK(key->id() == "5de192df012f26000f9ecc84d87899a9dcbdc0025d9368d9d55482d93a949be8");
@@ -531,27 +547,45 @@ TEST_CASE("ChainStream reports what verifyChain reports, one record at a time", 
             for (int k = 0; k < edits && !c.records.empty(); ++k) {
                 std::size_t i = rng() % c.records.size();
                 switch (rng() % 13) {
-                    case 0: c.records.erase(c.records.begin() + static_cast<std::ptrdiff_t>(i)); break;
-                    case 1: c.records.insert(c.records.begin() + static_cast<std::ptrdiff_t>(i), c.records[i]); break;
-                    case 2: c.records[i].measuredMs += 1; break;
-                    case 3: c.records[i].prevHash = std::string(64, 'c'); break;
-                    case 4: c.records[i].playerId = "p-mall-02"; break;
+                    case 0:
+                        c.records.erase(c.records.begin() + static_cast<std::ptrdiff_t>(i));
+                        break;
+                    case 1:
+                        c.records.insert(c.records.begin() + static_cast<std::ptrdiff_t>(i), c.records[i]);
+                        break;
+                    case 2:
+                        c.records[i].measuredMs += 1;
+                        break;
+                    case 3:
+                        c.records[i].prevHash = std::string(64, 'c');
+                        break;
+                    case 4:
+                        c.records[i].playerId = "p-mall-02";
+                        break;
                     case 5: {
                         pop::Record forged = c.records[i];
                         forged.mediaSha256 = kMediaA == forged.mediaSha256 ? kMediaB : kMediaA;
                         c.records.insert(c.records.begin() + static_cast<std::ptrdiff_t>(i) + 1, forged);
                         break;
                     }
-                    case 6: c.records[i].seq += 5; break;
-                    case 7: c.records[i].outcome = pop::Outcome::Failed; break;  // fails validate()
+                    case 6:
+                        c.records[i].seq += 5;
+                        break;
+                    case 7:
+                        c.records[i].outcome = pop::Outcome::Failed;
+                        break;  // fails validate()
                     case 8:
-                        if (!c.checkpoints.empty()) c.checkpoints.erase(c.checkpoints.begin() + static_cast<std::ptrdiff_t>(i % c.checkpoints.size()));
+                        if (!c.checkpoints.empty())
+                            c.checkpoints.erase(c.checkpoints.begin() +
+                                                static_cast<std::ptrdiff_t>(i % c.checkpoints.size()));
                         break;
                     case 9:
                         if (!c.checkpoints.empty()) {
                             auto& cp = c.checkpoints[i % c.checkpoints.size()];
-                            if (rng() % 2) cp.lastHash = std::string(64, 'd');
-                            else pop::sign(cp, other);
+                            if (rng() % 2)
+                                cp.lastHash = std::string(64, 'd');
+                            else
+                                pop::sign(cp, other);
                         }
                         break;
                     case 10:
@@ -559,8 +593,7 @@ TEST_CASE("ChainStream reports what verifyChain reports, one record at a time", 
                         break;
                     case 11:
                         if (!c.checkpoints.empty()) {
-                            auto at = c.checkpoints.begin() +
-                                      static_cast<std::ptrdiff_t>(i % c.checkpoints.size());
+                            auto at = c.checkpoints.begin() + static_cast<std::ptrdiff_t>(i % c.checkpoints.size());
                             c.checkpoints.insert(at, *at);
                         }
                         break;
@@ -600,8 +633,7 @@ TEST_CASE("a head statement: signed, canonical, strict", "[pop]") {
     pop::Head empty = h;
     empty.seq = 0;
     pop::sign(empty, key);
-    CHECK(pop::parseHead(pop::canonicalBytes(empty)).code() ==
-          Errc::BadManifest);  // seq 0 needs 64 zeros
+    CHECK(pop::parseHead(pop::canonicalBytes(empty)).code() == Errc::BadManifest);  // seq 0 needs 64 zeros
     CHECK(pop::parseHead(line.substr(0, line.size() - 1)).code() == Errc::BadJson);
     std::string extra = line;
     extra.insert(1, R"("a":1,)");

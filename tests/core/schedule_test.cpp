@@ -72,8 +72,8 @@ Daypart window(std::vector<int> weekdays, int startH, int startM, int endH, int 
 
 const std::vector<int> kEveryDay{1, 2, 3, 4, 5, 6, 7};
 
-Entry entry(std::string id, std::string playlistId, int priority, const char* first,
-            const char* last, std::vector<Daypart> parts = {}) {
+Entry entry(std::string id, std::string playlistId, int priority, const char* first, const char* last,
+            std::vector<Daypart> parts = {}) {
     Entry e;
     e.id = std::move(id);
     e.playlistId = std::move(playlistId);
@@ -89,8 +89,7 @@ Entry entry(std::string id, std::string playlistId, int priority, const char* fi
 struct Fixture {
     Schedule s;
 
-    explicit Fixture(const char* firstDate = "2025-04-14", int days = 14,
-                     const char* zoneName = "Asia/Shanghai") {
+    explicit Fixture(const char* firstDate = "2025-04-14", int days = 14, const char* zoneName = "Asia/Shanghai") {
         s.zoneName = zoneName;
         const std::int64_t approx = dayOf(firstDate) * kDayMs;
         const std::int32_t off = tz::utcOffsetAt(zone(zoneName), approx);
@@ -103,8 +102,7 @@ struct Fixture {
 
     // The instant the local clock shows date hh:mm:ss (first occurrence).
     std::int64_t at(const char* date, int hh, int mm, int ss = 0) const {
-        return tz::utcFromLocal(s.offsets,
-                                dayOf(date) * kDayMs + hh * kHour + mm * kMin + ss * kSec);
+        return tz::utcFromLocal(s.offsets, dayOf(date) * kDayMs + hh * kHour + mm * kMin + ss * kSec);
     }
 
     void add(Playlist p) { s.playlists.push_back(std::move(p)); }
@@ -120,8 +118,7 @@ struct Fixture {
     Decision eval(std::int64_t t) const { return evaluate(s, t); }
 };
 
-void checkPlaying(const Decision& d, const char* sourceId, std::size_t item,
-                  std::int64_t itemStart) {
+void checkPlaying(const Decision& d, const char* sourceId, std::size_t item, std::int64_t itemStart) {
     CHECK(d.state == State::Playing);
     CHECK(d.sourceId == sourceId);
     CHECK(d.itemIndex == item);
@@ -130,15 +127,13 @@ void checkPlaying(const Decision& d, const char* sourceId, std::size_t item,
 
 std::vector<std::string> mediaOf(const std::vector<Segment>& segs) {
     std::vector<std::string> out;
-    for (const auto& s : segs)
-        out.push_back(s.state == State::Playing ? s.mediaSha256 : stateName(s.state).data());
+    for (const auto& s : segs) out.push_back(s.state == State::Playing ? s.mediaSha256 : stateName(s.state).data());
     return out;
 }
 
 }  // namespace
 
-TEST_CASE("one entry plays its items in order, rotation anchored at the window start",
-          "[schedule]") {
+TEST_CASE("one entry plays its items in order, rotation anchored at the window start", "[schedule]") {
     Fixture f;
     f.add(playlist("p", {10, 20, 30}, 1));
     f.add(entry("e1", "p", 0, "2025-04-14", "2025-04-27", {window(kEveryDay, 8, 0, 20, 0)}));
@@ -203,8 +198,7 @@ TEST_CASE("the highest priority active entry wins", "[schedule]") {
     f.add(playlist("low", {10, 10}, 1));
     f.add(playlist("high", {10, 10}, 11));
     f.add(entry("base", "low", -5, "2025-04-14", "2025-04-27"));
-    f.add(
-        entry("alert", "high", 10, "2025-04-14", "2025-04-27", {window(kEveryDay, 10, 0, 11, 0)}));
+    f.add(entry("alert", "high", 10, "2025-04-14", "2025-04-27", {window(kEveryDay, 10, 0, 11, 0)}));
     f.requireValid();
 
     CHECK(f.eval(f.at("2025-04-15", 10, 30)).sourceId == "alert");
@@ -266,8 +260,7 @@ TEST_CASE("dayparts crossing midnight belong to the weekday they start on", "[sc
     SECTION("start == end is a full day from the start time") {
         Fixture g;
         g.add(playlist("p", {10}, 1));
-        g.add(entry("day", "p", 0, "2025-04-14", "2025-04-27",
-                    {window({2}, 6, 0, 6, 0)}));  // Tuesday
+        g.add(entry("day", "p", 0, "2025-04-14", "2025-04-27", {window({2}, 6, 0, 6, 0)}));  // Tuesday
         CHECK(g.eval(g.at("2025-04-15", 5, 59)).state == State::Idle);
         CHECK(g.eval(g.at("2025-04-15", 6, 0)).state == State::Playing);
         CHECK(g.eval(g.at("2025-04-16", 5, 59, 59)).state == State::Playing);
@@ -293,8 +286,7 @@ TEST_CASE("date ranges are inclusive local dates", "[schedule]") {
     SECTION("a window crossing midnight on the last date runs into the next day") {
         Fixture f;
         f.add(playlist("p", {10}, 1));
-        f.add(
-            entry("nights", "p", 0, "2025-04-15", "2025-04-16", {window(kEveryDay, 22, 0, 2, 0)}));
+        f.add(entry("nights", "p", 0, "2025-04-15", "2025-04-16", {window(kEveryDay, 22, 0, 2, 0)}));
         CHECK(f.eval(f.at("2025-04-15", 1, 0)).state == State::Idle);  // the night of the 14th
         CHECK(f.eval(f.at("2025-04-15", 22, 0)).state == State::Playing);
         CHECK(f.eval(f.at("2025-04-17", 1, 0)).state == State::Playing);  // the night of the 16th
@@ -306,12 +298,9 @@ TEST_CASE("windows follow the local clock of a DST zone", "[schedule]") {
     SECTION("Europe/Berlin spring forward (2025-03-30)") {
         Fixture f("2025-03-24", 14, "Europe/Berlin");
         f.add(playlist("p", {60}, 1));
-        f.add(
-            entry("morning", "p", 0, "2025-03-24", "2025-04-06", {window(kEveryDay, 8, 0, 9, 0)}));
-        f.add(
-            entry("in-gap", "p", 0, "2025-03-30", "2025-03-30", {window(kEveryDay, 2, 15, 2, 45)}));
-        f.add(
-            entry("to-gap", "p", 0, "2025-03-30", "2025-03-30", {window(kEveryDay, 1, 30, 2, 30)}));
+        f.add(entry("morning", "p", 0, "2025-03-24", "2025-04-06", {window(kEveryDay, 8, 0, 9, 0)}));
+        f.add(entry("in-gap", "p", 0, "2025-03-30", "2025-03-30", {window(kEveryDay, 2, 15, 2, 45)}));
+        f.add(entry("to-gap", "p", 0, "2025-03-30", "2025-03-30", {window(kEveryDay, 1, 30, 2, 30)}));
         f.add(entry("whole-day", "p", -1, "2025-03-30", "2025-03-30"));
         f.requireValid();
 
@@ -341,8 +330,7 @@ TEST_CASE("windows follow the local clock of a DST zone", "[schedule]") {
     SECTION("Europe/Berlin fall back (2025-10-26): repeated local times play once") {
         Fixture f("2025-10-20", 14, "Europe/Berlin");
         f.add(playlist("p", {60}, 1));
-        f.add(
-            entry("at-two", "p", 0, "2025-10-26", "2025-10-26", {window(kEveryDay, 2, 0, 2, 30)}));
+        f.add(entry("at-two", "p", 0, "2025-10-26", "2025-10-26", {window(kEveryDay, 2, 0, 2, 30)}));
         f.add(entry("whole-day", "p", -1, "2025-10-26", "2025-10-26"));
         f.requireValid();
         checkPlaying(f.eval(1761436800000), "at-two", 0, 1761436800000);  // first 02:00 (CEST)
@@ -362,8 +350,7 @@ TEST_CASE("takeovers beat every entry and leave the schedule where it should be"
     f.add(playlist("alert", {7, 7}, 91));
     f.add(entry("day", "p", 100, "2025-04-15", "2025-04-15"));
     Fixture plain = f;  // the same schedule without the takeover
-    f.add(Takeover{"scam-alert", "alert", f.at("2025-04-15", 10, 0, 5),
-                   f.at("2025-04-15", 10, 0, 35)});
+    f.add(Takeover{"scam-alert", "alert", f.at("2025-04-15", 10, 0, 5), f.at("2025-04-15", 10, 0, 35)});
     f.requireValid();
 
     SECTION("interrupts at its start") {
@@ -417,13 +404,11 @@ TEST_CASE("takeovers beat every entry and leave the schedule where it should be"
     }
 
     SECTION("a takeover with nothing playable does not take over") {
-        for (auto& item : f.s.playlists[1].items)
-            item.validFromUtcMs = f.at("2025-04-15", 10, 0, 20);
+        for (auto& item : f.s.playlists[1].items) item.validFromUtcMs = f.at("2025-04-15", 10, 0, 20);
         f.requireValid();
         CHECK(f.eval(f.at("2025-04-15", 10, 0, 10)) == plain.eval(f.at("2025-04-15", 10, 0, 10)));
         // Its rotation starts when its items become playable.
-        checkPlaying(f.eval(f.at("2025-04-15", 10, 0, 20)), "scam-alert", 0,
-                     f.at("2025-04-15", 10, 0, 20));
+        checkPlaying(f.eval(f.at("2025-04-15", 10, 0, 20)), "scam-alert", 0, f.at("2025-04-15", 10, 0, 20));
     }
 
     SECTION("a takeover also beats the filler and plays when no entry is scheduled") {
@@ -438,8 +423,7 @@ TEST_CASE("takeovers beat every entry and leave the schedule where it should be"
     }
 }
 
-TEST_CASE("the filler plays when nothing is scheduled; without one the screen is Idle",
-          "[schedule]") {
+TEST_CASE("the filler plays when nothing is scheduled; without one the screen is Idle", "[schedule]") {
     Fixture f;
     f.add(playlist("fill", {10, 13}, 81));  // 23 s cycle
     f.add(playlist("p", {10}, 1));
@@ -488,8 +472,7 @@ TEST_CASE("outside operating hours the screen is Dark", "[schedule]") {
     f.add(playlist("fill", {10}, 81));
     f.add(playlist("alert", {10}, 91));
     f.s.fillerPlaylistId = "fill";
-    f.s.operatingHours =
-        std::vector<Daypart>{window({1, 2, 3, 4, 5}, 8, 0, 22, 0), window({6}, 10, 0, 2, 0)};
+    f.s.operatingHours = std::vector<Daypart>{window({1, 2, 3, 4, 5}, 8, 0, 22, 0), window({6}, 10, 0, 2, 0)};
     f.add(entry("all", "p", 0, "2025-04-14", "2025-04-27"));
     f.add(Takeover{"night-alert", "alert", f.at("2025-04-15", 23, 0), f.at("2025-04-16", 9, 0)});
     f.requireValid();
@@ -548,14 +531,11 @@ Fixture richFixture() {
     f.s.playlists[1].items[1].validFromUtcMs = f.at("2025-03-29", 13, 17, 3) + 417;
     f.s.playlists[0].items[3].validUntilUtcMs = f.at("2025-03-30", 9, 0);
     f.s.fillerPlaylistId = "fill";
-    f.s.operatingHours =
-        std::vector<Daypart>{window({1, 2, 3, 4, 5}, 6, 30, 23, 0), window({6, 7}, 1, 0, 0, 30)};
+    f.s.operatingHours = std::vector<Daypart>{window({1, 2, 3, 4, 5}, 6, 30, 23, 0), window({6, 7}, 1, 0, 0, 30)};
     f.add(entry("base", "base", 0, "2025-03-24", "2025-04-06",
                 {window({1, 2, 3, 4, 5}, 7, 0, 22, 0), window({6, 7}, 20, 0, 3, 0)}));
-    f.add(entry("tie-a", "campaign", 5, "2025-03-28", "2025-03-30",
-                {window(kEveryDay, 12, 0, 15, 30)}));
-    f.add(
-        entry("tie-b", "short", 5, "2025-03-28", "2025-03-31", {window(kEveryDay, 13, 0, 17, 0)}));
+    f.add(entry("tie-a", "campaign", 5, "2025-03-28", "2025-03-30", {window(kEveryDay, 12, 0, 15, 30)}));
+    f.add(entry("tie-b", "short", 5, "2025-03-28", "2025-03-31", {window(kEveryDay, 13, 0, 17, 0)}));
     f.add(entry("top", "short", 9, "2025-03-29", "2025-03-29", {window({6}, 14, 20, 14, 25)}));
     f.add(Takeover{"t1", "alert", f.at("2025-03-29", 13, 59, 1) + 3, f.at("2025-03-29", 14, 20)});
     f.add(Takeover{"t2", "short", f.at("2025-03-29", 14, 10), f.at("2025-03-29", 14, 11)});
@@ -566,9 +546,9 @@ Fixture richFixture() {
 
 bool sameContent(const Segment& seg, const Decision& d) {
     return seg.state == d.state && seg.source == d.source && seg.sourceId == d.sourceId &&
-           seg.playlistId == d.playlistId && seg.campaignId == d.campaignId &&
-           seg.itemIndex == d.itemIndex && seg.mediaSha256 == d.mediaSha256 &&
-           seg.itemStartUtcMs == d.itemStartUtcMs && seg.itemEndUtcMs == d.itemEndUtcMs;
+           seg.playlistId == d.playlistId && seg.campaignId == d.campaignId && seg.itemIndex == d.itemIndex &&
+           seg.mediaSha256 == d.mediaSha256 && seg.itemStartUtcMs == d.itemStartUtcMs &&
+           seg.itemEndUtcMs == d.itemEndUtcMs;
 }
 
 }  // namespace
@@ -590,8 +570,7 @@ TEST_CASE("timeline agrees with evaluate at every sampled instant", "[schedule]"
             }
             if (i > 0) {
                 CHECK(segs[i - 1].endUtcMs == segs[i].startUtcMs);
-                CHECK_FALSE((segs[i - 1].state == segs[i].state &&
-                             segs[i - 1].sourceId == segs[i].sourceId &&
+                CHECK_FALSE((segs[i - 1].state == segs[i].state && segs[i - 1].sourceId == segs[i].sourceId &&
                              segs[i - 1].itemIndex == segs[i].itemIndex &&
                              segs[i - 1].itemStartUtcMs == segs[i].itemStartUtcMs));
             }
@@ -599,9 +578,8 @@ TEST_CASE("timeline agrees with evaluate at every sampled instant", "[schedule]"
         // Every kind of source shows up in this interval.
         std::set<std::string> seen;
         for (const auto& s : segs) seen.insert(std::string(stateName(s.state)) + "/" + s.sourceId);
-        for (const char* want :
-             {"dark/", "playing/", "playing/base", "playing/tie-a", "playing/tie-b", "playing/top",
-              "playing/t1", "playing/t2", "playing/t3"}) {
+        for (const char* want : {"dark/", "playing/", "playing/base", "playing/tie-a", "playing/tie-b", "playing/top",
+                                 "playing/t1", "playing/t2", "playing/t3"}) {
             INFO(want);
             CHECK(seen.count(want) == 1);
         }
@@ -612,9 +590,8 @@ TEST_CASE("timeline agrees with evaluate at every sampled instant", "[schedule]"
         std::uniform_int_distribution<std::int64_t> pick(from, to - 1);
         for (int n = 0; n < 3000; ++n) {
             const std::int64_t t = pick(rng);
-            auto it =
-                std::upper_bound(segs.begin(), segs.end(), t,
-                                 [](std::int64_t v, const Segment& s) { return v < s.startUtcMs; });
+            auto it = std::upper_bound(segs.begin(), segs.end(), t,
+                                       [](std::int64_t v, const Segment& s) { return v < s.startUtcMs; });
             const Segment& seg = *std::prev(it);
             const Decision d = evaluate(f.s, t);
             INFO("t = " << t);
@@ -692,8 +669,7 @@ TEST_CASE("a day of 10-second items is 8640 segments, counted without a timeline
     CHECK(segs.size() == 8640);
     std::map<std::string, int> plays;
     forEachSegment(f.s, from, to, [&](const Segment& seg) {
-        if (seg.state == State::Playing && seg.startUtcMs == seg.itemStartUtcMs &&
-            seg.endUtcMs == seg.itemEndUtcMs)
+        if (seg.state == State::Playing && seg.startUtcMs == seg.itemStartUtcMs && seg.endUtcMs == seg.itemEndUtcMs)
             ++plays[seg.mediaSha256];
         return true;
     });
@@ -720,11 +696,9 @@ TEST_CASE("the payload round-trips through JSON exactly", "[schedule]") {
     CHECK(*back == f.s);
     CHECK(json::canonical(toJson(*back)) == text);
 
-    SECTION(
-        "optional fields: audio defaults to muted; absent operating hours and filler stay absent") {
+    SECTION("optional fields: audio defaults to muted; absent operating hours and filler stay absent") {
         json::Value w = v;
-        w.asObject()["playlists"].asArray()[0].asObject()["items"].asArray()[0].asObject().erase(
-            "audio");
+        w.asObject()["playlists"].asArray()[0].asObject()["items"].asArray()[0].asObject().erase("audio");
         w.asObject().erase("operating_hours");
         w.asObject().erase("filler");
         auto s = fromJson(w);
@@ -774,8 +748,7 @@ TEST_CASE("the worked example of docs/schedule-format.md", "[schedule]") {
     INFO((s.ok() ? std::string() : s.error().str()));
     REQUIRE(s.ok());
     const auto at = [&](const char* date, int hh, int mm, int ss) {
-        return tz::utcFromLocal(s->offsets,
-                                dayOf(date) * kDayMs + hh * kHour + mm * kMin + ss * kSec);
+        return tz::utcFromLocal(s->offsets, dayOf(date) * kDayMs + hh * kHour + mm * kMin + ss * kSec);
     };
     // Monday 2025-04-14 07:31:35: 95 s into the 07:30 window; 95 mod 25 = 20, so the
     // second item, which started at 07:31:30.
@@ -814,8 +787,7 @@ TEST_CASE("the worked example of docs/schedule-format.md", "[schedule]") {
     alert.mediaSha256 = std::string(64, '5');
     alert.durationMs = 7000;
     with.playlists.push_back(Playlist{"pl-alert", "alert", {alert}});
-    with.takeovers.push_back(
-        Takeover{"t", "pl-alert", at("2025-04-14", 7, 31, 0), at("2025-04-14", 7, 32, 0)});
+    with.takeovers.push_back(Takeover{"t", "pl-alert", at("2025-04-14", 7, 31, 0), at("2025-04-14", 7, 32, 0)});
     REQUIRE(validate(with).ok());
     CHECK(evaluate(with, at("2025-04-14", 7, 31, 30)).sourceId == "t");
     const Decision resumed = evaluate(with, at("2025-04-14", 7, 32, 0));
@@ -832,19 +804,11 @@ TEST_CASE("fromJson rejects every malformed payload with a precise message", "[s
     REQUIRE(fromJson(good).ok());
 
     using Mutation = std::function<void(json::Object&)>;
-    auto pl0 = [](json::Object& o) -> json::Object& {
-        return o["playlists"].asArray()[0].asObject();
-    };
-    auto item0 = [&](json::Object& o) -> json::Object& {
-        return pl0(o)["items"].asArray()[0].asObject();
-    };
+    auto pl0 = [](json::Object& o) -> json::Object& { return o["playlists"].asArray()[0].asObject(); };
+    auto item0 = [&](json::Object& o) -> json::Object& { return pl0(o)["items"].asArray()[0].asObject(); };
     auto e0 = [](json::Object& o) -> json::Object& { return o["entries"].asArray()[0].asObject(); };
-    auto dp0 = [&](json::Object& o) -> json::Object& {
-        return e0(o)["dayparts"].asArray()[0].asObject();
-    };
-    auto t0 = [](json::Object& o) -> json::Object& {
-        return o["takeovers"].asArray()[0].asObject();
-    };
+    auto dp0 = [&](json::Object& o) -> json::Object& { return e0(o)["dayparts"].asArray()[0].asObject(); };
+    auto t0 = [](json::Object& o) -> json::Object& { return o["takeovers"].asArray()[0].asObject(); };
 
     struct Case {
         const char* what;
@@ -854,63 +818,43 @@ TEST_CASE("fromJson rejects every malformed payload with a precise message", "[s
     const std::vector<Case> cases{
         {"uppercase hash", [&](json::Object& o) { item0(o)["media"] = std::string(64, 'A'); },
          "playlists[0].items[0].media"},
-        {"short hash", [&](json::Object& o) { item0(o)["media"] = std::string(63, 'a'); },
-         "SHA-256"},
-        {"non-hex hash", [&](json::Object& o) { item0(o)["media"] = std::string(64, 'g'); },
-         "SHA-256"},
-        {"zero duration", [&](json::Object& o) { item0(o)["duration_ms"] = 0; },
-         "items[0].duration_ms"},
-        {"negative duration", [&](json::Object& o) { item0(o)["duration_ms"] = -10; },
-         "duration_ms"},
-        {"day-long duration", [&](json::Object& o) { item0(o)["duration_ms"] = kDayMs + 1; },
-         "duration_ms"},
-        {"duration as string", [&](json::Object& o) { item0(o)["duration_ms"] = "10000"; },
-         "expected an integer"},
+        {"short hash", [&](json::Object& o) { item0(o)["media"] = std::string(63, 'a'); }, "SHA-256"},
+        {"non-hex hash", [&](json::Object& o) { item0(o)["media"] = std::string(64, 'g'); }, "SHA-256"},
+        {"zero duration", [&](json::Object& o) { item0(o)["duration_ms"] = 0; }, "items[0].duration_ms"},
+        {"negative duration", [&](json::Object& o) { item0(o)["duration_ms"] = -10; }, "duration_ms"},
+        {"day-long duration", [&](json::Object& o) { item0(o)["duration_ms"] = kDayMs + 1; }, "duration_ms"},
+        {"duration as string", [&](json::Object& o) { item0(o)["duration_ms"] = "10000"; }, "expected an integer"},
         {"bad fit", [&](json::Object& o) { item0(o)["fit"] = "stretch"; }, "fit"},
-        {"audio not bool", [&](json::Object& o) { item0(o)["audio"] = 1; },
-         "audio: expected true or false"},
+        {"audio not bool", [&](json::Object& o) { item0(o)["audio"] = 1; }, "audio: expected true or false"},
         {"validity reversed",
          [&](json::Object& o) {
              item0(o)["valid_from_utc_ms"] = std::int64_t{2000};
              item0(o)["valid_until_utc_ms"] = std::int64_t{1000};
          },
          "valid_until_utc_ms"},
-        {"negative validity", [&](json::Object& o) { item0(o)["valid_from_utc_ms"] = -1; },
-         "valid_from_utc_ms"},
-        {"unknown item field", [&](json::Object& o) { item0(o)["volume"] = 3; },
-         "items[0].volume: unknown field"},
-        {"empty playlist", [&](json::Object& o) { pl0(o)["items"] = json::Array{}; },
-         "at least one item"},
+        {"negative validity", [&](json::Object& o) { item0(o)["valid_from_utc_ms"] = -1; }, "valid_from_utc_ms"},
+        {"unknown item field", [&](json::Object& o) { item0(o)["volume"] = 3; }, "items[0].volume: unknown field"},
+        {"empty playlist", [&](json::Object& o) { pl0(o)["items"] = json::Array{}; }, "at least one item"},
         {"empty playlist name", [&](json::Object& o) { pl0(o)["name"] = ""; }, "playlists[0].name"},
-        {"control char in name", [&](json::Object& o) { pl0(o)["name"] = "a\nb"; },
-         "playlists[0].name"},
+        {"control char in name", [&](json::Object& o) { pl0(o)["name"] = "a\nb"; }, "playlists[0].name"},
         {"bad playlist id", [&](json::Object& o) { pl0(o)["id"] = "a b"; }, "playlists[0].id"},
-        {"duplicate playlist id",
-         [&](json::Object& o) { o["playlists"].asArray()[1].asObject()["id"] = "base"; },
+        {"duplicate playlist id", [&](json::Object& o) { o["playlists"].asArray()[1].asObject()["id"] = "base"; },
          "duplicate playlist id"},
         {"entry names unknown playlist", [&](json::Object& o) { e0(o)["playlist"] = "nope"; },
          "entries[0].playlist: unknown playlist \"nope\""},
         {"takeover names unknown playlist", [&](json::Object& o) { t0(o)["playlist"] = "nope"; },
          "takeovers[0].playlist: unknown playlist"},
-        {"filler names unknown playlist", [](json::Object& o) { o["filler"] = "nope"; },
-         "filler: unknown playlist"},
-        {"duplicate entry id",
-         [&](json::Object& o) { o["entries"].asArray()[1].asObject()["id"] = "base"; },
+        {"filler names unknown playlist", [](json::Object& o) { o["filler"] = "nope"; }, "filler: unknown playlist"},
+        {"duplicate entry id", [&](json::Object& o) { o["entries"].asArray()[1].asObject()["id"] = "base"; },
          "duplicate entry id"},
-        {"duplicate takeover id",
-         [&](json::Object& o) { o["takeovers"].asArray()[1].asObject()["id"] = "t1"; },
+        {"duplicate takeover id", [&](json::Object& o) { o["takeovers"].asArray()[1].asObject()["id"] = "t1"; },
          "duplicate takeover id"},
-        {"bad campaign id", [&](json::Object& o) { e0(o)["campaign"] = "c/1"; },
-         "entries[0].campaign"},
-        {"priority beyond 32 bits",
-         [&](json::Object& o) { e0(o)["priority"] = std::int64_t{1} << 31; },
+        {"bad campaign id", [&](json::Object& o) { e0(o)["campaign"] = "c/1"; }, "entries[0].campaign"},
+        {"priority beyond 32 bits", [&](json::Object& o) { e0(o)["priority"] = std::int64_t{1} << 31; },
          "entries[0].priority"},
-        {"bad date", [&](json::Object& o) { e0(o)["start_date"] = "2025-02-30"; },
-         "entries[0].start_date"},
-        {"date with time", [&](json::Object& o) { e0(o)["end_date"] = "2025-04-30T00:00"; },
-         "end_date"},
-        {"end before start", [&](json::Object& o) { e0(o)["end_date"] = "2025-03-01"; },
-         "is before start_date"},
+        {"bad date", [&](json::Object& o) { e0(o)["start_date"] = "2025-02-30"; }, "entries[0].start_date"},
+        {"date with time", [&](json::Object& o) { e0(o)["end_date"] = "2025-04-30T00:00"; }, "end_date"},
+        {"end before start", [&](json::Object& o) { e0(o)["end_date"] = "2025-03-01"; }, "is before start_date"},
         {"time without leading zero", [&](json::Object& o) { dp0(o)["start"] = "8:00"; },
          "entries[0].dayparts[0].start: expected \"HH:MM\""},
         {"hour 24", [&](json::Object& o) { dp0(o)["end"] = "24:00"; }, "dayparts[0].end"},
@@ -937,37 +881,28 @@ TEST_CASE("fromJson rejects every malformed payload with a precise message", "[s
              dp0(o)["weekdays"] = json::Array{2, 2};
          },
          "strictly ascending"},
-        {"no weekdays", [&](json::Object& o) { dp0(o)["weekdays"] = json::Array{}; },
-         "at least one weekday"},
-        {"weekday as string", [&](json::Object& o) { dp0(o)["weekdays"] = json::Array{"Mon"}; },
-         "weekdays[0]"},
+        {"no weekdays", [&](json::Object& o) { dp0(o)["weekdays"] = json::Array{}; }, "at least one weekday"},
+        {"weekday as string", [&](json::Object& o) { dp0(o)["weekdays"] = json::Array{"Mon"}; }, "weekdays[0]"},
         {"too many dayparts",
          [&](json::Object& o) {
              json::Array many(kMaxDayparts + 1, dp0(o));
              e0(o)["dayparts"] = many;
          },
          "more than 32 windows"},
-        {"takeover expires at its start",
-         [&](json::Object& o) { t0(o)["expires_utc_ms"] = t0(o)["start_utc_ms"]; },
+        {"takeover expires at its start", [&](json::Object& o) { t0(o)["expires_utc_ms"] = t0(o)["start_utc_ms"]; },
          "takeovers[0].expires_utc_ms"},
-        {"empty operating hours", [](json::Object& o) { o["operating_hours"] = json::Array{}; },
-         "operating_hours"},
-        {"bad operating hours",
-         [](json::Object& o) { o["operating_hours"].asArray()[0].asObject()["end"] = "23:5"; },
+        {"empty operating hours", [](json::Object& o) { o["operating_hours"] = json::Array{}; }, "operating_hours"},
+        {"bad operating hours", [](json::Object& o) { o["operating_hours"].asArray()[0].asObject()["end"] = "23:5"; },
          "operating_hours[0].end"},
-        {"until before from", [](json::Object& o) { o["until_utc_ms"] = o["from_utc_ms"]; },
-         "until_utc_ms"},
-        {"payload over 400 days",
-         [](json::Object& o) { o["until_utc_ms"] = o["from_utc_ms"].asInt() + 401 * kDayMs; },
+        {"until before from", [](json::Object& o) { o["until_utc_ms"] = o["from_utc_ms"]; }, "until_utc_ms"},
+        {"payload over 400 days", [](json::Object& o) { o["until_utc_ms"] = o["from_utc_ms"].asInt() + 401 * kDayMs; },
          "400 days"},
         {"offsets start too late",
          [](json::Object& o) {
-             o["offsets"].asArray()[0].asObject()["start_utc_ms"] =
-                 o["from_utc_ms"].asInt() - kDayMs;
+             o["offsets"].asArray()[0].asObject()["start_utc_ms"] = o["from_utc_ms"].asInt() - kDayMs;
          },
          "3 days before"},
-        {"no offsets", [](json::Object& o) { o["offsets"] = json::Array{}; },
-         "offsets: must not be empty"},
+        {"no offsets", [](json::Object& o) { o["offsets"] = json::Array{}; }, "offsets: must not be empty"},
         {"offsets not ascending",
          [](json::Object& o) {
              auto& a = o["offsets"].asArray();
@@ -980,19 +915,15 @@ TEST_CASE("fromJson rejects every malformed payload with a precise message", "[s
              a[1].asObject()["offset_s"] = a[0].asObject()["offset_s"];
          },
          "redundant"},
-        {"offset beyond 26 h",
-         [](json::Object& o) { o["offsets"].asArray()[0].asObject()["offset_s"] = 100000; },
+        {"offset beyond 26 h", [](json::Object& o) { o["offsets"].asArray()[0].asObject()["offset_s"] = 100000; },
          "offset_s"},
         {"bad zone name", [](json::Object& o) { o["zone"] = "../etc/passwd"; }, "zone"},
         {"missing field", [](json::Object& o) { o.erase("entries"); }, "entries: missing"},
-        {"entries not an array", [](json::Object& o) { o["entries"] = json::Object{}; },
-         "entries: expected an array"},
+        {"entries not an array", [](json::Object& o) { o["entries"] = json::Object{}; }, "entries: expected an array"},
         {"entry not an object", [](json::Object& o) { o["entries"].asArray()[0] = 5; },
          "entries[0]: expected an object"},
-        {"unknown top-level field", [](json::Object& o) { o["version"] = 2; },
-         "version: unknown field"},
-        {"null filler", [](json::Object& o) { o["filler"] = nullptr; },
-         "filler: expected a string"},
+        {"unknown top-level field", [](json::Object& o) { o["version"] = 2; }, "version: unknown field"},
+        {"null filler", [](json::Object& o) { o["filler"] = nullptr; }, "filler: expected a string"},
     };
     for (const auto& c : cases) {
         json::Value v = good;
@@ -1066,12 +997,9 @@ TEST_CASE("timeline agrees with evaluate on random schedules", "[schedule]") {
         const char* last;
     };
     const Setup setups[] = {
-        {"Asia/Shanghai", "2025-03-05", "2025-03-06", "2025-03-09", "2025-03-12", "2025-03-08",
-         "2025-03-11"},
-        {"Europe/Berlin", "2025-03-26", "2025-03-27", "2025-03-30", "2025-04-02", "2025-03-29",
-         "2025-04-01"},
-        {"America/New_York", "2025-03-05", "2025-03-06", "2025-03-09", "2025-03-12", "2025-03-08",
-         "2025-03-11"},
+        {"Asia/Shanghai", "2025-03-05", "2025-03-06", "2025-03-09", "2025-03-12", "2025-03-08", "2025-03-11"},
+        {"Europe/Berlin", "2025-03-26", "2025-03-27", "2025-03-30", "2025-04-02", "2025-03-29", "2025-04-01"},
+        {"America/New_York", "2025-03-05", "2025-03-06", "2025-03-09", "2025-03-12", "2025-03-08", "2025-03-11"},
     };
     for (int round = 0; round < 24; ++round) {
         const Setup& setup = setups[round % 3];
@@ -1084,10 +1012,8 @@ TEST_CASE("timeline agrees with evaluate on random schedules", "[schedule]") {
             Playlist pl = playlist("p" + std::to_string(p), seconds, 100 * p);
             for (auto& item : pl.items) {
                 if (uniform(0, 4) == 0) item.validFromUtcMs = t0 + uniform(0, 72 * 60) * kMin;
-                if (uniform(0, 4) == 0)
-                    item.validUntilUtcMs = t0 + uniform(24 * 60, 80 * 60) * kMin + 1;
-                if (item.validFromUtcMs && item.validUntilUtcMs &&
-                    *item.validUntilUtcMs <= *item.validFromUtcMs)
+                if (uniform(0, 4) == 0) item.validUntilUtcMs = t0 + uniform(24 * 60, 80 * 60) * kMin + 1;
+                if (item.validFromUtcMs && item.validUntilUtcMs && *item.validUntilUtcMs <= *item.validFromUtcMs)
                     item.validUntilUtcMs.reset();
             }
             f.add(pl);
@@ -1100,8 +1026,7 @@ TEST_CASE("timeline agrees with evaluate on random schedules", "[schedule]") {
                 for (int w = 1; w <= 7; ++w)
                     if (uniform(0, 1)) days.push_back(w);
                 if (days.empty()) days.push_back(uniform(1, 7));
-                parts.push_back(window(days, uniform(0, 23), uniform(0, 3) * 15, uniform(0, 23),
-                                       uniform(0, 3) * 15));
+                parts.push_back(window(days, uniform(0, 23), uniform(0, 3) * 15, uniform(0, 23), uniform(0, 3) * 15));
             }
             f.add(entry("e" + std::to_string(e), pid(), uniform(0, 2), setup.entriesFrom,
                         uniform(0, 1) ? setup.shortEnd : setup.longEnd, parts));
@@ -1112,8 +1037,7 @@ TEST_CASE("timeline agrees with evaluate on random schedules", "[schedule]") {
         }
         if (uniform(0, 1)) f.s.fillerPlaylistId = pid();
         if (uniform(0, 2) == 0)
-            f.s.operatingHours =
-                std::vector<Daypart>{window(kEveryDay, uniform(5, 9), 0, uniform(20, 23), 30)};
+            f.s.operatingHours = std::vector<Daypart>{window(kEveryDay, uniform(5, 9), 0, uniform(20, 23), 30)};
         f.requireValid();
 
         const auto segs = timeline(f.s, t0, t1);
@@ -1122,17 +1046,14 @@ TEST_CASE("timeline agrees with evaluate on random schedules", "[schedule]") {
         std::uniform_int_distribution<std::int64_t> pick(t0, t1 - 1);
         for (int n = 0; n < 300; ++n) {
             const std::int64_t t = pick(rng);
-            auto it =
-                std::upper_bound(segs.begin(), segs.end(), t,
-                                 [](std::int64_t v, const Segment& s) { return v < s.startUtcMs; });
+            auto it = std::upper_bound(segs.begin(), segs.end(), t,
+                                       [](std::int64_t v, const Segment& s) { return v < s.startUtcMs; });
             const Segment& seg = *std::prev(it);
             const Decision d = evaluate(f.s, t);
             INFO("round " << round << ", t = " << t);
             REQUIRE(sameContent(seg, d));
-            if (seg.endUtcMs < t1 && seg.endUtcMs <= t + 2 * kDayMs)
-                CHECK(d.nextChangeUtcMs == seg.endUtcMs);
+            if (seg.endUtcMs < t1 && seg.endUtcMs <= t + 2 * kDayMs) CHECK(d.nextChangeUtcMs == seg.endUtcMs);
         }
-        for (std::size_t i = 1; i < segs.size(); ++i)
-            REQUIRE(segs[i - 1].endUtcMs == segs[i].startUtcMs);
+        for (std::size_t i = 1; i < segs.size(); ++i) REQUIRE(segs[i - 1].endUtcMs == segs[i].startUtcMs);
     }
 }

@@ -50,7 +50,9 @@ Result<std::vector<Listed>> listAll(std::string_view archive, std::size_t chunk 
     return out;
 }
 
-Errc codeOf(std::string_view archive, std::size_t chunk = 4096) { return listAll(archive, chunk).code(); }
+Errc codeOf(std::string_view archive, std::size_t chunk = 4096) {
+    return listAll(archive, chunk).code();
+}
 
 std::string writeArchive(const std::vector<std::pair<std::string, std::string>>& files, std::int64_t mtime = 0) {
     tar::StringSink sink;
@@ -169,7 +171,8 @@ TEST_CASE("tar archives interoperate with GNU tar", "[tar]") {
     SECTION("tar tf lists what the writer wrote, long names included") {
         std::string archive = writeArchive({{"manifest.json", "{}"}, {kLongName, "x"}, {"media/反诈.png", "y"}});
         std::ofstream(dir / "a.tar", std::ios::binary) << archive;
-        std::string cmd = "LC_ALL=C.UTF-8 /usr/bin/tar --quoting-style=literal -tf '" + (dir / "a.tar").string() + "' > '" + (dir / "list").string() + "'";
+        std::string cmd = "LC_ALL=C.UTF-8 /usr/bin/tar --quoting-style=literal -tf '" + (dir / "a.tar").string() +
+                          "' > '" + (dir / "list").string() + "'";
         REQUIRE(std::system(cmd.c_str()) == 0);
         CHECK(readFile(dir / "list") == "manifest.json\n" + kLongName + "\nmedia/反诈.png\n");
     }
@@ -177,7 +180,8 @@ TEST_CASE("tar archives interoperate with GNU tar", "[tar]") {
         fs::create_directories(dir / "in" / "media");
         std::ofstream(dir / "in" / "manifest.json", std::ios::binary) << "{\"a\":1}";
         std::ofstream(dir / "in" / "media" / "clip", std::ios::binary) << fillerBytes(3000, 9);
-        std::string cmd = "cd '" + (dir / "in").string() + "' && /usr/bin/tar --format=ustar -cf ../g.tar manifest.json media/clip";
+        std::string cmd =
+            "cd '" + (dir / "in").string() + "' && /usr/bin/tar --format=ustar -cf ../g.tar manifest.json media/clip";
         REQUIRE(std::system(cmd.c_str()) == 0);
         std::string archive = readFile(dir / "g.tar");
         CHECK(archive.size() % 10240 == 0);  // padded to a record: zero padding after the marker
@@ -199,9 +203,9 @@ TEST_CASE("tar writer refuses what the reader would refuse", "[tar]") {
         INFO(name);
         CHECK(w.begin(name, 1).code() == Errc::BadPath);
     }
-    CHECK(w.begin(std::string(101, 'x'), 1).code() == Errc::BadPath);                   // no '/' to split at
+    CHECK(w.begin(std::string(101, 'x'), 1).code() == Errc::BadPath);  // no '/' to split at
     CHECK(w.begin(std::string(156, 'x') + "/" + std::string(10, 'y'), 1).code() == Errc::BadPath);  // prefix too long
-    CHECK(w.begin("a/" + std::string(101, 'y'), 1).code() == Errc::BadPath);           // base too long
+    CHECK(w.begin("a/" + std::string(101, 'y'), 1).code() == Errc::BadPath);                        // base too long
     CHECK(w.begin(std::string(256, 'x'), 1).code() == Errc::BadPath);
     CHECK(w.begin("big", tar::kMaxEntryBytes + 1).code() == Errc::TooLarge);
     CHECK(sink.data.empty());
@@ -219,13 +223,31 @@ TEST_CASE("tar writer refuses what the reader would refuse", "[tar]") {
 }
 
 TEST_CASE("tar name rule", "[tar]") {
-    for (const char* ok : {"a", "manifest.json", "media/abc", "a/b/c", "..a", "a..", ".hidden", "a/.b", "反诈防骗海报.png"}) {
+    for (const char* ok :
+         {"a", "manifest.json", "media/abc", "a/b/c", "..a", "a..", ".hidden", "a/.b", "反诈防骗海报.png"}) {
         INFO(ok);
         CHECK(tar::isSafeName(ok));
     }
-    const std::string bad[] = {"",   "/",    "/etc/passwd", "..",  ".",      "../x",      "a/..",
-                               "a/../b", "a//b", "./a",        "a/.", "a/",     "a\\b",      "..\\x",
-                               "a\nb",   "a\tb", std::string("a\0b", 3), "a\x1b", "a\x7f", std::string(256, 'x')};
+    const std::string bad[] = {"",
+                               "/",
+                               "/etc/passwd",
+                               "..",
+                               ".",
+                               "../x",
+                               "a/..",
+                               "a/../b",
+                               "a//b",
+                               "./a",
+                               "a/.",
+                               "a/",
+                               "a\\b",
+                               "..\\x",
+                               "a\nb",
+                               "a\tb",
+                               std::string("a\0b", 3),
+                               "a\x1b",
+                               "a\x7f",
+                               std::string(256, 'x')};
     for (const auto& name : bad) {
         INFO(crypto::toHex(name));
         CHECK_FALSE(tar::isSafeName(name));
@@ -238,10 +260,10 @@ TEST_CASE("tar reader rejects unsafe names", "[tar]") {
         std::string prefix, name;
     };
     const Case cases[] = {
-        {"", "/etc/passwd"}, {"", "../x"},   {"", "a/../b"},    {"", "a//b"},   {"", "./a"},
-        {"", "a/."},         {"", ".."},     {"", "."},         {"", "a/"},     {"", "media\\x"},
-        {"", "a\x01z"},      {"", "a\nb"},   {"", "a\x7f"},     {"", ""},       {"..", "x"},
-        {"/etc", "passwd"},  {"a/..", "b"}, {"media", ""},     {"a/", "b"},    {"", "media/../../etc/cron.d/x"},
+        {"", "/etc/passwd"}, {"", "../x"},  {"", "a/../b"}, {"", "a//b"}, {"", "./a"},
+        {"", "a/."},         {"", ".."},    {"", "."},      {"", "a/"},   {"", "media\\x"},
+        {"", "a\x01z"},      {"", "a\nb"},  {"", "a\x7f"},  {"", ""},     {"..", "x"},
+        {"/etc", "passwd"},  {"a/..", "b"}, {"media", ""},  {"a/", "b"},  {"", "media/../../etc/cron.d/x"},
     };
     for (const auto& c : cases) {
         INFO("prefix '" << c.prefix << "' name '" << c.name << "'");
@@ -324,9 +346,15 @@ TEST_CASE("tar reader checks header checksums and fields", "[tar]") {
         CHECK(codeOf(oneEntry(h, "payload")) == Errc::Ok);
         h.magic = std::string(8, '\0');  // pre-POSIX (v7) header
         CHECK(codeOf(oneEntry(h, "payload")) == Errc::BadTar);
-        h.magic = std::string("USTAR\0" "00", 8);
+        h.magic = std::string(
+            "USTAR\0"
+            "00",
+            8);
         CHECK(codeOf(oneEntry(h, "payload")) == Errc::BadTar);
-        h.magic = std::string("ustar\0" "01", 8);
+        h.magic = std::string(
+            "ustar\0"
+            "01",
+            8);
         CHECK(codeOf(oneEntry(h, "payload")) == Errc::BadTar);
     }
     SECTION("size field: not octal, empty, base-256") {
@@ -349,8 +377,7 @@ TEST_CASE("tar reader checks header checksums and fields", "[tar]") {
     }
 }
 
-TEST_CASE("tar reader refuses loose fields: padding, octal, names, link names, unused bytes",
-          "[tar]") {
+TEST_CASE("tar reader refuses loose fields: padding, octal, names, link names, unused bytes", "[tar]") {
     RawHeader good;
     good.name = "media/file";
     REQUIRE(codeOf(oneEntry(good, "payload")) == Errc::Ok);
@@ -420,8 +447,12 @@ TEST_CASE("tar end-of-archive marker", "[tar]") {
         std::string second = writeArchive({{"b", "2"}});
         CHECK(codeOf(body + zero + second) == Errc::BadTar);
     }
-    SECTION("a lone zero block at the end of the input") { CHECK(codeOf(body + zero) == Errc::Truncated); }
-    SECTION("no marker at all") { CHECK(codeOf(body) == Errc::Truncated); }
+    SECTION("a lone zero block at the end of the input") {
+        CHECK(codeOf(body + zero) == Errc::Truncated);
+    }
+    SECTION("no marker at all") {
+        CHECK(codeOf(body) == Errc::Truncated);
+    }
     SECTION("non-zero data after the marker") {
         CHECK(codeOf(body + endMarker() + "x") == Errc::BadTar);
         CHECK(codeOf(body + endMarker() + std::string(5000, '\0') + "x") == Errc::BadTar);

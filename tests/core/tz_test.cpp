@@ -121,8 +121,7 @@ TEST_CASE("real zone files parse and give the offsets of their zone", "[tz]") {
         const auto zone = loadZone("Europe/Berlin");
         auto spans = tz::offsetSpans(zone, 1735689600000, 1767225600000);  // 2025
         REQUIRE(spans.ok());
-        const std::vector<OffsetSpan> want{
-            {1735689600000, 3600}, {1743296400000, 7200}, {1761440400000, 3600}};
+        const std::vector<OffsetSpan> want{{1735689600000, 3600}, {1743296400000, 7200}, {1761440400000, 3600}};
         CHECK(*spans == want);
     }
 
@@ -132,8 +131,7 @@ TEST_CASE("real zone files parse and give the offsets of their zone", "[tz]") {
         CHECK(zone.footer->hasDst);
         auto spans = tz::offsetSpans(zone, 2524608000000, 2556144000000);  // 2050
         REQUIRE(spans.ok());
-        const std::vector<OffsetSpan> want{
-            {2524608000000, 3600}, {2531955600000, 7200}, {2550704400000, 3600}};
+        const std::vector<OffsetSpan> want{{2524608000000, 3600}, {2531955600000, 7200}, {2550704400000, 3600}};
         CHECK(*spans == want);
     }
 
@@ -141,32 +139,28 @@ TEST_CASE("real zone files parse and give the offsets of their zone", "[tz]") {
         const auto zone = loadZone("America/New_York");
         auto y2025 = tz::offsetSpans(zone, 1735689600000, 1767225600000);
         REQUIRE(y2025.ok());
-        CHECK(*y2025 == std::vector<OffsetSpan>{{1735689600000, -18000},
-                                                {1741503600000, -14400},
-                                                {1762063200000, -18000}});
+        CHECK(*y2025 ==
+              std::vector<OffsetSpan>{{1735689600000, -18000}, {1741503600000, -14400}, {1762063200000, -18000}});
         auto y2045 = tz::offsetSpans(zone, 2366841600000, 2398377600000);
         REQUIRE(y2045.ok());
-        CHECK(*y2045 == std::vector<OffsetSpan>{{2366841600000, -18000},
-                                                {2372914800000, -14400},
-                                                {2393474400000, -18000}});
+        CHECK(*y2045 ==
+              std::vector<OffsetSpan>{{2366841600000, -18000}, {2372914800000, -14400}, {2393474400000, -18000}});
     }
 
     SECTION("southern hemisphere: Australia/Sydney 2040") {
         const auto zone = loadZone("Australia/Sydney");
         auto spans = tz::offsetSpans(zone, 2208988800000, 2240524800000);
         REQUIRE(spans.ok());
-        CHECK(*spans == std::vector<OffsetSpan>{{2208988800000, 39600},
-                                                {2216822400000, 36000},
-                                                {2233152000000, 39600}});
+        CHECK(*spans ==
+              std::vector<OffsetSpan>{{2208988800000, 39600}, {2216822400000, 36000}, {2233152000000, 39600}});
     }
 
     SECTION("negative rule times: America/Nuuk 2040") {
         const auto zone = loadZone("America/Nuuk");
         auto spans = tz::offsetSpans(zone, 2208988800000, 2240524800000);
         REQUIRE(spans.ok());
-        CHECK(*spans == std::vector<OffsetSpan>{{2208988800000, -7200},
-                                                {2216250000000, -3600},
-                                                {2234998800000, -7200}});
+        CHECK(*spans ==
+              std::vector<OffsetSpan>{{2208988800000, -7200}, {2216250000000, -3600}, {2234998800000, -7200}});
     }
 
     SECTION("utcOffsetAt agrees with the spans at and around each change") {
@@ -231,10 +225,9 @@ TEST_CASE("POSIX TZ strings", "[tz]") {
 
     SECTION("rejections") {
         for (const char* s :
-             {"", "CST", "CS-8", "CST-25", "CST-8:60", "CST-8x", "CET-1CEST", "CET-1CEST,",
-              "CET-1CEST,M3.5.0", "CET-1CEST,M13.5.0,M10.5.0", "CET-1CEST,M3.6.0,M10.5.0",
-              "CET-1CEST,M3.5.7,M10.5.0", "CET-1CEST,J0,J100", "CET-1CEST,366,J100",
-              "CET-1CEST,M3.5.0/168,M10.5.0", "<+08-8", "<+8>-8", "<a b>-8"}) {
+             {"", "CST", "CS-8", "CST-25", "CST-8:60", "CST-8x", "CET-1CEST", "CET-1CEST,", "CET-1CEST,M3.5.0",
+              "CET-1CEST,M13.5.0,M10.5.0", "CET-1CEST,M3.6.0,M10.5.0", "CET-1CEST,M3.5.7,M10.5.0", "CET-1CEST,J0,J100",
+              "CET-1CEST,366,J100", "CET-1CEST,M3.5.0/168,M10.5.0", "<+08-8", "<+8>-8", "<a b>-8"}) {
             INFO(s);
             CHECK(tz::parsePosixTz(s).code() == Errc::BadManifest);
         }
@@ -276,8 +269,7 @@ TEST_CASE("TZif parsing of synthetic files", "[tz]") {
         CHECK(tz::utcOffsetAt(*zone, 4102444800000) == 10800);
         auto spans = tz::offsetSpans(*zone, 4102444800000 - kHourMs, 4102444800000 + kHourMs);
         REQUIRE(spans.ok());
-        CHECK(*spans ==
-              std::vector<OffsetSpan>{{4102444800000 - kHourMs, 3600}, {4102444800000, 10800}});
+        CHECK(*spans == std::vector<OffsetSpan>{{4102444800000 - kHourMs, 3600}, {4102444800000, 10800}});
     }
 
     SECTION("no transitions: the footer applies everywhere") {
@@ -305,8 +297,8 @@ TEST_CASE("TZif parsing of synthetic files", "[tz]") {
         const std::string ok = tzif(good);
         REQUIRE(tz::parseTzif(ok).ok());
 
-        for (std::size_t n : {std::size_t{0}, std::size_t{10}, std::size_t{43}, std::size_t{60},
-                              ok.size() - 3, ok.size() - 1}) {
+        for (std::size_t n :
+             {std::size_t{0}, std::size_t{10}, std::size_t{43}, std::size_t{60}, ok.size() - 3, ok.size() - 1}) {
             INFO("truncated to " << n);
             CHECK(tz::parseTzif(ok.substr(0, n)).code() == Errc::Truncated);
         }
@@ -369,22 +361,20 @@ TEST_CASE("TZif parsing of synthetic files", "[tz]") {
 
 TEST_CASE("local time conversions in gaps and overlaps", "[tz]") {
     // Berlin 2025: +1 until 03-30 01:00Z, +2 until 10-26 01:00Z, then +1.
-    const std::vector<OffsetSpan> spans{
-        {1735689600000, 3600}, {1743296400000, 7200}, {1761440400000, 3600}};
+    const std::vector<OffsetSpan> spans{{1735689600000, 3600}, {1743296400000, 7200}, {1761440400000, 3600}};
     const std::int64_t springJump = 1743296400000;  // local 02:00 -> 03:00
     const std::int64_t fallBack = 1761440400000;    // local 03:00 -> 02:00
 
     SECTION("ordinary instants round-trip") {
-        for (std::int64_t t : {std::int64_t{1735689600000}, springJump - 1, springJump,
-                               fallBack + kHourMs, std::int64_t{1750000000000}}) {
+        for (std::int64_t t : {std::int64_t{1735689600000}, springJump - 1, springJump, fallBack + kHourMs,
+                               std::int64_t{1750000000000}}) {
             CHECK(tz::utcFromLocal(spans, tz::localFromUtc(spans, t)) == t);
         }
         CHECK(tz::localFromUtc(spans, 1750000000000) == 1750000000000 + 2 * kHourMs);
     }
 
     SECTION("a local time in the spring gap maps to the jump") {
-        const std::int64_t local0230 =
-            springJump + kHourMs + 30 * 60000;  // 02:30 local, never shown
+        const std::int64_t local0230 = springJump + kHourMs + 30 * 60000;  // 02:30 local, never shown
         CHECK(tz::utcFromLocal(spans, local0230) == springJump);
         CHECK(tz::utcFromLocal(spans, springJump + kHourMs) == springJump);          // 02:00 local
         CHECK(tz::utcFromLocal(spans, springJump + 2 * kHourMs) == springJump);      // 03:00 local
@@ -394,8 +384,7 @@ TEST_CASE("local time conversions in gaps and overlaps", "[tz]") {
     SECTION("a local time in the autumn overlap maps to its first occurrence") {
         const std::int64_t local0230 = fallBack + kHourMs + 30 * 60000;  // 02:30 local, shown twice
         CHECK(tz::utcFromLocal(spans, local0230) == fallBack - 30 * 60000);
-        CHECK(tz::utcFromLocal(spans, fallBack + 2 * kHourMs) ==
-              fallBack + kHourMs);  // 03:00, once
+        CHECK(tz::utcFromLocal(spans, fallBack + 2 * kHourMs) == fallBack + kHourMs);  // 03:00, once
     }
 
     SECTION("utcFromLocal never decreases") {
@@ -431,14 +420,13 @@ TEST_CASE("offsetSpans argument checks", "[tz]") {
 }
 
 TEST_CASE("zone names and zone files", "[tz]") {
-    for (const char* ok : {"Asia/Shanghai", "UTC", "Etc/GMT+8", "Etc/GMT-14",
-                           "America/Port-au-Prince", "America/Argentina/Buenos_Aires"}) {
+    for (const char* ok : {"Asia/Shanghai", "UTC", "Etc/GMT+8", "Etc/GMT-14", "America/Port-au-Prince",
+                           "America/Argentina/Buenos_Aires"}) {
         INFO(ok);
         CHECK(tz::isValidZoneName(ok));
     }
-    for (const char* badName :
-         {"", "/etc/passwd", "../etc/passwd", "Asia/../../etc/passwd", "Asia//Shanghai", "Asia/",
-          "Asia/Shang hai", "Asia/Shanghai\n", ".", "..", "Asia\\Shanghai", "a.b"}) {
+    for (const char* badName : {"", "/etc/passwd", "../etc/passwd", "Asia/../../etc/passwd", "Asia//Shanghai", "Asia/",
+                                "Asia/Shang hai", "Asia/Shanghai\n", ".", "..", "Asia\\Shanghai", "a.b"}) {
         INFO(badName);
         CHECK_FALSE(tz::isValidZoneName(badName));
         CHECK(tz::loadZoneFile(badName).code() == Errc::BadPath);
@@ -449,8 +437,7 @@ TEST_CASE("zone names and zone files", "[tz]") {
     CHECK(tz::loadZoneFile("No/Such_Zone").code() == Errc::NotFound);
     CHECK(tz::loadZoneFile("Asia").code() == Errc::NotFound);  // a directory
 
-    const auto dir =
-        std::filesystem::temp_directory_path() / ("ms_tz_test_" + std::to_string(::getpid()));
+    const auto dir = std::filesystem::temp_directory_path() / ("ms_tz_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     {
         std::ofstream(dir / "Big", std::ios::binary) << std::string(tz::kMaxZoneFileBytes + 1, 'x');
@@ -528,8 +515,7 @@ TEST_CASE("corrupted zone files never crash the parser", "[tz]") {
         (void)tz::utcOffsetAt(*zone, 1744675200000);
         auto spans = tz::offsetSpans(*zone, 1735689600000, 1767225600000);
         REQUIRE(spans.ok());
-        for (std::size_t i = 1; i < spans->size(); ++i)
-            CHECK((*spans)[i].startUtcMs > (*spans)[i - 1].startUtcMs);
+        for (std::size_t i = 1; i < spans->size(); ++i) CHECK((*spans)[i].startUtcMs > (*spans)[i - 1].startUtcMs);
     }
     CHECK(accepted > 0);
 }

@@ -20,17 +20,19 @@ TEST_CASE("utf8: valid characters of every length decode to their code points", 
 }
 
 TEST_CASE("utf8: broken, overlong, surrogate and out-of-range sequences are refused", "[utf8]") {
-    for (const std::string bad : {std::string("\x80"), std::string("\xC0\xAF"), std::string("\xC1\xBF"),
-                                  std::string("\xE0\x80\xAF"), std::string("\xED\xA0\x80"),
-                                  std::string("\xF4\x90\x80\x80"), std::string("\xF5\x80\x80\x80"),
-                                  std::string("\xE5\x8F"), std::string("\xFF")}) {
+    for (const std::string bad :
+         {std::string("\x80"), std::string("\xC0\xAF"), std::string("\xC1\xBF"), std::string("\xE0\x80\xAF"),
+          std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80"), std::string("\xF5\x80\x80\x80"),
+          std::string("\xE5\x8F"), std::string("\xFF")}) {
         INFO(bad.size() << " bytes");
         CHECK_FALSE(utf8::isValid(bad));
         CHECK_FALSE(utf8::decodeAt(bad, 0).valid);
     }
     // A truncated sequence is taken with the continuation bytes read with it: one
     // replacement, then the reader goes on at the next character.
-    const std::string cut = "\xE5\x8F" "b";
+    const std::string cut =
+        "\xE5\x8F"
+        "b";
     const auto d = utf8::decodeAt(cut, 0);
     CHECK_FALSE(d.valid);
     CHECK(d.length == 2);

@@ -170,7 +170,9 @@ TEST_CASE("microscape-pack audit prints counts, CSV for Excel, and exits 1 on an
 
     auto csv = runProcess({pack, "audit", "--csv", "--pub", dir / "controller.pub", dir / "export.tar"});
     REQUIRE(csv.exitCode == 0);
-    CHECK(csv.out.rfind("\xef\xbb\xbf" "location_id,", 0) == 0);
+    CHECK(csv.out.rfind("\xef\xbb\xbf"
+                        "location_id,",
+                        0) == 0);
     CHECK(std::count(csv.out.begin(), csv.out.end(), '\n') == 5);  // header + 4 rows
 
     auto unsignedRun = runProcess({pack, "audit", dir / "export.tar"});
@@ -224,8 +226,8 @@ TEST_CASE("the streaming verifier equals the in-memory one on every export", "[a
     }
     SECTION("every broken variant: the same failures, counts and numbers") {
         // A reordered chain cannot be checked in one pass: it alone is read again in memory.
-        const std::set<std::string> inMemory = {
-            "two records swapped", "a listed screen with records but no checkpoints file"};
+        const std::set<std::string> inMemory = {"two records swapped",
+                                                "a listed screen with records but no checkpoints file"};
         int streamedCount = 0;
         for (const auto& v : brokenExports(w)) {
             INFO(v.name << " (expected " << v.expected << ")");
@@ -242,12 +244,11 @@ TEST_CASE("the streaming verifier equals the in-memory one on every export", "[a
         // export.json, export.sig, keys, media, audit log, garage records, garage checkpoints, mall
         // records, mall checkpoints
         std::string bytes = w.write();
-        for (const auto& order :
-             std::vector<std::vector<std::size_t>>{{0, 1, 2, 3, 4, 7, 8, 5, 6},
-                                                   {0, 1, 2, 3, 4, 6, 5, 7, 8},
-                                                   {1, 0, 2, 3, 4, 5, 6, 7, 8},
-                                                   {0, 1, 3, 2, 4, 5, 6, 7, 8},
-                                                   {0, 1, 2, 3, 5, 6, 4, 7, 8}}) {
+        for (const auto& order : std::vector<std::vector<std::size_t>>{{0, 1, 2, 3, 4, 7, 8, 5, 6},
+                                                                       {0, 1, 2, 3, 4, 6, 5, 7, 8},
+                                                                       {1, 0, 2, 3, 4, 5, 6, 7, 8},
+                                                                       {0, 1, 3, 2, 4, 5, 6, 7, 8},
+                                                                       {0, 1, 2, 3, 5, 6, 4, 7, 8}}) {
             auto shuffled = reorderEntries(bytes, order);
             CHECK_FALSE(requireSameAsInMemory(shuffled, opt, opt));
             CHECK(streamed(shuffled, opt).value().result.ok());
@@ -323,8 +324,7 @@ TEST_CASE("microscape-pack audit streams an export from standard input", "[audit
     }
 }
 
-TEST_CASE("pinned keys are a roster: no phantom, no missing screen, files for every screen",
-          "[audit][roster]") {
+TEST_CASE("pinned keys are a roster: no phantom, no missing screen, files for every screen", "[audit][roster]") {
     auto w = makeExportWorld();
     auto pinned = options(w, true);
     auto codesOf = [](const audit::AuditResult& r) {
@@ -385,8 +385,7 @@ TEST_CASE("pinned keys are a roster: no phantom, no missing screen, files for ev
         CHECK(audit::verify(*ex, options(w, false)).ok());
         CHECK(requireSameAsInMemory(bytes, options(w, false), options(w, false)));
     }
-    SECTION(
-        "format 2 (before rosters): a listed screen without files verifies unless it is pinned") {
+    SECTION("format 2 (before rosters): a listed screen without files verifies unless it is pinned") {
         auto old = w;
         old.manifest.format = 2;
         audit::PlayerEntry e = old.players.back();
@@ -401,8 +400,7 @@ TEST_CASE("pinned keys are a roster: no phantom, no missing screen, files for ev
     }
 }
 
-TEST_CASE("microscape-pack audit --player-key: the roster from the command line",
-          "[audit][roster][pack-cli]") {
+TEST_CASE("microscape-pack audit --player-key: the roster from the command line", "[audit][roster][pack-cli]") {
     auto w = makeExportWorld();
     auto phantom = w;
     addPhantomScreen(phantom, phantom.attackerKey);
@@ -427,8 +425,7 @@ TEST_CASE("microscape-pack audit --player-key: the roster from the command line"
     auto ok = run("export.tar", {});
     INFO(ok.err);
     CHECK(ok.exitCode == 0);
-    CHECK(ok.out.find("player keys pinned: 2 (garage-01, mall-02); not pinned: 0") !=
-          std::string::npos);
+    CHECK(ok.out.find("player keys pinned: 2 (garage-01, mall-02); not pinned: 0") != std::string::npos);
 
     auto bad = run("phantom.tar", {});
     CHECK(bad.exitCode == 1);
@@ -438,11 +435,11 @@ TEST_CASE("microscape-pack audit --player-key: the roster from the command line"
     CHECK(allowed.exitCode == 0);
     CHECK(allowed.out.find("not pinned: 1 (phantom-03)") != std::string::npos);
 
-    auto unpinned =
-        runProcess({pack, "audit", "--pub", dir / "controller.pub", dir / "export.tar"});
+    auto unpinned = runProcess({pack, "audit", "--pub", dir / "controller.pub", dir / "export.tar"});
     CHECK(unpinned.exitCode == 0);
     CHECK(unpinned.out.find("player keys: none pinned") != std::string::npos);
-    CHECK(runProcess({pack, "audit", "--allow-unpinned", dir / "export.tar"}).exitCode == 64);  // a bad command line (docs/exit-codes.md)
+    CHECK(runProcess({pack, "audit", "--allow-unpinned", dir / "export.tar"}).exitCode ==
+          64);  // a bad command line (docs/exit-codes.md)
 }
 
 TEST_CASE("a dropped tail: unseen without a head, caught with the screen's head", "[audit][head]") {
@@ -457,8 +454,7 @@ TEST_CASE("a dropped tail: unseen without a head, caught with the screen's head"
     REQUIRE(e.ok());
     // The chain left is consistent: this is what the head statement is for.
     CHECK(audit::verify(*e, opt).ok());
-    opt.heads.push_back(
-        headOf(w, "garage-01", 14, kExportDay + 86400000LL, *w.playerKeys.at("garage-01")));
+    opt.heads.push_back(headOf(w, "garage-01", 14, kExportDay + 86400000LL, *w.playerKeys.at("garage-01")));
     auto r = audit::verify(*e, opt);
     REQUIRE(r.failures.size() == 1);
     CHECK(r.failures[0].code == "head_not_reached");
@@ -476,8 +472,7 @@ TEST_CASE("a dropped tail: unseen without a head, caught with the screen's head"
     TempDir dir;
     writeFile(dir / "cut.tar", bytes);
     writeFile(dir / "full.tar", full);
-    writeFile(dir / "heads.jsonl",
-              pop::canonicalBytes(opt.heads[0]) + "\n" + pop::canonicalBytes(opt.heads[1]) + "\n");
+    writeFile(dir / "heads.jsonl", pop::canonicalBytes(opt.heads[0]) + "\n" + pop::canonicalBytes(opt.heads[1]) + "\n");
     const std::string pack = MICROSCAPE_PACK_BIN;
     auto good = runProcess({pack, "audit", "--head", dir / "heads.jsonl", dir / "full.tar"});
     INFO(good.err);
@@ -517,9 +512,8 @@ TEST_CASE("exports made before chained checkpoints and rosters still verify", "[
     // A re-sent batch's checkpoint re-made over more records (format 1 players did).
     auto resent = w;
     auto& ev = resent.evidence["garage-01"];
-    ev.checkpoints.insert(ev.checkpoints.begin() + 1,
-                          pop::makeCheckpoint(std::span(ev.records).subspan(0, 7), kExportDay,
-                                              *w.playerKeys.at("garage-01")));
+    ev.checkpoints.insert(ev.checkpoints.begin() + 1, pop::makeCheckpoint(std::span(ev.records).subspan(0, 7),
+                                                                          kExportDay, *w.playerKeys.at("garage-01")));
     const std::string resentBytes = resent.write();
     tar::MemorySource resentSrc(resentBytes);
     auto resentExport = audit::readExport(resentSrc);
@@ -529,8 +523,7 @@ TEST_CASE("exports made before chained checkpoints and rosters still verify", "[
     TempDir dir;
     writeFile(dir / "old.tar", bytes);
     writeFile(dir / "controller.pub", w.controllerKey->publicKey().toPem());
-    auto run = runProcess(
-        {MICROSCAPE_PACK_BIN, "audit", "--pub", dir / "controller.pub", dir / "old.tar"});
+    auto run = runProcess({MICROSCAPE_PACK_BIN, "audit", "--pub", dir / "controller.pub", dir / "old.tar"});
     INFO(run.err);
     CHECK(run.exitCode == 0);
 }
@@ -549,11 +542,9 @@ TEST_CASE("microscape-pack audit --csv: formulas shown as text, seconds truncate
         ev.checkpoints.clear();
         for (std::size_t from = 0; from < ev.records.size(); from += 5)
             ev.checkpoints.push_back(pop::makeCheckpoint(
-                std::span(ev.records)
-                    .subspan(from, std::min<std::size_t>(5, ev.records.size() - from)),
-                kExportDay, *w.playerKeys.at("garage-01"),
-                ev.checkpoints.empty() ? std::string(pop::kGenesisHash)
-                                       : pop::checkpointHash(ev.checkpoints.back())));
+                std::span(ev.records).subspan(from, std::min<std::size_t>(5, ev.records.size() - from)), kExportDay,
+                *w.playerKeys.at("garage-01"),
+                ev.checkpoints.empty() ? std::string(pop::kGenesisHash) : pop::checkpointHash(ev.checkpoints.back())));
     }
     TempDir dir;
     const std::string bytes = w.write();
@@ -587,12 +578,10 @@ TEST_CASE("microscape-pack audit --csv: formulas shown as text, seconds truncate
         INFO(lines[i]);
         CHECK(lines[i].rfind(c.locationId + ",", 0) == 0);
         CHECK(lines[i].find(c.mediaSha256) != std::string::npos);
-        CHECK(lines[i].find("," + std::to_string(c.onScreenMs / 1000) + ",VERIFIED") !=
-              std::string::npos);
+        CHECK(lines[i].find("," + std::to_string(c.onScreenMs / 1000) + ",VERIFIED") != std::string::npos);
         truncated = truncated || c.onScreenMs % 1000 >= 500;
         if (i > 0)
-            CHECK(std::tie(r.counts[i - 1].locationId, r.counts[i - 1].localDate,
-                           r.counts[i - 1].mediaSha256) <
+            CHECK(std::tie(r.counts[i - 1].locationId, r.counts[i - 1].localDate, r.counts[i - 1].mediaSha256) <
                   std::tie(c.locationId, c.localDate, c.mediaSha256));
     }
     CHECK(truncated);  // a row where rounding to nearest would differ
@@ -640,11 +629,10 @@ TEST_CASE("write the conformance vectors", "[.][vectors]") {
     std::filesystem::create_directories(dir + "/keys");
     auto w = makeExportWorld();
     writeFile(dir + "/controller.pub.pem", w.controllerKey->publicKey().toPem());
-    for (const auto& [id, key] : w.playerKeys)
-        writeFile(dir + "/keys/" + id + ".pub.pem", key->publicKey().toPem());
+    for (const auto& [id, key] : w.playerKeys) writeFile(dir + "/keys/" + id + ".pub.pem", key->publicKey().toPem());
     std::vector<Vector> list;
-    auto add = [&](const std::string& name, const std::string& bytes, bool pinned,
-                   const std::vector<pop::Head>& heads, const std::string& expected) {
+    auto add = [&](const std::string& name, const std::string& bytes, bool pinned, const std::vector<pop::Head>& heads,
+                   const std::string& expected) {
         char num[8];
         std::snprintf(num, sizeof num, "%02zu-", list.size());
         Vector v{num + slug(name) + ".tar", pinned, "", expected};
@@ -657,8 +645,7 @@ TEST_CASE("write the conformance vectors", "[.][vectors]") {
         }
         list.push_back(v);
     };
-    add("valid", w.write(), true,
-        {headOf(w, "garage-01", 14, kExportDay + 86400000LL, *w.playerKeys.at("garage-01"))},
+    add("valid", w.write(), true, {headOf(w, "garage-01", 14, kExportDay + 86400000LL, *w.playerKeys.at("garage-01"))},
         "VERIFIED");
     auto legacy = w;  // the same keys, the earlier format
     legacy.manifest.format = 2;
@@ -666,21 +653,19 @@ TEST_CASE("write the conformance vectors", "[.][vectors]") {
         ev.checkpoints.clear();
         for (std::size_t from = 0; from < ev.records.size(); from += 5)
             ev.checkpoints.push_back(pop::makeCheckpoint(
-                std::span(ev.records)
-                    .subspan(from, std::min<std::size_t>(5, ev.records.size() - from)),
-                kExportDay, *w.playerKeys.at(id)));
+                std::span(ev.records).subspan(from, std::min<std::size_t>(5, ev.records.size() - from)), kExportDay,
+                *w.playerKeys.at(id)));
     }
     add("valid export format 2 with format 1 checkpoints", legacy.write(), true, {}, "VERIFIED");
-    for (const auto& v : brokenExports(w))
-        add(v.name, v.bytes, v.pinPlayerKeys, v.heads, v.expected);
+    for (const auto& v : brokenExports(w)) add(v.name, v.bytes, v.pinPlayerKeys, v.heads, v.expected);
     auto formulas = w;  // names a spreadsheet would run as formulas: the CSV shows them as text
     formulas.media = {{kPosterSha, "=1+2", "image"}, {kClipSha, "@SUM(1,1)", "video"}};
     formulas.players[1].locationName = "-3 \"中庭\"";
     add("formula names in the csv", formulas.write(), true, {}, "VERIFIED");
     std::string tsv = "file\tpinned\theads\texpected\n";
     for (const auto& v : list)
-        tsv += v.file + "\t" + (v.pinned ? "yes" : "no") + "\t" +
-               (v.heads.empty() ? "-" : v.heads) + "\t" + v.expected + "\n";
+        tsv += v.file + "\t" + (v.pinned ? "yes" : "no") + "\t" + (v.heads.empty() ? "-" : v.heads) + "\t" +
+               v.expected + "\n";
     writeFile(dir + "/expected.tsv", tsv);
     for (const auto& v : {list.front(), list.back()}) {
         auto csv = runProcess({MICROSCAPE_PACK_BIN, "audit", "--csv", dir + "/" + v.file});

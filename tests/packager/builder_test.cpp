@@ -161,7 +161,8 @@ TEST_CASE("a build onto a full disk fails cleanly and leaves nothing", "[builder
 
     // A lossless clip of well over 64 KiB does not fit.
     REQUIRE(runShell("/usr/bin/ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=640x480:rate=25 -t 4 "
-                     "-c:v libx264 -qp 0 -pix_fmt yuv420p '" + (dir / "big.mp4") + "'") == 0);
+                     "-c:v libx264 -qp 0 -pix_fmt yuv420p '" +
+                     (dir / "big.mp4") + "'") == 0);
     REQUIRE(fs::file_size(dir / "big.mp4") > 100 * 1024);
     auto key = crypto::PrivateKey::generate();
     auto req = request(dir / "small/out.tar", {dir / "big.mp4"});

@@ -42,8 +42,8 @@ struct Workspace {
         bundle = dir / "bundle.tar";
     }
     ProcessResult build(std::vector<std::string> extra = {}) {
-        std::vector<std::string> args = {"build", "--key", key, "--version", "5", "--target", "garage-01",
-                                         "--out", bundle};
+        std::vector<std::string> args = {"build",    "--key",     key,     "--version", "5",
+                                         "--target", "garage-01", "--out", bundle};
         args.insert(args.end(), extra.begin(), extra.end());
         if (std::find(extra.begin(), extra.end(), "--") == extra.end()) {
             args.push_back(poster);
@@ -197,11 +197,8 @@ TEST_CASE("usage errors exit 64 and every command has --help", "[pack-cli]") {
     CHECK(pack({"verify", "-x", "b.tar"}).exitCode == 64);
     CHECK(pack({"--help"}).exitCode == 0);
     TempDir dir;
-    CHECK(
-        pack({"build", "--key", "k", "--version", "zero", "--out", dir / "b.tar", "x"}).exitCode ==
-        64);
-    CHECK(pack({"build", "--key", "k", "--version", "0", "--out", dir / "b.tar", "x"}).exitCode ==
-          64);
+    CHECK(pack({"build", "--key", "k", "--version", "zero", "--out", dir / "b.tar", "x"}).exitCode == 64);
+    CHECK(pack({"build", "--key", "k", "--version", "0", "--out", dir / "b.tar", "x"}).exitCode == 64);
 }
 
 TEST_CASE("build refuses bad input and leaves no output behind", "[pack-cli]") {

@@ -36,8 +36,7 @@ const char* kXvfb = "/usr/bin/Xvfb";
 const char* kXwd = "/usr/bin/xwd";
 
 std::int64_t wallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -45,8 +44,8 @@ std::int64_t wallMs() {
 // exec), its output appended to a log file, with extra environment variables.
 struct Child {
     pid_t pid = -1;
-    Child(std::vector<std::string> args, const std::string& logFile,
-          const std::vector<std::string>& env = {}, int passFd = -1) {
+    Child(std::vector<std::string> args, const std::string& logFile, const std::vector<std::string>& env = {},
+          int passFd = -1) {
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -54,8 +53,7 @@ struct Child {
         for (char** e = environ; *e; ++e) {
             std::string s = *e;
             bool replaced = false;
-            for (const auto& x : env)
-                replaced |= s.substr(0, s.find('=') + 1) == x.substr(0, x.find('=') + 1);
+            for (const auto& x : env) replaced |= s.substr(0, s.find('=') + 1) == x.substr(0, x.find('=') + 1);
             if (!replaced) envStrings.push_back(s);
         }
         for (const auto& x : env) envStrings.push_back(x);
@@ -64,8 +62,7 @@ struct Child {
         envp.push_back(nullptr);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                         0644);
+        posix_spawn_file_actions_addopen(&fa, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
         if (passFd >= 0) posix_spawn_file_actions_adddup2(&fa, passFd, 3);
         posix_spawn_file_actions_addclosefrom_np(&fa, passFd >= 0 ? 4 : 3);
@@ -110,10 +107,9 @@ struct Xvfb {
     Xvfb(int w, int h, const std::string& logFile, bool shm = true) {
         int fds[2];
         REQUIRE(::pipe(fds) == 0);
-        std::vector<std::string> args{
-            kXvfb,       "-displayfd", "3",
-            "-screen",   "0",          std::to_string(w) + "x" + std::to_string(h) + "x24",
-            "-nolisten", "tcp"};
+        std::vector<std::string> args{kXvfb,       "-displayfd", "3",
+                                      "-screen",   "0",          std::to_string(w) + "x" + std::to_string(h) + "x24",
+                                      "-nolisten", "tcp"};
         if (!shm) args.insert(args.end(), {"-extension", "MIT-SHM"});
         proc = std::make_unique<Child>(args, logFile, std::vector<std::string>{}, fds[1]);
         ::close(fds[1]);
@@ -144,8 +140,7 @@ player::Frame frameOfRgb(const std::vector<std::uint8_t>& rgb, int w, int h) {
     f.width = w;
     f.height = h;
     f.bgrx.resize(static_cast<std::size_t>(w) * h * 4);
-    for (std::size_t i = 0, n = static_cast<std::size_t>(w) * h; i < n && i * 3 + 2 < rgb.size();
-         ++i) {
+    for (std::size_t i = 0, n = static_cast<std::size_t>(w) * h; i < n && i * 3 + 2 < rgb.size(); ++i) {
         f.bgrx[i * 4] = rgb[i * 3 + 2];
         f.bgrx[i * 4 + 1] = rgb[i * 3 + 1];
         f.bgrx[i * 4 + 2] = rgb[i * 3];
@@ -154,8 +149,7 @@ player::Frame frameOfRgb(const std::vector<std::uint8_t>& rgb, int w, int h) {
 }
 
 // A region (x, y, w, h) of packed RGB of width `stride` pixels.
-std::vector<std::uint8_t> crop(const std::vector<std::uint8_t>& rgb, int stride, int x, int y,
-                               int w, int h) {
+std::vector<std::uint8_t> crop(const std::vector<std::uint8_t>& rgb, int stride, int x, int y, int w, int h) {
     std::vector<std::uint8_t> out;
     out.reserve(static_cast<std::size_t>(w) * h * 3);
     for (int row = y; row < y + h; ++row) {
@@ -168,10 +162,9 @@ std::vector<std::uint8_t> crop(const std::vector<std::uint8_t>& rgb, int stride,
 // The poster letterboxed into w x h (what the engine should compose), as RGB thumbnail tw x th.
 std::vector<std::uint8_t> expectedThumb(const std::string& poster, int w, int h, int tw, int th) {
     const std::string size = std::to_string(w) + "x" + std::to_string(h);
-    auto r = runProcess({"/usr/bin/convert", poster, "-resize", size, "-background", "black",
-                         "-gravity", "center", "-extent", size, "-depth", "8", "rgb:-"});
-    return player::downscaleRgb(
-        frameOfRgb(std::vector<std::uint8_t>(r.out.begin(), r.out.end()), w, h), tw, th);
+    auto r = runProcess({"/usr/bin/convert", poster, "-resize", size, "-background", "black", "-gravity", "center",
+                         "-extent", size, "-depth", "8", "rgb:-"});
+    return player::downscaleRgb(frameOfRgb(std::vector<std::uint8_t>(r.out.begin(), r.out.end()), w, h), tw, th);
 }
 
 // A data directory that looks enrolled (keys, player.json) without a controller:
@@ -182,8 +175,7 @@ struct ScreenDir {
     ScreenDir(const fs::path& d, std::optional<int> w, std::optional<int> h) : dir(d) {
         fs::create_directories(dir / "keys");
         std::ofstream(dir / player::kContentKeyFile) << testsupport::testKey(1).publicKey().toPem();
-        REQUIRE(
-            crypto::PrivateKey::generate()->save((dir / player::kIdentityKeyFile).string()).ok());
+        REQUIRE(crypto::PrivateKey::generate()->save((dir / player::kIdentityKeyFile).string()).ok());
         player::PlayerConfig c;
         c.dataDir = dir;
         c.playerId = playerId;
@@ -196,8 +188,7 @@ struct ScreenDir {
 };
 
 // A signed bundle for the screen whose filler shows `poster` all the time.
-std::string posterBundle(const fs::path& dir, const std::string& playerId,
-                         const std::string& poster) {
+std::string posterBundle(const fs::path& dir, const std::string& playerId, const std::string& poster) {
     const std::int64_t now = wallMs();
     auto media = testsupport::makeMedia(readFile(poster), "反诈防骗海报", "反诈防骗海报.png");
     schedule::Schedule s;
@@ -269,14 +260,7 @@ TEST_CASE(
     REQUIRE(makePoster(other, "禁毒 珍爱生命", "#8a1c1c"));
 
     const Layout layouts[] = {
-        {"1920x540 LED strip, size from the X screen",
-         1920,
-         540,
-         std::nullopt,
-         std::nullopt,
-         {},
-         1920,
-         540},
+        {"1920x540 LED strip, size from the X screen", 1920, 540, std::nullopt, std::nullopt, {}, 1920, 540},
         {"portrait panel, enrolled 1080x1920", 1080, 1920, 1080, 1920, {}, 1080, 1920},
         {"strip on a larger screen, --width/--height, letterboxed",
          1920,
@@ -286,15 +270,7 @@ TEST_CASE(
          {"--width", "1920", "--height", "540"},
          1920,
          540},
-        {"1920x540 LED strip on an X server without MIT-SHM (XPutImage)",
-         1920,
-         540,
-         1920,
-         540,
-         {},
-         1920,
-         540,
-         false},
+        {"1920x540 LED strip on an X server without MIT-SHM (XPutImage)", 1920, 540, 1920, 540, {}, 1920, 540, false},
     };
     for (const auto& L : layouts) {
         DYNAMIC_SECTION(L.name) {
@@ -302,16 +278,14 @@ TEST_CASE(
             fs::remove_all(dir);
             ScreenDir screen(dir, L.enrolledW, L.enrolledH);
             const std::string tar = posterBundle(t.path, screen.playerId, poster);
-            auto imp =
-                runProcess({MICROSCAPE_PLAYER_BIN, "import", "--data-dir", dir.string(), tar});
+            auto imp = runProcess({MICROSCAPE_PLAYER_BIN, "import", "--data-dir", dir.string(), tar});
             INFO(imp.out << imp.err);
             REQUIRE(imp.exitCode == 0);
 
             const std::string xlog = t / "xvfb.log", plog = t / "player.log";
             Xvfb x(L.screenW, L.screenH, xlog, L.shm);
-            std::vector<std::string> args{
-                MICROSCAPE_PLAYER_BIN, "run",         "--data-dir", dir.string(),
-                "--display",           "--log-level", "debug"};
+            std::vector<std::string> args{MICROSCAPE_PLAYER_BIN, "run",         "--data-dir", dir.string(),
+                                          "--display",           "--log-level", "debug"};
             args.insert(args.end(), L.sizeFlags.begin(), L.sizeFlags.end());
             Child player(args, plog, {"DISPLAY=" + x.display});
             REQUIRE(player.pid > 0);
@@ -326,11 +300,9 @@ TEST_CASE(
             const bool shown = waitFor(
                 [&] {
                     screenRgb = grabScreen(x.display, t.path);
-                    if (screenRgb.size() != static_cast<std::size_t>(L.screenW) * L.screenH * 3)
-                        return false;
+                    if (screenRgb.size() != static_cast<std::size_t>(L.screenW) * L.screenH * 3) return false;
                     auto area = crop(screenRgb, L.screenW, fx, fy, L.frameW, L.frameH);
-                    diff = thumbDiff(
-                        player::downscaleRgb(frameOfRgb(area, L.frameW, L.frameH), tw, th), want);
+                    diff = thumbDiff(player::downscaleRgb(frameOfRgb(area, L.frameW, L.frameH), tw, th), want);
                     return diff < 6;
                 },
                 20000);
@@ -338,16 +310,15 @@ TEST_CASE(
             INFO("thumbnail difference " << diff);
             REQUIRE(shown);
             auto area = crop(screenRgb, L.screenW, fx, fy, L.frameW, L.frameH);
-            const auto areaThumb =
-                player::downscaleRgb(frameOfRgb(area, L.frameW, L.frameH), tw, th);
+            const auto areaThumb = player::downscaleRgb(frameOfRgb(area, L.frameW, L.frameH), tw, th);
             CHECK(thumbDiff(areaThumb, notWant) > 20);  // the comparison can tell posters apart
             // Outside the frame (letterbox bars of the window), the window is black.
             if (fy > 0) {
                 auto bar = crop(screenRgb, L.screenW, 0, 0, L.screenW, fy);
                 CHECK(std::all_of(bar.begin(), bar.end(), [](std::uint8_t v) { return v == 0; }));
             }
-            CHECK_THAT(readFile(plog), Catch::Contains("frames " + std::to_string(L.frameW) + "x" +
-                                                       std::to_string(L.frameH)));
+            CHECK_THAT(readFile(plog),
+                       Catch::Contains("frames " + std::to_string(L.frameW) + "x" + std::to_string(L.frameH)));
             if (!L.shm)
                 CHECK_THAT(readFile(plog), !Catch::Contains("MIT-SHM"));
             else if (readFile(plog).find(", MIT-SHM") == std::string::npos)
@@ -381,17 +352,13 @@ TEST_CASE(
                     5000));
                 XDestroyWindow(dpy, wins[0]);
                 XSync(dpy, False);
-                REQUIRE(waitFor(
-                    [&] {
-                        return playerWindows(dpy).size() == 1 && playerWindows(dpy)[0] != wins[0];
-                    },
-                    5000));
+                REQUIRE(
+                    waitFor([&] { return playerWindows(dpy).size() == 1 && playerWindows(dpy)[0] != wins[0]; }, 5000));
                 XCloseDisplay(dpy);
                 CHECK(waitFor(
                     [&] {
                         auto s = grabScreen(x.display, t.path);
-                        return s.size() == screenRgb.size() &&
-                               crop(s, L.screenW, fx, fy, L.frameW, L.frameH) == area;
+                        return s.size() == screenRgb.size() && crop(s, L.screenW, fx, fy, L.frameW, L.frameH) == area;
                     },
                     5000));
                 CHECK_THAT(readFile(plog), Catch::Contains("mapping it again"));
@@ -413,30 +380,27 @@ TEST_CASE(
     }
 }
 
-TEST_CASE("display mode without an X server fails at once with a clear message",
-          "[player][display]") {
+TEST_CASE("display mode without an X server fails at once with a clear message", "[player][display]") {
     TempDir t;
     const fs::path dir = t.path / "screen";
     ScreenDir screen(dir, std::nullopt, std::nullopt);
     SECTION("no DISPLAY") {
-        Child player({MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display"},
-                     t / "log", {"DISPLAY="});
+        Child player({MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display"}, t / "log", {"DISPLAY="});
         const int st = player.waitExit(10000);
         REQUIRE(st != -1);
         CHECK(WEXITSTATUS(st) == 1);
         CHECK_THAT(readFile(t / "log"), Catch::Contains("DISPLAY is not set"));
     }
     SECTION("a display nobody serves") {
-        Child player({MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display"},
-                     t / "log", {"DISPLAY=:9731"});
+        Child player({MICROSCAPE_PLAYER_BIN, "run", "--data-dir", dir.string(), "--display"}, t / "log",
+                     {"DISPLAY=:9731"});
         const int st = player.waitExit(10000);
         REQUIRE(st != -1);
         CHECK(WEXITSTATUS(st) == 1);
         CHECK_THAT(readFile(t / "log"), Catch::Contains("cannot open X display :9731"));
     }
     SECTION("a config file with a bad value: exit 78 before anything starts") {
-        std::ofstream(t / "player.properties")
-            << "player.dataDir=" << dir.string() << "\nplayer.output=tv\n";
+        std::ofstream(t / "player.properties") << "player.dataDir=" << dir.string() << "\nplayer.output=tv\n";
         auto r = runProcess({MICROSCAPE_PLAYER_BIN, "run", "--config", t / "player.properties"});
         CHECK(r.exitCode == 78);
         CHECK_THAT(r.err, Catch::Contains("player.output must be display or headless (got 'tv')"));
@@ -446,12 +410,11 @@ TEST_CASE("display mode without an X server fails at once with a clear message",
         // --preview on the command line win, so the player runs headless and
         // writes the preview where the flag says (nothing is playing: the
         // status card).
-        std::ofstream(t / "player.properties")
-            << "player.dataDir=" << dir.string()
-            << "\nplayer.output=display\nplayer.preview=/nonexistent/p.png\n"
-               "player.width=320\nplayer.height=180\n";
-        Child player({MICROSCAPE_PLAYER_BIN, "run", "--config", t / "player.properties",
-                      "--headless", "--preview", t / "p.png", "--height", "240"},
+        std::ofstream(t / "player.properties") << "player.dataDir=" << dir.string()
+                                               << "\nplayer.output=display\nplayer.preview=/nonexistent/p.png\n"
+                                                  "player.width=320\nplayer.height=180\n";
+        Child player({MICROSCAPE_PLAYER_BIN, "run", "--config", t / "player.properties", "--headless", "--preview",
+                      t / "p.png", "--height", "240"},
                      t / "log", {"DISPLAY="});
         const bool wrote = waitFor([&] { return fs::exists(t / "p.png"); }, 15000);
         INFO(readFile(t / "log"));

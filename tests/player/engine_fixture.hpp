@@ -90,14 +90,12 @@ class TestClock final : public Clock {
         if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait));
     }
 
-private:
-  std::int64_t elapsedUsLocked() const {
-      return releasedAtUs_ ? systemClock().steadyUs() - *releasedAtUs_ : 0;
-  }
-  mutable std::mutex mutex_;  // guards the members below
-  std::int64_t offsetMs_ = 0;
-  std::int64_t originUs_ = systemClock().steadyUs();
-  std::optional<std::int64_t> releasedAtUs_ = originUs_;
+  private:
+    std::int64_t elapsedUsLocked() const { return releasedAtUs_ ? systemClock().steadyUs() - *releasedAtUs_ : 0; }
+    mutable std::mutex mutex_;  // guards the members below
+    std::int64_t offsetMs_ = 0;
+    std::int64_t originUs_ = systemClock().steadyUs();
+    std::optional<std::int64_t> releasedAtUs_ = originUs_;
 };
 
 // Starts the engine with its clock held at startOffsetMs and lets the clock run
@@ -114,7 +112,8 @@ inline void startHeld(player::Engine& engine, TestClock& clock, std::int64_t sta
     startHeld(engine, clock, startOffsetMs, [&engine] { return engine.stats().plays >= 1; });
 }
 
-inline schedule::Item item(const CachedMedia& m, std::int64_t durationMs, schedule::Fit fit = schedule::Fit::Letterbox) {
+inline schedule::Item item(const CachedMedia& m, std::int64_t durationMs,
+                           schedule::Fit fit = schedule::Fit::Letterbox) {
     schedule::Item i;
     i.mediaSha256 = m.sha256;
     i.durationMs = durationMs;
@@ -170,8 +169,8 @@ inline double thumbDiff(const std::vector<std::uint8_t>& a, const std::vector<st
 inline bool clipFrameLetterboxed(const std::string& clip, double seconds, const std::string& png) {
     return runProcess({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-ss", std::to_string(seconds), "-i",
                        clip, "-frames:v", "1", "-vf",
-                       "scale=" + std::to_string(kOutH * 4 / 3) + ":" + std::to_string(kOutH) + ",pad=" +
-                           std::to_string(kOutW) + ":" + std::to_string(kOutH) + ":(ow-iw)/2:0:black",
+                       "scale=" + std::to_string(kOutH * 4 / 3) + ":" + std::to_string(kOutH) +
+                           ",pad=" + std::to_string(kOutW) + ":" + std::to_string(kOutH) + ":(ow-iw)/2:0:black",
                        png})
                .exitCode == 0;
 }

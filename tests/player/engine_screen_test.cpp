@@ -22,8 +22,7 @@ namespace {
 // which the slogans below fit the width (at 48 px they would scroll anyway).
 std::string sloganDoc(const std::string& text, int speed, const std::string& bg = "#000000", int sizePx = 144) {
     return R"({"microscape_slogan":1,"style":{"background":")" + bg + R"(","color":"#FFD700","fontSizePx":)" +
-           std::to_string(sizePx) + R"(,"scrollSpeedPxPerS":)" + std::to_string(speed) + R"(},"text":")" + text +
-           "\"}";
+           std::to_string(sizePx) + R"(,"scrollSpeedPxPerS":)" + std::to_string(speed) + R"(},"text":")" + text + "\"}";
 }
 
 inline bool makeSine(const std::string& path, int seconds) {
@@ -44,8 +43,7 @@ struct ScreenRig {
 
     explicit ScreenRig(int journalBusyTimeoutMs = 5000) {
         std::filesystem::create_directories(mediaDir);
-        auto j = player::Journal::open(
-            {dir / "state.db", "p-test-01", 64ull << 20, journalBusyTimeoutMs});
+        auto j = player::Journal::open({dir / "state.db", "p-test-01", 64ull << 20, journalBusyTimeoutMs});
         REQUIRE(j.ok());
         journal = std::move(*j);
     }
@@ -102,8 +100,8 @@ std::pair<int, double> bestShift(const player::Frame& a, const player::Frame& b,
         for (int y = 0; y < a.height; ++y)
             for (int x = 0; x + s < a.width; ++x)
                 for (int c = 0; c < 3; ++c)
-                    diff += std::abs(int(b.bgrx[(y * b.width + x) * 4 + c]) -
-                                     int(a.bgrx[(y * a.width + x + s) * 4 + c]));
+                    diff +=
+                        std::abs(int(b.bgrx[(y * b.width + x) * 4 + c]) - int(a.bgrx[(y * a.width + x + s) * 4 + c]));
         if (diff < bestDiff) bestDiff = diff, best = s;
     }
     return {best, bestDiff};
@@ -124,9 +122,9 @@ TEST_CASE("engine plays a poster, slogans, an audio item and a clip in order, on
     CachedMedia moving = rig.text("moving.json", sloganDoc("反诈防骗 守护钱袋", 1200));  // 200 px/s here
     rig.makeEngine();
     // 0 poster, 1500 static slogan, 3000 scrolling slogan, 4500 audio (cut at 2 s of 3), 6500 clip, 8500 poster.
-    rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1500), item(still, 1500), item(moving, 1500),
-                                                item(sound, 2000), item(clip, 2000)}),
-                                   rig.mediaDir, {poster, clip, sound, still, moving}));
+    rig.engine->setBundle(bundleOf(
+        daySchedule({item(poster, 1500), item(still, 1500), item(moving, 1500), item(sound, 2000), item(clip, 2000)}),
+        rig.mediaDir, {poster, clip, sound, still, moving}));
     startHeld(*rig.engine, rig.clock);
 
     auto staticFrames = snapshots(*rig.engine, rig.clock, 2000, 3);
@@ -199,8 +197,8 @@ TEST_CASE("engine records a malformed slogan as failed and plays the rest", "[en
     CachedMedia good = rig.text("good.json", sloganDoc("拒绝毒品 珍爱生命", 0, "#8b0000"));
     rig.makeEngine();
     // 0 poster, 1000 broken slogan, 2000 good slogan.
-    rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1000), item(bad, 1000), item(good, 1000)}),
-                                   rig.mediaDir, {poster, bad, good}));
+    rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1000), item(bad, 1000), item(good, 1000)}), rig.mediaDir,
+                                   {poster, bad, good}));
     startHeld(*rig.engine, rig.clock);
     rig.clock.sleepUntil(2600);
     rig.engine->stop();
@@ -278,8 +276,7 @@ TEST_CASE("engine records an audio file that does not decode as failed", "[engin
     writeFile(rig.dir / "noise.mp3", "ID3" + std::string(20000, '\x5a'));
     CachedMedia bad = cacheFile(rig.mediaDir, rig.dir / "noise.mp3", MediaKind::Audio);
     rig.makeEngine();
-    rig.engine->setBundle(
-        bundleOf(daySchedule({item(poster, 1000), item(bad, 1000)}), rig.mediaDir, {poster, bad}));
+    rig.engine->setBundle(bundleOf(daySchedule({item(poster, 1000), item(bad, 1000)}), rig.mediaDir, {poster, bad}));
     rig.clock.begin(0);
     rig.engine->start();
     rig.clock.sleepUntil(5500);  // the open timeout is 4 s
@@ -336,8 +333,7 @@ TEST_CASE(
     REQUIRE(sqlite3_open((failing.dir / "state.db").c_str(), &other) == SQLITE_OK);
     REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
     std::mutex reportedMutex;
-    std::vector<std::pair<std::int64_t, std::string>>
-        reported;  // journal errors as onPlayback saw them
+    std::vector<std::pair<std::int64_t, std::string>> reported;  // journal errors as onPlayback saw them
     failing.onPlayback = [&](const player::NowPlaying&, const player::EngineStats& st) {
         std::lock_guard lock(reportedMutex);
         reported.emplace_back(st.journalErrors, st.lastJournalError);
@@ -347,9 +343,7 @@ TEST_CASE(
         rig->makeEngine();
         rig->engine->start();
     }
-    REQUIRE(waitFor([&] {
-        return failing.engine->stats().journalErrors >= 1 && !failing.engine->snapshot().empty();
-    }));
+    REQUIRE(waitFor([&] { return failing.engine->stats().journalErrors >= 1 && !failing.engine->snapshot().empty(); }));
     REQUIRE(waitFor([&] { return !fine.engine->snapshot().empty(); }));
     const auto st = failing.engine->stats();
     CHECK(st.journalErrors == 1);  // the start record
@@ -372,8 +366,7 @@ TEST_CASE(
     REQUIRE(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(other);
     CachedMedia slogan = failing.text("s.json", sloganDoc("反诈防骗", 0));
-    failing.engine->setBundle(
-        bundleOf(daySchedule({item(slogan, 60'000)}), failing.mediaDir, {slogan}));
+    failing.engine->setBundle(bundleOf(daySchedule({item(slogan, 60'000)}), failing.mediaDir, {slogan}));
     REQUIRE(waitFor([&] { return failing.engine->stats().plays >= 1; }));
     failing.engine->stop();
     fine.engine->stop();

@@ -188,8 +188,8 @@ TEST_CASE("engine takeover interrupts at once and the schedule resumes at its wa
     Rig rig;
     rig.makeEngine();
     // 0-1500 fraud, 1500-3000 helmet, repeating.
-    rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.helmet, 1500)}), rig.mediaDir,
-                                   {rig.fraud, rig.helmet}));
+    rig.engine->setBundle(
+        bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.helmet, 1500)}), rig.mediaDir, {rig.fraud, rig.helmet}));
     startHeld(*rig.engine, rig.clock);
     rig.clock.sleepUntil(700);
     player::TakeoverContent t;
@@ -231,8 +231,7 @@ TEST_CASE("engine takeover interrupts at once and the schedule resumes at its wa
     CHECK(plays[2].outcome == pop::Outcome::Interrupted);  // joined 200 ms into its slot and cut by stop()
 }
 
-TEST_CASE("engine is dark outside operating hours, records screen-off, and plays when the location opens",
-          "[engine]") {
+TEST_CASE("engine is dark outside operating hours, records screen-off, and plays when the location opens", "[engine]") {
     Rig rig;
     rig.makeEngine();
     schedule::Schedule s = daySchedule({item(rig.fraud, 1000), item(rig.helmet, 1000)});
@@ -294,15 +293,14 @@ TEST_CASE("engine activates a new bundle at the next item boundary", "[engine]")
     CHECK(plays[1].playlistId == "pl-drugs");
 }
 
-TEST_CASE("engine on a manual clock journals a wall-clock step and takes the plan again from there",
-          "[engine]") {
+TEST_CASE("engine on a manual clock journals a wall-clock step and takes the plan again from there", "[engine]") {
     Rig rig;
     // Stands still at 00:00:00.5 until the test moves it.
     ManualClock clock(kAnchorUtcMs + 500, 1'000'000);
     rig.makeEngine("", &clock);
     // 0-1500 fraud, 1500-3000 helmet, repeating.
-    rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.helmet, 1500)}),
-                                   rig.mediaDir, {rig.fraud, rig.helmet}, 3));
+    rig.engine->setBundle(bundleOf(daySchedule({item(rig.fraud, 1500), item(rig.helmet, 1500)}), rig.mediaDir,
+                                   {rig.fraud, rig.helmet}, 3));
     rig.engine->start();
     REQUIRE(waitFor([&] { return rig.engine->nowPlaying().mediaSha256 == rig.fraud.sha256; }));
     clock.setWall(kAnchorUtcMs + 2000);  // an NTP step of 1.5 s into helmet's slot

@@ -82,8 +82,7 @@ std::string zerosSha(std::uint64_t n) {
 // A tar file whose first entry is media/<sha> of `zeroBytes` zero bytes (a hole:
 // the file is sparse, so it is made at once), followed by `rest` (entries and the
 // end marker, already in tar form).
-void writeSparseTar(const fs::path& path, const std::string& sha, std::uint64_t zeroBytes,
-                    const std::string& rest) {
+void writeSparseTar(const fs::path& path, const std::string& sha, std::uint64_t zeroBytes, const std::string& rest) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     REQUIRE(fd >= 0);
     RawHeader h;
@@ -100,8 +99,8 @@ void writeSparseTar(const fs::path& path, const std::string& sha, std::uint64_t 
 std::vector<MediaItem> someMedia(std::uint32_t seed, std::size_t size, int n = 1) {
     std::vector<MediaItem> out;
     for (int i = 0; i < n; ++i)
-        out.push_back(makeMedia(fakePng(size, seed + static_cast<std::uint32_t>(i)),
-                                "m" + std::to_string(i), "m" + std::to_string(i) + ".png"));
+        out.push_back(makeMedia(fakePng(size, seed + static_cast<std::uint32_t>(i)), "m" + std::to_string(i),
+                                "m" + std::to_string(i) + ".png"));
     return out;
 }
 
@@ -122,8 +121,8 @@ void writeFile(const fs::path& p, const std::string& bytes) {
 std::uint64_t treeBytes(const fs::path& dir) {
     std::uint64_t total = 0;
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(dir, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
         std::error_code e2;
         if (it->is_regular_file(e2)) total += it->file_size(e2);
     }
@@ -147,8 +146,7 @@ constexpr int kImportWaitMs = 20000;
 
 }  // namespace
 
-TEST_CASE("an unsigned 512 MiB bundle is refused before any media byte is written",
-          "[player][import][security]") {
+TEST_CASE("an unsigned 512 MiB bundle is refused before any media byte is written", "[player][import][security]") {
     TmpDir t;
     const fs::path data = t.path / "data";
     fs::create_directories(data);
@@ -161,8 +159,7 @@ TEST_CASE("an unsigned 512 MiB bundle is refused before any media byte is writte
     SECTION("no manifest at all") {
         writeSparseTar(tarPath, sha, size, endMarker());
         std::optional<Result<ImportResult>> r;
-        const auto written =
-            writtenDuring([&] { r.emplace(importBundle(tarPath, store, cache, nowMs())); });
+        const auto written = writtenDuring([&] { r.emplace(importBundle(tarPath, store, cache, nowMs())); });
         CHECK(r->code() == Errc::BadManifest);
         CHECK(written < kMiB);  // before: 512 MiB
     }
@@ -181,8 +178,7 @@ TEST_CASE("an unsigned 512 MiB bundle is refused before any media byte is writte
                        packTar({fileEntry(std::string(bundle::kManifestName), b.manifestBytes),
                                 fileEntry(std::string(bundle::kSignatureName), b.signature)}));
         std::optional<Result<ImportResult>> r;
-        const auto written =
-            writtenDuring([&] { r.emplace(importBundle(tarPath, store, cache, nowMs())); });
+        const auto written = writtenDuring([&] { r.emplace(importBundle(tarPath, store, cache, nowMs())); });
         CHECK(r->code() == Errc::BadSignature);
         CHECK(written < kMiB);
     }
@@ -191,9 +187,8 @@ TEST_CASE("an unsigned 512 MiB bundle is refused before any media byte is writte
     CHECK(store.activeVersion() == 0);
 }
 
-TEST_CASE(
-    "a signed bundle whose media are not the manifest's, or do not fit, is refused before writing",
-    "[player][import][security]") {
+TEST_CASE("a signed bundle whose media are not the manifest's, or do not fit, is refused before writing",
+          "[player][import][security]") {
     TmpDir t;
     const fs::path data = t.path / "data";
     fs::create_directories(data);
@@ -239,8 +234,7 @@ TEST_CASE(
         writeFile(tarPath, signedBundle(3, {big}).tar());
         ImportOptions io;
         io.reserveBytes = cache.diskFreeBytes();
-        written =
-            writtenDuring([&] { r.emplace(importBundle(tarPath, store, cache, nowMs(), io)); });
+        written = writtenDuring([&] { r.emplace(importBundle(tarPath, store, cache, nowMs(), io)); });
         CHECK(r->code() == Errc::TooLarge);
         CHECK(written < kMiB);
     }
@@ -249,8 +243,7 @@ TEST_CASE(
     CHECK(store.activeVersion() == 0);
 }
 
-TEST_CASE("a good bundle imports in either entry order and stores only the media the cache lacks",
-          "[player][import]") {
+TEST_CASE("a good bundle imports in either entry order and stores only the media the cache lacks", "[player][import]") {
     TmpDir t;
     const fs::path data = t.path / "data";
     fs::create_directories(data);
@@ -260,7 +253,7 @@ TEST_CASE("a good bundle imports in either entry order and stores only the media
     auto media = someMedia(60, 300 * 1024, 2);
 
     auto b3 = signedBundle(3, media);
-    auto entries = b3.entries();  // the writer's order: media first
+    auto entries = b3.entries();                                     // the writer's order: media first
     std::rotate(entries.begin(), entries.end() - 2, entries.end());  // manifest and signature first
     writeFile(tarPath, packTar(entries));
     auto r = importBundle(tarPath, store, cache, nowMs());
@@ -280,9 +273,8 @@ TEST_CASE("a good bundle imports in either entry order and stores only the media
     for (const auto& m : more) CHECK(cache.has(m.entry.sha256));
 }
 
-TEST_CASE(
-    "the agent refuses an unsigned 512 MiB bundle from its import directory without storing it",
-    "[player][agent][import][security]") {
+TEST_CASE("the agent refuses an unsigned 512 MiB bundle from its import directory without storing it",
+          "[player][agent][import][security]") {
     TmpDir t;
     PlayerConfig cfg;
     cfg.dataDir = t.path / "data";
@@ -317,14 +309,13 @@ TEST_CASE(
     std::uint64_t written = 0;
     REQUIRE(agent.start().ok());
     const bool activated = microscape::testing::waitFor(
-        [&] { return agent.activeBundle() && agent.activeBundle()->manifest.version == 5; },
-        kImportWaitMs);
+        [&] { return agent.activeBundle() && agent.activeBundle()->manifest.version == 5; }, kImportWaitMs);
     INFO("agent: " << wire::syncStateName(agent.status().syncState) << " / " << agent.status().lastError);
     REQUIRE(activated);
     written = writtenDuring([&] {
         fs::rename(t.path / "bad.tar.part", t.path / "usb" / "bad.tar");
-        REQUIRE(microscape::testing::waitFor(
-            [&] { return fs::exists(t.path / "usb" / "failed" / "bad.tar"); }, kImportWaitMs));
+        REQUIRE(microscape::testing::waitFor([&] { return fs::exists(t.path / "usb" / "failed" / "bad.tar"); },
+                                             kImportWaitMs));
     });
     CHECK(written < kMiB);  // before: 512 MiB through import-tmp/
     CHECK_THAT(agent.status().lastError, Catch::Contains("BadManifest"));
@@ -333,8 +324,7 @@ TEST_CASE(
     agent.stop();
 }
 
-TEST_CASE("the player's data directory and journal are private whatever the umask",
-          "[player][security]") {
+TEST_CASE("the player's data directory and journal are private whatever the umask", "[player][security]") {
     TmpDir t;
     Umask mask(022);
     const fs::path data = t.path / "data";

@@ -38,7 +38,9 @@ std::unique_ptr<player::Journal> openJournal(const std::string& path, std::uint6
     return std::move(*j);
 }
 
-crypto::PrivateKey newKey() { return std::move(crypto::PrivateKey::generate().value()); }
+crypto::PrivateKey newKey() {
+    return std::move(crypto::PrivateKey::generate().value());
+}
 
 }  // namespace
 
@@ -218,8 +220,7 @@ TEST_CASE("journal survives kill -9 at random moments without gaps, duplicates o
     CHECK(reportedMax > kRounds);  // the children did write
 }
 
-TEST_CASE("journal checkpoints are chained, durable, and re-sent unchanged until acknowledged",
-          "[journal]") {
+TEST_CASE("journal checkpoints are chained, durable, and re-sent unchanged until acknowledged", "[journal]") {
     TempDir dir;
     auto key = newKey();
     const std::string path = dir / "state.db";

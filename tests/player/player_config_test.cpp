@@ -69,9 +69,8 @@ TEST_CASE("a player properties file sets every run setting", "[player][config]")
     }
 }
 
-TEST_CASE(
-    "a player properties file with an unknown key or a bad value is refused with a clear message",
-    "[player][config]") {
+TEST_CASE("a player properties file with an unknown key or a bad value is refused with a clear message",
+          "[player][config]") {
     struct Case {
         const char* text;
         const char* mentions;
@@ -79,8 +78,7 @@ TEST_CASE(
     const Case cases[] = {
         {"player.dataDir=/d\nplayer.outptu=display\n", "unknown key player.outptu"},
         {"player.dataDir=/d\nplayer.width.max=3\n", "unknown key player.width.max"},
-        {"player.output=fullscreen\n",
-         "player.output must be display or headless (got 'fullscreen')"},
+        {"player.output=fullscreen\n", "player.output must be display or headless (got 'fullscreen')"},
         {"player.width=0\n", "player.width must be a whole number of pixels, 16..7680 (got 0)"},
         {"player.height=-540\n", "player.height must be a whole number of pixels, 16..7680"},
         {"player.width=20000\n", "(got 20000)"},
@@ -104,9 +102,7 @@ TEST_CASE(
         CHECK_THAT(s.error().message, Catch::Contains("player.width, player.height"));
     }
     SECTION("keys of other parts are left alone") {
-        CHECK(parseRunProperties("logging.channels.c1.class = ConsoleChannel\nplayer.dataDir=/d\n",
-                                 "p")
-                  .ok());
+        CHECK(parseRunProperties("logging.channels.c1.class = ConsoleChannel\nplayer.dataDir=/d\n", "p").ok());
     }
     SECTION("a missing file is an I/O error naming it") {
         auto s = loadRunProperties("/nonexistent/player.properties");
@@ -139,8 +135,7 @@ TEST_CASE("command-line flags win over the properties file", "[player][config]")
     SECTION("a bad flag value names the flag") {
         auto r = applyRunFlag(*s, "width", "wide");
         REQUIRE_FALSE(r.ok());
-        CHECK_THAT(r.error().message,
-                   Catch::StartsWith("--width must be a whole number of pixels"));
+        CHECK_THAT(r.error().message, Catch::StartsWith("--width must be a whole number of pixels"));
         CHECK(s->width == 1080);  // unchanged
     }
     SECTION("an unknown flag is refused") {
@@ -215,8 +210,7 @@ TEST_CASE("screen sides parse as whole pixels within 16..7680", "[player][config
     CHECK(orientationOf(1000, 1000) == "landscape");
 }
 
-TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
-          "[player][config][enroll]") {
+TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone", "[player][config][enroll]") {
     microscape::testing::TempDir t;
     const std::string dir = (t.path / "screen").string();
     struct Case {
@@ -224,19 +218,24 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
         const char* says;
     };
     const Case cases[] = {
-        {{"--width", "0", "--height", "540"},
-         "--width must be a whole number of pixels, 16..7680 (got 0)"},
-        {{"--width", "1920", "--height", "-540"},
-         "--height must be a whole number of pixels, 16..7680 (got -540)"},
+        {{"--width", "0", "--height", "540"}, "--width must be a whole number of pixels, 16..7680 (got 0)"},
+        {{"--width", "1920", "--height", "-540"}, "--height must be a whole number of pixels, 16..7680 (got -540)"},
         {{"--width", "20000", "--height", "540"}, "(got 20000)"},
         {{"--width", "1920x540", "--height", "540"}, "(got '1920x540')"},
         {{"--width", "1920"}, "--width and --height go together"},
     };
     for (const auto& c : cases) {
-        std::vector<std::string> args{MICROSCAPE_PLAYER_BIN, "enroll",  "--controller-http",
-                                      "http://127.0.0.1:9",  "--token", "enr_x",
-                                      "--data-dir",          dir,       "--insecure-http",
-                                      "--content-key-hash",  "sha256:" + std::string(64, 'a')};
+        std::vector<std::string> args{MICROSCAPE_PLAYER_BIN,
+                                      "enroll",
+                                      "--controller-http",
+                                      "http://127.0.0.1:9",
+                                      "--token",
+                                      "enr_x",
+                                      "--data-dir",
+                                      dir,
+                                      "--insecure-http",
+                                      "--content-key-hash",
+                                      "sha256:" + std::string(64, 'a')};
         args.insert(args.end(), c.size.begin(), c.size.end());
         auto r = microscape::testing::runProcess(args);
         INFO(r.err);
@@ -246,8 +245,7 @@ TEST_CASE("enroll refuses a nonsense screen size before it contacts anyone",
     }
 }
 
-TEST_CASE("the packaged deploy/player.properties is a valid player configuration",
-          "[player][config]") {
+TEST_CASE("the packaged deploy/player.properties is a valid player configuration", "[player][config]") {
     const fs::path shipped = fs::path(MICROSCAPE_SOURCE_DIR) / "deploy" / "player.properties";
     REQUIRE(fs::exists(shipped));
     auto s = loadRunProperties(shipped);

@@ -56,8 +56,7 @@ PlayerConfig makeConfig(const fs::path& dir, const std::string& endpoint, std::u
     return c;
 }
 
-Bundle bundleV(std::int64_t version, std::vector<MediaItem> media, const std::string& target = kPlayer,
-               int key = 1) {
+Bundle bundleV(std::int64_t version, std::vector<MediaItem> media, const std::string& target = kPlayer, int key = 1) {
     return makeBundle(testKey(key), std::move(media), [&](manifest::Manifest& m) {
         m.version = version;
         m.target = target;
@@ -81,8 +80,8 @@ struct FakeHub {
     std::string endpoint;
     std::map<std::string, std::string> files;  // sha -> bytes
     std::optional<Bundle> current;
-    int corruptChunks = 0;        // corrupt this many chunks (first ones)
-    long stopAfterChunks = -1;    // stop answering FETCH after this many
+    int corruptChunks = 0;      // corrupt this many chunks (first ones)
+    long stopAfterChunks = -1;  // stop answering FETCH after this many
     long chunksSent = 0;
     std::uint64_t bytesSent = 0;
     std::vector<wire::Fetch> fetches;
@@ -101,7 +100,8 @@ struct FakeHub {
         router.send(zmq::buffer(rid), zmq::send_flags::sndmore);
         auto frames = wire::encode(e);
         for (std::size_t i = 0; i < frames.size(); ++i)
-            router.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+            router.send(zmq::buffer(frames[i]),
+                        i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
     void push(const std::string& rid, const Bundle& b) {
         send(rid, wire::toEnvelope(wire::ManifestPush{b.manifest.version, b.manifestBytes, b.signature}));
@@ -392,7 +392,8 @@ TEST_CASE("refused manifests leave the active bundle in place", "[player][agent]
         INFO(what);
         const auto before = hub.statuses.size();
         hub.push(kPlayer, bad);
-        REQUIRE(hub.serve([&] { return hub.statuses.size() > before && !hub.statuses.back().lastError.empty(); }, 3000));
+        REQUIRE(
+            hub.serve([&] { return hub.statuses.size() > before && !hub.statuses.back().lastError.empty(); }, 3000));
         CHECK(hub.statuses.back().lastError.find("refused") != std::string::npos);
         CHECK(activeOf(agent) == 5);
         CHECK_FALSE(fs::exists(t.path / "staged.json"));
@@ -402,11 +403,12 @@ TEST_CASE("refused manifests leave the active bundle in place", "[player][agent]
     refuse(badSig, "bad signature");
     refuse(bundleV(4, {}), "lower version");
     refuse(bundleV(5, {}), "same version");
-    refuse(makeBundle(testKey(1), {}, [](manifest::Manifest& m) {
-               m.version = 9;
-               m.target = kPlayer;
-               m.expiresAtMs = issuedMs() + 1000;
-           }),
+    refuse(makeBundle(testKey(1), {},
+                      [](manifest::Manifest& m) {
+                          m.version = 9;
+                          m.target = kPlayer;
+                          m.expiresAtMs = issuedMs() + 1000;
+                      }),
            "expired");
     refuse(bundleV(9, {}, kPlayer, 3), "unknown signer");
     refuse(bundleV(9, {}, "scr-other"), "another screen");
@@ -466,7 +468,8 @@ TEST_CASE("a full disk gives a clear status, corrupts nothing and recovers when 
         REQUIRE(hub.serve([&] { return activeOf(agent) == 1; }));
         hub.current = b2;
         hub.push(kPlayer, b2);
-        REQUIRE(hub.serve([&] { return !hub.statuses.empty() && hub.statuses.back().syncState == wire::SyncState::DiskFull; }, 5000));
+        REQUIRE(hub.serve(
+            [&] { return !hub.statuses.empty() && hub.statuses.back().syncState == wire::SyncState::DiskFull; }, 5000));
         CHECK(hub.statuses.back().lastError.find("disk full") != std::string::npos);
         CHECK(activeOf(agent) == 1);
         agent.stop();
@@ -488,13 +491,14 @@ TEST_CASE("the agent survives garbage from the controller and backs off while it
     REQUIRE(agent.start().ok());
     REQUIRE(hub.serve([&] { return agent.connected(); }, 5000));
     for (auto frames : std::vector<std::vector<std::string>>{{"BOGUS", "{}"},
-                                                              {"CHUNK", "not json", "x"},
-                                                              {"MANIFEST", "{}", "x"},
-                                                              {"WELCOME", "{}"},
-                                                              {"COMMAND", R"({"id":"1","action":"rm -rf"})"}}) {
+                                                             {"CHUNK", "not json", "x"},
+                                                             {"MANIFEST", "{}", "x"},
+                                                             {"WELCOME", "{}"},
+                                                             {"COMMAND", R"({"id":"1","action":"rm -rf"})"}}) {
         hub.router.send(zmq::buffer(kPlayer), zmq::send_flags::sndmore);
         for (std::size_t i = 0; i < frames.size(); ++i)
-            hub.router.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+            hub.router.send(zmq::buffer(frames[i]),
+                            i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
     hub.current = b;
     hub.push(kPlayer, b);
@@ -502,8 +506,7 @@ TEST_CASE("the agent survives garbage from the controller and backs off while it
     CHECK(agent.connected());
 }
 
-TEST_CASE("the link listener hears the link come up with the clock offset, and go down",
-          "[player][agent]") {
+TEST_CASE("the link listener hears the link come up with the clock offset, and go down", "[player][agent]") {
     TmpDir t;
     const FixedWallClock behind(-5000);  // this screen's clock is 5 s behind the controller's
     auto opts = fastOptions();

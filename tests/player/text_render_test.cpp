@@ -60,14 +60,18 @@ TEST_CASE("decodeUtf8 decodes Chinese and replaces every ill-formed sequence", "
     CHECK(decodeUtf8("") == U"");
     CHECK(decodeUtf8("\xF0\x9F\x9A\x94") == U"\U0001F694");
     SECTION("bad bytes become U+FFFD and decoding goes on") {
-        CHECK(decodeUtf8("a\xFF" "b") == U"a\uFFFDb");
+        CHECK(decodeUtf8("a\xFF"
+                         "b") == U"a\uFFFDb");
         CHECK(decodeUtf8("\x80\x80") == U"\uFFFD\uFFFD");
-        CHECK(decodeUtf8("\xC0\xAF") == U"\uFFFD\uFFFD");        // C0 is never a lead byte
-        CHECK(decodeUtf8("\xE0\x80\xAF" "x") == U"\uFFFDx");      // overlong
-        CHECK(decodeUtf8("\xED\xA0\x80" "x") == U"\uFFFDx");      // surrogate
-        CHECK(decodeUtf8("\xF4\x90\x80\x80") == U"\uFFFD");       // beyond U+10FFFF
-        CHECK(decodeUtf8("反\xE8\xAF") == U"反\uFFFD");            // truncated at the end
-        CHECK(decodeUtf8("\xE8\xAF" "A") == U"\uFFFDA");          // truncated before ASCII
+        CHECK(decodeUtf8("\xC0\xAF") == U"\uFFFD\uFFFD");  // C0 is never a lead byte
+        CHECK(decodeUtf8("\xE0\x80\xAF"
+                         "x") == U"\uFFFDx");  // overlong
+        CHECK(decodeUtf8("\xED\xA0\x80"
+                         "x") == U"\uFFFDx");                // surrogate
+        CHECK(decodeUtf8("\xF4\x90\x80\x80") == U"\uFFFD");  // beyond U+10FFFF
+        CHECK(decodeUtf8("反\xE8\xAF") == U"反\uFFFD");      // truncated at the end
+        CHECK(decodeUtf8("\xE8\xAF"
+                         "A") == U"\uFFFDA");  // truncated before ASCII
     }
 }
 
@@ -85,8 +89,7 @@ TEST_CASE("the font found through fontconfig is the CJK one and has the Chinese 
     auto r = renderer();
     INFO(r->fontPath() << " " << r->familyName());
     CHECK(r->fontPath().find("NotoSansCJK") != std::string::npos);
-    for (char32_t cp : std::u32string(U"反诈防骗一盔一带禁毒AZ09"))
-        CHECK(r->hasGlyph(cp));
+    for (char32_t cp : std::u32string(U"反诈防骗一盔一带禁毒AZ09")) CHECK(r->hasGlyph(cp));
     // hasGlyph is FreeType's FT_Get_Char_Index != 0; a Latin-only font lacks them.
     auto latin = TextRenderer::fromFile("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
     if (latin) {
@@ -270,8 +273,12 @@ TEST_CASE("a static slogan stands centred and a scrolling one moves right to lef
 
 TEST_CASE("the status card shows the screen's name and state in text", "[text][card]") {
     auto r = renderer();
-    StatusCard card{"地下车库 B1 出入口", "p-garage-01", "暂无排期", "No schedule yet",
-                    {"控制器已连接 / controller connected", "版本 v12"}, "2025-04-15 08:00:00 (Asia/Shanghai)"};
+    StatusCard card{"地下车库 B1 出入口",
+                    "p-garage-01",
+                    "暂无排期",
+                    "No schedule yet",
+                    {"控制器已连接 / controller connected", "版本 v12"},
+                    "2025-04-15 08:00:00 (Asia/Shanghai)"};
     Frame f = drawStatusCard(r.get(), 640, 360, card);
     CHECK(f.width == 640);
     CHECK(f.height == 360);

@@ -90,8 +90,7 @@ ReadResult readUntil(int fd, int timeoutMs, Enough enough) {
     ReadResult r;
     const auto until = Clock::now() + std::chrono::milliseconds(timeoutMs);
     while (!enough(r.data)) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
         if (left <= 0) break;
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
@@ -111,15 +110,13 @@ bool headerEnded(const std::string& d) {
 }
 
 std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
 }
 
 }  // namespace
 
-TEST_CASE("500 idle and slow-drip sockets from one address leave the API answering",
-          "[security][http]") {
+TEST_CASE("500 idle and slow-drip sockets from one address leave the API answering", "[security][http]") {
     // Over plain HTTP the drip is a request header; over HTTPS (the default) it is
     // a TLS ClientHello that never completes: the handshake is under the same
     // header deadline, in a worker, never in the accepting thread.
@@ -145,8 +142,8 @@ TEST_CASE("500 idle and slow-drip sockets from one address leave the API answeri
         if (fd < 0) continue;  // a full accept backlog may refuse some; the rest still attack
         (i % 2 ? idle : drip).fds.push_back(fd);
     }
-    INFO("opened " << idle.fds.size() + drip.fds.size() << " attacking sockets in "
-                   << secondsSince(attackStart) << " s");
+    INFO("opened " << idle.fds.size() + drip.fds.size() << " attacking sockets in " << secondsSince(attackStart)
+                   << " s");
     CHECK(idle.fds.size() + drip.fds.size() >= 400);
     // A handshake record of 512 bytes announced, then its body a byte at a time.
     const std::string clientHello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
@@ -158,8 +155,7 @@ TEST_CASE("500 idle and slow-drip sockets from one address leave the API answeri
 
     double worstHealth = 0, worstApi = 0;
     int rounds = 0;
-    const auto attackUntil =
-        Clock::now() + std::chrono::seconds(8);  // well past the header deadline
+    const auto attackUntil = Clock::now() + std::chrono::seconds(8);  // well past the header deadline
     while (Clock::now() < attackUntil) {
         if (Clock::now() >= nextDrip) {
             const char byte = header[std::min(dripped, header.size() - 1)];
@@ -182,9 +178,8 @@ TEST_CASE("500 idle and slow-drip sockets from one address leave the API answeri
         const auto pause = Clock::now() + std::chrono::milliseconds(200);
         while (Clock::now() < pause) ::poll(nullptr, 0, 50);
     }
-    std::printf(
-        "500-socket attack (%s): %d rounds; slowest /healthz %.3f s, slowest GET /api/v1/me %.3f s\n",
-        tls ? "HTTPS" : "plain HTTP", rounds, worstHealth, worstApi);
+    std::printf("500-socket attack (%s): %d rounds; slowest /healthz %.3f s, slowest GET /api/v1/me %.3f s\n",
+                tls ? "HTTPS" : "plain HTTP", rounds, worstHealth, worstApi);
     CHECK(rounds >= 10);
     CHECK(worstHealth < 1.0);
     CHECK(worstApi < 1.0);
@@ -218,19 +213,16 @@ TEST_CASE("a connection over the per-address cap gets a fast 503", "[security][h
     CHECK(server.client().get("/healthz").status == 200);
 }
 
-TEST_CASE("a request header dripped byte by byte is cut at the header deadline",
-          "[security][http]") {
-    TestServer server(
-        [](microscape::controller::ControllerConfig& c) {
-            c.tls = false;  // the test reads raw HTTP bytes
-            c.httpHeaderTimeoutMs = 1000;
-        });
+TEST_CASE("a request header dripped byte by byte is cut at the header deadline", "[security][http]") {
+    TestServer server([](microscape::controller::ControllerConfig& c) {
+        c.tls = false;  // the test reads raw HTTP bytes
+        c.httpHeaderTimeoutMs = 1000;
+    });
     Sockets s;
     s.fds.push_back(connectFrom("127.0.0.4", server.port()));
     const int fd = s.fds.back();
     REQUIRE(fd >= 0);
-    const std::string header =
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const std::string header = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const auto t = Clock::now();
     bool cut = false;
     // One byte every 200 ms (each read makes progress, so a per-read timeout never fires).
@@ -255,11 +247,10 @@ TEST_CASE("a request header dripped byte by byte is cut at the header deadline",
     CHECK(secs < 4.0);
 }
 
-TEST_CASE("a 10 GB Content-Length on login gets 413 and Connection: close at once",
-          "[security][http]") {
+TEST_CASE("a 10 GB Content-Length on login gets 413 and Connection: close at once", "[security][http]") {
     TestServer server([](microscape::controller::ControllerConfig& c) {
-            c.tls = false;  // the test reads raw HTTP bytes
-        });
+        c.tls = false;  // the test reads raw HTTP bytes
+    });
     Sockets s;
     s.fds.push_back(connectFrom("127.0.0.1", server.port()));
     const int fd = s.fds.back();
@@ -280,13 +271,11 @@ TEST_CASE("a 10 GB Content-Length on login gets 413 and Connection: close at onc
     CHECK(rest.closed);
 }
 
-TEST_CASE("a request body that stops arriving ends the request after the body idle time",
-          "[security][http]") {
-    TestServer server(
-        [](microscape::controller::ControllerConfig& c) {
-            c.tls = false;  // the test reads raw HTTP bytes
-            c.httpBodyIdleTimeoutMs = 1000;
-        });
+TEST_CASE("a request body that stops arriving ends the request after the body idle time", "[security][http]") {
+    TestServer server([](microscape::controller::ControllerConfig& c) {
+        c.tls = false;  // the test reads raw HTTP bytes
+        c.httpBodyIdleTimeoutMs = 1000;
+    });
     Sockets s;
     s.fds.push_back(connectFrom("127.0.0.1", server.port()));
     const int fd = s.fds.back();
@@ -307,13 +296,11 @@ TEST_CASE("a request body that stops arriving ends the request after the body id
     CHECK(secs < 4.0);
 }
 
-TEST_CASE("an idle keep-alive connection is closed after the keep-alive idle time",
-          "[security][http]") {
-    TestServer server(
-        [](microscape::controller::ControllerConfig& c) {
-            c.tls = false;  // the test reads raw HTTP bytes
-            c.httpKeepAliveIdleMs = 500;
-        });
+TEST_CASE("an idle keep-alive connection is closed after the keep-alive idle time", "[security][http]") {
+    TestServer server([](microscape::controller::ControllerConfig& c) {
+        c.tls = false;  // the test reads raw HTTP bytes
+        c.httpKeepAliveIdleMs = 500;
+    });
     Sockets s;
     s.fds.push_back(connectFrom("127.0.0.1", server.port()));
     const int fd = s.fds.back();
@@ -342,8 +329,7 @@ struct Latch {
 class BlockingHandler : public Poco::Net::HTTPRequestHandler {
   public:
     explicit BlockingHandler(Latch& l) : latch_(l) {}
-    void handleRequest(Poco::Net::HTTPServerRequest&,
-                       Poco::Net::HTTPServerResponse& resp) override {
+    void handleRequest(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) override {
         std::unique_lock lock(latch_.mu);
         ++latch_.entered;
         latch_.cv.notify_all();
@@ -359,8 +345,7 @@ class BlockingHandler : public Poco::Net::HTTPRequestHandler {
 class BlockingFactory : public Poco::Net::HTTPRequestHandlerFactory {
   public:
     explicit BlockingFactory(Latch& l) : latch_(l) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest&) override {
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
         return new BlockingHandler(latch_);
     }
 
@@ -370,16 +355,14 @@ class BlockingFactory : public Poco::Net::HTTPRequestHandlerFactory {
 
 }  // namespace
 
-TEST_CASE("with every worker busy and the queue full a new connection gets a fast 503",
-          "[security][http]") {
+TEST_CASE("with every worker busy and the queue full a new connection gets a fast 503", "[security][http]") {
     Latch latch;
     Poco::Net::ServerSocket listener(Poco::Net::SocketAddress("127.0.0.1", 0));
     const std::uint16_t port = listener.address().port();
     microscape::controller::HttpGateOptions o;
     o.workers = 2;
     o.maxQueued = 1;
-    microscape::controller::HttpGate gate(listener, new BlockingFactory(latch), o,
-                                          Poco::Logger::get("test.gate"));
+    microscape::controller::HttpGate gate(listener, new BlockingFactory(latch), o, Poco::Logger::get("test.gate"));
     gate.start();
     Sockets busy;
     // Two requests occupy both workers; a third connection waits in the queue.
@@ -412,8 +395,7 @@ TEST_CASE("with every worker busy and the queue full a new connection gets a fas
         latch.open = true;
         latch.cv.notify_all();
     }
-    for (int fd : busy.fds)
-        CHECK(readUntil(fd, 5000, headerEnded).data.rfind("HTTP/1.1 200", 0) == 0);
+    for (int fd : busy.fds) CHECK(readUntil(fd, 5000, headerEnded).data.rfind("HTTP/1.1 200", 0) == 0);
     const auto stopAt = Clock::now();
     gate.stop();
     const double stopSecs = secondsSince(stopAt);
@@ -429,8 +411,7 @@ TEST_CASE("stop() is prompt with idle and dripping connections open", "[security
     microscape::controller::HttpGateOptions o;
     o.workers = 4;
     o.headerTimeoutMs = 60000;
-    microscape::controller::HttpGate gate(listener, new BlockingFactory(latch), o,
-                                          Poco::Logger::get("test.gate"));
+    microscape::controller::HttpGate gate(listener, new BlockingFactory(latch), o, Poco::Logger::get("test.gate"));
     gate.start();
     Sockets s;
     for (int i = 0; i < 8; ++i) {
@@ -445,8 +426,7 @@ TEST_CASE("stop() is prompt with idle and dripping connections open", "[security
     CHECK(secs < 3.0);
 }
 
-TEST_CASE("the connection limits are read from configuration and validated",
-          "[security][http][config]") {
+TEST_CASE("the connection limits are read from configuration and validated", "[security][http][config]") {
     using microscape::controller::loadConfig;
     Poco::AutoPtr<Poco::Util::MapConfiguration> conf = new Poco::Util::MapConfiguration;
     conf->setString("controller.dataDir", "/tmp/x");
@@ -468,8 +448,8 @@ TEST_CASE("the connection limits are read from configuration and validated",
     CHECK(set->httpBodyIdleTimeoutMs == 30000);
     CHECK(set->httpKeepAliveIdleMs == 1000);
     CHECK(set->httpMaxConnectionsPerAddress == 200);
-    for (const char* key : {"http.headerTimeoutMs", "http.bodyIdleTimeoutMs",
-                            "http.keepAliveIdleMs", "http.maxConnectionsPerAddress"}) {
+    for (const char* key :
+         {"http.headerTimeoutMs", "http.bodyIdleTimeoutMs", "http.keepAliveIdleMs", "http.maxConnectionsPerAddress"}) {
         Poco::AutoPtr<Poco::Util::MapConfiguration> bad = new Poco::Util::MapConfiguration;
         bad->setString("controller.dataDir", "/tmp/x");
         bad->setString(key, "0");

@@ -29,11 +29,19 @@ namespace microscape::testsupport {
 // ---------------------------------------------------------------- clock and keys
 
 // Parses a strict "YYYY-MM-DDTHH:MM:SSZ" constant; the constants below are valid.
-inline std::int64_t utc(std::string_view text) { return timeutil::parseUtcStrict(text).value(); }
+inline std::int64_t utc(std::string_view text) {
+    return timeutil::parseUtcStrict(text).value();
+}
 
-inline std::int64_t issuedMs() { return utc("2026-04-01T00:00:00Z"); }
-inline std::int64_t nowMs() { return utc("2026-04-15T08:00:00Z"); }
-inline std::int64_t expiresMs() { return utc("2026-05-01T00:00:00Z"); }
+inline std::int64_t issuedMs() {
+    return utc("2026-04-01T00:00:00Z");
+}
+inline std::int64_t nowMs() {
+    return utc("2026-04-15T08:00:00Z");
+}
+inline std::int64_t expiresMs() {
+    return utc("2026-05-01T00:00:00Z");
+}
 
 // An Ed25519 key made from a 32-byte seed, wrapped as PKCS#8 PEM (RFC 8410).
 inline crypto::PrivateKey keyFromSeed(std::string_view seed32) {
@@ -63,7 +71,10 @@ struct RawHeader {
     std::uint64_t sizeBytes = 0;
     char typeflag = '0';
     std::string linkName;
-    std::string magic = std::string("ustar\0" "00", 8);  // magic + version, 8 bytes
+    std::string magic = std::string(
+        "ustar\0"
+        "00",
+        8);  // magic + version, 8 bytes
     std::int64_t mtime = 0;
     std::optional<std::string> sizeField;      // raw bytes for the 12-byte size field
     std::optional<std::string> checksumField;  // raw bytes for the 8-byte checksum field
@@ -91,8 +102,10 @@ inline std::string headerBlock(const RawHeader& h) {
     detail::putOctal(b + 100, 8, 0644);
     detail::putOctal(b + 108, 8, 0);
     detail::putOctal(b + 116, 8, 0);
-    if (h.sizeField) detail::putBytes(b + 124, 12, *h.sizeField);
-    else detail::putOctal(b + 124, 12, h.sizeBytes);
+    if (h.sizeField)
+        detail::putBytes(b + 124, 12, *h.sizeField);
+    else
+        detail::putOctal(b + 124, 12, h.sizeBytes);
     detail::putOctal(b + 136, 12, static_cast<std::uint64_t>(h.mtime));
     b[156] = h.typeflag;
     detail::putBytes(b + 157, 100, h.linkName);
@@ -149,7 +162,9 @@ inline std::string padToBlock(std::string s) {
     return s;
 }
 
-inline std::string endMarker() { return std::string(2 * tar::kBlockBytes, '\0'); }
+inline std::string endMarker() {
+    return std::string(2 * tar::kBlockBytes, '\0');
+}
 
 // Writes the entries in order, each header followed by its data padded to a
 // block, then (unless told not to) the two zero blocks.
@@ -186,7 +201,8 @@ inline std::size_t headerOffset(std::string_view archive, std::string_view name)
         std::string full = prefix.empty() ? base : prefix + "/" + base;
         if (full == name) return off;
         std::uint64_t size = 0;
-        for (std::size_t i = 124; i < 135 && block[i] >= '0' && block[i] <= '7'; ++i) size = size * 8 + (block[i] - '0');
+        for (std::size_t i = 124; i < 135 && block[i] >= '0' && block[i] <= '7'; ++i)
+            size = size * 8 + (block[i] - '0');
         off += tar::kBlockBytes + (size + tar::kBlockBytes - 1) / tar::kBlockBytes * tar::kBlockBytes;
     }
     return std::string::npos;
@@ -218,7 +234,10 @@ inline std::string fakePng(std::size_t n, std::uint32_t seed) {
     return head + fillerBytes(n > head.size() ? n - head.size() : 0, seed);
 }
 inline std::string fakeMp4(std::size_t n, std::uint32_t seed) {
-    std::string head("\0\0\0\x20" "ftypisom\0\0\x02\0", 16);
+    std::string head(
+        "\0\0\0\x20"
+        "ftypisom\0\0\x02\0",
+        16);
     return head + fillerBytes(n > head.size() ? n - head.size() : 0, seed);
 }
 
@@ -253,7 +272,9 @@ inline std::vector<MediaItem> sampleMedia() {
 
 // ---------------------------------------------------------------- bundles
 
-inline std::string mediaName(const std::string& sha) { return std::string(bundle::kMediaPrefix) + sha; }
+inline std::string mediaName(const std::string& sha) {
+    return std::string(bundle::kMediaPrefix) + sha;
+}
 
 // A manifest with every field set to a valid value and no media.
 inline manifest::Manifest baseManifest(std::int64_t version = 7) {
@@ -336,7 +357,7 @@ inline Result<bundle::Verified> verifyBytes(std::string_view archive, const bund
 
 // A MediaSink that keeps what it receives and checks the begin/write/end protocol.
 class RecordingSink final : public bundle::MediaSink {
-public:
+  public:
     Status begin(const std::string& sha256, std::uint64_t sizeBytes) override {
         if (open_) protocolErrors.push_back("begin inside an open file");
         open_ = true;
@@ -364,7 +385,7 @@ public:
     std::vector<std::string> order, ended, protocolErrors;
     bool failOnBegin = false;
 
-private:
+  private:
     bool open_ = false;
     std::string current_;
 };

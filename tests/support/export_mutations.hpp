@@ -72,22 +72,20 @@ inline void appendPlay(ExportWorld& w, const std::string& playerId, const std::s
 
 // chained: a format 2 checkpoint naming the one before (as players make them
 // now); else format 1 (as players made them before).
-inline void checkpointAll(ExportWorld& w, const std::string& playerId, std::int64_t atMs,
-                          bool chained = true) {
+inline void checkpointAll(ExportWorld& w, const std::string& playerId, std::int64_t atMs, bool chained = true) {
     auto& ev = w.evidence[playerId];
     std::int64_t from = ev.checkpoints.empty() ? 1 : ev.checkpoints.back().lastSeq + 1;
     std::vector<pop::Record> batch(ev.records.begin() + (from - 1), ev.records.end());
     if (batch.empty()) return;
     std::optional<std::string> prev;
     if (chained)
-        prev = ev.checkpoints.empty() ? std::string(pop::kGenesisHash)
-                                      : pop::checkpointHash(ev.checkpoints.back());
+        prev = ev.checkpoints.empty() ? std::string(pop::kGenesisHash) : pop::checkpointHash(ev.checkpoints.back());
     ev.checkpoints.push_back(pop::makeCheckpoint(batch, atMs, *w.playerKeys.at(playerId), prev));
 }
 
 // A head statement by a player over its record seq (signed with key).
-inline pop::Head headOf(const ExportWorld& w, const std::string& playerId, std::int64_t seq,
-                        std::int64_t atMs, const crypto::PrivateKey& key) {
+inline pop::Head headOf(const ExportWorld& w, const std::string& playerId, std::int64_t seq, std::int64_t atMs,
+                        const crypto::PrivateKey& key) {
     pop::Head h;
     h.playerId = playerId;
     h.seq = seq;
@@ -149,13 +147,15 @@ inline ExportWorld makeExportWorld(bool legacy = false) {
 struct BrokenExport {
     std::string name;
     std::string bytes;
-    std::string expected;        // a failure code verify() reports, or an Errc name readExport returns
-    bool pinPlayerKeys = false;  // verify with the genuine player keys pinned
+    std::string expected;               // a failure code verify() reports, or an Errc name readExport returns
+    bool pinPlayerKeys = false;         // verify with the genuine player keys pinned
     std::vector<pop::Head> heads = {};  // verify with these heads (collected on site)
 };
 
 // Re-signs one checkpoint with a key (as a forger would).
-inline void resign(pop::Checkpoint& c, const crypto::PrivateKey& key) { pop::sign(c, key); }
+inline void resign(pop::Checkpoint& c, const crypto::PrivateKey& key) {
+    pop::sign(c, key);
+}
 
 // Recomputes prev links from index i on (a forger re-chaining after an edit).
 inline void rechain(std::vector<pop::Record>& recs, std::size_t from) {
@@ -166,9 +166,8 @@ inline void rechain(std::vector<pop::Record>& recs, std::size_t from) {
 // Rewrites an export's entries (all but export.json and export.sig, in archive
 // order) with edit, then lists them again in export.json and re-signs it with
 // the controller key: a controller that packs what it likes.
-inline std::string rewriteExport(
-    const ExportWorld& w, const std::string& bytes,
-    const std::function<void(std::vector<std::pair<std::string, std::string>>&)>& edit) {
+inline std::string rewriteExport(const ExportWorld& w, const std::string& bytes,
+                                 const std::function<void(std::vector<std::pair<std::string, std::string>>&)>& edit) {
     tar::MemorySource src(bytes);
     auto e = audit::readExport(src);
     if (!e) throw std::runtime_error(e.error().str());
@@ -187,8 +186,7 @@ inline std::string rewriteExport(
     edit(entries);
     audit::ExportManifest m = e->manifest;
     m.files.clear();
-    for (const auto& [name, data] : entries)
-        m.files.push_back({name, crypto::sha256Hex(data), data.size()});
+    for (const auto& [name, data] : entries) m.files.push_back({name, crypto::sha256Hex(data), data.size()});
     const std::string mb = audit::manifestBytes(m);
     tar::StringSink sink;
     tar::Writer tw(sink);
@@ -204,12 +202,10 @@ inline std::string rewriteExport(
 
 // Drops the named entries (and their lines in export.json, re-signed).
 inline std::string withoutEntries(const ExportWorld& w, const std::vector<std::string>& names) {
-    return rewriteExport(
-        w, w.write(), [&](std::vector<std::pair<std::string, std::string>>& entries) {
-            std::erase_if(entries, [&](const auto& e) {
-                return std::find(names.begin(), names.end(), e.first) != names.end();
-            });
-        });
+    return rewriteExport(w, w.write(), [&](std::vector<std::pair<std::string, std::string>>& entries) {
+        std::erase_if(entries,
+                      [&](const auto& e) { return std::find(names.begin(), names.end(), e.first) != names.end(); });
+    });
 }
 
 // Adds a third screen "phantom-03" to keys.json, with its own key (which the
@@ -228,8 +224,7 @@ inline void addPhantomScreen(ExportWorld& w, const ExportWorld::Key& key) {
         auto& ev = w.evidence[e.playerId];
         r.playerId = e.playerId;
         r.seq = static_cast<std::int64_t>(ev.records.size()) + 1;
-        r.prevHash = ev.records.empty() ? std::string(pop::kGenesisHash)
-                                        : pop::recordHash(ev.records.back());
+        r.prevHash = ev.records.empty() ? std::string(pop::kGenesisHash) : pop::recordHash(ev.records.back());
         r.bundleVersion = 3;
         r.mediaSha256 = kPosterSha;
         r.playlistId = "pl-1";
@@ -243,8 +238,7 @@ inline void addPhantomScreen(ExportWorld& w, const ExportWorld::Key& key) {
         ev.records.push_back(r);
         t += 60000;
     }
-    w.evidence[e.playerId].checkpoints.push_back(
-        pop::makeCheckpoint(w.evidence[e.playerId].records, t, *key));
+    w.evidence[e.playerId].checkpoints.push_back(pop::makeCheckpoint(w.evidence[e.playerId].records, t, *key));
 }
 
 inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
@@ -262,14 +256,19 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
             [&](ExportWorld& w) { w.evidence[g].records[6].outcome = pop::Outcome::Completed; });
     variant("measured time inflated on an interrupted play", "broken_link",
             [&](ExportWorld& w) { w.evidence[g].records[6].measuredMs = 4500; });
-    variant("start timestamp moved by a day", "broken_link",
-            [&](ExportWorld& w) { w.evidence[g].records[8].startUtcMs += 86400000; w.evidence[g].records[8].endUtcMs += 86400000; });
-    variant("deleted record in the middle", "gap",
-            [&](ExportWorld& w) { auto& r = w.evidence[g].records; r.erase(r.begin() + 7); });
-    variant("the last record deleted", "checkpoint_missing",
-            [&](ExportWorld& w) { w.evidence[g].records.pop_back(); });
-    variant("the first record deleted", "gap",
-            [&](ExportWorld& w) { auto& r = w.evidence[g].records; r.erase(r.begin()); });
+    variant("start timestamp moved by a day", "broken_link", [&](ExportWorld& w) {
+        w.evidence[g].records[8].startUtcMs += 86400000;
+        w.evidence[g].records[8].endUtcMs += 86400000;
+    });
+    variant("deleted record in the middle", "gap", [&](ExportWorld& w) {
+        auto& r = w.evidence[g].records;
+        r.erase(r.begin() + 7);
+    });
+    variant("the last record deleted", "checkpoint_missing", [&](ExportWorld& w) { w.evidence[g].records.pop_back(); });
+    variant("the first record deleted", "gap", [&](ExportWorld& w) {
+        auto& r = w.evidence[g].records;
+        r.erase(r.begin());
+    });
     variant("two records swapped", "out_of_order",
             [&](ExportWorld& w) { std::swap(w.evidence[g].records[3], w.evidence[g].records[4]); });
     variant("a duplicated record", "duplicate", [&](ExportWorld& w) {
@@ -295,8 +294,7 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
             [&](ExportWorld& w) { resign(w.evidence[g].checkpoints[1], *w.attackerKey); });
     variant("a checkpoint's last hash altered", "checkpoint_signature",
             [&](ExportWorld& w) { w.evidence[g].checkpoints[0].lastHash = std::string(64, 'a'); });
-    variant("the last checkpoint removed", "unsigned",
-            [&](ExportWorld& w) { w.evidence[g].checkpoints.pop_back(); });
+    variant("the last checkpoint removed", "unsigned", [&](ExportWorld& w) { w.evidence[g].checkpoints.pop_back(); });
     variant("a record of another player spliced in", "wrong_player", [&](ExportWorld& w) {
         auto& r = w.evidence[g].records;
         r.insert(r.begin() + 3, w.evidence["mall-02"].records[3]);
@@ -308,51 +306,49 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
         w.players[0].publicKeyB64 = crypto::base64Encode(pub.raw());
         w.players[0].keyId = pub.id();
     });
-    variant("a forged key with every checkpoint re-signed, pinned keys given", "key_not_pinned",
-            [&](ExportWorld& w) {
-                auto pub = w.attackerKey->publicKey();
-                w.players[0].publicKeyB64 = crypto::base64Encode(pub.raw());
-                w.players[0].keyId = pub.id();
-                for (auto& c : w.evidence[g].checkpoints) resign(c, *w.attackerKey);
-            },
-            true);
-    variant("key id does not match the key", "key_id", [&](ExportWorld& w) { w.players[1].keyId = std::string(64, 'b'); });
+    variant(
+        "a forged key with every checkpoint re-signed, pinned keys given", "key_not_pinned",
+        [&](ExportWorld& w) {
+            auto pub = w.attackerKey->publicKey();
+            w.players[0].publicKeyB64 = crypto::base64Encode(pub.raw());
+            w.players[0].keyId = pub.id();
+            for (auto& c : w.evidence[g].checkpoints) resign(c, *w.attackerKey);
+        },
+        true);
+    variant("key id does not match the key", "key_id",
+            [&](ExportWorld& w) { w.players[1].keyId = std::string(64, 'b'); });
     variant("evidence for a player not in the key list", "unknown_player",
             [&](ExportWorld& w) { w.evidence["ghost-9"] = w.evidence["mall-02"]; });
     variant("plays long before enrolment", "before_enrolment",
             [&](ExportWorld& w) { w.players[0].enrolledAtMs = kExportDay + 5 * 86400000LL; });
-    variant("an unknown time zone", "unknown_zone", [&](ExportWorld& w) { w.players[1].timeZone = "Mars/Olympus_Mons"; });
+    variant("an unknown time zone", "unknown_zone",
+            [&](ExportWorld& w) { w.players[1].timeZone = "Mars/Olympus_Mons"; });
 
     // Checkpoints: ordered, contiguous, each naming the one before.
-    variant("a checkpoint in the middle removed", "checkpoint_gap", [&](ExportWorld& w) {
-        w.evidence[g].checkpoints.erase(w.evidence[g].checkpoints.begin() + 1);
-    });
+    variant("a checkpoint in the middle removed", "checkpoint_gap",
+            [&](ExportWorld& w) { w.evidence[g].checkpoints.erase(w.evidence[g].checkpoints.begin() + 1); });
     variant("the same checkpoint twice", "checkpoint_duplicate", [&](ExportWorld& w) {
         auto& c = w.evidence[g].checkpoints;
         c.insert(c.begin() + 1, c[1]);
     });
-    variant("checkpoints in reverse order", "checkpoint_order", [&](ExportWorld& w) {
-        std::reverse(w.evidence[g].checkpoints.begin(), w.evidence[g].checkpoints.end());
-    });
+    variant("checkpoints in reverse order", "checkpoint_order",
+            [&](ExportWorld& w) { std::reverse(w.evidence[g].checkpoints.begin(), w.evidence[g].checkpoints.end()); });
     variant("overlapping checkpoints", "checkpoint_overlap", [&](ExportWorld& w) {
         // The player's key re-making the second checkpoint over 3..10 (chained):
         // ranges that overlap are refused even when every signature holds.
         auto& ev = w.evidence[g];
         const auto& key = *w.playerKeys.at(g);
-        ev.checkpoints[1] =
-            pop::makeCheckpoint(std::span(ev.records).subspan(2, 8), ev.checkpoints[1].createdUtcMs,
-                                key, pop::checkpointHash(ev.checkpoints[0]));
-        ev.checkpoints[2] = pop::makeCheckpoint(std::span(ev.records).subspan(10, 4),
-                                                ev.checkpoints[2].createdUtcMs, key,
-                                                pop::checkpointHash(ev.checkpoints[1]));
+        ev.checkpoints[1] = pop::makeCheckpoint(std::span(ev.records).subspan(2, 8), ev.checkpoints[1].createdUtcMs,
+                                                key, pop::checkpointHash(ev.checkpoints[0]));
+        ev.checkpoints[2] = pop::makeCheckpoint(std::span(ev.records).subspan(10, 4), ev.checkpoints[2].createdUtcMs,
+                                                key, pop::checkpointHash(ev.checkpoints[1]));
     });
     {
         // The tail dropped with the checkpoint naming it: the chain that is left
         // is consistent, so only the screen's own head statement shows it.
         ExportWorld w = good;
         auto& ev = w.evidence[g];
-        const pop::Head head =
-            headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.playerKeys.at(g));
+        const pop::Head head = headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.playerKeys.at(g));
         ev.records.resize(10);
         ev.checkpoints.pop_back();
         out.push_back({"the tail dropped with its checkpoint, the screen's head given",
@@ -362,30 +358,25 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
                        {head}});
         ExportWorld other = good;
         other.evidence[g].records[13].measuredMs += 1;
-        out.push_back(
-            {"a head whose record differs in the export",
-             good.write(),
-             "head_mismatch",
-             false,
-             {headOf(other, g, 14, kExportDay + 2 * 86400000LL, *good.playerKeys.at(g))}});
+        out.push_back({"a head whose record differs in the export",
+                       good.write(),
+                       "head_mismatch",
+                       false,
+                       {headOf(other, g, 14, kExportDay + 2 * 86400000LL, *good.playerKeys.at(g))}});
         out.push_back({"a head not signed by the screen",
                        good.write(),
                        "head_signature",
                        false,
                        {headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.attackerKey)}});
-        out.push_back(
-            {"a head taken after the export was made, not reached",
-             w.write(),
-             "head_after_export",
-             false,
-             {headOf(good, g, 14, good.manifest.createdAtMs + 1000, *good.playerKeys.at(g))}});
+        out.push_back({"a head taken after the export was made, not reached",
+                       w.write(),
+                       "head_after_export",
+                       false,
+                       {headOf(good, g, 14, good.manifest.createdAtMs + 1000, *good.playerKeys.at(g))}});
         pop::Head ghost = headOf(good, g, 14, kExportDay + 2 * 86400000LL, *good.attackerKey);
         ghost.playerId = "ghost-9";
-        out.push_back({"a head of a player the export does not list",
-                       good.write(),
-                       "head_unknown_player",
-                       false,
-                       {ghost}});
+        out.push_back(
+            {"a head of a player the export does not list", good.write(), "head_unknown_player", false, {ghost}});
     }
 
     // The roster: with the screens' keys pinned, the export holds exactly them.
@@ -399,14 +390,12 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
             w.evidence.erase("mall-02");
         },
         true);
-    out.push_back(
-        {"a listed screen without its files",
-         withoutEntries(good, {audit::recordsPath("mall-02"), audit::checkpointsPath("mall-02")}),
-         "missing_evidence"});
-    out.push_back(
-        {"a listed screen without its files, keys pinned",
-         withoutEntries(good, {audit::recordsPath("mall-02"), audit::checkpointsPath("mall-02")}),
-         "missing_evidence", true});
+    out.push_back({"a listed screen without its files",
+                   withoutEntries(good, {audit::recordsPath("mall-02"), audit::checkpointsPath("mall-02")}),
+                   "missing_evidence"});
+    out.push_back({"a listed screen without its files, keys pinned",
+                   withoutEntries(good, {audit::recordsPath("mall-02"), audit::checkpointsPath("mall-02")}),
+                   "missing_evidence", true});
     out.push_back({"a listed screen with records but no checkpoints file",
                    withoutEntries(good, {audit::checkpointsPath("mall-02")}), "missing_evidence"});
 
@@ -447,15 +436,11 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
             s[155] = ' ';
             return s;
         };
-        out.push_back({"tar: a non-octal mtime", patchHeader(136, std::string("1234567890x\0", 12)),
-                       "BadTar"});
-        out.push_back(
-            {"tar: uname with non-ASCII bytes", patchHeader(265, "\xe7\x8e\x8b"), "BadTar"});
-        out.push_back(
-            {"tar: a link name on a regular file", patchHeader(157, "keys.json"), "BadTar"});
+        out.push_back({"tar: a non-octal mtime", patchHeader(136, std::string("1234567890x\0", 12)), "BadTar"});
+        out.push_back({"tar: uname with non-ASCII bytes", patchHeader(265, "\xe7\x8e\x8b"), "BadTar"});
+        out.push_back({"tar: a link name on a regular file", patchHeader(157, "keys.json"), "BadTar"});
         std::string padded = base;
-        const std::size_t size =
-            std::stoul(base.substr(124, 11), nullptr, 8);  // export.json's size
+        const std::size_t size = std::stoul(base.substr(124, 11), nullptr, 8);  // export.json's size
         padded[512 + size + (size % 512 ? 1 : 0)] = 'x';
         out.push_back({"tar: non-zero padding after export.json", padded, "BadTar"});
     }

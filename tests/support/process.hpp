@@ -82,7 +82,7 @@ inline ProcessResult runProcess(const std::vector<std::string>& argv, const std:
 // exec; the child inherits none of the test's descriptors (the controller's
 // listeners) and starts with default signal handling.
 class SpawnedProcess {
-public:
+  public:
     SpawnedProcess(const std::vector<std::string>& argv, const std::string& logFile) {
         std::vector<char*> args;
         for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -121,11 +121,13 @@ public:
         return st;
     }
 
-private:
+  private:
     pid_t pid_ = -1;
 };
 
 // Runs a shell command line (for fixture generation with ffmpeg/convert).
-inline int runShell(const std::string& command) { return runProcess({"/bin/sh", "-c", command}).exitCode; }
+inline int runShell(const std::string& command) {
+    return runProcess({"/bin/sh", "-c", command}).exitCode;
+}
 
 }  // namespace microscape::testing

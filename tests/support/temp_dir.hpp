@@ -13,8 +13,7 @@ namespace microscape::testing {
 struct TempDir {
     TempDir() {
         std::random_device rd;
-        path = std::filesystem::temp_directory_path() /
-               ("ms-test-" + std::to_string(rd()) + std::to_string(rd()));
+        path = std::filesystem::temp_directory_path() / ("ms-test-" + std::to_string(rd()) + std::to_string(rd()));
         std::filesystem::create_directories(path);
     }
     ~TempDir() {

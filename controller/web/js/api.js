@@ -5,7 +5,9 @@ import { noteServerDate } from './clock.js';
 
 let csrfToken = null;
 
-export function setCsrf(token) { csrfToken = token || null; }
+export function setCsrf(token) {
+  csrfToken = token || null;
+}
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -15,7 +17,9 @@ export class ApiError extends Error {
   }
   // A 404 because the route itself does not exist (an API not built yet), as
   // opposed to an id that does not exist.
-  get routeMissing() { return this.status === 404 && /^no such route/.test(this.message); }
+  get routeMissing() {
+    return this.status === 404 && /^no such route/.test(this.message);
+  }
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -27,7 +31,9 @@ export async function api(method, path, body) {
   let r;
   try {
     r = await fetch(path, {
-      method, headers, credentials: 'same-origin',
+      method,
+      headers,
+      credentials: 'same-origin',
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
@@ -38,7 +44,11 @@ export async function api(method, path, body) {
   let data = null;
   const text = await r.text();
   if (text) {
-    try { data = JSON.parse(text); } catch (_) { data = null; }
+    try {
+      data = JSON.parse(text);
+    } catch (_) {
+      data = null;
+    }
   }
   if (!r.ok) {
     const err = data && data.error ? data.error : {};
@@ -78,12 +88,18 @@ export function uploadMedia(file, { name, tags, department } = {}, onProgress) {
     xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
     xhr.setRequestHeader('Accept', 'application/json');
     if (csrfToken) xhr.setRequestHeader('X-CSRF-Token', csrfToken);
-    xhr.upload.onprogress = (ev) => { if (onProgress) onProgress(ev.loaded, ev.lengthComputable ? ev.total : file.size); };
+    xhr.upload.onprogress = (ev) => {
+      if (onProgress) onProgress(ev.loaded, ev.lengthComputable ? ev.total : file.size);
+    };
     xhr.onerror = () => reject(new ApiError(0, 'network', 'network error'));
     xhr.onabort = () => reject(new ApiError(0, 'aborted', 'aborted'));
     xhr.onload = () => {
       let data = null;
-      try { data = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch (_) {
+        /* not JSON */
+      }
       if (xhr.status >= 200 && xhr.status < 300) {
         if (onProgress) onProgress(file.size, file.size);
         resolve(data);

@@ -36,33 +36,90 @@ export function permissions(role) {
 }
 
 function header(user, pageId) {
-  const links = NAV.filter((n) => n.menu !== false && n.roles.includes(user.role)).map((n) => h('li', { class: 'nav-item' },
-    h('a', {
-      class: `nav-link${n.page === pageId ? ' active' : ''}`, href: n.href,
-      'aria-current': n.page === pageId ? 'page' : null, dataset: { nav: n.page },
-    }, t(n.key))));
-  const langSelect = h('select', {
-    class: 'form-select form-select-sm ms-lang', id: 'ms-lang', 'aria-label': t('app.language'),
-    onchange: (e) => { setLang(e.target.value); location.reload(); },
-  }, LANGS.map((l) => h('option', { value: l, selected: l === lang() }, t(`lang.${l}`))));
-  const logout = h('button', {
-    class: 'btn btn-sm btn-outline-light', type: 'button', id: 'ms-logout',
-    onclick: async () => {
-      try { await post('/api/v1/logout'); } catch (_) { /* session may be gone already */ }
-      location.href = '/login';
+  const links = NAV.filter((n) => n.menu !== false && n.roles.includes(user.role)).map((n) =>
+    h(
+      'li',
+      { class: 'nav-item' },
+      h(
+        'a',
+        {
+          class: `nav-link${n.page === pageId ? ' active' : ''}`,
+          href: n.href,
+          'aria-current': n.page === pageId ? 'page' : null,
+          dataset: { nav: n.page },
+        },
+        t(n.key),
+      ),
+    ),
+  );
+  const langSelect = h(
+    'select',
+    {
+      class: 'form-select form-select-sm ms-lang',
+      id: 'ms-lang',
+      'aria-label': t('app.language'),
+      onchange: (e) => {
+        setLang(e.target.value);
+        location.reload();
+      },
     },
-  }, t('app.logout'));
-  return h('header', { class: 'ms-header' },
+    LANGS.map((l) => h('option', { value: l, selected: l === lang() }, t(`lang.${l}`))),
+  );
+  const logout = h(
+    'button',
+    {
+      class: 'btn btn-sm btn-outline-light',
+      type: 'button',
+      id: 'ms-logout',
+      onclick: async () => {
+        try {
+          await post('/api/v1/logout');
+        } catch (_) {
+          /* session may be gone already */
+        }
+        location.href = '/login';
+      },
+    },
+    t('app.logout'),
+  );
+  return h(
+    'header',
+    { class: 'ms-header' },
     h('a', { class: 'ms-skip', href: '#main' }, t('app.skipToContent')),
-    h('nav', { class: 'navbar navbar-expand-lg navbar-dark ms-navbar', 'aria-label': t('app.mainNav') },
-      h('div', { class: 'container-fluid' },
-        h('a', { class: 'navbar-brand', href: '/' }, h('span', { class: 'ms-logo', 'aria-hidden': 'true' }, '◆'), ' ', t('app.name')),
+    h(
+      'nav',
+      { class: 'navbar navbar-expand-lg navbar-dark ms-navbar', 'aria-label': t('app.mainNav') },
+      h(
+        'div',
+        { class: 'container-fluid' },
+        h(
+          'a',
+          { class: 'navbar-brand', href: '/' },
+          h('span', { class: 'ms-logo', 'aria-hidden': 'true' }, '◆'),
+          ' ',
+          t('app.name'),
+        ),
         h('ul', { class: 'navbar-nav me-auto flex-wrap', id: 'ms-nav' }, links),
-        h('div', { class: 'd-flex align-items-center gap-2 ms-userbox' },
-          h('a', { class: `navbar-text ms-user-link${pageId === 'account' ? ' active' : ''}`, id: 'ms-user', href: '/account', title: t('nav.account'),
-            'aria-current': pageId === 'account' ? 'page' : null },
-          `${user.displayName || user.username} · ${t(`role.${user.role}`)}${user.department ? ` · ${user.department}` : ''}`),
-          langSelect, logout))));
+        h(
+          'div',
+          { class: 'd-flex align-items-center gap-2 ms-userbox' },
+          h(
+            'a',
+            {
+              class: `navbar-text ms-user-link${pageId === 'account' ? ' active' : ''}`,
+              id: 'ms-user',
+              href: '/account',
+              title: t('nav.account'),
+              'aria-current': pageId === 'account' ? 'page' : null,
+            },
+            `${user.displayName || user.username} · ${t(`role.${user.role}`)}${user.department ? ` · ${user.department}` : ''}`,
+          ),
+          langSelect,
+          logout,
+        ),
+      ),
+    ),
+  );
 }
 
 // The red banner shown on every page while a takeover is live, with a one-click
@@ -80,26 +137,48 @@ function takeoverBanner(user) {
     box.replaceChildren();
     box.hidden = list.length === 0;
     for (const tk of list) {
-      box.append(h('div', { class: 'ms-takeover-row', dataset: { takeover: tk.id } },
-        h('strong', {}, t('takeover.liveBanner')), ' ',
-        h('span', { class: 'ms-takeover-name' }, tk.name), ' ',
-        h('span', {}, t('takeover.until', { time: fmtDateTime(tk.expiresAt) })),
-        canCancel ? h('button', {
-          class: 'btn btn-light btn-sm ms-2 ms-cancel-takeover', type: 'button',
-          onclick: async (ev) => {
-            if (!(await confirmAction('takeover.cancelTitle', t('takeover.cancelConfirm', { name: tk.name }), 'takeover.cancel', 'btn-danger'))) return;
-            ev.target.disabled = true;
-            try {
-              await post(`/api/v1/takeovers/${tk.id}/cancel`);
-              notify(t('takeover.cancelled', { name: tk.name }));
-              await refresh();
-              document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
-            } catch (e) {
-              showError(e);
-              ev.target.disabled = false;
-            }
-          },
-        }, t('takeover.cancel')) : null));
+      box.append(
+        h(
+          'div',
+          { class: 'ms-takeover-row', dataset: { takeover: tk.id } },
+          h('strong', {}, t('takeover.liveBanner')),
+          ' ',
+          h('span', { class: 'ms-takeover-name' }, tk.name),
+          ' ',
+          h('span', {}, t('takeover.until', { time: fmtDateTime(tk.expiresAt) })),
+          canCancel
+            ? h(
+                'button',
+                {
+                  class: 'btn btn-light btn-sm ms-2 ms-cancel-takeover',
+                  type: 'button',
+                  onclick: async (ev) => {
+                    if (
+                      !(await confirmAction(
+                        'takeover.cancelTitle',
+                        t('takeover.cancelConfirm', { name: tk.name }),
+                        'takeover.cancel',
+                        'btn-danger',
+                      ))
+                    )
+                      return;
+                    ev.target.disabled = true;
+                    try {
+                      await post(`/api/v1/takeovers/${tk.id}/cancel`);
+                      notify(t('takeover.cancelled', { name: tk.name }));
+                      await refresh();
+                      document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
+                    } catch (e) {
+                      showError(e);
+                      ev.target.disabled = false;
+                    }
+                  },
+                },
+                t('takeover.cancel'),
+              )
+            : null,
+        ),
+      );
     }
   }
   document.addEventListener('ms:takeovers-changed', refresh);
@@ -109,10 +188,13 @@ function takeoverBanner(user) {
 }
 
 function forbidden() {
-  return h('div', { class: 'ms-forbidden alert alert-warning', role: 'alert', id: 'ms-forbidden' },
+  return h(
+    'div',
+    { class: 'ms-forbidden alert alert-warning', role: 'alert', id: 'ms-forbidden' },
     h('h1', { class: 'h4' }, t('app.forbiddenTitle')),
     h('p', { class: 'mb-2' }, t('app.forbidden')),
-    h('a', { href: '/', class: 'btn btn-primary btn-sm' }, t('app.backHome')));
+    h('a', { href: '/', class: 'btn btn-primary btn-sm' }, t('app.backHome')),
+  );
 }
 
 // Starts a page: translations, session (redirects to /login without one), shell,

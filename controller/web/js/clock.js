@@ -17,4 +17,6 @@ export function noteServerDate(header) {
 }
 
 // Milliseconds since the epoch on the controller's clock.
-export function serverNow() { return Date.now() + offsetMs; }
+export function serverNow() {
+  return Date.now() + offsetMs;
+}

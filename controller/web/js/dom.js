@@ -13,7 +13,7 @@ export function h(tag, attrs, ...children) {
     else if (k === 'text') el.textContent = v;
     else if (k === 'value') {
       el.value = v;
-      if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') el.defaultValue = v;  // form.reset() keeps it
+      if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') el.defaultValue = v; // form.reset() keeps it
     } else if (k === 'checked' || k === 'selected') el[k] = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
@@ -30,20 +30,29 @@ function append(el, children) {
 }
 
 let idSeq = 0;
-export function uid(prefix = 'f') { idSeq += 1; return `${prefix}-${idSeq}`; }
+export function uid(prefix = 'f') {
+  idSeq += 1;
+  return `${prefix}-${idSeq}`;
+}
 
 // A labelled form control: field('media.name', h('input', {...})).
 export function field(labelKey, control, hintKey) {
   if (!control.id) control.id = uid();
-  return h('div', { class: 'mb-2 ms-field' },
+  return h(
+    'div',
+    { class: 'mb-2 ms-field' },
     h('label', { class: 'form-label', for: control.id }, t(labelKey)),
     control,
-    hintKey ? h('div', { class: 'form-text' }, t(hintKey)) : null);
+    hintKey ? h('div', { class: 'form-text' }, t(hintKey)) : null,
+  );
 }
 
 export function select(options, value, attrs = {}) {
-  return h('select', { class: 'form-select', ...attrs },
-    options.map(([v, label]) => h('option', { value: String(v), selected: String(v) === String(value) }, label)));
+  return h(
+    'select',
+    { class: 'form-select', ...attrs },
+    options.map(([v, label]) => h('option', { value: String(v), selected: String(v) === String(value) }, label)),
+  );
 }
 
 // Polite announcements (screen readers) + a visible toast line.
@@ -68,7 +77,9 @@ export function errorText(e) {
   return String(e && e.message ? e.message : e);
 }
 
-export function showError(e) { notify(errorText(e), 'danger'); }
+export function showError(e) {
+  notify(errorText(e), 'danger');
+}
 
 // Runs an async action with the button disabled; shows errors.
 export async function busy(button, fn) {
@@ -88,11 +99,19 @@ export async function busy(button, fn) {
 export function dialog(titleKey, content, buttons) {
   return new Promise((resolve) => {
     const titleId = uid('dlg');
-    const form = h('form', { method: 'dialog' },
+    const form = h(
+      'form',
+      { method: 'dialog' },
       h('h2', { class: 'h5 mb-3', id: titleId }, t(titleKey)),
       content,
-      h('div', { class: 'd-flex gap-2 justify-content-end mt-3' },
-        buttons.map((b) => h('button', { class: `btn ${b.class || 'btn-secondary'}`, value: b.value, type: 'submit' }, t(b.key)))));
+      h(
+        'div',
+        { class: 'd-flex gap-2 justify-content-end mt-3' },
+        buttons.map((b) =>
+          h('button', { class: `btn ${b.class || 'btn-secondary'}`, value: b.value, type: 'submit' }, t(b.key)),
+        ),
+      ),
+    );
     const dlg = h('dialog', { class: 'ms-dialog', 'aria-labelledby': titleId }, form);
     document.body.append(dlg);
     dlg.addEventListener('close', () => {
@@ -105,16 +124,21 @@ export function dialog(titleKey, content, buttons) {
 }
 
 export async function confirmAction(titleKey, messageText, okKey = 'common.confirm', okClass = 'btn-primary') {
-  const v = await dialog(titleKey, h('p', {}, messageText),
-    [{ key: 'common.cancel', value: 'cancel' }, { key: okKey, class: okClass, value: 'ok' }]);
+  const v = await dialog(titleKey, h('p', {}, messageText), [
+    { key: 'common.cancel', value: 'cancel' },
+    { key: okKey, class: okClass, value: 'ok' },
+  ]);
   return v === 'ok';
 }
 
 // An empty-state block ("暂无数据").
 export function empty(key = 'common.noData', detailKey) {
-  return h('div', { class: 'ms-empty text-body-secondary' },
+  return h(
+    'div',
+    { class: 'ms-empty text-body-secondary' },
     h('p', { class: 'mb-1 fw-semibold' }, t(key)),
-    detailKey ? h('p', { class: 'mb-0 small' }, t(detailKey)) : null);
+    detailKey ? h('p', { class: 'mb-0 small' }, t(detailKey)) : null,
+  );
 }
 
 export function badge(state, prefix = 'state') {
@@ -123,15 +147,32 @@ export function badge(state, prefix = 'state') {
 
 export function section(titleKey, ...children) {
   const id = uid('sec');
-  return h('section', { class: 'ms-card card mb-3', 'aria-labelledby': id },
-    h('div', { class: 'card-body' }, h('h2', { class: 'h5 card-title', id }, t(titleKey)), children));
+  return h(
+    'section',
+    { class: 'ms-card card mb-3', 'aria-labelledby': id },
+    h('div', { class: 'card-body' }, h('h2', { class: 'h5 card-title', id }, t(titleKey)), children),
+  );
 }
 
 export function table(headKeys, rows, attrs = {}) {
-  return h('div', { class: 'table-responsive' },
-    h('table', { class: 'table table-sm align-middle ms-table', ...attrs },
-      h('thead', {}, h('tr', {}, headKeys.map((k) => h('th', { scope: 'col' }, k ? t(k) : '')))),
-      h('tbody', {}, rows)));
+  return h(
+    'div',
+    { class: 'table-responsive' },
+    h(
+      'table',
+      { class: 'table table-sm align-middle ms-table', ...attrs },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          headKeys.map((k) => h('th', { scope: 'col' }, k ? t(k) : '')),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+  );
 }
 
 // A modal editing form. content: the form's fields; onSave() runs on submit and
@@ -142,24 +183,43 @@ export function formDialog(titleKey, content, onSave, { id, saveKey = 'common.sa
     const titleId = uid('dlg');
     let saved = false;
     const save = h('button', { class: 'btn btn-primary', type: 'submit', dataset: { action: 'save' } }, t(saveKey));
-    const form = h('form', { onsubmit: async (ev) => {
-      ev.preventDefault();
-      save.disabled = true;
-      try {
-        if (await onSave()) { saved = true; dlg.close(); }
-      } catch (e) {
-        showError(e);
-      } finally {
-        save.disabled = false;
-      }
-    } },
-    h('h2', { class: 'h5 mb-3', id: titleId }, t(titleKey)),
-    content,
-    h('div', { class: 'd-flex gap-2 justify-content-end mt-3' },
-      h('button', { class: 'btn btn-secondary', type: 'button', onclick: () => dlg.close() }, t('common.cancel')), save));
-    const dlg = h('dialog', { class: `ms-dialog${wide ? ' ms-dialog-wide' : ''}`, 'aria-labelledby': titleId, id }, form);
+    const form = h(
+      'form',
+      {
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          save.disabled = true;
+          try {
+            if (await onSave()) {
+              saved = true;
+              dlg.close();
+            }
+          } catch (e) {
+            showError(e);
+          } finally {
+            save.disabled = false;
+          }
+        },
+      },
+      h('h2', { class: 'h5 mb-3', id: titleId }, t(titleKey)),
+      content,
+      h(
+        'div',
+        { class: 'd-flex gap-2 justify-content-end mt-3' },
+        h('button', { class: 'btn btn-secondary', type: 'button', onclick: () => dlg.close() }, t('common.cancel')),
+        save,
+      ),
+    );
+    const dlg = h(
+      'dialog',
+      { class: `ms-dialog${wide ? ' ms-dialog-wide' : ''}`, 'aria-labelledby': titleId, id },
+      form,
+    );
     document.body.append(dlg);
-    dlg.addEventListener('close', () => { dlg.remove(); resolve(saved); });
+    dlg.addEventListener('close', () => {
+      dlg.remove();
+      resolve(saved);
+    });
     dlg.showModal();
   });
 }

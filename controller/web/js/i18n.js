@@ -10,11 +10,17 @@ let table = {};
 let fallback = {};
 let current = 'zh-CN';
 
-export function lang() { return current; }
+export function lang() {
+  return current;
+}
 
 export function setLang(l) {
   if (!LANGS.includes(l)) return;
-  try { localStorage.setItem('ms.lang', l); } catch (_) { /* private mode */ }
+  try {
+    localStorage.setItem('ms.lang', l);
+  } catch (_) {
+    /* private mode */
+  }
 }
 
 async function load(l) {
@@ -25,7 +31,11 @@ async function load(l) {
 
 export async function initI18n() {
   let wanted = 'zh-CN';
-  try { wanted = localStorage.getItem('ms.lang') || 'zh-CN'; } catch (_) { /* ignore */ }
+  try {
+    wanted = localStorage.getItem('ms.lang') || 'zh-CN';
+  } catch (_) {
+    /* ignore */
+  }
   current = LANGS.includes(wanted) ? wanted : 'zh-CN';
   fallback = await load('zh-CN');
   table = current === 'zh-CN' ? fallback : await load(current);
@@ -41,7 +51,9 @@ export function t(key, params) {
   return s;
 }
 
-export function has(key) { return key in table || key in fallback; }
+export function has(key) {
+  return key in table || key in fallback;
+}
 
 // Fills data-i18n (text), data-i18n-placeholder, data-i18n-title and
 // data-i18n-aria-label attributes below root.
@@ -49,7 +61,8 @@ export function applyI18n(root = document) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
-  for (const el of root.querySelectorAll('[data-i18n-aria-label]')) el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
+  for (const el of root.querySelectorAll('[data-i18n-aria-label]'))
+    el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
 }
 
 const fmtCache = new Map();
@@ -78,15 +91,30 @@ export function fmtTime(iso, zone = DEFAULT_ZONE) {
 // Local calendar fields of an instant in a zone: {date:'YYYY-MM-DD', time:'HH:MM', weekday:1..7, ...}.
 export function zonedParts(ms, zone = DEFAULT_ZONE) {
   const parts = {};
-  for (const p of fmt(zone, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
-    second: '2-digit', weekday: 'short' }).formatToParts(new Date(ms))) parts[p.type] = p.value;
+  for (const p of fmt(zone, {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    weekday: 'short',
+  }).formatToParts(new Date(ms)))
+    parts[p.type] = p.value;
   // formatToParts in zh-CN gives the same numeric fields; weekday comes from a fixed-locale formatter.
   const wd = new Intl.DateTimeFormat('en-US', { timeZone: zone, weekday: 'short' }).format(new Date(ms));
   const weekday = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 }[wd];
   const hour = parts.hour === '24' ? '00' : parts.hour;
   return {
-    year: +parts.year, month: +parts.month, day: +parts.day, hour: +hour, minute: +parts.minute, second: +parts.second,
-    date: `${parts.year}-${parts.month}-${parts.day}`, time: `${hour}:${parts.minute}`, weekday,
+    year: +parts.year,
+    month: +parts.month,
+    day: +parts.day,
+    hour: +hour,
+    minute: +parts.minute,
+    second: +parts.second,
+    date: `${parts.year}-${parts.month}-${parts.day}`,
+    time: `${hour}:${parts.minute}`,
+    weekday,
   };
 }
 
@@ -103,7 +131,7 @@ export function zonedToMs(date, time = '00:00', zone = DEFAULT_ZONE) {
   const [hh, mm] = time.split(':').map(Number);
   const naive = Date.UTC(y, mo - 1, d, hh, mm);
   let ms = naive - zoneOffsetMinutes(naive, zone) * 60000;
-  ms = naive - zoneOffsetMinutes(ms, zone) * 60000;  // second pass settles DST edges
+  ms = naive - zoneOffsetMinutes(ms, zone) * 60000; // second pass settles DST edges
   return ms;
 }
 
@@ -131,7 +159,9 @@ export function mondayOf(date) {
   return addDays(date, 1 - wd);
 }
 
-export function today(zone = DEFAULT_ZONE) { return zonedParts(serverNow(), zone).date; }
+export function today(zone = DEFAULT_ZONE) {
+  return zonedParts(serverNow(), zone).date;
+}
 
 // 1:05:30 / 2:05 / 0:10 style lengths; '—' for null.
 export function fmtDuration(ms) {
@@ -149,8 +179,13 @@ export function fmtBytes(n) {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let i = 0;
   let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${v >= 10 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
 
-export function fmtNumber(n) { return new Intl.NumberFormat(current).format(n); }
+export function fmtNumber(n) {
+  return new Intl.NumberFormat(current).format(n);
+}

@@ -10,10 +10,20 @@ export function thumb(m, size = 'sm') {
   }
   if (m.kind === 'video') {
     // The first frame as a poster; no download beyond the metadata until played.
-    return h('div', { class: `${cls} ms-thumb-video` },
-      h('video', { src: `${m.contentUrl}#t=0.5`, preload: 'metadata', muted: true, playsinline: true, 'aria-hidden': 'true', tabindex: '-1' }),
+    return h(
+      'div',
+      { class: `${cls} ms-thumb-video` },
+      h('video', {
+        src: `${m.contentUrl}#t=0.5`,
+        preload: 'metadata',
+        muted: true,
+        playsinline: true,
+        'aria-hidden': 'true',
+        tabindex: '-1',
+      }),
       h('span', { class: 'ms-thumb-play', 'aria-hidden': 'true' }, '▶'),
-      m.durationMs ? h('span', { class: 'ms-thumb-duration' }, fmtDuration(m.durationMs)) : null);
+      m.durationMs ? h('span', { class: 'ms-thumb-duration' }, fmtDuration(m.durationMs)) : null,
+    );
   }
   if (m.kind === 'text' && m.slogan) {
     const st = m.slogan.style || {};
@@ -36,7 +46,15 @@ export function kindLabel(m) {
 export function preview(m) {
   let body;
   if (m.kind === 'video') {
-    body = h('video', { class: 'ms-preview-media', src: m.contentUrl, controls: true, autoplay: true, muted: true, playsinline: true, 'aria-label': m.name });
+    body = h('video', {
+      class: 'ms-preview-media',
+      src: m.contentUrl,
+      controls: true,
+      autoplay: true,
+      muted: true,
+      playsinline: true,
+      'aria-label': m.name,
+    });
   } else if (m.kind === 'audio') {
     body = h('audio', { src: m.contentUrl, controls: true, autoplay: true, 'aria-label': m.name });
   } else if (m.kind === 'image') {
@@ -44,7 +62,19 @@ export function preview(m) {
   } else {
     body = thumb(m, 'lg');
   }
-  return dialog('media.previewTitle', h('div', { class: 'ms-preview' },
-    h('p', { class: 'fw-semibold mb-2' }, m.name, h('span', { class: 'text-body-secondary ms-2 small' }, kindLabel(m))),
-    body), [{ key: 'common.close', value: 'cancel', class: 'btn-primary' }]);
+  return dialog(
+    'media.previewTitle',
+    h(
+      'div',
+      { class: 'ms-preview' },
+      h(
+        'p',
+        { class: 'fw-semibold mb-2' },
+        m.name,
+        h('span', { class: 'text-body-secondary ms-2 small' }, kindLabel(m)),
+      ),
+      body,
+    ),
+    [{ key: 'common.close', value: 'cancel', class: 'btn-primary' }],
+  );
 }

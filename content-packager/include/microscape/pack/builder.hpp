@@ -53,7 +53,6 @@ struct CopyResult {
     crypto::Digest digest{};
     std::uint64_t sizeBytes = 0;
 };
-Result<CopyResult> hashingCopy(int inFd, int outFd, const std::string& what,
-                               std::uint64_t maxBytes = UINT64_MAX);
+Result<CopyResult> hashingCopy(int inFd, int outFd, const std::string& what, std::uint64_t maxBytes = UINT64_MAX);
 
 }  // namespace microscape::pack

@@ -12,7 +12,7 @@ namespace microscape::pack {
 
 // Reads a file (or standard input for "-"); skip() seeks when it can.
 class FileSource final : public tar::ByteSource {
-public:
+  public:
     static Result<FileSource> open(const std::string& path);
     FileSource(FileSource&& other) noexcept;
     FileSource& operator=(FileSource&&) = delete;
@@ -21,9 +21,9 @@ public:
     Result<std::size_t> read(void* buf, std::size_t n) override;
     Status skip(std::uint64_t n) override;
     std::uint64_t sizeBytes() const { return size_; }  // 0 when not a regular file
-    bool seekable() const { return seekable_; }          // a regular file: skip() seeks
+    bool seekable() const { return seekable_; }        // a regular file: skip() seeks
 
-private:
+  private:
     FileSource(int fd, std::string path, bool seekable, std::uint64_t size)
         : fd_(fd), path_(std::move(path)), seekable_(seekable), size_(size) {}
     int fd_ = -1;
@@ -37,7 +37,7 @@ private:
 // commit() after fsync, so readers never see a partial file. Destroying it
 // without commit() removes the temporary file.
 class AtomicFile final : public tar::ByteSink {
-public:
+  public:
     // Errors: Exists (final path exists and overwrite is false), Io.
     static Result<AtomicFile> create(const std::string& finalPath, bool overwrite, unsigned mode = 0644);
     AtomicFile(AtomicFile&& other) noexcept;
@@ -49,7 +49,7 @@ public:
     int fd() const { return fd_; }
     const std::string& tempPath() const { return tmp_; }
 
-private:
+  private:
     AtomicFile(int fd, std::string tmp, std::string finalPath, bool overwrite)
         : fd_(fd), tmp_(std::move(tmp)), final_(std::move(finalPath)), overwrite_(overwrite) {}
     int fd_ = -1;

@@ -24,7 +24,7 @@ struct MediaInfo {
 };
 
 class MediaProber {
-public:
+  public:
     // Errors: Internal (libvlc could not start).
     static Result<MediaProber> create();
     MediaProber(MediaProber&&) noexcept;
@@ -42,7 +42,7 @@ public:
     Result<MediaInfo> probeFd(int fd, const std::string& what = "the file", bool requireDecodable = true,
                               int timeoutMs = 5000);
 
-private:
+  private:
     struct VlcFree {
         void operator()(libvlc_instance_t* p) const;
     };

@@ -25,10 +25,9 @@ struct ControllerConfig {
     // http.bind / http.port: where the HTTP API listens; port 0 picks a free port.
     std::string httpBind = "127.0.0.1";
     int httpPort = 8080;
-    int httpThreads =
-        32;  // http.threads: worker threads (keep above http.maxConnectionsPerAddress)
+    int httpThreads = 32;                // http.threads: worker threads (keep above http.maxConnectionsPerAddress)
     std::size_t maxJsonBytes = 1 << 20;  // http.maxJsonBytes: cap for JSON request bodies
-    bool secureCookies = false;        // http.secureCookies: add Secure (set behind TLS)
+    bool secureCookies = false;          // http.secureCookies: add Secure (set behind TLS)
     // http.webRoot: the web console's files; empty = found at start (beside the binary,
     // the source tree, /usr/share/microscape/web). http.vendorRoot: Debian's browser
     // libraries (libjs-*), served under /vendor/.
@@ -37,19 +36,19 @@ struct ControllerConfig {
     // zmq.bind / zmq.port: the distribution hub's ROUTER (issue 4); validated here.
     std::string zmqBind = "0.0.0.0";
     int zmqPort = 5560;
-    bool zmqCurve = true;              // zmq.curve: CURVE + ZAP (enrolled keys only); off only on trusted links
-    int zmqHeartbeatMs = 5000;         // zmq.heartbeatMs: hub heartbeat; 3 silent intervals = offline
+    bool zmqCurve = true;       // zmq.curve: CURVE + ZAP (enrolled keys only); off only on trusted links
+    int zmqHeartbeatMs = 5000;  // zmq.heartbeatMs: hub heartbeat; 3 silent intervals = offline
     std::uint64_t maxUploadBytes = 2ull << 30;  // media.maxUploadBytes
-    int pbkdf2Iterations = 210000;     // auth.pbkdf2Iterations (new hashes)
-    int sessionTtlSeconds = 12 * 3600;  // auth.sessionTtlSeconds: absolute session lifetime
-    int sessionIdleSeconds = 30 * 60;   // auth.sessionIdleSeconds: a session unused this long ends
+    int pbkdf2Iterations = 210000;              // auth.pbkdf2Iterations (new hashes)
+    int sessionTtlSeconds = 12 * 3600;          // auth.sessionTtlSeconds: absolute session lifetime
+    int sessionIdleSeconds = 30 * 60;           // auth.sessionIdleSeconds: a session unused this long ends
     // Password policy for new passwords (creation, reset, change): at least
     // auth.passwordMinLength characters (8..128) from at least auth.passwordMinClasses
     // (1..4) of the classes lower-case, upper-case, digit, other.
     int passwordMinLength = 8;
     int passwordMinClasses = 3;
     int maxEnrollTokenTtlSeconds = 7 * 24 * 3600;  // enroll.maxTokenTtlSeconds
-    int compileHorizonDays = 14;       // compile.horizonDays: schedule days per manifest
+    int compileHorizonDays = 14;                   // compile.horizonDays: schedule days per manifest
     // http.tls: serve HTTPS (TLS 1.2 or later); false only behind a TLS-terminating
     // proxy (docs/guide-operator.md). Session cookies are Secure and responses carry
     // HSTS over HTTPS.
@@ -66,14 +65,10 @@ struct ControllerConfig {
     // (sha256:<hex> of the proxy's public key) that enrolment commands carry.
     std::string publicTlsKeyHash;
     // Hostile clients (docs/controller-api.md, "Connection limits"):
-    int httpHeaderTimeoutMs =
-        5000;  // http.headerTimeoutMs: request line + headers must arrive within this
-    int httpBodyIdleTimeoutMs =
-        15000;  // http.bodyIdleTimeoutMs: a body read or response write stalled this long fails
-    int httpKeepAliveIdleMs =
-        2000;  // http.keepAliveIdleMs: an idle keep-alive connection is closed after this
-    int httpMaxConnectionsPerAddress =
-        16;  // http.maxConnectionsPerAddress: more get 503 (a proxy is one address)
+    int httpHeaderTimeoutMs = 5000;     // http.headerTimeoutMs: request line + headers must arrive within this
+    int httpBodyIdleTimeoutMs = 15000;  // http.bodyIdleTimeoutMs: a body read or response write stalled this long fails
+    int httpKeepAliveIdleMs = 2000;     // http.keepAliveIdleMs: an idle keep-alive connection is closed after this
+    int httpMaxConnectionsPerAddress = 16;  // http.maxConnectionsPerAddress: more get 503 (a proxy is one address)
     // zmq.proofsPerMinute: PROOFS batches one player may send a minute (0: no limit).
     int zmqProofsPerMinute = 120;
     // zmq.minFreeDiskBytes: proof-of-play ingest pauses while the data directory's
@@ -82,7 +77,7 @@ struct ControllerConfig {
     // media.probeHelper: the program that probes each upload in a confined process
     // (microscape-probe); empty = microscape-probe beside this program.
     std::filesystem::path probeHelper;
-    int probeTimeoutSeconds = 20;      // media.probeTimeoutSeconds: then the probe is killed (422)
+    int probeTimeoutSeconds = 20;  // media.probeTimeoutSeconds: then the probe is killed (422)
 };
 
 // Reads and validates every controller key. Unknown keys under the controller's

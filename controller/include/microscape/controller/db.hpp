@@ -24,22 +24,22 @@ using DbParams = std::vector<DbValue>;
 
 // One result row. Column access by index, in SELECT order.
 class DbRow {
-public:
+  public:
     explicit DbRow(std::vector<DbValue> cols) : cols_(std::move(cols)) {}
     bool isNull(std::size_t i) const { return std::holds_alternative<std::nullptr_t>(cols_.at(i)); }
-    std::int64_t i64(std::size_t i) const;         // NULL reads as 0
-    std::string str(std::size_t i) const;          // NULL reads as ""
+    std::int64_t i64(std::size_t i) const;  // NULL reads as 0
+    std::string str(std::size_t i) const;   // NULL reads as ""
     std::optional<std::int64_t> optI64(std::size_t i) const;
     std::optional<std::string> optStr(std::size_t i) const;
     std::size_t size() const { return cols_.size(); }
 
-private:
+  private:
     std::vector<DbValue> cols_;
 };
 
 // A connection borrowed inside Db::read/write; never store it.
 class DbConn {
-public:
+  public:
     explicit DbConn(Poco::Data::Session& s) : session_(s) {}
     void exec(const std::string& sql, const DbParams& params = {});
     std::vector<DbRow> query(const std::string& sql, const DbParams& params = {});
@@ -50,7 +50,7 @@ public:
     // proof-of-play ingest); valid only inside the read/write call.
     Poco::Data::Session& session() { return session_; }
 
-private:
+  private:
     Poco::Data::Session& session_;
 };
 
@@ -60,7 +60,7 @@ struct ConstraintError : std::runtime_error {
 };
 
 class Db {
-public:
+  public:
     // Opens (creating if needed) the SQLite database with WAL and foreign keys on,
     // then applies pending migrations. Throws on failure (start-up only).
     explicit Db(const std::filesystem::path& file);
@@ -98,7 +98,7 @@ public:
 
     int schemaVersion();
 
-private:
+  private:
     void begin();
     void commit();
     void rollback();

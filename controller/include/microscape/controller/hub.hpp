@@ -24,13 +24,13 @@ namespace microscape::controller {
 
 struct HubConfig {
     std::string bind = "0.0.0.0";  // address part of tcp://bind:port
-    int port = 5560;                // 0 picks a free port (tests)
-    bool curve = true;              // CURVE + ZAP; off only for benchmarks on trusted links
-    std::string curveSecretZ85;     // 40 chars; required when curve
+    int port = 5560;               // 0 picks a free port (tests)
+    bool curve = true;             // CURVE + ZAP; off only for benchmarks on trusted links
+    std::string curveSecretZ85;    // 40 chars; required when curve
     std::int64_t heartbeatMs = 5000;
     std::uint32_t maxChunkBytes = wire::kDefaultChunkBytes;
     std::uint32_t maxWindow = wire::kDefaultWindow;
-    int sndHwm = 10000;             // messages queued per peer before sends are dropped
+    int sndHwm = 10000;  // messages queued per peer before sends are dropped
     // PROOFS batches a player may send per minute (a token bucket holding a
     // minute's worth); beyond it a batch is answered ERROR rate_limited and not
     // acknowledged, so the player keeps it and sends it again. 0: no limit.
@@ -56,7 +56,7 @@ struct HubManifest {
 // What the hub needs from the rest of the controller. Every method but
 // storeProofs is called on the hub thread only; none may call back into the Hub.
 class HubBackend {
-public:
+  public:
     virtual ~HubBackend() = default;
     // The enrolled, active player that owns this CURVE public key (Z85), if any.
     virtual std::optional<std::string> playerForCurveKey(const std::string& z85) = 0;
@@ -95,9 +95,9 @@ public:
 
 struct HubStats {
     std::uint64_t received = 0;
-    std::uint64_t dropped = 0;       // malformed, unknown type, before HELLO, spoofed id
+    std::uint64_t dropped = 0;  // malformed, unknown type, before HELLO, spoofed id
     std::uint64_t chunksSent = 0;
-    std::uint64_t bytesSent = 0;     // CHUNK payload bytes
+    std::uint64_t bytesSent = 0;  // CHUNK payload bytes
     std::uint64_t manifestsSent = 0;
     std::uint64_t sendFailures = 0;  // unroutable or queue full
     std::uint64_t zapDenied = 0;
@@ -120,7 +120,7 @@ struct CommandResult {
 };
 
 class Hub {
-public:
+  public:
     Hub(HubConfig config, HubBackend& backend, Poco::Logger& log);
     ~Hub();  // stops
     Hub(const Hub&) = delete;
@@ -145,7 +145,7 @@ public:
     std::size_t onlineCount() const;
     HubStats stats() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -17,13 +17,13 @@
 namespace microscape::controller {
 
 class MediaStore {
-public:
+  public:
     explicit MediaStore(std::filesystem::path root);  // creates root and root/tmp
 
     struct Stored {
         std::string sha256;
         std::uint64_t sizeBytes = 0;
-        std::string head;             // first bytes, for content sniffing
+        std::string head;               // first bytes, for content sniffing
         std::filesystem::path tmpPath;  // still to be committed or discarded
     };
 
@@ -40,7 +40,7 @@ public:
     bool contains(const std::string& sha256) const;
     const std::filesystem::path& root() const { return root_; }
 
-private:
+  private:
     std::filesystem::path root_;
 };
 

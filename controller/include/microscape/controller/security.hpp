@@ -25,8 +25,7 @@ const std::string& dummyPasswordHash(int iterations);
 // The password policy (auth.passwordMinLength, auth.passwordMinClasses): length in
 // characters (UTF-8 code points) and character classes among lower-case, upper-case,
 // digit and other. Returns why a password is refused (English and zh-CN), or nothing.
-std::optional<std::string> passwordPolicyViolation(std::string_view password, int minLength,
-                                                   int minClasses);
+std::optional<std::string> passwordPolicyViolation(std::string_view password, int minLength, int minClasses);
 
 // A request-supplied value made safe to put in one log line or audit field:
 // control characters (C0, DEL, C1, U+2028/U+2029), backslashes and invalid UTF-8
@@ -41,7 +40,7 @@ bool constantTimeEquals(std::string_view a, std::string_view b);
 
 // Incremental SHA-256 over OpenSSL EVP, for hashing uploads while they stream.
 class Sha256Stream {
-public:
+  public:
     Sha256Stream();
     ~Sha256Stream();
     Sha256Stream(const Sha256Stream&) = delete;
@@ -49,7 +48,7 @@ public:
     void update(const void* data, std::size_t size);
     std::string finishHex();  // lower-case hex; call once
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

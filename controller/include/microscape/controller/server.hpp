@@ -20,7 +20,7 @@ class Logger;
 namespace microscape::controller {
 
 class ControllerServer {
-public:
+  public:
     // clock: UTC milliseconds; defaults to the system clock (tests pass their own).
     ControllerServer(ControllerConfig config, Poco::Logger& log, std::function<std::int64_t()> clock = {});
     ~ControllerServer();  // stops if running
@@ -43,7 +43,7 @@ public:
     std::string tlsKeyHash() const;
     std::string contentKeyHash() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -12,55 +12,157 @@ boot('approvals', async ({ user, main }) => {
   let users = {};
 
   async function reject(m, titleKey) {
-    const reason = h('textarea', { class: 'form-control', rows: '3', required: true, maxlength: 1000, id: 'reject-reason' });
-    const v = await dialog(titleKey, h('div', {}, h('p', {}, m.name), field('approvals.reason', reason)),
-      [{ key: 'common.cancel', value: 'cancel' }, { key: 'approvals.reject', value: 'ok', class: 'btn-danger' }]);
+    const reason = h('textarea', {
+      class: 'form-control',
+      rows: '3',
+      required: true,
+      maxlength: 1000,
+      id: 'reject-reason',
+    });
+    const v = await dialog(titleKey, h('div', {}, h('p', {}, m.name), field('approvals.reason', reason)), [
+      { key: 'common.cancel', value: 'cancel' },
+      { key: 'approvals.reject', value: 'ok', class: 'btn-danger' },
+    ]);
     if (v !== 'ok') return;
-    if (!reason.value.trim()) { notify(t('approvals.reasonRequired'), 'warning'); return; }
+    if (!reason.value.trim()) {
+      notify(t('approvals.reasonRequired'), 'warning');
+      return;
+    }
     try {
       await post(`/api/v1/media/${m.id}/reject`, { reason: reason.value.trim() });
       notify(t('approvals.rejected', { name: m.name }));
       await reload();
-    } catch (e) { showError(e); }
+    } catch (e) {
+      showError(e);
+    }
   }
 
   function row(m, pending) {
     const own = m.uploadedBy === user.id;
-    return h('tr', { dataset: { mediaId: m.id } },
-      h('td', {}, h('button', { class: 'ms-thumb-button', type: 'button', onclick: () => preview(m), 'aria-label': t('media.previewOf', { name: m.name }) }, thumb(m, 'md'))),
-      h('td', {}, h('div', { class: 'fw-semibold' }, m.name), h('div', { class: 'small text-body-secondary' }, kindLabel(m), ' · ', fmtBytes(m.sizeBytes))),
-      h('td', {}, m.tags.map((x) => h('span', { class: 'badge text-bg-light border me-1' }, x))),
-      h('td', { class: 'small' }, m.department || '—', h('div', { class: 'text-body-secondary' }, users[m.uploadedBy] || `#${m.uploadedBy}`)),
+    return h(
+      'tr',
+      { dataset: { mediaId: m.id } },
+      h(
+        'td',
+        {},
+        h(
+          'button',
+          {
+            class: 'ms-thumb-button',
+            type: 'button',
+            onclick: () => preview(m),
+            'aria-label': t('media.previewOf', { name: m.name }),
+          },
+          thumb(m, 'md'),
+        ),
+      ),
+      h(
+        'td',
+        {},
+        h('div', { class: 'fw-semibold' }, m.name),
+        h('div', { class: 'small text-body-secondary' }, kindLabel(m), ' · ', fmtBytes(m.sizeBytes)),
+      ),
+      h(
+        'td',
+        {},
+        m.tags.map((x) => h('span', { class: 'badge text-bg-light border me-1' }, x)),
+      ),
+      h(
+        'td',
+        { class: 'small' },
+        m.department || '—',
+        h('div', { class: 'text-body-secondary' }, users[m.uploadedBy] || `#${m.uploadedBy}`),
+      ),
       h('td', { class: 'small text-nowrap' }, fmtDateTime(pending ? m.updatedAt : m.reviewedAt)),
       h('td', {}, pending ? badge(m.state) : badge(m.state)),
-      h('td', {}, h('div', { class: 'd-flex flex-wrap gap-1' },
-        h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', onclick: () => preview(m) }, t('media.preview')),
-        own ? h('span', { class: 'small text-body-secondary' }, t('approvals.ownUpload')) : [
-          pending ? h('button', {
-            class: 'btn btn-sm btn-success', type: 'button', dataset: { action: 'approve' },
-            onclick: (ev) => busy(ev.target, async () => {
-              await post(`/api/v1/media/${m.id}/approve`);
-              notify(t('approvals.approved', { name: m.name }));
-              await reload();
-            }),
-          }, t('approvals.approve')) : null,
-          h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'reject' },
-            onclick: () => reject(m, pending ? 'approvals.rejectTitle' : 'approvals.withdrawTitle') },
-          pending ? t('approvals.reject') : t('approvals.withdraw')),
-        ])));
+      h(
+        'td',
+        {},
+        h(
+          'div',
+          { class: 'd-flex flex-wrap gap-1' },
+          h(
+            'button',
+            { class: 'btn btn-sm btn-outline-secondary', type: 'button', onclick: () => preview(m) },
+            t('media.preview'),
+          ),
+          own
+            ? h('span', { class: 'small text-body-secondary' }, t('approvals.ownUpload'))
+            : [
+                pending
+                  ? h(
+                      'button',
+                      {
+                        class: 'btn btn-sm btn-success',
+                        type: 'button',
+                        dataset: { action: 'approve' },
+                        onclick: (ev) =>
+                          busy(ev.target, async () => {
+                            await post(`/api/v1/media/${m.id}/approve`);
+                            notify(t('approvals.approved', { name: m.name }));
+                            await reload();
+                          }),
+                      },
+                      t('approvals.approve'),
+                    )
+                  : null,
+                h(
+                  'button',
+                  {
+                    class: 'btn btn-sm btn-outline-danger',
+                    type: 'button',
+                    dataset: { action: 'reject' },
+                    onclick: () => reject(m, pending ? 'approvals.rejectTitle' : 'approvals.withdrawTitle'),
+                  },
+                  pending ? t('approvals.reject') : t('approvals.withdraw'),
+                ),
+              ],
+        ),
+      ),
+    );
   }
 
   async function reload() {
-    const [pending, approved] = await Promise.all([get('/api/v1/media?state=pending'), get('/api/v1/media?state=approved')]);
-    const head = ['media.colPreview', 'media.name', 'media.tags', 'approvals.from', 'approvals.when', 'media.state', 'common.actions'];
-    queueBox.replaceChildren(pending.media.length ? table(head, pending.media.map((m) => row(m, true))) : empty('approvals.queueEmpty'));
-    doneBox.replaceChildren(approved.media.length ? table(head, approved.media.map((m) => row(m, false))) : empty());
+    const [pending, approved] = await Promise.all([
+      get('/api/v1/media?state=pending'),
+      get('/api/v1/media?state=approved'),
+    ]);
+    const head = [
+      'media.colPreview',
+      'media.name',
+      'media.tags',
+      'approvals.from',
+      'approvals.when',
+      'media.state',
+      'common.actions',
+    ];
+    queueBox.replaceChildren(
+      pending.media.length
+        ? table(
+            head,
+            pending.media.map((m) => row(m, true)),
+          )
+        : empty('approvals.queueEmpty'),
+    );
+    doneBox.replaceChildren(
+      approved.media.length
+        ? table(
+            head,
+            approved.media.map((m) => row(m, false)),
+          )
+        : empty(),
+    );
   }
 
   try {
-    if (user.role === 'admin') users = Object.fromEntries((await get('/api/v1/users')).users.map((u) => [u.id, u.displayName || u.username]));
-  } catch (_) { /* names are a nicety */ }
-  main.append(section('approvals.queue', h('p', { class: 'small text-body-secondary' }, t('approvals.queueHint')), queueBox),
-    section('approvals.approvedList', doneBox));
+    if (user.role === 'admin')
+      users = Object.fromEntries((await get('/api/v1/users')).users.map((u) => [u.id, u.displayName || u.username]));
+  } catch (_) {
+    /* names are a nicety */
+  }
+  main.append(
+    section('approvals.queue', h('p', { class: 'small text-body-secondary' }, t('approvals.queueHint')), queueBox),
+    section('approvals.approvedList', doneBox),
+  );
   await reload();
 });

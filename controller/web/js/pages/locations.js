@@ -3,7 +3,21 @@
 import { boot } from '../app.js';
 import { get, post, patch, del, ApiError } from '../api.js';
 import { t, fmtDateTime } from '../i18n.js';
-import { h, field, select, notify, showError, busy, empty, section, table, dialog, confirmAction, errorText, formDialog } from '../dom.js';
+import {
+  h,
+  field,
+  select,
+  notify,
+  showError,
+  busy,
+  empty,
+  section,
+  table,
+  dialog,
+  confirmAction,
+  errorText,
+  formDialog,
+} from '../dom.js';
 import { VENUE_TYPES } from '../target.js';
 
 boot('locations', async ({ main, can }) => {
@@ -18,8 +32,11 @@ boot('locations', async ({ main, can }) => {
   const locName = (id) => locations.find((l) => l.id === id)?.name || '—';
 
   async function reload() {
-    [locations, players, playlists] = await Promise.all([get('/api/v1/locations').then((r) => r.locations), get('/api/v1/players').then((r) => r.players),
-      get('/api/v1/playlists').then((r) => r.playlists)]);
+    [locations, players, playlists] = await Promise.all([
+      get('/api/v1/locations').then((r) => r.locations),
+      get('/api/v1/players').then((r) => r.players),
+      get('/api/v1/playlists').then((r) => r.playlists),
+    ]);
     renderLocations();
     renderScreens();
     if (can.manageFleet) await renderTokens();
@@ -29,45 +46,165 @@ boot('locations', async ({ main, can }) => {
   function renderLocations() {
     const count = (id) => players.filter((p) => p.locationId === id && p.state !== 'retired').length;
     const plName = (id) => playlists.find((p) => p.id === id)?.name || `#${id}`;
-    locBox.replaceChildren(locations.length ? table(['locations.name', 'locations.venueType', 'locations.district', 'locations.address', 'locations.tags', 'locations.timezone', 'schedules.fillerLocation', 'locations.screens', ...(can.manageFleet ? ['common.actions'] : [])],
-      locations.map((l) => h('tr', { dataset: { locationId: l.id } },
-        h('td', { class: 'fw-semibold' }, l.name), h('td', {}, t(`venue.${l.venueType}`)), h('td', {}, l.district),
-        h('td', { class: 'small' }, l.address || '—'), h('td', {}, (l.tags || []).map((x) => h('span', { class: 'badge text-bg-light border me-1' }, x))),
-        h('td', { class: 'small' }, l.timezone), h('td', { class: 'small' }, l.fillerPlaylistId ? plName(l.fillerPlaylistId) : t('schedules.fillerInherit')),
-        h('td', {}, String(count(l.id))),
-        can.manageFleet ? h('td', {}, h('div', { class: 'd-flex gap-1' },
-          h('button', { class: 'btn btn-sm btn-outline-primary', type: 'button', dataset: { action: 'edit' }, 'aria-label': t('locations.editNamed', { name: l.name }), onclick: () => editLocation(l) }, t('common.edit')),
-          h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'delete' }, 'aria-label': t('locations.deleteNamed', { name: l.name }), disabled: count(l.id) > 0,
-            title: count(l.id) > 0 ? t('locations.deleteInUse') : null, onclick: async (ev) => {
-              if (!(await confirmAction('locations.deleteTitle', t('locations.deleteConfirm', { name: l.name }), 'common.delete', 'btn-danger'))) return;
-              await busy(ev.target, async () => { await del(`/api/v1/locations/${l.id}`); notify(t('locations.deleted', { name: l.name })); await reload(); });
-            } }, t('common.delete')))) : null)))
-      : empty('common.noData', 'locations.noLocations'));
+    locBox.replaceChildren(
+      locations.length
+        ? table(
+            [
+              'locations.name',
+              'locations.venueType',
+              'locations.district',
+              'locations.address',
+              'locations.tags',
+              'locations.timezone',
+              'schedules.fillerLocation',
+              'locations.screens',
+              ...(can.manageFleet ? ['common.actions'] : []),
+            ],
+            locations.map((l) =>
+              h(
+                'tr',
+                { dataset: { locationId: l.id } },
+                h('td', { class: 'fw-semibold' }, l.name),
+                h('td', {}, t(`venue.${l.venueType}`)),
+                h('td', {}, l.district),
+                h('td', { class: 'small' }, l.address || '—'),
+                h(
+                  'td',
+                  {},
+                  (l.tags || []).map((x) => h('span', { class: 'badge text-bg-light border me-1' }, x)),
+                ),
+                h('td', { class: 'small' }, l.timezone),
+                h(
+                  'td',
+                  { class: 'small' },
+                  l.fillerPlaylistId ? plName(l.fillerPlaylistId) : t('schedules.fillerInherit'),
+                ),
+                h('td', {}, String(count(l.id))),
+                can.manageFleet
+                  ? h(
+                      'td',
+                      {},
+                      h(
+                        'div',
+                        { class: 'd-flex gap-1' },
+                        h(
+                          'button',
+                          {
+                            class: 'btn btn-sm btn-outline-primary',
+                            type: 'button',
+                            dataset: { action: 'edit' },
+                            'aria-label': t('locations.editNamed', { name: l.name }),
+                            onclick: () => editLocation(l),
+                          },
+                          t('common.edit'),
+                        ),
+                        h(
+                          'button',
+                          {
+                            class: 'btn btn-sm btn-outline-danger',
+                            type: 'button',
+                            dataset: { action: 'delete' },
+                            'aria-label': t('locations.deleteNamed', { name: l.name }),
+                            disabled: count(l.id) > 0,
+                            title: count(l.id) > 0 ? t('locations.deleteInUse') : null,
+                            onclick: async (ev) => {
+                              if (
+                                !(await confirmAction(
+                                  'locations.deleteTitle',
+                                  t('locations.deleteConfirm', { name: l.name }),
+                                  'common.delete',
+                                  'btn-danger',
+                                ))
+                              )
+                                return;
+                              await busy(ev.target, async () => {
+                                await del(`/api/v1/locations/${l.id}`);
+                                notify(t('locations.deleted', { name: l.name }));
+                                await reload();
+                              });
+                            },
+                          },
+                          t('common.delete'),
+                        ),
+                      ),
+                    )
+                  : null,
+              ),
+            ),
+          )
+        : empty('common.noData', 'locations.noLocations'),
+    );
   }
 
   // The location's fields (as created) plus its own filler playlist, saved with PATCH.
   async function editLocation(l) {
-    const name = h('input', { class: 'form-control', id: 'edit-location-name', required: true, maxlength: 255, value: l.name });
-    const venue = select(VENUE_TYPES.map((v) => [v, t(`venue.${v}`)]), l.venueType, { id: 'edit-location-venue' });
-    const district = h('input', { class: 'form-control', id: 'edit-location-district', required: true, maxlength: 100, value: l.district });
-    const address = h('input', { class: 'form-control', id: 'edit-location-address', maxlength: 255, value: l.address || '' });
-    const tags = h('input', { class: 'form-control', id: 'edit-location-tags', maxlength: 255, value: (l.tags || []).join(', ') });
+    const name = h('input', {
+      class: 'form-control',
+      id: 'edit-location-name',
+      required: true,
+      maxlength: 255,
+      value: l.name,
+    });
+    const venue = select(
+      VENUE_TYPES.map((v) => [v, t(`venue.${v}`)]),
+      l.venueType,
+      { id: 'edit-location-venue' },
+    );
+    const district = h('input', {
+      class: 'form-control',
+      id: 'edit-location-district',
+      required: true,
+      maxlength: 100,
+      value: l.district,
+    });
+    const address = h('input', {
+      class: 'form-control',
+      id: 'edit-location-address',
+      maxlength: 255,
+      value: l.address || '',
+    });
+    const tags = h('input', {
+      class: 'form-control',
+      id: 'edit-location-tags',
+      maxlength: 255,
+      value: (l.tags || []).join(', '),
+    });
     const tz = h('input', { class: 'form-control', id: 'edit-location-timezone', maxlength: 64, value: l.timezone });
-    const filler = select([['', t('schedules.fillerInherit')], ...playlists.map((p) => [p.id, p.name])], l.fillerPlaylistId ?? '', { id: 'edit-location-filler' });
-    const ok = await formDialog('locations.editLocation', h('div', { class: 'row g-2' },
-      h('div', { class: 'col-md-8' }, field('locations.name', name)),
-      h('div', { class: 'col-md-4' }, field('locations.venueType', venue)),
-      h('div', { class: 'col-md-4' }, field('locations.district', district)),
-      h('div', { class: 'col-md-8' }, field('locations.address', address)),
-      h('div', { class: 'col-md-6' }, field('locations.tags', tags, 'locations.tagsHint')),
-      h('div', { class: 'col-md-6' }, field('locations.timezone', tz)),
-      h('div', { class: 'col-12' }, field('schedules.fillerLocation', filler, 'locations.fillerHint'))),
-    async () => {
-      await patch(`/api/v1/locations/${l.id}`, { name: name.value.trim(), venueType: venue.value, district: district.value.trim(), address: address.value.trim(),
-        tags: tags.value.split(/[,，、\s]+/).map((x) => x.trim()).filter(Boolean), timezone: tz.value.trim() || 'Asia/Shanghai',
-        fillerPlaylistId: filler.value ? Number(filler.value) : null });
-      return true;
-    }, { id: 'location-edit-dialog', wide: true });
+    const filler = select(
+      [['', t('schedules.fillerInherit')], ...playlists.map((p) => [p.id, p.name])],
+      l.fillerPlaylistId ?? '',
+      { id: 'edit-location-filler' },
+    );
+    const ok = await formDialog(
+      'locations.editLocation',
+      h(
+        'div',
+        { class: 'row g-2' },
+        h('div', { class: 'col-md-8' }, field('locations.name', name)),
+        h('div', { class: 'col-md-4' }, field('locations.venueType', venue)),
+        h('div', { class: 'col-md-4' }, field('locations.district', district)),
+        h('div', { class: 'col-md-8' }, field('locations.address', address)),
+        h('div', { class: 'col-md-6' }, field('locations.tags', tags, 'locations.tagsHint')),
+        h('div', { class: 'col-md-6' }, field('locations.timezone', tz)),
+        h('div', { class: 'col-12' }, field('schedules.fillerLocation', filler, 'locations.fillerHint')),
+      ),
+      async () => {
+        await patch(`/api/v1/locations/${l.id}`, {
+          name: name.value.trim(),
+          venueType: venue.value,
+          district: district.value.trim(),
+          address: address.value.trim(),
+          tags: tags.value
+            .split(/[,，、\s]+/)
+            .map((x) => x.trim())
+            .filter(Boolean),
+          timezone: tz.value.trim() || 'Asia/Shanghai',
+          fillerPlaylistId: filler.value ? Number(filler.value) : null,
+        });
+        return true;
+      },
+      { id: 'location-edit-dialog', wide: true },
+    );
     if (!ok) return;
     notify(t('common.saved'));
     await reload();
@@ -79,7 +216,10 @@ boot('locations', async ({ main, can }) => {
       try {
         r = await post(`/api/v1/players/${encodeURIComponent(p.id)}/commands`, { action });
       } catch (e) {
-        if (e instanceof ApiError && e.routeMissing) { notify(t('locations.commandsUnavailable'), 'warning'); return; }
+        if (e instanceof ApiError && e.routeMissing) {
+          notify(t('locations.commandsUnavailable'), 'warning');
+          return;
+        }
         throw e;
       }
       notify(t('locations.commandSent', { name: p.name || p.id }));
@@ -90,8 +230,15 @@ boot('locations', async ({ main, can }) => {
         if (r.state !== 'sent') break;
       }
       if (r.state === 'done' && r.payloadBase64) {
-        await dialog('locations.screenshotTitle', h('img', { class: 'ms-preview-media', src: `data:image/png;base64,${r.payloadBase64}`, alt: t('locations.screenshotOf', { name: p.name || p.id }) }),
-          [{ key: 'common.close', value: 'cancel', class: 'btn-primary' }]);
+        await dialog(
+          'locations.screenshotTitle',
+          h('img', {
+            class: 'ms-preview-media',
+            src: `data:image/png;base64,${r.payloadBase64}`,
+            alt: t('locations.screenshotOf', { name: p.name || p.id }),
+          }),
+          [{ key: 'common.close', value: 'cancel', class: 'btn-primary' }],
+        );
       } else {
         notify(t('locations.screenshotFailed', { message: r.message || r.state }), 'warning');
       }
@@ -101,80 +248,239 @@ boot('locations', async ({ main, can }) => {
   async function editScreen(p) {
     const name = h('input', { class: 'form-control', value: p.name || '', maxlength: 255 });
     const loc = select([['', t('locations.noLocation')], ...locations.map((l) => [l.id, l.name])], p.locationId ?? '');
-    const v = await dialog('locations.editScreen', h('div', {}, field('locations.screenName', name), field('locations.location', loc)),
-      [{ key: 'common.cancel', value: 'cancel' }, { key: 'common.save', value: 'ok', class: 'btn-primary' }]);
+    const v = await dialog(
+      'locations.editScreen',
+      h('div', {}, field('locations.screenName', name), field('locations.location', loc)),
+      [
+        { key: 'common.cancel', value: 'cancel' },
+        { key: 'common.save', value: 'ok', class: 'btn-primary' },
+      ],
+    );
     if (v !== 'ok') return;
     try {
-      await patch(`/api/v1/players/${encodeURIComponent(p.id)}`, { name: name.value.trim() || p.name, locationId: loc.value ? Number(loc.value) : null });
+      await patch(`/api/v1/players/${encodeURIComponent(p.id)}`, {
+        name: name.value.trim() || p.name,
+        locationId: loc.value ? Number(loc.value) : null,
+      });
       notify(t('common.saved'));
       await reload();
-    } catch (e) { showError(e); }
+    } catch (e) {
+      showError(e);
+    }
   }
 
   function renderScreens() {
     const order = [...players].sort((a, b) => (a.online === b.online ? 0 : a.online ? 1 : -1));
-    screenBox.replaceChildren(order.length ? table(['locations.screenName', 'locations.location', 'locations.online', 'locations.lastSeen', 'locations.resolution', 'media.state', 'common.actions'],
-      order.map((p) => h('tr', { dataset: { playerId: p.id } },
-        h('td', {}, h('div', { class: 'fw-semibold' }, p.name || p.id), h('div', { class: 'small text-body-secondary font-monospace' }, p.id)),
-        h('td', {}, locName(p.locationId)),
-        h('td', {}, p.state === 'retired' ? '—' : p.online ? h('span', { class: 'badge text-bg-success' }, t('fleet.online')) : h('span', { class: 'badge text-bg-danger' }, t('fleet.offline'))),
-        h('td', { class: 'small text-nowrap' }, fmtDateTime(p.lastSeenAt)),
-        h('td', { class: 'small' }, p.width && p.height ? `${p.width}×${p.height} ${t(`orientation.${p.orientation}`)}` : '—'),
-        h('td', {}, h('span', { class: `badge ${p.state === 'retired' ? 'text-bg-secondary' : 'text-bg-light border'}` }, t(`playerState.${p.state}`))),
-        h('td', {}, can.manageFleet ? h('div', { class: 'd-flex flex-wrap gap-1' },
-          h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', onclick: () => editScreen(p) }, t('locations.renameMove')),
-          p.state === 'enrolled' ? [
-            h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', disabled: !p.online, onclick: (ev) => command(p, 'screenshot', ev.target) }, t('locations.screenshot')),
-            h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', disabled: !p.online, onclick: (ev) => command(p, 'reload', ev.target) }, t('locations.reload')),
-            h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', onclick: async (ev) => {
-              if (!(await confirmAction('locations.retireTitle', t('locations.retireConfirm', { name: p.name || p.id }), 'locations.retire', 'btn-danger'))) return;
-              await busy(ev.target, async () => { await patch(`/api/v1/players/${encodeURIComponent(p.id)}`, { state: 'retired' }); await reload(); });
-            } }, t('locations.retire'))]
-            : h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', onclick: (ev) => busy(ev.target, async () => {
-              await patch(`/api/v1/players/${encodeURIComponent(p.id)}`, { state: 'enrolled' }); await reload();
-            }) }, t('locations.reactivate'))) : null))))
-      : empty('common.noData', 'locations.noScreens'));
+    screenBox.replaceChildren(
+      order.length
+        ? table(
+            [
+              'locations.screenName',
+              'locations.location',
+              'locations.online',
+              'locations.lastSeen',
+              'locations.resolution',
+              'media.state',
+              'common.actions',
+            ],
+            order.map((p) =>
+              h(
+                'tr',
+                { dataset: { playerId: p.id } },
+                h(
+                  'td',
+                  {},
+                  h('div', { class: 'fw-semibold' }, p.name || p.id),
+                  h('div', { class: 'small text-body-secondary font-monospace' }, p.id),
+                ),
+                h('td', {}, locName(p.locationId)),
+                h(
+                  'td',
+                  {},
+                  p.state === 'retired'
+                    ? '—'
+                    : p.online
+                      ? h('span', { class: 'badge text-bg-success' }, t('fleet.online'))
+                      : h('span', { class: 'badge text-bg-danger' }, t('fleet.offline')),
+                ),
+                h('td', { class: 'small text-nowrap' }, fmtDateTime(p.lastSeenAt)),
+                h(
+                  'td',
+                  { class: 'small' },
+                  p.width && p.height ? `${p.width}×${p.height} ${t(`orientation.${p.orientation}`)}` : '—',
+                ),
+                h(
+                  'td',
+                  {},
+                  h(
+                    'span',
+                    { class: `badge ${p.state === 'retired' ? 'text-bg-secondary' : 'text-bg-light border'}` },
+                    t(`playerState.${p.state}`),
+                  ),
+                ),
+                h(
+                  'td',
+                  {},
+                  can.manageFleet
+                    ? h(
+                        'div',
+                        { class: 'd-flex flex-wrap gap-1' },
+                        h(
+                          'button',
+                          { class: 'btn btn-sm btn-outline-secondary', type: 'button', onclick: () => editScreen(p) },
+                          t('locations.renameMove'),
+                        ),
+                        p.state === 'enrolled'
+                          ? [
+                              h(
+                                'button',
+                                {
+                                  class: 'btn btn-sm btn-outline-secondary',
+                                  type: 'button',
+                                  disabled: !p.online,
+                                  onclick: (ev) => command(p, 'screenshot', ev.target),
+                                },
+                                t('locations.screenshot'),
+                              ),
+                              h(
+                                'button',
+                                {
+                                  class: 'btn btn-sm btn-outline-secondary',
+                                  type: 'button',
+                                  disabled: !p.online,
+                                  onclick: (ev) => command(p, 'reload', ev.target),
+                                },
+                                t('locations.reload'),
+                              ),
+                              h(
+                                'button',
+                                {
+                                  class: 'btn btn-sm btn-outline-danger',
+                                  type: 'button',
+                                  onclick: async (ev) => {
+                                    if (
+                                      !(await confirmAction(
+                                        'locations.retireTitle',
+                                        t('locations.retireConfirm', { name: p.name || p.id }),
+                                        'locations.retire',
+                                        'btn-danger',
+                                      ))
+                                    )
+                                      return;
+                                    await busy(ev.target, async () => {
+                                      await patch(`/api/v1/players/${encodeURIComponent(p.id)}`, { state: 'retired' });
+                                      await reload();
+                                    });
+                                  },
+                                },
+                                t('locations.retire'),
+                              ),
+                            ]
+                          : h(
+                              'button',
+                              {
+                                class: 'btn btn-sm btn-outline-secondary',
+                                type: 'button',
+                                onclick: (ev) =>
+                                  busy(ev.target, async () => {
+                                    await patch(`/api/v1/players/${encodeURIComponent(p.id)}`, { state: 'enrolled' });
+                                    await reload();
+                                  }),
+                              },
+                              t('locations.reactivate'),
+                            ),
+                      )
+                    : null,
+                ),
+              ),
+            ),
+          )
+        : empty('common.noData', 'locations.noScreens'),
+    );
   }
 
   async function renderTokens() {
     const tokens = (await get('/api/v1/enrollment-tokens')).tokens;
-    tokenBox.replaceChildren(tokens.length ? table(['locations.tokenName', 'locations.location', 'locations.createdAt', 'locations.expires', 'media.state', 'locations.screen'],
-      tokens.map((x) => h('tr', {},
-        h('td', {}, x.name || '—'), h('td', {}, x.locationId ? locName(x.locationId) : '—'),
-        h('td', { class: 'small text-nowrap' }, fmtDateTime(x.createdAt)), h('td', { class: 'small text-nowrap' }, fmtDateTime(x.expiresAt)),
-        h('td', {}, t(`tokenState.${x.state}`)), h('td', { class: 'small font-monospace' }, x.playerId || '—'))))
-      : empty());
+    tokenBox.replaceChildren(
+      tokens.length
+        ? table(
+            [
+              'locations.tokenName',
+              'locations.location',
+              'locations.createdAt',
+              'locations.expires',
+              'media.state',
+              'locations.screen',
+            ],
+            tokens.map((x) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, x.name || '—'),
+                h('td', {}, x.locationId ? locName(x.locationId) : '—'),
+                h('td', { class: 'small text-nowrap' }, fmtDateTime(x.createdAt)),
+                h('td', { class: 'small text-nowrap' }, fmtDateTime(x.expiresAt)),
+                h('td', {}, t(`tokenState.${x.state}`)),
+                h('td', { class: 'small font-monospace' }, x.playerId || '—'),
+              ),
+            ),
+          )
+        : empty(),
+    );
   }
 
   let refreshLocationSelects = () => {};
 
   function locationForm() {
     const name = h('input', { class: 'form-control', id: 'location-name', required: true, maxlength: 255 });
-    const venue = select(VENUE_TYPES.map((v) => [v, t(`venue.${v}`)]), 'garage_entrance', { id: 'location-venue' });
+    const venue = select(
+      VENUE_TYPES.map((v) => [v, t(`venue.${v}`)]),
+      'garage_entrance',
+      { id: 'location-venue' },
+    );
     const district = h('input', { class: 'form-control', id: 'location-district', required: true, maxlength: 100 });
     const address = h('input', { class: 'form-control', id: 'location-address', maxlength: 255 });
     const tags = h('input', { class: 'form-control', id: 'location-tags', maxlength: 255 });
     const tz = h('input', { class: 'form-control', id: 'location-timezone', value: 'Asia/Shanghai', maxlength: 64 });
-    const form = h('form', { id: 'location-form', class: 'row g-2', onsubmit: async (ev) => {
-      ev.preventDefault();
-      await busy(form.querySelector('button[type=submit]'), async () => {
-        const body = { name: name.value.trim(), venueType: venue.value, district: district.value.trim(), timezone: tz.value.trim() || 'Asia/Shanghai' };
-        if (address.value.trim()) body.address = address.value.trim();
-        const tagList = tags.value.split(/[,，、\s]+/).map((x) => x.trim()).filter(Boolean);
-        if (tagList.length) body.tags = tagList;
-        const l = await post('/api/v1/locations', body);
-        notify(t('locations.created', { name: l.name }));
-        form.reset();
-        await reload();
-      });
-    } },
-    h('div', { class: 'col-md-4' }, field('locations.name', name)),
-    h('div', { class: 'col-md-3' }, field('locations.venueType', venue)),
-    h('div', { class: 'col-md-2' }, field('locations.district', district)),
-    h('div', { class: 'col-md-3' }, field('locations.timezone', tz)),
-    h('div', { class: 'col-md-6' }, field('locations.address', address)),
-    h('div', { class: 'col-md-4' }, field('locations.tags', tags, 'locations.tagsHint')),
-    h('div', { class: 'col-md-2 d-flex align-items-end mb-2' }, h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('locations.create'))));
+    const form = h(
+      'form',
+      {
+        id: 'location-form',
+        class: 'row g-2',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          await busy(form.querySelector('button[type=submit]'), async () => {
+            const body = {
+              name: name.value.trim(),
+              venueType: venue.value,
+              district: district.value.trim(),
+              timezone: tz.value.trim() || 'Asia/Shanghai',
+            };
+            if (address.value.trim()) body.address = address.value.trim();
+            const tagList = tags.value
+              .split(/[,，、\s]+/)
+              .map((x) => x.trim())
+              .filter(Boolean);
+            if (tagList.length) body.tags = tagList;
+            const l = await post('/api/v1/locations', body);
+            notify(t('locations.created', { name: l.name }));
+            form.reset();
+            await reload();
+          });
+        },
+      },
+      h('div', { class: 'col-md-4' }, field('locations.name', name)),
+      h('div', { class: 'col-md-3' }, field('locations.venueType', venue)),
+      h('div', { class: 'col-md-2' }, field('locations.district', district)),
+      h('div', { class: 'col-md-3' }, field('locations.timezone', tz)),
+      h('div', { class: 'col-md-6' }, field('locations.address', address)),
+      h('div', { class: 'col-md-4' }, field('locations.tags', tags, 'locations.tagsHint')),
+      h(
+        'div',
+        { class: 'col-md-2 d-flex align-items-end mb-2' },
+        h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('locations.create')),
+      ),
+    );
     return form;
   }
 
@@ -183,41 +489,106 @@ boot('locations', async ({ main, can }) => {
     const loc = h('select', { class: 'form-select', id: 'token-location' });
     refreshLocationSelects = () => {
       const v = loc.value;
-      loc.replaceChildren(h('option', { value: '' }, t('locations.noLocation')), ...locations.map((l) => h('option', { value: String(l.id) }, l.name)));
+      loc.replaceChildren(
+        h('option', { value: '' }, t('locations.noLocation')),
+        ...locations.map((l) => h('option', { value: String(l.id) }, l.name)),
+      );
       loc.value = v;
     };
-    const ttl = select([[3600, t('takeover.hours', { n: 1 })], [86400, t('locations.days', { n: 1 })], [259200, t('locations.days', { n: 3 })], [604800, t('locations.days', { n: 7 })]], 86400, { id: 'token-ttl' });
-    const form = h('form', { id: 'token-form', class: 'row g-2', onsubmit: async (ev) => {
-      ev.preventDefault();
-      await busy(form.querySelector('button[type=submit]'), async () => {
-        const body = { ttlSeconds: Number(ttl.value) };
-        if (name.value.trim()) body.name = name.value.trim();
-        if (loc.value) body.locationId = Number(loc.value);
-        const r = await post('/api/v1/enrollment-tokens', body);
-        const cmd = r.command;  // pins the controller's keys; its address is http.publicUrl, not this page's
-        const pre = h('pre', { class: 'ms-command', id: 'enroll-command', tabindex: '0' }, cmd);
-        tokenResult.replaceChildren(h('div', { class: 'alert alert-info' },
-          h('p', { class: 'mb-1 fw-semibold' }, t('locations.tokenCreated')),
-          h('p', { class: 'small mb-2' }, t('locations.tokenOnce', { expires: fmtDateTime(r.expiresAt) })),
-          pre,
-          h('button', { class: 'btn btn-sm btn-outline-primary', type: 'button', onclick: async () => {
-            try { await navigator.clipboard.writeText(cmd); notify(t('locations.copied')); } catch (_) {
-              const range = document.createRange(); range.selectNodeContents(pre); getSelection().removeAllRanges(); getSelection().addRange(range);
-            }
-          } }, t('locations.copy'))));
-        await reload();
-      });
-    } },
-    h('div', { class: 'col-md-4' }, field('locations.tokenName', name)),
-    h('div', { class: 'col-md-4' }, field('locations.location', loc)),
-    h('div', { class: 'col-md-2' }, field('locations.validFor', ttl)),
-    h('div', { class: 'col-md-2 d-flex align-items-end mb-2' }, h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('locations.createToken'))));
+    const ttl = select(
+      [
+        [3600, t('takeover.hours', { n: 1 })],
+        [86400, t('locations.days', { n: 1 })],
+        [259200, t('locations.days', { n: 3 })],
+        [604800, t('locations.days', { n: 7 })],
+      ],
+      86400,
+      { id: 'token-ttl' },
+    );
+    const form = h(
+      'form',
+      {
+        id: 'token-form',
+        class: 'row g-2',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          await busy(form.querySelector('button[type=submit]'), async () => {
+            const body = { ttlSeconds: Number(ttl.value) };
+            if (name.value.trim()) body.name = name.value.trim();
+            if (loc.value) body.locationId = Number(loc.value);
+            const r = await post('/api/v1/enrollment-tokens', body);
+            const cmd = r.command; // pins the controller's keys; its address is http.publicUrl, not this page's
+            const pre = h('pre', { class: 'ms-command', id: 'enroll-command', tabindex: '0' }, cmd);
+            tokenResult.replaceChildren(
+              h(
+                'div',
+                { class: 'alert alert-info' },
+                h('p', { class: 'mb-1 fw-semibold' }, t('locations.tokenCreated')),
+                h('p', { class: 'small mb-2' }, t('locations.tokenOnce', { expires: fmtDateTime(r.expiresAt) })),
+                pre,
+                h(
+                  'button',
+                  {
+                    class: 'btn btn-sm btn-outline-primary',
+                    type: 'button',
+                    onclick: async () => {
+                      try {
+                        await navigator.clipboard.writeText(cmd);
+                        notify(t('locations.copied'));
+                      } catch (_) {
+                        const range = document.createRange();
+                        range.selectNodeContents(pre);
+                        getSelection().removeAllRanges();
+                        getSelection().addRange(range);
+                      }
+                    },
+                  },
+                  t('locations.copy'),
+                ),
+              ),
+            );
+            await reload();
+          });
+        },
+      },
+      h('div', { class: 'col-md-4' }, field('locations.tokenName', name)),
+      h('div', { class: 'col-md-4' }, field('locations.location', loc)),
+      h('div', { class: 'col-md-2' }, field('locations.validFor', ttl)),
+      h(
+        'div',
+        { class: 'col-md-2 d-flex align-items-end mb-2' },
+        h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('locations.createToken')),
+      ),
+    );
     return form;
   }
 
   main.append(section('locations.screensTitle', screenBox));
-  if (can.manageFleet) main.append(section('locations.enrol', h('p', { class: 'small text-body-secondary' }, t('locations.enrolHint')), tokenForm(), tokenResult, h('h3', { class: 'h6 mt-3' }, t('locations.tokens')), tokenBox));
-  main.append(section('locations.locationsTitle', locBox, can.manageFleet ? h('details', { class: 'mt-2', id: 'location-new' }, h('summary', { class: 'fw-semibold mb-2' }, t('locations.new')), locationForm()) : null));
+  if (can.manageFleet)
+    main.append(
+      section(
+        'locations.enrol',
+        h('p', { class: 'small text-body-secondary' }, t('locations.enrolHint')),
+        tokenForm(),
+        tokenResult,
+        h('h3', { class: 'h6 mt-3' }, t('locations.tokens')),
+        tokenBox,
+      ),
+    );
+  main.append(
+    section(
+      'locations.locationsTitle',
+      locBox,
+      can.manageFleet
+        ? h(
+            'details',
+            { class: 'mt-2', id: 'location-new' },
+            h('summary', { class: 'fw-semibold mb-2' }, t('locations.new')),
+            locationForm(),
+          )
+        : null,
+    ),
+  );
   await reload();
 });
 

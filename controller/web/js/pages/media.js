@@ -3,7 +3,21 @@
 import { boot } from '../app.js';
 import { get, post, patch, del, uploadMedia } from '../api.js';
 import { t, fmtDateTime, fmtBytes } from '../i18n.js';
-import { h, field, select, notify, showError, errorText, busy, empty, badge, section, table, dialog, confirmAction } from '../dom.js';
+import {
+  h,
+  field,
+  select,
+  notify,
+  showError,
+  errorText,
+  busy,
+  empty,
+  badge,
+  section,
+  table,
+  dialog,
+  confirmAction,
+} from '../dom.js';
 import { thumb, kindLabel, preview } from '../media_view.js';
 
 const STATES = ['draft', 'pending', 'approved', 'rejected'];
@@ -30,30 +44,83 @@ boot('media', async ({ user, main, can }) => {
     return true;
   }
 
-  function mine(m) { return user.role === 'admin' || (user.role === 'editor' && m.department === user.department); }
+  function mine(m) {
+    return user.role === 'admin' || (user.role === 'editor' && m.department === user.department);
+  }
 
   function actions(m) {
-    const out = [h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', onclick: () => preview(m), dataset: { action: 'preview' } }, t('media.preview'))];
+    const out = [
+      h(
+        'button',
+        {
+          class: 'btn btn-sm btn-outline-secondary',
+          type: 'button',
+          onclick: () => preview(m),
+          dataset: { action: 'preview' },
+        },
+        t('media.preview'),
+      ),
+    ];
     if (can.upload && mine(m)) {
       if (m.state === 'draft' || m.state === 'rejected') {
-        out.push(h('button', {
-          class: 'btn btn-sm btn-primary', type: 'button', dataset: { action: 'submit' },
-          onclick: (ev) => busy(ev.target, async () => {
-            await post(`/api/v1/media/${m.id}/submit`);
-            notify(t('media.submitted', { name: m.name }));
-            await reload();
-          }),
-        }, t('media.submit')));
+        out.push(
+          h(
+            'button',
+            {
+              class: 'btn btn-sm btn-primary',
+              type: 'button',
+              dataset: { action: 'submit' },
+              onclick: (ev) =>
+                busy(ev.target, async () => {
+                  await post(`/api/v1/media/${m.id}/submit`);
+                  notify(t('media.submitted', { name: m.name }));
+                  await reload();
+                }),
+            },
+            t('media.submit'),
+          ),
+        );
       }
-      out.push(h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', dataset: { action: 'edit' }, onclick: () => edit(m) }, t('common.edit')));
-      if (m.state !== 'approved') {
-        out.push(h('button', {
-          class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'delete' },
-          onclick: async (ev) => {
-            if (!(await confirmAction('media.deleteTitle', t('media.deleteConfirm', { name: m.name }), 'common.delete', 'btn-danger'))) return;
-            await busy(ev.target, async () => { await del(`/api/v1/media/${m.id}`); notify(t('media.deleted', { name: m.name })); await reload(); });
+      out.push(
+        h(
+          'button',
+          {
+            class: 'btn btn-sm btn-outline-secondary',
+            type: 'button',
+            dataset: { action: 'edit' },
+            onclick: () => edit(m),
           },
-        }, t('common.delete')));
+          t('common.edit'),
+        ),
+      );
+      if (m.state !== 'approved') {
+        out.push(
+          h(
+            'button',
+            {
+              class: 'btn btn-sm btn-outline-danger',
+              type: 'button',
+              dataset: { action: 'delete' },
+              onclick: async (ev) => {
+                if (
+                  !(await confirmAction(
+                    'media.deleteTitle',
+                    t('media.deleteConfirm', { name: m.name }),
+                    'common.delete',
+                    'btn-danger',
+                  ))
+                )
+                  return;
+                await busy(ev.target, async () => {
+                  await del(`/api/v1/media/${m.id}`);
+                  notify(t('media.deleted', { name: m.name }));
+                  await reload();
+                });
+              },
+            },
+            t('common.delete'),
+          ),
+        );
       }
     }
     return h('div', { class: 'd-flex flex-wrap gap-1' }, out);
@@ -62,43 +129,144 @@ boot('media', async ({ user, main, can }) => {
   async function edit(m) {
     const name = h('input', { class: 'form-control', value: m.name, maxlength: 255, required: true });
     const boxes = tagBoxes(tags, m.tags, 'edit');
-    const v = await dialog('media.editTitle', h('div', {}, field('media.name', name), boxes.el),
-      [{ key: 'common.cancel', value: 'cancel' }, { key: 'common.save', value: 'ok', class: 'btn-primary' }]);
+    const v = await dialog('media.editTitle', h('div', {}, field('media.name', name), boxes.el), [
+      { key: 'common.cancel', value: 'cancel' },
+      { key: 'common.save', value: 'ok', class: 'btn-primary' },
+    ]);
     if (v !== 'ok') return;
     try {
       await patch(`/api/v1/media/${m.id}`, { name: name.value.trim() || m.name, tags: boxes.value() });
       notify(t('common.saved'));
       await reload();
-    } catch (e) { showError(e); }
+    } catch (e) {
+      showError(e);
+    }
   }
 
   function renderList() {
-    const rows = state.media.filter(matches).map((m) => h('tr', { dataset: { mediaId: m.id, state: m.state } },
-      h('td', {}, h('button', { class: 'ms-thumb-button', type: 'button', onclick: () => preview(m), 'aria-label': t('media.previewOf', { name: m.name }) }, thumb(m))),
-      h('td', {}, h('div', { class: 'fw-semibold ms-media-name' }, m.name),
-        m.fileName && m.fileName !== m.name ? h('div', { class: 'small text-body-secondary' }, m.fileName) : null),
-      h('td', { class: 'small' }, kindLabel(m), h('div', { class: 'text-body-secondary' }, fmtBytes(m.sizeBytes))),
-      h('td', {}, m.tags.map((x) => h('span', { class: 'badge text-bg-light border me-1' }, x))),
-      h('td', { class: 'small' }, m.department || '—'),
-      h('td', {}, badge(m.state), m.state === 'rejected' && m.reviewReason ? h('div', { class: 'small text-danger mt-1' }, t('media.reason', { reason: m.reviewReason })) : null),
-      h('td', { class: 'small text-nowrap' }, fmtDateTime(m.createdAt)),
-      h('td', {}, actions(m))));
-    listBox.replaceChildren(rows.length ? table(
-      ['media.colPreview', 'media.name', 'media.kind', 'media.tags', 'media.department', 'media.state', 'media.uploadedAt', 'common.actions'], rows)
-      : empty('common.noData', state.media.length ? 'media.noMatch' : 'media.emptyHint'));
+    const rows = state.media.filter(matches).map((m) =>
+      h(
+        'tr',
+        { dataset: { mediaId: m.id, state: m.state } },
+        h(
+          'td',
+          {},
+          h(
+            'button',
+            {
+              class: 'ms-thumb-button',
+              type: 'button',
+              onclick: () => preview(m),
+              'aria-label': t('media.previewOf', { name: m.name }),
+            },
+            thumb(m),
+          ),
+        ),
+        h(
+          'td',
+          {},
+          h('div', { class: 'fw-semibold ms-media-name' }, m.name),
+          m.fileName && m.fileName !== m.name ? h('div', { class: 'small text-body-secondary' }, m.fileName) : null,
+        ),
+        h('td', { class: 'small' }, kindLabel(m), h('div', { class: 'text-body-secondary' }, fmtBytes(m.sizeBytes))),
+        h(
+          'td',
+          {},
+          m.tags.map((x) => h('span', { class: 'badge text-bg-light border me-1' }, x)),
+        ),
+        h('td', { class: 'small' }, m.department || '—'),
+        h(
+          'td',
+          {},
+          badge(m.state),
+          m.state === 'rejected' && m.reviewReason
+            ? h('div', { class: 'small text-danger mt-1' }, t('media.reason', { reason: m.reviewReason }))
+            : null,
+        ),
+        h('td', { class: 'small text-nowrap' }, fmtDateTime(m.createdAt)),
+        h('td', {}, actions(m)),
+      ),
+    );
+    listBox.replaceChildren(
+      rows.length
+        ? table(
+            [
+              'media.colPreview',
+              'media.name',
+              'media.kind',
+              'media.tags',
+              'media.department',
+              'media.state',
+              'media.uploadedAt',
+              'common.actions',
+            ],
+            rows,
+          )
+        : empty('common.noData', state.media.length ? 'media.noMatch' : 'media.emptyHint'),
+    );
   }
 
   if (can.upload) main.append(uploadCard(user, tags, reload), sloganCard(user, tags, reload));
 
-  const filters = h('div', { class: 'row g-2 mb-2 ms-filters' },
-    h('div', { class: 'col-sm-3' }, field('media.filterState', select([['', t('common.all')], ...STATES.map((s) => [s, t(`state.${s}`)])], '', {
-      id: 'filter-state', onchange: (e) => { state.filter.state = e.target.value; renderList(); } }))),
-    h('div', { class: 'col-sm-3' }, field('media.filterTag', select([['', t('common.all')], ...tags.map((x) => [x, x])], '', {
-      onchange: (e) => { state.filter.tag = e.target.value; renderList(); } }))),
-    h('div', { class: 'col-sm-2' }, field('media.filterKind', select([['', t('common.all')], ...['image', 'video', 'audio', 'text'].map((k) => [k, t(`kind.${k}`)])], '', {
-      onchange: (e) => { state.filter.kind = e.target.value; renderList(); } }))),
-    h('div', { class: 'col-sm-4' }, field('common.search', h('input', { class: 'form-control', type: 'search',
-      oninput: (e) => { state.filter.q = e.target.value.trim(); renderList(); } }))));
+  const filters = h(
+    'div',
+    { class: 'row g-2 mb-2 ms-filters' },
+    h(
+      'div',
+      { class: 'col-sm-3' },
+      field(
+        'media.filterState',
+        select([['', t('common.all')], ...STATES.map((s) => [s, t(`state.${s}`)])], '', {
+          id: 'filter-state',
+          onchange: (e) => {
+            state.filter.state = e.target.value;
+            renderList();
+          },
+        }),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'col-sm-3' },
+      field(
+        'media.filterTag',
+        select([['', t('common.all')], ...tags.map((x) => [x, x])], '', {
+          onchange: (e) => {
+            state.filter.tag = e.target.value;
+            renderList();
+          },
+        }),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'col-sm-2' },
+      field(
+        'media.filterKind',
+        select([['', t('common.all')], ...['image', 'video', 'audio', 'text'].map((k) => [k, t(`kind.${k}`)])], '', {
+          onchange: (e) => {
+            state.filter.kind = e.target.value;
+            renderList();
+          },
+        }),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'col-sm-4' },
+      field(
+        'common.search',
+        h('input', {
+          class: 'form-control',
+          type: 'search',
+          oninput: (e) => {
+            state.filter.q = e.target.value.trim();
+            renderList();
+          },
+        }),
+      ),
+    ),
+  );
   main.append(section('media.library', filters, listBox));
   await reload();
 });
@@ -106,50 +274,108 @@ boot('media', async ({ user, main, can }) => {
 // Theme tag checkboxes; value() -> selected names.
 function tagBoxes(all, selected, prefix) {
   const inputs = [];
-  const el = h('fieldset', { class: 'mb-2' }, h('legend', { class: 'form-label fs-6' }, t('media.tags')),
-    h('div', { class: 'd-flex flex-wrap gap-3' }, all.map((name, i) => {
-      const id = `${prefix}-tag-${i}`;
-      const input = h('input', { class: 'form-check-input', type: 'checkbox', id, value: name, checked: selected.includes(name) });
-      inputs.push(input);
-      return h('div', { class: 'form-check' }, input, h('label', { class: 'form-check-label', for: id }, name));
-    })));
+  const el = h(
+    'fieldset',
+    { class: 'mb-2' },
+    h('legend', { class: 'form-label fs-6' }, t('media.tags')),
+    h(
+      'div',
+      { class: 'd-flex flex-wrap gap-3' },
+      all.map((name, i) => {
+        const id = `${prefix}-tag-${i}`;
+        const input = h('input', {
+          class: 'form-check-input',
+          type: 'checkbox',
+          id,
+          value: name,
+          checked: selected.includes(name),
+        });
+        inputs.push(input);
+        return h('div', { class: 'form-check' }, input, h('label', { class: 'form-check-label', for: id }, name));
+      }),
+    ),
+  );
   return { el, value: () => inputs.filter((i) => i.checked).map((i) => i.value) };
 }
 
 function uploadCard(user, tags, onUploaded) {
-  const fileInput = h('input', { type: 'file', id: 'upload-input', multiple: true, accept: 'image/*,video/*,audio/*', class: 'visually-hidden' });
+  const fileInput = h('input', {
+    type: 'file',
+    id: 'upload-input',
+    multiple: true,
+    accept: 'image/*,video/*,audio/*',
+    class: 'visually-hidden',
+  });
   const boxes = tagBoxes(tags, [], 'upload');
-  const dept = user.role === 'admin'
-    ? field('media.department', h('input', { class: 'form-control', id: 'upload-department', maxlength: 100 }), 'media.departmentHint')
-    : h('p', { class: 'small mb-2' }, t('media.uploadDepartment', { department: user.department || '—' }));
+  const dept =
+    user.role === 'admin'
+      ? field(
+          'media.department',
+          h('input', { class: 'form-control', id: 'upload-department', maxlength: 100 }),
+          'media.departmentHint',
+        )
+      : h('p', { class: 'small mb-2' }, t('media.uploadDepartment', { department: user.department || '—' }));
   const queue = h('ul', { class: 'list-unstyled ms-upload-queue', id: 'upload-queue', 'aria-live': 'polite' });
-  const drop = h('div', {
-    class: 'ms-dropzone', id: 'dropzone', tabindex: '0', role: 'button', 'aria-describedby': 'dropzone-hint',
-    onclick: () => fileInput.click(),
-    onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fileInput.click(); } },
-    ondragover: (e) => { e.preventDefault(); drop.classList.add('ms-drag'); },
-    ondragleave: () => drop.classList.remove('ms-drag'),
-    ondrop: (e) => { e.preventDefault(); drop.classList.remove('ms-drag'); start([...e.dataTransfer.files]); },
-  },
-  h('div', { class: 'ms-dropzone-icon', 'aria-hidden': 'true' }, '⇪'),
-  h('div', { class: 'fw-semibold' }, t('media.dropHere')),
-  h('div', { class: 'small text-body-secondary', id: 'dropzone-hint' }, t('media.dropHint')));
-  fileInput.addEventListener('change', () => { start([...fileInput.files]); fileInput.value = ''; });
+  const drop = h(
+    'div',
+    {
+      class: 'ms-dropzone',
+      id: 'dropzone',
+      tabindex: '0',
+      role: 'button',
+      'aria-describedby': 'dropzone-hint',
+      onclick: () => fileInput.click(),
+      onkeydown: (e) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          e.preventDefault();
+          fileInput.click();
+        }
+      },
+      ondragover: (e) => {
+        e.preventDefault();
+        drop.classList.add('ms-drag');
+      },
+      ondragleave: () => drop.classList.remove('ms-drag'),
+      ondrop: (e) => {
+        e.preventDefault();
+        drop.classList.remove('ms-drag');
+        start([...e.dataTransfer.files]);
+      },
+    },
+    h('div', { class: 'ms-dropzone-icon', 'aria-hidden': 'true' }, '⇪'),
+    h('div', { class: 'fw-semibold' }, t('media.dropHere')),
+    h('div', { class: 'small text-body-secondary', id: 'dropzone-hint' }, t('media.dropHint')),
+  );
+  fileInput.addEventListener('change', () => {
+    start([...fileInput.files]);
+    fileInput.value = '';
+  });
 
   function start(files) {
     for (const file of files) uploadOne(file);
   }
 
   async function uploadOne(file) {
-    const bar = h('progress', { class: 'ms-progress', max: '100', value: '0', 'aria-label': t('media.progressOf', { name: file.name }) });
+    const bar = h('progress', {
+      class: 'ms-progress',
+      max: '100',
+      value: '0',
+      'aria-label': t('media.progressOf', { name: file.name }),
+    });
     const pct = h('span', { class: 'ms-upload-pct small' }, '0%');
     const status = h('span', { class: 'ms-upload-status small' }, t('media.uploading'));
     const extra = h('span', { class: 'ms-upload-extra' });
-    const row = h('li', { class: 'ms-upload-row', dataset: { file: file.name, status: 'uploading' } },
-      h('div', { class: 'd-flex justify-content-between gap-2' },
+    const row = h(
+      'li',
+      { class: 'ms-upload-row', dataset: { file: file.name, status: 'uploading' } },
+      h(
+        'div',
+        { class: 'd-flex justify-content-between gap-2' },
         h('span', { class: 'ms-upload-name text-truncate' }, file.name),
-        h('span', { class: 'text-body-secondary small' }, fmtBytes(file.size))),
-      h('div', { class: 'd-flex align-items-center gap-2' }, bar, pct, status, extra));
+        h('span', { class: 'text-body-secondary small' }, fmtBytes(file.size)),
+      ),
+      h('div', { class: 'd-flex align-items-center gap-2' }, bar, pct, status, extra),
+    );
     queue.prepend(row);
     const department = document.getElementById('upload-department')?.value.trim() || undefined;
     try {
@@ -165,15 +391,23 @@ function uploadCard(user, tags, onUploaded) {
       status.textContent = m.deduplicated ? t('media.deduplicated') : t('media.uploaded');
       status.classList.add('text-success');
       if (m.state === 'draft' || m.state === 'rejected') {
-        extra.append(h('button', {
-          class: 'btn btn-sm btn-primary ms-upload-submit', type: 'button',
-          onclick: (ev) => busy(ev.target, async () => {
-            await post(`/api/v1/media/${m.id}/submit`);
-            ev.target.replaceWith(h('span', { class: 'small' }, t('state.pending')));
-            notify(t('media.submitted', { name: m.name }));
-            await onUploaded();
-          }),
-        }, t('media.submit')));
+        extra.append(
+          h(
+            'button',
+            {
+              class: 'btn btn-sm btn-primary ms-upload-submit',
+              type: 'button',
+              onclick: (ev) =>
+                busy(ev.target, async () => {
+                  await post(`/api/v1/media/${m.id}/submit`);
+                  ev.target.replaceWith(h('span', { class: 'small' }, t('state.pending')));
+                  notify(t('media.submitted', { name: m.name }));
+                  await onUploaded();
+                }),
+            },
+            t('media.submit'),
+          ),
+        );
       }
       await onUploaded();
     } catch (e) {
@@ -183,12 +417,22 @@ function uploadCard(user, tags, onUploaded) {
     }
   }
 
-  return section('media.upload',
-    h('div', { class: 'row g-3' },
-      h('div', { class: 'col-lg-6' }, drop, fileInput,
-        h('label', { class: 'btn btn-outline-primary btn-sm mt-2', for: 'upload-input' }, t('media.chooseFiles'))),
-      h('div', { class: 'col-lg-6' }, boxes.el, dept)),
-    queue);
+  return section(
+    'media.upload',
+    h(
+      'div',
+      { class: 'row g-3' },
+      h(
+        'div',
+        { class: 'col-lg-6' },
+        drop,
+        fileInput,
+        h('label', { class: 'btn btn-outline-primary btn-sm mt-2', for: 'upload-input' }, t('media.chooseFiles')),
+      ),
+      h('div', { class: 'col-lg-6' }, boxes.el, dept),
+    ),
+    queue,
+  );
 }
 
 // The banner a screen shows for a slogan, drawn in the page: the screen is taken
@@ -209,7 +453,10 @@ export function sloganBanner() {
     const scale = el.clientWidth / SCREEN_W;
     // The player shrinks the text only so one line fits 80 % of the screen's height.
     const fontSize = `${Math.max(1, Math.min(cfg.fontPx, SCREEN_H * 0.8) * scale)}px`;
-    if (text.style.fontSize !== fontSize) { text.style.fontSize = fontSize; copy.style.fontSize = fontSize; }
+    if (text.style.fontSize !== fontSize) {
+      text.style.fontSize = fontSize;
+      copy.style.fontSize = fontSize;
+    }
     const lineW = text.offsetWidth;
     const boxW = el.clientWidth;
     const margin = boxW / 20;
@@ -221,7 +468,7 @@ export function sloganBanner() {
       const gap = Math.min(boxW / 2, Math.max(cfg.fontPx * scale * 2, boxW / 4));
       const period = Math.max(1, lineW + gap);
       const start = Math.max(0, x);
-      x = start - (((now - started) / 1000) * speed) % period;
+      x = start - ((((now - started) / 1000) * speed) % period);
       copy.hidden = false;
       copy.style.left = `${x + period}px`;
     }
@@ -244,7 +491,8 @@ export function sloganBanner() {
 // WCAG contrast ratio of two #rrggbb colours (1..21).
 export function contrastRatio(a, b) {
   const lum = (hex) => {
-    const [r, g, bl] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+    const [r, g, bl] = [1, 3, 5]
+      .map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
       .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
     return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
   };
@@ -253,18 +501,65 @@ export function contrastRatio(a, b) {
 }
 
 function sloganCard(user, tags, onCreated) {
-  const text = h('textarea', { class: 'form-control', id: 'slogan-text', rows: '2', required: true, maxlength: 600, placeholder: t('slogan.placeholder') });
+  const text = h('textarea', {
+    class: 'form-control',
+    id: 'slogan-text',
+    rows: '2',
+    required: true,
+    maxlength: 600,
+    placeholder: t('slogan.placeholder'),
+  });
   const name = h('input', { class: 'form-control', id: 'slogan-name', maxlength: 255 });
-  const colour = h('input', { class: 'form-control form-control-color', type: 'color', id: 'slogan-color', value: '#ffd700' });
-  const background = h('input', { class: 'form-control form-control-color', type: 'color', id: 'slogan-background', value: '#b00020' });
-  const size = h('input', { class: 'form-control', type: 'number', id: 'slogan-size', min: '8', max: '1000', step: '1', value: '96', required: true });
-  const speed = h('input', { class: 'form-control', type: 'number', id: 'slogan-speed', min: '0', max: '2000', step: '10', value: '0', required: true, 'aria-describedby': 'slogan-speed-hint' });
+  const colour = h('input', {
+    class: 'form-control form-control-color',
+    type: 'color',
+    id: 'slogan-color',
+    value: '#ffd700',
+  });
+  const background = h('input', {
+    class: 'form-control form-control-color',
+    type: 'color',
+    id: 'slogan-background',
+    value: '#b00020',
+  });
+  const size = h('input', {
+    class: 'form-control',
+    type: 'number',
+    id: 'slogan-size',
+    min: '8',
+    max: '1000',
+    step: '1',
+    value: '96',
+    required: true,
+  });
+  const speed = h('input', {
+    class: 'form-control',
+    type: 'number',
+    id: 'slogan-speed',
+    min: '0',
+    max: '2000',
+    step: '10',
+    value: '0',
+    required: true,
+    'aria-describedby': 'slogan-speed-hint',
+  });
   const boxes = tagBoxes(tags, [], 'slogan');
-  const dept = user.role === 'admin' ? field('media.department', h('input', { class: 'form-control', id: 'slogan-department', maxlength: 100 }), 'media.departmentHint') : null;
+  const dept =
+    user.role === 'admin'
+      ? field(
+          'media.department',
+          h('input', { class: 'form-control', id: 'slogan-department', maxlength: 100 }),
+          'media.departmentHint',
+        )
+      : null;
   const banner = sloganBanner();
   const result = h('div', { id: 'slogan-result', 'aria-live': 'polite' });
-  const style = () => ({ color: colour.value, background: background.value,
-    fontSizePx: Math.min(1000, Math.max(8, Math.round(Number(size.value) || 48))), scrollSpeedPxPerS: Math.min(2000, Math.max(0, Math.round(Number(speed.value) || 0))) });
+  const style = () => ({
+    color: colour.value,
+    background: background.value,
+    fontSizePx: Math.min(1000, Math.max(8, Math.round(Number(size.value) || 48))),
+    scrollSpeedPxPerS: Math.min(2000, Math.max(0, Math.round(Number(speed.value) || 0))),
+  });
   const contrast = h('div', { class: 'small', id: 'slogan-contrast', 'aria-live': 'polite' });
   const refresh = () => {
     banner.update(style(), text.value.trim());
@@ -272,45 +567,85 @@ function sloganCard(user, tags, onCreated) {
     contrast.textContent = t(ratio >= 4.5 ? 'slogan.contrastOk' : 'slogan.contrastLow', { ratio: ratio.toFixed(1) });
     contrast.className = `small ${ratio >= 4.5 ? 'text-success' : 'text-danger fw-semibold'}`;
   };
-  const form = h('form', { id: 'slogan-form', oninput: refresh, onchange: refresh, onsubmit: async (ev) => {
-    ev.preventDefault();
-    await busy(form.querySelector('button[type=submit]'), async () => {
-      const body = { text: text.value.trim(), style: style(), tags: boxes.value() };
-      if (name.value.trim()) body.name = name.value.trim();
-      const d = document.getElementById('slogan-department')?.value.trim();
-      if (d) body.department = d;
-      const m = await post('/api/v1/media/slogans', body);
-      notify(t('slogan.created', { name: m.name }));
-      result.replaceChildren(h('div', { class: 'alert alert-success d-flex align-items-center gap-2 py-2', dataset: { mediaId: m.id } },
-        h('span', {}, m.deduplicated ? t('slogan.exists', { name: m.name }) : t('slogan.created', { name: m.name })),
-        m.state === 'draft' || m.state === 'rejected' ? h('button', { class: 'btn btn-sm btn-primary ms-slogan-submit', type: 'button',
-          onclick: (e2) => busy(e2.target, async () => {
-            await post(`/api/v1/media/${m.id}/submit`);
-            e2.target.replaceWith(h('span', { class: 'small' }, t('state.pending')));
-            notify(t('media.submitted', { name: m.name }));
-            await onCreated();
-          }) }, t('media.submit')) : null));
-      await onCreated();
-    });
-  } },
-  h('div', { class: 'row g-3' },
-    h('div', { class: 'col-lg-6' },
-      field('slogan.text', text, 'slogan.textHint'),
-      field('slogan.name', name, 'slogan.nameHint'),
-      h('div', { class: 'row g-2' },
-        h('div', { class: 'col-3' }, field('slogan.color', colour)),
-        h('div', { class: 'col-3' }, field('slogan.background', background)),
-        h('div', { class: 'col-3' }, field('slogan.fontSize', size)),
-        h('div', { class: 'col-3' }, field('slogan.scrollSpeed', speed))),
-      h('div', { class: 'form-text mb-2', id: 'slogan-speed-hint' }, t('slogan.scrollHint')),
-      boxes.el, dept),
-    h('div', { class: 'col-lg-6' },
-      h('div', { class: 'form-label' }, t('slogan.preview')),
-      banner.el,
-      contrast,
-      h('p', { class: 'form-text' }, t('slogan.previewHint')),
-      h('button', { class: 'btn btn-primary', type: 'submit', id: 'slogan-submit' }, t('slogan.create')),
-      result)));
+  const form = h(
+    'form',
+    {
+      id: 'slogan-form',
+      oninput: refresh,
+      onchange: refresh,
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        await busy(form.querySelector('button[type=submit]'), async () => {
+          const body = { text: text.value.trim(), style: style(), tags: boxes.value() };
+          if (name.value.trim()) body.name = name.value.trim();
+          const d = document.getElementById('slogan-department')?.value.trim();
+          if (d) body.department = d;
+          const m = await post('/api/v1/media/slogans', body);
+          notify(t('slogan.created', { name: m.name }));
+          result.replaceChildren(
+            h(
+              'div',
+              { class: 'alert alert-success d-flex align-items-center gap-2 py-2', dataset: { mediaId: m.id } },
+              h(
+                'span',
+                {},
+                m.deduplicated ? t('slogan.exists', { name: m.name }) : t('slogan.created', { name: m.name }),
+              ),
+              m.state === 'draft' || m.state === 'rejected'
+                ? h(
+                    'button',
+                    {
+                      class: 'btn btn-sm btn-primary ms-slogan-submit',
+                      type: 'button',
+                      onclick: (e2) =>
+                        busy(e2.target, async () => {
+                          await post(`/api/v1/media/${m.id}/submit`);
+                          e2.target.replaceWith(h('span', { class: 'small' }, t('state.pending')));
+                          notify(t('media.submitted', { name: m.name }));
+                          await onCreated();
+                        }),
+                    },
+                    t('media.submit'),
+                  )
+                : null,
+            ),
+          );
+          await onCreated();
+        });
+      },
+    },
+    h(
+      'div',
+      { class: 'row g-3' },
+      h(
+        'div',
+        { class: 'col-lg-6' },
+        field('slogan.text', text, 'slogan.textHint'),
+        field('slogan.name', name, 'slogan.nameHint'),
+        h(
+          'div',
+          { class: 'row g-2' },
+          h('div', { class: 'col-3' }, field('slogan.color', colour)),
+          h('div', { class: 'col-3' }, field('slogan.background', background)),
+          h('div', { class: 'col-3' }, field('slogan.fontSize', size)),
+          h('div', { class: 'col-3' }, field('slogan.scrollSpeed', speed)),
+        ),
+        h('div', { class: 'form-text mb-2', id: 'slogan-speed-hint' }, t('slogan.scrollHint')),
+        boxes.el,
+        dept,
+      ),
+      h(
+        'div',
+        { class: 'col-lg-6' },
+        h('div', { class: 'form-label' }, t('slogan.preview')),
+        banner.el,
+        contrast,
+        h('p', { class: 'form-text' }, t('slogan.previewHint')),
+        h('button', { class: 'btn btn-primary', type: 'submit', id: 'slogan-submit' }, t('slogan.create')),
+        result,
+      ),
+    ),
+  );
   queueMicrotask(refresh);
   return section('slogan.title', form);
 }

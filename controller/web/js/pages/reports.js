@@ -10,11 +10,21 @@ import { VENUE_TYPES } from '../target.js';
 
 const STATES = ['approved', 'pending', 'draft', 'rejected'];
 const BY = ['day,theme', 'day', 'theme', 'venue_type', 'district', 'location', 'screen', 'media', 'campaign'];
-const COLORS = { approved: '#198754', pending: '#e0a800', draft: '#6c757d', rejected: '#dc3545', online: '#198754', offline: '#dc3545' };
+const COLORS = {
+  approved: '#198754',
+  pending: '#e0a800',
+  draft: '#6c757d',
+  rejected: '#dc3545',
+  online: '#198754',
+  offline: '#dc3545',
+};
 
 function loadScript(src) {
   return new Promise((resolve, reject) => {
-    if (window.Chart) { resolve(); return; }
+    if (window.Chart) {
+      resolve();
+      return;
+    }
     const s = document.createElement('script');
     s.src = src;
     s.onload = () => {
@@ -40,7 +50,10 @@ function downloadCsv(name, rows) {
   const a = h('a', { href: url, download: name, hidden: true });
   document.body.append(a);
   a.click();
-  setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 1000);
+  setTimeout(() => {
+    URL.revokeObjectURL(url);
+    a.remove();
+  }, 1000);
 }
 
 function downloadBlob(name, blob) {
@@ -48,7 +61,10 @@ function downloadBlob(name, blob) {
   const a = h('a', { href: url, download: name, hidden: true });
   document.body.append(a);
   a.click();
-  setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 1000);
+  setTimeout(() => {
+    URL.revokeObjectURL(url);
+    a.remove();
+  }, 1000);
 }
 
 // 取证导出 / evidence export (admins, auditors): the signed proof-of-play tar from
@@ -56,70 +72,142 @@ function downloadBlob(name, blob) {
 // chosen screens, the controller's public key (GET /api/v1/content-key, the key
 // that signs export.json), and the command that checks both offline.
 function evidenceSection(players) {
-  const from = h('input', { class: 'form-control', type: 'date', id: 'export-from', value: addDays(today(), -6), required: true });
+  const from = h('input', {
+    class: 'form-control',
+    type: 'date',
+    id: 'export-from',
+    value: addDays(today(), -6),
+    required: true,
+  });
   const to = h('input', { class: 'form-control', type: 'date', id: 'export-to', value: today(), required: true });
   const boxes = players.map((p) => {
     const id = uid('exp');
-    const input = h('input', { class: 'form-check-input', type: 'checkbox', id, value: p.id, dataset: { playerId: p.id } });
-    return { input, el: h('div', { class: 'form-check' }, input, h('label', { class: 'form-check-label', for: id }, p.name || p.id)) };
+    const input = h('input', {
+      class: 'form-check-input',
+      type: 'checkbox',
+      id,
+      value: p.id,
+      dataset: { playerId: p.id },
+    });
+    return {
+      input,
+      el: h('div', { class: 'form-check' }, input, h('label', { class: 'form-check-label', for: id }, p.name || p.id)),
+    };
   });
   const status = h('div', { class: 'small mt-2', id: 'export-status', role: 'status', 'aria-live': 'polite' });
-  const command = h('pre', { class: 'ms-command', id: 'export-command', tabindex: '0' }, 'microscape-pack audit exp-….tar --pub controller.pub');
-  const keyButton = h('button', { class: 'btn btn-outline-primary', type: 'button', id: 'export-key', onclick: async (ev) => {
-    ev.target.disabled = true;
-    try {
-      const k = await get('/api/v1/content-key');
-      downloadBlob('controller.pub', new Blob([k.publicKeyPem], { type: 'application/x-pem-file' }));
-      keyId.textContent = t('reports.exportKeyId', { id: k.keyId });
-    } catch (e) { showError(e); } finally { ev.target.disabled = false; }
-  } }, t('reports.exportKey'));
+  const command = h(
+    'pre',
+    { class: 'ms-command', id: 'export-command', tabindex: '0' },
+    'microscape-pack audit exp-….tar --pub controller.pub',
+  );
+  const keyButton = h(
+    'button',
+    {
+      class: 'btn btn-outline-primary',
+      type: 'button',
+      id: 'export-key',
+      onclick: async (ev) => {
+        ev.target.disabled = true;
+        try {
+          const k = await get('/api/v1/content-key');
+          downloadBlob('controller.pub', new Blob([k.publicKeyPem], { type: 'application/x-pem-file' }));
+          keyId.textContent = t('reports.exportKeyId', { id: k.keyId });
+        } catch (e) {
+          showError(e);
+        } finally {
+          ev.target.disabled = false;
+        }
+      },
+    },
+    t('reports.exportKey'),
+  );
   const keyId = h('div', { class: 'small text-body-secondary font-monospace text-break', id: 'export-key-id' });
-  const form = h('form', { id: 'export-form', class: 'row g-2 align-items-end', onsubmit: async (ev) => {
-    ev.preventDefault();
-    if (to.value < from.value) { status.textContent = t('reports.exportBadRange'); status.className = 'small mt-2 text-danger'; return; }
-    const q = new URLSearchParams({ from: zonedIso(from.value, '00:00', DEFAULT_ZONE), to: zonedIso(addDays(to.value, 1), '00:00', DEFAULT_ZONE) });
-    const chosen = boxes.filter((b) => b.input.checked).map((b) => b.input.value);
-    if (chosen.length) q.set('players', chosen.join(','));
-    const btn = form.querySelector('button[type=submit]');
-    btn.disabled = true;
-    status.className = 'small mt-2';
-    status.textContent = t('reports.exportRunning');
-    try {
-      const r = await fetch(`/api/v1/audit/export?${q}`, { credentials: 'same-origin' });
-      if (!r.ok) {
-        let message = r.statusText;
-        try { message = (await r.json()).error.message; } catch (_) { /* not JSON */ }
-        throw new Error(message);
-      }
-      const name = (/filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '') || [])[1] || `evidence-${from.value}-${to.value}.tar`;
-      const blob = await r.blob();
-      downloadBlob(name, blob);
-      command.textContent = `microscape-pack audit ${name} --pub controller.pub`;
-      status.textContent = t('reports.exportDone', { name, size: fmtBytes(blob.size) });
-      status.className = 'small mt-2 text-success';
-      form.dataset.done = name;
-    } catch (e) {
-      status.textContent = `${t('reports.exportFailed')}: ${e.message}`;
-      status.className = 'small mt-2 text-danger';
-    } finally {
-      btn.disabled = false;
-    }
-  } },
-  h('div', { class: 'col-md-3' }, field('reports.from', from)),
-  h('div', { class: 'col-md-3' }, field('reports.to', to)),
-  h('div', { class: 'col-md-6' }, h('button', { class: 'btn btn-primary', type: 'submit', id: 'export-download' }, t('reports.exportDownload'))),
-  h('fieldset', { class: 'col-12' }, h('legend', { class: 'form-label fs-6 mb-1' }, t('reports.exportPlayers')),
-    boxes.length ? h('div', { class: 'd-flex flex-wrap gap-3' }, boxes.map((b) => b.el)) : h('div', { class: 'small text-body-secondary' }, t('common.noneYet')),
-    h('div', { class: 'form-text' }, t('reports.exportPlayersHint'))));
-  return section('reports.evidence',
+  const form = h(
+    'form',
+    {
+      id: 'export-form',
+      class: 'row g-2 align-items-end',
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        if (to.value < from.value) {
+          status.textContent = t('reports.exportBadRange');
+          status.className = 'small mt-2 text-danger';
+          return;
+        }
+        const q = new URLSearchParams({
+          from: zonedIso(from.value, '00:00', DEFAULT_ZONE),
+          to: zonedIso(addDays(to.value, 1), '00:00', DEFAULT_ZONE),
+        });
+        const chosen = boxes.filter((b) => b.input.checked).map((b) => b.input.value);
+        if (chosen.length) q.set('players', chosen.join(','));
+        const btn = form.querySelector('button[type=submit]');
+        btn.disabled = true;
+        status.className = 'small mt-2';
+        status.textContent = t('reports.exportRunning');
+        try {
+          const r = await fetch(`/api/v1/audit/export?${q}`, { credentials: 'same-origin' });
+          if (!r.ok) {
+            let message = r.statusText;
+            try {
+              message = (await r.json()).error.message;
+            } catch (_) {
+              /* not JSON */
+            }
+            throw new Error(message);
+          }
+          const name =
+            (/filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '') || [])[1] ||
+            `evidence-${from.value}-${to.value}.tar`;
+          const blob = await r.blob();
+          downloadBlob(name, blob);
+          command.textContent = `microscape-pack audit ${name} --pub controller.pub`;
+          status.textContent = t('reports.exportDone', { name, size: fmtBytes(blob.size) });
+          status.className = 'small mt-2 text-success';
+          form.dataset.done = name;
+        } catch (e) {
+          status.textContent = `${t('reports.exportFailed')}: ${e.message}`;
+          status.className = 'small mt-2 text-danger';
+        } finally {
+          btn.disabled = false;
+        }
+      },
+    },
+    h('div', { class: 'col-md-3' }, field('reports.from', from)),
+    h('div', { class: 'col-md-3' }, field('reports.to', to)),
+    h(
+      'div',
+      { class: 'col-md-6' },
+      h('button', { class: 'btn btn-primary', type: 'submit', id: 'export-download' }, t('reports.exportDownload')),
+    ),
+    h(
+      'fieldset',
+      { class: 'col-12' },
+      h('legend', { class: 'form-label fs-6 mb-1' }, t('reports.exportPlayers')),
+      boxes.length
+        ? h(
+            'div',
+            { class: 'd-flex flex-wrap gap-3' },
+            boxes.map((b) => b.el),
+          )
+        : h('div', { class: 'small text-body-secondary' }, t('common.noneYet')),
+      h('div', { class: 'form-text' }, t('reports.exportPlayersHint')),
+    ),
+  );
+  return section(
+    'reports.evidence',
     h('p', { class: 'small text-body-secondary' }, t('reports.evidenceHint')),
-    form, status,
+    form,
+    status,
     h('h3', { class: 'h6 mt-3' }, t('reports.exportVerify')),
-    h('ol', { class: 'small ps-3' },
+    h(
+      'ol',
+      { class: 'small ps-3' },
       h('li', {}, t('reports.exportStep1')),
       h('li', {}, t('reports.exportStep2'), ' ', keyButton, keyId),
       h('li', {}, t('reports.exportStep3'), command),
-      h('li', {}, t('reports.exportStep4'))));
+      h('li', {}, t('reports.exportStep4')),
+    ),
+  );
 }
 
 function chartCanvas(id, labelKey) {
@@ -127,16 +215,24 @@ function chartCanvas(id, labelKey) {
 }
 
 // A report column's heading: translated when known, else the API's name.
-function colName(c) { return has(`reports.col.${c}`) ? t(`reports.col.${c}`) : c; }
+function colName(c) {
+  return has(`reports.col.${c}`) ? t(`reports.col.${c}`) : c;
+}
 
 // A label (day, theme, name), not a number sent as a string ("28.945").
-function isLabelValue(v) { return typeof v === 'string' && v !== '' && Number.isNaN(Number(v)); }
+function isLabelValue(v) {
+  return typeof v === 'string' && v !== '' && Number.isNaN(Number(v));
+}
 
 // A report answer of unknown shape -> [header, ...rows] from its first array of objects.
 function tabular(data) {
-  const arr = Array.isArray(data) ? data : Object.values(data || {}).find((v) => Array.isArray(v) && v.length && typeof v[0] === 'object');
+  const arr = Array.isArray(data)
+    ? data
+    : Object.values(data || {}).find((v) => Array.isArray(v) && v.length && typeof v[0] === 'object');
   if (!arr || !arr.length) return null;
-  const cols = [...new Set(arr.flatMap((o) => Object.keys(o)))].filter((k) => typeof arr[0][k] !== 'object' || arr[0][k] === null);
+  const cols = [...new Set(arr.flatMap((o) => Object.keys(o)))].filter(
+    (k) => typeof arr[0][k] !== 'object' || arr[0][k] === null,
+  );
   // Labels (day, theme, …) first, then the numbers, as the controller's CSV has them.
   const isLabel = (c) => arr.some((o) => isLabelValue(o[c]));
   cols.sort((a, b) => Number(isLabel(b)) - Number(isLabel(a)));
@@ -144,25 +240,49 @@ function tabular(data) {
 }
 
 boot('reports', async ({ main, can }) => {
-  const chartJs = loadScript('/vendor/chart.js/chart.min.js').catch((e) => { showError(e); });
+  const chartJs = loadScript('/vendor/chart.js/chart.min.js').catch((e) => {
+    showError(e);
+  });
   const [media, players, locations, tagsR, campaigns, openapi] = await Promise.all([
-    get('/api/v1/media').then((r) => r.media), get('/api/v1/players').then((r) => r.players),
-    get('/api/v1/locations').then((r) => r.locations), get('/api/v1/tags'), get('/api/v1/campaigns').then((r) => r.campaigns),
-    get('/api/v1/openapi.json')]);
+    get('/api/v1/media').then((r) => r.media),
+    get('/api/v1/players').then((r) => r.players),
+    get('/api/v1/locations').then((r) => r.locations),
+    get('/api/v1/tags'),
+    get('/api/v1/campaigns').then((r) => r.campaigns),
+    get('/api/v1/openapi.json'),
+  ]);
   const tags = tagsR.tags.map((x) => x.name);
   const locById = Object.fromEntries(locations.map((l) => [l.id, l]));
 
   // --- play counts (proof-of-play reports, when the API has them) ---
-  const reportRoutes = Object.entries(openapi.paths || {}).filter(([p, ops]) => p.startsWith('/api/v1/reports') && ops.get && !p.includes('{'))
-    .map(([p]) => [p, t(`reports.route.${p.split('/').pop()}`).startsWith('reports.route.') ? p : t(`reports.route.${p.split('/').pop()}`)]);
+  const reportRoutes = Object.entries(openapi.paths || {})
+    .filter(([p, ops]) => p.startsWith('/api/v1/reports') && ops.get && !p.includes('{'))
+    .map(([p]) => [
+      p,
+      t(`reports.route.${p.split('/').pop()}`).startsWith('reports.route.')
+        ? p
+        : t(`reports.route.${p.split('/').pop()}`),
+    ]);
   const from = h('input', { class: 'form-control', type: 'date', id: 'report-from', value: addDays(today(), -6) });
   const to = h('input', { class: 'form-control', type: 'date', id: 'report-to', value: today() });
-  const campaign = select([['', t('common.all')], ...campaigns.map((c) => [c.id, c.name])], '', { id: 'report-campaign' });
+  const campaign = select([['', t('common.all')], ...campaigns.map((c) => [c.id, c.name])], '', {
+    id: 'report-campaign',
+  });
   const loc = select([['', t('common.all')], ...locations.map((l) => [l.id, l.name])], '', { id: 'report-location' });
-  const by = select(BY.map((b) => [b, t(`reports.by.${b.replace(',', '_')}`)]), BY[0], { id: 'report-by' });
-  const route = select(reportRoutes, reportRoutes.find(([p]) => p.endsWith('/plays'))?.[0] || reportRoutes[0]?.[0], { id: 'report-route' });
+  const by = select(
+    BY.map((b) => [b, t(`reports.by.${b.replace(',', '_')}`)]),
+    BY[0],
+    { id: 'report-by' },
+  );
+  const route = select(reportRoutes, reportRoutes.find(([p]) => p.endsWith('/plays'))?.[0] || reportRoutes[0]?.[0], {
+    id: 'report-route',
+  });
   const playsBox = h('div', { id: 'report-plays' });
-  const playsCsv = h('a', { class: 'btn btn-outline-primary disabled', id: 'report-plays-csv', role: 'button', 'aria-disabled': 'true' }, t('reports.downloadCsv'));
+  const playsCsv = h(
+    'a',
+    { class: 'btn btn-outline-primary disabled', id: 'report-plays-csv', role: 'button', 'aria-disabled': 'true' },
+    t('reports.downloadCsv'),
+  );
   let playsChart = null;
   function query() {
     const q = new URLSearchParams({ from: from.value, to: to.value });
@@ -176,20 +296,57 @@ boot('reports', async ({ main, can }) => {
     if (!reportRoutes.length) return;
     const q = query();
     let data;
-    try { data = await getOptional(`${route.value}?${q}`); } catch (e) { showError(e); return; }
+    try {
+      data = await getOptional(`${route.value}?${q}`);
+    } catch (e) {
+      showError(e);
+      return;
+    }
     q.set('format', 'csv');
     playsCsv.href = `${route.value}?${q}`;
     playsCsv.classList.remove('disabled');
     playsCsv.removeAttribute('aria-disabled');
     const rows = data && tabular(data);
-    if (!rows) { playsBox.replaceChildren(empty('reports.noPlays')); return; }
+    if (!rows) {
+      playsBox.replaceChildren(empty('reports.noPlays'));
+      return;
+    }
     const [head, ...body] = rows;
-    const valueCol = head.includes('plays') ? head.indexOf('plays') : head.findIndex((c, i) => body.every((r) => typeof r[i] === 'number'));
+    const valueCol = head.includes('plays')
+      ? head.indexOf('plays')
+      : head.findIndex((c, i) => body.every((r) => typeof r[i] === 'number'));
     const labelCols = head.map((c, i) => i).filter((i) => body.some((r) => isLabelValue(r[i])));
-    playsBox.replaceChildren(chartCanvas('chart-plays', 'reports.playsChart'),
-      h('div', { class: 'table-responsive mt-2' }, h('table', { class: 'table table-sm', id: 'report-plays-table' },
-        h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col' }, colName(c))))),
-        h('tbody', {}, body.slice(0, 500).map((r) => h('tr', {}, r.map((v) => h('td', {}, v === null || v === '' ? '—' : String(v)))))))));
+    playsBox.replaceChildren(
+      chartCanvas('chart-plays', 'reports.playsChart'),
+      h(
+        'div',
+        { class: 'table-responsive mt-2' },
+        h(
+          'table',
+          { class: 'table table-sm', id: 'report-plays-table' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              head.map((c) => h('th', { scope: 'col' }, colName(c))),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            body.slice(0, 500).map((r) =>
+              h(
+                'tr',
+                {},
+                r.map((v) => h('td', {}, v === null || v === '' ? '—' : String(v))),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
     await chartJs;
     if (!window.Chart || valueCol < 0 || !labelCols.length) return;
     if (playsChart) playsChart.destroy();
@@ -200,30 +357,61 @@ boot('reports', async ({ main, can }) => {
     const datasets = names.map((n, i) => ({
       label: n || t('reports.untagged'),
       backgroundColor: `hsl(${(i * 67 + 210) % 360}, 60%, 45%)`,
-      data: xs.map((xv) => body.filter((r) => r[x] === xv && (series === undefined || r[series] === n)).reduce((a, r) => a + (Number(r[valueCol]) || 0), 0)),
+      data: xs.map((xv) =>
+        body
+          .filter((r) => r[x] === xv && (series === undefined || r[series] === n))
+          .reduce((a, r) => a + (Number(r[valueCol]) || 0), 0),
+      ),
     }));
     playsChart = new window.Chart(document.getElementById('chart-plays'), {
-      type: 'bar', data: { labels: xs, datasets },
-      options: { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { position: 'bottom' } },
-        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+      type: 'bar',
+      data: { labels: xs, datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: { legend: { position: 'bottom' } },
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+      },
     });
     document.getElementById('chart-plays').dataset.rendered = 'true';
   }
-  main.append(section('reports.plays',
-    reportRoutes.length ? h('form', { class: 'row g-2 align-items-end', id: 'report-form', onsubmit: runPlays },
-      h('div', { class: 'col-md-3' }, field('reports.report', route)),
-      h('div', { class: 'col-md-2' }, field('reports.groupBy', by)),
-      h('div', { class: 'col-md-2' }, field('reports.from', from)),
-      h('div', { class: 'col-md-2' }, field('reports.to', to)),
-      h('div', { class: 'col-md-1' }, field('schedules.campaign', campaign)),
-      h('div', { class: 'col-md-2' }, field('calendar.location', loc)),
-      h('div', { class: 'col-12 d-flex gap-2' }, h('button', { class: 'btn btn-primary', type: 'submit', id: 'report-run' }, t('reports.show')), playsCsv)) : null,
-    reportRoutes.length ? playsBox : h('div', { id: 'report-plays' }, empty('reports.noPlaysYet', 'reports.noPlaysYetDetail'))));
-  route.addEventListener('change', () => { by.disabled = !route.value.endsWith('/plays'); });
-  if (can.readAudit && openapi.paths && openapi.paths['/api/v1/audit/export']) main.append(evidenceSection(players.filter((p) => p.state !== 'retired')));
+  main.append(
+    section(
+      'reports.plays',
+      reportRoutes.length
+        ? h(
+            'form',
+            { class: 'row g-2 align-items-end', id: 'report-form', onsubmit: runPlays },
+            h('div', { class: 'col-md-3' }, field('reports.report', route)),
+            h('div', { class: 'col-md-2' }, field('reports.groupBy', by)),
+            h('div', { class: 'col-md-2' }, field('reports.from', from)),
+            h('div', { class: 'col-md-2' }, field('reports.to', to)),
+            h('div', { class: 'col-md-1' }, field('schedules.campaign', campaign)),
+            h('div', { class: 'col-md-2' }, field('calendar.location', loc)),
+            h(
+              'div',
+              { class: 'col-12 d-flex gap-2' },
+              h('button', { class: 'btn btn-primary', type: 'submit', id: 'report-run' }, t('reports.show')),
+              playsCsv,
+            ),
+          )
+        : null,
+      reportRoutes.length
+        ? playsBox
+        : h('div', { id: 'report-plays' }, empty('reports.noPlaysYet', 'reports.noPlaysYetDetail')),
+    ),
+  );
+  route.addEventListener('change', () => {
+    by.disabled = !route.value.endsWith('/plays');
+  });
+  if (can.readAudit && openapi.paths && openapi.paths['/api/v1/audit/export'])
+    main.append(evidenceSection(players.filter((p) => p.state !== 'retired')));
 
   // --- content overview: media by theme and approval state ---
-  const byTheme = tags.map((tag) => STATES.map((s) => media.filter((m) => m.tags.includes(tag) && m.state === s).length));
+  const byTheme = tags.map((tag) =>
+    STATES.map((s) => media.filter((m) => m.tags.includes(tag) && m.state === s).length),
+  );
   const untagged = STATES.map((s) => media.filter((m) => !m.tags.length && m.state === s).length);
   const themeLabels = [...tags, t('reports.untagged')];
   const themeData = [...byTheme, untagged];
@@ -233,37 +421,107 @@ boot('reports', async ({ main, can }) => {
   });
   const overviewRows = [
     [t('reports.csvSection'), t('reports.csvKey'), ...STATES.map((s) => t(`state.${s}`)), t('reports.total')],
-    ...themeLabels.map((label, i) => [t('reports.mediaByTheme'), label, ...themeData[i], themeData[i].reduce((a, b) => a + b, 0)]),
+    ...themeLabels.map((label, i) => [
+      t('reports.mediaByTheme'),
+      label,
+      ...themeData[i],
+      themeData[i].reduce((a, b) => a + b, 0),
+    ]),
     [t('reports.csvSection'), t('reports.csvKey'), t('fleet.online'), t('fleet.offline'), '', '', t('reports.total')],
-    ...VENUE_TYPES.map((v, i) => [t('reports.screensByVenue'), t(`venue.${v}`), byVenue[i][0], byVenue[i][1], '', '', byVenue[i][0] + byVenue[i][1]]),
+    ...VENUE_TYPES.map((v, i) => [
+      t('reports.screensByVenue'),
+      t(`venue.${v}`),
+      byVenue[i][0],
+      byVenue[i][1],
+      '',
+      '',
+      byVenue[i][0] + byVenue[i][1],
+    ]),
   ];
-  const summary = table(['reports.csvKey', ...STATES.map((s) => `state.${s}`), 'reports.total'],
-    themeLabels.map((label, i) => h('tr', { dataset: { theme: label } }, h('td', {}, label), themeData[i].map((n) => h('td', {}, fmtNumber(n))), h('td', { class: 'fw-semibold' }, fmtNumber(themeData[i].reduce((a, b) => a + b, 0))))),
-    { id: 'report-theme-table' });
-  main.append(section('reports.overview',
-    h('p', { class: 'small text-body-secondary' }, t('reports.overviewHint')),
-    h('div', { class: 'row g-3' },
-      h('div', { class: 'col-lg-6' }, h('h3', { class: 'h6' }, t('reports.mediaByTheme')), chartCanvas('chart-themes', 'reports.mediaByTheme')),
-      h('div', { class: 'col-lg-6' }, h('h3', { class: 'h6' }, t('reports.screensByVenue')), chartCanvas('chart-venues', 'reports.screensByVenue'))),
-    summary,
-    h('button', { class: 'btn btn-outline-primary', type: 'button', id: 'report-overview-csv',
-      onclick: () => downloadCsv(`microscape-overview-${today()}.csv`, overviewRows) }, t('reports.downloadCsv'))));
+  const summary = table(
+    ['reports.csvKey', ...STATES.map((s) => `state.${s}`), 'reports.total'],
+    themeLabels.map((label, i) =>
+      h(
+        'tr',
+        { dataset: { theme: label } },
+        h('td', {}, label),
+        themeData[i].map((n) => h('td', {}, fmtNumber(n))),
+        h('td', { class: 'fw-semibold' }, fmtNumber(themeData[i].reduce((a, b) => a + b, 0))),
+      ),
+    ),
+    { id: 'report-theme-table' },
+  );
+  main.append(
+    section(
+      'reports.overview',
+      h('p', { class: 'small text-body-secondary' }, t('reports.overviewHint')),
+      h(
+        'div',
+        { class: 'row g-3' },
+        h(
+          'div',
+          { class: 'col-lg-6' },
+          h('h3', { class: 'h6' }, t('reports.mediaByTheme')),
+          chartCanvas('chart-themes', 'reports.mediaByTheme'),
+        ),
+        h(
+          'div',
+          { class: 'col-lg-6' },
+          h('h3', { class: 'h6' }, t('reports.screensByVenue')),
+          chartCanvas('chart-venues', 'reports.screensByVenue'),
+        ),
+      ),
+      summary,
+      h(
+        'button',
+        {
+          class: 'btn btn-outline-primary',
+          type: 'button',
+          id: 'report-overview-csv',
+          onclick: () => downloadCsv(`microscape-overview-${today()}.csv`, overviewRows),
+        },
+        t('reports.downloadCsv'),
+      ),
+    ),
+  );
 
   if (reportRoutes.length) await runPlays();
   await chartJs;
   if (!window.Chart) return;
-  const base = { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { position: 'bottom' } } };
+  const base = {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    plugins: { legend: { position: 'bottom' } },
+  };
   new window.Chart(document.getElementById('chart-themes'), {
     type: 'bar',
-    data: { labels: themeLabels, datasets: STATES.map((s, si) => ({ label: t(`state.${s}`), data: themeData.map((r) => r[si]), backgroundColor: COLORS[s] })) },
-    options: { ...base, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+    data: {
+      labels: themeLabels,
+      datasets: STATES.map((s, si) => ({
+        label: t(`state.${s}`),
+        data: themeData.map((r) => r[si]),
+        backgroundColor: COLORS[s],
+      })),
+    },
+    options: {
+      ...base,
+      scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+    },
   });
   new window.Chart(document.getElementById('chart-venues'), {
     type: 'bar',
-    data: { labels: VENUE_TYPES.map((v) => t(`venue.${v}`)), datasets: [
-      { label: t('fleet.online'), data: byVenue.map((r) => r[0]), backgroundColor: COLORS.online },
-      { label: t('fleet.offline'), data: byVenue.map((r) => r[1]), backgroundColor: COLORS.offline }] },
-    options: { ...base, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+    data: {
+      labels: VENUE_TYPES.map((v) => t(`venue.${v}`)),
+      datasets: [
+        { label: t('fleet.online'), data: byVenue.map((r) => r[0]), backgroundColor: COLORS.online },
+        { label: t('fleet.offline'), data: byVenue.map((r) => r[1]), backgroundColor: COLORS.offline },
+      ],
+    },
+    options: {
+      ...base,
+      scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+    },
   });
   document.getElementById('chart-themes').dataset.rendered = 'true';
 });

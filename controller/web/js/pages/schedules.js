@@ -3,7 +3,20 @@
 import { boot } from '../app.js';
 import { get, getOptional, post, put, patch, del } from '../api.js';
 import { t, today, addDays, DEFAULT_ZONE } from '../i18n.js';
-import { h, field, select, notify, showError, busy, empty, section, table, confirmAction, uid, formDialog } from '../dom.js';
+import {
+  h,
+  field,
+  select,
+  notify,
+  showError,
+  busy,
+  empty,
+  section,
+  table,
+  confirmAction,
+  uid,
+  formDialog,
+} from '../dom.js';
 import { targetPicker, describeTarget } from '../target.js';
 import { weekCalendar, whatPlays } from '../calendar.js';
 
@@ -21,18 +34,55 @@ function daypartEditor(initialRows = null, idPrefix = 'schedule') {
   const rows = h('div', { class: 'ms-dayparts', id: `${idPrefix}-dayparts` });
   function addRow(initial = { days: [1, 2, 3, 4, 5, 6, 7], start: '08:00', end: '22:00' }) {
     const boxes = [];
-    const row = h('div', { class: 'ms-daypart border rounded p-2 mb-2' },
-      h('div', { class: 'd-flex flex-wrap gap-2 mb-1', role: 'group', 'aria-label': t('schedules.weekdays') }, [1, 2, 3, 4, 5, 6, 7].map((d) => {
-        const id = uid('wd');
-        const input = h('input', { class: 'form-check-input', type: 'checkbox', id, value: String(d), checked: initial.days.includes(d) });
-        boxes.push(input);
-        return h('div', { class: 'form-check form-check-inline m-0' }, input, h('label', { class: 'form-check-label', for: id }, t(`weekday.${d}`)));
-      })),
-      h('div', { class: 'd-flex align-items-center gap-2' },
-        h('input', { class: 'form-control form-control-sm w-auto', type: 'time', value: initial.start, 'aria-label': t('schedules.from'), dataset: { part: 'start' } }),
+    const row = h(
+      'div',
+      { class: 'ms-daypart border rounded p-2 mb-2' },
+      h(
+        'div',
+        { class: 'd-flex flex-wrap gap-2 mb-1', role: 'group', 'aria-label': t('schedules.weekdays') },
+        [1, 2, 3, 4, 5, 6, 7].map((d) => {
+          const id = uid('wd');
+          const input = h('input', {
+            class: 'form-check-input',
+            type: 'checkbox',
+            id,
+            value: String(d),
+            checked: initial.days.includes(d),
+          });
+          boxes.push(input);
+          return h(
+            'div',
+            { class: 'form-check form-check-inline m-0' },
+            input,
+            h('label', { class: 'form-check-label', for: id }, t(`weekday.${d}`)),
+          );
+        }),
+      ),
+      h(
+        'div',
+        { class: 'd-flex align-items-center gap-2' },
+        h('input', {
+          class: 'form-control form-control-sm w-auto',
+          type: 'time',
+          value: initial.start,
+          'aria-label': t('schedules.from'),
+          dataset: { part: 'start' },
+        }),
         '–',
-        h('input', { class: 'form-control form-control-sm w-auto', type: 'time', value: initial.end, 'aria-label': t('schedules.to'), dataset: { part: 'end' } }),
-        h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', onclick: () => row.remove() }, t('playlists.remove'))));
+        h('input', {
+          class: 'form-control form-control-sm w-auto',
+          type: 'time',
+          value: initial.end,
+          'aria-label': t('schedules.to'),
+          dataset: { part: 'end' },
+        }),
+        h(
+          'button',
+          { class: 'btn btn-sm btn-outline-danger', type: 'button', onclick: () => row.remove() },
+          t('playlists.remove'),
+        ),
+      ),
+    );
     row.value = () => ({
       days: boxes.filter((b) => b.checked).map((b) => Number(b.value)),
       start: row.querySelector('[data-part=start]').value || '00:00',
@@ -40,40 +90,71 @@ function daypartEditor(initialRows = null, idPrefix = 'schedule') {
     });
     rows.append(row);
   }
-  const el = h('fieldset', { class: 'mb-2' }, h('legend', { class: 'form-label fs-6 mb-1' }, t('schedules.dayparts')),
-    h('p', { class: 'small text-body-secondary mb-1' }, t('schedules.daypartsHint')), rows,
-    h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', id: idPrefix === 'schedule' ? 'add-daypart' : `${idPrefix}-add-daypart`, onclick: () => addRow() }, t('schedules.addDaypart')));
-  for (const w of initialRows || []) addRow({ days: w.days && w.days.length ? w.days : [1, 2, 3, 4, 5, 6, 7], start: w.start, end: w.end === '24:00' ? '00:00' : w.end });
-  return { el, value: () => [...rows.children].map((r) => r.value()).map((w) => (w.end === '00:00' ? { ...w, end: '24:00' } : w)) };
+  const el = h(
+    'fieldset',
+    { class: 'mb-2' },
+    h('legend', { class: 'form-label fs-6 mb-1' }, t('schedules.dayparts')),
+    h('p', { class: 'small text-body-secondary mb-1' }, t('schedules.daypartsHint')),
+    rows,
+    h(
+      'button',
+      {
+        class: 'btn btn-sm btn-outline-secondary',
+        type: 'button',
+        id: idPrefix === 'schedule' ? 'add-daypart' : `${idPrefix}-add-daypart`,
+        onclick: () => addRow(),
+      },
+      t('schedules.addDaypart'),
+    ),
+  );
+  for (const w of initialRows || [])
+    addRow({
+      days: w.days && w.days.length ? w.days : [1, 2, 3, 4, 5, 6, 7],
+      start: w.start,
+      end: w.end === '24:00' ? '00:00' : w.end,
+    });
+  return {
+    el,
+    value: () => [...rows.children].map((r) => r.value()).map((w) => (w.end === '00:00' ? { ...w, end: '24:00' } : w)),
+  };
 }
 
 function daypartText(dayparts) {
   if (!dayparts || !dayparts.length) return t('schedules.allDay');
-  return dayparts.map((w) => {
-    const days = (w.days && w.days.length ? w.days : [1, 2, 3, 4, 5, 6, 7]);
-    const dayText = days.length === 7 ? t('schedules.everyDay') : days.map((d) => t(`weekday.${d}`)).join('');
-    return `${dayText} ${w.start}–${w.end}`;
-  }).join('；');
+  return dayparts
+    .map((w) => {
+      const days = w.days && w.days.length ? w.days : [1, 2, 3, 4, 5, 6, 7];
+      const dayText = days.length === 7 ? t('schedules.everyDay') : days.map((d) => t(`weekday.${d}`)).join('');
+      return `${dayText} ${w.start}–${w.end}`;
+    })
+    .join('；');
 }
 
 // 垫播 / filler: what plays when no schedule does - one fleet-wide playlist
 // (settings/filler) and, overriding it, one per location. Changed by admins.
 function fillerSection({ playlists, locations, filler, canChange }) {
-  const options = [['', t('schedules.fillerNone')], ...playlists.map((p) => [p.id, `${p.name}${p.allApproved ? '' : ` (${t('playlists.notAllApproved')})`}`])];
+  const options = [
+    ['', t('schedules.fillerNone')],
+    ...playlists.map((p) => [p.id, `${p.name}${p.allApproved ? '' : ` (${t('playlists.notAllApproved')})`}`]),
+  ];
   const plName = (id) => playlists.find((p) => p.id === id)?.name || (id ? `#${id}` : t('schedules.fillerNone'));
   const status = h('span', { class: 'small', role: 'status', 'aria-live': 'polite' });
-  const saveOn = (control, url, bodyOf, okKey) => control.addEventListener('change', async () => {
-    control.disabled = true;
-    try {
-      await (url.startsWith('/api/v1/settings') ? put : patch)(url, bodyOf(control.value ? Number(control.value) : null));
-      status.textContent = t(okKey, { name: plName(control.value ? Number(control.value) : null) });
-      notify(status.textContent);
-    } catch (e) {
-      showError(e);
-    } finally {
-      control.disabled = false;
-    }
-  });
+  const saveOn = (control, url, bodyOf, okKey) =>
+    control.addEventListener('change', async () => {
+      control.disabled = true;
+      try {
+        await (url.startsWith('/api/v1/settings') ? put : patch)(
+          url,
+          bodyOf(control.value ? Number(control.value) : null),
+        );
+        status.textContent = t(okKey, { name: plName(control.value ? Number(control.value) : null) });
+        notify(status.textContent);
+      } catch (e) {
+        showError(e);
+      } finally {
+        control.disabled = false;
+      }
+    });
   let global;
   if (canChange) {
     global = select(options, filler ?? '', { id: 'filler-global' });
@@ -85,26 +166,54 @@ function fillerSection({ playlists, locations, filler, canChange }) {
     let cell;
     if (canChange) {
       cell = select([['', t('schedules.fillerInherit')], ...options.slice(1)], l.fillerPlaylistId ?? '', {
-        class: 'form-select form-select-sm', 'aria-label': t('schedules.fillerFor', { name: l.name }), dataset: { locationId: l.id } });
+        class: 'form-select form-select-sm',
+        'aria-label': t('schedules.fillerFor', { name: l.name }),
+        dataset: { locationId: l.id },
+      });
       saveOn(cell, `/api/v1/locations/${l.id}`, (id) => ({ fillerPlaylistId: id }), 'schedules.fillerSavedLocation');
     } else {
       cell = l.fillerPlaylistId ? plName(l.fillerPlaylistId) : t('schedules.fillerInherit');
     }
-    return h('tr', { dataset: { locationId: l.id } }, h('td', {}, l.name), h('td', {}, t(`venue.${l.venueType}`)), h('td', {}, cell));
+    return h(
+      'tr',
+      { dataset: { locationId: l.id } },
+      h('td', {}, l.name),
+      h('td', {}, t(`venue.${l.venueType}`)),
+      h('td', {}, cell),
+    );
   });
-  return h('div', { id: 'filler' },
+  return h(
+    'div',
+    { id: 'filler' },
     h('p', { class: 'small text-body-secondary' }, t('schedules.fillerHint')),
-    h('div', { class: 'row g-2 align-items-end mb-2' },
-      h('div', { class: 'col-md-6' }, canChange ? field('schedules.fillerGlobal', global) : h('div', {}, h('div', { class: 'form-label' }, t('schedules.fillerGlobal')), global)),
-      h('div', { class: 'col-md-6' }, status)),
-    rows.length ? table(['locations.name', 'locations.venueType', 'schedules.fillerLocation'], rows, { id: 'filler-locations' }) : null);
+    h(
+      'div',
+      { class: 'row g-2 align-items-end mb-2' },
+      h(
+        'div',
+        { class: 'col-md-6' },
+        canChange
+          ? field('schedules.fillerGlobal', global)
+          : h('div', {}, h('div', { class: 'form-label' }, t('schedules.fillerGlobal')), global),
+      ),
+      h('div', { class: 'col-md-6' }, status),
+    ),
+    rows.length
+      ? table(['locations.name', 'locations.venueType', 'schedules.fillerLocation'], rows, { id: 'filler-locations' })
+      : null,
+  );
 }
 
 boot('schedules', async ({ main, can, user }) => {
   const [locations, players, playlists, campaignsR, schedulesR, takeoversR, tags] = await Promise.all([
-    get('/api/v1/locations').then((r) => r.locations), get('/api/v1/players').then((r) => r.players),
-    get('/api/v1/playlists').then((r) => r.playlists), get('/api/v1/campaigns'), get('/api/v1/schedules'),
-    get('/api/v1/takeovers'), get('/api/v1/tags').then((r) => r.tags.map((x) => x.name))]);
+    get('/api/v1/locations').then((r) => r.locations),
+    get('/api/v1/players').then((r) => r.players),
+    get('/api/v1/playlists').then((r) => r.playlists),
+    get('/api/v1/campaigns'),
+    get('/api/v1/schedules'),
+    get('/api/v1/takeovers'),
+    get('/api/v1/tags').then((r) => r.tags.map((x) => x.name)),
+  ]);
   const filler = (await getOptional('/api/v1/settings/filler'))?.playlistId ?? null;
   let campaigns = campaignsR.campaigns;
   let schedules = schedulesR.schedules;
@@ -119,14 +228,22 @@ boot('schedules', async ({ main, can, user }) => {
   // A schedule's fields, as the create form and the edit dialog lay them out.
   function scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target }) {
     return [
-      h('div', { class: 'row g-2' },
+      h(
+        'div',
+        { class: 'row g-2' },
         h('div', { class: 'col-md-6' }, field('schedules.name', name)),
         h('div', { class: 'col-md-6' }, field('schedules.playlist', playlist)),
         h('div', { class: 'col-md-6' }, field('schedules.campaign', campaign)),
         h('div', { class: 'col-md-2' }, field('schedules.priority', priority)),
         h('div', { class: 'col-md-2' }, field('schedules.startsOn', starts)),
-        h('div', { class: 'col-md-2' }, field('schedules.endsOn', ends))),
-      h('div', { class: 'row g-2' }, h('div', { class: 'col-lg-5' }, dayparts.el), h('div', { class: 'col-lg-7' }, target.el)),
+        h('div', { class: 'col-md-2' }, field('schedules.endsOn', ends)),
+      ),
+      h(
+        'div',
+        { class: 'row g-2' },
+        h('div', { class: 'col-lg-5' }, dayparts.el),
+        h('div', { class: 'col-lg-7' }, target.el),
+      ),
     ];
   }
 
@@ -134,84 +251,248 @@ boot('schedules', async ({ main, can, user }) => {
   // DELETEs path and reloads both lists.
   function rowActions(name, onEdit, confirmTitleKey, confirmTextKey, path, deletedKey) {
     if (!can.plan) return null;
-    return h('div', { class: 'd-flex gap-1' },
-      h('button', { class: 'btn btn-sm btn-outline-primary', type: 'button', dataset: { action: 'edit' },
-        'aria-label': t('schedules.editNamed', { name }), onclick: onEdit }, t('common.edit')),
-      h('button', { class: 'btn btn-sm btn-outline-danger', type: 'button', dataset: { action: 'delete' },
-        'aria-label': t('schedules.deleteNamed', { name }), onclick: async (ev) => {
-          if (!(await confirmAction(confirmTitleKey, t(confirmTextKey, { name }), 'common.delete', 'btn-danger'))) return;
-          await busy(ev.target, async () => { await del(path); notify(t(deletedKey, { name })); await reloadAll(); });
-        } }, t('common.delete')));
+    return h(
+      'div',
+      { class: 'd-flex gap-1' },
+      h(
+        'button',
+        {
+          class: 'btn btn-sm btn-outline-primary',
+          type: 'button',
+          dataset: { action: 'edit' },
+          'aria-label': t('schedules.editNamed', { name }),
+          onclick: onEdit,
+        },
+        t('common.edit'),
+      ),
+      h(
+        'button',
+        {
+          class: 'btn btn-sm btn-outline-danger',
+          type: 'button',
+          dataset: { action: 'delete' },
+          'aria-label': t('schedules.deleteNamed', { name }),
+          onclick: async (ev) => {
+            if (!(await confirmAction(confirmTitleKey, t(confirmTextKey, { name }), 'common.delete', 'btn-danger')))
+              return;
+            await busy(ev.target, async () => {
+              await del(path);
+              notify(t(deletedKey, { name }));
+              await reloadAll();
+            });
+          },
+        },
+        t('common.delete'),
+      ),
+    );
   }
 
   function renderCampaigns() {
-    campaignBox.replaceChildren(campaigns.length ? table(['schedules.campaignName', 'schedules.theme', 'schedules.dates', 'media.department', 'common.actions'],
-      campaigns.map((c) => h('tr', { dataset: { campaignId: c.id } },
-        h('td', { class: 'fw-semibold' }, c.name), h('td', {}, c.theme || '—'), h('td', { class: 'text-nowrap' }, `${c.startsOn} – ${c.endsOn}`),
-        h('td', {}, c.department || '—'),
-        h('td', {}, rowActions(c.name, () => editCampaign(c), 'schedules.deleteCampaign', 'schedules.deleteCampaignConfirm',
-          `/api/v1/campaigns/${c.id}`, 'schedules.campaignDeleted')))))
-      : empty('common.noData', 'schedules.noCampaigns'));
+    campaignBox.replaceChildren(
+      campaigns.length
+        ? table(
+            ['schedules.campaignName', 'schedules.theme', 'schedules.dates', 'media.department', 'common.actions'],
+            campaigns.map((c) =>
+              h(
+                'tr',
+                { dataset: { campaignId: c.id } },
+                h('td', { class: 'fw-semibold' }, c.name),
+                h('td', {}, c.theme || '—'),
+                h('td', { class: 'text-nowrap' }, `${c.startsOn} – ${c.endsOn}`),
+                h('td', {}, c.department || '—'),
+                h(
+                  'td',
+                  {},
+                  rowActions(
+                    c.name,
+                    () => editCampaign(c),
+                    'schedules.deleteCampaign',
+                    'schedules.deleteCampaignConfirm',
+                    `/api/v1/campaigns/${c.id}`,
+                    'schedules.campaignDeleted',
+                  ),
+                ),
+              ),
+            ),
+          )
+        : empty('common.noData', 'schedules.noCampaigns'),
+    );
   }
 
   function renderSchedules() {
     const campById = Object.fromEntries(campaigns.map((c) => [c.id, c.name]));
-    scheduleBox.replaceChildren(schedules.length ? table(['schedules.name', 'schedules.playlist', 'schedules.campaign', 'schedules.priority', 'schedules.dates', 'schedules.dayparts', 'target.title', 'common.actions'],
-      schedules.map((s) => h('tr', { dataset: { scheduleId: s.id } },
-        h('td', { class: 'fw-semibold' }, s.name), h('td', {}, names.playlists[s.playlistId] || `#${s.playlistId}`),
-        h('td', {}, s.campaignId ? campById[s.campaignId] || `#${s.campaignId}` : '—'), h('td', {}, String(s.priority)),
-        h('td', { class: 'text-nowrap' }, `${s.startsOn} – ${s.endsOn}`), h('td', { class: 'small' }, daypartText(s.dayparts)),
-        h('td', { class: 'small' }, describeTarget(s.target, players)),
-        h('td', {}, rowActions(s.name, () => editSchedule(s), 'schedules.deleteSchedule', 'schedules.deleteScheduleConfirm',
-          `/api/v1/schedules/${s.id}`, 'schedules.deleted')))))
-      : empty('common.noData', 'schedules.noSchedules'));
+    scheduleBox.replaceChildren(
+      schedules.length
+        ? table(
+            [
+              'schedules.name',
+              'schedules.playlist',
+              'schedules.campaign',
+              'schedules.priority',
+              'schedules.dates',
+              'schedules.dayparts',
+              'target.title',
+              'common.actions',
+            ],
+            schedules.map((s) =>
+              h(
+                'tr',
+                { dataset: { scheduleId: s.id } },
+                h('td', { class: 'fw-semibold' }, s.name),
+                h('td', {}, names.playlists[s.playlistId] || `#${s.playlistId}`),
+                h('td', {}, s.campaignId ? campById[s.campaignId] || `#${s.campaignId}` : '—'),
+                h('td', {}, String(s.priority)),
+                h('td', { class: 'text-nowrap' }, `${s.startsOn} – ${s.endsOn}`),
+                h('td', { class: 'small' }, daypartText(s.dayparts)),
+                h('td', { class: 'small' }, describeTarget(s.target, players)),
+                h(
+                  'td',
+                  {},
+                  rowActions(
+                    s.name,
+                    () => editSchedule(s),
+                    'schedules.deleteSchedule',
+                    'schedules.deleteScheduleConfirm',
+                    `/api/v1/schedules/${s.id}`,
+                    'schedules.deleted',
+                  ),
+                ),
+              ),
+            ),
+          )
+        : empty('common.noData', 'schedules.noSchedules'),
+    );
   }
 
   // Editing: the same fields as creating, in a dialog, saved with PATCH.
   async function editSchedule(s) {
-    const name = h('input', { class: 'form-control', id: 'edit-schedule-name', required: true, maxlength: 255, value: s.name });
-    const playlist = select(playlists.map((p) => [p.id, `${p.name}${p.allApproved ? '' : ` (${t('playlists.notAllApproved')})`}`]), s.playlistId, { id: 'edit-schedule-playlist', required: true });
-    const campaign = select([['', t('schedules.noCampaign')], ...campaigns.map((c) => [c.id, `${c.name} (${c.startsOn} – ${c.endsOn})`])], s.campaignId ?? '', { id: 'edit-schedule-campaign' });
-    const priority = h('input', { class: 'form-control', type: 'number', min: '0', max: '1000', value: String(s.priority), id: 'edit-schedule-priority' });
-    const starts = h('input', { class: 'form-control', type: 'date', id: 'edit-schedule-starts', required: true, value: s.startsOn });
-    const ends = h('input', { class: 'form-control', type: 'date', id: 'edit-schedule-ends', required: true, value: s.endsOn });
+    const name = h('input', {
+      class: 'form-control',
+      id: 'edit-schedule-name',
+      required: true,
+      maxlength: 255,
+      value: s.name,
+    });
+    const playlist = select(
+      playlists.map((p) => [p.id, `${p.name}${p.allApproved ? '' : ` (${t('playlists.notAllApproved')})`}`]),
+      s.playlistId,
+      { id: 'edit-schedule-playlist', required: true },
+    );
+    const campaign = select(
+      [['', t('schedules.noCampaign')], ...campaigns.map((c) => [c.id, `${c.name} (${c.startsOn} – ${c.endsOn})`])],
+      s.campaignId ?? '',
+      { id: 'edit-schedule-campaign' },
+    );
+    const priority = h('input', {
+      class: 'form-control',
+      type: 'number',
+      min: '0',
+      max: '1000',
+      value: String(s.priority),
+      id: 'edit-schedule-priority',
+    });
+    const starts = h('input', {
+      class: 'form-control',
+      type: 'date',
+      id: 'edit-schedule-starts',
+      required: true,
+      value: s.startsOn,
+    });
+    const ends = h('input', {
+      class: 'form-control',
+      type: 'date',
+      id: 'edit-schedule-ends',
+      required: true,
+      value: s.endsOn,
+    });
     const dayparts = daypartEditor(s.dayparts, 'edit-schedule');
     const target = targetPicker(players, locations, s.target || {});
-    const ok = await formDialog('schedules.editSchedule', h('div', { id: 'schedule-edit' },
-      ...scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target })),
-    async () => {
-      const tv = target.value();
-      if (!tv) { notify(t('target.none'), 'warning'); return false; }
-      await patch(`/api/v1/schedules/${s.id}`, { name: name.value.trim(), playlistId: Number(playlist.value), priority: Number(priority.value) || 0,
-        campaignId: campaign.value ? Number(campaign.value) : null, startsOn: starts.value, endsOn: ends.value, dayparts: dayparts.value(), target: tv });
-      return true;
-    }, { id: 'schedule-edit-dialog', wide: true });
+    const ok = await formDialog(
+      'schedules.editSchedule',
+      h(
+        'div',
+        { id: 'schedule-edit' },
+        ...scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target }),
+      ),
+      async () => {
+        const tv = target.value();
+        if (!tv) {
+          notify(t('target.none'), 'warning');
+          return false;
+        }
+        await patch(`/api/v1/schedules/${s.id}`, {
+          name: name.value.trim(),
+          playlistId: Number(playlist.value),
+          priority: Number(priority.value) || 0,
+          campaignId: campaign.value ? Number(campaign.value) : null,
+          startsOn: starts.value,
+          endsOn: ends.value,
+          dayparts: dayparts.value(),
+          target: tv,
+        });
+        return true;
+      },
+      { id: 'schedule-edit-dialog', wide: true },
+    );
     if (!ok) return;
     notify(t('schedules.updated', { name: name.value.trim() }));
     await reloadAll();
   }
 
   async function editCampaign(c) {
-    const name = h('input', { class: 'form-control', id: 'edit-campaign-name', required: true, maxlength: 255, value: c.name });
+    const name = h('input', {
+      class: 'form-control',
+      id: 'edit-campaign-name',
+      required: true,
+      maxlength: 255,
+      value: c.name,
+    });
     const theme = select([['', '—'], ...tags.map((x) => [x, x])], c.theme || '', { id: 'edit-campaign-theme' });
-    const starts = h('input', { class: 'form-control', type: 'date', id: 'edit-campaign-starts', required: true, value: c.startsOn });
-    const ends = h('input', { class: 'form-control', type: 'date', id: 'edit-campaign-ends', required: true, value: c.endsOn });
-    const ok = await formDialog('schedules.editCampaign', h('div', { class: 'row g-2' },
-      h('div', { class: 'col-12' }, field('schedules.campaignName', name)),
-      h('div', { class: 'col-md-4' }, field('schedules.theme', theme)),
-      h('div', { class: 'col-md-4' }, field('schedules.startsOn', starts)),
-      h('div', { class: 'col-md-4' }, field('schedules.endsOn', ends))),
-    async () => {
-      await patch(`/api/v1/campaigns/${c.id}`, { name: name.value.trim(), theme: theme.value || null, startsOn: starts.value, endsOn: ends.value });
-      return true;
-    }, { id: 'campaign-edit-dialog' });
+    const starts = h('input', {
+      class: 'form-control',
+      type: 'date',
+      id: 'edit-campaign-starts',
+      required: true,
+      value: c.startsOn,
+    });
+    const ends = h('input', {
+      class: 'form-control',
+      type: 'date',
+      id: 'edit-campaign-ends',
+      required: true,
+      value: c.endsOn,
+    });
+    const ok = await formDialog(
+      'schedules.editCampaign',
+      h(
+        'div',
+        { class: 'row g-2' },
+        h('div', { class: 'col-12' }, field('schedules.campaignName', name)),
+        h('div', { class: 'col-md-4' }, field('schedules.theme', theme)),
+        h('div', { class: 'col-md-4' }, field('schedules.startsOn', starts)),
+        h('div', { class: 'col-md-4' }, field('schedules.endsOn', ends)),
+      ),
+      async () => {
+        await patch(`/api/v1/campaigns/${c.id}`, {
+          name: name.value.trim(),
+          theme: theme.value || null,
+          startsOn: starts.value,
+          endsOn: ends.value,
+        });
+        return true;
+      },
+      { id: 'campaign-edit-dialog' },
+    );
     if (!ok) return;
     notify(t('schedules.campaignUpdated', { name: name.value.trim() }));
     await reloadAll();
   }
 
   async function reloadAll() {
-    [campaigns, schedules] = await Promise.all([get('/api/v1/campaigns').then((r) => r.campaigns), get('/api/v1/schedules').then((r) => r.schedules)]);
+    [campaigns, schedules] = await Promise.all([
+      get('/api/v1/campaigns').then((r) => r.campaigns),
+      get('/api/v1/schedules').then((r) => r.schedules),
+    ]);
     for (const s of schedules) names.schedules[s.id] = s.name;
     renderCampaigns();
     renderSchedules();
@@ -224,8 +505,20 @@ boot('schedules', async ({ main, can, user }) => {
   function campaignForm() {
     const name = h('input', { class: 'form-control', id: 'campaign-name', required: true, maxlength: 255 });
     const theme = select([['', '—'], ...tags.map((x) => [x, x])], '', { id: 'campaign-theme' });
-    const starts = h('input', { class: 'form-control', type: 'date', id: 'campaign-starts', required: true, value: today() });
-    const ends = h('input', { class: 'form-control', type: 'date', id: 'campaign-ends', required: true, value: addDays(today(), 6) });
+    const starts = h('input', {
+      class: 'form-control',
+      type: 'date',
+      id: 'campaign-starts',
+      required: true,
+      value: today(),
+    });
+    const ends = h('input', {
+      class: 'form-control',
+      type: 'date',
+      id: 'campaign-ends',
+      required: true,
+      value: addDays(today(), 6),
+    });
     const preset = select([['', t('schedules.presetPick')], ...PRESETS.map(([k]) => [k, t(`preset.${k}`)])], '', {
       id: 'campaign-preset',
       onchange: (e) => {
@@ -235,69 +528,137 @@ boot('schedules', async ({ main, can, user }) => {
         const now = today();
         let year = Number(now.slice(0, 4));
         let date = `${year}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
-        if (date < now) { year += 1; date = `${year}-${date.slice(5)}`; }
+        if (date < now) {
+          year += 1;
+          date = `${year}-${date.slice(5)}`;
+        }
         name.value = `${year} ${t(`preset.${k}`)}`;
         theme.value = th;
         starts.value = k === 'safetyMonth' ? date : addDays(date, -3);
         ends.value = k === 'safetyMonth' ? addDays(date, 29) : addDays(date, 3);
       },
     });
-    const form = h('form', { class: 'row g-2', id: 'campaign-form', onsubmit: async (ev) => {
-      ev.preventDefault();
-      const btn = form.querySelector('button[type=submit]');
-      await busy(btn, async () => {
-        const c = await post('/api/v1/campaigns', { name: name.value.trim(), theme: theme.value || undefined, startsOn: starts.value, endsOn: ends.value });
-        notify(t('schedules.campaignCreated', { name: c.name }));
-        name.value = '';
-        await reloadAll();
-      });
-    } },
-    h('div', { class: 'col-md-4' }, field('schedules.preset', preset)),
-    h('div', { class: 'col-md-8' }, field('schedules.campaignName', name)),
-    h('div', { class: 'col-md-4' }, field('schedules.theme', theme)),
-    h('div', { class: 'col-md-3' }, field('schedules.startsOn', starts)),
-    h('div', { class: 'col-md-3' }, field('schedules.endsOn', ends)),
-    h('div', { class: 'col-md-2 d-flex align-items-end mb-2' }, h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('schedules.createCampaign'))));
+    const form = h(
+      'form',
+      {
+        class: 'row g-2',
+        id: 'campaign-form',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const btn = form.querySelector('button[type=submit]');
+          await busy(btn, async () => {
+            const c = await post('/api/v1/campaigns', {
+              name: name.value.trim(),
+              theme: theme.value || undefined,
+              startsOn: starts.value,
+              endsOn: ends.value,
+            });
+            notify(t('schedules.campaignCreated', { name: c.name }));
+            name.value = '';
+            await reloadAll();
+          });
+        },
+      },
+      h('div', { class: 'col-md-4' }, field('schedules.preset', preset)),
+      h('div', { class: 'col-md-8' }, field('schedules.campaignName', name)),
+      h('div', { class: 'col-md-4' }, field('schedules.theme', theme)),
+      h('div', { class: 'col-md-3' }, field('schedules.startsOn', starts)),
+      h('div', { class: 'col-md-3' }, field('schedules.endsOn', ends)),
+      h(
+        'div',
+        { class: 'col-md-2 d-flex align-items-end mb-2' },
+        h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('schedules.createCampaign')),
+      ),
+    );
     return form;
   }
 
   // --- schedule form ---
   function scheduleForm() {
     const name = h('input', { class: 'form-control', id: 'schedule-name', required: true, maxlength: 255 });
-    const playlist = select([['', t('schedules.pickPlaylist')], ...playlists.map((p) => [p.id, `${p.name}${p.allApproved ? '' : ` (${t('playlists.notAllApproved')})`}`])], '', { id: 'schedule-playlist', required: true });
+    const playlist = select(
+      [
+        ['', t('schedules.pickPlaylist')],
+        ...playlists.map((p) => [p.id, `${p.name}${p.allApproved ? '' : ` (${t('playlists.notAllApproved')})`}`]),
+      ],
+      '',
+      { id: 'schedule-playlist', required: true },
+    );
     const campaign = h('select', { class: 'form-select', id: 'schedule-campaign' });
     refreshCampaignSelect = () => {
       const v = campaign.value;
-      campaign.replaceChildren(h('option', { value: '' }, t('schedules.noCampaign')), ...campaigns.map((c) => h('option', { value: String(c.id) }, `${c.name} (${c.startsOn} – ${c.endsOn})`)));
+      campaign.replaceChildren(
+        h('option', { value: '' }, t('schedules.noCampaign')),
+        ...campaigns.map((c) => h('option', { value: String(c.id) }, `${c.name} (${c.startsOn} – ${c.endsOn})`)),
+      );
       campaign.value = v;
     };
     refreshCampaignSelect();
-    const starts = h('input', { class: 'form-control', type: 'date', id: 'schedule-starts', required: true, value: today() });
-    const ends = h('input', { class: 'form-control', type: 'date', id: 'schedule-ends', required: true, value: addDays(today(), 6) });
+    const starts = h('input', {
+      class: 'form-control',
+      type: 'date',
+      id: 'schedule-starts',
+      required: true,
+      value: today(),
+    });
+    const ends = h('input', {
+      class: 'form-control',
+      type: 'date',
+      id: 'schedule-ends',
+      required: true,
+      value: addDays(today(), 6),
+    });
     campaign.addEventListener('change', () => {
       const c = campaigns.find((x) => String(x.id) === campaign.value);
-      if (c) { starts.value = c.startsOn; ends.value = c.endsOn; if (!name.value) name.value = c.name; }
+      if (c) {
+        starts.value = c.startsOn;
+        ends.value = c.endsOn;
+        if (!name.value) name.value = c.name;
+      }
     });
-    const priority = h('input', { class: 'form-control', type: 'number', min: '0', max: '1000', value: '0', id: 'schedule-priority' });
+    const priority = h('input', {
+      class: 'form-control',
+      type: 'number',
+      min: '0',
+      max: '1000',
+      value: '0',
+      id: 'schedule-priority',
+    });
     const dayparts = daypartEditor();
     const target = targetPicker(players, locations);
-    const form = h('form', { id: 'schedule-form', onsubmit: async (ev) => {
-      ev.preventDefault();
-      const tv = target.value();
-      if (!tv) { notify(t('target.none'), 'warning'); return; }
-      const btn = form.querySelector('button[type=submit]');
-      await busy(btn, async () => {
-        const body = { name: name.value.trim(), playlistId: Number(playlist.value), priority: Number(priority.value) || 0,
-          startsOn: starts.value, endsOn: ends.value, dayparts: dayparts.value(), target: tv };
-        if (campaign.value) body.campaignId = Number(campaign.value);
-        const s = await post('/api/v1/schedules', body);
-        notify(t('schedules.created', { name: s.name }));
-        name.value = '';
-        await reloadAll();
-      });
-    } },
-    ...scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target }),
-    h('button', { class: 'btn btn-primary', type: 'submit', id: 'schedule-submit' }, t('schedules.create')));
+    const form = h(
+      'form',
+      {
+        id: 'schedule-form',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const tv = target.value();
+          if (!tv) {
+            notify(t('target.none'), 'warning');
+            return;
+          }
+          const btn = form.querySelector('button[type=submit]');
+          await busy(btn, async () => {
+            const body = {
+              name: name.value.trim(),
+              playlistId: Number(playlist.value),
+              priority: Number(priority.value) || 0,
+              startsOn: starts.value,
+              endsOn: ends.value,
+              dayparts: dayparts.value(),
+              target: tv,
+            };
+            if (campaign.value) body.campaignId = Number(campaign.value);
+            const s = await post('/api/v1/schedules', body);
+            notify(t('schedules.created', { name: s.name }));
+            name.value = '';
+            await reloadAll();
+          });
+        },
+      },
+      ...scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target }),
+      h('button', { class: 'btn btn-primary', type: 'submit', id: 'schedule-submit' }, t('schedules.create')),
+    );
     return form;
   }
 
@@ -306,9 +667,32 @@ boot('schedules', async ({ main, can, user }) => {
   main.append(
     section('schedules.calendar', calendar.el),
     section('schedules.whatPlays', at.el),
-    section('schedules.schedules', scheduleBox, can.plan ? h('details', { class: 'mt-2', open: true, id: 'schedule-new' }, h('summary', { class: 'fw-semibold mb-2' }, t('schedules.new')), scheduleForm()) : null),
-    section('schedules.campaigns', campaignBox, can.plan ? h('details', { class: 'mt-2' , id: 'campaign-new' }, h('summary', { class: 'fw-semibold mb-2' }, t('schedules.newCampaign')), campaignForm()) : null),
-    section('schedules.filler', fillerSection({ playlists, locations, filler, canChange: user.role === 'admin' })));
+    section(
+      'schedules.schedules',
+      scheduleBox,
+      can.plan
+        ? h(
+            'details',
+            { class: 'mt-2', open: true, id: 'schedule-new' },
+            h('summary', { class: 'fw-semibold mb-2' }, t('schedules.new')),
+            scheduleForm(),
+          )
+        : null,
+    ),
+    section(
+      'schedules.campaigns',
+      campaignBox,
+      can.plan
+        ? h(
+            'details',
+            { class: 'mt-2', id: 'campaign-new' },
+            h('summary', { class: 'fw-semibold mb-2' }, t('schedules.newCampaign')),
+            campaignForm(),
+          )
+        : null,
+    ),
+    section('schedules.filler', fillerSection({ playlists, locations, filler, canChange: user.role === 'admin' })),
+  );
   renderCampaigns();
   renderSchedules();
   if (!locations.length && !players.length) return;

@@ -11,8 +11,10 @@ const DURATIONS = [15, 30, 60, 120, 240, 480, 1440];
 
 boot('takeover', async ({ main, can }) => {
   const [locations, players, playlists] = await Promise.all([
-    get('/api/v1/locations').then((r) => r.locations), get('/api/v1/players').then((r) => r.players),
-    get('/api/v1/playlists').then((r) => r.playlists)]);
+    get('/api/v1/locations').then((r) => r.locations),
+    get('/api/v1/players').then((r) => r.players),
+    get('/api/v1/playlists').then((r) => r.playlists),
+  ]);
   const plName = Object.fromEntries(playlists.map((p) => [p.id, p.name]));
   const liveBox = h('div', { id: 'takeover-live' });
   const historyBox = h('div', { id: 'takeover-history' });
@@ -21,26 +23,67 @@ boot('takeover', async ({ main, can }) => {
     const list = (await get('/api/v1/takeovers')).takeovers;
     const live = list.filter((x) => x.active);
     const rest = list.filter((x) => !x.active);
-    const row = (x) => h('tr', { dataset: { takeoverId: x.id } },
-      h('td', { class: 'fw-semibold' }, x.name), h('td', {}, plName[x.playlistId] || `#${x.playlistId}`),
-      h('td', { class: 'small' }, describeTarget(x.target, players)),
-      h('td', { class: 'small text-nowrap' }, fmtDateTime(x.startsAt)), h('td', { class: 'small text-nowrap' }, fmtDateTime(x.expiresAt)),
-      h('td', {}, x.cancelledAt ? h('span', { class: 'badge text-bg-secondary' }, t('takeover.stateCancelled'))
-        : x.active ? h('span', { class: 'badge text-bg-danger' }, t('takeover.stateLive'))
-          : new Date(x.startsAt) > new Date(serverNow()) ? h('span', { class: 'badge text-bg-info' }, t('takeover.stateUpcoming'))
-            : h('span', { class: 'badge text-bg-light border' }, t('takeover.stateExpired'))),
-      h('td', {}, can.plan && !x.cancelledAt && new Date(x.expiresAt) > new Date(serverNow()) ? h('button', {
-        class: 'btn btn-sm btn-danger', type: 'button', dataset: { action: 'cancel' },
-        onclick: async (ev) => {
-          if (!(await confirmAction('takeover.cancelTitle', t('takeover.cancelConfirm', { name: x.name }), 'takeover.cancel', 'btn-danger'))) return;
-          await busy(ev.target, async () => {
-            await post(`/api/v1/takeovers/${x.id}/cancel`);
-            notify(t('takeover.cancelled', { name: x.name }));
-            document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
-          });
-        },
-      }, t('takeover.cancel')) : null));
-    const head = ['takeover.name', 'schedules.playlist', 'target.title', 'takeover.startsAt', 'takeover.expiresAt', 'media.state', 'common.actions'];
+    const row = (x) =>
+      h(
+        'tr',
+        { dataset: { takeoverId: x.id } },
+        h('td', { class: 'fw-semibold' }, x.name),
+        h('td', {}, plName[x.playlistId] || `#${x.playlistId}`),
+        h('td', { class: 'small' }, describeTarget(x.target, players)),
+        h('td', { class: 'small text-nowrap' }, fmtDateTime(x.startsAt)),
+        h('td', { class: 'small text-nowrap' }, fmtDateTime(x.expiresAt)),
+        h(
+          'td',
+          {},
+          x.cancelledAt
+            ? h('span', { class: 'badge text-bg-secondary' }, t('takeover.stateCancelled'))
+            : x.active
+              ? h('span', { class: 'badge text-bg-danger' }, t('takeover.stateLive'))
+              : new Date(x.startsAt) > new Date(serverNow())
+                ? h('span', { class: 'badge text-bg-info' }, t('takeover.stateUpcoming'))
+                : h('span', { class: 'badge text-bg-light border' }, t('takeover.stateExpired')),
+        ),
+        h(
+          'td',
+          {},
+          can.plan && !x.cancelledAt && new Date(x.expiresAt) > new Date(serverNow())
+            ? h(
+                'button',
+                {
+                  class: 'btn btn-sm btn-danger',
+                  type: 'button',
+                  dataset: { action: 'cancel' },
+                  onclick: async (ev) => {
+                    if (
+                      !(await confirmAction(
+                        'takeover.cancelTitle',
+                        t('takeover.cancelConfirm', { name: x.name }),
+                        'takeover.cancel',
+                        'btn-danger',
+                      ))
+                    )
+                      return;
+                    await busy(ev.target, async () => {
+                      await post(`/api/v1/takeovers/${x.id}/cancel`);
+                      notify(t('takeover.cancelled', { name: x.name }));
+                      document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
+                    });
+                  },
+                },
+                t('takeover.cancel'),
+              )
+            : null,
+        ),
+      );
+    const head = [
+      'takeover.name',
+      'schedules.playlist',
+      'target.title',
+      'takeover.startsAt',
+      'takeover.expiresAt',
+      'media.state',
+      'common.actions',
+    ];
     liveBox.replaceChildren(live.length ? table(head, live.map(row)) : empty('takeover.noneLive'));
     historyBox.replaceChildren(rest.length ? table(head, rest.map(row)) : empty());
   }
@@ -48,35 +91,62 @@ boot('takeover', async ({ main, can }) => {
 
   if (can.plan) {
     const name = h('input', { class: 'form-control', id: 'takeover-name', required: true, maxlength: 255 });
-    const playlist = select([['', t('schedules.pickPlaylist')], ...playlists.map((p) => [p.id, p.name])], '', { id: 'takeover-playlist', required: true });
-    const duration = select(DURATIONS.map((m) => [m, m < 60 ? t('takeover.minutes', { n: m }) : t('takeover.hours', { n: m / 60 })]), 60, { id: 'takeover-duration' });
+    const playlist = select([['', t('schedules.pickPlaylist')], ...playlists.map((p) => [p.id, p.name])], '', {
+      id: 'takeover-playlist',
+      required: true,
+    });
+    const duration = select(
+      DURATIONS.map((m) => [m, m < 60 ? t('takeover.minutes', { n: m }) : t('takeover.hours', { n: m / 60 })]),
+      60,
+      { id: 'takeover-duration' },
+    );
     const target = targetPicker(players, locations);
-    const form = h('form', { id: 'takeover-form', onsubmit: async (ev) => {
-      ev.preventDefault();
-      const tv = target.value();
-      if (!tv) { notify(t('target.none'), 'warning'); return; }
-      if (!(await confirmAction('takeover.sendTitle', t('takeover.sendConfirm', { name: name.value.trim() }), 'takeover.send', 'btn-danger'))) return;
-      await busy(form.querySelector('button[type=submit]'), async () => {
-          // A length, counted by the controller's clock: this PC's clock may be off.
-          const durationSeconds = Number(duration.value) * 60;
-          const x = await post('/api/v1/takeovers', {
+    const form = h(
+      'form',
+      {
+        id: 'takeover-form',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const tv = target.value();
+          if (!tv) {
+            notify(t('target.none'), 'warning');
+            return;
+          }
+          if (
+            !(await confirmAction(
+              'takeover.sendTitle',
+              t('takeover.sendConfirm', { name: name.value.trim() }),
+              'takeover.send',
+              'btn-danger',
+            ))
+          )
+            return;
+          await busy(form.querySelector('button[type=submit]'), async () => {
+            // A length, counted by the controller's clock: this PC's clock may be off.
+            const durationSeconds = Number(duration.value) * 60;
+            const x = await post('/api/v1/takeovers', {
               name: name.value.trim(),
               playlistId: Number(playlist.value),
               target: tv,
-              durationSeconds
+              durationSeconds,
+            });
+            notify(t('takeover.sent', { name: x.name }));
+            name.value = '';
+            document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
           });
-          notify(t('takeover.sent', {name: x.name}));
-          name.value = '';
-          document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
-      });
-    } },
-    h('div', { class: 'alert alert-warning small' }, t('takeover.warning')),
-    h('div', { class: 'row g-2' },
-      h('div', { class: 'col-md-5' }, field('takeover.name', name)),
-      h('div', { class: 'col-md-4' }, field('schedules.playlist', playlist)),
-      h('div', { class: 'col-md-3' }, field('takeover.duration', duration))),
-    target.el,
-    h('button', { class: 'btn btn-danger', type: 'submit', id: 'takeover-send' }, t('takeover.send')));
+        },
+      },
+      h('div', { class: 'alert alert-warning small' }, t('takeover.warning')),
+      h(
+        'div',
+        { class: 'row g-2' },
+        h('div', { class: 'col-md-5' }, field('takeover.name', name)),
+        h('div', { class: 'col-md-4' }, field('schedules.playlist', playlist)),
+        h('div', { class: 'col-md-3' }, field('takeover.duration', duration)),
+      ),
+      target.el,
+      h('button', { class: 'btn btn-danger', type: 'submit', id: 'takeover-send' }, t('takeover.send')),
+    );
     main.append(section('takeover.new', form));
   }
   main.append(section('takeover.live', liveBox), section('takeover.history', historyBox));

@@ -33,8 +33,8 @@ inline constexpr std::string_view kExportSigName = "export.sig";
 inline constexpr std::string_view kKeysName = "keys.json";
 inline constexpr std::string_view kMediaName = "media.json";
 // Limits (docs/audit-export.md).
-constexpr std::size_t kMaxJsonBytes = 64u << 20;            // export.json, keys.json, media.json
-constexpr std::uint64_t kMaxPlayerFileBytes = 4ull << 30;   // one player's records or checkpoints
+constexpr std::size_t kMaxJsonBytes = 64u << 20;           // export.json, keys.json, media.json
+constexpr std::uint64_t kMaxPlayerFileBytes = 4ull << 30;  // one player's records or checkpoints
 constexpr std::size_t kMaxPlayers = 100000;
 constexpr std::size_t kMaxAuditLineBytes = 1u << 20;  // one audit log row in audit.jsonl
 
@@ -86,8 +86,7 @@ struct Failure;
 // (an earlier head the auditor kept is not in the log: it was rewritten).
 class AuditChainCheck {
   public:
-    explicit AuditChainCheck(std::optional<AuditHead> pinned = std::nullopt)
-        : pinned_(std::move(pinned)) {}
+    explicit AuditChainCheck(std::optional<AuditHead> pinned = std::nullopt) : pinned_(std::move(pinned)) {}
     void add(const AuditRow& row);
     std::vector<Failure> finish(const AuditHead& head);
     std::int64_t rows() const { return rows_; }
@@ -106,10 +105,10 @@ class AuditChainCheck {
 // What the controller knows about one enrolled player, as exported.
 struct PlayerEntry {
     std::string playerId;
-    std::string publicKeyB64;     // raw 32-byte Ed25519 key, base64
-    std::string keyId;            // hex SHA-256 of the raw key
+    std::string publicKeyB64;  // raw 32-byte Ed25519 key, base64
+    std::string keyId;         // hex SHA-256 of the raw key
     std::int64_t enrolledAtMs = 0;
-    std::string enrolledBy;       // user name of who made the enrolment token
+    std::string enrolledBy;  // user name of who made the enrolment token
     std::string locationId;
     std::string locationName;
     std::string venueType;
@@ -133,9 +132,9 @@ struct ExportManifest {
     int format = kFormatVersion;
     std::string exportId;
     std::int64_t createdAtMs = 0;
-    std::int64_t fromMs = 0;   // counted period [from, to), UTC
+    std::int64_t fromMs = 0;  // counted period [from, to), UTC
     std::int64_t toMs = 0;
-    std::string signer;        // controller key id
+    std::string signer;  // controller key id
     std::vector<FileEntry> files;
     // The audit log's last row when the export was made (format 2; required there).
     std::optional<AuditHead> auditHead;
@@ -180,11 +179,9 @@ std::string mediaBytes(const std::vector<MediaName>& media);
 // as earlier controllers did). Records and checkpoints must be in seq order.
 // Errors: Io, BadManifest, UnsupportedFormat.
 // auditRows: the controller's audit log in seq order (its head goes into export.json).
-Status writeExport(tar::ByteSink& sink, ExportManifest manifest,
-                   const std::vector<PlayerEntry>& players, const std::vector<MediaName>& media,
-                   const std::map<std::string, PlayerEvidence>& evidence,
-                   const crypto::PrivateKey& controllerKey,
-                   const std::vector<AuditRow>& auditRows = {});
+Status writeExport(tar::ByteSink& sink, ExportManifest manifest, const std::vector<PlayerEntry>& players,
+                   const std::vector<MediaName>& media, const std::map<std::string, PlayerEvidence>& evidence,
+                   const crypto::PrivateKey& controllerKey, const std::vector<AuditRow>& auditRows = {});
 
 // Reads an export tar. Structural errors (not a tar, a missing or unparsable
 // export.json/keys.json, unexpected entries) stop the reading: Errors: tar
@@ -259,9 +256,8 @@ struct AuditResult {
 AuditResult verify(const Export& e, const VerifyOptions& options);
 
 // Counting on its own, for the controller's reports and tests.
-void addCounts(std::map<std::tuple<std::string, std::string, std::string>, CountRow>& rows,
-               const PlayerEntry& player, const tz::Zone& zone, const std::vector<pop::Record>& records,
-               std::int64_t fromMs, std::int64_t toMs);
+void addCounts(std::map<std::tuple<std::string, std::string, std::string>, CountRow>& rows, const PlayerEntry& player,
+               const tz::Zone& zone, const std::vector<pop::Record>& records, std::int64_t fromMs, std::int64_t toMs);
 
 // What verifyExport returns: the export's description (for printing) and the
 // result of verify().

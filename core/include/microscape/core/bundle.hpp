@@ -24,7 +24,7 @@ constexpr std::size_t kMaxSignatureBytes = 4096;
 // import. Nothing it receives is trusted until verify() returns success; on
 // failure the caller must discard whatever the sink wrote.
 class MediaSink {
-public:
+  public:
     virtual ~MediaSink() = default;
     virtual Status begin(const std::string& sha256, std::uint64_t sizeBytes) = 0;
     virtual Status write(const void* data, std::size_t n) = 0;

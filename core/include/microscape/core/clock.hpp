@@ -34,8 +34,7 @@ const Clock& systemClock();
 // start at the given instants.
 class ManualClock final : public Clock {
   public:
-    explicit ManualClock(std::int64_t wallMs = 0, std::int64_t steadyUs = 0)
-        : wallMs_(wallMs), steadyUs_(steadyUs) {}
+    explicit ManualClock(std::int64_t wallMs = 0, std::int64_t steadyUs = 0) : wallMs_(wallMs), steadyUs_(steadyUs) {}
     std::int64_t wallMs() const override { return wallMs_.load(); }
     std::int64_t steadyUs() const override { return steadyUs_.load(); }
     // Both clocks move on by ms.

@@ -18,7 +18,9 @@ namespace microscape::crypto {
 using Digest = std::array<std::uint8_t, 32>;
 
 std::string toHex(const std::uint8_t* data, std::size_t size);
-inline std::string toHex(const Digest& d) { return toHex(d.data(), d.size()); }
+inline std::string toHex(const Digest& d) {
+    return toHex(d.data(), d.size());
+}
 inline std::string toHex(std::string_view bytes) {
     return toHex(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
 }
@@ -32,7 +34,7 @@ Result<std::string> base64Decode(std::string_view text);
 
 // Streaming SHA-256 (OpenSSL EVP; uses the CPU's SHA instructions where present).
 class Sha256 {
-public:
+  public:
     Sha256();
     ~Sha256();
     Sha256(Sha256&&) noexcept;
@@ -45,7 +47,7 @@ public:
     // Returns the digest and resets the object for a new message.
     Digest finish();
 
-private:
+  private:
     struct CtxFree {
         void operator()(EVP_MD_CTX* c) const;
     };
@@ -53,7 +55,9 @@ private:
 };
 
 Digest sha256(std::string_view bytes);
-inline std::string sha256Hex(std::string_view bytes) { return toHex(sha256(bytes)); }
+inline std::string sha256Hex(std::string_view bytes) {
+    return toHex(sha256(bytes));
+}
 // Hashes a file by streaming it (never loads it whole). Errors: Io.
 Result<Digest> sha256File(const std::string& path);
 
@@ -66,7 +70,7 @@ class PublicKey;
 
 // Ed25519 private key. PEM form: PKCS#8 ("BEGIN PRIVATE KEY").
 class PrivateKey {
-public:
+  public:
     static Result<PrivateKey> generate();
     static Result<PrivateKey> fromPem(std::string_view pem);  // Errors: BadKey
     static Result<PrivateKey> load(const std::string& path);  // Errors: Io, BadKey
@@ -79,16 +83,16 @@ public:
     // Ed25519 is one-shot: the whole message at once. Returns 64 bytes.
     std::string sign(std::string_view message) const;
 
-private:
+  private:
     explicit PrivateKey(PkeyPtr k) : key_(std::move(k)) {}
     PkeyPtr key_;
 };
 
 // Ed25519 public key. PEM form: SubjectPublicKeyInfo ("BEGIN PUBLIC KEY").
 class PublicKey {
-public:
-    static Result<PublicKey> fromPem(std::string_view pem);  // Errors: BadKey
-    static Result<PublicKey> load(const std::string& path);  // Errors: Io, BadKey
+  public:
+    static Result<PublicKey> fromPem(std::string_view pem);    // Errors: BadKey
+    static Result<PublicKey> load(const std::string& path);    // Errors: Io, BadKey
     static Result<PublicKey> fromRaw(std::string_view raw32);  // Errors: BadKey
 
     std::string toPem() const;
@@ -100,7 +104,7 @@ public:
 
     bool verify(std::string_view message, std::string_view signature) const;
 
-private:
+  private:
     PublicKey(std::shared_ptr<EVP_PKEY> k, std::string raw);
     std::shared_ptr<EVP_PKEY> key_;
     std::string raw_;

@@ -6,14 +6,12 @@
 
 namespace microscape::exitcode {
 
-constexpr int kOk = 0;  // done, or stopped by SIGTERM/SIGINT
-constexpr int kFailure =
-    1;  // the input was rejected or the work failed (a bad bundle, a lost X server)
-constexpr int kUsage = 64;  // EX_USAGE: bad command line (unknown command or option, missing value)
-constexpr int kSoftware = 70;  // EX_SOFTWARE: an internal error
-constexpr int kCantCreate =
-    73;  // EX_CANTCREAT: the data directory, database or a port cannot be opened
-constexpr int kConfig = 78;  // EX_CONFIG: bad configuration file or value; a screen not enrolled
+constexpr int kOk = 0;           // done, or stopped by SIGTERM/SIGINT
+constexpr int kFailure = 1;      // the input was rejected or the work failed (a bad bundle, a lost X server)
+constexpr int kUsage = 64;       // EX_USAGE: bad command line (unknown command or option, missing value)
+constexpr int kSoftware = 70;    // EX_SOFTWARE: an internal error
+constexpr int kCantCreate = 73;  // EX_CANTCREAT: the data directory, database or a port cannot be opened
+constexpr int kConfig = 78;      // EX_CONFIG: bad configuration file or value; a screen not enrolled
 
 // The table as every program's --help prints it (and so its manual page).
 inline constexpr const char* kHelpText =

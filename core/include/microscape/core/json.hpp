@@ -27,7 +27,7 @@ using Object = std::map<std::string, Value, std::less<>>;
 constexpr std::int64_t kMaxSafeInteger = 9007199254740991;  // 2^53 - 1
 
 class Value {
-public:
+  public:
     enum class Type { Null, Bool, Int, String, Array, Object };
 
     Value() : v_(nullptr) {}
@@ -65,7 +65,7 @@ public:
 
     bool operator==(const Value& other) const { return v_ == other.v_; }
 
-private:
+  private:
     std::variant<std::nullptr_t, bool, std::int64_t, std::string, Array, Object> v_;
 };
 

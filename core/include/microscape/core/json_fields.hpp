@@ -16,7 +16,7 @@
 namespace microscape::json {
 
 class Fields {
-public:
+  public:
     // Errors (all of this class): BadManifest "<prefix><path>.<key>: <what>".
     // prefix names the document (e.g. "schedule: "); path locates the object.
     static Result<Fields> of(const Value& v, std::string path, std::string prefix = "") {
@@ -114,17 +114,23 @@ public:
 
     static const char* typeName(Value::Type t) {
         switch (t) {
-            case Value::Type::Null: return "null";
-            case Value::Type::Bool: return "true or false";
-            case Value::Type::Int: return "an integer";
-            case Value::Type::String: return "a string";
-            case Value::Type::Array: return "an array";
-            case Value::Type::Object: return "an object";
+            case Value::Type::Null:
+                return "null";
+            case Value::Type::Bool:
+                return "true or false";
+            case Value::Type::Int:
+                return "an integer";
+            case Value::Type::String:
+                return "a string";
+            case Value::Type::Array:
+                return "an array";
+            case Value::Type::Object:
+                return "an object";
         }
         return "a value";
     }
 
-private:
+  private:
     Fields(const Object& obj, std::string path, std::string prefix)
         : obj_(&obj), path_(std::move(path)), prefix_(std::move(prefix)) {}
 

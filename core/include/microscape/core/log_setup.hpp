@@ -48,8 +48,7 @@ inline bool stderrIsJournal() {
     if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
     struct stat st {};
     if (::fstat(STDERR_FILENO, &st) != 0) return false;
-    return static_cast<unsigned long long>(st.st_dev) == dev &&
-           static_cast<unsigned long long>(st.st_ino) == ino;
+    return static_cast<unsigned long long>(st.st_dev) == dev && static_cast<unsigned long long>(st.st_ino) == ino;
 }
 
 // syslog(3) priority of a Poco priority: fatal and critical are "crit" (never
@@ -111,8 +110,7 @@ inline Format configure(const std::string& level, Format format) {
     if (format == Format::Journal) {
         channel = new JournalChannel;
     } else {
-        Poco::AutoPtr<Poco::PatternFormatter> fmt(
-            new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
+        Poco::AutoPtr<Poco::PatternFormatter> fmt(new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
         Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel);  // std::clog: stderr
         channel = new Poco::FormattingChannel(fmt, console);
     }

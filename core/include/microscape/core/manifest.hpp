@@ -18,36 +18,36 @@ namespace microscape::manifest {
 constexpr int kFormatVersion = 1;
 
 // Documented limits (docs/bundle-format.md, "Limits").
-constexpr std::size_t kMaxManifestBytes = 4u << 20;           // 4 MiB
+constexpr std::size_t kMaxManifestBytes = 4u << 20;  // 4 MiB
 constexpr std::size_t kMaxMediaCount = 10000;
 constexpr std::uint64_t kMaxMediaBytes = 077777777777ull;    // 8 GiB - 1 per file (ustar size field)
-constexpr std::uint64_t kMaxBundleBytes = 64ull << 30;        // 64 GiB of media in all
-constexpr std::size_t kMaxIdBytes = 128;                      // bundle_id, target
-constexpr std::size_t kMaxNameBytes = 255;                    // display and file names
-constexpr std::int64_t kMaxDurationMs = 24LL * 3600 * 1000;   // one day per item
+constexpr std::uint64_t kMaxBundleBytes = 64ull << 30;       // 64 GiB of media in all
+constexpr std::size_t kMaxIdBytes = 128;                     // bundle_id, target
+constexpr std::size_t kMaxNameBytes = 255;                   // display and file names
+constexpr std::int64_t kMaxDurationMs = 24LL * 3600 * 1000;  // one day per item
 
 enum class BundleKind { Schedule, Takeover };
 std::string_view bundleKindName(BundleKind k);
 
 struct MediaEntry {
-    std::string sha256;            // 64 lowercase hex
+    std::string sha256;  // 64 lowercase hex
     std::uint64_t sizeBytes = 0;
     MediaKind kind = MediaKind::Unknown;
-    std::string mime;              // e.g. "video/mp4"
-    std::int64_t durationMs = 0;   // 0 when unknown (stills)
-    std::string name;              // display name, UTF-8
-    std::string fileName;          // original file name, UTF-8, no '/'
+    std::string mime;             // e.g. "video/mp4"
+    std::int64_t durationMs = 0;  // 0 when unknown (stills)
+    std::string name;             // display name, UTF-8
+    std::string fileName;         // original file name, UTF-8, no '/'
 };
 
 struct Manifest {
     int format = kFormatVersion;
     std::string bundleId;
     BundleKind kind = BundleKind::Schedule;
-    std::int64_t version = 0;      // monotonic, >= 1
-    std::int64_t issuedAtMs = 0;   // UTC, whole seconds
-    std::int64_t expiresAtMs = 0;  // UTC, whole seconds, > issuedAtMs
-    std::string target;            // player id or group name
-    std::string signer;            // key id of the signing key (hex SHA-256)
+    std::int64_t version = 0;               // monotonic, >= 1
+    std::int64_t issuedAtMs = 0;            // UTC, whole seconds
+    std::int64_t expiresAtMs = 0;           // UTC, whole seconds, > issuedAtMs
+    std::string target;                     // player id or group name
+    std::string signer;                     // key id of the signing key (hex SHA-256)
     json::Value schedule = json::Object{};  // opaque object (docs/schedule-format.md)
     std::vector<MediaEntry> media;
 

@@ -21,7 +21,7 @@ struct DetectedType {
 constexpr std::size_t kMediaSniffBytes = 512;
 DetectedType detectMediaKind(std::string_view head);
 
-std::string_view mediaKindName(MediaKind kind);  // "image", "video", "audio", "text"
+std::string_view mediaKindName(MediaKind kind);      // "image", "video", "audio", "text"
 MediaKind mediaKindFromName(std::string_view name);  // Unknown if not one of the above
 
 }  // namespace microscape

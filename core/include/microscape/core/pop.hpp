@@ -22,8 +22,7 @@ constexpr int kFormatVersion = 1;
 // (the usual DOOH auditing rule).
 constexpr std::int64_t kCompletionToleranceMs = 500;
 // prev of the first record of every player's chain (seq 1): 64 "0" digits.
-inline constexpr std::string_view kGenesisHash =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+inline constexpr std::string_view kGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
 // Documented limits (docs/proof-of-play.md, "Limits").
 constexpr std::size_t kMaxRecordBytes = 4096;
 constexpr std::size_t kMaxDetailBytes = 512;
@@ -47,23 +46,23 @@ std::optional<Outcome> outcomeFromName(std::string_view s);
 // canonical form; strings that do not apply are empty and integers zero.
 struct Record {
     std::string playerId;
-    std::int64_t seq = 0;        // 1, 2, 3 ... per player, gapless
-    std::string prevHash;        // hash of record seq-1, kGenesisHash for seq 1
+    std::int64_t seq = 0;  // 1, 2, 3 ... per player, gapless
+    std::string prevHash;  // hash of record seq-1, kGenesisHash for seq 1
     Kind kind = Kind::Play;
     std::int64_t bundleVersion = 0;
-    std::string mediaSha256;     // Play: the media; otherwise empty
+    std::string mediaSha256;  // Play: the media; otherwise empty
     std::string playlistId;
-    std::string scheduleId;      // entry or takeover id; empty for the filler
-    std::string source;          // "entry", "takeover", "filler" or empty
+    std::string scheduleId;  // entry or takeover id; empty for the filler
+    std::string source;      // "entry", "takeover", "filler" or empty
     std::string campaignId;
-    std::int64_t startUtcMs = 0;   // first frame on screen (ScreenOff: dark from)
-    std::int64_t endUtcMs = 0;     // last frame on screen (ScreenOff: dark until)
-    std::int64_t scheduledMs = 0;  // Play: length of the item's slot
-    std::int64_t measuredMs = 0;   // monotonic clock, start to end
+    std::int64_t startUtcMs = 0;      // first frame on screen (ScreenOff: dark from)
+    std::int64_t endUtcMs = 0;        // last frame on screen (ScreenOff: dark until)
+    std::int64_t scheduledMs = 0;     // Play: length of the item's slot
+    std::int64_t measuredMs = 0;      // monotonic clock, start to end
     Outcome outcome = Outcome::None;  // Play only
-    std::string frameDigest;     // hex SHA-256 of a rendered frame; empty: absent
-    std::int64_t clockSkewMs = 0;  // last known (player - controller) offset
-    std::string detail;          // failure reason or event text, UTF-8
+    std::string frameDigest;          // hex SHA-256 of a rendered frame; empty: absent
+    std::int64_t clockSkewMs = 0;     // last known (player - controller) offset
+    std::string detail;               // failure reason or event text, UTF-8
 
     bool operator==(const Record&) const = default;
 };
@@ -129,8 +128,7 @@ std::string checkpointHash(const Checkpoint& c);
 // Builds a checkpoint over records (ascending, contiguous) and signs it: format
 // 2 naming prevCheckpoint when given, else a format 1 checkpoint (as players
 // made before checkpoints were chained). Precondition: !records.empty().
-Checkpoint makeCheckpoint(std::span<const Record> records, std::int64_t createdUtcMs,
-                          const crypto::PrivateKey& key,
+Checkpoint makeCheckpoint(std::span<const Record> records, std::int64_t createdUtcMs, const crypto::PrivateKey& key,
                           const std::optional<std::string>& prevCheckpoint = std::nullopt);
 
 // A screen's own statement of its journal's head, collected on site
@@ -174,32 +172,32 @@ Result<Batch> parseBatch(std::string_view body);
 // Verification.
 
 enum class Problem {
-    BadRecord,            // a record is not well-formed (validate failed)
-    WrongPlayer,          // a record or checkpoint of another player
-    OutOfOrder,           // seq not above the one before it in the input (reordered)
-    Duplicate,            // the same record twice
-    Conflict,             // two different records with the same seq (forged or inserted)
-    Gap,                  // seqs missing (removed records)
-    BrokenLink,           // prev does not match the hash of the record before (altered or inserted)
-    BadGenesis,           // seq 1 does not start from the genesis hash
-    AnchorMismatch,       // the first record does not continue the given anchor
-    BadCheckpoint,        // not well-formed, or count/firstSeq inconsistent
-    CheckpointSignature,  // signature does not verify under the player's key
-    CheckpointMismatch,   // the record at lastSeq does not hash to lastHash (altered)
-    CheckpointMissing,    // the checkpoint names a seq that is not among the records (removed)
-    Unsigned,             // records after the last checkpoint
-    CheckpointOrder,      // a checkpoint ends before the one before it (reordered)
-    CheckpointDuplicate,  // two checkpoints end at the same seq
-    CheckpointGap,        // records under no checkpoint of their own batch (one removed)
-    CheckpointOverlap,    // a chained checkpoint starts inside the one before it
+    BadRecord,             // a record is not well-formed (validate failed)
+    WrongPlayer,           // a record or checkpoint of another player
+    OutOfOrder,            // seq not above the one before it in the input (reordered)
+    Duplicate,             // the same record twice
+    Conflict,              // two different records with the same seq (forged or inserted)
+    Gap,                   // seqs missing (removed records)
+    BrokenLink,            // prev does not match the hash of the record before (altered or inserted)
+    BadGenesis,            // seq 1 does not start from the genesis hash
+    AnchorMismatch,        // the first record does not continue the given anchor
+    BadCheckpoint,         // not well-formed, or count/firstSeq inconsistent
+    CheckpointSignature,   // signature does not verify under the player's key
+    CheckpointMismatch,    // the record at lastSeq does not hash to lastHash (altered)
+    CheckpointMissing,     // the checkpoint names a seq that is not among the records (removed)
+    Unsigned,              // records after the last checkpoint
+    CheckpointOrder,       // a checkpoint ends before the one before it (reordered)
+    CheckpointDuplicate,   // two checkpoints end at the same seq
+    CheckpointGap,         // records under no checkpoint of their own batch (one removed)
+    CheckpointOverlap,     // a chained checkpoint starts inside the one before it
     CheckpointBrokenLink,  // prev_checkpoint is not the hash of the checkpoint before
 };
 std::string_view problemName(Problem p);  // "broken_link", ... (stable; printed by tools)
 
 struct Finding {
     Problem problem = Problem::BadRecord;
-    std::int64_t seq = 0;     // the record (or checkpoint lastSeq) concerned; 0 if none
-    std::size_t index = 0;    // position in the input list (records or checkpoints)
+    std::int64_t seq = 0;   // the record (or checkpoint lastSeq) concerned; 0 if none
+    std::size_t index = 0;  // position in the input list (records or checkpoints)
     std::string message;
 
     std::string str() const;  // "broken_link seq 12: ..."
@@ -217,7 +215,7 @@ struct Report {
     std::int64_t firstSeq = 0;  // of the verified chain (after ordering)
     std::int64_t lastSeq = 0;
     std::string lastHash;
-    std::size_t records = 0;    // distinct records examined
+    std::size_t records = 0;  // distinct records examined
     bool ok() const { return findings.empty(); }
 };
 
@@ -227,9 +225,8 @@ struct Report {
 // playerKey and matching the record it names, and every record covered by a
 // checkpoint. Reports every finding (not only the first); the order of findings
 // follows the input. Records are expected in seq order (an export's order).
-Report verifyChain(std::string_view playerId, std::span<const Record> records,
-                   std::span<const Checkpoint> checkpoints, const crypto::PublicKey& playerKey,
-                   const std::optional<Anchor>& anchor = std::nullopt);
+Report verifyChain(std::string_view playerId, std::span<const Record> records, std::span<const Checkpoint> checkpoints,
+                   const crypto::PublicKey& playerKey, const std::optional<Anchor>& anchor = std::nullopt);
 
 // The order of one player's checkpoints, fed the signed, well-formed ones in
 // input order: each ends after the one before (CheckpointOrder,
@@ -262,7 +259,7 @@ class CheckpointOrderCheck {
 // chain) cannot be checked in one pass: addRecord returns false and the caller
 // must run verifyChain over the whole list instead. One thread at a time.
 class ChainStream {
-public:
+  public:
     ChainStream(std::string playerId, crypto::PublicKey playerKey);
     // Feed every record of the input list, in input order. Returns false if the
     // chain is reordered (see above); the stream is then unusable.
@@ -284,10 +281,10 @@ public:
 
     std::string playerId_;
     crypto::PublicKey key_;
-    std::vector<Entry> entries_;     // ascending seq
-    std::vector<Finding> pass1_;     // per record, as verifyChain's first pass
-    std::vector<Finding> pass2_;     // contiguity and links
-    std::vector<Finding> checks_;    // checkpoints
+    std::vector<Entry> entries_;   // ascending seq
+    std::vector<Finding> pass1_;   // per record, as verifyChain's first pass
+    std::vector<Finding> pass2_;   // contiguity and links
+    std::vector<Finding> checks_;  // checkpoints
     CheckpointOrderCheck order_;
     std::size_t recordIndex_ = 0;
     std::size_t checkpointIndex_ = 0;

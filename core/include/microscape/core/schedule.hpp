@@ -14,16 +14,16 @@
 #include <vector>
 
 #include "microscape/core/json.hpp"
-#include "microscape/core/time.hpp"
 #include "microscape/core/result.hpp"
+#include "microscape/core/time.hpp"
 #include "microscape/core/tz.hpp"
 
 namespace microscape::schedule {
 
 // Documented limits (docs/schedule-format.md, "Limits").
 constexpr std::int64_t kDayMs = 86'400'000;
-using timeutil::kMaxUtcMs;  // 10000-01-01T00:00:00Z, exclusive
-constexpr std::int64_t kMaxPayloadMs = 400 * kDayMs;     // until - from
+using timeutil::kMaxUtcMs;                            // 10000-01-01T00:00:00Z, exclusive
+constexpr std::int64_t kMaxPayloadMs = 400 * kDayMs;  // until - from
 // The offsets must start this long before from_utc_ms, so that the window a loop is
 // anchored to can be placed exactly even at the first instant of the payload.
 constexpr std::int64_t kOffsetsLookbackMs = 3 * kDayMs;
@@ -122,8 +122,7 @@ json::Value toJson(const Schedule& s);
 
 // The offsets a payload for [fromUtcMs, untilUtcMs) must carry.
 // Errors: those of tz::offsetSpans.
-Result<std::vector<tz::OffsetSpan>> offsetsFor(const tz::Zone& zone, std::int64_t fromUtcMs,
-                                               std::int64_t untilUtcMs);
+Result<std::vector<tz::OffsetSpan>> offsetsFor(const tz::Zone& zone, std::int64_t fromUtcMs, std::int64_t untilUtcMs);
 
 // "HH:MM" <-> minutes of the day; "YYYY-MM-DD" <-> days since 1970-01-01.
 std::string formatMinute(int minuteOfDay);

@@ -19,11 +19,11 @@
 namespace microscape::tar {
 
 constexpr std::size_t kBlockBytes = 512;
-constexpr std::size_t kMaxNameBytes = 255;              // prefix(155) + '/' + name(100) at most
+constexpr std::size_t kMaxNameBytes = 255;                 // prefix(155) + '/' + name(100) at most
 constexpr std::uint64_t kMaxEntryBytes = 077777777777ull;  // 11 octal digits
 
 class ByteSource {
-public:
+  public:
     virtual ~ByteSource() = default;
     // Reads up to n bytes into buf; returns 0 only at the end of input. Errors: Io.
     virtual Result<std::size_t> read(void* buf, std::size_t n) = 0;
@@ -32,25 +32,25 @@ public:
 };
 
 class MemorySource final : public ByteSource {
-public:
+  public:
     explicit MemorySource(std::string_view data) : data_(data) {}
     Result<std::size_t> read(void* buf, std::size_t n) override;
     Status skip(std::uint64_t n) override;
 
-private:
+  private:
     std::string_view data_;
     std::size_t pos_ = 0;
 };
 
 class ByteSink {
-public:
+  public:
     virtual ~ByteSink() = default;
     // Writes all n bytes or fails. Errors: Io.
     virtual Status write(const void* buf, std::size_t n) = 0;
 };
 
 class StringSink final : public ByteSink {
-public:
+  public:
     Status write(const void* buf, std::size_t n) override {
         data.append(static_cast<const char*>(buf), n);
         return {};
@@ -68,7 +68,7 @@ struct Header {
 bool isSafeName(std::string_view name);
 
 class Reader {
-public:
+  public:
     explicit Reader(ByteSource& source) : src_(source) {}
 
     // Moves to the next entry, skipping what is left of the current one. Returns
@@ -83,7 +83,7 @@ public:
     // Bytes consumed from the source so far.
     std::uint64_t offset() const { return offset_; }
 
-private:
+  private:
     Status readExact(void* buf, std::size_t n, const char* what);
     Status finishEntry();
     Status checkTrailer();
@@ -97,7 +97,7 @@ private:
 };
 
 class Writer {
-public:
+  public:
     explicit Writer(ByteSink& sink) : sink_(sink) {}
 
     // Starts a regular-file entry of exactly sizeBytes. Errors: BadPath, TooLarge,
@@ -112,7 +112,7 @@ public:
     // Writes the end-of-archive marker. Errors: Usage, Io.
     Status finish();
 
-private:
+  private:
     ByteSink& sink_;
     std::uint64_t remaining_ = 0;
     std::uint64_t written_ = 0;
@@ -126,7 +126,6 @@ Result<std::string> readEntry(Reader& reader, const Header& header, std::uint64_
 
 // Builds a 512-byte ustar header block (exposed for tests that craft archives).
 // Errors: BadPath, TooLarge.
-Result<std::string> makeHeader(std::string_view name, std::uint64_t sizeBytes, std::int64_t mtime,
-                               char typeflag = '0');
+Result<std::string> makeHeader(std::string_view name, std::uint64_t sizeBytes, std::int64_t mtime, char typeflag = '0');
 
 }  // namespace microscape::tar

@@ -105,8 +105,7 @@ std::int32_t utcOffsetAt(const Zone& zone, std::int64_t utcMs);
 // the offset (only the abbreviation or DST flag differs) make no span.
 // Errors: Usage (fromUtcMs >= toUtcMs, or outside years 1..9999), TooLarge (longer
 // than kMaxSpanIntervalMs).
-Result<std::vector<OffsetSpan>> offsetSpans(const Zone& zone, std::int64_t fromUtcMs,
-                                            std::int64_t toUtcMs);
+Result<std::vector<OffsetSpan>> offsetSpans(const Zone& zone, std::int64_t fromUtcMs, std::int64_t toUtcMs);
 
 // The offset in force at utcMs (0 if spans is empty).
 std::int32_t offsetAt(std::span<const OffsetSpan> spans, std::int64_t utcMs);
@@ -131,7 +130,6 @@ bool isValidZoneName(std::string_view zoneName);
 // Reads <zoneinfoDir>/<zoneName> (not parsed). Errors: BadPath (name refused by
 // isValidZoneName), NotFound (no such regular file), TooLarge (over
 // kMaxZoneFileBytes), Io (read failed).
-Result<std::string> loadZoneFile(std::string_view zoneName,
-                                 std::string_view zoneinfoDir = "/usr/share/zoneinfo");
+Result<std::string> loadZoneFile(std::string_view zoneName, std::string_view zoneinfoDir = "/usr/share/zoneinfo");
 
 }  // namespace microscape::tz

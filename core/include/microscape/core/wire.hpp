@@ -23,11 +23,11 @@ constexpr int kProtocolVersion = 1;
 
 // Limits (docs/wire-protocol.md, "Limits").
 constexpr std::size_t kMaxTypeBytes = 16;
-constexpr std::size_t kMaxHeaderBytes = 16u << 10;                      // 16 KiB of JSON
-constexpr std::size_t kMaxPayloadBytes = manifest::kMaxManifestBytes;   // 4 MiB
-constexpr std::size_t kMaxChunkBytes = 1u << 20;                        // 1 MiB per CHUNK
-constexpr std::size_t kDefaultChunkBytes = 256u << 10;                  // 256 KiB
-constexpr int kMaxWindow = 64;                                          // chunks in flight
+constexpr std::size_t kMaxHeaderBytes = 16u << 10;                     // 16 KiB of JSON
+constexpr std::size_t kMaxPayloadBytes = manifest::kMaxManifestBytes;  // 4 MiB
+constexpr std::size_t kMaxChunkBytes = 1u << 20;                       // 1 MiB per CHUNK
+constexpr std::size_t kDefaultChunkBytes = 256u << 10;                 // 256 KiB
+constexpr int kMaxWindow = 64;                                         // chunks in flight
 constexpr int kDefaultWindow = 8;
 // ZMQ_MAXMSGSIZE: no single frame may exceed this (the payload is the largest).
 constexpr std::int64_t kMaxFrameBytes = static_cast<std::int64_t>(kMaxPayloadBytes) + 4096;
@@ -99,9 +99,9 @@ Envelope toEnvelope(const Heartbeat& m);
 Result<Heartbeat> parseHeartbeat(const Envelope& e);
 
 struct ManifestPush {
-    std::int64_t version = 0;      // as in the manifest (informative; the manifest decides)
-    std::string manifestBytes;     // payload: exact signed bytes
-    std::string signature;         // 64 raw bytes (header: base64)
+    std::int64_t version = 0;   // as in the manifest (informative; the manifest decides)
+    std::string manifestBytes;  // payload: exact signed bytes
+    std::string signature;      // 64 raw bytes (header: base64)
 };
 Envelope toEnvelope(const ManifestPush& m);
 Result<ManifestPush> parseManifestPush(const Envelope& e);
@@ -165,7 +165,7 @@ struct StatusReport {
     std::string lastError;
     std::int64_t clockOffsetMs = 0;  // controller minus player
     bool clockSkewed = false;
-    json::Object playback;           // filled by the playback engine (free form)
+    json::Object playback;  // filled by the playback engine (free form)
 };
 Envelope toEnvelope(const StatusReport& m);
 Result<StatusReport> parseStatus(const Envelope& e);
@@ -191,9 +191,9 @@ Envelope toEnvelope(const CommandAck& m);
 Result<CommandAck> parseCommandAck(const Envelope& e);
 
 struct ErrorMsg {
-    std::string code;     // hello_required, not_in_manifest, bad_range, bad_message, protocol, ...
+    std::string code;  // hello_required, not_in_manifest, bad_range, bad_message, protocol, ...
     std::string message;
-    std::string ref;      // e.g. the sha256 a refused FETCH named
+    std::string ref;  // e.g. the sha256 a refused FETCH named
 };
 Envelope toEnvelope(const ErrorMsg& m);
 Result<ErrorMsg> parseError(const Envelope& e);

@@ -45,9 +45,8 @@ namespace microscape::player {
 class Journal;
 
 struct AgentOptions {
-    const Clock* clock =
-        nullptr;  // wall and steady time; null: the system's (must outlive the agent)
-    std::int64_t heartbeatMs = 5000;       // until WELCOME says otherwise
+    const Clock* clock = nullptr;     // wall and steady time; null: the system's (must outlive the agent)
+    std::int64_t heartbeatMs = 5000;  // until WELCOME says otherwise
     std::int64_t backoffMinMs = 500;
     std::int64_t backoffMaxMs = 30000;
     std::int64_t importScanMs = 5000;
@@ -58,7 +57,7 @@ struct AgentOptions {
 };
 
 class SyncAgent {
-public:
+  public:
     SyncAgent(PlayerConfig config, AgentOptions options, Poco::Logger& log);
     ~SyncAgent();  // stops
     SyncAgent(const SyncAgent&) = delete;
@@ -91,7 +90,7 @@ public:
     wire::StatusReport status() const;
     bool connected() const;  // WELCOME received and the link is alive
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

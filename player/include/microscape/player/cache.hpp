@@ -14,7 +14,7 @@
 namespace microscape::player {
 
 class Cache {
-public:
+  public:
     // Creates blobs/ and partial/ if needed. quotaBytes 0 = no quota.
     Cache(std::filesystem::path dataDir, std::uint64_t quotaBytes = 0);
     ~Cache();
@@ -55,7 +55,7 @@ public:
     std::uint64_t availableBytes() const;
     std::uint64_t diskFreeBytes() const;
 
-private:
+  private:
     void closeOpen();
     std::filesystem::path dir_;
     std::uint64_t quota_;

@@ -26,17 +26,17 @@ constexpr const char* kContentKeyFile = "keys/content.pub.pem";  // pinned conte
 
 struct PlayerConfig {
     std::filesystem::path dataDir;
-    std::string playerId;           // player_id: also the DEALER routing id
-    std::string name;               // name: the screen's name at enrolment ("" = the id)
-    std::string endpoint;           // endpoint: tcp://host:port of the hub
-    std::string controllerHttp;     // controller_http: where enrolment happened
-    bool curve = true;              // curve: false only against a hub with zmq.curve=false
-    std::string serverCurveKey;     // curve_server_key: pinned hub CURVE public key (Z85)
-    int window = wire::kDefaultWindow;              // window: chunks in flight (capped by WELCOME)
+    std::string playerId;                                 // player_id: also the DEALER routing id
+    std::string name;                                     // name: the screen's name at enrolment ("" = the id)
+    std::string endpoint;                                 // endpoint: tcp://host:port of the hub
+    std::string controllerHttp;                           // controller_http: where enrolment happened
+    bool curve = true;                                    // curve: false only against a hub with zmq.curve=false
+    std::string serverCurveKey;                           // curve_server_key: pinned hub CURVE public key (Z85)
+    int window = wire::kDefaultWindow;                    // window: chunks in flight (capped by WELCOME)
     std::uint32_t chunkBytes = wire::kDefaultChunkBytes;  // chunk_bytes (capped by WELCOME)
-    std::uint64_t reserveBytes = 64ull << 20;       // reserve_bytes: keep this much disk free
-    std::uint64_t quotaBytes = 0;                   // quota_bytes: cache cap, 0 = disk size
-    std::string importDir;                          // import_dir: watched for *.tar ("" = off)
+    std::uint64_t reserveBytes = 64ull << 20;             // reserve_bytes: keep this much disk free
+    std::uint64_t quotaBytes = 0;                         // quota_bytes: cache cap, 0 = disk size
+    std::string importDir;                                // import_dir: watched for *.tar ("" = off)
     // width, height: the screen's configured resolution given at enrolment
     // (none: not given); orientation: "portrait" when height > width, else
     // "landscape" (derived, written for people and the controller).
@@ -73,17 +73,17 @@ const char* outputModeName(OutputMode m);
 // What `microscape-player run` is told: the keys of its .properties file
 // (docs/player.md) and the flags that override them. Defaults are commented.
 struct RunSettings {
-    std::string dataDir;                     // player.dataDir / --data-dir (required)
+    std::string dataDir;                       // player.dataDir / --data-dir (required)
     OutputMode output = OutputMode::Headless;  // player.output / --display, --headless
-    std::optional<int> width, height;        // player.width/height / --width --height;
-                                             // none: enrolled size, else the X screen
-                                             // (display) or 1280x720 (headless)
-    std::optional<std::string> importDir;    // player.importDir / --import-dir; none:
-                                             // player.json's import_dir; "" = no folder
-    std::string previewPath;                 // player.preview / --preview; "" = DIR/preview.png
-    std::string logLevel = "information";    // player.logLevel / --log-level (Poco level names)
-    std::string logFormat = "auto";          // player.logFormat / --log-format: auto, journal, text
-                                             // (docs/logging.md)
+    std::optional<int> width, height;          // player.width/height / --width --height;
+                                               // none: enrolled size, else the X screen
+                                               // (display) or 1280x720 (headless)
+    std::optional<std::string> importDir;      // player.importDir / --import-dir; none:
+                                               // player.json's import_dir; "" = no folder
+    std::string previewPath;                   // player.preview / --preview; "" = DIR/preview.png
+    std::string logLevel = "information";      // player.logLevel / --log-level (Poco level names)
+    std::string logFormat = "auto";            // player.logFormat / --log-format: auto, journal, text
+                                               // (docs/logging.md)
 };
 
 // The keys a player .properties file may hold ("player." followed by one of these).
@@ -109,8 +109,7 @@ Status checkRunSettings(const RunSettings& s);
 // # and ! comments, \ line continuation, \uXXXX escapes). Keys outside "player."
 // are left for others (logging.*); an unknown player.* key or a bad value is an
 // error. `origin` (the file name) prefixes messages. Errors: Usage.
-Result<RunSettings> parseRunProperties(std::string_view text, std::string_view origin,
-                                       RunSettings defaults = {});
+Result<RunSettings> parseRunProperties(std::string_view text, std::string_view origin, RunSettings defaults = {});
 // Reads and parses a .properties file. Errors: Io, Usage.
 Result<RunSettings> loadRunProperties(const std::filesystem::path& file, RunSettings defaults = {});
 

@@ -37,7 +37,7 @@ struct DisplayOptions {
     std::string displayName;                  // "" = $DISPLAY
     int pollIntervalMs = 40;                  // how often the frame source is asked (25 per second)
     std::string title = "microscape-player";  // WM_NAME / _NET_WM_NAME (UTF-8)
-    const Clock* clock = nullptr;  // paces the polls; null: the system's (must outlive the display)
+    const Clock* clock = nullptr;             // paces the polls; null: the system's (must outlive the display)
 };
 
 struct DisplayStats {
@@ -86,8 +86,8 @@ class X11Display {
     // One turn's part, on the presenter thread. Each sets redraw (and clear,
     // when the black around the frame must be painted again) as needed.
     void handleXEvents(bool& redraw, bool& clear);
-    void presentNext(const std::function<Frame()>& source, std::vector<std::uint8_t>& ownBuffer,
-                     bool& redraw, bool& clear);
+    void presentNext(const std::function<Frame()>& source, std::vector<std::uint8_t>& ownBuffer, bool& redraw,
+                     bool& clear);
     void draw(bool clear);
     struct Hooks;  // Xlib's error handlers
     friend struct Hooks;

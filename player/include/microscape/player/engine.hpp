@@ -63,8 +63,8 @@ struct EngineConfig {
     // Font family for slogans and cards (fontconfig picks the nearest sans when
     // it is missing).
     std::string fontFamily = "Noto Sans CJK SC";
-    int width = 1280;   // the screen's configured resolution; portrait or strips
-    int height = 720;   // (1080x1920, 1920x540) work the same way
+    int width = 1280;  // the screen's configured resolution; portrait or strips
+    int height = 720;  // (1080x1920, 1920x540) work the same way
     // Frames are decoded into memory in both modes (a display window presents
     // snapshot()s). Headless: no sound device (--aout=dummy). Display: the system's
     // audio output, so items marked "audio" are heard.
@@ -96,8 +96,8 @@ struct ActiveBundle {
     std::string bundleId;
     std::int64_t version = 0;
     schedule::Schedule schedule;
-    std::string mediaDir;                       // <mediaDir>/<sha256>
-    std::map<std::string, MediaKind> kinds;     // by sha256
+    std::string mediaDir;                    // <mediaDir>/<sha256>
+    std::map<std::string, MediaKind> kinds;  // by sha256
 
     // From a manifest that has already been verified. Errors: BadManifest.
     static Result<ActiveBundle> fromManifest(const manifest::Manifest& m, std::string mediaDir);
@@ -154,7 +154,7 @@ struct FrameSample {
 };
 
 class Engine {
-public:
+  public:
     // Makes the libvlc instance (headless: --aout=dummy, video into memory) and
     // routes its log into the Poco logger "player.vlc". journal may be null (no
     // proof of play). Errors: Usage (bad config), Internal (libvlc failed).
@@ -184,7 +184,7 @@ public:
     // The config clock's steady ms at the owner loop's last turn (for a watchdog reading the same clock).
     std::int64_t lastLoopSteadyMs() const { return lastLoopSteadyMs_.load(); }
 
-private:
+  private:
     struct Play;
     struct Command;
     explicit Engine(EngineConfig config, Journal* journal);
@@ -221,7 +221,7 @@ private:
     void enterDecision(const schedule::Decision& d);
     void writePreview();
     void publishNowPlaying();
-    void drawOnAir(bool force);   // next frame of a slogan or audio card
+    void drawOnAir(bool force);  // next frame of a slogan or audio card
     void showStatusCard(bool force);
     std::int64_t localClockOffsetMs(std::int64_t utcMs) const;
 
@@ -234,7 +234,7 @@ private:
     std::unique_ptr<libvlc_instance_t, VlcFree> vlc_;
     std::thread thread_;
     std::atomic<std::int64_t> lastLoopSteadyMs_{0};
-    std::unique_ptr<TextRenderer> text_;  // null when no font was found (cards are plain, slogans fail)
+    std::unique_ptr<TextRenderer> text_;        // null when no font was found (cards are plain, slogans fail)
     std::vector<tz::OffsetSpan> clockOffsets_;  // of config_.timeZone, for the card's clock
     std::string clockZoneLabel_;                // shown beside it
 
@@ -253,8 +253,8 @@ private:
     bool haveSchedule_ = false;
     std::unique_ptr<Play> onAir_;
     std::unique_ptr<Play> next_;
-    schedule::Decision current_;          // what is on screen (state Dark/Idle too)
-    std::int64_t segmentEndWallMs_ = 0;   // when to evaluate again
+    schedule::Decision current_;         // what is on screen (state Dark/Idle too)
+    std::int64_t segmentEndWallMs_ = 0;  // when to evaluate again
     std::int64_t darkSinceWallMs_ = 0, darkSinceSteadyMs_ = 0;
     bool reevaluate_ = true;
     std::optional<schedule::Decision> target_;  // wanted on screen, waiting for its first frame
@@ -266,7 +266,7 @@ private:
     std::int64_t startSteadyMs_ = 0;
     std::int64_t lastPreviewSteadyMs_ = 0;
     std::map<std::string, std::pair<int, int>> pictureSizes_;  // sha256 -> size cache
-    std::int64_t cardSecond_ = -1;  // wall second the status card shows (-1: no card)
+    std::int64_t cardSecond_ = -1;                             // wall second the status card shows (-1: no card)
 
     mutable std::mutex stateMutex_;  // guards the members below (read by other threads)
     NowPlaying now_;
@@ -274,7 +274,7 @@ private:
     std::shared_ptr<PlaybackSlot> outputSlot_;  // the slot on screen, if any
     std::shared_ptr<const Frame> outputStill_;  // dark, a card, or a drawn frame
     std::vector<FrameSample> trace_;
-    std::string traceMedia_;  // media of the play on air, for the tap
+    std::string traceMedia_;        // media of the play on air, for the tap
     std::uint64_t playSerial_ = 0;  // of the play on air, for the tap
 };
 

@@ -24,10 +24,10 @@ struct EnrollRequest {
     bool insecureHttp = false;   // allow a plain http:// controller (the content key is still pinned)
     std::string token;
     std::filesystem::path dataDir;
-    std::string name;            // optional
+    std::string name;                  // optional
     std::optional<int> width, height;  // the screen's resolution: both or neither, 16..7680;
                                        // stored in player.json and sent with its orientation
-    std::string hubEndpoint;     // optional override of tcp://<controller host>:<hub port>
+    std::string hubEndpoint;           // optional override of tcp://<controller host>:<hub port>
     std::string software;
     // --pin sha256:<64 hex>: SHA-256 of the raw 32-byte Ed25519 content-signing public key the
     // controller must answer with. Required unless noPin (--no-pin) is set explicitly.

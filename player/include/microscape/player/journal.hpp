@@ -40,11 +40,11 @@ struct JournalStatus {
     std::int64_t unacked = 0;       // lastSeq - ackedSeq
     std::uint64_t storedBytes = 0;  // record bytes on disk
     std::uint64_t capBytes = 0;
-    bool capExceeded = false;       // unacknowledged records alone exceed the cap
+    bool capExceeded = false;  // unacknowledged records alone exceed the cap
 };
 
 class Journal {
-public:
+  public:
     // Opens (creating if needed) the journal tables and recovers the tip.
     // Errors: Io (cannot open/create), Usage (the file belongs to another player),
     // Internal (SQLite failed).
@@ -78,7 +78,7 @@ public:
 
     JournalStatus status() const;
 
-private:
+  private:
     struct DbClose {
         void operator()(sqlite3* db) const;
     };
@@ -97,10 +97,8 @@ private:
     std::int64_t ackedSeq_ = 0;
     std::int64_t oldestSeq_ = 0;
     std::uint64_t storedBytes_ = 0;
-    std::string lastCheckpointHash_ =
-        std::string(pop::kGenesisHash);  // of the last checkpoint made
-    std::optional<pop::Checkpoint>
-        pending_;  // the last checkpoint made (resent until acknowledged)
+    std::string lastCheckpointHash_ = std::string(pop::kGenesisHash);  // of the last checkpoint made
+    std::optional<pop::Checkpoint> pending_;  // the last checkpoint made (resent until acknowledged)
 };
 
 // Notices the wall clock moving against the monotonic clock (NTP steps, an RTC
@@ -108,7 +106,7 @@ private:
 // and then; it reports a jump when their difference changes by more than the
 // threshold, then follows the new wall clock.
 class ClockWatch {
-public:
+  public:
     struct Jump {
         std::int64_t expectedWallMs = 0;  // where the wall clock should have been
         std::int64_t actualWallMs = 0;    // where it is
@@ -117,7 +115,7 @@ public:
     explicit ClockWatch(std::int64_t thresholdMs = 1000) : thresholdMs_(thresholdMs) {}
     std::optional<Jump> observe(std::int64_t wallMs, std::int64_t monoMs);
 
-private:
+  private:
     std::int64_t thresholdMs_;
     bool started_ = false;
     std::int64_t offsetMs_ = 0;  // wall - mono at the last observation

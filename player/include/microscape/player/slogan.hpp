@@ -22,10 +22,10 @@ constexpr std::size_t kMaxSloganTextBytes = 2000;  // as the controller accepts
 constexpr double kSloganReferenceWidth = 1920.0;
 
 struct SloganStyle {
-    Rgb colour{0xFF, 0xD7, 0x00};   // "color"
-    Rgb background{0, 0, 0};        // "background"
-    int fontSizePx = 48;            // 8..1000, pixels of the reference screen
-    int scrollSpeedPxPerS = 0;      // 0..2000, reference pixels per second; 0: static
+    Rgb colour{0xFF, 0xD7, 0x00};  // "color"
+    Rgb background{0, 0, 0};       // "background"
+    int fontSizePx = 48;           // 8..1000, pixels of the reference screen
+    int scrollSpeedPxPerS = 0;     // 0..2000, reference pixels per second; 0: static
     bool operator==(const SloganStyle&) const = default;
 };
 
@@ -42,7 +42,7 @@ Result<Slogan> parseSlogan(std::string_view bytes);
 
 // The banner of one slogan on a width x height screen.
 class SloganView {
-public:
+  public:
     SloganView(TextRenderer& renderer, Slogan slogan, int width, int height);
 
     // True when the text moves: a scroll speed was given, or the text is wider
@@ -56,7 +56,7 @@ public:
     // The banner elapsedMs after the slogan went on air (f is resized to the screen).
     void draw(Frame& f, std::int64_t elapsedMs);
 
-private:
+  private:
     TextRenderer& renderer_;
     Slogan slogan_;
     int width_, height_;

@@ -16,8 +16,8 @@ namespace microscape::player {
 struct StatusCard {
     std::string screenName;
     std::string playerId;
-    std::string stateZh;  // e.g. "暂无排期"
-    std::string stateEn;  // e.g. "No schedule yet"
+    std::string stateZh;             // e.g. "暂无排期"
+    std::string stateEn;             // e.g. "No schedule yet"
     std::vector<std::string> lines;  // from the caller, shown as given (at most 6)
     std::string clock;               // e.g. "2025-04-15 08:00:00 (Asia/Shanghai)"
 };

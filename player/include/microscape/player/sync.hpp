@@ -45,7 +45,7 @@ struct ActivatedBundle {
 };
 
 class BundleStore {
-public:
+  public:
     BundleStore(std::filesystem::path dataDir, std::vector<crypto::PublicKey> keys, std::string playerId);
 
     // The active bundle, re-verified (signature, media present with the right
@@ -73,7 +73,7 @@ public:
     const std::vector<crypto::PublicKey>& keys() const { return keys_; }
     const std::string& playerId() const { return playerId_; }
 
-private:
+  private:
     Result<SignedManifest> readBundleDir(const std::filesystem::path& dir) const;
     std::filesystem::path dir_;
     std::vector<crypto::PublicKey> keys_;
@@ -82,14 +82,14 @@ private:
 
 // An exclusive flock on DIR/.lock for the lifetime of the object.
 class DataDirLock {
-public:
+  public:
     explicit DataDirLock(const std::filesystem::path& dataDir);
     ~DataDirLock();
     DataDirLock(const DataDirLock&) = delete;
     DataDirLock& operator=(const DataDirLock&) = delete;
     bool locked() const { return fd_ >= 0; }
 
-private:
+  private:
     int fd_ = -1;
 };
 
@@ -97,8 +97,8 @@ struct ImportResult {
     std::int64_t version = 0;
     std::string bundleId;
     std::size_t mediaCount = 0;
-    std::size_t mediaCopied = 0;      // not already in the cache
-    std::uint64_t bytesWritten = 0;   // media bytes stored
+    std::size_t mediaCopied = 0;     // not already in the cache
+    std::uint64_t bytesWritten = 0;  // media bytes stored
 };
 
 struct ImportOptions {

@@ -53,7 +53,7 @@ struct TextLayout {
 };
 
 class TextRenderer {
-public:
+  public:
     static constexpr const char* kPreferredFamily = "Noto Sans CJK SC";
 
     // Asks fontconfig for `family` (falling back to its best sans match when the
@@ -84,7 +84,7 @@ public:
     // the text is no wider than maxWidth and no taller than maxHeight.
     int fitSize(std::u32string_view text, int maxPixelSize, int maxWidth, int maxHeight, int minPixelSize = 8);
 
-private:
+  private:
     struct Glyph {
         int left = 0, top = 0, width = 0, rows = 0;
         std::vector<std::uint8_t> alpha;  // width * rows coverage
