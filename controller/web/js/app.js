@@ -1,8 +1,8 @@
 // The console shell: who is logged in, the role-aware navigation, the language
 // switch and the live-takeover banner. Each page calls boot(pageId, render).
-import { api, get, post, setCsrf, ApiError } from './api.js';
-import { initI18n, t, lang, setLang, LANGS, fmtDateTime } from './i18n.js';
-import { h, empty, showError, confirmAction, notify } from './dom.js';
+import { api, ApiError, get, post, setCsrf } from './api.js';
+import { fmtDateTime, initI18n, lang, LANGS, setLang, t } from './i18n.js';
+import { confirmAction, empty, h, notify, showError } from './dom.js';
 
 const ALL = ['admin', 'editor', 'approver', 'auditor'];
 

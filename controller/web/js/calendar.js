@@ -2,8 +2,8 @@
 // evaluator (/api/v1/preview/timeline and /api/v1/preview).
 import { get } from './api.js';
 import { serverNow } from './clock.js';
-import { t, addDays, zonedIso, zonedToMs, zonedParts, fmtTime, fmtDateTime, DEFAULT_ZONE } from './i18n.js';
-import { h, empty, field, select, showError, uid } from './dom.js';
+import { addDays, DEFAULT_ZONE, fmtDateTime, fmtTime, t, zonedIso, zonedParts, zonedToMs } from './i18n.js';
+import { empty, field, h, select, showError, uid } from './dom.js';
 
 const DAY_MS = 86400000;
 const HOUR_PX = 22;

@@ -47,6 +47,30 @@ export function field(labelKey, control, hintKey) {
   );
 }
 
+// A text-like <input> with the form's look; attrs as for h() (id, type, value, required, maxlength…).
+export function input(attrs = {}) {
+  return h('input', { class: 'form-control', ...attrs });
+}
+
+// A row of form fields (Bootstrap grid with small gutters).
+export function formRow(...cols) {
+  return h('div', { class: 'row g-2' }, ...cols);
+}
+
+// One labelled field in a grid column of a form row (width: Bootstrap column classes).
+export function col(width, labelKey, control, hintKey) {
+  return h('div', { class: width }, field(labelKey, control, hintKey));
+}
+
+// The form's submit button, bottom-aligned in its own grid column.
+export function submitCol(labelKey, width = 'col-md-2') {
+  return h(
+    'div',
+    { class: `${width} d-flex align-items-end mb-2` },
+    h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t(labelKey)),
+  );
+}
+
 export function select(options, value, attrs = {}) {
   return h(
     'select',
@@ -96,6 +120,34 @@ export async function busy(button, fn) {
 
 // A modal <dialog>. content: nodes; buttons: [{key, class, value}] -> resolves
 // with the pressed button's value (or null on Esc/cancel).
+// A small button that runs fn (async) while it shows busy; data-action names it for tests.
+export function actionButton(labelKey, cls, action, fn) {
+  return h(
+    'button',
+    { class: `btn btn-sm ${cls}`, type: 'button', dataset: { action }, onclick: (ev) => busy(ev.target, () => fn(ev)) },
+    t(labelKey),
+  );
+}
+
+// A button for an act that cannot be undone: it asks first (confirmAction, whose OK
+// button carries the same label), then runs fn while it shows busy.
+// attrs: further attributes (dataset, aria-label, disabled, title…).
+export function dangerButton({ labelKey, titleKey, message, cls = 'btn-outline-danger', attrs = {} }, fn) {
+  return h(
+    'button',
+    {
+      class: `btn btn-sm ${cls}`,
+      type: 'button',
+      ...attrs,
+      onclick: async (ev) => {
+        if (!(await confirmAction(titleKey, message, labelKey, 'btn-danger'))) return;
+        await busy(ev.target, fn);
+      },
+    },
+    t(labelKey),
+  );
+}
+
 export function dialog(titleKey, content, buttons) {
   return new Promise((resolve) => {
     const titleId = uid('dlg');

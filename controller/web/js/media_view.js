@@ -1,7 +1,7 @@
 // Media thumbnails and the in-page preview, shared by the media, approvals and
 // playlist pages.
-import { t, fmtDuration } from './i18n.js';
-import { h, dialog } from './dom.js';
+import { fmtDuration, t } from './i18n.js';
+import { dialog, h } from './dom.js';
 
 export function thumb(m, size = 'sm') {
   const cls = `ms-thumb ms-thumb-${size}`;
@@ -76,5 +76,19 @@ export function preview(m) {
       body,
     ),
     [{ key: 'common.close', value: 'cancel', class: 'btn-primary' }],
+  );
+}
+
+// The thumbnail as a button that opens the preview.
+export function thumbButton(m, size) {
+  return h(
+    'button',
+    {
+      class: 'ms-thumb-button',
+      type: 'button',
+      onclick: () => preview(m),
+      'aria-label': t('media.previewOf', { name: m.name }),
+    },
+    thumb(m, size),
   );
 }

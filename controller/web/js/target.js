@@ -1,7 +1,7 @@
 // The target picker (venue types, districts, location tags, screens) shared by
 // schedules and takeovers, and the human-readable summary of a target.
 import { t } from './i18n.js';
-import { h, uid } from './dom.js';
+import { h, notify, uid } from './dom.js';
 
 export const VENUE_TYPES = [
   'mall',
@@ -147,5 +147,11 @@ export function targetPicker(players, locations, initial = {}) {
     reach,
   );
   update();
-  return { el, value };
+  // The target, or null after telling the user that none is chosen.
+  function chosen() {
+    const v = value();
+    if (!v) notify(t('target.none'), 'warning');
+    return v;
+  }
+  return { el, value, chosen };
 }

@@ -1,23 +1,16 @@
 // 我的账户 / account (every role): change one's own password; personal API tokens
 // for scripts (created here, shown once, listed, revoked).
 import { boot } from '../app.js';
-import { get, post, put, del } from '../api.js';
-import { t, fmtDateTime } from '../i18n.js';
-import { h, field, notify, busy, empty, section, table, confirmAction } from '../dom.js';
+import { del, get, post, put } from '../api.js';
+import { fmtDateTime, t } from '../i18n.js';
+import { busy, col, dangerButton, empty, field, h, input, notify, section, table } from '../dom.js';
 
 const MIN_PASSWORD = 8;
 
 boot('account', async ({ user, main }) => {
   // --- password ---
-  const current = h('input', {
-    class: 'form-control',
-    id: 'password-current',
-    type: 'password',
-    required: true,
-    autocomplete: 'current-password',
-  });
-  const next = h('input', {
-    class: 'form-control',
+  const current = input({ id: 'password-current', type: 'password', required: true, autocomplete: 'current-password' });
+  const next = input({
     id: 'password-new',
     type: 'password',
     required: true,
@@ -25,8 +18,7 @@ boot('account', async ({ user, main }) => {
     autocomplete: 'new-password',
     'aria-describedby': 'password-hint',
   });
-  const again = h('input', {
-    class: 'form-control',
+  const again = input({
     id: 'password-again',
     type: 'password',
     required: true,
@@ -59,14 +51,14 @@ boot('account', async ({ user, main }) => {
         });
       },
     },
-    h('div', { class: 'col-md-4' }, field('account.currentPassword', current)),
+    col('col-md-4', 'account.currentPassword', current),
     h(
       'div',
       { class: 'col-md-4' },
       field('account.newPassword', next),
       h('div', { class: 'form-text', id: 'password-hint' }, t('account.passwordHint', { n: MIN_PASSWORD })),
     ),
-    h('div', { class: 'col-md-4' }, field('account.newPasswordAgain', again)),
+    col('col-md-4', 'account.newPasswordAgain', again),
     h(
       'div',
       { class: 'col-12 d-flex gap-2 align-items-center' },
@@ -128,30 +120,18 @@ boot('account', async ({ user, main }) => {
                   {},
                   x.revokedAt
                     ? null
-                    : h(
-                        'button',
+                    : dangerButton(
                         {
-                          class: 'btn btn-sm btn-outline-danger',
-                          type: 'button',
-                          'aria-label': t('account.revokeNamed', { name: x.name }),
-                          onclick: async (ev) => {
-                            if (
-                              !(await confirmAction(
-                                'account.revokeTitle',
-                                t('account.revokeConfirm', { name: x.name }),
-                                'account.revoke',
-                                'btn-danger',
-                              ))
-                            )
-                              return;
-                            await busy(ev.target, async () => {
-                              await del(`/api/v1/tokens/${x.id}`);
-                              notify(t('account.revoked', { name: x.name }));
-                              await reload();
-                            });
-                          },
+                          labelKey: 'account.revoke',
+                          titleKey: 'account.revokeTitle',
+                          message: t('account.revokeConfirm', { name: x.name }),
+                          attrs: { 'aria-label': t('account.revokeNamed', { name: x.name }) },
                         },
-                        t('account.revoke'),
+                        async () => {
+                          await del(`/api/v1/tokens/${x.id}`);
+                          notify(t('account.revoked', { name: x.name }));
+                          await reload();
+                        },
                       ),
                 ),
               ),
@@ -160,7 +140,7 @@ boot('account', async ({ user, main }) => {
         : empty('common.noData', 'account.noTokens'),
     );
   }
-  const tokenName = h('input', { class: 'form-control', id: 'api-token-name', required: true, maxlength: 100 });
+  const tokenName = input({ id: 'api-token-name', required: true, maxlength: 100 });
   const tokenForm = h(
     'form',
     {
@@ -221,7 +201,7 @@ boot('account', async ({ user, main }) => {
         });
       },
     },
-    h('div', { class: 'col-md-6' }, field('account.tokenName', tokenName, 'account.tokenNameHint')),
+    col('col-md-6', 'account.tokenName', tokenName, 'account.tokenNameHint'),
     h(
       'div',
       { class: 'col-md-3 mb-2 pt-md-4 mt-md-2' },

@@ -2,9 +2,9 @@
 // with a reason), and approved media that can be withdrawn.
 import { boot } from '../app.js';
 import { get, post } from '../api.js';
-import { t, fmtDateTime, fmtBytes } from '../i18n.js';
-import { h, field, notify, showError, busy, empty, badge, section, table, dialog } from '../dom.js';
-import { thumb, kindLabel, preview } from '../media_view.js';
+import { fmtBytes, fmtDateTime, t } from '../i18n.js';
+import { actionButton, badge, dialog, empty, field, h, notify, section, showError, table } from '../dom.js';
+import { kindLabel, preview, thumbButton } from '../media_view.js';
 
 boot('approvals', async ({ user, main }) => {
   const queueBox = h('div', { id: 'approval-queue' });
@@ -42,20 +42,7 @@ boot('approvals', async ({ user, main }) => {
     return h(
       'tr',
       { dataset: { mediaId: m.id } },
-      h(
-        'td',
-        {},
-        h(
-          'button',
-          {
-            class: 'ms-thumb-button',
-            type: 'button',
-            onclick: () => preview(m),
-            'aria-label': t('media.previewOf', { name: m.name }),
-          },
-          thumb(m, 'md'),
-        ),
-      ),
+      h('td', {}, thumbButton(m, 'md')),
       h(
         'td',
         {},
@@ -90,21 +77,11 @@ boot('approvals', async ({ user, main }) => {
             ? h('span', { class: 'small text-body-secondary' }, t('approvals.ownUpload'))
             : [
                 pending
-                  ? h(
-                      'button',
-                      {
-                        class: 'btn btn-sm btn-success',
-                        type: 'button',
-                        dataset: { action: 'approve' },
-                        onclick: (ev) =>
-                          busy(ev.target, async () => {
-                            await post(`/api/v1/media/${m.id}/approve`);
-                            notify(t('approvals.approved', { name: m.name }));
-                            await reload();
-                          }),
-                      },
-                      t('approvals.approve'),
-                    )
+                  ? actionButton('approvals.approve', 'btn-success', 'approve', async () => {
+                      await post(`/api/v1/media/${m.id}/approve`);
+                      notify(t('approvals.approved', { name: m.name }));
+                      await reload();
+                    })
                   : null,
                 h(
                   'button',

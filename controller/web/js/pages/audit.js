@@ -1,8 +1,8 @@
 // 操作日志 / audit log: every change, newest first, with before/after snapshots.
 import { boot } from '../app.js';
 import { get } from '../api.js';
-import { t, fmtDateTime } from '../i18n.js';
-import { h, field, select, empty, section, table } from '../dom.js';
+import { fmtDateTime, t } from '../i18n.js';
+import { empty, field, h, section, select, table } from '../dom.js';
 
 const ENTITIES = [
   'media',

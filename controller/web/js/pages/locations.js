@@ -1,22 +1,26 @@
 // 场所与屏幕 / locations and screens: create locations, enrolment tokens with the
 // technician's exact command, rename/move/retire screens, remote commands.
 import { boot } from '../app.js';
-import { get, post, patch, del, ApiError } from '../api.js';
-import { t, fmtDateTime } from '../i18n.js';
+import { ApiError, del, get, patch, post } from '../api.js';
+import { fmtDateTime, t } from '../i18n.js';
 import {
-  h,
-  field,
-  select,
-  notify,
-  showError,
   busy,
-  empty,
-  section,
-  table,
+  col,
+  dangerButton,
   dialog,
-  confirmAction,
+  empty,
   errorText,
+  field,
   formDialog,
+  formRow,
+  h,
+  input,
+  notify,
+  section,
+  select,
+  showError,
+  submitCol,
+  table,
 } from '../dom.js';
 import { VENUE_TYPES } from '../target.js';
 
@@ -98,33 +102,23 @@ boot('locations', async ({ main, can }) => {
                           },
                           t('common.edit'),
                         ),
-                        h(
-                          'button',
+                        dangerButton(
                           {
-                            class: 'btn btn-sm btn-outline-danger',
-                            type: 'button',
-                            dataset: { action: 'delete' },
-                            'aria-label': t('locations.deleteNamed', { name: l.name }),
-                            disabled: count(l.id) > 0,
-                            title: count(l.id) > 0 ? t('locations.deleteInUse') : null,
-                            onclick: async (ev) => {
-                              if (
-                                !(await confirmAction(
-                                  'locations.deleteTitle',
-                                  t('locations.deleteConfirm', { name: l.name }),
-                                  'common.delete',
-                                  'btn-danger',
-                                ))
-                              )
-                                return;
-                              await busy(ev.target, async () => {
-                                await del(`/api/v1/locations/${l.id}`);
-                                notify(t('locations.deleted', { name: l.name }));
-                                await reload();
-                              });
+                            labelKey: 'common.delete',
+                            titleKey: 'locations.deleteTitle',
+                            message: t('locations.deleteConfirm', { name: l.name }),
+                            attrs: {
+                              dataset: { action: 'delete' },
+                              'aria-label': t('locations.deleteNamed', { name: l.name }),
+                              disabled: count(l.id) > 0,
+                              title: count(l.id) > 0 ? t('locations.deleteInUse') : null,
                             },
                           },
-                          t('common.delete'),
+                          async () => {
+                            await del(`/api/v1/locations/${l.id}`);
+                            notify(t('locations.deleted', { name: l.name }));
+                            await reload();
+                          },
                         ),
                       ),
                     )
@@ -138,38 +132,16 @@ boot('locations', async ({ main, can }) => {
 
   // The location's fields (as created) plus its own filler playlist, saved with PATCH.
   async function editLocation(l) {
-    const name = h('input', {
-      class: 'form-control',
-      id: 'edit-location-name',
-      required: true,
-      maxlength: 255,
-      value: l.name,
-    });
+    const name = input({ id: 'edit-location-name', required: true, maxlength: 255, value: l.name });
     const venue = select(
       VENUE_TYPES.map((v) => [v, t(`venue.${v}`)]),
       l.venueType,
       { id: 'edit-location-venue' },
     );
-    const district = h('input', {
-      class: 'form-control',
-      id: 'edit-location-district',
-      required: true,
-      maxlength: 100,
-      value: l.district,
-    });
-    const address = h('input', {
-      class: 'form-control',
-      id: 'edit-location-address',
-      maxlength: 255,
-      value: l.address || '',
-    });
-    const tags = h('input', {
-      class: 'form-control',
-      id: 'edit-location-tags',
-      maxlength: 255,
-      value: (l.tags || []).join(', '),
-    });
-    const tz = h('input', { class: 'form-control', id: 'edit-location-timezone', maxlength: 64, value: l.timezone });
+    const district = input({ id: 'edit-location-district', required: true, maxlength: 100, value: l.district });
+    const address = input({ id: 'edit-location-address', maxlength: 255, value: l.address || '' });
+    const tags = input({ id: 'edit-location-tags', maxlength: 255, value: (l.tags || []).join(', ') });
+    const tz = input({ id: 'edit-location-timezone', maxlength: 64, value: l.timezone });
     const filler = select(
       [['', t('schedules.fillerInherit')], ...playlists.map((p) => [p.id, p.name])],
       l.fillerPlaylistId ?? '',
@@ -177,16 +149,14 @@ boot('locations', async ({ main, can }) => {
     );
     const ok = await formDialog(
       'locations.editLocation',
-      h(
-        'div',
-        { class: 'row g-2' },
-        h('div', { class: 'col-md-8' }, field('locations.name', name)),
-        h('div', { class: 'col-md-4' }, field('locations.venueType', venue)),
-        h('div', { class: 'col-md-4' }, field('locations.district', district)),
-        h('div', { class: 'col-md-8' }, field('locations.address', address)),
-        h('div', { class: 'col-md-6' }, field('locations.tags', tags, 'locations.tagsHint')),
-        h('div', { class: 'col-md-6' }, field('locations.timezone', tz)),
-        h('div', { class: 'col-12' }, field('schedules.fillerLocation', filler, 'locations.fillerHint')),
+      formRow(
+        col('col-md-8', 'locations.name', name),
+        col('col-md-4', 'locations.venueType', venue),
+        col('col-md-4', 'locations.district', district),
+        col('col-md-8', 'locations.address', address),
+        col('col-md-6', 'locations.tags', tags, 'locations.tagsHint'),
+        col('col-md-6', 'locations.timezone', tz),
+        col('col-12', 'schedules.fillerLocation', filler, 'locations.fillerHint'),
       ),
       async () => {
         await patch(`/api/v1/locations/${l.id}`, {
@@ -246,7 +216,7 @@ boot('locations', async ({ main, can }) => {
   }
 
   async function editScreen(p) {
-    const name = h('input', { class: 'form-control', value: p.name || '', maxlength: 255 });
+    const name = input({ value: p.name || '', maxlength: 255 });
     const loc = select([['', t('locations.noLocation')], ...locations.map((l) => [l.id, l.name])], p.locationId ?? '');
     const v = await dialog(
       'locations.editScreen',
@@ -352,28 +322,16 @@ boot('locations', async ({ main, can }) => {
                                 },
                                 t('locations.reload'),
                               ),
-                              h(
-                                'button',
+                              dangerButton(
                                 {
-                                  class: 'btn btn-sm btn-outline-danger',
-                                  type: 'button',
-                                  onclick: async (ev) => {
-                                    if (
-                                      !(await confirmAction(
-                                        'locations.retireTitle',
-                                        t('locations.retireConfirm', { name: p.name || p.id }),
-                                        'locations.retire',
-                                        'btn-danger',
-                                      ))
-                                    )
-                                      return;
-                                    await busy(ev.target, async () => {
-                                      await patch(`/api/v1/players/${encodeURIComponent(p.id)}`, { state: 'retired' });
-                                      await reload();
-                                    });
-                                  },
+                                  labelKey: 'locations.retire',
+                                  titleKey: 'locations.retireTitle',
+                                  message: t('locations.retireConfirm', { name: p.name || p.id }),
                                 },
-                                t('locations.retire'),
+                                async () => {
+                                  await patch(`/api/v1/players/${encodeURIComponent(p.id)}`, { state: 'retired' });
+                                  await reload();
+                                },
                               ),
                             ]
                           : h(
@@ -432,16 +390,16 @@ boot('locations', async ({ main, can }) => {
   let refreshLocationSelects = () => {};
 
   function locationForm() {
-    const name = h('input', { class: 'form-control', id: 'location-name', required: true, maxlength: 255 });
+    const name = input({ id: 'location-name', required: true, maxlength: 255 });
     const venue = select(
       VENUE_TYPES.map((v) => [v, t(`venue.${v}`)]),
       'garage_entrance',
       { id: 'location-venue' },
     );
-    const district = h('input', { class: 'form-control', id: 'location-district', required: true, maxlength: 100 });
-    const address = h('input', { class: 'form-control', id: 'location-address', maxlength: 255 });
-    const tags = h('input', { class: 'form-control', id: 'location-tags', maxlength: 255 });
-    const tz = h('input', { class: 'form-control', id: 'location-timezone', value: 'Asia/Shanghai', maxlength: 64 });
+    const district = input({ id: 'location-district', required: true, maxlength: 100 });
+    const address = input({ id: 'location-address', maxlength: 255 });
+    const tags = input({ id: 'location-tags', maxlength: 255 });
+    const tz = input({ id: 'location-timezone', value: 'Asia/Shanghai', maxlength: 64 });
     const form = h(
       'form',
       {
@@ -469,23 +427,19 @@ boot('locations', async ({ main, can }) => {
           });
         },
       },
-      h('div', { class: 'col-md-4' }, field('locations.name', name)),
-      h('div', { class: 'col-md-3' }, field('locations.venueType', venue)),
-      h('div', { class: 'col-md-2' }, field('locations.district', district)),
-      h('div', { class: 'col-md-3' }, field('locations.timezone', tz)),
-      h('div', { class: 'col-md-6' }, field('locations.address', address)),
-      h('div', { class: 'col-md-4' }, field('locations.tags', tags, 'locations.tagsHint')),
-      h(
-        'div',
-        { class: 'col-md-2 d-flex align-items-end mb-2' },
-        h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('locations.create')),
-      ),
+      col('col-md-4', 'locations.name', name),
+      col('col-md-3', 'locations.venueType', venue),
+      col('col-md-2', 'locations.district', district),
+      col('col-md-3', 'locations.timezone', tz),
+      col('col-md-6', 'locations.address', address),
+      col('col-md-4', 'locations.tags', tags, 'locations.tagsHint'),
+      submitCol('locations.create'),
     );
     return form;
   }
 
   function tokenForm() {
-    const name = h('input', { class: 'form-control', id: 'token-name', maxlength: 255 });
+    const name = input({ id: 'token-name', maxlength: 255 });
     const loc = h('select', { class: 'form-select', id: 'token-location' });
     refreshLocationSelects = () => {
       const v = loc.value;
@@ -551,14 +505,10 @@ boot('locations', async ({ main, can }) => {
           });
         },
       },
-      h('div', { class: 'col-md-4' }, field('locations.tokenName', name)),
-      h('div', { class: 'col-md-4' }, field('locations.location', loc)),
-      h('div', { class: 'col-md-2' }, field('locations.validFor', ttl)),
-      h(
-        'div',
-        { class: 'col-md-2 d-flex align-items-end mb-2' },
-        h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('locations.createToken')),
-      ),
+      col('col-md-4', 'locations.tokenName', name),
+      col('col-md-4', 'locations.location', loc),
+      col('col-md-2', 'locations.validFor', ttl),
+      submitCol('locations.createToken'),
     );
     return form;
   }

@@ -1,6 +1,6 @@
 // 登录 / login. After login, goes to ?next= (same-origin paths only) or the dashboard.
 import { ApiError, get, post } from '../api.js';
-import { h, uid } from '../dom.js';
+import { h, input, uid } from '../dom.js';
 import { initI18n, lang, LANGS, setLang, t } from '../i18n.js';
 import { safeNext as internalPath } from '../next.js';
 
@@ -21,16 +21,8 @@ async function main() {
   const userId = uid('u');
   const passId = uid('p');
   const message = h('div', { class: 'alert alert-danger py-2', role: 'alert', id: 'login-error', hidden: true });
-  const user = h('input', {
-    class: 'form-control',
-    id: userId,
-    name: 'username',
-    autocomplete: 'username',
-    required: true,
-    autofocus: true,
-  });
-  const pass = h('input', {
-    class: 'form-control',
+  const user = input({ id: userId, name: 'username', autocomplete: 'username', required: true, autofocus: true });
+  const pass = input({
     id: passId,
     name: 'password',
     type: 'password',

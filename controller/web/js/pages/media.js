@@ -1,24 +1,28 @@
 // 素材 / media library: drag-and-drop upload with a progress bar per file, the
 // library with thumbnails, durations, tags, department and approval state.
 import { boot } from '../app.js';
-import { get, post, patch, del, uploadMedia } from '../api.js';
-import { t, fmtDateTime, fmtBytes } from '../i18n.js';
+import { del, get, patch, post, uploadMedia } from '../api.js';
+import { fmtBytes, fmtDateTime, t } from '../i18n.js';
 import {
-  h,
-  field,
-  select,
-  notify,
-  showError,
-  errorText,
-  busy,
-  empty,
+  actionButton,
   badge,
-  section,
-  table,
+  busy,
+  col,
+  dangerButton,
   dialog,
-  confirmAction,
+  empty,
+  errorText,
+  field,
+  formRow,
+  h,
+  input,
+  notify,
+  section,
+  select,
+  showError,
+  table,
 } from '../dom.js';
-import { thumb, kindLabel, preview } from '../media_view.js';
+import { kindLabel, preview, thumbButton } from '../media_view.js';
 
 const STATES = ['draft', 'pending', 'approved', 'rejected'];
 
@@ -64,21 +68,11 @@ boot('media', async ({ user, main, can }) => {
     if (can.upload && mine(m)) {
       if (m.state === 'draft' || m.state === 'rejected') {
         out.push(
-          h(
-            'button',
-            {
-              class: 'btn btn-sm btn-primary',
-              type: 'button',
-              dataset: { action: 'submit' },
-              onclick: (ev) =>
-                busy(ev.target, async () => {
-                  await post(`/api/v1/media/${m.id}/submit`);
-                  notify(t('media.submitted', { name: m.name }));
-                  await reload();
-                }),
-            },
-            t('media.submit'),
-          ),
+          actionButton('media.submit', 'btn-primary', 'submit', async () => {
+            await post(`/api/v1/media/${m.id}/submit`);
+            notify(t('media.submitted', { name: m.name }));
+            await reload();
+          }),
         );
       }
       out.push(
@@ -95,30 +89,18 @@ boot('media', async ({ user, main, can }) => {
       );
       if (m.state !== 'approved') {
         out.push(
-          h(
-            'button',
+          dangerButton(
             {
-              class: 'btn btn-sm btn-outline-danger',
-              type: 'button',
-              dataset: { action: 'delete' },
-              onclick: async (ev) => {
-                if (
-                  !(await confirmAction(
-                    'media.deleteTitle',
-                    t('media.deleteConfirm', { name: m.name }),
-                    'common.delete',
-                    'btn-danger',
-                  ))
-                )
-                  return;
-                await busy(ev.target, async () => {
-                  await del(`/api/v1/media/${m.id}`);
-                  notify(t('media.deleted', { name: m.name }));
-                  await reload();
-                });
-              },
+              labelKey: 'common.delete',
+              titleKey: 'media.deleteTitle',
+              message: t('media.deleteConfirm', { name: m.name }),
+              attrs: { dataset: { action: 'delete' } },
             },
-            t('common.delete'),
+            async () => {
+              await del(`/api/v1/media/${m.id}`);
+              notify(t('media.deleted', { name: m.name }));
+              await reload();
+            },
           ),
         );
       }
@@ -127,7 +109,7 @@ boot('media', async ({ user, main, can }) => {
   }
 
   async function edit(m) {
-    const name = h('input', { class: 'form-control', value: m.name, maxlength: 255, required: true });
+    const name = input({ value: m.name, maxlength: 255, required: true });
     const boxes = tagBoxes(tags, m.tags, 'edit');
     const v = await dialog('media.editTitle', h('div', {}, field('media.name', name), boxes.el), [
       { key: 'common.cancel', value: 'cancel' },
@@ -148,20 +130,7 @@ boot('media', async ({ user, main, can }) => {
       h(
         'tr',
         { dataset: { mediaId: m.id, state: m.state } },
-        h(
-          'td',
-          {},
-          h(
-            'button',
-            {
-              class: 'ms-thumb-button',
-              type: 'button',
-              onclick: () => preview(m),
-              'aria-label': t('media.previewOf', { name: m.name }),
-            },
-            thumb(m),
-          ),
-        ),
+        h('td', {}, thumbButton(m)),
         h(
           'td',
           {},
@@ -256,8 +225,7 @@ boot('media', async ({ user, main, can }) => {
       { class: 'col-sm-4' },
       field(
         'common.search',
-        h('input', {
-          class: 'form-control',
+        input({
           type: 'search',
           oninput: (e) => {
             state.filter.q = e.target.value.trim();
@@ -309,11 +277,7 @@ function uploadCard(user, tags, onUploaded) {
   const boxes = tagBoxes(tags, [], 'upload');
   const dept =
     user.role === 'admin'
-      ? field(
-          'media.department',
-          h('input', { class: 'form-control', id: 'upload-department', maxlength: 100 }),
-          'media.departmentHint',
-        )
+      ? field('media.department', input({ id: 'upload-department', maxlength: 100 }), 'media.departmentHint')
       : h('p', { class: 'small mb-2' }, t('media.uploadDepartment', { department: user.department || '—' }));
   const queue = h('ul', { class: 'list-unstyled ms-upload-queue', id: 'upload-queue', 'aria-live': 'polite' });
   const drop = h(
@@ -392,21 +356,12 @@ function uploadCard(user, tags, onUploaded) {
       status.classList.add('text-success');
       if (m.state === 'draft' || m.state === 'rejected') {
         extra.append(
-          h(
-            'button',
-            {
-              class: 'btn btn-sm btn-primary ms-upload-submit',
-              type: 'button',
-              onclick: (ev) =>
-                busy(ev.target, async () => {
-                  await post(`/api/v1/media/${m.id}/submit`);
-                  ev.target.replaceWith(h('span', { class: 'small' }, t('state.pending')));
-                  notify(t('media.submitted', { name: m.name }));
-                  await onUploaded();
-                }),
-            },
-            t('media.submit'),
-          ),
+          actionButton('media.submit', 'btn-primary ms-upload-submit', 'submit', async (ev) => {
+            await post(`/api/v1/media/${m.id}/submit`);
+            ev.target.replaceWith(h('span', { class: 'small' }, t('state.pending')));
+            notify(t('media.submitted', { name: m.name }));
+            await onUploaded();
+          }),
         );
       }
       await onUploaded();
@@ -509,7 +464,7 @@ function sloganCard(user, tags, onCreated) {
     maxlength: 600,
     placeholder: t('slogan.placeholder'),
   });
-  const name = h('input', { class: 'form-control', id: 'slogan-name', maxlength: 255 });
+  const name = input({ id: 'slogan-name', maxlength: 255 });
   const colour = h('input', {
     class: 'form-control form-control-color',
     type: 'color',
@@ -522,8 +477,7 @@ function sloganCard(user, tags, onCreated) {
     id: 'slogan-background',
     value: '#b00020',
   });
-  const size = h('input', {
-    class: 'form-control',
+  const size = input({
     type: 'number',
     id: 'slogan-size',
     min: '8',
@@ -532,8 +486,7 @@ function sloganCard(user, tags, onCreated) {
     value: '96',
     required: true,
   });
-  const speed = h('input', {
-    class: 'form-control',
+  const speed = input({
     type: 'number',
     id: 'slogan-speed',
     min: '0',
@@ -546,11 +499,7 @@ function sloganCard(user, tags, onCreated) {
   const boxes = tagBoxes(tags, [], 'slogan');
   const dept =
     user.role === 'admin'
-      ? field(
-          'media.department',
-          h('input', { class: 'form-control', id: 'slogan-department', maxlength: 100 }),
-          'media.departmentHint',
-        )
+      ? field('media.department', input({ id: 'slogan-department', maxlength: 100 }), 'media.departmentHint')
       : null;
   const banner = sloganBanner();
   const result = h('div', { id: 'slogan-result', 'aria-live': 'polite' });
@@ -622,13 +571,11 @@ function sloganCard(user, tags, onCreated) {
         { class: 'col-lg-6' },
         field('slogan.text', text, 'slogan.textHint'),
         field('slogan.name', name, 'slogan.nameHint'),
-        h(
-          'div',
-          { class: 'row g-2' },
-          h('div', { class: 'col-3' }, field('slogan.color', colour)),
-          h('div', { class: 'col-3' }, field('slogan.background', background)),
-          h('div', { class: 'col-3' }, field('slogan.fontSize', size)),
-          h('div', { class: 'col-3' }, field('slogan.scrollSpeed', speed)),
+        formRow(
+          col('col-3', 'slogan.color', colour),
+          col('col-3', 'slogan.background', background),
+          col('col-3', 'slogan.fontSize', size),
+          col('col-3', 'slogan.scrollSpeed', speed),
         ),
         h('div', { class: 'form-text mb-2', id: 'slogan-speed-hint' }, t('slogan.scrollHint')),
         boxes.el,

@@ -1,10 +1,10 @@
 // 播放列表 / playlists: drag-and-drop ordering (with keyboard move buttons too),
 // per-still durations and the total loop length.
 import { boot } from '../app.js';
-import { get, post, put, del } from '../api.js';
-import { t, fmtDuration, fmtDateTime } from '../i18n.js';
-import { h, field, notify, showError, busy, empty, badge, section, confirmAction } from '../dom.js';
-import { thumb, kindLabel, preview } from '../media_view.js';
+import { del, get, post, put } from '../api.js';
+import { fmtDuration, t } from '../i18n.js';
+import { badge, busy, confirmAction, empty, field, h, input, notify, section } from '../dom.js';
+import { kindLabel, thumb } from '../media_view.js';
 
 const DEFAULT_STILL_MS = 10000;
 
@@ -140,8 +140,7 @@ boot('playlists', async ({ user, main, can }) => {
     const byId = mediaById();
     const readOnly = !can.plan;
     const total = editing.items.reduce((s, it) => s + itemMs(it, byId[it.mediaId]), 0);
-    const name = h('input', {
-      class: 'form-control',
+    const name = input({
       id: 'playlist-name',
       value: editing.name,
       maxlength: 255,

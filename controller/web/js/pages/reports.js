@@ -4,8 +4,8 @@
 // by venue type) is computed from the live API and downloadable as CSV.
 import { boot } from '../app.js';
 import { get, getOptional } from '../api.js';
-import { t, has, today, addDays, fmtNumber, fmtBytes, zonedIso, DEFAULT_ZONE } from '../i18n.js';
-import { h, field, select, empty, section, table, showError, uid } from '../dom.js';
+import { addDays, DEFAULT_ZONE, fmtBytes, fmtNumber, has, t, today, zonedIso } from '../i18n.js';
+import { col, empty, h, input, section, select, showError, table, uid } from '../dom.js';
 import { VENUE_TYPES } from '../target.js';
 
 const STATES = ['approved', 'pending', 'draft', 'rejected'];
@@ -46,14 +46,7 @@ export function toCsv(rows) {
 }
 
 function downloadCsv(name, rows) {
-  const url = URL.createObjectURL(new Blob([toCsv(rows)], { type: 'text/csv;charset=utf-8' }));
-  const a = h('a', { href: url, download: name, hidden: true });
-  document.body.append(a);
-  a.click();
-  setTimeout(() => {
-    URL.revokeObjectURL(url);
-    a.remove();
-  }, 1000);
+  downloadBlob(name, new Blob([toCsv(rows)], { type: 'text/csv;charset=utf-8' }));
 }
 
 function downloadBlob(name, blob) {
@@ -72,14 +65,8 @@ function downloadBlob(name, blob) {
 // chosen screens, the controller's public key (GET /api/v1/content-key, the key
 // that signs export.json), and the command that checks both offline.
 function evidenceSection(players) {
-  const from = h('input', {
-    class: 'form-control',
-    type: 'date',
-    id: 'export-from',
-    value: addDays(today(), -6),
-    required: true,
-  });
-  const to = h('input', { class: 'form-control', type: 'date', id: 'export-to', value: today(), required: true });
+  const from = input({ type: 'date', id: 'export-from', value: addDays(today(), -6), required: true });
+  const to = input({ type: 'date', id: 'export-to', value: today(), required: true });
   const boxes = players.map((p) => {
     const id = uid('exp');
     const input = h('input', {
@@ -172,8 +159,8 @@ function evidenceSection(players) {
         }
       },
     },
-    h('div', { class: 'col-md-3' }, field('reports.from', from)),
-    h('div', { class: 'col-md-3' }, field('reports.to', to)),
+    col('col-md-3', 'reports.from', from),
+    col('col-md-3', 'reports.to', to),
     h(
       'div',
       { class: 'col-md-6' },
@@ -263,8 +250,8 @@ boot('reports', async ({ main, can }) => {
         ? p
         : t(`reports.route.${p.split('/').pop()}`),
     ]);
-  const from = h('input', { class: 'form-control', type: 'date', id: 'report-from', value: addDays(today(), -6) });
-  const to = h('input', { class: 'form-control', type: 'date', id: 'report-to', value: today() });
+  const from = input({ type: 'date', id: 'report-from', value: addDays(today(), -6) });
+  const to = input({ type: 'date', id: 'report-to', value: today() });
   const campaign = select([['', t('common.all')], ...campaigns.map((c) => [c.id, c.name])], '', {
     id: 'report-campaign',
   });
@@ -383,12 +370,12 @@ boot('reports', async ({ main, can }) => {
         ? h(
             'form',
             { class: 'row g-2 align-items-end', id: 'report-form', onsubmit: runPlays },
-            h('div', { class: 'col-md-3' }, field('reports.report', route)),
-            h('div', { class: 'col-md-2' }, field('reports.groupBy', by)),
-            h('div', { class: 'col-md-2' }, field('reports.from', from)),
-            h('div', { class: 'col-md-2' }, field('reports.to', to)),
-            h('div', { class: 'col-md-1' }, field('schedules.campaign', campaign)),
-            h('div', { class: 'col-md-2' }, field('calendar.location', loc)),
+            col('col-md-3', 'reports.report', route),
+            col('col-md-2', 'reports.groupBy', by),
+            col('col-md-2', 'reports.from', from),
+            col('col-md-2', 'reports.to', to),
+            col('col-md-1', 'schedules.campaign', campaign),
+            col('col-md-2', 'calendar.location', loc),
             h(
               'div',
               { class: 'col-12 d-flex gap-2' },

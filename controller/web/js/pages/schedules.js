@@ -1,23 +1,27 @@
 // 排期 / campaigns and schedules: campaigns with dates, schedules that put a
 // playlist on a target with dayparts, the week calendar and "what plays at T".
 import { boot } from '../app.js';
-import { get, getOptional, post, put, patch, del } from '../api.js';
-import { t, today, addDays, DEFAULT_ZONE } from '../i18n.js';
+import { del, get, getOptional, patch, post, put } from '../api.js';
+import { addDays, DEFAULT_ZONE, t, today } from '../i18n.js';
 import {
-  h,
-  field,
-  select,
-  notify,
-  showError,
   busy,
+  col,
+  dangerButton,
   empty,
-  section,
-  table,
-  confirmAction,
-  uid,
+  field,
   formDialog,
+  formRow,
+  h,
+  input,
+  notify,
+  section,
+  select,
+  showError,
+  submitCol,
+  table,
+  uid,
 } from '../dom.js';
-import { targetPicker, describeTarget } from '../target.js';
+import { describeTarget, targetPicker } from '../target.js';
 import { weekCalendar, whatPlays } from '../calendar.js';
 
 // Recurring publicity days: [key, month, day, theme].
@@ -228,22 +232,15 @@ boot('schedules', async ({ main, can, user }) => {
   // A schedule's fields, as the create form and the edit dialog lay them out.
   function scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target }) {
     return [
-      h(
-        'div',
-        { class: 'row g-2' },
-        h('div', { class: 'col-md-6' }, field('schedules.name', name)),
-        h('div', { class: 'col-md-6' }, field('schedules.playlist', playlist)),
-        h('div', { class: 'col-md-6' }, field('schedules.campaign', campaign)),
-        h('div', { class: 'col-md-2' }, field('schedules.priority', priority)),
-        h('div', { class: 'col-md-2' }, field('schedules.startsOn', starts)),
-        h('div', { class: 'col-md-2' }, field('schedules.endsOn', ends)),
+      formRow(
+        col('col-md-6', 'schedules.name', name),
+        col('col-md-6', 'schedules.playlist', playlist),
+        col('col-md-6', 'schedules.campaign', campaign),
+        col('col-md-2', 'schedules.priority', priority),
+        col('col-md-2', 'schedules.startsOn', starts),
+        col('col-md-2', 'schedules.endsOn', ends),
       ),
-      h(
-        'div',
-        { class: 'row g-2' },
-        h('div', { class: 'col-lg-5' }, dayparts.el),
-        h('div', { class: 'col-lg-7' }, target.el),
-      ),
+      formRow(h('div', { class: 'col-lg-5' }, dayparts.el), h('div', { class: 'col-lg-7' }, target.el)),
     ];
   }
 
@@ -265,24 +262,18 @@ boot('schedules', async ({ main, can, user }) => {
         },
         t('common.edit'),
       ),
-      h(
-        'button',
+      dangerButton(
         {
-          class: 'btn btn-sm btn-outline-danger',
-          type: 'button',
-          dataset: { action: 'delete' },
-          'aria-label': t('schedules.deleteNamed', { name }),
-          onclick: async (ev) => {
-            if (!(await confirmAction(confirmTitleKey, t(confirmTextKey, { name }), 'common.delete', 'btn-danger')))
-              return;
-            await busy(ev.target, async () => {
-              await del(path);
-              notify(t(deletedKey, { name }));
-              await reloadAll();
-            });
-          },
+          labelKey: 'common.delete',
+          titleKey: confirmTitleKey,
+          message: t(confirmTextKey, { name }),
+          attrs: { dataset: { action: 'delete' }, 'aria-label': t('schedules.deleteNamed', { name }) },
         },
-        t('common.delete'),
+        async () => {
+          await del(path);
+          notify(t(deletedKey, { name }));
+          await reloadAll();
+        },
       ),
     );
   }
@@ -366,13 +357,7 @@ boot('schedules', async ({ main, can, user }) => {
 
   // Editing: the same fields as creating, in a dialog, saved with PATCH.
   async function editSchedule(s) {
-    const name = h('input', {
-      class: 'form-control',
-      id: 'edit-schedule-name',
-      required: true,
-      maxlength: 255,
-      value: s.name,
-    });
+    const name = input({ id: 'edit-schedule-name', required: true, maxlength: 255, value: s.name });
     const playlist = select(
       playlists.map((p) => [p.id, `${p.name}${p.allApproved ? '' : ` (${t('playlists.notAllApproved')})`}`]),
       s.playlistId,
@@ -383,28 +368,15 @@ boot('schedules', async ({ main, can, user }) => {
       s.campaignId ?? '',
       { id: 'edit-schedule-campaign' },
     );
-    const priority = h('input', {
-      class: 'form-control',
+    const priority = input({
       type: 'number',
       min: '0',
       max: '1000',
       value: String(s.priority),
       id: 'edit-schedule-priority',
     });
-    const starts = h('input', {
-      class: 'form-control',
-      type: 'date',
-      id: 'edit-schedule-starts',
-      required: true,
-      value: s.startsOn,
-    });
-    const ends = h('input', {
-      class: 'form-control',
-      type: 'date',
-      id: 'edit-schedule-ends',
-      required: true,
-      value: s.endsOn,
-    });
+    const starts = input({ type: 'date', id: 'edit-schedule-starts', required: true, value: s.startsOn });
+    const ends = input({ type: 'date', id: 'edit-schedule-ends', required: true, value: s.endsOn });
     const dayparts = daypartEditor(s.dayparts, 'edit-schedule');
     const target = targetPicker(players, locations, s.target || {});
     const ok = await formDialog(
@@ -415,11 +387,8 @@ boot('schedules', async ({ main, can, user }) => {
         ...scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target }),
       ),
       async () => {
-        const tv = target.value();
-        if (!tv) {
-          notify(t('target.none'), 'warning');
-          return false;
-        }
+        const tv = target.chosen();
+        if (!tv) return false;
         await patch(`/api/v1/schedules/${s.id}`, {
           name: name.value.trim(),
           playlistId: Number(playlist.value),
@@ -440,37 +409,17 @@ boot('schedules', async ({ main, can, user }) => {
   }
 
   async function editCampaign(c) {
-    const name = h('input', {
-      class: 'form-control',
-      id: 'edit-campaign-name',
-      required: true,
-      maxlength: 255,
-      value: c.name,
-    });
+    const name = input({ id: 'edit-campaign-name', required: true, maxlength: 255, value: c.name });
     const theme = select([['', '—'], ...tags.map((x) => [x, x])], c.theme || '', { id: 'edit-campaign-theme' });
-    const starts = h('input', {
-      class: 'form-control',
-      type: 'date',
-      id: 'edit-campaign-starts',
-      required: true,
-      value: c.startsOn,
-    });
-    const ends = h('input', {
-      class: 'form-control',
-      type: 'date',
-      id: 'edit-campaign-ends',
-      required: true,
-      value: c.endsOn,
-    });
+    const starts = input({ type: 'date', id: 'edit-campaign-starts', required: true, value: c.startsOn });
+    const ends = input({ type: 'date', id: 'edit-campaign-ends', required: true, value: c.endsOn });
     const ok = await formDialog(
       'schedules.editCampaign',
-      h(
-        'div',
-        { class: 'row g-2' },
-        h('div', { class: 'col-12' }, field('schedules.campaignName', name)),
-        h('div', { class: 'col-md-4' }, field('schedules.theme', theme)),
-        h('div', { class: 'col-md-4' }, field('schedules.startsOn', starts)),
-        h('div', { class: 'col-md-4' }, field('schedules.endsOn', ends)),
+      formRow(
+        col('col-12', 'schedules.campaignName', name),
+        col('col-md-4', 'schedules.theme', theme),
+        col('col-md-4', 'schedules.startsOn', starts),
+        col('col-md-4', 'schedules.endsOn', ends),
       ),
       async () => {
         await patch(`/api/v1/campaigns/${c.id}`, {
@@ -503,22 +452,10 @@ boot('schedules', async ({ main, can, user }) => {
   // --- campaign form ---
   let refreshCampaignSelect = () => {};
   function campaignForm() {
-    const name = h('input', { class: 'form-control', id: 'campaign-name', required: true, maxlength: 255 });
+    const name = input({ id: 'campaign-name', required: true, maxlength: 255 });
     const theme = select([['', '—'], ...tags.map((x) => [x, x])], '', { id: 'campaign-theme' });
-    const starts = h('input', {
-      class: 'form-control',
-      type: 'date',
-      id: 'campaign-starts',
-      required: true,
-      value: today(),
-    });
-    const ends = h('input', {
-      class: 'form-control',
-      type: 'date',
-      id: 'campaign-ends',
-      required: true,
-      value: addDays(today(), 6),
-    });
+    const starts = input({ type: 'date', id: 'campaign-starts', required: true, value: today() });
+    const ends = input({ type: 'date', id: 'campaign-ends', required: true, value: addDays(today(), 6) });
     const preset = select([['', t('schedules.presetPick')], ...PRESETS.map(([k]) => [k, t(`preset.${k}`)])], '', {
       id: 'campaign-preset',
       onchange: (e) => {
@@ -559,23 +496,19 @@ boot('schedules', async ({ main, can, user }) => {
           });
         },
       },
-      h('div', { class: 'col-md-4' }, field('schedules.preset', preset)),
-      h('div', { class: 'col-md-8' }, field('schedules.campaignName', name)),
-      h('div', { class: 'col-md-4' }, field('schedules.theme', theme)),
-      h('div', { class: 'col-md-3' }, field('schedules.startsOn', starts)),
-      h('div', { class: 'col-md-3' }, field('schedules.endsOn', ends)),
-      h(
-        'div',
-        { class: 'col-md-2 d-flex align-items-end mb-2' },
-        h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('schedules.createCampaign')),
-      ),
+      col('col-md-4', 'schedules.preset', preset),
+      col('col-md-8', 'schedules.campaignName', name),
+      col('col-md-4', 'schedules.theme', theme),
+      col('col-md-3', 'schedules.startsOn', starts),
+      col('col-md-3', 'schedules.endsOn', ends),
+      submitCol('schedules.createCampaign'),
     );
     return form;
   }
 
   // --- schedule form ---
   function scheduleForm() {
-    const name = h('input', { class: 'form-control', id: 'schedule-name', required: true, maxlength: 255 });
+    const name = input({ id: 'schedule-name', required: true, maxlength: 255 });
     const playlist = select(
       [
         ['', t('schedules.pickPlaylist')],
@@ -594,20 +527,8 @@ boot('schedules', async ({ main, can, user }) => {
       campaign.value = v;
     };
     refreshCampaignSelect();
-    const starts = h('input', {
-      class: 'form-control',
-      type: 'date',
-      id: 'schedule-starts',
-      required: true,
-      value: today(),
-    });
-    const ends = h('input', {
-      class: 'form-control',
-      type: 'date',
-      id: 'schedule-ends',
-      required: true,
-      value: addDays(today(), 6),
-    });
+    const starts = input({ type: 'date', id: 'schedule-starts', required: true, value: today() });
+    const ends = input({ type: 'date', id: 'schedule-ends', required: true, value: addDays(today(), 6) });
     campaign.addEventListener('change', () => {
       const c = campaigns.find((x) => String(x.id) === campaign.value);
       if (c) {
@@ -616,14 +537,7 @@ boot('schedules', async ({ main, can, user }) => {
         if (!name.value) name.value = c.name;
       }
     });
-    const priority = h('input', {
-      class: 'form-control',
-      type: 'number',
-      min: '0',
-      max: '1000',
-      value: '0',
-      id: 'schedule-priority',
-    });
+    const priority = input({ type: 'number', min: '0', max: '1000', value: '0', id: 'schedule-priority' });
     const dayparts = daypartEditor();
     const target = targetPicker(players, locations);
     const form = h(
@@ -632,11 +546,8 @@ boot('schedules', async ({ main, can, user }) => {
         id: 'schedule-form',
         onsubmit: async (ev) => {
           ev.preventDefault();
-          const tv = target.value();
-          if (!tv) {
-            notify(t('target.none'), 'warning');
-            return;
-          }
+          const tv = target.chosen();
+          if (!tv) return;
           const btn = form.querySelector('button[type=submit]');
           await busy(btn, async () => {
             const body = {

@@ -3,9 +3,22 @@
 import { boot } from '../app.js';
 import { get, post } from '../api.js';
 import { serverNow } from '../clock.js';
-import { t, fmtDateTime } from '../i18n.js';
-import { h, field, select, notify, busy, empty, section, table, confirmAction } from '../dom.js';
-import { targetPicker, describeTarget } from '../target.js';
+import { fmtDateTime, t } from '../i18n.js';
+import {
+  busy,
+  col,
+  confirmAction,
+  dangerButton,
+  empty,
+  formRow,
+  h,
+  input,
+  notify,
+  section,
+  select,
+  table,
+} from '../dom.js';
+import { describeTarget, targetPicker } from '../target.js';
 
 const DURATIONS = [15, 30, 60, 120, 240, 480, 1440];
 
@@ -47,30 +60,19 @@ boot('takeover', async ({ main, can }) => {
           'td',
           {},
           can.plan && !x.cancelledAt && new Date(x.expiresAt) > new Date(serverNow())
-            ? h(
-                'button',
+            ? dangerButton(
                 {
-                  class: 'btn btn-sm btn-danger',
-                  type: 'button',
-                  dataset: { action: 'cancel' },
-                  onclick: async (ev) => {
-                    if (
-                      !(await confirmAction(
-                        'takeover.cancelTitle',
-                        t('takeover.cancelConfirm', { name: x.name }),
-                        'takeover.cancel',
-                        'btn-danger',
-                      ))
-                    )
-                      return;
-                    await busy(ev.target, async () => {
-                      await post(`/api/v1/takeovers/${x.id}/cancel`);
-                      notify(t('takeover.cancelled', { name: x.name }));
-                      document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
-                    });
-                  },
+                  labelKey: 'takeover.cancel',
+                  titleKey: 'takeover.cancelTitle',
+                  message: t('takeover.cancelConfirm', { name: x.name }),
+                  cls: 'btn-danger',
+                  attrs: { dataset: { action: 'cancel' } },
                 },
-                t('takeover.cancel'),
+                async () => {
+                  await post(`/api/v1/takeovers/${x.id}/cancel`);
+                  notify(t('takeover.cancelled', { name: x.name }));
+                  document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
+                },
               )
             : null,
         ),
@@ -90,7 +92,7 @@ boot('takeover', async ({ main, can }) => {
   document.addEventListener('ms:takeovers-changed', reload);
 
   if (can.plan) {
-    const name = h('input', { class: 'form-control', id: 'takeover-name', required: true, maxlength: 255 });
+    const name = input({ id: 'takeover-name', required: true, maxlength: 255 });
     const playlist = select([['', t('schedules.pickPlaylist')], ...playlists.map((p) => [p.id, p.name])], '', {
       id: 'takeover-playlist',
       required: true,
@@ -107,11 +109,8 @@ boot('takeover', async ({ main, can }) => {
         id: 'takeover-form',
         onsubmit: async (ev) => {
           ev.preventDefault();
-          const tv = target.value();
-          if (!tv) {
-            notify(t('target.none'), 'warning');
-            return;
-          }
+          const tv = target.chosen();
+          if (!tv) return;
           if (
             !(await confirmAction(
               'takeover.sendTitle',
@@ -137,12 +136,10 @@ boot('takeover', async ({ main, can }) => {
         },
       },
       h('div', { class: 'alert alert-warning small' }, t('takeover.warning')),
-      h(
-        'div',
-        { class: 'row g-2' },
-        h('div', { class: 'col-md-5' }, field('takeover.name', name)),
-        h('div', { class: 'col-md-4' }, field('schedules.playlist', playlist)),
-        h('div', { class: 'col-md-3' }, field('takeover.duration', duration)),
+      formRow(
+        col('col-md-5', 'takeover.name', name),
+        col('col-md-4', 'schedules.playlist', playlist),
+        col('col-md-3', 'takeover.duration', duration),
       ),
       target.el,
       h('button', { class: 'btn btn-danger', type: 'submit', id: 'takeover-send' }, t('takeover.send')),

@@ -1,9 +1,9 @@
 // 用户 / users (admins): create users with a role and department, grant or take
 // the fleetWide right (fleet-wide schedules and takeovers), disable and enable.
 import { boot } from '../app.js';
-import { get, post, patch } from '../api.js';
-import { t, fmtDateTime } from '../i18n.js';
-import { h, field, select, notify, busy, empty, section, table } from '../dom.js';
+import { get, patch, post } from '../api.js';
+import { fmtDateTime, t } from '../i18n.js';
+import { busy, col, empty, h, input, notify, section, select, submitCol, table } from '../dom.js';
 
 const ROLES = ['admin', 'editor', 'approver', 'auditor'];
 
@@ -83,23 +83,16 @@ boot('users', async ({ user: me, main }) => {
         : empty(),
     );
   }
-  const username = h('input', {
-    class: 'form-control',
-    id: 'user-username',
-    required: true,
-    maxlength: 64,
-    autocomplete: 'off',
-  });
-  const display = h('input', { class: 'form-control', id: 'user-display', maxlength: 100 });
+  const username = input({ id: 'user-username', required: true, maxlength: 64, autocomplete: 'off' });
+  const display = input({ id: 'user-display', maxlength: 100 });
   const role = select(
     ROLES.map((r) => [r, t(`role.${r}`)]),
     'editor',
     { id: 'user-role' },
   );
-  const dept = h('input', { class: 'form-control', id: 'user-department', maxlength: 100 });
+  const dept = input({ id: 'user-department', maxlength: 100 });
   const fleetWide = h('input', { class: 'form-check-input', id: 'user-fleet-wide', type: 'checkbox' });
-  const password = h('input', {
-    class: 'form-control',
+  const password = input({
     id: 'user-password',
     type: 'password',
     required: true,
@@ -125,11 +118,11 @@ boot('users', async ({ user: me, main }) => {
         });
       },
     },
-    h('div', { class: 'col-md-2' }, field('users.username', username)),
-    h('div', { class: 'col-md-2' }, field('users.displayName', display)),
-    h('div', { class: 'col-md-2' }, field('users.role', role)),
-    h('div', { class: 'col-md-2' }, field('media.department', dept, 'users.departmentHint')),
-    h('div', { class: 'col-md-2' }, field('users.password', password, 'users.passwordHint')),
+    col('col-md-2', 'users.username', username),
+    col('col-md-2', 'users.displayName', display),
+    col('col-md-2', 'users.role', role),
+    col('col-md-2', 'media.department', dept, 'users.departmentHint'),
+    col('col-md-2', 'users.password', password, 'users.passwordHint'),
     h(
       'div',
       { class: 'col-md-1 d-flex flex-column justify-content-end mb-2' },
@@ -140,11 +133,7 @@ boot('users', async ({ user: me, main }) => {
         h('label', { class: 'form-check-label', for: 'user-fleet-wide' }, t('users.fleetWide')),
       ),
     ),
-    h(
-      'div',
-      { class: 'col-md-1 d-flex align-items-end mb-2' },
-      h('button', { class: 'btn btn-primary w-100', type: 'submit' }, t('users.create')),
-    ),
+    submitCol('users.create', 'col-md-1'),
   );
   main.append(section('users.all', box), section('users.new', form));
   await reload();
