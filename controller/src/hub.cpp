@@ -582,6 +582,41 @@ struct Hub::Impl {
             peer.allowed = mediaOf(current->manifestBytes);
             peer.sentVersion = current->version;
         }
+        resendUnanswered(rid);
+    }
+
+    // The commands this player has not answered, sent again with their ids: a
+    // command (or its answer) sent while the link was dropping is lost with the
+    // connection. The player answers an id it has seen from memory, without
+    // acting twice.
+    void resendUnanswered(const std::string& rid) {
+        std::vector<wire::Command> again;
+        {
+            std::lock_guard lock(sharedMutex);
+            for (const auto& id : resultOrder) {
+                auto it = results.find(id);
+                if (it != results.end() && it->second.playerId == rid && !it->second.ackedAtMs)
+                    again.push_back(wire::Command{id, it->second.action});
+            }
+        }
+        for (const auto& cmd : again) {
+            log.information("hub: player %s: command %s sent again", rid, cmd.id);
+            send(rid, wire::toEnvelope(cmd));
+        }
+    }
+
+    // Unanswered commands older than kCommandAnswerMs have failed: the console
+    // stops waiting and says why.
+    void expireCommands() {
+        const std::int64_t wall = config.clock->wallMs();
+        std::lock_guard lock(sharedMutex);
+        for (auto& [id, r] : results) {
+            if (r.ackedAtMs || wall - r.sentAtMs < kCommandAnswerMs) continue;
+            r.ackedAtMs = wall;
+            r.ok = false;
+            r.message = "no answer from the screen within " + std::to_string(kCommandAnswerMs / 1000) + " s";
+            log.warning("hub: player %s: command %s: %s", r.playerId, id, r.message);
+        }
     }
 
     int fileFor(const std::string& sha) {
@@ -683,7 +718,8 @@ struct Hub::Impl {
         it->second.message = a->message;
         if (a->payload) it->second.payload = *a->payload;
         log.information("hub: player %s: command %s (%s) %s: %s", escapeControl(rid), escapeControl(a->id),
-                        it->second.action, std::string(a->ok ? "done" : "failed"), escapeControl(a->message));
+                        std::string(wire::commandActionName(it->second.action)), std::string(a->ok ? "done" : "failed"),
+                        escapeControl(a->message));
     }
 
     void handleProofs(const std::string& rid, const wire::Envelope& env) {
@@ -842,6 +878,7 @@ struct Hub::Impl {
         if (endPending.load()) applyEnds();
         const auto now = steadyMs();
         checkDisk(now);
+        expireCommands();
         const std::int64_t deadMs = kMissedBeats * config.heartbeatMs;
         std::vector<HubBackend::Seen> seen;
         seen.swap(pendingSeen);
@@ -1057,7 +1094,7 @@ std::optional<std::string> Hub::sendCommand(const std::string& playerId, wire::C
         CommandResult r;
         r.id = id;
         r.playerId = playerId;
-        r.action = std::string(wire::commandActionName(action));
+        r.action = action;
         r.sentAtMs = now;
         d.results[id] = r;
         d.resultOrder.push_back(id);

@@ -158,7 +158,7 @@ Poco::JSON::Object::Ptr resultJson(const CommandResult& r) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("id", r.id);
     o->set("playerId", r.playerId);
-    o->set("action", r.action);
+    o->set("action", std::string(wire::commandActionName(r.action)));
     o->set("sentAt", isoUtc(r.sentAtMs));
     o->set("ackedAt", optIso(r.ackedAtMs));
     o->set("state", !r.ackedAtMs ? "sent" : (r.ok ? "done" : "failed"));

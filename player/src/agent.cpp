@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -57,6 +58,11 @@ struct SyncAgent::Impl {
     bool isConnected = false;
     ActivationListener onActivated;
     ScreenshotHandler onScreenshot;
+    // The last answers to commands that act (reload, clear cache), by id: the hub
+    // sends an unanswered command again after a reconnect, and a repeat is
+    // answered from here instead of acting twice. (A screenshot is simply taken again.)
+    std::deque<wire::CommandAck> answered;
+    static constexpr std::size_t kAnsweredKept = 32;
     LinkListener onLink;
     std::atomic<bool> stopping{false};
     std::thread thread;
@@ -571,6 +577,13 @@ struct SyncAgent::Impl {
     }
 
     void onCommand(const wire::Command& c) {
+        for (const auto& earlier : answered)
+            if (earlier.id == c.id) {
+                log.information("player %s: command %s again: answered before (%s)", config.playerId, c.id,
+                                earlier.message);
+                sendMsg(wire::toEnvelope(earlier));
+                return;
+            }
         wire::CommandAck ack{c.id, true, "", std::nullopt};
         switch (c.action) {
             case wire::CommandAction::Reload: {
@@ -604,6 +617,10 @@ struct SyncAgent::Impl {
         log.information("player %s: command %s (%s): %s", config.playerId, c.id,
                         std::string(wire::commandActionName(c.action)), ack.message);
         sendMsg(wire::toEnvelope(ack));
+        if (c.action != wire::CommandAction::Screenshot) {
+            answered.push_back(ack);
+            if (answered.size() > kAnsweredKept) answered.pop_front();
+        }
     }
 
     void noteClock(std::int64_t controllerMs) {

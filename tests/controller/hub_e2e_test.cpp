@@ -154,10 +154,12 @@ TEST_CASE("three players enrol, hold the verified bundle within seconds and ride
         auto shot = admin.post("/api/v1/players/" + ids[1] + "/commands", R"({"action":"screenshot"})");
         REQUIRE(shot.status == 202);
         const std::string sid = shot.json()->getValue<std::string>("id");
-        INFO("player log:\n" << readFile(fx.path / "p1.log"));
-        REQUIRE(waitFor(
+        const bool answered = waitFor(
             [&] { return admin.get("/api/v1/commands/" + sid).json()->getValue<std::string>("state") != "sent"; },
-            30000));  // a screenshot on a busy machine can take seconds
+            30000);     // a screenshot on a busy machine can take seconds
+        if (!answered)  // the player's log as it stands now, not as it stood when the command was sent
+            FAIL("screenshot unanswered: " << admin.get("/api/v1/commands/" + sid).body << "\nplayer log:\n"
+                                           << readFile(fx.path / "p1.log"));
         CHECK(admin.post("/api/v1/players/" + ids[1] + "/commands", R"({"action":"format"})").status == 400);
     }
     SECTION("an offline player cannot take commands") {

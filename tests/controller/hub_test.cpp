@@ -257,3 +257,53 @@ TEST_CASE("a new manifest version is pushed to an online player at once", "[cont
         CHECK(ms < 1000);
     }
 }
+
+TEST_CASE("an unanswered command is sent again when the player reconnects, and fails when nobody answers",
+          "[controller][hub]") {
+    TestServer srv([](auto& c) { c.zmqHeartbeatMs = 1000; });
+    Client admin = srv.admin();
+    zmq::context_t ctx(1);
+    const Curve key = newCurve();
+    const auto me = enrollWithCurve(srv, admin, key);
+    const std::string serverKey = readFile(srv.dataDir() / "keys" / "hub-curve.pub").substr(0, 40);
+    auto state = [&](const std::string& cid) { return admin.get("/api/v1/commands/" + cid).json(); };
+    auto online = [&] { return admin.get("/api/v1/players/" + me.id).json()->getValue<bool>("online"); };
+
+    auto first = std::make_unique<RawPlayer>(ctx, me.hubEndpoint, me.id, key, serverKey);
+    first->hello(me.id);
+    REQUIRE(first->recv(3000, wire::Type::Welcome));
+    auto r = admin.post("/api/v1/players/" + me.id + "/commands", R"({"action":"reload"})");
+    REQUIRE(r.status == 202);
+    const std::string cid = r.json()->getValue<std::string>("id");
+    auto got = first->recv(3000, wire::Type::Command);
+    REQUIRE(got);
+    CHECK(wire::parseCommand(*got)->id == cid);
+    // The link drops before the player answers.
+    first.reset();
+    REQUIRE(waitFor([&] { return !online(); }, 10000, 50));
+    CHECK(state(cid)->getValue<std::string>("state") == "sent");
+
+    // Back again: the same command, with the same id, and this time an answer.
+    RawPlayer again(ctx, me.hubEndpoint, me.id, key, serverKey);
+    again.hello(me.id);
+    REQUIRE(again.recv(3000, wire::Type::Welcome));
+    auto resent = again.recv(3000, wire::Type::Command);
+    REQUIRE(resent);
+    CHECK(wire::parseCommand(*resent)->id == cid);
+    CHECK(wire::parseCommand(*resent)->action == wire::CommandAction::Reload);
+    again.send(wire::toEnvelope(wire::CommandAck{cid, true, "reloaded", std::nullopt}));
+    REQUIRE(waitFor([&] { return state(cid)->getValue<std::string>("state") == "done"; }, 5000, 50));
+
+    // A command nobody answers fails after a minute of the server's clock, saying so.
+    auto shot = admin.post("/api/v1/players/" + me.id + "/commands", R"({"action":"screenshot"})");
+    REQUIRE(shot.status == 202);
+    const std::string sid = shot.json()->getValue<std::string>("id");
+    REQUIRE(again.recv(3000, wire::Type::Command));
+    CHECK(state(sid)->getValue<std::string>("state") == "sent");
+    srv.advanceClock(61'000);
+    REQUIRE(waitFor([&] { return state(sid)->getValue<std::string>("state") == "failed"; }, 5000, 50));
+    CHECK(state(sid)->getValue<std::string>("message").find("no answer") != std::string::npos);
+    // An answer that comes after all is still taken.
+    again.send(wire::toEnvelope(wire::CommandAck{sid, true, "1280x720", std::nullopt}));
+    REQUIRE(waitFor([&] { return state(sid)->getValue<std::string>("state") == "done"; }, 5000, 50));
+}

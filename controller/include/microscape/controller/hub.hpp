@@ -108,16 +108,21 @@ struct HubStats {
     std::size_t online = 0;
 };
 
+// A command to one player and its answer. Unanswered, it is sent again with the
+// same id whenever the player says HELLO (a link that dropped lost it, or its
+// answer); still unanswered kCommandAnswerMs after it was sent, it has failed.
 struct CommandResult {
     std::string id;
     std::string playerId;
-    std::string action;
+    wire::CommandAction action = wire::CommandAction::Reload;
     std::int64_t sentAtMs = 0;
     std::optional<std::int64_t> ackedAtMs;
     bool ok = false;
     std::string message;
     std::string payload;  // e.g. screenshot PNG
 };
+
+inline constexpr std::int64_t kCommandAnswerMs = 60'000;
 
 class Hub {
   public:
