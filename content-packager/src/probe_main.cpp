@@ -161,7 +161,11 @@ Sandbox confine(int mediaFd) {
     struct stat out {};
     if (::fstat(STDOUT_FILENO, &out) != 0 || !S_ISREG(out.st_mode))  // (the answer may go to a file by hand)
         ::setrlimit(RLIMIT_FSIZE, &noFiles);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    (void)memory;  // a sanitized build maps terabytes of shadow memory: an address-space cap would refuse every file
+#else
     ::setrlimit(RLIMIT_AS, &memory);
+#endif
     ::setrlimit(RLIMIT_CPU, &cpu);
     s.landlockAbi = confineFiles(mediaFd, s.problem);
     return s;
