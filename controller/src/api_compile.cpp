@@ -16,7 +16,7 @@ constexpr std::int64_t kMaxTimelineMs = 8LL * 86'400'000;
 CompiledManifest current(RequestCtx& ctx, const std::string& playerId) {
     auto p = ctx.svc.db.read([&](DbConn& c) { return repo::playerById(c, playerId); });
     if (!p) notFound("player " + playerId);
-    if (p->state != "enrolled") throw ApiError(409, "invalid_state", "player " + playerId + " is retired");
+    if (p->state != PlayerState::Enrolled) throw ApiError(409, "invalid_state", "player " + playerId + " is retired");
     auto m = ctx.svc.compiler->currentFor(playerId);
     if (!m) throw ApiError(500, "compile_failed", m.error().str());
     return *m;

@@ -51,7 +51,7 @@ Poco::JSON::Object::Ptr playerJson(const Player& p, std::int64_t nowMs) {
     o->set("width", nullable(p.width));
     o->set("height", nullable(p.height));
     o->set("orientation", p.orientation);
-    o->set("state", p.state);
+    o->set("state", std::string(playerStateName(p.state)));
     o->set("identityKey", p.identityKey);
     o->set("curveKey", p.curveKey);
     o->set("enrolledAt", isoUtc(p.enrolledAtMs));
@@ -391,18 +391,19 @@ void patchPlayer(RequestCtx& ctx) {
             p.orientation = *v;
         }
         if (auto v = optString(body, "state", 20)) {
-            if (*v != "enrolled" && *v != "retired") badRequest("state must be enrolled or retired");
-            p.state = *v;
+            auto state = playerStateFromName(*v);
+            if (!state) badRequest("state must be enrolled or retired");
+            p.state = *state;
         }
         p.updatedAtMs = svc.nowMs();
         repo::updatePlayer(c, p);
         recordAudit(c, ctx, "update", "player", id, before, playerJson(p, svc.nowMs()));
         return p;
     });
-    if (saved.state == "enrolled") (void)svc.compiler->compilePlayer(id);
+    if (saved.state == PlayerState::Enrolled) (void)svc.compiler->compilePlayer(id);
     // A retired player's live session ends now: offline, its connection closed,
     // its messages refused (the ZAP handler refuses its key from here on).
-    if (saved.state == "retired" && svc.hub) svc.hub->endSession(id);
+    if (saved.state == PlayerState::Retired && svc.hub) svc.hub->endSession(id);
     ctx.sendJson(200, playerJson(saved, svc.nowMs()));
 }
 

@@ -43,7 +43,7 @@ Poco::JSON::Object::Ptr mediaJson(const Media& m) {
     o->set("name", m.displayName);
     o->set("fileName", nullableStr(m.originalName));
     o->set("department", nullableStr(m.department));
-    o->set("state", m.state);
+    o->set("state", std::string(mediaStateName(m.state)));
     o->set("uploadedBy", Poco::Int64(m.uploadedBy));
     o->set("reviewedBy", nullable(m.reviewedBy));
     o->set("reviewReason", nullableStr(m.reviewReason));
@@ -169,7 +169,7 @@ void finishUpload(RequestCtx& ctx, MediaStore::Stored stored, const std::string&
     m.displayName = displayName.empty() ? fileName : displayName;
     m.originalName = fileName;
     m.department = department;
-    m.state = "draft";
+    m.state = MediaState::Draft;
     m.uploadedBy = ctx.principal().user.id;
     if (info->durationMs > 0) m.durationMs = info->durationMs;
     if (info->width > 0) m.width = info->width;
@@ -332,7 +332,7 @@ void createSlogan(RequestCtx& ctx) {
     m.displayName = name;
     m.originalName = "slogan-" + m.sha256.substr(0, 12) + ".json";
     m.department = dept;
-    m.state = "draft";
+    m.state = MediaState::Draft;
     m.uploadedBy = ctx.principal().user.id;
     m.sloganJson = doc;
     m.tags = std::move(tags);
@@ -352,7 +352,10 @@ void createSlogan(RequestCtx& ctx) {
 
 void listMedia(RequestCtx& ctx) {
     repo::MediaFilter f;
-    f.state = ctx.query("state").value_or("");
+    if (auto s = ctx.query("state"); s && !s->empty()) {
+        f.state = mediaStateFromName(*s);
+        if (!f.state) badRequest("state must be draft, pending, approved or rejected");
+    }
     f.kind = ctx.query("kind").value_or("");
     f.tag = ctx.query("tag").value_or("");
     f.department = ctx.query("department").value_or("");
@@ -399,7 +402,7 @@ void patchMedia(RequestCtx& ctx) {
         return m;
     });
     // Display names travel in manifests.
-    if (saved.state == "approved") svc.compiler->recompileAll("media " + std::to_string(id) + " renamed");
+    if (saved.state == MediaState::Approved) svc.compiler->recompileAll("media " + std::to_string(id) + " renamed");
     ctx.sendJson(200, mediaJson(saved));
 }
 
@@ -425,23 +428,27 @@ void transition(RequestCtx& ctx, const std::string& action) {
         const std::int64_t now = svc.nowMs();
         if (action == "submit") {
             requireSameDepartment(ctx, m.department);
-            if (m.state != "draft" && m.state != "rejected")
+            if (m.state != MediaState::Draft && m.state != MediaState::Rejected)
                 throw ApiError(409, "invalid_state",
-                               "only draft or rejected media can be submitted (state is " + m.state + ")");
-            m.state = "pending";
+                               "only draft or rejected media can be submitted (state is " +
+                                   std::string(mediaStateName(m.state)) + ")");
+            m.state = MediaState::Pending;
         } else if (action == "approve") {
             if (m.uploadedBy == who.id) forbidden("nobody approves their own upload; another approver must review it");
-            if (m.state != "pending")
-                throw ApiError(409, "invalid_state", "only pending media can be approved (state is " + m.state + ")");
-            m.state = "approved";
+            if (m.state != MediaState::Pending)
+                throw ApiError(
+                    409, "invalid_state",
+                    "only pending media can be approved (state is " + std::string(mediaStateName(m.state)) + ")");
+            m.state = MediaState::Approved;
             m.reviewedBy = who.id;
             m.reviewedAtMs = now;
             m.reviewReason = reason;
         } else {
-            if (m.state != "pending" && m.state != "approved")
+            if (m.state != MediaState::Pending && m.state != MediaState::Approved)
                 throw ApiError(409, "invalid_state",
-                               "only pending or approved media can be rejected (state is " + m.state + ")");
-            m.state = "rejected";
+                               "only pending or approved media can be rejected (state is " +
+                                   std::string(mediaStateName(m.state)) + ")");
+            m.state = MediaState::Rejected;
             m.reviewedBy = who.id;
             m.reviewedAtMs = now;
             m.reviewReason = reason;
@@ -463,7 +470,7 @@ void deleteMedia(RequestCtx& ctx) {
         svc.db.write([&](DbConn& c) {
             auto m = loadMedia(c, id);
             requireSameDepartment(ctx, m.department);
-            if (m.state == "approved")
+            if (m.state == MediaState::Approved)
                 throw ApiError(409, "invalid_state", "reject (withdraw) approved media before deleting it");
             sha = m.sha256;
             repo::deleteMedia(c, id);
@@ -542,7 +549,7 @@ void download(RequestCtx& ctx) {
 void addMediaRoutes(Router& r) {
     r.add(withQuery(
         Route{"GET", "/api/v1/media", kAnyUser, "media", "List media (?state=&kind=&tag=&department=)", listMedia},
-        {{"state"}, {"kind"}, {"tag"}, {"department"}}));
+        {{"state", "string", "", {"draft", "pending", "approved", "rejected"}}, {"kind"}, {"tag"}, {"department"}}));
     r.add(withQuery(Route{"POST", "/api/v1/media", kAdmin | kEditor, "media",
                           "Upload a file: multipart/form-data (file, name, tags, department) or a raw body with "
                           "?filename=&name=&tags=a,b; streamed to disk, hashed, deduplicated, probed",

@@ -50,7 +50,7 @@ void metrics(RequestCtx& ctx) {
     std::int64_t enrolled = 0, online = 0;
     std::uint64_t journalErrors = 0, playersWithJournalErrors = 0;
     for (const auto& p : ctx.svc.db.read([](DbConn& c) { return repo::listPlayers(c); })) {
-        if (p.state != "enrolled") continue;
+        if (p.state != PlayerState::Enrolled) continue;
         ++enrolled;
         if (p.lastSeenAtMs && now - *p.lastSeenAtMs <= kOnlineWindowMs) ++online;
         const auto n = journalErrorsOf(p);

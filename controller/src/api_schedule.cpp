@@ -56,8 +56,8 @@ Poco::JSON::Object::Ptr playlistJson(DbConn& c, const Playlist& p) {
         if (m) {
             io->set("name", m->displayName);
             io->set("kind", m->kind);
-            io->set("state", m->state);
-            allApproved = allApproved && m->state == "approved";
+            io->set("state", std::string(mediaStateName(m->state)));
+            allApproved = allApproved && m->state == MediaState::Approved;
         }
         loopMs += d;
         items->add(io);
@@ -328,7 +328,7 @@ void requireSchedulable(DbConn& c, std::int64_t playlistId) {
     if (p->items.empty()) unprocessable("empty_playlist", "playlist " + std::to_string(playlistId) + " has no items");
     for (const auto& it : p->items) {
         auto m = repo::mediaById(c, it.mediaId);
-        if (!m || m->state != "approved")
+        if (!m || m->state != MediaState::Approved)
             unprocessable("media_not_approved", "playlist " + std::to_string(playlistId) + " contains media " +
                                                     std::to_string(it.mediaId) + " that is not approved");
     }

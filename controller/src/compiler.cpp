@@ -143,7 +143,7 @@ std::shared_ptr<Compiler::Snapshot> Compiler::loadSnapshot() {
         }
         for (auto& p : repo::listPlaylists(c)) snap->playlists.emplace(p.id, std::move(p));
         repo::MediaFilter approved;
-        approved.state = "approved";  // withdrawn or unreviewed content never reaches a screen
+        approved.state = MediaState::Approved;  // withdrawn or unreviewed content never reaches a screen
         for (auto& m : repo::listMedia(c, approved)) snap->media.emplace(m.id, std::move(m));
         for (auto& l : repo::listLocations(c)) snap->locations.emplace(l.id, std::move(l));
         if (auto v = repo::setting(c, "filler_playlist_id")) snap->fleetFiller = std::stoll(*v);
@@ -360,7 +360,7 @@ int Compiler::recompileAll(const std::string& reason) {
         auto players = db_.read([](DbConn& c) { return repo::listPlayers(c); });
         auto snap = loadSnapshot();
         for (const auto& p : players) {
-            if (p.state != "enrolled") continue;
+            if (p.state != PlayerState::Enrolled) continue;
             auto before = db_.read([&](DbConn& c) {
                 auto r = c.one("SELECT MAX(version) FROM compiled_manifests WHERE player_id = ?", {p.id});
                 return r ? r->i64(0) : 0;

@@ -8,13 +8,13 @@ namespace microscape::controller {
 
 std::optional<std::string> StoreHubBackend::playerForCurveKey(const std::string& z85) {
     auto p = db_.read([&](DbConn& c) { return repo::playerByCurveKey(c, z85); });
-    if (!p || p->state != "enrolled") return std::nullopt;
+    if (!p || p->state != PlayerState::Enrolled) return std::nullopt;
     return p->id;
 }
 
 bool StoreHubBackend::playerActive(const std::string& playerId) {
     auto p = db_.read([&](DbConn& c) { return repo::playerById(c, playerId); });
-    return p && p->state == "enrolled";
+    return p && p->state == PlayerState::Enrolled;
 }
 
 std::optional<std::uint64_t> StoreHubBackend::freeDiskBytes() {
@@ -26,7 +26,7 @@ std::optional<std::uint64_t> StoreHubBackend::freeDiskBytes() {
 
 std::optional<HubManifest> StoreHubBackend::currentManifest(const std::string& playerId) {
     auto p = db_.read([&](DbConn& c) { return repo::playerById(c, playerId); });
-    if (!p || p->state != "enrolled") return std::nullopt;
+    if (!p || p->state != PlayerState::Enrolled) return std::nullopt;
     auto m = compiler_.currentFor(playerId);
     if (!m) return std::nullopt;
     return HubManifest{m->playerId, m->version, m->manifestBytes, m->signature};

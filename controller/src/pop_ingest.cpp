@@ -211,15 +211,18 @@ const crypto::PublicKey* PopIngest::checkPlayer(Batch& b, Result<IngestOutcome>&
     st.reset();
     st.bind(1, playerId);
     const bool found = st.step();
-    if (found) b.info = PlayerInfo{st.str(0), st.str(1), st.i64(2), st.i64(3), st.str(4)};
+    if (found)
+        b.info = PlayerInfo{st.str(0), playerStateFromName(st.str(1)).value_or(PlayerState::Retired), st.i64(2),
+                            st.i64(3), st.str(4)};
     st.reset();
     if (!found) {
         refused = refuse(b, Errc::UnknownSigner, "unknown_player", "no enrolled player " + playerId);
         return nullptr;
     }
-    if (b.info.state != "enrolled") {
-        refused = refuse(b, Errc::UnknownSigner, "revoked_player",
-                         "player " + playerId + " is " + b.info.state + "; its proofs are refused");
+    if (b.info.state != PlayerState::Enrolled) {
+        refused = refuse(
+            b, Errc::UnknownSigner, "revoked_player",
+            "player " + playerId + " is " + std::string(playerStateName(b.info.state)) + "; its proofs are refused");
         return nullptr;
     }
     auto keyIt = keys_.find(b.info.identityKeyPem);

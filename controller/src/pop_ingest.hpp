@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "microscape/controller/model.hpp"
+
 #include "microscape/controller/db.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/pop.hpp"
@@ -110,7 +112,7 @@ class PopIngest {
   private:
     struct PlayerInfo {
         std::string identityKeyPem;
-        std::string state;
+        PlayerState state = PlayerState::Retired;
         std::int64_t enrolledAtMs = 0;
         std::int64_t locationId = 0;
         std::string zone;

@@ -27,6 +27,36 @@ std::optional<Role> roleFromName(std::string_view n) {
     return std::nullopt;
 }
 
+std::string_view mediaStateName(MediaState s) {
+    switch (s) {
+        case MediaState::Draft:
+            return "draft";
+        case MediaState::Pending:
+            return "pending";
+        case MediaState::Approved:
+            return "approved";
+        case MediaState::Rejected:
+            return "rejected";
+    }
+    return "draft";
+}
+
+std::optional<MediaState> mediaStateFromName(std::string_view n) {
+    for (auto s : {MediaState::Draft, MediaState::Pending, MediaState::Approved, MediaState::Rejected})
+        if (mediaStateName(s) == n) return s;
+    return std::nullopt;
+}
+
+std::string_view playerStateName(PlayerState s) {
+    return s == PlayerState::Retired ? "retired" : "enrolled";
+}
+
+std::optional<PlayerState> playerStateFromName(std::string_view n) {
+    for (auto s : {PlayerState::Enrolled, PlayerState::Retired})
+        if (playerStateName(s) == n) return s;
+    return std::nullopt;
+}
+
 namespace repo {
 namespace {
 
@@ -85,7 +115,7 @@ Media mediaFrom(DbConn& c, const DbRow& r) {
     m.displayName = r.str(5);
     m.originalName = r.str(6);
     m.department = r.str(7);
-    m.state = r.str(8);
+    m.state = mediaStateFromName(r.str(8)).value_or(MediaState::Draft);  // unknown: never shown
     m.uploadedBy = r.i64(9);
     m.reviewedBy = r.optI64(10);
     m.reviewReason = r.str(11);
@@ -143,7 +173,7 @@ Player playerFrom(const DbRow& r) {
     p.width = r.optI64(3);
     p.height = r.optI64(4);
     p.orientation = r.str(5);
-    p.state = r.str(6);
+    p.state = playerStateFromName(r.str(6)).value_or(PlayerState::Retired);  // unknown: refused
     p.identityKey = r.str(7);
     p.curveKey = r.str(8);
     p.enrolledAtMs = r.i64(9);
@@ -480,8 +510,8 @@ std::int64_t insertMedia(DbConn& c, const Media& m) {
         "uploaded_by, duration_ms, width, height, slogan_json, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         {m.sha256, m.kind, m.mime, i(m.sizeBytes), m.displayName, optText(m.originalName), optText(m.department),
-         m.state, i(m.uploadedBy), opt(m.durationMs), opt(m.width), opt(m.height), optText(m.sloganJson),
-         i(m.createdAtMs), i(m.updatedAtMs)});
+         std::string(mediaStateName(m.state)), i(m.uploadedBy), opt(m.durationMs), opt(m.width), opt(m.height),
+         optText(m.sloganJson), i(m.createdAtMs), i(m.updatedAtMs)});
     auto id = c.lastInsertId();
     ensureTags(c, m.tags);
     setTags(c, "media_tags", "media_id", id, m.tags);
@@ -498,7 +528,7 @@ std::optional<Media> mediaBySha(DbConn& c, const std::string& sha) {
 std::vector<Media> listMedia(DbConn& c, const MediaFilter& f) {
     std::string sql = std::string("SELECT ") + kMediaCols + " FROM media WHERE 1 = 1";
     DbParams params;
-    if (!f.state.empty()) sql += " AND state = ?", params.emplace_back(f.state);
+    if (f.state) sql += " AND state = ?", params.emplace_back(std::string(mediaStateName(*f.state)));
     if (!f.kind.empty()) sql += " AND kind = ?", params.emplace_back(f.kind);
     if (!f.department.empty()) sql += " AND department = ?", params.emplace_back(f.department);
     if (!f.tag.empty()) sql += " AND id IN (SELECT media_id FROM media_tags WHERE tag = ?)", params.emplace_back(f.tag);
@@ -511,8 +541,9 @@ void updateMedia(DbConn& c, const Media& m) {
     c.exec(
         "UPDATE media SET display_name = ?, department = ?, state = ?, reviewed_by = ?, review_reason = ?, "
         "reviewed_at = ?, duration_ms = ?, width = ?, height = ?, updated_at = ? WHERE id = ?",
-        {m.displayName, optText(m.department), m.state, opt(m.reviewedBy), optText(m.reviewReason), opt(m.reviewedAtMs),
-         opt(m.durationMs), opt(m.width), opt(m.height), i(m.updatedAtMs), i(m.id)});
+        {m.displayName, optText(m.department), std::string(mediaStateName(m.state)), opt(m.reviewedBy),
+         optText(m.reviewReason), opt(m.reviewedAtMs), opt(m.durationMs), opt(m.width), opt(m.height), i(m.updatedAtMs),
+         i(m.id)});
     ensureTags(c, m.tags);
     setTags(c, "media_tags", "media_id", m.id, m.tags);
 }
@@ -582,8 +613,9 @@ void insertPlayer(DbConn& c, const Player& p, std::optional<std::int64_t> enroll
     c.exec(
         "INSERT INTO players(id, name, location_id, width, height, orientation, state, identity_key, curve_key, "
         "enroll_token_id, enrolled_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {p.id, p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, p.state, p.identityKey,
-         p.curveKey, opt(enrollTokenId), i(p.enrolledAtMs), i(p.updatedAtMs)});
+        {p.id, p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation,
+         std::string(playerStateName(p.state)), p.identityKey, p.curveKey, opt(enrollTokenId), i(p.enrolledAtMs),
+         i(p.updatedAtMs)});
 }
 std::optional<Player> playerById(DbConn& c, const std::string& id) {
     return oneOf<Player>(c, std::string("SELECT ") + kPlayerCols + " FROM players WHERE id = ?", {id}, playerFrom);
@@ -602,8 +634,8 @@ void updatePlayer(DbConn& c, const Player& p) {
     c.exec(
         "UPDATE players SET name = ?, location_id = ?, width = ?, height = ?, orientation = ?, state = ?, "
         "last_seen_at = ?, status_json = ?, updated_at = ? WHERE id = ?",
-        {p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, p.state, opt(p.lastSeenAtMs),
-         optText(p.statusJson), i(p.updatedAtMs), p.id});
+        {p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, std::string(playerStateName(p.state)),
+         opt(p.lastSeenAtMs), optText(p.statusJson), i(p.updatedAtMs), p.id});
 }
 
 // --- playlists ---------------------------------------------------------------------------------

@@ -13,6 +13,18 @@ enum class Role { Admin, Editor, Approver, Auditor };
 std::string_view roleName(Role r);
 std::optional<Role> roleFromName(std::string_view name);
 
+// Where a media item stands in review. Its names (draft, pending, approved,
+// rejected) appear only at the edges: the database, JSON, messages and logs.
+enum class MediaState { Draft, Pending, Approved, Rejected };
+std::string_view mediaStateName(MediaState s);
+std::optional<MediaState> mediaStateFromName(std::string_view name);
+
+// A screen is enrolled (it may connect, gets bundles, its proofs are taken) or
+// retired (refused everywhere). Names as for MediaState.
+enum class PlayerState { Enrolled, Retired };
+std::string_view playerStateName(PlayerState s);
+std::optional<PlayerState> playerStateFromName(std::string_view name);
+
 struct User {
     std::int64_t id = 0;
     std::string username;
@@ -43,7 +55,7 @@ struct Media {
     std::string displayName;
     std::string originalName;
     std::string department;
-    std::string state;  // draft, pending, approved, rejected
+    MediaState state = MediaState::Draft;
     std::int64_t uploadedBy = 0;
     std::optional<std::int64_t> reviewedBy;
     std::string reviewReason;
@@ -78,7 +90,7 @@ struct Player {
     std::optional<std::int64_t> width;
     std::optional<std::int64_t> height;
     std::string orientation = "landscape";
-    std::string state = "enrolled";
+    PlayerState state = PlayerState::Enrolled;
     std::string identityKey;  // Ed25519 public key, PEM
     std::string curveKey;     // CURVE public key, Z85 (40 chars)
     std::int64_t enrolledAtMs = 0;

@@ -80,7 +80,8 @@ std::int64_t insertMedia(DbConn& c, const Media& m);
 std::optional<Media> mediaById(DbConn& c, std::int64_t id);
 std::optional<Media> mediaBySha(DbConn& c, const std::string& sha256);
 struct MediaFilter {
-    std::string state, kind, tag, department;
+    std::optional<MediaState> state;
+    std::string kind, tag, department;
 };
 std::vector<Media> listMedia(DbConn& c, const MediaFilter& f);
 void updateMedia(DbConn& c, const Media& m);  // everything but id, sha, size, uploader, createdAt
