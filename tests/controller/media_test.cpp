@@ -82,6 +82,9 @@ TEST_CASE("media upload: streaming, probing, dedupe, download", "[controller][me
         auto l = ed.get("/api/v1/media?tag=%E5%8F%8D%E8%AF%88%E9%98%B2%E9%AA%97");
         CHECK(l.json()->getArray("media")->size() == 1);
         CHECK(ed.get("/api/v1/media?state=approved").json()->getArray("media")->size() == 0);
+        auto unknown = ed.get("/api/v1/media?state=approve");  // not a state: refused, not an empty list
+        CHECK(unknown.status == 400);
+        CHECK(unknown.body.find("draft, pending, approved or rejected") != std::string::npos);
     }
 }
 
