@@ -437,34 +437,12 @@ std::string csvField(std::string s) {
     return out + "\"";
 }
 
-int cmdAudit(const Args& a) {
-    if (a.positional.size() != 1)
-        return usage("audit",
-                     "microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem] "
-                     "[--audit-head SEQ:HASH] [--csv] EXPORT.tar");
-    audit::VerifyOptions opt;
-    if (std::string head = one(a, "audit-head"); !head.empty()) {
-        auto h = audit::parseAuditHead(head);
-        if (!h) return usage("audit", h.error().message);
-        opt.pinnedAuditHead = *h;
-    }
-    if (std::string pub = one(a, "pub"); !pub.empty()) {
-        auto k = crypto::PublicKey::load(pub);
-        if (!k) return fail(k.error());
-        opt.controllerKey = std::move(*k);
-    }
-    auto [pb, pe] = a.opts.equal_range("player-key");
-    for (auto it = pb; it != pe; ++it) {
-        auto eq = it->second.find('=');
-        if (eq == std::string::npos) return usage("audit", "--player-key takes ID=PUB.pem");
-        auto k = crypto::PublicKey::load(it->second.substr(eq + 1));
-        if (!k) return fail(k.error());
-        opt.pinnedPlayerKeyIds[it->second.substr(0, eq)] = k->id();
-    }
+// The heads in the files given by --head (one JSON head a line).
+Status readHeadFiles(const Args& a, audit::VerifyOptions& opt) {
     auto [hb, he] = a.opts.equal_range("head");
     for (auto it = hb; it != he; ++it) {
         auto text = crypto::readSmallFile(it->second, 16u << 20);
-        if (!text) return fail(text.error());
+        if (!text) return text.error();
         std::size_t pos = 0, lineNo = 0, count = 0;
         while (pos < text->size()) {
             std::size_t nl = text->find('\n', pos);
@@ -475,16 +453,108 @@ int cmdAudit(const Args& a) {
             if (line.empty()) continue;
             auto h = pop::parseHead(line);
             if (!h)
-                return fail(makeError(h.code(), "bad_head: " + it->second + " line " + std::to_string(lineNo) + ": " +
-                                                    h.error().message));
+                return makeError(
+                    h.code(), "bad_head: " + it->second + " line " + std::to_string(lineNo) + ": " + h.error().message);
             opt.heads.push_back(std::move(*h));
             ++count;
         }
-        if (count == 0) return fail(makeError(Errc::BadManifest, "bad_head: " + it->second + " holds no head"));
+        if (count == 0) return makeError(Errc::BadManifest, "bad_head: " + it->second + " holds no head");
     }
+    return {};
+}
+
+// What audit checks beyond the export itself; Usage errors for misuse.
+Result<audit::VerifyOptions> auditOptions(const Args& a) {
+    audit::VerifyOptions opt;
+    if (std::string head = one(a, "audit-head"); !head.empty()) {
+        auto h = audit::parseAuditHead(head);
+        if (!h) return makeError(Errc::Usage, h.error().message);
+        opt.pinnedAuditHead = *h;
+    }
+    if (std::string pub = one(a, "pub"); !pub.empty()) {
+        auto k = crypto::PublicKey::load(pub);
+        if (!k) return k.error();
+        opt.controllerKey = std::move(*k);
+    }
+    auto [pb, pe] = a.opts.equal_range("player-key");
+    for (auto it = pb; it != pe; ++it) {
+        auto eq = it->second.find('=');
+        if (eq == std::string::npos) return makeError(Errc::Usage, "--player-key takes ID=PUB.pem");
+        auto k = crypto::PublicKey::load(it->second.substr(eq + 1));
+        if (!k) return k.error();
+        opt.pinnedPlayerKeyIds[it->second.substr(0, eq)] = k->id();
+    }
+    MS_TRY(readHeadFiles(a, opt));
     opt.allowUnpinned = a.opts.count("allow-unpinned") > 0;
     if (opt.allowUnpinned && opt.pinnedPlayerKeyIds.empty())
-        return usage("audit", "--allow-unpinned goes with --player-key");
+        return makeError(Errc::Usage, "--allow-unpinned goes with --player-key");
+    return opt;
+}
+
+// Display names for the counts: the first name given wins (media.json order; keys.json order).
+struct AuditNames {
+    std::map<std::string, std::string> media, locations;
+    explicit AuditNames(const audit::AuditReport& e) {
+        for (const auto& m : e.media) media.emplace(m.sha256, m.name);
+        for (const auto& p : e.players) locations.emplace(p.locationId, p.locationName);
+    }
+};
+
+void printAuditCsv(const audit::AuditReport& e, AuditNames& names) {
+    const audit::AuditResult& r = e.result;
+    const std::string status = r.ok() ? "VERIFIED" : "UNVERIFIED";
+    std::cout
+        << "\xef\xbb\xbf"
+        << "location_id,location,date,media_sha256,media,completed,interrupted,failed,on_screen_seconds,status\r\n";
+    for (const auto& c : r.counts)
+        std::cout << csvField(c.locationId) << "," << csvField(names.locations[c.locationId]) << "," << c.localDate
+                  << "," << c.mediaSha256 << "," << csvField(names.media[c.mediaSha256]) << "," << c.completed << ","
+                  << c.interrupted << "," << c.failed << "," << (c.onScreenMs / 1000) << "," << status << "\r\n";
+}
+
+void printAuditSummary(const audit::AuditReport& e, AuditNames& names, std::size_t headCount) {
+    const audit::AuditResult& r = e.result;
+    std::cout << "export " << e.manifest.exportId << ": period " << timeutil::formatUtc(e.manifest.fromMs) << " .. "
+              << timeutil::formatUtc(e.manifest.toMs) << "; " << r.players << " players, " << r.records << " records, "
+              << r.checkpoints << " checkpoints; controller signature "
+              << (r.signatureChecked ? "checked" : "NOT checked (no --pub)") << "\n";
+    auto list = [](const std::vector<std::string>& ids) {
+        std::string s;
+        for (const auto& id : ids) s += (s.empty() ? "" : ", ") + id;
+        return s;
+    };
+    if (r.pinnedPlayers.empty())
+        std::cout << "player keys: none pinned (--player-key): the keys in keys.json are the "
+                     "controller's word\n";
+    else
+        std::cout << "player keys pinned: " << r.pinnedPlayers.size() << " (" << list(r.pinnedPlayers)
+                  << "); not pinned: " << r.unpinnedPlayers.size()
+                  << (r.unpinnedPlayers.empty() ? "" : " (" + list(r.unpinnedPlayers) + ")") << "\n";
+    std::cout << "screen heads: "
+              << (headCount ? std::to_string(headCount) + " checked (--head)"
+                            : "none given (--head): records cut from the end of a chain would not show")
+              << "\n";
+    if (r.auditChecked && e.manifest.auditHead)
+        std::cout << "audit log: " << r.auditRows << " rows; audit log head " << e.manifest.auditHead->seq << ":"
+                  << e.manifest.auditHead->hash << "\n";
+    else
+        std::cout << "audit log: not in this export (format " << e.manifest.format << ")\n";
+    std::cout << "location | date | media | completed | interrupted | failed | on-screen s\n";
+    for (const auto& c : r.counts)
+        std::cout << names.locations[c.locationId] << " (" << c.locationId << ") | " << c.localDate << " | "
+                  << names.media[c.mediaSha256] << " (" << c.mediaSha256.substr(0, 12) << ") | " << c.completed << " | "
+                  << c.interrupted << " | " << c.failed << " | " << (c.onScreenMs / 1000) << "\n";
+    std::cout << (r.ok() ? "VERIFIED" : "UNVERIFIED: " + std::to_string(r.failures.size()) + " failures (see stderr)")
+              << "\n";
+}
+
+int cmdAudit(const Args& a) {
+    const char* synopsis =
+        "microscape-pack audit [--pub CONTROLLER.pub] [--player-key ID=PUB.pem] "
+        "[--audit-head SEQ:HASH] [--csv] EXPORT.tar";
+    if (a.positional.size() != 1) return usage("audit", synopsis);
+    auto opt = auditOptions(a);
+    if (!opt) return opt.code() == Errc::Usage ? usage("audit", opt.error().message) : fail(opt.error());
     // Streams the export (bounded memory); an archive not in the controller's
     // order is opened again and verified in memory. Standard input can be read
     // again only when it is a file (rewound), not a pipe.
@@ -507,61 +577,16 @@ int cmdAudit(const Args& a) {
         if (!zone) return std::nullopt;
         return std::move(*zone);
     };
-    const std::size_t headCount = opt.heads.size();
-    auto e = audit::verifyExport(open, std::move(opt), loadZone);
+    const std::size_t headCount = opt->heads.size();
+    auto e = audit::verifyExport(open, std::move(*opt), loadZone);
     if (!e) return fail(e.error());
-    const audit::AuditResult& r = e->result;
-    for (const auto& f : r.failures) std::cerr << "FAILED " << f.str() << "\n";
-
-    std::map<std::string, std::string> mediaNames, locationNames;
-    // The first name given wins (media.json order; keys.json order).
-    for (const auto& m : e->media) mediaNames.emplace(m.sha256, m.name);
-    for (const auto& p : e->players) locationNames.emplace(p.locationId, p.locationName);
-    bool csv = a.opts.count("csv") > 0;
-    std::string status = r.ok() ? "VERIFIED" : "UNVERIFIED";
-    if (csv) {
-        std::cout
-            << "\xef\xbb\xbf"
-            << "location_id,location,date,media_sha256,media,completed,interrupted,failed,on_screen_seconds,status\r\n";
-        for (const auto& c : r.counts)
-            std::cout << csvField(c.locationId) << "," << csvField(locationNames[c.locationId]) << "," << c.localDate
-                      << "," << c.mediaSha256 << "," << csvField(mediaNames[c.mediaSha256]) << "," << c.completed << ","
-                      << c.interrupted << "," << c.failed << "," << (c.onScreenMs / 1000) << "," << status << "\r\n";
-    } else {
-        std::cout << "export " << e->manifest.exportId << ": period " << timeutil::formatUtc(e->manifest.fromMs)
-                  << " .. " << timeutil::formatUtc(e->manifest.toMs) << "; " << r.players << " players, " << r.records
-                  << " records, " << r.checkpoints << " checkpoints; controller signature "
-                  << (r.signatureChecked ? "checked" : "NOT checked (no --pub)") << "\n";
-        auto names = [](const std::vector<std::string>& ids) {
-            std::string s;
-            for (const auto& id : ids) s += (s.empty() ? "" : ", ") + id;
-            return s;
-        };
-        if (r.pinnedPlayers.empty())
-            std::cout << "player keys: none pinned (--player-key): the keys in keys.json are the "
-                         "controller's word\n";
-        else
-            std::cout << "player keys pinned: " << r.pinnedPlayers.size() << " (" << names(r.pinnedPlayers)
-                      << "); not pinned: " << r.unpinnedPlayers.size()
-                      << (r.unpinnedPlayers.empty() ? "" : " (" + names(r.unpinnedPlayers) + ")") << "\n";
-        std::cout << "screen heads: "
-                  << (headCount ? std::to_string(headCount) + " checked (--head)"
-                                : "none given (--head): records cut from the end of a chain would not show")
-                  << "\n";
-        if (r.auditChecked && e->manifest.auditHead)
-            std::cout << "audit log: " << r.auditRows << " rows; audit log head " << e->manifest.auditHead->seq << ":"
-                      << e->manifest.auditHead->hash << "\n";
-        else
-            std::cout << "audit log: not in this export (format " << e->manifest.format << ")\n";
-        std::cout << "location | date | media | completed | interrupted | failed | on-screen s\n";
-        for (const auto& c : r.counts)
-            std::cout << locationNames[c.locationId] << " (" << c.locationId << ") | " << c.localDate << " | "
-                      << mediaNames[c.mediaSha256] << " (" << c.mediaSha256.substr(0, 12) << ") | " << c.completed
-                      << " | " << c.interrupted << " | " << c.failed << " | " << (c.onScreenMs / 1000) << "\n";
-        std::cout << status << (r.ok() ? "" : ": " + std::to_string(r.failures.size()) + " failures (see stderr)")
-                  << "\n";
-    }
-    return r.ok() ? kOk : kInvalid;
+    for (const auto& f : e->result.failures) std::cerr << "FAILED " << f.str() << "\n";
+    AuditNames names(*e);
+    if (a.opts.count("csv") > 0)
+        printAuditCsv(*e, names);
+    else
+        printAuditSummary(*e, names, headCount);
+    return e->result.ok() ? kOk : kInvalid;
 }
 
 }  // namespace

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <set>
 
+#include "microscape/core/json_fields.hpp"
 #include "microscape/core/manifest.hpp"
 #include "microscape/core/time.hpp"
 
@@ -15,28 +17,21 @@ Error bad(std::string msg) {
     return makeError(Errc::BadManifest, std::move(msg));
 }
 
-const json::Value* need(const json::Value& obj, std::string_view key, json::Value::Type type) {
-    const json::Value* v = obj.find(key);
-    return v && v->type() == type ? v : nullptr;
+// One JSON file of the export, parsed within the size limit; errors name the file.
+Result<json::Value> parseFile(std::string_view bytes, const std::string& file) {
+    json::ParseLimits limits;
+    limits.maxBytes = kMaxJsonBytes;
+    auto doc = json::parseCanonical(bytes, limits);
+    if (!doc) return makeError(doc.code(), file + ": " + doc.error().message);
+    return doc;
 }
 
-Result<std::string> str(const json::Value& obj, std::string_view key, const std::string& where) {
-    auto v = need(obj, key, json::Value::Type::String);
-    if (!v) return bad(where + ": missing string field \"" + std::string(key) + "\"");
-    return v->asString();
-}
-
-Result<std::int64_t> integer(const json::Value& obj, std::string_view key, const std::string& where) {
-    auto v = need(obj, key, json::Value::Type::Int);
-    if (!v) return bad(where + ": missing integer field \"" + std::string(key) + "\"");
-    return v->asInt();
-}
-
-Result<std::int64_t> time(const json::Value& obj, std::string_view key, const std::string& where) {
-    auto s = str(obj, key, where);
+// A UTC instant written as text ("2026-03-01T08:00:00Z").
+Result<std::int64_t> utcTime(json::Fields& f, std::string_view key) {
+    auto s = f.str(key);
     if (!s) return s.error();
     auto t = timeutil::parseUtcStrict(*s);
-    if (!t) return bad(where + ": " + std::string(key) + ": " + t.error().message);
+    if (!t) return f.error(key, t.error().message);
     return *t;
 }
 
@@ -103,114 +98,132 @@ std::vector<std::string_view> lines(std::string_view body) {
     return out;
 }
 
+Result<AuditHead> readAuditHead(json::Fields& doc) {
+    auto v = doc.get("audit_head", json::Value::Type::Object);
+    if (!v) return v.error();
+    auto f = json::Fields::of(**v, "audit_head", "export.json: ");
+    if (!f) return f.error();
+    AuditHead head;
+    MS_TRY(f->read("seq", head.seq));
+    MS_TRY(f->read("hash", head.hash));
+    MS_TRY(f->finish());
+    if (head.seq < 0 || !crypto::isSha256Hex(head.hash))
+        return bad("export.json: audit_head must be {\"hash\", \"seq\"}");
+    return head;
+}
+
+Result<FileEntry> parseFileEntry(const json::Value& v, std::size_t index) {
+    auto f = json::Fields::of(v, "files[" + std::to_string(index) + "]", "export.json: ");
+    if (!f) return f.error();
+    FileEntry e;
+    std::int64_t size = 0;
+    MS_TRY(f->read("name", e.name));
+    MS_TRY(f->read("sha256", e.sha256));
+    MS_TRY(f->read("size", size));
+    if (!crypto::isSha256Hex(e.sha256) || size < 0 || !tar::isSafeName(e.name))
+        return bad("export.json: bad file entry '" + e.name + "'");
+    e.sizeBytes = static_cast<std::uint64_t>(size);
+    return e;
+}
+
 Result<ExportManifest> parseManifest(std::string_view bytes) {
-    json::ParseLimits limits;
-    limits.maxBytes = kMaxJsonBytes;
-    auto doc = json::parseCanonical(bytes, limits);
-    if (!doc) return makeError(doc.code(), "export.json: " + doc.error().message);
-    if (!doc->isObject()) return bad("export.json is not an object");
-    auto fmt = integer(*doc, "format", "export.json");
+    auto doc = parseFile(bytes, "export.json");
+    if (!doc) return doc.error();
+    auto f = json::Fields::of(*doc, "", "export.json: ");
+    if (!f) return f.error();
+    auto fmt = f->integer("format");
     if (!fmt) return fmt.error();
     if (*fmt < 1 || *fmt > kFormatVersion)
         return makeError(Errc::UnsupportedFormat, "export format " + std::to_string(*fmt) + " is not supported");
     ExportManifest m;
     m.format = static_cast<int>(*fmt);
     if (m.format >= 2) {
-        auto head = need(*doc, "audit_head", json::Value::Type::Object);
-        if (!head) return bad("export.json: missing object \"audit_head\"");
-        auto seq = integer(*head, "seq", "export.json audit_head");
-        auto hash = str(*head, "hash", "export.json audit_head");
-        if (!seq || !hash || *seq < 0 || !crypto::isSha256Hex(*hash) || head->asObject().size() != 2)
-            return bad("export.json: audit_head must be {\"hash\", \"seq\"}");
-        m.auditHead = AuditHead{*seq, *hash};
+        auto head = readAuditHead(*f);
+        if (!head) return head.error();
+        m.auditHead = *head;
     }
-    auto kind = str(*doc, "kind", "export.json");
-    if (!kind) return kind.error();
-    if (*kind != "microscape-proof-of-play-export") return bad("export.json: not a proof-of-play export");
-    auto id = str(*doc, "export_id", "export.json");
-    if (!id) return id.error();
-    m.exportId = *id;
+    std::string kind;
+    MS_TRY(f->read("kind", kind));
+    if (kind != "microscape-proof-of-play-export") return bad("export.json: not a proof-of-play export");
+    MS_TRY(f->read("export_id", m.exportId));
     for (auto [key, out] :
          {std::pair{"created_at", &m.createdAtMs}, std::pair{"from", &m.fromMs}, std::pair{"to", &m.toMs}}) {
-        auto t = time(*doc, key, "export.json");
+        auto t = utcTime(*f, key);
         if (!t) return t.error();
         *out = *t;
     }
-    auto signer = str(*doc, "signer", "export.json");
-    if (!signer) return signer.error();
-    if (!crypto::isSha256Hex(*signer)) return bad("export.json: signer is not a key id");
-    m.signer = *signer;
-    auto files = need(*doc, "files", json::Value::Type::Array);
-    if (!files) return bad("export.json: missing array \"files\"");
-    if (doc->asObject().size() != (m.format >= 2 ? 9u : 8u)) return bad("export.json: unknown fields");
-    for (const auto& f : files->asArray()) {
-        if (!f.isObject()) return bad("export.json: a file entry is not an object");
-        FileEntry e;
-        auto name = str(f, "name", "export.json files");
-        auto sha = str(f, "sha256", "export.json files");
-        auto size = integer(f, "size", "export.json files");
-        if (!name || !sha || !size) return bad("export.json: a file entry lacks name, sha256 or size");
-        if (!crypto::isSha256Hex(*sha) || *size < 0 || !tar::isSafeName(*name))
-            return bad("export.json: bad file entry '" + *name + "'");
-        e.name = *name;
-        e.sha256 = *sha;
-        e.sizeBytes = static_cast<std::uint64_t>(*size);
-        m.files.push_back(std::move(e));
+    MS_TRY(f->read("signer", m.signer));
+    if (!crypto::isSha256Hex(m.signer)) return bad("export.json: signer is not a key id");
+    auto files = f->array("files");
+    if (!files) return files.error();
+    MS_TRY(f->finish());
+    for (std::size_t i = 0; i < (*files)->size(); ++i) {
+        auto e = parseFileEntry((**files)[i], i);
+        if (!e) return e.error();
+        m.files.push_back(std::move(*e));
     }
     return m;
 }
 
+// The array `key` of the object that a list file of the export (keys.json,
+// media.json) holds, at most maxItems long.
+Result<const json::Array*> listIn(const json::Value& doc, const std::string& file, std::string_view key,
+                                  std::size_t maxItems) {
+    auto f = json::Fields::of(doc, "", file + ": ");
+    if (!f) return f.error();
+    auto list = f->array(key);
+    if (!list) return list.error();
+    if ((*list)->size() > maxItems) return makeError(Errc::TooLarge, file + ": too many entries");
+    return *list;
+}
+
+Result<PlayerEntry> parsePlayerEntry(const json::Value& v, std::size_t index) {
+    auto f = json::Fields::of(v, "players[" + std::to_string(index) + "]", "keys.json: ");
+    if (!f) return f.error();
+    PlayerEntry e;
+    for (auto [key, field] :
+         {std::pair{"player_id", &e.playerId}, std::pair{"public_key", &e.publicKeyB64}, std::pair{"key_id", &e.keyId},
+          std::pair{"enrolled_by", &e.enrolledBy}, std::pair{"location_id", &e.locationId},
+          std::pair{"location_name", &e.locationName}, std::pair{"venue_type", &e.venueType},
+          std::pair{"district", &e.district}, std::pair{"time_zone", &e.timeZone}})
+        MS_TRY(f->read(key, *field));
+    auto at = utcTime(*f, "enrolled_at");
+    if (!at) return at.error();
+    e.enrolledAtMs = *at;
+    if (!manifest::isValidId(e.playerId)) return bad("keys.json: bad player id '" + e.playerId + "'");
+    return e;
+}
+
 Result<std::vector<PlayerEntry>> parseKeys(std::string_view bytes) {
-    json::ParseLimits limits;
-    limits.maxBytes = kMaxJsonBytes;
-    auto doc = json::parseCanonical(bytes, limits);
-    if (!doc) return makeError(doc.code(), "keys.json: " + doc.error().message);
-    auto list = doc->isObject() ? need(*doc, "players", json::Value::Type::Array) : nullptr;
-    if (!list) return bad("keys.json: missing array \"players\"");
-    if (list->asArray().size() > kMaxPlayers) return makeError(Errc::TooLarge, "keys.json: too many players");
+    auto doc = parseFile(bytes, "keys.json");
+    if (!doc) return doc.error();
+    auto list = listIn(*doc, "keys.json", "players", kMaxPlayers);
+    if (!list) return list.error();
     std::vector<PlayerEntry> out;
     std::set<std::string> seen;
-    for (const auto& p : list->asArray()) {
-        if (!p.isObject()) return bad("keys.json: a player is not an object");
-        PlayerEntry e;
-        const std::string where = "keys.json";
-        for (auto [key, field] : {std::pair{"player_id", &e.playerId}, std::pair{"public_key", &e.publicKeyB64},
-                                  std::pair{"key_id", &e.keyId}, std::pair{"enrolled_by", &e.enrolledBy},
-                                  std::pair{"location_id", &e.locationId}, std::pair{"location_name", &e.locationName},
-                                  std::pair{"venue_type", &e.venueType}, std::pair{"district", &e.district},
-                                  std::pair{"time_zone", &e.timeZone}}) {
-            auto s = str(p, key, where);
-            if (!s) return s.error();
-            *field = *s;
-        }
-        auto at = time(p, "enrolled_at", where);
-        if (!at) return at.error();
-        e.enrolledAtMs = *at;
-        if (!manifest::isValidId(e.playerId)) return bad("keys.json: bad player id '" + e.playerId + "'");
-        if (!seen.insert(e.playerId).second)
-            return makeError(Errc::DuplicateEntry, "keys.json: player " + e.playerId + " listed twice");
-        out.push_back(std::move(e));
+    for (std::size_t i = 0; i < (*list)->size(); ++i) {
+        auto e = parsePlayerEntry((**list)[i], i);
+        if (!e) return e.error();
+        if (!seen.insert(e->playerId).second)
+            return makeError(Errc::DuplicateEntry, "keys.json: player " + e->playerId + " listed twice");
+        out.push_back(std::move(*e));
     }
     return out;
 }
 
 Result<std::vector<MediaName>> parseMedia(std::string_view bytes) {
-    json::ParseLimits limits;
-    limits.maxBytes = kMaxJsonBytes;
-    auto doc = json::parseCanonical(bytes, limits);
-    if (!doc) return makeError(doc.code(), "media.json: " + doc.error().message);
-    auto list = doc->isObject() ? need(*doc, "media", json::Value::Type::Array) : nullptr;
-    if (!list) return bad("media.json: missing array \"media\"");
+    auto doc = parseFile(bytes, "media.json");
+    if (!doc) return doc.error();
+    auto list = listIn(*doc, "media.json", "media", std::numeric_limits<std::size_t>::max());
+    if (!list) return list.error();
     std::vector<MediaName> out;
-    for (const auto& m : list->asArray()) {
+    for (std::size_t i = 0; i < (*list)->size(); ++i) {
+        auto f = json::Fields::of((**list)[i], "media[" + std::to_string(i) + "]", "media.json: ");
+        if (!f) return f.error();
         MediaName n;
-        auto sha = str(m, "sha256", "media.json");
-        auto name = str(m, "name", "media.json");
-        auto kind = str(m, "kind", "media.json");
-        if (!sha || !name || !kind) return bad("media.json: an entry lacks sha256, name or kind");
-        n.sha256 = *sha;
-        n.name = *name;
-        n.kind = *kind;
+        MS_TRY(f->read("sha256", n.sha256));
+        MS_TRY(f->read("name", n.name));
+        MS_TRY(f->read("kind", n.kind));
         out.push_back(std::move(n));
     }
     return out;
@@ -442,112 +455,153 @@ struct StreamedPlayer {
     std::vector<Failure> failures;  // chain findings, before_enrolment, unknown_zone
 };
 
-// The single pass; std::nullopt when the archive must be verified in memory.
-// Zones loaded on the way are added to options.
-Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyOptions& options,
-                                                const ZoneLoader& loadZone) {
-    using Out = std::optional<AuditReport>;
-    tar::Reader reader(source);
-    // The header entries, each where the controller puts it.
-    auto small = [&](std::string_view name, std::uint64_t limit) -> Result<std::optional<std::string>> {
-        auto next = reader.next();
+// The single pass over an export, as named steps over the tar entries in the
+// order the controller writes them: header files, audit log, then each
+// player's records and checkpoints. A step answers InMemory when the archive
+// is laid out otherwise; the caller then verifies it in memory, which reports
+// the same failures. Zones loaded on the way are added to options.
+class ExportStream {
+  public:
+    ExportStream(tar::ByteSource& source, VerifyOptions& options, const ZoneLoader& loadZone)
+        : reader_(source), options_(options), loadZone_(loadZone) {}
+
+    // std::nullopt when the archive must be verified in memory.
+    Result<std::optional<AuditReport>> run() {
+        for (auto step : {&ExportStream::readHeader, &ExportStream::readAuditLog}) {
+            auto st = (this->*step)();
+            if (!st) return st.error();
+            if (*st == Step::InMemory) return std::nullopt;
+        }
+        loadZones();
+        while (true) {
+            auto st = readPlayer();
+            if (!st) return st.error();
+            if (*st == Step::InMemory) return std::nullopt;
+            if (*st == Step::Done) break;
+        }
+        return finish();
+    }
+
+  private:
+    enum class Step { Next, Done, InMemory };
+    using LineFn = std::function<void(std::string_view line, std::size_t lineNo)>;
+
+    // The next entry if it is `name`, read whole (at most limit bytes).
+    Result<std::optional<std::string>> small(std::string_view name, std::uint64_t limit) {
+        auto next = reader_.next();
         if (!next) return next.error();
         if (!*next || (*next)->name != name) return std::optional<std::string>();
-        auto data = tar::readEntry(reader, **next, limit);
+        auto data = tar::readEntry(reader_, **next, limit);
         if (!data) return data.error();
         return std::optional<std::string>(std::move(*data));
-    };
-    AuditReport rep;
-    std::map<std::string, std::pair<std::uint64_t, std::string>> files;  // name -> size, sha256 (not export.json/.sig)
-    auto mBytes = small(kExportName, kMaxJsonBytes);
-    if (!mBytes) return mBytes.error();
-    if (!*mBytes) return Out();
-    auto m = parseManifest(**mBytes);
-    if (!m) return Out();
-    rep.manifest = std::move(*m);
-    auto sig = small(kExportSigName, 4096);
-    if (!sig) return sig.error();
-    if (!*sig) return Out();
-    auto keys = small(kKeysName, kMaxJsonBytes);
-    if (!keys) return keys.error();
-    if (!*keys) return Out();
-    auto players = parseKeys(**keys);
-    if (!players) return Out();
-    rep.players = std::move(*players);
-    files[std::string(kKeysName)] = {(*keys)->size(), crypto::sha256Hex(**keys)};
-    auto media = small(kMediaName, kMaxJsonBytes);
-    if (!media) return media.error();
-    if (!*media) return Out();
-    auto names = parseMedia(**media);
-    if (!names) return Out();
-    rep.media = std::move(*names);
-    files[std::string(kMediaName)] = {(*media)->size(), crypto::sha256Hex(**media)};
+    }
 
-    std::map<std::string, std::vector<std::string>> lineProblems;  // by file name
-    AuditLogOutcome auditLog;
-    if (rep.manifest.format >= 2) {
-        // The audit log, checked as it streams past: one row at a time.
-        auto next = reader.next();
+    // The next entry's header if it is named `name`, within the size limit.
+    Result<std::optional<tar::Header>> entry(const std::string& name) {
+        auto next = reader_.next();
         if (!next) return next.error();
-        if (!*next || (*next)->name != kAuditLogName) return Out();
-        const tar::Header h = **next;
-        if (h.sizeBytes > kMaxPlayerFileBytes)
+        if (!*next || (*next)->name != name) return std::optional<tar::Header>();
+        MS_TRY(withinLimit(**next));
+        return std::optional<tar::Header>(**next);
+    }
+    static Status withinLimit(const tar::Header& h) {
+        if (h.sizeBytes > kMaxPlayerFileBytes)  // as readEntry words it
             return makeError(Errc::TooLarge, "entry " + h.name + " is " + std::to_string(h.sizeBytes) +
                                                  " bytes; the limit is " + std::to_string(kMaxPlayerFileBytes));
-        AuditChainCheck check(options.pinnedAuditHead);
+        return {};
+    }
+
+    // Streams the lines of entry h to onLine, noting its size and hash and a
+    // missing final newline.
+    Status streamEntry(const tar::Header& h, const LineFn& onLine, std::size_t cap = pop::kMaxRecordBytes + 1) {
         crypto::Sha256 sha;
-        auto& problems = lineProblems[h.name];
-        auto ended = streamLines(
-            reader, sha,
+        auto ended = streamLines(reader_, sha, onLine, cap);
+        if (!ended) return ended.error();
+        if (!*ended) lineProblems_[h.name].push_back("truncated_file: " + h.name + " does not end with a newline");
+        files_[h.name] = {h.sizeBytes, crypto::toHex(sha.finish())};
+        return {};
+    }
+
+    // export.json, its signature, keys.json and media.json.
+    Result<Step> readHeader() {
+        auto mBytes = small(kExportName, kMaxJsonBytes);
+        if (!mBytes) return mBytes.error();
+        if (!*mBytes) return Step::InMemory;
+        auto m = parseManifest(**mBytes);
+        if (!m) return Step::InMemory;
+        manifestBytes_ = std::move(**mBytes);
+        rep_.manifest = std::move(*m);
+        auto sig = small(kExportSigName, 4096);
+        if (!sig) return sig.error();
+        if (!*sig) return Step::InMemory;
+        signature_ = std::move(**sig);
+        auto keys = small(kKeysName, kMaxJsonBytes);
+        if (!keys) return keys.error();
+        if (!*keys) return Step::InMemory;
+        auto players = parseKeys(**keys);
+        if (!players) return Step::InMemory;
+        rep_.players = std::move(*players);
+        files_[std::string(kKeysName)] = {(*keys)->size(), crypto::sha256Hex(**keys)};
+        auto media = small(kMediaName, kMaxJsonBytes);
+        if (!media) return media.error();
+        if (!*media) return Step::InMemory;
+        auto names = parseMedia(**media);
+        if (!names) return Step::InMemory;
+        rep_.media = std::move(*names);
+        files_[std::string(kMediaName)] = {(*media)->size(), crypto::sha256Hex(**media)};
+        return Step::Next;
+    }
+
+    // The audit log (format 2 on), checked one row at a time as it streams past.
+    Result<Step> readAuditLog() {
+        if (rep_.manifest.format < 2) return Step::Next;
+        auto h = entry(std::string(kAuditLogName));
+        if (!h) return h.error();
+        if (!*h) return Step::InMemory;
+        AuditChainCheck check(options_.pinnedAuditHead);
+        const std::string& name = (*h)->name;
+        MS_TRY(streamEntry(
+            **h,
             [&](std::string_view line, std::size_t lineNo) {
                 auto row = line.size() > kMaxAuditLineBytes
                                ? Result<AuditRow>(bad("an audit log row is longer than " +
                                                       std::to_string(kMaxAuditLineBytes) + " bytes"))
                                : parseAuditLine(line);
-                if (!row) {
-                    problems.push_back("bad_audit_row: " + h.name + " line " + std::to_string(lineNo) + ": " +
-                                       row.error().str());
-                    return;
-                }
-                check.add(*row);
+                if (!row)
+                    lineProblems_[name].push_back("bad_audit_row: " + name + " line " + std::to_string(lineNo) + ": " +
+                                                  row.error().str());
+                else
+                    check.add(*row);
             },
-            kMaxAuditLineBytes + 1);
-        if (!ended) return ended.error();
-        if (!*ended) problems.push_back("truncated_file: " + h.name + " does not end with a newline");
-        files[h.name] = {h.sizeBytes, crypto::toHex(sha.finish())};
-        auditLog.checked = true;
-        auditLog.rows = check.rows();
-        auditLog.failures = check.finish(*rep.manifest.auditHead);
+            kMaxAuditLineBytes + 1));
+        auditLog_.checked = true;
+        auditLog_.rows = check.rows();
+        auditLog_.failures = check.finish(*rep_.manifest.auditHead);
+        return Step::Next;
     }
 
-    for (const auto& p : rep.players)
-        if (!options.zones.count(p.timeZone) && loadZone)
-            if (auto z = loadZone(p.timeZone)) options.zones.emplace(p.timeZone, std::move(*z));
-    std::map<std::string, const PlayerEntry*> byId;
-    for (const auto& p : rep.players) byId[p.playerId] = &p;
+    void loadZones() {
+        for (const auto& p : rep_.players)
+            if (!options_.zones.count(p.timeZone) && loadZone_)
+                if (auto z = loadZone_(p.timeZone)) options_.zones.emplace(p.timeZone, std::move(*z));
+        for (const auto& p : rep_.players) byId_[p.playerId] = &p;
+    }
 
-    Rows rows;
-    std::map<std::string, StreamedPlayer> done;
-    std::set<std::string> evidenceIds;
-    std::string lastId;
-    const std::int64_t fromMs = rep.manifest.fromMs, toMs = rep.manifest.toMs;
-    while (true) {
-        auto next = reader.next();
-        if (!next) return next.error();
-        if (!*next) break;
-        const tar::Header recHeader = **next;
-        auto [id, isRecords] = playerFile(recHeader.name);
-        if (id.empty() || !isRecords || (!lastId.empty() && id <= lastId)) return Out();
-        if (recHeader.sizeBytes > kMaxPlayerFileBytes)  // as readEntry words it
-            return makeError(Errc::TooLarge, "entry " + recHeader.name + " is " + std::to_string(recHeader.sizeBytes) +
-                                                 " bytes; the limit is " + std::to_string(kMaxPlayerFileBytes));
-        evidenceIds.insert(id);
+    // One player's records.jsonl and checkpoints.jsonl, in id order; Done after the last.
+    Result<Step> readPlayer() {
+        auto recHeader = reader_.next();
+        if (!recHeader) return recHeader.error();
+        if (!*recHeader) return Step::Done;
+        auto [id, isRecords] = playerFile((*recHeader)->name);
+        if (id.empty() || !isRecords || (!lastId_.empty() && id <= lastId_)) return Step::InMemory;
+        MS_TRY(withinLimit(**recHeader));
+        evidenceIds_.insert(id);
         StreamedPlayer sp;
         const PlayerEntry* player = nullptr;
         std::optional<pop::ChainStream> chain;
         std::optional<crypto::PublicKey> key;
         const tz::Zone* zone = nullptr;
-        if (auto it = byId.find(id); it != byId.end()) {
+        if (auto it = byId_.find(id); it != byId_.end()) {
             player = it->second;
             auto raw = crypto::base64Decode(player->publicKeyB64);
             auto k = raw ? crypto::PublicKey::fromRaw(*raw) : Result<crypto::PublicKey>(raw.error());
@@ -555,17 +609,16 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
                 key.emplace(*k);
                 chain.emplace(id, std::move(*k));
             }
-            if (auto z = options.zones.find(player->timeZone); z != options.zones.end()) zone = &z->second;
+            if (auto z = options_.zones.find(player->timeZone); z != options_.zones.end()) zone = &z->second;
         }
         bool reordered = false;
         std::optional<std::string> beforeEnrollment;
-        crypto::Sha256 sha;
-        auto& recProblems = lineProblems[recHeader.name];
-        auto ended = streamLines(reader, sha, [&](std::string_view line, std::size_t lineNo) {
+        const std::string recName = (*recHeader)->name;
+        MS_TRY(streamEntry(**recHeader, [&](std::string_view line, std::size_t lineNo) {
             auto r = pop::parseRecord(line);
             if (!r) {
-                recProblems.push_back("bad_record: " + recHeader.name + " line " + std::to_string(lineNo) + ": " +
-                                      r.error().str());
+                lineProblems_[recName].push_back("bad_record: " + recName + " line " + std::to_string(lineNo) + ": " +
+                                                 r.error().str());
                 return;
             }
             if (!chain || reordered) return;
@@ -573,78 +626,92 @@ Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyO
             if (!chain->addRecord(*r)) reordered = true;
             if (!beforeEnrollment && startsBeforeEnrollment(*r, *player))
                 beforeEnrollment = beforeEnrollmentMessage(*r);
-            if (zone) addCount(rows, *player, *zone, *r, fromMs, toMs);
-        });
-        if (!ended) return ended.error();
-        if (reordered) return Out();
-        if (!*ended) recProblems.push_back("truncated_file: " + recHeader.name + " does not end with a newline");
-        files[recHeader.name] = {recHeader.sizeBytes, crypto::toHex(sha.finish())};
+            if (zone) addCount(rows_, *player, *zone, *r, rep_.manifest.fromMs, rep_.manifest.toMs);
+        }));
+        if (reordered) return Step::InMemory;
 
-        auto cpNext = reader.next();
-        if (!cpNext) return cpNext.error();
-        if (!*cpNext || (*cpNext)->name != checkpointsPath(id)) return Out();
-        const tar::Header cpHeader = **cpNext;
-        if (cpHeader.sizeBytes > kMaxPlayerFileBytes)
-            return makeError(Errc::TooLarge, "entry " + cpHeader.name + " is " + std::to_string(cpHeader.sizeBytes) +
-                                                 " bytes; the limit is " + std::to_string(kMaxPlayerFileBytes));
-        auto& cpProblems = lineProblems[cpHeader.name];
-        ended = streamLines(reader, sha, [&](std::string_view line, std::size_t lineNo) {
+        auto cpHeader = entry(checkpointsPath(id));
+        if (!cpHeader) return cpHeader.error();
+        if (!*cpHeader) return Step::InMemory;
+        const std::string cpName = (*cpHeader)->name;
+        MS_TRY(streamEntry(**cpHeader, [&](std::string_view line, std::size_t lineNo) {
             auto c = pop::parseCheckpoint(line);
             if (!c) {
-                cpProblems.push_back("bad_checkpoint: " + cpHeader.name + " line " + std::to_string(lineNo) + ": " +
-                                     c.error().str());
+                lineProblems_[cpName].push_back("bad_checkpoint: " + cpName + " line " + std::to_string(lineNo) + ": " +
+                                                c.error().str());
                 return;
             }
             if (!chain) return;
             ++sp.checkpoints;
             chain->addCheckpoint(*c);
-        });
-        if (!ended) return ended.error();
-        if (!*ended) cpProblems.push_back("truncated_file: " + cpHeader.name + " does not end with a newline");
-        files[cpHeader.name] = {cpHeader.sizeBytes, crypto::toHex(sha.finish())};
+        }));
 
         if (chain) {
             const auto report = chain->finish();
             for (const auto& f : report.findings) sp.failures.push_back(chainFailure(id, f));
             if (beforeEnrollment) sp.failures.push_back({id, "before_enrolment", *beforeEnrollment});
             checkHeads(
-                *player, *key, options, rep.manifest.createdAtMs, report.lastSeq,
+                *player, *key, options_, rep_.manifest.createdAtMs, report.lastSeq,
                 [&](std::int64_t seq) { return chain->hashAt(seq); }, sp.failures);
-            chain.reset();
             if (!zone) sp.failures.push_back({id, "unknown_zone", "no time zone data for '" + player->timeZone + "'"});
         }
-        done.emplace(id, std::move(sp));
-        lastId = id;
+        done_.emplace(id, std::move(sp));
+        lastId_ = id;
+        return Step::Next;
     }
 
     // readExport's read problems, in its order.
-    std::vector<std::string> readProblems;
-    std::set<std::string> listed;
-    for (const auto& f : rep.manifest.files) {
-        listed.insert(f.name);
-        auto it = files.find(f.name);
-        if (it == files.end()) {
-            readProblems.push_back("missing_file: " + f.name + " is listed in export.json but absent");
-            continue;
+    std::vector<std::string> readProblems() {
+        std::vector<std::string> out;
+        std::set<std::string> listed;
+        for (const auto& f : rep_.manifest.files) {
+            listed.insert(f.name);
+            auto it = files_.find(f.name);
+            if (it == files_.end()) {
+                out.push_back("missing_file: " + f.name + " is listed in export.json but absent");
+                continue;
+            }
+            if (it->second.first != f.sizeBytes || it->second.second != f.sha256)
+                out.push_back("file_hash: " + f.name + " does not match its hash in export.json");
         }
-        if (it->second.first != f.sizeBytes || it->second.second != f.sha256)
-            readProblems.push_back("file_hash: " + f.name + " does not match its hash in export.json");
+        for (const auto& [name, info] : files_)
+            if (!listed.count(name)) out.push_back("unlisted_file: " + name + " is not listed in export.json");
+        for (auto& [name, list] : lineProblems_)
+            for (auto& p : list) out.push_back(std::move(p));
+        return out;
     }
-    for (const auto& [name, info] : files)
-        if (!listed.count(name)) readProblems.push_back("unlisted_file: " + name + " is not listed in export.json");
-    for (auto& [name, list] : lineProblems)
-        for (auto& p : list) readProblems.push_back(std::move(p));
 
-    rep.result =
-        assemble(rep.manifest, **mBytes, **sig, readProblems, rep.players, evidenceIds, {}, options, std::move(rows),
-                 auditLog, [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
-                     const auto& sp = done.at(p.playerId);
-                     out.records += sp.records;
-                     out.checkpoints += sp.checkpoints;
-                     out.failures.insert(out.failures.end(), sp.failures.begin(), sp.failures.end());
-                 });
-    rep.streamed = true;
-    return Out(std::move(rep));
+    std::optional<AuditReport> finish() {
+        rep_.result = assemble(rep_.manifest, manifestBytes_, signature_, readProblems(), rep_.players, evidenceIds_,
+                               {}, options_, std::move(rows_), auditLog_,
+                               [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
+                                   const auto& sp = done_.at(p.playerId);
+                                   out.records += sp.records;
+                                   out.checkpoints += sp.checkpoints;
+                                   out.failures.insert(out.failures.end(), sp.failures.begin(), sp.failures.end());
+                               });
+        rep_.streamed = true;
+        return std::move(rep_);
+    }
+
+    tar::Reader reader_;
+    VerifyOptions& options_;
+    const ZoneLoader& loadZone_;
+    AuditReport rep_;
+    std::string manifestBytes_, signature_;
+    std::map<std::string, std::pair<std::uint64_t, std::string>> files_;  // name -> size, sha256 (not export.json/.sig)
+    std::map<std::string, std::vector<std::string>> lineProblems_;        // by file name
+    AuditLogOutcome auditLog_;
+    std::map<std::string, const PlayerEntry*> byId_;
+    Rows rows_;
+    std::map<std::string, StreamedPlayer> done_;
+    std::set<std::string> evidenceIds_;
+    std::string lastId_;
+};
+
+Result<std::optional<AuditReport>> streamExport(tar::ByteSource& source, VerifyOptions& options,
+                                                const ZoneLoader& loadZone) {
+    return ExportStream(source, options, loadZone).run();
 }
 }  // namespace
 
@@ -695,33 +762,25 @@ Result<AuditRow> parseAuditLine(std::string_view line) {
     limits.maxBytes = kMaxAuditLineBytes;
     auto doc = json::parseCanonical(line, limits);
     if (!doc) return doc.error();
-    if (!doc->isObject() || doc->asObject().size() != 11) return bad("not an audit log row (fields)");
-    const std::string where = "audit row";
+    auto f = json::Fields::of(*doc, "", "audit row: ");
+    if (!f) return f.error();
     AuditRow r;
-    auto seq = integer(*doc, "seq", where);
-    auto at = integer(*doc, "at", where);
-    if (!seq) return seq.error();
-    if (!at) return at.error();
-    r.seq = *seq;
-    r.atMs = *at;
+    MS_TRY(f->read("seq", r.seq));
+    MS_TRY(f->read("at", r.atMs));
     for (auto [key, field] :
          {std::pair{"prev", &r.prevHash}, std::pair{"actor", &r.actor}, std::pair{"action", &r.action},
-          std::pair{"entity", &r.entity}, std::pair{"hash", &r.hash}}) {
-        auto s = str(*doc, key, where);
-        if (!s) return s.error();
-        *field = *s;
-    }
-    const json::Value* actorId = doc->find("actor_id");
-    if (!actorId || !(actorId->isNull() || actorId->isInt()))
-        return bad(where + ": actor_id must be an integer or null");
-    if (actorId->isInt()) r.actorId = actorId->asInt();
+          std::pair{"entity", &r.entity}, std::pair{"hash", &r.hash}})
+        MS_TRY(f->read(key, *field));
+    auto actorId = f->getOrNull("actor_id", json::Value::Type::Int);
+    if (!actorId) return actorId.error();
+    if (*actorId) r.actorId = (*actorId)->asInt();
     for (auto [key, field] :
          {std::pair{"entity_id", &r.entityId}, std::pair{"before", &r.beforeJson}, std::pair{"after", &r.afterJson}}) {
-        const json::Value* v = doc->find(key);
-        if (!v || !(v->isNull() || v->isString()))
-            return bad(where + ": " + std::string(key) + " must be a string or null");
-        if (v->isString()) *field = v->asString();
+        auto v = f->getOrNull(key, json::Value::Type::String);
+        if (!v) return v.error();
+        if (*v) *field = (*v)->asString();
     }
+    MS_TRY(f->finish());
     return r;
 }
 

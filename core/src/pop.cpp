@@ -606,20 +606,26 @@ std::string Finding::str() const {
     return s + ": " + message;
 }
 
-Report verifyChain(std::string_view playerId, std::span<const Record> records, std::span<const Checkpoint> checkpoints,
-                   const crypto::PublicKey& playerKey, const std::optional<Anchor>& anchor) {
-    Report rep;
-    auto add = [&](Problem p, std::int64_t seq, std::size_t index, std::string msg) {
-        rep.findings.push_back(Finding{p, seq, index, std::move(msg)});
-    };
+namespace {
 
+struct ChainEntry {
+    const Record* rec;
+    std::string hash;
+    std::size_t index;  // position in the input
+};
+using BySeq = std::map<std::int64_t, ChainEntry>;
+
+struct Findings {
+    Report& rep;
+    void operator()(Problem p, std::int64_t seq, std::size_t index, std::string msg) const {
+        rep.findings.push_back(Finding{p, seq, index, std::move(msg)});
+    }
+};
+
+BySeq indexRecords(std::string_view playerId, std::span<const Record> records, Report& rep) {
+    const Findings add{rep};
     // Pass 1, in input order: well-formed, this player's, ascending, distinct.
-    struct Entry {
-        const Record* rec;
-        std::string hash;
-        std::size_t index;
-    };
-    std::map<std::int64_t, Entry> bySeq;
+    BySeq bySeq;
     std::int64_t maxSeen = 0;
     for (std::size_t i = 0; i < records.size(); ++i) {
         const Record& r = records[i];
@@ -648,12 +654,16 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records, s
         if (r.seq < maxSeen)
             add(Problem::OutOfOrder, r.seq, i, "comes after seq " + std::to_string(maxSeen) + " in the input");
         maxSeen = std::max(maxSeen, r.seq);
-        bySeq.emplace(r.seq, Entry{&r, std::move(h), i});
+        bySeq.emplace(r.seq, ChainEntry{&r, std::move(h), i});
     }
     rep.records = bySeq.size();
+    return bySeq;
+}
 
+void checkLinks(const BySeq& bySeq, const std::optional<Anchor>& anchor, Report& rep) {
+    const Findings add{rep};
     // Pass 2, in seq order: contiguous and linked.
-    const Entry* prev = nullptr;
+    const ChainEntry* prev = nullptr;
     for (const auto& [seq, e] : bySeq) {
         const Record& r = *e.rec;
         if (!prev) {
@@ -689,7 +699,11 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records, s
         rep.lastSeq = bySeq.rbegin()->first;
         rep.lastHash = bySeq.rbegin()->second.hash;
     }
+}
 
+void checkCheckpoints(std::string_view playerId, const BySeq& bySeq, std::span<const Checkpoint> checkpoints,
+                      const crypto::PublicKey& playerKey, const std::optional<Anchor>& anchor, Report& rep) {
+    const Findings add{rep};
     // Checkpoints: signed by this player, naming records that hash as they say.
     std::int64_t covered = anchor ? anchor->seq : 0;
     CheckpointOrderCheck order(anchor ? anchor->seq : 0, anchor.has_value());
@@ -728,6 +742,16 @@ Report verifyChain(std::string_view playerId, std::span<const Record> records, s
             "records " + std::to_string(it->first) + ".." + std::to_string(rep.lastSeq) +
                 " are not covered by a valid checkpoint");
     }
+}
+
+}  // namespace
+
+Report verifyChain(std::string_view playerId, std::span<const Record> records, std::span<const Checkpoint> checkpoints,
+                   const crypto::PublicKey& playerKey, const std::optional<Anchor>& anchor) {
+    Report rep;
+    const BySeq bySeq = indexRecords(playerId, records, rep);
+    checkLinks(bySeq, anchor, rep);
+    checkCheckpoints(playerId, bySeq, checkpoints, playerKey, anchor, rep);
     return rep;
 }
 

@@ -73,7 +73,7 @@ run 78 "$bin/microscape-controller" --config "$tmp/missing.properties"
 
 # The benchmarks: --help prints their options; anything unknown is refused
 # before any work starts.
-for b in bench_pack bench_player bench_delta bench_fanout bench_scale bench_ingest bench_report bench_audit_export microscape-swarm; do
+for b in bench_pack bench_player bench_delta bench_fanout bench_scale bench_recompile bench_ingest bench_report bench_audit_export microscape-swarm; do
   [ -x "$bin/$b" ] || continue
   run 0 "$bin/$b" --help
   grep -q "^usage: $b" <<<"$out" || fail "$b --help: $out"

@@ -45,6 +45,15 @@ class Fields {
         used_.insert(it->first);
         return &it->second;
     }
+    // A field that must be present and may be null: nullptr for null, else as get().
+    Result<const Value*> getOrNull(std::string_view key, Value::Type type) {
+        auto it = obj_->find(key);
+        if (it != obj_->end() && it->second.isNull()) {
+            used_.insert(it->first);
+            return static_cast<const Value*>(nullptr);
+        }
+        return get(key, type);
+    }
     Result<std::string> str(std::string_view key) {
         auto v = get(key, Value::Type::String);
         if (!v) return v.error();
