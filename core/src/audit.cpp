@@ -470,13 +470,13 @@ class ExportStream {
         for (auto step : {&ExportStream::readHeader, &ExportStream::readAuditLog}) {
             auto st = (this->*step)();
             if (!st) return st.error();
-            if (*st == Step::InMemory) return std::nullopt;
+            if (*st == Step::InMemory) return std::optional<AuditReport>();
         }
         loadZones();
         while (true) {
             auto st = readPlayer();
             if (!st) return st.error();
-            if (*st == Step::InMemory) return std::nullopt;
+            if (*st == Step::InMemory) return std::optional<AuditReport>();
             if (*st == Step::Done) break;
         }
         return finish();
