@@ -2,7 +2,8 @@
 // switch and the live-takeover banner. Each page calls boot(pageId, render).
 import { api, ApiError, get, post, setCsrf } from './api.js';
 import { fmtDateTime, initI18n, lang, LANGS, setLang, t } from './i18n.js';
-import { confirmAction, empty, h, notify, showError } from './dom.js';
+import { empty, h } from './dom.js';
+import { confirmAction, notify, showError } from './notices.js';
 
 const ALL = ['admin', 'editor', 'approver', 'auditor'];
 

@@ -3,7 +3,9 @@
 import { get } from './api.js';
 import { serverNow } from './clock.js';
 import { addDays, DEFAULT_ZONE, fmtDateTime, fmtTime, t, zonedIso, zonedParts, zonedToMs } from './i18n.js';
-import { empty, field, h, select, showError, uid } from './dom.js';
+import { empty, h, uid } from './dom.js';
+import { field, select } from './forms.js';
+import { showError } from './notices.js';
 
 const DAY_MS = 86400000;
 const HOUR_PX = 22;

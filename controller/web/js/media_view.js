@@ -1,7 +1,8 @@
 // Media thumbnails and the in-page preview, shared by the media, approvals and
 // playlist pages.
 import { fmtDuration, t } from './i18n.js';
-import { dialog, h } from './dom.js';
+import { h } from './dom.js';
+import { dialog } from './notices.js';
 
 export function thumb(m, size = 'sm') {
   const cls = `ms-thumb ms-thumb-${size}`;

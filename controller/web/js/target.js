@@ -1,7 +1,8 @@
 // The target picker (venue types, districts, location tags, screens) shared by
 // schedules and takeovers, and the human-readable summary of a target.
 import { t } from './i18n.js';
-import { h, notify, uid } from './dom.js';
+import { h, uid } from './dom.js';
+import { notify } from './notices.js';
 
 export const VENUE_TYPES = [
   'mall',

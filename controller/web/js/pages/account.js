@@ -3,7 +3,9 @@
 import { boot } from '../app.js';
 import { del, get, post, put } from '../api.js';
 import { fmtDateTime, t } from '../i18n.js';
-import { busy, col, dangerButton, empty, field, h, input, notify, section, table } from '../dom.js';
+import { empty, h, section, table } from '../dom.js';
+import { col, field, input, submitForm } from '../forms.js';
+import { dangerButton, notify } from '../notices.js';
 
 const MIN_PASSWORD = 8;
 
@@ -26,30 +28,27 @@ boot('account', async ({ user, main }) => {
     autocomplete: 'new-password',
   });
   const pwStatus = h('div', { id: 'password-status', role: 'status', 'aria-live': 'polite', class: 'small' });
-  const pwForm = h(
-    'form',
+  const pwForm = submitForm(
     {
       id: 'password-form',
       class: 'row g-2',
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        pwStatus.textContent = '';
-        if (next.value !== again.value) {
-          pwStatus.textContent = t('account.passwordMismatch');
-          pwStatus.className = 'small text-danger';
-          again.setAttribute('aria-invalid', 'true');
-          again.focus();
-          return;
-        }
-        again.removeAttribute('aria-invalid');
-        await busy(pwForm.querySelector('button[type=submit]'), async () => {
-          await put('/api/v1/me/password', { currentPassword: current.value, newPassword: next.value });
-          pwForm.reset();
-          pwStatus.textContent = t('account.passwordChanged');
-          pwStatus.className = 'small text-success';
-          notify(t('account.passwordChanged'));
-        });
-      },
+    },
+    async () => {
+      pwStatus.textContent = '';
+      if (next.value !== again.value) {
+        pwStatus.textContent = t('account.passwordMismatch');
+        pwStatus.className = 'small text-danger';
+        again.setAttribute('aria-invalid', 'true');
+        again.focus();
+        return;
+      }
+      again.removeAttribute('aria-invalid');
+
+      await put('/api/v1/me/password', { currentPassword: current.value, newPassword: next.value });
+      pwForm.reset();
+      pwStatus.textContent = t('account.passwordChanged');
+      pwStatus.className = 'small text-success';
+      notify(t('account.passwordChanged'));
     },
     col('col-md-4', 'account.currentPassword', current),
     h(
@@ -141,65 +140,61 @@ boot('account', async ({ user, main }) => {
     );
   }
   const tokenName = input({ id: 'api-token-name', required: true, maxlength: 100 });
-  const tokenForm = h(
-    'form',
+  const tokenForm = submitForm(
     {
       id: 'api-token-form',
       class: 'row g-2',
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        await busy(tokenForm.querySelector('button[type=submit]'), async () => {
-          const r = await post('/api/v1/tokens', { name: tokenName.value.trim() });
-          const secret = h(
-            'pre',
+    },
+    async () => {
+      const r = await post('/api/v1/tokens', { name: tokenName.value.trim() });
+      const secret = h(
+        'pre',
+        {
+          class: 'ms-command ms-token-secret',
+          id: 'api-token-secret',
+          tabindex: '0',
+          'aria-label': t('account.tokenValue'),
+        },
+        r.token,
+      );
+      const example = h(
+        'pre',
+        { class: 'ms-command small' },
+        `curl -H 'Authorization: Bearer ${r.token}' ${location.origin}/api/v1/me`,
+      );
+      tokenResult.replaceChildren(
+        h(
+          'div',
+          { class: 'alert alert-info' },
+          h('p', { class: 'mb-1 fw-semibold' }, t('account.tokenCreated', { name: r.name })),
+          h('p', { class: 'small mb-2' }, t('account.tokenOnce')),
+          secret,
+          h(
+            'button',
             {
-              class: 'ms-command ms-token-secret',
-              id: 'api-token-secret',
-              tabindex: '0',
-              'aria-label': t('account.tokenValue'),
+              class: 'btn btn-sm btn-outline-primary mb-2',
+              type: 'button',
+              onclick: async () => {
+                try {
+                  await navigator.clipboard.writeText(r.token);
+                  notify(t('account.tokenCopied'));
+                } catch (_) {
+                  const range = document.createRange();
+                  range.selectNodeContents(secret);
+                  getSelection().removeAllRanges();
+                  getSelection().addRange(range);
+                }
+              },
             },
-            r.token,
-          );
-          const example = h(
-            'pre',
-            { class: 'ms-command small' },
-            `curl -H 'Authorization: Bearer ${r.token}' ${location.origin}/api/v1/me`,
-          );
-          tokenResult.replaceChildren(
-            h(
-              'div',
-              { class: 'alert alert-info' },
-              h('p', { class: 'mb-1 fw-semibold' }, t('account.tokenCreated', { name: r.name })),
-              h('p', { class: 'small mb-2' }, t('account.tokenOnce')),
-              secret,
-              h(
-                'button',
-                {
-                  class: 'btn btn-sm btn-outline-primary mb-2',
-                  type: 'button',
-                  onclick: async () => {
-                    try {
-                      await navigator.clipboard.writeText(r.token);
-                      notify(t('account.tokenCopied'));
-                    } catch (_) {
-                      const range = document.createRange();
-                      range.selectNodeContents(secret);
-                      getSelection().removeAllRanges();
-                      getSelection().addRange(range);
-                    }
-                  },
-                },
-                t('account.copyToken'),
-              ),
-              h('p', { class: 'small mb-1' }, t('account.tokenUse')),
-              example,
-            ),
-          );
-          tokenForm.reset();
-          await reload();
-          secret.focus();
-        });
-      },
+            t('account.copyToken'),
+          ),
+          h('p', { class: 'small mb-1' }, t('account.tokenUse')),
+          example,
+        ),
+      );
+      tokenForm.reset();
+      await reload();
+      secret.focus();
     },
     col('col-md-6', 'account.tokenName', tokenName, 'account.tokenNameHint'),
     h(

@@ -3,7 +3,9 @@
 import { boot } from '../app.js';
 import { get, post } from '../api.js';
 import { fmtBytes, fmtDateTime, t } from '../i18n.js';
-import { actionButton, badge, dialog, empty, field, h, notify, section, showError, table } from '../dom.js';
+import { badge, empty, h, section, table } from '../dom.js';
+import { field } from '../forms.js';
+import { actionButton, dialog, notify, showError } from '../notices.js';
 import { kindLabel, preview, thumbButton } from '../media_view.js';
 
 boot('approvals', async ({ user, main }) => {

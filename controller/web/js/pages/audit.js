@@ -2,7 +2,8 @@
 import { boot } from '../app.js';
 import { get } from '../api.js';
 import { fmtDateTime, t } from '../i18n.js';
-import { empty, field, h, section, select, table } from '../dom.js';
+import { empty, h, section, table } from '../dom.js';
+import { field, select } from '../forms.js';
 
 const ENTITIES = [
   'media',

@@ -5,7 +5,8 @@ import { boot } from '../app.js';
 import { get, getOptional } from '../api.js';
 import { serverNow } from '../clock.js';
 import { fmtBytes, fmtDateTime, fmtNumber, t, today } from '../i18n.js';
-import { dialog, empty, h, section, table } from '../dom.js';
+import { empty, h, section, table } from '../dom.js';
+import { dialog } from '../notices.js';
 
 const LOW_DISK_BYTES = 1 << 30;
 const PREVIEW_REFRESH_MS = 30000;

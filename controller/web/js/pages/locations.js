@@ -3,25 +3,9 @@
 import { boot } from '../app.js';
 import { ApiError, del, get, patch, post } from '../api.js';
 import { fmtDateTime, t } from '../i18n.js';
-import {
-  busy,
-  col,
-  dangerButton,
-  dialog,
-  empty,
-  errorText,
-  field,
-  formDialog,
-  formRow,
-  h,
-  input,
-  notify,
-  section,
-  select,
-  showError,
-  submitCol,
-  table,
-} from '../dom.js';
+import { empty, h, newItemPanel, section, table } from '../dom.js';
+import { col, field, formDialog, formRow, input, select, submitCol, submitForm } from '../forms.js';
+import { busy, dangerButton, dialog, editButton, errorText, notify, showError } from '../notices.js';
 import { VENUE_TYPES } from '../target.js';
 
 boot('locations', async ({ main, can }) => {
@@ -91,17 +75,7 @@ boot('locations', async ({ main, can }) => {
                       h(
                         'div',
                         { class: 'd-flex gap-1' },
-                        h(
-                          'button',
-                          {
-                            class: 'btn btn-sm btn-outline-primary',
-                            type: 'button',
-                            dataset: { action: 'edit' },
-                            'aria-label': t('locations.editNamed', { name: l.name }),
-                            onclick: () => editLocation(l),
-                          },
-                          t('common.edit'),
-                        ),
+                        editButton(t('locations.editNamed', { name: l.name }), () => editLocation(l)),
                         dangerButton(
                           {
                             labelKey: 'common.delete',
@@ -400,32 +374,28 @@ boot('locations', async ({ main, can }) => {
     const address = input({ id: 'location-address', maxlength: 255 });
     const tags = input({ id: 'location-tags', maxlength: 255 });
     const tz = input({ id: 'location-timezone', value: 'Asia/Shanghai', maxlength: 64 });
-    const form = h(
-      'form',
+    const form = submitForm(
       {
         id: 'location-form',
         class: 'row g-2',
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          await busy(form.querySelector('button[type=submit]'), async () => {
-            const body = {
-              name: name.value.trim(),
-              venueType: venue.value,
-              district: district.value.trim(),
-              timezone: tz.value.trim() || 'Asia/Shanghai',
-            };
-            if (address.value.trim()) body.address = address.value.trim();
-            const tagList = tags.value
-              .split(/[,，、\s]+/)
-              .map((x) => x.trim())
-              .filter(Boolean);
-            if (tagList.length) body.tags = tagList;
-            const l = await post('/api/v1/locations', body);
-            notify(t('locations.created', { name: l.name }));
-            form.reset();
-            await reload();
-          });
-        },
+      },
+      async () => {
+        const body = {
+          name: name.value.trim(),
+          venueType: venue.value,
+          district: district.value.trim(),
+          timezone: tz.value.trim() || 'Asia/Shanghai',
+        };
+        if (address.value.trim()) body.address = address.value.trim();
+        const tagList = tags.value
+          .split(/[,，、\s]+/)
+          .map((x) => x.trim())
+          .filter(Boolean);
+        if (tagList.length) body.tags = tagList;
+        const l = await post('/api/v1/locations', body);
+        notify(t('locations.created', { name: l.name }));
+        form.reset();
+        await reload();
       },
       col('col-md-4', 'locations.name', name),
       col('col-md-3', 'locations.venueType', venue),
@@ -459,51 +429,47 @@ boot('locations', async ({ main, can }) => {
       86400,
       { id: 'token-ttl' },
     );
-    const form = h(
-      'form',
+    const form = submitForm(
       {
         id: 'token-form',
         class: 'row g-2',
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          await busy(form.querySelector('button[type=submit]'), async () => {
-            const body = { ttlSeconds: Number(ttl.value) };
-            if (name.value.trim()) body.name = name.value.trim();
-            if (loc.value) body.locationId = Number(loc.value);
-            const r = await post('/api/v1/enrollment-tokens', body);
-            const cmd = r.command; // pins the controller's keys; its address is http.publicUrl, not this page's
-            const pre = h('pre', { class: 'ms-command', id: 'enroll-command', tabindex: '0' }, cmd);
-            tokenResult.replaceChildren(
-              h(
-                'div',
-                { class: 'alert alert-info' },
-                h('p', { class: 'mb-1 fw-semibold' }, t('locations.tokenCreated')),
-                h('p', { class: 'small mb-2' }, t('locations.tokenOnce', { expires: fmtDateTime(r.expiresAt) })),
-                pre,
-                h(
-                  'button',
-                  {
-                    class: 'btn btn-sm btn-outline-primary',
-                    type: 'button',
-                    onclick: async () => {
-                      try {
-                        await navigator.clipboard.writeText(cmd);
-                        notify(t('locations.copied'));
-                      } catch (_) {
-                        const range = document.createRange();
-                        range.selectNodeContents(pre);
-                        getSelection().removeAllRanges();
-                        getSelection().addRange(range);
-                      }
-                    },
-                  },
-                  t('locations.copy'),
-                ),
-              ),
-            );
-            await reload();
-          });
-        },
+      },
+      async () => {
+        const body = { ttlSeconds: Number(ttl.value) };
+        if (name.value.trim()) body.name = name.value.trim();
+        if (loc.value) body.locationId = Number(loc.value);
+        const r = await post('/api/v1/enrollment-tokens', body);
+        const cmd = r.command; // pins the controller's keys; its address is http.publicUrl, not this page's
+        const pre = h('pre', { class: 'ms-command', id: 'enroll-command', tabindex: '0' }, cmd);
+        tokenResult.replaceChildren(
+          h(
+            'div',
+            { class: 'alert alert-info' },
+            h('p', { class: 'mb-1 fw-semibold' }, t('locations.tokenCreated')),
+            h('p', { class: 'small mb-2' }, t('locations.tokenOnce', { expires: fmtDateTime(r.expiresAt) })),
+            pre,
+            h(
+              'button',
+              {
+                class: 'btn btn-sm btn-outline-primary',
+                type: 'button',
+                onclick: async () => {
+                  try {
+                    await navigator.clipboard.writeText(cmd);
+                    notify(t('locations.copied'));
+                  } catch (_) {
+                    const range = document.createRange();
+                    range.selectNodeContents(pre);
+                    getSelection().removeAllRanges();
+                    getSelection().addRange(range);
+                  }
+                },
+              },
+              t('locations.copy'),
+            ),
+          ),
+        );
+        await reload();
       },
       col('col-md-4', 'locations.tokenName', name),
       col('col-md-4', 'locations.location', loc),
@@ -529,14 +495,7 @@ boot('locations', async ({ main, can }) => {
     section(
       'locations.locationsTitle',
       locBox,
-      can.manageFleet
-        ? h(
-            'details',
-            { class: 'mt-2', id: 'location-new' },
-            h('summary', { class: 'fw-semibold mb-2' }, t('locations.new')),
-            locationForm(),
-          )
-        : null,
+      can.manageFleet ? newItemPanel('locations.new', locationForm(), { id: 'location-new' }) : null,
     ),
   );
   await reload();

@@ -1,6 +1,7 @@
 // 登录 / login. After login, goes to ?next= (same-origin paths only) or the dashboard.
 import { ApiError, get, post } from '../api.js';
-import { h, input, uid } from '../dom.js';
+import { h, uid } from '../dom.js';
+import { input } from '../forms.js';
 import { initI18n, lang, LANGS, setLang, t } from '../i18n.js';
 import { safeNext as internalPath } from '../next.js';
 

@@ -3,25 +3,9 @@
 import { boot } from '../app.js';
 import { del, get, patch, post, uploadMedia } from '../api.js';
 import { fmtBytes, fmtDateTime, t } from '../i18n.js';
-import {
-  actionButton,
-  badge,
-  busy,
-  col,
-  dangerButton,
-  dialog,
-  empty,
-  errorText,
-  field,
-  formRow,
-  h,
-  input,
-  notify,
-  section,
-  select,
-  showError,
-  table,
-} from '../dom.js';
+import { badge, empty, h, section, table } from '../dom.js';
+import { col, field, formRow, input, select, submitForm } from '../forms.js';
+import { actionButton, busy, dangerButton, dialog, editButton, errorText, notify, showError } from '../notices.js';
 import { kindLabel, preview, thumbButton } from '../media_view.js';
 
 const STATES = ['draft', 'pending', 'approved', 'rejected'];
@@ -75,18 +59,7 @@ boot('media', async ({ user, main, can }) => {
           }),
         );
       }
-      out.push(
-        h(
-          'button',
-          {
-            class: 'btn btn-sm btn-outline-secondary',
-            type: 'button',
-            dataset: { action: 'edit' },
-            onclick: () => edit(m),
-          },
-          t('common.edit'),
-        ),
-      );
+      out.push(editButton(undefined, () => edit(m), 'btn-outline-secondary'));
       if (m.state !== 'approved') {
         out.push(
           dangerButton(
@@ -516,52 +489,44 @@ function sloganCard(user, tags, onCreated) {
     contrast.textContent = t(ratio >= 4.5 ? 'slogan.contrastOk' : 'slogan.contrastLow', { ratio: ratio.toFixed(1) });
     contrast.className = `small ${ratio >= 4.5 ? 'text-success' : 'text-danger fw-semibold'}`;
   };
-  const form = h(
-    'form',
+  const form = submitForm(
     {
       id: 'slogan-form',
       oninput: refresh,
       onchange: refresh,
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        await busy(form.querySelector('button[type=submit]'), async () => {
-          const body = { text: text.value.trim(), style: style(), tags: boxes.value() };
-          if (name.value.trim()) body.name = name.value.trim();
-          const d = document.getElementById('slogan-department')?.value.trim();
-          if (d) body.department = d;
-          const m = await post('/api/v1/media/slogans', body);
-          notify(t('slogan.created', { name: m.name }));
-          result.replaceChildren(
-            h(
-              'div',
-              { class: 'alert alert-success d-flex align-items-center gap-2 py-2', dataset: { mediaId: m.id } },
-              h(
-                'span',
-                {},
-                m.deduplicated ? t('slogan.exists', { name: m.name }) : t('slogan.created', { name: m.name }),
-              ),
-              m.state === 'draft' || m.state === 'rejected'
-                ? h(
-                    'button',
-                    {
-                      class: 'btn btn-sm btn-primary ms-slogan-submit',
-                      type: 'button',
-                      onclick: (e2) =>
-                        busy(e2.target, async () => {
-                          await post(`/api/v1/media/${m.id}/submit`);
-                          e2.target.replaceWith(h('span', { class: 'small' }, t('state.pending')));
-                          notify(t('media.submitted', { name: m.name }));
-                          await onCreated();
-                        }),
-                    },
-                    t('media.submit'),
-                  )
-                : null,
-            ),
-          );
-          await onCreated();
-        });
-      },
+    },
+    async () => {
+      const body = { text: text.value.trim(), style: style(), tags: boxes.value() };
+      if (name.value.trim()) body.name = name.value.trim();
+      const d = document.getElementById('slogan-department')?.value.trim();
+      if (d) body.department = d;
+      const m = await post('/api/v1/media/slogans', body);
+      notify(t('slogan.created', { name: m.name }));
+      result.replaceChildren(
+        h(
+          'div',
+          { class: 'alert alert-success d-flex align-items-center gap-2 py-2', dataset: { mediaId: m.id } },
+          h('span', {}, m.deduplicated ? t('slogan.exists', { name: m.name }) : t('slogan.created', { name: m.name })),
+          m.state === 'draft' || m.state === 'rejected'
+            ? h(
+                'button',
+                {
+                  class: 'btn btn-sm btn-primary ms-slogan-submit',
+                  type: 'button',
+                  onclick: (e2) =>
+                    busy(e2.target, async () => {
+                      await post(`/api/v1/media/${m.id}/submit`);
+                      e2.target.replaceWith(h('span', { class: 'small' }, t('state.pending')));
+                      notify(t('media.submitted', { name: m.name }));
+                      await onCreated();
+                    }),
+                },
+                t('media.submit'),
+              )
+            : null,
+        ),
+      );
+      await onCreated();
     },
     h(
       'div',

@@ -3,7 +3,9 @@
 import { boot } from '../app.js';
 import { del, get, post, put } from '../api.js';
 import { fmtDuration, t } from '../i18n.js';
-import { badge, busy, confirmAction, empty, field, h, input, notify, section } from '../dom.js';
+import { badge, empty, h, section } from '../dom.js';
+import { field, input } from '../forms.js';
+import { busy, confirmAction, notify } from '../notices.js';
 import { kindLabel, thumb } from '../media_view.js';
 
 const DEFAULT_STILL_MS = 10000;

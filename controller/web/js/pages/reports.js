@@ -5,7 +5,9 @@
 import { boot } from '../app.js';
 import { get, getOptional } from '../api.js';
 import { addDays, DEFAULT_ZONE, fmtBytes, fmtNumber, has, t, today, zonedIso } from '../i18n.js';
-import { col, empty, h, input, section, select, showError, table, uid } from '../dom.js';
+import { empty, h, section, table, uid } from '../dom.js';
+import { col, input, select } from '../forms.js';
+import { showError } from '../notices.js';
 import { VENUE_TYPES } from '../target.js';
 
 const STATES = ['approved', 'pending', 'draft', 'rejected'];

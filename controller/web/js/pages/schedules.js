@@ -3,24 +3,9 @@
 import { boot } from '../app.js';
 import { del, get, getOptional, patch, post, put } from '../api.js';
 import { addDays, DEFAULT_ZONE, t, today } from '../i18n.js';
-import {
-  busy,
-  col,
-  dangerButton,
-  empty,
-  field,
-  formDialog,
-  formRow,
-  h,
-  input,
-  notify,
-  section,
-  select,
-  showError,
-  submitCol,
-  table,
-  uid,
-} from '../dom.js';
+import { empty, h, newItemPanel, section, table, uid } from '../dom.js';
+import { col, field, formDialog, formRow, input, select, submitCol, submitForm } from '../forms.js';
+import { dangerButton, editButton, notify, showError } from '../notices.js';
 import { describeTarget, targetPicker } from '../target.js';
 import { weekCalendar, whatPlays } from '../calendar.js';
 
@@ -251,17 +236,7 @@ boot('schedules', async ({ main, can, user }) => {
     return h(
       'div',
       { class: 'd-flex gap-1' },
-      h(
-        'button',
-        {
-          class: 'btn btn-sm btn-outline-primary',
-          type: 'button',
-          dataset: { action: 'edit' },
-          'aria-label': t('schedules.editNamed', { name }),
-          onclick: onEdit,
-        },
-        t('common.edit'),
-      ),
+      editButton(t('schedules.editNamed', { name }), onEdit),
       dangerButton(
         {
           labelKey: 'common.delete',
@@ -475,26 +450,21 @@ boot('schedules', async ({ main, can, user }) => {
         ends.value = k === 'safetyMonth' ? addDays(date, 29) : addDays(date, 3);
       },
     });
-    const form = h(
-      'form',
+    const form = submitForm(
       {
         class: 'row g-2',
         id: 'campaign-form',
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          const btn = form.querySelector('button[type=submit]');
-          await busy(btn, async () => {
-            const c = await post('/api/v1/campaigns', {
-              name: name.value.trim(),
-              theme: theme.value || undefined,
-              startsOn: starts.value,
-              endsOn: ends.value,
-            });
-            notify(t('schedules.campaignCreated', { name: c.name }));
-            name.value = '';
-            await reloadAll();
-          });
-        },
+      },
+      async () => {
+        const c = await post('/api/v1/campaigns', {
+          name: name.value.trim(),
+          theme: theme.value || undefined,
+          startsOn: starts.value,
+          endsOn: ends.value,
+        });
+        notify(t('schedules.campaignCreated', { name: c.name }));
+        name.value = '';
+        await reloadAll();
       },
       col('col-md-4', 'schedules.preset', preset),
       col('col-md-8', 'schedules.campaignName', name),
@@ -540,32 +510,28 @@ boot('schedules', async ({ main, can, user }) => {
     const priority = input({ type: 'number', min: '0', max: '1000', value: '0', id: 'schedule-priority' });
     const dayparts = daypartEditor();
     const target = targetPicker(players, locations);
-    const form = h(
-      'form',
+    const form = submitForm(
       {
         id: 'schedule-form',
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          const tv = target.chosen();
-          if (!tv) return;
-          const btn = form.querySelector('button[type=submit]');
-          await busy(btn, async () => {
-            const body = {
-              name: name.value.trim(),
-              playlistId: Number(playlist.value),
-              priority: Number(priority.value) || 0,
-              startsOn: starts.value,
-              endsOn: ends.value,
-              dayparts: dayparts.value(),
-              target: tv,
-            };
-            if (campaign.value) body.campaignId = Number(campaign.value);
-            const s = await post('/api/v1/schedules', body);
-            notify(t('schedules.created', { name: s.name }));
-            name.value = '';
-            await reloadAll();
-          });
-        },
+      },
+      async () => {
+        const tv = target.chosen();
+        if (!tv) return;
+
+        const body = {
+          name: name.value.trim(),
+          playlistId: Number(playlist.value),
+          priority: Number(priority.value) || 0,
+          startsOn: starts.value,
+          endsOn: ends.value,
+          dayparts: dayparts.value(),
+          target: tv,
+        };
+        if (campaign.value) body.campaignId = Number(campaign.value);
+        const s = await post('/api/v1/schedules', body);
+        notify(t('schedules.created', { name: s.name }));
+        name.value = '';
+        await reloadAll();
       },
       ...scheduleRows({ name, playlist, campaign, priority, starts, ends, dayparts, target }),
       h('button', { class: 'btn btn-primary', type: 'submit', id: 'schedule-submit' }, t('schedules.create')),
@@ -581,26 +547,12 @@ boot('schedules', async ({ main, can, user }) => {
     section(
       'schedules.schedules',
       scheduleBox,
-      can.plan
-        ? h(
-            'details',
-            { class: 'mt-2', open: true, id: 'schedule-new' },
-            h('summary', { class: 'fw-semibold mb-2' }, t('schedules.new')),
-            scheduleForm(),
-          )
-        : null,
+      can.plan ? newItemPanel('schedules.new', scheduleForm(), { id: 'schedule-new', open: true }) : null,
     ),
     section(
       'schedules.campaigns',
       campaignBox,
-      can.plan
-        ? h(
-            'details',
-            { class: 'mt-2', id: 'campaign-new' },
-            h('summary', { class: 'fw-semibold mb-2' }, t('schedules.newCampaign')),
-            campaignForm(),
-          )
-        : null,
+      can.plan ? newItemPanel('schedules.newCampaign', campaignForm(), { id: 'campaign-new' }) : null,
     ),
     section('schedules.filler', fillerSection({ playlists, locations, filler, canChange: user.role === 'admin' })),
   );

@@ -4,20 +4,9 @@ import { boot } from '../app.js';
 import { get, post } from '../api.js';
 import { serverNow } from '../clock.js';
 import { fmtDateTime, t } from '../i18n.js';
-import {
-  busy,
-  col,
-  confirmAction,
-  dangerButton,
-  empty,
-  formRow,
-  h,
-  input,
-  notify,
-  section,
-  select,
-  table,
-} from '../dom.js';
+import { empty, h, section, table } from '../dom.js';
+import { col, formRow, input, select, submitForm } from '../forms.js';
+import { confirmAction, dangerButton, notify } from '../notices.js';
 import { describeTarget, targetPicker } from '../target.js';
 
 const DURATIONS = [15, 30, 60, 120, 240, 480, 1440];
@@ -103,37 +92,34 @@ boot('takeover', async ({ main, can }) => {
       { id: 'takeover-duration' },
     );
     const target = targetPicker(players, locations);
-    const form = h(
-      'form',
+    const form = submitForm(
       {
         id: 'takeover-form',
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          const tv = target.chosen();
-          if (!tv) return;
-          if (
-            !(await confirmAction(
-              'takeover.sendTitle',
-              t('takeover.sendConfirm', { name: name.value.trim() }),
-              'takeover.send',
-              'btn-danger',
-            ))
-          )
-            return;
-          await busy(form.querySelector('button[type=submit]'), async () => {
-            // A length, counted by the controller's clock: this PC's clock may be off.
-            const durationSeconds = Number(duration.value) * 60;
-            const x = await post('/api/v1/takeovers', {
-              name: name.value.trim(),
-              playlistId: Number(playlist.value),
-              target: tv,
-              durationSeconds,
-            });
-            notify(t('takeover.sent', { name: x.name }));
-            name.value = '';
-            document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
-          });
-        },
+      },
+      async () => {
+        const tv = target.chosen();
+        if (!tv) return;
+        if (
+          !(await confirmAction(
+            'takeover.sendTitle',
+            t('takeover.sendConfirm', { name: name.value.trim() }),
+            'takeover.send',
+            'btn-danger',
+          ))
+        )
+          return;
+
+        // A length, counted by the controller's clock: this PC's clock may be off.
+        const durationSeconds = Number(duration.value) * 60;
+        const x = await post('/api/v1/takeovers', {
+          name: name.value.trim(),
+          playlistId: Number(playlist.value),
+          target: tv,
+          durationSeconds,
+        });
+        notify(t('takeover.sent', { name: x.name }));
+        name.value = '';
+        document.dispatchEvent(new CustomEvent('ms:takeovers-changed'));
       },
       h('div', { class: 'alert alert-warning small' }, t('takeover.warning')),
       formRow(

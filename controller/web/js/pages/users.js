@@ -3,7 +3,9 @@
 import { boot } from '../app.js';
 import { get, patch, post } from '../api.js';
 import { fmtDateTime, t } from '../i18n.js';
-import { busy, col, empty, h, input, notify, section, select, submitCol, table } from '../dom.js';
+import { empty, h, section, table } from '../dom.js';
+import { col, input, select, submitCol, submitForm } from '../forms.js';
+import { busy, notify } from '../notices.js';
 
 const ROLES = ['admin', 'editor', 'approver', 'auditor'];
 
@@ -99,24 +101,20 @@ boot('users', async ({ user: me, main }) => {
     minlength: 8,
     autocomplete: 'new-password',
   });
-  const form = h(
-    'form',
+  const form = submitForm(
     {
       id: 'user-form',
       class: 'row g-2',
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        await busy(form.querySelector('button[type=submit]'), async () => {
-          const body = { username: username.value.trim(), password: password.value, role: role.value };
-          if (display.value.trim()) body.displayName = display.value.trim();
-          if (dept.value.trim()) body.department = dept.value.trim();
-          if (fleetWide.checked) body.fleetWide = true;
-          const u = await post('/api/v1/users', body);
-          notify(t('users.created', { name: u.username }));
-          form.reset();
-          await reload();
-        });
-      },
+    },
+    async () => {
+      const body = { username: username.value.trim(), password: password.value, role: role.value };
+      if (display.value.trim()) body.displayName = display.value.trim();
+      if (dept.value.trim()) body.department = dept.value.trim();
+      if (fleetWide.checked) body.fleetWide = true;
+      const u = await post('/api/v1/users', body);
+      notify(t('users.created', { name: u.username }));
+      form.reset();
+      await reload();
     },
     col('col-md-2', 'users.username', username),
     col('col-md-2', 'users.displayName', display),
