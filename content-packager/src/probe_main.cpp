@@ -185,19 +185,6 @@ int reply(json::Object o, const Sandbox& s) {
 
 }  // namespace
 
-#if defined(__SANITIZE_ADDRESS__)
-// A sanitized build's probe runs with the scrubbed environment the controller
-// gives it and cannot read files once confined, so the settings deploy/test.sh
-// passes the other programs (tests/lsan.supp) are compiled in: full unwinding,
-// and libvlc's plugin allocations (kept until exit) are not reported as leaks.
-extern "C" const char* __asan_default_options() {
-    return "fast_unwind_on_malloc=0";
-}
-extern "C" const char* __lsan_default_suppressions() {
-    return "leak:libvlccore.so\nleak:libvlc.so\n";
-}
-#endif
-
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
