@@ -4,6 +4,10 @@
 #include "microscape/pack/file_io.hpp"
 #include "microscape/player/journal.hpp"
 
+#include "fetcher.hpp"
+#include "import_watcher.hpp"
+#include "proof_uploader.hpp"
+
 #include <Poco/Logger.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -29,17 +33,6 @@ namespace {
 constexpr int kMissedBeats = 3;
 constexpr int kStatusEveryBeats = 12;
 constexpr std::int64_t kSkewLimitMs = 30'000;
-
-struct FileTask {
-    std::shared_ptr<crypto::Sha256> hasher;  // over [0, hashed)
-    std::uint64_t hashed = 0;
-    std::string sha;
-    std::uint64_t size = 0;
-    std::uint64_t received = 0;   // bytes on disk in partial/
-    std::uint64_t requested = 0;  // bytes asked for so far
-    int failures = 0;
-    bool done = false;
-};
 
 }  // namespace
 
@@ -75,41 +68,23 @@ struct SyncAgent::Impl {
     enum class Link { Down, HelloSent, Ready } link = Link::Down;
     std::int64_t lastRecvMs = 0, lastSentMs = 0, nextConnectMs = 0, backoffMs = 0, linkSinceMs = 0;
     std::int64_t heartbeatMs;
-    std::uint32_t chunkBytes;
-    int window;
-    int inflight = 0;
-    std::int64_t lastProgressMs = 0;
     int beatsSinceStatus = 0;
-    std::int64_t lastImportScanMs = 0;
     std::int64_t lastDiskCheckMs = 0;
     std::mt19937 rng{std::random_device{}()};
 
     BundleStore store;
     Cache cache;
     std::optional<SignedManifest> staged;
-    std::vector<FileTask> tasks;
+    Fetcher fetcher;  // the staged manifest's media
     wire::SyncState syncState = wire::SyncState::Idle;
     std::string lastError;
     std::int64_t clockOffsetMs = 0;
     bool haveOffset = false;
     std::atomic<std::int64_t> sharedOffsetMs{0};
 
-    // Proof-of-play upload (agent thread only after start()).
-    Journal* journal = nullptr;
-    std::optional<crypto::PrivateKey> identityKey;
-    bool proofsInFlight = false;
-    std::int64_t proofsSentMs = 0;
-    std::int64_t proofsLastSeq = 0;
     std::int64_t helloSentMs = 0;  // steady ms of the last HELLO (a WELCOME answers it)
-
-    // Import worker: one bundle file at a time is imported on its own thread
-    // (a copy may take minutes), with its own BundleStore and Cache; it posts
-    // its result to importDone and wakes the agent thread, which finishes up.
-    std::thread importThread;  // started and joined by the agent thread
-    std::atomic<bool> importCancel{false};
-    std::mutex importMutex;  // guards importDone
-    std::optional<std::pair<fs::path, Result<ImportResult>>> importDone;
-    fs::path importing;  // agent thread only: the file being imported, or empty
+    ProofUploader proofs;
+    ImportWatcher imports;
 
     Impl(PlayerConfig c, AgentOptions o, Poco::Logger& l)
         : config(std::move(c)),
@@ -117,10 +92,13 @@ struct SyncAgent::Impl {
           log(l),
           clock(options.clock ? *options.clock : systemClock()),
           heartbeatMs(options.heartbeatMs),
-          chunkBytes(config.chunkBytes),
-          window(config.window),
           store(config.dataDir, config.contentKeys, config.playerId),
-          cache(config.dataDir, config.quotaBytes) {
+          cache(config.dataDir, config.quotaBytes),
+          fetcher(config.dataDir, cache, options.maxHashFailures, config.chunkBytes, config.window),
+          proofs(
+              config.playerId, options, log, [this](const wire::Envelope& e) { return sendMsg(e); },
+              [this](const std::string& msg) { setError(msg); }),
+          imports(config, log, [this] { wake(); }) {
         backoffMs = options.backoffMinMs;
     }
 
@@ -148,12 +126,7 @@ struct SyncAgent::Impl {
         }
         s.stagedVersion = staged ? staged->manifest.version : 0;
         s.syncState = syncState;
-        for (const auto& t : tasks) {
-            s.filesTotal++;
-            s.bytesTotal += static_cast<std::int64_t>(t.size);
-            if (t.done) s.filesDone++;
-            s.bytesDone += static_cast<std::int64_t>(t.done ? t.size : t.received);
-        }
+        fetcher.fillStatus(s);
         s.diskFreeBytes = static_cast<std::int64_t>(cache.availableBytes());
         s.uptimeS = (steadyMs() - startedSteady) / 1000;
         s.software = options.software;
@@ -234,9 +207,8 @@ struct SyncAgent::Impl {
             return;
         }
         linkSinceMs = lastRecvMs = steadyMs();
-        inflight = 0;
-        proofsInFlight = false;
-        resetRequests();
+        proofs.linkReset();
+        fetcher.resetRequests();
         sendHello();
     }
 
@@ -255,90 +227,15 @@ struct SyncAgent::Impl {
             isConnected = false;
         }
         notifyLink(false);
-        inflight = 0;
-        proofsInFlight = false;
-        resetRequests();
+        proofs.linkReset();
+        fetcher.resetRequests();
         scheduleReconnect();
     }
 
-    // ------------------------------------------------------------ proof of play
-    // One PROOFS in flight: the oldest unacknowledged records with a signed
-    // checkpoint. Sent again after a reconnect or when no ack came in time.
-    void pumpProofs() {
-        if (!journal || !identityKey || link != Link::Ready) return;
-        const auto t = steadyMs();
-        if (proofsInFlight) {
-            if (t - proofsSentMs < options.proofsTimeoutMs) return;
-            log.information("player %s: no PROOFS_ACK for seq %Ld within %Ld ms; sending again", config.playerId,
-                            proofsLastSeq, t - proofsSentMs);
-            proofsInFlight = false;
-        }
-        if (journal->status().unacked <= 0) return;
-        const std::size_t maxRecords = std::clamp<std::size_t>(options.proofsBatchRecords, 1, pop::kMaxBatchRecords);
-        auto batch = journal->nextBatch(maxRecords, *identityKey, now());
-        if (!batch) {
-            setError("proof-of-play batch: " + batch.error().str());
-            proofsSentMs = t;
-            proofsInFlight = true;  // try again after the timeout, not in a tight loop
-            return;
-        }
-        if (!*batch || (*batch)->records.empty()) return;
-        wire::Proofs p;
-        p.firstSeq = (*batch)->records.front().seq;
-        p.lastSeq = (*batch)->records.back().seq;
-        p.body = pop::encodeBatch(**batch);
-        if (!sendMsg(wire::toEnvelope(p))) return;  // the socket is full or gone; next turn
-        proofsInFlight = true;
-        proofsSentMs = t;
-        proofsLastSeq = p.lastSeq;
-        log.debug("player %s: PROOFS %Ld..%Ld sent (%z bytes)", config.playerId, p.firstSeq, p.lastSeq, p.body.size());
-    }
-
-    void onProofsAck(const wire::ProofsAck& a) {
-        if (!journal) return;
-        if (a.seq > 0) {
-            if (auto st = journal->acknowledge(a.seq); !st) {
-                setError("PROOFS_ACK for seq " + std::to_string(a.seq) + ": " + st.error().str());
-                return;
-            }
-        }
-        log.debug("player %s: PROOFS_ACK seq %Ld", config.playerId, a.seq);
-        // A late ack of an earlier batch leaves the current one waiting; an ack
-        // short of the batch means the rest was not stored: resend after the timeout.
-        if (proofsInFlight && a.seq >= proofsLastSeq) {
-            proofsInFlight = false;
-            pumpProofs();
-        }
-    }
-
     // ------------------------------------------------------------ fetching
-    void resetRequests() {
-        for (auto& t : tasks) t.requested = t.received;
-        inflight = 0;
-    }
-
     void loadStaged(SignedManifest m) {
         staged = std::move(m);
-        tasks.clear();
-        std::set<std::string> seen;
-        for (const auto& e : staged->manifest.media) {
-            if (!seen.insert(e.sha256).second) continue;
-            FileTask t;
-            t.sha = e.sha256;
-            t.size = e.sizeBytes;
-            if (cache.has(e.sha256)) {
-                t.done = true;
-            } else {
-                t.received = cache.partialSize(e.sha256);
-                if (t.received > t.size) {
-                    cache.discardPartial(e.sha256);
-                    t.received = 0;
-                }
-            }
-            t.requested = t.received;
-            tasks.push_back(t);
-        }
-        inflight = 0;
+        fetcher.load(staged->manifest);
         syncState = wire::SyncState::Fetching;
         checkDisk(true);
     }
@@ -350,9 +247,7 @@ struct SyncAgent::Impl {
             return syncState != wire::SyncState::DiskFull;
         lastDiskCheckMs = nowS;
         if (!staged) return true;
-        std::uint64_t need = 0;
-        for (const auto& t : tasks)
-            if (!t.done) need += t.size - t.received;
+        const std::uint64_t need = fetcher.bytesNeeded();
         const std::uint64_t avail = cache.availableBytes();
         const std::uint64_t reserve = config.quotaBytes ? 0 : config.reserveBytes;
         if (need > 0 && need + reserve > avail) {
@@ -362,9 +257,7 @@ struct SyncAgent::Impl {
                 // Make room: media no manifest needs any more.
                 DataDirLock lock(config.dataDir);
                 auto keep = store.referencedMedia();
-                std::set<std::string> keepPartial;
-                for (const auto& t : tasks) keepPartial.insert(t.sha);
-                auto gc = cache.gc(keep, keepPartial);
+                auto gc = cache.gc(keep, fetcher.files());
                 if (gc.bytesFreed) log.information("player %s: freed %Lu bytes", config.playerId, gc.bytesFreed);
                 syncState = wire::SyncState::DiskFull;
                 publishStatus(true);
@@ -375,7 +268,7 @@ struct SyncAgent::Impl {
             syncState = wire::SyncState::Fetching;
             lastError.clear();
             log.information("player %s: disk space is back; fetching resumes", config.playerId);
-            resetRequests();
+            fetcher.resetRequests();
             publishStatus(true);
         }
         return true;
@@ -383,104 +276,35 @@ struct SyncAgent::Impl {
 
     void pump() {
         if (link != Link::Ready || !staged || syncState != wire::SyncState::Fetching) return;
-        for (auto& t : tasks) {
-            if (inflight >= window) break;
-            if (t.done || t.failures >= options.maxHashFailures) continue;
-            while (inflight < window && t.requested < t.size) {
-                const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(chunkBytes, t.size - t.requested));
-                if (!sendMsg(wire::toEnvelope(wire::Fetch{t.sha, t.requested, len}))) return;
-                if (inflight == 0) lastProgressMs = steadyMs();  // the stall timer starts now
-                t.requested += len;
-                ++inflight;
-            }
-        }
-    }
-
-    // Brings t's running hash up to `upTo` bytes from the partial file (after a
-    // restart the prefix on disk was hashed by an earlier process).
-    bool catchUpHash(FileTask& t, std::uint64_t upTo) {
-        if (!t.hasher) {
-            t.hasher = std::make_shared<crypto::Sha256>();
-            t.hashed = 0;
-        }
-        if (t.hashed == upTo) return true;
-        if (t.hashed > upTo) {
-            t.hasher = std::make_shared<crypto::Sha256>();
-            t.hashed = 0;
-        }
-        std::ifstream in(config.dataDir / "partial" / t.sha, std::ios::binary);
-        in.seekg(static_cast<std::streamoff>(t.hashed));
-        std::vector<char> buf(1 << 16);
-        while (t.hashed < upTo && in) {
-            const auto want = static_cast<std::streamsize>(std::min<std::uint64_t>(buf.size(), upTo - t.hashed));
-            in.read(buf.data(), want);
-            if (in.gcount() <= 0) break;
-            t.hasher->update(buf.data(), static_cast<std::size_t>(in.gcount()));
-            t.hashed += static_cast<std::uint64_t>(in.gcount());
-        }
-        return t.hashed == upTo;
+        fetcher.pump([this](const wire::Fetch& f) { return sendMsg(wire::toEnvelope(f)); }, steadyMs());
     }
 
     void onChunk(const wire::ChunkView& c) {
-        if (inflight > 0) --inflight;
-        lastProgressMs = steadyMs();
-        FileTask* t = nullptr;
-        for (auto& x : tasks)
-            if (x.sha == c.sha256 && !x.done) t = &x;
-        if (!t) return;  // not (or no longer) wanted
-        if (c.totalBytes != t->size) {
-            setError("controller says media " + c.sha256 + " has " + std::to_string(c.totalBytes) +
-                     " bytes, manifest " + std::to_string(t->size));
-            return;
-        }
-        if (c.offset != t->received) return;  // stale or out of order; re-requested on stall
-        auto st = cache.append(c.sha256, c.offset, c.data.data(), c.data.size());
-        if (!st) {
-            if (st.code() == Errc::Usage) {  // disk and memory disagree: trust the disk
-                t->received = t->requested = cache.partialSize(c.sha256);
+        auto r = fetcher.onChunk(c, steadyMs());
+        switch (r.outcome) {
+            case Fetcher::Outcome::Ignored:
+            case Fetcher::Outcome::Stored:
                 return;
-            }
-            setError(st.error().message);
-            t->requested = t->received;
-            if (st.code() == Errc::TooLarge || st.error().message.find("no space") != std::string::npos) {
-                syncState = wire::SyncState::DiskFull;
-                resetRequests();
+            case Fetcher::Outcome::Refused:
+            case Fetcher::Outcome::HashFailed:
+                setError(r.error);
+                return;
+            case Fetcher::Outcome::DiskFull:
+            case Fetcher::Outcome::Exhausted:
+                setError(r.error);
+                syncState =
+                    r.outcome == Fetcher::Outcome::DiskFull ? wire::SyncState::DiskFull : wire::SyncState::Error;
                 publishStatus(true);
-            }
-            return;
+                return;
+            case Fetcher::Outcome::MediaDone:
+                log.debug("player %s: media %s complete", config.playerId, c.sha256);
+                maybeActivate();
+                return;
         }
-        std::string digest;
-        if (catchUpHash(*t, c.offset)) {
-            t->hasher->update(c.data.data(), c.data.size());
-            t->hashed += c.data.size();
-        } else {
-            t->hasher.reset();
-        }
-        t->received += c.data.size();
-        if (t->received < t->size) return;
-        if (t->hasher && t->hashed == t->size) digest = crypto::toHex(t->hasher->finish());
-        t->hasher.reset();
-        t->hashed = 0;
-        auto fin = cache.finish(t->sha, t->size, digest);
-        if (!fin) {
-            t->failures++;
-            t->received = t->requested = cache.partialSize(t->sha);
-            setError(fin.error().message);
-            if (t->failures >= options.maxHashFailures) {
-                syncState = wire::SyncState::Error;
-                publishStatus(true);
-            }
-            return;
-        }
-        t->done = true;
-        log.debug("player %s: media %s complete", config.playerId, t->sha);
-        maybeActivate();
     }
 
     void maybeActivate() {
-        if (!staged) return;
-        for (const auto& t : tasks)
-            if (!t.done) return;
+        if (!staged || !fetcher.complete()) return;
         Status st;
         {
             DataDirLock lock(config.dataDir);
@@ -501,7 +325,7 @@ struct SyncAgent::Impl {
                         staged->manifest.bundleId, staged->manifest.media.size());
         store.clearStaged();
         staged.reset();
-        tasks.clear();
+        fetcher.clear();
         syncState = wire::SyncState::Idle;
         lastError.clear();
         reloadActive();
@@ -535,10 +359,7 @@ struct SyncAgent::Impl {
         // activates them under the same lock, so they are never collected between.
         DataDirLock lock(config.dataDir);
         auto keep = store.referencedMedia();
-        std::set<std::string> keepPartial;
-        if (!partialsToo || staged)
-            for (const auto& t : tasks) keepPartial.insert(t.sha);
-        auto r = cache.gc(keep, keepPartial);
+        auto r = cache.gc(keep, !partialsToo || staged ? fetcher.files() : std::set<std::string>());
         if (r.blobsRemoved || r.partialsRemoved)
             log.information("player %s: cache GC removed %d media and %d partial files (%Lu bytes)", config.playerId,
                             r.blobsRemoved, r.partialsRemoved, r.bytesFreed);
@@ -550,9 +371,8 @@ struct SyncAgent::Impl {
         const std::int64_t floor = std::max(activeV, staged ? staged->manifest.version : 0);
         if (staged && mp.manifestBytes == staged->bytes) {  // a resend (catch-up): retry what failed
             if (syncState == wire::SyncState::Error) {
-                for (auto& t : tasks) t.failures = 0;
+                fetcher.retryFailed();
                 syncState = wire::SyncState::Fetching;
-                resetRequests();
             }
             return;
         }
@@ -639,7 +459,7 @@ struct SyncAgent::Impl {
             lastRecvMs = steadyMs();
             auto c = wire::decodeChunk(frames);  // no copy of the data
             if (!c) {
-                if (inflight > 0) --inflight;
+                fetcher.requestLost();
                 log.warning("player %s: dropped a bad CHUNK: %s", config.playerId, c.error().str());
                 return;
             }
@@ -656,21 +476,12 @@ struct SyncAgent::Impl {
                 auto w = wire::parseWelcome(*env);
                 if (!w) return;
                 heartbeatMs = w->heartbeatMs;
-                chunkBytes = std::min<std::uint32_t>(config.chunkBytes, w->maxChunkBytes);
-                window = std::min<int>(config.window, static_cast<int>(w->maxWindow));
+                fetcher.setLimits(std::min<std::uint32_t>(config.chunkBytes, w->maxChunkBytes),
+                                  std::min<int>(config.window, static_cast<int>(w->maxWindow)));
                 noteClock(w->timeMs);
                 link = Link::Ready;
                 backoffMs = options.backoffMinMs;
-                // A new session. When ZeroMQ re-established the connection by itself
-                // (the controller restarted within the heartbeat timeout, and asked
-                // for HELLO), a PROOFS sent before our HELLO was dropped with the old
-                // session: send it again now instead of after proofsTimeoutMs. The
-                // controller stores each seq once, so a needless re-send costs nothing.
-                if (proofsInFlight && proofsSentMs <= helloSentMs) {
-                    log.information("player %s: PROOFS up to seq %Ld went out before this session; sending again",
-                                    config.playerId, proofsLastSeq);
-                    proofsInFlight = false;
-                }
+                proofs.newSession(helloSentMs);
                 {
                     std::lock_guard lock(mutex);
                     isConnected = true;
@@ -694,7 +505,7 @@ struct SyncAgent::Impl {
                 return onManifest(*m);
             }
             case wire::Type::Chunk:  // a CHUNK without data; the hot path above takes the rest
-                if (inflight > 0) --inflight;
+                fetcher.requestLost();
                 return;
             case wire::Type::Command: {
                 auto c = wire::parseCommand(*env);
@@ -709,9 +520,7 @@ struct SyncAgent::Impl {
                     return;
                 }
                 if (e->code == "not_in_manifest" || e->code == "unavailable" || e->code == "bad_range") {
-                    if (inflight > 0) --inflight;
-                    for (auto& t : tasks)
-                        if (t.sha == e->ref) t.failures = options.maxHashFailures;
+                    fetcher.refuse(e->ref);
                     setError("controller refused media " + e->ref + ": " + e->message);
                     syncState = wire::SyncState::Error;
                     publishStatus(true);
@@ -726,7 +535,7 @@ struct SyncAgent::Impl {
                     log.warning("player %s: bad PROOFS_ACK: %s", config.playerId, a.error().str());
                     return;
                 }
-                return onProofsAck(*a);
+                return proofs.onAck(*a, link == Link::Ready, steadyMs(), now());
             }
             default:
                 log.warning("player %s: ignored %s from the controller", config.playerId,
@@ -741,78 +550,24 @@ struct SyncAgent::Impl {
         (void)n;
     }
 
-    // Starts importing the first bundle file found, unless an import runs.
-    void scanImports() {
-        if (config.importDir.empty() || !importing.empty()) return;
-        const fs::path dir = config.importDir;
-        std::error_code ec;
-        std::vector<fs::path> found;
-        for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
-            if (it->is_regular_file() && it->path().extension() == ".tar") found.push_back(it->path());
-        if (found.empty()) return;
-        std::sort(found.begin(), found.end());
-        importing = found.front();
-        importCancel = false;
-        ImportOptions io;
-        io.reserveBytes = config.quotaBytes ? 0 : config.reserveBytes;
-        io.cancel = &importCancel;
-        log.information("player %s: importing %s", config.playerId, importing.string());
-        importThread = std::thread([this, path = importing, nowMs = now(), io] {
-            std::optional<Result<ImportResult>> r;
-            try {
-                BundleStore s(config.dataDir, config.contentKeys, config.playerId);
-                Cache c(config.dataDir, config.quotaBytes);
-                r.emplace(importBundle(path, s, c, nowMs, io));
-            } catch (const std::exception& e) {
-                r.emplace(makeError(Errc::Internal, std::string("import failed: ") + e.what()));
-            }
-            {
-                std::lock_guard lock(importMutex);
-                importDone.emplace(path, std::move(*r));
-            }
-            wake();
-        });
-    }
-
-    // Takes a finished import's result (agent thread).
-    void finishImport() {
-        std::optional<std::pair<fs::path, Result<ImportResult>>> done;
-        {
-            std::lock_guard lock(importMutex);
-            done.swap(importDone);
-        }
-        if (!done) return;
-        importThread.join();
-        importing.clear();
-        const auto& [p, r] = *done;
-        const fs::path dir = config.importDir;
-        std::error_code ec;
-        const char* sub = r ? "done" : "failed";
-        fs::create_directories(dir / sub, ec);
-        fs::rename(p, dir / sub / p.filename(), ec);
-        if (r) {
-            log.information("player %s: imported %s: version %Ld, %Lu bytes stored", config.playerId, p.string(),
-                            r->version, r->bytesWritten);
-            if (staged && staged->manifest.version <= r->version) {
-                staged.reset();
-                tasks.clear();
-                syncState = wire::SyncState::Idle;
-            }
-            reloadActive();
-            collectGarbage(false);
-            publishStatus(true);
-        } else {
+    // A bundle imported from the import directory (or refused).
+    void onImported(const ImportWatcher::Finished& done) {
+        const auto& [p, r] = done;
+        if (!r) {
             setError("import of " + p.filename().string() + " refused: " + r.error().str());
             publishStatus(true);
+            return;
         }
-    }
-
-    void stopImport() {
-        if (!importThread.joinable()) return;
-        importCancel = true;
-        importThread.join();
-        importing.clear();
-        importDone.reset();  // the file stays where it is and is imported at the next start
+        log.information("player %s: imported %s: version %Ld, %Lu bytes stored", config.playerId, p.string(),
+                        r->version, r->bytesWritten);
+        if (staged && staged->manifest.version <= r->version) {
+            staged.reset();
+            fetcher.clear();
+            syncState = wire::SyncState::Idle;
+        }
+        reloadActive();
+        collectGarbage(false);
+        publishStatus(true);
     }
 
     // ------------------------------------------------------------ loop
@@ -833,11 +588,9 @@ struct SyncAgent::Impl {
                 sendMsg(wire::toEnvelope(wire::Heartbeat{now()}));
                 if (++beatsSinceStatus >= kStatusEveryBeats) publishStatus(true);
             }
-            if (inflight > 0 && t - lastProgressMs > kMissedBeats * heartbeatMs) {
-                log.information("player %s: no chunk for %Ld ms; asking again", config.playerId, t - lastProgressMs);
-                resetRequests();
-                lastProgressMs = t;
-            }
+            const std::int64_t sinceProgress = t - fetcher.lastProgressMs();
+            if (fetcher.restartIfStalled(t, kMissedBeats * heartbeatMs))
+                log.information("player %s: no chunk for %Ld ms; asking again", config.playerId, sinceProgress);
         } else if (link == Link::HelloSent && t - lastSentMs >= heartbeatMs) {
             sendHello();
         }
@@ -866,19 +619,15 @@ struct SyncAgent::Impl {
                 }
                 if (staged && checkDisk(false)) pump();
                 tick();
-                pumpProofs();
-                const auto t = steadyMs();
-                finishImport();
-                if (!config.importDir.empty() && t - lastImportScanMs >= options.importScanMs) {
-                    lastImportScanMs = t;
-                    scanImports();
-                }
+                proofs.pump(link == Link::Ready, steadyMs(), now());
+                if (auto done = imports.takeFinished()) onImported(*done);
+                imports.poll(steadyMs(), now(), options.importScanMs);
             } catch (const std::exception& e) {
                 log.error("player %s: sync loop error: %s", config.playerId, std::string(e.what()));
                 linkLost(e.what());
             }
         }
-        stopImport();
+        imports.stop();
         sock.reset();
     }
 };
@@ -946,8 +695,7 @@ void SyncAgent::setLinkListener(LinkListener listener) {
 }
 
 void SyncAgent::setJournal(Journal* journal, crypto::PrivateKey identityKey) {
-    impl_->journal = journal;
-    impl_->identityKey.emplace(std::move(identityKey));
+    impl_->proofs.attach(journal, std::move(identityKey));
 }
 
 std::int64_t SyncAgent::clockOffsetMs() const {

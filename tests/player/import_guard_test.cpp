@@ -23,26 +23,16 @@
 #include "microscape/player/journal.hpp"
 #include "microscape/player/sync.hpp"
 #include "support/bundle_builder.hpp"
+#include "support/temp_dir.hpp"
 #include "support/wait_for.hpp"
 
 using namespace microscape;
 using namespace microscape::player;
 using namespace microscape::testsupport;
+using microscape::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TmpDir {
-    fs::path path;
-    TmpDir() {
-        char tmpl[] = "/tmp/ms-import-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TmpDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 const std::string kPlayer = "scr-test0001";
 constexpr std::uint64_t kMiB = 1024 * 1024;
@@ -147,7 +137,7 @@ constexpr int kImportWaitMs = 20000;
 }  // namespace
 
 TEST_CASE("an unsigned 512 MiB bundle is refused before any media byte is written", "[player][import][security]") {
-    TmpDir t;
+    TempDir t;
     const fs::path data = t.path / "data";
     fs::create_directories(data);
     Cache cache(data);
@@ -189,7 +179,7 @@ TEST_CASE("an unsigned 512 MiB bundle is refused before any media byte is writte
 
 TEST_CASE("a signed bundle whose media are not the manifest's, or do not fit, is refused before writing",
           "[player][import][security]") {
-    TmpDir t;
+    TempDir t;
     const fs::path data = t.path / "data";
     fs::create_directories(data);
     BundleStore store(data, {testKey(1).publicKey()}, kPlayer);
@@ -244,7 +234,7 @@ TEST_CASE("a signed bundle whose media are not the manifest's, or do not fit, is
 }
 
 TEST_CASE("a good bundle imports in either entry order and stores only the media the cache lacks", "[player][import]") {
-    TmpDir t;
+    TempDir t;
     const fs::path data = t.path / "data";
     fs::create_directories(data);
     Cache cache(data, 16 * kMiB);
@@ -275,7 +265,7 @@ TEST_CASE("a good bundle imports in either entry order and stores only the media
 
 TEST_CASE("the agent refuses an unsigned 512 MiB bundle from its import directory without storing it",
           "[player][agent][import][security]") {
-    TmpDir t;
+    TempDir t;
     PlayerConfig cfg;
     cfg.dataDir = t.path / "data";
     cfg.playerId = kPlayer;
@@ -325,7 +315,7 @@ TEST_CASE("the agent refuses an unsigned 512 MiB bundle from its import director
 }
 
 TEST_CASE("the player's data directory and journal are private whatever the umask", "[player][security]") {
-    TmpDir t;
+    TempDir t;
     Umask mask(022);
     const fs::path data = t.path / "data";
     fs::create_directories(data);

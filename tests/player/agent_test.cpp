@@ -1,7 +1,8 @@
-// The player's sync side: cache, activation, import, and the agent against a
-// scripted hub (a real ROUTER on 127.0.0.1) that can misbehave on purpose.
+// The player's sync agent against a scripted hub (a real ROUTER on
+// 127.0.0.1) that can misbehave on purpose.
 #include <Poco/Logger.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -16,63 +17,17 @@
 #include "microscape/player/agent.hpp"
 #include "microscape/player/cache.hpp"
 #include "microscape/player/sync.hpp"
-#include "support/bundle_builder.hpp"
 #include "support/wait_for.hpp"
+#include "sync_fixture.hpp"
 
 using namespace microscape;
 using namespace microscape::player;
 using namespace microscape::testsupport;
-using microscape::testing::waitFor;
+using namespace microscape::testing;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TmpDir {
-    fs::path path;
-    TmpDir() {
-        char tmpl[] = "/tmp/ms-sync-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TmpDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
-const std::string kPlayer = "scr-test0001";
-
-PlayerConfig makeConfig(const fs::path& dir, const std::string& endpoint, std::uint64_t quota = 0) {
-    PlayerConfig c;
-    c.dataDir = dir;
-    c.playerId = kPlayer;
-    c.endpoint = endpoint;
-    c.curve = false;
-    c.window = 4;
-    c.chunkBytes = 4096;
-    c.quotaBytes = quota;
-    c.reserveBytes = 0;
-    c.contentKeys.push_back(testKey(1).publicKey());
-    fs::create_directories(dir);
-    return c;
-}
-
-Bundle bundleV(std::int64_t version, std::vector<MediaItem> media, const std::string& target = kPlayer, int key = 1) {
-    return makeBundle(testKey(key), std::move(media), [&](manifest::Manifest& m) {
-        m.version = version;
-        m.target = target;
-        m.bundleId = "b-" + std::to_string(version);
-    });
-}
-
-std::vector<MediaItem> mediaSet(std::uint32_t seed, int n = 3, std::size_t size = 20000) {
-    std::vector<MediaItem> out;
-    for (int i = 0; i < n; ++i)
-        out.push_back(makeMedia(fakePng(size + static_cast<std::size_t>(i) * 777, seed + static_cast<std::uint32_t>(i)),
-                                "m" + std::to_string(i), "m" + std::to_string(i) + ".png"));
-    return out;
-}
-
-// A scripted hub: a plain ROUTER that answers HELLO, FETCH and can be told to
 // corrupt or withhold chunks.
 struct FakeHub {
     zmq::context_t ctx{1};
@@ -86,6 +41,7 @@ struct FakeHub {
     std::uint64_t bytesSent = 0;
     std::vector<wire::Fetch> fetches;
     std::vector<wire::StatusReport> statuses;
+    std::vector<wire::CommandAck> acks;
 
     explicit FakeHub(const std::string& ep = "tcp://127.0.0.1:*") {
         router.set(zmq::sockopt::linger, 0);
@@ -153,6 +109,10 @@ struct FakeHub {
                 auto s = wire::parseStatus(*env);
                 REQUIRE(s.ok());
                 statuses.push_back(*s);
+            } else if (env->type == wire::Type::CommandAck) {
+                auto a = wire::parseCommandAck(*env);
+                REQUIRE(a.ok());
+                acks.push_back(*a);
             } else if (env->type == wire::Type::Heartbeat) {
                 send(rid, wire::toEnvelope(wire::Heartbeat{nowMs()}));
             }
@@ -195,142 +155,8 @@ Poco::Logger& testLog() {
 
 }  // namespace
 
-TEST_CASE("cache appends only at the partial size and admits only files that hash to their name", "[player][cache]") {
-    TmpDir t;
-    Cache cache(t.path);
-    const std::string data = fillerBytes(10000, 3);
-    const std::string sha = crypto::sha256Hex(data);
-    REQUIRE(cache.append(sha, 0, data.data(), 4000).ok());
-    CHECK(cache.append(sha, 0, data.data(), 10).code() == Errc::Usage);
-    CHECK(cache.partialSize(sha) == 4000);
-    REQUIRE(cache.append(sha, 4000, data.data() + 4000, 6000).ok());
-    REQUIRE(cache.finish(sha, data.size()).ok());
-    CHECK(cache.has(sha));
-    CHECK(cache.partialSize(sha) == 0);
-
-    SECTION("a file with wrong bytes is discarded") {
-        std::string bad = data;
-        bad[5] ^= 1;
-        const std::string sha2 = crypto::sha256Hex(data + "x");
-        REQUIRE(cache.append(sha2, 0, bad.data(), bad.size()).ok());
-        REQUIRE(cache.append(sha2, bad.size(), "y", 1).ok());
-        CHECK(cache.finish(sha2, bad.size() + 1).code() == Errc::HashMismatch);
-        CHECK_FALSE(cache.has(sha2));
-        CHECK(cache.partialSize(sha2) == 0);
-    }
-    SECTION("GC keeps what is referenced") {
-        const std::string other = crypto::sha256Hex("other");
-        REQUIRE(cache.append(other, 0, "other", 5).ok());
-        auto r = cache.gc({sha}, {});
-        CHECK(r.partialsRemoved == 1);
-        CHECK(cache.has(sha));
-        r = cache.gc({}, {});
-        CHECK(r.blobsRemoved == 1);
-        CHECK_FALSE(cache.has(sha));
-    }
-    SECTION("a quota refuses writes past it") {
-        Cache small(t.path, 12000);
-        const std::string sha3 = crypto::sha256Hex("q");
-        CHECK(small.append(sha3, 0, data.data(), 5000).code() == Errc::TooLarge);
-    }
-}
-
-TEST_CASE("activation needs every media file and never rolls back", "[player][activation]") {
-    TmpDir t;
-    Cache cache(t.path);
-    BundleStore store(t.path, {testKey(1).publicKey()}, kPlayer);
-    auto b = bundleV(5, mediaSet(1));
-    SignedManifest sm{b.manifest, b.manifestBytes, b.signature};
-    CHECK(store.activate(sm, cache).code() == Errc::MissingMedia);
-    CHECK(store.activeVersion() == 0);
-    for (const auto& m : b.media) {
-        REQUIRE(cache.append(m.entry.sha256, 0, m.bytes.data(), m.bytes.size()).ok());
-        REQUIRE(cache.finish(m.entry.sha256, m.bytes.size()).ok());
-    }
-    REQUIRE(store.activate(sm, cache).ok());
-    CHECK(store.activeVersion() == 5);
-    CHECK(fs::is_symlink(t.path / "active"));
-    CHECK(store.activate(sm, cache).code() == Errc::Rollback);
-    auto older = bundleV(4, {});
-    CHECK(store.activate({older.manifest, older.manifestBytes, older.signature}, cache).code() == Errc::Rollback);
-    SECTION("a damaged active bundle is reported, not trusted") {
-        std::ofstream(t.path / "active" / "manifest.sig") << "garbage";
-        CHECK_FALSE(store.active().ok());
-    }
-    SECTION("staged manifests persist") {
-        auto next = bundleV(6, mediaSet(9));
-        REQUIRE(store.stage({next.manifest, next.manifestBytes, next.signature}).ok());
-        BundleStore again(t.path, {testKey(1).publicKey()}, kPlayer);
-        auto s = again.staged();
-        REQUIRE(s);
-        CHECK(s->manifest.version == 6);
-        CHECK(again.referencedMedia().size() == 6);
-    }
-}
-
-TEST_CASE("verifyManifest refuses bad signatures, rollbacks, expiry and other players' manifests", "[player][sync]") {
-    const std::vector<crypto::PublicKey> keys{testKey(1).publicKey()};
-    auto good = bundleV(7, {});
-    CHECK(verifyManifest(good.manifestBytes, good.signature, keys, 1, nowMs(), kPlayer).ok());
-    auto foreign = bundleV(7, {}, kPlayer, 2);
-    CHECK(verifyManifest(foreign.manifestBytes, foreign.signature, keys, 1, nowMs(), kPlayer).code() ==
-          Errc::UnknownSigner);
-    std::string sig = good.signature;
-    sig[3] ^= 1;
-    CHECK(verifyManifest(good.manifestBytes, sig, keys, 1, nowMs(), kPlayer).code() == Errc::BadSignature);
-    CHECK(verifyManifest(good.manifestBytes, good.signature, keys, 8, nowMs(), kPlayer).code() == Errc::Rollback);
-    CHECK(verifyManifest(good.manifestBytes, good.signature, keys, 1, expiresMs(), kPlayer).code() == Errc::Expired);
-    auto other = bundleV(7, {}, "scr-someoneelse");
-    CHECK(verifyManifest(other.manifestBytes, other.signature, keys, 1, nowMs(), kPlayer).code() == Errc::BadManifest);
-    auto group = bundleV(7, {}, "group:garages");
-    CHECK(verifyManifest(group.manifestBytes, group.signature, keys, 1, nowMs(), kPlayer).ok());
-}
-
-TEST_CASE("import applies a bundle tar with the same checks and leaves nothing behind on refusal", "[player][import]") {
-    TmpDir t;
-    Cache cache(t.path);
-    BundleStore store(t.path, {testKey(1).publicKey()}, kPlayer);
-    auto b = bundleV(3, mediaSet(20));
-    const fs::path tarPath = t.path / "usb.tar";
-    auto writeTar = [&](const std::string& bytes) { std::ofstream(tarPath, std::ios::binary) << bytes; };
-
-    SECTION("a good bundle activates") {
-        writeTar(b.tar());
-        auto r = importBundle(tarPath, store, cache, nowMs());
-        REQUIRE(r.ok());
-        CHECK(r->version == 3);
-        CHECK(r->mediaCopied == 3);
-        CHECK(store.activeVersion() == 3);
-        SECTION("the same bundle again is a rollback") {
-            CHECK(importBundle(tarPath, store, cache, nowMs()).code() == Errc::Rollback);
-        }
-    }
-    SECTION("a tampered media file is refused and nothing enters the cache") {
-        auto bad = b;
-        bad.media[1].bytes[100] ^= 1;
-        writeTar(bad.tar());
-        CHECK(importBundle(tarPath, store, cache, nowMs()).code() == Errc::HashMismatch);
-        CHECK(store.activeVersion() == 0);
-        for (const auto& m : b.media) CHECK_FALSE(cache.has(m.entry.sha256));
-        CHECK_FALSE(fs::exists(t.path / "import-tmp"));
-    }
-    SECTION("a bundle signed by another key is refused") {
-        writeTar(bundleV(3, mediaSet(20), kPlayer, 2).tar());
-        CHECK(importBundle(tarPath, store, cache, nowMs()).code() == Errc::UnknownSigner);
-    }
-    SECTION("another screen's bundle is refused") {
-        writeTar(bundleV(3, mediaSet(20), "scr-other").tar());
-        CHECK(importBundle(tarPath, store, cache, nowMs()).code() == Errc::BadManifest);
-        CHECK(store.activeVersion() == 0);
-    }
-    SECTION("an expired bundle is refused") {
-        writeTar(b.tar());
-        CHECK(importBundle(tarPath, store, cache, expiresMs() + 1).code() == Errc::Expired);
-    }
-}
-
 TEST_CASE("the agent fetches, verifies and activates; cached media is never fetched again", "[player][agent]") {
-    TmpDir t;
+    TempDir t;
     FakeHub hub;
     auto b1 = bundleV(7, mediaSet(100));
     hub.add(b1);
@@ -367,7 +193,7 @@ TEST_CASE("the agent fetches, verifies and activates; cached media is never fetc
 }
 
 TEST_CASE("a chunk whose bytes do not match makes the file be discarded and fetched again", "[player][agent]") {
-    TmpDir t;
+    TempDir t;
     FakeHub hub;
     auto b = bundleV(2, mediaSet(300, 1));
     hub.add(b);
@@ -380,7 +206,7 @@ TEST_CASE("a chunk whose bytes do not match makes the file be discarded and fetc
 }
 
 TEST_CASE("refused manifests leave the active bundle in place", "[player][agent]") {
-    TmpDir t;
+    TempDir t;
     FakeHub hub;
     auto b = bundleV(5, mediaSet(400, 1));
     hub.add(b);
@@ -418,7 +244,7 @@ TEST_CASE("refused manifests leave the active bundle in place", "[player][agent]
 }
 
 TEST_CASE("a transfer resumes from the partial file after a disconnect and a restart", "[player][agent]") {
-    TmpDir t;
+    TempDir t;
     auto b = bundleV(3, mediaSet(500, 1, 200000));
     const std::string sha = b.media[0].entry.sha256;
     std::uint64_t partialAfterStop = 0;
@@ -455,7 +281,7 @@ TEST_CASE("a transfer resumes from the partial file after a disconnect and a res
 }
 
 TEST_CASE("a full disk gives a clear status, corrupts nothing and recovers when space returns", "[player][agent]") {
-    TmpDir t;
+    TempDir t;
     FakeHub hub;
     auto b1 = bundleV(1, mediaSet(600, 1, 10000));
     auto b2 = bundleV(2, mediaSet(700, 3, 50000));
@@ -483,7 +309,7 @@ TEST_CASE("a full disk gives a clear status, corrupts nothing and recovers when 
 }
 
 TEST_CASE("the agent survives garbage from the controller and backs off while it is away", "[player][agent]") {
-    TmpDir t;
+    TempDir t;
     FakeHub hub;
     auto b = bundleV(4, mediaSet(800, 1));
     hub.add(b);
@@ -507,7 +333,7 @@ TEST_CASE("the agent survives garbage from the controller and backs off while it
 }
 
 TEST_CASE("the link listener hears the link come up with the clock offset, and go down", "[player][agent]") {
-    TmpDir t;
+    TempDir t;
     const FixedWallClock behind(-5000);  // this screen's clock is 5 s behind the controller's
     auto opts = fastOptions();
     opts.clock = &behind;
@@ -537,7 +363,7 @@ TEST_CASE("the link listener hears the link come up with the clock offset, and g
 }
 
 TEST_CASE("the agent applies bundles dropped into its import directory, refusing bad ones", "[player][agent][import]") {
-    TmpDir t;
+    TempDir t;
     FakeHub hub;  // reachable but with nothing to say: offline delivery only
     auto cfg = makeConfig(t.path / "data", hub.endpoint);
     cfg.importDir = (t.path / "usb").string();
@@ -554,4 +380,41 @@ TEST_CASE("the agent applies bundles dropped into its import directory, refusing
     REQUIRE(hub.serve([&] { return activeOf(agent) == 5 && fs::exists(t.path / "usb" / "failed" / "bad.tar"); }));
     CHECK(fs::exists(t.path / "usb" / "done" / "good.tar"));
     CHECK_FALSE(fs::exists(t.path / "data" / "blobs" / bad.media[1].entry.sha256));
+}
+
+// The hub sends an unanswered command again, with the same id, after the link
+// comes back; the agent must answer it without acting twice.
+TEST_CASE("a repeated command id is answered from memory, not acted on again", "[player][agent]") {
+    TempDir t;
+    FakeHub hub;
+    auto b = bundleV(3, mediaSet(700, 2));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    std::atomic<int> activations{0};
+    agent.setActivationListener([&](const ActivatedBundle&) { ++activations; });
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 3; }));
+    const int afterSync = activations.load();
+    std::string rid = kPlayer;
+
+    hub.send(rid, wire::toEnvelope(wire::Command{"cmd-1", wire::CommandAction::Reload}));
+    REQUIRE(hub.serve([&] { return hub.acks.size() == 1; }));
+    CHECK(hub.acks[0].id == "cmd-1");
+    CHECK(hub.acks[0].ok);
+    CHECK(hub.acks[0].message == "reloaded");
+    CHECK(activations.load() == afterSync + 1);  // a reload tells the engine again
+
+    hub.send(rid, wire::toEnvelope(wire::Command{"cmd-1", wire::CommandAction::Reload}));  // sent again
+    REQUIRE(hub.serve([&] { return hub.acks.size() == 2; }));
+    CHECK(hub.acks[1].id == "cmd-1");
+    CHECK(hub.acks[1].ok);
+    CHECK(hub.acks[1].message == "reloaded");
+    CHECK(activations.load() == afterSync + 1);  // answered from memory: no second reload
+
+    hub.send(rid, wire::toEnvelope(wire::Command{"cmd-2", wire::CommandAction::Reload}));  // a new command acts
+    REQUIRE(hub.serve([&] { return hub.acks.size() == 3; }));
+    CHECK(hub.acks[2].id == "cmd-2");
+    CHECK(activations.load() == afterSync + 2);
+    agent.stop();
 }
