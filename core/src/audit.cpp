@@ -39,26 +39,19 @@ json::Value manifestJson(const ExportManifest& m) {
     json::Array files;
     for (const auto& f : m.files)
         files.push_back(json::Object{{"name", f.name}, {"sha256", f.sha256}, {"size", f.sizeBytes}});
-    if (m.format >= 2) {
+    json::Object o{{"format", m.format},
+                   {"kind", "microscape-proof-of-play-export"},
+                   {"export_id", m.exportId},
+                   {"created_at", timeutil::formatUtc(m.createdAtMs)},
+                   {"from", timeutil::formatUtc(m.fromMs)},
+                   {"to", timeutil::formatUtc(m.toMs)},
+                   {"signer", m.signer},
+                   {"files", std::move(files)}};
+    if (m.format >= 2) {  // the audit log came with format 2
         const AuditHead head = m.auditHead.value_or(AuditHead{});
-        return json::Object{{"format", m.format},
-                            {"kind", "microscape-proof-of-play-export"},
-                            {"export_id", m.exportId},
-                            {"created_at", timeutil::formatUtc(m.createdAtMs)},
-                            {"from", timeutil::formatUtc(m.fromMs)},
-                            {"to", timeutil::formatUtc(m.toMs)},
-                            {"signer", m.signer},
-                            {"files", std::move(files)},
-                            {"audit_head", json::Object{{"seq", head.seq}, {"hash", head.hash}}}};
+        o["audit_head"] = json::Object{{"seq", head.seq}, {"hash", head.hash}};
     }
-    return json::Object{{"format", m.format},
-                        {"kind", "microscape-proof-of-play-export"},
-                        {"export_id", m.exportId},
-                        {"created_at", timeutil::formatUtc(m.createdAtMs)},
-                        {"from", timeutil::formatUtc(m.fromMs)},
-                        {"to", timeutil::formatUtc(m.toMs)},
-                        {"signer", m.signer},
-                        {"files", std::move(files)}};
+    return o;
 }
 
 json::Value keysJson(const std::vector<PlayerEntry>& players) {
@@ -227,6 +220,39 @@ Result<std::vector<MediaName>> parseMedia(std::string_view bytes) {
         out.push_back(std::move(n));
     }
     return out;
+}
+
+// "<code>: <file> line <n>: <why>", the read problem of a line its parser refused.
+std::string lineProblem(std::string_view code, const std::string& file, std::size_t lineNo, const Error& why) {
+    return std::string(code) + ": " + file + " line " + std::to_string(lineNo) + ": " + why.str();
+}
+std::string truncatedProblem(const std::string& file) {
+    return "truncated_file: " + file + " does not end with a newline";
+}
+
+// An audit log row; one longer than a row may be is refused by its length alone.
+Result<AuditRow> parseBoundedAuditLine(std::string_view line) {
+    if (line.size() > kMaxAuditLineBytes)
+        return bad("an audit log row is longer than " + std::to_string(kMaxAuditLineBytes) + " bytes");
+    return parseAuditLine(line);
+}
+
+// Parses each line of a whole file with parse: what it refuses becomes a read
+// problem (lineProblem), the rest goes to add; a file that does not end with a
+// newline is a problem too.
+template <class Parse, class Add>
+void parseLines(std::string_view data, const std::string& file, std::string_view code, Parse parse, Add add,
+                std::vector<std::string>& problems) {
+    std::size_t lineNo = 0;
+    for (auto line : lines(data)) {
+        ++lineNo;
+        auto v = parse(line);
+        if (!v)
+            problems.push_back(lineProblem(code, file, lineNo, v.error()));
+        else
+            add(std::move(*v));
+    }
+    if (!data.empty() && data.back() != '\n') problems.push_back(truncatedProblem(file));
 }
 
 // "players/<id>/records.jsonl" → id and which file; empty id if not of that shape.
@@ -517,7 +543,7 @@ class ExportStream {
         crypto::Sha256 sha;
         auto ended = streamLines(reader_, sha, onLine, cap);
         if (!ended) return ended.error();
-        if (!*ended) lineProblems_[h.name].push_back("truncated_file: " + h.name + " does not end with a newline");
+        if (!*ended) lineProblems_[h.name].push_back(truncatedProblem(h.name));
         files_[h.name] = {h.sizeBytes, crypto::toHex(sha.finish())};
         return {};
     }
@@ -563,13 +589,9 @@ class ExportStream {
         MS_TRY(streamEntry(
             **h,
             [&](std::string_view line, std::size_t lineNo) {
-                auto row = line.size() > kMaxAuditLineBytes
-                               ? Result<AuditRow>(bad("an audit log row is longer than " +
-                                                      std::to_string(kMaxAuditLineBytes) + " bytes"))
-                               : parseAuditLine(line);
+                auto row = parseBoundedAuditLine(line);
                 if (!row)
-                    lineProblems_[name].push_back("bad_audit_row: " + name + " line " + std::to_string(lineNo) + ": " +
-                                                  row.error().str());
+                    lineProblems_[name].push_back(lineProblem("bad_audit_row", name, lineNo, row.error()));
                 else
                     check.add(*row);
             },
@@ -617,8 +639,7 @@ class ExportStream {
         MS_TRY(streamEntry(**recHeader, [&](std::string_view line, std::size_t lineNo) {
             auto r = pop::parseRecord(line);
             if (!r) {
-                lineProblems_[recName].push_back("bad_record: " + recName + " line " + std::to_string(lineNo) + ": " +
-                                                 r.error().str());
+                lineProblems_[recName].push_back(lineProblem("bad_record", recName, lineNo, r.error()));
                 return;
             }
             if (!chain || reordered) return;
@@ -637,8 +658,7 @@ class ExportStream {
         MS_TRY(streamEntry(**cpHeader, [&](std::string_view line, std::size_t lineNo) {
             auto c = pop::parseCheckpoint(line);
             if (!c) {
-                lineProblems_[cpName].push_back("bad_checkpoint: " + cpName + " line " + std::to_string(lineNo) + ": " +
-                                                c.error().str());
+                lineProblems_[cpName].push_back(lineProblem("bad_checkpoint", cpName, lineNo, c.error()));
                 return;
             }
             if (!chain) return;
@@ -967,51 +987,23 @@ Result<Export> readExport(tar::ByteSource& source) {
     for (const auto& [name, data] : contents) {
         if (name == kAuditLogName) {
             e.hasAuditLog = true;
-            std::size_t lineNo = 0;
-            for (auto line : lines(data)) {
-                ++lineNo;
-                auto row = line.size() > kMaxAuditLineBytes
-                               ? Result<AuditRow>(bad("an audit log row is longer than " +
-                                                      std::to_string(kMaxAuditLineBytes) + " bytes"))
-                               : parseAuditLine(line);
-                if (!row) {
-                    e.readProblems.push_back("bad_audit_row: " + name + " line " + std::to_string(lineNo) + ": " +
-                                             row.error().str());
-                    continue;
-                }
-                e.auditRows.push_back(std::move(*row));
-            }
-            if (!data.empty() && data.back() != '\n')
-                e.readProblems.push_back("truncated_file: " + name + " does not end with a newline");
+            parseLines(
+                data, name, "bad_audit_row", parseBoundedAuditLine,
+                [&](AuditRow row) { e.auditRows.push_back(std::move(row)); }, e.readProblems);
             continue;
         }
         auto [id, isRecords] = playerFile(name);
         if (id.empty()) continue;
         if (!contents.count(isRecords ? checkpointsPath(id) : recordsPath(id))) e.incompleteEvidence.insert(id);
         auto& ev = e.evidence[id];
-        std::size_t lineNo = 0;
-        for (auto line : lines(data)) {
-            ++lineNo;
-            if (isRecords) {
-                auto r = pop::parseRecord(line);
-                if (!r) {
-                    e.readProblems.push_back("bad_record: " + name + " line " + std::to_string(lineNo) + ": " +
-                                             r.error().str());
-                    continue;
-                }
-                ev.records.push_back(std::move(*r));
-            } else {
-                auto c = pop::parseCheckpoint(line);
-                if (!c) {
-                    e.readProblems.push_back("bad_checkpoint: " + name + " line " + std::to_string(lineNo) + ": " +
-                                             c.error().str());
-                    continue;
-                }
-                ev.checkpoints.push_back(std::move(*c));
-            }
-        }
-        if (!data.empty() && data.back() != '\n')
-            e.readProblems.push_back("truncated_file: " + name + " does not end with a newline");
+        if (isRecords)
+            parseLines(
+                data, name, "bad_record", pop::parseRecord, [&](pop::Record r) { ev.records.push_back(std::move(r)); },
+                e.readProblems);
+        else
+            parseLines(
+                data, name, "bad_checkpoint", pop::parseCheckpoint,
+                [&](pop::Checkpoint c) { ev.checkpoints.push_back(std::move(c)); }, e.readProblems);
     }
     return e;
 }
