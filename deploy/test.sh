@@ -25,7 +25,7 @@ cmake -S "$root" -B "$build" -G Ninja \
   -DMICROSCAPE_SANITIZE="${MICROSCAPE_SANITIZE:-OFF}" >/dev/null
 cmake --build "$build" -j "$jobs"
 if [ "${MICROSCAPE_SANITIZE:-OFF}" = "ON" ]; then
-  # (programs that run libvlc compile in full unwinding for leak reports: cmake/vlc_sanitizer_defaults.cpp)
+  # (programs that run libvlc keep its plugins mapped for leak checking: cmake/vlc_sanitizer_defaults.cpp)
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_stack_use_after_return=1}"
   export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
