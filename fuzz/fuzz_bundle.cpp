@@ -102,7 +102,7 @@ void walkTar(std::string_view in) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const bundle::VerifyOptions options =
-        testsupport::verifyOptions({testsupport::testKey(1).publicKey()}, 1, testsupport::nowMs());
+        testing::verifyOptions({testing::testKey(1).publicKey()}, 1, testing::nowMs());
     std::string_view in(reinterpret_cast<const char*>(data), size);
 
     walkTar(in);

@@ -15,7 +15,7 @@
 #include "../tests/support/bundle_builder.hpp"
 
 using namespace microscape;
-using namespace microscape::testsupport;
+using namespace microscape::testing;
 namespace fs = std::filesystem;
 
 namespace {

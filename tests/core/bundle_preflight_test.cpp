@@ -8,7 +8,7 @@
 #include "../support/catch_errc.hpp"
 
 using namespace microscape;
-using namespace microscape::testsupport;
+using namespace microscape::testing;
 
 namespace {
 

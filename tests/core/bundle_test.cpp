@@ -13,7 +13,7 @@
 #include "microscape/core/bundle.hpp"
 
 using namespace microscape;
-using namespace microscape::testsupport;
+using namespace microscape::testing;
 namespace fs = std::filesystem;
 
 namespace {

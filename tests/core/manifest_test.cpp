@@ -8,7 +8,7 @@
 #include "microscape/core/manifest.hpp"
 
 using namespace microscape;
-using namespace microscape::testsupport;
+using namespace microscape::testing;
 using manifest::Manifest;
 
 namespace {

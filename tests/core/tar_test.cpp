@@ -11,7 +11,7 @@
 #include "microscape/core/tar.hpp"
 
 using namespace microscape;
-using namespace microscape::testsupport;
+using namespace microscape::testing;
 namespace fs = std::filesystem;
 
 namespace {

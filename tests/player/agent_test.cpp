@@ -22,7 +22,6 @@
 
 using namespace microscape;
 using namespace microscape::player;
-using namespace microscape::testsupport;
 using namespace microscape::testing;
 namespace fs = std::filesystem;
 

@@ -174,7 +174,7 @@ struct ScreenDir {
     std::string playerId = "scr-d15b1a7000000001";
     ScreenDir(const fs::path& d, std::optional<int> w, std::optional<int> h) : dir(d) {
         fs::create_directories(dir / "keys");
-        std::ofstream(dir / player::kContentKeyFile) << testsupport::testKey(1).publicKey().toPem();
+        std::ofstream(dir / player::kContentKeyFile) << testing::testKey(1).publicKey().toPem();
         REQUIRE(crypto::PrivateKey::generate()->save((dir / player::kIdentityKeyFile).string()).ok());
         player::PlayerConfig c;
         c.dataDir = dir;
@@ -190,7 +190,7 @@ struct ScreenDir {
 // A signed bundle for the screen whose filler shows `poster` all the time.
 std::string posterBundle(const fs::path& dir, const std::string& playerId, const std::string& poster) {
     const std::int64_t now = wallMs();
-    auto media = testsupport::makeMedia(readFile(poster), "反诈防骗海报", "反诈防骗海报.png");
+    auto media = testing::makeMedia(readFile(poster), "反诈防骗海报", "反诈防骗海报.png");
     schedule::Schedule s;
     s.zoneName = "Asia/Shanghai";
     s.fromUtcMs = now - schedule::kDayMs;
@@ -201,7 +201,7 @@ std::string posterBundle(const fs::path& dir, const std::string& playerId, const
     item.durationMs = 10000;
     s.playlists.push_back(schedule::Playlist{"pl-filler", "反诈防骗 常播", {item}});
     s.fillerPlaylistId = "pl-filler";
-    auto b = testsupport::makeBundle(testsupport::testKey(1), {media}, [&](manifest::Manifest& m) {
+    auto b = testing::makeBundle(testing::testKey(1), {media}, [&](manifest::Manifest& m) {
         m.bundleId = "b-display-1";
         m.version = 1;
         m.target = playerId;

@@ -28,7 +28,7 @@
 
 using namespace microscape;
 using namespace microscape::player;
-using namespace microscape::testsupport;
+using namespace microscape::testing;
 using microscape::testing::TempDir;
 namespace fs = std::filesystem;
 

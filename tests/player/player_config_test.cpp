@@ -158,7 +158,7 @@ TEST_CASE("player.json keeps the enrolled screen size and refuses nonsense", "[p
     microscape::testing::TempDir t;
     const fs::path dir = t.path;
     fs::create_directories(dir / "keys");
-    { std::ofstream(dir / kContentKeyFile) << testsupport::testKey(1).publicKey().toPem(); }
+    { std::ofstream(dir / kContentKeyFile) << testing::testKey(1).publicKey().toPem(); }
     PlayerConfig c;
     c.dataDir = dir;
     c.playerId = "scr-0123456789abcdef";

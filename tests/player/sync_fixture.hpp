@@ -28,25 +28,25 @@ inline PlayerConfig makeConfig(const fs::path& dir, const std::string& endpoint,
     c.chunkBytes = 4096;
     c.quotaBytes = quota;
     c.reserveBytes = 0;
-    c.contentKeys.push_back(testsupport::testKey(1).publicKey());
+    c.contentKeys.push_back(testing::testKey(1).publicKey());
     fs::create_directories(dir);
     return c;
 }
 
-inline testsupport::Bundle bundleV(std::int64_t version, std::vector<testsupport::MediaItem> media,
-                                   const std::string& target = kPlayer, int key = 1) {
-    return testsupport::makeBundle(testsupport::testKey(key), std::move(media), [&](manifest::Manifest& m) {
+inline testing::Bundle bundleV(std::int64_t version, std::vector<testing::MediaItem> media,
+                               const std::string& target = kPlayer, int key = 1) {
+    return testing::makeBundle(testing::testKey(key), std::move(media), [&](manifest::Manifest& m) {
         m.version = version;
         m.target = target;
         m.bundleId = "b-" + std::to_string(version);
     });
 }
 
-inline std::vector<testsupport::MediaItem> mediaSet(std::uint32_t seed, int n = 3, std::size_t size = 20000) {
-    std::vector<testsupport::MediaItem> out;
+inline std::vector<testing::MediaItem> mediaSet(std::uint32_t seed, int n = 3, std::size_t size = 20000) {
+    std::vector<testing::MediaItem> out;
     for (int i = 0; i < n; ++i)
-        out.push_back(testsupport::makeMedia(
-            testsupport::fakePng(size + static_cast<std::size_t>(i) * 777, seed + static_cast<std::uint32_t>(i)),
+        out.push_back(testing::makeMedia(
+            testing::fakePng(size + static_cast<std::size_t>(i) * 777, seed + static_cast<std::uint32_t>(i)),
             "m" + std::to_string(i), "m" + std::to_string(i) + ".png"));
     return out;
 }

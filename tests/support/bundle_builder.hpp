@@ -24,7 +24,7 @@
 #include "microscape/core/tar.hpp"
 #include "microscape/core/time.hpp"
 
-namespace microscape::testsupport {
+namespace microscape::testing {
 
 // ---------------------------------------------------------------- clock and keys
 
@@ -390,4 +390,4 @@ class RecordingSink final : public bundle::MediaSink {
     std::string current_;
 };
 
-}  // namespace microscape::testsupport
+}  // namespace microscape::testing
