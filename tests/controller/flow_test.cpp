@@ -49,7 +49,7 @@ TEST_CASE("full flow: a garage-entrance screen gets exactly the garage playlists
         ed.post("/api/v1/playlists", R"({"name":"商场","items":[{"mediaId":)" + std::to_string(mallPoster) + "}]}"));
     const int campaign = createdId(
         ed.post("/api/v1/campaigns",
-                R"({"name":"2026 国家安全教育日","theme":"国家安全","startsOn":"2026-01-01","endsOn":"2030-12-31"})"));
+                R"({"name":"2026 国家安全教育日","theme":"国家安全","startsOn":"2000-01-01","endsOn":"2099-12-31"})"));
 
     auto before = admin.get("/api/v1/players/" + garagePlayer + "/manifest");
     REQUIRE(before.status == 200);
@@ -59,12 +59,12 @@ TEST_CASE("full flow: a garage-entrance screen gets exactly the garage playlists
         "/api/v1/schedules",
         R"({"name":"车库全天","playlistId":)" + std::to_string(garagePl) + R"(,"campaignId":)" +
             std::to_string(campaign) +
-            R"(,"priority":10,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"venueTypes":["garage_entrance"]},
+            R"(,"priority":10,"startsOn":"2000-01-01","endsOn":"2099-12-31","target":{"venueTypes":["garage_entrance"]},
            "dayparts":[{"days":[1,2,3,4,5,6,7],"start":"22:00","end":"06:00"},{"start":"06:00","end":"22:00"}]})"));
     createdId(ed.post(
         "/api/v1/schedules",
         R"({"name":"商场","playlistId":)" + std::to_string(mallPl) +
-            R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"venueTypes":["mall"],"districts":["江北区"]}})"));
+            R"(,"startsOn":"2000-01-01","endsOn":"2099-12-31","target":{"venueTypes":["mall"],"districts":["江北区"]}})"));
 
     auto gm = admin.get("/api/v1/players/" + garagePlayer + "/manifest");
     REQUIRE(gm.status == 200);

@@ -77,7 +77,7 @@ TEST_CASE("three players enrol, hold the verified bundle within seconds and ride
                                                               R"(,"durationMs":5000}]})"));
     createdId(
         ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
-                                         R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"all":true}})"));
+                                         R"(,"startsOn":"2000-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
 
     std::vector<fs::path> dirs;
     std::vector<std::string> ids;
@@ -190,7 +190,7 @@ TEST_CASE("kill -9 during transfer and activation never leaves a mixed or broken
     const int pl = createdId(ed.post("/api/v1/playlists", items(0, 1)));
     createdId(
         ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
-                                         R"(,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"all":true}})"));
+                                         R"(,"startsOn":"2000-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
     const fs::path dir = fx.path / "player";
     const std::string id = enrollCli(srv, admin, dir);
     // Even rounds: small chunks and a window of one stretch the transfer so the

@@ -50,11 +50,11 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
                                                               std::to_string(poster) + R"(,"durationMs":10000}]})"));
     const int campaign = createdId(
         ed.post("/api/v1/campaigns",
-                R"({"name":"国家安全教育日","theme":"国家安全","startsOn":"2026-01-01","endsOn":"2030-12-31"})"));
+                R"({"name":"国家安全教育日","theme":"国家安全","startsOn":"2000-01-01","endsOn":"2099-12-31"})"));
     createdId(ed.post(
         "/api/v1/schedules",
         R"({"name":"车库全天","playlistId":)" + std::to_string(pl) + R"(,"campaignId":)" + std::to_string(campaign) +
-            R"(,"priority":10,"startsOn":"2026-01-01","endsOn":"2030-12-31","target":{"venueTypes":["garage_entrance"]}})"));
+            R"(,"priority":10,"startsOn":"2000-01-01","endsOn":"2099-12-31","target":{"venueTypes":["garage_entrance"]}})"));
 
     // A screen with its own identity key.
     SimPlayer p;

@@ -327,7 +327,9 @@ TEST_CASE(
             // The preview (the engine's frame, as the screenshot command sends it)
             // holds exactly the pixels that xwd saw.
             const std::string preview = (dir / "preview.png").string();
-            REQUIRE(waitFor([&] { return fs::exists(preview); }, 8000));
+            // (Rewritten every 3 s; a loaded machine, or libfaketime's hold on
+            // libvlc's timed waits, can take a few rounds to get there.)
+            REQUIRE(waitFor([&] { return fs::exists(preview); }, 20000));
             std::vector<std::uint8_t> previewRgb;
             REQUIRE(waitFor(
                 [&] {
@@ -335,7 +337,7 @@ TEST_CASE(
                     previewRgb.assign(c.out.begin(), c.out.end());
                     return previewRgb == area;
                 },
-                8000));
+                20000));
 
             SECTION("a destroyed or unmapped window comes back") {
                 Display* dpy = XOpenDisplay(x.display.c_str());
