@@ -1,6 +1,5 @@
 #include "microscape/player/agent.hpp"
 
-#include "microscape/core/pop.hpp"
 #include "microscape/pack/file_io.hpp"
 #include "microscape/player/journal.hpp"
 
@@ -16,8 +15,6 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <fstream>
-#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
