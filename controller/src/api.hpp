@@ -25,6 +25,7 @@
 
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/db.hpp"
+#include "microscape/controller/json_schema.hpp"
 #include "microscape/controller/login_throttle.hpp"
 #include "microscape/controller/media_store.hpp"
 #include "microscape/controller/model.hpp"
@@ -141,14 +142,16 @@ class RequestCtx {
     Poco::URI uri;
     std::map<std::string, std::string> params;  // path parameters
     std::optional<Principal> who;
-    const Route* route = nullptr;  // the matched route, once routed
+    const Route* route = nullptr;        // the matched route, once routed
+    Poco::JSON::Object::Ptr parsedBody;  // the JSON body, once read
 
     const Principal& principal() const { return *who; }
     std::string param(const std::string& name) const { return params.at(name); }
     std::int64_t idParam(const std::string& name) const;  // 404 if not a positive integer
     // The query parameter `name`, which the route must declare (else std::logic_error, a 500).
     std::optional<std::string> query(const std::string& name) const;
-    // Reads the body (bounded by http.maxJsonBytes) and parses a JSON object.
+    // Reads the body (bounded by http.maxJsonBytes) and parses a JSON object; later
+    // calls return the same object.
     Poco::JSON::Object::Ptr jsonBody();
 
     void sendJson(int status, const Poco::Dynamic::Var& body);
@@ -188,8 +191,11 @@ bool roleAllowed(unsigned access, Role r);
 // A query parameter a route reads. RequestCtx::query refuses (500) a name its route
 // does not declare, so the OpenAPI document lists every parameter a handler reads.
 struct QueryParam {
+    QueryParam(std::string name, std::string type = "string", std::string format = "",
+               std::vector<std::string> values = {})
+        : name(std::move(name)), type(std::move(type)), format(std::move(format)), values(std::move(values)) {}
     std::string name;
-    std::string type = "string";      // OpenAPI type: string, integer or boolean
+    std::string type;                 // OpenAPI type: string, integer or boolean
     std::string format;               // e.g. date, date-time; empty when none
     std::vector<std::string> values;  // the closed set (enum); empty when open
 };
@@ -214,6 +220,42 @@ struct Route {
     std::vector<std::string> segments;  // split pattern
     bool textId = false;                // {id} is a text id (players, commands), not a row number
     std::vector<QueryParam> query;      // every query parameter the handler reads
+
+    // The request body: a schema in apiSchemas() by name. The dispatcher checks the
+    // body against it before the handler runs (400 naming the field); an optional
+    // body is checked only when one is sent. "" = the route reads no JSON body.
+    std::string bodySchema;
+    bool bodyRequired = true;
+    // Set when the body is not JSON: its media types (the first with bodySchema,
+    // the others raw bytes); the handler reads and checks it.
+    std::vector<std::string> bodyTypes;
+    // The success answer: a JSON schema in apiSchemas() by name, and/or the media
+    // types of a non-JSON answer (e.g. application/x-tar); both empty for 204.
+    std::string replySchema;
+    std::vector<std::string> replyTypes;
+    std::vector<int> alsoOk;  // other success statuses with the same answer (200 for a deduplicated upload)
+
+    Route& body(std::string schema, bool required = true) {
+        bodySchema = std::move(schema);
+        bodyRequired = required;
+        return *this;
+    }
+    Route& bodyAs(std::string mediaType) {
+        bodyTypes.push_back(std::move(mediaType));
+        return *this;
+    }
+    Route& reply(std::string schema) {
+        replySchema = std::move(schema);
+        return *this;
+    }
+    Route& replyAs(std::string mediaType) {
+        replyTypes.push_back(std::move(mediaType));
+        return *this;
+    }
+    Route& also(int status) {
+        alsoOk.push_back(status);
+        return *this;
+    }
 };
 
 // Declared next to a route: its {id} is text (see Route::textId).
@@ -245,8 +287,18 @@ class Router {
     std::vector<Route> routes_;
 };
 
+// The API's body schemas (api_schemas.cpp), parsed once; and a checker over them.
+const Poco::JSON::Object::Ptr& apiSchemas();
+const SchemaSet& apiSchemaSet();
+// {"$ref":"#/components/schemas/NAME"}
+Poco::JSON::Object::Ptr schemaRef(const std::string& name);
+// Checks the declared query parameters a request carries against their types,
+// formats and closed sets (400 naming the parameter).
+void checkQuery(const RequestCtx& ctx);
+// Checks the request body against the route's schema (400 naming the field).
+void checkBody(RequestCtx& ctx);
+
 // --- JSON field helpers: each throws ApiError(400) naming the field ------------------
-void allowOnly(const Poco::JSON::Object::Ptr& o, std::initializer_list<const char*> fields);
 std::string reqString(const Poco::JSON::Object::Ptr& o, const std::string& key, std::size_t maxLen = 1000);
 std::optional<std::string> optString(const Poco::JSON::Object::Ptr& o, const std::string& key,
                                      std::size_t maxLen = 1000);
@@ -284,5 +336,11 @@ void addScheduleRoutes(Router& r);
 Poco::JSON::Object::Ptr mediaJson(const Media& m);
 void addMetaRoutes(Router& r, const Router* all);
 void addCompileRoutes(Router& r);
+void addHubRoutes(Router& r);
+void addReportRoutes(Router& r);
+// Every route of the API, in the order the server serves them.
+void addAllRoutes(Router& r);
+// The OpenAPI 3.0 document of a route table (GET /api/v1/openapi.json).
+Poco::JSON::Object::Ptr openApiDocument(const Router& all);
 
 }  // namespace microscape::controller

@@ -91,7 +91,6 @@ Poco::JSON::Object::Ptr tokenJson(const repo::ApiTokenRow& t) {
 void login(RequestCtx& ctx) {
     requireSameOriginJson(ctx);
     auto body = ctx.jsonBody();
-    allowOnly(body, {"username", "password"});
     const std::string username = reqString(body, "username", 64);
     const std::string password = reqString(body, "password", 1024);
     auto& svc = ctx.svc;
@@ -179,7 +178,6 @@ void me(RequestCtx& ctx) {
 
 void changeOwnPassword(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"currentPassword", "newPassword"});
     const std::string current = reqString(body, "currentPassword", 1024);
     const std::string next = reqString(body, "newPassword", 1024);
     checkPassword(ctx, next);
@@ -213,7 +211,6 @@ void listUsers(RequestCtx& ctx) {
 
 void createUser(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"username", "password", "role", "department", "displayName", "fleetWide"});
     User u;
     u.username = checkedUsername(reqString(body, "username", 64));
     const std::string password = reqString(body, "password", 1024);
@@ -246,7 +243,6 @@ void getUser(RequestCtx& ctx) {
 void patchUser(RequestCtx& ctx) {
     auto id = ctx.idParam("id");
     auto body = ctx.jsonBody();
-    allowOnly(body, {"displayName", "role", "department", "disabled", "password", "fleetWide"});
     std::optional<std::string> hash;
     if (auto pw = optString(body, "password", 1024)) {
         checkPassword(ctx, *pw);
@@ -298,7 +294,6 @@ void listTokens(RequestCtx& ctx) {
 
 void createToken(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name"});
     const std::string name = reqString(body, "name", 100);
     const std::string token = "mst_" + randomToken(32);
     auto& svc = ctx.svc;
@@ -381,23 +376,38 @@ void listTags(RequestCtx& ctx) {
 }  // namespace
 
 void addAuthRoutes(Router& r) {
-    r.add({"POST", "/api/v1/login", kPublic, "auth", "Log in; sets the session cookie and returns the CSRF token",
-           login});
+    r.add(Route{"POST", "/api/v1/login", kPublic, "auth", "Log in; sets the session cookie and returns the CSRF token",
+                login}
+              .body("LoginRequest")
+              .reply("Session"));
     r.add({"POST", "/api/v1/logout", kAnyUser, "auth", "End the cookie session", logout, 204});
-    r.add({"GET", "/api/v1/me", kAnyUser, "auth", "The current user (and CSRF token for cookie sessions)", me});
-    r.add({"PUT", "/api/v1/me/password", kAnyUser, "auth", "Change one's own password", changeOwnPassword, 204});
-    r.add({"GET", "/api/v1/users", kAdmin, "users", "List users", listUsers});
-    r.add({"POST", "/api/v1/users", kAdmin, "users", "Create a user", createUser, 201});
-    r.add({"GET", "/api/v1/users/{id}", kAdmin, "users", "Get a user", getUser});
-    r.add({"PATCH", "/api/v1/users/{id}", kAdmin, "users",
-           "Change role, department, name, fleetWide right, password or disable", patchUser});
-    r.add({"GET", "/api/v1/tokens", kAnyUser, "auth", "List API tokens (own; admins see all)", listTokens});
-    r.add({"POST", "/api/v1/tokens", kAnyUser, "auth", "Create an API token (shown once)", createToken, 201});
+    r.add(
+        Route{"GET", "/api/v1/me", kAnyUser, "auth", "The current user (and CSRF token for cookie sessions)", me}.reply(
+            "Session"));
+    r.add(
+        Route{"PUT", "/api/v1/me/password", kAnyUser, "auth", "Change one's own password", changeOwnPassword, 204}.body(
+            "PasswordChange"));
+    r.add(Route{"GET", "/api/v1/users", kAdmin, "users", "List users", listUsers}.reply("UserList"));
+    r.add(Route{"POST", "/api/v1/users", kAdmin, "users", "Create a user", createUser, 201}
+              .body("UserCreate")
+              .reply("User"));
+    r.add(Route{"GET", "/api/v1/users/{id}", kAdmin, "users", "Get a user", getUser}.reply("User"));
+    r.add(Route{"PATCH", "/api/v1/users/{id}", kAdmin, "users",
+                "Change role, department, name, fleetWide right, password or disable", patchUser}
+              .body("UserChange")
+              .reply("User"));
+    r.add(Route{"GET", "/api/v1/tokens", kAnyUser, "auth", "List API tokens (own; admins see all)", listTokens}.reply(
+        "ApiTokenList"));
+    r.add(Route{"POST", "/api/v1/tokens", kAnyUser, "auth", "Create an API token (shown once)", createToken, 201}
+              .body("TokenCreate")
+              .reply("ApiToken"));
     r.add({"DELETE", "/api/v1/tokens/{id}", kAnyUser, "auth", "Revoke an API token", revokeToken, 204});
     r.add(withQuery(Route{"GET", "/api/v1/audit", kAdmin | kAuditor, "audit",
                           "Audit log, newest first (?before=&limit=&entity=)", listAudit},
-                    {{"before", "integer"}, {"limit", "integer"}, {"entity"}}));
-    r.add({"GET", "/api/v1/tags", kAnyUser, "media", "Theme tags (seeded ones first)", listTags});
+                    {{"before", "integer"}, {"limit", "integer"}, {"entity"}})
+              .reply("AuditList"));
+    r.add(Route{"GET", "/api/v1/tags", kAnyUser, "media", "Theme tags (seeded ones first)", listTags}.reply(
+        "TagCatalogue"));
 }
 
 }  // namespace microscape::controller

@@ -234,27 +234,32 @@ void timeline(RequestCtx& ctx) {
 }  // namespace
 
 void addCompileRoutes(Router& r) {
-    r.add(textId(
-        withQuery(Route{"GET", "/api/v1/players/{id}/manifest", kAnyUser, "players",
-                        "The player's current signed manifest (?format=raw for the exact signed bytes)", getManifest},
-                  {{"format", "string", "", {"raw"}}})));
-    r.add(
-        textId(Route{"GET", "/api/v1/players/{id}/bundle", kAnyUser, "players",
-                     "The player's current bundle as a tar (manifest.json, manifest.sig, media/<sha256>)", getBundle}));
+    r.add(textId(withQuery(Route{"GET", "/api/v1/players/{id}/manifest", kAnyUser, "players",
+                                 "The player's current signed manifest (?format=raw for the exact signed bytes)",
+                                 getManifest},
+                           {{"format", "string", "", {"raw"}}}))
+              .reply("ManifestAnswer"));
+    r.add(textId(Route{"GET", "/api/v1/players/{id}/bundle", kAnyUser, "players",
+                       "The player's current bundle as a tar (manifest.json, manifest.sig, media/<sha256>)", getBundle})
+              .replyAs("application/x-tar"));
     r.add(textId(Route{"POST", "/api/v1/players/{id}/compile", kAdmin, "players", "Compile the player's manifest now",
-                       compileNow}));
-    r.add({"GET", "/api/v1/content-key", kAnyUser, "players", "The content signing public key", contentKey});
+                       compileNow})
+              .reply("Compiled"));
+    r.add(Route{"GET", "/api/v1/content-key", kAnyUser, "players", "The content signing public key", contentKey}.reply(
+        "ContentKey"));
     r.add(withQuery(Route{"GET", "/api/v1/preview", kAnyUser, "preview",
                           "What plays on a player or at a location at ?at= (default now)", preview},
-                    {{"playerId"}, {"locationId", "integer"}, {"at", "string", "date-time"}}));
+                    {{"playerId"}, {"locationId", "integer"}, {"at", "string", "date-time"}})
+              .reply("Preview"));
     r.add(withQuery(
-        Route{"GET", "/api/v1/preview/timeline", kAnyUser, "preview",
-              "Segments of what plays on a local ?date= or between ?from= and ?to= (at most 8 days)", timeline},
-        {{"playerId"},
-         {"locationId", "integer"},
-         {"date", "string", "date"},
-         {"from", "string", "date-time"},
-         {"to", "string", "date-time"}}));
+              Route{"GET", "/api/v1/preview/timeline", kAnyUser, "preview",
+                    "Segments of what plays on a local ?date= or between ?from= and ?to= (at most 8 days)", timeline},
+              {{"playerId"},
+               {"locationId", "integer"},
+               {"date", "string", "date"},
+               {"from", "string", "date-time"},
+               {"to", "string", "date-time"}})
+              .reply("Timeline"));
 }
 
 }  // namespace microscape::controller

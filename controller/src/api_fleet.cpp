@@ -98,7 +98,6 @@ std::string normaliseWindows(const std::string& field, const Poco::JSON::Array::
         const std::string where = field + "[" + std::to_string(i) + "]";
         if (!arr->isObject(static_cast<unsigned>(i))) badRequest(where + " must be an object");
         auto w = arr->getObject(static_cast<unsigned>(i));
-        allowOnly(w, {"days", "start", "end"});
         std::set<std::int64_t> days;
         if (auto d = optArray(w, "days")) {
             for (std::size_t k = 0; k < (*d)->size(); ++k) {
@@ -139,8 +138,6 @@ std::optional<std::int64_t> checkedPlaylistRef(DbConn& c, const std::optional<st
 }
 
 void applyLocation(DbConn& c, const Poco::JSON::Object::Ptr& body, Location& l, bool creating) {
-    allowOnly(body,
-              {"name", "venueType", "district", "address", "tags", "timezone", "operatingHours", "fillerPlaylistId"});
     if (creating || body->has("name")) l.name = reqString(body, "name", 255);
     if (creating || body->has("venueType")) {
         l.venueType = reqString(body, "venueType", 40);
@@ -234,7 +231,6 @@ void deleteLocation(RequestCtx& ctx) {
 
 void createEnrollToken(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name", "locationId", "ttlSeconds"});
     auto& svc = ctx.svc;
     const std::int64_t ttl = optInt(body, "ttlSeconds").value_or(24 * 3600);
     if (ttl < 60 || ttl > svc.config.maxEnrollTokenTtlSeconds)
@@ -281,7 +277,6 @@ bool isZ85Key(const std::string& s) {
 
 void enroll(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"token", "identityKey", "curveKey", "name", "width", "height", "orientation", "software"});
     const std::string token = reqString(body, "token", 200);
     const std::string identity = reqString(body, "identityKey", 4096);
     const std::string curve = reqString(body, "curveKey", 40);
@@ -374,7 +369,6 @@ void getPlayer(RequestCtx& ctx) {
 void patchPlayer(RequestCtx& ctx) {
     auto id = ctx.param("id");
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name", "locationId", "width", "height", "orientation", "state"});
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
         auto p = loadPlayer(c, id);
@@ -410,22 +404,36 @@ void patchPlayer(RequestCtx& ctx) {
 }  // namespace
 
 void addFleetRoutes(Router& r) {
-    r.add({"GET", "/api/v1/locations", kAnyUser, "locations", "List locations", listLocations});
-    r.add({"POST", "/api/v1/locations", kAdmin, "locations", "Create a location", createLocation, 201});
-    r.add({"GET", "/api/v1/locations/{id}", kAnyUser, "locations", "Get a location", getLocation});
-    r.add({"PATCH", "/api/v1/locations/{id}", kAdmin, "locations", "Change a location", patchLocation});
+    r.add(Route{"GET", "/api/v1/locations", kAnyUser, "locations", "List locations", listLocations}.reply(
+        "LocationList"));
+    r.add(Route{"POST", "/api/v1/locations", kAdmin, "locations", "Create a location", createLocation, 201}
+              .body("LocationCreate")
+              .reply("Location"));
+    r.add(
+        Route{"GET", "/api/v1/locations/{id}", kAnyUser, "locations", "Get a location", getLocation}.reply("Location"));
+    r.add(Route{"PATCH", "/api/v1/locations/{id}", kAdmin, "locations", "Change a location", patchLocation}
+              .body("LocationChange")
+              .reply("Location"));
     r.add({"DELETE", "/api/v1/locations/{id}", kAdmin, "locations", "Delete an unused location", deleteLocation, 204});
-    r.add({"GET", "/api/v1/enrollment-tokens", kAdmin, "players", "List enrolment tokens", listEnrollTokens});
-    r.add({"POST", "/api/v1/enrollment-tokens", kAdmin, "players",
-           "Create a one-time, expiring enrolment token (shown once, with the technician's command)", createEnrollToken,
-           201});
-    r.add({"POST", "/api/v1/enroll", kPublic, "players",
-           "Enrol a player with a token: registers its Ed25519 identity and CURVE public keys", enroll, 201});
+    r.add(Route{"GET", "/api/v1/enrollment-tokens", kAdmin, "players", "List enrolment tokens", listEnrollTokens}.reply(
+        "EnrollTokenList"));
+    r.add(Route{"POST", "/api/v1/enrollment-tokens", kAdmin, "players",
+                "Create a one-time, expiring enrolment token (shown once, with the technician's command)",
+                createEnrollToken, 201}
+              .body("EnrollTokenCreate")
+              .reply("EnrollToken"));
+    r.add(Route{"POST", "/api/v1/enroll", kPublic, "players",
+                "Enrol a player with a token: registers its Ed25519 identity and CURVE public keys", enroll, 201}
+              .body("EnrollRequest")
+              .reply("Enrolled"));
     r.add(withQuery(Route{"GET", "/api/v1/players", kAnyUser, "players", "List players (?locationId=)", listPlayers},
-                    {{"locationId", "integer"}}));
-    r.add(textId(Route{"GET", "/api/v1/players/{id}", kAnyUser, "players", "Get a player", getPlayer}));
+                    {{"locationId", "integer"}})
+              .reply("PlayerList"));
+    r.add(textId(Route{"GET", "/api/v1/players/{id}", kAnyUser, "players", "Get a player", getPlayer}).reply("Player"));
     r.add(textId(Route{"PATCH", "/api/v1/players/{id}", kAdmin, "players", "Rename, move, resize or retire a player",
-                       patchPlayer}));
+                       patchPlayer})
+              .body("PlayerChange")
+              .reply("Player"));
 }
 
 }  // namespace microscape::controller

@@ -284,7 +284,6 @@ bool validColour(const std::string& s) {
 
 void createSlogan(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"text", "name", "style", "tags", "department"});
     const std::string text = reqString(body, "text", kMaxSloganBytes);
     if (!json::isValidUtf8(text)) badRequest("text must be UTF-8");
     std::string name = optString(body, "name", 255).value_or(text.substr(0, std::min<std::size_t>(text.size(), 60)));
@@ -292,7 +291,6 @@ void createSlogan(RequestCtx& ctx) {
     checkDisplayName(name);
     json::Object style{{"background", "#000000"}, {"color", "#FFD700"}, {"fontSizePx", 48}, {"scrollSpeedPxPerS", 0}};
     if (auto st = optObject(body, "style")) {
-        allowOnly(*st, {"background", "color", "fontSizePx", "scrollSpeedPxPerS"});
         for (const char* k : {"background", "color"})
             if (auto v = optString(*st, k, 7)) {
                 if (!validColour(*v)) badRequest(std::string("style.") + k + " must look like #RRGGBB");
@@ -380,7 +378,6 @@ void getMedia(RequestCtx& ctx) {
 void patchMedia(RequestCtx& ctx) {
     auto id = ctx.idParam("id");
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name", "tags", "department"});
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
         auto m = loadMedia(c, id);
@@ -413,11 +410,9 @@ void transition(RequestCtx& ctx, const std::string& action) {
     std::string reason;
     if (action == "reject") {
         auto body = ctx.jsonBody();
-        allowOnly(body, {"reason"});
         reason = reqString(body, "reason", 1000);
     } else if (ctx.req.hasContentLength() && ctx.req.getContentLength64() > 0) {
         auto body = ctx.jsonBody();
-        allowOnly(body, {"comment"});
         reason = optString(body, "comment", 1000).value_or("");
     }
     auto& svc = ctx.svc;
@@ -547,27 +542,47 @@ void download(RequestCtx& ctx) {
 }  // namespace
 
 void addMediaRoutes(Router& r) {
-    r.add(withQuery(
-        Route{"GET", "/api/v1/media", kAnyUser, "media", "List media (?state=&kind=&tag=&department=)", listMedia},
-        {{"state", "string", "", {"draft", "pending", "approved", "rejected"}}, {"kind"}, {"tag"}, {"department"}}));
+    r.add(
+        withQuery(
+            Route{"GET", "/api/v1/media", kAnyUser, "media", "List media (?state=&kind=&tag=&department=)", listMedia},
+            {{"state", "string", "", {"draft", "pending", "approved", "rejected"}}, {"kind"}, {"tag"}, {"department"}})
+            .reply("MediaList"));
     r.add(withQuery(Route{"POST", "/api/v1/media", kAdmin | kEditor, "media",
                           "Upload a file: multipart/form-data (file, name, tags, department) or a raw body with "
                           "?filename=&name=&tags=a,b; streamed to disk, hashed, deduplicated, probed",
                           upload, 201},
-                    {{"filename"}, {"name"}, {"tags"}, {"department"}}));
-    r.add({"POST", "/api/v1/media/slogans", kAdmin | kEditor, "media", "Create a text slogan", createSlogan, 201});
-    r.add({"GET", "/api/v1/media/{id}", kAnyUser, "media", "Get media metadata", getMedia});
-    r.add({"PATCH", "/api/v1/media/{id}", kAdmin | kEditor, "media", "Rename, retag or move media", patchMedia});
+                    {{"filename"}, {"name"}, {"tags"}, {"department"}})
+              .body("Upload")
+              .bodyAs("multipart/form-data")
+              .bodyAs("application/octet-stream")
+              .reply("Media")
+              .also(200));
+    r.add(Route{"POST", "/api/v1/media/slogans", kAdmin | kEditor, "media", "Create a text slogan", createSlogan, 201}
+              .body("SloganCreate")
+              .reply("Media")
+              .also(200));
+    r.add(Route{"GET", "/api/v1/media/{id}", kAnyUser, "media", "Get media metadata", getMedia}.reply("Media"));
+    r.add(Route{"PATCH", "/api/v1/media/{id}", kAdmin | kEditor, "media", "Rename, retag or move media", patchMedia}
+              .body("MediaChange")
+              .reply("Media"));
     r.add({"DELETE", "/api/v1/media/{id}", kAdmin | kEditor, "media", "Delete unused, unapproved media", deleteMedia,
            204});
-    r.add({"POST", "/api/v1/media/{id}/submit", kAdmin | kEditor, "media", "Submit for approval (draft -> pending)",
-           [](RequestCtx& c) { transition(c, "submit"); }});
-    r.add({"POST", "/api/v1/media/{id}/approve", kAdmin | kApprover, "media",
-           "Approve pending media (not one's own upload)", [](RequestCtx& c) { transition(c, "approve"); }});
-    r.add({"POST", "/api/v1/media/{id}/reject", kAdmin | kApprover, "media",
-           "Reject pending media or withdraw approved media, with a reason",
-           [](RequestCtx& c) { transition(c, "reject"); }});
-    r.add({"GET", "/api/v1/media/{id}/content", kAnyUser, "media", "Download the file (Range supported)", download});
+    r.add(Route{"POST", "/api/v1/media/{id}/submit", kAdmin | kEditor, "media",
+                "Submit for approval (draft -> pending)", [](RequestCtx& c) { transition(c, "submit"); }}
+              .body("Review", false)
+              .reply("Media"));
+    r.add(Route{"POST", "/api/v1/media/{id}/approve", kAdmin | kApprover, "media",
+                "Approve pending media (not one's own upload)", [](RequestCtx& c) { transition(c, "approve"); }}
+              .body("Review", false)
+              .reply("Media"));
+    r.add(Route{"POST", "/api/v1/media/{id}/reject", kAdmin | kApprover, "media",
+                "Reject pending media or withdraw approved media, with a reason",
+                [](RequestCtx& c) { transition(c, "reject"); }}
+              .body("Rejection")
+              .reply("Media"));
+    r.add(Route{"GET", "/api/v1/media/{id}/content", kAnyUser, "media", "Download the file (Range supported)", download}
+              .replyAs("*/*")
+              .also(206));
 }
 
 }  // namespace microscape::controller

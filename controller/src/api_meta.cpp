@@ -2,6 +2,8 @@
 // the document cannot drift from the routes.
 #include <Poco/JSON/Parser.h>
 
+#include <sstream>
+
 #include <map>
 #include <set>
 
@@ -121,6 +123,49 @@ Poco::JSON::Object::Ptr errorResponse(const char* description) {
     return r;
 }
 
+Poco::JSON::Object::Ptr mediaWith(const Poco::JSON::Object::Ptr& schema) {
+    Poco::JSON::Object::Ptr m = new Poco::JSON::Object;
+    m->set("schema", schema);
+    return m;
+}
+
+Poco::JSON::Object::Ptr binarySchema() {
+    Poco::JSON::Object::Ptr b = new Poco::JSON::Object;
+    b->set("type", "string");
+    b->set("format", "binary");
+    return b;
+}
+
+// The body the dispatcher checks (JSON), or the one the handler reads (bodyTypes).
+Poco::JSON::Object::Ptr requestBody(const Route& r) {
+    Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+    body->set("required", r.bodyRequired);
+    Poco::JSON::Object::Ptr content = new Poco::JSON::Object;
+    if (r.bodyTypes.empty()) {
+        content->set("application/json", mediaWith(schemaRef(r.bodySchema)));
+    } else {
+        for (std::size_t i = 0; i < r.bodyTypes.size(); ++i)
+            content->set(r.bodyTypes[i], mediaWith(i == 0 ? schemaRef(r.bodySchema) : binarySchema()));
+    }
+    body->set("content", content);
+    return body;
+}
+
+Poco::JSON::Object::Ptr successResponse(const Route& r, int status) {
+    Poco::JSON::Object::Ptr ok = new Poco::JSON::Object;
+    ok->set("description", status == 204 ? "done" : status == 200 && r.okStatus == 201 ? "already there" : "success");
+    if (status == 204) return ok;
+    Poco::JSON::Object::Ptr content = new Poco::JSON::Object;
+    if (!r.replySchema.empty()) content->set("application/json", mediaWith(schemaRef(r.replySchema)));
+    for (const auto& t : r.replyTypes) {
+        Poco::JSON::Object::Ptr text = new Poco::JSON::Object;
+        text->set("type", "string");
+        content->set(t, mediaWith(t.rfind("text/", 0) == 0 ? text : binarySchema()));
+    }
+    if (content->size() > 0) ok->set("content", content);
+    return ok;
+}
+
 // One line per tag of the route table; a tag without a line here is described by its name.
 std::string tagDescription(const std::string& tag) {
     static const std::map<std::string, std::string> kText = {
@@ -142,10 +187,11 @@ std::string tagDescription(const std::string& tag) {
     return it == kText.end() ? tag : it->second;
 }
 
-class OpenApi {
-  public:
-    explicit OpenApi(const Router* all) : all_(all) {}
-    void operator()(RequestCtx& ctx) const {
+}  // namespace
+
+Poco::JSON::Object::Ptr openApiDocument(const Router& all) {
+    const Router* all_ = &all;
+    {
         Poco::JSON::Object::Ptr doc = new Poco::JSON::Object;
         doc->set("openapi", "3.0.3");
         Poco::JSON::Object::Ptr info = new Poco::JSON::Object;
@@ -215,10 +261,10 @@ class OpenApi {
             }
             if (params->size() > 0) op->set("parameters", params);
             if (r.access == kPublic) op->set("security", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
+            if (!r.bodySchema.empty()) op->set("requestBody", requestBody(r));
             Poco::JSON::Object::Ptr responses = new Poco::JSON::Object;
-            Poco::JSON::Object::Ptr ok = new Poco::JSON::Object;
-            ok->set("description", r.okStatus == 204 ? "done" : "success");
-            responses->set(std::to_string(r.okStatus), ok);
+            responses->set(std::to_string(r.okStatus), successResponse(r, r.okStatus));
+            for (int status : r.alsoOk) responses->set(std::to_string(status), successResponse(r, status));
             responses->set("4XX", errorResponse("client error"));
             responses->set("5XX", errorResponse("server error"));
             op->set("responses", responses);
@@ -236,29 +282,31 @@ class OpenApi {
         }
         doc->set("tags", tags);
         Poco::JSON::Object::Ptr comps = new Poco::JSON::Object;
-        Poco::JSON::Object::Ptr schemas = new Poco::JSON::Object;
         Poco::JSON::Parser parser;
-        schemas->set("Error", parser.parse(R"({"type":"object","required":["error"],"properties":{"error":{
-            "type":"object","required":["code","message"],"properties":{"code":{"type":"string"},
-            "message":{"type":"string"}}}}})"));
-        comps->set("schemas", schemas);
+        comps->set("schemas", apiSchemas());
         comps->set("securitySchemes", parser.parse(R"({"bearer":{"type":"http","scheme":"bearer"},
             "cookie":{"type":"apiKey","in":"cookie","name":"ms_session"}})"));
         doc->set("components", comps);
         doc->set("security", parser.parse(R"([{"bearer":[]},{"cookie":[]}])"));
-        ctx.sendJson(200, doc);
+        return doc;
     }
+}
 
-  private:
-    const Router* all_;
-};
-
-}  // namespace
+std::string openApiJson() {
+    Router r;
+    addAllRoutes(r);
+    std::ostringstream o;
+    openApiDocument(r)->stringify(o, 1);
+    return o.str();
+}
 
 void addMetaRoutes(Router& r, const Router* all) {
-    r.add({"GET", "/healthz", kPublic, "meta", "Liveness and schema version", healthz});
-    r.add({"GET", "/metrics", kPublic, "meta", "Prometheus metrics", metrics});
-    r.add({"GET", "/api/v1/openapi.json", kPublic, "meta", "This document", OpenApi(all)});
+    r.add(Route{"GET", "/healthz", kPublic, "meta", "Liveness and schema version", healthz}.reply("Health"));
+    r.add(Route{"GET", "/metrics", kPublic, "meta", "Prometheus metrics", metrics}.replyAs("text/plain"));
+    r.add(Route{
+        "GET", "/api/v1/openapi.json", kPublic, "meta", "This document", [all](RequestCtx& ctx) {
+            ctx.sendJson(200, openApiDocument(*all));
+        }}.reply("OpenApiDocument"));
 }
 
 }  // namespace microscape::controller

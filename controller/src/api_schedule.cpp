@@ -77,7 +77,6 @@ std::vector<PlaylistItem> parseItems(DbConn& c, const Poco::JSON::Array::Ptr& ar
         const std::string where = "items[" + std::to_string(i) + "]";
         if (!arr->isObject(static_cast<unsigned>(i))) badRequest(where + " must be an object");
         auto o = arr->getObject(static_cast<unsigned>(i));
-        allowOnly(o, {"mediaId", "durationMs", "validFrom", "validUntil"});
         PlaylistItem it;
         it.mediaId = reqInt(o, "mediaId");
         auto m = repo::mediaById(c, it.mediaId);
@@ -114,7 +113,6 @@ Playlist loadPlaylist(DbConn& c, std::int64_t id) {
 
 void createPlaylist(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name", "department", "items"});
     auto& svc = ctx.svc;
     auto out = svc.db.write([&](DbConn& c) {
         Playlist p;
@@ -139,7 +137,6 @@ void getPlaylist(RequestCtx& ctx) {
 void updatePlaylist(RequestCtx& ctx) {
     auto id = ctx.idParam("id");
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name", "department", "items"});
     auto& svc = ctx.svc;
     auto out = svc.db.write([&](DbConn& c) {
         auto p = loadPlaylist(c, id);
@@ -200,7 +197,6 @@ Campaign loadCampaign(DbConn& c, std::int64_t id) {
 }
 
 void applyCampaign(const RequestCtx& ctx, const Poco::JSON::Object::Ptr& body, Campaign& x, bool creating) {
-    allowOnly(body, {"name", "theme", "startsOn", "endsOn", "department"});
     if (creating || body->has("name")) x.name = reqString(body, "name", 255);
     if (body->has("theme")) x.theme = optString(body, "theme", 100).value_or("");
     if (creating || body->has("startsOn")) x.startsOn = checkedDate("startsOn", reqString(body, "startsOn", 10));
@@ -279,7 +275,6 @@ void deleteCampaign(RequestCtx& ctx) {
 std::string parseTarget(DbConn& c, const Poco::JSON::Object::Ptr& body) {
     auto t = optObject(body, "target");
     if (!t) badRequest("missing field 'target'");
-    allowOnly(*t, {"all", "venueTypes", "districts", "locationTags", "playerIds"});
     const bool all = optBool(*t, "all").value_or(false);
     auto venues = optStringArray(*t, "venueTypes").value_or(std::vector<std::string>{});
     auto districts = optStringArray(*t, "districts").value_or(std::vector<std::string>{});
@@ -353,8 +348,6 @@ Poco::JSON::Object::Ptr scheduleJson(const Schedule& s) {
 }
 
 void applySchedule(const RequestCtx& ctx, DbConn& c, const Poco::JSON::Object::Ptr& body, Schedule& s, bool creating) {
-    allowOnly(body, {"name", "playlistId", "campaignId", "priority", "startsOn", "endsOn", "dayparts", "target",
-                     "department"});
     const bool wasFleetWide = !creating && isFleetWide(s.targetJson);
     if (creating || body->has("department")) s.department = departmentFor(ctx, optString(body, "department", 100));
     if (creating || body->has("name")) s.name = reqString(body, "name", 255);
@@ -485,7 +478,6 @@ void listTakeovers(RequestCtx& ctx) {
 
 void createTakeover(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"name", "playlistId", "target", "startsAt", "expiresAt", "durationSeconds", "department"});
     auto& svc = ctx.svc;
     const std::int64_t now = svc.nowMs();
     auto saved = svc.db.write([&](DbConn& c) {
@@ -556,7 +548,6 @@ void getFiller(RequestCtx& ctx) {
 
 void putFiller(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
-    allowOnly(body, {"playlistId"});
     auto id = optInt(body, "playlistId");
     if (!body->has("playlistId")) badRequest("missing field 'playlistId' (null clears the filler)");
     auto& svc = ctx.svc;
@@ -581,36 +572,61 @@ void putFiller(RequestCtx& ctx) {
 
 void addScheduleRoutes(Router& r) {
     const unsigned kPlanners = kAdmin | kEditor;
-    r.add({"GET", "/api/v1/playlists", kAnyUser, "playlists", "List playlists", listPlaylists});
-    r.add({"POST", "/api/v1/playlists", kPlanners, "playlists", "Create a playlist", createPlaylist, 201});
-    r.add({"GET", "/api/v1/playlists/{id}", kAnyUser, "playlists", "Get a playlist", getPlaylist});
-    r.add({"PUT", "/api/v1/playlists/{id}", kPlanners, "playlists", "Rename or replace the items of a playlist",
-           updatePlaylist});
+    r.add(Route{"GET", "/api/v1/playlists", kAnyUser, "playlists", "List playlists", listPlaylists}.reply(
+        "PlaylistList"));
+    r.add(Route{"POST", "/api/v1/playlists", kPlanners, "playlists", "Create a playlist", createPlaylist, 201}
+              .body("PlaylistCreate")
+              .reply("Playlist"));
+    r.add(
+        Route{"GET", "/api/v1/playlists/{id}", kAnyUser, "playlists", "Get a playlist", getPlaylist}.reply("Playlist"));
+    r.add(Route{"PUT", "/api/v1/playlists/{id}", kPlanners, "playlists", "Rename or replace the items of a playlist",
+                updatePlaylist}
+              .body("PlaylistChange")
+              .reply("Playlist"));
     r.add(
         {"DELETE", "/api/v1/playlists/{id}", kPlanners, "playlists", "Delete an unused playlist", deletePlaylist, 204});
-    r.add({"GET", "/api/v1/campaigns", kAnyUser, "campaigns", "List campaigns", listCampaigns});
-    r.add({"POST", "/api/v1/campaigns", kPlanners, "campaigns", "Create a campaign", createCampaign, 201});
-    r.add({"GET", "/api/v1/campaigns/{id}", kAnyUser, "campaigns", "Get a campaign", getCampaign});
-    r.add({"PATCH", "/api/v1/campaigns/{id}", kPlanners, "campaigns", "Change a campaign", patchCampaign});
+    r.add(Route{"GET", "/api/v1/campaigns", kAnyUser, "campaigns", "List campaigns", listCampaigns}.reply(
+        "CampaignList"));
+    r.add(Route{"POST", "/api/v1/campaigns", kPlanners, "campaigns", "Create a campaign", createCampaign, 201}
+              .body("CampaignCreate")
+              .reply("Campaign"));
+    r.add(
+        Route{"GET", "/api/v1/campaigns/{id}", kAnyUser, "campaigns", "Get a campaign", getCampaign}.reply("Campaign"));
+    r.add(Route{"PATCH", "/api/v1/campaigns/{id}", kPlanners, "campaigns", "Change a campaign", patchCampaign}
+              .body("CampaignChange")
+              .reply("Campaign"));
     r.add({"DELETE", "/api/v1/campaigns/{id}", kPlanners, "campaigns", "Delete a campaign without schedules",
            deleteCampaign, 204});
     r.add(withQuery(
-        Route{"GET", "/api/v1/schedules", kAnyUser, "schedules", "List schedules (?campaignId=)", listSchedules},
-        {{"campaignId", "integer"}}));
-    r.add({"POST", "/api/v1/schedules", kPlanners, "schedules",
-           "Put an approved playlist on a target for a date range and dayparts", createSchedule, 201});
-    r.add({"GET", "/api/v1/schedules/{id}", kAnyUser, "schedules", "Get a schedule", getSchedule});
-    r.add({"PATCH", "/api/v1/schedules/{id}", kPlanners, "schedules", "Change a schedule", patchSchedule});
+              Route{"GET", "/api/v1/schedules", kAnyUser, "schedules", "List schedules (?campaignId=)", listSchedules},
+              {{"campaignId", "integer"}})
+              .reply("ScheduleList"));
+    r.add(Route{"POST", "/api/v1/schedules", kPlanners, "schedules",
+                "Put an approved playlist on a target for a date range and dayparts", createSchedule, 201}
+              .body("ScheduleCreate")
+              .reply("Schedule"));
+    r.add(
+        Route{"GET", "/api/v1/schedules/{id}", kAnyUser, "schedules", "Get a schedule", getSchedule}.reply("Schedule"));
+    r.add(Route{"PATCH", "/api/v1/schedules/{id}", kPlanners, "schedules", "Change a schedule", patchSchedule}
+              .body("ScheduleChange")
+              .reply("Schedule"));
     r.add({"DELETE", "/api/v1/schedules/{id}", kPlanners, "schedules", "Delete a schedule", deleteSchedule, 204});
     r.add(withQuery(
-        Route{"GET", "/api/v1/takeovers", kAnyUser, "takeovers", "List takeovers (?active=true)", listTakeovers},
-        {{"active", "boolean"}}));
-    r.add({"POST", "/api/v1/takeovers", kPlanners, "takeovers", "Start an urgent takeover with an expiry",
-           createTakeover, 201});
-    r.add({"POST", "/api/v1/takeovers/{id}/cancel", kPlanners, "takeovers", "Cancel a takeover", cancelTakeover});
-    r.add({"GET", "/api/v1/settings/filler", kAnyUser, "schedules", "The fleet-wide filler playlist", getFiller});
-    r.add({"PUT", "/api/v1/settings/filler", kAdmin, "schedules",
-           "Set (or clear with null) the fleet-wide filler playlist", putFiller});
+              Route{"GET", "/api/v1/takeovers", kAnyUser, "takeovers", "List takeovers (?active=true)", listTakeovers},
+              {{"active", "boolean"}})
+              .reply("TakeoverList"));
+    r.add(Route{"POST", "/api/v1/takeovers", kPlanners, "takeovers", "Start an urgent takeover with an expiry",
+                createTakeover, 201}
+              .body("TakeoverCreate")
+              .reply("Takeover"));
+    r.add(Route{"POST", "/api/v1/takeovers/{id}/cancel", kPlanners, "takeovers", "Cancel a takeover", cancelTakeover}
+              .reply("Takeover"));
+    r.add(Route{"GET", "/api/v1/settings/filler", kAnyUser, "schedules", "The fleet-wide filler playlist", getFiller}
+              .reply("Filler"));
+    r.add(Route{"PUT", "/api/v1/settings/filler", kAdmin, "schedules",
+                "Set (or clear with null) the fleet-wide filler playlist", putFiller}
+              .body("Filler")
+              .reply("Filler"));
 }
 
 }  // namespace microscape::controller

@@ -171,7 +171,6 @@ Poco::JSON::Object::Ptr resultJson(const CommandResult& r) {
 void postCommand(RequestCtx& ctx) {
     const std::string id = ctx.param("id");
     auto body = ctx.jsonBody();
-    allowOnly(body, {"action"});
     const std::string action = reqString(body, "action", 32);
     wire::CommandAction a;
     if (action == "reload")
@@ -261,14 +260,18 @@ void getPreview(RequestCtx& ctx) {
 
 void addHubRoutes(Router& r) {
     r.add(textId(Route{"POST", "/api/v1/players/{id}/commands", kAdmin, "players",
-                       "Send a command (reload, clear_cache, screenshot) to a connected player", postCommand, 202}));
+                       "Send a command (reload, clear_cache, screenshot) to a connected player", postCommand, 202})
+              .body("CommandCreate")
+              .reply("Command"));
     r.add(textId(Route{"GET", "/api/v1/commands/{id}", kAnyUser, "players",
-                       "A command's state and answer (screenshot in base64)", getCommand}));
+                       "A command's state and answer (screenshot in base64)", getCommand})
+              .reply("Command"));
     r.add(textId(Route{"GET", "/api/v1/players/{id}/preview", kAnyUser, "players",
                        "The screen's latest screenshot (PNG; asked for when older than 60 s and "
                        "the screen is online; "
                        "X-Preview-Taken-At)",
-                       getPreview}));
+                       getPreview})
+              .replyAs("image/png"));
 }
 
 }  // namespace microscape::controller

@@ -45,6 +45,10 @@ class ControllerApp : public Poco::Util::ServerApplication {
                                  "create an admin account and exit; password from "
                                  "MICROSCAPE_ADMIN_PASSWORD or generated and printed")
                               .argument("NAME"));
+        options.addOption(Option("openapi", "",
+                                 "print the HTTP API's OpenAPI 3.0 document (what GET "
+                                 "/api/v1/openapi.json serves) and exit")
+                              .repeatable(false));
         options.addOption(Option("rebuild-rollups", "",
                                  "recompute the play-count rollups from the stored "
                                  "proof-of-play records and exit"));
@@ -57,6 +61,9 @@ class ControllerApp : public Poco::Util::ServerApplication {
             stopOptionsProcessing();
         } else if (name == "version") {
             version_ = true;
+            stopOptionsProcessing();
+        } else if (name == "openapi") {
+            openapi_ = true;
             stopOptionsProcessing();
         } else if (name == "config") {
             if (!Poco::File(value).exists()) {
@@ -92,7 +99,7 @@ class ControllerApp : public Poco::Util::ServerApplication {
             hf.setCommand(commandName());
             hf.setUsage(
                 "[--config FILE] [--data-dir DIR] [--http-port N] [--zmq-port N] [--bind ADDR] "
-                "[--init-admin NAME] [--rebuild-rollups]");
+                "[--init-admin NAME] [--rebuild-rollups] [--openapi]");
             hf.setHeader("Microscape controller: content library, scheduling and signed per-screen manifests.");
             hf.setFooter(exitcode::kHelpText);
             hf.format(std::cout);
@@ -100,6 +107,10 @@ class ControllerApp : public Poco::Util::ServerApplication {
         }
         if (version_) {
             std::cout << "microscape-controller " << MICROSCAPE_VERSION << "\n";
+            return exitcode::kOk;
+        }
+        if (openapi_) {
+            std::cout << microscape::controller::openApiJson() << "\n";
             return exitcode::kOk;
         }
         if (!optionError_.empty()) {
@@ -176,6 +187,7 @@ class ControllerApp : public Poco::Util::ServerApplication {
   private:
     bool help_ = false;
     bool version_ = false;
+    bool openapi_ = false;
     std::string optionError_;
     std::string initAdmin_;
     bool rebuildRollups_ = false;

@@ -582,31 +582,41 @@ void addReportRoutes(Router& r) {
                      {"players"},
                      {"campaign", "integer"},
                      {"location", "integer"},
-                     {"format", "string", "", {"json", "csv"}}}));
+                     {"format", "string", "", {"json", "csv"}}})
+              .reply("PlaysReport")
+              .replyAs("text/csv"));
     r.add(withQuery(
-        Route{"GET", "/api/v1/reports/scheduled-vs-played", kReaders, "reports",
-              "Scheduled against proven plays per screen and local day, with the shortfall", scheduledVsPlayed},
-        {{"from", "string", "date"},
-         {"to", "string", "date"},
-         {"players"},
-         {"format", "string", "", {"json", "csv"}}}));
+              Route{"GET", "/api/v1/reports/scheduled-vs-played", kReaders, "reports",
+                    "Scheduled against proven plays per screen and local day, with the shortfall", scheduledVsPlayed},
+              {{"from", "string", "date"},
+               {"to", "string", "date"},
+               {"players"},
+               {"format", "string", "", {"json", "csv"}}})
+              .reply("ScheduledVsPlayed")
+              .replyAs("text/csv"));
     r.add(withQuery(Route{"GET", "/api/v1/reports/uptime", kReaders, "reports",
                           "Screen coverage by plays per local day, last heartbeat and problems", uptimeReport},
-                    {{"from", "string", "date"}, {"to", "string", "date"}, {"format", "string", "", {"json", "csv"}}}));
+                    {{"from", "string", "date"}, {"to", "string", "date"}, {"format", "string", "", {"json", "csv"}}})
+              .reply("Uptime")
+              .replyAs("text/csv"));
     r.add(
         withQuery(Route{"GET", "/api/v1/reports/problems", kReaders, "reports",
                         "Proof-of-play problems found at ingest (gaps, broken links, refused batches)", problemsReport},
-                  {{"limit", "integer"}, {"player"}, {"format", "string", "", {"json", "csv"}}}));
+                  {{"limit", "integer"}, {"player"}, {"format", "string", "", {"json", "csv"}}})
+            .reply("Problems")
+            .replyAs("text/csv"));
     r.add(withQuery(Route{"GET", "/api/v1/reports/campaigns/{id}/summary", kReaders, "reports",
                           "Campaign summary: screens, locations, complete plays and on-screen "
                           "hours by venue type and theme",
                           campaignSummary},
-                    {{"from", "string", "date"}, {"to", "string", "date"}}));
+                    {{"from", "string", "date"}, {"to", "string", "date"}})
+              .reply("CampaignSummary"));
     r.add(withQuery(Route{"GET", "/api/v1/audit/export", kAdmin | kAuditor, "audit",
                           "Signed proof-of-play evidence export (tar) for microscape-pack audit "
                           "(?from&to&players=)",
                           auditExport},
-                    {{"from"}, {"to"}, {"players"}}));
+                    {{"from"}, {"to"}, {"players"}})
+              .replyAs("application/x-tar"));
 }
 
 }  // namespace microscape::controller

@@ -170,6 +170,8 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
                     // Public routes ignore stale credentials.
                 }
             }
+            checkQuery(ctx);
+            checkBody(ctx);
             route.handler(ctx);
         } catch (const ApiError& e) {
             sendError(ctx, e.status, e.code, e.what());
@@ -221,6 +223,21 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
 };
 
 // GET/HEAD of a path outside /api/ that no route claims: a web console file.
+}  // namespace
+
+void addAllRoutes(Router& r) {
+    addAuthRoutes(r);
+    addMediaRoutes(r);
+    addFleetRoutes(r);
+    addScheduleRoutes(r);
+    addCompileRoutes(r);
+    addHubRoutes(r);
+    addReportRoutes(r);
+    addMetaRoutes(r, &r);
+}
+
+namespace {
+
 bool isConsoleRequest(const Router& router, const Poco::Net::HTTPServerRequest& req) {
     const std::string& method = req.getMethod();
     if (method != "GET" && method != "HEAD") return false;
@@ -423,14 +440,7 @@ Status ControllerServer::start() {
         hub->publish(HubManifest{m.playerId, m.version, m.manifestBytes, m.signature});
     });
 
-    addAuthRoutes(d.router);
-    addMediaRoutes(d.router);
-    addFleetRoutes(d.router);
-    addScheduleRoutes(d.router);
-    addCompileRoutes(d.router);
-    addHubRoutes(d.router);
-    addReportRoutes(d.router);
-    addMetaRoutes(d.router, &d.router);
+    addAllRoutes(d.router);
     d.staticFiles = std::make_unique<StaticFiles>(StaticFilesOptions{d.config.webRoot, d.config.vendorRoot});
     if (d.staticFiles->webRoot().empty())
         d.log.warning(

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "api_contract.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/pin.hpp"
 
@@ -92,7 +93,40 @@ class PinnedSession : public Poco::Net::HTTPSClientSession {
     void open() { reconnect(); }
 };
 
+// The document the controller serves, fetched once per test program (every
+// controller serves the same one).
+std::mutex contractMutex;  // guards contract, pendingProblems
+std::shared_ptr<ApiContract> contract;
+std::vector<std::string> pendingProblems;  // found on other threads, reported on the main one
+const std::thread::id kMainThread = std::this_thread::get_id();
+thread_local bool fetchingContract = false;
+
 }  // namespace
+
+void Client::checkAgainstContract(const Exchange& e) {
+    if (fetchingContract) return;
+    std::shared_ptr<ApiContract> c;
+    {
+        std::lock_guard lock(contractMutex);
+        c = contract;
+    }
+    if (!c) {
+        fetchingContract = true;
+        Client plain(port_, tls_, tlsPin_);
+        auto doc = plain.get("/api/v1/openapi.json");
+        fetchingContract = false;
+        REQUIRE(doc.status == 200);
+        c = std::make_shared<ApiContract>(doc.json());
+        std::lock_guard lock(contractMutex);
+        if (!contract) contract = c;
+    }
+    auto found = c->check(e);
+    std::lock_guard lock(contractMutex);
+    pendingProblems.insert(pendingProblems.end(), found.begin(), found.end());
+    if (std::this_thread::get_id() != kMainThread) return;
+    for (const auto& p : pendingProblems) FAIL_CHECK("not as the OpenAPI document says: " << p);
+    pendingProblems.clear();
+}
 
 Response Client::request(const std::string& method, const std::string& path, const std::string& body,
                          const std::string& contentType, const std::map<std::string, std::string>& headers) {
@@ -139,6 +173,7 @@ Response Client::request(const std::string& method, const std::string& path, con
         else
             r.headers[lk] = v;
     }
+    checkAgainstContract({method, path, contentType, body, r.status, r.headers["content-type"], r.body});
     return r;
 }
 

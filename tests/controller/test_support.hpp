@@ -23,6 +23,7 @@
 #include "../support/process.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
+#include "api_contract.hpp"
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/server.hpp"
 
@@ -83,6 +84,9 @@ class Client {
     const std::string& csrf() const { return csrf_; }
 
   private:
+    // Checks the exchange against the controller's OpenAPI document (api_contract.hpp);
+    // a mismatch fails the running test.
+    void checkAgainstContract(const Exchange& e);
     std::uint16_t port_;
     bool tls_ = false;
     std::string tlsPin_;

@@ -53,6 +53,9 @@ class ControllerServer {
 // Errors: Exists (username taken), Io.
 Result<std::string> initAdmin(const ControllerConfig& config, const std::string& username, std::string password);
 
+// The API's OpenAPI 3.0 document (what GET /api/v1/openapi.json serves), as JSON.
+std::string openApiJson();
+
 // Prepares the data directory layout (db, media, keys) with safe modes.
 Status prepareDataDir(const ControllerConfig& config);
 
