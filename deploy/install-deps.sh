@@ -24,6 +24,9 @@ PACKAGES=(
   # package test: dpkg-shlibdeps for cpack, systemd-analyze for the units,
   # lintian for the packages (and man-db, which it reads the manual pages with)
   dpkg-dev systemd lintian man-db
+  # the units under a real systemd: a Debian 12 root booted in a container
+  # (tests/deploy/systemd_units.sh)
+  debootstrap systemd-container
   # /metrics test: promtool (Debian 12 ships it only inside the prometheus
   # package, whose server unit is then enabled on a host with systemd; disable
   # it there if this machine should not run a Prometheus server)
