@@ -444,8 +444,9 @@ constexpr const char* kSchemas = R"json({
   "screens":{"type":"integer"},"completed":{"type":"integer"},"on_screen_hours":{"type":"string"}}}},
 "CampaignSummary": {"type":"object","additionalProperties":false,
   "required":["campaign","name","theme","from","to","screens","locations","completed","interrupted","failed",
-              "on_screen_ms","on_screen_hours","by_venue_type","by_theme"],"properties":{
+              "on_screen_ms","on_screen_hours","by_venue_type","by_theme","by_department"],"properties":{
   "by_venue_type":{"$ref":"#/components/schemas/Breakdown"},"by_theme":{"$ref":"#/components/schemas/Breakdown"},
+  "by_department":{"$ref":"#/components/schemas/Breakdown"},
   "campaign":{"type":"string"},"name":{"type":"string"},"theme":{"type":"string"},
   "from":{"$ref":"#/components/schemas/Date"},"to":{"$ref":"#/components/schemas/Date"},
   "screens":{"type":"integer"},"locations":{"type":"integer"},"completed":{"type":"integer"},

@@ -182,6 +182,8 @@ const std::map<std::string, Dim>& dims() {
         {"campaign", {{"r.campaign AS campaign", "COALESCE(cg.name, '') AS campaign_name"}, {"cg"}, false, true}},
         {"theme", {{"COALESCE(cg.theme, '') AS theme"}, {"cg"}, false, true}},
         {"tag", {{"COALESCE(mt.tag, '') AS tag"}, {"m", "mt"}, false, true}},
+        // 谁执法谁普法: the department (警种) that uploaded the media answers for it.
+        {"department", {{"COALESCE(m.department, '') AS department"}, {"m"}, false, true}},
         {"location",
          {{"COALESCE(CAST(l.id AS TEXT), '') AS location_id", "COALESCE(l.name, '') AS location"},
           {"p", "l"},
@@ -215,8 +217,10 @@ void playsReport(RequestCtx& ctx) {
     bool hourly = false;
     for (const auto& b : by) {
         if (!dims().count(b))
-            badRequest("by: unknown dimension '" + b +
-                       "' (media, playlist, campaign, theme, tag, location, venue_type, district, screen, day, hour)");
+            badRequest(
+                "by: unknown dimension '" + b +
+                "' (media, playlist, campaign, theme, tag, department, location, venue_type, district, screen, day, "
+                "hour)");
         if (b == "hour") hourly = true;
     }
     std::vector<std::string> select, joins;
@@ -465,6 +469,7 @@ void campaignSummary(RequestCtx& ctx) {
                   "venue_type");
         breakdown("COALESCE(mt.tag, '')",
                   "LEFT JOIN media m ON m.sha256 = r.media LEFT JOIN media_tags mt ON mt.media_id = m.id", "theme");
+        breakdown("COALESCE(m.department, '')", "LEFT JOIN media m ON m.sha256 = r.media", "department");
     });
     ctx.sendJson(200, out);
 }

@@ -115,6 +115,16 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
     CHECK(row->getValue<int>("interrupted") == 6);
     CHECK(row->getValue<std::int64_t>("on_screen_ms") == 115 * 10000 + 6 * 3000);
 
+    // 谁执法谁普法: plays by the department that uploaded the media.
+    auto byDept = auditor.get("/api/v1/reports/plays?" + range + "&by=department,campaign");
+    REQUIRE(byDept.status == 200);
+    auto drows = byDept.json()->getArray("rows");
+    REQUIRE(drows->size() == 1);
+    CHECK(drows->getObject(0)->getValue<std::string>("department") == "反诈中心");
+    CHECK(drows->getObject(0)->getValue<int>("completed") == 115);
+    CHECK(auditor.get("/api/v1/reports/plays?" + range + "&by=department&format=csv").body.find("反诈中心,115,") !=
+          std::string::npos);
+
     auto byHour = auditor.get("/api/v1/reports/plays?" + range + "&by=district,venue_type,screen,hour");
     REQUIRE(byHour.status == 200);
     auto hrows = byHour.json()->getArray("rows");
@@ -171,6 +181,8 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
     CHECK(sj->getValue<int>("completed") == 115);
     CHECK(sj->getArray("by_venue_type")->getObject(0)->getValue<std::string>("venue_type") == "garage_entrance");
     CHECK(sj->getArray("by_theme")->getObject(0)->getValue<std::string>("theme") == "国家安全");
+    CHECK(sj->getArray("by_department")->getObject(0)->getValue<std::string>("department") == "反诈中心");
+    CHECK(sj->getArray("by_department")->getObject(0)->getValue<int>("completed") == 115);
     CHECK(ed.get("/api/v1/reports/campaigns/999999/summary?" + range).status == 404);
 
     SECTION("CSV cells that a spreadsheet would run as formulas are shown as text") {

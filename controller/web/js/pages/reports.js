@@ -11,7 +11,18 @@ import { showError } from '../notices.js';
 import { VENUE_TYPES } from '../target.js';
 
 const STATES = ['approved', 'pending', 'draft', 'rejected'];
-const BY = ['day,theme', 'day', 'theme', 'venue_type', 'district', 'location', 'screen', 'media', 'campaign'];
+const BY = [
+  'day,theme',
+  'day',
+  'theme',
+  'department',
+  'venue_type',
+  'district',
+  'location',
+  'screen',
+  'media',
+  'campaign',
+];
 const COLORS = {
   approved: '#198754',
   pending: '#e0a800',
