@@ -338,6 +338,7 @@ void addMetaRoutes(Router& r, const Router* all);
 void addCompileRoutes(Router& r);
 void addHubRoutes(Router& r);
 void addReportRoutes(Router& r);
+void addObservanceRoutes(Router& r);
 // Every route of the API, in the order the server serves them.
 void addAllRoutes(Router& r);
 // The OpenAPI 3.0 document of a route table (GET /api/v1/openapi.json).

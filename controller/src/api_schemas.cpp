@@ -393,6 +393,26 @@ constexpr const char* kSchemas = R"json({
 "Filler": {"type":"object","additionalProperties":false,"required":["playlistId"],"properties":{
   "playlistId":{"type":"integer","nullable":true,"minimum":1,"description":"null: no fleet-wide filler"}}},
 
+"ObservanceCreate": {"type":"object","additionalProperties":false,"required":["name","month","day"],"properties":{
+  "name":{"type":"string","minLength":1,"maxLength":100,"x-maxBytes":100,"example":"国家宪法日"},
+  "month":{"type":"integer","minimum":1,"maximum":12},"day":{"type":"integer","minimum":1,"maximum":31},
+  "theme":{"type":"string","nullable":true,"maxLength":100,"x-maxBytes":100},
+  "daysBefore":{"type":"integer","minimum":0,"maximum":60,"description":"the suggested campaign starts this many days before"},
+  "daysAfter":{"type":"integer","minimum":0,"maximum":60,"description":"and ends this many days after"}}},
+"ObservanceChange": {"type":"object","additionalProperties":false,"properties":{
+  "name":{"type":"string","minLength":1,"maxLength":100,"x-maxBytes":100},
+  "month":{"type":"integer","minimum":1,"maximum":12},"day":{"type":"integer","minimum":1,"maximum":31},
+  "theme":{"type":"string","nullable":true,"maxLength":100,"x-maxBytes":100},
+  "daysBefore":{"type":"integer","minimum":0,"maximum":60},"daysAfter":{"type":"integer","minimum":0,"maximum":60}}},
+"Observance": {"type":"object","additionalProperties":false,
+  "required":["id","name","month","day","theme","daysBefore","daysAfter","updatedAt"],"properties":{
+  "id":{"$ref":"#/components/schemas/Id"},"name":{"type":"string"},
+  "month":{"type":"integer","minimum":1,"maximum":12},"day":{"type":"integer","minimum":1,"maximum":31},
+  "theme":{"type":"string","nullable":true},"daysBefore":{"type":"integer"},"daysAfter":{"type":"integer"},
+  "updatedAt":{"$ref":"#/components/schemas/Instant"}}},
+"ObservanceList": {"type":"object","additionalProperties":false,"required":["observances"],"properties":{
+  "observances":{"type":"array","items":{"$ref":"#/components/schemas/Observance"}}}},
+
 "Preview": {"type":"object","additionalProperties":false,
   "required":["at","timezone","state","source","sourceId","campaignId","nextChange","mediaSha256","mediaId","itemIndex",
               "playlistId"],"properties":{

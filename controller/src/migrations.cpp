@@ -316,6 +316,33 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
             "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
         },
+        // 8: the legal-education days the office plans campaigns around (普法节点),
+        // an admin-edited list; a campaign is suggested from days_before before the
+        // day to days_after after it.
+        {
+            R"(CREATE TABLE observances (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                month INTEGER NOT NULL CHECK (month BETWEEN 1 AND 12),
+                day INTEGER NOT NULL CHECK (day BETWEEN 1 AND 31),
+                theme TEXT,
+                days_before INTEGER NOT NULL DEFAULT 3,
+                days_after INTEGER NOT NULL DEFAULT 3,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL))",
+            R"(INSERT INTO observances(name, month, day, theme, days_before, days_after, created_at, updated_at) VALUES
+                ('中国人民警察节', 1, 10, '法治教育', 3, 3, 0, 0),
+                ('国际消费者权益日', 3, 15, '反诈防骗', 3, 3, 0, 0),
+                ('全民国家安全教育日', 4, 15, '国家安全', 3, 3, 0, 0),
+                ('全国防灾减灾日', 5, 12, '法治教育', 3, 3, 0, 0),
+                ('安全生产月', 6, 1, '法治教育', 0, 29, 0, 0),
+                ('高考护航', 6, 7, '反诈防骗', 3, 3, 0, 0),
+                ('国际禁毒日', 6, 26, '禁毒', 3, 3, 0, 0),
+                ('开学第一课', 9, 1, '法治教育', 3, 3, 0, 0),
+                ('全国消防日', 11, 9, '法治教育', 3, 3, 0, 0),
+                ('全国交通安全日', 12, 2, '文明交通', 3, 3, 0, 0),
+                ('国家宪法日', 12, 4, '法治教育', 3, 3, 0, 0))",
+        },
     };
     return kMigrations;
 }

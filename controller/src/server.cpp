@@ -230,6 +230,7 @@ void addAllRoutes(Router& r) {
     addMediaRoutes(r);
     addFleetRoutes(r);
     addScheduleRoutes(r);
+    addObservanceRoutes(r);
     addCompileRoutes(r);
     addHubRoutes(r);
     addReportRoutes(r);

@@ -850,6 +850,27 @@ await step('editor creates a campaign and schedules the playlist on garage entra
   );
 });
 
+await step('a legal-education day suggests its campaign (普法节点)', async () => {
+  await open(base, '/schedules');
+  await page.waitForSelector('#observance-table tr:has-text("国家宪法日")', { state: 'attached' });
+  const day = (await admin.call('GET', '/api/v1/observances')).observances.find((o) => o.name === '国家宪法日');
+  assert(day && day.month === 12 && day.day === 4, `seeded day ${JSON.stringify(day)}`);
+  await page.click('#campaign-new summary');
+  await page.selectOption('#campaign-preset', String(day.id));
+  const name = await page.inputValue('#campaign-name');
+  assert(/^\d{4} 国家宪法日$/.test(name), `suggested name ${name}`);
+  assert((await page.inputValue('#campaign-theme')) === '法治教育', 'suggested theme');
+  const starts = await page.inputValue('#campaign-starts');
+  const ends = await page.inputValue('#campaign-ends');
+  assert(
+    starts.endsWith('-12-01') && ends.endsWith('-12-07') && starts.slice(0, 4) === name.slice(0, 4),
+    `${starts}..${ends}`,
+  );
+  // Editors see the list but do not keep it.
+  assert((await page.$('#observance-form')) === null, 'an editor was offered the admin form');
+  await assertLabelled('schedules with legal-education days');
+});
+
 // Local calendar dates in Asia/Shanghai (the console's zone).
 const shanghaiDate = (days = 0) => new Date(Date.now() + 8 * 3600e3 + days * 86400e3).toISOString().slice(0, 10);
 

@@ -10,14 +10,30 @@ import { describeTarget, targetPicker } from '../target.js';
 import { weekCalendar, whatPlays } from '../calendar.js';
 
 // Recurring publicity days: [key, month, day, theme].
-const PRESETS = [
-  ['nationalSecurityDay', 4, 15, '国家安全'],
-  ['policeDay', 1, 10, '法治教育'],
-  ['antiDrugDay', 6, 26, '禁毒'],
-  ['safetyMonth', 6, 1, '法治教育'],
-  ['gaokao', 6, 7, '反诈防骗'],
-  ['schoolStart', 9, 1, '法治教育'],
-];
+// A legal-education day's next date on or after `from` (YYYY-MM-DD); 29 February
+// waits for a leap year.
+export function nextOccurrence(o, from) {
+  for (let year = Number(from.slice(0, 4)); year < Number(from.slice(0, 4)) + 9; year++) {
+    const date = `${year}-${String(o.month).padStart(2, '0')}-${String(o.day).padStart(2, '0')}`;
+    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+    if (o.month === 2 && o.day === 29 && !leap) continue;
+    if (date >= from) return date;
+  }
+  return null;
+}
+
+// The campaign suggested for a legal-education day: its window around the next date.
+export function suggestedCampaign(o, from) {
+  const date = nextOccurrence(o, from);
+  if (!date) return null;
+  return {
+    name: `${date.slice(0, 4)} ${o.name}`,
+    theme: o.theme || '',
+    startsOn: addDays(date, -o.daysBefore),
+    endsOn: addDays(date, o.daysAfter),
+    date,
+  };
+}
 
 function daypartEditor(initialRows = null, idPrefix = 'schedule') {
   const rows = h('div', { class: 'ms-dayparts', id: `${idPrefix}-dayparts` });
@@ -194,7 +210,7 @@ function fillerSection({ playlists, locations, filler, canChange }) {
 }
 
 boot('schedules', async ({ main, can, user }) => {
-  const [locations, players, playlists, campaignsR, schedulesR, takeoversR, tags] = await Promise.all([
+  const [locations, players, playlists, campaignsR, schedulesR, takeoversR, tags, observancesR] = await Promise.all([
     get('/api/v1/locations').then((r) => r.locations),
     get('/api/v1/players').then((r) => r.players),
     get('/api/v1/playlists').then((r) => r.playlists),
@@ -202,7 +218,9 @@ boot('schedules', async ({ main, can, user }) => {
     get('/api/v1/schedules'),
     get('/api/v1/takeovers'),
     get('/api/v1/tags').then((r) => r.tags.map((x) => x.name)),
+    getOptional('/api/v1/observances'),
   ]);
+  let observances = observancesR?.observances ?? [];
   const filler = (await getOptional('/api/v1/settings/filler'))?.playlistId ?? null;
   let campaigns = campaignsR.campaigns;
   let schedules = schedulesR.schedules;
@@ -426,30 +444,157 @@ boot('schedules', async ({ main, can, user }) => {
 
   // --- campaign form ---
   let refreshCampaignSelect = () => {};
+  let refreshPresets = () => {};
+
+  // --- legal-education days: the coming ones as suggestions; admins keep the list ---
+  const observanceBox = h('div', { id: 'observances' });
+  function renderObservances() {
+    const now = today();
+    const coming = observances
+      .map((o) => ({ o, c: suggestedCampaign(o, now) }))
+      .filter(({ c }) => c && c.date <= addDays(now, 60))
+      .sort((a, b) => (a.c.date < b.c.date ? -1 : 1));
+    const suggestions = h(
+      'ul',
+      { class: 'list-unstyled mb-2', id: 'observances-coming' },
+      coming.length
+        ? coming.map(({ o, c }) =>
+            h(
+              'li',
+              { class: 'mb-1', dataset: { observance: o.name } },
+              h('span', { class: 'me-2' }, t('schedules.observanceComing', { name: o.name, date: c.date })),
+              can.plan
+                ? h(
+                    'button',
+                    {
+                      class: 'btn btn-sm btn-outline-primary',
+                      type: 'button',
+                      onclick: () => {
+                        const form = document.getElementById('campaign-form');
+                        document.getElementById('campaign-new')?.setAttribute('open', '');
+                        const sel = document.getElementById('campaign-preset');
+                        sel.value = String(o.id);
+                        sel.dispatchEvent(new Event('change'));
+                        form?.scrollIntoView({ block: 'center' });
+                      },
+                    },
+                    t('schedules.observancePlan'),
+                  )
+                : null,
+            ),
+          )
+        : h('li', { class: 'text-muted' }, t('schedules.observanceNone')),
+    );
+    const rows = observances.map((o) =>
+      h(
+        'tr',
+        { dataset: { observanceId: o.id } },
+        h('td', {}, o.name),
+        h('td', {}, `${o.month}月${o.day}日`),
+        h('td', {}, o.theme || '—'),
+        h('td', {}, t('schedules.observanceWindow', { before: o.daysBefore, after: o.daysAfter })),
+        user.role === 'admin'
+          ? h(
+              'td',
+              {},
+              dangerButton(
+                {
+                  labelKey: 'common.delete',
+                  titleKey: 'schedules.observanceDeleteTitle',
+                  message: t('schedules.observanceDeleteText', { name: o.name }),
+                  attrs: { dataset: { action: 'delete' } },
+                },
+                async () => {
+                  await del(`/api/v1/observances/${o.id}`);
+                  await reloadObservances();
+                },
+              ),
+            )
+          : null,
+      ),
+    );
+    observanceBox.replaceChildren(
+      suggestions,
+      h(
+        'details',
+        { id: 'observances-all' },
+        h('summary', {}, t('schedules.observanceAll', { n: observances.length })),
+        table(
+          [
+            'schedules.observanceName',
+            'schedules.observanceDate',
+            'schedules.theme',
+            'schedules.observanceWindowHead',
+            ...(user.role === 'admin' ? ['common.actions'] : []),
+          ],
+          rows,
+          { id: 'observance-table' },
+        ),
+        user.role === 'admin' ? observanceForm() : null,
+      ),
+    );
+    refreshPresets();
+  }
+  async function reloadObservances() {
+    observances = (await get('/api/v1/observances')).observances;
+    renderObservances();
+  }
+  function observanceForm() {
+    const name = input({ id: 'observance-name', required: true, maxlength: 100 });
+    const month = input({ type: 'number', id: 'observance-month', required: true, min: '1', max: '12' });
+    const day = input({ type: 'number', id: 'observance-day', required: true, min: '1', max: '31' });
+    const theme = select([['', '—'], ...tags.map((x) => [x, x])], '', { id: 'observance-theme' });
+    const before = input({ type: 'number', id: 'observance-before', min: '0', max: '60', value: '3' });
+    const after = input({ type: 'number', id: 'observance-after', min: '0', max: '60', value: '3' });
+    return submitForm(
+      { class: 'row g-2 mt-2', id: 'observance-form' },
+      async () => {
+        const o = await post('/api/v1/observances', {
+          name: name.value.trim(),
+          month: Number(month.value),
+          day: Number(day.value),
+          theme: theme.value || null,
+          daysBefore: Number(before.value) || 0,
+          daysAfter: Number(after.value) || 0,
+        });
+        notify(t('schedules.observanceAdded', { name: o.name }));
+        name.value = '';
+        await reloadObservances();
+      },
+      col('col-md-4', 'schedules.observanceName', name),
+      col('col-md-1', 'schedules.observanceMonth', month),
+      col('col-md-1', 'schedules.observanceDay', day),
+      col('col-md-2', 'schedules.theme', theme),
+      col('col-md-1', 'schedules.observanceBefore', before),
+      col('col-md-1', 'schedules.observanceAfter', after),
+      submitCol('schedules.observanceAdd'),
+    );
+  }
   function campaignForm() {
     const name = input({ id: 'campaign-name', required: true, maxlength: 255 });
     const theme = select([['', '—'], ...tags.map((x) => [x, x])], '', { id: 'campaign-theme' });
     const starts = input({ type: 'date', id: 'campaign-starts', required: true, value: today() });
     const ends = input({ type: 'date', id: 'campaign-ends', required: true, value: addDays(today(), 6) });
-    const preset = select([['', t('schedules.presetPick')], ...PRESETS.map(([k]) => [k, t(`preset.${k}`)])], '', {
+    const preset = select([['', t('schedules.presetPick')]], '', {
       id: 'campaign-preset',
       onchange: (e) => {
-        const p = PRESETS.find(([k]) => k === e.target.value);
-        if (!p) return;
-        const [k, mo, d, th] = p;
-        const now = today();
-        let year = Number(now.slice(0, 4));
-        let date = `${year}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
-        if (date < now) {
-          year += 1;
-          date = `${year}-${date.slice(5)}`;
-        }
-        name.value = `${year} ${t(`preset.${k}`)}`;
-        theme.value = th;
-        starts.value = k === 'safetyMonth' ? date : addDays(date, -3);
-        ends.value = k === 'safetyMonth' ? addDays(date, 29) : addDays(date, 3);
+        const o = observances.find((x) => String(x.id) === e.target.value);
+        const c = o && suggestedCampaign(o, today());
+        if (!c) return;
+        name.value = c.name;
+        theme.value = c.theme;
+        starts.value = c.startsOn;
+        ends.value = c.endsOn;
       },
     });
+    refreshPresets = () =>
+      preset.replaceChildren(
+        ...[
+          ['', t('schedules.presetPick')],
+          ...observances.map((o) => [o.id, `${o.name}（${o.month}月${o.day}日）`]),
+        ].map(([v, label]) => h('option', { value: v }, label)),
+      );
+    refreshPresets();
     const form = submitForm(
       {
         class: 'row g-2',
@@ -549,6 +694,7 @@ boot('schedules', async ({ main, can, user }) => {
       scheduleBox,
       can.plan ? newItemPanel('schedules.new', scheduleForm(), { id: 'schedule-new', open: true }) : null,
     ),
+    section('schedules.observances', observanceBox),
     section(
       'schedules.campaigns',
       campaignBox,
@@ -558,6 +704,7 @@ boot('schedules', async ({ main, can, user }) => {
   );
   renderCampaigns();
   renderSchedules();
+  renderObservances();
   if (!locations.length && !players.length) return;
   await calendar.render();
 });
