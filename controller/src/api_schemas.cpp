@@ -472,6 +472,24 @@ constexpr const char* kSchemas = R"json({
   "screens":{"type":"integer"},"locations":{"type":"integer"},"completed":{"type":"integer"},
   "interrupted":{"type":"integer"},"failed":{"type":"integer"},"on_screen_ms":{"type":"integer"},
   "on_screen_hours":{"type":"string"}}},
+"YearLine": {"type":"object","additionalProperties":false,
+  "required":["key","name","screens","locations","completed","interrupted","failed","plays","on_screen_ms",
+              "on_screen_hours"],"properties":{
+  "key":{"type":"string"},"name":{"type":"string"},"screens":{"type":"integer"},"locations":{"type":"integer"},
+  "completed":{"type":"integer"},"interrupted":{"type":"integer"},"failed":{"type":"integer"},
+  "plays":{"type":"integer"},"on_screen_ms":{"type":"integer"},"on_screen_hours":{"type":"string"}}},
+"YearLines": {"type":"array","items":{"$ref":"#/components/schemas/YearLine"}},
+"AnnualReport": {"type":"object","additionalProperties":false,
+  "required":["year","from","to","total","by_venue_type","by_theme","by_department","by_month","by_campaign",
+              "campaigns","takeovers","summary"],"properties":{
+  "year":{"type":"integer"},"from":{"$ref":"#/components/schemas/Date"},"to":{"$ref":"#/components/schemas/Date"},
+  "total":{"$ref":"#/components/schemas/YearLine"},
+  "by_venue_type":{"$ref":"#/components/schemas/YearLines"},"by_theme":{"$ref":"#/components/schemas/YearLines"},
+  "by_department":{"$ref":"#/components/schemas/YearLines"},"by_month":{"$ref":"#/components/schemas/YearLines"},
+  "by_campaign":{"$ref":"#/components/schemas/YearLines"},
+  "campaigns":{"type":"integer","description":"campaigns whose dates meet the year"},
+  "takeovers":{"type":"integer","description":"takeovers that started in the year (Beijing time)"},
+  "summary":{"type":"string","description":"the paragraph for the yearly report, in Chinese"}}},
 "Health": {"type":"object","additionalProperties":false,"required":["status","schemaVersion","time"],"properties":{
   "status":{"type":"string","enum":["ok"]},"schemaVersion":{"type":"integer"},
   "time":{"$ref":"#/components/schemas/Instant"}}}

@@ -420,6 +420,164 @@ void problemsReport(RequestCtx& ctx) {
 }
 
 // GET /api/v1/reports/campaigns/{id}/summary?from&to: ready to quote in the yearly report.
+// --- the yearly report (普法履职统计) ----------------------------------------------------------
+
+// One group of the yearly report: the complete plays and on-screen time of the
+// year's rollups under one key.
+struct YearLine {
+    std::string key, name;
+    std::int64_t screens = 0, locations = 0, completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+};
+
+const char* venueName(const std::string& v) {
+    static const std::map<std::string, const char*> kNames = {{"mall", "商超"},
+                                                              {"community", "社区"},
+                                                              {"street_gate", "步行街进出口"},
+                                                              {"garage_entrance", "地下车库出入口"},
+                                                              {"building_entrance", "楼栋单元门口"},
+                                                              {"campus", "校园"},
+                                                              {"other", "其他场所"}};
+    auto it = kNames.find(v);
+    return it == kNames.end() ? "" : it->second;
+}
+
+// Hours with one decimal, from milliseconds (truncated, as on_screen_hours is).
+std::string hoursText(std::int64_t ms) {
+    return std::to_string(ms / 3600000) + "." + std::to_string(ms / 360000 % 10);
+}
+
+std::vector<YearLine> yearGroups(sqlite3* h, const std::string& keyExpr, const std::string& nameExpr,
+                                 const std::string& joins, const std::string& from, const std::string& to) {
+    SqlStmt st(h, "SELECT " + keyExpr + " AS k, " + nameExpr +
+                      " AS n, COUNT(DISTINCT r.player_id), COUNT(DISTINCT p.location_id), "
+                      "COALESCE(SUM(r.completed), 0), COALESCE(SUM(r.interrupted), 0), COALESCE(SUM(r.failed), 0), "
+                      "COALESCE(SUM(r.on_screen_ms), 0) FROM pop_rollup_media r "
+                      "LEFT JOIN players p ON p.id = r.player_id LEFT JOIN locations l ON l.id = p.location_id " +
+                      joins + " WHERE r.local_date BETWEEN ? AND ? GROUP BY k, n ORDER BY 5 DESC, k");
+    st.bind(1, from).bind(2, to);
+    std::vector<YearLine> out;
+    while (st.step())
+        out.push_back({st.str(0), st.str(1), st.i64(2), st.i64(3), st.i64(4), st.i64(5), st.i64(6), st.i64(7)});
+    return out;
+}
+
+Poco::JSON::Object::Ptr yearLineJson(const YearLine& l) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("key", l.key);
+    o->set("name", l.name);
+    o->set("screens", l.screens);
+    o->set("locations", l.locations);
+    o->set("completed", l.completed);
+    o->set("interrupted", l.interrupted);
+    o->set("failed", l.failed);
+    o->set("plays", l.completed + l.interrupted + l.failed);
+    o->set("on_screen_ms", l.onScreenMs);
+    o->set("on_screen_hours", seconds(l.onScreenMs / 3600));
+    return o;
+}
+
+// The paragraph of the 履职报告, from the year's numbers.
+std::string annualParagraph(int year, const YearLine& total, const std::vector<YearLine>& venues,
+                            const std::vector<YearLine>& themes, std::size_t departments, std::int64_t campaigns,
+                            std::int64_t takeovers) {
+    const std::string y = std::to_string(year) + "年";
+    if (total.completed + total.interrupted + total.failed == 0) return y + "，暂无经屏幕签名证实的播放记录。";
+    std::string places;
+    for (const auto& v : venues) {
+        const std::string n = venueName(v.key);
+        if (n.empty()) continue;
+        places += (places.empty() ? "" : "、") + n;
+    }
+    std::string text = y + "，在" + (places.empty() ? std::string() : places + "等") + std::to_string(total.locations) +
+                       "个场所的" + std::to_string(total.screens) + "块LED屏幕滚动播放普法宣传画和视频，完整播放" +
+                       std::to_string(total.completed) + "次、累计在屏" + hoursText(total.onScreenMs) + "小时";
+    std::string parts;
+    int n = 0;
+    for (const auto& t : themes) {
+        if (t.key.empty() || t.completed == 0 || ++n > 5) continue;
+        parts += (parts.empty() ? "" : "、") + t.key + std::to_string(t.completed) + "次";
+    }
+    if (!parts.empty()) text += "，其中" + parts;
+    text += "。" + std::to_string(departments) + "个警种部门的宣传内容参与播放，开展宣传活动" +
+            std::to_string(campaigns) + "个，紧急插播" + std::to_string(takeovers) + "次。";
+    return text;
+}
+
+// GET /api/v1/reports/annual?year=YYYY&format=json|csv (docs/reports.md)
+void annualReport(RequestCtx& ctx) {
+    const auto y = ctx.query("year");
+    if (!y) badRequest("year is required (YYYY)");
+    const int year = std::stoi(*y);  // an integer: checked against the route's declaration
+    if (year < 2000 || year > 9999) badRequest("year must be within 2000..9999");
+    const std::string from = std::to_string(year) + "-01-01", to = std::to_string(year) + "-12-31";
+    YearLine total;
+    std::vector<YearLine> venues, themes, departments, months, campaigns;
+    std::int64_t campaignCount = 0, takeovers = 0;
+    ctx.svc.db.read([&](DbConn& c) {
+        sqlite3* h = sqliteOf(c);
+        auto all = yearGroups(h, "''", "''", "", from, to);
+        if (!all.empty()) total = all.front();
+        venues = yearGroups(h, "COALESCE(l.venue_type, '')", "''", "", from, to);
+        for (auto& v : venues) v.name = venueName(v.key);
+        themes = yearGroups(h, "COALESCE(mt.tag, '')", "''",
+                            "LEFT JOIN media m ON m.sha256 = r.media LEFT JOIN media_tags mt ON mt.media_id = m.id",
+                            from, to);
+        departments =
+            yearGroups(h, "COALESCE(m.department, '')", "''", "LEFT JOIN media m ON m.sha256 = r.media", from, to);
+        months = yearGroups(h, "SUBSTR(r.local_date, 1, 7)", "''", "", from, to);
+        std::sort(months.begin(), months.end(), [](const YearLine& a, const YearLine& b) { return a.key < b.key; });
+        campaigns = yearGroups(
+            h, "r.campaign", "COALESCE(cg.name, '')",
+            "LEFT JOIN campaigns cg ON r.campaign LIKE 'cmp-%' AND cg.id = CAST(SUBSTR(r.campaign, 5) AS INTEGER)",
+            from, to);
+        SqlStmt cc(h, "SELECT COUNT(*) FROM campaigns WHERE starts_on <= ? AND ends_on >= ?");
+        cc.bind(1, to).bind(2, from);
+        if (cc.step()) campaignCount = cc.i64(0);
+        // Takeovers by their start's date in Beijing time (UTC+8 all year).
+        SqlStmt tk(h,
+                   "SELECT COUNT(*) FROM takeovers WHERE strftime('%Y', (starts_at + 28800000) / 1000, "
+                   "'unixepoch') = ?");
+        tk.bind(1, std::to_string(year));
+        if (tk.step()) takeovers = tk.i64(0);
+    });
+    std::size_t deptCount = 0;
+    for (const auto& d : departments) deptCount += !d.key.empty() && d.completed + d.interrupted + d.failed > 0;
+    const std::string paragraph = annualParagraph(year, total, venues, themes, deptCount, campaignCount, takeovers);
+    const std::vector<std::pair<const char*, const std::vector<YearLine>*>> sections = {{"venue_type", &venues},
+                                                                                        {"theme", &themes},
+                                                                                        {"department", &departments},
+                                                                                        {"month", &months},
+                                                                                        {"campaign", &campaigns}};
+    if (ctx.query("format").value_or("json") == "csv") {
+        Table t;
+        t.columns = {"section",     "key",    "name",  "screens",      "locations",      "completed",
+                     "interrupted", "failed", "plays", "on_screen_ms", "on_screen_hours"};
+        auto row = [&](const std::string& section, const YearLine& l) {
+            t.rows.push_back({section, l.key, l.name, l.screens, l.locations, l.completed, l.interrupted, l.failed,
+                              l.completed + l.interrupted + l.failed, l.onScreenMs, seconds(l.onScreenMs / 3600)});
+        };
+        row("total", total);
+        for (const auto& [name, lines] : sections)
+            for (const auto& l : *lines) row(name, l);
+        sendTable(ctx, t, "annual-" + std::to_string(year), new Poco::JSON::Object);
+        return;
+    }
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
+    out->set("year", year);
+    out->set("from", from);
+    out->set("to", to);
+    out->set("total", yearLineJson(total));
+    for (const auto& [name, lines] : sections) {
+        Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
+        for (const auto& l : *lines) a->add(yearLineJson(l));
+        out->set(std::string("by_") + name, a);
+    }
+    out->set("campaigns", campaignCount);
+    out->set("takeovers", takeovers);
+    out->set("summary", paragraph);
+    ctx.sendJson(200, out);
+}
+
 void campaignSummary(RequestCtx& ctx) {
     const std::int64_t id = ctx.idParam("id");
     auto [from, to] = dateRange(ctx);
@@ -610,6 +768,13 @@ void addReportRoutes(Router& r) {
                   {{"limit", "integer"}, {"player"}, {"format", "string", "", {"json", "csv"}}})
             .reply("Problems")
             .replyAs("text/csv"));
+    r.add(withQuery(Route{"GET", "/api/v1/reports/annual", kReaders, "reports",
+                          "The year's numbers for the yearly report (普法履职): places and screens by venue type, "
+                          "plays and on-screen hours by theme, department, month and campaign, and the paragraph",
+                          annualReport},
+                    {{"year", "integer"}, {"format", "string", "", {"json", "csv"}}})
+              .reply("AnnualReport")
+              .replyAs("text/csv"));
     r.add(withQuery(Route{"GET", "/api/v1/reports/campaigns/{id}/summary", kReaders, "reports",
                           "Campaign summary: screens, locations, complete plays and on-screen "
                           "hours by venue type and theme",

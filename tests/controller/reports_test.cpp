@@ -185,6 +185,50 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
     CHECK(sj->getArray("by_department")->getObject(0)->getValue<int>("completed") == 115);
     CHECK(ed.get("/api/v1/reports/campaigns/999999/summary?" + range).status == 404);
 
+    // The yearly report (普法履职统计): the same numbers as the reports API for the year.
+    const std::string year = today.substr(0, 4);
+    auto annual = auditor.get("/api/v1/reports/annual?year=" + year);
+    INFO(annual.body.substr(0, 600));
+    REQUIRE(annual.status == 200);
+    auto aj = annual.json();
+    auto yearRows = auditor.get("/api/v1/reports/plays?from=" + year + "-01-01&to=" + year + "-12-31&by=media")
+                        .json()
+                        ->getArray("rows");
+    std::int64_t completedInYear = 0, msInYear = 0;
+    for (std::size_t i = 0; i < yearRows->size(); ++i) {
+        completedInYear += yearRows->getObject(static_cast<unsigned>(i))->getValue<std::int64_t>("completed");
+        msInYear += yearRows->getObject(static_cast<unsigned>(i))->getValue<std::int64_t>("on_screen_ms");
+    }
+    auto total = aj->getObject("total");
+    CHECK(total->getValue<std::int64_t>("completed") == completedInYear);
+    CHECK(total->getValue<std::int64_t>("on_screen_ms") == msInYear);
+    CHECK(total->getValue<int>("screens") == 1);
+    CHECK(total->getValue<int>("locations") == 1);
+    auto venue = aj->getArray("by_venue_type")->getObject(0);
+    CHECK(venue->getValue<std::string>("key") == "garage_entrance");
+    CHECK(venue->getValue<std::string>("name") == "地下车库出入口");
+    CHECK(aj->getArray("by_theme")->getObject(0)->getValue<std::string>("key") == "国家安全");
+    CHECK(aj->getArray("by_department")->getObject(0)->getValue<std::string>("key") == "反诈中心");
+    CHECK(aj->getArray("by_month")->getObject(0)->getValue<std::string>("key") == today.substr(0, 7));
+    CHECK(aj->getArray("by_campaign")->getObject(0)->getValue<std::string>("name") == "国家安全教育日");
+    CHECK(aj->getValue<int>("campaigns") == 1);
+    const std::string summary = aj->getValue<std::string>("summary");
+    CHECK(summary.rfind(year + "年，在地下车库出入口等1个场所的1块LED屏幕", 0) == 0);
+    CHECK(summary.find("完整播放" + std::to_string(completedInYear) + "次") != std::string::npos);
+    CHECK(summary.find("其中国家安全" + std::to_string(completedInYear) + "次") != std::string::npos);
+    auto annualCsv = auditor.get("/api/v1/reports/annual?year=" + year + "&format=csv");
+    REQUIRE(annualCsv.status == 200);
+    CHECK(annualCsv.body.rfind("\xEF\xBB\xBF"
+                               "section,key,name,screens,locations,completed,",
+                               0) == 0);
+    CHECK(annualCsv.body.find("department,反诈中心,,1,1," + std::to_string(completedInYear) + ",") !=
+          std::string::npos);
+    // A year without plays says so; a year that is not one is refused.
+    CHECK(auditor.get("/api/v1/reports/annual?year=2001").json()->getValue<std::string>("summary") ==
+          "2001年，暂无经屏幕签名证实的播放记录。");
+    CHECK(auditor.get("/api/v1/reports/annual?year=20x6").status == 400);
+    CHECK(auditor.get("/api/v1/reports/annual").status == 400);
+
     SECTION("CSV cells that a spreadsheet would run as formulas are shown as text") {
         REQUIRE(
             admin.patch("/api/v1/locations/" + std::to_string(garage), R"js({"name":"=HYPERLINK(\"x\")"})js").status ==
