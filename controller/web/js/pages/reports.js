@@ -210,6 +210,169 @@ function evidenceSection(players) {
   );
 }
 
+// 年度普法履职统计: the year's numbers from /api/v1/reports/annual, the paragraph for
+// the report, a chart by month, and a print layout (A4) of just this section.
+function annualSection(chartJs) {
+  const thisYear = Number(today().slice(0, 4));
+  const year = select(
+    [0, 1, 2, 3, 4].map((i) => [String(thisYear - i), String(thisYear - i)]),
+    String(thisYear),
+    { id: 'annual-year' },
+  );
+  const box = h('div', { id: 'annual-report', class: 'ms-annual' });
+  const csv = h(
+    'a',
+    { class: 'btn btn-outline-primary disabled', id: 'annual-csv', role: 'button', 'aria-disabled': 'true' },
+    t('reports.downloadCsv'),
+  );
+  const printButton = h(
+    'button',
+    {
+      class: 'btn btn-outline-secondary',
+      type: 'button',
+      id: 'annual-print',
+      disabled: true,
+      onclick: () => window.print(),
+    },
+    t('reports.annualPrint'),
+  );
+  let chart = null;
+  const lineTable = (id, headKey, lines, label = (l) => l.name || l.key || '—') =>
+    table(
+      [headKey, 'reports.col.completed', 'reports.col.plays', 'reports.col.on_screen_hours', 'reports.col.screens'],
+      lines.map((l) =>
+        h(
+          'tr',
+          { dataset: { key: l.key } },
+          h('td', {}, label(l)),
+          h('td', {}, fmtNumber(l.completed)),
+          h('td', {}, fmtNumber(l.plays)),
+          h('td', {}, l.on_screen_hours),
+          h('td', {}, fmtNumber(l.screens)),
+        ),
+      ),
+      { id },
+    );
+  async function run(ev) {
+    if (ev) ev.preventDefault();
+    let data;
+    try {
+      data = await get(`/api/v1/reports/annual?year=${year.value}`);
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    csv.href = `/api/v1/reports/annual?year=${year.value}&format=csv`;
+    csv.classList.remove('disabled');
+    csv.removeAttribute('aria-disabled');
+    printButton.disabled = false;
+    box.replaceChildren(
+      h('h3', { class: 'h5 mt-3', id: 'annual-title' }, t('reports.annualTitle', { year: data.year })),
+      h('p', { class: 'ms-annual-summary', id: 'annual-summary' }, data.summary),
+      table(
+        [
+          'reports.annualPlaces',
+          'reports.annualScreens',
+          'reports.col.completed',
+          'reports.col.plays',
+          'reports.col.on_screen_hours',
+          'reports.annualCampaigns',
+          'reports.annualTakeovers',
+        ],
+        [
+          h(
+            'tr',
+            {},
+            [data.total.locations, data.total.screens, data.total.completed, data.total.plays].map((n) =>
+              h('td', {}, fmtNumber(n)),
+            ),
+            h('td', {}, data.total.on_screen_hours),
+            h('td', {}, fmtNumber(data.campaigns)),
+            h('td', {}, fmtNumber(data.takeovers)),
+          ),
+        ],
+        { id: 'annual-totals' },
+      ),
+      h('h4', { class: 'h6 mt-3' }, t('reports.annualByMonth')),
+      chartCanvas('chart-annual-months', 'reports.annualByMonth'),
+      h(
+        'div',
+        { class: 'row g-3 mt-1' },
+        h(
+          'div',
+          { class: 'col-lg-6' },
+          h('h4', { class: 'h6' }, t('reports.by.venue_type')),
+          lineTable('annual-venues', 'reports.by.venue_type', data.by_venue_type, (l) =>
+            l.key ? t(`venue.${l.key}`) : '—',
+          ),
+        ),
+        h(
+          'div',
+          { class: 'col-lg-6' },
+          h('h4', { class: 'h6' }, t('reports.by.theme')),
+          lineTable('annual-themes', 'reports.by.theme', data.by_theme, (l) => l.key || t('reports.untagged')),
+        ),
+        h(
+          'div',
+          { class: 'col-lg-6' },
+          h('h4', { class: 'h6' }, t('reports.by.department')),
+          lineTable('annual-departments', 'reports.by.department', data.by_department, (l) => l.key || '—'),
+        ),
+        h(
+          'div',
+          { class: 'col-lg-6' },
+          h('h4', { class: 'h6' }, t('reports.by.campaign')),
+          lineTable('annual-campaigns', 'reports.by.campaign', data.by_campaign, (l) => l.name || l.key || '—'),
+        ),
+      ),
+    );
+    await chartJs;
+    if (!window.Chart) return;
+    if (chart) chart.destroy();
+    const months = Array.from({ length: 12 }, (_, i) => `${data.year}-${String(i + 1).padStart(2, '0')}`);
+    const byKey = Object.fromEntries(data.by_month.map((l) => [l.key, l.completed]));
+    chart = new window.Chart(document.getElementById('chart-annual-months'), {
+      type: 'bar',
+      data: {
+        labels: months.map((m) => t('reports.annualMonth', { month: Number(m.slice(5)) })),
+        datasets: [
+          {
+            label: t('reports.col.completed'),
+            backgroundColor: 'hsl(210, 60%, 45%)',
+            data: months.map((m) => byKey[m] || 0),
+          },
+        ],
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: { legend: { display: false } },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    });
+    document.getElementById('chart-annual-months').dataset.rendered = 'true';
+  }
+  // Printing resizes the page: redraw the chart at the paper's width.
+  window.addEventListener('beforeprint', () => chart && chart.resize());
+  return section(
+    'reports.annual',
+    h(
+      'form',
+      { class: 'row g-2 align-items-end ms-no-print', id: 'annual-form', onsubmit: run },
+      col('col-md-2', 'reports.annualYear', year),
+      h(
+        'div',
+        { class: 'col-md-10 d-flex gap-2' },
+        h('button', { class: 'btn btn-primary', type: 'submit', id: 'annual-run' }, t('reports.show')),
+        csv,
+        printButton,
+      ),
+    ),
+    box,
+  );
+}
+
 function chartCanvas(id, labelKey) {
   return h('div', { class: 'ms-chart' }, h('canvas', { id, role: 'img', 'aria-label': t(labelKey) }));
 }
@@ -256,7 +419,9 @@ boot('reports', async ({ main, can }) => {
 
   // --- play counts (proof-of-play reports, when the API has them) ---
   const reportRoutes = Object.entries(openapi.paths || {})
-    .filter(([p, ops]) => p.startsWith('/api/v1/reports') && ops.get && !p.includes('{'))
+    .filter(
+      ([p, ops]) => p.startsWith('/api/v1/reports') && ops.get && !p.includes('{') && p !== '/api/v1/reports/annual',
+    )
     .map(([p]) => [
       p,
       t(`reports.route.${p.split('/').pop()}`).startsWith('reports.route.')
@@ -405,6 +570,7 @@ boot('reports', async ({ main, can }) => {
   route.addEventListener('change', () => {
     by.disabled = !route.value.endsWith('/plays');
   });
+  if (openapi.paths && openapi.paths['/api/v1/reports/annual']) main.append(annualSection(chartJs));
   if (can.readAudit && openapi.paths && openapi.paths['/api/v1/audit/export'])
     main.append(evidenceSection(players.filter((p) => p.state !== 'retired')));
 
