@@ -507,8 +507,9 @@ std::string annualParagraph(int year, const YearLine& total, const std::vector<Y
 void annualReport(RequestCtx& ctx) {
     const auto y = ctx.query("year");
     if (!y) badRequest("year is required (YYYY)");
-    const int year = std::stoi(*y);  // an integer: checked against the route's declaration
-    if (year < 2000 || year > 9999) badRequest("year must be within 2000..9999");
+    const long long parsed = std::stoll(*y);  // digits within int64: checked against the route's declaration
+    if (parsed < 2000 || parsed > 9999) badRequest("year must be within 2000..9999");
+    const int year = static_cast<int>(parsed);
     const std::string from = std::to_string(year) + "-01-01", to = std::to_string(year) + "-12-31";
     YearLine total;
     std::vector<YearLine> venues, themes, departments, months, campaigns;

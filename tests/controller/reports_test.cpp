@@ -227,6 +227,7 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
     CHECK(auditor.get("/api/v1/reports/annual?year=2001").json()->getValue<std::string>("summary") ==
           "2001年，暂无经屏幕签名证实的播放记录。");
     CHECK(auditor.get("/api/v1/reports/annual?year=20x6").status == 400);
+    CHECK(auditor.get("/api/v1/reports/annual?year=99999999999").status == 400);
     CHECK(auditor.get("/api/v1/reports/annual").status == 400);
 
     SECTION("CSV cells that a spreadsheet would run as formulas are shown as text") {

@@ -99,8 +99,14 @@ done
   cat "$work/console.log"
   skip "systemd-nspawn could not boot a container here"
 }
-state=$(timeout 120 nsenter -t "$pid" -a systemctl is-system-running --wait || true)
-[ "$state" = running ] || [ "$state" = degraded ] || fail "the container did not boot: $state"
+# Until systemd has opened its bus, systemctl cannot ask it anything: retry.
+state=""
+for _ in $(seq 1 240); do
+  state=$(timeout 120 nsenter -t "$pid" -a systemctl is-system-running --wait 2>/dev/null || true)
+  case "$state" in running | degraded) break ;; esac
+  sleep 0.5
+done
+[ "$state" = running ] || [ "$state" = degraded ] || fail "the container did not boot: '$state'"
 
 # 4. The controller, as the operator's guide says: enable and start it.
 ct systemctl enable --now microscape-controller >/dev/null 2>&1 || fail "enable --now microscape-controller"
