@@ -13,7 +13,7 @@
 # clocks are left alone (timeouts and ZeroMQ heartbeats keep their real meaning).
 #
 # Left out: fixed_instants_dates (it moves the clock itself, and under a clock
-# already moved its instants would land elsewhere), the Debian packages and the quickstart (they take minutes and hold no
+# already moved its instants would land elsewhere), the Debian packages, the units under systemd and the quickstart (they take minutes and hold no
 # date logic of their own beyond what the other tests cover), and the engine's playback tests (test names starting "engine "). Their
 # wall clock is injected (a test clock at a fixed instant), so the real date never
 # reaches them, and what they check is on-air timing to the tens of milliseconds,
@@ -104,7 +104,7 @@ for entry in "${instants[@]}"; do
   offset=$((target - $(date -u +%s)))
   sign=+
   [ "$offset" -lt 0 ] && sign=- && offset=$((-offset))
-  exclude='^engine |^debian_packages$|^quickstart_demo$|^fixed_instants_dates$'
+  exclude='^engine |^debian_packages$|^systemd_units$|^quickstart_demo$|^fixed_instants_dates$'
   echo "== fixed instant $name: $instant UTC (offset $sign${offset}s), TZ=$zone"
   if [ "$mode" = dates ]; then
     if ! (export TZ="$zone" LD_PRELOAD="$lib" FAKETIME="$sign${offset}" FAKETIME_DONT_FAKE_MONOTONIC=1
