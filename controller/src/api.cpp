@@ -236,6 +236,14 @@ Router::Match Router::match(const std::string& method, const std::string& path) 
 }
 
 // --- schemas ---------------------------------------------------------------------------------
+QueryParam::QueryParam(std::string name, std::string type, std::string format, std::vector<std::string> values)
+    : name(std::move(name)), type(std::move(type)), format(std::move(format)), values(std::move(values)) {
+    schema = new Poco::JSON::Object;
+    schema->set("type", this->type);
+    if (!this->format.empty()) schema->set("format", this->format);
+    if (!this->values.empty()) schema->set("enum", toArray(this->values));
+}
+
 Poco::JSON::Object::Ptr schemaRef(const std::string& name) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("$ref", "#/components/schemas/" + name);
@@ -259,12 +267,8 @@ void checkQuery(const RequestCtx& ctx) {
                 badRequest("query '" + k + "' must be an integer");
         } else if (q->type == "boolean") {
             if (v != "true" && v != "false") badRequest("query '" + k + "' must be true or false");
-        } else {
-            Poco::JSON::Object::Ptr s = new Poco::JSON::Object;
-            s->set("type", "string");
-            if (!q->format.empty()) s->set("format", q->format);
-            if (!q->values.empty()) s->set("enum", toArray(q->values));
-            if (auto p = apiSchemaSet().check(Poco::Dynamic::Var(v), s, "query '" + k + "'")) badRequest(*p);
+        } else if (auto p = apiSchemaSet().check(Poco::Dynamic::Var(v), q->schema, "query '" + k + "'")) {
+            badRequest(*p);
         }
     }
 }

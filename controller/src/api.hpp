@@ -192,12 +192,13 @@ bool roleAllowed(unsigned access, Role r);
 // does not declare, so the OpenAPI document lists every parameter a handler reads.
 struct QueryParam {
     QueryParam(std::string name, std::string type = "string", std::string format = "",
-               std::vector<std::string> values = {})
-        : name(std::move(name)), type(std::move(type)), format(std::move(format)), values(std::move(values)) {}
+               std::vector<std::string> values = {});
     std::string name;
     std::string type;                 // OpenAPI type: string, integer or boolean
     std::string format;               // e.g. date, date-time; empty when none
     std::vector<std::string> values;  // the closed set (enum); empty when open
+    // {"type", "format"?, "enum"?}: what the document publishes and checkQuery checks.
+    Poco::JSON::Object::Ptr schema;
 };
 
 struct Route {

@@ -411,9 +411,8 @@ void transition(RequestCtx& ctx, const std::string& action) {
     if (action == "reject") {
         auto body = ctx.jsonBody();
         reason = reqString(body, "reason", 1000);
-    } else if (ctx.req.hasContentLength() && ctx.req.getContentLength64() > 0) {
-        auto body = ctx.jsonBody();
-        reason = optString(body, "comment", 1000).value_or("");
+    } else if (ctx.parsedBody) {  // the optional body, read and checked by the dispatcher
+        reason = optString(ctx.parsedBody, "comment", 1000).value_or("");
     }
     auto& svc = ctx.svc;
     const auto& who = ctx.principal().user;

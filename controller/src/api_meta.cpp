@@ -2,10 +2,9 @@
 // the document cannot drift from the routes.
 #include <Poco/JSON/Parser.h>
 
-#include <sstream>
-
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "api.hpp"
 #include "microscape/controller/hub.hpp"
@@ -115,9 +114,7 @@ Poco::JSON::Object::Ptr errorResponse(const char* description) {
     r->set("description", description);
     Poco::JSON::Object::Ptr content = new Poco::JSON::Object;
     Poco::JSON::Object::Ptr media = new Poco::JSON::Object;
-    Poco::JSON::Object::Ptr schema = new Poco::JSON::Object;
-    schema->set("$ref", "#/components/schemas/Error");
-    media->set("schema", schema);
+    media->set("schema", schemaRef("Error"));
     content->set("application/json", media);
     r->set("content", content);
     return r;
@@ -190,106 +187,99 @@ std::string tagDescription(const std::string& tag) {
 }  // namespace
 
 Poco::JSON::Object::Ptr openApiDocument(const Router& all) {
-    const Router* all_ = &all;
-    {
-        Poco::JSON::Object::Ptr doc = new Poco::JSON::Object;
-        doc->set("openapi", "3.0.3");
-        Poco::JSON::Object::Ptr info = new Poco::JSON::Object;
-        info->set("title", "Microscape controller API");
-        info->set("version", "1");
-        info->set("description",
-                  "Signed-content signage controller. Errors are {\"error\":{\"code\",\"message\"}}. "
-                  "Cookie sessions send X-CSRF-Token on POST/PUT/PATCH/DELETE.");
-        // deploy/debian/copyright: "License: Microscape" (proprietary, no public text).
-        Poco::JSON::Object::Ptr license = new Poco::JSON::Object;
-        license->set("name", "Microscape (proprietary)");
-        info->set("license", license);
-        doc->set("info", info);
-        // Relative to the origin that served this document: the paths already carry /api/v1.
-        Poco::JSON::Parser sp;
-        doc->set("servers", sp.parse(R"([{"url":"/","description":"this controller"}])"));
-        std::set<std::string> usedTags;
-        Poco::JSON::Object::Ptr paths = new Poco::JSON::Object;
-        for (const auto& r : all_->routes()) {
-            Poco::JSON::Object::Ptr item;
-            if (paths->has(r.pattern))
-                item = paths->getObject(r.pattern);
-            else {
-                item = new Poco::JSON::Object;
-                paths->set(r.pattern, item);
-            }
-            Poco::JSON::Object::Ptr op = new Poco::JSON::Object;
-            op->set("summary", r.summary);
-            op->set("description", "Roles: " + accessText(r.access) + ".");
-            op->set("tags", toArray({r.tag}));
-            usedTags.insert(r.tag);
-            std::string opId = r.method;
-            for (char c : r.pattern) opId += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-            op->set("operationId", opId);
-            Poco::JSON::Array::Ptr params = new Poco::JSON::Array;
-            for (const auto& seg : r.segments) {
-                if (seg.size() > 2 && seg.front() == '{') {
-                    Poco::JSON::Object::Ptr p = new Poco::JSON::Object;
-                    p->set("name", seg.substr(1, seg.size() - 2));
-                    p->set("in", "path");
-                    p->set("required", true);
-                    // A row id: RequestCtx::idParam takes a positive 64-bit integer and answers
-                    // 404 for anything else. Players and commands have text ids (Route::textId).
-                    Poco::JSON::Object::Ptr sch = new Poco::JSON::Object;
-                    if (r.textId) {
-                        sch->set("type", "string");
-                    } else {
-                        sch->set("type", "integer");
-                        sch->set("format", "int64");
-                        sch->set("minimum", 1);
-                    }
-                    p->set("schema", sch);
-                    params->add(p);
-                }
-            }
-            for (const auto& q : r.query) {
+    Poco::JSON::Object::Ptr doc = new Poco::JSON::Object;
+    doc->set("openapi", "3.0.3");
+    Poco::JSON::Object::Ptr info = new Poco::JSON::Object;
+    info->set("title", "Microscape controller API");
+    info->set("version", "1");
+    info->set("description",
+              "Signed-content signage controller. Errors are {\"error\":{\"code\",\"message\"}}. "
+              "Cookie sessions send X-CSRF-Token on POST/PUT/PATCH/DELETE.");
+    // deploy/debian/copyright: "License: Microscape" (proprietary, no public text).
+    Poco::JSON::Object::Ptr license = new Poco::JSON::Object;
+    license->set("name", "Microscape (proprietary)");
+    info->set("license", license);
+    doc->set("info", info);
+    // Relative to the origin that served this document: the paths already carry /api/v1.
+    Poco::JSON::Parser sp;
+    doc->set("servers", sp.parse(R"([{"url":"/","description":"this controller"}])"));
+    std::set<std::string> usedTags;
+    Poco::JSON::Object::Ptr paths = new Poco::JSON::Object;
+    for (const auto& r : all.routes()) {
+        Poco::JSON::Object::Ptr item;
+        if (paths->has(r.pattern))
+            item = paths->getObject(r.pattern);
+        else {
+            item = new Poco::JSON::Object;
+            paths->set(r.pattern, item);
+        }
+        Poco::JSON::Object::Ptr op = new Poco::JSON::Object;
+        op->set("summary", r.summary);
+        op->set("description", "Roles: " + accessText(r.access) + ".");
+        op->set("tags", toArray({r.tag}));
+        usedTags.insert(r.tag);
+        std::string opId = r.method;
+        for (char c : r.pattern) opId += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+        op->set("operationId", opId);
+        Poco::JSON::Array::Ptr params = new Poco::JSON::Array;
+        for (const auto& seg : r.segments) {
+            if (seg.size() > 2 && seg.front() == '{') {
                 Poco::JSON::Object::Ptr p = new Poco::JSON::Object;
-                p->set("name", q.name);
-                p->set("in", "query");
-                p->set("required", false);
+                p->set("name", seg.substr(1, seg.size() - 2));
+                p->set("in", "path");
+                p->set("required", true);
+                // A row id: RequestCtx::idParam takes a positive 64-bit integer and answers
+                // 404 for anything else. Players and commands have text ids (Route::textId).
                 Poco::JSON::Object::Ptr sch = new Poco::JSON::Object;
-                sch->set("type", q.type);
-                if (!q.format.empty()) sch->set("format", q.format);
-                if (!q.values.empty()) sch->set("enum", toArray(q.values));
+                if (r.textId) {
+                    sch->set("type", "string");
+                } else {
+                    sch->set("type", "integer");
+                    sch->set("format", "int64");
+                    sch->set("minimum", 1);
+                }
                 p->set("schema", sch);
                 params->add(p);
             }
-            if (params->size() > 0) op->set("parameters", params);
-            if (r.access == kPublic) op->set("security", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
-            if (!r.bodySchema.empty()) op->set("requestBody", requestBody(r));
-            Poco::JSON::Object::Ptr responses = new Poco::JSON::Object;
-            responses->set(std::to_string(r.okStatus), successResponse(r, r.okStatus));
-            for (int status : r.alsoOk) responses->set(std::to_string(status), successResponse(r, status));
-            responses->set("4XX", errorResponse("client error"));
-            responses->set("5XX", errorResponse("server error"));
-            op->set("responses", responses);
-            std::string m = r.method;
-            for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            item->set(m, op);
         }
-        doc->set("paths", paths);
-        Poco::JSON::Array::Ptr tags = new Poco::JSON::Array;
-        for (const auto& t : usedTags) {
-            Poco::JSON::Object::Ptr tag = new Poco::JSON::Object;
-            tag->set("name", t);
-            tag->set("description", tagDescription(t));
-            tags->add(tag);
+        for (const auto& q : r.query) {
+            Poco::JSON::Object::Ptr p = new Poco::JSON::Object;
+            p->set("name", q.name);
+            p->set("in", "query");
+            p->set("required", false);
+            p->set("schema", q.schema);
+            params->add(p);
         }
-        doc->set("tags", tags);
-        Poco::JSON::Object::Ptr comps = new Poco::JSON::Object;
-        Poco::JSON::Parser parser;
-        comps->set("schemas", apiSchemas());
-        comps->set("securitySchemes", parser.parse(R"({"bearer":{"type":"http","scheme":"bearer"},
-            "cookie":{"type":"apiKey","in":"cookie","name":"ms_session"}})"));
-        doc->set("components", comps);
-        doc->set("security", parser.parse(R"([{"bearer":[]},{"cookie":[]}])"));
-        return doc;
+        if (params->size() > 0) op->set("parameters", params);
+        if (r.access == kPublic) op->set("security", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
+        if (!r.bodySchema.empty()) op->set("requestBody", requestBody(r));
+        Poco::JSON::Object::Ptr responses = new Poco::JSON::Object;
+        responses->set(std::to_string(r.okStatus), successResponse(r, r.okStatus));
+        for (int status : r.alsoOk) responses->set(std::to_string(status), successResponse(r, status));
+        responses->set("4XX", errorResponse("client error"));
+        responses->set("5XX", errorResponse("server error"));
+        op->set("responses", responses);
+        std::string m = r.method;
+        for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        item->set(m, op);
     }
+    doc->set("paths", paths);
+    Poco::JSON::Array::Ptr tags = new Poco::JSON::Array;
+    for (const auto& t : usedTags) {
+        Poco::JSON::Object::Ptr tag = new Poco::JSON::Object;
+        tag->set("name", t);
+        tag->set("description", tagDescription(t));
+        tags->add(tag);
+    }
+    doc->set("tags", tags);
+    Poco::JSON::Object::Ptr comps = new Poco::JSON::Object;
+    Poco::JSON::Parser parser;
+    comps->set("schemas", apiSchemas());
+    comps->set("securitySchemes", parser.parse(R"({"bearer":{"type":"http","scheme":"bearer"},
+            "cookie":{"type":"apiKey","in":"cookie","name":"ms_session"}})"));
+    doc->set("components", comps);
+    doc->set("security", parser.parse(R"([{"bearer":[]},{"cookie":[]}])"));
+    return doc;
 }
 
 std::string openApiJson() {

@@ -1,11 +1,13 @@
 // The schemas of the API's request and response bodies (OpenAPI 3.0 Schema
 // Objects, in the subset json_schema.hpp checks). Routes name them
-// (Route::withBody, Route::withReply); the dispatcher checks every request body
+// (Route::body, Route::reply); the dispatcher checks every request body
 // against its route's schema before the handler runs, the OpenAPI document
 // publishes them, and the tests check every response against them.
 #include "api.hpp"
 
 #include <Poco/JSON/Parser.h>
+
+#include <utility>
 
 namespace microscape::controller {
 
@@ -184,15 +186,6 @@ constexpr const char* kSchemas = R"json({
   "timezone":{"type":"string","nullable":true,"maxLength":128,"example":"Asia/Shanghai"},
   "operatingHours":{"$ref":"#/components/schemas/Windows"},
   "fillerPlaylistId":{"type":"integer","nullable":true,"minimum":1}}},
-"LocationChange": {"type":"object","additionalProperties":false,"properties":{
-  "name":{"type":"string","minLength":1,"maxLength":255,"x-maxBytes":255},
-  "venueType":{"$ref":"#/components/schemas/VenueType"},
-  "district":{"type":"string","minLength":1,"maxLength":100,"x-maxBytes":100},
-  "address":{"type":"string","nullable":true,"maxLength":500,"x-maxBytes":500},
-  "tags":{"$ref":"#/components/schemas/NullableTagList"},
-  "timezone":{"type":"string","nullable":true,"maxLength":128},
-  "operatingHours":{"$ref":"#/components/schemas/Windows"},
-  "fillerPlaylistId":{"type":"integer","nullable":true,"minimum":1}}},
 "Location": {"type":"object","additionalProperties":false,
   "required":["id","name","venueType","district","address","timezone","operatingHours","fillerPlaylistId","tags",
               "createdAt","updatedAt"],"properties":{
@@ -293,10 +286,6 @@ constexpr const char* kSchemas = R"json({
     "description":"how long it shows; a video's own length, or 10 s for a still, when left out"},
   "validFrom":{"$ref":"#/components/schemas/InstantInput"},
   "validUntil":{"$ref":"#/components/schemas/InstantInput"}}},
-"PlaylistChange": {"type":"object","additionalProperties":false,"properties":{
-  "name":{"type":"string","minLength":1,"maxLength":255,"x-maxBytes":255},
-  "department":{"$ref":"#/components/schemas/Department"},
-  "items":{"type":"array","nullable":true,"maxItems":1000,"items":{"$ref":"#/components/schemas/PlaylistItemInput"}}}},
 "PlaylistCreate": {"type":"object","additionalProperties":false,"required":["name"],"properties":{
   "name":{"type":"string","minLength":1,"maxLength":255,"x-maxBytes":255},
   "department":{"$ref":"#/components/schemas/Department"},
@@ -323,11 +312,6 @@ constexpr const char* kSchemas = R"json({
   "theme":{"type":"string","nullable":true,"maxLength":100,"x-maxBytes":100},
   "startsOn":{"$ref":"#/components/schemas/Date"},"endsOn":{"$ref":"#/components/schemas/Date"},
   "department":{"$ref":"#/components/schemas/Department"}}},
-"CampaignChange": {"type":"object","additionalProperties":false,"properties":{
-  "name":{"type":"string","minLength":1,"maxLength":255,"x-maxBytes":255},
-  "theme":{"type":"string","nullable":true,"maxLength":100,"x-maxBytes":100},
-  "startsOn":{"$ref":"#/components/schemas/Date"},"endsOn":{"$ref":"#/components/schemas/Date"},
-  "department":{"$ref":"#/components/schemas/Department"}}},
 "Campaign": {"type":"object","additionalProperties":false,
   "required":["id","name","theme","startsOn","endsOn","department","createdBy","createdAt","updatedAt"],"properties":{
   "id":{"$ref":"#/components/schemas/Id"},"name":{"type":"string"},"theme":{"type":"string","nullable":true},
@@ -339,15 +323,6 @@ constexpr const char* kSchemas = R"json({
 
 "ScheduleCreate": {"type":"object","additionalProperties":false,
   "required":["name","playlistId","startsOn","endsOn","target"],"properties":{
-  "name":{"type":"string","minLength":1,"maxLength":255,"x-maxBytes":255},
-  "playlistId":{"type":"integer","minimum":1},
-  "campaignId":{"type":"integer","nullable":true,"minimum":1},
-  "priority":{"type":"integer","nullable":true,"minimum":0,"maximum":1000},
-  "startsOn":{"$ref":"#/components/schemas/Date"},"endsOn":{"$ref":"#/components/schemas/Date"},
-  "dayparts":{"$ref":"#/components/schemas/Windows"},
-  "target":{"$ref":"#/components/schemas/Target"},
-  "department":{"$ref":"#/components/schemas/Department"}}},
-"ScheduleChange": {"type":"object","additionalProperties":false,"properties":{
   "name":{"type":"string","minLength":1,"maxLength":255,"x-maxBytes":255},
   "playlistId":{"type":"integer","minimum":1},
   "campaignId":{"type":"integer","nullable":true,"minimum":1},
@@ -399,11 +374,6 @@ constexpr const char* kSchemas = R"json({
   "theme":{"type":"string","nullable":true,"maxLength":100,"x-maxBytes":100},
   "daysBefore":{"type":"integer","minimum":0,"maximum":60,"description":"the suggested campaign starts this many days before"},
   "daysAfter":{"type":"integer","minimum":0,"maximum":60,"description":"and ends this many days after"}}},
-"ObservanceChange": {"type":"object","additionalProperties":false,"properties":{
-  "name":{"type":"string","minLength":1,"maxLength":100,"x-maxBytes":100},
-  "month":{"type":"integer","minimum":1,"maximum":12},"day":{"type":"integer","minimum":1,"maximum":31},
-  "theme":{"type":"string","nullable":true,"maxLength":100,"x-maxBytes":100},
-  "daysBefore":{"type":"integer","minimum":0,"maximum":60},"daysAfter":{"type":"integer","minimum":0,"maximum":60}}},
 "Observance": {"type":"object","additionalProperties":false,
   "required":["id","name","month","day","theme","daysBefore","daysAfter","updatedAt"],"properties":{
   "id":{"$ref":"#/components/schemas/Id"},"name":{"type":"string"},
@@ -495,12 +465,29 @@ constexpr const char* kSchemas = R"json({
   "time":{"$ref":"#/components/schemas/Instant"}}}
 })json";
 
+// A change (PATCH, or PUT of a playlist) takes any of the fields of a creation,
+// with the same rules: "XChange" is "XCreate" without its required list.
+constexpr std::pair<const char*, const char*> kChanges[] = {{"LocationChange", "LocationCreate"},
+                                                            {"PlaylistChange", "PlaylistCreate"},
+                                                            {"CampaignChange", "CampaignCreate"},
+                                                            {"ScheduleChange", "ScheduleCreate"},
+                                                            {"ObservanceChange", "ObservanceCreate"}};
+
 }  // namespace
 
 const Poco::JSON::Object::Ptr& apiSchemas() {
     static const Poco::JSON::Object::Ptr kParsed = [] {
         Poco::JSON::Parser p;
-        return p.parse(kSchemas).extract<Poco::JSON::Object::Ptr>();
+        auto all = p.parse(kSchemas).extract<Poco::JSON::Object::Ptr>();
+        for (const auto& [change, create] : kChanges) {
+            Poco::JSON::Parser fresh;
+            auto copy = fresh.parse(stringify(all->getObject(create))).extract<Poco::JSON::Object::Ptr>();
+            copy->remove("required");
+            copy->set("description",
+                      std::string("Any of the fields of ") + create + "; those left out stay as they are.");
+            all->set(change, copy);
+        }
+        return all;
     }();
     return kParsed;
 }

@@ -222,7 +222,6 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     Services& svc_;
 };
 
-// GET/HEAD of a path outside /api/ that no route claims: a web console file.
 }  // namespace
 
 void addAllRoutes(Router& r) {
@@ -239,6 +238,7 @@ void addAllRoutes(Router& r) {
 
 namespace {
 
+// GET/HEAD of a path outside /api/ that no route claims: a web console file.
 bool isConsoleRequest(const Router& router, const Poco::Net::HTTPServerRequest& req) {
     const std::string& method = req.getMethod();
     if (method != "GET" && method != "HEAD") return false;

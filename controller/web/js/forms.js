@@ -40,12 +40,19 @@ export function submitCol(labelKey, width = 'col-md-2') {
   );
 }
 
+function optionElements(options, value) {
+  return options.map(([v, label]) => h('option', { value: String(v), selected: String(v) === String(value) }, label));
+}
+
 export function select(options, value, attrs = {}) {
-  return h(
-    'select',
-    { class: 'form-select', ...attrs },
-    options.map(([v, label]) => h('option', { value: String(v), selected: String(v) === String(value) }, label)),
-  );
+  return h('select', { class: 'form-select', ...attrs }, optionElements(options, value));
+}
+
+// Refills a select with new [value, label] options, keeping the value it had.
+export function setOptions(sel, options) {
+  const v = sel.value;
+  sel.replaceChildren(...optionElements(options, v));
+  sel.value = v;
 }
 
 // A form whose submit runs action() while its submit button shows busy (errors

@@ -4,7 +4,7 @@ import { boot } from '../app.js';
 import { ApiError, del, get, patch, post } from '../api.js';
 import { fmtDateTime, t } from '../i18n.js';
 import { empty, h, newItemPanel, section, table } from '../dom.js';
-import { col, field, formDialog, formRow, input, select, submitCol, submitForm } from '../forms.js';
+import { col, field, formDialog, formRow, input, select, setOptions, submitCol, submitForm } from '../forms.js';
 import { busy, dangerButton, dialog, editButton, errorText, notify, showError } from '../notices.js';
 import { VENUE_TYPES } from '../target.js';
 
@@ -411,14 +411,8 @@ boot('locations', async ({ main, can }) => {
   function tokenForm() {
     const name = input({ id: 'token-name', maxlength: 255 });
     const loc = h('select', { class: 'form-select', id: 'token-location' });
-    refreshLocationSelects = () => {
-      const v = loc.value;
-      loc.replaceChildren(
-        h('option', { value: '' }, t('locations.noLocation')),
-        ...locations.map((l) => h('option', { value: String(l.id) }, l.name)),
-      );
-      loc.value = v;
-    };
+    refreshLocationSelects = () =>
+      setOptions(loc, [['', t('locations.noLocation')], ...locations.map((l) => [l.id, l.name])]);
     const ttl = select(
       [
         [3600, t('takeover.hours', { n: 1 })],

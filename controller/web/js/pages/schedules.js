@@ -4,7 +4,7 @@ import { boot } from '../app.js';
 import { del, get, getOptional, patch, post, put } from '../api.js';
 import { addDays, DEFAULT_ZONE, t, today } from '../i18n.js';
 import { empty, h, newItemPanel, section, table, uid } from '../dom.js';
-import { col, field, formDialog, formRow, input, select, submitCol, submitForm } from '../forms.js';
+import { col, field, formDialog, formRow, input, select, setOptions, submitCol, submitForm } from '../forms.js';
 import { dangerButton, editButton, notify, showError } from '../notices.js';
 import { describeTarget, targetPicker } from '../target.js';
 import { weekCalendar, whatPlays } from '../calendar.js';
@@ -221,6 +221,8 @@ boot('schedules', async ({ main, can, user }) => {
     getOptional('/api/v1/observances'),
   ]);
   let observances = observancesR?.observances ?? [];
+  // A theme: one of the tags, or none.
+  const themeSelect = (id, value) => select([['', '—'], ...tags.map((x) => [x, x])], value, { id });
   const filler = (await getOptional('/api/v1/settings/filler'))?.playlistId ?? null;
   let campaigns = campaignsR.campaigns;
   let schedules = schedulesR.schedules;
@@ -403,7 +405,7 @@ boot('schedules', async ({ main, can, user }) => {
 
   async function editCampaign(c) {
     const name = input({ id: 'edit-campaign-name', required: true, maxlength: 255, value: c.name });
-    const theme = select([['', '—'], ...tags.map((x) => [x, x])], c.theme || '', { id: 'edit-campaign-theme' });
+    const theme = themeSelect('edit-campaign-theme', c.theme || '');
     const starts = input({ type: 'date', id: 'edit-campaign-starts', required: true, value: c.startsOn });
     const ends = input({ type: 'date', id: 'edit-campaign-ends', required: true, value: c.endsOn });
     const ok = await formDialog(
@@ -543,7 +545,7 @@ boot('schedules', async ({ main, can, user }) => {
     const name = input({ id: 'observance-name', required: true, maxlength: 100 });
     const month = input({ type: 'number', id: 'observance-month', required: true, min: '1', max: '12' });
     const day = input({ type: 'number', id: 'observance-day', required: true, min: '1', max: '31' });
-    const theme = select([['', '—'], ...tags.map((x) => [x, x])], '', { id: 'observance-theme' });
+    const theme = themeSelect('observance-theme', '');
     const before = input({ type: 'number', id: 'observance-before', min: '0', max: '60', value: '3' });
     const after = input({ type: 'number', id: 'observance-after', min: '0', max: '60', value: '3' });
     return submitForm(
@@ -572,7 +574,7 @@ boot('schedules', async ({ main, can, user }) => {
   }
   function campaignForm() {
     const name = input({ id: 'campaign-name', required: true, maxlength: 255 });
-    const theme = select([['', '—'], ...tags.map((x) => [x, x])], '', { id: 'campaign-theme' });
+    const theme = themeSelect('campaign-theme', '');
     const starts = input({ type: 'date', id: 'campaign-starts', required: true, value: today() });
     const ends = input({ type: 'date', id: 'campaign-ends', required: true, value: addDays(today(), 6) });
     const preset = select([['', t('schedules.presetPick')]], '', {
@@ -588,12 +590,10 @@ boot('schedules', async ({ main, can, user }) => {
       },
     });
     refreshPresets = () =>
-      preset.replaceChildren(
-        ...[
-          ['', t('schedules.presetPick')],
-          ...observances.map((o) => [o.id, `${o.name}（${o.month}月${o.day}日）`]),
-        ].map(([v, label]) => h('option', { value: v }, label)),
-      );
+      setOptions(preset, [
+        ['', t('schedules.presetPick')],
+        ...observances.map((o) => [o.id, `${o.name}（${o.month}月${o.day}日）`]),
+      ]);
     refreshPresets();
     const form = submitForm(
       {
@@ -633,14 +633,11 @@ boot('schedules', async ({ main, can, user }) => {
       { id: 'schedule-playlist', required: true },
     );
     const campaign = h('select', { class: 'form-select', id: 'schedule-campaign' });
-    refreshCampaignSelect = () => {
-      const v = campaign.value;
-      campaign.replaceChildren(
-        h('option', { value: '' }, t('schedules.noCampaign')),
-        ...campaigns.map((c) => h('option', { value: String(c.id) }, `${c.name} (${c.startsOn} – ${c.endsOn})`)),
-      );
-      campaign.value = v;
-    };
+    refreshCampaignSelect = () =>
+      setOptions(campaign, [
+        ['', t('schedules.noCampaign')],
+        ...campaigns.map((c) => [c.id, `${c.name} (${c.startsOn} – ${c.endsOn})`]),
+      ]);
     refreshCampaignSelect();
     const starts = input({ type: 'date', id: 'schedule-starts', required: true, value: today() });
     const ends = input({ type: 'date', id: 'schedule-ends', required: true, value: addDays(today(), 6) });
