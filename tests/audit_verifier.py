@@ -238,9 +238,12 @@ RECORD_FIELDS = {"bundle_version": int, "campaign": str, "clock_skew_ms": int, "
 
 
 def record_ok(r):
-    if not isinstance(r, dict) or set(r) != set(RECORD_FIELDS):
+    if not isinstance(r, dict) or r.get("format") not in (1, 2):
         return False
-    if any(type(r[k]) is not t for k, t in RECORD_FIELDS.items()) or r["format"] != 1:
+    fields = dict(RECORD_FIELDS, manifest=str) if r["format"] == 2 else RECORD_FIELDS
+    if set(r) != set(fields) or any(type(r[k]) is not t for k, t in fields.items()):
+        return False
+    if r["format"] == 2 and r["manifest"] and not is_hex(r["manifest"]):
         return False
     opt = lambda s: s == "" or is_id(s)
     if not is_id(r["player"]) or not 1 <= r["seq"] <= MAX_SEQ or not is_hex(r["prev"]):
@@ -267,6 +270,39 @@ def record_ok(r):
     elif r["media"] or r["outcome"]:
         return False
     return True
+
+
+def _text_ok(s, limit):
+    """A location text: empty, or at most `limit` bytes without control characters
+    (C0, DEL, C1, and the bidirectional embedding, override and isolate controls)."""
+    if len(s.encode("utf-8")) > limit:
+        return False
+    return not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069
+                   for c in s)
+
+
+def _zone_name_ok(z):
+    parts = z.split("/")
+    return 1 <= len(z.encode()) <= 128 and all(p and all(c.isascii() and (c.isalnum() or c in "_+-") for c in p)
+                                                 for p in parts)
+
+
+def manifest_place(m):
+    """(target, location or None) of a manifest of docs/bundle-format.md; None when
+    it is not one. Checks what locating a play needs: format, target, location."""
+    if not isinstance(m, dict) or m.get("format") not in (1, 2) or not is_id(m.get("target")):
+        return None
+    if m["format"] == 1:
+        return None if "location" in m else (m["target"], None)
+    loc = m.get("location")
+    keys = {"id", "name", "venue_type", "district", "time_zone"}
+    if not isinstance(loc, dict) or set(loc) != keys or any(not isinstance(loc[k], str) for k in keys):
+        return None
+    if not _text_ok(loc["id"], 128) or not all(_text_ok(loc[k], 255) for k in ("name", "venue_type", "district")):
+        return None
+    if not _zone_name_ok(loc["time_zone"]):
+        return None
+    return (m["target"], loc)
 
 
 def checkpoint_ok(c):
@@ -319,7 +355,7 @@ def verify(data, controller_key=None, pins=None, allow_unpinned=False, heads=(),
         ok = n in ("export.json", "export.sig", "keys.json", "media.json", "audit.jsonl")
         parts = n.split("/")
         ok = ok or (len(parts) == 3 and parts[0] == "players" and is_id(parts[1])
-                    and parts[2] in ("records.jsonl", "checkpoints.jsonl"))
+                    and parts[2] in ("records.jsonl", "checkpoints.jsonl", "manifests.jsonl"))
         if not ok:
             raise Unreadable("ExtraEntry", n)
         if n in contents:
@@ -329,7 +365,7 @@ def verify(data, controller_key=None, pins=None, allow_unpinned=False, heads=(),
         raise Unreadable("BadManifest", "no export.json")
     m = parse_canonical(contents["export.json"], "export.json")
     fmt = m.get("format") if isinstance(m, dict) else None
-    if type(fmt) is not int or not 1 <= fmt <= 3:
+    if type(fmt) is not int or not 1 <= fmt <= 4:
         raise Unreadable("UnsupportedFormat" if type(fmt) is int else "BadManifest", "format")
     want = {"format", "kind", "export_id", "created_at", "from", "to", "signer", "files"} | ({"audit_head"} if fmt >= 2 else set())
     if set(m) != want or m["kind"] != "microscape-proof-of-play-export":
@@ -389,14 +425,27 @@ def verify(data, controller_key=None, pins=None, allow_unpinned=False, heads=(),
             fail("", "audit_head")
 
     # Evidence, by player.
-    evidence = {}
+    evidence, manifests = {}, {}
     for n in names:
         parts = n.split("/")
         if parts[0] == "players":
-            ev = evidence.setdefault(parts[1], {})
             lines = contents[n].split(b"\n")
             if contents[n] and not contents[n].endswith(b"\n"):
                 fail("", "truncated_file", n)
+            if parts[2] == "manifests.jsonl":
+                # {sha256: (target, location or None)} of the lines that are manifests
+                places = manifests.setdefault(parts[1], {})
+                for line in (lines[:-1] if contents[n].endswith(b"\n") else lines):
+                    try:
+                        place = manifest_place(parse_canonical(line, n)) if len(line) <= 4 << 20 else None
+                    except Unreadable:
+                        place = None
+                    if place is None:
+                        fail("", "bad_manifest", n)
+                    else:
+                        places[sha(line)] = place
+                continue
+            ev = evidence.setdefault(parts[1], {})
             kind = "records" if parts[2] == "records.jsonl" else "checkpoints"
             items = []
             for line in (lines[:-1] if contents[n].endswith(b"\n") else lines):
@@ -431,7 +480,7 @@ def verify(data, controller_key=None, pins=None, allow_unpinned=False, heads=(),
         if h["player"] not in ids:
             fail(h["player"], "head_unknown_player")
 
-    counts = {}
+    counts, names = {}, {}
     for p in players:
         pid = p["player_id"]
         try:
@@ -468,21 +517,63 @@ def verify(data, controller_key=None, pins=None, allow_unpinned=False, heads=(),
                 fail(pid, "head_mismatch")
         if ev is None:
             continue
-        try:
-            zone = ZoneInfo(p["time_zone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            fail(pid, "unknown_zone")
+        locate(p, ev.get("records", []), manifests.get(pid, {}), frm, to, counts, names, fail)
+    return fails, counts, {loc: name for loc, (_, name) in names.items()}, media
+
+
+def zone_of(name):
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def locate(p, records, places, frm, to, counts, names, fail):
+    """Counts the player's plays in [frm, to), each at the location and in the
+    zone of the manifest its record names (keys.json's when it names none, or a
+    format 1 manifest); the rules of "Where each play was" in docs/audit-export.md."""
+    pid = p["player_id"]
+    own = {"id": p["location_id"], "name": p["location_name"], "venue_type": p["venue_type"],
+           "district": p["district"], "time_zone": p["time_zone"]}
+    if any(target != pid for target, _ in places.values()):
+        fail(pid, "manifest_player")
+    mine = {h: loc for h, (target, loc) in places.items() if target == pid}
+    missing, last = 0, (0, "")
+    unknown = set() if zone_of(p["time_zone"]) else {p["time_zone"]}
+    for r, _ in records:
+        named = r.get("manifest", "")
+        if named and r["seq"] >= last[0]:
+            last = (r["seq"], named)
+        if r["kind"] != "play" or not frm <= r["start_utc_ms"] < to:
             continue
-        for r, _ in ev.get("records", []):
-            if r["kind"] != "play" or not frm <= r["start_utc_ms"] < to:
-                continue
-            date = datetime.fromtimestamp(r["start_utc_ms"] // 1000, zone).strftime("%Y-%m-%d")
-            row = counts.setdefault((p["location_id"], date, r["media"]), [0, 0, 0, 0])
-            i = ("completed", "interrupted", "failed").index(r["outcome"])
-            row[i] += 1
-            if i < 2:
-                row[3] += r["measured_ms"]
-    return fails, counts, players, media
+        where = own
+        if named:
+            if named not in mine:
+                missing += 1
+            elif mine[named] is not None:
+                where = mine[named]
+        zone = zone_of(where["time_zone"])
+        if zone is None:
+            unknown.add(where["time_zone"])
+            continue
+        date = datetime.fromtimestamp(r["start_utc_ms"] // 1000, zone).strftime("%Y-%m-%d")
+        row = counts.setdefault((where["id"], date, r["media"]), [0, 0, 0, 0])
+        i = ("completed", "interrupted", "failed").index(r["outcome"])
+        row[i] += 1
+        if i < 2:
+            row[3] += r["measured_ms"]
+        first = ((r["player"].encode(), r["seq"]), where["name"])
+        if where["id"] not in names or first[0] < names[where["id"]][0]:
+            names[where["id"]] = first
+    if missing:
+        fail(pid, "manifest_missing", "%d counted plays" % missing)
+    if last[1]:
+        if last[1] not in mine:
+            fail(pid, "manifest_missing", "the last record naming one")
+        elif mine[last[1]] is not None and mine[last[1]] != own:
+            fail(pid, "location_mismatch")
+    for z in sorted(unknown):
+        fail(pid, "unknown_zone", z)
 
 
 def verify_chain(pid, records, checkpoints, key, fail):
@@ -566,10 +657,8 @@ def csv_field(s):
     return s
 
 
-def csv_text(counts, players, media, ok):
-    loc, names = {}, {}
-    for p in players:
-        loc.setdefault(p["location_id"], p["location_name"])
+def csv_text(counts, loc, media, ok):
+    names = {}
     for x in media:
         names.setdefault(x["sha256"], x["name"])
     out = ["\ufefflocation_id,location,date,media_sha256,media,completed,interrupted,failed,on_screen_seconds,status"]

@@ -491,12 +491,12 @@ Result<audit::VerifyOptions> auditOptions(const Args& a) {
     return opt;
 }
 
-// Display names for the counts: the first name given wins (media.json order; keys.json order).
+// Display names for the counts: media by the first media.json entry; locations
+// as the verification named them (docs/audit-export.md).
 struct AuditNames {
     std::map<std::string, std::string> media, locations;
-    explicit AuditNames(const audit::AuditReport& e) {
+    explicit AuditNames(const audit::AuditReport& e) : locations(e.result.locationNames) {
         for (const auto& m : e.media) media.emplace(m.sha256, m.name);
-        for (const auto& p : e.players) locations.emplace(p.locationId, p.locationName);
     }
 };
 
@@ -530,6 +530,12 @@ void printAuditSummary(const audit::AuditReport& e, AuditNames& names, std::size
         std::cout << "player keys pinned: " << r.pinnedPlayers.size() << " (" << list(r.pinnedPlayers)
                   << "); not pinned: " << r.unpinnedPlayers.size()
                   << (r.unpinnedPlayers.empty() ? "" : " (" + list(r.unpinnedPlayers) + ")") << "\n";
+    std::cout << "locations: " << r.boundPlays << " of " << r.countedPlays
+              << " counted plays located by the manifest the screen named (signed by the screen)";
+    if (r.boundPlays < r.countedPlays)
+        std::cout << "; " << (r.countedPlays - r.boundPlays)
+                  << " by keys.json alone (the controller's word: records or manifests of format 1)";
+    std::cout << "\n";
     std::cout << "screen heads: "
               << (headCount ? std::to_string(headCount) + " checked (--head)"
                             : "none given (--head): records cut from the end of a chain would not show")

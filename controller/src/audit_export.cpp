@@ -1,5 +1,8 @@
 #include "audit_export.hpp"
 
+#include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "microscape/controller/repo.hpp"
@@ -94,6 +97,81 @@ audit::FileEntry hashFile(Db& db, bool records, const std::string& playerId, std
     return f;
 }
 
+// The manifests of one player that its export carries (format 4): those its
+// counted plays name and the one its last record naming a manifest names,
+// found by their hash, in version order; and that last manifest's location,
+// which keys.json gives for the player (the screen's own word on where it is).
+struct PlayerManifests {
+    std::vector<std::int64_t> versions;
+    std::optional<manifest::Location> lastLocation;
+};
+
+PlayerManifests findManifests(DbConn& c, const std::string& playerId, std::int64_t maxRowid, std::int64_t fromMs,
+                              std::int64_t toMs) {
+    sqlite3* h = sqliteOf(c);
+    std::set<std::string> wanted;
+    SqlStmt named(h,
+                  "SELECT DISTINCT manifest FROM pop_records WHERE player_id = ? AND rowid <= ? AND manifest <> '' "
+                  "AND kind = 'play' AND start_utc_ms >= ? AND start_utc_ms < ?");
+    named.bind(1, playerId).bind(2, maxRowid).bind(3, fromMs).bind(4, toMs);
+    while (named.step()) wanted.insert(named.str(0));
+    std::string last;
+    SqlStmt lastNamed(h,
+                      "SELECT manifest FROM pop_records WHERE player_id = ? AND rowid <= ? AND manifest <> '' "
+                      "ORDER BY seq DESC LIMIT 1");
+    lastNamed.bind(1, playerId).bind(2, maxRowid);
+    if (lastNamed.step()) wanted.insert(last = lastNamed.str(0));
+    std::map<std::string, std::int64_t> found;  // sha256 -> version
+    SqlStmt byHash(h, "SELECT version FROM compiled_manifests WHERE player_id = ? AND sha256 = ?");
+    for (const auto& sha : wanted) {
+        byHash.reset();
+        byHash.bind(1, playerId).bind(2, sha);
+        if (byHash.step()) found[sha] = byHash.i64(0);
+    }
+    if (found.size() < wanted.size()) {  // manifests compiled before their hash was stored
+        SqlStmt legacy(h, "SELECT version, manifest FROM compiled_manifests WHERE player_id = ? AND sha256 IS NULL");
+        legacy.bind(1, playerId);
+        while (legacy.step())
+            if (auto sha = crypto::sha256Hex(legacy.str(1)); wanted.count(sha)) found.emplace(sha, legacy.i64(0));
+    }
+    PlayerManifests out;
+    for (const auto& [sha, version] : found) out.versions.push_back(version);
+    std::sort(out.versions.begin(), out.versions.end());
+    if (auto it = found.find(last); it != found.end()) {
+        SqlStmt one(h, "SELECT manifest FROM compiled_manifests WHERE player_id = ? AND version = ?");
+        one.bind(1, playerId).bind(2, it->second);
+        if (one.step())
+            if (auto m = manifest::parse(one.str(0))) out.lastLocation = m->location;
+    }
+    return out;
+}
+
+// Each of a player's exported manifests as one line (its manifest.json bytes).
+template <class F>
+void forEachManifestLine(Db& db, const std::string& playerId, const std::vector<std::int64_t>& versions, F&& each) {
+    for (auto version : versions) {
+        auto bytes = db.read([&](DbConn& c) {
+            SqlStmt st(sqliteOf(c), "SELECT manifest FROM compiled_manifests WHERE player_id = ? AND version = ?");
+            st.bind(1, playerId).bind(2, version);
+            return st.step() ? st.str(0) : std::string();
+        });
+        each(std::string_view(bytes));
+    }
+}
+
+audit::FileEntry hashManifestsFile(Db& db, const std::string& playerId, const std::vector<std::int64_t>& versions) {
+    crypto::Sha256 h;
+    audit::FileEntry f;
+    f.name = audit::manifestsPath(playerId);
+    forEachManifestLine(db, playerId, versions, [&](std::string_view line) {
+        h.update(line);
+        h.update("\n", 1);
+        f.sizeBytes += line.size() + 1;
+    });
+    f.sha256 = crypto::toHex(h.finish());
+    return f;
+}
+
 // Buffers small writes into large ones and hashes what passes.
 class HashingWriter {
   public:
@@ -176,6 +254,30 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
         });
         if (!st) return st.error();
 
+        // Each player's files; keys.json then gives where each screen last said it was.
+        std::vector<audit::FileEntry> playerFiles;
+        for (auto& p : players) {
+            if (!manifest::isValidId(p.playerId))
+                return makeError(Errc::Internal, "stored player id '" + p.playerId + "' cannot name a file");
+            auto pm = db.read(
+                [&](DbConn& c) { return findManifests(c, p.playerId, plan.maxRecordRowid, req.fromMs, req.toMs); });
+            if (pm.lastLocation) {
+                p.locationId = pm.lastLocation->id;
+                p.locationName = pm.lastLocation->name;
+                p.venueType = pm.lastLocation->venueType;
+                p.district = pm.lastLocation->district;
+                p.timeZone = pm.lastLocation->timeZone;
+            }
+            playerFiles.push_back(hashManifestsFile(db, p.playerId, pm.versions));
+            plan.manifestVersions[p.playerId] = std::move(pm.versions);
+            std::uint64_t records = 0, checkpoints = 0;
+            // A player with nothing to prove yet gets empty files (format 3): a
+            // listed player without its files is then a failure for the auditor.
+            playerFiles.push_back(hashFile(db, true, p.playerId, plan.maxRecordRowid, records));
+            playerFiles.push_back(hashFile(db, false, p.playerId, plan.maxCheckpointRowid, checkpoints));
+            plan.records += records;
+            plan.playersWithEvidence.push_back(p.playerId);
+        }
         plan.keysJson = audit::keysBytes(players);
         plan.mediaJson = audit::mediaBytes(media);
         auto& m = plan.manifest;
@@ -186,19 +288,7 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
         m.files.push_back({std::string(audit::kKeysName), crypto::sha256Hex(plan.keysJson), plan.keysJson.size()});
         m.files.push_back({std::string(audit::kMediaName), crypto::sha256Hex(plan.mediaJson), plan.mediaJson.size()});
         m.files.push_back(hashAuditFile(db, m.auditHead->seq));
-        for (const auto& p : players) {
-            if (!manifest::isValidId(p.playerId))
-                return makeError(Errc::Internal, "stored player id '" + p.playerId + "' cannot name a file");
-            std::uint64_t records = 0, checkpoints = 0;
-            auto rf = hashFile(db, true, p.playerId, plan.maxRecordRowid, records);
-            auto cf = hashFile(db, false, p.playerId, plan.maxCheckpointRowid, checkpoints);
-            // A player with nothing to prove yet gets two empty files (format 3): a
-            // listed player without its files is then a failure for the auditor.
-            plan.records += records;
-            plan.playersWithEvidence.push_back(p.playerId);
-            m.files.push_back(std::move(rf));
-            m.files.push_back(std::move(cf));
-        }
+        for (auto& f : playerFiles) m.files.push_back(std::move(f));
         for (const auto& f : m.files) plan.totalBytes += f.sizeBytes;
         return plan;
     } catch (const std::exception& e) {
@@ -238,6 +328,9 @@ Status streamExport(Db& db, const ExportPlan& plan, const crypto::PrivateKey& co
     try {
         MS_TRY(streamEntry(m.files.at(2), [&](auto&& onLine) { forEachAuditLine(db, m.auditHead->seq, onLine); }));
         for (const auto& id : plan.playersWithEvidence) {
+            MS_TRY(streamEntry(m.files.at(fileIndex++), [&](auto&& onLine) {
+                forEachManifestLine(db, id, plan.manifestVersions.at(id), onLine);
+            }));
             for (bool records : {true, false}) {
                 MS_TRY(streamEntry(m.files.at(fileIndex++), [&](auto&& onLine) {
                     forEachLine(db, records, id, records ? plan.maxRecordRowid : plan.maxCheckpointRowid, onLine);

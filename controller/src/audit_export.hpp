@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,9 @@ struct ExportPlan {
     std::string keysJson;                          // keys.json bytes
     std::string mediaJson;                         // media.json bytes
     std::vector<std::string> playersWithEvidence;  // every listed player, in file order
-    std::int64_t maxRecordRowid = 0;               // the snapshot
+    // The compiled manifest versions in each player's manifests.jsonl (format 4).
+    std::map<std::string, std::vector<std::int64_t>> manifestVersions;
+    std::int64_t maxRecordRowid = 0;  // the snapshot
     std::int64_t maxCheckpointRowid = 0;
     std::uint64_t records = 0;
     std::uint64_t totalBytes = 0;  // of all files listed (without tar overhead)
@@ -49,7 +52,8 @@ constexpr int kExportPageRows = 2000;
 Result<ExportPlan> planExport(Db& db, const ExportRequest& req);
 
 // The second pass: writes the tar (export.json, export.sig, keys.json,
-// media.json, then each player's records and checkpoints) to sink. Errors: Io
+// media.json, audit.jsonl, then each player's manifests, records and
+// checkpoints) to sink. Errors: Io
 // (the sink failed), Internal (the store changed under the snapshot, or failed;
 // the tar is then incomplete and must be discarded).
 Status streamExport(Db& db, const ExportPlan& plan, const crypto::PrivateKey& controllerKey, tar::ByteSink& sink);

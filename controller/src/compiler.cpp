@@ -283,10 +283,25 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
     m.target = playerId;
     m.schedule = schedule::toJson(built->schedule);
     m.media = built->media;
+    // Where the screen is, under the manifest's signature and (through the
+    // manifest's hash in each play record) the screen's own (format 2).
+    manifest::Location where;
+    if (subject.location) {
+        where.id = std::to_string(subject.location->id);
+        where.name = subject.location->name;
+        where.venueType = subject.location->venueType;
+        where.district = subject.location->district;
+    }
+    where.timeZone = built->schedule.zoneName;
+    m.location = where;
     const json::Value mj = manifest::toJson(m);
     const json::Value* mediaJson = mj.find("media");
-    const std::string contentHash = crypto::sha256Hex(json::canonical(json::Object{
-        {"media", mediaJson ? *mediaJson : json::Value()}, {"schedule", m.schedule}, {"target", m.target}}));
+    const json::Value* locationJson = mj.find("location");
+    const std::string contentHash =
+        crypto::sha256Hex(json::canonical(json::Object{{"media", mediaJson ? *mediaJson : json::Value()},
+                                                       {"location", locationJson ? *locationJson : json::Value()},
+                                                       {"schedule", m.schedule},
+                                                       {"target", m.target}}));
 
     auto last = db_.read([&](DbConn& c) {
         return c.one(
@@ -312,9 +327,10 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
     CompiledManifest out{playerId, m.version, contentHash, signedM.bytes, signedM.signature, now};
     db_.write([&](DbConn& c) {
         c.exec(
-            "INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            {playerId, m.version, contentHash, signedM.bytes, crypto::base64Encode(signedM.signature), now});
+            "INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, created_at, "
+            "sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            {playerId, m.version, contentHash, signedM.bytes, crypto::base64Encode(signedM.signature), now,
+             crypto::sha256Hex(signedM.bytes)});
         repo::audit(c, Actor{0, "system", Role::Admin, {}}, "compile", "manifest", playerId, "",
                     R"({"version":)" + std::to_string(m.version) + "}", now);
     });

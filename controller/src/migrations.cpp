@@ -343,6 +343,15 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
                 ('全国交通安全日', 12, 2, '文明交通', 3, 3, 0, 0),
                 ('国家宪法日', 12, 4, '法治教育', 3, 3, 0, 0))",
         },
+        // 9: where each play was, under the screen's signature: a play record of
+        // format 2 names the SHA-256 of the manifest in force (its location and
+        // zone); the evidence export carries those manifests, found by their
+        // hash (NULL for manifests compiled before: hashed when an export needs them).
+        {
+            "ALTER TABLE pop_records ADD COLUMN manifest TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE compiled_manifests ADD COLUMN sha256 TEXT",
+            "CREATE INDEX compiled_manifests_sha256 ON compiled_manifests(player_id, sha256)",
+        },
     };
     return kMigrations;
 }

@@ -60,8 +60,8 @@ struct PopIngest::Statements {
                  "LEFT JOIN locations l ON l.id = p.location_id WHERE p.id = ?"),
           insertRecord(db,
                        "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
-                       "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at) "
-                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+                       "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at, manifest) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
           insertCheckpoint(db,
                            "INSERT OR IGNORE INTO pop_checkpoints(player_id, last_seq, first_seq, checkpoint, "
                            "received_at) VALUES (?,?,?,?,?)"),
@@ -365,7 +365,8 @@ void PopIngest::store(Batch& b, std::span<const pop::Record> fresh) {
                 .bind(11, r.measuredMs)
                 .bindRef(12, pop::outcomeName(r.outcome))
                 .bindRef(13, lines[i])
-                .bind(14, b.nowMs);
+                .bind(14, b.nowMs)
+                .bindRef(15, r.manifestSha256);
             ins.run();
         }
         addToRollups(stmts_->rollups, zones_, playerId, PlayerPlace{b.info.locationId, b.info.zone}, fresh);

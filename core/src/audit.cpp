@@ -255,49 +255,183 @@ void parseLines(std::string_view data, const std::string& file, std::string_view
     if (!data.empty() && data.back() != '\n') problems.push_back(truncatedProblem(file));
 }
 
-// "players/<id>/records.jsonl" → id and which file; empty id if not of that shape.
-std::pair<std::string, bool> playerFile(const std::string& name) {
+enum class PlayerFileKind { Records, Checkpoints, Manifests };
+struct PlayerFileName {
+    std::string id;  // empty: not a player file
+    PlayerFileKind kind = PlayerFileKind::Records;
+};
+
+// "players/<id>/records.jsonl" (checkpoints.jsonl, manifests.jsonl) → id and
+// which file; an empty id if the name is not of that shape.
+PlayerFileName playerFile(const std::string& name) {
     static const std::string prefix = "players/";
-    if (name.compare(0, prefix.size(), prefix) != 0) return {"", false};
+    if (name.compare(0, prefix.size(), prefix) != 0) return {};
     auto slash = name.find('/', prefix.size());
-    if (slash == std::string::npos) return {"", false};
+    if (slash == std::string::npos) return {};
     std::string id = name.substr(prefix.size(), slash - prefix.size());
     std::string file = name.substr(slash + 1);
-    if (!manifest::isValidId(id)) return {"", false};
-    if (file == "records.jsonl") return {id, true};
-    if (file == "checkpoints.jsonl") return {id, false};
-    return {"", false};
+    if (!manifest::isValidId(id)) return {};
+    if (file == "records.jsonl") return {id, PlayerFileKind::Records};
+    if (file == "checkpoints.jsonl") return {id, PlayerFileKind::Checkpoints};
+    if (file == "manifests.jsonl") return {id, PlayerFileKind::Manifests};
+    return {};
 }
 
 using Rows = std::map<std::tuple<std::string, std::string, std::string>, CountRow>;
 
-// The counting rule for one record (addCounts).
-void addCount(Rows& rows, const PlayerEntry& player, const tz::Zone& zone, const pop::Record& r, std::int64_t fromMs,
-              std::int64_t toMs) {
-    if (r.kind != pop::Kind::Play || r.startUtcMs < fromMs || r.startUtcMs >= toMs) return;
-    std::int64_t local = r.startUtcMs + static_cast<std::int64_t>(tz::utcOffsetAt(zone, r.startUtcMs)) * 1000;
-    std::int64_t day = local >= 0 ? local / 86400000 : (local - 86399999) / 86400000;
-    std::string date = timeutil::formatDate(timeutil::civilFromDays(day));
-    auto& row = rows[{player.locationId, date, r.mediaSha256}];
-    row.locationId = player.locationId;
-    row.localDate = date;
-    row.mediaSha256 = r.mediaSha256;
-    switch (r.outcome) {
-        case pop::Outcome::Completed:
-            ++row.completed;
-            row.onScreenMs += r.measuredMs;
-            break;
-        case pop::Outcome::Interrupted:
-            ++row.interrupted;
-            row.onScreenMs += r.measuredMs;
-            break;
-        case pop::Outcome::Failed:
-            ++row.failed;
-            break;
-        case pop::Outcome::None:
-            break;
+// What the counting gathers over all players: the rows, the name of each
+// location (from the counted play first in (player id, seq) order), and how
+// many counted plays a manifest of the screen's located.
+struct Tally {
+    Rows rows;
+    std::map<std::string, std::tuple<std::string, std::int64_t, std::string>> names;  // id -> player, seq, name
+    std::int64_t counted = 0;
+    std::int64_t bound = 0;
+
+    void add(const std::string& locationId, const std::string& locationName, const tz::Zone& zone,
+             const pop::Record& r) {
+        std::int64_t local = r.startUtcMs + static_cast<std::int64_t>(tz::utcOffsetAt(zone, r.startUtcMs)) * 1000;
+        std::int64_t day = local >= 0 ? local / 86400000 : (local - 86399999) / 86400000;
+        std::string date = timeutil::formatDate(timeutil::civilFromDays(day));
+        auto& row = rows[{locationId, date, r.mediaSha256}];
+        row.locationId = locationId;
+        row.localDate = date;
+        row.mediaSha256 = r.mediaSha256;
+        switch (r.outcome) {
+            case pop::Outcome::Completed:
+                ++row.completed;
+                row.onScreenMs += r.measuredMs;
+                break;
+            case pop::Outcome::Interrupted:
+                ++row.interrupted;
+                row.onScreenMs += r.measuredMs;
+                break;
+            case pop::Outcome::Failed:
+                ++row.failed;
+                break;
+            case pop::Outcome::None:
+                break;
+        }
+        auto key = std::tuple(r.playerId, r.seq, locationName);
+        auto [it, fresh] = names.emplace(locationId, key);
+        if (!fresh && std::tie(r.playerId, r.seq) < std::tie(std::get<0>(it->second), std::get<1>(it->second)))
+            it->second = key;
     }
+};
+
+std::string shortHash(const std::string& h) {
+    return h.substr(0, 16) + "...";
 }
+
+// Where one player's plays were, from the manifests its records name (format 4
+// exports): fed the player's manifests.jsonl lines and then its records, it
+// counts each play at its manifest's location (else at keys.json's) and finds
+// manifest_player, manifest_missing, location_mismatch and unknown_zone. The
+// in-memory and the streaming verification both use it, so that they report
+// the same.
+class PlayerPlaces {
+  public:
+    PlayerPlaces(const PlayerEntry& player, const std::map<std::string, tz::Zone>& zones, std::int64_t fromMs,
+                 std::int64_t toMs)
+        : player_(player), zones_(zones), fromMs_(fromMs), toMs_(toMs) {}
+
+    // One line of manifests.jsonl; a line that is no manifest is a read problem.
+    // One manifest of manifests.jsonl (its exact bytes, parsed).
+    void addManifest(std::string_view bytes, const manifest::Manifest& m) {
+        if (m.target != player_.playerId) {
+            if (foreign_.empty()) foreign_ = "one for " + m.target;
+            return;
+        }
+        manifests_.emplace(crypto::sha256Hex(bytes), m.location);
+    }
+
+    // The zone names the player's manifests give (to load before the records).
+    std::set<std::string> zoneNames() const {
+        std::set<std::string> out{player_.timeZone};
+        for (const auto& [sha, loc] : manifests_)
+            if (loc) out.insert(loc->timeZone);
+        return out;
+    }
+
+    void addRecord(const pop::Record& r, Tally& tally) {
+        if (!r.manifestSha256.empty() && r.seq >= lastNamedSeq_) {
+            lastNamedSeq_ = r.seq;
+            lastNamed_ = r.manifestSha256;
+        }
+        if (r.kind != pop::Kind::Play || r.startUtcMs < fromMs_ || r.startUtcMs >= toMs_) return;
+        const std::string* locationId = &player_.locationId;
+        const std::string* locationName = &player_.locationName;
+        const std::string* zoneName = &player_.timeZone;
+        bool bound = false;
+        if (!r.manifestSha256.empty()) {
+            auto it = manifests_.find(r.manifestSha256);
+            if (it == manifests_.end()) {
+                if (!missing_++) firstMissing_ = r.seq;
+            } else if (it->second) {
+                locationId = &it->second->id;
+                locationName = &it->second->name;
+                zoneName = &it->second->timeZone;
+                bound = true;
+            }
+        }
+        auto zone = zones_.find(*zoneName);
+        if (zone == zones_.end()) {
+            if (*zoneName != player_.timeZone) unknownZones_.insert(*zoneName);
+            return;
+        }
+        ++tally.counted;
+        if (bound) ++tally.bound;
+        tally.add(*locationId, *locationName, zone->second, r);
+    }
+
+    void finish(std::vector<Failure>& out) const {
+        const std::string& id = player_.playerId;
+        if (!foreign_.empty())
+            out.push_back(
+                {id, "manifest_player", "manifests.jsonl holds a manifest of another screen (" + foreign_ + ")"});
+        if (missing_)
+            out.push_back({id, "manifest_missing",
+                           std::to_string(missing_) + " counted play(s) name a manifest that is not in the export " +
+                               "(first: seq " + std::to_string(firstMissing_) + ")"});
+        if (!lastNamed_.empty()) {
+            auto it = manifests_.find(lastNamed_);
+            if (it == manifests_.end())
+                out.push_back({id, "manifest_missing",
+                               "the manifest its last record naming one (seq " + std::to_string(lastNamedSeq_) +
+                                   ") names, " + shortHash(lastNamed_) + ", is not in the export"});
+            else if (it->second && !sameAsKeys(*it->second))
+                out.push_back({id, "location_mismatch",
+                               "keys.json places the screen at " +
+                                   describe({player_.locationId, player_.locationName, player_.venueType,
+                                             player_.district, player_.timeZone}) +
+                                   "; the manifest its record seq " + std::to_string(lastNamedSeq_) + " names, at " +
+                                   describe(*it->second)});
+        }
+        if (!zones_.count(player_.timeZone))
+            out.push_back({id, "unknown_zone", "no time zone data for '" + player_.timeZone + "'"});
+        for (const auto& z : unknownZones_)
+            out.push_back({id, "unknown_zone", "no time zone data for '" + z + "' (a manifest's zone)"});
+    }
+
+  private:
+    bool sameAsKeys(const manifest::Location& l) const {
+        return l.id == player_.locationId && l.name == player_.locationName && l.venueType == player_.venueType &&
+               l.district == player_.district && l.timeZone == player_.timeZone;
+    }
+    static std::string describe(const manifest::Location& l) {
+        return "location " + l.id + " '" + l.name + "' (" + l.venueType + ", " + l.district + ", " + l.timeZone + ")";
+    }
+
+    const PlayerEntry& player_;
+    const std::map<std::string, tz::Zone>& zones_;
+    std::int64_t fromMs_ = 0, toMs_ = 0;
+    std::map<std::string, std::optional<manifest::Location>> manifests_;  // by SHA-256 of its bytes
+    std::string foreign_;                                                 // the first manifest of another screen
+    std::int64_t missing_ = 0, firstMissing_ = 0;
+    std::string lastNamed_;  // the manifest named by the record with the highest seq naming one
+    std::int64_t lastNamedSeq_ = 0;
+    std::set<std::string> unknownZones_;
+};
 
 bool startsBeforeEnrollment(const pop::Record& r, const PlayerEntry& p) {
     return r.kind == pop::Kind::Play && r.startUtcMs < p.enrolledAtMs - 86400000;
@@ -348,7 +482,7 @@ Failure chainFailure(const std::string& playerId, const pop::Finding& f) {
 // `evidence` (called for players whose exported key is usable, in keys.json
 // order): shared by the in-memory and the streaming path so that both report
 // the same failures in the same order.
-using EvidenceStep = std::function<void(const PlayerEntry&, const crypto::PublicKey&, AuditResult&, Rows&)>;
+using EvidenceStep = std::function<void(const PlayerEntry&, const crypto::PublicKey&, AuditResult&, Tally&)>;
 
 // The audit log's check, as both paths report it.
 struct AuditLogOutcome {
@@ -360,7 +494,7 @@ struct AuditLogOutcome {
 AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBytes, std::string_view signature,
                      const std::vector<std::string>& readProblems, const std::vector<PlayerEntry>& players,
                      const std::set<std::string>& evidenceIds, const std::set<std::string>& incompleteIds,
-                     const VerifyOptions& options, Rows rows, const AuditLogOutcome& auditLog,
+                     const VerifyOptions& options, Tally tally, const AuditLogOutcome& auditLog,
                      const EvidenceStep& evidence) {
     AuditResult out;
     out.auditChecked = auditLog.checked;
@@ -428,13 +562,16 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
             fail(p.playerId, "key_not_pinned",
                  "the exported key differs from the independently obtained key " + pin->second.substr(0, 16));
         if (evidenceIds.count(p.playerId))
-            evidence(p, *key, out, rows);
+            evidence(p, *key, out, tally);
         else
             checkHeads(
                 p, *key, options, manifest.createdAtMs, 0, [](std::int64_t) { return std::optional<std::string>(); },
                 out.failures);
     }
-    for (auto& [k, row] : rows) out.counts.push_back(std::move(row));
+    for (auto& [k, row] : tally.rows) out.counts.push_back(std::move(row));
+    for (auto& [id, choice] : tally.names) out.locationNames[id] = std::move(std::get<2>(choice));
+    out.countedPlays = tally.counted;
+    out.boundPlays = tally.bound;
     return out;
 }
 
@@ -609,20 +746,23 @@ class ExportStream {
         for (const auto& p : rep_.players) byId_[p.playerId] = &p;
     }
 
-    // One player's records.jsonl and checkpoints.jsonl, in id order; Done after the last.
+    // One player's manifests.jsonl (format 4), records.jsonl and checkpoints.jsonl,
+    // in id order; Done after the last.
     Result<Step> readPlayer() {
-        auto recHeader = reader_.next();
-        if (!recHeader) return recHeader.error();
-        if (!*recHeader) return Step::Done;
-        auto [id, isRecords] = playerFile((*recHeader)->name);
-        if (id.empty() || !isRecords || (!lastId_.empty() && id <= lastId_)) return Step::InMemory;
-        MS_TRY(withinLimit(**recHeader));
+        auto first = reader_.next();
+        if (!first) return first.error();
+        if (!*first) return Step::Done;
+        const PlayerFileName pf = playerFile((*first)->name);
+        if (pf.id.empty() || pf.kind == PlayerFileKind::Checkpoints || (!lastId_.empty() && pf.id <= lastId_))
+            return Step::InMemory;
+        const std::string id = pf.id;
+        MS_TRY(withinLimit(**first));
         evidenceIds_.insert(id);
         StreamedPlayer sp;
         const PlayerEntry* player = nullptr;
         std::optional<pop::ChainStream> chain;
         std::optional<crypto::PublicKey> key;
-        const tz::Zone* zone = nullptr;
+        std::optional<PlayerPlaces> places;
         if (auto it = byId_.find(id); it != byId_.end()) {
             player = it->second;
             auto raw = crypto::base64Decode(player->publicKeyB64);
@@ -630,13 +770,35 @@ class ExportStream {
             if (k) {
                 key.emplace(*k);
                 chain.emplace(id, std::move(*k));
+                places.emplace(*player, options_.zones, rep_.manifest.fromMs, rep_.manifest.toMs);
             }
-            if (auto z = options_.zones.find(player->timeZone); z != options_.zones.end()) zone = &z->second;
         }
+        tar::Header recHeader = **first;
+        if (pf.kind == PlayerFileKind::Manifests) {
+            const std::string name = recHeader.name;
+            MS_TRY(streamEntry(
+                recHeader,
+                [&](std::string_view line, std::size_t lineNo) {
+                    auto m = manifest::parse(line);
+                    if (!m)
+                        lineProblems_[name].push_back(lineProblem("bad_manifest", name, lineNo, m.error()));
+                    else if (places)
+                        places->addManifest(line, *m);
+                },
+                manifest::kMaxManifestBytes + 1));
+            auto next = entry(recordsPath(id));
+            if (!next) return next.error();
+            if (!*next) return Step::InMemory;
+            recHeader = **next;
+        }
+        if (places)
+            for (const auto& z : places->zoneNames())
+                if (!options_.zones.count(z) && loadZone_)
+                    if (auto zone = loadZone_(z)) options_.zones.emplace(z, std::move(*zone));
         bool reordered = false;
         std::optional<std::string> beforeEnrollment;
-        const std::string recName = (*recHeader)->name;
-        MS_TRY(streamEntry(**recHeader, [&](std::string_view line, std::size_t lineNo) {
+        const std::string recName = recHeader.name;
+        MS_TRY(streamEntry(recHeader, [&](std::string_view line, std::size_t lineNo) {
             auto r = pop::parseRecord(line);
             if (!r) {
                 lineProblems_[recName].push_back(lineProblem("bad_record", recName, lineNo, r.error()));
@@ -647,7 +809,7 @@ class ExportStream {
             if (!chain->addRecord(*r)) reordered = true;
             if (!beforeEnrollment && startsBeforeEnrollment(*r, *player))
                 beforeEnrollment = beforeEnrollmentMessage(*r);
-            if (zone) addCount(rows_, *player, *zone, *r, rep_.manifest.fromMs, rep_.manifest.toMs);
+            places->addRecord(*r, tally_);
         }));
         if (reordered) return Step::InMemory;
 
@@ -673,7 +835,7 @@ class ExportStream {
             checkHeads(
                 *player, *key, options_, rep_.manifest.createdAtMs, report.lastSeq,
                 [&](std::int64_t seq) { return chain->hashAt(seq); }, sp.failures);
-            if (!zone) sp.failures.push_back({id, "unknown_zone", "no time zone data for '" + player->timeZone + "'"});
+            places->finish(sp.failures);
         }
         done_.emplace(id, std::move(sp));
         lastId_ = id;
@@ -703,8 +865,8 @@ class ExportStream {
 
     std::optional<AuditReport> finish() {
         rep_.result = assemble(rep_.manifest, manifestBytes_, signature_, readProblems(), rep_.players, evidenceIds_,
-                               {}, options_, std::move(rows_), auditLog_,
-                               [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Rows&) {
+                               {}, options_, std::move(tally_), auditLog_,
+                               [&](const PlayerEntry& p, const crypto::PublicKey&, AuditResult& out, Tally&) {
                                    const auto& sp = done_.at(p.playerId);
                                    out.records += sp.records;
                                    out.checkpoints += sp.checkpoints;
@@ -723,7 +885,7 @@ class ExportStream {
     std::map<std::string, std::vector<std::string>> lineProblems_;        // by file name
     AuditLogOutcome auditLog_;
     std::map<std::string, const PlayerEntry*> byId_;
-    Rows rows_;
+    Tally tally_;
     std::map<std::string, StreamedPlayer> done_;
     std::set<std::string> evidenceIds_;
     std::string lastId_;
@@ -740,6 +902,9 @@ std::string recordsPath(const std::string& playerId) {
 }
 std::string checkpointsPath(const std::string& playerId) {
     return "players/" + playerId + "/checkpoints.jsonl";
+}
+std::string manifestsPath(const std::string& playerId) {
+    return "players/" + playerId + "/manifests.jsonl";
 }
 
 namespace {
@@ -905,11 +1070,13 @@ Status writeExport(tar::ByteSink& sink, ExportManifest m, const std::vector<Play
     for (const auto& [id, ev] : evidence) ids.insert(id);
     for (const auto& id : ids) {
         if (!manifest::isValidId(id)) return bad("bad player id '" + id + "'");
-        std::string recs, cps;
+        std::string recs, cps, manifests;
         if (auto it = evidence.find(id); it != evidence.end()) {
             for (const auto& r : it->second.records) recs += pop::canonicalBytes(r) + "\n";
             for (const auto& c : it->second.checkpoints) cps += pop::canonicalBytes(c) + "\n";
+            for (const auto& mb : it->second.manifests) manifests += mb + "\n";
         }
+        if (m.format >= 4) files.emplace_back(manifestsPath(id), std::move(manifests));
         files.emplace_back(recordsPath(id), std::move(recs));
         files.emplace_back(checkpointsPath(id), std::move(cps));
     }
@@ -937,9 +1104,9 @@ Result<Export> readExport(tar::ByteSource& source) {
         const tar::Header& h = **next;
         std::uint64_t limit = kMaxJsonBytes;
         if (h.name == kExportSigName) limit = 4096;
-        if (playerFile(h.name).first.size() || h.name == kAuditLogName) limit = kMaxPlayerFileBytes;
+        if (!playerFile(h.name).id.empty() || h.name == kAuditLogName) limit = kMaxPlayerFileBytes;
         bool known = h.name == kExportName || h.name == kExportSigName || h.name == kKeysName || h.name == kMediaName ||
-                     h.name == kAuditLogName || !playerFile(h.name).first.empty();
+                     h.name == kAuditLogName || !playerFile(h.name).id.empty();
         if (!known) return makeError(Errc::ExtraEntry, "unexpected entry '" + h.name + "' in the export");
         auto data = tar::readEntry(reader, h, limit);
         if (!data) return data.error();
@@ -992,8 +1159,23 @@ Result<Export> readExport(tar::ByteSource& source) {
                 [&](AuditRow row) { e.auditRows.push_back(std::move(row)); }, e.readProblems);
             continue;
         }
-        auto [id, isRecords] = playerFile(name);
+        auto [id, kind] = playerFile(name);
         if (id.empty()) continue;
+        if (kind == PlayerFileKind::Manifests) {
+            // The lines that are manifests, as they are (verify hashes them); the
+            // player's evidence is its records and checkpoints.
+            std::vector<std::string> lines;
+            parseLines(
+                data, name, "bad_manifest",
+                [](std::string_view line) -> Result<std::string> {
+                    MS_TRY(manifest::parse(line));
+                    return std::string(line);
+                },
+                [&](std::string line) { lines.push_back(std::move(line)); }, e.readProblems);
+            e.manifests[id] = std::move(lines);
+            continue;
+        }
+        const bool isRecords = kind == PlayerFileKind::Records;
         if (!contents.count(isRecords ? checkpointsPath(id) : recordsPath(id))) e.incompleteEvidence.insert(id);
         auto& ev = e.evidence[id];
         if (isRecords)
@@ -1008,11 +1190,6 @@ Result<Export> readExport(tar::ByteSource& source) {
     return e;
 }
 
-void addCounts(std::map<std::tuple<std::string, std::string, std::string>, CountRow>& rows, const PlayerEntry& player,
-               const tz::Zone& zone, const std::vector<pop::Record>& records, std::int64_t fromMs, std::int64_t toMs) {
-    for (const auto& r : records) addCount(rows, player, zone, r, fromMs, toMs);
-}
-
 AuditResult verify(const Export& e, const VerifyOptions& options) {
     std::set<std::string> evidenceIds;
     for (const auto& [id, ev] : e.evidence) evidenceIds.insert(id);
@@ -1024,35 +1201,35 @@ AuditResult verify(const Export& e, const VerifyOptions& options) {
         auditLog.rows = check.rows();
         auditLog.failures = check.finish(e.manifest.auditHead.value_or(AuditHead{}));
     }
-    return assemble(
-        e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players, evidenceIds, e.incompleteEvidence, options,
-        {}, auditLog, [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out, Rows& rows) {
-            const auto& ev = e.evidence.at(p.playerId);
-            out.records += ev.records.size();
-            out.checkpoints += ev.checkpoints.size();
-            auto report = pop::verifyChain(p.playerId, ev.records, ev.checkpoints, key);
-            for (const auto& f : report.findings) out.failures.push_back(chainFailure(p.playerId, f));
-            for (const auto& r : ev.records)
-                if (startsBeforeEnrollment(r, p)) {
-                    out.failures.push_back({p.playerId, "before_enrolment", beforeEnrollmentMessage(r)});
-                    break;
-                }
-            checkHeads(
-                p, key, options, e.manifest.createdAtMs, report.lastSeq,
-                [&](std::int64_t seq) -> std::optional<std::string> {
-                    for (const auto& r : ev.records)
-                        if (r.seq == seq && r.playerId == p.playerId && pop::validate(r).ok())
-                            return pop::recordHash(r);
-                    return std::nullopt;
-                },
-                out.failures);
-            auto zone = options.zones.find(p.timeZone);
-            if (zone == options.zones.end()) {
-                out.failures.push_back({p.playerId, "unknown_zone", "no time zone data for '" + p.timeZone + "'"});
-                return;
-            }
-            addCounts(rows, p, zone->second, ev.records, e.manifest.fromMs, e.manifest.toMs);
-        });
+    return assemble(e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players, evidenceIds,
+                    e.incompleteEvidence, options, {}, auditLog,
+                    [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out, Tally& tally) {
+                        const auto& ev = e.evidence.at(p.playerId);
+                        out.records += ev.records.size();
+                        out.checkpoints += ev.checkpoints.size();
+                        auto report = pop::verifyChain(p.playerId, ev.records, ev.checkpoints, key);
+                        for (const auto& f : report.findings) out.failures.push_back(chainFailure(p.playerId, f));
+                        for (const auto& r : ev.records)
+                            if (startsBeforeEnrollment(r, p)) {
+                                out.failures.push_back({p.playerId, "before_enrolment", beforeEnrollmentMessage(r)});
+                                break;
+                            }
+                        checkHeads(
+                            p, key, options, e.manifest.createdAtMs, report.lastSeq,
+                            [&](std::int64_t seq) -> std::optional<std::string> {
+                                for (const auto& r : ev.records)
+                                    if (r.seq == seq && r.playerId == p.playerId && pop::validate(r).ok())
+                                        return pop::recordHash(r);
+                                return std::nullopt;
+                            },
+                            out.failures);
+                        PlayerPlaces places(p, options.zones, e.manifest.fromMs, e.manifest.toMs);
+                        if (auto ms = e.manifests.find(p.playerId); ms != e.manifests.end())
+                            for (const auto& line : ms->second)
+                                if (auto m = manifest::parse(line)) places.addManifest(line, *m);
+                        for (const auto& r : ev.records) places.addRecord(r, tally);
+                        places.finish(out.failures);
+                    });
 }
 
 Result<AuditReport> verifyExport(const SourceOpener& open, VerifyOptions options, const ZoneLoader& loadZone) {
@@ -1067,9 +1244,14 @@ Result<AuditReport> verifyExport(const SourceOpener& open, VerifyOptions options
     if (!src) return src.error();
     auto e = readExport(**src);
     if (!e) return e.error();
-    for (const auto& p : e->players)
-        if (!options.zones.count(p.timeZone) && loadZone)
-            if (auto z = loadZone(p.timeZone)) options.zones.emplace(p.timeZone, std::move(*z));
+    std::set<std::string> zoneNames;
+    for (const auto& p : e->players) zoneNames.insert(p.timeZone);
+    for (const auto& [id, lines] : e->manifests)
+        for (const auto& line : lines)
+            if (auto m = manifest::parse(line); m && m->location) zoneNames.insert(m->location->timeZone);
+    for (const auto& z : zoneNames)
+        if (!options.zones.count(z) && loadZone)
+            if (auto zone = loadZone(z)) options.zones.emplace(z, std::move(*zone));
     AuditReport rep;
     rep.result = verify(*e, options);
     rep.manifest = std::move(e->manifest);

@@ -5,6 +5,7 @@
 #include "microscape/core/json_fields.hpp"
 
 #include "microscape/core/time.hpp"
+#include "microscape/core/tz.hpp"
 
 namespace microscape::manifest {
 
@@ -29,7 +30,32 @@ bool hasControl(std::string_view s) {
     return false;
 }
 
+// Text of a location field: empty, or valid UTF-8 without control characters.
+bool isLocationText(std::string_view s, std::size_t maxBytes) {
+    return s.empty() || (s.size() <= maxBytes && json::isValidUtf8(s) && !hasControl(s));
+}
+
 }  // namespace
+
+Result<Location> parseLocation(json::Fields& manifestFields) {
+    auto v = manifestFields.get("location", json::Value::Type::Object);
+    if (!v) return v.error();
+    auto lf = json::Fields::of(**v, "location", "manifest: ");
+    if (!lf) return lf.error();
+    Location l;
+    for (auto [key, out] : {std::pair{"id", &l.id}, std::pair{"name", &l.name}, std::pair{"venue_type", &l.venueType},
+                            std::pair{"district", &l.district}, std::pair{"time_zone", &l.timeZone}})
+        MS_TRY(lf->read(key, *out));
+    MS_TRY(lf->finish());
+    if (!isLocationText(l.id, kMaxIdBytes)) return bad("manifest: location.id must be UTF-8 of at most 128 bytes");
+    for (auto [key, text] :
+         {std::pair{"name", &l.name}, std::pair{"venue_type", &l.venueType}, std::pair{"district", &l.district}})
+        if (!isLocationText(*text, kMaxNameBytes))
+            return bad(std::string("manifest: location.") + key +
+                       " must be UTF-8 of at most 255 bytes without control characters");
+    if (!tz::isValidZoneName(l.timeZone)) return bad("manifest: location.time_zone is not a zone name");
+    return l;
+}
 
 std::string_view bundleKindName(BundleKind k) {
     return k == BundleKind::Takeover ? "takeover" : "schedule";
@@ -79,8 +105,8 @@ json::Value toJson(const Manifest& m) {
             {"file_name", e.fileName},
         });
     }
-    return json::Object{
-        {"format", m.format},
+    json::Object o{
+        {"format", m.location ? 2 : 1},
         {"bundle_id", m.bundleId},
         {"kind", std::string(bundleKindName(m.kind))},
         {"version", m.version},
@@ -91,6 +117,13 @@ json::Value toJson(const Manifest& m) {
         {"schedule", m.schedule},
         {"media", std::move(media)},
     };
+    if (m.location)
+        o["location"] = json::Object{{"id", m.location->id},
+                                     {"name", m.location->name},
+                                     {"venue_type", m.location->venueType},
+                                     {"district", m.location->district},
+                                     {"time_zone", m.location->timeZone}};
+    return o;
 }
 
 std::string toCanonicalBytes(const Manifest& m) {
@@ -110,16 +143,22 @@ Result<Manifest> parse(std::string_view bytes) {
     // The format decides how to read everything else, so check it first.
     const json::Value* fmt = doc->find("format");
     if (!fmt || !fmt->isInt()) return bad("manifest: missing integer field \"format\"");
-    if (fmt->asInt() != kFormatVersion)
+    if (fmt->asInt() < 1 || fmt->asInt() > kFormatVersion)
         return makeError(Errc::UnsupportedFormat, "manifest format " + std::to_string(fmt->asInt()) +
-                                                      " is not supported (this program reads format " +
+                                                      " is not supported (this program reads formats 1 to " +
                                                       std::to_string(kFormatVersion) + ")");
 
     Manifest m;
+    m.format = static_cast<int>(fmt->asInt());
     auto fields = json::Fields::of(*doc, "manifest");
     if (!fields) return fields.error();
     json::Fields& f = *fields;
-    MS_TRY(f.integer("format", kFormatVersion, kFormatVersion));
+    MS_TRY(f.integer("format", 1, kFormatVersion));
+    if (m.format >= 2) {
+        auto loc = parseLocation(f);
+        if (!loc) return loc.error();
+        m.location = std::move(*loc);
+    }
     auto bundleId = f.str("bundle_id");
     if (!bundleId) return bundleId.error();
     if (!isValidId(*bundleId)) return bad("manifest: bundle_id must be 1-128 characters of [A-Za-z0-9._:@-]");

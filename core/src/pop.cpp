@@ -70,6 +70,10 @@ Outcome classify(std::int64_t scheduledMs, std::int64_t measuredMs) {
 }
 
 Status validate(const Record& r) {
+    if (r.format != 1 && r.format != kFormatVersion)
+        return makeError(Errc::UnsupportedFormat, "record: format " + std::to_string(r.format) + " is not understood");
+    if (r.format == 1 ? !r.manifestSha256.empty() : !r.manifestSha256.empty() && !crypto::isSha256Hex(r.manifestSha256))
+        return bad("record: manifest must be empty or 64 lowercase hex digits (format 2 only)");
     if (!manifest::isValidId(r.playerId)) return bad("record: player must be 1-128 characters of [A-Za-z0-9._:@-]");
     if (r.seq < 1 || r.seq > kMaxSeq) return bad("record: seq out of range");
     if (!crypto::isSha256Hex(r.prevHash)) return bad("record: prev must be 64 lowercase hex digits");
@@ -103,7 +107,8 @@ Status validate(const Record& r) {
 
 json::Value toJson(const Record& r) {
     json::Object o;
-    o["format"] = kFormatVersion;
+    o["format"] = r.format;
+    if (r.format >= 2) o["manifest"] = r.manifestSha256;
     o["player"] = r.playerId;
     o["seq"] = r.seq;
     o["prev"] = r.prevHash;
@@ -139,9 +144,11 @@ Result<Record> recordFromJson(const json::Value& v) {
     json::Fields& f = *fields;
     std::int64_t format = 0;
     MS_TRY(f.read("format", format));
-    if (format != kFormatVersion)
+    if (format != 1 && format != kFormatVersion)
         return makeError(Errc::UnsupportedFormat, "record: format " + std::to_string(format) + " is not understood");
     Record r;
+    r.format = static_cast<int>(format);
+    if (r.format >= 2) MS_TRY(f.read("manifest", r.manifestSha256));
     std::string kind, outcome;
     MS_TRY(f.read("player", r.playerId));
     MS_TRY(f.read("seq", r.seq));
@@ -191,14 +198,15 @@ class FastRecordReader {
               lit(",\"clock_skew_ms\":") && integer(r.clockSkewMs) && lit(",\"detail\":") && str(r.detail) &&
               lit(",\"end_utc_ms\":") && integer(r.endUtcMs) && lit(",\"format\":") && integer(format) &&
               lit(",\"frame_digest\":") && str(r.frameDigest) && lit(",\"kind\":") && str(kind) &&
-              lit(",\"measured_ms\":") && integer(r.measuredMs) && lit(",\"media\":") && str(r.mediaSha256) &&
-              lit(",\"outcome\":") && str(outcome) && lit(",\"player\":") && str(r.playerId) && lit(",\"playlist\":") &&
-              str(r.playlistId) && lit(",\"prev\":") && str(r.prevHash) && lit(",\"schedule\":") && str(r.scheduleId) &&
-              lit(",\"scheduled_ms\":") && integer(r.scheduledMs) && lit(",\"seq\":") && integer(r.seq) &&
-              lit(",\"source\":") && str(r.source) && lit(",\"start_utc_ms\":") && integer(r.startUtcMs) && lit("}") &&
-              pos_ == s_.size()))
+              manifestField(format, r.manifestSha256) && lit(",\"measured_ms\":") && integer(r.measuredMs) &&
+              lit(",\"media\":") && str(r.mediaSha256) && lit(",\"outcome\":") && str(outcome) && lit(",\"player\":") &&
+              str(r.playerId) && lit(",\"playlist\":") && str(r.playlistId) && lit(",\"prev\":") && str(r.prevHash) &&
+              lit(",\"schedule\":") && str(r.scheduleId) && lit(",\"scheduled_ms\":") && integer(r.scheduledMs) &&
+              lit(",\"seq\":") && integer(r.seq) && lit(",\"source\":") && str(r.source) && lit(",\"start_utc_ms\":") &&
+              integer(r.startUtcMs) && lit("}") && pos_ == s_.size()))
             return std::nullopt;
-        if (format != kFormatVersion) return std::nullopt;
+        if (format != 1 && format != kFormatVersion) return std::nullopt;
+        r.format = static_cast<int>(format);
         auto k = kindFromName(kind);
         auto o = outcomeFromName(outcome);
         if (!k || !o) return std::nullopt;
@@ -209,6 +217,12 @@ class FastRecordReader {
     }
 
   private:
+    // Format 2's "manifest" (between "kind" and "measured_ms"); the format is
+    // read before it, and format 1 has none.
+    bool manifestField(std::int64_t format, std::string& out) {
+        if (format == 1) return true;
+        return lit(",\"manifest\":") && str(out);
+    }
     bool lit(std::string_view l) {
         if (s_.compare(pos_, l.size(), l) != 0) return false;
         pos_ += l.size();

@@ -79,6 +79,9 @@ Result<ActiveBundle> ActiveBundle::fromManifest(const manifest::Manifest& m, std
     ActiveBundle b;
     b.bundleId = m.bundleId;
     b.version = m.version;
+    // A verified manifest was read from canonical bytes with every field known,
+    // so writing it again gives those bytes.
+    b.manifestSha256 = crypto::sha256Hex(manifest::toCanonicalBytes(m));
     b.schedule = std::move(*s);
     b.mediaDir = std::move(mediaDir);
     for (const auto& e : m.media) b.kinds[e.sha256] = e.kind;
@@ -103,6 +106,7 @@ Result<TakeoverContent> TakeoverContent::fromManifest(const manifest::Manifest& 
     TakeoverContent c;
     c.id = t.id;
     c.bundleVersion = m.version;
+    c.manifestSha256 = crypto::sha256Hex(manifest::toCanonicalBytes(m));
     c.playlist = *pl;
     c.startUtcMs = t.startUtcMs;
     c.expiresUtcMs = t.expiresUtcMs;
@@ -125,6 +129,7 @@ struct Engine::Play {
     std::int64_t drawnSecond = 0;  // audio card: redrawn once a second
     bool drawsItself() const { return kind == MediaKind::Text || kind == MediaKind::Audio; }
     std::int64_t bundleVersion = 0;
+    std::string manifestSha256;
     std::uint64_t serial = 0;
     bool ready = false;
     bool failed = false;
@@ -303,6 +308,7 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
     p->decision = d;
     p->openedSteadyMs = steadyMs();
     p->bundleVersion = bundle_ ? bundle_->version : 0;
+    p->manifestSha256 = bundle_ ? bundle_->manifestSha256 : "";
     std::string path;
     MediaKind kind = MediaKind::Unknown;
     bool found = false;
@@ -310,6 +316,7 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
         for (const auto& t : takeovers_)
             if (t.id == d.sourceId) {
                 p->bundleVersion = t.bundleVersion;
+                p->manifestSha256 = t.manifestSha256;
                 if (auto it = t.kinds.find(d.mediaSha256); it != t.kinds.end()) {
                     path = t.mediaDir + "/" + d.mediaSha256;
                     kind = it->second;
@@ -405,6 +412,7 @@ void Engine::recordFailure(Play& p, const std::string& why) {
     pop::Record r;
     r.kind = pop::Kind::Play;
     r.bundleVersion = p.bundleVersion;
+    r.manifestSha256 = p.manifestSha256;
     r.mediaSha256 = p.decision.mediaSha256;
     r.playlistId = p.decision.playlistId;
     r.scheduleId = p.decision.sourceId;
@@ -430,6 +438,7 @@ void Engine::endOnAir(bool interrupted) {
         pop::Record r;
         r.kind = pop::Kind::Play;
         r.bundleVersion = p->bundleVersion;
+        r.manifestSha256 = p->manifestSha256;
         r.mediaSha256 = p->decision.mediaSha256;
         r.playlistId = p->decision.playlistId;
         r.scheduleId = p->decision.sourceId;
@@ -626,6 +635,8 @@ void Engine::writePreview() {
 
 void Engine::journalEvent(pop::Record r) {
     if (!journal_) return;
+    // Events name the schedule's manifest in force; plays name their own.
+    if (r.kind != pop::Kind::Play && r.manifestSha256.empty() && bundle_) r.manifestSha256 = bundle_->manifestSha256;
     const std::string what = std::string(pop::kindName(r.kind));
     auto st = journal_->append(std::move(r));
     if (st) return;

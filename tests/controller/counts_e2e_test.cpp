@@ -218,6 +218,23 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
     auto cli = runProcess(argv);
     INFO(cli.out << cli.err);
     REQUIRE(cli.exitCode == 0);
+    {
+        // Every counted play is located by the manifest the screen named in it
+        // (record format 2), not by keys.json alone.
+        std::vector<std::string> summaryArgv = argv;
+        std::erase(summaryArgv, std::string("--csv"));
+        auto summary = runProcess(summaryArgv);
+        INFO(summary.out);
+        REQUIRE(summary.exitCode == 0);
+        const auto at = summary.out.find("locations: ");
+        REQUIRE(at != std::string::npos);
+        std::istringstream line(summary.out.substr(at + 11));
+        long bound = -1, counted = -2;
+        std::string of;
+        line >> bound >> of >> counted;
+        CHECK(bound > 0);
+        CHECK(bound == counted);
+    }
     // The second verifier (Python, from the documented format) gives the same
     // verdict and the same recount, byte for byte. Debian's python3 has the
     // python3-cryptography that deploy/install-deps.sh installs.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -15,6 +16,7 @@
 #include "ingest_sim.hpp"
 #include "microscape/controller/db.hpp"
 #include "microscape/core/audit.hpp"
+#include "microscape/core/manifest.hpp"
 #include "microscape/core/tar.hpp"
 #include "microscape/core/time.hpp"
 #include "test_support.hpp"
@@ -273,4 +275,78 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
         REQUIRE(log.status == 200);
         CHECK(log.body.find("\"export\"") != std::string::npos);
     }
+}
+
+TEST_CASE("plays are placed where the manifests the screen named say; keys.json where it last said it was",
+          "[controller][pop][export][location]") {
+    TestServer srv;
+    Client admin = srv.admin();
+    const int garage = createLocation(admin, "万达广场地下车库入口", "garage_entrance");
+    const int gate = createLocation(admin, "春熙路步行街北口", "street_gate");
+    SimPlayer p;
+    enroll(srv, admin, p, garage);
+    // The manifest the screen holds now, as it received it: its exact bytes.
+    auto manifestNow = [&] {
+        REQUIRE(admin.post("/api/v1/players/" + p.id + "/compile", "").status == 200);
+        auto r = admin.get("/api/v1/players/" + p.id + "/manifest?format=raw");
+        REQUIRE(r.status == 200);
+        auto m = manifest::parse(r.body);
+        REQUIRE(m);
+        REQUIRE(m->location);
+        return std::pair{crypto::sha256Hex(r.body), *m->location};
+    };
+    const auto [atGarage, garagePlace] = manifestNow();
+    CHECK(garagePlace.id == std::to_string(garage));
+    CHECK(garagePlace.name == "万达广场地下车库入口");
+    CHECK(garagePlace.venueType == "garage_entrance");
+    CHECK(garagePlace.timeZone == "Asia/Shanghai");
+    for (int i = 0; i < 3; ++i) p.play(kPoster, kLocalDay + (i + 1) * kHourMs, 15000, 15000).manifestSha256 = atGarage;
+    // The screen is moved to the pedestrian street and gets a manifest saying so.
+    REQUIRE(admin.patch("/api/v1/players/" + p.id, "{\"locationId\":" + std::to_string(gate) + "}").status == 200);
+    const auto [atGate, gatePlace] = manifestNow();
+    REQUIRE(atGate != atGarage);
+    CHECK(gatePlace.id == std::to_string(gate));
+    for (int i = 0; i < 2; ++i) p.play(kClip, kLocalDay + (i + 10) * kHourMs, 15000, 15000).manifestSha256 = atGate;
+    {
+        controller::Db db(srv.dataDir() / "controller.db");
+        controller::PopIngest ingest(db);
+        auto r = ingest.ingestBatch(p.id, p.batch(1, 5), kLocalDay + 12 * kHourMs);
+        REQUIRE(r);
+        REQUIRE(r->ackSeq == 5);
+    }
+    // A third manifest nobody played under is not exported.
+    REQUIRE(admin.patch("/api/v1/players/" + p.id, "{\"locationId\":" + std::to_string(garage) + "}").status == 200);
+    manifestNow();
+
+    Client auditor = srv.userClient("auditor1", "auditor");
+    auto exp =
+        auditor.get("/api/v1/audit/export?from=" + kDate + "T00:00:00%2B08:00&to=" + kNextDate + "T00:00:00%2B08:00");
+    REQUIRE(exp.status == 200);
+    tar::MemorySource src(exp.body);
+    auto e = audit::readExport(src);
+    REQUIRE(e);
+    CHECK(e->manifest.format == audit::kFormatVersion);
+    REQUIRE(e->manifests.count(p.id));
+    std::set<std::string> exported;
+    for (const auto& m : e->manifests.at(p.id)) exported.insert(crypto::sha256Hex(m));
+    CHECK(exported == std::set<std::string>{atGarage, atGate});
+    // keys.json: where the screen's last record says it was (not where the
+    // console has just put it, which no record of the screen confirms yet).
+    REQUIRE(e->players.size() == 1);
+    CHECK(e->players[0].locationId == std::to_string(gate));
+    CHECK(e->players[0].locationName == "春熙路步行街北口");
+
+    audit::VerifyOptions opt;
+    opt.controllerKey = crypto::PublicKey::load((srv.dataDir() / "keys" / "content-signing.pub.pem").string()).value();
+    opt.pinnedPlayerKeyIds[p.id] = p.key->publicKey().id();
+    opt.zones.emplace("Asia/Shanghai", tz::parseTzif(tz::loadZoneFile("Asia/Shanghai").value()).value());
+    auto res = audit::verify(*e, opt);
+    for (const auto& f : res.failures) INFO(f.str());
+    REQUIRE(res.ok());
+    CHECK(res.countedPlays == 5);
+    CHECK(res.boundPlays == 5);
+    std::map<std::string, std::int64_t> at;
+    for (const auto& c : res.counts) at[c.locationId] += c.completed;
+    CHECK(at == std::map<std::string, std::int64_t>{{std::to_string(garage), 3}, {std::to_string(gate), 2}});
+    CHECK(res.locationNames.at(std::to_string(gate)) == "春熙路步行街北口");
 }

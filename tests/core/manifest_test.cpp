@@ -60,7 +60,8 @@ TEST_CASE("manifest round trip keeps every field and Chinese names", "[manifest]
 
     auto parsed = manifest::parse(s.bytes);
     REQUIRE(parsed.ok());
-    CHECK(parsed->format == manifest::kFormatVersion);
+    CHECK(parsed->format == 1);  // no location
+    CHECK_FALSE(parsed->location);
     CHECK(parsed->bundleId == m.bundleId);
     CHECK(parsed->kind == manifest::BundleKind::Takeover);
     CHECK(parsed->version == m.version);
@@ -304,12 +305,12 @@ TEST_CASE("display and file names refuse C1 control characters too", "[manifest]
 }
 
 TEST_CASE("manifest format version is checked first", "[manifest]") {
-    CHECK(codeWithField("format", 2) == Errc::UnsupportedFormat);
+    CHECK(codeWithField("format", 3) == Errc::UnsupportedFormat);
     CHECK(codeWithField("format", 0) == Errc::UnsupportedFormat);
     CHECK(codeWithField("format", -1) == Errc::UnsupportedFormat);
     CHECK(codeWithField("format", 1) == Errc::Ok);
     // A future format may look entirely different: no other field is looked at.
-    CHECK(manifest::parse(R"({"format":2,"payload":"anything"})").code() == Errc::UnsupportedFormat);
+    CHECK(manifest::parse(R"({"format":3,"payload":"anything"})").code() == Errc::UnsupportedFormat);
     CHECK(manifest::parse(R"({"format":"1"})").code() == Errc::BadManifest);
 }
 
@@ -439,4 +440,51 @@ TEST_CASE("name and id rules", "[manifest]") {
     CHECK(manifest::isValidFileName("...png"));
     CHECK_FALSE(manifest::isValidFileName("dir/反诈.png"));
     CHECK_FALSE(manifest::isValidFileName("dir\\x.png"));
+}
+
+TEST_CASE("a format 2 manifest carries the screen's location, and format 1 is still read", "[manifest]") {
+    Manifest m = validManifest();
+    m.location = manifest::Location{"17", "万达广场 B2 车库入口", "地下车库出入口", "城中区", "Asia/Shanghai"};
+    auto s = manifest::sign(m, testKey(1));
+    CHECK(s.bytes.find(R"("format":2)") != std::string::npos);
+    CHECK(s.bytes.find(R"("location":{"district":"城中区","id":"17","name":"万达广场 B2 车库入口",)"
+                       R"("time_zone":"Asia/Shanghai","venue_type":"地下车库出入口"})") != std::string::npos);
+    auto parsed = manifest::parse(s.bytes);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->format == 2);
+    CHECK(parsed->location == m.location);
+    CHECK(manifest::toCanonicalBytes(*parsed) == s.bytes);
+    CHECK(manifest::verifySignature(*parsed, s.bytes, s.signature, {testKey(1).publicKey()}).ok());
+
+    // A screen without a location: every text empty but the zone.
+    m.location = manifest::Location{"", "", "", "", "Asia/Urumqi"};
+    CHECK(manifest::parse(manifest::sign(m, testKey(1)).bytes).ok());
+
+    auto withLocation = [&](const std::function<void(json::Object&)>& edit) {
+        m.location = manifest::Location{"17", "万达广场", "商超", "城中区", "Asia/Shanghai"};
+        json::Value doc = manifest::toJson(m);
+        edit(doc.asObject());
+        return manifest::parse(json::canonical(doc)).code();
+    };
+    CHECK(withLocation([](json::Object&) {}) == Errc::Ok);
+    // Format 2 needs the location, format 1 refuses it.
+    CHECK(withLocation([](json::Object& d) { d.erase("location"); }) == Errc::BadManifest);
+    CHECK(withLocation([](json::Object& d) { d["format"] = 1; }) == Errc::BadManifest);
+    // Every field, of the right type, and nothing else.
+    CHECK(withLocation([](json::Object& d) { d["location"].asObject().erase("time_zone"); }) == Errc::BadManifest);
+    CHECK(withLocation([](json::Object& d) { d["location"].asObject()["id"] = 17; }) == Errc::BadManifest);
+    CHECK(withLocation([](json::Object& d) { d["location"].asObject()["floor"] = "B2"; }) == Errc::BadManifest);
+    CHECK(withLocation([](json::Object& d) { d["location"] = "万达广场"; }) == Errc::BadManifest);
+    // Text rules: no control characters, lengths, a zone name.
+    CHECK(withLocation([](json::Object& d) { d["location"].asObject()["name"] = "a\nb"; }) == Errc::BadManifest);
+    CHECK(withLocation([](json::Object& d) {
+              d["location"].asObject()["name"] = "\xe2\x80\xae" + std::string("反");  // RLO
+          }) == Errc::BadManifest);
+    CHECK(withLocation([](json::Object& d) { d["location"].asObject()["district"] = std::string(256, 'x'); }) ==
+          Errc::BadManifest);
+    CHECK(withLocation([](json::Object& d) { d["location"].asObject()["id"] = std::string(129, '1'); }) ==
+          Errc::BadManifest);
+    CHECK(withLocation([](json::Object& d) { d["location"].asObject()["time_zone"] = ""; }) == Errc::BadManifest);
+    CHECK(withLocation([](json::Object& d) { d["location"].asObject()["time_zone"] = "../etc/passwd"; }) ==
+          Errc::BadManifest);
 }

@@ -101,7 +101,7 @@ TEST_CASE("record canonical bytes round-trip and are stable", "[pop]") {
         v.asObject()["extra"] = 1;
         CHECK(pop::parseRecord(json::canonical(v)).code() == Errc::BadManifest);
         json::Value w = pop::toJson(r);
-        w.asObject()["format"] = 2;
+        w.asObject()["format"] = 3;
         CHECK(pop::parseRecord(json::canonical(w)).code() == Errc::UnsupportedFormat);
     }
     SECTION("oversized input is refused") {
@@ -451,6 +451,47 @@ TEST_CASE("the worked example of docs/proof-of-play.md", "[pop]") {
           std::vector{Problem::BrokenLink});
 }
 
+TEST_CASE("record format 2 names the manifest in force; format 1 records are still read", "[pop]") {
+    pop::Record r = play(1);
+    r.seq = 1;
+    r.prevHash = std::string(pop::kGenesisHash);
+    r.manifestSha256 = std::string(64, 'a');
+    const std::string bytes = pop::canonicalBytes(r);
+    CHECK(bytes.find(R"("format":2,)") != std::string::npos);
+    CHECK(bytes.find(R"("kind":"play","manifest":")" + std::string(64, 'a') + R"(","measured_ms")") !=
+          std::string::npos);
+    auto back = pop::parseRecord(bytes);
+    REQUIRE(back);
+    CHECK(*back == r);
+    // Before the first bundle there is no manifest: "".
+    r.manifestSha256.clear();
+    CHECK(pop::parseRecord(pop::canonicalBytes(r)));
+    // Format 1 has no manifest field: bytes (and hashes) of old records are unchanged.
+    pop::Record old = r;
+    old.manifestSha256.clear();
+    old.format = 1;
+    const std::string oldBytes = pop::canonicalBytes(old);
+    CHECK(oldBytes.find("manifest") == std::string::npos);
+    CHECK(oldBytes.find(R"("format":1,)") != std::string::npos);
+    auto oldBack = pop::parseRecord(oldBytes);
+    REQUIRE(oldBack);
+    CHECK(oldBack->format == 1);
+    CHECK(pop::canonicalBytes(*oldBack) == oldBytes);
+    // A format 1 record naming a manifest, a format 2 record without the field,
+    // and a manifest that is no hash are refused.
+    json::Value v1 = pop::toJson(old);
+    v1.asObject()["manifest"] = std::string(64, 'a');
+    CHECK(pop::parseRecord(json::canonical(v1)).code() == Errc::BadManifest);
+    json::Value v2 = pop::toJson(r);
+    v2.asObject().erase("manifest");
+    CHECK(pop::parseRecord(json::canonical(v2)).code() == Errc::BadManifest);
+    json::Value v3 = pop::toJson(r);
+    v3.asObject()["manifest"] = std::string(64, 'A');
+    CHECK(pop::parseRecord(json::canonical(v3)).code() == Errc::BadManifest);
+    old.manifestSha256 = std::string(64, 'a');
+    CHECK_FALSE(pop::validate(old));
+}
+
 TEST_CASE("parseRecord accepts exactly what the generic canonical parser accepts", "[pop]") {
     // parseRecord has a fast reader for plain canonical records; every line it
     // accepts must also be accepted by the generic path with the same value, and
@@ -474,8 +515,11 @@ TEST_CASE("parseRecord accepts exactly what the generic canonical parser accepts
     event.outcome = pop::Outcome::None;
     event.endUtcMs = event.startUtcMs - 5000;
     event.clockSkewMs = -1200;
+    pop::Record legacy = base;  // format 1: no manifest field
+    legacy.format = 1;
+    base.manifestSha256 = std::string(64, 'e');
     std::size_t checked = 0, accepted = 0;
-    for (const auto& r : {base, failed, event}) {
+    for (const auto& r : {base, failed, event, legacy}) {
         const std::string line = pop::canonicalBytes(r);
         auto ok = pop::parseRecord(line);
         REQUIRE(ok);

@@ -16,6 +16,7 @@
 
 #include "microscape/core/audit.hpp"
 #include "microscape/core/crypto.hpp"
+#include "microscape/core/manifest.hpp"
 #include "microscape/core/pop.hpp"
 #include "microscape/core/tar.hpp"
 
@@ -34,6 +35,9 @@ struct ExportWorld {
     std::vector<audit::PlayerEntry> players;
     std::vector<audit::MediaName> media;
     std::map<std::string, audit::PlayerEvidence> evidence;
+    // The SHA-256 of the manifest each player's new records name (record format
+    // 2); none: format 1 records, as players wrote them before.
+    std::map<std::string, std::string> inForce;
 
     std::string write() const {
         tar::StringSink sink;
@@ -46,6 +50,34 @@ struct ExportWorld {
 inline const std::string kPosterSha = crypto::sha256Hex("反诈防骗海报");
 inline const std::string kClipSha = crypto::sha256Hex("禁毒短片");
 
+// A manifest for the player at a location, signed by key (the controller's,
+// unless a test forges one): its canonical bytes.
+inline std::string signedManifestFor(const std::string& playerId, const manifest::Location& where, std::int64_t version,
+                                     const crypto::PrivateKey& key) {
+    manifest::Manifest m;
+    m.bundleId = "player-" + playerId;
+    m.version = version;
+    m.issuedAtMs = kExportDay - 2 * 86400000LL;
+    m.expiresAtMs = kExportDay + 30 * 86400000LL;
+    m.target = playerId;
+    m.schedule = json::Object{{"zone", where.timeZone}};
+    m.location = where;
+    return manifest::sign(m, key).bytes;
+}
+
+// The controller issues the player a new manifest at `where`: its records name
+// it from now on, and the export carries it.
+inline void issueManifest(ExportWorld& w, const std::string& playerId, const manifest::Location& where,
+                          std::int64_t version) {
+    std::string bytes = signedManifestFor(playerId, where, version, *w.controllerKey);
+    w.inForce[playerId] = crypto::sha256Hex(bytes);
+    w.evidence[playerId].manifests.push_back(std::move(bytes));
+}
+
+inline manifest::Location locationOf(const audit::PlayerEntry& p) {
+    return {p.locationId, p.locationName, p.venueType, p.district, p.timeZone};
+}
+
 // Appends a play to a player's chain (every checkpointEvery records a signed checkpoint).
 inline void appendPlay(ExportWorld& w, const std::string& playerId, const std::string& media, std::int64_t startMs,
                        std::int64_t scheduledMs, std::int64_t measuredMs) {
@@ -55,6 +87,10 @@ inline void appendPlay(ExportWorld& w, const std::string& playerId, const std::s
     r.seq = static_cast<std::int64_t>(ev.records.size()) + 1;
     r.prevHash = ev.records.empty() ? std::string(pop::kGenesisHash) : pop::recordHash(ev.records.back());
     r.kind = pop::Kind::Play;
+    if (auto m = w.inForce.find(playerId); m != w.inForce.end())
+        r.manifestSha256 = m->second;
+    else
+        r.format = 1;
     r.bundleVersion = 3;
     r.mediaSha256 = media;
     r.playlistId = "pl-1";
@@ -95,10 +131,85 @@ inline pop::Head headOf(const ExportWorld& w, const std::string& playerId, std::
     return h;
 }
 
+// Recomputes prev links from index i on (a forger re-chaining after an edit).
+inline void rechain(std::vector<pop::Record>& recs, std::size_t from) {
+    for (std::size_t i = std::max<std::size_t>(from, 1); i < recs.size(); ++i)
+        recs[i].prevHash = pop::recordHash(recs[i - 1]);
+}
+
+// Rewrites a player's chain as the screen would have written it: edit applied
+// to every record, links and checkpoints (every 5 records; chained unless
+// format 1) made again with the player's key.
+inline void remakeChain(ExportWorld& w, const std::string& playerId, const std::function<void(pop::Record&)>& edit,
+                        bool chainedCheckpoints = true) {
+    auto& ev = w.evidence.at(playerId);
+    for (auto& r : ev.records) edit(r);
+    rechain(ev.records, 0);
+    ev.checkpoints.clear();
+    for (std::size_t from = 0; from < ev.records.size(); from += 5) {
+        std::optional<std::string> prev;
+        if (chainedCheckpoints)
+            prev = ev.checkpoints.empty() ? std::string(pop::kGenesisHash) : pop::checkpointHash(ev.checkpoints.back());
+        ev.checkpoints.push_back(
+            pop::makeCheckpoint(std::span(ev.records).subspan(from, std::min<std::size_t>(5, ev.records.size() - from)),
+                                kExportDay, *w.playerKeys.at(playerId), prev));
+    }
+}
+
+// The screen had been at `where` all along: keys.json, a manifest there and
+// every record naming it.
+inline void relocate(ExportWorld& w, std::size_t playerIndex, const manifest::Location& where) {
+    audit::PlayerEntry& p = w.players.at(playerIndex);
+    p.locationId = where.id;
+    p.locationName = where.name;
+    p.venueType = where.venueType;
+    p.district = where.district;
+    p.timeZone = where.timeZone;
+    w.evidence[p.playerId].manifests.clear();
+    issueManifest(w, p.playerId, where, 3);
+    const std::string sha = w.inForce.at(p.playerId);
+    remakeChain(w, p.playerId, [&](pop::Record& r) { r.manifestSha256 = sha; });
+}
+
+// A screen moved on its record fromSeq: from there on its records name a new
+// manifest at `where`, and keys.json gives where it is now.
+inline void moveFrom(ExportWorld& w, std::size_t playerIndex, const manifest::Location& where, std::int64_t fromSeq) {
+    audit::PlayerEntry& p = w.players.at(playerIndex);
+    p.locationId = where.id;
+    p.locationName = where.name;
+    p.venueType = where.venueType;
+    p.district = where.district;
+    p.timeZone = where.timeZone;
+    issueManifest(w, p.playerId, where, 4);
+    const std::string sha = w.inForce.at(p.playerId);
+    remakeChain(w, p.playerId, [&](pop::Record& r) {
+        if (r.seq >= fromSeq) r.manifestSha256 = sha;
+    });
+}
+
+// The export as an earlier controller made it from earlier players: export
+// format 2 (format 1 checkpoints) or 3 (chained ones), records of format 1,
+// no manifests.
+inline void makeLegacy(ExportWorld& w, int exportFormat = 2) {
+    w.manifest.format = exportFormat;
+    w.inForce.clear();
+    for (auto& [id, ev] : w.evidence) {
+        ev.manifests.clear();
+        remakeChain(
+            w, id,
+            [](pop::Record& r) {
+                r.format = 1;
+                r.manifestSha256.clear();
+            },
+            exportFormat >= 3);
+    }
+}
+
 // Two players (a garage entrance and a mall), plays on 04-14 (local), 04-15 and
 // 04-16, with checkpoints every 5 records. The counted period is 04-15 local day.
-// legacy: an export as made before chained checkpoints and rosters (export
-// format 2, format 1 checkpoints).
+// Each player's plays name the manifest (at its location) the controller issued
+// it. legacy: an export as made before chained checkpoints, rosters and signed
+// locations (export format 2, format 1 checkpoints and records, no manifests).
 inline ExportWorld makeExportWorld(bool legacy = false) {
     ExportWorld w;
     struct P {
@@ -123,6 +234,7 @@ inline ExportWorld makeExportWorld(bool legacy = false) {
         e.district = "江汉区";
         e.timeZone = "Asia/Shanghai";
         w.players.push_back(e);
+        if (!legacy) issueManifest(w, p.id, locationOf(e), 3);
         // Local 04-14 23:59:50 (+08:00) = 15:59:50Z on 04-14: counts for 04-14, not 04-15.
         std::int64_t t = kExportDay - 8 * 3600000LL - 10000;
         for (int i = 0; i < 14; ++i) {
@@ -155,12 +267,6 @@ struct BrokenExport {
 // Re-signs one checkpoint with a key (as a forger would).
 inline void resign(pop::Checkpoint& c, const crypto::PrivateKey& key) {
     pop::sign(c, key);
-}
-
-// Recomputes prev links from index i on (a forger re-chaining after an edit).
-inline void rechain(std::vector<pop::Record>& recs, std::size_t from) {
-    for (std::size_t i = std::max<std::size_t>(from, 1); i < recs.size(); ++i)
-        recs[i].prevHash = pop::recordHash(recs[i - 1]);
 }
 
 // Rewrites an export's entries (all but export.json and export.sig, in archive
@@ -324,6 +430,26 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
     variant("an unknown time zone", "unknown_zone",
             [&](ExportWorld& w) { w.players[1].timeZone = "Mars/Olympus_Mons"; });
 
+    // Where and in which zone: the screens' manifests, not keys.json.
+    variant("a screen's location relabelled in keys.json", "location_mismatch", [&](ExportWorld& w) {
+        w.players[1].locationId = w.players[0].locationId;
+        w.players[1].locationName = w.players[0].locationName;
+    });
+    variant("a screen's time zone relabelled in keys.json", "location_mismatch",
+            [&](ExportWorld& w) { w.players[0].timeZone = "Asia/Tokyo"; });
+    variant("the manifest the plays name left out", "manifest_missing",
+            [&](ExportWorld& w) { w.evidence[g].manifests.clear(); });
+    variant("the manifest replaced by one at another location, signed by the controller", "manifest_missing",
+            [&](ExportWorld& w) {
+                manifest::Location elsewhere = locationOf(w.players[1]);
+                w.evidence[g].manifests[0] = signedManifestFor(g, elsewhere, 3, *w.controllerKey);
+                w.players[0].locationId = elsewhere.id;
+                w.players[0].locationName = elsewhere.name;
+                w.players[0].venueType = elsewhere.venueType;
+            });
+    variant("a manifest of another screen among a screen's manifests", "manifest_player",
+            [&](ExportWorld& w) { w.evidence[g].manifests.push_back(w.evidence["mall-02"].manifests.at(0)); });
+
     // Checkpoints: ordered, contiguous, each naming the one before.
     variant("a checkpoint in the middle removed", "checkpoint_gap",
             [&](ExportWorld& w) { w.evidence[g].checkpoints.erase(w.evidence[g].checkpoints.begin() + 1); });
@@ -390,12 +516,11 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
             w.evidence.erase("mall-02");
         },
         true);
-    out.push_back({"a listed screen without its files",
-                   withoutEntries(good, {audit::recordsPath("mall-02"), audit::checkpointsPath("mall-02")}),
-                   "missing_evidence"});
-    out.push_back({"a listed screen without its files, keys pinned",
-                   withoutEntries(good, {audit::recordsPath("mall-02"), audit::checkpointsPath("mall-02")}),
-                   "missing_evidence", true});
+    const std::vector<std::string> mallFiles = {audit::manifestsPath("mall-02"), audit::recordsPath("mall-02"),
+                                                audit::checkpointsPath("mall-02")};
+    out.push_back({"a listed screen without its files", withoutEntries(good, mallFiles), "missing_evidence"});
+    out.push_back(
+        {"a listed screen without its files, keys pinned", withoutEntries(good, mallFiles), "missing_evidence", true});
     out.push_back({"a listed screen with records but no checkpoints file",
                    withoutEntries(good, {audit::checkpointsPath("mall-02")}), "missing_evidence"});
 

@@ -25,8 +25,11 @@ namespace microscape::audit {
 // Format 2 adds the controller's hash-chained audit log (audit.jsonl) and its
 // head in export.json; format 3 writes both files of every player keys.json
 // lists (empty for a player with nothing to prove yet), so that a listed
-// player without its files is a failure. Formats 1 and 2 are still read.
-constexpr int kFormatVersion = 3;
+// player without its files is a failure; format 4 adds each player's
+// manifests.jsonl: the signed manifests its play records name (record format
+// 2), from which the verifier takes where and in which zone each play was.
+// Formats 1 to 3 are still read.
+constexpr int kFormatVersion = 4;
 inline constexpr std::string_view kExportName = "export.json";
 inline constexpr std::string_view kAuditLogName = "audit.jsonl";
 inline constexpr std::string_view kExportSigName = "export.sig";
@@ -140,10 +143,12 @@ struct ExportManifest {
     std::optional<AuditHead> auditHead;
 };
 
-// One player's evidence: its whole chain from seq 1, and every checkpoint.
+// One player's evidence: its whole chain from seq 1, every checkpoint, and
+// (format 4) the manifest.json bytes of the manifests its records name.
 struct PlayerEvidence {
     std::vector<pop::Record> records;
     std::vector<pop::Checkpoint> checkpoints;
+    std::vector<std::string> manifests;
 };
 
 struct Export {
@@ -152,9 +157,12 @@ struct Export {
     std::string signature;
     std::vector<PlayerEntry> players;
     std::vector<MediaName> media;
-    std::map<std::string, PlayerEvidence> evidence;  // by player id
-    std::vector<AuditRow> auditRows;                 // audit.jsonl, in file order
-    bool hasAuditLog = false;                        // audit.jsonl is in the archive
+    std::map<std::string, PlayerEvidence> evidence;  // by player id (records and checkpoints)
+    // manifests.jsonl of each player (format 4): the lines that are manifests,
+    // as they are; a player's evidence is its records and checkpoints.
+    std::map<std::string, std::vector<std::string>> manifests;
+    std::vector<AuditRow> auditRows;  // audit.jsonl, in file order
+    bool hasAuditLog = false;         // audit.jsonl is in the archive
     // Players with one of their two files only (records.jsonl or checkpoints.jsonl).
     std::set<std::string> incompleteEvidence;
     // Problems found while reading that do not stop the reading (a malformed
@@ -166,6 +174,7 @@ struct Export {
 // Paths inside the export tar.
 std::string recordsPath(const std::string& playerId);      // players/<id>/records.jsonl
 std::string checkpointsPath(const std::string& playerId);  // players/<id>/checkpoints.jsonl
+std::string manifestsPath(const std::string& playerId);    // players/<id>/manifests.jsonl (format 4)
 
 // The canonical bytes of export.json, keys.json and media.json, for writers that
 // stream the player files themselves (the controller's). manifestBytes writes
@@ -243,6 +252,14 @@ struct AuditResult {
     // and those verified under the exported key alone; in keys.json order.
     std::vector<std::string> pinnedPlayers;
     std::vector<std::string> unpinnedPlayers;
+    // Counted plays, and those of them located by a manifest the screen named
+    // (format 2 records and manifests): the rest are located by keys.json, the
+    // controller's word.
+    std::int64_t countedPlays = 0;
+    std::int64_t boundPlays = 0;
+    // The display name of each location in counts: that of the counted play
+    // first in (player id, seq) order, from its manifest or from keys.json.
+    std::map<std::string, std::string> locationNames;
     bool auditChecked = false;  // the export holds an audit log (format 2)
     std::int64_t auditRows = 0;
     bool ok() const { return failures.empty(); }
@@ -250,14 +267,13 @@ struct AuditResult {
 
 // Verifies everything and recomputes the counts. Counting rule (the same the
 // controller's reports use): each Play record whose start lies in [from, to)
-// counts once for its media, at its player's location, on the local date of its
-// start, as completed, interrupted or failed. Records of a player whose chain
-// has findings are still counted, but the result is not ok().
+// counts once for its media, at its location, on the local date of its start
+// in its location's zone, as completed, interrupted or failed. The location and
+// zone are those of the manifest the record names (format 2 records, format 2
+// manifests), else keys.json's for the player. Records of a player whose chain
+// has findings are still counted, but the result is not ok(). options.zones
+// must hold the zones of keys.json and of the manifests (verifyExport loads them).
 AuditResult verify(const Export& e, const VerifyOptions& options);
-
-// Counting on its own, for the controller's reports and tests.
-void addCounts(std::map<std::tuple<std::string, std::string, std::string>, CountRow>& rows, const PlayerEntry& player,
-               const tz::Zone& zone, const std::vector<pop::Record>& records, std::int64_t fromMs, std::int64_t toMs);
 
 // What verifyExport returns: the export's description (for printing) and the
 // result of verify().

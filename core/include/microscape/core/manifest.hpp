@@ -4,18 +4,24 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
+#include "microscape/core/json_fields.hpp"
 #include "microscape/core/media_kind.hpp"
 #include "microscape/core/result.hpp"
 
 namespace microscape::manifest {
 
-constexpr int kFormatVersion = 1;
+// Format 2 adds "location": where the target screen is, so that play records
+// naming the manifest's hash carry the location and zone under the screen's
+// own signature (docs/proof-of-play.md). Format 1 (without it) is still read
+// and written (a manifest without a location).
+constexpr int kFormatVersion = 2;
 
 // Documented limits (docs/bundle-format.md, "Limits").
 constexpr std::size_t kMaxManifestBytes = 4u << 20;  // 4 MiB
@@ -39,8 +45,20 @@ struct MediaEntry {
     std::string fileName;         // original file name, UTF-8, no '/'
 };
 
+// The target screen's location as the controller configured it. Text fields
+// are UTF-8 without control characters, at most 255 bytes (id: 128), and may
+// be empty; timeZone is an IANA name.
+struct Location {
+    std::string id;
+    std::string name;
+    std::string venueType;
+    std::string district;
+    std::string timeZone;
+    bool operator==(const Location&) const = default;
+};
+
 struct Manifest {
-    int format = kFormatVersion;
+    int format = 1;  // as parsed; toJson writes 2 exactly when location is set
     std::string bundleId;
     BundleKind kind = BundleKind::Schedule;
     std::int64_t version = 0;               // monotonic, >= 1
@@ -50,11 +68,13 @@ struct Manifest {
     std::string signer;                     // key id of the signing key (hex SHA-256)
     json::Value schedule = json::Object{};  // opaque object (docs/schedule-format.md)
     std::vector<MediaEntry> media;
+    std::optional<Location> location;  // format 2 exactly when present
 
     const MediaEntry* findMedia(std::string_view sha256) const;
     std::uint64_t totalMediaBytes() const;
 };
 
+// Format 2 when m.location is set, else format 1 (m.format is not read).
 json::Value toJson(const Manifest& m);
 // The exact bytes that are signed and stored as manifest.json.
 std::string toCanonicalBytes(const Manifest& m);
@@ -91,5 +111,8 @@ bool isValidDisplayName(std::string_view s);
 bool isValidFileName(std::string_view s);
 // Ids: 1..128 bytes of [A-Za-z0-9._:@-].
 bool isValidId(std::string_view s);
+// The "location" object of a format 2 manifest, read from the manifest's
+// fields (also by the evidence export's reader). Errors: BadManifest.
+Result<Location> parseLocation(json::Fields& manifestFields);
 
 }  // namespace microscape::manifest

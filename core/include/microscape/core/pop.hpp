@@ -17,7 +17,10 @@
 
 namespace microscape::pop {
 
-constexpr int kFormatVersion = 1;
+// Record format 2 adds "manifest": the SHA-256 of the signed manifest in force
+// when the record was made, so that the screen's own signature covers where it
+// was (the manifest's location and zone). Format 1 records are still read.
+constexpr int kFormatVersion = 2;
 // A play is complete when it ran its whole scheduled length within this tolerance
 // (the usual DOOH auditing rule).
 constexpr std::int64_t kCompletionToleranceMs = 500;
@@ -45,11 +48,16 @@ std::optional<Outcome> outcomeFromName(std::string_view s);
 // One entry of a player's journal. Every field is always present in the
 // canonical form; strings that do not apply are empty and integers zero.
 struct Record {
+    int format = kFormatVersion;  // 1: no manifest field
     std::string playerId;
     std::int64_t seq = 0;  // 1, 2, 3 ... per player, gapless
     std::string prevHash;  // hash of record seq-1, kGenesisHash for seq 1
     Kind kind = Kind::Play;
     std::int64_t bundleVersion = 0;
+    // Format 2: hex SHA-256 of the manifest.json bytes in force (for a takeover
+    // play, of the takeover's manifest); empty before the first bundle, and
+    // always in format 1.
+    std::string manifestSha256;
     std::string mediaSha256;  // Play: the media; otherwise empty
     std::string playlistId;
     std::string scheduleId;  // entry or takeover id; empty for the filler

@@ -95,6 +95,7 @@ struct EngineConfig {
 struct ActiveBundle {
     std::string bundleId;
     std::int64_t version = 0;
+    std::string manifestSha256;  // of the manifest.json bytes: what play records name
     schedule::Schedule schedule;
     std::string mediaDir;                    // <mediaDir>/<sha256>
     std::map<std::string, MediaKind> kinds;  // by sha256
@@ -111,6 +112,7 @@ struct ActiveBundle {
 struct TakeoverContent {
     std::string id;
     std::int64_t bundleVersion = 0;
+    std::string manifestSha256;
     schedule::Playlist playlist;
     std::int64_t startUtcMs = 0;
     std::int64_t expiresUtcMs = 0;
