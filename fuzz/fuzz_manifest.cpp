@@ -54,7 +54,7 @@ void checkManifest(std::string_view in) {
     // so what is signed is what is parsed.
     FUZZ_CHECK(manifest::toCanonicalBytes(*m) == in);
     FUZZ_CHECK(in.size() <= manifest::kMaxManifestBytes);
-    FUZZ_CHECK(m->format == manifest::kFormatVersion);
+    FUZZ_CHECK(m->format == (m->location ? 2 : 1));
     FUZZ_CHECK(m->version >= 1);
     FUZZ_CHECK(m->expiresAtMs > m->issuedAtMs);
     FUZZ_CHECK(manifest::isValidId(m->bundleId) && manifest::isValidId(m->target));

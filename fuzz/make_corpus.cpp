@@ -93,7 +93,11 @@ Files manifestSeeds() {
         makeBundle(k1, {makeMedia("{\"microscape_slogan\":1}", "标语", "标语.json")}, [](manifest::Manifest& m) {
             m.kind = manifest::BundleKind::Takeover;
         }).manifestBytes;
-    f["manifest-format2.json"] = signedJson(baseManifest(), k1, [](json::Object& doc) { doc["format"] = 2; }).first;
+    f["manifest-format3.json"] = signedJson(baseManifest(), k1, [](json::Object& doc) { doc["format"] = 3; }).first;
+    f["manifest-location.json"] =
+        makeBundle(k1, smallMedia(), [](manifest::Manifest& m) {
+            m.location = manifest::Location{"7", "万达广场地下车库入口", "garage_entrance", "城中区", "Asia/Shanghai"};
+        }).manifestBytes;
     f["json-escapes.json"] =
         "{\"a\":\"\\u53cd\\ud83d\\ude00\\n\\\"\\\\\\/\",\"b\":[true,false,null,-9007199254740991,0],\"c\":{}}";
     f["json-deep.json"] = std::string(63, '[') + "{\"k\":1}" + std::string(63, ']');

@@ -113,6 +113,10 @@ duplicated record, and any removed before the end of a chain, is reported
 Then recounts the plays per location x local day x media (in each location's
 time zone, from DIR, default /usr/share/zoneinfo) for the export's period and
 prints them as a table, or as CSV (UTF-8 with BOM, for Excel/WPS) with --csv.
+Each play is placed where the signed manifest its record names says the screen
+was (location_mismatch when keys.json says otherwise, manifest_missing when the
+export lacks that manifest); plays in records older than that field are placed
+by keys.json, and the summary says how many.
 
 --player-key ID=PUB.pem pins a player's key obtained independently (read off
 the screen with 'microscape-player id'); the exported key must match it
