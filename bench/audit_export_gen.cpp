@@ -16,6 +16,7 @@
 #include "bench_args.hpp"
 #include "microscape/core/audit.hpp"
 #include "microscape/core/crypto.hpp"
+#include "microscape/core/manifest.hpp"
 #include "microscape/core/pop.hpp"
 #include "microscape/core/tar.hpp"
 
@@ -45,7 +46,7 @@ class FileSink final : public tar::ByteSink {
 // same bytes every time (the key and the inputs are fixed).
 template <typename Emit>
 void chain(const std::string& id, const crypto::PrivateKey& key, std::size_t count,
-           const std::vector<std::string>& media, Emit emit) {
+           const std::vector<std::string>& media, const std::string& manifestSha, Emit emit) {
     std::vector<pop::Record> batch;
     std::string prev(pop::kGenesisHash);
     std::string prevCheckpoint(pop::kGenesisHash);
@@ -57,6 +58,7 @@ void chain(const std::string& id, const crypto::PrivateKey& key, std::size_t cou
         r.prevHash = prev;
         r.kind = pop::Kind::Play;
         r.bundleVersion = 7;
+        r.manifestSha256 = manifestSha;  // where the screen is, under its signature
         r.mediaSha256 = media[i % media.size()];
         r.playlistId = "pl-daily";
         r.scheduleId = "sch-2026-04";
@@ -129,6 +131,20 @@ int main(int argc, char** argv) {
         e.timeZone = "Asia/Shanghai";
         entries.push_back(std::move(e));
     }
+    // Each screen's signed manifest (format 2, its location): one line of its
+    // manifests.jsonl, named by every record.
+    std::vector<std::string> manifests;
+    for (const auto& e : entries) {
+        manifest::Manifest mf;
+        mf.bundleId = "player-" + e.playerId;
+        mf.version = 7;
+        mf.issuedAtMs = kFromMs - 86400000;
+        mf.expiresAtMs = kFromMs + (kDays + 1) * 86400000;
+        mf.target = e.playerId;
+        mf.schedule = json::Object{{"zone", e.timeZone}};
+        mf.location = manifest::Location{e.locationId, e.locationName, e.venueType, e.district, e.timeZone};
+        manifests.push_back(manifest::sign(mf, controller).bytes + "\n");
+    }
 
     // Pass 1: the files' hashes and sizes for export.json.
     audit::ExportManifest m;
@@ -145,12 +161,16 @@ int main(int argc, char** argv) {
     for (std::size_t p = 0; p < players; ++p) {
         crypto::Sha256 rs, cs;
         std::uint64_t rn = 0, cn = 0;
-        chain(entries[p].playerId, keys[p], perPlayer, media, [&](const std::string& rec, const std::string& cp) {
-            rs.update(rec);
-            rn += rec.size();
-            cs.update(cp);
-            cn += cp.size();
-        });
+        m.files.push_back(
+            {audit::manifestsPath(entries[p].playerId), crypto::sha256Hex(manifests[p]), manifests[p].size()});
+        const std::string named = crypto::sha256Hex(manifests[p].substr(0, manifests[p].size() - 1));
+        chain(entries[p].playerId, keys[p], perPlayer, media, named,
+              [&](const std::string& rec, const std::string& cp) {
+                  rs.update(rec);
+                  rn += rec.size();
+                  cs.update(cp);
+                  cn += cp.size();
+              });
         m.files.push_back({audit::recordsPath(entries[p].playerId), crypto::toHex(rs.finish()), rn});
         m.files.push_back({audit::checkpointsPath(entries[p].playerId), crypto::toHex(cs.finish()), cn});
     }
@@ -171,14 +191,18 @@ int main(int argc, char** argv) {
     check(w.add(audit::kMediaName, mediaJson));
     check(w.add(audit::kAuditLogName, ""));
     for (std::size_t p = 0; p < players; ++p) {
-        const auto& recFile = m.files[3 + 2 * p];
-        const auto& cpFile = m.files[4 + 2 * p];
+        const auto& manifestsFile = m.files[3 + 3 * p];
+        const auto& recFile = m.files[4 + 3 * p];
+        const auto& cpFile = m.files[5 + 3 * p];
+        check(w.add(manifestsFile.name, manifests[p]));
         check(w.begin(recFile.name, recFile.sizeBytes));
         std::vector<std::string> cps;
-        chain(entries[p].playerId, keys[p], perPlayer, media, [&](const std::string& rec, const std::string& cp) {
-            if (!rec.empty()) check(w.write(rec.data(), rec.size()));
-            if (!cp.empty()) cps.push_back(cp);
-        });
+        const std::string named = crypto::sha256Hex(manifests[p].substr(0, manifests[p].size() - 1));
+        chain(entries[p].playerId, keys[p], perPlayer, media, named,
+              [&](const std::string& rec, const std::string& cp) {
+                  if (!rec.empty()) check(w.write(rec.data(), rec.size()));
+                  if (!cp.empty()) cps.push_back(cp);
+              });
         check(w.end());
         check(w.begin(cpFile.name, cpFile.sizeBytes));
         for (const auto& c : cps) check(w.write(c.data(), c.size()));

@@ -437,7 +437,7 @@ bool startsBeforeEnrollment(const pop::Record& r, const PlayerEntry& p) {
     return r.kind == pop::Kind::Play && r.startUtcMs < p.enrolledAtMs - 86400000;
 }
 std::string beforeEnrollmentMessage(const pop::Record& r) {
-    return "seq " + std::to_string(r.seq) + " starts a day or more before the player was enrolled";
+    return "seq " + std::to_string(r.seq) + " starts more than a day (86,400,000 ms) before the player was enrolled";
 }
 
 // The heads stated by player p checked against its chain in the export:
