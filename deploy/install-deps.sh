@@ -13,6 +13,8 @@ PACKAGES=(
   libvlc-dev libvlc-bin vlc-plugin-base
   # player: text (slogans, status card) with FreeType + fontconfig, display mode on X11
   libfreetype-dev libfontconfig-dev fonts-noto-cjk libx11-dev libxext-dev
+  # player: the head statement shown as a QR code (show_head); tests decode it with zbarimg
+  libqrencode-dev zbar-tools
   # tests
   catch2 ffmpeg imagemagick tzdata
   # the second verifier of evidence exports (tests/audit_verifier.py): Ed25519

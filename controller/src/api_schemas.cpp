@@ -256,11 +256,11 @@ constexpr const char* kSchemas = R"json({
   "orientation":{"type":"string","nullable":true,"enum":["landscape","portrait"]},
   "state":{"type":"string","nullable":true,"enum":["enrolled","retired"]}}},
 "CommandCreate": {"type":"object","additionalProperties":false,"required":["action"],"properties":{
-  "action":{"type":"string","enum":["reload","clear_cache","screenshot"]}}},
+  "action":{"type":"string","enum":["reload","clear_cache","screenshot","show_head"]}}},
 "Command": {"type":"object","additionalProperties":false,
   "required":["id","playerId","action","sentAt","ackedAt","state","message","payloadBase64"],"properties":{
   "id":{"type":"string"},"playerId":{"type":"string"},
-  "action":{"type":"string","enum":["reload","clear_cache","screenshot"]},
+  "action":{"type":"string","enum":["reload","clear_cache","screenshot","show_head"]},
   "sentAt":{"$ref":"#/components/schemas/Instant"},"ackedAt":{"$ref":"#/components/schemas/InstantOrNull"},
   "state":{"type":"string","enum":["sent","done","failed"]},"message":{"type":"string"},
   "payloadBase64":{"type":"string","nullable":true,"description":"a screenshot (PNG) for screenshot commands"}}},

@@ -179,8 +179,10 @@ void postCommand(RequestCtx& ctx) {
         a = wire::CommandAction::ClearCache;
     else if (action == "screenshot")
         a = wire::CommandAction::Screenshot;
+    else if (action == "show_head")
+        a = wire::CommandAction::ShowHead;
     else
-        badRequest("action must be one of reload, clear_cache, screenshot");
+        badRequest("action must be one of reload, clear_cache, screenshot, show_head");
     auto p = ctx.svc.db.read([&](DbConn& c) { return repo::playerById(c, id); });
     if (!p) notFound("player " + id);
     if (!ctx.svc.hub) throw ApiError(503, "hub_unavailable", "the distribution hub is not running");
@@ -260,7 +262,8 @@ void getPreview(RequestCtx& ctx) {
 
 void addHubRoutes(Router& r) {
     r.add(textId(Route{"POST", "/api/v1/players/{id}/commands", kAdmin, "players",
-                       "Send a command (reload, clear_cache, screenshot) to a connected player", postCommand, 202})
+                       "Send a command (reload, clear_cache, screenshot, show_head) to a connected player", postCommand,
+                       202})
               .body("CommandCreate")
               .reply("Command"));
     r.add(textId(Route{"GET", "/api/v1/commands/{id}", kAnyUser, "players",

@@ -430,6 +430,8 @@ std::string_view commandActionName(CommandAction a) {
             return "clear_cache";
         case CommandAction::Screenshot:
             return "screenshot";
+        case CommandAction::ShowHead:
+            return "show_head";
     }
     return "reload";
 }
@@ -452,6 +454,8 @@ Result<Command> parseCommand(const Envelope& e) {
         m.action = CommandAction::ClearCache;
     else if (*a == "screenshot")
         m.action = CommandAction::Screenshot;
+    else if (*a == "show_head")
+        m.action = CommandAction::ShowHead;
     else
         return bad(e.type, "unknown action '" + a->substr(0, 32) + "'");
     return m;

@@ -48,6 +48,7 @@ struct SyncAgent::Impl {
     bool isConnected = false;
     ActivationListener onActivated;
     ScreenshotHandler onScreenshot;
+    HeadHandler onShowHead;
     // The last answers to commands that act (reload, clear cache), by id: the hub
     // sends an unanswered command again after a reconnect, and a repeat is
     // answered from here instead of acting twice. (A screenshot is simply taken again.)
@@ -430,11 +431,22 @@ struct SyncAgent::Impl {
                 }
                 break;
             }
+            case wire::CommandAction::ShowHead: {
+                if (!onShowHead) {
+                    ack.ok = false;
+                    ack.message = "no playback engine attached";
+                } else {
+                    auto shown = onShowHead();
+                    ack.ok = shown.ok;
+                    ack.message = shown.message;
+                }
+                break;
+            }
         }
         log.information("player %s: command %s (%s): %s", config.playerId, c.id,
                         std::string(wire::commandActionName(c.action)), ack.message);
         sendMsg(wire::toEnvelope(ack));
-        if (c.action != wire::CommandAction::Screenshot) {
+        if (c.action != wire::CommandAction::Screenshot && c.action != wire::CommandAction::ShowHead) {
             answered.push_back(ack);
             if (answered.size() > kAnsweredKept) answered.pop_front();
         }
@@ -689,6 +701,10 @@ void SyncAgent::setScreenshotHandler(ScreenshotHandler handler) {
 }
 void SyncAgent::setLinkListener(LinkListener listener) {
     impl_->onLink = std::move(listener);
+}
+
+void SyncAgent::setHeadHandler(HeadHandler handler) {
+    impl_->onShowHead = std::move(handler);
 }
 
 void SyncAgent::setJournal(Journal* journal, crypto::PrivateKey identityKey) {

@@ -141,10 +141,11 @@ struct Engine::Play {
 };
 
 struct Engine::Command {
-    enum class Type { Bundle, Takeover, Skew, Stop } type = Type::Stop;
+    enum class Type { Bundle, Takeover, Skew, Head, Stop } type = Type::Stop;
     std::optional<ActiveBundle> bundle;
     std::optional<TakeoverContent> takeover;
-    std::int64_t skewMs = 0;
+    std::int64_t skewMs = 0;    // Skew; Head: how long
+    std::string text, caption;  // Head
 };
 
 void Engine::VlcFree::operator()(libvlc_instance_t* p) const {
@@ -247,6 +248,10 @@ void Engine::takeover(TakeoverContent content) {
 
 void Engine::setClockSkew(std::int64_t skewMs) {
     post(Command{Command::Type::Skew, {}, {}, skewMs});
+}
+
+void Engine::showHead(std::string qrText, std::string caption, std::int64_t forMs) {
+    post(Command{Command::Type::Head, {}, {}, forMs, std::move(qrText), std::move(caption)});
 }
 
 NowPlaying Engine::nowPlaying() const {
@@ -556,6 +561,12 @@ void Engine::showStatusCard(bool force) {
         card.stateEn = "No schedule yet";
     }
     if (config_.statusLines) card.lines = config_.statusLines();
+    if (now < headUntilWallMs_) {
+        card.stateZh = "播放记录头部声明（扫码收取）";
+        card.stateEn = "Proof-of-play head: scan to collect";
+        card.qrText = headText_;
+        card.qrCaption = headCaption_;
+    }
     {
         std::lock_guard lock(stateMutex_);
         if (stats_.journalErrors > 0)
@@ -720,6 +731,17 @@ void Engine::applyCommand(Command& c) {
         case Command::Type::Skew:
             clockSkewMs_ = c.skewMs;
             break;
+        case Command::Type::Head:
+            engineLog().information("player %s: head statement on screen for %s ms", config_.playerId,
+                                    std::to_string(c.skewMs));
+            headText_ = std::move(c.text);
+            headCaption_ = std::move(c.caption);
+            headUntilWallMs_ = wallNow() + c.skewMs;
+            next_.reset();
+            prerolled_ = false;
+            reevaluate_ = true;
+            if (!onAir_ && current_.state == schedule::State::Idle) showStatusCard(true);
+            break;
         case Command::Type::Bundle:
             engineLog().information("player %s: bundle %s version %s received", config_.playerId, c.bundle->bundleId,
                                     std::to_string(c.bundle->version));
@@ -823,6 +845,11 @@ void Engine::evaluate(std::int64_t now) {
     } else {
         d.state = schedule::State::Idle;
         d.nextChangeUtcMs = now + 1000;
+    }
+    if (now < headUntilWallMs_) {  // show_head: the status card with the QR code until then
+        d = schedule::Decision{};
+        d.state = schedule::State::Idle;
+        d.nextChangeUtcMs = headUntilWallMs_;
     }
     const bool onTime = !reevaluate_;
     reevaluate_ = false;

@@ -324,6 +324,18 @@ std::optional<ClockWatch::Jump> ClockWatch::observe(std::int64_t wallMs, std::in
     return j;
 }
 
+pop::Head signedHead(const Journal& journal, const std::string& playerId, const crypto::PrivateKey& identity,
+                     std::int64_t nowMs) {
+    const auto st = journal.status();
+    pop::Head h;
+    h.playerId = playerId;
+    h.seq = st.lastSeq;
+    h.hash = st.lastSeq ? st.lastHash : std::string(pop::kGenesisHash);
+    h.createdUtcMs = nowMs;
+    pop::sign(h, identity);
+    return h;
+}
+
 pop::Record clockJumpRecord(const ClockWatch::Jump& jump, std::int64_t bundleVersion) {
     pop::Record r;
     r.kind = pop::Kind::ClockJump;

@@ -128,7 +128,8 @@ const std::map<std::string, std::string> kCommandHelp = {
      "\n"
      "Prints one line, this screen's signed statement of the end of its proof-of-play\n"
      "journal (player, seq, hash, time): 'microscape-pack audit --head' checks that\n"
-     "an export reaches it.\n"},
+     "an export reaches it. A running player also shows it on screen, as a QR code\n"
+     "for 60 s, when the controller sends it the show_head command.\n"},
 };
 
 // The usage of COMMAND (or of the program) and the exit status table.
@@ -138,6 +139,8 @@ std::string helpOf(const std::string& command) {
 }
 
 constexpr const char* kSoftware = "microscape-player " MICROSCAPE_VERSION;
+// How long the show_head command keeps the head's QR code on screen.
+constexpr std::int64_t kHeadCardMs = 60000;
 
 int fail(const std::string& msg, int code = 1) {
     std::cerr << "microscape-player: " << msg << "\n";
@@ -518,6 +521,19 @@ int cmdRun(const Args& a) {
         engine = std::move(*e);
     }
     wireAgent(agent, engine.get(), statusLines, clock, log);
+    if (engine) {
+        // show_head: the head statement, signed now, as a QR code on screen.
+        auto headKey = crypto::PrivateKey::load((c->dataDir / kIdentityKeyFile).string());
+        if (!headKey) return fail("identity key: " + headKey.error().str());
+        agent.setHeadHandler([eng = engine.get(), j = journal->get(), id = c->playerId,
+                              key = std::make_shared<const crypto::PrivateKey>(std::move(*headKey)), &clock]() {
+            const pop::Head h = signedHead(*j, id, *key, clock.wallMs());
+            eng->showHead(pop::canonicalBytes(h), "seq " + std::to_string(h.seq) + " · " + h.hash.substr(0, 16),
+                          kHeadCardMs);
+            return SyncAgent::HeadShown{true, "head seq " + std::to_string(h.seq) + " (" + h.hash.substr(0, 16) +
+                                                  ") on screen for " + std::to_string(kHeadCardMs / 1000) + " s"};
+        });
+    }
 
     if (engine) engine->start();
     if (auto st = agent.start(); !st) {
@@ -635,14 +651,7 @@ int cmdHead(const Args& a) {
     if (!identity) return fail(identity.error().str());
     auto journal = Journal::open(JournalConfig{(c->dataDir / "state.db").string(), c->playerId});
     if (!journal) return fail(journal.error().str());
-    const auto st = (*journal)->status();
-    pop::Head h;
-    h.playerId = c->playerId;
-    h.seq = st.lastSeq;
-    h.hash = st.lastSeq ? st.lastHash : std::string(pop::kGenesisHash);
-    h.createdUtcMs = systemClock().wallMs();
-    pop::sign(h, *identity);
-    std::cout << pop::canonicalBytes(h) << "\n";
+    std::cout << pop::canonicalBytes(signedHead(**journal, c->playerId, *identity, systemClock().wallMs())) << "\n";
     return 0;
 }
 

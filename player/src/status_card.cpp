@@ -1,7 +1,10 @@
 #include "microscape/player/status_card.hpp"
 
+#include <qrencode.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 
 #include "microscape/core/time.hpp"
 
@@ -21,6 +24,26 @@ int centredLine(TextRenderer& r, Frame& f, const std::string& text, int size, in
 
 }  // namespace
 
+bool drawQrCode(Frame& f, const std::string& text, int x, int y, int size) {
+    std::unique_ptr<QRcode, decltype(&QRcode_free)> qr(
+        QRcode_encodeData(static_cast<int>(text.size()), reinterpret_cast<const unsigned char*>(text.data()), 0,
+                          QR_ECLEVEL_L),
+        &QRcode_free);
+    if (!qr) return false;
+    const int modules = qr->width + 8;  // 4 modules of quiet zone on each side
+    const int px = size / modules;
+    if (px < 1) return false;
+    const int side = px * modules;
+    x += (size - side) / 2;
+    y += (size - side) / 2;
+    fillRect(f, x, y, side, side, Rgb{0xff, 0xff, 0xff});
+    for (int row = 0; row < qr->width; ++row)
+        for (int col = 0; col < qr->width; ++col)
+            if (qr->data[row * qr->width + col] & 1)
+                fillRect(f, x + (col + 4) * px, y + (row + 4) * px, px, px, Rgb{0, 0, 0});
+    return true;
+}
+
 std::string formatLocalClock(std::int64_t localMs) {
     std::int64_t days = localMs >= 0 ? localMs / 86'400'000 : (localMs - 86'399'999) / 86'400'000;
     std::int64_t msOfDay = localMs - days * 86'400'000;
@@ -32,7 +55,43 @@ std::string formatLocalClock(std::int64_t localMs) {
     return buf;
 }
 
+namespace {
+
+// The status card with a QR code: the name in the band, the QR code as large as
+// the rest allows, the state and caption beside it (wide screens) or under it.
+Frame drawQrCard(TextRenderer* r, int width, int height, const StatusCard& card) {
+    Frame f = filledFrame(width, height, kCardBackground);
+    const bool wide = width >= height * 3 / 2;
+    const int unit = std::max(6, height / 24);
+    const int bandH = wide ? std::max(2, height / 8) : std::max(2, height / 10);
+    if (r) {
+        fillRect(f, 0, 0, width, bandH, kCardBand);
+        centredLine(*r, f, card.screenName.empty() ? card.playerId : card.screenName, unit * 2,
+                    std::max(0, (bandH - unit * 3) / 2), kCardText);
+    }
+    const int room = height - bandH - (wide ? 0 : unit * 6);
+    const int size = std::min(room, wide ? width / 2 : width);
+    const int qx = wide ? std::max(0, width / 2 - size) : (width - size) / 2;
+    drawQrCode(f, card.qrText, qx, bandH, size);
+    if (!r) return f;
+    // The text: right of the code on wide screens, under it otherwise.
+    Frame text = filledFrame(wide ? width / 2 : width, wide ? height - bandH : height - bandH - size, kCardBackground);
+    int ty = wide ? text.height / 3 : unit / 2;
+    ty = centredLine(*r, text, card.stateZh, unit * 3 / 2, ty, kCardAccent);
+    ty = centredLine(*r, text, card.stateEn, unit, ty, kCardText) + unit / 2;
+    ty = centredLine(*r, text, card.qrCaption, unit, ty, kCardDim);
+    centredLine(*r, text, card.clock, unit, ty, kCardDim);
+    const int ox = wide ? width / 2 : 0, oy = wide ? bandH : bandH + size;
+    for (int row = 0; row < text.height && oy + row < height; ++row)
+        std::copy_n(text.bgrx.begin() + static_cast<std::ptrdiff_t>(row) * text.width * 4, text.width * 4,
+                    f.bgrx.begin() + (static_cast<std::ptrdiff_t>(oy + row) * width + ox) * 4);
+    return f;
+}
+
+}  // namespace
+
 Frame drawStatusCard(TextRenderer* r, int width, int height, const StatusCard& card) {
+    if (!card.qrText.empty()) return drawQrCard(r, width, height, card);
     Frame f = filledFrame(width, height, kCardBackground);
     if (!r) return f;
     if (width >= 4 * height) {

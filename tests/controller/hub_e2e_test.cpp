@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "../support/process.hpp"
+#include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
+#include "microscape/core/pop.hpp"
 #include "test_support.hpp"
 
 using namespace microscape::testing;
@@ -161,6 +163,53 @@ TEST_CASE("three players enrol, hold the verified bundle within seconds and ride
             FAIL("screenshot unanswered: " << admin.get("/api/v1/commands/" + sid).body << "\nplayer log:\n"
                                            << readFile(fx.path / "p1.log"));
         CHECK(admin.post("/api/v1/players/" + ids[1] + "/commands", R"({"action":"format"})").status == 400);
+
+        // show_head: the screen's signed head statement goes on screen as a QR code
+        // (what a technician scans); a screenshot shows it, and it verifies under
+        // the screen's own key.
+        auto head = admin.post("/api/v1/players/" + ids[1] + "/commands", R"({"action":"show_head"})");
+        REQUIRE(head.status == 202);
+        const std::string hid = head.json()->getValue<std::string>("id");
+        Poco::JSON::Object::Ptr headAnswer;
+        REQUIRE(waitFor(
+            [&] {
+                headAnswer = admin.get("/api/v1/commands/" + hid).json();
+                return headAnswer->getValue<std::string>("state") != "sent";
+            },
+            30000));
+        INFO(jsonString(headAnswer));
+        CHECK(headAnswer->getValue<std::string>("state") == "done");
+        CHECK(headAnswer->getValue<std::string>("message").find("on screen for 60 s") != std::string::npos);
+        const auto pub =
+            microscape::crypto::PrivateKey::load((dirs[1] / "keys" / "identity.pem").string()).value().publicKey();
+        std::string seen;
+        REQUIRE(waitFor(
+            [&] {
+                auto s = admin.post("/api/v1/players/" + ids[1] + "/commands", R"({"action":"screenshot"})");
+                if (s.status != 202) return false;
+                const std::string id = s.json()->getValue<std::string>("id");
+                Poco::JSON::Object::Ptr done;
+                if (!waitFor(
+                        [&] {
+                            done = admin.get("/api/v1/commands/" + id).json();
+                            return done->getValue<std::string>("state") != "sent";
+                        },
+                        30000) ||
+                    done->isNull("payloadBase64"))
+                    return false;
+                std::ofstream(fx.path / "shot.png", std::ios::binary)
+                    << microscape::crypto::base64Decode(done->getValue<std::string>("payloadBase64")).value();
+                auto z = runProcess({"/usr/bin/zbarimg", "--quiet", "--raw", (fx.path / "shot.png").string()});
+                seen = z.out.substr(0, z.out.find('\n'));
+                return z.exitCode == 0;
+            },
+            40000));
+        auto stated = microscape::pop::parseHead(seen);
+        INFO(seen);
+        REQUIRE(stated);
+        CHECK(stated->playerId == ids[1]);
+        CHECK(stated->seq >= 1);
+        CHECK(microscape::pop::verifySignature(*stated, pub).ok());
     }
     SECTION("an offline player cannot take commands") {
         procs[2]->kill(SIGKILL);

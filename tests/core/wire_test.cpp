@@ -90,6 +90,12 @@ TEST_CASE("every message type survives encode and decode", "[wire]") {
         auto c = parseCommand(*roundTrip(toEnvelope(Command{"c1", CommandAction::ClearCache})));
         REQUIRE(c.ok());
         CHECK(c->action == CommandAction::ClearCache);
+        for (auto action : {CommandAction::Reload, CommandAction::Screenshot, CommandAction::ShowHead}) {
+            auto again = parseCommand(*roundTrip(toEnvelope(Command{"c2", action})));
+            REQUIRE(again.ok());
+            CHECK(again->action == action);
+        }
+        CHECK(commandActionName(CommandAction::ShowHead) == "show_head");
         auto a = parseCommandAck(*roundTrip(toEnvelope(CommandAck{"c1", true, "done", std::string("PNG")})));
         REQUIRE(a.ok());
         CHECK(a->ok);

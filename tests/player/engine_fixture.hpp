@@ -208,3 +208,20 @@ inline std::vector<pop::Record> playRecordsOf(player::Journal& journal) {
 }
 
 }  // namespace microscape::testing
+
+namespace microscape::testing {
+
+// The text of the QR code in a frame, as zbarimg reads it (scaled up 4x,
+// nearest neighbour, so that small test screens give it pixels enough); ""
+// when it finds none.
+inline std::string decodeQr(const player::Frame& f, const std::string& dir) {
+    writeFile(dir + "/qr.png", player::encodePng(f));
+    if (runProcess({"/usr/bin/convert", dir + "/qr.png", "-scale", "400%", dir + "/qr4.png"}).exitCode != 0) return "";
+    auto r = runProcess({"/usr/bin/zbarimg", "--quiet", "--raw", "-Sbinary", dir + "/qr4.png"});
+    if (r.exitCode != 0) return "";
+    std::string out = r.out;
+    if (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+}  // namespace microscape::testing

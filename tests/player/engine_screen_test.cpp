@@ -12,6 +12,8 @@
 #include "engine_fixture.hpp"
 #include "microscape/player/engine.hpp"
 #include "microscape/player/journal.hpp"
+#include "microscape/player/status_card.hpp"
+#include "microscape/player/text_render.hpp"
 
 using namespace microscape;
 using namespace microscape::testing;
@@ -405,4 +407,74 @@ TEST_CASE(
     REQUIRE(plays.size() == 1);
     CHECK(plays[0].mediaSha256 == slogan.sha256);
     CHECK(plays[0].seq == 1);  // the chain starts with the first record written
+}
+
+TEST_CASE("the head statement's QR code on the status card reads back as the statement", "[engine][screen][head]") {
+    TempDir dir;
+    auto key = crypto::PrivateKey::generate().value();
+    pop::Head h;
+    h.playerId = "scr-66ab7af6996f3e1a";
+    h.seq = 123456;
+    h.hash = crypto::sha256Hex("the last record");
+    h.createdUtcMs = 1796000000000;
+    pop::sign(h, key);
+    const std::string line = pop::canonicalBytes(h);
+    REQUIRE(line.size() > 300);  // a real head: the QR code holds all of it
+    auto created = player::TextRenderer::create();
+    REQUIRE(created);
+    player::TextRenderer* r = created->get();
+    player::StatusCard card;
+    card.screenName = "万达广场 B2 车库入口";
+    card.playerId = h.playerId;
+    card.stateZh = "播放记录头部声明（扫码收取）";
+    card.stateEn = "Proof-of-play head: scan to collect";
+    card.qrText = line;
+    card.qrCaption = "seq 123456";
+    card.clock = "2026-12-05 20:00:00 (Asia/Shanghai)";
+    // Wide, full HD, portrait, the tests' small screen, and without a font.
+    for (auto [w, h2] : {std::pair{640, 360}, std::pair{1920, 1080}, std::pair{360, 640}, std::pair{320, 180}}) {
+        INFO(w << "x" << h2);
+        player::Frame f = player::drawStatusCard(r, w, h2, card);
+        CHECK(decodeQr(f, dir.path.string()) == line);
+    }
+    CHECK(decodeQr(player::drawStatusCard(nullptr, 640, 360, card), dir.path.string()) == line);
+    // The statement read back verifies under the screen's key.
+    auto back = pop::parseHead(decodeQr(player::drawStatusCard(r, 640, 360, card), dir.path.string()));
+    REQUIRE(back);
+    CHECK(pop::verifySignature(*back, key.publicKey()).ok());
+    // Too much text for a QR code, or too little room: nothing is drawn.
+    player::Frame f = player::solidFrame(100, 100, 0, 0, 0);
+    CHECK_FALSE(player::drawQrCode(f, std::string(4000, 'x'), 0, 0, 100));
+    CHECK_FALSE(player::drawQrCode(f, line, 0, 0, 40));
+    CHECK(player::isBlack(f.bgrx.data(), f.width, f.height));
+}
+
+TEST_CASE("show_head puts the QR code on screen for its time, cuts the play on air, then the schedule resumes",
+          "[engine][screen][head]") {
+    ScreenRig rig;
+    REQUIRE(makePoster(rig.dir / "fraud.png", "反诈防骗", "#1a3d7c"));
+    CachedMedia poster = cacheFile(rig.mediaDir, rig.dir / "fraud.png", MediaKind::Image);
+    rig.makeEngine();
+    rig.engine->setBundle(bundleOf(daySchedule({item(poster, 10000)}), rig.mediaDir, {poster}));
+    startHeld(*rig.engine, rig.clock);
+    rig.clock.sleepUntil(1000);
+    REQUIRE(rig.engine->nowPlaying().state == schedule::State::Playing);
+    const std::string text = R"({"created_utc_ms":1,"format":1,"hash":"00","type":"head"})";
+    rig.engine->showHead(text, "seq 0", 2000);
+    std::string seen;
+    REQUIRE(waitFor([&] {
+        seen = decodeQr(rig.engine->snapshot(), rig.dir.path.string());
+        return seen == text;
+    }));
+    CHECK(rig.engine->nowPlaying().state == schedule::State::Idle);
+    // Two seconds after it was asked for, the poster is back (the clock is the test's).
+    rig.clock.sleepUntil(rig.clock.now() - kAnchorUtcMs + 2500);
+    REQUIRE(waitFor([&] { return rig.engine->nowPlaying().state == schedule::State::Playing; }));
+    CHECK(decodeQr(rig.engine->snapshot(), rig.dir.path.string()).empty());
+    rig.engine->stop();
+    // The poster's play that the QR code cut short is in the journal, interrupted.
+    auto plays = rig.plays();
+    REQUIRE(plays.size() >= 2);
+    CHECK(plays[0].outcome == pop::Outcome::Interrupted);
+    CHECK(plays[0].mediaSha256 == poster.sha256);
 }

@@ -296,6 +296,17 @@ boot('locations', async ({ main, can }) => {
                                 },
                                 t('locations.reload'),
                               ),
+                              h(
+                                'button',
+                                {
+                                  class: 'btn btn-sm btn-outline-secondary',
+                                  type: 'button',
+                                  disabled: !p.online,
+                                  title: t('locations.showHeadTitle'),
+                                  onclick: (ev) => command(p, 'show_head', ev.target),
+                                },
+                                t('locations.showHead'),
+                              ),
                               dangerButton(
                                 {
                                   labelKey: 'locations.retire',

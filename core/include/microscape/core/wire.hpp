@@ -171,7 +171,9 @@ Envelope toEnvelope(const StatusReport& m);
 Result<StatusReport> parseStatus(const Envelope& e);
 json::Value statusToJson(const StatusReport& m);
 
-enum class CommandAction { Reload, ClearCache, Screenshot };
+// ShowHead: the screen shows its signed proof-of-play head statement as a QR
+// code on its status card for a minute (docs/proof-of-play.md, "Head statement").
+enum class CommandAction { Reload, ClearCache, Screenshot, ShowHead };
 std::string_view commandActionName(CommandAction a);
 
 struct Command {

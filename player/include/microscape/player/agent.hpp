@@ -76,6 +76,14 @@ class SyncAgent {
     };
     using ScreenshotHandler = std::function<Screenshot()>;
     void setScreenshotHandler(ScreenshotHandler handler);  // before start()
+    // show_head: puts the screen's signed head statement on screen (QR code);
+    // called on the agent thread, it must only post. The message answers the command.
+    struct HeadShown {
+        bool ok = false;
+        std::string message;
+    };
+    using HeadHandler = std::function<HeadShown()>;
+    void setHeadHandler(HeadHandler handler);  // before start()
     // connected: WELCOME received and the link alive; clockOffsetMs as clockOffsetMs().
     using LinkListener = std::function<void(bool connected, std::int64_t clockOffsetMs)>;
     void setLinkListener(LinkListener listener);  // before start()

@@ -177,6 +177,10 @@ class Engine {
     void takeover(TakeoverContent content);
     // The player's last known clock offset against the controller, for the records.
     void setClockSkew(std::int64_t skewMs);
+    // Shows the status card with `qrText` as a QR code (and caption under it)
+    // instead of the schedule for forMs: the item on air is cut (journalled as
+    // interrupted), and the schedule resumes where it would be.
+    void showHead(std::string qrText, std::string caption, std::int64_t forMs);
 
     NowPlaying nowPlaying() const;
     EngineStats stats() const;
@@ -265,6 +269,9 @@ class Engine {
     ClockWatch clockWatch_;
     std::uint64_t nextSlotId_ = 1;
     std::int64_t clockSkewMs_ = 0;
+    // show_head: the QR text and caption on the status card until headUntilWallMs_.
+    std::string headText_, headCaption_;
+    std::int64_t headUntilWallMs_ = 0;
     std::int64_t startSteadyMs_ = 0;
     std::int64_t lastPreviewSteadyMs_ = 0;
     std::map<std::string, std::pair<int, int>> pictureSizes_;  // sha256 -> size cache

@@ -124,4 +124,10 @@ class ClockWatch {
 // A clock-jump event record for the journal.
 pop::Record clockJumpRecord(const ClockWatch::Jump& jump, std::int64_t bundleVersion);
 
+// The screen's signed statement of its journal's head now (`microscape-player
+// head`, and the QR code of the show_head command): player, last seq and hash,
+// the time, signed by the identity key.
+pop::Head signedHead(const Journal& journal, const std::string& playerId, const crypto::PrivateKey& identity,
+                     std::int64_t nowMs);
+
 }  // namespace microscape::player

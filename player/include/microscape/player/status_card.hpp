@@ -20,7 +20,17 @@ struct StatusCard {
     std::string stateEn;             // e.g. "No schedule yet"
     std::vector<std::string> lines;  // from the caller, shown as given (at most 6)
     std::string clock;               // e.g. "2025-04-15 08:00:00 (Asia/Shanghai)"
+    // When set, drawn as a QR code (black on white, quiet zone included) in
+    // place of the lines, with qrCaption under it: the head statement.
+    std::string qrText;
+    std::string qrCaption;
 };
+
+// Draws text as a QR code (level L, 8-bit) of side `size` pixels at (x, y) on a
+// white square with a 4-module quiet zone; modules are whole pixels, so the code
+// may be a little smaller than size and is centred in it. False when the text
+// does not fit a QR code or the square is under 1 pixel per module.
+bool drawQrCode(Frame& f, const std::string& text, int x, int y, int size);
 
 struct AudioCard {
     std::string screenName;
