@@ -83,6 +83,7 @@ void PopIngest::invalidate() {
     std::lock_guard lock(mutex_);
     tips_.clear();
     media_.clear();
+    places_.clear();
 }
 
 const PopIngest::MediaSet& PopIngest::mediaSentTo(DbConn& c, const std::string& playerId) {
@@ -369,7 +370,11 @@ void PopIngest::store(Batch& b, std::span<const pop::Record> fresh) {
                 .bindRef(15, r.manifestSha256);
             ins.run();
         }
-        addToRollups(stmts_->rollups, zones_, playerId, PlayerPlace{b.info.locationId, b.info.zone}, fresh);
+        // Each play where the manifest it names put the screen (else where the
+        // screen is now), as the auditor's recount places it.
+        const PlayerPlace now{b.info.locationId, b.info.zone};
+        addToRollups(stmts_->rollups, zones_, playerId, fresh,
+                     [&](const pop::Record& r) { return places_.of(b.db, playerId, r, now); });
         b.newTip = Tip{fresh.back().seq, std::string(lastHash)};
         b.out.ackSeq = fresh.back().seq;
         b.out.stored = static_cast<std::int64_t>(fresh.size());

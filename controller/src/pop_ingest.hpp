@@ -149,6 +149,7 @@ class PopIngest {
     sqlite3* stmtsDb_ = nullptr;  // the connection stmts_ belong to
     std::map<std::string, Tip> tips_;
     std::map<std::string, MediaSet> media_;
+    ManifestPlaces places_;                          // where the manifests records name put their screens
     std::map<std::string, crypto::PublicKey> keys_;  // by PEM
     ZoneCache zones_;
     IngestStats stats_;

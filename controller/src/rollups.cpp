@@ -2,9 +2,11 @@
 
 #include <Poco/Data/SQLite/Utility.h>
 
+#include <charconv>
 #include <climits>
 #include <tuple>
 
+#include "microscape/core/manifest.hpp"
 #include "microscape/core/time.hpp"
 
 namespace microscape::controller {
@@ -226,6 +228,41 @@ void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::str
     d.write(statements);
 }
 
+void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::string& playerId,
+                  std::span<const pop::Record> records, const std::function<PlayerPlace(const pop::Record&)>& placeOf) {
+    std::size_t from = 0;
+    PlayerPlace place;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        PlayerPlace here = placeOf(records[i]);
+        if (i > from && here != place) {
+            addToRollups(statements, zones, playerId, place, records.subspan(from, i - from));
+            from = i;
+        }
+        place = std::move(here);
+    }
+    if (from < records.size()) addToRollups(statements, zones, playerId, place, records.subspan(from));
+}
+
+PlayerPlace ManifestPlaces::of(sqlite3* db, const std::string& playerId, const pop::Record& r,
+                               const PlayerPlace& fallback) {
+    if (r.manifestSha256.empty()) return fallback;
+    auto [it, fresh] = cache_.try_emplace({playerId, r.manifestSha256});
+    if (fresh) {
+        SqlStmt st(db, "SELECT manifest FROM compiled_manifests WHERE player_id = ? AND sha256 = ?");
+        st.bind(1, playerId).bind(2, r.manifestSha256);
+        if (st.step())
+            if (auto m = manifest::parse(st.str(0)); m && m->location) {
+                PlayerPlace p;
+                p.zone = m->location->timeZone;
+                const std::string& id = m->location->id;
+                std::int64_t n = 0;
+                if (std::from_chars(id.data(), id.data() + id.size(), n).ec == std::errc{}) p.locationId = n;
+                it->second = p;
+            }
+    }
+    return it->second.value_or(fallback);
+}
+
 std::map<std::string, PlayerPlace> playerPlaces(sqlite3* db) {
     std::map<std::string, PlayerPlace> out;
     SqlStmt st(db,
@@ -241,9 +278,10 @@ std::int64_t rebuildRollups(sqlite3* db, ZoneCache& zones) {
         del.run();
     }
     auto places = playerPlaces(db);
+    ManifestPlaces byManifest;
     SqlStmt st(db,
-               "SELECT player_id, media, playlist, campaign, start_utc_ms, measured_ms, outcome FROM pop_records "
-               "WHERE kind = 'play' ORDER BY player_id");
+               "SELECT player_id, media, playlist, campaign, start_utc_ms, measured_ms, outcome, manifest "
+               "FROM pop_records WHERE kind = 'play' ORDER BY player_id");
     Deltas d;
     std::int64_t n = 0;
     std::string current;
@@ -266,7 +304,13 @@ std::int64_t rebuildRollups(sqlite3* db, ZoneCache& zones) {
         r.startUtcMs = st.i64(4);
         r.measuredMs = st.i64(5);
         r.outcome = pop::outcomeFromName(st.str(6)).value_or(pop::Outcome::None);
-        d.add(pid, *place, zone, r);
+        r.manifestSha256 = st.str(7);
+        if (r.manifestSha256.empty()) {
+            d.add(pid, *place, zone, r);
+        } else {
+            const PlayerPlace at = byManifest.of(db, pid, r, *place);
+            d.add(pid, at, zones.get(at.zone), r);
+        }
         ++n;
         if (d.media.size() > 200000) {  // bound memory on large stores
             d.write(db);

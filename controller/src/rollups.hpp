@@ -9,8 +9,10 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -75,6 +77,23 @@ LocalTime localTimeOf(const tz::Zone* zone, std::int64_t utcMs);
 struct PlayerPlace {
     std::int64_t locationId = 0;
     std::string zone = "Asia/Shanghai";
+    bool operator==(const PlayerPlace&) const = default;
+};
+
+// Where the manifest a play record names put the screen (record format 2,
+// manifest format 2): the rollups count the play there, as the auditor's
+// recount does (docs/audit-export.md, "Where each play was"), so that a screen
+// moved while it still played under its old manifest is counted where it was.
+// Cached by player and manifest hash; read through the connection given.
+class ManifestPlaces {
+  public:
+    // The place a record's play counts at: its manifest's, else fallback (a
+    // format 1 record, no manifest, a manifest without a location or unknown here).
+    PlayerPlace of(sqlite3* db, const std::string& playerId, const pop::Record& r, const PlayerPlace& fallback);
+    void clear() { cache_.clear(); }
+
+  private:
+    std::map<std::pair<std::string, std::string>, std::optional<PlayerPlace>> cache_;
 };
 
 // The rollup upserts, prepared once on a connection and reused (they must be
@@ -88,9 +107,13 @@ struct RollupStatements {
 // then one UPSERT per rollup key.
 void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::string& playerId, const PlayerPlace& place,
                   std::span<const pop::Record> records);
+// The same, each run of records at the place placeOf gives it.
+void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::string& playerId,
+                  std::span<const pop::Record> records, const std::function<PlayerPlace(const pop::Record&)>& placeOf);
 
-// Deletes every rollup row and recomputes them from pop_records with each
-// player's current place. Returns the number of records read.
+// Deletes every rollup row and recomputes them from pop_records, each play at
+// its manifest's place (else its player's current place). Returns the number
+// of records read.
 std::int64_t rebuildRollups(sqlite3* db, ZoneCache& zones);
 
 // The place of every player (location and its zone), by id.
