@@ -451,7 +451,7 @@ constexpr const char* kSchemas = R"json({
 "YearLines": {"type":"array","items":{"$ref":"#/components/schemas/YearLine"}},
 "AnnualReport": {"type":"object","additionalProperties":false,
   "required":["year","from","to","total","by_venue_type","by_theme","by_department","by_month","by_campaign",
-              "campaigns","takeovers","summary"],"properties":{
+              "campaigns","takeovers","scheduled","summary"],"properties":{
   "year":{"type":"integer"},"from":{"$ref":"#/components/schemas/Date"},"to":{"$ref":"#/components/schemas/Date"},
   "total":{"$ref":"#/components/schemas/YearLine"},
   "by_venue_type":{"$ref":"#/components/schemas/YearLines"},"by_theme":{"$ref":"#/components/schemas/YearLines"},
@@ -459,6 +459,15 @@ constexpr const char* kSchemas = R"json({
   "by_campaign":{"$ref":"#/components/schemas/YearLines"},
   "campaigns":{"type":"integer","description":"campaigns whose dates meet the year"},
   "takeovers":{"type":"integer","description":"takeovers that started in the year (Beijing time)"},
+  "scheduled":{"type":"object","additionalProperties":false,
+    "description":"scheduled vs played over the year's local days that have ended (Beijing time)",
+    "required":["through","scheduled_plays","scheduled_ms","completed","on_screen_ms","completion_basis_points",
+                "uptime_basis_points"],"properties":{
+    "through":{"type":"string","format":"date","nullable":true,"description":"the last day counted"},
+    "scheduled_plays":{"type":"integer"},"scheduled_ms":{"type":"integer"},"completed":{"type":"integer"},
+    "on_screen_ms":{"type":"integer"},
+    "completion_basis_points":{"type":"integer","description":"completed / scheduled_plays, in 1/100 %"},
+    "uptime_basis_points":{"type":"integer","description":"min(on_screen_ms, scheduled_ms) / scheduled_ms, in 1/100 %"}}},
   "summary":{"type":"string","description":"the paragraph for the yearly report, in Chinese"}}},
 "Health": {"type":"object","additionalProperties":false,"required":["status","schemaVersion","time"],"properties":{
   "status":{"type":"string","enum":["ok"]},"schemaVersion":{"type":"integer"},

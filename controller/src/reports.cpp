@@ -313,11 +313,19 @@ std::int64_t localMidnightUtc(const tz::Zone* zone, std::int64_t day) {
     return local - off(guess);
 }
 
-// GET /api/v1/reports/scheduled-vs-played?from&to&players=&format=
-void scheduledVsPlayed(RequestCtx& ctx) {
-    auto [from, to] = dateRange(ctx);
-    auto wanted = listParam(ctx, "players");
-    const std::set<std::string> wantedSet(wanted.begin(), wanted.end());
+// One enrolled screen's local day: the item slots its schedule gave (the
+// newest manifest compiled before the day ended) and what it played.
+struct ScheduledDay {
+    std::string screen, name;
+    std::int64_t day = 0;  // days since 1970-01-01 (local)
+    std::int64_t slots = 0, slotMs = 0;
+    std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+};
+
+// scheduled-vs-played over local days [fromDay, toDay], per enrolled screen
+// (those in wanted, or all); the yearly report sums the same rows.
+std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64_t toDay,
+                                        const std::set<std::string>& wantedSet) {
     struct Played {
         std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
     };
@@ -329,7 +337,7 @@ void scheduledVsPlayed(RequestCtx& ctx) {
     std::map<std::string, std::string> names;
     std::map<std::pair<std::string, std::string>, Played> played;
     std::map<std::string, std::vector<Version>> versions;
-    ctx.svc.db.read([&](DbConn& c) {
+    db.read([&](DbConn& c) {
         sqlite3* h = sqliteOf(c);
         places = playerPlaces(h);
         SqlStmt n(h, "SELECT id, name FROM players WHERE state = 'enrolled'");
@@ -337,7 +345,7 @@ void scheduledVsPlayed(RequestCtx& ctx) {
         SqlStmt p(h,
                   "SELECT player_id, local_date, SUM(completed), SUM(interrupted), SUM(failed), SUM(on_screen_ms) "
                   "FROM pop_rollup_hour WHERE local_date BETWEEN ? AND ? GROUP BY player_id, local_date");
-        p.bind(1, dateOf(from)).bind(2, dateOf(to));
+        p.bind(1, dateOf(fromDay)).bind(2, dateOf(toDay));
         while (p.step()) played[{p.str(0), p.str(1)}] = Played{p.i64(2), p.i64(3), p.i64(4), p.i64(5)};
         SqlStmt m(h, "SELECT player_id, created_at, manifest FROM compiled_manifests ORDER BY player_id, version");
         while (m.step()) {
@@ -350,35 +358,49 @@ void scheduledVsPlayed(RequestCtx& ctx) {
         }
     });
     ZoneCache zones("/usr/share/zoneinfo");
-    Table t;
-    t.columns = {"screen",    "screen_name", "day",    "scheduled_plays", "scheduled_ms",
-                 "completed", "interrupted", "failed", "on_screen_ms",    "shortfall"};
+    std::vector<ScheduledDay> out;
     for (const auto& [id, name] : names) {
         if (!wantedSet.empty() && !wantedSet.count(id)) continue;
         const auto placeIt = places.find(id);
         const PlayerPlace place = placeIt != places.end() ? placeIt->second : PlayerPlace{};
         const tz::Zone* zone = zones.get(place.zone);
         const auto& vs = versions[id];
-        for (std::int64_t day = from; day <= to; ++day) {
+        for (std::int64_t day = fromDay; day <= toDay; ++day) {
             const std::int64_t start = localMidnightUtc(zone, day), end = localMidnightUtc(zone, day + 1);
             // The manifest the screen held that day: the newest made before the day ended.
             const Version* v = nullptr;
             for (const auto& x : vs)
                 if (x.createdAtMs < end) v = &x;
-            std::int64_t slots = 0, slotMs = 0;
+            ScheduledDay d{id, name, day};
             if (v && v->schedule)
                 schedule::forEachSegment(*v->schedule, start, end, [&](const schedule::Segment& s) {
                     if (s.state != schedule::State::Playing) return true;
-                    slotMs += s.endUtcMs - s.startUtcMs;
-                    if (s.startUtcMs == s.itemStartUtcMs) ++slots;
+                    d.slotMs += s.endUtcMs - s.startUtcMs;
+                    if (s.startUtcMs == s.itemStartUtcMs) ++d.slots;
                     return true;
                 });
-            Played pl;
-            if (auto it = played.find({id, dateOf(day)}); it != played.end()) pl = it->second;
-            t.rows.push_back({id, name, dateOf(day), slots, slotMs, pl.completed, pl.interrupted, pl.failed,
-                              pl.onScreenMs, std::max<std::int64_t>(0, slots - pl.completed)});
+            if (auto it = played.find({id, dateOf(day)}); it != played.end()) {
+                d.completed = it->second.completed;
+                d.interrupted = it->second.interrupted;
+                d.failed = it->second.failed;
+                d.onScreenMs = it->second.onScreenMs;
+            }
+            out.push_back(std::move(d));
         }
     }
+    return out;
+}
+
+// GET /api/v1/reports/scheduled-vs-played?from&to&players=&format=
+void scheduledVsPlayed(RequestCtx& ctx) {
+    auto [from, to] = dateRange(ctx);
+    auto wanted = listParam(ctx, "players");
+    Table t;
+    t.columns = {"screen",    "screen_name", "day",    "scheduled_plays", "scheduled_ms",
+                 "completed", "interrupted", "failed", "on_screen_ms",    "shortfall"};
+    for (const auto& d : scheduledDays(ctx.svc.db, from, to, {wanted.begin(), wanted.end()}))
+        t.rows.push_back({d.screen, d.name, dateOf(d.day), d.slots, d.slotMs, d.completed, d.interrupted, d.failed,
+                          d.onScreenMs, std::max<std::int64_t>(0, d.slots - d.completed)});
     addSeconds(t);
     sendTable(ctx, t, "scheduled-vs-played-" + dateOf(from) + "-" + dateOf(to), metaOf(from, to));
 }
@@ -476,10 +498,25 @@ Poco::JSON::Object::Ptr yearLineJson(const YearLine& l) {
     return o;
 }
 
+// Scheduled against played over the year's local days that have ended: the
+// item slots the screens' schedules gave, what they completed, and uptime as
+// the share of the scheduled time the screens had something on air.
+struct YearSchedule {
+    std::string through;  // the last day counted ("" when none has ended yet)
+    std::int64_t slots = 0, slotMs = 0, completed = 0, onScreenMs = 0;
+    // Basis points (1/100 %), truncated; 0 when nothing was scheduled.
+    std::int64_t completionBp() const { return slots ? completed * 10000 / slots : 0; }
+    std::int64_t uptimeBp() const { return slotMs ? std::min(slotMs, onScreenMs) * 10000 / slotMs : 0; }
+};
+
+std::string percentText(std::int64_t bp) {
+    return std::to_string(bp / 100) + "." + std::to_string(bp / 10 % 10) + "%";
+}
+
 // The paragraph of the 履职报告, from the year's numbers.
 std::string annualParagraph(int year, const YearLine& total, const std::vector<YearLine>& venues,
                             const std::vector<YearLine>& themes, std::size_t departments, std::int64_t campaigns,
-                            std::int64_t takeovers) {
+                            std::int64_t takeovers, const YearSchedule& sched) {
     const std::string y = std::to_string(year) + "年";
     if (total.completed + total.interrupted + total.failed == 0) return y + "，暂无经屏幕签名证实的播放记录。";
     std::string places;
@@ -500,6 +537,9 @@ std::string annualParagraph(int year, const YearLine& total, const std::vector<Y
     if (!parts.empty()) text += "，其中" + parts;
     text += "。" + std::to_string(departments) + "个警种部门的宣传内容参与播放，开展宣传活动" +
             std::to_string(campaigns) + "个，紧急插播" + std::to_string(takeovers) + "次。";
+    if (sched.slots)
+        text += "按排期应播" + std::to_string(sched.slots) + "次，完整播放率" + percentText(sched.completionBp()) +
+                "，屏幕在岗率" + percentText(sched.uptimeBp()) + "。";
     return text;
 }
 
@@ -541,9 +581,26 @@ void annualReport(RequestCtx& ctx) {
         tk.bind(1, std::to_string(year));
         if (tk.step()) takeovers = tk.i64(0);
     });
+    // Scheduled vs played over the days of the year that have ended (local, Beijing time).
+    YearSchedule sched;
+    {
+        const std::int64_t first = timeutil::daysFromCivil({year, 1, 1});
+        const std::int64_t today = (ctx.svc.nowMs() + 8 * 3600000) / kDayMs;
+        const std::int64_t last = std::min(timeutil::daysFromCivil({year, 12, 31}), today - 1);
+        if (last >= first) {
+            sched.through = dateOf(last);
+            for (const auto& d : scheduledDays(ctx.svc.db, first, last, {})) {
+                sched.slots += d.slots;
+                sched.slotMs += d.slotMs;
+                sched.completed += d.completed;
+                sched.onScreenMs += d.onScreenMs;
+            }
+        }
+    }
     std::size_t deptCount = 0;
     for (const auto& d : departments) deptCount += !d.key.empty() && d.completed + d.interrupted + d.failed > 0;
-    const std::string paragraph = annualParagraph(year, total, venues, themes, deptCount, campaignCount, takeovers);
+    const std::string paragraph =
+        annualParagraph(year, total, venues, themes, deptCount, campaignCount, takeovers, sched);
     const std::vector<std::pair<const char*, const std::vector<YearLine>*>> sections = {{"venue_type", &venues},
                                                                                         {"theme", &themes},
                                                                                         {"department", &departments},
@@ -560,6 +617,13 @@ void annualReport(RequestCtx& ctx) {
         row("total", total);
         for (const auto& [name, lines] : sections)
             for (const auto& l : *lines) row(name, l);
+        // Scheduled vs played: plays as completed, on-screen time as on_screen_ms.
+        t.rows.push_back({std::string("scheduled"), sched.through, std::string("scheduled_plays"), std::int64_t{0},
+                          std::int64_t{0}, sched.slots, std::int64_t{0}, std::int64_t{0}, sched.slots, sched.slotMs,
+                          seconds(sched.slotMs / 3600)});
+        t.rows.push_back({std::string("scheduled"), sched.through, std::string("played"), std::int64_t{0},
+                          std::int64_t{0}, sched.completed, std::int64_t{0}, std::int64_t{0}, sched.completed,
+                          sched.onScreenMs, seconds(sched.onScreenMs / 3600)});
         sendTable(ctx, t, "annual-" + std::to_string(year), new Poco::JSON::Object);
         return;
     }
@@ -575,6 +639,15 @@ void annualReport(RequestCtx& ctx) {
     }
     out->set("campaigns", campaignCount);
     out->set("takeovers", takeovers);
+    Poco::JSON::Object::Ptr so = new Poco::JSON::Object;
+    so->set("through", sched.through.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(sched.through));
+    so->set("scheduled_plays", sched.slots);
+    so->set("scheduled_ms", sched.slotMs);
+    so->set("completed", sched.completed);
+    so->set("on_screen_ms", sched.onScreenMs);
+    so->set("completion_basis_points", sched.completionBp());
+    so->set("uptime_basis_points", sched.uptimeBp());
+    out->set("scheduled", so);
     out->set("summary", paragraph);
     ctx.sendJson(200, out);
 }

@@ -254,4 +254,48 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
         CHECK(r.out.find("from 121 play records") != std::string::npos);
         CHECK(auditor.get("/api/v1/reports/plays?" + range + "&by=media,screen,day").body == before);
     }
+    SECTION("the yearly report's scheduled vs played: the year's days that have ended, as the per-day report") {
+        // While today runs, it is not counted yet.
+        auto running = auditor.get("/api/v1/reports/annual?year=" + year).json()->getObject("scheduled");
+        CHECK((running->isNull("through") || running->getValue<std::string>("through") < today));
+        // A day later (the server's clock), today has ended: its slots and plays count.
+        srv.advanceClock(86400000 + 60000);
+        Client later = srv.client();
+        REQUIRE(later.login("aud", "password-aud").status == 200);
+        auto a = later.get("/api/v1/reports/annual?year=" + year);
+        INFO(a.body.substr(0, 800));
+        REQUIRE(a.status == 200);
+        auto sched = a.json()->getObject("scheduled");
+        if (today.substr(5) == "12-31") {  // the next day is in another year
+            CHECK(sched->getValue<std::string>("through") == today);
+        } else {
+            REQUIRE(sched->getValue<std::string>("through") == today);
+        }
+        auto perDay = later.get("/api/v1/reports/scheduled-vs-played?from=" + year + "-01-01&to=" + today)
+                          .json()
+                          ->getArray("rows");
+        std::int64_t slots = 0, slotMs = 0, completed = 0, onScreen = 0;
+        for (std::size_t i = 0; i < perDay->size(); ++i) {
+            auto r = perDay->getObject(static_cast<unsigned>(i));
+            slots += r->getValue<std::int64_t>("scheduled_plays");
+            slotMs += r->getValue<std::int64_t>("scheduled_ms");
+            completed += r->getValue<std::int64_t>("completed");
+            onScreen += r->getValue<std::int64_t>("on_screen_ms");
+        }
+        CHECK(slots > 0);
+        CHECK(completed == 115);
+        CHECK(sched->getValue<std::int64_t>("scheduled_plays") == slots);
+        CHECK(sched->getValue<std::int64_t>("scheduled_ms") == slotMs);
+        CHECK(sched->getValue<std::int64_t>("completed") == completed);
+        CHECK(sched->getValue<std::int64_t>("on_screen_ms") == onScreen);
+        CHECK(sched->getValue<std::int64_t>("completion_basis_points") == completed * 10000 / slots);
+        CHECK(sched->getValue<std::int64_t>("uptime_basis_points") == std::min(onScreen, slotMs) * 10000 / slotMs);
+        const auto bp = completed * 10000 / slots;
+        CHECK(a.json()->getValue<std::string>("summary").find("按排期应播" + std::to_string(slots) + "次，完整播放率" +
+                                                              std::to_string(bp / 100) + "." +
+                                                              std::to_string(bp / 10 % 10) + "%") != std::string::npos);
+        auto csv = later.get("/api/v1/reports/annual?year=" + year + "&format=csv");
+        CHECK(csv.body.find("scheduled," + today + ",scheduled_plays,0,0," + std::to_string(slots) + ",") !=
+              std::string::npos);
+    }
 }

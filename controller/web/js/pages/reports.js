@@ -293,6 +293,28 @@ function annualSection(chartJs) {
         ],
         { id: 'annual-totals' },
       ),
+      // Scheduled vs played over the year's days that have ended.
+      table(
+        [
+          'reports.annualScheduled',
+          'reports.col.completed',
+          'reports.annualCompletion',
+          'reports.annualUptime',
+          'reports.annualThrough',
+        ],
+        [
+          h(
+            'tr',
+            {},
+            h('td', {}, fmtNumber(data.scheduled.scheduled_plays)),
+            h('td', {}, fmtNumber(data.scheduled.completed)),
+            h('td', {}, `${(data.scheduled.completion_basis_points / 100).toFixed(1)}%`),
+            h('td', {}, `${(data.scheduled.uptime_basis_points / 100).toFixed(1)}%`),
+            h('td', {}, data.scheduled.through || '—'),
+          ),
+        ],
+        { id: 'annual-scheduled' },
+      ),
       h('h4', { class: 'h6 mt-3' }, t('reports.annualByMonth')),
       chartCanvas('chart-annual-months', 'reports.annualByMonth'),
       h(
