@@ -352,6 +352,18 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "ALTER TABLE compiled_manifests ADD COLUMN sha256 TEXT",
             "CREATE INDEX compiled_manifests_sha256 ON compiled_manifests(player_id, sha256)",
         },
+        // 10: the scheduled numbers of a screen's local day that has ended (the
+        // manifest it held that day never changes): evaluated once, derived,
+        // rebuildable (delete the rows), used by scheduled-vs-played and the yearly report.
+        {
+            R"(CREATE TABLE scheduled_days (
+                player_id TEXT NOT NULL,
+                local_date TEXT NOT NULL,
+                manifest_version INTEGER NOT NULL,
+                slots INTEGER NOT NULL,
+                slot_ms INTEGER NOT NULL,
+                PRIMARY KEY (player_id, local_date)))",
+        },
     };
     return kMigrations;
 }

@@ -323,19 +323,28 @@ struct ScheduledDay {
 };
 
 // scheduled-vs-played over local days [fromDay, toDay], per enrolled screen
-// (those in wanted, or all); the yearly report sums the same rows.
+// (those in wanted, or all); the yearly report sums the same rows. A day that
+// has ended (by nowMs) keeps its scheduled numbers for good (the manifest a
+// screen held that day was compiled before the day ended), so they are kept in
+// scheduled_days with that manifest's version and evaluated once.
 std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64_t toDay,
-                                        const std::set<std::string>& wantedSet) {
+                                        const std::set<std::string>& wantedSet, std::int64_t nowMs) {
     struct Played {
         std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
     };
     struct Version {
-        std::int64_t createdAtMs = 0;
+        std::int64_t version = 0, createdAtMs = 0;
+        std::string manifest;  // parsed when a day needs it
         std::optional<schedule::Schedule> schedule;
+        bool parsed = false;
+    };
+    struct Cached {
+        std::int64_t version = 0, slots = 0, slotMs = 0;
     };
     std::map<std::string, PlayerPlace> places;
     std::map<std::string, std::string> names;
     std::map<std::pair<std::string, std::string>, Played> played;
+    std::map<std::pair<std::string, std::string>, Cached> cached;
     std::map<std::string, std::vector<Version>> versions;
     db.read([&](DbConn& c) {
         sqlite3* h = sqliteOf(c);
@@ -347,39 +356,57 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
                   "FROM pop_rollup_hour WHERE local_date BETWEEN ? AND ? GROUP BY player_id, local_date");
         p.bind(1, dateOf(fromDay)).bind(2, dateOf(toDay));
         while (p.step()) played[{p.str(0), p.str(1)}] = Played{p.i64(2), p.i64(3), p.i64(4), p.i64(5)};
-        SqlStmt m(h, "SELECT player_id, created_at, manifest FROM compiled_manifests ORDER BY player_id, version");
+        SqlStmt k(h,
+                  "SELECT player_id, local_date, manifest_version, slots, slot_ms FROM scheduled_days "
+                  "WHERE local_date BETWEEN ? AND ?");
+        k.bind(1, dateOf(fromDay)).bind(2, dateOf(toDay));
+        while (k.step()) cached[{k.str(0), k.str(1)}] = Cached{k.i64(2), k.i64(3), k.i64(4)};
+        SqlStmt m(h,
+                  "SELECT player_id, version, created_at, manifest FROM compiled_manifests "
+                  "ORDER BY player_id, version");
         while (m.step()) {
-            if (!wantedSet.empty() && !wantedSet.count(m.str(0))) continue;
-            Version v;
-            v.createdAtMs = m.i64(1);
-            if (auto man = manifest::parse(m.str(2)))
-                if (auto s = schedule::fromJson(man->schedule)) v.schedule = std::move(*s);
-            versions[m.str(0)].push_back(std::move(v));
+            if (!names.count(m.str(0)) || (!wantedSet.empty() && !wantedSet.count(m.str(0)))) continue;
+            versions[m.str(0)].push_back(Version{m.i64(1), m.i64(2), m.str(3), std::nullopt, false});
         }
     });
     ZoneCache zones("/usr/share/zoneinfo");
     std::vector<ScheduledDay> out;
+    std::vector<std::tuple<std::string, std::string, Cached>> toKeep;  // ended days evaluated now
     for (const auto& [id, name] : names) {
         if (!wantedSet.empty() && !wantedSet.count(id)) continue;
         const auto placeIt = places.find(id);
         const PlayerPlace place = placeIt != places.end() ? placeIt->second : PlayerPlace{};
         const tz::Zone* zone = zones.get(place.zone);
-        const auto& vs = versions[id];
+        auto& vs = versions[id];
         for (std::int64_t day = fromDay; day <= toDay; ++day) {
             const std::int64_t start = localMidnightUtc(zone, day), end = localMidnightUtc(zone, day + 1);
+            const std::string date = dateOf(day);
             // The manifest the screen held that day: the newest made before the day ended.
-            const Version* v = nullptr;
-            for (const auto& x : vs)
+            Version* v = nullptr;
+            for (auto& x : vs)
                 if (x.createdAtMs < end) v = &x;
             ScheduledDay d{id, name, day};
-            if (v && v->schedule)
-                schedule::forEachSegment(*v->schedule, start, end, [&](const schedule::Segment& s) {
-                    if (s.state != schedule::State::Playing) return true;
-                    d.slotMs += s.endUtcMs - s.startUtcMs;
-                    if (s.startUtcMs == s.itemStartUtcMs) ++d.slots;
-                    return true;
-                });
-            if (auto it = played.find({id, dateOf(day)}); it != played.end()) {
+            auto hit = cached.find({id, date});
+            if (v && hit != cached.end() && hit->second.version == v->version) {
+                d.slots = hit->second.slots;
+                d.slotMs = hit->second.slotMs;
+            } else if (v) {
+                if (!v->parsed) {
+                    v->parsed = true;
+                    if (auto man = manifest::parse(v->manifest))
+                        if (auto sc = schedule::fromJson(man->schedule)) v->schedule = std::move(*sc);
+                    v->manifest.clear();
+                }
+                if (v->schedule)
+                    schedule::forEachSegment(*v->schedule, start, end, [&](const schedule::Segment& s) {
+                        if (s.state != schedule::State::Playing) return true;
+                        d.slotMs += s.endUtcMs - s.startUtcMs;
+                        if (s.startUtcMs == s.itemStartUtcMs) ++d.slots;
+                        return true;
+                    });
+                if (end <= nowMs) toKeep.emplace_back(id, date, Cached{v->version, d.slots, d.slotMs});
+            }
+            if (auto it = played.find({id, date}); it != played.end()) {
                 d.completed = it->second.completed;
                 d.interrupted = it->second.interrupted;
                 d.failed = it->second.failed;
@@ -388,6 +415,17 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
             out.push_back(std::move(d));
         }
     }
+    if (!toKeep.empty())
+        db.write([&](DbConn& c) {
+            SqlStmt ins(
+                sqliteOf(c),
+                "INSERT OR REPLACE INTO scheduled_days(player_id, local_date, manifest_version, slots, slot_ms) "
+                "VALUES (?, ?, ?, ?, ?)");
+            for (const auto& [id, date, k] : toKeep) {
+                ins.bind(1, id).bind(2, date).bind(3, k.version).bind(4, k.slots).bind(5, k.slotMs);
+                ins.run();
+            }
+        });
     return out;
 }
 
@@ -398,7 +436,7 @@ void scheduledVsPlayed(RequestCtx& ctx) {
     Table t;
     t.columns = {"screen",    "screen_name", "day",    "scheduled_plays", "scheduled_ms",
                  "completed", "interrupted", "failed", "on_screen_ms",    "shortfall"};
-    for (const auto& d : scheduledDays(ctx.svc.db, from, to, {wanted.begin(), wanted.end()}))
+    for (const auto& d : scheduledDays(ctx.svc.db, from, to, {wanted.begin(), wanted.end()}, ctx.svc.nowMs()))
         t.rows.push_back({d.screen, d.name, dateOf(d.day), d.slots, d.slotMs, d.completed, d.interrupted, d.failed,
                           d.onScreenMs, std::max<std::int64_t>(0, d.slots - d.completed)});
     addSeconds(t);
@@ -589,7 +627,7 @@ void annualReport(RequestCtx& ctx) {
         const std::int64_t last = std::min(timeutil::daysFromCivil({year, 12, 31}), today - 1);
         if (last >= first) {
             sched.through = dateOf(last);
-            for (const auto& d : scheduledDays(ctx.svc.db, first, last, {})) {
+            for (const auto& d : scheduledDays(ctx.svc.db, first, last, {}, ctx.svc.nowMs())) {
                 sched.slots += d.slots;
                 sched.slotMs += d.slotMs;
                 sched.completed += d.completed;

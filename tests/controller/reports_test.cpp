@@ -294,6 +294,19 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
         CHECK(a.json()->getValue<std::string>("summary").find("按排期应播" + std::to_string(slots) + "次，完整播放率" +
                                                               std::to_string(bp / 100) + "." +
                                                               std::to_string(bp / 10 % 10) + "%") != std::string::npos);
+        // The ended days' scheduled numbers are kept, and a second report reads them back the same.
+        {
+            controller::Db db(srv.dataDir() / "controller.db");
+            auto n = db.read([](controller::DbConn& c) {
+                return c.one("SELECT COUNT(*), COALESCE(SUM(slots), 0) FROM scheduled_days");
+            });
+            REQUIRE(n);
+            CHECK(n->i64(0) > 0);
+            CHECK(n->i64(1) == slots);
+        }
+        auto again = later.get("/api/v1/reports/annual?year=" + year).json()->getObject("scheduled");
+        CHECK(again->getValue<std::int64_t>("scheduled_plays") == slots);
+        CHECK(again->getValue<std::int64_t>("scheduled_ms") == slotMs);
         auto csv = later.get("/api/v1/reports/annual?year=" + year + "&format=csv");
         CHECK(csv.body.find("scheduled," + today + ",scheduled_plays,0,0," + std::to_string(slots) + ",") !=
               std::string::npos);
