@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
         mf.expiresAtMs = kFromMs + (kDays + 1) * 86400000;
         mf.target = e.playerId;
         mf.schedule = json::Object{{"zone", e.timeZone}};
-        mf.location = manifest::Location{e.locationId, e.locationName, e.venueType, e.district, e.timeZone};
+        mf.location = audit::locationOf(e);
         manifests.push_back(manifest::sign(mf, controller).bytes + "\n");
     }
 

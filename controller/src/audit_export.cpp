@@ -261,13 +261,7 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
                 return makeError(Errc::Internal, "stored player id '" + p.playerId + "' cannot name a file");
             auto pm = db.read(
                 [&](DbConn& c) { return findManifests(c, p.playerId, plan.maxRecordRowid, req.fromMs, req.toMs); });
-            if (pm.lastLocation) {
-                p.locationId = pm.lastLocation->id;
-                p.locationName = pm.lastLocation->name;
-                p.venueType = pm.lastLocation->venueType;
-                p.district = pm.lastLocation->district;
-                p.timeZone = pm.lastLocation->timeZone;
-            }
+            if (pm.lastLocation) audit::setLocation(p, *pm.lastLocation);
             playerFiles.push_back(hashManifestsFile(db, p.playerId, pm.versions));
             plan.manifestVersions[p.playerId] = std::move(pm.versions);
             std::uint64_t records = 0, checkpoints = 0;

@@ -335,7 +335,6 @@ class PlayerPlaces {
                  std::int64_t toMs)
         : player_(player), zones_(zones), fromMs_(fromMs), toMs_(toMs) {}
 
-    // One line of manifests.jsonl; a line that is no manifest is a read problem.
     // One manifest of manifests.jsonl (its exact bytes, parsed).
     void addManifest(std::string_view bytes, const manifest::Manifest& m) {
         if (m.target != player_.playerId) {
@@ -399,11 +398,9 @@ class PlayerPlaces {
                 out.push_back({id, "manifest_missing",
                                "the manifest its last record naming one (seq " + std::to_string(lastNamedSeq_) +
                                    ") names, " + shortHash(lastNamed_) + ", is not in the export"});
-            else if (it->second && !sameAsKeys(*it->second))
+            else if (it->second && *it->second != locationOf(player_))
                 out.push_back({id, "location_mismatch",
-                               "keys.json places the screen at " +
-                                   describe({player_.locationId, player_.locationName, player_.venueType,
-                                             player_.district, player_.timeZone}) +
+                               "keys.json places the screen at " + describe(locationOf(player_)) +
                                    "; the manifest its record seq " + std::to_string(lastNamedSeq_) + " names, at " +
                                    describe(*it->second)});
         }
@@ -414,10 +411,6 @@ class PlayerPlaces {
     }
 
   private:
-    bool sameAsKeys(const manifest::Location& l) const {
-        return l.id == player_.locationId && l.name == player_.locationName && l.venueType == player_.venueType &&
-               l.district == player_.district && l.timeZone == player_.timeZone;
-    }
     static std::string describe(const manifest::Location& l) {
         return "location " + l.id + " '" + l.name + "' (" + l.venueType + ", " + l.district + ", " + l.timeZone + ")";
     }
@@ -903,6 +896,18 @@ std::string recordsPath(const std::string& playerId) {
 std::string checkpointsPath(const std::string& playerId) {
     return "players/" + playerId + "/checkpoints.jsonl";
 }
+manifest::Location locationOf(const PlayerEntry& p) {
+    return {p.locationId, p.locationName, p.venueType, p.district, p.timeZone};
+}
+
+void setLocation(PlayerEntry& p, const manifest::Location& where) {
+    p.locationId = where.id;
+    p.locationName = where.name;
+    p.venueType = where.venueType;
+    p.district = where.district;
+    p.timeZone = where.timeZone;
+}
+
 std::string manifestsPath(const std::string& playerId) {
     return "players/" + playerId + "/manifests.jsonl";
 }

@@ -12,13 +12,15 @@ namespace microscape::player {
 
 namespace {
 
-// One line centred horizontally, as large as `size` allows within the width.
-// Returns the y below it.
-int centredLine(TextRenderer& r, Frame& f, const std::string& text, int size, int top, Rgb colour) {
+// One line centred horizontally in the columns [left, left + width) (the whole
+// frame when width is 0), as large as `size` allows within them. Returns the y below it.
+int centredLine(TextRenderer& r, Frame& f, const std::string& text, int size, int top, Rgb colour, int left = 0,
+                int width = 0) {
+    if (width <= 0) width = f.width;
     std::u32string t = decodeUtf8(text);
-    int fitted = r.fitSize(t, size, f.width * 9 / 10, size * 2, 6);
+    int fitted = r.fitSize(t, size, width * 9 / 10, size * 2, 6);
     TextLayout l = r.layout(t, fitted);
-    r.draw(f, l, (f.width - l.width) / 2, top + l.ascent, colour);
+    r.draw(f, l, left + (width - l.width) / 2, top + l.ascent, colour);
     return top + l.height();
 }
 
@@ -75,16 +77,12 @@ Frame drawQrCard(TextRenderer* r, int width, int height, const StatusCard& card)
     drawQrCode(f, card.qrText, qx, bandH, size);
     if (!r) return f;
     // The text: right of the code on wide screens, under it otherwise.
-    Frame text = filledFrame(wide ? width / 2 : width, wide ? height - bandH : height - bandH - size, kCardBackground);
-    int ty = wide ? text.height / 3 : unit / 2;
-    ty = centredLine(*r, text, card.stateZh, unit * 3 / 2, ty, kCardAccent);
-    ty = centredLine(*r, text, card.stateEn, unit, ty, kCardText) + unit / 2;
-    ty = centredLine(*r, text, card.qrCaption, unit, ty, kCardDim);
-    centredLine(*r, text, card.clock, unit, ty, kCardDim);
-    const int ox = wide ? width / 2 : 0, oy = wide ? bandH : bandH + size;
-    for (int row = 0; row < text.height && oy + row < height; ++row)
-        std::copy_n(text.bgrx.begin() + static_cast<std::ptrdiff_t>(row) * text.width * 4, text.width * 4,
-                    f.bgrx.begin() + (static_cast<std::ptrdiff_t>(oy + row) * width + ox) * 4);
+    const int left = wide ? width / 2 : 0, columns = wide ? width / 2 : width;
+    int ty = wide ? bandH + (height - bandH) / 3 : bandH + size + unit / 2;
+    ty = centredLine(*r, f, card.stateZh, unit * 3 / 2, ty, kCardAccent, left, columns);
+    ty = centredLine(*r, f, card.stateEn, unit, ty, kCardText, left, columns) + unit / 2;
+    ty = centredLine(*r, f, card.qrCaption, unit, ty, kCardDim, left, columns);
+    centredLine(*r, f, card.clock, unit, ty, kCardDim, left, columns);
     return f;
 }
 

@@ -603,23 +603,16 @@ TEST_CASE("microscape-pack audit --csv: formulas shown as text, seconds truncate
     auto w = makeExportWorld();
     w.media = {{kPosterSha, "=1+2", "image"}, {kClipSha, "@SUM(1,1)", "video"}};
     {
-        manifest::Location there = locationOf(w.players[1]);
+        manifest::Location there = audit::locationOf(w.players[1]);
         there.name = "-3 \"中庭\"";
         relocate(w, 1, there);
     }
-    {
-        // An interrupted play of 5,200 ms: the poster row at the garage sums to 85,560 ms.
-        auto& ev = w.evidence["garage-01"];
-        ev.records[6].measuredMs = 5200;
-        ev.records[6].endUtcMs = ev.records[6].startUtcMs + 5200;
-        rechain(ev.records, 7);
-        ev.checkpoints.clear();
-        for (std::size_t from = 0; from < ev.records.size(); from += 5)
-            ev.checkpoints.push_back(pop::makeCheckpoint(
-                std::span(ev.records).subspan(from, std::min<std::size_t>(5, ev.records.size() - from)), kExportDay,
-                *w.playerKeys.at("garage-01"),
-                ev.checkpoints.empty() ? std::string(pop::kGenesisHash) : pop::checkpointHash(ev.checkpoints.back())));
-    }
+    // An interrupted play of 5,200 ms: the poster row at the garage sums to 85,560 ms.
+    remakeChain(w, "garage-01", [](pop::Record& r) {
+        if (r.seq != 7) return;
+        r.measuredMs = 5200;
+        r.endUtcMs = r.startUtcMs + 5200;
+    });
     TempDir dir;
     const std::string bytes = w.write();
     writeFile(dir / "export.tar", bytes);
@@ -734,7 +727,7 @@ TEST_CASE("write the conformance vectors", "[.][vectors]") {
     auto formulas = w;  // names a spreadsheet would run as formulas: the CSV shows them as text
     formulas.media = {{kPosterSha, "=1+2", "image"}, {kClipSha, "@SUM(1,1)", "video"}};
     {
-        manifest::Location there = locationOf(formulas.players[1]);
+        manifest::Location there = audit::locationOf(formulas.players[1]);
         there.name = "-3 \"中庭\"";
         relocate(formulas, 1, there);
     }

@@ -74,10 +74,6 @@ inline void issueManifest(ExportWorld& w, const std::string& playerId, const man
     w.evidence[playerId].manifests.push_back(std::move(bytes));
 }
 
-inline manifest::Location locationOf(const audit::PlayerEntry& p) {
-    return {p.locationId, p.locationName, p.venueType, p.district, p.timeZone};
-}
-
 // Appends a play to a player's chain (every checkpointEvery records a signed checkpoint).
 inline void appendPlay(ExportWorld& w, const std::string& playerId, const std::string& media, std::int64_t startMs,
                        std::int64_t scheduledMs, std::int64_t measuredMs) {
@@ -160,11 +156,7 @@ inline void remakeChain(ExportWorld& w, const std::string& playerId, const std::
 // every record naming it.
 inline void relocate(ExportWorld& w, std::size_t playerIndex, const manifest::Location& where) {
     audit::PlayerEntry& p = w.players.at(playerIndex);
-    p.locationId = where.id;
-    p.locationName = where.name;
-    p.venueType = where.venueType;
-    p.district = where.district;
-    p.timeZone = where.timeZone;
+    audit::setLocation(p, where);
     w.evidence[p.playerId].manifests.clear();
     issueManifest(w, p.playerId, where, 3);
     const std::string sha = w.inForce.at(p.playerId);
@@ -175,11 +167,7 @@ inline void relocate(ExportWorld& w, std::size_t playerIndex, const manifest::Lo
 // manifest at `where`, and keys.json gives where it is now.
 inline void moveFrom(ExportWorld& w, std::size_t playerIndex, const manifest::Location& where, std::int64_t fromSeq) {
     audit::PlayerEntry& p = w.players.at(playerIndex);
-    p.locationId = where.id;
-    p.locationName = where.name;
-    p.venueType = where.venueType;
-    p.district = where.district;
-    p.timeZone = where.timeZone;
+    audit::setLocation(p, where);
     issueManifest(w, p.playerId, where, 4);
     const std::string sha = w.inForce.at(p.playerId);
     remakeChain(w, p.playerId, [&](pop::Record& r) {
@@ -234,7 +222,7 @@ inline ExportWorld makeExportWorld(bool legacy = false) {
         e.district = "江汉区";
         e.timeZone = "Asia/Shanghai";
         w.players.push_back(e);
-        if (!legacy) issueManifest(w, p.id, locationOf(e), 3);
+        if (!legacy) issueManifest(w, p.id, audit::locationOf(e), 3);
         // Local 04-14 23:59:50 (+08:00) = 15:59:50Z on 04-14: counts for 04-14, not 04-15.
         std::int64_t t = kExportDay - 8 * 3600000LL - 10000;
         for (int i = 0; i < 14; ++i) {
@@ -441,11 +429,9 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
             [&](ExportWorld& w) { w.evidence[g].manifests.clear(); });
     variant("the manifest replaced by one at another location, signed by the controller", "manifest_missing",
             [&](ExportWorld& w) {
-                manifest::Location elsewhere = locationOf(w.players[1]);
+                manifest::Location elsewhere = audit::locationOf(w.players[1]);
                 w.evidence[g].manifests[0] = signedManifestFor(g, elsewhere, 3, *w.controllerKey);
-                w.players[0].locationId = elsewhere.id;
-                w.players[0].locationName = elsewhere.name;
-                w.players[0].venueType = elsewhere.venueType;
+                audit::setLocation(w.players[0], elsewhere);  // keys.json agrees with the swapped manifest
             });
     variant("a manifest of another screen among a screen's manifests", "manifest_player",
             [&](ExportWorld& w) { w.evidence[g].manifests.push_back(w.evidence["mall-02"].manifests.at(0)); });

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "microscape/core/crypto.hpp"
+#include "microscape/core/manifest.hpp"
 #include "microscape/core/pop.hpp"
 #include "microscape/core/result.hpp"
 #include "microscape/core/tar.hpp"
@@ -118,6 +119,11 @@ struct PlayerEntry {
     std::string district;
     std::string timeZone = "Asia/Shanghai";
 };
+
+// A keys.json entry's five location fields as a manifest's location (format
+// 2 manifests, docs/bundle-format.md), and back.
+manifest::Location locationOf(const PlayerEntry& p);
+void setLocation(PlayerEntry& p, const manifest::Location& where);
 
 struct MediaName {
     std::string sha256;
