@@ -516,6 +516,37 @@ void printAuditCsv(const audit::AuditReport& e, AuditNames& names) {
                   << c.interrupted << "," << c.failed << "," << (c.onScreenMs / 1000) << "," << status << "\r\n";
 }
 
+// The recalls of the audit log, as the screens' records show them: a play of the
+// recalled media after the screen confirmed the manifest without it is a
+// problem of the network (reported), not of the evidence (not a failure).
+void printRecalls(const audit::AuditResult& r, AuditNames& names) {
+    if (!r.auditChecked) return;
+    if (r.recalls.empty()) {
+        std::cout << "recalls: none in the audit log\n";
+        return;
+    }
+    std::size_t problems = 0;
+    for (const auto& x : r.recalls) {
+        const std::string name = x.mediaName.empty() ? names.media[x.mediaSha256] : x.mediaName;
+        std::cout << "recall " << x.id << ": " << name << " (" << x.mediaSha256.substr(0, 12) << ") at "
+                  << timeutil::formatUtcMs(x.recalledAtMs) << ", reason: " << x.reason << "; " << x.confirmed << " of "
+                  << x.screens << " screens confirmed"
+                  << (x.completedAtMs ? ", complete at " + timeutil::formatUtcMs(*x.completedAtMs) : ", not complete")
+                  << "; last play "
+                  << (x.lastPlayUtcMs ? timeutil::formatUtcMs(*x.lastPlayUtcMs) : std::string("none in the export"))
+                  << "; plays after confirmation: " << x.playsAfterConfirmation.size() << "\n";
+        for (const auto& p : x.playsAfterConfirmation)
+            std::cout << "  PROBLEM: " << p.playerId << " seq " << p.seq << " started "
+                      << timeutil::formatUtcMs(p.startUtcMs) << ", after the screen confirmed at "
+                      << timeutil::formatUtcMs(p.confirmedUtcMs) << "\n";
+        problems += x.playsAfterConfirmation.size();
+    }
+    std::cout << "recalls: " << r.recalls.size() << "; "
+              << (problems ? std::to_string(problems) + " play(s) of recalled media after the screen's confirmation"
+                           : std::string("no recalled media played after a screen's confirmation"))
+              << "\n";
+}
+
 void printAuditSummary(const audit::AuditReport& e, AuditNames& names, std::size_t headCount) {
     const audit::AuditResult& r = e.result;
     std::cout << "export " << e.manifest.exportId << ": period " << timeutil::formatUtc(e.manifest.fromMs) << " .. "
@@ -549,6 +580,7 @@ void printAuditSummary(const audit::AuditReport& e, AuditNames& names, std::size
                   << e.manifest.auditHead->hash << "\n";
     else
         std::cout << "audit log: not in this export (format " << e.manifest.format << ")\n";
+    printRecalls(r, names);
     std::cout << "location | date | media | completed | interrupted | failed | on-screen s\n";
     for (const auto& c : r.counts)
         std::cout << names.locations[c.locationId] << " (" << c.locationId << ") | " << c.localDate << " | "

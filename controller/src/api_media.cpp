@@ -9,10 +9,12 @@
 
 #include "api.hpp"
 #include "compiler.hpp"
+#include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
 #include "probe_process.hpp"
+#include "recalls.hpp"
 
 namespace microscape::controller {
 
@@ -52,6 +54,7 @@ Poco::JSON::Object::Ptr mediaJson(const Media& m) {
     o->set("width", nullable(m.width));
     o->set("height", nullable(m.height));
     o->set("tags", toArray(m.tags));
+    o->set("validUntil", optIso(m.validUntilMs));
     if (!m.sloganJson.empty()) o->set("slogan", parseStoredJson(m.sloganJson));
     o->set("contentUrl", "/api/v1/media/" + std::to_string(m.id) + "/content");
     o->set("createdAt", isoUtc(m.createdAtMs));
@@ -388,6 +391,12 @@ void patchMedia(RequestCtx& ctx) {
             m.displayName = *v;
         }
         if (auto v = optStringArray(body, "tags")) m.tags = *v;
+        if (body->has("validUntil")) {
+            if (body->isNull("validUntil"))
+                m.validUntilMs.reset();
+            else if (auto v = optString(body, "validUntil", 64))
+                m.validUntilMs = parseIsoField("validUntil", *v);
+        }
         if (auto v = optString(body, "department", 100)) {
             if (ctx.principal().user.role == Role::Editor && *v != m.department)
                 forbidden("editors cannot move content to another department");
@@ -426,6 +435,10 @@ void transition(RequestCtx& ctx, const std::string& action) {
                 throw ApiError(409, "invalid_state",
                                "only draft or rejected media can be submitted (state is " +
                                    std::string(mediaStateName(m.state)) + ")");
+            if (auto r = repo::recallOfMedia(c, id))
+                throw ApiError(409, "recalled",
+                               "recalled media (recall " + std::to_string(r->id) +
+                                   ") is not shown again; upload a corrected file");
             m.state = MediaState::Pending;
         } else if (action == "approve") {
             if (m.uploadedBy == who.id) forbidden("nobody approves their own upload; another approver must review it");
@@ -466,6 +479,8 @@ void deleteMedia(RequestCtx& ctx) {
             requireSameDepartment(ctx, m.department);
             if (m.state == MediaState::Approved)
                 throw ApiError(409, "invalid_state", "reject (withdraw) approved media before deleting it");
+            if (repo::recallOfMedia(c, id))
+                throw ApiError(409, "recalled", "recalled media is kept as the evidence of its recall");
             sha = m.sha256;
             repo::deleteMedia(c, id);
             recordAudit(c, ctx, "delete", "media", std::to_string(id), mediaJson(m), {});
@@ -476,6 +491,48 @@ void deleteMedia(RequestCtx& ctx) {
     std::error_code ec;
     std::filesystem::remove(svc.media.pathOf(sha), ec);
     ctx.sendNoContent();
+}
+
+bool onlineFn(RequestCtx& ctx, const std::string& playerId) {
+    return ctx.svc.hub && ctx.svc.hub->isOnline(playerId);
+}
+
+void recall(RequestCtx& ctx) {
+    auto id = ctx.idParam("id");
+    auto body = ctx.jsonBody();
+    const std::string reason = reqString(body, "reason", 1000);
+    auto r = recallMedia(ctx.svc, id, reason, ctx.principal().actor(), false);
+    auto out = ctx.svc.db.read([&](DbConn& c) {
+        return recallStatusJson(c, *repo::recallById(c, r.id), [&](const std::string& p) { return onlineFn(ctx, p); });
+    });
+    ctx.sendJson(201, out);
+}
+
+void getRecall(RequestCtx& ctx) {
+    auto id = ctx.idParam("id");
+    auto& svc = ctx.svc;
+    svc.db.write([&](DbConn& c) { settleRecalls(c, svc.nowMs()); });
+    auto out = svc.db.read([&](DbConn& c) {
+        loadMedia(c, id);
+        auto r = repo::recallOfMedia(c, id);
+        if (!r) notFound("recall of media " + std::to_string(id));
+        return recallStatusJson(c, *r, [&](const std::string& p) { return onlineFn(ctx, p); });
+    });
+    ctx.sendJson(200, out);
+}
+
+void listRecalls(RequestCtx& ctx) {
+    auto& svc = ctx.svc;
+    svc.db.write([&](DbConn& c) { settleRecalls(c, svc.nowMs()); });
+    auto out = svc.db.read([&](DbConn& c) {
+        Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+        for (const auto& r : repo::listRecalls(c))
+            arr->add(recallStatusJson(c, r, [&](const std::string& p) { return onlineFn(ctx, p); }));
+        Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+        o->set("recalls", arr);
+        return o;
+    });
+    ctx.sendJson(200, out);
 }
 
 std::string contentDisposition(const std::string& fileName) {
@@ -579,6 +636,16 @@ void addMediaRoutes(Router& r) {
                 [](RequestCtx& c) { transition(c, "reject"); }}
               .body("Rejection")
               .reply("Media"));
+    r.add(Route{"POST", "/api/v1/media/{id}/recall", kAdmin | kApprover, "media",
+                "Recall media from every screen, with a reason; answers the recall's per-screen state", recall, 201}
+              .body("RecallCreate")
+              .reply("Recall"));
+    r.add(Route{"GET", "/api/v1/media/{id}/recall", kAnyUser, "media",
+                "The media's recall: per screen, the version without it, its confirmation, last play and state",
+                getRecall}
+              .reply("Recall"));
+    r.add(Route{"GET", "/api/v1/recalls", kAnyUser, "media", "Every recall, newest first, with its state", listRecalls}
+              .reply("RecallList"));
     r.add(Route{"GET", "/api/v1/media/{id}/content", kAnyUser, "media", "Download the file (Range supported)", download}
               .replyAs("*/*")
               .also(206));

@@ -122,8 +122,8 @@ constexpr const char* kSchemas = R"json({
 
 "Media": {"type":"object","additionalProperties":false,
   "required":["id","sha256","kind","mime","sizeBytes","name","fileName","department","state","uploadedBy",
-              "reviewedBy","reviewReason","reviewedAt","durationMs","width","height","tags","contentUrl",
-              "createdAt","updatedAt"],"properties":{
+              "reviewedBy","reviewReason","reviewedAt","durationMs","width","height","tags","validUntil",
+              "contentUrl","createdAt","updatedAt"],"properties":{
   "id":{"$ref":"#/components/schemas/Id"},
   "sha256":{"type":"string","minLength":64,"maxLength":64},
   "kind":{"type":"string","enum":["image","video","text"]},
@@ -138,6 +138,8 @@ constexpr const char* kSchemas = R"json({
   "durationMs":{"type":"integer","nullable":true},
   "width":{"type":"integer","nullable":true},"height":{"type":"integer","nullable":true},
   "tags":{"type":"array","items":{"type":"string"}},
+  "validUntil":{"type":"string","format":"date-time","nullable":true,
+    "description":"after this instant the media recalls itself (a recall by the system)"},
   "slogan":{"type":"object","additionalProperties":false,"required":["microscape_slogan","style","text"],
     "description":"a text slogan's stored document (kind text)","properties":{
     "microscape_slogan":{"type":"integer"},"text":{"type":"string"},
@@ -171,7 +173,42 @@ constexpr const char* kSchemas = R"json({
 "MediaChange": {"type":"object","additionalProperties":false,"properties":{
   "name":{"type":"string","nullable":true,"minLength":1,"maxLength":255,"x-maxBytes":255},
   "tags":{"$ref":"#/components/schemas/NullableTagList"},
-  "department":{"$ref":"#/components/schemas/Department"}}},
+  "department":{"$ref":"#/components/schemas/Department"},
+  "validUntil":{"$ref":"#/components/schemas/InstantInput"}}},
+"RecallCreate": {"type":"object","additionalProperties":false,"required":["reason"],"properties":{
+  "reason":{"type":"string","minLength":1,"maxLength":1000,"x-maxBytes":1000}}},
+"RecallScreen": {"type":"object","additionalProperties":false,
+  "required":["playerId","name","location","version","manifestSha256","confirmedAt","lastPlayAt",
+              "playsAfterConfirmation","firstPlayAfterConfirmation","state"],"properties":{
+  "playerId":{"type":"string"},"name":{"type":"string"},"location":{"type":"string","nullable":true},
+  "version":{"type":"integer","nullable":true,"description":"the first manifest version without the media"},
+  "manifestSha256":{"type":"string","nullable":true},
+  "confirmedAt":{"type":"string","format":"date-time","nullable":true,
+    "description":"when the screen's STATUS first said it plays that version or a later one (ms precision)"},
+  "lastPlayAt":{"type":"string","format":"date-time","nullable":true,"description":"start of its last play of the media"},
+  "playsAfterConfirmation":{"type":"integer","minimum":0,"description":"plays that started after confirmedAt: problems"},
+  "firstPlayAfterConfirmation":{"type":"object","nullable":true,"additionalProperties":false,
+    "required":["seq","startedAt"],"properties":{"seq":{"type":"integer"},
+    "startedAt":{"type":"string","format":"date-time"}}},
+  "state":{"type":"string","enum":["confirmed","pending","offline","retired"]}}},
+"Recall": {"type":"object","additionalProperties":false,
+  "required":["id","mediaId","mediaSha256","mediaName","reason","recalledAt","recalledBy","automatic","completedAt",
+              "screens","lastPlayAt","complete","summary"],"properties":{
+  "id":{"$ref":"#/components/schemas/Id"},"mediaId":{"$ref":"#/components/schemas/Id"},
+  "mediaSha256":{"type":"string","minLength":64,"maxLength":64},"mediaName":{"type":"string"},
+  "reason":{"type":"string"},"recalledAt":{"type":"string","format":"date-time"},
+  "recalledBy":{"type":"string","description":"the user, or system for an expiry"},
+  "automatic":{"type":"boolean","description":"recalled by the media's validUntil"},
+  "completedAt":{"type":"string","format":"date-time","nullable":true},
+  "screens":{"type":"array","items":{"$ref":"#/components/schemas/RecallScreen"}},
+  "lastPlayAt":{"type":"string","format":"date-time","nullable":true},
+  "complete":{"type":"boolean","description":"every enrolled screen confirmed and no play after a confirmation"},
+  "summary":{"type":"object","additionalProperties":false,
+    "required":["screens","confirmed","pending","offline","retired","playsAfterConfirmation"],"properties":{
+    "screens":{"type":"integer"},"confirmed":{"type":"integer"},"pending":{"type":"integer"},
+    "offline":{"type":"integer"},"retired":{"type":"integer"},"playsAfterConfirmation":{"type":"integer"}}}}},
+"RecallList": {"type":"object","additionalProperties":false,"required":["recalls"],"properties":{
+  "recalls":{"type":"array","items":{"$ref":"#/components/schemas/Recall"}}}},
 "Review": {"type":"object","additionalProperties":false,"properties":{
   "comment":{"type":"string","nullable":true,"maxLength":1000,"x-maxBytes":1000}}},
 "Rejection": {"type":"object","additionalProperties":false,"required":["reason"],"properties":{

@@ -136,7 +136,13 @@ PlayerManifests findManifests(DbConn& c, const std::string& playerId, std::int64
     }
     PlayerManifests out;
     for (const auto& [sha, version] : found) out.versions.push_back(version);
+    // The first manifest each recall gave the screen without the recalled media:
+    // the verifier checks it (docs/audit-export.md, "Recalls").
+    SqlStmt recalled(h, "SELECT DISTINCT version FROM recall_screens WHERE player_id = ? AND version IS NOT NULL");
+    recalled.bind(1, playerId);
+    while (recalled.step()) out.versions.push_back(recalled.i64(0));
     std::sort(out.versions.begin(), out.versions.end());
+    out.versions.erase(std::unique(out.versions.begin(), out.versions.end()), out.versions.end());
     if (auto it = found.find(last); it != found.end()) {
         SqlStmt one(h, "SELECT manifest FROM compiled_manifests WHERE player_id = ? AND version = ?");
         one.bind(1, playerId).bind(2, it->second);

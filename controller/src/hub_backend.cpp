@@ -3,6 +3,7 @@
 #include <sys/statvfs.h>
 
 #include "microscape/controller/repo.hpp"
+#include "recalls.hpp"
 
 namespace microscape::controller {
 
@@ -45,6 +46,9 @@ void StoreHubBackend::storeSeen(const std::vector<Seen>& seen) {
             if (!p->lastSeenAtMs || *p->lastSeenAtMs < s.lastSeenMs) p->lastSeenAtMs = s.lastSeenMs;
             if (!s.statusJson.empty()) p->statusJson = s.statusJson;
             repo::updatePlayer(c, *p);
+            if (!s.statusJson.empty())
+                if (auto active = activeVersionOf(s.statusJson))
+                    noteActiveVersion(c, s.playerId, *active, s.lastSeenMs);
         }
     });
 }

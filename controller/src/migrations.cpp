@@ -364,6 +364,31 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
                 slot_ms INTEGER NOT NULL,
                 PRIMARY KEY (player_id, local_date)))",
         },
+        // 11: recalls with proof: the recall, each screen that had the media with
+        // the first manifest version without it and when the screen confirmed it;
+        // media that recall themselves after valid_until; plays found by media.
+        {
+            "ALTER TABLE media ADD COLUMN valid_until INTEGER",
+            R"(CREATE TABLE recalls (
+                id INTEGER PRIMARY KEY,
+                media_id INTEGER NOT NULL REFERENCES media(id),
+                media_sha256 TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                recalled_at INTEGER NOT NULL,
+                recalled_by INTEGER REFERENCES users(id),
+                actor TEXT NOT NULL,
+                automatic INTEGER NOT NULL DEFAULT 0,
+                completed_at INTEGER))",
+            "CREATE INDEX recalls_media ON recalls(media_id)",
+            R"(CREATE TABLE recall_screens (
+                recall_id INTEGER NOT NULL REFERENCES recalls(id),
+                player_id TEXT NOT NULL REFERENCES players(id),
+                version INTEGER,
+                manifest_sha256 TEXT NOT NULL DEFAULT '',
+                confirmed_at INTEGER,
+                PRIMARY KEY (recall_id, player_id)))",
+            "CREATE INDEX pop_records_media ON pop_records(media, player_id, start_utc_ms) WHERE kind = 'play'",
+        },
     };
     return kMigrations;
 }

@@ -1,6 +1,8 @@
 #include "microscape/controller/repo.hpp"
+#include <set>
 
 #include "microscape/core/audit.hpp"
+#include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
 
 namespace microscape::controller {
@@ -104,7 +106,8 @@ void setTags(DbConn& c, const char* table, const char* col, std::int64_t id, con
 
 const char* kMediaCols =
     "id, sha256, kind, mime, size_bytes, display_name, original_name, department, state, uploaded_by, "
-    "reviewed_by, review_reason, reviewed_at, duration_ms, width, height, slogan_json, created_at, updated_at";
+    "reviewed_by, review_reason, reviewed_at, duration_ms, width, height, slogan_json, created_at, updated_at, "
+    "valid_until";
 Media mediaFrom(DbConn& c, const DbRow& r) {
     Media m;
     m.id = r.i64(0);
@@ -126,6 +129,7 @@ Media mediaFrom(DbConn& c, const DbRow& r) {
     m.sloganJson = r.str(16);
     m.createdAtMs = r.i64(17);
     m.updatedAtMs = r.i64(18);
+    m.validUntilMs = r.optI64(19);
     m.tags = tagsOf(c, "media_tags", "media_id", m.id);
     return m;
 }
@@ -540,12 +544,144 @@ std::vector<Media> listMedia(DbConn& c, const MediaFilter& f) {
 void updateMedia(DbConn& c, const Media& m) {
     c.exec(
         "UPDATE media SET display_name = ?, department = ?, state = ?, reviewed_by = ?, review_reason = ?, "
-        "reviewed_at = ?, duration_ms = ?, width = ?, height = ?, updated_at = ? WHERE id = ?",
+        "reviewed_at = ?, duration_ms = ?, width = ?, height = ?, updated_at = ?, valid_until = ? WHERE id = ?",
         {m.displayName, optText(m.department), std::string(mediaStateName(m.state)), opt(m.reviewedBy),
          optText(m.reviewReason), opt(m.reviewedAtMs), opt(m.durationMs), opt(m.width), opt(m.height), i(m.updatedAtMs),
-         i(m.id)});
+         opt(m.validUntilMs), i(m.id)});
     ensureTags(c, m.tags);
     setTags(c, "media_tags", "media_id", m.id, m.tags);
+}
+
+std::vector<std::int64_t> expiredMediaIds(DbConn& c, std::int64_t nowMs) {
+    std::vector<std::int64_t> out;
+    for (auto& r : c.query("SELECT id FROM media WHERE state = 'approved' AND valid_until IS NOT NULL AND "
+                           "valid_until <= ? ORDER BY valid_until, id",
+                           {i(nowMs)}))
+        out.push_back(r.i64(0));
+    return out;
+}
+
+// --- recalls ----------------------------------------------------------------------------------
+namespace {
+const char* kRecallCols =
+    "id, media_id, media_sha256, reason, recalled_at, recalled_by, actor, automatic, completed_at";
+Recall recallFrom(const DbRow& r) {
+    Recall x;
+    x.id = r.i64(0);
+    x.mediaId = r.i64(1);
+    x.mediaSha256 = r.str(2);
+    x.reason = r.str(3);
+    x.recalledAtMs = r.i64(4);
+    x.recalledBy = r.optI64(5);
+    x.actor = r.str(6);
+    x.automatic = r.i64(7) != 0;
+    x.completedAtMs = r.optI64(8);
+    return x;
+}
+std::vector<Recall> recallsWhere(DbConn& c, const std::string& tail, const DbParams& params = {}) {
+    std::vector<Recall> out;
+    for (auto& r : c.query(std::string("SELECT ") + kRecallCols + " FROM recalls " + tail, params))
+        out.push_back(recallFrom(r));
+    return out;
+}
+RecallScreen recallScreenFrom(const DbRow& r) {
+    return RecallScreen{r.i64(0), r.str(1), r.optI64(2), r.str(3), r.optI64(4)};
+}
+}  // namespace
+
+std::int64_t insertRecall(DbConn& c, const Recall& r) {
+    c.exec(
+        "INSERT INTO recalls(media_id, media_sha256, reason, recalled_at, recalled_by, actor, automatic) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        {i(r.mediaId), r.mediaSha256, r.reason, i(r.recalledAtMs), opt(r.recalledBy), r.actor, i(r.automatic ? 1 : 0)});
+    return c.lastInsertId();
+}
+std::optional<Recall> recallById(DbConn& c, std::int64_t id) {
+    auto v = recallsWhere(c, "WHERE id = ?", {i(id)});
+    if (v.empty()) return std::nullopt;
+    return v.front();
+}
+std::optional<Recall> recallOfMedia(DbConn& c, std::int64_t mediaId) {
+    auto v = recallsWhere(c, "WHERE media_id = ? ORDER BY id DESC LIMIT 1", {i(mediaId)});
+    if (v.empty()) return std::nullopt;
+    return v.front();
+}
+std::vector<Recall> listRecalls(DbConn& c) {
+    return recallsWhere(c, "ORDER BY id DESC");
+}
+std::vector<Recall> openRecalls(DbConn& c) {
+    return recallsWhere(c, "WHERE completed_at IS NULL ORDER BY id");
+}
+void completeRecall(DbConn& c, std::int64_t id, std::int64_t atMs) {
+    c.exec("UPDATE recalls SET completed_at = ? WHERE id = ? AND completed_at IS NULL", {i(atMs), i(id)});
+}
+void insertRecallScreen(DbConn& c, const RecallScreen& s) {
+    c.exec(
+        "INSERT INTO recall_screens(recall_id, player_id, version, manifest_sha256, confirmed_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        {i(s.recallId), s.playerId, opt(s.version), s.manifestSha256, opt(s.confirmedAtMs)});
+}
+std::vector<RecallScreen> recallScreens(DbConn& c, std::int64_t recallId) {
+    std::vector<RecallScreen> out;
+    for (auto& r : c.query("SELECT recall_id, player_id, version, manifest_sha256, confirmed_at FROM recall_screens "
+                           "WHERE recall_id = ? ORDER BY player_id",
+                           {i(recallId)}))
+        out.push_back(recallScreenFrom(r));
+    return out;
+}
+std::vector<RecallScreen> unconfirmedRecallScreens(DbConn& c, const std::string& playerId, std::int64_t version) {
+    std::vector<RecallScreen> out;
+    for (auto& r : c.query("SELECT s.recall_id, s.player_id, s.version, s.manifest_sha256, s.confirmed_at "
+                           "FROM recall_screens s JOIN recalls r ON r.id = s.recall_id WHERE r.completed_at IS NULL "
+                           "AND s.player_id = ? AND s.confirmed_at IS NULL AND s.version IS NOT NULL AND "
+                           "s.version <= ? ORDER BY s.recall_id",
+                           {playerId, i(version)}))
+        out.push_back(recallScreenFrom(r));
+    return out;
+}
+void confirmRecallScreen(DbConn& c, std::int64_t recallId, const std::string& playerId, std::int64_t atMs) {
+    c.exec("UPDATE recall_screens SET confirmed_at = ? WHERE recall_id = ? AND player_id = ? AND confirmed_at IS NULL",
+           {i(atMs), i(recallId), playerId});
+}
+std::vector<std::string> playersThatHadMedia(DbConn& c, const std::string& sha256) {
+    std::set<std::string> ids;
+    // A manifest names its media by hash; a 64-hex hash occurs nowhere else by chance.
+    for (auto& r : c.query("SELECT DISTINCT player_id FROM compiled_manifests WHERE instr(manifest, ?) > 0", {sha256}))
+        ids.insert(r.str(0));
+    for (auto& r : c.query("SELECT DISTINCT player_id FROM pop_records WHERE media = ? AND kind = 'play'", {sha256}))
+        ids.insert(r.str(0));
+    return {ids.begin(), ids.end()};
+}
+std::optional<ManifestRef> latestManifest(DbConn& c, const std::string& playerId, const std::string& mediaSha256) {
+    auto r = c.one(
+        "SELECT version, sha256, manifest FROM compiled_manifests WHERE player_id = ? "
+        "ORDER BY version DESC LIMIT 1",
+        {playerId});
+    if (!r) return std::nullopt;
+    const std::string bytes = r->str(2);
+    ManifestRef out{r->i64(0), r->str(1), bytes.find(mediaSha256) != std::string::npos};
+    if (out.sha256.empty()) out.sha256 = crypto::sha256Hex(bytes);
+    return out;
+}
+PlaysOf playsOf(DbConn& c, const std::string& playerId, const std::string& sha256,
+                std::optional<std::int64_t> afterMs) {
+    PlaysOf out;
+    if (auto r = c.one("SELECT MAX(start_utc_ms) FROM pop_records WHERE media = ? AND player_id = ? AND kind = 'play'",
+                       {sha256, playerId});
+        r && !r->isNull(0))
+        out.lastStartMs = r->i64(0);
+    if (afterMs && out.lastStartMs && *out.lastStartMs > *afterMs) {
+        auto rows = c.query(
+            "SELECT seq, start_utc_ms FROM pop_records WHERE media = ? AND player_id = ? AND kind = 'play' AND "
+            "start_utc_ms > ? ORDER BY seq",
+            {sha256, playerId, i(*afterMs)});
+        out.after = static_cast<std::int64_t>(rows.size());
+        if (!rows.empty()) {
+            out.firstAfterSeq = rows.front().i64(0);
+            out.firstAfterStartMs = rows.front().i64(1);
+        }
+    }
+    return out;
 }
 
 void deleteMedia(DbConn& c, std::int64_t id) {

@@ -10,7 +10,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <stop_token>
 #include <thread>
 
 #include "api.hpp"
@@ -25,6 +28,7 @@
 #include "microscape/core/pin.hpp"
 #include "microscape/pack/file_io.hpp"
 #include "pop_ingest.hpp"
+#include "recalls.hpp"
 #include "reports.hpp"
 #include "static_files.hpp"
 #include "tls.hpp"
@@ -316,6 +320,8 @@ struct ControllerServer::Impl {
     std::unique_ptr<StaticFiles> staticFiles;  // web console; outlives http
     std::unique_ptr<HttpGate> http;
     std::uint16_t port = 0;
+    // Recalls: media past its validUntil recalled, open recalls settled, once a second.
+    std::jthread housekeeper;
 
     Impl(ControllerConfig c, Poco::Logger& l) : config(std::move(c)), log(l) {}
 };
@@ -441,6 +447,22 @@ Status ControllerServer::start() {
         hub->publish(HubManifest{m.playerId, m.version, m.manifestBytes, m.signature});
     });
 
+    d.housekeeper = std::jthread([&d](std::stop_token stop) {
+        std::mutex m;
+        std::condition_variable_any cv;
+        std::unique_lock lock(m);
+        while (true) {
+            cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+            if (stop.stop_requested()) break;
+            try {
+                recallExpiredMedia(*d.services);
+                d.db->write([&](DbConn& c) { settleRecalls(c, d.services->nowMs()); });
+            } catch (const std::exception& e) {
+                d.log.error("recall housekeeping: %s", std::string(e.what()));
+            }
+        }
+    });
+
     addAllRoutes(d.router);
     d.staticFiles = std::make_unique<StaticFiles>(StaticFilesOptions{d.config.webRoot, d.config.vendorRoot});
     if (d.staticFiles->webRoot().empty())
@@ -486,6 +508,10 @@ void ControllerServer::stop() {
         d.http->stop();
         d.http.reset();
         d.log.information("HTTP API stopped");
+    }
+    if (d.housekeeper.joinable()) {
+        d.housekeeper.request_stop();
+        d.housekeeper.join();
     }
     if (d.hub) {
         d.compiler->setListener({});

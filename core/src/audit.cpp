@@ -282,7 +282,126 @@ using Rows = std::map<std::tuple<std::string, std::string, std::string>, CountRo
 // What the counting gathers over all players: the rows, the name of each
 // location (from the counted play first in (player id, seq) order), and how
 // many counted plays a manifest of the screen's located.
+// The recalls the export's audit log records (docs/audit-export.md, "Recalls"):
+// fed the audit rows before the players, then each player's records through
+// PlayerPlaces, it finds the plays of recalled media that started after the
+// screen confirmed the manifest without it. A screen's confirmation is the
+// earlier of the controller's (its audit log) and the screen's own (the start of
+// its first record naming that manifest), so that the controller cannot hide a
+// play by dating a confirmation late.
+class RecallBook {
+  public:
+    struct Screen {
+        std::string manifestSha256;                                // the first manifest without the media; "" if none
+        std::optional<std::int64_t> claimedMs;                     // the controller's confirmation
+        std::optional<std::int64_t> ownMs;                         // the screen's own (its records)
+        std::vector<std::pair<std::int64_t, std::int64_t>> plays;  // seq, start of its plays of the media
+        bool seen = false;                                         // the player's evidence was read
+    };
+
+    void add(const AuditRow& row) {
+        if (row.entity != "recall" || !row.entityId || !row.afterJson) return;
+        auto v = json::parse(*row.afterJson);
+        if (!v || !v->isObject()) {
+            problems_.push_back("audit row " + std::to_string(row.seq) + ": the recall's record is not JSON");
+            return;
+        }
+        const std::string& id = *row.entityId;
+        if (row.action == "create") {
+            Claim c;
+            c.out.id = id;
+            c.out.mediaSha256 = text(*v, "mediaSha256");
+            c.out.mediaName = text(*v, "mediaName");
+            c.out.reason = text(*v, "reason");
+            auto at = instant(*v, "recalledAt");
+            if (c.out.mediaSha256.size() != 64 || !at) {
+                problems_.push_back("audit row " + std::to_string(row.seq) + ": recall " + id +
+                                    " lacks its media or its time");
+                return;
+            }
+            c.out.recalledAtMs = *at;
+            if (const auto* list = v->find("screens"); list && list->isArray())
+                for (const auto& x : list->asArray()) {
+                    const std::string player = text(x, "playerId");
+                    if (player.empty()) continue;
+                    auto& s = c.screens[player];
+                    s.manifestSha256 = text(x, "manifestSha256");
+                    s.claimedMs = instant(x, "confirmedAt");
+                }
+            claims_[id] = std::move(c);
+        } else if (auto it = claims_.find(id); it != claims_.end()) {
+            if (row.action == "confirm") {
+                auto s = it->second.screens.find(text(*v, "playerId"));
+                auto at = instant(*v, "confirmedAt");
+                if (s != it->second.screens.end() && at)
+                    s->second.claimedMs = std::min(s->second.claimedMs.value_or(*at), *at);
+            } else if (row.action == "complete") {
+                it->second.out.completedAtMs = instant(*v, "completedAt");
+            }
+        }
+    }
+
+    bool empty() const { return claims_.empty(); }
+
+    // The recalls naming a player, with its part in each.
+    std::vector<std::pair<const std::string*, Screen*>> screensOf(const std::string& playerId) {
+        std::vector<std::pair<const std::string*, Screen*>> out;
+        for (auto& [id, c] : claims_)
+            if (auto it = c.screens.find(playerId); it != c.screens.end())
+                out.emplace_back(&c.out.mediaSha256, &it->second);
+        return out;
+    }
+
+    std::vector<std::string> problems() const { return problems_; }
+
+    std::vector<RecallOutcome> outcomes() const {
+        std::vector<RecallOutcome> out;
+        for (const auto& [id, c] : claims_) {
+            RecallOutcome o = c.out;
+            o.screens = c.screens.size();
+            for (const auto& [player, s] : c.screens) {
+                auto confirmed = confirmation(s);
+                if (confirmed) ++o.confirmed;
+                for (const auto& [seq, start] : s.plays) {
+                    o.lastPlayUtcMs = std::max(o.lastPlayUtcMs.value_or(start), start);
+                    if (confirmed && start > *confirmed)
+                        o.playsAfterConfirmation.push_back({player, seq, start, *confirmed});
+                }
+            }
+            out.push_back(std::move(o));
+        }
+        std::sort(out.begin(), out.end(), [](const RecallOutcome& a, const RecallOutcome& b) {
+            return std::pair(a.recalledAtMs, a.id) < std::pair(b.recalledAtMs, b.id);
+        });
+        return out;
+    }
+
+    static std::optional<std::int64_t> confirmation(const Screen& s) {
+        if (s.claimedMs && s.ownMs) return std::min(*s.claimedMs, *s.ownMs);
+        return s.claimedMs ? s.claimedMs : s.ownMs;
+    }
+
+  private:
+    struct Claim {
+        RecallOutcome out;
+        std::map<std::string, Screen> screens;
+    };
+    static std::string text(const json::Value& v, std::string_view key) {
+        const auto* x = v.find(key);
+        return x && x->isString() ? x->asString() : std::string();
+    }
+    static std::optional<std::int64_t> instant(const json::Value& v, std::string_view key) {
+        auto t = timeutil::parseIso8601(text(v, key));
+        if (!t) return std::nullopt;
+        return *t;
+    }
+
+    std::map<std::string, Claim> claims_;
+    std::vector<std::string> problems_;
+};
+
 struct Tally {
+    RecallBook recalls;
     Rows rows;
     std::map<std::string, std::tuple<std::string, std::int64_t, std::string>> names;  // id -> player, seq, name
     std::int64_t counted = 0;
@@ -332,8 +451,10 @@ std::string shortHash(const std::string& h) {
 class PlayerPlaces {
   public:
     PlayerPlaces(const PlayerEntry& player, const std::map<std::string, tz::Zone>& zones, std::int64_t fromMs,
-                 std::int64_t toMs)
-        : player_(player), zones_(zones), fromMs_(fromMs), toMs_(toMs) {}
+                 std::int64_t toMs, RecallBook& recalls)
+        : player_(player), zones_(zones), fromMs_(fromMs), toMs_(toMs), recalls_(recalls.screensOf(player.playerId)) {
+        for (auto& [media, s] : recalls_) s->seen = true;
+    }
 
     // One manifest of manifests.jsonl (its exact bytes, parsed).
     void addManifest(std::string_view bytes, const manifest::Manifest& m) {
@@ -341,7 +462,12 @@ class PlayerPlaces {
             if (foreign_.empty()) foreign_ = "one for " + m.target;
             return;
         }
-        manifests_.emplace(crypto::sha256Hex(bytes), m.location);
+        const std::string sha = crypto::sha256Hex(bytes);
+        for (const auto& [media, s] : recalls_)
+            if (s->manifestSha256 == sha)
+                for (const auto& item : m.media)
+                    if (item.sha256 == *media) stillListed_.insert(sha);
+        manifests_.emplace(sha, m.location);
     }
 
     // The zone names the player's manifests give (to load before the records).
@@ -356,6 +482,11 @@ class PlayerPlaces {
         if (!r.manifestSha256.empty() && r.seq >= lastNamedSeq_) {
             lastNamedSeq_ = r.seq;
             lastNamed_ = r.manifestSha256;
+        }
+        for (auto& [media, s] : recalls_) {
+            if (!r.manifestSha256.empty() && r.manifestSha256 == s->manifestSha256)
+                s->ownMs = std::min(s->ownMs.value_or(r.startUtcMs), r.startUtcMs);
+            if (r.kind == pop::Kind::Play && r.mediaSha256 == *media) s->plays.emplace_back(r.seq, r.startUtcMs);
         }
         if (r.kind != pop::Kind::Play || r.startUtcMs < fromMs_ || r.startUtcMs >= toMs_) return;
         const std::string* locationId = &player_.locationId;
@@ -404,6 +535,18 @@ class PlayerPlaces {
                                    "; the manifest its record seq " + std::to_string(lastNamedSeq_) + " names, at " +
                                    describe(*it->second)});
         }
+        for (const auto& [media, s] : recalls_) {
+            if (s->manifestSha256.empty()) continue;
+            if (stillListed_.count(s->manifestSha256))
+                out.push_back({id, "recall_manifest",
+                               "a recall names manifest " + shortHash(s->manifestSha256) +
+                                   " as the screen's first without media " + shortHash(*media) +
+                                   ", but that manifest lists it"});
+            else if (!manifests_.count(s->manifestSha256))
+                out.push_back({id, "recall_manifest",
+                               "the manifest a recall names for the screen, " + shortHash(s->manifestSha256) +
+                                   ", is not in the export"});
+        }
         if (!zones_.count(player_.timeZone))
             out.push_back({id, "unknown_zone", "no time zone data for '" + player_.timeZone + "'"});
         for (const auto& z : unknownZones_)
@@ -424,6 +567,8 @@ class PlayerPlaces {
     std::string lastNamed_;  // the manifest named by the record with the highest seq naming one
     std::int64_t lastNamedSeq_ = 0;
     std::set<std::string> unknownZones_;
+    std::vector<std::pair<const std::string*, RecallBook::Screen*>> recalls_;  // recalled media, the screen's part
+    std::set<std::string> stillListed_;  // recall manifests that list their recalled media
 };
 
 bool startsBeforeEnrollment(const pop::Record& r, const PlayerEntry& p) {
@@ -565,6 +710,8 @@ AuditResult assemble(const ExportManifest& manifest, std::string_view manifestBy
     for (auto& [id, choice] : tally.names) out.locationNames[id] = std::move(std::get<2>(choice));
     out.countedPlays = tally.counted;
     out.boundPlays = tally.bound;
+    for (const auto& p : tally.recalls.problems()) fail("", "bad_recall", p);
+    out.recalls = tally.recalls.outcomes();
     return out;
 }
 
@@ -722,8 +869,10 @@ class ExportStream {
                 auto row = parseBoundedAuditLine(line);
                 if (!row)
                     lineProblems_[name].push_back(lineProblem("bad_audit_row", name, lineNo, row.error()));
-                else
+                else {
                     check.add(*row);
+                    tally_.recalls.add(*row);
+                }
             },
             kMaxAuditLineBytes + 1));
         auditLog_.checked = true;
@@ -763,7 +912,7 @@ class ExportStream {
             if (k) {
                 key.emplace(*k);
                 chain.emplace(id, std::move(*k));
-                places.emplace(*player, options_.zones, rep_.manifest.fromMs, rep_.manifest.toMs);
+                places.emplace(*player, options_.zones, rep_.manifest.fromMs, rep_.manifest.toMs, tally_.recalls);
             }
         }
         tar::Header recHeader = **first;
@@ -1199,15 +1348,19 @@ AuditResult verify(const Export& e, const VerifyOptions& options) {
     std::set<std::string> evidenceIds;
     for (const auto& [id, ev] : e.evidence) evidenceIds.insert(id);
     AuditLogOutcome auditLog;
+    Tally tally;
     if (e.manifest.format >= 2) {
         AuditChainCheck check(options.pinnedAuditHead);
-        for (const auto& r : e.auditRows) check.add(r);
+        for (const auto& r : e.auditRows) {
+            check.add(r);
+            tally.recalls.add(r);
+        }
         auditLog.checked = e.hasAuditLog;
         auditLog.rows = check.rows();
         auditLog.failures = check.finish(e.manifest.auditHead.value_or(AuditHead{}));
     }
     return assemble(e.manifest, e.manifestBytes, e.signature, e.readProblems, e.players, evidenceIds,
-                    e.incompleteEvidence, options, {}, auditLog,
+                    e.incompleteEvidence, options, std::move(tally), auditLog,
                     [&](const PlayerEntry& p, const crypto::PublicKey& key, AuditResult& out, Tally& tally) {
                         const auto& ev = e.evidence.at(p.playerId);
                         out.records += ev.records.size();
@@ -1228,7 +1381,7 @@ AuditResult verify(const Export& e, const VerifyOptions& options) {
                                 return std::nullopt;
                             },
                             out.failures);
-                        PlayerPlaces places(p, options.zones, e.manifest.fromMs, e.manifest.toMs);
+                        PlayerPlaces places(p, options.zones, e.manifest.fromMs, e.manifest.toMs, tally.recalls);
                         if (auto ms = e.manifests.find(p.playerId); ms != e.manifests.end())
                             for (const auto& line : ms->second)
                                 if (auto m = manifest::parse(line)) places.addManifest(line, *m);

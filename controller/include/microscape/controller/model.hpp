@@ -65,6 +65,9 @@ struct Media {
     std::optional<std::int64_t> height;
     std::string sloganJson;  // for kind text: the slogan document
     std::vector<std::string> tags;
+    // After this instant the media is recalled by itself (a poster about a rule
+    // that lapses); UTC ms.
+    std::optional<std::int64_t> validUntilMs;
     std::int64_t createdAtMs = 0;
     std::int64_t updatedAtMs = 0;
 };
@@ -166,6 +169,31 @@ struct Takeover {
     std::int64_t createdBy = 0;
     std::int64_t createdAtMs = 0;
     std::string department;
+};
+
+// A recall: approved media withdrawn from every screen, with the proof that it
+// is off them (docs/reports.md, "Recalls").
+struct Recall {
+    std::int64_t id = 0;
+    std::int64_t mediaId = 0;
+    std::string mediaSha256;
+    std::string reason;
+    std::int64_t recalledAtMs = 0;
+    std::optional<std::int64_t> recalledBy;  // the user; none for an expiry
+    std::string actor;                       // username, or "system" for an expiry
+    bool automatic = false;                  // recalled by its validUntil
+    std::optional<std::int64_t> completedAtMs;
+};
+
+// One screen that had the recalled media: the first manifest version it got
+// without the media (none until one is compiled) and when its STATUS first said
+// it played that version or a later one.
+struct RecallScreen {
+    std::int64_t recallId = 0;
+    std::string playerId;
+    std::optional<std::int64_t> version;
+    std::string manifestSha256;
+    std::optional<std::int64_t> confirmedAtMs;
 };
 
 struct AuditEntry {

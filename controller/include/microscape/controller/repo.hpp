@@ -86,6 +86,39 @@ struct MediaFilter {
 std::vector<Media> listMedia(DbConn& c, const MediaFilter& f);
 void updateMedia(DbConn& c, const Media& m);  // everything but id, sha, size, uploader, createdAt
 void deleteMedia(DbConn& c, std::int64_t id);
+// Approved media whose validUntil has passed (to recall), oldest first.
+std::vector<std::int64_t> expiredMediaIds(DbConn& c, std::int64_t nowMs);
+
+// --- recalls ----------------------------------------------------------------------------------
+std::int64_t insertRecall(DbConn& c, const Recall& r);
+std::optional<Recall> recallById(DbConn& c, std::int64_t id);
+std::optional<Recall> recallOfMedia(DbConn& c, std::int64_t mediaId);  // the latest
+std::vector<Recall> listRecalls(DbConn& c);                            // newest first
+std::vector<Recall> openRecalls(DbConn& c);
+void completeRecall(DbConn& c, std::int64_t id, std::int64_t atMs);
+void insertRecallScreen(DbConn& c, const RecallScreen& s);
+std::vector<RecallScreen> recallScreens(DbConn& c, std::int64_t recallId);
+// The open recalls' screens of one player not yet confirmed at a version <= `version`.
+std::vector<RecallScreen> unconfirmedRecallScreens(DbConn& c, const std::string& playerId, std::int64_t version);
+void confirmRecallScreen(DbConn& c, std::int64_t recallId, const std::string& playerId, std::int64_t atMs);
+// Players any of whose compiled manifests lists the media, or that played it.
+std::vector<std::string> playersThatHadMedia(DbConn& c, const std::string& sha256);
+// A player's newest compiled manifest: its version, the SHA-256 of its bytes and
+// whether it lists a media item.
+struct ManifestRef {
+    std::int64_t version = 0;
+    std::string sha256;
+    bool listsMedia = false;
+};
+std::optional<ManifestRef> latestManifest(DbConn& c, const std::string& playerId, const std::string& mediaSha256);
+// Plays of a media item by one player: the last start, and those starting after an instant.
+struct PlaysOf {
+    std::optional<std::int64_t> lastStartMs;
+    std::int64_t after = 0;                     // plays starting after `afterMs`
+    std::optional<std::int64_t> firstAfterSeq;  // the first of them (seq)
+    std::optional<std::int64_t> firstAfterStartMs;
+};
+PlaysOf playsOf(DbConn& c, const std::string& playerId, const std::string& sha256, std::optional<std::int64_t> afterMs);
 
 // --- locations ------------------------------------------------------------------------
 std::int64_t insertLocation(DbConn& c, const Location& l);

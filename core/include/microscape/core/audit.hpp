@@ -247,6 +247,29 @@ struct VerifyOptions {
     std::optional<AuditHead> pinnedAuditHead;
 };
 
+// A recall the export's audit log records (docs/audit-export.md, "Recalls"), as
+// the screens' own records show it. A play of the recalled media that started
+// after the screen confirmed the manifest without it is a problem of the
+// network, not a sign of tampering: it is reported here, not as a failure.
+struct RecallPlay {
+    std::string playerId;
+    std::int64_t seq = 0;
+    std::int64_t startUtcMs = 0;
+    std::int64_t confirmedUtcMs = 0;  // the screen's confirmation it came after
+};
+struct RecallOutcome {
+    std::string id;
+    std::string mediaSha256;
+    std::string mediaName;
+    std::string reason;
+    std::int64_t recalledAtMs = 0;
+    std::optional<std::int64_t> completedAtMs;  // as the audit log records it
+    std::size_t screens = 0;                    // screens the recall names
+    std::size_t confirmed = 0;                  // of them, confirmed (audit log or the screen's records)
+    std::optional<std::int64_t> lastPlayUtcMs;  // the last play of the media in the export
+    std::vector<RecallPlay> playsAfterConfirmation;
+};
+
 struct AuditResult {
     std::vector<Failure> failures;
     std::vector<CountRow> counts;  // sorted by location, date, media
@@ -266,7 +289,8 @@ struct AuditResult {
     // The display name of each location in counts: that of the counted play
     // first in (player id, seq) order, from its manifest or from keys.json.
     std::map<std::string, std::string> locationNames;
-    bool auditChecked = false;  // the export holds an audit log (format 2)
+    std::vector<RecallOutcome> recalls;  // by id
+    bool auditChecked = false;           // the export holds an audit log (format 2)
     std::int64_t auditRows = 0;
     bool ok() const { return failures.empty(); }
 };
