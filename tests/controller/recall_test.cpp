@@ -257,3 +257,65 @@ TEST_CASE(
         CHECK(cli.out.find("《道路交通安全法》条款已修订") != std::string::npos);
     }
 }
+
+TEST_CASE("media with a validUntil recalls itself when the server's clock passes it; a bad validUntil is refused",
+          "[controller][recall]") {
+    TestServer srv;
+    srv.freezeClock();
+    TempDir fx;
+    Client admin = srv.admin();
+    Client anon = srv.client();
+    Client ed = srv.userClient("ed", "editor", "治安支队");
+    Client ap = srv.userClient("ap", "approver");
+    const int poster = uploadApproved(ed, ap, makePng(fx.path, "2026年春运限行"), "limit.png");
+    const int other = uploadApproved(ed, ap, makePng(fx.path, "反诈"), "other.png");
+    const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" +
+                                                              std::to_string(poster) + R"(},{"mediaId":)" +
+                                                              std::to_string(other) + R"(}]})"));
+    createdId(
+        ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
+                                         R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
+    const std::string screen = enrollPlayer(admin, anon, "屏", std::nullopt);
+    const std::string sha = admin.get("/api/v1/media/" + std::to_string(poster)).json()->getValue<std::string>("sha256");
+    REQUIRE(admin.get("/api/v1/players/" + screen + "/manifest").body.find(sha) != std::string::npos);
+
+    CHECK(ed.patch("/api/v1/media/" + std::to_string(poster), R"({"validUntil":"tomorrow"})").status == 400);
+    CHECK(ed.patch("/api/v1/media/" + std::to_string(poster), R"({"validUntil":12})").status == 400);
+    // An hour after the approval, on the server's (frozen) clock.
+    auto m = admin.get("/api/v1/media/" + std::to_string(poster)).json();
+    const std::int64_t approvedAt = timeutil::parseIso8601(m->getValue<std::string>("reviewedAt")).value();
+    const std::string until = timeutil::formatUtc(approvedAt + 3600000);
+    auto set = ed.patch("/api/v1/media/" + std::to_string(poster), R"({"validUntil":")" + until + R"("})");
+    INFO(set.body);
+    REQUIRE(set.status == 200);
+    CHECK(set.json()->getValue<std::string>("validUntil") == until);
+    // Not yet: a few housekeeping rounds change nothing.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    CHECK(admin.get("/api/v1/media/" + std::to_string(poster)).json()->getValue<std::string>("state") == "approved");
+    CHECK(admin.get("/api/v1/media/" + std::to_string(poster) + "/recall").status == 404);
+
+    srv.advanceClock(2 * 3600000);
+    admin = srv.admin();  // (the sessions ended while the clock moved)
+    REQUIRE(ed.login("ed", "password-ed").status == 200);
+    Poco::JSON::Object::Ptr recall;
+    REQUIRE(waitFor(
+        [&] {
+            auto r = admin.get("/api/v1/media/" + std::to_string(poster) + "/recall");
+            if (r.status != 200) return false;
+            recall = r.json();
+            return true;
+        },
+        10000));
+    CHECK(recall->getValue<bool>("automatic"));
+    CHECK(recall->getValue<std::string>("recalledBy") == "system");
+    CHECK(admin.get("/api/v1/media/" + std::to_string(poster)).json()->getValue<std::string>("state") == "rejected");
+    CHECK(admin.get("/api/v1/players/" + screen + "/manifest").body.find(sha) == std::string::npos);
+    // The screen never connected: it is offline, and the recall stays open.
+    CHECK(stateOf(recall, screen) == "offline");
+    CHECK(!recall->getValue<bool>("complete"));
+    // Media that never expires does not.
+    CHECK(admin.get("/api/v1/media/" + std::to_string(other)).json()->getValue<std::string>("state") == "approved");
+    CHECK(auditRows(admin, "create") == 1);
+    // Clearing validUntil is allowed (null).
+    CHECK(ed.patch("/api/v1/media/" + std::to_string(other), R"({"validUntil":null})").status == 200);
+}
