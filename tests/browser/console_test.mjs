@@ -1290,6 +1290,36 @@ await step('auditor reads the audit log with the approvals and her export in it'
   await logout();
 });
 
+await step(
+  'admin recalls a poster from the approvals page; the recall page shows the screen confirm it (召回)',
+  async () => {
+    await login(base, 'admin', ADMIN_PASSWORD);
+    const media = (await admin.call('GET', '/api/v1/media?state=approved')).media.find(
+      (m) => m.fileName === POSTERS[1] || m.name === POSTERS[1],
+    );
+    assert(media, 'the poster is approved');
+    await open(base, '/approvals');
+    await page.click(`#approval-done tr[data-media-id="${media.id}"] button[data-action=recall]`);
+    await page.fill('#recall-reason', '海报上的举报电话已变更');
+    await confirmDialog('召回');
+    await page.waitForURL(/\/recalls\?media=/);
+    const card = `#recall-list section[data-media-id="${media.id}"]`;
+    await page.waitForSelector(`${card} tr[data-player-id="${playerId}"] [data-state=confirmed]`, { timeout: 30000 });
+    await page.waitForSelector(`${card} [data-recall-state=complete]`, { timeout: 30000 });
+    const api = await admin.call('GET', `/api/v1/media/${media.id}/recall`);
+    assert(
+      api.complete && api.summary.confirmed === api.summary.screens && api.reason === '海报上的举报电话已变更',
+      `recall ${JSON.stringify(api.summary)}`,
+    );
+    assert((await page.textContent(card)).includes('海报上的举报电话已变更'), 'the card gives the reason');
+    const manifest = await admin.call('GET', `/api/v1/players/${playerId}/manifest`);
+    assert(!JSON.stringify(manifest).includes(media.sha256), 'the manifest no longer lists the poster');
+    await shot('16b-recall');
+    await docShot('recall');
+    await logout();
+  },
+);
+
 await step('the console switches to English', async () => {
   await login(base, 'admin', ADMIN_PASSWORD);
   await page.selectOption('#ms-lang', 'en');

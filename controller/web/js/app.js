@@ -16,6 +16,7 @@ export const NAV = [
   { page: 'playlists', href: '/playlists', key: 'nav.playlists', roles: ALL },
   { page: 'schedules', href: '/schedules', key: 'nav.schedules', roles: ALL },
   { page: 'takeover', href: '/takeover', key: 'nav.takeover', roles: ALL },
+  { page: 'recalls', href: '/recalls', key: 'nav.recalls', roles: ALL },
   { page: 'locations', href: '/locations', key: 'nav.locations', roles: ALL },
   { page: 'reports', href: '/reports', key: 'nav.reports', roles: ALL },
   { page: 'audit', href: '/audit', key: 'nav.audit', roles: ['admin', 'auditor'] },

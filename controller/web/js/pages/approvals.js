@@ -39,6 +39,42 @@ boot('approvals', async ({ user, main }) => {
     }
   }
 
+  async function recall(m) {
+    const reason = h('textarea', {
+      class: 'form-control',
+      rows: '3',
+      required: true,
+      maxlength: 1000,
+      id: 'recall-reason',
+    });
+    const v = await dialog(
+      'approvals.recallTitle',
+      h(
+        'div',
+        {},
+        h('p', { class: 'fw-semibold' }, m.name),
+        h('p', { class: 'small text-body-secondary' }, t('approvals.recallHint')),
+        field('approvals.reason', reason),
+      ),
+      [
+        { key: 'common.cancel', value: 'cancel' },
+        { key: 'approvals.recall', value: 'ok', class: 'btn-danger' },
+      ],
+    );
+    if (v !== 'ok') return;
+    if (!reason.value.trim()) {
+      notify(t('approvals.reasonRequired'), 'warning');
+      return;
+    }
+    try {
+      await post(`/api/v1/media/${m.id}/recall`, { reason: reason.value.trim() });
+      notify(t('approvals.recalled', { name: m.name }));
+      location.assign(`/recalls?media=${m.id}`);
+    } catch (e) {
+      showError(e);
+    }
+  }
+
   function row(m, pending) {
     const own = m.uploadedBy === user.id;
     return h(
@@ -95,6 +131,18 @@ boot('approvals', async ({ user, main }) => {
                   },
                   pending ? t('approvals.reject') : t('approvals.withdraw'),
                 ),
+                pending
+                  ? null
+                  : h(
+                      'button',
+                      {
+                        class: 'btn btn-sm btn-danger',
+                        type: 'button',
+                        dataset: { action: 'recall' },
+                        onclick: () => recall(m),
+                      },
+                      t('approvals.recall'),
+                    ),
               ],
         ),
       ),

@@ -12,6 +12,7 @@ const ENTITIES = [
   'campaign',
   'schedule',
   'takeover',
+  'recall',
   'location',
   'player',
   'enroll_token',

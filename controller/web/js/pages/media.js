@@ -2,13 +2,19 @@
 // library with thumbnails, durations, tags, department and approval state.
 import { boot } from '../app.js';
 import { del, get, patch, post, uploadMedia } from '../api.js';
-import { fmtBytes, fmtDateTime, t } from '../i18n.js';
+import { fmtBytes, fmtDateTime, t, zonedIso, zonedParts } from '../i18n.js';
 import { badge, empty, h, section, table } from '../dom.js';
 import { col, field, formRow, input, select, submitForm } from '../forms.js';
 import { actionButton, busy, dangerButton, dialog, editButton, errorText, notify, showError } from '../notices.js';
 import { kindLabel, preview, thumbButton } from '../media_view.js';
 
 const STATES = ['draft', 'pending', 'approved', 'rejected'];
+
+// An instant as a datetime-local value in the console's zone ("2027-01-01T00:00").
+function localInput(iso) {
+  const p = zonedParts(new Date(iso).getTime());
+  return `${p.date}T${p.time}`;
+}
 
 boot('media', async ({ user, main, can }) => {
   const tags = (await get('/api/v1/tags')).tags.map((x) => x.name);
@@ -84,13 +90,27 @@ boot('media', async ({ user, main, can }) => {
   async function edit(m) {
     const name = input({ value: m.name, maxlength: 255, required: true });
     const boxes = tagBoxes(tags, m.tags, 'edit');
-    const v = await dialog('media.editTitle', h('div', {}, field('media.name', name), boxes.el), [
-      { key: 'common.cancel', value: 'cancel' },
-      { key: 'common.save', value: 'ok', class: 'btn-primary' },
-    ]);
+    // validUntil in Beijing time (the console's zone), as a datetime-local value.
+    const until = input({
+      type: 'datetime-local',
+      id: 'media-valid-until',
+      value: m.validUntil ? localInput(m.validUntil) : '',
+    });
+    const v = await dialog(
+      'media.editTitle',
+      h('div', {}, field('media.name', name), boxes.el, field('media.validUntil', until, 'media.validUntilHint')),
+      [
+        { key: 'common.cancel', value: 'cancel' },
+        { key: 'common.save', value: 'ok', class: 'btn-primary' },
+      ],
+    );
     if (v !== 'ok') return;
     try {
-      await patch(`/api/v1/media/${m.id}`, { name: name.value.trim() || m.name, tags: boxes.value() });
+      await patch(`/api/v1/media/${m.id}`, {
+        name: name.value.trim() || m.name,
+        tags: boxes.value(),
+        validUntil: until.value ? zonedIso(...until.value.split('T')) : null,
+      });
       notify(t('common.saved'));
       await reload();
     } catch (e) {
@@ -123,6 +143,13 @@ boot('media', async ({ user, main, can }) => {
           badge(m.state),
           m.state === 'rejected' && m.reviewReason
             ? h('div', { class: 'small text-danger mt-1' }, t('media.reason', { reason: m.reviewReason }))
+            : null,
+          m.validUntil
+            ? h(
+                'div',
+                { class: 'small text-body-secondary mt-1 ms-valid-until' },
+                t('media.validUntilShort', { at: fmtDateTime(m.validUntil) }),
+              )
             : null,
         ),
         h('td', { class: 'small text-nowrap' }, fmtDateTime(m.createdAt)),
