@@ -488,7 +488,7 @@ constexpr const char* kSchemas = R"json({
 "YearLines": {"type":"array","items":{"$ref":"#/components/schemas/YearLine"}},
 "AnnualReport": {"type":"object","additionalProperties":false,
   "required":["year","from","to","total","by_venue_type","by_theme","by_department","by_month","by_campaign",
-              "campaigns","takeovers","scheduled","summary"],"properties":{
+              "campaigns","takeovers","recalls","recalls_completed","scheduled","summary"],"properties":{
   "year":{"type":"integer"},"from":{"$ref":"#/components/schemas/Date"},"to":{"$ref":"#/components/schemas/Date"},
   "total":{"$ref":"#/components/schemas/YearLine"},
   "by_venue_type":{"$ref":"#/components/schemas/YearLines"},"by_theme":{"$ref":"#/components/schemas/YearLines"},
@@ -496,6 +496,8 @@ constexpr const char* kSchemas = R"json({
   "by_campaign":{"$ref":"#/components/schemas/YearLines"},
   "campaigns":{"type":"integer","description":"campaigns whose dates meet the year"},
   "takeovers":{"type":"integer","description":"takeovers that started in the year (Beijing time)"},
+  "recalls":{"type":"integer","description":"recalls made in the year (Beijing time)"},
+  "recalls_completed":{"type":"integer","description":"of them, those every screen has confirmed"},
   "scheduled":{"type":"object","additionalProperties":false,
     "description":"scheduled vs played over the year's local days that have ended (Beijing time)",
     "required":["through","scheduled_plays","scheduled_ms","completed","on_screen_ms","completion_basis_points",

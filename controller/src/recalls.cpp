@@ -71,18 +71,25 @@ std::vector<ScreenView> viewScreens(DbConn& c, const Recall& r) {
 
 }  // namespace
 
-Recall recallMedia(Services& svc, std::int64_t mediaId, const std::string& reason, const Actor& who, bool automatic) {
+Recall recallMedia(Services& svc, std::int64_t mediaId, const std::string& reason, const Actor& who,
+                   bool automatic) {
+    // 1. Withdraw (the media leaves every manifest below). The recall row is
+    // written in step 3 with its screens, so that nobody ever sees (or settles)
+    // a recall whose screens are not recorded yet.
     Recall rec;
     std::string mediaName;
-    svc.db.write([&](DbConn& c) {
-        auto m = repo::mediaById(c, mediaId);
-        if (!m) throw ApiError(404, "not_found", "media " + std::to_string(mediaId) + " not found");
+    auto refuseIfRecalled = [&](DbConn& c) {
         if (auto prior = repo::recallOfMedia(c, mediaId))
             throw ApiError(409, "already_recalled",
                            "the media was already recalled (recall " + std::to_string(prior->id) + ")");
-        const bool wasShown =
-            m->state == MediaState::Approved ||
-            (m->state == MediaState::Rejected && m->reviewedAtMs && !repo::playersThatHadMedia(c, m->sha256).empty());
+    };
+    svc.db.write([&](DbConn& c) {
+        auto m = repo::mediaById(c, mediaId);
+        if (!m) throw ApiError(404, "not_found", "media " + std::to_string(mediaId) + " not found");
+        refuseIfRecalled(c);
+        const bool wasShown = m->state == MediaState::Approved ||
+                              (m->state == MediaState::Rejected && m->reviewedAtMs &&
+                               !repo::playersThatHadMedia(c, m->sha256).empty());
         if (!wasShown)
             throw ApiError(409, "invalid_state",
                            "only approved (or withdrawn) media that screens had can be recalled (state is " +
@@ -104,12 +111,15 @@ Recall recallMedia(Services& svc, std::int64_t mediaId, const std::string& reaso
         if (who.userId) rec.recalledBy = who.userId;
         rec.actor = who.name;
         rec.automatic = automatic;
-        rec.id = repo::insertRecall(c, rec);
         mediaName = m->displayName;
     });
+    // 2. Every manifest again, without it.
     if (svc.compiler) svc.compiler->recompileAll("media " + std::to_string(mediaId) + " recalled");
+    // 3. The recall, each screen that had the media with its first manifest without it.
     svc.db.write([&](DbConn& c) {
+        refuseIfRecalled(c);  // a second recall of the same media raced this one
         const std::int64_t now = svc.nowMs();
+        rec.id = repo::insertRecall(c, rec);
         std::vector<RecallScreen> screens;
         for (const auto& id : repo::playersThatHadMedia(c, rec.mediaSha256)) {
             RecallScreen s{rec.id, id, {}, {}, {}};

@@ -554,7 +554,8 @@ std::string percentText(std::int64_t bp) {
 // The paragraph of the 履职报告, from the year's numbers.
 std::string annualParagraph(int year, const YearLine& total, const std::vector<YearLine>& venues,
                             const std::vector<YearLine>& themes, std::size_t departments, std::int64_t campaigns,
-                            std::int64_t takeovers, const YearSchedule& sched) {
+                            std::int64_t takeovers, std::pair<std::int64_t, std::int64_t> recalls,
+                            const YearSchedule& sched) {
     const std::string y = std::to_string(year) + "年";
     if (total.completed + total.interrupted + total.failed == 0) return y + "，暂无经屏幕签名证实的播放记录。";
     std::string places;
@@ -574,7 +575,13 @@ std::string annualParagraph(int year, const YearLine& total, const std::vector<Y
     }
     if (!parts.empty()) text += "，其中" + parts;
     text += "。" + std::to_string(departments) + "个警种部门的宣传内容参与播放，开展宣传活动" +
-            std::to_string(campaigns) + "个，紧急插播" + std::to_string(takeovers) + "次。";
+            std::to_string(campaigns) + "个，紧急插播" + std::to_string(takeovers) + "次";
+    if (recalls.first)
+        text += "，召回素材" + std::to_string(recalls.first) + "次（" +
+                (recalls.second == recalls.first ? std::string("均已逐屏确认下架")
+                                                 : "其中" + std::to_string(recalls.second) + "次已逐屏确认下架") +
+                "）";
+    text += "。";
     if (sched.slots)
         text += "按排期应播" + std::to_string(sched.slots) + "次，完整播放率" + percentText(sched.completionBp()) +
                 "，屏幕在岗率" + percentText(sched.uptimeBp()) + "。";
@@ -591,7 +598,7 @@ void annualReport(RequestCtx& ctx) {
     const std::string from = std::to_string(year) + "-01-01", to = std::to_string(year) + "-12-31";
     YearLine total;
     std::vector<YearLine> venues, themes, departments, months, campaigns;
-    std::int64_t campaignCount = 0, takeovers = 0;
+    std::int64_t campaignCount = 0, takeovers = 0, recalls = 0, recallsCompleted = 0;
     ctx.svc.db.read([&](DbConn& c) {
         sqlite3* h = sqliteOf(c);
         auto all = yearGroups(h, "''", "''", "", from, to);
@@ -618,6 +625,15 @@ void annualReport(RequestCtx& ctx) {
                    "'unixepoch') = ?");
         tk.bind(1, std::to_string(year));
         if (tk.step()) takeovers = tk.i64(0);
+        // Recalls by the date they were made, Beijing time; completed: every screen confirmed.
+        SqlStmt rc(h,
+                   "SELECT COUNT(*), COUNT(completed_at) FROM recalls WHERE strftime('%Y', (recalled_at + 28800000) "
+                   "/ 1000, 'unixepoch') = ?");
+        rc.bind(1, std::to_string(year));
+        if (rc.step()) {
+            recalls = rc.i64(0);
+            recallsCompleted = rc.i64(1);
+        }
     });
     // Scheduled vs played over the days of the year that have ended (local, Beijing time).
     YearSchedule sched;
@@ -638,7 +654,8 @@ void annualReport(RequestCtx& ctx) {
     std::size_t deptCount = 0;
     for (const auto& d : departments) deptCount += !d.key.empty() && d.completed + d.interrupted + d.failed > 0;
     const std::string paragraph =
-        annualParagraph(year, total, venues, themes, deptCount, campaignCount, takeovers, sched);
+        annualParagraph(year, total, venues, themes, deptCount, campaignCount, takeovers, {recalls, recallsCompleted},
+                        sched);
     const std::vector<std::pair<const char*, const std::vector<YearLine>*>> sections = {{"venue_type", &venues},
                                                                                         {"theme", &themes},
                                                                                         {"department", &departments},
@@ -677,6 +694,8 @@ void annualReport(RequestCtx& ctx) {
     }
     out->set("campaigns", campaignCount);
     out->set("takeovers", takeovers);
+    out->set("recalls", recalls);
+    out->set("recalls_completed", recallsCompleted);
     Poco::JSON::Object::Ptr so = new Poco::JSON::Object;
     so->set("through", sched.through.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(sched.through));
     so->set("scheduled_plays", sched.slots);

@@ -190,6 +190,14 @@ TEST_CASE(
         CHECK(auditRows(admin, "create") == 1);
         CHECK(auditRows(admin, "confirm") == 3);
         CHECK(auditRows(admin, "complete") == 1);
+        {
+            const std::int64_t at = timeutil::parseIso8601(now->getValue<std::string>("recalledAt")).value();
+            const std::string year = timeutil::formatUtc(at + 8 * 3600000).substr(0, 4);
+            auto annual = admin.get("/api/v1/reports/annual?year=" + year).json();
+            CHECK(annual->getValue<int>("recalls") == 1);
+            CHECK(annual->getValue<int>("recalls_completed") == 1);
+            CHECK(annual->getValue<std::string>("summary").find("召回素材1次（均已逐屏确认下架）") != std::string::npos);
+        }
         // The screens went on with the other poster, and none played the recalled one again.
         for (auto& p : procs) p.reset();
         // (stopped screens upload what they journalled before going)
@@ -316,6 +324,14 @@ TEST_CASE("media with a validUntil recalls itself when the server's clock passes
     // Media that never expires does not.
     CHECK(admin.get("/api/v1/media/" + std::to_string(other)).json()->getValue<std::string>("state") == "approved");
     CHECK(auditRows(admin, "create") == 1);
+    // The yearly report counts it, open (Beijing time's year of the recall).
+    const std::int64_t recalledAt = timeutil::parseIso8601(recall->getValue<std::string>("recalledAt")).value();
+    const std::string year = timeutil::formatUtc(recalledAt + 8 * 3600000).substr(0, 4);
+    auto annual = admin.get("/api/v1/reports/annual?year=" + year);
+    REQUIRE(annual.status == 200);
+    CHECK(annual.json()->getValue<int>("recalls") == 1);
+    CHECK(annual.json()->getValue<int>("recalls_completed") == 0);
+    // (no plays this year: the paragraph says so and nothing else)
     // Clearing validUntil is allowed (null).
     CHECK(ed.patch("/api/v1/media/" + std::to_string(other), R"({"validUntil":null})").status == 200);
 }
