@@ -405,11 +405,25 @@ def verify(data, controller_key=None, pins=None, allow_unpinned=False, heads=(),
     media = parse_canonical(contents["media.json"], "media.json")["media"] if "media.json" in contents else []
     if to <= frm:
         fail("", "bad_period")
+    recalls = {}  # player id -> [(recalled media sha256, the manifest without it)] ("Recalls")
     if fmt >= 2:
         head = m["audit_head"]
         last_seq, last_hash = 0, GENESIS
         for line in contents.get("audit.jsonl", b"").split(b"\n")[:-1]:
             row = parse_canonical(line, "audit row")
+            if row.get("entity") == "recall" and row.get("action") == "create" and isinstance(row.get("after"), str):
+                try:
+                    after = json.loads(row["after"])
+                except ValueError:
+                    after = None
+                if (not isinstance(after, dict) or not is_hex(after.get("mediaSha256"))
+                        or not isinstance(after.get("recalledAt"), str)):
+                    fail("", "bad_recall")
+                else:
+                    for x in after.get("screens") or []:
+                        if isinstance(x, dict) and isinstance(x.get("playerId"), str):
+                            recalls.setdefault(x["playerId"], []).append(
+                                (after["mediaSha256"], x.get("manifestSha256") or ""))
             body = {k: v for k, v in row.items() if k != "hash"}
             if sha(canonical(body).encode()) != row["hash"]:
                 fail("", "audit_hash")
@@ -425,7 +439,7 @@ def verify(data, controller_key=None, pins=None, allow_unpinned=False, heads=(),
             fail("", "audit_head")
 
     # Evidence, by player.
-    evidence, manifests = {}, {}
+    evidence, manifests, listed = {}, {}, {}  # listed: manifest sha256 -> the media it lists
     for n in names:
         parts = n.split("/")
         if parts[0] == "players":
@@ -437,13 +451,15 @@ def verify(data, controller_key=None, pins=None, allow_unpinned=False, heads=(),
                 places = manifests.setdefault(parts[1], {})
                 for line in (lines[:-1] if contents[n].endswith(b"\n") else lines):
                     try:
-                        place = manifest_place(parse_canonical(line, n)) if len(line) <= 4 << 20 else None
+                        doc = parse_canonical(line, n) if len(line) <= 4 << 20 else None
+                        place = manifest_place(doc)
                     except Unreadable:
                         place = None
                     if place is None:
                         fail("", "bad_manifest", n)
                     else:
                         places[sha(line)] = place
+                        listed[sha(line)] = {e.get("sha256") for e in doc.get("media", []) if isinstance(e, dict)}
                 continue
             ev = evidence.setdefault(parts[1], {})
             kind = "records" if parts[2] == "records.jsonl" else "checkpoints"
@@ -518,6 +534,11 @@ def verify(data, controller_key=None, pins=None, allow_unpinned=False, heads=(),
         if ev is None:
             continue
         locate(p, ev.get("records", []), manifests.get(pid, {}), frm, to, counts, names, fail)
+        # A recall's manifest without the media: in the export, the screen's own, and without it.
+        own = {h for h, (target, _) in manifests.get(pid, {}).items() if target == pid}
+        for media_sha, manifest_sha in recalls.get(pid, []):
+            if manifest_sha and (manifest_sha not in own or media_sha in listed.get(manifest_sha, ())):
+                fail(pid, "recall_manifest")
     return fails, counts, {loc: name for loc, (_, name) in names.items()}, media
 
 

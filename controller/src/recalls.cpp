@@ -71,8 +71,7 @@ std::vector<ScreenView> viewScreens(DbConn& c, const Recall& r) {
 
 }  // namespace
 
-Recall recallMedia(Services& svc, std::int64_t mediaId, const std::string& reason, const Actor& who,
-                   bool automatic) {
+Recall recallMedia(Services& svc, std::int64_t mediaId, const std::string& reason, const Actor& who, bool automatic) {
     // 1. Withdraw (the media leaves every manifest below). The recall row is
     // written in step 3 with its screens, so that nobody ever sees (or settles)
     // a recall whose screens are not recorded yet.
@@ -87,9 +86,9 @@ Recall recallMedia(Services& svc, std::int64_t mediaId, const std::string& reaso
         auto m = repo::mediaById(c, mediaId);
         if (!m) throw ApiError(404, "not_found", "media " + std::to_string(mediaId) + " not found");
         refuseIfRecalled(c);
-        const bool wasShown = m->state == MediaState::Approved ||
-                              (m->state == MediaState::Rejected && m->reviewedAtMs &&
-                               !repo::playersThatHadMedia(c, m->sha256).empty());
+        const bool wasShown =
+            m->state == MediaState::Approved ||
+            (m->state == MediaState::Rejected && m->reviewedAtMs && !repo::playersThatHadMedia(c, m->sha256).empty());
         if (!wasShown)
             throw ApiError(409, "invalid_state",
                            "only approved (or withdrawn) media that screens had can be recalled (state is " +

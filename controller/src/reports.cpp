@@ -653,9 +653,8 @@ void annualReport(RequestCtx& ctx) {
     }
     std::size_t deptCount = 0;
     for (const auto& d : departments) deptCount += !d.key.empty() && d.completed + d.interrupted + d.failed > 0;
-    const std::string paragraph =
-        annualParagraph(year, total, venues, themes, deptCount, campaignCount, takeovers, {recalls, recallsCompleted},
-                        sched);
+    const std::string paragraph = annualParagraph(year, total, venues, themes, deptCount, campaignCount, takeovers,
+                                                  {recalls, recallsCompleted}, sched);
     const std::vector<std::pair<const char*, const std::vector<YearLine>*>> sections = {{"venue_type", &venues},
                                                                                         {"theme", &themes},
                                                                                         {"department", &departments},

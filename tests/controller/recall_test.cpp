@@ -196,7 +196,8 @@ TEST_CASE(
             auto annual = admin.get("/api/v1/reports/annual?year=" + year).json();
             CHECK(annual->getValue<int>("recalls") == 1);
             CHECK(annual->getValue<int>("recalls_completed") == 1);
-            CHECK(annual->getValue<std::string>("summary").find("召回素材1次（均已逐屏确认下架）") != std::string::npos);
+            CHECK(annual->getValue<std::string>("summary").find("召回素材1次（均已逐屏确认下架）") !=
+                  std::string::npos);
         }
         // The screens went on with the other poster, and none played the recalled one again.
         for (auto& p : procs) p.reset();
@@ -277,14 +278,15 @@ TEST_CASE("media with a validUntil recalls itself when the server's clock passes
     Client ap = srv.userClient("ap", "approver");
     const int poster = uploadApproved(ed, ap, makePng(fx.path, "2026年春运限行"), "limit.png");
     const int other = uploadApproved(ed, ap, makePng(fx.path, "反诈"), "other.png");
-    const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" +
-                                                              std::to_string(poster) + R"(},{"mediaId":)" +
-                                                              std::to_string(other) + R"(}]})"));
+    const int pl =
+        createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(poster) +
+                                                   R"(},{"mediaId":)" + std::to_string(other) + R"(}]})"));
     createdId(
         ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
                                          R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
     const std::string screen = enrollPlayer(admin, anon, "屏", std::nullopt);
-    const std::string sha = admin.get("/api/v1/media/" + std::to_string(poster)).json()->getValue<std::string>("sha256");
+    const std::string sha =
+        admin.get("/api/v1/media/" + std::to_string(poster)).json()->getValue<std::string>("sha256");
     REQUIRE(admin.get("/api/v1/players/" + screen + "/manifest").body.find(sha) != std::string::npos);
 
     CHECK(ed.patch("/api/v1/media/" + std::to_string(poster), R"({"validUntil":"tomorrow"})").status == 400);

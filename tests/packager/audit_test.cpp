@@ -111,6 +111,18 @@ std::string reorderEntries(const std::string& bytes, const std::vector<std::size
     return sink.data;
 }
 
+// A recall in the middle of the day: the garage confirms (the controller's
+// word) a minute before its record 9 starts; the mall's controller confirmation
+// comes at the end of the day, but the mall's own records name the manifest
+// without the poster from seq 12 on. Poster plays after either are reported.
+ExportWorld lateRecallWorld(const ExportWorld& good) {
+    ExportWorld w = good;
+    const auto& g = w.evidence.at("garage-01").records;
+    const std::int64_t confirm = g[8].startUtcMs - 60000;
+    addRecall(w, "1", kPosterSha, confirm - 240000, {{"garage-01", confirm}, {"mall-02", kExportDay + 86400000LL, 12}});
+    return w;
+}
+
 }  // namespace
 
 TEST_CASE("a valid export verifies and recounts per location, local day and media", "[audit]") {
@@ -689,6 +701,71 @@ std::string readAll(const std::string& path) {
 }  // namespace
 
 // Writes the vectors when MICROSCAPE_VECTORS_DIR is set (hidden: run by name).
+TEST_CASE(
+    "a recall in the audit log: each screen's confirmation is the earlier of the controller's and its own, "
+    "plays after it are reported (not failures), a manifest that still lists the media fails",
+    "[audit][recall]") {
+    auto w = makeExportWorld();
+    auto late = lateRecallWorld(w);
+    audit::VerifyOptions opt;
+    opt.controllerKey = w.controllerKey->publicKey();
+    opt.zones.emplace("Asia/Shanghai", *tz::parseTzif(*tz::loadZoneFile("Asia/Shanghai")));
+    const std::string bytes = late.write();
+    tar::MemorySource src(bytes);
+    auto e = audit::readExport(src);
+    REQUIRE(e);
+    auto r = audit::verify(*e, opt);
+    for (const auto& f : r.failures) INFO(f.str());
+    CHECK(r.ok());
+    REQUIRE(r.recalls.size() == 1);
+    const auto& x = r.recalls[0];
+    CHECK(x.id == "1");
+    CHECK(x.mediaSha256 == kPosterSha);
+    CHECK(x.reason == "海报上的举报电话已变更");
+    CHECK(x.screens == 2);
+    CHECK(x.confirmed == 2);  // the mall by its own records alone
+    // The controller recorded the recall complete (the mall's late confirmation);
+    // the screens' own records show plays after it all the same.
+    CHECK(x.completedAtMs == kExportDay + 86400000LL);
+    // The garage: confirmed (by the controller) a minute before its record 9;
+    // its poster plays after that: seqs 10, 11, 13, 14. The mall: its own records
+    // name the new manifest from seq 12 (the controller's word would be the end
+    // of the day): its poster plays 13 and 14.
+    std::vector<std::pair<std::string, std::int64_t>> got;
+    for (const auto& p : x.playsAfterConfirmation) got.emplace_back(p.playerId, p.seq);
+    std::sort(got.begin(), got.end());
+    CHECK(got == std::vector<std::pair<std::string, std::int64_t>>{{"garage-01", 10},
+                                                                   {"garage-01", 11},
+                                                                   {"garage-01", 13},
+                                                                   {"garage-01", 14},
+                                                                   {"mall-02", 13},
+                                                                   {"mall-02", 14}});
+    const auto& records = late.evidence.at("garage-01").records;
+    CHECK(x.lastPlayUtcMs == std::max(records[13].startUtcMs, late.evidence.at("mall-02").records[13].startUtcMs));
+    // The streaming path reports the same.
+    auto s = streamed(bytes, opt);
+    REQUIRE(s);
+    REQUIRE(s->result.recalls.size() == 1);
+    CHECK(s->result.recalls[0].playsAfterConfirmation.size() == x.playsAfterConfirmation.size());
+    CHECK(s->result.recalls[0].confirmed == 2);
+    // microscape-pack audit prints it and stays VERIFIED.
+    TempDir tmp;
+    writeFile(tmp / "late.tar", bytes);
+    writeFile(tmp / "c.pub", w.controllerKey->publicKey().toPem());
+    auto cli = runProcess({MICROSCAPE_PACK_BIN, "audit", "--pub", tmp / "c.pub", tmp / "late.tar"});
+    INFO(cli.out << cli.err);
+    CHECK(cli.exitCode == 0);
+    CHECK(cli.out.find("recall 1: 反诈防骗海报") != std::string::npos);
+    CHECK(cli.out.find("2 of 2 screens confirmed, complete at 2026-04-16T00:00:00.000Z") != std::string::npos);
+    CHECK(cli.out.find("PROBLEM: mall-02 seq 13 started") != std::string::npos);
+    CHECK(cli.out.find("recalls: 1; 6 play(s) of recalled media after the screen's confirmation") != std::string::npos);
+    CHECK(cli.out.find("VERIFIED") != std::string::npos);
+    // Without a recall the summary says so.
+    writeFile(tmp / "plain.tar", w.write());
+    auto plain = runProcess({MICROSCAPE_PACK_BIN, "audit", tmp / "plain.tar"});
+    CHECK(plain.out.find("recalls: none in the audit log") != std::string::npos);
+}
+
 TEST_CASE("write the conformance vectors", "[.][vectors]") {
     const char* out = std::getenv("MICROSCAPE_VECTORS_DIR");
     if (!out) return;
@@ -724,6 +801,12 @@ TEST_CASE("write the conformance vectors", "[.][vectors]") {
     moveFrom(moved, 1, {"loc-jianghan-gate", "江汉路步行街北口", "pedestrian_gate", "江汉区", "Asia/Shanghai"}, 8);
     add("valid a screen moved during the period", moved.write(), true, {}, "VERIFIED");
     for (const auto& v : brokenExports(w)) add(v.name, v.bytes, v.pinPlayerKeys, v.heads, v.expected);
+    auto recalled = w;  // a recall every screen confirmed after the last play
+    addRecall(recalled, "1", kPosterSha, kExportDay + 2 * 86400000LL,
+              {{"garage-01", kExportDay + 2 * 86400000LL + 60000}, {"mall-02", kExportDay + 2 * 86400000LL + 90000}});
+    add("valid a recall every screen confirmed", recalled.write(), true, {}, "VERIFIED");
+    add("valid plays of recalled media after the screens confirmed are reported not failed", lateRecallWorld(w).write(),
+        true, {}, "VERIFIED");
     auto formulas = w;  // names a spreadsheet would run as formulas: the CSV shows them as text
     formulas.media = {{kPosterSha, "=1+2", "image"}, {kClipSha, "@SUM(1,1)", "video"}};
     {
@@ -800,5 +883,5 @@ TEST_CASE("the published conformance vectors give their expected verdicts", "[au
         ++count;
     }
     CHECK(count >= 57);
-    CHECK(csvs == 5);  // every valid vector
+    CHECK(csvs == 7);  // every valid vector
 }

@@ -16,9 +16,11 @@
 
 #include "microscape/core/audit.hpp"
 #include "microscape/core/crypto.hpp"
+#include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
 #include "microscape/core/pop.hpp"
 #include "microscape/core/tar.hpp"
+#include "microscape/core/time.hpp"
 
 namespace microscape::testing {
 
@@ -38,10 +40,12 @@ struct ExportWorld {
     // The SHA-256 of the manifest each player's new records name (record format
     // 2); none: format 1 records, as players wrote them before.
     std::map<std::string, std::string> inForce;
+    // The controller's audit log (audit.jsonl), chained.
+    std::vector<audit::AuditRow> auditRows;
 
     std::string write() const {
         tar::StringSink sink;
-        auto s = audit::writeExport(sink, manifest, players, media, evidence, *controllerKey);
+        auto s = audit::writeExport(sink, manifest, players, media, evidence, *controllerKey, auditRows);
         if (!s) throw std::runtime_error(s.error().str());
         return sink.data;
     }
@@ -173,6 +177,102 @@ inline void moveFrom(ExportWorld& w, std::size_t playerIndex, const manifest::Lo
     remakeChain(w, p.playerId, [&](pop::Record& r) {
         if (r.seq >= fromSeq) r.manifestSha256 = sha;
     });
+}
+
+// Appends a row to the world's audit log, chained as the controller chains it.
+inline void appendAuditRow(ExportWorld& w, const std::string& actor, const std::string& action,
+                           const std::string& entity, const std::string& entityId, const json::Value& after,
+                           std::int64_t atMs) {
+    audit::AuditRow r;
+    r.seq = static_cast<std::int64_t>(w.auditRows.size()) + 1;
+    r.prevHash = w.auditRows.empty() ? std::string(audit::kAuditGenesisHash) : w.auditRows.back().hash;
+    r.atMs = atMs;
+    r.actor = actor;
+    r.action = action;
+    r.entity = entity;
+    r.entityId = entityId;
+    r.afterJson = json::canonical(after);
+    r.hash = audit::auditRowHash(r);
+    w.auditRows.push_back(std::move(r));
+}
+
+// One screen of a recall (docs/audit-export.md, "Recalls"): the controller
+// compiles it a manifest (version 5) without the media — or, lying, with it —
+// which the export carries unless told not to; it confirms at confirmAtMs (in
+// the audit log); the screen's records name that manifest from runsFromSeq on.
+struct RecallScreenSpec {
+    std::string playerId;
+    std::optional<std::int64_t> confirmAtMs;
+    std::optional<std::int64_t> runsFromSeq;
+    bool manifestListsMedia = false;
+    bool manifestInExport = true;
+};
+
+// A recall of `media` at atMs, in the audit log as the controller writes it:
+// create (with the screens), one confirm per confirmation, and complete when
+// every screen confirmed.
+inline void addRecall(ExportWorld& w, const std::string& recallId, const std::string& media, std::int64_t atMs,
+                      const std::vector<RecallScreenSpec>& screens) {
+    json::Array list;
+    std::optional<std::int64_t> last;
+    bool all = true;
+    for (const auto& spec : screens) {
+        const audit::PlayerEntry& p = *std::find_if(w.players.begin(), w.players.end(),
+                                                    [&](const auto& e) { return e.playerId == spec.playerId; });
+        manifest::Manifest m;
+        m.bundleId = "player-" + spec.playerId;
+        m.version = 5;
+        m.issuedAtMs = atMs;
+        m.expiresAtMs = atMs + 30 * 86400000LL;
+        m.target = spec.playerId;
+        m.schedule = json::Object{{"zone", p.timeZone}};
+        m.location = audit::locationOf(p);
+        if (spec.manifestListsMedia) {
+            manifest::MediaEntry e;
+            e.sha256 = media;
+            e.sizeBytes = 1000;
+            e.kind = MediaKind::Image;
+            e.mime = "image/png";
+            e.name = "recalled";
+            e.fileName = "recalled.png";
+            m.media.push_back(e);
+        }
+        const std::string bytes = manifest::sign(m, *w.controllerKey).bytes;
+        const std::string sha = crypto::sha256Hex(bytes);
+        if (spec.manifestInExport) w.evidence[spec.playerId].manifests.push_back(bytes);
+        if (spec.runsFromSeq)
+            remakeChain(w, spec.playerId, [&](pop::Record& r) {
+                if (r.seq >= *spec.runsFromSeq) r.manifestSha256 = sha;
+            });
+        list.push_back(json::Object{
+            {"playerId", spec.playerId}, {"version", 5}, {"manifestSha256", sha}, {"confirmedAt", nullptr}});
+        if (spec.confirmAtMs)
+            last = std::max(last.value_or(*spec.confirmAtMs), *spec.confirmAtMs);
+        else
+            all = false;
+    }
+    appendAuditRow(w, "approver", "create", "recall", recallId,
+                   json::Object{{"id", recallId},
+                                {"mediaSha256", media},
+                                {"mediaName", "反诈防骗海报"},
+                                {"reason", "海报上的举报电话已变更"},
+                                {"recalledAt", timeutil::formatUtcMs(atMs)},
+                                {"recalledBy", "approver"},
+                                {"automatic", false},
+                                {"screens", std::move(list)}},
+                   atMs);
+    for (const auto& spec : screens)
+        if (spec.confirmAtMs)
+            appendAuditRow(w, "player:" + spec.playerId, "confirm", "recall", recallId,
+                           json::Object{{"playerId", spec.playerId},
+                                        {"version", 5},
+                                        {"confirmedAt", timeutil::formatUtcMs(*spec.confirmAtMs)}},
+                           *spec.confirmAtMs);
+    if (all && last)
+        appendAuditRow(w, "system", "complete", "recall", recallId,
+                       json::Object{{"completedAt", timeutil::formatUtcMs(*last)},
+                                    {"confirmedScreens", static_cast<std::int64_t>(screens.size())}},
+                       *last);
 }
 
 // The export as an earlier controller made it from earlier players: export
@@ -437,6 +537,16 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
             [&](ExportWorld& w) { w.evidence[g].manifests.push_back(w.evidence["mall-02"].manifests.at(0)); });
 
     // Checkpoints: ordered, contiguous, each naming the one before.
+    variant("a recall naming a manifest that still lists the recalled media", "recall_manifest", [&](ExportWorld& w) {
+        addRecall(
+            w, "1", kPosterSha, kExportDay + 2 * 86400000LL,
+            {{g, kExportDay + 2 * 86400000LL + 60000, {}, true}, {"mall-02", kExportDay + 2 * 86400000LL + 90000}});
+    });
+    variant("a recall naming a manifest left out of the export", "recall_manifest", [&](ExportWorld& w) {
+        addRecall(w, "1", kPosterSha, kExportDay + 2 * 86400000LL,
+                  {{g, kExportDay + 2 * 86400000LL + 60000, {}, false, false},
+                   {"mall-02", kExportDay + 2 * 86400000LL + 90000}});
+    });
     variant("a checkpoint in the middle removed", "checkpoint_gap",
             [&](ExportWorld& w) { w.evidence[g].checkpoints.erase(w.evidence[g].checkpoints.begin() + 1); });
     variant("the same checkpoint twice", "checkpoint_duplicate", [&](ExportWorld& w) {
