@@ -277,7 +277,7 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
     }
 }
 
-TEST_CASE("plays are placed where the manifests the screen named say; keys.json where it last said it was",
+TEST_CASE("plays are placed where the manifests the screen named say, keys.json where it last said it was",
           "[controller][pop][export][location]") {
     TestServer srv;
     Client admin = srv.admin();

@@ -187,7 +187,7 @@ TEST_CASE("uploads are probed in a separate process that cannot read the keys", 
     }
 }
 
-TEST_CASE("a probe that hangs or crashes is stopped; the upload gets 422 and nothing is kept",
+TEST_CASE("a probe that hangs or crashes is stopped, the upload gets 422 and nothing is kept",
           "[controller][files][security]") {
     TempDir fx;
     const fs::path pidFile = fx.path / "probe.pid";

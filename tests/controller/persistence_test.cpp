@@ -4,7 +4,7 @@
 
 using namespace microscape::testing;
 
-TEST_CASE("everything survives a restart; the signing key and versions carry on", "[controller][persistence]") {
+TEST_CASE("everything survives a restart, the signing key and versions carry on", "[controller][persistence]") {
     TestServer srv;
     TempDir fx;
     Client admin = srv.admin();

@@ -267,7 +267,7 @@ TEST_CASE(
     }
 }
 
-TEST_CASE("media with a validUntil recalls itself when the server's clock passes it; a bad validUntil is refused",
+TEST_CASE("media with a validUntil recalls itself when the server's clock passes it, and a bad validUntil is refused",
           "[controller][recall]") {
     TestServer srv;
     srv.freezeClock();

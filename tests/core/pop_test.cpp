@@ -451,7 +451,7 @@ TEST_CASE("the worked example of docs/proof-of-play.md", "[pop]") {
           std::vector{Problem::BrokenLink});
 }
 
-TEST_CASE("record format 2 names the manifest in force; format 1 records are still read", "[pop]") {
+TEST_CASE("record format 2 names the manifest in force, format 1 records are still read", "[pop]") {
     pop::Record r = play(1);
     r.seq = 1;
     r.prevHash = std::string(pop::kGenesisHash);

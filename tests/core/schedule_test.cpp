@@ -423,7 +423,7 @@ TEST_CASE("takeovers beat every entry and leave the schedule where it should be"
     }
 }
 
-TEST_CASE("the filler plays when nothing is scheduled; without one the screen is Idle", "[schedule]") {
+TEST_CASE("the filler plays when nothing is scheduled, without one the screen is Idle", "[schedule]") {
     Fixture f;
     f.add(playlist("fill", {10, 13}, 81));  // 23 s cycle
     f.add(playlist("p", {10}, 1));

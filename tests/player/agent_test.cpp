@@ -154,7 +154,7 @@ Poco::Logger& testLog() {
 
 }  // namespace
 
-TEST_CASE("the agent fetches, verifies and activates; cached media is never fetched again", "[player][agent]") {
+TEST_CASE("the agent fetches, verifies and activates, cached media is never fetched again", "[player][agent]") {
     TempDir t;
     FakeHub hub;
     auto b1 = bundleV(7, mediaSet(100));
