@@ -154,6 +154,22 @@ std::string plainId(const std::string& prefixed) {
     return dash == std::string::npos ? prefixed : prefixed.substr(dash + 1);
 }
 
+// What proof of play says of the item on this screen: its last play failed
+// (when, the player's reason, and the failures of the last day); null otherwise
+// or for a location.
+Poco::Dynamic::Var failedOnScreen(RequestCtx& ctx, const CompileSubject& subject, const std::string& mediaSha256,
+                                  std::int64_t at) {
+    if (!subject.player || mediaSha256.empty()) return {};
+    auto f = ctx.svc.db.read(
+        [&](DbConn& c) { return repo::lastFailure(c, subject.player->id, mediaSha256, at - 86'400'000); });
+    if (!f) return {};
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("at", isoUtc(f->startMs));
+    o->set("reason", f->reason);
+    o->set("failuresLastDay", Poco::Int64(f->failuresSince));
+    return o;
+}
+
 void preview(RequestCtx& ctx) {
     auto subject = subjectOf(ctx);
     const std::int64_t at = ctx.query("at") ? parseIsoField("at", *ctx.query("at")) : ctx.svc.nowMs();
@@ -174,6 +190,7 @@ void preview(RequestCtx& ctx) {
         o->set("offsetMs", Poco::Int64(d.offsetMs));
     }
     o->set("nextChange", isoUtc(d.nextChangeUtcMs));
+    o->set("failedOnScreen", failedOnScreen(ctx, subject, d.mediaSha256, at));
     ctx.sendJson(200, o);
 }
 
@@ -209,12 +226,19 @@ void timeline(RequestCtx& ctx) {
     Poco::JSON::Array::Ptr segs = new Poco::JSON::Array;
     std::size_t count = 0;
     bool truncated = false;
+    std::map<std::string, Poco::Dynamic::Var> failed;  // by media: failedOnScreen
     schedule::forEachSegment(built->schedule, from, to, [&](const schedule::Segment& s) {
         if (++count > 20000) {
             truncated = true;
             return false;
         }
         auto o = itemInfo(*built, s.mediaSha256, s.itemIndex, s.playlistId);
+        if (subject.player && !s.mediaSha256.empty()) {
+            auto it = failed.find(s.mediaSha256);
+            if (it == failed.end())
+                it = failed.emplace(s.mediaSha256, failedOnScreen(ctx, subject, s.mediaSha256, ctx.svc.nowMs())).first;
+            if (!it->second.isEmpty()) o->set("failedOnScreen", it->second);
+        }
         o->set("start", isoUtc(s.startUtcMs));
         o->set("end", isoUtc(s.endUtcMs));
         o->set("state", std::string(schedule::stateName(s.state)));

@@ -430,7 +430,13 @@ constexpr const char* kSchemas = R"json({
   "itemStart":{"$ref":"#/components/schemas/Instant"},"itemEnd":{"$ref":"#/components/schemas/Instant"},
   "offsetMs":{"type":"integer"},"nextChange":{"$ref":"#/components/schemas/Instant"},
   "mediaSha256":{"type":"string","nullable":true},"mediaId":{"type":"integer","nullable":true},
-  "mediaName":{"type":"string"},"itemIndex":{"type":"integer"},"playlistId":{"type":"integer","nullable":true}}},
+  "mediaName":{"type":"string"},"itemIndex":{"type":"integer"},"playlistId":{"type":"integer","nullable":true},
+  "failedOnScreen":{"$ref":"#/components/schemas/FailedOnScreen"}}},
+"FailedOnScreen": {"type":"object","nullable":true,"additionalProperties":false,
+  "required":["at","reason","failuresLastDay"],
+  "description":"the screen's last play of this media failed (proof of play): when, the player's reason, and its failures of this media over the last day",
+  "properties":{"at":{"$ref":"#/components/schemas/Instant"},"reason":{"type":"string"},
+  "failuresLastDay":{"type":"integer","minimum":1}}},
 "Timeline": {"type":"object","additionalProperties":false,"required":["timezone","segments","truncated"],"properties":{
   "timezone":{"type":"string"},"truncated":{"type":"boolean"},
   "segments":{"type":"array","items":{"type":"object","additionalProperties":false,
@@ -441,7 +447,8 @@ constexpr const char* kSchemas = R"json({
     "source":{"type":"string","enum":["none","takeover","entry","filler"]},
     "sourceId":{"type":"string","nullable":true},"campaignId":{"type":"string","nullable":true},
     "mediaSha256":{"type":"string","nullable":true},"mediaId":{"type":"integer","nullable":true},
-    "mediaName":{"type":"string"},"itemIndex":{"type":"integer"},"playlistId":{"type":"integer","nullable":true}}}}}},
+    "mediaName":{"type":"string"},"itemIndex":{"type":"integer"},"playlistId":{"type":"integer","nullable":true},
+    "failedOnScreen":{"$ref":"#/components/schemas/FailedOnScreen"}}}}}},
 
 "PlaysReport": {"type":"object","additionalProperties":false,"required":["from","to","by","rows"],"properties":{
   "from":{"$ref":"#/components/schemas/Date"},"to":{"$ref":"#/components/schemas/Date"},

@@ -684,6 +684,24 @@ PlaysOf playsOf(DbConn& c, const std::string& playerId, const std::string& sha25
     return out;
 }
 
+std::optional<LastFailure> lastFailure(DbConn& c, const std::string& playerId, const std::string& sha256,
+                                       std::int64_t sinceMs) {
+    auto last = c.one(
+        "SELECT start_utc_ms, outcome, record FROM pop_records WHERE media = ? AND player_id = ? AND kind = 'play' "
+        "ORDER BY start_utc_ms DESC, seq DESC LIMIT 1",
+        {sha256, playerId});
+    if (!last || last->str(1) != "failed") return std::nullopt;
+    LastFailure f;
+    f.startMs = last->i64(0);
+    if (auto doc = json::parse(last->str(2)); doc)
+        if (const auto* d = doc->find("detail"); d && d->isString()) f.reason = d->asString();
+    if (auto n = c.one("SELECT COUNT(*) FROM pop_records WHERE media = ? AND player_id = ? AND kind = 'play' AND "
+                       "outcome = 'failed' AND start_utc_ms >= ?",
+                       {sha256, playerId, i(sinceMs)}))
+        f.failuresSince = n->i64(0);
+    return f;
+}
+
 void deleteMedia(DbConn& c, std::int64_t id) {
     c.exec("DELETE FROM media WHERE id = ?", {i(id)});
 }

@@ -15,6 +15,7 @@
 #include "ingest_sim.hpp"
 #include "microscape/controller/db.hpp"
 #include "microscape/core/time.hpp"
+#include "sim_enroll.hpp"
 #include "test_support.hpp"
 
 using namespace microscape;
@@ -48,22 +49,6 @@ int createLocation(Client& admin, const Place& p) {
     l->set("district", p.district);
     l->set("timezone", "Asia/Shanghai");
     return createdId(admin.post("/api/v1/locations", jsonString(l)));
-}
-
-void enroll(TestServer& srv, Client& admin, SimPlayer& p, int locationId) {
-    Poco::JSON::Object::Ptr t = new Poco::JSON::Object;
-    t->set("name", "屏");
-    t->set("locationId", locationId);
-    auto tr = admin.post("/api/v1/enrollment-tokens", jsonString(t));
-    REQUIRE(tr.status == 201);
-    Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
-    e->set("token", tr.json()->getValue<std::string>("token"));
-    e->set("identityKey", p.publicPem());
-    e->set("curveKey", makePlayerKeys().curveZ85);
-    Client anon = srv.client();
-    auto er = anon.post("/api/v1/enroll", jsonString(e));
-    REQUIRE(er.status == 201);
-    p.id = er.json()->getValue<std::string>("playerId");
 }
 
 struct Tally {
@@ -171,7 +156,7 @@ TEST_CASE(
     for (std::size_t i = 0; i < places.size(); ++i) {
         const int loc = createLocation(admin, places[i]);
         venueOfLocation[std::to_string(loc)] = places[i].venue;
-        enroll(srv, admin, players[i], loc);
+        enrollSim(srv, admin, players[i], loc);
     }
     // A takeover in March, and in October the 禁毒 poster is recalled.
     const auto tk = fraud.post("/api/v1/takeovers", R"({"name":"紧急反诈提醒","playlistId":)" + std::to_string(pl) +

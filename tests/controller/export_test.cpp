@@ -19,6 +19,7 @@
 #include "microscape/core/manifest.hpp"
 #include "microscape/core/tar.hpp"
 #include "microscape/core/time.hpp"
+#include "sim_enroll.hpp"
 #include "test_support.hpp"
 
 using namespace microscape;
@@ -59,24 +60,6 @@ int createLocation(Client& admin, const std::string& name, const std::string& ve
     return r.json()->getValue<int>("id");
 }
 
-// Enrols a simulated player through the API with its own identity key.
-void enroll(TestServer& srv, Client& admin, SimPlayer& p, int locationId) {
-    Poco::JSON::Object::Ptr t = new Poco::JSON::Object;
-    t->set("name", "screen");
-    t->set("locationId", locationId);
-    auto tr = admin.post("/api/v1/enrollment-tokens", jsonString(t));
-    REQUIRE(tr.status == 201);
-    Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
-    e->set("token", tr.json()->getValue<std::string>("token"));
-    e->set("identityKey", p.publicPem());
-    e->set("curveKey", makePlayerKeys().curveZ85);
-    Client anon = srv.client();
-    auto er = anon.post("/api/v1/enroll", jsonString(e));
-    INFO(er.body);
-    REQUIRE(er.status == 201);
-    p.id = er.json()->getValue<std::string>("playerId");
-}
-
 using Key = std::tuple<std::string, std::string, std::string>;  // location, date, media
 struct Counts {
     std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
@@ -110,9 +93,9 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
     const int mall = createLocation(admin, "春熙路步行街, 北口", "street_gate");
 
     std::vector<SimPlayer> players(3);
-    enroll(srv, admin, players[0], garage);
-    enroll(srv, admin, players[1], garage);
-    enroll(srv, admin, players[2], mall);
+    enrollSim(srv, admin, players[0], garage);
+    enrollSim(srv, admin, players[1], garage);
+    enrollSim(srv, admin, players[2], mall);
 
     // Plays from 04-14 23:00 to 04-16 01:00 local, so both day edges are exercised.
     for (std::size_t i = 0; i < players.size(); ++i) {
@@ -284,7 +267,7 @@ TEST_CASE("plays are placed where the manifests the screen named say, keys.json 
     const int garage = createLocation(admin, "万达广场地下车库入口", "garage_entrance");
     const int gate = createLocation(admin, "春熙路步行街北口", "street_gate");
     SimPlayer p;
-    enroll(srv, admin, p, garage);
+    enrollSim(srv, admin, p, garage);
     // The manifest the screen holds now, as it received it: its exact bytes.
     auto manifestNow = [&] {
         REQUIRE(admin.post("/api/v1/players/" + p.id + "/compile", "").status == 200);

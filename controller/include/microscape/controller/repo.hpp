@@ -119,6 +119,16 @@ struct PlaysOf {
     std::optional<std::int64_t> firstAfterStartMs;
 };
 PlaysOf playsOf(DbConn& c, const std::string& playerId, const std::string& sha256, std::optional<std::int64_t> afterMs);
+// A player's last play of a media item when it failed (its start and the
+// player's reason), with the failures of that media since `sinceMs`; none when
+// its last play did not fail.
+struct LastFailure {
+    std::int64_t startMs = 0;
+    std::string reason;
+    std::int64_t failuresSince = 0;
+};
+std::optional<LastFailure> lastFailure(DbConn& c, const std::string& playerId, const std::string& sha256,
+                                       std::int64_t sinceMs);
 
 // --- locations ------------------------------------------------------------------------
 std::int64_t insertLocation(DbConn& c, const Location& l);

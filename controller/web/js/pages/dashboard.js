@@ -331,6 +331,21 @@ boot('dashboard', async ({ main, can }) => {
           { class: 'small' },
           playing || (now && now.mediaName) || (now ? t(`playState.${now.state}`) : '—'),
           playing ? null : h('div', { class: 'text-body-secondary' }, t('dashboard.perSchedule')),
+          now && now.failedOnScreen
+            ? h(
+                'div',
+                {
+                  class: 'text-danger ms-failed-on-screen',
+                  title: now.failedOnScreen.reason,
+                  dataset: { failedAt: now.failedOnScreen.at },
+                },
+                t('dashboard.failedOnScreen', {
+                  at: fmtDateTime(now.failedOnScreen.at),
+                  n: now.failedOnScreen.failuresLastDay,
+                  reason: now.failedOnScreen.reason,
+                }),
+              )
+            : null,
         ),
         h('td', {}, previewCell(p)),
         h('td', { class: 'small text-nowrap' }, fmtDateTime(p.lastSeenAt)),
