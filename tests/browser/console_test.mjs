@@ -1316,6 +1316,10 @@ await step(
     assert(!JSON.stringify(manifest).includes(media.sha256), 'the manifest no longer lists the poster');
     await shot('16b-recall');
     await docShot('recall');
+    // A command to the screen says when the screen has done it (its COMMAND_ACK).
+    await open(base, '/locations');
+    await page.click(`tr[data-player-id="${playerId}"] button[data-command=reload]`);
+    await page.waitForSelector('#ms-toasts :text("已执行")', { timeout: 30000 });
     await logout();
   },
 );

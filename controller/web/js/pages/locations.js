@@ -167,11 +167,17 @@ boot('locations', async ({ main, can }) => {
         throw e;
       }
       notify(t('locations.commandSent', { name: p.name || p.id }));
-      if (action !== 'screenshot') return;
+      // The screen answers (COMMAND_ACK): say whether it did it.
       for (let i = 0; i < 20; i++) {
         await new Promise((res) => setTimeout(res, 1000));
         r = await get(`/api/v1/commands/${encodeURIComponent(r.id)}`);
         if (r.state !== 'sent') break;
+      }
+      if (action !== 'screenshot') {
+        if (r.state === 'done') notify(t('locations.commandDone', { name: p.name || p.id }));
+        else if (r.state === 'sent') notify(t('locations.commandPending', { name: p.name || p.id }), 'warning');
+        else notify(t('locations.commandFailed', { message: r.message || r.state }), 'warning');
+        return;
       }
       if (r.state === 'done' && r.payloadBase64) {
         await dialog(
@@ -282,6 +288,7 @@ boot('locations', async ({ main, can }) => {
                                   class: 'btn btn-sm btn-outline-secondary',
                                   type: 'button',
                                   disabled: !p.online,
+                                  dataset: { command: 'screenshot' },
                                   onclick: (ev) => command(p, 'screenshot', ev.target),
                                 },
                                 t('locations.screenshot'),
@@ -292,6 +299,7 @@ boot('locations', async ({ main, can }) => {
                                   class: 'btn btn-sm btn-outline-secondary',
                                   type: 'button',
                                   disabled: !p.online,
+                                  dataset: { command: 'reload' },
                                   onclick: (ev) => command(p, 'reload', ev.target),
                                 },
                                 t('locations.reload'),
@@ -303,6 +311,7 @@ boot('locations', async ({ main, can }) => {
                                   type: 'button',
                                   disabled: !p.online,
                                   title: t('locations.showHeadTitle'),
+                                  dataset: { command: 'show_head' },
                                   onclick: (ev) => command(p, 'show_head', ev.target),
                                 },
                                 t('locations.showHead'),
