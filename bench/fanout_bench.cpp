@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
                                       "One bundle to many players over the hub, with and "
                                       "without CURVE, against nginx serving the same files.");
     args.option("players", "players fetching at once", playersArg, 1, 100000)
-        .option("media-mib", "media in the bundle, MiB", mediaMiBArg, 1, 1 << 20)
+        .option("mib", "media in the bundle, MiB", mediaMiBArg, 1, 1 << 20)
+        .option("media-mib", "the same as --mib", mediaMiBArg, 1, 1 << 20)
         .option("files", "media files in the bundle", filesArg, 1, 100000)
         .option("mode", "CURVE on the hub or not: plain, curve or both", mode, {"plain", "curve", "both"});
     if (int rc = args.parse(argc, argv); rc >= 0) return rc;
