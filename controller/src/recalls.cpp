@@ -184,6 +184,7 @@ void noteActiveVersion(DbConn& c, const std::string& playerId, std::int64_t acti
 
 void settleRecalls(DbConn& c, std::int64_t nowMs) {
     for (const auto& r : repo::openRecalls(c)) {
+        if (repo::unconfirmedRecallCount(c, r.id) > 0) continue;  // (cheap: most checks end here)
         bool complete = true;
         std::int64_t at = r.recalledAtMs;
         int confirmed = 0;

@@ -100,6 +100,8 @@ void insertRecallScreen(DbConn& c, const RecallScreen& s);
 std::vector<RecallScreen> recallScreens(DbConn& c, std::int64_t recallId);
 // The open recalls' screens of one player not yet confirmed at a version <= `version`.
 std::vector<RecallScreen> unconfirmedRecallScreens(DbConn& c, const std::string& playerId, std::int64_t version);
+// The recall's screens still enrolled that have not confirmed.
+std::int64_t unconfirmedRecallCount(DbConn& c, std::int64_t recallId);
 void confirmRecallScreen(DbConn& c, std::int64_t recallId, const std::string& playerId, std::int64_t atMs);
 // Players any of whose compiled manifests lists the media, or that played it.
 std::vector<std::string> playersThatHadMedia(DbConn& c, const std::string& sha256);
