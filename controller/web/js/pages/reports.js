@@ -278,6 +278,7 @@ function annualSection(chartJs) {
           'reports.col.on_screen_hours',
           'reports.annualCampaigns',
           'reports.annualTakeovers',
+          'reports.annualAlertTakeovers',
         ],
         [
           h(
@@ -289,6 +290,7 @@ function annualSection(chartJs) {
             h('td', {}, data.total.on_screen_hours),
             h('td', {}, fmtNumber(data.campaigns)),
             h('td', {}, fmtNumber(data.takeovers)),
+            h('td', {}, fmtNumber(data.alert_takeovers)),
           ),
         ],
         { id: 'annual-totals' },
