@@ -23,6 +23,15 @@ constexpr std::size_t kSloganTextBytes = 1000;
 constexpr int kSloganFontPx = 72;
 constexpr int kSloganScrollPxPerS = 160;
 
+// How a takeover is named after its alert's level (the console shows the name).
+const char* levelName(const std::string& severity) {
+    if (severity == "Extreme") return "【红色预警】";
+    if (severity == "Severe") return "【橙色预警】";
+    if (severity == "Moderate") return "【黄色预警】";
+    if (severity == "Minor") return "【蓝色预警】";
+    return "【预警】";
+}
+
 // A refusal from the CAP parsers or the signature check as the API's error.
 [[noreturn]] void refuse(const cap::Problem& p) {
     const std::string& c = p.code;
@@ -123,7 +132,7 @@ Plan planFor(Services& svc, const cap::Message& m, std::int64_t now) {
                        {"fontSizePx", kSloganFontPx},
                        {"scrollSpeedPxPerS", scroll ? kSloganScrollPxPerS : 0}};
     p.sloganDoc = json::canonical(json::Object{{"microscape_slogan", 1}, {"style", style}, {"text", p.text}});
-    p.name = cut("CAP " + info.severity + ": " + (info.headline.empty() ? info.event : info.headline), 255);
+    p.name = cut(std::string(levelName(info.severity)) + (info.headline.empty() ? info.event : info.headline), 255);
     return p;
 }
 

@@ -60,8 +60,7 @@ boot('takeover', async ({ main, can }) => {
                 { class: 'small fw-normal ms-takeover-alert' },
                 h('span', { class: 'badge text-bg-dark me-1' }, t('takeover.fromAlert')),
                 severityBadge(x.alert.severity),
-                ' ',
-                h('span', { class: 'text-muted' }, `${x.alert.sender} · ${x.alert.msgType}`),
+                h('span', { class: 'text-muted ms-1' }, `${x.alert.sender} · ${t(`alert.type.${x.alert.msgType}`)}`),
               )
             : null,
         ),
