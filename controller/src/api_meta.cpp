@@ -106,6 +106,7 @@ std::string accessText(unsigned access) {
     add(kEditor, "editor");
     add(kApprover, "approver");
     add(kAuditor, "auditor");
+    add(kAlertFeed, "alert_feed");
     return s;
 }
 
