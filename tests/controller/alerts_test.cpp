@@ -492,3 +492,21 @@ TEST_CASE("the feed poller takes alerts from an Atom feed on loopback once each"
     CHECK(w.admin.get("/api/v1/takeovers").json()->getArray("takeovers")->size() == 1);
     CHECK(site.hits("/cap/u1.xml") == 1);
 }
+
+TEST_CASE("a location's adminCode is set, changed, cleared and checked", "[controller][alerts][fleet]") {
+    TestServer srv;
+    Client admin = srv.admin();
+    auto r = admin.post("/api/v1/locations", R"({"name":"万达广场","venueType":"mall","district":"天河区"})");
+    const int id = createdId(r);
+    CHECK(r.json()->getValue<std::string>("adminCode").empty());
+    const std::string path = "/api/v1/locations/" + std::to_string(id);
+    auto p = admin.patch(path, R"({"adminCode":" 440106 "})");
+    REQUIRE(p.status == 200);
+    CHECK(p.json()->getValue<std::string>("adminCode") == "440106");
+    CHECK(admin.patch(path, R"({"adminCode":"4401'06"})").status == 400);
+    CHECK(admin.patch(path, R"({"adminCode":"123456789012345678901234567890123"})").status == 400);
+    CHECK(admin.get(path).json()->getValue<std::string>("adminCode") == "440106");
+    p = admin.patch(path, R"({"adminCode":null})");
+    REQUIRE(p.status == 200);
+    CHECK(p.json()->getValue<std::string>("adminCode").empty());
+}
