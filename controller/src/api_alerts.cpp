@@ -252,6 +252,91 @@ Poco::JSON::Object::Ptr alertJson(const AlertRecord& a, bool withXml) {
     return o;
 }
 
+namespace {
+
+// One message being taken: what start, update and cancel share. They run inside
+// the write transaction and fill in the record; the caller stores it.
+struct Taking {
+    Services& svc;
+    const cap::Message& m;
+    const User& account;
+    Actor who;
+    std::int64_t now = 0;
+    std::optional<Plan> plan;    // Alert and Update
+    std::string sloganSha;       // their slogan, already in the media store
+    std::string takeoverBefore;  // an Update's takeover as it was, for the audit log
+
+    // Alert: a playlist of the slogan and a takeover on the matched locations.
+    void start(DbConn& c, AlertRecord& a) {
+        a.mediaId = sloganMedia(c, *plan, account, m, who, now, sloganSha);
+        Playlist pl;
+        pl.name = cut("CAP " + m.identifier, 255);
+        pl.department = account.department;
+        pl.createdBy = account.id;
+        pl.items = {PlaylistItem{*a.mediaId, kSloganItemMs, std::nullopt, std::nullopt}};
+        pl.createdAtMs = pl.updatedAtMs = now;
+        pl.id = repo::insertPlaylist(c, pl);
+        repo::audit(c, who, "create", "playlist", std::to_string(pl.id), "", stringify(playlistJson(c, pl)), now);
+        Takeover t;
+        t.name = plan->name;
+        t.playlistId = pl.id;
+        t.targetJson = targetJson(plan->locationIds);
+        t.startsAtMs = plan->startsAtMs;
+        t.expiresAtMs = plan->expiresAtMs;
+        t.createdBy = account.id;
+        t.createdAtMs = now;
+        t.department = account.department;
+        a.takeoverId = repo::insertTakeover(c, t);
+    }
+
+    // Update: the same takeover with the new slogan, area and expiry.
+    void update(DbConn& c, AlertRecord& a) {
+        Takeover t = referencedTakeovers(c, m).back();
+        if (t.cancelledAtMs)
+            throw ApiError(
+                409, "alert_ended",
+                "the alert this Update references was already ended (takeover " + std::to_string(t.id) + " cancelled)");
+        takeoverBefore = stringify(takeoverJson(t, now));
+        a.mediaId = sloganMedia(c, *plan, account, m, who, now, sloganSha);
+        auto pl = *repo::playlistById(c, t.playlistId);
+        const auto plBefore = stringify(playlistJson(c, pl));
+        pl.items = {PlaylistItem{*a.mediaId, kSloganItemMs, std::nullopt, std::nullopt}};
+        pl.updatedAtMs = now;
+        repo::updatePlaylist(c, pl);
+        repo::audit(c, who, "update", "playlist", std::to_string(pl.id), plBefore, stringify(playlistJson(c, pl)), now);
+        t.name = plan->name;
+        t.targetJson = targetJson(plan->locationIds);
+        t.expiresAtMs = std::min(plan->expiresAtMs, t.startsAtMs + kMaxTakeoverMs);
+        if (t.expiresAtMs <= now) throw ApiError(422, "expired", "the updated alert would end before now");
+        repo::updateTakeover(c, t);
+        a.takeoverId = t.id;
+    }
+
+    // Cancel: every takeover the references lead to ends now.
+    void cancel(DbConn& c, AlertRecord& a) {
+        auto targets = referencedTakeovers(c, m);
+        bool ended = false;
+        for (auto& x : targets) {
+            if (x.cancelledAtMs) continue;
+            const auto before = stringify(takeoverJson(x, now));
+            repo::cancelTakeover(c, x.id, now);
+            repo::audit(c, who, "cancel", "takeover", std::to_string(x.id), before,
+                        stringify(takeoverJson(*repo::takeoverById(c, x.id), now)), now);
+            ended = true;
+        }
+        if (!ended) throw ApiError(409, "alert_ended", "the alert this Cancel references was already ended");
+        const Takeover& t = targets.back();
+        a.takeoverId = t.id;
+        // A Cancel may carry no <info>: it ends the alert as the alert was.
+        if (a.severity.empty() && t.alert) {
+            a.event = t.alert->event;
+            a.severity = t.alert->severity;
+        }
+    }
+};
+
+}  // namespace
+
 AlertOutcome ingestAlert(Services& svc, const std::string& xml, const User& account, const std::string& source) {
     const auto& cfg = svc.config;
     auto parsed = cap::parseMessage(xml, cfg.alertMaxBytes);
@@ -283,108 +368,44 @@ AlertOutcome ingestAlert(Services& svc, const std::string& xml, const User& acco
         throw ApiError(422, "unsupported_msg_type", "msgType " + m.msgType + " is not acted on");
 
     const std::int64_t now = svc.nowMs();
-    const Actor who{account.id, account.username, account.role, account.department};
-    std::optional<Plan> plan;
-    std::optional<MediaStore::Stored> stored;
+    Taking taking{svc,          m,  account, Actor{account.id, account.username, account.role, account.department}, now,
+                  std::nullopt, {}, {}};
     if (m.msgType != "Cancel") {
-        plan = planFor(svc, m, now);
-        auto s = svc.media.receiveBytes(plan->sloganDoc);
-        if (!s) {
-            svc.log.error("alert %s/%s: slogan not stored: %s", m.sender, m.identifier, s.error().message);
+        taking.plan = planFor(svc, m, now);
+        // Content-addressed and harmless if the transaction below refuses: stored first.
+        auto s = svc.media.receiveBytes(taking.plan->sloganDoc);
+        Status committed = s ? svc.media.commit(*s) : Status(s.error());
+        if (!committed) {
+            svc.log.error("alert %s/%s: slogan not stored: %s", m.sender, m.identifier, committed.error().message);
             throw ApiError(500, "internal", "the alert's slogan could not be stored");
         }
-        if (auto st = svc.media.commit(*s); !st) {
-            svc.log.error("alert %s/%s: slogan not stored: %s", m.sender, m.identifier, st.error().message);
-            throw ApiError(500, "internal", "the alert's slogan could not be stored");
-        }
-        stored = *s;
+        taking.sloganSha = s->sha256;
     }
     AlertRecord saved;
-    std::string takeoverBefore;  // an Update's takeover as it was
     try {
         saved = svc.db.write([&](DbConn& c) {
             AlertRecord a = recordOf(m, xml, account, source, signature, now);
-            if (m.msgType == "Alert") {
-                a.mediaId = sloganMedia(c, *plan, account, m, who, now, stored->sha256);
-                Playlist pl;
-                pl.name = cut("CAP " + m.identifier, 255);
-                pl.department = account.department;
-                pl.createdBy = account.id;
-                pl.items = {PlaylistItem{*a.mediaId, kSloganItemMs, std::nullopt, std::nullopt}};
-                pl.createdAtMs = pl.updatedAtMs = now;
-                pl.id = repo::insertPlaylist(c, pl);
-                repo::audit(c, who, "create", "playlist", std::to_string(pl.id), "", stringify(playlistJson(c, pl)),
-                            now);
-                Takeover t;
-                t.name = plan->name;
-                t.playlistId = pl.id;
-                t.targetJson = targetJson(plan->locationIds);
-                t.startsAtMs = plan->startsAtMs;
-                t.expiresAtMs = plan->expiresAtMs;
-                t.createdBy = account.id;
-                t.createdAtMs = now;
-                t.department = account.department;
-                t.id = repo::insertTakeover(c, t);
-                a.takeoverId = t.id;
-            } else {
-                auto targets = referencedTakeovers(c, m);
-                Takeover t = targets.back();
-                if (m.msgType == "Update") {
-                    if (t.cancelledAtMs)
-                        throw ApiError(409, "alert_ended",
-                                       "the alert this Update references was already ended (takeover " +
-                                           std::to_string(t.id) + " cancelled)");
-                    const auto before = stringify(takeoverJson(t, now));
-                    a.mediaId = sloganMedia(c, *plan, account, m, who, now, stored->sha256);
-                    auto pl = *repo::playlistById(c, t.playlistId);
-                    const auto plBefore = stringify(playlistJson(c, pl));
-                    pl.items = {PlaylistItem{*a.mediaId, kSloganItemMs, std::nullopt, std::nullopt}};
-                    pl.updatedAtMs = now;
-                    repo::updatePlaylist(c, pl);
-                    repo::audit(c, who, "update", "playlist", std::to_string(pl.id), plBefore,
-                                stringify(playlistJson(c, pl)), now);
-                    t.name = plan->name;
-                    t.targetJson = targetJson(plan->locationIds);
-                    t.expiresAtMs = std::min(plan->expiresAtMs, t.startsAtMs + kMaxTakeoverMs);
-                    if (t.expiresAtMs <= now) throw ApiError(422, "expired", "the updated alert would end before now");
-                    repo::updateTakeover(c, t);
-                    a.takeoverId = t.id;
-                    takeoverBefore = before;
-                } else {
-                    bool ended = false;
-                    for (auto& x : targets) {
-                        if (x.cancelledAtMs) continue;
-                        const auto before = stringify(takeoverJson(x, now));
-                        repo::cancelTakeover(c, x.id, now);
-                        x.cancelledAtMs = now;
-                        repo::audit(c, who, "cancel", "takeover", std::to_string(x.id), before,
-                                    stringify(takeoverJson(*repo::takeoverById(c, x.id), now)), now);
-                        ended = true;
-                    }
-                    if (!ended)
-                        throw ApiError(409, "alert_ended", "the alert this Cancel references was already ended");
-                    a.takeoverId = t.id;
-                    // A Cancel may carry no <info>: it ends the alert as the alert was.
-                    if (a.severity.empty() && t.alert) {
-                        a.event = t.alert->event;
-                        a.severity = t.alert->severity;
-                    }
-                }
-            }
-            if (plan) {
-                a.text = plan->text;
-                a.locationIdsJson = idsJson(plan->locationIds);
-                a.expiresAtMs = plan->expiresAtMs;
+            if (m.msgType == "Alert")
+                taking.start(c, a);
+            else if (m.msgType == "Update")
+                taking.update(c, a);
+            else
+                taking.cancel(c, a);
+            if (taking.plan) {
+                a.text = taking.plan->text;
+                a.locationIdsJson = idsJson(taking.plan->locationIds);
+                a.expiresAtMs = taking.plan->expiresAtMs;
             }
             a.id = repo::insertAlert(c, a);
-            repo::audit(c, who, "receive", "alert", std::to_string(a.id), "", stringify(alertJson(a, false)), now);
-            auto t = *repo::takeoverById(c, *a.takeoverId);
+            repo::audit(c, taking.who, "receive", "alert", std::to_string(a.id), "", stringify(alertJson(a, false)),
+                        now);
+            // The takeover as it now stands, with the alert it follows.
+            const auto after = stringify(takeoverJson(*repo::takeoverById(c, *a.takeoverId), now));
             if (m.msgType == "Alert")
-                repo::audit(c, who, "create", "takeover", std::to_string(t.id), "", stringify(takeoverJson(t, now)),
-                            now);
+                repo::audit(c, taking.who, "create", "takeover", std::to_string(*a.takeoverId), "", after, now);
             else if (m.msgType == "Update")
-                repo::audit(c, who, "update", "takeover", std::to_string(t.id), takeoverBefore,
-                            stringify(takeoverJson(t, now)), now);
+                repo::audit(c, taking.who, "update", "takeover", std::to_string(*a.takeoverId), taking.takeoverBefore,
+                            after, now);
             return a;
         });
     } catch (const ConstraintError&) {
