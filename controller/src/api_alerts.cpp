@@ -453,8 +453,15 @@ void postAlert(RequestCtx& ctx) {
         body.append(buf.data(), n);
     }
     if (body.empty()) badRequest("the body must be a CAP 1.2 <alert> document");
-    auto out = ingestAlert(ctx.svc, body, ctx.principal().user, "api");
-    ctx.sendJson(out.created ? 201 : 200, out.json);
+    try {
+        auto out = ingestAlert(ctx.svc, body, ctx.principal().user, "api");
+        ctx.sendJson(out.created ? 201 : 200, out.json);
+    } catch (const ApiError& e) {
+        // Refusals change nothing, so they are not in the audit log; the log keeps them.
+        ctx.svc.log.warning("alert from %s refused: %d %s: %s", ctx.principal().user.username, e.status, e.code,
+                            std::string(e.what()));
+        throw;
+    }
 }
 
 void listAlertsRoute(RequestCtx& ctx) {
