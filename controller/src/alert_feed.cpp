@@ -12,6 +12,7 @@
 #include "alerts.hpp"
 #include "cap.hpp"
 #include "microscape/controller/repo.hpp"
+#include "microscape/controller/security.hpp"
 
 namespace microscape::controller {
 
@@ -122,7 +123,7 @@ int AlertFeedPoller::pollOnce() {
     if (!body) return 0;
     auto entries = cap::parseFeed(*body, feedMax);
     if (!entries) {
-        log_.warning("alert feed: %s refused: %s (%s)", cfg.alertFeedUrl, entries.problem().message,
+        log_.warning("alert feed: %s refused: %s (%s)", cfg.alertFeedUrl, escapeControl(entries.problem().message),
                      entries.problem().code);
         return 0;
     }
@@ -139,7 +140,7 @@ int AlertFeedPoller::pollOnce() {
         } catch (const ApiError& e) {
             // Try again on the next poll: a server fault, or an Update met before its Alert.
             if (e.status >= 500 || e.code == "unknown_reference") return false;
-            log_.warning("alert feed: %s refused: %s (%s)", where, std::string(e.what()), e.code);
+            log_.warning("alert feed: %s refused: %s (%s)", where, escapeControl(e.what()), e.code);
             return true;
         }
     };
@@ -158,13 +159,13 @@ int AlertFeedPoller::pollOnce() {
         try {
             link = Poco::URI(base, e.link);
         } catch (const Poco::Exception&) {
-            log_.warning("alert feed: entry link '%s' is not a URL", e.link);
+            log_.warning("alert feed: entry link '%s' is not a URL", escapeControl(e.link));
             continue;
         }
         const std::string url = link.toString();
         if (linksDone_.count(url)) continue;
         if (!sameOrigin(link, base)) {
-            log_.warning("alert feed: %s is not on the feed's host; not fetched", url);
+            log_.warning("alert feed: %s is not on the feed's host; not fetched", escapeControl(url));
             linksDone_.insert(url);
             continue;
         }

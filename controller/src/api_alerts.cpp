@@ -11,6 +11,7 @@
 #include "cap_signature.hpp"
 #include "compiler.hpp"
 #include "microscape/controller/repo.hpp"
+#include "microscape/controller/security.hpp"
 #include "microscape/core/json.hpp"
 
 namespace microscape::controller {
@@ -459,7 +460,7 @@ void postAlert(RequestCtx& ctx) {
     } catch (const ApiError& e) {
         // Refusals change nothing, so they are not in the audit log; the log keeps them.
         ctx.svc.log.warning("alert from %s refused: %d %s: %s", ctx.principal().user.username, e.status, e.code,
-                            std::string(e.what()));
+                            escapeControl(e.what()));
         throw;
     }
 }
