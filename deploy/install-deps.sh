@@ -15,6 +15,9 @@ PACKAGES=(
   libfreetype-dev libfontconfig-dev fonts-noto-cjk libx11-dev libxext-dev
   # player: the head statement shown as a QR code (show_head); tests decode it with zbarimg
   libqrencode-dev zbar-tools
+  # controller: CAP 1.2 alerts (XML with libxml2, XML-DSig with xmlsec's OpenSSL
+  # backend); tests sign alerts with the xmlsec1 command
+  libxml2-dev libxmlsec1-dev xmlsec1
   # tests
   catch2 ffmpeg imagemagick tzdata
   # the second verifier of evidence exports (tests/audit_verifier.py): Ed25519

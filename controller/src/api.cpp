@@ -166,6 +166,8 @@ bool roleAllowed(unsigned access, Role r) {
             return access & kApprover;
         case Role::Auditor:
             return access & kAuditor;
+        case Role::AlertFeed:
+            return access & kAlertFeed;
     }
     return false;
 }

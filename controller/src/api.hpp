@@ -98,6 +98,9 @@ class ProbeService {
 
 class Compiler;
 class Hub;
+namespace cap {
+class SignatureVerifier;
+}
 
 struct Services {
     const ControllerConfig& config;
@@ -117,6 +120,8 @@ struct Services {
     std::string tlsKeyHash;      // the same for the HTTPS key; "" when none is served or configured
     // Login-failure state, in memory (it starts empty after a restart).
     std::shared_ptr<LoginThrottle> loginThrottle = std::make_shared<LoginThrottle>();
+    // Checks CAP alerts' XML signatures against alerts.trustedKeys (null when none are configured).
+    const cap::SignatureVerifier* alertVerifier = nullptr;
 };
 
 // Strict-Transport-Security on every HTTPS response: one year.
@@ -185,6 +190,9 @@ enum Access : unsigned {
     kApprover = 1u << 2,
     kAuditor = 1u << 3,
     kAnyUser = kAdmin | kEditor | kApprover | kAuditor,
+    // An issuing system's account: the alert routes and its own account and tokens.
+    kAlertFeed = 1u << 4,
+    kOwnAccount = kAnyUser | kAlertFeed,
 };
 bool roleAllowed(unsigned access, Role r);
 
@@ -335,6 +343,9 @@ void addMediaRoutes(Router& r);
 void addFleetRoutes(Router& r);
 void addScheduleRoutes(Router& r);
 Poco::JSON::Object::Ptr mediaJson(const Media& m);
+Poco::JSON::Object::Ptr takeoverJson(const Takeover& t, std::int64_t nowMs);
+Poco::JSON::Object::Ptr playlistJson(DbConn& c, const Playlist& p);
+void addAlertRoutes(Router& r);
 void addMetaRoutes(Router& r, const Router* all);
 void addCompileRoutes(Router& r);
 void addHubRoutes(Router& r);

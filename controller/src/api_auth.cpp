@@ -73,7 +73,7 @@ std::string checkedUsername(const std::string& s) {
 
 Role checkedRole(const std::string& s) {
     auto r = roleFromName(s);
-    if (!r) badRequest("role must be one of admin, editor, approver, auditor");
+    if (!r) badRequest("role must be one of admin, editor, approver, auditor, alert_feed");
     return *r;
 }
 
@@ -380,13 +380,11 @@ void addAuthRoutes(Router& r) {
                 login}
               .body("LoginRequest")
               .reply("Session"));
-    r.add({"POST", "/api/v1/logout", kAnyUser, "auth", "End the cookie session", logout, 204});
-    r.add(
-        Route{"GET", "/api/v1/me", kAnyUser, "auth", "The current user (and CSRF token for cookie sessions)", me}.reply(
-            "Session"));
-    r.add(
-        Route{"PUT", "/api/v1/me/password", kAnyUser, "auth", "Change one's own password", changeOwnPassword, 204}.body(
-            "PasswordChange"));
+    r.add({"POST", "/api/v1/logout", kOwnAccount, "auth", "End the cookie session", logout, 204});
+    r.add(Route{"GET", "/api/v1/me", kOwnAccount, "auth", "The current user (and CSRF token for cookie sessions)", me}
+              .reply("Session"));
+    r.add(Route{"PUT", "/api/v1/me/password", kOwnAccount, "auth", "Change one's own password", changeOwnPassword, 204}
+              .body("PasswordChange"));
     r.add(Route{"GET", "/api/v1/users", kAdmin, "users", "List users", listUsers}.reply("UserList"));
     r.add(Route{"POST", "/api/v1/users", kAdmin, "users", "Create a user", createUser, 201}
               .body("UserCreate")
@@ -396,12 +394,13 @@ void addAuthRoutes(Router& r) {
                 "Change role, department, name, fleetWide right, password or disable", patchUser}
               .body("UserChange")
               .reply("User"));
-    r.add(Route{"GET", "/api/v1/tokens", kAnyUser, "auth", "List API tokens (own; admins see all)", listTokens}.reply(
-        "ApiTokenList"));
-    r.add(Route{"POST", "/api/v1/tokens", kAnyUser, "auth", "Create an API token (shown once)", createToken, 201}
+    r.add(
+        Route{"GET", "/api/v1/tokens", kOwnAccount, "auth", "List API tokens (own; admins see all)", listTokens}.reply(
+            "ApiTokenList"));
+    r.add(Route{"POST", "/api/v1/tokens", kOwnAccount, "auth", "Create an API token (shown once)", createToken, 201}
               .body("TokenCreate")
               .reply("ApiToken"));
-    r.add({"DELETE", "/api/v1/tokens/{id}", kAnyUser, "auth", "Revoke an API token", revokeToken, 204});
+    r.add({"DELETE", "/api/v1/tokens/{id}", kOwnAccount, "auth", "Revoke an API token", revokeToken, 204});
     r.add(withQuery(Route{"GET", "/api/v1/audit", kAdmin | kAuditor, "audit",
                           "Audit log, newest first (?before=&limit=&entity=)", listAudit},
                     {{"before", "integer"}, {"limit", "integer"}, {"entity"}})

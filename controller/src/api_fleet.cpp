@@ -33,6 +33,7 @@ Poco::JSON::Object::Ptr locationJson(const Location& l) {
     o->set("name", l.name);
     o->set("venueType", l.venueType);
     o->set("district", l.district);
+    o->set("adminCode", l.adminCode);
     o->set("address", l.address);
     o->set("timezone", l.timezone);
     o->set("operatingHours", parseStoredArray(l.hoursJson));
@@ -148,6 +149,12 @@ void applyLocation(DbConn& c, const Poco::JSON::Object::Ptr& body, Location& l, 
                 "campus, other");
     }
     if (creating || body->has("district")) l.district = reqString(body, "district", 100);
+    if (body->has("adminCode")) {
+        l.adminCode = Poco::trim(optString(body, "adminCode", 32).value_or(""));
+        for (char ch : l.adminCode)
+            if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-')
+                badRequest("adminCode may hold only letters, digits, '.' and '-'");
+    }
     if (auto v = optString(body, "address", 500)) l.address = *v;
     if (auto v = optStringArray(body, "tags")) l.tags = *v;
     if (auto v = optString(body, "timezone", 128))

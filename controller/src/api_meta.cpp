@@ -106,6 +106,7 @@ std::string accessText(unsigned access) {
     add(kEditor, "editor");
     add(kApprover, "approver");
     add(kAuditor, "auditor");
+    add(kAlertFeed, "alert_feed");
     return s;
 }
 
@@ -166,6 +167,7 @@ Poco::JSON::Object::Ptr successResponse(const Route& r, int status) {
 // One line per tag of the route table; a tag without a line here is described by its name.
 std::string tagDescription(const std::string& tag) {
     static const std::map<std::string, std::string> kText = {
+        {"alerts", "CAP 1.2 alerts from issuing systems, played as takeovers on the screens of their areas."},
         {"audit", "The audit log: who changed what, with before/after snapshots."},
         {"auth", "Sign-in, sessions, API tokens and the caller's own account."},
         {"campaigns", "Campaigns: what plays, when, where, and their approval."},

@@ -33,6 +33,8 @@ void checkDateRange(const std::string& from, const std::string& to) {
     if (to < from) unprocessable("bad_window", "the date range ends (" + to + ") before it starts (" + from + ")");
 }
 
+}  // namespace
+
 // --- playlists ------------------------------------------------------------------------------
 
 Poco::JSON::Object::Ptr playlistJson(DbConn& c, const Playlist& p) {
@@ -69,6 +71,8 @@ Poco::JSON::Object::Ptr playlistJson(DbConn& c, const Playlist& p) {
     o->set("updatedAt", isoUtc(p.updatedAtMs));
     return o;
 }
+
+namespace {
 
 std::vector<PlaylistItem> parseItems(DbConn& c, const Poco::JSON::Array::Ptr& arr) {
     if (arr->size() > kMaxItems) badRequest("a playlist holds at most 1000 items");
@@ -446,6 +450,8 @@ void deleteSchedule(RequestCtx& ctx) {
     ctx.sendNoContent();
 }
 
+}  // namespace
+
 Poco::JSON::Object::Ptr takeoverJson(const Takeover& t, std::int64_t nowMs) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("id", Poco::Int64(t.id));
@@ -459,8 +465,23 @@ Poco::JSON::Object::Ptr takeoverJson(const Takeover& t, std::int64_t nowMs) {
     o->set("department", nullableStr(t.department));
     o->set("createdBy", Poco::Int64(t.createdBy));
     o->set("createdAt", isoUtc(t.createdAtMs));
+    o->set("source", t.alert ? "alert" : "console");
+    if (t.alert) {
+        Poco::JSON::Object::Ptr a = new Poco::JSON::Object;
+        a->set("id", Poco::Int64(t.alert->alertId));
+        a->set("sender", t.alert->sender);
+        a->set("identifier", t.alert->identifier);
+        a->set("msgType", t.alert->msgType);
+        a->set("event", t.alert->event);
+        a->set("severity", t.alert->severity);
+        o->set("alert", a);
+    } else {
+        o->set("alert", Poco::Dynamic::Var());
+    }
     return o;
 }
+
+namespace {
 
 void listTakeovers(RequestCtx& ctx) {
     const auto now = ctx.svc.nowMs();

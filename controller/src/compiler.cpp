@@ -57,6 +57,7 @@ std::vector<schedule::Daypart> daypartsOf(const std::string& stored) {
 struct Target {
     bool all = false;
     std::set<std::string> venueTypes, districts, locationTags, playerIds;
+    std::set<std::int64_t> locationIds;  // set only by CAP alerts (the locations their areas matched)
 };
 
 Target targetOf(const std::string& stored) {
@@ -72,14 +73,19 @@ Target targetOf(const std::string& stored) {
     fill("districts", t.districts);
     fill("locationTags", t.locationTags);
     fill("playerIds", t.playerIds);
+    if (auto a = v->find("locationIds"); a && a->isArray())
+        for (const auto& id : a->asArray())
+            if (id.isInt()) t.locationIds.insert(id.asInt());
     return t;
 }
 
-// Target rule (docs/controller-api.md): all, or an explicit player, or a location
-// matching every location criterion given (venue type AND district AND any tag).
+// Target rule (docs/controller-api.md): all, or an explicit player, or an explicit
+// location (an alert's), or a location matching every location criterion given
+// (venue type AND district AND any tag).
 bool matches(const Target& t, const CompileSubject& s) {
     if (t.all) return true;
     if (s.player && t.playerIds.count(s.player->id)) return true;
+    if (s.location && t.locationIds.count(s.location->id)) return true;
     const bool anyLocationCriterion = !t.venueTypes.empty() || !t.districts.empty() || !t.locationTags.empty();
     if (!anyLocationCriterion || !s.location) return false;
     const Location& l = *s.location;

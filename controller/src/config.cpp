@@ -5,7 +5,11 @@
 #include <Poco/URI.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
+#include <Poco/StringTokenizer.h>
+
 #include <cctype>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "microscape/core/log_setup.hpp"
@@ -48,11 +52,18 @@ const std::set<std::string> kKnownKeys = {
     "zmq.minFreeDiskBytes",
     "media.probeHelper",
     "media.probeTimeoutSeconds",
+    "alerts.maxBytes",
+    "alerts.requireSignature",
+    "alerts.trustedKeys",
+    "alerts.feedUrl",
+    "alerts.pollSeconds",
+    "alerts.feedAccount",
+    "alerts.defaultMinutes",
 };
 
 // http.tls is a value and a prefix: its sub-keys are checked separately.
 const std::set<std::string> kTlsSubKeys = {"certificate", "privateKey"};
-const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile"};
+const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile", "alerts"};
 
 Status readInt(const Poco::Util::AbstractConfiguration& conf, const std::string& key, std::int64_t lo, std::int64_t hi,
                std::int64_t& out) {
@@ -108,6 +119,45 @@ Status readTls(const Poco::Util::AbstractConfiguration& conf, ControllerConfig& 
                          "http.publicUrl is https:// but this controller serves plain HTTP (http.tls=off): "
                          "set http.publicTlsKeyHash to the pin of the TLS proxy's key, which enrolment "
                          "commands carry (docs/guide-operator.md)");
+    return {};
+}
+
+Status readAlerts(const Poco::Util::AbstractConfiguration& conf, ControllerConfig& c) {
+    MS_TRY(readIntInto(conf, "alerts.maxBytes", 1024, 4 << 20, c.alertMaxBytes));
+    MS_TRY(readIntInto(conf, "alerts.pollSeconds", 1, 86400, c.alertPollSeconds));
+    MS_TRY(readIntInto(conf, "alerts.defaultMinutes", 1, 7 * 24 * 60, c.alertDefaultMinutes));
+    if (conf.hasProperty("alerts.requireSignature")) {
+        const std::string raw = conf.getString("alerts.requireSignature");
+        bool b = false;
+        if (!Poco::NumberParser::tryParseBool(raw, b))
+            return makeError(Errc::Usage, "alerts.requireSignature: expected true or false, got '" + raw + "'");
+        c.alertRequireSignature = b;
+    }
+    for (auto file : Poco::StringTokenizer(conf.getString("alerts.trustedKeys", ""), ",",
+                                           Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY)) {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) return makeError(Errc::Usage, "alerts.trustedKeys: cannot read '" + file + "'");
+        std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (pem.find("-----BEGIN ") == std::string::npos)
+            return makeError(Errc::Usage, "alerts.trustedKeys: '" + file + "' is not a PEM certificate or public key");
+        c.alertTrustedKeyFiles.emplace_back(file);
+        c.alertTrustedKeyPems.push_back(std::move(pem));
+    }
+    if (c.alertRequireSignature && c.alertTrustedKeyPems.empty())
+        return makeError(Errc::Usage, "alerts.requireSignature is on but alerts.trustedKeys names no key");
+    c.alertFeedUrl = conf.getString("alerts.feedUrl", "");
+    if (!c.alertFeedUrl.empty()) {
+        try {
+            Poco::URI uri(c.alertFeedUrl);
+            if ((uri.getScheme() != "http" && uri.getScheme() != "https") || uri.getHost().empty())
+                return makeError(Errc::Usage,
+                                 "alerts.feedUrl: expected http(s)://HOST[:PORT]/PATH, got '" + c.alertFeedUrl + "'");
+        } catch (const Poco::Exception& e) {
+            return makeError(Errc::Usage, "alerts.feedUrl: '" + c.alertFeedUrl + "' is not a URL: " + e.displayText());
+        }
+    }
+    c.alertFeedAccount = conf.getString("alerts.feedAccount", c.alertFeedAccount);
+    if (c.alertFeedAccount.empty()) return makeError(Errc::Usage, "alerts.feedAccount must not be empty");
     return {};
 }
 
@@ -210,6 +260,7 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     MS_TRY(readTls(conf, c));
     c.probeHelper = conf.getString("media.probeHelper", "");
     MS_TRY(readIntInto(conf, "media.probeTimeoutSeconds", 1, 3600, c.probeTimeoutSeconds));
+    MS_TRY(readAlerts(conf, c));
     if (c.httpPort != 0 && c.httpPort == c.zmqPort && c.httpBind == c.zmqBind)
         return makeError(Errc::Usage, "http.port and zmq.port must differ");
     return c;

@@ -162,18 +162,27 @@ void Db::migrate() {
     if (current > static_cast<int>(migrations.size()))
         throw std::runtime_error("database schema version " + std::to_string(current) +
                                  " is newer than this program knows (" + std::to_string(migrations.size()) + ")");
+    // Migrations run with foreign keys off (SQLite's procedure for rebuilding a
+    // table: with them on, DROP TABLE would cascade into the rows that refer to it,
+    // and the pragma cannot change inside a transaction); each one's references are
+    // checked before it commits.
+    if (current < static_cast<int>(migrations.size())) c.exec("PRAGMA foreign_keys=OFF");
     for (int v = current + 1; v <= static_cast<int>(migrations.size()); ++v) {
         begin();
         try {
             for (const auto& sql : migrations[v - 1]) c.exec(sql);
+            if (!c.query("PRAGMA foreign_key_check").empty())
+                throw std::runtime_error("schema migration " + std::to_string(v) + " broke a foreign key");
             c.exec("INSERT INTO schema_version(version, applied_at) VALUES (?, strftime('%s','now') * 1000)",
                    {std::int64_t(v)});
             commit();
         } catch (...) {
             rollback();
+            c.exec("PRAGMA foreign_keys=ON");
             throw;
         }
     }
+    c.exec("PRAGMA foreign_keys=ON");
     // Rows of the audit log from before it was hash-chained (migration 6).
     begin();
     try {

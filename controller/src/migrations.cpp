@@ -389,6 +389,55 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
                 PRIMARY KEY (recall_id, player_id)))",
             "CREATE INDEX pop_records_media ON pop_records(media, player_id, start_utc_ms) WHERE kind = 'play'",
         },
+        // 12: CAP 1.2 alerts (docs/controller-api.md "Alerts"): the alert_feed role (the
+        // users table rebuilt for its CHECK; Db::migrate runs migrations with foreign
+        // keys off and checks them before committing), each location's
+        // administrative division code, and every CAP message taken, kept whole.
+        {
+            R"(CREATE TABLE users_new (
+                id INTEGER PRIMARY KEY,
+                username TEXT NOT NULL UNIQUE,
+                display_name TEXT NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ('admin','editor','approver','auditor','alert_feed')),
+                department TEXT,
+                password_hash TEXT NOT NULL,
+                disabled INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                fleet_wide INTEGER NOT NULL DEFAULT 0))",
+            "INSERT INTO users_new(id, username, display_name, role, department, password_hash, disabled, "
+            "created_at, updated_at, fleet_wide) SELECT id, username, display_name, role, department, "
+            "password_hash, disabled, created_at, updated_at, fleet_wide FROM users",
+            "DROP TABLE users",
+            "ALTER TABLE users_new RENAME TO users",
+            "ALTER TABLE locations ADD COLUMN admin_code TEXT NOT NULL DEFAULT ''",
+            R"(CREATE TABLE alerts (
+                id INTEGER PRIMARY KEY,
+                sender TEXT NOT NULL,
+                identifier TEXT NOT NULL,
+                sent TEXT NOT NULL,
+                sent_at INTEGER NOT NULL,
+                msg_type TEXT NOT NULL CHECK (msg_type IN ('Alert','Update','Cancel')),
+                refs TEXT NOT NULL DEFAULT '',
+                language TEXT NOT NULL DEFAULT '',
+                event TEXT NOT NULL DEFAULT '',
+                severity TEXT NOT NULL DEFAULT '',
+                headline TEXT NOT NULL DEFAULT '',
+                text TEXT NOT NULL DEFAULT '',
+                expires_at INTEGER,
+                areas_json TEXT NOT NULL DEFAULT '[]',
+                location_ids_json TEXT NOT NULL DEFAULT '[]',
+                takeover_id INTEGER REFERENCES takeovers(id),
+                media_id INTEGER REFERENCES media(id),
+                signature TEXT NOT NULL CHECK (signature IN ('verified','unverified','unsigned')),
+                source TEXT NOT NULL CHECK (source IN ('api','feed')),
+                received_by INTEGER NOT NULL REFERENCES users(id),
+                received_at INTEGER NOT NULL,
+                xml TEXT NOT NULL,
+                UNIQUE (sender, identifier, sent)))",
+            "CREATE INDEX alerts_takeover ON alerts(takeover_id)",
+            "CREATE INDEX alerts_received ON alerts(received_at)",
+        },
     };
     return kMigrations;
 }

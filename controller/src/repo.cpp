@@ -17,6 +17,8 @@ std::string_view roleName(Role r) {
             return "approver";
         case Role::Auditor:
             return "auditor";
+        case Role::AlertFeed:
+            return "alert_feed";
     }
     return "editor";
 }
@@ -26,6 +28,7 @@ std::optional<Role> roleFromName(std::string_view n) {
     if (n == "editor") return Role::Editor;
     if (n == "approver") return Role::Approver;
     if (n == "auditor") return Role::Auditor;
+    if (n == "alert_feed") return Role::AlertFeed;
     return std::nullopt;
 }
 
@@ -135,7 +138,8 @@ Media mediaFrom(DbConn& c, const DbRow& r) {
 }
 
 const char* kLocationCols =
-    "id, name, venue_type, district, address, timezone, hours_json, filler_playlist_id, created_at, updated_at";
+    "id, name, venue_type, district, address, timezone, hours_json, filler_playlist_id, created_at, updated_at, "
+    "admin_code";
 Location locationFrom(DbConn& c, const DbRow& r) {
     Location l;
     l.id = r.i64(0);
@@ -148,6 +152,7 @@ Location locationFrom(DbConn& c, const DbRow& r) {
     l.fillerPlaylistId = r.optI64(7);
     l.createdAtMs = r.i64(8);
     l.updatedAtMs = r.i64(9);
+    l.adminCode = r.str(10);
     l.tags = tagsOf(c, "location_tags", "location_id", l.id);
     return l;
 }
@@ -240,12 +245,46 @@ Schedule scheduleFrom(const DbRow& r) {
     return s;
 }
 
-const char* kTakeoverCols =
-    "id, name, playlist_id, target_json, starts_at, expires_at, cancelled_at, created_by, "
-    "created_at, department";
+// A takeover with the latest CAP message of the alert it follows, if any.
+const char* kTakeoverSelect =
+    "SELECT t.id, t.name, t.playlist_id, t.target_json, t.starts_at, t.expires_at, t.cancelled_at, t.created_by, "
+    "t.created_at, t.department, a.id, a.sender, a.identifier, a.msg_type, a.event, a.severity FROM takeovers t "
+    "LEFT JOIN alerts a ON a.id = (SELECT MAX(x.id) FROM alerts x WHERE x.takeover_id = t.id) ";
 Takeover takeoverFrom(const DbRow& r) {
-    return Takeover{r.i64(0), r.str(1),    r.i64(2), r.str(3), r.i64(4),
-                    r.i64(5), r.optI64(6), r.i64(7), r.i64(8), r.str(9)};
+    Takeover t{r.i64(0),    r.str(1), r.i64(2), r.str(3), r.i64(4),    r.i64(5),
+               r.optI64(6), r.i64(7), r.i64(8), r.str(9), std::nullopt};
+    if (!r.isNull(10)) t.alert = TakeoverAlert{r.i64(10), r.str(11), r.str(12), r.str(13), r.str(14), r.str(15)};
+    return t;
+}
+
+const char* kAlertCols =
+    "id, sender, identifier, sent, sent_at, msg_type, refs, language, event, severity, headline, text, expires_at, "
+    "areas_json, location_ids_json, takeover_id, media_id, signature, source, received_by, received_at, xml";
+AlertRecord alertFrom(const DbRow& r) {
+    AlertRecord a;
+    a.id = r.i64(0);
+    a.sender = r.str(1);
+    a.identifier = r.str(2);
+    a.sent = r.str(3);
+    a.sentAtMs = r.i64(4);
+    a.msgType = r.str(5);
+    a.refs = r.str(6);
+    a.language = r.str(7);
+    a.event = r.str(8);
+    a.severity = r.str(9);
+    a.headline = r.str(10);
+    a.text = r.str(11);
+    a.expiresAtMs = r.optI64(12);
+    a.areasJson = r.str(13);
+    a.locationIdsJson = r.str(14);
+    a.takeoverId = r.optI64(15);
+    a.mediaId = r.optI64(16);
+    a.signature = r.str(17);
+    a.source = r.str(18);
+    a.receivedBy = r.i64(19);
+    a.receivedAtMs = r.i64(20);
+    a.xml = r.str(21);
+    return a;
 }
 
 template <class T, class F>
@@ -716,9 +755,9 @@ void deleteMedia(DbConn& c, std::int64_t id) {
 std::int64_t insertLocation(DbConn& c, const Location& l) {
     c.exec(
         "INSERT INTO locations(name, venue_type, district, address, timezone, hours_json, filler_playlist_id, "
-        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, updated_at, admin_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         {l.name, l.venueType, l.district, l.address, l.timezone, l.hoursJson, opt(l.fillerPlaylistId), i(l.createdAtMs),
-         i(l.updatedAtMs)});
+         i(l.updatedAtMs), l.adminCode});
     auto id = c.lastInsertId();
     setTags(c, "location_tags", "location_id", id, l.tags);
     return id;
@@ -736,9 +775,9 @@ std::vector<Location> listLocations(DbConn& c) {
 void updateLocation(DbConn& c, const Location& l) {
     c.exec(
         "UPDATE locations SET name = ?, venue_type = ?, district = ?, address = ?, timezone = ?, hours_json = ?, "
-        "filler_playlist_id = ?, updated_at = ? WHERE id = ?",
+        "filler_playlist_id = ?, updated_at = ?, admin_code = ? WHERE id = ?",
         {l.name, l.venueType, l.district, l.address, l.timezone, l.hoursJson, opt(l.fillerPlaylistId), i(l.updatedAtMs),
-         i(l.id)});
+         l.adminCode, i(l.id)});
     setTags(c, "location_tags", "location_id", l.id, l.tags);
 }
 void deleteLocation(DbConn& c, std::int64_t id) {
@@ -898,17 +937,48 @@ std::int64_t insertTakeover(DbConn& c, const Takeover& t) {
     return c.lastInsertId();
 }
 std::optional<Takeover> takeoverById(DbConn& c, std::int64_t id) {
-    return oneOf<Takeover>(c, std::string("SELECT ") + kTakeoverCols + " FROM takeovers WHERE id = ?", {i(id)},
-                           takeoverFrom);
+    return oneOf<Takeover>(c, std::string(kTakeoverSelect) + "WHERE t.id = ?", {i(id)}, takeoverFrom);
 }
 std::vector<Takeover> listTakeovers(DbConn& c) {
     std::vector<Takeover> out;
-    for (auto& r : c.query(std::string("SELECT ") + kTakeoverCols + " FROM takeovers ORDER BY id DESC"))
-        out.push_back(takeoverFrom(r));
+    for (auto& r : c.query(std::string(kTakeoverSelect) + "ORDER BY t.id DESC")) out.push_back(takeoverFrom(r));
     return out;
 }
 void cancelTakeover(DbConn& c, std::int64_t id, std::int64_t nowMs) {
     c.exec("UPDATE takeovers SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL", {i(nowMs), i(id)});
+}
+void updateTakeover(DbConn& c, const Takeover& t) {
+    c.exec("UPDATE takeovers SET name = ?, playlist_id = ?, target_json = ?, expires_at = ? WHERE id = ?",
+           {t.name, i(t.playlistId), t.targetJson, i(t.expiresAtMs), i(t.id)});
+}
+
+// --- CAP alerts --------------------------------------------------------------------------------
+std::int64_t insertAlert(DbConn& c, const AlertRecord& a) {
+    c.exec(
+        "INSERT INTO alerts(sender, identifier, sent, sent_at, msg_type, refs, language, event, severity, headline, "
+        "text, expires_at, areas_json, location_ids_json, takeover_id, media_id, signature, source, received_by, "
+        "received_at, xml) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {a.sender,       a.identifier,       a.sent,      i(a.sentAtMs),     a.msgType,
+         a.refs,         a.language,         a.event,     a.severity,        a.headline,
+         a.text,         opt(a.expiresAtMs), a.areasJson, a.locationIdsJson, opt(a.takeoverId),
+         opt(a.mediaId), a.signature,        a.source,    i(a.receivedBy),   i(a.receivedAtMs),
+         a.xml});
+    return c.lastInsertId();
+}
+std::optional<AlertRecord> alertById(DbConn& c, std::int64_t id) {
+    return oneOf<AlertRecord>(c, std::string("SELECT ") + kAlertCols + " FROM alerts WHERE id = ?", {i(id)}, alertFrom);
+}
+std::optional<AlertRecord> alertByKey(DbConn& c, const std::string& sender, const std::string& identifier,
+                                      const std::string& sent) {
+    return oneOf<AlertRecord>(
+        c, std::string("SELECT ") + kAlertCols + " FROM alerts WHERE sender = ? AND identifier = ? AND sent = ?",
+        {sender, identifier, sent}, alertFrom);
+}
+std::vector<AlertRecord> listAlerts(DbConn& c, int limit) {
+    std::vector<AlertRecord> out;
+    for (auto& r : c.query(std::string("SELECT ") + kAlertCols + " FROM alerts ORDER BY id DESC LIMIT ?", {i(limit)}))
+        out.push_back(alertFrom(r));
+    return out;
 }
 
 // --- settings ---------------------------------------------------------------------------------

@@ -554,8 +554,8 @@ std::string percentText(std::int64_t bp) {
 // The paragraph of the 履职报告, from the year's numbers.
 std::string annualParagraph(int year, const YearLine& total, const std::vector<YearLine>& venues,
                             const std::vector<YearLine>& themes, std::size_t departments, std::int64_t campaigns,
-                            std::int64_t takeovers, std::pair<std::int64_t, std::int64_t> recalls,
-                            const YearSchedule& sched) {
+                            std::int64_t takeovers, std::int64_t alertTakeovers,
+                            std::pair<std::int64_t, std::int64_t> recalls, const YearSchedule& sched) {
     const std::string y = std::to_string(year) + "年";
     if (total.completed + total.interrupted + total.failed == 0) return y + "，暂无经屏幕签名证实的播放记录。";
     std::string places;
@@ -575,7 +575,8 @@ std::string annualParagraph(int year, const YearLine& total, const std::vector<Y
     }
     if (!parts.empty()) text += "，其中" + parts;
     text += "。" + std::to_string(departments) + "个警种部门的宣传内容参与播放，开展宣传活动" +
-            std::to_string(campaigns) + "个，紧急插播" + std::to_string(takeovers) + "次";
+            std::to_string(campaigns) + "个，紧急插播" + std::to_string(takeovers) + "次" +
+            (alertTakeovers ? "（其中按预警信息插播" + std::to_string(alertTakeovers) + "次）" : std::string());
     if (recalls.first)
         text += "，召回素材" + std::to_string(recalls.first) + "次（" +
                 (recalls.second == recalls.first ? std::string("均已逐屏确认下架")
@@ -598,7 +599,7 @@ void annualReport(RequestCtx& ctx) {
     const std::string from = std::to_string(year) + "-01-01", to = std::to_string(year) + "-12-31";
     YearLine total;
     std::vector<YearLine> venues, themes, departments, months, campaigns;
-    std::int64_t campaignCount = 0, takeovers = 0, recalls = 0, recallsCompleted = 0;
+    std::int64_t campaignCount = 0, takeovers = 0, alertTakeovers = 0, recalls = 0, recallsCompleted = 0;
     ctx.svc.db.read([&](DbConn& c) {
         sqlite3* h = sqliteOf(c);
         auto all = yearGroups(h, "''", "''", "", from, to);
@@ -625,6 +626,12 @@ void annualReport(RequestCtx& ctx) {
                    "'unixepoch') = ?");
         tk.bind(1, std::to_string(year));
         if (tk.step()) takeovers = tk.i64(0);
+        // Of them, those a CAP alert started (an alert's Updates change its one takeover).
+        SqlStmt ak(h,
+                   "SELECT COUNT(*) FROM takeovers t WHERE strftime('%Y', (t.starts_at + 28800000) / 1000, "
+                   "'unixepoch') = ? AND EXISTS (SELECT 1 FROM alerts a WHERE a.takeover_id = t.id)");
+        ak.bind(1, std::to_string(year));
+        if (ak.step()) alertTakeovers = ak.i64(0);
         // Recalls by the date they were made, Beijing time; completed: every screen confirmed.
         SqlStmt rc(h,
                    "SELECT COUNT(*), COUNT(completed_at) FROM recalls WHERE strftime('%Y', (recalled_at + 28800000) "
@@ -654,7 +661,7 @@ void annualReport(RequestCtx& ctx) {
     std::size_t deptCount = 0;
     for (const auto& d : departments) deptCount += !d.key.empty() && d.completed + d.interrupted + d.failed > 0;
     const std::string paragraph = annualParagraph(year, total, venues, themes, deptCount, campaignCount, takeovers,
-                                                  {recalls, recallsCompleted}, sched);
+                                                  alertTakeovers, {recalls, recallsCompleted}, sched);
     const std::vector<std::pair<const char*, const std::vector<YearLine>*>> sections = {{"venue_type", &venues},
                                                                                         {"theme", &themes},
                                                                                         {"department", &departments},
@@ -693,6 +700,7 @@ void annualReport(RequestCtx& ctx) {
     }
     out->set("campaigns", campaignCount);
     out->set("takeovers", takeovers);
+    out->set("alert_takeovers", alertTakeovers);
     out->set("recalls", recalls);
     out->set("recalls_completed", recallsCompleted);
     Poco::JSON::Object::Ptr so = new Poco::JSON::Object;

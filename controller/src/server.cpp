@@ -16,7 +16,9 @@
 #include <stop_token>
 #include <thread>
 
+#include "alert_feed.hpp"
 #include "api.hpp"
+#include "cap_signature.hpp"
 #include "compiler.hpp"
 #include "http_gate.hpp"
 #include "hub_api.hpp"
@@ -237,6 +239,7 @@ void addAllRoutes(Router& r) {
     addCompileRoutes(r);
     addHubRoutes(r);
     addReportRoutes(r);
+    addAlertRoutes(r);
     addMetaRoutes(r, &r);
 }
 
@@ -316,6 +319,8 @@ struct ControllerServer::Impl {
     std::unique_ptr<StoreHubBackend> hubBackend;
     std::unique_ptr<Hub> hub;
     std::unique_ptr<Services> services;
+    std::unique_ptr<cap::SignatureVerifier> alertVerifier;  // outlives services
+    std::unique_ptr<AlertFeedPoller> alertFeed;             // stopped before services go
     Router router;
     std::unique_ptr<StaticFiles> staticFiles;  // web console; outlives http
     std::unique_ptr<HttpGate> http;
@@ -421,6 +426,12 @@ Status ControllerServer::start() {
                                                      {},
                                                      {},
                                                      {}});
+    if (!d.config.alertTrustedKeyPems.empty()) {
+        auto verifier = cap::SignatureVerifier::create(d.config.alertTrustedKeyPems);
+        if (!verifier) return makeError(Errc::Usage, "alerts.trustedKeys: " + verifier.error().message);
+        d.alertVerifier = std::move(*verifier);
+        d.services->alertVerifier = d.alertVerifier.get();
+    }
     // Distribution hub (docs/wire-protocol.md): pushes each new manifest version.
     HubConfig hubConfig;
     hubConfig.bind = d.config.zmqBind;
@@ -495,6 +506,10 @@ Status ControllerServer::start() {
         return makeError(Errc::Usage, "cannot listen on " + d.config.httpBind + ":" +
                                           std::to_string(d.config.httpPort) + ": " + e.displayText());
     }
+    if (!d.config.alertFeedUrl.empty()) {
+        d.alertFeed = std::make_unique<AlertFeedPoller>(*d.services, Poco::Logger::get(d.log.name() + ".alerts"));
+        d.alertFeed->start();
+    }
     d.log.information("HTTP API listening on %s:%hu (%s), data in %s", d.config.httpBind, d.port,
                       std::string(d.config.tls ? "HTTPS, TLS key " + d.services->tlsKeyHash : "plain HTTP"),
                       d.config.dataDir.string());
@@ -503,6 +518,10 @@ Status ControllerServer::start() {
 
 void ControllerServer::stop() {
     auto& d = *impl_;
+    if (d.alertFeed) {
+        d.alertFeed->stop();
+        d.alertFeed.reset();
+    }
     if (d.http) {
         // In-flight requests get a bounded time to finish (HttpGate::stop).
         d.http->stop();
@@ -518,6 +537,7 @@ void ControllerServer::stop() {
         d.hub->stop();
     }
     d.services.reset();
+    d.alertVerifier.reset();
     d.hub.reset();
     d.hubBackend.reset();
     d.popIngest.reset();

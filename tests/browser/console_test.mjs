@@ -519,6 +519,7 @@ await step('admin creates a garage location and an enrolment token with the tech
   await page.fill('#location-name', LOCATION);
   await page.selectOption('#location-venue', 'garage_entrance');
   await page.fill('#location-district', '天河区');
+  await page.fill('#location-admin-code', '440106'); // GB/T 2260: 广州市天河区, what CAP alerts name
   await page.fill('#location-address', '天河路 218 号 B1');
   await page.fill('#location-tags', '商圈, 地铁');
   await page.click('#location-form button[type=submit]');
@@ -976,6 +977,72 @@ await step('editor sends a takeover, sees the live banner, and cancels it with o
   await page.waitForSelector('#takeover-history tr:has-text("紧急警情通报")');
   await shot('14-takeover-cancelled');
 });
+
+await step(
+  'a CAP alert for the garage district becomes a takeover marked with its level, and its Cancel ends it',
+  async () => {
+    // The issuing system's account and token (role alert_feed), set up through the API.
+    await admin.call('POST', '/api/v1/users', {
+      username: 'cap-feed',
+      password: 'Cap-feed-pass-1',
+      role: 'alert_feed',
+      department: '指挥中心',
+    });
+    const feedApi = new Api(base);
+    await feedApi.login('cap-feed', 'Cap-feed-pass-1');
+    const token = (await feedApi.call('POST', '/api/v1/tokens', { name: 'warning system' })).token;
+    // Times from the controller's clock, not this machine's date.
+    const now = Date.parse((await admin.call('GET', '/healthz')).time);
+    const iso = (ms) => new Date(ms).toISOString();
+    const cap = (identifier, msgType, extra) => `<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>${identifier}</identifier><sender>zhihui@gzga.example.gov.cn</sender><sent>${iso(now)}</sent>
+  <status>Actual</status><msgType>${msgType}</msgType><scope>Public</scope>${extra}
+</alert>`;
+    const info = `<info><language>zh-CN</language><category>Safety</category><event>反诈预警</event>
+    <urgency>Immediate</urgency><severity>Severe</severity><certainty>Observed</certainty>
+    <expires>${iso(now + 3600000)}</expires><headline>警惕冒充客服退款诈骗</headline>
+    <description>近期天河区多发冒充电商客服退款诈骗，切勿点击陌生链接、切勿共享屏幕。</description>
+    <area><areaDesc>广州市天河区</areaDesc><geocode><valueName>GB/T 2260</valueName><value>440106</value></geocode></area></info>`;
+    const send = async (xml) => {
+      const r = await nodeFetch(`${base}/api/v1/alerts`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/cap+xml' },
+        body: xml,
+      });
+      const text = await r.text();
+      assert(r.status === 201, `alert -> ${r.status} ${text}`);
+      return JSON.parse(text);
+    };
+    const a = await send(cap('GZGA-2026-0415', 'Alert', info));
+    await open(base, '/takeover');
+    await page.waitForSelector('#takeover-live tr .ms-takeover-alert [data-severity=Severe]');
+    await page.waitForSelector('#takeover-alerts tr:has-text("警惕冒充客服退款诈骗")');
+    await page.waitForSelector('#ms-takeover-banner:not([hidden])');
+    await shot('14b-takeover-alert');
+    assert(
+      (await page.textContent('#ms-takeover-banner')).includes('【橙色预警】警惕冒充客服退款诈骗'),
+      'the banner names the alert by its level',
+    );
+    // The live list (with the alert's badge) and the messages received in view:
+    // the picture leaves out the form above them (the page is opened again below).
+    await page.evaluate(() => {
+      document.getElementById('takeover-form').closest('section').hidden = true;
+    });
+    await docShot('takeover-alert');
+    await send(
+      cap(
+        'GZGA-2026-0415-C',
+        'Cancel',
+        `<references>zhihui@gzga.example.gov.cn,GZGA-2026-0415,${iso(now)}</references>`,
+      ),
+    );
+    const t = (await admin.call('GET', '/api/v1/takeovers')).takeovers.find((x) => x.id === a.takeoverId);
+    assert(t.source === 'alert' && t.cancelledAt && !t.active, 'the Cancel ended the alert takeover');
+    await open(base, '/takeover');
+    await page.waitForSelector('#ms-takeover-banner[hidden]', { state: 'attached' });
+  },
+);
 
 await step('the dashboard shows the garage screen online with its live preview', async () => {
   // The editor's first dashboard (after logging in) cached a shot of the screen

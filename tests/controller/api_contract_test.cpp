@@ -165,7 +165,7 @@ TEST_CASE("microscape-controller --openapi prints the document the server serves
 TEST_CASE("the role table in docs/controller-api.md matches the route table", "[controller][openapi]") {
     TestServer srv;
     auto doc = srv.admin().get("/api/v1/openapi.json").json();
-    const std::vector<std::string> columns = {"public", "admin", "editor", "approver", "auditor"};
+    const std::vector<std::string> columns = {"public", "admin", "editor", "approver", "auditor", "alert_feed"};
     std::map<std::string, std::set<std::string>> routes;  // "GET /api/v1/media" -> roles
     for (const auto& [path, item] : *doc->getObject("paths")) {
         for (const auto& [method, op] : *item.extract<Poco::JSON::Object::Ptr>()) {
@@ -188,7 +188,7 @@ TEST_CASE("the role table in docs/controller-api.md matches the route table", "[
     bool inTable = false;
     std::map<std::string, std::set<std::string>> documented;
     while (std::getline(in, line)) {
-        if (line.rfind("| tag | routes | public | admin | editor | approver | auditor |", 0) == 0) {
+        if (line.rfind("| tag | routes | public | admin | editor | approver | auditor | alert_feed |", 0) == 0) {
             inTable = true;
             continue;
         }

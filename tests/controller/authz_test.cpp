@@ -16,7 +16,8 @@ using namespace microscape::testing;
 
 namespace {
 
-enum : unsigned { A = 1, E = 2, P = 4, U = 8, ANY = 15, PUBLIC = 16 };
+// F: alert_feed, an issuing system's account: the alert routes and its own account only.
+enum : unsigned { A = 1, E = 2, P = 4, U = 8, ANY = 15, PUBLIC = 16, F = 32, OWN = ANY | F };
 
 struct Case {
     const char* method;
@@ -26,16 +27,16 @@ struct Case {
 
 const Case kMatrix[] = {
     {"POST", "/api/v1/login", PUBLIC},
-    {"POST", "/api/v1/logout", ANY},
-    {"GET", "/api/v1/me", ANY},
-    {"PUT", "/api/v1/me/password", ANY},
+    {"POST", "/api/v1/logout", OWN},
+    {"GET", "/api/v1/me", OWN},
+    {"PUT", "/api/v1/me/password", OWN},
     {"GET", "/api/v1/users", A},
     {"POST", "/api/v1/users", A},
     {"GET", "/api/v1/users/{id}", A},
     {"PATCH", "/api/v1/users/{id}", A},
-    {"GET", "/api/v1/tokens", ANY},
-    {"POST", "/api/v1/tokens", ANY},
-    {"DELETE", "/api/v1/tokens/{id}", ANY},
+    {"GET", "/api/v1/tokens", OWN},
+    {"POST", "/api/v1/tokens", OWN},
+    {"DELETE", "/api/v1/tokens/{id}", OWN},
     {"GET", "/api/v1/audit", A | U},
     {"GET", "/api/v1/tags", ANY},
     {"GET", "/api/v1/media", ANY},
@@ -102,6 +103,9 @@ const Case kMatrix[] = {
     {"GET", "/api/v1/reports/campaigns/{id}/summary", ANY},
     {"GET", "/api/v1/reports/annual", ANY},
     {"GET", "/api/v1/audit/export", A | U},
+    {"POST", "/api/v1/alerts", F},
+    {"GET", "/api/v1/alerts", ANY | F},
+    {"GET", "/api/v1/alerts/{id}", ANY | F},
     {"GET", "/healthz", PUBLIC},
     {"GET", "/metrics", PUBLIC},
     {"GET", "/api/v1/openapi.json", PUBLIC},
@@ -132,7 +136,8 @@ TEST_CASE("role x endpoint authorisation matrix", "[controller][authz]") {
         Client client;
     };
     std::vector<RoleClient> roles;
-    for (auto [name, bit] : {std::pair{"admin", A}, {"editor", E}, {"approver", P}, {"auditor", U}}) {
+    for (auto [name, bit] :
+         {std::pair{"admin", A}, {"editor", E}, {"approver", P}, {"auditor", U}, {"alert_feed", F}}) {
         Client c = srv.client();
         c.useBearer(name == std::string("admin")
                         ? [&] {

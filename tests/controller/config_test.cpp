@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "microscape/controller/config.hpp"
@@ -54,6 +55,42 @@ TEST_CASE("config reads defaults and validates every key", "[controller][config]
         auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"logging.loggers.root.level", "debug"}}));
         CHECK(r.ok());
     }
+}
+
+TEST_CASE("the alerts.* keys are read and checked at start-up", "[controller][config][alerts]") {
+    microscape::testing::TempDir dir;
+    std::ofstream(dir.path / "issuer.pem") << "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    std::ofstream(dir.path / "notes.txt") << "not a key";
+    const std::string pem = (dir.path / "issuer.pem").string(), txt = (dir.path / "notes.txt").string();
+    auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}}));
+    REQUIRE(r.ok());
+    CHECK(r->alertMaxBytes == 256 * 1024);
+    CHECK_FALSE(r->alertRequireSignature);
+    CHECK(r->alertFeedUrl.empty());
+    CHECK(r->alertPollSeconds == 60);
+    CHECK(r->alertFeedAccount == "cap-feed");
+    r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"},
+                              {"alerts.requireSignature", "true"},
+                              {"alerts.trustedKeys", (" " + pem + " , " + pem).c_str()},
+                              {"alerts.feedUrl", "https://yujing.example.gov.cn/cap/feed.atom"},
+                              {"alerts.pollSeconds", "5"}}));
+    REQUIRE(r.ok());
+    CHECK(r->alertRequireSignature);
+    CHECK(r->alertTrustedKeyPems.size() == 2);
+    CHECK(r->alertTrustedKeyFiles.at(0) == pem);
+    CHECK(r->alertPollSeconds == 5);
+    auto refused = [](std::initializer_list<std::pair<const char*, const char*>> kv, const std::string& says) {
+        auto c = loadConfig(*confWith(kv));
+        REQUIRE_FALSE(c.ok());
+        INFO(c.error().message);
+        CHECK(c.error().message.find(says) != std::string::npos);
+    };
+    refused({{"controller.dataDir", "/tmp/x"}, {"alerts.requireSignature", "true"}}, "names no key");
+    refused({{"controller.dataDir", "/tmp/x"}, {"alerts.trustedKeys", "/nonexistent/k.pem"}}, "cannot read");
+    refused({{"controller.dataDir", "/tmp/x"}, {"alerts.trustedKeys", txt.c_str()}}, "not a PEM");
+    refused({{"controller.dataDir", "/tmp/x"}, {"alerts.feedUrl", "ftp://x/feed"}}, "alerts.feedUrl");
+    refused({{"controller.dataDir", "/tmp/x"}, {"alerts.pollSeconds", "0"}}, "alerts.pollSeconds");
+    refused({{"controller.dataDir", "/tmp/x"}, {"alerts.requireSignatures", "true"}}, "unknown configuration key");
 }
 
 TEST_CASE("password hashes verify and reject", "[controller][auth]") {

@@ -1,7 +1,11 @@
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+
 #include <catch2/catch.hpp>
 
 #include "microscape/controller/db.hpp"
 #include "microscape/controller/repo.hpp"
+#include "migrations.hpp"
 #include "test_support.hpp"
 
 using namespace microscape::controller;
@@ -47,4 +51,60 @@ TEST_CASE("database: a failed write leaves nothing behind", "[controller][db]") 
     // Foreign keys are enforced.
     CHECK_THROWS_AS(db.write([&](DbConn& c) { c.exec("INSERT INTO media_tags(media_id, tag) VALUES (12345, 'x')"); }),
                     ConstraintError);
+}
+
+TEST_CASE("database: the migration that adds the alert_feed role keeps accounts, sessions and tokens",
+          "[controller][db][alerts]") {
+    microscape::testing::TempDir dir;
+    const auto file = dir.path / "c.db";
+    // A database as it stood before that migration (found by what it creates, not
+    // by its number, which may change when branches merge), with an account in use.
+    const auto& all = schemaMigrations();
+    std::size_t alerts = all.size();
+    for (std::size_t v = 0; v < all.size(); ++v)
+        for (const auto& sql : all[v])
+            if (sql.find("CREATE TABLE alerts") != std::string::npos) alerts = v;
+    REQUIRE(alerts < all.size());
+    {
+        Poco::Data::SQLite::Connector::registerConnector();
+        Poco::Data::Session s("SQLite", file.string());
+        DbConn c(s);
+        c.exec("PRAGMA foreign_keys=ON");
+        c.exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+        for (std::size_t v = 0; v < alerts; ++v) {
+            for (const auto& sql : all[v]) c.exec(sql);
+            c.exec("INSERT INTO schema_version(version, applied_at) VALUES (?, 0)", {std::int64_t(v + 1)});
+        }
+        c.exec(
+            "INSERT INTO users(id, username, display_name, role, department, password_hash, created_at, updated_at) "
+            "VALUES (7, 'ed', 'Ed', 'editor', '交警', 'x', 0, 0)");
+        c.exec(
+            "INSERT INTO sessions(token_hash, user_id, csrf_token, created_at, expires_at) VALUES ('s', 7, 'c', 0, 9)");
+        c.exec("INSERT INTO api_tokens(user_id, name, token_hash, created_at) VALUES (7, 't', 'h', 0)");
+        c.exec("INSERT INTO playlists(name, created_by, created_at, updated_at) VALUES ('p', 7, 0, 0)");
+    }
+    Db db(file);
+    CHECK(db.schemaVersion() == static_cast<int>(all.size()));
+    db.read([](DbConn& c) {
+        CHECK(c.one("SELECT COUNT(*) FROM sessions WHERE user_id = 7")->i64(0) == 1);
+        CHECK(c.one("SELECT COUNT(*) FROM api_tokens WHERE user_id = 7")->i64(0) == 1);
+        CHECK(c.one("SELECT role FROM users WHERE id = 7")->str(0) == "editor");
+        CHECK(c.one("PRAGMA foreign_keys")->i64(0) == 1);
+        CHECK(c.query("PRAGMA foreign_key_check").empty());
+    });
+    // The new role is allowed; references to users still hold and still cascade.
+    db.write([](DbConn& c) {
+        c.exec(
+            "INSERT INTO users(username, display_name, role, password_hash, created_at, updated_at) "
+            "VALUES ('feed', 'Feed', 'alert_feed', 'x', 0, 0)");
+    });
+    CHECK_THROWS_AS(db.write([](DbConn& c) { c.exec("UPDATE users SET role = 'root' WHERE id = 7"); }),
+                    ConstraintError);
+    CHECK_THROWS_AS(db.write([](DbConn& c) { c.exec("DELETE FROM users WHERE id = 7"); }),
+                    ConstraintError);  // the playlist it created
+    db.write([](DbConn& c) {
+        c.exec("DELETE FROM playlists");
+        c.exec("DELETE FROM users WHERE id = 7");
+    });
+    db.read([](DbConn& c) { CHECK(c.one("SELECT COUNT(*) FROM sessions")->i64(0) == 0); });
 }

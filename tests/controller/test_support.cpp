@@ -242,6 +242,15 @@ void TestServer::freezeClock() {
             .count());
 }
 
+std::int64_t TestServer::nowMs() const {
+    const std::int64_t frozen = frozenAt_->load();
+    return (frozen >= 0 ? frozen
+                        : std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count()) +
+           offset_->load();
+}
+
 Client TestServer::admin() const {
     Client c = client();
     auto r = c.login("admin", kAdminPassword);

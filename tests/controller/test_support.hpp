@@ -130,6 +130,9 @@ class TestServer {
     // Stops the server's clock where it is: from now on only advanceClock moves it,
     // so waits measured on it cannot run out while a slow machine runs the test.
     void freezeClock();
+    // The server's clock now (what its handlers read): build times the server
+    // compares (alert expiries, takeover windows) from this, never from the date.
+    std::int64_t nowMs() const;
 
   private:
     TempDir dir_;

@@ -22,7 +22,8 @@ export const NAV = [
   { page: 'audit', href: '/audit', key: 'nav.audit', roles: ['admin', 'auditor'] },
   { page: 'users', href: '/users', key: 'nav.users', roles: ['admin'] },
   // Reached from the user name at the top right, not from the menu.
-  { page: 'account', href: '/account', key: 'nav.account', roles: ALL, menu: false },
+  // An alert_feed account (an issuing system) reaches only this page: its password and API tokens.
+  { page: 'account', href: '/account', key: 'nav.account', roles: [...ALL, 'alert_feed'], menu: false },
 ];
 
 // What a role may change (the API enforces it; the console only hides what would fail).

@@ -37,10 +37,13 @@ export function matchPlayers(target, players, locations) {
   });
 }
 
-export function describeTarget(target, players = []) {
+export function describeTarget(target, players = [], locations = []) {
   if (!target) return '—';
   if (target.all) return t('target.allScreens');
   const parts = [];
+  // An alert's takeover names the locations its areas matched.
+  if (target.locationIds?.length)
+    parts.push(target.locationIds.map((id) => locations.find((l) => l.id === id)?.name || `#${id}`).join('、'));
   if (target.venueTypes?.length) parts.push(target.venueTypes.map((v) => t(`venue.${v}`)).join('、'));
   if (target.districts?.length) parts.push(target.districts.join('、'));
   if (target.locationTags?.length) parts.push(target.locationTags.map((x) => `#${x}`).join(' '));

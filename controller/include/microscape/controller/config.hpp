@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "microscape/core/result.hpp"
 
@@ -78,6 +79,22 @@ struct ControllerConfig {
     // (microscape-probe); empty = microscape-probe beside this program.
     std::filesystem::path probeHelper;
     int probeTimeoutSeconds = 20;  // media.probeTimeoutSeconds: then the probe is killed (422)
+    // CAP 1.2 alerts (docs/controller-api.md "Alerts", docs/guide-operator.md "Alert feeds"):
+    std::size_t alertMaxBytes = 256 << 10;  // alerts.maxBytes: the largest CAP message taken (POST or feed)
+    // alerts.requireSignature: refuse an alert without an enveloped XML-DSig signature
+    // that verifies under one of alerts.trustedKeys. A signature that is present is
+    // checked whenever trusted keys are configured, required or not.
+    bool alertRequireSignature = false;
+    // alerts.trustedKeys: comma-separated PEM files (X.509 certificates or public
+    // keys, RSA) whose signatures are accepted; read once at start-up.
+    std::vector<std::filesystem::path> alertTrustedKeyFiles;
+    std::vector<std::string> alertTrustedKeyPems;  // their contents, in the same order
+    // alerts.feedUrl: an Atom or RSS feed of CAP messages (embedded or linked on the
+    // same host) polled every alerts.pollSeconds; empty = no polling.
+    std::string alertFeedUrl;
+    int alertPollSeconds = 60;
+    std::string alertFeedAccount = "cap-feed";  // alerts.feedAccount: the alert_feed user the poller acts as
+    int alertDefaultMinutes = 60;  // alerts.defaultMinutes: a takeover's length when an alert gives no <expires>
 };
 
 // Reads and validates every controller key. Unknown keys under the controller's

@@ -9,7 +9,9 @@
 
 namespace microscape::controller {
 
-enum class Role { Admin, Editor, Approver, Auditor };
+// AlertFeed: an issuing system's account (CAP alerts, POST /api/v1/alerts and its
+// own API tokens); it reaches nothing else.
+enum class Role { Admin, Editor, Approver, Auditor, AlertFeed };
 std::string_view roleName(Role r);
 std::optional<Role> roleFromName(std::string_view name);
 
@@ -79,6 +81,9 @@ struct Location {
     std::string district;
     std::string address;
     std::string timezone;
+    // The administrative division code CAP alerts name in <geocode> (e.g. GB/T 2260
+    // 450202); empty when not configured. docs/controller-api.md "Alerts".
+    std::string adminCode;
     std::string hoursJson = "[]";  // [{"days":[1..7],"start":"HH:MM","end":"HH:MM"}]
     std::optional<std::int64_t> fillerPlaylistId;
     std::vector<std::string> tags;
@@ -158,6 +163,12 @@ struct Schedule {
     std::string department;  // whose plan it is: editors change only their own department's
 };
 
+// The CAP alert a takeover follows (its latest message), shown with the takeover.
+struct TakeoverAlert {
+    std::int64_t alertId = 0;
+    std::string sender, identifier, msgType, event, severity;
+};
+
 struct Takeover {
     std::int64_t id = 0;
     std::string name;
@@ -169,6 +180,28 @@ struct Takeover {
     std::int64_t createdBy = 0;
     std::int64_t createdAtMs = 0;
     std::string department;
+    std::optional<TakeoverAlert> alert;  // read only: set when a CAP alert made the takeover
+};
+
+// One CAP message taken (table alerts): the first of a thread (msgType Alert) makes
+// a takeover; its Update and Cancel messages change or end that takeover.
+struct AlertRecord {
+    std::int64_t id = 0;
+    std::string sender, identifier, sent;
+    std::int64_t sentAtMs = 0;
+    std::string msgType;  // Alert, Update, Cancel
+    std::string refs;     // <references> as sent
+    std::string language, event, severity, headline, text;
+    std::optional<std::int64_t> expiresAtMs;
+    std::string areasJson = "[]";        // [{"areaDesc","geocodes":[{"valueName","value"}]}]
+    std::string locationIdsJson = "[]";  // the locations the areas matched
+    std::optional<std::int64_t> takeoverId;
+    std::optional<std::int64_t> mediaId;
+    std::string signature;  // verified, unverified (signed, but no trusted keys configured), unsigned
+    std::string source;     // api, feed
+    std::int64_t receivedBy = 0;
+    std::int64_t receivedAtMs = 0;
+    std::string xml;
 };
 
 // A recall: approved media withdrawn from every screen, with the proof that it

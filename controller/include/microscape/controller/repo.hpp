@@ -176,6 +176,15 @@ std::int64_t insertTakeover(DbConn& c, const Takeover& t);
 std::optional<Takeover> takeoverById(DbConn& c, std::int64_t id);
 std::vector<Takeover> listTakeovers(DbConn& c);
 void cancelTakeover(DbConn& c, std::int64_t id, std::int64_t nowMs);
+void updateTakeover(DbConn& c, const Takeover& t);  // name, playlist, target and expiry
+
+// --- CAP alerts (docs/controller-api.md "Alerts") --------------------------------------------
+std::int64_t insertAlert(DbConn& c, const AlertRecord& a);
+std::optional<AlertRecord> alertById(DbConn& c, std::int64_t id);
+// The message (sender, identifier, sent) names, if it was taken.
+std::optional<AlertRecord> alertByKey(DbConn& c, const std::string& sender, const std::string& identifier,
+                                      const std::string& sent);
+std::vector<AlertRecord> listAlerts(DbConn& c, int limit);  // newest first
 
 // --- settings ---------------------------------------------------------------------------------
 std::optional<std::string> setting(DbConn& c, const std::string& key);

@@ -41,6 +41,7 @@ boot('locations', async ({ main, can }) => {
               'locations.name',
               'locations.venueType',
               'locations.district',
+              'locations.adminCode',
               'locations.address',
               'locations.tags',
               'locations.timezone',
@@ -55,6 +56,7 @@ boot('locations', async ({ main, can }) => {
                 h('td', { class: 'fw-semibold' }, l.name),
                 h('td', {}, t(`venue.${l.venueType}`)),
                 h('td', {}, l.district),
+                h('td', { class: 'small font-monospace' }, l.adminCode || '—'),
                 h('td', { class: 'small' }, l.address || '—'),
                 h(
                   'td',
@@ -113,6 +115,12 @@ boot('locations', async ({ main, can }) => {
       { id: 'edit-location-venue' },
     );
     const district = input({ id: 'edit-location-district', required: true, maxlength: 100, value: l.district });
+    const adminCode = input({
+      id: 'edit-location-admin-code',
+      maxlength: 32,
+      value: l.adminCode || '',
+      inputmode: 'numeric',
+    });
     const address = input({ id: 'edit-location-address', maxlength: 255, value: l.address || '' });
     const tags = input({ id: 'edit-location-tags', maxlength: 255, value: (l.tags || []).join(', ') });
     const tz = input({ id: 'edit-location-timezone', maxlength: 64, value: l.timezone });
@@ -127,7 +135,8 @@ boot('locations', async ({ main, can }) => {
         col('col-md-8', 'locations.name', name),
         col('col-md-4', 'locations.venueType', venue),
         col('col-md-4', 'locations.district', district),
-        col('col-md-8', 'locations.address', address),
+        col('col-md-4', 'locations.adminCode', adminCode, 'locations.adminCodeHint'),
+        col('col-md-4', 'locations.address', address),
         col('col-md-6', 'locations.tags', tags, 'locations.tagsHint'),
         col('col-md-6', 'locations.timezone', tz),
         col('col-12', 'schedules.fillerLocation', filler, 'locations.fillerHint'),
@@ -137,6 +146,7 @@ boot('locations', async ({ main, can }) => {
           name: name.value.trim(),
           venueType: venue.value,
           district: district.value.trim(),
+          adminCode: adminCode.value.trim(),
           address: address.value.trim(),
           tags: tags.value
             .split(/[,，、\s]+/)
@@ -391,6 +401,7 @@ boot('locations', async ({ main, can }) => {
       { id: 'location-venue' },
     );
     const district = input({ id: 'location-district', required: true, maxlength: 100 });
+    const adminCode = input({ id: 'location-admin-code', maxlength: 32, inputmode: 'numeric' });
     const address = input({ id: 'location-address', maxlength: 255 });
     const tags = input({ id: 'location-tags', maxlength: 255 });
     const tz = input({ id: 'location-timezone', value: 'Asia/Shanghai', maxlength: 64 });
@@ -407,6 +418,7 @@ boot('locations', async ({ main, can }) => {
           timezone: tz.value.trim() || 'Asia/Shanghai',
         };
         if (address.value.trim()) body.address = address.value.trim();
+        if (adminCode.value.trim()) body.adminCode = adminCode.value.trim();
         const tagList = tags.value
           .split(/[,，、\s]+/)
           .map((x) => x.trim())
@@ -421,7 +433,8 @@ boot('locations', async ({ main, can }) => {
       col('col-md-3', 'locations.venueType', venue),
       col('col-md-2', 'locations.district', district),
       col('col-md-3', 'locations.timezone', tz),
-      col('col-md-6', 'locations.address', address),
+      col('col-md-2', 'locations.adminCode', adminCode, 'locations.adminCodeHint'),
+      col('col-md-4', 'locations.address', address),
       col('col-md-4', 'locations.tags', tags, 'locations.tagsHint'),
       submitCol('locations.create'),
     );

@@ -279,6 +279,7 @@ function annualSection(chartJs) {
           'reports.annualCampaigns',
           'reports.annualTakeovers',
           'reports.annualRecalls',
+          'reports.annualAlertTakeovers',
         ],
         [
           h(
@@ -291,6 +292,7 @@ function annualSection(chartJs) {
             h('td', {}, fmtNumber(data.campaigns)),
             h('td', {}, fmtNumber(data.takeovers)),
             h('td', {}, `${fmtNumber(data.recalls)} (${fmtNumber(data.recalls_completed)})`),
+            h('td', {}, fmtNumber(data.alert_takeovers)),
           ),
         ],
         { id: 'annual-totals' },

@@ -1,5 +1,7 @@
 // 紧急插播 / takeover: pick a playlist and a target, set an expiry, send; live
 // takeovers are listed with a one-click cancel (the banner on every page too).
+// Takeovers that CAP alerts started carry the alert's severity and sender, and
+// the CAP messages received are listed below them.
 import { boot } from '../app.js';
 import { get, post } from '../api.js';
 import { serverNow } from '../clock.js';
@@ -11,6 +13,24 @@ import { describeTarget, targetPicker } from '../target.js';
 
 const DURATIONS = [15, 30, 60, 120, 240, 480, 1440];
 
+// The colours the screens draw an alert in, by CAP severity (docs/controller-api.md "Alerts").
+const SEVERITY_COLOURS = {
+  Extreme: ['#C62828', '#FFFFFF'],
+  Severe: ['#EF6C00', '#FFFFFF'],
+  Moderate: ['#FDD835', '#000000'],
+  Minor: ['#1565C0', '#FFFFFF'],
+  Unknown: ['#424242', '#FFFFFF'],
+};
+
+function severityBadge(severity) {
+  const [bg, fg] = SEVERITY_COLOURS[severity] || SEVERITY_COLOURS.Unknown;
+  return h(
+    'span',
+    { class: 'badge ms-alert-severity', style: `background:${bg};color:${fg}`, dataset: { severity } },
+    t(`alert.severity.${severity in SEVERITY_COLOURS ? severity : 'Unknown'}`),
+  );
+}
+
 boot('takeover', async ({ main, can }) => {
   const [locations, players, playlists] = await Promise.all([
     get('/api/v1/locations').then((r) => r.locations),
@@ -20,6 +40,7 @@ boot('takeover', async ({ main, can }) => {
   const plName = Object.fromEntries(playlists.map((p) => [p.id, p.name]));
   const liveBox = h('div', { id: 'takeover-live' });
   const historyBox = h('div', { id: 'takeover-history' });
+  const alertsBox = h('div', { id: 'takeover-alerts' });
 
   async function reload() {
     const list = (await get('/api/v1/takeovers')).takeovers;
@@ -29,9 +50,22 @@ boot('takeover', async ({ main, can }) => {
       h(
         'tr',
         { dataset: { takeoverId: x.id } },
-        h('td', { class: 'fw-semibold' }, x.name),
+        h(
+          'td',
+          { class: 'fw-semibold' },
+          x.name,
+          x.source === 'alert'
+            ? h(
+                'div',
+                { class: 'small fw-normal ms-takeover-alert' },
+                h('span', { class: 'badge text-bg-dark me-1' }, t('takeover.fromAlert')),
+                severityBadge(x.alert.severity),
+                h('span', { class: 'text-muted ms-1' }, `${x.alert.sender} · ${t(`alert.type.${x.alert.msgType}`)}`),
+              )
+            : null,
+        ),
         h('td', {}, plName[x.playlistId] || `#${x.playlistId}`),
-        h('td', { class: 'small' }, describeTarget(x.target, players)),
+        h('td', { class: 'small' }, describeTarget(x.target, players, locations)),
         h('td', { class: 'small text-nowrap' }, fmtDateTime(x.startsAt)),
         h('td', { class: 'small text-nowrap' }, fmtDateTime(x.expiresAt)),
         h(
@@ -77,6 +111,35 @@ boot('takeover', async ({ main, can }) => {
     ];
     liveBox.replaceChildren(live.length ? table(head, live.map(row)) : empty('takeover.noneLive'));
     historyBox.replaceChildren(rest.length ? table(head, rest.map(row)) : empty());
+    const alerts = (await get('/api/v1/alerts?limit=50')).alerts;
+    alertsBox.replaceChildren(
+      alerts.length
+        ? table(
+            [
+              'alert.receivedAt',
+              'alert.msgType',
+              'alert.severityTitle',
+              'alert.headline',
+              'alert.sender',
+              'alert.signature',
+              'alert.source',
+            ],
+            alerts.map((a) =>
+              h(
+                'tr',
+                { dataset: { alertId: a.id } },
+                h('td', { class: 'small text-nowrap' }, fmtDateTime(a.receivedAt)),
+                h('td', {}, t(`alert.type.${a.msgType}`)),
+                h('td', {}, a.severity ? severityBadge(a.severity) : '—'),
+                h('td', { class: 'small' }, a.text || a.headline || a.event || '—'),
+                h('td', { class: 'small text-muted' }, `${a.sender} / ${a.identifier}`),
+                h('td', { class: 'small' }, t(`alert.sig.${a.signature}`)),
+                h('td', { class: 'small' }, t(`alert.src.${a.source}`)),
+              ),
+            ),
+          )
+        : empty('alert.none'),
+    );
   }
   document.addEventListener('ms:takeovers-changed', reload);
 
@@ -132,6 +195,10 @@ boot('takeover', async ({ main, can }) => {
     );
     main.append(section('takeover.new', form));
   }
-  main.append(section('takeover.live', liveBox), section('takeover.history', historyBox));
+  main.append(
+    section('takeover.live', liveBox),
+    section('takeover.history', historyBox),
+    section('alert.title', alertsBox),
+  );
   await reload();
 });

@@ -7,7 +7,7 @@ import { empty, h, section, table } from '../dom.js';
 import { col, input, select, submitCol, submitForm } from '../forms.js';
 import { busy, notify } from '../notices.js';
 
-const ROLES = ['admin', 'editor', 'approver', 'auditor'];
+const ROLES = ['admin', 'editor', 'approver', 'auditor', 'alert_feed'];
 
 boot('users', async ({ user: me, main }) => {
   const box = h('div', { id: 'user-list' });
