@@ -1,4 +1,5 @@
 #include "microscape/controller/repo.hpp"
+
 #include <set>
 
 #include "microscape/core/audit.hpp"
@@ -679,9 +680,10 @@ std::vector<RecallScreen> unconfirmedRecallScreens(DbConn& c, const std::string&
     return out;
 }
 std::int64_t unconfirmedRecallCount(DbConn& c, std::int64_t recallId) {
-    auto r = c.one("SELECT COUNT(*) FROM recall_screens s JOIN players p ON p.id = s.player_id WHERE s.recall_id = ? "
-                   "AND p.state = 'enrolled' AND s.confirmed_at IS NULL",
-                   {i(recallId)});
+    auto r = c.one(
+        "SELECT COUNT(*) FROM recall_screens s JOIN players p ON p.id = s.player_id WHERE s.recall_id = ? "
+        "AND p.state = 'enrolled' AND s.confirmed_at IS NULL",
+        {i(recallId)});
     return r ? r->i64(0) : 0;
 }
 void confirmRecallScreen(DbConn& c, std::int64_t recallId, const std::string& playerId, std::int64_t atMs) {

@@ -80,7 +80,13 @@ Result<AuditRow> parseAuditLine(std::string_view line);
 // "SEQ:HASH" (as microscape-pack audit prints a head). Errors: Usage.
 Result<AuditHead> parseAuditHead(std::string_view text);
 
-struct Failure;
+struct Failure {
+    std::string playerId;  // empty for export-level failures
+    std::string code;      // stable: "export_signature", "file_hash", a pop::problemName, ...
+    std::string message;
+    std::string str() const;
+};
+
 // Checks an audit log row by row in seq order, holding only the last row's seq
 // and hash: each row's hash is its content's, seqs ascend by one from 1, each
 // prev is the hash of the row before, and the last row is the head that
@@ -214,13 +220,6 @@ struct CountRow {
     std::int64_t failed = 0;
     std::int64_t onScreenMs = 0;  // measured time of completed and interrupted plays
     bool operator==(const CountRow&) const = default;
-};
-
-struct Failure {
-    std::string playerId;  // empty for export-level failures
-    std::string code;      // stable: "export_signature", "file_hash", a pop::problemName, ...
-    std::string message;
-    std::string str() const;
 };
 
 struct VerifyOptions {
