@@ -7,8 +7,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include <vlc/vlc.h>
 
@@ -46,6 +50,132 @@ DetectedType sniffFd(int fd) {
 // libvlc logs many harmless lines (hardware decoder probing); the prober is
 // quiet, callers learn about failures from its results.
 void dropLog(void*, int, const libvlc_log_t*, const char*, va_list) {}
+
+// The picture size a JPEG's frame header (SOFn) states; nullopt if none is
+// found in the first 1 MiB. (A decoder pads its picture: 180 lines decode as 192.)
+std::optional<std::pair<int, int>> jpegSize(int fd) {
+    std::vector<unsigned char> b(1 << 20);
+    ssize_t n = ::pread(fd, b.data(), b.size(), 0);
+    if (n < 4 || b[0] != 0xFF || b[1] != 0xD8) return std::nullopt;
+    std::size_t i = 2;
+    while (i + 9 < static_cast<std::size_t>(n)) {
+        if (b[i] != 0xFF) return std::nullopt;
+        const unsigned char m = b[i + 1];
+        if (m == 0xFF) {  // fill byte
+            ++i;
+            continue;
+        }
+        const std::size_t len = (static_cast<std::size_t>(b[i + 2]) << 8) | b[i + 3];
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)
+            return std::pair{(b[i + 7] << 8) | b[i + 8], (b[i + 5] << 8) | b[i + 6]};
+        if (len < 2) return std::nullopt;
+        i += 2 + len;
+    }
+    return std::nullopt;
+}
+
+// The picture size an MPEG-1/2 sequence header states (horizontal_size and
+// vertical_size), from the first 4 MiB of a program or transport stream.
+std::optional<std::pair<int, int>> mpegSequenceSize(int fd) {
+    std::vector<unsigned char> b(4 << 20);
+    ssize_t n = ::pread(fd, b.data(), b.size(), 0);
+    for (ssize_t i = 0; i + 7 < n; ++i)
+        if (b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 1 && b[i + 3] == 0xB3) {
+            const int w = (b[i + 4] << 4) | (b[i + 5] >> 4), h = ((b[i + 5] & 0x0F) << 8) | b[i + 6];
+            if (w > 0 && h > 0) return std::pair{w, h};
+        }
+    return std::nullopt;
+}
+
+// The first picture libvlc really decodes, for files whose header does not give
+// a picture size to the parser (a CMYK JPEG, an MPEG-2 transport stream): the
+// decoder's format gives the size, the picture is drawn small and thrown away.
+class FirstPicture {
+  public:
+    struct Outcome {
+        bool decoded = false;
+        unsigned width = 0, height = 0;
+        std::int64_t lengthMs = 0;
+        std::string why;  // when not decoded
+    };
+
+    static Outcome decode(libvlc_instance_t* vlc, libvlc_media_t* media, int timeoutMs) {
+        FirstPicture fp;
+        libvlc_media_player_t* mp = libvlc_media_player_new_from_media(media);
+        if (!mp) return {false, 0, 0, 0, "libvlc could not open it for decoding"};
+        (void)vlc;
+        libvlc_video_set_callbacks(mp, &FirstPicture::lockCb, nullptr, &FirstPicture::displayCb, &fp);
+        libvlc_video_set_format_callbacks(mp, &FirstPicture::formatCb, nullptr);
+        libvlc_event_manager_t* em = libvlc_media_player_event_manager(mp);
+        libvlc_event_attach(em, libvlc_MediaPlayerEndReached, &FirstPicture::eventCb, &fp);
+        libvlc_event_attach(em, libvlc_MediaPlayerEncounteredError, &FirstPicture::eventCb, &fp);
+        Outcome out;
+        if (libvlc_media_player_play(mp) != 0) {
+            out.why = "libvlc could not start decoding it";
+        } else {
+            std::unique_lock lock(fp.mutex_);
+            fp.cv_.wait_for(lock, std::chrono::milliseconds(timeoutMs), [&] { return fp.displayed_ || fp.stopped_; });
+            out.decoded = fp.displayed_;
+            out.width = fp.width_;
+            out.height = fp.height_;
+            if (!fp.displayed_) out.why = fp.stopped_ ? "it ended before any picture" : "no picture within the time";
+        }
+        if (out.decoded) out.lengthMs = libvlc_media_player_get_length(mp);
+        libvlc_media_player_stop(mp);
+        libvlc_event_detach(em, libvlc_MediaPlayerEndReached, &FirstPicture::eventCb, &fp);
+        libvlc_event_detach(em, libvlc_MediaPlayerEncounteredError, &FirstPicture::eventCb, &fp);
+        libvlc_media_player_release(mp);
+        return out;
+    }
+
+  private:
+    // The decoder's picture size is kept; the picture itself is asked for small.
+    static unsigned formatCb(void** opaque, char* chroma, unsigned* width, unsigned* height, unsigned* pitches,
+                             unsigned* lines) {
+        auto* self = static_cast<FirstPicture*>(*opaque);
+        {
+            std::lock_guard lock(self->mutex_);
+            self->width_ = *width;
+            self->height_ = *height;
+        }
+        const unsigned side = 64;
+        unsigned w = std::max(1u, std::min(*width, side)), h = std::max(1u, std::min(*height, side));
+        std::memcpy(chroma, "RV32", 4);
+        *width = w;
+        *height = h;
+        *pitches = w * 4;
+        *lines = h;
+        self->picture_.assign(static_cast<std::size_t>(w) * h * 4, 0);
+        return 1;
+    }
+    static void* lockCb(void* opaque, void** planes) {
+        auto* self = static_cast<FirstPicture*>(opaque);
+        planes[0] = self->picture_.data();
+        return nullptr;
+    }
+    static void displayCb(void* opaque, void*) {
+        auto* self = static_cast<FirstPicture*>(opaque);
+        {
+            std::lock_guard lock(self->mutex_);
+            self->displayed_ = true;
+        }
+        self->cv_.notify_all();
+    }
+    static void eventCb(const libvlc_event_t*, void* opaque) {
+        auto* self = static_cast<FirstPicture*>(opaque);
+        {
+            std::lock_guard lock(self->mutex_);
+            self->stopped_ = true;
+        }
+        self->cv_.notify_all();
+    }
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<char> picture_;
+    unsigned width_ = 0, height_ = 0;
+    bool displayed_ = false, stopped_ = false;
+};
 }  // namespace
 
 void MediaProber::VlcFree::operator()(libvlc_instance_t* p) const {
@@ -54,7 +184,7 @@ void MediaProber::VlcFree::operator()(libvlc_instance_t* p) const {
 
 Result<MediaProber> MediaProber::create() {
     const char* args[] = {"--quiet",    "--intf=dummy", "--aout=dummy", "--vout=dummy", "--no-video-title-show",
-                          "--no-stats", "--no-lua"};
+                          "--no-stats", "--no-lua",     "--no-spu",     "--no-osd",     "--text-renderer=none"};
     libvlc_instance_t* vlc = libvlc_new(static_cast<int>(sizeof args / sizeof args[0]), args);
     if (!vlc) return makeError(Errc::Internal, "libvlc could not start (is vlc-plugin-base installed?)");
     libvlc_log_set(vlc, dropLog, nullptr);
@@ -132,6 +262,25 @@ Result<MediaInfo> MediaProber::probeFd(int fd, const std::string& path, bool req
         }
     }
     if (tracks) libvlc_media_tracks_release(tracks, count);
+    // A header the parser cannot size (a CMYK JPEG, an MPEG-2 transport stream),
+    // or a clip without a known length: decode its first picture to know.
+    if (requireDecodable && (info.kind == MediaKind::Video || info.kind == MediaKind::Image) &&
+        (!hasVideo || info.width <= 0 || info.height <= 0 || (info.kind == MediaKind::Video && info.durationMs <= 0))) {
+        libvlc_media_add_option(media.get(), ":no-audio");
+        auto first = FirstPicture::decode(vlc_.get(), media.get(), timeoutMs);
+        if (!first.decoded) return makeError(Errc::BadMedia, path + " has no decodable picture: " + first.why);
+        hasVideo = true;
+        if (info.width <= 0 || info.height <= 0) {
+            // The size the file states, where it can be read; else the decoder's.
+            std::optional<std::pair<int, int>> stated;
+            if (info.mime == "image/jpeg") stated = jpegSize(fd);
+            if (info.mime == "video/mp2t" || info.mime == "video/mpeg") stated = mpegSequenceSize(fd);
+            info.width = stated ? stated->first : static_cast<int>(first.width);
+            info.height = stated ? stated->second : static_cast<int>(first.height);
+        }
+        if (info.kind == MediaKind::Video && info.durationMs <= 0 && first.lengthMs > 0)
+            info.durationMs = first.lengthMs;
+    }
     if (requireDecodable) {
         if ((info.kind == MediaKind::Video || info.kind == MediaKind::Image) &&
             (!hasVideo || info.width <= 0 || info.height <= 0))

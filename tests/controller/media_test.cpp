@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "../support/process.hpp"
 #include "test_support.hpp"
 
 using namespace microscape::testing;
@@ -204,4 +205,42 @@ TEST_CASE("text slogans are media", "[controller][media]") {
     CHECK(ed.post("/api/v1/media/slogans", R"({"text":"x","style":{"color":"red"}})").status == 400);
     CHECK(ed.post("/api/v1/media/slogans", R"({"text":12})").status == 400);
     CHECK(ed.post("/api/v1/media/slogans", R"({"text":"ok",)").status == 400);
+}
+
+TEST_CASE(
+    "files whose header the parser cannot size are accepted when a picture really decodes: a CMYK JPEG and an "
+    "MPEG-2 transport stream, with their sizes and length, and a cut-off stream is refused",
+    "[controller][media][probe]") {
+    TestServer srv;
+    TempDir fx;
+    Client ed = srv.userClient("ed", "editor", "交警");
+    const auto cmyk = fx.path / "print-shop-cmyk.jpg";
+    REQUIRE(runShell("/usr/bin/convert -size 320x180 gradient:red-blue -colorspace CMYK -quality 90 " +
+                     cmyk.string()) == 0);
+    REQUIRE(runShell("/usr/bin/identify -format %[colorspace] " + cmyk.string() + " | grep -q CMYK") == 0);
+    auto r = ed.request("POST", "/api/v1/media?filename=cmyk.jpg", readFile(cmyk), "image/jpeg");
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    CHECK(r.json()->getValue<std::string>("kind") == "image");
+    CHECK(r.json()->getValue<int>("width") == 320);
+    CHECK(r.json()->getValue<int>("height") == 180);
+
+    const auto ts = fx.path / "tv-station.ts";
+    REQUIRE(runShell("ffmpeg -loglevel error -y -f lavfi -i testsrc=size=352x288:rate=25:duration=3 -c:v mpeg2video "
+                     "-f mpegts " +
+                     ts.string()) == 0);
+    auto v = ed.request("POST", "/api/v1/media?filename=clip.ts", readFile(ts), "video/mp2t");
+    INFO(v.body);
+    REQUIRE(v.status == 201);
+    CHECK(v.json()->getValue<std::string>("kind") == "video");
+    CHECK(v.json()->getValue<int>("width") == 352);
+    CHECK(v.json()->getValue<int>("height") == 288);
+    const auto length = v.json()->getValue<std::int64_t>("durationMs");
+    CHECK(length >= 2500);
+    CHECK(length <= 3500);
+
+    // The first 2 KB of the stream: no picture decodes.
+    auto cut = ed.request("POST", "/api/v1/media?filename=cut.ts", readFile(ts).substr(0, 2048), "video/mp2t");
+    CHECK(cut.status == 415);
+    CHECK(cut.errorCode() == "unsupported_media");
 }

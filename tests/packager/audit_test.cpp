@@ -119,7 +119,9 @@ ExportWorld lateRecallWorld(const ExportWorld& good) {
     ExportWorld w = good;
     const auto& g = w.evidence.at("garage-01").records;
     const std::int64_t confirm = g[8].startUtcMs - 60000;
-    addRecall(w, "1", kPosterSha, confirm - 240000, {{"garage-01", confirm}, {"mall-02", kExportDay + 86400000LL, 12}});
+    addRecall(w, "1", kPosterSha, confirm - 240000,
+              {{.playerId = "garage-01", .confirmAtMs = confirm},
+               {.playerId = "mall-02", .confirmAtMs = kExportDay + 86400000LL, .runsFromSeq = 12}});
     return w;
 }
 
@@ -803,7 +805,8 @@ TEST_CASE("write the conformance vectors", "[.][vectors]") {
     for (const auto& v : brokenExports(w)) add(v.name, v.bytes, v.pinPlayerKeys, v.heads, v.expected);
     auto recalled = w;  // a recall every screen confirmed after the last play
     addRecall(recalled, "1", kPosterSha, kExportDay + 2 * 86400000LL,
-              {{"garage-01", kExportDay + 2 * 86400000LL + 60000}, {"mall-02", kExportDay + 2 * 86400000LL + 90000}});
+              {{.playerId = "garage-01", .confirmAtMs = kExportDay + 2 * 86400000LL + 60000},
+               {.playerId = "mall-02", .confirmAtMs = kExportDay + 2 * 86400000LL + 90000}});
     add("valid a recall every screen confirmed", recalled.write(), true, {}, "VERIFIED");
     add("valid plays of recalled media after the screens confirmed are reported not failed", lateRecallWorld(w).write(),
         true, {}, "VERIFIED");

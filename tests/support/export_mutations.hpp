@@ -538,14 +538,14 @@ inline std::vector<BrokenExport> brokenExports(const ExportWorld& good) {
 
     // Checkpoints: ordered, contiguous, each naming the one before.
     variant("a recall naming a manifest that still lists the recalled media", "recall_manifest", [&](ExportWorld& w) {
-        addRecall(
-            w, "1", kPosterSha, kExportDay + 2 * 86400000LL,
-            {{g, kExportDay + 2 * 86400000LL + 60000, {}, true}, {"mall-02", kExportDay + 2 * 86400000LL + 90000}});
+        addRecall(w, "1", kPosterSha, kExportDay + 2 * 86400000LL,
+                  {{.playerId = g, .confirmAtMs = kExportDay + 2 * 86400000LL + 60000, .manifestListsMedia = true},
+                   {.playerId = "mall-02", .confirmAtMs = kExportDay + 2 * 86400000LL + 90000}});
     });
     variant("a recall naming a manifest left out of the export", "recall_manifest", [&](ExportWorld& w) {
         addRecall(w, "1", kPosterSha, kExportDay + 2 * 86400000LL,
-                  {{g, kExportDay + 2 * 86400000LL + 60000, {}, false, false},
-                   {"mall-02", kExportDay + 2 * 86400000LL + 90000}});
+                  {{.playerId = g, .confirmAtMs = kExportDay + 2 * 86400000LL + 60000, .manifestInExport = false},
+                   {.playerId = "mall-02", .confirmAtMs = kExportDay + 2 * 86400000LL + 90000}});
     });
     variant("a checkpoint in the middle removed", "checkpoint_gap",
             [&](ExportWorld& w) { w.evidence[g].checkpoints.erase(w.evidence[g].checkpoints.begin() + 1); });
