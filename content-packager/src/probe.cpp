@@ -115,10 +115,12 @@ class FirstPicture {
         } else {
             std::unique_lock lock(fp.mutex_);
             fp.cv_.wait_for(lock, std::chrono::milliseconds(timeoutMs), [&] { return fp.displayed_ || fp.stopped_; });
-            out.decoded = fp.displayed_;
+            // The decoder asks for a picture format once it has decoded a picture;
+            // a slow machine may drop that picture as late before it is shown.
+            out.decoded = fp.displayed_ || fp.formatSeen_;
             out.width = fp.width_;
             out.height = fp.height_;
-            if (!fp.displayed_) out.why = fp.stopped_ ? "it ended before any picture" : "no picture within the time";
+            if (!out.decoded) out.why = fp.stopped_ ? "it ended before any picture" : "no picture within the time";
         }
         if (out.decoded) out.lengthMs = libvlc_media_player_get_length(mp);
         libvlc_media_player_stop(mp);
@@ -137,6 +139,7 @@ class FirstPicture {
             std::lock_guard lock(self->mutex_);
             self->width_ = *width;
             self->height_ = *height;
+            self->formatSeen_ = true;
         }
         const unsigned side = 64;
         unsigned w = std::max(1u, std::min(*width, side)), h = std::max(1u, std::min(*height, side));
@@ -174,7 +177,7 @@ class FirstPicture {
     std::condition_variable cv_;
     std::vector<char> picture_;
     unsigned width_ = 0, height_ = 0;
-    bool displayed_ = false, stopped_ = false;
+    bool displayed_ = false, stopped_ = false, formatSeen_ = false;
 };
 }  // namespace
 
