@@ -63,7 +63,11 @@ std::string Metrics::render(std::int64_t playersEnrolled, std::int64_t playersOn
       << "# HELP microscape_logins_throttled_total Login attempts refused by the failure "
          "throttle.\n"
          "# TYPE microscape_logins_throttled_total counter\n"
-      << "microscape_logins_throttled_total " << loginsThrottled.load() << "\n";
+      << "microscape_logins_throttled_total " << loginsThrottled.load() << "\n"
+      << "# HELP microscape_recall_checks_total Rounds of the recall housekeeping (expired media recalled, open "
+         "recalls settled), one a second.\n"
+         "# TYPE microscape_recall_checks_total counter\n"
+      << "microscape_recall_checks_total " << recallChecks.load() << "\n";
     std::lock_guard lock(mutex_);
     o << "# HELP microscape_http_requests_total HTTP requests by method, route pattern and "
          "status.\n"

@@ -66,6 +66,7 @@ class Metrics {
     std::atomic<std::int64_t> bundlesCompiled{0};
     std::atomic<std::int64_t> loginFailures{0};
     std::atomic<std::int64_t> loginsThrottled{0};
+    std::atomic<std::int64_t> recallChecks{0};  // rounds of the recall housekeeping
     std::string render(std::int64_t playersEnrolled, std::int64_t playersOnline) const;
 
   private:

@@ -468,6 +468,7 @@ Status ControllerServer::start() {
             try {
                 recallExpiredMedia(*d.services);
                 d.db->write([&](DbConn& c) { settleRecalls(c, d.services->nowMs()); });
+                d.metrics.recallChecks++;
             } catch (const std::exception& e) {
                 d.log.error("recall housekeeping: %s", std::string(e.what()));
             }

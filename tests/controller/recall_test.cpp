@@ -299,8 +299,16 @@ TEST_CASE("media with a validUntil recalls itself when the server's clock passes
     INFO(set.body);
     REQUIRE(set.status == 200);
     CHECK(set.json()->getValue<std::string>("validUntil") == until);
-    // Not yet: a few housekeeping rounds change nothing.
-    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    // Not yet: two housekeeping rounds after the change leave it alone.
+    auto checks = [&] {
+        const std::string m = srv.client().get("/metrics").body;
+        const std::string key = "\nmicroscape_recall_checks_total ";
+        const auto at = m.find(key);
+        REQUIRE(at != std::string::npos);
+        return std::stoll(m.substr(at + key.size()));
+    };
+    const auto rounds = checks();
+    REQUIRE(waitFor([&] { return checks() >= rounds + 2; }, 15000));
     CHECK(admin.get("/api/v1/media/" + std::to_string(poster)).json()->getValue<std::string>("state") == "approved");
     CHECK(admin.get("/api/v1/media/" + std::to_string(poster) + "/recall").status == 404);
 
