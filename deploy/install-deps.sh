@@ -18,6 +18,9 @@ PACKAGES=(
   # controller: CAP 1.2 alerts (XML with libxml2, XML-DSig with xmlsec's OpenSSL
   # backend); tests sign alerts with the xmlsec1 command
   libxml2-dev libxmlsec1-dev xmlsec1
+  # controller store: PostgreSQL through libpq; the tests run their own
+  # throwaway PostgreSQL 15 cluster (initdb + pg_ctl in a temporary directory)
+  libpq-dev postgresql-15
   # tests
   catch2 ffmpeg imagemagick tzdata
   # the second verifier of evidence exports (tests/audit_verifier.py): Ed25519
