@@ -222,6 +222,8 @@ std::unique_ptr<Conn> openPostgres(const std::string& conninfo, const std::strin
     // Times are integers (milliseconds, UTC) in every table; the session zone
     // only matters to the few date functions the reports use.
     conn->execScript("SET TIME ZONE 'UTC'");
+    // NOTICEs (e.g. "already exists, skipping") would go to stderr.
+    conn->execScript("SET client_min_messages = warning");
     return conn;
 }
 
