@@ -218,6 +218,10 @@ std::unique_ptr<Conn> openPostgres(const std::string& conninfo, const std::strin
         PQfinish(c);
         throw Error("setting the client encoding: " + msg);
     }
+    // Notices and a server's parting message are not for stderr; errors reach
+    // the caller as exceptions with the server's text.
+    PQsetNoticeProcessor(
+        c, [](void*, const char*) {}, nullptr);
     auto conn = std::make_unique<PgConn>(c);
     // Times are integers (milliseconds, UTC) in every table; the session zone
     // only matters to the few date functions the reports use.
