@@ -203,9 +203,11 @@ int main(int argc, char** argv) {
     // Rollups as --rebuild-rollups makes them.
     controller::ZoneCache zones("/usr/share/zoneinfo");
     auto t1 = Clock::now();
-    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-    const std::int64_t rebuilt = controller::rebuildRollups(db, zones);
-    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    std::int64_t rebuilt = 0;
+    {
+        controller::Db store(dir / "controller.db");
+        rebuilt = store.write([&](controller::DbConn& c) { return controller::rebuildRollups(c, zones); });
+    }
     const double rebuildMs = msSince(t1);
     sqlite3_exec(db, "ANALYZE", nullptr, nullptr, nullptr);
 

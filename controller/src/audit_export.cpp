@@ -28,7 +28,7 @@ void forEachLine(Db& db, bool records, const std::string& playerId, std::int64_t
         page.clear();
         ends.clear();
         db.read([&](DbConn& c) {
-            SqlStmt st(sqliteOf(c), sql);
+            SqlStmt st(c, sql);
             st.bind(1, playerId).bind(2, after).bind(3, maxRowid).bind(4, std::int64_t(kExportPageRows));
             while (st.step()) {
                 after = st.i64(0);
@@ -108,7 +108,7 @@ struct PlayerManifests {
 
 PlayerManifests findManifests(DbConn& c, const std::string& playerId, std::int64_t maxRowid, std::int64_t fromMs,
                               std::int64_t toMs) {
-    sqlite3* h = sqliteOf(c);
+    DbConn& h = c;
     std::set<std::string> wanted;
     SqlStmt named(h,
                   "SELECT DISTINCT manifest FROM pop_records WHERE player_id = ? AND rowid <= ? AND manifest <> '' "
@@ -157,7 +157,7 @@ template <class F>
 void forEachManifestLine(Db& db, const std::string& playerId, const std::vector<std::int64_t>& versions, F&& each) {
     for (auto version : versions) {
         auto bytes = db.read([&](DbConn& c) {
-            SqlStmt st(sqliteOf(c), "SELECT manifest FROM compiled_manifests WHERE player_id = ? AND version = ?");
+            SqlStmt st(c, "SELECT manifest FROM compiled_manifests WHERE player_id = ? AND version = ?");
             st.bind(1, playerId).bind(2, version);
             return st.step() ? st.str(0) : std::string();
         });
@@ -209,7 +209,7 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
     std::vector<audit::MediaName> media;
     try {
         auto st = db.read([&](DbConn& c) -> Status {
-            sqlite3* h = sqliteOf(c);
+            DbConn& h = c;
             {
                 SqlStmt snap(h,
                              "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM pop_records), "

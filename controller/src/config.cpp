@@ -8,6 +8,7 @@
 #include <Poco/StringTokenizer.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -59,11 +60,14 @@ const std::set<std::string> kKnownKeys = {
     "alerts.pollSeconds",
     "alerts.feedAccount",
     "alerts.defaultMinutes",
+    "store.url",
+    "store.passwordFile",
+    "store.poolSize",
 };
 
 // http.tls is a value and a prefix: its sub-keys are checked separately.
 const std::set<std::string> kTlsSubKeys = {"certificate", "privateKey"};
-const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile", "alerts"};
+const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile", "alerts", "store"};
 
 Status readInt(const Poco::Util::AbstractConfiguration& conf, const std::string& key, std::int64_t lo, std::int64_t hi,
                std::int64_t& out) {
@@ -84,6 +88,25 @@ Status readIntInto(const Poco::Util::AbstractConfiguration& conf, const std::str
     MS_TRY(readInt(conf, key, lo, hi, v));
     out = static_cast<T>(v);
     return {};
+}
+
+// store.url (default sqlite: in the data directory); a PostgreSQL password
+// from store.passwordFile (its first line) or MICROSCAPE_STORE_PASSWORD, never
+// from the URL or the command line.
+Status readStore(const Poco::Util::AbstractConfiguration& conf, ControllerConfig& c) {
+    auto url = sql::parseStoreUrl(conf.getString("store.url", "sqlite:"), c.dataDir);
+    if (!url) return makeError(Errc::Usage, "store.url: " + url.error().message);
+    c.store = std::move(*url);
+    const std::string passwordFile = conf.getString("store.passwordFile", "");
+    if (!passwordFile.empty()) {
+        std::ifstream in(passwordFile);
+        if (!in) return makeError(Errc::Usage, "store.passwordFile: cannot read '" + passwordFile + "'");
+        std::getline(in, c.store.password);
+        if (!c.store.password.empty() && c.store.password.back() == '\r') c.store.password.pop_back();
+    } else if (const char* env = std::getenv("MICROSCAPE_STORE_PASSWORD")) {
+        c.store.password = env;
+    }
+    return readIntInto(conf, "store.poolSize", 1, 256, c.storePoolSize);
 }
 
 Status readTls(const Poco::Util::AbstractConfiguration& conf, ControllerConfig& c) {
@@ -261,9 +284,22 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     c.probeHelper = conf.getString("media.probeHelper", "");
     MS_TRY(readIntInto(conf, "media.probeTimeoutSeconds", 1, 3600, c.probeTimeoutSeconds));
     MS_TRY(readAlerts(conf, c));
+    MS_TRY(readStore(conf, c));
     if (c.httpPort != 0 && c.httpPort == c.zmqPort && c.httpBind == c.zmqBind)
         return makeError(Errc::Usage, "http.port and zmq.port must differ");
     return c;
+}
+
+sql::StoreUrl storeUrl(const ControllerConfig& config) {
+    if (config.store.backend == sql::Backend::Sqlite && config.store.sqliteFile.empty())
+        return *sql::parseStoreUrl("sqlite:", config.dataDir);
+    return config.store;
+}
+
+sql::DatabaseOptions storeOptions(const ControllerConfig& config) {
+    sql::DatabaseOptions o;
+    o.poolSize = config.storePoolSize;
+    return o;
 }
 
 }  // namespace microscape::controller

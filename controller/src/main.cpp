@@ -38,6 +38,10 @@ class ControllerApp : public Poco::Util::ServerApplication {
         options.addOption(
             Option("config", "c", "load a .properties configuration file").argument("FILE").repeatable(false));
         options.addOption(Option("data-dir", "d", "data directory (controller.dataDir)").argument("DIR"));
+        options.addOption(Option("store", "",
+                                 "where the state lives: sqlite: (default) or postgresql://user@host:port/db "
+                                 "(store.url; the password never here: store.passwordFile)")
+                              .argument("URL"));
         options.addOption(Option("http-port", "p", "HTTP port, 0 for any free port (http.port)").argument("PORT"));
         options.addOption(Option("zmq-port", "z", "ZeroMQ hub port (zmq.port)").argument("PORT"));
         options.addOption(Option("bind", "b", "address for HTTP and the hub (http.bind, zmq.bind)").argument("ADDR"));
@@ -79,6 +83,8 @@ class ControllerApp : public Poco::Util::ServerApplication {
             }
         } else if (name == "data-dir") {
             config().setString("controller.dataDir", value);
+        } else if (name == "store") {
+            config().setString("store.url", value);
         } else if (name == "http-port") {
             config().setString("http.port", value);
         } else if (name == "zmq-port") {
@@ -98,7 +104,7 @@ class ControllerApp : public Poco::Util::ServerApplication {
             Poco::Util::HelpFormatter hf(options());
             hf.setCommand(commandName());
             hf.setUsage(
-                "[--config FILE] [--data-dir DIR] [--http-port N] [--zmq-port N] [--bind ADDR] "
+                "[--config FILE] [--data-dir DIR] [--store URL] [--http-port N] [--zmq-port N] [--bind ADDR] "
                 "[--init-admin NAME] [--rebuild-rollups] [--openapi]");
             hf.setHeader("Microscape controller: content library, scheduling and signed per-screen manifests.");
             hf.setFooter(exitcode::kHelpText);
@@ -155,7 +161,8 @@ class ControllerApp : public Poco::Util::ServerApplication {
                 return exitcode::kCantCreate;
             }
             try {
-                microscape::controller::Db db(cfg->dataDir / "controller.db");
+                microscape::controller::Db db(microscape::controller::storeUrl(*cfg),
+                                              microscape::controller::storeOptions(*cfg));
                 microscape::controller::PopIngest ingest(db);
                 auto n = ingest.rebuildRollups();
                 if (!n) {

@@ -53,7 +53,7 @@ std::string range(std::int64_t from, std::int64_t to) {
 }  // namespace
 
 struct PopIngest::Statements {
-    explicit Statements(sqlite3* db)
+    explicit Statements(DbConn& db)
         : player(db,
                  "SELECT p.identity_key, p.state, p.enrolled_at, COALESCE(p.location_id, 0), "
                  "COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') FROM players p "
@@ -63,8 +63,8 @@ struct PopIngest::Statements {
                        "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at, manifest) "
                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
           insertCheckpoint(db,
-                           "INSERT OR IGNORE INTO pop_checkpoints(player_id, last_seq, first_seq, checkpoint, "
-                           "received_at) VALUES (?,?,?,?,?)"),
+                           "INSERT INTO pop_checkpoints(player_id, last_seq, first_seq, checkpoint, "
+                           "received_at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING"),
           rollups(db) {}
     SqlStmt player, insertRecord, insertCheckpoint;
     RollupStatements rollups;
@@ -88,7 +88,7 @@ void PopIngest::invalidate() {
 
 const PopIngest::MediaSet& PopIngest::mediaSentTo(DbConn& c, const std::string& playerId) {
     auto& set = media_[playerId];
-    SqlStmt st(sqliteOf(c),
+    SqlStmt st(c,
                "SELECT version, manifest FROM compiled_manifests WHERE player_id = ? AND version > ? "
                "ORDER BY version");
     st.bind(1, playerId).bind(2, set.version);
@@ -144,7 +144,7 @@ struct PopIngest::Batch {
     Prepared& prep;
     std::int64_t nowMs;
     DbConn& conn;
-    sqlite3* db;
+    DbConn& db;
     std::vector<IngestProblem> problems;
     PlayerInfo info;
     Tip tip;
@@ -193,8 +193,8 @@ void PopIngest::storeProblems(Batch& b) {
             kept = batchBytes.substr(0, kProblemBatchPrefixBytes);
     }
     SqlStmt st(b.db,
-               "INSERT OR IGNORE INTO pop_problems(player_id, code, seq, message, batch_sha256, batch, "
-               "detected_at, batch_size) VALUES (?,?,?,?,?,?,?,?)");
+               "INSERT INTO pop_problems(player_id, code, seq, message, batch_sha256, batch, "
+               "detected_at, batch_size) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
     for (const auto& p : b.problems) {
         st.bind(1, playerId).bind(2, p.code).bind(3, p.seq).bind(4, p.message).bind(5, batchSha);
         if (keep) st.bindBlob(6, kept);
@@ -397,11 +397,13 @@ Result<IngestOutcome> PopIngest::commitIn(Batch& b) {
         return refuse(b, Errc::TooLarge, "oversized",
                       "batch of " + std::to_string(b.prep.sizeBytes) + " bytes exceeds the limit of " +
                           std::to_string(kMaxProofsBatchBytes));
-    if (!stmts_ || stmtsDb_ != b.db) {
-        stmts_.reset();
-        stmts_ = std::make_unique<Statements>(b.db);
-        stmtsDb_ = b.db;
-    }
+    // (taken from the connection's prepared statements for this batch only: the
+    // next batch may run on another connection of the pool)
+    stmts_ = std::make_unique<Statements>(b.db);
+    struct Release {
+        std::unique_ptr<Statements>& s;
+        ~Release() { s.reset(); }
+    } release{stmts_};
     Result<IngestOutcome> refused = makeError(Errc::Internal, "not refused");
     const crypto::PublicKey* key = checkPlayer(b, refused);
     if (!key) return refused;
@@ -441,7 +443,7 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
     Result<IngestOutcome> result = makeError(Errc::Internal, "not run");
     try {
         result = db_.write([&](DbConn& conn) -> Result<IngestOutcome> {
-            Batch b{prep, nowMs, conn, sqliteOf(conn), {}, {}, {}, {}, 0, std::nullopt};
+            Batch b{prep, nowMs, conn, conn, {}, {}, {}, {}, 0, std::nullopt};
             auto r = commitIn(b);
             newTip = b.newTip;
             return r;
@@ -462,8 +464,7 @@ Result<IngestOutcome> PopIngest::commit(Prepared prep, std::int64_t nowMs) {
 Result<std::int64_t> PopIngest::rebuildRollups() {
     std::lock_guard lock(mutex_);
     try {
-        return db_.write(
-            [&](DbConn& c) -> Result<std::int64_t> { return controller::rebuildRollups(sqliteOf(c), zones_); });
+        return db_.write([&](DbConn& c) -> Result<std::int64_t> { return controller::rebuildRollups(c, zones_); });
     } catch (const std::exception& e) {
         return makeError(Errc::Internal, std::string("rebuilding rollups failed: ") + e.what());
     }

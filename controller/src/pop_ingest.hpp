@@ -141,12 +141,11 @@ class PopIngest {
     Result<IngestOutcome> refuse(Batch& b, Errc code, std::string problemCode, std::string message);
     IngestOutcome refuseContent(Batch& b);
 
-    struct Statements;  // prepared once on the Db's connection, reused by every commit
+    struct Statements;  // the statements of one commit, on its connection
 
     Db& db_;
-    mutable std::mutex mutex_;  // serialises commit; guards the caches, stmts_ and stats_
-    std::unique_ptr<Statements> stmts_;
-    sqlite3* stmtsDb_ = nullptr;  // the connection stmts_ belong to
+    mutable std::mutex mutex_;           // serialises commit; guards the caches, stmts_ and stats_
+    std::unique_ptr<Statements> stmts_;  // during a commit only
     std::map<std::string, Tip> tips_;
     std::map<std::string, MediaSet> media_;
     ManifestPlaces places_;                          // where the manifests records name put their screens

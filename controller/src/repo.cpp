@@ -105,7 +105,8 @@ std::vector<std::string> tagsOf(DbConn& c, const char* table, const char* col, s
 void setTags(DbConn& c, const char* table, const char* col, std::int64_t id, const std::vector<std::string>& tags) {
     c.exec(std::string("DELETE FROM ") + table + " WHERE " + col + " = ?", {i(id)});
     for (const auto& t : tags)
-        c.exec(std::string("INSERT OR IGNORE INTO ") + table + "(" + col + ", tag) VALUES (?, ?)", {i(id), t});
+        c.exec(std::string("INSERT INTO ") + table + "(" + col + ", tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
+               {i(id), t});
 }
 
 const char* kMediaCols =
@@ -544,7 +545,7 @@ std::vector<std::pair<std::string, bool>> listTags(DbConn& c) {
     return out;
 }
 void ensureTags(DbConn& c, const std::vector<std::string>& tags) {
-    for (const auto& t : tags) c.exec("INSERT OR IGNORE INTO tags(name, seeded) VALUES (?, 0)", {t});
+    for (const auto& t : tags) c.exec("INSERT INTO tags(name, seeded) VALUES (?, 0) ON CONFLICT DO NOTHING", {t});
 }
 
 // --- media -----------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ void sendTable(RequestCtx& ctx, const Table& t, const std::string& fileStem, Poc
 Table runQuery(RequestCtx& ctx, const std::string& sql, const std::vector<DbValue>& params) {
     return ctx.svc.db.read([&](DbConn& c) {
         Table t;
-        SqlStmt st(sqliteOf(c), sql);
+        SqlStmt st(c, sql);
         for (std::size_t i = 0; i < params.size(); ++i) {
             const int n = static_cast<int>(i) + 1;
             if (auto v = std::get_if<std::int64_t>(&params[i]))
@@ -347,7 +347,7 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
     std::map<std::pair<std::string, std::string>, Cached> cached;
     std::map<std::string, std::vector<Version>> versions;
     db.read([&](DbConn& c) {
-        sqlite3* h = sqliteOf(c);
+        DbConn& h = c;
         places = playerPlaces(h);
         SqlStmt n(h, "SELECT id, name FROM players WHERE state = 'enrolled'");
         while (n.step()) names[n.str(0)] = n.str(1);
@@ -418,7 +418,7 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
     if (!toKeep.empty())
         db.write([&](DbConn& c) {
             SqlStmt ins(
-                sqliteOf(c),
+                c,
                 "INSERT OR REPLACE INTO scheduled_days(player_id, local_date, manifest_version, slots, slot_ms) "
                 "VALUES (?, ?, ?, ?, ?)");
             for (const auto& [id, date, k] : toKeep) {
@@ -506,7 +506,7 @@ std::string hoursText(std::int64_t ms) {
     return std::to_string(ms / 3600000) + "." + std::to_string(ms / 360000 % 10);
 }
 
-std::vector<YearLine> yearGroups(sqlite3* h, const std::string& keyExpr, const std::string& nameExpr,
+std::vector<YearLine> yearGroups(DbConn& h, const std::string& keyExpr, const std::string& nameExpr,
                                  const std::string& joins, const std::string& from, const std::string& to) {
     SqlStmt st(h, "SELECT " + keyExpr + " AS k, " + nameExpr +
                       " AS n, COUNT(DISTINCT r.player_id), COUNT(DISTINCT p.location_id), "
@@ -601,7 +601,7 @@ void annualReport(RequestCtx& ctx) {
     std::vector<YearLine> venues, themes, departments, months, campaigns;
     std::int64_t campaignCount = 0, takeovers = 0, alertTakeovers = 0, recalls = 0, recallsCompleted = 0;
     ctx.svc.db.read([&](DbConn& c) {
-        sqlite3* h = sqliteOf(c);
+        DbConn& h = c;
         auto all = yearGroups(h, "''", "''", "", from, to);
         if (!all.empty()) total = all.front();
         venues = yearGroups(h, "COALESCE(l.venue_type, '')", "''", "", from, to);
@@ -722,7 +722,7 @@ void campaignSummary(RequestCtx& ctx) {
     const std::string key = "cmp-" + std::to_string(id);
     Poco::JSON::Object::Ptr out = metaOf(from, to);
     ctx.svc.db.read([&](DbConn& c) {
-        sqlite3* h = sqliteOf(c);
+        DbConn& h = c;
         SqlStmt cg(h, "SELECT name, COALESCE(theme, '') FROM campaigns WHERE id = ?");
         cg.bind(1, id);
         if (!cg.step()) notFound("campaign");
@@ -844,7 +844,7 @@ std::string toCsv(const std::vector<std::string>& header, const std::vector<std:
 }
 
 Poco::JSON::Object::Ptr popSummaryJson(DbConn& c, const std::string& playerId) {
-    sqlite3* h = sqliteOf(c);
+    DbConn& h = c;
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     SqlStmt rec(h, "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM pop_records WHERE player_id = ?");
     rec.bind(1, playerId);

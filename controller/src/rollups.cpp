@@ -1,7 +1,5 @@
 #include "rollups.hpp"
 
-#include <Poco/Data/SQLite/Utility.h>
-
 #include <charconv>
 #include <climits>
 #include <tuple>
@@ -10,60 +8,6 @@
 #include "microscape/core/time.hpp"
 
 namespace microscape::controller {
-
-sqlite3* sqliteOf(DbConn& c) {
-    return Poco::Data::SQLite::Utility::dbHandle(c.session());
-}
-
-SqlStmt::SqlStmt(sqlite3* db, std::string_view sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &st_, nullptr) != SQLITE_OK)
-        throw std::runtime_error(std::string("SQL prepare failed: ") + sqlite3_errmsg(db));
-}
-SqlStmt::~SqlStmt() {
-    sqlite3_finalize(st_);
-}
-
-SqlStmt& SqlStmt::bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(st_, i, v);
-    return *this;
-}
-SqlStmt& SqlStmt::bind(int i, std::string_view v) {
-    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-}
-SqlStmt& SqlStmt::bindRef(int i, std::string_view v) {
-    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-    return *this;
-}
-SqlStmt& SqlStmt::bindBlob(int i, std::string_view v) {
-    sqlite3_bind_blob(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-}
-bool SqlStmt::step() {
-    int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    std::string msg = sqlite3_errmsg(db_);
-    sqlite3_reset(st_);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) throw ConstraintError(msg);
-    throw std::runtime_error("SQL step failed: " + msg);
-}
-void SqlStmt::run() {
-    while (step()) {
-    }
-    reset();
-}
-void SqlStmt::reset() {
-    sqlite3_reset(st_);
-    sqlite3_clear_bindings(st_);
-}
-std::int64_t SqlStmt::i64(int col) const {
-    return sqlite3_column_int64(st_, col);
-}
-std::string SqlStmt::str(int col) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(st_, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : std::string();
-}
 
 const tz::Zone* ZoneCache::get(const std::string& name) {
     auto it = zones_.find(name);
@@ -156,7 +100,7 @@ struct Deltas {
         location[{place.locationId, t.date, std::string(mediaSha)}].add(s);
     }
 
-    void write(sqlite3* db) {
+    void write(DbConn& db) {
         RollupStatements st(db);
         write(st);
     }
@@ -194,7 +138,7 @@ struct Deltas {
 
 }  // namespace
 
-RollupStatements::RollupStatements(sqlite3* db)
+RollupStatements::RollupStatements(DbConn& db)
     : media(db, kUpsertMedia), hour(db, kUpsertHour), campaign(db, kUpsertCampaign), location(db, kUpsertLocation) {}
 
 void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::string& playerId, const PlayerPlace& place,
@@ -243,7 +187,7 @@ void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::str
     if (from < records.size()) addToRollups(statements, zones, playerId, place, records.subspan(from));
 }
 
-PlayerPlace ManifestPlaces::of(sqlite3* db, const std::string& playerId, const pop::Record& r,
+PlayerPlace ManifestPlaces::of(DbConn& db, const std::string& playerId, const pop::Record& r,
                                const PlayerPlace& fallback) {
     if (r.manifestSha256.empty()) return fallback;
     auto [it, fresh] = cache_.try_emplace({playerId, r.manifestSha256});
@@ -263,7 +207,7 @@ PlayerPlace ManifestPlaces::of(sqlite3* db, const std::string& playerId, const p
     return it->second.value_or(fallback);
 }
 
-std::map<std::string, PlayerPlace> playerPlaces(sqlite3* db) {
+std::map<std::string, PlayerPlace> playerPlaces(DbConn& db) {
     std::map<std::string, PlayerPlace> out;
     SqlStmt st(db,
                "SELECT p.id, COALESCE(p.location_id, 0), COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') "
@@ -272,7 +216,7 @@ std::map<std::string, PlayerPlace> playerPlaces(sqlite3* db) {
     return out;
 }
 
-std::int64_t rebuildRollups(sqlite3* db, ZoneCache& zones) {
+std::int64_t rebuildRollups(DbConn& db, ZoneCache& zones) {
     for (const char* t : {"pop_rollup_media", "pop_rollup_hour", "pop_rollup_campaign", "pop_rollup_location"}) {
         SqlStmt del(db, std::string("DELETE FROM ") + t);
         del.run();

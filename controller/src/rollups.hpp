@@ -1,12 +1,10 @@
 // Report rollups of proof-of-play records (docs/reports.md): per player × local
 // day × media × playlist × campaign, per player × local day × hour, and per
 // campaign × location × local day; kept in the same transaction as the raw
-// records and rebuildable from them. Also a thin RAII layer over sqlite3
-// statements used by the ingest, the reports and the export for speed.
+// records and rebuildable from them. Also SqlStmt, the prepared statement the
+// ingest, the reports and the export step through row by row.
 // Thread-safety: functions take a connection borrowed inside Db::read/write.
 #pragma once
-
-#include <sqlite3.h>
 
 #include <cstdint>
 #include <functional>
@@ -25,33 +23,39 @@
 
 namespace microscape::controller {
 
-// The raw handle of a connection borrowed from Db (valid only inside read/write).
-sqlite3* sqliteOf(DbConn& c);
-
-// A prepared statement; throws std::runtime_error with SQLite's message on failure.
+// A prepared statement on a borrowed connection (either backend), with
+// 1-based parameters; throws sql::Error (ConstraintError for a refused write).
 class SqlStmt {
   public:
-    SqlStmt(sqlite3* db, std::string_view sql);
-    ~SqlStmt();
+    SqlStmt(DbConn& c, std::string_view sql) : st_(c.raw().prepare(sql)) {}
     SqlStmt(const SqlStmt&) = delete;
     SqlStmt& operator=(const SqlStmt&) = delete;
 
-    SqlStmt& bind(int i, std::int64_t v);
-    SqlStmt& bind(int i, std::string_view v);     // TEXT, copied
-    SqlStmt& bindRef(int i, std::string_view v);  // TEXT, not copied: v must outlive the next step
-    SqlStmt& bindBlob(int i, std::string_view v);
-    bool step();  // true: a row is available
-    void run();   // steps to the end, then resets
-    void reset();
-    std::int64_t i64(int col) const;
-    std::string str(int col) const;
-    int columns() const { return sqlite3_column_count(st_); }
-    std::string name(int col) const { return sqlite3_column_name(st_, col); }
-    bool isText(int col) const { return sqlite3_column_type(st_, col) == SQLITE_TEXT; }
+    SqlStmt& bind(int i, std::int64_t v) {
+        st_->bind(static_cast<std::size_t>(i - 1), v);
+        return *this;
+    }
+    SqlStmt& bind(int i, std::string_view v) {
+        st_->bind(static_cast<std::size_t>(i - 1), std::string(v));
+        return *this;
+    }
+    SqlStmt& bindRef(int i, std::string_view v) { return bind(i, v); }
+    SqlStmt& bindBlob(int i, std::string_view v) {
+        st_->bind(static_cast<std::size_t>(i - 1), sql::Blob{std::string(v)});
+        return *this;
+    }
+    bool step() { return st_->step(); }  // true: a row is available
+    void run() { st_->run(); }           // steps to the end, then resets
+    void reset() { st_->reset(); }
+    std::int64_t i64(int col) const { return st_->i64(static_cast<std::size_t>(col)); }
+    std::string str(int col) const { return st_->str(static_cast<std::size_t>(col)); }
+    bool isNull(int col) const { return st_->isNull(static_cast<std::size_t>(col)); }
+    int columns() const { return static_cast<int>(st_->columns()); }
+    std::string name(int col) const { return st_->columnName(static_cast<std::size_t>(col)); }
+    bool isText(int col) const { return st_->isText(static_cast<std::size_t>(col)); }
 
   private:
-    sqlite3* db_;
-    sqlite3_stmt* st_ = nullptr;
+    std::unique_ptr<sql::Stmt> st_;
 };
 
 // Zones by IANA name, read from zoneinfoDir once. A zone that cannot be read
@@ -89,7 +93,7 @@ class ManifestPlaces {
   public:
     // The place a record's play counts at: its manifest's, else fallback (a
     // format 1 record, no manifest, a manifest without a location or unknown here).
-    PlayerPlace of(sqlite3* db, const std::string& playerId, const pop::Record& r, const PlayerPlace& fallback);
+    PlayerPlace of(DbConn& db, const std::string& playerId, const pop::Record& r, const PlayerPlace& fallback);
     void clear() { cache_.clear(); }
 
   private:
@@ -99,7 +103,7 @@ class ManifestPlaces {
 // The rollup upserts, prepared once on a connection and reused (they must be
 // destroyed before the connection closes).
 struct RollupStatements {
-    explicit RollupStatements(sqlite3* db);
+    explicit RollupStatements(DbConn& db);
     SqlStmt media, hour, campaign, location;
 };
 
@@ -114,9 +118,9 @@ void addToRollups(RollupStatements& statements, ZoneCache& zones, const std::str
 // Deletes every rollup row and recomputes them from pop_records, each play at
 // its manifest's place (else its player's current place). Returns the number
 // of records read.
-std::int64_t rebuildRollups(sqlite3* db, ZoneCache& zones);
+std::int64_t rebuildRollups(DbConn& db, ZoneCache& zones);
 
 // The place of every player (location and its zone), by id.
-std::map<std::string, PlayerPlace> playerPlaces(sqlite3* db);
+std::map<std::string, PlayerPlace> playerPlaces(DbConn& db);
 
 }  // namespace microscape::controller

@@ -397,7 +397,7 @@ Status ControllerServer::start() {
     auto& d = *impl_;
     MS_TRY(prepareDataDir(d.config));
     try {
-        d.db = std::make_unique<Db>(d.config.dataDir / "controller.db");
+        d.db = std::make_unique<Db>(storeUrl(d.config), storeOptions(d.config));
     } catch (const std::exception& e) {
         return makeError(Errc::Io, "cannot open the database: " + std::string(e.what()));
     }
@@ -558,7 +558,7 @@ Result<std::string> initAdmin(const ControllerConfig& config, const std::string&
     if (auto why = passwordPolicyViolation(password, config.passwordMinLength, config.passwordMinClasses))
         return makeError(Errc::Usage, "admin password refused: " + *why);
     try {
-        Db db(config.dataDir / "controller.db");
+        Db db(storeUrl(config), storeOptions(config));
         const std::int64_t now = systemNowMs();
         return db.write([&](DbConn& c) -> Result<std::string> {
             if (repo::userByName(c, username)) return makeError(Errc::Exists, "user '" + username + "' already exists");

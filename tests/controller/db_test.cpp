@@ -1,5 +1,3 @@
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/Session.h>
 
 #include <catch2/catch.hpp>
 
@@ -66,22 +64,27 @@ TEST_CASE("database: the migration that adds the alert_feed role keeps accounts,
             if (sql.find("CREATE TABLE alerts") != std::string::npos) alerts = v;
     REQUIRE(alerts < all.size());
     {
-        Poco::Data::SQLite::Connector::registerConnector();
-        Poco::Data::Session s("SQLite", file.string());
-        DbConn c(s);
-        c.exec("PRAGMA foreign_keys=ON");
-        c.exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-        for (std::size_t v = 0; v < alerts; ++v) {
-            for (const auto& sql : all[v]) c.exec(sql);
-            c.exec("INSERT INTO schema_version(version, applied_at) VALUES (?, 0)", {std::int64_t(v + 1)});
-        }
-        c.exec(
-            "INSERT INTO users(id, username, display_name, role, department, password_hash, created_at, updated_at) "
-            "VALUES (7, 'ed', 'Ed', 'editor', '交警', 'x', 0, 0)");
-        c.exec(
-            "INSERT INTO sessions(token_hash, user_id, csrf_token, created_at, expires_at) VALUES ('s', 7, 'c', 0, 9)");
-        c.exec("INSERT INTO api_tokens(user_id, name, token_hash, created_at) VALUES (7, 't', 'h', 0)");
-        c.exec("INSERT INTO playlists(name, created_by, created_at, updated_at) VALUES ('p', 7, 0, 0)");
+        auto url = sql::parseStoreUrl("sqlite:" + file.string(), dir.path);
+        REQUIRE(url.ok());
+        auto raw = sql::Database::open(*url);
+        raw->read([&](sql::Conn& conn) {
+            DbConn c(conn);
+            c.exec("PRAGMA foreign_keys=ON");
+            c.exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+            for (std::size_t v = 0; v < alerts; ++v) {
+                for (const auto& sql : all[v]) c.exec(sql);
+                c.exec("INSERT INTO schema_version(version, applied_at) VALUES (?, 0)", {std::int64_t(v + 1)});
+            }
+            c.exec(
+                "INSERT INTO users(id, username, display_name, role, department, password_hash, created_at, "
+                "updated_at) "
+                "VALUES (7, 'ed', 'Ed', 'editor', '交警', 'x', 0, 0)");
+            c.exec(
+                "INSERT INTO sessions(token_hash, user_id, csrf_token, created_at, expires_at) VALUES ('s', 7, 'c', 0, "
+                "9)");
+            c.exec("INSERT INTO api_tokens(user_id, name, token_hash, created_at) VALUES (7, 't', 'h', 0)");
+            c.exec("INSERT INTO playlists(name, created_by, created_at, updated_at) VALUES ('p', 7, 0, 0)");
+        });
     }
     Db db(file);
     CHECK(db.schemaVersion() == static_cast<int>(all.size()));

@@ -192,6 +192,16 @@ Response Client::login(const std::string& user, const std::string& password) {
     return r;
 }
 
+bool testStoreIsPostgres() {
+    const char* v = std::getenv("MICROSCAPE_TEST_STORE");
+    return v && std::string_view(v).rfind("postgres", 0) == 0;
+}
+
+PgCluster& sharedPgCluster() {
+    static std::unique_ptr<PgCluster> cluster = std::make_unique<PgCluster>();
+    return *cluster;
+}
+
 TestServer::TestServer(std::function<void(microscape::controller::ControllerConfig&)> tweak) {
     config_.dataDir = dir_.path / "data";
     config_.httpPort = 0;
@@ -202,6 +212,12 @@ TestServer::TestServer(std::function<void(microscape::controller::ControllerConf
     config_.passwordMinClasses = 2;   // production default is 3 (tests of the policy set it back)
     config_.httpThreads = 4;
     if (tweak) tweak(config_);
+    // MICROSCAPE_TEST_STORE=postgresql: the same test against PostgreSQL, a
+    // fresh database in a cluster this test process starts (once) and stops.
+    if (testStoreIsPostgres() && config_.store.backend == microscape::controller::sql::Backend::Sqlite &&
+        config_.store.sqliteFile.empty())
+        config_.store =
+            *microscape::controller::sql::parseStoreUrl(sharedPgCluster().createDatabase(), config_.dataDir);
     auto pw = microscape::controller::initAdmin(config_, "admin", kAdminPassword);
     REQUIRE(pw.ok());
     restart();

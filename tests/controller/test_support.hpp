@@ -26,6 +26,7 @@
 #include "api_contract.hpp"
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/server.hpp"
+#include "pg_cluster.hpp"
 
 namespace microscape::testing {
 
@@ -98,6 +99,11 @@ class Client {
 constexpr const char* kAdminPassword = "admin-password-1";
 
 // A controller with an admin "admin" (kAdminPassword). Restartable on the same dir.
+// Tests run against SQLite unless MICROSCAPE_TEST_STORE=postgresql; then every
+// TestServer gets its own database in one PostgreSQL cluster of the process.
+bool testStoreIsPostgres();
+PgCluster& sharedPgCluster();
+
 class TestServer {
   public:
     explicit TestServer(std::function<void(microscape::controller::ControllerConfig&)> tweak = {});

@@ -89,6 +89,19 @@ class PgStmt final : public Stmt {
     std::size_t columns() const override { return res_ ? static_cast<std::size_t>(PQnfields(res_.get())) : 0; }
     std::string columnName(std::size_t col) const override { return PQfname(res_.get(), static_cast<int>(col)); }
     bool isNull(std::size_t col) const override { return PQgetisnull(res_.get(), row_, static_cast<int>(col)) != 0; }
+    bool isText(std::size_t col) const override {
+        if (isNull(col)) return false;
+        switch (PQftype(res_.get(), static_cast<int>(col))) {
+            case 25:    // text
+            case 1043:  // varchar
+            case 1042:  // char(n)
+            case 19:    // name
+            case 18:    // "char"
+                return true;
+            default:
+                return false;
+        }
+    }
     std::int64_t i64(std::size_t col) const override {
         const char* v = PQgetvalue(res_.get(), row_, static_cast<int>(col));
         const int len = PQgetlength(res_.get(), row_, static_cast<int>(col));

@@ -76,6 +76,8 @@ class Stmt {
     virtual std::size_t columns() const = 0;
     virtual std::string columnName(std::size_t col) const = 0;
     virtual bool isNull(std::size_t col) const = 0;
+    // The column holds text (not a number, bytes or NULL) in the current row.
+    virtual bool isText(std::size_t col) const = 0;
     virtual std::int64_t i64(std::size_t col) const = 0;  // NULL: 0
     virtual std::string str(std::size_t col) const = 0;   // NULL: ""; a BLOB/bytea column: its bytes
     // Steps to the end, then resets.

@@ -52,6 +52,9 @@ class SqliteStmt final : public Stmt {
     bool isNull(std::size_t col) const override {
         return sqlite3_column_type(st_, static_cast<int>(col)) == SQLITE_NULL;
     }
+    bool isText(std::size_t col) const override {
+        return sqlite3_column_type(st_, static_cast<int>(col)) == SQLITE_TEXT;
+    }
     std::int64_t i64(std::size_t col) const override { return sqlite3_column_int64(st_, static_cast<int>(col)); }
     std::string str(std::size_t col) const override {
         const int c = static_cast<int>(col);

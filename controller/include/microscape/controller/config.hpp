@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "microscape/core/result.hpp"
+#include "store/database.hpp"
 
 namespace Poco::Util {
 class AbstractConfiguration;
@@ -19,6 +20,11 @@ namespace microscape::controller {
 struct ControllerConfig {
     // controller.dataDir: holds controller.db, media/ and keys/. Required.
     std::filesystem::path dataDir;
+    // store.url (--store): sqlite: (default: controller.db in dataDir) or
+    // postgresql://user@host:port/db?sslmode=...; the password from
+    // store.passwordFile or MICROSCAPE_STORE_PASSWORD (docs/guide-operator.md).
+    sql::StoreUrl store;
+    int storePoolSize = 8;  // store.poolSize: PostgreSQL connections of this node
     // controller.logLevel / controller.logFormat: a Poco level name, and auto, journal or
     // text (docs/logging.md). Used by main() unless Poco's own logging.* keys are set.
     std::string logLevel = "information";
@@ -106,5 +112,10 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
 // read (it goes into a command a technician pastes), https:// when tls is on.
 // Errors: Usage.
 Status checkPublicUrl(const std::string& url, bool tls);
+
+// The store's connection settings from the configuration.
+sql::DatabaseOptions storeOptions(const ControllerConfig& config);
+// config.store, or the default (controller.db in dataDir) when it names no SQLite file.
+sql::StoreUrl storeUrl(const ControllerConfig& config);
 
 }  // namespace microscape::controller

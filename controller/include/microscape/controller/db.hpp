@@ -1,111 +1,85 @@
-// The controller's database handle: one Poco::Data session (SQLite by default),
-// forward-only schema migrations, and transactions. Every access goes through
-// read() or write(), which serialise on one mutex, so the handle may be shared by
-// all HTTP worker threads. SQL lives only in the repository layer (store.cpp) and
-// in migrations.cpp; nothing else sees a Db.
+// The controller's database handle over the store's SQL layer
+// (controller/src/store/): an embedded SQLite file by default, or PostgreSQL
+// shared by several controller nodes (store.url). Forward-only schema
+// migrations for each backend run when it opens. Every access goes through
+// read() or write() (one transaction, run again if it loses a race with
+// another node); the handle may be shared by all threads.
 #pragma once
-
-#include <Poco/Data/Session.h>
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <variant>
+#include <string_view>
 #include <vector>
+
+#include "store/database.hpp"
+#include "store/sql.hpp"
 
 namespace microscape::controller {
 
-using DbValue = std::variant<std::nullptr_t, std::int64_t, std::string>;
-using DbParams = std::vector<DbValue>;
-
-// One result row. Column access by index, in SELECT order.
-class DbRow {
-  public:
-    explicit DbRow(std::vector<DbValue> cols) : cols_(std::move(cols)) {}
-    bool isNull(std::size_t i) const { return std::holds_alternative<std::nullptr_t>(cols_.at(i)); }
-    std::int64_t i64(std::size_t i) const;  // NULL reads as 0
-    std::string str(std::size_t i) const;   // NULL reads as ""
-    std::optional<std::int64_t> optI64(std::size_t i) const;
-    std::optional<std::string> optStr(std::size_t i) const;
-    std::size_t size() const { return cols_.size(); }
-
-  private:
-    std::vector<DbValue> cols_;
-};
+using DbValue = sql::Value;
+using DbParams = sql::Params;
+using DbRow = sql::Row;
+using ConstraintError = sql::ConstraintError;
 
 // A connection borrowed inside Db::read/write; never store it.
 class DbConn {
   public:
-    explicit DbConn(Poco::Data::Session& s) : session_(s) {}
-    void exec(const std::string& sql, const DbParams& params = {});
-    std::vector<DbRow> query(const std::string& sql, const DbParams& params = {});
-    std::optional<DbRow> one(const std::string& sql, const DbParams& params = {});
+    explicit DbConn(sql::Conn& c) : conn_(c) {}
+    void exec(std::string_view sql, const DbParams& params = {}) { conn_.exec(sql, params); }
+    std::vector<DbRow> query(std::string_view sql, const DbParams& params = {}) { return conn_.query(sql, params); }
+    std::optional<DbRow> one(std::string_view sql, const DbParams& params = {}) { return conn_.one(sql, params); }
+    // The id of the row the last INSERT on this connection made.
     std::int64_t lastInsertId();
-    std::int64_t changes();  // rows changed by the last INSERT/UPDATE/DELETE
-    // The underlying session, for code that needs the raw SQLite handle (bulk
-    // proof-of-play ingest); valid only inside the read/write call.
-    Poco::Data::Session& session() { return session_; }
+    std::int64_t changes() { return conn_.changes(); }
+    sql::Backend backend() const { return conn_.backend(); }
+    sql::Conn& raw() { return conn_; }
 
   private:
-    Poco::Data::Session& session_;
-};
-
-// Thrown when a UNIQUE / FOREIGN KEY / CHECK constraint rejects a write.
-struct ConstraintError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+    sql::Conn& conn_;
 };
 
 class Db {
   public:
-    // Opens (creating if needed) the SQLite database with WAL and foreign keys on,
-    // then applies pending migrations. Throws on failure (start-up only).
+    // Opens (creating if needed) the SQLite database file, then migrates.
     explicit Db(const std::filesystem::path& file);
+    // Opens the store at url (parsed by sql::parseStoreUrl), then migrates.
+    // Throws on failure (start-up only), with the reason.
+    explicit Db(const sql::StoreUrl& url, const sql::DatabaseOptions& options = {});
     ~Db();
     Db(const Db&) = delete;
     Db& operator=(const Db&) = delete;
 
-    // Runs f inside a transaction; commits if f returns, rolls back if it throws.
+    // f(DbConn&) inside a transaction: committed if f returns, rolled back if
+    // it throws; run again when it loses a race (so f touches nothing but c).
     template <class F>
     auto write(F&& f) {
-        std::lock_guard lock(mutex_);
-        begin();
-        try {
-            DbConn c(*session_);
-            if constexpr (std::is_void_v<decltype(f(c))>) {
-                f(c);
-                commit();
-            } else {
-                auto r = f(c);
-                commit();
-                return r;
-            }
-        } catch (...) {
-            rollback();
-            throw;
-        }
+        return database_->write([&](sql::Conn& raw) {
+            DbConn c(raw);
+            return f(c);
+        });
     }
 
     template <class F>
     auto read(F&& f) {
-        std::lock_guard lock(mutex_);
-        DbConn c(*session_);
-        return f(c);
+        return database_->read([&](sql::Conn& raw) {
+            DbConn c(raw);
+            return f(c);
+        });
     }
 
     int schemaVersion();
+    sql::Backend backend() const { return database_->backend(); }
+    const sql::StoreUrl& url() const { return url_; }
+    sql::Database& database() { return *database_; }
 
   private:
-    void begin();
-    void commit();
-    void rollback();
     void migrate();
 
-    std::mutex mutex_;  // guards session_
-    std::unique_ptr<Poco::Data::Session> session_;
+    sql::StoreUrl url_;
+    std::unique_ptr<sql::Database> database_;
 };
 
 }  // namespace microscape::controller
