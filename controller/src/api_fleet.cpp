@@ -4,6 +4,7 @@
 #include <set>
 
 #include "api.hpp"
+#include "cluster.hpp"
 #include "compiler.hpp"
 #include "keys.hpp"
 #include "microscape/controller/hub.hpp"
@@ -13,6 +14,7 @@
 #include "microscape/core/json.hpp"
 #include "microscape/core/tz.hpp"
 #include "reports.hpp"
+#include "store/change_feed.hpp"
 #include "tls.hpp"
 
 namespace microscape::controller {
@@ -399,6 +401,8 @@ void patchPlayer(RequestCtx& ctx) {
         p.updatedAtMs = svc.nowMs();
         repo::updatePlayer(c, p);
         recordAudit(c, ctx, "update", "player", id, before, playerJson(p, svc.nowMs()));
+        // (the other controller nodes end its session too, wherever it is connected)
+        if (p.state == PlayerState::Retired) sql::announce(c.raw(), retireAnnouncement(id));
         return p;
     });
     if (saved.state == PlayerState::Enrolled) (void)svc.compiler->compilePlayer(id);

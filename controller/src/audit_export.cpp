@@ -16,11 +16,11 @@ namespace {
 // One of a player's two evidence files, read a page at a time in seq order from
 // the snapshot. each(line) is called for every stored line (without its LF).
 template <class F>
-void forEachLine(Db& db, bool records, const std::string& playerId, std::int64_t maxRowid, F&& each) {
-    const char* sql = records ? "SELECT seq, record FROM pop_records WHERE player_id = ? AND seq > ? AND rowid <= ? "
+void forEachLine(Db& db, bool records, const std::string& playerId, std::int64_t maxSeq, F&& each) {
+    const char* sql = records ? "SELECT seq, record FROM pop_records WHERE player_id = ? AND seq > ? AND seq <= ? "
                                 "ORDER BY seq LIMIT ?"
                               : "SELECT last_seq, checkpoint FROM pop_checkpoints WHERE player_id = ? AND last_seq > ? "
-                                "AND rowid <= ? ORDER BY last_seq LIMIT ?";
+                                "AND last_seq <= ? ORDER BY last_seq LIMIT ?";
     std::int64_t after = 0;
     std::string page;
     std::vector<std::size_t> ends;
@@ -29,7 +29,7 @@ void forEachLine(Db& db, bool records, const std::string& playerId, std::int64_t
         ends.clear();
         db.read([&](DbConn& c) {
             SqlStmt st(c, sql);
-            st.bind(1, playerId).bind(2, after).bind(3, maxRowid).bind(4, std::int64_t(kExportPageRows));
+            st.bind(1, playerId).bind(2, after).bind(3, maxSeq).bind(4, std::int64_t(kExportPageRows));
             while (st.step()) {
                 after = st.i64(0);
                 page += st.str(1);
@@ -82,12 +82,12 @@ audit::FileEntry hashAuditFile(Db& db, std::int64_t maxSeq) {
 }
 
 // Hashes and sizes one file of the snapshot (and counts its lines).
-audit::FileEntry hashFile(Db& db, bool records, const std::string& playerId, std::int64_t maxRowid,
+audit::FileEntry hashFile(Db& db, bool records, const std::string& playerId, std::int64_t maxSeq,
                           std::uint64_t& lines) {
     crypto::Sha256 h;
     audit::FileEntry f;
     f.name = records ? audit::recordsPath(playerId) : audit::checkpointsPath(playerId);
-    forEachLine(db, records, playerId, maxRowid, [&](std::string_view line) {
+    forEachLine(db, records, playerId, maxSeq, [&](std::string_view line) {
         h.update(line);
         h.update("\n", 1);
         f.sizeBytes += line.size() + 1;
@@ -106,20 +106,20 @@ struct PlayerManifests {
     std::optional<manifest::Location> lastLocation;
 };
 
-PlayerManifests findManifests(DbConn& c, const std::string& playerId, std::int64_t maxRowid, std::int64_t fromMs,
+PlayerManifests findManifests(DbConn& c, const std::string& playerId, std::int64_t maxSeq, std::int64_t fromMs,
                               std::int64_t toMs) {
     DbConn& h = c;
     std::set<std::string> wanted;
     SqlStmt named(h,
-                  "SELECT DISTINCT manifest FROM pop_records WHERE player_id = ? AND rowid <= ? AND manifest <> '' "
+                  "SELECT DISTINCT manifest FROM pop_records WHERE player_id = ? AND seq <= ? AND manifest <> '' "
                   "AND kind = 'play' AND start_utc_ms >= ? AND start_utc_ms < ?");
-    named.bind(1, playerId).bind(2, maxRowid).bind(3, fromMs).bind(4, toMs);
+    named.bind(1, playerId).bind(2, maxSeq).bind(3, fromMs).bind(4, toMs);
     while (named.step()) wanted.insert(named.str(0));
     std::string last;
     SqlStmt lastNamed(h,
-                      "SELECT manifest FROM pop_records WHERE player_id = ? AND rowid <= ? AND manifest <> '' "
+                      "SELECT manifest FROM pop_records WHERE player_id = ? AND seq <= ? AND manifest <> '' "
                       "ORDER BY seq DESC LIMIT 1");
-    lastNamed.bind(1, playerId).bind(2, maxRowid);
+    lastNamed.bind(1, playerId).bind(2, maxSeq);
     if (lastNamed.step()) wanted.insert(last = lastNamed.str(0));
     std::map<std::string, std::int64_t> found;  // sha256 -> version
     SqlStmt byHash(h, "SELECT version FROM compiled_manifests WHERE player_id = ? AND sha256 = ?");
@@ -210,14 +210,6 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
     try {
         auto st = db.read([&](DbConn& c) -> Status {
             DbConn& h = c;
-            {
-                SqlStmt snap(h,
-                             "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM pop_records), "
-                             "(SELECT COALESCE(MAX(rowid), 0) FROM pop_checkpoints)");
-                snap.step();
-                plan.maxRecordRowid = snap.i64(0);
-                plan.maxCheckpointRowid = snap.i64(1);
-            }
             // The audit log's head: its last row now, by its stored seq and hash.
             if (auto head = c.one("SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY "
                                   "seq DESC LIMIT 1"))
@@ -265,16 +257,28 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
         for (auto& p : players) {
             if (!manifest::isValidId(p.playerId))
                 return makeError(Errc::Internal, "stored player id '" + p.playerId + "' cannot name a file");
+            // The snapshot of this player's evidence: what is stored now. A
+            // player's records and checkpoints are stored in seq order (each
+            // batch extends its chain), so "seq at most the maximum now" is
+            // exactly what existed now, on either backend.
+            auto& snap = plan.snapshot[p.playerId];
+            db.read([&](DbConn& c) {
+                snap.maxRecordSeq =
+                    c.one("SELECT COALESCE(MAX(seq), 0) FROM pop_records WHERE player_id = ?", {p.playerId})->i64(0);
+                snap.maxCheckpointSeq =
+                    c.one("SELECT COALESCE(MAX(last_seq), 0) FROM pop_checkpoints WHERE player_id = ?", {p.playerId})
+                        ->i64(0);
+            });
             auto pm = db.read(
-                [&](DbConn& c) { return findManifests(c, p.playerId, plan.maxRecordRowid, req.fromMs, req.toMs); });
+                [&](DbConn& c) { return findManifests(c, p.playerId, snap.maxRecordSeq, req.fromMs, req.toMs); });
             if (pm.lastLocation) audit::setLocation(p, *pm.lastLocation);
             playerFiles.push_back(hashManifestsFile(db, p.playerId, pm.versions));
             plan.manifestVersions[p.playerId] = std::move(pm.versions);
             std::uint64_t records = 0, checkpoints = 0;
             // A player with nothing to prove yet gets empty files (format 3): a
             // listed player without its files is then a failure for the auditor.
-            playerFiles.push_back(hashFile(db, true, p.playerId, plan.maxRecordRowid, records));
-            playerFiles.push_back(hashFile(db, false, p.playerId, plan.maxCheckpointRowid, checkpoints));
+            playerFiles.push_back(hashFile(db, true, p.playerId, snap.maxRecordSeq, records));
+            playerFiles.push_back(hashFile(db, false, p.playerId, snap.maxCheckpointSeq, checkpoints));
             plan.records += records;
             plan.playersWithEvidence.push_back(p.playerId);
         }
@@ -333,7 +337,8 @@ Status streamExport(Db& db, const ExportPlan& plan, const crypto::PrivateKey& co
             }));
             for (bool records : {true, false}) {
                 MS_TRY(streamEntry(m.files.at(fileIndex++), [&](auto&& onLine) {
-                    forEachLine(db, records, id, records ? plan.maxRecordRowid : plan.maxCheckpointRowid, onLine);
+                    const auto& snap = plan.snapshot.at(id);
+                    forEachLine(db, records, id, records ? snap.maxRecordSeq : snap.maxCheckpointSeq, onLine);
                 }));
             }
         }

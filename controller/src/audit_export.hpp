@@ -38,8 +38,11 @@ struct ExportPlan {
     std::vector<std::string> playersWithEvidence;  // every listed player, in file order
     // The compiled manifest versions in each player's manifests.jsonl (format 4).
     std::map<std::string, std::vector<std::int64_t>> manifestVersions;
-    std::int64_t maxRecordRowid = 0;  // the snapshot
-    std::int64_t maxCheckpointRowid = 0;
+    struct Snapshot {
+        std::int64_t maxRecordSeq = 0;  // a player's records up to this seq
+        std::int64_t maxCheckpointSeq = 0;
+    };
+    std::map<std::string, Snapshot> snapshot;  // by player: what the export holds
     std::uint64_t records = 0;
     std::uint64_t totalBytes = 0;  // of all files listed (without tar overhead)
 };

@@ -5,9 +5,11 @@
 #include <set>
 
 #include "api.hpp"
+#include "cluster.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/tz.hpp"
+#include "store/change_feed.hpp"
 
 namespace microscape::controller {
 
@@ -309,29 +311,32 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
                                                        {"schedule", m.schedule},
                                                        {"target", m.target}}));
 
-    auto last = db_.read([&](DbConn& c) {
-        return c.one(
-            "SELECT version, content_hash FROM compiled_manifests WHERE player_id = ? "
-            "ORDER BY version DESC LIMIT 1",
+    // Read the last version and store the next one in one transaction. With
+    // several controller nodes on one PostgreSQL, a per-screen advisory lock
+    // makes the second node to compile the same screen wait and then find the
+    // first one's manifest: a screen's manifest is compiled once and its
+    // versions only go up. The new version is announced to every node's hub.
+    bool fresh = false;
+    auto stored = db_.write([&](DbConn& c) -> Result<CompiledManifest> {
+        fresh = false;
+        if (c.backend() == sql::Backend::Postgres)
+            c.exec("SELECT pg_advisory_xact_lock(?)", {compileLockKey(playerId)});
+        auto last = c.one(
+            "SELECT version, content_hash FROM compiled_manifests WHERE player_id = ? ORDER BY version DESC LIMIT 1",
             {playerId});
-    });
-    if (last && last->str(1) == contentHash) {
-        auto row = db_.read([&](DbConn& c) {
-            return c.one(
+        if (last && last->str(1) == contentHash) {
+            auto row = c.one(
                 "SELECT version, content_hash, manifest, signature, created_at FROM compiled_manifests "
                 "WHERE player_id = ? AND version = ?",
                 {playerId, last->i64(0)});
-        });
-        auto sig = crypto::base64Decode(row->str(3));
-        if (!sig) return sig.error();
-        return CompiledManifest{playerId, row->i64(0), row->str(1), row->str(2), *sig, row->i64(4)};
-    }
-    m.version = last ? last->i64(0) + 1 : 1;
-    m.issuedAtMs = now - now % 1000;
-    m.expiresAtMs = until;
-    auto signedM = manifest::sign(m, key_);
-    CompiledManifest out{playerId, m.version, contentHash, signedM.bytes, signedM.signature, now};
-    db_.write([&](DbConn& c) {
+            auto sig = crypto::base64Decode(row->str(3));
+            if (!sig) return sig.error();
+            return CompiledManifest{playerId, row->i64(0), row->str(1), row->str(2), *sig, row->i64(4)};
+        }
+        m.version = last ? last->i64(0) + 1 : 1;
+        m.issuedAtMs = now - now % 1000;
+        m.expiresAtMs = until;
+        auto signedM = manifest::sign(m, key_);
         c.exec(
             "INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, created_at, "
             "sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -339,7 +344,12 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
              crypto::sha256Hex(signedM.bytes)});
         repo::audit(c, Actor{0, "system", Role::Admin, {}}, "compile", "manifest", playerId, "",
                     R"({"version":)" + std::to_string(m.version) + "}", now);
+        sql::announce(c.raw(), manifestAnnouncement(playerId, m.version));
+        fresh = true;
+        return CompiledManifest{playerId, m.version, contentHash, signedM.bytes, signedM.signature, now};
     });
+    if (!stored || !fresh) return stored;
+    const CompiledManifest& out = *stored;
     metrics_.bundlesCompiled++;
     if (listener_) listener_(out);
     log_.information("player %s: compiled manifest version %Ld (%z media, %z entries, %z takeovers)", playerId,

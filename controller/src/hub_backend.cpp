@@ -1,3 +1,5 @@
+#include <Poco/Logger.h>
+
 #include "hub_backend.hpp"
 
 #include <sys/statvfs.h>
@@ -56,7 +58,12 @@ void StoreHubBackend::storeSeen(const std::vector<Seen>& seen) {
 std::optional<std::int64_t> StoreHubBackend::storeProofs(const std::string& playerId, const wire::Proofs& proofs) {
     if (!ingest_) return std::nullopt;
     auto out = ingest_->ingestBatch(playerId, proofs.body, clock_());
-    if (!out) return std::nullopt;
+    if (!out) {
+        if (out.code() == Errc::Internal)  // (a refused batch is recorded as a problem; this one is not)
+            Poco::Logger::get("controller.ingest")
+                .error("player %s: proofs not stored: %s", playerId, out.error().message);
+        return std::nullopt;
+    }
     return out->ackSeq;
 }
 

@@ -184,7 +184,7 @@ void PopIngest::storeProblems(Batch& b) {
         SqlStmt whole(b.db,
                       "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT MAX(batch_size) AS size "
                       "FROM pop_problems WHERE player_id = ? AND detected_at >= ? AND batch_sha256 <> ? "
-                      "AND batch_size IS NOT NULL AND LENGTH(batch) = batch_size GROUP BY batch_sha256)");
+                      "AND batch_size IS NOT NULL AND LENGTH(batch) = batch_size GROUP BY batch_sha256) AS kept");
         whole.bind(1, playerId).bind(2, b.nowMs - 3600 * 1000).bind(3, batchSha);
         whole.step();
         const std::int64_t batches = whole.i64(0), bytes = whole.i64(1);
@@ -241,6 +241,17 @@ const crypto::PublicKey* PopIngest::checkPlayer(Batch& b, Result<IngestOutcome>&
 // The stored tip (last record) of the player's chain, cached.
 PopIngest::Tip PopIngest::storedTip(Batch& b) {
     const std::string& playerId = b.prep.playerId;
+    if (b.db.backend() == sql::Backend::Postgres) {
+        // Several controller nodes may take this player's batches (it fails
+        // over): its row lock orders them between nodes, and the tip is read
+        // afresh, as another node may have moved it.
+        b.db.exec("SELECT id FROM players WHERE id = ? FOR UPDATE", {playerId});
+        Tip t;
+        SqlStmt st(b.db, "SELECT seq, hash FROM pop_records WHERE player_id = ? ORDER BY seq DESC LIMIT 1");
+        st.bind(1, playerId);
+        if (st.step()) t = Tip{st.i64(0), st.str(1)};
+        return t;
+    }
     auto tipIt = tips_.find(playerId);
     if (tipIt == tips_.end()) {
         Tip t;

@@ -694,7 +694,8 @@ void confirmRecallScreen(DbConn& c, std::int64_t recallId, const std::string& pl
 std::vector<std::string> playersThatHadMedia(DbConn& c, const std::string& sha256) {
     std::set<std::string> ids;
     // A manifest names its media by hash; a 64-hex hash occurs nowhere else by chance.
-    for (auto& r : c.query("SELECT DISTINCT player_id FROM compiled_manifests WHERE instr(manifest, ?) > 0", {sha256}))
+    for (auto& r :
+         c.query("SELECT DISTINCT player_id FROM compiled_manifests WHERE manifest LIKE '%' || ? || '%'", {sha256}))
         ids.insert(r.str(0));
     for (auto& r : c.query("SELECT DISTINCT player_id FROM pop_records WHERE media = ? AND kind = 'play'", {sha256}))
         ids.insert(r.str(0));

@@ -202,7 +202,7 @@ const std::map<std::string, std::string>& joinSql() {
     static const std::map<std::string, std::string> j = {
         {"m", "LEFT JOIN media m ON m.sha256 = r.media"},
         {"mt", "LEFT JOIN media_tags mt ON mt.media_id = m.id"},
-        {"cg", "LEFT JOIN campaigns cg ON r.campaign LIKE 'cmp-%' AND cg.id = CAST(SUBSTR(r.campaign, 5) AS INTEGER)"},
+        {"cg", "LEFT JOIN campaigns cg ON r.campaign = 'cmp-' || CAST(cg.id AS TEXT)"},
         {"p", "LEFT JOIN players p ON p.id = r.player_id"},
         {"l", "LEFT JOIN locations l ON l.id = p.location_id"},
     };
@@ -419,8 +419,9 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
         db.write([&](DbConn& c) {
             SqlStmt ins(
                 c,
-                "INSERT OR REPLACE INTO scheduled_days(player_id, local_date, manifest_version, slots, slot_ms) "
-                "VALUES (?, ?, ?, ?, ?)");
+                "INSERT INTO scheduled_days(player_id, local_date, manifest_version, slots, slot_ms) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (player_id, local_date) DO UPDATE SET "
+                "manifest_version = excluded.manifest_version, slots = excluded.slots, slot_ms = excluded.slot_ms");
             for (const auto& [id, date, k] : toKeep) {
                 ins.bind(1, id).bind(2, date).bind(3, k.version).bind(4, k.slots).bind(5, k.slotMs);
                 ins.run();
@@ -450,7 +451,7 @@ void uptimeReport(RequestCtx& ctx) {
     Table t = runQuery(ctx,
                        "SELECT p.id AS screen, p.name AS screen_name, h.local_date AS day, "
                        "COUNT(h.hour) AS hours_with_plays, COALESCE(SUM(h.on_screen_ms), 0) AS on_screen_ms, "
-                       "CAST(COALESCE(SUM(h.on_screen_ms), 0) * 10000 / 86400000 AS INTEGER) AS coverage_basis_points, "
+                       "CAST(COALESCE(SUM(h.on_screen_ms), 0) AS BIGINT) * 10000 / 86400000 AS coverage_basis_points, "
                        "COALESCE(p.last_seen_at, 0) AS last_seen_at_ms, "
                        "(SELECT COUNT(*) FROM pop_problems x WHERE x.player_id = p.id) AS problems "
                        "FROM players p JOIN pop_rollup_hour h ON h.player_id = p.id "
@@ -613,30 +614,28 @@ void annualReport(RequestCtx& ctx) {
             yearGroups(h, "COALESCE(m.department, '')", "''", "LEFT JOIN media m ON m.sha256 = r.media", from, to);
         months = yearGroups(h, "SUBSTR(r.local_date, 1, 7)", "''", "", from, to);
         std::sort(months.begin(), months.end(), [](const YearLine& a, const YearLine& b) { return a.key < b.key; });
-        campaigns = yearGroups(
-            h, "r.campaign", "COALESCE(cg.name, '')",
-            "LEFT JOIN campaigns cg ON r.campaign LIKE 'cmp-%' AND cg.id = CAST(SUBSTR(r.campaign, 5) AS INTEGER)",
-            from, to);
+        campaigns = yearGroups(h, "r.campaign", "COALESCE(cg.name, '')",
+                               "LEFT JOIN campaigns cg ON r.campaign = 'cmp-' || CAST(cg.id AS TEXT)", from, to);
         SqlStmt cc(h, "SELECT COUNT(*) FROM campaigns WHERE starts_on <= ? AND ends_on >= ?");
         cc.bind(1, to).bind(2, from);
         if (cc.step()) campaignCount = cc.i64(0);
         // Takeovers by their start's date in Beijing time (UTC+8 all year).
-        SqlStmt tk(h,
-                   "SELECT COUNT(*) FROM takeovers WHERE strftime('%Y', (starts_at + 28800000) / 1000, "
-                   "'unixepoch') = ?");
-        tk.bind(1, std::to_string(year));
+        // (the year's bounds as UTC instants of Beijing midnights: plain integer
+        // comparisons, the same SQL on both backends)
+        const std::int64_t yearStartMs = timeutil::daysFromCivil({year, 1, 1}) * 86'400'000 - 8 * 3'600'000;
+        const std::int64_t yearEndMs = timeutil::daysFromCivil({year + 1, 1, 1}) * 86'400'000 - 8 * 3'600'000;
+        SqlStmt tk(h, "SELECT COUNT(*) FROM takeovers WHERE starts_at >= ? AND starts_at < ?");
+        tk.bind(1, yearStartMs).bind(2, yearEndMs);
         if (tk.step()) takeovers = tk.i64(0);
         // Of them, those a CAP alert started (an alert's Updates change its one takeover).
         SqlStmt ak(h,
-                   "SELECT COUNT(*) FROM takeovers t WHERE strftime('%Y', (t.starts_at + 28800000) / 1000, "
-                   "'unixepoch') = ? AND EXISTS (SELECT 1 FROM alerts a WHERE a.takeover_id = t.id)");
-        ak.bind(1, std::to_string(year));
+                   "SELECT COUNT(*) FROM takeovers t WHERE t.starts_at >= ? AND t.starts_at < ? "
+                   "AND EXISTS (SELECT 1 FROM alerts a WHERE a.takeover_id = t.id)");
+        ak.bind(1, yearStartMs).bind(2, yearEndMs);
         if (ak.step()) alertTakeovers = ak.i64(0);
         // Recalls by the date they were made, Beijing time; completed: every screen confirmed.
-        SqlStmt rc(h,
-                   "SELECT COUNT(*), COUNT(completed_at) FROM recalls WHERE strftime('%Y', (recalled_at + 28800000) "
-                   "/ 1000, 'unixepoch') = ?");
-        rc.bind(1, std::to_string(year));
+        SqlStmt rc(h, "SELECT COUNT(*), COUNT(completed_at) FROM recalls WHERE recalled_at >= ? AND recalled_at < ?");
+        rc.bind(1, yearStartMs).bind(2, yearEndMs);
         if (rc.step()) {
             recalls = rc.i64(0);
             recallsCompleted = rc.i64(1);

@@ -60,23 +60,31 @@ struct Sums {
 constexpr const char* kUpsertMedia =
     "INSERT INTO pop_rollup_media(player_id, local_date, media, playlist, campaign, completed, interrupted, failed, "
     "on_screen_ms) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(player_id, local_date, media, playlist, campaign) DO UPDATE "
-    "SET completed = completed + excluded.completed, interrupted = interrupted + excluded.interrupted, "
-    "failed = failed + excluded.failed, on_screen_ms = on_screen_ms + excluded.on_screen_ms";
+    "SET completed = pop_rollup_media.completed + excluded.completed, interrupted = pop_rollup_media.interrupted + "
+    "excluded.interrupted, "
+    "failed = pop_rollup_media.failed + excluded.failed, on_screen_ms = pop_rollup_media.on_screen_ms + "
+    "excluded.on_screen_ms";
 constexpr const char* kUpsertHour =
     "INSERT INTO pop_rollup_hour(player_id, local_date, hour, completed, interrupted, failed, on_screen_ms) "
     "VALUES (?,?,?,?,?,?,?) ON CONFLICT(player_id, local_date, hour) DO UPDATE "
-    "SET completed = completed + excluded.completed, interrupted = interrupted + excluded.interrupted, "
-    "failed = failed + excluded.failed, on_screen_ms = on_screen_ms + excluded.on_screen_ms";
+    "SET completed = pop_rollup_hour.completed + excluded.completed, interrupted = pop_rollup_hour.interrupted + "
+    "excluded.interrupted, "
+    "failed = pop_rollup_hour.failed + excluded.failed, on_screen_ms = pop_rollup_hour.on_screen_ms + "
+    "excluded.on_screen_ms";
 constexpr const char* kUpsertLocation =
     "INSERT INTO pop_rollup_location(location_id, local_date, media, completed, interrupted, failed, on_screen_ms) "
     "VALUES (?,?,?,?,?,?,?) ON CONFLICT(location_id, local_date, media) DO UPDATE "
-    "SET completed = completed + excluded.completed, interrupted = interrupted + excluded.interrupted, "
-    "failed = failed + excluded.failed, on_screen_ms = on_screen_ms + excluded.on_screen_ms";
+    "SET completed = pop_rollup_location.completed + excluded.completed, interrupted = pop_rollup_location.interrupted "
+    "+ excluded.interrupted, "
+    "failed = pop_rollup_location.failed + excluded.failed, on_screen_ms = pop_rollup_location.on_screen_ms + "
+    "excluded.on_screen_ms";
 constexpr const char* kUpsertCampaign =
     "INSERT INTO pop_rollup_campaign(campaign, location_id, local_date, completed, interrupted, failed, on_screen_ms) "
     "VALUES (?,?,?,?,?,?,?) ON CONFLICT(campaign, location_id, local_date) DO UPDATE "
-    "SET completed = completed + excluded.completed, interrupted = interrupted + excluded.interrupted, "
-    "failed = failed + excluded.failed, on_screen_ms = on_screen_ms + excluded.on_screen_ms";
+    "SET completed = pop_rollup_campaign.completed + excluded.completed, interrupted = pop_rollup_campaign.interrupted "
+    "+ excluded.interrupted, "
+    "failed = pop_rollup_campaign.failed + excluded.failed, on_screen_ms = pop_rollup_campaign.on_screen_ms + "
+    "excluded.on_screen_ms";
 
 // Rollup deltas of many records, written with one statement per distinct key.
 struct Deltas {

@@ -1,4 +1,6 @@
 #include "microscape/controller/server.hpp"
+#include "cluster.hpp"
+#include "store/change_feed.hpp"
 
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -327,6 +329,8 @@ struct ControllerServer::Impl {
     std::uint16_t port = 0;
     // Recalls: media past its validUntil recalled, open recalls settled, once a second.
     std::jthread housekeeper;
+    // With PostgreSQL: what the other nodes change, for this node's hub.
+    std::unique_ptr<sql::ChangeFeed> feed;
 
     Impl(ControllerConfig c, Poco::Logger& l) : config(std::move(c)), log(l) {}
 };
@@ -457,6 +461,43 @@ Status ControllerServer::start() {
     d.compiler->setListener([hub = d.hub.get()](const CompiledManifest& m) {
         hub->publish(HubManifest{m.playerId, m.version, m.manifestBytes, m.signature});
     });
+    // Several nodes on one PostgreSQL: a manifest another node compiled, or a
+    // screen it retired, reaches the screens connected to this node's hub.
+    if (d.db->backend() == sql::Backend::Postgres) {
+        // (on the feed's thread; the hub takes work from any thread)
+        auto publishStored = [&d](const std::string& playerId, std::int64_t version) {
+            auto row = d.db->read([&](DbConn& c) {
+                return c.one("SELECT manifest, signature FROM compiled_manifests WHERE player_id = ? AND version = ?",
+                             {playerId, version});
+            });
+            if (!row) return;
+            auto sig = crypto::base64Decode(row->str(1));
+            if (sig) d.hub->publish(HubManifest{playerId, version, row->str(0), *sig});
+        };
+        sql::ChangeFeed::Callbacks cb;
+        cb.onChange = [&d, publishStored](const std::string& text) {
+            const Announcement a = parseAnnouncement(text);
+            try {
+                if (a.kind == Announcement::Kind::Manifest) publishStored(a.playerId, a.version);
+                if (a.kind == Announcement::Kind::Retire) d.hub->endSession(a.playerId);
+            } catch (const std::exception& e) {
+                d.log.error("a change from the store (%s): %s", text, std::string(e.what()));
+            }
+        };
+        // After the feed lost its server: every screen's newest manifest again
+        // (the hub sends only what a connected screen lacks).
+        cb.onResync = [&d, publishStored] {
+            try {
+                auto rows = d.db->read([](DbConn& c) {
+                    return c.query("SELECT player_id, MAX(version) FROM compiled_manifests GROUP BY player_id");
+                });
+                for (const auto& r : rows) publishStored(r.str(0), r.i64(1));
+            } catch (const std::exception& e) {
+                d.log.error("catching up with the store: %s", std::string(e.what()));
+            }
+        };
+        d.feed = std::make_unique<sql::ChangeFeed>(d.db->url(), std::move(cb));
+    }
 
     d.housekeeper = std::jthread([&d](std::stop_token stop) {
         std::mutex m;
@@ -533,6 +574,7 @@ void ControllerServer::stop() {
         d.housekeeper.request_stop();
         d.housekeeper.join();
     }
+    d.feed.reset();  // before the hub it publishes to
     if (d.hub) {
         d.compiler->setListener({});
         d.hub->stop();

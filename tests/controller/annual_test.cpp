@@ -200,7 +200,7 @@ TEST_CASE(
             }
     }
     {
-        controller::Db db(srv.dataDir() / "controller.db");
+        controller::Db db(srv.storeUrl());
         controller::PopIngest ingest(db);
         for (auto& p : players) {
             auto r = ingest.ingestBatch(p.id, p.next(), localMidnight(2026, 1, 10));

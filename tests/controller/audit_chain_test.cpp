@@ -47,10 +47,17 @@ std::string headOf(const std::string& out) {
     return out.substr(at + marker.size(), out.find('\n', at) - at - marker.size());
 }
 
+// "DROP TRIGGER name" in the backend's words (PostgreSQL names the table too).
+std::string backendSql(controller::DbConn& c, const std::string& sql) {
+    if (c.backend() == controller::sql::Backend::Postgres && sql.rfind("DROP TRIGGER ", 0) == 0)
+        return sql + " ON audit_log";
+    return sql;
+}
+
 void tamper(TestServer& srv, const std::vector<std::string>& sql) {
-    controller::Db db(srv.dataDir() / "controller.db");
+    controller::Db db(srv.storeUrl());
     db.write([&](controller::DbConn& c) {
-        for (const auto& s : sql) c.exec(s);
+        for (const auto& s : sql) c.exec(backendSql(c, s));
     });
 }
 
@@ -70,7 +77,7 @@ TEST_CASE("an edited or deleted audit log row is detected by microscape-pack aud
     }
     Client auditor = srv.userClient("auditor1", "auditor");
     const std::int64_t rows = [&] {
-        controller::Db db(srv.dataDir() / "controller.db");
+        controller::Db db(srv.storeUrl());
         return db.read([](controller::DbConn& c) { return c.one("SELECT COUNT(*) FROM audit_log")->i64(0); });
     }();
     REQUIRE(rows >= 4);
@@ -82,7 +89,7 @@ TEST_CASE("an edited or deleted audit log row is detected by microscape-pack aud
     const std::string head = headOf(clean.out);
 
     SECTION("the database refuses UPDATE and DELETE of audit rows") {
-        controller::Db db(srv.dataDir() / "controller.db");
+        controller::Db db(srv.storeUrl());
         CHECK_THROWS(db.write([](controller::DbConn& c) { c.exec("UPDATE audit_log SET actor = 'x' WHERE seq = 2"); }));
         CHECK_THROWS(db.write([](controller::DbConn& c) { c.exec("DELETE FROM audit_log WHERE seq = 2"); }));
     }
@@ -94,9 +101,9 @@ TEST_CASE("an edited or deleted audit log row is detected by microscape-pack aud
         CHECK(r.err.find("FAILED audit_hash: audit log seq 2: the row does not match its hash") != std::string::npos);
     }
     SECTION("an edited row whose hash was recomputed breaks the link to the next row") {
-        controller::Db db(srv.dataDir() / "controller.db");
+        controller::Db db(srv.storeUrl());
         db.write([](controller::DbConn& c) {
-            c.exec("DROP TRIGGER audit_log_no_update");
+            c.exec(backendSql(c, "DROP TRIGGER audit_log_no_update"));
             auto row = c.one(
                 "SELECT seq, prev_hash, hash, at, actor_id, actor, action, entity, entity_id, "
                 "before_json, after_json FROM audit_log WHERE seq = 2");

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../support/process.hpp"
+#include "microscape/controller/db.hpp"
 #include "microscape/core/audit.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/pop.hpp"
@@ -61,12 +62,11 @@ int createLocation(Client& admin, const std::string& name, const std::string& ve
     return r.json()->getValue<int>("id");
 }
 
-std::int64_t storedPlays(const fs::path& controllerDb, const std::string& playerId) {
-    Poco::Data::Session s("SQLite", controllerDb.string());
-    Poco::Int64 n = 0;
-    std::string id = playerId;
-    s << "SELECT COUNT(*) FROM pop_records WHERE player_id = ? AND kind = 'play'", use(id), into(n), now;
-    return n;
+std::int64_t storedPlays(const controller::sql::StoreUrl& store, const std::string& playerId) {
+    controller::Db db(store);
+    return db.read([&](controller::DbConn& c) {
+        return c.one("SELECT COUNT(*) FROM pop_records WHERE player_id = ? AND kind = 'play'", {playerId})->i64(0);
+    });
 }
 
 std::int64_t journalLastSeq(const fs::path& dir) {
@@ -150,7 +150,7 @@ TEST_CASE("after real screens have played, the plays report equals the verifier'
 
     // The screens play for several rounds, then stop cleanly (the item on air is
     // journalled as interrupted).
-    const fs::path cdb = srv.dataDir() / "controller.db";
+    const auto cdb = srv.storeUrl();
     auto logOf = [&](const Venue& v) { return fx.path / (std::string(v.type) + ".log"); };
     {
         std::vector<std::unique_ptr<microscape::testing::SpawnedProcess>> screens;

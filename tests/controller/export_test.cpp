@@ -113,7 +113,7 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
     {
         // The hub hands PROOFS to the same ingest; here batches go straight to it,
         // with re-sends that must count once.
-        controller::Db db(srv.dataDir() / "controller.db");
+        controller::Db db(srv.storeUrl());
         controller::PopIngest ingest(db);
         for (auto& p : players) {
             std::int64_t from = 1;
@@ -291,7 +291,7 @@ TEST_CASE("plays are placed where the manifests the screen named say, keys.json 
     CHECK(gatePlace.id == std::to_string(gate));
     for (int i = 0; i < 2; ++i) p.play(kClip, kLocalDay + (i + 10) * kHourMs, 15000, 15000).manifestSha256 = atGate;
     {
-        controller::Db db(srv.dataDir() / "controller.db");
+        controller::Db db(srv.storeUrl());
         controller::PopIngest ingest(db);
         auto r = ingest.ingestBatch(p.id, p.batch(1, 5), kLocalDay + 12 * kHourMs);
         REQUIRE(r);
@@ -347,7 +347,7 @@ TEST_CASE("plays are placed where the manifests the screen named say, keys.json 
     CHECK(reported == at);
     // Rollups rebuilt from the raw records place them the same way.
     {
-        controller::Db db(srv.dataDir() / "controller.db");
+        controller::Db db(srv.storeUrl());
         controller::PopIngest ingest(db);
         REQUIRE(ingest.rebuildRollups());
     }

@@ -43,7 +43,7 @@ TEST_CASE("the preview marks an item that failed on the screen with the player's
     screen.play(sha, at - 600000, 10000, 10000);
     screen.play(sha, at - 300000, 10000, 0).detail = "no picture within 4000 ms";
     screen.play(sha, at - 60000, 10000, 0).detail = "the file ended before any picture";
-    controller::Db db(srv.dataDir() / "controller.db");
+    controller::Db db(srv.storeUrl());
     controller::PopIngest ingest(db);
     REQUIRE(ingest.ingestBatch(screen.id, screen.next(), at)->accepted);
     {

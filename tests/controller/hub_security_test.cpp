@@ -19,6 +19,7 @@
 #include "microscape/controller/hub.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/wire.hpp"
+#include "raw_player.hpp"
 #include "test_support.hpp"
 
 using namespace microscape::testing;
@@ -26,97 +27,11 @@ using namespace microscape;
 
 namespace {
 
-struct Enrolled {
-    std::string id;
-    std::string endpoint;
-    std::string serverKey;
-};
-
-// Enrols a player with this CURVE key and identity (PEM) through the API.
-Enrolled enroll(TestServer& srv, Client& admin, const controller::CurveKeyPair& curve, const std::string& identityPem) {
-    auto t = admin.post("/api/v1/enrollment-tokens", R"({"name":"raw"})");
-    REQUIRE(t.status == 201);
-    Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
-    e->set("token", t.json()->getValue<std::string>("token"));
-    e->set("identityKey", identityPem);
-    e->set("curveKey", curve.publicZ85);
-    auto r = srv.client().post("/api/v1/enroll", jsonString(e));
-    INFO(r.body);
-    REQUIRE(r.status == 201);
-    auto hub = r.json()->getObject("hub");
-    return {r.json()->getValue<std::string>("playerId"),
-            "tcp://127.0.0.1:" + std::to_string(hub->getValue<int>("port")),
-            hub->getValue<std::string>("curveServerKey")};
-}
-
-std::string newIdentityPem() {
-    return crypto::PrivateKey::generate().value().publicKey().toPem();
-}
-
-struct RawPlayer {
-    zmq::socket_t sock;
-    RawPlayer(zmq::context_t& ctx, const Enrolled& hub, const std::string& routingId,
-              const controller::CurveKeyPair& key, bool reconnect = true)
-        : sock(ctx, zmq::socket_type::dealer) {
-        sock.set(zmq::sockopt::linger, 0);
-        // A refused player has no connection to queue on: a send gives up instead
-        // of blocking the test (what it sent is then simply not delivered).
-        sock.set(zmq::sockopt::sndtimeo, 1000);
-        sock.set(zmq::sockopt::routing_id, routingId);
-        sock.set(zmq::sockopt::curve_serverkey, hub.serverKey);
-        sock.set(zmq::sockopt::curve_publickey, key.publicZ85);
-        sock.set(zmq::sockopt::curve_secretkey, key.secretZ85);
-        if (!reconnect) sock.set(zmq::sockopt::reconnect_ivl, -1);
-        sock.connect(hub.endpoint);
-    }
-    void send(const wire::Envelope& e) {
-        auto frames = wire::encode(e);
-        for (std::size_t i = 0; i < frames.size(); ++i)
-            if (!sock.send(zmq::buffer(frames[i]),
-                           i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none))
-                return;  // timed out: not delivered (only the first frame can time out)
-    }
-    void hello(const std::string& id) {
-        wire::Hello h;
-        h.playerId = id;
-        h.software = "security-test";
-        send(wire::toEnvelope(h));
-    }
-    // The next message (of type want, if given) within timeoutMs.
-    std::optional<wire::Envelope> recv(int timeoutMs, std::optional<wire::Type> want = std::nullopt) {
-        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-        do {
-            zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
-            zmq::poll(&item, 1, std::chrono::milliseconds(20));
-            if (!(item.revents & ZMQ_POLLIN)) continue;
-            std::vector<zmq::message_t> parts;
-            if (!zmq::recv_multipart(sock, std::back_inserter(parts))) continue;
-            std::vector<std::string_view> frames;
-            for (auto& p : parts) frames.emplace_back(p.data<char>(), p.size());
-            auto env = wire::decode(frames);
-            if (!env) continue;
-            if (want && env->type != *want) continue;
-            return *env;
-        } while (std::chrono::steady_clock::now() < until);
-        return std::nullopt;
-    }
-};
-
 bool online(Client& admin, const std::string& id) {
     return admin.get("/api/v1/players/" + id).json()->getValue<bool>("online");
 }
 
-// HELLO (again every 300 ms, as a player does while it waits) until WELCOME.
-bool helloUntilWelcome(RawPlayer& p, const std::string& id, int timeoutMs) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (std::chrono::steady_clock::now() < until) {
-        p.hello(id);
-        if (p.recv(300, wire::Type::Welcome)) return true;
-    }
-    return false;
-}
-
-std::int64_t sqlCount(const fs::path& dbFile, const std::string& sql) {
+std::int64_t sqlCount(const controller::sql::StoreUrl& dbFile, const std::string& sql) {
     controller::Db db(dbFile);
     return db.read([&](controller::DbConn& c) { return c.one(sql)->i64(0); });
 }
@@ -279,7 +194,10 @@ TEST_CASE("100 garbage PROOFS batches of 4 MB grow the database by less than 10 
     REQUIRE(helloUntilWelcome(p, me.id, 5000));
     const fs::path dbFile = srv.dataDir() / "controller.db";
     auto dbBytes = [&] {
-        controller::Db db(dbFile);
+        controller::Db db(srv.storeUrl());
+        if (db.backend() == controller::sql::Backend::Postgres)
+            return db.read(
+                [](controller::DbConn& c) { return c.one("SELECT pg_database_size(current_database())")->i64(0); });
         db.read([](controller::DbConn& c) { c.query("PRAGMA wal_checkpoint(FULL)"); });
         return static_cast<std::int64_t>(fs::file_size(dbFile));
     };
@@ -296,7 +214,7 @@ TEST_CASE("100 garbage PROOFS batches of 4 MB grow the database by less than 10 
     }
     const std::string problems =
         "SELECT COUNT(DISTINCT batch_sha256) FROM pop_problems WHERE player_id = '" + me.id + "'";
-    REQUIRE(waitFor([&] { return sqlCount(dbFile, problems) == 100; }, 120000));
+    REQUIRE(waitFor([&] { return sqlCount(srv.storeUrl(), problems) == 100; }, 120000));
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::int64_t growth = dbBytes() - before;
     WARN("100 garbage batches of " << controller::kMaxProofsBatchBytes << " bytes: controller.db grew by " << growth
@@ -304,10 +222,10 @@ TEST_CASE("100 garbage PROOFS batches of 4 MB grow the database by less than 10 
     CHECK(growth < (10 << 20));
     // Every one is recorded, with its hash and size; one is kept whole, the rest as their first 4
     // KiB.
-    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE code = 'bad_batch' AND batch_size = " +
-                               std::to_string(controller::kMaxProofsBatchBytes)) == 100);
-    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE LENGTH(batch) = batch_size") == 1);
-    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE LENGTH(batch) = 4096") == 99);
+    CHECK(sqlCount(srv.storeUrl(), "SELECT COUNT(*) FROM pop_problems WHERE code = 'bad_batch' AND batch_size = " +
+                                       std::to_string(controller::kMaxProofsBatchBytes)) == 100);
+    CHECK(sqlCount(srv.storeUrl(), "SELECT COUNT(*) FROM pop_problems WHERE LENGTH(batch) = batch_size") == 1);
+    CHECK(sqlCount(srv.storeUrl(), "SELECT COUNT(*) FROM pop_problems WHERE LENGTH(batch) = 4096") == 99);
     // The session is unharmed.
     p.send(wire::toEnvelope(wire::Heartbeat{0}));
     CHECK(p.recv(3000, wire::Type::Heartbeat));
@@ -371,7 +289,7 @@ TEST_CASE(
     CHECK(limited >= 3);
     CHECK(acked >= 30);
     CHECK(acked < 35);
-    const fs::path dbFile = srv.dataDir() / "controller.db";
+    const auto dbFile = srv.storeUrl();
     CHECK(storedCount(dbFile, pp.hub.id) == acked);
     CHECK(srv.client().get("/metrics").body.find("microscape_hub_proofs_rate_limited_total 0") == std::string::npos);
     // Nothing is lost: the player still holds what was not acknowledged and sends
@@ -390,7 +308,7 @@ TEST_CASE(
     CHECK(storedCount(dbFile, pp.hub.id) == 35);
     // No gap, duplicate or broken link from the refused batches (the simulated
     // plays name media this player was never sent: media_not_sent is expected).
-    CHECK(sqlCount(dbFile, "SELECT COUNT(*) FROM pop_problems WHERE code <> 'media_not_sent'") == 0);
+    CHECK(sqlCount(srv.storeUrl(), "SELECT COUNT(*) FROM pop_problems WHERE code <> 'media_not_sent'") == 0);
 }
 
 TEST_CASE("the disk guard pauses ingest with nothing lost, and ingest resumes when there is room",
@@ -400,7 +318,7 @@ TEST_CASE("the disk guard pauses ingest with nothing lost, and ingest resumes wh
     Client admin = srv.admin();
     zmq::context_t ctx(1);
     auto pp = enrollSim(srv, admin, 5);
-    const fs::path dbFile = srv.dataDir() / "controller.db";
+    const auto dbFile = srv.storeUrl();
     {
         RawPlayer p(ctx, pp.hub, pp.hub.id, pp.curve);
         REQUIRE(helloUntilWelcome(p, pp.hub.id, 5000));

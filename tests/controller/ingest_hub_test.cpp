@@ -217,7 +217,7 @@ TEST_CASE("PROOFS through the hub are stored once and acknowledged with the stor
     forger.key = microscape::testing::SimPlayer::newKey();
     CHECK(sendBatch(1, 30, forger) == -1);  // refused: no ack
 
-    controller::Db db(srv.dataDir() / "controller.db");
+    controller::Db db(srv.storeUrl());
     CHECK(db.read([](controller::DbConn& c) { return c.one("SELECT COUNT(*) FROM pop_records")->i64(0); }) == 30);
     CHECK(db.read([](controller::DbConn& c) {
         return c.one("SELECT COUNT(*) FROM pop_problems WHERE code = 'checkpoint_signature'")->i64(0);

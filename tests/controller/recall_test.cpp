@@ -85,7 +85,7 @@ TEST_CASE(
                                          R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
     const std::string badSha =
         admin.get("/api/v1/media/" + std::to_string(bad)).json()->getValue<std::string>("sha256");
-    const fs::path cdb = srv.dataDir() / "controller.db";
+    const auto cdb = srv.storeUrl();
 
     std::vector<fs::path> dirs;
     std::vector<std::string> ids;

@@ -83,7 +83,7 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
     const std::string cmp = "cmp-" + std::to_string(campaign), plId = "pl-" + std::to_string(pl);
     for (int i = 0; i < 120; ++i) p.play(posterSha, midnight + i * 10000, 10000, i % 20 == 7 ? 3000 : 10000, cmp, plId);
     {
-        controller::Db db(srv.dataDir() / "controller.db");
+        controller::Db db(srv.storeUrl());
         controller::PopIngest ingest(db);
         auto r = ingest.ingestBatch(p.id, p.next(), now);
         REQUIRE(r);
@@ -241,14 +241,20 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
     SECTION("--rebuild-rollups recomputes the same numbers from the raw records") {
         const std::string before = auditor.get("/api/v1/reports/plays?" + range + "&by=media,screen,day").body;
         {
-            controller::Db db(srv.dataDir() / "controller.db");
+            controller::Db db(srv.storeUrl());
             db.write([](controller::DbConn& c) {
                 c.exec("DELETE FROM pop_rollup_media");
                 c.exec("DELETE FROM pop_rollup_hour");
             });
         }
         CHECK(auditor.get("/api/v1/reports/plays?" + range + "&by=media,screen,day").body != before);
-        auto r = runProcess({MICROSCAPE_CONTROLLER_BIN, "--data-dir", srv.dataDir().string(), "--rebuild-rollups"});
+        std::vector<std::string> cmd{MICROSCAPE_CONTROLLER_BIN, "--data-dir", srv.dataDir().string(),
+                                     "--rebuild-rollups"};
+        if (srv.storeUrl().backend == controller::sql::Backend::Postgres) {
+            cmd.push_back("--store");
+            cmd.push_back(srv.storeUrl().conninfo);
+        }
+        auto r = runProcess(cmd);
         INFO(r.out << r.err);
         REQUIRE(r.exitCode == 0);
         CHECK(r.out.find("from 121 play records") != std::string::npos);
@@ -296,7 +302,7 @@ TEST_CASE("reports by campaign and theme and hour with scheduled vs played and u
                                                               std::to_string(bp / 10 % 10) + "%") != std::string::npos);
         // The ended days' scheduled numbers are kept, and a second report reads them back the same.
         {
-            controller::Db db(srv.dataDir() / "controller.db");
+            controller::Db db(srv.storeUrl());
             auto n = db.read([](controller::DbConn& c) {
                 return c.one("SELECT COUNT(*), COALESCE(SUM(slots), 0) FROM scheduled_days");
             });

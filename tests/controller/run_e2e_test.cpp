@@ -64,7 +64,7 @@ TEST_CASE("a running player plays its schedule and the controller stores every p
 
     const fs::path dir = fx.path / "player";
     const std::string id = enrollScreen(srv, admin, dir);
-    const fs::path cdb = srv.dataDir() / "controller.db";
+    const auto cdb = srv.storeUrl();
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };
 

@@ -1,5 +1,6 @@
 #include "test_support.hpp"
 
+#include <Poco/ConsoleChannel.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 #include <Poco/JSON/Parser.h>
@@ -223,6 +224,20 @@ TestServer::TestServer(std::function<void(microscape::controller::ControllerConf
     restart();
 }
 
+TestServer::TestServer(const TestServer& primary, SecondNode) {
+    config_ = primary.config_;
+    config_.dataDir = dir_.path / "data";
+    config_.httpPort = 0;
+    config_.zmqPort = 0;
+    config_.store = primary.storeUrl();
+    REQUIRE(config_.store.backend == microscape::controller::sql::Backend::Postgres);
+    fs::create_directories(config_.dataDir);
+    fs::permissions(config_.dataDir, fs::perms::owner_all);
+    fs::copy(primary.dataDir() / "keys", config_.dataDir / "keys", fs::copy_options::recursive);
+    fs::create_directory_symlink(primary.dataDir() / "media", config_.dataDir / "media");
+    restart();
+}
+
 TestServer::~TestServer() {
     if (server_) server_->stop();
 }
@@ -245,6 +260,12 @@ void TestServer::restart() {
                                   .count()) +
                offset->load();
     };
+    // MICROSCAPE_TEST_LOG=1: the controller's log on stderr (to see why a request failed).
+    if (std::getenv("MICROSCAPE_TEST_LOG")) {
+        Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel);
+        Poco::Logger::setChannel("", console);  // every logger
+        Poco::Logger::setLevel("", Poco::Message::PRIO_INFORMATION);
+    }
     server_ = std::make_unique<microscape::controller::ControllerServer>(config_, Poco::Logger::get("test.controller"),
                                                                          clock);
     auto st = server_->start();
@@ -414,30 +435,45 @@ std::unique_ptr<microscape::testing::SpawnedProcess> startScreen(const fs::path&
     return p;
 }
 
-StoredProofs storedProofs(const fs::path& controllerDb, const std::string& playerId) {
-    using namespace Poco::Data::Keywords;
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session s("SQLite", controllerDb.string());
+namespace {
+microscape::controller::sql::StoreUrl sqliteFile(const fs::path& file) {
+    microscape::controller::sql::StoreUrl u;
+    u.sqliteFile = file;
+    u.display = file.string();
+    return u;
+}
+}  // namespace
+
+StoredProofs storedProofs(const microscape::controller::sql::StoreUrl& store, const std::string& playerId) {
+    using namespace microscape::controller::sql;
+    auto db = Database::open(store, DatabaseOptions{.poolSize = 1});
     StoredProofs out;
-    std::vector<Poco::Int64> seqs;
-    std::string id = playerId;
-    s << "SELECT seq, record FROM pop_records WHERE player_id = ? ORDER BY seq", use(id), into(seqs), into(out.records),
-        now;
-    out.seqs.assign(seqs.begin(), seqs.end());
-    std::string id2 = playerId;
-    s << "SELECT checkpoint FROM pop_checkpoints WHERE player_id = ? ORDER BY last_seq", use(id2),
-        into(out.checkpoints), now;
+    db->read([&](Conn& c) {
+        for (const auto& r :
+             c.query("SELECT seq, record FROM pop_records WHERE player_id = ? ORDER BY seq", {playerId})) {
+            out.seqs.push_back(r.i64(0));
+            out.records.push_back(r.str(1));
+        }
+        for (const auto& r :
+             c.query("SELECT checkpoint FROM pop_checkpoints WHERE player_id = ? ORDER BY last_seq", {playerId}))
+            out.checkpoints.push_back(r.str(0));
+    });
     return out;
 }
 
+std::int64_t storedCount(const microscape::controller::sql::StoreUrl& store, const std::string& playerId) {
+    using namespace microscape::controller::sql;
+    auto db = Database::open(store, DatabaseOptions{.poolSize = 1});
+    return db->read(
+        [&](Conn& c) { return c.one("SELECT COUNT(*) FROM pop_records WHERE player_id = ?", {playerId})->i64(0); });
+}
+
+StoredProofs storedProofs(const fs::path& controllerDb, const std::string& playerId) {
+    return storedProofs(sqliteFile(controllerDb), playerId);
+}
+
 std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId) {
-    using namespace Poco::Data::Keywords;
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session s("SQLite", controllerDb.string());
-    Poco::Int64 n = 0;
-    std::string id = playerId;
-    s << "SELECT COUNT(*) FROM pop_records WHERE player_id = ?", use(id), into(n), now;
-    return n;
+    return storedCount(sqliteFile(controllerDb), playerId);
 }
 
 }  // namespace microscape::testing

@@ -83,6 +83,13 @@ class Client {
     void useBearer(const std::string& token) { bearer_ = token; }
     void dropCsrf() { csrf_.clear(); }
     const std::string& csrf() const { return csrf_; }
+    // The same session (cookie, CSRF token, bearer) talking to another server:
+    // a browser whose requests a load balancer sends to another controller node.
+    Client onPort(std::uint16_t port) const {
+        Client c = *this;
+        c.port_ = port;
+        return c;
+    }
 
   private:
     // Checks the exchange against the controller's OpenAPI document (api_contract.hpp);
@@ -107,6 +114,11 @@ PgCluster& sharedPgCluster();
 class TestServer {
   public:
     explicit TestServer(std::function<void(microscape::controller::ControllerConfig&)> tweak = {});
+    // A second controller node of primary's deployment: the same store (which
+    // must be PostgreSQL), a copy of its keys (content signing, hub CURVE, TLS)
+    // and its media directory shared (docs/guide-operator.md, "Several nodes").
+    struct SecondNode {};
+    TestServer(const TestServer& primary, SecondNode);
     ~TestServer();
     void restart();
     // Stops the controller, leaves it down for downMs, then starts it again on the
@@ -117,6 +129,8 @@ class TestServer {
     std::uint16_t port() const { return server_->httpPort(); }
     std::uint16_t zmqPort() const { return server_->zmqPort(); }  // the hub's port (kept by restart())
     const fs::path& dataDir() const { return config_.dataDir; }
+    // Where this server keeps its state (SQLite in dataDir, or its PostgreSQL database).
+    microscape::controller::sql::StoreUrl storeUrl() const { return microscape::controller::storeUrl(config_); }
     // HTTPS pinned to the server's key, or plain HTTP when config().tls is off.
     Client client() const { return Client(port(), config_.tls, server_->tlsKeyHash()); }
     // "https://127.0.0.1:PORT" (or http://), the pins enrolment commands carry.
@@ -199,6 +213,10 @@ struct StoredProofs {
     std::vector<std::string> records;
     std::vector<std::string> checkpoints;
 };
+// What the controller stored for a player: from its store, or from the SQLite
+// file of a controller run as a process.
+StoredProofs storedProofs(const microscape::controller::sql::StoreUrl& store, const std::string& playerId);
+std::int64_t storedCount(const microscape::controller::sql::StoreUrl& store, const std::string& playerId);
 StoredProofs storedProofs(const fs::path& controllerDb, const std::string& playerId);
 std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId);
 }  // namespace microscape::testing

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "../support/process.hpp"
+#include "microscape/controller/db.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/pop.hpp"
@@ -288,7 +289,7 @@ TEST_CASE("a batch in flight when the controller restarts is sent again on the n
     const fs::path dir = fx.path / "player";
     const std::string id = enrollScreen(srv, admin, dir, R"({"name":"screen"})",
                                         {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
-    const fs::path cdb = srv.dataDir() / "controller.db";
+    const auto cdb = srv.storeUrl();
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };
     auto player = startScreen(dir, logPath, kPlay);
@@ -351,7 +352,7 @@ TEST_CASE(
     const fs::path dir = fx.path / "player";
     const std::string id = enrollScreen(srv, admin, dir, R"({"name":"screen"})",
                                         {"--hub-endpoint", "tcp://127.0.0.1:" + std::to_string(relay.port())});
-    const fs::path cdb = srv.dataDir() / "controller.db";
+    const auto cdb = srv.storeUrl();
     const fs::path logPath = fx.path / "player.log";
     auto playerLog = [&] { return readFile(logPath); };
 
@@ -438,10 +439,10 @@ TEST_CASE(
     CHECK(report.lastSeq == last);
 
     // Nothing the player sent was taken for a problem (conflict, gap, bad link).
-    Poco::Data::Session s("SQLite", cdb.string());
-    Poco::Int64 problems = -1;
-    std::string pid = id;
-    s << "SELECT COUNT(*) FROM pop_problems WHERE player_id = ?", use(pid), into(problems), now;
+    microscape::controller::Db store(cdb);
+    const std::int64_t problems = store.read([&](microscape::controller::DbConn& c) {
+        return c.one("SELECT COUNT(*) FROM pop_problems WHERE player_id = ?", {id})->i64(0);
+    });
     CHECK(problems == 0);
 }
 

@@ -164,6 +164,18 @@ TEST_CASE("store sql: both backends answer the same", "[store]") {
         }
     }
 
+    SECTION("a statement's columns are known before it runs, and with no rows") {
+        auto st = db.read([](Conn& c) {
+            auto s = c.prepare("SELECT id AS screen, name AS screen_name FROM t WHERE n = ?");
+            std::vector<std::string> names;
+            for (std::size_t i = 0; i < s->columns(); ++i) names.push_back(s->columnName(i));
+            s->bind(0, std::int64_t(42));
+            names.push_back(s->step() ? "row" : "no rows");
+            return names;
+        });
+        CHECK(st == std::vector<std::string>{"screen", "screen_name", "no rows"});
+    }
+
     SECTION("a query inside the loop over another one's rows") {
         db.write([](Conn& c) {
             for (int i = 0; i < 5; ++i) c.exec("INSERT INTO t(name, n) VALUES (?, ?)", {"r" + std::to_string(i), i});

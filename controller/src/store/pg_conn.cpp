@@ -86,8 +86,9 @@ class PgStmt final : public Stmt {
         row_ = -1;
         for (auto& v : values_) v.reset();
     }
-    std::size_t columns() const override { return res_ ? static_cast<std::size_t>(PQnfields(res_.get())) : 0; }
-    std::string columnName(std::size_t col) const override { return PQfname(res_.get(), static_cast<int>(col)); }
+    // Before the statement runs, its columns come from the server's description of it.
+    std::size_t columns() const override { return static_cast<std::size_t>(PQnfields(shape())); }
+    std::string columnName(std::size_t col) const override { return PQfname(shape(), static_cast<int>(col)); }
     bool isNull(std::size_t col) const override { return PQgetisnull(res_.get(), row_, static_cast<int>(col)) != 0; }
     bool isText(std::size_t col) const override {
         if (isNull(col)) return false;
@@ -124,7 +125,10 @@ class PgStmt final : public Stmt {
     std::string name_;
     std::vector<std::optional<std::string>> values_;
     std::vector<int> binary_;
+    const PGresult* shape() const;
+
     ResultPtr res_;
+    mutable ResultPtr described_;
     int row_ = -1;
 };
 
@@ -148,6 +152,12 @@ class PgConn final : public Conn {
         ResultPtr r(PQprepare(conn_, name.c_str(), text.c_str(), static_cast<int>(n), nullptr));
         if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) raise(conn_, r.get(), "preparing a statement");
         return std::make_unique<PgStmt>(*this, std::move(key), std::move(name), n);
+    }
+
+    ResultPtr describe(const std::string& name) {
+        ResultPtr r(PQdescribePrepared(conn_, name.c_str()));
+        if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) raise(conn_, r.get(), "describing a statement");
+        return r;
     }
 
     void giveBack(std::string sql, std::string name, std::size_t n) {
@@ -198,6 +208,12 @@ class PgConn final : public Conn {
 
 PgStmt::~PgStmt() {
     conn_.giveBack(std::move(sql_), std::move(name_), values_.size());
+}
+
+const PGresult* PgStmt::shape() const {
+    if (res_) return res_.get();
+    if (!described_) described_ = conn_.describe(name_);
+    return described_.get();
 }
 
 bool PgStmt::step() {
