@@ -158,3 +158,29 @@ TEST_CASE("rotation with one failing item plays every other item on time, every 
     CHECK(st.blackFrames == 0);
     for (double l : st.switchLatenessMs) CHECK(l <= kToleranceMs);
 }
+
+TEST_CASE("a clip joined after its end is not recorded failed and plays in its next slot", "[engine][rotation]") {
+    Rotation r;
+    // fraud 0-1000, the 3 s clip in a 3.5 s slot 1000-4500, helmet 4500-5500;
+    // a cycle of 5.5 s. Starting at 4200 joins the clip 3.2 s in: past its end.
+    const schedule::Schedule plan = daySchedule({item(r.fraud, 1000), item(r.clip, 3500), item(r.helmet, 1000)});
+    r.engine->setBundle(bundleOf(plan, r.mediaDir, {r.fraud, r.clip, r.helmet}));
+    startHeld(*r.engine, r.clock, 4200, [] { return true; });
+    // Through helmet, fraud and the clip's next slot (6500-10000), into helmet.
+    r.clock.sleepUntil(10600);
+    r.engine->stop();
+
+    auto records = playRecordsOf(*r.journal);
+    for (const auto& p : records) {
+        INFO(p.mediaSha256.substr(0, 12) << " at " << p.startUtcMs - kAnchorUtcMs << ": " << p.detail);
+        CHECK(p.outcome != pop::Outcome::Failed);
+    }
+    CHECK(r.engine->stats().failed == 0);
+    bool clipPlayed = false;
+    for (const auto& p : records)
+        if (p.mediaSha256 == r.clip.sha256 && std::abs(p.startUtcMs - (kAnchorUtcMs + 6500)) <= kToleranceMs) {
+            clipPlayed = true;
+            CHECK(p.outcome == pop::Outcome::Completed);
+        }
+    CHECK(clipPlayed);
+}
