@@ -184,3 +184,52 @@ TEST_CASE("a clip joined after its end is not recorded failed and plays in its n
         }
     CHECK(clipPlayed);
 }
+
+TEST_CASE("when every item of the rotation failed the filler stands in, else the status card shows",
+          "[engine][rotation]") {
+    Rotation r;
+    const CachedMedia bad1 = garbageClip(r);
+    std::string other = readFile(r.dir / "broken.mp4");
+    other[100] = '\x01';  // a second broken file (another hash)
+    writeFile(r.dir / "broken2.mp4", other);
+    const CachedMedia bad2 = cacheFile(r.mediaDir, r.dir / "broken2.mp4", MediaKind::Video);
+    schedule::Schedule plan = daySchedule({item(bad1, 2000), item(bad2, 2000)});
+    const bool withFiller = GENERATE(true, false);
+    INFO((withFiller ? "with a filler" : "without a filler"));
+    if (withFiller) {
+        plan.playlists.push_back(schedule::Playlist{"pl-filler", "一盔一带", {item(r.helmet, 1000)}});
+        plan.fillerPlaylistId = "pl-filler";
+    }
+    r.engine->setBundle(bundleOf(plan, r.mediaDir, {bad1, bad2, r.helmet}));
+    startHeld(*r.engine, r.clock, 0, [&] { return r.engine->stats().failed >= 2; });
+    r.clock.sleepUntil(3000);
+    const auto now = r.engine->nowPlaying();
+    r.engine->stop();
+
+    auto records = playRecordsOf(*r.journal);
+    int failed = 0;
+    std::vector<pop::Record> shown;
+    for (const auto& p : records) {
+        if (p.outcome == pop::Outcome::Failed)
+            ++failed;
+        else
+            shown.push_back(p);
+    }
+    CHECK(failed == 2);
+    if (withFiller) {
+        // The filler's item in each failed slot: 0-2000 and 2000-4000 (cut by stop()).
+        CHECK(now.state == schedule::State::Playing);
+        CHECK(now.mediaSha256 == r.helmet.sha256);
+        REQUIRE(shown.size() == 2);
+        CHECK(shown[0].mediaSha256 == r.helmet.sha256);
+        CHECK(shown[0].scheduledMs == 2000);
+        CHECK(shown[0].detail.find("in place of " + bad1.sha256) != std::string::npos);
+        CHECK(shown[0].outcome == pop::Outcome::Completed);
+        CHECK(std::abs(shown[1].startUtcMs - (kAnchorUtcMs + 2000)) <= kToleranceMs);
+        CHECK(shown[1].detail.find("in place of " + bad2.sha256) != std::string::npos);
+    } else {
+        CHECK(now.state == schedule::State::Idle);
+        CHECK(shown.empty());
+        CHECK(r.engine->stats().blackFrames == 0);
+    }
+}
