@@ -524,7 +524,16 @@ void Engine::endOnAir(bool interrupted) {
     {
         std::lock_guard lock(stateMutex_);
         if (outputSlot_ == p->slot) outputSlot_.reset();
+        if (p->slot && p->kind == MediaKind::Video) {
+            stats_.videoPlays.push_back(EngineStats::VideoPlay{p->decision.mediaSha256, measured,
+                                                               p->slot->onAirFrames(), p->slot->longestGapMs()});
+            if (stats_.videoPlays.size() > 1000) stats_.videoPlays.erase(stats_.videoPlays.begin());
+        }
     }
+    if (p->slot && p->kind == MediaKind::Video && p->slot->longestGapMs() > 250)
+        engineLog().warning("player %s: media %s froze for %s ms on air (%s frames in %s ms)", config_.playerId,
+                            p->decision.mediaSha256, std::to_string(p->slot->longestGapMs()),
+                            std::to_string(p->slot->onAirFrames()), std::to_string(measured));
     if (p->slot) p->slot->stop();
 }
 

@@ -157,6 +157,16 @@ TEST_CASE("rotation with one failing item plays every other item on time, every 
     CHECK(st.failed == 1);
     CHECK(st.blackFrames == 0);
     for (double l : st.switchLatenessMs) CHECK(l <= kToleranceMs);
+    // The clip (3 s at 25 fps) really played each time, without freezing.
+    std::size_t clipPlays = 0;
+    for (const auto& v : st.videoPlays) {
+        if (v.mediaSha256 != r.clip.sha256) continue;
+        ++clipPlays;
+        INFO("clip play: " << v.framesShown << " frames, longest gap " << v.longestGapMs << " ms");
+        CHECK(v.framesShown >= 50);
+        CHECK(v.longestGapMs < 1000);
+    }
+    CHECK(clipPlays == 2 * kRounds);
 }
 
 TEST_CASE("a clip joined after its end is not recorded failed and plays in its next slot", "[engine][rotation]") {

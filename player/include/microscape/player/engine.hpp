@@ -147,6 +147,15 @@ struct EngineStats {
     // Per switch between two items: how late the new item went on air after its
     // scheduled start (ms). The last 1000.
     std::vector<double> switchLatenessMs;
+    // Per video play that ended: frames shown on air and the longest time between
+    // two of them (ms; a freeze or dropped frames). The last 1000.
+    struct VideoPlay {
+        std::string mediaSha256;
+        std::int64_t onAirMs = 0;
+        std::uint64_t framesShown = 0;
+        std::int64_t longestGapMs = 0;
+    };
+    std::vector<VideoPlay> videoPlays;
 };
 
 // One frame shown on screen (traceFrames).
