@@ -19,15 +19,22 @@ namespace microscape::schedule {
 // The base plan (operating hours, entries, filler) is a sequence of runs: maximal
 // stretches during which the same thing is eligible to play - the same winning
 // entries, each in the same window occurrence, with the same playable items (or
-// the filler on the same local day, or Dark, or Idle). A run's rotation starts at
-// the run's first instant. Takeovers form runs of their own (same playable items),
-// laid over the base plan without disturbing it, so when one ends the base plan
-// is exactly where it would have been without it.
+// the filler with the same playable items, or Dark, or Idle). An all-day entry is
+// one occurrence over its whole date range, and the filler is not tied to a day,
+// so nothing changes at local midnight. A run's rotation is anchored at the latest
+// of its entries' window starts (an all-day entry: its first date's midnight) and
+// the instant the location last opened; with none of these (the filler at a
+// location always open) at the epoch: its position is (t - 0) mod cycle. Takeovers form runs of their own (same
+// playable items), laid over the base plan without disturbing it, so when one ends
+// the base plan is exactly where it would have been without it.
 
 namespace {
 
-constexpr std::int64_t kLookbackMs = 2 * kDayMs;  // a playing run starts at most ~25 h back
-constexpr std::int64_t kHorizonMs = 2 * kDayMs;   // how far evaluate() looks for the next change
+// Long enough to see a window's start (windows last at most 24 h) and when the
+// location last opened: operating hours repeat weekly, so a location open for
+// longer than a week is always open (and its runs are anchored at the epoch).
+constexpr std::int64_t kLookbackMs = 8 * kDayMs;
+constexpr std::int64_t kHorizonMs = 2 * kDayMs;  // how far evaluate() looks for the next change
 
 using Spans = std::span<const tz::OffsetSpan>;
 
@@ -102,7 +109,7 @@ void sortUnique(std::vector<std::int64_t>& v) {
 struct Member {
     Source source = Source::Entry;
     std::int32_t index = -1;           // entry or takeover index; -1 for the filler
-    std::int64_t occurrenceStart = 0;  // the window (or local day) it plays in
+    std::int64_t occurrenceStart = 0;  // the window it plays in (an all-day entry: its whole range); 0 for the filler
     std::vector<std::uint32_t> items;  // playable item indices, in playlist order
 
     bool operator==(const Member&) const = default;
@@ -120,6 +127,7 @@ struct Slot {
 struct Run {
     std::int64_t start = 0;
     std::int64_t end = 0;
+    std::int64_t anchor = 0;  // where the rotation's cycles are counted from
     RunKind kind = RunKind::Idle;
     std::vector<Member> members;  // sorted by entry id
     // The rotation, built on first use.
@@ -229,7 +237,16 @@ class Engine {
             const auto& e = s_.entries[i];
             if (!entryPlaylist_[i]) continue;
             occ.clear();
-            addOccurrences(e.dayparts, std::max(day0, e.startDay), std::min(day1, e.endDay), spans_, occ);
+            if (e.dayparts.empty()) {
+                // All day: one occurrence from the first date's midnight to the
+                // end of the last date, whatever the interval asked about.
+                if (e.startDay <= day1 && e.endDay >= day0) {
+                    const std::int64_t s = utcOfLocal(spans_, e.startDay, 0), en = utcOfLocal(spans_, e.endDay + 1, 0);
+                    if (en > s) occ.push_back({s, en});
+                }
+            } else {
+                addOccurrences(e.dayparts, std::max(day0, e.startDay), std::min(day1, e.endDay), spans_, occ);
+            }
             for (const auto& o : occ) {
                 events.push_back({o.start, static_cast<std::int32_t>(i), true, o.start});
                 events.push_back({o.end, static_cast<std::int32_t>(i), false, o.start});
@@ -244,13 +261,7 @@ class Engine {
                 events.push_back({o.end, -1, false, o.start});
             }
         }
-        if (filler_) {
-            for (std::int64_t d = day0; d <= day1 + 1; ++d) {
-                const std::int64_t midnight = utcOfLocal(spans_, d, 0);
-                if (midnight > lo && midnight < hi) cuts.push_back(midnight);
-            }
-            addValidityEdges(*filler_, lo, hi, cuts);
-        }
+        if (filler_) addValidityEdges(*filler_, lo, hi, cuts);
         if (s_.untilUtcMs > lo && s_.untilUtcMs < hi) cuts.push_back(s_.untilUtcMs);
         for (const auto& ev : events)
             if (ev.at > lo && ev.at < hi) cuts.push_back(ev.at);
@@ -290,8 +301,7 @@ class Engine {
         }
         if (members.empty() && filler_) {
             auto items = playableItems(*filler_, t);
-            if (!items.empty())
-                members.push_back({Source::Filler, -1, utcOfLocal(spans_, localDayOf(spans_, t), 0), std::move(items)});
+            if (!items.empty()) members.push_back({Source::Filler, -1, 0, std::move(items)});
         }
     }
 
@@ -305,6 +315,10 @@ class Engine {
         ActiveSet active(Better{&s_});
         std::vector<std::vector<std::int64_t>> openOccurrences(s_.entries.size());
         int openHours = 0;
+        // When the location last opened, if the sweep saw it closed (else it has
+        // been open for longer than a week, i.e. always).
+        std::optional<std::int64_t> openSince;
+        bool wasDark = false;
 
         std::vector<Run> runs;
         std::size_t ei = 0;
@@ -333,7 +347,10 @@ class Engine {
             members.clear();
             if (s_.operatingHours && openHours <= 0) {
                 kind = RunKind::Dark;
+                wasDark = true;
             } else {
+                if (wasDark) openSince = t;
+                wasDark = false;
                 membersAt(t, active, openOccurrences, members);
                 kind = members.empty() ? RunKind::Idle : RunKind::Play;
             }
@@ -345,6 +362,13 @@ class Engine {
                 r.end = next;
                 r.kind = kind;
                 r.members = members;
+                // The latest of: when the location opened, when each entry's window
+                // (or an all-day entry's first date) began; none: the epoch.
+                std::optional<std::int64_t> anchor = openSince;
+                for (const auto& m : r.members)
+                    if (m.source == Source::Entry)
+                        anchor = std::max(anchor.value_or(m.occurrenceStart), m.occurrenceStart);
+                r.anchor = anchor.value_or(0);
                 runs.push_back(std::move(r));
             }
         }
@@ -376,6 +400,7 @@ class Engine {
                     Run r;
                     r.start = cuts[k];
                     r.end = next;
+                    r.anchor = cuts[k];
                     r.kind = kind;
                     r.members = std::move(members);
                     runs.push_back(std::move(r));
@@ -425,9 +450,9 @@ class Engine {
             emitBlank(State::Idle, a, b);
             return;
         }
-        const std::int64_t elapsed = a - r.start;
-        std::int64_t cycleStart = r.start + (elapsed / r.cycleMs) * r.cycleMs;
-        const std::int64_t intoCycle = elapsed % r.cycleMs;
+        const std::int64_t cycles = floorDiv(a - r.anchor, r.cycleMs);
+        std::int64_t cycleStart = r.anchor + cycles * r.cycleMs;
+        const std::int64_t intoCycle = a - cycleStart;
         auto it = std::upper_bound(r.slots.begin(), r.slots.end(), intoCycle,
                                    [](std::int64_t v, const Slot& s) { return v < s.offsetMs; });
         std::size_t j = static_cast<std::size_t>(it - r.slots.begin()) - 1;

@@ -57,6 +57,8 @@ void vlcLog(void*, int level, const libvlc_log_t* ctx, const char* fmt, va_list 
     log.log(Poco::Message(log.name(), std::string(module ? module : "vlc") + ": " + buf, prio));
 }
 
+constexpr const char* kEndedBeforePicture = "the file ended before any picture";
+
 Poco::Logger& engineLog() {
     return Poco::Logger::get("player.engine");
 }
@@ -138,6 +140,8 @@ struct Engine::Play {
     std::int64_t onAirWallMs = 0;
     std::int64_t onAirSteadyMs = 0;
     std::string frameDigest;
+    std::int64_t joinedAtMs = 0;  // how far into the item it was opened (a video joined part-way)
+    std::string replaces;         // the failed media whose slot this play stands in for
 };
 
 struct Engine::Command {
@@ -299,19 +303,70 @@ void Engine::rebuildSchedule() {
         schedule_.takeovers.push_back(schedule::Takeover{t.id, pl.id, t.startUtcMs, t.expiresUtcMs});
         schedule_.playlists.push_back(std::move(pl));
     }
-    // Media that failed to play are taken out of the rotation until the next bundle.
-    for (auto& pl : schedule_.playlists)
-        for (auto& item : pl.items)
-            if (brokenMedia_.count(item.mediaSha256)) {
-                item.validFromUtcMs.reset();
-                item.validUntilUtcMs = 1;
-            }
+    // Media that failed keep their slots: the rotation's timing never depends on
+    // what this screen could decode (resolve() gives those slots a stand-in).
+}
+
+// The schedule's decision with a failed item's slot given to a stand-in: the
+// next item of the rotation that did not fail, else the filler at that instant,
+// else nothing (the status card). The stand-in plays exactly the failed item's
+// slot, so every other item keeps its own slot and nothing is skipped.
+schedule::Decision Engine::resolve(const schedule::Decision& d) const {
+    if (d.state != schedule::State::Playing || !brokenMedia_.count(d.mediaSha256)) return d;
+    auto good = [&](const schedule::Decision& g) {
+        return g.state == schedule::State::Playing && !brokenMedia_.count(g.mediaSha256);
+    };
+    std::optional<schedule::Decision> g;
+    // The rotation goes on from the failed item's slot end; bounded so that a
+    // playlist where everything failed ends the search.
+    std::int64_t t = d.itemEndUtcMs;
+    for (int i = 0; i < 64 && t < d.itemEndUtcMs + schedule::kDayMs; ++i) {
+        schedule::Decision n = schedule::evaluate(schedule_, t);
+        if (n.state != schedule::State::Playing) break;
+        if (good(n)) {
+            g = std::move(n);
+            break;
+        }
+        if (n.itemEndUtcMs <= t) break;
+        t = n.itemEndUtcMs;
+    }
+    if (!g && schedule_.fillerPlaylistId && d.source != schedule::Source::Filler) {
+        schedule::Schedule fillerOnly = schedule_;
+        fillerOnly.entries.clear();
+        fillerOnly.takeovers.clear();
+        schedule::Decision f = schedule::evaluate(fillerOnly, d.itemStartUtcMs);
+        if (good(f)) g = std::move(f);
+    }
+    if (!g) {
+        schedule::Decision idle;
+        idle.state = schedule::State::Idle;
+        idle.nextChangeUtcMs = d.nextChangeUtcMs;
+        return idle;
+    }
+    schedule::Decision s = std::move(*g);
+    s.itemStartUtcMs = d.itemStartUtcMs;
+    s.itemEndUtcMs = d.itemEndUtcMs;
+    s.offsetMs = d.offsetMs;
+    s.nextChangeUtcMs = d.nextChangeUtcMs;
+    return s;
+}
+
+// The failed media whose slot `d` stands in for ("" when d is the schedule's own item).
+std::string Engine::replacedMedia(const schedule::Decision& d) const {
+    if (brokenMedia_.empty() || d.state != schedule::State::Playing || !haveSchedule_) return {};
+    schedule::Decision own = schedule::evaluate(schedule_, d.itemStartUtcMs);
+    if (own.state == schedule::State::Playing && own.mediaSha256 != d.mediaSha256 &&
+        brokenMedia_.count(own.mediaSha256) && own.itemStartUtcMs == d.itemStartUtcMs)
+        return own.mediaSha256;
+    return {};
 }
 
 std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::int64_t offsetMs) {
     auto p = std::make_unique<Play>();
     p->decision = d;
     p->openedSteadyMs = steadyMs();
+    p->joinedAtMs = std::max<std::int64_t>(0, offsetMs);
+    p->replaces = replacedMedia(d);
     p->bundleVersion = bundle_ ? bundle_->version : 0;
     p->manifestSha256 = bundle_ ? bundle_->manifestSha256 : "";
     std::string path;
@@ -459,6 +514,7 @@ void Engine::endOnAir(bool interrupted) {
             r.outcome = pop::Outcome::Failed;
             r.detail = p->failure.substr(0, pop::kMaxDetailBytes);
         } else {
+            if (!p->replaces.empty()) r.detail = "in place of " + p->replaces + ", which failed on this screen";
             r.outcome = pop::classify(r.scheduledMs, measured);
             if (interrupted && r.outcome == pop::Outcome::Completed && measured + 100 < r.scheduledMs)
                 r.outcome = pop::Outcome::Interrupted;
@@ -468,7 +524,16 @@ void Engine::endOnAir(bool interrupted) {
     {
         std::lock_guard lock(stateMutex_);
         if (outputSlot_ == p->slot) outputSlot_.reset();
+        if (p->slot && p->kind == MediaKind::Video) {
+            stats_.videoPlays.push_back(EngineStats::VideoPlay{p->decision.mediaSha256, measured,
+                                                               p->slot->onAirFrames(), p->slot->longestGapMs()});
+            if (stats_.videoPlays.size() > 1000) stats_.videoPlays.erase(stats_.videoPlays.begin());
+        }
     }
+    if (p->slot && p->kind == MediaKind::Video && p->slot->longestGapMs() > 250)
+        engineLog().warning("player %s: media %s froze for %s ms on air (%s frames in %s ms)", config_.playerId,
+                            p->decision.mediaSha256, std::to_string(p->slot->longestGapMs()),
+                            std::to_string(p->slot->onAirFrames()), std::to_string(measured));
     if (p->slot) p->slot->stop();
 }
 
@@ -778,7 +843,7 @@ void Engine::applySlotEvents(const std::deque<SlotEvent>& events) {
             p->failed = true;
             p->failure = e.type == SlotEvent::Type::Error ? "libvlc could not decode the file"
                          : p->kind == MediaKind::Audio    ? "the file ended before any sound"
-                                                          : "the file ended before any picture";
+                                                          : kEndedBeforePicture;
         } else if (e.type == SlotEvent::Type::Error && p == onAir_.get()) {
             p->failed = true;  // the last frame stays on screen until the slot ends
             p->failure = "decoding failed during the play";
@@ -819,10 +884,21 @@ void Engine::dropFailedNext() {
                          std::to_string(config_.openTimeoutMs) + " ms";
     }
     if (!next_ || !next_->failed) return;
+    if (next_->joinedAtMs > 0 && next_->kind == MediaKind::Video && next_->failure == kEndedBeforePicture) {
+        // Joined so close to its end that the clip ended before a picture: that
+        // says nothing about the media. What is on screen stays until the next item.
+        engineLog().warning("player %s: media %s joined %s ms in ended before a picture; waiting for the next item",
+                            config_.playerId, next_->decision.mediaSha256, std::to_string(next_->joinedAtMs));
+        unplayableSlot_ = next_->decision;
+        next_.reset();
+        prerolled_ = false;
+        return;
+    }
     recordFailure(*next_, next_->failure);
     brokenMedia_[next_->decision.mediaSha256] = next_->failure;
     next_.reset();
-    rebuildSchedule();
+    // Its slot gets a stand-in (resolve()); pre-roll that for the same boundary
+    // at once, or put it on air now if the slot has already begun.
     prerolled_ = false;
     if (target_) reevaluate_ = true;
 }
@@ -832,6 +908,7 @@ void Engine::adoptPendingBundle() {
     bundle_ = std::move(pendingBundle_);
     pendingBundle_.reset();
     brokenMedia_.clear();
+    unplayableSlot_.reset();
     rebuildSchedule();
 }
 
@@ -841,7 +918,7 @@ void Engine::evaluate(std::int64_t now) {
     adoptPendingBundle();
     schedule::Decision d;
     if (haveSchedule_) {
-        d = schedule::evaluate(schedule_, now);
+        d = resolve(schedule::evaluate(schedule_, now));
     } else {
         d.state = schedule::State::Idle;
         d.nextChangeUtcMs = now + 1000;
@@ -878,6 +955,10 @@ void Engine::evaluate(std::int64_t now) {
 // Opens the wanted item if needed and puts it on air once it shows a frame.
 // False when preparing it failed.
 bool Engine::bringTargetOnAir() {
+    if (unplayableSlot_ && sameItem(*unplayableSlot_, *target_)) {
+        target_.reset();  // what is on screen stays; the next item is pre-rolled as usual
+        return true;
+    }
     if (!next_ || !sameItem(next_->decision, *target_)) {
         next_ = prepare(*target_, std::max<std::int64_t>(0, wallNow() - target_->itemStartUtcMs));
         if (next_->failed) return false;
@@ -897,7 +978,7 @@ bool Engine::prerollNext(std::int64_t now) {
     prerolled_ = true;
     adoptPendingBundle();
     if (!haveSchedule_) return true;
-    schedule::Decision nd = schedule::evaluate(schedule_, segmentEndWallMs_);
+    schedule::Decision nd = resolve(schedule::evaluate(schedule_, segmentEndWallMs_));
     if (nd.state != schedule::State::Playing || sameItem(nd, current_)) return true;
     next_ = prepare(nd, nd.offsetMs);
     return !next_->failed;

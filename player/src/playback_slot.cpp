@@ -84,6 +84,9 @@ bool PlaybackSlot::open(const SlotMedia& media) {
         front_.assign(static_cast<std::size_t>(outW_) * outH_ * 4, 0);
     }
     frames_.store(0);
+    onAirFrames_.store(0);
+    lastOnAirFrameUs_.store(0);
+    longestGapUs_.store(0);
     audioStarted_.store(false);
     audioOnly_ = media.kind == MediaKind::Audio;
 
@@ -168,6 +171,15 @@ void PlaybackSlot::displayCb(void* opaque, void*) {
     auto* self = static_cast<PlaybackSlot*>(opaque);
     self->composite();
     if (self->frames_.fetch_add(1) == 0) self->sink_(SlotEvent{SlotEvent::Type::FirstFrame, self->id_});
+    if (self->onAir_.load()) {
+        // Real time, not the engine's clock: libvlc shows frames in real time.
+        const std::int64_t nowUs =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+                .count();
+        const std::int64_t prevUs = self->lastOnAirFrameUs_.exchange(nowUs);
+        self->onAirFrames_.fetch_add(1);
+        if (prevUs > 0 && nowUs - prevUs > self->longestGapUs_.load()) self->longestGapUs_.store(nowUs - prevUs);
+    }
     if (self->onAir_.load() && self->tap_) {
         std::lock_guard lock(self->frameMutex_);
         self->tap_(self->id_, self->front_.data(), self->outW_, self->outH_);

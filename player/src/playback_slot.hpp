@@ -81,6 +81,10 @@ class PlaybackSlot {
     // A picture was decoded, or (audio-only media) the play position advanced.
     bool started() const { return frames_.load() > 0 || audioStarted_.load(); }
     std::uint64_t framesShown() const { return frames_.load(); }
+    // Frames shown while on air, and the longest time between two of them (a
+    // freeze or a burst of dropped frames; a still shows one frame, so none).
+    std::uint64_t onAirFrames() const { return onAirFrames_.load(); }
+    std::int64_t longestGapMs() const { return longestGapUs_.load() / 1000; }
     // A copy of the latest fitted frame (empty before the first one).
     Frame snapshot() const;
 
@@ -102,6 +106,9 @@ class PlaybackSlot {
     std::vector<std::uint8_t> front_;   // outW x outH fitted frame
     std::atomic<std::uint64_t> frames_{0};
     std::atomic<bool> onAir_{false};
+    std::atomic<std::uint64_t> onAirFrames_{0};
+    std::atomic<std::int64_t> lastOnAirFrameUs_{0};  // steady clock; 0: none yet
+    std::atomic<std::int64_t> longestGapUs_{0};
     std::atomic<bool> audioStarted_{false};
     bool audioOnly_ = false;
     bool stopped_ = true;

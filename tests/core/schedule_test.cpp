@@ -277,10 +277,13 @@ TEST_CASE("date ranges are inclusive local dates", "[schedule]") {
         checkPlaying(f.eval(f.at("2025-04-15", 0, 0)), "two-days", 0, f.at("2025-04-15", 0, 0));
         CHECK(f.eval(f.at("2025-04-17", 0, 0) - 1).state == State::Playing);
         CHECK(f.eval(f.at("2025-04-17", 0, 0)).state == State::Idle);
-        // Each local day is its own window: the rotation restarts at midnight.
-        checkPlaying(f.eval(f.at("2025-04-16", 0, 0)), "two-days", 0, f.at("2025-04-16", 0, 0));
-        const Decision cut = f.eval(f.at("2025-04-16", 0, 0) - 1);
-        CHECK(cut.nextChangeUtcMs == f.at("2025-04-16", 0, 0));
+        // One window over both dates: the rotation goes on through midnight
+        // (35 s cycle from 04-15 00:00; 86400 mod 35 = 20, so the 12 s item 1,
+        // which began at 23:59:50, is on air at midnight and is not cut).
+        checkPlaying(f.eval(f.at("2025-04-16", 0, 0)), "two-days", 1, f.at("2025-04-15", 23, 59, 50));
+        const Decision before = f.eval(f.at("2025-04-16", 0, 0) - 1);
+        checkPlaying(before, "two-days", 1, f.at("2025-04-15", 23, 59, 50));
+        CHECK(before.nextChangeUtcMs == f.at("2025-04-16", 0, 0, 2));
     }
 
     SECTION("a window crossing midnight on the last date runs into the next day") {
@@ -431,16 +434,20 @@ TEST_CASE("the filler plays when nothing is scheduled, without one the screen is
     f.s.fillerPlaylistId = "fill";
     f.requireValid();
 
-    // Anchored at local midnight: 32400 s mod 23 = 16, slot 1 started at 08:59:54.
+    // Anchored at the epoch (1970-01-01T00:00Z): 04-15 09:00 in Shanghai is
+    // 1744678800 s, a multiple of 23, so slot 0 starts then.
     const Decision d = f.eval(f.at("2025-04-15", 9, 0));
-    checkPlaying(d, "", 1, f.at("2025-04-15", 8, 59, 54));
+    checkPlaying(d, "", 0, f.at("2025-04-15", 9, 0));
     CHECK(d.source == Source::Filler);
     CHECK(d.playlistId == "fill");
     CHECK(f.eval(f.at("2025-04-15", 10, 30)).source == Source::Entry);
-    // When the entry's window closes the filler starts from its first item.
-    checkPlaying(f.eval(f.at("2025-04-15", 11, 0)), "", 0, f.at("2025-04-15", 11, 0));
-    // And from its first item each local day.
-    checkPlaying(f.eval(f.at("2025-04-16", 0, 0)), "", 0, f.at("2025-04-16", 0, 0));
+    // When the entry's window closes the filler resumes where it would have been
+    // (1744686000 mod 23 = 1: slot 0 began at 10:59:59), as after a takeover.
+    checkPlaying(f.eval(f.at("2025-04-15", 11, 0)), "", 0, f.at("2025-04-15", 10, 59, 59));
+    // Nor does it start again at local midnight (1744732800 mod 23 = 19: slot 1,
+    // 10-23 s into the cycle, began at 23:59:51 and goes on).
+    checkPlaying(f.eval(f.at("2025-04-16", 0, 0)), "", 1, f.at("2025-04-15", 23, 59, 51));
+    checkPlaying(f.eval(f.at("2025-04-16", 0, 0) - 1), "", 1, f.at("2025-04-15", 23, 59, 51));
 
     SECTION("past the end of the payload the filler plays on") {
         f.s.entries[0].dayparts.clear();
@@ -1055,5 +1062,116 @@ TEST_CASE("timeline agrees with evaluate on random schedules", "[schedule]") {
             if (seg.endUtcMs < t1 && seg.endUtcMs <= t + 2 * kDayMs) CHECK(d.nextChangeUtcMs == seg.endUtcMs);
         }
         for (std::size_t i = 1; i < segs.size(); ++i) REQUIRE(segs[i - 1].endUtcMs == segs[i].startUtcMs);
+    }
+}
+
+namespace {
+
+// Every segment of a Playing stretch of one source is a whole slot (except where
+// the interval cuts it), and each slot is the one after the slot before in the
+// playlist: the rotation never starts again.
+void checkRotationContinues(const std::vector<Segment>& segs, const Playlist& p, std::int64_t from, std::int64_t to) {
+    REQUIRE(segs.size() > 2);
+    for (std::size_t k = 0; k < segs.size(); ++k) {
+        const Segment& g = segs[k];
+        INFO("segment " << k << " at " << g.startUtcMs << ", item " << g.itemIndex);
+        REQUIRE(g.state == State::Playing);
+        CHECK(g.itemEndUtcMs - g.itemStartUtcMs == p.items[g.itemIndex].durationMs);
+        if (g.startUtcMs != from) CHECK(g.startUtcMs == g.itemStartUtcMs);
+        if (g.endUtcMs != to) CHECK(g.endUtcMs == g.itemEndUtcMs);
+        if (k > 0) CHECK(g.itemIndex == (segs[k - 1].itemIndex + 1) % p.items.size());
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a rotation keeps its phase across local midnight", "[schedule][midnight]") {
+    // Asia/Shanghai (UTC+8, no DST), Asia/Kolkata (UTC+5:30) and
+    // America/New_York across its spring-forward night (2025-03-09).
+    const char* zoneName = GENERATE("Asia/Shanghai", "Asia/Kolkata", "America/New_York");
+    INFO(zoneName);
+    Fixture f("2025-03-05", 14, zoneName);
+    // A 37 s cycle that divides no day, so a restart at midnight would show.
+    f.add(playlist("p", {10, 12, 15}, 1));
+    f.add(entry("all-day", "p", 0, "2025-03-06", "2025-03-12"));
+    f.requireValid();
+    const Playlist& p = f.s.playlists[0];
+
+    SECTION("an all-day entry: one rotation from its first date to its last") {
+        const std::int64_t from = f.at("2025-03-06", 0, 0), to = f.at("2025-03-13", 0, 0);
+        // It starts with its first item when its first date begins.
+        checkPlaying(f.eval(from), "all-day", 0, from);
+        checkRotationContinues(timeline(f.s, from, to), p, from, to);
+        // Each midnight: the slot on air began before it and runs on.
+        for (const char* day : {"2025-03-07", "2025-03-08", "2025-03-09", "2025-03-10", "2025-03-11", "2025-03-12"}) {
+            INFO(day);
+            const std::int64_t midnight = f.at(day, 0, 0);
+            const Decision at = f.eval(midnight), before = f.eval(midnight - 1);
+            if (before.itemEndUtcMs > midnight) {  // (on 03-08 a slot boundary falls on midnight)
+                CHECK(at.itemStartUtcMs == before.itemStartUtcMs);
+                CHECK(at.itemIndex == before.itemIndex);
+            }
+            // Where the rotation stands follows from the entry's start alone.
+            const std::int64_t into = (midnight - from) % 37000;
+            const std::size_t expected = into < 10000 ? 0 : into < 22000 ? 1 : 2;
+            CHECK(at.itemIndex == expected);
+        }
+    }
+
+    SECTION("the filler at a location that never closes") {
+        f.s.entries.clear();
+        f.s.fillerPlaylistId = "p";
+        const std::int64_t from = f.at("2025-03-06", 12, 0), to = f.at("2025-03-12", 12, 0);
+        checkRotationContinues(timeline(f.s, from, to), p, from, to);
+        SECTION("operating hours of 24 h every day do not cut it either") {
+            f.s.operatingHours = std::vector<Daypart>{window(kEveryDay, 0, 0, 0, 0)};
+            f.requireValid();
+            checkRotationContinues(timeline(f.s, from, to), p, from, to);
+        }
+    }
+
+    SECTION("a location open Monday to Friday round the clock starts each Monday") {
+        f.s.operatingHours = std::vector<Daypart>{window({1, 2, 3, 4, 5}, 0, 0, 0, 0)};
+        f.requireValid();
+        // Mon 03-10 00:00 to Sat 03-15 00:00 (the entry ends on the 12th: the
+        // rotation is the entry's, anchored at its own start, up to then).
+        const std::int64_t open = f.at("2025-03-10", 0, 0);
+        CHECK(f.eval(open - 1).state == State::Dark);
+        f.s.entries.clear();
+        f.s.fillerPlaylistId = "p";
+        checkPlaying(f.eval(open), "", 0, open);
+        // Friday, four days on: the same rotation, seen from an evaluation
+        // that starts long after the opening.
+        const std::int64_t friday = f.at("2025-03-14", 18, 0);
+        const Decision d = f.eval(friday);
+        CHECK((d.itemStartUtcMs - open) % 37000 == (d.itemIndex == 0 ? 0 : d.itemIndex == 1 ? 10000 : 22000));
+        checkRotationContinues(timeline(f.s, open, f.at("2025-03-15", 0, 0)), p, open, f.at("2025-03-15", 0, 0));
+    }
+
+    SECTION("a takeover over midnight leaves the rotation where it would be") {
+        const Schedule plain = f.s;
+        const std::int64_t midnight = f.at("2025-03-09", 0, 0);
+        f.add(playlist("alert", {5}, 90));
+        f.add(Takeover{"t-night", "alert", midnight - 90 * kSec, midnight + 95 * kSec});
+        f.requireValid();
+        CHECK(f.eval(midnight).source == Source::Takeover);
+        for (std::int64_t t = midnight + 95 * kSec; t < midnight + 200 * kSec; t += 7 * kSec) {
+            const Decision with = f.eval(t), without = evaluate(plain, t);
+            CHECK(with.source == Source::Entry);
+            CHECK(with.itemIndex == without.itemIndex);
+            CHECK(with.itemStartUtcMs == without.itemStartUtcMs);
+        }
+    }
+
+    SECTION("a payload compiled days later places the rotation at the same instants") {
+        Fixture later("2025-03-08", 14, zoneName);
+        later.s.playlists = f.s.playlists;
+        later.s.entries = f.s.entries;
+        // Both payloads' offsets reach back to the entry's first date.
+        for (std::int64_t t = f.at("2025-03-08", 0, 0); t < f.at("2025-03-12", 0, 0); t += 7 * kHour + 13 * kSec) {
+            const Decision a = f.eval(t), b = later.eval(t);
+            CHECK(a.itemIndex == b.itemIndex);
+            CHECK(a.itemStartUtcMs == b.itemStartUtcMs);
+        }
     }
 }

@@ -72,8 +72,11 @@ struct EngineConfig {
     // Preview image of the output (PNG), rewritten every previewIntervalMs; empty: none.
     std::string previewPath;
     int previewIntervalMs = 3000;
-    // The next item is opened and decoded this long before its slot starts.
-    int prerollMs = 1200;
+    // The next item is opened and decoded this long before its slot starts (or as
+    // soon as the item before is on air, if that is later). Longer than
+    // openTimeoutMs plus libvlc's probe, so that an item which cannot be shown is
+    // known before its slot begins and its slot goes to a stand-in on time.
+    int prerollMs = 6000;
     // An item that shows no frame this long after it was opened has failed.
     int openTimeoutMs = 4000;
     // Frame rate of what the engine draws itself (scrolling slogans).
@@ -144,6 +147,15 @@ struct EngineStats {
     // Per switch between two items: how late the new item went on air after its
     // scheduled start (ms). The last 1000.
     std::vector<double> switchLatenessMs;
+    // Per video play that ended: frames shown on air and the longest time between
+    // two of them (ms; a freeze or dropped frames). The last 1000.
+    struct VideoPlay {
+        std::string mediaSha256;
+        std::int64_t onAirMs = 0;
+        std::uint64_t framesShown = 0;
+        std::int64_t longestGapMs = 0;
+    };
+    std::vector<VideoPlay> videoPlays;
 };
 
 // One frame shown on screen (traceFrames).
@@ -214,6 +226,8 @@ class Engine {
     std::int64_t steadyMs() const { return clock_.steadyMs(); }
     void adoptPendingBundle();
     void rebuildSchedule();
+    schedule::Decision resolve(const schedule::Decision& d) const;
+    std::string replacedMedia(const schedule::Decision& d) const;
     std::unique_ptr<Play> prepare(const schedule::Decision& d, std::int64_t extraOffsetMs);
     void goOnAir(std::unique_ptr<Play> next, std::int64_t scheduledStartWallMs);
     void endOnAir(bool interrupted);
@@ -254,7 +268,8 @@ class Engine {
     std::optional<ActiveBundle> bundle_;
     std::optional<ActiveBundle> pendingBundle_;
     std::vector<TakeoverContent> takeovers_;
-    std::map<std::string, std::string> brokenMedia_;  // sha256 -> why
+    std::map<std::string, std::string> brokenMedia_;    // sha256 -> why (their slots get stand-ins)
+    std::optional<schedule::Decision> unplayableSlot_;  // a slot joined too late to show (held over)
     schedule::Schedule schedule_;
     bool haveSchedule_ = false;
     std::unique_ptr<Play> onAir_;
