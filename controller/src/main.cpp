@@ -9,6 +9,8 @@
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "microscape/controller/config.hpp"
@@ -16,6 +18,7 @@
 #include "microscape/core/exit_codes.hpp"
 #include "microscape/core/log_setup.hpp"
 #include "pop_ingest.hpp"
+#include "store_copy.hpp"
 
 #ifndef MICROSCAPE_VERSION
 #define MICROSCAPE_VERSION "0.0.0"
@@ -53,6 +56,10 @@ class ControllerApp : public Poco::Util::ServerApplication {
                                  "print the HTTP API's OpenAPI 3.0 document (what GET "
                                  "/api/v1/openapi.json serves) and exit")
                               .repeatable(false));
+        options.addOption(Option("copy-store-to", "",
+                                 "copy this deployment's SQLite store into an empty PostgreSQL database and exit "
+                                 "(the password from MICROSCAPE_STORE_PASSWORD)")
+                              .argument("URL"));
         options.addOption(Option("rebuild-rollups", "",
                                  "recompute the play-count rollups from the stored "
                                  "proof-of-play records and exit"));
@@ -94,6 +101,8 @@ class ControllerApp : public Poco::Util::ServerApplication {
             config().setString("zmq.bind", value);
         } else if (name == "init-admin") {
             initAdmin_ = value;
+        } else if (name == "copy-store-to") {
+            copyStoreTo_ = value;
         } else if (name == "rebuild-rollups") {
             rebuildRollups_ = true;
         }
@@ -105,7 +114,7 @@ class ControllerApp : public Poco::Util::ServerApplication {
             hf.setCommand(commandName());
             hf.setUsage(
                 "[--config FILE] [--data-dir DIR] [--store URL] [--http-port N] [--zmq-port N] [--bind ADDR] "
-                "[--init-admin NAME] [--rebuild-rollups] [--openapi]");
+                "[--init-admin NAME] [--rebuild-rollups] [--copy-store-to URL] [--openapi]");
             hf.setHeader("Microscape controller: content library, scheduling and signed per-screen manifests.");
             hf.setFooter(exitcode::kHelpText);
             hf.format(std::cout);
@@ -155,6 +164,7 @@ class ControllerApp : public Poco::Util::ServerApplication {
             std::cout << std::endl;
             return exitcode::kOk;
         }
+        if (!copyStoreTo_.empty()) return copyStore(*cfg);
         if (rebuildRollups_) {
             if (auto st = microscape::controller::prepareDataDir(*cfg); !st) {
                 std::cerr << "microscape-controller: " << st.error().message << "\n";
@@ -192,12 +202,50 @@ class ControllerApp : public Poco::Util::ServerApplication {
     }
 
   private:
+    // --copy-store-to URL: the SQLite store of this data directory into an empty PostgreSQL database.
+    int copyStore(const microscape::controller::ControllerConfig& cfg) {
+        namespace mc = microscape::controller;
+        auto target = mc::sql::parseStoreUrl(copyStoreTo_, cfg.dataDir);
+        if (!target) {
+            std::cerr << "microscape-controller: --copy-store-to: " << target.error().message << "\n";
+            return exitcode::kUsage;
+        }
+        target->password = cfg.store.password;  // store.passwordFile or MICROSCAPE_STORE_PASSWORD
+        if (const char* env = std::getenv("MICROSCAPE_STORE_PASSWORD"); env && target->password.empty())
+            target->password = env;
+        const auto source = mc::storeUrl(cfg);
+        if (source.backend != mc::sql::Backend::Sqlite || !std::filesystem::exists(source.sqliteFile)) {
+            std::cerr << "microscape-controller: --copy-store-to: no SQLite store at " << source.display << "\n";
+            return exitcode::kUsage;
+        }
+        try {
+            mc::Db from(source);
+            mc::Db to(*target);
+            auto r = mc::copyStore(from, to, 5000, [](const std::string& table, std::int64_t n) {
+                if (n % 100000 == 0) std::cout << "  " << table << ": " << n << " rows" << std::endl;
+            });
+            if (!r) {
+                std::cerr << "microscape-controller: " << r.error().message << "\n";
+                return r.code() == microscape::Errc::Usage ? exitcode::kUsage : exitcode::kSoftware;
+            }
+            for (const auto& [table, n] : r->rows)
+                if (n) std::cout << table << ": " << n << " rows" << std::endl;
+            std::cout << "copied " << r->totalRows << " rows from " << source.display << " to " << target->display
+                      << std::endl;
+            return exitcode::kOk;
+        } catch (const std::exception& e) {
+            std::cerr << "microscape-controller: cannot open a store: " << e.what() << "\n";
+            return exitcode::kCantCreate;
+        }
+    }
+
     bool help_ = false;
     bool version_ = false;
     bool openapi_ = false;
     std::string optionError_;
     std::string initAdmin_;
     bool rebuildRollups_ = false;
+    std::string copyStoreTo_;
 };
 
 }  // namespace

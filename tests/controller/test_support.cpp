@@ -42,6 +42,14 @@ void TestServer::restartAfter(int downMs) {
     restart();
 }
 
+void TestServer::stop() {
+    if (!server_) return;
+    config_.httpPort = server_->httpPort();
+    config_.zmqPort = server_->zmqPort();
+    server_->stop();
+    server_.reset();
+}
+
 void TestServer::restartWith(const std::function<void(microscape::controller::ControllerConfig&)>& tweak) {
     if (server_) {
         config_.httpPort = server_->httpPort();

@@ -121,6 +121,8 @@ class TestServer {
     TestServer(const TestServer& primary, SecondNode);
     ~TestServer();
     void restart();
+    // Stops the controller (restart() or restartWith() bring it back on the same ports).
+    void stop();
     // Stops the controller, leaves it down for downMs, then starts it again on the
     // same data directory and ports (a controller restart as players see it).
     void restartAfter(int downMs);
