@@ -31,6 +31,7 @@
 #include "microscape/pack/file_io.hpp"
 #include "pop_ingest.hpp"
 #include "recalls.hpp"
+#include "renditions.hpp"
 #include "reports.hpp"
 #include "static_files.hpp"
 #include "tls.hpp"
@@ -327,6 +328,7 @@ struct ControllerServer::Impl {
     std::uint16_t port = 0;
     // Recalls: media past its validUntil recalled, open recalls settled, once a second.
     std::jthread housekeeper;
+    std::unique_ptr<RenditionWorker> renditions;  // stopped before services go
 
     Impl(ControllerConfig c, Poco::Logger& l) : config(std::move(c)), log(l) {}
 };
@@ -458,6 +460,10 @@ Status ControllerServer::start() {
         hub->publish(HubManifest{m.playerId, m.version, m.manifestBytes, m.signature});
     });
 
+    d.renditions = std::make_unique<RenditionWorker>(*d.services);
+    d.compiler->setRenditionHook([w = d.renditions.get()] { w->wake(); });
+    d.renditions->start();
+
     d.housekeeper = std::jthread([&d](std::stop_token stop) {
         std::mutex m;
         std::condition_variable_any cv;
@@ -532,6 +538,11 @@ void ControllerServer::stop() {
     if (d.housekeeper.joinable()) {
         d.housekeeper.request_stop();
         d.housekeeper.join();
+    }
+    if (d.renditions) {
+        d.compiler->setRenditionHook({});
+        d.renditions->stop();
+        d.renditions.reset();
     }
     if (d.hub) {
         d.compiler->setListener({});
