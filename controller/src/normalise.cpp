@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <vector>
 
@@ -105,6 +106,11 @@ Refused classify(const ConfinedRun& run, const fs::path& file, const NormaliseOp
     if (has(run.err, "width or height exceeds limit") || has(run.err, "exceeds limit"))
         return {"image_too_large", "the picture is larger than the controller accepts; scale it down to at most " +
                                        std::to_string(o.maxSide) + " pixels on its longest side and upload it again"};
+    if (has(run.err, "contains no image") || has(run.err, "improper image header") || has(run.err, "not a ") ||
+        has(run.err, "invalid ihdr") || has(run.err, "corrupt image") || has(run.err, "no decode delegate"))
+        return {"no_picture", "no picture in the file (" + size +
+                                  ") could be decoded: damaged, or not what its first bytes say? Export it again as "
+                                  "JPEG or PNG and upload the new file"};
     if (has(run.err, "premature end") || has(run.err, "insufficient image data") || has(run.err, "unexpected end") ||
         has(run.err, "truncated") || has(run.err, "corrupt image") || has(run.err, "end of file") ||
         has(run.err, "damaged"))
@@ -113,6 +119,44 @@ Refused classify(const ConfinedRun& run, const fs::path& file, const NormaliseOp
     return {"no_picture", "no picture in the file (" + size +
                               ") could be decoded: damaged, or not what its first bytes say? Export it again as "
                               "JPEG or PNG and upload the new file"};
+}
+
+// The picture size a PNG, GIF or JPEG header states, read without decoding, so
+// that a decompression bomb is refused before any tool allocates its pixels.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> statedSize(const fs::path& file, const std::string& mime) {
+    std::ifstream in(file, std::ios::binary);
+    std::string b(1 << 20, '\0');
+    in.read(b.data(), static_cast<std::streamsize>(b.size()));
+    b.resize(static_cast<std::size_t>(in.gcount()));
+    auto u = [&](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(b[i])); };
+    if (mime == "image/png" && b.size() >= 24 && b.compare(12, 4, "IHDR") == 0)
+        return std::pair{(u(16) << 24) | (u(17) << 16) | (u(18) << 8) | u(19),
+                         (u(20) << 24) | (u(21) << 16) | (u(22) << 8) | u(23)};
+    if (mime == "image/gif" && b.size() >= 10) return std::pair{u(6) | (u(7) << 8), u(8) | (u(9) << 8)};
+    if (mime == "image/jpeg") {
+        std::size_t i = 2;
+        while (i + 9 < b.size()) {
+            if (u(i) != 0xFF) return std::nullopt;
+            const auto m = u(i + 1);
+            if (m == 0xFF) {
+                ++i;
+                continue;
+            }
+            const std::size_t len = (u(i + 2) << 8) | u(i + 3);
+            if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)
+                return std::pair{(u(i + 7) << 8) | u(i + 8), (u(i + 5) << 8) | u(i + 6)};
+            if (len < 2) return std::nullopt;
+            i += 2 + len;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string tooLarge(std::uint64_t w, std::uint64_t h, const NormaliseOptions& o) {
+    return std::to_string(w) + "\xC3\x97" + std::to_string(h) + " (" + std::to_string(w * h / 1'000'000) +
+           " million pixels) is larger than the " + std::to_string(o.maxPixels / 1'000'000) +
+           " million pixels (and 16384 a side) the controller accepts for a picture; scale it down (" +
+           std::to_string(o.maxSide) + " pixels on the longest side is plenty for any screen) and upload it again";
 }
 
 int orientationNumber(const std::string& name) {
@@ -158,6 +202,11 @@ Result<StillInfo> inspectStill(const fs::path& file, const std::string& mime, co
                                               ") is not supported; upload a "
                                               "JPEG, PNG, WebP or GIF"};
         return makeError(Errc::BadMedia, "unsupported picture type");
+    }
+    if (auto wh = statedSize(file, mime);
+        wh && (wh->first * wh->second > o.maxPixels || wh->first > 16384 || wh->second > 16384)) {
+        if (refused) *refused = {"image_too_large", tooLarge(wh->first, wh->second, o)};
+        return makeError(Errc::BadMedia, "too large");
     }
     Fd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (in.fd < 0) return makeError(Errc::Io, "cannot open " + file.string());
@@ -210,16 +259,7 @@ Result<StillInfo> inspectStill(const fs::path& file, const std::string& mime, co
     info.frames = n;
     const std::uint64_t pixels = std::uint64_t(info.width) * std::uint64_t(info.height);
     if (pixels > o.maxPixels || info.width > 16384 || info.height > 16384) {
-        if (refused)
-            *refused = {"image_too_large",
-                        std::to_string(info.width) + "\xC3\x97" + std::to_string(info.height) + " (" +
-                            std::to_string(pixels / 1'000'000) + " million pixels) is larger than the " +
-                            std::to_string(o.maxPixels / 1'000'000) +
-                            " million pixels (and 16384 a side) the controller accepts for a picture; scale it "
-                            "down (" +
-                            std::to_string(o.maxSide) +
-                            " pixels on the longest side is plenty for any screen) and "
-                            "upload it again"};
+        if (refused) *refused = {"image_too_large", tooLarge(info.width, info.height, o)};
         return makeError(Errc::BadMedia, "too large");
     }
     return info;
