@@ -509,3 +509,27 @@ TEST_CASE("upload matrix: every variant plays right on a real screen or is refus
                  " |\n";
     WARN(table << "\n" << phases << shots << " screenshots");
 }
+
+TEST_CASE("a still whose conversion outlasts the time limit is refused with limits_exceeded",
+          "[controller][normalise]") {
+    TestServer srv([](auto& c) { c.normaliseTimeoutSeconds = 1; });
+    TempDir fx;
+    Client ed = srv.userClient("ed", "editor", "宣传处");
+    const fs::path big = fx.path / "big.png";
+    // 7000 x 7000 with transparency: decoding, flattening and scaling it takes seconds.
+    sh("/usr/bin/convert -size 7000x7000 xc:'rgba(200,40,40,0.5)' PNG32:'" + big.string() + "'");
+    const std::size_t before = [&] {
+        std::size_t n = 0;
+        for (auto& e : fs::recursive_directory_iterator(srv.dataDir() / "media")) n += e.is_regular_file();
+        return n;
+    }();
+    auto r = ed.request("POST", "/api/v1/media?filename=big.png", readFile(big), "image/png");
+    INFO(r.body);
+    CHECK(r.status == 422);
+    CHECK(r.errorCode() == "limits_exceeded");
+    CHECK_THAT(r.body, Catch::Contains("took longer than the 1 s allowed"));
+    CHECK(r.body.find(srv.dataDir().string()) == std::string::npos);
+    std::size_t after = 0;
+    for (auto& e : fs::recursive_directory_iterator(srv.dataDir() / "media")) after += e.is_regular_file();
+    CHECK(after == before);  // nothing kept, no converted leftovers
+}
