@@ -18,8 +18,11 @@ PACKAGES=(
   # controller: CAP 1.2 alerts (XML with libxml2, XML-DSig with xmlsec's OpenSSL
   # backend); tests sign alerts with the xmlsec1 command
   libxml2-dev libxmlsec1-dev xmlsec1
+  # controller: uploads normalised (ImageMagick 6) and clips rendered per screen size (ffmpeg);
+  # tests make their media with them too
+  ffmpeg imagemagick
   # tests
-  catch2 ffmpeg imagemagick tzdata
+  catch2 tzdata
   # the second verifier of evidence exports (tests/audit_verifier.py): Ed25519
   python3 python3-cryptography
   # the suite again at fixed instants (23:30 and 00:30 Beijing time, 29 February)

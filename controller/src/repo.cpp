@@ -697,7 +697,11 @@ std::vector<std::string> playersThatHadMedia(DbConn& c, const std::string& sha25
     // A manifest names its media by hash; a 64-hex hash occurs nowhere else by chance.
     for (auto& r : c.query("SELECT DISTINCT player_id FROM compiled_manifests WHERE instr(manifest, ?) > 0", {sha256}))
         ids.insert(r.str(0));
-    for (auto& r : c.query("SELECT DISTINCT player_id FROM pop_records WHERE media = ? AND kind = 'play'", {sha256}))
+    // Plays of a file derived from it (normalised still, rendition) are plays of it.
+    for (auto& r : c.query("SELECT DISTINCT player_id FROM pop_records WHERE (media = ? OR media IN (SELECT d.sha256 "
+                           "FROM media_derived d JOIN media o ON o.id = d.media_id WHERE o.sha256 = ? AND d.sha256 <> "
+                           "'')) AND kind = 'play'",
+                           {sha256, sha256}))
         ids.insert(r.str(0));
     return {ids.begin(), ids.end()};
 }
@@ -715,15 +719,19 @@ std::optional<ManifestRef> latestManifest(DbConn& c, const std::string& playerId
 PlaysOf playsOf(DbConn& c, const std::string& playerId, const std::string& sha256,
                 std::optional<std::int64_t> afterMs) {
     PlaysOf out;
-    if (auto r = c.one("SELECT MAX(start_utc_ms) FROM pop_records WHERE media = ? AND player_id = ? AND kind = 'play'",
-                       {sha256, playerId});
+    if (auto r = c.one("SELECT MAX(start_utc_ms) FROM pop_records WHERE (media = ? OR media IN (SELECT d.sha256 FROM "
+                       "media_derived d JOIN media o ON o.id = d.media_id WHERE o.sha256 = ? AND d.sha256 <> '')) AND "
+                       "player_id = ? AND kind = 'play'",
+                       {sha256, sha256, playerId});
         r && !r->isNull(0))
         out.lastStartMs = r->i64(0);
     if (afterMs && out.lastStartMs && *out.lastStartMs > *afterMs) {
         auto rows = c.query(
-            "SELECT seq, start_utc_ms FROM pop_records WHERE media = ? AND player_id = ? AND kind = 'play' AND "
+            "SELECT seq, start_utc_ms FROM pop_records WHERE (media = ? OR media IN (SELECT d.sha256 FROM "
+            "media_derived d JOIN media o ON o.id = d.media_id WHERE o.sha256 = ? AND d.sha256 <> '')) AND player_id = "
+            "? AND kind = 'play' AND "
             "start_utc_ms > ? ORDER BY seq",
-            {sha256, playerId, i(*afterMs)});
+            {sha256, sha256, playerId, i(*afterMs)});
         out.after = static_cast<std::int64_t>(rows.size());
         if (!rows.empty()) {
             out.firstAfterSeq = rows.front().i64(0);

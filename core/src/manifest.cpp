@@ -1,5 +1,6 @@
 #include "microscape/core/manifest.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "microscape/core/json_fields.hpp"
@@ -275,6 +276,10 @@ Result<Manifest> parse(std::string_view bytes) {
     }
     if (total > kMaxBundleBytes)
         return makeError(Errc::TooLarge, "media add up to " + std::to_string(total) + " bytes; the limit is 64 GiB");
+    // Format 3 is written exactly when a derived file is listed: one reading per manifest.
+    if (m.format == 3 &&
+        std::none_of(m.media.begin(), m.media.end(), [](const MediaEntry& e) { return e.derivedFrom.has_value(); }))
+        return bad("manifest: format 3 lists no derived file (derived_from); such a manifest is format 2");
     return m;
 }
 

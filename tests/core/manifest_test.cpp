@@ -521,4 +521,7 @@ TEST_CASE("format 3: a derived file names its original and what was done", "[man
     CHECK(edited([&](json::Object& doc) { derivedOf(doc)["transform"] = "a\nb"; }) == Errc::BadManifest);
     CHECK(edited([&](json::Object& doc) { derivedOf(doc)["extra"] = 1; }) == Errc::BadManifest);
     CHECK(edited([&](json::Object& doc) { derivedOf(doc).erase("transform"); }) == Errc::BadManifest);
+    // Format 3 without a derived file would read back as format 2: refused, so that bytes round-trip.
+    CHECK(edited([](json::Object& doc) { doc.at("media").asArray().at(0).asObject().erase("derived_from"); }) ==
+          Errc::BadManifest);
 }
