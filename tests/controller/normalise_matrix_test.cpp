@@ -498,6 +498,26 @@ TEST_CASE("upload matrix: every variant plays right on a real screen or is refus
                          << readFile(dir / "screen.log").substr(0, 20000));
     CHECK(all);
 
+    // Proof of play: every clip played through its rendition (the 4K one on this
+    // 640x360 screen included) is recorded completed, under the rendition's hash.
+    std::set<std::string> clips;
+    for (const auto& v : vs)
+        if (v.rendition) clips.insert(v.playedSha);
+    std::set<std::string> completed;
+    const bool proofs = waitFor(
+        [&] {
+            for (const auto& rec : storedProofs(srv.dataDir() / "controller.db", playerId).records) {
+                auto r = json::parse(rec);
+                if (!r || !r->find("media") || !r->find("outcome")) continue;
+                if (r->find("outcome")->asString() == "completed" && clips.count(r->find("media")->asString()))
+                    completed.insert(r->find("media")->asString());
+            }
+            return completed.size() == clips.size();
+        },
+        90000, 500);
+    CHECK(proofs);
+    CHECK(completed.size() == clips.size());
+
     // The table (variant -> outcome), for the record.
     std::string table = "\n| variant | outcome |\n| --- | --- |\n";
     for (const auto& v : vs)
