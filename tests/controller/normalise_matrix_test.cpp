@@ -15,6 +15,7 @@
 
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
+#include "microscape/core/time.hpp"
 #include "test_support.hpp"
 
 using namespace microscape;
@@ -517,6 +518,47 @@ TEST_CASE("upload matrix: every variant plays right on a real screen or is refus
         90000, 500);
     CHECK(proofs);
     CHECK(completed.size() == clips.size());
+
+    // The evidence export ties each play of a derived file to its approved
+    // original (media.json and the signed manifests) and both verifiers accept it,
+    // with the same recount; the plays carry their originals' names.
+    {
+        Client auditor = srv.userClient("auditor1", "auditor");
+        const std::int64_t nowMs = srv.nowMs();
+        auto exp = auditor.get("/api/v1/audit/export?from=" + timeutil::formatUtc(nowMs - 86400000) +
+                               "&to=" + timeutil::formatUtc(nowMs + 86400000));
+        REQUIRE(exp.status == 200);
+        const fs::path tarPath = dir / "export.tar";
+        std::ofstream(tarPath, std::ios::binary) << exp.body;
+        auto media = runProcess({"/usr/bin/tar", "-xOf", tarPath.string(), "media.json"});
+        REQUIRE(media.exitCode == 0);
+        auto doc = json::parse(media.out);
+        REQUIRE(doc.ok());
+        std::map<std::string, std::string> derivedFrom;
+        for (const auto& e : doc->find("media")->asArray())
+            if (const auto* d = e.find("derived_from"))
+                derivedFrom[e.find("sha256")->asString()] = d->find("sha256")->asString();
+        for (const auto& v : vs) {
+            if (!v.id || (v.wantTransform.empty() && !v.rendition)) continue;
+            INFO(v.name);
+            const std::string original =
+                admin.get("/api/v1/media/" + std::to_string(v.id)).json()->getValue<std::string>("sha256");
+            CHECK(derivedFrom[v.playedSha] == original);
+        }
+        const auto pub = (srv.dataDir() / "keys" / "content-signing.pub.pem").string();
+        std::vector<std::string> argv{MICROSCAPE_PACK_BIN, "audit", "--pub", pub, "--csv", tarPath.string()};
+        auto cli = runProcess(argv);
+        INFO(cli.out.substr(0, 3000) << cli.err);
+        CHECK(cli.exitCode == 0);
+        CHECK(cli.out.find("H.264 4K MP4") == std::string::npos);  // (names are display names, below)
+        CHECK(cli.out.find("promo-4k.mp4") != std::string::npos);  // a rendition's plays under its original's name
+        argv[0] = std::string(MICROSCAPE_SOURCE_DIR) + "/tests/audit_verifier.py";
+        argv.insert(argv.begin(), "/usr/bin/python3");
+        auto second = runProcess(argv);
+        INFO(second.err);
+        CHECK(second.exitCode == 0);
+        CHECK(second.out == cli.out);
+    }
 
     // The table (variant -> outcome), for the record.
     std::string table = "\n| variant | outcome |\n| --- | --- |\n";
