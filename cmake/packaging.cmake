@@ -130,7 +130,7 @@ and verifies proof-of-play evidence exports offline, recounting the plays
 without trusting the controller.")
 
 set(CPACK_DEBIAN_CONTROLLER_PACKAGE_NAME microscape-controller)
-set(CPACK_DEBIAN_CONTROLLER_PACKAGE_DEPENDS "microscape-pack (= ${PROJECT_VERSION}), adduser, vlc-plugin-base, tzdata, libjs-bootstrap5, libjs-chart.js")
+set(CPACK_DEBIAN_CONTROLLER_PACKAGE_DEPENDS "microscape-pack (= ${PROJECT_VERSION}), adduser, vlc-plugin-base, imagemagick, ffmpeg, tzdata, libjs-bootstrap5, libjs-chart.js")
 set(CPACK_COMPONENT_CONTROLLER_DESCRIPTION "Microscape signage controller
 The controller of a Microscape signage network: a web console and REST API
 for media, approval, playlists, schedules and campaigns. It compiles a

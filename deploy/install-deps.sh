@@ -21,8 +21,11 @@ PACKAGES=(
   # controller store: PostgreSQL through libpq; the tests run their own
   # throwaway PostgreSQL 15 cluster (initdb + pg_ctl in a temporary directory)
   libpq-dev postgresql-15
+  # controller: uploads normalised (ImageMagick 6) and clips rendered per screen size (ffmpeg);
+  # tests make their media with them too
+  ffmpeg imagemagick
   # tests
-  catch2 ffmpeg imagemagick tzdata
+  catch2 tzdata
   # the second verifier of evidence exports (tests/audit_verifier.py): Ed25519
   python3 python3-cryptography
   # the suite again at fixed instants (23:30 and 00:30 Beijing time, 29 February)

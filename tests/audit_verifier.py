@@ -290,7 +290,7 @@ def _zone_name_ok(z):
 def manifest_place(m):
     """(target, location or None) of a manifest of docs/bundle-format.md; None when
     it is not one. Checks what locating a play needs: format, target, location."""
-    if not isinstance(m, dict) or m.get("format") not in (1, 2) or not is_id(m.get("target")):
+    if not isinstance(m, dict) or m.get("format") not in (1, 2, 3) or not is_id(m.get("target")):
         return None
     if m["format"] == 1:
         return None if "location" in m else (m["target"], None)
@@ -459,7 +459,10 @@ def verify(data, controller_key=None, pins=None, allow_unpinned=False, heads=(),
                         fail("", "bad_manifest", n)
                     else:
                         places[sha(line)] = place
-                        listed[sha(line)] = {e.get("sha256") for e in doc.get("media", []) if isinstance(e, dict)}
+                        # A derived file (format 3) lists its approved original too.
+                        listed[sha(line)] = {e.get("sha256") for e in doc.get("media", []) if isinstance(e, dict)} | {
+                            e["derived_from"].get("sha256") for e in doc.get("media", [])
+                            if isinstance(e, dict) and isinstance(e.get("derived_from"), dict)}
                 continue
             ev = evidence.setdefault(parts[1], {})
             kind = "records" if parts[2] == "records.jsonl" else "checkpoints"

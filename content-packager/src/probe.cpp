@@ -35,6 +35,38 @@ bool stillIsComplete(int fd, std::string_view mime, std::uint64_t size) {
     return tail.find("\xFF\xD9") != std::string::npos;  // JPEG end-of-image
 }
 
+// Whether an ISO base media file (MP4, MOV) is cut off: a top-level box runs
+// past the end of the file, or the file ends without its index (moov). Gives
+// the offset where it breaks, or nullopt when the boxes are whole.
+std::optional<std::uint64_t> isoBoxesCutAt(int fd, std::uint64_t size) {
+    std::uint64_t off = 0;
+    bool moov = false;
+    while (off + 8 <= size) {
+        unsigned char h[16];
+        if (::pread(fd, h, 16, static_cast<off_t>(off)) < 8) return off;
+        std::uint64_t len =
+            (std::uint64_t(h[0]) << 24) | (std::uint64_t(h[1]) << 16) | (std::uint64_t(h[2]) << 8) | h[3];
+        if (std::memcmp(h + 4, "moov", 4) == 0) moov = true;
+        if (len == 1) {
+            len = 0;
+            for (int i = 8; i < 16; ++i) len = (len << 8) | h[i];
+        } else if (len == 0) {
+            len = size - off;
+        }
+        if (len < 8) return off;
+        if (off + len > size) return off;
+        off += len;
+    }
+    if (!moov) return off;
+    return std::nullopt;
+}
+
+std::string kib(std::uint64_t bytes) {
+    if (bytes < 10 * 1024) return std::to_string(bytes) + " bytes";
+    if (bytes < 10 * 1024 * 1024) return std::to_string(bytes / 1024) + " KB";
+    return std::to_string(bytes / (1024 * 1024)) + " MB";
+}
+
 DetectedType sniffFd(int fd) {
     char head[kMediaSniffBytes];
     std::size_t got = 0;
@@ -99,13 +131,19 @@ class FirstPicture {
         std::string why;  // when not decoded
     };
 
-    static Outcome decode(libvlc_instance_t* vlc, libvlc_media_t* media, int timeoutMs) {
+    // audio: wait for the first decoded sample instead of a picture.
+    static Outcome decode(libvlc_instance_t* vlc, libvlc_media_t* media, int timeoutMs, bool audio = false) {
         FirstPicture fp;
         libvlc_media_player_t* mp = libvlc_media_player_new_from_media(media);
         if (!mp) return {false, 0, 0, 0, "libvlc could not open it for decoding"};
         (void)vlc;
-        libvlc_video_set_callbacks(mp, &FirstPicture::lockCb, nullptr, &FirstPicture::displayCb, &fp);
-        libvlc_video_set_format_callbacks(mp, &FirstPicture::formatCb, nullptr);
+        if (audio) {
+            libvlc_audio_set_callbacks(mp, &FirstPicture::playCb, nullptr, nullptr, nullptr, nullptr, &fp);
+            libvlc_audio_set_format(mp, "S16N", 44100, 2);
+        } else {
+            libvlc_video_set_callbacks(mp, &FirstPicture::lockCb, nullptr, &FirstPicture::displayCb, &fp);
+            libvlc_video_set_format_callbacks(mp, &FirstPicture::formatCb, nullptr);
+        }
         libvlc_event_manager_t* em = libvlc_media_player_event_manager(mp);
         libvlc_event_attach(em, libvlc_MediaPlayerEndReached, &FirstPicture::eventCb, &fp);
         libvlc_event_attach(em, libvlc_MediaPlayerEncounteredError, &FirstPicture::eventCb, &fp);
@@ -120,7 +158,9 @@ class FirstPicture {
             out.decoded = fp.displayed_ || fp.formatSeen_;
             out.width = fp.width_;
             out.height = fp.height_;
-            if (!out.decoded) out.why = fp.stopped_ ? "it ended before any picture" : "no picture within the time";
+            if (!out.decoded)
+                out.why = fp.stopped_ ? (audio ? "it ended before any sound" : "it ended before any picture")
+                                      : (audio ? "no sound within the time" : "no picture within the time");
         }
         if (out.decoded) out.lengthMs = libvlc_media_player_get_length(mp);
         libvlc_media_player_stop(mp);
@@ -163,6 +203,10 @@ class FirstPicture {
             self->displayed_ = true;
         }
         self->cv_.notify_all();
+    }
+    static void playCb(void* opaque, const void*, unsigned count, std::int64_t) {
+        if (count == 0) return;
+        displayCb(opaque, nullptr);
     }
     static void eventCb(const libvlc_event_t*, void* opaque) {
         auto* self = static_cast<FirstPicture*>(opaque);
@@ -214,7 +258,12 @@ Result<MediaInfo> MediaProber::probe(const std::string& path, bool requireDecoda
     return r;
 }
 
-Result<MediaInfo> MediaProber::probeFd(int fd, const std::string& path, bool requireDecodable, int timeoutMs) {
+Result<MediaInfo> MediaProber::probeFd(int fd, const std::string& path, bool requireDecodable, int timeoutMs,
+                                       Refusal* refusal) {
+    auto refuse = [&](const char* code, std::string message) -> Result<MediaInfo> {
+        if (refusal) refusal->code = code;
+        return makeError(Errc::BadMedia, std::move(message));
+    };
     struct stat st {};
     if (::fstat(fd, &st) != 0) return makeError(Errc::Io, "cannot stat " + path + ": " + std::strerror(errno));
     if (!S_ISREG(st.st_mode)) return makeError(Errc::BadMedia, path + " is not a regular file");
@@ -224,8 +273,22 @@ Result<MediaInfo> MediaProber::probeFd(int fd, const std::string& path, bool req
     info.mime = std::string(type.mime);
     info.sizeBytes = static_cast<std::uint64_t>(st.st_size);
     if (info.kind == MediaKind::Unknown)
-        return makeError(Errc::BadMedia, path + " is not a recognised image, video, audio or slogan file");
+        return refuse("unknown_format", path +
+                                            " is not an image, video or audio format Microscape knows; upload a "
+                                            "JPEG, PNG, WebP or GIF picture, an MP4, MPEG-TS, AVI, WebM or MKV clip "
+                                            "or an MP3, M4A, WAV, OGG or FLAC sound");
     if (info.kind == MediaKind::Text) return info;
+    const bool visual = info.kind == MediaKind::Video || info.kind == MediaKind::Image;
+    const std::string size = kib(info.sizeBytes);
+    if (requireDecodable && info.kind == MediaKind::Image && !stillIsComplete(fd, info.mime, info.sizeBytes))
+        return refuse("truncated", "the file ends after " + size +
+                                       " without the end-of-image marker: truncated? Upload the complete file again");
+    const bool iso = info.mime == "video/mp4" || info.mime == "video/quicktime" || info.mime == "audio/mp4";
+    if (requireDecodable && iso)
+        if (auto cut = isoBoxesCutAt(fd, info.sizeBytes))
+            return refuse("truncated", "the file ends after " + size + " although its structure goes on (" +
+                                           (*cut < info.sizeBytes ? "a part runs past the end" : "no index (moov)") +
+                                           "): truncated? Upload the complete file again");
 
     // libvlc's preparser skips fd:// media; the descriptor's /proc path is a
     // local file to it (and works where the file's own path is out of reach).
@@ -244,7 +307,10 @@ Result<MediaInfo> MediaProber::probeFd(int fd, const std::string& path, bool req
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     if (status != libvlc_media_parsed_status_done) {
-        if (requireDecodable) return makeError(Errc::BadMedia, path + " could not be decoded (libvlc parse failed)");
+        if (requireDecodable)
+            return refuse(visual ? "no_picture" : "no_sound",
+                          "the file (" + size + ") could not be read as " + (visual ? "a picture or clip" : "sound") +
+                              ": damaged or not what its first bytes say? Export it again and upload the new file");
         return info;
     }
     libvlc_time_t dur = libvlc_media_get_duration(media.get());
@@ -253,25 +319,46 @@ Result<MediaInfo> MediaProber::probeFd(int fd, const std::string& path, bool req
     libvlc_media_track_t** tracks = nullptr;
     unsigned count = libvlc_media_tracks_get(media.get(), &tracks);
     bool hasVideo = false, hasAudio = false;
+    auto fourcc = [](std::uint32_t c) {
+        std::string s;
+        for (int i = 0; i < 4; ++i) {
+            const char ch = static_cast<char>((c >> (8 * i)) & 0xFF);
+            if (ch > ' ' && ch < 127) s += ch;
+        }
+        return s;
+    };
+    std::string audioCodec;
     for (unsigned i = 0; i < count; ++i) {
         if (tracks[i]->i_type == libvlc_track_video && tracks[i]->video) {
             hasVideo = true;
+            if (info.codec.empty()) info.codec = fourcc(tracks[i]->i_codec);
             if (info.width == 0) {
                 info.width = static_cast<int>(tracks[i]->video->i_width);
                 info.height = static_cast<int>(tracks[i]->video->i_height);
             }
         } else if (tracks[i]->i_type == libvlc_track_audio) {
             hasAudio = true;
+            if (audioCodec.empty()) audioCodec = fourcc(tracks[i]->i_codec);
         }
     }
     if (tracks) libvlc_media_tracks_release(tracks, count);
-    // A header the parser cannot size (a CMYK JPEG, an MPEG-2 transport stream),
-    // or a clip without a known length: decode its first picture to know.
-    if (requireDecodable && (info.kind == MediaKind::Video || info.kind == MediaKind::Image) &&
-        (!hasVideo || info.width <= 0 || info.height <= 0 || (info.kind == MediaKind::Video && info.durationMs <= 0))) {
-        libvlc_media_add_option(media.get(), ":no-audio");
-        auto first = FirstPicture::decode(vlc_.get(), media.get(), timeoutMs);
-        if (!first.decoded) return makeError(Errc::BadMedia, path + " has no decodable picture: " + first.why);
+    if (info.codec.empty()) info.codec = audioCodec;
+    if (!requireDecodable) return info;
+    // A file is accepted only when a picture (for sound, a sample) really
+    // decodes: a header alone proves nothing (a CMYK JPEG or an MPEG-2 transport
+    // stream gives the parser no size; a cut-off file may have a whole header).
+    const bool audio = info.kind == MediaKind::Audio;
+    if (visual) libvlc_media_add_option(media.get(), ":no-audio");
+    auto first = FirstPicture::decode(vlc_.get(), media.get(), timeoutMs, audio);
+    if (!first.decoded) {
+        if (audio)
+            return refuse("no_sound", "no sound in the file (" + size + ") could be decoded (" + first.why +
+                                          "): damaged or truncated? Export it again as MP3 or M4A");
+        return refuse("no_picture", "no picture in the file (" + size + ") could be decoded (" + first.why +
+                                        "): damaged, truncated or in a codec the screens cannot decode? Export it "
+                                        "again as H.264 MP4 (clips) or JPEG/PNG (pictures)");
+    }
+    if (visual) {
         hasVideo = true;
         if (info.width <= 0 || info.height <= 0) {
             // The size the file states, where it can be read; else the decoder's.
@@ -281,20 +368,18 @@ Result<MediaInfo> MediaProber::probeFd(int fd, const std::string& path, bool req
             info.width = stated ? stated->first : static_cast<int>(first.width);
             info.height = stated ? stated->second : static_cast<int>(first.height);
         }
-        if (info.kind == MediaKind::Video && info.durationMs <= 0 && first.lengthMs > 0)
-            info.durationMs = first.lengthMs;
     }
-    if (requireDecodable) {
-        if ((info.kind == MediaKind::Video || info.kind == MediaKind::Image) &&
-            (!hasVideo || info.width <= 0 || info.height <= 0))
-            return makeError(Errc::BadMedia, path + " has no decodable picture");
-        if (info.kind == MediaKind::Image && !stillIsComplete(fd, info.mime, info.sizeBytes))
-            return makeError(Errc::BadMedia, path + " is cut off (no end-of-image marker)");
-        if (info.kind == MediaKind::Audio && !hasAudio)
-            return makeError(Errc::BadMedia, path + " has no decodable audio");
-        if ((info.kind == MediaKind::Video || info.kind == MediaKind::Audio) && info.durationMs <= 0)
-            return makeError(Errc::BadMedia, path + " has no known duration");
-    }
+    if ((info.kind == MediaKind::Video || audio) && info.durationMs <= 0 && first.lengthMs > 0)
+        info.durationMs = first.lengthMs;
+    if (visual && (!hasVideo || info.width <= 0 || info.height <= 0))
+        return refuse("no_picture", "the file (" + size +
+                                        ") holds no picture of a known size; export it again as H.264 MP4 (clips) "
+                                        "or JPEG/PNG (pictures)");
+    if (audio && !hasAudio) return refuse("no_sound", "the file holds no sound track; export it again as MP3 or M4A");
+    if ((info.kind == MediaKind::Video || audio) && info.durationMs <= 0)
+        return refuse("no_duration",
+                      "the length of the clip cannot be known (no duration in it and none found by playing it); "
+                      "export it again as MP4");
     return info;
 }
 

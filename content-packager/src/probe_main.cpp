@@ -207,15 +207,17 @@ int main(int argc, char** argv) {
     auto prober = pack::MediaProber::create();
     if (!prober)
         return reply(json::Object{{"ok", false}, {"code", "Internal"}, {"message", prober.error().message}}, s);
-    auto info = prober->probeFd(STDIN_FILENO, "the file", true, 5000);
-    if (!info)
-        return reply(
-            json::Object{
-                {"ok", false}, {"code", std::string(errcName(info.code()))}, {"message", info.error().message}},
-            s);
+    pack::Refusal refusal;
+    auto info = prober->probeFd(STDIN_FILENO, "the file", true, 10000, &refusal);
+    if (!info) {
+        json::Object o{{"ok", false}, {"code", std::string(errcName(info.code()))}, {"message", info.error().message}};
+        if (!refusal.code.empty()) o["refusal"] = refusal.code;
+        return reply(std::move(o), s);
+    }
     return reply(json::Object{{"ok", true},
                               {"kind", std::string(mediaKindName(info->kind))},
                               {"mime", info->mime},
+                              {"codec", info->codec},
                               {"durationMs", info->durationMs},
                               {"width", info->width},
                               {"height", info->height}},

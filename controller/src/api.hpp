@@ -90,7 +90,9 @@ class Metrics {
 class ProbeService {
   public:
     static constexpr int kMaxConcurrent = 2;
-    Result<pack::MediaInfo> probe(const std::string& path, const ControllerConfig& config, Poco::Logger& log);
+    // refusal, when given, receives the refusal code of a BadMedia answer.
+    Result<pack::MediaInfo> probe(const std::string& path, const ControllerConfig& config, Poco::Logger& log,
+                                  std::string* refusal = nullptr);
 
   private:
     std::counting_semaphore<kMaxConcurrent> slots_{kMaxConcurrent};
@@ -344,6 +346,8 @@ void addMediaRoutes(Router& r);
 void addFleetRoutes(Router& r);
 void addScheduleRoutes(Router& r);
 Poco::JSON::Object::Ptr mediaJson(const Media& m);
+// The same with the files derived from it ("derived": normalised still, renditions).
+Poco::JSON::Object::Ptr mediaJson(DbConn& c, const Media& m);
 Poco::JSON::Object::Ptr takeoverJson(const Takeover& t, std::int64_t nowMs);
 Poco::JSON::Object::Ptr playlistJson(DbConn& c, const Playlist& p);
 void addAlertRoutes(Router& r);

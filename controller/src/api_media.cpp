@@ -13,13 +13,14 @@
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
+#include "normalise.hpp"
 #include "probe_process.hpp"
 #include "recalls.hpp"
 
 namespace microscape::controller {
 
-Result<pack::MediaInfo> ProbeService::probe(const std::string& path, const ControllerConfig& config,
-                                            Poco::Logger& log) {
+Result<pack::MediaInfo> ProbeService::probe(const std::string& path, const ControllerConfig& config, Poco::Logger& log,
+                                            std::string* refusal) {
     ProbeOptions opts;
     opts.helper = config.probeHelper.empty() ? defaultProbeHelper() : config.probeHelper;
     opts.timeoutMs = config.probeTimeoutSeconds * 1000;
@@ -27,6 +28,7 @@ Result<pack::MediaInfo> ProbeService::probe(const std::string& path, const Contr
     slots_.acquire();
     auto r = probeInHelper(path, opts, &run);
     slots_.release();
+    if (refusal) *refusal = run.refusal;
     if (!r) {
         log.warning("media probe of %s: %s (%s; %.3f s)", path, r.error().message, run.detail, run.seconds);
     } else if (!sandboxLogged_.exchange(true)) {
@@ -59,6 +61,40 @@ Poco::JSON::Object::Ptr mediaJson(const Media& m) {
     o->set("contentUrl", "/api/v1/media/" + std::to_string(m.id) + "/content");
     o->set("createdAt", isoUtc(m.createdAtMs));
     o->set("updatedAt", isoUtc(m.updatedAtMs));
+    o->set("codec", nullableStr(m.codec));
+    o->set("background", nullableStr(m.background));
+    return o;
+}
+
+Poco::JSON::Object::Ptr derivedJson(const Media& m, const MediaDerived& d) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("id", Poco::Int64(d.id));
+    o->set("purpose", d.purpose);
+    o->set("state", d.state);
+    o->set("boxWidth", d.boxWidth ? Poco::Dynamic::Var(Poco::Int64(d.boxWidth)) : Poco::Dynamic::Var());
+    o->set("boxHeight", d.boxHeight ? Poco::Dynamic::Var(Poco::Int64(d.boxHeight)) : Poco::Dynamic::Var());
+    o->set("sha256", nullableStr(d.sha256));
+    o->set("kind", nullableStr(d.kind));
+    o->set("mime", nullableStr(d.mime));
+    o->set("sizeBytes", d.state == "ready" ? Poco::Dynamic::Var(Poco::Int64(d.sizeBytes)) : Poco::Dynamic::Var());
+    o->set("durationMs", nullable(d.durationMs));
+    o->set("width", nullable(d.width));
+    o->set("height", nullable(d.height));
+    o->set("derivedFrom", m.sha256);
+    o->set("transform", nullableStr(d.transform));
+    o->set("error", nullableStr(d.error));
+    o->set("contentUrl", d.state == "ready" ? Poco::Dynamic::Var("/api/v1/media/" + std::to_string(m.id) + "/derived/" +
+                                                                 std::to_string(d.id) + "/content")
+                                            : Poco::Dynamic::Var());
+    o->set("updatedAt", isoUtc(d.updatedAtMs));
+    return o;
+}
+
+Poco::JSON::Object::Ptr mediaJson(DbConn& c, const Media& m) {
+    auto o = mediaJson(m);
+    Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+    for (const auto& d : repo::derivedOf(c, m.id)) arr->add(derivedJson(m, d));
+    o->set("derived", arr);
     return o;
 }
 
@@ -129,8 +165,45 @@ class UploadPartHandler : public Poco::Net::PartHandler {
     std::uint64_t maxBytes_;
 };
 
+bool validColour(const std::string& s) {
+    if (s.size() != 7 || s[0] != '#') return false;
+    for (std::size_t i = 1; i < 7; ++i)
+        if (!std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+    return true;
+}
+
+// An upload that cannot be used: 415 for a format Microscape does not know,
+// 422 for a known format whose content cannot be used; the code names why
+// (docs/controller-api.md "Refusal codes").
+[[noreturn]] void refuse(const std::string& code, const std::string& message) {
+    throw ApiError(code == "unknown_format" ? 415 : 422, code, message);
+}
+
+// Whether a PNG or JPEG ends with its end marker (a cut-off one is refused
+// before ImageMagick would fill the missing part with grey).
+bool stillEndsWhole(const std::filesystem::path& p, const std::string& mime, std::uint64_t size) {
+    if (mime != "image/png" && mime != "image/jpeg") return true;
+    std::ifstream in(p, std::ios::binary);
+    const std::uint64_t n = std::min<std::uint64_t>(size, 1024);
+    in.seekg(static_cast<std::streamoff>(size - n));
+    std::string tail(n, '\0');
+    in.read(tail.data(), static_cast<std::streamsize>(n));
+    if (!in) return false;
+    if (mime == "image/png") {
+        static const std::string kIend("\x00\x00\x00\x00IEND\xAE\x42\x60\x82", 12);
+        return tail.size() >= 12 && tail.compare(tail.size() - 12, 12, kIend) == 0;
+    }
+    return tail.find("\xFF\xD9") != std::string::npos;
+}
+
+std::string sizeText(std::uint64_t bytes) {
+    if (bytes < 10 * 1024) return std::to_string(bytes) + " bytes";
+    if (bytes < 10 * 1024 * 1024) return std::to_string(bytes / 1024) + " KB";
+    return std::to_string(bytes / (1024 * 1024)) + " MB";
+}
+
 void finishUpload(RequestCtx& ctx, MediaStore::Stored stored, const std::string& fileName, std::string displayName,
-                  std::vector<std::string> tags, const std::string& department) {
+                  std::vector<std::string> tags, const std::string& department, const std::string& background) {
     auto& svc = ctx.svc;
     struct Discard {
         MediaStore& store;
@@ -143,18 +216,70 @@ void finishUpload(RequestCtx& ctx, MediaStore::Stored stored, const std::string&
     auto existing = svc.db.read([&](DbConn& c) { return repo::mediaBySha(c, stored.sha256); });
     if (existing) {
         svc.metrics.uploadsDeduplicated++;
-        auto out = mediaJson(*existing);
+        auto out = svc.db.read([&](DbConn& c) { return mediaJson(c, *existing); });
         out->set("deduplicated", true);
         ctx.sendJson(200, out);
         return;
     }
-    // Error bodies name no server path: the probe's messages say "the file", and
-    // the details (with the temporary path) go to the log.
-    auto info = svc.probe.probe(stored.tmpPath.string(), svc.config, svc.log);
+    // Error bodies name no server path: the messages say "the file", and the
+    // details (with the temporary path) go to the log.
+    const DetectedType sniffed = detectMediaKind(stored.head);
+    const std::string sniffedMime(sniffed.mime);
+    std::optional<DerivedFile> derived;
+    std::optional<MediaStore::Stored> derivedStored;
+    struct DiscardDerived {
+        std::optional<DerivedFile>& d;
+        bool keep = false;
+        ~DiscardDerived() {
+            if (d && !keep) {
+                std::error_code ec;
+                std::filesystem::remove(d->path, ec);
+            }
+        }
+    } derivedGuard{derived};
+    std::optional<StillInfo> still;
+    if (sniffed.kind == MediaKind::Image) {
+        NormaliseOptions opts;
+        opts.timeoutMs = svc.config.normaliseTimeoutSeconds * 1000;
+        opts.memoryBytes = svc.config.normaliseMemoryBytes;
+        opts.maxSide = svc.config.stillMaxSide;
+        opts.maxPixels = svc.config.stillMaxPixels;
+        opts.tmpDir = svc.media.root() / "tmp";
+        Refused refused;
+        NormaliseStep step;
+        if (!stillEndsWhole(stored.tmpPath, sniffedMime, stored.sizeBytes))
+            refuse("truncated", "the file ends after " + sizeText(stored.sizeBytes) +
+                                    " without the end-of-image marker: truncated? Upload the complete file again");
+        auto info = inspectStill(stored.tmpPath, sniffedMime, opts, &refused, &step);
+        if (!info) {
+            svc.log.warning("media upload %s: %s (%s)", stored.sha256, info.error().message, step.detail);
+            if (info.code() == Errc::BadMedia) refuse(refused.code, refused.message);
+            throw ApiError(422, "probe_failed", "the file could not be examined: " + info.error().message);
+        }
+        still = *info;
+        if (!stillPlaysAsIs(*info, sniffedMime, opts.maxSide)) {
+            auto d = normaliseStill(stored.tmpPath, sniffedMime, *info, background, opts, &refused, &step);
+            svc.log.information("media upload %s: normalising: %s", stored.sha256, step.detail);
+            if (!d) {
+                if (d.code() == Errc::BadMedia) refuse(refused.code, refused.message);
+                throw ApiError(422, "probe_failed", "the file could not be converted: " + d.error().message);
+            }
+            derived = std::move(*d);
+        }
+    }
+    // The file screens will play must really decode (a picture; for sound, a sample).
+    std::string refusal;
+    auto info =
+        svc.probe.probe(derived ? derived->path.string() : stored.tmpPath.string(), svc.config, svc.log, &refusal);
     if (!info) {
-        if (info.code() == Errc::BadMedia)
-            throw ApiError(415, "unsupported_media",
-                           "not a decodable image, video or audio file: " + info.error().message);
+        if (info.code() == Errc::BadMedia) {
+            if (derived) {
+                svc.log.error("media upload %s: the converted file does not decode: %s", stored.sha256,
+                              info.error().message);
+                throw ApiError(422, "probe_failed", "the converted file could not be decoded; report this file");
+            }
+            refuse(refusal.empty() ? "no_picture" : refusal, info.error().message);
+        }
         if (info.code() == Errc::Internal)
             throw ApiError(422, "probe_failed", "the file could not be examined: " + info.error().message);
         throw ApiError(500, "internal", info.error().message);
@@ -162,51 +287,99 @@ void finishUpload(RequestCtx& ctx, MediaStore::Stored stored, const std::string&
     if (info->kind == MediaKind::Text)
         throw ApiError(415, "unsupported_media", "slogans are created with POST /api/v1/media/slogans");
     if (info->kind != MediaKind::Image && info->kind != MediaKind::Video && info->kind != MediaKind::Audio)
-        throw ApiError(415, "unsupported_media", "not an image, video or audio file");
+        refuse("unknown_format", "not an image, video or audio file");
+    if (info->kind == MediaKind::Video && !derived && (info->width > 4096 || info->height > 4096))
+        refuse("video_too_large", std::to_string(info->width) + "\xC3\x97" + std::to_string(info->height) +
+                                      " is larger than the 4096\xC3\x97"
+                                      "4096 the controller accepts for a clip; "
+                                      "export it at 3840\xC3\x97"
+                                      "2160 or smaller and upload it again");
 
     Media m;
     m.sha256 = stored.sha256;
-    m.kind = std::string(mediaKindName(info->kind));
-    m.mime = info->mime;
+    m.kind = derived ? derived->kind : std::string(mediaKindName(info->kind));
+    m.mime = sniffed.kind == MediaKind::Image ? sniffedMime : info->mime;
     m.sizeBytes = static_cast<std::int64_t>(stored.sizeBytes);
     m.displayName = displayName.empty() ? fileName : displayName;
     m.originalName = fileName;
     m.department = department;
     m.state = MediaState::Draft;
     m.uploadedBy = ctx.principal().user.id;
-    if (info->durationMs > 0) m.durationMs = info->durationMs;
-    if (info->width > 0) m.width = info->width;
-    if (info->height > 0) m.height = info->height;
+    if (derived && derived->kind == "video") m.durationMs = derived->durationMs;
+    if (info->durationMs > 0 && info->kind != MediaKind::Image) m.durationMs = info->durationMs;
+    if (still) {  // the picture as the approver sees it (upright)
+        const bool swap = still->orientation >= 5;
+        m.width =
+            still->frames > 1 && still->canvasWidth > 0 ? still->canvasWidth : (swap ? still->height : still->width);
+        m.height =
+            still->frames > 1 && still->canvasHeight > 0 ? still->canvasHeight : (swap ? still->width : still->height);
+        if (still->alpha || still->frames > 1) m.background = background;
+    } else {
+        if (info->width > 0) m.width = info->width;
+        if (info->height > 0) m.height = info->height;
+        if (info->kind == MediaKind::Video || info->kind == MediaKind::Audio) m.codec = info->codec;
+    }
     m.tags = std::move(tags);
     m.createdAtMs = m.updatedAtMs = svc.nowMs();
 
+    MediaDerived row;
+    if (derived) {
+        auto ds = svc.media.adopt(derived->path);
+        if (!ds) {
+            svc.log.error("media %s: %s", stored.sha256, ds.error().message);
+            throw ApiError(500, "internal", "the converted file could not be stored");
+        }
+        row.purpose = "normalised";
+        row.state = "ready";
+        row.sha256 = ds->sha256;
+        row.kind = derived->kind;
+        row.mime = derived->mime;
+        row.sizeBytes = static_cast<std::int64_t>(ds->sizeBytes);
+        if (derived->kind == "video") row.durationMs = info->durationMs > 0 ? info->durationMs : derived->durationMs;
+        row.width = info->width > 0 ? info->width : derived->width;
+        row.height = info->height > 0 ? info->height : derived->height;
+        row.transform = derived->transform;
+        row.createdAtMs = row.updatedAtMs = m.createdAtMs;
+        if (auto st = svc.media.commit(*ds); !st) {
+            svc.log.error("media %s: derived %s: %s", stored.sha256, ds->sha256, st.error().message);
+            throw ApiError(500, "internal", "the converted file could not be stored");
+        }
+        derivedGuard.keep = true;
+    }
     if (auto st = svc.media.commit(stored); !st) {
         svc.log.error("media %s: %s", stored.sha256, st.error().message);
         throw ApiError(500, "internal", "the upload could not be stored");
     }
     guard.s = nullptr;
+    Poco::JSON::Object::Ptr savedJson;
     Media saved;
     try {
         saved = svc.db.write([&](DbConn& c) {
             m.id = repo::insertMedia(c, m);
+            if (derived) {
+                row.mediaId = m.id;
+                row.id = repo::insertDerived(c, row);
+            }
             auto s = *repo::mediaById(c, m.id);
-            recordAudit(c, ctx, "upload", "media", std::to_string(m.id), {}, mediaJson(s));
+            savedJson = mediaJson(c, s);
+            recordAudit(c, ctx, "upload", "media", std::to_string(m.id), {}, savedJson);
             return s;
         });
     } catch (const ConstraintError&) {
         // The same content arrived concurrently; the other upload won.
         auto other = svc.db.read([&](DbConn& c) { return repo::mediaBySha(c, m.sha256); });
         if (!other) throw;
-        auto out = mediaJson(*other);
+        auto out = svc.db.read([&](DbConn& c) { return mediaJson(c, *other); });
         out->set("deduplicated", true);
         ctx.sendJson(200, out);
         return;
     }
     svc.metrics.uploadsTotal++;
     svc.metrics.uploadBytesTotal += m.sizeBytes;
-    svc.log.information("media %Ld uploaded by %s: %s (%s, %Ld bytes)", saved.id, ctx.principal().user.username,
-                        saved.sha256, saved.kind, saved.sizeBytes);
-    ctx.sendJson(201, mediaJson(saved));
+    svc.log.information("media %Ld uploaded by %s: %s (%s, %Ld bytes)%s", saved.id, ctx.principal().user.username,
+                        saved.sha256, saved.kind, saved.sizeBytes,
+                        derived ? " played as " + row.sha256 + " (" + row.transform + ")" : std::string());
+    ctx.sendJson(201, savedJson);
 }
 
 void upload(RequestCtx& ctx) {
@@ -215,7 +388,7 @@ void upload(RequestCtx& ctx) {
     if (ctx.req.hasContentLength() && ctx.req.getContentLength64() > static_cast<Poco::Int64>(cap))
         throw ApiError(413, "too_large", "upload exceeds the limit of " + std::to_string(cap) + " bytes");
     const std::string contentType = ctx.req.getContentType();
-    std::string fileName, displayName, tagsCsv;
+    std::string fileName, displayName, tagsCsv, background;
     std::optional<std::string> department;
     std::optional<MediaStore::Stored> stored;
 
@@ -241,6 +414,7 @@ void upload(RequestCtx& ctx) {
         fileName = parts.fileName;
         displayName = form.get("name", "");
         tagsCsv = form.get("tags", "");
+        background = form.get("background", "");
         if (form.has("department")) department = form.get("department");
     } else {
         fileName = ctx.query("filename").value_or(ctx.req.get("X-File-Name", ""));
@@ -251,6 +425,7 @@ void upload(RequestCtx& ctx) {
         }
         displayName = ctx.query("name").value_or("");
         tagsCsv = ctx.query("tags").value_or("");
+        background = ctx.query("background").value_or("");
         department = ctx.query("department");
         if (fileName.empty()) badRequest("give the file name as ?filename= or the X-File-Name header");
         checkFileName(fileName);
@@ -269,20 +444,17 @@ void upload(RequestCtx& ctx) {
         checkFileName(fileName);
         if (!displayName.empty()) checkDisplayName(displayName);
         if (stored->sizeBytes == 0) badRequest("empty upload");
+        if (background.empty()) background = "#000000";
+        if (!validColour(background))
+            badRequest("background must look like #RRGGBB (the colour transparent parts are shown over)");
+        for (auto& ch : background) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
         auto tags = splitTags(tagsCsv);
         auto dept = departmentFor(ctx, department);
-        finishUpload(ctx, *stored, fileName, displayName, std::move(tags), dept);
+        finishUpload(ctx, *stored, fileName, displayName, std::move(tags), dept, background);
     } catch (...) {
         svc.media.discard(*stored);
         throw;
     }
-}
-
-bool validColour(const std::string& s) {
-    if (s.size() != 7 || s[0] != '#') return false;
-    for (std::size_t i = 1; i < 7; ++i)
-        if (!std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-    return true;
 }
 
 void createSlogan(RequestCtx& ctx) {
@@ -361,7 +533,10 @@ void listMedia(RequestCtx& ctx) {
     f.tag = ctx.query("tag").value_or("");
     f.department = ctx.query("department").value_or("");
     Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
-    for (const auto& m : ctx.svc.db.read([&](DbConn& c) { return repo::listMedia(c, f); })) arr->add(mediaJson(m));
+    ctx.svc.db.read([&](DbConn& c) {
+        for (const auto& m : repo::listMedia(c, f)) arr->add(mediaJson(c, m));
+        return 0;
+    });
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
     out->set("media", arr);
     ctx.sendJson(200, out);
@@ -375,7 +550,7 @@ Media loadMedia(DbConn& c, std::int64_t id) {
 
 void getMedia(RequestCtx& ctx) {
     auto id = ctx.idParam("id");
-    ctx.sendJson(200, mediaJson(ctx.svc.db.read([&](DbConn& c) { return loadMedia(c, id); })));
+    ctx.sendJson(200, ctx.svc.db.read([&](DbConn& c) { return mediaJson(c, loadMedia(c, id)); }));
 }
 
 void patchMedia(RequestCtx& ctx) {
@@ -473,9 +648,12 @@ void deleteMedia(RequestCtx& ctx) {
     auto id = ctx.idParam("id");
     auto& svc = ctx.svc;
     std::string sha;
+    std::vector<std::string> blobs;
     try {
         svc.db.write([&](DbConn& c) {
             auto m = loadMedia(c, id);
+            for (const auto& d : repo::derivedOf(c, id))
+                if (!d.sha256.empty()) blobs.push_back(d.sha256);
             requireSameDepartment(ctx, m.department);
             if (m.state == MediaState::Approved)
                 throw ApiError(409, "invalid_state", "reject (withdraw) approved media before deleting it");
@@ -488,8 +666,12 @@ void deleteMedia(RequestCtx& ctx) {
     } catch (const ConstraintError&) {
         throw ApiError(409, "in_use", "media is still used by a playlist");
     }
-    std::error_code ec;
-    std::filesystem::remove(svc.media.pathOf(sha), ec);
+    blobs.push_back(sha);
+    for (const auto& b : blobs) {
+        if (svc.db.read([&](DbConn& c) { return repo::contentInUse(c, b); })) continue;  // shared content
+        std::error_code ec;
+        std::filesystem::remove(svc.media.pathOf(b), ec);
+    }
     ctx.sendNoContent();
 }
 
@@ -541,9 +723,36 @@ std::string contentDisposition(const std::string& fileName) {
     return "inline; filename*=UTF-8''" + enc;
 }
 
+void sendContent(RequestCtx& ctx, const Media& m);
+
 void download(RequestCtx& ctx) {
     auto id = ctx.idParam("id");
-    auto m = ctx.svc.db.read([&](DbConn& c) { return loadMedia(c, id); });
+    sendContent(ctx, ctx.svc.db.read([&](DbConn& c) { return loadMedia(c, id); }));
+}
+
+// A derived file (normalised still, rendition), served like the original.
+void downloadDerived(RequestCtx& ctx) {
+    auto id = ctx.idParam("id");
+    auto did = ctx.idParam("did");
+    auto m = ctx.svc.db.read([&](DbConn& c) {
+        auto orig = loadMedia(c, id);
+        auto d = repo::derivedById(c, did);
+        if (!d || d->mediaId != id || d->state != "ready") notFound("derived file " + std::to_string(did));
+        Media as = orig;
+        as.sha256 = d->sha256;
+        as.sizeBytes = d->sizeBytes;
+        as.mime = d->mime;
+        const std::string ext = d->mime == "image/jpeg" ? ".jpg" : d->mime == "image/png" ? ".png" : ".mp4";
+        as.originalName =
+            (orig.originalName.empty() ? orig.sha256.substr(0, 12) : orig.originalName) + "." + d->purpose +
+            (d->boxWidth ? "-" + std::to_string(d->boxWidth) + "x" + std::to_string(d->boxHeight) : std::string()) +
+            ext;
+        return as;
+    });
+    sendContent(ctx, m);
+}
+
+void sendContent(RequestCtx& ctx, const Media& m) {
     auto path = ctx.svc.media.pathOf(m.sha256);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw ApiError(500, "internal", "media file missing from the store");
@@ -604,10 +813,11 @@ void addMediaRoutes(Router& r) {
             {{"state", "string", "", {"draft", "pending", "approved", "rejected"}}, {"kind"}, {"tag"}, {"department"}})
             .reply("MediaList"));
     r.add(withQuery(Route{"POST", "/api/v1/media", kAdmin | kEditor, "media",
-                          "Upload a file: multipart/form-data (file, name, tags, department) or a raw body with "
-                          "?filename=&name=&tags=a,b; streamed to disk, hashed, deduplicated, probed",
+                          "Upload a file: multipart/form-data (file, name, tags, department, background) or a raw "
+                          "body with ?filename=&name=&tags=a,b&background=%23RRGGBB; streamed to disk, hashed, "
+                          "deduplicated, normalised (stills), decoded; refused with a code that says why",
                           upload, 201},
-                    {{"filename"}, {"name"}, {"tags"}, {"department"}})
+                    {{"filename"}, {"name"}, {"tags"}, {"department"}, {"background"}})
               .body("Upload")
               .bodyAs("multipart/form-data")
               .bodyAs("application/octet-stream")
@@ -647,6 +857,11 @@ void addMediaRoutes(Router& r) {
     r.add(Route{"GET", "/api/v1/recalls", kAnyUser, "media", "Every recall, newest first, with its state", listRecalls}
               .reply("RecallList"));
     r.add(Route{"GET", "/api/v1/media/{id}/content", kAnyUser, "media", "Download the file (Range supported)", download}
+              .replyAs("*/*")
+              .also(206));
+    r.add(Route{"GET", "/api/v1/media/{id}/derived/{did}/content", kAnyUser, "media",
+                "Download a file derived from the media (normalised still, rendition; Range supported)",
+                downloadDerived}
               .replyAs("*/*")
               .also(206));
 }

@@ -247,7 +247,20 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
             for (const auto& w : wanted)
                 if (!found.count(w)) return makeError(Errc::NotFound, "no player " + w);
             SqlStmt ms(h, "SELECT sha256, display_name, kind FROM media ORDER BY sha256");
-            while (ms.step()) media.push_back({ms.str(0), ms.str(1), ms.str(2)});
+            std::set<std::string> listed;
+            while (ms.step()) {
+                media.push_back({ms.str(0), ms.str(1), ms.str(2), "", ""});
+                listed.insert(ms.str(0));
+            }
+            // Files screens played in place of an approved original: each names it.
+            SqlStmt ds(h,
+                       "SELECT d.sha256, m.display_name, d.kind, m.sha256, d.transform FROM media_derived d "
+                       "JOIN media m ON m.id = d.media_id WHERE d.state = 'ready' ORDER BY d.sha256, d.id");
+            while (ds.step())
+                if (listed.insert(ds.str(0)).second)
+                    media.push_back({ds.str(0), ds.str(1), ds.str(2), ds.str(3), ds.str(4)});
+            std::sort(media.begin(), media.end(),
+                      [](const audit::MediaName& a, const audit::MediaName& b) { return a.sha256 < b.sha256; });
             return {};
         });
         if (!st) return st.error();

@@ -105,6 +105,20 @@ std::string playlistKey(std::int64_t id) {
     return "pl-" + std::to_string(id);
 }
 
+// The size a screen's renditions are made for: its enrolled resolution, else
+// full HD (docs/controller-api.md "Renditions").
+std::pair<std::int64_t, std::int64_t> screenBox(const CompileSubject& s) {
+    if (s.player && s.player->width && s.player->height && *s.player->width > 0 && *s.player->height > 0)
+        return {*s.player->width, *s.player->height};
+    return {1920, 1080};
+}
+
+// A clip a screen decodes in real time as it is: H.264 in MP4, no larger than the screen.
+bool clipFitsScreen(const Media& m, std::pair<std::int64_t, std::int64_t> box) {
+    return m.codec == "h264" && m.mime == "video/mp4" && m.width && m.height && *m.width <= box.first &&
+           *m.height <= box.second;
+}
+
 }  // namespace
 
 Compiler::Compiler(Db& db, const ControllerConfig& config, crypto::PrivateKey key, Metrics& metrics, Poco::Logger& log,
@@ -131,6 +145,7 @@ struct Compiler::Snapshot {
     std::vector<PlannedTakeover> takeovers;
     std::map<std::int64_t, Playlist> playlists;
     std::map<std::int64_t, Media> media;
+    std::map<std::int64_t, std::vector<MediaDerived>> derived;  // by media id
     std::map<std::int64_t, Location> locations;
     std::optional<std::int64_t> fleetFiller;
     std::map<std::string, tz::Zone> zones;  // parsed on first use
@@ -153,6 +168,8 @@ std::shared_ptr<Compiler::Snapshot> Compiler::loadSnapshot() {
         repo::MediaFilter approved;
         approved.state = MediaState::Approved;  // withdrawn or unreviewed content never reaches a screen
         for (auto& m : repo::listMedia(c, approved)) snap->media.emplace(m.id, std::move(m));
+        for (auto& d : repo::listDerived(c))
+            if (snap->media.count(d.mediaId)) snap->derived[d.mediaId].push_back(std::move(d));
         for (auto& l : repo::listLocations(c)) snap->locations.emplace(l.id, std::move(l));
         if (auto v = repo::setting(c, "filler_playlist_id")) snap->fleetFiller = std::stoll(*v);
     });
@@ -229,24 +246,61 @@ Result<Compiler::Built> Compiler::buildFrom(Snapshot& snap, const CompileSubject
             auto mit = snap.media.find(it.mediaId);
             if (mit == snap.media.end()) continue;  // not approved (the snapshot holds only approved media)
             const Media& m = mit->second;
+            // What this screen plays: the normalised file when one was made, a
+            // rendition for its size when the clip is more than it should decode,
+            // else the original. The approver approved the original; the entry
+            // says which original a derived file comes from.
+            manifest::MediaEntry me;
+            me.sha256 = m.sha256;
+            me.sizeBytes = static_cast<std::uint64_t>(m.sizeBytes);
+            me.kind = mediaKindFromName(m.kind);
+            me.mime = m.mime;
+            me.durationMs = m.durationMs.value_or(0);
+            me.name = m.displayName;
+            me.fileName = m.originalName.empty() ? m.sha256 : m.originalName;
+            const MediaDerived* use = nullptr;
+            bool wait = false;
+            if (auto dit = snap.derived.find(m.id); dit != snap.derived.end()) {
+                for (const auto& d : dit->second)
+                    if (d.purpose == "normalised" && d.state == "ready") use = &d;
+                if (!use && m.kind == "video" && config_.renditions) {
+                    const auto box = screenBox(subject);
+                    if (!clipFitsScreen(m, box)) {
+                        wait = true;
+                        for (const auto& d : dit->second)
+                            if (d.purpose == "rendition" && d.boxWidth == box.first && d.boxHeight == box.second) {
+                                if (d.state == "ready") use = &d, wait = false;
+                                break;
+                            }
+                    }
+                }
+            }
+            if (!use && !wait && m.kind == "video" && config_.renditions && !snap.derived.count(m.id) &&
+                !clipFitsScreen(m, screenBox(subject)))
+                wait = true;
+            if (wait) {
+                const auto box = screenBox(subject);
+                out.renditionsWanted.emplace_back(m.id, box.first, box.second);
+                continue;  // playable on this screen once its rendition is ready
+            }
+            if (use) {
+                me.sha256 = use->sha256;
+                me.sizeBytes = static_cast<std::uint64_t>(use->sizeBytes);
+                me.kind = mediaKindFromName(use->kind);
+                me.mime = use->mime;
+                me.durationMs = use->durationMs.value_or(me.durationMs);
+                me.derivedFrom = manifest::MediaEntry::DerivedFrom{m.sha256, use->transform};
+            }
             schedule::Item item;
-            item.mediaSha256 = m.sha256;
-            item.durationMs = it.durationMs.value_or(m.durationMs.value_or(kDefaultStillMs));
+            item.mediaSha256 = me.sha256;
+            item.durationMs = it.durationMs.value_or(me.durationMs > 0 ? me.durationMs : kDefaultStillMs);
             item.audio = m.kind == "audio";
             item.validFromUtcMs = it.validFromMs;
             item.validUntilUtcMs = it.validUntilMs;
             pl.items.push_back(item);
-            if (mediaSeen.insert(m.sha256).second) {
-                manifest::MediaEntry me;
-                me.sha256 = m.sha256;
-                me.sizeBytes = static_cast<std::uint64_t>(m.sizeBytes);
-                me.kind = mediaKindFromName(m.kind);
-                me.mime = m.mime;
-                me.durationMs = m.durationMs.value_or(0);
-                me.name = m.displayName;
-                me.fileName = m.originalName.empty() ? m.sha256 : m.originalName;
-                out.media.push_back(me);
-                out.mediaIds[m.sha256] = m.id;
+            if (mediaSeen.insert(me.sha256).second) {
+                out.mediaIds[me.sha256] = m.id;
+                out.media.push_back(std::move(me));
             }
         }
         if (pl.items.empty()) continue;
@@ -284,6 +338,14 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
     const std::int64_t until = from + std::int64_t(config_.compileHorizonDays + 1) * kDayMs;
     auto built = buildFrom(snap, subject, from, until);
     if (!built) return built.error();
+    if (!built->renditionsWanted.empty()) {
+        bool asked = false;
+        db_.write([&](DbConn& c) {
+            for (const auto& [id, w, h] : built->renditionsWanted)
+                asked = repo::requestRendition(c, id, w, h, now) || asked;
+        });
+        if (asked && renditionHook_) renditionHook_();
+    }
 
     manifest::Manifest m;
     m.bundleId = "player-" + playerId;
@@ -355,6 +417,11 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
     log_.information("player %s: compiled manifest version %Ld (%z media, %z entries, %z takeovers)", playerId,
                      m.version, m.media.size(), built->schedule.entries.size(), built->schedule.takeovers.size());
     return out;
+}
+
+void Compiler::setRenditionHook(std::function<void()> hook) {
+    std::lock_guard lock(mutex_);
+    renditionHook_ = std::move(hook);
 }
 
 void Compiler::setListener(Listener listener) {

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "microscape/controller/config.hpp"
@@ -65,7 +66,10 @@ class Compiler {
     struct Built {
         schedule::Schedule schedule;
         std::vector<manifest::MediaEntry> media;
-        std::map<std::string, std::int64_t> mediaIds;  // sha256 -> media id
+        std::map<std::string, std::int64_t> mediaIds;  // sha256 (of what plays) -> media id
+        // Clips left out because their rendition for this screen size is not ready
+        // yet: (media id, width, height) to make.
+        std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>> renditionsWanted;
     };
     Result<Built> build(const CompileSubject& subject, std::int64_t fromUtcMs, std::int64_t untilUtcMs);
 
@@ -76,6 +80,9 @@ class Compiler {
     // mutex held: it must only enqueue and return, never call back in here.
     using Listener = std::function<void(const CompiledManifest&)>;
     void setListener(Listener listener);
+    // Called (with the compiler's mutex held: enqueue and return) when a
+    // compilation asked for a rendition that did not exist yet.
+    void setRenditionHook(std::function<void()> hook);
 
     // Everything compilation reads, loaded in one read so that recompiling a whole
     // fleet costs one pass over the store, not one per player.
@@ -95,8 +102,9 @@ class Compiler {
     Metrics& metrics_;
     Poco::Logger& log_;
     std::function<std::int64_t()> clock_;
-    std::mutex mutex_;  // serialises compilations; guards listener_
+    std::mutex mutex_;  // serialises compilations; guards listener_ and renditionHook_
     Listener listener_;
+    std::function<void()> renditionHook_;
 };
 
 }  // namespace microscape::controller

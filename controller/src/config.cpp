@@ -53,6 +53,12 @@ const std::set<std::string> kKnownKeys = {
     "zmq.minFreeDiskBytes",
     "media.probeHelper",
     "media.probeTimeoutSeconds",
+    "media.normaliseTimeoutSeconds",
+    "media.transcodeTimeoutSeconds",
+    "media.normaliseMemoryMiB",
+    "media.stillMaxSide",
+    "media.stillMaxPixels",
+    "media.renditions",
     "alerts.maxBytes",
     "alerts.requireSignature",
     "alerts.trustedKeys",
@@ -283,6 +289,25 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     MS_TRY(readTls(conf, c));
     c.probeHelper = conf.getString("media.probeHelper", "");
     MS_TRY(readIntInto(conf, "media.probeTimeoutSeconds", 1, 3600, c.probeTimeoutSeconds));
+    MS_TRY(readIntInto(conf, "media.normaliseTimeoutSeconds", 1, 3600, c.normaliseTimeoutSeconds));
+    MS_TRY(readIntInto(conf, "media.transcodeTimeoutSeconds", 10, 86400, c.transcodeTimeoutSeconds));
+    {
+        int mib = static_cast<int>(c.normaliseMemoryBytes >> 20), side = c.stillMaxSide,
+            mp = static_cast<int>(c.stillMaxPixels / 1'000'000);
+        MS_TRY(readIntInto(conf, "media.normaliseMemoryMiB", 256, 65536, mib));
+        MS_TRY(readIntInto(conf, "media.stillMaxSide", 256, 16384, side));
+        MS_TRY(readIntInto(conf, "media.stillMaxPixels", 1, 1000, mp));  // in millions
+        c.normaliseMemoryBytes = std::uint64_t(mib) << 20;
+        c.stillMaxSide = side;
+        c.stillMaxPixels = std::uint64_t(mp) * 1'000'000;
+    }
+    if (conf.hasProperty("media.renditions")) {
+        std::string raw = conf.getString("media.renditions");
+        bool b = true;
+        if (!Poco::NumberParser::tryParseBool(raw, b))
+            return makeError(Errc::Usage, "media.renditions: expected true or false, got '" + raw + "'");
+        c.renditions = b;
+    }
     MS_TRY(readAlerts(conf, c));
     MS_TRY(readStore(conf, c));
     if (c.httpPort != 0 && c.httpPort == c.zmqPort && c.httpBind == c.zmqBind)

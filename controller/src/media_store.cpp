@@ -77,6 +77,28 @@ Result<MediaStore::Stored> MediaStore::receiveBytes(const std::string& bytes) {
     return receive(in, bytes.size());
 }
 
+Result<MediaStore::Stored> MediaStore::adopt(const fs::path& tmpFile) {
+    Stored s;
+    s.tmpPath = tmpFile;
+    int fd = ::open(tmpFile.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return makeError(Errc::Io, std::string("cannot read a derived file: ") + std::strerror(errno));
+    Sha256Stream hash;
+    std::vector<char> buf(256 * 1024);
+    ssize_t n;
+    while ((n = ::read(fd, buf.data(), buf.size())) > 0) {
+        if (s.head.size() < kMediaSniffBytes)
+            s.head.append(buf.data(),
+                          std::min<std::size_t>(static_cast<std::size_t>(n), kMediaSniffBytes - s.head.size()));
+        hash.update(buf.data(), static_cast<std::size_t>(n));
+        s.sizeBytes += static_cast<std::uint64_t>(n);
+    }
+    const bool failed = n < 0 || ::fsync(fd) != 0;
+    ::close(fd);
+    if (failed) return makeError(Errc::Io, "reading a derived file failed");
+    s.sha256 = hash.finishHex();
+    return s;
+}
+
 Status MediaStore::commit(const Stored& s) {
     fs::path dest = pathOf(s.sha256);
     std::error_code ec;

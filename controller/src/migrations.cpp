@@ -438,6 +438,33 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "CREATE INDEX alerts_takeover ON alerts(takeover_id)",
             "CREATE INDEX alerts_received ON alerts(received_at)",
         },
+        // 13: normalisation at upload and renditions per screen size (docs/controller-api.md
+        // "What happens to an upload"): files derived from an original, each recording
+        // what was done; the codec of a clip; the colour transparency was flattened over.
+        {
+            "ALTER TABLE media ADD COLUMN codec TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE media ADD COLUMN background TEXT NOT NULL DEFAULT ''",
+            R"(CREATE TABLE media_derived (
+                id INTEGER PRIMARY KEY,
+                media_id INTEGER NOT NULL REFERENCES media(id),
+                purpose TEXT NOT NULL CHECK (purpose IN ('normalised','rendition')),
+                box_width INTEGER NOT NULL DEFAULT 0,
+                box_height INTEGER NOT NULL DEFAULT 0,
+                state TEXT NOT NULL CHECK (state IN ('pending','working','ready','failed')),
+                sha256 TEXT NOT NULL DEFAULT '',
+                kind TEXT NOT NULL DEFAULT '',
+                mime TEXT NOT NULL DEFAULT '',
+                size_bytes INTEGER NOT NULL DEFAULT 0,
+                duration_ms INTEGER,
+                width INTEGER,
+                height INTEGER,
+                transform TEXT NOT NULL DEFAULT '',
+                error TEXT NOT NULL DEFAULT '',
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (media_id, purpose, box_width, box_height)))",
+            "CREATE INDEX media_derived_sha ON media_derived(sha256)",
+        },
     };
     return kMigrations;
 }

@@ -70,12 +70,17 @@ Result<pack::MediaInfo> parseAnswer(const std::string& text, ProbeRun& run) {
     if (!ok->asBool()) {
         const std::string code = str("code");
         run.detail = code + ": " + str("message");
-        if (code == "BadMedia" || code == "Io") return makeError(Errc::BadMedia, str("message"));
+        run.refusal = str("refusal");
+        if (code == "BadMedia" || code == "Io") {
+            if (run.refusal.empty()) run.refusal = "no_picture";
+            return makeError(Errc::BadMedia, str("message"));
+        }
         return makeError(Errc::Internal, "the media probe failed: " + str("message"));
     }
     pack::MediaInfo info;
     info.kind = mediaKindFromName(str("kind"));
     info.mime = str("mime");
+    info.codec = str("codec");
     info.durationMs = num("durationMs");
     info.width = static_cast<int>(num("width"));
     info.height = static_cast<int>(num("height"));

@@ -24,6 +24,7 @@ struct ProbeRun {
     double seconds = 0;   // wall time of the helper
     std::string sandbox;  // the helper's "sandbox" report (JSON), for the log
     std::string detail;   // why it failed, with paths: for the log, never for clients
+    std::string refusal;  // with BadMedia: the refusal code (unknown_format, truncated, no_picture, ...)
 };
 
 // The microscape-probe beside the running program (/proc/self/exe).

@@ -112,7 +112,7 @@ void setTags(DbConn& c, const char* table, const char* col, std::int64_t id, con
 const char* kMediaCols =
     "id, sha256, kind, mime, size_bytes, display_name, original_name, department, state, uploaded_by, "
     "reviewed_by, review_reason, reviewed_at, duration_ms, width, height, slogan_json, created_at, updated_at, "
-    "valid_until";
+    "valid_until, codec, background";
 Media mediaFrom(DbConn& c, const DbRow& r) {
     Media m;
     m.id = r.i64(0);
@@ -134,6 +134,8 @@ Media mediaFrom(DbConn& c, const DbRow& r) {
     m.sloganJson = r.str(16);
     m.createdAtMs = r.i64(17);
     m.updatedAtMs = r.i64(18);
+    m.codec = r.str(20);
+    m.background = r.str(21);
     m.validUntilMs = r.optI64(19);
     m.tags = tagsOf(c, "media_tags", "media_id", m.id);
     return m;
@@ -552,11 +554,11 @@ void ensureTags(DbConn& c, const std::vector<std::string>& tags) {
 std::int64_t insertMedia(DbConn& c, const Media& m) {
     c.exec(
         "INSERT INTO media(sha256, kind, mime, size_bytes, display_name, original_name, department, state, "
-        "uploaded_by, duration_ms, width, height, slogan_json, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "uploaded_by, duration_ms, width, height, slogan_json, created_at, updated_at, codec, background) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         {m.sha256, m.kind, m.mime, i(m.sizeBytes), m.displayName, optText(m.originalName), optText(m.department),
          std::string(mediaStateName(m.state)), i(m.uploadedBy), opt(m.durationMs), opt(m.width), opt(m.height),
-         optText(m.sloganJson), i(m.createdAtMs), i(m.updatedAtMs)});
+         optText(m.sloganJson), i(m.createdAtMs), i(m.updatedAtMs), m.codec, m.background});
     auto id = c.lastInsertId();
     ensureTags(c, m.tags);
     setTags(c, "media_tags", "media_id", id, m.tags);
@@ -697,7 +699,11 @@ std::vector<std::string> playersThatHadMedia(DbConn& c, const std::string& sha25
     for (auto& r :
          c.query("SELECT DISTINCT player_id FROM compiled_manifests WHERE manifest LIKE '%' || ? || '%'", {sha256}))
         ids.insert(r.str(0));
-    for (auto& r : c.query("SELECT DISTINCT player_id FROM pop_records WHERE media = ? AND kind = 'play'", {sha256}))
+    // Plays of a file derived from it (normalised still, rendition) are plays of it.
+    for (auto& r : c.query("SELECT DISTINCT player_id FROM pop_records WHERE (media = ? OR media IN (SELECT d.sha256 "
+                           "FROM media_derived d JOIN media o ON o.id = d.media_id WHERE o.sha256 = ? AND d.sha256 <> "
+                           "'')) AND kind = 'play'",
+                           {sha256, sha256}))
         ids.insert(r.str(0));
     return {ids.begin(), ids.end()};
 }
@@ -715,15 +721,19 @@ std::optional<ManifestRef> latestManifest(DbConn& c, const std::string& playerId
 PlaysOf playsOf(DbConn& c, const std::string& playerId, const std::string& sha256,
                 std::optional<std::int64_t> afterMs) {
     PlaysOf out;
-    if (auto r = c.one("SELECT MAX(start_utc_ms) FROM pop_records WHERE media = ? AND player_id = ? AND kind = 'play'",
-                       {sha256, playerId});
+    if (auto r = c.one("SELECT MAX(start_utc_ms) FROM pop_records WHERE (media = ? OR media IN (SELECT d.sha256 FROM "
+                       "media_derived d JOIN media o ON o.id = d.media_id WHERE o.sha256 = ? AND d.sha256 <> '')) AND "
+                       "player_id = ? AND kind = 'play'",
+                       {sha256, sha256, playerId});
         r && !r->isNull(0))
         out.lastStartMs = r->i64(0);
     if (afterMs && out.lastStartMs && *out.lastStartMs > *afterMs) {
         auto rows = c.query(
-            "SELECT seq, start_utc_ms FROM pop_records WHERE media = ? AND player_id = ? AND kind = 'play' AND "
+            "SELECT seq, start_utc_ms FROM pop_records WHERE (media = ? OR media IN (SELECT d.sha256 FROM "
+            "media_derived d JOIN media o ON o.id = d.media_id WHERE o.sha256 = ? AND d.sha256 <> '')) AND player_id = "
+            "? AND kind = 'play' AND "
             "start_utc_ms > ? ORDER BY seq",
-            {sha256, playerId, i(*afterMs)});
+            {sha256, sha256, playerId, i(*afterMs)});
         out.after = static_cast<std::int64_t>(rows.size());
         if (!rows.empty()) {
             out.firstAfterSeq = rows.front().i64(0);
@@ -752,7 +762,91 @@ std::optional<LastFailure> lastFailure(DbConn& c, const std::string& playerId, c
 }
 
 void deleteMedia(DbConn& c, std::int64_t id) {
+    c.exec("DELETE FROM media_derived WHERE media_id = ?", {i(id)});
     c.exec("DELETE FROM media WHERE id = ?", {i(id)});
+}
+
+const char* kDerivedCols =
+    "id, media_id, purpose, box_width, box_height, state, sha256, kind, mime, size_bytes, duration_ms, width, "
+    "height, transform, error, created_at, updated_at";
+MediaDerived derivedFrom(const DbRow& r) {
+    MediaDerived d;
+    d.id = r.i64(0);
+    d.mediaId = r.i64(1);
+    d.purpose = r.str(2);
+    d.boxWidth = r.i64(3);
+    d.boxHeight = r.i64(4);
+    d.state = r.str(5);
+    d.sha256 = r.str(6);
+    d.kind = r.str(7);
+    d.mime = r.str(8);
+    d.sizeBytes = r.i64(9);
+    d.durationMs = r.optI64(10);
+    d.width = r.optI64(11);
+    d.height = r.optI64(12);
+    d.transform = r.str(13);
+    d.error = r.str(14);
+    d.createdAtMs = r.i64(15);
+    d.updatedAtMs = r.i64(16);
+    return d;
+}
+std::int64_t insertDerived(DbConn& c, const MediaDerived& d) {
+    c.exec(
+        "INSERT INTO media_derived(media_id, purpose, box_width, box_height, state, sha256, kind, mime, size_bytes, "
+        "duration_ms, width, height, transform, error, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {i(d.mediaId), d.purpose, i(d.boxWidth), i(d.boxHeight), d.state, d.sha256, d.kind, d.mime, i(d.sizeBytes),
+         opt(d.durationMs), opt(d.width), opt(d.height), d.transform, d.error, i(d.createdAtMs), i(d.updatedAtMs)});
+    return c.lastInsertId();
+}
+void updateDerived(DbConn& c, const MediaDerived& d) {
+    c.exec(
+        "UPDATE media_derived SET state = ?, sha256 = ?, kind = ?, mime = ?, size_bytes = ?, duration_ms = ?, "
+        "width = ?, height = ?, transform = ?, error = ?, updated_at = ? WHERE id = ?",
+        {d.state, d.sha256, d.kind, d.mime, i(d.sizeBytes), opt(d.durationMs), opt(d.width), opt(d.height), d.transform,
+         d.error, i(d.updatedAtMs), i(d.id)});
+}
+std::vector<MediaDerived> derivedOf(DbConn& c, std::int64_t mediaId) {
+    std::vector<MediaDerived> out;
+    for (auto& r : c.query(std::string("SELECT ") + kDerivedCols +
+                               " FROM media_derived WHERE media_id = ? ORDER BY purpose, box_width, box_height, id",
+                           {i(mediaId)}))
+        out.push_back(derivedFrom(r));
+    return out;
+}
+std::vector<MediaDerived> listDerived(DbConn& c) {
+    std::vector<MediaDerived> out;
+    for (auto& r : c.query(std::string("SELECT ") + kDerivedCols + " FROM media_derived ORDER BY id"))
+        out.push_back(derivedFrom(r));
+    return out;
+}
+std::optional<MediaDerived> derivedById(DbConn& c, std::int64_t id) {
+    auto r = c.one(std::string("SELECT ") + kDerivedCols + " FROM media_derived WHERE id = ?", {i(id)});
+    if (!r) return std::nullopt;
+    return derivedFrom(*r);
+}
+bool requestRendition(DbConn& c, std::int64_t mediaId, std::int64_t boxWidth, std::int64_t boxHeight,
+                      std::int64_t nowMs) {
+    c.exec(
+        "INSERT INTO media_derived(media_id, purpose, box_width, box_height, state, created_at, "
+        "updated_at) VALUES (?, 'rendition', ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
+        {i(mediaId), i(boxWidth), i(boxHeight), i(nowMs), i(nowMs)});
+    return c.changes() > 0;
+}
+std::optional<MediaDerived> takePendingRendition(DbConn& c, std::int64_t nowMs) {
+    auto r = c.one(std::string("SELECT ") + kDerivedCols +
+                   " FROM media_derived WHERE purpose = 'rendition' AND state = 'pending' ORDER BY id LIMIT 1");
+    if (!r) return std::nullopt;
+    auto d = derivedFrom(*r);
+    c.exec("UPDATE media_derived SET state = 'working', updated_at = ? WHERE id = ?", {i(nowMs), i(d.id)});
+    d.state = "working";
+    return d;
+}
+bool contentInUse(DbConn& c, const std::string& sha256) {
+    return c
+        .one("SELECT 1 FROM media WHERE sha256 = ? UNION ALL SELECT 1 FROM media_derived WHERE sha256 = ? LIMIT 1",
+             {sha256, sha256})
+        .has_value();
 }
 
 // --- locations -------------------------------------------------------------------------------

@@ -175,6 +175,12 @@ struct Dim {
     bool daily = true;                // available from the media rollup
 };
 
+// The media a play's file belongs to: the file itself, or the original a derived
+// file (normalised still, rendition) was made from.
+constexpr const char* kMediaJoin =
+    "LEFT JOIN media m ON m.sha256 = COALESCE((SELECT o.sha256 FROM media_derived d JOIN media o ON o.id = "
+    "d.media_id WHERE d.sha256 = r.media AND d.sha256 <> '' LIMIT 1), r.media)";
+
 const std::map<std::string, Dim>& dims() {
     static const std::map<std::string, Dim> d = {
         {"media", {{"r.media AS media", "COALESCE(m.display_name, '') AS media_name"}, {"m"}, false, true}},
@@ -200,7 +206,7 @@ const std::map<std::string, Dim>& dims() {
 
 const std::map<std::string, std::string>& joinSql() {
     static const std::map<std::string, std::string> j = {
-        {"m", "LEFT JOIN media m ON m.sha256 = r.media"},
+        {"m", kMediaJoin},
         {"mt", "LEFT JOIN media_tags mt ON mt.media_id = m.id"},
         {"cg", "LEFT JOIN campaigns cg ON r.campaign = 'cmp-' || CAST(cg.id AS TEXT)"},
         {"p", "LEFT JOIN players p ON p.id = r.player_id"},
@@ -608,10 +614,8 @@ void annualReport(RequestCtx& ctx) {
         venues = yearGroups(h, "COALESCE(l.venue_type, '')", "''", "", from, to);
         for (auto& v : venues) v.name = venueName(v.key);
         themes = yearGroups(h, "COALESCE(mt.tag, '')", "''",
-                            "LEFT JOIN media m ON m.sha256 = r.media LEFT JOIN media_tags mt ON mt.media_id = m.id",
-                            from, to);
-        departments =
-            yearGroups(h, "COALESCE(m.department, '')", "''", "LEFT JOIN media m ON m.sha256 = r.media", from, to);
+                            std::string(kMediaJoin) + " LEFT JOIN media_tags mt ON mt.media_id = m.id", from, to);
+        departments = yearGroups(h, "COALESCE(m.department, '')", "''", kMediaJoin, from, to);
         months = yearGroups(h, "SUBSTR(r.local_date, 1, 7)", "''", "", from, to);
         std::sort(months.begin(), months.end(), [](const YearLine& a, const YearLine& b) { return a.key < b.key; });
         campaigns = yearGroups(h, "r.campaign", "COALESCE(cg.name, '')",
@@ -762,9 +766,9 @@ void campaignSummary(RequestCtx& ctx) {
         breakdown("COALESCE(l.venue_type, '')",
                   "LEFT JOIN players p ON p.id = r.player_id LEFT JOIN locations l ON l.id = p.location_id",
                   "venue_type");
-        breakdown("COALESCE(mt.tag, '')",
-                  "LEFT JOIN media m ON m.sha256 = r.media LEFT JOIN media_tags mt ON mt.media_id = m.id", "theme");
-        breakdown("COALESCE(m.department, '')", "LEFT JOIN media m ON m.sha256 = r.media", "department");
+        breakdown("COALESCE(mt.tag, '')", std::string(kMediaJoin) + " LEFT JOIN media_tags mt ON mt.media_id = m.id",
+                  "theme");
+        breakdown("COALESCE(m.department, '')", kMediaJoin, "department");
     });
     ctx.sendJson(200, out);
 }

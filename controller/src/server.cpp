@@ -33,6 +33,7 @@
 #include "microscape/pack/file_io.hpp"
 #include "pop_ingest.hpp"
 #include "recalls.hpp"
+#include "renditions.hpp"
 #include "reports.hpp"
 #include "static_files.hpp"
 #include "tls.hpp"
@@ -331,6 +332,7 @@ struct ControllerServer::Impl {
     std::jthread housekeeper;
     // With PostgreSQL: what the other nodes change, for this node's hub.
     std::unique_ptr<sql::ChangeFeed> feed;
+    std::unique_ptr<RenditionWorker> renditions;  // stopped before services go
 
     Impl(ControllerConfig c, Poco::Logger& l) : config(std::move(c)), log(l) {}
 };
@@ -499,6 +501,10 @@ Status ControllerServer::start() {
         d.feed = std::make_unique<sql::ChangeFeed>(d.db->url(), std::move(cb));
     }
 
+    d.renditions = std::make_unique<RenditionWorker>(*d.services);
+    d.compiler->setRenditionHook([w = d.renditions.get()] { w->wake(); });
+    d.renditions->start();
+
     d.housekeeper = std::jthread([&d](std::stop_token stop) {
         std::mutex m;
         std::condition_variable_any cv;
@@ -575,6 +581,11 @@ void ControllerServer::stop() {
         d.housekeeper.join();
     }
     d.feed.reset();  // before the hub it publishes to
+    if (d.renditions) {
+        d.compiler->setRenditionHook({});
+        d.renditions->stop();
+        d.renditions.reset();
+    }
     if (d.hub) {
         d.compiler->setListener({});
         d.hub->stop();

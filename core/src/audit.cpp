@@ -72,7 +72,12 @@ json::Value keysJson(const std::vector<PlayerEntry>& players) {
 
 json::Value mediaJson(const std::vector<MediaName>& media) {
     json::Array list;
-    for (const auto& m : media) list.push_back(json::Object{{"sha256", m.sha256}, {"name", m.name}, {"kind", m.kind}});
+    for (const auto& m : media) {
+        json::Object o{{"sha256", m.sha256}, {"name", m.name}, {"kind", m.kind}};
+        if (!m.derivedFromSha256.empty())
+            o["derived_from"] = json::Object{{"sha256", m.derivedFromSha256}, {"transform", m.transform}};
+        list.push_back(std::move(o));
+    }
     return json::Object{{"media", std::move(list)}};
 }
 
@@ -217,6 +222,12 @@ Result<std::vector<MediaName>> parseMedia(std::string_view bytes) {
         MS_TRY(f->read("sha256", n.sha256));
         MS_TRY(f->read("name", n.name));
         MS_TRY(f->read("kind", n.kind));
+        if (const json::Value* d = (**list)[i].find("derived_from"); d && d->isObject()) {
+            const json::Value* sha = d->find("sha256");
+            const json::Value* tr = d->find("transform");
+            if (sha && sha->isString()) n.derivedFromSha256 = sha->asString();
+            if (tr && tr->isString()) n.transform = tr->asString();
+        }
         out.push_back(std::move(n));
     }
     return out;

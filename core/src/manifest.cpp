@@ -1,5 +1,6 @@
 #include "microscape/core/manifest.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "microscape/core/json_fields.hpp"
@@ -94,19 +95,23 @@ std::uint64_t Manifest::totalMediaBytes() const {
 
 json::Value toJson(const Manifest& m) {
     json::Array media;
+    bool derived = false;
     for (const auto& e : m.media) {
-        media.push_back(json::Object{
-            {"sha256", e.sha256},
-            {"size", e.sizeBytes},
-            {"kind", std::string(mediaKindName(e.kind))},
-            {"mime", e.mime},
-            {"duration_ms", e.durationMs},
-            {"name", e.name},
+        json::Object entry{
+            {"sha256", e.sha256},      {"size", e.sizeBytes},         {"kind", std::string(mediaKindName(e.kind))},
+            {"mime", e.mime},          {"duration_ms", e.durationMs}, {"name", e.name},
             {"file_name", e.fileName},
-        });
+        };
+        if (e.derivedFrom) {
+            derived = true;
+            entry["derived_from"] =
+                json::Object{{"sha256", e.derivedFrom->sha256}, {"transform", e.derivedFrom->transform}};
+        }
+        media.push_back(std::move(entry));
     }
+    // Format 3 only when a derived file is listed: earlier players read the rest.
     json::Object o{
-        {"format", m.location ? 2 : 1},
+        {"format", derived ? 3 : (m.location ? 2 : 1)},
         {"bundle_id", m.bundleId},
         {"kind", std::string(bundleKindName(m.kind))},
         {"version", m.version},
@@ -247,11 +252,34 @@ Result<Manifest> parse(std::string_view bytes) {
         if (!isValidFileName(*fileName))
             return bad(where + ": file_name must be 1-255 bytes of UTF-8 without '/' or control characters");
         e.fileName = *fileName;
+        if (m.format >= 3 && mf.has("derived_from")) {
+            auto d = mf.get("derived_from", json::Value::Type::Object);
+            if (!d) return d.error();
+            auto df = json::Fields::of(**d, where + ".derived_from");
+            if (!df) return df.error();
+            manifest::MediaEntry::DerivedFrom from;
+            auto osha = df->str("sha256");
+            if (!osha) return osha.error();
+            if (!crypto::isSha256Hex(*osha))
+                return bad(where + ": derived_from.sha256 must be 64 lowercase hex digits");
+            auto tr = df->str("transform");
+            if (!tr) return tr.error();
+            if (tr->empty() || tr->size() > 1000 || !json::isValidUtf8(*tr) || hasControl(*tr))
+                return bad(where + ": derived_from.transform must be 1-1000 bytes of UTF-8 text");
+            MS_TRY(df->finish());
+            from.sha256 = *osha;
+            from.transform = *tr;
+            e.derivedFrom = std::move(from);
+        }
         MS_TRY(mf.finish());
         m.media.push_back(std::move(e));
     }
     if (total > kMaxBundleBytes)
         return makeError(Errc::TooLarge, "media add up to " + std::to_string(total) + " bytes; the limit is 64 GiB");
+    // Format 3 is written exactly when a derived file is listed: one reading per manifest.
+    if (m.format == 3 &&
+        std::none_of(m.media.begin(), m.media.end(), [](const MediaEntry& e) { return e.derivedFrom.has_value(); }))
+        return bad("manifest: format 3 lists no derived file (derived_from); such a manifest is format 2");
     return m;
 }
 

@@ -49,6 +49,7 @@ const Case kMatrix[] = {
     {"POST", "/api/v1/media/{id}/approve", A | P},
     {"POST", "/api/v1/media/{id}/reject", A | P},
     {"GET", "/api/v1/media/{id}/content", ANY},
+    {"GET", "/api/v1/media/{id}/derived/{did}/content", ANY},
     {"POST", "/api/v1/media/{id}/recall", A | P},
     {"GET", "/api/v1/media/{id}/recall", ANY},
     {"GET", "/api/v1/recalls", ANY},
@@ -112,8 +113,10 @@ const Case kMatrix[] = {
 };
 
 std::string concrete(std::string pattern) {
-    auto p = pattern.find("{id}");
-    if (p != std::string::npos) pattern.replace(p, 4, "999999");
+    for (const std::string param : {"{id}", "{did}"}) {
+        auto p = pattern.find(param);
+        if (p != std::string::npos) pattern.replace(p, param.size(), "999999");
+    }
     return pattern;
 }
 

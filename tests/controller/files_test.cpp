@@ -112,14 +112,15 @@ TEST_CASE("upload error bodies name no server path", "[controller][files][securi
     SECTION("not an image or video (415)") {
         auto r = ed.request("POST", "/api/v1/media?filename=a.png", std::string(5000, 'x'), "image/png");
         CHECK(r.status == 415);
-        CHECK(r.errorCode() == "unsupported_media");
+        CHECK(r.errorCode() == "unknown_format");
         checkNoPath(r, srv.dataDir());
     }
-    SECTION("a truncated PNG, as multipart (415)") {
+    SECTION("a truncated PNG, as multipart (422)") {
         std::string png = makePng(fx.path, "截断");
         auto r = ed.request("POST", "/api/v1/media", multipart("cut.png", png.substr(0, 60)),
                             "multipart/form-data; boundary=B");
-        CHECK(r.status == 415);
+        CHECK(r.status == 422);
+        CHECK(r.errorCode() == "truncated");
         checkNoPath(r, srv.dataDir());
     }
     SECTION("the media store cannot take the upload (400)") {

@@ -100,7 +100,7 @@ TEST_CASE("media upload rejects bad input and leaves nothing behind", "[controll
         std::string junk(5000, 'x');
         auto r = ed.request("POST", "/api/v1/media?filename=a.png", junk, "image/png");
         CHECK(r.status == 415);
-        CHECK(r.errorCode() == "unsupported_media");
+        CHECK(r.errorCode() == "unknown_format");
         // The error names no server path (it named the temporary file).
         CHECK(r.body.find(srv.dataDir().string()) == std::string::npos);
         CHECK(r.body.find("/tmp") == std::string::npos);
@@ -109,8 +109,10 @@ TEST_CASE("media upload rejects bad input and leaves nothing behind", "[controll
     SECTION("a truncated PNG is not decodable") {
         std::string png = makePng(fx.path, "截断");
         auto r = ed.request("POST", "/api/v1/media?filename=cut.png", png.substr(0, 60), "image/png");
-        CHECK(r.status == 415);
+        CHECK(r.status == 422);
+        CHECK(r.errorCode() == "truncated");
         INFO(r.body);
+        CHECK_THAT(r.body, Catch::Contains("the file ends after 60 bytes"));
         CHECK(r.body.find(srv.dataDir().string()) == std::string::npos);
         CHECK(r.body.find("media/tmp") == std::string::npos);
         CHECK(r.body.find("media\\/tmp") == std::string::npos);
@@ -243,6 +245,6 @@ TEST_CASE(
 
     // The first 2 KB of the stream: no picture decodes.
     auto cut = ed.request("POST", "/api/v1/media?filename=cut.ts", readFile(ts).substr(0, 2048), "video/mp2t");
-    CHECK(cut.status == 415);
-    CHECK(cut.errorCode() == "unsupported_media");
+    CHECK(cut.status == 422);
+    CHECK(cut.errorCode() == "no_picture");
 }

@@ -305,12 +305,12 @@ TEST_CASE("display and file names refuse C1 control characters too", "[manifest]
 }
 
 TEST_CASE("manifest format version is checked first", "[manifest]") {
-    CHECK(codeWithField("format", 3) == Errc::UnsupportedFormat);
+    CHECK(codeWithField("format", 4) == Errc::UnsupportedFormat);
     CHECK(codeWithField("format", 0) == Errc::UnsupportedFormat);
     CHECK(codeWithField("format", -1) == Errc::UnsupportedFormat);
     CHECK(codeWithField("format", 1) == Errc::Ok);
     // A future format may look entirely different: no other field is looked at.
-    CHECK(manifest::parse(R"({"format":3,"payload":"anything"})").code() == Errc::UnsupportedFormat);
+    CHECK(manifest::parse(R"({"format":4,"payload":"anything"})").code() == Errc::UnsupportedFormat);
     CHECK(manifest::parse(R"({"format":"1"})").code() == Errc::BadManifest);
 }
 
@@ -486,5 +486,42 @@ TEST_CASE("a format 2 manifest carries the screen's location, and format 1 is st
           Errc::BadManifest);
     CHECK(withLocation([](json::Object& d) { d["location"].asObject()["time_zone"] = ""; }) == Errc::BadManifest);
     CHECK(withLocation([](json::Object& d) { d["location"].asObject()["time_zone"] = "../etc/passwd"; }) ==
+          Errc::BadManifest);
+}
+
+TEST_CASE("format 3: a derived file names its original and what was done", "[manifest]") {
+    Manifest m = validManifest();
+    if (!m.location) m.location = manifest::Location{"1", "五星商厦", "mall", "城中区", "Asia/Shanghai"};
+    const std::string plain = manifest::toCanonicalBytes(m);
+    CHECK(manifest::parse(plain)->format <= 2);  // nothing derived: earlier players still read it
+    const std::string original(64, 'a');
+    m.media.at(0).derivedFrom =
+        manifest::MediaEntry::DerivedFrom{original, "still (ImageMagick): EXIF orientation 6 applied"};
+    const std::string bytes = manifest::toCanonicalBytes(m);
+    auto back = manifest::parse(bytes);
+    REQUIRE(back.ok());
+    CHECK(back->format == 3);
+    REQUIRE(back->media.at(0).derivedFrom);
+    CHECK(back->media.at(0).derivedFrom->sha256 == original);
+    CHECK(back->media.at(0).derivedFrom->transform == "still (ImageMagick): EXIF orientation 6 applied");
+    CHECK_FALSE(back->media.at(1).derivedFrom);
+    CHECK(manifest::toCanonicalBytes(*back) == bytes);
+
+    auto edited = [&](const std::function<void(json::Object&)>& edit) {
+        json::Value doc = manifest::toJson(m);
+        edit(doc.asObject());
+        return manifest::parse(json::canonical(doc)).code();
+    };
+    auto derivedOf = [](json::Object& doc) -> json::Object& {
+        return doc.at("media").asArray().at(0).asObject().at("derived_from").asObject();
+    };
+    CHECK(edited([](json::Object& doc) { doc["format"] = 2; }) == Errc::BadManifest);  // only from format 3
+    CHECK(edited([&](json::Object& doc) { derivedOf(doc)["sha256"] = "AA"; }) == Errc::BadManifest);
+    CHECK(edited([&](json::Object& doc) { derivedOf(doc)["transform"] = ""; }) == Errc::BadManifest);
+    CHECK(edited([&](json::Object& doc) { derivedOf(doc)["transform"] = "a\nb"; }) == Errc::BadManifest);
+    CHECK(edited([&](json::Object& doc) { derivedOf(doc)["extra"] = 1; }) == Errc::BadManifest);
+    CHECK(edited([&](json::Object& doc) { derivedOf(doc).erase("transform"); }) == Errc::BadManifest);
+    // Format 3 without a derived file would read back as format 2: refused, so that bytes round-trip.
+    CHECK(edited([](json::Object& doc) { doc.at("media").asArray().at(0).asObject().erase("derived_from"); }) ==
           Errc::BadManifest);
 }

@@ -77,9 +77,10 @@ export async function getOptional(path) {
 // Streams one file to POST /api/v1/media (raw body, name in the query) with
 // XMLHttpRequest so the upload's progress can be shown. onProgress(sentBytes,
 // totalBytes). Resolves with the media record; rejects with ApiError.
-export function uploadMedia(file, { name, tags, department } = {}, onProgress) {
+export function uploadMedia(file, { name, tags, department, background } = {}, onProgress) {
   return new Promise((resolve, reject) => {
     const q = new URLSearchParams({ filename: file.name });
+    if (background) q.set('background', background);
     if (name) q.set('name', name);
     if (tags && tags.length) q.set('tags', tags.join(','));
     if (department) q.set('department', department);

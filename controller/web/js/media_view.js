@@ -6,7 +6,8 @@ import { dialog } from './notices.js';
 
 export function thumb(m, size = 'sm') {
   const cls = `ms-thumb ms-thumb-${size}`;
-  if (m.kind === 'image') {
+  // An animated GIF plays as a clip on screens; its original is still a picture.
+  if (m.kind === 'image' || (m.mime || '').startsWith('image/')) {
     return h('img', { class: cls, src: m.contentUrl, alt: m.name, loading: 'lazy', decoding: 'async' });
   }
   if (m.kind === 'video') {
@@ -46,7 +47,9 @@ export function kindLabel(m) {
 // Opens the in-page preview: videos play with controls, images show full size.
 export function preview(m) {
   let body;
-  if (m.kind === 'video') {
+  if ((m.mime || '').startsWith('image/')) {
+    body = h('img', { class: 'ms-preview-media', src: m.contentUrl, alt: m.name });
+  } else if (m.kind === 'video') {
     body = h('video', {
       class: 'ms-preview-media',
       src: m.contentUrl,
@@ -75,8 +78,50 @@ export function preview(m) {
         h('span', { class: 'text-body-secondary ms-2 small' }, kindLabel(m)),
       ),
       body,
+      derivedList(m),
     ),
     [{ key: 'common.close', value: 'cancel', class: 'btn-primary' }],
+  );
+}
+
+// What screens play instead of the original (the original is what was approved):
+// the normalised still and the renditions per screen size, with their state.
+export function derivedList(m) {
+  const list = m.derived || [];
+  if (!list.length) return h('p', { class: 'small text-body-secondary mt-2 ms-derived-none' }, t('media.derivedNone'));
+  return h(
+    'div',
+    { class: 'mt-2 ms-derived' },
+    h('p', { class: 'small fw-semibold mb-1' }, t('media.derivedTitle')),
+    h(
+      'ul',
+      { class: 'list-unstyled small mb-0' },
+      ...list.map((d) =>
+        h(
+          'li',
+          { class: 'ms-derived-item', dataset: { purpose: d.purpose, state: d.state } },
+          h(
+            'span',
+            { class: 'me-2' },
+            d.purpose === 'rendition'
+              ? t('media.rendition', { size: `${d.boxWidth}×${d.boxHeight}` })
+              : t('media.normalised'),
+          ),
+          h(
+            'span',
+            {
+              class: `badge me-2 ${d.state === 'ready' ? 'text-bg-success' : d.state === 'failed' ? 'text-bg-danger' : 'text-bg-secondary'}`,
+            },
+            t(`derived.${d.state}`),
+          ),
+          d.width && d.height ? h('span', { class: 'me-2' }, `${d.width}×${d.height}`) : null,
+          d.contentUrl
+            ? h('a', { href: d.contentUrl, target: '_blank', rel: 'noopener', class: 'me-2' }, t('media.derivedOpen'))
+            : null,
+          h('span', { class: 'text-body-secondary' }, d.state === 'failed' ? d.error || '' : d.transform || ''),
+        ),
+      ),
+    ),
   );
 }
 

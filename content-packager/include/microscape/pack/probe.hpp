@@ -21,6 +21,13 @@ struct MediaInfo {
     int width = 0;                // 0 when there is no picture
     int height = 0;
     std::uint64_t sizeBytes = 0;
+    std::string codec;  // the first video (else audio) track's codec, libvlc's fourcc ("h264", "hevc", "VP90")
+};
+
+// Why a file is refused, as the upload API names it (docs/controller-api.md,
+// "Refusal codes"): unknown_format, truncated, no_picture, no_sound, no_duration.
+struct Refusal {
+    std::string code;
 };
 
 class MediaProber {
@@ -39,8 +46,10 @@ class MediaProber {
     // The same for an open, seekable file (read with pread, and by libvlc through
     // /proc/self/fd/<fd>; the offset is left alone). Messages name the file `what`.
     // Errors: Io, BadMedia.
+    // With requireDecodable, a picture (for audio, a sample) must really decode.
+    // refusal, when given, receives the refusal code of a BadMedia error.
     Result<MediaInfo> probeFd(int fd, const std::string& what = "the file", bool requireDecodable = true,
-                              int timeoutMs = 5000);
+                              int timeoutMs = 5000, Refusal* refusal = nullptr);
 
   private:
     struct VlcFree {

@@ -85,6 +85,14 @@ struct ControllerConfig {
     // (microscape-probe); empty = microscape-probe beside this program.
     std::filesystem::path probeHelper;
     int probeTimeoutSeconds = 20;  // media.probeTimeoutSeconds: then the probe is killed (422)
+    // Normalisation and renditions (docs/controller-api.md "What happens to an upload"),
+    // each run of ImageMagick or ffmpeg in a confined process of its own:
+    int normaliseTimeoutSeconds = 60;   // media.normaliseTimeoutSeconds: a still (or a GIF's clip); then 422
+    int transcodeTimeoutSeconds = 900;  // media.transcodeTimeoutSeconds: one rendition of a clip
+    std::uint64_t normaliseMemoryBytes = 2ull << 30;  // media.normaliseMemoryMiB: address space of one run
+    int stillMaxSide = 3840;                     // media.stillMaxSide: larger pictures are scaled down to this side
+    std::uint64_t stillMaxPixels = 100'000'000;  // media.stillMaxPixels: larger pictures are refused (422)
+    bool renditions = true;                      // media.renditions: make renditions per screen size
     // CAP 1.2 alerts (docs/controller-api.md "Alerts", docs/guide-operator.md "Alert feeds"):
     std::size_t alertMaxBytes = 256 << 10;  // alerts.maxBytes: the largest CAP message taken (POST or feed)
     // alerts.requireSignature: refuse an alert without an enveloped XML-DSig signature

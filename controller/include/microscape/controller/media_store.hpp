@@ -31,6 +31,9 @@ class MediaStore {
     // soon as more than maxBytes arrive (the partial file is removed).
     Result<Stored> receive(std::istream& in, std::uint64_t maxBytes);
     Result<Stored> receiveBytes(const std::string& bytes);
+    // Takes a file already written under root/tmp (a derived file): hashes it.
+    // Errors: Io.
+    Result<Stored> adopt(const std::filesystem::path& tmpFile);
 
     // Moves a received file to its content address (no-op if already there).
     Status commit(const Stored& s);

@@ -72,6 +72,27 @@ struct Media {
     std::optional<std::int64_t> validUntilMs;
     std::int64_t createdAtMs = 0;
     std::int64_t updatedAtMs = 0;
+    std::string codec;       // the first video (else audio) track's codec (libvlc fourcc); "" for stills
+    std::string background;  // #RRGGBB transparency was flattened over; "" when nothing was transparent
+};
+
+// A file made from an uploaded original (docs/controller-api.md "What happens to
+// an upload"): the normalised still (or the clip of an animated GIF) made at
+// upload, or a rendition of a clip for one screen size. Screens play it; the
+// approver sees and approves the original, whose SHA-256 it records.
+struct MediaDerived {
+    std::int64_t id = 0;
+    std::int64_t mediaId = 0;
+    std::string purpose;                       // "normalised" or "rendition"
+    std::int64_t boxWidth = 0, boxHeight = 0;  // a rendition's screen size; 0 for "normalised"
+    std::string state;                         // pending, working, ready, failed
+    std::string sha256;                        // when ready
+    std::string kind, mime;                    // when ready
+    std::int64_t sizeBytes = 0;                // when ready
+    std::optional<std::int64_t> durationMs, width, height;
+    std::string transform;  // what was done, in words (recorded in manifests and exports)
+    std::string error;      // when failed
+    std::int64_t createdAtMs = 0, updatedAtMs = 0;
 };
 
 struct Location {

@@ -84,8 +84,21 @@ struct MediaFilter {
     std::string kind, tag, department;
 };
 std::vector<Media> listMedia(DbConn& c, const MediaFilter& f);
-void updateMedia(DbConn& c, const Media& m);  // everything but id, sha, size, uploader, createdAt
-void deleteMedia(DbConn& c, std::int64_t id);
+void updateMedia(DbConn& c, const Media& m);   // everything but id, sha, size, uploader, createdAt
+void deleteMedia(DbConn& c, std::int64_t id);  // and its derived files' rows
+// Derived files (normalised stills, renditions).
+std::int64_t insertDerived(DbConn& c, const MediaDerived& d);
+void updateDerived(DbConn& c, const MediaDerived& d);
+std::vector<MediaDerived> derivedOf(DbConn& c, std::int64_t mediaId);
+std::vector<MediaDerived> listDerived(DbConn& c);  // every row, by id
+std::optional<MediaDerived> derivedById(DbConn& c, std::int64_t id);
+// Asks for a rendition of a clip for a screen size; true when a new request was made.
+bool requestRendition(DbConn& c, std::int64_t mediaId, std::int64_t boxWidth, std::int64_t boxHeight,
+                      std::int64_t nowMs);
+// The oldest pending rendition, marked working.
+std::optional<MediaDerived> takePendingRendition(DbConn& c, std::int64_t nowMs);
+// Whether any media or derived row still names this content (before removing a blob).
+bool contentInUse(DbConn& c, const std::string& sha256);
 // Approved media whose validUntil has passed (to recall), oldest first.
 std::vector<std::int64_t> expiredMediaIds(DbConn& c, std::int64_t nowMs);
 

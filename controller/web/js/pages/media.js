@@ -280,6 +280,33 @@ function uploadCard(user, tags, onUploaded) {
       ? field('media.department', input({ id: 'upload-department', maxlength: 100 }), 'media.departmentHint')
       : h('p', { class: 'small mb-2' }, t('media.uploadDepartment', { department: user.department || '—' }));
   const queue = h('ul', { class: 'list-unstyled ms-upload-queue', id: 'upload-queue', 'aria-live': 'polite' });
+  // Transparent parts of a picture are shown over this colour on the screens;
+  // the sample (a half-transparent red disc on a clear square) previews it.
+  const colour = h('input', {
+    type: 'color',
+    id: 'upload-background',
+    value: '#000000',
+    class: 'form-control form-control-color',
+    'aria-describedby': 'upload-background-hint',
+  });
+  const sample = h(
+    'div',
+    { class: 'ms-bg-sample', id: 'upload-background-sample', style: 'background-color:#000000', 'aria-hidden': 'true' },
+    h('span', { class: 'ms-bg-sample-disc' }),
+  );
+  const paintSample = () => {
+    sample.style.backgroundColor = colour.value;
+    for (const img of queue.querySelectorAll('.ms-upload-thumb[data-pending]'))
+      img.style.backgroundColor = colour.value;
+  };
+  colour.addEventListener('input', paintSample);
+  const background = h(
+    'div',
+    { class: 'mb-2' },
+    h('label', { class: 'form-label small mb-1', for: 'upload-background' }, t('media.background')),
+    h('div', { class: 'd-flex align-items-center gap-2' }, colour, sample),
+    h('div', { class: 'form-text', id: 'upload-background-hint' }, t('media.backgroundHint')),
+  );
   const drop = h(
     'div',
     {
@@ -342,8 +369,22 @@ function uploadCard(user, tags, onUploaded) {
     );
     queue.prepend(row);
     const department = document.getElementById('upload-department')?.value.trim() || undefined;
+    const bg = colour.value.toUpperCase();
+    if ((file.type || '').startsWith('image/')) {
+      // The picture over the chosen colour, as screens will show its transparent parts.
+      const url = URL.createObjectURL(file);
+      row.append(
+        h('img', {
+          class: 'ms-upload-thumb',
+          src: url,
+          alt: '',
+          style: `background-color:${bg}`,
+          onload: () => URL.revokeObjectURL(url),
+        }),
+      );
+    }
     try {
-      const m = await uploadMedia(file, { tags: boxes.value(), department }, (sent, total) => {
+      const m = await uploadMedia(file, { tags: boxes.value(), department, background: bg }, (sent, total) => {
         const p = total ? Math.min(100, Math.round((sent / total) * 100)) : 0;
         bar.value = p;
         pct.textContent = `${p}%`;
@@ -384,7 +425,7 @@ function uploadCard(user, tags, onUploaded) {
         fileInput,
         h('label', { class: 'btn btn-outline-primary btn-sm mt-2', for: 'upload-input' }, t('media.chooseFiles')),
       ),
-      h('div', { class: 'col-lg-6' }, boxes.el, dept),
+      h('div', { class: 'col-lg-6' }, boxes.el, background, dept),
     ),
     queue,
   );

@@ -135,6 +135,10 @@ struct MediaName {
     std::string sha256;
     std::string name;
     std::string kind;
+    // A file made from an approved original (normalised still, rendition): the
+    // original's SHA-256 and what was done ("derived_from" in media.json).
+    std::string derivedFromSha256;
+    std::string transform;
 };
 
 struct FileEntry {

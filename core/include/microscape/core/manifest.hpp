@@ -21,7 +21,8 @@ namespace microscape::manifest {
 // naming the manifest's hash carry the location and zone under the screen's
 // own signature (docs/proof-of-play.md). Format 1 (without it) is still read
 // and written (a manifest without a location).
-constexpr int kFormatVersion = 2;
+// 1: no location; 2: location; 3: a media entry may carry derived_from (written only then).
+constexpr int kFormatVersion = 3;
 
 // Documented limits (docs/bundle-format.md, "Limits").
 constexpr std::size_t kMaxManifestBytes = 4u << 20;  // 4 MiB
@@ -43,6 +44,13 @@ struct MediaEntry {
     std::int64_t durationMs = 0;  // 0 when unknown (stills)
     std::string name;             // display name, UTF-8
     std::string fileName;         // original file name, UTF-8, no '/'
+    // Format 3: the file is made from an approved original (a normalised still,
+    // a rendition for the screen's size); what the approver saw is the original.
+    struct DerivedFrom {
+        std::string sha256;     // the original's, 64 lowercase hex
+        std::string transform;  // what was done to it, in words (1-1000 bytes of UTF-8)
+    };
+    std::optional<DerivedFrom> derivedFrom;
 };
 
 // The target screen's location as the controller configured it. Text fields
