@@ -290,7 +290,7 @@ def _zone_name_ok(z):
 def manifest_place(m):
     """(target, location or None) of a manifest of docs/bundle-format.md; None when
     it is not one. Checks what locating a play needs: format, target, location."""
-    if not isinstance(m, dict) or m.get("format") not in (1, 2) or not is_id(m.get("target")):
+    if not isinstance(m, dict) or m.get("format") not in (1, 2, 3) or not is_id(m.get("target")):
         return None
     if m["format"] == 1:
         return None if "location" in m else (m["target"], None)

@@ -1,5 +1,6 @@
 #include "microscape/core/manifest.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "microscape/core/json_fields.hpp"
@@ -80,6 +81,63 @@ bool isValidId(std::string_view s) {
     return true;
 }
 
+bool isValidMirrorUrl(std::string_view s) {
+    if (s.size() > kMaxMirrorUrlBytes) return false;
+    std::string_view rest;
+    if (s.substr(0, 7) == "http://")
+        rest = s.substr(7);
+    else if (s.substr(0, 8) == "https://")
+        rest = s.substr(8);
+    else
+        return false;
+    const auto slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+    auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+    std::string_view host = authority, port;
+    if (!authority.empty() && authority.front() == '[') {
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos || close < 3) return false;
+        for (char c : authority.substr(1, close - 1))
+            if (!(alnum(c) || c == ':' || c == '.')) return false;
+        host = authority.substr(0, close + 1);
+        const auto after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') return false;
+            port = after.substr(1);
+            if (port.empty()) return false;
+        }
+    } else {
+        const auto colon = authority.find(':');
+        if (colon != std::string_view::npos) {
+            host = authority.substr(0, colon);
+            port = authority.substr(colon + 1);
+            if (port.empty()) return false;
+        }
+        if (host.empty() || host.size() > 253 || host.front() == '.' || host.front() == '-') return false;
+        for (char c : host)
+            if (!(alnum(c) || c == '.' || c == '-')) return false;
+    }
+    if (!port.empty()) {
+        if (port.size() > 5) return false;
+        long v = 0;
+        for (char c : port) {
+            if (c < '0' || c > '9') return false;
+            v = v * 10 + (c - '0');
+        }
+        if (v < 1 || v > 65535) return false;
+    }
+    if (!path.empty()) {
+        if (path.back() == '/') return false;
+        for (char c : path)
+            if (!(alnum(c) || c == '.' || c == '_' || c == '~' || c == '%' || c == '/' || c == '-')) return false;
+        if (path.find("//") != std::string_view::npos || path.find("/./") != std::string_view::npos ||
+            path.find("/../") != std::string_view::npos || path.ends_with("/.") || path.ends_with("/.."))
+            return false;
+    }
+    return true;
+}
+
 const MediaEntry* Manifest::findMedia(std::string_view sha) const {
     for (const auto& m : media)
         if (m.sha256 == sha) return &m;
@@ -106,7 +164,9 @@ json::Value toJson(const Manifest& m) {
         });
     }
     json::Object o{
-        {"format", m.location ? 2 : 1},
+        {"format", !m.mirrors.empty() ? 3
+                   : m.location       ? 2
+                                      : 1},
         {"bundle_id", m.bundleId},
         {"kind", std::string(bundleKindName(m.kind))},
         {"version", m.version},
@@ -117,6 +177,11 @@ json::Value toJson(const Manifest& m) {
         {"schedule", m.schedule},
         {"media", std::move(media)},
     };
+    if (!m.mirrors.empty()) {
+        json::Array mirrors;
+        for (const auto& u : m.mirrors) mirrors.push_back(u);
+        o["mirrors"] = std::move(mirrors);
+    }
     if (m.location)
         o["location"] = json::Object{{"id", m.location->id},
                                      {"name", m.location->name},
@@ -158,6 +223,20 @@ Result<Manifest> parse(std::string_view bytes) {
         auto loc = parseLocation(f);
         if (!loc) return loc.error();
         m.location = std::move(*loc);
+    }
+    if (m.format >= 3) {
+        auto mirrors = f.get("mirrors", json::Value::Type::Array);
+        if (!mirrors) return mirrors.error();
+        const auto& list = (*mirrors)->asArray();
+        if (list.empty() || list.size() > kMaxMirrors)
+            return bad("manifest: mirrors must list 1 to " + std::to_string(kMaxMirrors) + " base URLs");
+        for (const auto& u : list) {
+            if (!u.isString() || !isValidMirrorUrl(u.asString()))
+                return bad("manifest: mirrors must be http(s) base URLs without credentials, query or fragment");
+            if (std::find(m.mirrors.begin(), m.mirrors.end(), u.asString()) != m.mirrors.end())
+                return bad("manifest: mirror " + u.asString() + " is listed twice");
+            m.mirrors.push_back(u.asString());
+        }
     }
     auto bundleId = f.str("bundle_id");
     if (!bundleId) return bundleId.error();
