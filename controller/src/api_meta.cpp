@@ -151,8 +151,11 @@ Poco::JSON::Object::Ptr requestBody(const Route& r) {
 
 Poco::JSON::Object::Ptr successResponse(const Route& r, int status) {
     Poco::JSON::Object::Ptr ok = new Poco::JSON::Object;
-    ok->set("description", status == 204 ? "done" : status == 200 && r.okStatus == 201 ? "already there" : "success");
-    if (status == 204) return ok;
+    ok->set("description", status == 204                        ? "done"
+                           : status == 304                      ? "not modified (If-None-Match)"
+                           : status == 200 && r.okStatus == 201 ? "already there"
+                                                                : "success");
+    if (status == 204 || status == 304) return ok;
     Poco::JSON::Object::Ptr content = new Poco::JSON::Object;
     if (!r.replySchema.empty()) content->set("application/json", mediaWith(schemaRef(r.replySchema)));
     for (const auto& t : r.replyTypes) {

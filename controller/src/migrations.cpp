@@ -438,6 +438,16 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
             "CREATE INDEX alerts_takeover ON alerts(takeover_id)",
             "CREATE INDEX alerts_received ON alerts(received_at)",
         },
+        // 13: (reserved)
+        {},
+        // 14: media mirrors (docs/controller-api.md "Mirrors"): HTTP base URLs a
+        // location, a district or (settings key 'mirrors') the whole fleet fetches media from.
+        {
+            "ALTER TABLE locations ADD COLUMN mirrors_json TEXT NOT NULL DEFAULT '[]'",
+            R"(CREATE TABLE district_mirrors (
+                district TEXT PRIMARY KEY,
+                mirrors_json TEXT NOT NULL))",
+        },
     };
     return kMigrations;
 }
