@@ -262,6 +262,7 @@ Poco::JSON::Object::Ptr openApiDocument(const Router& all) {
                 Poco::JSON::Object::Ptr sch = new Poco::JSON::Object;
                 if (r.textId) {
                     sch->set("type", "string");
+                    if (seg == "{sha256}") sch->set("pattern", "^[0-9a-f]{64}$");
                 } else {
                     sch->set("type", "integer");
                     sch->set("format", "int64");

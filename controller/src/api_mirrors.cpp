@@ -13,6 +13,7 @@
 
 #include "api.hpp"
 #include "compiler.hpp"
+#include "microscape/controller/media_http.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/manifest.hpp"
@@ -20,9 +21,6 @@
 namespace microscape::controller {
 
 namespace {
-
-// Media are immutable: a hash names the same bytes forever.
-constexpr const char* kImmutable = "public, max-age=31536000, immutable";
 
 class Fd {
   public:
@@ -37,53 +35,6 @@ class Fd {
   private:
     int fd_;
 };
-
-// Whether If-None-Match names etag (or is "*").
-bool etagMatches(const std::string& header, const std::string& etag) {
-    if (header.empty()) return false;
-    std::size_t pos = 0;
-    while (pos < header.size()) {
-        auto comma = header.find(',', pos);
-        std::string tag = header.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        tag.erase(0, tag.find_first_not_of(" \t"));
-        tag.erase(tag.find_last_not_of(" \t") + 1);
-        if (tag == "*" || tag == etag || tag == "W/" + etag) return true;
-        if (comma == std::string::npos) break;
-        pos = comma + 1;
-    }
-    return false;
-}
-
-enum class RangeKind { None, Satisfiable, Unsatisfiable };
-
-// One "bytes=" range (RFC 9110 14.1.2); several ranges or a malformed header
-// are answered with the whole file (as the RFC allows).
-RangeKind parseRange(const std::string& h, std::uint64_t size, std::uint64_t& first, std::uint64_t& last) {
-    if (h.rfind("bytes=", 0) != 0 || h.find(',') != std::string::npos) return RangeKind::None;
-    const std::string spec = h.substr(6);
-    const auto dash = spec.find('-');
-    if (dash == std::string::npos) return RangeKind::None;
-    const std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
-    auto digits = [](const std::string& s) {
-        return !s.empty() && s.size() <= 19 &&
-               std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-    };
-    if (a.empty()) {  // the last b bytes
-        if (!digits(b)) return RangeKind::None;
-        const std::uint64_t n = std::stoull(b);
-        if (n == 0 || size == 0) return RangeKind::Unsatisfiable;
-        first = n >= size ? 0 : size - n;
-        last = size - 1;
-        return RangeKind::Satisfiable;
-    }
-    if (!digits(a) || (!b.empty() && !digits(b))) return RangeKind::None;
-    first = std::stoull(a);
-    last = b.empty() ? size - 1 : std::stoull(b);
-    if (!b.empty() && last < first) return RangeKind::None;
-    if (first >= size) return RangeKind::Unsatisfiable;
-    last = std::min<std::uint64_t>(last, size - 1);
-    return RangeKind::Satisfiable;
-}
 
 void serveMedia(RequestCtx& ctx) {
     auto& svc = ctx.svc;
@@ -107,57 +58,12 @@ void serveMedia(RequestCtx& ctx) {
         svc.log.error("media %s is approved but missing from the store", sha);
         notFound("media");
     }
-    const auto size = static_cast<std::uint64_t>(st.st_size);
-    const std::string etag = "\"" + sha + "\"";
-    auto& resp = ctx.resp;
-    resp.set("ETag", etag);
-    resp.set("Cache-Control", kImmutable);
-    resp.set("Accept-Ranges", "bytes");
-    if (etagMatches(ctx.req.get("If-None-Match", ""), etag)) {
-        resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NOT_MODIFIED);
-        resp.setContentLength(0);
-        resp.send();
-        return;
+    const auto answer = sendMediaFile(ctx.req, ctx.resp, fd.get(), static_cast<std::uint64_t>(st.st_size), sha);
+    if (answer.status == 416) throw ApiError(416, "bad_range", "range not satisfiable");
+    if ((answer.status == 200 || answer.status == 206) && ctx.req.getMethod() != "HEAD") {
+        svc.metrics.mediaHttpRequests++;
+        svc.metrics.mediaHttpBytesSent += static_cast<std::int64_t>(answer.bodyBytes);
     }
-    std::uint64_t first = 0, last = size == 0 ? 0 : size - 1;
-    RangeKind range = RangeKind::None;
-    const std::string ifRange = ctx.req.get("If-Range", "");
-    if (ctx.req.has("Range") && (ifRange.empty() || ifRange == etag))
-        range = parseRange(ctx.req.get("Range"), size, first, last);
-    if (range == RangeKind::Unsatisfiable) {
-        resp.set("Content-Range", "bytes */" + std::to_string(size));
-        throw ApiError(416, "bad_range", "range not satisfiable");
-    }
-    resp.setContentType("application/octet-stream");
-    if (range == RangeKind::Satisfiable) {
-        resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_PARTIAL_CONTENT);
-        resp.set("Content-Range",
-                 "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
-    } else {
-        resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
-    }
-    const std::uint64_t length = size == 0 ? 0 : last - first + 1;
-    resp.setContentLength64(static_cast<Poco::Int64>(length));
-    auto& out = resp.send();
-    if (ctx.req.getMethod() == "HEAD") return;
-    svc.metrics.mediaHttpRequests++;
-    // Streamed from the file, never held whole in memory.
-    std::vector<char> buf(256 * 1024);
-    std::uint64_t at = first, left = length;
-    while (left > 0 && out) {
-        const ssize_t n =
-            ::pread(fd.get(), buf.data(), std::min<std::uint64_t>(left, buf.size()), static_cast<off_t>(at));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        out.write(buf.data(), n);
-        if (!out) break;
-        svc.metrics.mediaHttpBytesSent += n;
-        at += static_cast<std::uint64_t>(n);
-        left -= static_cast<std::uint64_t>(n);
-    }
-    // A short file or a broken connection: the client sees fewer bytes than
-    // Content-Length says, and the connection closes.
-    if (left > 0) resp.setKeepAlive(false);
 }
 
 Poco::JSON::Object::Ptr mirrorSettingsJson(const repo::MirrorSettings& m) {
