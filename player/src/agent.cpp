@@ -331,6 +331,10 @@ struct SyncAgent::Impl {
         const std::int64_t t = steadyMs();
         std::erase_if(mirrorBackoffUntil, [t](const auto& kv) { return kv.second <= t; });
         while (auto c = fetcher.nextForMirror()) {
+            if (c->offsetBytes >= c->sizeBytes) {  // nothing a mirror could add (an empty file)
+                fetcher.mirrorEnded(c->sha256, true);
+                continue;
+            }
             std::vector<std::string> usable;
             for (const auto& m : staged->manifest.mirrors)
                 if (!mirrorBackoffUntil.count({m, c->sha256})) usable.push_back(m);
@@ -366,7 +370,9 @@ struct SyncAgent::Impl {
                     break;
                 case MirrorFetcher::Event::Kind::Ended:
                     mirrorJob = 0;
-                    fetcher.mirrorEnded(e.sha256, false);  // pumpMirror: another mirror, else the hub
+                    // Failed: another mirror, else the hub (pumpMirror). Ended "ok" without
+                    // the file done cannot happen with a file left to fetch; never loop on it.
+                    fetcher.mirrorEnded(e.sha256, e.ok);
                     break;
             }
         }
