@@ -219,7 +219,7 @@ std::vector<NegativeCase> negativeMatrix() {
             withSignedManifestBytes(good, json::pretty(json::parse(good.manifestBytes).value()), testKey(1)).tar());
     });
     add("unknown format version", Errc::UnsupportedFormat,
-        [=] { return with(signedJsonBundle([](json::Object& doc) { doc["format"] = 3; })); });
+        [=] { return with(signedJsonBundle([](json::Object& doc) { doc["format"] = 4; })); });
     add("manifest missing a field", Errc::BadManifest,
         [=] { return with(signedJsonBundle([](json::Object& doc) { doc.erase("expires_at"); })); });
     add("missing manifest.json", Errc::BadManifest,
