@@ -29,6 +29,11 @@ class BenchArgs {
         specs_.push_back({std::move(name), std::move(help), nullptr, &value, 0, 0, false, std::move(choices)});
         return *this;
     }
+    // --name alone: sets value to true.
+    BenchArgs& flag(std::string name, std::string help, bool& value) {
+        specs_.push_back({std::move(name), std::move(help), nullptr, nullptr, 0, 0, false, {}, &value});
+        return *this;
+    }
     // A positional value (in the order declared), optional.
     BenchArgs& positional(std::string name, std::string help, std::int64_t& value, std::int64_t min = 0,
                           std::int64_t max = INT64_MAX) {
@@ -56,6 +61,10 @@ class BenchArgs {
                 for (auto& s : specs_)
                     if (!s.positional && "--" + s.name == arg) spec = &s;
                 if (!spec) return error("unknown option " + arg);
+                if (spec->flag) {
+                    *spec->flag = true;
+                    continue;
+                }
                 if (i + 1 >= argc) return error(arg + " needs a value");
                 value = argv[++i];
             } else if (arg.size() > 1 && arg[0] == '-') {
@@ -75,12 +84,13 @@ class BenchArgs {
 
     std::string usage() const {
         std::string u = "usage: " + program_ + " [--help]";
-        for (const auto& s : specs_) u += s.positional ? " [" + s.name + "]" : " [--" + s.name + " VALUE]";
+        for (const auto& s : specs_)
+            u += s.positional ? " [" + s.name + "]" : s.flag ? " [--" + s.name + "]" : " [--" + s.name + " VALUE]";
         u += "\n\n" + summary_ + "\n\n";
         for (const auto& s : specs_) {
-            std::string lead = s.positional ? "  " + s.name : "  --" + s.name + " VALUE";
-            u += lead + std::string(lead.size() < 24 ? 24 - lead.size() : 1, ' ') + s.help + " (default " +
-                 (s.number ? std::to_string(*s.number) : *s.text) + ")\n";
+            std::string lead = s.positional ? "  " + s.name : s.flag ? "  --" + s.name : "  --" + s.name + " VALUE";
+            u += lead + std::string(lead.size() < 24 ? 24 - lead.size() : 1, ' ') + s.help +
+                 (s.flag ? "\n" : " (default " + (s.number ? std::to_string(*s.number) : *s.text) + ")\n");
         }
         return u + "\n" + exitcode::kHelpText;
     }
@@ -93,6 +103,7 @@ class BenchArgs {
         std::int64_t min, max;
         bool positional;
         std::vector<std::string> choices = {};
+        bool* flag = nullptr;  // a flag takes no value
     };
 
     int set(Spec& s, const std::string& value) {

@@ -3,7 +3,9 @@
 // N concurrent curl clients. Encrypted against encrypted (CURVE vs HTTPS with a
 // self-signed certificate made here) and plain against plain. Both sides write
 // every byte to disk; the players also hash-verify each file.
-// Usage: bench_fanout [--players 50] [--media-mib 1024] [--files 8] [--mode both|curve|plain]
+// Usage: bench_fanout [--players 50] [--media-mib 1024] [--files 8] [--mode both|curve|plain] [--via-mirror]
+// --via-mirror: instead, the players fetch the media through an nginx media
+// mirror (fanout_mirror.hpp) and the controller's egress is compared with the media size.
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -13,6 +15,7 @@
 #include <iostream>
 
 #include "bench_args.hpp"
+#include "fanout_mirror.hpp"
 #include "swarm_support.hpp"
 
 using namespace swarm;
@@ -149,6 +152,8 @@ double runNginx(bool tls, int players, const fs::path& root, const fs::path& med
 int main(int argc, char** argv) {
     std::int64_t playersArg = 50, filesArg = 8, mediaMiBArg = 1024;
     std::string mode = "both";
+    bool viaMirror = false;
+    std::string mirrorConf = MICROSCAPE_SOURCE_DIR "/deploy/nginx/microscape-mirror.conf";
     microscape::bench::BenchArgs args("bench_fanout",
                                       "One bundle to many players over the hub, with and "
                                       "without CURVE, against nginx serving the same files.");
@@ -156,7 +161,12 @@ int main(int argc, char** argv) {
         .option("mib", "media in the bundle, MiB", mediaMiBArg, 1, 1 << 20)
         .option("media-mib", "the same as --mib", mediaMiBArg, 1, 1 << 20)
         .option("files", "media files in the bundle", filesArg, 1, 100000)
-        .option("mode", "CURVE on the hub or not: plain, curve or both", mode, {"plain", "curve", "both"});
+        .option("mode", "CURVE on the hub or not: plain, curve or both", mode, {"plain", "curve", "both"})
+        .flag("via-mirror",
+              "instead: players fetch through an nginx media mirror; prints the controller's egress against the "
+              "media size (goal 1x)",
+              viaMirror)
+        .option("mirror-conf", "the nginx mirror file for --via-mirror", mirrorConf);
     if (int rc = args.parse(argc, argv); rc >= 0) return rc;
     const int players = static_cast<int>(playersArg), files = static_cast<int>(filesArg);
     const auto mediaMiB = static_cast<std::uint64_t>(mediaMiBArg);
@@ -170,6 +180,24 @@ int main(int argc, char** argv) {
     std::printf("fan-out: %llu MiB of new media (%d files) to %d players = %.1f GiB over loopback\n",
                 static_cast<unsigned long long>(mediaMiB), files, players, gib);
     int rc = 0;
+    if (viaMirror) {
+        if (!microscape::testing::NginxMirror::available()) {
+            std::fprintf(stderr, "bench_fanout: --via-mirror needs %s (apt-get install nginx)\n",
+                         microscape::testing::NginxMirror::kNginx);
+            return 1;
+        }
+        fs::create_directories(tmp.path / "m");
+        const auto r = fanout_mirror::run(players, tmp.path / "m", tmp.path / "media", media, mirrorConf);
+        const double size = static_cast<double>(each * files);
+        const double egress = static_cast<double>(r.originBytes + r.hubBytes);
+        std::printf(
+            "  via mirror: %.2f s; controller egress %.1f MiB (HTTP origin %.1f MiB, hub %.1f MiB) for %.1f MiB of "
+            "media = %.2f x the media size (goal 1.0); players got %.1f MiB from the mirror\n",
+            r.seconds, egress / 1048576.0, static_cast<double>(r.originBytes) / 1048576.0,
+            static_cast<double>(r.hubBytes) / 1048576.0, size / 1048576.0, egress / size,
+            static_cast<double>(r.playerMirrorBytes) / 1048576.0);
+        return r.seconds < 0 ? 1 : 0;
+    }
     for (bool enc : {true, false}) {
         if ((enc && mode == "plain") || (!enc && mode == "curve")) continue;
         fs::create_directories(tmp.path / "p");

@@ -75,6 +75,9 @@ if(TARGET microscape-controller)
   microscape_man_page(microscape-probe controller "probe one uploaded media file in a confined process (started by the controller)")
   install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/microscape-controller
           COMPONENT controller)
+  # A media mirror in front of the controller (docs/guide-operator.md, "Media mirrors").
+  install(FILES ${MICROSCAPE_DEPLOY}/nginx/microscape-mirror.conf
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/microscape-controller/examples COMPONENT controller)
   foreach(doc controller-api.md console.md reports.md guide-operator.md guide-staff.md guide-auditor.md architecture.md
               exit-codes.md logging.md)
     if(EXISTS ${PROJECT_SOURCE_DIR}/docs/${doc})

@@ -67,7 +67,14 @@ std::string Metrics::render(std::int64_t playersEnrolled, std::int64_t playersOn
       << "# HELP microscape_recall_checks_total Rounds of the recall housekeeping (expired media recalled, open "
          "recalls settled), one a second.\n"
          "# TYPE microscape_recall_checks_total counter\n"
-      << "microscape_recall_checks_total " << recallChecks.load() << "\n";
+      << "microscape_recall_checks_total " << recallChecks.load() << "\n"
+      << "# HELP microscape_media_http_requests_total Media served to mirrors and players over HTTP "
+         "(GET /media/{sha256}, 200 or 206).\n"
+         "# TYPE microscape_media_http_requests_total counter\n"
+      << "microscape_media_http_requests_total " << mediaHttpRequests.load() << "\n"
+      << "# HELP microscape_media_http_bytes_sent_total Media bytes sent over HTTP (GET /media/{sha256}).\n"
+         "# TYPE microscape_media_http_bytes_sent_total counter\n"
+      << "microscape_media_http_bytes_sent_total " << mediaHttpBytesSent.load() << "\n";
     std::lock_guard lock(mutex_);
     o << "# HELP microscape_http_requests_total HTTP requests by method, route pattern and "
          "status.\n"

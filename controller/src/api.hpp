@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <semaphore>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -66,7 +67,9 @@ class Metrics {
     std::atomic<std::int64_t> bundlesCompiled{0};
     std::atomic<std::int64_t> loginFailures{0};
     std::atomic<std::int64_t> loginsThrottled{0};
-    std::atomic<std::int64_t> recallChecks{0};  // rounds of the recall housekeeping
+    std::atomic<std::int64_t> recallChecks{0};        // rounds of the recall housekeeping
+    std::atomic<std::int64_t> mediaHttpBytesSent{0};  // GET /media/{sha256} body bytes
+    std::atomic<std::int64_t> mediaHttpRequests{0};   // GET/HEAD /media/{sha256} answered 200/206
     std::string render(std::int64_t playersEnrolled, std::int64_t playersOnline) const;
 
   private:
@@ -99,6 +102,24 @@ class ProbeService {
     std::atomic<bool> sandboxLogged_{false};
 };
 
+// Hashes of media some compiled manifest names (GET /media/{sha256}); a compiled
+// manifest is never removed, so a hash once found stays. Any thread.
+class MediaInManifests {
+  public:
+    bool has(const std::string& sha) const {
+        std::lock_guard lock(mutex_);
+        return known_.count(sha) > 0;
+    }
+    void add(const std::string& sha) {
+        std::lock_guard lock(mutex_);
+        if (known_.size() < 100000) known_.insert(sha);
+    }
+
+  private:
+    mutable std::mutex mutex_;  // guards known_
+    std::set<std::string> known_;
+};
+
 class Compiler;
 class Hub;
 namespace cap {
@@ -125,6 +146,7 @@ struct Services {
     std::shared_ptr<LoginThrottle> loginThrottle = std::make_shared<LoginThrottle>();
     // Checks CAP alerts' XML signatures against alerts.trustedKeys (null when none are configured).
     const cap::SignatureVerifier* alertVerifier = nullptr;
+    std::shared_ptr<MediaInManifests> mediaInManifests = std::make_shared<MediaInManifests>();
 };
 
 // Strict-Transport-Security on every HTTPS response: one year.
@@ -356,6 +378,12 @@ void addCompileRoutes(Router& r);
 void addHubRoutes(Router& r);
 void addReportRoutes(Router& r);
 void addObservanceRoutes(Router& r);
+// GET /media/{sha256} (the mirrors' origin) and the fleet's and districts' mirror settings.
+void addMirrorRoutes(Router& r);
+// A list of mirror base URLs from a request (null: none), each normalised (one
+// trailing '/' dropped) and checked (manifest::isValidMirrorUrl), at most
+// manifest::kMaxMirrors, no repeats; 400 naming the field otherwise.
+std::vector<std::string> checkedMirrors(const std::string& field, const std::optional<Poco::JSON::Array::Ptr>& list);
 // Every route of the API, in the order the server serves them.
 void addAllRoutes(Router& r);
 // The OpenAPI 3.0 document of a route table (GET /api/v1/openapi.json).

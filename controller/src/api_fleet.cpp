@@ -41,6 +41,7 @@ Poco::JSON::Object::Ptr locationJson(const Location& l) {
     o->set("operatingHours", parseStoredArray(l.hoursJson));
     o->set("fillerPlaylistId", nullable(l.fillerPlaylistId));
     o->set("tags", toArray(l.tags));
+    o->set("mirrors", toArray(l.mirrors));
     o->set("createdAt", isoUtc(l.createdAtMs));
     o->set("updatedAt", isoUtc(l.updatedAtMs));
     return o;
@@ -168,6 +169,7 @@ void applyLocation(DbConn& c, const Poco::JSON::Object::Ptr& body, Location& l, 
         l.hoursJson = a ? normaliseWindows("operatingHours", *a) : "[]";
     }
     if (body->has("fillerPlaylistId")) l.fillerPlaylistId = checkedPlaylistRef(c, optInt(body, "fillerPlaylistId"));
+    if (body->has("mirrors")) l.mirrors = checkedMirrors("mirrors", optArray(body, "mirrors"));
 }
 
 void listLocations(RequestCtx& ctx) {

@@ -46,10 +46,25 @@ std::uint64_t journalErrorsOf(const Player& p) {
     }
 }
 
+// A non-negative integer field of a player's last STATUS; 0 when absent or unreadable.
+std::uint64_t statusCountOf(const Player& p, const char* field) {
+    if (p.statusJson.empty()) return 0;
+    try {
+        Poco::JSON::Parser parser;
+        auto status = parser.parse(p.statusJson).extract<Poco::JSON::Object::Ptr>();
+        if (!status || !status->has(field)) return 0;
+        const auto n = status->getValue<std::int64_t>(field);
+        return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+    } catch (const Poco::Exception&) {
+        return 0;
+    }
+}
+
 void metrics(RequestCtx& ctx) {
     const std::int64_t now = ctx.svc.nowMs();
     std::int64_t enrolled = 0, online = 0;
     std::uint64_t journalErrors = 0, playersWithJournalErrors = 0;
+    std::uint64_t bytesMirror = 0, bytesHub = 0;
     for (const auto& p : ctx.svc.db.read([](DbConn& c) { return repo::listPlayers(c); })) {
         if (p.state != PlayerState::Enrolled) continue;
         ++enrolled;
@@ -57,6 +72,8 @@ void metrics(RequestCtx& ctx) {
         const auto n = journalErrorsOf(p);
         journalErrors += n;
         if (n > 0) ++playersWithJournalErrors;
+        bytesMirror += statusCountOf(p, "media_bytes_mirror");
+        bytesHub += statusCountOf(p, "media_bytes_hub");
     }
     if (ctx.svc.hub) online = static_cast<std::int64_t>(ctx.svc.hub->onlineCount());
     std::string text = ctx.svc.metrics.render(enrolled, online);
@@ -68,6 +85,13 @@ void metrics(RequestCtx& ctx) {
     appendMetric(text, "microscape_players_with_journal_errors", "gauge",
                  "Enrolled players whose last STATUS reports proof-of-play records not written.",
                  playersWithJournalErrors);
+    text +=
+        "# HELP microscape_players_media_bytes Media bytes the enrolled players stored since they started, by "
+        "source (an HTTP mirror or the hub), as they last reported (STATUS media_bytes_mirror, media_bytes_hub).\n"
+        "# TYPE microscape_players_media_bytes gauge\n"
+        "microscape_players_media_bytes{source=\"mirror\"} " +
+        std::to_string(bytesMirror) + "\nmicroscape_players_media_bytes{source=\"hub\"} " + std::to_string(bytesHub) +
+        "\n";
     if (ctx.svc.hub) {
         const auto h = ctx.svc.hub->stats();
         appendMetric(text, "microscape_hub_messages_received_total", "counter",
@@ -151,8 +175,11 @@ Poco::JSON::Object::Ptr requestBody(const Route& r) {
 
 Poco::JSON::Object::Ptr successResponse(const Route& r, int status) {
     Poco::JSON::Object::Ptr ok = new Poco::JSON::Object;
-    ok->set("description", status == 204 ? "done" : status == 200 && r.okStatus == 201 ? "already there" : "success");
-    if (status == 204) return ok;
+    ok->set("description", status == 204                        ? "done"
+                           : status == 304                      ? "not modified (If-None-Match)"
+                           : status == 200 && r.okStatus == 201 ? "already there"
+                                                                : "success");
+    if (status == 204 || status == 304) return ok;
     Poco::JSON::Object::Ptr content = new Poco::JSON::Object;
     if (!r.replySchema.empty()) content->set("application/json", mediaWith(schemaRef(r.replySchema)));
     for (const auto& t : r.replyTypes) {
@@ -235,6 +262,7 @@ Poco::JSON::Object::Ptr openApiDocument(const Router& all) {
                 Poco::JSON::Object::Ptr sch = new Poco::JSON::Object;
                 if (r.textId) {
                     sch->set("type", "string");
+                    if (seg == "{sha256}") sch->set("pattern", "^[0-9a-f]{64}$");
                 } else {
                     sch->set("type", "integer");
                     sch->set("format", "int64");

@@ -252,16 +252,18 @@ constexpr const char* kSchemas = R"json({
   "tags":{"$ref":"#/components/schemas/NullableTagList"},
   "timezone":{"type":"string","nullable":true,"maxLength":128,"example":"Asia/Shanghai"},
   "operatingHours":{"$ref":"#/components/schemas/Windows"},
-  "fillerPlaylistId":{"type":"integer","nullable":true,"minimum":1}}},
+  "fillerPlaylistId":{"type":"integer","nullable":true,"minimum":1},
+  "mirrors":{"$ref":"#/components/schemas/MirrorList"}}},
 "Location": {"type":"object","additionalProperties":false,
   "required":["id","name","venueType","district","adminCode","address","timezone","operatingHours","fillerPlaylistId",
-              "tags","createdAt","updatedAt"],"properties":{
+              "tags","mirrors","createdAt","updatedAt"],"properties":{
   "id":{"$ref":"#/components/schemas/Id"},"name":{"type":"string"},
   "venueType":{"$ref":"#/components/schemas/VenueType"},
   "district":{"type":"string"},"adminCode":{"type":"string"},"address":{"type":"string"},"timezone":{"type":"string"},
   "operatingHours":{"type":"array","items":{"$ref":"#/components/schemas/StoredWindow"}},
   "fillerPlaylistId":{"type":"integer","nullable":true},
   "tags":{"type":"array","items":{"type":"string"}},
+  "mirrors":{"type":"array","items":{"type":"string"},"description":"this location's mirror base URLs; empty: its district's, else the fleet's"},
   "createdAt":{"$ref":"#/components/schemas/Instant"},"updatedAt":{"$ref":"#/components/schemas/Instant"}}},
 "LocationList": {"type":"object","additionalProperties":false,"required":["locations"],"properties":{
   "locations":{"type":"array","items":{"$ref":"#/components/schemas/Location"}}}},
@@ -468,6 +470,14 @@ constexpr const char* kSchemas = R"json({
   "alerts":{"type":"array","items":{"$ref":"#/components/schemas/Alert"}}}},
 "TakeoverList": {"type":"object","additionalProperties":false,"required":["takeovers"],"properties":{
   "takeovers":{"type":"array","items":{"$ref":"#/components/schemas/Takeover"}}}},
+"MirrorList": {"type":"array","maxItems":8,"items":{"type":"string","minLength":8,"maxLength":512,
+  "example":"http://mirror.example.cn:8080"},
+  "description":"HTTP(S) base URLs players fetch media from as <base>/media/<sha256>; no credentials, query or fragment"},
+"MirrorSettings": {"type":"object","additionalProperties":false,"required":["fleet","districts"],"properties":{
+  "fleet":{"$ref":"#/components/schemas/MirrorList"},
+  "districts":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["district","mirrors"],
+    "properties":{"district":{"type":"string","minLength":1,"maxLength":100,"x-maxBytes":100},
+                  "mirrors":{"$ref":"#/components/schemas/MirrorList"}}}}}},
 "Filler": {"type":"object","additionalProperties":false,"required":["playlistId"],"properties":{
   "playlistId":{"type":"integer","nullable":true,"minimum":1,"description":"null: no fleet-wide filler"}}},
 

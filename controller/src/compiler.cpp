@@ -148,6 +148,7 @@ struct Compiler::Snapshot {
     std::map<std::int64_t, std::vector<MediaDerived>> derived;  // by media id
     std::map<std::int64_t, Location> locations;
     std::optional<std::int64_t> fleetFiller;
+    repo::MirrorSettings mirrors;           // the fleet's and districts' (a location's are on it)
     std::map<std::string, tz::Zone> zones;  // parsed on first use
 };
 
@@ -172,6 +173,7 @@ std::shared_ptr<Compiler::Snapshot> Compiler::loadSnapshot() {
             if (snap->media.count(d.mediaId)) snap->derived[d.mediaId].push_back(std::move(d));
         for (auto& l : repo::listLocations(c)) snap->locations.emplace(l.id, std::move(l));
         if (auto v = repo::setting(c, "filler_playlist_id")) snap->fleetFiller = std::stoll(*v);
+        snap->mirrors = repo::mirrorSettings(c);
     });
     return snap;
 }
@@ -364,14 +366,25 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
     }
     where.timeZone = built->schedule.zoneName;
     m.location = where;
+    // Media mirrors: the location's, else its district's, else the fleet's (format 3).
+    if (subject.location && !subject.location->mirrors.empty()) {
+        m.mirrors = subject.location->mirrors;
+    } else if (auto dit = subject.location ? snap.mirrors.districts.find(subject.location->district)
+                                           : snap.mirrors.districts.end();
+               dit != snap.mirrors.districts.end()) {
+        m.mirrors = dit->second;
+    } else {
+        m.mirrors = snap.mirrors.fleet;
+    }
     const json::Value mj = manifest::toJson(m);
     const json::Value* mediaJson = mj.find("media");
     const json::Value* locationJson = mj.find("location");
-    const std::string contentHash =
-        crypto::sha256Hex(json::canonical(json::Object{{"media", mediaJson ? *mediaJson : json::Value()},
-                                                       {"location", locationJson ? *locationJson : json::Value()},
-                                                       {"schedule", m.schedule},
-                                                       {"target", m.target}}));
+    json::Object hashed{{"media", mediaJson ? *mediaJson : json::Value()},
+                        {"location", locationJson ? *locationJson : json::Value()},
+                        {"schedule", m.schedule},
+                        {"target", m.target}};
+    if (const json::Value* mirrorsJson = mj.find("mirrors")) hashed["mirrors"] = *mirrorsJson;  // only when set
+    const std::string contentHash = crypto::sha256Hex(json::canonical(json::Value(std::move(hashed))));
 
     // Read the last version and store the next one in one transaction. With
     // several controller nodes on one PostgreSQL, a per-screen advisory lock

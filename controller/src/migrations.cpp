@@ -465,6 +465,14 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
                 UNIQUE (media_id, purpose, box_width, box_height)))",
             "CREATE INDEX media_derived_sha ON media_derived(sha256)",
         },
+        // 14: media mirrors (docs/controller-api.md "Mirrors"): HTTP base URLs a
+        // location, a district or (settings key 'mirrors') the whole fleet fetches media from.
+        {
+            "ALTER TABLE locations ADD COLUMN mirrors_json TEXT NOT NULL DEFAULT '[]'",
+            R"(CREATE TABLE district_mirrors (
+                district TEXT PRIMARY KEY,
+                mirrors_json TEXT NOT NULL))",
+        },
     };
     return kMigrations;
 }

@@ -143,7 +143,22 @@ Media mediaFrom(DbConn& c, const DbRow& r) {
 
 const char* kLocationCols =
     "id, name, venue_type, district, address, timezone, hours_json, filler_playlist_id, created_at, updated_at, "
-    "admin_code";
+    "admin_code, mirrors_json";
+
+// A stored JSON array of strings (mirror base URLs); empty when unreadable.
+std::vector<std::string> stringsOfJson(const std::string& stored) {
+    std::vector<std::string> out;
+    auto v = json::parse(stored);
+    if (!v || !v->isArray()) return out;
+    for (const auto& s : v->asArray())
+        if (s.isString()) out.push_back(s.asString());
+    return out;
+}
+std::string jsonOfStrings(const std::vector<std::string>& list) {
+    json::Array a;
+    for (const auto& s : list) a.push_back(s);
+    return json::canonical(json::Value(std::move(a)));
+}
 Location locationFrom(DbConn& c, const DbRow& r) {
     Location l;
     l.id = r.i64(0);
@@ -157,6 +172,7 @@ Location locationFrom(DbConn& c, const DbRow& r) {
     l.createdAtMs = r.i64(8);
     l.updatedAtMs = r.i64(9);
     l.adminCode = r.str(10);
+    l.mirrors = stringsOfJson(r.str(11));
     l.tags = tagsOf(c, "location_tags", "location_id", l.id);
     return l;
 }
@@ -853,9 +869,9 @@ bool contentInUse(DbConn& c, const std::string& sha256) {
 std::int64_t insertLocation(DbConn& c, const Location& l) {
     c.exec(
         "INSERT INTO locations(name, venue_type, district, address, timezone, hours_json, filler_playlist_id, "
-        "created_at, updated_at, admin_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, updated_at, admin_code, mirrors_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         {l.name, l.venueType, l.district, l.address, l.timezone, l.hoursJson, opt(l.fillerPlaylistId), i(l.createdAtMs),
-         i(l.updatedAtMs), l.adminCode});
+         i(l.updatedAtMs), l.adminCode, jsonOfStrings(l.mirrors)});
     auto id = c.lastInsertId();
     setTags(c, "location_tags", "location_id", id, l.tags);
     return id;
@@ -873,9 +889,9 @@ std::vector<Location> listLocations(DbConn& c) {
 void updateLocation(DbConn& c, const Location& l) {
     c.exec(
         "UPDATE locations SET name = ?, venue_type = ?, district = ?, address = ?, timezone = ?, hours_json = ?, "
-        "filler_playlist_id = ?, updated_at = ?, admin_code = ? WHERE id = ?",
+        "filler_playlist_id = ?, updated_at = ?, admin_code = ?, mirrors_json = ? WHERE id = ?",
         {l.name, l.venueType, l.district, l.address, l.timezone, l.hoursJson, opt(l.fillerPlaylistId), i(l.updatedAtMs),
-         l.adminCode, i(l.id)});
+         l.adminCode, jsonOfStrings(l.mirrors), i(l.id)});
     setTags(c, "location_tags", "location_id", l.id, l.tags);
 }
 void deleteLocation(DbConn& c, std::int64_t id) {
@@ -1077,6 +1093,30 @@ std::vector<AlertRecord> listAlerts(DbConn& c, int limit) {
     for (auto& r : c.query(std::string("SELECT ") + kAlertCols + " FROM alerts ORDER BY id DESC LIMIT ?", {i(limit)}))
         out.push_back(alertFrom(r));
     return out;
+}
+
+// --- mirrors ----------------------------------------------------------------------------------
+MirrorSettings mirrorSettings(DbConn& c) {
+    MirrorSettings m;
+    if (auto v = setting(c, "mirrors")) m.fleet = stringsOfJson(*v);
+    for (auto& r : c.query("SELECT district, mirrors_json FROM district_mirrors ORDER BY district"))
+        m.districts[r.str(0)] = stringsOfJson(r.str(1));
+    return m;
+}
+void setMirrorSettings(DbConn& c, const MirrorSettings& m) {
+    if (m.fleet.empty())
+        c.exec("DELETE FROM settings WHERE key = 'mirrors'");
+    else
+        setSetting(c, "mirrors", jsonOfStrings(m.fleet));
+    c.exec("DELETE FROM district_mirrors");
+    for (const auto& [district, list] : m.districts)
+        if (!list.empty())
+            c.exec("INSERT INTO district_mirrors(district, mirrors_json) VALUES (?, ?)",
+                   {district, jsonOfStrings(list)});
+}
+bool mediaInAnyManifest(DbConn& c, const std::string& sha256) {
+    // A manifest names its media by hash; a 64-hex hash occurs nowhere else by chance.
+    return c.one("SELECT 1 FROM compiled_manifests WHERE instr(manifest, ?) > 0 LIMIT 1", {sha256}).has_value();
 }
 
 // --- settings ---------------------------------------------------------------------------------

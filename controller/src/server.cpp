@@ -239,6 +239,7 @@ void addAllRoutes(Router& r) {
     addFleetRoutes(r);
     addScheduleRoutes(r);
     addObservanceRoutes(r);
+    addMirrorRoutes(r);
     addCompileRoutes(r);
     addHubRoutes(r);
     addReportRoutes(r);

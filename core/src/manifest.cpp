@@ -81,6 +81,63 @@ bool isValidId(std::string_view s) {
     return true;
 }
 
+bool isValidMirrorUrl(std::string_view s) {
+    if (s.size() > kMaxMirrorUrlBytes) return false;
+    std::string_view rest;
+    if (s.substr(0, 7) == "http://")
+        rest = s.substr(7);
+    else if (s.substr(0, 8) == "https://")
+        rest = s.substr(8);
+    else
+        return false;
+    const auto slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+    auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+    std::string_view host = authority, port;
+    if (!authority.empty() && authority.front() == '[') {
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos || close < 3) return false;
+        for (char c : authority.substr(1, close - 1))
+            if (!(alnum(c) || c == ':' || c == '.')) return false;
+        host = authority.substr(0, close + 1);
+        const auto after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') return false;
+            port = after.substr(1);
+            if (port.empty()) return false;
+        }
+    } else {
+        const auto colon = authority.find(':');
+        if (colon != std::string_view::npos) {
+            host = authority.substr(0, colon);
+            port = authority.substr(colon + 1);
+            if (port.empty()) return false;
+        }
+        if (host.empty() || host.size() > 253 || host.front() == '.' || host.front() == '-') return false;
+        for (char c : host)
+            if (!(alnum(c) || c == '.' || c == '-')) return false;
+    }
+    if (!port.empty()) {
+        if (port.size() > 5) return false;
+        long v = 0;
+        for (char c : port) {
+            if (c < '0' || c > '9') return false;
+            v = v * 10 + (c - '0');
+        }
+        if (v < 1 || v > 65535) return false;
+    }
+    if (!path.empty()) {
+        if (path.back() == '/') return false;
+        for (char c : path)
+            if (!(alnum(c) || c == '.' || c == '_' || c == '~' || c == '%' || c == '/' || c == '-')) return false;
+        if (path.find("//") != std::string_view::npos || path.find("/./") != std::string_view::npos ||
+            path.find("/../") != std::string_view::npos || path.ends_with("/.") || path.ends_with("/.."))
+            return false;
+    }
+    return true;
+}
+
 const MediaEntry* Manifest::findMedia(std::string_view sha) const {
     for (const auto& m : media)
         if (m.sha256 == sha) return &m;
@@ -109,9 +166,9 @@ json::Value toJson(const Manifest& m) {
         }
         media.push_back(std::move(entry));
     }
-    // Format 3 only when a derived file is listed: earlier players read the rest.
+    // Format 3 only when a derived file or a mirror is listed: earlier players read the rest.
     json::Object o{
-        {"format", derived ? 3 : (m.location ? 2 : 1)},
+        {"format", derived || !m.mirrors.empty() ? 3 : (m.location ? 2 : 1)},
         {"bundle_id", m.bundleId},
         {"kind", std::string(bundleKindName(m.kind))},
         {"version", m.version},
@@ -122,6 +179,11 @@ json::Value toJson(const Manifest& m) {
         {"schedule", m.schedule},
         {"media", std::move(media)},
     };
+    if (!m.mirrors.empty()) {
+        json::Array mirrors;
+        for (const auto& u : m.mirrors) mirrors.push_back(u);
+        o["mirrors"] = std::move(mirrors);
+    }
     if (m.location)
         o["location"] = json::Object{{"id", m.location->id},
                                      {"name", m.location->name},
@@ -163,6 +225,20 @@ Result<Manifest> parse(std::string_view bytes) {
         auto loc = parseLocation(f);
         if (!loc) return loc.error();
         m.location = std::move(*loc);
+    }
+    if (m.format >= 3 && f.has("mirrors")) {
+        auto mirrors = f.get("mirrors", json::Value::Type::Array);
+        if (!mirrors) return mirrors.error();
+        const auto& list = (*mirrors)->asArray();
+        if (list.empty() || list.size() > kMaxMirrors)
+            return bad("manifest: mirrors must list 1 to " + std::to_string(kMaxMirrors) + " base URLs");
+        for (const auto& u : list) {
+            if (!u.isString() || !isValidMirrorUrl(u.asString()))
+                return bad("manifest: mirrors must be http(s) base URLs without credentials, query or fragment");
+            if (std::find(m.mirrors.begin(), m.mirrors.end(), u.asString()) != m.mirrors.end())
+                return bad("manifest: mirror " + u.asString() + " is listed twice");
+            m.mirrors.push_back(u.asString());
+        }
     }
     auto bundleId = f.str("bundle_id");
     if (!bundleId) return bundleId.error();
@@ -276,10 +352,11 @@ Result<Manifest> parse(std::string_view bytes) {
     }
     if (total > kMaxBundleBytes)
         return makeError(Errc::TooLarge, "media add up to " + std::to_string(total) + " bytes; the limit is 64 GiB");
-    // Format 3 is written exactly when a derived file is listed: one reading per manifest.
-    if (m.format == 3 &&
+    // Format 3 is written exactly when a derived file or a mirror is listed: one reading per manifest.
+    if (m.format == 3 && m.mirrors.empty() &&
         std::none_of(m.media.begin(), m.media.end(), [](const MediaEntry& e) { return e.derivedFrom.has_value(); }))
-        return bad("manifest: format 3 lists no derived file (derived_from); such a manifest is format 2");
+        return bad("manifest: format 3 lists no derived file (derived_from) and no mirrors; such a manifest is "
+                   "format 2");
     return m;
 }
 

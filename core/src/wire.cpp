@@ -363,7 +363,9 @@ json::Value statusToJson(const StatusReport& m) {
                         {"last_error", m.lastError},
                         {"clock_offset_ms", m.clockOffsetMs},
                         {"clock_skewed", m.clockSkewed},
-                        {"playback", m.playback}};
+                        {"playback", m.playback},
+                        {"media_bytes_mirror", m.mediaBytesMirror},
+                        {"media_bytes_hub", m.mediaBytesHub}};
 }
 
 Envelope toEnvelope(const StatusReport& m) {
@@ -386,7 +388,9 @@ Result<StatusReport> parseStatus(const Envelope& e) {
                              {"bytes_done", &m.bytesDone, 0},
                              {"disk_free_bytes", &m.diskFreeBytes, 0},
                              {"uptime_s", &m.uptimeS, 0},
-                             {"clock_offset_ms", &m.clockOffsetMs, -kMaxI}};
+                             {"clock_offset_ms", &m.clockOffsetMs, -kMaxI},
+                             {"media_bytes_mirror", &m.mediaBytesMirror, 0},
+                             {"media_bytes_hub", &m.mediaBytesHub, 0}};
     for (const auto& f : ints) {
         auto v = optInt(e, f.key, f.lo, kMaxI, 0);
         if (!v) return v.error();

@@ -5,6 +5,7 @@
 
 #include "fetcher.hpp"
 #include "import_watcher.hpp"
+#include "mirror_fetcher.hpp"
 #include "proof_uploader.hpp"
 
 #include <Poco/Logger.h>
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -83,6 +85,11 @@ struct SyncAgent::Impl {
     std::int64_t helloSentMs = 0;  // steady ms of the last HELLO (a WELCOME answers it)
     ProofUploader proofs;
     ImportWatcher imports;
+    MirrorFetcher mirrors;
+    std::uint64_t mirrorJob = 0;  // id of the running mirror job, 0 when none
+    std::uint64_t lastMirrorJob = 0;
+    // (mirror base URL, sha256) -> steady ms until which that mirror is not asked for that file.
+    std::map<std::pair<std::string, std::string>, std::int64_t> mirrorBackoffUntil;
 
     Impl(PlayerConfig c, AgentOptions o, Poco::Logger& l)
         : config(std::move(c)),
@@ -96,7 +103,9 @@ struct SyncAgent::Impl {
           proofs(
               config.playerId, options, log, [this](const wire::Envelope& e) { return sendMsg(e); },
               [this](const std::string& msg) { setError(msg); }),
-          imports(config, log, [this] { wake(); }) {
+          imports(config, log, [this] { wake(); }),
+          mirrors(MirrorOptions{options.mirrorConnectTimeoutMs, options.mirrorIdleTimeoutMs, 3, options.software},
+                  [this] { wake(); }) {
         backoffMs = options.backoffMinMs;
     }
 
@@ -232,6 +241,7 @@ struct SyncAgent::Impl {
 
     // ------------------------------------------------------------ fetching
     void loadStaged(SignedManifest m) {
+        stopMirrorJob();
         staged = std::move(m);
         fetcher.load(staged->manifest);
         syncState = wire::SyncState::Fetching;
@@ -285,6 +295,7 @@ struct SyncAgent::Impl {
                 return;
             case Fetcher::Outcome::Refused:
             case Fetcher::Outcome::HashFailed:
+                for (const auto& m : r.suspects) backOffMirror(m, c.sha256);
                 setError(r.error);
                 return;
             case Fetcher::Outcome::DiskFull:
@@ -299,6 +310,106 @@ struct SyncAgent::Impl {
                 maybeActivate();
                 return;
         }
+    }
+
+    // ------------------------------------------------------------ mirrors
+    void stopMirrorJob() {
+        if (mirrorJob == 0) return;
+        mirrors.cancel();
+        mirrorJob = 0;
+    }
+
+    void backOffMirror(const std::string& mirror, const std::string& sha) {
+        mirrorBackoffUntil[{mirror, sha}] = steadyMs() + options.mirrorBackoffMs;
+    }
+
+    // Starts a mirror download for the next file that waits for one; a file no
+    // mirror may be asked for (all backing off) goes to the hub.
+    void pumpMirror() {
+        if (mirrorJob != 0 || !staged || staged->manifest.mirrors.empty() || syncState != wire::SyncState::Fetching)
+            return;
+        const std::int64_t t = steadyMs();
+        std::erase_if(mirrorBackoffUntil, [t](const auto& kv) { return kv.second <= t; });
+        while (auto c = fetcher.nextForMirror()) {
+            if (c->offsetBytes >= c->sizeBytes) {  // nothing a mirror could add (an empty file)
+                fetcher.mirrorEnded(c->sha256, true);
+                continue;
+            }
+            std::vector<std::string> usable;
+            for (const auto& m : staged->manifest.mirrors)
+                if (!mirrorBackoffUntil.count({m, c->sha256})) usable.push_back(m);
+            if (usable.empty()) {
+                log.information("player %s: no mirror left for media %s; fetching it from the controller",
+                                config.playerId, c->sha256);
+                fetcher.mirrorEnded(c->sha256, true);
+                continue;
+            }
+            fetcher.mirrorStarted(c->sha256);
+            mirrorJob = ++lastMirrorJob;
+            log.debug("player %s: media %s from %s (from byte %Lu)", config.playerId, c->sha256, usable.front(),
+                      c->offsetBytes);
+            mirrors.submit(MirrorFetcher::Job{mirrorJob, c->sha256, c->sizeBytes, c->offsetBytes, std::move(usable)});
+            return;
+        }
+    }
+
+    // What the mirror worker posted: bytes to store and verify, mirrors that failed.
+    void drainMirror() {
+        for (auto& e : mirrors.take()) {
+            if (e.jobId != mirrorJob || mirrorJob == 0) continue;  // a job given up
+            switch (e.kind) {
+                case MirrorFetcher::Event::Kind::Data: {
+                    auto r = fetcher.onMirrorData(e.sha256, e.mirror, e.offsetBytes, e.data, steadyMs());
+                    onMirrorResult(e, r);
+                    break;
+                }
+                case MirrorFetcher::Event::Kind::Failed:
+                    log.warning("player %s: mirror %s failed for media %s at byte %Lu: %s", config.playerId, e.mirror,
+                                e.sha256, e.offsetBytes, e.error);
+                    backOffMirror(e.mirror, e.sha256);
+                    break;
+                case MirrorFetcher::Event::Kind::Ended:
+                    mirrorJob = 0;
+                    // Failed: another mirror, else the hub (pumpMirror). Ended "ok" without
+                    // the file done cannot happen with a file left to fetch; never loop on it.
+                    fetcher.mirrorEnded(e.sha256, e.ok);
+                    break;
+            }
+        }
+    }
+
+    void onMirrorResult(const MirrorFetcher::Event& e, const Fetcher::ChunkResult& r) {
+        switch (r.outcome) {
+            case Fetcher::Outcome::Stored:
+                return;
+            case Fetcher::Outcome::MediaDone:
+                log.debug("player %s: media %s complete (mirror %s)", config.playerId, e.sha256, e.mirror);
+                mirrorJob = 0;  // the job's Ended is dropped
+                maybeActivate();
+                return;
+            case Fetcher::Outcome::Ignored:
+            case Fetcher::Outcome::Refused:
+                if (!r.error.empty()) setError(r.error);
+                backOffMirror(e.mirror, e.sha256);
+                break;
+            case Fetcher::Outcome::HashFailed:
+            case Fetcher::Outcome::Exhausted:
+                for (const auto& m : r.suspects) backOffMirror(m, e.sha256);
+                setError("media " + e.sha256 + " from mirror " + e.mirror + " discarded: " + r.error);
+                if (r.outcome == Fetcher::Outcome::Exhausted) {
+                    syncState = wire::SyncState::Error;
+                    publishStatus(true);
+                }
+                break;
+            case Fetcher::Outcome::DiskFull:
+                setError(r.error);
+                syncState = wire::SyncState::DiskFull;
+                publishStatus(true);
+                break;
+        }
+        mirrors.cancel();
+        mirrorJob = 0;
+        fetcher.mirrorEnded(e.sha256, false);
     }
 
     void maybeActivate() {
@@ -322,6 +433,7 @@ struct SyncAgent::Impl {
         log.information("player %s: version %Ld (%s) is active, %z media", config.playerId, staged->manifest.version,
                         staged->manifest.bundleId, staged->manifest.media.size());
         store.clearStaged();
+        stopMirrorJob();
         staged.reset();
         fetcher.clear();
         syncState = wire::SyncState::Idle;
@@ -570,6 +682,7 @@ struct SyncAgent::Impl {
         log.information("player %s: imported %s: version %Ld, %Lu bytes stored", config.playerId, p.string(),
                         r->version, r->bytesWritten);
         if (staged && staged->manifest.version <= r->version) {
+            stopMirrorJob();
             staged.reset();
             fetcher.clear();
             syncState = wire::SyncState::Idle;
@@ -626,7 +739,11 @@ struct SyncAgent::Impl {
                         handle(parts);
                     }
                 }
-                if (staged && checkDisk(false)) pump();
+                drainMirror();
+                if (staged && checkDisk(false)) {
+                    pumpMirror();
+                    pump();
+                }
                 tick();
                 proofs.pump(link == Link::Ready, steadyMs(), now());
                 if (auto done = imports.takeFinished()) onImported(*done);
@@ -637,6 +754,8 @@ struct SyncAgent::Impl {
             }
         }
         imports.stop();
+        mirrors.stop();
+        mirrorJob = 0;
         sock.reset();
     }
 };

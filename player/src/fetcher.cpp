@@ -7,6 +7,7 @@ namespace microscape::player {
 
 void Fetcher::load(const manifest::Manifest& m) {
     tasks_.clear();
+    hasMirrors_ = !m.mirrors.empty();
     std::set<std::string> seen;
     for (const auto& e : m.media) {
         if (!seen.insert(e.sha256).second) continue;
@@ -23,6 +24,7 @@ void Fetcher::load(const manifest::Manifest& m) {
             }
         }
         t.requested = t.received;
+        t.via = hasMirrors_ ? FileTask::Via::Mirror : FileTask::Via::Hub;
         tasks_.push_back(t);
     }
     inflight_ = 0;
@@ -36,7 +38,7 @@ void Fetcher::clear() {
 void Fetcher::pump(const std::function<bool(const wire::Fetch&)>& send, std::int64_t steadyMs) {
     for (auto& t : tasks_) {
         if (inflight_ >= window_) break;
-        if (t.done || t.failures >= maxHashFailures_) continue;
+        if (t.done || t.failures >= maxHashFailures_ || t.via != FileTask::Via::Hub) continue;
         while (inflight_ < window_ && t.requested < t.size) {
             const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(chunkBytes_, t.size - t.requested));
             if (!send(wire::Fetch{t.sha, t.requested, len})) return;
@@ -90,33 +92,87 @@ Fetcher::ChunkResult Fetcher::onChunk(const wire::ChunkView& c, std::int64_t ste
     FileTask* t = nullptr;
     for (auto& x : tasks_)
         if (x.sha == c.sha256 && !x.done) t = &x;
-    if (!t) return {};  // not (or no longer) wanted
+    if (!t || t->via != FileTask::Via::Hub) return {};  // not (or no longer) wanted from the hub
     if (c.totalBytes != t->size)
-        return {Outcome::Refused, "controller says media " + c.sha256 + " has " + std::to_string(c.totalBytes) +
-                                      " bytes, manifest " + std::to_string(t->size)};
+        return {Outcome::Refused,
+                "controller says media " + c.sha256 + " has " + std::to_string(c.totalBytes) + " bytes, manifest " +
+                    std::to_string(t->size),
+                {}};
     if (c.offset != t->received) return {};  // stale or out of order; re-requested on stall
-    auto st = cache_.append(c.sha256, c.offset, c.data.data(), c.data.size());
+    auto r = store(*t, c.offset, std::string_view(c.data.data(), c.data.size()));
+    if (r.outcome != Outcome::Ignored && r.outcome != Outcome::Refused && r.outcome != Outcome::DiskFull)
+        bytesFromHub_ += static_cast<std::int64_t>(c.data.size());
+    return r;
+}
+
+Fetcher::ChunkResult Fetcher::onMirrorData(const std::string& sha, const std::string& mirror, std::uint64_t offset,
+                                           std::string_view data, std::int64_t steadyMs) {
+    FileTask* t = nullptr;
+    for (auto& x : tasks_)
+        if (x.sha == sha && !x.done) t = &x;
+    if (!t || t->via != FileTask::Via::MirrorActive) return {Outcome::Refused, "media " + sha + " is not wanted", {}};
+    if (offset != t->received || offset + data.size() > t->size)
+        return {Outcome::Refused,
+                "mirror " + mirror + " sent bytes at " + std::to_string(offset) + " of media " + sha + ", " +
+                    std::to_string(t->received) + " are on disk",
+                {}};
+    lastProgressMs_ = steadyMs;
+    t->mirrorsUsed.insert(mirror);
+    auto r = store(*t, offset, data);
+    if (r.outcome != Outcome::Ignored && r.outcome != Outcome::Refused && r.outcome != Outcome::DiskFull)
+        bytesFromMirrors_ += static_cast<std::int64_t>(data.size());
+    return r;
+}
+
+Fetcher::ChunkResult Fetcher::store(FileTask& t, std::uint64_t offset, std::string_view data) {
+    auto st = cache_.append(t.sha, offset, data.data(), data.size());
     if (!st) {
         if (st.code() == Errc::Usage) {  // disk and memory disagree: trust the disk
-            t->received = t->requested = cache_.partialSize(c.sha256);
+            t.received = t.requested = cache_.partialSize(t.sha);
             return {};
         }
-        t->requested = t->received;
+        t.requested = t.received;
         if (st.code() == Errc::TooLarge || st.error().message.find("no space") != std::string::npos) {
             resetRequests();
-            return {Outcome::DiskFull, st.error().message};
+            return {Outcome::DiskFull, st.error().message, {}};
         }
-        return {Outcome::Refused, st.error().message};
+        return {Outcome::Refused, st.error().message, {}};
     }
-    if (catchUpHash(*t, c.offset)) {
-        t->hasher->update(c.data.data(), c.data.size());
-        t->hashed += c.data.size();
+    if (catchUpHash(t, offset)) {
+        t.hasher->update(data.data(), data.size());
+        t.hashed += data.size();
     } else {
-        t->hasher.reset();
+        t.hasher.reset();
     }
-    t->received += c.data.size();
-    if (t->received < t->size) return {Outcome::Stored, ""};
-    return finishFile(*t);
+    t.received += data.size();
+    if (t.requested < t.received) t.requested = t.received;
+    if (t.received < t.size) return {Outcome::Stored, "", {}};
+    return finishFile(t);
+}
+
+std::optional<Fetcher::MirrorCandidate> Fetcher::nextForMirror() const {
+    for (const auto& t : tasks_)
+        if (!t.done && t.via == FileTask::Via::Mirror && t.failures < maxHashFailures_)
+            return MirrorCandidate{t.sha, t.size, t.received};
+    return std::nullopt;
+}
+
+void Fetcher::mirrorStarted(const std::string& sha) {
+    for (auto& t : tasks_)
+        if (t.sha == sha && !t.done) t.via = FileTask::Via::MirrorActive;
+}
+
+void Fetcher::mirrorEnded(const std::string& sha, bool toHub) {
+    for (auto& t : tasks_)
+        if (t.sha == sha && !t.done) {
+            t.via = toHub ? FileTask::Via::Hub : FileTask::Via::Mirror;
+            t.requested = t.received;
+        }
+}
+
+bool Fetcher::mirrorActive() const {
+    return std::any_of(tasks_.begin(), tasks_.end(),
+                       [](const FileTask& t) { return !t.done && t.via == FileTask::Via::MirrorActive; });
 }
 
 Fetcher::ChunkResult Fetcher::finishFile(FileTask& t) {
@@ -124,13 +180,19 @@ Fetcher::ChunkResult Fetcher::finishFile(FileTask& t) {
     if (t.hasher && t.hashed == t.size) digest = crypto::toHex(t.hasher->finish());
     t.hasher.reset();
     t.hashed = 0;
+    std::vector<std::string> suspects(t.mirrorsUsed.begin(), t.mirrorsUsed.end());
     if (auto fin = cache_.finish(t.sha, t.size, digest); !fin) {
-        t.failures++;
+        // Bytes from a mirror are its fault, not the hub's: they do not count
+        // towards giving the file up (the agent stops asking those mirrors).
+        if (suspects.empty()) t.failures++;
+        t.mirrorsUsed.clear();
         t.received = t.requested = cache_.partialSize(t.sha);
-        return {t.failures >= maxHashFailures_ ? Outcome::Exhausted : Outcome::HashFailed, fin.error().message};
+        return {t.failures >= maxHashFailures_ ? Outcome::Exhausted : Outcome::HashFailed, fin.error().message,
+                std::move(suspects)};
     }
+    t.mirrorsUsed.clear();
     t.done = true;
-    return {Outcome::MediaDone, ""};
+    return {Outcome::MediaDone, "", {}};
 }
 
 void Fetcher::refuse(const std::string& sha) {
@@ -140,7 +202,10 @@ void Fetcher::refuse(const std::string& sha) {
 }
 
 void Fetcher::retryFailed() {
-    for (auto& t : tasks_) t.failures = 0;
+    for (auto& t : tasks_) {
+        t.failures = 0;
+        if (hasMirrors_ && t.via == FileTask::Via::Hub) t.via = FileTask::Via::Mirror;
+    }
     resetRequests();
 }
 
@@ -168,6 +233,8 @@ void Fetcher::fillStatus(wire::StatusReport& s) const {
         if (t.done) s.filesDone++;
         s.bytesDone += static_cast<std::int64_t>(t.done ? t.size : t.received);
     }
+    s.mediaBytesMirror = bytesFromMirrors_;
+    s.mediaBytesHub = bytesFromHub_;
 }
 
 }  // namespace microscape::player

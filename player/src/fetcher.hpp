@@ -5,14 +5,21 @@
 // What a chunk means for the agent (a file done, the disk full, a hash that
 // failed) is returned as a ChunkResult; the agent decides the sync state,
 // activation and status. Agent thread only. Errors: in ChunkResult::error.
+// With mirrors in the manifest, each file is first offered to the mirrors
+// (nextForMirror, mirrorStarted, onMirrorData, mirrorEnded: the bytes a
+// MirrorFetcher posts take the same path as CHUNKs) and asked of the hub only
+// once the mirrors gave up on it; the hub is never asked for a file a mirror
+// is fetching.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "microscape/core/crypto.hpp"
@@ -63,8 +70,29 @@ class Fetcher {
     struct ChunkResult {
         Outcome outcome = Outcome::Ignored;
         std::string error;
+        // HashFailed/Exhausted: the mirrors that supplied bytes of the discarded file.
+        std::vector<std::string> suspects;
     };
     ChunkResult onChunk(const wire::ChunkView& c, std::int64_t steadyMs);
+
+    // --- mirrors
+    struct MirrorCandidate {
+        std::string sha256;
+        std::uint64_t sizeBytes = 0;
+        std::uint64_t offsetBytes = 0;  // bytes on disk
+    };
+    // The first file still waiting for a mirror, if any.
+    std::optional<MirrorCandidate> nextForMirror() const;
+    void mirrorStarted(const std::string& sha);
+    // Bytes [offset, offset + n) of file sha from mirror, as onChunk. Refused when
+    // the file is not being fetched from a mirror or offset is not its size on disk.
+    ChunkResult onMirrorData(const std::string& sha, const std::string& mirror, std::uint64_t offset,
+                             std::string_view data, std::int64_t steadyMs);
+    // The mirror job for sha ended: the file goes to the hub (toHub) or waits for a mirror again.
+    void mirrorEnded(const std::string& sha, bool toHub);
+    bool mirrorActive() const;
+    std::int64_t bytesFromMirrors() const { return bytesFromMirrors_; }
+    std::int64_t bytesFromHub() const { return bytesFromHub_; }
 
     // The controller refused file sha (not in the manifest, unavailable): it is given up.
     void refuse(const std::string& sha);
@@ -88,8 +116,12 @@ class Fetcher {
         std::uint64_t requested = 0;  // bytes asked for so far
         int failures = 0;
         bool done = false;
+        enum class Via { Hub, Mirror, MirrorActive } via = Via::Hub;
+        std::set<std::string> mirrorsUsed;  // since the partial file was empty
     };
     bool catchUpHash(FileTask& t, std::uint64_t upTo);
+    // Appends data at offset (== t.received) and hashes it; finishes the file at its size.
+    ChunkResult store(FileTask& t, std::uint64_t offset, std::string_view data);
     ChunkResult finishFile(FileTask& t);
 
     std::filesystem::path dataDir_;
@@ -100,6 +132,8 @@ class Fetcher {
     std::vector<FileTask> tasks_;
     int inflight_ = 0;
     std::int64_t lastProgressMs_ = 0;
+    bool hasMirrors_ = false;
+    std::int64_t bytesFromMirrors_ = 0, bytesFromHub_ = 0;  // since the agent started
 };
 
 }  // namespace microscape::player

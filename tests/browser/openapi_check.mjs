@@ -51,8 +51,8 @@ for (const [path, item] of Object.entries(doc.paths)) {
     const codes = Object.keys(op.responses);
     if (!codes.includes('4XX') || !codes.includes('5XX')) problems.push(`${where}: errors not declared`);
     for (const [code, r] of Object.entries(op.responses)) {
-      if (code === '204') {
-        if (r.content) problems.push(`${where}: 204 with content`);
+      if (code === '204' || code === '304') {
+        if (r.content) problems.push(`${where}: ${code} with content`);
         continue;
       }
       if (!r.content) {

@@ -211,7 +211,7 @@ TEST_CASE("the role table in docs/controller-api.md matches the route table", "[
             at = end + 1;
             auto space = route.find(' ');
             std::string path = route.substr(space + 1);
-            if (path != "/healthz" && path != "/metrics") path = "/api/v1" + path;
+            if (path != "/healthz" && path != "/metrics" && path != "/media/{sha256}") path = "/api/v1" + path;
             const std::string key = route.substr(0, space) + " " + path;
             INFO(key);
             CHECK(documented.count(key) == 0);

@@ -94,6 +94,9 @@ const Case kMatrix[] = {
     {"POST", "/api/v1/takeovers/{id}/cancel", A | E},
     {"GET", "/api/v1/settings/filler", ANY},
     {"PUT", "/api/v1/settings/filler", A},
+    {"GET", "/api/v1/settings/mirrors", ANY},
+    {"PUT", "/api/v1/settings/mirrors", A},
+    {"GET", "/media/{sha256}", PUBLIC},
     {"POST", "/api/v1/players/{id}/commands", A},
     {"GET", "/api/v1/commands/{id}", ANY},
     {"GET", "/api/v1/players/{id}/preview", ANY},
@@ -211,9 +214,9 @@ TEST_CASE("role x endpoint authorisation matrix", "[controller][authz]") {
                     auto prm = pv.extract<Poco::JSON::Object::Ptr>();
                     if (prm->getValue<std::string>("in") != "path") continue;
                     ++idParams;
-                    // Players and commands have text ids; every other {id} is a row number.
-                    const bool text =
-                        path.rfind("/api/v1/players/{id}", 0) == 0 || path.rfind("/api/v1/commands/{id}", 0) == 0;
+                    // Players and commands have text ids, media by hash a SHA-256; every other {id} is a row number.
+                    const bool text = path.rfind("/api/v1/players/{id}", 0) == 0 ||
+                                      path.rfind("/api/v1/commands/{id}", 0) == 0 || path == "/media/{sha256}";
                     INFO(method << " " << path);
                     CHECK(prm->getObject("schema")->getValue<std::string>("type") == (text ? "string" : "integer"));
                 }

@@ -306,6 +306,7 @@ TEST_CASE("display and file names refuse C1 control characters too", "[manifest]
 
 TEST_CASE("manifest format version is checked first", "[manifest]") {
     CHECK(codeWithField("format", 4) == Errc::UnsupportedFormat);
+    CHECK(codeWithField("format", 3) == Errc::BadManifest);  // known, but no location, mirrors or derived file
     CHECK(codeWithField("format", 0) == Errc::UnsupportedFormat);
     CHECK(codeWithField("format", -1) == Errc::UnsupportedFormat);
     CHECK(codeWithField("format", 1) == Errc::Ok);
@@ -524,4 +525,79 @@ TEST_CASE("format 3: a derived file names its original and what was done", "[man
     // Format 3 without a derived file would read back as format 2: refused, so that bytes round-trip.
     CHECK(edited([](json::Object& doc) { doc.at("media").asArray().at(0).asObject().erase("derived_from"); }) ==
           Errc::BadManifest);
+}
+
+TEST_CASE("a format 3 manifest carries mirror base URLs, and only valid ones", "[manifest][mirror]") {
+    Manifest m = validManifest();
+    m.location = manifest::Location{"17", "万达广场", "商超", "城中区", "Asia/Shanghai"};
+    m.mirrors = {"http://mirror.example.cn:8080", "https://cdn.example.cn/ms/v1", "http://[::1]:81", "http://10.0.0.9"};
+    auto s = manifest::sign(m, testKey(1));
+    CHECK(s.bytes.find(R"("format":3)") != std::string::npos);
+    auto parsed = manifest::parse(s.bytes);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->format == 3);
+    CHECK(parsed->mirrors == m.mirrors);
+    CHECK(manifest::toCanonicalBytes(*parsed) == s.bytes);
+    // Without mirrors nothing changes: format 2.
+    m.mirrors.clear();
+    CHECK(manifest::sign(m, testKey(1)).bytes.find(R"("format":2)") != std::string::npos);
+
+    auto withMirrors = [&](const json::Value& list) {
+        m.mirrors = {"http://a.example.cn"};
+        json::Value doc = manifest::toJson(m);
+        doc.asObject()["mirrors"] = list;
+        return manifest::parse(json::canonical(doc)).code();
+    };
+    CHECK(withMirrors(json::Array{"http://b.example.cn"}) == Errc::Ok);
+    CHECK(withMirrors(json::Array{}) == Errc::BadManifest);
+    CHECK(withMirrors(json::Array{"http://b.example.cn", "http://b.example.cn"}) == Errc::BadManifest);
+    CHECK(withMirrors(json::Array{7}) == Errc::BadManifest);
+    CHECK(withMirrors("http://b.example.cn") == Errc::BadManifest);
+    json::Array nine;
+    for (int i = 0; i < 9; ++i) nine.push_back("http://m" + std::to_string(i) + ".cn");
+    CHECK(withMirrors(nine) == Errc::BadManifest);
+    // Format 2 refuses mirrors; format 3 needs them.
+    m.mirrors = {"http://a.example.cn"};
+    json::Value doc = manifest::toJson(m);
+    doc.asObject()["format"] = 2;
+    CHECK(manifest::parse(json::canonical(doc)).code() == Errc::BadManifest);
+    doc.asObject()["format"] = 3;
+    doc.asObject().erase("mirrors");
+    CHECK(manifest::parse(json::canonical(doc)).code() == Errc::BadManifest);
+
+    for (const char* good : {"http://a.cn", "https://a.cn:443", "http://a-b.example.cn/x/y_z.~%20", "http://1.2.3.4:1",
+                             "http://[fe80::1]", "https://[::1]:65535/m"})
+        CHECK(manifest::isValidMirrorUrl(good));
+    for (const char* bad : {"",
+                            "a.cn",
+                            "ftp://a.cn",
+                            "HTTP://a.cn",
+                            "file:///etc",
+                            "javascript:alert(1)",
+                            "http://",
+                            "http://:80",
+                            "http://a.cn:",
+                            "http://a.cn:0",
+                            "http://a.cn:65536",
+                            "http://a.cn:8a",
+                            "http://user@a.cn",
+                            "http://u:p@a.cn/",
+                            "http://a.cn/?q",
+                            "http://a.cn/x?q=1",
+                            "http://a.cn/#f",
+                            "http://a.cn/",
+                            "http://a.cn//x",
+                            "http://a.cn/./x",
+                            "http://a.cn/../x",
+                            "http://a.cn/x/..",
+                            "http://a .cn",
+                            "http://a.cn/x y",
+                            "http://a.cn/\\x",
+                            "http://-a.cn",
+                            "http://.a.cn",
+                            "http://[::1",
+                            "http://[]",
+                            "http://a.cn/\xe4\xb8\xad"})
+        CHECK_FALSE(manifest::isValidMirrorUrl(bad));
+    CHECK_FALSE(manifest::isValidMirrorUrl("http://a.cn/" + std::string(600, 'x')));
 }

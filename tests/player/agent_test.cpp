@@ -1,6 +1,7 @@
 // The player's sync agent against a scripted hub (a real ROUTER on
 // 127.0.0.1) that can misbehave on purpose.
 #include <Poco/Logger.h>
+#include <Poco/Net/ServerSocket.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -17,6 +18,7 @@
 #include "microscape/player/agent.hpp"
 #include "microscape/player/cache.hpp"
 #include "microscape/player/sync.hpp"
+#include "support/mini_mirror.hpp"
 #include "support/wait_for.hpp"
 #include "sync_fixture.hpp"
 
@@ -416,4 +418,169 @@ TEST_CASE("a repeated command id is answered from memory, not acted on again", "
     CHECK(hub.acks[2].id == "cmd-2");
     CHECK(activations.load() == afterSync + 2);
     agent.stop();
+}
+
+// ------------------------------------------------------------------ HTTP mirrors
+
+namespace {
+
+Bundle mirroredBundle(std::int64_t version, std::vector<MediaItem> media, std::vector<std::string> mirrors) {
+    return makeBundle(testKey(1), std::move(media), [&](manifest::Manifest& m) {
+        m.version = version;
+        m.target = kPlayer;
+        m.bundleId = "b-" + std::to_string(version);
+        m.location = manifest::Location{"", "", "", "", "Asia/Shanghai"};
+        m.mirrors = mirrors;
+    });
+}
+
+// A URL on which nothing listens (the port was free a moment ago).
+std::string downUrl() {
+    Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
+    const auto port = s.address().port();
+    s.close();
+    return "http://127.0.0.1:" + std::to_string(port);
+}
+
+bool allInBlobs(const fs::path& dir, const Bundle& b) {
+    for (const auto& m : b.media) {
+        std::ifstream in(dir / "blobs" / m.entry.sha256, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (bytes != m.bytes) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("media come from the manifest's mirror and the hub sends none of them", "[player][agent][mirror]") {
+    TempDir t;
+    FakeHub hub;
+    MiniMirror mirror;
+    auto b = mirroredBundle(4, mediaSet(700, 3, 300000), {mirror.url()});
+    hub.add(b);
+    for (const auto& m : b.media) mirror.add(m.entry.sha256, m.bytes);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 4; }, 20000));
+    CHECK(hub.bytesSent == 0);
+    CHECK(hub.fetches.empty());
+    CHECK(allInBlobs(t.path, b));
+    CHECK(mirror.requests().size() == 3);
+    CHECK(agent.status().mediaBytesMirror == static_cast<std::int64_t>(b.manifest.totalMediaBytes()));
+    CHECK(agent.status().mediaBytesHub == 0);
+    // The controller hears it in STATUS.
+    REQUIRE(hub.serve([&] { return !hub.statuses.empty() && hub.statuses.back().mediaBytesMirror > 0; }));
+    CHECK(hub.statuses.back().mediaBytesMirror == static_cast<std::int64_t>(b.manifest.totalMediaBytes()));
+}
+
+TEST_CASE("a mirror that serves wrong bytes is dropped for that file and the hub serves it",
+          "[player][agent][mirror]") {
+    TempDir t;
+    FakeHub hub;
+    MiniMirror bad;
+    bad.setMode(MiniMirror::Mode::Wrong);
+    auto b = mirroredBundle(5, mediaSet(800, 1, 200000), {bad.url()});
+    hub.add(b);
+    for (const auto& m : b.media) bad.add(m.entry.sha256, m.bytes);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 5; }, 20000));
+    CHECK(allInBlobs(t.path, b));       // only the verified bytes became media
+    CHECK(bad.requests().size() == 1);  // not asked again for that file
+    // The bad bytes were discarded: the hub sent the whole file from byte 0.
+    CHECK(hub.bytesSent == b.media[0].bytes.size());
+    REQUIRE_FALSE(hub.fetches.empty());
+    CHECK(hub.fetches.front().offset == 0);
+    CHECK(agent.status().mediaBytesHub == static_cast<std::int64_t>(b.media[0].bytes.size()));
+}
+
+TEST_CASE("a mirror that cuts the connection half way: the next mirror resumes with Range", "[player][agent][mirror]") {
+    TempDir t;
+    FakeHub hub;
+    MiniMirror cut, good;
+    cut.setMode(MiniMirror::Mode::CutHalf);
+    auto b = mirroredBundle(6, mediaSet(900, 1, 400000), {cut.url(), good.url()});
+    hub.add(b);
+    for (const auto& m : b.media) {
+        cut.add(m.entry.sha256, m.bytes);
+        good.add(m.entry.sha256, m.bytes);
+    }
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 6; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.bytesSent == 0);
+    const auto size = b.media[0].bytes.size();
+    CHECK(cut.bytesSent() == size / 2);
+    auto asked = good.requests();
+    REQUIRE(asked.size() == 1);
+    CHECK(asked[0].range == "bytes=" + std::to_string(size / 2) + "-");
+    CHECK(good.bytesSent() == size - size / 2);
+}
+
+TEST_CASE("a mirror that is down, answers 503 or redirects to another scheme: the hub serves",
+          "[player][agent][mirror]") {
+    TempDir t;
+    FakeHub hub;
+    MiniMirror busy, sly;
+    busy.setMode(MiniMirror::Mode::Error503);
+    sly.setMode(MiniMirror::Mode::Redirect);
+    sly.setRedirect("ftp://127.0.0.1:21");
+    auto b = mirroredBundle(7, mediaSet(1000, 2, 50000), {downUrl(), busy.url(), sly.url()});
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 7; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.bytesSent == b.manifest.totalMediaBytes());
+    CHECK(busy.requests().size() == 2);  // once per file
+    CHECK(sly.requests().size() == 2);
+    CHECK(agent.status().mediaBytesMirror == 0);
+}
+
+TEST_CASE("with mirrors on, a transfer the hub began resumes from the partial file at the mirror",
+          "[player][agent][mirror]") {
+    TempDir t;
+    MiniMirror mirror;
+    mirror.setMode(MiniMirror::Mode::Error503);  // unusable at first: the hub starts the file
+    auto b = mirroredBundle(8, mediaSet(1100, 1, 200000), {mirror.url()});
+    const std::string sha = b.media[0].entry.sha256;
+    mirror.add(sha, b.media[0].bytes);
+    std::string endpoint;
+    std::uint64_t partial = 0;
+    {
+        FakeHub hub;
+        endpoint = hub.endpoint;
+        hub.add(b);
+        hub.current = b;
+        hub.stopAfterChunks = 10;
+        SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+        REQUIRE(agent.start().ok());
+        REQUIRE(hub.serve([&] { return hub.chunksSent >= 10; }));
+        REQUIRE(waitFor([&] {
+            std::error_code ec;
+            return fs::file_size(t.path / "partial" / sha, ec) == 10 * 4096 && !ec;
+        }));
+        agent.stop();
+        partial = fs::file_size(t.path / "partial" / sha);
+    }
+    // A restart (the mirror is not held against the file any more) with the mirror back.
+    mirror.setMode(MiniMirror::Mode::Good);
+    FakeHub hub(endpoint);
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 8; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.bytesSent == 0);
+    auto asked = mirror.requests();
+    REQUIRE(asked.size() == 2);
+    CHECK(asked.back().range == "bytes=" + std::to_string(partial) + "-");
+    CHECK(mirror.bytesSent() == b.media[0].bytes.size() - partial);
 }

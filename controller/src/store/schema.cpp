@@ -446,6 +446,14 @@ const std::vector<Migration>& postgresMigrations() {
                 UNIQUE (media_id, purpose, box_width, box_height)))",
              "CREATE INDEX media_derived_sha ON media_derived(sha256)",
          }},
+        // 14: media mirrors (as SQLite's 14).
+        {14,
+         {
+             "ALTER TABLE locations ADD COLUMN mirrors_json TEXT NOT NULL DEFAULT '[]'",
+             R"(CREATE TABLE district_mirrors (
+                 district TEXT PRIMARY KEY,
+                 mirrors_json TEXT NOT NULL))",
+         }},
     };
     return kAll;
 }

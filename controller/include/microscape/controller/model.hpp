@@ -108,6 +108,7 @@ struct Location {
     std::string hoursJson = "[]";  // [{"days":[1..7],"start":"HH:MM","end":"HH:MM"}]
     std::optional<std::int64_t> fillerPlaylistId;
     std::vector<std::string> tags;
+    std::vector<std::string> mirrors;  // media mirror base URLs; empty: the district's, else the fleet's
     std::int64_t createdAtMs = 0;
     std::int64_t updatedAtMs = 0;
 };

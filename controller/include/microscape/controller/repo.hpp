@@ -4,6 +4,7 @@
 // that of the DbConn (one thread at a time, enforced by Db).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -198,6 +199,17 @@ std::optional<AlertRecord> alertById(DbConn& c, std::int64_t id);
 std::optional<AlertRecord> alertByKey(DbConn& c, const std::string& sender, const std::string& identifier,
                                       const std::string& sent);
 std::vector<AlertRecord> listAlerts(DbConn& c, int limit);  // newest first
+
+// --- mirrors ----------------------------------------------------------------------------------
+// The fleet's and each district's mirror base URLs (a location's are in Location::mirrors).
+struct MirrorSettings {
+    std::vector<std::string> fleet;
+    std::map<std::string, std::vector<std::string>> districts;  // only districts that have some
+};
+MirrorSettings mirrorSettings(DbConn& c);
+void setMirrorSettings(DbConn& c, const MirrorSettings& m);  // replaces all
+// Whether any manifest ever compiled names media sha256.
+bool mediaInAnyManifest(DbConn& c, const std::string& sha256);
 
 // --- settings ---------------------------------------------------------------------------------
 std::optional<std::string> setting(DbConn& c, const std::string& key);

@@ -1,12 +1,20 @@
 // 场所与屏幕 / locations and screens: create locations, enrolment tokens with the
 // technician's exact command, rename/move/retire screens, remote commands.
 import { boot } from '../app.js';
-import { ApiError, del, get, patch, post } from '../api.js';
+import { ApiError, del, get, patch, post, put } from '../api.js';
 import { fmtDateTime, t } from '../i18n.js';
 import { empty, h, newItemPanel, section, table } from '../dom.js';
 import { col, field, formDialog, formRow, input, select, setOptions, submitCol, submitForm } from '../forms.js';
 import { busy, dangerButton, dialog, editButton, errorText, notify, showError } from '../notices.js';
 import { VENUE_TYPES } from '../target.js';
+
+// Mirror base URLs typed one per line (or separated by spaces or commas).
+function urlList(text) {
+  return text
+    .split(/[\s,，]+/)
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
 
 boot('locations', async ({ main, can }) => {
   let locations = [];
@@ -16,6 +24,7 @@ boot('locations', async ({ main, can }) => {
   const screenBox = h('div', { id: 'screen-list' });
   const tokenBox = h('div', { id: 'token-list' });
   const tokenResult = h('div', { id: 'token-result', 'aria-live': 'polite' });
+  const mirrorBox = h('div', { id: 'mirror-settings' });
 
   const locName = (id) => locations.find((l) => l.id === id)?.name || '—';
 
@@ -28,6 +37,7 @@ boot('locations', async ({ main, can }) => {
     renderLocations();
     renderScreens();
     if (can.manageFleet) await renderTokens();
+    if (can.manageFleet) await renderMirrors();
     refreshLocationSelects();
   }
 
@@ -129,6 +139,15 @@ boot('locations', async ({ main, can }) => {
       l.fillerPlaylistId ?? '',
       { id: 'edit-location-filler' },
     );
+    const mirrors = h('textarea', {
+      class: 'form-control font-monospace',
+      id: 'edit-location-mirrors',
+      rows: 2,
+      maxlength: 4200,
+      spellcheck: 'false',
+      placeholder: 'http://mirror.example.cn:8080',
+    });
+    mirrors.value = (l.mirrors || []).join('\n');
     const ok = await formDialog(
       'locations.editLocation',
       formRow(
@@ -140,6 +159,7 @@ boot('locations', async ({ main, can }) => {
         col('col-md-6', 'locations.tags', tags, 'locations.tagsHint'),
         col('col-md-6', 'locations.timezone', tz),
         col('col-12', 'schedules.fillerLocation', filler, 'locations.fillerHint'),
+        col('col-12', 'locations.mirrors', mirrors, 'locations.mirrorsHint'),
       ),
       async () => {
         await patch(`/api/v1/locations/${l.id}`, {
@@ -154,6 +174,7 @@ boot('locations', async ({ main, can }) => {
             .filter(Boolean),
           timezone: tz.value.trim() || 'Asia/Shanghai',
           fillerPlaylistId: filler.value ? Number(filler.value) : null,
+          mirrors: urlList(mirrors.value),
         });
         return true;
       },
@@ -162,6 +183,55 @@ boot('locations', async ({ main, can }) => {
     if (!ok) return;
     notify(t('common.saved'));
     await reload();
+  }
+
+  // The fleet's and each district's mirrors (a location's are in its edit form).
+  async function renderMirrors() {
+    const settings = await get('/api/v1/settings/mirrors');
+    const byDistrict = new Map(settings.districts.map((d) => [d.district, d.mirrors]));
+    const districts = [...new Set([...locations.map((l) => l.district), ...byDistrict.keys()])].sort();
+    const fleet = input({
+      id: 'mirrors-fleet',
+      class: 'form-control font-monospace',
+      maxlength: 4200,
+      spellcheck: 'false',
+      placeholder: 'http://mirror.example.cn:8080',
+      value: settings.fleet.join(' '),
+    });
+    const fields = districts.map((d, i) => [
+      d,
+      input({
+        id: `mirrors-district-${i}`,
+        class: 'form-control font-monospace',
+        maxlength: 4200,
+        spellcheck: 'false',
+        dataset: { district: d },
+        placeholder: t('locations.mirrorsNone'),
+        value: (byDistrict.get(d) || []).join(' '),
+      }),
+    ]);
+    const form = submitForm(
+      { id: 'mirrors-form', class: 'row g-2' },
+      async () => {
+        await put('/api/v1/settings/mirrors', {
+          fleet: urlList(fleet.value),
+          districts: fields.map(([d, el]) => ({ district: d, mirrors: urlList(el.value) })),
+        });
+        notify(t('locations.mirrorsSaved'));
+        await reload();
+      },
+      col('col-12', 'locations.mirrorsFleet', fleet, 'locations.mirrorsListHint'),
+      ...fields.map(([d, el]) =>
+        h(
+          'div',
+          { class: 'col-md-6' },
+          h('label', { class: 'form-label', for: el.id }, t('locations.mirrorsDistrict', { district: d })),
+          el,
+        ),
+      ),
+      submitCol('locations.mirrorsSave', 'col-md-3'),
+    );
+    mirrorBox.replaceChildren(h('p', { class: 'small text-body-secondary' }, t('locations.mirrorsIntro')), form);
   }
 
   async function command(p, action, button) {
@@ -525,6 +595,7 @@ boot('locations', async ({ main, can }) => {
       can.manageFleet ? newItemPanel('locations.new', locationForm(), { id: 'location-new' }) : null,
     ),
   );
+  if (can.manageFleet) main.append(section('locations.mirrorsTitle', mirrorBox));
   await reload();
 });
 

@@ -20,8 +20,11 @@ namespace microscape::manifest {
 // Format 2 adds "location": where the target screen is, so that play records
 // naming the manifest's hash carry the location and zone under the screen's
 // own signature (docs/proof-of-play.md). Format 1 (without it) is still read
-// and written (a manifest without a location).
-// 1: no location; 2: location; 3: a media entry may carry derived_from (written only then).
+// and written (a manifest without a location). Format 3 adds, each optional,
+// a media entry's "derived_from" (the approved original it was made from) and
+// "mirrors" (HTTP base URLs the player may fetch media from: GET
+// <base>/media/<sha256>); it is written exactly when one of them is present,
+// and has a location as format 2.
 constexpr int kFormatVersion = 3;
 
 // Documented limits (docs/bundle-format.md, "Limits").
@@ -32,6 +35,8 @@ constexpr std::uint64_t kMaxBundleBytes = 64ull << 30;       // 64 GiB of media 
 constexpr std::size_t kMaxIdBytes = 128;                     // bundle_id, target
 constexpr std::size_t kMaxNameBytes = 255;                   // display and file names
 constexpr std::int64_t kMaxDurationMs = 24LL * 3600 * 1000;  // one day per item
+constexpr std::size_t kMaxMirrors = 8;                       // mirror base URLs per manifest
+constexpr std::size_t kMaxMirrorUrlBytes = 512;
 
 enum class BundleKind { Schedule, Takeover };
 std::string_view bundleKindName(BundleKind k);
@@ -77,12 +82,14 @@ struct Manifest {
     json::Value schedule = json::Object{};  // opaque object (docs/schedule-format.md)
     std::vector<MediaEntry> media;
     std::optional<Location> location;  // format 2 exactly when present
+    std::vector<std::string> mirrors;  // format 3 exactly when not empty (then location is set)
 
     const MediaEntry* findMedia(std::string_view sha256) const;
     std::uint64_t totalMediaBytes() const;
 };
 
-// Format 2 when m.location is set, else format 1 (m.format is not read).
+// Format 3 when m.mirrors is not empty, else 2 when m.location is set, else
+// format 1 (m.format is not read).
 json::Value toJson(const Manifest& m);
 // The exact bytes that are signed and stored as manifest.json.
 std::string toCanonicalBytes(const Manifest& m);
@@ -119,6 +126,11 @@ bool isValidDisplayName(std::string_view s);
 bool isValidFileName(std::string_view s);
 // Ids: 1..128 bytes of [A-Za-z0-9._:@-].
 bool isValidId(std::string_view s);
+// A mirror base URL (docs/bundle-format.md, "Mirrors"): http:// or https://, a
+// host name, IPv4 or bracketed IPv6 address, an optional port 1..65535, an
+// optional path of [A-Za-z0-9._~%/-] not ending in '/'; no credentials, query or
+// fragment; at most kMaxMirrorUrlBytes.
+bool isValidMirrorUrl(std::string_view s);
 // The "location" object of a format 2 manifest, read from the manifest's
 // fields (also by the evidence export's reader). Errors: BadManifest.
 Result<Location> parseLocation(json::Fields& manifestFields);

@@ -166,6 +166,9 @@ struct StatusReport {
     std::int64_t clockOffsetMs = 0;  // controller minus player
     bool clockSkewed = false;
     json::Object playback;  // filled by the playback engine (free form)
+    // Media bytes stored since the player started, by where they came from
+    // (optional fields; 0 when absent).
+    std::int64_t mediaBytesMirror = 0, mediaBytesHub = 0;
 };
 Envelope toEnvelope(const StatusReport& m);
 Result<StatusReport> parseStatus(const Envelope& e);

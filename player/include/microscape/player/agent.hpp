@@ -19,6 +19,9 @@
 // only the data directory (under its locks) and hands its result back to the
 // agent thread, which moves the file to done/ or failed/ and reloads the
 // active bundle, so the listener is still called on the agent thread.
+// Media the manifest's HTTP mirrors can serve are downloaded on another worker
+// thread (MirrorFetcher) that only posts the bytes back to the agent thread,
+// which writes, hashes and verifies them as it does the hub's CHUNKs.
 // start() makes the data directory private (0700).
 // All public methods are thread-safe.
 #pragma once
@@ -54,6 +57,10 @@ struct AgentOptions {
     int maxHashFailures = 3;               // per file and manifest, then sync_state = error
     std::size_t proofsBatchRecords = 200;  // records per PROOFS
     std::int64_t proofsTimeoutMs = 10000;  // no PROOFS_ACK this long: send again
+    // Media from the manifest's HTTP mirrors (docs/wire-protocol.md, "Media from HTTP mirrors").
+    std::int64_t mirrorConnectTimeoutMs = 5000;
+    std::int64_t mirrorIdleTimeoutMs = 15000;  // no byte this long: the mirror failed
+    std::int64_t mirrorBackoffMs = 300000;     // a mirror that failed a file is not asked for it again this long
 };
 
 class SyncAgent {
