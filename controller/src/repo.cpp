@@ -1116,7 +1116,7 @@ void setMirrorSettings(DbConn& c, const MirrorSettings& m) {
 }
 bool mediaInAnyManifest(DbConn& c, const std::string& sha256) {
     // A manifest names its media by hash; a 64-hex hash occurs nowhere else by chance.
-    return c.one("SELECT 1 FROM compiled_manifests WHERE instr(manifest, ?) > 0 LIMIT 1", {sha256}).has_value();
+    return c.one("SELECT 1 FROM compiled_manifests WHERE manifest LIKE '%' || ? || '%' LIMIT 1", {sha256}).has_value();
 }
 
 // --- settings ---------------------------------------------------------------------------------

@@ -355,8 +355,9 @@ Result<Manifest> parse(std::string_view bytes) {
     // Format 3 is written exactly when a derived file or a mirror is listed: one reading per manifest.
     if (m.format == 3 && m.mirrors.empty() &&
         std::none_of(m.media.begin(), m.media.end(), [](const MediaEntry& e) { return e.derivedFrom.has_value(); }))
-        return bad("manifest: format 3 lists no derived file (derived_from) and no mirrors; such a manifest is "
-                   "format 2");
+        return bad(
+            "manifest: format 3 lists no derived file (derived_from) and no mirrors; such a manifest is "
+            "format 2");
     return m;
 }
 
