@@ -1193,13 +1193,22 @@ await step('auditor sees the reports page with charts and downloads a CSV whose 
   await page.waitForSelector('#report-plays-csv:not(.disabled)');
   const href = await page.getAttribute('#report-plays-csv', 'href');
   assert(/^\/api\/v1\/reports\/plays\?.*format=csv/.test(href), `plays CSV link ${href}`);
-  const [playsDownload] = await Promise.all([page.waitForEvent('download'), page.click('#report-plays-csv')]);
+  // The screen keeps playing: a play may land between the download and the
+  // API's answer. Compare the CSV with the API read just before and just after
+  // it, and download again until nothing landed in between.
   const playsPath = path.join(artifacts, 'plays.csv');
-  await playsDownload.saveAs(playsPath);
-  const playsCsv = fs.readFileSync(playsPath, 'utf8');
+  let playsCsv = '';
+  let playsJson = null;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = JSON.stringify((await admin.call('GET', href.replace('format=csv', 'format=json'))).rows);
+    const [playsDownload] = await Promise.all([page.waitForEvent('download'), page.click('#report-plays-csv')]);
+    await playsDownload.saveAs(playsPath);
+    playsCsv = fs.readFileSync(playsPath, 'utf8');
+    playsJson = await admin.call('GET', href.replace('format=csv', 'format=json'));
+    if (JSON.stringify(playsJson.rows) === before) break;
+  }
   assert(playsCsv.charCodeAt(0) === 0xfeff, 'plays CSV starts with a UTF-8 BOM');
   const playsLines = playsCsv.slice(1).trim().split(/\r?\n/);
-  const playsJson = await admin.call('GET', href.replace('format=csv', 'format=json'));
   assert(
     playsLines.length - 1 === playsJson.rows.length,
     `CSV rows ${playsLines.length - 1} vs API ${playsJson.rows.length}`,
