@@ -6,6 +6,8 @@
 // (SIGTERM, waited for) by the destructor. Single-threaded use.
 #pragma once
 
+#include "wait_for.hpp"
+
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -61,16 +63,14 @@ class NginxMirror {
                 ::_exit(127);
             }
             // Up when the port answers; a port taken meanwhile ends nginx: try another.
-            bool up = false;
-            for (int i = 0; i < 200 && !up; ++i) {
-                int st = 0;
-                if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-                    pid_ = -1;
-                    break;
-                }
-                up = answers(port_);
-                if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-            }
+            const bool up = waitFor(
+                                [&] {
+                                    int st = 0;
+                                    if (::waitpid(pid_, &st, WNOHANG) == pid_) pid_ = -1;  // ended: stop waiting
+                                    return pid_ <= 0 || answers(port_);
+                                },
+                                30000, 25) &&
+                            pid_ > 0;
             if (!up && pid_ > 0) stop();
         }
         if (pid_ <= 0) {
