@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "../support/temp_dir.hpp"
-#include "migrations.hpp"
+#include "store/migrations.hpp"
 #include "pg_cluster.hpp"
 #include "store/schema.hpp"
 
