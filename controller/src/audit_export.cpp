@@ -7,7 +7,7 @@
 
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/manifest.hpp"
-#include "rollups.hpp"
+#include "store/rollups.hpp"
 
 namespace microscape::controller {
 

@@ -11,7 +11,7 @@
 #include "microscape/core/manifest.hpp"
 #include "microscape/core/schedule.hpp"
 #include "microscape/core/time.hpp"
-#include "rollups.hpp"
+#include "store/rollups.hpp"
 
 namespace microscape::controller {
 
