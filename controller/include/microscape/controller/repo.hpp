@@ -1,7 +1,10 @@
-// The repository layer: every SQL statement that reads or writes domain data.
-// Functions take a DbConn borrowed inside Db::read/write, so callers compose
-// several of them (and the audit record) into one transaction. Thread-safety is
-// that of the DbConn (one thread at a time, enforced by Db).
+// The store's functions over domain data (users, media, fleet, plans, audit
+// log, ...), defined by concern in controller/src/store/ (accounts.cpp,
+// audit_log.cpp, media.cpp, fleet.cpp, plans.cpp, manifests.cpp), which holds
+// every SQL statement of the controller. Functions take a DbConn borrowed
+// inside Db::read/write, so callers compose several of them (and the audit
+// record) into one transaction. Thread-safety is that of the DbConn (one thread
+// at a time, enforced by Db).
 #pragma once
 
 #include <map>
