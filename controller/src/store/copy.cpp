@@ -1,4 +1,4 @@
-#include "store_copy.hpp"
+#include "store/copy.hpp"
 
 #include "store/rollups.hpp"
 
