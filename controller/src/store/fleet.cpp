@@ -143,5 +143,9 @@ void setSetting(DbConn& c, const std::string& key, const std::string& value) {
            {key, value});
 }
 
+void deleteSetting(DbConn& c, const std::string& key) {
+    c.exec("DELETE FROM settings WHERE key = ?", {key});
+}
+
 }  // namespace repo
 }  // namespace microscape::controller

@@ -326,6 +326,10 @@ bool requestRendition(DbConn& c, std::int64_t mediaId, std::int64_t boxWidth, st
         {i(mediaId), i(boxWidth), i(boxHeight), i(nowMs), i(nowMs)});
     return c.changes() > 0;
 }
+void requeueWorkingRenditions(DbConn& c) {
+    c.exec("UPDATE media_derived SET state = 'pending' WHERE state = 'working' AND purpose = 'rendition'");
+}
+
 std::optional<MediaDerived> takePendingRendition(DbConn& c, std::int64_t nowMs) {
     auto r = c.one(std::string("SELECT ") + kDerivedCols +
                    " FROM media_derived WHERE purpose = 'rendition' AND state = 'pending' ORDER BY id LIMIT 1");

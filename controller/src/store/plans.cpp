@@ -156,5 +156,52 @@ std::vector<AlertRecord> listAlerts(DbConn& c, int limit) {
     return out;
 }
 
+// --- observances -------------------------------------------------------------------------------
+namespace {
+
+constexpr const char* kObservanceColumns =
+    "id, name, month, day, theme, days_before, days_after, created_at, updated_at";
+
+Observance observanceFrom(const DbRow& r) {
+    return Observance{r.i64(0), r.str(1), r.i64(2), r.i64(3), r.str(4), r.i64(5), r.i64(6), r.i64(7), r.i64(8)};
+}
+
+}  // namespace
+
+std::int64_t insertObservance(DbConn& c, const Observance& o) {
+    c.exec(
+        "INSERT INTO observances(name, month, day, theme, days_before, days_after, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        {o.name, o.month, o.day, o.theme.empty() ? DbValue(nullptr) : DbValue(o.theme), o.daysBefore, o.daysAfter,
+         o.createdAtMs, o.updatedAtMs});
+    return c.lastInsertId();
+}
+
+std::optional<Observance> observanceById(DbConn& c, std::int64_t id) {
+    auto r = c.one(std::string("SELECT ") + kObservanceColumns + " FROM observances WHERE id = ?", {id});
+    if (!r) return std::nullopt;
+    return observanceFrom(*r);
+}
+
+std::vector<Observance> listObservances(DbConn& c) {
+    std::vector<Observance> out;
+    for (const auto& r :
+         c.query(std::string("SELECT ") + kObservanceColumns + " FROM observances ORDER BY month, day, name"))
+        out.push_back(observanceFrom(r));
+    return out;
+}
+
+void updateObservance(DbConn& c, const Observance& o) {
+    c.exec(
+        "UPDATE observances SET name = ?, month = ?, day = ?, theme = ?, days_before = ?, days_after = ?, "
+        "updated_at = ? WHERE id = ?",
+        {o.name, o.month, o.day, o.theme.empty() ? DbValue(nullptr) : DbValue(o.theme), o.daysBefore, o.daysAfter,
+         o.updatedAtMs, o.id});
+}
+
+void deleteObservance(DbConn& c, std::int64_t id) {
+    c.exec("DELETE FROM observances WHERE id = ?", {id});
+}
+
 }  // namespace repo
 }  // namespace microscape::controller
