@@ -406,10 +406,10 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
         m.issuedAtMs = now - now % 1000;
         m.expiresAtMs = until;
         auto signedM = manifest::sign(m, key_);
-        repo::insertManifest(c, playerId,
-                             repo::StoredManifest{m.version, contentHash, signedM.bytes,
-                                                  crypto::base64Encode(signedM.signature), now},
-                             crypto::sha256Hex(signedM.bytes));
+        repo::insertManifest(
+            c, playerId,
+            repo::StoredManifest{m.version, contentHash, signedM.bytes, crypto::base64Encode(signedM.signature), now},
+            crypto::sha256Hex(signedM.bytes));
         repo::audit(c, Actor{0, "system", Role::Admin, {}}, "compile", "manifest", playerId, "",
                     R"({"version":)" + std::to_string(m.version) + "}", now);
         sql::announce(c.raw(), manifestAnnouncement(playerId, m.version));

@@ -259,8 +259,7 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
             out.push_back(std::move(d));
         }
     }
-    if (!toKeep.empty())
-        db.write([&](DbConn& c) { reports::keepScheduledDays(c, toKeep); });
+    if (!toKeep.empty()) db.write([&](DbConn& c) { reports::keepScheduledDays(c, toKeep); });
     return out;
 }
 

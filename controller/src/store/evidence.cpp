@@ -85,8 +85,8 @@ std::map<std::int64_t, std::string> storedHashes(DbConn& c, const std::string& p
     return stored;
 }
 
-std::pair<std::int64_t, std::int64_t> wholeProblemBatches(DbConn& c, const std::string& playerId,
-                                                          std::int64_t sinceMs, const std::string& batchSha256) {
+std::pair<std::int64_t, std::int64_t> wholeProblemBatches(DbConn& c, const std::string& playerId, std::int64_t sinceMs,
+                                                          const std::string& batchSha256) {
     SqlStmt whole(c,
                   "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT MAX(batch_size) AS size "
                   "FROM pop_problems WHERE player_id = ? AND detected_at >= ? AND batch_sha256 <> ? "

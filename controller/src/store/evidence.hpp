@@ -61,8 +61,8 @@ std::map<std::int64_t, std::string> storedHashes(DbConn& c, const std::string& p
 
 // The distinct batches kept whole among the player's problems since sinceMs
 // (other than batchSha256): (how many, their bytes).
-std::pair<std::int64_t, std::int64_t> wholeProblemBatches(DbConn& c, const std::string& playerId,
-                                                          std::int64_t sinceMs, const std::string& batchSha256);
+std::pair<std::int64_t, std::int64_t> wholeProblemBatches(DbConn& c, const std::string& playerId, std::int64_t sinceMs,
+                                                          const std::string& batchSha256);
 
 // Stores the problems of one batch (a problem stored before is kept).
 class ProblemStatement {

@@ -16,9 +16,9 @@ void lockForCompile(DbConn& c, std::int64_t key) {
 }
 
 std::optional<std::pair<std::int64_t, std::string>> newestManifestKey(DbConn& c, const std::string& playerId) {
-    auto last = c.one(
-        "SELECT version, content_hash FROM compiled_manifests WHERE player_id = ? ORDER BY version DESC LIMIT 1",
-        {playerId});
+    auto last =
+        c.one("SELECT version, content_hash FROM compiled_manifests WHERE player_id = ? ORDER BY version DESC LIMIT 1",
+              {playerId});
     if (!last) return std::nullopt;
     return std::make_pair(last->i64(0), last->str(1));
 }

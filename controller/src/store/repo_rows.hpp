@@ -47,7 +47,8 @@ inline std::vector<std::string> tagsOf(DbConn& c, const char* table, const char*
     return out;
 }
 
-inline void setTags(DbConn& c, const char* table, const char* col, std::int64_t id, const std::vector<std::string>& tags) {
+inline void setTags(DbConn& c, const char* table, const char* col, std::int64_t id,
+                    const std::vector<std::string>& tags) {
     c.exec(std::string("DELETE FROM ") + table + " WHERE " + col + " = ?", {i(id)});
     for (const auto& t : tags)
         c.exec(std::string("INSERT INTO ") + table + "(" + col + ", tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -183,7 +184,8 @@ inline void writeItems(DbConn& c, const Playlist& p) {
             {i(p.id), i(pos++), i(it.mediaId), opt(it.durationMs), opt(it.validFromMs), opt(it.validUntilMs)});
 }
 
-inline const char* kCampaignCols = "id, name, theme, starts_on, ends_on, department, created_by, created_at, updated_at";
+inline const char* kCampaignCols =
+    "id, name, theme, starts_on, ends_on, department, created_by, created_at, updated_at";
 inline Campaign campaignFrom(const DbRow& r) {
     return Campaign{r.i64(0), r.str(1), r.str(2), r.str(3), r.str(4), r.str(5), r.i64(6), r.i64(7), r.i64(8)};
 }

@@ -205,7 +205,7 @@ std::map<std::string, std::string> enrolledPlayerNames(DbConn& c) {
 }
 
 std::map<std::pair<std::string, std::string>, DayPlays> playsByScreenDay(DbConn& c, const std::string& fromDate,
-                                                                        const std::string& toDate) {
+                                                                         const std::string& toDate) {
     std::map<std::pair<std::string, std::string>, DayPlays> played;
     SqlStmt p(c,
               "SELECT player_id, local_date, SUM(completed), SUM(interrupted), SUM(failed), SUM(on_screen_ms) "
@@ -216,7 +216,7 @@ std::map<std::pair<std::string, std::string>, DayPlays> playsByScreenDay(DbConn&
 }
 
 std::map<std::pair<std::string, std::string>, KeptDay> keptScheduledDays(DbConn& c, const std::string& fromDate,
-                                                                        const std::string& toDate) {
+                                                                         const std::string& toDate) {
     std::map<std::pair<std::string, std::string>, KeptDay> cached;
     SqlStmt k(c,
               "SELECT player_id, local_date, manifest_version, slots, slot_ms FROM scheduled_days "

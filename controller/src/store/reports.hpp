@@ -57,16 +57,15 @@ struct KeptDay {
 std::map<std::string, std::string> enrolledPlayerNames(DbConn& c);
 // Plays per (player, local date) over [fromDate, toDate].
 std::map<std::pair<std::string, std::string>, DayPlays> playsByScreenDay(DbConn& c, const std::string& fromDate,
-                                                                        const std::string& toDate);
+                                                                         const std::string& toDate);
 // Ended days evaluated before, per (player, local date), with their manifest's version.
 std::map<std::pair<std::string, std::string>, KeptDay> keptScheduledDays(DbConn& c, const std::string& fromDate,
-                                                                        const std::string& toDate);
+                                                                         const std::string& toDate);
 void keepScheduledDays(DbConn& c, const std::vector<std::tuple<std::string, std::string, KeptDay>>& days);
 // Every compiled manifest, by player and version: each(player, version, createdAtMs, bytes).
-void forEachCompiledManifest(
-    DbConn& c,
-    const std::function<void(const std::string& playerId, std::int64_t version, std::int64_t createdAtMs,
-                             const std::string& manifest)>& each);
+void forEachCompiledManifest(DbConn& c,
+                             const std::function<void(const std::string& playerId, std::int64_t version,
+                                                      std::int64_t createdAtMs, const std::string& manifest)>& each);
 
 // --- the yearly report and campaign summaries ------------------------------------------------
 // One group of the yearly report: the complete plays and on-screen time of the

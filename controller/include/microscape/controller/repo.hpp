@@ -208,7 +208,7 @@ struct Observance {
 };
 std::int64_t insertObservance(DbConn& c, const Observance& o);
 std::optional<Observance> observanceById(DbConn& c, std::int64_t id);
-std::vector<Observance> listObservances(DbConn& c);  // by month, day, name
+std::vector<Observance> listObservances(DbConn& c);     // by month, day, name
 void updateObservance(DbConn& c, const Observance& o);  // all but createdAt
 void deleteObservance(DbConn& c, std::int64_t id);
 
