@@ -101,9 +101,10 @@ PlayerManifests findManifests(DbConn& c, const std::string& playerId, std::int64
     std::set<std::string> wanted = evidence::manifestsNamedByPlays(c, playerId, maxSeq, fromMs, toMs);
     std::string last;
     if (auto named = evidence::lastManifestNamed(c, playerId, maxSeq)) wanted.insert(last = *named);
-    std::map<std::string, std::int64_t> found =
-        evidence::manifestVersionsByHash(c, playerId, wanted);  // sha256 -> version
-    if (found.size() < wanted.size())                           // manifests compiled before their hash was stored
+    // sha256 -> version
+    std::map<std::string, std::int64_t> found = evidence::manifestVersionsByHash(c, playerId, wanted);
+    // (manifests compiled before their hash was stored)
+    if (found.size() < wanted.size())
         evidence::manifestsWithoutHash(c, playerId, [&](std::int64_t version, const std::string& bytes) {
             if (auto sha = crypto::sha256Hex(bytes); wanted.count(sha)) found.emplace(sha, version);
         });
