@@ -2,25 +2,13 @@
 // 警察节, 全民国家安全教育日, 国际禁毒日, 全国交通安全日, 国家宪法日 and the others an
 // admin keeps in the list. The console suggests a campaign for each coming one.
 #include "api.hpp"
+#include "microscape/controller/repo.hpp"
 
 namespace microscape::controller {
 
 namespace {
 
-struct Observance {
-    std::int64_t id = 0;
-    std::string name;
-    std::int64_t month = 1, day = 1;
-    std::string theme;
-    std::int64_t daysBefore = 3, daysAfter = 3;
-    std::int64_t createdAtMs = 0, updatedAtMs = 0;
-};
-
-constexpr const char* kColumns = "id, name, month, day, theme, days_before, days_after, created_at, updated_at";
-
-Observance fromRow(const DbRow& r) {
-    return Observance{r.i64(0), r.str(1), r.i64(2), r.i64(3), r.str(4), r.i64(5), r.i64(6), r.i64(7), r.i64(8)};
-}
+using repo::Observance;
 
 Poco::JSON::Object::Ptr observanceJson(const Observance& o) {
     Poco::JSON::Object::Ptr j = new Poco::JSON::Object;
@@ -36,9 +24,9 @@ Poco::JSON::Object::Ptr observanceJson(const Observance& o) {
 }
 
 Observance load(DbConn& c, std::int64_t id) {
-    auto r = c.one(std::string("SELECT ") + kColumns + " FROM observances WHERE id = ?", {id});
-    if (!r) notFound("observance " + std::to_string(id));
-    return fromRow(*r);
+    auto o = repo::observanceById(c, id);
+    if (!o) notFound("observance " + std::to_string(id));
+    return *o;
 }
 
 // The body's fields over `o` (the schema has checked types and ranges); the
@@ -59,8 +47,7 @@ void apply(const Poco::JSON::Object::Ptr& body, Observance& o) {
 void listObservances(RequestCtx& ctx) {
     Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
     ctx.svc.db.read([&](DbConn& c) {
-        for (const auto& r : c.query(std::string("SELECT ") + kColumns + " FROM observances ORDER BY month, day, name"))
-            arr->add(observanceJson(fromRow(r)));
+        for (const auto& o : repo::listObservances(c)) arr->add(observanceJson(o));
     });
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
     out->set("observances", arr);
@@ -74,12 +61,7 @@ void createObservance(RequestCtx& ctx) {
     apply(body, o);
     auto out = ctx.svc.db.write([&](DbConn& c) {
         o.createdAtMs = o.updatedAtMs = ctx.svc.nowMs();
-        c.exec(
-            "INSERT INTO observances(name, month, day, theme, days_before, days_after, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            {o.name, o.month, o.day, o.theme.empty() ? DbValue(nullptr) : DbValue(o.theme), o.daysBefore, o.daysAfter,
-             o.createdAtMs, o.updatedAtMs});
-        o.id = c.lastInsertId();
+        o.id = repo::insertObservance(c, o);
         auto j = observanceJson(o);
         recordAudit(c, ctx, "create", "observance", std::to_string(o.id), {}, j);
         return j;
@@ -95,11 +77,7 @@ void patchObservance(RequestCtx& ctx) {
         auto before = observanceJson(o);
         apply(body, o);
         o.updatedAtMs = ctx.svc.nowMs();
-        c.exec(
-            "UPDATE observances SET name = ?, month = ?, day = ?, theme = ?, days_before = ?, days_after = ?, "
-            "updated_at = ? WHERE id = ?",
-            {o.name, o.month, o.day, o.theme.empty() ? DbValue(nullptr) : DbValue(o.theme), o.daysBefore, o.daysAfter,
-             o.updatedAtMs, id});
+        repo::updateObservance(c, o);
         auto j = observanceJson(o);
         recordAudit(c, ctx, "update", "observance", std::to_string(id), before, j);
         return j;
@@ -111,7 +89,7 @@ void deleteObservance(RequestCtx& ctx) {
     const auto id = ctx.idParam("id");
     ctx.svc.db.write([&](DbConn& c) {
         auto o = load(c, id);
-        c.exec("DELETE FROM observances WHERE id = ?", {id});
+        repo::deleteObservance(c, id);
         recordAudit(c, ctx, "delete", "observance", std::to_string(id), observanceJson(o), {});
     });
     ctx.sendNoContent();

@@ -578,7 +578,7 @@ void putFiller(RequestCtx& ctx) {
             requireSchedulable(c, *id);
             repo::setSetting(c, "filler_playlist_id", std::to_string(*id));
         } else {
-            c.exec("DELETE FROM settings WHERE key = 'filler_playlist_id'");
+            repo::deleteSetting(c, "filler_playlist_id");
         }
         Poco::JSON::Object::Ptr b = new Poco::JSON::Object, a = new Poco::JSON::Object;
         b->set("playlistId", before ? Poco::Dynamic::Var(*before) : Poco::Dynamic::Var());

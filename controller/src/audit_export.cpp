@@ -7,7 +7,7 @@
 
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/manifest.hpp"
-#include "rollups.hpp"
+#include "store/export.hpp"
 
 namespace microscape::controller {
 
@@ -17,10 +17,6 @@ namespace {
 // the snapshot. each(line) is called for every stored line (without its LF).
 template <class F>
 void forEachLine(Db& db, bool records, const std::string& playerId, std::int64_t maxSeq, F&& each) {
-    const char* sql = records ? "SELECT seq, record FROM pop_records WHERE player_id = ? AND seq > ? AND seq <= ? "
-                                "ORDER BY seq LIMIT ?"
-                              : "SELECT last_seq, checkpoint FROM pop_checkpoints WHERE player_id = ? AND last_seq > ? "
-                                "AND last_seq <= ? ORDER BY last_seq LIMIT ?";
     std::int64_t after = 0;
     std::string page;
     std::vector<std::size_t> ends;
@@ -28,13 +24,12 @@ void forEachLine(Db& db, bool records, const std::string& playerId, std::int64_t
         page.clear();
         ends.clear();
         db.read([&](DbConn& c) {
-            SqlStmt st(c, sql);
-            st.bind(1, playerId).bind(2, after).bind(3, maxSeq).bind(4, std::int64_t(kExportPageRows));
-            while (st.step()) {
-                after = st.i64(0);
-                page += st.str(1);
-                ends.push_back(page.size());
-            }
+            evidence::evidencePage(c, records, playerId, after, maxSeq, std::int64_t(kExportPageRows),
+                                   [&](std::int64_t seq, const std::string& line) {
+                                       after = seq;
+                                       page += line;
+                                       ends.push_back(page.size());
+                                   });
         });
         std::size_t begin = 0;
         for (auto end : ends) {
@@ -53,14 +48,9 @@ void forEachAuditLine(Db& db, std::int64_t maxSeq, F&& each) {
     while (true) {
         page.clear();
         db.read([&](DbConn& c) {
-            for (const auto& row :
-                 c.query("SELECT seq, prev_hash, hash, at, actor_id, actor, action, entity, entity_id, "
-                         "before_json, after_json FROM audit_log WHERE seq > ? AND seq <= ? "
-                         "ORDER BY seq LIMIT ?",
-                         {after, maxSeq, std::int64_t(kExportPageRows)})) {
-                auto r = repo::auditRowOf(row);
-                after = r->seq;
-                page.push_back(audit::auditLineBytes(*r));
+            for (const auto& r : evidence::auditPage(c, after, maxSeq, std::int64_t(kExportPageRows))) {
+                after = r.seq;
+                page.push_back(audit::auditLineBytes(r));
             }
         });
         for (const auto& line : page) each(std::string_view(line));
@@ -108,46 +98,26 @@ struct PlayerManifests {
 
 PlayerManifests findManifests(DbConn& c, const std::string& playerId, std::int64_t maxSeq, std::int64_t fromMs,
                               std::int64_t toMs) {
-    DbConn& h = c;
-    std::set<std::string> wanted;
-    SqlStmt named(h,
-                  "SELECT DISTINCT manifest FROM pop_records WHERE player_id = ? AND seq <= ? AND manifest <> '' "
-                  "AND kind = 'play' AND start_utc_ms >= ? AND start_utc_ms < ?");
-    named.bind(1, playerId).bind(2, maxSeq).bind(3, fromMs).bind(4, toMs);
-    while (named.step()) wanted.insert(named.str(0));
+    std::set<std::string> wanted = evidence::manifestsNamedByPlays(c, playerId, maxSeq, fromMs, toMs);
     std::string last;
-    SqlStmt lastNamed(h,
-                      "SELECT manifest FROM pop_records WHERE player_id = ? AND seq <= ? AND manifest <> '' "
-                      "ORDER BY seq DESC LIMIT 1");
-    lastNamed.bind(1, playerId).bind(2, maxSeq);
-    if (lastNamed.step()) wanted.insert(last = lastNamed.str(0));
-    std::map<std::string, std::int64_t> found;  // sha256 -> version
-    SqlStmt byHash(h, "SELECT version FROM compiled_manifests WHERE player_id = ? AND sha256 = ?");
-    for (const auto& sha : wanted) {
-        byHash.reset();
-        byHash.bind(1, playerId).bind(2, sha);
-        if (byHash.step()) found[sha] = byHash.i64(0);
-    }
-    if (found.size() < wanted.size()) {  // manifests compiled before their hash was stored
-        SqlStmt legacy(h, "SELECT version, manifest FROM compiled_manifests WHERE player_id = ? AND sha256 IS NULL");
-        legacy.bind(1, playerId);
-        while (legacy.step())
-            if (auto sha = crypto::sha256Hex(legacy.str(1)); wanted.count(sha)) found.emplace(sha, legacy.i64(0));
-    }
+    if (auto named = evidence::lastManifestNamed(c, playerId, maxSeq)) wanted.insert(last = *named);
+    // sha256 -> version
+    std::map<std::string, std::int64_t> found = evidence::manifestVersionsByHash(c, playerId, wanted);
+    // (manifests compiled before their hash was stored)
+    if (found.size() < wanted.size())
+        evidence::manifestsWithoutHash(c, playerId, [&](std::int64_t version, const std::string& bytes) {
+            if (auto sha = crypto::sha256Hex(bytes); wanted.count(sha)) found.emplace(sha, version);
+        });
     PlayerManifests out;
     for (const auto& [sha, version] : found) out.versions.push_back(version);
     // The first manifest each recall gave the screen without the recalled media:
     // the verifier checks it (docs/audit-export.md, "Recalls").
-    SqlStmt recalled(h, "SELECT DISTINCT version FROM recall_screens WHERE player_id = ? AND version IS NOT NULL");
-    recalled.bind(1, playerId);
-    while (recalled.step()) out.versions.push_back(recalled.i64(0));
+    for (auto version : evidence::recallConfirmedVersions(c, playerId)) out.versions.push_back(version);
     std::sort(out.versions.begin(), out.versions.end());
     out.versions.erase(std::unique(out.versions.begin(), out.versions.end()), out.versions.end());
     if (auto it = found.find(last); it != found.end()) {
-        SqlStmt one(h, "SELECT manifest FROM compiled_manifests WHERE player_id = ? AND version = ?");
-        one.bind(1, playerId).bind(2, it->second);
-        if (one.step())
-            if (auto m = manifest::parse(one.str(0))) out.lastLocation = m->location;
+        if (auto bytes = evidence::manifestBytes(c, playerId, it->second))
+            if (auto m = manifest::parse(*bytes)) out.lastLocation = m->location;
     }
     return out;
 }
@@ -156,11 +126,8 @@ PlayerManifests findManifests(DbConn& c, const std::string& playerId, std::int64
 template <class F>
 void forEachManifestLine(Db& db, const std::string& playerId, const std::vector<std::int64_t>& versions, F&& each) {
     for (auto version : versions) {
-        auto bytes = db.read([&](DbConn& c) {
-            SqlStmt st(c, "SELECT manifest FROM compiled_manifests WHERE player_id = ? AND version = ?");
-            st.bind(1, playerId).bind(2, version);
-            return st.step() ? st.str(0) : std::string();
-        });
+        auto bytes =
+            db.read([&](DbConn& c) { return evidence::manifestBytes(c, playerId, version).value_or(std::string()); });
         each(std::string_view(bytes));
     }
 }
@@ -209,56 +176,42 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
     std::vector<audit::MediaName> media;
     try {
         auto st = db.read([&](DbConn& c) -> Status {
-            DbConn& h = c;
             // The audit log's head: its last row now, by its stored seq and hash.
-            if (auto head = c.one("SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY "
-                                  "seq DESC LIMIT 1"))
-                plan.manifest.auditHead = audit::AuditHead{head->i64(0), head->str(1)};
+            if (auto head = evidence::auditHead(c))
+                plan.manifest.auditHead = audit::AuditHead{head->first, head->second};
             else
                 plan.manifest.auditHead = audit::AuditHead{};
             const std::set<std::string> wanted(req.players.begin(), req.players.end());
             std::set<std::string> found;
-            SqlStmt ps(h,
-                       "SELECT p.id, p.identity_key, p.enrolled_at, COALESCE(u.username, ''), "
-                       "COALESCE(CAST(l.id AS TEXT), ''), COALESCE(l.name, ''), COALESCE(l.venue_type, ''), "
-                       "COALESCE(l.district, ''), COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') "
-                       "FROM players p LEFT JOIN locations l ON l.id = p.location_id "
-                       "LEFT JOIN enroll_tokens t ON t.id = p.enroll_token_id LEFT JOIN users u ON u.id = t.created_by "
-                       "ORDER BY p.id");
-            while (ps.step()) {
-                std::string id = ps.str(0);
+            for (const auto& row : evidence::exportPlayers(c)) {
+                const std::string& id = row.id;
                 if (!wanted.empty() && !wanted.count(id)) continue;
                 found.insert(id);
-                auto key = crypto::PublicKey::fromPem(ps.str(1));
+                auto key = crypto::PublicKey::fromPem(row.identityKeyPem);
                 if (!key) return makeError(Errc::Internal, "the stored key of player " + id + " is unreadable");
                 audit::PlayerEntry e;
                 e.playerId = id;
                 e.publicKeyB64 = crypto::base64Encode(key->raw());
                 e.keyId = key->id();
-                e.enrolledAtMs = ps.i64(2);
-                e.enrolledBy = ps.str(3);
-                e.locationId = ps.str(4);
-                e.locationName = ps.str(5);
-                e.venueType = ps.str(6);
-                e.district = ps.str(7);
-                e.timeZone = ps.str(8);
+                e.enrolledAtMs = row.enrolledAtMs;
+                e.enrolledBy = row.enrolledBy;
+                e.locationId = row.locationId;
+                e.locationName = row.locationName;
+                e.venueType = row.venueType;
+                e.district = row.district;
+                e.timeZone = row.timeZone;
                 players.push_back(std::move(e));
             }
             for (const auto& w : wanted)
                 if (!found.count(w)) return makeError(Errc::NotFound, "no player " + w);
-            SqlStmt ms(h, "SELECT sha256, display_name, kind FROM media ORDER BY sha256");
             std::set<std::string> listed;
-            while (ms.step()) {
-                media.push_back({ms.str(0), ms.str(1), ms.str(2), "", ""});
-                listed.insert(ms.str(0));
+            for (auto& m : evidence::mediaNames(c)) {
+                listed.insert(m.sha256);
+                media.push_back(std::move(m));
             }
             // Files screens played in place of an approved original: each names it.
-            SqlStmt ds(h,
-                       "SELECT d.sha256, m.display_name, d.kind, m.sha256, d.transform FROM media_derived d "
-                       "JOIN media m ON m.id = d.media_id WHERE d.state = 'ready' ORDER BY d.sha256, d.id");
-            while (ds.step())
-                if (listed.insert(ds.str(0)).second)
-                    media.push_back({ds.str(0), ds.str(1), ds.str(2), ds.str(3), ds.str(4)});
+            for (auto& d : evidence::derivedNames(c))
+                if (listed.insert(d.sha256).second) media.push_back(std::move(d));
             std::sort(media.begin(), media.end(),
                       [](const audit::MediaName& a, const audit::MediaName& b) { return a.sha256 < b.sha256; });
             return {};
@@ -276,11 +229,8 @@ Result<ExportPlan> planExport(Db& db, const ExportRequest& req) {
             // exactly what existed now, on either backend.
             auto& snap = plan.snapshot[p.playerId];
             db.read([&](DbConn& c) {
-                snap.maxRecordSeq =
-                    c.one("SELECT COALESCE(MAX(seq), 0) FROM pop_records WHERE player_id = ?", {p.playerId})->i64(0);
-                snap.maxCheckpointSeq =
-                    c.one("SELECT COALESCE(MAX(last_seq), 0) FROM pop_checkpoints WHERE player_id = ?", {p.playerId})
-                        ->i64(0);
+                snap.maxRecordSeq = evidence::maxRecordSeq(c, p.playerId);
+                snap.maxCheckpointSeq = evidence::maxCheckpointSeq(c, p.playerId);
             });
             auto pm = db.read(
                 [&](DbConn& c) { return findManifests(c, p.playerId, snap.maxRecordSeq, req.fromMs, req.toMs); });

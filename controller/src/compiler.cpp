@@ -394,29 +394,22 @@ Result<CompiledManifest> Compiler::compileLocked(Snapshot& snap, const Player& p
     bool fresh = false;
     auto stored = db_.write([&](DbConn& c) -> Result<CompiledManifest> {
         fresh = false;
-        if (c.backend() == sql::Backend::Postgres)
-            c.exec("SELECT pg_advisory_xact_lock(?)", {compileLockKey(playerId)});
-        auto last = c.one(
-            "SELECT version, content_hash FROM compiled_manifests WHERE player_id = ? ORDER BY version DESC LIMIT 1",
-            {playerId});
-        if (last && last->str(1) == contentHash) {
-            auto row = c.one(
-                "SELECT version, content_hash, manifest, signature, created_at FROM compiled_manifests "
-                "WHERE player_id = ? AND version = ?",
-                {playerId, last->i64(0)});
-            auto sig = crypto::base64Decode(row->str(3));
+        repo::lockForCompile(c, compileLockKey(playerId));
+        auto last = repo::newestManifestKey(c, playerId);
+        if (last && last->second == contentHash) {
+            auto row = repo::manifestAt(c, playerId, last->first);
+            auto sig = crypto::base64Decode(row->signatureB64);
             if (!sig) return sig.error();
-            return CompiledManifest{playerId, row->i64(0), row->str(1), row->str(2), *sig, row->i64(4)};
+            return CompiledManifest{playerId, row->version, row->contentHash, row->manifest, *sig, row->createdAtMs};
         }
-        m.version = last ? last->i64(0) + 1 : 1;
+        m.version = last ? last->first + 1 : 1;
         m.issuedAtMs = now - now % 1000;
         m.expiresAtMs = until;
         auto signedM = manifest::sign(m, key_);
-        c.exec(
-            "INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, created_at, "
-            "sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            {playerId, m.version, contentHash, signedM.bytes, crypto::base64Encode(signedM.signature), now,
-             crypto::sha256Hex(signedM.bytes)});
+        repo::insertManifest(
+            c, playerId,
+            repo::StoredManifest{m.version, contentHash, signedM.bytes, crypto::base64Encode(signedM.signature), now},
+            crypto::sha256Hex(signedM.bytes));
         repo::audit(c, Actor{0, "system", Role::Admin, {}}, "compile", "manifest", playerId, "",
                     R"({"version":)" + std::to_string(m.version) + "}", now);
         sql::announce(c.raw(), manifestAnnouncement(playerId, m.version));
@@ -449,18 +442,13 @@ Result<CompiledManifest> Compiler::compilePlayer(const std::string& playerId) {
 
 Result<CompiledManifest> Compiler::currentFor(const std::string& playerId) {
     std::lock_guard lock(mutex_);
-    auto row = db_.read([&](DbConn& c) {
-        return c.one(
-            "SELECT version, content_hash, manifest, signature, created_at FROM compiled_manifests "
-            "WHERE player_id = ? ORDER BY version DESC LIMIT 1",
-            {playerId});
-    });
+    auto row = db_.read([&](DbConn& c) { return repo::newestManifest(c, playerId); });
     const std::int64_t now = clock_();
     const std::int64_t halfHorizon = std::int64_t(config_.compileHorizonDays) * kDayMs / 2;
-    if (row && now - row->i64(4) < halfHorizon) {
-        auto sig = crypto::base64Decode(row->str(3));
+    if (row && now - row->createdAtMs < halfHorizon) {
+        auto sig = crypto::base64Decode(row->signatureB64);
         if (!sig) return sig.error();
-        return CompiledManifest{playerId, row->i64(0), row->str(1), row->str(2), *sig, row->i64(4)};
+        return CompiledManifest{playerId, row->version, row->contentHash, row->manifest, *sig, row->createdAtMs};
     }
     return compileLocked(playerId);
 }
@@ -473,10 +461,7 @@ int Compiler::recompileAll(const std::string& reason) {
         auto snap = loadSnapshot();
         for (const auto& p : players) {
             if (p.state != PlayerState::Enrolled) continue;
-            auto before = db_.read([&](DbConn& c) {
-                auto r = c.one("SELECT MAX(version) FROM compiled_manifests WHERE player_id = ?", {p.id});
-                return r ? r->i64(0) : 0;
-            });
+            auto before = db_.read([&](DbConn& c) { return repo::maxManifestVersion(c, p.id); });
             auto r = compileLocked(*snap, p);
             if (!r) {
                 log_.error("player %s: compilation failed (%s): %s", p.id, reason, r.error().str());

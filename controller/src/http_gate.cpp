@@ -29,6 +29,12 @@ namespace microscape::controller {
 
 namespace {
 
+// Whether s has bytes to read (or a connection to accept, or was closed) within timeout.
+bool readableWithin(const Poco::Net::Socket& s, const Poco::Timespan& timeout) {
+    Poco::Net::Socket::SocketList readable{s}, writable, failed;
+    return Poco::Net::Socket::select(readable, writable, failed, timeout) > 0;
+}
+
 using Clock = std::chrono::steady_clock;
 using Poco::Net::StreamSocket;
 
@@ -222,7 +228,7 @@ void HttpGate::Impl::cutLocked(Conn& c) {
 void HttpGate::Impl::acceptLoop() {
     while (!stopAccepting) {
         try {
-            if (!listener.poll(Poco::Timespan(0, 200000), Poco::Net::Socket::SELECT_READ)) continue;
+            if (!readableWithin(listener, Poco::Timespan(0, 200000))) continue;
             Poco::Net::SocketAddress peer;
             StreamSocket socket = listener.acceptConnection(peer);
             admit(std::move(socket), peer);
@@ -387,7 +393,7 @@ void HttpGate::Impl::reject(StreamSocket& socket) {
         while (total < sizeof buf * 16) {
             const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - Clock::now());
             if (left.count() <= 0) break;
-            if (!socket.poll(Poco::Timespan(left.count()), Poco::Net::Socket::SELECT_READ)) break;
+            if (!readableWithin(socket, Poco::Timespan(left.count()))) break;
             const int n = socket.receiveBytes(buf, sizeof buf);
             if (n <= 0) break;
             total += static_cast<std::size_t>(n);

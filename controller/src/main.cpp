@@ -18,7 +18,7 @@
 #include "microscape/core/exit_codes.hpp"
 #include "microscape/core/log_setup.hpp"
 #include "pop_ingest.hpp"
-#include "store_copy.hpp"
+#include "store/copy.hpp"
 
 #ifndef MICROSCAPE_VERSION
 #define MICROSCAPE_VERSION "0.0.0"

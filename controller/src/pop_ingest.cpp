@@ -4,6 +4,7 @@
 #include <span>
 
 #include "microscape/core/manifest.hpp"
+#include "store/evidence.hpp"
 
 namespace microscape::controller {
 
@@ -52,22 +53,8 @@ std::string range(std::int64_t from, std::int64_t to) {
 
 }  // namespace
 
-struct PopIngest::Statements {
-    explicit Statements(DbConn& db)
-        : player(db,
-                 "SELECT p.identity_key, p.state, p.enrolled_at, COALESCE(p.location_id, 0), "
-                 "COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') FROM players p "
-                 "LEFT JOIN locations l ON l.id = p.location_id WHERE p.id = ?"),
-          insertRecord(db,
-                       "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
-                       "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at, manifest) "
-                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-          insertCheckpoint(db,
-                           "INSERT INTO pop_checkpoints(player_id, last_seq, first_seq, checkpoint, "
-                           "received_at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING"),
-          rollups(db) {}
-    SqlStmt player, insertRecord, insertCheckpoint;
-    RollupStatements rollups;
+struct PopIngest::Statements : evidence::IngestStatements {
+    using IngestStatements::IngestStatements;
 };
 
 PopIngest::PopIngest(Db& db, std::string zoneinfoDir) : db_(db), zones_(std::move(zoneinfoDir)) {}
@@ -88,15 +75,11 @@ void PopIngest::invalidate() {
 
 const PopIngest::MediaSet& PopIngest::mediaSentTo(DbConn& c, const std::string& playerId) {
     auto& set = media_[playerId];
-    SqlStmt st(c,
-               "SELECT version, manifest FROM compiled_manifests WHERE player_id = ? AND version > ? "
-               "ORDER BY version");
-    st.bind(1, playerId).bind(2, set.version);
-    while (st.step()) {
-        set.version = st.i64(0);
-        if (auto m = manifest::parse(st.str(1)))
+    evidence::forEachManifestAfter(c, playerId, set.version, [&](std::int64_t version, const std::string& text) {
+        set.version = version;
+        if (auto m = manifest::parse(text))
             for (const auto& e : m->media) set.sha256.insert(e.sha256);
-    }
+    });
     return set;
 }
 
@@ -181,26 +164,15 @@ void PopIngest::storeProblems(Batch& b) {
     // 4 KiB (docs/reports.md), so a player sending garbage cannot fill the disk.
     std::string_view kept = batchBytes;
     if (keep && batchBytes.size() > kProblemBatchPrefixBytes) {
-        SqlStmt whole(b.db,
-                      "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT MAX(batch_size) AS size "
-                      "FROM pop_problems WHERE player_id = ? AND detected_at >= ? AND batch_sha256 <> ? "
-                      "AND batch_size IS NOT NULL AND LENGTH(batch) = batch_size GROUP BY batch_sha256) AS kept");
-        whole.bind(1, playerId).bind(2, b.nowMs - 3600 * 1000).bind(3, batchSha);
-        whole.step();
-        const std::int64_t batches = whole.i64(0), bytes = whole.i64(1);
+        const auto [batches, bytes] = evidence::wholeProblemBatches(b.db, playerId, b.nowMs - 3600 * 1000, batchSha);
         if (batches >= kWholeProblemBatchesPerHour ||
             bytes + static_cast<std::int64_t>(batchBytes.size()) > kWholeProblemBytesPerHour)
             kept = batchBytes.substr(0, kProblemBatchPrefixBytes);
     }
-    SqlStmt st(b.db,
-               "INSERT INTO pop_problems(player_id, code, seq, message, batch_sha256, batch, "
-               "detected_at, batch_size) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
-    for (const auto& p : b.problems) {
-        st.bind(1, playerId).bind(2, p.code).bind(3, p.seq).bind(4, p.message).bind(5, batchSha);
-        if (keep) st.bindBlob(6, kept);
-        st.bind(7, b.nowMs).bind(8, static_cast<std::int64_t>(b.prep.sizeBytes));
-        st.run();
-    }
+    evidence::ProblemStatement st(b.db);
+    for (const auto& p : b.problems)
+        st.insert(playerId, p.code, p.seq, p.message, batchSha, keep ? std::optional(kept) : std::nullopt, b.nowMs,
+                  static_cast<std::int64_t>(b.prep.sizeBytes));
     stats_.problems += static_cast<std::int64_t>(b.problems.size());
 }
 
@@ -208,14 +180,11 @@ void PopIngest::storeProblems(Batch& b) {
 // refused holds the answer).
 const crypto::PublicKey* PopIngest::checkPlayer(Batch& b, Result<IngestOutcome>& refused) {
     const std::string& playerId = b.prep.playerId;
-    SqlStmt& st = stmts_->player;
-    st.reset();
-    st.bind(1, playerId);
-    const bool found = st.step();
+    const auto row = stmts_->player(playerId);
+    const bool found = row.has_value();
     if (found)
-        b.info = PlayerInfo{st.str(0), playerStateFromName(st.str(1)).value_or(PlayerState::Retired), st.i64(2),
-                            st.i64(3), st.str(4)};
-    st.reset();
+        b.info = PlayerInfo{row->identityKeyPem, playerStateFromName(row->state).value_or(PlayerState::Retired),
+                            row->enrolledAtMs, row->locationId, row->zone};
     if (!found) {
         refused = refuse(b, Errc::UnknownSigner, "unknown_player", "no enrolled player " + playerId);
         return nullptr;
@@ -245,19 +214,15 @@ PopIngest::Tip PopIngest::storedTip(Batch& b) {
         // Several controller nodes may take this player's batches (it fails
         // over): its row lock orders them between nodes, and the tip is read
         // afresh, as another node may have moved it.
-        b.db.exec("SELECT id FROM players WHERE id = ? FOR UPDATE", {playerId});
+        evidence::lockPlayer(b.db, playerId);
         Tip t;
-        SqlStmt st(b.db, "SELECT seq, hash FROM pop_records WHERE player_id = ? ORDER BY seq DESC LIMIT 1");
-        st.bind(1, playerId);
-        if (st.step()) t = Tip{st.i64(0), st.str(1)};
+        if (auto tip = evidence::chainTip(b.db, playerId)) t = Tip{tip->first, tip->second};
         return t;
     }
     auto tipIt = tips_.find(playerId);
     if (tipIt == tips_.end()) {
         Tip t;
-        SqlStmt st(b.db, "SELECT seq, hash FROM pop_records WHERE player_id = ? ORDER BY seq DESC LIMIT 1");
-        st.bind(1, playerId);
-        if (st.step()) t = Tip{st.i64(0), st.str(1)};
+        if (auto tip = evidence::chainTip(b.db, playerId)) t = Tip{tip->first, tip->second};
         tipIt = tips_.emplace(playerId, std::move(t)).first;
     }
     return tipIt->second;
@@ -288,10 +253,8 @@ bool PopIngest::checkResend(Batch& b) {
     const Tip& tip = b.tip;
     if (records.front().seq > tip.seq) return true;
     const std::int64_t to = std::min(records.back().seq, tip.seq);
-    std::map<std::int64_t, std::string> stored;
-    SqlStmt st(b.db, "SELECT seq, hash FROM pop_records WHERE player_id = ? AND seq BETWEEN ? AND ?");
-    st.bind(1, b.prep.playerId).bind(2, records.front().seq).bind(3, to);
-    while (st.step()) stored.emplace(st.i64(0), st.str(1));
+    const std::map<std::int64_t, std::string> stored =
+        evidence::storedHashes(b.db, b.prep.playerId, records.front().seq, to);
     std::size_t& i = b.firstNew;
     for (; i < records.size() && records[i].seq <= tip.seq; ++i) {
         const auto& r = records[i];
@@ -358,28 +321,11 @@ void PopIngest::store(Batch& b, std::span<const pop::Record> fresh) {
     const auto& cp = b.prep.batch->checkpoint;
     if (!fresh.empty()) {
         const auto lines = splitLines(batchBytes);
-        SqlStmt& ins = stmts_->insertRecord;
         std::string_view lastHash;
         for (std::size_t i = b.firstNew; i < records.size(); ++i) {
             const auto& r = records[i];
             lastHash = b.prep.hashes[i];
-            // Bound by reference: everything lives until the end of this batch.
-            ins.bindRef(1, playerId)
-                .bind(2, r.seq)
-                .bindRef(3, lastHash)
-                .bindRef(4, pop::kindName(r.kind))
-                .bindRef(5, r.mediaSha256)
-                .bindRef(6, r.playlistId)
-                .bindRef(7, r.scheduleId)
-                .bindRef(8, r.campaignId)
-                .bind(9, r.startUtcMs)
-                .bind(10, r.endUtcMs)
-                .bind(11, r.measuredMs)
-                .bindRef(12, pop::outcomeName(r.outcome))
-                .bindRef(13, lines[i])
-                .bind(14, b.nowMs)
-                .bindRef(15, r.manifestSha256);
-            ins.run();
+            stmts_->insertRecord(playerId, r, lastHash, lines[i], b.nowMs);
         }
         // Each play where the manifest it names put the screen (else where the
         // screen is now), as the auditor's recount places it.
@@ -392,13 +338,7 @@ void PopIngest::store(Batch& b, std::span<const pop::Record> fresh) {
     }
     // The checkpoint line as sent (parseBatch accepted only canonical bytes).
     const auto cpLine = batchBytes.substr(0, batchBytes.size() - 1);
-    SqlStmt& st = stmts_->insertCheckpoint;
-    st.bindRef(1, playerId)
-        .bind(2, cp.lastSeq)
-        .bind(3, cp.firstSeq)
-        .bindRef(4, cpLine.substr(cpLine.rfind('\n') + 1))
-        .bind(5, b.nowMs);
-    st.run();
+    stmts_->insertCheckpoint(playerId, cp.lastSeq, cp.firstSeq, cpLine.substr(cpLine.rfind('\n') + 1), b.nowMs);
 }
 
 // The steps in one write transaction: check the player, the batch and its

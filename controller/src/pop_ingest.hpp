@@ -23,7 +23,7 @@
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/pop.hpp"
 #include "microscape/core/result.hpp"
-#include "rollups.hpp"
+#include "store/rollups.hpp"
 
 namespace microscape::controller {
 

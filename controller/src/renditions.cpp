@@ -9,9 +9,7 @@ namespace microscape::controller {
 
 void RenditionWorker::start() {
     // A rendition being made when the controller stopped is made again.
-    svc_.db.write([&](DbConn& c) {
-        c.exec("UPDATE media_derived SET state = 'pending' WHERE state = 'working' AND purpose = 'rendition'");
-    });
+    svc_.db.write([&](DbConn& c) { repo::requeueWorkingRenditions(c); });
     thread_ = std::jthread([this](std::stop_token stop) {
         while (!stop.stop_requested()) {
             try {

@@ -11,7 +11,8 @@
 #include "microscape/core/manifest.hpp"
 #include "microscape/core/schedule.hpp"
 #include "microscape/core/time.hpp"
-#include "rollups.hpp"
+#include "store/reports.hpp"
+#include "store/rollups.hpp"
 
 namespace microscape::controller {
 
@@ -64,11 +65,7 @@ std::string seconds(std::int64_t ms) {
     return buf;
 }
 
-// A table: column names, and rows of values (integers kept as integers for JSON).
-struct Table {
-    std::vector<std::string> columns;
-    std::vector<std::vector<DbValue>> rows;
-};
+using reports::Table;
 
 std::string cellText(const DbValue& v) {
     if (auto i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
@@ -118,32 +115,6 @@ void sendTable(RequestCtx& ctx, const Table& t, const std::string& fileStem, Poc
     ctx.sendJson(200, meta);
 }
 
-Table runQuery(RequestCtx& ctx, const std::string& sql, const std::vector<DbValue>& params) {
-    return ctx.svc.db.read([&](DbConn& c) {
-        Table t;
-        SqlStmt st(c, sql);
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            const int n = static_cast<int>(i) + 1;
-            if (auto v = std::get_if<std::int64_t>(&params[i]))
-                st.bind(n, *v);
-            else if (auto s = std::get_if<std::string>(&params[i]))
-                st.bind(n, *s);
-        }
-        for (int i = 0; i < st.columns(); ++i) t.columns.push_back(st.name(i));
-        while (st.step()) {
-            std::vector<DbValue> row;
-            for (int i = 0; i < st.columns(); ++i) {
-                if (st.isText(i))
-                    row.emplace_back(st.str(i));
-                else
-                    row.emplace_back(st.i64(i));
-            }
-            t.rows.push_back(std::move(row));
-        }
-        return t;
-    });
-}
-
 // Appends on_screen_seconds after on_screen_ms (exact, 3 decimals).
 void addSeconds(Table& t) {
     auto it = std::find(t.columns.begin(), t.columns.end(), "on_screen_ms");
@@ -162,59 +133,6 @@ Poco::JSON::Object::Ptr metaOf(std::int64_t from, std::int64_t to) {
     return m;
 }
 
-std::string placeholders(std::size_t n) {
-    std::string s;
-    for (std::size_t i = 0; i < n; ++i) s += i ? ",?" : "?";
-    return s;
-}
-
-struct Dim {
-    std::vector<std::string> select;  // "expr AS alias"
-    std::vector<std::string> joins;   // names of joins needed, in order
-    bool hourly = false;              // available from the hour rollup
-    bool daily = true;                // available from the media rollup
-};
-
-// The media a play's file belongs to: the file itself, or the original a derived
-// file (normalised still, rendition) was made from.
-constexpr const char* kMediaJoin =
-    "LEFT JOIN media m ON m.sha256 = COALESCE((SELECT o.sha256 FROM media_derived d JOIN media o ON o.id = "
-    "d.media_id WHERE d.sha256 = r.media AND d.sha256 <> '' LIMIT 1), r.media)";
-
-const std::map<std::string, Dim>& dims() {
-    static const std::map<std::string, Dim> d = {
-        {"media", {{"r.media AS media", "COALESCE(m.display_name, '') AS media_name"}, {"m"}, false, true}},
-        {"playlist", {{"r.playlist AS playlist"}, {}, false, true}},
-        {"campaign", {{"r.campaign AS campaign", "COALESCE(cg.name, '') AS campaign_name"}, {"cg"}, false, true}},
-        {"theme", {{"COALESCE(cg.theme, '') AS theme"}, {"cg"}, false, true}},
-        {"tag", {{"COALESCE(mt.tag, '') AS tag"}, {"m", "mt"}, false, true}},
-        // 谁执法谁普法: the department (警种) that uploaded the media answers for it.
-        {"department", {{"COALESCE(m.department, '') AS department"}, {"m"}, false, true}},
-        {"location",
-         {{"COALESCE(CAST(l.id AS TEXT), '') AS location_id", "COALESCE(l.name, '') AS location"},
-          {"p", "l"},
-          true,
-          true}},
-        {"venue_type", {{"COALESCE(l.venue_type, '') AS venue_type"}, {"p", "l"}, true, true}},
-        {"district", {{"COALESCE(l.district, '') AS district"}, {"p", "l"}, true, true}},
-        {"screen", {{"r.player_id AS screen", "COALESCE(p.name, '') AS screen_name"}, {"p"}, true, true}},
-        {"day", {{"r.local_date AS day"}, {}, true, true}},
-        {"hour", {{"r.hour AS hour"}, {}, true, false}},
-    };
-    return d;
-}
-
-const std::map<std::string, std::string>& joinSql() {
-    static const std::map<std::string, std::string> j = {
-        {"m", kMediaJoin},
-        {"mt", "LEFT JOIN media_tags mt ON mt.media_id = m.id"},
-        {"cg", "LEFT JOIN campaigns cg ON r.campaign = 'cmp-' || CAST(cg.id AS TEXT)"},
-        {"p", "LEFT JOIN players p ON p.id = r.player_id"},
-        {"l", "LEFT JOIN locations l ON l.id = p.location_id"},
-    };
-    return j;
-}
-
 // GET /api/v1/reports/plays?from&to&by=media,location,day&players=&campaign=&location=&format=
 void playsReport(RequestCtx& ctx) {
     auto [from, to] = dateRange(ctx);
@@ -222,89 +140,25 @@ void playsReport(RequestCtx& ctx) {
     if (by.empty()) by = {"location", "day", "media"};
     bool hourly = false;
     for (const auto& b : by) {
-        if (!dims().count(b))
+        if (!reports::dimension(b))
             badRequest(
                 "by: unknown dimension '" + b +
                 "' (media, playlist, campaign, theme, tag, department, location, venue_type, district, screen, day, "
                 "hour)");
         if (b == "hour") hourly = true;
     }
-    std::vector<std::string> select, joins;
-    for (const auto& b : by) {
-        const Dim& d = dims().at(b);
-        if (hourly && !d.hourly)
-            badRequest("by: '" + b + "' cannot be combined with hour (hourly counts are per screen)");
-        for (const auto& s : d.select) select.push_back(s);
-        for (const auto& j : d.joins)
-            if (std::find(joins.begin(), joins.end(), j) == joins.end()) joins.push_back(j);
-    }
-    std::vector<DbValue> params{dateOf(from), dateOf(to)};
-    std::string where = " WHERE r.local_date BETWEEN ? AND ?";
-    auto players = listParam(ctx, "players");
-    // The auditor's table and its coarser cuts come from the location rollup,
-    // which holds about as many rows as the report returns.
-    bool byLocation = !hourly && players.empty() && !ctx.query("campaign");
     for (const auto& b : by)
-        if (b != "location" && b != "venue_type" && b != "district" && b != "day" && b != "media") byLocation = false;
-    if (byLocation) {
-        if (auto l = ctx.query("location")) {
-            where += " AND r.location_id = ?";
-            params.emplace_back(static_cast<std::int64_t>(std::atoll(l->c_str())));
-        }
-        std::string sql = "SELECT ";
-        for (const auto& s : select) sql += s + ", ";
-        sql +=
-            "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
-            "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms "
-            "FROM pop_rollup_location r";
-        if (std::find(joins.begin(), joins.end(), "m") != joins.end()) sql += " " + joinSql().at("m");
-        if (std::find(joins.begin(), joins.end(), "l") != joins.end())
-            sql += " LEFT JOIN locations l ON l.id = r.location_id";
-        std::string group;
-        for (std::size_t i = 1; i <= select.size(); ++i) {
-            if (i > 1) group += ',';
-            group += std::to_string(i);
-        }
-        sql += where + " GROUP BY " + group + " ORDER BY " + group;
-        Table t = runQuery(ctx, sql, params);
-        addSeconds(t);
-        auto meta = metaOf(from, to);
-        meta->set("by", toArray(by));
-        sendTable(ctx, t, "plays-" + dateOf(from) + "-" + dateOf(to), meta);
-        return;
-    }
-    if (!players.empty()) {
-        where += " AND r.player_id IN (" + placeholders(players.size()) + ")";
-        for (auto& p : players) params.emplace_back(p);
-    }
-    if (auto c = ctx.query("campaign")) {
-        if (hourly) badRequest("campaign cannot be combined with hour");
-        where += " AND r.campaign = ?";
-        params.emplace_back(c->rfind("cmp-", 0) == 0 ? *c : "cmp-" + *c);
-    }
-    if (auto l = ctx.query("location")) {
-        if (std::find(joins.begin(), joins.end(), "p") == joins.end()) joins.push_back("p");
-        where += " AND p.location_id = ?";
-        params.emplace_back(static_cast<std::int64_t>(std::atoll(l->c_str())));
-    }
-    // Joins in dependency order.
-    std::string joinText;
-    for (const char* j : {"m", "mt", "cg", "p", "l"})
-        if (std::find(joins.begin(), joins.end(), j) != joins.end()) joinText += " " + joinSql().at(j);
-    std::string sql = "SELECT ";
-    for (const auto& s : select) sql += s + ", ";
-    sql +=
-        "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
-        "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms FROM ";
-    sql += hourly ? "pop_rollup_hour r" : "pop_rollup_media r";
-    sql += joinText + where;
-    std::string group;
-    for (std::size_t i = 1; i <= select.size(); ++i) {
-        if (i > 1) group += ',';
-        group += std::to_string(i);
-    }
-    sql += " GROUP BY " + group + " ORDER BY " + group;
-    Table t = runQuery(ctx, sql, params);
+        if (hourly && !reports::dimension(b)->hourly)
+            badRequest("by: '" + b + "' cannot be combined with hour (hourly counts are per screen)");
+    reports::PlaysQuery q;
+    q.by = by;
+    q.fromDate = dateOf(from);
+    q.toDate = dateOf(to);
+    q.players = listParam(ctx, "players");
+    q.campaign = ctx.query("campaign");
+    if (q.campaign && hourly) badRequest("campaign cannot be combined with hour");
+    if (auto l = ctx.query("location")) q.locationId = static_cast<std::int64_t>(std::atoll(l->c_str()));
+    Table t = ctx.svc.db.read([&](DbConn& c) { return reports::plays(c, q); });
     addSeconds(t);
     auto meta = metaOf(from, to);
     meta->set("by", toArray(by));
@@ -335,45 +189,29 @@ struct ScheduledDay {
 // scheduled_days with that manifest's version and evaluated once.
 std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64_t toDay,
                                         const std::set<std::string>& wantedSet, std::int64_t nowMs) {
-    struct Played {
-        std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
-    };
+    using Played = reports::DayPlays;
     struct Version {
         std::int64_t version = 0, createdAtMs = 0;
         std::string manifest;  // parsed when a day needs it
         std::optional<schedule::Schedule> schedule;
         bool parsed = false;
     };
-    struct Cached {
-        std::int64_t version = 0, slots = 0, slotMs = 0;
-    };
+    using Cached = reports::KeptDay;
     std::map<std::string, PlayerPlace> places;
     std::map<std::string, std::string> names;
     std::map<std::pair<std::string, std::string>, Played> played;
     std::map<std::pair<std::string, std::string>, Cached> cached;
     std::map<std::string, std::vector<Version>> versions;
     db.read([&](DbConn& c) {
-        DbConn& h = c;
-        places = playerPlaces(h);
-        SqlStmt n(h, "SELECT id, name FROM players WHERE state = 'enrolled'");
-        while (n.step()) names[n.str(0)] = n.str(1);
-        SqlStmt p(h,
-                  "SELECT player_id, local_date, SUM(completed), SUM(interrupted), SUM(failed), SUM(on_screen_ms) "
-                  "FROM pop_rollup_hour WHERE local_date BETWEEN ? AND ? GROUP BY player_id, local_date");
-        p.bind(1, dateOf(fromDay)).bind(2, dateOf(toDay));
-        while (p.step()) played[{p.str(0), p.str(1)}] = Played{p.i64(2), p.i64(3), p.i64(4), p.i64(5)};
-        SqlStmt k(h,
-                  "SELECT player_id, local_date, manifest_version, slots, slot_ms FROM scheduled_days "
-                  "WHERE local_date BETWEEN ? AND ?");
-        k.bind(1, dateOf(fromDay)).bind(2, dateOf(toDay));
-        while (k.step()) cached[{k.str(0), k.str(1)}] = Cached{k.i64(2), k.i64(3), k.i64(4)};
-        SqlStmt m(h,
-                  "SELECT player_id, version, created_at, manifest FROM compiled_manifests "
-                  "ORDER BY player_id, version");
-        while (m.step()) {
-            if (!names.count(m.str(0)) || (!wantedSet.empty() && !wantedSet.count(m.str(0)))) continue;
-            versions[m.str(0)].push_back(Version{m.i64(1), m.i64(2), m.str(3), std::nullopt, false});
-        }
+        places = playerPlaces(c);
+        names = reports::enrolledPlayerNames(c);
+        played = reports::playsByScreenDay(c, dateOf(fromDay), dateOf(toDay));
+        cached = reports::keptScheduledDays(c, dateOf(fromDay), dateOf(toDay));
+        reports::forEachCompiledManifest(c, [&](const std::string& playerId, std::int64_t version,
+                                                std::int64_t createdAtMs, const std::string& manifest) {
+            if (!names.count(playerId) || (!wantedSet.empty() && !wantedSet.count(playerId))) return;
+            versions[playerId].push_back(Version{version, createdAtMs, manifest, std::nullopt, false});
+        });
     });
     ZoneCache zones("/usr/share/zoneinfo");
     std::vector<ScheduledDay> out;
@@ -421,18 +259,7 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
             out.push_back(std::move(d));
         }
     }
-    if (!toKeep.empty())
-        db.write([&](DbConn& c) {
-            SqlStmt ins(
-                c,
-                "INSERT INTO scheduled_days(player_id, local_date, manifest_version, slots, slot_ms) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (player_id, local_date) DO UPDATE SET "
-                "manifest_version = excluded.manifest_version, slots = excluded.slots, slot_ms = excluded.slot_ms");
-            for (const auto& [id, date, k] : toKeep) {
-                ins.bind(1, id).bind(2, date).bind(3, k.version).bind(4, k.slots).bind(5, k.slotMs);
-                ins.run();
-            }
-        });
+    if (!toKeep.empty()) db.write([&](DbConn& c) { reports::keepScheduledDays(c, toKeep); });
     return out;
 }
 
@@ -454,15 +281,7 @@ void scheduledVsPlayed(RequestCtx& ctx) {
 // day covered by plays, the hours with plays, the last heartbeat and problems.
 void uptimeReport(RequestCtx& ctx) {
     auto [from, to] = dateRange(ctx);
-    Table t = runQuery(ctx,
-                       "SELECT p.id AS screen, p.name AS screen_name, h.local_date AS day, "
-                       "COUNT(h.hour) AS hours_with_plays, COALESCE(SUM(h.on_screen_ms), 0) AS on_screen_ms, "
-                       "CAST(COALESCE(SUM(h.on_screen_ms), 0) AS BIGINT) * 10000 / 86400000 AS coverage_basis_points, "
-                       "COALESCE(p.last_seen_at, 0) AS last_seen_at_ms, "
-                       "(SELECT COUNT(*) FROM pop_problems x WHERE x.player_id = p.id) AS problems "
-                       "FROM players p JOIN pop_rollup_hour h ON h.player_id = p.id "
-                       "WHERE h.local_date BETWEEN ? AND ? GROUP BY p.id, h.local_date ORDER BY p.id, h.local_date",
-                       {dateOf(from), dateOf(to)});
+    Table t = ctx.svc.db.read([&](DbConn& c) { return reports::uptime(c, dateOf(from), dateOf(to)); });
     addSeconds(t);
     sendTable(ctx, t, "uptime-" + dateOf(from) + "-" + dateOf(to), metaOf(from, to));
 }
@@ -471,17 +290,7 @@ void uptimeReport(RequestCtx& ctx) {
 void problemsReport(RequestCtx& ctx) {
     std::int64_t limit = 1000;
     if (auto l = ctx.query("limit")) limit = std::clamp<std::int64_t>(std::atoll(l->c_str()), 1, 100000);
-    std::string sql =
-        "SELECT id, player_id AS screen, code, seq, message, batch_sha256, detected_at AS detected_at_ms "
-        "FROM pop_problems";
-    std::vector<DbValue> params;
-    if (auto p = ctx.query("player")) {
-        sql += " WHERE player_id = ?";
-        params.emplace_back(*p);
-    }
-    sql += " ORDER BY id DESC LIMIT ?";
-    params.emplace_back(limit);
-    Table t = runQuery(ctx, sql, params);
+    Table t = ctx.svc.db.read([&](DbConn& c) { return reports::problems(c, ctx.query("player"), limit); });
     Poco::JSON::Object::Ptr meta = new Poco::JSON::Object;
     sendTable(ctx, t, "problems", meta);
 }
@@ -489,12 +298,7 @@ void problemsReport(RequestCtx& ctx) {
 // GET /api/v1/reports/campaigns/{id}/summary?from&to: ready to quote in the yearly report.
 // --- the yearly report (普法履职统计) ----------------------------------------------------------
 
-// One group of the yearly report: the complete plays and on-screen time of the
-// year's rollups under one key.
-struct YearLine {
-    std::string key, name;
-    std::int64_t screens = 0, locations = 0, completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
-};
+using reports::YearLine;
 
 const char* venueName(const std::string& v) {
     static const std::map<std::string, const char*> kNames = {{"mall", "商超"},
@@ -511,21 +315,6 @@ const char* venueName(const std::string& v) {
 // Hours with one decimal, from milliseconds (truncated, as on_screen_hours is).
 std::string hoursText(std::int64_t ms) {
     return std::to_string(ms / 3600000) + "." + std::to_string(ms / 360000 % 10);
-}
-
-std::vector<YearLine> yearGroups(DbConn& h, const std::string& keyExpr, const std::string& nameExpr,
-                                 const std::string& joins, const std::string& from, const std::string& to) {
-    SqlStmt st(h, "SELECT " + keyExpr + " AS k, " + nameExpr +
-                      " AS n, COUNT(DISTINCT r.player_id), COUNT(DISTINCT p.location_id), "
-                      "COALESCE(SUM(r.completed), 0), COALESCE(SUM(r.interrupted), 0), COALESCE(SUM(r.failed), 0), "
-                      "COALESCE(SUM(r.on_screen_ms), 0) FROM pop_rollup_media r "
-                      "LEFT JOIN players p ON p.id = r.player_id LEFT JOIN locations l ON l.id = p.location_id " +
-                      joins + " WHERE r.local_date BETWEEN ? AND ? GROUP BY k, n ORDER BY 5 DESC, k");
-    st.bind(1, from).bind(2, to);
-    std::vector<YearLine> out;
-    while (st.step())
-        out.push_back({st.str(0), st.str(1), st.i64(2), st.i64(3), st.i64(4), st.i64(5), st.i64(6), st.i64(7)});
-    return out;
 }
 
 Poco::JSON::Object::Ptr yearLineJson(const YearLine& l) {
@@ -608,42 +397,27 @@ void annualReport(RequestCtx& ctx) {
     std::vector<YearLine> venues, themes, departments, months, campaigns;
     std::int64_t campaignCount = 0, takeovers = 0, alertTakeovers = 0, recalls = 0, recallsCompleted = 0;
     ctx.svc.db.read([&](DbConn& c) {
-        DbConn& h = c;
-        auto all = yearGroups(h, "''", "''", "", from, to);
+        using reports::YearGroup;
+        auto all = reports::yearGroups(c, YearGroup::Total, from, to);
         if (!all.empty()) total = all.front();
-        venues = yearGroups(h, "COALESCE(l.venue_type, '')", "''", "", from, to);
+        venues = reports::yearGroups(c, YearGroup::VenueType, from, to);
         for (auto& v : venues) v.name = venueName(v.key);
-        themes = yearGroups(h, "COALESCE(mt.tag, '')", "''",
-                            std::string(kMediaJoin) + " LEFT JOIN media_tags mt ON mt.media_id = m.id", from, to);
-        departments = yearGroups(h, "COALESCE(m.department, '')", "''", kMediaJoin, from, to);
-        months = yearGroups(h, "SUBSTR(r.local_date, 1, 7)", "''", "", from, to);
+        themes = reports::yearGroups(c, YearGroup::Theme, from, to);
+        departments = reports::yearGroups(c, YearGroup::Department, from, to);
+        months = reports::yearGroups(c, YearGroup::Month, from, to);
         std::sort(months.begin(), months.end(), [](const YearLine& a, const YearLine& b) { return a.key < b.key; });
-        campaigns = yearGroups(h, "r.campaign", "COALESCE(cg.name, '')",
-                               "LEFT JOIN campaigns cg ON r.campaign = 'cmp-' || CAST(cg.id AS TEXT)", from, to);
-        SqlStmt cc(h, "SELECT COUNT(*) FROM campaigns WHERE starts_on <= ? AND ends_on >= ?");
-        cc.bind(1, to).bind(2, from);
-        if (cc.step()) campaignCount = cc.i64(0);
+        campaigns = reports::yearGroups(c, YearGroup::Campaign, from, to);
+        campaignCount = reports::campaignsOverlapping(c, from, to);
         // Takeovers by their start's date in Beijing time (UTC+8 all year).
         // (the year's bounds as UTC instants of Beijing midnights: plain integer
         // comparisons, the same SQL on both backends)
         const std::int64_t yearStartMs = timeutil::daysFromCivil({year, 1, 1}) * 86'400'000 - 8 * 3'600'000;
         const std::int64_t yearEndMs = timeutil::daysFromCivil({year + 1, 1, 1}) * 86'400'000 - 8 * 3'600'000;
-        SqlStmt tk(h, "SELECT COUNT(*) FROM takeovers WHERE starts_at >= ? AND starts_at < ?");
-        tk.bind(1, yearStartMs).bind(2, yearEndMs);
-        if (tk.step()) takeovers = tk.i64(0);
-        // Of them, those a CAP alert started (an alert's Updates change its one takeover).
-        SqlStmt ak(h,
-                   "SELECT COUNT(*) FROM takeovers t WHERE t.starts_at >= ? AND t.starts_at < ? "
-                   "AND EXISTS (SELECT 1 FROM alerts a WHERE a.takeover_id = t.id)");
-        ak.bind(1, yearStartMs).bind(2, yearEndMs);
-        if (ak.step()) alertTakeovers = ak.i64(0);
+        takeovers = reports::takeoversStarting(c, yearStartMs, yearEndMs);
+        // Of them, those a CAP alert started.
+        alertTakeovers = reports::alertTakeoversStarting(c, yearStartMs, yearEndMs);
         // Recalls by the date they were made, Beijing time; completed: every screen confirmed.
-        SqlStmt rc(h, "SELECT COUNT(*), COUNT(completed_at) FROM recalls WHERE recalled_at >= ? AND recalled_at < ?");
-        rc.bind(1, yearStartMs).bind(2, yearEndMs);
-        if (rc.step()) {
-            recalls = rc.i64(0);
-            recallsCompleted = rc.i64(1);
-        }
+        std::tie(recalls, recallsCompleted) = reports::recallsMade(c, yearStartMs, yearEndMs);
     });
     // Scheduled vs played over the days of the year that have ended (local, Beijing time).
     YearSchedule sched;
@@ -725,50 +499,34 @@ void campaignSummary(RequestCtx& ctx) {
     const std::string key = "cmp-" + std::to_string(id);
     Poco::JSON::Object::Ptr out = metaOf(from, to);
     ctx.svc.db.read([&](DbConn& c) {
-        DbConn& h = c;
-        SqlStmt cg(h, "SELECT name, COALESCE(theme, '') FROM campaigns WHERE id = ?");
-        cg.bind(1, id);
-        if (!cg.step()) notFound("campaign");
+        auto cg = reports::campaignNameTheme(c, id);
+        if (!cg) notFound("campaign");
         out->set("campaign", key);
-        out->set("name", cg.str(0));
-        out->set("theme", cg.str(1));
-        SqlStmt tot(h,
-                    "SELECT COUNT(DISTINCT r.player_id), COUNT(DISTINCT p.location_id), COALESCE(SUM(r.completed), 0), "
-                    "COALESCE(SUM(r.interrupted), 0), COALESCE(SUM(r.failed), 0), COALESCE(SUM(r.on_screen_ms), 0) "
-                    "FROM pop_rollup_media r LEFT JOIN players p ON p.id = r.player_id "
-                    "WHERE r.campaign = ? AND r.local_date BETWEEN ? AND ?");
-        tot.bind(1, key).bind(2, dateOf(from)).bind(3, dateOf(to));
-        tot.step();
-        out->set("screens", tot.i64(0));
-        out->set("locations", tot.i64(1));
-        out->set("completed", tot.i64(2));
-        out->set("interrupted", tot.i64(3));
-        out->set("failed", tot.i64(4));
-        out->set("on_screen_ms", tot.i64(5));
-        out->set("on_screen_hours", seconds(tot.i64(5) / 3600));  // ms/3600 = hours with 3 decimals
-        auto breakdown = [&](const std::string& expr, const std::string& joins, const std::string& name) {
-            SqlStmt st(h, "SELECT " + expr +
-                              " AS k, COUNT(DISTINCT r.player_id), SUM(r.completed), "
-                              "SUM(r.on_screen_ms) FROM pop_rollup_media r " +
-                              joins + " WHERE r.campaign = ? AND r.local_date BETWEEN ? AND ? GROUP BY k ORDER BY k");
-            st.bind(1, key).bind(2, dateOf(from)).bind(3, dateOf(to));
+        out->set("name", cg->first);
+        out->set("theme", cg->second);
+        const auto tot = reports::campaignTotals(c, key, dateOf(from), dateOf(to));
+        out->set("screens", tot.screens);
+        out->set("locations", tot.locations);
+        out->set("completed", tot.completed);
+        out->set("interrupted", tot.interrupted);
+        out->set("failed", tot.failed);
+        out->set("on_screen_ms", tot.onScreenMs);
+        out->set("on_screen_hours", seconds(tot.onScreenMs / 3600));  // ms/3600 = hours with 3 decimals
+        auto breakdown = [&](reports::CampaignBreakdown by, const std::string& name) {
             Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
-            while (st.step()) {
+            for (const auto& g : reports::campaignBreakdown(c, by, key, dateOf(from), dateOf(to))) {
                 Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-                o->set(name, st.str(0));
-                o->set("screens", st.i64(1));
-                o->set("completed", st.i64(2));
-                o->set("on_screen_hours", seconds(st.i64(3) / 3600));
+                o->set(name, g.key);
+                o->set("screens", g.screens);
+                o->set("completed", g.completed);
+                o->set("on_screen_hours", seconds(g.onScreenMs / 3600));
                 arr->add(o);
             }
             out->set("by_" + name, arr);
         };
-        breakdown("COALESCE(l.venue_type, '')",
-                  "LEFT JOIN players p ON p.id = r.player_id LEFT JOIN locations l ON l.id = p.location_id",
-                  "venue_type");
-        breakdown("COALESCE(mt.tag, '')", std::string(kMediaJoin) + " LEFT JOIN media_tags mt ON mt.media_id = m.id",
-                  "theme");
-        breakdown("COALESCE(m.department, '')", kMediaJoin, "department");
+        breakdown(reports::CampaignBreakdown::VenueType, "venue_type");
+        breakdown(reports::CampaignBreakdown::Theme, "theme");
+        breakdown(reports::CampaignBreakdown::Department, "department");
     });
     ctx.sendJson(200, out);
 }
@@ -847,28 +605,18 @@ std::string toCsv(const std::vector<std::string>& header, const std::vector<std:
 }
 
 Poco::JSON::Object::Ptr popSummaryJson(DbConn& c, const std::string& playerId) {
-    DbConn& h = c;
+    const auto sum = reports::popSummary(c, playerId);
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-    SqlStmt rec(h, "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM pop_records WHERE player_id = ?");
-    rec.bind(1, playerId);
-    rec.step();
-    o->set("lastSeq", rec.i64(0));
-    o->set("records", rec.i64(1));
-    SqlStmt pr(h, "SELECT COUNT(*), MAX(id) FROM pop_problems WHERE player_id = ?");
-    pr.bind(1, playerId);
-    pr.step();
-    o->set("problems", pr.i64(0));
+    o->set("lastSeq", sum.lastSeq);
+    o->set("records", sum.records);
+    o->set("problems", sum.problems);
     Poco::Dynamic::Var last;
-    if (pr.i64(0) > 0) {
-        SqlStmt one(h, "SELECT code, seq, detected_at FROM pop_problems WHERE id = ?");
-        one.bind(1, pr.i64(1));
-        if (one.step()) {
-            Poco::JSON::Object::Ptr l = new Poco::JSON::Object;
-            l->set("code", one.str(0));
-            l->set("seq", one.i64(1));
-            l->set("atMs", one.i64(2));
-            last = l;
-        }
+    if (sum.lastProblem) {
+        Poco::JSON::Object::Ptr l = new Poco::JSON::Object;
+        l->set("code", sum.lastProblem->code);
+        l->set("seq", sum.lastProblem->seq);
+        l->set("atMs", sum.lastProblem->atMs);
+        last = l;
     }
     o->set("lastProblem", last);
     return o;

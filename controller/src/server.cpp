@@ -469,13 +469,10 @@ Status ControllerServer::start() {
     if (d.db->backend() == sql::Backend::Postgres) {
         // (on the feed's thread; the hub takes work from any thread)
         auto publishStored = [&d](const std::string& playerId, std::int64_t version) {
-            auto row = d.db->read([&](DbConn& c) {
-                return c.one("SELECT manifest, signature FROM compiled_manifests WHERE player_id = ? AND version = ?",
-                             {playerId, version});
-            });
+            auto row = d.db->read([&](DbConn& c) { return repo::manifestAt(c, playerId, version); });
             if (!row) return;
-            auto sig = crypto::base64Decode(row->str(1));
-            if (sig) d.hub->publish(HubManifest{playerId, version, row->str(0), *sig});
+            auto sig = crypto::base64Decode(row->signatureB64);
+            if (sig) d.hub->publish(HubManifest{playerId, version, row->manifest, *sig});
         };
         sql::ChangeFeed::Callbacks cb;
         cb.onChange = [&d, publishStored](const std::string& text) {
@@ -491,10 +488,8 @@ Status ControllerServer::start() {
         // (the hub sends only what a connected screen lacks).
         cb.onResync = [&d, publishStored] {
             try {
-                auto rows = d.db->read([](DbConn& c) {
-                    return c.query("SELECT player_id, MAX(version) FROM compiled_manifests GROUP BY player_id");
-                });
-                for (const auto& r : rows) publishStored(r.str(0), r.i64(1));
+                auto rows = d.db->read([](DbConn& c) { return repo::newestManifestVersions(c); });
+                for (const auto& [playerId, version] : rows) publishStored(playerId, version);
             } catch (const std::exception& e) {
                 d.log.error("catching up with the store: %s", std::string(e.what()));
             }

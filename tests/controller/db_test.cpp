@@ -3,7 +3,7 @@
 
 #include "microscape/controller/db.hpp"
 #include "microscape/controller/repo.hpp"
-#include "migrations.hpp"
+#include "store/migrations.hpp"
 #include "test_support.hpp"
 
 using namespace microscape::controller;

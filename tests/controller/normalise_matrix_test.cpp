@@ -507,7 +507,7 @@ TEST_CASE("upload matrix: every variant plays right on a real screen or is refus
     std::set<std::string> completed;
     const bool proofs = waitFor(
         [&] {
-            for (const auto& rec : storedProofs(srv.dataDir() / "controller.db", playerId).records) {
+            for (const auto& rec : storedProofs(srv.storeUrl(), playerId).records) {
                 auto r = json::parse(rec);
                 if (!r || !r->find("media") || !r->find("outcome")) continue;
                 if (r->find("outcome")->asString() == "completed" && clips.count(r->find("media")->asString()))

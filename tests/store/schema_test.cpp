@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "../support/temp_dir.hpp"
-#include "migrations.hpp"
 #include "pg_cluster.hpp"
+#include "store/migrations.hpp"
 #include "store/schema.hpp"
 
 using namespace microscape;

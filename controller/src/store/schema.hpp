@@ -1,5 +1,5 @@
 // The schema's history for each backend and the runner that applies it.
-// SQLite replays every version from 1 (controller/src/migrations.cpp holds
+// SQLite replays every version from 1 (controller/src/store/migrations.cpp holds
 // them). PostgreSQL, added at version 12, starts from a baseline that creates
 // version 12's schema in one step; every later version has a statement list
 // for each backend. Two nodes starting at once do not both migrate: on

@@ -1,9 +1,10 @@
 // The controller's database handle over the store's SQL layer
-// (controller/src/store/): an embedded SQLite file by default, or PostgreSQL
-// shared by several controller nodes (store.url). Forward-only schema
-// migrations for each backend run when it opens. Every access goes through
-// read() or write() (one transaction, run again if it loses a race with
-// another node); the handle may be shared by all threads.
+// (controller/src/store/, which also holds every statement: repo.hpp's
+// functions and the store's own headers): an embedded SQLite file by default,
+// or PostgreSQL shared by several controller nodes (store.url). Forward-only
+// schema migrations for each backend run when it opens (store/db.cpp). Every
+// access goes through read() or write() (one transaction, run again if it
+// loses a race with another node); the handle may be shared by all threads.
 #pragma once
 
 #include <cstdint>

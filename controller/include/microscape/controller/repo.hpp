@@ -1,7 +1,10 @@
-// The repository layer: every SQL statement that reads or writes domain data.
-// Functions take a DbConn borrowed inside Db::read/write, so callers compose
-// several of them (and the audit record) into one transaction. Thread-safety is
-// that of the DbConn (one thread at a time, enforced by Db).
+// The store's functions over domain data (users, media, fleet, plans, audit
+// log, ...), defined by concern in controller/src/store/ (accounts.cpp,
+// audit_log.cpp, media.cpp, fleet.cpp, plans.cpp, manifests.cpp), which holds
+// every SQL statement of the controller. Functions take a DbConn borrowed
+// inside Db::read/write, so callers compose several of them (and the audit
+// record) into one transaction. Thread-safety is that of the DbConn (one thread
+// at a time, enforced by Db).
 #pragma once
 
 #include <map>
@@ -96,6 +99,8 @@ std::optional<MediaDerived> derivedById(DbConn& c, std::int64_t id);
 // Asks for a rendition of a clip for a screen size; true when a new request was made.
 bool requestRendition(DbConn& c, std::int64_t mediaId, std::int64_t boxWidth, std::int64_t boxHeight,
                       std::int64_t nowMs);
+// Renditions left working (the controller stopped while making them) made pending again.
+void requeueWorkingRenditions(DbConn& c);
 // The oldest pending rendition, marked working.
 std::optional<MediaDerived> takePendingRendition(DbConn& c, std::int64_t nowMs);
 // Whether any media or derived row still names this content (before removing a blob).
@@ -192,6 +197,21 @@ std::vector<Takeover> listTakeovers(DbConn& c);
 void cancelTakeover(DbConn& c, std::int64_t id, std::int64_t nowMs);
 void updateTakeover(DbConn& c, const Takeover& t);  // name, playlist, target and expiry
 
+// --- observances (legal-education days campaigns are planned around) --------------------------
+struct Observance {
+    std::int64_t id = 0;
+    std::string name;
+    std::int64_t month = 1, day = 1;
+    std::string theme;
+    std::int64_t daysBefore = 3, daysAfter = 3;
+    std::int64_t createdAtMs = 0, updatedAtMs = 0;
+};
+std::int64_t insertObservance(DbConn& c, const Observance& o);
+std::optional<Observance> observanceById(DbConn& c, std::int64_t id);
+std::vector<Observance> listObservances(DbConn& c);     // by month, day, name
+void updateObservance(DbConn& c, const Observance& o);  // all but createdAt
+void deleteObservance(DbConn& c, std::int64_t id);
+
 // --- CAP alerts (docs/controller-api.md "Alerts") --------------------------------------------
 std::int64_t insertAlert(DbConn& c, const AlertRecord& a);
 std::optional<AlertRecord> alertById(DbConn& c, std::int64_t id);
@@ -211,8 +231,30 @@ void setMirrorSettings(DbConn& c, const MirrorSettings& m);  // replaces all
 // Whether any manifest ever compiled names media sha256.
 bool mediaInAnyManifest(DbConn& c, const std::string& sha256);
 
+// --- compiled manifests (store/manifests.cpp) ---------------------------------------------------
+struct StoredManifest {
+    std::int64_t version = 0;
+    std::string contentHash;
+    std::string manifest;      // the signed bytes
+    std::string signatureB64;  // base64 of the Ed25519 signature
+    std::int64_t createdAtMs = 0;
+};
+// PostgreSQL: waits for the screen's compile lock (pg_advisory_xact_lock(key),
+// held to the end of the transaction); SQLite: nothing (one writer at a time).
+void lockForCompile(DbConn& c, std::int64_t key);
+// The newest version of a screen's manifests and its content hash.
+std::optional<std::pair<std::int64_t, std::string>> newestManifestKey(DbConn& c, const std::string& playerId);
+std::optional<StoredManifest> newestManifest(DbConn& c, const std::string& playerId);
+std::optional<StoredManifest> manifestAt(DbConn& c, const std::string& playerId, std::int64_t version);
+void insertManifest(DbConn& c, const std::string& playerId, const StoredManifest& m, const std::string& sha256);
+// The newest version of a screen's manifests; 0 when none.
+std::int64_t maxManifestVersion(DbConn& c, const std::string& playerId);
+// Every screen's newest manifest version, by screen.
+std::vector<std::pair<std::string, std::int64_t>> newestManifestVersions(DbConn& c);
+
 // --- settings ---------------------------------------------------------------------------------
 std::optional<std::string> setting(DbConn& c, const std::string& key);
 void setSetting(DbConn& c, const std::string& key, const std::string& value);
+void deleteSetting(DbConn& c, const std::string& key);
 
 }  // namespace microscape::controller::repo

@@ -3,7 +3,7 @@
 #include <Poco/Logger.h>
 
 #include "microscape/controller/repo.hpp"
-#include "migrations.hpp"
+#include "store/migrations.hpp"
 #include "store/schema.hpp"
 
 namespace microscape::controller {

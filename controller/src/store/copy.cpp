@@ -1,6 +1,6 @@
-#include "store_copy.hpp"
+#include "store/copy.hpp"
 
-#include "rollups.hpp"
+#include "store/rollups.hpp"
 
 #include <algorithm>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "rollups.hpp"
+#include "store/rollups.hpp"
 
 #include <charconv>
 #include <climits>
