@@ -4,6 +4,7 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "api.hpp"
 #include "audit_export.hpp"
@@ -64,11 +65,7 @@ std::string seconds(std::int64_t ms) {
     return buf;
 }
 
-// A table: column names, and rows of values (integers kept as integers for JSON).
-struct Table {
-    std::vector<std::string> columns;
-    std::vector<std::vector<DbValue>> rows;
-};
+using Table = ReportTable;
 
 std::string cellText(const DbValue& v) {
     if (auto i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
@@ -118,8 +115,8 @@ void sendTable(RequestCtx& ctx, const Table& t, const std::string& fileStem, Poc
     ctx.sendJson(200, meta);
 }
 
-Table runQuery(RequestCtx& ctx, const std::string& sql, const std::vector<DbValue>& params) {
-    return ctx.svc.db.read([&](DbConn& c) {
+Table runQuery(Db& db, const std::string& sql, const std::vector<DbValue>& params) {
+    return db.read([&](DbConn& c) {
         Table t;
         SqlStmt st(c, sql);
         for (std::size_t i = 0; i < params.size(); ++i) {
@@ -142,6 +139,10 @@ Table runQuery(RequestCtx& ctx, const std::string& sql, const std::vector<DbValu
         }
         return t;
     });
+}
+
+Table runQuery(RequestCtx& ctx, const std::string& sql, const std::vector<DbValue>& params) {
+    return runQuery(ctx.svc.db, sql, params);
 }
 
 // Appends on_screen_seconds after on_screen_ms (exact, 3 decimals).
@@ -215,10 +216,11 @@ const std::map<std::string, std::string>& joinSql() {
     return j;
 }
 
-// GET /api/v1/reports/plays?from&to&by=media,location,day&players=&campaign=&location=&format=
-void playsReport(RequestCtx& ctx) {
-    auto [from, to] = dateRange(ctx);
-    auto by = listParam(ctx, "by");
+}  // namespace
+
+ReportTable playsTable(Db& db, const PlaysQuery& q) {
+    const std::int64_t from = q.fromDay, to = q.toDay;
+    auto by = q.by;
     if (by.empty()) by = {"location", "day", "media"};
     bool hourly = false;
     for (const auto& b : by) {
@@ -240,14 +242,14 @@ void playsReport(RequestCtx& ctx) {
     }
     std::vector<DbValue> params{dateOf(from), dateOf(to)};
     std::string where = " WHERE r.local_date BETWEEN ? AND ?";
-    auto players = listParam(ctx, "players");
+    const auto& players = q.players;
     // The auditor's table and its coarser cuts come from the location rollup,
     // which holds about as many rows as the report returns.
-    bool byLocation = !hourly && players.empty() && !ctx.query("campaign");
+    bool byLocation = !hourly && players.empty() && !q.campaign;
     for (const auto& b : by)
         if (b != "location" && b != "venue_type" && b != "district" && b != "day" && b != "media") byLocation = false;
     if (byLocation) {
-        if (auto l = ctx.query("location")) {
+        if (auto l = q.location) {
             where += " AND r.location_id = ?";
             params.emplace_back(static_cast<std::int64_t>(std::atoll(l->c_str())));
         }
@@ -266,23 +268,20 @@ void playsReport(RequestCtx& ctx) {
             group += std::to_string(i);
         }
         sql += where + " GROUP BY " + group + " ORDER BY " + group;
-        Table t = runQuery(ctx, sql, params);
+        Table t = runQuery(db, sql, params);
         addSeconds(t);
-        auto meta = metaOf(from, to);
-        meta->set("by", toArray(by));
-        sendTable(ctx, t, "plays-" + dateOf(from) + "-" + dateOf(to), meta);
-        return;
+        return t;
     }
     if (!players.empty()) {
         where += " AND r.player_id IN (" + placeholders(players.size()) + ")";
         for (auto& p : players) params.emplace_back(p);
     }
-    if (auto c = ctx.query("campaign")) {
+    if (auto c = q.campaign) {
         if (hourly) badRequest("campaign cannot be combined with hour");
         where += " AND r.campaign = ?";
         params.emplace_back(c->rfind("cmp-", 0) == 0 ? *c : "cmp-" + *c);
     }
-    if (auto l = ctx.query("location")) {
+    if (auto l = q.location) {
         if (std::find(joins.begin(), joins.end(), "p") == joins.end()) joins.push_back("p");
         where += " AND p.location_id = ?";
         params.emplace_back(static_cast<std::int64_t>(std::atoll(l->c_str())));
@@ -304,11 +303,26 @@ void playsReport(RequestCtx& ctx) {
         group += std::to_string(i);
     }
     sql += " GROUP BY " + group + " ORDER BY " + group;
-    Table t = runQuery(ctx, sql, params);
+    Table t = runQuery(db, sql, params);
     addSeconds(t);
-    auto meta = metaOf(from, to);
-    meta->set("by", toArray(by));
-    sendTable(ctx, t, "plays-" + dateOf(from) + "-" + dateOf(to), meta);
+    return t;
+}
+
+namespace {
+
+// GET /api/v1/reports/plays?from&to&by=media,location,day&players=&campaign=&location=&format=
+void playsReport(RequestCtx& ctx) {
+    PlaysQuery q;
+    std::tie(q.fromDay, q.toDay) = dateRange(ctx);
+    q.by = listParam(ctx, "by");
+    if (q.by.empty()) q.by = {"location", "day", "media"};
+    q.players = listParam(ctx, "players");
+    q.campaign = ctx.query("campaign");
+    q.location = ctx.query("location");
+    Table t = playsTable(ctx.svc.db, q);
+    auto meta = metaOf(q.fromDay, q.toDay);
+    meta->set("by", toArray(q.by));
+    sendTable(ctx, t, "plays-" + dateOf(q.fromDay) + "-" + dateOf(q.toDay), meta);
 }
 
 // The local midnight (UTC ms) that starts a local day in a zone.

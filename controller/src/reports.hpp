@@ -5,15 +5,35 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "microscape/controller/db.hpp"
 
 namespace microscape::controller {
 
 class Router;
-class DbConn;
 
 void addReportRoutes(Router& r);
+
+// The table GET /api/v1/reports/plays answers (docs/reports.md): column names,
+// and rows of values (integers kept as integers).
+struct ReportTable {
+    std::vector<std::string> columns;
+    std::vector<std::vector<DbValue>> rows;
+};
+struct PlaysQuery {
+    std::int64_t fromDay = 0, toDay = 0;  // local dates, days since 1970-01-01, inclusive
+    std::vector<std::string> by;          // dimensions in column order; empty: location, day, media
+    std::vector<std::string> players;     // only these screens (empty: all)
+    std::optional<std::string> campaign;  // "cmp-N" or "N"
+    std::optional<std::string> location;  // a location id
+};
+// The plays report from the rollups, as the route serves it. Throws HttpError
+// (400) for an unknown dimension or one that cannot be combined with another.
+ReportTable playsTable(Db& db, const PlaysQuery& q);
 
 // A player's proof-of-play state for GET /players/{id}: {"lastSeq", "records",
 // "problems", "lastProblem": {"code", "seq", "atMs"} | null}. Problems flag the screen.
