@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # src, bin, work, demo, qs_pid: set by quickstart_test.sh
 # quickstart_cluster.sh — sourced by quickstart_test.sh SOURCE_DIR BIN_DIR --cluster
 # (its helpers: fail, leftovers, api_get, plays_per_screen, today). The two-node
 # demo: deploy/quickstart.sh --cluster runs a throwaway PostgreSQL and two
