@@ -21,6 +21,7 @@
 #include <string>
 
 #include "microscape/controller/db.hpp"
+#include "microscape/core/exit_codes.hpp"
 #include "store/database.hpp"
 #ifdef MICROSCAPE_BENCH_PG_TEMP
 #include "pg_cluster.hpp"
@@ -29,8 +30,9 @@
 namespace microscape::bench {
 
 constexpr const char* kStoreHelp =
-    "sqlite: (a temporary file), postgresql:temp (a throwaway PostgreSQL cluster) or "
-    "postgresql://... (an empty database; password from MICROSCAPE_STORE_PASSWORD)";
+    "sqlite: (a temporary file), postgresql:temp (a throwaway\n"
+    "                        cluster) or postgresql://... (an empty database; the\n"
+    "                        password from MICROSCAPE_STORE_PASSWORD)";
 
 class BenchStore {
   public:
@@ -46,7 +48,9 @@ class BenchStore {
 #endif
         }
         auto parsed = controller::sql::parseStoreUrl(url, dir);
-        if (!parsed) throw std::runtime_error("--store: " + parsed.error().message);
+        if (!parsed)
+            throw std::invalid_argument("--store takes sqlite:, postgresql:temp or postgresql://...: " +
+                                        parsed.error().message);
         url_ = *parsed;
         if (url_.backend == controller::sql::Backend::Postgres)
             if (const char* pw = std::getenv("MICROSCAPE_STORE_PASSWORD")) url_.password = pw;
@@ -83,6 +87,22 @@ class BenchStore {
 #endif
     controller::sql::StoreUrl url_;
 };
+
+// Opens the store of --store; a bad URL is a usage error (exit 64), a store
+// that cannot be reached or started a failure (exit 1): null then.
+inline std::unique_ptr<BenchStore> openBenchStore(const char* program, const std::string& arg,
+                                                  const std::filesystem::path& dir, int& exitStatus) {
+    try {
+        return std::make_unique<BenchStore>(arg, dir);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "%s: %s (see %s --help)\n", program, e.what(), program);
+        exitStatus = exitcode::kUsage;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", program, e.what());
+        exitStatus = exitcode::kFailure;
+    }
+    return nullptr;
+}
 
 // Runs sql on a bare connection; exits with the server's message on failure.
 inline void pgExec(PGconn* c, const std::string& sql) {

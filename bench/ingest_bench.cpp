@@ -67,12 +67,12 @@ int main(int argc, char** argv) {
     std::vector<std::string> media;
     for (int i = 0; i < 12; ++i) media.push_back(crypto::sha256Hex("media" + std::to_string(i)));
 
-    std::unique_ptr<bench::BenchStore> store;
-    try {
-        store = std::make_unique<bench::BenchStore>(storeArg, dir);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "bench_ingest: %s\n", e.what());
-        return 1;
+    int storeStatus = 0;
+    auto store = bench::openBenchStore("bench_ingest", storeArg, dir, storeStatus);
+    if (!store) {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        return storeStatus;
     }
     controller::Db db(store->url());
     std::vector<microscape::testing::SimPlayer> players(static_cast<std::size_t>(nPlayers));
@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
     if (store->postgres()) {
         pgPlain = store->connect();
         bench::pgExec(pgPlain,
-                      "DROP TABLE IF EXISTS bench_plain_pop_records; "
+                      "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_plain_pop_records; "
                       "CREATE TABLE bench_plain_pop_records (player_id TEXT NOT NULL, seq BIGINT NOT NULL, "
                       "hash TEXT NOT NULL, kind TEXT NOT NULL, media TEXT NOT NULL, playlist TEXT NOT NULL, "
                       "schedule TEXT NOT NULL, campaign TEXT NOT NULL, start_utc_ms BIGINT NOT NULL, "

@@ -150,12 +150,12 @@ int main(int argc, char** argv) {
     const bool exportToo = exportArg == "export";
     const fs::path dir = fs::temp_directory_path() / ("ms-bench-report-" + std::to_string(std::random_device{}()));
     fs::create_directories(dir);
-    std::unique_ptr<bench::BenchStore> store;
-    try {
-        store = std::make_unique<bench::BenchStore>(storeArg, dir);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "bench_report: %s\n", e.what());
-        return 1;
+    int storeStatus = 0;
+    auto store = bench::openBenchStore("bench_report", storeArg, dir, storeStatus);
+    if (!store) {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        return storeStatus;
     }
     auto cdb = std::make_unique<controller::Db>(store->url());  // the real schema
 
