@@ -40,8 +40,8 @@ class BenchStore {
         std::string url = arg;
         if (arg == "postgresql:temp") {
 #ifdef MICROSCAPE_BENCH_PG_TEMP
-            cluster_ = std::make_unique<microscape::testing::PgCluster>();
-            url = cluster_->createDatabase();
+            tempCluster() = std::make_unique<microscape::testing::PgCluster>();
+            url = tempCluster()->createDatabase();
 #else
             throw std::runtime_error(
                 "postgresql:temp needs the tests' PostgreSQL helper (build with MICROSCAPE_TESTS)");
@@ -54,6 +54,11 @@ class BenchStore {
         url_ = *parsed;
         if (url_.backend == controller::sql::Backend::Postgres)
             if (const char* pw = std::getenv("MICROSCAPE_STORE_PASSWORD")) url_.password = pw;
+    }
+    ~BenchStore() {
+#ifdef MICROSCAPE_BENCH_PG_TEMP
+        tempCluster().reset();
+#endif
     }
     BenchStore(const BenchStore&) = delete;
     BenchStore& operator=(const BenchStore&) = delete;
@@ -83,7 +88,12 @@ class BenchStore {
 
   private:
 #ifdef MICROSCAPE_BENCH_PG_TEMP
-    std::unique_ptr<microscape::testing::PgCluster> cluster_;
+    // Static storage: std::exit() on a failed step (pgExec, the benches' checks)
+    // still stops the throwaway cluster and removes its directory.
+    static std::unique_ptr<microscape::testing::PgCluster>& tempCluster() {
+        static std::unique_ptr<microscape::testing::PgCluster> cluster;
+        return cluster;
+    }
 #endif
     controller::sql::StoreUrl url_;
 };
