@@ -1,7 +1,9 @@
 // bench_ingest: proof-of-play ingest of signed batches (parse, checkpoint
 // signature, chain, plausibility, exactly-once store, rollups) against a plain
-// batched SQLite insert of the same rows into the same table, in the same run.
-// Usage: bench_ingest [RECORDS=1000000] [PLAYERS=500] [BATCH=500] [workers|sync|pipelined]
+// batched insert of the same rows into a table of the same shape, in the same
+// run: on SQLite a prepared INSERT per row, on PostgreSQL a COPY per batch.
+// Usage: bench_ingest [--store sqlite:|postgresql:temp|postgresql://...]
+//        [RECORDS=1000000] [PLAYERS=500] [BATCH=500] [workers|sync|pipelined]
 // (workers, the default: two threads calling ingestBatch on batches of different
 // players, as the hub's two ingest workers do, so one verifies while the other
 // stores; sync: ingestBatch one batch at a time on one thread; pipelined:
@@ -19,6 +21,7 @@
 #include <thread>
 
 #include "bench_args.hpp"
+#include "bench_store.hpp"
 #include "controller/ingest_sim.hpp"
 #include "microscape/controller/db.hpp"
 #include "microscape/core/manifest.hpp"
@@ -47,9 +50,12 @@ void check(int rc, sqlite3* db, const char* what) {
 
 int main(int argc, char** argv) {
     std::int64_t total = 1000000, playersArg = 500, batchArg = 500;
-    std::string mode = "workers";
-    microscape::bench::BenchArgs args("bench_ingest", "Proof-of-play ingest rate into the controller's store.");
-    args.positional("RECORDS", "play records in all", total, 1, INT64_MAX)
+    std::string mode = "workers", storeArg = "sqlite:";
+    microscape::bench::BenchArgs args("bench_ingest",
+                                      "Proof-of-play ingest rate into the controller's store, against a plain\n"
+                                      "insert of the same rows (SQLite: prepared INSERTs; PostgreSQL: COPY).");
+    args.option("store", microscape::bench::kStoreHelp, storeArg)
+        .positional("RECORDS", "play records in all", total, 1, INT64_MAX)
         .positional("PLAYERS", "players sending them", playersArg, 1, 1000000)
         .positional("BATCH", "records per PROOFS batch", batchArg, 1, 1000000)
         .positional("MODE", "workers, sync or pipelined", mode, {"workers", "sync", "pipelined"});
@@ -61,7 +67,14 @@ int main(int argc, char** argv) {
     std::vector<std::string> media;
     for (int i = 0; i < 12; ++i) media.push_back(crypto::sha256Hex("media" + std::to_string(i)));
 
-    controller::Db db(dir / "controller.db");
+    int storeStatus = 0;
+    auto store = bench::openBenchStore("bench_ingest", storeArg, dir, storeStatus);
+    if (!store) {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        return storeStatus;
+    }
+    controller::Db db(store->url());
     std::vector<microscape::testing::SimPlayer> players(static_cast<std::size_t>(nPlayers));
     db.write([&](controller::DbConn& c) {
         c.exec(
@@ -104,6 +117,19 @@ int main(int argc, char** argv) {
 
     // The baseline: the same rows, the same table, batched in transactions of the
     // same size, with a prepared statement and nothing else.
+    // PostgreSQL: a table of the same shape in the same database, filled with one
+    // COPY per batch (text format), each batch its own transaction.
+    PGconn* pgPlain = nullptr;
+    if (store->postgres()) {
+        pgPlain = store->connect();
+        bench::pgExec(pgPlain,
+                      "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_plain_pop_records; "
+                      "CREATE TABLE bench_plain_pop_records (player_id TEXT NOT NULL, seq BIGINT NOT NULL, "
+                      "hash TEXT NOT NULL, kind TEXT NOT NULL, media TEXT NOT NULL, playlist TEXT NOT NULL, "
+                      "schedule TEXT NOT NULL, campaign TEXT NOT NULL, start_utc_ms BIGINT NOT NULL, "
+                      "end_utc_ms BIGINT NOT NULL, measured_ms BIGINT NOT NULL, outcome TEXT NOT NULL, "
+                      "record TEXT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (player_id, seq))");
+    }
     sqlite3* plain = nullptr;
     check(sqlite3_open((dir / "plain.db").c_str(), &plain), plain, "open");
     check(sqlite3_exec(plain,
@@ -231,6 +257,49 @@ int main(int argc, char** argv) {
                 lines.push_back(pop::canonicalBytes(rec));
                 hashes.push_back(crypto::sha256Hex(lines.back()));
             }
+            if (pgPlain) {
+                auto t1 = Clock::now();
+                std::string data;
+                for (std::size_t i = 0; i < it.batch.records.size(); ++i) {
+                    const auto& rec = it.batch.records[i];
+                    auto field = [&](std::string_view v, char end = '\t') {
+                        bench::copyField(data, v);
+                        data += end;
+                    };
+                    field(rec.playerId);
+                    field(std::to_string(rec.seq));
+                    field(hashes[i]);
+                    field("play");
+                    field(rec.mediaSha256);
+                    field(rec.playlistId);
+                    field(rec.scheduleId);
+                    field(rec.campaignId);
+                    field(std::to_string(rec.startUtcMs));
+                    field(std::to_string(rec.endUtcMs));
+                    field(std::to_string(rec.measuredMs));
+                    field(pop::outcomeName(rec.outcome));
+                    field(lines[i]);
+                    field("0", '\n');
+                }
+                bench::pgExec(pgPlain, "BEGIN");
+                bench::pgCopyIn(pgPlain, "COPY bench_plain_pop_records FROM STDIN");
+                if (PQputCopyData(pgPlain, data.data(), static_cast<int>(data.size())) != 1 ||
+                    PQputCopyEnd(pgPlain, nullptr) != 1) {
+                    std::fprintf(stderr, "COPY: %s\n", PQerrorMessage(pgPlain));
+                    return 1;
+                }
+                PGresult* r = PQgetResult(pgPlain);
+                if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                    std::fprintf(stderr, "COPY: %s\n", PQresultErrorMessage(r));
+                    return 1;
+                }
+                PQclear(r);
+                while ((r = PQgetResult(pgPlain))) PQclear(r);
+                bench::pgExec(pgPlain, "COMMIT");
+                plainS += secondsSince(t1);
+                done += static_cast<std::int64_t>(it.batch.records.size());
+                continue;
+            }
             auto t1 = Clock::now();
             check(sqlite3_exec(plain, "BEGIN", nullptr, nullptr, nullptr), plain, "begin");
             for (std::size_t i = 0; i < it.batch.records.size(); ++i) {
@@ -263,6 +332,10 @@ int main(int argc, char** argv) {
     }
     sqlite3_finalize(ins);
     sqlite3_close(plain);
+    if (pgPlain) {
+        bench::pgExec(pgPlain, "DROP TABLE bench_plain_pop_records");
+        PQfinish(pgPlain);
+    }
 
     const double ingestRate = static_cast<double>(done) / ingestS, plainRate = static_cast<double>(done) / plainS;
     std::printf(
@@ -270,8 +343,11 @@ int main(int argc, char** argv) {
         "batches\n",
         static_cast<long long>(done), nPlayers, batchSize, static_cast<double>(bytes) / 1e6,
         static_cast<long long>(resent));
+    std::printf("store: %s (%s)\n", store->name().c_str(), store->url().display.c_str());
     std::printf("ingest, %s (verify + store + rollups): %8.2f s  %9.0f records/s\n", mode.c_str(), ingestS, ingestRate);
-    std::printf("plain batched SQLite insert:       %8.2f s  %9.0f records/s\n", plainS, plainRate);
+    std::printf("%s %8.2f s  %9.0f records/s\n",
+                store->postgres() ? "plain COPY per batch (PostgreSQL):" : "plain batched SQLite insert:      ", plainS,
+                plainRate);
     std::printf("ratio ingest / plain: %.2f (goal >= 0.5); ingest rate goal >= 100000/s: %s\n", ingestRate / plainRate,
                 ingestRate >= 100000 ? "met" : "NOT met");
     std::error_code ec;

@@ -30,6 +30,19 @@ It prints the console's https:// address and the demo logins, shows a live statu
 (screens online, plays counted by the controller) and stops every process it
 started on Ctrl-C or SIGTERM.
 
+With --cluster the state lives in PostgreSQL instead, shared by two controller
+nodes (docs/guide-operator.md, "Scaling"): a throwaway PostgreSQL 15 cluster
+(initdb + pg_ctl, Debian's postgresql-15) in DIR/postgres, listening on a Unix
+socket in that directory only; node 1 (DIR/controller) and node 2
+(DIR/controller2, with node 1's keys copied and its media directory shared)
+each serve the console and run a hub; the garage screen is enrolled with node 2,
+the other two with node 1. A login on one node works on the other, and a
+takeover made through node 1 reaches the garage screen on node 2. The status
+line shows the screens connected to each node. PostgreSQL is stopped with
+everything else. initdb refuses to run as root: as root, PostgreSQL's programs
+run in a user namespace of their own (unshare --user), where they are not root.
+A demo keeps the mode of its first run (--reset to change it).
+
 Everything it writes is under the demo directory (default ~/microscape-demo):
 controller/ (data), screens/NAME/ (each player's data, preview.png = what the
 screen shows), content/ (generated media), logs/, logins.txt, demo.env.
@@ -46,6 +59,7 @@ options:
   --no-build         do not build; use existing binaries (./build/bin or --bin)
   --bin DIR          directory with microscape-controller, -player, -pack
   --for SECONDS      run that long, then stop cleanly (tests, CI)
+  --cluster          two controller nodes on a throwaway PostgreSQL (see above)
   -h, --help         this text
 
 Exit status: 0 after a clean stop (Ctrl-C, SIGTERM or --for), 1 when something
@@ -56,7 +70,7 @@ EOF
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir="${HOME:-/tmp}/microscape-demo"
-reset=0 http_port="" screen_set=0 build=1 bin="" for_s=0 screen=1280x720 cmd=run minutes=2
+reset=0 http_port="" screen_set=0 build=1 bin="" for_s=0 screen=1280x720 cmd=run minutes=2 cluster=0
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 usage_err() { echo "quickstart: $*" >&2; echo "try: deploy/quickstart.sh --help" >&2; exit 2; }
@@ -71,6 +85,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift ;;
     --bin) [ $# -ge 2 ] || usage_err "--bin needs a value"; bin=$2; build=0; shift 2 ;;
     --for) [ $# -ge 2 ] || usage_err "--for needs a value"; for_s=$2; shift 2 ;;
+    --cluster) cluster=1; shift ;;
     --minutes) [ $# -ge 2 ] || usage_err "--minutes needs a value"; minutes=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_err "unknown option '$1'" ;;
@@ -210,12 +225,59 @@ declare -A PIDS=()
 stopping=0
 stop_all() {
   local name
-  # The screens first (each journals the play on air and sends what it can), then the controller.
-  for name in "${!PIDS[@]}"; do [ "$name" = controller ] || kill -TERM "${PIDS[$name]}" 2>/dev/null || true; done
-  for name in "${!PIDS[@]}"; do [ "$name" = controller ] || stop_one "$name"; done
-  [ -z "${PIDS[controller]:-}" ] || { kill -TERM "${PIDS[controller]}" 2>/dev/null || true; stop_one controller; }
+  # The screens first (each journals the play on air and sends what it can), then the controller(s).
+  for name in "${!PIDS[@]}"; do [[ $name = controller* ]] || kill -TERM "${PIDS[$name]}" 2>/dev/null || true; done
+  for name in "${!PIDS[@]}"; do [[ $name = controller* ]] || stop_one "$name"; done
+  for name in "${!PIDS[@]}"; do [[ $name != controller* ]] || kill -TERM "${PIDS[$name]}" 2>/dev/null || true; done
+  for name in "${!PIDS[@]}"; do [[ $name != controller* ]] || stop_one "$name"; done
   PIDS=()
 }
+
+# ---------------------------------------------------------------- PostgreSQL (--cluster)
+pgdir="$dir/postgres"
+pg_running=0
+PG_BIN=""
+for v in 15 16 17; do
+  [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ] && { PG_BIN=/usr/lib/postgresql/$v/bin; break; }
+done
+# as_pg COMMAND... — a server program of PostgreSQL. initdb and postgres refuse to
+# run as root; as root they run in a user namespace of their own, where they are
+# an ordinary user (their files stay the demo directory's owner's).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then unshare --user --map-user=65534 --map-group=65534 "$@"; else "$@"; fi
+}
+pg_stop() {
+  [ "$pg_running" = 1 ] || return 0
+  pg_running=0
+  as_pg "$PG_BIN/pg_ctl" -D "$pgdir/data" -m fast -w -t 30 stop >>"$dir/logs/postgres.log" 2>&1 ||
+    echo "quickstart: PostgreSQL did not stop cleanly (see $dir/logs/postgres.log)" >&2
+}
+pg_start() {
+  [ -n "$PG_BIN" ] || die "--cluster needs PostgreSQL's server programs (Debian: postgresql-15)"
+  # A Unix socket path is at most 107 bytes.
+  [ ${#pgdir} -le 90 ] || die "--cluster: the demo directory's path is too long for PostgreSQL's socket; choose a shorter --dir"
+  if [ ! -f "$pgdir/data/PG_VERSION" ]; then
+    rm -rf "$pgdir"
+    mkdir -p "$pgdir"
+    echo "quickstart: creating the PostgreSQL cluster in $pgdir"
+    # trust: the only way in is the socket in this directory (mode 0700, no TCP listener).
+    as_pg "$PG_BIN/initdb" -D "$pgdir/data" -U microscape --auth=trust -E UTF8 --locale=C.UTF-8 \
+      >>"$dir/logs/postgres.log" 2>&1 || die "initdb failed (see $dir/logs/postgres.log)"
+  fi
+  if as_pg "$PG_BIN/pg_ctl" -D "$pgdir/data" status >/dev/null 2>&1; then
+    die "an earlier demo's PostgreSQL still runs on $pgdir; stop it first: $PG_BIN/pg_ctl -D $pgdir/data stop"
+  fi
+  echo "quickstart: starting PostgreSQL (socket in $pgdir)"
+  as_pg "$PG_BIN/pg_ctl" -D "$pgdir/data" -l "$dir/logs/postgres.log" -w -t 60 \
+    -o "-k $pgdir -c listen_addresses=" start >/dev/null || die "PostgreSQL did not start (see $dir/logs/postgres.log)"
+  pg_running=1
+  if ! "$PG_BIN/psql" -X -q -At -h "$pgdir" -U microscape -d postgres \
+         -c "SELECT 1 FROM pg_database WHERE datname = 'microscape'" 2>>"$dir/logs/postgres.log" | grep -qx 1; then
+    "$PG_BIN/createdb" -h "$pgdir" -U microscape -E UTF8 -T template0 microscape >>"$dir/logs/postgres.log" 2>&1 ||
+      die "createdb failed (see $dir/logs/postgres.log)"
+  fi
+}
+pg_alive() { as_pg "$PG_BIN/pg_ctl" -D "$pgdir/data" status >/dev/null 2>&1; }
 stop_one() {
   local name=$1 pid
   pid=${PIDS[$name]}
@@ -233,8 +295,12 @@ on_exit() {
   [ -z "${sleeper:-}" ] || kill "$sleeper" 2>/dev/null || true
   [ -t 1 ] && printf '\n'
   if [ ${#PIDS[@]} -gt 0 ]; then
-    echo "quickstart: stopping the screens, then the controller"
+    echo "quickstart: stopping the screens, then the controller$([ "$cluster" = 1 ] && echo ' nodes')"
     stop_all
+  fi
+  if [ "$pg_running" = 1 ]; then
+    echo "quickstart: stopping PostgreSQL"
+    pg_stop
   fi
   if grep -q '^READY=1' "$envfile" 2>/dev/null; then
     echo "quickstart: stopped; the demo data stays in $dir (run again to resume, --reset to start afresh)"
@@ -270,37 +336,83 @@ for f in "$dir"/run/*.pid; do
   rm -f "$f"
 done
 
+# next_free_port FROM TAKEN... — the first free port from FROM that is none of TAKEN.
+next_free_port() {
+  local p=$1 t; shift
+  while :; do
+    p=$(free_port_from "$p")
+    for t in "$@"; do [ "$p" != "$t" ] || { p=$((p + 1)); continue 2; }; done
+    echo "$p"; return
+  done
+}
 if [ "$first" = 1 ]; then
   HTTP_PORT=${http_port:-$(free_port_from 8080)}
-  ZMQ_PORT=$(free_port_from 5560)
-  [ "$ZMQ_PORT" != "$HTTP_PORT" ] || ZMQ_PORT=$(free_port_from $((HTTP_PORT + 1)))
+  ZMQ_PORT=$(next_free_port 5560 "$HTTP_PORT")
+  CLUSTER=$cluster HTTP_PORT2="" ZMQ_PORT2=""
+  if [ "$cluster" = 1 ]; then
+    HTTP_PORT2=$(next_free_port $((HTTP_PORT + 1)) "$ZMQ_PORT")
+    ZMQ_PORT2=$(next_free_port $((ZMQ_PORT + 1)) "$HTTP_PORT" "$HTTP_PORT2")
+  fi
 else
   # shellcheck disable=SC1090
   . "$envfile"
   HTTP_PORT=${http_port:-$HTTP_PORT}
+  CLUSTER=${CLUSTER:-0}
+  [ "$CLUSTER" = "$cluster" ] || die "the demo in $dir was set up $([ "$CLUSTER" = 1 ] && echo with || echo without) --cluster; run it the same way, or with --reset"
   port_busy "$ZMQ_PORT" && die "port $ZMQ_PORT (the screens' hub, pinned at enrolment) is in use; free it or run with --reset"
+  if [ "$cluster" = 1 ]; then
+    port_busy "$ZMQ_PORT2" && die "port $ZMQ_PORT2 (node 2's hub, pinned at enrolment) is in use; free it or run with --reset"
+    port_busy "$HTTP_PORT2" && die "port $HTTP_PORT2 (node 2's console, pinned at enrolment) is in use; free it or run with --reset"
+  fi
 fi
 port_busy "$HTTP_PORT" && die "port $HTTP_PORT is in use; choose another with --http-port"
 API="https://127.0.0.1:$HTTP_PORT/api/v1"
+API2=""
+store_args=()
+if [ "$cluster" = 1 ]; then
+  API2="https://127.0.0.1:$HTTP_PORT2/api/v1"
+  STORE_URL="postgresql:///microscape?host=$pgdir&user=microscape"
+  store_args=(--store "$STORE_URL")
+  pg_start
+fi
 
 if [ "$first" = 1 ]; then
   ADMIN_PW=$(password) EDITOR_PW=$(password) APPROVER_PW=$(password) AUDITOR_PW=$(password)
-  MICROSCAPE_ADMIN_PASSWORD=$ADMIN_PW "$bin/microscape-controller" --data-dir "$dir/controller" \
+  MICROSCAPE_ADMIN_PASSWORD=$ADMIN_PW "$bin/microscape-controller" --data-dir "$dir/controller" "${store_args[@]}" \
     --init-admin admin >>"$dir/logs/controller.log" 2>&1 || die "controller --init-admin failed (see $dir/logs/controller.log)"
 fi
 
-echo "quickstart: starting the controller on 127.0.0.1:$HTTP_PORT (hub $ZMQ_PORT)"
-start controller "$dir/logs/controller.log" "$bin/microscape-controller" --data-dir "$dir/controller" \
+# wait_controller NAME PORT — until the node answers /healthz over HTTPS.
+wait_controller() {
+  for _ in $(seq 1 150); do
+    [ -f "$CACERT" ] && ccurl -sf --max-time 2 "https://127.0.0.1:$2/healthz" >/dev/null && break
+    alive "$1" || die "$1 stopped at start (see $dir/logs/$1.log)"
+    sleep 0.2
+  done
+  ccurl -sf --max-time 2 "https://127.0.0.1:$2/healthz" >/dev/null || die "$1 does not answer on $2"
+}
+echo "quickstart: starting the controller$([ "$cluster" = 1 ] && echo ' (node 1)') on 127.0.0.1:$HTTP_PORT (hub $ZMQ_PORT)"
+start controller "$dir/logs/controller.log" "$bin/microscape-controller" --data-dir "$dir/controller" "${store_args[@]}" \
   --http-port "$HTTP_PORT" --zmq-port "$ZMQ_PORT" --bind 127.0.0.1
-for _ in $(seq 1 150); do
-  [ -f "$CACERT" ] && ccurl -sf --max-time 2 "https://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break
-  alive controller || die "the controller stopped at start (see $dir/logs/controller.log)"
-  sleep 0.2
-done
-ccurl -sf --max-time 2 "https://127.0.0.1:$HTTP_PORT/healthz" >/dev/null || die "the controller does not answer on $HTTP_PORT"
+wait_controller controller "$HTTP_PORT"
+if [ "$cluster" = 1 ]; then
+  # Node 2 keeps its own data directory: node 1's keys (the content signing key,
+  # the hub's CURVE key and the TLS certificate every screen pins) copied, and
+  # node 1's media directory shared (a network file system in a real deployment).
+  if [ ! -d "$dir/controller2/keys" ]; then
+    mkdir -p "$dir/controller2"
+    cp -a "$dir/controller/keys" "$dir/controller2/keys"
+  fi
+  [ -L "$dir/controller2/media" ] || ln -s ../controller/media "$dir/controller2/media"
+  echo "quickstart: starting node 2 on 127.0.0.1:$HTTP_PORT2 (hub $ZMQ_PORT2), same PostgreSQL database"
+  start controller2 "$dir/logs/controller2.log" "$bin/microscape-controller" --data-dir "$dir/controller2" \
+    "${store_args[@]}" --http-port "$HTTP_PORT2" --zmq-port "$ZMQ_PORT2" --bind 127.0.0.1
+  wait_controller controller2 "$HTTP_PORT2"
+fi
 
 # ---------------------------------------------------------------- first run: the demo data
 SCREENS=(mall garage building)
+screen_node() { [ "$cluster" = 1 ] && [ "$1" = garage ] && echo 2 || echo 1; }
 declare -A SCREEN_NAME=([mall]="万象城商场 一楼中庭屏" [garage]="锦绣花园 地下车库出入口屏" [building]="幸福里小区 3栋1单元门口屏")
 
 make_poster() {  # FILE BG1 BG2 TITLE LINE1 LINE2
@@ -344,9 +456,13 @@ setup_demo() {
   # the controller's TLS key and content signing key (docs/guide-technician.md).
   local s cmdline i
   local -a argv
+  # With --cluster the garage screen is enrolled through node 2 (its command names
+  # node 2's address and hub), the others through node 1.
   for s in "${SCREENS[@]}"; do
-    cmdline=$(api POST /enrollment-tokens "$ADMIN_TOKEN" \
-              "$(jq -cn --arg n "${SCREEN_NAME[$s]}" --argjson l "${loc[$s]}" '{name:$n,locationId:$l,ttlSeconds:3600}')" | jq -r .command)
+    cmdline=$([ "$(screen_node "$s")" = 1 ] || API=$API2
+              api POST /enrollment-tokens "$ADMIN_TOKEN" \
+                "$(jq -cn --arg n "${SCREEN_NAME[$s]}" --argjson l "${loc[$s]}" '{name:$n,locationId:$l,ttlSeconds:3600}')" |
+                jq -r .command)
     read -r -a argv <<<"$cmdline"
     [ "${argv[0]:-}" = microscape-player ] && [ "${argv[1]:-}" = enroll ] || die "unexpected enrolment command: $cmdline"
     argv[0]="$bin/microscape-player"
@@ -418,7 +534,7 @@ setup_demo() {
   schedule "冬季普法 · 全部楼栋单元门口" "$pbuilding" building_entrance
 
   cat >"$dir/logins.txt" <<EOF
-console  https://127.0.0.1:$HTTP_PORT/
+console  https://127.0.0.1:$HTTP_PORT/$([ "$cluster" = 1 ] && printf '   (node 2: https://127.0.0.1:%s/)' "$HTTP_PORT2")
 admin     $ADMIN_PW      管理员 admin: users, locations, enrolment, everything
 editor    $EDITOR_PW      宣传科编辑 editor: upload, playlists, schedules, takeovers
 approver  $APPROVER_PW      审核 approver: approves or rejects uploads
@@ -427,6 +543,7 @@ EOF
   {
     echo "# written by deploy/quickstart.sh: ports, logins and API tokens of this demo"
     printf '%s=%q\n' HTTP_PORT "$HTTP_PORT" ZMQ_PORT "$ZMQ_PORT" SCREEN "$screen" \
+      CLUSTER "$cluster" HTTP_PORT2 "$HTTP_PORT2" ZMQ_PORT2 "$ZMQ_PORT2" \
       ADMIN_PW "$ADMIN_PW" EDITOR_PW "$EDITOR_PW" APPROVER_PW "$APPROVER_PW" AUDITOR_PW "$AUDITOR_PW" \
       ADMIN_TOKEN "$ADMIN_TOKEN" EDITOR_TOKEN "$EDITOR_TOKEN" TAKEOVER_PLAYLIST "$TAKEOVER_PLAYLIST" \
       CAMPAIGN_ID "$cmp" CAMPAIGN_FROM "$from" CAMPAIGN_TO "$to"
@@ -440,7 +557,7 @@ if [ "$first" = 1 ]; then
   echo "quickstart: demo set up in $((SECONDS - t0)) s"
 elif [ -n "$http_port" ]; then
   sed -i "s/^HTTP_PORT=.*/HTTP_PORT=$HTTP_PORT/" "$envfile"
-  sed -i "s|^console .*|console  https://127.0.0.1:$HTTP_PORT/|" "$dir/logins.txt"
+  sed -i "s|^console  https://127.0.0.1:[0-9]*/|console  https://127.0.0.1:$HTTP_PORT/|" "$dir/logins.txt"
 fi
 
 # ---------------------------------------------------------------- the screens
@@ -456,15 +573,15 @@ done
 cat <<EOF
 
   Microscape demo network — 2026 冬季普法宣传周
-  console 控制台:  https://127.0.0.1:$HTTP_PORT/
+  console 控制台:  https://127.0.0.1:$HTTP_PORT/$([ "$cluster" = 1 ] && printf '  (node 1)\n                   https://127.0.0.1:%s/  (node 2; one PostgreSQL database: %s)' "$HTTP_PORT2" "$pgdir")
                    (a self-signed certificate made by the controller: the browser asks
                    once; its key is $(openssl x509 -in "$CACERT" -pubkey -noout | openssl pkey -pubin -outform der | sha256sum | cut -c1-64 | sed 's/^/sha256:/'))
   logins 登录 (also in $dir/logins.txt):
 $(sed -n '2,$p' "$dir/logins.txt" | sed 's/^/    /')
   screens 屏幕 (what each shows: $dir/screens/NAME/preview.png):
-    mall      ${SCREEN_NAME[mall]}        商超
-    garage    ${SCREEN_NAME[garage]}  地下车库出入口
-    building  ${SCREEN_NAME[building]}  楼栋单元门口
+    mall      ${SCREEN_NAME[mall]}        商超$([ "$cluster" = 1 ] && echo '            node 1')
+    garage    ${SCREEN_NAME[garage]}  地下车库出入口$([ "$cluster" = 1 ] && echo '  node 2')
+    building  ${SCREEN_NAME[building]}  楼栋单元门口$([ "$cluster" = 1 ] && echo '    node 1')
   takeover 紧急插播:  deploy/quickstart.sh takeover$( [ "$dir" = "${HOME:-/tmp}/microscape-demo" ] || printf ' --dir %q' "$dir")
                      (2 minutes of 反诈紧急提醒 on the garage screen), or the console's 紧急插播 page
   logs 日志: $dir/logs/      stop 停止: Ctrl-C
@@ -488,7 +605,19 @@ status_line() {
     printf '%s  controller not answering' "$(TZ=Asia/Shanghai date +%T)"
     return
   fi
+  # A node's /players says online for the screens connected to its own hub.
   online=$(jq '[.players[] | select(.online)] | length' <<<"$players")
+  local nodes="" players2 on2
+  if [ "$cluster" = 1 ]; then
+    nodes=" · node 1 :$HTTP_PORT $online"
+    if players2=$(ccurl -sf --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" "$API2/players" 2>/dev/null); then
+      on2=$(jq '[.players[] | select(.online)] | length' <<<"$players2")
+      online=$((online + on2))
+      nodes+=", node 2 :$HTTP_PORT2 $on2"
+    else
+      nodes+=", node 2 :$HTTP_PORT2 not answering"
+    fi
+  fi
   local per="" s id n
   if [ -n "$plays" ]; then
     for s in "${SCREENS[@]}"; do
@@ -500,17 +629,18 @@ status_line() {
   else
     plays="?"
   fi
-  printf '%s  screens online %s/%s · plays counted %s (%s)%s' "$(TZ=Asia/Shanghai date +%T)" "$online" \
-    "$(jq '.players | length' <<<"$players")" "$plays" "$per" "$( [ "${tko:-0}" -gt 0 ] 2>/dev/null && echo ' · 紧急插播 live')"
+  printf '%s  screens online %s/%s%s · plays counted %s (%s)%s' "$(TZ=Asia/Shanghai date +%T)" "$online" \
+    "$(jq '.players | length' <<<"$players")" "$nodes" "$plays" "$per" "$( [ "${tko:-0}" -gt 0 ] 2>/dev/null && echo ' · 紧急插播 live')"
 }
 
 started=$SECONDS
 sleeper=""
 in_loop=1
 while [ "$stopping" = 0 ]; do
-  for s in controller "${SCREENS[@]}"; do
+  for s in "${!PIDS[@]}"; do
     alive "$s" || [ "$stopping" = 1 ] || die "$s stopped unexpectedly (see $dir/logs/$s.log)"
   done
+  [ "$cluster" = 0 ] || pg_alive || [ "$stopping" = 1 ] || { pg_running=0; die "PostgreSQL stopped unexpectedly (see $dir/logs/postgres.log)"; }
   line=$(status_line)
   if [ -t 1 ]; then printf '\r\033[K%s' "$line"; else printf 'status: %s\n' "$line"; fi
   if [ "$for_s" -gt 0 ] && [ $((SECONDS - started)) -ge "$for_s" ]; then break; fi

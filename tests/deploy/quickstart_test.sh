@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# quickstart_test.sh SOURCE_DIR BIN_DIR — runs deploy/quickstart.sh as a user
+# quickstart_test.sh SOURCE_DIR BIN_DIR [--cluster] — runs deploy/quickstart.sh as a user
 # would (with --no-build), checks from its output and from the controller's API
 # (over HTTPS: the controller's self-signed certificate, screens enrolled with the
 # pinned command) that three screens came online and every one of them had plays counted, that
 # nothing it started outlives it, and that a second run on the same directory
 # resumes the same network (and stops on SIGTERM).
+# With --cluster: the two-node demo on its throwaway PostgreSQL instead (see the
+# end of this file).
 set -euo pipefail
 src=$1
 bin=$2
+mode=${3:-}
 work=$(mktemp -d)
 demo="$work/demo"
 qs_pid=""
 cleanup() {
   [ -z "$qs_pid" ] || kill -TERM "$qs_pid" 2>/dev/null || true
   [ -z "$qs_pid" ] || wait "$qs_pid" 2>/dev/null || true
+  # A PostgreSQL left by a failed cluster run.
+  for pgc in /usr/lib/postgresql/*/bin/pg_ctl; do
+    [ -d "$demo/postgres/data" ] && [ -x "$pgc" ] || continue
+    if [ "$(id -u)" = 0 ]; then unshare --user --map-user=65534 --map-group=65534 "$pgc" -D "$demo/postgres/data" -m immediate stop
+    else "$pgc" -D "$demo/postgres/data" -m immediate stop; fi >/dev/null 2>&1 || true
+    break
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -30,7 +40,7 @@ leftovers() {
   local p out=""
   for p in /proc/[0-9]*; do
     [ "${p#/proc/}" = "$$" ] && continue
-    if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "--data-dir $demo/"; then out+=" ${p#/proc/}"; fi
+    if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qE -- "--data-dir $demo/|-D $demo/postgres"; then out+=" ${p#/proc/}"; fi
   done
   echo "$out"
 }
@@ -51,6 +61,12 @@ plays_per_screen() {
 }
 online_count() { api_get /players | jq '[.players[] | select(.online)] | length'; }
 total_plays() { sqlite3 "$demo/controller/controller.db" "SELECT count(*) FROM pop_records WHERE kind = 'play'"; }
+
+if [ "$mode" = --cluster ]; then
+  # shellcheck source=tests/deploy/quickstart_cluster.sh
+  . "$(dirname "$0")/quickstart_cluster.sh"
+  exit 0
+fi
 
 # --- Usage errors and a directory the quickstart did not make are refused.
 set +e
