@@ -716,7 +716,10 @@ struct SyncAgent::Impl {
             if (t >= nextConnectMs) connect();
             return;
         }
-        if (t - lastRecvMs > kMissedBeats * heartbeatMs) {
+        std::int64_t silentLimitMs = kMissedBeats * heartbeatMs;
+        if (link == Link::HelloSent && config.endpoints.size() > 1)
+            silentLimitMs = std::min(silentLimitMs, options.welcomeTimeoutMs);
+        if (t - lastRecvMs > silentLimitMs) {
             linkLost(link == Link::Ready ? "controller silent for " + std::to_string(t - lastRecvMs) + " ms"
                                          : "no WELCOME");
             if (link == Link::Down && lastError.empty()) lastError = "controller unreachable";
