@@ -9,10 +9,12 @@
 #include <system_error>
 #include <thread>
 
+#include "cluster.hpp"
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
 #include "microscape/core/crypto.hpp"
+#include "store/change_feed.hpp"
 
 namespace microscape::controller {
 namespace {
@@ -154,6 +156,19 @@ PreviewCache& previewCache() {
     return cache;
 }
 
+constexpr std::int64_t kClaimWaitMs = 2000;  // several nodes: how long a command waits for the screen's node
+
+// A command's state: this node's hub knows the commands it sent; with several
+// nodes the store knows every command and the answers other nodes received.
+std::optional<CommandResult> commandResultAnywhere(Services& svc, const std::string& id) {
+    if (svc.hub)
+        if (auto r = svc.hub->commandResult(id)) return r;
+    if (svc.db.backend() != sql::Backend::Postgres) return std::nullopt;
+    auto row = svc.db.read([&](DbConn& c) { return sql::commandById(c.raw(), id); });
+    if (!row) return std::nullopt;
+    return commandResultOf(*row);
+}
+
 Poco::JSON::Object::Ptr resultJson(const CommandResult& r) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("id", r.id);
@@ -186,21 +201,63 @@ void postCommand(RequestCtx& ctx) {
     auto p = ctx.svc.db.read([&](DbConn& c) { return repo::playerById(c, id); });
     if (!p) notFound("player " + id);
     if (!ctx.svc.hub) throw ApiError(503, "hub_unavailable", "the distribution hub is not running");
-    auto cid = ctx.svc.hub->sendCommand(id, a);
-    if (!cid) throw ApiError(409, "player_offline", "player " + id + " is not connected");
-    ctx.svc.db.write([&](DbConn& c) {
+    auto& svc = ctx.svc;
+    // Several nodes share the store: every command is a row (so its answer can
+    // be read through any node), delivered by the node the screen is connected to.
+    const bool cluster = svc.db.backend() == sql::Backend::Postgres;
+    const std::string cid = svc.hub->newCommandId();
+    CommandResult asked;
+    asked.id = cid;
+    asked.playerId = id;
+    asked.action = a;
+    asked.sentAtMs = svc.nowMs();
+    const auto offline = [&] { return ApiError(409, "player_offline", "player " + id + " is not connected"); };
+    if (svc.hub->isOnline(id)) {
+        if (cluster) svc.db.write([&](DbConn& c) { sql::insertCommand(c.raw(), storedCommand(asked, true)); });
+        if (!svc.hub->deliverCommand(cid, id, a)) {
+            if (cluster)
+                svc.db.write([&](DbConn& c) {
+                    asked.ackedAtMs = svc.nowMs();
+                    asked.message = "the screen went offline";
+                    sql::storeCommandResult(c.raw(), storedCommand(asked, true));
+                });
+            throw offline();
+        }
+    } else if (cluster) {
+        svc.db.write([&](DbConn& c) {
+            sql::insertCommand(c.raw(), storedCommand(asked, false));
+            sql::announce(c.raw(), commandAnnouncement(cid, id));
+        });
+        // The node holding the screen's session claims it at once (LISTEN/NOTIFY);
+        // none within kClaimWaitMs: the screen is offline everywhere.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClaimWaitMs);
+        bool claimed = false;
+        while (!claimed && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            auto row = svc.db.read([&](DbConn& c) { return sql::commandById(c.raw(), cid); });
+            claimed = row && row->claimed;
+        }
+        if (!claimed && svc.db.write([&](DbConn& c) {
+                return sql::failUnclaimedCommand(c.raw(), cid, svc.nowMs(), "the screen is not connected to any node");
+            }))
+            throw offline();
+    } else {
+        throw offline();
+    }
+    svc.db.write([&](DbConn& c) {
         Poco::JSON::Object::Ptr after = new Poco::JSON::Object;
         after->set("action", action);
-        after->set("commandId", *cid);
+        after->set("commandId", cid);
         recordAudit(c, ctx, "command", "player", id, {}, after);
     });
-    ctx.sendJson(202, resultJson(*ctx.svc.hub->commandResult(*cid)));
+    auto now = commandResultAnywhere(svc, cid);
+    ctx.sendJson(202, resultJson(now ? *now : asked));
 }
 
 void getCommand(RequestCtx& ctx) {
     const std::string id = ctx.param("id");
     if (!ctx.svc.hub) notFound("command " + id);
-    auto r = ctx.svc.hub->commandResult(id);
+    auto r = commandResultAnywhere(ctx.svc, id);
     if (!r) notFound("command " + id);
     ctx.sendJson(200, resultJson(*r));
 }

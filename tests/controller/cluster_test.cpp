@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "microscape/controller/db.hpp"
+#include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
 #include "raw_player.hpp"
@@ -113,5 +114,60 @@ TEST_CASE("two nodes: a takeover made through A reaches a screen on B's hub with
         REQUIRE(admin.patch("/api/v1/players/" + me.id, R"({"state":"retired"})").status == 200);
         REQUIRE(waitFor([&] { return !b.admin().get("/api/v1/players/" + me.id).json()->getValue<bool>("online"); },
                         10000));
+    }
+}
+
+TEST_CASE("two nodes: a command made on A reaches a screen on B within 1 s, its answer read on either",
+          "[controller][cluster][hub]") {
+    auto a = firstNode();
+    TestServer b(*a, TestServer::SecondNode{});
+    Client admin = a->admin();
+    zmq::context_t ctx(1);
+    const auto key = controller::makeCurveKeyPair().value();
+    Enrolled me = enroll(*a, admin, key, newIdentityPem());
+    me.endpoint = "tcp://127.0.0.1:" + std::to_string(b.zmqPort());
+    RawPlayer screen(ctx, me, me.id, key);
+    REQUIRE(helloUntilWelcome(screen, me.id, 10000));
+    REQUIRE(waitFor([&] { return b.admin().get("/api/v1/players/" + me.id).json()->getValue<bool>("online"); }, 10000));
+    CHECK_FALSE(admin.get("/api/v1/players/" + me.id).json()->getValue<bool>("online"));  // A's hub has no session
+
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = admin.post("/api/v1/players/" + me.id + "/commands", R"({"action":"screenshot"})");
+    INFO(r.body);
+    REQUIRE(r.status == 202);
+    const std::string cid = r.json()->getValue<std::string>("id");
+    std::optional<wire::Command> got;
+    REQUIRE(waitFor(
+        [&] {
+            auto e = screen.recv(100, wire::Type::Command);
+            if (e)
+                if (auto c = wire::parseCommand(*e); c.ok()) got = *c;
+            return got.has_value();
+        },
+        30000));
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    WARN("command made on node A at the screen on node B after " << ms << " ms (goal: 1 s)");
+    CHECK(got->id == cid);
+    CHECK(got->action == wire::CommandAction::Screenshot);
+
+    // The answer reaches B's hub and is read through A (and B).
+    const std::string png = "\x89PNG\r\n\x1a\n fake picture bytes";
+    screen.send(wire::toEnvelope(wire::CommandAck{cid, true, "320x180", png}));
+    for (TestServer* node : {a.get(), &b}) {
+        Client c = admin.onPort(node->port());
+        REQUIRE(waitFor(
+            [&] { return c.get("/api/v1/commands/" + cid).json()->getValue<std::string>("state") == "done"; }, 10000));
+        auto done = c.get("/api/v1/commands/" + cid).json();
+        CHECK(done->getValue<std::string>("message") == "320x180");
+        CHECK(crypto::base64Decode(done->getValue<std::string>("payloadBase64")).value() == png);
+    }
+
+    SECTION("a command for a screen no node holds is refused as offline") {
+        REQUIRE(admin.patch("/api/v1/players/" + me.id, R"({"state":"retired"})").status == 200);
+        REQUIRE(waitFor([&] { return !b.admin().get("/api/v1/players/" + me.id).json()->getValue<bool>("online"); },
+                        10000));
+        auto off = admin.post("/api/v1/players/" + me.id + "/commands", R"({"action":"reload"})");
+        CHECK(off.status == 409);
+        CHECK(off.errorCode() == "player_offline");
     }
 }
