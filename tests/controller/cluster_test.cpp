@@ -7,6 +7,7 @@
 
 #include <chrono>
 
+#include "ingest_sim.hpp"
 #include "microscape/controller/db.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
@@ -170,4 +171,49 @@ TEST_CASE("two nodes: a command made on A reaches a screen on B within 1 s, its 
         CHECK(off.status == 409);
         CHECK(off.errorCode() == "player_offline");
     }
+}
+
+TEST_CASE("two nodes: a batch stored through B and sent again to A after a failover counts once",
+          "[controller][cluster][pop]") {
+    auto a = firstNode();
+    TestServer b(*a, TestServer::SecondNode{});
+    Client admin = a->admin();
+    zmq::context_t ctx(1);
+    const auto key = controller::makeCurveKeyPair().value();
+    SimPlayer sim;
+    Enrolled me = enroll(*a, admin, key, sim.publicPem());
+    sim.id = me.id;
+    const std::int64_t start =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    for (int i = 0; i < 12; ++i) sim.play(crypto::sha256Hex("poster"), start - 600000 + i * 15000, 15000, 15000);
+    auto sendBatch = [&](RawPlayer& via, std::int64_t from, std::int64_t to) {
+        wire::Proofs pr;
+        pr.firstSeq = from;
+        pr.lastSeq = to;
+        pr.body = sim.batch(from, to);
+        via.send(wire::toEnvelope(pr));
+        auto ack = via.recv(10000, wire::Type::ProofsAck);
+        if (!ack) return std::int64_t(-1);
+        return wire::parseProofsAck(*ack).value().seq;
+    };
+
+    Enrolled atB = me, atA = me;
+    atB.endpoint = "tcp://127.0.0.1:" + std::to_string(b.zmqPort());
+    {
+        RawPlayer onB(ctx, atB, me.id, key);
+        REQUIRE(helloUntilWelcome(onB, me.id, 10000));
+        CHECK(sendBatch(onB, 1, 4) == 4);
+        CHECK(sendBatch(onB, 5, 8) == 8);  // stored on B; its ack "lost" with the node
+    }
+    // The screen moves to A and sends again from its last acknowledged seq (4),
+    // then what follows: batches 5..8 again, and 9..12.
+    RawPlayer onA(ctx, atA, me.id, key);
+    REQUIRE(helloUntilWelcome(onA, me.id, 10000));
+    CHECK(sendBatch(onA, 5, 8) == 8);
+    CHECK(sendBatch(onA, 5, 12) == 12);  // overlapping: the new part stored
+    auto stored = storedProofs(a->storeUrl(), me.id);
+    std::vector<std::int64_t> want(12);
+    for (std::size_t i = 0; i < want.size(); ++i) want[i] = static_cast<std::int64_t>(i + 1);
+    CHECK(stored.seqs == want);
 }
