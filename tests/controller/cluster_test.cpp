@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <future>
 
 #include "ingest_sim.hpp"
 #include "microscape/controller/db.hpp"
@@ -163,6 +164,25 @@ TEST_CASE("two nodes: a command made on A reaches a screen on B within 1 s, its 
         CHECK(crypto::base64Decode(done->getValue<std::string>("payloadBase64")).value() == png);
     }
 
+    SECTION("a preview asked for through A is taken by the screen on B") {
+        Client viewer = admin;
+        auto shot = std::async(std::launch::async, [&] { return viewer.get("/api/v1/players/" + me.id + "/preview"); });
+        std::optional<wire::Command> ask;
+        REQUIRE(waitFor(
+            [&] {
+                auto e = screen.recv(100, wire::Type::Command);
+                if (e)
+                    if (auto c = wire::parseCommand(*e); c.ok() && c->id != cid) ask = *c;
+                return ask.has_value();
+            },
+            10000));
+        CHECK(ask->action == wire::CommandAction::Screenshot);
+        const std::string fresh = "\x89PNG\r\n\x1a\n a fresh picture";
+        screen.send(wire::toEnvelope(wire::CommandAck{ask->id, true, "320x180", fresh}));
+        auto r = shot.get();
+        CHECK(r.status == 200);
+        CHECK(r.body == fresh);
+    }
     SECTION("a command for a screen no node holds is refused as offline") {
         REQUIRE(admin.patch("/api/v1/players/" + me.id, R"({"state":"retired"})").status == 200);
         REQUIRE(waitFor([&] { return !b.admin().get("/api/v1/players/" + me.id).json()->getValue<bool>("online"); },
