@@ -13,6 +13,7 @@
 #include "cap.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
+#include "store/job_lock.hpp"
 
 namespace microscape::controller {
 
@@ -53,11 +54,14 @@ void AlertFeedPoller::stop() {
 void AlertFeedPoller::run() {
     log_.information("polling the alert feed %s every %d s as '%s'", svc_.config.alertFeedUrl,
                      svc_.config.alertPollSeconds, svc_.config.alertFeedAccount);
+    // Several nodes: one node polls at a time (each node's poll takes what is new).
+    sql::JobLock job(svc_.db.url());
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         lock.unlock();
         try {
-            pollOnce();
+            if (!job.runExclusive("alert-feed", [this] { pollOnce(); }))
+                log_.debug("alert feed: another controller node is polling it");
         } catch (const std::exception& e) {  // nothing leaves the thread
             log_.error("alert feed: %s", std::string(e.what()));
         }

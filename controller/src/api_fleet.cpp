@@ -342,6 +342,13 @@ void enroll(RequestCtx& ctx) {
     hub->set("port", svc.hub ? static_cast<int>(svc.hub->port()) : svc.config.zmqPort);
     hub->set("curveServerKey",
              svc.hubCurvePublicKey.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(svc.hubCurvePublicKey));
+    // Several nodes (cluster.hubEndpoints): every node's hub, in the operator's
+    // order; the screen fails over between them (all nodes share the hub's key).
+    if (!svc.config.clusterHubEndpoints.empty()) {
+        Poco::JSON::Array::Ptr endpoints = new Poco::JSON::Array;
+        for (const auto& e : svc.config.clusterHubEndpoints) endpoints->add(e);
+        hub->set("endpoints", endpoints);
+    }
     out->set("hub", hub);
     ctx.sendJson(201, out);
 }

@@ -299,7 +299,8 @@ constexpr const char* kSchemas = R"json({
   "playerId":{"type":"string"},"name":{"type":"string"},"locationId":{"type":"integer","nullable":true},
   "contentPublicKey":{"type":"string"},
   "hub":{"type":"object","additionalProperties":false,"required":["port","curveServerKey"],"properties":{
-    "port":{"type":"integer"},"curveServerKey":{"type":"string","nullable":true}}}}},
+    "port":{"type":"integer"},"curveServerKey":{"type":"string","nullable":true},
+    "endpoints":{"type":"array","items":{"type":"string"},"description":"every node's hub (cluster.hubEndpoints); absent with one node"}}}}},
 "Player": {"type":"object","additionalProperties":false,
   "required":["id","name","locationId","width","height","orientation","state","identityKey","curveKey","enrolledAt",
               "lastSeenAt","online","status"],"properties":{

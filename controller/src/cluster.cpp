@@ -15,6 +15,10 @@ std::string retireAnnouncement(const std::string& playerId) {
     return "retire " + playerId;
 }
 
+std::string commandAnnouncement(const std::string& commandId, const std::string& playerId) {
+    return "command " + commandId + " " + playerId;
+}
+
 Announcement parseAnnouncement(std::string_view text) {
     Announcement a;
     const auto sp = text.find(' ');
@@ -24,6 +28,14 @@ Announcement parseAnnouncement(std::string_view text) {
         if (!manifest::isValidId(rest)) return a;
         a.kind = Announcement::Kind::Retire;
         a.playerId = std::string(rest);
+    } else if (verb == "command") {
+        const auto sp2 = rest.find(' ');
+        if (sp2 == std::string_view::npos) return a;
+        const std::string_view id = rest.substr(0, sp2), player = rest.substr(sp2 + 1);
+        if (!manifest::isValidId(id) || !manifest::isValidId(player)) return a;
+        a.kind = Announcement::Kind::Command;
+        a.commandId = std::string(id);
+        a.playerId = std::string(player);
     } else if (verb == "manifest") {
         const auto sp2 = rest.find(' ');
         if (sp2 == std::string_view::npos) return a;
@@ -36,6 +48,20 @@ Announcement parseAnnouncement(std::string_view text) {
         a.version = version;
     }
     return a;
+}
+
+sql::StoredCommand storedCommand(const CommandResult& r, bool claimed) {
+    return sql::StoredCommand{r.id,       r.playerId, std::string(wire::commandActionName(r.action)),
+                              r.sentAtMs, claimed,    r.ackedAtMs,
+                              r.ok,       r.message,  r.payload};
+}
+
+std::optional<CommandResult> commandResultOf(const sql::StoredCommand& s) {
+    for (auto a : {wire::CommandAction::Reload, wire::CommandAction::ClearCache, wire::CommandAction::Screenshot,
+                   wire::CommandAction::ShowHead})
+        if (wire::commandActionName(a) == s.action)
+            return CommandResult{s.id, s.playerId, a, s.sentAtMs, s.ackedAtMs, s.ok, s.message, s.payload};
+    return std::nullopt;
 }
 
 std::int64_t compileLockKey(const std::string& playerId) {

@@ -7,6 +7,7 @@
 
 #include <Poco/StringTokenizer.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
@@ -15,6 +16,7 @@
 
 #include "microscape/core/log_setup.hpp"
 #include "microscape/core/pin.hpp"
+#include "microscape/core/wire.hpp"
 
 namespace microscape::controller {
 namespace {
@@ -69,11 +71,13 @@ const std::set<std::string> kKnownKeys = {
     "store.url",
     "store.passwordFile",
     "store.poolSize",
+    "cluster.hubEndpoints",
 };
 
 // http.tls is a value and a prefix: its sub-keys are checked separately.
 const std::set<std::string> kTlsSubKeys = {"certificate", "privateKey"};
-const char* kPrefixes[] = {"controller", "http", "zmq", "media", "auth", "enroll", "compile", "alerts", "store"};
+const char* kPrefixes[] = {"controller", "http",    "zmq",    "media", "auth",
+                           "enroll",     "compile", "alerts", "store", "cluster"};
 
 Status readInt(const Poco::Util::AbstractConfiguration& conf, const std::string& key, std::int64_t lo, std::int64_t hi,
                std::int64_t& out) {
@@ -113,6 +117,22 @@ Status readStore(const Poco::Util::AbstractConfiguration& conf, ControllerConfig
         c.store.password = env;
     }
     return readIntInto(conf, "store.poolSize", 1, 256, c.storePoolSize);
+}
+
+// cluster.hubEndpoints: tcp://HOST:PORT, comma-separated, each once.
+Status readHubEndpoints(const Poco::Util::AbstractConfiguration& conf, ControllerConfig& c) {
+    for (auto e : Poco::StringTokenizer(conf.getString("cluster.hubEndpoints", ""), ",",
+                                        Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY)) {
+        if (!wire::isHubEndpoint(e))
+            return makeError(Errc::Usage, "cluster.hubEndpoints: '" + e + "' is not tcp://HOST:PORT (port 1..65535)");
+        if (std::find(c.clusterHubEndpoints.begin(), c.clusterHubEndpoints.end(), e) != c.clusterHubEndpoints.end())
+            return makeError(Errc::Usage, "cluster.hubEndpoints: '" + e + "' is named twice");
+        c.clusterHubEndpoints.push_back(e);
+    }
+    if (c.clusterHubEndpoints.size() > wire::kMaxHubEndpoints)
+        return makeError(Errc::Usage,
+                         "cluster.hubEndpoints: at most " + std::to_string(wire::kMaxHubEndpoints) + " endpoints");
+    return {};
 }
 
 Status readTls(const Poco::Util::AbstractConfiguration& conf, ControllerConfig& c) {
@@ -310,6 +330,7 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     }
     MS_TRY(readAlerts(conf, c));
     MS_TRY(readStore(conf, c));
+    MS_TRY(readHubEndpoints(conf, c));
     if (c.httpPort != 0 && c.httpPort == c.zmqPort && c.httpBind == c.zmqBind)
         return makeError(Errc::Usage, "http.port and zmq.port must differ");
     return c;

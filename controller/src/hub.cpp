@@ -151,6 +151,10 @@ struct Hub::Impl {
     std::deque<std::string> resultOrder;
     HubStats stats;
     std::atomic<std::uint64_t> commandSeq{0};
+    // Command ids are unique across the nodes of a deployment: time, sequence and this hub's nonce.
+    const std::string commandNonce = sha256Hex(randomToken(16)).substr(0, 8);
+    // Called on the hub thread with a command's answer or failure (set before start()).
+    std::function<void(const CommandResult&)> commandListener;
 
     // Hub thread only.
     std::unordered_map<std::string, Peer> peers;
@@ -609,13 +613,26 @@ struct Hub::Impl {
     // stops waiting and says why.
     void expireCommands() {
         const std::int64_t wall = config.clock->wallMs();
-        std::lock_guard lock(sharedMutex);
-        for (auto& [id, r] : results) {
-            if (r.ackedAtMs || wall - r.sentAtMs < kCommandAnswerMs) continue;
-            r.ackedAtMs = wall;
-            r.ok = false;
-            r.message = "no answer from the screen within " + std::to_string(kCommandAnswerMs / 1000) + " s";
-            log.warning("hub: player %s: command %s: %s", r.playerId, id, r.message);
+        std::vector<CommandResult> ended;
+        {
+            std::lock_guard lock(sharedMutex);
+            for (auto& [id, r] : results) {
+                if (r.ackedAtMs || wall - r.sentAtMs < kCommandAnswerMs) continue;
+                r.ackedAtMs = wall;
+                r.ok = false;
+                r.message = "no answer from the screen within " + std::to_string(kCommandAnswerMs / 1000) + " s";
+                log.warning("hub: player %s: command %s: %s", r.playerId, id, r.message);
+                if (commandListener) ended.push_back(r);
+            }
+        }
+        for (const auto& r : ended) tellCommandListener(r);
+    }
+
+    void tellCommandListener(const CommandResult& r) {
+        try {
+            commandListener(r);
+        } catch (const std::exception& e) {
+            log.error("hub: command %s: storing its answer: %s", r.id, std::string(e.what()));
         }
     }
 
@@ -710,16 +727,22 @@ struct Hub::Impl {
             count(&HubStats::dropped);
             return;
         }
-        std::lock_guard lock(sharedMutex);
-        auto it = results.find(a->id);
-        if (it == results.end() || it->second.playerId != rid) return;
-        it->second.ackedAtMs = backend.nowMs();
-        it->second.ok = a->ok;
-        it->second.message = a->message;
-        if (a->payload) it->second.payload = *a->payload;
-        log.information("hub: player %s: command %s (%s) %s: %s", escapeControl(rid), escapeControl(a->id),
-                        std::string(wire::commandActionName(it->second.action)), std::string(a->ok ? "done" : "failed"),
-                        escapeControl(a->message));
+        std::optional<CommandResult> answered;
+        {
+            std::lock_guard lock(sharedMutex);
+            auto it = results.find(a->id);
+            if (it == results.end() || it->second.playerId != rid) return;
+            const bool first = !it->second.ackedAtMs;
+            it->second.ackedAtMs = backend.nowMs();
+            it->second.ok = a->ok;
+            it->second.message = a->message;
+            if (a->payload) it->second.payload = *a->payload;
+            log.information("hub: player %s: command %s (%s) %s: %s", escapeControl(rid), escapeControl(a->id),
+                            std::string(wire::commandActionName(it->second.action)),
+                            std::string(a->ok ? "done" : "failed"), escapeControl(a->message));
+            if (first && commandListener) answered = it->second;
+        }
+        if (answered) tellCommandListener(*answered);
     }
 
     void handleProofs(const std::string& rid, const wire::Envelope& env) {
@@ -1084,11 +1107,26 @@ void Hub::publish(HubManifest m) {
 }
 
 std::optional<std::string> Hub::sendCommand(const std::string& playerId, wire::CommandAction action) {
+    const std::string id = newCommandId();
+    if (!deliverCommand(id, playerId, action)) return std::nullopt;
+    return id;
+}
+
+std::string Hub::newCommandId() {
     auto& d = *impl_;
-    if (!isOnline(playerId)) return std::nullopt;
+    return "cmd-" + std::to_string(d.config.clock->wallMs()) + "-" + std::to_string(++d.commandSeq) + "-" +
+           d.commandNonce;
+}
+
+void Hub::setCommandListener(std::function<void(const CommandResult&)> listener) {
+    impl_->commandListener = std::move(listener);
+}
+
+bool Hub::deliverCommand(const std::string& id, const std::string& playerId, wire::CommandAction action) {
+    auto& d = *impl_;
+    if (!isOnline(playerId)) return false;
     // Not on the hub thread: the backend is not ours to call here.
     const std::int64_t now = d.config.clock->wallMs();
-    const std::string id = "cmd-" + std::to_string(now) + "-" + std::to_string(++d.commandSeq);
     {
         std::lock_guard lock(d.sharedMutex);
         CommandResult r;
@@ -1112,7 +1150,7 @@ std::optional<std::string> Hub::sendCommand(const std::string& playerId, wire::C
         d.queue.push_back(std::move(op));
     }
     d.wake();
-    return id;
+    return true;
 }
 
 std::optional<CommandResult> Hub::commandResult(const std::string& commandId) const {

@@ -9,10 +9,12 @@
 #include <system_error>
 #include <thread>
 
+#include "cluster.hpp"
 #include "microscape/controller/hub.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/controller/security.hpp"
 #include "microscape/core/crypto.hpp"
+#include "store/change_feed.hpp"
 
 namespace microscape::controller {
 namespace {
@@ -154,6 +156,62 @@ PreviewCache& previewCache() {
     return cache;
 }
 
+constexpr std::int64_t kClaimWaitMs = 2000;  // several nodes: how long a command waits for the screen's node
+
+// A command's state: this node's hub knows the commands it sent; with several
+// nodes the store knows every command and the answers other nodes received.
+std::optional<CommandResult> commandResultAnywhere(Services& svc, const std::string& id) {
+    if (svc.hub)
+        if (auto r = svc.hub->commandResult(id)) return r;
+    if (svc.db.backend() != sql::Backend::Postgres) return std::nullopt;
+    auto row = svc.db.read([&](DbConn& c) { return sql::commandById(c.raw(), id); });
+    if (!row) return std::nullopt;
+    return commandResultOf(*row);
+}
+
+// Sends a command to a screen through this node's hub, or (several nodes on
+// PostgreSQL) through the node holding its session: every command is then a row,
+// so its answer can be read through any node. Returns the command's id, or
+// nullopt when no node holds the screen.
+std::optional<std::string> sendCommandAnywhere(Services& svc, const std::string& playerId, wire::CommandAction action) {
+    const bool cluster = svc.db.backend() == sql::Backend::Postgres;
+    CommandResult asked;
+    asked.id = svc.hub->newCommandId();
+    asked.playerId = playerId;
+    asked.action = action;
+    asked.sentAtMs = svc.nowMs();
+    if (svc.hub->isOnline(playerId)) {
+        if (cluster) svc.db.write([&](DbConn& c) { sql::insertCommand(c.raw(), storedCommand(asked, true)); });
+        if (svc.hub->deliverCommand(asked.id, playerId, action)) return asked.id;
+        if (cluster)
+            svc.db.write([&](DbConn& c) {
+                asked.ackedAtMs = svc.nowMs();
+                asked.message = "the screen went offline";
+                sql::storeCommandResult(c.raw(), storedCommand(asked, true));
+            });
+        return std::nullopt;
+    }
+    if (!cluster) return std::nullopt;
+    svc.db.write([&](DbConn& c) {
+        sql::insertCommand(c.raw(), storedCommand(asked, false));
+        sql::announce(c.raw(), commandAnnouncement(asked.id, playerId));
+    });
+    // The node holding the screen's session claims it at once (LISTEN/NOTIFY);
+    // none within kClaimWaitMs: the screen is offline everywhere.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClaimWaitMs);
+    for (;;) {
+        auto row = svc.db.read([&](DbConn& c) { return sql::commandById(c.raw(), asked.id); });
+        if (row && row->claimed) return asked.id;
+        if (std::chrono::steady_clock::now() >= until) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (svc.db.write([&](DbConn& c) {
+            return sql::failUnclaimedCommand(c.raw(), asked.id, svc.nowMs(), "the screen is not connected to any node");
+        }))
+        return std::nullopt;
+    return asked.id;  // claimed at the last moment
+}
+
 Poco::JSON::Object::Ptr resultJson(const CommandResult& r) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("id", r.id);
@@ -186,21 +244,24 @@ void postCommand(RequestCtx& ctx) {
     auto p = ctx.svc.db.read([&](DbConn& c) { return repo::playerById(c, id); });
     if (!p) notFound("player " + id);
     if (!ctx.svc.hub) throw ApiError(503, "hub_unavailable", "the distribution hub is not running");
-    auto cid = ctx.svc.hub->sendCommand(id, a);
+    auto& svc = ctx.svc;
+    auto cid = sendCommandAnywhere(svc, id, a);
     if (!cid) throw ApiError(409, "player_offline", "player " + id + " is not connected");
-    ctx.svc.db.write([&](DbConn& c) {
+    svc.db.write([&](DbConn& c) {
         Poco::JSON::Object::Ptr after = new Poco::JSON::Object;
         after->set("action", action);
         after->set("commandId", *cid);
         recordAudit(c, ctx, "command", "player", id, {}, after);
     });
-    ctx.sendJson(202, resultJson(*ctx.svc.hub->commandResult(*cid)));
+    auto now = commandResultAnywhere(svc, *cid);
+    if (!now) throw ApiError(500, "internal", "command " + *cid + " was not kept");
+    ctx.sendJson(202, resultJson(*now));
 }
 
 void getCommand(RequestCtx& ctx) {
     const std::string id = ctx.param("id");
     if (!ctx.svc.hub) notFound("command " + id);
-    auto r = ctx.svc.hub->commandResult(id);
+    auto r = commandResultAnywhere(ctx.svc, id);
     if (!r) notFound("command " + id);
     ctx.sendJson(200, resultJson(*r));
 }
@@ -228,14 +289,16 @@ void getPreview(RequestCtx& ctx) {
     auto shot = cache.get(file);
     const std::int64_t now = ctx.svc.nowMs();
     const bool fresh = !shot.png.empty() && now - shot.takenAtMs < kPreviewFreshMs;
-    if (!fresh && ctx.svc.hub && ctx.svc.hub->isOnline(id)) {
+    // Several nodes: the screen may be connected to another node's hub.
+    const bool reachable = ctx.svc.hub && (ctx.svc.hub->isOnline(id) || ctx.svc.db.backend() == sql::Backend::Postgres);
+    if (!fresh && reachable) {
         if (cache.beginOrWait(file, now, kPreviewWaitMs)) {
             std::string png;
             std::int64_t takenAt = 0;
-            if (auto cid = ctx.svc.hub->sendCommand(id, wire::CommandAction::Screenshot)) {
+            if (auto cid = sendCommandAnywhere(ctx.svc, id, wire::CommandAction::Screenshot)) {
                 const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kPreviewWaitMs);
                 while (std::chrono::steady_clock::now() < until) {
-                    auto r = ctx.svc.hub->commandResult(*cid);
+                    auto r = commandResultAnywhere(ctx.svc, *cid);
                     if (!r) break;
                     if (r->ackedAtMs) {
                         if (r->ok && !r->payload.empty()) {

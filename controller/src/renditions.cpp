@@ -4,17 +4,24 @@
 #include "compiler.hpp"
 #include "microscape/controller/repo.hpp"
 #include "normalise.hpp"
+#include "store/job_lock.hpp"
 
 namespace microscape::controller {
 
 void RenditionWorker::start() {
-    // A rendition being made when the controller stopped is made again.
-    svc_.db.write([&](DbConn& c) { repo::requeueWorkingRenditions(c); });
     thread_ = std::jthread([this](std::stop_token stop) {
+        // Several nodes on one PostgreSQL: one node at a time makes renditions
+        // (a round holds the job's lock); with SQLite the lock is not taken.
+        sql::JobLock job(svc_.db.url());
         while (!stop.stop_requested()) {
             try {
-                while (!stop.stop_requested() && makeOne()) {
-                }
+                job.runExclusive("renditions", [&] {
+                    // No other node is making one now: a rendition marked as being
+                    // made was left by a controller that stopped; it is made again.
+                    svc_.db.write([&](DbConn& c) { repo::requeueWorkingRenditions(c); });
+                    while (!stop.stop_requested() && makeOne()) {
+                    }
+                });
             } catch (const std::exception& e) {
                 svc_.log.error("renditions: %s", std::string(e.what()));
             }

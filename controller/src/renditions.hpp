@@ -1,6 +1,7 @@
 // Renditions of clips per screen size (docs/controller-api.md "Renditions"): the
 // compiler asks for one when a screen's size needs it (repo::requestRendition);
-// this worker makes them one at a time with ffmpeg in a confined process,
+// this worker makes them one at a time with ffmpeg in a confined process (on
+// one node at a time when several share PostgreSQL: store/job_lock.hpp),
 // checks that the result decodes, and recompiles so that the screens get it.
 // start/stop/wake may be called from any thread.
 #pragma once

@@ -36,6 +36,7 @@
 #include "renditions.hpp"
 #include "reports.hpp"
 #include "static_files.hpp"
+#include "store/job_lock.hpp"
 #include "tls.hpp"
 
 namespace microscape::controller {
@@ -459,6 +460,11 @@ Status ControllerServer::start() {
     d.hubBackend->setIngest(d.popIngest.get());
     d.hubBackend->setDataDir(d.config.dataDir);
     d.hub = std::make_unique<Hub>(hubConfig, *d.hubBackend, Poco::Logger::get(d.log.name() + ".hub"));
+    // Several nodes: a command's answer is stored for the node that was asked for it.
+    if (d.db->backend() == sql::Backend::Postgres)
+        d.hub->setCommandListener([&d](const CommandResult& r) {
+            d.db->write([&](DbConn& c) { sql::storeCommandResult(c.raw(), storedCommand(r, true)); });
+        });
     MS_TRY(d.hub->start());
     d.services->hub = d.hub.get();
     d.compiler->setListener([hub = d.hub.get()](const CompiledManifest& m) {
@@ -480,6 +486,20 @@ Status ControllerServer::start() {
             try {
                 if (a.kind == Announcement::Kind::Manifest) publishStored(a.playerId, a.version);
                 if (a.kind == Announcement::Kind::Retire) d.hub->endSession(a.playerId);
+                if (a.kind == Announcement::Kind::Command && d.hub->isOnline(a.playerId)) {
+                    // This node holds the screen's session: claim the command and send it.
+                    auto cmd = d.db->write([&](DbConn& c) -> std::optional<CommandResult> {
+                        if (!sql::claimCommand(c.raw(), a.commandId)) return std::nullopt;
+                        auto stored = sql::commandById(c.raw(), a.commandId);
+                        return stored ? commandResultOf(*stored) : std::nullopt;
+                    });
+                    if (cmd && cmd->playerId == a.playerId &&
+                        !d.hub->deliverCommand(a.commandId, a.playerId, cmd->action)) {
+                        cmd->ackedAtMs = d.services->nowMs();
+                        cmd->message = "the screen went offline";
+                        d.db->write([&](DbConn& c) { sql::storeCommandResult(c.raw(), storedCommand(*cmd, true)); });
+                    }
+                }
             } catch (const std::exception& e) {
                 d.log.error("a change from the store (%s): %s", text, std::string(e.what()));
             }
@@ -505,13 +525,18 @@ Status ControllerServer::start() {
         std::mutex m;
         std::condition_variable_any cv;
         std::unique_lock lock(m);
+        // Several nodes on one PostgreSQL: one node at a time does a round (the
+        // others skip it); with SQLite the lock is not taken.
+        sql::JobLock job(d.db->url());
         while (true) {
             cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
             if (stop.stop_requested()) break;
             try {
-                recallExpiredMedia(*d.services);
-                d.db->write([&](DbConn& c) { settleRecalls(c, d.services->nowMs()); });
-                d.metrics.recallChecks++;
+                job.runExclusive("recalls", [&d] {
+                    recallExpiredMedia(*d.services);
+                    d.db->write([&](DbConn& c) { settleRecalls(c, d.services->nowMs()); });
+                    d.metrics.recallChecks++;
+                });
             } catch (const std::exception& e) {
                 d.log.error("recall housekeeping: %s", std::string(e.what()));
             }

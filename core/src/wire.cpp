@@ -505,4 +505,21 @@ Result<ErrorMsg> parseError(const Envelope& e) {
     return m;
 }
 
+bool isHubEndpoint(std::string_view e) {
+    constexpr std::string_view kScheme = "tcp://";
+    if (e.size() > 255 || e.substr(0, kScheme.size()) != kScheme) return false;
+    const std::string_view rest = e.substr(kScheme.size());
+    const auto colon = rest.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    const std::string_view host = rest.substr(0, colon), port = rest.substr(colon + 1);
+    for (char c : host)
+        if (static_cast<unsigned char>(c) <= ' ' || c == ',' || c == '/' || c == '@' ||
+            static_cast<unsigned char>(c) >= 0x7f)
+            return false;
+    if (host.find(':') != std::string_view::npos && (host.front() != '[' || host.back() != ']')) return false;
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    const int p = std::stoi(std::string(port));
+    return p >= 1 && p <= 65535;
+}
+
 }  // namespace microscape::wire

@@ -68,6 +68,10 @@ struct SyncAgent::Impl {
     enum class Link { Down, HelloSent, Ready } link = Link::Down;
     std::int64_t lastRecvMs = 0, lastSentMs = 0, nextConnectMs = 0, backoffMs = 0, linkSinceMs = 0;
     std::int64_t heartbeatMs;
+    // Several controller nodes: the hub in use is config.endpoints[endpointAt];
+    // a lost link moves to the next one (round-robin), and the backoff grows
+    // only after every endpoint was tried.
+    std::size_t endpointAt = 0;
     int beatsSinceStatus = 0;
     std::int64_t lastDiskCheckMs = 0;
     std::mt19937 rng{std::random_device{}()};
@@ -190,6 +194,10 @@ struct SyncAgent::Impl {
         helloSentMs = steadyMs();
     }
 
+    const std::string& endpoint() const {
+        return config.endpoints.empty() ? config.endpoint : config.endpoints[endpointAt % config.endpoints.size()];
+    }
+
     void connect() {
         sock.reset();
         try {
@@ -206,9 +214,9 @@ struct SyncAgent::Impl {
                 s.set(zmq::sockopt::curve_publickey, config.curvePublicKey);
                 s.set(zmq::sockopt::curve_secretkey, config.curveSecretKey);
             }
-            s.connect(config.endpoint);
+            s.connect(endpoint());
         } catch (const zmq::error_t& e) {
-            setError("cannot connect to " + config.endpoint + ": " + e.what());
+            setError("cannot connect to " + endpoint() + ": " + e.what());
             sock.reset();
             scheduleReconnect();
             return;
@@ -226,7 +234,7 @@ struct SyncAgent::Impl {
     }
 
     void linkLost(const std::string& why) {
-        if (link == Link::Ready) log.warning("player %s: link to %s lost: %s", config.playerId, config.endpoint, why);
+        if (link == Link::Ready) log.warning("player %s: link to %s lost: %s", config.playerId, endpoint(), why);
         sock.reset();
         link = Link::Down;
         {
@@ -236,6 +244,15 @@ struct SyncAgent::Impl {
         notifyLink(false);
         proofs.linkReset();
         fetcher.resetRequests();
+        if (config.endpoints.size() > 1) {
+            endpointAt = (endpointAt + 1) % config.endpoints.size();
+            log.information("player %s: trying the next controller node at %s", config.playerId, endpoint());
+            if (endpointAt != 0) {  // the next node at once; the backoff after a whole round
+                std::uniform_int_distribution<std::int64_t> jitter(0, options.backoffMinMs);
+                nextConnectMs = steadyMs() + jitter(rng);
+                return;
+            }
+        }
         scheduleReconnect();
     }
 
@@ -608,7 +625,7 @@ struct SyncAgent::Impl {
                     isConnected = true;
                 }
                 notifyLink(true);
-                log.information("player %s: connected to %s (controller has v%Ld)", config.playerId, config.endpoint,
+                log.information("player %s: connected to %s (controller has v%Ld)", config.playerId, endpoint(),
                                 w->currentVersion);
                 publishStatus(true);
                 return;
@@ -699,7 +716,10 @@ struct SyncAgent::Impl {
             if (t >= nextConnectMs) connect();
             return;
         }
-        if (t - lastRecvMs > kMissedBeats * heartbeatMs) {
+        std::int64_t silentLimitMs = kMissedBeats * heartbeatMs;
+        if (link == Link::HelloSent && config.endpoints.size() > 1)
+            silentLimitMs = std::min(silentLimitMs, options.welcomeTimeoutMs);
+        if (t - lastRecvMs > silentLimitMs) {
             linkLost(link == Link::Ready ? "controller silent for " + std::to_string(t - lastRecvMs) + " ms"
                                          : "no WELCOME");
             if (link == Link::Down && lastError.empty()) lastError = "controller unreachable";

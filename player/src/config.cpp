@@ -70,6 +70,21 @@ Result<PlayerConfig> loadConfig(const fs::path& dataDir) {
     if (!manifest::isValidId(c.playerId)) return makeError(Errc::Usage, "player.json: player_id missing or invalid");
     if (c.endpoint.rfind("tcp://", 0) != 0)
         return makeError(Errc::Usage, "player.json: endpoint must be tcp://host:port");
+    if (auto it = o.find("endpoints"); it != o.end() && !it->second.isNull()) {
+        if (!it->second.isArray() || it->second.asArray().empty() ||
+            it->second.asArray().size() > wire::kMaxHubEndpoints)
+            return makeError(Errc::Usage, "player.json: endpoints must be a list of 1.." +
+                                              std::to_string(wire::kMaxHubEndpoints) + " tcp://host:port");
+        for (const auto& e : it->second.asArray()) {
+            if (!e.isString() || !wire::isHubEndpoint(e.asString()))
+                return makeError(Errc::Usage, "player.json: each of endpoints must be tcp://host:port");
+            c.endpoints.push_back(e.asString());
+        }
+        if (c.endpoints.front() != c.endpoint)
+            return makeError(Errc::Usage, "player.json: endpoints must start with endpoint");
+    } else {
+        c.endpoints = {c.endpoint};
+    }
     if (c.window < 1 || c.window > wire::kMaxWindow) return makeError(Errc::Usage, "player.json: window out of range");
     if (c.chunkBytes < 1024 || c.chunkBytes > wire::kMaxChunkBytes)
         return makeError(Errc::Usage, "player.json: chunk_bytes out of range");
@@ -102,6 +117,11 @@ Status saveConfig(const PlayerConfig& c) {
                    {"quota_bytes", static_cast<std::int64_t>(c.quotaBytes)},
                    {"import_dir", c.importDir}};
     if (!c.name.empty()) o["name"] = c.name;
+    if (c.endpoints.size() > 1) {  // one endpoint: the file as before several nodes
+        json::Array a;
+        for (const auto& e : c.endpoints) a.emplace_back(e);
+        o["endpoints"] = json::Value(std::move(a));
+    }
     if (c.width && c.height) {
         o["width"] = static_cast<std::int64_t>(*c.width);
         o["height"] = static_cast<std::int64_t>(*c.height);

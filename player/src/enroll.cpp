@@ -12,12 +12,14 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 
 #include "microscape/core/json.hpp"
 #include "microscape/core/manifest.hpp"
 #include "microscape/core/pin.hpp"
+#include "microscape/core/wire.hpp"
 #include "microscape/pack/file_io.hpp"
 
 namespace microscape::player {
@@ -217,8 +219,30 @@ struct Answer {
     crypto::PublicKey contentKey;
     std::string curveServerKey;
     std::optional<std::int64_t> hubPort;
+    std::vector<std::string> hubEndpoints;  // several nodes: every node's hub
     std::optional<std::string> name;
 };
+
+// "tcp://A:1,tcp://B:2" -> its endpoints, each checked. Errors: Usage naming `what`.
+Result<std::vector<std::string>> splitEndpoints(const std::string& list, const std::string& what) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= list.size()) {
+        const auto comma = list.find(',', start);
+        std::string e = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        while (!e.empty() && e.front() == ' ') e.erase(e.begin());
+        while (!e.empty() && e.back() == ' ') e.pop_back();
+        if (!wire::isHubEndpoint(e))
+            return makeError(Errc::Usage, what + ": '" + e + "' is not tcp://HOST:PORT" + kNothingWritten);
+        if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    if (out.empty() || out.size() > wire::kMaxHubEndpoints)
+        return makeError(Errc::Usage,
+                         what + ": 1.." + std::to_string(wire::kMaxHubEndpoints) + " hub endpoints" + kNothingWritten);
+    return out;
+}
 
 // Step 3: the answer (shown: the controller's address, for messages).
 Result<Answer> readAnswer(const HttpAnswer& answer, const std::string& contentPin, const std::string& shown) {
@@ -262,8 +286,25 @@ Result<Answer> readAnswer(const HttpAnswer& answer, const std::string& contentPi
     auto port = hub->find("port");
     if (port && (!port->isInt() || port->asInt() < 1 || port->asInt() > 65535))
         return makeError(Errc::BadJson, "the controller's answer holds a bad hub port" + std::string(kNothingWritten));
-    Answer a{pid->asString(), std::move(*content), serverKey->asString(), std::nullopt, std::nullopt};
+    Answer a{pid->asString(), std::move(*content), serverKey->asString(), std::nullopt, {}, std::nullopt};
     if (port) a.hubPort = port->asInt();
+    if (auto eps = hub->find("endpoints"); eps && !eps->isNull()) {
+        if (!eps->isArray())
+            return makeError(Errc::BadJson,
+                             "the controller's answer holds bad hub endpoints" + std::string(kNothingWritten));
+        std::string list;
+        for (const auto& e : eps->asArray()) {
+            if (!e.isString())
+                return makeError(Errc::BadJson,
+                                 "the controller's answer holds bad hub endpoints" + std::string(kNothingWritten));
+            list += (list.empty() ? "" : ",") + e.asString();
+        }
+        if (!list.empty()) {
+            auto split = splitEndpoints(list, "the hub endpoints the controller offers");
+            if (!split) return split.error();
+            a.hubEndpoints = std::move(*split);
+        }
+    }
     if (auto name = v->find("name"); name && name->isString()) a.name = name->asString();
     return a;
 }
@@ -274,6 +315,10 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
     auto checked = checkRequest(req);
     if (!checked) return checked.error();
     const Poco::URI& uri = checked->uri;
+    std::vector<std::string> noOverride;
+    auto hubOverride = req.hubEndpoint.empty() ? Result<std::vector<std::string>>(noOverride)
+                                               : splitEndpoints(req.hubEndpoint, "--hub-endpoint");
+    if (!hubOverride) return hubOverride.error();
 
     // 2. The screen's keys, in memory until every check has passed.
     auto identity = crypto::PrivateKey::generate();
@@ -302,9 +347,13 @@ Result<PlayerConfig> enroll(const EnrollRequest& req) {
     c.dataDir = req.dataDir;
     c.playerId = answer->playerId;
     c.controllerHttp = req.controllerHttp;
-    c.endpoint = !req.hubEndpoint.empty()
-                     ? req.hubEndpoint
-                     : "tcp://" + uri.getHost() + ":" + std::to_string(answer->hubPort.value_or(5560));
+    if (!req.hubEndpoint.empty())
+        c.endpoints = *hubOverride;
+    else if (!answer->hubEndpoints.empty())
+        c.endpoints = answer->hubEndpoints;
+    else
+        c.endpoints = {"tcp://" + uri.getHost() + ":" + std::to_string(answer->hubPort.value_or(5560))};
+    c.endpoint = c.endpoints.front();
     c.curve = true;
     c.serverCurveKey = answer->curveServerKey;
     c.width = req.width;

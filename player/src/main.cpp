@@ -73,7 +73,7 @@ const std::map<std::string, std::string> kCommandHelp = {
      "usage: microscape-player enroll --controller-http https://HOST:PORT --token TOKEN\n"
      "                                --content-key-hash sha256:HEX --tls-key-hash sha256:HEX\n"
      "                                --data-dir DIR [--name NAME] [--width W --height H]\n"
-     "                                [--hub-endpoint tcp://HOST:PORT] [--insecure-http]\n"
+     "                                [--hub-endpoint tcp://HOST:PORT[,tcp://HOST:PORT...]] [--insecure-http]\n"
      "\n"
      "Registers this screen with a one-time token and writes DIR/player.json; paste\n"
      "the command the console shows: it pins the controller's keys. The TLS key\n"
@@ -83,7 +83,10 @@ const std::map<std::string, std::string> kCommandHelp = {
      "allows a plain http:// controller on a trusted link (the content key is still\n"
      "checked; the token and the hub key are not protected).\n"
      "--width/--height (16..7680) are the screen's resolution (1920 x 540 for an LED\n"
-     "strip, 1080 x 1920 for a portrait panel), kept in player.json for run.\n"},
+     "strip, 1080 x 1920 for a portrait panel), kept in player.json for run.\n"
+     "With several controller nodes the controller names every node's hub; the\n"
+     "screen uses the first and moves to the next when one goes silent.\n"
+     "--hub-endpoint replaces the hubs the controller names (a NAT, a relay).\n"},
     {"run",
      "usage: microscape-player run [--config FILE.properties] [--data-dir DIR] [--display | "
      "--headless]\n"
@@ -221,8 +224,11 @@ int cmdEnroll(const Args& a) {
     r.software = kSoftware;
     auto c = enroll(r);
     if (!c) return c.code() == Errc::Usage ? usage("enroll", c.error().str()) : fail(c.error().str());
-    std::cout << "enrolled as " << c->playerId << "; hub " << c->endpoint << (c->curve ? " (CURVE)" : " (plain)")
-              << "; config in " << (c->dataDir / kConfigFile).string() << "\n";
+    std::string hubs;
+    for (const auto& e : c->endpoints) hubs += (hubs.empty() ? "" : ", ") + e;
+    std::cout << "enrolled as " << c->playerId << "; " << (c->endpoints.size() > 1 ? "hubs " : "hub ")
+              << (hubs.empty() ? c->endpoint : hubs) << (c->curve ? " (CURVE)" : " (plain)") << "; config in "
+              << (c->dataDir / kConfigFile).string() << "\n";
     return 0;
 }
 

@@ -57,6 +57,28 @@ TEST_CASE("config reads defaults and validates every key", "[controller][config]
     }
 }
 
+TEST_CASE("cluster.hubEndpoints: every node's hub, checked at start-up", "[controller][config][cluster]") {
+    SECTION("none by default: one hub") {
+        auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}}));
+        REQUIRE(r.ok());
+        CHECK(r->clusterHubEndpoints.empty());
+    }
+    SECTION("a list, in order, blanks trimmed") {
+        auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"},
+                                       {"cluster.hubEndpoints", "tcp://node-a.example:5560 , tcp://10.0.0.2:5560"}}));
+        REQUIRE(r.ok());
+        CHECK(r->clusterHubEndpoints == std::vector<std::string>{"tcp://node-a.example:5560", "tcp://10.0.0.2:5560"});
+    }
+    for (const char* bad : {"http://node-a:5560", "tcp://node-a", "tcp://node-a:0", "tcp://node-a:70000", "tcp://:5560",
+                            "tcp://a:5560,tcp://a:5560"}) {
+        DYNAMIC_SECTION("refused: " << bad) {
+            auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"cluster.hubEndpoints", bad}}));
+            REQUIRE_FALSE(r.ok());
+            CHECK(r.error().message.find("cluster.hubEndpoints") != std::string::npos);
+        }
+    }
+}
+
 TEST_CASE("the alerts.* keys are read and checked at start-up", "[controller][config][alerts]") {
     microscape::testing::TempDir dir;
     std::ofstream(dir.path / "issuer.pem") << "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";

@@ -584,3 +584,60 @@ TEST_CASE("with mirrors on, a transfer the hub began resumes from the partial fi
     CHECK(asked.back().range == "bytes=" + std::to_string(partial) + "-");
     CHECK(mirror.bytesSent() == b.media[0].bytes.size() - partial);
 }
+
+TEST_CASE("failover: a silent hub makes the agent move to the next endpoint and never roll back",
+          "[player][agent][failover]") {
+    TempDir t;
+    auto b2 = bundleV(2, mediaSet(300, 1));
+    auto b1 = bundleV(1, mediaSet(200, 1));
+    auto b3 = bundleV(3, mediaSet(250, 1));
+    auto first = std::make_unique<FakeHub>();
+    FakeHub second;
+    first->add(b2);
+    first->current = b2;
+    auto config = makeConfig(t.path, first->endpoint);
+    config.endpoints = {first->endpoint, second.endpoint};
+    SyncAgent agent(config, fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(first->serve([&] { return activeOf(agent) == 2; }));
+
+    // The first node dies (its socket closes without a word): the agent says HELLO to the second.
+    first.reset();
+    second.add(b1);
+    second.current = b1;  // a node that holds an older version offers it: refused
+    REQUIRE(second.serve([&] { return agent.connected() && !second.statuses.empty(); }, 10000));
+    second.push(kPlayer, b1);
+    REQUIRE(second.serve(
+        [&] {
+            return !second.statuses.empty() && second.statuses.back().lastError.find("refused") != std::string::npos;
+        },
+        5000));
+    CHECK(activeOf(agent) == 2);
+
+    // A newer version from the second node is taken as from the first.
+    second.add(b3);
+    second.current = b3;
+    second.push(kPlayer, b3);
+    REQUIRE(second.serve([&] { return activeOf(agent) == 3; }));
+}
+
+TEST_CASE("failover: with every endpoint down the agent keeps trying them in turn", "[player][agent][failover]") {
+    TempDir t;
+    // Two endpoints where nobody answers yet (bound, then closed: ports known to be free).
+    std::string deadA, deadB;
+    {
+        FakeHub a, b;
+        deadA = a.endpoint;
+        deadB = b.endpoint;
+    }
+    auto config = makeConfig(t.path, deadA);
+    config.endpoints = {deadA, deadB};
+    SyncAgent agent(config, fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    // The second comes up: the agent gets there (after the first's silence).
+    FakeHub b(deadB);
+    auto v = bundleV(4, mediaSet(100, 1));
+    b.add(v);
+    b.current = v;
+    REQUIRE(b.serve([&] { return activeOf(agent) == 4; }, 15000));
+}

@@ -473,6 +473,22 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
                 district TEXT PRIMARY KEY,
                 mirrors_json TEXT NOT NULL))",
         },
+        // 15: commands to screens and their answers, for several controller nodes
+        // (docs/store.md "Between nodes"): a command made on one node is delivered
+        // by the node the screen is connected to (claimed), whose hub stores the answer.
+        {
+            R"(CREATE TABLE commands (
+                id TEXT PRIMARY KEY,
+                player_id TEXT NOT NULL,
+                action TEXT NOT NULL,
+                sent_at INTEGER NOT NULL,
+                claimed INTEGER NOT NULL DEFAULT 0,
+                acked_at INTEGER,
+                ok INTEGER NOT NULL DEFAULT 0,
+                message TEXT NOT NULL DEFAULT '',
+                payload BLOB))",
+            "CREATE INDEX commands_sent ON commands(sent_at)",
+        },
     };
     return kMigrations;
 }

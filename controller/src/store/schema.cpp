@@ -454,6 +454,21 @@ const std::vector<Migration>& postgresMigrations() {
                  district TEXT PRIMARY KEY,
                  mirrors_json TEXT NOT NULL))",
          }},
+        // 15: commands across nodes (as SQLite's 15).
+        {15,
+         {
+             R"(CREATE TABLE commands (
+                 id TEXT PRIMARY KEY,
+                 player_id TEXT NOT NULL,
+                 action TEXT NOT NULL,
+                 sent_at BIGINT NOT NULL,
+                 claimed BIGINT NOT NULL DEFAULT 0,
+                 acked_at BIGINT,
+                 ok BIGINT NOT NULL DEFAULT 0,
+                 message TEXT NOT NULL DEFAULT '',
+                 payload BYTEA))",
+             "CREATE INDEX commands_sent ON commands(sent_at)",
+         }},
     };
     return kAll;
 }

@@ -519,6 +519,46 @@ TEST_CASE("plain http:// enrolment needs --insecure-http and still checks the co
     }
 }
 
+TEST_CASE("enrolment with several hub endpoints: the screen moves past one that does not answer",
+          "[security][enrol][e2e][failover]") {
+    if (!havePlayer()) {
+        WARN("microscape-player not built; skipping");
+        return;
+    }
+    TestServer srv([](auto& c) { c.zmqHeartbeatMs = 200; });
+    TempDir fx;
+    Client admin = srv.admin();
+    const fs::path dir = fx.path / "screen";
+    // The first hub named is where nothing listens (a node that is down).
+    std::string dead;
+    {
+        Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
+        dead = "tcp://127.0.0.1:" + std::to_string(s.address().port());
+    }
+    const std::string live = "tcp://127.0.0.1:" + std::to_string(srv.zmqPort());
+    auto argv = enrollArgv(newToken(admin), dir);
+    argv.insert(argv.end(), {"--hub-endpoint", dead + "," + live});
+    auto r = runProcess(argv);
+    INFO(r.out << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto cfg = microscape::json::parse(readFile(dir / "player.json"));
+    REQUIRE(cfg.ok());
+    CHECK(cfg->find("endpoint")->asString() == dead);
+    REQUIRE(cfg->find("endpoints"));
+    REQUIRE(cfg->find("endpoints")->asArray().size() == 2);
+    CHECK(cfg->find("endpoints")->asArray()[1].asString() == live);
+    const std::string id = cfg->find("player_id")->asString();
+
+    auto screen = startScreen(dir, fx.path / "screen.log", {"--no-playback", "--log-level", "debug"});
+    INFO(readFile(fx.path / "screen.log"));
+    CHECK(waitFor(
+        [&] {
+            auto p = admin.get("/api/v1/players/" + id);
+            return p.status == 200 && p.json()->optValue<bool>("online", false);
+        },
+        30000));
+}
+
 TEST_CASE("enroll checks its pins before any network contact", "[security][enrol]") {
     if (!havePlayer()) {
         WARN("microscape-player not built; skipping");
@@ -540,6 +580,9 @@ TEST_CASE("enroll checks its pins before any network contact", "[security][enrol
          "--tls-key-hash must be sha256:"},
         {{"--controller-http", "ftp://127.0.0.1:9", "--content-key-hash", pin}, "https://"},
         {{"--controller-http", "http://127.0.0.1:9", "--content-key-hash", pin}, "--insecure-http"},
+        {{"--controller-http", "https://127.0.0.1:9", "--content-key-hash", pin, "--tls-key-hash", pin,
+          "--hub-endpoint", "tcp://127.0.0.1:5560,udp://127.0.0.1:5561"},
+         "--hub-endpoint: 'udp://127.0.0.1:5561' is not tcp://HOST:PORT"},
     };
     for (const auto& c : cases) {
         std::vector<std::string> argv{playerBin(), "enroll", "--token", "enr_x", "--data-dir", dir.string()};

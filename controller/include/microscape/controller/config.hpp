@@ -25,6 +25,10 @@ struct ControllerConfig {
     // store.passwordFile or MICROSCAPE_STORE_PASSWORD (docs/guide-operator.md).
     sql::StoreUrl store;
     int storePoolSize = 8;  // store.poolSize: PostgreSQL connections of this node
+    // cluster.hubEndpoints: every node's hub as screens reach it (comma-separated
+    // tcp://HOST:PORT, this node's included), offered at enrolment so a screen
+    // fails over between them; empty = the one hub at the enrolment URL's host.
+    std::vector<std::string> clusterHubEndpoints;
     // controller.logLevel / controller.logFormat: a Poco level name, and auto, journal or
     // text (docs/logging.md). Used by main() unless Poco's own logging.* keys are set.
     std::string logLevel = "information";

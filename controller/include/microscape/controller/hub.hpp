@@ -141,6 +141,14 @@ class Hub {
     void publish(HubManifest m);
     // Queues a command for an online player; returns its id, or nullopt if offline.
     std::optional<std::string> sendCommand(const std::string& playerId, wire::CommandAction action);
+    // A new command id, unique across the nodes of a deployment.
+    std::string newCommandId();
+    // Queues a command with an id made elsewhere (another node); false if the
+    // player is not connected to this hub.
+    bool deliverCommand(const std::string& id, const std::string& playerId, wire::CommandAction action);
+    // Called on the hub thread with each command's answer, or its failure after
+    // kCommandAnswerMs (several nodes store it for the others). Set before start().
+    void setCommandListener(std::function<void(const CommandResult&)> listener);
     std::optional<CommandResult> commandResult(const std::string& commandId) const;
     // Ends the player's session at once (it is offline from this call on, its
     // connection is closed and its messages are refused until a HELLO that

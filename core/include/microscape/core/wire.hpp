@@ -34,6 +34,12 @@ constexpr std::int64_t kMaxFrameBytes = static_cast<std::int64_t>(kMaxPayloadByt
 constexpr std::size_t kMaxIdBytes = 128;
 constexpr std::size_t kMaxTextBytes = 1024;  // error messages, software strings
 
+// A hub's address as screens are given it: tcp://HOST:PORT (HOST a name, an IPv4
+// address or a bracketed IPv6 one; PORT 1..65535; no blanks or commas). A screen
+// holds at most kMaxHubEndpoints of them and fails over between them.
+constexpr std::size_t kMaxHubEndpoints = 16;
+bool isHubEndpoint(std::string_view endpoint);
+
 enum class Type {
     Hello,       // player -> controller
     Welcome,     // controller -> player

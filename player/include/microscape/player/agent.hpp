@@ -51,6 +51,9 @@ struct AgentOptions {
     const Clock* clock = nullptr;     // wall and steady time; null: the system's (must outlive the agent)
     std::int64_t heartbeatMs = 5000;  // until WELCOME says otherwise
     std::int64_t backoffMinMs = 500;
+    // With several controller endpoints: one that has not answered HELLO within
+    // this (or three heartbeats, if sooner) is left for the next.
+    std::int64_t welcomeTimeoutMs = 5000;
     std::int64_t backoffMaxMs = 30000;
     std::int64_t importScanMs = 5000;
     std::string software = "microscape-player";

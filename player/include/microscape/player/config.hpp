@@ -26,9 +26,13 @@ constexpr const char* kContentKeyFile = "keys/content.pub.pem";  // pinned conte
 
 struct PlayerConfig {
     std::filesystem::path dataDir;
-    std::string playerId;                                 // player_id: also the DEALER routing id
-    std::string name;                                     // name: the screen's name at enrolment ("" = the id)
-    std::string endpoint;                                 // endpoint: tcp://host:port of the hub
+    std::string playerId;  // player_id: also the DEALER routing id
+    std::string name;      // name: the screen's name at enrolment ("" = the id)
+    std::string endpoint;  // endpoint: tcp://host:port of the hub
+    // endpoints: every controller node's hub, tried in turn when the one in use
+    // goes silent (several nodes); endpoints[0] == endpoint. Absent in the file:
+    // just endpoint. All nodes of a deployment share the hub's CURVE key.
+    std::vector<std::string> endpoints;
     std::string controllerHttp;                           // controller_http: where enrolment happened
     bool curve = true;                                    // curve: false only against a hub with zmq.curve=false
     std::string serverCurveKey;                           // curve_server_key: pinned hub CURVE public key (Z85)

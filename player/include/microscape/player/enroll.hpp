@@ -27,7 +27,9 @@ struct EnrollRequest {
     std::string name;                  // optional
     std::optional<int> width, height;  // the screen's resolution: both or neither, 16..7680;
                                        // stored in player.json and sent with its orientation
-    std::string hubEndpoint;           // optional override of tcp://<controller host>:<hub port>
+    // optional override of the hubs the controller offers (tcp://<controller host>:<hub
+    // port>, or every node's with several nodes): tcp://HOST:PORT[,tcp://HOST:PORT...]
+    std::string hubEndpoint;
     std::string software;
     // --pin sha256:<64 hex>: SHA-256 of the raw 32-byte Ed25519 content-signing public key the
     // controller must answer with. Required unless noPin (--no-pin) is set explicitly.
