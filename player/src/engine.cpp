@@ -436,6 +436,13 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
         // Square pixels are assumed after probing; the sample aspect is folded in here.
         int w = static_cast<int>(static_cast<double>(info.width) * info.sarNum / info.sarDen);
         sizeIt = pictureSizes_.emplace(d.mediaSha256, std::make_pair(w, info.height)).first;
+        // Frame rates beyond 240 or below 1 are taken as unknown (a still, or a bad header).
+        std::int64_t intervalUs = 0;
+        if (info.frameRateNum > 0 && info.frameRateDen > 0) {
+            intervalUs = static_cast<std::int64_t>(1000000.0 * info.frameRateDen / info.frameRateNum + 0.5);
+            if (intervalUs < 1000000 / 240 || intervalUs > 1000000) intervalUs = 0;
+        }
+        frameIntervalsUs_[d.mediaSha256] = intervalUs;
     }
     std::uint64_t id = nextSlotId_++;
     p->slot = std::make_shared<PlaybackSlot>(
@@ -457,6 +464,11 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
     m.offsetMs = kind == MediaKind::Video ? std::max<std::int64_t>(0, offsetMs) : 0;
     m.sourceWidth = sizeIt->second.first;
     m.sourceHeight = sizeIt->second.second;
+    if (kind == MediaKind::Video) {
+        m.frameIntervalUs = frameIntervalsUs_[d.mediaSha256];
+        m.stallDisplayMs = config_.testStallDisplayMs;
+        m.stallEveryFrames = config_.testStallEveryFrames;
+    }
     if (!p->slot->open(m)) return fail("libvlc could not open the file");
     return p;
 }
@@ -494,6 +506,7 @@ void Engine::endOnAir(bool interrupted) {
     std::unique_ptr<Play> p = std::move(onAir_);
     std::int64_t endWall = wallNow();
     std::int64_t measured = steadyMs() - p->onAirSteadyMs;
+    std::string outcome;
     if (journal_) {
         pop::Record r;
         r.kind = pop::Kind::Play;
@@ -515,25 +528,34 @@ void Engine::endOnAir(bool interrupted) {
             r.detail = p->failure.substr(0, pop::kMaxDetailBytes);
         } else {
             if (!p->replaces.empty()) r.detail = "in place of " + p->replaces + ", which failed on this screen";
-            r.outcome = pop::classify(r.scheduledMs, measured);
-            if (interrupted && r.outcome == pop::Outcome::Completed && measured + 100 < r.scheduledMs)
+            if (p->slot && p->kind == MediaKind::Video) {
+                r.frames = static_cast<std::int64_t>(p->slot->onAirFrames());
+                r.framesLate = std::min<std::int64_t>(static_cast<std::int64_t>(p->slot->lateFrames()), r.frames);
+                r.framesDropped = static_cast<std::int64_t>(p->slot->droppedFrames());
+                r.longestFreezeMs = p->slot->longestGapMs();
+            }
+            r.outcome = pop::classify(r);
+            if (interrupted && r.outcome != pop::Outcome::Interrupted && measured + 100 < r.scheduledMs)
                 r.outcome = pop::Outcome::Interrupted;
         }
+        outcome = std::string(pop::outcomeName(r.outcome));
         journalEvent(std::move(r));
     }
     {
         std::lock_guard lock(stateMutex_);
         if (outputSlot_ == p->slot) outputSlot_.reset();
         if (p->slot && p->kind == MediaKind::Video) {
-            stats_.videoPlays.push_back(EngineStats::VideoPlay{p->decision.mediaSha256, measured,
-                                                               p->slot->onAirFrames(), p->slot->longestGapMs()});
+            stats_.videoPlays.push_back(EngineStats::VideoPlay{
+                p->decision.mediaSha256, measured, p->slot->onAirFrames(), p->slot->longestGapMs(),
+                p->slot->lateFrames(), p->slot->droppedFrames(), outcome});
             if (stats_.videoPlays.size() > 1000) stats_.videoPlays.erase(stats_.videoPlays.begin());
         }
     }
     if (p->slot && p->kind == MediaKind::Video && p->slot->longestGapMs() > 250)
-        engineLog().warning("player %s: media %s froze for %s ms on air (%s frames in %s ms)", config_.playerId,
-                            p->decision.mediaSha256, std::to_string(p->slot->longestGapMs()),
-                            std::to_string(p->slot->onAirFrames()), std::to_string(measured));
+        engineLog().warning("player %s: media %s froze for %s ms on air (%s frames, %s late, %s dropped in %s ms)",
+                            config_.playerId, p->decision.mediaSha256, std::to_string(p->slot->longestGapMs()),
+                            std::to_string(p->slot->onAirFrames()), std::to_string(p->slot->lateFrames()),
+                            std::to_string(p->slot->droppedFrames()), std::to_string(measured));
     if (p->slot) p->slot->stop();
 }
 
