@@ -768,8 +768,10 @@ std::optional<LastFailure> lastFailure(DbConn& c, const std::string& playerId, c
     if (!last || last->str(1) != "failed") return std::nullopt;
     LastFailure f;
     f.startMs = last->i64(0);
-    if (auto doc = json::parse(last->str(2)); doc)
+    if (auto doc = json::parse(last->str(2)); doc) {
         if (const auto* d = doc->find("detail"); d && d->isString()) f.reason = d->asString();
+        if (const auto* v = doc->find("bundle_version"); v && v->isInt()) f.bundleVersion = v->asInt();
+    }
     if (auto n = c.one("SELECT COUNT(*) FROM pop_records WHERE media = ? AND player_id = ? AND kind = 'play' AND "
                        "outcome = 'failed' AND start_utc_ms >= ?",
                        {sha256, playerId, i(sinceMs)}))

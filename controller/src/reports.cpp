@@ -254,8 +254,9 @@ void playsReport(RequestCtx& ctx) {
         std::string sql = "SELECT ";
         for (const auto& s : select) sql += s + ", ";
         sql +=
-            "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
-            "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms "
+            "SUM(r.completed) AS completed, SUM(r.degraded) AS degraded, SUM(r.interrupted) AS interrupted, "
+            "SUM(r.failed) AS failed, SUM(r.completed + r.degraded + r.interrupted + r.failed) AS plays, "
+            "SUM(r.on_screen_ms) AS on_screen_ms "
             "FROM pop_rollup_location r";
         if (std::find(joins.begin(), joins.end(), "m") != joins.end()) sql += " " + joinSql().at("m");
         if (std::find(joins.begin(), joins.end(), "l") != joins.end())
@@ -294,8 +295,9 @@ void playsReport(RequestCtx& ctx) {
     std::string sql = "SELECT ";
     for (const auto& s : select) sql += s + ", ";
     sql +=
-        "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
-        "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms FROM ";
+        "SUM(r.completed) AS completed, SUM(r.degraded) AS degraded, SUM(r.interrupted) AS interrupted, "
+        "SUM(r.failed) AS failed, SUM(r.completed + r.degraded + r.interrupted + r.failed) AS plays, "
+        "SUM(r.on_screen_ms) AS on_screen_ms FROM ";
     sql += hourly ? "pop_rollup_hour r" : "pop_rollup_media r";
     sql += joinText + where;
     std::string group;
@@ -326,6 +328,7 @@ struct ScheduledDay {
     std::int64_t day = 0;  // days since 1970-01-01 (local)
     std::int64_t slots = 0, slotMs = 0;
     std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    std::int64_t degraded = 0;  // ran their slot but froze or lost frames: not completed
 };
 
 // scheduled-vs-played over local days [fromDay, toDay], per enrolled screen
@@ -336,7 +339,7 @@ struct ScheduledDay {
 std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64_t toDay,
                                         const std::set<std::string>& wantedSet, std::int64_t nowMs) {
     struct Played {
-        std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+        std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0, degraded = 0;
     };
     struct Version {
         std::int64_t version = 0, createdAtMs = 0;
@@ -358,10 +361,10 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
         SqlStmt n(h, "SELECT id, name FROM players WHERE state = 'enrolled'");
         while (n.step()) names[n.str(0)] = n.str(1);
         SqlStmt p(h,
-                  "SELECT player_id, local_date, SUM(completed), SUM(interrupted), SUM(failed), SUM(on_screen_ms) "
-                  "FROM pop_rollup_hour WHERE local_date BETWEEN ? AND ? GROUP BY player_id, local_date");
+                  "SELECT player_id, local_date, SUM(completed), SUM(interrupted), SUM(failed), SUM(on_screen_ms), "
+                  "SUM(degraded) FROM pop_rollup_hour WHERE local_date BETWEEN ? AND ? GROUP BY player_id, local_date");
         p.bind(1, dateOf(fromDay)).bind(2, dateOf(toDay));
-        while (p.step()) played[{p.str(0), p.str(1)}] = Played{p.i64(2), p.i64(3), p.i64(4), p.i64(5)};
+        while (p.step()) played[{p.str(0), p.str(1)}] = Played{p.i64(2), p.i64(3), p.i64(4), p.i64(5), p.i64(6)};
         SqlStmt k(h,
                   "SELECT player_id, local_date, manifest_version, slots, slot_ms FROM scheduled_days "
                   "WHERE local_date BETWEEN ? AND ?");
@@ -417,6 +420,7 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
                 d.interrupted = it->second.interrupted;
                 d.failed = it->second.failed;
                 d.onScreenMs = it->second.onScreenMs;
+                d.degraded = it->second.degraded;
             }
             out.push_back(std::move(d));
         }
@@ -441,11 +445,11 @@ void scheduledVsPlayed(RequestCtx& ctx) {
     auto [from, to] = dateRange(ctx);
     auto wanted = listParam(ctx, "players");
     Table t;
-    t.columns = {"screen",    "screen_name", "day",    "scheduled_plays", "scheduled_ms",
-                 "completed", "interrupted", "failed", "on_screen_ms",    "shortfall"};
+    t.columns = {"screen",   "screen_name", "day",    "scheduled_plays", "scheduled_ms", "completed",
+                 "degraded", "interrupted", "failed", "on_screen_ms",    "shortfall"};
     for (const auto& d : scheduledDays(ctx.svc.db, from, to, {wanted.begin(), wanted.end()}, ctx.svc.nowMs()))
-        t.rows.push_back({d.screen, d.name, dateOf(d.day), d.slots, d.slotMs, d.completed, d.interrupted, d.failed,
-                          d.onScreenMs, std::max<std::int64_t>(0, d.slots - d.completed)});
+        t.rows.push_back({d.screen, d.name, dateOf(d.day), d.slots, d.slotMs, d.completed, d.degraded, d.interrupted,
+                          d.failed, d.onScreenMs, std::max<std::int64_t>(0, d.slots - d.completed)});
     addSeconds(t);
     sendTable(ctx, t, "scheduled-vs-played-" + dateOf(from) + "-" + dateOf(to), metaOf(from, to));
 }
@@ -494,6 +498,8 @@ void problemsReport(RequestCtx& ctx) {
 struct YearLine {
     std::string key, name;
     std::int64_t screens = 0, locations = 0, completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    std::int64_t degraded = 0;
+    std::int64_t plays() const { return completed + degraded + interrupted + failed; }
 };
 
 const char* venueName(const std::string& v) {
@@ -518,13 +524,14 @@ std::vector<YearLine> yearGroups(DbConn& h, const std::string& keyExpr, const st
     SqlStmt st(h, "SELECT " + keyExpr + " AS k, " + nameExpr +
                       " AS n, COUNT(DISTINCT r.player_id), COUNT(DISTINCT p.location_id), "
                       "COALESCE(SUM(r.completed), 0), COALESCE(SUM(r.interrupted), 0), COALESCE(SUM(r.failed), 0), "
-                      "COALESCE(SUM(r.on_screen_ms), 0) FROM pop_rollup_media r "
+                      "COALESCE(SUM(r.on_screen_ms), 0), COALESCE(SUM(r.degraded), 0) FROM pop_rollup_media r "
                       "LEFT JOIN players p ON p.id = r.player_id LEFT JOIN locations l ON l.id = p.location_id " +
                       joins + " WHERE r.local_date BETWEEN ? AND ? GROUP BY k, n ORDER BY 5 DESC, k");
     st.bind(1, from).bind(2, to);
     std::vector<YearLine> out;
     while (st.step())
-        out.push_back({st.str(0), st.str(1), st.i64(2), st.i64(3), st.i64(4), st.i64(5), st.i64(6), st.i64(7)});
+        out.push_back(
+            {st.str(0), st.str(1), st.i64(2), st.i64(3), st.i64(4), st.i64(5), st.i64(6), st.i64(7), st.i64(8)});
     return out;
 }
 
@@ -535,9 +542,10 @@ Poco::JSON::Object::Ptr yearLineJson(const YearLine& l) {
     o->set("screens", l.screens);
     o->set("locations", l.locations);
     o->set("completed", l.completed);
+    o->set("degraded", l.degraded);
     o->set("interrupted", l.interrupted);
     o->set("failed", l.failed);
-    o->set("plays", l.completed + l.interrupted + l.failed);
+    o->set("plays", l.plays());
     o->set("on_screen_ms", l.onScreenMs);
     o->set("on_screen_hours", seconds(l.onScreenMs / 3600));
     return o;
@@ -564,7 +572,7 @@ std::string annualParagraph(int year, const YearLine& total, const std::vector<Y
                             std::int64_t takeovers, std::int64_t alertTakeovers,
                             std::pair<std::int64_t, std::int64_t> recalls, const YearSchedule& sched) {
     const std::string y = std::to_string(year) + "年";
-    if (total.completed + total.interrupted + total.failed == 0) return y + "，暂无经屏幕签名证实的播放记录。";
+    if (total.plays() == 0) return y + "，暂无经屏幕签名证实的播放记录。";
     std::string places;
     for (const auto& v : venues) {
         const std::string n = venueName(v.key);
@@ -662,7 +670,7 @@ void annualReport(RequestCtx& ctx) {
         }
     }
     std::size_t deptCount = 0;
-    for (const auto& d : departments) deptCount += !d.key.empty() && d.completed + d.interrupted + d.failed > 0;
+    for (const auto& d : departments) deptCount += !d.key.empty() && d.plays() > 0;
     const std::string paragraph = annualParagraph(year, total, venues, themes, deptCount, campaignCount, takeovers,
                                                   alertTakeovers, {recalls, recallsCompleted}, sched);
     const std::vector<std::pair<const char*, const std::vector<YearLine>*>> sections = {{"venue_type", &venues},
@@ -672,22 +680,22 @@ void annualReport(RequestCtx& ctx) {
                                                                                         {"campaign", &campaigns}};
     if (ctx.query("format").value_or("json") == "csv") {
         Table t;
-        t.columns = {"section",     "key",    "name",  "screens",      "locations",      "completed",
-                     "interrupted", "failed", "plays", "on_screen_ms", "on_screen_hours"};
+        t.columns = {"section",  "key",         "name",   "screens", "locations",    "completed",
+                     "degraded", "interrupted", "failed", "plays",   "on_screen_ms", "on_screen_hours"};
         auto row = [&](const std::string& section, const YearLine& l) {
-            t.rows.push_back({section, l.key, l.name, l.screens, l.locations, l.completed, l.interrupted, l.failed,
-                              l.completed + l.interrupted + l.failed, l.onScreenMs, seconds(l.onScreenMs / 3600)});
+            t.rows.push_back({section, l.key, l.name, l.screens, l.locations, l.completed, l.degraded, l.interrupted,
+                              l.failed, l.plays(), l.onScreenMs, seconds(l.onScreenMs / 3600)});
         };
         row("total", total);
         for (const auto& [name, lines] : sections)
             for (const auto& l : *lines) row(name, l);
         // Scheduled vs played: plays as completed, on-screen time as on_screen_ms.
         t.rows.push_back({std::string("scheduled"), sched.through, std::string("scheduled_plays"), std::int64_t{0},
-                          std::int64_t{0}, sched.slots, std::int64_t{0}, std::int64_t{0}, sched.slots, sched.slotMs,
-                          seconds(sched.slotMs / 3600)});
+                          std::int64_t{0}, sched.slots, std::int64_t{0}, std::int64_t{0}, std::int64_t{0}, sched.slots,
+                          sched.slotMs, seconds(sched.slotMs / 3600)});
         t.rows.push_back({std::string("scheduled"), sched.through, std::string("played"), std::int64_t{0},
-                          std::int64_t{0}, sched.completed, std::int64_t{0}, std::int64_t{0}, sched.completed,
-                          sched.onScreenMs, seconds(sched.onScreenMs / 3600)});
+                          std::int64_t{0}, sched.completed, std::int64_t{0}, std::int64_t{0}, std::int64_t{0},
+                          sched.completed, sched.onScreenMs, seconds(sched.onScreenMs / 3600)});
         sendTable(ctx, t, "annual-" + std::to_string(year), new Poco::JSON::Object);
         return;
     }
@@ -734,14 +742,15 @@ void campaignSummary(RequestCtx& ctx) {
         out->set("theme", cg.str(1));
         SqlStmt tot(h,
                     "SELECT COUNT(DISTINCT r.player_id), COUNT(DISTINCT p.location_id), COALESCE(SUM(r.completed), 0), "
-                    "COALESCE(SUM(r.interrupted), 0), COALESCE(SUM(r.failed), 0), COALESCE(SUM(r.on_screen_ms), 0) "
-                    "FROM pop_rollup_media r LEFT JOIN players p ON p.id = r.player_id "
+                    "COALESCE(SUM(r.interrupted), 0), COALESCE(SUM(r.failed), 0), COALESCE(SUM(r.on_screen_ms), 0), "
+                    "COALESCE(SUM(r.degraded), 0) FROM pop_rollup_media r LEFT JOIN players p ON p.id = r.player_id "
                     "WHERE r.campaign = ? AND r.local_date BETWEEN ? AND ?");
         tot.bind(1, key).bind(2, dateOf(from)).bind(3, dateOf(to));
         tot.step();
         out->set("screens", tot.i64(0));
         out->set("locations", tot.i64(1));
         out->set("completed", tot.i64(2));
+        out->set("degraded", tot.i64(6));
         out->set("interrupted", tot.i64(3));
         out->set("failed", tot.i64(4));
         out->set("on_screen_ms", tot.i64(5));

@@ -14,6 +14,7 @@
 
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/pop.hpp"
+#include "microscape/core/stand_in.hpp"
 #include "microscape/core/tz.hpp"
 #include "microscape/player/journal.hpp"
 #include "microscape/player/slogan.hpp"
@@ -312,43 +313,7 @@ void Engine::rebuildSchedule() {
 // else nothing (the status card). The stand-in plays exactly the failed item's
 // slot, so every other item keeps its own slot and nothing is skipped.
 schedule::Decision Engine::resolve(const schedule::Decision& d) const {
-    if (d.state != schedule::State::Playing || !brokenMedia_.count(d.mediaSha256)) return d;
-    auto good = [&](const schedule::Decision& g) {
-        return g.state == schedule::State::Playing && !brokenMedia_.count(g.mediaSha256);
-    };
-    std::optional<schedule::Decision> g;
-    // The rotation goes on from the failed item's slot end; bounded so that a
-    // playlist where everything failed ends the search.
-    std::int64_t t = d.itemEndUtcMs;
-    for (int i = 0; i < 64 && t < d.itemEndUtcMs + schedule::kDayMs; ++i) {
-        schedule::Decision n = schedule::evaluate(schedule_, t);
-        if (n.state != schedule::State::Playing) break;
-        if (good(n)) {
-            g = std::move(n);
-            break;
-        }
-        if (n.itemEndUtcMs <= t) break;
-        t = n.itemEndUtcMs;
-    }
-    if (!g && schedule_.fillerPlaylistId && d.source != schedule::Source::Filler) {
-        schedule::Schedule fillerOnly = schedule_;
-        fillerOnly.entries.clear();
-        fillerOnly.takeovers.clear();
-        schedule::Decision f = schedule::evaluate(fillerOnly, d.itemStartUtcMs);
-        if (good(f)) g = std::move(f);
-    }
-    if (!g) {
-        schedule::Decision idle;
-        idle.state = schedule::State::Idle;
-        idle.nextChangeUtcMs = d.nextChangeUtcMs;
-        return idle;
-    }
-    schedule::Decision s = std::move(*g);
-    s.itemStartUtcMs = d.itemStartUtcMs;
-    s.itemEndUtcMs = d.itemEndUtcMs;
-    s.offsetMs = d.offsetMs;
-    s.nextChangeUtcMs = d.nextChangeUtcMs;
-    return s;
+    return schedule::standIn(schedule_, d, [this](const std::string& m) { return brokenMedia_.count(m) > 0; });
 }
 
 // The failed media whose slot `d` stands in for ("" when d is the schedule's own item).

@@ -454,6 +454,18 @@ const std::vector<Migration>& postgresMigrations() {
                  district TEXT PRIMARY KEY,
                  mirrors_json TEXT NOT NULL))",
          }},
+        // 15: frame counts of plays, degraded plays in the rollups (as SQLite's 15).
+        {15,
+         {
+             "ALTER TABLE pop_records ADD COLUMN frames BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_records ADD COLUMN frames_late BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_records ADD COLUMN frames_dropped BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_records ADD COLUMN longest_freeze_ms BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_rollup_media ADD COLUMN degraded BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_rollup_hour ADD COLUMN degraded BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_rollup_campaign ADD COLUMN degraded BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_rollup_location ADD COLUMN degraded BIGINT NOT NULL DEFAULT 0",
+         }},
     };
     return kAll;
 }

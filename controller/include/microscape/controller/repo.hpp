@@ -142,6 +142,7 @@ struct LastFailure {
     std::int64_t startMs = 0;
     std::string reason;
     std::int64_t failuresSince = 0;
+    std::int64_t bundleVersion = 0;  // of the manifest the failed play came from
 };
 std::optional<LastFailure> lastFailure(DbConn& c, const std::string& playerId, const std::string& sha256,
                                        std::int64_t sinceMs);
