@@ -235,9 +235,10 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
             CHECK(n->i64(0) > 0);
             CHECK(n->i64(1) == 20 * n->i64(0));
             CHECK(n->i64(2) == 640);
-            auto smooth = c.one("SELECT MIN(frames), MAX(frames_late) FROM pop_records WHERE outcome = 'completed' "
-                                "AND media = ?",
-                                {kClip});
+            auto smooth = c.one(
+                "SELECT MIN(frames), MAX(frames_late) FROM pop_records WHERE outcome = 'completed' "
+                "AND media = ?",
+                {kClip});
             REQUIRE(smooth);
             CHECK(smooth->i64(0) > 300);
             CHECK(smooth->i64(1) == 0);

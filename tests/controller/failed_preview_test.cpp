@@ -87,8 +87,8 @@ TEST_CASE("the preview names the stand-in the screen shows in a failed item's sl
     const int a = uploadApproved(ed, ap, makePng(fx.path, "珍爱生命 远离毒品"), "a.png");
     const int b = uploadApproved(ed, ap, makePng(fx.path, "反诈防骗 守护钱袋"), "b.png");
     const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" + std::to_string(a) +
-                                                              R"(,"durationMs":10000},{"mediaId":)" + std::to_string(b) +
-                                                              R"(,"durationMs":10000}]})"));
+                                                              R"(,"durationMs":10000},{"mediaId":)" +
+                                                              std::to_string(b) + R"(,"durationMs":10000}]})"));
     createdId(
         ed.post("/api/v1/schedules", R"({"name":"all","playlistId":)" + std::to_string(pl) +
                                          R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
