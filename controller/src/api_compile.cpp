@@ -200,6 +200,21 @@ Poco::Dynamic::Var standInOnScreen(RequestCtx& ctx, const CompileSubject& subjec
     return o;
 }
 
+// The screen's last play of the item was degraded (froze or lost frames): when,
+// and its frame counts; null otherwise or for a location.
+Poco::Dynamic::Var degradedOnScreen(RequestCtx& ctx, const CompileSubject& subject, const std::string& mediaSha256) {
+    if (!subject.player || mediaSha256.empty()) return {};
+    auto g = ctx.svc.db.read([&](DbConn& c) { return repo::lastDegraded(c, subject.player->id, mediaSha256); });
+    if (!g) return {};
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("at", isoUtc(g->startMs));
+    o->set("frames", Poco::Int64(g->frames));
+    o->set("framesLate", Poco::Int64(g->framesLate));
+    o->set("framesDropped", Poco::Int64(g->framesDropped));
+    o->set("longestFreezeMs", Poco::Int64(g->longestFreezeMs));
+    return o;
+}
+
 void preview(RequestCtx& ctx) {
     auto subject = subjectOf(ctx);
     const std::int64_t at = ctx.query("at") ? parseIsoField("at", *ctx.query("at")) : ctx.svc.nowMs();
@@ -222,6 +237,7 @@ void preview(RequestCtx& ctx) {
     o->set("nextChange", isoUtc(d.nextChangeUtcMs));
     o->set("failedOnScreen", failedOnScreen(ctx, subject, d.mediaSha256, at));
     o->set("standIn", standInOnScreen(ctx, subject, *built, d, at));
+    o->set("degradedOnScreen", degradedOnScreen(ctx, subject, d.mediaSha256));
     ctx.sendJson(200, o);
 }
 

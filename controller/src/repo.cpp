@@ -779,6 +779,15 @@ std::optional<LastFailure> lastFailure(DbConn& c, const std::string& playerId, c
     return f;
 }
 
+std::optional<LastDegraded> lastDegraded(DbConn& c, const std::string& playerId, const std::string& sha256) {
+    auto last = c.one(
+        "SELECT start_utc_ms, outcome, frames, frames_late, frames_dropped, longest_freeze_ms FROM pop_records "
+        "WHERE media = ? AND player_id = ? AND kind = 'play' ORDER BY start_utc_ms DESC, seq DESC LIMIT 1",
+        {sha256, playerId});
+    if (!last || last->str(1) != "degraded") return std::nullopt;
+    return LastDegraded{last->i64(0), last->i64(2), last->i64(3), last->i64(4), last->i64(5)};
+}
+
 void deleteMedia(DbConn& c, std::int64_t id) {
     c.exec("DELETE FROM media_derived WHERE media_id = ?", {i(id)});
     c.exec("DELETE FROM media WHERE id = ?", {i(id)});

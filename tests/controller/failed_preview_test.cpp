@@ -74,6 +74,31 @@ TEST_CASE("the preview marks an item that failed on the screen with the player's
     REQUIRE(ingest.ingestBatch(screen.id, screen.next(), at)->accepted);
     CHECK(admin.get(url).json()->isNull("failedOnScreen"));
     CHECK(admin.get(url).json()->isNull("standIn"));
+    CHECK(admin.get(url).json()->isNull("degradedOnScreen"));
+    // A play that ran its slot but froze (record format 3): the preview says so, with its counts.
+    {
+        auto& r = screen.play(sha, at - 20000, 10000, 10000);
+        r.frames = 230;
+        r.framesLate = 3;
+        r.framesDropped = 18;
+        r.longestFreezeMs = 720;
+        r.outcome = pop::classify(r);
+        REQUIRE(r.outcome == pop::Outcome::Degraded);
+    }
+    REQUIRE(ingest.ingestBatch(screen.id, screen.next(), at)->accepted);
+    {
+        auto p = admin.get(url);
+        INFO(p.body);
+        auto j = p.json();
+        CHECK(j->isNull("failedOnScreen"));
+        REQUIRE_FALSE(j->isNull("degradedOnScreen"));
+        auto g = j->getObject("degradedOnScreen");
+        CHECK(g->getValue<int>("frames") == 230);
+        CHECK(g->getValue<int>("framesLate") == 3);
+        CHECK(g->getValue<int>("framesDropped") == 18);
+        CHECK(g->getValue<int>("longestFreezeMs") == 720);
+        CHECK(timeutil::parseIso8601(g->getValue<std::string>("at")).value() == (at - 20000) / 1000 * 1000);
+    }
 }
 
 TEST_CASE("the preview names the stand-in the screen shows in a failed item's slot, by the engine's rule",
