@@ -237,14 +237,37 @@ RECORD_FIELDS = {"bundle_version": int, "campaign": str, "clock_skew_ms": int, "
                  "source": str, "start_utc_ms": int}
 
 
-def record_ok(r):
-    if not isinstance(r, dict) or r.get("format") not in (1, 2):
+FRAME_FIELDS = {"frames": int, "frames_late": int, "frames_dropped": int, "longest_freeze_ms": int}
+
+
+def frames_degraded(r):
+    """docs/proof-of-play.md, "Frames": a freeze of 500 ms or more, or more than
+    5 % of the due frames (shown + dropped) late or dropped."""
+    if r.get("format", 1) < 3:
         return False
-    fields = dict(RECORD_FIELDS, manifest=str) if r["format"] == 2 else RECORD_FIELDS
+    if r["longest_freeze_ms"] >= 500:
+        return True
+    return (r["frames_late"] + r["frames_dropped"]) * 100 > 5 * (r["frames"] + r["frames_dropped"])
+
+
+def record_ok(r):
+    if not isinstance(r, dict) or r.get("format") not in (1, 2, 3):
+        return False
+    fields = RECORD_FIELDS
+    if r["format"] >= 2:
+        fields = dict(fields, manifest=str)
+    if r["format"] >= 3:
+        fields = dict(fields, **FRAME_FIELDS)
     if set(r) != set(fields) or any(type(r[k]) is not t for k, t in fields.items()):
         return False
-    if r["format"] == 2 and r["manifest"] and not is_hex(r["manifest"]):
+    if r["format"] >= 2 and r["manifest"] and not is_hex(r["manifest"]):
         return False
+    if r["format"] >= 3:
+        if not (0 <= r["frames"] <= MAX_SEQ and 0 <= r["frames_late"] <= r["frames"]
+                and 0 <= r["frames_dropped"] <= MAX_SEQ and 0 <= r["longest_freeze_ms"] <= MAX_UTC_MS):
+            return False
+        if r["kind"] != "play" and (r["frames"] or r["frames_late"] or r["frames_dropped"] or r["longest_freeze_ms"]):
+            return False
     opt = lambda s: s == "" or is_id(s)
     if not is_id(r["player"]) or not 1 <= r["seq"] <= MAX_SEQ or not is_hex(r["prev"]):
         return False
@@ -263,9 +286,15 @@ def record_ok(r):
     if len(r["detail"].encode()) > 512:
         return False
     if r["kind"] == "play":
-        if not is_hex(r["media"]) or r["outcome"] not in ("completed", "interrupted", "failed"):
+        outcomes = ("completed", "interrupted", "failed") + (("degraded",) if r["format"] >= 3 else ())
+        if not is_hex(r["media"]) or r["outcome"] not in outcomes:
             return False
-        if r["outcome"] == "completed" and abs(r["measured_ms"] - r["scheduled_ms"]) > 500:
+        if r["outcome"] in ("completed", "degraded") and abs(r["measured_ms"] - r["scheduled_ms"]) > 500:
+            return False
+        # A play's frames decide between completed and degraded.
+        if r["outcome"] == "completed" and frames_degraded(r):
+            return False
+        if r["outcome"] == "degraded" and not frames_degraded(r):
             return False
     elif r["media"] or r["outcome"]:
         return False
@@ -581,11 +610,11 @@ def locate(p, records, places, frm, to, counts, names, fail):
             unknown.add(where["time_zone"])
             continue
         date = datetime.fromtimestamp(r["start_utc_ms"] // 1000, zone).strftime("%Y-%m-%d")
-        row = counts.setdefault((where["id"], date, r["media"]), [0, 0, 0, 0])
-        i = ("completed", "interrupted", "failed").index(r["outcome"])
+        row = counts.setdefault((where["id"], date, r["media"]), [0, 0, 0, 0, 0])
+        i = ("completed", "degraded", "interrupted", "failed").index(r["outcome"])
         row[i] += 1
-        if i < 2:
-            row[3] += r["measured_ms"]
+        if i < 3:
+            row[4] += r["measured_ms"]
         first = ((r["player"].encode(), r["seq"]), where["name"])
         if where["id"] not in names or first[0] < names[where["id"]][0]:
             names[where["id"]] = first
@@ -685,11 +714,13 @@ def csv_text(counts, loc, media, ok):
     names = {}
     for x in media:
         names.setdefault(x["sha256"], x["name"])
-    out = ["\ufefflocation_id,location,date,media_sha256,media,completed,interrupted,failed,on_screen_seconds,status"]
+    out = ["\ufefflocation_id,location,date,media_sha256,media,completed,degraded,interrupted,failed,on_screen_seconds,"
+           "status"]
     for key in sorted(counts, key=lambda k: tuple(x.encode() for x in k)):
         c = counts[key]
         out.append(",".join([csv_field(key[0]), csv_field(loc.get(key[0], "")), key[1], key[2],
-                             csv_field(names.get(key[2], "")), str(c[0]), str(c[1]), str(c[2]), str(c[3] // 1000),
+                             csv_field(names.get(key[2], "")), str(c[0]), str(c[1]), str(c[2]), str(c[3]),
+                             str(c[4] // 1000),
                              "VERIFIED" if ok else "UNVERIFIED"]))
     return "\r\n".join(out) + "\r\n"
 

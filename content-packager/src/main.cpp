@@ -507,13 +507,14 @@ struct AuditNames {
 void printAuditCsv(const audit::AuditReport& e, AuditNames& names) {
     const audit::AuditResult& r = e.result;
     const std::string status = r.ok() ? "VERIFIED" : "UNVERIFIED";
-    std::cout
-        << "\xef\xbb\xbf"
-        << "location_id,location,date,media_sha256,media,completed,interrupted,failed,on_screen_seconds,status\r\n";
+    std::cout << "\xef\xbb\xbf"
+              << "location_id,location,date,media_sha256,media,completed,degraded,interrupted,failed,on_screen_seconds,"
+                 "status\r\n";
     for (const auto& c : r.counts)
         std::cout << csvField(c.locationId) << "," << csvField(names.locations[c.locationId]) << "," << c.localDate
                   << "," << c.mediaSha256 << "," << csvField(names.media[c.mediaSha256]) << "," << c.completed << ","
-                  << c.interrupted << "," << c.failed << "," << (c.onScreenMs / 1000) << "," << status << "\r\n";
+                  << c.degraded << "," << c.interrupted << "," << c.failed << "," << (c.onScreenMs / 1000) << ","
+                  << status << "\r\n";
 }
 
 // The recalls of the audit log, as the screens' records show them: a play of the
@@ -581,11 +582,12 @@ void printAuditSummary(const audit::AuditReport& e, AuditNames& names, std::size
     else
         std::cout << "audit log: not in this export (format " << e.manifest.format << ")\n";
     printRecalls(r, names);
-    std::cout << "location | date | media | completed | interrupted | failed | on-screen s\n";
+    std::cout << "location | date | media | completed | degraded | interrupted | failed | on-screen s\n";
     for (const auto& c : r.counts)
         std::cout << names.locations[c.locationId] << " (" << c.locationId << ") | " << c.localDate << " | "
                   << names.media[c.mediaSha256] << " (" << c.mediaSha256.substr(0, 12) << ") | " << c.completed << " | "
-                  << c.interrupted << " | " << c.failed << " | " << (c.onScreenMs / 1000) << "\n";
+                  << c.degraded << " | " << c.interrupted << " | " << c.failed << " | " << (c.onScreenMs / 1000)
+                  << "\n";
     std::cout << (r.ok() ? "VERIFIED" : "UNVERIFIED: " + std::to_string(r.failures.size()) + " failures (see stderr)")
               << "\n";
 }

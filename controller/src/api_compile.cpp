@@ -5,6 +5,8 @@
 #include "compiler.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/bundle.hpp"
+#include "microscape/core/json.hpp"
+#include "microscape/core/stand_in.hpp"
 #include "microscape/core/tar.hpp"
 #include "microscape/core/tz.hpp"
 
@@ -170,6 +172,49 @@ Poco::Dynamic::Var failedOnScreen(RequestCtx& ctx, const CompileSubject& subject
     return o;
 }
 
+// What the screen shows in the slot of decision d when its item failed there
+// (docs/player-screen.md): the engine's own rule (schedule::standIn) over the
+// media whose last play on this screen failed under the bundle the screen runs
+// (its STATUS's active_version; a new bundle lets the screen try them again).
+// Null when the item did not fail there, or for a location.
+Poco::Dynamic::Var standInOnScreen(RequestCtx& ctx, const CompileSubject& subject, const Compiler::Built& built,
+                                   const schedule::Decision& d, std::int64_t at) {
+    if (!subject.player || d.state != schedule::State::Playing) return {};
+    std::int64_t active = -1;  // unknown: every failure counts
+    if (auto st = json::parse(subject.player->statusJson); st)
+        if (const auto* v = st->find("active_version"); v && v->isInt()) active = v->asInt();
+    std::map<std::string, bool> memo;
+    auto failed = [&](const std::string& sha) {
+        auto [it, fresh] = memo.emplace(sha, false);
+        if (fresh && !sha.empty()) {
+            auto f = ctx.svc.db.read(
+                [&](DbConn& c) { return repo::lastFailure(c, subject.player->id, sha, at - 86'400'000); });
+            it->second = f && (active < 0 || f->bundleVersion >= active);
+        }
+        return it->second;
+    };
+    if (!failed(d.mediaSha256)) return {};
+    const schedule::Decision s = schedule::standIn(built.schedule, d, failed);
+    auto o = itemInfo(built, s.mediaSha256, s.itemIndex, s.playlistId);
+    o->set("state", std::string(schedule::stateName(s.state)));
+    return o;
+}
+
+// The screen's last play of the item was degraded (froze or lost frames): when,
+// and its frame counts; null otherwise or for a location.
+Poco::Dynamic::Var degradedOnScreen(RequestCtx& ctx, const CompileSubject& subject, const std::string& mediaSha256) {
+    if (!subject.player || mediaSha256.empty()) return {};
+    auto g = ctx.svc.db.read([&](DbConn& c) { return repo::lastDegraded(c, subject.player->id, mediaSha256); });
+    if (!g) return {};
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("at", isoUtc(g->startMs));
+    o->set("frames", Poco::Int64(g->frames));
+    o->set("framesLate", Poco::Int64(g->framesLate));
+    o->set("framesDropped", Poco::Int64(g->framesDropped));
+    o->set("longestFreezeMs", Poco::Int64(g->longestFreezeMs));
+    return o;
+}
+
 void preview(RequestCtx& ctx) {
     auto subject = subjectOf(ctx);
     const std::int64_t at = ctx.query("at") ? parseIsoField("at", *ctx.query("at")) : ctx.svc.nowMs();
@@ -191,6 +236,8 @@ void preview(RequestCtx& ctx) {
     }
     o->set("nextChange", isoUtc(d.nextChangeUtcMs));
     o->set("failedOnScreen", failedOnScreen(ctx, subject, d.mediaSha256, at));
+    o->set("standIn", standInOnScreen(ctx, subject, *built, d, at));
+    o->set("degradedOnScreen", degradedOnScreen(ctx, subject, d.mediaSha256));
     ctx.sendJson(200, o);
 }
 

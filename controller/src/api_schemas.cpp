@@ -508,7 +508,20 @@ constexpr const char* kSchemas = R"json({
   "offsetMs":{"type":"integer"},"nextChange":{"$ref":"#/components/schemas/Instant"},
   "mediaSha256":{"type":"string","nullable":true},"mediaId":{"type":"integer","nullable":true},
   "mediaName":{"type":"string"},"itemIndex":{"type":"integer"},"playlistId":{"type":"integer","nullable":true},
-  "failedOnScreen":{"$ref":"#/components/schemas/FailedOnScreen"}}},
+  "failedOnScreen":{"$ref":"#/components/schemas/FailedOnScreen"},
+  "standIn":{"$ref":"#/components/schemas/StandIn"},
+  "degradedOnScreen":{"$ref":"#/components/schemas/DegradedOnScreen"}}},
+"DegradedOnScreen": {"type":"object","nullable":true,"additionalProperties":false,
+  "required":["at","frames","framesLate","framesDropped","longestFreezeMs"],
+  "description":"the screen's last play of this media was degraded (proof of play: it ran its slot but froze or lost frames): when, and the frame counts of its record",
+  "properties":{"at":{"$ref":"#/components/schemas/Instant"},"frames":{"type":"integer"},
+  "framesLate":{"type":"integer"},"framesDropped":{"type":"integer"},"longestFreezeMs":{"type":"integer"}}},
+"StandIn": {"type":"object","nullable":true,"additionalProperties":false,
+  "required":["state","mediaSha256","mediaId","itemIndex","playlistId"],
+  "description":"what the screen shows in this slot instead, because the item failed there under the bundle it runs (docs/player-screen.md): the next item of the rotation that did not fail, else the filler's, else the status card (state idle, media null)",
+  "properties":{"state":{"type":"string","enum":["playing","idle"]},
+  "mediaSha256":{"type":"string","nullable":true},"mediaId":{"type":"integer","nullable":true},
+  "mediaName":{"type":"string"},"itemIndex":{"type":"integer"},"playlistId":{"type":"integer","nullable":true}}},
 "FailedOnScreen": {"type":"object","nullable":true,"additionalProperties":false,
   "required":["at","reason","failuresLastDay"],
   "description":"the screen's last play of this media failed (proof of play): when, the player's reason, and its failures of this media over the last day",
@@ -531,16 +544,18 @@ constexpr const char* kSchemas = R"json({
   "from":{"$ref":"#/components/schemas/Date"},"to":{"$ref":"#/components/schemas/Date"},
   "by":{"type":"array","items":{"type":"string"}},
   "rows":{"type":"array","items":{"type":"object","additionalProperties":{"$ref":"#/components/schemas/Row"},
-    "required":["completed","interrupted","failed","plays","on_screen_ms"],"properties":{
+    "required":["completed","degraded","interrupted","failed","plays","on_screen_ms"],"properties":{
     "completed":{"type":"integer"},"interrupted":{"type":"integer"},"failed":{"type":"integer"},
+    "degraded":{"type":"integer","description":"plays that ran their whole length but froze or lost frames (docs/proof-of-play.md, Frames); not in completed"},
     "plays":{"type":"integer"},"on_screen_ms":{"type":"integer"},"on_screen_seconds":{"type":"string"}}}}}},
 "ScheduledVsPlayed": {"type":"object","additionalProperties":false,"required":["from","to","rows"],"properties":{
   "from":{"$ref":"#/components/schemas/Date"},"to":{"$ref":"#/components/schemas/Date"},
   "rows":{"type":"array","items":{"type":"object","additionalProperties":{"$ref":"#/components/schemas/Row"},
-    "required":["screen","day","scheduled_plays","scheduled_ms","completed","interrupted","failed","on_screen_ms",
-                "shortfall"],"properties":{
+    "required":["screen","day","scheduled_plays","scheduled_ms","completed","degraded","interrupted","failed",
+                "on_screen_ms","shortfall"],"properties":{
     "screen":{"type":"string"},"screen_name":{"type":"string"},"day":{"type":"string"},
     "scheduled_plays":{"type":"integer"},"scheduled_ms":{"type":"integer"},"completed":{"type":"integer"},
+    "degraded":{"type":"integer"},
     "interrupted":{"type":"integer"},"failed":{"type":"integer"},"on_screen_ms":{"type":"integer"},
     "shortfall":{"type":"integer"}}}}}},
 "Uptime": {"type":"object","additionalProperties":false,"required":["from","to","rows"],"properties":{
@@ -554,8 +569,9 @@ constexpr const char* kSchemas = R"json({
   "required":["screens","completed","on_screen_hours"],"properties":{
   "screens":{"type":"integer"},"completed":{"type":"integer"},"on_screen_hours":{"type":"string"}}}},
 "CampaignSummary": {"type":"object","additionalProperties":false,
-  "required":["campaign","name","theme","from","to","screens","locations","completed","interrupted","failed",
-              "on_screen_ms","on_screen_hours","by_venue_type","by_theme","by_department"],"properties":{
+  "required":["campaign","name","theme","from","to","screens","locations","completed","degraded","interrupted",
+              "failed","on_screen_ms","on_screen_hours","by_venue_type","by_theme","by_department"],"properties":{
+  "degraded":{"type":"integer"},
   "by_venue_type":{"$ref":"#/components/schemas/Breakdown"},"by_theme":{"$ref":"#/components/schemas/Breakdown"},
   "by_department":{"$ref":"#/components/schemas/Breakdown"},
   "campaign":{"type":"string"},"name":{"type":"string"},"theme":{"type":"string"},
@@ -564,9 +580,10 @@ constexpr const char* kSchemas = R"json({
   "interrupted":{"type":"integer"},"failed":{"type":"integer"},"on_screen_ms":{"type":"integer"},
   "on_screen_hours":{"type":"string"}}},
 "YearLine": {"type":"object","additionalProperties":false,
-  "required":["key","name","screens","locations","completed","interrupted","failed","plays","on_screen_ms",
-              "on_screen_hours"],"properties":{
+  "required":["key","name","screens","locations","completed","degraded","interrupted","failed","plays",
+              "on_screen_ms","on_screen_hours"],"properties":{
   "key":{"type":"string"},"name":{"type":"string"},"screens":{"type":"integer"},"locations":{"type":"integer"},
+  "degraded":{"type":"integer"},
   "completed":{"type":"integer"},"interrupted":{"type":"integer"},"failed":{"type":"integer"},
   "plays":{"type":"integer"},"on_screen_ms":{"type":"integer"},"on_screen_hours":{"type":"string"}}},
 "YearLines": {"type":"array","items":{"$ref":"#/components/schemas/YearLine"}},

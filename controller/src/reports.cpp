@@ -180,6 +180,7 @@ struct ScheduledDay {
     std::int64_t day = 0;  // days since 1970-01-01 (local)
     std::int64_t slots = 0, slotMs = 0;
     std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    std::int64_t degraded = 0;  // ran their slot but froze or lost frames: not completed
 };
 
 // scheduled-vs-played over local days [fromDay, toDay], per enrolled screen
@@ -255,6 +256,7 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
                 d.interrupted = it->second.interrupted;
                 d.failed = it->second.failed;
                 d.onScreenMs = it->second.onScreenMs;
+                d.degraded = it->second.degraded;
             }
             out.push_back(std::move(d));
         }
@@ -268,11 +270,11 @@ void scheduledVsPlayed(RequestCtx& ctx) {
     auto [from, to] = dateRange(ctx);
     auto wanted = listParam(ctx, "players");
     Table t;
-    t.columns = {"screen",    "screen_name", "day",    "scheduled_plays", "scheduled_ms",
-                 "completed", "interrupted", "failed", "on_screen_ms",    "shortfall"};
+    t.columns = {"screen",   "screen_name", "day",    "scheduled_plays", "scheduled_ms", "completed",
+                 "degraded", "interrupted", "failed", "on_screen_ms",    "shortfall"};
     for (const auto& d : scheduledDays(ctx.svc.db, from, to, {wanted.begin(), wanted.end()}, ctx.svc.nowMs()))
-        t.rows.push_back({d.screen, d.name, dateOf(d.day), d.slots, d.slotMs, d.completed, d.interrupted, d.failed,
-                          d.onScreenMs, std::max<std::int64_t>(0, d.slots - d.completed)});
+        t.rows.push_back({d.screen, d.name, dateOf(d.day), d.slots, d.slotMs, d.completed, d.degraded, d.interrupted,
+                          d.failed, d.onScreenMs, std::max<std::int64_t>(0, d.slots - d.completed)});
     addSeconds(t);
     sendTable(ctx, t, "scheduled-vs-played-" + dateOf(from) + "-" + dateOf(to), metaOf(from, to));
 }
@@ -324,9 +326,10 @@ Poco::JSON::Object::Ptr yearLineJson(const YearLine& l) {
     o->set("screens", l.screens);
     o->set("locations", l.locations);
     o->set("completed", l.completed);
+    o->set("degraded", l.degraded);
     o->set("interrupted", l.interrupted);
     o->set("failed", l.failed);
-    o->set("plays", l.completed + l.interrupted + l.failed);
+    o->set("plays", l.plays());
     o->set("on_screen_ms", l.onScreenMs);
     o->set("on_screen_hours", seconds(l.onScreenMs / 3600));
     return o;
@@ -353,7 +356,7 @@ std::string annualParagraph(int year, const YearLine& total, const std::vector<Y
                             std::int64_t takeovers, std::int64_t alertTakeovers,
                             std::pair<std::int64_t, std::int64_t> recalls, const YearSchedule& sched) {
     const std::string y = std::to_string(year) + "年";
-    if (total.completed + total.interrupted + total.failed == 0) return y + "，暂无经屏幕签名证实的播放记录。";
+    if (total.plays() == 0) return y + "，暂无经屏幕签名证实的播放记录。";
     std::string places;
     for (const auto& v : venues) {
         const std::string n = venueName(v.key);
@@ -436,7 +439,7 @@ void annualReport(RequestCtx& ctx) {
         }
     }
     std::size_t deptCount = 0;
-    for (const auto& d : departments) deptCount += !d.key.empty() && d.completed + d.interrupted + d.failed > 0;
+    for (const auto& d : departments) deptCount += !d.key.empty() && d.plays() > 0;
     const std::string paragraph = annualParagraph(year, total, venues, themes, deptCount, campaignCount, takeovers,
                                                   alertTakeovers, {recalls, recallsCompleted}, sched);
     const std::vector<std::pair<const char*, const std::vector<YearLine>*>> sections = {{"venue_type", &venues},
@@ -446,22 +449,22 @@ void annualReport(RequestCtx& ctx) {
                                                                                         {"campaign", &campaigns}};
     if (ctx.query("format").value_or("json") == "csv") {
         Table t;
-        t.columns = {"section",     "key",    "name",  "screens",      "locations",      "completed",
-                     "interrupted", "failed", "plays", "on_screen_ms", "on_screen_hours"};
+        t.columns = {"section",  "key",         "name",   "screens", "locations",    "completed",
+                     "degraded", "interrupted", "failed", "plays",   "on_screen_ms", "on_screen_hours"};
         auto row = [&](const std::string& section, const YearLine& l) {
-            t.rows.push_back({section, l.key, l.name, l.screens, l.locations, l.completed, l.interrupted, l.failed,
-                              l.completed + l.interrupted + l.failed, l.onScreenMs, seconds(l.onScreenMs / 3600)});
+            t.rows.push_back({section, l.key, l.name, l.screens, l.locations, l.completed, l.degraded, l.interrupted,
+                              l.failed, l.plays(), l.onScreenMs, seconds(l.onScreenMs / 3600)});
         };
         row("total", total);
         for (const auto& [name, lines] : sections)
             for (const auto& l : *lines) row(name, l);
         // Scheduled vs played: plays as completed, on-screen time as on_screen_ms.
         t.rows.push_back({std::string("scheduled"), sched.through, std::string("scheduled_plays"), std::int64_t{0},
-                          std::int64_t{0}, sched.slots, std::int64_t{0}, std::int64_t{0}, sched.slots, sched.slotMs,
-                          seconds(sched.slotMs / 3600)});
+                          std::int64_t{0}, sched.slots, std::int64_t{0}, std::int64_t{0}, std::int64_t{0}, sched.slots,
+                          sched.slotMs, seconds(sched.slotMs / 3600)});
         t.rows.push_back({std::string("scheduled"), sched.through, std::string("played"), std::int64_t{0},
-                          std::int64_t{0}, sched.completed, std::int64_t{0}, std::int64_t{0}, sched.completed,
-                          sched.onScreenMs, seconds(sched.onScreenMs / 3600)});
+                          std::int64_t{0}, sched.completed, std::int64_t{0}, std::int64_t{0}, std::int64_t{0},
+                          sched.completed, sched.onScreenMs, seconds(sched.onScreenMs / 3600)});
         sendTable(ctx, t, "annual-" + std::to_string(year), new Poco::JSON::Object);
         return;
     }
@@ -508,6 +511,7 @@ void campaignSummary(RequestCtx& ctx) {
         out->set("screens", tot.screens);
         out->set("locations", tot.locations);
         out->set("completed", tot.completed);
+        out->set("degraded", tot.degraded);
         out->set("interrupted", tot.interrupted);
         out->set("failed", tot.failed);
         out->set("on_screen_ms", tot.onScreenMs);

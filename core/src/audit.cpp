@@ -432,6 +432,10 @@ struct Tally {
                 ++row.completed;
                 row.onScreenMs += r.measuredMs;
                 break;
+            case pop::Outcome::Degraded:
+                ++row.degraded;
+                row.onScreenMs += r.measuredMs;
+                break;
             case pop::Outcome::Interrupted:
                 ++row.interrupted;
                 row.onScreenMs += r.measuredMs;

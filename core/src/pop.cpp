@@ -49,6 +49,8 @@ std::string_view outcomeName(Outcome o) {
             return "interrupted";
         case Outcome::Failed:
             return "failed";
+        case Outcome::Degraded:
+            return "degraded";
     }
     return "";
 }
@@ -60,7 +62,7 @@ std::optional<Kind> kindFromName(std::string_view s) {
 }
 
 std::optional<Outcome> outcomeFromName(std::string_view s) {
-    for (Outcome o : {Outcome::None, Outcome::Completed, Outcome::Interrupted, Outcome::Failed})
+    for (Outcome o : {Outcome::None, Outcome::Completed, Outcome::Interrupted, Outcome::Failed, Outcome::Degraded})
         if (outcomeName(o) == s) return o;
     return std::nullopt;
 }
@@ -69,11 +71,30 @@ Outcome classify(std::int64_t scheduledMs, std::int64_t measuredMs) {
     return std::llabs(measuredMs - scheduledMs) <= kCompletionToleranceMs ? Outcome::Completed : Outcome::Interrupted;
 }
 
+bool framesDegraded(std::int64_t frames, std::int64_t framesLate, std::int64_t framesDropped,
+                    std::int64_t longestFreezeMs) {
+    if (longestFreezeMs >= kDegradedFreezeMs) return true;
+    return (framesLate + framesDropped) * 100 > kDegradedSharePercent * (frames + framesDropped);
+}
+
+Outcome classify(const Record& r) {
+    Outcome o = classify(r.scheduledMs, r.measuredMs);
+    if (o == Outcome::Completed && framesDegraded(r.frames, r.framesLate, r.framesDropped, r.longestFreezeMs))
+        return Outcome::Degraded;
+    return o;
+}
+
 Status validate(const Record& r) {
-    if (r.format != 1 && r.format != kFormatVersion)
+    if (r.format < 1 || r.format > kFormatVersion)
         return makeError(Errc::UnsupportedFormat, "record: format " + std::to_string(r.format) + " is not understood");
     if (r.format == 1 ? !r.manifestSha256.empty() : !r.manifestSha256.empty() && !crypto::isSha256Hex(r.manifestSha256))
         return bad("record: manifest must be empty or 64 lowercase hex digits (format 2 only)");
+    if (r.format < 3 &&
+        (r.frames || r.framesLate || r.framesDropped || r.longestFreezeMs || r.outcome == Outcome::Degraded))
+        return bad("record: frames, frames_late, frames_dropped, longest_freeze_ms and degraded are format 3 only");
+    if (r.frames < 0 || r.frames > kMaxSeq || r.framesLate < 0 || r.framesLate > r.frames || r.framesDropped < 0 ||
+        r.framesDropped > kMaxSeq || r.longestFreezeMs < 0 || r.longestFreezeMs > kMaxUtcMs)
+        return bad("record: frames, frames_dropped and longest_freeze_ms must be 0 .. 2^53-1, frames_late 0 .. frames");
     if (!manifest::isValidId(r.playerId)) return bad("record: player must be 1-128 characters of [A-Za-z0-9._:@-]");
     if (r.seq < 1 || r.seq > kMaxSeq) return bad("record: seq out of range");
     if (!crypto::isSha256Hex(r.prevHash)) return bad("record: prev must be 64 lowercase hex digits");
@@ -96,11 +117,24 @@ Status validate(const Record& r) {
     if (r.kind == Kind::Play) {
         if (!crypto::isSha256Hex(r.mediaSha256)) return bad("record: a play needs media (64 lowercase hex digits)");
         if (r.outcome == Outcome::None) return bad("record: a play needs an outcome");
-        if (r.outcome == Outcome::Completed && classify(r.scheduledMs, r.measuredMs) != Outcome::Completed)
-            return bad("record: completed, but measured_ms is not within 500 ms of scheduled_ms");
+        if ((r.outcome == Outcome::Completed || r.outcome == Outcome::Degraded) &&
+            classify(r.scheduledMs, r.measuredMs) != Outcome::Completed)
+            return bad("record: " + std::string(outcomeName(r.outcome)) +
+                       ", but measured_ms is not within 500 ms of scheduled_ms");
+        const bool degraded = framesDegraded(r.frames, r.framesLate, r.framesDropped, r.longestFreezeMs);
+        if (r.outcome == Outcome::Completed && degraded)
+            return bad(
+                "record: completed, but its frames say degraded (a freeze of 500 ms or more, or more than 5% "
+                "of its frames late or dropped)");
+        if (r.outcome == Outcome::Degraded && !degraded)
+            return bad(
+                "record: degraded, but its frames say completed (no freeze of 500 ms, at most 5% of its "
+                "frames late or dropped)");
     } else {
         if (!r.mediaSha256.empty()) return bad("record: only a play names media");
         if (r.outcome != Outcome::None) return bad("record: only a play has an outcome");
+        if (r.frames || r.framesLate || r.framesDropped || r.longestFreezeMs)
+            return bad("record: only a play has frames");
     }
     return {};
 }
@@ -127,6 +161,12 @@ json::Value toJson(const Record& r) {
     o["frame_digest"] = r.frameDigest;
     o["clock_skew_ms"] = r.clockSkewMs;
     o["detail"] = r.detail;
+    if (r.format >= 3) {
+        o["frames"] = r.frames;
+        o["frames_late"] = r.framesLate;
+        o["frames_dropped"] = r.framesDropped;
+        o["longest_freeze_ms"] = r.longestFreezeMs;
+    }
     return json::Value(std::move(o));
 }
 
@@ -144,7 +184,7 @@ Result<Record> recordFromJson(const json::Value& v) {
     json::Fields& f = *fields;
     std::int64_t format = 0;
     MS_TRY(f.read("format", format));
-    if (format != 1 && format != kFormatVersion)
+    if (format < 1 || format > kFormatVersion)
         return makeError(Errc::UnsupportedFormat, "record: format " + std::to_string(format) + " is not understood");
     Record r;
     r.format = static_cast<int>(format);
@@ -168,6 +208,12 @@ Result<Record> recordFromJson(const json::Value& v) {
     MS_TRY(f.read("frame_digest", r.frameDigest));
     MS_TRY(f.read("clock_skew_ms", r.clockSkewMs));
     MS_TRY(f.read("detail", r.detail));
+    if (r.format >= 3) {
+        MS_TRY(f.read("frames", r.frames));
+        MS_TRY(f.read("frames_late", r.framesLate));
+        MS_TRY(f.read("frames_dropped", r.framesDropped));
+        MS_TRY(f.read("longest_freeze_ms", r.longestFreezeMs));
+    }
     MS_TRY(f.finish());
     auto k = kindFromName(kind);
     if (!k) return bad("record: unknown kind \"" + kind + "\"");
@@ -197,15 +243,16 @@ class FastRecordReader {
         if (!(lit("{\"bundle_version\":") && integer(r.bundleVersion) && lit(",\"campaign\":") && str(r.campaignId) &&
               lit(",\"clock_skew_ms\":") && integer(r.clockSkewMs) && lit(",\"detail\":") && str(r.detail) &&
               lit(",\"end_utc_ms\":") && integer(r.endUtcMs) && lit(",\"format\":") && integer(format) &&
-              lit(",\"frame_digest\":") && str(r.frameDigest) && lit(",\"kind\":") && str(kind) &&
-              manifestField(format, r.manifestSha256) && lit(",\"measured_ms\":") && integer(r.measuredMs) &&
-              lit(",\"media\":") && str(r.mediaSha256) && lit(",\"outcome\":") && str(outcome) && lit(",\"player\":") &&
-              str(r.playerId) && lit(",\"playlist\":") && str(r.playlistId) && lit(",\"prev\":") && str(r.prevHash) &&
-              lit(",\"schedule\":") && str(r.scheduleId) && lit(",\"scheduled_ms\":") && integer(r.scheduledMs) &&
-              lit(",\"seq\":") && integer(r.seq) && lit(",\"source\":") && str(r.source) && lit(",\"start_utc_ms\":") &&
-              integer(r.startUtcMs) && lit("}") && pos_ == s_.size()))
+              lit(",\"frame_digest\":") && str(r.frameDigest) && framesFields(format, r) && lit(",\"kind\":") &&
+              str(kind) && freezeField(format, r) && manifestField(format, r.manifestSha256) &&
+              lit(",\"measured_ms\":") && integer(r.measuredMs) && lit(",\"media\":") && str(r.mediaSha256) &&
+              lit(",\"outcome\":") && str(outcome) && lit(",\"player\":") && str(r.playerId) && lit(",\"playlist\":") &&
+              str(r.playlistId) && lit(",\"prev\":") && str(r.prevHash) && lit(",\"schedule\":") && str(r.scheduleId) &&
+              lit(",\"scheduled_ms\":") && integer(r.scheduledMs) && lit(",\"seq\":") && integer(r.seq) &&
+              lit(",\"source\":") && str(r.source) && lit(",\"start_utc_ms\":") && integer(r.startUtcMs) && lit("}") &&
+              pos_ == s_.size()))
             return std::nullopt;
-        if (format != 1 && format != kFormatVersion) return std::nullopt;
+        if (format < 1 || format > kFormatVersion) return std::nullopt;
         r.format = static_cast<int>(format);
         auto k = kindFromName(kind);
         auto o = outcomeFromName(outcome);
@@ -219,6 +266,17 @@ class FastRecordReader {
   private:
     // Format 2's "manifest" (between "kind" and "measured_ms"); the format is
     // read before it, and format 1 has none.
+    // Format 3's frame counts: "frames", "frames_dropped", "frames_late" after
+    // "frame_digest", and "longest_freeze_ms" after "kind".
+    bool framesFields(std::int64_t format, Record& r) {
+        if (format < 3) return true;
+        return lit(",\"frames\":") && integer(r.frames) && lit(",\"frames_dropped\":") && integer(r.framesDropped) &&
+               lit(",\"frames_late\":") && integer(r.framesLate);
+    }
+    bool freezeField(std::int64_t format, Record& r) {
+        if (format < 3) return true;
+        return lit(",\"longest_freeze_ms\":") && integer(r.longestFreezeMs);
+    }
     bool manifestField(std::int64_t format, std::string& out) {
         if (format == 1) return true;
         return lit(",\"manifest\":") && str(out);

@@ -14,6 +14,7 @@
 
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/pop.hpp"
+#include "microscape/core/stand_in.hpp"
 #include "microscape/core/tz.hpp"
 #include "microscape/player/journal.hpp"
 #include "microscape/player/slogan.hpp"
@@ -312,43 +313,7 @@ void Engine::rebuildSchedule() {
 // else nothing (the status card). The stand-in plays exactly the failed item's
 // slot, so every other item keeps its own slot and nothing is skipped.
 schedule::Decision Engine::resolve(const schedule::Decision& d) const {
-    if (d.state != schedule::State::Playing || !brokenMedia_.count(d.mediaSha256)) return d;
-    auto good = [&](const schedule::Decision& g) {
-        return g.state == schedule::State::Playing && !brokenMedia_.count(g.mediaSha256);
-    };
-    std::optional<schedule::Decision> g;
-    // The rotation goes on from the failed item's slot end; bounded so that a
-    // playlist where everything failed ends the search.
-    std::int64_t t = d.itemEndUtcMs;
-    for (int i = 0; i < 64 && t < d.itemEndUtcMs + schedule::kDayMs; ++i) {
-        schedule::Decision n = schedule::evaluate(schedule_, t);
-        if (n.state != schedule::State::Playing) break;
-        if (good(n)) {
-            g = std::move(n);
-            break;
-        }
-        if (n.itemEndUtcMs <= t) break;
-        t = n.itemEndUtcMs;
-    }
-    if (!g && schedule_.fillerPlaylistId && d.source != schedule::Source::Filler) {
-        schedule::Schedule fillerOnly = schedule_;
-        fillerOnly.entries.clear();
-        fillerOnly.takeovers.clear();
-        schedule::Decision f = schedule::evaluate(fillerOnly, d.itemStartUtcMs);
-        if (good(f)) g = std::move(f);
-    }
-    if (!g) {
-        schedule::Decision idle;
-        idle.state = schedule::State::Idle;
-        idle.nextChangeUtcMs = d.nextChangeUtcMs;
-        return idle;
-    }
-    schedule::Decision s = std::move(*g);
-    s.itemStartUtcMs = d.itemStartUtcMs;
-    s.itemEndUtcMs = d.itemEndUtcMs;
-    s.offsetMs = d.offsetMs;
-    s.nextChangeUtcMs = d.nextChangeUtcMs;
-    return s;
+    return schedule::standIn(schedule_, d, [this](const std::string& m) { return brokenMedia_.count(m) > 0; });
 }
 
 // The failed media whose slot `d` stands in for ("" when d is the schedule's own item).
@@ -436,6 +401,13 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
         // Square pixels are assumed after probing; the sample aspect is folded in here.
         int w = static_cast<int>(static_cast<double>(info.width) * info.sarNum / info.sarDen);
         sizeIt = pictureSizes_.emplace(d.mediaSha256, std::make_pair(w, info.height)).first;
+        // Frame rates beyond 240 or below 1 are taken as unknown (a still, or a bad header).
+        std::int64_t intervalUs = 0;
+        if (info.frameRateNum > 0 && info.frameRateDen > 0) {
+            intervalUs = static_cast<std::int64_t>(1000000.0 * info.frameRateDen / info.frameRateNum + 0.5);
+            if (intervalUs < 1000000 / 240 || intervalUs > 1000000) intervalUs = 0;
+        }
+        frameIntervalsUs_[d.mediaSha256] = intervalUs;
     }
     std::uint64_t id = nextSlotId_++;
     p->slot = std::make_shared<PlaybackSlot>(
@@ -457,6 +429,11 @@ std::unique_ptr<Engine::Play> Engine::prepare(const schedule::Decision& d, std::
     m.offsetMs = kind == MediaKind::Video ? std::max<std::int64_t>(0, offsetMs) : 0;
     m.sourceWidth = sizeIt->second.first;
     m.sourceHeight = sizeIt->second.second;
+    if (kind == MediaKind::Video) {
+        m.frameIntervalUs = frameIntervalsUs_[d.mediaSha256];
+        m.stallDisplayMs = config_.testStallDisplayMs;
+        m.stallEveryFrames = config_.testStallEveryFrames;
+    }
     if (!p->slot->open(m)) return fail("libvlc could not open the file");
     return p;
 }
@@ -494,6 +471,7 @@ void Engine::endOnAir(bool interrupted) {
     std::unique_ptr<Play> p = std::move(onAir_);
     std::int64_t endWall = wallNow();
     std::int64_t measured = steadyMs() - p->onAirSteadyMs;
+    std::string outcome;
     if (journal_) {
         pop::Record r;
         r.kind = pop::Kind::Play;
@@ -515,25 +493,34 @@ void Engine::endOnAir(bool interrupted) {
             r.detail = p->failure.substr(0, pop::kMaxDetailBytes);
         } else {
             if (!p->replaces.empty()) r.detail = "in place of " + p->replaces + ", which failed on this screen";
-            r.outcome = pop::classify(r.scheduledMs, measured);
-            if (interrupted && r.outcome == pop::Outcome::Completed && measured + 100 < r.scheduledMs)
+            if (p->slot && p->kind == MediaKind::Video) {
+                r.frames = static_cast<std::int64_t>(p->slot->onAirFrames());
+                r.framesLate = std::min<std::int64_t>(static_cast<std::int64_t>(p->slot->lateFrames()), r.frames);
+                r.framesDropped = static_cast<std::int64_t>(p->slot->droppedFrames());
+                r.longestFreezeMs = p->slot->longestGapMs();
+            }
+            r.outcome = pop::classify(r);
+            if (interrupted && r.outcome != pop::Outcome::Interrupted && measured + 100 < r.scheduledMs)
                 r.outcome = pop::Outcome::Interrupted;
         }
+        outcome = std::string(pop::outcomeName(r.outcome));
         journalEvent(std::move(r));
     }
     {
         std::lock_guard lock(stateMutex_);
         if (outputSlot_ == p->slot) outputSlot_.reset();
         if (p->slot && p->kind == MediaKind::Video) {
-            stats_.videoPlays.push_back(EngineStats::VideoPlay{p->decision.mediaSha256, measured,
-                                                               p->slot->onAirFrames(), p->slot->longestGapMs()});
+            stats_.videoPlays.push_back(EngineStats::VideoPlay{
+                p->decision.mediaSha256, measured, p->slot->onAirFrames(), p->slot->longestGapMs(),
+                p->slot->lateFrames(), p->slot->droppedFrames(), outcome});
             if (stats_.videoPlays.size() > 1000) stats_.videoPlays.erase(stats_.videoPlays.begin());
         }
     }
     if (p->slot && p->kind == MediaKind::Video && p->slot->longestGapMs() > 250)
-        engineLog().warning("player %s: media %s froze for %s ms on air (%s frames in %s ms)", config_.playerId,
-                            p->decision.mediaSha256, std::to_string(p->slot->longestGapMs()),
-                            std::to_string(p->slot->onAirFrames()), std::to_string(measured));
+        engineLog().warning("player %s: media %s froze for %s ms on air (%s frames, %s late, %s dropped in %s ms)",
+                            config_.playerId, p->decision.mediaSha256, std::to_string(p->slot->longestGapMs()),
+                            std::to_string(p->slot->onAirFrames()), std::to_string(p->slot->lateFrames()),
+                            std::to_string(p->slot->droppedFrames()), std::to_string(measured));
     if (p->slot) p->slot->stop();
 }
 

@@ -25,6 +25,8 @@ PictureInfo probePicture(libvlc_instance_t* vlc, const std::string& path, int ti
             if (tracks[i]->i_type == libvlc_track_video && tracks[i]->video && tracks[i]->video->i_width > 0) {
                 info.width = static_cast<int>(tracks[i]->video->i_width);
                 info.height = static_cast<int>(tracks[i]->video->i_height);
+                info.frameRateNum = tracks[i]->video->i_frame_rate_num;
+                info.frameRateDen = tracks[i]->video->i_frame_rate_den;
                 if (tracks[i]->video->i_sar_num && tracks[i]->video->i_sar_den) {
                     info.sarNum = tracks[i]->video->i_sar_num;
                     info.sarDen = tracks[i]->video->i_sar_den;
@@ -87,6 +89,11 @@ bool PlaybackSlot::open(const SlotMedia& media) {
     onAirFrames_.store(0);
     lastOnAirFrameUs_.store(0);
     longestGapUs_.store(0);
+    lateFrames_.store(0);
+    droppedFrames_.store(0);
+    frameIntervalUs_ = media.kind == MediaKind::Video ? std::max<std::int64_t>(0, media.frameIntervalUs) : 0;
+    stallDisplayMs_ = media.stallDisplayMs;
+    stallEveryFrames_ = media.stallEveryFrames;
     audioStarted_.store(false);
     audioOnly_ = media.kind == MediaKind::Audio;
 
@@ -177,8 +184,21 @@ void PlaybackSlot::displayCb(void* opaque, void*) {
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
                 .count();
         const std::int64_t prevUs = self->lastOnAirFrameUs_.exchange(nowUs);
-        self->onAirFrames_.fetch_add(1);
-        if (prevUs > 0 && nowUs - prevUs > self->longestGapUs_.load()) self->longestGapUs_.store(nowUs - prevUs);
+        const std::uint64_t n = self->onAirFrames_.fetch_add(1) + 1;
+        if (prevUs > 0) {
+            const std::int64_t gapUs = nowUs - prevUs;
+            if (gapUs > self->longestGapUs_.load()) self->longestGapUs_.store(gapUs);
+            const std::int64_t t = self->frameIntervalUs_;
+            if (t > 0) {
+                // Frames due in the gap and never shown: round(gap / T) - 1.
+                const std::int64_t due = (gapUs + t / 2) / t;
+                if (due > 1) self->droppedFrames_.fetch_add(static_cast<std::uint64_t>(due - 1));
+                // Shown more than one frame interval after it was due.
+                if (gapUs > 2 * t) self->lateFrames_.fetch_add(1);
+            }
+        }
+        if (self->stallDisplayMs_ > 0 && self->stallEveryFrames_ > 0 && n % self->stallEveryFrames_ == 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(self->stallDisplayMs_));
     }
     if (self->onAir_.load() && self->tap_) {
         std::lock_guard lock(self->frameMutex_);

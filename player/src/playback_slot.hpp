@@ -48,6 +48,14 @@ struct SlotMedia {
     int sourceWidth = 0;        // picture size (0: unknown, stretch)
     int sourceHeight = 0;
     unsigned sarNum = 1, sarDen = 1;
+    // A video's frame interval (1 / frame rate, microseconds): the due time of
+    // each frame after the one before. 0: unknown (no late or dropped counts).
+    std::int64_t frameIntervalUs = 0;
+    // Tests only: the display of every stallEveryFrames-th frame on air is held
+    // this long, as a screen PC too slow for the clip would (libvlc then
+    // shows the next frames late or drops them). 0: never.
+    int stallDisplayMs = 0;
+    int stallEveryFrames = 0;
 };
 
 // Picture size and sample aspect ratio of a media file, from libvlc's parser
@@ -56,6 +64,7 @@ struct PictureInfo {
     int width = 0;
     int height = 0;
     unsigned sarNum = 1, sarDen = 1;
+    unsigned frameRateNum = 0, frameRateDen = 0;  // 0: unknown
     bool parsed = false;
 };
 PictureInfo probePicture(libvlc_instance_t* vlc, const std::string& path, int timeoutMs);
@@ -85,6 +94,11 @@ class PlaybackSlot {
     // freeze or a burst of dropped frames; a still shows one frame, so none).
     std::uint64_t onAirFrames() const { return onAirFrames_.load(); }
     std::int64_t longestGapMs() const { return longestGapUs_.load() / 1000; }
+    // Of the frames on air, those shown more than one frame interval after they
+    // were due, and the frames due in the gaps that were never shown
+    // (docs/proof-of-play.md, "Frames"); 0 when the frame rate is unknown.
+    std::uint64_t lateFrames() const { return lateFrames_.load(); }
+    std::uint64_t droppedFrames() const { return droppedFrames_.load(); }
     // A copy of the latest fitted frame (empty before the first one).
     Frame snapshot() const;
 
@@ -109,6 +123,11 @@ class PlaybackSlot {
     std::atomic<std::uint64_t> onAirFrames_{0};
     std::atomic<std::int64_t> lastOnAirFrameUs_{0};  // steady clock; 0: none yet
     std::atomic<std::int64_t> longestGapUs_{0};
+    std::atomic<std::uint64_t> lateFrames_{0};
+    std::atomic<std::uint64_t> droppedFrames_{0};
+    std::int64_t frameIntervalUs_ = 0;  // set in open(), read by libvlc's video thread after
+    int stallDisplayMs_ = 0;
+    int stallEveryFrames_ = 0;
     std::atomic<bool> audioStarted_{false};
     bool audioOnly_ = false;
     bool stopped_ = true;

@@ -62,7 +62,7 @@ int createLocation(Client& admin, const std::string& name, const std::string& ve
 
 using Key = std::tuple<std::string, std::string, std::string>;  // location, date, media
 struct Counts {
-    std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0, degraded = 0;
     bool operator==(const Counts&) const = default;
 };
 
@@ -105,7 +105,18 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
         while (t < kLocalDay + 25 * kHourMs) {
             const bool cut = (n % 11) == 3, failed = (n % 17) == 5;
             const std::int64_t measured = failed ? 0 : cut ? 4200 : 15000 + static_cast<std::int64_t>(i) * 37;
-            p.play(n % 3 ? kPoster : kClip, t, 15000, measured, "cmp-1", "pl-1");
+            auto& r = p.play(n % 3 ? kPoster : kClip, t, 15000, measured, "cmp-1", "pl-1");
+            if (r.mediaSha256 == kClip && !failed) {
+                // Record format 3: the clip's frames; every 4th full play froze and is degraded.
+                r.frames = r.measuredMs / 40;
+                r.longestFreezeMs = 40;
+                if (!cut && n % 4 == 0) {
+                    r.framesDropped = 20;
+                    r.framesLate = 2;
+                    r.longestFreezeMs = 640;
+                }
+                r.outcome = pop::classify(r);
+            }
             t += 15000 + 20 * kHourMs / 1000 * static_cast<std::int64_t>(i + 1);  // players differ in pace
             ++n;
         }
@@ -166,6 +177,7 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
             c.completed = std::stoll(f[at.at("completed")]);
             c.interrupted = std::stoll(f[at.at("interrupted")]);
             c.failed = std::stoll(f[at.at("failed")]);
+            c.degraded = std::stoll(f[at.at("degraded")]);
             const std::string secs = f[at.at("on_screen_seconds")];
             c.onScreenMs = std::llround(std::stod(secs) * 1000);
         }
@@ -187,7 +199,7 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
         CHECK(res.signatureChecked);
         for (const auto& row : res.counts)
             library[Key{row.locationId, row.localDate, row.mediaSha256}] =
-                Counts{row.completed, row.interrupted, row.failed, row.onScreenMs};
+                Counts{row.completed, row.interrupted, row.failed, row.onScreenMs, row.degraded};
     }
 
     // The controller's report over the same local day.
@@ -201,15 +213,44 @@ TEST_CASE("evidence export verifies with microscape-pack audit and its counts eq
         reported[Key{o->getValue<std::string>("location_id"), o->getValue<std::string>("day"),
                      o->getValue<std::string>("media")}] =
             Counts{o->getValue<std::int64_t>("completed"), o->getValue<std::int64_t>("interrupted"),
-                   o->getValue<std::int64_t>("failed"), o->getValue<std::int64_t>("on_screen_ms")};
+                   o->getValue<std::int64_t>("failed"), o->getValue<std::int64_t>("on_screen_ms"),
+                   o->getValue<std::int64_t>("degraded")};
+        // Every play counts in exactly one outcome.
+        CHECK(o->getValue<std::int64_t>("plays") ==
+              o->getValue<std::int64_t>("completed") + o->getValue<std::int64_t>("degraded") +
+                  o->getValue<std::int64_t>("interrupted") + o->getValue<std::int64_t>("failed"));
     }
     CHECK(reported == library);
+    std::int64_t degradedPlays = 0;
+    for (const auto& [k, c] : library) degradedPlays += c.degraded;
+    CHECK(degradedPlays > 0);
+    // The store keeps each play's frame counts beside its record.
+    {
+        controller::Db db(srv.storeUrl());
+        db.read([&](controller::DbConn& c) {
+            auto n = c.one(
+                "SELECT COUNT(*), COALESCE(SUM(frames_dropped), 0), MAX(longest_freeze_ms) FROM pop_records "
+                "WHERE outcome = 'degraded'");
+            REQUIRE(n);
+            CHECK(n->i64(0) > 0);
+            CHECK(n->i64(1) == 20 * n->i64(0));
+            CHECK(n->i64(2) == 640);
+            auto smooth = c.one(
+                "SELECT MIN(frames), MAX(frames_late) FROM pop_records WHERE outcome = 'completed' "
+                "AND media = ?",
+                {kClip});
+            REQUIRE(smooth);
+            CHECK(smooth->i64(0) > 300);
+            CHECK(smooth->i64(1) == 0);
+        });
+    }
     for (auto& [k, c] : library) {
         auto v = verified.find(k);
         REQUIRE(v != verified.end());
         CHECK(v->second.completed == c.completed);
         CHECK(v->second.interrupted == c.interrupted);
         CHECK(v->second.failed == c.failed);
+        CHECK(v->second.degraded == c.degraded);
         CHECK(std::llabs(v->second.onScreenMs - c.onScreenMs) < 1000);  // the CLI prints whole seconds
     }
 

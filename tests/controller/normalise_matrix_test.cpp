@@ -505,19 +505,43 @@ TEST_CASE("upload matrix: every variant plays right on a real screen or is refus
     for (const auto& v : vs)
         if (v.rendition) clips.insert(v.playedSha);
     std::set<std::string> completed;
+    // The 4K clip's rendition: its plays' frame counts (record format 3), as
+    // "frames/late/dropped/freeze outcome" for the message.
+    std::string uhdSha;
+    for (const auto& v : vs)
+        if (v.name.rfind("H.264 4K MP4", 0) == 0) uhdSha = v.playedSha;
+    REQUIRE_FALSE(uhdSha.empty());
+    std::vector<std::string> uhdPlays;
+    bool uhdSmooth = false, uhdDegraded = false;
     const bool proofs = waitFor(
         [&] {
+            uhdPlays.clear();
             for (const auto& rec : storedProofs(srv.storeUrl(), playerId).records) {
                 auto r = json::parse(rec);
                 if (!r || !r->find("media") || !r->find("outcome")) continue;
-                if (r->find("outcome")->asString() == "completed" && clips.count(r->find("media")->asString()))
+                const std::string outcome = r->find("outcome")->asString();
+                if (outcome == "completed" && clips.count(r->find("media")->asString()))
                     completed.insert(r->find("media")->asString());
+                if (r->find("media")->asString() != uhdSha || !r->find("frames")) continue;
+                const auto n = [&](const char* k) { return r->find(k)->asInt(); };
+                uhdPlays.push_back(std::to_string(n("frames")) + "/" + std::to_string(n("frames_late")) + "/" +
+                                   std::to_string(n("frames_dropped")) + "/" + std::to_string(n("longest_freeze_ms")) +
+                                   " " + outcome);
+                if (outcome == "completed" && n("frames") >= 25 && n("frames_dropped") == 0) uhdSmooth = true;
+                if (outcome == "degraded") uhdDegraded = true;
             }
-            return completed.size() == clips.size();
+            return completed.size() == clips.size() && uhdSmooth;
         },
         90000, 500);
     CHECK(proofs);
     CHECK(completed.size() == clips.size());
+    // A 4K clip on a small screen: its rendition plays with every frame on
+    // time (frames shown, none dropped, no freeze), and never degraded.
+    std::string uhdText;
+    for (const auto& u : uhdPlays) uhdText += u + "; ";
+    INFO("4K rendition plays (frames/late/dropped/longest freeze ms): " << uhdText);
+    CHECK(uhdSmooth);
+    CHECK_FALSE(uhdDegraded);
 
     // The evidence export ties each play of a derived file to its approved
     // original (media.json and the signed manifests) and both verifiers accept it,

@@ -101,7 +101,7 @@ TEST_CASE("record canonical bytes round-trip and are stable", "[pop]") {
         v.asObject()["extra"] = 1;
         CHECK(pop::parseRecord(json::canonical(v)).code() == Errc::BadManifest);
         json::Value w = pop::toJson(r);
-        w.asObject()["format"] = 3;
+        w.asObject()["format"] = 4;
         CHECK(pop::parseRecord(json::canonical(w)).code() == Errc::UnsupportedFormat);
     }
     SECTION("oversized input is refused") {
@@ -453,6 +453,7 @@ TEST_CASE("the worked example of docs/proof-of-play.md", "[pop]") {
 
 TEST_CASE("record format 2 names the manifest in force, format 1 records are still read", "[pop]") {
     pop::Record r = play(1);
+    r.format = 2;
     r.seq = 1;
     r.prevHash = std::string(pop::kGenesisHash);
     r.manifestSha256 = std::string(64, 'a');
@@ -517,9 +518,20 @@ TEST_CASE("parseRecord accepts exactly what the generic canonical parser accepts
     event.clockSkewMs = -1200;
     pop::Record legacy = base;  // format 1: no manifest field
     legacy.format = 1;
+    pop::Record format2 = base;  // format 2: no frame fields
+    format2.format = 2;
+    format2.manifestSha256 = std::string(64, 'e');
     base.manifestSha256 = std::string(64, 'e');
+    pop::Record video = base;  // format 3 frame counts
+    video.frames = 374;
+    video.framesLate = 2;
+    video.framesDropped = 3;
+    video.longestFreezeMs = 120;
+    pop::Record degraded = video;
+    degraded.framesDropped = 60;
+    degraded.outcome = pop::Outcome::Degraded;
     std::size_t checked = 0, accepted = 0;
-    for (const auto& r : {base, failed, event, legacy}) {
+    for (const auto& r : {base, failed, event, legacy, format2, video, degraded}) {
         const std::string line = pop::canonicalBytes(r);
         auto ok = pop::parseRecord(line);
         REQUIRE(ok);
@@ -685,4 +697,94 @@ TEST_CASE("a head statement: signed, canonical, strict", "[pop]") {
     std::string typed = line;
     typed.replace(typed.find(R"("type":"head")"), 13, R"("type":"hood")");
     CHECK(pop::parseHead(typed).code() == Errc::BadManifest);
+}
+
+TEST_CASE("record format 3: a play's frames decide between completed and degraded", "[pop]") {
+    pop::Record r = play(1);
+    r.seq = 1;
+    r.prevHash = std::string(pop::kGenesisHash);
+    r.manifestSha256 = std::string(64, 'a');
+    r.scheduledMs = 15000;
+    r.measuredMs = 15040;
+    r.frames = 375;
+    r.framesLate = 4;
+    r.framesDropped = 2;
+    r.longestFreezeMs = 180;
+    r.frameDigest.clear();
+    r.outcome = pop::classify(r);
+    CHECK(r.outcome == pop::Outcome::Completed);
+    const std::string bytes = pop::canonicalBytes(r);
+    CHECK(bytes.find(R"("format":3,)") != std::string::npos);
+    CHECK(bytes.find(R"("frame_digest":"","frames":375,"frames_dropped":2,"frames_late":4,"kind":"play",)"
+                     R"("longest_freeze_ms":180,"manifest":")") != std::string::npos);
+    auto back = pop::parseRecord(bytes);
+    REQUIRE(back);
+    CHECK(*back == r);
+
+    SECTION("the rule: a freeze of 500 ms, or more than 5% of the due frames late or dropped") {
+        CHECK_FALSE(pop::framesDegraded(0, 0, 0, 0));
+        CHECK_FALSE(pop::framesDegraded(375, 0, 0, 499));
+        CHECK(pop::framesDegraded(375, 0, 0, 500));
+        // 100 due frames: 5 lost is still completed, 6 is degraded.
+        CHECK_FALSE(pop::framesDegraded(95, 0, 5, 100));
+        CHECK(pop::framesDegraded(94, 0, 6, 100));
+        CHECK_FALSE(pop::framesDegraded(100, 5, 0, 100));
+        CHECK(pop::framesDegraded(100, 6, 0, 100));
+        CHECK(pop::framesDegraded(0, 0, 1, 0));  // nothing shown but frames due
+    }
+    SECTION("completed over counts that say degraded is refused, and the other way round") {
+        pop::Record bad = r;
+        bad.longestFreezeMs = 720;
+        auto st = pop::validate(bad);
+        REQUIRE_FALSE(st);
+        CHECK(st.error().message.find("completed, but its frames say degraded") != std::string::npos);
+        bad.outcome = pop::classify(bad);
+        CHECK(bad.outcome == pop::Outcome::Degraded);
+        CHECK(pop::validate(bad));
+        pop::Record overclaimed = r;
+        overclaimed.outcome = pop::Outcome::Degraded;
+        st = pop::validate(overclaimed);
+        REQUIRE_FALSE(st);
+        CHECK(st.error().message.find("degraded, but its frames say completed") != std::string::npos);
+        // Degraded is for plays that ran their whole length: a cut play stays interrupted.
+        pop::Record cut = bad;
+        cut.measuredMs = 4000;
+        CHECK(pop::classify(cut) == pop::Outcome::Interrupted);
+        cut.outcome = pop::Outcome::Degraded;
+        CHECK_FALSE(pop::validate(cut));
+        cut.outcome = pop::Outcome::Interrupted;
+        CHECK(pop::validate(cut));
+    }
+    SECTION("frame fields out of range, on other kinds, or in formats 1 and 2 are refused") {
+        pop::Record x = r;
+        x.framesLate = x.frames + 1;
+        CHECK_FALSE(pop::validate(x));
+        x = r;
+        x.framesDropped = -1;
+        CHECK_FALSE(pop::validate(x));
+        x = r;
+        x.longestFreezeMs = -1;
+        CHECK_FALSE(pop::validate(x));
+        x = r;
+        x.kind = pop::Kind::ScreenOff;
+        x.mediaSha256.clear();
+        x.outcome = pop::Outcome::None;
+        CHECK_FALSE(pop::validate(x));
+        x.frames = x.framesLate = x.framesDropped = x.longestFreezeMs = 0;
+        CHECK(pop::validate(x));
+        x = r;
+        x.format = 2;
+        CHECK_FALSE(pop::validate(x));
+        x.frames = x.framesLate = x.framesDropped = x.longestFreezeMs = 0;
+        CHECK(pop::validate(x));
+        x.outcome = pop::Outcome::Degraded;
+        CHECK_FALSE(pop::validate(x));
+        // A format 3 record without the frame fields, or a format 2 one with them.
+        json::Value v = pop::toJson(r);
+        v.asObject().erase("frames_late");
+        CHECK(pop::parseRecord(json::canonical(v)).code() == Errc::BadManifest);
+        json::Value w = pop::toJson(r);
+        w.asObject()["format"] = 2;
+        CHECK(pop::parseRecord(json::canonical(w)).code() == Errc::BadManifest);
+    }
 }

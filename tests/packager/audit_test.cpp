@@ -818,6 +818,17 @@ TEST_CASE("write the conformance vectors", "[.][vectors]") {
         relocate(formulas, 1, there);
     }
     add("formula names in the csv", formulas.write(), true, {}, "VERIFIED");
+    auto frames = w;  // video plays with frame counts, one of them degraded: counted apart from completed
+    withFrames(frames, "garage-01", 8);
+    add("valid a degraded play counted apart", frames.write(), true, {}, "VERIFIED");
+    auto claimed = w;  // the screen signed "completed" over frame counts that say degraded
+    withFrames(claimed, "garage-01", 8, pop::Outcome::Completed);
+    add("a completed play whose frames say degraded", claimed.write(), true, {}, "bad_record");
+    auto overclaimed = w;  // "degraded" over frame counts that say completed
+    withFrames(overclaimed, "garage-01", 2, pop::Outcome::Degraded);
+    for (auto& r : overclaimed.evidence["garage-01"].records) r.framesDropped = r.framesLate = 0;
+    remakeChain(overclaimed, "garage-01", [](pop::Record& r) { r.longestFreezeMs = r.frames ? 40 : 0; });
+    add("a degraded play whose frames say completed", overclaimed.write(), true, {}, "bad_record");
     std::string tsv = "file\tpinned\theads\texpected\n";
     for (const auto& v : list)
         tsv += v.file + "\t" + (v.pinned ? "yes" : "no") + "\t" + (v.heads.empty() ? "-" : v.heads) + "\t" +
@@ -886,5 +897,5 @@ TEST_CASE("the published conformance vectors give their expected verdicts", "[au
         ++count;
     }
     CHECK(count >= 57);
-    CHECK(csvs == 7);  // every valid vector
+    CHECK(csvs == 8);  // every valid vector
 }

@@ -156,6 +156,28 @@ inline void remakeChain(ExportWorld& w, const std::string& playerId, const std::
     }
 }
 
+// The clip's plays of a player carry their frame counts (record format 3):
+// 25 frames a second, none lost, except its play at index `degradedAt` (a
+// clip play), which froze for 720 ms and lost 30 frames, and so is degraded
+// (docs/proof-of-play.md, "Frames"). outcome: what that play claims.
+inline void withFrames(ExportWorld& w, const std::string& playerId, std::size_t degradedAt,
+                       pop::Outcome outcome = pop::Outcome::Degraded) {
+    std::size_t i = 0;
+    remakeChain(w, playerId, [&](pop::Record& r) {
+        const std::size_t at = i++;
+        if (r.mediaSha256 != kClipSha || r.format < 3) return;
+        r.frames = r.measuredMs / 40;
+        r.longestFreezeMs = 80;
+        if (at == degradedAt) {
+            r.frames -= 30;
+            r.framesDropped = 30;
+            r.framesLate = 3;
+            r.longestFreezeMs = 720;
+            r.outcome = outcome;
+        }
+    });
+}
+
 // The screen had been at `where` all along: keys.json, a manifest there and
 // every record naming it.
 inline void relocate(ExportWorld& w, std::size_t playerIndex, const manifest::Location& where) {

@@ -12,8 +12,9 @@ IngestStatements::IngestStatements(DbConn& db)
               "LEFT JOIN locations l ON l.id = p.location_id WHERE p.id = ?"),
       insertRecord_(db,
                     "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
-                    "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at, manifest) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+                    "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at, manifest, frames, "
+                    "frames_late, frames_dropped, longest_freeze_ms) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
       insertCheckpoint_(db,
                         "INSERT INTO pop_checkpoints(player_id, last_seq, first_seq, checkpoint, "
                         "received_at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING") {}
@@ -45,7 +46,11 @@ void IngestStatements::insertRecord(const std::string& playerId, const pop::Reco
         .bindRef(12, pop::outcomeName(r.outcome))
         .bindRef(13, line)
         .bind(14, receivedAtMs)
-        .bindRef(15, r.manifestSha256);
+        .bindRef(15, r.manifestSha256)
+        .bind(16, r.frames)
+        .bind(17, r.framesLate)
+        .bind(18, r.framesDropped)
+        .bind(19, r.longestFreezeMs);
     ins.run();
 }
 

@@ -245,13 +245,24 @@ std::optional<LastFailure> lastFailure(DbConn& c, const std::string& playerId, c
     if (!last || last->str(1) != "failed") return std::nullopt;
     LastFailure f;
     f.startMs = last->i64(0);
-    if (auto doc = json::parse(last->str(2)); doc)
+    if (auto doc = json::parse(last->str(2)); doc) {
         if (const auto* d = doc->find("detail"); d && d->isString()) f.reason = d->asString();
+        if (const auto* v = doc->find("bundle_version"); v && v->isInt()) f.bundleVersion = v->asInt();
+    }
     if (auto n = c.one("SELECT COUNT(*) FROM pop_records WHERE media = ? AND player_id = ? AND kind = 'play' AND "
                        "outcome = 'failed' AND start_utc_ms >= ?",
                        {sha256, playerId, i(sinceMs)}))
         f.failuresSince = n->i64(0);
     return f;
+}
+
+std::optional<LastDegraded> lastDegraded(DbConn& c, const std::string& playerId, const std::string& sha256) {
+    auto last = c.one(
+        "SELECT start_utc_ms, outcome, frames, frames_late, frames_dropped, longest_freeze_ms FROM pop_records "
+        "WHERE media = ? AND player_id = ? AND kind = 'play' ORDER BY start_utc_ms DESC, seq DESC LIMIT 1",
+        {sha256, playerId});
+    if (!last || last->str(1) != "degraded") return std::nullopt;
+    return LastDegraded{last->i64(0), last->i64(2), last->i64(3), last->i64(4), last->i64(5)};
 }
 
 void deleteMedia(DbConn& c, std::int64_t id) {

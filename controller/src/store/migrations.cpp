@@ -489,6 +489,18 @@ const std::vector<std::vector<std::string>>& schemaMigrations() {
                 payload BLOB))",
             "CREATE INDEX commands_sent ON commands(sent_at)",
         },
+        // 16: a video play's frame counts (record format 3, docs/proof-of-play.md
+        // "Frames") and degraded plays counted apart from completed ones.
+        {
+            "ALTER TABLE pop_records ADD COLUMN frames INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE pop_records ADD COLUMN frames_late INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE pop_records ADD COLUMN frames_dropped INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE pop_records ADD COLUMN longest_freeze_ms INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE pop_rollup_media ADD COLUMN degraded INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE pop_rollup_hour ADD COLUMN degraded INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE pop_rollup_campaign ADD COLUMN degraded INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE pop_rollup_location ADD COLUMN degraded INTEGER NOT NULL DEFAULT 0",
+        },
     };
     return kMigrations;
 }

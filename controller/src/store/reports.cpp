@@ -131,8 +131,9 @@ Table plays(DbConn& c, const PlaysQuery& q) {
         std::string sql = "SELECT ";
         for (const auto& s : select) sql += s + ", ";
         sql +=
-            "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
-            "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms "
+            "SUM(r.completed) AS completed, SUM(r.degraded) AS degraded, SUM(r.interrupted) AS interrupted, "
+            "SUM(r.failed) AS failed, SUM(r.completed + r.degraded + r.interrupted + r.failed) AS plays, "
+            "SUM(r.on_screen_ms) AS on_screen_ms "
             "FROM pop_rollup_location r";
         if (std::find(joins.begin(), joins.end(), "m") != joins.end()) sql += " " + joinSql().at("m");
         if (std::find(joins.begin(), joins.end(), "l") != joins.end())
@@ -161,8 +162,9 @@ Table plays(DbConn& c, const PlaysQuery& q) {
     std::string sql = "SELECT ";
     for (const auto& s : select) sql += s + ", ";
     sql +=
-        "SUM(r.completed) AS completed, SUM(r.interrupted) AS interrupted, SUM(r.failed) AS failed, "
-        "SUM(r.completed + r.interrupted + r.failed) AS plays, SUM(r.on_screen_ms) AS on_screen_ms FROM ";
+        "SUM(r.completed) AS completed, SUM(r.degraded) AS degraded, SUM(r.interrupted) AS interrupted, "
+        "SUM(r.failed) AS failed, SUM(r.completed + r.degraded + r.interrupted + r.failed) AS plays, "
+        "SUM(r.on_screen_ms) AS on_screen_ms FROM ";
     sql += hourly ? "pop_rollup_hour r" : "pop_rollup_media r";
     sql += joinText + where;
     sql += groupAndOrderBy(select.size());
@@ -208,10 +210,10 @@ std::map<std::pair<std::string, std::string>, DayPlays> playsByScreenDay(DbConn&
                                                                          const std::string& toDate) {
     std::map<std::pair<std::string, std::string>, DayPlays> played;
     SqlStmt p(c,
-              "SELECT player_id, local_date, SUM(completed), SUM(interrupted), SUM(failed), SUM(on_screen_ms) "
-              "FROM pop_rollup_hour WHERE local_date BETWEEN ? AND ? GROUP BY player_id, local_date");
+              "SELECT player_id, local_date, SUM(completed), SUM(interrupted), SUM(failed), SUM(on_screen_ms), "
+              "SUM(degraded) FROM pop_rollup_hour WHERE local_date BETWEEN ? AND ? GROUP BY player_id, local_date");
     p.bind(1, fromDate).bind(2, toDate);
-    while (p.step()) played[{p.str(0), p.str(1)}] = DayPlays{p.i64(2), p.i64(3), p.i64(4), p.i64(5)};
+    while (p.step()) played[{p.str(0), p.str(1)}] = DayPlays{p.i64(2), p.i64(3), p.i64(4), p.i64(5), p.i64(6)};
     return played;
 }
 
@@ -275,13 +277,14 @@ std::vector<YearLine> yearGroups(DbConn& c, YearGroup group, const std::string& 
     SqlStmt st(c, "SELECT " + keyExpr + " AS k, " + nameExpr +
                       " AS n, COUNT(DISTINCT r.player_id), COUNT(DISTINCT p.location_id), "
                       "COALESCE(SUM(r.completed), 0), COALESCE(SUM(r.interrupted), 0), COALESCE(SUM(r.failed), 0), "
-                      "COALESCE(SUM(r.on_screen_ms), 0) FROM pop_rollup_media r "
+                      "COALESCE(SUM(r.on_screen_ms), 0), COALESCE(SUM(r.degraded), 0) FROM pop_rollup_media r "
                       "LEFT JOIN players p ON p.id = r.player_id LEFT JOIN locations l ON l.id = p.location_id " +
                       joins + " WHERE r.local_date BETWEEN ? AND ? GROUP BY k, n ORDER BY 5 DESC, k");
     st.bind(1, from).bind(2, to);
     std::vector<YearLine> out;
     while (st.step())
-        out.push_back({st.str(0), st.str(1), st.i64(2), st.i64(3), st.i64(4), st.i64(5), st.i64(6), st.i64(7)});
+        out.push_back(
+            {st.str(0), st.str(1), st.i64(2), st.i64(3), st.i64(4), st.i64(5), st.i64(6), st.i64(7), st.i64(8)});
     return out;
 }
 
@@ -325,12 +328,12 @@ CampaignTotals campaignTotals(DbConn& c, const std::string& key, const std::stri
                               const std::string& toDate) {
     SqlStmt tot(c,
                 "SELECT COUNT(DISTINCT r.player_id), COUNT(DISTINCT p.location_id), COALESCE(SUM(r.completed), 0), "
-                "COALESCE(SUM(r.interrupted), 0), COALESCE(SUM(r.failed), 0), COALESCE(SUM(r.on_screen_ms), 0) "
-                "FROM pop_rollup_media r LEFT JOIN players p ON p.id = r.player_id "
+                "COALESCE(SUM(r.interrupted), 0), COALESCE(SUM(r.failed), 0), COALESCE(SUM(r.on_screen_ms), 0), "
+                "COALESCE(SUM(r.degraded), 0) FROM pop_rollup_media r LEFT JOIN players p ON p.id = r.player_id "
                 "WHERE r.campaign = ? AND r.local_date BETWEEN ? AND ?");
     tot.bind(1, key).bind(2, fromDate).bind(3, toDate);
     tot.step();
-    return CampaignTotals{tot.i64(0), tot.i64(1), tot.i64(2), tot.i64(3), tot.i64(4), tot.i64(5)};
+    return CampaignTotals{tot.i64(0), tot.i64(1), tot.i64(2), tot.i64(3), tot.i64(4), tot.i64(5), tot.i64(6)};
 }
 
 std::vector<CampaignGroup> campaignBreakdown(DbConn& c, CampaignBreakdown by, const std::string& key,

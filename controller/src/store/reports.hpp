@@ -49,6 +49,7 @@ Table problems(DbConn& c, const std::optional<std::string>& playerId, std::int64
 // --- scheduled against played -------------------------------------------------------------
 struct DayPlays {
     std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    std::int64_t degraded = 0;  // ran their slot but froze or lost frames: not completed
 };
 struct KeptDay {
     std::int64_t version = 0, slots = 0, slotMs = 0;
@@ -73,6 +74,8 @@ void forEachCompiledManifest(DbConn& c,
 struct YearLine {
     std::string key, name;
     std::int64_t screens = 0, locations = 0, completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    std::int64_t degraded = 0;
+    std::int64_t plays() const { return completed + degraded + interrupted + failed; }
 };
 enum class YearGroup { Total, VenueType, Theme, Department, Month, Campaign };
 // The groups over local dates [fromDate, toDate], most completed plays first.
@@ -89,6 +92,7 @@ std::pair<std::int64_t, std::int64_t> recallsMade(DbConn& c, std::int64_t fromMs
 std::optional<std::pair<std::string, std::string>> campaignNameTheme(DbConn& c, std::int64_t id);
 struct CampaignTotals {
     std::int64_t screens = 0, locations = 0, completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    std::int64_t degraded = 0;
 };
 // A campaign's plays (key "cmp-N") over local dates [fromDate, toDate].
 CampaignTotals campaignTotals(DbConn& c, const std::string& key, const std::string& fromDate,

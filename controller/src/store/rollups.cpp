@@ -31,11 +31,15 @@ LocalTime localTimeOf(const tz::Zone* zone, std::int64_t utcMs) {
 namespace {
 
 struct Sums {
-    std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
+    std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0, degraded = 0;
     void add(const pop::Record& r) {
         switch (r.outcome) {
             case pop::Outcome::Completed:
                 ++completed;
+                onScreenMs += r.measuredMs;
+                break;
+            case pop::Outcome::Degraded:
+                ++degraded;
                 onScreenMs += r.measuredMs;
                 break;
             case pop::Outcome::Interrupted:
@@ -54,37 +58,39 @@ struct Sums {
         interrupted += o.interrupted;
         failed += o.failed;
         onScreenMs += o.onScreenMs;
+        degraded += o.degraded;
     }
 };
 
 constexpr const char* kUpsertMedia =
     "INSERT INTO pop_rollup_media(player_id, local_date, media, playlist, campaign, completed, interrupted, failed, "
-    "on_screen_ms) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(player_id, local_date, media, playlist, campaign) DO UPDATE "
+    "on_screen_ms, degraded) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(player_id, local_date, media, playlist, "
+    "campaign) DO UPDATE "
     "SET completed = pop_rollup_media.completed + excluded.completed, interrupted = pop_rollup_media.interrupted + "
     "excluded.interrupted, "
     "failed = pop_rollup_media.failed + excluded.failed, on_screen_ms = pop_rollup_media.on_screen_ms + "
-    "excluded.on_screen_ms";
+    "excluded.on_screen_ms, degraded = pop_rollup_media.degraded + excluded.degraded";
 constexpr const char* kUpsertHour =
-    "INSERT INTO pop_rollup_hour(player_id, local_date, hour, completed, interrupted, failed, on_screen_ms) "
-    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(player_id, local_date, hour) DO UPDATE "
+    "INSERT INTO pop_rollup_hour(player_id, local_date, hour, completed, interrupted, failed, on_screen_ms, degraded) "
+    "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(player_id, local_date, hour) DO UPDATE "
     "SET completed = pop_rollup_hour.completed + excluded.completed, interrupted = pop_rollup_hour.interrupted + "
     "excluded.interrupted, "
     "failed = pop_rollup_hour.failed + excluded.failed, on_screen_ms = pop_rollup_hour.on_screen_ms + "
-    "excluded.on_screen_ms";
+    "excluded.on_screen_ms, degraded = pop_rollup_hour.degraded + excluded.degraded";
 constexpr const char* kUpsertLocation =
-    "INSERT INTO pop_rollup_location(location_id, local_date, media, completed, interrupted, failed, on_screen_ms) "
-    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(location_id, local_date, media) DO UPDATE "
+    "INSERT INTO pop_rollup_location(location_id, local_date, media, completed, interrupted, failed, on_screen_ms, "
+    "degraded) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(location_id, local_date, media) DO UPDATE "
     "SET completed = pop_rollup_location.completed + excluded.completed, interrupted = pop_rollup_location.interrupted "
     "+ excluded.interrupted, "
     "failed = pop_rollup_location.failed + excluded.failed, on_screen_ms = pop_rollup_location.on_screen_ms + "
-    "excluded.on_screen_ms";
+    "excluded.on_screen_ms, degraded = pop_rollup_location.degraded + excluded.degraded";
 constexpr const char* kUpsertCampaign =
-    "INSERT INTO pop_rollup_campaign(campaign, location_id, local_date, completed, interrupted, failed, on_screen_ms) "
-    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(campaign, location_id, local_date) DO UPDATE "
+    "INSERT INTO pop_rollup_campaign(campaign, location_id, local_date, completed, interrupted, failed, on_screen_ms, "
+    "degraded) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(campaign, location_id, local_date) DO UPDATE "
     "SET completed = pop_rollup_campaign.completed + excluded.completed, interrupted = pop_rollup_campaign.interrupted "
     "+ excluded.interrupted, "
     "failed = pop_rollup_campaign.failed + excluded.failed, on_screen_ms = pop_rollup_campaign.on_screen_ms + "
-    "excluded.on_screen_ms";
+    "excluded.on_screen_ms, degraded = pop_rollup_campaign.degraded + excluded.degraded";
 
 // Rollup deltas of many records, written with one statement per distinct key.
 struct Deltas {
@@ -116,6 +122,7 @@ struct Deltas {
         SqlStmt &m = st.media, &h = st.hour, &c = st.campaign, &l = st.location;
         auto sums = [](SqlStmt& st, int i, const Sums& s) {
             st.bind(i, s.completed).bind(i + 1, s.interrupted).bind(i + 2, s.failed).bind(i + 3, s.onScreenMs);
+            st.bind(i + 4, s.degraded);
         };
         for (const auto& [k, s] : media) {
             m.bind(1, std::get<0>(k))

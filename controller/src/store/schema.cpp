@@ -469,6 +469,18 @@ const std::vector<Migration>& postgresMigrations() {
                  payload BYTEA))",
              "CREATE INDEX commands_sent ON commands(sent_at)",
          }},
+        // 16: frame counts of plays, degraded plays in the rollups (as SQLite's 16).
+        {16,
+         {
+             "ALTER TABLE pop_records ADD COLUMN frames BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_records ADD COLUMN frames_late BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_records ADD COLUMN frames_dropped BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_records ADD COLUMN longest_freeze_ms BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_rollup_media ADD COLUMN degraded BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_rollup_hour ADD COLUMN degraded BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_rollup_campaign ADD COLUMN degraded BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE pop_rollup_location ADD COLUMN degraded BIGINT NOT NULL DEFAULT 0",
+         }},
     };
     return kAll;
 }

@@ -147,9 +147,18 @@ struct LastFailure {
     std::int64_t startMs = 0;
     std::string reason;
     std::int64_t failuresSince = 0;
+    std::int64_t bundleVersion = 0;  // of the manifest the failed play came from
 };
 std::optional<LastFailure> lastFailure(DbConn& c, const std::string& playerId, const std::string& sha256,
                                        std::int64_t sinceMs);
+// A player's last play of a media item when it was degraded (it ran its slot
+// but froze or lost frames: docs/proof-of-play.md "Frames"): its start and the
+// frame counts of its record; none when its last play was not degraded.
+struct LastDegraded {
+    std::int64_t startMs = 0;
+    std::int64_t frames = 0, framesLate = 0, framesDropped = 0, longestFreezeMs = 0;
+};
+std::optional<LastDegraded> lastDegraded(DbConn& c, const std::string& playerId, const std::string& sha256);
 
 // --- locations ------------------------------------------------------------------------
 std::int64_t insertLocation(DbConn& c, const Location& l);

@@ -346,6 +346,28 @@ boot('dashboard', async ({ main, can }) => {
                 }),
               )
             : null,
+          now && now.standIn
+            ? h(
+                'div',
+                { class: 'text-body-secondary ms-stand-in' },
+                now.standIn.mediaName
+                  ? t('dashboard.standIn', { name: now.standIn.mediaName })
+                  : t('dashboard.standInCard'),
+              )
+            : null,
+          now && now.degradedOnScreen
+            ? h(
+                'div',
+                { class: 'text-warning-emphasis ms-degraded-on-screen' },
+                t('dashboard.degradedOnScreen', {
+                  at: fmtDateTime(now.degradedOnScreen.at),
+                  freeze: now.degradedOnScreen.longestFreezeMs,
+                  dropped: now.degradedOnScreen.framesDropped,
+                  late: now.degradedOnScreen.framesLate,
+                  frames: now.degradedOnScreen.frames,
+                }),
+              )
+            : null,
         ),
         h('td', {}, previewCell(p)),
         h('td', { class: 'small text-nowrap' }, fmtDateTime(p.lastSeenAt)),

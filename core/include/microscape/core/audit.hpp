@@ -220,9 +220,10 @@ struct CountRow {
     std::string localDate;  // YYYY-MM-DD in the location's zone
     std::string mediaSha256;
     std::int64_t completed = 0;
+    std::int64_t degraded = 0;  // ran their whole length, but froze or lost frames
     std::int64_t interrupted = 0;
     std::int64_t failed = 0;
-    std::int64_t onScreenMs = 0;  // measured time of completed and interrupted plays
+    std::int64_t onScreenMs = 0;  // measured time of completed, degraded and interrupted plays
     bool operator==(const CountRow&) const = default;
 };
 
@@ -301,7 +302,7 @@ struct AuditResult {
 // Verifies everything and recomputes the counts. Counting rule (the same the
 // controller's reports use): each Play record whose start lies in [from, to)
 // counts once for its media, at its location, on the local date of its start
-// in its location's zone, as completed, interrupted or failed. The location and
+// in its location's zone, as completed, degraded, interrupted or failed. The location and
 // zone are those of the manifest the record names (format 2 records, format 2
 // manifests), else keys.json's for the player. Records of a player whose chain
 // has findings are still counted, but the result is not ok(). options.zones

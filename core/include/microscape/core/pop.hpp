@@ -19,11 +19,20 @@ namespace microscape::pop {
 
 // Record format 2 adds "manifest": the SHA-256 of the signed manifest in force
 // when the record was made, so that the screen's own signature covers where it
-// was (the manifest's location and zone). Format 1 records are still read.
-constexpr int kFormatVersion = 2;
+// was (the manifest's location and zone). Format 3 adds the frame counts of a
+// video play ("frames", "frames_late", "frames_dropped", "longest_freeze_ms")
+// and the outcome "degraded". Format 1 and 2 records are still read.
+constexpr int kFormatVersion = 3;
 // A play is complete when it ran its whole scheduled length within this tolerance
 // (the usual DOOH auditing rule).
 constexpr std::int64_t kCompletionToleranceMs = 500;
+// A play that ran its whole length is degraded instead of completed when it
+// froze this long (ms between two frames on screen) ...
+constexpr std::int64_t kDegradedFreezeMs = 500;
+// ... or when more than this share (percent) of its due frames were late or
+// dropped: (frames_late + frames_dropped) * 100 > kDegradedSharePercent *
+// (frames + frames_dropped), in integers (docs/proof-of-play.md, "Frames").
+constexpr std::int64_t kDegradedSharePercent = 5;
 // prev of the first record of every player's chain (seq 1): 64 "0" digits.
 inline constexpr std::string_view kGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
 // Documented limits (docs/proof-of-play.md, "Limits").
@@ -38,17 +47,17 @@ enum class Kind {
     ClockJump,  // the wall clock moved against the monotonic clock
     Start,      // the player (re)started its engine; detail names the software
 };
-enum class Outcome { None, Completed, Interrupted, Failed };
+enum class Outcome { None, Completed, Interrupted, Failed, Degraded };
 
 std::string_view kindName(Kind k);        // "play", "screen_off", "clock_jump", "start"
-std::string_view outcomeName(Outcome o);  // "", "completed", "interrupted", "failed"
+std::string_view outcomeName(Outcome o);  // "", "completed", "interrupted", "failed", "degraded"
 std::optional<Kind> kindFromName(std::string_view s);
 std::optional<Outcome> outcomeFromName(std::string_view s);
 
 // One entry of a player's journal. Every field is always present in the
 // canonical form; strings that do not apply are empty and integers zero.
 struct Record {
-    int format = kFormatVersion;  // 1: no manifest field
+    int format = kFormatVersion;  // 1: no manifest field; 2: no frame fields
     std::string playerId;
     std::int64_t seq = 0;  // 1, 2, 3 ... per player, gapless
     std::string prevHash;  // hash of record seq-1, kGenesisHash for seq 1
@@ -71,13 +80,28 @@ struct Record {
     std::string frameDigest;          // hex SHA-256 of a rendered frame; empty: absent
     std::int64_t clockSkewMs = 0;     // last known (player - controller) offset
     std::string detail;               // failure reason or event text, UTF-8
+    // Format 3, a video play: frames shown on air, of them shown late, frames
+    // due but never shown, and the longest time between two frames on screen
+    // (ms). Zero for stills, audio, failed plays and other kinds, and always
+    // in formats 1 and 2.
+    std::int64_t frames = 0;
+    std::int64_t framesLate = 0;
+    std::int64_t framesDropped = 0;
+    std::int64_t longestFreezeMs = 0;
 
     bool operator==(const Record&) const = default;
 };
 
+// True when a play's frame counts make it degraded (kDegradedFreezeMs,
+// kDegradedSharePercent); false for all zeros.
+bool framesDegraded(std::int64_t frames, std::int64_t framesLate, std::int64_t framesDropped,
+                    std::int64_t longestFreezeMs);
+
 // Outcome rule for a play that reached the screen: Completed when it ran within
 // kCompletionToleranceMs of its whole scheduled length, Interrupted otherwise.
 Outcome classify(std::int64_t scheduledMs, std::int64_t measuredMs);
+// The same, then Degraded instead of Completed when framesDegraded(r's counts).
+Outcome classify(const Record& r);
 
 // Field checks (ids, hex, ranges, consistency of kind and outcome).
 // Errors: BadManifest naming the field.

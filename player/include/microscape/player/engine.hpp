@@ -91,6 +91,11 @@ struct EngineConfig {
     std::function<void(const NowPlaying&, const EngineStats&)> onPlayback;
     // Extra libvlc arguments (e.g. "--verbose=2").
     std::vector<std::string> vlcArgs;
+    // Tests only (no config key): the display of every stallEveryFrames-th
+    // video frame on air is held stallDisplayMs, as on a screen PC too slow for
+    // the clip, so that libvlc really shows frames late or drops them. 0: never.
+    int testStallDisplayMs = 0;
+    int testStallEveryFrames = 0;
 };
 
 // What the sync agent activated: the verified manifest's schedule and version,
@@ -147,13 +152,17 @@ struct EngineStats {
     // Per switch between two items: how late the new item went on air after its
     // scheduled start (ms). The last 1000.
     std::vector<double> switchLatenessMs;
-    // Per video play that ended: frames shown on air and the longest time between
-    // two of them (ms; a freeze or dropped frames). The last 1000.
+    // Per video play that ended: frames shown on air, of them late, frames
+    // dropped, and the longest time between two of them (ms; a freeze or
+    // dropped frames), as its play record has them. The last 1000.
     struct VideoPlay {
         std::string mediaSha256;
         std::int64_t onAirMs = 0;
         std::uint64_t framesShown = 0;
         std::int64_t longestGapMs = 0;
+        std::uint64_t framesLate = 0;
+        std::uint64_t framesDropped = 0;
+        std::string outcome;  // of its play record: "completed", "degraded", ...
     };
     std::vector<VideoPlay> videoPlays;
 };
@@ -290,6 +299,7 @@ class Engine {
     std::int64_t startSteadyMs_ = 0;
     std::int64_t lastPreviewSteadyMs_ = 0;
     std::map<std::string, std::pair<int, int>> pictureSizes_;  // sha256 -> size cache
+    std::map<std::string, std::int64_t> frameIntervalsUs_;     // sha256 -> 1 / frame rate (0: unknown)
     std::int64_t cardSecond_ = -1;                             // wall second the status card shows (-1: no card)
 
     mutable std::mutex stateMutex_;  // guards the members below (read by other threads)
