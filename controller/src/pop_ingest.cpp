@@ -321,12 +321,12 @@ void PopIngest::store(Batch& b, std::span<const pop::Record> fresh) {
     const auto& cp = b.prep.batch->checkpoint;
     if (!fresh.empty()) {
         const auto lines = splitLines(batchBytes);
-        std::string_view lastHash;
-        for (std::size_t i = b.firstNew; i < records.size(); ++i) {
-            const auto& r = records[i];
-            lastHash = b.prep.hashes[i];
-            stmts_->insertRecord(playerId, r, lastHash, lines[i], b.nowMs);
-        }
+        std::vector<evidence::IngestStatements::RecordRow> rows;
+        rows.reserve(records.size() - b.firstNew);
+        for (std::size_t i = b.firstNew; i < records.size(); ++i)
+            rows.push_back({&records[i], b.prep.hashes[i], lines[i]});
+        stmts_->insertRecords(playerId, rows, b.nowMs);
+        const std::string_view lastHash = b.prep.hashes.back();
         // Each play where the manifest it names put the screen (else where the
         // screen is now), as the auditor's recount places it.
         const PlayerPlace now{b.info.locationId, b.info.zone};

@@ -583,6 +583,24 @@ TEST_CASE("upload matrix: every variant plays right on a real screen or is refus
         CHECK(second.exitCode == 0);
         CHECK(second.out == cli.out);
     }
+    // The plays report names a rendition's plays by its original (the media
+    // join through media_derived), as the auditor's recount does.
+    {
+        const std::string prev = timeutil::formatDate(timeutil::civilFromDays(srv.nowMs() / 86400000 - 1));
+        const std::string next = timeutil::formatDate(timeutil::civilFromDays(srv.nowMs() / 86400000 + 1));
+        auto rep = admin.get("/api/v1/reports/plays?from=" + prev + "&to=" + next + "&by=media");
+        INFO(rep.body.substr(0, 2000));
+        REQUIRE(rep.status == 200);
+        auto rows = rep.json()->getArray("rows");
+        bool found = false;
+        for (std::size_t i = 0; i < rows->size(); ++i) {
+            auto row = rows->getObject(static_cast<unsigned>(i));
+            if (row->getValue<std::string>("media") != uhdSha) continue;
+            found = true;
+            CHECK(row->getValue<std::string>("media_name") == "promo-4k.mp4");
+        }
+        CHECK(found);
+    }
 
     // The table (variant -> outcome), for the record.
     std::string table = "\n| variant | outcome |\n| --- | --- |\n";

@@ -6,6 +6,7 @@ namespace microscape::controller::evidence {
 
 IngestStatements::IngestStatements(DbConn& db)
     : rollups(db),
+      db_(db),
       player_(db,
               "SELECT p.identity_key, p.state, p.enrolled_at, COALESCE(p.location_id, 0), "
               "COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') FROM players p "
@@ -52,6 +53,68 @@ void IngestStatements::insertRecord(const std::string& playerId, const pop::Reco
         .bind(18, r.framesDropped)
         .bind(19, r.longestFreezeMs);
     ins.run();
+}
+
+namespace {
+
+constexpr const char* kRecordColumns =
+    "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, start_utc_ms, "
+    "end_utc_ms, measured_ms, outcome, record, received_at, manifest, frames, frames_late, frames_dropped, "
+    "longest_freeze_ms) VALUES ";
+constexpr int kRecordParams = 19;
+// Rows per multi-row INSERT: 256 x 19 parameters, far below PostgreSQL's 65535;
+// a batch's remainder gets a statement of its own size (at most 255 more texts
+// prepared per connection, each once).
+constexpr std::size_t kRowsPerInsert = 256;
+
+std::string multiRowInsert(std::size_t rows) {
+    std::string tuple = "(";
+    for (int i = 0; i < kRecordParams; ++i) tuple += i ? ",?" : "?";
+    tuple += ')';
+    std::string sql = kRecordColumns;
+    for (std::size_t i = 0; i < rows; ++i) {
+        if (i) sql += ',';
+        sql += tuple;
+    }
+    return sql;
+}
+
+}  // namespace
+
+void IngestStatements::insertRecords(const std::string& playerId, std::span<const RecordRow> rows,
+                                     std::int64_t receivedAtMs) {
+    if (db_.backend() != sql::Backend::Postgres) {
+        for (const auto& row : rows) insertRecord(playerId, *row.record, row.hash, row.line, receivedAtMs);
+        return;
+    }
+    for (std::size_t at = 0; at < rows.size(); at += kRowsPerInsert) {
+        const std::size_t n = std::min(kRowsPerInsert, rows.size() - at);
+        SqlStmt ins(db_, multiRowInsert(n));
+        for (std::size_t k = 0; k < n; ++k) {
+            const pop::Record& r = *rows[at + k].record;
+            const int p = static_cast<int>(k) * kRecordParams;
+            ins.bindRef(p + 1, playerId)
+                .bind(p + 2, r.seq)
+                .bindRef(p + 3, rows[at + k].hash)
+                .bindRef(p + 4, pop::kindName(r.kind))
+                .bindRef(p + 5, r.mediaSha256)
+                .bindRef(p + 6, r.playlistId)
+                .bindRef(p + 7, r.scheduleId)
+                .bindRef(p + 8, r.campaignId)
+                .bind(p + 9, r.startUtcMs)
+                .bind(p + 10, r.endUtcMs)
+                .bind(p + 11, r.measuredMs)
+                .bindRef(p + 12, pop::outcomeName(r.outcome))
+                .bindRef(p + 13, rows[at + k].line)
+                .bind(p + 14, receivedAtMs)
+                .bindRef(p + 15, r.manifestSha256)
+                .bind(p + 16, r.frames)
+                .bind(p + 17, r.framesLate)
+                .bind(p + 18, r.framesDropped)
+                .bind(p + 19, r.longestFreezeMs);
+        }
+        ins.run();
+    }
 }
 
 void IngestStatements::insertCheckpoint(const std::string& playerId, std::int64_t lastSeq, std::int64_t firstSeq,

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,12 +38,21 @@ class IngestStatements {
     // One record exactly as signed (line), with its hash.
     void insertRecord(const std::string& playerId, const pop::Record& r, std::string_view hash, std::string_view line,
                       std::int64_t receivedAtMs);
+    // Many records of one player, in order. On PostgreSQL several rows go in one
+    // INSERT (a round trip each record cost more than the insert itself); on
+    // SQLite one prepared insert per record is already the fastest.
+    struct RecordRow {
+        const pop::Record* record = nullptr;
+        std::string_view hash, line;
+    };
+    void insertRecords(const std::string& playerId, std::span<const RecordRow> rows, std::int64_t receivedAtMs);
     // A checkpoint as sent; a checkpoint stored before is kept.
     void insertCheckpoint(const std::string& playerId, std::int64_t lastSeq, std::int64_t firstSeq,
                           std::string_view line, std::int64_t receivedAtMs);
     RollupStatements rollups;
 
   private:
+    DbConn& db_;
     SqlStmt player_, insertRecord_, insertCheckpoint_;
 };
 

@@ -58,10 +58,14 @@ struct Dim {
 };
 
 // The media a play's file belongs to: the file itself, or the original a derived
-// file (normalised still, rendition) was made from.
+// file (normalised still, rendition) was made from. The derived files are
+// joined as one grouped table (one row per derived hash, so no play counts
+// twice), not looked up per row: PostgreSQL ran a correlated subquery once for
+// every row of the rollup.
 constexpr const char* kMediaJoin =
-    "LEFT JOIN media m ON m.sha256 = COALESCE((SELECT o.sha256 FROM media_derived d JOIN media o ON o.id = "
-    "d.media_id WHERE d.sha256 = r.media AND d.sha256 <> '' LIMIT 1), r.media)";
+    "LEFT JOIN (SELECT d.sha256 AS derived, MIN(o.sha256) AS original FROM media_derived d JOIN media o ON o.id = "
+    "d.media_id WHERE d.sha256 <> '' GROUP BY d.sha256) dv ON dv.derived = r.media "
+    "LEFT JOIN media m ON m.sha256 = COALESCE(dv.original, r.media)";
 
 const std::map<std::string, Dim>& dims() {
     static const std::map<std::string, Dim> d = {
