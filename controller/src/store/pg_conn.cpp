@@ -4,9 +4,21 @@
 // to tell a lost race from a refused write, and binary bytea parameters).
 // Statements are prepared once per connection under generated names and kept
 // by their text; parameters travel as text (bytea as binary), results as text.
+//
+// Rows stream: a statement is sent (PQsendQueryPrepared) in single-row mode and
+// step() takes one row at a time from the socket, so a result of millions of
+// rows never sits in memory whole. One statement streams per connection at a
+// time: when anything else is run on the connection while a statement is
+// still streaming (a caller running a second statement between its rows), the
+// first one's remaining rows are read into memory first and it goes on from
+// there. A statement reset or destroyed before its last row reads (and drops)
+// the rest, or, outside a transaction and with many rows left, cancels it, so
+// the connection serves the next statement.
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <charconv>
+#include <deque>
 #include <map>
 
 #include "store/backends.hpp"
@@ -54,12 +66,25 @@ std::string fromHex(std::string_view text) {  // bytea's text output: \x followe
     return out;
 }
 
+bool startsWithSelect(std::string_view sql) {
+    const auto at = sql.find_first_not_of(" \t\r\n(");
+    if (at == std::string_view::npos || sql.size() - at < 6) return false;
+    std::string word(sql.substr(at, 6));
+    for (auto& ch : word) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return word == "SELECT" && (sql.size() - at == 6 || !std::isalnum(static_cast<unsigned char>(sql[at + 6])));
+}
+
 class PgConn;
 
 class PgStmt final : public Stmt {
   public:
     PgStmt(PgConn& conn, std::string sql, std::string name, std::size_t nparams)
-        : conn_(conn), sql_(std::move(sql)), name_(std::move(name)), values_(nparams), binary_(nparams, 0) {}
+        : conn_(conn),
+          sql_(std::move(sql)),
+          name_(std::move(name)),
+          values_(nparams),
+          binary_(nparams, 0),
+          readOnly_(startsWithSelect(sql_)) {}
     ~PgStmt() override;
 
     Stmt& bind(std::size_t index, const Value& v) override {
@@ -82,8 +107,7 @@ class PgStmt final : public Stmt {
     bool step() override;
 
     void reset() override {
-        res_.reset();
-        row_ = -1;
+        finish();
         for (auto& v : values_) v.reset();
     }
     // Before the statement runs, its columns come from the server's description of it.
@@ -119,7 +143,17 @@ class PgStmt final : public Stmt {
         return std::string(v);
     }
 
+    // Called by the connection before it runs anything else: the rest of this
+    // statement's rows, read into memory.
+    void materialise();
+
   private:
+    // The next result of the statement (from memory if materialised, else the
+    // socket); null at its end.
+    ResultPtr nextResult();
+    // Ends a run: the rest read and dropped (or cancelled), the connection idle.
+    void finish() noexcept;
+
     PgConn& conn_;
     std::string sql_;
     std::string name_;
@@ -127,7 +161,12 @@ class PgStmt final : public Stmt {
     std::vector<int> binary_;
     const PGresult* shape() const;
 
-    ResultPtr res_;
+    const bool readOnly_;  // a SELECT: cancelling it undoes nothing
+    enum class State { Idle, Streaming, Done };
+    State state_ = State::Idle;
+    std::deque<ResultPtr> buffered_;  // materialised results not yet stepped to
+    bool materialised_ = false;
+    ResultPtr res_;  // the result holding the current row
     mutable ResultPtr described_;
     int row_ = -1;
 };
@@ -140,6 +179,7 @@ class PgConn final : public Conn {
     Backend backend() const override { return Backend::Postgres; }
 
     std::unique_ptr<Stmt> prepare(std::string_view sql) override {
+        settle();
         std::string key(sql);
         if (auto it = idle_.find(key); it != idle_.end() && !it->second.empty()) {
             auto [name, n] = it->second.back();
@@ -155,6 +195,7 @@ class PgConn final : public Conn {
     }
 
     ResultPtr describe(const std::string& name) {
+        settle();
         ResultPtr r(PQdescribePrepared(conn_, name.c_str()));
         if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) raise(conn_, r.get(), "describing a statement");
         return r;
@@ -164,26 +205,59 @@ class PgConn final : public Conn {
         idle_[std::move(sql)].emplace_back(std::move(name), n);
     }
 
-    ResultPtr execPrepared(const std::string& name, const std::vector<std::optional<std::string>>& values,
-                           const std::vector<int>& binary) {
+    // Sends a statement whose rows step() then takes one at a time.
+    void send(PgStmt* stmt, const std::string& name, const std::vector<std::optional<std::string>>& values,
+              const std::vector<int>& binary) {
+        settle();
         std::vector<const char*> ptrs(values.size());
         std::vector<int> lengths(values.size());
         for (std::size_t i = 0; i < values.size(); ++i) {
             ptrs[i] = values[i] ? values[i]->data() : nullptr;
             lengths[i] = values[i] ? static_cast<int>(values[i]->size()) : 0;
         }
-        ResultPtr r(PQexecPrepared(conn_, name.c_str(), static_cast<int>(values.size()), ptrs.data(), lengths.data(),
-                                   binary.data(), 0));
-        const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) raise(conn_, r.get(), "running a statement");
-        if (status == PGRES_COMMAND_OK) {
-            const char* n = PQcmdTuples(r.get());
-            changes_ = n && *n ? std::stoll(n) : 0;
-        }
+        if (!PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), ptrs.data(), lengths.data(),
+                                 binary.data(), 0))
+            raise(conn_, nullptr, "running a statement");
+        PQsetSingleRowMode(conn_);  // if refused, the rows come in one result, still read alike
+        active_ = stmt;
+    }
+    // The next result of the streaming statement; null at its end (the connection is then idle).
+    ResultPtr receive() {
+        ResultPtr r(PQgetResult(conn_));
+        if (!r) active_ = nullptr;
         return r;
+    }
+    void noteChanges(const PGresult* r) {
+        const char* n = PQcmdTuples(const_cast<PGresult*>(r));
+        changes_ = n && *n ? std::stoll(n) : 0;
+    }
+    void streamEnded(PgStmt* stmt) {
+        if (active_ == stmt) active_ = nullptr;
+    }
+    bool streaming(const PgStmt* stmt) const { return active_ == stmt; }
+    PGconn* handle() const { return conn_; }
+    // Whether an abandoned statement may be cancelled: outside a transaction a
+    // cancel ends nothing but the statement itself.
+    bool inTransaction() const { return inTransaction_; }
+    void cancelRunning() noexcept {
+        if (PGcancel* c = PQgetCancel(conn_)) {
+            char err[256];
+            PQcancel(c, err, sizeof err);
+            PQfreeCancel(c);
+        }
+    }
+
+    // Before anything else runs: a statement still streaming reads the rest of its rows.
+    void settle() {
+        if (active_) {
+            PgStmt* s = active_;
+            s->materialise();
+            active_ = nullptr;
+        }
     }
 
     void execScript(std::string_view sql) override {
+        settle();
         const std::string text(sql);
         ResultPtr r(PQexec(conn_, text.c_str()));
         const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
@@ -193,9 +267,20 @@ class PgConn final : public Conn {
     std::int64_t changes() const override { return changes_; }
     bool healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
 
-    void begin() override { execScript("BEGIN"); }
-    void commit() override { execScript("COMMIT"); }
+    void begin() override {
+        execScript("BEGIN");
+        inTransaction_ = true;
+    }
+    void commit() override {
+        inTransaction_ = false;
+        execScript("COMMIT");
+    }
     void rollback() noexcept override {
+        inTransaction_ = false;
+        if (active_) {  // its rows are of no use now (the statement then reads no more)
+            while (PGresult* r = PQgetResult(conn_)) PQclear(r);
+            active_ = nullptr;
+        }
         if (PQtransactionStatus(conn_) != PQTRANS_IDLE) PQclear(PQexec(conn_, "ROLLBACK"));
     }
 
@@ -203,10 +288,13 @@ class PgConn final : public Conn {
     PGconn* conn_;
     std::int64_t prepared_ = 0;
     std::int64_t changes_ = 0;
+    PgStmt* active_ = nullptr;  // the statement whose rows are streaming, if any
+    bool inTransaction_ = false;
     std::map<std::string, std::vector<std::pair<std::string, std::size_t>>, std::less<>> idle_;
 };
 
 PgStmt::~PgStmt() {
+    finish();
     conn_.giveBack(std::move(sql_), std::move(name_), values_.size());
 }
 
@@ -216,13 +304,86 @@ const PGresult* PgStmt::shape() const {
     return described_.get();
 }
 
-bool PgStmt::step() {
-    if (!res_) {
-        res_ = conn_.execPrepared(name_, values_, binary_);
-        row_ = -1;
+ResultPtr PgStmt::nextResult() {
+    if (materialised_) {
+        if (buffered_.empty()) return nullptr;
+        ResultPtr r = std::move(buffered_.front());
+        buffered_.pop_front();
+        return r;
     }
-    ++row_;
-    return row_ < PQntuples(res_.get());
+    // Not streaming any more (a rollback dropped the rest): at its end.
+    if (!conn_.streaming(this)) return nullptr;
+    return conn_.receive();
+}
+
+void PgStmt::materialise() {
+    if (state_ != State::Streaming || materialised_) return;
+    materialised_ = true;
+    while (ResultPtr r = conn_.receive()) buffered_.push_back(std::move(r));
+}
+
+bool PgStmt::step() {
+    if (state_ == State::Done) return false;
+    if (state_ == State::Idle) {
+        res_.reset();
+        row_ = -1;
+        buffered_.clear();
+        materialised_ = false;
+        conn_.send(this, name_, values_, binary_);
+        state_ = State::Streaming;
+    }
+    // The rest of the current result first (one row in single-row mode).
+    if (res_ && row_ + 1 < PQntuples(res_.get())) {
+        ++row_;
+        return true;
+    }
+    for (;;) {
+        ResultPtr r = nextResult();
+        if (!r) {
+            if (!materialised_ && !conn_.healthy()) {
+                state_ = State::Idle;
+                raise(conn_.handle(), nullptr, "running a statement");
+            }
+            state_ = State::Done;
+            res_.reset();
+            conn_.streamEnded(this);
+            return false;
+        }
+        const auto status = PQresultStatus(r.get());
+        if (status == PGRES_SINGLE_TUPLE || (status == PGRES_TUPLES_OK && PQntuples(r.get()) > 0)) {
+            res_ = std::move(r);
+            row_ = 0;
+            return true;
+        }
+        if (status == PGRES_TUPLES_OK) continue;  // the end of the rows; null follows
+        if (status == PGRES_COMMAND_OK) {
+            conn_.noteChanges(r.get());
+            continue;
+        }
+        // A failure (perhaps after some rows): the rest is read so the connection is idle.
+        finish();
+        raise(conn_.handle(), r.get(), "running a statement");
+    }
+}
+
+void PgStmt::finish() noexcept {
+    res_.reset();
+    row_ = -1;
+    if (state_ == State::Streaming && !materialised_ && conn_.streaming(this)) {
+        // Read and drop the rest; many rows left outside a transaction: cancel.
+        std::size_t left = 0;
+        bool cancelled = false;
+        while (ResultPtr r = conn_.receive()) {
+            if (!cancelled && ++left > 1000 && readOnly_ && !conn_.inTransaction()) {
+                conn_.cancelRunning();
+                cancelled = true;
+            }
+        }
+    }
+    conn_.streamEnded(this);
+    buffered_.clear();
+    materialised_ = false;
+    state_ = State::Idle;
 }
 
 }  // namespace
