@@ -16,9 +16,9 @@
 // the connection serves the next statement.
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <deque>
 #include <map>
 
 #include "store/backends.hpp"
@@ -113,10 +113,10 @@ class PgStmt final : public Stmt {
     // Before the statement runs, its columns come from the server's description of it.
     std::size_t columns() const override { return static_cast<std::size_t>(PQnfields(shape())); }
     std::string columnName(std::size_t col) const override { return PQfname(shape(), static_cast<int>(col)); }
-    bool isNull(std::size_t col) const override { return PQgetisnull(res_.get(), row_, static_cast<int>(col)) != 0; }
+    bool isNull(std::size_t col) const override { return cell(col).null; }
     bool isText(std::size_t col) const override {
         if (isNull(col)) return false;
-        switch (PQftype(res_.get(), static_cast<int>(col))) {
+        switch (type(col)) {
             case 25:    // text
             case 1043:  // varchar
             case 1042:  // char(n)
@@ -128,18 +128,17 @@ class PgStmt final : public Stmt {
         }
     }
     std::int64_t i64(std::size_t col) const override {
-        const char* v = PQgetvalue(res_.get(), row_, static_cast<int>(col));
-        const int len = PQgetlength(res_.get(), row_, static_cast<int>(col));
-        if (PQftype(res_.get(), static_cast<int>(col)) == kBoolOid) return v[0] == 't' ? 1 : 0;
+        const Cell v = cell(col);
+        if (type(col) == kBoolOid) return v.len > 0 && v.p[0] == 't' ? 1 : 0;
         std::int64_t n = 0;
-        std::from_chars(v, v + len, n);
+        std::from_chars(v.p, v.p + v.len, n);
         return n;
     }
     std::string str(std::size_t col) const override {
-        const int c = static_cast<int>(col);
-        std::string_view v(PQgetvalue(res_.get(), row_, c), static_cast<std::size_t>(PQgetlength(res_.get(), row_, c)));
-        if (PQftype(res_.get(), c) == kByteaOid) return fromHex(v);
-        if (PQftype(res_.get(), c) == kBoolOid) return v == "t" ? "1" : "0";
+        const Cell c = cell(col);
+        std::string_view v(c.p, static_cast<std::size_t>(c.len));
+        if (type(col) == kByteaOid) return fromHex(v);
+        if (type(col) == kBoolOid) return v == "t" ? "1" : "0";
         return std::string(v);
     }
 
@@ -148,9 +147,6 @@ class PgStmt final : public Stmt {
     void materialise();
 
   private:
-    // The next result of the statement (from memory if materialised, else the
-    // socket); null at its end.
-    ResultPtr nextResult();
     // Ends a run: the rest read and dropped (or cancelled), the connection idle.
     void finish() noexcept;
 
@@ -164,8 +160,38 @@ class PgStmt final : public Stmt {
     const bool readOnly_;  // a SELECT: cancelling it undoes nothing
     enum class State { Idle, Streaming, Done };
     State state_ = State::Idle;
-    std::deque<ResultPtr> buffered_;  // materialised results not yet stepped to
+    // The current row's column, from the streamed result or the materialised rows.
+    struct Cell {
+        const char* p;
+        int len;
+        bool null;
+    };
+    Cell cell(std::size_t col) const {
+        if (inStore_) {
+            const std::size_t i = storeRow_ * types_.size() + col;
+            const int len = lens_.at(i);
+            return {data_.data() + rowOffs_.at(col), len < 0 ? 0 : len, len < 0};
+        }
+        const int c = static_cast<int>(col);
+        return {PQgetvalue(res_.get(), row_, c), PQgetlength(res_.get(), row_, c),
+                PQgetisnull(res_.get(), row_, c) != 0};
+    }
+    unsigned type(std::size_t col) const {
+        return inStore_ ? types_.at(col) : PQftype(res_.get(), static_cast<int>(col));
+    }
+    void store(const PGresult* r);
+
+    // Materialised: the rows after the current one, packed (a PGresult per row
+    // would cost kilobytes each); a failure that came after them.
     bool materialised_ = false;
+    bool inStore_ = false;  // the current row is stored here
+    std::vector<unsigned> types_;
+    std::string data_;
+    std::vector<int> lens_;             // each value's, row after row; -1: NULL
+    std::size_t rowStart_ = 0;          // where the current row's values start in data_
+    std::vector<std::size_t> rowOffs_;  // and where each of them does
+    std::size_t storeRows_ = 0, storeRow_ = 0;
+    ResultPtr failure_;
     ResultPtr res_;  // the result holding the current row
     mutable ResultPtr described_;
     int row_ = -1;
@@ -304,22 +330,50 @@ const PGresult* PgStmt::shape() const {
     return described_.get();
 }
 
-ResultPtr PgStmt::nextResult() {
-    if (materialised_) {
-        if (buffered_.empty()) return nullptr;
-        ResultPtr r = std::move(buffered_.front());
-        buffered_.pop_front();
-        return r;
+void PgStmt::store(const PGresult* r) {
+    const int rows = PQntuples(r), cols = PQnfields(r);
+    if (types_.empty())
+        for (int c = 0; c < cols; ++c) types_.push_back(PQftype(r, c));
+    for (int i = 0; i < rows; ++i) {
+        for (int c = 0; c < cols; ++c) {
+            if (PQgetisnull(r, i, c)) {
+                lens_.push_back(-1);
+                continue;
+            }
+            const int len = PQgetlength(r, i, c);
+            data_.append(PQgetvalue(r, i, c), static_cast<std::size_t>(len));
+            lens_.push_back(len);
+        }
+        ++storeRows_;
     }
-    // Not streaming any more (a rollback dropped the rest): at its end.
-    if (!conn_.streaming(this)) return nullptr;
-    return conn_.receive();
 }
 
 void PgStmt::materialise() {
     if (state_ != State::Streaming || materialised_) return;
     materialised_ = true;
-    while (ResultPtr r = conn_.receive()) buffered_.push_back(std::move(r));
+    // The rest of the current result (when it holds several rows), then the others.
+    if (res_ && row_ + 1 < PQntuples(res_.get())) {
+        ResultPtr rest = std::move(res_);
+        const int cols = PQnfields(rest.get());
+        for (int c = 0; c < cols; ++c) types_.push_back(PQftype(rest.get(), c));
+        for (int i = row_ + 1; i < PQntuples(rest.get()); ++i)
+            for (int c = 0; c < cols; ++c) {
+                const int len = PQgetisnull(rest.get(), i, c) ? -1 : PQgetlength(rest.get(), i, c);
+                if (len > 0) data_.append(PQgetvalue(rest.get(), i, c), static_cast<std::size_t>(len));
+                lens_.push_back(len);
+            }
+        storeRows_ += static_cast<std::size_t>(PQntuples(rest.get()) - row_ - 1);
+        res_ = std::move(rest);  // the current row stays readable
+    }
+    while (ResultPtr r = conn_.receive()) {
+        const auto status = PQresultStatus(r.get());
+        if (status == PGRES_SINGLE_TUPLE || status == PGRES_TUPLES_OK)
+            store(r.get());
+        else if (status == PGRES_COMMAND_OK)
+            conn_.noteChanges(r.get());
+        else if (!failure_)
+            failure_ = std::move(r);
+    }
 }
 
 bool PgStmt::step() {
@@ -327,10 +381,33 @@ bool PgStmt::step() {
     if (state_ == State::Idle) {
         res_.reset();
         row_ = -1;
-        buffered_.clear();
-        materialised_ = false;
         conn_.send(this, name_, values_, binary_);
         state_ = State::Streaming;
+    }
+    if (materialised_) {
+        const std::size_t next = inStore_ ? storeRow_ + 1 : 0;
+        if (next < storeRows_) {
+            const std::size_t cols = types_.size();
+            if (inStore_)  // past the current row's values
+                for (std::size_t c = 0; c < cols; ++c)
+                    rowStart_ += static_cast<std::size_t>(std::max(lens_[storeRow_ * cols + c], 0));
+            inStore_ = true;
+            storeRow_ = next;
+            rowOffs_.resize(cols);
+            for (std::size_t c = 0, at = rowStart_; c < cols; ++c) {
+                rowOffs_[c] = at;
+                at += static_cast<std::size_t>(std::max(lens_[next * cols + c], 0));
+            }
+            return true;
+        }
+        if (failure_) {
+            ResultPtr f = std::move(failure_);
+            finish();
+            raise(conn_.handle(), f.get(), "running a statement");
+        }
+        finish();
+        state_ = State::Done;
+        return false;
     }
     // The rest of the current result first (one row in single-row mode).
     if (res_ && row_ + 1 < PQntuples(res_.get())) {
@@ -338,15 +415,15 @@ bool PgStmt::step() {
         return true;
     }
     for (;;) {
-        ResultPtr r = nextResult();
+        // Not streaming any more (a rollback dropped the rest): at its end.
+        ResultPtr r = conn_.streaming(this) ? conn_.receive() : nullptr;
         if (!r) {
-            if (!materialised_ && !conn_.healthy()) {
-                state_ = State::Idle;
+            if (!conn_.healthy()) {
+                finish();
                 raise(conn_.handle(), nullptr, "running a statement");
             }
+            finish();
             state_ = State::Done;
-            res_.reset();
-            conn_.streamEnded(this);
             return false;
         }
         const auto status = PQresultStatus(r.get());
@@ -381,8 +458,15 @@ void PgStmt::finish() noexcept {
         }
     }
     conn_.streamEnded(this);
-    buffered_.clear();
     materialised_ = false;
+    inStore_ = false;
+    types_.clear();
+    data_ = std::string();
+    lens_ = {};
+    rowStart_ = 0;
+    rowOffs_.clear();
+    storeRows_ = storeRow_ = 0;
+    failure_.reset();
     state_ = State::Idle;
 }
 
