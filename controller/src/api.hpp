@@ -67,7 +67,11 @@ class Metrics {
     std::atomic<std::int64_t> bundlesCompiled{0};
     std::atomic<std::int64_t> loginFailures{0};
     std::atomic<std::int64_t> loginsThrottled{0};
-    std::atomic<std::int64_t> recallChecks{0};        // rounds of the recall housekeeping
+    std::atomic<std::int64_t> recallChecks{0};  // rounds of the recall housekeeping
+    // Several nodes: manifests announced through the store, and those this
+    // node read and pushed because its own hub holds the screen's session.
+    std::atomic<std::int64_t> clusterManifestsAnnounced{0};
+    std::atomic<std::int64_t> clusterManifestsForwarded{0};
     std::atomic<std::int64_t> mediaHttpBytesSent{0};  // GET /media/{sha256} body bytes
     std::atomic<std::int64_t> mediaHttpRequests{0};   // GET/HEAD /media/{sha256} answered 200/206
     std::string render(std::int64_t playersEnrolled, std::int64_t playersOnline) const;

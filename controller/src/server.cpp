@@ -17,6 +17,8 @@
 #include <mutex>
 #include <stop_token>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 
 #include "alert_feed.hpp"
 #include "api.hpp"
@@ -310,6 +312,104 @@ class HubClock final : public Clock {
     const std::function<std::int64_t()>& wall_;
 };
 
+namespace {
+
+// Several nodes on one PostgreSQL: the manifests other nodes announce, pushed
+// to the screens whose sessions this node's hub holds. The feed's thread only
+// queues (the newest version per screen); this thread takes what is queued,
+// keeps the screens online here (a screen that says HELLO later reads its
+// newest manifest itself: the hub marks it online before it reads), reads
+// their manifests in a few statements and publishes them in the order announced.
+class ManifestFanOut {
+  public:
+    ManifestFanOut(Db& db, Hub& hub, Metrics& metrics, Poco::Logger& log)
+        : db_(db), hub_(hub), metrics_(metrics), log_(log), thread_([this](std::stop_token st) { run(st); }) {}
+
+    void announced(const std::string& playerId, std::int64_t version) {
+        {
+            std::lock_guard lock(mutex_);
+            auto [it, fresh] = pending_.try_emplace(playerId, version);
+            if (fresh)
+                order_.push_back(playerId);
+            else
+                it->second = std::max(it->second, version);
+        }
+        cv_.notify_one();
+    }
+    // After the feed lost its server: every screen's newest manifest again
+    // (the hub sends only what a connected screen lacks).
+    void resync() {
+        {
+            std::lock_guard lock(mutex_);
+            resync_ = true;
+        }
+        cv_.notify_one();
+    }
+
+  private:
+    void run(std::stop_token stop) {
+        for (;;) {
+            std::vector<std::pair<std::string, std::int64_t>> batch;
+            bool resync = false;
+            {
+                std::unique_lock lock(mutex_);
+                if (!cv_.wait(lock, stop, [&] { return resync_ || !order_.empty(); })) return;
+                resync = std::exchange(resync_, false);
+                batch.reserve(order_.size());
+                for (auto& id : order_) {
+                    const std::int64_t version = pending_[id];
+                    batch.emplace_back(std::move(id), version);
+                }
+                order_.clear();
+                pending_.clear();
+            }
+            try {
+                if (resync) {
+                    auto rows = db_.read([](DbConn& c) { return repo::newestManifestVersions(c); });
+                    batch.insert(batch.end(), rows.begin(), rows.end());
+                }
+                metrics_.clusterManifestsAnnounced += static_cast<std::int64_t>(batch.size());
+                std::erase_if(batch, [&](const auto& p) { return !hub_.isOnline(p.first); });
+                if (batch.empty()) continue;
+                auto rows = db_.read([&](DbConn& c) { return repo::manifestsAt(c, batch); });
+                std::unordered_map<std::string, repo::StoredManifest> newest;  // by screen
+                for (auto& [playerId, m] : rows) {
+                    auto it = newest.find(playerId);
+                    if (it == newest.end())
+                        newest.emplace(playerId, std::move(m));
+                    else if (m.version > it->second.version)
+                        it->second = std::move(m);
+                }
+                for (const auto& [playerId, version] : batch) {
+                    auto it = newest.find(playerId);
+                    if (it == newest.end() || it->second.version != version) continue;
+                    auto sig = crypto::base64Decode(it->second.signatureB64);
+                    if (sig) {
+                        hub_.publish(HubManifest{playerId, version, std::move(it->second.manifest), *sig});
+                        ++metrics_.clusterManifestsForwarded;
+                    }
+                    newest.erase(it);
+                }
+            } catch (const std::exception& e) {
+                log_.error("pushing the manifests other nodes announced: %s", std::string(e.what()));
+            }
+        }
+    }
+
+    Db& db_;
+    Hub& hub_;
+    Metrics& metrics_;
+    Poco::Logger& log_;
+    std::mutex mutex_;
+    std::condition_variable_any cv_;
+    std::unordered_map<std::string, std::int64_t> pending_;  // screen -> newest version announced
+    std::vector<std::string> order_;                         // the screens pending, first announced first
+    bool resync_ = false;
+    std::jthread thread_;  // last: starts once the rest exists, stops (joins) first
+};
+
+}  // namespace
+
 struct ControllerServer::Impl {
     ControllerConfig config;
     Poco::Logger& log;
@@ -334,6 +434,7 @@ struct ControllerServer::Impl {
     std::jthread housekeeper;
     // With PostgreSQL: what the other nodes change, for this node's hub.
     std::unique_ptr<sql::ChangeFeed> feed;
+    std::unique_ptr<ManifestFanOut> fanOut;       // fed by feed
     std::unique_ptr<RenditionWorker> renditions;  // stopped before services go
 
     Impl(ControllerConfig c, Poco::Logger& l) : config(std::move(c)), log(l) {}
@@ -474,17 +575,12 @@ Status ControllerServer::start() {
     // screen it retired, reaches the screens connected to this node's hub.
     if (d.db->backend() == sql::Backend::Postgres) {
         // (on the feed's thread; the hub takes work from any thread)
-        auto publishStored = [&d](const std::string& playerId, std::int64_t version) {
-            auto row = d.db->read([&](DbConn& c) { return repo::manifestAt(c, playerId, version); });
-            if (!row) return;
-            auto sig = crypto::base64Decode(row->signatureB64);
-            if (sig) d.hub->publish(HubManifest{playerId, version, row->manifest, *sig});
-        };
+        d.fanOut = std::make_unique<ManifestFanOut>(*d.db, *d.hub, d.metrics, d.log);
         sql::ChangeFeed::Callbacks cb;
-        cb.onChange = [&d, publishStored](const std::string& text) {
+        cb.onChange = [&d](const std::string& text) {
             const Announcement a = parseAnnouncement(text);
             try {
-                if (a.kind == Announcement::Kind::Manifest) publishStored(a.playerId, a.version);
+                if (a.kind == Announcement::Kind::Manifest) d.fanOut->announced(a.playerId, a.version);
                 if (a.kind == Announcement::Kind::Retire) d.hub->endSession(a.playerId);
                 if (a.kind == Announcement::Kind::Command && d.hub->isOnline(a.playerId)) {
                     // This node holds the screen's session: claim the command and send it.
@@ -504,16 +600,8 @@ Status ControllerServer::start() {
                 d.log.error("a change from the store (%s): %s", text, std::string(e.what()));
             }
         };
-        // After the feed lost its server: every screen's newest manifest again
-        // (the hub sends only what a connected screen lacks).
-        cb.onResync = [&d, publishStored] {
-            try {
-                auto rows = d.db->read([](DbConn& c) { return repo::newestManifestVersions(c); });
-                for (const auto& [playerId, version] : rows) publishStored(playerId, version);
-            } catch (const std::exception& e) {
-                d.log.error("catching up with the store: %s", std::string(e.what()));
-            }
-        };
+        // After the feed lost its server: every screen's newest manifest again.
+        cb.onResync = [&d] { d.fanOut->resync(); };
         d.feed = std::make_unique<sql::ChangeFeed>(d.db->url(), std::move(cb));
     }
 
@@ -602,6 +690,7 @@ void ControllerServer::stop() {
         d.housekeeper.join();
     }
     d.feed.reset();  // before the hub it publishes to
+    d.fanOut.reset();
     if (d.renditions) {
         d.compiler->setRenditionHook({});
         d.renditions->stop();

@@ -37,6 +37,14 @@ manifest::Manifest manifestOf(const wire::Envelope& e) {
     return *parsed;
 }
 
+// A counter's value from a node's /metrics; -1 if absent.
+std::int64_t metric(TestServer& node, const std::string& name) {
+    const std::string body = node.client().get("/metrics").body;
+    const auto at = body.find("\n" + name + " ");
+    if (at == std::string::npos) return -1;
+    return std::stoll(body.substr(at + name.size() + 2));
+}
+
 bool hasTakeover(const manifest::Manifest& m) {
     const json::Value* t = m.schedule.find("takeovers");
     return t && t->isArray() && !t->asArray().empty();
@@ -99,6 +107,14 @@ TEST_CASE("two nodes: a takeover made through A reaches a screen on B's hub with
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     WARN("takeover made on node A, on the screen at node B after " << ms << " ms (goal: 1 s)");
     CHECK(got->version > before);
+
+    // Only the node holding the screen's session reads and pushes the manifest
+    // another node announced: A (no session) lets it pass, B forwards it.
+    const std::int64_t announcedOnB = metric(b, "microscape_cluster_manifests_announced_total");
+    CHECK(announcedOnB >= 1);
+    REQUIRE(waitFor([&] { return metric(*a, "microscape_cluster_manifests_announced_total") >= announcedOnB; }, 10000));
+    CHECK(metric(*a, "microscape_cluster_manifests_forwarded_total") == 0);
+    CHECK(metric(b, "microscape_cluster_manifests_forwarded_total") >= 1);
 
     SECTION("compiled once: both nodes recompiling the same screen agree on one version") {
         // B's compiler finds A's manifest for the same content: no new version.

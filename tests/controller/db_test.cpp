@@ -1,6 +1,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "microscape/controller/db.hpp"
 #include "microscape/controller/repo.hpp"
 #include "store/migrations.hpp"
@@ -110,4 +112,40 @@ TEST_CASE("database: the migration that adds the alert_feed role keeps accounts,
         c.exec("DELETE FROM users WHERE id = 7");
     });
     db.read([](DbConn& c) { CHECK(c.one("SELECT COUNT(*) FROM sessions")->i64(0) == 0); });
+}
+
+TEST_CASE("database: many screens' manifests at given versions, read together", "[controller][db]") {
+    microscape::testing::TestServer srv;  // SQLite, or PostgreSQL with MICROSCAPE_TEST_STORE=postgresql
+    Db db(srv.storeUrl());
+    constexpr int kScreens = 1300;  // more than one statement's worth on both backends
+    auto idOf = [](int i) { return i % 100 == 7 ? "scr \"q\\" + std::to_string(i) : "scr-" + std::to_string(i); };
+    db.write([&](DbConn& c) {
+        for (int i = 0; i < kScreens; ++i) {
+            c.exec(
+                "INSERT INTO players(id, name, state, identity_key, curve_key, enrolled_at, updated_at) "
+                "VALUES (?, ?, 'enrolled', 'k', ?, 0, 0)",
+                {idOf(i), idOf(i), "curve-" + std::to_string(i)});
+            for (std::int64_t v = 1; v <= 2; ++v)
+                c.exec(
+                    "INSERT INTO compiled_manifests(player_id, version, content_hash, manifest, signature, "
+                    "created_at, sha256) VALUES (?, ?, ?, ?, 'c2ln', 0, 'h')",
+                    {idOf(i), v, "hash" + std::to_string(v), idOf(i) + " v" + std::to_string(v)});
+        }
+    });
+    std::vector<std::pair<std::string, std::int64_t>> wanted;
+    for (int i = 0; i < kScreens; ++i) wanted.emplace_back(idOf(i), 1 + i % 2);
+    wanted.emplace_back(idOf(3), 2);     // asked twice: answered once
+    wanted.emplace_back(idOf(5), 9);     // no such version
+    wanted.emplace_back("scr-none", 1);  // no such screen
+    auto got = db.read([&](DbConn& c) { return repo::manifestsAt(c, wanted); });
+    REQUIRE(got.size() == kScreens);
+    std::map<std::string, repo::StoredManifest> byScreen(got.begin(), got.end());
+    REQUIRE(byScreen.size() == kScreens);
+    for (int i = 0; i < kScreens; ++i) {
+        const auto& m = byScreen.at(idOf(i));
+        CHECK(m.version == 1 + i % 2);
+        CHECK(m.manifest == idOf(i) + " v" + std::to_string(m.version));
+        CHECK(m.contentHash == "hash" + std::to_string(m.version));
+    }
+    CHECK(db.read([](DbConn& c) { return repo::manifestsAt(c, {}); }).empty());
 }

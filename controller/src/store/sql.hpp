@@ -65,7 +65,9 @@ struct RetryableError : Error {
 };
 
 // A prepared statement. step() runs it (the first time after binding) and
-// moves to the next row; reset() makes it ready to bind and run again.
+// moves to the next row; reset() makes it ready to bind and run again. Rows
+// stream from the engine one at a time; another statement may run on the same
+// connection between two rows (docs/store.md, "One SQL layer").
 class Stmt {
   public:
     virtual ~Stmt() = default;

@@ -255,6 +255,10 @@ void lockForCompile(DbConn& c, std::int64_t key);
 std::optional<std::pair<std::int64_t, std::string>> newestManifestKey(DbConn& c, const std::string& playerId);
 std::optional<StoredManifest> newestManifest(DbConn& c, const std::string& playerId);
 std::optional<StoredManifest> manifestAt(DbConn& c, const std::string& playerId, std::int64_t version);
+// Many screens' manifests at the given versions, in few statements (those
+// stored; in no particular order, each pair once).
+std::vector<std::pair<std::string, StoredManifest>> manifestsAt(
+    DbConn& c, const std::vector<std::pair<std::string, std::int64_t>>& wanted);
 void insertManifest(DbConn& c, const std::string& playerId, const StoredManifest& m, const std::string& sha256);
 // The newest version of a screen's manifests; 0 when none.
 std::int64_t maxManifestVersion(DbConn& c, const std::string& playerId);
