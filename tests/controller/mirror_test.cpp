@@ -321,16 +321,26 @@ TEST_CASE("kill -9 during mirror transfers never leaves a mixed or broken active
         if (!v || !v->find("active_version")) return -1;
         return v->find("active_version")->asInt();
     };
+    // Each round kills the screen at a random point of its progress: once its
+    // debug log (one line per step: connect, manifest, each fetch, staging,
+    // activation) has reached a random size, so the moment moves with the
+    // screen's own pace, not with the machine's speed.
     std::mt19937 rng(7);
-    std::uniform_int_distribution<int> delay(30, 700);
+    std::uniform_int_distribution<std::uintmax_t> logBytes(1, 6000);
     std::int64_t last = 0;
     for (int round = 0; round < 12; ++round) {
         if (round % 3 == 2)
             REQUIRE(ed.request("PUT", "/api/v1/playlists/" + std::to_string(pl), items(round % 4, (round + 1) % 4))
                         .status == 200);
         {
-            auto p = startScreen(dir, fx.path / "kill.log", {"--log-level", "debug"});
-            std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
+            const fs::path log = fx.path / ("kill-" + std::to_string(round) + ".log");
+            auto p = startScreen(dir, log, {"--log-level", "debug"});
+            const std::uintmax_t at = logBytes(rng);
+            std::error_code ec;
+            // A screen with nothing left to do writes no more: it is killed idle.
+            waitFor([&] { return fs::file_size(log, ec) >= at; }, 5000);
+            UNSCOPED_INFO("round " << round << ": killed at " << fs::file_size(log, ec) << " log bytes (aimed at " << at
+                                   << ")");
             p->kill(SIGKILL);
         }
         const auto v = active();
