@@ -4,57 +4,6 @@
 
 namespace microscape::controller::evidence {
 
-IngestStatements::IngestStatements(DbConn& db)
-    : rollups(db),
-      db_(db),
-      player_(db,
-              "SELECT p.identity_key, p.state, p.enrolled_at, COALESCE(p.location_id, 0), "
-              "COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') FROM players p "
-              "LEFT JOIN locations l ON l.id = p.location_id WHERE p.id = ?"),
-      insertRecord_(db,
-                    "INSERT INTO pop_records(player_id, seq, hash, kind, media, playlist, schedule, campaign, "
-                    "start_utc_ms, end_utc_ms, measured_ms, outcome, record, received_at, manifest, frames, "
-                    "frames_late, frames_dropped, longest_freeze_ms) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-      insertCheckpoint_(db,
-                        "INSERT INTO pop_checkpoints(player_id, last_seq, first_seq, checkpoint, "
-                        "received_at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING") {}
-
-std::optional<PlayerRow> IngestStatements::player(const std::string& playerId) {
-    SqlStmt& st = player_;
-    st.reset();
-    st.bind(1, playerId);
-    std::optional<PlayerRow> out;
-    if (st.step()) out = PlayerRow{st.str(0), st.str(1), st.i64(2), st.i64(3), st.str(4)};
-    st.reset();
-    return out;
-}
-
-void IngestStatements::insertRecord(const std::string& playerId, const pop::Record& r, std::string_view hash,
-                                    std::string_view line, std::int64_t receivedAtMs) {
-    SqlStmt& ins = insertRecord_;
-    ins.bindRef(1, playerId)
-        .bind(2, r.seq)
-        .bindRef(3, hash)
-        .bindRef(4, pop::kindName(r.kind))
-        .bindRef(5, r.mediaSha256)
-        .bindRef(6, r.playlistId)
-        .bindRef(7, r.scheduleId)
-        .bindRef(8, r.campaignId)
-        .bind(9, r.startUtcMs)
-        .bind(10, r.endUtcMs)
-        .bind(11, r.measuredMs)
-        .bindRef(12, pop::outcomeName(r.outcome))
-        .bindRef(13, line)
-        .bind(14, receivedAtMs)
-        .bindRef(15, r.manifestSha256)
-        .bind(16, r.frames)
-        .bind(17, r.framesLate)
-        .bind(18, r.framesDropped)
-        .bind(19, r.longestFreezeMs);
-    ins.run();
-}
-
 namespace {
 
 constexpr const char* kRecordColumns =
@@ -79,7 +28,59 @@ std::string multiRowInsert(std::size_t rows) {
     return sql;
 }
 
+// Binds one record's columns at parameters base+1 .. base+kRecordParams.
+void bindRecord(SqlStmt& st, int base, const std::string& playerId, const pop::Record& r, std::string_view hash,
+                std::string_view line, std::int64_t receivedAtMs) {
+    st.bindRef(base + 1, playerId)
+        .bind(base + 2, r.seq)
+        .bindRef(base + 3, hash)
+        .bindRef(base + 4, pop::kindName(r.kind))
+        .bindRef(base + 5, r.mediaSha256)
+        .bindRef(base + 6, r.playlistId)
+        .bindRef(base + 7, r.scheduleId)
+        .bindRef(base + 8, r.campaignId)
+        .bind(base + 9, r.startUtcMs)
+        .bind(base + 10, r.endUtcMs)
+        .bind(base + 11, r.measuredMs)
+        .bindRef(base + 12, pop::outcomeName(r.outcome))
+        .bindRef(base + 13, line)
+        .bind(base + 14, receivedAtMs)
+        .bindRef(base + 15, r.manifestSha256)
+        .bind(base + 16, r.frames)
+        .bind(base + 17, r.framesLate)
+        .bind(base + 18, r.framesDropped)
+        .bind(base + 19, r.longestFreezeMs);
+}
+
 }  // namespace
+
+IngestStatements::IngestStatements(DbConn& db)
+    : rollups(db),
+      db_(db),
+      player_(db,
+              "SELECT p.identity_key, p.state, p.enrolled_at, COALESCE(p.location_id, 0), "
+              "COALESCE(NULLIF(l.timezone, ''), 'Asia/Shanghai') FROM players p "
+              "LEFT JOIN locations l ON l.id = p.location_id WHERE p.id = ?"),
+      insertRecord_(db, multiRowInsert(1)),
+      insertCheckpoint_(db,
+                        "INSERT INTO pop_checkpoints(player_id, last_seq, first_seq, checkpoint, "
+                        "received_at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING") {}
+
+std::optional<PlayerRow> IngestStatements::player(const std::string& playerId) {
+    SqlStmt& st = player_;
+    st.reset();
+    st.bind(1, playerId);
+    std::optional<PlayerRow> out;
+    if (st.step()) out = PlayerRow{st.str(0), st.str(1), st.i64(2), st.i64(3), st.str(4)};
+    st.reset();
+    return out;
+}
+
+void IngestStatements::insertRecord(const std::string& playerId, const pop::Record& r, std::string_view hash,
+                                    std::string_view line, std::int64_t receivedAtMs) {
+    bindRecord(insertRecord_, 0, playerId, r, hash, line, receivedAtMs);
+    insertRecord_.run();
+}
 
 void IngestStatements::insertRecords(const std::string& playerId, std::span<const RecordRow> rows,
                                      std::int64_t receivedAtMs) {
@@ -91,27 +92,9 @@ void IngestStatements::insertRecords(const std::string& playerId, std::span<cons
         const std::size_t n = std::min(kRowsPerInsert, rows.size() - at);
         SqlStmt ins(db_, multiRowInsert(n));
         for (std::size_t k = 0; k < n; ++k) {
-            const pop::Record& r = *rows[at + k].record;
-            const int p = static_cast<int>(k) * kRecordParams;
-            ins.bindRef(p + 1, playerId)
-                .bind(p + 2, r.seq)
-                .bindRef(p + 3, rows[at + k].hash)
-                .bindRef(p + 4, pop::kindName(r.kind))
-                .bindRef(p + 5, r.mediaSha256)
-                .bindRef(p + 6, r.playlistId)
-                .bindRef(p + 7, r.scheduleId)
-                .bindRef(p + 8, r.campaignId)
-                .bind(p + 9, r.startUtcMs)
-                .bind(p + 10, r.endUtcMs)
-                .bind(p + 11, r.measuredMs)
-                .bindRef(p + 12, pop::outcomeName(r.outcome))
-                .bindRef(p + 13, rows[at + k].line)
-                .bind(p + 14, receivedAtMs)
-                .bindRef(p + 15, r.manifestSha256)
-                .bind(p + 16, r.frames)
-                .bind(p + 17, r.framesLate)
-                .bind(p + 18, r.framesDropped)
-                .bind(p + 19, r.longestFreezeMs);
+            const RecordRow& row = rows[at + k];
+            bindRecord(ins, static_cast<int>(k) * kRecordParams, playerId, *row.record, row.hash, row.line,
+                       receivedAtMs);
         }
         ins.run();
     }
