@@ -179,8 +179,7 @@ struct ScheduledDay {
     std::string screen, name;
     std::int64_t day = 0;  // days since 1970-01-01 (local)
     std::int64_t slots = 0, slotMs = 0;
-    std::int64_t completed = 0, interrupted = 0, failed = 0, onScreenMs = 0;
-    std::int64_t degraded = 0;  // ran their slot but froze or lost frames: not completed
+    reports::DayPlays played;
 };
 
 // scheduled-vs-played over local days [fromDay, toDay], per enrolled screen
@@ -252,11 +251,7 @@ std::vector<ScheduledDay> scheduledDays(Db& db, std::int64_t fromDay, std::int64
                 if (end <= nowMs) toKeep.emplace_back(id, date, Cached{v->version, d.slots, d.slotMs});
             }
             if (auto it = played.find({id, date}); it != played.end()) {
-                d.completed = it->second.completed;
-                d.interrupted = it->second.interrupted;
-                d.failed = it->second.failed;
-                d.onScreenMs = it->second.onScreenMs;
-                d.degraded = it->second.degraded;
+                d.played = it->second;
             }
             out.push_back(std::move(d));
         }
@@ -273,8 +268,9 @@ void scheduledVsPlayed(RequestCtx& ctx) {
     t.columns = {"screen",   "screen_name", "day",    "scheduled_plays", "scheduled_ms", "completed",
                  "degraded", "interrupted", "failed", "on_screen_ms",    "shortfall"};
     for (const auto& d : scheduledDays(ctx.svc.db, from, to, {wanted.begin(), wanted.end()}, ctx.svc.nowMs()))
-        t.rows.push_back({d.screen, d.name, dateOf(d.day), d.slots, d.slotMs, d.completed, d.degraded, d.interrupted,
-                          d.failed, d.onScreenMs, std::max<std::int64_t>(0, d.slots - d.completed)});
+        t.rows.push_back({d.screen, d.name, dateOf(d.day), d.slots, d.slotMs, d.played.completed, d.played.degraded,
+                          d.played.interrupted, d.played.failed, d.played.onScreenMs,
+                          std::max<std::int64_t>(0, d.slots - d.played.completed)});
     addSeconds(t);
     sendTable(ctx, t, "scheduled-vs-played-" + dateOf(from) + "-" + dateOf(to), metaOf(from, to));
 }
@@ -433,8 +429,8 @@ void annualReport(RequestCtx& ctx) {
             for (const auto& d : scheduledDays(ctx.svc.db, first, last, {}, ctx.svc.nowMs())) {
                 sched.slots += d.slots;
                 sched.slotMs += d.slotMs;
-                sched.completed += d.completed;
-                sched.onScreenMs += d.onScreenMs;
+                sched.completed += d.played.completed;
+                sched.onScreenMs += d.played.onScreenMs;
             }
         }
     }
