@@ -170,7 +170,7 @@ void noteActiveVersion(DbConn& c, const std::string& playerId, std::int64_t acti
     auto due = repo::unconfirmedRecallScreens(c, playerId, activeVersion);
     if (due.empty()) return;
     for (const auto& s : due) {
-        repo::confirmRecallScreen(c, s.recallId, playerId, atMs);
+        if (!repo::confirmRecallScreen(c, s.recallId, playerId, atMs)) continue;
         Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
         o->set("playerId", playerId);
         o->set("version", Poco::Int64(*s.version));
@@ -198,7 +198,7 @@ void settleRecalls(DbConn& c, std::int64_t nowMs) {
             at = std::max(at, *v.screen.confirmedAtMs);
         }
         if (!complete) continue;
-        repo::completeRecall(c, r.id, at);
+        if (!repo::completeRecall(c, r.id, at)) continue;
         Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
         o->set("completedAt", iso(at));
         o->set("confirmedScreens", confirmed);

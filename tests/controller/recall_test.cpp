@@ -6,14 +6,18 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "../../controller/src/pop_ingest.hpp"
+#include "../../controller/src/recalls.hpp"
 #include "../support/process.hpp"
 #include "microscape/controller/db.hpp"
+#include "microscape/controller/repo.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/json.hpp"
 #include "microscape/core/pop.hpp"
@@ -264,6 +268,109 @@ TEST_CASE(
         CHECK(cli.out.find("plays after confirmation: 1") != std::string::npos);
         CHECK(cli.out.find("PROBLEM: " + ids[0] + " seq ") != std::string::npos);
         CHECK(cli.out.find("《道路交通安全法》条款已修订") != std::string::npos);
+    }
+}
+
+namespace {
+
+// How many audit rows of the recall say `action`.
+int auditRowsOf(Client& admin, const std::string& action, std::int64_t recallId) {
+    auto r = admin.get("/api/v1/audit?entity=recall&limit=500");
+    REQUIRE(r.status == 200);
+    auto arr = r.json()->getArray("entries");
+    int n = 0;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+        auto e = arr->getObject(static_cast<unsigned>(i));
+        if (e->getValue<std::string>("action") == action &&
+            e->getValue<std::string>("entityId") == std::to_string(recallId))
+            ++n;
+    }
+    return n;
+}
+
+// Runs `step` in a write transaction of node A and, while A's transaction is
+// still open, the same step in one of node B. On PostgreSQL B's statement
+// waits for A's row lock; A commits once B is seen waiting, so the two really
+// overlap. On SQLite one writer excludes the other and B runs after A.
+void overlapOnTwoNodes(const controller::sql::StoreUrl& url, const std::function<void(controller::DbConn&)>& step) {
+    controller::Db a(url), b(url);
+    const bool pg = a.backend() == controller::sql::Backend::Postgres;
+    std::atomic<bool> stepped{false};
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::thread first([&] {
+        a.write([&](controller::DbConn& c) {
+            step(c);
+            stepped = true;
+            released.wait();
+        });
+    });
+    REQUIRE(waitFor([&] { return stepped.load(); }));
+    if (!pg) {
+        release.set_value();
+        first.join();
+        b.write([&](controller::DbConn& c) { step(c); });
+        return;
+    }
+    std::thread second([&] { b.write([&](controller::DbConn& c) { step(c); }); });
+    controller::Db observer(url);
+    const bool waiting = waitFor([&] {
+        return observer.read([](controller::DbConn& c) {
+            return c.one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                        "datname = current_database()")
+                       ->i64(0) > 0;
+        });
+    });
+    release.set_value();
+    first.join();
+    second.join();
+    REQUIRE(waiting);
+}
+
+}  // namespace
+
+TEST_CASE("two nodes settling the same recall at once record its confirmation and completion once",
+          "[controller][recall]") {
+    TestServer srv;
+    TempDir fx;
+    Client admin = srv.admin();
+    Client ed = srv.userClient("ed", "editor", "宣传科");
+    Client ap = srv.userClient("ap", "approver");
+    const int media = uploadApproved(ed, ap, makePng(fx.path, "旧规定"), "old.png");
+    const std::string sha = admin.get("/api/v1/media/" + std::to_string(media)).json()->getValue<std::string>("sha256");
+    controller::Db db(srv.storeUrl());
+    auto newRecall = [&] {
+        return db.write([&](controller::DbConn& c) {
+            controller::Recall r;
+            r.mediaId = media;
+            r.mediaSha256 = sha;
+            r.reason = "test";
+            r.recalledAtMs = 1'000;
+            r.actor = "ap";
+            return controller::repo::insertRecall(c, r);
+        });
+    };
+
+    SECTION("a recall with no screen left: both nodes find it complete") {
+        const auto id = newRecall();
+        overlapOnTwoNodes(srv.storeUrl(), [](controller::DbConn& c) { controller::settleRecalls(c, 2'000); });
+        CHECK(auditRowsOf(admin, "complete", id) == 1);
+    }
+    SECTION("one screen's STATUS reaches both nodes: one confirmation, one completion") {
+        const std::string player = enrollScreen(srv, admin, fx.path / "screen");
+        const auto id = newRecall();
+        db.write([&](controller::DbConn& c) {
+            controller::RecallScreen s;
+            s.recallId = id;
+            s.playerId = player;
+            s.version = 1;
+            controller::repo::insertRecallScreen(c, s);
+        });
+        overlapOnTwoNodes(srv.storeUrl(),
+                          [&](controller::DbConn& c) { controller::noteActiveVersion(c, player, 1, 2'000); });
+        CHECK(auditRowsOf(admin, "confirm", id) == 1);
+        CHECK(auditRowsOf(admin, "complete", id) == 1);
     }
 }
 

@@ -148,8 +148,9 @@ std::vector<Recall> listRecalls(DbConn& c) {
 std::vector<Recall> openRecalls(DbConn& c) {
     return recallsWhere(c, "WHERE completed_at IS NULL ORDER BY id");
 }
-void completeRecall(DbConn& c, std::int64_t id, std::int64_t atMs) {
+bool completeRecall(DbConn& c, std::int64_t id, std::int64_t atMs) {
     c.exec("UPDATE recalls SET completed_at = ? WHERE id = ? AND completed_at IS NULL", {i(atMs), i(id)});
+    return c.changes() == 1;
 }
 void insertRecallScreen(DbConn& c, const RecallScreen& s) {
     c.exec(
@@ -182,9 +183,10 @@ std::int64_t unconfirmedRecallCount(DbConn& c, std::int64_t recallId) {
         {i(recallId)});
     return r ? r->i64(0) : 0;
 }
-void confirmRecallScreen(DbConn& c, std::int64_t recallId, const std::string& playerId, std::int64_t atMs) {
+bool confirmRecallScreen(DbConn& c, std::int64_t recallId, const std::string& playerId, std::int64_t atMs) {
     c.exec("UPDATE recall_screens SET confirmed_at = ? WHERE recall_id = ? AND player_id = ? AND confirmed_at IS NULL",
            {i(atMs), i(recallId), playerId});
+    return c.changes() == 1;
 }
 std::vector<std::string> playersThatHadMedia(DbConn& c, const std::string& sha256) {
     std::set<std::string> ids;

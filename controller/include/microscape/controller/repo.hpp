@@ -114,14 +114,17 @@ std::optional<Recall> recallById(DbConn& c, std::int64_t id);
 std::optional<Recall> recallOfMedia(DbConn& c, std::int64_t mediaId);  // the latest
 std::vector<Recall> listRecalls(DbConn& c);                            // newest first
 std::vector<Recall> openRecalls(DbConn& c);
-void completeRecall(DbConn& c, std::int64_t id, std::int64_t atMs);
+// Marks an open recall complete; false when another transaction already did
+// (two nodes settling the same recall at once: only the winner audits it).
+bool completeRecall(DbConn& c, std::int64_t id, std::int64_t atMs);
 void insertRecallScreen(DbConn& c, const RecallScreen& s);
 std::vector<RecallScreen> recallScreens(DbConn& c, std::int64_t recallId);
 // The open recalls' screens of one player not yet confirmed at a version <= `version`.
 std::vector<RecallScreen> unconfirmedRecallScreens(DbConn& c, const std::string& playerId, std::int64_t version);
 // The recall's screens still enrolled that have not confirmed.
 std::int64_t unconfirmedRecallCount(DbConn& c, std::int64_t recallId);
-void confirmRecallScreen(DbConn& c, std::int64_t recallId, const std::string& playerId, std::int64_t atMs);
+// False when the screen had already confirmed (a concurrent status report won).
+bool confirmRecallScreen(DbConn& c, std::int64_t recallId, const std::string& playerId, std::int64_t atMs);
 // Players any of whose compiled manifests lists the media, or that played it.
 std::vector<std::string> playersThatHadMedia(DbConn& c, const std::string& sha256);
 // A player's newest compiled manifest: its version, the SHA-256 of its bytes and
