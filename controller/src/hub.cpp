@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -105,6 +106,32 @@ struct ProofsJob {
     wire::Proofs proofs;
 };
 
+// A media file mapped read-only. CHUNK data frames point into the mapping
+// (zmq_msg_init_data) instead of being read into a copy; each frame holds a
+// reference, so the mapping outlives the hub's cache while chunks of it are
+// queued. Media files are written once (to a temporary name, then renamed) and
+// never changed in place, which is what makes mapping them safe.
+struct MappedFile {
+    const char* base = nullptr;
+    std::uint64_t size = 0;
+    MappedFile() = default;
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    ~MappedFile() {
+        if (base) ::munmap(const_cast<char*>(base), static_cast<std::size_t>(size));
+    }
+};
+using MappedPtr = std::shared_ptr<const MappedFile>;
+
+// A message whose data is [offset, offset + len) of the mapping, without a copy.
+zmq::message_t frameOf(const MappedPtr& file, std::uint64_t offset, std::size_t len) {
+    if (len == 0) return zmq::message_t();
+    auto* ref = new MappedPtr(file);
+    return zmq::message_t(
+        const_cast<char*>(file->base) + offset, len, [](void*, void* hint) { delete static_cast<MappedPtr*>(hint); },
+        ref);
+}
+
 std::string z85Encode32(const void* data) {
     char out[41] = {};
     zmq_z85_encode(out, static_cast<const std::uint8_t*>(data), 32);
@@ -159,7 +186,7 @@ struct Hub::Impl {
     // Hub thread only.
     std::unordered_map<std::string, Peer> peers;
     std::unordered_map<std::string, std::int64_t> nagged;  // routing id -> last hello_required (steady)
-    std::unordered_map<std::string, int> openFiles;        // sha256 -> fd
+    std::unordered_map<std::string, MappedPtr> openFiles;  // sha256 -> its mapping
     std::unordered_map<int, Conn> conns;                   // accepted connections by socket fd
     std::unordered_map<int, std::string> sessionByFd;      // fd -> routing id of the session bound to it
     std::unordered_map<std::string, Bucket> buckets;       // player -> PROOFS tokens
@@ -636,21 +663,33 @@ struct Hub::Impl {
         }
     }
 
-    int fileFor(const std::string& sha) {
+    // The media file mapped (cached: the last kMaxOpenFiles files), or null.
+    MappedPtr fileFor(const std::string& sha) {
         if (auto it = openFiles.find(sha); it != openFiles.end()) return it->second;
         const std::string path = backend.mediaPath(sha);
-        if (path.empty()) return -1;
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return -1;
+        if (path.empty()) return nullptr;
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return nullptr;
+        struct stat st {};
+        auto file = std::make_shared<MappedFile>();
+        bool ok = ::fstat(fd, &st) == 0;
+        if (ok) file->size = static_cast<std::uint64_t>(st.st_size);
+        if (ok && file->size > 0) {
+            void* p = ::mmap(nullptr, static_cast<std::size_t>(file->size), PROT_READ, MAP_SHARED, fd, 0);
+            ok = p != MAP_FAILED;
+            if (ok) {
+                file->base = static_cast<const char*>(p);
+                ::madvise(p, static_cast<std::size_t>(file->size), MADV_SEQUENTIAL);
+            }
+        }
+        ::close(fd);
+        if (!ok) return nullptr;
         if (openFiles.size() >= kMaxOpenFiles) closeFiles();
-        openFiles[sha] = fd;
-        return fd;
+        openFiles[sha] = file;
+        return file;
     }
 
-    void closeFiles() {
-        for (auto& [sha, fd] : openFiles) ::close(fd);
-        openFiles.clear();
-    }
+    void closeFiles() { openFiles.clear(); }
 
     void handleFetch(const std::string& rid, Peer& peer, const wire::Envelope& env) {
         auto f = wire::parseFetch(env);
@@ -667,33 +706,20 @@ struct Hub::Impl {
             sendError(rid, "not_in_manifest", "that media is not in your manifest", f->sha256);
             return;
         }
-        const int fd = fileFor(f->sha256);
-        struct stat st {};
-        if (fd < 0 || ::fstat(fd, &st) != 0) {
+        const MappedPtr file = fileFor(f->sha256);
+        if (!file) {
             log.error("hub: player %s: media %s is missing from the store", rid, f->sha256);
             sendError(rid, "unavailable", "media missing on the controller", f->sha256);
             return;
         }
-        const auto size = static_cast<std::uint64_t>(st.st_size);
+        const auto size = file->size;
         if (f->offset > size) {
             sendError(rid, "bad_range", "offset past the end of the file", f->sha256);
             return;
         }
         const std::size_t len =
             static_cast<std::size_t>(std::min<std::uint64_t>({f->length, config.maxChunkBytes, size - f->offset}));
-        zmq::message_t data(len);
-        std::size_t done = 0;
-        while (done < len) {
-            ssize_t n =
-                ::pread(fd, static_cast<char*>(data.data()) + done, len - done, static_cast<off_t>(f->offset + done));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
-                log.error("hub: cannot read media %s", f->sha256);
-                sendError(rid, "unavailable", "media unreadable on the controller", f->sha256);
-                return;
-            }
-            done += static_cast<std::size_t>(n);
-        }
+        zmq::message_t data = frameOf(file, f->offset, len);
         wire::Chunk header{f->sha256, f->offset, size, {}};
         auto env2 = wire::toEnvelope(header);
         std::vector<zmq::message_t> frames;
