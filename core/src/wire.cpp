@@ -180,6 +180,11 @@ Envelope toEnvelope(const Welcome& m) {
                 {"current_version", m.currentVersion},
                 {"max_chunk", static_cast<std::int64_t>(m.maxChunkBytes)},
                 {"max_window", static_cast<std::int64_t>(m.maxWindow)}};
+    if (m.bulkPort > 0) {
+        e.header["bulk_port"] = static_cast<std::int64_t>(m.bulkPort);
+        e.header["bulk_token"] = m.bulkToken;
+        e.header["bulk_key"] = crypto::toHex(m.bulkKey);
+    }
     return e;
 }
 
@@ -204,6 +209,22 @@ Result<Welcome> parseWelcome(const Envelope& e) {
     auto mw = reqInt(e, "max_window", 1, kMaxWindow);
     if (!mw) return mw.error();
     m.maxWindow = static_cast<std::uint32_t>(*mw);
+    auto bp = optInt(e, "bulk_port", 0, 65535, 0);
+    if (!bp) return bp.error();
+    if (*bp > 0) {
+        auto tok = reqStr(e, "bulk_token", 32);
+        if (!tok) return tok.error();
+        auto key = reqStr(e, "bulk_key", 64);
+        if (!key) return key.error();
+        auto raw = crypto::fromHex(*key);
+        auto rawTok = crypto::fromHex(*tok);
+        if (!rawTok || rawTok->size() != 16 || crypto::toHex(*rawTok) != *tok)
+            return bad(e.type, "field 'bulk_token' must be 32 lowercase hex digits");
+        if (!raw || raw->size() != 32) return bad(e.type, "field 'bulk_key' must be 64 hex digits");
+        m.bulkPort = static_cast<int>(*bp);
+        m.bulkToken = *tok;
+        m.bulkKey = std::move(*raw);
+    }
     return m;
 }
 
@@ -244,9 +265,11 @@ Result<ManifestPush> parseManifestPush(const Envelope& e) {
 
 // ------------------------------------------------------------------ FETCH
 Envelope toEnvelope(const Fetch& m) {
-    return Envelope{Type::Fetch,
-                    {{"sha256", m.sha256}, {"offset", m.offset}, {"length", static_cast<std::int64_t>(m.length)}},
-                    std::nullopt};
+    Envelope e{Type::Fetch,
+               {{"sha256", m.sha256}, {"offset", m.offset}, {"length", static_cast<std::int64_t>(m.length)}},
+               std::nullopt};
+    if (m.bulk) e.header["bulk"] = true;
+    return e;
 }
 
 Result<Fetch> parseFetch(const Envelope& e) {
@@ -261,6 +284,9 @@ Result<Fetch> parseFetch(const Envelope& e) {
     auto len = reqInt(e, "length", 1, kMaxChunkBytes);
     if (!len) return len.error();
     m.length = static_cast<std::uint32_t>(*len);
+    auto bulk = optBool(e, "bulk");
+    if (!bulk) return bulk.error();
+    m.bulk = *bulk;
     return m;
 }
 

@@ -34,7 +34,7 @@ TEST_CASE("every message type survives encode and decode", "[wire]") {
         CHECK(back->activeBundleId == "b-7");
     }
     SECTION("WELCOME") {
-        Welcome w{1, 1700000000000, 250, 9, 65536, 16};
+        Welcome w{1, 1700000000000, 250, 9, 65536, 16, 0, {}, {}};
         auto back = parseWelcome(*roundTrip(toEnvelope(w)));
         REQUIRE(back.ok());
         CHECK(back->heartbeatMs == 250);

@@ -94,6 +94,11 @@ struct Welcome {
     std::int64_t currentVersion = 0;  // the controller's current manifest for this player
     std::uint32_t maxChunkBytes = kDefaultChunkBytes;
     std::uint32_t maxWindow = kDefaultWindow;
+    // The bulk channel (docs/wire-protocol.md): offered on CURVE sessions only.
+    // bulkPort 0: none. bulkToken: 32 hex chars; bulkKey: 32 raw bytes (hex on the wire).
+    int bulkPort = 0;
+    std::string bulkToken;
+    std::string bulkKey;
 };
 Envelope toEnvelope(const Welcome& m);
 Result<Welcome> parseWelcome(const Envelope& e);
@@ -116,6 +121,7 @@ struct Fetch {
     std::string sha256;
     std::uint64_t offset = 0;
     std::uint32_t length = 0;  // 1..kMaxChunkBytes
+    bool bulk = false;         // send the CHUNK sealed on the bulk channel if it is up
 };
 Envelope toEnvelope(const Fetch& m);
 Result<Fetch> parseFetch(const Envelope& e);
