@@ -42,8 +42,8 @@ PACKAGES=(
   # package, whose server unit is then enabled on a host with systemd; disable
   # it there if this machine should not run a Prometheus server)
   prometheus
-  # benchmarks
-  nginx openssl
+  # benchmarks (bench_fanout's HTTP clients use libcurl)
+  nginx openssl libcurl4-openssl-dev
   # deploy/quickstart.sh talks to the controller's API
   curl jq
   # web console (browser libraries served by the controller) and its browser test
