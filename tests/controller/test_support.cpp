@@ -487,7 +487,7 @@ std::int64_t storedCount(const fs::path& controllerDb, const std::string& player
 
 void whileHolding(const controller::sql::StoreUrl& url, const std::function<void(controller::DbConn&)>& first,
                   const std::vector<std::function<void()>>& others) {
-    controller::Db a(url);
+    controller::Db a(url), observer(url);
     const bool pg = a.backend() == controller::sql::Backend::Postgres;
     std::atomic<bool> stepped{false};
     std::atomic<std::size_t> othersDone{0};
@@ -525,7 +525,6 @@ void whileHolding(const controller::sql::StoreUrl& url, const std::function<void
     } else {
         std::vector<std::thread> threads;
         for (std::size_t k = 0; k < others.size(); ++k) threads.emplace_back(runOther, k);
-        controller::Db observer(url);
         const auto wanted = static_cast<std::int64_t>(others.size());
         waiting = waitFor(
                       [&] {
