@@ -146,12 +146,14 @@ std::int64_t sloganMedia(DbConn& c, const Plan& p, const User& account, const ca
     if (auto existing = repo::mediaBySha(c, sha256)) {
         if (existing->state != MediaState::Approved) {
             auto before = mediaJson(*existing);
+            const MediaState from = existing->state;
             existing->state = MediaState::Approved;
             existing->reviewedBy = account.id;
             existing->reviewReason = reason;
             existing->reviewedAtMs = now;
             existing->updatedAtMs = now;
-            repo::updateMedia(c, *existing);
+            if (!repo::changeMediaState(c, *existing, from))
+                throw RetryableError("media " + std::to_string(existing->id) + " changed state meanwhile");
             repo::audit(c, who, "approve", "media", std::to_string(existing->id), stringify(before),
                         stringify(mediaJson(*existing)), now);
         }
@@ -309,7 +311,10 @@ struct Taking {
         t.targetJson = targetJson(plan->locationIds);
         t.expiresAtMs = std::min(plan->expiresAtMs, t.startsAtMs + kMaxTakeoverMs);
         if (t.expiresAtMs <= now) throw ApiError(422, "expired", "the updated alert would end before now");
-        repo::updateTakeover(c, t);
+        if (!repo::updateTakeover(c, t))  // a Cancel (or a person) ended it since it was read
+            throw ApiError(
+                409, "alert_ended",
+                "the alert this Update references was already ended (takeover " + std::to_string(t.id) + " cancelled)");
         a.takeoverId = t.id;
     }
 
@@ -320,7 +325,7 @@ struct Taking {
         for (auto& x : targets) {
             if (x.cancelledAtMs) continue;
             const auto before = stringify(takeoverJson(x, now));
-            repo::cancelTakeover(c, x.id, now);
+            if (!repo::cancelTakeover(c, x.id, now)) continue;  // cancelled meanwhile by another request
             repo::audit(c, who, "cancel", "takeover", std::to_string(x.id), before,
                         stringify(takeoverJson(*repo::takeoverById(c, x.id), now)), now);
             ended = true;

@@ -603,6 +603,7 @@ void transition(RequestCtx& ctx, const std::string& action) {
     auto saved = svc.db.write([&](DbConn& c) {
         auto m = loadMedia(c, id);
         auto before = mediaJson(m);
+        const MediaState from = m.state;
         const std::int64_t now = svc.nowMs();
         if (action == "submit") {
             requireSameDepartment(ctx, m.department);
@@ -636,7 +637,9 @@ void transition(RequestCtx& ctx, const std::string& action) {
             m.reviewReason = reason;
         }
         m.updatedAtMs = now;
-        repo::updateMedia(c, m);
+        // Another approver's decision since the read: decide again on it.
+        if (!repo::changeMediaState(c, m, from))
+            throw RetryableError("media " + std::to_string(id) + " changed state meanwhile");
         recordAudit(c, ctx, action, "media", std::to_string(id), before, mediaJson(m));
         return m;
     });

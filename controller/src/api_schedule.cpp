@@ -551,7 +551,8 @@ void cancelTakeover(RequestCtx& ctx) {
         if (isFleetWide(t->targetJson)) requireFleetRight(ctx, "cancelling a fleet-wide takeover");
         if (t->cancelledAtMs) throw ApiError(409, "invalid_state", "the takeover was already cancelled");
         auto before = takeoverJson(*t, now);
-        repo::cancelTakeover(c, id, now);
+        if (!repo::cancelTakeover(c, id, now))  // a concurrent cancel won
+            throw ApiError(409, "invalid_state", "the takeover was already cancelled");
         t->cancelledAtMs = now;
         recordAudit(c, ctx, "cancel", "takeover", std::to_string(id), before, takeoverJson(*t, now));
         return *t;

@@ -95,12 +95,14 @@ Recall recallMedia(Services& svc, std::int64_t mediaId, const std::string& reaso
                                std::string(mediaStateName(m->state)) + ")");
         const std::int64_t now = svc.nowMs();
         auto before = mediaJson(*m);
+        const MediaState from = m->state;
         m->state = MediaState::Rejected;
         if (who.userId) m->reviewedBy = who.userId;
         m->reviewedAtMs = now;
         m->reviewReason = reason;
         m->updatedAtMs = now;
-        repo::updateMedia(c, *m);
+        if (!repo::changeMediaState(c, *m, from))
+            throw RetryableError("media " + std::to_string(mediaId) + " changed state meanwhile");
         repo::audit(c, who, "recall", "media", std::to_string(mediaId), stringify(before), stringify(mediaJson(*m)),
                     now);
         rec.mediaId = mediaId;

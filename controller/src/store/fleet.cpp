@@ -103,9 +103,22 @@ std::vector<Player> listPlayers(DbConn& c) {
 void updatePlayer(DbConn& c, const Player& p) {
     c.exec(
         "UPDATE players SET name = ?, location_id = ?, width = ?, height = ?, orientation = ?, state = ?, "
-        "last_seen_at = ?, status_json = ?, updated_at = ? WHERE id = ?",
+        "updated_at = ? WHERE id = ?",
         {p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, std::string(playerStateName(p.state)),
-         opt(p.lastSeenAtMs), optText(p.statusJson), i(p.updatedAtMs), p.id});
+         i(p.updatedAtMs), p.id});
+}
+bool notePlayerSeen(DbConn& c, const std::string& id, std::int64_t lastSeenMs, const std::string& statusJson) {
+    if (statusJson.empty())
+        c.exec(
+            "UPDATE players SET last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ? THEN ? ELSE "
+            "last_seen_at END WHERE id = ?",
+            {i(lastSeenMs), i(lastSeenMs), id});
+    else
+        c.exec(
+            "UPDATE players SET last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ? THEN ? ELSE "
+            "last_seen_at END, status_json = ? WHERE id = ?",
+            {i(lastSeenMs), i(lastSeenMs), statusJson, id});
+    return c.changes() == 1;
 }
 
 // --- mirrors ----------------------------------------------------------------------------------

@@ -79,13 +79,20 @@ std::vector<Media> listMedia(DbConn& c, const MediaFilter& f) {
 }
 void updateMedia(DbConn& c, const Media& m) {
     c.exec(
-        "UPDATE media SET display_name = ?, department = ?, state = ?, reviewed_by = ?, review_reason = ?, "
-        "reviewed_at = ?, duration_ms = ?, width = ?, height = ?, updated_at = ?, valid_until = ? WHERE id = ?",
-        {m.displayName, optText(m.department), std::string(mediaStateName(m.state)), opt(m.reviewedBy),
-         optText(m.reviewReason), opt(m.reviewedAtMs), opt(m.durationMs), opt(m.width), opt(m.height), i(m.updatedAtMs),
+        "UPDATE media SET display_name = ?, department = ?, duration_ms = ?, width = ?, height = ?, updated_at = ?, "
+        "valid_until = ? WHERE id = ?",
+        {m.displayName, optText(m.department), opt(m.durationMs), opt(m.width), opt(m.height), i(m.updatedAtMs),
          opt(m.validUntilMs), i(m.id)});
     ensureTags(c, m.tags);
     setTags(c, "media_tags", "media_id", m.id, m.tags);
+}
+bool changeMediaState(DbConn& c, const Media& m, MediaState from) {
+    c.exec(
+        "UPDATE media SET state = ?, reviewed_by = ?, review_reason = ?, reviewed_at = ?, updated_at = ? "
+        "WHERE id = ? AND state = ?",
+        {std::string(mediaStateName(m.state)), opt(m.reviewedBy), optText(m.reviewReason), opt(m.reviewedAtMs),
+         i(m.updatedAtMs), i(m.id), std::string(mediaStateName(from))});
+    return c.changes() == 1;
 }
 
 std::vector<std::int64_t> expiredMediaIds(DbConn& c, std::int64_t nowMs) {
