@@ -250,6 +250,7 @@ void patchUser(RequestCtx& ctx) {
     }
     auto& svc = ctx.svc;
     auto updated = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::User, id);
         auto u = repo::userById(c, id);
         if (!u) notFound("user");
         auto before = userJson(*u);

@@ -558,6 +558,7 @@ void patchMedia(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::Media, id);
         auto m = loadMedia(c, id);
         requireSameDepartment(ctx, m.department);
         auto before = mediaJson(m);

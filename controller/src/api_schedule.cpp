@@ -143,6 +143,7 @@ void updatePlaylist(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     auto& svc = ctx.svc;
     auto out = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::Playlist, id);
         auto p = loadPlaylist(c, id);
         requireSameDepartment(ctx, p.department);
         auto before = playlistJson(c, p);
@@ -245,6 +246,7 @@ void patchCampaign(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::Campaign, id);
         auto x = loadCampaign(c, id);
         requireSameDepartment(ctx, x.department);
         auto before = campaignJson(x);
@@ -423,6 +425,7 @@ void patchSchedule(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::Schedule, id);
         auto s = loadSchedule(c, id);
         requireSameDepartment(ctx, s.department);
         auto before = scheduleJson(s);

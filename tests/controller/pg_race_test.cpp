@@ -3,6 +3,8 @@
 // overlap deterministically (test_support's overlapOnTwoNodes / whileHolding:
 // the second waits on the first's lock, then the first commits) and checks that
 // the outcome is one a serial order gives, as on SQLite.
+#include <Poco/Dynamic/Var.h>
+
 #include <catch2/catch.hpp>
 #include <thread>
 
@@ -186,5 +188,69 @@ TEST_CASE("a screen's STATUS stored at the moment it is retired does not enrol i
         REQUIRE_FALSE(p->isNull("status"));
         CHECK(p->getObject("status")->getValue<int>("uptime_s") == 9);
         CHECK(p->getValue<std::string>("lastSeenAt") == "1970-01-01T00:00:05Z");
+    }
+}
+
+TEST_CASE("an edit of a row at the moment another writer changes it keeps the other's change",
+          "[controller][race][accounts]") {
+    TestServer srv;
+    TempDir fx;
+    Client admin = srv.admin();
+    Client ed = srv.userClient("ed", "editor", "宣传科");
+    Client ap = srv.userClient("ap", "approver");
+    Client anon = srv.client();
+    struct Case {
+        std::string table, key;          // the row another writer changes
+        std::string held;                // SET clause of its change
+        std::string path, method, body;  // the edit running at the same time
+        std::string field, expected;     // what the other's change left (GET path)
+    };
+    const int media = uploadApproved(ed, ap, makePng(fx.path, "禁毒"), "drugs.png");
+    const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" +
+                                                              std::to_string(media) + R"(,"durationMs":10000}]})"));
+    const std::string ids[] = {
+        std::to_string(createdId(
+            admin.post("/api/v1/users", R"({"username":"x","password":"password-x-123","role":"approver"})"))),
+        std::to_string(createdId(
+            admin.post("/api/v1/locations", R"({"name":"鱼峰山社区","venueType":"community","district":"鱼峰区"})"))),
+        std::to_string(
+            createdId(ed.post("/api/v1/campaigns", R"({"name":"c","startsOn":"2000-01-01","endsOn":"2099-12-31"})"))),
+        std::to_string(createdId(ed.post(
+            "/api/v1/schedules", R"({"name":"s","playlistId":)" + std::to_string(pl) +
+                                     R"(,"startsOn":"2000-01-01","endsOn":"2099-12-31","target":{"all":true}})"))),
+        std::to_string(createdId(admin.post("/api/v1/observances", R"({"name":"禁毒宣传月","month":6,"day":1})"))),
+    };
+    const std::string player = enrollPlayer(admin, anon, "门口屏", std::nullopt);
+    const std::vector<Case> cases{
+        {"users", ids[0], "disabled = 1", "/api/v1/users/" + ids[0], "PATCH", R"({"displayName":"小徐"})", "disabled",
+         "true"},
+        {"locations", ids[1], "name = '别处'", "/api/v1/locations/" + ids[1], "PATCH", R"({"address":"中山路1号"})",
+         "name", "\"别处\""},
+        {"players", "'" + player + "'", "state = 'retired'", "/api/v1/players/" + player, "PATCH",
+         R"({"name":"侧门屏"})", "state", "\"retired\""},
+        {"playlists", std::to_string(pl), "name = '别名'", "/api/v1/playlists/" + std::to_string(pl), "PUT",
+         R"({"items":[{"mediaId":)" + std::to_string(media) + R"(,"durationMs":20000}]})", "name", "\"别名\""},
+        {"campaigns", ids[2], "name = '别名'", "/api/v1/campaigns/" + ids[2], "PATCH", R"({"theme":"禁毒"})", "name",
+         "\"别名\""},
+        {"schedules", ids[3], "name = '别名'", "/api/v1/schedules/" + ids[3], "PATCH", R"({"priority":7})", "name",
+         "\"别名\""},
+        {"media", std::to_string(media), "display_name = '别名'", "/api/v1/media/" + std::to_string(media), "PATCH",
+         R"({"tags":["禁毒"]})", "name", "\"别名\""},
+        {"observances", ids[4], "name = '别名'", "/api/v1/observances/" + ids[4], "PATCH", R"({"theme":"禁毒"})",
+         "name", "\"别名\""},
+    };
+    for (const auto& k : cases) {
+        INFO(k.path);
+        Response edited;
+        whileHolding(
+            srv.storeUrl(),
+            [&](controller::DbConn& c) { c.exec("UPDATE " + k.table + " SET " + k.held + " WHERE id = " + k.key); },
+            {[&] { edited = Client(admin).request(k.method, k.path, k.body); }});
+        INFO(edited.body);
+        CHECK(edited.status == 200);
+        // The row as stored (the edit's answer where the API has no GET of it).
+        auto got = admin.get(k.path);
+        auto now = got.status == 200 ? got.json() : edited.json();
+        CHECK(Poco::Dynamic::Var::toString(now->get(k.field)) == k.expected);
     }
 }

@@ -145,6 +145,39 @@ bool mediaInAnyManifest(DbConn& c, const std::string& sha256) {
     return c.one("SELECT 1 FROM compiled_manifests WHERE manifest LIKE '%' || ? || '%' LIMIT 1", {sha256}).has_value();
 }
 
+// --- edits ------------------------------------------------------------------------------------
+void lockForEdit(DbConn& c, Editable what, std::int64_t id) {
+    if (c.backend() != sql::Backend::Postgres) return;
+    const char* sql = nullptr;
+    switch (what) {
+        case Editable::User:
+            sql = "SELECT id FROM users WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Location:
+            sql = "SELECT id FROM locations WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Media:
+            sql = "SELECT id FROM media WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Playlist:
+            sql = "SELECT id FROM playlists WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Campaign:
+            sql = "SELECT id FROM campaigns WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Schedule:
+            sql = "SELECT id FROM schedules WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Observance:
+            sql = "SELECT id FROM observances WHERE id = ? FOR UPDATE";
+            break;
+    }
+    c.exec(sql, {i(id)});
+}
+void lockPlayerForEdit(DbConn& c, const std::string& playerId) {
+    if (c.backend() == sql::Backend::Postgres) c.exec("SELECT id FROM players WHERE id = ? FOR UPDATE", {playerId});
+}
+
 // --- settings ---------------------------------------------------------------------------------
 std::optional<std::string> setting(DbConn& c, const std::string& key) {
     auto r = c.one("SELECT value FROM settings WHERE key = ?", {key});

@@ -18,6 +18,17 @@
 
 namespace microscape::controller::repo {
 
+// --- edits ---------------------------------------------------------------------------
+// The rows an edit reads whole, merges a request into and writes back.
+enum class Editable { User, Location, Media, Playlist, Campaign, Schedule, Observance };
+// PostgreSQL: takes the row's lock to the end of the transaction (SELECT ...
+// FOR UPDATE) before the edit reads it, so the read comes after every other
+// edit of the row has committed (at READ COMMITTED two edits would read the
+// same row and the later commit would write back the fields the other had
+// just changed: a disabled account enabled again). SQLite: nothing (one writer).
+void lockForEdit(DbConn& c, Editable what, std::int64_t id);
+void lockPlayerForEdit(DbConn& c, const std::string& playerId);
+
 // --- users, sessions, API tokens ------------------------------------------------
 std::int64_t insertUser(DbConn& c, const User& u, const std::string& passwordHash, std::int64_t nowMs);
 std::optional<User> userById(DbConn& c, std::int64_t id);
