@@ -5,10 +5,13 @@
 // the outcome is one a serial order gives, as on SQLite.
 #include <Poco/Dynamic/Var.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "../../controller/src/api.hpp"
 #include "../../controller/src/hub_backend.hpp"
+#include "../../controller/src/recalls.hpp"
 #include "microscape/controller/db.hpp"
 #include "microscape/controller/repo.hpp"
 #include "microscape/core/time.hpp"
@@ -253,4 +256,37 @@ TEST_CASE("an edit of a row at the moment another writer changes it keeps the ot
         auto now = got.status == 200 ? got.json() : edited.json();
         CHECK(Poco::Dynamic::Var::toString(now->get(k.field)) == k.expected);
     }
+}
+
+TEST_CASE("two recalls of the same media at once open one recall", "[controller][media][race]") {
+    TestServer srv;
+    TempDir fx;
+    Client admin = srv.admin();
+    Client ed = srv.userClient("ed", "editor", "宣传科");
+    Client ap = srv.userClient("ap", "approver");
+    const int media = uploadApproved(ed, ap, makePng(fx.path, "旧规定"), "old.png");
+    const std::string sha = admin.get("/api/v1/media/" + std::to_string(media)).json()->getValue<std::string>("sha256");
+    controller::Recall rec;
+    rec.mediaId = media;
+    rec.mediaSha256 = sha;
+    rec.reason = "条款已修订";
+    rec.recalledAtMs = 1'000;
+    rec.actor = "ap";
+    std::atomic<int> refused{0};
+    // The last step of each recall (the media already withdrawn by both).
+    overlapOnTwoNodes(srv.storeUrl(), [&](controller::DbConn& c) {
+        try {
+            controller::openRecall(c, rec, "old.png", controller::Actor{0, "ap", controller::Role::Approver, {}},
+                                   2'000);
+        } catch (const controller::ApiError& e) {
+            CHECK(e.code == "already_recalled");
+            ++refused;
+        }
+    });
+    CHECK(refused == 1);
+    auto all = admin.get("/api/v1/recalls").json()->getArray("recalls");
+    int ofMedia = 0;
+    for (std::size_t i = 0; i < all->size(); ++i)
+        if (all->getObject(static_cast<unsigned>(i))->getValue<int>("mediaId") == media) ++ofMedia;
+    CHECK(ofMedia == 1);
 }
