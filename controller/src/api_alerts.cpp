@@ -143,22 +143,23 @@ Plan planFor(Services& svc, const cap::Message& m, std::int64_t now) {
 std::int64_t sloganMedia(DbConn& c, const Plan& p, const User& account, const cap::Message& m, const Actor& who,
                          std::int64_t now, const std::string& sha256) {
     const std::string reason = "CAP alert " + m.sender + "/" + m.identifier;
-    if (auto existing = repo::mediaBySha(c, sha256)) {
-        if (existing->state != MediaState::Approved) {
-            auto before = mediaJson(*existing);
-            const MediaState from = existing->state;
-            existing->state = MediaState::Approved;
-            existing->reviewedBy = account.id;
-            existing->reviewReason = reason;
-            existing->reviewedAtMs = now;
-            existing->updatedAtMs = now;
-            if (!repo::changeMediaState(c, *existing, from))
-                throw RetryableError("media " + std::to_string(existing->id) + " changed state meanwhile");
-            repo::audit(c, who, "approve", "media", std::to_string(existing->id), stringify(before),
-                        stringify(mediaJson(*existing)), now);
+    auto reuse = [&](Media existing) {
+        if (existing.state != MediaState::Approved) {
+            auto before = mediaJson(existing);
+            const MediaState from = existing.state;
+            existing.state = MediaState::Approved;
+            existing.reviewedBy = account.id;
+            existing.reviewReason = reason;
+            existing.reviewedAtMs = now;
+            existing.updatedAtMs = now;
+            if (!repo::changeMediaState(c, existing, from))
+                throw RetryableError("media " + std::to_string(existing.id) + " changed state meanwhile");
+            repo::audit(c, who, "approve", "media", std::to_string(existing.id), stringify(before),
+                        stringify(mediaJson(existing)), now);
         }
-        return existing->id;
-    }
+        return existing.id;
+    };
+    if (auto existing = repo::mediaBySha(c, sha256)) return reuse(*existing);
     Media md;
     md.sha256 = sha256;
     md.kind = "text";
@@ -174,7 +175,15 @@ std::int64_t sloganMedia(DbConn& c, const Plan& p, const User& account, const ca
     md.reviewedAtMs = now;
     md.sloganJson = p.sloganDoc;
     md.createdAtMs = md.updatedAtMs = now;
-    md.id = repo::insertMedia(c, md);
+    // Another alert with the same slogan may be storing it at this moment: then
+    // its row (committed once this insert has waited for it) is used.
+    auto id = repo::insertMediaIfNew(c, md);
+    if (!id) {
+        auto other = repo::mediaBySha(c, sha256);
+        if (!other) throw RetryableError("the slogan's media went away meanwhile");
+        return reuse(*other);
+    }
+    md.id = *id;
     repo::audit(c, who, "create", "media", std::to_string(md.id), "", stringify(mediaJson(*repo::mediaById(c, md.id))),
                 now);
     return md.id;

@@ -44,14 +44,44 @@ void ensureTags(DbConn& c, const std::vector<std::string>& tags) {
 }
 
 // --- media -----------------------------------------------------------------------------------
+namespace {
+constexpr const char* kInsertMedia =
+    "INSERT INTO media(sha256, kind, mime, size_bytes, display_name, original_name, department, state, "
+    "uploaded_by, duration_ms, width, height, slogan_json, created_at, updated_at, codec, background) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+DbParams mediaParams(const Media& m) {
+    return {m.sha256,
+            m.kind,
+            m.mime,
+            i(m.sizeBytes),
+            m.displayName,
+            optText(m.originalName),
+            optText(m.department),
+            std::string(mediaStateName(m.state)),
+            i(m.uploadedBy),
+            opt(m.durationMs),
+            opt(m.width),
+            opt(m.height),
+            optText(m.sloganJson),
+            i(m.createdAtMs),
+            i(m.updatedAtMs),
+            m.codec,
+            m.background};
+}
+}  // namespace
+
 std::int64_t insertMedia(DbConn& c, const Media& m) {
-    c.exec(
-        "INSERT INTO media(sha256, kind, mime, size_bytes, display_name, original_name, department, state, "
-        "uploaded_by, duration_ms, width, height, slogan_json, created_at, updated_at, codec, background) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {m.sha256, m.kind, m.mime, i(m.sizeBytes), m.displayName, optText(m.originalName), optText(m.department),
-         std::string(mediaStateName(m.state)), i(m.uploadedBy), opt(m.durationMs), opt(m.width), opt(m.height),
-         optText(m.sloganJson), i(m.createdAtMs), i(m.updatedAtMs), m.codec, m.background});
+    c.exec(kInsertMedia, mediaParams(m));
+    auto id = c.lastInsertId();
+    ensureTags(c, m.tags);
+    setTags(c, "media_tags", "media_id", id, m.tags);
+    return id;
+}
+std::optional<std::int64_t> insertMediaIfNew(DbConn& c, const Media& m) {
+    // PostgreSQL: a concurrent insert of the same content makes this one wait
+    // for its transaction, then do nothing if it committed.
+    c.exec(std::string(kInsertMedia) + " ON CONFLICT (sha256) DO NOTHING", mediaParams(m));
+    if (c.changes() == 0) return std::nullopt;
     auto id = c.lastInsertId();
     ensureTags(c, m.tags);
     setTags(c, "media_tags", "media_id", id, m.tags);

@@ -92,6 +92,9 @@ void ensureTags(DbConn& c, const std::vector<std::string>& tags);
 
 // --- media ---------------------------------------------------------------------------
 std::int64_t insertMedia(DbConn& c, const Media& m);
+// insertMedia unless a row with the same content exists (committed, or by a
+// transaction this one waited for): its id, or nullopt when the content was taken.
+std::optional<std::int64_t> insertMediaIfNew(DbConn& c, const Media& m);
 std::optional<Media> mediaById(DbConn& c, std::int64_t id);
 std::optional<Media> mediaBySha(DbConn& c, const std::string& sha256);
 struct MediaFilter {
