@@ -514,12 +514,23 @@ void createSlogan(RequestCtx& ctx) {
         svc.log.error("media %s: %s", stored->sha256, st.error().message);
         throw ApiError(500, "internal", "the slogan could not be stored");
     }
-    auto saved = svc.db.write([&](DbConn& c) {
-        auto id = repo::insertMedia(c, m);
-        auto s = *repo::mediaById(c, id);
-        recordAudit(c, ctx, "create", "media", std::to_string(id), {}, mediaJson(s));
-        return s;
-    });
+    Media saved;
+    try {
+        saved = svc.db.write([&](DbConn& c) {
+            auto id = repo::insertMedia(c, m);
+            auto s = *repo::mediaById(c, id);
+            recordAudit(c, ctx, "create", "media", std::to_string(id), {}, mediaJson(s));
+            return s;
+        });
+    } catch (const ConstraintError&) {
+        // The same slogan was made concurrently; the other request won.
+        auto other = svc.db.read([&](DbConn& c) { return repo::mediaBySha(c, m.sha256); });
+        if (!other) throw;
+        auto out = mediaJson(*other);
+        out->set("deduplicated", true);
+        ctx.sendJson(200, out);
+        return;
+    }
     ctx.sendJson(201, mediaJson(saved));
 }
 

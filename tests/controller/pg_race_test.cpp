@@ -290,3 +290,23 @@ TEST_CASE("two recalls of the same media at once open one recall", "[controller]
         if (all->getObject(static_cast<unsigned>(i))->getValue<int>("mediaId") == media) ++ofMedia;
     CHECK(ofMedia == 1);
 }
+
+TEST_CASE("the same slogan made twice at once is one media item", "[controller][media][race]") {
+    TestServer srv;
+    Client ed = srv.userClient("ed", "editor", "交警");
+    Client ed2 = srv.userClient("ed2", "editor", "交警");
+    const std::string body = R"({"text":"一盔一带 安全常在","style":{"color":"#FFFFFF","fontSizePx":64}})";
+    std::vector<Response> out(2);
+    // Both are let go while another writer holds the audit log: the first waits
+    // there with its row inserted, the second on that row.
+    whileHolding(srv.storeUrl(),
+                 [](controller::DbConn& c) {
+                     controller::repo::audit(c, controller::Actor{0, "test", controller::Role::Admin, {}}, "hold",
+                                             "test", "1", "", "", 1'000);
+                 },
+                 {[&] { out[0] = Client(ed).post("/api/v1/media/slogans", body); },
+                  [&] { out[1] = Client(ed2).post("/api/v1/media/slogans", body); }});
+    INFO(out[0].body << "\n" << out[1].body);
+    CHECK(statuses(out) == std::vector<int>{200, 201});
+    CHECK(out[0].json()->getValue<int>("id") == out[1].json()->getValue<int>("id"));
+}
