@@ -666,6 +666,8 @@ void deleteMedia(RequestCtx& ctx) {
     std::vector<std::string> blobs;
     try {
         svc.db.write([&](DbConn& c) {
+            // (Decided on its state: an approval or recall committed meanwhile counts.)
+            repo::lockForEdit(c, repo::Editable::Media, id);
             auto m = loadMedia(c, id);
             for (const auto& d : repo::derivedOf(c, id))
                 if (!d.sha256.empty()) blobs.push_back(d.sha256);

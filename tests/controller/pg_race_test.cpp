@@ -310,3 +310,22 @@ TEST_CASE("the same slogan made twice at once is one media item", "[controller][
     CHECK(statuses(out) == std::vector<int>{200, 201});
     CHECK(out[0].json()->getValue<int>("id") == out[1].json()->getValue<int>("id"));
 }
+
+TEST_CASE("media approved at the moment its uploader deletes it is kept", "[controller][media][race]") {
+    TestServer srv;
+    TempDir fx;
+    Client admin = srv.admin();
+    Client ed = srv.userClient("ed", "editor", "宣传科");
+    const int id = createdId(ed.request("POST", "/api/v1/media?filename=a.png", makePng(fx.path, "通告"), "image/png"));
+    const std::string path = "/api/v1/media/" + std::to_string(id);
+    REQUIRE(ed.post(path + "/submit", "").status == 200);
+    Response deleted;
+    // An approver's decision (its write) commits while the deletion runs.
+    whileHolding(
+        srv.storeUrl(),
+        [&](controller::DbConn& c) { c.exec("UPDATE media SET state = 'approved' WHERE id = ?", {std::int64_t(id)}); },
+        {[&] { deleted = Client(ed).del(path); }});
+    CHECK(deleted.status == 409);
+    CHECK(deleted.errorCode() == "invalid_state");
+    CHECK(admin.get(path).status == 200);
+}
