@@ -143,20 +143,23 @@ Plan planFor(Services& svc, const cap::Message& m, std::int64_t now) {
 std::int64_t sloganMedia(DbConn& c, const Plan& p, const User& account, const cap::Message& m, const Actor& who,
                          std::int64_t now, const std::string& sha256) {
     const std::string reason = "CAP alert " + m.sender + "/" + m.identifier;
-    if (auto existing = repo::mediaBySha(c, sha256)) {
-        if (existing->state != MediaState::Approved) {
-            auto before = mediaJson(*existing);
-            existing->state = MediaState::Approved;
-            existing->reviewedBy = account.id;
-            existing->reviewReason = reason;
-            existing->reviewedAtMs = now;
-            existing->updatedAtMs = now;
-            repo::updateMedia(c, *existing);
-            repo::audit(c, who, "approve", "media", std::to_string(existing->id), stringify(before),
-                        stringify(mediaJson(*existing)), now);
+    auto reuse = [&](Media existing) {
+        if (existing.state != MediaState::Approved) {
+            auto before = mediaJson(existing);
+            const MediaState from = existing.state;
+            existing.state = MediaState::Approved;
+            existing.reviewedBy = account.id;
+            existing.reviewReason = reason;
+            existing.reviewedAtMs = now;
+            existing.updatedAtMs = now;
+            if (!repo::changeMediaState(c, existing, from))
+                throw RetryableError("media " + std::to_string(existing.id) + " changed state meanwhile");
+            repo::audit(c, who, "approve", "media", std::to_string(existing.id), stringify(before),
+                        stringify(mediaJson(existing)), now);
         }
-        return existing->id;
-    }
+        return existing.id;
+    };
+    if (auto existing = repo::mediaBySha(c, sha256)) return reuse(*existing);
     Media md;
     md.sha256 = sha256;
     md.kind = "text";
@@ -172,7 +175,15 @@ std::int64_t sloganMedia(DbConn& c, const Plan& p, const User& account, const ca
     md.reviewedAtMs = now;
     md.sloganJson = p.sloganDoc;
     md.createdAtMs = md.updatedAtMs = now;
-    md.id = repo::insertMedia(c, md);
+    // Another alert with the same slogan may be storing it at this moment: then
+    // its row (committed once this insert has waited for it) is used.
+    auto id = repo::insertMediaIfNew(c, md);
+    if (!id) {
+        auto other = repo::mediaBySha(c, sha256);
+        if (!other) throw RetryableError("the slogan's media went away meanwhile");
+        return reuse(*other);
+    }
+    md.id = *id;
     repo::audit(c, who, "create", "media", std::to_string(md.id), "", stringify(mediaJson(*repo::mediaById(c, md.id))),
                 now);
     return md.id;
@@ -309,7 +320,10 @@ struct Taking {
         t.targetJson = targetJson(plan->locationIds);
         t.expiresAtMs = std::min(plan->expiresAtMs, t.startsAtMs + kMaxTakeoverMs);
         if (t.expiresAtMs <= now) throw ApiError(422, "expired", "the updated alert would end before now");
-        repo::updateTakeover(c, t);
+        if (!repo::updateTakeover(c, t))  // a Cancel (or a person) ended it since it was read
+            throw ApiError(
+                409, "alert_ended",
+                "the alert this Update references was already ended (takeover " + std::to_string(t.id) + " cancelled)");
         a.takeoverId = t.id;
     }
 
@@ -320,7 +334,7 @@ struct Taking {
         for (auto& x : targets) {
             if (x.cancelledAtMs) continue;
             const auto before = stringify(takeoverJson(x, now));
-            repo::cancelTakeover(c, x.id, now);
+            if (!repo::cancelTakeover(c, x.id, now)) continue;  // cancelled meanwhile by another request
             repo::audit(c, who, "cancel", "takeover", std::to_string(x.id), before,
                         stringify(takeoverJson(*repo::takeoverById(c, x.id), now)), now);
             ended = true;

@@ -108,6 +108,17 @@ void login(RequestCtx& ctx) {
         throw ApiError(429, "too_many_attempts",
                        "too many failed logins from this address; try again in " + std::to_string(secs) + " s");
     }
+    // The attempt counts as a failure until it ends (LoginThrottle::check);
+    // one that throws before it is decided is abandoned.
+    struct Attempt {
+        LoginThrottle& throttle;
+        const std::string& address;
+        const std::string& username;
+        bool ended = false;
+        ~Attempt() {
+            if (!ended) throttle.abandon(address, username);
+        }
+    } attempt{throttle, address, username};
     if (decision.slowdownMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(decision.slowdownMs));
     auto user = svc.db.read([&](DbConn& c) { return repo::userByName(c, username); });
     std::string stored =
@@ -118,6 +129,7 @@ void login(RequestCtx& ctx) {
     bool ok = verifyPassword(password, stored) && user && !user->disabled;
     if (!ok) {
         throttle.recordFailure(address, username, started);
+        attempt.ended = true;
         svc.metrics.loginFailures++;
         // Unauthenticated failures are bounded in the log and the audit table: at most
         // a few per minute are written, the rest are counted in the next row.
@@ -140,6 +152,7 @@ void login(RequestCtx& ctx) {
         throw ApiError(401, "invalid_credentials", "wrong username or password");
     }
     throttle.recordSuccess(address, username);
+    attempt.ended = true;
     const std::string token = randomToken(32);
     const std::string csrf = randomToken(24);
     const std::int64_t now = svc.nowMs();
@@ -250,6 +263,7 @@ void patchUser(RequestCtx& ctx) {
     }
     auto& svc = ctx.svc;
     auto updated = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::User, id);
         auto u = repo::userById(c, id);
         if (!u) notFound("user");
         auto before = userJson(*u);

@@ -211,6 +211,7 @@ void patchLocation(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::Location, id);
         auto l = loadLocation(c, id);
         auto before = locationJson(l);
         applyLocation(c, body, l, false);
@@ -389,6 +390,7 @@ void patchPlayer(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
+        repo::lockPlayerForEdit(c, id);
         auto p = loadPlayer(c, id);
         auto before = playerJson(p, svc.nowMs());
         if (auto v = optString(body, "name", 255)) p.name = *v;

@@ -514,12 +514,23 @@ void createSlogan(RequestCtx& ctx) {
         svc.log.error("media %s: %s", stored->sha256, st.error().message);
         throw ApiError(500, "internal", "the slogan could not be stored");
     }
-    auto saved = svc.db.write([&](DbConn& c) {
-        auto id = repo::insertMedia(c, m);
-        auto s = *repo::mediaById(c, id);
-        recordAudit(c, ctx, "create", "media", std::to_string(id), {}, mediaJson(s));
-        return s;
-    });
+    Media saved;
+    try {
+        saved = svc.db.write([&](DbConn& c) {
+            auto id = repo::insertMedia(c, m);
+            auto s = *repo::mediaById(c, id);
+            recordAudit(c, ctx, "create", "media", std::to_string(id), {}, mediaJson(s));
+            return s;
+        });
+    } catch (const ConstraintError&) {
+        // The same slogan was made concurrently; the other request won.
+        auto other = svc.db.read([&](DbConn& c) { return repo::mediaBySha(c, m.sha256); });
+        if (!other) throw;
+        auto out = mediaJson(*other);
+        out->set("deduplicated", true);
+        ctx.sendJson(200, out);
+        return;
+    }
     ctx.sendJson(201, mediaJson(saved));
 }
 
@@ -558,6 +569,7 @@ void patchMedia(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::Media, id);
         auto m = loadMedia(c, id);
         requireSameDepartment(ctx, m.department);
         auto before = mediaJson(m);
@@ -603,6 +615,7 @@ void transition(RequestCtx& ctx, const std::string& action) {
     auto saved = svc.db.write([&](DbConn& c) {
         auto m = loadMedia(c, id);
         auto before = mediaJson(m);
+        const MediaState from = m.state;
         const std::int64_t now = svc.nowMs();
         if (action == "submit") {
             requireSameDepartment(ctx, m.department);
@@ -636,7 +649,9 @@ void transition(RequestCtx& ctx, const std::string& action) {
             m.reviewReason = reason;
         }
         m.updatedAtMs = now;
-        repo::updateMedia(c, m);
+        // Another approver's decision since the read: decide again on it.
+        if (!repo::changeMediaState(c, m, from))
+            throw RetryableError("media " + std::to_string(id) + " changed state meanwhile");
         recordAudit(c, ctx, action, "media", std::to_string(id), before, mediaJson(m));
         return m;
     });
@@ -651,6 +666,8 @@ void deleteMedia(RequestCtx& ctx) {
     std::vector<std::string> blobs;
     try {
         svc.db.write([&](DbConn& c) {
+            // (Decided on its state: an approval or recall committed meanwhile counts.)
+            repo::lockForEdit(c, repo::Editable::Media, id);
             auto m = loadMedia(c, id);
             for (const auto& d : repo::derivedOf(c, id))
                 if (!d.sha256.empty()) blobs.push_back(d.sha256);

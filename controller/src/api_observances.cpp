@@ -73,6 +73,7 @@ void patchObservance(RequestCtx& ctx) {
     const auto id = ctx.idParam("id");
     auto body = ctx.jsonBody();
     auto out = ctx.svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::Observance, id);
         auto o = load(c, id);
         auto before = observanceJson(o);
         apply(body, o);

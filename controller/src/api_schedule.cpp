@@ -143,6 +143,7 @@ void updatePlaylist(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     auto& svc = ctx.svc;
     auto out = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::Playlist, id);
         auto p = loadPlaylist(c, id);
         requireSameDepartment(ctx, p.department);
         auto before = playlistJson(c, p);
@@ -245,6 +246,7 @@ void patchCampaign(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::Campaign, id);
         auto x = loadCampaign(c, id);
         requireSameDepartment(ctx, x.department);
         auto before = campaignJson(x);
@@ -423,6 +425,7 @@ void patchSchedule(RequestCtx& ctx) {
     auto body = ctx.jsonBody();
     auto& svc = ctx.svc;
     auto saved = svc.db.write([&](DbConn& c) {
+        repo::lockForEdit(c, repo::Editable::Schedule, id);
         auto s = loadSchedule(c, id);
         requireSameDepartment(ctx, s.department);
         auto before = scheduleJson(s);
@@ -551,7 +554,8 @@ void cancelTakeover(RequestCtx& ctx) {
         if (isFleetWide(t->targetJson)) requireFleetRight(ctx, "cancelling a fleet-wide takeover");
         if (t->cancelledAtMs) throw ApiError(409, "invalid_state", "the takeover was already cancelled");
         auto before = takeoverJson(*t, now);
-        repo::cancelTakeover(c, id, now);
+        if (!repo::cancelTakeover(c, id, now))  // a concurrent cancel won
+            throw ApiError(409, "invalid_state", "the takeover was already cancelled");
         t->cancelledAtMs = now;
         recordAudit(c, ctx, "cancel", "takeover", std::to_string(id), before, takeoverJson(*t, now));
         return *t;

@@ -40,19 +40,18 @@ std::string StoreHubBackend::mediaPath(const std::string& sha256) {
     return media_.pathOf(sha256).string();
 }
 
+void storeSeenIn(DbConn& c, const std::vector<HubBackend::Seen>& seen) {
+    for (const auto& s : seen) {
+        // Only what the hub saw, in one statement: rewriting the row as read
+        // would undo an admin's change committed meanwhile (a retirement).
+        if (!repo::notePlayerSeen(c, s.playerId, s.lastSeenMs, s.statusJson)) continue;
+        if (!s.statusJson.empty())
+            if (auto active = activeVersionOf(s.statusJson)) noteActiveVersion(c, s.playerId, *active, s.lastSeenMs);
+    }
+}
+
 void StoreHubBackend::storeSeen(const std::vector<Seen>& seen) {
-    db_.write([&](DbConn& c) {
-        for (const auto& s : seen) {
-            auto p = repo::playerById(c, s.playerId);
-            if (!p) continue;
-            if (!p->lastSeenAtMs || *p->lastSeenAtMs < s.lastSeenMs) p->lastSeenAtMs = s.lastSeenMs;
-            if (!s.statusJson.empty()) p->statusJson = s.statusJson;
-            repo::updatePlayer(c, *p);
-            if (!s.statusJson.empty())
-                if (auto active = activeVersionOf(s.statusJson))
-                    noteActiveVersion(c, s.playerId, *active, s.lastSeenMs);
-        }
-    });
+    db_.write([&](DbConn& c) { storeSeenIn(c, seen); });
 }
 
 std::optional<std::int64_t> StoreHubBackend::storeProofs(const std::string& playerId, const wire::Proofs& proofs) {

@@ -15,6 +15,10 @@
 
 namespace microscape::controller {
 
+// What storeSeen writes in its transaction: each screen's liveness and latest
+// STATUS, and the recall confirmations that STATUS brings.
+void storeSeenIn(DbConn& c, const std::vector<HubBackend::Seen>& seen);
+
 class StoreHubBackend final : public HubBackend {
   public:
     StoreHubBackend(Db& db, Compiler& compiler, MediaStore& media, std::function<std::int64_t()> clock)

@@ -29,11 +29,23 @@ std::string LoginThrottle::addressKey(const std::string& host) {
     return out + ":/64";
 }
 
-std::int64_t LoginThrottle::lockedUntil(const Entry& e, int freeFailures) const {
-    if (e.failures <= freeFailures) return 0;
-    const int doublings = std::min(e.failures - freeFailures - 1, 40);
+std::int64_t LoginThrottle::lockedUntil(const Entry* e, int inFlight, int freeFailures, std::int64_t nowMs) const {
+    const int failures = (e ? e->failures : 0) + inFlight;
+    if (failures <= freeFailures) return 0;
+    const std::int64_t last = inFlight > 0 ? std::max(e ? e->lastFailureMs : 0, nowMs) : e->lastFailureMs;
+    const int doublings = std::min(failures - freeFailures - 1, 40);
     const std::int64_t delay = std::min(policy_.baseDelayMs << doublings, policy_.maxDelayMs);
-    return e.lastFailureMs + delay;
+    return last + delay;
+}
+
+int LoginThrottle::inFlightOf(const InFlight& t, const std::string& key) {
+    auto it = t.find(key);
+    return it == t.end() ? 0 : it->second;
+}
+
+void LoginThrottle::endOne(InFlight& t, const std::string& key) {
+    auto it = t.find(key);
+    if (it != t.end() && --it->second <= 0) t.erase(it);
 }
 
 const LoginThrottle::Entry* LoginThrottle::find(Table& t, const std::string& key, std::int64_t nowMs) {
@@ -50,16 +62,19 @@ LoginThrottle::Decision LoginThrottle::check(const std::string& address, const s
                                              std::int64_t nowMs) {
     std::lock_guard lock(mutex_);
     Decision d;
-    std::int64_t until = 0;
-    if (auto* e = find(pairs_, pairKey(address, username), nowMs))
-        until = std::max(until, lockedUntil(*e, policy_.pairFreeFailures));
-    if (auto* e = find(addresses_, address, nowMs))
-        until = std::max(until, lockedUntil(*e, policy_.addressFreeFailures));
+    const std::string pair = pairKey(address, username);
+    const std::int64_t until = std::max(
+        lockedUntil(find(pairs_, pair, nowMs), inFlightOf(pairsInFlight_, pair), policy_.pairFreeFailures, nowMs),
+        lockedUntil(find(addresses_, address, nowMs), inFlightOf(addressesInFlight_, address),
+                    policy_.addressFreeFailures, nowMs));
     if (until > nowMs) {
         d.allowed = false;
         d.retryAfterMs = until - nowMs;
         return d;
     }
+    // (Bounded: at most one per request being served.)
+    pairsInFlight_[pair]++;
+    addressesInFlight_[address]++;
     if (auto* e = find(accounts_, username, nowMs); e && e->failures >= policy_.accountSlowAfter) {
         const int doublings = std::min(e->failures - policy_.accountSlowAfter, 40);
         d.slowdownMs = std::min(policy_.accountBaseSlowdownMs << doublings, policy_.accountMaxSlowdownMs);
@@ -103,6 +118,8 @@ void LoginThrottle::bump(Table& t, const std::string& key, std::int64_t nowMs) {
 
 void LoginThrottle::recordFailure(const std::string& address, const std::string& username, std::int64_t nowMs) {
     std::lock_guard lock(mutex_);
+    endOne(pairsInFlight_, pairKey(address, username));
+    endOne(addressesInFlight_, address);
     bump(pairs_, pairKey(address, username), nowMs);
     bump(addresses_, address, nowMs);
     bump(accounts_, username, nowMs);
@@ -110,8 +127,16 @@ void LoginThrottle::recordFailure(const std::string& address, const std::string&
 
 void LoginThrottle::recordSuccess(const std::string& address, const std::string& username) {
     std::lock_guard lock(mutex_);
+    endOne(pairsInFlight_, pairKey(address, username));
+    endOne(addressesInFlight_, address);
     pairs_.erase(pairKey(address, username));
     accounts_.erase(username);
+}
+
+void LoginThrottle::abandon(const std::string& address, const std::string& username) {
+    std::lock_guard lock(mutex_);
+    endOne(pairsInFlight_, pairKey(address, username));
+    endOne(addressesInFlight_, address);
 }
 
 LoginThrottle::AuditTicket LoginThrottle::auditTicket(std::int64_t nowMs) {
@@ -134,7 +159,7 @@ LoginThrottle::AuditTicket LoginThrottle::auditTicket(std::int64_t nowMs) {
 
 std::size_t LoginThrottle::entries() const {
     std::lock_guard lock(mutex_);
-    return pairs_.size() + addresses_.size() + accounts_.size();
+    return pairs_.size() + addresses_.size() + accounts_.size() + pairsInFlight_.size() + addressesInFlight_.size();
 }
 
 }  // namespace microscape::controller

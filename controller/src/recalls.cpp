@@ -95,12 +95,14 @@ Recall recallMedia(Services& svc, std::int64_t mediaId, const std::string& reaso
                                std::string(mediaStateName(m->state)) + ")");
         const std::int64_t now = svc.nowMs();
         auto before = mediaJson(*m);
+        const MediaState from = m->state;
         m->state = MediaState::Rejected;
         if (who.userId) m->reviewedBy = who.userId;
         m->reviewedAtMs = now;
         m->reviewReason = reason;
         m->updatedAtMs = now;
-        repo::updateMedia(c, *m);
+        if (!repo::changeMediaState(c, *m, from))
+            throw RetryableError("media " + std::to_string(mediaId) + " changed state meanwhile");
         repo::audit(c, who, "recall", "media", std::to_string(mediaId), stringify(before), stringify(mediaJson(*m)),
                     now);
         rec.mediaId = mediaId;
@@ -115,31 +117,38 @@ Recall recallMedia(Services& svc, std::int64_t mediaId, const std::string& reaso
     // 2. Every manifest again, without it.
     if (svc.compiler) svc.compiler->recompileAll("media " + std::to_string(mediaId) + " recalled");
     // 3. The recall, each screen that had the media with its first manifest without it.
-    svc.db.write([&](DbConn& c) {
-        refuseIfRecalled(c);  // a second recall of the same media raced this one
-        const std::int64_t now = svc.nowMs();
-        rec.id = repo::insertRecall(c, rec);
-        std::vector<RecallScreen> screens;
-        for (const auto& id : repo::playersThatHadMedia(c, rec.mediaSha256)) {
-            RecallScreen s{rec.id, id, {}, {}, {}};
-            auto p = repo::playerById(c, id);
-            if (p && p->state == PlayerState::Enrolled)
-                if (auto latest = repo::latestManifest(c, id, rec.mediaSha256); latest && !latest->listsMedia) {
-                    s.version = latest->version;
-                    s.manifestSha256 = latest->sha256;
-                    // The screen may have reported the version before this row existed.
-                    if (auto active = activeVersionOf(p->statusJson); active && *active >= latest->version)
-                        s.confirmedAtMs = std::min(now, p->lastSeenAtMs.value_or(now));
-                }
-            repo::insertRecallScreen(c, s);
-            screens.push_back(std::move(s));
-        }
-        repo::audit(c, who, "create", "recall", std::to_string(rec.id), "",
-                    stringify(openedJson(rec, mediaName, screens)), now);
-        settleRecalls(c, now);
-    });
+    rec.id = svc.db.write([&](DbConn& c) { return openRecall(c, rec, mediaName, who, svc.nowMs()); });
     svc.log.information("media %Ld recalled (recall %Ld) by %s: %s", mediaId, rec.id, who.name, reason);
     return rec;
+}
+
+std::int64_t openRecall(DbConn& c, Recall rec, const std::string& mediaName, const Actor& who, std::int64_t now) {
+    // A second recall of the same media may have raced this one: once the
+    // media's row is ours, the other's recall is committed or not begun.
+    repo::lockForEdit(c, repo::Editable::Media, rec.mediaId);
+    if (auto prior = repo::recallOfMedia(c, rec.mediaId))
+        throw ApiError(409, "already_recalled",
+                       "the media was already recalled (recall " + std::to_string(prior->id) + ")");
+    rec.id = repo::insertRecall(c, rec);
+    std::vector<RecallScreen> screens;
+    for (const auto& id : repo::playersThatHadMedia(c, rec.mediaSha256)) {
+        RecallScreen s{rec.id, id, {}, {}, {}};
+        auto p = repo::playerById(c, id);
+        if (p && p->state == PlayerState::Enrolled)
+            if (auto latest = repo::latestManifest(c, id, rec.mediaSha256); latest && !latest->listsMedia) {
+                s.version = latest->version;
+                s.manifestSha256 = latest->sha256;
+                // The screen may have reported the version before this row existed.
+                if (auto active = activeVersionOf(p->statusJson); active && *active >= latest->version)
+                    s.confirmedAtMs = std::min(now, p->lastSeenAtMs.value_or(now));
+            }
+        repo::insertRecallScreen(c, s);
+        screens.push_back(std::move(s));
+    }
+    repo::audit(c, who, "create", "recall", std::to_string(rec.id), "", stringify(openedJson(rec, mediaName, screens)),
+                now);
+    settleRecalls(c, now);
+    return rec.id;
 }
 
 int recallExpiredMedia(Services& svc) {

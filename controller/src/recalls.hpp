@@ -25,6 +25,14 @@ struct Services;
 // recall's "create". Throws ApiError 404/409 (not approved, already recalled).
 Recall recallMedia(Services& svc, std::int64_t mediaId, const std::string& reason, const Actor& who, bool automatic);
 
+// recallMedia's last step, in the caller's transaction: the recall `rec` (its
+// media already withdrawn and recompiled) and each screen that had the media
+// with its first manifest version without it, audited ("create") and settled.
+// Takes the media's row lock first (PostgreSQL), so that of two recalls of the
+// same media at once the second sees the first: ApiError 409 already_recalled.
+// Returns the recall's id.
+std::int64_t openRecall(DbConn& c, Recall rec, const std::string& mediaName, const Actor& who, std::int64_t nowMs);
+
 // Recalls every approved media item whose validUntil has passed; returns how many.
 int recallExpiredMedia(Services& svc);
 

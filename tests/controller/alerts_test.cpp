@@ -16,6 +16,7 @@
 
 #include "cap.hpp"
 #include "cap_fixtures.hpp"
+#include "microscape/controller/repo.hpp"
 #include "test_support.hpp"
 
 using namespace microscape::testing;
@@ -509,4 +510,31 @@ TEST_CASE("a location's adminCode is set, changed, cleared and checked", "[contr
     p = admin.patch(path, R"({"adminCode":null})");
     REQUIRE(p.status == 200);
     CHECK(p.json()->getValue<std::string>("adminCode").empty());
+}
+
+TEST_CASE("two alerts with the same slogan taken at once share its media", "[controller][alerts][race]") {
+    TestServer srv;
+    srv.freezeClock();
+    World w(srv);
+    const std::int64_t now = srv.nowMs();
+    auto first = bridgeAlert(now), second = bridgeAlert(now);
+    second.identifier = "LZGA-2026-0002";  // another message, the same words
+    std::vector<Response> out(2);
+    // Both are let go while a third writer holds the audit log: the first then
+    // waits there with the slogan's row inserted, the second on that row.
+    whileHolding(
+        srv.storeUrl(),
+        [](microscape::controller::DbConn& c) {
+            microscape::controller::repo::audit(
+                c, microscape::controller::Actor{0, "test", microscape::controller::Role::Admin, {}}, "hold", "test",
+                "1", "", "", 1'000);
+        },
+        {[&] { out[0] = Client(w.feed).request("POST", "/api/v1/alerts", fx::alertXml(first), "application/cap+xml"); },
+         [&] {
+             out[1] = Client(w.feed).request("POST", "/api/v1/alerts", fx::alertXml(second), "application/cap+xml");
+         }});
+    INFO(out[0].body << "\n" << out[1].body);
+    REQUIRE(out[0].status == 201);
+    REQUIRE(out[1].status == 201);
+    CHECK(out[0].json()->getValue<std::int64_t>("mediaId") == out[1].json()->getValue<std::int64_t>("mediaId"));
 }

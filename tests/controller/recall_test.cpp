@@ -6,11 +6,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
-#include <future>
 #include <thread>
 
 #include "../../controller/src/pop_ingest.hpp"
@@ -286,46 +284,6 @@ int auditRowsOf(Client& admin, const std::string& action, std::int64_t recallId)
             ++n;
     }
     return n;
-}
-
-// Runs `step` in a write transaction of node A and, while A's transaction is
-// still open, the same step in one of node B. On PostgreSQL B's statement
-// waits for A's row lock; A commits once B is seen waiting, so the two really
-// overlap. On SQLite one writer excludes the other and B runs after A.
-void overlapOnTwoNodes(const controller::sql::StoreUrl& url, const std::function<void(controller::DbConn&)>& step) {
-    controller::Db a(url), b(url);
-    const bool pg = a.backend() == controller::sql::Backend::Postgres;
-    std::atomic<bool> stepped{false};
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    std::thread first([&] {
-        a.write([&](controller::DbConn& c) {
-            step(c);
-            stepped = true;
-            released.wait();
-        });
-    });
-    REQUIRE(waitFor([&] { return stepped.load(); }));
-    if (!pg) {
-        release.set_value();
-        first.join();
-        b.write([&](controller::DbConn& c) { step(c); });
-        return;
-    }
-    std::thread second([&] { b.write([&](controller::DbConn& c) { step(c); }); });
-    controller::Db observer(url);
-    const bool waiting = waitFor([&] {
-        return observer.read([](controller::DbConn& c) {
-            return c.one(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
-                        "datname = current_database()")
-                       ->i64(0) > 0;
-        });
-    });
-    release.set_value();
-    first.join();
-    second.join();
-    REQUIRE(waiting);
 }
 
 }  // namespace

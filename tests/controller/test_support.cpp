@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -482,6 +483,79 @@ StoredProofs storedProofs(const fs::path& controllerDb, const std::string& playe
 
 std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId) {
     return storedCount(sqliteFile(controllerDb), playerId);
+}
+
+void whileHolding(const controller::sql::StoreUrl& url, const std::function<void(controller::DbConn&)>& first,
+                  const std::vector<std::function<void()>>& others) {
+    controller::Db a(url), observer(url);
+    const bool pg = a.backend() == controller::sql::Backend::Postgres;
+    std::atomic<bool> stepped{false};
+    std::atomic<std::size_t> othersDone{0};
+    std::exception_ptr firstError;
+    std::vector<std::exception_ptr> otherErrors(others.size());
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::thread one([&] {
+        try {
+            a.write([&](controller::DbConn& c) {
+                first(c);
+                stepped = true;
+                released.wait();
+            });
+        } catch (...) {
+            firstError = std::current_exception();
+        }
+        stepped = true;  // (also when `first` threw: nothing is left to wait for)
+    });
+    auto runOther = [&](std::size_t k) {
+        try {
+            others[k]();
+        } catch (...) {
+            otherErrors[k] = std::current_exception();
+        }
+        ++othersDone;
+    };
+    const bool firstStepped = waitFor([&] { return stepped.load(); }, 60'000);
+    bool waiting = true;
+    if (!pg || !firstStepped || firstError) {
+        release.set_value();
+        one.join();
+        if (!firstError)
+            for (std::size_t k = 0; k < others.size(); ++k) runOther(k);
+    } else {
+        std::vector<std::thread> threads;
+        for (std::size_t k = 0; k < others.size(); ++k) threads.emplace_back(runOther, k);
+        const auto wanted = static_cast<std::int64_t>(others.size());
+        waiting = waitFor(
+                      [&] {
+                          return othersDone.load() > 0 || observer.read([&](controller::DbConn& c) {
+                              return c.one(
+                                          "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                          "'Lock' AND datname = current_database()")
+                                         ->i64(0) >= wanted;
+                          });
+                      },
+                      60'000) &&
+                  othersDone.load() == 0;
+        release.set_value();
+        one.join();
+        for (auto& t : threads) t.join();
+    }
+    REQUIRE(firstStepped);
+    if (firstError) std::rethrow_exception(firstError);
+    for (const auto& e : otherErrors)
+        if (e) std::rethrow_exception(e);
+    REQUIRE(waiting);  // every other one started while A's transaction was open, and waited for it
+}
+
+void overlapOnTwoNodes(const controller::sql::StoreUrl& url, const std::function<void(controller::DbConn&)>& first,
+                       const std::function<void(controller::DbConn&)>& second) {
+    controller::Db b(url);
+    whileHolding(url, first, {[&] { b.write([&](controller::DbConn& c) { second(c); }); }});
+}
+
+void overlapOnTwoNodes(const controller::sql::StoreUrl& url, const std::function<void(controller::DbConn&)>& step) {
+    overlapOnTwoNodes(url, step, step);
 }
 
 }  // namespace microscape::testing

@@ -25,6 +25,7 @@
 #include "../support/wait_for.hpp"
 #include "api_contract.hpp"
 #include "microscape/controller/config.hpp"
+#include "microscape/controller/db.hpp"
 #include "microscape/controller/server.hpp"
 #include "pg_cluster.hpp"
 
@@ -221,4 +222,27 @@ StoredProofs storedProofs(const microscape::controller::sql::StoreUrl& store, co
 std::int64_t storedCount(const microscape::controller::sql::StoreUrl& store, const std::string& playerId);
 StoredProofs storedProofs(const fs::path& controllerDb, const std::string& playerId);
 std::int64_t storedCount(const fs::path& controllerDb, const std::string& playerId);
+
+// Two controller nodes writing at once, deterministically: runs `first` in a
+// write transaction of node A (its own Db on `url`) and, while A's transaction
+// is still open, `second` in one of node B. On PostgreSQL B is started, A
+// waits until B is seen blocked on a lock (pg_stat_activity) and only then
+// commits, so the two really overlap (B read what it read before A's commit);
+// no sleeps. On SQLite one writer excludes the other and B runs after A. An
+// exception of either step is raised here after both have ended (A's first);
+// B that ends without ever waiting fails the test.
+void overlapOnTwoNodes(const microscape::controller::sql::StoreUrl& url,
+                       const std::function<void(microscape::controller::DbConn&)>& first,
+                       const std::function<void(microscape::controller::DbConn&)>& second);
+// The same step on both nodes.
+void overlapOnTwoNodes(const microscape::controller::sql::StoreUrl& url,
+                       const std::function<void(microscape::controller::DbConn&)>& step);
+// The same with anything else for B: runs `first` in node A's open write
+// transaction and each of `others` in a thread of its own (e.g. requests to
+// the controllers under test); on PostgreSQL A commits once as many sessions
+// wait on a lock as there are others (SQLite: the others one after the other,
+// after A's commit). Exceptions and an other that never waited fail as above.
+void whileHolding(const microscape::controller::sql::StoreUrl& url,
+                  const std::function<void(microscape::controller::DbConn&)>& first,
+                  const std::vector<std::function<void()>>& others);
 }  // namespace microscape::testing

@@ -32,6 +32,18 @@ DbValue dbOpt(const std::optional<std::string>& s) {
     return s ? DbValue(*s) : DbValue(nullptr);
 }
 
+// Any value: the advisory lock that makes the audit log's writers take turns
+// on PostgreSQL ("MSAUDITL").
+constexpr std::int64_t kAuditChainLock = 0x4d53'4155'4449'544c;
+
+// PostgreSQL: waits for the audit log's lock, held to the end of the
+// transaction, so that the next statement reads the head as the previous
+// writer committed it (READ COMMITTED: two transactions would otherwise both
+// read the same head and claim the same seq). SQLite: one writer at a time.
+void lockAuditChain(DbConn& c) {
+    if (c.backend() == sql::Backend::Postgres) c.exec("SELECT pg_advisory_xact_lock(?)", {kAuditChainLock});
+}
+
 // The last chained row: (seq, hash), or (0, genesis).
 audit::AuditHead auditHead(DbConn& c) {
     auto last = c.one("SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1");
@@ -42,11 +54,13 @@ audit::AuditHead auditHead(DbConn& c) {
 }  // namespace
 
 // Each row is chained to the one before (docs/audit-export.md): the read of the
-// last row and the insert run in the caller's write transaction, which Db
-// serialises, so two rows never claim the same seq.
+// last row and the insert run in the caller's write transaction, under the
+// audit log's lock (SQLite: the one writer), so two rows never claim the same
+// seq; a writer of another node waits for the commit of the one before.
 void audit(DbConn& c, const Actor& who, const std::string& action, const std::string& entity,
            const std::string& entityId, const std::string& beforeJson, const std::string& afterJson,
            std::int64_t nowMs) {
+    lockAuditChain(c);
     const auto head = auditHead(c);
     audit::AuditRow r;
     r.seq = head.seq + 1;
@@ -88,6 +102,10 @@ std::optional<audit::AuditRow> auditRowOf(const DbRow& row) {
 
 std::int64_t chainAuditLog(DbConn& c) {
     std::int64_t chained = 0;
+    // (A node starting while others write finds nothing to chain, and need not
+    // wait for their lock.)
+    if (!c.one("SELECT 1 FROM audit_log WHERE hash IS NULL LIMIT 1")) return 0;
+    lockAuditChain(c);
     auto head = auditHead(c);
     while (true) {
         auto rows = c.query(

@@ -103,9 +103,22 @@ std::vector<Player> listPlayers(DbConn& c) {
 void updatePlayer(DbConn& c, const Player& p) {
     c.exec(
         "UPDATE players SET name = ?, location_id = ?, width = ?, height = ?, orientation = ?, state = ?, "
-        "last_seen_at = ?, status_json = ?, updated_at = ? WHERE id = ?",
+        "updated_at = ? WHERE id = ?",
         {p.name, opt(p.locationId), opt(p.width), opt(p.height), p.orientation, std::string(playerStateName(p.state)),
-         opt(p.lastSeenAtMs), optText(p.statusJson), i(p.updatedAtMs), p.id});
+         i(p.updatedAtMs), p.id});
+}
+bool notePlayerSeen(DbConn& c, const std::string& id, std::int64_t lastSeenMs, const std::string& statusJson) {
+    if (statusJson.empty())
+        c.exec(
+            "UPDATE players SET last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ? THEN ? ELSE "
+            "last_seen_at END WHERE id = ?",
+            {i(lastSeenMs), i(lastSeenMs), id});
+    else
+        c.exec(
+            "UPDATE players SET last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ? THEN ? ELSE "
+            "last_seen_at END, status_json = ? WHERE id = ?",
+            {i(lastSeenMs), i(lastSeenMs), statusJson, id});
+    return c.changes() == 1;
 }
 
 // --- mirrors ----------------------------------------------------------------------------------
@@ -130,6 +143,39 @@ void setMirrorSettings(DbConn& c, const MirrorSettings& m) {
 bool mediaInAnyManifest(DbConn& c, const std::string& sha256) {
     // A manifest names its media by hash; a 64-hex hash occurs nowhere else by chance.
     return c.one("SELECT 1 FROM compiled_manifests WHERE manifest LIKE '%' || ? || '%' LIMIT 1", {sha256}).has_value();
+}
+
+// --- edits ------------------------------------------------------------------------------------
+void lockForEdit(DbConn& c, Editable what, std::int64_t id) {
+    if (c.backend() != sql::Backend::Postgres) return;
+    const char* sql = nullptr;
+    switch (what) {
+        case Editable::User:
+            sql = "SELECT id FROM users WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Location:
+            sql = "SELECT id FROM locations WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Media:
+            sql = "SELECT id FROM media WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Playlist:
+            sql = "SELECT id FROM playlists WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Campaign:
+            sql = "SELECT id FROM campaigns WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Schedule:
+            sql = "SELECT id FROM schedules WHERE id = ? FOR UPDATE";
+            break;
+        case Editable::Observance:
+            sql = "SELECT id FROM observances WHERE id = ? FOR UPDATE";
+            break;
+    }
+    c.exec(sql, {i(id)});
+}
+void lockPlayerForEdit(DbConn& c, const std::string& playerId) {
+    if (c.backend() == sql::Backend::Postgres) c.exec("SELECT id FROM players WHERE id = ? FOR UPDATE", {playerId});
 }
 
 // --- settings ---------------------------------------------------------------------------------

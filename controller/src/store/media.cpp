@@ -44,14 +44,44 @@ void ensureTags(DbConn& c, const std::vector<std::string>& tags) {
 }
 
 // --- media -----------------------------------------------------------------------------------
+namespace {
+constexpr const char* kInsertMedia =
+    "INSERT INTO media(sha256, kind, mime, size_bytes, display_name, original_name, department, state, "
+    "uploaded_by, duration_ms, width, height, slogan_json, created_at, updated_at, codec, background) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+DbParams mediaParams(const Media& m) {
+    return {m.sha256,
+            m.kind,
+            m.mime,
+            i(m.sizeBytes),
+            m.displayName,
+            optText(m.originalName),
+            optText(m.department),
+            std::string(mediaStateName(m.state)),
+            i(m.uploadedBy),
+            opt(m.durationMs),
+            opt(m.width),
+            opt(m.height),
+            optText(m.sloganJson),
+            i(m.createdAtMs),
+            i(m.updatedAtMs),
+            m.codec,
+            m.background};
+}
+}  // namespace
+
 std::int64_t insertMedia(DbConn& c, const Media& m) {
-    c.exec(
-        "INSERT INTO media(sha256, kind, mime, size_bytes, display_name, original_name, department, state, "
-        "uploaded_by, duration_ms, width, height, slogan_json, created_at, updated_at, codec, background) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {m.sha256, m.kind, m.mime, i(m.sizeBytes), m.displayName, optText(m.originalName), optText(m.department),
-         std::string(mediaStateName(m.state)), i(m.uploadedBy), opt(m.durationMs), opt(m.width), opt(m.height),
-         optText(m.sloganJson), i(m.createdAtMs), i(m.updatedAtMs), m.codec, m.background});
+    c.exec(kInsertMedia, mediaParams(m));
+    auto id = c.lastInsertId();
+    ensureTags(c, m.tags);
+    setTags(c, "media_tags", "media_id", id, m.tags);
+    return id;
+}
+std::optional<std::int64_t> insertMediaIfNew(DbConn& c, const Media& m) {
+    // PostgreSQL: a concurrent insert of the same content makes this one wait
+    // for its transaction, then do nothing if it committed.
+    c.exec(std::string(kInsertMedia) + " ON CONFLICT (sha256) DO NOTHING", mediaParams(m));
+    if (c.changes() == 0) return std::nullopt;
     auto id = c.lastInsertId();
     ensureTags(c, m.tags);
     setTags(c, "media_tags", "media_id", id, m.tags);
@@ -79,13 +109,20 @@ std::vector<Media> listMedia(DbConn& c, const MediaFilter& f) {
 }
 void updateMedia(DbConn& c, const Media& m) {
     c.exec(
-        "UPDATE media SET display_name = ?, department = ?, state = ?, reviewed_by = ?, review_reason = ?, "
-        "reviewed_at = ?, duration_ms = ?, width = ?, height = ?, updated_at = ?, valid_until = ? WHERE id = ?",
-        {m.displayName, optText(m.department), std::string(mediaStateName(m.state)), opt(m.reviewedBy),
-         optText(m.reviewReason), opt(m.reviewedAtMs), opt(m.durationMs), opt(m.width), opt(m.height), i(m.updatedAtMs),
+        "UPDATE media SET display_name = ?, department = ?, duration_ms = ?, width = ?, height = ?, updated_at = ?, "
+        "valid_until = ? WHERE id = ?",
+        {m.displayName, optText(m.department), opt(m.durationMs), opt(m.width), opt(m.height), i(m.updatedAtMs),
          opt(m.validUntilMs), i(m.id)});
     ensureTags(c, m.tags);
     setTags(c, "media_tags", "media_id", m.id, m.tags);
+}
+bool changeMediaState(DbConn& c, const Media& m, MediaState from) {
+    c.exec(
+        "UPDATE media SET state = ?, reviewed_by = ?, review_reason = ?, reviewed_at = ?, updated_at = ? "
+        "WHERE id = ? AND state = ?",
+        {std::string(mediaStateName(m.state)), opt(m.reviewedBy), optText(m.reviewReason), opt(m.reviewedAtMs),
+         i(m.updatedAtMs), i(m.id), std::string(mediaStateName(from))});
+    return c.changes() == 1;
 }
 
 std::vector<std::int64_t> expiredMediaIds(DbConn& c, std::int64_t nowMs) {

@@ -119,12 +119,16 @@ std::vector<Takeover> listTakeovers(DbConn& c) {
     for (auto& r : c.query(std::string(kTakeoverSelect) + "ORDER BY t.id DESC")) out.push_back(takeoverFrom(r));
     return out;
 }
-void cancelTakeover(DbConn& c, std::int64_t id, std::int64_t nowMs) {
+bool cancelTakeover(DbConn& c, std::int64_t id, std::int64_t nowMs) {
     c.exec("UPDATE takeovers SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL", {i(nowMs), i(id)});
+    return c.changes() == 1;
 }
-void updateTakeover(DbConn& c, const Takeover& t) {
-    c.exec("UPDATE takeovers SET name = ?, playlist_id = ?, target_json = ?, expires_at = ? WHERE id = ?",
-           {t.name, i(t.playlistId), t.targetJson, i(t.expiresAtMs), i(t.id)});
+bool updateTakeover(DbConn& c, const Takeover& t) {
+    c.exec(
+        "UPDATE takeovers SET name = ?, playlist_id = ?, target_json = ?, expires_at = ? WHERE id = ? AND "
+        "cancelled_at IS NULL",
+        {t.name, i(t.playlistId), t.targetJson, i(t.expiresAtMs), i(t.id)});
+    return c.changes() == 1;
 }
 
 // --- CAP alerts --------------------------------------------------------------------------------

@@ -24,6 +24,10 @@ using DbValue = sql::Value;
 using DbParams = sql::Params;
 using DbRow = sql::Row;
 using ConstraintError = sql::ConstraintError;
+// Thrown inside Db::write when a guarded UPDATE finds that another transaction
+// changed the row since it was read: the whole transaction runs again and
+// decides on what is committed now (PostgreSQL; SQLite has one writer).
+using RetryableError = sql::RetryableError;
 
 // A connection borrowed inside Db::read/write; never store it.
 class DbConn {

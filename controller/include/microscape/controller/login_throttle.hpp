@@ -42,11 +42,17 @@ class LoginThrottle {
         std::int64_t retryAfterMs = 0;  // when refused: how long until the next try
         std::int64_t slowdownMs = 0;    // when allowed: how long to hold the answer
     };
-    // Before checking a password: may this address try this username now?
+    // Before checking a password: may this address try this username now? An
+    // allowed attempt counts as a failure (at nowMs) until recordFailure,
+    // recordSuccess or abandon ends it, so that guesses sent in parallel are
+    // refused as the same guesses sent one after the other would be (each
+    // would otherwise pass the check before any of them had failed).
     Decision check(const std::string& address, const std::string& username, std::int64_t nowMs);
     void recordFailure(const std::string& address, const std::string& username, std::int64_t nowMs);
     // The right password: clears the pair and the username, not the address.
     void recordSuccess(const std::string& address, const std::string& username);
+    // An allowed attempt that neither failed nor succeeded (an internal error).
+    void abandon(const std::string& address, const std::string& username);
 
     struct AuditTicket {
         bool record = false;                // write this failure to the audit log and the log
@@ -65,7 +71,12 @@ class LoginThrottle {
         std::int64_t lastFailureMs = 0;
     };
     using Table = std::unordered_map<std::string, Entry>;
-    std::int64_t lockedUntil(const Entry& e, int freeFailures) const;
+    using InFlight = std::unordered_map<std::string, int>;  // allowed attempts not yet ended, by key
+    // When the key may try again: its failures and its attempts in flight (as
+    // failures now) against its free failures.
+    std::int64_t lockedUntil(const Entry* e, int inFlight, int freeFailures, std::int64_t nowMs) const;
+    static int inFlightOf(const InFlight& t, const std::string& key);
+    static void endOne(InFlight& t, const std::string& key);
     void bump(Table& t, const std::string& key, std::int64_t nowMs);
     void makeRoom(Table& t, std::int64_t nowMs);
     const Entry* find(Table& t, const std::string& key, std::int64_t nowMs);
@@ -73,6 +84,7 @@ class LoginThrottle {
     const LoginThrottlePolicy policy_;
     mutable std::mutex mutex_;  // guards everything below
     Table pairs_, addresses_, accounts_;
+    InFlight pairsInFlight_, addressesInFlight_;
     std::int64_t auditWindowStartMs_ = 0;
     int auditInWindow_ = 0;
     std::int64_t auditSuppressed_ = 0;

@@ -18,6 +18,17 @@
 
 namespace microscape::controller::repo {
 
+// --- edits ---------------------------------------------------------------------------
+// The rows an edit reads whole, merges a request into and writes back.
+enum class Editable { User, Location, Media, Playlist, Campaign, Schedule, Observance };
+// PostgreSQL: takes the row's lock to the end of the transaction (SELECT ...
+// FOR UPDATE) before the edit reads it, so the read comes after every other
+// edit of the row has committed (at READ COMMITTED two edits would read the
+// same row and the later commit would write back the fields the other had
+// just changed: a disabled account enabled again). SQLite: nothing (one writer).
+void lockForEdit(DbConn& c, Editable what, std::int64_t id);
+void lockPlayerForEdit(DbConn& c, const std::string& playerId);
+
 // --- users, sessions, API tokens ------------------------------------------------
 std::int64_t insertUser(DbConn& c, const User& u, const std::string& passwordHash, std::int64_t nowMs);
 std::optional<User> userById(DbConn& c, std::int64_t id);
@@ -81,6 +92,9 @@ void ensureTags(DbConn& c, const std::vector<std::string>& tags);
 
 // --- media ---------------------------------------------------------------------------
 std::int64_t insertMedia(DbConn& c, const Media& m);
+// insertMedia unless a row with the same content exists (committed, or by a
+// transaction this one waited for): its id, or nullopt when the content was taken.
+std::optional<std::int64_t> insertMediaIfNew(DbConn& c, const Media& m);
 std::optional<Media> mediaById(DbConn& c, std::int64_t id);
 std::optional<Media> mediaBySha(DbConn& c, const std::string& sha256);
 struct MediaFilter {
@@ -88,7 +102,14 @@ struct MediaFilter {
     std::string kind, tag, department;
 };
 std::vector<Media> listMedia(DbConn& c, const MediaFilter& f);
-void updateMedia(DbConn& c, const Media& m);   // everything but id, sha, size, uploader, createdAt
+// The editable details: name, department, validUntil, duration, size, tags and
+// updatedAt; never the state or review (changeMediaState), so that an edit
+// made from an older read cannot undo a concurrent decision.
+void updateMedia(DbConn& c, const Media& m);
+// The state and review of m (and updatedAt) when the row is still in state
+// `from`; false when another transaction changed its state first (the caller
+// decided on a stale read: on PostgreSQL it throws RetryableError to decide again).
+bool changeMediaState(DbConn& c, const Media& m, MediaState from);
 void deleteMedia(DbConn& c, std::int64_t id);  // and its derived files' rows
 // Derived files (normalised stills, renditions).
 std::int64_t insertDerived(DbConn& c, const MediaDerived& d);
@@ -181,7 +202,13 @@ void insertPlayer(DbConn& c, const Player& p, std::optional<std::int64_t> enroll
 std::optional<Player> playerById(DbConn& c, const std::string& id);
 std::optional<Player> playerByCurveKey(DbConn& c, const std::string& curveKey);
 std::vector<Player> listPlayers(DbConn& c);
+// What an admin edits (name, location, size, orientation, state, updatedAt);
+// never the liveness the hub keeps (notePlayerSeen).
 void updatePlayer(DbConn& c, const Player& p);
+// The hub's bookkeeping in one statement: last seen (only ever forward) and,
+// when statusJson is not empty, the latest STATUS; nothing else of the row.
+// False when no such player.
+bool notePlayerSeen(DbConn& c, const std::string& id, std::int64_t lastSeenMs, const std::string& statusJson);
 
 // --- playlists -------------------------------------------------------------------------------
 std::int64_t insertPlaylist(DbConn& c, const Playlist& p);
@@ -206,8 +233,11 @@ void deleteSchedule(DbConn& c, std::int64_t id);
 std::int64_t insertTakeover(DbConn& c, const Takeover& t);
 std::optional<Takeover> takeoverById(DbConn& c, std::int64_t id);
 std::vector<Takeover> listTakeovers(DbConn& c);
-void cancelTakeover(DbConn& c, std::int64_t id, std::int64_t nowMs);
-void updateTakeover(DbConn& c, const Takeover& t);  // name, playlist, target and expiry
+// False when the takeover was already cancelled (by a concurrent request).
+bool cancelTakeover(DbConn& c, std::int64_t id, std::int64_t nowMs);
+// Name, playlist, target and expiry of a takeover not cancelled; false when it
+// was cancelled meanwhile.
+bool updateTakeover(DbConn& c, const Takeover& t);
 
 // --- observances (legal-education days campaigns are planned around) --------------------------
 struct Observance {
