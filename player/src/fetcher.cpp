@@ -41,7 +41,7 @@ void Fetcher::pump(const std::function<bool(const wire::Fetch&)>& send, std::int
         if (t.done || t.failures >= maxHashFailures_ || t.via != FileTask::Via::Hub) continue;
         while (inflight_ < window_ && t.requested < t.size) {
             const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(chunkBytes_, t.size - t.requested));
-            if (!send(wire::Fetch{t.sha, t.requested, len})) return;
+            if (!send(wire::Fetch{t.sha, t.requested, len, bulk_})) return;
             if (inflight_ == 0) lastProgressMs_ = steadyMs;  // the stall timer starts now
             t.requested += len;
             ++inflight_;

@@ -47,6 +47,9 @@ class Fetcher {
         window_ = window;
     }
 
+    // Whether the FETCHes pump sends ask for the bulk channel (the agent's session has one).
+    void setBulk(bool on) { bulk_ = on; }
+    bool bulk() const { return bulk_; }
     // Asks for chunks up to the window; stops when send refuses one (socket full).
     void pump(const std::function<bool(const wire::Fetch&)>& send, std::int64_t steadyMs);
     // Forgets what was asked for (a new link, a stall): pump asks again from what is on disk.
@@ -133,6 +136,7 @@ class Fetcher {
     int inflight_ = 0;
     std::int64_t lastProgressMs_ = 0;
     bool hasMirrors_ = false;
+    bool bulk_ = false;
     std::int64_t bytesFromMirrors_ = 0, bytesFromHub_ = 0;  // since the agent started
 };
 
