@@ -57,14 +57,20 @@ struct FakeHub {
     bool bulkReady = false;  // a READY that verifies under this session's key and token
     int badReadies = 0;
     std::uint64_t seq = 0;
-    bool waitForReady = false;                 // FETCH{bulk} before READY waits for it (else: the CURVE socket)
-    std::deque<wire::Fetch> parked;            // waiting for READY
-    int tamperSealed = 0;                      // flip one bit in the data of this many sealed CHUNKs
-    int replaySealed = 0;                      // send this many sealed CHUNKs twice (the same seq)
-    bool bulkVoid = false;                     // sealed CHUNKs are lost on the way
-    std::set<std::string> plainOnly;           // files always answered on the CURVE socket
-    long sealedSent = 0, plainSent = 0;        // CHUNKs (chunksSent counts both)
-    std::int64_t heartbeatMs = 100;            // in WELCOME
+    bool waitForReady = false;           // FETCH{bulk} before READY waits for it (else: the CURVE socket)
+    std::deque<wire::Fetch> parked;      // waiting for READY
+    int tamperSealed = 0;                // flip one bit in the data of this many sealed CHUNKs
+    int replaySealed = 0;                // send this many sealed CHUNKs twice (the same seq)
+    bool bulkVoid = false;               // sealed CHUNKs are lost on the way
+    std::set<std::string> plainOnly;     // files always answered on the CURVE socket
+    long sealedSent = 0, plainSent = 0;  // CHUNKs (chunksSent counts both)
+    std::int64_t heartbeatMs = 100;      // in WELCOME
+    long loseFetch = -1;                 // the FETCH (index in fetches) never answered
+    long staleFetch = -1;                // the FETCH answered with the CHUNK at offset 0
+    // Answers FETCHes in swapped pairs: the second at once (sealed when asked
+    // for), then the first on the CURVE socket, as two channels may deliver them.
+    bool swapPairs = false;
+    std::optional<wire::Fetch> held;
     std::map<std::string, std::string> files;  // sha -> bytes
     std::optional<Bundle> current;
     int corruptChunks = 0;      // corrupt this many chunks (first ones)
@@ -110,11 +116,21 @@ struct FakeHub {
         while (!parked.empty()) {
             auto f = parked.front();
             parked.pop_front();
-            answer(kPlayer, f);  // the player on the CURVE socket, when the bulk channel is not used
+            dispatch(kPlayer, f);  // the player on the CURVE socket, when the bulk channel is not used
         }
     }
     // One CHUNK for f: sealed on the bulk channel when asked for and up, else on the CURVE socket.
-    void answer(const std::string& rid, const wire::Fetch& f) {
+    void dispatch(const std::string& rid, const wire::Fetch& f) {
+        if (!swapPairs) return answer(rid, f);
+        if (!held) {
+            held = f;
+            return;
+        }
+        answer(rid, f);
+        answer(rid, *held, true);
+        held.reset();
+    }
+    void answer(const std::string& rid, const wire::Fetch& f, bool plain = false) {
         if (stopAfterChunks >= 0 && chunksSent >= stopAfterChunks) return;
         const auto& data = files.at(f.sha256);
         REQUIRE(f.offset <= data.size());
@@ -125,7 +141,7 @@ struct FakeHub {
         }
         ++chunksSent;
         bytesSent += part.size();
-        if (!(f.bulk && bulkReady && !plainOnly.count(f.sha256))) {
+        if (plain || !(f.bulk && bulkReady && !plainOnly.count(f.sha256))) {
             ++plainSent;
             send(rid, wire::toEnvelope(wire::Chunk{f.sha256, f.offset, data.size(), part}));
             return;
@@ -210,7 +226,9 @@ struct FakeHub {
                     parked.push_back(*f);
                     continue;
                 }
-                answer(rid, *f);
+                if (static_cast<long>(fetches.size()) - 1 == loseFetch) continue;
+                if (static_cast<long>(fetches.size()) - 1 == staleFetch) f->offset = 0;
+                dispatch(rid, *f);
             } else if (env->type == wire::Type::Status) {
                 auto s = wire::parseStatus(*env);
                 REQUIRE(s.ok());
@@ -940,5 +958,61 @@ TEST_CASE("bulk channel: a new session after a reconnect uses its new key and to
     CHECK(second.plainSent == 0);
     REQUIRE_FALSE(second.fetches.empty());
     CHECK(second.fetches.front().offset > 0);  // resumed from the partial file
+    agent.stop();
+}
+
+TEST_CASE("a CHUNK lost on the way is asked for again, however many come after it", "[player][agent]") {
+    TempDir t;
+    FakeHub hub;
+    SECTION("never answered") {
+        hub.loseFetch = 2;
+    }
+    SECTION("answered with a stale CHUNK (every FETCH answered, one byte range missing)") {
+        hub.staleFetch = 2;
+    }
+    auto b = bundleV(2, mediaSet(1700, 1, 40 * 4096));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 2; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    agent.stop();
+}
+
+TEST_CASE("a CHUNK that arrives before the one before it waits for it", "[player][agent]") {
+    TempDir t;
+    FakeHub hub;
+    hub.swapPairs = true;
+    auto b = bundleV(2, mediaSet(1800, 1, 40 * 4096));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 2; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.fetches.size() == 40);  // nothing asked for twice: no stall
+    agent.stop();
+}
+
+TEST_CASE("bulk channel: sealed and plain CHUNKs of one file in either order on the two sockets",
+          "[player][agent][bulk]") {
+    TempDir t;
+    FakeHub hub("tcp://127.0.0.1:*", &hubKeys());
+    hub.offerBulk();
+    hub.waitForReady = true;
+    hub.swapPairs = true;
+    hub.heartbeatMs = 1000;  // no stall on a loaded machine: it would give the bulk channel up
+    auto b = bundleV(3, mediaSet(1900, 1, 40 * 4096));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(curveConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 3; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.fetches.size() == 40);
+    CHECK(allBulk(hub.fetches));
+    CHECK(hub.sealedSent == 20);
+    CHECK(hub.plainSent == 20);
     agent.stop();
 }
