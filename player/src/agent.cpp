@@ -225,6 +225,7 @@ struct SyncAgent::Impl {
             s.set(zmq::sockopt::reconnect_ivl, 200);
             s.set(zmq::sockopt::reconnect_ivl_max, 5000);
             s.set(zmq::sockopt::sndhwm, 1000);
+            if (endpoint().find('[') != std::string::npos) s.set(zmq::sockopt::ipv6, 1);  // libzmq needs it for [v6]
             if (config.curve) {
                 s.set(zmq::sockopt::curve_serverkey, config.serverCurveKey);
                 s.set(zmq::sockopt::curve_publickey, config.curvePublicKey);

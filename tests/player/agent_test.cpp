@@ -84,6 +84,7 @@ struct FakeHub {
     explicit FakeHub(const std::string& ep = "tcp://127.0.0.1:*", const CurvePair* curve = nullptr) {
         router.set(zmq::sockopt::linger, 0);
         router.set(zmq::sockopt::router_handover, 1);
+        if (ep.find('[') != std::string::npos) router.set(zmq::sockopt::ipv6, 1);
         if (curve) {
             router.set(zmq::sockopt::curve_server, 1);
             router.set(zmq::sockopt::curve_secretkey, curve->secretKey);
@@ -92,13 +93,14 @@ struct FakeHub {
         endpoint = router.get(zmq::sockopt::last_endpoint);
     }
     // Binds the bulk channel's ROUTER (as the controller: plain, small messages only).
-    void offerBulk() {
+    void offerBulk(const std::string& host = "127.0.0.1") {
         bulk.emplace(ctx, zmq::socket_type::router);
         bulk->set(zmq::sockopt::linger, 0);
+        if (host.front() == '[') bulk->set(zmq::sockopt::ipv6, 1);
         // Not 64: libzmq applies it to the ZMTP handshake too, whose READY command
         // with a 32-character routing id is about 75 bytes.
         bulk->set(zmq::sockopt::maxmsgsize, std::int64_t{256});
-        bulk->bind("tcp://127.0.0.1:*");
+        bulk->bind("tcp://" + host + ":*");
         const std::string ep = bulk->get(zmq::sockopt::last_endpoint);
         bulkPort = std::stoi(ep.substr(ep.rfind(':') + 1));
     }
@@ -1014,5 +1016,50 @@ TEST_CASE("bulk channel: sealed and plain CHUNKs of one file in either order on 
     CHECK(allBulk(hub.fetches));
     CHECK(hub.sealedSent == 20);
     CHECK(hub.plainSent == 20);
+    agent.stop();
+}
+
+TEST_CASE("bulk channel: offered without CURVE it is ignored", "[player][agent][bulk]") {
+    TempDir t;
+    FakeHub hub;  // plain: a hub with zmq.curve=false never offers it, but the agent must not care
+    hub.offerBulk();
+    auto b = bundleV(2, mediaSet(2000, 1, 50000));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 2; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    REQUIRE_FALSE(hub.fetches.empty());
+    CHECK(std::none_of(hub.fetches.begin(), hub.fetches.end(), [](const wire::Fetch& f) { return f.bulk; }));
+    CHECK(hub.sealedSent == 0);
+    CHECK(hub.badReadies == 0);  // no READY at all
+    CHECK_FALSE(hub.bulkReady);
+    agent.stop();
+}
+
+TEST_CASE("bulk channel: a hub at an IPv6 address, both sockets", "[player][agent][bulk]") {
+    std::optional<FakeHub> maybe;
+    try {
+        maybe.emplace("tcp://[::1]:*", &hubKeys());
+        maybe->offerBulk("[::1]");
+    } catch (const zmq::error_t& e) {
+        WARN("no IPv6 loopback here: " << e.what());
+        return;
+    }
+    auto& hub = *maybe;
+    TempDir t;
+    hub.waitForReady = true;
+    hub.heartbeatMs = 1000;
+    auto b = bundleV(2, mediaSet(2100, 1, 50000));
+    hub.add(b);
+    hub.current = b;
+    REQUIRE(hub.endpoint.find("[::1]") != std::string::npos);
+    SyncAgent agent(curveConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 2; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.bulkReady);
+    CHECK(hub.plainSent == 0);
     agent.stop();
 }
