@@ -350,8 +350,9 @@ if [ "$first" = 1 ]; then
   ZMQ_PORT=$(next_free_port 5560 "$HTTP_PORT")
   CLUSTER=$cluster HTTP_PORT2="" ZMQ_PORT2=""
   if [ "$cluster" = 1 ]; then
-    HTTP_PORT2=$(next_free_port $((HTTP_PORT + 1)) "$ZMQ_PORT")
-    ZMQ_PORT2=$(next_free_port $((ZMQ_PORT + 1)) "$HTTP_PORT" "$HTTP_PORT2")
+    # (each hub's bulk channel takes its port + 1 when free)
+    HTTP_PORT2=$(next_free_port $((HTTP_PORT + 1)) "$ZMQ_PORT" $((ZMQ_PORT + 1)))
+    ZMQ_PORT2=$(next_free_port $((ZMQ_PORT + 2)) "$HTTP_PORT" "$HTTP_PORT2")
   fi
 else
   # shellcheck disable=SC1090

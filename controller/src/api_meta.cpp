@@ -100,6 +100,8 @@ void metrics(RequestCtx& ctx) {
                      "Player messages dropped unread (malformed, unknown type, before HELLO, spoofed id).", h.dropped);
         appendMetric(text, "microscape_hub_chunk_bytes_sent_total", "counter",
                      "Media bytes sent to players in CHUNK messages.", h.bytesSent);
+        appendMetric(text, "microscape_hub_chunk_bytes_sealed_total", "counter",
+                     "Of those, bytes sent sealed (AES-256-GCM) on the bulk channel.", h.bytesSealed);
         appendMetric(text, "microscape_hub_manifests_sent_total", "counter", "MANIFEST messages sent to players.",
                      h.manifestsSent);
         appendMetric(text, "microscape_hub_zap_denied_total", "counter",

@@ -32,6 +32,7 @@ const std::set<std::string> kKnownKeys = {
     "http.secureCookies",
     "zmq.bind",
     "zmq.port",
+    "zmq.bulkPort",
     "media.maxUploadBytes",
     "auth.pbkdf2Iterations",
     "auth.sessionTtlSeconds",
@@ -279,6 +280,11 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     MS_TRY(readIntInto(conf, "http.maxJsonBytes", 1024, 64 << 20, c.maxJsonBytes));
     MS_TRY(readIntInto(conf, "zmq.port", 0, 65535, c.zmqPort));
     MS_TRY(readIntInto(conf, "zmq.heartbeatMs", 50, 600000, c.zmqHeartbeatMs));
+    if (conf.hasProperty("zmq.bulkPort")) {
+        int bulk = 0;
+        MS_TRY(readIntInto(conf, "zmq.bulkPort", -1, 65535, bulk));
+        c.zmqBulkPort = bulk;
+    }
     if (conf.hasProperty("zmq.curve")) {
         bool b = true;
         if (!Poco::NumberParser::tryParseBool(conf.getString("zmq.curve"), b))
@@ -333,6 +339,9 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
     MS_TRY(readHubEndpoints(conf, c));
     if (c.httpPort != 0 && c.httpPort == c.zmqPort && c.httpBind == c.zmqBind)
         return makeError(Errc::Usage, "http.port and zmq.port must differ");
+    if (c.zmqBulkPort && *c.zmqBulkPort > 0 &&
+        (*c.zmqBulkPort == c.zmqPort || (*c.zmqBulkPort == c.httpPort && c.httpBind == c.zmqBind)))
+        return makeError(Errc::Usage, "zmq.bulkPort must differ from zmq.port and http.port");
     return c;
 }
 

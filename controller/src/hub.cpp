@@ -29,6 +29,7 @@
 #include "microscape/controller/security.hpp"
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/manifest.hpp"
+#include "microscape/core/sealed.hpp"
 
 namespace microscape::controller {
 
@@ -79,6 +80,11 @@ struct Peer {
     std::int64_t seenStoredMs = 0;
     bool statusDirty = false;
     std::string statusJson;
+    // The bulk channel of this session: token and key from its WELCOME; ready
+    // once a READY proved the key; seq of the last sealed CHUNK.
+    std::string bulkToken, bulkKey;
+    bool bulkReady = false;
+    std::uint64_t bulkSeq = 0;
 };
 
 struct Op {
@@ -149,6 +155,8 @@ struct Hub::Impl {
     std::optional<zmq::socket_t> router;
     std::optional<zmq::socket_t> zap;
     std::optional<zmq::socket_t> monitor;  // ROUTER connection events (PAIR)
+    std::optional<zmq::socket_t> bulk;     // the bulk channel's ROUTER (CURVE sessions)
+    std::uint16_t bulkPortBound = 0;
     int wakeFd = -1;
     std::uint16_t port = 0;
     std::thread thread;
@@ -185,11 +193,12 @@ struct Hub::Impl {
 
     // Hub thread only.
     std::unordered_map<std::string, Peer> peers;
-    std::unordered_map<std::string, std::int64_t> nagged;  // routing id -> last hello_required (steady)
-    std::unordered_map<std::string, MappedPtr> openFiles;  // sha256 -> its mapping
-    std::unordered_map<int, Conn> conns;                   // accepted connections by socket fd
-    std::unordered_map<int, std::string> sessionByFd;      // fd -> routing id of the session bound to it
-    std::unordered_map<std::string, Bucket> buckets;       // player -> PROOFS tokens
+    std::unordered_map<std::string, std::int64_t> nagged;     // routing id -> last hello_required (steady)
+    std::unordered_map<std::string, MappedPtr> openFiles;     // sha256 -> its mapping
+    std::unordered_map<int, Conn> conns;                      // accepted connections by socket fd
+    std::unordered_map<int, std::string> sessionByFd;         // fd -> routing id of the session bound to it
+    std::unordered_map<std::string, std::string> bulkTokens;  // bulk token -> routing id of its session
+    std::unordered_map<std::string, Bucket> buckets;          // player -> PROOFS tokens
     std::int64_t lastDiskCheckMs = 0;
     std::vector<HubBackend::Seen> pendingSeen;  // of sessions ended between sweeps
     std::int64_t lastSweepMs = 0;
@@ -223,14 +232,21 @@ struct Hub::Impl {
 
     // ---------------------------------------------------------------- sending
     bool sendFrames(const std::string& rid, std::vector<zmq::message_t>& frames) {
+        return sendFramesOn(*router, rid, rid, frames);
+    }
+
+    // Sends frames to routing id `to` on socket `sock` (the ROUTER or the bulk
+    // channel's); rid names the session.
+    bool sendFramesOn(zmq::socket_t& sock, const std::string& rid, const std::string& to,
+                      std::vector<zmq::message_t>& frames) {
         try {
-            auto r = router->send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+            auto r = sock.send(zmq::buffer(to), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
             if (!r) {
                 count(&HubStats::sendFailures);
                 return false;
             }
             for (std::size_t i = 0; i < frames.size(); ++i)
-                (void)router->send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+                (void)sock.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
         } catch (const zmq::error_t& e) {
             count(&HubStats::sendFailures);
             if (mayLog()) log.warning("hub: cannot send to %s: %s", rid, std::string(e.what()));
@@ -286,6 +302,7 @@ struct Hub::Impl {
             onlineIds.erase(rid);
             stats.online = onlineIds.size();
         }
+        if (!p.bulkToken.empty()) bulkTokens.erase(p.bulkToken);
         peers.erase(it);
         log.information("hub: player %s offline (%s)", rid, why);
     }
@@ -602,6 +619,7 @@ struct Hub::Impl {
         w.currentVersion = current ? current->version : 0;
         w.maxChunkBytes = config.maxChunkBytes;
         w.maxWindow = config.maxWindow;
+        newBulkSession(rid, peer, w);
         send(rid, wire::toEnvelope(w));
         log.information("hub: player %s %s (%s, active v%Ld, staged v%Ld, current v%Ld)", rid,
                         std::string(wasOnline ? "said HELLO again" : "online"), hello->software, hello->activeVersion,
@@ -614,6 +632,90 @@ struct Hub::Impl {
             peer.sentVersion = current->version;
         }
         resendUnanswered(rid);
+    }
+
+    // Every session (every HELLO) gets a new bulk token and key, offered in its
+    // WELCOME; the previous session's are forgotten.
+    void newBulkSession(const std::string& rid, Peer& peer, wire::Welcome& w) {
+        if (!peer.bulkToken.empty()) bulkTokens.erase(peer.bulkToken);
+        peer.bulkToken.clear();
+        peer.bulkKey.clear();
+        peer.bulkReady = false;
+        peer.bulkSeq = 0;
+        if (!bulk) return;
+        auto keys = wire::sealed::newSession();
+        if (!keys) {
+            log.error("hub: player %s: no bulk channel: %s", rid, keys.error().str());
+            return;
+        }
+        peer.bulkToken = keys->token;
+        peer.bulkKey = keys->key;
+        bulkTokens[peer.bulkToken] = rid;
+        w.bulkPort = bulkPortBound;
+        w.bulkToken = peer.bulkToken;
+        w.bulkKey = peer.bulkKey;
+    }
+
+    // The bulk channel's ROUTER: READY from a live session's token with a tag
+    // under its key makes the session's sealed CHUNKs go there; anything else
+    // is dropped.
+    void handleBulk() {
+        for (int budget = 0; budget < 256; ++budget) {
+            std::vector<zmq::message_t> parts;
+            std::optional<std::size_t> got;
+            try {
+                got = zmq::recv_multipart(*bulk, std::back_inserter(parts), zmq::recv_flags::dontwait);
+            } catch (const zmq::error_t& e) {
+                if (mayLog()) log.warning("hub: bulk channel: receive failed: %s", std::string(e.what()));
+                return;
+            }
+            if (!got) return;
+            count(&HubStats::received);
+            const std::string token = parts[0].to_string();
+            auto it = bulkTokens.find(token);
+            Peer* peer = nullptr;
+            if (it != bulkTokens.end())
+                if (auto p = peers.find(it->second); p != peers.end()) peer = &p->second;
+            const bool ok = peer && parts.size() == 3 && parts[1].to_string_view() == wire::sealed::kReady &&
+                            wire::sealed::readyValid(peer->bulkKey, token, parts[2].to_string_view());
+            if (!ok) {
+                count(&HubStats::dropped);
+                if (mayLog())
+                    log.warning("hub: bulk channel: dropped a message that is not a valid READY (token '%s')",
+                                escapeControl(token.substr(0, 64)));
+                continue;
+            }
+            peer->bulkReady = true;
+            log.information("hub: player %s: bulk channel ready", it->second);
+        }
+    }
+
+    // A CHUNK sealed on the bulk channel; false if it could not be sent there
+    // (the caller then sends it on the ROUTER).
+    bool sendSealed(const std::string& rid, Peer& peer, const std::string& sha, const MappedPtr& file,
+                    std::uint64_t offset, std::size_t len) {
+        const std::uint64_t seq = ++peer.bulkSeq;
+        const std::string header = wire::sealed::chunkHeader(sha, offset, file->size, seq);
+        zmq::message_t data(len + wire::sealed::kTagBytes);
+        if (!wire::sealed::seal(peer.bulkKey, wire::sealed::Direction::HubToPlayer, seq, header,
+                                len ? file->base + offset : nullptr, len, data.data())) {
+            log.error("hub: player %s: sealing a CHUNK failed", rid);
+            return false;
+        }
+        std::vector<zmq::message_t> frames;
+        frames.emplace_back(wire::typeName(wire::Type::Chunk).data(), wire::typeName(wire::Type::Chunk).size());
+        frames.emplace_back(header.data(), header.size());
+        frames.push_back(std::move(data));
+        if (!sendFramesOn(*bulk, rid, peer.bulkToken, frames)) {
+            // Its bulk connection is gone or full: a new READY brings it back.
+            peer.bulkReady = false;
+            return false;
+        }
+        std::lock_guard lock(sharedMutex);
+        stats.chunksSent++;
+        stats.bytesSent += len;
+        stats.bytesSealed += len;
+        return true;
     }
 
     // The commands this player has not answered, sent again with their ids: a
@@ -719,6 +821,7 @@ struct Hub::Impl {
         }
         const std::size_t len =
             static_cast<std::size_t>(std::min<std::uint64_t>({f->length, config.maxChunkBytes, size - f->offset}));
+        if (f->bulk && peer.bulkReady && bulk && sendSealed(rid, peer, f->sha256, file, f->offset, len)) return;
         zmq::message_t data = frameOf(file, f->offset, len);
         wire::Chunk header{f->sha256, f->offset, size, {}};
         auto env2 = wire::toEnvelope(header);
@@ -983,9 +1086,12 @@ struct Hub::Impl {
             items.push_back({router->handle(), 0, ZMQ_POLLIN, 0});
             items.push_back({nullptr, wakeFd, ZMQ_POLLIN, 0});
             if (zap) items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
+            const std::size_t bulkAt = items.size();
+            if (bulk) items.push_back({bulk->handle(), 0, ZMQ_POLLIN, 0});
             if (monitor) items.push_back({monitor->handle(), 0, ZMQ_POLLIN, 0});
             try {
                 zmq::poll(items.data(), items.size(), std::chrono::milliseconds(tickMs));
+                if (bulk && (items[bulkAt].revents & ZMQ_POLLIN)) handleBulk();
                 if (zap && (items[2].revents & ZMQ_POLLIN)) handleZap();
                 if (monitor && (items.back().revents & ZMQ_POLLIN)) handleMonitor();
                 if (items[0].revents & ZMQ_POLLIN) handleRouter();
@@ -1015,6 +1121,7 @@ struct Hub::Impl {
             monitor.reset();
         }
         router.reset();
+        bulk.reset();
         zap.reset();
     }
 };
@@ -1067,8 +1174,39 @@ Status Hub::start() {
         r.bind(ep);
         const std::string last = r.get(zmq::sockopt::last_endpoint);
         d.port = static_cast<std::uint16_t>(std::stoi(last.substr(last.rfind(':') + 1)));
+        if (d.config.curve && d.config.bulkPort >= 0) try {
+                d.bulk.emplace(d.ctx, zmq::socket_type::router);
+                auto& b = *d.bulk;
+                b.set(zmq::sockopt::linger, 0);
+                b.set(zmq::sockopt::router_mandatory, 1);
+                b.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(d.config.heartbeatMs));
+                b.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(kMissedBeats * d.config.heartbeatMs));
+                // READY is the largest message it takes; the ZMTP handshake (socket type and
+                // routing id) must fit too.
+                b.set(zmq::sockopt::maxmsgsize, std::int64_t{256});
+                b.set(zmq::sockopt::sndhwm, d.config.sndHwm);
+                const std::string host = "tcp://" + d.config.bind + ":";
+                try {
+                    b.bind(host + (d.config.bulkPort == 0 ? std::string("*") : std::to_string(d.config.bulkPort)));
+                } catch (const zmq::error_t& e) {
+                    if (!d.config.bulkPortAnyIfTaken || d.config.bulkPort == 0) throw;
+                    d.log.warning("hub: bulk channel: port %d is taken (%s); listening on a free port instead",
+                                  d.config.bulkPort, std::string(e.what()));
+                    b.bind(host + "*");
+                }
+                const std::string bl = b.get(zmq::sockopt::last_endpoint);
+                d.bulkPortBound = static_cast<std::uint16_t>(std::stoi(bl.substr(bl.rfind(':') + 1)));
+            } catch (const zmq::error_t& e) {
+                d.monitor.reset();
+                d.bulk.reset();
+                d.router.reset();
+                d.zap.reset();
+                return makeError(Errc::Usage, "hub: cannot listen on " + d.config.bind + ":" +
+                                                  std::to_string(d.config.bulkPort) + " (bulk channel): " + e.what());
+            }
     } catch (const zmq::error_t& e) {
         d.monitor.reset();
+        d.bulk.reset();
         d.router.reset();
         d.zap.reset();
         return makeError(Errc::Usage, "hub: cannot listen on " + d.config.bind + ":" + std::to_string(d.config.port) +
@@ -1081,6 +1219,7 @@ Status Hub::start() {
     for (int i = 0; i < kProofsWorkers; ++i) d.proofsThreads.emplace_back([&d] { d.runProofs(); });
     d.thread = std::thread([&d] { d.run(); });
     d.started = true;
+    if (d.bulk) d.log.information("hub: bulk channel listening on %s:%hu", d.config.bind, d.bulkPortBound);
     d.log.information("hub: ROUTER listening on %s:%hu (%s)", d.config.bind, d.port,
                       std::string(d.config.curve ? "CURVE, enrolled keys only" : "PLAIN, no authentication"));
     return {};
@@ -1118,6 +1257,10 @@ void Hub::stop() {
 
 std::uint16_t Hub::port() const {
     return impl_->port;
+}
+
+std::uint16_t Hub::bulkPort() const {
+    return impl_->bulkPortBound;
 }
 
 void Hub::publish(HubManifest m) {

@@ -547,6 +547,12 @@ Status ControllerServer::start() {
     hubConfig.port = d.config.zmqPort;
     hubConfig.curve = d.config.zmqCurve;
     hubConfig.heartbeatMs = d.config.zmqHeartbeatMs;
+    if (d.config.zmqBulkPort) {
+        hubConfig.bulkPort = *d.config.zmqBulkPort;
+    } else {
+        hubConfig.bulkPort = d.config.zmqPort == 0 || d.config.zmqPort == 65535 ? 0 : d.config.zmqPort + 1;
+        hubConfig.bulkPortAnyIfTaken = true;
+    }
     hubConfig.proofsPerMinute = d.config.zmqProofsPerMinute;
     hubConfig.minFreeDiskBytes = d.config.zmqMinFreeDiskBytes;
     hubConfig.clock = &d.hubClock;

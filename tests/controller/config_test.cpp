@@ -51,6 +51,17 @@ TEST_CASE("config reads defaults and validates every key", "[controller][config]
         REQUIRE_FALSE(r.ok());
         CHECK(r.error().message.find("http.prot") != std::string::npos);
     }
+    SECTION("zmq.bulkPort: unset (zmq.port + 1), -1 (none), a port, never the hub's or the HTTP port") {
+        CHECK(!loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}}))->zmqBulkPort);
+        CHECK(*loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"zmq.bulkPort", "-1"}}))->zmqBulkPort == -1);
+        CHECK(*loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"zmq.bulkPort", "7000"}}))->zmqBulkPort ==
+              7000);
+        for (const char* bad : {"5560", "-2", "70000", "x"}) {
+            auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"zmq.bulkPort", bad}}));
+            REQUIRE_FALSE(r.ok());
+            CHECK(r.error().message.find("zmq.bulkPort") != std::string::npos);
+        }
+    }
     SECTION("logging keys are left to Poco") {
         auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"logging.loggers.root.level", "debug"}}));
         CHECK(r.ok());

@@ -9,6 +9,7 @@
 
 #include "microscape/core/crypto.hpp"
 #include "microscape/core/manifest.hpp"
+#include "microscape/core/sealed.hpp"
 #include "microscape/core/wire.hpp"
 #include "test_support.hpp"
 
@@ -306,4 +307,183 @@ TEST_CASE("an unanswered command is sent again when the player reconnects, and f
     // An answer that comes after all is still taken.
     again.send(wire::toEnvelope(wire::CommandAck{sid, true, "1280x720", std::nullopt}));
     REQUIRE(waitFor([&] { return state(sid)->getValue<std::string>("state") == "done"; }, 5000, 50));
+}
+
+namespace {
+
+// A hub with one approved poster scheduled everywhere, and a raw player with
+// its session: WELCOME, the manifest's media entry.
+struct BulkFixture {
+    TestServer srv;
+    TempDir fx;
+    Client admin;
+    zmq::context_t ctx{1};
+    Curve key = newCurve();
+    Enrolled me;
+    std::string serverKey;
+    explicit BulkFixture(std::function<void(microscape::controller::ControllerConfig&)> tweak)
+        : srv(std::move(tweak)), admin(srv.admin()) {
+        Client ed = srv.userClient("ed", "editor", "宣传科");
+        Client ap = srv.userClient("ap", "approver");
+        const int media = uploadApproved(ed, ap, makePng(fx.path, "反诈防骗", 640, 360), "poster.png");
+        const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" +
+                                                                  std::to_string(media) + R"(,"durationMs":5000}]})"));
+        createdId(ed.post("/api/v1/schedules",
+                          R"({"name":"all","playlistId":)" + std::to_string(pl) +
+                              R"(,"startsOn":"2020-01-01","endsOn":"2099-12-31","target":{"all":true}})"));
+        serverKey = readFile(srv.dataDir() / "keys" / "hub-curve.pub").substr(0, 40);
+        me = enrollWithCurve(srv, admin, key);
+    }
+};
+
+struct Session {
+    wire::Welcome welcome;
+    manifest::MediaEntry media;
+};
+
+Session startSession(RawPlayer& p, const std::string& id) {
+    p.hello(id);
+    auto w = p.recv(3000, wire::Type::Welcome);
+    REQUIRE(w);
+    auto welcome = wire::parseWelcome(*w);
+    REQUIRE(welcome.ok());
+    auto m = p.recv(3000, wire::Type::Manifest);
+    REQUIRE(m);
+    auto parsed = manifest::parse(wire::parseManifestPush(*m)->manifestBytes);
+    REQUIRE(parsed.ok());
+    REQUIRE(parsed->media.size() == 1);
+    return {*welcome, parsed->media.front()};
+}
+
+std::uint64_t metricValue(Client& c, const std::string& name) {
+    const std::string body = c.get("/metrics").body;
+    const auto at = body.find("\n" + name + " ");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(body.substr(at + name.size() + 2));
+}
+
+// The next CHUNK on a socket within timeoutMs, as its frames.
+std::vector<zmq::message_t> nextFrames(zmq::socket_t& s, int timeoutMs) {
+    zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(timeoutMs));
+    std::vector<zmq::message_t> parts;
+    if (item.revents & ZMQ_POLLIN) (void)zmq::recv_multipart(s, std::back_inserter(parts));
+    return parts;
+}
+
+zmq::socket_t bulkDealer(zmq::context_t& ctx, int port, const std::string& token) {
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::routing_id, token);
+    s.connect("tcp://127.0.0.1:" + std::to_string(port));
+    return s;
+}
+
+void sendFrames(zmq::socket_t& s, const std::vector<std::string>& frames) {
+    for (std::size_t i = 0; i < frames.size(); ++i)
+        s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+}
+
+}  // namespace
+
+TEST_CASE("the bulk channel: sealed CHUNKs go only to a READY that proves the session's key",
+          "[controller][hub][bulk]") {
+    BulkFixture f([](auto& c) { c.zmqHeartbeatMs = 200; });
+    RawPlayer p(f.ctx, f.me.hubEndpoint, f.me.id, f.key, f.serverKey);
+    auto s = startSession(p, f.me.id);
+    REQUIRE(s.welcome.bulkPort > 0);
+    REQUIRE(s.welcome.bulkKey.size() == wire::sealed::kKeyBytes);
+    const std::string& sha = s.media.sha256;
+    const auto size = s.media.sizeBytes;
+    REQUIRE(size > 2048);
+
+    // Before any READY, a FETCH asking for the bulk channel is answered on the CURVE socket.
+    p.send(wire::toEnvelope(wire::Fetch{sha, 0, 1024, true}));
+    auto plain = p.recv(3000, wire::Type::Chunk);
+    REQUIRE(plain);
+    CHECK(wire::parseChunk(*plain)->data.size() == 1024);
+
+    // The player's READY: from then on its FETCHes with bulk come sealed on the bulk channel.
+    auto bulk = bulkDealer(f.ctx, s.welcome.bulkPort, s.welcome.bulkToken);
+    sendFrames(bulk, {"READY", wire::sealed::readyTag(s.welcome.bulkKey, s.welcome.bulkToken)});
+    std::uint64_t lastSeq = 0;
+    std::string file;
+    const auto sealedBefore = metricValue(f.admin, "microscape_hub_chunk_bytes_sealed_total");
+    // READY and FETCH travel on two connections: ask until the answer comes sealed.
+    REQUIRE(waitFor(
+        [&] {
+            p.send(wire::toEnvelope(wire::Fetch{sha, 0, 1024, true}));
+            auto parts = nextFrames(bulk, 200);
+            while (p.recv(10, wire::Type::Chunk)) {
+            }
+            if (parts.size() != 3) return false;
+            CHECK(parts[2].size() == 1024 + wire::sealed::kTagBytes);
+            auto c = wire::sealed::openChunk(s.welcome.bulkKey, parts[0].to_string_view(), parts[1].to_string_view(),
+                                             parts[2].data<char>(), parts[2].size(), lastSeq);
+            REQUIRE(c.ok());
+            file.assign(c->data);
+            return true;
+        },
+        10000));
+    while (file.size() < size) {
+        p.send(wire::toEnvelope(wire::Fetch{sha, file.size(), 512, true}));
+        auto parts = nextFrames(bulk, 3000);
+        REQUIRE(parts.size() == 3);
+        CHECK(parts[2].to_string_view().find(std::string_view(file).substr(0, 64)) == std::string_view::npos);
+        const std::uint64_t before = lastSeq;
+        auto c = wire::sealed::openChunk(s.welcome.bulkKey, parts[0].to_string_view(), parts[1].to_string_view(),
+                                         parts[2].data<char>(), parts[2].size(), lastSeq);
+        REQUIRE(c.ok());
+        CHECK(lastSeq == before + 1);
+        REQUIRE(c->offset == file.size());
+        file.append(c->data);
+    }
+    CHECK(crypto::sha256Hex(file) == sha);
+    CHECK(metricValue(f.admin, "microscape_hub_chunk_bytes_sealed_total") - sealedBefore >= size);
+    // FETCH without bulk still comes on the CURVE socket.
+    p.send(wire::toEnvelope(wire::Fetch{sha, 0, 100, false}));
+    CHECK(p.recv(3000, wire::Type::Chunk));
+    CHECK(nextFrames(bulk, 200).empty());
+
+    // A new session (HELLO again) gets a new token and key; the old READY no
+    // longer counts, so nothing more goes to the old connection.
+    auto again = startSession(p, f.me.id);
+    CHECK(again.welcome.bulkToken != s.welcome.bulkToken);
+    CHECK(again.welcome.bulkKey != s.welcome.bulkKey);
+    p.send(wire::toEnvelope(wire::Fetch{sha, 0, 100, true}));
+    CHECK(p.recv(3000, wire::Type::Chunk));
+    CHECK(nextFrames(bulk, 200).empty());
+
+    // Someone who saw the new token but holds only the old key (or none): its
+    // READY is dropped and nothing is sent to it; nor does an unknown token or
+    // anything but READY get anywhere.
+    const auto dropped = metricValue(f.admin, "microscape_hub_messages_dropped_total");
+    auto forged = bulkDealer(f.ctx, again.welcome.bulkPort, again.welcome.bulkToken);
+    sendFrames(forged, {"READY", wire::sealed::readyTag(s.welcome.bulkKey, again.welcome.bulkToken)});
+    sendFrames(forged, {"READY", std::string(wire::sealed::kTagBytes, '\0')});
+    auto stranger = bulkDealer(f.ctx, again.welcome.bulkPort, std::string(32, 'f'));
+    sendFrames(stranger, {"READY", wire::sealed::readyTag(again.welcome.bulkKey, std::string(32, 'f'))});
+    sendFrames(stranger, {"CHUNK", "{}", std::string(100, 'x')});
+    REQUIRE(waitFor([&] { return metricValue(f.admin, "microscape_hub_messages_dropped_total") >= dropped + 4; }));
+    p.send(wire::toEnvelope(wire::Fetch{sha, 0, 100, true}));
+    CHECK(p.recv(3000, wire::Type::Chunk));
+    CHECK(nextFrames(forged, 200).empty());
+    CHECK(nextFrames(stranger, 10).empty());
+    // Too big for the channel: the connection is dropped by libzmq, the hub lives on.
+    sendFrames(stranger, {"READY", std::string(10000, 'x')});
+    p.send(wire::toEnvelope(wire::Heartbeat{0}));
+    CHECK(p.recv(3000, wire::Type::Heartbeat));
+}
+
+TEST_CASE("the bulk channel is off with zmq.bulkPort -1: every CHUNK on the CURVE socket", "[controller][hub][bulk]") {
+    BulkFixture f([](auto& c) {
+        c.zmqHeartbeatMs = 200;
+        c.zmqBulkPort = -1;
+    });
+    RawPlayer p(f.ctx, f.me.hubEndpoint, f.me.id, f.key, f.serverKey);
+    auto s = startSession(p, f.me.id);
+    CHECK(s.welcome.bulkPort == 0);
+    CHECK(s.welcome.bulkToken.empty());
+    p.send(wire::toEnvelope(wire::Fetch{s.media.sha256, 0, 1024, true}));
+    CHECK(p.recv(3000, wire::Type::Chunk));
 }

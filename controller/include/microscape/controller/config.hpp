@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ struct ControllerConfig {
     // zmq.bind / zmq.port: the distribution hub's ROUTER (issue 4); validated here.
     std::string zmqBind = "0.0.0.0";
     int zmqPort = 5560;
+    // zmq.bulkPort: the bulk channel of CURVE sessions (docs/wire-protocol.md);
+    // unset: zmq.port + 1 (any free port if that is taken, or if zmq.port is 0); -1: none.
+    std::optional<int> zmqBulkPort;
     bool zmqCurve = true;       // zmq.curve: CURVE + ZAP (enrolled keys only); off only on trusted links
     int zmqHeartbeatMs = 5000;  // zmq.heartbeatMs: hub heartbeat; 3 silent intervals = offline
     std::uint64_t maxUploadBytes = 2ull << 30;  // media.maxUploadBytes

@@ -31,6 +31,13 @@ struct HubConfig {
     std::uint32_t maxChunkBytes = wire::kDefaultChunkBytes;
     std::uint32_t maxWindow = wire::kDefaultWindow;
     int sndHwm = 10000;  // messages queued per peer before sends are dropped
+    // The bulk channel for CURVE sessions (docs/wire-protocol.md): a second
+    // ROUTER on bind:bulkPort carrying CHUNK data sealed with AES-256-GCM.
+    // -1: none (every CHUNK on the CURVE socket); 0: any free port.
+    int bulkPort = -1;
+    // bulkPort was derived (zmq.port + 1), not configured: if it is taken the
+    // channel listens on any free port instead (WELCOME names the port).
+    bool bulkPortAnyIfTaken = false;
     // PROOFS batches a player may send per minute (a token bucket holding a
     // minute's worth); beyond it a batch is answered ERROR rate_limited and not
     // acknowledged, so the player keeps it and sends it again. 0: no limit.
@@ -97,7 +104,8 @@ struct HubStats {
     std::uint64_t received = 0;
     std::uint64_t dropped = 0;  // malformed, unknown type, before HELLO, spoofed id
     std::uint64_t chunksSent = 0;
-    std::uint64_t bytesSent = 0;  // CHUNK payload bytes
+    std::uint64_t bytesSent = 0;    // CHUNK payload bytes
+    std::uint64_t bytesSealed = 0;  // of which sent sealed on the bulk channel
     std::uint64_t manifestsSent = 0;
     std::uint64_t sendFailures = 0;  // unroutable or queue full
     std::uint64_t zapDenied = 0;
@@ -136,6 +144,8 @@ class Hub {
     Status start();
     void stop();  // idempotent; joins the thread
     std::uint16_t port() const;
+    // The bulk channel's port, 0 when there is none.
+    std::uint16_t bulkPort() const;
 
     // Thread-safe; enqueue and return.
     void publish(HubManifest m);
