@@ -593,10 +593,12 @@ TEST_CASE("media come from the manifest's mirror and the hub sends none of them"
     CHECK(hub.fetches.empty());
     CHECK(allInBlobs(t.path, b));
     CHECK(mirror.requests().size() == 3);
+    // (The status that says so is published just after the switch.)
+    REQUIRE(waitFor([&] { return agent.status().activeVersion == 4; }));
     CHECK(agent.status().mediaBytesMirror == static_cast<std::int64_t>(b.manifest.totalMediaBytes()));
     CHECK(agent.status().mediaBytesHub == 0);
     // The controller hears it in STATUS.
-    REQUIRE(hub.serve([&] { return !hub.statuses.empty() && hub.statuses.back().mediaBytesMirror > 0; }));
+    REQUIRE(hub.serve([&] { return !hub.statuses.empty() && hub.statuses.back().activeVersion == 4; }));
     CHECK(hub.statuses.back().mediaBytesMirror == static_cast<std::int64_t>(b.manifest.totalMediaBytes()));
 }
 
@@ -615,6 +617,7 @@ TEST_CASE("a mirror that serves wrong bytes is dropped for that file and the hub
     REQUIRE(hub.serve([&] { return activeOf(agent) == 5; }, 20000));
     CHECK(allInBlobs(t.path, b));       // only the verified bytes became media
     CHECK(bad.requests().size() == 1);  // not asked again for that file
+    REQUIRE(waitFor([&] { return agent.status().activeVersion == 5; }));
     // The bad bytes were discarded: the hub sent the whole file from byte 0.
     CHECK(hub.bytesSent == b.media[0].bytes.size());
     REQUIRE_FALSE(hub.fetches.empty());
@@ -835,6 +838,7 @@ TEST_CASE("bulk channel: media come sealed beside the CURVE session, and plain C
     CHECK(hub.bulkReady);
     CHECK(hub.badReadies == 0);
     CHECK(allBulk(hub.fetches));  // never given up
+    REQUIRE(waitFor([&] { return agent.status().activeVersion == 3; }));
     CHECK(hub.sealedSent > 0);
     if (hub.plainOnly.empty()) {
         CHECK(hub.plainSent == 0);
@@ -867,6 +871,7 @@ TEST_CASE("bulk channel: a sealed CHUNK that does not open gives it up, the CURV
     REQUIRE(hub.serve([&] { return activeOf(agent) == 4; }, 20000));
     // Only bytes that hash to their names became media; nothing was discarded on the way.
     CHECK(allInBlobs(t.path, b));
+    REQUIRE(waitFor([&] { return agent.status().activeVersion == 4; }));
     CHECK(agent.status().lastError.empty());
     CHECK(hub.sealedSent > 0);
     CHECK(hub.plainSent > 0);
