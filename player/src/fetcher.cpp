@@ -232,6 +232,7 @@ void Fetcher::refuse(const std::string& sha) {
     requestLost();
     for (auto& t : tasks_)
         if (t.sha == sha) t.failures = maxHashFailures_;
+    std::erase_if(early_, [&sha](const auto& e) { return e.first.first == sha; });
 }
 
 void Fetcher::retryFailed() {
