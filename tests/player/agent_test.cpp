@@ -65,8 +65,9 @@ struct FakeHub {
     std::set<std::string> plainOnly;     // files always answered on the CURVE socket
     long sealedSent = 0, plainSent = 0;  // CHUNKs (chunksSent counts both)
     std::int64_t heartbeatMs = 100;      // in WELCOME
-    long loseFetch = -1;                 // the FETCH (index in fetches) never answered
-    long staleFetch = -1;                // the FETCH answered with the CHUNK at offset 0
+    int hellos = 0;
+    long loseFetch = -1;   // the FETCH (index in fetches) never answered
+    long staleFetch = -1;  // the FETCH answered with the CHUNK at offset 0
     // Answers FETCHes in swapped pairs: the second at once (sealed when asked
     // for), then the first on the CURVE socket, as two channels may deliver them.
     bool swapPairs = false;
@@ -198,6 +199,7 @@ struct FakeHub {
             auto env = wire::decode(frames);
             REQUIRE(env.ok());
             if (env->type == wire::Type::Hello) {
+                ++hellos;
                 auto h = wire::parseHello(*env);
                 REQUIRE(h.ok());
                 CHECK(h->playerId == rid);
@@ -1066,5 +1068,27 @@ TEST_CASE("bulk channel: a hub at an IPv6 address, both sockets", "[player][agen
     CHECK(allInBlobs(t.path, b));
     CHECK(hub.bulkReady);
     CHECK(hub.plainSent == 0);
+    agent.stop();
+}
+
+// The controller beats on the CURVE socket only when it has sent nothing for an
+// interval, and sealed CHUNKs count: during a long transfer the CURVE socket is silent.
+TEST_CASE("bulk channel: sealed CHUNKs keep the link alive while the CURVE socket is silent", "[player][agent][bulk]") {
+    TempDir t;
+    FakeHub hub("tcp://127.0.0.1:*", &hubKeys());
+    hub.offerBulk();
+    hub.waitForReady = true;
+    auto b = bundleV(2, mediaSet(2200, 1, 8 << 20));
+    hub.add(b);
+    hub.current = b;
+    auto config = curveConfig(t.path, hub.endpoint);
+    config.window = 1;  // 16,384 round trips: far longer than 3 heartbeats
+    config.chunkBytes = 512;
+    SyncAgent agent(config, fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 2; }, 60000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.sealedSent > 0);
+    CHECK(hub.hellos == 1);  // never silent: never reconnected
     agent.stop();
 }
