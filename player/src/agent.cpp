@@ -1,5 +1,6 @@
 #include "microscape/player/agent.hpp"
 
+#include "microscape/core/sealed.hpp"
 #include "microscape/pack/file_io.hpp"
 #include "microscape/player/journal.hpp"
 
@@ -32,8 +33,15 @@ namespace {
 constexpr int kMissedBeats = 3;
 constexpr int kStatusEveryBeats = 12;
 constexpr std::int64_t kSkewLimitMs = 30'000;
+constexpr std::int64_t kBulkWarnEveryMs = 60'000;  // a bulk channel given up: one warning a minute, then debug
 
 }  // namespace
+
+std::optional<std::string> bulkEndpointFor(std::string_view endpoint, int port) {
+    if (!wire::isHubEndpoint(endpoint) || port < 1 || port > 65535) return std::nullopt;
+    const std::string_view rest = endpoint.substr(6);  // after "tcp://"
+    return "tcp://" + std::string(rest.substr(0, rest.rfind(':'))) + ":" + std::to_string(port);
+}
 
 struct SyncAgent::Impl {
     PlayerConfig config;
@@ -87,6 +95,13 @@ struct SyncAgent::Impl {
     std::atomic<std::int64_t> sharedOffsetMs{0};
 
     std::int64_t helloSentMs = 0;  // steady ms of the last HELLO (a WELCOME answers it)
+    // The session's bulk channel (docs/wire-protocol.md, "The bulk channel"):
+    // open from a WELCOME that offers it until the session ends or it is given
+    // up; while it is open every FETCH asks for it (fetcher.bulk()).
+    std::optional<zmq::socket_t> bulkSock;
+    std::string bulkKey;            // raw AES-256-GCM key of the session
+    std::uint64_t bulkLastSeq = 0;  // the highest seq opened (no replay)
+    std::int64_t bulkWarnedMs = -kBulkWarnEveryMs;
     ProofUploader proofs;
     ImportWatcher imports;
     MirrorFetcher mirrors;
@@ -199,6 +214,7 @@ struct SyncAgent::Impl {
     }
 
     void connect() {
+        closeBulk();
         sock.reset();
         try {
             sock.emplace(ctx, zmq::socket_type::dealer);
@@ -209,6 +225,7 @@ struct SyncAgent::Impl {
             s.set(zmq::sockopt::reconnect_ivl, 200);
             s.set(zmq::sockopt::reconnect_ivl_max, 5000);
             s.set(zmq::sockopt::sndhwm, 1000);
+            if (endpoint().find('[') != std::string::npos) s.set(zmq::sockopt::ipv6, 1);  // libzmq needs it for [v6]
             if (config.curve) {
                 s.set(zmq::sockopt::curve_serverkey, config.serverCurveKey);
                 s.set(zmq::sockopt::curve_publickey, config.curvePublicKey);
@@ -235,6 +252,7 @@ struct SyncAgent::Impl {
 
     void linkLost(const std::string& why) {
         if (link == Link::Ready) log.warning("player %s: link to %s lost: %s", config.playerId, endpoint(), why);
+        closeBulk();
         sock.reset();
         link = Link::Down;
         {
@@ -254,6 +272,82 @@ struct SyncAgent::Impl {
             }
         }
         scheduleReconnect();
+    }
+
+    // ------------------------------------------------------------ bulk channel
+    void closeBulk() {
+        bulkSock.reset();
+        bulkKey.clear();
+        bulkLastSeq = 0;
+        fetcher.setBulk(false);
+    }
+
+    // A WELCOME starts a session: its bulk channel, if it offers one, replaces
+    // the last session's. READY that cannot be queued means no bulk channel.
+    void openBulk(const wire::Welcome& w) {
+        closeBulk();
+        if (!config.curve || w.bulkPort <= 0) return;  // offered on CURVE sessions only
+        const auto ep = bulkEndpointFor(endpoint(), w.bulkPort);
+        const std::string tag = wire::sealed::readyTag(w.bulkKey, w.bulkToken);
+        if (!ep || tag.empty()) {
+            log.information("player %s: bulk channel on port %d not usable from %s", config.playerId, w.bulkPort,
+                            endpoint());
+            return;
+        }
+        try {
+            bulkSock.emplace(ctx, zmq::socket_type::dealer);
+            auto& s = *bulkSock;
+            s.set(zmq::sockopt::linger, 0);
+            s.set(zmq::sockopt::routing_id, w.bulkToken);
+            s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(wire::kMaxChunkBytes + 4096));
+            s.set(zmq::sockopt::reconnect_ivl, 200);
+            s.set(zmq::sockopt::reconnect_ivl_max, 5000);
+            s.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(heartbeatMs));
+            s.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(kMissedBeats * heartbeatMs));
+            if (ep->find('[') != std::string::npos) s.set(zmq::sockopt::ipv6, 1);
+            s.connect(*ep);
+            const bool queued =
+                s.send(zmq::buffer(wire::sealed::kReady), zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
+                s.send(zmq::buffer(tag), zmq::send_flags::dontwait);
+            if (!queued) {
+                log.information("player %s: READY could not be queued; no bulk channel", config.playerId);
+                closeBulk();
+                return;
+            }
+        } catch (const zmq::error_t& e) {
+            log.information("player %s: no bulk channel to %s: %s", config.playerId, *ep, std::string(e.what()));
+            closeBulk();
+            return;
+        }
+        bulkKey = w.bulkKey;
+        fetcher.setBulk(true);
+        log.debug("player %s: bulk channel to %s", config.playerId, *ep);
+    }
+
+    // For the rest of the session every CHUNK comes on the CURVE socket: what
+    // was asked for is asked again, from what is on disk, without bulk.
+    void giveUpBulk(const std::string& why, bool requestAgain) {
+        const auto t = steadyMs();
+        if (t - bulkWarnedMs >= kBulkWarnEveryMs) {
+            bulkWarnedMs = t;
+            log.warning("player %s: bulk channel given up for this session (%s); media come over the CURVE socket",
+                        config.playerId, why);
+        } else {
+            log.debug("player %s: bulk channel given up for this session (%s)", config.playerId, why);
+        }
+        closeBulk();
+        if (requestAgain) fetcher.resetRequests();
+    }
+
+    // A message on the bulk socket: only sealed CHUNKs, opened in place.
+    void handleBulk(std::vector<zmq::message_t>& parts) {
+        if (parts.size() != 3) return giveUpBulk("a message of " + std::to_string(parts.size()) + " frames", true);
+        auto c = wire::sealed::openChunk(bulkKey, std::string_view(parts[0].data<char>(), parts[0].size()),
+                                         std::string_view(parts[1].data<char>(), parts[1].size()),
+                                         parts[2].data<char>(), parts[2].size(), bulkLastSeq);
+        if (!c) return giveUpBulk("a sealed CHUNK refused: " + c.error().str(), true);
+        lastRecvMs = steadyMs();  // only the hub holds the key: a sign of life
+        onChunk(*c);
     }
 
     // ------------------------------------------------------------ fetching
@@ -617,6 +711,7 @@ struct SyncAgent::Impl {
                 fetcher.setLimits(std::min<std::uint32_t>(config.chunkBytes, w->maxChunkBytes),
                                   std::min<int>(config.window, static_cast<int>(w->maxWindow)));
                 noteClock(w->timeMs);
+                openBulk(*w);
                 link = Link::Ready;
                 backoffMs = options.backoffMinMs;
                 proofs.newSession(helloSentMs);
@@ -731,8 +826,10 @@ struct SyncAgent::Impl {
                 if (++beatsSinceStatus >= kStatusEveryBeats) publishStatus(true);
             }
             const std::int64_t sinceProgress = t - fetcher.lastProgressMs();
-            if (fetcher.restartIfStalled(t, kMissedBeats * heartbeatMs))
+            if (fetcher.restartIfStalled(t, kMissedBeats * heartbeatMs)) {
                 log.information("player %s: no chunk for %Ld ms; asking again", config.playerId, sinceProgress);
+                if (bulkSock) giveUpBulk("no chunk for " + std::to_string(sinceProgress) + " ms", false);
+            }
         } else if (link == Link::HelloSent && t - lastSentMs >= heartbeatMs) {
             sendHello();
         }
@@ -742,7 +839,15 @@ struct SyncAgent::Impl {
         while (!stopping.load()) {
             std::vector<zmq::pollitem_t> items;
             items.push_back({nullptr, wakeFd, ZMQ_POLLIN, 0});
-            if (sock) items.push_back({sock->handle(), 0, ZMQ_POLLIN, 0});
+            std::size_t mainAt = 0, bulkAt = 0;  // 0: not polled
+            if (sock) {
+                mainAt = items.size();
+                items.push_back({sock->handle(), 0, ZMQ_POLLIN, 0});
+            }
+            if (bulkSock) {
+                bulkAt = items.size();
+                items.push_back({bulkSock->handle(), 0, ZMQ_POLLIN, 0});
+            }
             const long waitMs = std::clamp<long>(static_cast<long>(heartbeatMs / 4), 10, 250);
             try {
                 zmq::poll(items.data(), items.size(), std::chrono::milliseconds(waitMs));
@@ -751,12 +856,21 @@ struct SyncAgent::Impl {
                     ssize_t n = ::read(wakeFd, &v, sizeof v);
                     (void)n;
                 }
-                if (sock && items.size() > 1 && (items[1].revents & ZMQ_POLLIN)) {
+                if (sock && mainAt && (items[mainAt].revents & ZMQ_POLLIN)) {
                     for (int budget = 0; budget < 256 && sock; ++budget) {
                         std::vector<zmq::message_t> parts;
                         auto got = zmq::recv_multipart(*sock, std::back_inserter(parts), zmq::recv_flags::dontwait);
                         if (!got) break;
                         handle(parts);
+                    }
+                }
+                // (A WELCOME above may have replaced the bulk socket: reading it is harmless.)
+                if (bulkSock && bulkAt && (items[bulkAt].revents & ZMQ_POLLIN)) {
+                    for (int budget = 0; budget < 256 && bulkSock; ++budget) {
+                        std::vector<zmq::message_t> parts;
+                        auto got = zmq::recv_multipart(*bulkSock, std::back_inserter(parts), zmq::recv_flags::dontwait);
+                        if (!got) break;
+                        handleBulk(parts);
                     }
                 }
                 drainMirror();
@@ -776,6 +890,7 @@ struct SyncAgent::Impl {
         imports.stop();
         mirrors.stop();
         mirrorJob = 0;
+        closeBulk();
         sock.reset();
     }
 };

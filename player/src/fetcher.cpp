@@ -28,11 +28,13 @@ void Fetcher::load(const manifest::Manifest& m) {
         tasks_.push_back(t);
     }
     inflight_ = 0;
+    early_.clear();
 }
 
 void Fetcher::clear() {
     tasks_.clear();
     inflight_ = 0;
+    early_.clear();
 }
 
 void Fetcher::pump(const std::function<bool(const wire::Fetch&)>& send, std::int64_t steadyMs) {
@@ -41,7 +43,7 @@ void Fetcher::pump(const std::function<bool(const wire::Fetch&)>& send, std::int
         if (t.done || t.failures >= maxHashFailures_ || t.via != FileTask::Via::Hub) continue;
         while (inflight_ < window_ && t.requested < t.size) {
             const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(chunkBytes_, t.size - t.requested));
-            if (!send(wire::Fetch{t.sha, t.requested, len})) return;
+            if (!send(wire::Fetch{t.sha, t.requested, len, bulk_})) return;
             if (inflight_ == 0) lastProgressMs_ = steadyMs;  // the stall timer starts now
             t.requested += len;
             ++inflight_;
@@ -52,10 +54,17 @@ void Fetcher::pump(const std::function<bool(const wire::Fetch&)>& send, std::int
 void Fetcher::resetRequests() {
     for (auto& t : tasks_) t.requested = t.received;
     inflight_ = 0;
+    early_.clear();
+}
+
+bool Fetcher::outstanding() const {
+    return std::any_of(tasks_.begin(), tasks_.end(), [this](const FileTask& t) {
+        return !t.done && t.via == FileTask::Via::Hub && t.failures < maxHashFailures_ && t.requested > t.received;
+    });
 }
 
 bool Fetcher::restartIfStalled(std::int64_t steadyMs, std::int64_t limitMs) {
-    if (inflight_ <= 0 || steadyMs - lastProgressMs_ <= limitMs) return false;
+    if (steadyMs - lastProgressMs_ <= limitMs || (inflight_ <= 0 && !outstanding())) return false;
     resetRequests();
     lastProgressMs_ = steadyMs;
     return true;
@@ -88,7 +97,6 @@ bool Fetcher::catchUpHash(FileTask& t, std::uint64_t upTo) {
 
 Fetcher::ChunkResult Fetcher::onChunk(const wire::ChunkView& c, std::int64_t steadyMs) {
     if (inflight_ > 0) --inflight_;
-    lastProgressMs_ = steadyMs;
     FileTask* t = nullptr;
     for (auto& x : tasks_)
         if (x.sha == c.sha256 && !x.done) t = &x;
@@ -98,10 +106,35 @@ Fetcher::ChunkResult Fetcher::onChunk(const wire::ChunkView& c, std::int64_t ste
                 "controller says media " + c.sha256 + " has " + std::to_string(c.totalBytes) + " bytes, manifest " +
                     std::to_string(t->size),
                 {}};
-    if (c.offset != t->received) return {};  // stale or out of order; re-requested on stall
-    auto r = store(*t, c.offset, std::string_view(c.data.data(), c.data.size()));
+    if (c.offset != t->received) {
+        // Asked for and ahead of the disk: it waits for its turn. Anything else
+        // is stale (or beyond what memory allows) and asked for again on a stall.
+        if (c.offset > t->received && c.offset < t->requested && early_.size() < static_cast<std::size_t>(window_))
+            early_.emplace(std::pair(c.sha256, c.offset), std::string(c.data));
+        return {};
+    }
+    lastProgressMs_ = steadyMs;
+    auto r = storeFromHub(*t, c.offset, c.data);
+    while (r.outcome == Outcome::Stored) {  // the CHUNKs that waited for this one
+        auto it = early_.find(std::pair(t->sha, t->received));
+        if (it == early_.end()) break;
+        const std::string data = std::move(it->second);
+        early_.erase(it);
+        r = storeFromHub(*t, t->received, data);
+    }
+    // Duplicates behind the disk, and all that waited for a file now complete,
+    // failed or refused, are of no use.
+    const bool keep = r.outcome == Outcome::Stored;
+    std::erase_if(early_, [t, keep](const auto& e) {
+        return e.first.first == t->sha && (!keep || e.first.second < t->received);
+    });
+    return r;
+}
+
+Fetcher::ChunkResult Fetcher::storeFromHub(FileTask& t, std::uint64_t offset, std::string_view data) {
+    auto r = store(t, offset, data);
     if (r.outcome != Outcome::Ignored && r.outcome != Outcome::Refused && r.outcome != Outcome::DiskFull)
-        bytesFromHub_ += static_cast<std::int64_t>(c.data.size());
+        bytesFromHub_ += static_cast<std::int64_t>(data.size());
     return r;
 }
 
@@ -199,6 +232,7 @@ void Fetcher::refuse(const std::string& sha) {
     requestLost();
     for (auto& t : tasks_)
         if (t.sha == sha) t.failures = maxHashFailures_;
+    std::erase_if(early_, [&sha](const auto& e) { return e.first.first == sha; });
 }
 
 void Fetcher::retryFailed() {

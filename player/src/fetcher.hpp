@@ -2,6 +2,9 @@
 // are missing, a credit window of FETCH requests in flight (resumed from the
 // partial files on disk), and each CHUNK appended to its partial file and
 // hashed on the way, so a file is verified the moment its last byte lands.
+// A CHUNK asked for that arrives before the bytes before it (the CURVE socket
+// and the bulk channel are not ordered with each other) waits in memory for
+// its turn, at most a window of them.
 // What a chunk means for the agent (a file done, the disk full, a hash that
 // failed) is returned as a ChunkResult; the agent decides the sync state,
 // activation and status. Agent thread only. Errors: in ChunkResult::error.
@@ -15,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -47,6 +51,9 @@ class Fetcher {
         window_ = window;
     }
 
+    // Whether the FETCHes pump sends ask for the bulk channel (the agent's session has one).
+    void setBulk(bool on) { bulk_ = on; }
+    bool bulk() const { return bulk_; }
     // Asks for chunks up to the window; stops when send refuses one (socket full).
     void pump(const std::function<bool(const wire::Fetch&)>& send, std::int64_t steadyMs);
     // Forgets what was asked for (a new link, a stall): pump asks again from what is on disk.
@@ -55,7 +62,8 @@ class Fetcher {
     void requestLost() {
         if (inflight_ > 0) --inflight_;
     }
-    // Requests in flight and no chunk for more than limitMs: asks again (true).
+    // Requests in flight (or asked-for bytes missing) and no bytes stored for
+    // more than limitMs: asks again from what is on disk (true).
     bool restartIfStalled(std::int64_t steadyMs, std::int64_t limitMs);
 
     enum class Outcome {
@@ -123,6 +131,8 @@ class Fetcher {
     // Appends data at offset (== t.received) and hashes it; finishes the file at its size.
     ChunkResult store(FileTask& t, std::uint64_t offset, std::string_view data);
     ChunkResult finishFile(FileTask& t);
+    ChunkResult storeFromHub(FileTask& t, std::uint64_t offset, std::string_view data);
+    bool outstanding() const;  // bytes asked of the hub and not on disk
 
     std::filesystem::path dataDir_;
     Cache& cache_;
@@ -131,8 +141,11 @@ class Fetcher {
     int window_;
     std::vector<FileTask> tasks_;
     int inflight_ = 0;
+    // CHUNKs ahead of their file's bytes on disk: (sha256, offset) -> data; at most window_.
+    std::map<std::pair<std::string, std::uint64_t>, std::string> early_;
     std::int64_t lastProgressMs_ = 0;
     bool hasMirrors_ = false;
+    bool bulk_ = false;
     std::int64_t bytesFromMirrors_ = 0, bytesFromHub_ = 0;  // since the agent started
 };
 

@@ -6,14 +6,17 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "microscape/core/sealed.hpp"
 #include "microscape/core/wire.hpp"
 #include "microscape/player/agent.hpp"
 #include "microscape/player/cache.hpp"
@@ -29,11 +32,46 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// corrupt or withhold chunks.
+// A CURVE key pair (Z85).
+struct CurvePair {
+    std::string publicKey, secretKey;
+};
+CurvePair curvePair() {
+    char pub[41], sec[41];
+    REQUIRE(zmq_curve_keypair(pub, sec) == 0);
+    return {pub, sec};
+}
+
+// A scripted hub that can corrupt or withhold chunks. With a CURVE key pair it is a CURVE server (no
+// ZAP: any client key) and can offer the bulk channel beside it, as the
+// controller does (docs/wire-protocol.md, "The bulk channel").
 struct FakeHub {
     zmq::context_t ctx{1};
     zmq::socket_t router{ctx, zmq::socket_type::router};
     std::string endpoint;
+    // The bulk channel: a plain ROUTER; its port (or a port where nothing
+    // listens) is offered in WELCOME with a new token and key each session.
+    std::optional<zmq::socket_t> bulk;
+    int bulkPort = 0;  // 0: not offered
+    wire::sealed::SessionKeys session;
+    bool bulkReady = false;  // a READY that verifies under this session's key and token
+    int badReadies = 0;
+    std::uint64_t seq = 0;
+    bool waitForReady = false;           // FETCH{bulk} before READY waits for it (else: the CURVE socket)
+    std::deque<wire::Fetch> parked;      // waiting for READY
+    int tamperSealed = 0;                // flip one bit in the data of this many sealed CHUNKs
+    int replaySealed = 0;                // send this many sealed CHUNKs twice (the same seq)
+    bool bulkVoid = false;               // sealed CHUNKs are lost on the way
+    std::set<std::string> plainOnly;     // files always answered on the CURVE socket
+    long sealedSent = 0, plainSent = 0;  // CHUNKs (chunksSent counts both)
+    std::int64_t heartbeatMs = 100;      // in WELCOME
+    int hellos = 0;
+    long loseFetch = -1;   // the FETCH (index in fetches) never answered
+    long staleFetch = -1;  // the FETCH answered with the CHUNK at offset 0
+    // Answers FETCHes in swapped pairs: the second at once (sealed when asked
+    // for), then the first on the CURVE socket, as two channels may deliver them.
+    bool swapPairs = false;
+    std::optional<wire::Fetch> held;
     std::map<std::string, std::string> files;  // sha -> bytes
     std::optional<Bundle> current;
     int corruptChunks = 0;      // corrupt this many chunks (first ones)
@@ -44,11 +82,90 @@ struct FakeHub {
     std::vector<wire::StatusReport> statuses;
     std::vector<wire::CommandAck> acks;
 
-    explicit FakeHub(const std::string& ep = "tcp://127.0.0.1:*") {
+    explicit FakeHub(const std::string& ep = "tcp://127.0.0.1:*", const CurvePair* curve = nullptr) {
         router.set(zmq::sockopt::linger, 0);
         router.set(zmq::sockopt::router_handover, 1);
+        if (ep.find('[') != std::string::npos) router.set(zmq::sockopt::ipv6, 1);
+        if (curve) {
+            router.set(zmq::sockopt::curve_server, 1);
+            router.set(zmq::sockopt::curve_secretkey, curve->secretKey);
+        }
         router.bind(ep);
         endpoint = router.get(zmq::sockopt::last_endpoint);
+    }
+    // Binds the bulk channel's ROUTER (as the controller: plain, small messages only).
+    void offerBulk(const std::string& host = "127.0.0.1") {
+        bulk.emplace(ctx, zmq::socket_type::router);
+        bulk->set(zmq::sockopt::linger, 0);
+        if (host.front() == '[') bulk->set(zmq::sockopt::ipv6, 1);
+        // Not 64: libzmq applies it to the ZMTP handshake too, whose READY command
+        // with a 32-character routing id is about 75 bytes.
+        bulk->set(zmq::sockopt::maxmsgsize, std::int64_t{256});
+        bulk->bind("tcp://" + host + ":*");
+        const std::string ep = bulk->get(zmq::sockopt::last_endpoint);
+        bulkPort = std::stoi(ep.substr(ep.rfind(':') + 1));
+    }
+    void onBulkMessage() {
+        std::vector<zmq::message_t> parts;
+        if (!zmq::recv_multipart(*bulk, std::back_inserter(parts))) return;
+        const bool ok = parts.size() == 3 && parts[0].to_string() == session.token &&
+                        parts[1].to_string_view() == wire::sealed::kReady &&
+                        wire::sealed::readyValid(session.key, session.token, parts[2].to_string_view());
+        if (!ok) {
+            ++badReadies;
+            return;
+        }
+        bulkReady = true;
+        while (!parked.empty()) {
+            auto f = parked.front();
+            parked.pop_front();
+            dispatch(kPlayer, f);  // the player on the CURVE socket, when the bulk channel is not used
+        }
+    }
+    // One CHUNK for f: sealed on the bulk channel when asked for and up, else on the CURVE socket.
+    void dispatch(const std::string& rid, const wire::Fetch& f) {
+        if (!swapPairs) return answer(rid, f);
+        if (!held) {
+            held = f;
+            return;
+        }
+        answer(rid, f);
+        answer(rid, *held, true);
+        held.reset();
+    }
+    void answer(const std::string& rid, const wire::Fetch& f, bool plain = false) {
+        if (stopAfterChunks >= 0 && chunksSent >= stopAfterChunks) return;
+        const auto& data = files.at(f.sha256);
+        REQUIRE(f.offset <= data.size());
+        std::string part = data.substr(f.offset, f.length);
+        if (corruptChunks > 0 && !part.empty()) {
+            part[0] = static_cast<char>(part[0] ^ 0x55);
+            --corruptChunks;
+        }
+        ++chunksSent;
+        bytesSent += part.size();
+        if (plain || !(f.bulk && bulkReady && !plainOnly.count(f.sha256))) {
+            ++plainSent;
+            send(rid, wire::toEnvelope(wire::Chunk{f.sha256, f.offset, data.size(), part}));
+            return;
+        }
+        ++sealedSent;
+        const std::string header = wire::sealed::chunkHeader(f.sha256, f.offset, data.size(), ++seq);
+        std::string sealedData(part.size() + wire::sealed::kTagBytes, '\0');
+        REQUIRE(wire::sealed::seal(session.key, wire::sealed::Direction::HubToPlayer, seq, header, part.data(),
+                                   part.size(), sealedData.data()));
+        if (tamperSealed > 0) {
+            sealedData[sealedData.size() / 2] = static_cast<char>(sealedData[sealedData.size() / 2] ^ 0x08);
+            --tamperSealed;
+        }
+        if (bulkVoid) return;
+        for (int copies = replaySealed > 0 ? 2 : 1; copies > 0; --copies) {
+            bulk->send(zmq::buffer(session.token), zmq::send_flags::sndmore);
+            bulk->send(zmq::buffer(wire::typeName(wire::Type::Chunk)), zmq::send_flags::sndmore);
+            bulk->send(zmq::buffer(header), zmq::send_flags::sndmore);
+            bulk->send(zmq::buffer(sealedData), zmq::send_flags::none);
+        }
+        if (replaySealed > 0) --replaySealed;
     }
     void add(const Bundle& b) {
         for (const auto& m : b.media) files[m.entry.sha256] = m.bytes;
@@ -69,9 +186,11 @@ struct FakeHub {
         const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
         while (!done()) {
             if (std::chrono::steady_clock::now() > until) return false;
-            zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
-            zmq::poll(&item, 1, std::chrono::milliseconds(20));
-            if (!(item.revents & ZMQ_POLLIN)) continue;
+            zmq::pollitem_t items[2] = {{router.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, 0, ZMQ_POLLIN, 0}};
+            if (bulk) items[1].socket = bulk->handle();
+            zmq::poll(items, bulk ? 2 : 1, std::chrono::milliseconds(20));
+            if (bulk && (items[1].revents & ZMQ_POLLIN)) onBulkMessage();
+            if (!(items[0].revents & ZMQ_POLLIN)) continue;
             std::vector<zmq::message_t> parts;
             if (!zmq::recv_multipart(router, std::back_inserter(parts))) continue;
             const std::string rid = parts[0].to_string();
@@ -80,32 +199,40 @@ struct FakeHub {
             auto env = wire::decode(frames);
             REQUIRE(env.ok());
             if (env->type == wire::Type::Hello) {
+                ++hellos;
                 auto h = wire::parseHello(*env);
                 REQUIRE(h.ok());
                 CHECK(h->playerId == rid);
                 wire::Welcome w;
                 w.timeMs = nowMs();
-                w.heartbeatMs = 100;
+                w.heartbeatMs = heartbeatMs;
                 w.currentVersion = current ? current->manifest.version : 0;
                 w.maxChunkBytes = 4096;
                 w.maxWindow = 4;
+                if (bulkPort > 0) {  // a new session: a new key and token
+                    auto keys = wire::sealed::newSession();
+                    REQUIRE(keys.ok());
+                    session = *keys;
+                    bulkReady = false;
+                    seq = 0;
+                    parked.clear();
+                    w.bulkPort = bulkPort;
+                    w.bulkToken = session.token;
+                    w.bulkKey = session.key;
+                }
                 send(rid, wire::toEnvelope(w));
                 if (current && current->manifest.version > h->activeVersion) push(rid, *current);
             } else if (env->type == wire::Type::Fetch) {
                 auto f = wire::parseFetch(*env);
                 REQUIRE(f.ok());
                 fetches.push_back(*f);
-                if (stopAfterChunks >= 0 && chunksSent >= stopAfterChunks) continue;
-                const auto& data = files.at(f->sha256);
-                REQUIRE(f->offset <= data.size());
-                std::string part = data.substr(f->offset, f->length);
-                if (corruptChunks > 0 && !part.empty()) {
-                    part[0] = static_cast<char>(part[0] ^ 0x55);
-                    --corruptChunks;
+                if (waitForReady && f->bulk && bulk && !bulkReady) {
+                    parked.push_back(*f);
+                    continue;
                 }
-                ++chunksSent;
-                bytesSent += part.size();
-                send(rid, wire::toEnvelope(wire::Chunk{f->sha256, f->offset, data.size(), part}));
+                if (static_cast<long>(fetches.size()) - 1 == loseFetch) continue;
+                if (static_cast<long>(fetches.size()) - 1 == staleFetch) f->offset = 0;
+                dispatch(rid, *f);
             } else if (env->type == wire::Type::Status) {
                 auto s = wire::parseStatus(*env);
                 REQUIRE(s.ok());
@@ -468,10 +595,12 @@ TEST_CASE("media come from the manifest's mirror and the hub sends none of them"
     CHECK(hub.fetches.empty());
     CHECK(allInBlobs(t.path, b));
     CHECK(mirror.requests().size() == 3);
+    // (The status that says so is published just after the switch.)
+    REQUIRE(waitFor([&] { return agent.status().activeVersion == 4; }));
     CHECK(agent.status().mediaBytesMirror == static_cast<std::int64_t>(b.manifest.totalMediaBytes()));
     CHECK(agent.status().mediaBytesHub == 0);
     // The controller hears it in STATUS.
-    REQUIRE(hub.serve([&] { return !hub.statuses.empty() && hub.statuses.back().mediaBytesMirror > 0; }));
+    REQUIRE(hub.serve([&] { return !hub.statuses.empty() && hub.statuses.back().activeVersion == 4; }));
     CHECK(hub.statuses.back().mediaBytesMirror == static_cast<std::int64_t>(b.manifest.totalMediaBytes()));
 }
 
@@ -490,6 +619,7 @@ TEST_CASE("a mirror that serves wrong bytes is dropped for that file and the hub
     REQUIRE(hub.serve([&] { return activeOf(agent) == 5; }, 20000));
     CHECK(allInBlobs(t.path, b));       // only the verified bytes became media
     CHECK(bad.requests().size() == 1);  // not asked again for that file
+    REQUIRE(waitFor([&] { return agent.status().activeVersion == 5; }));
     // The bad bytes were discarded: the hub sent the whole file from byte 0.
     CHECK(hub.bytesSent == b.media[0].bytes.size());
     REQUIRE_FALSE(hub.fetches.empty());
@@ -640,4 +770,325 @@ TEST_CASE("failover: with every endpoint down the agent keeps trying them in tur
     b.add(v);
     b.current = v;
     REQUIRE(b.serve([&] { return activeOf(agent) == 4; }, 15000));
+}
+
+// ------------------------------------------------------------------ the bulk channel
+
+TEST_CASE("bulk channel: the endpoint is the hub's host at the bulk port", "[player][agent][bulk]") {
+    CHECK(bulkEndpointFor("tcp://127.0.0.1:5560", 5561) == "tcp://127.0.0.1:5561");
+    CHECK(bulkEndpointFor("tcp://hub.example.org:5560", 6000) == "tcp://hub.example.org:6000");
+    CHECK(bulkEndpointFor("tcp://[::1]:5560", 5561) == "tcp://[::1]:5561");
+    CHECK(bulkEndpointFor("tcp://[fe80::1:2]:1", 65535) == "tcp://[fe80::1:2]:65535");
+    CHECK_FALSE(bulkEndpointFor("ipc:///tmp/hub", 5561));
+    CHECK_FALSE(bulkEndpointFor("tcp://hub", 5561));
+    CHECK_FALSE(bulkEndpointFor("tcp://::1:5560", 5561));
+    CHECK_FALSE(bulkEndpointFor("tcp://127.0.0.1:5560", 0));
+    CHECK_FALSE(bulkEndpointFor("tcp://127.0.0.1:5560", 65536));
+}
+
+namespace {
+
+const CurvePair& hubKeys() {
+    static const CurvePair k = curvePair();
+    return k;
+}
+
+PlayerConfig curveConfig(const fs::path& dir, const std::string& endpoint) {
+    static const CurvePair player = curvePair();
+    auto c = makeConfig(dir, endpoint);
+    c.curve = true;
+    c.serverCurveKey = hubKeys().publicKey;
+    c.curvePublicKey = player.publicKey;
+    c.curveSecretKey = player.secretKey;
+    return c;
+}
+
+// Some FETCHes with bulk, then only without (the bulk channel given up), at least one of each.
+bool bulkThenPlain(const std::vector<wire::Fetch>& fetches) {
+    std::size_t i = 0;
+    while (i < fetches.size() && fetches[i].bulk) ++i;
+    if (i == 0 || i == fetches.size()) return false;
+    for (; i < fetches.size(); ++i)
+        if (fetches[i].bulk) return false;
+    return true;
+}
+
+bool allBulk(const std::vector<wire::Fetch>& fetches) {
+    return !fetches.empty() && std::all_of(fetches.begin(), fetches.end(), [](const wire::Fetch& f) { return f.bulk; });
+}
+
+}  // namespace
+
+TEST_CASE("bulk channel: media come sealed beside the CURVE session, and plain CHUNKs still count",
+          "[player][agent][bulk]") {
+    TempDir t;
+    FakeHub hub("tcp://127.0.0.1:*", &hubKeys());
+    hub.offerBulk();
+    hub.waitForReady = true;
+    hub.heartbeatMs = 1000;  // no stall on a loaded machine: it would give the bulk channel up
+    auto b = bundleV(3, mediaSet(1200, 3, 60000));
+    hub.add(b);
+    hub.current = b;
+    SECTION("every CHUNK on the bulk channel") {}
+    SECTION("one file on the CURVE socket, interleaved with the others") {
+        hub.plainOnly.insert(b.media[1].entry.sha256);
+    }
+    SyncAgent agent(curveConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 3; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.bulkReady);
+    CHECK(hub.badReadies == 0);
+    CHECK(allBulk(hub.fetches));  // never given up
+    REQUIRE(waitFor([&] { return agent.status().activeVersion == 3; }));
+    CHECK(hub.sealedSent > 0);
+    if (hub.plainOnly.empty()) {
+        CHECK(hub.plainSent == 0);
+    } else {
+        CHECK(hub.plainSent == static_cast<long>((b.media[1].bytes.size() + 4095) / 4096));
+    }
+    CHECK(agent.status().mediaBytesHub == static_cast<std::int64_t>(b.manifest.totalMediaBytes()));
+    REQUIRE(hub.serve([&] { return !hub.statuses.empty() && hub.statuses.back().activeVersion == 3; }));
+    CHECK(hub.statuses.back().mediaBytesHub == static_cast<std::int64_t>(b.manifest.totalMediaBytes()));
+    agent.stop();
+}
+
+TEST_CASE("bulk channel: a sealed CHUNK that does not open gives it up, the CURVE socket finishes",
+          "[player][agent][bulk]") {
+    TempDir t;
+    FakeHub hub("tcp://127.0.0.1:*", &hubKeys());
+    hub.offerBulk();
+    hub.waitForReady = true;
+    auto b = bundleV(4, mediaSet(1300, 2, 50000));
+    hub.add(b);
+    hub.current = b;
+    SECTION("one flipped bit") {
+        hub.tamperSealed = 1;
+    }
+    SECTION("a replayed seq") {
+        hub.replaySealed = 1;
+    }
+    SyncAgent agent(curveConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 4; }, 20000));
+    // Only bytes that hash to their names became media; nothing was discarded on the way.
+    CHECK(allInBlobs(t.path, b));
+    REQUIRE(waitFor([&] { return agent.status().activeVersion == 4; }));
+    CHECK(agent.status().lastError.empty());
+    CHECK(hub.sealedSent > 0);
+    CHECK(hub.plainSent > 0);
+    // The FETCHes after it asked for no bulk channel (for the rest of the session).
+    CHECK(bulkThenPlain(hub.fetches));
+    // The hub's file is fetched once from the start: the bad CHUNK was never written.
+    CHECK(std::count_if(hub.fetches.begin(), hub.fetches.end(), [&](const wire::Fetch& f) {
+              return f.offset == 0 && f.sha256 == b.media[0].entry.sha256;
+          }) <= 2);
+    agent.stop();
+}
+
+TEST_CASE("bulk channel: nothing listens on the bulk port, every CHUNK comes on the CURVE socket",
+          "[player][agent][bulk]") {
+    TempDir t;
+    FakeHub hub("tcp://127.0.0.1:*", &hubKeys());
+    {
+        FakeHub gone;  // a port known to be free a moment ago
+        hub.bulkPort = std::stoi(gone.endpoint.substr(gone.endpoint.rfind(':') + 1));
+    }
+    auto b = bundleV(5, mediaSet(1400, 2, 50000));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(curveConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 5; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.sealedSent == 0);
+    CHECK(hub.plainSent > 0);
+    CHECK(allBulk(hub.fetches));  // the player cannot tell; the hub falls back per FETCH
+    agent.stop();
+}
+
+TEST_CASE("bulk channel: sealed CHUNKs lost on the way, the stall moves the transfer to the CURVE socket",
+          "[player][agent][bulk]") {
+    TempDir t;
+    FakeHub hub("tcp://127.0.0.1:*", &hubKeys());
+    hub.offerBulk();
+    hub.waitForReady = true;
+    hub.bulkVoid = true;
+    auto b = bundleV(6, mediaSet(1500, 2, 50000));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(curveConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 6; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.sealedSent > 0);  // into the void
+    CHECK(bulkThenPlain(hub.fetches));
+    CHECK(agent.connected());
+    agent.stop();
+}
+
+TEST_CASE("bulk channel: a new session after a reconnect uses its new key and token", "[player][agent][bulk]") {
+    TempDir t;
+    auto b = bundleV(7, mediaSet(1600, 1, 300000));
+    const std::string sha = b.media[0].entry.sha256;
+    auto first = std::make_unique<FakeHub>("tcp://127.0.0.1:*", &hubKeys());
+    const std::string endpoint = first->endpoint;
+    first->offerBulk();
+    first->waitForReady = true;
+    first->tamperSealed = 1;  // the first session gives its bulk channel up
+    first->add(b);
+    first->current = b;
+    SyncAgent agent(curveConfig(t.path, endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(first->serve([&] { return bulkThenPlain(first->fetches) && first->plainSent >= 4; }, 20000));
+    REQUIRE(waitFor([&] {
+        std::error_code ec;
+        return fs::file_size(t.path / "partial" / sha, ec) >= 4096 && !ec;
+    }));
+    const std::string firstToken = first->session.token;
+    first.reset();  // the controller restarts
+    // (Once the agent has seen it go: a HELLO still on its way on the old
+    // connection would start a session the agent never hears of.)
+    REQUIRE(waitFor([&] { return !agent.connected(); }));
+
+    FakeHub second(endpoint, &hubKeys());
+    second.offerBulk();
+    second.waitForReady = true;
+    second.heartbeatMs = 1000;
+    second.add(b);
+    second.current = b;
+    REQUIRE(second.serve([&] { return activeOf(agent) == 7; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(second.session.token != firstToken);
+    CHECK(second.badReadies == 0);  // READY was made with the new key, under the new token
+    CHECK(second.bulkReady);
+    CHECK(allBulk(second.fetches));  // bulk on again; the new key opened every sealed CHUNK (seq from 1)
+    CHECK(second.sealedSent > 0);
+    CHECK(second.plainSent == 0);
+    REQUIRE_FALSE(second.fetches.empty());
+    CHECK(second.fetches.front().offset > 0);  // resumed from the partial file
+    agent.stop();
+}
+
+TEST_CASE("a CHUNK lost on the way is asked for again, however many come after it", "[player][agent]") {
+    TempDir t;
+    FakeHub hub;
+    SECTION("never answered") {
+        hub.loseFetch = 2;
+    }
+    SECTION("answered with a stale CHUNK (every FETCH answered, one byte range missing)") {
+        hub.staleFetch = 2;
+    }
+    auto b = bundleV(2, mediaSet(1700, 1, 40 * 4096));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 2; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    agent.stop();
+}
+
+TEST_CASE("a CHUNK that arrives before the one before it waits for it", "[player][agent]") {
+    TempDir t;
+    FakeHub hub;
+    hub.swapPairs = true;
+    auto b = bundleV(2, mediaSet(1800, 1, 40 * 4096));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 2; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.fetches.size() == 40);  // nothing asked for twice: no stall
+    agent.stop();
+}
+
+TEST_CASE("bulk channel: sealed and plain CHUNKs of one file in either order on the two sockets",
+          "[player][agent][bulk]") {
+    TempDir t;
+    FakeHub hub("tcp://127.0.0.1:*", &hubKeys());
+    hub.offerBulk();
+    hub.waitForReady = true;
+    hub.swapPairs = true;
+    hub.heartbeatMs = 1000;  // no stall on a loaded machine: it would give the bulk channel up
+    auto b = bundleV(3, mediaSet(1900, 1, 40 * 4096));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(curveConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 3; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.fetches.size() == 40);
+    CHECK(allBulk(hub.fetches));
+    CHECK(hub.sealedSent == 20);
+    CHECK(hub.plainSent == 20);
+    agent.stop();
+}
+
+TEST_CASE("bulk channel: offered without CURVE it is ignored", "[player][agent][bulk]") {
+    TempDir t;
+    FakeHub hub;  // plain: a hub with zmq.curve=false never offers it, but the agent must not care
+    hub.offerBulk();
+    auto b = bundleV(2, mediaSet(2000, 1, 50000));
+    hub.add(b);
+    hub.current = b;
+    SyncAgent agent(makeConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 2; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    REQUIRE_FALSE(hub.fetches.empty());
+    CHECK(std::none_of(hub.fetches.begin(), hub.fetches.end(), [](const wire::Fetch& f) { return f.bulk; }));
+    CHECK(hub.sealedSent == 0);
+    CHECK(hub.badReadies == 0);  // no READY at all
+    CHECK_FALSE(hub.bulkReady);
+    agent.stop();
+}
+
+TEST_CASE("bulk channel: a hub at an IPv6 address, both sockets", "[player][agent][bulk]") {
+    std::optional<FakeHub> maybe;
+    try {
+        maybe.emplace("tcp://[::1]:*", &hubKeys());
+        maybe->offerBulk("[::1]");
+    } catch (const zmq::error_t& e) {
+        WARN("no IPv6 loopback here: " << e.what());
+        return;
+    }
+    auto& hub = *maybe;
+    TempDir t;
+    hub.waitForReady = true;
+    hub.heartbeatMs = 1000;
+    auto b = bundleV(2, mediaSet(2100, 1, 50000));
+    hub.add(b);
+    hub.current = b;
+    REQUIRE(hub.endpoint.find("[::1]") != std::string::npos);
+    SyncAgent agent(curveConfig(t.path, hub.endpoint), fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 2; }, 20000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.bulkReady);
+    CHECK(hub.plainSent == 0);
+    agent.stop();
+}
+
+// The controller beats on the CURVE socket only when it has sent nothing for an
+// interval, and sealed CHUNKs count: during a long transfer the CURVE socket is silent.
+TEST_CASE("bulk channel: sealed CHUNKs keep the link alive while the CURVE socket is silent", "[player][agent][bulk]") {
+    TempDir t;
+    FakeHub hub("tcp://127.0.0.1:*", &hubKeys());
+    hub.offerBulk();
+    hub.waitForReady = true;
+    auto b = bundleV(2, mediaSet(2200, 1, 8 << 20));
+    hub.add(b);
+    hub.current = b;
+    auto config = curveConfig(t.path, hub.endpoint);
+    config.window = 1;  // 16,384 round trips: far longer than 3 heartbeats
+    config.chunkBytes = 512;
+    SyncAgent agent(config, fastOptions(), testLog());
+    REQUIRE(agent.start().ok());
+    REQUIRE(hub.serve([&] { return activeOf(agent) == 2; }, 60000));
+    CHECK(allInBlobs(t.path, b));
+    CHECK(hub.sealedSent > 0);
+    CHECK(hub.hellos == 1);  // never silent: never reconnected
+    agent.stop();
 }

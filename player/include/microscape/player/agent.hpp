@@ -22,6 +22,9 @@
 // Media the manifest's HTTP mirrors can serve are downloaded on another worker
 // thread (MirrorFetcher) that only posts the bytes back to the agent thread,
 // which writes, hashes and verifies them as it does the hub's CHUNKs.
+// On a CURVE session whose WELCOME offers the bulk channel, a second DEALER
+// (same thread) receives the hub's sealed CHUNKs beside the CURVE socket; a
+// sealed CHUNK that does not open, or a stall, gives it up for the session.
 // start() makes the data directory private (0700).
 // All public methods are thread-safe.
 #pragma once
@@ -31,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "microscape/core/clock.hpp"
 #include "microscape/core/json.hpp"
@@ -65,6 +69,11 @@ struct AgentOptions {
     std::int64_t mirrorIdleTimeoutMs = 15000;  // no byte this long: the mirror failed
     std::int64_t mirrorBackoffMs = 300000;     // a mirror that failed a file is not asked for it again this long
 };
+
+// The bulk channel's endpoint (docs/wire-protocol.md, "The bulk channel"): the
+// host of a hub endpoint "tcp://host:port" (an IPv6 host in brackets) at port;
+// nothing when endpoint is not of that form.
+std::optional<std::string> bulkEndpointFor(std::string_view endpoint, int port);
 
 class SyncAgent {
   public:
