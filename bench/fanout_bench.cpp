@@ -100,6 +100,7 @@ Run runHub(bool curve, int players, const fs::path& root, const fs::path& mediaD
     hc.heartbeatMs = 1000;
     hc.maxChunkBytes = 256 * 1024;
     hc.maxWindow = 16;
+    hc.bulkPort = 0;  // CURVE sessions get the bulk channel, as a controller has by default
     controller::Hub hub(hc, backend, Poco::Logger::get("bench.hub"));
     // The hub's own threads are those start() makes: the hub thread, its proof
     // workers and its libzmq context's I/O threads (no other thread starts meanwhile).
