@@ -9,7 +9,8 @@
 // Per mode it also prints the server side's CPU seconds per GiB delivered: the
 // hub's own threads (hub thread, proof workers, libzmq I/O threads) against
 // nginx's master and workers.
-// Usage: bench_fanout [--players 50] [--media-mib 1024] [--files 8] [--mode both|curve|plain] [--via-mirror]
+// Usage: bench_fanout [--players 50] [--media-mib 1024] [--files 8] [--mode both|curve|plain]
+//                     [--chunk-kib 256] [--window 16] [--via-mirror]
 // --via-mirror: instead, the players fetch the media through an nginx media
 // mirror (fanout_mirror.hpp) and the controller's egress is compared with the media size.
 #include <curl/curl.h>
@@ -87,8 +88,14 @@ struct Run {
     double serverCpuSeconds = 0;
 };
 
+// The hub's transfer settings: chunk size and credit window (FETCHes in flight per player).
+struct Transfer {
+    std::uint32_t chunkBytes = 256 * 1024;
+    int window = 16;
+};
+
 Run runHub(bool curve, int players, const fs::path& root, const fs::path& mediaDir,
-           const std::vector<manifest::MediaEntry>& media) {
+           const std::vector<manifest::MediaEntry>& media, const Transfer& transfer) {
     auto key = crypto::PrivateKey::generate().value();
     MapBackend backend(mediaDir);
     auto kp = controller::makeCurveKeyPair().value();
@@ -98,8 +105,8 @@ Run runHub(bool curve, int players, const fs::path& root, const fs::path& mediaD
     hc.curve = curve;
     hc.curveSecretZ85 = kp.secretZ85;
     hc.heartbeatMs = 1000;
-    hc.maxChunkBytes = 256 * 1024;
-    hc.maxWindow = 16;
+    hc.maxChunkBytes = transfer.chunkBytes;
+    hc.maxWindow = static_cast<std::uint32_t>(transfer.window);
     hc.bulkPort = 0;  // CURVE sessions get the bulk channel, as a controller has by default
     controller::Hub hub(hc, backend, Poco::Logger::get("bench.hub"));
     // The hub's own threads are those start() makes: the hub thread, its proof
@@ -110,7 +117,7 @@ Run runHub(bool curve, int players, const fs::path& root, const fs::path& mediaD
     for (long tid : threadIds())
         if (!before.count(tid)) hubThreads.push_back(tid);
     auto ps = makePlayers(players, root, "tcp://127.0.0.1:" + std::to_string(hub.port()), curve, kp.publicZ85,
-                          key.publicKey(), backend, 16, 256 * 1024);
+                          key.publicKey(), backend, transfer.window, transfer.chunkBytes);
     for (auto& p : ps)
         if (!p.agent->start()) return {};
     // All connected with nothing to do; then the new media arrives.
@@ -365,7 +372,7 @@ std::string rate(double seconds, double gib) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::int64_t playersArg = 50, filesArg = 8, mediaMiBArg = 1024;
+    std::int64_t playersArg = 50, filesArg = 8, mediaMiBArg = 1024, chunkKiBArg = 256, windowArg = 16;
     std::string mode = "both";
     bool viaMirror = false;
     std::string mirrorConf = MICROSCAPE_SOURCE_DIR "/deploy/nginx/microscape-mirror.conf";
@@ -380,6 +387,8 @@ int main(int argc, char** argv) {
         .option("media-mib", "the same as --mib", mediaMiBArg, 1, 1 << 20)
         .option("files", "media files in the bundle", filesArg, 1, 100000)
         .option("mode", "CURVE on the hub or not: plain, curve or both", mode, {"plain", "curve", "both"})
+        .option("chunk-kib", "the hub's chunk size, KiB (1024 at most)", chunkKiBArg, 4, 1024)
+        .option("window", "FETCHes in flight per player (64 at most)", windowArg, 1, 64)
         .flag("via-mirror",
               "instead: players fetch through an nginx media mirror; prints the controller's egress against the "
               "media size (goal 1x)",
@@ -388,6 +397,7 @@ int main(int argc, char** argv) {
     if (int rc = args.parse(argc, argv); rc >= 0) return rc;
     const int players = static_cast<int>(playersArg), files = static_cast<int>(filesArg);
     const auto mediaMiB = static_cast<std::uint64_t>(mediaMiBArg);
+    const Transfer transfer{static_cast<std::uint32_t>(chunkKiBArg) * 1024, static_cast<int>(windowArg)};
     Poco::Logger::root().setLevel("error");
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each line as it comes, among stderr's
     TempDir tmp("fanout");
@@ -421,7 +431,7 @@ int main(int argc, char** argv) {
     for (bool enc : {true, false}) {
         if ((enc && mode == "plain") || (!enc && mode == "curve")) continue;
         fs::create_directories(tmp.path / "p");
-        const Run ours = runHub(enc, players, tmp.path / "p", tmp.path / "media", media);
+        const Run ours = runHub(enc, players, tmp.path / "p", tmp.path / "media", media, transfer);
         fs::remove_all(tmp.path / "p");
         fs::create_directories(tmp.path / "n");
         const Run ref = runNginx(enc, Clients::CurlCommand, players, tmp.path / "n", tmp.path / "media", media);
