@@ -702,19 +702,11 @@ struct Hub::Impl {
             log.error("hub: player %s: sealing a CHUNK failed", rid);
             return false;
         }
-        std::vector<zmq::message_t> frames;
-        frames.emplace_back(wire::typeName(wire::Type::Chunk).data(), wire::typeName(wire::Type::Chunk).size());
-        frames.emplace_back(header.data(), header.size());
-        frames.push_back(std::move(data));
-        if (!sendFramesOn(*bulk, rid, peer.bulkToken, frames)) {
+        if (!sendChunk(*bulk, rid, peer.bulkToken, header, std::move(data), len, true)) {
             // Its bulk connection is gone or full: a new READY brings it back.
             peer.bulkReady = false;
             return false;
         }
-        std::lock_guard lock(sharedMutex);
-        stats.chunksSent++;
-        stats.bytesSent += len;
-        stats.bytesSealed += len;
         return true;
     }
 
@@ -822,19 +814,25 @@ struct Hub::Impl {
         const std::size_t len =
             static_cast<std::size_t>(std::min<std::uint64_t>({f->length, config.maxChunkBytes, size - f->offset}));
         if (f->bulk && peer.bulkReady && bulk && sendSealed(rid, peer, f->sha256, file, f->offset, len)) return;
-        zmq::message_t data = frameOf(file, f->offset, len);
-        wire::Chunk header{f->sha256, f->offset, size, {}};
-        auto env2 = wire::toEnvelope(header);
+        const std::string header =
+            json::canonical(json::Value(wire::toEnvelope(wire::Chunk{f->sha256, f->offset, size, {}}).header));
+        sendChunk(*router, rid, rid, header, frameOf(file, f->offset, len), len, false);
+    }
+
+    // CHUNK frames (type, header, data of len media bytes) to routing id `to`
+    // on sock: the ROUTER, or the bulk channel when sealed.
+    bool sendChunk(zmq::socket_t& sock, const std::string& rid, const std::string& to, const std::string& header,
+                   zmq::message_t data, std::size_t len, bool sealed) {
         std::vector<zmq::message_t> frames;
         frames.emplace_back(wire::typeName(wire::Type::Chunk).data(), wire::typeName(wire::Type::Chunk).size());
-        const std::string h = json::canonical(json::Value(env2.header));
-        frames.emplace_back(h.data(), h.size());
+        frames.emplace_back(header.data(), header.size());
         frames.push_back(std::move(data));
-        if (sendFrames(rid, frames)) {
-            std::lock_guard lock(sharedMutex);
-            stats.chunksSent++;
-            stats.bytesSent += len;
-        }
+        if (!sendFramesOn(sock, rid, to, frames)) return false;
+        std::lock_guard lock(sharedMutex);
+        stats.chunksSent++;
+        stats.bytesSent += len;
+        if (sealed) stats.bytesSealed += len;
+        return true;
     }
 
     void handleStatus(const std::string& rid, Peer& peer, const wire::Envelope& env) {
@@ -1136,6 +1134,7 @@ Hub::~Hub() {
 Status Hub::start() {
     auto& d = *impl_;
     if (d.started) return {};
+    std::string listening = d.config.bind + ":" + std::to_string(d.config.port);  // named if a bind fails
     try {
         if (d.config.curve) {
             if (d.config.curveSecretZ85.size() != 40) return makeError(Errc::BadKey, "hub: CURVE secret key missing");
@@ -1174,43 +1173,36 @@ Status Hub::start() {
         r.bind(ep);
         const std::string last = r.get(zmq::sockopt::last_endpoint);
         d.port = static_cast<std::uint16_t>(std::stoi(last.substr(last.rfind(':') + 1)));
-        if (d.config.curve && d.config.bulkPort >= 0) try {
-                d.bulk.emplace(d.ctx, zmq::socket_type::router);
-                auto& b = *d.bulk;
-                b.set(zmq::sockopt::linger, 0);
-                b.set(zmq::sockopt::router_mandatory, 1);
-                b.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(d.config.heartbeatMs));
-                b.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(kMissedBeats * d.config.heartbeatMs));
-                // READY is the largest message it takes; the ZMTP handshake (socket type and
-                // routing id) must fit too.
-                b.set(zmq::sockopt::maxmsgsize, std::int64_t{256});
-                b.set(zmq::sockopt::sndhwm, d.config.sndHwm);
-                const std::string host = "tcp://" + d.config.bind + ":";
-                try {
-                    b.bind(host + (d.config.bulkPort == 0 ? std::string("*") : std::to_string(d.config.bulkPort)));
-                } catch (const zmq::error_t& e) {
-                    if (!d.config.bulkPortAnyIfTaken || d.config.bulkPort == 0) throw;
-                    d.log.warning("hub: bulk channel: port %d is taken (%s); listening on a free port instead",
-                                  d.config.bulkPort, std::string(e.what()));
-                    b.bind(host + "*");
-                }
-                const std::string bl = b.get(zmq::sockopt::last_endpoint);
-                d.bulkPortBound = static_cast<std::uint16_t>(std::stoi(bl.substr(bl.rfind(':') + 1)));
+        if (d.config.curve && d.config.bulkPort >= 0) {
+            listening = d.config.bind + ":" + std::to_string(d.config.bulkPort) + " (bulk channel)";
+            d.bulk.emplace(d.ctx, zmq::socket_type::router);
+            auto& b = *d.bulk;
+            b.set(zmq::sockopt::linger, 0);
+            b.set(zmq::sockopt::router_mandatory, 1);
+            b.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(d.config.heartbeatMs));
+            b.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(kMissedBeats * d.config.heartbeatMs));
+            // READY is the largest message it takes; the ZMTP handshake (socket type and
+            // routing id) must fit too.
+            b.set(zmq::sockopt::maxmsgsize, std::int64_t{256});
+            b.set(zmq::sockopt::sndhwm, d.config.sndHwm);
+            const std::string host = "tcp://" + d.config.bind + ":";
+            try {
+                b.bind(host + (d.config.bulkPort == 0 ? std::string("*") : std::to_string(d.config.bulkPort)));
             } catch (const zmq::error_t& e) {
-                d.monitor.reset();
-                d.bulk.reset();
-                d.router.reset();
-                d.zap.reset();
-                return makeError(Errc::Usage, "hub: cannot listen on " + d.config.bind + ":" +
-                                                  std::to_string(d.config.bulkPort) + " (bulk channel): " + e.what());
+                if (!d.config.bulkPortAnyIfTaken || d.config.bulkPort == 0) throw;
+                d.log.warning("hub: bulk channel: port %d is taken (%s); listening on a free port instead",
+                              d.config.bulkPort, std::string(e.what()));
+                b.bind(host + "*");
             }
+            const std::string bl = b.get(zmq::sockopt::last_endpoint);
+            d.bulkPortBound = static_cast<std::uint16_t>(std::stoi(bl.substr(bl.rfind(':') + 1)));
+        }
     } catch (const zmq::error_t& e) {
         d.monitor.reset();
         d.bulk.reset();
         d.router.reset();
         d.zap.reset();
-        return makeError(Errc::Usage, "hub: cannot listen on " + d.config.bind + ":" + std::to_string(d.config.port) +
-                                          ": " + e.what());
+        return makeError(Errc::Usage, "hub: cannot listen on " + listening + ": " + e.what());
     }
     d.wakeFd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (d.wakeFd < 0) return makeError(Errc::Internal, "hub: eventfd failed");

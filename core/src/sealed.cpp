@@ -91,10 +91,10 @@ bool readyValid(std::string_view key, std::string_view token, std::string_view t
 }
 
 std::string chunkHeader(const std::string& sha256, std::uint64_t offset, std::uint64_t totalBytes, std::uint64_t seq) {
-    return json::canonical(json::Value(json::Object{{"sha256", sha256},
-                                                    {"offset", static_cast<std::int64_t>(offset)},
-                                                    {"total", static_cast<std::int64_t>(totalBytes)},
-                                                    {"seq", static_cast<std::int64_t>(seq)}}));
+    // A plain CHUNK's header, and its seq.
+    auto header = toEnvelope(Chunk{sha256, offset, totalBytes, {}}).header;
+    header["seq"] = static_cast<std::int64_t>(seq);
+    return json::canonical(json::Value(std::move(header)));
 }
 
 Result<ChunkView> openChunk(std::string_view key, std::string_view type, std::string_view header, char* data,

@@ -856,23 +856,20 @@ struct SyncAgent::Impl {
                     ssize_t n = ::read(wakeFd, &v, sizeof v);
                     (void)n;
                 }
-                if (sock && mainAt && (items[mainAt].revents & ZMQ_POLLIN)) {
-                    for (int budget = 0; budget < 256 && sock; ++budget) {
+                // Up to 256 messages of a socket that is readable (and still open:
+                // a message may close it).
+                auto drain = [&](std::optional<zmq::socket_t>& s, std::size_t at, auto&& handler) {
+                    if (!s || !at || !(items[at].revents & ZMQ_POLLIN)) return;
+                    for (int budget = 0; budget < 256 && s; ++budget) {
                         std::vector<zmq::message_t> parts;
-                        auto got = zmq::recv_multipart(*sock, std::back_inserter(parts), zmq::recv_flags::dontwait);
+                        auto got = zmq::recv_multipart(*s, std::back_inserter(parts), zmq::recv_flags::dontwait);
                         if (!got) break;
-                        handle(parts);
+                        handler(parts);
                     }
-                }
+                };
+                drain(sock, mainAt, [&](auto& parts) { handle(parts); });
                 // (A WELCOME above may have replaced the bulk socket: reading it is harmless.)
-                if (bulkSock && bulkAt && (items[bulkAt].revents & ZMQ_POLLIN)) {
-                    for (int budget = 0; budget < 256 && bulkSock; ++budget) {
-                        std::vector<zmq::message_t> parts;
-                        auto got = zmq::recv_multipart(*bulkSock, std::back_inserter(parts), zmq::recv_flags::dontwait);
-                        if (!got) break;
-                        handleBulk(parts);
-                    }
-                }
+                drain(bulkSock, bulkAt, [&](auto& parts) { handleBulk(parts); });
                 drainMirror();
                 if (staged && checkDisk(false)) {
                     pumpMirror();
