@@ -10,7 +10,9 @@
 // hub's own threads (hub thread, proof workers, libzmq I/O threads) against
 // nginx's master and workers.
 // Usage: bench_fanout [--players 50] [--media-mib 1024] [--files 8] [--mode both|curve|plain]
-//                     [--chunk-kib 256] [--window 16] [--via-mirror]
+//                     [--chunk-kib 1024] [--window 8] [--sealed-budget-mib 256] [--via-mirror]
+// (the transfer settings default to the product's: wire::kDefaultChunkBytes,
+// wire::kDefaultWindow, HubConfig::sealedBudgetBytes)
 // --via-mirror: instead, the players fetch the media through an nginx media
 // mirror (fanout_mirror.hpp) and the controller's egress is compared with the media size.
 #include <curl/curl.h>
@@ -88,10 +90,12 @@ struct Run {
     double serverCpuSeconds = 0;
 };
 
-// The hub's transfer settings: chunk size and credit window (FETCHes in flight per player).
+// The hub's transfer settings: chunk size, credit window (FETCHes in flight per
+// player) and the memory for sealed chunks, all players together.
 struct Transfer {
-    std::uint32_t chunkBytes = 256 * 1024;
-    int window = 16;
+    std::uint32_t chunkBytes = wire::kDefaultChunkBytes;
+    int window = wire::kDefaultWindow;
+    std::size_t sealedBudgetBytes = controller::HubConfig{}.sealedBudgetBytes;
 };
 
 Run runHub(bool curve, int players, const fs::path& root, const fs::path& mediaDir,
@@ -107,6 +111,7 @@ Run runHub(bool curve, int players, const fs::path& root, const fs::path& mediaD
     hc.heartbeatMs = 1000;
     hc.maxChunkBytes = transfer.chunkBytes;
     hc.maxWindow = static_cast<std::uint32_t>(transfer.window);
+    hc.sealedBudgetBytes = transfer.sealedBudgetBytes;
     hc.bulkPort = 0;  // CURVE sessions get the bulk channel, as a controller has by default
     controller::Hub hub(hc, backend, Poco::Logger::get("bench.hub"));
     // The hub's own threads are those start() makes: the hub thread, its proof
@@ -149,6 +154,13 @@ Run runHub(bool curve, int players, const fs::path& root, const fs::path& mediaD
     for (long tid : hubThreads) r.serverCpuSeconds += threadCpuSeconds(tid);
     std::printf("    per-player sync time: p50 %.2f s, p99 %.2f s, max %.2f s\n", percentile(done, 0.5),
                 percentile(done, 0.99), percentile(done, 1.0));
+    if (curve) {
+        const auto st = hub.stats();
+        std::printf(
+            "    bulk channel: %.1f GiB sealed (AES-256-GCM); %llu chunks waited for the %zu MiB sealed budget\n",
+            static_cast<double>(st.bytesSealed) / (1024.0 * 1024 * 1024),
+            static_cast<unsigned long long>(st.chunksWaited), transfer.sealedBudgetBytes >> 20);
+    }
     for (auto& p : ps) p.agent->stop();
     hub.stop();
     if (remaining == 0) r.seconds = total;
@@ -372,7 +384,10 @@ std::string rate(double seconds, double gib) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::int64_t playersArg = 50, filesArg = 8, mediaMiBArg = 1024, chunkKiBArg = 256, windowArg = 16;
+    const Transfer product;
+    std::int64_t playersArg = 50, filesArg = 8, mediaMiBArg = 1024, chunkKiBArg = product.chunkBytes / 1024,
+                 windowArg = product.window,
+                 sealedBudgetMiBArg = static_cast<std::int64_t>(product.sealedBudgetBytes >> 20);
     std::string mode = "both";
     bool viaMirror = false;
     std::string mirrorConf = MICROSCAPE_SOURCE_DIR "/deploy/nginx/microscape-mirror.conf";
@@ -389,6 +404,8 @@ int main(int argc, char** argv) {
         .option("mode", "CURVE on the hub or not: plain, curve or both", mode, {"plain", "curve", "both"})
         .option("chunk-kib", "the hub's chunk size, KiB (1024 at most)", chunkKiBArg, 4, 1024)
         .option("window", "FETCHes in flight per player (64 at most)", windowArg, 1, 64)
+        .option("sealed-budget-mib", "the hub's memory for sealed chunks (bulk channel), MiB", sealedBudgetMiBArg, 1,
+                1 << 20)
         .flag("via-mirror",
               "instead: players fetch through an nginx media mirror; prints the controller's egress against the "
               "media size (goal 1x)",
@@ -397,7 +414,8 @@ int main(int argc, char** argv) {
     if (int rc = args.parse(argc, argv); rc >= 0) return rc;
     const int players = static_cast<int>(playersArg), files = static_cast<int>(filesArg);
     const auto mediaMiB = static_cast<std::uint64_t>(mediaMiBArg);
-    const Transfer transfer{static_cast<std::uint32_t>(chunkKiBArg) * 1024, static_cast<int>(windowArg)};
+    const Transfer transfer{static_cast<std::uint32_t>(chunkKiBArg) * 1024, static_cast<int>(windowArg),
+                            static_cast<std::size_t>(sealedBudgetMiBArg) << 20};
     Poco::Logger::root().setLevel("error");
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each line as it comes, among stderr's
     TempDir tmp("fanout");
@@ -408,6 +426,9 @@ int main(int argc, char** argv) {
     const double gib = static_cast<double>(each * files) * players / (1024.0 * 1024 * 1024);
     std::printf("fan-out: %llu MiB of new media (%d files) to %d players = %.1f GiB over loopback\n",
                 static_cast<unsigned long long>(mediaMiB), files, players, gib);
+    if (!viaMirror)
+        std::printf("  hub: %u KiB chunks, %d in flight per player, %zu MiB for sealed chunks\n",
+                    transfer.chunkBytes / 1024, transfer.window, transfer.sealedBudgetBytes >> 20);
     int rc = 0;
     if (viaMirror) {
         if (!microscape::testing::NginxMirror::available()) {

@@ -102,6 +102,11 @@ void metrics(RequestCtx& ctx) {
                      "Media bytes sent to players in CHUNK messages.", h.bytesSent);
         appendMetric(text, "microscape_hub_chunk_bytes_sealed_total", "counter",
                      "Of those, bytes sent sealed (AES-256-GCM) on the bulk channel.", h.bytesSealed);
+        appendMetric(text, "microscape_hub_sealed_bytes_out", "gauge",
+                     "Sealed chunk bytes in the hub's memory, not yet written out (bounded by zmq.sealedBudgetMiB).",
+                     h.sealedBytesOut);
+        appendMetric(text, "microscape_hub_chunks_waited_total", "counter",
+                     "Sealed chunks that waited for room in zmq.sealedBudgetMiB.", h.chunksWaited);
         appendMetric(text, "microscape_hub_manifests_sent_total", "counter", "MANIFEST messages sent to players.",
                      h.manifestsSent);
         appendMetric(text, "microscape_hub_zap_denied_total", "counter",

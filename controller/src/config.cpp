@@ -33,6 +33,7 @@ const std::set<std::string> kKnownKeys = {
     "zmq.bind",
     "zmq.port",
     "zmq.bulkPort",
+    "zmq.sealedBudgetMiB",
     "media.maxUploadBytes",
     "auth.pbkdf2Iterations",
     "auth.sessionTtlSeconds",
@@ -285,6 +286,7 @@ Result<ControllerConfig> loadConfig(const Poco::Util::AbstractConfiguration& con
         MS_TRY(readIntInto(conf, "zmq.bulkPort", -1, 65535, bulk));
         c.zmqBulkPort = bulk;
     }
+    MS_TRY(readIntInto(conf, "zmq.sealedBudgetMiB", 1, 1 << 20, c.zmqSealedBudgetMiB));
     if (conf.hasProperty("zmq.curve")) {
         bool b = true;
         if (!Poco::NumberParser::tryParseBool(conf.getString("zmq.curve"), b))

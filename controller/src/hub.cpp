@@ -44,6 +44,7 @@ constexpr std::int64_t kSeenFlushMs = 1000;
 constexpr std::int64_t kSeenRefreshMs = 10'000;
 constexpr std::size_t kMaxCommandResults = 1000;
 constexpr std::size_t kMaxOpenFiles = 64;
+constexpr long kSealedWaitPollMs = 1;
 // PROOFS batches waiting for the ingest workers. A player keeps one batch in
 // flight, so this is reached only when the store is far behind; a batch beyond
 // it gets no ack and its player sends it again after its timeout.
@@ -69,6 +70,11 @@ ShaSet mediaOf(const std::string& manifestBytes) {
     return out;
 }
 
+// Bytes of sealed CHUNK frames made and not yet written out by libzmq: the one
+// heap cost of the bulk channel (plain frames point into the page cache).
+// Shared with the frames, which may outlive their session and the hub.
+using SealedBytes = std::shared_ptr<std::atomic<std::size_t>>;
+
 struct Peer {
     int fd = -1;                  // the connection the session is bound to (ZMQ_SRCFD of its HELLO)
     std::int64_t lastRecvMs = 0;  // steady
@@ -85,6 +91,10 @@ struct Peer {
     std::string bulkToken, bulkKey;
     bool bulkReady = false;
     std::uint64_t bulkSeq = 0;
+    // This session's sealed bytes not yet written out, and waiting for the
+    // hub's budget: together at most a window of chunks.
+    SealedBytes sealedOut = std::make_shared<std::atomic<std::size_t>>(0);
+    std::size_t sealedWaiting = 0;
 };
 
 struct Op {
@@ -136,6 +146,29 @@ zmq::message_t frameOf(const MappedPtr& file, std::uint64_t offset, std::size_t 
     return zmq::message_t(
         const_cast<char*>(file->base) + offset, len, [](void*, void* hint) { delete static_cast<MappedPtr*>(hint); },
         ref);
+}
+
+// A frame of `size` bytes for sealing into, counted in the hub's and its
+// session's SealedBytes until libzmq lets go of it (on an I/O thread once
+// written, or here if never sent).
+zmq::message_t sealedFrame(const SealedBytes& hubOut, const SealedBytes& peerOut, std::size_t size) {
+    struct Buffer {
+        SealedBytes hubOut, peerOut;
+        std::size_t size;
+        std::unique_ptr<char[]> data;
+    };
+    auto* b = new Buffer{hubOut, peerOut, size, std::unique_ptr<char[]>(new char[size])};
+    hubOut->fetch_add(size);
+    peerOut->fetch_add(size);
+    return zmq::message_t(
+        b->data.get(), size,
+        [](void*, void* hint) {
+            auto* buf = static_cast<Buffer*>(hint);
+            buf->hubOut->fetch_sub(buf->size);
+            buf->peerOut->fetch_sub(buf->size);
+            delete buf;
+        },
+        b);
 }
 
 std::string z85Encode32(const void* data) {
@@ -198,7 +231,17 @@ struct Hub::Impl {
     std::unordered_map<int, Conn> conns;                      // accepted connections by socket fd
     std::unordered_map<int, std::string> sessionByFd;         // fd -> routing id of the session bound to it
     std::unordered_map<std::string, std::string> bulkTokens;  // bulk token -> routing id of its session
-    std::unordered_map<std::string, Bucket> buckets;          // player -> PROOFS tokens
+    // Sealed CHUNKs wait here, in arrival order, while config.sealedBudgetBytes
+    // of them are already on their way out.
+    struct WaitingChunk {
+        std::string rid, sha;
+        MappedPtr file;
+        std::uint64_t offset = 0;
+        std::size_t len = 0;
+    };
+    std::deque<WaitingChunk> waitingChunks;
+    const SealedBytes sealedInFlight = std::make_shared<std::atomic<std::size_t>>(0);
+    std::unordered_map<std::string, Bucket> buckets;  // player -> PROOFS tokens
     std::int64_t lastDiskCheckMs = 0;
     std::vector<HubBackend::Seen> pendingSeen;  // of sessions ended between sweeps
     std::int64_t lastSweepMs = 0;
@@ -696,7 +739,7 @@ struct Hub::Impl {
                     std::uint64_t offset, std::size_t len) {
         const std::uint64_t seq = ++peer.bulkSeq;
         const std::string header = wire::sealed::chunkHeader(sha, offset, file->size, seq);
-        zmq::message_t data(len + wire::sealed::kTagBytes);
+        zmq::message_t data = sealedFrame(sealedInFlight, peer.sealedOut, len + wire::sealed::kTagBytes);
         if (!wire::sealed::seal(peer.bulkKey, wire::sealed::Direction::HubToPlayer, seq, header,
                                 len ? file->base + offset : nullptr, len, data.data())) {
             log.error("hub: player %s: sealing a CHUNK failed", rid);
@@ -813,10 +856,51 @@ struct Hub::Impl {
         }
         const std::size_t len =
             static_cast<std::size_t>(std::min<std::uint64_t>({f->length, config.maxChunkBytes, size - f->offset}));
-        if (f->bulk && peer.bulkReady && bulk && sendSealed(rid, peer, f->sha256, file, f->offset, len)) return;
+        // A session holds at most a window of sealed chunks; one that asks
+        // past it without reading them gets the rest on the ROUTER (no heap).
+        const std::size_t sealedLen = len + wire::sealed::kTagBytes;
+        const bool withinWindow = peer.sealedOut->load() + peer.sealedWaiting + sealedLen <=
+                                  std::size_t{config.maxWindow} * (config.maxChunkBytes + wire::sealed::kTagBytes);
+        if (f->bulk && peer.bulkReady && bulk && withinWindow) {
+            if (!waitingChunks.empty() || !sealedBudgetAllows(len)) {
+                waitingChunks.push_back({rid, f->sha256, file, f->offset, len});
+                peer.sealedWaiting += sealedLen;
+                count(&HubStats::chunksWaited);
+                return;
+            }
+            if (sendSealed(rid, peer, f->sha256, file, f->offset, len)) return;
+        }
+        sendPlain(rid, f->sha256, file, f->offset, len);
+    }
+
+    // A CHUNK on the ROUTER: in the clear, or encrypted by CURVE in libzmq.
+    void sendPlain(const std::string& rid, const std::string& sha, const MappedPtr& file, std::uint64_t offset,
+                   std::size_t len) {
         const std::string header =
-            json::canonical(json::Value(wire::toEnvelope(wire::Chunk{f->sha256, f->offset, size, {}}).header));
-        sendChunk(*router, rid, rid, header, frameOf(file, f->offset, len), len, false);
+            json::canonical(json::Value(wire::toEnvelope(wire::Chunk{sha, offset, file->size, {}}).header));
+        sendChunk(*router, rid, rid, header, frameOf(file, offset, len), len, false);
+    }
+
+    // Another sealed chunk of len bytes fits the hub's budget (one always does
+    // when none is out, so a budget below a chunk still moves).
+    bool sealedBudgetAllows(std::size_t len) const {
+        const std::size_t out = sealedInFlight->load();
+        return out == 0 || out + len + wire::sealed::kTagBytes <= config.sealedBudgetBytes;
+    }
+
+    // Sends the waiting sealed CHUNKs the budget now allows, oldest first. A
+    // session that ended meanwhile is skipped; one whose bulk channel dropped
+    // gets its chunk on the ROUTER.
+    void sendWaitingChunks() {
+        while (!waitingChunks.empty() && sealedBudgetAllows(waitingChunks.front().len)) {
+            WaitingChunk w = std::move(waitingChunks.front());
+            waitingChunks.pop_front();
+            auto it = peers.find(w.rid);
+            if (it == peers.end()) continue;
+            it->second.sealedWaiting -= std::min(it->second.sealedWaiting, w.len + wire::sealed::kTagBytes);
+            if (it->second.bulkReady && sendSealed(w.rid, it->second, w.sha, w.file, w.offset, w.len)) continue;
+            sendPlain(w.rid, w.sha, w.file, w.offset, w.len);
+        }
     }
 
     // CHUNK frames (type, header, data of len media bytes) to routing id `to`
@@ -1088,12 +1172,16 @@ struct Hub::Impl {
             if (bulk) items.push_back({bulk->handle(), 0, ZMQ_POLLIN, 0});
             if (monitor) items.push_back({monitor->handle(), 0, ZMQ_POLLIN, 0});
             try {
-                zmq::poll(items.data(), items.size(), std::chrono::milliseconds(tickMs));
+                // Sealed chunks waiting for the budget: look again soon (libzmq
+                // frees their predecessors on its I/O threads, unannounced).
+                zmq::poll(items.data(), items.size(),
+                          std::chrono::milliseconds(waitingChunks.empty() ? tickMs : kSealedWaitPollMs));
                 if (bulk && (items[bulkAt].revents & ZMQ_POLLIN)) handleBulk();
                 if (zap && (items[2].revents & ZMQ_POLLIN)) handleZap();
                 if (monitor && (items.back().revents & ZMQ_POLLIN)) handleMonitor();
                 if (items[0].revents & ZMQ_POLLIN) handleRouter();
                 if (items[1].revents & ZMQ_POLLIN) drainQueue();
+                if (!waitingChunks.empty()) sendWaitingChunks();
                 const auto now = steadyMs();
                 if (now - lastSweepMs >= tickMs) {
                     lastSweepMs = now;
@@ -1348,7 +1436,9 @@ std::size_t Hub::onlineCount() const {
 
 HubStats Hub::stats() const {
     std::lock_guard lock(impl_->sharedMutex);
-    return impl_->stats;
+    HubStats s = impl_->stats;
+    s.sealedBytesOut = impl_->sealedInFlight->load();
+    return s;
 }
 
 // ---------------------------------------------------------------- keys

@@ -553,6 +553,7 @@ Status ControllerServer::start() {
         hubConfig.bulkPort = d.config.zmqPort == 0 || d.config.zmqPort == 65535 ? 0 : d.config.zmqPort + 1;
         hubConfig.bulkPortAnyIfTaken = true;
     }
+    hubConfig.sealedBudgetBytes = static_cast<std::size_t>(d.config.zmqSealedBudgetMiB) << 20;
     hubConfig.proofsPerMinute = d.config.zmqProofsPerMinute;
     hubConfig.minFreeDiskBytes = d.config.zmqMinFreeDiskBytes;
     hubConfig.clock = &d.hubClock;

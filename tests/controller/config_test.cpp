@@ -62,6 +62,16 @@ TEST_CASE("config reads defaults and validates every key", "[controller][config]
             CHECK(r.error().message.find("zmq.bulkPort") != std::string::npos);
         }
     }
+    SECTION("zmq.sealedBudgetMiB: 256 by default, at least 1") {
+        CHECK(loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}}))->zmqSealedBudgetMiB == 256);
+        CHECK(loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"zmq.sealedBudgetMiB", "64"}}))
+                  ->zmqSealedBudgetMiB == 64);
+        for (const char* bad : {"0", "-1", "lots"}) {
+            auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"zmq.sealedBudgetMiB", bad}}));
+            REQUIRE_FALSE(r.ok());
+            CHECK(r.error().message.find("zmq.sealedBudgetMiB") != std::string::npos);
+        }
+    }
     SECTION("logging keys are left to Poco") {
         auto r = loadConfig(*confWith({{"controller.dataDir", "/tmp/x"}, {"logging.loggers.root.level", "debug"}}));
         CHECK(r.ok());

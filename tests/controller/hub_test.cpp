@@ -321,11 +321,14 @@ struct BulkFixture {
     Curve key = newCurve();
     Enrolled me;
     std::string serverKey;
-    explicit BulkFixture(std::function<void(microscape::controller::ControllerConfig&)> tweak)
+    // poster: the PNG scheduled (default: a small one).
+    explicit BulkFixture(std::function<void(microscape::controller::ControllerConfig&)> tweak,
+                         std::function<std::string(const fs::path&)> poster = nullptr)
         : srv(std::move(tweak)), admin(srv.admin()) {
         Client ed = srv.userClient("ed", "editor", "宣传科");
         Client ap = srv.userClient("ap", "approver");
-        const int media = uploadApproved(ed, ap, makePng(fx.path, "反诈防骗", 640, 360), "poster.png");
+        const int media =
+            uploadApproved(ed, ap, poster ? poster(fx.path) : makePng(fx.path, "反诈防骗", 640, 360), "poster.png");
         const int pl = createdId(ed.post("/api/v1/playlists", R"({"name":"p","items":[{"mediaId":)" +
                                                                   std::to_string(media) + R"(,"durationMs":5000}]})"));
         createdId(ed.post("/api/v1/schedules",
@@ -486,4 +489,101 @@ TEST_CASE("the bulk channel is off with zmq.bulkPort -1: every CHUNK on the CURV
     CHECK(s.welcome.bulkToken.empty());
     p.send(wire::toEnvelope(wire::Fetch{s.media.sha256, 0, 1024, true}));
     CHECK(p.recv(3000, wire::Type::Chunk));
+}
+
+TEST_CASE("the hub's sealed chunks are bounded: by zmq.sealedBudgetMiB for all, by a window for each session",
+          "[controller][hub][bulk]") {
+    const bool tinyBudget = GENERATE(true, false);
+    CAPTURE(tinyBudget);
+    // Noise does not compress: a PNG of about 700 KB.
+    BulkFixture f(
+        [&](auto& c) {
+            c.zmqHeartbeatMs = 200;
+            if (tinyBudget) c.zmqSealedBudgetMiB = 1;
+        },
+        [](const fs::path& dir) {
+            const fs::path out = dir / "noise.png";
+            const std::string cmd = "/usr/bin/convert -size 640x360 xc: +noise Random -depth 8 '" + out.string() + "'";
+            REQUIRE(std::system(cmd.c_str()) == 0);
+            return readFile(out);
+        });
+    RawPlayer p(f.ctx, f.me.hubEndpoint, f.me.id, f.key, f.serverKey);
+    auto s = startSession(p, f.me.id);
+    REQUIRE(s.welcome.bulkPort > 0);
+    const std::string& sha = s.media.sha256;
+    const auto size = static_cast<std::size_t>(s.media.sizeBytes);
+    const std::size_t sealedSize = size + wire::sealed::kTagBytes;
+    // A player that reads nothing: libzmq on its side takes one message, the
+    // kernel a few MiB (tcp_wmem tops out at 4 MiB here); the rest stays sealed
+    // in the hub, or waits, or goes elsewhere.
+    zmq::socket_t bulk(f.ctx, zmq::socket_type::dealer);
+    bulk.set(zmq::sockopt::linger, 0);
+    bulk.set(zmq::sockopt::rcvhwm, 1);
+    bulk.set(zmq::sockopt::rcvbuf, 4096);
+    bulk.set(zmq::sockopt::routing_id, s.welcome.bulkToken);
+    bulk.connect("tcp://127.0.0.1:" + std::to_string(s.welcome.bulkPort));
+    sendFrames(bulk, {"READY", wire::sealed::readyTag(s.welcome.bulkKey, s.welcome.bulkToken)});
+    std::uint64_t lastSeq = 0;
+    std::size_t sealed = 0, plain = 0;
+    auto takeSealed = [&](int timeoutMs) {
+        auto parts = nextFrames(bulk, timeoutMs);
+        if (parts.size() != 3) return false;
+        const std::uint64_t before = lastSeq;
+        auto c = wire::sealed::openChunk(s.welcome.bulkKey, parts[0].to_string_view(), parts[1].to_string_view(),
+                                         parts[2].data<char>(), parts[2].size(), lastSeq);
+        REQUIRE(c.ok());
+        CHECK(lastSeq == before + 1);  // in the order asked, none skipped
+        CHECK(c->offset == 0);
+        CHECK(crypto::sha256Hex(c->data) == sha);
+        ++sealed;
+        return true;
+    };
+    auto takePlain = [&](int timeoutMs) {
+        auto c = p.recv(timeoutMs, wire::Type::Chunk);
+        if (!c) return false;
+        CHECK(crypto::sha256Hex(wire::parseChunk(*c)->data) == sha);
+        ++plain;
+        return true;
+    };
+    const auto fetch = [&] { p.send(wire::toEnvelope(wire::Fetch{sha, 0, static_cast<std::uint32_t>(size), true})); };
+    // READY and FETCH travel on two connections: ask until the answer comes sealed.
+    REQUIRE(waitFor(
+        [&] {
+            fetch();
+            while (takePlain(10)) {
+            }
+            return takeSealed(200);
+        },
+        10000));
+    sealed = plain = 0;
+    // The whole file, again and again: 24 MiB asked for at once.
+    REQUIRE(size > 256 * 1024);
+    const std::size_t asks = (24u << 20) / size + 1;
+    for (std::size_t i = 0; i < asks; ++i) fetch();
+    // Past its window of sealed chunks, the session gets the rest on the CURVE socket.
+    REQUIRE(takePlain(10000));
+    const std::size_t window = wire::kDefaultWindow * (wire::kDefaultChunkBytes + wire::sealed::kTagBytes);
+    const auto out = metricValue(f.admin, "microscape_hub_sealed_bytes_out");
+    CHECK(out <= window);
+    if (tinyBudget) {
+        // Held sealed: never more than the budget (one chunk may start it); the rest waited.
+        CHECK(out <= (1u << 20) + sealedSize);
+        CHECK(metricValue(f.admin, "microscape_hub_chunks_waited_total") > 0);
+    }
+    // Reading again, every chunk arrives (the sealed ones in order); then the memory is back.
+    const bool all = waitFor(
+        [&] {
+            while (takeSealed(0)) {
+            }
+            while (takePlain(1)) {
+            }
+            return sealed + plain == asks;
+        },
+        20000, 1);
+    INFO("asked " << asks << " times for " << size << " bytes: " << sealed << " sealed, " << plain << " plain");
+    REQUIRE(all);
+    CHECK(sealed > 0);
+    // Those that waited for the budget went out sealed when their turn came.
+    if (tinyBudget) CHECK(sealed >= metricValue(f.admin, "microscape_hub_chunks_waited_total"));
+    REQUIRE(waitFor([&] { return metricValue(f.admin, "microscape_hub_sealed_bytes_out") == 0; }));
 }

@@ -51,6 +51,9 @@ struct ControllerConfig {
     // zmq.bulkPort: the bulk channel of CURVE sessions (docs/wire-protocol.md);
     // unset: zmq.port + 1 (any free port if that is taken, or if zmq.port is 0); -1: none.
     std::optional<int> zmqBulkPort;
+    // zmq.sealedBudgetMiB: sealed media chunks the hub holds at once for the
+    // bulk channel, all screens together (HubConfig::sealedBudgetBytes).
+    int zmqSealedBudgetMiB = 256;
     bool zmqCurve = true;       // zmq.curve: CURVE + ZAP (enrolled keys only); off only on trusted links
     int zmqHeartbeatMs = 5000;  // zmq.heartbeatMs: hub heartbeat; 3 silent intervals = offline
     std::uint64_t maxUploadBytes = 2ull << 30;  // media.maxUploadBytes

@@ -38,6 +38,10 @@ struct HubConfig {
     // bulkPort was derived (zmq.port + 1), not configured: if it is taken the
     // channel listens on any free port instead (WELCOME names the port).
     bool bulkPortAnyIfTaken = false;
+    // Sealed CHUNK bytes the hub holds for the bulk channel at once, across
+    // all sessions (each is a heap copy until libzmq has written it out).
+    // FETCHes beyond it wait their turn, in arrival order.
+    std::size_t sealedBudgetBytes = 256u << 20;
     // PROOFS batches a player may send per minute (a token bucket holding a
     // minute's worth); beyond it a batch is answered ERROR rate_limited and not
     // acknowledged, so the player keeps it and sends it again. 0: no limit.
@@ -104,8 +108,10 @@ struct HubStats {
     std::uint64_t received = 0;
     std::uint64_t dropped = 0;  // malformed, unknown type, before HELLO, spoofed id
     std::uint64_t chunksSent = 0;
-    std::uint64_t bytesSent = 0;    // CHUNK payload bytes
-    std::uint64_t bytesSealed = 0;  // of which sent sealed on the bulk channel
+    std::uint64_t bytesSent = 0;     // CHUNK payload bytes
+    std::uint64_t bytesSealed = 0;   // of which sent sealed on the bulk channel
+    std::uint64_t chunksWaited = 0;  // sealed CHUNKs that waited for the hub's sealed budget
+    std::size_t sealedBytesOut = 0;  // sealed bytes made and not yet written out (now)
     std::uint64_t manifestsSent = 0;
     std::uint64_t sendFailures = 0;  // unroutable or queue full
     std::uint64_t zapDenied = 0;

@@ -26,7 +26,7 @@ constexpr std::size_t kMaxTypeBytes = 16;
 constexpr std::size_t kMaxHeaderBytes = 16u << 10;                     // 16 KiB of JSON
 constexpr std::size_t kMaxPayloadBytes = manifest::kMaxManifestBytes;  // 4 MiB
 constexpr std::size_t kMaxChunkBytes = 1u << 20;                       // 1 MiB per CHUNK
-constexpr std::size_t kDefaultChunkBytes = 256u << 10;                 // 256 KiB
+constexpr std::size_t kDefaultChunkBytes = 1u << 20;                   // 1 MiB
 constexpr int kMaxWindow = 64;                                         // chunks in flight
 constexpr int kDefaultWindow = 8;
 // ZMQ_MAXMSGSIZE: no single frame may exceed this (the payload is the largest).
