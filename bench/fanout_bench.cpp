@@ -10,7 +10,7 @@
 // hub's own threads (hub thread, proof workers, libzmq I/O threads) against
 // nginx's master and workers.
 // Usage: bench_fanout [--players 50] [--media-mib 1024] [--files 8] [--mode both|curve|plain]
-//                     [--chunk-kib 1024] [--window 8] [--sealed-budget-mib 256] [--via-mirror]
+//                     [--chunk-kib 1024] [--window 8] [--sealed-budget-mib 256] [--io-threads 2] [--via-mirror]
 // (the transfer settings default to the product's: wire::kDefaultChunkBytes,
 // wire::kDefaultWindow, HubConfig::sealedBudgetBytes)
 // --via-mirror: instead, the players fetch the media through an nginx media
@@ -32,6 +32,7 @@
 #include "bench_args.hpp"
 #include "fanout_mirror.hpp"
 #include "microscape/pack/file_io.hpp"
+#include "microscape/player/cache.hpp"
 #include "swarm_support.hpp"
 
 using namespace swarm;
@@ -96,6 +97,7 @@ struct Transfer {
     std::uint32_t chunkBytes = wire::kDefaultChunkBytes;
     int window = wire::kDefaultWindow;
     std::size_t sealedBudgetBytes = controller::HubConfig{}.sealedBudgetBytes;
+    int ioThreads = controller::HubConfig{}.ioThreads;
 };
 
 Run runHub(bool curve, int players, const fs::path& root, const fs::path& mediaDir,
@@ -112,6 +114,7 @@ Run runHub(bool curve, int players, const fs::path& root, const fs::path& mediaD
     hc.maxChunkBytes = transfer.chunkBytes;
     hc.maxWindow = static_cast<std::uint32_t>(transfer.window);
     hc.sealedBudgetBytes = transfer.sealedBudgetBytes;
+    hc.ioThreads = transfer.ioThreads;
     hc.bulkPort = 0;  // CURVE sessions get the bulk channel, as a controller has by default
     controller::Hub hub(hc, backend, Poco::Logger::get("bench.hub"));
     // The hub's own threads are those start() makes: the hub thread, its proof
@@ -170,12 +173,15 @@ Run runHub(bool curve, int players, const fs::path& root, const fs::path& mediaD
 // The equal-work HTTP client: like a player's cache (player/src/cache.cpp), each
 // file goes to partial/<sha> as it arrives and is SHA-256'd as it arrives
 // (crypto::Sha256, OpenSSL EVP); when complete it is fsynced, its digest compared
-// with its name, renamed into blobs/ and the directory synced. One connection per
-// client, reused for every file (as one curl command with several URLs does).
+// with its name, renamed into blobs/ and the directory synced. As the player's
+// cache does, it starts writeback every Cache::kWritebackBytes (sync_file_range).
+// One connection per client, reused for every file (as one curl command with
+// several URLs does).
 struct FileSink {
     int fd = -1;
     crypto::Sha256 hash;
     std::uint64_t bytes = 0;
+    std::uint64_t writebackFrom = 0;
     int writeErrno = 0;
 };
 
@@ -193,6 +199,11 @@ std::size_t onBody(char* data, std::size_t size, std::size_t count, void* user) 
     }
     sink.hash.update(data, n);
     sink.bytes += n;
+    if (sink.bytes - sink.writebackFrom >= player::Cache::kWritebackBytes) {
+        (void)::sync_file_range(sink.fd, static_cast<off_t>(sink.writebackFrom),
+                                static_cast<off_t>(sink.bytes - sink.writebackFrom), SYNC_FILE_RANGE_WRITE);
+        sink.writebackFrom = sink.bytes;
+    }
     return n;
 }
 
@@ -218,7 +229,7 @@ std::string fetchVerified(const std::string& base, const fs::path& dir,
         const fs::path partial = dir / "partial" / e.sha256;
         sink.fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (sink.fd < 0) return "cannot open " + partial.string() + ": " + std::strerror(errno);
-        sink.bytes = 0;
+        sink.bytes = sink.writebackFrom = 0;
         err[0] = '\0';
         const std::string url = base + e.sha256;
         curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
@@ -386,7 +397,7 @@ std::string rate(double seconds, double gib) {
 int main(int argc, char** argv) {
     const Transfer product;
     std::int64_t playersArg = 50, filesArg = 8, mediaMiBArg = 1024, chunkKiBArg = product.chunkBytes / 1024,
-                 windowArg = product.window,
+                 windowArg = product.window, ioThreadsArg = product.ioThreads,
                  sealedBudgetMiBArg = static_cast<std::int64_t>(product.sealedBudgetBytes >> 20);
     std::string mode = "both";
     bool viaMirror = false;
@@ -404,6 +415,7 @@ int main(int argc, char** argv) {
         .option("mode", "CURVE on the hub or not: plain, curve or both", mode, {"plain", "curve", "both"})
         .option("chunk-kib", "the hub's chunk size, KiB (1024 at most)", chunkKiBArg, 4, 1024)
         .option("window", "FETCHes in flight per player (64 at most)", windowArg, 1, 64)
+        .option("io-threads", "the hub's libzmq I/O threads", ioThreadsArg, 1, 64)
         .option("sealed-budget-mib", "the hub's memory for sealed chunks (bulk channel), MiB", sealedBudgetMiBArg, 1,
                 1 << 20)
         .flag("via-mirror",
@@ -415,7 +427,7 @@ int main(int argc, char** argv) {
     const int players = static_cast<int>(playersArg), files = static_cast<int>(filesArg);
     const auto mediaMiB = static_cast<std::uint64_t>(mediaMiBArg);
     const Transfer transfer{static_cast<std::uint32_t>(chunkKiBArg) * 1024, static_cast<int>(windowArg),
-                            static_cast<std::size_t>(sealedBudgetMiBArg) << 20};
+                            static_cast<std::size_t>(sealedBudgetMiBArg) << 20, static_cast<int>(ioThreadsArg)};
     Poco::Logger::root().setLevel("error");
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each line as it comes, among stderr's
     TempDir tmp("fanout");
@@ -427,8 +439,8 @@ int main(int argc, char** argv) {
     std::printf("fan-out: %llu MiB of new media (%d files) to %d players = %.1f GiB over loopback\n",
                 static_cast<unsigned long long>(mediaMiB), files, players, gib);
     if (!viaMirror)
-        std::printf("  hub: %u KiB chunks, %d in flight per player, %zu MiB for sealed chunks\n",
-                    transfer.chunkBytes / 1024, transfer.window, transfer.sealedBudgetBytes >> 20);
+        std::printf("  hub: %u KiB chunks, %d in flight per player, %zu MiB for sealed chunks, %d libzmq I/O threads\n",
+                    transfer.chunkBytes / 1024, transfer.window, transfer.sealedBudgetBytes >> 20, transfer.ioThreads);
     int rc = 0;
     if (viaMirror) {
         if (!microscape::testing::NginxMirror::available()) {

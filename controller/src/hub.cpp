@@ -184,7 +184,7 @@ struct Hub::Impl {
     HubBackend& backend;
     Poco::Logger& log;
 
-    zmq::context_t ctx{2};  // I/O threads do the CURVE encryption
+    zmq::context_t ctx{config.ioThreads};  // I/O threads do the CURVE encryption and the socket copies
     std::optional<zmq::socket_t> router;
     std::optional<zmq::socket_t> zap;
     std::optional<zmq::socket_t> monitor;  // ROUTER connection events (PAIR)

@@ -60,6 +60,7 @@ Status Cache::append(const std::string& sha, std::uint64_t offset, const void* d
         openFd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (openFd_ < 0) return makeError(Errc::Io, "cannot open " + p.string() + ": " + std::strerror(errno));
         openSha_ = sha;
+        writebackFrom_ = offset;
     }
     struct stat st {};
     if (::fstat(openFd_, &st) != 0) return makeError(Errc::Io, "fstat failed");
@@ -82,6 +83,15 @@ Status Cache::append(const std::string& sha, std::uint64_t offset, const void* d
                                            " writing partial/" + sha);
         }
         done += static_cast<std::size_t>(w);
+    }
+    const std::uint64_t end = offset + n;
+    if (end < writebackFrom_) writebackFrom_ = offset;
+    if (end - writebackFrom_ >= kWritebackBytes) {
+        // Asynchronous: starts writeback of the range, waits for none of it.
+        // A failure here is not the file's: its fsync is the one that counts.
+        (void)::sync_file_range(openFd_, static_cast<off_t>(writebackFrom_), static_cast<off_t>(end - writebackFrom_),
+                                SYNC_FILE_RANGE_WRITE);
+        writebackFrom_ = end;
     }
     return {};
 }

@@ -31,6 +31,7 @@ struct HubConfig {
     std::uint32_t maxChunkBytes = wire::kDefaultChunkBytes;
     std::uint32_t maxWindow = wire::kDefaultWindow;
     int sndHwm = 10000;  // messages queued per peer before sends are dropped
+    int ioThreads = 2;   // libzmq I/O threads (one per core of the controller's usual 2)
     // The bulk channel for CURVE sessions (docs/wire-protocol.md): a second
     // ROUTER on bind:bulkPort carrying CHUNK data sealed with AES-256-GCM.
     // -1: none (every CHUNK on the CURVE socket); 0: any free port.

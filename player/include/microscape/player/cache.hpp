@@ -55,12 +55,19 @@ class Cache {
     std::uint64_t availableBytes() const;
     std::uint64_t diskFreeBytes() const;
 
+    // Every this many bytes appended to a partial file, the kernel is asked
+    // to start writing them out (sync_file_range, asynchronous), so the fsync
+    // that completes a file finds little left and a screen never holds a
+    // whole video of dirty pages.
+    static constexpr std::uint64_t kWritebackBytes = 8u << 20;
+
   private:
     void closeOpen();
     std::filesystem::path dir_;
     std::uint64_t quota_;
     std::string openSha_;  // partial file kept open between chunks
     int openFd_ = -1;
+    std::uint64_t writebackFrom_ = 0;  // where writeback of the open partial file was last started
 };
 
 }  // namespace microscape::player
