@@ -31,6 +31,7 @@
 
 #include "bench_args.hpp"
 #include "fanout_mirror.hpp"
+#include "microscape/core/chunk_memory.hpp"
 #include "microscape/pack/file_io.hpp"
 #include "microscape/player/cache.hpp"
 #include "swarm_support.hpp"
@@ -395,6 +396,9 @@ std::string rate(double seconds, double gib) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // As microscape-controller and microscape-player do (the hub and the players
+    // run in this process; the libcurl clients allocate nothing that large).
+    keepChunkBuffers();
     const Transfer product;
     std::int64_t playersArg = 50, filesArg = 8, mediaMiBArg = 1024, chunkKiBArg = product.chunkBytes / 1024,
                  windowArg = product.window, ioThreadsArg = product.ioThreads,

@@ -15,6 +15,7 @@
 
 #include "microscape/controller/config.hpp"
 #include "microscape/controller/server.hpp"
+#include "microscape/core/chunk_memory.hpp"
 #include "microscape/core/exit_codes.hpp"
 #include "microscape/core/log_setup.hpp"
 #include "pop_ingest.hpp"
@@ -253,6 +254,7 @@ class ControllerApp : public Poco::Util::ServerApplication {
 // Instead of POCO_SERVER_MAIN, whose option errors all exit 78 (EX_CONFIG) with
 // Poco's own message: a bad command line is a usage error (64).
 int main(int argc, char** argv) {
+    microscape::keepChunkBuffers();
     ControllerApp app;
     try {
         app.init(argc, argv);

@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "microscape/core/chunk_memory.hpp"
 #include "microscape/core/clock.hpp"
 #include "microscape/core/exit_codes.hpp"
 #include "microscape/core/json.hpp"
@@ -664,6 +665,7 @@ int cmdHead(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    microscape::keepChunkBuffers();
     Args a;
     std::string err;
     if (!parseArgs(argc, argv, a, err)) return usage(a.command == "--help" ? "" : a.command, err);
