@@ -1328,6 +1328,7 @@ void Hub::stop() {
         d.stats.online = 0;
     }
     d.peers.clear();
+    d.waitingChunks.clear();
     d.conns.clear();
     d.sessionByFd.clear();
     d.pendingSeen.clear();
